@@ -1,0 +1,149 @@
+# Ferry: one GNU Makefile for the whole tree.
+#
+#   make            build everything into build/release
+#   make test       install missing deps, build with ASan+UBSan, run all tests
+#   make demo       install missing deps, build, run the four-agency demo
+#   make bench      build optimised, print figures beside the machine's limits
+#   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
+#   make install    install the programs under $(DESTDIR)$(PREFIX)
+#
+# Quiet unless V=1.  Warnings are errors when WERROR=1 (CI and make test).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+SAN ?= 0
+WERROR ?= 0
+FUZZ_SECONDS ?= 60
+
+ifeq ($(SAN),1)
+BUILD ?= build/asan
+else
+BUILD ?= build/release
+endif
+
+PKGS := libzmq libsodium lmdb msgpack jansson inih
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Wshadow \
+	-Wno-unused-parameter -fstack-protector-strong -MMD -MP -Iproto -Iagent \
+	$(PKG_CFLAGS)
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+ifeq ($(SAN),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+LDLIBS += $(PKG_LIBS) -lpthread -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PROTO_SRCS := $(wildcard proto/*.c)
+AGENTLIB_SRCS := $(filter-out agent/ferry-agent.c agent/ferry.c,$(wildcard agent/*.c))
+RELAY_SRCS := $(wildcard relay/*.c)
+KEYS_SRCS := $(wildcard keys/*.c)
+AUDIT_SRCS := $(wildcard audit/*.c)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+TESTLIB_SRCS := $(wildcard tests/lib/*.c)
+BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBFERRY := $(BUILD)/libferry.a
+LIBAGENT := $(BUILD)/libagent.a
+LIBTEST := $(BUILD)/libtest.a
+PROGS := $(BUILD)/ferry-relay $(BUILD)/ferry-agent $(BUILD)/ferry \
+	$(BUILD)/ferry-keys $(BUILD)/ferry-audit
+UNITS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all deps test demo bench fuzz clean install check-build units
+all: $(PROGS)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBFERRY): $(call obj,$(PROTO_SRCS))
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBAGENT): $(call obj,$(AGENTLIB_SRCS))
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBTEST): $(call obj,$(TESTLIB_SRCS))
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+LINK = @[ "$(V)" = 1 ] || echo "  LD      $@"; $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ferry-relay: $(call obj,$(RELAY_SRCS)) $(LIBFERRY)
+	$(Q)$(LINK)
+$(BUILD)/ferry-agent: $(call obj,agent/ferry-agent.c) $(LIBAGENT) $(LIBFERRY)
+	$(Q)$(LINK)
+$(BUILD)/ferry: $(call obj,agent/ferry.c) $(LIBAGENT) $(LIBFERRY)
+	$(Q)$(LINK)
+$(BUILD)/ferry-keys: $(call obj,$(KEYS_SRCS)) $(LIBFERRY)
+	$(Q)$(LINK)
+$(BUILD)/ferry-audit: $(call obj,$(AUDIT_SRCS)) $(LIBFERRY)
+	$(Q)$(LINK)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTEST) $(LIBAGENT) $(LIBFERRY)
+	@mkdir -p $(dir $@)
+	$(Q)$(LINK)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBTEST) $(LIBAGENT) $(LIBFERRY)
+	@mkdir -p $(dir $@)
+	$(Q)$(LINK)
+
+units: $(UNITS)
+
+# make test: everything built with AddressSanitizer and UBSan, warnings as
+# errors, then the runner prints "N passed, N failed".
+test: deps
+	$(Q)$(MAKE) --no-print-directory SAN=1 WERROR=1 all units
+	$(Q)$(MAKE) --no-print-directory SAN=0 WERROR=1 all
+	$(Q)tests/run.sh build/asan build/release
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory SAN=0 all
+	$(Q)tests/demo.sh build/release
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory SAN=0 CFLAGS="-O2 -g -DNDEBUG" all $(BENCHES)
+	$(Q)tests/bench/run.sh $(BUILD)
+
+# libFuzzer targets: clang with the fuzzer runtime from libclang-rt-14-dev.
+FUZZ_BUILD := build/fuzz
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Iproto -Iagent \
+	-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+FUZZERS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRCS))
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(PROTO_SRCS) $(AGENTLIB_SRCS)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+fuzz: deps $(FUZZERS)
+	$(Q)tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,271 @@
+/*
+ * ferry.c: error names and the small shared helpers of ferry.h.
+ */
+#include "ferry.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+static const struct {
+	int code;
+	const char *name;
+	const char *text;
+} errtab[] = {
+#define E(c, t) { c, #c, t }
+	E(FERRY_OK, "success"),
+	E(FERRY_ENOMEM, "out of memory"),
+	E(FERRY_EINVAL, "invalid argument"),
+	E(FERRY_EIO, "input/output error"),
+	E(FERRY_ENOENT, "no such file, entry or agency"),
+	E(FERRY_EEXIST, "already exists"),
+	E(FERRY_EPERM, "key file is accessible by group or others (must be 0600)"),
+	E(FERRY_ESODIUM, "cryptographic primitive failed"),
+	E(FERRY_ENOSPC, "no space left (disk or database map full); nothing was written"),
+	E(FERRY_EINTERNAL, "internal error"),
+	E(FERRY_EPASSPHRASE, "wrong passphrase for sealed key file"),
+	E(FERRY_EBADID, "agency id must be 1-64 of [a-z0-9-]"),
+	E(FERRY_EBADKEYFILE, "key file is malformed"),
+	E(FERRY_ETRUNCATED, "truncated input"),
+	E(FERRY_ETRAILING, "trailing bytes after the message"),
+	E(FERRY_EDUPKEY, "duplicate map key"),
+	E(FERRY_EUNKNOWNFIELD, "unknown field"),
+	E(FERRY_EMISSING, "required field missing"),
+	E(FERRY_ETYPE, "field has the wrong type"),
+	E(FERRY_ETOOBIG, "value, body or frame too large"),
+	E(FERRY_ENESTING, "nesting too deep"),
+	E(FERRY_ENONCANON, "non-canonical encoding"),
+	E(FERRY_EVERSION, "unknown protocol version"),
+	E(FERRY_EMSGTYPE, "unknown message type"),
+	E(FERRY_EBADVALUE, "field value out of range"),
+	E(FERRY_EMALFORMED, "malformed msgpack"),
+	E(FERRY_EBADSIG, "signature does not verify"),
+	E(FERRY_EDECRYPT, "decryption failed (wrong key or tampered ciphertext)"),
+	E(FERRY_EWRONGKEY, "sealed to an encryption key this agency does not hold"),
+	E(FERRY_ECOMMIT, "plaintext commitment does not match"),
+	E(FERRY_EPADDING, "invalid padding"),
+	E(FERRY_ENOTFORUS, "message is addressed to another agency"),
+	E(FERRY_ETHRESHOLD, "not enough admin signatures"),
+	E(FERRY_EROLLBACK, "roster version is not the next one (rollback or skip)"),
+	E(FERRY_EEXPIRED, "expired"),
+	E(FERRY_EREVOKED, "agency is revoked"),
+	E(FERRY_EUNKNOWNAGENCY, "agency is not in the roster"),
+	E(FERRY_EPOP, "key request proof of possession does not verify"),
+	E(FERRY_EDUPAGENCY, "agency id or key already in the roster"),
+	E(FERRY_EPIN, "roster does not match the pinned fingerprint"),
+	E(FERRY_ENOTADMIN, "signature by a key that is not an admin"),
+	E(FERRY_EDUPSIG, "the same admin key signed more than once"),
+	E(FERRY_EKEYWINDOW, "encryption key outside its validity window"),
+	E(FERRY_ELOGCORRUPT, "log entry or hash does not match (log corrupted or altered)"),
+	E(FERRY_EINCONSISTENT, "checkpoints are not consistent (history rewritten or forked)"),
+	E(FERRY_EBADPROOF, "proof does not verify"),
+	E(FERRY_ELMDB, "database error"),
+	E(FERRY_EDUPMSG, "message id already logged"),
+	E(FERRY_ESENDER, "envelope sender is not the authenticated agency"),
+	E(FERRY_ERECIPIENT, "recipient unknown or not active"),
+	E(FERRY_EQUEUEFULL, "recipient queue full"),
+	E(FERRY_EEXPIREDMSG, "message expired before delivery"),
+	E(FERRY_EFRAMES, "wrong number of frames"),
+	E(FERRY_ENOCREDIT, "no credit"),
+	E(FERRY_EUNAUTH, "connection not authenticated"),
+	E(FERRY_EREFUSED, "transport key refused by the relay"),
+	E(FERRY_ETIMEOUT, "timed out"),
+	E(FERRY_EJSON, "not valid JSON"),
+	E(FERRY_ESCHEMA, "referral does not satisfy the schema"),
+	E(FERRY_ECONSENT, "required consent missing"),
+#undef E
+};
+
+const char *
+ferry_strerror(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(errtab) / sizeof(errtab[0]); i++)
+		if (errtab[i].code == code)
+			return (errtab[i].text);
+	return ("unknown error");
+}
+
+const char *
+ferry_errname(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(errtab) / sizeof(errtab[0]); i++)
+		if (errtab[i].code == code)
+			return (errtab[i].name);
+	return ("FERRY_E?");
+}
+
+int
+ferry_id_valid(const char *id, size_t len)
+{
+	size_t i;
+
+	if (id == NULL || len == 0 || len > FERRY_ID_MAX)
+		return (0);
+	for (i = 0; i < len; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-'))
+			return (0);
+	}
+	return (1);
+}
+
+uint64_t
+ferry_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	char *copy, *dir;
+	int fd, rc = 0;
+
+	if ((copy = strdup(path)) == NULL)
+		return (FERRY_ENOMEM);
+	dir = dirname(copy);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) < 0) {
+		free(copy);
+		return (FERRY_EIO);
+	}
+	if (fsync(fd) != 0)
+		rc = FERRY_EIO;
+	close(fd);
+	free(copy);
+	return (rc);
+}
+
+int
+ferry_write_file(const char *path, const void *buf, size_t len, int mode)
+{
+	char tmp[4096];
+	const uint8_t *p = buf;
+	int fd, saved;
+	ssize_t w;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= sizeof(tmp))
+		return (FERRY_EINVAL);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    mode)) < 0)
+		return (errno == ENOSPC ? FERRY_ENOSPC : FERRY_EIO);
+	/* open() applies the umask; make the mode exact. */
+	if (fchmod(fd, (mode_t)mode) != 0)
+		goto err;
+	while (len > 0) {
+		if ((w = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto err;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	if (fsync(fd) != 0)
+		goto err;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto err;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0)
+		goto err;
+	return (fsync_dir_of(path));
+err:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return (saved == ENOSPC || saved == EDQUOT ? FERRY_ENOSPC : FERRY_EIO);
+}
+
+int
+ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+    int secret)
+{
+	struct stat st;
+	uint8_t *b;
+	size_t off = 0;
+	ssize_t r;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return (errno == ENOENT ? FERRY_ENOENT : FERRY_EIO);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return (FERRY_EIO);
+	}
+	if (secret && (st.st_mode & 077) != 0) {
+		close(fd);
+		return (FERRY_EPERM);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return (FERRY_ETOOBIG);
+	}
+	b = secret ? sodium_malloc((size_t)st.st_size + 1) :
+	    malloc((size_t)st.st_size + 1);
+	if (b == NULL) {
+		close(fd);
+		return (FERRY_ENOMEM);
+	}
+	while (off < (size_t)st.st_size) {
+		r = read(fd, b + off, (size_t)st.st_size - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		off += (size_t)r;
+	}
+	close(fd);
+	if (off != (size_t)st.st_size) {
+		if (secret) {
+			sodium_free(b);
+		} else
+			free(b);
+		return (FERRY_EIO);
+	}
+	b[off] = 0;
+	*buf = b;
+	*len = off;
+	return (0);
+}
+
+void
+ferry_hex(char *out, const uint8_t *in, size_t len)
+{
+
+	sodium_bin2hex(out, len * 2 + 1, in, len);
+}
+
+int
+ferry_unhex(uint8_t *out, size_t outlen, const char *hex)
+{
+	size_t got;
+	const char *end;
+
+	if (strlen(hex) != outlen * 2)
+		return (FERRY_EINVAL);
+	if (sodium_hex2bin(out, outlen, hex, outlen * 2, NULL, &got,
+	    &end) != 0 || got != outlen || *end != '\0')
+		return (FERRY_EINVAL);
+	return (0);
+}

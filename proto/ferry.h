@@ -1,0 +1,130 @@
+/*
+ * ferry.h: what every part of libferry shares: error codes, limits, and
+ * small helpers.  proto/ never prints and never exits: every function
+ * returns 0 (or a length/count >= 0) on success and a negative FERRY_E*
+ * code on failure; ferry_strerror() names it.
+ */
+#ifndef FERRY_H
+#define FERRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Error codes.  Numbers are part of the wire protocol (NACK carries them),
+ * so they never change meaning; new codes are appended in their block.
+ * docs/protocol.md lists them all.
+ */
+enum ferry_err {
+	FERRY_OK = 0,
+	/* 1..19: general */
+	FERRY_ENOMEM = -1,	/* out of memory */
+	FERRY_EINVAL = -2,	/* invalid argument */
+	FERRY_EIO = -3,		/* I/O error (errno has details) */
+	FERRY_ENOENT = -4,	/* no such file, entry or agency */
+	FERRY_EEXIST = -5,	/* already exists */
+	FERRY_EPERM = -6,	/* key file readable by group or others */
+	FERRY_ESODIUM = -7,	/* libsodium primitive failed */
+	FERRY_ENOSPC = -8,	/* disk or map full; nothing was written */
+	FERRY_EINTERNAL = -9,	/* internal invariant broken */
+	FERRY_EPASSPHRASE = -10,	/* wrong passphrase for a sealed key */
+	FERRY_EBADID = -11,	/* agency id not [a-z0-9-]{1,64} */
+	FERRY_EBADKEYFILE = -12,	/* key file malformed */
+	/* 20..39: decoding untrusted bytes */
+	FERRY_ETRUNCATED = -20,	/* input ends inside a value */
+	FERRY_ETRAILING = -21,	/* bytes after the value */
+	FERRY_EDUPKEY = -22,	/* map key repeated */
+	FERRY_EUNKNOWNFIELD = -23,	/* map key not in the schema */
+	FERRY_EMISSING = -24,	/* required field absent */
+	FERRY_ETYPE = -25,	/* value of the wrong msgpack type */
+	FERRY_ETOOBIG = -26,	/* value, body or frame over its limit */
+	FERRY_ENESTING = -27,	/* containers nested too deep */
+	FERRY_ENONCANON = -28,	/* not the one canonical encoding */
+	FERRY_EVERSION = -29,	/* unknown protocol version */
+	FERRY_EMSGTYPE = -30,	/* unknown message type */
+	FERRY_EBADVALUE = -31,	/* field out of range (length, id, enum) */
+	FERRY_EMALFORMED = -32,	/* not msgpack at all / reserved byte */
+	/* 40..59: cryptography */
+	FERRY_EBADSIG = -40,	/* signature does not verify */
+	FERRY_EDECRYPT = -41,	/* content key unwrap or AEAD open failed */
+	FERRY_EWRONGKEY = -42,	/* sealed to a key id we do not hold */
+	FERRY_ECOMMIT = -43,	/* plaintext commitment mismatch */
+	FERRY_EPADDING = -44,	/* padding invalid after decryption */
+	FERRY_ENOTFORUS = -45,	/* recipient is not this agency */
+	/* 60..79: roster */
+	FERRY_ETHRESHOLD = -60,	/* too few distinct admin signatures */
+	FERRY_EROLLBACK = -61,	/* version not exactly previous + 1 */
+	FERRY_EEXPIRED = -62,	/* roster or key past its expiry */
+	FERRY_EREVOKED = -63,	/* agency is revoked */
+	FERRY_EUNKNOWNAGENCY = -64,	/* agency not in the roster */
+	FERRY_EPOP = -65,	/* key request's proof of possession fails */
+	FERRY_EDUPAGENCY = -66,	/* agency id or key already in the roster */
+	FERRY_EPIN = -67,	/* genesis roster does not match the pinned fingerprint */
+	FERRY_ENOTADMIN = -68,	/* signature by a key that is not an admin */
+	FERRY_EDUPSIG = -69,	/* the same admin signed twice */
+	FERRY_EKEYWINDOW = -70,	/* encryption key outside its validity window */
+	/* 80..99: log */
+	FERRY_ELOGCORRUPT = -80,	/* stored entry or hash does not match */
+	FERRY_EINCONSISTENT = -81,	/* checkpoints not consistent (fork/rewrite) */
+	FERRY_EBADPROOF = -82,	/* inclusion or consistency proof fails */
+	FERRY_ELMDB = -83,	/* LMDB error other than map full */
+	FERRY_EDUPMSG = -84,	/* message id already logged */
+	/* 100..119: relay and delivery (NACK reasons) */
+	FERRY_ESENDER = -100,	/* envelope sender is not the authenticated agency */
+	FERRY_ERECIPIENT = -101,	/* recipient unknown or not active */
+	FERRY_EQUEUEFULL = -102,	/* recipient's queue is over its limit */
+	FERRY_EEXPIREDMSG = -103,	/* message not delivered before expiry */
+	FERRY_EFRAMES = -104,	/* wrong number of frames */
+	FERRY_ENOCREDIT = -105,	/* peer has no credit */
+	FERRY_EUNAUTH = -106,	/* no authenticated User-Id */
+	FERRY_EREFUSED = -107,	/* transport key refused at the handshake */
+	FERRY_ETIMEOUT = -108,	/* no answer in time */
+	/* 120..139: referral documents (agent) */
+	FERRY_EJSON = -120,	/* not valid JSON */
+	FERRY_ESCHEMA = -121,	/* JSON does not satisfy the referral schema */
+	FERRY_ECONSENT = -122,	/* required consent missing */
+};
+
+/** ferry_strerror(code): a fixed English sentence naming ${code}. */
+const char *ferry_strerror(int code);
+
+/** ferry_errname(code): the symbolic name of ${code}, e.g. "FERRY_EBADSIG". */
+const char *ferry_errname(int code);
+
+/* Limits. */
+#define FERRY_ID_MAX 64			/* agency id, bytes */
+#define FERRY_NAME_MAX 128		/* display name, bytes */
+#define FERRY_BODY_MAX_DEFAULT (32u * 1024 * 1024)	/* plaintext referral */
+#define FERRY_MSGID_LEN 16
+#define FERRY_HASH_LEN 32
+
+/** ferry_id_valid(id, len): 1 if ${id} is [a-z0-9-]{1,64}, else 0. */
+int ferry_id_valid(const char *id, size_t len);
+
+/** ferry_now_ms(): wall-clock time, milliseconds since the Unix epoch. */
+uint64_t ferry_now_ms(void);
+
+/**
+ * ferry_write_file(path, buf, len, mode): write ${buf} to ${path} atomically
+ * (temporary file in the same folder, fsync, rename, fsync of the folder),
+ * created with ${mode}.  Returns 0 or FERRY_EIO.
+ */
+int ferry_write_file(const char *path, const void *buf, size_t len, int mode);
+
+/**
+ * ferry_read_file(path, max, buf, len, secret): read a whole file of at most
+ * ${max} bytes into a new buffer (*${buf}, free with free(), or with
+ * sodium_free() when ${secret}).  When ${secret} is non-zero the file must
+ * not be readable or writable by group or others (FERRY_EPERM) and the
+ * buffer is sodium_malloc'd.
+ */
+int ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+    int secret);
+
+/** ferry_hex(out, in, len): lowercase hex of ${in} into ${out} (2*len+1). */
+void ferry_hex(char *out, const uint8_t *in, size_t len);
+
+/** ferry_unhex(out, outlen, hex): parse exactly 2*outlen hex digits; 0 or FERRY_EINVAL. */
+int ferry_unhex(uint8_t *out, size_t outlen, const char *hex);
+
+#endif

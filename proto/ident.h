@@ -1,0 +1,142 @@
+/*
+ * ident.h: an agency's (or admin's, or the relay's) identity: three key
+ * pairs for three jobs, never mixed (DESIGN.md, "Identities and keys"):
+ *   - signing (Ed25519): identity; signs envelopes, receipts, checkpoints,
+ *     and its own encryption keys;
+ *   - encryption (X25519), with a key id and validity window, rotatable;
+ *     older keys are kept for decryption until their window ends;
+ *   - transport (CURVE / Curve25519) for the ZeroMQ link.
+ * Secret halves live in sodium_malloc'd memory and are wiped on free.
+ */
+#ifndef FERRY_IDENT_H
+#define FERRY_IDENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry.h"
+
+/* Agency kinds (also used in the roster). */
+enum ident_kind {
+	IDENT_CHARITY = 1,
+	IDENT_POLICE = 2,
+	IDENT_COUNCIL = 3,
+	IDENT_HEALTH = 4,
+	IDENT_OTHER = 5,
+	IDENT_ADMIN = 6,	/* an admin: only the signing key is used */
+	IDENT_RELAY = 7		/* the relay: signing + transport keys */
+};
+
+#define IDENT_MAX_ENC 8		/* encryption keys held at once */
+#define IDENT_FP_LEN 48		/* fingerprint text incl. NUL */
+
+struct ident_enckey {
+	uint32_t key_id;		/* 1, 2, 3, ...: increases on rotation */
+	uint8_t pk[32];
+	uint8_t *sk;			/* 32 bytes, sodium_malloc'd */
+	uint64_t not_before;		/* ms since epoch */
+	uint64_t not_after;		/* ms since epoch; decrypt-only after */
+	uint8_t sig[64];		/* signing key's signature (ident_enckey_sign) */
+};
+
+struct ident {
+	char id[FERRY_ID_MAX + 1];
+	uint32_t kind;			/* enum ident_kind */
+	char name[FERRY_NAME_MAX + 1];	/* display name, UTF-8 */
+	uint8_t sign_pk[32];
+	uint8_t *sign_sk;		/* 64 bytes (seed || pk), sodium_malloc'd */
+	uint8_t curve_pk[32];
+	uint8_t *curve_sk;		/* 32 bytes, sodium_malloc'd */
+	size_t nenc;
+	struct ident_enckey enc[IDENT_MAX_ENC];	/* enc[0] is the current key */
+};
+
+/** ident_kind_name(kind): "charity", "police", ...; NULL if unknown. */
+const char *ident_kind_name(uint32_t kind);
+/** ident_kind_parse(s, kind): name to kind; 0 or FERRY_EINVAL. */
+int ident_kind_parse(const char *s, uint32_t *kind);
+
+/**
+ * ident_generate(id, kind, name, now, validity_ms, out): fresh keys for
+ * agency ${id}.  The first encryption key has key id 1 and is valid from
+ * ${now} for ${validity_ms}.  *${out} is owned by the caller (ident_free).
+ */
+int ident_generate(const char *id, uint32_t kind, const char *name,
+    uint64_t now, uint64_t validity_ms, struct ident **out);
+
+/** ident_free(ident): wipe and free; no-op on NULL. */
+void ident_free(struct ident *ident);
+
+/**
+ * ident_save(ident, path, passphrase): write the secret key file, mode
+ * 0600, atomically (refuses to overwrite: FERRY_EEXIST unless the file is
+ * being replaced by a rotation, see ident_save_replace).  With a non-NULL
+ * ${passphrase} the contents are sealed with Argon2id
+ * (crypto_pwhash_ALG_ARGON2ID13, random salt, limits in the header) and
+ * XChaCha20-Poly1305.
+ */
+int ident_save(const struct ident *ident, const char *path,
+    const char *passphrase);
+/** ident_save_replace(ident, path, passphrase): as ident_save, replacing. */
+int ident_save_replace(const struct ident *ident, const char *path,
+    const char *passphrase);
+
+/**
+ * ident_load(path, passphrase, out): read a secret key file.  Refuses files
+ * accessible by group or others (FERRY_EPERM); a sealed file needs the
+ * passphrase (FERRY_EPASSPHRASE when wrong or absent); FERRY_EBADKEYFILE if
+ * malformed.
+ */
+int ident_load(const char *path, const char *passphrase, struct ident **out);
+
+/** ident_is_sealed(path): 1 if the key file is passphrase-sealed, 0 if not, <0 error. */
+int ident_is_sealed(const char *path);
+
+/**
+ * ident_rotate(ident, now, validity_ms, overlap_ms): make a new current
+ * encryption key (key id + 1) valid from ${now}; the previous current key's
+ * not_after becomes now + ${overlap_ms}.  Keys whose not_after has passed
+ * are wiped and dropped.
+ */
+int ident_rotate(struct ident *ident, uint64_t now, uint64_t validity_ms,
+    uint64_t overlap_ms);
+
+/** ident_enc_find(ident, key_id): the held encryption key ${key_id}, or NULL. */
+const struct ident_enckey *ident_enc_find(const struct ident *ident,
+    uint32_t key_id);
+
+/**
+ * ident_enckey_sign(sign_sk, id, k): sign encryption key ${k} of agency
+ * ${id} into k->sig.  Signed bytes: "ferry-enckey/v1" 0x00, then the
+ * canonical msgpack array [id, key_id, pk, not_before, not_after].
+ */
+int ident_enckey_sign(const uint8_t sign_sk[64], const char *id,
+    struct ident_enckey *k);
+/** ident_enckey_verify(sign_pk, id, key_id, pk, nb, na, sig): 0 or FERRY_EBADSIG. */
+int ident_enckey_verify(const uint8_t sign_pk[32], const char *id,
+    uint32_t key_id, const uint8_t pk[32], uint64_t not_before,
+    uint64_t not_after, const uint8_t sig[64]);
+
+/**
+ * ident_fingerprint(data, len, out): a fingerprint to read aloud: SHA-256
+ * of "ferry-fingerprint/v1" 0x00 || ${data}, shown as 8 groups of 5
+ * decimal digits (each group: 5 bytes big-endian mod 100000) separated by
+ * spaces.  ${out} holds IDENT_FP_LEN bytes.
+ */
+void ident_fingerprint(const uint8_t *data, size_t len, char out[IDENT_FP_LEN]);
+
+/**
+ * ident_public_fingerprint(ident, out): fingerprint of the agency's public
+ * identity: id, kind, signing, transport and current encryption key.
+ */
+void ident_public_fingerprint(const struct ident *ident,
+    char out[IDENT_FP_LEN]);
+
+/** ident_sign(sk, tag, msg, len, sig): Ed25519 over tag || 0x00 || msg. */
+int ident_sign(const uint8_t sk[64], const char *tag, const uint8_t *msg,
+    size_t len, uint8_t sig[64]);
+/** ident_verify(pk, tag, msg, len, sig): 0 or FERRY_EBADSIG. */
+int ident_verify(const uint8_t pk[32], const char *tag, const uint8_t *msg,
+    size_t len, const uint8_t sig[64]);
+
+#endif

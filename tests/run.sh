@@ -1,0 +1,68 @@
+#!/bin/bash
+# Runs every test: unit binaries (built with ASan+UBSan) and scenario
+# scripts, counts "ok -" / "not ok -" lines, ends with "N passed, N failed".
+#
+# usage: tests/run.sh ASAN_BUILD_DIR RELEASE_BUILD_DIR [PATTERN]
+# Scenario scripts get FERRY_BIN (sanitized programs), FERRY_RELEASE_BIN,
+# and FERRY_ROOT in their environment.  A script that exits non-zero
+# without printing "not ok" counts as one failure.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+asan=$(cd "$root" && cd "${1:-build/asan}" && pwd)
+rel=$(cd "$root" && cd "${2:-build/release}" && pwd)
+pat=${3:-}
+export FERRY_BIN="$asan" FERRY_RELEASE_BIN="$rel" FERRY_ROOT="$root"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+pass=0 fail=0
+failed_names=()
+logdir=$(mktemp -d /tmp/ferry-test-logs-XXXXXX)
+
+run_one() {
+	local name=$1; shift
+	local log="$logdir/$(echo "$name" | tr '/ ' '__').log"
+	local start=$SECONDS
+	"$@" >"$log" 2>&1
+	local rc=$?
+	local p f
+	p=$(grep -c '^ok - ' "$log")
+	f=$(grep -c '^not ok - ' "$log")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "not ok - $name: exited $rc" >>"$log"
+	fi
+	pass=$((pass + p)); fail=$((fail + f))
+	printf '%-40s %3d passed, %d failed (%ds)\n' "$name" "$p" "$f" $((SECONDS - start))
+	if [ "$f" -ne 0 ]; then
+		failed_names+=("$name")
+		grep -E '^(not ok|#)' "$log" | head -40 | sed 's/^/    /'
+		echo "    --- last lines of $log:"
+		tail -15 "$log" | sed 's/^/    /'
+	fi
+}
+
+cd "$root"
+for t in "$asan"/tests/test_*; do
+	[ -x "$t" ] || continue
+	n=unit/$(basename "$t")
+	[ -n "$pat" ] && [[ "$n" != *$pat* ]] && continue
+	run_one "$n" timeout 600 "$t"
+done
+for s in tests/scenario/*.sh tests/interop/*.py; do
+	[ -f "$s" ] || continue
+	n=scenario/$(basename "$s")
+	[ -n "$pat" ] && [[ "$n" != *$pat* ]] && continue
+	case "$s" in
+	*.py) run_one "$n" timeout 600 /usr/bin/python3 "$s" ;;
+	*) run_one "$n" timeout 600 bash "$s" ;;
+	esac
+done
+echo
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo "failed: ${failed_names[*]}"
+	echo "logs in $logdir"
+else
+	rm -rf "$logdir"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
