@@ -1,0 +1,271 @@
+/*
+ * log.h: each party's append-only log (DESIGN.md "The log",
+ * docs/protocol.md "The log").
+ *
+ * One LMDB environment per party, in its own folder.  Entries are numbered
+ * from 0 and never rewritten; each entry is a small canonical msgpack map of
+ * ids, hashes, times and codes (never personal data) and is a leaf of an
+ * RFC 6962 Merkle tree whose hashes are stored densely in append order.
+ * Every commit signs one C2SP checkpoint (origin, size, root) with the
+ * party's Ed25519 key.  Envelope bytes may be stored beside an entry, keyed
+ * by their SHA-256, so an auditor can re-verify signatures later and erasure
+ * can destroy them while every proof stays valid.
+ *
+ * Threads: a process opens a log once and uses it from one thread at a time
+ * (the handle is not locked).  Other processes may open the same log
+ * read-only (ferry-audit) while a writer runs.
+ *
+ * Every function returns 0 (or a count) on success, or a negative FERRY_E*
+ * code: FERRY_ENOMEM, FERRY_EINVAL, FERRY_ENOENT, FERRY_ELMDB (errno-free
+ * LMDB failure), FERRY_EIO (disk I/O error), FERRY_ENOSPC (disk full or map
+ * could not grow: nothing of the failed call was written),
+ * FERRY_ELOGCORRUPT (stored bytes do not decode or do not match).
+ */
+#ifndef FERRY_LOG_H
+#define FERRY_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry.h"
+
+/* Entry kinds.  Numbers are stored in logs: they never change meaning. */
+enum log_kind {
+	LOG_SENT = 1,		/* agent sealed and queued a message (msg_id, env_hash, from, to) */
+	LOG_ACCEPTED = 2,	/* relay took custody / agent got ACCEPTED (aux: the custody receipt) */
+	LOG_RECEIVED = 3,	/* recipient stored a message (msg_id, env_hash, from, to) */
+	LOG_RECEIPT = 4,	/* delivery receipt issued or received (aux: the receipt; ref_index: recipient's log index) */
+	LOG_DELIVERED = 5,	/* relay forwarded the receipt: message done */
+	LOG_NACK = 6,		/* NACK sent or received (code) */
+	LOG_REFUSED = 7,	/* bad input refused (code; env_hash of the bytes if any) */
+	LOG_ROSTER = 8,		/* roster version adopted (roster_version; env_hash = SHA-256 of roster bytes) */
+	LOG_ERASURE = 9,	/* content destroyed (msg_id; ref_index = erased entry; code = reason; from = authoriser) */
+	LOG_CHECKPOINT = 10,	/* another party's signed checkpoint held (aux: the note; from: its party) */
+	LOG_EXPIRED = 11	/* message expired undelivered (msg_id) */
+};
+#define LOG_KIND_MAX 11
+
+/* Erasure reasons, stored in log_entry.code of a LOG_ERASURE entry. */
+#define LOG_ERASE_RETENTION 1	/* retention period ended (authoriser: this party) */
+#define LOG_ERASE_REQUEST 2	/* data-protection request (authoriser: sender or recipient of the message) */
+
+/* Limits. */
+#define LOG_AUX_MAX 4096		/* bytes of aux per entry */
+#define LOG_ENV_MAX (64u * 1024 * 1024)	/* bytes of one stored envelope */
+#define LOG_PROOF_MAX 64		/* hashes in any proof */
+#define LOG_ORIGIN_MAX 128		/* bytes of an origin / key name */
+
+/*
+ * One entry.  Zero / empty fields are simply absent from the encoding and
+ * read back as zero / empty.  ${code} is 0 or a negative FERRY_E* code,
+ * except for LOG_ERASURE where it is a LOG_ERASE_* reason (positive).
+ * ${from} and ${to} are agency ids ("" when not applicable).
+ * ${aux}: optional opaque bytes (a receipt, a checkpoint note), at most
+ * LOG_AUX_MAX; borrowed on input; on output from log_get it points into
+ * memory owned by the entry, released by log_entry_clear().
+ */
+struct log_entry {
+	uint32_t kind;			/* enum log_kind */
+	uint64_t time_ms;		/* ms since epoch; 0 on input = now */
+	uint8_t msg_id[FERRY_MSGID_LEN];	/* all-zero = none */
+	uint8_t env_hash[FERRY_HASH_LEN];	/* SHA-256 of envelope / roster bytes; all-zero = none */
+	char from[FERRY_ID_MAX + 1];
+	char to[FERRY_ID_MAX + 1];
+	uint64_t ref_index;		/* index in some log (see kinds) */
+	int32_t code;
+	uint64_t roster_version;	/* roster version in force */
+	const uint8_t *aux;
+	size_t aux_len;
+};
+
+struct log;
+struct log_batch;
+
+/**
+ * log_open(dir, origin, sign_sk, out): open (creating if needed, mode 0700
+ * folder / 0600 files) the log in folder ${dir}.  ${origin} names the log
+ * (e.g. "ferry/met-police"); it is the checkpoint origin line and the note
+ * key name.  A new log stores ${origin} and the public half of ${sign_sk};
+ * an existing one must match both (FERRY_EINVAL otherwise).  ${sign_sk} is
+ * the 64-byte libsodium Ed25519 secret key; it is copied into locked
+ * memory.  With ${sign_sk} NULL the log is opened read-only (no appends;
+ * ${origin} may then be NULL to accept the stored one).  Clears stale
+ * LMDB readers.  On success *${out} is a handle for log_close().
+ */
+int log_open(const char *dir, const char *origin, const uint8_t *sign_sk,
+    struct log **out);
+
+/** log_close(l): close ${l}; no-op for NULL.  Aborts an open batch. */
+void log_close(struct log *l);
+
+/** log_origin(l): the origin string of ${l}; owned by ${l}. */
+const char *log_origin(const struct log *l);
+
+/** log_pubkey(l, pk): the Ed25519 public key stored in ${l} into ${pk}. */
+int log_pubkey(struct log *l, uint8_t pk[32]);
+
+/** log_size(l): number of committed entries in ${l}. */
+uint64_t log_size(const struct log *l);
+
+/**
+ * log_begin(l, out): start a batch (one LMDB write transaction) on ${l}.
+ * Only one batch may be open per log (FERRY_EINVAL otherwise).  No read
+ * function of this header may be called on ${l} while it is open, except
+ * log_size (which shows committed entries only).
+ */
+int log_begin(struct log *l, struct log_batch **out);
+
+/**
+ * log_add(b, e, env, env_len, index_out): add entry ${e} to batch ${b};
+ * sets *${index_out} (may be NULL) to the index it will have once
+ * committed.  If ${env} is not NULL, the ${env_len} envelope bytes are
+ * stored keyed by their SHA-256, and ${e}->env_hash must be that hash or
+ * all zero (then it is filled in).  ${e} and ${env} are copied.  Refuses
+ * with FERRY_EDUPMSG a second entry with the same msg_id and kind for kinds
+ * SENT, ACCEPTED, RECEIVED, RECEIPT, DELIVERED, ERASURE and EXPIRED
+ * (committed or earlier in the batch): a receiver de-duplicates with it.
+ * FERRY_EINVAL for a bad kind, id or size.  After any error other than
+ * FERRY_EDUPMSG / FERRY_EINVAL the batch is dead: only log_abort remains.
+ */
+int log_add(struct log_batch *b, const struct log_entry *e,
+    const uint8_t *env, size_t env_len, uint64_t *index_out);
+
+/**
+ * log_commit(b): write the batch's entries and hashes, sign one checkpoint
+ * for the new size, commit with a synced LMDB commit, and free ${b}.  Only
+ * when this returns 0 are the entries logged; on any error nothing of the
+ * batch is logged (FERRY_ENOSPC for a full disk or a map that could not
+ * grow, FERRY_EIO, FERRY_ELMDB).  A full map is grown and the batch redone
+ * transparently.  ${b} is freed in every case.
+ */
+int log_commit(struct log_batch *b);
+
+/** log_abort(b): discard batch ${b}; nothing of it is logged.  NULL ok. */
+void log_abort(struct log_batch *b);
+
+/**
+ * log_append(l, e, env, env_len, index_out): log_begin + log_add +
+ * log_commit for one entry.
+ */
+int log_append(struct log *l, const struct log_entry *e, const uint8_t *env,
+    size_t env_len, uint64_t *index_out);
+
+/**
+ * log_get(l, index, e): decode committed entry ${index} into ${e}
+ * (FERRY_ENOENT past the end).  Aux bytes are copied into memory owned by
+ * ${e}; call log_entry_clear(${e}) afterwards.
+ */
+int log_get(struct log *l, uint64_t index, struct log_entry *e);
+
+/** log_entry_clear(e): free memory log_get attached to ${e}; zero it. */
+void log_entry_clear(struct log_entry *e);
+
+/**
+ * log_get_raw(l, index, buf, len): the exact stored bytes of entry
+ * ${index} (the Merkle leaf data) in a new buffer *${buf} (free()).
+ */
+int log_get_raw(struct log *l, uint64_t index, uint8_t **buf, size_t *len);
+
+/**
+ * log_find_msg(l, msg_id, kind, index): the lowest index of a committed
+ * entry with ${msg_id} and ${kind} into *${index}, or FERRY_ENOENT.
+ * ${kind} 0 matches any kind.
+ */
+int log_find_msg(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
+    uint32_t kind, uint64_t *index);
+
+/**
+ * log_get_envelope(l, env_hash, buf, len): the stored envelope whose
+ * SHA-256 is ${env_hash} into a new buffer *${buf} (free()); FERRY_ENOENT
+ * if never stored or erased.
+ */
+int log_get_envelope(struct log *l, const uint8_t env_hash[FERRY_HASH_LEN],
+    uint8_t **buf, size_t *len);
+
+/**
+ * log_root(l, size, root): the RFC 6962 root of the first ${size} entries
+ * (size <= log_size; size 0 gives SHA-256 of nothing).
+ */
+int log_root(struct log *l, uint64_t size, uint8_t root[FERRY_HASH_LEN]);
+
+/**
+ * log_leaf_hash(l, index, hash): the stored leaf hash of entry ${index}.
+ */
+int log_leaf_hash(struct log *l, uint64_t index, uint8_t hash[FERRY_HASH_LEN]);
+
+/**
+ * log_prove_inclusion(l, index, size, proof, n): the RFC 6962 audit path
+ * for leaf ${index} in the tree of ${size} entries; *${n} hashes written to
+ * ${proof} (room for LOG_PROOF_MAX).  Verify with merkle_verify_inclusion.
+ */
+int log_prove_inclusion(struct log *l, uint64_t index, uint64_t size,
+    uint8_t proof[][FERRY_HASH_LEN], size_t *n);
+
+/**
+ * log_prove_consistency(l, m, size, proof, n): the RFC 6962 consistency
+ * proof between the trees of ${m} and ${size} entries (0 < m <= size).
+ */
+int log_prove_consistency(struct log *l, uint64_t m, uint64_t size,
+    uint8_t proof[][FERRY_HASH_LEN], size_t *n);
+
+/**
+ * log_checkpoint(l, note, len): the latest signed checkpoint (C2SP signed
+ * note, see note.h) into a new buffer *${note} (free()).  A log with no
+ * commit yet: FERRY_ENOENT.  Signed once per commit.
+ */
+int log_checkpoint(struct log *l, uint8_t **note, size_t *len);
+
+/**
+ * log_checkpoint_foreach(l, fn, ctx): call ${fn}(ctx, size, note, len) for
+ * every archived checkpoint in increasing size (at least one per 100 ms of
+ * activity, plus the latest).  ${note} is valid during the call only.  A
+ * non-zero return from ${fn} stops the walk and is returned.
+ */
+int log_checkpoint_foreach(struct log *l,
+    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx);
+
+/**
+ * log_erase(l, msg_id, reason, authoriser, roster_version, index_out):
+ * crypto-shredding.  Delete the stored envelopes of every entry carrying
+ * ${msg_id} and append a LOG_ERASURE entry (code = ${reason}, from =
+ * ${authoriser}, ref_index = the first entry with ${msg_id}), in one
+ * synced commit.  The tree and all proofs stay valid.  FERRY_ENOENT if no
+ * entry has ${msg_id}; FERRY_EDUPMSG if already erased.  The caller
+ * destroys its own copies of content keys.  LMDB keeps freed pages: use
+ * log_compact afterwards to drop the bytes from disk.
+ */
+int log_erase(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
+    int reason, const char *authoriser, uint64_t roster_version,
+    uint64_t *index_out);
+
+/**
+ * log_compact(l, path): write a compacted copy of ${l}'s environment to
+ * the new file ${path} (mdb_env_copy2 with MDB_CP_COMPACT), mode 0600.
+ */
+int log_compact(struct log *l, const char *path);
+
+/**
+ * log_check(l, bad_index): recompute every leaf and stored hash from the
+ * stored entries and compare with the stored hashes, check every entry
+ * decodes canonically and the latest checkpoint's root.  Returns 0, or
+ * FERRY_ELOGCORRUPT with *${bad_index} the first entry whose bytes or
+ * hashes do not match.  Does not check signatures (see ferry-audit).
+ */
+int log_check(struct log *l, uint64_t *bad_index);
+
+/**
+ * log_entry_encode(e, out, len): the canonical msgpack bytes of ${e} in a
+ * new buffer *${out} (free()).
+ */
+int log_entry_encode(const struct log_entry *e, uint8_t **out, size_t *len);
+
+/**
+ * log_entry_decode(buf, len, e): strict decode of entry bytes; aux points
+ * into ${buf} (do not call log_entry_clear).
+ */
+int log_entry_decode(const uint8_t *buf, size_t len, struct log_entry *e);
+
+/** log_kind_name(kind): "SENT", "ACCEPTED", ...; "?" if unknown. */
+const char *log_kind_name(uint32_t kind);
+
+#endif
