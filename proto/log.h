@@ -254,6 +254,25 @@ int log_compact(struct log *l, const char *path);
 int log_check(struct log *l, uint64_t *bad_index);
 
 /**
+ * log_foreach(l, from, fn, ctx): call ${fn}(ctx, index, e, raw, rawlen) for
+ * every committed entry from index ${from} on, in order, inside one read
+ * snapshot.  ${e} (its aux too) and ${raw} (the stored bytes) are valid
+ * during the call only.  An entry that does not decode stops the walk with
+ * FERRY_ELOGCORRUPT and its index in *${bad_index} (may be NULL).  A
+ * non-zero return from ${fn} stops the walk and is returned.
+ */
+int log_foreach(struct log *l, uint64_t from,
+    int (*fn)(void *, uint64_t, const struct log_entry *, const uint8_t *,
+    size_t), void *ctx, uint64_t *bad_index);
+
+/**
+ * log_set_initial_mapsize(bytes): LMDB map size for logs created or opened
+ * after this call (default 1 GiB; the file is sparse and grows on demand,
+ * and a full map is grown automatically).  For tests of map growth.
+ */
+void log_set_initial_mapsize(size_t bytes);
+
+/**
  * log_entry_encode(e, out, len): the canonical msgpack bytes of ${e} in a
  * new buffer *${out} (free()).
  */
