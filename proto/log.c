@@ -550,9 +550,8 @@ log_open(const char *dir, const char *origin, const uint8_t *sign_sk,
 	if ((rc = count_entries(l, txn, &l->size)) != 0)
 		goto err2;
 	l->last_archive_size = UINT64_MAX;
-	if (rdonly)
-		mdb_txn_abort(txn);
-	else if ((rc = mdb_txn_commit(txn)) != 0) {
+	/* Commit even a read-only txn: DBI handles die with an abort. */
+	if ((rc = mdb_txn_commit(txn)) != 0) {
 		rc = lmdb_err(rc);
 		goto err1;
 	}

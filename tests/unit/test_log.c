@@ -1,0 +1,413 @@
+/*
+ * test_log.c: the LMDB log: append, batches, reopen, lookups, proofs,
+ * checkpoints, erasure and map growth.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "../lib/harness.h"
+#include "ferry.h"
+#include "log.h"
+#include "merkle.h"
+#include "note.h"
+
+static uint8_t pk[32], sk[64], pk2[32], sk2[64];
+static int dirn;
+
+static const char *
+newdir(void)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/log%d", t_tmpdir(), dirn++);
+	return (path);
+}
+
+static void
+mkentry(struct log_entry *e, uint32_t kind, uint64_t i)
+{
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->time_ms = 1700000000000ULL + i;
+	memcpy(e->msg_id, &i, sizeof(i));
+	e->msg_id[15] = 0xab;
+	memcpy(e->from, "met-police", 11);
+	memcpy(e->to, "camden-council", 15);
+	e->roster_version = 3;
+}
+
+TEST(encode_roundtrip)
+{
+	struct log_entry e, d;
+	uint8_t *b, *b2;
+	size_t len, len2;
+
+	mkentry(&e, LOG_NACK, 5);
+	e.code = FERRY_EQUEUEFULL;
+	e.aux = (const uint8_t *)"abc";
+	e.aux_len = 3;
+	e.ref_index = 42;
+	CHECK_EQ(log_entry_encode(&e, &b, &len), 0);
+	CHECK_EQ(log_entry_decode(b, len, &d), 0);
+	CHECK_EQ(d.kind, LOG_NACK);
+	CHECK_EQ(d.code, FERRY_EQUEUEFULL);
+	CHECK_EQ(d.ref_index, 42);
+	CHECK_EQ(d.aux_len, 3);
+	CHECK(memcmp(d.aux, "abc", 3) == 0);
+	CHECK(strcmp(d.to, "camden-council") == 0);
+	CHECK(memcmp(d.msg_id, e.msg_id, 16) == 0);
+	/* re-encoding the decoded entry gives the same bytes */
+	CHECK_EQ(log_entry_encode(&d, &b2, &len2), 0);
+	CHECK(len == len2 && memcmp(b, b2, len) == 0);
+	free(b2);
+	/* every truncation is refused */
+	for (len2 = 0; len2 < len; len2++)
+		CHECK(log_entry_decode(b, len2, &d) != 0);
+	free(b);
+	/* a minimal entry: two fields only */
+	memset(&e, 0, sizeof(e));
+	e.kind = LOG_ROSTER;
+	e.time_ms = 1;
+	CHECK_EQ(log_entry_encode(&e, &b, &len), 0);
+	CHECK_EQ(len, 5);	/* 0x82 0x01 0x08 0x02 0x01 */
+	CHECK(memcmp(b, "\x82\x01\x08\x02\x01", 5) == 0);
+	free(b);
+	/* a present zero field is not canonical */
+	CHECK(log_entry_decode((const uint8_t *)"\x83\x01\x08\x02\x01\x07\x00",
+	    7, &d) != 0);
+	/* bad inputs */
+	e.kind = 99;
+	CHECK_EQ(log_entry_encode(&e, &b, &len), FERRY_EINVAL);
+	e.kind = LOG_NACK;
+	e.code = 5;
+	CHECK_EQ(log_entry_encode(&e, &b, &len), FERRY_EINVAL);
+	e.code = 0;
+	memcpy(e.from, "Bad Id", 7);
+	CHECK_EQ(log_entry_encode(&e, &b, &len), FERRY_EBADID);
+}
+
+TEST(append_reopen_find)
+{
+	const char *dir = newdir();
+	struct log *l;
+	struct log_entry e, g;
+	struct stat st;
+	uint64_t idx, i;
+	uint8_t r1[32], r2[32];
+	char path[600];
+
+	CHECK_EQ(log_open(dir, "ferry/met-police", sk, &l), 0);
+	CHECK_EQ(log_size(l), 0);
+	CHECK_EQ(log_root(l, 0, r1), 0);
+	for (i = 0; i < 10; i++) {
+		mkentry(&e, LOG_SENT, i);
+		CHECK_EQ(log_append(l, &e, NULL, 0, &idx), 0);
+		CHECK_EQ(idx, i);
+	}
+	CHECK_EQ(log_size(l), 10);
+	/* duplicate (msg_id, SENT) refused; another kind is fine */
+	mkentry(&e, LOG_SENT, 3);
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), FERRY_EDUPMSG);
+	CHECK_EQ(log_size(l), 10);
+	mkentry(&e, LOG_ACCEPTED, 3);
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), 0);
+	CHECK_EQ(idx, 10);
+	CHECK_EQ(log_find_msg(l, e.msg_id, LOG_ACCEPTED, &idx), 0);
+	CHECK_EQ(idx, 10);
+	CHECK_EQ(log_find_msg(l, e.msg_id, LOG_SENT, &idx), 0);
+	CHECK_EQ(idx, 3);
+	CHECK_EQ(log_find_msg(l, e.msg_id, 0, &idx), 0);
+	CHECK_EQ(idx, 3);
+	CHECK_EQ(log_find_msg(l, e.msg_id, LOG_RECEIVED, &idx), FERRY_ENOENT);
+	CHECK_EQ(log_get(l, 3, &g), 0);
+	CHECK_EQ(g.kind, LOG_SENT);
+	CHECK_EQ(g.time_ms, 1700000000003ULL);
+	CHECK(strcmp(g.from, "met-police") == 0);
+	log_entry_clear(&g);
+	CHECK_EQ(log_get(l, 11, &g), FERRY_ENOENT);
+	CHECK_EQ(log_root(l, 11, r1), 0);
+	log_close(l);
+	/* files are 0600 */
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(st.st_mode & 077, 0);
+	/* wrong origin or wrong key refused */
+	CHECK_EQ(log_open(dir, "ferry/other", sk, &l), FERRY_EINVAL);
+	CHECK_EQ(log_open(dir, "ferry/met-police", sk2, &l), FERRY_EINVAL);
+	/* read-only reopen sees the same tree */
+	CHECK_EQ(log_open(dir, NULL, NULL, &l), 0);
+	CHECK(strcmp(log_origin(l), "ferry/met-police") == 0);
+	CHECK_EQ(log_size(l), 11);
+	CHECK_EQ(log_root(l, 11, r2), 0);
+	CHECK(memcmp(r1, r2, 32) == 0);
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), FERRY_EINVAL);
+	CHECK_EQ(log_check(l, &idx), 0);
+	log_close(l);
+	/* writable reopen continues numbering */
+	CHECK_EQ(log_open(dir, "ferry/met-police", sk, &l), 0);
+	mkentry(&e, LOG_SENT, 100);
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), 0);
+	CHECK_EQ(idx, 11);
+	log_close(l);
+}
+
+TEST(batch_and_checkpoint)
+{
+	const char *dir = newdir();
+	struct log *l;
+	struct log_batch *b;
+	struct log_entry e;
+	struct note_checkpoint cp;
+	uint8_t *note, root[32], p[LOG_PROOF_MAX][32], leaf[32], rm[32];
+	size_t len, np;
+	uint64_t idx, i, m;
+
+	CHECK_EQ(log_open(dir, "ferry/relay", sk, &l), 0);
+	CHECK_EQ(log_checkpoint(l, &note, &len), FERRY_ENOENT);
+	CHECK_EQ(log_begin(l, &b), 0);
+	CHECK_EQ(log_begin(l, &b), FERRY_EINVAL);	/* one at a time */
+	for (i = 0; i < 100; i++) {
+		mkentry(&e, LOG_ACCEPTED, i);
+		CHECK_EQ(log_add(b, &e, NULL, 0, &idx), 0);
+		CHECK_EQ(idx, i);
+	}
+	/* duplicate inside the same batch refused, batch lives on */
+	mkentry(&e, LOG_ACCEPTED, 7);
+	CHECK_EQ(log_add(b, &e, NULL, 0, &idx), FERRY_EDUPMSG);
+	CHECK_EQ(log_size(l), 0);	/* nothing visible before commit */
+	CHECK_EQ(log_commit(b), 0);
+	CHECK_EQ(log_size(l), 100);
+	/* an aborted batch leaves nothing */
+	CHECK_EQ(log_begin(l, &b), 0);
+	mkentry(&e, LOG_ACCEPTED, 500);
+	CHECK_EQ(log_add(b, &e, NULL, 0, &idx), 0);
+	log_abort(b);
+	CHECK_EQ(log_size(l), 100);
+	CHECK_EQ(log_find_msg(l, e.msg_id, 0, &idx), FERRY_ENOENT);
+	/* checkpoint names size 100 and the root, signed by our key */
+	CHECK_EQ(log_checkpoint(l, &note, &len), 0);
+	CHECK_EQ(note_parse_checkpoint(note, len, &cp), 0);
+	CHECK_EQ(cp.size, 100);
+	CHECK(strcmp(cp.origin, "ferry/relay") == 0);
+	CHECK_EQ(log_root(l, 100, root), 0);
+	CHECK(memcmp(root, cp.root, 32) == 0);
+	CHECK_EQ(note_verify(note, len, "ferry/relay", pk), 0);
+	free(note);
+	/* proofs against the checkpoint */
+	for (i = 0; i < 100; i += 7) {
+		CHECK_EQ(log_prove_inclusion(l, i, 100, p, &np), 0);
+		CHECK_EQ(log_leaf_hash(l, i, leaf), 0);
+		CHECK_EQ(merkle_verify_inclusion(leaf, i, 100, root, p, np), 0);
+	}
+	for (m = 1; m <= 100; m += 9) {
+		CHECK_EQ(log_root(l, m, rm), 0);
+		CHECK_EQ(log_prove_consistency(l, m, 100, p, &np), 0);
+		CHECK_EQ(merkle_verify_consistency(m, 100, rm, root, p, np), 0);
+	}
+	CHECK_EQ(log_prove_inclusion(l, 100, 100, p, &np), FERRY_EINVAL);
+	CHECK_EQ(log_root(l, 101, root), FERRY_EINVAL);
+	CHECK_EQ(log_check(l, &idx), 0);
+	log_close(l);
+}
+
+struct cpcount {
+	int n;
+	uint64_t last;
+	int ok;
+};
+
+static int
+count_cp(void *ctx, uint64_t size, const uint8_t *note, size_t len)
+{
+	struct cpcount *c = ctx;
+	struct note_checkpoint cp;
+
+	c->n++;
+	if (note_parse_checkpoint(note, len, &cp) != 0 || cp.size != size ||
+	    note_verify(note, len, "ferry/a", pk) != 0)
+		c->ok = 0;
+	c->last = size;
+	return (0);
+}
+
+TEST(checkpoint_archive)
+{
+	const char *dir = newdir();
+	struct log *l;
+	struct log_entry e;
+	struct cpcount c = { 0, 0, 1 };
+	uint64_t i;
+
+	CHECK_EQ(log_open(dir, "ferry/a", sk, &l), 0);
+	for (i = 0; i < 5; i++) {
+		mkentry(&e, LOG_REFUSED, i);
+		e.code = FERRY_EBADSIG;
+		CHECK_EQ(log_append(l, &e, NULL, 0, NULL), 0);
+	}
+	CHECK_EQ(log_checkpoint_foreach(l, count_cp, &c), 0);
+	/* the first archived, then the latest: at least 2, sizes right */
+	CHECK(c.n >= 2);
+	CHECK(c.ok);
+	CHECK_EQ(c.last, 5);
+	log_close(l);
+}
+
+TEST(envelopes_and_erasure)
+{
+	const char *dir = newdir();
+	struct log *l;
+	struct log_entry e, g;
+	uint8_t env[3000], h[32], *got, root[32], leaf[32];
+	uint8_t p[LOG_PROOF_MAX][32];
+	size_t len, np;
+	uint64_t idx, eidx;
+
+	randombytes_buf(env, sizeof(env));
+	crypto_hash_sha256(h, env, sizeof(env));
+	CHECK_EQ(log_open(dir, "ferry/camden-council", sk, &l), 0);
+	mkentry(&e, LOG_RECEIVED, 1);
+	CHECK_EQ(log_append(l, &e, env, sizeof(env), &idx), 0);
+	CHECK_EQ(log_get(l, idx, &g), 0);
+	CHECK(memcmp(g.env_hash, h, 32) == 0);	/* filled in */
+	log_entry_clear(&g);
+	/* wrong env_hash refused */
+	mkentry(&e, LOG_RECEIVED, 2);
+	e.env_hash[0] = 1;
+	CHECK_EQ(log_append(l, &e, env, sizeof(env), NULL), FERRY_EINVAL);
+	mkentry(&e, LOG_RECEIPT, 1);
+	memcpy(e.env_hash, h, 32);
+	e.ref_index = idx;
+	CHECK_EQ(log_append(l, &e, NULL, 0, NULL), 0);
+	CHECK_EQ(log_get_envelope(l, h, &got, &len), 0);
+	CHECK(len == sizeof(env) && memcmp(got, env, len) == 0);
+	free(got);
+	CHECK_EQ(log_prove_inclusion(l, idx, 2, p, &np), 0);
+	/* erase: envelope gone, erasure logged, old proof still valid */
+	CHECK_EQ(log_erase(l, e.msg_id, LOG_ERASE_REQUEST, "met-police", 3,
+	    &eidx), 0);
+	CHECK_EQ(eidx, 2);
+	CHECK_EQ(log_get_envelope(l, h, &got, &len), FERRY_ENOENT);
+	CHECK_EQ(log_get(l, eidx, &g), 0);
+	CHECK_EQ(g.kind, LOG_ERASURE);
+	CHECK_EQ(g.code, LOG_ERASE_REQUEST);
+	CHECK_EQ(g.ref_index, 0);
+	CHECK(strcmp(g.from, "met-police") == 0);
+	log_entry_clear(&g);
+	CHECK_EQ(log_root(l, 2, root), 0);
+	CHECK_EQ(log_leaf_hash(l, idx, leaf), 0);
+	CHECK_EQ(merkle_verify_inclusion(leaf, idx, 2, root, p, np), 0);
+	CHECK_EQ(log_erase(l, e.msg_id, LOG_ERASE_REQUEST, "met-police", 3,
+	    &eidx), FERRY_EDUPMSG);
+	mkentry(&e, LOG_RECEIVED, 77);
+	CHECK_EQ(log_erase(l, e.msg_id, LOG_ERASE_RETENTION, "camden-council",
+	    3, &eidx), FERRY_ENOENT);
+	CHECK_EQ(log_check(l, &idx), 0);
+	{
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s/compact.mdb", dir);
+		CHECK_EQ(log_compact(l, path), 0);
+		CHECK_EQ(log_compact(l, path), FERRY_EEXIST);
+	}
+	log_close(l);
+}
+
+TEST(map_full_grows)
+{
+	const char *dir = newdir();
+	struct log *l;
+	struct log_batch *b;
+	struct log_entry e;
+	uint8_t *env, root[32];
+	uint64_t i, idx;
+	size_t envlen = 200000;
+
+	env = malloc(envlen);
+	CHECK(env != NULL);
+	log_set_initial_mapsize(256 * 1024);
+	CHECK_EQ(log_open(dir, "ferry/small", sk, &l), 0);
+	log_set_initial_mapsize((size_t)1 << 30);
+	/* 40 x 200 kB envelopes in one batch: far past 256 kB */
+	CHECK_EQ(log_begin(l, &b), 0);
+	for (i = 0; i < 40; i++) {
+		memset(env, (int)i, envlen);
+		mkentry(&e, LOG_SENT, i);
+		CHECK_EQ(log_add(b, &e, env, envlen, &idx), 0);
+		CHECK_EQ(idx, i);
+	}
+	CHECK_EQ(log_commit(b), 0);
+	CHECK_EQ(log_size(l), 40);
+	for (i = 40; i < 60; i++) {
+		memset(env, (int)i, envlen);
+		mkentry(&e, LOG_SENT, i);
+		CHECK_EQ(log_append(l, &e, env, envlen, &idx), 0);
+	}
+	CHECK_EQ(log_check(l, &idx), 0);
+	CHECK_EQ(log_root(l, 60, root), 0);
+	log_close(l);
+	free(env);
+	CHECK_EQ(log_open(dir, "ferry/small", sk, &l), 0);
+	CHECK_EQ(log_size(l), 60);
+	log_close(l);
+}
+
+TEST(check_finds_nothing_wrong_large)
+{
+	const char *dir = newdir();
+	struct log *l;
+	struct log_batch *b;
+	struct log_entry e;
+	struct merkle_mem m;
+	uint8_t *raw, leaf[32], r1[32], r2[32];
+	size_t len;
+	uint64_t i, bad;
+
+	merkle_mem_init(&m);
+	CHECK_EQ(log_open(dir, "ferry/big", sk, &l), 0);
+	CHECK_EQ(log_begin(l, &b), 0);
+	for (i = 0; i < 3000; i++) {
+		mkentry(&e, LOG_RECEIVED, i);
+		CHECK_EQ(log_add(b, &e, NULL, 0, NULL), 0);
+		if (i % 500 == 499) {
+			CHECK_EQ(log_commit(b), 0);
+			CHECK_EQ(log_begin(l, &b), 0);
+		}
+	}
+	CHECK_EQ(log_commit(b), 0);
+	/* the stored tree equals a tree recomputed in memory */
+	for (i = 0; i < 3000; i++) {
+		CHECK_EQ(log_get_raw(l, i, &raw, &len), 0);
+		merkle_leaf_hash(raw, len, leaf);
+		free(raw);
+		CHECK_EQ(merkle_mem_append(&m, leaf), 0);
+	}
+	CHECK_EQ(log_root(l, 3000, r1), 0);
+	CHECK_EQ(merkle_root(3000, merkle_mem_read, &m, r2), 0);
+	CHECK(memcmp(r1, r2, 32) == 0);
+	CHECK_EQ(log_check(l, &bad), 0);
+	merkle_mem_free(&m);
+	log_close(l);
+}
+
+int
+main(void)
+{
+
+	t_init();
+	crypto_sign_keypair(pk, sk);
+	crypto_sign_keypair(pk2, sk2);
+	RUN(encode_roundtrip);
+	RUN(append_reopen_find);
+	RUN(batch_and_checkpoint);
+	RUN(checkpoint_archive);
+	RUN(envelopes_and_erasure);
+	RUN(map_full_grows);
+	RUN(check_finds_nothing_wrong_large);
+	return (t_done());
+}
