@@ -22,7 +22,7 @@
  *   two >= max(1024, len + 1);
  *   ciphertext = XChaCha20-Poly1305-IETF(K, nonce, plaintext, AD) where AD
  *   is "ferry-msg-ad/v1" 0x00 || canonical [version, type, id, from, to,
- *   time, key_id, wrapped_key, reply_to, commitment];
+ *   time, key_id, wrapped_key, reply_to (bin 0 when absent), commitment];
  *   wrapped_key = crypto_box_seal(K, recipient's X25519 key ${key_id});
  *   then the whole inner map is signed as above.
  */
@@ -154,8 +154,7 @@ int env_seal(const struct ident *sender, const char *to,
 /**
  * env_open(buf, len, max_body, sender_pk, rcpt, e, content, clen): decode,
  * verify the signature with ${sender_pk} (the roster's key for e->from,
- * which the caller looks up: use env_decode first to learn e->from, or
- * env_peek_from), check that e->to is ${rcpt}'s id (FERRY_ENOTFORUS), find
+ * which the caller looks up: use env_decode first to learn e->from), check that e->to is ${rcpt}'s id (FERRY_ENOTFORUS), find
  * the key by e->key_id (FERRY_EWRONGKEY), unwrap, decrypt, unpad, check the
  * commitment.  Nothing is decrypted before the signature verifies.
  * *${content} is malloc'd (free with free()); ${e} borrows from ${buf}.

@@ -71,6 +71,8 @@ int
 wire_scan(const uint8_t *buf, size_t len, int maxdepth)
 {
 	uint64_t left[WIRE_STACK];	/* values still expected per level */
+	uint64_t prevkey[WIRE_STACK];	/* last map key seen per level */
+	uint8_t ismap[WIRE_STACK], havekey[WIRE_STACK];
 	int depth = 0;			/* open containers */
 	size_t pos = 0;
 
@@ -80,10 +82,12 @@ wire_scan(const uint8_t *buf, size_t len, int maxdepth)
 		return (FERRY_ETRUNCATED);
 	/* A virtual level holding the single top-level value. */
 	left[0] = 1;
+	ismap[0] = 0;
 	for (;;) {
 		uint8_t c;
 		uint64_t n = 0, minv = 0;
 		int hdr = 0, kind = 0;	/* kind: 1 scalar, 2 str, 3 bin, 4 array, 5 map */
+		int iskey;
 
 		while (depth >= 0 && left[depth] == 0)
 			depth--;
@@ -91,8 +95,33 @@ wire_scan(const uint8_t *buf, size_t len, int maxdepth)
 			break;
 		if (pos >= len)
 			return (FERRY_ETRUNCATED);
+		/* In a map, an even count left means a key comes next. */
+		iskey = ismap[depth] && (left[depth] % 2) == 0;
 		left[depth]--;
 		c = buf[pos];
+		if (iskey) {
+			/* Map keys: unsigned integers, strictly ascending. */
+			uint64_t k;
+			int kh = 0;
+
+			if (c <= 0x7f)
+				k = c;
+			else if (c >= 0xcc && c <= 0xcf) {
+				kh = 1 << (c - 0xcc);
+				if (len - pos - 1 < (size_t)kh)
+					return (FERRY_ETRUNCATED);
+				k = be(buf + pos + 1, kh);
+			} else if (c == 0xc1)
+				return (FERRY_EMALFORMED);
+			else
+				return (FERRY_ETYPE);
+			if (havekey[depth] && k == prevkey[depth])
+				return (FERRY_EDUPKEY);
+			if (havekey[depth] && k < prevkey[depth])
+				return (FERRY_ENONCANON);
+			havekey[depth] = 1;
+			prevkey[depth] = k;
+		}
 		if (c <= 0x7f) {
 			pos++;
 			continue;
@@ -165,9 +194,11 @@ wire_scan(const uint8_t *buf, size_t len, int maxdepth)
 			n *= 2;
 		} else if (n > len - pos)
 			return (FERRY_ETRUNCATED);
-		if (depth + 1 >= maxdepth + 1 || depth + 1 >= WIRE_STACK)
+		if (depth + 1 > maxdepth || depth + 1 >= WIRE_STACK)
 			return (FERRY_ENESTING);
 		left[++depth] = n;
+		ismap[depth] = (kind == 5);
+		havekey[depth] = 0;
 	}
 	if (pos != len)
 		return (FERRY_ETRAILING);
@@ -426,6 +457,11 @@ void
 wire_put_str(struct wire_buf *w, const char *s, size_t len)
 {
 
+	/* The decoder refuses malformed UTF-8, so the encoder must too. */
+	if (w->err == 0 && !wire_utf8_valid((const uint8_t *)s, len)) {
+		w->err = FERRY_EBADVALUE;
+		return;
+	}
 	PUT(w, msgpack_pack_str_with_body(&w->pk, s, len));
 }
 

@@ -91,9 +91,10 @@ int wire_bin_copy(const msgpack_object *o, uint8_t *dst, size_t len);
 /** wire_str_copy(o, dst, cap): copy a str into ${dst} NUL-terminated; FERRY_ETOOBIG if it does not fit. */
 int wire_str_copy(const msgpack_object *o, char *dst, size_t cap);
 
-/* Encoding: a growable buffer with a packer.  Every wire_put_* returns 0 or
- * FERRY_ENOMEM; after a failure the buffer is poisoned and wire_buf_take
- * returns FERRY_ENOMEM, so callers may check only at the end. */
+/* Encoding: a growable buffer with a packer.  A wire_put_* that fails
+ * (FERRY_ENOMEM; FERRY_EBADVALUE for a str that is not valid UTF-8)
+ * poisons the buffer and wire_buf_take returns that first error, so callers
+ * may check only at the end. */
 struct wire_buf {
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
