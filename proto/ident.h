@@ -120,8 +120,8 @@ int ident_enckey_verify(const uint8_t sign_pk[32], const char *id,
 /**
  * ident_fingerprint(data, len, out): a fingerprint to read aloud: SHA-256
  * of "ferry-fingerprint/v1" 0x00 || ${data}, shown as 8 groups of 5
- * decimal digits (each group: 5 bytes big-endian mod 100000) separated by
- * spaces.  ${out} holds IDENT_FP_LEN bytes.
+ * decimal digits (group i: hash bytes 4i..4i+3 big-endian mod 100000,
+ * zero-padded) separated by spaces.  ${out} holds IDENT_FP_LEN bytes.
  */
 void ident_fingerprint(const uint8_t *data, size_t len, char out[IDENT_FP_LEN]);
 
