@@ -1,0 +1,850 @@
+/*
+ * kroster.c: the roster subcommands of ferry-keys.  Every editing command
+ * reads the current roster, writes the next version (unsigned) to a new
+ * file, and prints what changed; admins then run "roster sign" on it
+ * until "roster verify --previous" says the threshold is met.
+ */
+#include "kroster.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "ferry.h"
+#include "ident.h"
+#include "kutil.h"
+#include "roster.h"
+
+#define MAXLIST 64
+
+static const char *const usage_lines[] = {
+	"ferry-keys roster new --admins A.pub,B.pub,... --threshold N "
+	    "--relay RELAY.request [--endpoint URL] [--request REQ]... "
+	    "[--expires DAYS] --out FILE",
+	"ferry-keys roster add --roster CUR --request REQ [--request REQ]... "
+	    "[--expires DAYS] --out NEXT",
+	"ferry-keys roster revoke --roster CUR --id ID [--expires DAYS] "
+	    "--out NEXT",
+	"ferry-keys roster rotate --roster CUR --key ID.key --overlap DAYS "
+	    "[--validity DAYS] [--passphrase-file F] [--expires DAYS] "
+	    "--out NEXT",
+	"ferry-keys roster admins --roster CUR [--add A.pub]... "
+	    "[--remove NAME]... [--threshold N] [--expires DAYS] --out NEXT",
+	"ferry-keys roster sign --roster FILE --key ADMIN.key "
+	    "[--previous PREV] [--passphrase-file F]",
+	"ferry-keys roster verify FILE (--previous PREV | --pin FINGERPRINT) "
+	    "[--at MS]",
+	"ferry-keys roster show FILE [--json]",
+};
+
+void
+kroster_usage(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(usage_lines) / sizeof(usage_lines[0]); i++)
+		fprintf(stderr, "       %s\n", usage_lines[i]);
+}
+
+/* Options shared by every roster subcommand; each uses a subset. */
+struct ropts {
+	const char *roster, *out, *relay, *endpoint, *key, *previous;
+	const char *pin, *id, *passfile;
+	const char *requests[MAXLIST];
+	size_t nrequests;
+	const char *adds[MAXLIST];
+	size_t nadds;
+	const char *removes[MAXLIST];
+	size_t nremoves;
+	char *admins;
+	uint64_t expires, overlap, validity, at;
+	int have_expires, have_overlap, have_at, json;
+	uint32_t threshold;
+	const char *file;	/* the one positional argument */
+};
+
+enum {
+	O_ROSTER = 256, O_OUT, O_RELAY, O_ENDPOINT, O_KEY, O_PREVIOUS, O_PIN,
+	O_ID, O_PASSFILE, O_REQUEST, O_ADD, O_REMOVE, O_ADMINS, O_EXPIRES,
+	O_OVERLAP, O_VALIDITY, O_AT, O_JSON, O_THRESHOLD
+};
+
+static const struct option all_opts[] = {
+	{ "roster", required_argument, NULL, O_ROSTER },
+	{ "out", required_argument, NULL, O_OUT },
+	{ "relay", required_argument, NULL, O_RELAY },
+	{ "endpoint", required_argument, NULL, O_ENDPOINT },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "previous", required_argument, NULL, O_PREVIOUS },
+	{ "pin", required_argument, NULL, O_PIN },
+	{ "id", required_argument, NULL, O_ID },
+	{ "passphrase-file", required_argument, NULL, O_PASSFILE },
+	{ "request", required_argument, NULL, O_REQUEST },
+	{ "add", required_argument, NULL, O_ADD },
+	{ "remove", required_argument, NULL, O_REMOVE },
+	{ "admins", required_argument, NULL, O_ADMINS },
+	{ "expires", required_argument, NULL, O_EXPIRES },
+	{ "overlap", required_argument, NULL, O_OVERLAP },
+	{ "validity", required_argument, NULL, O_VALIDITY },
+	{ "at", required_argument, NULL, O_AT },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "threshold", required_argument, NULL, O_THRESHOLD },
+	{ NULL, 0, NULL, 0 }
+};
+
+/*
+ * Parse ${argv} into ${o}, accepting only the options named in ${allowed}
+ * (a string of O_* codes as chars minus 255) and at most ${npos}
+ * positional arguments.  Returns 0 or -1 (usage).
+ */
+static int
+parse_opts(int argc, char **argv, const int *allowed, int npos,
+    struct ropts *o)
+{
+	uint64_t v;
+	int c, i, ok;
+
+	memset(o, 0, sizeof(*o));
+	o->validity = 365 * KUTIL_DAY_MS;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", all_opts, NULL)) != -1) {
+		for (ok = 0, i = 0; allowed[i] != 0; i++)
+			if (allowed[i] == c)
+				ok = 1;
+		if (!ok)
+			return (-1);
+		switch (c) {
+		case O_ROSTER: o->roster = optarg; break;
+		case O_OUT: o->out = optarg; break;
+		case O_RELAY: o->relay = optarg; break;
+		case O_ENDPOINT: o->endpoint = optarg; break;
+		case O_KEY: o->key = optarg; break;
+		case O_PREVIOUS: o->previous = optarg; break;
+		case O_PIN: o->pin = optarg; break;
+		case O_ID: o->id = optarg; break;
+		case O_PASSFILE: o->passfile = optarg; break;
+		case O_ADMINS: o->admins = optarg; break;
+		case O_JSON: o->json = 1; break;
+		case O_REQUEST:
+			if (o->nrequests >= MAXLIST)
+				return (-1);
+			o->requests[o->nrequests++] = optarg;
+			break;
+		case O_ADD:
+			if (o->nadds >= MAXLIST)
+				return (-1);
+			o->adds[o->nadds++] = optarg;
+			break;
+		case O_REMOVE:
+			if (o->nremoves >= MAXLIST)
+				return (-1);
+			o->removes[o->nremoves++] = optarg;
+			break;
+		case O_EXPIRES:
+			if (kutil_days(optarg, &o->expires) != 0)
+				return (-1);
+			o->have_expires = 1;
+			break;
+		case O_OVERLAP:
+			if (kutil_days(optarg, &o->overlap) != 0)
+				return (-1);
+			o->have_overlap = 1;
+			break;
+		case O_VALIDITY:
+			if (kutil_days(optarg, &o->validity) != 0 ||
+			    o->validity == 0)
+				return (-1);
+			break;
+		case O_AT:
+			if (kutil_u64(optarg, &o->at) != 0)
+				return (-1);
+			o->have_at = 1;
+			break;
+		case O_THRESHOLD:
+			if (kutil_u64(optarg, &v) != 0 || v < 1 ||
+			    v > ROSTER_MAX_ADMINS)
+				return (-1);
+			o->threshold = (uint32_t)v;
+			break;
+		default:
+			return (-1);
+		}
+	}
+	if (argc - optind > npos)
+		return (-1);
+	if (optind < argc)
+		o->file = argv[optind];
+	return (0);
+}
+
+static void
+fmt_time(uint64_t ms, char *buf, size_t cap)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
+		snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
+}
+
+/* Read and check one key request file, printing its fingerprint. */
+static int
+read_request(const char *path, uint8_t **buf, size_t *len,
+    struct roster_request *q)
+{
+	int rc;
+
+	if ((rc = kutil_read(path, ROSTER_REQUEST_MAX, buf, len)) != 0) {
+		kutil_err(path, rc);
+		return (rc);
+	}
+	if ((rc = roster_request_parse(*buf, *len, q)) != 0) {
+		kutil_err(path, rc);
+		free(*buf);
+		*buf = NULL;
+		return (rc);
+	}
+	return (0);
+}
+
+static void
+print_request(const char *what, const struct roster_request *q)
+{
+	char fp[IDENT_FP_LEN];
+
+	roster_id_fingerprint(q->id, q->kind, q->sign_pk, fp);
+	printf("%s%s (%s, %s)\n  fingerprint: %s\n", what, q->id,
+	    ident_kind_name(q->kind), q->name, fp);
+}
+
+/* Seal ${r}, write it to ${o->out}, and say what to do next. */
+static int
+finish(struct roster *r, const struct ropts *o)
+{
+	char fp[IDENT_FP_LEN], t[64];
+	int rc;
+
+	if ((rc = roster_seal(r)) != 0) {
+		kutil_err("the new roster would be refused", rc);
+		return (KUTIL_FAIL);
+	}
+	if ((rc = kutil_save_roster(r, o->out, 0)) != 0) {
+		kutil_err(o->out, rc);
+		return (KUTIL_FAIL);
+	}
+	roster_fingerprint(r, fp);
+	fmt_time(r->expires, t, sizeof(t));
+	printf("roster %llu written to %s (unsigned; %u of %zu admins must "
+	    "sign; expires %s)\n", (unsigned long long)r->version, o->out,
+	    (unsigned)r->threshold, r->nadmins, t);
+	printf("roster fingerprint: %s\n", fp);
+	return (KUTIL_OK);
+}
+
+static uint64_t
+expiry(const struct ropts *o, uint64_t now)
+{
+
+	return (now + (o->have_expires ? o->expires : 365 * KUTIL_DAY_MS));
+}
+
+static int
+cmd_new(int argc, char **argv)
+{
+	static const int allowed[] = { O_ADMINS, O_THRESHOLD, O_RELAY,
+	    O_ENDPOINT, O_REQUEST, O_EXPIRES, O_OUT, 0 };
+	struct ropts o;
+	struct roster_request q;
+	struct roster *r = NULL;
+	char *save = NULL, *tok;
+	uint8_t *buf;
+	size_t len, i;
+	uint64_t now = kutil_now();
+	int rc, ret = KUTIL_FAIL;
+
+	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.admins == NULL ||
+	    o.threshold == 0 || o.relay == NULL || o.out == NULL)
+		return (KUTIL_USAGE);
+	if ((rc = roster_new(now, expiry(&o, now), &r)) != 0) {
+		kutil_err("roster", rc);
+		return (KUTIL_FAIL);
+	}
+	for (tok = o.admins; tok != NULL; tok = save) {
+		/* Split the comma-separated list in place. */
+		if ((save = strchr(tok, ',')) != NULL)
+			*save++ = '\0';
+		if (*tok == '\0')
+			continue;
+		if (read_request(tok, &buf, &len, &q) != 0)
+			goto done;
+		print_request("", &q);
+		rc = roster_admin_add(r, buf, len);
+		free(buf);
+		if (rc != 0) {
+			kutil_err(tok, rc);
+			goto done;
+		}
+	}
+	if (o.threshold > r->nadmins) {
+		fprintf(stderr, "ferry-keys: threshold %u is more than the %zu "
+		    "admins\n", (unsigned)o.threshold, r->nadmins);
+		goto done;
+	}
+	if (o.threshold < 2)
+		fprintf(stderr, "ferry-keys: warning: with threshold 1 a single "
+		    "admin can change the network\n");
+	if ((rc = roster_set_threshold(r, o.threshold)) != 0)
+		goto done;
+	if (read_request(o.relay, &buf, &len, &q) != 0)
+		goto done;
+	print_request("", &q);
+	rc = roster_relay_set(r, buf, len, o.endpoint);
+	free(buf);
+	if (rc != 0) {
+		kutil_err(o.relay, rc);
+		goto done;
+	}
+	for (i = 0; i < o.nrequests; i++) {
+		if (read_request(o.requests[i], &buf, &len, &q) != 0)
+			goto done;
+		print_request("", &q);
+		rc = roster_agency_add(r, buf, len);
+		free(buf);
+		if (rc != 0) {
+			kutil_err(o.requests[i], rc);
+			goto done;
+		}
+	}
+	ret = finish(r, &o);
+done:
+	roster_free(r);
+	return (ret);
+}
+
+/* Load --roster and start its next version. */
+static int
+start_next(const struct ropts *o, struct roster **cur, struct roster **next)
+{
+	uint64_t now = kutil_now();
+	int rc;
+
+	*cur = *next = NULL;
+	if ((rc = kutil_load_roster(o->roster, cur)) != 0) {
+		kutil_err(o->roster, rc);
+		return (rc);
+	}
+	if ((rc = roster_next(*cur, now, expiry(o, now), next)) != 0) {
+		kutil_err("roster", rc);
+		roster_free(*cur);
+		*cur = NULL;
+		return (rc);
+	}
+	return (0);
+}
+
+static int
+cmd_add(int argc, char **argv)
+{
+	static const int allowed[] = { O_ROSTER, O_REQUEST, O_EXPIRES, O_OUT,
+	    0 };
+	struct ropts o;
+	struct roster_request q;
+	struct roster *cur, *r;
+	uint8_t *buf;
+	size_t len, i;
+	int rc, ret = KUTIL_FAIL;
+
+	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
+	    o.nrequests == 0 || o.out == NULL)
+		return (KUTIL_USAGE);
+	if (start_next(&o, &cur, &r) != 0)
+		return (KUTIL_FAIL);
+	for (i = 0; i < o.nrequests; i++) {
+		if (read_request(o.requests[i], &buf, &len, &q) != 0)
+			goto done;
+		rc = roster_agency_add(r, buf, len);
+		free(buf);
+		if (rc != 0) {
+			kutil_err(o.requests[i], rc);
+			goto done;
+		}
+		print_request("adding ", &q);
+	}
+	printf("check each fingerprint with the agency by telephone before "
+	    "signing\n");
+	ret = finish(r, &o);
+done:
+	roster_free(r);
+	roster_free(cur);
+	return (ret);
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+	static const int allowed[] = { O_ROSTER, O_ID, O_EXPIRES, O_OUT, 0 };
+	struct ropts o;
+	struct roster *cur, *r;
+	int rc, ret = KUTIL_FAIL;
+
+	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
+	    o.id == NULL || o.out == NULL)
+		return (KUTIL_USAGE);
+	if (start_next(&o, &cur, &r) != 0)
+		return (KUTIL_FAIL);
+	if ((rc = roster_agency_revoke(r, o.id)) != 0) {
+		kutil_err(o.id, rc);
+		goto done;
+	}
+	printf("revoking %s\n", o.id);
+	ret = finish(r, &o);
+done:
+	roster_free(r);
+	roster_free(cur);
+	return (ret);
+}
+
+static int
+cmd_rotate(int argc, char **argv)
+{
+	static const int allowed[] = { O_ROSTER, O_KEY, O_OVERLAP, O_VALIDITY,
+	    O_PASSFILE, O_EXPIRES, O_OUT, 0 };
+	struct ropts o;
+	struct roster *cur = NULL, *r = NULL;
+	const struct roster_agency *a;
+	struct ident *id = NULL;
+	char *pass = NULL, t[64];
+	int rc, sealed, ret = KUTIL_FAIL;
+	uint64_t now = kutil_now();
+
+	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
+	    o.key == NULL || !o.have_overlap || o.out == NULL)
+		return (KUTIL_USAGE);
+	if (access(o.out, F_OK) == 0) {
+		kutil_err(o.out, FERRY_EEXIST);
+		return (KUTIL_FAIL);
+	}
+	if (start_next(&o, &cur, &r) != 0)
+		return (KUTIL_FAIL);
+	if ((sealed = ident_is_sealed(o.key)) < 0) {
+		kutil_err(o.key, sealed);
+		goto done;
+	}
+	if (sealed && (rc = kutil_passphrase(o.passfile, 1, 0, &pass)) != 0) {
+		kutil_err("passphrase", rc);
+		goto done;
+	}
+	if ((rc = ident_load(o.key, pass, &id)) != 0) {
+		kutil_err(o.key, rc);
+		goto done;
+	}
+	if ((a = roster_find(cur, id->id)) == NULL ||
+	    memcmp(a->sign_pk, id->sign_pk, 32) != 0) {
+		fprintf(stderr, "ferry-keys: %s is not agency %s of roster "
+		    "%llu\n", o.key, id->id, (unsigned long long)cur->version);
+		goto done;
+	}
+	if ((rc = ident_rotate(id, now, o.validity, o.overlap)) != 0) {
+		kutil_err("rotating", rc);
+		goto done;
+	}
+	if ((rc = roster_agency_set_enc(r, id->id, id->enc, id->nenc)) != 0) {
+		kutil_err("new keys", rc);
+		goto done;
+	}
+	/* The new secret key first: a roster listing a key nobody holds
+	 * would be worse than a key no roster lists yet. */
+	if ((rc = ident_save_replace(id, o.key, pass)) != 0) {
+		kutil_err(o.key, rc);
+		goto done;
+	}
+	fmt_time(now + o.overlap, t, sizeof(t));
+	printf("%s: new encryption key %u; key %u still opens messages "
+	    "until %s\n", id->id, (unsigned)id->enc[0].key_id,
+	    (unsigned)id->enc[1].key_id, t);
+	ret = finish(r, &o);
+done:
+	kutil_passphrase_free(pass);
+	ident_free(id);
+	roster_free(r);
+	roster_free(cur);
+	return (ret);
+}
+
+static int
+cmd_admins(int argc, char **argv)
+{
+	static const int allowed[] = { O_ROSTER, O_ADD, O_REMOVE, O_THRESHOLD,
+	    O_EXPIRES, O_OUT, 0 };
+	struct ropts o;
+	struct roster_request q;
+	struct roster *cur, *r;
+	uint8_t *buf;
+	size_t len, i;
+	int rc, ret = KUTIL_FAIL;
+
+	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
+	    o.out == NULL || (o.nadds == 0 && o.nremoves == 0 &&
+	    o.threshold == 0))
+		return (KUTIL_USAGE);
+	if (start_next(&o, &cur, &r) != 0)
+		return (KUTIL_FAIL);
+	for (i = 0; i < o.nremoves; i++) {
+		if ((rc = roster_admin_remove(r, o.removes[i])) != 0) {
+			kutil_err(o.removes[i], rc);
+			goto done;
+		}
+		printf("removing admin %s\n", o.removes[i]);
+	}
+	for (i = 0; i < o.nadds; i++) {
+		if (read_request(o.adds[i], &buf, &len, &q) != 0)
+			goto done;
+		rc = roster_admin_add(r, buf, len);
+		free(buf);
+		if (rc != 0) {
+			kutil_err(o.adds[i], rc);
+			goto done;
+		}
+		print_request("adding ", &q);
+	}
+	if (o.threshold != 0 &&
+	    (rc = roster_set_threshold(r, o.threshold)) != 0)
+		goto done;
+	if (r->threshold > r->nadmins) {
+		fprintf(stderr, "ferry-keys: threshold %u is more than the %zu "
+		    "admins\n", (unsigned)r->threshold, r->nadmins);
+		goto done;
+	}
+	printf("both %u of roster %llu's admins and %u of the new admins "
+	    "must sign\n", (unsigned)cur->threshold,
+	    (unsigned long long)cur->version, (unsigned)r->threshold);
+	ret = finish(r, &o);
+done:
+	roster_free(r);
+	roster_free(cur);
+	return (ret);
+}
+
+static int
+cmd_sign(int argc, char **argv)
+{
+	static const int allowed[] = { O_ROSTER, O_KEY, O_PREVIOUS,
+	    O_PASSFILE, 0 };
+	struct ropts o;
+	struct roster *r = NULL, *prev = NULL;
+	struct ident *id = NULL;
+	char why[512];
+	int rc, k, ret = KUTIL_FAIL;
+
+	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
+	    o.key == NULL)
+		return (KUTIL_USAGE);
+	if ((rc = kutil_load_roster(o.roster, &r)) != 0) {
+		kutil_err(o.roster, rc);
+		goto done;
+	}
+	if (o.previous != NULL && (rc = kutil_load_roster(o.previous,
+	    &prev)) != 0) {
+		kutil_err(o.previous, rc);
+		goto done;
+	}
+	if ((rc = kutil_load_ident(o.key, o.passfile, &id)) != 0) {
+		kutil_err(o.key, rc);
+		goto done;
+	}
+	k = roster_is_admin(r, id->sign_pk);
+	if (k < 0 && (prev == NULL || roster_is_admin(prev, id->sign_pk) < 0)) {
+		fprintf(stderr, "ferry-keys: %s is not an admin of roster "
+		    "%llu%s\n", id->id, (unsigned long long)r->version,
+		    prev != NULL ? " nor of the previous one" :
+		    " (a retiring admin: pass --previous)");
+		goto done;
+	}
+	if ((rc = roster_sign(r, id->sign_sk)) != 0) {
+		kutil_err("signing", rc);
+		goto done;
+	}
+	if ((rc = kutil_save_roster(r, o.roster, 1)) != 0) {
+		kutil_err(o.roster, rc);
+		goto done;
+	}
+	printf("roster %llu signed by %s (%zu signatures)\n",
+	    (unsigned long long)r->version, id->id, r->nsigs);
+	if (prev != NULL) {
+		rc = roster_verify_next(prev, r, kutil_now(), why,
+		    sizeof(why));
+		printf("%s\n", why);
+	}
+	ret = KUTIL_OK;
+done:
+	ident_free(id);
+	roster_free(prev);
+	roster_free(r);
+	return (ret);
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	static const int allowed[] = { O_PREVIOUS, O_PIN, O_AT, 0 };
+	struct ropts o;
+	struct roster *r = NULL, *prev = NULL;
+	char why[512];
+	uint64_t now;
+	int rc, ret = KUTIL_FAIL;
+
+	if (parse_opts(argc, argv, allowed, 1, &o) != 0 || o.file == NULL ||
+	    (o.previous == NULL) == (o.pin == NULL))
+		return (KUTIL_USAGE);
+	now = o.have_at ? o.at : kutil_now();
+	if ((rc = kutil_load_roster(o.file, &r)) != 0) {
+		kutil_err(o.file, rc);
+		goto done;
+	}
+	if (o.previous != NULL) {
+		if ((rc = kutil_load_roster(o.previous, &prev)) != 0) {
+			kutil_err(o.previous, rc);
+			goto done;
+		}
+		rc = roster_verify_next(prev, r, now, why, sizeof(why));
+	} else
+		rc = roster_verify_genesis(r, o.pin, now, why, sizeof(why));
+	if (rc != 0) {
+		printf("REFUSED (%s): %s\n", ferry_errname(rc), why);
+		goto done;
+	}
+	printf("OK: %s\n", why);
+	ret = KUTIL_OK;
+done:
+	roster_free(prev);
+	roster_free(r);
+	return (ret);
+}
+
+static const char *
+signer_name(const struct roster *r, const uint8_t pk[32])
+{
+	int k;
+
+	if ((k = roster_is_admin(r, pk)) >= 0)
+		return (r->admins[k].name);
+	return (NULL);
+}
+
+static json_t *
+jhex(const uint8_t *b, size_t n)
+{
+	char hex[2 * 64 + 1];
+
+	ferry_hex(hex, b, n);
+	return (json_string(hex));
+}
+
+static int
+show_json(const struct roster *r)
+{
+	json_t *root, *arr, *o, *enc, *e;
+	char fp[IDENT_FP_LEN];
+	const char *name;
+	size_t i, j;
+	int rc = 0;
+
+	roster_fingerprint(r, fp);
+	root = json_object();
+	rc |= json_object_set_new(root, "version", json_integer(
+	    (json_int_t)r->version));
+	rc |= json_object_set_new(root, "issued", json_integer(
+	    (json_int_t)r->issued));
+	rc |= json_object_set_new(root, "expires", json_integer(
+	    (json_int_t)r->expires));
+	rc |= json_object_set_new(root, "threshold", json_integer(
+	    r->threshold));
+	rc |= json_object_set_new(root, "hash", jhex(r->hash, 32));
+	rc |= json_object_set_new(root, "fingerprint", json_string(fp));
+	arr = json_array();
+	for (i = 0; i < r->nadmins; i++) {
+		o = json_object();
+		rc |= json_object_set_new(o, "name",
+		    json_string(r->admins[i].name));
+		rc |= json_object_set_new(o, "sign_pk",
+		    jhex(r->admins[i].sign_pk, 32));
+		rc |= json_array_append_new(arr, o);
+	}
+	rc |= json_object_set_new(root, "admins", arr);
+	o = json_object();
+	rc |= json_object_set_new(o, "id", json_string(r->relay.id));
+	rc |= json_object_set_new(o, "sign_pk", jhex(r->relay.sign_pk, 32));
+	rc |= json_object_set_new(o, "curve_pk", jhex(r->relay.curve_pk, 32));
+	rc |= json_object_set_new(o, "endpoint", json_string(
+	    r->relay.endpoint));
+	rc |= json_object_set_new(root, "relay", o);
+	arr = json_array();
+	for (i = 0; i < r->nagencies; i++) {
+		const struct roster_agency *a = &r->agencies[i];
+
+		o = json_object();
+		roster_id_fingerprint(a->id, a->kind, a->sign_pk, fp);
+		rc |= json_object_set_new(o, "id", json_string(a->id));
+		rc |= json_object_set_new(o, "kind",
+		    json_string(ident_kind_name(a->kind)));
+		rc |= json_object_set_new(o, "name", json_string(a->name));
+		rc |= json_object_set_new(o, "status", json_string(
+		    a->status == ROSTER_ACTIVE ? "active" : "revoked"));
+		rc |= json_object_set_new(o, "added",
+		    json_integer((json_int_t)a->added));
+		if (a->status == ROSTER_REVOKED)
+			rc |= json_object_set_new(o, "revoked",
+			    json_integer((json_int_t)a->revoked));
+		rc |= json_object_set_new(o, "fingerprint", json_string(fp));
+		rc |= json_object_set_new(o, "sign_pk", jhex(a->sign_pk, 32));
+		rc |= json_object_set_new(o, "curve_pk",
+		    jhex(a->curve_pk, 32));
+		enc = json_array();
+		for (j = 0; j < a->nenc; j++) {
+			e = json_object();
+			rc |= json_object_set_new(e, "key_id",
+			    json_integer(a->enc[j].key_id));
+			rc |= json_object_set_new(e, "pk",
+			    jhex(a->enc[j].pk, 32));
+			rc |= json_object_set_new(e, "not_before", json_integer(
+			    (json_int_t)a->enc[j].not_before));
+			rc |= json_object_set_new(e, "not_after", json_integer(
+			    (json_int_t)a->enc[j].not_after));
+			rc |= json_array_append_new(enc, e);
+		}
+		rc |= json_object_set_new(o, "enc", enc);
+		rc |= json_array_append_new(arr, o);
+	}
+	rc |= json_object_set_new(root, "agencies", arr);
+	arr = json_array();
+	for (i = 0; i < r->nsigs; i++) {
+		o = json_object();
+		name = signer_name(r, r->sigs[i].pk);
+		rc |= json_object_set_new(o, "signer", name != NULL ?
+		    json_string(name) : json_null());
+		rc |= json_object_set_new(o, "pk", jhex(r->sigs[i].pk, 32));
+		rc |= json_array_append_new(arr, o);
+	}
+	rc |= json_object_set_new(root, "signatures", arr);
+	if (rc != 0 || json_dumpf(root, stdout, JSON_INDENT(2) |
+	    JSON_PRESERVE_ORDER) != 0) {
+		json_decref(root);
+		return (-1);
+	}
+	printf("\n");
+	json_decref(root);
+	return (0);
+}
+
+static void
+show_text(const struct roster *r)
+{
+	char fp[IDENT_FP_LEN], t1[64], t2[64], hex[65];
+	const char *name;
+	size_t i, j;
+
+	roster_fingerprint(r, fp);
+	fmt_time(r->issued, t1, sizeof(t1));
+	fmt_time(r->expires, t2, sizeof(t2));
+	ferry_hex(hex, r->hash, 32);
+	printf("roster %llu, issued %s, expires %s\n",
+	    (unsigned long long)r->version, t1, t2);
+	printf("fingerprint %s\nsha256 %s\n", fp, hex);
+	printf("admins (%u must sign):", (unsigned)r->threshold);
+	for (i = 0; i < r->nadmins; i++)
+		printf(" %s", r->admins[i].name);
+	printf("\nrelay %s %s\n", r->relay.id, r->relay.endpoint[0] != '\0' ?
+	    r->relay.endpoint : "(no endpoint)");
+	printf("agencies:\n");
+	for (i = 0; i < r->nagencies; i++) {
+		const struct roster_agency *a = &r->agencies[i];
+
+		roster_id_fingerprint(a->id, a->kind, a->sign_pk, fp);
+		printf("  %-24s %-8s %-8s %s\n", a->id,
+		    ident_kind_name(a->kind), a->status == ROSTER_ACTIVE ?
+		    "active" : "REVOKED", a->name);
+		printf("    fingerprint %s\n", fp);
+		for (j = 0; j < a->nenc; j++) {
+			fmt_time(a->enc[j].not_before, t1, sizeof(t1));
+			fmt_time(a->enc[j].not_after, t2, sizeof(t2));
+			printf("    encryption key %u: %s to %s\n",
+			    (unsigned)a->enc[j].key_id, t1, t2);
+		}
+	}
+	printf("signatures:");
+	for (i = 0; i < r->nsigs; i++) {
+		name = signer_name(r, r->sigs[i].pk);
+		printf(" %s", name != NULL ? name : "(not an admin of this "
+		    "version)");
+	}
+	printf("%s\n", r->nsigs == 0 ? " none" : "");
+}
+
+static int
+cmd_show(int argc, char **argv)
+{
+	static const int allowed[] = { O_JSON, 0 };
+	struct ropts o;
+	struct roster *r;
+	int rc;
+
+	if (parse_opts(argc, argv, allowed, 1, &o) != 0 || o.file == NULL)
+		return (KUTIL_USAGE);
+	if ((rc = kutil_load_roster(o.file, &r)) != 0) {
+		kutil_err(o.file, rc);
+		return (KUTIL_FAIL);
+	}
+	if (o.json)
+		rc = show_json(r);
+	else
+		show_text(r);
+	roster_free(r);
+	return (rc == 0 ? KUTIL_OK : KUTIL_FAIL);
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	size_t usage;
+} cmds[] = {
+	{ "new", cmd_new, 0 },
+	{ "add", cmd_add, 1 },
+	{ "revoke", cmd_revoke, 2 },
+	{ "rotate", cmd_rotate, 3 },
+	{ "admins", cmd_admins, 4 },
+	{ "sign", cmd_sign, 5 },
+	{ "verify", cmd_verify, 6 },
+	{ "show", cmd_show, 7 },
+};
+
+int
+kroster_main(int argc, char **argv)
+{
+	size_t i;
+	int rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage:\n");
+		kroster_usage();
+		return (KUTIL_USAGE);
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		rc = cmds[i].fn(argc - 1, argv + 1);
+		if (rc == KUTIL_USAGE)
+			fprintf(stderr, "usage: %s\n", usage_lines[cmds[i].usage]);
+		return (rc);
+	}
+	fprintf(stderr, "ferry-keys: unknown roster command: %s\nusage:\n",
+	    argv[1]);
+	kroster_usage();
+	return (KUTIL_USAGE);
+}

@@ -1,0 +1,253 @@
+/*
+ * kutil.c: shared helpers of ferry-keys (see kutil.h).
+ */
+#include "kutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "ferry.h"
+
+void
+kutil_err(const char *what, int rc)
+{
+
+	fprintf(stderr, "ferry-keys: %s: %s\n", what, ferry_strerror(rc));
+}
+
+/* Copy ${s} (up to a newline) into a new secret buffer. */
+static int
+secret_line(const char *s, size_t n, char **out)
+{
+	size_t len = 0;
+	char *p;
+
+	while (len < n && s[len] != '\n' && s[len] != '\r' && s[len] != '\0')
+		len++;
+	if (len == 0) {
+		*out = NULL;
+		return (0);
+	}
+	if (len >= KUTIL_PASS_MAX)
+		return (FERRY_ETOOBIG);
+	if ((p = sodium_malloc(len + 1)) == NULL)
+		return (FERRY_ENOMEM);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	*out = p;
+	return (0);
+}
+
+/* Read one line from the terminal without echo. */
+static int
+tty_read(int fd, const char *prompt, char *buf, size_t cap)
+{
+	struct termios old, noecho;
+	size_t n = 0;
+	ssize_t r;
+	char c;
+	int rc = 0;
+
+	if (write(fd, prompt, strlen(prompt)) < 0)
+		return (FERRY_EIO);
+	if (tcgetattr(fd, &old) != 0)
+		return (FERRY_EIO);
+	noecho = old;
+	noecho.c_lflag &= ~(tcflag_t)ECHO;
+	if (tcsetattr(fd, TCSAFLUSH, &noecho) != 0)
+		return (FERRY_EIO);
+	for (;;) {
+		r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == '\n')
+			break;
+		if (n + 1 >= cap) {
+			rc = FERRY_ETOOBIG;
+			break;
+		}
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	(void)tcsetattr(fd, TCSAFLUSH, &old);
+	if (write(fd, "\n", 1) < 0)
+		rc = FERRY_EIO;
+	return (rc);
+}
+
+int
+kutil_passphrase(const char *file, int prompt, int confirm, char **out)
+{
+	uint8_t *buf;
+	char *a = NULL, *b = NULL;
+	const char *env;
+	size_t len;
+	int fd, rc;
+
+	*out = NULL;
+	if (file != NULL) {
+		if ((rc = ferry_read_file(file, KUTIL_PASS_MAX, &buf, &len,
+		    1)) != 0)
+			return (rc);
+		rc = secret_line((const char *)buf, len, out);
+		sodium_memzero(buf, len);
+		sodium_free(buf);
+		return (rc);
+	}
+	if ((env = getenv("FERRY_PASSPHRASE")) != NULL)
+		return (secret_line(env, strlen(env), out));
+	if (!prompt)
+		return (0);
+	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+		return (0);
+	if ((a = sodium_malloc(KUTIL_PASS_MAX)) == NULL ||
+	    (b = sodium_malloc(KUTIL_PASS_MAX)) == NULL) {
+		rc = FERRY_ENOMEM;
+		goto done;
+	}
+	if ((rc = tty_read(fd, confirm ? "New passphrase (empty for none): " :
+	    "Passphrase: ", a, KUTIL_PASS_MAX)) != 0)
+		goto done;
+	if (confirm && a[0] != '\0') {
+		if ((rc = tty_read(fd, "Again: ", b, KUTIL_PASS_MAX)) != 0)
+			goto done;
+		if (strcmp(a, b) != 0) {
+			rc = FERRY_EPASSPHRASE;
+			goto done;
+		}
+	}
+	rc = secret_line(a, strlen(a), out);
+done:
+	kutil_passphrase_free(a);
+	kutil_passphrase_free(b);
+	close(fd);
+	return (rc);
+}
+
+void
+kutil_passphrase_free(char *p)
+{
+
+	if (p == NULL)
+		return;
+	sodium_memzero(p, strlen(p));
+	sodium_free(p);
+}
+
+int
+kutil_load_ident(const char *path, const char *passfile, struct ident **out)
+{
+	char *pass = NULL;
+	int rc, sealed;
+
+	*out = NULL;
+	if ((sealed = ident_is_sealed(path)) < 0)
+		return (sealed);
+	if (sealed && (rc = kutil_passphrase(passfile, 1, 0, &pass)) != 0)
+		return (rc);
+	rc = ident_load(path, pass, out);
+	kutil_passphrase_free(pass);
+	return (rc);
+}
+
+int
+kutil_read(const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+
+	return (ferry_read_file(path, max, buf, len, 0));
+}
+
+int
+kutil_load_roster(const char *path, struct roster **out)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = kutil_read(path, ROSTER_MAX_BYTES, &buf, &len)) != 0)
+		return (rc);
+	rc = roster_parse(buf, len, out);
+	free(buf);
+	return (rc);
+}
+
+int
+kutil_write_new(const char *path, const uint8_t *buf, size_t len, int mode)
+{
+
+	if (access(path, F_OK) == 0)
+		return (FERRY_EEXIST);
+	return (ferry_write_file(path, buf, len, mode));
+}
+
+int
+kutil_save_roster(const struct roster *r, const char *path, int replace)
+{
+	const uint8_t *b;
+	size_t n;
+	int rc;
+
+	if ((rc = roster_bytes(r, &b, &n)) != 0)
+		return (rc);
+	if (replace)
+		return (ferry_write_file(path, b, n, 0644));
+	return (kutil_write_new(path, b, n, 0644));
+}
+
+int
+kutil_u64(const char *s, uint64_t *v)
+{
+	unsigned long long x;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return (-1);
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return (-1);
+	*v = (uint64_t)x;
+	return (0);
+}
+
+int
+kutil_days(const char *s, uint64_t *ms)
+{
+	uint64_t d;
+
+	if (kutil_u64(s, &d) != 0 || d > 100 * 366)
+		return (-1);
+	*ms = d * KUTIL_DAY_MS;
+	return (0);
+}
+
+uint64_t
+kutil_now(void)
+{
+	const char *s;
+	uint64_t v;
+
+	if ((s = getenv("FERRY_KEYS_NOW_MS")) != NULL && kutil_u64(s, &v) == 0)
+		return (v);
+	return (ferry_now_ms());
+}
+
+int
+kutil_path(char *buf, size_t cap, const char *dir, const char *name,
+    const char *ext)
+{
+	int n;
+
+	n = snprintf(buf, cap, "%s/%s%s", dir, name, ext);
+	if (n < 0 || (size_t)n >= cap)
+		return (-1);
+	return (0);
+}

@@ -1,0 +1,77 @@
+/*
+ * kutil.h: what every ferry-keys subcommand shares: reading files and
+ * passphrases, loading identities and rosters, and printing errors.
+ * Secrets never come from argv: a passphrase is read from a file
+ * (--passphrase-file), the FERRY_PASSPHRASE environment variable, or the
+ * controlling terminal, in that order.
+ */
+#ifndef KUTIL_H
+#define KUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ident.h"
+#include "roster.h"
+
+#define KUTIL_DAY_MS (24ULL * 3600 * 1000)
+#define KUTIL_PASS_MAX 1024
+
+/* Exit codes (STYLE.md): 0 ok, 1 failed check or error, 2 usage. */
+#define KUTIL_OK 0
+#define KUTIL_FAIL 1
+#define KUTIL_USAGE 2
+
+/** kutil_err(what, rc): print "ferry-keys: ${what}: <strerror(rc)>" to stderr. */
+void kutil_err(const char *what, int rc);
+
+/**
+ * kutil_passphrase(file, prompt, confirm, out): a passphrase for a key
+ * file: the first line of ${file} if not NULL, else $FERRY_PASSPHRASE if
+ * set, else (when ${prompt} and a terminal is available) typed at the
+ * terminal without echo, twice when ${confirm}.  *${out} is
+ * sodium_malloc'd (free with kutil_passphrase_free) or NULL when none was
+ * given (no prompt possible, or an empty answer).  Returns 0 or an error.
+ */
+int kutil_passphrase(const char *file, int prompt, int confirm, char **out);
+
+/** kutil_passphrase_free(p): wipe and free; no-op on NULL. */
+void kutil_passphrase_free(char *p);
+
+/**
+ * kutil_load_ident(path, passfile, out): load a secret key file, asking
+ * for its passphrase only if it is sealed.
+ */
+int kutil_load_ident(const char *path, const char *passfile,
+    struct ident **out);
+
+/** kutil_read(path, max, buf, len): whole public file (free with free()). */
+int kutil_read(const char *path, size_t max, uint8_t **buf, size_t *len);
+
+/** kutil_load_roster(path, out): read and parse (not verify) a roster file. */
+int kutil_load_roster(const char *path, struct roster **out);
+
+/**
+ * kutil_write_new(path, buf, len, mode): write ${path}, refusing to
+ * replace an existing file (FERRY_EEXIST).
+ */
+int kutil_write_new(const char *path, const uint8_t *buf, size_t len,
+    int mode);
+
+/** kutil_save_roster(r, path, replace): roster_bytes of ${r} to ${path}. */
+int kutil_save_roster(const struct roster *r, const char *path, int replace);
+
+/** kutil_days(s, ms): parse a whole number of days into milliseconds; 0 or -1. */
+int kutil_days(const char *s, uint64_t *ms);
+
+/** kutil_u64(s, v): parse a decimal uint64; 0 or -1. */
+int kutil_u64(const char *s, uint64_t *v);
+
+/** kutil_now(): ferry_now_ms(), or $FERRY_KEYS_NOW_MS when set (tests). */
+uint64_t kutil_now(void);
+
+/** kutil_path(buf, cap, dir, name, ext): "${dir}/${name}${ext}"; 0 or -1 if too long. */
+int kutil_path(char *buf, size_t cap, const char *dir, const char *name,
+    const char *ext);
+
+#endif
