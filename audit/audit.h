@@ -1,0 +1,50 @@
+/*
+ * audit.h: shared pieces of ferry-audit (one file per subcommand).
+ */
+#ifndef FERRY_AUDIT_H
+#define FERRY_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+/* Per message id: which kinds were seen, and the facts compare needs. */
+struct msgrec {
+	uint8_t id[FERRY_MSGID_LEN];
+	uint32_t kinds;			/* bit k set: kind k logged */
+	uint64_t first;			/* lowest index with this id */
+	uint8_t env_hash[32];		/* of the first SENT/RECEIVED/ACCEPTED */
+	int has_hash;
+	char from[FERRY_ID_MAX + 1];
+	char to[FERRY_ID_MAX + 1];
+	int used;
+};
+
+struct msgtab {
+	struct msgrec *r;
+	size_t cap, n;
+};
+
+int msgtab_init(struct msgtab *t);
+void msgtab_free(struct msgtab *t);
+/** msgtab_get(t, id, create): the record of ${id}, or NULL (absent / no memory). */
+struct msgrec *msgtab_get(struct msgtab *t, const uint8_t id[16], int create);
+
+/** audit_read_key(arg, pk): ${arg} is 64 hex digits or a file holding them (or 32 raw bytes). */
+int audit_read_key(const char *arg, uint8_t pk[32]);
+
+/** audit_party(origin): the party id of an origin "ferry/<id>" (the last component). */
+const char *audit_party(const char *origin);
+
+/** audit_load_tab(l, t): index every entry of ${l} by message id. */
+int audit_load_tab(struct log *l, struct msgtab *t);
+
+int cmd_verify(int argc, char **argv);
+int cmd_prove(int argc, char **argv);
+int cmd_check_proof(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_tree(int argc, char **argv);
+
+#endif

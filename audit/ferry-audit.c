@@ -1,0 +1,208 @@
+/*
+ * ferry-audit: the auditor's tool.  Verifies a party's log, produces and
+ * checks inclusion proofs, compares two parties' logs, exports entries.
+ * Exit status: 0 all holds, 1 a verification failed, 2 usage.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "audit.h"
+#include "ferry.h"
+#include "log.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *usage;
+} cmds[] = {
+	{ "verify", cmd_verify, "verify LOGDIR [--key PUBKEY] [--roster FILE]... "
+	    "[--checkpoint FILE]...\n\trecompute the tree, check checkpoints, "
+	    "entries, envelopes" },
+	{ "prove", cmd_prove, "prove LOGDIR MSGID [--kind KIND] > PROOF\n\t"
+	    "inclusion proof of a message's entry under the latest checkpoint" },
+	{ "check-proof", cmd_check_proof, "check-proof FILE --key PUBKEY "
+	    "[--origin ORIGIN]\n\tverify a proof offline" },
+	{ "compare", cmd_compare, "compare LOGDIR_A LOGDIR_B [--key-a PUBKEY] "
+	    "[--key-b PUBKEY]\n\taccount for each party's messages in the "
+	    "other's log" },
+	{ "export", cmd_export, "export LOGDIR --json | --csv\n\tevery entry, "
+	    "for other tools" },
+};
+
+static void
+usage(void)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: ferry-audit COMMAND ARGS\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(stderr, "  ferry-audit %s\n", cmds[i].usage);
+}
+
+int
+msgtab_init(struct msgtab *t)
+{
+
+	t->cap = 1024;
+	t->n = 0;
+	if ((t->r = calloc(t->cap, sizeof(*t->r))) == NULL)
+		return (FERRY_ENOMEM);
+	return (0);
+}
+
+void
+msgtab_free(struct msgtab *t)
+{
+
+	free(t->r);
+	t->r = NULL;
+}
+
+static size_t
+slot(const struct msgtab *t, const uint8_t id[16])
+{
+	uint64_t h;
+
+	memcpy(&h, id, 8);	/* ids are random: any 8 bytes hash well */
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= id[8] | ((uint64_t)id[15] << 8);
+	h ^= h >> 32;
+	return ((size_t)h & (t->cap - 1));
+}
+
+struct msgrec *
+msgtab_get(struct msgtab *t, const uint8_t id[16], int create)
+{
+	struct msgrec *old, *r;
+	size_t i, oldcap;
+
+	if (create && (t->n + 1) * 2 > t->cap) {
+		old = t->r;
+		oldcap = t->cap;
+		if ((t->r = calloc(oldcap * 2, sizeof(*t->r))) == NULL) {
+			t->r = old;
+			return (NULL);
+		}
+		t->cap = oldcap * 2;
+		for (i = 0; i < oldcap; i++) {
+			if (!old[i].used)
+				continue;
+			r = &t->r[slot(t, old[i].id)];
+			while (r->used)
+				r = (r == &t->r[t->cap - 1]) ? t->r : r + 1;
+			*r = old[i];
+		}
+		free(old);
+	}
+	r = &t->r[slot(t, id)];
+	while (r->used) {
+		if (memcmp(r->id, id, 16) == 0)
+			return (r);
+		r = (r == &t->r[t->cap - 1]) ? t->r : r + 1;
+	}
+	if (!create)
+		return (NULL);
+	memset(r, 0, sizeof(*r));
+	r->used = 1;
+	memcpy(r->id, id, 16);
+	r->first = UINT64_MAX;
+	t->n++;
+	return (r);
+}
+
+static int
+load_one(void *ctx, uint64_t idx, const struct log_entry *e,
+    const uint8_t *raw, size_t rawlen)
+{
+	struct msgtab *t = ctx;
+	struct msgrec *r;
+	static const uint8_t zero[16];
+
+	if (memcmp(e->msg_id, zero, 16) == 0)
+		return (0);
+	if ((r = msgtab_get(t, e->msg_id, 1)) == NULL)
+		return (FERRY_ENOMEM);
+	r->kinds |= 1u << e->kind;
+	if (idx < r->first)
+		r->first = idx;
+	if (!r->has_hash && (e->kind == LOG_SENT || e->kind == LOG_RECEIVED ||
+	    e->kind == LOG_ACCEPTED)) {
+		memcpy(r->env_hash, e->env_hash, 32);
+		r->has_hash = 1;
+		memcpy(r->from, e->from, sizeof(r->from));
+		memcpy(r->to, e->to, sizeof(r->to));
+	}
+	return (0);
+}
+
+int
+audit_load_tab(struct log *l, struct msgtab *t)
+{
+
+	return (log_foreach(l, 0, load_one, t, NULL));
+}
+
+int
+audit_read_key(const char *arg, uint8_t pk[32])
+{
+	uint8_t *buf;
+	char hex[65];
+	size_t len, i, j;
+
+	if (strlen(arg) == 64 && ferry_unhex(pk, 32, arg) == 0)
+		return (0);
+	if (ferry_read_file(arg, 4096, &buf, &len, 0) != 0)
+		return (FERRY_ENOENT);
+	if (len == 32) {
+		memcpy(pk, buf, 32);
+		free(buf);
+		return (0);
+	}
+	/* the first 64 hex digits of the file, ignoring whitespace */
+	for (i = 0, j = 0; i < len && j < 64; i++) {
+		if (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' ||
+		    buf[i] == '\r')
+			continue;
+		hex[j++] = (char)buf[i];
+	}
+	hex[j] = '\0';
+	free(buf);
+	if (j != 64 || ferry_unhex(pk, 32, hex) != 0)
+		return (FERRY_EBADKEYFILE);
+	return (0);
+}
+
+const char *
+audit_party(const char *origin)
+{
+	const char *p = strrchr(origin, '/');
+
+	return (p != NULL ? p + 1 : origin);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	if (sodium_init() < 0) {
+		fprintf(stderr, "ferry-audit: sodium_init failed\n");
+		return (1);
+	}
+	if (argc < 2) {
+		usage();
+		return (2);
+	}
+	if (strcmp(argv[1], "_tree") == 0)	/* hidden: interop tests */
+		return (cmd_tree(argc - 1, argv + 1));
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return (cmds[i].fn(argc - 1, argv + 1));
+	usage();
+	return (2);
+}

@@ -1,0 +1,267 @@
+/*
+ * proof.c: ferry-audit prove / check-proof.  A proof file, after C2SP
+ * tlog-proof (docs/protocol.md "Proof files"):
+ *
+ *     c2sp.org/tlog-proof@v1
+ *     extra <base64 of the entry's exact bytes>
+ *     index <decimal leaf index>
+ *     <base64 hash>            (one line per audit-path hash, leaf upward)
+ *     <empty line>
+ *     <signed checkpoint note>
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "audit.h"
+#include "ferry.h"
+#include "log.h"
+#include "merkle.h"
+#include "note.h"
+
+#define PROOF_HDR "c2sp.org/tlog-proof@v1\n"
+#define PROOF_MAX (NOTE_MAX + 16384)
+
+static void
+put_b64(FILE *f, const uint8_t *b, size_t n)
+{
+	char *s;
+	size_t sl = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+
+	if ((s = malloc(sl)) == NULL)
+		return;
+	sodium_bin2base64(s, sl, b, n, sodium_base64_VARIANT_ORIGINAL);
+	fputs(s, f);
+	free(s);
+}
+
+static uint32_t
+kind_by_name(const char *s)
+{
+	uint32_t k;
+
+	for (k = 1; k <= LOG_KIND_MAX; k++)
+		if (strcasecmp(s, log_kind_name(k)) == 0)
+			return (k);
+	return (0);
+}
+
+int
+cmd_prove(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "kind", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct log *l = NULL;
+	struct note_checkpoint cp;
+	uint8_t id[16], proof[LOG_PROOF_MAX][32], *note = NULL, *raw = NULL;
+	size_t np, notelen, rawlen, i;
+	uint64_t idx;
+	uint32_t kind = 0;
+	int ch, rc, ret = 1;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
+		if (ch != 'k' || (kind = kind_by_name(optarg)) == 0)
+			goto usage;
+	}
+	if (optind != argc - 2 || strlen(argv[optind + 1]) != 32 ||
+	    ferry_unhex(id, 16, argv[optind + 1]) != 0)
+		goto usage;
+	if ((rc = log_open(argv[optind], NULL, NULL, &l)) != 0) {
+		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
+		    ferry_strerror(rc));
+		goto out;
+	}
+	if ((rc = log_find_msg(l, id, kind, &idx)) != 0) {
+		fprintf(stderr, "ferry-audit: message %s: %s\n",
+		    argv[optind + 1], ferry_strerror(rc));
+		goto out;
+	}
+	if ((rc = log_checkpoint(l, &note, &notelen)) != 0 ||
+	    (rc = note_parse_checkpoint(note, notelen, &cp)) != 0 ||
+	    (rc = (idx < cp.size) ? 0 : FERRY_ENOENT) != 0 ||
+	    (rc = log_prove_inclusion(l, idx, cp.size, proof, &np)) != 0 ||
+	    (rc = log_get_raw(l, idx, &raw, &rawlen)) != 0) {
+		fprintf(stderr, "ferry-audit: proving entry %llu: %s\n",
+		    (unsigned long long)idx, ferry_strerror(rc));
+		goto out;
+	}
+	fputs(PROOF_HDR "extra ", stdout);
+	put_b64(stdout, raw, rawlen);
+	printf("\nindex %llu\n", (unsigned long long)idx);
+	for (i = 0; i < np; i++) {
+		put_b64(stdout, proof[i], 32);
+		putchar('\n');
+	}
+	putchar('\n');
+	fwrite(note, 1, notelen, stdout);
+	if (fflush(stdout) != 0)
+		goto out;
+	ret = 0;
+	goto out;
+
+usage:
+	fprintf(stderr, "usage: ferry-audit prove LOGDIR MSGID(32 hex) "
+	    "[--kind KIND] > PROOF\n");
+	ret = 2;
+out:
+	free(note);
+	free(raw);
+	log_close(l);
+	return (ret);
+}
+
+/* Next line of ${buf} from *${off}: start and length (without '\n'). */
+static int
+line(const uint8_t *buf, size_t len, size_t *off, const uint8_t **s,
+    size_t *n)
+{
+	size_t i;
+
+	for (i = *off; i < len && buf[i] != '\n'; i++)
+		continue;
+	if (i == len)
+		return (-1);
+	*s = buf + *off;
+	*n = i - *off;
+	*off = i + 1;
+	return (0);
+}
+
+static int
+b64line(const uint8_t *s, size_t n, uint8_t *out, size_t cap, size_t *outlen)
+{
+	const char *end;
+
+	if (n == 0 || sodium_base642bin(out, cap, (const char *)s, n, NULL,
+	    outlen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != (const char *)s + n)
+		return (-1);
+	return (0);
+}
+
+int
+cmd_check_proof(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "origin", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct note_checkpoint cp;
+	struct log_entry e;
+	const char *keyarg = NULL, *origin = NULL;
+	const uint8_t *s;
+	uint8_t pk[32], *buf = NULL, *entry = NULL, leaf[32];
+	uint8_t proof[LOG_PROOF_MAX][32];
+	char hex[65], num[24];
+	size_t len, off = 0, n, entlen, np = 0, hl;
+	uint64_t idx;
+	int ch, rc, ret = 1;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "k:o:", opts, NULL)) != -1) {
+		if (ch == 'k')
+			keyarg = optarg;
+		else if (ch == 'o')
+			origin = optarg;
+		else
+			goto usage;
+	}
+	if (optind != argc - 1 || keyarg == NULL)
+		goto usage;
+	if (audit_read_key(keyarg, pk) != 0) {
+		fprintf(stderr, "ferry-audit: cannot read key %s\n", keyarg);
+		goto out;
+	}
+	if (ferry_read_file(argv[optind], PROOF_MAX, &buf, &len, 0) != 0) {
+		fprintf(stderr, "ferry-audit: cannot read %s\n", argv[optind]);
+		goto out;
+	}
+	rc = -1;
+	if (len < strlen(PROOF_HDR) || memcmp(buf, PROOF_HDR,
+	    strlen(PROOF_HDR)) != 0)
+		goto bad;
+	off = strlen(PROOF_HDR);
+	if (line(buf, len, &off, &s, &n) != 0 || n < 7 ||
+	    memcmp(s, "extra ", 6) != 0 || (entry = malloc(n)) == NULL ||
+	    b64line(s + 6, n - 6, entry, n, &entlen) != 0)
+		goto bad;
+	if (line(buf, len, &off, &s, &n) != 0 || n < 7 || n > 26 ||
+	    memcmp(s, "index ", 6) != 0)
+		goto bad;
+	memcpy(num, s + 6, n - 6);
+	num[n - 6] = '\0';
+	{
+		char *endp;
+		unsigned long long v;
+
+		v = strtoull(num, &endp, 10);
+		if (*endp != '\0' || num[0] < '0' || num[0] > '9')
+			goto bad;
+		idx = v;
+	}
+	for (;;) {
+		if (line(buf, len, &off, &s, &n) != 0)
+			goto bad;
+		if (n == 0)
+			break;
+		if (np == LOG_PROOF_MAX || b64line(s, n, proof[np], 32,
+		    &hl) != 0 || hl != 32)
+			goto bad;
+		np++;
+	}
+	if ((rc = note_parse_checkpoint(buf + off, len - off, &cp)) != 0)
+		goto bad;
+	if (origin != NULL && strcmp(origin, cp.origin) != 0) {
+		printf("FAILED: checkpoint origin %s is not %s\n", cp.origin,
+		    origin);
+		goto out;
+	}
+	if ((rc = note_verify(buf + off, len - off, cp.origin, pk)) != 0) {
+		printf("FAILED: checkpoint of %s not signed by the key: %s\n",
+		    cp.origin, ferry_strerror(rc));
+		goto out;
+	}
+	merkle_leaf_hash(entry, entlen, leaf);
+	if (merkle_verify_inclusion(leaf, idx, cp.size, cp.root, proof,
+	    np) != 0) {
+		printf("FAILED: entry %llu is not in the tree of size %llu "
+		    "signed by %s\n", (unsigned long long)idx,
+		    (unsigned long long)cp.size, cp.origin);
+		goto out;
+	}
+	if (log_entry_decode(entry, entlen, &e) != 0) {
+		printf("FAILED: the proven entry does not decode\n");
+		goto out;
+	}
+	printf("log %s\nsize %llu\n", cp.origin, (unsigned long long)cp.size);
+	ferry_hex(hex, e.msg_id, 16);
+	printf("entry %llu %s msg %s time %llu", (unsigned long long)idx,
+	    log_kind_name(e.kind), hex, (unsigned long long)e.time_ms);
+	if (e.from[0] != '\0')
+		printf(" from %s", e.from);
+	if (e.to[0] != '\0')
+		printf(" to %s", e.to);
+	ferry_hex(hex, e.env_hash, 32);
+	printf(" env %s\nOK\n", hex);
+	ret = 0;
+	goto out;
+
+bad:
+	printf("FAILED: %s is not a well-formed proof file\n", argv[optind]);
+	goto out;
+usage:
+	fprintf(stderr, "usage: ferry-audit check-proof FILE --key PUBKEY "
+	    "[--origin ORIGIN]\n");
+	ret = 2;
+out:
+	free(entry);
+	free(buf);
+	return (ret);
+}

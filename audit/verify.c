@@ -1,0 +1,617 @@
+/*
+ * verify.c: ferry-audit verify LOGDIR — does this log hold together?
+ *
+ *  1. every entry decodes and every stored hash equals the one recomputed
+ *     from the entries (log_check), naming the first bad entry;
+ *  2. every stored checkpoint (and every one given with --checkpoint, as
+ *     held by another party) is signed by the log's key, names a size the
+ *     log has, and its root equals the recomputed root at that size; each
+ *     is consistent with the one before it (RFC 6962 consistency proof);
+ *  3. message ids unique per kind where required; every receipt, delivery
+ *     and expiry refers to a message logged before it; every erasure
+ *     refers to the message's first entry, is authorised, and its
+ *     envelope is gone;
+ *  4. with --roster: every stored envelope verifies under the signing key
+ *     its sender had in the roster version the entry names; every roster
+ *     entry names the hash of that roster version; checkpoints of other
+ *     parties held in the log verify under their keys.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "audit.h"
+#include "envelope.h"
+#include "ferry.h"
+#include "log.h"
+#include "merkle.h"
+#include "note.h"
+#include "roster.h"
+
+#define MAX_ROSTERS 256
+#define MAX_HELD 64
+#define PRINT_MAX 20
+
+struct pending {
+	uint64_t idx;
+	uint32_t kind;
+	uint8_t msg_id[16];
+	uint8_t env_hash[32];
+	uint64_t ref;
+	uint64_t roster_version;
+	int32_t code;
+	char from[FERRY_ID_MAX + 1];
+};
+
+struct plist {
+	struct pending *p;
+	size_t n, cap;
+};
+
+struct vstate {
+	struct log *l;
+	struct msgtab tab;
+	struct plist envs, erasures;
+	struct roster *rosters[MAX_ROSTERS];
+	size_t nrosters;
+	int fails;
+	uint64_t first_bad;
+	char first_why[512];
+	uint64_t nentries, nchecked_env, nerased, nnotstored, nforeign;
+};
+
+static void
+vfail(struct vstate *v, uint64_t idx, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (v->fails < PRINT_MAX) {
+		if (idx == UINT64_MAX)
+			printf("FAIL: %s\n", buf);
+		else
+			printf("FAIL: entry %llu: %s\n", (unsigned long long)idx,
+			    buf);
+	}
+	if (v->fails == 0 || idx < v->first_bad) {
+		v->first_bad = idx;
+		snprintf(v->first_why, sizeof(v->first_why), "%s", buf);
+	}
+	v->fails++;
+}
+
+static int
+plist_add(struct plist *pl, const struct log_entry *e, uint64_t idx)
+{
+	struct pending *np;
+	size_t ncap;
+
+	if (pl->n == pl->cap) {
+		ncap = pl->cap ? pl->cap * 2 : 256;
+		if ((np = realloc(pl->p, ncap * sizeof(*np))) == NULL)
+			return (FERRY_ENOMEM);
+		pl->p = np;
+		pl->cap = ncap;
+	}
+	np = &pl->p[pl->n++];
+	np->idx = idx;
+	np->kind = e->kind;
+	memcpy(np->msg_id, e->msg_id, 16);
+	memcpy(np->env_hash, e->env_hash, 32);
+	np->ref = e->ref_index;
+	np->roster_version = e->roster_version;
+	np->code = e->code;
+	memcpy(np->from, e->from, sizeof(np->from));
+	return (0);
+}
+
+static int
+unique_kind(uint32_t k)
+{
+
+	return (k == LOG_SENT || k == LOG_ACCEPTED || k == LOG_RECEIVED ||
+	    k == LOG_RECEIPT || k == LOG_DELIVERED || k == LOG_ERASURE ||
+	    k == LOG_EXPIRED);
+}
+
+/* The roster in force for ${version}: that version, else the newest. */
+static const struct roster *
+roster_for(struct vstate *v, uint64_t version)
+{
+	size_t i;
+
+	for (i = 0; i < v->nrosters; i++)
+		if (v->rosters[i]->version == version)
+			return (v->rosters[i]);
+	return (v->nrosters ? v->rosters[v->nrosters - 1] : NULL);
+}
+
+/* Signing key of ${id} in ${r}: the relay or an agency (even revoked). */
+static int
+key_of(const struct roster *r, const char *id, uint8_t pk[32], int *revoked)
+{
+	const struct roster_agency *a;
+
+	*revoked = 0;
+	if (strcmp(r->relay.id, id) == 0) {
+		memcpy(pk, r->relay.sign_pk, 32);
+		return (0);
+	}
+	if ((a = roster_find(r, id)) == NULL)
+		return (FERRY_EUNKNOWNAGENCY);
+	memcpy(pk, a->sign_pk, 32);
+	*revoked = (a->revoked != 0 && a->revoked <= r->version);
+	return (0);
+}
+
+static int
+entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
+    const uint8_t *raw, size_t rawlen)
+{
+	struct vstate *v = ctx;
+	struct msgrec *r = NULL;
+	struct note_checkpoint cp;
+	static const uint8_t zero[32];
+	const struct roster *ro;
+	uint8_t pk[32];
+	int has_id = memcmp(e->msg_id, zero, 16) != 0, revoked;
+
+	v->nentries++;
+	if (has_id) {
+		if ((r = msgtab_get(&v->tab, e->msg_id, 1)) == NULL)
+			return (FERRY_ENOMEM);
+		if (unique_kind(e->kind) && (r->kinds & (1u << e->kind)))
+			vfail(v, idx, "second %s entry for the same message id",
+			    log_kind_name(e->kind));
+	} else if (e->kind != LOG_ROSTER && e->kind != LOG_CHECKPOINT &&
+	    e->kind != LOG_REFUSED && e->kind != LOG_NACK)
+		vfail(v, idx, "%s entry without a message id",
+		    log_kind_name(e->kind));
+	switch (e->kind) {
+	case LOG_RECEIPT:
+		if (r != NULL && !(r->kinds & ((1u << LOG_SENT) |
+		    (1u << LOG_RECEIVED) | (1u << LOG_ACCEPTED))))
+			vfail(v, idx, "receipt for a message not logged before");
+		break;
+	case LOG_DELIVERED:
+		if (r != NULL && !(r->kinds & (1u << LOG_ACCEPTED)))
+			vfail(v, idx, "delivered without custody (ACCEPTED) "
+			    "logged before");
+		break;
+	case LOG_EXPIRED:
+		if (r != NULL && !(r->kinds & ((1u << LOG_SENT) |
+		    (1u << LOG_ACCEPTED))))
+			vfail(v, idx, "expiry of a message not logged before");
+		break;
+	case LOG_ERASURE:
+		if (plist_add(&v->erasures, e, idx) != 0)
+			return (FERRY_ENOMEM);
+		break;
+	case LOG_CHECKPOINT:
+		if (e->aux_len == 0 ||
+		    note_parse_checkpoint(e->aux, e->aux_len, &cp) != 0) {
+			vfail(v, idx, "held checkpoint does not parse");
+			break;
+		}
+		v->nforeign++;
+		if ((ro = roster_for(v, e->roster_version)) == NULL)
+			break;
+		if (key_of(ro, audit_party(cp.origin), pk, &revoked) != 0) {
+			vfail(v, idx, "held checkpoint of %s: not in roster %llu",
+			    cp.origin, (unsigned long long)ro->version);
+			break;
+		}
+		if (note_verify(e->aux, e->aux_len, cp.origin, pk) != 0)
+			vfail(v, idx, "held checkpoint of %s: bad signature",
+			    cp.origin);
+		break;
+	default:
+		break;
+	}
+	if (r != NULL) {
+		if (idx < r->first)
+			r->first = idx;
+		r->kinds |= 1u << e->kind;
+		if (!r->has_hash && (e->kind == LOG_SENT ||
+		    e->kind == LOG_RECEIVED || e->kind == LOG_ACCEPTED)) {
+			memcpy(r->env_hash, e->env_hash, 32);
+			r->has_hash = 1;
+			memcpy(r->from, e->from, sizeof(r->from));
+			memcpy(r->to, e->to, sizeof(r->to));
+		}
+	}
+	if (memcmp(e->env_hash, zero, 32) != 0 &&
+	    plist_add(&v->envs, e, idx) != 0)
+		return (FERRY_ENOMEM);
+	return (0);
+}
+
+/* A checkpoint: signature, size, root; consistency with the previous. */
+struct cps {
+	uint8_t **note;
+	size_t *len;
+	size_t n, cap;
+};
+
+static int
+cp_collect(void *ctx, uint64_t size, const uint8_t *note, size_t len)
+{
+	struct cps *c = ctx;
+
+	uint8_t **nn;
+	size_t *nl, ncap;
+
+	if (c->n == c->cap) {
+		ncap = c->cap ? c->cap * 2 : 64;
+		if ((nn = realloc(c->note, ncap * sizeof(*nn))) == NULL)
+			return (FERRY_ENOMEM);
+		c->note = nn;
+		if ((nl = realloc(c->len, ncap * sizeof(*nl))) == NULL)
+			return (FERRY_ENOMEM);
+		c->len = nl;
+		c->cap = ncap;
+	}
+	if ((c->note[c->n] = malloc(len)) == NULL)
+		return (FERRY_ENOMEM);
+	memcpy(c->note[c->n], note, len);
+	c->len[c->n++] = len;
+	return (0);
+}
+
+static void
+check_cp(struct vstate *v, const uint8_t *note, size_t len,
+    const uint8_t pk[32], const char *what, uint64_t *prev_size,
+    uint8_t prev_root[32])
+{
+	struct note_checkpoint cp;
+	uint8_t root[32], proof[LOG_PROOF_MAX][32];
+	size_t np;
+	uint64_t n = log_size(v->l);
+	int rc;
+
+	if (note_parse_checkpoint(note, len, &cp) != 0) {
+		vfail(v, UINT64_MAX, "%s: does not parse", what);
+		return;
+	}
+	if (strcmp(cp.origin, log_origin(v->l)) != 0) {
+		vfail(v, UINT64_MAX, "%s: origin %s is not this log's", what,
+		    cp.origin);
+		return;
+	}
+	if ((rc = note_verify(note, len, cp.origin, pk)) != 0) {
+		vfail(v, UINT64_MAX, "%s (size %llu): %s", what,
+		    (unsigned long long)cp.size, rc == FERRY_ENOENT ?
+		    "not signed by the log's key" : "bad signature");
+		return;
+	}
+	if (cp.size > n) {
+		vfail(v, n, "%s names size %llu but the log has %llu entries: "
+		    "log truncated", what, (unsigned long long)cp.size,
+		    (unsigned long long)n);
+		return;
+	}
+	if (log_root(v->l, cp.size, root) != 0 ||
+	    sodium_memcmp(root, cp.root, 32) != 0) {
+		vfail(v, cp.size ? cp.size - 1 : 0, "%s (size %llu): root "
+		    "differs from the log's: history rewritten or forked "
+		    "before entry %llu", what, (unsigned long long)cp.size,
+		    (unsigned long long)cp.size);
+		return;
+	}
+	if (prev_size != NULL && *prev_size > 0 && *prev_size <= cp.size) {
+		if (log_prove_consistency(v->l, *prev_size, cp.size, proof,
+		    &np) != 0 || merkle_verify_consistency(*prev_size, cp.size,
+		    prev_root, cp.root, proof, np) != 0)
+			vfail(v, UINT64_MAX, "%s (size %llu) not consistent "
+			    "with checkpoint of size %llu", what,
+			    (unsigned long long)cp.size,
+			    (unsigned long long)*prev_size);
+	}
+	if (prev_size != NULL) {
+		*prev_size = cp.size;
+		memcpy(prev_root, cp.root, 32);
+	}
+}
+
+static int
+cmp_roster(const void *a, const void *b)
+{
+	const struct roster *x = *(struct roster *const *)a;
+	const struct roster *y = *(struct roster *const *)b;
+
+	return (x->version < y->version ? -1 : x->version > y->version);
+}
+
+static void
+check_envelopes(struct vstate *v)
+{
+	struct pending *p;
+	const struct roster *ro;
+	struct msgrec *r;
+	struct env env;
+	uint8_t *buf, pk[32];
+	size_t len, i;
+	int rc, revoked;
+	char why[256];
+
+	for (i = 0; i < v->envs.n; i++) {
+		p = &v->envs.p[i];
+		if (p->kind == LOG_ROSTER) {
+			size_t j;
+
+			for (j = 0; j < v->nrosters; j++)
+				if (v->rosters[j]->version == p->roster_version &&
+				    memcmp(v->rosters[j]->hash, p->env_hash,
+				    32) != 0)
+					vfail(v, p->idx, "roster %llu entry names "
+					    "a different roster hash",
+					    (unsigned long long)p->roster_version);
+			continue;
+		}
+		rc = log_get_envelope(v->l, p->env_hash, &buf, &len);
+		if (rc == FERRY_ENOENT) {
+			r = msgtab_get(&v->tab, p->msg_id, 0);
+			if (r != NULL && (r->kinds & (1u << LOG_ERASURE)))
+				v->nerased++;
+			else
+				v->nnotstored++;
+			continue;
+		}
+		if (rc != 0) {
+			vfail(v, p->idx, "reading envelope: %s",
+			    ferry_strerror(rc));
+			continue;
+		}
+		if (v->nrosters == 0) {
+			free(buf);
+			continue;
+		}
+		if ((rc = env_decode(buf, len, 0, &env)) != 0) {
+			vfail(v, p->idx, "stored envelope does not decode: %s",
+			    ferry_strerror(rc));
+			goto next;
+		}
+		if (env.type == ENV_MSG ? memcmp(env.id, p->msg_id, 16) != 0 :
+		    (env.type == ENV_RECEIPT || env.type == ENV_ACCEPTED) &&
+		    memcmp(env.msg_id, p->msg_id, 16) != 0) {
+			vfail(v, p->idx, "stored envelope is for another "
+			    "message id");
+			goto next;
+		}
+		ro = roster_for(v, p->roster_version);
+		if (key_of(ro, env.from, pk, &revoked) != 0) {
+			vfail(v, p->idx, "envelope signer %s not in roster %llu",
+			    env.from, (unsigned long long)ro->version);
+			goto next;
+		}
+		if (revoked)
+			vfail(v, p->idx, "envelope signer %s is revoked in "
+			    "roster %llu", env.from,
+			    (unsigned long long)ro->version);
+		if (env_verify(&env, pk) != 0) {
+			snprintf(why, sizeof(why), "envelope signature by %s "
+			    "does not verify (roster %llu)", env.from,
+			    (unsigned long long)ro->version);
+			vfail(v, p->idx, "%s", why);
+			goto next;
+		}
+		v->nchecked_env++;
+next:
+		free(buf);
+	}
+}
+
+static void
+check_erasures(struct vstate *v)
+{
+	struct pending *p;
+	struct msgrec *r;
+	uint8_t *buf;
+	size_t len, i;
+	const char *self = audit_party(log_origin(v->l));
+
+	for (i = 0; i < v->erasures.n; i++) {
+		p = &v->erasures.p[i];
+		r = msgtab_get(&v->tab, p->msg_id, 0);
+		if (r == NULL || p->ref >= p->idx || r->first != p->ref) {
+			vfail(v, p->idx, "erasure does not name the message's "
+			    "first entry");
+			continue;
+		}
+		if (p->code == LOG_ERASE_RETENTION) {
+			if (strcmp(p->from, self) != 0)
+				vfail(v, p->idx, "retention erasure authorised "
+				    "by %s, not by this party (%s)", p->from,
+				    self);
+		} else if (strcmp(p->from, r->from) != 0 &&
+		    strcmp(p->from, r->to) != 0) {
+			vfail(v, p->idx, "erasure requested by %s, who is "
+			    "neither sender nor recipient", p->from);
+		}
+		if (r->has_hash && log_get_envelope(v->l, r->env_hash, &buf,
+		    &len) == 0) {
+			free(buf);
+			vfail(v, p->idx, "erased message's envelope is still "
+			    "stored");
+		}
+	}
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ "roster", required_argument, NULL, 'r' },
+		{ "checkpoint", required_argument, NULL, 'c' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct vstate v;
+	struct cps *cps = NULL;
+	const char *keyarg = NULL, *held[MAX_HELD];
+	uint8_t pk[32], stored[32], prev_root[32], root[32], *buf;
+	uint64_t bad = 0, prev_size = 0;
+	size_t nheld = 0, len, i;
+	char hex[65], what[64], why[256];
+	int ch, rc, ret = 1;
+
+	memset(&v, 0, sizeof(v));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "k:r:c:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k':
+			keyarg = optarg;
+			break;
+		case 'r':
+			if (v.nrosters == MAX_ROSTERS)
+				goto usage;
+			if (ferry_read_file(optarg, 64u << 20, &buf, &len,
+			    0) != 0) {
+				fprintf(stderr, "ferry-audit: cannot read %s\n",
+				    optarg);
+				goto out;
+			}
+			rc = roster_parse(buf, len, &v.rosters[v.nrosters]);
+			free(buf);
+			if (rc != 0) {
+				fprintf(stderr, "ferry-audit: roster %s: %s\n",
+				    optarg, ferry_strerror(rc));
+				goto out;
+			}
+			v.nrosters++;
+			break;
+		case 'c':
+			if (nheld == MAX_HELD)
+				goto usage;
+			held[nheld++] = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc - 1)
+		goto usage;
+	if ((rc = log_open(argv[optind], NULL, NULL, &v.l)) != 0) {
+		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
+		    ferry_strerror(rc));
+		goto out;
+	}
+	if (msgtab_init(&v.tab) != 0)
+		goto out;
+	log_pubkey(v.l, stored);
+	if (keyarg != NULL) {
+		if (audit_read_key(keyarg, pk) != 0) {
+			fprintf(stderr, "ferry-audit: cannot read key %s\n",
+			    keyarg);
+			goto out;
+		}
+		if (sodium_memcmp(pk, stored, 32) != 0)
+			vfail(&v, UINT64_MAX, "the log's stored public key is "
+			    "not the pinned key");
+	} else {
+		memcpy(pk, stored, 32);
+		printf("warning: no --key given: trusting the key stored in "
+		    "the log\n");
+	}
+	ferry_hex(hex, pk, 32);
+	printf("log %s (%s)\n", log_origin(v.l), argv[optind]);
+	printf("key %s\n", hex);
+	/* Rosters: in version order, each following from the one before. */
+	qsort(v.rosters, v.nrosters, sizeof(v.rosters[0]), cmp_roster);
+	for (i = 1; i < v.nrosters; i++)
+		if (roster_verify_next(v.rosters[i - 1], v.rosters[i], 0, why,
+		    sizeof(why)) != 0)
+			vfail(&v, UINT64_MAX, "roster chain: %s", why);
+	/* 1. The tree. */
+	rc = log_check(v.l, &bad);
+	if (rc == FERRY_ELOGCORRUPT)
+		vfail(&v, bad, "stored entry or hash does not match the "
+		    "recomputed tree (altered or corrupt)");
+	else if (rc == FERRY_EINCONSISTENT)
+		vfail(&v, bad, "latest checkpoint does not match the tree");
+	else if (rc != 0)
+		vfail(&v, UINT64_MAX, "checking tree: %s", ferry_strerror(rc));
+	printf("entries %llu\n", (unsigned long long)log_size(v.l));
+	if (log_root(v.l, log_size(v.l), root) == 0) {
+		ferry_hex(hex, root, 32);
+		printf("root %s\n", hex);
+	}
+	/* 2. Checkpoints, stored then held by others. */
+	if ((cps = calloc(1, sizeof(*cps))) == NULL)
+		goto out;
+	if ((rc = log_checkpoint_foreach(v.l, cp_collect, cps)) != 0)
+		vfail(&v, UINT64_MAX, "reading checkpoints: %s",
+		    ferry_strerror(rc));
+	for (i = 0; i < cps->n; i++) {
+		snprintf(what, sizeof(what), "stored checkpoint %zu", i);
+		check_cp(&v, cps->note[i], cps->len[i], pk, what, &prev_size,
+		    prev_root);
+	}
+	printf("checkpoints %zu\n", cps->n);
+	for (i = 0; i < nheld; i++) {
+		if (ferry_read_file(held[i], NOTE_MAX, &buf, &len, 0) != 0) {
+			fprintf(stderr, "ferry-audit: cannot read %s\n",
+			    held[i]);
+			goto out;
+		}
+		snprintf(what, sizeof(what), "held checkpoint %s", held[i]);
+		check_cp(&v, buf, len, pk, what, NULL, NULL);
+		free(buf);
+	}
+	/* 3 and 4. Entries, envelopes, erasures. */
+	if (rc == 0 || rc == FERRY_ELOGCORRUPT) {
+		rc = log_foreach(v.l, 0, entry_cb, &v, &bad);
+		if (rc == FERRY_ELOGCORRUPT)
+			vfail(&v, bad, "entry does not decode");
+		else if (rc != 0)
+			vfail(&v, UINT64_MAX, "reading entries: %s",
+			    ferry_strerror(rc));
+	}
+	check_envelopes(&v);
+	check_erasures(&v);
+	printf("messages %zu\n", v.tab.n);
+	if (v.nrosters > 0)
+		printf("envelopes verified %llu, erased %llu, not stored %llu\n",
+		    (unsigned long long)v.nchecked_env,
+		    (unsigned long long)v.nerased,
+		    (unsigned long long)v.nnotstored);
+	else
+		printf("envelopes not checked (no --roster given); erased "
+		    "%llu\n", (unsigned long long)v.nerased);
+	if (v.fails == 0) {
+		printf("OK\n");
+		ret = 0;
+	} else if (v.first_bad != UINT64_MAX)
+		printf("FAILED: %d problem(s); first bad entry %llu: %s\n",
+		    v.fails, (unsigned long long)v.first_bad, v.first_why);
+	else
+		printf("FAILED: %d problem(s): %s\n", v.fails, v.first_why);
+	goto out;
+
+usage:
+	fprintf(stderr, "usage: ferry-audit verify LOGDIR [--key PUBKEY] "
+	    "[--roster FILE]... [--checkpoint FILE]...\n");
+	ret = 2;
+out:
+	if (cps != NULL) {
+		for (i = 0; i < cps->n; i++)
+			free(cps->note[i]);
+		free(cps->note);
+		free(cps->len);
+		free(cps);
+	}
+	for (i = 0; i < v.nrosters; i++)
+		roster_free(v.rosters[i]);
+	free(v.envs.p);
+	free(v.erasures.p);
+	msgtab_free(&v.tab);
+	log_close(v.l);
+	return (ret);
+}
