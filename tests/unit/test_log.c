@@ -395,10 +395,163 @@ TEST(check_finds_nothing_wrong_large)
 	log_close(l);
 }
 
+/*
+ * Helper modes for tests/scenario/audit_*.sh (not unit tests):
+ *   test_log pubkey SEED                 print the public key (hex)
+ *   test_log append DIR N BATCH SEED [ORIGIN [FORKAT]]
+ *       append N deterministic entries (SENT, msg id = index) in batches
+ *       of BATCH, printing "logged I" only after each commit returns;
+ *       FORKAT: entry FORKAT differs (a forked history)
+ *   test_log checkpoint DIR              print the latest checkpoint note
+ *   test_log pair DIRA DIRB N SEEDA SEEDB
+ *       agent a sends N messages to agent b, b receives them and returns
+ *       receipts; each log holds the other's checkpoint; envelopes stored
+ * SEED is 64 hex digits (Ed25519 seed).
+ */
+static int
+seedkey(const char *hex, uint8_t hpk[32], uint8_t hsk[64])
+{
+	uint8_t seed[32];
+
+	if (strlen(hex) != 64 || ferry_unhex(seed, 32, hex) != 0)
+		return (-1);
+	return (crypto_sign_seed_keypair(hpk, hsk, seed));
+}
+
+static void
+detentry(struct log_entry *e, uint32_t kind, uint64_t i, const char *from,
+    const char *to)
+{
+	int k;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->time_ms = 1700000000000ULL + i;
+	for (k = 0; k < 8; k++)
+		e->msg_id[k] = (uint8_t)(i >> (56 - 8 * k));
+	e->msg_id[15] = 0x5a;
+	snprintf(e->from, sizeof(e->from), "%s", from);
+	snprintf(e->to, sizeof(e->to), "%s", to);
+	e->roster_version = 1;
+}
+
+static int
+helper(int argc, char **argv)
+{
+	struct log *l, *l2;
+	struct log_batch *b;
+	struct log_entry e;
+	uint8_t hpk[32], hsk[64], hpk2[32], hsk2[64], *note, env[64];
+	char hex[65];
+	size_t len;
+	unsigned long n, batch, i, j, forkat = (unsigned long)-1;
+	uint64_t idx, ridx;
+
+	if (strcmp(argv[1], "pubkey") == 0 && argc == 3) {
+		if (seedkey(argv[2], hpk, hsk) != 0)
+			return (2);
+		ferry_hex(hex, hpk, 32);
+		printf("%s\n", hex);
+		return (0);
+	}
+	if (strcmp(argv[1], "checkpoint") == 0 && argc == 3) {
+		if (log_open(argv[2], NULL, NULL, &l) != 0 ||
+		    log_checkpoint(l, &note, &len) != 0)
+			return (1);
+		fwrite(note, 1, len, stdout);
+		free(note);
+		log_close(l);
+		return (0);
+	}
+	if (strcmp(argv[1], "append") == 0 && argc >= 6) {
+		n = strtoul(argv[3], NULL, 10);
+		batch = strtoul(argv[4], NULL, 10);
+		if (batch == 0 || seedkey(argv[5], hpk, hsk) != 0)
+			return (2);
+		if (argc >= 8)
+			forkat = strtoul(argv[7], NULL, 10);
+		if (log_open(argv[2], argc >= 7 ? argv[6] : "ferry/met-police",
+		    hsk, &l) != 0)
+			return (1);
+		for (i = log_size(l); i < n; i += batch) {
+			if (log_begin(l, &b) != 0)
+				return (1);
+			for (j = i; j < n && j < i + batch; j++) {
+				detentry(&e, LOG_SENT, j, "met-police",
+				    j == forkat ? "nhs-uclh" : "camden-council");
+				memset(env, (int)j, sizeof(env));
+				if (log_add(b, &e, env, sizeof(env), NULL) != 0)
+					return (1);
+			}
+			if (log_commit(b) != 0)
+				return (1);
+			for (j = i; j < n && j < i + batch; j++)
+				printf("logged %lu\n", j);
+			fflush(stdout);
+		}
+		log_close(l);
+		return (0);
+	}
+	if (strcmp(argv[1], "pair") == 0 && argc == 7) {
+		n = strtoul(argv[4], NULL, 10);
+		if (seedkey(argv[5], hpk, hsk) != 0 ||
+		    seedkey(argv[6], hpk2, hsk2) != 0)
+			return (2);
+		if (log_open(argv[2], "ferry/met-police", hsk, &l) != 0 ||
+		    log_open(argv[3], "ferry/camden-council", hsk2, &l2) != 0)
+			return (1);
+		for (i = 0; i < n; i++) {
+			memset(env, (int)i, sizeof(env));
+			detentry(&e, LOG_SENT, i, "met-police",
+			    "camden-council");
+			if (log_append(l, &e, env, sizeof(env), NULL) != 0)
+				return (1);
+			detentry(&e, LOG_RECEIVED, i, "met-police",
+			    "camden-council");
+			if (log_append(l2, &e, env, sizeof(env), &ridx) != 0)
+				return (1);
+			detentry(&e, LOG_RECEIPT, i, "met-police",
+			    "camden-council");
+			e.ref_index = ridx;
+			if (log_append(l2, &e, NULL, 0, NULL) != 0 ||
+			    log_append(l, &e, NULL, 0, NULL) != 0)
+				return (1);
+		}
+		/* each holds the other's latest checkpoint */
+		if (log_checkpoint(l, &note, &len) != 0)
+			return (1);
+		memset(&e, 0, sizeof(e));
+		e.kind = LOG_CHECKPOINT;
+		e.aux = note;
+		e.aux_len = len;
+		memcpy(e.from, "met-police", 11);
+		if (log_append(l2, &e, NULL, 0, &idx) != 0)
+			return (1);
+		free(note);
+		if (log_checkpoint(l2, &note, &len) != 0)
+			return (1);
+		e.aux = note;
+		e.aux_len = len;
+		memcpy(e.from, "camden-council", 15);
+		if (log_append(l, &e, NULL, 0, &idx) != 0)
+			return (1);
+		free(note);
+		log_close(l);
+		log_close(l2);
+		return (0);
+	}
+	return (2);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 
+	if (argc > 1) {
+		if (sodium_init() < 0)
+			return (1);
+		return (helper(argc, argv));
+	}
 	t_init();
 	crypto_sign_keypair(pk, sk);
 	crypto_sign_keypair(pk2, sk2);
