@@ -43,6 +43,8 @@
 #define REFERRAL_NARRATIVE_MAX 65536		/* narrative, bytes */
 #define REFERRAL_CASEID_MAX 64			/* case_id, bytes */
 #define REFERRAL_JSON_DEPTH 8			/* JSON nesting refused beyond */
+#define REFERRAL_JSON_COMMAS 4096		/* commas outside strings */
+#define REFERRAL_WIRE_ITEMS 64			/* entries of any array or map */
 #define REFERRAL_WIRE_DEPTH 3			/* msgpack nesting, exact need */
 #define REFERRAL_ERR_MAX 256			/* an err buffer this big never truncates */
 

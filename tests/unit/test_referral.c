@@ -761,6 +761,21 @@ TEST(not_json)
 	CHECK_EQ(vj("{}", err, sizeof(err)), FERRY_ESCHEMA);
 	CHECK(strcmp(err, "schema: required") == 0);
 	CHECK_EQ(vj("\"ferry-referral/1\"", err, sizeof(err)), FERRY_EJSON);
+	/* Too many members and items, refused before parsing. */
+	{
+		char *many = malloc(2 * 5000 + 3);
+		size_t k;
+
+		CHECK(many != NULL);
+		many[0] = '[';
+		for (k = 0; k < 5000; k++)
+			memcpy(many + 1 + 2 * k, "1,", 2);
+		memcpy(many + 1 + 2 * 5000 - 1, "1]", 3);
+		CHECK_EQ(vj(many, err, sizeof(err)), FERRY_EJSON);
+		free(many);
+		CHECK(strcmp(err, "json: more than 4096 members and items")
+		    == 0);
+	}
 	/* Over the size limit, refused before parsing. */
 	CHECK_EQ(referral_validate_json_at("{}", REFERRAL_JSON_MAX + 1, NOW,
 	    err, sizeof(err), NULL), FERRY_EJSON);
@@ -896,6 +911,20 @@ hand(int variant, size_t *len)
 		wire_put_uint(&w, 2);
 		wire_put_cstr(&w, "response");
 		break;
+	case 12: /* an array longer than any in the schema */
+		wire_put_map(&w, 1);
+		wire_put_uint(&w, 10);
+		wire_put_array(&w, REFERRAL_WIRE_ITEMS + 1);
+		for (int i = 0; i <= REFERRAL_WIRE_ITEMS; i++)
+			wire_put_cstr(&w, "x");
+		break;
+	case 13: /* ... and a 64-item one: the schema decides (too many) */
+		wire_put_map(&w, 1);
+		wire_put_uint(&w, 10);
+		wire_put_array(&w, REFERRAL_WIRE_ITEMS);
+		for (int i = 0; i < REFERRAL_WIRE_ITEMS; i++)
+			wire_put_cstr(&w, "x");
+		break;
 	case 11: /* age_estimate huge */
 		wire_put_map(&w, 1);
 		wire_put_uint(&w, 8);
@@ -928,6 +957,9 @@ TEST(wire_strict)
 		{ 10, FERRY_ESCHEMA, "schema: required" },
 		{ 11, FERRY_EBADVALUE,
 		    "subject.age_estimate: must be an integer from 0 to 120" },
+		{ 12, FERRY_ETOOBIG,
+		    "document: value, body or frame too large" },
+		{ 13, FERRY_ESCHEMA, "schema: required" },
 	};
 	char err[REFERRAL_ERR_MAX], *j;
 	uint8_t *w;
