@@ -1,0 +1,53 @@
+/*
+ * aconf.h: ferry-agent's configuration: built-in defaults, then the INI
+ * file (libinih, section [agent]), then command-line flags, then a
+ * consistency check.  docs/agent.md lists every key.
+ */
+#ifndef FERRY_ACONF_H
+#define FERRY_ACONF_H
+
+#include <stdint.h>
+
+#define ACONF_PATH_MAX 1024
+
+struct aconf {
+	char data[ACONF_PATH_MAX];	/* data folder: log/, store/, roster/, control socket */
+	char key[ACONF_PATH_MAX];	/* the agency's secret key file (ident) */
+	char passphrase_file[ACONF_PATH_MAX];	/* file holding the key passphrase, or "" */
+	char roster[ACONF_PATH_MAX];	/* the install roster file (trust anchor) */
+	char roster_pin[160];		/* its fingerprint (digits or 64 hex) */
+	char relay[256];		/* relay endpoint; "" = the roster's */
+	char spool[ACONF_PATH_MAX];	/* spool folder, or "" for none */
+	int log_level;			/* ALOG_* */
+	uint64_t credit;		/* delivery window W sent in HELLO */
+	uint64_t heartbeat_ms;		/* application heartbeat when idle */
+	uint64_t reconnect_ms;		/* ZMQ_RECONNECT_IVL */
+	uint64_t reconnect_max_ms;	/* ZMQ_RECONNECT_IVL_MAX */
+	uint64_t refused_backoff_ms;	/* first wait after the relay refused our key */
+	uint64_t retry_ms;		/* first MSG retransmission delay */
+	uint64_t retry_max_ms;		/* cap on the retransmission delay */
+	uint64_t spool_ms;		/* spool outbox scan interval */
+	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
+	uint64_t max_body;		/* plaintext bytes accepted from a peer */
+};
+
+/** aconf_defaults(c): fill ${c} with the built-in defaults. */
+void aconf_defaults(struct aconf *c);
+
+/**
+ * aconf_load(c, path): read INI file ${path} (section [agent]) over ${c}.
+ * Unknown sections or keys and bad values are errors: 0, or -1 after
+ * printing one line naming the file and key to stderr.
+ */
+int aconf_load(struct aconf *c, const char *path);
+
+/** aconf_set(c, key, value): set one key as in the file; 0, -1 bad value, -2 unknown key. */
+int aconf_set(struct aconf *c, const char *key, const char *value);
+
+/** aconf_check(c): 0 if ${c} is complete and consistent, else -1 (printed). */
+int aconf_check(const struct aconf *c);
+
+/** aconf_parse_duration(s, out): "250ms", "30s", "10m", "2h", "5d" or bare ms into ms; 0 or -1. */
+int aconf_parse_duration(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,1195 @@
+/*
+ * agentd.c: the ferry-agent core (see agentd.h): state, roster chain,
+ * outgoing and incoming paths, relay replies, retransmission, content.
+ *
+ * Durability order (docs/agent.md, "Crash safety"):
+ *   send:    store (record + envelope + sealed content key + spool index,
+ *            one synced commit) -> log LOG_SENT (synced) -> message id
+ *            returned.  A record without its LOG_SENT (crash in between)
+ *            is logged at the next start, before anything is sent.
+ *   receive: log LOG_RECEIVED (synced; a duplicate finds the existing
+ *            entry) -> spool inbox file (temp + fsync + rename) -> log the
+ *            issued RECEIPT -> store the inbox record with the receipt
+ *            (synced) -> RECEIPT sent.  A crash anywhere before the store
+ *            commit leaves no receipt sent, so the relay redelivers and
+ *            the same steps complete idempotently.
+ *   replies: log (ACCEPTED / RECEIPT / NACK) -> store state update.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "agentd.h"
+#include "alog.h"
+#include "envelope.h"
+#include "referral.h"
+
+#define ACCEPTED_RETRY_MIN 30000	/* ms: re-ask the relay after ACCEPTED */
+
+static void
+idhex(char out[2 * FERRY_MSGID_LEN + 1], const uint8_t id[FERRY_MSGID_LEN])
+{
+
+	ferry_hex(out, id, FERRY_MSGID_LEN);
+}
+
+static void
+copy_str(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+static void
+seterr(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, fmt, arg);
+}
+
+/* ---- pending table ---------------------------------------------------- */
+
+static struct agentd_pending *
+pend_find(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < a->npend; i++)
+		if (memcmp(a->pend[i].msg_id, id, FERRY_MSGID_LEN) == 0)
+			return (&a->pend[i]);
+	return (NULL);
+}
+
+static int
+pend_set(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], uint32_t state,
+    uint64_t next_try)
+{
+	struct agentd_pending *p, *n;
+
+	if ((p = pend_find(a, id)) == NULL) {
+		if (a->npend == a->cappend) {
+			size_t cap = a->cappend ? a->cappend * 2 : 64;
+
+			if ((n = realloc(a->pend, cap * sizeof(*n))) == NULL)
+				return (FERRY_ENOMEM);
+			a->pend = n;
+			a->cappend = cap;
+		}
+		p = &a->pend[a->npend++];
+		memcpy(p->msg_id, id, FERRY_MSGID_LEN);
+		p->attempts = 0;
+	}
+	p->state = state;
+	p->next_try = next_try;
+	return (0);
+}
+
+static void
+pend_del(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	struct agentd_pending *p;
+
+	if ((p = pend_find(a, id)) == NULL)
+		return;
+	*p = a->pend[--a->npend];
+}
+
+/* ---- the local storage key ------------------------------------------- */
+
+/* Seal a content key: nonce || crypto_secretbox_easy(key). */
+static int
+key_seal(struct agentd *a, const uint8_t key[32],
+    uint8_t out[ASTORE_SEALED_LEN])
+{
+
+	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+	if (crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, key, 32,
+	    out, a->storage_key) != 0)
+		return (FERRY_ESODIUM);
+	return (0);
+}
+
+static int
+key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
+    uint8_t key[32])
+{
+
+	if (crypto_secretbox_open_easy(key, in + crypto_secretbox_NONCEBYTES,
+	    ASTORE_SEALED_LEN - crypto_secretbox_NONCEBYTES, in,
+	    a->storage_key) != 0)
+		return (FERRY_EDECRYPT);
+	return (0);
+}
+
+/* ---- roster chain ----------------------------------------------------- */
+
+static int
+roster_path(const struct agentd *a, uint64_t version, char *buf, size_t cap)
+{
+
+	if ((size_t)snprintf(buf, cap, "%s/roster/v%020llu.roster",
+	    a->conf.data, (unsigned long long)version) >= cap)
+		return (FERRY_EINVAL);
+	return (0);
+}
+
+static int
+roster_read(const char *path, struct roster **out)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ferry_read_file(path, ROSTER_MAX_BYTES, &buf, &len, 0)) != 0)
+		return (rc);
+	rc = roster_parse(buf, len, out);
+	free(buf);
+	return (rc);
+}
+
+/*
+ * Load the install roster (pinned) and every later version saved in
+ * <data>/roster/, each verified against the one before.
+ */
+static int
+roster_load(struct agentd *a, char *err, size_t errlen)
+{
+	struct roster *r, *next;
+	char path[ACONF_PATH_MAX + 64], why[256];
+	struct stat st;
+	int rc, later;
+
+	if ((rc = roster_read(a->conf.roster, &r)) != 0) {
+		seterr(err, errlen, "roster %s: cannot read or parse",
+		    a->conf.roster);
+		return (rc);
+	}
+	if ((rc = roster_path(a, r->version + 1, path, sizeof(path))) != 0)
+		goto fail;
+	later = (stat(path, &st) == 0);
+	/* The anchor's expiry only matters when nothing newer is held. */
+	if ((rc = roster_verify_genesis(r, a->conf.roster_pin,
+	    later ? 0 : ferry_now_ms(), why, sizeof(why))) != 0) {
+		seterr(err, errlen, "install roster refused: %s", why);
+		goto fail;
+	}
+	for (;;) {
+		if ((rc = roster_path(a, r->version + 1, path,
+		    sizeof(path))) != 0)
+			goto fail;
+		if ((rc = roster_read(path, &next)) == FERRY_ENOENT)
+			break;
+		if (rc != 0) {
+			seterr(err, errlen, "saved roster %s unreadable", path);
+			goto fail;
+		}
+		if ((rc = roster_verify_next(r, next, 0, why,
+		    sizeof(why))) != 0) {
+			roster_free(next);
+			seterr(err, errlen, "saved roster refused: %s", why);
+			goto fail;
+		}
+		roster_free(r);
+		r = next;
+	}
+	if (ferry_now_ms() >= r->expires)
+		alog(ALOG_WARN, "roster-expired", "version=%llu: waiting for "
+		    "a newer roster from the relay",
+		    (unsigned long long)r->version);
+	a->roster = r;
+	return (0);
+fail:
+	roster_free(r);
+	return (rc);
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+static int
+mkdir_p700(const char *base, const char *sub)
+{
+	char path[ACONF_PATH_MAX + 64];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s%s%s", base,
+	    sub[0] ? "/" : "", sub) >= sizeof(path))
+		return (FERRY_EINVAL);
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return (FERRY_EIO);
+	return (0);
+}
+
+static int
+read_passphrase(const char *path, char **out)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (path[0] == '\0')
+		return (0);
+	if ((rc = ferry_read_file(path, 4096, &buf, &len, 1)) != 0)
+		return (rc);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	*out = (char *)buf;
+	return (0);
+}
+
+struct collect {
+	struct agentd *a;
+	uint8_t (*ids)[FERRY_MSGID_LEN];
+	uint32_t *states;
+	size_t n, cap;
+	int err;
+};
+
+static int
+collect_out(void *ctx, const struct astore_out *r)
+{
+	struct collect *c = ctx;
+	void *p;
+
+	if (r->state != ASTORE_QUEUED && r->state != ASTORE_ACCEPTED)
+		return (0);
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		if ((p = realloc(c->ids, c->cap * FERRY_MSGID_LEN)) == NULL)
+			return (FERRY_ENOMEM);
+		c->ids = p;
+		if ((p = realloc(c->states, c->cap * sizeof(uint32_t))) ==
+		    NULL)
+			return (FERRY_ENOMEM);
+		c->states = p;
+	}
+	memcpy(c->ids[c->n], r->msg_id, FERRY_MSGID_LEN);
+	c->states[c->n++] = r->state;
+	return (0);
+}
+
+/* Log LOG_SENT for a stored record if a crash came between the two. */
+static int
+ensure_sent_logged(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	struct astore_out r;
+	struct log_entry le;
+	uint8_t *env;
+	size_t envlen;
+	uint64_t idx;
+	int rc;
+
+	if ((rc = log_find_msg(a->log, id, LOG_SENT, &idx)) == 0)
+		return (0);
+	if (rc != FERRY_ENOENT)
+		return (rc);
+	if ((rc = astore_get_out(a->store, id, &r)) != 0)
+		return (rc);
+	if ((rc = astore_get_out_env(a->store, id, &env, &envlen)) != 0)
+		return (rc);
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_SENT;
+	memcpy(le.msg_id, id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, r.env_hash, FERRY_HASH_LEN);
+	copy_str(le.from, sizeof(le.from), a->me->id);
+	copy_str(le.to, sizeof(le.to), r.to);
+	le.roster_version = r.roster_version;
+	le.time_ms = r.t_queued;
+	rc = log_append(a->log, &le, env, envlen, NULL);
+	free(env);
+	if (rc == FERRY_EDUPMSG)
+		rc = 0;
+	if (rc == 0) {
+		char h[33];
+
+		idhex(h, id);
+		alog(ALOG_WARN, "recovered", "msg=%s: logged SENT after a "
+		    "crash between store and log", h);
+	}
+	return (rc);
+}
+
+int
+agentd_open(struct agentd *a, const struct aconf *conf, char *err,
+    size_t errlen)
+{
+	struct collect c;
+	char path[ACONF_PATH_MAX + 64], *pass = NULL;
+	uint64_t now;
+	size_t i;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	a->conf = *conf;
+	if ((rc = mkdir_p700(a->conf.data, "")) != 0 ||
+	    (rc = mkdir_p700(a->conf.data, "roster")) != 0) {
+		seterr(err, errlen, "cannot create data folder %s",
+		    a->conf.data);
+		return (rc);
+	}
+	if (chmod(a->conf.data, 0700) != 0) {
+		seterr(err, errlen, "cannot chmod data folder %s",
+		    a->conf.data);
+		return (FERRY_EIO);
+	}
+	if ((rc = read_passphrase(a->conf.passphrase_file, &pass)) != 0) {
+		seterr(err, errlen, "passphrase file %s unreadable or not "
+		    "owner-only", a->conf.passphrase_file);
+		return (rc);
+	}
+	rc = ident_load(a->conf.key, pass, &a->me);
+	if (pass != NULL) {
+		sodium_memzero(pass, strlen(pass));
+		sodium_free(pass);
+	}
+	if (rc != 0) {
+		seterr(err, errlen, "key file %s", a->conf.key);
+		return (rc);
+	}
+	if ((rc = roster_load(a, err, errlen)) != 0)
+		return (rc);
+	if (roster_find(a->roster, a->me->id) == NULL) {
+		seterr(err, errlen, "agency %s is not in the roster",
+		    a->me->id);
+		return (FERRY_EUNKNOWNAGENCY);
+	}
+	if ((a->storage_key = sodium_malloc(32)) == NULL)
+		return (FERRY_ENOMEM);
+	if (crypto_kdf_derive_from_key(a->storage_key, 32, 1, "ferrystk",
+	    a->me->sign_sk) != 0)
+		return (FERRY_ESODIUM);
+	snprintf(a->origin, sizeof(a->origin), "ferry/%s", a->me->id);
+	if ((size_t)snprintf(path, sizeof(path), "%s/log", a->conf.data) >=
+	    sizeof(path))
+		return (FERRY_EINVAL);
+	if ((rc = log_open(path, a->origin, a->me->sign_sk, &a->log)) != 0) {
+		seterr(err, errlen, "log %s", path);
+		return (rc);
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/store", a->conf.data) >=
+	    sizeof(path))
+		return (FERRY_EINVAL);
+	if ((rc = astore_open(path, &a->store)) != 0) {
+		seterr(err, errlen, "store %s", path);
+		return (rc);
+	}
+
+	/* Finish interrupted sends, then schedule every pending message. */
+	memset(&c, 0, sizeof(c));
+	c.a = a;
+	if ((rc = astore_foreach_out(a->store, collect_out, &c)) != 0)
+		goto out;
+	now = ferry_now_ms();
+	for (i = 0; i < c.n; i++) {
+		if (c.states[i] == ASTORE_QUEUED &&
+		    (rc = ensure_sent_logged(a, c.ids[i])) != 0)
+			goto out;
+		if ((rc = pend_set(a, c.ids[i], c.states[i], now)) != 0)
+			goto out;
+	}
+out:
+	free(c.ids);
+	free(c.states);
+	if (rc != 0)
+		seterr(err, errlen, "recovering the outbox: %s",
+		    ferry_strerror(rc));
+	return (rc);
+}
+
+void
+agentd_close(struct agentd *a)
+{
+
+	astore_close(a->store);
+	a->store = NULL;
+	log_close(a->log);
+	a->log = NULL;
+	roster_free(a->roster);
+	a->roster = NULL;
+	ident_free(a->me);
+	a->me = NULL;
+	if (a->storage_key != NULL)
+		sodium_free(a->storage_key);
+	a->storage_key = NULL;
+	free(a->pend);
+	a->pend = NULL;
+	a->npend = a->cappend = 0;
+}
+
+const char *
+agentd_relay_endpoint(const struct agentd *a)
+{
+
+	if (a->conf.relay[0] != '\0')
+		return (a->conf.relay);
+	return (a->roster->relay.endpoint);
+}
+
+/* ---- sending frames ---------------------------------------------------- */
+
+static int
+send_frame(struct agentd *a, const uint8_t *buf, size_t len)
+{
+	int rc;
+
+	if (a->send == NULL || !a->connected)
+		return (FERRY_ETIMEOUT);
+	if ((rc = a->send(a->send_ctx, buf, len)) == 0)
+		a->last_tx = ferry_now_ms();
+	return (rc);
+}
+
+/* Encode, sign and send a control envelope of ${type} to the relay. */
+static int
+send_control(struct agentd *a, struct env *e)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	env_new_id(e->id);
+	e->version = ENV_VERSION;
+	copy_str(e->from, sizeof(e->from), a->me->id);
+	if (e->to[0] == '\0')
+		copy_str(e->to, sizeof(e->to), a->roster->relay.id);
+	e->time = ferry_now_ms();
+	if ((rc = env_encode(e, a->me->sign_sk, &buf, &len)) != 0)
+		return (rc);
+	rc = send_frame(a, buf, len);
+	free(buf);
+	return (rc);
+}
+
+int
+agentd_hello(struct agentd *a)
+{
+	struct env e;
+	uint64_t now = ferry_now_ms();
+	size_t i;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_HELLO;
+	e.roster_version = a->roster->version;
+	e.credit = a->conf.credit;
+	for (i = 0; i < a->npend; i++) {
+		a->pend[i].next_try = now;
+		a->pend[i].attempts = 0;
+	}
+	return (send_control(a, &e));
+}
+
+int
+agentd_heartbeat(struct agentd *a)
+{
+	struct env e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_HEARTBEAT;
+	return (send_control(a, &e));
+}
+
+/* Send the stored envelope of outgoing message ${id}. */
+static int
+send_stored(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	uint8_t *env;
+	size_t len;
+	int rc;
+
+	if ((rc = astore_get_out_env(a->store, id, &env, &len)) != 0)
+		return (rc);
+	rc = send_frame(a, env, len);
+	free(env);
+	return (rc);
+}
+
+uint64_t
+agentd_tick(struct agentd *a, uint64_t now)
+{
+	struct agentd_pending *p;
+	uint64_t next = 60000, d, base;
+	size_t i;
+
+	for (i = 0; i < a->npend; i++) {
+		p = &a->pend[i];
+		if (a->connected && p->next_try <= now) {
+			if (send_stored(a, p->msg_id) == 0)
+				p->attempts++;
+			base = p->state == ASTORE_ACCEPTED ?
+			    ACCEPTED_RETRY_MIN : a->conf.retry_ms;
+			d = base << (p->attempts < 16 ? p->attempts : 16);
+			if (d > a->conf.retry_max_ms || d < base)
+				d = a->conf.retry_max_ms > base ?
+				    a->conf.retry_max_ms : base;
+			/* Jitter: up to a quarter more, so agents spread out. */
+			d += randombytes_uniform((uint32_t)(d / 4 + 1));
+			p->next_try = now + d;
+		}
+		if (p->next_try > now && p->next_try - now < next)
+			next = p->next_try - now;
+	}
+	return (next);
+}
+
+/* ---- outgoing ---------------------------------------------------------- */
+
+int
+agentd_submit(struct agentd *a, const char *to, const char *json,
+    size_t len, const char *spool_name, const uint8_t *spool_key,
+    uint8_t id[FERRY_MSGID_LEN], char *err, size_t errlen)
+{
+	struct referral_info info;
+	const struct roster_agency *ag;
+	struct astore_out rec;
+	struct log_entry le;
+	uint8_t *wire = NULL, *env = NULL, *key = NULL, pk[32];
+	size_t wlen, envlen;
+	uint32_t kid;
+	uint64_t now = ferry_now_ms(), idx;
+	char h[33];
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((rc = referral_json_to_wire_at(json, len, now, &wire, &wlen, err,
+	    errlen, &info)) != 0)
+		return (rc);
+	if (!ferry_id_valid(to, strlen(to)) ||
+	    (ag = roster_find(a->roster, to)) == NULL) {
+		seterr(err, errlen, "to: %s is not an agency in the roster",
+		    to);
+		rc = FERRY_ERECIPIENT;
+		goto done;
+	}
+	if (ag->status != ROSTER_ACTIVE) {
+		seterr(err, errlen, "to: %s is revoked", to);
+		rc = FERRY_ERECIPIENT;
+		goto done;
+	}
+	if ((rc = roster_enc_key_for_sending(a->roster, to, now, &kid,
+	    pk)) != 0) {
+		seterr(err, errlen, "to: %s has no encryption key valid now",
+		    to);
+		goto done;
+	}
+	if ((key = sodium_malloc(32)) == NULL) {
+		rc = FERRY_ENOMEM;
+		goto done;
+	}
+	if ((rc = env_seal(a->me, to, pk, kid, wire, wlen,
+	    info.has_in_reply_to ? info.in_reply_to : NULL, now, key, id,
+	    &env, &envlen)) != 0) {
+		seterr(err, errlen, "sealing: %s", ferry_strerror(rc));
+		goto done;
+	}
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.msg_id, id, FERRY_MSGID_LEN);
+	copy_str(rec.to, sizeof(rec.to), to);
+	env_hash(env, envlen, rec.env_hash);
+	rec.state = ASTORE_QUEUED;
+	rec.t_queued = now;
+	rec.roster_version = a->roster->version;
+	if ((rc = key_seal(a, key, rec.sealed_key)) != 0)
+		goto done;
+	rec.has_reply_to = info.has_in_reply_to;
+	if (info.has_in_reply_to)
+		memcpy(rec.reply_to, info.in_reply_to, FERRY_MSGID_LEN);
+	copy_str(rec.case_id, sizeof(rec.case_id), info.case_id);
+	copy_str(rec.kind, sizeof(rec.kind), info.message_kind ?
+	    info.message_kind : "");
+	copy_str(rec.response, sizeof(rec.response), info.response ?
+	    info.response : "");
+	copy_str(rec.spool_name, sizeof(rec.spool_name), spool_name ?
+	    spool_name : "");
+	if ((rc = astore_put_out(a->store, &rec, env, envlen,
+	    spool_key)) != 0) {
+		seterr(err, errlen, "storing: %s", ferry_strerror(rc));
+		goto done;
+	}
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_SENT;
+	le.time_ms = now;
+	memcpy(le.msg_id, id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, rec.env_hash, FERRY_HASH_LEN);
+	copy_str(le.from, sizeof(le.from), a->me->id);
+	copy_str(le.to, sizeof(le.to), to);
+	le.roster_version = rec.roster_version;
+	if ((rc = log_append(a->log, &le, env, envlen, &idx)) != 0) {
+		/* Stored but not logged: logged and sent at the next start. */
+		seterr(err, errlen, "logging: %s (stored; it will be logged "
+		    "and sent when the agent restarts)", ferry_strerror(rc));
+		goto done;
+	}
+	a->n_sent++;
+	idhex(h, id);
+	alog(ALOG_INFO, "queued", "msg=%s to=%s bytes=%zu log=%llu", h, to,
+	    envlen, (unsigned long long)idx);
+	if ((rc = pend_set(a, id, ASTORE_QUEUED, now)) != 0)
+		goto done;
+	(void)agentd_tick(a, now);
+	rc = 0;
+done:
+	if (key != NULL)
+		sodium_free(key);
+	free(wire);
+	free(env);
+	return (rc);
+}
+
+/* ---- incoming ---------------------------------------------------------- */
+
+/*
+ * Refuse an incoming frame: log LOG_REFUSED with its reason and answer the
+ * relay with NACK.  ${e} may be NULL when the frame did not decode.
+ */
+static int
+refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
+    int code, const char *why)
+{
+	struct log_entry le;
+	struct env n;
+	char h[33] = "-";
+	int rc;
+
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_REFUSED;
+	le.code = code;
+	env_hash(buf, len, le.env_hash);
+	le.roster_version = a->roster->version;
+	copy_str(le.to, sizeof(le.to), a->me->id);
+	if (e != NULL) {
+		memcpy(le.msg_id, e->id, FERRY_MSGID_LEN);
+		if (ferry_id_valid(e->from, strlen(e->from)))
+			copy_str(le.from, sizeof(le.from), e->from);
+		idhex(h, e->id);
+	}
+	a->n_refused++;
+	alog(ALOG_WARN, "refused", "msg=%s from=%s code=%s reason=\"%s\"", h,
+	    le.from[0] ? le.from : "-", ferry_errname(code), why);
+	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
+		alog(ALOG_ERROR, "log", "cannot log a refusal: %s",
+		    ferry_strerror(rc));
+	memset(&n, 0, sizeof(n));
+	n.type = ENV_NACK;
+	if (e != NULL)
+		memcpy(n.msg_id, e->id, FERRY_MSGID_LEN);
+	memcpy(n.env_hash, le.env_hash, FERRY_HASH_LEN);
+	n.code = (uint32_t)-code;
+	n.reason = why;
+	n.reason_len = strlen(why);
+	if (n.reason_len > ENV_REASON_MAX)
+		n.reason_len = ENV_REASON_MAX;
+	(void)send_control(a, &n);
+	return (0);
+}
+
+static int
+handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e0)
+{
+	struct referral_info info;
+	struct astore_in in;
+	struct log_entry le;
+	struct env e, r;
+	const struct ident_enckey *ek;
+	uint8_t h[32], spk[32], *content = NULL, *note = NULL, *rbytes = NULL;
+	uint8_t *key = NULL;
+	char *json = NULL, why[REFERRAL_ERR_MAX], hx[33], meta[512];
+	size_t clen, nlen = 0, rlen = 0;
+	uint64_t idx, now = ferry_now_ms();
+	int rc;
+
+	env_hash(buf, len, h);
+	idhex(hx, e0->id);
+	if (strcmp(e0->to, a->me->id) != 0)
+		return (refuse(a, buf, len, e0, FERRY_ENOTFORUS,
+		    "not addressed to this agency"));
+
+	/* De-duplicate by message id: same bytes get the same receipt. */
+	rc = astore_get_in(a->store, e0->id, &in);
+	if (rc == 0) {
+		if (memcmp(in.env_hash, h, 32) == 0) {
+			a->n_duplicates++;
+			alog(ALOG_INFO, "duplicate", "msg=%s from=%s: receipt "
+			    "sent again", hx, in.from);
+			if (in.receipt != NULL)
+				(void)send_frame(a, in.receipt,
+				    in.receipt_len);
+			astore_in_clear(&in);
+			return (0);
+		}
+		astore_in_clear(&in);
+		return (refuse(a, buf, len, e0, FERRY_EDUPMSG,
+		    "message id already received with other content"));
+	}
+	if (rc != FERRY_ENOENT)
+		return (rc);
+
+	if ((rc = roster_sender_key(a->roster, e0->from, spk)) != 0)
+		return (refuse(a, buf, len, e0, rc, rc == FERRY_EREVOKED ?
+		    "sender is revoked" : "sender not in the roster"));
+	if ((rc = env_open(buf, len, a->conf.max_body, spk, a->me, &e,
+	    &content, &clen)) != 0)
+		return (refuse(a, buf, len, e0, rc, ferry_strerror(rc)));
+	if ((rc = referral_wire_to_json_at(content, clen, now, &json, why,
+	    sizeof(why), &info)) != 0) {
+		rc = refuse(a, buf, len, e0, rc, why);
+		goto done;
+	}
+	/* The content key, for our locally sealed copy (ferry show). */
+	if ((ek = ident_enc_find(a->me, e.key_id)) == NULL ||
+	    (key = sodium_malloc(32)) == NULL ||
+	    crypto_box_seal_open(key, e.wrapped, ENV_WRAPPED_LEN, ek->pk,
+	    ek->sk) != 0) {
+		rc = refuse(a, buf, len, e0, FERRY_EDECRYPT,
+		    "content key unwrap failed");
+		goto done;
+	}
+	memset(&in, 0, sizeof(in));
+	if ((rc = key_seal(a, key, in.sealed_key)) != 0)
+		goto done;
+
+	/* 1. The log: LOG_RECEIVED with the envelope. */
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_RECEIVED;
+	le.time_ms = now;
+	memcpy(le.msg_id, e.id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, h, 32);
+	copy_str(le.from, sizeof(le.from), e.from);
+	copy_str(le.to, sizeof(le.to), a->me->id);
+	le.roster_version = a->roster->version;
+	rc = log_append(a->log, &le, buf, len, &idx);
+	if (rc == FERRY_EDUPMSG)
+		rc = log_find_msg(a->log, e.id, LOG_RECEIVED, &idx);
+	if (rc != 0)
+		goto done;
+
+	/* 2. The spool inbox, atomically. */
+	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
+	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, e.from,
+	    (unsigned long long)now, (unsigned long long)idx);
+	if ((rc = agentd_spool_inbox(a, e.id, json, strlen(json), meta,
+	    strlen(meta))) != 0)
+		goto done;
+
+	/* 3. The receipt, naming our log entry and checkpoint. */
+	if ((rc = log_checkpoint(a->log, &note, &nlen)) != 0)
+		goto done;
+	memset(&r, 0, sizeof(r));
+	r.type = ENV_RECEIPT;
+	r.version = ENV_VERSION;
+	env_new_id(r.id);
+	copy_str(r.from, sizeof(r.from), a->me->id);
+	copy_str(r.to, sizeof(r.to), e.from);
+	r.time = now;
+	memcpy(r.msg_id, e.id, FERRY_MSGID_LEN);
+	memcpy(r.env_hash, h, 32);
+	r.log_index = idx;
+	r.roster_version = a->roster->version;
+	r.blob = note;
+	r.blob_len = nlen;
+	if ((rc = env_encode(&r, a->me->sign_sk, &rbytes, &rlen)) != 0)
+		goto done;
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_RECEIPT;
+	le.time_ms = now;
+	memcpy(le.msg_id, e.id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, h, 32);
+	copy_str(le.from, sizeof(le.from), a->me->id);
+	copy_str(le.to, sizeof(le.to), e.from);
+	le.ref_index = idx;
+	le.roster_version = a->roster->version;
+	if (rlen <= LOG_AUX_MAX) {
+		le.aux = rbytes;
+		le.aux_len = rlen;
+	}
+	rc = log_append(a->log, &le, NULL, 0, NULL);
+	if (rc != 0 && rc != FERRY_EDUPMSG)
+		goto done;
+
+	/* 4. The inbox record, with the receipt to resend on duplicates. */
+	memcpy(in.msg_id, e.id, FERRY_MSGID_LEN);
+	copy_str(in.from, sizeof(in.from), e.from);
+	memcpy(in.env_hash, h, 32);
+	in.t_received = now;
+	in.log_index = idx;
+	in.has_reply_to = e.has_reply_to;
+	memcpy(in.reply_to, e.reply_to, FERRY_MSGID_LEN);
+	copy_str(in.case_id, sizeof(in.case_id), info.case_id);
+	copy_str(in.kind, sizeof(in.kind), info.message_kind ?
+	    info.message_kind : "");
+	copy_str(in.response, sizeof(in.response), info.response ?
+	    info.response : "");
+	in.receipt = rbytes;
+	in.receipt_len = rlen;
+	if ((rc = astore_put_in(a->store, &in, buf, len)) != 0)
+		goto done;
+
+	/* 5. Only now the receipt leaves. */
+	a->n_received++;
+	alog(ALOG_INFO, "received", "msg=%s from=%s log=%llu kind=%s", hx,
+	    e.from, (unsigned long long)idx, in.kind);
+	(void)send_frame(a, rbytes, rlen);
+	rc = 0;
+done:
+	if (key != NULL)
+		sodium_free(key);
+	free(content);
+	free(json);
+	free(note);
+	free(rbytes);
+	return (rc);
+}
+
+/* ---- relay replies ---------------------------------------------------- */
+
+/* Verify an envelope signed by ${e}->from (the relay or an agency). */
+static int
+verify_from(struct agentd *a, const struct env *e)
+{
+	uint8_t pk[32];
+	int rc;
+
+	if ((rc = roster_sender_key(a->roster, e->from, pk)) != 0)
+		return (rc);
+	return (env_verify(e, pk));
+}
+
+static int
+handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e)
+{
+	struct astore_out r;
+	struct log_entry le;
+	char hx[33];
+	int rc;
+
+	idhex(hx, e->msg_id);
+	if (strcmp(e->from, a->roster->relay.id) != 0 ||
+	    verify_from(a, e) != 0) {
+		alog(ALOG_WARN, "bad-accepted", "msg=%s from=%s: signature "
+		    "or signer wrong; ignored", hx, e->from);
+		return (0);
+	}
+	if ((rc = astore_get_out(a->store, e->msg_id, &r)) != 0) {
+		if (rc == FERRY_ENOENT)
+			alog(ALOG_WARN, "bad-accepted", "msg=%s: not ours",
+			    hx);
+		return (rc == FERRY_ENOENT ? 0 : rc);
+	}
+	if (memcmp(r.env_hash, e->env_hash, 32) != 0) {
+		alog(ALOG_WARN, "bad-accepted", "msg=%s: env_hash differs "
+		    "from what we sent; ignored", hx);
+		return (0);
+	}
+	if (r.state != ASTORE_QUEUED)
+		return (0);
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_ACCEPTED;
+	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, r.env_hash, 32);
+	copy_str(le.from, sizeof(le.from), e->from);
+	copy_str(le.to, sizeof(le.to), r.to);
+	le.ref_index = e->log_index;
+	le.roster_version = e->roster_version;
+	if (len <= LOG_AUX_MAX) {
+		le.aux = buf;
+		le.aux_len = len;
+	}
+	rc = log_append(a->log, &le, NULL, 0, NULL);
+	if (rc != 0 && rc != FERRY_EDUPMSG)
+		return (rc);
+	r.state = ASTORE_ACCEPTED;
+	r.t_accepted = ferry_now_ms();
+	r.relay_index = e->log_index;
+	if ((rc = astore_update_out(a->store, &r)) != 0)
+		return (rc);
+	a->n_accepted++;
+	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r.to,
+	    (unsigned long long)e->log_index);
+	(void)pend_set(a, e->msg_id, ASTORE_ACCEPTED,
+	    ferry_now_ms() + ACCEPTED_RETRY_MIN);
+	return (0);
+}
+
+static int
+handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e)
+{
+	struct astore_out r;
+	struct log_entry le;
+	char hx[33];
+	int rc;
+
+	idhex(hx, e->msg_id);
+	if ((rc = astore_get_out(a->store, e->msg_id, &r)) != 0) {
+		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: not a message "
+		    "we sent; ignored", hx, e->from);
+		return (rc == FERRY_ENOENT ? 0 : rc);
+	}
+	if (strcmp(e->to, a->me->id) != 0 || strcmp(e->from, r.to) != 0 ||
+	    memcmp(r.env_hash, e->env_hash, 32) != 0) {
+		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: names another "
+		    "recipient or envelope; ignored", hx, e->from);
+		return (0);
+	}
+	if ((rc = verify_from(a, e)) != 0) {
+		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: %s; ignored",
+		    hx, e->from, ferry_strerror(rc));
+		return (0);
+	}
+	if (r.state == ASTORE_DELIVERED)
+		return (0);
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_RECEIPT;
+	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, r.env_hash, 32);
+	copy_str(le.from, sizeof(le.from), e->from);
+	copy_str(le.to, sizeof(le.to), a->me->id);
+	le.ref_index = e->log_index;
+	le.roster_version = e->roster_version;
+	if (len <= LOG_AUX_MAX) {
+		le.aux = buf;
+		le.aux_len = len;
+	}
+	rc = log_append(a->log, &le, NULL, 0, NULL);
+	if (rc != 0 && rc != FERRY_EDUPMSG)
+		return (rc);
+	r.state = ASTORE_DELIVERED;
+	r.t_delivered = ferry_now_ms();
+	if (r.t_accepted == 0)
+		r.t_accepted = r.t_delivered;
+	r.rcpt_index = e->log_index;
+	if ((rc = astore_update_out(a->store, &r)) != 0)
+		return (rc);
+	a->n_delivered++;
+	pend_del(a, e->msg_id);
+	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
+	    "verified", hx, r.to, (unsigned long long)e->log_index);
+	return (0);
+}
+
+static int
+nack_transient(uint32_t code)
+{
+	int c = -(int)code;
+
+	return (c == FERRY_EQUEUEFULL || c == FERRY_ENOCREDIT ||
+	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC);
+}
+
+static int
+handle_nack(struct agentd *a, const struct env *e)
+{
+	struct astore_out r;
+	struct log_entry le;
+	char hx[33], reason[ASTORE_REASON_MAX + 1];
+	size_t n;
+	int rc;
+
+	idhex(hx, e->msg_id);
+	if ((rc = verify_from(a, e)) != 0) {
+		alog(ALOG_WARN, "bad-nack", "msg=%s from=%s: %s; ignored", hx,
+		    e->from, ferry_strerror(rc));
+		return (0);
+	}
+	n = e->reason_len < ASTORE_REASON_MAX ? e->reason_len :
+	    ASTORE_REASON_MAX;
+	memcpy(reason, e->reason, n);
+	reason[n] = '\0';
+	rc = astore_get_out(a->store, e->msg_id, &r);
+	if (rc == FERRY_ENOENT) {
+		alog(ALOG_WARN, "nack", "msg=%s from=%s code=%s reason=\"%s\" "
+		    "(not an outgoing message)", hx, e->from,
+		    ferry_errname(-(int)e->code), reason);
+		return (0);
+	}
+	if (rc != 0)
+		return (rc);
+	if (r.state == ASTORE_DELIVERED || r.state == ASTORE_FAILED)
+		return (0);
+	if (memcmp(r.env_hash, e->env_hash, 32) != 0) {
+		alog(ALOG_WARN, "bad-nack", "msg=%s: env_hash differs; "
+		    "ignored", hx);
+		return (0);
+	}
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_NACK;
+	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, r.env_hash, 32);
+	copy_str(le.from, sizeof(le.from), e->from);
+	copy_str(le.to, sizeof(le.to), a->me->id);
+	le.code = -(int32_t)e->code;
+	le.roster_version = a->roster->version;
+	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
+		return (rc);
+	if (nack_transient(e->code)) {
+		alog(ALOG_WARN, "nack", "msg=%s code=%s reason=\"%s\": will "
+		    "retry", hx, ferry_errname(-(int)e->code), reason);
+		return (0);
+	}
+	r.state = ASTORE_FAILED;
+	r.t_failed = ferry_now_ms();
+	r.code = e->code;
+	copy_str(r.reason, sizeof(r.reason), reason);
+	if ((rc = astore_update_out(a->store, &r)) != 0)
+		return (rc);
+	a->n_failed++;
+	pend_del(a, e->msg_id);
+	alog(ALOG_ERROR, "failed", "msg=%s to=%s code=%s reason=\"%s\"", hx,
+	    r.to, ferry_errname(-(int)e->code), reason);
+	return (0);
+}
+
+static int
+handle_roster(struct agentd *a, const struct env *e)
+{
+	struct roster *next = NULL;
+	struct log_entry le;
+	const uint8_t *bytes;
+	char why[256], path[ACONF_PATH_MAX + 64];
+	size_t blen;
+	int rc;
+
+	if (strcmp(e->from, a->roster->relay.id) != 0 ||
+	    verify_from(a, e) != 0) {
+		alog(ALOG_WARN, "bad-roster", "push from=%s not signed by the "
+		    "relay; ignored", e->from);
+		return (0);
+	}
+	if ((rc = roster_parse(e->blob, e->blob_len, &next)) != 0) {
+		alog(ALOG_WARN, "bad-roster", "push does not parse: %s",
+		    ferry_strerror(rc));
+		return (0);
+	}
+	if (next->version <= a->roster->version) {
+		roster_free(next);
+		return (0);
+	}
+	if ((rc = roster_verify_next(a->roster, next, ferry_now_ms(), why,
+	    sizeof(why))) != 0) {
+		memset(&le, 0, sizeof(le));
+		le.kind = LOG_REFUSED;
+		le.code = rc;
+		roster_hash(next, le.env_hash);
+		le.roster_version = a->roster->version;
+		copy_str(le.from, sizeof(le.from), e->from);
+		(void)log_append(a->log, &le, NULL, 0, NULL);
+		alog(ALOG_ERROR, "roster-refused", "version=%llu: %s",
+		    (unsigned long long)next->version, why);
+		roster_free(next);
+		return (0);
+	}
+	if ((rc = roster_bytes(next, &bytes, &blen)) != 0 ||
+	    (rc = roster_path(a, next->version, path, sizeof(path))) != 0 ||
+	    (rc = ferry_write_file(path, bytes, blen, 0600)) != 0)
+		goto err;
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_ROSTER;
+	roster_hash(next, le.env_hash);
+	le.roster_version = next->version;
+	copy_str(le.from, sizeof(le.from), e->from);
+	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
+		goto err;
+	if (memcmp(next->relay.curve_pk, a->roster->relay.curve_pk, 32) != 0)
+		a->relay_key_changed = 1;
+	roster_free(a->roster);
+	a->roster = next;
+	a->n_rosters++;
+	alog(ALOG_INFO, "roster", "version=%llu adopted: %s",
+	    (unsigned long long)next->version, why);
+	(void)agentd_spool_init(a);
+	return (0);
+err:
+	roster_free(next);
+	return (rc);
+}
+
+int
+agentd_receive(struct agentd *a, const uint8_t *buf, size_t len)
+{
+	struct env e;
+	int rc;
+
+	a->last_rx = ferry_now_ms();
+	if ((rc = env_decode(buf, len, a->conf.max_body, &e)) != 0)
+		return (refuse(a, buf, len, NULL, rc, ferry_strerror(rc)));
+	switch (e.type) {
+	case ENV_MSG:
+		return (handle_msg(a, buf, len, &e));
+	case ENV_ACCEPTED:
+		return (handle_accepted(a, buf, len, &e));
+	case ENV_RECEIPT:
+		return (handle_receipt(a, buf, len, &e));
+	case ENV_NACK:
+		return (handle_nack(a, &e));
+	case ENV_ROSTER:
+		return (handle_roster(a, &e));
+	case ENV_HEARTBEAT:
+	case ENV_CREDIT:
+	case ENV_CHECKPOINT:
+		return (0);
+	default:
+		alog(ALOG_WARN, "unexpected", "type=%s from=%s; ignored",
+		    env_type_name(e.type) ? env_type_name(e.type) : "?",
+		    e.from);
+		return (0);
+	}
+}
+
+/* ---- content ----------------------------------------------------------- */
+
+int
+agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    char *dir, char **json)
+{
+	struct astore_out o;
+	struct astore_in in;
+	struct env e;
+	uint8_t *env = NULL, *key = NULL, *content = NULL;
+	const uint8_t *sealed;
+	size_t envlen, clen;
+	int rc;
+
+	*json = NULL;
+	if ((rc = astore_get_out(a->store, id, &o)) == 0) {
+		*dir = 'o';
+		sealed = o.sealed_key;
+		rc = astore_get_out_env(a->store, id, &env, &envlen);
+	} else if (rc == FERRY_ENOENT &&
+	    (rc = astore_get_in(a->store, id, &in)) == 0) {
+		*dir = 'i';
+		astore_in_clear(&in);
+		sealed = in.sealed_key;
+		rc = astore_get_in_env(a->store, id, &env, &envlen);
+	} else
+		sealed = NULL;
+	if (rc != 0)
+		return (rc);
+	if ((key = sodium_malloc(32)) == NULL) {
+		rc = FERRY_ENOMEM;
+		goto done;
+	}
+	if ((rc = key_unseal(a, sealed, key)) != 0 ||
+	    (rc = env_decode(env, envlen, a->conf.max_body, &e)) != 0 ||
+	    (rc = env_open_with_key(&e, key, &content, &clen)) != 0)
+		goto done;
+	rc = referral_wire_to_json(content, clen, json);
+done:
+	if (key != NULL)
+		sodium_free(key);
+	free(content);
+	free(env);
+	return (rc);
+}

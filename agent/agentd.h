@@ -1,0 +1,167 @@
+/*
+ * agentd.h: the ferry-agent daemon's core, shared by its files.
+ *
+ *   agentd.c        state, roster, the outgoing (send) and incoming paths,
+ *                   relay replies, retransmission schedule, queries
+ *   agentd_net.c    the DEALER link to the relay (CURVE, monitor, HELLO,
+ *                   heartbeats, backoff) and the event loop
+ *   agentd_ctl.c    the control socket for the `ferry` CLI (JSON)
+ *   agentd_spool.c  the spool folders (outbox/ in, inbox/ out)
+ *
+ * The core does no network I/O: frames to the relay leave through the
+ * ${send} callback, so tests drive it directly.  One thread.
+ * docs/agent.md describes the daemon; docs/protocol.md section 6 the link.
+ */
+#ifndef FERRY_AGENTD_H
+#define FERRY_AGENTD_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aconf.h"
+#include "astore.h"
+#include "ferry.h"
+#include "ident.h"
+#include "log.h"
+#include "roster.h"
+
+#define AGENTD_ERR_MAX 512
+
+/* A message waiting for ACCEPTED or RECEIPT: its retransmission schedule. */
+struct agentd_pending {
+	uint8_t msg_id[FERRY_MSGID_LEN];
+	uint32_t state;		/* ASTORE_QUEUED or ASTORE_ACCEPTED */
+	uint64_t next_try;	/* ms */
+	uint32_t attempts;
+};
+
+struct agentd {
+	struct aconf conf;
+	struct ident *me;
+	struct roster *roster;		/* the verified roster in force */
+	struct log *log;
+	struct astore *store;
+	uint8_t *storage_key;		/* 32 bytes, sodium_malloc'd */
+	char origin[LOG_ORIGIN_MAX];	/* "ferry/<id>" */
+
+	/* Frames to the relay: returns 0 if handed to the socket. */
+	int (*send)(void *ctx, const uint8_t *buf, size_t len);
+	void *send_ctx;
+
+	struct agentd_pending *pend;
+	size_t npend, cappend;
+
+	/* Link state, kept by agentd_net.c, shown by status. */
+	int connected;
+	int refused;			/* relay refused our transport key */
+	uint64_t connected_since, last_rx, last_tx;
+	uint64_t reconnects;
+	int relay_key_changed;		/* a roster changed the relay's key */
+
+	/* Counters. */
+	uint64_t n_sent, n_accepted, n_delivered, n_failed;
+	uint64_t n_received, n_duplicates, n_refused, n_rosters;
+};
+
+/**
+ * agentd_open(a, conf): load the key file, verify the roster chain (the
+ * install roster pinned by conf->roster_pin, then every later version saved
+ * in <data>/roster/), open the log (<data>/log) and store (<data>/store),
+ * finish any send that was stored but not yet logged, and load the
+ * retransmission schedule.  On failure prints nothing; ${err} (may be NULL,
+ * AGENTD_ERR_MAX) says why.  0 or a negative FERRY_E* code.
+ */
+int agentd_open(struct agentd *a, const struct aconf *conf, char *err,
+    size_t errlen);
+
+/** agentd_close(a): close everything ${a} holds; safe on a partly opened ${a}. */
+void agentd_close(struct agentd *a);
+
+/**
+ * agentd_submit(a, to, json, len, spool_name, spool_key, id, err, errlen):
+ * the outgoing path.  Validate referral ${json}, convert it to msgpack,
+ * seal it to agency ${to}'s current encryption key, and store it (outbox
+ * record, envelope, locally sealed content key, spool index entry when
+ * ${spool_key} is not NULL), then log LOG_SENT: both synced before this
+ * returns 0 and sets ${id}.  Then tries to send it once.  On failure
+ * nothing is stored or sent and ${err} names the problem ("PATH: RULE"
+ * for a document error).  Errors: FERRY_EJSON, FERRY_ESCHEMA,
+ * FERRY_ECONSENT, FERRY_ERECIPIENT (unknown or revoked), FERRY_EKEYWINDOW,
+ * storage errors.
+ */
+int agentd_submit(struct agentd *a, const char *to, const char *json,
+    size_t len, const char *spool_name, const uint8_t *spool_key,
+    uint8_t id[FERRY_MSGID_LEN], char *err, size_t errlen);
+
+/**
+ * agentd_receive(a, buf, len): handle one frame from the relay: MSG
+ * (verify, decrypt, de-duplicate, log, inbox, RECEIPT or NACK), ACCEPTED,
+ * RECEIPT, NACK, ROSTER, HEARTBEAT.  Replies leave through a->send.
+ * Returns 0 when the frame was handled (including refusing it), or a
+ * negative code for a local failure (storage), in which case nothing was
+ * acknowledged and the relay will redeliver.
+ */
+int agentd_receive(struct agentd *a, const uint8_t *buf, size_t len);
+
+/** agentd_hello(a): send HELLO (roster version, credit) and schedule every pending message for retransmission now. */
+int agentd_hello(struct agentd *a);
+
+/** agentd_heartbeat(a): send a HEARTBEAT envelope. */
+int agentd_heartbeat(struct agentd *a);
+
+/**
+ * agentd_tick(a, now): retransmit pending messages whose time has come
+ * (only while connected).  Returns the ms until the next one is due (at
+ * most 60000).
+ */
+uint64_t agentd_tick(struct agentd *a, uint64_t now);
+
+/**
+ * agentd_content(a, id, dir, json): the decrypted referral of message
+ * ${id} (received, or sent by us) as JSON text in a new buffer *${json}
+ * (free()); *${dir} = 'i' or 'o'.  FERRY_ENOENT if we hold no such message.
+ */
+int agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    char *dir, char **json);
+
+/** agentd_relay_endpoint(a): the relay endpoint (config, else roster). */
+const char *agentd_relay_endpoint(const struct agentd *a);
+
+/* ---- agentd_spool.c ---- */
+
+/**
+ * agentd_spool_init(a): create <spool>/{outbox,sent,failed,inbox} and one
+ * outbox/<agency>/ folder per active partner.  No-op without a spool.
+ */
+int agentd_spool_init(struct agentd *a);
+
+/** agentd_spool_scan(a): pick up complete files in <spool>/outbox/<agency>/ (see docs/agent.md). */
+void agentd_spool_scan(struct agentd *a);
+
+/**
+ * agentd_spool_inbox(a, id, json, len, meta, metalen): write
+ * <spool>/inbox/<id>.meta then <id>.json atomically (temp + fsync +
+ * rename + fsync of the folder).  No-op without a spool.  0 or FERRY_EIO.
+ */
+int agentd_spool_inbox(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    const char *json, size_t len, const char *meta, size_t metalen);
+
+/* ---- agentd_ctl.c ---- */
+
+/**
+ * agentd_ctl_handle(a, req, reqlen, doc, doclen, reply, replylen, body,
+ * bodylen): answer one control request (JSON ${req}, optional document
+ * frame ${doc}) with a JSON reply in a new buffer *${reply} and optional
+ * second frame *${body} (both free(), *${body} may be NULL).
+ */
+void agentd_ctl_handle(struct agentd *a, const char *req, size_t reqlen,
+    const uint8_t *doc, size_t doclen, char **reply, size_t *replylen,
+    char **body, size_t *bodylen);
+
+/* ---- agentd_net.c ---- */
+
+/** agentd_net_run(a, stop): the event loop until *${stop} is set; 0 or -1 on a fatal error. */
+int agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * agentd_ctl.c: the control requests of the `ferry` CLI (docs/agent.md,
+ * "Control socket").  A request is one JSON object {"cmd": ...} in the
+ * first frame, with the document in an optional second frame; the answer
+ * is one JSON object {"ok": true, ...} or {"ok": false, "code":
+ * "FERRY_E...", "error": "..."}, with the referral JSON in an optional
+ * second frame (show).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agentd.h"
+#include "alog.h"
+#include "referral.h"
+
+static json_t *
+fail(int code, const char *msg)
+{
+
+	return (json_pack("{s:b, s:s, s:s}", "ok", 0, "code",
+	    ferry_errname(code), "error", msg ? msg : ferry_strerror(code)));
+}
+
+static json_t *
+ok_obj(void)
+{
+
+	return (json_pack("{s:b}", "ok", 1));
+}
+
+static void
+hexs(char *out, const uint8_t *b, size_t n)
+{
+
+	ferry_hex(out, b, n);
+}
+
+static int
+get_id(json_t *req, const char *key, uint8_t id[FERRY_MSGID_LEN])
+{
+	const char *s;
+
+	if ((s = json_string_value(json_object_get(req, key))) == NULL ||
+	    strlen(s) != 2 * FERRY_MSGID_LEN)
+		return (FERRY_EINVAL);
+	return (ferry_unhex(id, FERRY_MSGID_LEN, s));
+}
+
+static json_t *
+out_json(const struct astore_out *r)
+{
+	char id[33], h[65], rt[33];
+	json_t *o;
+
+	hexs(id, r->msg_id, FERRY_MSGID_LEN);
+	hexs(h, r->env_hash, FERRY_HASH_LEN);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, "
+	    "s:s, s:s, s:I}",
+	    "direction", "out", "msg_id", id, "to", r->to, "state",
+	    astore_state_name(r->state), "env_hash", h,
+	    "queued_ms", (json_int_t)r->t_queued,
+	    "accepted_ms", (json_int_t)r->t_accepted,
+	    "delivered_ms", (json_int_t)r->t_delivered,
+	    "failed_ms", (json_int_t)r->t_failed,
+	    "case_id", r->case_id, "kind", r->kind,
+	    "response", r->response,
+	    "roster_version", (json_int_t)r->roster_version);
+	if (o == NULL)
+		return (NULL);
+	if (r->state == ASTORE_ACCEPTED || r->state == ASTORE_DELIVERED)
+		json_object_set_new(o, "relay_log_index",
+		    json_integer((json_int_t)r->relay_index));
+	if (r->state == ASTORE_DELIVERED) {
+		json_object_set_new(o, "recipient_log_index",
+		    json_integer((json_int_t)r->rcpt_index));
+		json_object_set_new(o, "receipt_verified", json_true());
+	}
+	if (r->state == ASTORE_FAILED) {
+		json_object_set_new(o, "code",
+		    json_string(ferry_errname(-(int)r->code)));
+		json_object_set_new(o, "reason", json_string(r->reason));
+	}
+	if (r->has_reply_to) {
+		hexs(rt, r->reply_to, FERRY_MSGID_LEN);
+		json_object_set_new(o, "in_reply_to", json_string(rt));
+	}
+	if (r->spool_name[0] != '\0')
+		json_object_set_new(o, "spool_file", json_string(r->spool_name));
+	return (o);
+}
+
+static json_t *
+in_json(const struct astore_in *r)
+{
+	char id[33], h[65], rt[33];
+	json_t *o;
+
+	hexs(id, r->msg_id, FERRY_MSGID_LEN);
+	hexs(h, r->env_hash, FERRY_HASH_LEN);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}",
+	    "direction", "in", "msg_id", id, "from", r->from, "state",
+	    "received", "env_hash", h,
+	    "received_ms", (json_int_t)r->t_received,
+	    "log_index", (json_int_t)r->log_index,
+	    "case_id", r->case_id, "kind", r->kind, "response", r->response);
+	if (o != NULL && r->has_reply_to) {
+		hexs(rt, r->reply_to, FERRY_MSGID_LEN);
+		json_object_set_new(o, "in_reply_to", json_string(rt));
+	}
+	return (o);
+}
+
+static int
+add_out(void *ctx, const struct astore_out *r)
+{
+	json_t *o;
+
+	if ((o = out_json(r)) == NULL)
+		return (FERRY_ENOMEM);
+	return (json_array_append_new(ctx, o) != 0 ? FERRY_ENOMEM : 0);
+}
+
+static int
+add_in(void *ctx, const struct astore_in *r)
+{
+	json_t *o;
+
+	if ((o = in_json(r)) == NULL)
+		return (FERRY_ENOMEM);
+	return (json_array_append_new(ctx, o) != 0 ? FERRY_ENOMEM : 0);
+}
+
+/* Sort listings by time (queued or received), oldest first. */
+static json_int_t
+tkey(json_t *o)
+{
+	json_t *t;
+
+	if ((t = json_object_get(o, "queued_ms")) == NULL)
+		t = json_object_get(o, "received_ms");
+	return (json_integer_value(t));
+}
+
+static int
+cmp_time(const void *x, const void *y)
+{
+	json_int_t a = tkey(*(json_t *const *)x), b = tkey(*(json_t *const *)y);
+
+	return (a < b ? -1 : a > b);
+}
+
+static json_t *
+sorted(json_t *arr)
+{
+	size_t n = json_array_size(arr), i;
+	json_t **v, *out;
+
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return (arr);
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(arr, i));
+	qsort(v, n, sizeof(*v), cmp_time);
+	out = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(out, v[i]);
+	free(v);
+	json_decref(arr);
+	return (out);
+}
+
+static json_t *
+do_list(struct agentd *a, int in)
+{
+	json_t *arr, *o;
+	int rc;
+
+	if ((arr = json_array()) == NULL)
+		return (NULL);
+	rc = in ? astore_foreach_in(a->store, add_in, arr) :
+	    astore_foreach_out(a->store, add_out, arr);
+	if (rc != 0) {
+		json_decref(arr);
+		return (fail(rc, NULL));
+	}
+	o = ok_obj();
+	json_object_set_new(o, "messages", sorted(arr));
+	return (o);
+}
+
+static json_t *
+do_send(struct agentd *a, json_t *req, const uint8_t *doc, size_t doclen)
+{
+	char err[AGENTD_ERR_MAX], hx[33];
+	const char *to;
+	uint8_t id[FERRY_MSGID_LEN];
+	json_t *o;
+	int rc;
+
+	if ((to = json_string_value(json_object_get(req, "to"))) == NULL)
+		return (fail(FERRY_EINVAL, "request: \"to\" missing"));
+	if (doc == NULL)
+		return (fail(FERRY_EINVAL, "request: document frame missing"));
+	if ((rc = agentd_submit(a, to, (const char *)doc, doclen, NULL, NULL,
+	    id, err, sizeof(err))) != 0)
+		return (fail(rc, err[0] ? err : NULL));
+	hexs(hx, id, FERRY_MSGID_LEN);
+	o = ok_obj();
+	json_object_set_new(o, "msg_id", json_string(hx));
+	return (o);
+}
+
+/* reply: build a response document to a received message, then send it. */
+static json_t *
+do_reply(struct agentd *a, json_t *req)
+{
+	struct referral_party who;
+	struct astore_in in;
+	uint8_t id[FERRY_MSGID_LEN], nid[FERRY_MSGID_LEN];
+	char *doc = NULL, err[AGENTD_ERR_MAX], hx[33];
+	const char *resp;
+	json_t *o;
+	int rc;
+
+	if (get_id(req, "msg_id", id) != 0)
+		return (fail(FERRY_EINVAL, "msg_id: not a message id"));
+	if ((resp = json_string_value(json_object_get(req, "response"))) ==
+	    NULL)
+		return (fail(FERRY_EINVAL, "response: missing"));
+	if ((rc = astore_get_in(a->store, id, &in)) != 0)
+		return (fail(rc, "msg_id: no such received message"));
+	astore_in_clear(&in);
+	memset(&who, 0, sizeof(who));
+	who.name = json_string_value(json_object_get(req, "name"));
+	who.organisation = json_string_value(json_object_get(req,
+	    "organisation"));
+	if (who.name == NULL)
+		who.name = a->me->name[0] ? a->me->name : a->me->id;
+	if (who.organisation == NULL)
+		who.organisation = a->me->name[0] ? a->me->name : a->me->id;
+	who.role = json_string_value(json_object_get(req, "role"));
+	who.phone = json_string_value(json_object_get(req, "phone"));
+	who.email = json_string_value(json_object_get(req, "email"));
+	err[0] = '\0';
+	if ((rc = referral_response_json(in.case_id, id, resp,
+	    json_string_value(json_object_get(req, "reason")),
+	    json_string_value(json_object_get(req, "narrative")), &who, &doc,
+	    err, sizeof(err))) != 0)
+		return (fail(rc, err[0] ? err : NULL));
+	rc = agentd_submit(a, in.from, doc, strlen(doc), NULL, NULL, nid, err,
+	    sizeof(err));
+	free(doc);
+	if (rc != 0)
+		return (fail(rc, err[0] ? err : NULL));
+	hexs(hx, nid, FERRY_MSGID_LEN);
+	o = ok_obj();
+	json_object_set_new(o, "msg_id", json_string(hx));
+	return (o);
+}
+
+static json_t *
+do_show(struct agentd *a, json_t *req, char **body, size_t *bodylen)
+{
+	uint8_t id[FERRY_MSGID_LEN];
+	char dir, *json;
+	json_t *o;
+	int rc;
+
+	if (get_id(req, "msg_id", id) != 0)
+		return (fail(FERRY_EINVAL, "msg_id: not a message id"));
+	if ((rc = agentd_content(a, id, &dir, &json)) != 0)
+		return (fail(rc, rc == FERRY_ENOENT ? "no such message" :
+		    NULL));
+	o = ok_obj();
+	json_object_set_new(o, "direction", json_string(dir == 'i' ? "in" :
+	    "out"));
+	*body = json;
+	*bodylen = strlen(json);
+	return (o);
+}
+
+struct counts {
+	uint64_t n[5];
+	uint64_t in;
+};
+
+static int
+count_out(void *ctx, const struct astore_out *r)
+{
+	struct counts *c = ctx;
+
+	if (r->state < 5)
+		c->n[r->state]++;
+	return (0);
+}
+
+static int
+count_in(void *ctx, const struct astore_in *r)
+{
+
+	(void)r;
+	((struct counts *)ctx)->in++;
+	return (0);
+}
+
+static json_t *
+do_status(struct agentd *a, json_t *req)
+{
+	struct astore_out o;
+	struct astore_in in;
+	struct counts c;
+	uint8_t id[FERRY_MSGID_LEN];
+	json_t *r, *m;
+	int rc;
+
+	if (json_object_get(req, "msg_id") != NULL) {
+		if (get_id(req, "msg_id", id) != 0)
+			return (fail(FERRY_EINVAL, "msg_id: not a message id"));
+		if ((rc = astore_get_out(a->store, id, &o)) == 0)
+			m = out_json(&o);
+		else if (rc == FERRY_ENOENT &&
+		    (rc = astore_get_in(a->store, id, &in)) == 0) {
+			m = in_json(&in);
+			astore_in_clear(&in);
+		} else
+			return (fail(rc, rc == FERRY_ENOENT ?
+			    "no such message" : NULL));
+		r = ok_obj();
+		json_object_set_new(r, "message", m);
+		return (r);
+	}
+	memset(&c, 0, sizeof(c));
+	if ((rc = astore_foreach_out(a->store, count_out, &c)) != 0 ||
+	    (rc = astore_foreach_in(a->store, count_in, &c)) != 0)
+		return (fail(rc, NULL));
+	r = ok_obj();
+	json_object_set_new(r, "agent", json_pack("{s:s, s:s, s:b, s:b, "
+	    "s:I, s:I, s:I, s:I}",
+	    "id", a->me->id, "relay", agentd_relay_endpoint(a),
+	    "connected", a->connected, "relay_refused_key", a->refused,
+	    "connected_since_ms", (json_int_t)a->connected_since,
+	    "last_rx_ms", (json_int_t)a->last_rx,
+	    "reconnects", (json_int_t)a->reconnects,
+	    "roster_version", (json_int_t)a->roster->version));
+	json_object_set_new(r, "queues", json_pack("{s:I, s:I, s:I, s:I, "
+	    "s:I}",
+	    "queued", (json_int_t)c.n[ASTORE_QUEUED],
+	    "accepted", (json_int_t)c.n[ASTORE_ACCEPTED],
+	    "delivered", (json_int_t)c.n[ASTORE_DELIVERED],
+	    "failed", (json_int_t)c.n[ASTORE_FAILED],
+	    "received", (json_int_t)c.in));
+	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, "
+	    "s:I, s:I, s:I, s:I, s:I}",
+	    "sent", (json_int_t)a->n_sent,
+	    "accepted", (json_int_t)a->n_accepted,
+	    "delivered", (json_int_t)a->n_delivered,
+	    "failed", (json_int_t)a->n_failed,
+	    "received", (json_int_t)a->n_received,
+	    "duplicates", (json_int_t)a->n_duplicates,
+	    "refused", (json_int_t)a->n_refused,
+	    "rosters", (json_int_t)a->n_rosters,
+	    "log_size", (json_int_t)log_size(a->log)));
+	return (r);
+}
+
+static json_t *
+do_partners(struct agentd *a)
+{
+	const struct roster_agency *ag;
+	char fp[IDENT_FP_LEN];
+	json_t *arr, *o;
+	size_t i;
+
+	arr = json_array();
+	for (i = 0; i < a->roster->nagencies; i++) {
+		ag = &a->roster->agencies[i];
+		roster_id_fingerprint(ag->id, ag->kind, ag->sign_pk, fp);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, "
+		    "s:s}", "id", ag->id, "kind", ident_kind_name(ag->kind) ?
+		    ident_kind_name(ag->kind) : "?", "name", ag->name,
+		    "status", ag->status == ROSTER_ACTIVE ? "active" :
+		    "revoked", "fingerprint", fp));
+	}
+	o = ok_obj();
+	json_object_set_new(o, "roster_version",
+	    json_integer((json_int_t)a->roster->version));
+	json_object_set_new(o, "partners", arr);
+	return (o);
+}
+
+void
+agentd_ctl_handle(struct agentd *a, const char *reqs, size_t reqlen,
+    const uint8_t *doc, size_t doclen, char **reply, size_t *replylen,
+    char **body, size_t *bodylen)
+{
+	json_error_t jerr;
+	json_t *req, *r;
+	const char *cmd;
+
+	*body = NULL;
+	*bodylen = 0;
+	if ((req = json_loadb(reqs, reqlen, 0, &jerr)) == NULL ||
+	    !json_is_object(req) ||
+	    (cmd = json_string_value(json_object_get(req, "cmd"))) == NULL)
+		r = fail(FERRY_EINVAL, "request: not a JSON object with cmd");
+	else if (strcmp(cmd, "send") == 0)
+		r = do_send(a, req, doc, doclen);
+	else if (strcmp(cmd, "reply") == 0)
+		r = do_reply(a, req);
+	else if (strcmp(cmd, "inbox") == 0)
+		r = do_list(a, 1);
+	else if (strcmp(cmd, "outbox") == 0)
+		r = do_list(a, 0);
+	else if (strcmp(cmd, "show") == 0)
+		r = do_show(a, req, body, bodylen);
+	else if (strcmp(cmd, "status") == 0)
+		r = do_status(a, req);
+	else if (strcmp(cmd, "partners") == 0)
+		r = do_partners(a);
+	else
+		r = fail(FERRY_EINVAL, "request: unknown cmd");
+	json_decref(req);
+	*reply = r != NULL ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	if (*reply == NULL) {
+		size_t n = sizeof("{\"ok\":false,\"code\":\"FERRY_ENOMEM\"}");
+
+		if ((*reply = malloc(n)) != NULL)
+			memcpy(*reply, "{\"ok\":false,\"code\":\"FERRY_ENOMEM\"}",
+			    n);
+	}
+	*replylen = *reply != NULL ? strlen(*reply) : 0;
+}

@@ -1,0 +1,440 @@
+/*
+ * agentd_net.c: ferry-agent's sockets and event loop (docs/protocol.md
+ * section 6.1-6.2, docs/agent.md):
+ *   - one DEALER to the relay over CURVE, the relay's server key pinned
+ *     from the verified roster; ZMQ_IMMEDIATE so nothing is queued to a
+ *     link that is not up; ZMTP heartbeats; bounded linger;
+ *   - zmq_socket_monitor: HANDSHAKE_SUCCEEDED -> HELLO and retransmission;
+ *     HANDSHAKE_FAILED_AUTH / _PROTOCOL / _NO_DETAIL -> one clear error
+ *     line and a growing pause with the endpoint disconnected (libzmq
+ *     would otherwise retry in silence);
+ *   - a REP socket on ipc://<data>/control (owner-only) for the CLI;
+ *   - timers: retransmission, application heartbeat, spool scan.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <zmq.h>
+
+#include "agentd.h"
+#include "alog.h"
+#include "envelope.h"
+#include "referral.h"
+
+#define NET_BATCH 256		/* frames read per wakeup before polling again */
+#define NET_HB_TIMEOUT 15000	/* ZMQ_HEARTBEAT_TIMEOUT / TTL, ms */
+#define NET_HB_IVL 5000		/* ZMQ_HEARTBEAT_IVL, ms */
+#define NET_REFUSED_MAX 600000	/* longest pause after a refused handshake */
+
+struct net {
+	struct agentd *a;
+	void *zctx, *dealer, *mon, *ctl;
+	char endpoint[256];
+	char ctl_path[ACONF_PATH_MAX + 16];
+	int attached;			/* zmq_connect done, not disconnected */
+	unsigned mon_gen;
+	uint64_t refused_until, refused_wait;
+};
+
+static int
+dealer_send(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct net *n = ctx;
+
+	if (n->dealer == NULL)
+		return (FERRY_ETIMEOUT);
+	if (zmq_send(n->dealer, buf, len, ZMQ_DONTWAIT) != (int)len)
+		return (FERRY_ETIMEOUT);
+	return (0);
+}
+
+static int
+setopt_int(void *s, int opt, int v)
+{
+
+	return (zmq_setsockopt(s, opt, &v, sizeof(v)));
+}
+
+static void
+close_dealer(struct net *n)
+{
+
+	if (n->mon != NULL) {
+		zmq_close(n->mon);
+		n->mon = NULL;
+	}
+	if (n->dealer != NULL) {
+		(void)zmq_socket_monitor(n->dealer, NULL, 0);
+		zmq_close(n->dealer);
+		n->dealer = NULL;
+	}
+	n->attached = 0;
+	n->a->connected = 0;
+}
+
+static int
+open_dealer(struct net *n)
+{
+	struct agentd *a = n->a;
+	char mon[64];
+	int64_t maxmsg;
+
+	snprintf(n->endpoint, sizeof(n->endpoint), "%s",
+	    agentd_relay_endpoint(a));
+	if (n->endpoint[0] == '\0') {
+		alog(ALOG_ERROR, "config", "no relay endpoint: set relay= in "
+		    "the config (the roster names none)");
+		return (-1);
+	}
+	if ((n->dealer = zmq_socket(n->zctx, ZMQ_DEALER)) == NULL)
+		goto err;
+	maxmsg = (int64_t)env_bucket(a->conf.max_body + 1024) + ENV_BLOB_MAX +
+	    65536;
+	if (zmq_setsockopt(n->dealer, ZMQ_CURVE_SERVERKEY,
+	    a->roster->relay.curve_pk, 32) != 0 ||
+	    zmq_setsockopt(n->dealer, ZMQ_CURVE_PUBLICKEY, a->me->curve_pk,
+	    32) != 0 ||
+	    zmq_setsockopt(n->dealer, ZMQ_CURVE_SECRETKEY, a->me->curve_sk,
+	    32) != 0 ||
+	    setopt_int(n->dealer, ZMQ_LINGER, (int)a->conf.linger_ms) != 0 ||
+	    setopt_int(n->dealer, ZMQ_IMMEDIATE, 1) != 0 ||
+	    setopt_int(n->dealer, ZMQ_RECONNECT_IVL,
+	    (int)a->conf.reconnect_ms) != 0 ||
+	    setopt_int(n->dealer, ZMQ_RECONNECT_IVL_MAX,
+	    (int)a->conf.reconnect_max_ms) != 0 ||
+	    setopt_int(n->dealer, ZMQ_HEARTBEAT_IVL, NET_HB_IVL) != 0 ||
+	    setopt_int(n->dealer, ZMQ_HEARTBEAT_TIMEOUT, NET_HB_TIMEOUT) != 0 ||
+	    setopt_int(n->dealer, ZMQ_HEARTBEAT_TTL, NET_HB_TIMEOUT) != 0 ||
+	    zmq_setsockopt(n->dealer, ZMQ_MAXMSGSIZE, &maxmsg,
+	    sizeof(maxmsg)) != 0)
+		goto err;
+	snprintf(mon, sizeof(mon), "inproc://ferry-agent-monitor-%u",
+	    n->mon_gen++);
+	if (zmq_socket_monitor(n->dealer, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED) !=
+	    0)
+		goto err;
+	if ((n->mon = zmq_socket(n->zctx, ZMQ_PAIR)) == NULL ||
+	    setopt_int(n->mon, ZMQ_LINGER, 0) != 0 ||
+	    zmq_connect(n->mon, mon) != 0)
+		goto err;
+	if (zmq_connect(n->dealer, n->endpoint) != 0)
+		goto err;
+	n->attached = 1;
+	alog(ALOG_INFO, "connecting", "relay=%s roster=%llu", n->endpoint,
+	    (unsigned long long)a->roster->version);
+	return (0);
+err:
+	alog(ALOG_ERROR, "zmq", "relay socket: %s", zmq_strerror(zmq_errno()));
+	close_dealer(n);
+	return (-1);
+}
+
+static int
+open_ctl(struct net *n)
+{
+	char ep[ACONF_PATH_MAX + 32];
+	int64_t maxmsg = (int64_t)REFERRAL_JSON_MAX + 65536;
+	mode_t old;
+	int rc;
+
+	if ((size_t)snprintf(n->ctl_path, sizeof(n->ctl_path), "%s/control",
+	    n->a->conf.data) >= sizeof(n->ctl_path) ||
+	    (size_t)snprintf(ep, sizeof(ep), "ipc://%s", n->ctl_path) >=
+	    sizeof(ep))
+		return (-1);
+	if ((n->ctl = zmq_socket(n->zctx, ZMQ_REP)) == NULL ||
+	    setopt_int(n->ctl, ZMQ_LINGER, 100) != 0 ||
+	    zmq_setsockopt(n->ctl, ZMQ_MAXMSGSIZE, &maxmsg,
+	    sizeof(maxmsg)) != 0)
+		goto err;
+	/* Owner-only: the folder is 0700 and the socket file 0600. */
+	old = umask(077);
+	rc = zmq_bind(n->ctl, ep);
+	umask(old);
+	if (rc != 0)
+		goto err;
+	if (chmod(n->ctl_path, 0600) != 0) {
+		alog(ALOG_ERROR, "control", "chmod %s: %s", n->ctl_path,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+err:
+	alog(ALOG_ERROR, "control", "%s: %s", ep, zmq_strerror(zmq_errno()));
+	return (-1);
+}
+
+/* Read one monitor event (two frames). */
+static void
+on_monitor(struct net *n)
+{
+	struct agentd *a = n->a;
+	zmq_msg_t m;
+	uint8_t ev[6];
+	uint16_t event;
+	uint32_t value;
+	int more, got = 0;
+	size_t sz = sizeof(more);
+	uint64_t now = ferry_now_ms();
+
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, n->mon, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&m);
+		return;
+	}
+	if (zmq_msg_size(&m) == 6) {
+		memcpy(ev, zmq_msg_data(&m), 6);
+		got = 1;
+	}
+	more = zmq_msg_more(&m);
+	zmq_msg_close(&m);
+	while (more) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, n->mon, 0) < 0) {
+			zmq_msg_close(&m);
+			break;
+		}
+		more = zmq_msg_more(&m);
+		zmq_msg_close(&m);
+	}
+	(void)sz;
+	if (!got)
+		return;
+	memcpy(&event, ev, 2);
+	memcpy(&value, ev + 2, 4);
+	switch (event) {
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		a->connected = 1;
+		a->refused = 0;
+		a->connected_since = now;
+		a->reconnects++;
+		n->refused_wait = 0;
+		alog(ALOG_INFO, "connected", "relay=%s: CURVE handshake done, "
+		    "sending HELLO", n->endpoint);
+		if (agentd_hello(a) != 0)
+			alog(ALOG_WARN, "hello", "HELLO not sent; will retry "
+			    "on the next connection");
+		break;
+	case ZMQ_EVENT_DISCONNECTED:
+		if (a->connected)
+			alog(ALOG_WARN, "disconnected", "relay=%s: link lost, "
+			    "reconnecting", n->endpoint);
+		a->connected = 0;
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+		a->connected = 0;
+		a->refused = 1;
+		if (n->refused_wait == 0)
+			n->refused_wait = a->conf.refused_backoff_ms;
+		else if (n->refused_wait < NET_REFUSED_MAX / 2)
+			n->refused_wait *= 2;
+		else
+			n->refused_wait = NET_REFUSED_MAX;
+		n->refused_until = now + n->refused_wait;
+		if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+			alog(ALOG_ERROR, "refused", "relay=%s refused our "
+			    "transport key (ZAP status %u): is agency %s "
+			    "active in the relay's roster? retrying in %llus",
+			    n->endpoint, value, a->me->id,
+			    (unsigned long long)(n->refused_wait / 1000));
+		else
+			alog(ALOG_ERROR, "refused", "relay=%s: CURVE handshake "
+			    "failed (%s, code 0x%x): the relay refused our "
+			    "transport key or its key differs from the "
+			    "roster's; retrying in %llus", n->endpoint,
+			    event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ?
+			    "protocol error" : "no detail", value,
+			    (unsigned long long)(n->refused_wait / 1000));
+		/* Stop libzmq's silent reconnects until the pause ends. */
+		if (n->attached && zmq_disconnect(n->dealer, n->endpoint) == 0)
+			n->attached = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+on_dealer(struct net *n)
+{
+	zmq_msg_t m;
+	int i, rc, more;
+
+	for (i = 0; i < NET_BATCH; i++) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, n->dealer, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m);
+			return;
+		}
+		more = zmq_msg_more(&m);
+		if (more) {
+			/* One envelope per message: drain and drop the rest. */
+			alog(ALOG_WARN, "frames", "multi-frame message from "
+			    "the relay dropped");
+			while (more) {
+				zmq_msg_close(&m);
+				zmq_msg_init(&m);
+				if (zmq_msg_recv(&m, n->dealer, 0) < 0)
+					break;
+				more = zmq_msg_more(&m);
+			}
+			zmq_msg_close(&m);
+			continue;
+		}
+		rc = agentd_receive(n->a, zmq_msg_data(&m), zmq_msg_size(&m));
+		if (rc != 0)
+			alog(ALOG_ERROR, "receive", "local failure handling a "
+			    "frame: %s (not acknowledged; the relay will "
+			    "redeliver)", ferry_strerror(rc));
+		zmq_msg_close(&m);
+	}
+}
+
+static void
+on_ctl(struct net *n)
+{
+	zmq_msg_t req, doc;
+	char *reply = NULL, *body = NULL;
+	size_t replylen, bodylen;
+	int have_doc = 0, more;
+
+	zmq_msg_init(&req);
+	zmq_msg_init(&doc);
+	if (zmq_msg_recv(&req, n->ctl, ZMQ_DONTWAIT) < 0)
+		goto done;
+	if (zmq_msg_more(&req)) {
+		if (zmq_msg_recv(&doc, n->ctl, 0) < 0)
+			goto done;
+		have_doc = 1;
+		more = zmq_msg_more(&doc);
+		while (more) {
+			zmq_msg_t x;
+
+			zmq_msg_init(&x);
+			if (zmq_msg_recv(&x, n->ctl, 0) < 0) {
+				zmq_msg_close(&x);
+				break;
+			}
+			more = zmq_msg_more(&x);
+			zmq_msg_close(&x);
+		}
+	}
+	agentd_ctl_handle(n->a, zmq_msg_data(&req), zmq_msg_size(&req),
+	    have_doc ? zmq_msg_data(&doc) : NULL,
+	    have_doc ? zmq_msg_size(&doc) : 0, &reply, &replylen, &body,
+	    &bodylen);
+	if (reply == NULL) {
+		(void)zmq_send(n->ctl, "{\"ok\":false}", 12, 0);
+		goto done;
+	}
+	if (zmq_send(n->ctl, reply, replylen, body != NULL ? ZMQ_SNDMORE :
+	    0) < 0 || (body != NULL && zmq_send(n->ctl, body, bodylen, 0) < 0))
+		alog(ALOG_WARN, "control", "reply not sent: %s",
+		    zmq_strerror(zmq_errno()));
+done:
+	free(reply);
+	free(body);
+	zmq_msg_close(&req);
+	zmq_msg_close(&doc);
+}
+
+int
+agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop)
+{
+	struct net n;
+	zmq_pollitem_t items[3];
+	uint64_t now, next_spool = 0, wait, t;
+	int rc = -1, np;
+
+	memset(&n, 0, sizeof(n));
+	n.a = a;
+	if ((n.zctx = zmq_ctx_new()) == NULL) {
+		alog(ALOG_ERROR, "zmq", "context: %s",
+		    zmq_strerror(zmq_errno()));
+		return (-1);
+	}
+	a->send = dealer_send;
+	a->send_ctx = &n;
+	if (open_ctl(&n) != 0 || open_dealer(&n) != 0)
+		goto done;
+	alog(ALOG_INFO, "started", "agency=%s control=ipc://%s spool=%s",
+	    a->me->id, n.ctl_path, a->conf.spool[0] ? a->conf.spool : "-");
+	while (!*stop) {
+		now = ferry_now_ms();
+		if (a->relay_key_changed) {
+			alog(ALOG_INFO, "relay-key", "the roster changed the "
+			    "relay's key: reconnecting");
+			a->relay_key_changed = 0;
+			close_dealer(&n);
+			if (open_dealer(&n) != 0)
+				goto done;
+		}
+		if (!n.attached && n.dealer != NULL &&
+		    now >= n.refused_until) {
+			if (zmq_connect(n.dealer, n.endpoint) == 0) {
+				n.attached = 1;
+				alog(ALOG_INFO, "connecting", "relay=%s (after "
+				    "a refused handshake)", n.endpoint);
+			}
+		}
+		if (a->connected && now - a->last_tx >= a->conf.heartbeat_ms)
+			(void)agentd_heartbeat(a);
+		if (now >= next_spool) {
+			agentd_spool_scan(a);
+			now = ferry_now_ms();
+			next_spool = now + a->conf.spool_ms;
+		}
+		wait = agentd_tick(a, now);
+		if (a->connected) {
+			t = a->last_tx + a->conf.heartbeat_ms;
+			if (t > now && t - now < wait)
+				wait = t - now;
+		}
+		if (next_spool > now && next_spool - now < wait)
+			wait = next_spool - now;
+		if (!n.attached && n.refused_until > now &&
+		    n.refused_until - now < wait)
+			wait = n.refused_until - now;
+		if (wait > 1000)
+			wait = 1000;
+		items[0].socket = n.dealer;
+		items[0].events = ZMQ_POLLIN;
+		items[1].socket = n.mon;
+		items[1].events = ZMQ_POLLIN;
+		items[2].socket = n.ctl;
+		items[2].events = ZMQ_POLLIN;
+		items[0].revents = items[1].revents = items[2].revents = 0;
+		np = zmq_poll(items, 3, (long)wait);
+		if (np < 0) {
+			if (zmq_errno() == EINTR)
+				continue;
+			alog(ALOG_ERROR, "zmq", "poll: %s",
+			    zmq_strerror(zmq_errno()));
+			goto done;
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			on_monitor(&n);
+		if (items[0].revents & ZMQ_POLLIN)
+			on_dealer(&n);
+		if (items[2].revents & ZMQ_POLLIN)
+			on_ctl(&n);
+	}
+	rc = 0;
+	alog(ALOG_INFO, "stopping", "agency=%s", a->me->id);
+done:
+	a->send = NULL;
+	a->connected = 0;
+	close_dealer(&n);
+	if (n.ctl != NULL)
+		zmq_close(n.ctl);
+	zmq_ctx_term(n.zctx);
+	return (rc);
+}

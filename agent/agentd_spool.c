@@ -1,0 +1,295 @@
+/*
+ * agentd_spool.c: the spool folders, for systems that can only drop and
+ * pick up files (docs/agent.md, "Spool folders"):
+ *
+ *   <spool>/outbox/<agency-id>/NAME.json   referral for <agency-id>: sent,
+ *                                         then moved to sent/<msgid>.json
+ *   <spool>/failed/NAME, NAME.error       refused, with the reason
+ *   <spool>/inbox/<msgid>.json            received referral (+ <msgid>.meta)
+ *
+ * Writers must create a file under a temporary name (starting with '.', or
+ * ending in ".tmp") and rename it into place: such names are never picked
+ * up, so a half-written file is never sent.  A file is matched to the
+ * message it became by the SHA-256 of its name and content, recorded in
+ * the same commit as the message, so a crash between that commit and the
+ * move to sent/ never sends it twice.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "agentd.h"
+#include "alog.h"
+#include "referral.h"
+
+#define SPOOL_PER_SCAN 64	/* files handled per scan: keeps the loop responsive */
+
+static int
+spath(const struct agentd *a, char *buf, size_t cap, const char *a1,
+    const char *a2, const char *a3)
+{
+
+	if ((size_t)snprintf(buf, cap, "%s/%s%s%s%s%s", a->conf.spool, a1,
+	    a2 ? "/" : "", a2 ? a2 : "", a3 ? "/" : "", a3 ? a3 : "") >= cap)
+		return (FERRY_EINVAL);
+	return (0);
+}
+
+static int
+fsync_dir(const char *path)
+{
+	int fd, rc = 0;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return (FERRY_EIO);
+	if (fsync(fd) != 0)
+		rc = FERRY_EIO;
+	close(fd);
+	return (rc);
+}
+
+static int
+mkd(const char *path)
+{
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return (FERRY_EIO);
+	return (0);
+}
+
+int
+agentd_spool_init(struct agentd *a)
+{
+	static const char *subs[] = { "outbox", "sent", "failed", "inbox" };
+	const struct roster_agency *ag;
+	char path[ACONF_PATH_MAX + 256];
+	size_t i;
+	int rc;
+
+	if (a->conf.spool[0] == '\0')
+		return (0);
+	if ((rc = mkd(a->conf.spool)) != 0)
+		return (rc);
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if ((rc = spath(a, path, sizeof(path), subs[i], NULL,
+		    NULL)) != 0 || (rc = mkd(path)) != 0)
+			return (rc);
+	}
+	for (i = 0; i < a->roster->nagencies; i++) {
+		ag = &a->roster->agencies[i];
+		if (ag->status != ROSTER_ACTIVE ||
+		    strcmp(ag->id, a->me->id) == 0)
+			continue;
+		if ((rc = spath(a, path, sizeof(path), "outbox", ag->id,
+		    NULL)) != 0 || (rc = mkd(path)) != 0)
+			return (rc);
+	}
+	return (0);
+}
+
+static int
+skip_name(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (n[0] == '.')
+		return (1);
+	if (len >= 4 && strcmp(n + len - 4, ".tmp") == 0)
+		return (1);
+	if (strstr(n, ".tmp.") != NULL)
+		return (1);
+	return (0);
+}
+
+/* Move ${from} to failed/ and write NAME.error beside it. */
+static void
+to_failed(struct agentd *a, const char *from, const char *name,
+    const char *reason)
+{
+	char dst[ACONF_PATH_MAX + 512], epath[ACONF_PATH_MAX + 520];
+	char fname[300], dir[ACONF_PATH_MAX + 16];
+	struct stat st;
+	int rc;
+
+	snprintf(fname, sizeof(fname), "%s", name);
+	if (spath(a, dst, sizeof(dst), "failed", fname, NULL) != 0)
+		return;
+	if (lstat(dst, &st) == 0) {
+		snprintf(fname, sizeof(fname), "%s.%llu", name,
+		    (unsigned long long)ferry_now_ms());
+		if (spath(a, dst, sizeof(dst), "failed", fname, NULL) != 0)
+			return;
+	}
+	snprintf(epath, sizeof(epath), "%s.error", dst);
+	if ((rc = ferry_write_file(epath, reason, strlen(reason), 0600)) != 0)
+		alog(ALOG_ERROR, "spool", "cannot write %s: %s", epath,
+		    ferry_strerror(rc));
+	if (rename(from, dst) != 0) {
+		alog(ALOG_ERROR, "spool", "cannot move %s to failed/: %s",
+		    from, strerror(errno));
+		return;
+	}
+	if (spath(a, dir, sizeof(dir), "failed", NULL, NULL) == 0)
+		(void)fsync_dir(dir);
+	alog(ALOG_WARN, "spool-failed", "%s: %s", name, reason);
+}
+
+static void
+to_sent(struct agentd *a, const char *from, const char *srcdir,
+    const uint8_t id[FERRY_MSGID_LEN])
+{
+	char dst[ACONF_PATH_MAX + 128], name[64], dir[ACONF_PATH_MAX + 16];
+	char hx[33];
+
+	ferry_hex(hx, id, FERRY_MSGID_LEN);
+	snprintf(name, sizeof(name), "%s.json", hx);
+	if (spath(a, dst, sizeof(dst), "sent", name, NULL) != 0)
+		return;
+	if (rename(from, dst) != 0) {
+		alog(ALOG_ERROR, "spool", "cannot move %s to sent/: %s", from,
+		    strerror(errno));
+		return;
+	}
+	if (spath(a, dir, sizeof(dir), "sent", NULL, NULL) == 0)
+		(void)fsync_dir(dir);
+	(void)fsync_dir(srcdir);
+}
+
+/* Handle one file outbox/<to>/<name>. */
+static void
+spool_one(struct agentd *a, const char *to, const char *dirpath,
+    const char *name)
+{
+	crypto_hash_sha256_state st;
+	char path[ACONF_PATH_MAX + 512], err[AGENTD_ERR_MAX], label[600];
+	char reason[AGENTD_ERR_MAX + 128];
+	uint8_t *buf, key[32], id[FERRY_MSGID_LEN];
+	size_t len;
+	int rc;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dirpath, name) >=
+	    sizeof(path))
+		return;
+	snprintf(label, sizeof(label), "%s/%s", to, name);
+	if ((rc = ferry_read_file(path, REFERRAL_JSON_MAX, &buf, &len,
+	    0)) != 0) {
+		if (rc == FERRY_ETOOBIG) {
+			snprintf(reason, sizeof(reason), "%s: file: larger "
+			    "than %u bytes\n", ferry_errname(FERRY_EJSON),
+			    REFERRAL_JSON_MAX);
+			to_failed(a, path, name, reason);
+		}
+		return;
+	}
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)"ferry-spool/v1", 15);
+	crypto_hash_sha256_update(&st, (const uint8_t *)label,
+	    strlen(label) + 1);
+	crypto_hash_sha256_update(&st, buf, len);
+	crypto_hash_sha256_final(&st, key);
+	if ((rc = astore_spool_lookup(a->store, key, id)) == 0) {
+		/* Already sent: the crash came before the move. */
+		to_sent(a, path, dirpath, id);
+		goto done;
+	}
+	if (rc != FERRY_ENOENT) {
+		alog(ALOG_ERROR, "spool", "%s: store: %s", label,
+		    ferry_strerror(rc));
+		goto done;
+	}
+	rc = agentd_submit(a, to, (const char *)buf, len, label, key, id, err,
+	    sizeof(err));
+	if (rc == 0) {
+		to_sent(a, path, dirpath, id);
+		goto done;
+	}
+	if (rc == FERRY_EJSON || rc == FERRY_ESCHEMA || rc == FERRY_ECONSENT ||
+	    rc == FERRY_ERECIPIENT || rc == FERRY_EKEYWINDOW ||
+	    rc == FERRY_EUNKNOWNAGENCY || rc == FERRY_EREVOKED ||
+	    rc == FERRY_ETOOBIG) {
+		snprintf(reason, sizeof(reason), "%s: %s\n",
+		    ferry_errname(rc), err[0] ? err : ferry_strerror(rc));
+		to_failed(a, path, name, reason);
+	} else
+		alog(ALOG_ERROR, "spool", "%s: %s (left in place, will "
+		    "retry)", label, err[0] ? err : ferry_strerror(rc));
+done:
+	free(buf);
+}
+
+void
+agentd_spool_scan(struct agentd *a)
+{
+	char outbox[ACONF_PATH_MAX + 16], sub[ACONF_PATH_MAX + 96];
+	char fpath[ACONF_PATH_MAX + 400], reason[512];
+	struct dirent *d, *f;
+	struct stat st;
+	DIR *od, *sd;
+	int handled = 0;
+
+	if (a->conf.spool[0] == '\0')
+		return;
+	if (spath(a, outbox, sizeof(outbox), "outbox", NULL, NULL) != 0 ||
+	    (od = opendir(outbox)) == NULL)
+		return;
+	while (handled < SPOOL_PER_SCAN && (d = readdir(od)) != NULL) {
+		if (skip_name(d->d_name))
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", outbox,
+		    d->d_name) >= sizeof(sub) || lstat(sub, &st) != 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			snprintf(reason, sizeof(reason), "%s: to: no "
+			    "recipient: put the file in outbox/<agency-id>/\n",
+			    ferry_errname(FERRY_ERECIPIENT));
+			to_failed(a, sub, d->d_name, reason);
+			handled++;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) ||
+		    !ferry_id_valid(d->d_name, strlen(d->d_name)))
+			continue;
+		if ((sd = opendir(sub)) == NULL)
+			continue;
+		while (handled < SPOOL_PER_SCAN && (f = readdir(sd)) != NULL) {
+			if (skip_name(f->d_name))
+				continue;
+			if ((size_t)snprintf(fpath, sizeof(fpath), "%s/%s",
+			    sub, f->d_name) >= sizeof(fpath) ||
+			    lstat(fpath, &st) != 0 || !S_ISREG(st.st_mode))
+				continue;
+			spool_one(a, d->d_name, sub, f->d_name);
+			handled++;
+		}
+		closedir(sd);
+	}
+	closedir(od);
+}
+
+int
+agentd_spool_inbox(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    const char *json, size_t len, const char *meta, size_t metalen)
+{
+	char path[ACONF_PATH_MAX + 64], name[48], hx[33];
+	int rc;
+
+	if (a->conf.spool[0] == '\0')
+		return (0);
+	ferry_hex(hx, id, FERRY_MSGID_LEN);
+	snprintf(name, sizeof(name), "%s.meta", hx);
+	if ((rc = spath(a, path, sizeof(path), "inbox", name, NULL)) != 0 ||
+	    (rc = ferry_write_file(path, meta, metalen, 0600)) != 0)
+		return (rc);
+	snprintf(name, sizeof(name), "%s.json", hx);
+	if ((rc = spath(a, path, sizeof(path), "inbox", name, NULL)) != 0 ||
+	    (rc = ferry_write_file(path, json, len, 0600)) != 0)
+		return (rc);
+	return (0);
+}

@@ -1,0 +1,59 @@
+/*
+ * alog.c: ferry-agent's log lines (see alog.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "alog.h"
+
+static int level = ALOG_INFO;
+static const char *names[] = { "ERROR", "WARN", "INFO", "DEBUG" };
+
+void
+alog_set_level(int l)
+{
+
+	level = l;
+}
+
+int
+alog_level_parse(const char *s)
+{
+
+	if (strcmp(s, "error") == 0)
+		return (ALOG_ERROR);
+	if (strcmp(s, "warn") == 0)
+		return (ALOG_WARN);
+	if (strcmp(s, "info") == 0)
+		return (ALOG_INFO);
+	if (strcmp(s, "debug") == 0)
+		return (ALOG_DEBUG);
+	return (-1);
+}
+
+void
+alog(int l, const char *event, const char *fmt, ...)
+{
+	char line[2048], ts[32];
+	struct timespec tv;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	if (l > level || l < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &tv);
+	gmtime_r(&tv.tv_sec, &tm);
+	if (strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		ts[0] = '\0';
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		line[0] = '\0';
+	fprintf(stderr, "%s.%03ldZ %s %s %s\n", ts, tv.tv_nsec / 1000000,
+	    names[l], event, line);
+	fflush(stderr);
+}

@@ -1,0 +1,604 @@
+/*
+ * astore.c: the agent's local store (see astore.h).
+ *
+ * Records are canonical msgpack maps (proto/wire.h), so a damaged record
+ * is refused rather than misread.  DBIs: "out" and "in" (msg id ->
+ * record), "outenv" and "inenv" (msg id -> envelope bytes), "spool"
+ * (SHA-256 of spool name and content -> msg id).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "astore.h"
+#include "wire.h"
+
+#define ASTORE_MAPSIZE ((size_t)8 << 30)
+#define ASTORE_REC_MAX 65536
+
+struct astore {
+	MDB_env *env;
+	MDB_dbi out, outenv, in, inenv, spool;
+};
+
+static int
+lmdb_err(int rc)
+{
+
+	switch (rc) {
+	case 0:
+		return (0);
+	case MDB_NOTFOUND:
+		return (FERRY_ENOENT);
+	case MDB_KEYEXIST:
+		return (FERRY_EEXIST);
+	case MDB_MAP_FULL:
+	case ENOSPC:
+		return (FERRY_ENOSPC);
+	case ENOMEM:
+		return (FERRY_ENOMEM);
+	case EIO:
+		return (FERRY_EIO);
+	default:
+		return (FERRY_ELMDB);
+	}
+}
+
+const char *
+astore_state_name(uint32_t state)
+{
+
+	switch (state) {
+	case ASTORE_QUEUED:
+		return ("queued");
+	case ASTORE_ACCEPTED:
+		return ("accepted");
+	case ASTORE_DELIVERED:
+		return ("delivered");
+	case ASTORE_FAILED:
+		return ("failed");
+	default:
+		return ("?");
+	}
+}
+
+int
+astore_open(const char *dir, struct astore **out)
+{
+	struct astore *s;
+	MDB_txn *txn = NULL;
+	int rc, dead;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return (FERRY_EIO);
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return (FERRY_ENOMEM);
+	if ((rc = mdb_env_create(&s->env)) != 0)
+		goto err0;
+	if ((rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, ASTORE_MAPSIZE)) != 0 ||
+	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0)
+		goto err1;
+	if ((rc = mdb_reader_check(s->env, &dead)) != 0)
+		goto err1;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto err1;
+	if ((rc = mdb_dbi_open(txn, "out", MDB_CREATE, &s->out)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "outenv", MDB_CREATE, &s->outenv)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "in", MDB_CREATE, &s->in)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "inenv", MDB_CREATE, &s->inenv)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "spool", MDB_CREATE, &s->spool)) != 0) {
+		mdb_txn_abort(txn);
+		goto err1;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto err1;
+	*out = s;
+	return (0);
+err1:
+	mdb_env_close(s->env);
+err0:
+	free(s);
+	return (lmdb_err(rc));
+}
+
+void
+astore_close(struct astore *s)
+{
+
+	if (s == NULL)
+		return;
+	mdb_env_close(s->env);
+	free(s);
+}
+
+/* Encoding of records: canonical maps with every field present. */
+static void
+put_str(struct wire_buf *w, uint64_t k, const char *s)
+{
+
+	wire_put_uint(w, k);
+	wire_put_cstr(w, s);
+}
+
+static void
+put_bin(struct wire_buf *w, uint64_t k, const void *b, size_t len)
+{
+
+	wire_put_uint(w, k);
+	wire_put_bin(w, b, len);
+}
+
+static void
+put_u(struct wire_buf *w, uint64_t k, uint64_t v)
+{
+
+	wire_put_uint(w, k);
+	wire_put_uint(w, v);
+}
+
+static int
+out_encode(const struct astore_out *r, uint8_t **buf, size_t *len)
+{
+	struct wire_buf w;
+
+	wire_buf_init(&w);
+	wire_put_map(&w, 20);
+	put_bin(&w, 1, r->msg_id, FERRY_MSGID_LEN);
+	put_str(&w, 2, r->to);
+	put_bin(&w, 3, r->env_hash, FERRY_HASH_LEN);
+	put_u(&w, 4, r->state);
+	put_u(&w, 5, r->t_queued);
+	put_u(&w, 6, r->t_accepted);
+	put_u(&w, 7, r->t_delivered);
+	put_u(&w, 8, r->t_failed);
+	put_u(&w, 9, r->code);
+	put_str(&w, 10, r->reason);
+	put_u(&w, 11, r->relay_index);
+	put_u(&w, 12, r->rcpt_index);
+	put_u(&w, 13, r->roster_version);
+	put_u(&w, 14, r->log_index);
+	put_bin(&w, 15, r->sealed_key, ASTORE_SEALED_LEN);
+	put_bin(&w, 16, r->reply_to, r->has_reply_to ? FERRY_MSGID_LEN : 0);
+	put_str(&w, 17, r->case_id);
+	put_str(&w, 18, r->kind);
+	put_str(&w, 19, r->response);
+	put_str(&w, 20, r->spool_name);
+	return (wire_buf_take(&w, buf, len));
+}
+
+static int
+out_decode(const uint8_t *buf, size_t len, struct astore_out *r)
+{
+	static const struct wire_field spec[] = {
+		{ 1, WIRE_BIN, 1, FERRY_MSGID_LEN, FERRY_MSGID_LEN },
+		{ 2, WIRE_STR, 1, 0, FERRY_ID_MAX },
+		{ 3, WIRE_BIN, 1, FERRY_HASH_LEN, FERRY_HASH_LEN },
+		{ 4, WIRE_UINT, 1, 1, 4 },
+		{ 5, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 6, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 7, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 8, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 9, WIRE_UINT, 1, 0, UINT32_MAX },
+		{ 10, WIRE_STR, 1, 0, ASTORE_REASON_MAX },
+		{ 11, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 12, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 13, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 14, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 15, WIRE_BIN, 1, ASTORE_SEALED_LEN, ASTORE_SEALED_LEN },
+		{ 16, WIRE_BIN, 1, 0, FERRY_MSGID_LEN },
+		{ 17, WIRE_STR, 1, 0, ASTORE_NAME_MAX },
+		{ 18, WIRE_STR, 1, 0, ASTORE_WORD_MAX },
+		{ 19, WIRE_STR, 1, 0, ASTORE_WORD_MAX },
+		{ 20, WIRE_STR, 1, 0, ASTORE_NAME_MAX },
+	};
+	const msgpack_object *v[20];
+	struct wire_doc doc;
+	size_t n;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (wire_parse(buf, len, 2, &doc) != 0)
+		return (FERRY_ELOGCORRUPT);
+	if ((rc = wire_map_read(&doc.root, spec, 20, v)) != 0)
+		goto bad;
+	if (wire_bin_copy(v[0], r->msg_id, FERRY_MSGID_LEN) ||
+	    wire_str_copy(v[1], r->to, sizeof(r->to)) ||
+	    wire_bin_copy(v[2], r->env_hash, FERRY_HASH_LEN) ||
+	    wire_str_copy(v[9], r->reason, sizeof(r->reason)) ||
+	    wire_bin_copy(v[14], r->sealed_key, ASTORE_SEALED_LEN) ||
+	    wire_str_copy(v[16], r->case_id, sizeof(r->case_id)) ||
+	    wire_str_copy(v[17], r->kind, sizeof(r->kind)) ||
+	    wire_str_copy(v[18], r->response, sizeof(r->response)) ||
+	    wire_str_copy(v[19], r->spool_name, sizeof(r->spool_name)))
+		goto bad;
+	r->state = (uint32_t)v[3]->via.u64;
+	r->t_queued = v[4]->via.u64;
+	r->t_accepted = v[5]->via.u64;
+	r->t_delivered = v[6]->via.u64;
+	r->t_failed = v[7]->via.u64;
+	r->code = (uint32_t)v[8]->via.u64;
+	r->relay_index = v[10]->via.u64;
+	r->rcpt_index = v[11]->via.u64;
+	r->roster_version = v[12]->via.u64;
+	r->log_index = v[13]->via.u64;
+	(void)wire_bin(v[15], &n);
+	if (n == FERRY_MSGID_LEN) {
+		r->has_reply_to = 1;
+		memcpy(r->reply_to, wire_bin(v[15], &n), FERRY_MSGID_LEN);
+	} else if (n != 0)
+		goto bad;
+	wire_doc_free(&doc);
+	return (0);
+bad:
+	wire_doc_free(&doc);
+	return (FERRY_ELOGCORRUPT);
+}
+
+static int
+in_encode(const struct astore_in *r, uint8_t **buf, size_t *len)
+{
+	struct wire_buf w;
+
+	wire_buf_init(&w);
+	wire_put_map(&w, 11);
+	put_bin(&w, 1, r->msg_id, FERRY_MSGID_LEN);
+	put_str(&w, 2, r->from);
+	put_bin(&w, 3, r->env_hash, FERRY_HASH_LEN);
+	put_u(&w, 4, r->t_received);
+	put_u(&w, 5, r->log_index);
+	put_bin(&w, 6, r->sealed_key, ASTORE_SEALED_LEN);
+	put_bin(&w, 7, r->reply_to, r->has_reply_to ? FERRY_MSGID_LEN : 0);
+	put_str(&w, 8, r->case_id);
+	put_str(&w, 9, r->kind);
+	put_str(&w, 10, r->response);
+	put_bin(&w, 11, r->receipt != NULL ? r->receipt : (const uint8_t *)"",
+	    r->receipt != NULL ? r->receipt_len : 0);
+	return (wire_buf_take(&w, buf, len));
+}
+
+static int
+in_decode(const uint8_t *buf, size_t len, struct astore_in *r, int receipt)
+{
+	static const struct wire_field spec[] = {
+		{ 1, WIRE_BIN, 1, FERRY_MSGID_LEN, FERRY_MSGID_LEN },
+		{ 2, WIRE_STR, 1, 1, FERRY_ID_MAX },
+		{ 3, WIRE_BIN, 1, FERRY_HASH_LEN, FERRY_HASH_LEN },
+		{ 4, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 5, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 6, WIRE_BIN, 1, ASTORE_SEALED_LEN, ASTORE_SEALED_LEN },
+		{ 7, WIRE_BIN, 1, 0, FERRY_MSGID_LEN },
+		{ 8, WIRE_STR, 1, 0, ASTORE_NAME_MAX },
+		{ 9, WIRE_STR, 1, 0, ASTORE_WORD_MAX },
+		{ 10, WIRE_STR, 1, 0, ASTORE_WORD_MAX },
+		{ 11, WIRE_BIN, 1, 0, ASTORE_REC_MAX },
+	};
+	const msgpack_object *v[11];
+	struct wire_doc doc;
+	const uint8_t *p;
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	if (wire_parse(buf, len, 2, &doc) != 0)
+		return (FERRY_ELOGCORRUPT);
+	if (wire_map_read(&doc.root, spec, 11, v) != 0)
+		goto bad;
+	if (wire_bin_copy(v[0], r->msg_id, FERRY_MSGID_LEN) ||
+	    wire_str_copy(v[1], r->from, sizeof(r->from)) ||
+	    wire_bin_copy(v[2], r->env_hash, FERRY_HASH_LEN) ||
+	    wire_bin_copy(v[5], r->sealed_key, ASTORE_SEALED_LEN) ||
+	    wire_str_copy(v[7], r->case_id, sizeof(r->case_id)) ||
+	    wire_str_copy(v[8], r->kind, sizeof(r->kind)) ||
+	    wire_str_copy(v[9], r->response, sizeof(r->response)))
+		goto bad;
+	r->t_received = v[3]->via.u64;
+	r->log_index = v[4]->via.u64;
+	p = wire_bin(v[6], &n);
+	if (n == FERRY_MSGID_LEN) {
+		r->has_reply_to = 1;
+		memcpy(r->reply_to, p, FERRY_MSGID_LEN);
+	} else if (n != 0)
+		goto bad;
+	p = wire_bin(v[10], &n);
+	if (receipt && n > 0) {
+		if ((r->receipt = malloc(n)) == NULL) {
+			wire_doc_free(&doc);
+			return (FERRY_ENOMEM);
+		}
+		memcpy(r->receipt, p, n);
+		r->receipt_len = n;
+	}
+	wire_doc_free(&doc);
+	return (0);
+bad:
+	wire_doc_free(&doc);
+	return (FERRY_ELOGCORRUPT);
+}
+
+void
+astore_in_clear(struct astore_in *rec)
+{
+
+	if (rec == NULL)
+		return;
+	free(rec->receipt);
+	rec->receipt = NULL;
+	rec->receipt_len = 0;
+}
+
+/* Put record and envelope (and optional spool entry) in one commit. */
+static int
+put_pair(struct astore *s, MDB_dbi rdbi, MDB_dbi edbi,
+    const uint8_t id[FERRY_MSGID_LEN], const uint8_t *rec, size_t reclen,
+    const uint8_t *env, size_t envlen, const uint8_t *spool_key)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return (lmdb_err(rc));
+	k.mv_data = (void *)id;
+	k.mv_size = FERRY_MSGID_LEN;
+	v.mv_data = (void *)rec;
+	v.mv_size = reclen;
+	if ((rc = mdb_put(txn, rdbi, &k, &v, MDB_NOOVERWRITE)) != 0)
+		goto err;
+	v.mv_data = (void *)env;
+	v.mv_size = envlen;
+	if ((rc = mdb_put(txn, edbi, &k, &v, 0)) != 0)
+		goto err;
+	if (spool_key != NULL) {
+		MDB_val sk = { 32, (void *)spool_key };
+
+		v.mv_data = (void *)id;
+		v.mv_size = FERRY_MSGID_LEN;
+		if ((rc = mdb_put(txn, s->spool, &sk, &v, 0)) != 0)
+			goto err;
+	}
+	return (lmdb_err(mdb_txn_commit(txn)));
+err:
+	mdb_txn_abort(txn);
+	return (lmdb_err(rc));
+}
+
+int
+astore_put_out(struct astore *s, const struct astore_out *rec,
+    const uint8_t *env, size_t envlen, const uint8_t *spool_key)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = out_encode(rec, &buf, &len)) != 0)
+		return (rc);
+	rc = put_pair(s, s->out, s->outenv, rec->msg_id, buf, len, env, envlen,
+	    spool_key);
+	free(buf);
+	return (rc);
+}
+
+int
+astore_update_out(struct astore *s, const struct astore_out *rec)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = out_encode(rec, &buf, &len)) != 0)
+		return (rc);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		goto done;
+	k.mv_data = (void *)rec->msg_id;
+	k.mv_size = FERRY_MSGID_LEN;
+	v.mv_data = buf;
+	v.mv_size = len;
+	if ((rc = mdb_put(txn, s->out, &k, &v, 0)) != 0) {
+		mdb_txn_abort(txn);
+		goto done;
+	}
+	rc = mdb_txn_commit(txn);
+done:
+	free(buf);
+	return (lmdb_err(rc));
+}
+
+/* Copy the value of ${id} in ${dbi} into a new buffer. */
+static int
+get_copy(struct astore *s, MDB_dbi dbi, const uint8_t *key, size_t klen,
+    uint8_t **buf, size_t *len)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return (lmdb_err(rc));
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0) {
+		mdb_txn_abort(txn);
+		return (lmdb_err(rc));
+	}
+	if ((*buf = malloc(v.mv_size > 0 ? v.mv_size : 1)) == NULL) {
+		mdb_txn_abort(txn);
+		return (FERRY_ENOMEM);
+	}
+	memcpy(*buf, v.mv_data, v.mv_size);
+	*len = v.mv_size;
+	mdb_txn_abort(txn);
+	return (0);
+}
+
+int
+astore_get_out(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_out *rec)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = get_copy(s, s->out, id, FERRY_MSGID_LEN, &buf, &len)) != 0)
+		return (rc);
+	rc = out_decode(buf, len, rec);
+	free(buf);
+	return (rc);
+}
+
+int
+astore_get_out_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    uint8_t **buf, size_t *len)
+{
+
+	return (get_copy(s, s->outenv, id, FERRY_MSGID_LEN, buf, len));
+}
+
+int
+astore_put_in(struct astore *s, const struct astore_in *rec,
+    const uint8_t *env, size_t envlen)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = in_encode(rec, &buf, &len)) != 0)
+		return (rc);
+	rc = put_pair(s, s->in, s->inenv, rec->msg_id, buf, len, env, envlen,
+	    NULL);
+	free(buf);
+	return (rc);
+}
+
+int
+astore_get_in(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_in *rec)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = get_copy(s, s->in, id, FERRY_MSGID_LEN, &buf, &len)) != 0)
+		return (rc);
+	rc = in_decode(buf, len, rec, 1);
+	free(buf);
+	return (rc);
+}
+
+int
+astore_get_in_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    uint8_t **buf, size_t *len)
+{
+
+	return (get_copy(s, s->inenv, id, FERRY_MSGID_LEN, buf, len));
+}
+
+int
+astore_spool_lookup(struct astore *s, const uint8_t key[32],
+    uint8_t id[FERRY_MSGID_LEN])
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = get_copy(s, s->spool, key, 32, &buf, &len)) != 0)
+		return (rc);
+	if (len != FERRY_MSGID_LEN)
+		rc = FERRY_ELOGCORRUPT;
+	else
+		memcpy(id, buf, FERRY_MSGID_LEN);
+	free(buf);
+	return (rc);
+}
+
+/*
+ * Walk a record DBI.  Records are copied out before each callback so the
+ * callback may read the store (read transactions nest per thread only
+ * with MDB_NOTLS, which the environment uses).
+ */
+static int
+walk(struct astore *s, MDB_dbi dbi, int (*each)(void *, const uint8_t *,
+    size_t), void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, r;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return (lmdb_err(rc));
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
+		mdb_txn_abort(txn);
+		return (lmdb_err(rc));
+	}
+	r = 0;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if ((r = each(ctx, v.mv_data, v.mv_size)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (r != 0)
+		return (r);
+	return (rc == MDB_NOTFOUND ? 0 : lmdb_err(rc));
+}
+
+struct walk_out {
+	int (*fn)(void *, const struct astore_out *);
+	void *ctx;
+};
+
+static int
+each_out(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct walk_out *w = ctx;
+	struct astore_out r;
+	int rc;
+
+	if ((rc = out_decode(buf, len, &r)) != 0)
+		return (rc);
+	return (w->fn(w->ctx, &r));
+}
+
+int
+astore_foreach_out(struct astore *s,
+    int (*fn)(void *, const struct astore_out *), void *ctx)
+{
+	struct walk_out w = { fn, ctx };
+
+	return (walk(s, s->out, each_out, &w));
+}
+
+struct walk_in {
+	int (*fn)(void *, const struct astore_in *);
+	void *ctx;
+};
+
+static int
+each_in(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct walk_in *w = ctx;
+	struct astore_in r;
+	int rc;
+
+	if ((rc = in_decode(buf, len, &r, 0)) != 0)
+		return (rc);
+	return (w->fn(w->ctx, &r));
+}
+
+int
+astore_foreach_in(struct astore *s,
+    int (*fn)(void *, const struct astore_in *), void *ctx)
+{
+	struct walk_in w = { fn, ctx };
+
+	return (walk(s, s->in, each_in, &w));
+}

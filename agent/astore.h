@@ -1,0 +1,137 @@
+/*
+ * astore.h: the agent's local store (LMDB, one environment in its own
+ * folder, separate from the agent's log): the outbox (every message this
+ * agency sent, its envelope, its state, and its content key sealed under
+ * the local storage key), the inbox (every message received, its envelope,
+ * the receipt we issued for it, and its content key sealed likewise), and
+ * the spool index (which spool files became which message).
+ *
+ * Every write is one synced LMDB commit.  The store holds no personal data
+ * in clear: referral content only exists encrypted (the envelope) plus a
+ * content key sealed under a key only the agent's secret key file gives.
+ *
+ * Threads: one thread uses a store at a time.  Returns 0 or a negative
+ * FERRY_E* code (FERRY_ENOENT, FERRY_ELMDB, FERRY_ENOSPC, FERRY_EIO,
+ * FERRY_ENOMEM, FERRY_ELOGCORRUPT for a record that does not decode).
+ */
+#ifndef FERRY_ASTORE_H
+#define FERRY_ASTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry.h"
+
+/* A content key sealed with crypto_secretbox: nonce (24) || mac (16) || key (32). */
+#define ASTORE_SEALED_LEN 72
+#define ASTORE_REASON_MAX 255
+#define ASTORE_NAME_MAX 255
+#define ASTORE_WORD_MAX 31
+
+/* Outgoing message states (stored: numbers never change meaning). */
+enum astore_state {
+	ASTORE_QUEUED = 1,	/* logged and stored; not yet in the relay's custody */
+	ASTORE_ACCEPTED = 2,	/* relay's signed ACCEPTED verified */
+	ASTORE_DELIVERED = 3,	/* recipient's signed RECEIPT verified */
+	ASTORE_FAILED = 4	/* NACKed (code, reason) */
+};
+
+struct astore_out {
+	uint8_t msg_id[FERRY_MSGID_LEN];
+	char to[FERRY_ID_MAX + 1];
+	uint8_t env_hash[FERRY_HASH_LEN];
+	uint32_t state;			/* enum astore_state */
+	uint64_t t_queued, t_accepted, t_delivered, t_failed;	/* ms, 0 = not yet */
+	uint32_t code;			/* failure: positive FERRY_E* number */
+	char reason[ASTORE_REASON_MAX + 1];
+	uint64_t relay_index;		/* relay's log index (ACCEPTED) */
+	uint64_t rcpt_index;		/* recipient's log index (RECEIPT) */
+	uint64_t roster_version;	/* roster version used to seal */
+	uint64_t log_index;		/* our LOG_SENT entry */
+	uint8_t sealed_key[ASTORE_SEALED_LEN];
+	int has_reply_to;
+	uint8_t reply_to[FERRY_MSGID_LEN];
+	char case_id[ASTORE_NAME_MAX + 1];
+	char kind[ASTORE_WORD_MAX + 1];	/* "referral" / "response" */
+	char response[ASTORE_WORD_MAX + 1];	/* response kind or "" */
+	char spool_name[ASTORE_NAME_MAX + 1];	/* spool file it came from, or "" */
+};
+
+struct astore_in {
+	uint8_t msg_id[FERRY_MSGID_LEN];
+	char from[FERRY_ID_MAX + 1];
+	uint8_t env_hash[FERRY_HASH_LEN];
+	uint64_t t_received;		/* ms */
+	uint64_t log_index;		/* our LOG_RECEIVED entry */
+	uint8_t sealed_key[ASTORE_SEALED_LEN];
+	int has_reply_to;
+	uint8_t reply_to[FERRY_MSGID_LEN];
+	char case_id[ASTORE_NAME_MAX + 1];
+	char kind[ASTORE_WORD_MAX + 1];
+	char response[ASTORE_WORD_MAX + 1];
+	uint8_t *receipt;		/* the RECEIPT envelope we issued; malloc'd */
+	size_t receipt_len;
+};
+
+struct astore;
+
+/** astore_open(dir, out): open or create the store in folder ${dir} (0700, files 0600). */
+int astore_open(const char *dir, struct astore **out);
+/** astore_close(s): close ${s}; NULL ok. */
+void astore_close(struct astore *s);
+
+/**
+ * astore_put_out(s, rec, env, envlen, spool_key): store outgoing record
+ * ${rec} with its envelope bytes and, when ${spool_key} (32 bytes) is not
+ * NULL, the spool index entry spool_key -> msg id, in one synced commit.
+ * FERRY_EEXIST if the message id is already stored.
+ */
+int astore_put_out(struct astore *s, const struct astore_out *rec,
+    const uint8_t *env, size_t envlen, const uint8_t *spool_key);
+/** astore_update_out(s, rec): overwrite the stored record of rec->msg_id (synced). */
+int astore_update_out(struct astore *s, const struct astore_out *rec);
+/** astore_get_out(s, id, rec): read the outgoing record ${id}; FERRY_ENOENT if none. */
+int astore_get_out(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_out *rec);
+/** astore_get_out_env(s, id, buf, len): the envelope of ${id} in a new buffer (free()). */
+int astore_get_out_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    uint8_t **buf, size_t *len);
+/**
+ * astore_foreach_out(s, fn, ctx): call ${fn}(ctx, rec) for every outgoing
+ * record (in message id order); ${rec} is valid during the call only.  A
+ * non-zero return stops the walk and is returned.  ${fn} must not write
+ * to the store.
+ */
+int astore_foreach_out(struct astore *s,
+    int (*fn)(void *, const struct astore_out *), void *ctx);
+
+/**
+ * astore_put_in(s, rec, env, envlen): store incoming record ${rec} (its
+ * receipt included) with its envelope bytes in one synced commit;
+ * FERRY_EEXIST if already stored.
+ */
+int astore_put_in(struct astore *s, const struct astore_in *rec,
+    const uint8_t *env, size_t envlen);
+/**
+ * astore_get_in(s, id, rec): read incoming record ${id} (FERRY_ENOENT);
+ * rec->receipt is malloc'd: call astore_in_clear(${rec}) afterwards.
+ */
+int astore_get_in(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_in *rec);
+/** astore_get_in_env(s, id, buf, len): the envelope of incoming ${id} (free()). */
+int astore_get_in_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    uint8_t **buf, size_t *len);
+/** astore_in_clear(rec): free what astore_get_in attached to ${rec}. */
+void astore_in_clear(struct astore_in *rec);
+/** astore_foreach_in(s, fn, ctx): as astore_foreach_out for incoming records (receipt not loaded). */
+int astore_foreach_in(struct astore *s,
+    int (*fn)(void *, const struct astore_in *), void *ctx);
+
+/** astore_spool_lookup(s, key, id): msg id recorded for spool key ${key}; FERRY_ENOENT. */
+int astore_spool_lookup(struct astore *s, const uint8_t key[32],
+    uint8_t id[FERRY_MSGID_LEN]);
+
+/** astore_state_name(state): "queued", "accepted", "delivered", "failed", "?". */
+const char *astore_state_name(uint32_t state);
+
+#endif

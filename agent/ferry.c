@@ -1,0 +1,630 @@
+/*
+ * ferry: the operator's command line for a running ferry-agent
+ * (docs/agent.md, "The ferry command").  It talks to the agent over the
+ * owner-only control socket ipc://<data>/control; it never reads keys.
+ *
+ *   ferry [--data DIR] send --to AGENCY FILE.json
+ *   ferry [--data DIR] reply MSGID --accept | --decline REASON |
+ *         --need-info TEXT | --close  [--narrative TEXT] [--name NAME]
+ *         [--organisation ORG]
+ *   ferry [--data DIR] inbox [--json]
+ *   ferry [--data DIR] outbox [--json]
+ *   ferry [--data DIR] show MSGID
+ *   ferry [--data DIR] status [--json] [MSGID]
+ *   ferry [--data DIR] partners [--json]
+ *
+ * The data folder defaults to $FERRY_DATA.  Exit status: 0 success,
+ * 1 failure (refused document, agent not running, message failed...),
+ * 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "ferry.h"
+#include "referral.h"
+
+#define CLI_TIMEOUT_MS 60000
+
+static const char *data_dir;
+
+struct cmd {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *usage;
+};
+
+static void usage_all(void);
+
+static int
+usage_err(const char *u)
+{
+
+	fprintf(stderr, "usage: ferry [--data DIR] %s\n", u);
+	return (2);
+}
+
+/*
+ * Send one request (and optional document) to the agent; on success
+ * *${reply} is the parsed JSON answer and *${body} (may be NULL) the
+ * second frame, NUL-terminated.  Prints its own errors; returns 0 or 1.
+ */
+static int
+call(json_t *req, const void *doc, size_t doclen, json_t **reply,
+    char **body)
+{
+	char path[4096], ep[4200], *rs = NULL;
+	struct stat st;
+	void *ctx = NULL, *s = NULL;
+	zmq_msg_t m;
+	json_error_t jerr;
+	int t = CLI_TIMEOUT_MS, zero = 0, rc = 1, more;
+
+	*reply = NULL;
+	if (body != NULL)
+		*body = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/control", data_dir) >=
+	    sizeof(path))
+		return (1);
+	if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "ferry: the agent is not running (no control "
+		    "socket at %s)\n", path);
+		return (1);
+	}
+	snprintf(ep, sizeof(ep), "ipc://%s", path);
+	if ((rs = json_dumps(req, JSON_COMPACT)) == NULL)
+		return (1);
+	if ((ctx = zmq_ctx_new()) == NULL ||
+	    (s = zmq_socket(ctx, ZMQ_REQ)) == NULL ||
+	    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+	    zmq_setsockopt(s, ZMQ_RCVTIMEO, &t, sizeof(t)) != 0 ||
+	    zmq_setsockopt(s, ZMQ_SNDTIMEO, &t, sizeof(t)) != 0 ||
+	    zmq_connect(s, ep) != 0) {
+		fprintf(stderr, "ferry: %s: %s\n", ep,
+		    zmq_strerror(zmq_errno()));
+		goto done;
+	}
+	if (zmq_send(s, rs, strlen(rs), doc != NULL ? ZMQ_SNDMORE : 0) < 0 ||
+	    (doc != NULL && zmq_send(s, doc, doclen, 0) < 0)) {
+		fprintf(stderr, "ferry: cannot reach the agent at %s: %s\n",
+		    ep, zmq_strerror(zmq_errno()));
+		goto done;
+	}
+	zmq_msg_init(&m);
+	while (zmq_msg_recv(&m, s, 0) < 0) {
+		if (zmq_errno() == EINTR)
+			continue;
+		fprintf(stderr, "ferry: no answer from the agent at %s (%s): "
+		    "is ferry-agent running?\n", ep,
+		    zmq_errno() == EAGAIN ? "timed out" :
+		    zmq_strerror(zmq_errno()));
+		zmq_msg_close(&m);
+		goto done;
+	}
+	*reply = json_loadb(zmq_msg_data(&m), zmq_msg_size(&m), 0, &jerr);
+	more = zmq_msg_more(&m);
+	zmq_msg_close(&m);
+	if (*reply == NULL) {
+		fprintf(stderr, "ferry: the agent's answer is not JSON\n");
+		goto done;
+	}
+	if (more) {
+		zmq_msg_init(&m);
+		if (zmq_msg_recv(&m, s, 0) >= 0 && body != NULL &&
+		    (*body = malloc(zmq_msg_size(&m) + 1)) != NULL) {
+			memcpy(*body, zmq_msg_data(&m), zmq_msg_size(&m));
+			(*body)[zmq_msg_size(&m)] = '\0';
+		}
+		zmq_msg_close(&m);
+	}
+	rc = 0;
+done:
+	free(rs);
+	if (s != NULL)
+		zmq_close(s);
+	if (ctx != NULL)
+		zmq_ctx_term(ctx);
+	return (rc);
+}
+
+/* Print the agent's error reply; returns 1. */
+static int
+print_fail(json_t *r)
+{
+	const char *code = json_string_value(json_object_get(r, "code"));
+	const char *err = json_string_value(json_object_get(r, "error"));
+
+	fprintf(stderr, "ferry: %s%s%s\n", err ? err : "failed",
+	    code ? " " : "", code ? code : "");
+	return (1);
+}
+
+static int
+is_ok(json_t *r)
+{
+
+	return (json_is_true(json_object_get(r, "ok")));
+}
+
+static void
+fmt_time(char *out, size_t cap, json_t *v)
+{
+	json_int_t ms = json_integer_value(v);
+	time_t s;
+	struct tm tm;
+
+	if (ms <= 0) {
+		snprintf(out, cap, "-");
+		return;
+	}
+	s = (time_t)(ms / 1000);
+	gmtime_r(&s, &tm);
+	if (strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, cap, "?");
+}
+
+static const char *
+str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return (s != NULL && s[0] != '\0' ? s : "-");
+}
+
+static int
+print_json(json_t *r)
+{
+	char *s;
+
+	if ((s = json_dumps(r, JSON_INDENT(2))) == NULL)
+		return (1);
+	printf("%s\n", s);
+	free(s);
+	return (0);
+}
+
+static int
+read_doc(const char *path, uint8_t **buf, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	uint8_t *b, *nb;
+	size_t r;
+	int rc;
+
+	if (strcmp(path, "-") != 0) {
+		if ((rc = ferry_read_file(path, REFERRAL_JSON_MAX, buf, len,
+		    0)) != 0) {
+			fprintf(stderr, "ferry: %s: %s\n", path,
+			    rc == FERRY_ETOOBIG ? "too big" :
+			    rc == FERRY_ENOENT ? "no such file" :
+			    ferry_strerror(rc));
+			return (1);
+		}
+		return (0);
+	}
+	if ((b = malloc(cap)) == NULL)
+		return (1);
+	while ((r = fread(b + n, 1, cap - n, stdin)) > 0) {
+		n += r;
+		if (n > REFERRAL_JSON_MAX) {
+			fprintf(stderr, "ferry: stdin: too big\n");
+			free(b);
+			return (1);
+		}
+		if (n == cap) {
+			cap *= 2;
+			if ((nb = realloc(b, cap)) == NULL) {
+				free(b);
+				return (1);
+			}
+			b = nb;
+		}
+	}
+	*buf = b;
+	*len = n;
+	return (0);
+}
+
+/* ---- subcommands ------------------------------------------------------- */
+
+static int
+c_send(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "send --to AGENCY FILE.json";
+	const char *to = NULL;
+	uint8_t *doc;
+	size_t len;
+	json_t *req, *r;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "t:", lo, NULL)) != -1) {
+		if (ch == 't')
+			to = optarg;
+		else
+			return (usage_err(u));
+	}
+	if (to == NULL || optind != argc - 1)
+		return (usage_err(u));
+	if (read_doc(argv[optind], &doc, &len) != 0)
+		return (1);
+	req = json_pack("{s:s, s:s}", "cmd", "send", "to", to);
+	rc = call(req, doc, len, &r, NULL);
+	json_decref(req);
+	free(doc);
+	if (rc != 0)
+		return (1);
+	if (!is_ok(r))
+		rc = print_fail(r);
+	else
+		printf("%s\n", str(r, "msg_id"));
+	json_decref(r);
+	return (rc);
+}
+
+static int
+c_reply(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "accept", no_argument, NULL, 'a' },
+		{ "decline", required_argument, NULL, 'd' },
+		{ "need-info", required_argument, NULL, 'i' },
+		{ "close", no_argument, NULL, 'c' },
+		{ "narrative", required_argument, NULL, 'n' },
+		{ "name", required_argument, NULL, 'N' },
+		{ "organisation", required_argument, NULL, 'O' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "reply MSGID --accept | --decline REASON | "
+	    "--need-info TEXT | --close [--narrative TEXT] [--name NAME] "
+	    "[--organisation ORG]";
+	const char *resp = NULL, *reason = NULL, *narr = NULL, *name = NULL;
+	const char *org = NULL;
+	json_t *req, *r;
+	int ch, rc, nresp = 0;
+
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'a': resp = "accepted"; nresp++; break;
+		case 'd': resp = "declined"; reason = optarg; nresp++; break;
+		case 'i': resp = "more-information-needed"; narr = optarg;
+			nresp++; break;
+		case 'c': resp = "closed"; nresp++; break;
+		case 'n': narr = optarg; break;
+		case 'N': name = optarg; break;
+		case 'O': org = optarg; break;
+		default: return (usage_err(u));
+		}
+	}
+	if (nresp != 1 || optind != argc - 1)
+		return (usage_err(u));
+	req = json_pack("{s:s, s:s, s:s}", "cmd", "reply", "msg_id",
+	    argv[optind], "response", resp);
+	if (reason)
+		json_object_set_new(req, "reason", json_string(reason));
+	if (narr)
+		json_object_set_new(req, "narrative", json_string(narr));
+	if (name)
+		json_object_set_new(req, "name", json_string(name));
+	if (org)
+		json_object_set_new(req, "organisation", json_string(org));
+	rc = call(req, NULL, 0, &r, NULL);
+	json_decref(req);
+	if (rc != 0)
+		return (1);
+	if (!is_ok(r))
+		rc = print_fail(r);
+	else
+		printf("%s\n", str(r, "msg_id"));
+	json_decref(r);
+	return (rc);
+}
+
+static int
+list(int argc, char **argv, const char *cmd)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char u[64], t[32];
+	json_t *req, *r, *m;
+	size_t i;
+	int ch, js = 0, rc, in = strcmp(cmd, "inbox") == 0;
+
+	snprintf(u, sizeof(u), "%s [--json]", cmd);
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'j')
+			js = 1;
+		else
+			return (usage_err(u));
+	}
+	if (optind != argc)
+		return (usage_err(u));
+	req = json_pack("{s:s}", "cmd", cmd);
+	rc = call(req, NULL, 0, &r, NULL);
+	json_decref(req);
+	if (rc != 0)
+		return (1);
+	if (!is_ok(r)) {
+		rc = print_fail(r);
+	} else if (js) {
+		rc = print_json(json_object_get(r, "messages"));
+	} else {
+		json_array_foreach(json_object_get(r, "messages"), i, m) {
+			fmt_time(t, sizeof(t), json_object_get(m, in ?
+			    "received_ms" : "queued_ms"));
+			printf("%s  %-20s  %s  %-9s  %-8s  %s%s%s\n",
+			    str(m, "msg_id"), str(m, in ? "from" : "to"), t,
+			    str(m, "state"), str(m, "kind"), str(m, "case_id"),
+			    json_object_get(m, "response") &&
+			    str(m, "response")[0] != '-' ? " " : "",
+			    json_object_get(m, "response") &&
+			    str(m, "response")[0] != '-' ?
+			    str(m, "response") : "");
+		}
+	}
+	json_decref(r);
+	return (rc);
+}
+
+static int
+c_inbox(int argc, char **argv)
+{
+
+	return (list(argc, argv, "inbox"));
+}
+
+static int
+c_outbox(int argc, char **argv)
+{
+
+	return (list(argc, argv, "outbox"));
+}
+
+static int
+c_show(int argc, char **argv)
+{
+	json_t *req, *r;
+	char *body;
+	int rc;
+
+	if (argc != 2)
+		return (usage_err("show MSGID"));
+	req = json_pack("{s:s, s:s}", "cmd", "show", "msg_id", argv[1]);
+	rc = call(req, NULL, 0, &r, &body);
+	json_decref(req);
+	if (rc != 0)
+		return (1);
+	if (!is_ok(r) || body == NULL)
+		rc = print_fail(r);
+	else
+		fputs(body, stdout);
+	free(body);
+	json_decref(r);
+	return (rc);
+}
+
+static void
+print_message(json_t *m)
+{
+	char t[32];
+	const char *state = str(m, "state");
+
+	if (strcmp(str(m, "direction"), "in") == 0) {
+		fmt_time(t, sizeof(t), json_object_get(m, "received_ms"));
+		printf("message %s: received from %s at %s (our log index "
+		    "%lld)\n", str(m, "msg_id"), str(m, "from"), t,
+		    (long long)json_integer_value(json_object_get(m,
+		    "log_index")));
+		return;
+	}
+	printf("message %s to %s: %s", str(m, "msg_id"), str(m, "to"), state);
+	if (strcmp(state, "delivered") == 0)
+		printf(" (receipt verified)");
+	if (strcmp(state, "failed") == 0)
+		printf(": %s: %s", str(m, "code"), str(m, "reason"));
+	printf("\n");
+	fmt_time(t, sizeof(t), json_object_get(m, "queued_ms"));
+	printf("  queued     %s\n", t);
+	fmt_time(t, sizeof(t), json_object_get(m, "accepted_ms"));
+	printf("  accepted   %s", t);
+	if (json_object_get(m, "relay_log_index") != NULL)
+		printf("  (relay log index %lld)", (long long)
+		    json_integer_value(json_object_get(m, "relay_log_index")));
+	printf("\n");
+	fmt_time(t, sizeof(t), json_object_get(m, "delivered_ms"));
+	printf("  delivered  %s", t);
+	if (json_object_get(m, "recipient_log_index") != NULL)
+		printf("  (recipient log index %lld)", (long long)
+		    json_integer_value(json_object_get(m,
+		    "recipient_log_index")));
+	printf("\n");
+	if (strcmp(state, "failed") == 0) {
+		fmt_time(t, sizeof(t), json_object_get(m, "failed_ms"));
+		printf("  failed     %s\n", t);
+	}
+}
+
+static int
+c_status(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *u = "status [--json] [MSGID]";
+	json_t *req, *r, *g, *q;
+	char t[32];
+	int ch, js = 0, rc;
+
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'j')
+			js = 1;
+		else
+			return (usage_err(u));
+	}
+	if (optind < argc - 1)
+		return (usage_err(u));
+	req = json_pack("{s:s}", "cmd", "status");
+	if (optind == argc - 1)
+		json_object_set_new(req, "msg_id", json_string(argv[optind]));
+	rc = call(req, NULL, 0, &r, NULL);
+	json_decref(req);
+	if (rc != 0)
+		return (1);
+	if (!is_ok(r)) {
+		rc = print_fail(r);
+	} else if (js) {
+		rc = print_json(r);
+	} else if ((g = json_object_get(r, "message")) != NULL) {
+		print_message(g);
+	} else {
+		g = json_object_get(r, "agent");
+		q = json_object_get(r, "queues");
+		fmt_time(t, sizeof(t), json_object_get(g,
+		    "connected_since_ms"));
+		printf("agent %s: %s relay %s%s%s, roster version %lld\n",
+		    str(g, "id"), json_is_true(json_object_get(g,
+		    "connected")) ? "connected to" : "NOT connected to",
+		    str(g, "relay"), json_is_true(json_object_get(g,
+		    "connected")) ? " since " : "",
+		    json_is_true(json_object_get(g, "connected")) ? t : "",
+		    (long long)json_integer_value(json_object_get(g,
+		    "roster_version")));
+		if (json_is_true(json_object_get(g, "relay_refused_key")))
+			printf("  the relay REFUSED our transport key "
+			    "(see the agent's log)\n");
+		printf("outbox: %lld queued, %lld accepted by relay, %lld "
+		    "delivered, %lld failed; inbox: %lld received\n",
+		    (long long)json_integer_value(json_object_get(q,
+		    "queued")),
+		    (long long)json_integer_value(json_object_get(q,
+		    "accepted")),
+		    (long long)json_integer_value(json_object_get(q,
+		    "delivered")),
+		    (long long)json_integer_value(json_object_get(q,
+		    "failed")),
+		    (long long)json_integer_value(json_object_get(q,
+		    "received")));
+	}
+	json_decref(r);
+	return (rc);
+}
+
+static int
+c_partners(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t *req, *r, *p;
+	size_t i;
+	int ch, js = 0, rc;
+
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'j')
+			js = 1;
+		else
+			return (usage_err("partners [--json]"));
+	}
+	req = json_pack("{s:s}", "cmd", "partners");
+	rc = call(req, NULL, 0, &r, NULL);
+	json_decref(req);
+	if (rc != 0)
+		return (1);
+	if (!is_ok(r))
+		rc = print_fail(r);
+	else if (js)
+		rc = print_json(r);
+	else {
+		printf("roster version %lld\n", (long long)json_integer_value(
+		    json_object_get(r, "roster_version")));
+		json_array_foreach(json_object_get(r, "partners"), i, p)
+			printf("%-24s %-8s %-7s %s  (%s)\n", str(p, "id"),
+			    str(p, "kind"), str(p, "status"),
+			    str(p, "fingerprint"), str(p, "name"));
+	}
+	json_decref(r);
+	return (rc);
+}
+
+static const struct cmd cmds[] = {
+	{ "send", c_send, "send --to AGENCY FILE.json   send a referral; "
+	    "prints its message id" },
+	{ "reply", c_reply, "reply MSGID --accept|--decline R|--need-info T|"
+	    "--close   answer a received referral" },
+	{ "inbox", c_inbox, "inbox [--json]   received messages" },
+	{ "outbox", c_outbox, "outbox [--json]   sent messages and states" },
+	{ "show", c_show, "show MSGID   the decrypted referral (JSON)" },
+	{ "status", c_status, "status [--json] [MSGID]   agent health, or "
+	    "one message's state" },
+	{ "partners", c_partners, "partners [--json]   agencies in the "
+	    "roster" },
+};
+
+static void
+usage_all(void)
+{
+	size_t i;
+
+	fprintf(stderr, "usage: ferry [--data DIR] COMMAND [ARGS]\n"
+	    "  (DIR defaults to $FERRY_DATA: the agent's data folder)\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(stderr, "  %s\n", cmds[i].usage);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+	int ch;
+	static const struct option lo[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+
+	data_dir = getenv("FERRY_DATA");
+	/* '+': stop at the subcommand; its options are parsed by it. */
+	while ((ch = getopt_long(argc, argv, "+d:h", lo, NULL)) != -1) {
+		if (ch == 'd')
+			data_dir = optarg;
+		else {
+			usage_all();
+			return (2);
+		}
+	}
+	if (optind >= argc) {
+		usage_all();
+		return (2);
+	}
+	if (data_dir == NULL || data_dir[0] == '\0') {
+		fprintf(stderr, "ferry: no data folder: use --data DIR or set "
+		    "FERRY_DATA\n");
+		return (2);
+	}
+	argc -= optind;
+	argv += optind;
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[0], cmds[i].name) == 0) {
+			optind = 1;
+			return (cmds[i].fn(argc, argv));
+		}
+	}
+	fprintf(stderr, "ferry: unknown command \"%s\"\n", argv[0]);
+	usage_all();
+	return (2);
+}

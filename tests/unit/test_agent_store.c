@@ -1,0 +1,146 @@
+/*
+ * test_agent_store.c: the agent's local store (agent/astore.c): records
+ * round-trip, duplicates refused, updates persist across reopen, spool
+ * index, walks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astore.h"
+#include "../lib/harness.h"
+
+static void
+mkout(struct astore_out *r, int n)
+{
+
+	memset(r, 0, sizeof(*r));
+	memset(r->msg_id, n, sizeof(r->msg_id));
+	snprintf(r->to, sizeof(r->to), "agency-%d", n);
+	memset(r->env_hash, 0x40 + n, sizeof(r->env_hash));
+	r->state = ASTORE_QUEUED;
+	r->t_queued = 1000 + (uint64_t)n;
+	memset(r->sealed_key, 0x5a, sizeof(r->sealed_key));
+	snprintf(r->case_id, sizeof(r->case_id), "case-%d", n);
+	snprintf(r->kind, sizeof(r->kind), "referral");
+}
+
+TEST(out_roundtrip)
+{
+	const char *dir = t_tmpdir();
+	char path[512];
+	struct astore *s;
+	struct astore_out r, g;
+	uint8_t env[100], *eb, id[16], key[32];
+	size_t el;
+
+	snprintf(path, sizeof(path), "%s/store", dir);
+	CHECK_EQ(astore_open(path, &s), 0);
+	mkout(&r, 1);
+	memset(env, 7, sizeof(env));
+	memset(key, 9, sizeof(key));
+	r.has_reply_to = 1;
+	memset(r.reply_to, 3, 16);
+	CHECK_EQ(astore_put_out(s, &r, env, sizeof(env), key), 0);
+	CHECK_EQ(astore_put_out(s, &r, env, sizeof(env), NULL), FERRY_EEXIST);
+	CHECK_EQ(astore_get_out(s, r.msg_id, &g), 0);
+	CHECK(memcmp(&r, &g, sizeof(r)) == 0);
+	CHECK_EQ(astore_get_out_env(s, r.msg_id, &eb, &el), 0);
+	CHECK_EQ(el, sizeof(env));
+	CHECK(memcmp(eb, env, el) == 0);
+	free(eb);
+	CHECK_EQ(astore_spool_lookup(s, key, id), 0);
+	CHECK(memcmp(id, r.msg_id, 16) == 0);
+	key[0] ^= 1;
+	CHECK_EQ(astore_spool_lookup(s, key, id), FERRY_ENOENT);
+
+	/* Update survives a reopen. */
+	r.state = ASTORE_FAILED;
+	r.code = 101;
+	snprintf(r.reason, sizeof(r.reason), "recipient unknown");
+	CHECK_EQ(astore_update_out(s, &r), 0);
+	astore_close(s);
+	CHECK_EQ(astore_open(path, &s), 0);
+	CHECK_EQ(astore_get_out(s, r.msg_id, &g), 0);
+	CHECK_EQ(g.state, ASTORE_FAILED);
+	CHECK_EQ(g.code, 101);
+	CHECK(strcmp(g.reason, "recipient unknown") == 0);
+	memset(id, 0xee, 16);
+	CHECK_EQ(astore_get_out(s, id, &g), FERRY_ENOENT);
+	astore_close(s);
+}
+
+static int
+count_out(void *ctx, const struct astore_out *r)
+{
+
+	(void)r;
+	(*(int *)ctx)++;
+	return (0);
+}
+
+static int
+count_in(void *ctx, const struct astore_in *r)
+{
+
+	if (r->receipt != NULL)
+		return (-1);
+	(*(int *)ctx)++;
+	return (0);
+}
+
+TEST(in_roundtrip_and_walk)
+{
+	const char *dir = t_tmpdir();
+	char path[512];
+	struct astore *s;
+	struct astore_in r, g;
+	struct astore_out o;
+	uint8_t env[10] = { 1, 2, 3 }, rc[50], *eb;
+	size_t el;
+	int i, n;
+
+	snprintf(path, sizeof(path), "%s/store2", dir);
+	CHECK_EQ(astore_open(path, &s), 0);
+	for (i = 1; i <= 5; i++) {
+		memset(&r, 0, sizeof(r));
+		memset(r.msg_id, i, 16);
+		snprintf(r.from, sizeof(r.from), "met-police");
+		r.log_index = (uint64_t)i;
+		memset(rc, i, sizeof(rc));
+		r.receipt = rc;
+		r.receipt_len = sizeof(rc);
+		CHECK_EQ(astore_put_in(s, &r, env, sizeof(env)), 0);
+		CHECK_EQ(astore_put_in(s, &r, env, sizeof(env)), FERRY_EEXIST);
+		mkout(&o, i);
+		CHECK_EQ(astore_put_out(s, &o, env, sizeof(env), NULL), 0);
+	}
+	memset(r.msg_id, 3, 16);
+	CHECK_EQ(astore_get_in(s, r.msg_id, &g), 0);
+	CHECK_EQ(g.log_index, 3);
+	CHECK(strcmp(g.from, "met-police") == 0);
+	CHECK_EQ(g.receipt_len, sizeof(rc));
+	CHECK(g.receipt[0] == 3 && g.receipt[49] == 3);
+	astore_in_clear(&g);
+	CHECK_EQ(astore_get_in_env(s, r.msg_id, &eb, &el), 0);
+	CHECK_EQ(el, sizeof(env));
+	free(eb);
+	n = 0;
+	CHECK_EQ(astore_foreach_in(s, count_in, &n), 0);
+	CHECK_EQ(n, 5);
+	n = 0;
+	CHECK_EQ(astore_foreach_out(s, count_out, &n), 0);
+	CHECK_EQ(n, 5);
+	astore_close(s);
+	astore_close(NULL);
+}
+
+int
+main(void)
+{
+
+	t_init();
+	RUN(out_roundtrip);
+	RUN(in_roundtrip_and_walk);
+	return (t_done());
+}
