@@ -367,6 +367,698 @@ TEST(encode_refuses)
 	CHECK(out == NULL);
 }
 
+
+/* [inner (bin), sig (bin 64)] signed by ${sk} with ${type}'s tag. */
+static uint8_t *
+wrap(const uint8_t *inner, size_t ilen, const uint8_t *sk, uint32_t type,
+    size_t *len)
+{
+	struct wire_buf w;
+	uint8_t sig[64], *out;
+
+	memset(sig, 0, sizeof(sig));
+	if (sk != NULL && ident_sign(sk, env_tag(type), inner, ilen, sig) != 0)
+		return (NULL);
+	wire_buf_init(&w);
+	wire_put_array(&w, 2);
+	wire_put_bin(&w, inner, ilen);
+	wire_put_bin(&w, sig, 64);
+	if (wire_buf_take(&w, &out, len) != 0)
+		return (NULL);
+	return (out);
+}
+
+TEST(every_bit_flip_refused)
+{
+	uint8_t ck[32], id[16], *out, *content;
+	size_t outlen, clen, i;
+	struct env e;
+	int bit, rc, n_decode = 0, n_sig = 0;
+
+	CHECK_EQ(seal(body_of(100), 100, NULL, &out, &outlen, ck, id), 0);
+	for (i = 0; i < outlen; i++) {
+		for (bit = 0; bit < 8; bit++) {
+			out[i] ^= (uint8_t)(1 << bit);
+			rc = env_open(out, outlen, 0, alice->sign_pk, bob, &e,
+			    &content, &clen);
+			out[i] ^= (uint8_t)(1 << bit);
+			if (rc == 0)
+				printf("#   accepted: byte %zu bit %d\n", i, bit);
+			CHECK(rc != 0);
+			CHECK(content == NULL);
+			/* Refused at decoding or at the signature: nothing
+			 * is decrypted before the signature verifies. */
+			if (rc == FERRY_EBADSIG)
+				n_sig++;
+			else {
+				if (!((rc <= -20 && rc >= -39) ||
+				    rc == FERRY_EBADID))
+					printf("#   byte %zu bit %d: %s\n", i, bit,
+					    ferry_errname(rc));
+				CHECK((rc <= -20 && rc >= -39) ||
+				    rc == FERRY_EBADID);
+				n_decode++;
+			}
+		}
+	}
+	printf("# %zu bytes x 8 bits: %d refused by the decoder, %d by the "
+	    "signature\n", outlen, n_decode, n_sig);
+	CHECK(n_sig > 0 && n_decode > 0);
+	/* Unchanged, it still opens. */
+	CHECK_EQ(env_open(out, outlen, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), 0);
+	free(content);
+	free(out);
+}
+
+TEST(wrong_recipient_refused)
+{
+	uint8_t ck[32], id[16], *out, *content;
+	size_t outlen, clen;
+	struct env e;
+	struct ident *bob2;
+
+	CHECK_EQ(seal(body_of(10), 10, NULL, &out, &outlen, ck, id), 0);
+	/* Another agency. */
+	CHECK_EQ(env_open(out, outlen, 0, alice->sign_pk, mallory, &e,
+	    &content, &clen), FERRY_ENOTFORUS);
+	/* Same name, other keys: the wrapped key does not open. */
+	CHECK_EQ(ident_generate("bob-police", IDENT_POLICE, "Bob", NOW, DAY,
+	    &bob2), 0);
+	CHECK_EQ(env_open(out, outlen, 0, alice->sign_pk, bob2, &e, &content,
+	    &clen), FERRY_EDECRYPT);
+	ident_free(bob2);
+	free(out);
+	/* A key id the recipient does not hold. */
+	CHECK_EQ(env_seal(alice, "bob-police", bob->enc[0].pk, 7,
+	    body_of(10), 10, NULL, NOW, ck, id, &out, &outlen), 0);
+	CHECK_EQ(env_open(out, outlen, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EWRONGKEY);
+	free(out);
+	/* Not a MSG. */
+	{
+		struct env s;
+
+		sample(&s, ENV_HELLO, NULL, 0);
+		CHECK_EQ(env_encode(&s, relay->sign_sk, &out, &outlen), 0);
+		CHECK_EQ(env_open(out, outlen, 0, relay->sign_pk, bob, &e,
+		    &content, &clen), FERRY_EMSGTYPE);
+		free(out);
+	}
+	CHECK(content == NULL);
+}
+
+TEST(signature_by_other_key_refused)
+{
+	uint8_t ck[32], id[16], *out, *forged, *content;
+	size_t outlen, flen, clen;
+	struct env e;
+
+	CHECK_EQ(seal(body_of(10), 10, NULL, &out, &outlen, ck, id), 0);
+	CHECK_EQ(env_decode(out, outlen, 0, &e), 0);
+	/* Mallory re-signs alice's inner map. */
+	forged = wrap(e.inner, e.inner_len, mallory->sign_sk, ENV_MSG, &flen);
+	CHECK(forged != NULL);
+	CHECK_EQ(env_open(forged, flen, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EBADSIG);
+	free(forged);
+	/* A right key with another type's domain tag. */
+	CHECK_EQ(env_decode(out, outlen, 0, &e), 0);
+	forged = wrap(e.inner, e.inner_len, alice->sign_sk, ENV_RECEIPT,
+	    &flen);
+	CHECK(forged != NULL);
+	CHECK_EQ(env_open(forged, flen, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EBADSIG);
+	free(forged);
+	free(out);
+}
+
+TEST(header_moved_to_other_ciphertext_refused)
+{
+	uint8_t ck[32], id1[16], id2[16], *m1, *m2, *inner, *forged;
+	uint8_t *content, *p;
+	size_t l1, l2, flen, clen;
+	struct env e1, e2, e;
+
+	CHECK_EQ(seal((const uint8_t *)"first referral", 14, NULL, &m1, &l1,
+	    ck, id1), 0);
+	CHECK_EQ(seal((const uint8_t *)"second referral", 15, NULL, &m2, &l2,
+	    ck, id2), 0);
+	CHECK_EQ(env_decode(m1, l1, 0, &e1), 0);
+	CHECK_EQ(env_decode(m2, l2, 0, &e2), 0);
+	CHECK_EQ(e1.ct_len, e2.ct_len);
+	/* Message 1's header and wrapped key on message 2's ciphertext,
+	 * validly signed by the same sender: the AD no longer matches. */
+	CHECK((inner = malloc(e1.inner_len)) != NULL);
+	memcpy(inner, e1.inner, e1.inner_len);
+	memcpy(inner + (e1.ct - e1.inner), e2.ct, e2.ct_len);
+	forged = wrap(inner, e1.inner_len, alice->sign_sk, ENV_MSG, &flen);
+	CHECK(forged != NULL);
+	CHECK_EQ(env_open(forged, flen, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EDECRYPT);
+	free(forged);
+	/* Message 1 with its id changed (header field in the AD). */
+	memcpy(inner, e1.inner, e1.inner_len);
+	CHECK((p = memmem(inner, e1.inner_len, id1, 16)) != NULL);
+	p[0] ^= 1;
+	forged = wrap(inner, e1.inner_len, alice->sign_sk, ENV_MSG, &flen);
+	CHECK_EQ(env_open(forged, flen, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EDECRYPT);
+	free(forged);
+	/* Message 1 with its time changed. */
+	memcpy(inner, e1.inner, e1.inner_len);
+	CHECK((p = memmem(inner, e1.inner_len, "\x06\xcf", 2)) != NULL);
+	p[9] ^= 1;
+	forged = wrap(inner, e1.inner_len, alice->sign_sk, ENV_MSG, &flen);
+	CHECK_EQ(env_open(forged, flen, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EDECRYPT);
+	free(forged);
+	/* Message 2's wrapped key moved onto message 1. */
+	memcpy(inner, e1.inner, e1.inner_len);
+	CHECK((p = memmem(inner, e1.inner_len, e1.wrapped, 80)) != NULL);
+	memcpy(p, e2.wrapped, 80);
+	forged = wrap(inner, e1.inner_len, alice->sign_sk, ENV_MSG, &flen);
+	CHECK_EQ(env_open(forged, flen, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EDECRYPT);
+	free(forged);
+	free(inner);
+	free(m1);
+	free(m2);
+}
+
+/*
+ * A field list, encoded into an inner map for the decoder tests.
+ */
+enum { F_U = 1, F_S, F_B, F_RAW };
+struct fld {
+	uint64_t k;
+	int kind;
+	uint64_t u;
+	const void *p;
+	size_t n;
+};
+
+static const uint8_t zid[16];
+
+static size_t
+base(struct fld *f, uint32_t type)
+{
+	size_t n = 0;
+
+	f[n++] = (struct fld){ 1, F_U, 1, NULL, 0 };
+	f[n++] = (struct fld){ 2, F_U, type, NULL, 0 };
+	f[n++] = (struct fld){ 3, F_B, 0, zid, 16 };
+	f[n++] = (struct fld){ 4, F_S, 0, "relay", 5 };
+	f[n++] = (struct fld){ 5, F_S, 0, "alice-charity", 13 };
+	f[n++] = (struct fld){ 6, F_U, NOW, NULL, 0 };
+	switch (type) {
+	case ENV_NACK:
+		f[n++] = (struct fld){ 16, F_B, 0, zid, 16 };
+		f[n++] = (struct fld){ 17, F_B, 0, body_of(32), 32 };
+		f[n++] = (struct fld){ 18, F_U, 102, NULL, 0 };
+		f[n++] = (struct fld){ 19, F_S, 0, "full", 4 };
+		break;
+	case ENV_CREDIT:
+		f[n++] = (struct fld){ 16, F_U, 10, NULL, 0 };
+		break;
+	}
+	return (n);
+}
+
+static uint8_t *
+encode_fields(const struct fld *f, size_t n, size_t *len)
+{
+	struct wire_buf w;
+	uint8_t *out;
+	size_t i;
+
+	wire_buf_init(&w);
+	wire_put_map(&w, n);
+	for (i = 0; i < n; i++) {
+		wire_put_uint(&w, f[i].k);
+		switch (f[i].kind) {
+		case F_U:
+			wire_put_uint(&w, f[i].u);
+			break;
+		case F_S:
+			/* Raw str, so that bad UTF-8 can be tested. */
+			wire_put_raw(&w, f[i].n < 32 ? (uint8_t[]){ (uint8_t)
+			    (0xa0 | f[i].n) } : f[i].n < 256 ? (uint8_t[]){
+			    0xd9, (uint8_t)f[i].n } : (uint8_t[]){ 0xda,
+			    (uint8_t)(f[i].n >> 8), (uint8_t)f[i].n },
+			    f[i].n < 32 ? 1 : f[i].n < 256 ? 2 : 3);
+			wire_put_raw(&w, f[i].p, f[i].n);
+			break;
+		case F_B:
+			wire_put_bin(&w, f[i].p, f[i].n);
+			break;
+		case F_RAW:
+			wire_put_raw(&w, f[i].p, f[i].n);
+			break;
+		}
+	}
+	if (wire_buf_take(&w, &out, len) != 0)
+		return (NULL);
+	return (out);
+}
+
+/* Decode an envelope whose inner map holds ${f}. */
+static int
+dec_fields(const struct fld *f, size_t n)
+{
+	struct env e;
+	uint8_t *inner, *env;
+	size_t ilen, elen;
+	int rc;
+
+	if ((inner = encode_fields(f, n, &ilen)) == NULL)
+		return (FERRY_ENOMEM);
+	if ((env = wrap(inner, ilen, NULL, 0, &elen)) == NULL) {
+		free(inner);
+		return (FERRY_ENOMEM);
+	}
+	rc = env_decode(env, elen, 0, &e);
+	free(inner);
+	free(env);
+	return (rc);
+}
+
+/* Decode an envelope whose inner bytes are ${raw}. */
+static int
+dec_inner(const void *raw, size_t n)
+{
+	struct env e;
+	uint8_t *env;
+	size_t elen;
+	int rc;
+
+	if ((env = wrap(raw, n, NULL, 0, &elen)) == NULL)
+		return (FERRY_ENOMEM);
+	rc = env_decode(env, elen, 0, &e);
+	free(env);
+	return (rc);
+}
+
+static int
+dec(const void *raw, size_t n)
+{
+	struct env e;
+
+	return (env_decode(raw, n, 0, &e));
+}
+
+/* Replace field index ${i} of a fresh base of ${type}; decode. */
+#define MUT(type, i, ...) do { struct fld f_[16]; size_t n_ = base(f_, \
+	(type)); f_[(i)] = (struct fld)__VA_ARGS__; rc = dec_fields(f_, n_); \
+	} while (0)
+
+TEST(decoder_base_ok)
+{
+	struct fld f[16];
+	size_t n;
+
+	n = base(f, ENV_HEARTBEAT);
+	CHECK_EQ(dec_fields(f, n), 0);
+	n = base(f, ENV_NACK);
+	CHECK_EQ(dec_fields(f, n), 0);
+	n = base(f, ENV_CREDIT);
+	CHECK_EQ(dec_fields(f, n), 0);
+}
+
+TEST(decoder_truncated)
+{
+	uint8_t ck[32], id[16], *out;
+	size_t outlen, i;
+
+	CHECK_EQ(seal(body_of(50), 50, (const uint8_t *)"0123456789abcdef",
+	    &out, &outlen, ck, id), 0);
+	for (i = 0; i < outlen; i++)
+		CHECK_EQ(dec(out, i), FERRY_ETRUNCATED);
+	free(out);
+	/* 5-byte headers claiming 2^32 - 1 elements, outer and inner. */
+	CHECK_EQ(dec("\xdd\xff\xff\xff\xff", 5), FERRY_ETRUNCATED);
+	CHECK_EQ(dec("\xdf\xff\xff\xff\xff", 5), FERRY_ETRUNCATED);
+	CHECK_EQ(dec("\xc6\xff\xff\xff\xff", 5), FERRY_ETRUNCATED);
+	CHECK_EQ(dec_inner("\xdd\xff\xff\xff\xff", 5), FERRY_ETRUNCATED);
+	CHECK_EQ(dec_inner("\xdf\xff\xff\xff\xff", 5), FERRY_ETRUNCATED);
+	CHECK_EQ(dec_inner("\x81\x01", 2), FERRY_ETRUNCATED);
+}
+
+TEST(decoder_trailing)
+{
+	uint8_t ck[32], id[16], *out, *inner;
+	size_t outlen;
+	struct env e;
+	int rc;
+
+	CHECK_EQ(seal(body_of(50), 50, NULL, &out, &outlen, ck, id), 0);
+	CHECK((out = realloc(out, outlen + 1)) != NULL);
+	out[outlen] = 0;
+	CHECK_EQ(dec(out, outlen + 1), FERRY_ETRAILING);
+	/* Inside the inner bin. */
+	CHECK_EQ(env_decode(out, outlen, 0, &e), 0);
+	CHECK((inner = malloc(e.inner_len + 1)) != NULL);
+	memcpy(inner, e.inner, e.inner_len);
+	inner[e.inner_len] = 0x01;
+	rc = dec_inner(inner, e.inner_len + 1);
+	CHECK_EQ(rc, FERRY_ETRAILING);
+	free(inner);
+	free(out);
+}
+
+TEST(decoder_duplicate_and_order)
+{
+	struct fld f[16];
+	size_t n;
+
+	n = base(f, ENV_HEARTBEAT);
+	f[n++] = f[5];		/* time twice */
+	CHECK_EQ(dec_fields(f, n), FERRY_EDUPKEY);
+	n = base(f, ENV_HEARTBEAT);
+	f[3].k = 5;		/* 5 twice, adjacent */
+	CHECK_EQ(dec_fields(f, n), FERRY_EDUPKEY);
+	n = base(f, ENV_HEARTBEAT);
+	f[3].k = 7;		/* 1 2 3 7 5 6: out of order */
+	CHECK_EQ(dec_fields(f, n), FERRY_ENONCANON);
+}
+
+TEST(decoder_unknown_and_missing)
+{
+	struct fld f[16];
+	size_t n;
+	int rc;
+
+	n = base(f, ENV_HEARTBEAT);
+	f[n++] = (struct fld){ 16, F_U, 1, NULL, 0 };
+	CHECK_EQ(dec_fields(f, n), FERRY_EUNKNOWNFIELD);
+	n = base(f, ENV_CREDIT);
+	f[n++] = (struct fld){ 17, F_U, 1, NULL, 0 };
+	CHECK_EQ(dec_fields(f, n), FERRY_EUNKNOWNFIELD);
+	n = base(f, ENV_HEARTBEAT);
+	f[n++] = (struct fld){ 1000000, F_U, 1, NULL, 0 };
+	CHECK_EQ(dec_fields(f, n), FERRY_EUNKNOWNFIELD);
+	MUT(ENV_HEARTBEAT, 3, { 4, F_U, 0, NULL, 0 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	/* Missing: each common field, and a type's own field. */
+	{
+		size_t i, j;
+
+		for (i = 0; i < 6; i++) {
+			n = base(f, ENV_HEARTBEAT);
+			for (j = i; j + 1 < n; j++)
+				f[j] = f[j + 1];
+			CHECK_EQ(dec_fields(f, n - 1), FERRY_EMISSING);
+		}
+	}
+	n = base(f, ENV_CREDIT);
+	CHECK_EQ(dec_fields(f, n - 1), FERRY_EMISSING);
+	/* Outer array of 1 or 3. */
+	CHECK_EQ(dec("\x91\xc4\x00", 3), FERRY_EMISSING);
+	CHECK_EQ(dec("\x93\xc4\x00\xc4\x00\xc4\x00", 7), FERRY_EUNKNOWNFIELD);
+	/* Too many fields to be any type: refused before unpacking. */
+	{
+		struct fld g[40];
+		size_t i;
+
+		n = base(g, ENV_HEARTBEAT);
+		for (i = 0; n < 40; i++)
+			g[n++] = (struct fld){ 100 + i, F_U, 1, NULL, 0 };
+		CHECK_EQ(dec_fields(g, n), FERRY_ETOOBIG);
+	}
+}
+
+TEST(decoder_wrong_types)
+{
+	int rc;
+
+	MUT(ENV_HEARTBEAT, 0, { 1, F_S, 0, "1", 1 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 1, { 2, F_RAW, 0, "\xc3", 1 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 2, { 3, F_S, 0, "0123456789abcdef", 16 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 3, { 4, F_B, 0, "relay", 5 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xc2", 1 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_NACK, 8, { 18, F_S, 0, "x", 1 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_NACK, 9, { 19, F_B, 0, "x", 1 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	/* Types outside the subset. */
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xc0", 1 });	/* nil */
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xff", 1 });	/* -1 */
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xd0\x80", 2 });	/* -128 */
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xca\0\0\0\0", 5 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xd4\x01\x00", 3 });
+	CHECK_EQ(rc, FERRY_ETYPE);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xc1", 1 });
+	CHECK_EQ(rc, FERRY_EMALFORMED);
+	/* Outer: not an array; inner not a bin; inner not a map. */
+	CHECK_EQ(dec("\x82\x01\x02\x03\x04", 5), FERRY_ETYPE);
+	CHECK_EQ(dec("\x92\xa0\xc4\x00", 4), FERRY_ETYPE);
+	CHECK_EQ(dec_inner("\x90", 1), FERRY_ETYPE);
+	CHECK_EQ(dec_inner("\x07", 1), FERRY_ETYPE);
+	/* Map key not an integer. */
+	CHECK_EQ(dec_inner("\x81\xa1x\x01", 4), FERRY_ETYPE);
+	/* Signature of the wrong length. */
+	{
+		uint8_t b[80];
+
+		memcpy(b, "\x92\xc4\x00\xc4\x3f", 5);
+		memset(b + 5, 0, 63);
+		CHECK_EQ(dec(b, 5 + 63), FERRY_EBADVALUE);
+	}
+}
+
+TEST(decoder_oversize_and_values)
+{
+	char big[ENV_REASON_MAX + 2];
+	int rc;
+
+	memset(big, 'a', sizeof(big));
+	MUT(ENV_HEARTBEAT, 3, { 4, F_S, 0, big, FERRY_ID_MAX + 1 });
+	CHECK_EQ(rc, FERRY_ETOOBIG);
+	MUT(ENV_HEARTBEAT, 3, { 4, F_S, 0, big, FERRY_ID_MAX });
+	CHECK_EQ(rc, 0);
+	MUT(ENV_NACK, 9, { 19, F_S, 0, big, ENV_REASON_MAX + 1 });
+	CHECK_EQ(rc, FERRY_ETOOBIG);
+	MUT(ENV_NACK, 9, { 19, F_S, 0, big, ENV_REASON_MAX });
+	CHECK_EQ(rc, 0);
+	MUT(ENV_HEARTBEAT, 2, { 3, F_B, 0, zid, 15 });
+	CHECK_EQ(rc, FERRY_EBADVALUE);
+	MUT(ENV_HEARTBEAT, 2, { 3, F_B, 0, body_of(17), 17 });
+	CHECK_EQ(rc, FERRY_ETOOBIG);
+	MUT(ENV_NACK, 8, { 18, F_U, 0, NULL, 0 });
+	CHECK_EQ(rc, FERRY_EBADVALUE);
+	MUT(ENV_NACK, 8, { 18, F_U, (uint64_t)INT32_MAX + 1, NULL, 0 });
+	CHECK_EQ(rc, FERRY_EBADVALUE);
+	/* Agency ids. */
+	MUT(ENV_HEARTBEAT, 3, { 4, F_S, 0, "Relay", 5 });
+	CHECK_EQ(rc, FERRY_EBADID);
+	MUT(ENV_HEARTBEAT, 4, { 5, F_S, 0, "", 0 });
+	CHECK_EQ(rc, FERRY_EBADID);
+	MUT(ENV_HEARTBEAT, 4, { 5, F_S, 0, "a\0b", 3 });
+	CHECK_EQ(rc, FERRY_EBADID);
+	MUT(ENV_HEARTBEAT, 4, { 5, F_S, 0, "a b", 3 });
+	CHECK_EQ(rc, FERRY_EBADID);
+	/* Malformed UTF-8 in a str. */
+	MUT(ENV_NACK, 9, { 19, F_S, 0, "\xc0\xaf", 2 });
+	CHECK_EQ(rc, FERRY_EBADVALUE);
+	MUT(ENV_NACK, 9, { 19, F_S, 0, "\xed\xa0\x80", 3 });
+	CHECK_EQ(rc, FERRY_EBADVALUE);
+}
+
+TEST(decoder_bodies)
+{
+	uint8_t ck[32], id[16], *out, *inner, *env;
+	size_t outlen, elen;
+	struct env e;
+
+	/* A body over the receiver's max_body. */
+	CHECK_EQ(seal(body_of(4000), 4000, NULL, &out, &outlen, ck, id), 0);
+	CHECK_EQ(env_decode(out, outlen, 5000, &e), 0);
+	CHECK_EQ(env_decode(out, outlen, 3000, &e), 0);	/* same bucket */
+	CHECK_EQ(env_decode(out, outlen, 2000, &e), FERRY_ETOOBIG);
+	CHECK_EQ(env_decode(out, outlen, 100, &e), FERRY_ETOOBIG);
+	/* A ciphertext that is not bucket-sized. */
+	CHECK_EQ(env_decode(out, outlen, 0, &e), 0);
+	{
+		struct fld f[16];
+		size_t n = 0;
+
+		f[n++] = (struct fld){ 1, F_U, 1, NULL, 0 };
+		f[n++] = (struct fld){ 2, F_U, 1, NULL, 0 };
+		f[n++] = (struct fld){ 3, F_B, 0, e.id, 16 };
+		f[n++] = (struct fld){ 4, F_S, 0, e.from, strlen(e.from) };
+		f[n++] = (struct fld){ 5, F_S, 0, e.to, strlen(e.to) };
+		f[n++] = (struct fld){ 6, F_U, e.time, NULL, 0 };
+		f[n++] = (struct fld){ 16, F_U, e.key_id, NULL, 0 };
+		f[n++] = (struct fld){ 17, F_B, 0, e.wrapped, 80 };
+		f[n++] = (struct fld){ 18, F_B, 0, e.nonce, 24 };
+		f[n++] = (struct fld){ 19, F_B, 0, e.ct, e.ct_len };
+		f[n++] = (struct fld){ 20, F_B, 0, e.commitment, 32 };
+		CHECK_EQ(dec_fields(f, n), 0);
+		f[9].n = e.ct_len - 1;
+		CHECK_EQ(dec_fields(f, n), FERRY_EBADVALUE);
+		f[9].n = 1024 + 15;
+		CHECK_EQ(dec_fields(f, n), FERRY_EBADVALUE);
+		f[9].n = e.ct_len;
+		f[7].n = 79;
+		CHECK_EQ(dec_fields(f, n), FERRY_EBADVALUE);
+		f[7].n = 80;
+		f[8].n = 25;
+		CHECK_EQ(dec_fields(f, n), FERRY_ETOOBIG);
+		f[8].n = 24;
+		f[6].u = 0;
+		CHECK_EQ(dec_fields(f, n), FERRY_EBADVALUE);
+		f[6].u = (uint64_t)UINT32_MAX + 1;
+		CHECK_EQ(dec_fields(f, n), FERRY_EBADVALUE);
+		f[6].u = 1;
+		CHECK((inner = encode_fields(f, n, &elen)) != NULL);
+		free(inner);
+	}
+	free(out);
+	/* A frame over the limit is refused before it is read. */
+	{
+		size_t big = (size_t)FERRY_BODY_MAX_DEFAULT * 2 + 4096;
+
+		CHECK((env = calloc(1, big)) != NULL);
+		CHECK_EQ(env_decode(env, big, 0, &e), FERRY_ETOOBIG);
+		/* With a small max_body, the blob types still fit. */
+		CHECK_EQ(env_decode(env, ENV_BLOB_MAX + 2048, 1000, &e),
+		    FERRY_ETOOBIG);
+		free(env);
+	}
+	/* A roster blob over ENV_BLOB_MAX. */
+	{
+		struct fld f[16];
+		size_t n = base(f, ENV_ROSTER);
+		uint8_t *blob;
+
+		CHECK((blob = calloc(1, ENV_BLOB_MAX + 1)) != NULL);
+		f[n++] = (struct fld){ 16, F_B, 0, blob, ENV_BLOB_MAX + 1 };
+		CHECK_EQ(dec_fields(f, n), FERRY_ETOOBIG);
+		f[n - 1].n = ENV_BLOB_MAX;
+		CHECK_EQ(dec_fields(f, n), 0);
+		f[n - 1].n = 0;
+		CHECK_EQ(dec_fields(f, n), FERRY_EBADVALUE);
+		free(blob);
+	}
+}
+
+TEST(decoder_nesting)
+{
+	int rc;
+
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\x91\x01", 2 });
+	CHECK_EQ(rc, FERRY_ENESTING);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\x80", 1 });
+	CHECK_EQ(rc, FERRY_ENESTING);
+	CHECK_EQ(dec("\x92\x91\xc4\x00\xc4\x00", 6), FERRY_ENESTING);
+	CHECK_EQ(dec("\x91\x91\x91\x91\x91\x91\x91\x91\x91\x90", 10),
+	    FERRY_ENESTING);
+}
+
+TEST(decoder_noncanonical)
+{
+	int rc;
+
+	/* Integers in longer forms than needed. */
+	MUT(ENV_HEARTBEAT, 0, { 1, F_RAW, 0, "\xcc\x01", 2 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xcd\x00\xff", 3 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xce\x00\x00\xff\xff", 5 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0,
+	    "\xcf\x00\x00\x00\x00\xff\xff\xff\xff", 9 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xd0\x05", 2 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\xd3\0\0\0\0\0\0\0\x05", 9 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	/* Lengths in longer forms. */
+	MUT(ENV_HEARTBEAT, 3, { 4, F_RAW, 0, "\xd9\x05relay", 7 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 3, { 4, F_RAW, 0, "\xda\x00\x05relay", 8 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 3, { 4, F_RAW, 0, "\xdb\x00\x00\x00\x05relay",
+	    10 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 2, { 3, F_RAW, 0,
+	    "\xc5\x00\x10" "0123456789abcdef", 19 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	MUT(ENV_HEARTBEAT, 2, { 3, F_RAW, 0,
+	    "\xc6\x00\x00\x00\x10" "0123456789abcdef", 21 });
+	CHECK_EQ(rc, FERRY_ENONCANON);
+	/* A map key in a longer form. */
+	MUT(ENV_HEARTBEAT, 5, { 6, F_RAW, 0, "\x05", 1 });
+	CHECK_EQ(rc, 0);
+	{
+		uint8_t *inner, *p;
+		struct fld f[16];
+		size_t n = base(f, ENV_HEARTBEAT), ilen;
+
+		CHECK((inner = encode_fields(f, n, &ilen)) != NULL);
+		CHECK((inner = realloc(inner, ilen + 8)) != NULL);
+		/* Map header 0x86 as map16 and as map32. */
+		memmove(inner + 3, inner + 1, ilen - 1);
+		inner[0] = 0xde;
+		inner[1] = 0;
+		inner[2] = 6;
+		CHECK_EQ(dec_inner(inner, ilen + 2), FERRY_ENONCANON);
+		memmove(inner + 5, inner + 3, ilen - 1);
+		inner[0] = 0xdf;
+		inner[1] = inner[2] = inner[3] = 0;
+		inner[4] = 6;
+		CHECK_EQ(dec_inner(inner, ilen + 4), FERRY_ENONCANON);
+		/* Key 1 as uint8. */
+		memmove(inner + 2, inner + 5, ilen - 1);
+		inner[0] = 0x86;
+		inner[1] = 0xcc;
+		CHECK_EQ(dec_inner(inner, ilen + 1), FERRY_ENONCANON);
+		(void)p;
+		free(inner);
+	}
+	/* The outer array as array16 / array32; the inner bin as bin16. */
+	CHECK_EQ(dec("\xdc\x00\x02\xc4\x00\xc4\x00", 7), FERRY_ENONCANON);
+	CHECK_EQ(dec("\xdd\x00\x00\x00\x02\xc4\x00\xc4\x00", 9),
+	    FERRY_ENONCANON);
+	CHECK_EQ(dec("\x92\xc5\x00\x00\xc4\x00", 6), FERRY_ENONCANON);
+}
+
+TEST(decoder_version_and_type)
+{
+	int rc;
+
+	MUT(ENV_HEARTBEAT, 0, { 1, F_U, 2, NULL, 0 });
+	CHECK_EQ(rc, FERRY_EVERSION);
+	MUT(ENV_HEARTBEAT, 0, { 1, F_U, 0, NULL, 0 });
+	CHECK_EQ(rc, FERRY_EVERSION);
+	MUT(ENV_HEARTBEAT, 1, { 2, F_U, 10, NULL, 0 });
+	CHECK_EQ(rc, FERRY_EMSGTYPE);
+	MUT(ENV_HEARTBEAT, 1, { 2, F_U, 0, NULL, 0 });
+	CHECK_EQ(rc, FERRY_EMSGTYPE);
+	/* Version is checked before the schema: a version 2 envelope
+	 * with fields unknown to version 1 is named as such. */
+	{
+		struct fld f[16];
+		size_t n = base(f, ENV_HEARTBEAT);
+
+		f[0].u = 2;
+		f[n++] = (struct fld){ 40, F_U, 1, NULL, 0 };
+		CHECK_EQ(dec_fields(f, n), FERRY_EVERSION);
+		f[0].u = 1;
+		f[1].u = 77;
+		CHECK_EQ(dec_fields(f, n), FERRY_EMSGTYPE);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -385,6 +1077,21 @@ main(int argc, char **argv)
 	RUN(roundtrip_control_types);
 	RUN(receipt_without_note);
 	RUN(encode_refuses);
+	RUN(every_bit_flip_refused);
+	RUN(wrong_recipient_refused);
+	RUN(signature_by_other_key_refused);
+	RUN(header_moved_to_other_ciphertext_refused);
+	RUN(decoder_base_ok);
+	RUN(decoder_truncated);
+	RUN(decoder_trailing);
+	RUN(decoder_duplicate_and_order);
+	RUN(decoder_unknown_and_missing);
+	RUN(decoder_wrong_types);
+	RUN(decoder_oversize_and_values);
+	RUN(decoder_bodies);
+	RUN(decoder_nesting);
+	RUN(decoder_noncanonical);
+	RUN(decoder_version_and_type);
 	ident_free(alice);
 	ident_free(bob);
 	ident_free(mallory);
