@@ -267,7 +267,7 @@ TEST(scan_map_keys)
 	CHECK_EQ(scan_hex("8205810901" "06810101", 2), 0);
 	CHECK_EQ(scan_hex("8205810901" "0401", 2), FERRY_ENONCANON);
 	CHECK_EQ(scan_hex("8205820901" "0901", 2), FERRY_EDUPKEY);
-	CHECK_EQ(scan_hex("9281020181010201", 2), 0);
+	CHECK_EQ(scan_hex("92810201810102", 2), 0);
 }
 
 TEST(scan_utf8)
