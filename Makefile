@@ -55,6 +55,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+TOOL_SRCS := $(wildcard tests/tools/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -65,6 +66,7 @@ PROGS := $(BUILD)/ferry-relay $(BUILD)/ferry-agent $(BUILD)/ferry \
 	$(BUILD)/ferry-keys $(BUILD)/ferry-audit
 UNITS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
 .PHONY: all deps test demo bench fuzz clean install check-build units
 all: $(PROGS)
@@ -110,7 +112,12 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBTEST) $(LIBAGENT) $(LIBFERRY
 	@mkdir -p $(dir $@)
 	$(Q)$(LINK)
 
-units: $(UNITS)
+# Test-only programs (tests/tools/*.c) that scenario tests run.
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBFERRY)
+	@mkdir -p $(dir $@)
+	$(Q)$(LINK)
+
+units: $(UNITS) $(TOOLS)
 
 # make test: everything built with AddressSanitizer and UBSan, warnings as
 # errors, then the runner prints "N passed, N failed".

@@ -1,0 +1,1633 @@
+/*
+ * loop.c: the relay proper: the CURVE ROUTER socket and one event loop
+ * (docs/protocol.md section 6).
+ *
+ * Each turn: wait for input (zmq_poll, EINTR retried); drain everything
+ * readable, bounded by count and bytes; check each envelope; write the
+ * whole batch in ONE synced queue transaction (which also journals the log
+ * entries), then ONE log commit; only then send the ACCEPTEDs, NACKs and
+ * forwarded receipts; then forward queued messages to connected
+ * recipients while they have credit.  Timers: metrics, expiry sweep,
+ * redelivery.  Signals only set flags (main.c) that this loop reads.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "envelope.h"
+#include "ident.h"
+#include "log.h"
+#include "roster.h"
+#include "relay.h"
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93	/* DRAFT in Debian's zmq.h */
+#endif
+
+#define ZAP_DOMAIN "ferry"
+#define RID_MAX 256
+#define NBUCKETS 4096
+#define SWEEP_MAX 1000		/* expired messages handled per sweep */
+#define FD_MAX 65536		/* connection generations tracked per fd */
+
+struct peer {
+	struct peer *next;		/* hash chain */
+	char id[FERRY_ID_MAX + 1];
+	int routed;			/* has a live route */
+	uint8_t rid[RID_MAX];
+	size_t rid_len;
+	int fd;				/* ZMQ_SRCFD of its latest message */
+	uint32_t fd_gen;		/* accept generation of that fd */
+	uint64_t window;		/* credit W */
+	uint64_t inflight;		/* sent, not yet acknowledged */
+	uint64_t cursor;		/* highest seq sent on this route */
+	uint64_t progress_ms;		/* last delivery progress */
+	uint64_t depth;			/* messages queued for it */
+	int notices;			/* has kept notices to push */
+};
+
+enum item_kind {
+	IT_SKIP = 0,	/* handled without a commit (HELLO, HEARTBEAT...) */
+	IT_ACCEPT,	/* new MSG: store, log, ACCEPTED */
+	IT_DUP,		/* duplicate MSG: answer again */
+	IT_REFUSE,	/* NACK + LOG_REFUSED */
+	IT_RECEIPT,	/* recipient's RECEIPT: finish, log, forward */
+	IT_RNACK,	/* recipient's NACK: finish, log, forward */
+	IT_EXPIRE,	/* expiry: finish, log, NACK the sender */
+	IT_CHECKPOINT,	/* an agent's checkpoint: log it */
+	IT_NOTIFIED	/* a kept notice was pushed: drop it */
+};
+
+struct item {
+	int kind;
+	struct peer *p;			/* connection it came from */
+	uint8_t *buf;			/* envelope bytes (owned) */
+	size_t len;
+	struct env e;			/* decoded; borrows buf */
+	uint8_t hash[32];		/* SHA-256 of buf */
+	int code;			/* IT_REFUSE: FERRY_E* */
+	struct queue_msg qm;		/* ACCEPT: new record; RECEIPT etc.: target */
+	uint8_t *final;			/* answer kept (RECEIPT/NACK) */
+	size_t flen;
+	int notify;			/* keep final for an offline sender */
+	uint64_t nseq;			/* IT_NOTIFIED */
+	char nsender[FERRY_ID_MAX + 1];
+	int dup_same;			/* IT_DUP of an item in this batch */
+	size_t dup_ref;			/* ... its index */
+	struct log_entry le[2];
+	int nle;
+	uint64_t log_index;		/* index of le[0] */
+};
+
+struct relay {
+	const struct config *c;
+	struct ident *me;
+	struct roster *roster;
+	struct queue *q;
+	struct log *log;
+	void *zctx, *sock, *mon;
+	struct zap *zap;
+	struct peer *tab[NBUCKETS];
+	struct metrics m;
+	struct item *items;
+	size_t nitems, capitems;
+	uint64_t t_metrics, t_sweep;
+	uint32_t *fd_gen;		/* per fd: connections accepted on it */
+	uint8_t *checkpoint;		/* latest signed note */
+	size_t checkpoint_len;
+};
+
+static void monitor_read(struct relay *);
+
+/* ---- small helpers ---- */
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static void
+hex8(char out[17], const uint8_t *b)
+{
+
+	ferry_hex(out, b, 8);
+}
+
+static unsigned
+hash_id(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return (h % NBUCKETS);
+}
+
+static struct peer *
+peer_get(struct relay *r, const char *id, int create)
+{
+	unsigned b = hash_id(id);
+	struct peer *p;
+
+	for (p = r->tab[b]; p != NULL; p = p->next)
+		if (strcmp(p->id, id) == 0)
+			return (p);
+	if (!create || (p = calloc(1, sizeof(*p))) == NULL)
+		return (NULL);
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->fd = -1;
+	p->next = r->tab[b];
+	r->tab[b] = p;
+	return (p);
+}
+
+static void
+peer_offline(struct relay *r, struct peer *p, const char *why)
+{
+
+	if (!p->routed)
+		return;
+	p->routed = 0;
+	p->inflight = 0;
+	p->cursor = 0;
+	p->fd = -1;
+	if (r->m.connected > 0)
+		r->m.connected--;
+	rlog(RLOG_INFO, "agent-offline", "agency=%s reason=%s", p->id, why);
+}
+
+static void
+count_refused(struct relay *r, int code)
+{
+	int i = -code;
+
+	if (i > 0 && i < METRICS_REFUSE_MAX)
+		r->m.refused[i]++;
+}
+
+/* Send one envelope to ${p}'s route; 0, or -1 (route gone or full). */
+static int
+send_to(struct relay *r, struct peer *p, const uint8_t *b, size_t n)
+{
+
+	if (!p->routed)
+		return (-1);
+	if (zmq_send(r->sock, p->rid, p->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT)
+	    < 0) {
+		if (errno == EHOSTUNREACH)
+			peer_offline(r, p, "unreachable");
+		return (-1);
+	}
+	if (zmq_send(r->sock, b, n, ZMQ_DONTWAIT) < 0)
+		return (-1);
+	r->m.bytes_out += n;
+	return (0);
+}
+
+/* Encode and sign a relay envelope of ${e}'s type to ${to}. */
+static int
+relay_env(struct relay *r, struct env *e, const char *to, uint8_t **out,
+    size_t *len)
+{
+
+	e->version = ENV_VERSION;
+	env_new_id(e->id);
+	snprintf(e->from, sizeof(e->from), "%s", r->me->id);
+	snprintf(e->to, sizeof(e->to), "%s", to);
+	e->time = ferry_now_ms();
+	return (env_encode(e, r->me->sign_sk, out, len));
+}
+
+static int
+make_nack(struct relay *r, const char *to, const uint8_t *msg_id,
+    const uint8_t *hash, int code, uint8_t **out, size_t *len)
+{
+	struct env e;
+	const char *why = ferry_strerror(code);
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_NACK;
+	if (msg_id != NULL)
+		memcpy(e.msg_id, msg_id, FERRY_MSGID_LEN);
+	if (hash != NULL)
+		memcpy(e.env_hash, hash, 32);
+	e.code = (uint32_t)-code;
+	e.reason = why;
+	e.reason_len = strlen(why);
+	return (relay_env(r, &e, to, out, len));
+}
+
+static void
+send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
+    const uint8_t *hash, int code)
+{
+	uint8_t *b;
+	size_t n;
+
+	if (make_nack(r, p->id, msg_id, hash, code, &b, &n) != 0)
+		return;
+	(void)send_to(r, p, b, n);
+	free(b);
+}
+
+static void
+send_accepted(struct relay *r, struct peer *p, const uint8_t *msg_id,
+    const uint8_t *hash, uint64_t log_index)
+{
+	struct env e;
+	uint8_t *b;
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_ACCEPTED;
+	memcpy(e.msg_id, msg_id, FERRY_MSGID_LEN);
+	memcpy(e.env_hash, hash, 32);
+	e.log_index = log_index;
+	e.roster_version = r->roster->version;
+	e.blob = r->checkpoint;
+	e.blob_len = r->checkpoint_len;
+	if (relay_env(r, &e, p->id, &b, &n) != 0)
+		return;
+	(void)send_to(r, p, b, n);
+	free(b);
+}
+
+static void
+send_simple(struct relay *r, struct peer *p, uint32_t type)
+{
+	struct env e;
+	uint8_t *b;
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	e.type = type;
+	if (relay_env(r, &e, p->id, &b, &n) != 0)
+		return;
+	(void)send_to(r, p, b, n);
+	free(b);
+}
+
+/* ---- roster ---- */
+
+static struct zap_table *
+zap_table_of(const struct roster *ro)
+{
+	struct zap_table *t;
+	size_t i;
+
+	if ((t = zap_table_new(ro->nagencies)) == NULL)
+		return (NULL);
+	for (i = 0; i < ro->nagencies; i++)
+		if (ro->agencies[i].status == ROSTER_ACTIVE &&
+		    zap_table_add(t, ro->agencies[i].curve_pk,
+		    ro->agencies[i].id) != 0) {
+			zap_table_free(t);
+			return (NULL);
+		}
+	return (t);
+}
+
+static int
+active(const struct relay *r, const char *id)
+{
+	const struct roster_agency *a = roster_find(r->roster, id);
+
+	return (a != NULL && a->status == ROSTER_ACTIVE);
+}
+
+/* Push roster ${ro} to ${p}. */
+static void
+push_roster_bytes(struct relay *r, struct peer *p, uint64_t version,
+    const uint8_t *bytes, size_t len)
+{
+	struct env e;
+	uint8_t *b;
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_ROSTER;
+	e.roster_version = version;
+	e.blob = bytes;
+	e.blob_len = len;
+	if (relay_env(r, &e, p->id, &b, &n) != 0)
+		return;
+	(void)send_to(r, p, b, n);
+	free(b);
+}
+
+struct push_ctx {
+	struct relay *r;
+	struct peer *p;
+};
+
+static int
+push_one(void *ctx, uint64_t v, const uint8_t *b, size_t n)
+{
+	struct push_ctx *pc = ctx;
+
+	push_roster_bytes(pc->r, pc->p, v, b, n);
+	return (0);
+}
+
+/* ---- log helpers ---- */
+
+static void
+le_set(struct log_entry *le, uint32_t kind, const uint8_t *msg_id,
+    const uint8_t *hash, const char *from, const char *to,
+    uint64_t roster_version)
+{
+
+	memset(le, 0, sizeof(*le));
+	le->kind = kind;
+	le->time_ms = ferry_now_ms();
+	if (msg_id != NULL)
+		memcpy(le->msg_id, msg_id, FERRY_MSGID_LEN);
+	if (hash != NULL)
+		memcpy(le->env_hash, hash, 32);
+	if (from != NULL)
+		snprintf(le->from, sizeof(le->from), "%s", from);
+	if (to != NULL)
+		snprintf(le->to, sizeof(le->to), "%s", to);
+	le->roster_version = roster_version;
+}
+
+static int
+refresh_checkpoint(struct relay *r)
+{
+	uint8_t *note;
+	size_t n;
+	int rc;
+
+	if ((rc = log_checkpoint(r->log, &note, &n)) != 0)
+		return (rc == FERRY_ENOENT ? 0 : rc);
+	free(r->checkpoint);
+	r->checkpoint = note;
+	r->checkpoint_len = n;
+	return (0);
+}
+
+struct replay_ctx {
+	struct log_batch *b;
+	uint64_t next;
+	int rc;
+};
+
+static int
+replay_one(void *ctx, uint64_t index, const uint8_t *bytes, size_t len)
+{
+	struct replay_ctx *rc = ctx;
+	struct log_entry e;
+	uint64_t got;
+	int err;
+
+	if (index != rc->next)
+		return (rc->rc = FERRY_ELOGCORRUPT);
+	if ((err = log_entry_decode(bytes, len, &e)) != 0 ||
+	    (err = log_add(rc->b, &e, NULL, 0, &got)) != 0)
+		return (rc->rc = err);
+	if (got != index)
+		return (rc->rc = FERRY_ELOGCORRUPT);
+	rc->next++;
+	return (0);
+}
+
+/* Replay journal entries the log lacks (after a crash between commits). */
+static int
+journal_replay(struct relay *r)
+{
+	struct replay_ctx rc;
+	uint64_t from = log_size(r->log);
+	int err;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.next = from;
+	if ((err = log_begin(r->log, &rc.b)) != 0)
+		return (err);
+	err = queue_journal_foreach(r->q, from, replay_one, &rc);
+	if (err == 0)
+		err = rc.rc;
+	if (err != 0) {
+		log_abort(rc.b);
+		return (err);
+	}
+	if (rc.next == from) {
+		log_abort(rc.b);
+		return (0);
+	}
+	if ((err = log_commit(rc.b)) != 0)
+		return (err);
+	rlog(RLOG_WARN, "journal-replay", "entries=%llu",
+	    (unsigned long long)(rc.next - from));
+	return (0);
+}
+
+/* ---- the batch ---- */
+
+static struct item *
+item_new(struct relay *r)
+{
+	struct item *it;
+
+	if (r->nitems == r->capitems) {
+		size_t nc = r->capitems ? r->capitems * 2 : 64;
+
+		if ((it = realloc(r->items, nc * sizeof(*it))) == NULL)
+			return (NULL);
+		r->items = it;
+		r->capitems = nc;
+	}
+	it = &r->items[r->nitems++];
+	memset(it, 0, sizeof(*it));
+	return (it);
+}
+
+static void
+items_clear(struct relay *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++) {
+		free(r->items[i].buf);
+		free(r->items[i].final);
+		queue_msg_clear(&r->items[i].qm);
+	}
+	r->nitems = 0;
+}
+
+static void
+refuse(struct relay *r, struct item *it, int code)
+{
+
+	it->kind = IT_REFUSE;
+	it->code = code;
+	count_refused(r, code);
+	le_set(&it->le[0], LOG_REFUSED, it->e.type == ENV_MSG ? it->e.id :
+	    NULL, it->hash, it->p->id, NULL, r->roster->version);
+	it->le[0].code = code;
+	it->nle = 1;
+}
+
+/* Is ${id} already accepted earlier in this batch? */
+static struct item *
+batch_has(struct relay *r, struct item *self, const uint8_t *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++) {
+		struct item *o = &r->items[i];
+
+		if (o == self)
+			break;
+		if ((o->kind == IT_ACCEPT || o->kind == IT_RECEIPT ||
+		    o->kind == IT_RNACK || o->kind == IT_EXPIRE) &&
+		    memcmp(o->qm.msg_id, id, FERRY_MSGID_LEN) == 0)
+			return (o);
+	}
+	return (NULL);
+}
+
+static void
+check_msg(struct relay *r, struct item *it, const uint8_t *spk)
+{
+	struct env *e = &it->e;
+	struct peer *rp;
+	struct item *o;
+	uint8_t h[32];
+	uint64_t seq;
+	int st;
+
+	if (!active(r, e->to)) {
+		refuse(r, it, FERRY_ERECIPIENT);
+		return;
+	}
+	if ((o = batch_has(r, it, e->id)) != NULL) {
+		if (o->kind == IT_ACCEPT &&
+		    memcmp(o->hash, it->hash, 32) == 0) {
+			it->kind = IT_DUP;
+			memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+			it->dup_same = 1;	/* index known after commit */
+			it->dup_ref = (size_t)(o - r->items);
+		} else
+			refuse(r, it, FERRY_EDUPMSG);
+		return;
+	}
+	st = queue_lookup(r->q, e->id, h, &seq, &it->final, &it->flen);
+	if (st < 0) {
+		refuse(r, it, FERRY_EINTERNAL);
+		return;
+	}
+	if (st != QUEUE_NONE) {
+		if (memcmp(h, it->hash, 32) != 0) {
+			refuse(r, it, FERRY_EDUPMSG);
+			return;
+		}
+		/* Same bytes as an envelope already verified and held. */
+		it->kind = IT_DUP;
+		memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+		if (st == QUEUE_QUEUED) {
+			struct queue_msg qm;
+
+			if (queue_get(r->q, seq, &qm) == 0) {
+				it->qm.log_index = qm.log_index;
+				queue_msg_clear(&qm);
+			}
+		} else if (log_find_msg(r->log, e->id, LOG_ACCEPTED,
+		    &it->qm.log_index) != 0)
+			it->qm.log_index = 0;
+		return;
+	}
+	if (env_verify(e, spk) != 0) {
+		refuse(r, it, FERRY_EBADSIG);
+		return;
+	}
+	rp = peer_get(r, e->to, 1);
+	if (rp == NULL) {
+		refuse(r, it, FERRY_ENOMEM);
+		return;
+	}
+	if (rp->depth >= r->c->queue_max) {
+		refuse(r, it, FERRY_EQUEUEFULL);
+		return;
+	}
+	it->kind = IT_ACCEPT;
+	rp->depth++;		/* undone if the batch fails */
+	it->qm.accepted_ms = ferry_now_ms();
+	memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+	memcpy(it->qm.env_hash, it->hash, 32);
+	snprintf(it->qm.from, sizeof(it->qm.from), "%s", e->from);
+	snprintf(it->qm.to, sizeof(it->qm.to), "%s", e->to);
+	it->qm.env = NULL;	/* points at it->buf when stored */
+	it->qm.env_len = it->len;
+	le_set(&it->le[0], LOG_ACCEPTED, e->id, it->hash, e->from, e->to,
+	    r->roster->version);
+	it->nle = 1;
+}
+
+/* RECEIPT or NACK from a message's recipient. */
+static void
+check_answer(struct relay *r, struct item *it, const uint8_t *spk)
+{
+	struct env *e = &it->e;
+	uint8_t h[32];
+	uint64_t seq;
+	uint8_t *fin = NULL;
+	size_t flen = 0;
+	struct queue_msg qm;
+	struct peer *sp;
+	int st;
+
+	if (env_verify(e, spk) != 0) {
+		refuse(r, it, FERRY_EBADSIG);
+		return;
+	}
+	if (batch_has(r, it, e->msg_id) != NULL) {
+		it->kind = IT_SKIP;	/* duplicate answer in one batch */
+		return;
+	}
+	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
+	free(fin);
+	if (st == QUEUE_DONE) {
+		it->kind = IT_SKIP;	/* already finished: harmless */
+		return;
+	}
+	if (st != QUEUE_QUEUED || memcmp(h, e->env_hash, 32) != 0 ||
+	    queue_get(r->q, seq, &qm) != 0) {
+		refuse(r, it, FERRY_ENOENT);
+		return;
+	}
+	if (strcmp(qm.to, e->from) != 0 || strcmp(qm.from, e->to) != 0) {
+		queue_msg_clear(&qm);
+		refuse(r, it, FERRY_ESENDER);
+		return;
+	}
+	free(qm.env);
+	qm.env = NULL;
+	it->qm = qm;
+	it->kind = e->type == ENV_RECEIPT ? IT_RECEIPT : IT_RNACK;
+	sp = peer_get(r, qm.from, 0);
+	it->notify = !(sp != NULL && sp->routed);
+	if (e->type == ENV_RECEIPT) {
+		le_set(&it->le[0], LOG_RECEIPT, qm.msg_id, qm.env_hash,
+		    qm.to, qm.from, e->roster_version);
+		it->le[0].ref_index = e->log_index;
+		if (it->len <= LOG_AUX_MAX) {
+			it->le[0].aux = it->buf;
+			it->le[0].aux_len = it->len;
+		}
+		le_set(&it->le[1], LOG_DELIVERED, qm.msg_id, qm.env_hash,
+		    qm.to, qm.from, r->roster->version);
+		it->nle = 2;
+	} else {
+		le_set(&it->le[0], LOG_NACK, qm.msg_id, qm.env_hash, qm.to,
+		    qm.from, r->roster->version);
+		it->le[0].code = -(int32_t)e->code;
+		it->nle = 1;
+	}
+}
+
+/* Push kept notices (receipts/NACKs) to ${p}; queue their removal. */
+static int
+notice_one(void *ctx, uint64_t nseq, const uint8_t *b, size_t n)
+{
+	struct push_ctx *pc = ctx;
+	struct item *it;
+
+	if (send_to(pc->r, pc->p, b, n) != 0)
+		return (1);
+	if ((it = item_new(pc->r)) == NULL)
+		return (1);
+	it->kind = IT_NOTIFIED;
+	it->p = pc->p;
+	it->nseq = nseq;
+	snprintf(it->nsender, sizeof(it->nsender), "%s", pc->p->id);
+	return (0);
+}
+
+static void
+on_hello(struct relay *r, struct peer *p, const struct env *e)
+{
+	struct push_ctx pc = { r, p };
+
+	p->window = e->credit < r->c->credit_max ? e->credit :
+	    r->c->credit_max;
+	p->inflight = 0;
+	p->cursor = 0;
+	p->progress_ms = mono_ms();
+	rlog(RLOG_INFO, "hello", "agency=%s roster=%llu credit=%llu depth=%llu",
+	    p->id, (unsigned long long)e->roster_version,
+	    (unsigned long long)p->window, (unsigned long long)p->depth);
+	if (e->roster_version < r->roster->version)
+		(void)queue_rosters(r->q, e->roster_version, push_one, &pc);
+	(void)queue_notices(r->q, p->id, notice_one, &pc);
+}
+
+/* Take one inbound message [rid, envelope, ...] off the socket. */
+static int
+recv_one(struct relay *r, size_t *bytes)
+{
+	zmq_msg_t rid, f;
+	const char *uid;
+	struct peer *p;
+	struct item *it;
+	const uint8_t *spk;
+	uint8_t pk[32];
+	int more, nframes = 1, fd, rc, got = 0;
+	size_t len;
+
+	zmq_msg_init(&rid);
+	if (zmq_msg_recv(&rid, r->sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&rid);
+		return (errno == EAGAIN ? 0 : -1);
+	}
+	if (!zmq_msg_more(&rid)) {
+		zmq_msg_close(&rid);
+		return (1);
+	}
+	zmq_msg_init(&f);
+	if (zmq_msg_recv(&f, r->sock, 0) < 0) {
+		zmq_msg_close(&f);
+		zmq_msg_close(&rid);
+		return (-1);
+	}
+	got = 1;
+	more = zmq_msg_more(&f);
+	len = zmq_msg_size(&f);
+	*bytes += len;
+	r->m.bytes_in += len;
+	/* PITFALLS 6: drain the rest of an over-long message. */
+	while (more) {
+		zmq_msg_t x;
+
+		zmq_msg_init(&x);
+		if (zmq_msg_recv(&x, r->sock, 0) < 0) {
+			zmq_msg_close(&x);
+			break;
+		}
+		nframes++;
+		more = zmq_msg_more(&x);
+		zmq_msg_close(&x);
+	}
+	uid = zmq_msg_gets(&f, "User-Id");
+	if (uid == NULL || uid[0] == '\0' || zmq_msg_size(&rid) > RID_MAX) {
+		r->m.dropped_nouser++;
+		rlog(RLOG_WARN, "drop-unauthenticated", "bytes=%zu", len);
+		goto out;
+	}
+	if ((p = peer_get(r, uid, 1)) == NULL)
+		goto out;
+	fd = zmq_msg_get(&f, ZMQ_SRCFD);
+	monitor_read(r);	/* see the monitor comment */
+	/* Route by User-Id: the latest routing id wins. */
+	if (!p->routed || p->rid_len != zmq_msg_size(&rid) ||
+	    memcmp(p->rid, zmq_msg_data(&rid), p->rid_len) != 0) {
+		if (!p->routed)
+			r->m.connected++;
+		p->routed = 1;
+		p->rid_len = zmq_msg_size(&rid);
+		memcpy(p->rid, zmq_msg_data(&rid), p->rid_len);
+		p->inflight = 0;
+		p->cursor = 0;
+		rlog(RLOG_INFO, "agent-route", "agency=%s", p->id);
+	}
+	p->fd = fd;
+	p->fd_gen = (fd >= 0 && fd < FD_MAX) ? r->fd_gen[fd] : 0;
+	if ((it = item_new(r)) == NULL)
+		goto out;
+	it->p = p;
+	it->len = len;
+	if ((it->buf = malloc(len ? len : 1)) == NULL) {
+		r->nitems--;
+		goto out;
+	}
+	memcpy(it->buf, zmq_msg_data(&f), len);
+	env_hash(it->buf, len, it->hash);
+	if (nframes != 1 || len == 0) {
+		refuse(r, it, FERRY_EFRAMES);
+		goto out;
+	}
+	if ((rc = env_decode(it->buf, len, r->c->max_body, &it->e)) != 0) {
+		memset(&it->e, 0, sizeof(it->e));
+		refuse(r, it, rc);
+		goto out;
+	}
+	if (strcmp(it->e.from, p->id) != 0) {
+		refuse(r, it, FERRY_ESENDER);
+		goto out;
+	}
+	if ((rc = roster_sender_key(r->roster, p->id, pk)) != 0) {
+		refuse(r, it, rc == FERRY_EUNKNOWNAGENCY ? FERRY_EREVOKED : rc);
+		goto out;
+	}
+	spk = pk;
+	switch (it->e.type) {
+	case ENV_MSG:
+		check_msg(r, it, spk);
+		break;
+	case ENV_RECEIPT:
+	case ENV_NACK:
+		check_answer(r, it, spk);
+		break;
+	case ENV_HELLO:
+	case ENV_CREDIT:
+	case ENV_HEARTBEAT:
+	case ENV_CHECKPOINT:
+		if (env_verify(&it->e, spk) != 0) {
+			refuse(r, it, FERRY_EBADSIG);
+			break;
+		}
+		if (it->e.type == ENV_HELLO) {
+			it->kind = IT_SKIP;
+			on_hello(r, p, &it->e);
+		} else if (it->e.type == ENV_CREDIT) {
+			it->kind = IT_SKIP;
+			p->window = it->e.credit < r->c->credit_max ?
+			    it->e.credit : r->c->credit_max;
+		} else if (it->e.type == ENV_HEARTBEAT) {
+			it->kind = IT_SKIP;
+			send_simple(r, p, ENV_HEARTBEAT);
+		} else {
+			it->kind = IT_CHECKPOINT;
+			le_set(&it->le[0], LOG_CHECKPOINT, NULL, it->hash,
+			    p->id, NULL, r->roster->version);
+			if (it->e.blob_len <= LOG_AUX_MAX) {
+				it->le[0].aux = it->e.blob;
+				it->le[0].aux_len = it->e.blob_len;
+			}
+			it->nle = 1;
+		}
+		break;
+	default:
+		refuse(r, it, FERRY_EMSGTYPE);
+		break;
+	}
+out:
+	zmq_msg_close(&f);
+	zmq_msg_close(&rid);
+	return (got);
+}
+
+/* The NACK envelope that finishes an expired message. */
+static int
+expire_item(struct relay *r, const struct queue_msg *qm)
+{
+	struct item *it;
+	struct peer *sp;
+
+	if ((it = item_new(r)) == NULL)
+		return (-1);
+	it->kind = IT_EXPIRE;
+	it->qm = *qm;
+	it->qm.env = NULL;
+	if (make_nack(r, qm->from, qm->msg_id, qm->env_hash, FERRY_EEXPIREDMSG,
+	    &it->final, &it->flen) != 0) {
+		r->nitems--;
+		return (-1);
+	}
+	sp = peer_get(r, qm->from, 0);
+	it->notify = !(sp != NULL && sp->routed);
+	le_set(&it->le[0], LOG_EXPIRED, qm->msg_id, qm->env_hash, qm->from,
+	    qm->to, r->roster->version);
+	it->le[0].code = FERRY_EEXPIREDMSG;
+	it->nle = 1;
+	return (0);
+}
+
+struct sweep_ctx {
+	struct relay *r;
+	uint64_t now;
+	size_t n;
+};
+
+static int
+sweep_one(void *ctx, const struct queue_msg *qm)
+{
+	struct sweep_ctx *sc = ctx;
+
+	if (qm->accepted_ms + sc->r->c->expiry_ms > sc->now)
+		return (1);	/* seq order is accept order: done */
+	if (batch_has(sc->r, NULL, qm->msg_id) != NULL)
+		return (0);	/* answered in this very batch */
+	if (expire_item(sc->r, qm) != 0)
+		return (1);
+	return (++sc->n >= SWEEP_MAX);
+}
+
+/*
+ * Commit the batch: queue first (with the journal of log entries), then
+ * the log.  Returns 0, or a negative code after which the relay stops
+ * (a restart replays the journal).
+ */
+static int
+commit_batch(struct relay *r)
+{
+	struct queue_txn *t;
+	struct log_batch *lb;
+	uint64_t base, idx, got;
+	size_t i;
+	int j, rc, tries, need = 0;
+
+	for (i = 0; i < r->nitems; i++)
+		if (r->items[i].nle > 0 || r->items[i].kind == IT_NOTIFIED)
+			need = 1;
+	if (!need)
+		return (0);
+	base = log_size(r->log);
+	for (tries = 0;; tries++) {
+		if ((rc = queue_begin(r->q, &t)) != 0)
+			return (rc);
+		idx = base;
+		for (i = 0; i < r->nitems && rc == 0; i++) {
+			struct item *it = &r->items[i];
+
+			it->log_index = idx;
+			for (j = 0; j < it->nle && rc == 0; j++) {
+				uint8_t *eb;
+				size_t el;
+
+				if ((rc = log_entry_encode(&it->le[j], &eb,
+				    &el)) != 0)
+					break;
+				rc = queue_journal_add(t, idx++, eb, el);
+				free(eb);
+			}
+			if (rc != 0)
+				break;
+			switch (it->kind) {
+			case IT_ACCEPT:
+				it->qm.log_index = it->log_index;
+				it->qm.env = it->buf;
+				rc = queue_put(t, &it->qm);
+				it->qm.env = NULL;
+				break;
+			case IT_RECEIPT:
+			case IT_RNACK:
+				rc = queue_finish(t, it->qm.msg_id, it->buf,
+				    it->len, it->notify);
+				break;
+			case IT_EXPIRE:
+				rc = queue_finish(t, it->qm.msg_id, it->final,
+				    it->flen, it->notify);
+				break;
+			case IT_NOTIFIED:
+				rc = queue_notified(t, it->nsender, it->nseq);
+				break;
+			default:
+				break;
+			}
+		}
+		if (rc == 0)
+			rc = queue_journal_trim(t, base);
+		if (rc == 0) {
+			rc = queue_commit(t);
+			t = NULL;
+		}
+		if (rc == 0)
+			break;
+		queue_abort(t);
+		if (rc != FERRY_ENOSPC || tries >= 4)
+			return (rc);
+		if ((rc = queue_grow(r->q)) != 0)
+			return (rc);
+		rlog(RLOG_WARN, "queue-map-grow", "tries=%d", tries + 1);
+	}
+	r->m.commits++;
+	if ((rc = log_begin(r->log, &lb)) != 0)
+		return (rc);
+	for (i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+
+		for (j = 0; j < it->nle; j++) {
+			if ((rc = log_add(lb, &it->le[j], NULL, 0, &got)) != 0 ||
+			    got != it->log_index + (uint64_t)j) {
+				log_abort(lb);
+				return (rc ? rc : FERRY_EINTERNAL);
+			}
+		}
+	}
+	if ((rc = log_commit(lb)) != 0)
+		return (rc);
+	r->m.log_size = log_size(r->log);
+	return (refresh_checkpoint(r));
+}
+
+/* After the commit: answer, forward, account. */
+static void
+answer_batch(struct relay *r)
+{
+	struct peer *p;
+	size_t i;
+	char h[17];
+
+	for (i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+
+		switch (it->kind) {
+		case IT_ACCEPT:
+			r->m.accepted++;
+			hex8(h, it->qm.msg_id);
+			rlog(RLOG_INFO, "accepted",
+			    "msg=%s from=%s to=%s bytes=%zu log=%llu", h,
+			    it->qm.from, it->qm.to, it->len,
+			    (unsigned long long)it->log_index);
+			send_accepted(r, it->p, it->qm.msg_id, it->hash,
+			    it->log_index);
+			break;
+		case IT_DUP:
+			r->m.duplicates++;
+			if (it->dup_same)
+				it->qm.log_index =
+				    r->items[it->dup_ref].log_index;
+			hex8(h, it->qm.msg_id);
+			rlog(RLOG_INFO, "duplicate", "msg=%s from=%s%s", h,
+			    it->p->id, it->final ? " done=1" : "");
+			send_accepted(r, it->p, it->qm.msg_id, it->hash,
+			    it->qm.log_index);
+			if (it->final != NULL)
+				(void)send_to(r, it->p, it->final, it->flen);
+			break;
+		case IT_REFUSE:
+			rlog(RLOG_WARN, "refused", "from=%s code=%s bytes=%zu",
+			    it->p->id, ferry_errname(it->code), it->len);
+			send_nack(r, it->p, it->e.type == ENV_MSG ?
+			    it->e.id : (it->e.type ? it->e.msg_id : NULL),
+			    it->hash, it->code);
+			break;
+		case IT_RECEIPT:
+		case IT_RNACK:
+		case IT_EXPIRE:
+			hex8(h, it->qm.msg_id);
+			if (it->kind == IT_RECEIPT)
+				r->m.delivered++;
+			if (it->kind == IT_EXPIRE)
+				r->m.expired++;
+			rlog(it->kind == IT_RECEIPT ? RLOG_INFO : RLOG_WARN,
+			    it->kind == IT_RECEIPT ? "delivered" :
+			    it->kind == IT_RNACK ? "recipient-nack" : "expired",
+			    "msg=%s from=%s to=%s", h, it->qm.from, it->qm.to);
+			if ((p = peer_get(r, it->qm.to, 0)) != NULL) {
+				if (p->depth > 0)
+					p->depth--;
+				if (it->kind != IT_EXPIRE && p->inflight > 0)
+					p->inflight--;
+				p->progress_ms = mono_ms();
+			}
+			if ((p = peer_get(r, it->qm.from, 0)) != NULL &&
+			    !it->notify) {
+				if (it->kind == IT_EXPIRE)
+					(void)send_to(r, p, it->final,
+					    it->flen);
+				else
+					(void)send_to(r, p, it->buf, it->len);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	items_clear(r);
+}
+
+/* Undo in-memory counts of a batch that failed to commit. */
+static void
+undo_batch(struct relay *r)
+{
+	struct peer *p;
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++)
+		if (r->items[i].kind == IT_ACCEPT &&
+		    (p = peer_get(r, r->items[i].qm.to, 0)) != NULL &&
+		    p->depth > 0)
+			p->depth--;
+	items_clear(r);
+}
+
+/* Forward queued messages to ${p} while it has credit. */
+static void
+pump(struct relay *r, struct peer *p, uint64_t now)
+{
+	struct queue_msg qm;
+	uint64_t seq;
+
+	if (p->inflight > 0 && now - p->progress_ms > r->c->redeliver_ms) {
+		rlog(RLOG_INFO, "redeliver", "agency=%s inflight=%llu", p->id,
+		    (unsigned long long)p->inflight);
+		p->inflight = 0;
+		p->cursor = 0;
+		p->progress_ms = now;
+	}
+	while (p->routed && p->inflight < p->window) {
+		if (queue_next_for(r->q, p->id, p->cursor, &seq) != 0)
+			break;
+		if (queue_get(r->q, seq, &qm) != 0)
+			break;
+		if (send_to(r, p, qm.env, qm.env_len) != 0) {
+			queue_msg_clear(&qm);
+			break;
+		}
+		if (p->inflight == 0)
+			p->progress_ms = now;
+		p->inflight++;
+		p->cursor = seq;
+		r->m.forwarded++;
+		queue_msg_clear(&qm);
+	}
+}
+
+static void
+pump_all(struct relay *r)
+{
+	uint64_t now = mono_ms();
+	struct peer *p;
+	size_t b;
+
+	for (b = 0; b < NBUCKETS; b++)
+		for (p = r->tab[b]; p != NULL; p = p->next)
+			if (p->routed && p->depth > 0 &&
+			    p->inflight < p->window)
+				pump(r, p, now);
+			else if (p->routed && p->inflight > 0)
+				pump(r, p, now);
+}
+
+static void
+write_metrics(struct relay *r)
+{
+	struct metrics_depth *d;
+	struct peer *p;
+	size_t b, n = 0, cap = 64;
+
+	zap_counts(r->zap, &r->m.zap_allowed, &r->m.zap_denied);
+	r->m.roster_version = r->roster->version;
+	r->m.log_size = log_size(r->log);
+	if ((d = calloc(cap, sizeof(*d))) == NULL)
+		return;
+	for (b = 0; b < NBUCKETS; b++)
+		for (p = r->tab[b]; p != NULL; p = p->next) {
+			if (n == cap) {
+				struct metrics_depth *nd;
+
+				if ((nd = realloc(d, 2 * cap * sizeof(*d))) ==
+				    NULL)
+					goto out;
+				d = nd;
+				cap *= 2;
+			}
+			d[n].id = p->id;
+			d[n].depth = p->depth;
+			d[n].connected = p->routed;
+			n++;
+		}
+	if (metrics_write(r->c->data, &r->m, d, n) != 0)
+		rlog(RLOG_WARN, "metrics-write", "failed=1");
+out:
+	free(d);
+}
+
+/* ---- monitor ---- */
+
+/*
+ * Connection events, read in order.  An fd number is reused after a
+ * close, so each accept on an fd bumps its generation; a peer remembers
+ * the generation of the connection its latest message came from, and a
+ * DISCONNECTED event only takes down a peer on the same fd AND
+ * generation.  recv_one drains these events before recording a
+ * message's fd, so the accept of its connection has been counted.
+ */
+static void
+monitor_read(struct relay *r)
+{
+	zmq_msg_t a, b;
+	uint16_t ev;
+	uint32_t val;
+	struct peer *p;
+	size_t bk;
+
+	for (;;) {
+		zmq_msg_init(&a);
+		if (zmq_msg_recv(&a, r->mon, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&a);
+			return;
+		}
+		zmq_msg_init(&b);
+		if (zmq_msg_more(&a))
+			(void)zmq_msg_recv(&b, r->mon, 0);
+		if (zmq_msg_size(&a) >= 6) {
+			memcpy(&ev, zmq_msg_data(&a), 2);
+			memcpy(&val, (uint8_t *)zmq_msg_data(&a) + 2, 4);
+			if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+				rlog(RLOG_WARN, "handshake-refused",
+				    "status=%u", (unsigned)val);
+			else if (ev == ZMQ_EVENT_ACCEPTED && val < FD_MAX)
+				r->fd_gen[val]++;
+			else if (ev == ZMQ_EVENT_DISCONNECTED && val < FD_MAX) {
+				for (bk = 0; bk < NBUCKETS; bk++)
+					for (p = r->tab[bk]; p; p = p->next)
+						if (p->routed &&
+						    p->fd == (int)val &&
+						    p->fd_gen == r->fd_gen[val])
+							peer_offline(r, p,
+							    "disconnected");
+			}
+		}
+		zmq_msg_close(&b);
+		zmq_msg_close(&a);
+	}
+}
+
+/* ---- roster loading ---- */
+
+static int
+roster_read_file(const char *path, struct roster **out)
+{
+	uint8_t *b;
+	size_t n;
+	int rc;
+
+	if ((rc = ferry_read_file(path, ROSTER_MAX_BYTES, &b, &n, 0)) != 0)
+		return (rc);
+	rc = roster_parse(b, n, out);
+	free(b);
+	return (rc);
+}
+
+/* Store and log an adopted roster (one queue commit, one log commit). */
+static int
+roster_adopt(struct relay *r, struct roster *ro)
+{
+	struct queue_txn *t;
+	struct log_entry le;
+	const uint8_t *bytes;
+	uint8_t *eb, h[32];
+	size_t n, el;
+	uint64_t idx;
+	int rc;
+
+	if ((rc = roster_bytes(ro, &bytes, &n)) != 0)
+		return (rc);
+	roster_hash(ro, h);
+	le_set(&le, LOG_ROSTER, NULL, h, NULL, NULL, ro->version);
+	if ((rc = log_entry_encode(&le, &eb, &el)) != 0)
+		return (rc);
+	idx = log_size(r->log);
+	if ((rc = queue_begin(r->q, &t)) != 0) {
+		free(eb);
+		return (rc);
+	}
+	if ((rc = queue_roster_put(t, ro->version, bytes, n)) != 0 ||
+	    (rc = queue_journal_add(t, idx, eb, el)) != 0) {
+		queue_abort(t);
+		free(eb);
+		return (rc);
+	}
+	free(eb);
+	if ((rc = queue_commit(t)) != 0)
+		return (rc);
+	return (journal_replay(r));
+}
+
+/* The relay's own identity must be the roster's relay. */
+static int
+check_me(const struct relay *r, const struct roster *ro)
+{
+
+	if (strcmp(ro->relay.id, r->me->id) != 0 ||
+	    sodium_memcmp(ro->relay.sign_pk, r->me->sign_pk, 32) != 0 ||
+	    sodium_memcmp(ro->relay.curve_pk, r->me->curve_pk, 32) != 0) {
+		rlog(RLOG_ERROR, "roster-relay-mismatch",
+		    "roster_relay=%s me=%s", ro->relay.id, r->me->id);
+		return (-1);
+	}
+	return (0);
+}
+
+/* At start: the stored roster, or the file as pinned genesis, then a newer file. */
+static int
+roster_start(struct relay *r)
+{
+	struct roster *file = NULL, *cur = NULL;
+	uint8_t *b;
+	size_t n;
+	uint64_t v;
+	char why[256];
+	int rc;
+
+	rc = queue_roster_latest(r->q, &v, &b, &n);
+	if (rc == 0) {
+		rc = roster_parse(b, n, &cur);
+		free(b);
+		if (rc != 0) {
+			rlog(RLOG_ERROR, "roster-stored", "err=%s",
+			    ferry_errname(rc));
+			return (-1);
+		}
+	} else if (rc != FERRY_ENOENT)
+		return (-1);
+	if ((rc = roster_read_file(r->c->roster, &file)) != 0) {
+		rlog(RLOG_ERROR, "roster-file", "path=%s err=%s",
+		    r->c->roster, ferry_errname(rc));
+		if (cur == NULL)
+			return (-1);
+	}
+	if (cur == NULL) {
+		if (r->c->roster_pin[0] == '\0') {
+			rlog(RLOG_ERROR, "roster-pin", "missing=1 hint=\"set "
+			    "roster_pin to the roster fingerprint\"");
+			roster_free(file);
+			return (-1);
+		}
+		rc = roster_verify_genesis(file, r->c->roster_pin,
+		    ferry_now_ms(), why, sizeof(why));
+		if (rc != 0) {
+			rlog(RLOG_ERROR, "roster-genesis", "err=%s why=\"%s\"",
+			    ferry_errname(rc), why);
+			roster_free(file);
+			return (-1);
+		}
+		if (check_me(r, file) || roster_adopt(r, file)) {
+			roster_free(file);
+			return (-1);
+		}
+		rlog(RLOG_INFO, "roster-adopted", "version=%llu genesis=1",
+		    (unsigned long long)file->version);
+		r->roster = file;
+		return (0);
+	}
+	r->roster = cur;
+	if (file != NULL && file->version == cur->version + 1) {
+		rc = roster_verify_next(cur, file, ferry_now_ms(), why,
+		    sizeof(why));
+		if (rc == 0 && check_me(r, file) == 0 &&
+		    roster_adopt(r, file) == 0) {
+			rlog(RLOG_INFO, "roster-adopted", "version=%llu",
+			    (unsigned long long)file->version);
+			r->roster = file;
+			roster_free(cur);
+			return (0);
+		}
+		rlog(RLOG_ERROR, "roster-refused", "version=%llu err=%s "
+		    "why=\"%s\"", (unsigned long long)file->version,
+		    ferry_errname(rc), why);
+	} else if (file != NULL && file->version > cur->version + 1)
+		rlog(RLOG_ERROR, "roster-refused", "version=%llu err=%s",
+		    (unsigned long long)file->version,
+		    ferry_errname(FERRY_EROLLBACK));
+	roster_free(file);
+	rlog(RLOG_INFO, "roster-loaded", "version=%llu",
+	    (unsigned long long)cur->version);
+	return (check_me(r, cur));
+}
+
+/* SIGHUP: the roster file's next version, verified, adopted, pushed. */
+static void
+roster_reload(struct relay *r)
+{
+	struct roster *ro;
+	struct zap_table *zt;
+	struct peer *p;
+	const uint8_t *bytes;
+	size_t n, b, i;
+	char why[256] = "";
+	int rc;
+
+	if ((rc = roster_read_file(r->c->roster, &ro)) != 0) {
+		rlog(RLOG_ERROR, "roster-reload", "path=%s err=%s",
+		    r->c->roster, ferry_errname(rc));
+		return;
+	}
+	if (ro->version == r->roster->version) {
+		rlog(RLOG_INFO, "roster-reload", "version=%llu unchanged=1",
+		    (unsigned long long)ro->version);
+		roster_free(ro);
+		return;
+	}
+	if ((rc = roster_verify_next(r->roster, ro, ferry_now_ms(), why,
+	    sizeof(why))) != 0 || (rc = check_me(r, ro)) != 0) {
+		rlog(RLOG_ERROR, "roster-refused", "version=%llu err=%s "
+		    "why=\"%s\"", (unsigned long long)ro->version,
+		    ferry_errname(rc), why);
+		roster_free(ro);
+		return;
+	}
+	if ((zt = zap_table_of(ro)) == NULL ||
+	    (rc = roster_adopt(r, ro)) != 0) {
+		zap_table_free(zt);
+		rlog(RLOG_ERROR, "roster-store", "err=%s", ferry_errname(rc));
+		roster_free(ro);
+		return;
+	}
+	zap_swap(r->zap, zt);
+	roster_free(r->roster);
+	r->roster = ro;
+	r->m.log_size = log_size(r->log);
+	(void)refresh_checkpoint(r);
+	rlog(RLOG_INFO, "roster-adopted", "version=%llu agencies=%zu",
+	    (unsigned long long)ro->version, ro->nagencies);
+	if (roster_bytes(ro, &bytes, &n) != 0)
+		return;
+	for (b = 0; b < NBUCKETS; b++)
+		for (p = r->tab[b]; p != NULL; p = p->next) {
+			if (!p->routed)
+				continue;
+			if (active(r, p->id)) {
+				push_roster_bytes(r, p, ro->version, bytes, n);
+				continue;
+			}
+			/* Revoked: close its connection; ZAP refuses it now. */
+			rlog(RLOG_WARN, "agent-revoked", "agency=%s", p->id);
+			if (p->fd >= 0)
+				(void)shutdown(p->fd, SHUT_RDWR);
+			peer_offline(r, p, "revoked");
+		}
+	(void)i;
+}
+
+/* ---- setup and the loop ---- */
+
+static int
+mkdir_0700(const char *path)
+{
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return (-1);
+	return (0);
+}
+
+struct depth_ctx {
+	struct relay *r;
+};
+
+static int
+depth_one(void *ctx, const struct queue_msg *qm)
+{
+	struct depth_ctx *dc = ctx;
+	struct peer *p;
+
+	if ((p = peer_get(dc->r, qm->to, 1)) == NULL)
+		return (FERRY_ENOMEM);
+	p->depth++;
+	return (0);
+}
+
+static size_t
+frame_limit(uint64_t max_body)
+{
+	size_t m = env_bucket(max_body + 64) + 16;
+
+	if (m < ENV_BLOB_MAX)
+		m = ENV_BLOB_MAX;
+	return (m + 1024 + 64 * 1024);
+}
+
+static int
+socket_setup(struct relay *r)
+{
+	int one = 1, hwm = 100000, ivl = 5000, tmo = 15000, ttl = 15000;
+	int linger = (int)r->c->linger_ms;
+	int64_t maxmsg = (int64_t)frame_limit(r->c->max_body);
+
+	if ((r->sock = zmq_socket(r->zctx, ZMQ_ROUTER)) == NULL)
+		return (-1);
+	/* Every option before bind (PITFALLS 10). */
+	if (zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
+	    zmq_setsockopt(r->sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN,
+	    strlen(ZAP_DOMAIN)) ||
+	    zmq_setsockopt(r->sock, ZMQ_ZAP_ENFORCE_DOMAIN, &one,
+	    sizeof(one)) ||
+	    zmq_setsockopt(r->sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
+	    zmq_setsockopt(r->sock, ZMQ_CURVE_SECRETKEY, r->me->curve_sk, 32) ||
+	    zmq_setsockopt(r->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) ||
+	    zmq_setsockopt(r->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
+	    zmq_setsockopt(r->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) ||
+	    zmq_setsockopt(r->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) ||
+	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) ||
+	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof(tmo)) ||
+	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl))) {
+		rlog(RLOG_ERROR, "socket-option", "err=\"%s\"",
+		    zmq_strerror(errno));
+		return (-1);
+	}
+	if (zmq_socket_monitor(r->sock, "inproc://ferry-relay-monitor",
+	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_ACCEPTED |
+	    ZMQ_EVENT_DISCONNECTED) != 0 ||
+	    (r->mon = zmq_socket(r->zctx, ZMQ_PAIR)) == NULL ||
+	    zmq_setsockopt(r->mon, ZMQ_LINGER, &linger, sizeof(linger)) ||
+	    zmq_connect(r->mon, "inproc://ferry-relay-monitor") != 0) {
+		rlog(RLOG_ERROR, "monitor", "err=\"%s\"", zmq_strerror(errno));
+		return (-1);
+	}
+	if (zmq_bind(r->sock, r->c->endpoint) != 0) {
+		rlog(RLOG_ERROR, "bind", "endpoint=%s err=\"%s\"",
+		    r->c->endpoint, zmq_strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+relay_free(struct relay *r)
+{
+	struct peer *p, *np;
+	size_t b;
+
+	items_clear(r);
+	free(r->items);
+	if (r->sock != NULL)
+		zmq_close(r->sock);
+	if (r->mon != NULL)
+		zmq_close(r->mon);
+	zap_stop(r->zap);
+	if (r->zctx != NULL)
+		zmq_ctx_term(r->zctx);
+	for (b = 0; b < NBUCKETS; b++)
+		for (p = r->tab[b]; p != NULL; p = np) {
+			np = p->next;
+			free(p);
+		}
+	free(r->checkpoint);
+	free(r->fd_gen);
+	roster_free(r->roster);
+	log_close(r->log);
+	queue_close(r->q);
+	ident_free(r->me);
+}
+
+/** loop_run(c, stop, hup): run the relay until *${stop}. */
+int
+loop_run(const struct config *c, volatile sig_atomic_t *stop,
+    volatile sig_atomic_t *hup)
+{
+	struct relay r;
+	struct zap_table *zt;
+	struct depth_ctx dc;
+	char path[CONFIG_PATH_MAX + 16], origin[FERRY_ID_MAX + 8];
+	const char *pass = getenv("FERRY_RELAY_PASSPHRASE");
+	zmq_pollitem_t pi[2];
+	uint64_t now;
+	size_t bytes, n;
+	int rc, ret = 1;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	if ((rc = ident_load(c->key, pass, &r.me)) != 0) {
+		rlog(RLOG_ERROR, "key", "path=%s err=%s", c->key,
+		    ferry_errname(rc));
+		return (1);
+	}
+	if (r.me->kind != IDENT_RELAY)
+		rlog(RLOG_WARN, "key", "kind=%u expected=relay", r.me->kind);
+	if (mkdir_0700(c->data) != 0) {
+		rlog(RLOG_ERROR, "data", "path=%s err=\"%s\"", c->data,
+		    strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/queue", c->data);
+	if ((rc = queue_open(path, c->map_size, &r.q)) != 0) {
+		rlog(RLOG_ERROR, "queue-open", "path=%s err=%s", path,
+		    ferry_errname(rc));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/log", c->data);
+	snprintf(origin, sizeof(origin), "ferry/%s", r.me->id);
+	if ((rc = log_open(path, origin, r.me->sign_sk, &r.log)) != 0) {
+		rlog(RLOG_ERROR, "log-open", "path=%s err=%s", path,
+		    ferry_errname(rc));
+		goto out;
+	}
+	/* The log must hold everything the queue committed (crash between). */
+	if ((rc = journal_replay(&r)) != 0) {
+		rlog(RLOG_ERROR, "journal-replay", "err=%s", ferry_errname(rc));
+		goto out;
+	}
+	if (roster_start(&r) != 0)
+		goto out;
+	(void)refresh_checkpoint(&r);
+	dc.r = &r;
+	if ((rc = queue_foreach(r.q, depth_one, &dc)) != 0) {
+		rlog(RLOG_ERROR, "queue-scan", "err=%s", ferry_errname(rc));
+		goto out;
+	}
+	if ((r.fd_gen = calloc(FD_MAX, sizeof(r.fd_gen[0]))) == NULL ||
+	    (r.zctx = zmq_ctx_new()) == NULL)
+		goto out;
+	/* PITFALLS 1: the ZAP handler is bound before the ROUTER binds. */
+	if ((zt = zap_table_of(r.roster)) == NULL ||
+	    zap_start(r.zctx, zt, &r.zap) != 0) {
+		zap_table_free(zt);
+		goto out;
+	}
+	if (socket_setup(&r) != 0)
+		goto out;
+	rlog(RLOG_INFO, "started", "endpoint=%s relay=%s roster=%llu "
+	    "queued=%llu log=%llu", c->endpoint, r.me->id,
+	    (unsigned long long)r.roster->version,
+	    (unsigned long long)0, (unsigned long long)log_size(r.log));
+	r.m.log_size = log_size(r.log);
+	r.t_metrics = 0;
+	r.t_sweep = mono_ms();
+	while (!*stop) {
+		pi[0].socket = r.sock;
+		pi[0].events = ZMQ_POLLIN;
+		pi[0].revents = 0;
+		pi[1].socket = r.mon;
+		pi[1].events = ZMQ_POLLIN;
+		pi[1].revents = 0;
+		rc = zmq_poll(pi, 2, 100);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;	/* signal: flags checked above */
+			rlog(RLOG_ERROR, "poll", "err=\"%s\"",
+			    zmq_strerror(errno));
+			break;
+		}
+		if (pi[1].revents & ZMQ_POLLIN)
+			monitor_read(&r);
+		if (*hup) {
+			*hup = 0;
+			roster_reload(&r);
+		}
+		now = mono_ms();
+		/* Drain what is readable, bounded; then one commit. */
+		bytes = 0;
+		for (n = 0; n < c->batch_max && bytes < c->batch_bytes; n++)
+			if ((rc = recv_one(&r, &bytes)) <= 0)
+				break;
+		if (now - r.t_sweep >= c->sweep_ms) {
+			struct sweep_ctx sc = { &r, ferry_now_ms(), 0 };
+
+			r.t_sweep = now;
+			(void)queue_foreach(r.q, sweep_one, &sc);
+		}
+		if ((rc = commit_batch(&r)) != 0) {
+			rlog(RLOG_ERROR, "commit", "err=%s; stopping",
+			    ferry_errname(rc));
+			undo_batch(&r);
+			goto out;
+		}
+		answer_batch(&r);
+		pump_all(&r);
+		if (now - r.t_metrics >= c->metrics_ms) {
+			r.t_metrics = now;
+			write_metrics(&r);
+		}
+	}
+	rlog(RLOG_INFO, "stopping", "signal=TERM");
+	write_metrics(&r);
+	ret = 0;
+out:
+	relay_free(&r);
+	if (ret == 0)
+		rlog(RLOG_INFO, "stopped", "clean=1");
+	return (ret);
+}

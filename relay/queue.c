@@ -1,0 +1,742 @@
+/*
+ * queue.c: the relay's store-and-forward queue, in its own LMDB
+ * environment (<data>/queue/), separate from the relay's log.
+ *
+ * Named databases:
+ *   msgs     seq (8 bytes big-endian, MDB_APPEND) -> record: accepted_ms,
+ *            log_index, msg_id, env_hash, from, to, envelope bytes
+ *   byrcpt   to || 0x00 || seq -> "" (per-recipient order)
+ *   ids      msg_id -> state (1) || env_hash (32) || seq (8) || final
+ *            envelope (RECEIPT or NACK, once done)
+ *   notices  sender || 0x00 || nseq -> final envelope kept for the sender
+ *   journal  log index -> log entry bytes not yet known to be in the log
+ *   rosters  version -> roster file bytes
+ *   meta     "seq", "nseq" -> next sequence numbers
+ *
+ * Crash safety with two environments: a batch commits here first (synced),
+ * including the log entries it will add (journal); then the log commits;
+ * only then are ACCEPTEDs sent.  At start the journal entries the log
+ * lacks are replayed (loop.c), so the log never misses what the queue
+ * holds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "relay.h"
+
+enum { D_MSGS, D_BYRCPT, D_IDS, D_NOTICES, D_JOURNAL, D_ROSTERS, D_META, D_N };
+static const char *dbnames[D_N] = { "msgs", "byrcpt", "ids", "notices",
+    "journal", "rosters", "meta" };
+
+struct queue {
+	MDB_env *env;
+	MDB_dbi dbi[D_N];
+	uint64_t map_size;
+	uint64_t seq;		/* next message seq */
+	uint64_t nseq;		/* next notice seq */
+};
+
+struct queue_txn {
+	struct queue *q;
+	MDB_txn *txn;
+	uint64_t seq0, nseq0;	/* restored on abort */
+	int dead;
+};
+
+static int
+lmdb_err(int rc)
+{
+
+	if (rc == MDB_MAP_FULL || rc == ENOSPC)
+		return (FERRY_ENOSPC);
+	if (rc == EIO)
+		return (FERRY_EIO);
+	if (rc == ENOMEM)
+		return (FERRY_ENOMEM);
+	return (FERRY_ELMDB);
+}
+
+static void
+be64(uint8_t out[8], uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+rd64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return (v);
+}
+
+/* key = id || 0x00 || seq; returns its length. */
+static size_t
+idseq_key(uint8_t *k, const char *id, uint64_t seq)
+{
+	size_t n = strlen(id);
+
+	memcpy(k, id, n);
+	k[n] = 0;
+	be64(k + n + 1, seq);
+	return (n + 9);
+}
+
+static int
+meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
+{
+	MDB_val k = { strlen(name), (void *)name }, d;
+	int rc;
+
+	rc = mdb_get(txn, dbi, &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		*v = 0;
+		return (0);
+	}
+	if (rc != 0)
+		return (lmdb_err(rc));
+	if (d.mv_size != 8)
+		return (FERRY_ELMDB);
+	*v = rd64(d.mv_data);
+	return (0);
+}
+
+static int
+meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
+{
+	uint8_t b[8];
+	MDB_val k = { strlen(name), (void *)name }, d = { 8, b };
+	int rc;
+
+	be64(b, v);
+	if ((rc = mdb_put(txn, dbi, &k, &d, 0)) != 0)
+		return (lmdb_err(rc));
+	return (0);
+}
+
+/** queue_open(dir, map_size, out): open the queue environment in ${dir}. */
+int
+queue_open(const char *dir, uint64_t map_size, struct queue **out)
+{
+	struct queue *q;
+	MDB_txn *txn;
+	int rc, i, dead;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return (FERRY_EIO);
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return (FERRY_ENOMEM);
+	q->map_size = map_size;
+	if ((rc = mdb_env_create(&q->env)) != 0)
+		goto err1;
+	if ((rc = mdb_env_set_maxdbs(q->env, D_N)) != 0 ||
+	    (rc = mdb_env_set_mapsize(q->env, map_size)) != 0 ||
+	    (rc = mdb_env_open(q->env, dir, 0, 0600)) != 0)
+		goto err2;
+	(void)mdb_reader_check(q->env, &dead);
+	if ((rc = mdb_txn_begin(q->env, NULL, 0, &txn)) != 0)
+		goto err2;
+	for (i = 0; i < D_N; i++)
+		if ((rc = mdb_dbi_open(txn, dbnames[i], MDB_CREATE,
+		    &q->dbi[i])) != 0)
+			goto err3;
+	if ((rc = meta_get(txn, q->dbi[D_META], "seq", &q->seq)) != 0 ||
+	    (rc = meta_get(txn, q->dbi[D_META], "nseq", &q->nseq)) != 0) {
+		mdb_txn_abort(txn);
+		mdb_env_close(q->env);
+		free(q);
+		return (rc);
+	}
+	if (q->seq == 0)
+		q->seq = 1;
+	if (q->nseq == 0)
+		q->nseq = 1;
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto err2;
+	*out = q;
+	return (0);
+err3:
+	mdb_txn_abort(txn);
+err2:
+	mdb_env_close(q->env);
+err1:
+	free(q);
+	return (lmdb_err(rc));
+}
+
+/** queue_close(q): close; NULL ok. */
+void
+queue_close(struct queue *q)
+{
+
+	if (q == NULL)
+		return;
+	mdb_env_close(q->env);
+	free(q);
+}
+
+/** queue_grow(q): double the map size; no transaction may be open. */
+int
+queue_grow(struct queue *q)
+{
+	int rc;
+
+	if ((rc = mdb_env_set_mapsize(q->env, q->map_size * 2)) != 0)
+		return (lmdb_err(rc));
+	q->map_size *= 2;
+	return (0);
+}
+
+/** queue_begin(q, out): start a write transaction. */
+int
+queue_begin(struct queue *q, struct queue_txn **out)
+{
+	struct queue_txn *t;
+	int rc;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return (FERRY_ENOMEM);
+	if ((rc = mdb_txn_begin(q->env, NULL, 0, &t->txn)) != 0) {
+		free(t);
+		return (lmdb_err(rc));
+	}
+	t->q = q;
+	t->seq0 = q->seq;
+	t->nseq0 = q->nseq;
+	*out = t;
+	return (0);
+}
+
+static int
+txn_fail(struct queue_txn *t, int rc)
+{
+
+	t->dead = 1;
+	return (lmdb_err(rc));
+}
+
+/** queue_put(t, m): append message ${m}; assigns m->seq. */
+int
+queue_put(struct queue_txn *t, struct queue_msg *m)
+{
+	struct queue *q = t->q;
+	uint8_t k[8], bk[FERRY_ID_MAX + 9], *rec, *p;
+	uint8_t idv[1 + 32 + 8];
+	size_t fl = strlen(m->from), tl = strlen(m->to), len;
+	MDB_val key, data;
+	int rc;
+
+	if (t->dead)
+		return (FERRY_EINVAL);
+	len = 8 + 8 + 16 + 32 + 1 + fl + 1 + tl + m->env_len;
+	m->seq = q->seq;
+	be64(k, m->seq);
+	key.mv_size = 8;
+	key.mv_data = k;
+	data.mv_size = len;
+	/* MDB_RESERVE: write the record in place, without a copy. */
+	if ((rc = mdb_put(t->txn, q->dbi[D_MSGS], &key, &data,
+	    MDB_APPEND | MDB_RESERVE)) != 0)
+		return (txn_fail(t, rc));
+	rec = p = data.mv_data;
+	be64(p, m->accepted_ms);
+	be64(p + 8, m->log_index);
+	memcpy(p + 16, m->msg_id, 16);
+	memcpy(p + 32, m->env_hash, 32);
+	p += 64;
+	*p++ = (uint8_t)fl;
+	memcpy(p, m->from, fl);
+	p += fl;
+	*p++ = (uint8_t)tl;
+	memcpy(p, m->to, tl);
+	p += tl;
+	memcpy(p, m->env, m->env_len);
+	(void)rec;
+	key.mv_size = idseq_key(bk, m->to, m->seq);
+	key.mv_data = bk;
+	data.mv_size = 0;
+	data.mv_data = "";
+	if ((rc = mdb_put(t->txn, q->dbi[D_BYRCPT], &key, &data, 0)) != 0)
+		return (txn_fail(t, rc));
+	idv[0] = QUEUE_QUEUED;
+	memcpy(idv + 1, m->env_hash, 32);
+	be64(idv + 33, m->seq);
+	key.mv_size = 16;
+	key.mv_data = m->msg_id;
+	data.mv_size = sizeof(idv);
+	data.mv_data = idv;
+	if ((rc = mdb_put(t->txn, q->dbi[D_IDS], &key, &data, 0)) != 0)
+		return (txn_fail(t, rc));
+	q->seq++;
+	if ((rc = meta_put(t->txn, q->dbi[D_META], "seq", q->seq)) != 0) {
+		t->dead = 1;
+		return (rc);
+	}
+	return (0);
+}
+
+/* Decode a msgs record into ${m} (headers; env if want_env). */
+static int
+rec_decode(const MDB_val *k, const MDB_val *d, struct queue_msg *m,
+    int want_env)
+{
+	const uint8_t *p = d->mv_data, *end = p + d->mv_size;
+	size_t fl, tl;
+
+	memset(m, 0, sizeof(*m));
+	if (k->mv_size != 8 || d->mv_size < 66)
+		return (FERRY_ELMDB);
+	m->seq = rd64(k->mv_data);
+	m->accepted_ms = rd64(p);
+	m->log_index = rd64(p + 8);
+	memcpy(m->msg_id, p + 16, 16);
+	memcpy(m->env_hash, p + 32, 32);
+	p += 64;
+	fl = *p++;
+	if (fl > FERRY_ID_MAX || (size_t)(end - p) < fl + 1)
+		return (FERRY_ELMDB);
+	memcpy(m->from, p, fl);
+	p += fl;
+	tl = *p++;
+	if (tl > FERRY_ID_MAX || (size_t)(end - p) < tl)
+		return (FERRY_ELMDB);
+	memcpy(m->to, p, tl);
+	p += tl;
+	m->env_len = (size_t)(end - p);
+	if (want_env) {
+		if ((m->env = malloc(m->env_len ? m->env_len : 1)) == NULL)
+			return (FERRY_ENOMEM);
+		memcpy(m->env, p, m->env_len);
+	}
+	return (0);
+}
+
+/** queue_finish(t, msg_id, final, len, notify): remove a queued message. */
+int
+queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
+    const uint8_t *final, size_t len, int notify)
+{
+	struct queue *q = t->q;
+	MDB_val key = { 16, (void *)msg_id }, data, mk, md;
+	uint8_t k8[8], bk[FERRY_ID_MAX + 9], *v;
+	struct queue_msg m;
+	uint64_t seq;
+	int rc;
+
+	if (t->dead)
+		return (FERRY_EINVAL);
+	if ((rc = mdb_get(t->txn, q->dbi[D_IDS], &key, &data)) != 0)
+		return (rc == MDB_NOTFOUND ? FERRY_ENOENT : txn_fail(t, rc));
+	if (data.mv_size < 41 || ((uint8_t *)data.mv_data)[0] != QUEUE_QUEUED)
+		return (FERRY_ENOENT);
+	seq = rd64((uint8_t *)data.mv_data + 33);
+	be64(k8, seq);
+	mk.mv_size = 8;
+	mk.mv_data = k8;
+	if ((rc = mdb_get(t->txn, q->dbi[D_MSGS], &mk, &md)) != 0)
+		return (txn_fail(t, rc));
+	if ((rc = rec_decode(&mk, &md, &m, 0)) != 0) {
+		t->dead = 1;
+		return (rc);
+	}
+	if ((rc = mdb_del(t->txn, q->dbi[D_MSGS], &mk, NULL)) != 0)
+		return (txn_fail(t, rc));
+	mk.mv_size = idseq_key(bk, m.to, seq);
+	mk.mv_data = bk;
+	if ((rc = mdb_del(t->txn, q->dbi[D_BYRCPT], &mk, NULL)) != 0 &&
+	    rc != MDB_NOTFOUND)
+		return (txn_fail(t, rc));
+	/* ids: done || env_hash || seq || final */
+	md.mv_size = 41 + len;
+	if ((rc = mdb_put(t->txn, q->dbi[D_IDS], &key, &md, MDB_RESERVE)) != 0)
+		return (txn_fail(t, rc));
+	v = md.mv_data;
+	v[0] = QUEUE_DONE;
+	memcpy(v + 1, m.env_hash, 32);
+	be64(v + 33, seq);
+	if (len > 0)
+		memcpy(v + 41, final, len);
+	if (notify && len > 0) {
+		mk.mv_size = idseq_key(bk, m.from, q->nseq);
+		mk.mv_data = bk;
+		md.mv_size = len;
+		md.mv_data = (void *)final;
+		if ((rc = mdb_put(t->txn, q->dbi[D_NOTICES], &mk, &md, 0)) != 0)
+			return (txn_fail(t, rc));
+		q->nseq++;
+		if ((rc = meta_put(t->txn, q->dbi[D_META], "nseq",
+		    q->nseq)) != 0) {
+			t->dead = 1;
+			return (rc);
+		}
+	}
+	return (0);
+}
+
+/** queue_notified(t, sender, nseq): drop one pending notice. */
+int
+queue_notified(struct queue_txn *t, const char *sender, uint64_t nseq)
+{
+	uint8_t bk[FERRY_ID_MAX + 9];
+	MDB_val k;
+	int rc;
+
+	if (t->dead)
+		return (FERRY_EINVAL);
+	k.mv_size = idseq_key(bk, sender, nseq);
+	k.mv_data = bk;
+	rc = mdb_del(t->txn, t->q->dbi[D_NOTICES], &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (txn_fail(t, rc));
+	return (0);
+}
+
+/** queue_journal_add(t, index, entry, len): remember a log entry. */
+int
+queue_journal_add(struct queue_txn *t, uint64_t index, const uint8_t *entry,
+    size_t len)
+{
+	uint8_t k8[8];
+	MDB_val k = { 8, k8 }, d = { len, (void *)entry };
+	int rc;
+
+	if (t->dead)
+		return (FERRY_EINVAL);
+	be64(k8, index);
+	if ((rc = mdb_put(t->txn, t->q->dbi[D_JOURNAL], &k, &d, 0)) != 0)
+		return (txn_fail(t, rc));
+	return (0);
+}
+
+/** queue_journal_trim(t, below): forget journal entries below ${below}. */
+int
+queue_journal_trim(struct queue_txn *t, uint64_t below)
+{
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc;
+
+	if (t->dead)
+		return (FERRY_EINVAL);
+	if ((rc = mdb_cursor_open(t->txn, t->q->dbi[D_JOURNAL], &c)) != 0)
+		return (txn_fail(t, rc));
+	while ((rc = mdb_cursor_get(c, &k, &d, MDB_FIRST)) == 0) {
+		if (k.mv_size != 8 || rd64(k.mv_data) >= below)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (txn_fail(t, rc));
+	return (0);
+}
+
+/** queue_roster_put(t, version, bytes, len): store a roster version. */
+int
+queue_roster_put(struct queue_txn *t, uint64_t version, const uint8_t *bytes,
+    size_t len)
+{
+	uint8_t k8[8];
+	MDB_val k = { 8, k8 }, d = { len, (void *)bytes };
+	int rc;
+
+	if (t->dead)
+		return (FERRY_EINVAL);
+	be64(k8, version);
+	if ((rc = mdb_put(t->txn, t->q->dbi[D_ROSTERS], &k, &d, 0)) != 0)
+		return (txn_fail(t, rc));
+	return (0);
+}
+
+/** queue_commit(t): synced commit; frees ${t}. */
+int
+queue_commit(struct queue_txn *t)
+{
+	int rc;
+
+	if (t->dead) {
+		queue_abort(t);
+		return (FERRY_EINVAL);
+	}
+	rc = mdb_txn_commit(t->txn);
+	if (rc != 0) {
+		t->q->seq = t->seq0;
+		t->q->nseq = t->nseq0;
+	}
+	free(t);
+	return (rc ? lmdb_err(rc) : 0);
+}
+
+/** queue_abort(t): discard; NULL ok. */
+void
+queue_abort(struct queue_txn *t)
+{
+
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	t->q->seq = t->seq0;
+	t->q->nseq = t->nseq0;
+	free(t);
+}
+
+static int
+rdtxn(struct queue *q, MDB_txn **txn)
+{
+	int rc;
+
+	if ((rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, txn)) != 0)
+		return (lmdb_err(rc));
+	return (0);
+}
+
+/** queue_lookup(q, msg_id, env_hash, seq, final, flen): state of ${msg_id}. */
+int
+queue_lookup(struct queue *q, const uint8_t msg_id[FERRY_MSGID_LEN],
+    uint8_t env_hash[FERRY_HASH_LEN], uint64_t *seq, uint8_t **final,
+    size_t *flen)
+{
+	MDB_txn *txn;
+	MDB_val k = { 16, (void *)msg_id }, d;
+	const uint8_t *v;
+	int rc, st;
+
+	*final = NULL;
+	*flen = 0;
+	if ((rc = rdtxn(q, &txn)) != 0)
+		return (rc);
+	rc = mdb_get(txn, q->dbi[D_IDS], &k, &d);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return (QUEUE_NONE);
+	}
+	if (rc != 0 || d.mv_size < 41) {
+		mdb_txn_abort(txn);
+		return (rc ? lmdb_err(rc) : FERRY_ELMDB);
+	}
+	v = d.mv_data;
+	st = v[0];
+	memcpy(env_hash, v + 1, 32);
+	*seq = rd64(v + 33);
+	if (st == QUEUE_DONE && d.mv_size > 41) {
+		*flen = d.mv_size - 41;
+		if ((*final = malloc(*flen)) == NULL) {
+			mdb_txn_abort(txn);
+			return (FERRY_ENOMEM);
+		}
+		memcpy(*final, v + 41, *flen);
+	}
+	mdb_txn_abort(txn);
+	return (st);
+}
+
+/** queue_get(q, seq, m): read queued message ${seq}. */
+int
+queue_get(struct queue *q, uint64_t seq, struct queue_msg *m)
+{
+	MDB_txn *txn;
+	uint8_t k8[8];
+	MDB_val k = { 8, k8 }, d;
+	int rc;
+
+	be64(k8, seq);
+	if ((rc = rdtxn(q, &txn)) != 0)
+		return (rc);
+	rc = mdb_get(txn, q->dbi[D_MSGS], &k, &d);
+	if (rc == 0)
+		rc = rec_decode(&k, &d, m, 1);
+	else
+		rc = rc == MDB_NOTFOUND ? FERRY_ENOENT : lmdb_err(rc);
+	mdb_txn_abort(txn);
+	return (rc);
+}
+
+/** queue_msg_clear(m): free m->env and zero ${m}. */
+void
+queue_msg_clear(struct queue_msg *m)
+{
+
+	free(m->env);
+	memset(m, 0, sizeof(*m));
+}
+
+/** queue_next_for(q, to, after, seq): next queued seq for ${to}. */
+int
+queue_next_for(struct queue *q, const char *to, uint64_t after, uint64_t *seq)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	uint8_t bk[FERRY_ID_MAX + 9];
+	size_t n = strlen(to);
+	MDB_val k, d;
+	int rc;
+
+	if ((rc = rdtxn(q, &txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, q->dbi[D_BYRCPT], &c)) != 0) {
+		mdb_txn_abort(txn);
+		return (lmdb_err(rc));
+	}
+	k.mv_size = idseq_key(bk, to, after == UINT64_MAX ? after : after + 1);
+	k.mv_data = bk;
+	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+	if (rc == 0 && k.mv_size == n + 9 && memcmp(k.mv_data, to, n) == 0 &&
+	    ((uint8_t *)k.mv_data)[n] == 0) {
+		*seq = rd64((uint8_t *)k.mv_data + n + 1);
+		rc = (*seq > after) ? 0 : FERRY_ENOENT;
+	} else if (rc == 0 || rc == MDB_NOTFOUND)
+		rc = FERRY_ENOENT;
+	else
+		rc = lmdb_err(rc);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return (rc);
+}
+
+/** queue_foreach(q, fn, ctx): every queued message header, in seq order. */
+int
+queue_foreach(struct queue *q, int (*fn)(void *, const struct queue_msg *),
+    void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, d;
+	struct queue_msg m;
+	int rc, op = MDB_FIRST;
+
+	if ((rc = rdtxn(q, &txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, q->dbi[D_MSGS], &c)) != 0) {
+		mdb_txn_abort(txn);
+		return (lmdb_err(rc));
+	}
+	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
+		op = MDB_NEXT;
+		if ((rc = rec_decode(&k, &d, &m, 0)) != 0)
+			break;
+		if ((rc = fn(ctx, &m)) != 0)
+			break;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc > 0)
+		rc = lmdb_err(rc);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return (rc);
+}
+
+/* Walk a database keyed by prefix || seq (prefix may be NULL: 8-byte keys). */
+static int
+walk(struct queue *q, int dbi, const char *prefix, uint64_t from,
+    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	uint8_t bk[FERRY_ID_MAX + 9];
+	size_t n = prefix ? strlen(prefix) + 1 : 0;
+	MDB_val k, d;
+	int rc, op = MDB_SET_RANGE;
+
+	if ((rc = rdtxn(q, &txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, q->dbi[dbi], &c)) != 0) {
+		mdb_txn_abort(txn);
+		return (lmdb_err(rc));
+	}
+	if (prefix) {
+		k.mv_size = idseq_key(bk, prefix, from);
+	} else {
+		be64(bk, from);
+		k.mv_size = 8;
+	}
+	k.mv_data = bk;
+	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != n + 8 || (n && memcmp(k.mv_data, bk, n) != 0))
+			break;
+		/* MDB_val data is copied by callers that keep it. */
+		if ((rc = fn(ctx, rd64((uint8_t *)k.mv_data + n), d.mv_data,
+		    d.mv_size)) != 0)
+			break;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc > 0)
+		rc = lmdb_err(rc);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return (rc);
+}
+
+/** queue_notices(q, sender, fn, ctx): final envelopes kept for ${sender}. */
+int
+queue_notices(struct queue *q, const char *sender,
+    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx)
+{
+
+	return (walk(q, D_NOTICES, sender, 0, fn, ctx));
+}
+
+/** queue_journal_foreach(q, from, fn, ctx): journal entries >= ${from}. */
+int
+queue_journal_foreach(struct queue *q, uint64_t from,
+    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx)
+{
+
+	return (walk(q, D_JOURNAL, NULL, from, fn, ctx));
+}
+
+/** queue_rosters(q, after, fn, ctx): roster versions > ${after}. */
+int
+queue_rosters(struct queue *q, uint64_t after,
+    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx)
+{
+
+	return (walk(q, D_ROSTERS, NULL, after + 1, fn, ctx));
+}
+
+/** queue_roster_latest(q, version, bytes, len): newest stored roster. */
+int
+queue_roster_latest(struct queue *q, uint64_t *version, uint8_t **bytes,
+    size_t *len)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc;
+
+	if ((rc = rdtxn(q, &txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, q->dbi[D_ROSTERS], &c)) != 0) {
+		mdb_txn_abort(txn);
+		return (lmdb_err(rc));
+	}
+	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
+	if (rc == 0 && k.mv_size == 8) {
+		*version = rd64(k.mv_data);
+		*len = d.mv_size;
+		if ((*bytes = malloc(d.mv_size ? d.mv_size : 1)) == NULL)
+			rc = FERRY_ENOMEM;
+		else
+			memcpy(*bytes, d.mv_data, d.mv_size);
+	} else
+		rc = (rc == MDB_NOTFOUND || rc == 0) ? FERRY_ENOENT :
+		    lmdb_err(rc);
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return (rc);
+}

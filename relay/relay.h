@@ -1,0 +1,313 @@
+/*
+ * relay.h: the parts of ferry-relay shared between its files.
+ *
+ *   main.c     flags, subcommands (run, stats), signals, start/stop
+ *   config.c   config file (INI, libinih) + flag overrides, validation
+ *   rlog.c     one log line per event to stderr, with a level
+ *   zap.c      the ZAP handler thread (RFC 27) admitting roster agencies
+ *   queue.c    the LMDB store-and-forward queue (its own environment)
+ *   loop.c     the ROUTER socket and the event loop (group commit)
+ *   metrics.c  counters, written as Prometheus text to <data>/metrics.prom
+ *
+ * docs/relay.md documents the configuration keys and the metrics;
+ * docs/protocol.md section 6 the link protocol.
+ */
+#ifndef FERRY_RELAY_H
+#define FERRY_RELAY_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry.h"
+
+/* ---- config.c ---- */
+
+#define CONFIG_PATH_MAX 1024
+
+struct config {
+	char endpoint[256];		/* tcp://127.0.0.1:7450 */
+	char data[CONFIG_PATH_MAX];	/* data folder (queue, log, metrics) */
+	char key[CONFIG_PATH_MAX];	/* relay identity key file (ident) */
+	char roster[CONFIG_PATH_MAX];	/* roster file (re-read on SIGHUP) */
+	char roster_pin[128];		/* genesis roster fingerprint */
+	uint64_t max_body;		/* plaintext bytes of one referral */
+	uint64_t queue_max;		/* messages queued per recipient */
+	uint64_t expiry_ms;		/* undelivered message lifetime */
+	int log_level;			/* RLOG_* */
+	uint64_t credit_max;		/* cap on an agent's delivery window */
+	uint64_t batch_max;		/* messages drained per group commit */
+	uint64_t batch_bytes;		/* bytes drained per group commit */
+	uint64_t map_size;		/* LMDB map size (sparse file) */
+	uint64_t metrics_ms;		/* metrics.prom rewrite interval */
+	uint64_t sweep_ms;		/* expiry sweep interval */
+	uint64_t redeliver_ms;		/* resend unacknowledged after this */
+	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
+};
+
+/** config_defaults(c): fill ${c} with the built-in defaults. */
+void config_defaults(struct config *c);
+
+/**
+ * config_load(c, path): read the INI file ${path} (section [relay]) over
+ * ${c}.  Unknown keys and bad values are errors: 0, or -1 after printing
+ * one line naming the file, line and key.
+ */
+int config_load(struct config *c, const char *path);
+
+/** config_set(c, key, value): set one key (as in the file); 0 or -1 (printed). */
+int config_set(struct config *c, const char *key, const char *value);
+
+/** config_check(c): 0 if ${c} is complete and consistent, else -1 (printed). */
+int config_check(const struct config *c);
+
+/** config_parse_size(s, out): "123", "4K", "32M", "64G" into bytes; 0 or -1. */
+int config_parse_size(const char *s, uint64_t *out);
+
+/** config_parse_duration(s, out): "250ms", "30s", "10m", "2h", "5d" into ms; 0 or -1. */
+int config_parse_duration(const char *s, uint64_t *out);
+
+/* ---- rlog.c ---- */
+
+enum { RLOG_ERROR = 0, RLOG_WARN = 1, RLOG_INFO = 2, RLOG_DEBUG = 3 };
+
+/** rlog_set_level(level): lines above ${level} are not printed. */
+void rlog_set_level(int level);
+
+/** rlog_level_parse(s): "error".."debug" to RLOG_*, or -1. */
+int rlog_level_parse(const char *s);
+
+/** rlog_enabled(level): 1 if lines at ${level} are printed. */
+int rlog_enabled(int level);
+
+/**
+ * rlog(level, event, fmt, ...): print one line "TIME LEVEL EVENT k=v ..."
+ * to stderr.  Never pass secrets or message content.
+ */
+void rlog(int level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- zap.c ---- */
+
+/* An immutable admission table: transport public key -> agency id. */
+struct zap_table;
+
+/**
+ * zap_table_new(n): an empty table with room for ${n} entries; NULL on
+ * allocation failure.
+ */
+struct zap_table *zap_table_new(size_t n);
+
+/** zap_table_add(t, curve_pk, id): admit ${curve_pk} as agency ${id}. */
+int zap_table_add(struct zap_table *t, const uint8_t curve_pk[32],
+    const char *id);
+
+/** zap_table_free(t): free ${t}; NULL ok. */
+void zap_table_free(struct zap_table *t);
+
+struct zap;
+
+/**
+ * zap_start(zctx, table, out): bind inproc://zeromq.zap.01 in ${zctx} and
+ * start the handler thread, which owns ${table} from then on.  Must run
+ * before any CURVE server socket binds.  0 or -1 (logged).
+ */
+int zap_start(void *zctx, struct zap_table *table, struct zap **out);
+
+/**
+ * zap_swap(z, table): atomically replace the admission table with
+ * ${table} (owned by the handler from then on); the old one is freed.
+ */
+void zap_swap(struct zap *z, struct zap_table *table);
+
+/** zap_counts(z, allowed, denied): handshakes admitted and refused so far. */
+void zap_counts(struct zap *z, uint64_t *allowed, uint64_t *denied);
+
+/** zap_stop(z): stop and join the thread, close its socket; NULL ok. */
+void zap_stop(struct zap *z);
+
+/* ---- queue.c ---- */
+
+#define QUEUE_REC_HDR (8 + 8 + FERRY_MSGID_LEN + FERRY_HASH_LEN + 2 * (FERRY_ID_MAX + 1))
+
+/* A queued message, as queue_get returns it. */
+struct queue_msg {
+	uint64_t seq;			/* queue sequence number */
+	uint64_t accepted_ms;		/* when the relay took custody */
+	uint64_t log_index;		/* the relay log's ACCEPTED entry */
+	uint8_t msg_id[FERRY_MSGID_LEN];
+	uint8_t env_hash[FERRY_HASH_LEN];
+	char from[FERRY_ID_MAX + 1];
+	char to[FERRY_ID_MAX + 1];
+	uint8_t *env;			/* envelope bytes, malloc'd */
+	size_t env_len;
+};
+
+/* What the queue knows about a message id. */
+enum queue_state {
+	QUEUE_NONE = 0,		/* never seen */
+	QUEUE_QUEUED = 1,	/* held, not yet acknowledged by the recipient */
+	QUEUE_DONE = 2		/* finished: RECEIPT, recipient NACK, or expiry */
+};
+
+struct queue;
+struct queue_txn;
+
+/**
+ * queue_open(dir, map_size, out): open (create) the queue environment in
+ * folder ${dir} (mode 0700; files 0600) with a ${map_size}-byte map.
+ */
+int queue_open(const char *dir, uint64_t map_size, struct queue **out);
+
+/** queue_close(q): close; NULL ok. */
+void queue_close(struct queue *q);
+
+/**
+ * queue_begin(q, out): start the one write transaction of a batch.
+ */
+int queue_begin(struct queue *q, struct queue_txn **out);
+
+/**
+ * queue_put(t, m): append message ${m} (env, ids, times; seq is assigned
+ * and written back into ${m}).  FERRY_ENOSPC if the map is full: the
+ * transaction is then dead (queue_abort, grow, redo).
+ */
+int queue_put(struct queue_txn *t, struct queue_msg *m);
+
+/**
+ * queue_finish(t, msg_id, final, len, notify): remove the queued message
+ * ${msg_id} and remember it as done with the final envelope ${final}
+ * (the recipient's RECEIPT or a NACK) that answers a duplicate MSG; if
+ * ${notify} the final envelope is also kept for the sender until
+ * queue_notified.  FERRY_ENOENT if not queued.
+ */
+int queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
+    const uint8_t *final, size_t len, int notify);
+
+/** queue_notified(t, sender, nseq): drop pending notice ${nseq} of ${sender}. */
+int queue_notified(struct queue_txn *t, const char *sender, uint64_t nseq);
+
+/**
+ * queue_journal_add(t, index, entry, len): remember log entry bytes that
+ * must reach the relay log at index ${index} (written to the log after
+ * this transaction commits; replayed at start if the log missed them).
+ */
+int queue_journal_add(struct queue_txn *t, uint64_t index,
+    const uint8_t *entry, size_t len);
+
+/** queue_journal_trim(t, below): forget journal entries with index < ${below}. */
+int queue_journal_trim(struct queue_txn *t, uint64_t below);
+
+/**
+ * queue_roster_put(t, version, bytes, len): store roster ${version}.
+ */
+int queue_roster_put(struct queue_txn *t, uint64_t version,
+    const uint8_t *bytes, size_t len);
+
+/** queue_commit(t): synced commit; frees ${t} in every case. */
+int queue_commit(struct queue_txn *t);
+
+/** queue_abort(t): discard; NULL ok. */
+void queue_abort(struct queue_txn *t);
+
+/** queue_grow(q): double the map size (no transaction may be open). */
+int queue_grow(struct queue *q);
+
+/**
+ * queue_lookup(q, msg_id, env_hash, seq, final, flen): state of ${msg_id}:
+ * its env_hash and queue seq if held, and a copy of its final envelope
+ * (*${final}, malloc'd, may be set to NULL) if done.
+ */
+int queue_lookup(struct queue *q, const uint8_t msg_id[FERRY_MSGID_LEN],
+    uint8_t env_hash[FERRY_HASH_LEN], uint64_t *seq, uint8_t **final,
+    size_t *flen);
+
+/**
+ * queue_get(q, seq, m): read queued message ${seq} into ${m}
+ * (m->env malloc'd; free with queue_msg_clear).  FERRY_ENOENT if gone.
+ */
+int queue_get(struct queue *q, uint64_t seq, struct queue_msg *m);
+
+/** queue_msg_clear(m): free m->env and zero ${m}. */
+void queue_msg_clear(struct queue_msg *m);
+
+/**
+ * queue_next_for(q, to, after, seq): the lowest queued seq > ${after} for
+ * recipient ${to}, in *${seq}; FERRY_ENOENT if none.
+ */
+int queue_next_for(struct queue *q, const char *to, uint64_t after,
+    uint64_t *seq);
+
+/**
+ * queue_foreach(q, fn, ctx): call ${fn}(ctx, m) for every queued message
+ * in seq order (m->env is NULL: headers only).  A non-zero return stops.
+ */
+int queue_foreach(struct queue *q,
+    int (*fn)(void *, const struct queue_msg *), void *ctx);
+
+/**
+ * queue_notices(q, sender, fn, ctx): call ${fn}(ctx, nseq, env, len) for
+ * each final envelope kept for ${sender}, oldest first.
+ */
+int queue_notices(struct queue *q, const char *sender,
+    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx);
+
+/**
+ * queue_journal_foreach(q, from, fn, ctx): call ${fn}(ctx, index, entry,
+ * len) for journal entries with index >= ${from}, ascending.
+ */
+int queue_journal_foreach(struct queue *q, uint64_t from,
+    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx);
+
+/**
+ * queue_rosters(q, after, fn, ctx): call ${fn}(ctx, version, bytes, len)
+ * for every stored roster version > ${after}, ascending.
+ */
+int queue_rosters(struct queue *q, uint64_t after,
+    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx);
+
+/** queue_roster_latest(q, version, bytes, len): newest stored roster (malloc'd). */
+int queue_roster_latest(struct queue *q, uint64_t *version, uint8_t **bytes,
+    size_t *len);
+
+/* ---- metrics.c ---- */
+
+#define METRICS_REFUSE_MAX 160	/* -code indexes refused[] */
+
+struct metrics {
+	uint64_t connected;		/* agencies with a live route */
+	uint64_t accepted;		/* MSGs taken into custody */
+	uint64_t delivered;		/* RECEIPTs processed */
+	uint64_t forwarded;		/* MSG sends to recipients */
+	uint64_t expired;
+	uint64_t duplicates;		/* duplicate MSGs answered again */
+	uint64_t bytes_in, bytes_out;
+	uint64_t refused[METRICS_REFUSE_MAX];
+	uint64_t dropped_nouser;	/* messages without User-Id */
+	uint64_t zap_allowed, zap_denied;
+	uint64_t roster_version;
+	uint64_t commits;		/* synced group commits */
+	uint64_t log_size;
+};
+
+/* Queue depth per recipient, for metrics_write. */
+struct metrics_depth {
+	const char *id;
+	uint64_t depth;
+	int connected;
+};
+
+/**
+ * metrics_write(dir, m, d, nd): write ${dir}/metrics.prom atomically in
+ * the Prometheus text format.  0 or FERRY_EIO.
+ */
+int metrics_write(const char *dir, const struct metrics *m,
+    const struct metrics_depth *d, size_t nd);
+
+/* ---- loop.c ---- */
+
+/** loop_run(c, stop, hup): run the relay until *${stop}; 0 or 1. */
+int loop_run(const struct config *c, volatile sig_atomic_t *stop,
+    volatile sig_atomic_t *hup);
+
+#endif
