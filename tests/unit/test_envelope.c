@@ -77,7 +77,7 @@ static struct randombytes_implementation det_impl = {
 	det_name, det_random, det_stir, NULL, det_buf, NULL
 };
 
-static void __attribute__((unused))
+static void
 det_reset(int on)
 {
 
@@ -1059,6 +1059,217 @@ TEST(decoder_version_and_type)
 	}
 }
 
+
+/*
+ * Golden vectors: with deterministic randomness, fixed ids and times, the
+ * bytes must never change.  --regen writes them; otherwise they are
+ * compared byte for byte, and the stored ones must still open.
+ */
+#define GOLD_TIME 1700000000000ULL
+static const char gold_text[] =
+    "{\"referral\":\"golden vector\",\"person\":\"A. N. Other\","
+    "\"risk\":\"high\",\"notes\":\"caf\xc3\xa9 \xe2\x9c\x93\"}";
+
+struct vec {
+	const char *name;
+	uint8_t *buf;
+	size_t len;
+};
+
+static int
+vec_file(const char *name, char *path, size_t cap)
+{
+
+	return (snprintf(path, cap, "%s/%s", VECDIR, name) < (int)cap ? 0 :
+	    -1);
+}
+
+/* Write (regen) or compare one hex file. */
+static int
+vec_check(const char *name, const uint8_t *b, size_t len, int as_text)
+{
+	char path[256], *hex = NULL;
+	uint8_t *have;
+	size_t hl, want;
+	int ok;
+
+	if (vec_file(name, path, sizeof(path)) != 0)
+		return (0);
+	if (as_text) {
+		hl = len;
+	} else {
+		if ((hex = malloc(len * 2 + 2)) == NULL)
+			return (0);
+		ferry_hex(hex, b, len);
+		hex[len * 2] = '\n';
+		hl = len * 2 + 1;
+	}
+	if (regen) {
+		ok = ferry_write_file(path, as_text ? (const void *)b : hex,
+		    hl, 0644) == 0;
+		printf("# wrote %s\n", path);
+		free(hex);
+		return (ok);
+	}
+	have = t_read_file(path, &want);
+	ok = have != NULL && want == hl && memcmp(have, as_text ?
+	    (const void *)b : hex, hl) == 0;
+	if (!ok)
+		printf("#   %s differs from what the code makes now "
+		    "(run test_envelope --regen only if the format change "
+		    "is intended)\n", path);
+	free(have);
+	free(hex);
+	return (ok);
+}
+
+static uint8_t *
+vec_load(const char *name, size_t *len)
+{
+	char path[256], *txt;
+	uint8_t *b;
+	size_t tl;
+
+	if (vec_file(name, path, sizeof(path)) != 0 ||
+	    (txt = (char *)t_read_file(path, &tl)) == NULL)
+		return (NULL);
+	while (tl > 0 && (txt[tl - 1] == '\n'))
+		txt[--tl] = '\0';
+	*len = tl / 2;
+	if ((b = malloc(*len + 1)) == NULL || ferry_unhex(b, *len, txt) != 0) {
+		free(b);
+		b = NULL;
+	}
+	free(txt);
+	return (b);
+}
+
+static void
+keyline(char *buf, size_t cap, size_t *off, const char *name,
+    const uint8_t *b, size_t n)
+{
+	char hex[2 * 256 + 1];
+
+	if (n > 256)
+		n = 256;	/* (inputs here are shorter) */
+	ferry_hex(hex, b, n);
+	*off += (size_t)snprintf(buf + *off, cap - *off, "%s %s\n", name, hex);
+}
+
+TEST(golden_vectors)
+{
+	struct ident *s = NULL, *r = NULL, *rl = NULL;
+	uint8_t ck[32], id[16], reply[16], *out = NULL, *content;
+	size_t outlen, clen, off = 0;
+	char keys[4096];
+	struct env e, d;
+	uint32_t t;
+	static const char *names[] = { NULL, "envelope_msg.hex",
+	    "envelope_receipt.hex", "envelope_accepted.hex",
+	    "envelope_nack.hex", "envelope_hello.hex", "envelope_credit.hex",
+	    "envelope_heartbeat.hex", "envelope_roster.hex",
+	    "envelope_checkpoint.hex" };
+	const uint8_t note[] = "ferry.example/relay\n42\nqKJl3kFwD3Cr2Ag8jIuO+"
+	    "Q5X8vL6xgEoqQ/2M4dY9j0=\n";
+
+	det_reset(1);
+	CHECK_EQ(ident_generate("eerc-charity", IDENT_CHARITY, "EERC",
+	    GOLD_TIME, DAY, &s), 0);
+	CHECK_EQ(ident_generate("met-police", IDENT_POLICE, "Met Police",
+	    GOLD_TIME, DAY, &r), 0);
+	CHECK_EQ(ident_generate("relay", IDENT_RELAY, "Relay", GOLD_TIME, DAY,
+	    &rl), 0);
+	memset(reply, 0xab, sizeof(reply));
+	CHECK_EQ(env_seal(s, "met-police", r->enc[0].pk, r->enc[0].key_id,
+	    (const uint8_t *)gold_text, strlen(gold_text), reply, GOLD_TIME,
+	    ck, id, &out, &outlen), 0);
+	CHECK(vec_check(names[ENV_MSG], out, outlen, 0));
+	CHECK_EQ(env_open(out, outlen, 0, s->sign_pk, r, &e, &content, &clen),
+	    0);
+	free(content);
+
+	/* The keys, so that an independent implementation can check. */
+	off += (size_t)snprintf(keys + off, sizeof(keys) - off,
+	    "# Keys and inputs of the golden envelopes (hex unless noted).\n"
+	    "sender_id %s\nrecipient_id %s\nrelay_id %s\ntime %llu\n"
+	    "key_id %u\n", s->id, r->id, rl->id,
+	    (unsigned long long)GOLD_TIME, (unsigned)r->enc[0].key_id);
+	keyline(keys, sizeof(keys), &off, "sender_sign_seed", s->sign_sk, 32);
+	keyline(keys, sizeof(keys), &off, "sender_sign_pk", s->sign_pk, 32);
+	keyline(keys, sizeof(keys), &off, "recipient_sign_pk", r->sign_pk, 32);
+	keyline(keys, sizeof(keys), &off, "recipient_enc_sk", r->enc[0].sk,
+	    32);
+	keyline(keys, sizeof(keys), &off, "recipient_enc_pk", r->enc[0].pk,
+	    32);
+	keyline(keys, sizeof(keys), &off, "relay_sign_pk", rl->sign_pk, 32);
+	keyline(keys, sizeof(keys), &off, "msg_content_key", ck, 32);
+	keyline(keys, sizeof(keys), &off, "msg_id", id, 16);
+	keyline(keys, sizeof(keys), &off, "msg_reply_to", reply, 16);
+	keyline(keys, sizeof(keys), &off, "msg_content",
+	    (const uint8_t *)gold_text, strlen(gold_text));
+	keyline(keys, sizeof(keys), &off, "checkpoint_note", note,
+	    sizeof(note) - 1);
+	CHECK(off < sizeof(keys));
+	CHECK(vec_check("envelope_keys.txt", (const uint8_t *)keys, off, 1));
+	free(out);
+	out = NULL;
+
+	/* Every other type, signed by the relay or the recipient. */
+	for (t = ENV_RECEIPT; t <= ENV_CHECKPOINT; t++) {
+		const struct ident *signer = t == ENV_RECEIPT ? r : rl;
+
+		memset(&e, 0, sizeof(e));
+		e.type = t;
+		env_new_id(e.id);
+		snprintf(e.from, sizeof(e.from), "%s", signer->id);
+		snprintf(e.to, sizeof(e.to), "%s", t == ENV_RECEIPT ?
+		    "eerc-charity" : "met-police");
+		e.time = GOLD_TIME + t;
+		memcpy(e.msg_id, id, 16);
+		memset(e.env_hash, 0xee, 32);
+		e.log_index = 7;
+		e.roster_version = 3;
+		e.code = (uint32_t)-FERRY_ERECIPIENT;
+		e.reason = "recipient unknown or not active";
+		e.reason_len = strlen(e.reason);
+		e.credit = 64;
+		e.blob = note;
+		e.blob_len = sizeof(note) - 1;
+		CHECK_EQ(env_encode(&e, signer->sign_sk, &out, &outlen), 0);
+		CHECK(vec_check(names[t], out, outlen, 0));
+		CHECK_EQ(env_decode(out, outlen, 0, &d), 0);
+		CHECK_EQ(env_verify(&d, signer->sign_pk), 0);
+		free(out);
+		out = NULL;
+	}
+	det_reset(0);
+
+	/* The stored vectors decode, verify and open as they are. */
+	if (!regen) {
+		uint8_t *b;
+		size_t bl;
+
+		CHECK((b = vec_load(names[ENV_MSG], &bl)) != NULL);
+		CHECK_EQ(env_open(b, bl, 0, s->sign_pk, r, &e, &content, &clen),
+		    0);
+		CHECK_EQ(clen, strlen(gold_text));
+		CHECK(memcmp(content, gold_text, clen) == 0);
+		free(content);
+		free(b);
+		for (t = ENV_RECEIPT; t <= ENV_CHECKPOINT; t++) {
+			CHECK((b = vec_load(names[t], &bl)) != NULL);
+			CHECK_EQ(env_decode(b, bl, 0, &d), 0);
+			CHECK_EQ(d.type, t);
+			CHECK_EQ(env_verify(&d, t == ENV_RECEIPT ? r->sign_pk :
+			    rl->sign_pk), 0);
+			free(b);
+		}
+	}
+	ident_free(s);
+	ident_free(r);
+	ident_free(rl);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1069,6 +1280,7 @@ main(int argc, char **argv)
 	regen = argc > 1 && strcmp(argv[1], "--regen") == 0;
 	t_init();
 	setup();
+	RUN(golden_vectors);
 	RUN(types_and_tags);
 	RUN(buckets);
 	RUN(roundtrip_msg_sizes);
