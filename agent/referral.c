@@ -213,6 +213,7 @@ fail(struct ctx *c, int code, const char *path, const char *fmt, ...)
 {
 	char msg[REFERRAL_ERR_MAX];
 	va_list ap;
+	char *p;
 
 	if (c->err == NULL || c->errlen == 0)
 		return (code);
@@ -221,6 +222,10 @@ fail(struct ctx *c, int code, const char *path, const char *fmt, ...)
 	va_end(ap);
 	snprintf(c->err, c->errlen, "%s: %s", path[0] ? path : "document",
 	    msg);
+	/* One line, always: member names and parser text come from input. */
+	for (p = c->err; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return (code);
 }
 

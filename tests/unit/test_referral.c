@@ -186,6 +186,8 @@ static const struct mcase mcases[] = {
 	/* unknown fields */
 	{ "nrm-adult-labour", "priority", "1", NULL, NULL,
 	    ES, "priority: unknown field" },
+	{ "nrm-adult-labour", "subject.a\nb", "1", NULL, NULL,
+	    ES, "subject.a?b: unknown field" },
 	{ "nrm-adult-labour", "subject.eye_colour", "\"brown\"", NULL, NULL,
 	    ES, "subject.eye_colour: unknown field" },
 	{ "nrm-adult-labour", "subject.safe_contact.when", "\"9-5\"", NULL,
