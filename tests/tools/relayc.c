@@ -371,7 +371,7 @@ cmd_send(int argc, char **argv)
 	uint32_t kid;
 	double deadline;
 	char idh[33];
-	int i, k, rc, answered = 0, receipts = 0, nsent = 0;
+	int i, k, rc, answered = 0, receipts = 0, nsent = 0, expect;
 	struct env e;
 
 	(void)argc;
@@ -429,8 +429,9 @@ cmd_send(int argc, char **argv)
 		free(env);
 		nsent++;
 	}
+	expect = strcmp(mode, "dup") == 0 ? 2 * nsent : nsent;
 	deadline = now_s() + timeout_s;
-	while (answered < nsent || (want_receipts && receipts < nsent)) {
+	while (answered < expect || (want_receipts && receipts < nsent)) {
 		if (!cli_recv(&c, deadline, &b, &n)) {
 			printf("timeout answered=%d receipts=%d\n", answered,
 			    receipts);
@@ -454,18 +455,12 @@ cmd_send(int argc, char **argv)
 		}
 		if (e.type == ENV_ACCEPTED) {
 			printf("accepted %s %d\n", idh, k >= 0 ? s[k].i : -1);
-			if (k >= 0 && !s[k].answered) {
-				s[k].answered = 1;
+			if (k >= 0)
 				answered++;
-			}
 		} else if (e.type == ENV_NACK) {
 			printf("nack %s %s %d\n", ferry_errname(-(int)e.code),
 			    idh, k >= 0 ? s[k].i : -1);
-			if (k >= 0 && !s[k].answered) {
-				s[k].answered = 1;
-				answered++;
-			} else if (k < 0)
-				answered++;	/* NACK of undecodable bytes */
+			answered++;	/* k < 0: undecodable bytes */
 		} else if (e.type == ENV_RECEIPT) {
 			printf("receipt %s %d\n", idh, k >= 0 ? s[k].i : -1);
 			if (k >= 0 && !s[k].receipted) {
