@@ -54,12 +54,17 @@ def conv(v, path):
     return v
 
 
+def encode(doc):
+    """The canonical msgpack bytes of a (valid) JSON document."""
+    return msgpack.packb(conv(doc, ""), use_bin_type=True)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     for f in sorted(glob.glob(os.path.join(here, "*.json"))):
         with open(f, encoding="utf-8") as fh:
             doc = json.load(fh)
-        b = msgpack.packb(conv(doc, ""), use_bin_type=True)
+        b = encode(doc)
         name = os.path.basename(f)[:-5] + ".msgpack"
         with open(os.path.join(here, "wire", name), "wb") as fh:
             fh.write(b)
