@@ -680,10 +680,14 @@ refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
 	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
 		alog(ALOG_ERROR, "log", "cannot log a refusal: %s",
 		    ferry_strerror(rc));
+	/* The relay matches a NACK to the queued message by id, hash and
+	 * sender (NACK's "to"); a frame that did not decode names none. */
+	if (e == NULL || !ferry_id_valid(e->from, strlen(e->from)))
+		return (0);
 	memset(&n, 0, sizeof(n));
 	n.type = ENV_NACK;
-	if (e != NULL)
-		memcpy(n.msg_id, e->id, FERRY_MSGID_LEN);
+	memcpy(n.msg_id, e->id, FERRY_MSGID_LEN);
+	copy_str(n.to, sizeof(n.to), e->from);
 	memcpy(n.env_hash, le.env_hash, FERRY_HASH_LEN);
 	n.code = (uint32_t)-code;
 	n.reason = why;

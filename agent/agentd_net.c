@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -433,8 +434,10 @@ done:
 	a->send = NULL;
 	a->connected = 0;
 	close_dealer(&n);
-	if (n.ctl != NULL)
+	if (n.ctl != NULL) {
 		zmq_close(n.ctl);
+		(void)unlink(n.ctl_path);
+	}
 	zmq_ctx_term(n.zctx);
 	return (rc);
 }

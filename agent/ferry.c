@@ -22,7 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +54,26 @@ usage_err(const char *u)
 	return (2);
 }
 
+/* A stale socket file refuses connections: tell "not running" at once. */
+static int
+probe(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, rc;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return (0);	/* let libzmq report it */
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return (0);
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	return (rc != 0 && (errno == ECONNREFUSED || errno == ENOENT) ? -1 :
+	    0);
+}
+
 /*
  * Send one request (and optional document) to the agent; on success
  * *${reply} is the parsed JSON answer and *${body} (may be NULL) the
@@ -77,6 +99,11 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "ferry: the agent is not running (no control "
 		    "socket at %s)\n", path);
+		return (1);
+	}
+	if (probe(path) != 0) {
+		fprintf(stderr, "ferry: the agent is not running (nothing "
+		    "listens on %s)\n", path);
 		return (1);
 	}
 	snprintf(ep, sizeof(ep), "ipc://%s", path);

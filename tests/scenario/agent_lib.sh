@@ -1,0 +1,87 @@
+# tests/scenario/agent_lib.sh: helpers for ferry-agent scenarios, on top of
+# lib.sh (source lib.sh first, then ft_init, ft_net, ft_relay_start).
+#
+#   fa_conf ID [KEY=VALUE...]   write $FT/ID.conf (data $FT/ID-data, spool
+#                               $FT/ID-spool, key, roster + pin, relay)
+#   fa_start ID                 start ferry-agent for ID (stderr appended to
+#                               $FT/ID.err), wait until it is connected
+#   fa_stop ID / fa_kill9 ID    SIGTERM (status in $FT_STATUS) / kill -9
+#   fa ID ARGS...               run `ferry --data $FT/ID-data ARGS...`
+#   fa_state ID MSGID           print the message's state (queued, ...)
+#   fa_wait_state ID MSGID S N  wait up to N seconds for state S
+
+VECTORS=$FERRY_ROOT/tests/vectors/referrals
+declare -A FA_PID
+
+fa_conf() {
+	local id=$1 kv; shift
+	{
+		echo "[agent]"
+		echo "data = $FT/$id-data"
+		echo "key = $FT/keys/$id.key"
+		echo "roster = $FT/roster"
+		echo "roster_pin = $(cat "$FT/roster.pin")"
+		echo "relay = $RELAY_EP"
+		echo "spool = $FT/$id-spool"
+		echo "log_level = debug"
+		echo "retry = 300ms"
+		echo "retry_max = 2s"
+		echo "reconnect = 100ms"
+		echo "reconnect_max = 1s"
+		echo "spool_interval = 200ms"
+		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+	} >"$FT/$id.conf"
+}
+
+# fa_start ID [--no-wait]: start the agent; waits for "connected" unless --no-wait.
+fa_start() {
+	local id=$1 before
+	[ -f "$FT/$id.conf" ] || fa_conf "$id"
+	before=$(ft_count ' connected ' "$FT/$id.err")
+	"$B/ferry-agent" -c "$FT/$id.conf" >>"$FT/$id.out" 2>>"$FT/$id.err" &
+	FA_PID[$id]=$!
+	FT_PIDS+=("$!")
+	[ "${2:-}" = --no-wait ] && { ft_wait 20 test -S "$FT/$id-data/control"; return; }
+	if ! ft_wait 30 _fa_connected "$id" "$before"; then
+		ft_fail "agent $id connected"
+		tail -20 "$FT/$id.err" | sed 's/^/# /'
+		return 1
+	fi
+}
+_fa_connected() {
+	kill -0 "${FA_PID[$1]}" 2>/dev/null &&
+		[ "$(ft_count ' connected ' "$FT/$1.err")" -gt "$2" ]
+}
+
+fa_stop() {
+	kill -TERM "${FA_PID[$1]}" 2>/dev/null
+	ft_wait_exit "${FA_PID[$1]}" 20
+}
+
+fa_kill9() {
+	kill -KILL "${FA_PID[$1]}" 2>/dev/null
+	ft_wait_exit "${FA_PID[$1]}" 10
+}
+
+fa() {
+	local id=$1; shift
+	"$B/ferry" --data "$FT/$id-data" "$@"
+}
+
+fa_state() {
+	fa "$1" status --json "$2" 2>/dev/null |
+		$PY -c 'import json,sys; print(json.load(sys.stdin)["message"]["state"])' 2>/dev/null
+}
+
+_fa_is_state() { [ "$(fa_state "$1" "$2")" = "$3" ]; }
+fa_wait_state() { ft_wait "$4" _fa_is_state "$1" "$2" "$3"; }
+
+# fa_same_json A B: the two files hold equal JSON values.
+fa_same_json() {
+	$PY -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])) == json.load(open(sys.argv[2])) else 1)' "$1" "$2"
+}
+
+# fa_inbox_count ID: number of messages in ID's inbox.
+fa_inbox_count() {
+	fa "$1" inbox --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
