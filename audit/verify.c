@@ -343,6 +343,8 @@ check_envelopes(struct vstate *v)
 
 	for (i = 0; i < v->envs.n; i++) {
 		p = &v->envs.p[i];
+		if (v->nrosters == 0)
+			break;	/* nothing to check envelopes against */
 		if (p->kind == LOG_ROSTER) {
 			size_t j;
 
