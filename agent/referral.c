@@ -376,13 +376,11 @@ check_format(struct ctx *c, const char *s, size_t len, enum sfmt fmt,
 		for (i = 0; i < len; i++) {
 			if (s[i] >= '0' && s[i] <= '9')
 				ndig++;
-			else if ((s[i] == '+' && i == 0) || s[i] == ' ' ||
-			    s[i] == '-' || s[i] == '(' || s[i] == ')')
-				continue;
-			else
-				ndig = 0, i = len;
+			else if (!((s[i] == '+' && i == 0) || s[i] == ' ' ||
+			    s[i] == '-' || s[i] == '(' || s[i] == ')'))
+				break;
 		}
-		if (ndig < 3)
+		if (i < len || ndig < 3)
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "not a phone number"));
 		return (0);
@@ -944,6 +942,7 @@ clear_err(char *err, size_t errlen)
 		err[0] = '\0';
 }
 
+/** referral_validate_json_at(json, len, now_ms, err, errlen, info): validate ${json} with today taken from ${now_ms}. */
 int
 referral_validate_json_at(const char *json, size_t len, uint64_t now_ms,
     char *err, size_t errlen, struct referral_info *info)
@@ -960,6 +959,7 @@ referral_validate_json_at(const char *json, size_t len, uint64_t now_ms,
 	return (rc);
 }
 
+/** referral_validate_json(json, len, err, errlen, info): validate ${json} against ferry-referral/1. */
 int
 referral_validate_json(const char *json, size_t len, char *err,
     size_t errlen, struct referral_info *info)
@@ -1042,6 +1042,7 @@ encode_doc(const json_t *d, uint8_t **out, size_t *outlen)
 	return (wire_buf_take(&w, out, outlen));
 }
 
+/** referral_json_to_wire_at(json, len, now_ms, out, outlen, err, errlen, info): validate ${json}, then its canonical msgpack. */
 int
 referral_json_to_wire_at(const char *json, size_t len, uint64_t now_ms,
     uint8_t **out, size_t *outlen, char *err, size_t errlen,
@@ -1065,6 +1066,7 @@ done:
 	return (rc);
 }
 
+/** referral_json_to_wire(json, len, out, outlen, err, errlen): validate ${json}, then its canonical msgpack. */
 int
 referral_json_to_wire(const char *json, size_t len, uint8_t **out,
     size_t *outlen, char *err, size_t errlen)
@@ -1322,6 +1324,7 @@ dump_json(const json_t *d, char **json_out)
 	return (0);
 }
 
+/** referral_wire_to_json_at(wire, len, now_ms, json_out, err, errlen, info): strict decode and validation of ${wire}. */
 int
 referral_wire_to_json_at(const uint8_t *wire, size_t len, uint64_t now_ms,
     char **json_out, char *err, size_t errlen, struct referral_info *info)
@@ -1371,6 +1374,7 @@ done:
 	return (rc);
 }
 
+/** referral_wire_to_json(wire, len, json_out): strict decode and validation of ${wire}. */
 int
 referral_wire_to_json(const uint8_t *wire, size_t len, char **json_out)
 {
@@ -1394,6 +1398,7 @@ set_str(json_t *o, const char *key, const char *s)
 	return (0);
 }
 
+/** referral_response_json(case_id, in_reply_to, response, reason, narrative, responder, json_out, err, errlen): a validated response document. */
 int
 referral_response_json(const char *case_id, const uint8_t *in_reply_to,
     const char *response, const char *reason, const char *narrative,
