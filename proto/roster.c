@@ -495,10 +495,10 @@ check_request(const uint8_t *req, size_t len, const char *id, uint32_t kind,
     const uint8_t sign_pk[32], const uint8_t *curve_pk,
     struct roster_request *out)
 {
-	int rc;
 
-	if ((rc = roster_request_parse(req, len, out)) != 0)
-		return (rc == FERRY_EPOP ? rc : FERRY_EPOP);
+	/* Whatever is wrong with a stored request, the entry is unproven. */
+	if (roster_request_parse(req, len, out) != 0)
+		return (FERRY_EPOP);
 	if (strcmp(out->id, id) != 0 || out->kind != kind ||
 	    memcmp(out->sign_pk, sign_pk, 32) != 0)
 		return (FERRY_EPOP);
@@ -1424,6 +1424,7 @@ roster_relay_set(struct roster *r, const uint8_t *req, size_t len,
     const char *endpoint)
 {
 	struct roster_request q;
+	struct roster_relay old;
 	uint8_t *copy;
 	size_t elen;
 	int rc;
@@ -1441,13 +1442,16 @@ roster_relay_set(struct roster *r, const uint8_t *req, size_t len,
 		return (FERRY_EDUPAGENCY);
 	if ((copy = dup_bytes(req, len)) == NULL)
 		return (FERRY_ENOMEM);
-	free(r->relay.request);
+	/* Check clashes without the old relay's keys, which go away. */
+	old = r->relay;
 	memset(&r->relay, 0, sizeof(r->relay));
-	/* The old relay's keys are gone now; only others' may clash. */
-	if (key_used(r, q.sign_pk) || key_used(r, q.curve_pk)) {
+	if (key_used(r, q.sign_pk) || key_used(r, q.curve_pk) ||
+	    memcmp(q.sign_pk, q.curve_pk, 32) == 0) {
+		r->relay = old;
 		free(copy);
 		return (FERRY_EDUPAGENCY);
 	}
+	free(old.request);
 	r->relay.request = copy;
 	r->relay.request_len = len;
 	memcpy(r->relay.id, q.id, sizeof(r->relay.id));

@@ -601,6 +601,11 @@ TEST(revoked_lookups)
 	CHECK_EQ(roster_sender_key(g, "nobody", pk), FERRY_EUNKNOWNAGENCY);
 	CHECK_EQ(roster_enc_key_for_sending(g, "nobody", now, &kid, pk),
 	    FERRY_EUNKNOWNAGENCY);
+	/* Outside every key's window. */
+	CHECK_EQ(roster_enc_key_for_sending(g, "police", now + 2 * YEAR, &kid,
+	    pk), FERRY_EKEYWINDOW);
+	CHECK_EQ(roster_enc_key_for_sending(g, "police", 0, &kid, pk),
+	    FERRY_EKEYWINDOW);
 	CHECK_EQ(roster_next(g, now, now + DAY, &n), 0);
 	CHECK_EQ(roster_agency_revoke(n, "police"), 0);
 	CHECK_EQ(roster_agency_revoke(n, "police"), FERRY_EREVOKED);
