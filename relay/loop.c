@@ -1406,6 +1406,7 @@ mkdir_0700(const char *path)
 
 struct depth_ctx {
 	struct relay *r;
+	uint64_t total;
 };
 
 static int
@@ -1417,6 +1418,7 @@ depth_one(void *ctx, const struct queue_msg *qm)
 	if ((p = peer_get(dc->r, qm->to, 1)) == NULL)
 		return (FERRY_ENOMEM);
 	p->depth++;
+	dc->total++;
 	return (0);
 }
 
@@ -1554,6 +1556,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		goto out;
 	(void)refresh_checkpoint(&r);
 	dc.r = &r;
+	dc.total = 0;
 	if ((rc = queue_foreach(r.q, depth_one, &dc)) != 0) {
 		rlog(RLOG_ERROR, "queue-scan", "err=%s", ferry_errname(rc));
 		goto out;
@@ -1572,7 +1575,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	rlog(RLOG_INFO, "started", "endpoint=%s relay=%s roster=%llu "
 	    "queued=%llu log=%llu", c->endpoint, r.me->id,
 	    (unsigned long long)r.roster->version,
-	    (unsigned long long)0, (unsigned long long)log_size(r.log));
+	    (unsigned long long)dc.total, (unsigned long long)log_size(r.log));
 	r.m.log_size = log_size(r.log);
 	r.t_metrics = 0;
 	r.t_sweep = mono_ms();
