@@ -17,6 +17,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,24 @@ seterr(char *err, size_t errlen, const char *fmt, const char *arg)
 
 	if (err != NULL && errlen > 0)
 		snprintf(err, errlen, fmt, arg);
+}
+
+/*
+ * Test hook for the crash-recovery scenarios (tests/scenario/agent_*.sh):
+ * with FERRY_TEST_CRASH=<point> in its environment the daemon kills
+ * itself with SIGKILL at that point, as a power cut would.  Points:
+ * send-stored, recv-logged, recv-spooled, recv-stored.
+ */
+static void
+crash_point(const char *point)
+{
+	const char *s = getenv("FERRY_TEST_CRASH");
+
+	if (s != NULL && strcmp(s, point) == 0) {
+		alog(ALOG_WARN, "test-crash", "FERRY_TEST_CRASH=%s: SIGKILL",
+		    point);
+		(void)raise(SIGKILL);
+	}
 }
 
 /* ---- pending table ---------------------------------------------------- */
@@ -617,6 +636,7 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 		seterr(err, errlen, "storing: %s", ferry_strerror(rc));
 		goto done;
 	}
+	crash_point("send-stored");
 	memset(&le, 0, sizeof(le));
 	le.kind = LOG_SENT;
 	le.time_ms = now;
@@ -778,6 +798,7 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 		rc = log_find_msg(a->log, e.id, LOG_RECEIVED, &idx);
 	if (rc != 0)
 		goto done;
+	crash_point("recv-logged");
 
 	/* 2. The spool inbox, atomically. */
 	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
@@ -786,6 +807,7 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	if ((rc = agentd_spool_inbox(a, e.id, json, strlen(json), meta,
 	    strlen(meta))) != 0)
 		goto done;
+	crash_point("recv-spooled");
 
 	/* 3. The receipt, naming our log entry and checkpoint. */
 	if ((rc = log_checkpoint(a->log, &note, &nlen)) != 0)
@@ -839,6 +861,7 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	in.receipt_len = rlen;
 	if ((rc = astore_put_in(a->store, &in, buf, len)) != 0)
 		goto done;
+	crash_point("recv-stored");
 
 	/* 5. Only now the receipt leaves. */
 	a->n_received++;

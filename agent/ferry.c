@@ -13,7 +13,8 @@
  *   ferry [--data DIR] status [--json] [MSGID]
  *   ferry [--data DIR] partners [--json]
  *
- * The data folder defaults to $FERRY_DATA.  Exit status: 0 success,
+ * The data folder defaults to $FERRY_DATA; $FERRY_TIMEOUT (seconds,
+ * default 60) bounds the wait for the agent's answer.  Exit status: 0 success,
  * 1 failure (refused document, agent not running, message failed...),
  * 2 usage.
  */
@@ -89,10 +90,19 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	zmq_msg_t m;
 	json_error_t jerr;
 	int t = CLI_TIMEOUT_MS, zero = 0, rc = 1, more;
+	const char *ts;
+	char *end;
+	unsigned long secs;
 
 	*reply = NULL;
 	if (body != NULL)
 		*body = NULL;
+	if ((ts = getenv("FERRY_TIMEOUT")) != NULL) {
+		errno = 0;
+		secs = strtoul(ts, &end, 10);
+		if (errno == 0 && *end == '\0' && secs > 0 && secs < 86400)
+			t = (int)secs * 1000;
+	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/control", data_dir) >=
 	    sizeof(path))
 		return (1);

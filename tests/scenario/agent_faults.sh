@@ -1,0 +1,107 @@
+#!/bin/bash
+# ferry-agent's delivery guarantee under faults, with the real relay:
+# recipient offline, relay offline, sender restarted in between, kill -9 of
+# the sender right after `ferry send` returned, kill -9 of the recipient at
+# each step of receiving (FERRY_TEST_CRASH), and of the sender between
+# store and log (spool pickup).  Every referral must arrive exactly once in
+# the recipient's inbox and end "delivered" with a verified receipt.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent_lib.sh"
+ft_init
+ft_net relay alpha bravo
+ft_relay_start || exit 1
+fa_start alpha || exit 1
+doc=$VECTORS/safeguarding-adult.json
+ids=()
+
+# 1. Recipient offline: accepted by the relay, delivered once it connects.
+for i in 1 2 3; do ids+=("$(fa alpha send --to bravo "$doc")"); done
+ft_check "recipient offline: 3 sends returned ids" [ "${#ids[@]}" -eq 3 ] 
+ft_check "recipient offline: accepted by relay" fa_wait_state alpha "${ids[2]}" accepted 30
+ft_check "recipient offline: not delivered yet" [ "$(fa_state alpha "${ids[0]}")" = accepted ]
+fa_start bravo || exit 1
+for id in "${ids[@]}"; do
+	ft_check "recipient offline: $id delivered" fa_wait_state alpha "$id" delivered 30
+done
+
+# 2. Relay offline: queued, then accepted and delivered after it returns.
+ft_relay_stop
+id=$(fa alpha send --to bravo "$doc"); ids+=("$id")
+ft_check "relay offline: send still returns an id" [ -n "$id" ]
+sleep 1
+ft_check "relay offline: state queued" [ "$(fa_state alpha "$id")" = queued ]
+ft_relay_start || exit 1
+ft_check "relay back: delivered" fa_wait_state alpha "$id" delivered 40
+
+# 3. Sender restarted in between (relay down while it restarts).
+ft_relay_stop
+id=$(fa alpha send --to bravo "$doc"); ids+=("$id")
+fa_stop alpha
+ft_check "sender stopped cleanly" [ "$FT_STATUS" -eq 0 ]
+ft_relay_start || exit 1
+fa_start alpha || exit 1
+ft_check "sender restarted: delivered" fa_wait_state alpha "$id" delivered 40
+
+# 4. kill -9 of the sender right after ferry send returned (relay down, so
+#    nothing could have left before the kill).
+ft_relay_stop
+id=$(fa alpha send --to bravo "$doc"); ids+=("$id")
+fa_kill9 alpha
+ft_relay_start || exit 1
+fa_start alpha || exit 1
+ft_check "sender kill -9 after send: delivered after restart" \
+	fa_wait_state alpha "$id" delivered 40
+
+# 5. kill -9 of the recipient at each step of receiving.
+for point in recv-logged recv-spooled recv-stored; do
+	fa_stop bravo
+	id=$(fa alpha send --to bravo "$doc"); ids+=("$id")
+	ft_wait 20 _fa_is_state alpha "$id" accepted
+	FERRY_TEST_CRASH=$point fa_start bravo --no-wait
+	if ft_wait_exit "${FA_PID[bravo]}" 30; then
+		ft_ok "recipient killed at $point"
+	else
+		ft_fail "recipient killed at $point"
+	fi
+	fa_start bravo || exit 1
+	ft_check "recipient kill -9 at $point: delivered after restart" \
+		fa_wait_state alpha "$id" delivered 40
+done
+
+# 6. kill -9 of the sender between store and log, on a spool pickup: the
+#    restart logs it, the spool index stops a second send.
+fa_stop alpha
+FERRY_TEST_CRASH=send-stored fa_start alpha || exit 1
+cp "$doc" "$FT/alpha-spool/outbox/bravo/.drop.json"
+mv "$FT/alpha-spool/outbox/bravo/.drop.json" "$FT/alpha-spool/outbox/bravo/drop.json"
+if ft_wait_exit "${FA_PID[alpha]}" 30; then ft_ok "sender killed between store and log"
+else ft_fail "sender killed between store and log"; fi
+fa_start alpha || exit 1
+ft_check "restart logged the stored send" ft_wait 10 grep -q 'recovered msg=' "$FT/alpha.err"
+ft_check "spool file moved to sent/" ft_wait 10 bash -c "! test -e '$FT/alpha-spool/outbox/bravo/drop.json'"
+sid=$(basename "$(ls "$FT/alpha-spool/sent/" | head -1)" .json)
+ids+=("$sid")
+ft_check "spool referral delivered" fa_wait_state alpha "$sid" delivered 40
+ft_check "spool: exactly one outbox record for it" \
+	[ "$(fa alpha outbox --json | grep -c '"spool_file"')" -eq 1 ]
+
+# Exactly once, everywhere.
+n=${#ids[@]}
+ft_check "all $n sent messages delivered" bash -c "
+	for i in ${ids[*]}; do
+		s=\$('$B/ferry' --data '$FT/alpha-data' status --json \$i | grep -c '\"state\": \"delivered\"')
+		[ \"\$s\" -eq 1 ] || exit 1
+	done"
+ft_check "bravo inbox holds exactly $n messages" [ "$(fa_inbox_count bravo)" -eq "$n" ]
+ft_check "bravo inbox ids are exactly the sent ids" bash -c "
+	diff <(printf '%s\n' ${ids[*]} | sort) \
+	<('$B/ferry' --data '$FT/bravo-data' inbox --json | $PY -c 'import json,sys; [print(m[\"msg_id\"]) for m in json.load(sys.stdin)]' | sort)"
+ft_check "spool inbox holds exactly $n referrals" \
+	[ "$(ls "$FT/bravo-spool/inbox/" | grep -c '\.json$')" -eq "$n" ]
+ft_check "no temp files left in the spool inbox" \
+	[ "$(ls -a "$FT/bravo-spool/inbox/" | grep -c 'tmp')" -eq 0 ]
+ft_check "duplicates were answered with the stored receipt" \
+	grep -q 'duplicate msg=' "$FT/bravo.err"
+fa_stop alpha; fa_stop bravo
+ft_check "no ASan report" bash -c "! grep -q 'ERROR: AddressSanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err'"
+ft_done
