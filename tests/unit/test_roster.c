@@ -741,6 +741,74 @@ TEST(unsealed_and_sign_errors)
 	roster_free(NULL);
 }
 
+/* Re-wrap ${body} (patched) as an unsigned roster file and parse it. */
+static int
+parse_body_bytes(const uint8_t *body, size_t len)
+{
+	struct wire_buf w;
+	struct roster *r = NULL;
+	uint8_t *b;
+	size_t n;
+	int rc;
+
+	wire_buf_init(&w);
+	wire_put_array(&w, 2);
+	wire_put_bin(&w, body, len);
+	wire_put_array(&w, 0);
+	if (wire_buf_take(&w, &b, &n) != 0)
+		return (FERRY_ENOMEM);
+	rc = roster_parse(b, n, &r);
+	free(b);
+	roster_free(r);
+	return (rc);
+}
+
+TEST(parse_strict)
+{
+	struct roster *g, *n;
+	struct roster_agency tmp;
+	uint8_t *b;
+
+	g = genesis(alice, bob);
+	CHECK(g != NULL);
+	CHECK_EQ(parse_body_bytes(g->body, g->body_len), 0);
+	CHECK((b = malloc(g->body_len + 2)) != NULL);
+	memcpy(b, g->body, g->body_len);
+	/* fixmap of 8, key 1 (format) = 1: format 2 is unknown. */
+	CHECK_EQ(b[0], 0x88);
+	CHECK_EQ(b[1], 0x01);
+	CHECK_EQ(b[2], 0x01);
+	b[2] = 0x02;
+	CHECK_EQ(parse_body_bytes(b, g->body_len), FERRY_EVERSION);
+	b[2] = 0x01;
+	/* A ninth field. */
+	b[0] = 0x89;
+	b[g->body_len] = 0x09;
+	b[g->body_len + 1] = 0x00;
+	CHECK_EQ(parse_body_bytes(b, g->body_len + 2), FERRY_EUNKNOWNFIELD);
+	/* Truncated body. */
+	b[0] = 0x88;
+	CHECK_EQ(parse_body_bytes(b, g->body_len - 1), FERRY_ETRUNCATED);
+	free(b);
+	/* Two agencies with one id, and agencies out of order. */
+	CHECK_EQ(roster_next(g, now, now + DAY, &n), 0);
+	memcpy(n->agencies[1].id, n->agencies[0].id, sizeof(n->agencies[0].id));
+	CHECK_EQ(roster_seal(n), FERRY_EDUPAGENCY);
+	roster_free(n);
+	CHECK_EQ(roster_next(g, now, now + DAY, &n), 0);
+	tmp = n->agencies[0];
+	n->agencies[0] = n->agencies[1];
+	n->agencies[1] = tmp;
+	CHECK_EQ(roster_seal(n), FERRY_ENONCANON);
+	roster_free(n);
+	/* An entry claiming another agency's transport key. */
+	CHECK_EQ(roster_next(g, now, now + DAY, &n), 0);
+	memcpy(n->agencies[0].curve_pk, n->agencies[1].curve_pk, 32);
+	CHECK_EQ(roster_seal(n), FERRY_EPOP);
+	roster_free(n);
+	roster_free(g);
+}
+
 int
 main(void)
 {
@@ -772,6 +840,7 @@ main(void)
 	RUN(revoked_lookups);
 	RUN(no_unrevoke_no_delete);
 	RUN(unsealed_and_sign_errors);
+	RUN(parse_strict);
 	RUN(key_rotation_overlap);
 	ident_free(alice);
 	ident_free(bob);
