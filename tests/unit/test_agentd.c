@@ -1,0 +1,452 @@
+/*
+ * test_agentd.c: the agent core (agent/agentd.c) without sockets: two
+ * agents and a fake relay in one process, frames handed over by hand.
+ * Outgoing path, ACCEPTED / RECEIPT / NACK handling (forged ones ignored),
+ * incoming path: verify, decrypt, de-duplicate (same receipt again),
+ * refuse tampered, misaddressed or unparseable messages with a NACK and
+ * never store them; the sender rereads its own message.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "../lib/harness.h"
+#include "agentd.h"
+#include "envelope.h"
+#include "roster.h"
+
+#define DAY (24ULL * 3600 * 1000)
+
+static struct ident *admin, *relay, *alpha, *bravo;
+static char dir[512], pin[65];
+static struct agentd A, B;
+
+/* Frames each agent handed to its "socket". */
+struct cap {
+	uint8_t *buf[16];
+	size_t len[16];
+	size_t n;
+};
+static struct cap capA, capB;
+
+static int
+capture(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct cap *c = ctx;
+
+	if (c->n == 16)
+		return (-1);
+	if ((c->buf[c->n] = malloc(len)) == NULL)
+		return (-1);
+	memcpy(c->buf[c->n], buf, len);
+	c->len[c->n++] = len;
+	return (0);
+}
+
+static void
+cap_clear(struct cap *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->buf[i]);
+	c->n = 0;
+}
+
+/* The last captured frame's type, or 0. */
+static uint32_t
+cap_type(struct cap *c, struct env *e)
+{
+
+	if (c->n == 0 || env_decode(c->buf[c->n - 1], c->len[c->n - 1], 0,
+	    e) != 0)
+		return (0);
+	return (e->type);
+}
+
+static int
+add_request(struct roster *r, struct ident *i, int which)
+{
+	uint8_t *req;
+	size_t len;
+	int rc;
+
+	if ((rc = roster_request_make(i, ferry_now_ms(), &req, &len)) != 0)
+		return (rc);
+	if (which == 0)
+		rc = roster_admin_add(r, req, len);
+	else if (which == 1)
+		rc = roster_relay_set(r, req, len, "tcp://127.0.0.1:1");
+	else
+		rc = roster_agency_add(r, req, len);
+	free(req);
+	return (rc);
+}
+
+static int
+setup_net(void)
+{
+	struct roster *r;
+	const uint8_t *b;
+	uint8_t h[32];
+	size_t n;
+	char path[600];
+	uint64_t now = ferry_now_ms();
+
+	snprintf(dir, sizeof(dir), "%s", t_tmpdir());
+	if (ident_generate("admin-1", IDENT_ADMIN, "admin", now, 365 * DAY,
+	    &admin) || ident_generate("relay", IDENT_RELAY, "relay", now,
+	    365 * DAY, &relay) || ident_generate("alpha", IDENT_CHARITY,
+	    "Alpha", now, 365 * DAY, &alpha) || ident_generate("bravo",
+	    IDENT_POLICE, "Bravo", now, 365 * DAY, &bravo))
+		return (-1);
+	if (roster_new(now, now + 365 * DAY, &r) != 0)
+		return (-1);
+	if (add_request(r, admin, 0) || roster_set_threshold(r, 1) ||
+	    add_request(r, relay, 1) || add_request(r, alpha, 2) ||
+	    add_request(r, bravo, 2) || roster_seal(r) ||
+	    roster_sign(r, admin->sign_sk) || roster_bytes(r, &b, &n))
+		return (-1);
+	snprintf(path, sizeof(path), "%s/roster", dir);
+	if (ferry_write_file(path, b, n, 0644) != 0)
+		return (-1);
+	roster_hash(r, h);
+	ferry_hex(pin, h, 32);
+	roster_free(r);
+	snprintf(path, sizeof(path), "%s/alpha.key", dir);
+	if (ident_save(alpha, path, NULL) != 0)
+		return (-1);
+	snprintf(path, sizeof(path), "%s/bravo.key", dir);
+	if (ident_save(bravo, path, NULL) != 0)
+		return (-1);
+	return (0);
+}
+
+static int
+open_agent(struct agentd *a, const char *id, struct cap *c)
+{
+	struct aconf conf;
+	char err[AGENTD_ERR_MAX];
+	int rc;
+
+	aconf_defaults(&conf);
+	snprintf(conf.data, sizeof(conf.data), "%s/%s-data", dir, id);
+	snprintf(conf.key, sizeof(conf.key), "%s/%s.key", dir, id);
+	snprintf(conf.roster, sizeof(conf.roster), "%s/roster", dir);
+	snprintf(conf.roster_pin, sizeof(conf.roster_pin), "%s", pin);
+	if ((rc = agentd_open(a, &conf, err, sizeof(err))) != 0) {
+		fprintf(stderr, "# agentd_open %s: %s: %s\n", id, err,
+		    ferry_strerror(rc));
+		return (rc);
+	}
+	a->send = capture;
+	a->send_ctx = c;
+	a->connected = 1;
+	return (0);
+}
+
+static char *
+doc(size_t *len)
+{
+	char path[1024];
+	const char *root = getenv("FERRY_ROOT");
+
+	snprintf(path, sizeof(path), "%s/tests/vectors/referrals/"
+	    "nrm-adult-labour.json", root ? root : ".");
+	return ((char *)t_read_file(path, len));
+}
+
+/* A relay-signed answer (ACCEPTED or NACK) about message ${id}. */
+static int
+relay_answer(struct ident *signer, uint32_t type, const uint8_t id[16],
+    const uint8_t hash[32], uint32_t code, uint8_t **out, size_t *len)
+{
+	struct env e;
+
+	memset(&e, 0, sizeof(e));
+	e.version = ENV_VERSION;
+	e.type = type;
+	env_new_id(e.id);
+	snprintf(e.from, sizeof(e.from), "%s", signer->id);
+	snprintf(e.to, sizeof(e.to), "alpha");
+	e.time = ferry_now_ms();
+	memcpy(e.msg_id, id, 16);
+	memcpy(e.env_hash, hash, 32);
+	e.log_index = 7;
+	e.roster_version = 1;
+	e.code = code;
+	e.reason = "recipient unknown";
+	e.reason_len = strlen(e.reason);
+	return (env_encode(&e, signer->sign_sk, out, len));
+}
+
+static uint8_t sent_id[16], sent_hash[32], *sent_msg;
+static size_t sent_len;
+
+TEST(send_path)
+{
+	struct astore_out o;
+	struct env e;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	uint8_t id[16];
+
+	CHECK((json = doc(&len)) != NULL);
+	/* Refusals store nothing. */
+	CHECK_EQ(agentd_submit(&A, "bravo", "{", 1, NULL, NULL, id, err,
+	    sizeof(err)), FERRY_EJSON);
+	CHECK_EQ(agentd_submit(&A, "nobody", json, len, NULL, NULL, id, err,
+	    sizeof(err)), FERRY_ERECIPIENT);
+	CHECK(strstr(err, "to: nobody") != NULL);
+	CHECK_EQ(capA.n, 0);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, sent_id,
+	    err, sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(capA.n, 1);
+	CHECK_EQ(cap_type(&capA, &e), ENV_MSG);
+	CHECK(memcmp(e.id, sent_id, 16) == 0);
+	sent_msg = capA.buf[0];
+	sent_len = capA.len[0];
+	capA.n = 0;
+	env_hash(sent_msg, sent_len, sent_hash);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	CHECK(memcmp(o.env_hash, sent_hash, 32) == 0);
+	CHECK_EQ(log_size(A.log), 1);
+}
+
+TEST(accepted)
+{
+	struct astore_out o;
+	uint8_t *b, badhash[32];
+	size_t n;
+
+	/* Signed by an agency, not the relay: ignored. */
+	CHECK_EQ(relay_answer(bravo, ENV_ACCEPTED, sent_id, sent_hash, 0, &b,
+	    &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	/* The relay's, but naming other bytes: ignored. */
+	memcpy(badhash, sent_hash, 32);
+	badhash[0] ^= 1;
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, sent_id, badhash, 0, &b,
+	    &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	/* The real one. */
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, sent_id, sent_hash, 0, &b,
+	    &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);	/* idempotent */
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	CHECK_EQ(o.relay_index, 7);
+	CHECK_EQ(log_size(A.log), 2);
+}
+
+static uint8_t *receipt;
+static size_t receipt_len;
+
+TEST(receive_and_duplicate)
+{
+	struct astore_in in;
+	struct env e;
+	char dirc, *json;
+
+	CHECK_EQ(agentd_receive(&B, sent_msg, sent_len), 0);
+	CHECK_EQ(capB.n, 1);
+	CHECK_EQ(cap_type(&capB, &e), ENV_RECEIPT);
+	CHECK(memcmp(e.msg_id, sent_id, 16) == 0);
+	CHECK(memcmp(e.env_hash, sent_hash, 32) == 0);
+	CHECK_EQ(env_verify(&e, bravo->sign_pk), 0);
+	CHECK(e.blob_len > 0);
+	receipt = capB.buf[0];
+	receipt_len = capB.len[0];
+	capB.n = 0;
+	CHECK_EQ(astore_get_in(B.store, sent_id, &in), 0);
+	CHECK(strcmp(in.from, "alpha") == 0);
+	astore_in_clear(&in);
+	/* The same bytes again: the very same receipt, nothing new stored. */
+	CHECK_EQ(agentd_receive(&B, sent_msg, sent_len), 0);
+	CHECK_EQ(capB.n, 1);
+	CHECK_EQ(capB.len[0], receipt_len);
+	CHECK(memcmp(capB.buf[0], receipt, receipt_len) == 0);
+	cap_clear(&capB);
+	CHECK_EQ(B.n_received, 1);
+	CHECK_EQ(B.n_duplicates, 1);
+	/* The recipient reads it; so does the sender, from its own copy. */
+	CHECK_EQ(agentd_content(&B, sent_id, &dirc, &json), 0);
+	CHECK_EQ(dirc, 'i');
+	CHECK(strstr(json, "ferry-referral/1") != NULL);
+	free(json);
+	CHECK_EQ(agentd_content(&A, sent_id, &dirc, &json), 0);
+	CHECK_EQ(dirc, 'o');
+	CHECK(strstr(json, "ferry-referral/1") != NULL);
+	free(json);
+}
+
+TEST(receipt_delivers)
+{
+	struct astore_out o;
+	uint8_t *forged;
+
+	/* A receipt whose bytes were altered does not verify: ignored. */
+	CHECK((forged = malloc(receipt_len)) != NULL);
+	memcpy(forged, receipt, receipt_len);
+	forged[receipt_len - 1] ^= 1;
+	CHECK_EQ(agentd_receive(&A, forged, receipt_len), 0);
+	free(forged);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	/* The real one: delivered. */
+	CHECK_EQ(agentd_receive(&A, receipt, receipt_len), 0);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_DELIVERED);
+	CHECK(o.t_delivered > 0);
+	CHECK_EQ(A.n_delivered, 1);
+	CHECK_EQ(A.npend, 0);
+}
+
+/* Feed ${msg} to B and expect a refusal with ${code}: NACK, nothing stored. */
+static int
+expect_refused(const uint8_t *msg, size_t len, const uint8_t id[16], int code)
+{
+	struct astore_in in;
+	struct env e;
+	uint64_t before = B.n_refused, logn = log_size(B.log);
+
+	cap_clear(&capB);
+	if (agentd_receive(&B, msg, len) != 0)
+		return (-1);
+	if (B.n_refused != before + 1 || log_size(B.log) != logn + 1)
+		return (-2);
+	if (astore_get_in(B.store, id, &in) != FERRY_ENOENT)
+		return (-3);
+	if (capB.n != 1 || cap_type(&capB, &e) != ENV_NACK ||
+	    (int)e.code != -code || strcmp(e.to, "alpha") != 0 ||
+	    memcmp(e.msg_id, id, 16) != 0)
+		return (-4);
+	cap_clear(&capB);
+	return (0);
+}
+
+TEST(refusals)
+{
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	uint8_t id[16], *m;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(capA.n, 1);
+	m = capA.buf[0];
+	/* A flipped ciphertext byte: the signature fails. */
+	m[capA.len[0] / 2] ^= 0x40;
+	CHECK_EQ(expect_refused(m, capA.len[0], id, FERRY_EBADSIG), 0);
+	m[capA.len[0] / 2] ^= 0x40;
+	/* Sent to bravo, fed to alpha: not for us. */
+	len = capA.len[0];
+	capA.n = 0;
+	CHECK_EQ(agentd_receive(&A, m, len), 0);
+	free(m);
+	CHECK_EQ(A.n_refused, 1);
+	cap_clear(&capA);
+	CHECK_EQ(B.n_received, 1);
+}
+
+TEST(nack_fails_message)
+{
+	struct astore_out o;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	uint8_t id[16], *b;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	cap_clear(&capA);
+	/* Transient (queue full): stays queued. */
+	CHECK_EQ(relay_answer(relay, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_EQUEUEFULL, &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	/* Permanent: failed with code and reason. */
+	CHECK_EQ(relay_answer(relay, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_ERECIPIENT, &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_FAILED);
+	CHECK_EQ(o.code, (uint32_t)-FERRY_ERECIPIENT);
+	CHECK(strcmp(o.reason, "recipient unknown") == 0);
+}
+
+TEST(garbage_frame)
+{
+	uint8_t junk[40];
+	uint64_t r = B.n_refused;
+
+	memset(junk, 0x93, sizeof(junk));
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, junk, sizeof(junk)), 0);
+	CHECK_EQ(B.n_refused, r + 1);
+	CHECK_EQ(capB.n, 0);	/* nothing to NACK: names no message */
+}
+
+TEST(reopen_keeps_state)
+{
+	struct astore_out o;
+
+	agentd_close(&A);
+	CHECK_EQ(open_agent(&A, "alpha", &capA), 0);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_DELIVERED);
+	/* One message still waits for ACCEPTED (the tampered test's): pending. */
+	CHECK_EQ(A.npend, 1);
+}
+
+int
+main(void)
+{
+
+	t_init();
+	if (sodium_init() < 0 || setup_net() != 0 ||
+	    open_agent(&A, "alpha", &capA) != 0 ||
+	    open_agent(&B, "bravo", &capB) != 0) {
+		printf("not ok - setup\n");
+		return (t_done() || 1);
+	}
+	RUN(send_path);
+	RUN(accepted);
+	RUN(receive_and_duplicate);
+	RUN(receipt_delivers);
+	RUN(refusals);
+	RUN(nack_fails_message);
+	RUN(garbage_frame);
+	RUN(reopen_keeps_state);
+	agentd_close(&A);
+	agentd_close(&B);
+	cap_clear(&capA);
+	cap_clear(&capB);
+	free(sent_msg);
+	free(receipt);
+	ident_free(admin);
+	ident_free(relay);
+	ident_free(alpha);
+	ident_free(bravo);
+	return (t_done());
+}
