@@ -404,7 +404,7 @@ replay_one(void *ctx, uint64_t index, const uint8_t *bytes, size_t len)
 
 /* Replay journal entries the log lacks (after a crash between commits). */
 static int
-journal_replay(struct relay *r)
+journal_replay(struct relay *r, int quiet)
 {
 	struct replay_ctx rc;
 	uint64_t from = log_size(r->log);
@@ -427,7 +427,8 @@ journal_replay(struct relay *r)
 	}
 	if ((err = log_commit(rc.b)) != 0)
 		return (err);
-	rlog(RLOG_WARN, "journal-replay", "entries=%llu",
+	if (!quiet)
+		rlog(RLOG_WARN, "journal-replay", "entries=%llu",
 	    (unsigned long long)(rc.next - from));
 	return (0);
 }
@@ -1234,7 +1235,7 @@ roster_adopt(struct relay *r, struct roster *ro)
 	free(eb);
 	if ((rc = queue_commit(t)) != 0)
 		return (rc);
-	return (journal_replay(r));
+	return (journal_replay(r, 1));
 }
 
 /* The relay's own identity must be the roster's relay. */
@@ -1548,7 +1549,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		goto out;
 	}
 	/* The log must hold everything the queue committed (crash between). */
-	if ((rc = journal_replay(&r)) != 0) {
+	if ((rc = journal_replay(&r, 0)) != 0) {
 		rlog(RLOG_ERROR, "journal-replay", "err=%s", ferry_errname(rc));
 		goto out;
 	}

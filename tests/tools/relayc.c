@@ -508,8 +508,12 @@ cmd_recv(int argc, char **argv)
 			continue;
 		}
 		if (e.type == ENV_ROSTER) {
-			printf("roster %llu\n",
-			    (unsigned long long)e.roster_version);
+			struct roster *pr;
+
+			if ((rc = roster_parse(e.blob, e.blob_len, &pr)) != 0)
+				die("pushed roster", rc);
+			printf("roster %llu\n", (unsigned long long)pr->version);
+			roster_free(pr);
 		} else if (e.type == ENV_MSG) {
 			if ((rc = roster_sender_key(c.ro, e.from, spk)) != 0 ||
 			    (rc = env_open(b, n, 0, spk, c.me, &e, &content,
@@ -625,7 +629,7 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (count < 1 || size < 1)
+	if (count < 1 || size < 1 || credit < 0)
 		usage();
 	if (sodium_init() < 0)
 		return (1);
