@@ -15,10 +15,9 @@ struct msgrec {
 	uint32_t kinds;			/* bit k set: kind k logged */
 	uint64_t first;			/* lowest index with this id */
 	uint8_t env_hash[32];		/* of the first SENT/RECEIVED/ACCEPTED */
-	int has_hash;
-	char from[FERRY_ID_MAX + 1];
-	char to[FERRY_ID_MAX + 1];
-	int used;
+	uint8_t has_hash;
+	uint8_t used;
+	uint32_t from, to;		/* interned agency ids (audit_intern) */
 };
 
 struct msgtab {
@@ -30,6 +29,12 @@ int msgtab_init(struct msgtab *t);
 void msgtab_free(struct msgtab *t);
 /** msgtab_get(t, id, create): the record of ${id}, or NULL (absent / no memory). */
 struct msgrec *msgtab_get(struct msgtab *t, const uint8_t id[16], int create);
+
+/** audit_intern(s): a small number for the agency id ${s} (same id, same number); UINT32_MAX if out of memory. */
+uint32_t audit_intern(const char *s);
+
+/** audit_name(n): the agency id interned as ${n}. */
+const char *audit_name(uint32_t n);
 
 /** audit_read_key(arg, pk): ${arg} is 64 hex digits or a file holding them (or 32 raw bytes). */
 int audit_read_key(const char *arg, uint8_t pk[32]);

@@ -142,7 +142,7 @@ account(struct side *x, struct side *y)
 		if (!x->relay && !y->relay) {
 			/* agent to agent */
 			if ((r->kinds & BIT(LOG_SENT)) &&
-			    strcmp(r->to, y->self) == 0) {
+			    strcmp(audit_name(r->to), y->self) == 0) {
 				if (o == NULL || !(o->kinds & BIT(LOG_RECEIVED))) {
 					if (r->kinds & BIT(LOG_RECEIPT))
 						disc(r, "%s holds a receipt but "
@@ -158,7 +158,7 @@ account(struct side *x, struct side *y)
 					    "no receipt", y->dir, x->dir);
 			}
 			if ((r->kinds & BIT(LOG_RECEIVED)) &&
-			    strcmp(r->from, y->self) == 0 &&
+			    strcmp(audit_name(r->from), y->self) == 0 &&
 			    (o == NULL || !(o->kinds & BIT(LOG_SENT))))
 				disc(r, "received by %s from %s, which never "
 				    "logged sending it", x->dir, y->dir);
@@ -184,12 +184,12 @@ account(struct side *x, struct side *y)
 				    x->dir, y->dir);
 		} else if (x->relay && !y->relay) {
 			/* the relay x and agent y */
-			if (strcmp(r->from, y->self) == 0 &&
+			if (strcmp(audit_name(r->from), y->self) == 0 &&
 			    (r->kinds & BIT(LOG_ACCEPTED)) &&
 			    (o == NULL || !(o->kinds & BIT(LOG_SENT))))
 				disc(r, "%s accepted a message from %s that it "
 				    "never logged sending", x->dir, y->dir);
-			if (strcmp(r->to, y->self) == 0 &&
+			if (strcmp(audit_name(r->to), y->self) == 0 &&
 			    (r->kinds & BIT(LOG_DELIVERED)) &&
 			    (o == NULL || !(o->kinds & BIT(LOG_RECEIVED))))
 				disc(r, "%s logged delivery to %s, which logged "
@@ -234,8 +234,9 @@ open_side(struct side *s, const char *dir, const char *keyarg)
 	/* A log is the relay's if it carries messages neither from nor to it. */
 	for (i = 0; i < s->t.cap; i++) {
 		r = &s->t.r[i];
-		if (r->used && r->has_hash && strcmp(r->from, s->self) != 0 &&
-		    strcmp(r->to, s->self) != 0)
+		if (r->used && r->has_hash &&
+		    strcmp(audit_name(r->from), s->self) != 0 &&
+		    strcmp(audit_name(r->to), s->self) != 0)
 			s->relay = 1;
 	}
 	return (0);

@@ -134,8 +134,9 @@ load_one(void *ctx, uint64_t idx, const struct log_entry *e,
 	    e->kind == LOG_ACCEPTED)) {
 		memcpy(r->env_hash, e->env_hash, 32);
 		r->has_hash = 1;
-		memcpy(r->from, e->from, sizeof(r->from));
-		memcpy(r->to, e->to, sizeof(r->to));
+		if ((r->from = audit_intern(e->from)) == UINT32_MAX ||
+		    (r->to = audit_intern(e->to)) == UINT32_MAX)
+			return (FERRY_ENOMEM);
 	}
 	return (0);
 }
@@ -145,6 +146,69 @@ audit_load_tab(struct log *l, struct msgtab *t)
 {
 
 	return (log_foreach(l, 0, load_one, t, NULL));
+}
+
+/* Agency ids are few: keep each once, look them up by hash. */
+static char **names;
+static size_t nnames, capnames;
+static uint32_t *nslots;
+static size_t capslots;
+
+static size_t
+strhash(const char *s)
+{
+	size_t h = 5381;
+
+	while (*s != '\0')
+		h = h * 33 + (unsigned char)*s++;
+	return (h);
+}
+
+uint32_t
+audit_intern(const char *s)
+{
+	uint32_t *ns;
+	char **nn;
+	size_t i, j, ncap;
+
+	if (capslots == 0 || (nnames + 1) * 2 > capslots) {
+		ncap = capslots ? capslots * 2 : 64;
+		if ((ns = malloc(ncap * sizeof(*ns))) == NULL)
+			return (UINT32_MAX);
+		for (i = 0; i < ncap; i++)
+			ns[i] = UINT32_MAX;
+		for (i = 0; i < nnames; i++) {
+			for (j = strhash(names[i]) & (ncap - 1);
+			    ns[j] != UINT32_MAX; j = (j + 1) & (ncap - 1))
+				continue;
+			ns[j] = (uint32_t)i;
+		}
+		free(nslots);
+		nslots = ns;
+		capslots = ncap;
+	}
+	for (j = strhash(s) & (capslots - 1); nslots[j] != UINT32_MAX;
+	    j = (j + 1) & (capslots - 1))
+		if (strcmp(names[nslots[j]], s) == 0)
+			return (nslots[j]);
+	if (nnames == capnames) {
+		ncap = capnames ? capnames * 2 : 64;
+		if ((nn = realloc(names, ncap * sizeof(*nn))) == NULL)
+			return (UINT32_MAX);
+		names = nn;
+		capnames = ncap;
+	}
+	if (nnames >= UINT32_MAX - 1 || (names[nnames] = strdup(s)) == NULL)
+		return (UINT32_MAX);
+	nslots[j] = (uint32_t)nnames;
+	return ((uint32_t)nnames++);
+}
+
+const char *
+audit_name(uint32_t n)
+{
+
+	return (n < nnames ? names[n] : "");
 }
 
 int

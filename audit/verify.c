@@ -44,7 +44,7 @@ struct pending {
 	uint64_t ref;
 	uint64_t roster_version;
 	int32_t code;
-	char from[FERRY_ID_MAX + 1];
+	uint32_t from;		/* interned */
 };
 
 struct plist {
@@ -108,7 +108,8 @@ plist_add(struct plist *pl, const struct log_entry *e, uint64_t idx)
 	np->ref = e->ref_index;
 	np->roster_version = e->roster_version;
 	np->code = e->code;
-	memcpy(np->from, e->from, sizeof(np->from));
+	if ((np->from = audit_intern(e->from)) == UINT32_MAX)
+		return (FERRY_ENOMEM);
 	return (0);
 }
 
@@ -223,8 +224,9 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 		    e->kind == LOG_RECEIVED || e->kind == LOG_ACCEPTED)) {
 			memcpy(r->env_hash, e->env_hash, 32);
 			r->has_hash = 1;
-			memcpy(r->from, e->from, sizeof(r->from));
-			memcpy(r->to, e->to, sizeof(r->to));
+			if ((r->from = audit_intern(e->from)) == UINT32_MAX ||
+			    (r->to = audit_intern(e->to)) == UINT32_MAX)
+				return (FERRY_ENOMEM);
 		}
 	}
 	if (memcmp(e->env_hash, zero, 32) != 0 &&
@@ -428,14 +430,14 @@ check_erasures(struct vstate *v)
 			continue;
 		}
 		if (p->code == LOG_ERASE_RETENTION) {
-			if (strcmp(p->from, self) != 0)
+			if (strcmp(audit_name(p->from), self) != 0)
 				vfail(v, p->idx, "retention erasure authorised "
-				    "by %s, not by this party (%s)", p->from,
-				    self);
-		} else if (strcmp(p->from, r->from) != 0 &&
-		    strcmp(p->from, r->to) != 0) {
+				    "by %s, not by this party (%s)",
+				    audit_name(p->from), self);
+		} else if (p->from != r->from && p->from != r->to) {
 			vfail(v, p->idx, "erasure requested by %s, who is "
-			    "neither sender nor recipient", p->from);
+			    "neither sender nor recipient",
+			    audit_name(p->from));
 		}
 		if (r->has_hash && log_get_envelope(v->l, r->env_hash, &buf,
 		    &len) == 0) {
