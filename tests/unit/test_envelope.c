@@ -154,6 +154,23 @@ TEST(buckets)
 	CHECK_EQ(env_bucket(4095), 4096);
 	CHECK_EQ(env_bucket((size_t)1 << 25), (size_t)1 << 26);
 	CHECK_EQ(env_bucket(SIZE_MAX), 0);
+	/* Contents of 0..985 bytes fit the first bucket (docs 3.5). */
+	{
+		uint8_t ck[32], id[16], *out;
+		size_t outlen;
+		struct env e;
+
+		CHECK_EQ(seal(body_of(985), 985, NULL, &out, &outlen, ck, id),
+		    0);
+		CHECK_EQ(env_decode(out, outlen, 0, &e), 0);
+		CHECK_EQ(e.ct_len, 1024 + 16);
+		free(out);
+		CHECK_EQ(seal(body_of(986), 986, NULL, &out, &outlen, ck, id),
+		    0);
+		CHECK_EQ(env_decode(out, outlen, 0, &e), 0);
+		CHECK_EQ(e.ct_len, 2048 + 16);
+		free(out);
+	}
 }
 
 static void
@@ -1270,6 +1287,143 @@ TEST(golden_vectors)
 	ident_free(rl);
 }
 
+
+/*
+ * A MSG built by hand from the construction of docs/protocol.md 3.5, with
+ * a chosen plaintext layout: a malicious or buggy sender's envelope that
+ * is validly signed and encrypted but whose inside is wrong.
+ */
+static uint8_t *
+handmade(const uint8_t *plain, size_t plen, const uint8_t commit[32],
+    size_t *len)
+{
+	uint8_t k[32], nonce[24], wrapped[80], id[16], *ad, *ct, *inner, *env;
+	size_t adlen, ilen, bucket = 1024;
+	unsigned long long clen;
+	struct wire_buf w;
+	struct fld f[16];
+	size_t n = 0;
+
+	randombytes_buf(k, 32);
+	randombytes_buf(nonce, 24);
+	randombytes_buf(id, 16);
+	if (crypto_box_seal(wrapped, k, 32, bob->enc[0].pk) != 0)
+		return (NULL);
+	wire_buf_init(&w);
+	wire_put_raw(&w, "ferry-msg-ad/v1", 16);
+	wire_put_array(&w, 10);
+	wire_put_uint(&w, 1);
+	wire_put_uint(&w, 1);
+	wire_put_bin(&w, id, 16);
+	wire_put_cstr(&w, "alice-charity");
+	wire_put_cstr(&w, "bob-police");
+	wire_put_uint(&w, NOW);
+	wire_put_uint(&w, 1);
+	wire_put_bin(&w, wrapped, 80);
+	wire_put_raw(&w, "\xc4\x00", 2);
+	wire_put_bin(&w, commit, 32);
+	if (wire_buf_take(&w, &ad, &adlen) != 0)
+		return (NULL);
+	if (plen > bucket || (ct = calloc(1, bucket + 16)) == NULL)
+		return (NULL);
+	memcpy(ct, plain, plen);	/* caller's padding, as given */
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen, ct, bucket, ad,
+	    adlen, NULL, nonce, k);
+	free(ad);
+	f[n++] = (struct fld){ 1, F_U, 1, NULL, 0 };
+	f[n++] = (struct fld){ 2, F_U, 1, NULL, 0 };
+	f[n++] = (struct fld){ 3, F_B, 0, id, 16 };
+	f[n++] = (struct fld){ 4, F_S, 0, "alice-charity", 13 };
+	f[n++] = (struct fld){ 5, F_S, 0, "bob-police", 10 };
+	f[n++] = (struct fld){ 6, F_U, NOW, NULL, 0 };
+	f[n++] = (struct fld){ 16, F_U, 1, NULL, 0 };
+	f[n++] = (struct fld){ 17, F_B, 0, wrapped, 80 };
+	f[n++] = (struct fld){ 18, F_B, 0, nonce, 24 };
+	f[n++] = (struct fld){ 19, F_B, 0, ct, (size_t)clen };
+	f[n++] = (struct fld){ 20, F_B, 0, commit, 32 };
+	inner = encode_fields(f, n, &ilen);
+	free(ct);
+	if (inner == NULL)
+		return (NULL);
+	env = wrap(inner, ilen, alice->sign_sk, ENV_MSG, len);
+	free(inner);
+	return (env);
+}
+
+TEST(handmade_msg_inside_checks)
+{
+	uint8_t plain[1024], c[32], commit[32], *env, *content;
+	const uint8_t msg[] = "hand made";
+	size_t len, clen, p;
+	struct env e;
+
+	randombytes_buf(c, 32);
+	crypto_generichash(commit, 32, msg, sizeof(msg), c, 32);
+	/* [C, msg] padded properly: opens (the construction matches). */
+	memset(plain, 0, sizeof(plain));
+	p = 0;
+	plain[p++] = 0x92;
+	plain[p++] = 0xc4;
+	plain[p++] = 32;
+	memcpy(plain + p, c, 32);
+	p += 32;
+	plain[p++] = 0xc4;
+	plain[p++] = sizeof(msg);
+	memcpy(plain + p, msg, sizeof(msg));
+	p += sizeof(msg);
+	plain[p] = 0x80;
+	CHECK((env = handmade(plain, sizeof(plain), commit, &len)) != NULL);
+	CHECK_EQ(env_open(env, len, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), 0);
+	CHECK_EQ(clen, sizeof(msg));
+	CHECK(memcmp(content, msg, clen) == 0);
+	free(content);
+	free(env);
+	/* A commitment that does not match the content. */
+	commit[0] ^= 1;
+	CHECK((env = handmade(plain, sizeof(plain), commit, &len)) != NULL);
+	CHECK_EQ(env_open(env, len, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_ECOMMIT);
+	CHECK(content == NULL);
+	free(env);
+	commit[0] ^= 1;
+	/* No 0x80 padding marker. */
+	plain[p] = 0;
+	CHECK((env = handmade(plain, sizeof(plain), commit, &len)) != NULL);
+	CHECK_EQ(env_open(env, len, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EPADDING);
+	free(env);
+	/* Padding marker followed by a non-zero byte. */
+	plain[p] = 0x80;
+	plain[p + 5] = 1;
+	CHECK((env = handmade(plain, sizeof(plain), commit, &len)) != NULL);
+	CHECK_EQ(env_open(env, len, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EPADDING);
+	free(env);
+	plain[p + 5] = 0;
+	/* The plaintext is not [bin 32, bin]. */
+	plain[0] = 0x93;
+	CHECK((env = handmade(plain, sizeof(plain), commit, &len)) != NULL);
+	CHECK_EQ(env_open(env, len, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_ETRUNCATED);
+	free(env);
+	plain[0] = 0x92;
+	plain[2] = 31;
+	CHECK((env = handmade(plain, sizeof(plain), commit, &len)) != NULL);
+	CHECK(env_open(env, len, 0, alice->sign_pk, bob, &e, &content,
+	    &clen) < 0);
+	free(env);
+	plain[2] = 32;
+	/* [bin 32, 7]: well-formed msgpack, wrong shape. */
+	memset(plain + 35, 0, sizeof(plain) - 35);
+	plain[35] = 7;
+	plain[36] = 0x80;
+	CHECK((env = handmade(plain, sizeof(plain), commit, &len)) != NULL);
+	CHECK_EQ(env_open(env, len, 0, alice->sign_pk, bob, &e, &content,
+	    &clen), FERRY_EMALFORMED);
+	free(env);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1304,6 +1458,7 @@ main(int argc, char **argv)
 	RUN(decoder_nesting);
 	RUN(decoder_noncanonical);
 	RUN(decoder_version_and_type);
+	RUN(handmade_msg_inside_checks);
 	ident_free(alice);
 	ident_free(bob);
 	ident_free(mallory);
