@@ -605,7 +605,16 @@ log_pubkey(struct log *l, uint8_t pk[32])
 uint64_t
 log_size(const struct log *l)
 {
+	struct log *w = (struct log *)(uintptr_t)l;
+	MDB_txn *txn;
+	uint64_t n;
 
+	/* A read-only handle follows a log another process appends to. */
+	if (l->sk == NULL && rtxn(w, &txn) == 0) {
+		if (count_entries(w, txn, &n) == 0)
+			w->size = n;
+		mdb_txn_abort(txn);
+	}
 	return (l->size);
 }
 

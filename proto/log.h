@@ -104,7 +104,12 @@ const char *log_origin(const struct log *l);
 /** log_pubkey(l, pk): the Ed25519 public key stored in ${l} into ${pk}. */
 int log_pubkey(struct log *l, uint8_t pk[32]);
 
-/** log_size(l): number of committed entries in ${l}. */
+/**
+ * log_size(l): number of committed entries in ${l}.  On a read-only
+ * handle this reads the current size (another process may be appending),
+ * so it must not be called from inside a log_foreach or
+ * log_checkpoint_foreach callback.
+ */
 uint64_t log_size(const struct log *l);
 
 /**
@@ -249,7 +254,10 @@ int log_compact(struct log *l, const char *path);
  * stored entries and compare with the stored hashes, check every entry
  * decodes canonically and the latest checkpoint's root.  Returns 0, or
  * FERRY_ELOGCORRUPT with *${bad_index} the first entry whose bytes or
- * hashes do not match.  Does not check signatures (see ferry-audit).
+ * hashes do not match (or the log's size when hashes continue past the
+ * last entry), or FERRY_EINCONSISTENT when the latest checkpoint names a
+ * size or root the entries do not have.  Does not check signatures (see
+ * ferry-audit).  One read snapshot; safe while another process appends.
  */
 int log_check(struct log *l, uint64_t *bad_index);
 
