@@ -737,7 +737,9 @@ env_seal(const struct ident *sender, const char *to,
 	if (sender == NULL || sender->sign_sk == NULL || rcpt_pk == NULL ||
 	    content_key == NULL || id == NULL || (content == NULL && len > 0))
 		return (FERRY_EINVAL);
-	if (to == NULL || !ferry_id_valid(to, strlen(to)))
+	if (to == NULL || !ferry_id_valid(to, strlen(to)) ||
+	    memchr(sender->id, '\0', sizeof(sender->id)) == NULL ||
+	    !ferry_id_valid(sender->id, strlen(sender->id)))
 		return (FERRY_EBADID);
 	if (key_id == 0)
 		return (FERRY_EINVAL);
