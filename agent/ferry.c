@@ -657,7 +657,8 @@ main(int argc, char **argv)
 	argv += optind;
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[0], cmds[i].name) == 0) {
-			optind = 1;
+			/* 0: GNU getopt starts afresh (permuting again). */
+			optind = 0;
 			return (cmds[i].fn(argc, argv));
 		}
 	}

@@ -33,6 +33,18 @@ ft_check "sender rereads what it sent (locally sealed content key)" \
 	fa_same_json "$doc" "$FT/show-a.json"
 ft_check "recipient logged received" grep -q "received msg=$id from=alpha" "$FT/bravo.err"
 
+# A response: bravo accepts; it travels back as a message naming the case
+# and the message it answers.
+rid=$(fa bravo reply "$id" --accept --name "DS Smith" --organisation "Bravo Police" 2>"$FT/r.err"); rc=$?
+ft_check "ferry reply prints a message id" bash -c "[ $rc -eq 0 ] && [[ '$rid' =~ ^[0-9a-f]{32}$ ]]"
+[ $rc -eq 0 ] || sed 's/^/# /' "$FT/r.err"
+ft_check "reply delivered to alpha" fa_wait_state bravo "$rid" delivered 30
+ft_check "alpha's inbox shows an accepted response to $id" bash -c "
+	'$B/ferry' --data '$FT/alpha-data' inbox --json | $PY -c '
+import json,sys
+m=[x for x in json.load(sys.stdin) if x[\"msg_id\"]==\"$rid\"]
+sys.exit(0 if m and m[0][\"in_reply_to\"]==\"$id\" and m[0][\"response\"]==\"accepted\" and m[0][\"kind\"]==\"response\" else 1)'"
+
 # Invalid documents: refused with field-level errors, exit 1, nothing sent.
 before=$(fa alpha outbox --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
 printf '{"schema": "ferry-referral/1", ' >"$FT/bad.json"
@@ -57,6 +69,28 @@ after=$(fa alpha outbox --json | $PY -c 'import json,sys; print(len(json.load(sy
 ft_check "nothing stored or sent for refused documents" [ "$before" = "$after" ]
 fa alpha send >/dev/null 2>&1; rc=$?
 ft_check "usage error exits 2" [ "$rc" -eq 2 ]
+
+# Spool folders: complete files only; refusals go to failed/ with .error.
+sp=$FT/alpha-spool
+ft_check "spool: outbox/<partner>/ folders made" test -d "$sp/outbox/bravo"
+cp "$doc" "$sp/outbox/bravo/.partial.json"
+cp "$doc" "$sp/outbox/bravo/writing.json.tmp"
+cp "$VECTORS/invalid/date-of-birth-not-a-date.json" "$sp/outbox/bravo/.x"
+mv "$sp/outbox/bravo/.x" "$sp/outbox/bravo/bad-dob.json"
+cp "$doc" "$sp/outbox/no-recipient.json"
+cp "$doc" "$sp/outbox/bravo/.y"
+mv "$sp/outbox/bravo/.y" "$sp/outbox/bravo/good.json"
+ft_check "spool: good file moved to sent/<msgid>.json" \
+	ft_wait 20 bash -c "! test -e '$sp/outbox/bravo/good.json' && [ \$(ls '$sp/sent' | grep -c '^[0-9a-f]\{32\}\.json$') -eq 1 ]"
+sid=$(basename "$(ls "$sp/sent/")" .json)
+ft_check "spool: sent file delivered" fa_wait_state alpha "$sid" delivered 30
+ft_check "spool: invalid file moved to failed/ with a .error" \
+	ft_wait 20 test -f "$sp/failed/bad-dob.json.error"
+ft_check "spool: .error names the field and rule" \
+	grep -q 'subject.date_of_birth: not a date' "$sp/failed/bad-dob.json.error"
+ft_check "spool: file without a recipient folder refused" \
+	ft_wait 20 grep -q 'no recipient' "$sp/failed/no-recipient.json.error"
+ft_check "spool: temp names ignored" bash -c "test -e '$sp/outbox/bravo/.partial.json' && test -e '$sp/outbox/bravo/writing.json.tmp'"
 
 # Health and stop.
 fa alpha status >"$FT/health.txt"
