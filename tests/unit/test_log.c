@@ -446,6 +446,7 @@ helper(int argc, char **argv)
 	size_t len;
 	unsigned long n, batch, i, j, forkat = (unsigned long)-1;
 	uint64_t idx, ridx;
+	int rc;
 
 	if (strcmp(argv[1], "pubkey") == 0 && argc == 3) {
 		if (seedkey(argv[2], hpk, hsk) != 0)
@@ -483,8 +484,11 @@ helper(int argc, char **argv)
 				if (log_add(b, &e, env, sizeof(env), NULL) != 0)
 					return (1);
 			}
-			if (log_commit(b) != 0)
-				return (1);
+			if ((rc = log_commit(b)) != 0) {
+				printf("error %s\n", ferry_errname(rc));
+				log_close(l);
+				return (3);
+			}
 			for (j = i; j < n && j < i + batch; j++)
 				printf("logged %lu\n", j);
 			fflush(stdout);
