@@ -4,6 +4,8 @@
  * LMDB synced-commit rates measured in the same run.
  *
  *   bench_log [FERRY_AUDIT_PATH]      (FERRY_BENCH_N overrides 1000000)
+ * Without an argument, ferry-audit is looked for beside the bench folder
+ * (BUILD/bench/bench_log -> BUILD/ferry-audit).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -123,12 +125,23 @@ main(int argc, char **argv)
 	double t0, t, sha_e, sha_n, lc, lc_puts, lb, lb_puts, app, app1, chk,
 	    aud = 0, app_noid;
 	const char *envn = getenv("FERRY_BENCH_N");
+	char audit[600];
+	const char *slash;
 
 	if (sodium_init() < 0 || mkdtemp(dir) == NULL)
 		return (1);
 	if (envn != NULL)
 		n = strtoull(envn, NULL, 10);
 	crypto_sign_keypair(pk, sk);
+	if (argc > 1)
+		snprintf(audit, sizeof(audit), "%s", argv[1]);
+	else if ((slash = strrchr(argv[0], '/')) != NULL)
+		snprintf(audit, sizeof(audit), "%.*s/../ferry-audit",
+		    (int)(slash - argv[0]), argv[0]);
+	else
+		snprintf(audit, sizeof(audit), "../ferry-audit");
+	if (access(audit, X_OK) != 0)
+		audit[0] = '\0';
 	mk(&e, 0);
 	if (log_entry_encode(&e, &raw, &entlen) != 0)
 		return (1);
@@ -216,8 +229,8 @@ main(int argc, char **argv)
 	}
 	chk = n / (now() - t0);
 	log_close(l);
-	if (argc > 1) {
-		snprintf(cmd, sizeof(cmd), "%s verify %s >/dev/null", argv[1],
+	if (audit[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "%s verify %s >/dev/null", audit,
 		    path);
 		t0 = now();
 		if (system(cmd) != 0)
@@ -234,7 +247,7 @@ main(int argc, char **argv)
 	printf("  log_check (recompute tree)       %12.0f entries/s  "
 	    "(%.3f x raw SHA-256 leaves; ~2 hashes per entry)\n", chk,
 	    chk / sha_e);
-	if (argc > 1)
+	if (audit[0] != '\0')
 		printf("  ferry-audit verify (whole)       %12.0f entries/s  "
 		    "(%.3f x raw SHA-256 leaves)\n", aud, aud / sha_e);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
