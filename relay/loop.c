@@ -1000,9 +1000,12 @@ answer_batch(struct relay *r)
 		case IT_REFUSE:
 			rlog(RLOG_WARN, "refused", "from=%s code=%s bytes=%zu",
 			    it->p->id, ferry_errname(it->code), it->len);
-			send_nack(r, it->p, it->e.type == ENV_MSG ?
-			    it->e.id : (it->e.type ? it->e.msg_id : NULL),
-			    it->hash, it->code);
+			/* NACK refused MSGs and undecodable input; a refused
+			 * RECEIPT, NACK or control envelope is only logged,
+			 * so no NACK can be mistaken for one about a MSG. */
+			if (it->e.type == ENV_MSG || it->e.type == 0)
+				send_nack(r, it->p, it->e.type == ENV_MSG ?
+				    it->e.id : NULL, it->hash, it->code);
 			break;
 		case IT_RECEIPT:
 		case IT_RNACK:

@@ -16,7 +16,8 @@
 # Variables after ft_net / ft_relay_start:
 #   $FT             the test's temp folder (removed at exit unless
 #                   FERRY_KEEP=1)
-#   $FT/keys/ID.key secret key of identity ID (admins: admin-1..3)
+#   $FT/keys/ID.key secret key of identity ID (admins: admin-1..3), made
+#                   by ferry-keys; ID.request / ID.pub its public file
 #   $FT/roster      roster version 1 (2-of-3 admins, relay, agencies)
 #   $FT/roster.pin  its fingerprint (the install-time pin)
 #   $RELAY_EP       tcp://127.0.0.1:PORT of the relay
@@ -132,24 +133,57 @@ ft_count() {
 
 # ---- the network ----
 
-# ft_net RELAY-ID AGENCY...: keys for 3 admins (admin-1..3, threshold 2),
-# the relay and each agency, and roster version 1 signed by admin-1 and
-# admin-2, in $FT.  Also $FT/keys/outsider.key: a key NOT in the roster.
+# ft_net RELAY-ID AGENCY[:KIND]...: with ferry-keys, keys for 3 admins
+# (admin-1..3), the relay and each agency (kind police unless given), and
+# roster version 1 (threshold 2 of 3, relay endpoint $RELAY_EP) signed by
+# admin-1 and admin-2, in $FT; its fingerprint in $FT/roster.pin.  Also
+# $FT/keys/outsider.key: a valid agency key that is NOT in the roster.
+# Every secret key is $FT/keys/ID.key, every public file $FT/keys/ID.*.
 ft_net() {
-	RELAY_ID=$1
-	"$RELAYC" mknet "$FT" "$@" --outsider outsider >/dev/null ||
-		{ ft_fail "ft_net: mknet"; exit 1; }
+	RELAY_ID=$1; shift
+	: "${RELAY_PORT:=$(ft_port)}"
+	RELAY_EP=tcp://127.0.0.1:$RELAY_PORT
+	local K=$B/ferry-keys d=$FT/keys a id kind reqs=()
+	mkdir -p "$d" && chmod 700 "$d"
+	_ft_k() { "$@" >>"$FT/keys.log" 2>&1 </dev/null ||
+		{ ft_fail "ft_net: $*"; tail -5 "$FT/keys.log" | sed 's/^/# /'; exit 1; }; }
+	for a in admin-1 admin-2 admin-3; do
+		_ft_k "$K" admin-init --name "$a" --out "$d"
+	done
+	_ft_k "$K" relay-init --id "$RELAY_ID" --out "$d"
+	for a in "$@" outsider:charity; do
+		id=${a%%:*}; kind=police
+		[ "$id" != "$a" ] && kind=${a#*:}
+		_ft_k "$K" init --id "$id" --kind "$kind" --name "Test $id" --out "$d"
+		[ "$id" = outsider ] || reqs+=(--request "$d/$id.request")
+	done
+	_ft_k "$K" roster new --admins "$d/admin-1.pub,$d/admin-2.pub,$d/admin-3.pub" \
+		--threshold 2 --relay "$d/$RELAY_ID.request" --endpoint "$RELAY_EP" \
+		"${reqs[@]}" --expires 365 --out "$FT/roster"
+	_ft_k "$K" roster sign --roster "$FT/roster" --key "$d/admin-1.key"
+	_ft_k "$K" roster sign --roster "$FT/roster" --key "$d/admin-2.key"
+	"$K" fingerprint "$FT/roster" >"$FT/roster.pin" ||
+		{ ft_fail "ft_net: fingerprint"; exit 1; }
 }
 
-# ft_revoke AGENCY IN OUT: the next roster version after IN with AGENCY
-# revoked, signed by admin-1 and admin-2, written to OUT.
+# ft_revoke AGENCY IN OUT: with ferry-keys, the next roster version after
+# IN with AGENCY revoked, signed by admin-1 and admin-2, written to OUT.
 ft_revoke() {
-	"$RELAYC" revoke "$FT" "$2" "$1" "$3"
+	local K=$B/ferry-keys
+	"$K" roster revoke --roster "$2" --id "$1" --expires 365 --out "$3" \
+		>>"$FT/keys.log" 2>&1 </dev/null &&
+	"$K" roster sign --roster "$3" --key "$FT/keys/admin-1.key" \
+		--previous "$2" >>"$FT/keys.log" 2>&1 </dev/null &&
+	"$K" roster sign --roster "$3" --key "$FT/keys/admin-2.key" \
+		--previous "$2" >>"$FT/keys.log" 2>&1 </dev/null
 }
 
 # ---- the relay ----
 
-# ft_relay_conf [KEY=VALUE...]: write $FT/relay.conf (extra keys appended).
+# ft_relay_conf [KEY=VALUE...]: write $FT/relay.conf (extra keys appended;
+# they override earlier ones).  The relay reads its roster from
+# $FT/relay-roster (a copy of $FT/roster at first; replace it and call
+# ft_relay_hup to hand it a new version).
 ft_relay_conf() {
 	: "${RELAY_PORT:=$(ft_port)}"
 	RELAY_EP=tcp://127.0.0.1:$RELAY_PORT
