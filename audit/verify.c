@@ -362,9 +362,7 @@ check_envelopes(struct vstate *v)
 		rc = log_get_envelope(v->l, p->env_hash, &buf, &len);
 		if (rc == FERRY_ENOENT) {
 			r = msgtab_get(&v->tab, p->msg_id, 0);
-			if (r != NULL && (r->kinds & (1u << LOG_ERASURE)))
-				v->nerased++;
-			else
+			if (r == NULL || !(r->kinds & (1u << LOG_ERASURE)))
 				v->nnotstored++;
 			continue;
 		}
@@ -423,6 +421,7 @@ check_erasures(struct vstate *v)
 
 	for (i = 0; i < v->erasures.n; i++) {
 		p = &v->erasures.p[i];
+		v->nerased++;
 		r = msgtab_get(&v->tab, p->msg_id, 0);
 		if (r == NULL || p->ref >= p->idx || r->first != p->ref) {
 			vfail(v, p->idx, "erasure does not name the message's "
@@ -582,13 +581,12 @@ cmd_verify(int argc, char **argv)
 	check_erasures(&v);
 	printf("messages %zu\n", v.tab.n);
 	if (v.nrosters > 0)
-		printf("envelopes verified %llu, erased %llu, not stored %llu\n",
+		printf("envelopes verified %llu, not stored %llu\n",
 		    (unsigned long long)v.nchecked_env,
-		    (unsigned long long)v.nerased,
 		    (unsigned long long)v.nnotstored);
 	else
-		printf("envelopes not checked (no --roster given); erased "
-		    "%llu\n", (unsigned long long)v.nerased);
+		printf("envelopes not checked (no --roster given)\n");
+	printf("erasures %llu\n", (unsigned long long)v.nerased);
 	if (v.fails == 0) {
 		printf("OK\n");
 		ret = 0;

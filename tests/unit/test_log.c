@@ -496,6 +496,38 @@ helper(int argc, char **argv)
 		log_close(l);
 		return (0);
 	}
+	if (strcmp(argv[1], "erase") == 0 && argc == 6) {
+		/* erase DIR SEED I AUTHORISER: request erasure of message I */
+		if (seedkey(argv[3], hpk, hsk) != 0)
+			return (2);
+		detentry(&e, LOG_SENT, strtoul(argv[4], NULL, 10), "", "");
+		if (log_open(argv[2], "ferry/met-police", hsk, &l) != 0)
+			return (1);
+		rc = log_erase(l, e.msg_id, strcmp(argv[5], "met-police") == 0 ?
+		    LOG_ERASE_RETENTION : LOG_ERASE_REQUEST, argv[5], 1, &idx);
+		log_close(l);
+		if (rc != 0) {
+			printf("error %s\n", ferry_errname(rc));
+			return (3);
+		}
+		printf("erased at %llu\n", (unsigned long long)idx);
+		return (0);
+	}
+	if (strcmp(argv[1], "orphan") == 0 && argc == 5) {
+		/* orphan DIR SEED I: a RECEIPT for message I, never sent */
+		if (seedkey(argv[3], hpk, hsk) != 0)
+			return (2);
+		detentry(&e, LOG_RECEIPT, strtoul(argv[4], NULL, 10),
+		    "met-police", "camden-council");
+		if (log_open(argv[2], "ferry/met-police", hsk, &l) != 0)
+			return (1);
+		rc = log_append(l, &e, NULL, 0, &idx);
+		log_close(l);
+		if (rc != 0)
+			return (3);
+		printf("orphan at %llu\n", (unsigned long long)idx);
+		return (0);
+	}
 	if (strcmp(argv[1], "pair") == 0 && argc == 7) {
 		n = strtoul(argv[4], NULL, 10);
 		if (seedkey(argv[5], hpk, hsk) != 0 ||

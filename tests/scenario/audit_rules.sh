@@ -1,0 +1,53 @@
+#!/bin/bash
+# ferry-audit verify's rules on entries: an authorised erasure keeps the
+# log valid (tree, checkpoints, proofs) and its envelope is gone; an
+# erasure requested by a party that is neither sender nor recipient, and
+# a receipt for a message never logged, each fail verify naming the entry.
+set -u
+B=${FERRY_BIN:?}
+T=$B/tests/test_log
+A=$B/ferry-audit
+dir=$(mktemp -d /tmp/ferry-audit-rules-XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+fail=0
+ok() { echo "ok - $1"; }
+bad() { echo "not ok - $1"; fail=1; }
+SEED=$(printf '77%.0s' $(seq 32))
+PK=$("$T" pubkey "$SEED")
+
+"$T" append "$dir/l" 10 5 "$SEED" >/dev/null || bad "append"
+"$A" prove "$dir/l" 0000000000000004000000000000005a >"$dir/proof" || bad "prove"
+out=$("$T" erase "$dir/l" "$SEED" 4 camden-council)
+[ "$out" = "erased at 10" ] && ok "erasure requested by the recipient logged" \
+    || bad "erasure logged ($out)"
+"$A" verify "$dir/l" --key "$PK" >"$dir/out" 2>&1
+if [ $? -eq 0 ] && grep -q "^erasures 1$" "$dir/out"; then
+	ok "log with an authorised erasure verifies; envelope counted erased"
+else
+	bad "authorised erasure verifies"; cat "$dir/out"
+fi
+"$A" check-proof "$dir/proof" --key "$PK" >"$dir/out" 2>&1 &&
+    ok "proof made before the erasure still checks" || bad "old proof checks"
+"$A" export "$dir/l" --csv | grep -q "^10,ERASURE,.*,camden-council,,4,2," &&
+    ok "erasure entry names the message's first entry and the reason" ||
+    bad "erasure entry fields"
+out=$("$T" erase "$dir/l" "$SEED" 4 camden-council)
+[ "$out" = "error FERRY_EDUPMSG" ] && ok "second erasure refused" || bad "second erasure ($out)"
+
+out=$("$T" erase "$dir/l" "$SEED" 6 nhs-uclh)
+"$A" verify "$dir/l" --key "$PK" >"$dir/out" 2>&1
+if [ $? -eq 1 ] && grep -q "first bad entry 11: erasure requested by nhs-uclh" "$dir/out"; then
+	ok "erasure by a third party fails verify, naming the entry"
+else
+	bad "unauthorised erasure detected ($out)"; cat "$dir/out"
+fi
+
+"$T" append "$dir/m" 5 5 "$SEED" >/dev/null || bad "append m"
+out=$("$T" orphan "$dir/m" "$SEED" 9)
+"$A" verify "$dir/m" --key "$PK" >"$dir/out" 2>&1
+if [ $? -eq 1 ] && grep -q "first bad entry 5: receipt for a message not logged" "$dir/out"; then
+	ok "receipt for an unlogged message fails verify, naming the entry"
+else
+	bad "orphan receipt detected ($out)"; cat "$dir/out"
+fi
+exit $fail
