@@ -1079,14 +1079,68 @@ handle_nack(struct agentd *a, const struct env *e)
 	return (0);
 }
 
+/*
+ * Verify roster ${next} (owned; freed here unless adopted) against the one
+ * in force; on success save it (unless ${save} is 0), log LOG_ROSTER and
+ * adopt it.  ${source} names where it came from, for the log lines.
+ */
 static int
-handle_roster(struct agentd *a, const struct env *e)
+adopt_roster(struct agentd *a, struct roster *next, const char *source,
+    int save)
 {
-	struct roster *next = NULL;
 	struct log_entry le;
 	const uint8_t *bytes;
 	char why[256], path[ACONF_PATH_MAX + 64];
 	size_t blen;
+	int rc;
+
+	if (next->version <= a->roster->version) {
+		roster_free(next);
+		return (0);
+	}
+	if ((rc = roster_verify_next(a->roster, next, ferry_now_ms(), why,
+	    sizeof(why))) != 0) {
+		memset(&le, 0, sizeof(le));
+		le.kind = LOG_REFUSED;
+		le.code = rc;
+		roster_hash(next, le.env_hash);
+		le.roster_version = a->roster->version;
+		(void)log_append(a->log, &le, NULL, 0, NULL);
+		alog(ALOG_ERROR, "roster-refused", "version=%llu from %s: %s",
+		    (unsigned long long)next->version, source, why);
+		roster_free(next);
+		return (rc);
+	}
+	if (save && ((rc = roster_bytes(next, &bytes, &blen)) != 0 ||
+	    (rc = roster_path(a, next->version, path, sizeof(path))) != 0 ||
+	    (rc = ferry_write_file(path, bytes, blen, 0600)) != 0))
+		goto err;
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_ROSTER;
+	roster_hash(next, le.env_hash);
+	le.roster_version = next->version;
+	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
+		goto err;
+	if (memcmp(next->relay.curve_pk, a->roster->relay.curve_pk, 32) != 0)
+		a->relay_key_changed = 1;
+	roster_free(a->roster);
+	a->roster = next;
+	a->n_rosters++;
+	alog(ALOG_INFO, "roster", "version=%llu adopted from %s: %s",
+	    (unsigned long long)next->version, source, why);
+	(void)agentd_spool_init(a);
+	return (0);
+err:
+	alog(ALOG_ERROR, "roster", "version=%llu from %s not adopted: %s",
+	    (unsigned long long)next->version, source, ferry_strerror(rc));
+	roster_free(next);
+	return (rc);
+}
+
+static int
+handle_roster(struct agentd *a, const struct env *e)
+{
+	struct roster *next = NULL;
 	int rc;
 
 	if (strcmp(e->from, a->roster->relay.id) != 0 ||
@@ -1100,47 +1154,46 @@ handle_roster(struct agentd *a, const struct env *e)
 		    ferry_strerror(rc));
 		return (0);
 	}
-	if (next->version <= a->roster->version) {
-		roster_free(next);
-		return (0);
+	rc = adopt_roster(a, next, "the relay", 1);
+	return (rc == FERRY_ENOSPC || rc == FERRY_EIO || rc == FERRY_ELMDB ?
+	    rc : 0);
+}
+
+int
+agentd_roster_reload(struct agentd *a)
+{
+	struct roster *next;
+	char path[ACONF_PATH_MAX + 64];
+	int rc, n = 0;
+
+	/* Versions saved in <data>/roster/ (dropped there by an operator). */
+	for (;;) {
+		if ((rc = roster_path(a, a->roster->version + 1, path,
+		    sizeof(path))) != 0)
+			return (rc);
+		if ((rc = roster_read(path, &next)) == FERRY_ENOENT)
+			break;
+		if (rc != 0) {
+			alog(ALOG_ERROR, "roster-reload", "%s: %s", path,
+			    ferry_strerror(rc));
+			return (rc);
+		}
+		if ((rc = adopt_roster(a, next, path, 0)) != 0)
+			return (rc);
+		n++;
 	}
-	if ((rc = roster_verify_next(a->roster, next, ferry_now_ms(), why,
-	    sizeof(why))) != 0) {
-		memset(&le, 0, sizeof(le));
-		le.kind = LOG_REFUSED;
-		le.code = rc;
-		roster_hash(next, le.env_hash);
-		le.roster_version = a->roster->version;
-		copy_str(le.from, sizeof(le.from), e->from);
-		(void)log_append(a->log, &le, NULL, 0, NULL);
-		alog(ALOG_ERROR, "roster-refused", "version=%llu: %s",
-		    (unsigned long long)next->version, why);
-		roster_free(next);
-		return (0);
+	/* The configured roster file, if an operator replaced it. */
+	if (roster_read(a->conf.roster, &next) == 0) {
+		if (next->version == a->roster->version + 1) {
+			if ((rc = adopt_roster(a, next, a->conf.roster, 1)) != 0)
+				return (rc);
+			n++;
+		} else
+			roster_free(next);
 	}
-	if ((rc = roster_bytes(next, &bytes, &blen)) != 0 ||
-	    (rc = roster_path(a, next->version, path, sizeof(path))) != 0 ||
-	    (rc = ferry_write_file(path, bytes, blen, 0600)) != 0)
-		goto err;
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_ROSTER;
-	roster_hash(next, le.env_hash);
-	le.roster_version = next->version;
-	copy_str(le.from, sizeof(le.from), e->from);
-	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
-		goto err;
-	if (memcmp(next->relay.curve_pk, a->roster->relay.curve_pk, 32) != 0)
-		a->relay_key_changed = 1;
-	roster_free(a->roster);
-	a->roster = next;
-	a->n_rosters++;
-	alog(ALOG_INFO, "roster", "version=%llu adopted: %s",
-	    (unsigned long long)next->version, why);
-	(void)agentd_spool_init(a);
+	alog(ALOG_INFO, "roster-reload", "version=%llu (%d newer adopted)",
+	    (unsigned long long)a->roster->version, n);
 	return (0);
-err:
-	roster_free(next);
-	return (rc);
 }
 
 int

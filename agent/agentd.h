@@ -125,6 +125,13 @@ uint64_t agentd_tick(struct agentd *a, uint64_t now);
 int agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
     char *dir, char **json);
 
+/**
+ * agentd_roster_reload(a): (SIGHUP) adopt newer roster versions found as
+ * <data>/roster/v<N>.roster or at the configured roster path, each
+ * verified against the one in force, logged, saved.  0 or the first error.
+ */
+int agentd_roster_reload(struct agentd *a);
+
 /** agentd_relay_endpoint(a): the relay endpoint (config, else roster). */
 const char *agentd_relay_endpoint(const struct agentd *a);
 
@@ -161,7 +168,12 @@ void agentd_ctl_handle(struct agentd *a, const char *req, size_t reqlen,
 
 /* ---- agentd_net.c ---- */
 
-/** agentd_net_run(a, stop): the event loop until *${stop} is set; 0 or -1 on a fatal error. */
-int agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop);
+/**
+ * agentd_net_run(a, stop, hup): the event loop until *${stop} is set; when
+ * *${hup} is set it is cleared and the roster reloaded.  0 or -1 on a
+ * fatal error.
+ */
+int agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
+    volatile sig_atomic_t *hup);
 
 #endif

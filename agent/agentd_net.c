@@ -348,7 +348,8 @@ done:
 }
 
 int
-agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop)
+agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
+    volatile sig_atomic_t *hup)
 {
 	struct net n;
 	zmq_pollitem_t items[3];
@@ -369,6 +370,10 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop)
 	alog(ALOG_INFO, "started", "agency=%s control=ipc://%s spool=%s",
 	    a->me->id, n.ctl_path, a->conf.spool[0] ? a->conf.spool : "-");
 	while (!*stop) {
+		if (*hup) {
+			*hup = 0;
+			(void)agentd_roster_reload(a);
+		}
 		now = ferry_now_ms();
 		if (a->relay_key_changed) {
 			alog(ALOG_INFO, "relay-key", "the roster changed the "

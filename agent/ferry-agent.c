@@ -5,7 +5,8 @@
  *       [-r RELAY] [-s SPOOL] [-l LEVEL]
  *
  * Foreground; one log line per event on stderr; SIGTERM/SIGINT stop
- * cleanly (LMDB closed, sockets lingered for a bounded time).
+ * cleanly (LMDB closed, sockets lingered for a bounded time); SIGHUP
+ * re-reads the roster (newer versions only, each verified).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,14 +25,16 @@
 #include "agentd.h"
 #include "alog.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, hup_flag;
 
 static void
 on_signal(int sig)
 {
 
-	(void)sig;
-	stop_flag = 1;
+	if (sig == SIGHUP)
+		hup_flag = 1;
+	else
+		stop_flag = 1;
 }
 
 static void
@@ -114,9 +117,10 @@ main(int argc, char **argv)
 	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
 	    sigaction(SIGINT, &sa, NULL) != 0)
 		return (1);
+	if (sigaction(SIGHUP, &sa, NULL) != 0)
+		return (1);
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
 
 	/* One agent per data folder. */
 	if (mkdir(conf.data, 0700) != 0 && errno != EEXIST) {
@@ -143,7 +147,7 @@ main(int argc, char **argv)
 		agentd_close(&a);
 		return (1);
 	}
-	rc = agentd_net_run(&a, &stop_flag);
+	rc = agentd_net_run(&a, &stop_flag, &hup_flag);
 	agentd_close(&a);
 	close(lockfd);
 	return (rc == 0 ? 0 : 1);

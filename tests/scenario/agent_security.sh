@@ -73,6 +73,28 @@ ft_check "alpha backs off instead of retrying in silence" \
 fa_stop bravo
 fa_start bravo || exit 1
 ft_check "bravo restarts holding roster 3 (chain re-verified)" _v2 bravo 3
+
+# SIGHUP: a newer version dropped into the data folder is verified and
+# adopted; a forged one (not signed by the admins) is refused.
+ft_revoke mallory "$FT/roster.3" "$FT/roster.4"
+cp "$FT/roster.4" "$FT/bravo-data/roster/v00000000000000000004.roster"
+kill -HUP "${FA_PID[bravo]}"
+ft_check "SIGHUP: bravo adopted roster 4 from its data folder" ft_wait 20 _v2 bravo 4
+ft_check "SIGHUP: adoption logged" grep -q 'roster version=4 adopted from' "$FT/bravo.err"
+ft_revoke bravo "$FT/roster.4" "$FT/roster.5"
+$PY - "$FT/roster.5" <<'PYEOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[-10] ^= 1    # inside the last admin signature
+open(p, "wb").write(bytes(b))
+PYEOF
+cp "$FT/roster.5" "$FT/bravo-data/roster/v00000000000000000005.roster"
+kill -HUP "${FA_PID[bravo]}"
+ft_check "SIGHUP: a forged roster 5 is refused" \
+	ft_wait 20 grep -q 'roster-refused version=5' "$FT/bravo.err"
+ft_check "SIGHUP: bravo stays at roster 4" _v2 bravo 4
+rm -f "$FT/bravo-data/roster/v00000000000000000005.roster"
 fa_stop alpha; fa_stop bravo
 ft_check "no ASan report" bash -c "! grep -q 'ERROR: AddressSanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err'"
 ft_done
