@@ -35,6 +35,14 @@ expect malformed-msgpack garbage FERRY_EMALFORMED
 expect empty-message empty FERRY_EFRAMES
 expect many-frames frames FERRY_EFRAMES
 
+# A frame over ZMQ_MAXMSGSIZE: the connection is dropped, nothing else.
+ft_send alpha bravo --mode huge --timeout 5 >"$FT/huge.out" 2>&1
+ft_check "over-size frame: no answer, nothing accepted" \
+	[ "$(ft_count '^accepted ' "$FT/huge.out")" -eq 0 ]
+ft_send charlie bravo --marker AFTER-huge --timeout 10 >"$FT/huge.after" 2>&1
+ft_check "over-size frame: relay still serves others" \
+	grep -q '^accepted ' "$FT/huge.after"
+
 # The refusals are logged with their reasons and counted in the metrics.
 for code in ESENDER EBADSIG ERECIPIENT ETOOBIG EMALFORMED EFRAMES; do
 	ft_check "refusal FERRY_$code logged" \
@@ -49,10 +57,10 @@ ft_check "duplicate MSG answered with ACCEPTED twice" \
 	[ "$(ft_count '^accepted .* 1$' "$FT/dup.out")" -eq 2 ]
 ft_check "duplicate logged as such" grep -q ' duplicate msg=' "$RELAY_ERR"
 
-# bravo gets exactly the 7 good messages from charlie and the 1 DUP, once each.
-ft_recv bravo --count 8 --timeout 20 >"$FT/recv" 2>"$FT/recv.err"
+# bravo gets exactly the 8 good messages from charlie and the 1 DUP, once each.
+ft_recv bravo --count 9 --timeout 20 >"$FT/recv" 2>"$FT/recv.err"
 ft_check "recipient got only the accepted messages" \
-	[ "$(ft_count '^msg ' "$FT/recv")" -eq 8 ]
+	[ "$(ft_count '^msg ' "$FT/recv")" -eq 9 ]
 ft_check "no refused message reached the recipient" \
 	[ "$(grep -c '^msg .* FERRY-TEST' "$FT/recv")" -eq 0 ]
 ft_check "the duplicate was stored once" \

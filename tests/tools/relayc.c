@@ -16,7 +16,7 @@
  *       print "accepted <id> <i>" or "nack <CODE> <id> <i>" per message,
  *       and with --receipts also "receipt <id>" (exit 0 when all
  *       answered).  --mode tamper|spoof:ID|badto|garbage|empty|frames|
- *       dup sends malformed or hostile variants instead.
+ *       dup|huge sends malformed or hostile variants instead.
  *   relayc recv EP KEY ROSTER [options]
  *       HELLO with --credit W; print "msg <id> <content>" per new
  *       message (or "dup <id>"), send a RECEIPT for each unless
@@ -417,6 +417,13 @@ cmd_send(int argc, char **argv)
 		}
 		if (strcmp(mode, "empty") == 0)
 			elen = 0;
+		if (strcmp(mode, "huge") == 0) {
+			/* One frame over the relay's ZMQ_MAXMSGSIZE. */
+			free(env);
+			elen = 12u << 20;
+			if ((env = calloc(1, elen)) == NULL)
+				die("calloc", FERRY_ENOMEM);
+		}
 		if (strcmp(mode, "frames") == 0) {
 			for (k = 0; k < 3; k++)
 				if (zmq_send(c.sock, env, elen, ZMQ_SNDMORE) < 0)
