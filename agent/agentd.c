@@ -653,8 +653,8 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 	}
 	a->n_sent++;
 	idhex(h, id);
-	alog(ALOG_INFO, "queued", "msg=%s to=%s bytes=%zu log=%llu", h, to,
-	    envlen, (unsigned long long)idx);
+	alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu log=%llu", h,
+	    to, kid, envlen, (unsigned long long)idx);
 	if ((rc = pend_set(a, id, ASTORE_QUEUED, now)) != 0)
 		goto done;
 	(void)agentd_tick(a, now);
