@@ -10,6 +10,7 @@
  *   ferry [--data DIR] inbox [--json]
  *   ferry [--data DIR] outbox [--json]
  *   ferry [--data DIR] show MSGID
+ *   ferry [--data DIR] thread [--json] CASE
  *   ferry [--data DIR] status [--json] [MSGID]
  *   ferry [--data DIR] partners [--json]
  *
@@ -191,10 +192,18 @@ is_ok(json_t *r)
 	return (json_is_true(json_object_get(r, "ok")));
 }
 
+static void fmt_ms(char *, size_t, json_int_t);
+
 static void
 fmt_time(char *out, size_t cap, json_t *v)
 {
-	json_int_t ms = json_integer_value(v);
+
+	fmt_ms(out, cap, json_integer_value(v));
+}
+
+static void
+fmt_ms(char *out, size_t cap, json_int_t ms)
+{
 	time_t s;
 	struct tm tm;
 
@@ -430,6 +439,107 @@ c_outbox(int argc, char **argv)
 	return (list(argc, argv, "outbox"));
 }
 
+static json_int_t
+msg_time(json_t *m)
+{
+	json_t *t;
+
+	if ((t = json_object_get(m, "queued_ms")) == NULL)
+		t = json_object_get(m, "received_ms");
+	return (json_integer_value(t));
+}
+
+static int
+cmp_msg(const void *x, const void *y)
+{
+	json_int_t a = msg_time(*(json_t *const *)x);
+	json_int_t b = msg_time(*(json_t *const *)y);
+
+	return (a < b ? -1 : a > b);
+}
+
+/* thread CASE: every message in or out naming case CASE, oldest first. */
+static int
+c_thread(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char *boxes[] = { "outbox", "inbox" };
+	const char *u = "thread [--json] CASE";
+	json_t *req, *r, *m, *all, **v;
+	size_t i, k, n;
+	char t[32];
+	int ch, js = 0, rc = 0;
+
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'j')
+			js = 1;
+		else
+			return (usage_err(u));
+	}
+	if (optind != argc - 1)
+		return (usage_err(u));
+	all = json_array();
+	for (k = 0; k < 2; k++) {
+		req = json_pack("{s:s}", "cmd", boxes[k]);
+		rc = call(req, NULL, 0, &r, NULL);
+		json_decref(req);
+		if (rc != 0) {
+			json_decref(all);
+			return (1);
+		}
+		if (!is_ok(r)) {
+			rc = print_fail(r);
+			json_decref(r);
+			json_decref(all);
+			return (rc);
+		}
+		json_array_foreach(json_object_get(r, "messages"), i, m)
+			if (strcmp(str(m, "case_id"), argv[optind]) == 0)
+				json_array_append(all, m);
+		json_decref(r);
+	}
+	n = json_array_size(all);
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL) {
+		json_decref(all);
+		return (1);
+	}
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(all, i);
+	qsort(v, n, sizeof(*v), cmp_msg);
+	if (js) {
+		json_t *out = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append(out, v[i]);
+		rc = print_json(out);
+		json_decref(out);
+	} else {
+		for (i = 0; i < n; i++) {
+			int in = strcmp(str(v[i], "direction"), "in") == 0;
+
+			fmt_ms(t, sizeof(t), msg_time(v[i]));
+			printf("%s  %s %-20s  %s  %-9s  %s%s%s\n", t,
+			    in ? "from" : "to  ", str(v[i], in ? "from" : "to"),
+			    str(v[i], "msg_id"), str(v[i], "state"),
+			    str(v[i], "kind"),
+			    str(v[i], "response")[0] != '-' ? " " : "",
+			    str(v[i], "response")[0] != '-' ?
+			    str(v[i], "response") : "");
+		}
+		if (n == 0) {
+			fprintf(stderr, "ferry: no message names case %s\n",
+			    argv[optind]);
+			rc = 1;
+		}
+	}
+	free(v);
+	json_decref(all);
+	return (rc);
+}
+
 static int
 c_show(int argc, char **argv)
 {
@@ -606,6 +716,8 @@ static const struct cmd cmds[] = {
 	{ "inbox", c_inbox, "inbox [--json]   received messages" },
 	{ "outbox", c_outbox, "outbox [--json]   sent messages and states" },
 	{ "show", c_show, "show MSGID   the decrypted referral (JSON)" },
+	{ "thread", c_thread, "thread [--json] CASE   every message of a "
+	    "case, oldest first" },
 	{ "status", c_status, "status [--json] [MSGID]   agent health, or "
 	    "one message's state" },
 	{ "partners", c_partners, "partners [--json]   agencies in the "

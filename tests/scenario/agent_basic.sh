@@ -45,6 +45,14 @@ import json,sys
 m=[x for x in json.load(sys.stdin) if x[\"msg_id\"]==\"$rid\"]
 sys.exit(0 if m and m[0][\"in_reply_to\"]==\"$id\" and m[0][\"response\"]==\"accepted\" and m[0][\"kind\"]==\"response\" else 1)'"
 
+case=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["case_id"])' "$doc")
+fa alpha thread "$case" >"$FT/thread.txt"
+ft_check "ferry thread shows the referral then the response" bash -c "
+	[ \$(wc -l <'$FT/thread.txt') -eq 2 ] &&
+	head -1 '$FT/thread.txt' | grep -q 'to   bravo .*$id' &&
+	tail -1 '$FT/thread.txt' | grep -q 'from bravo .*$rid.*response accepted'"
+[ -s "$FT/thread.txt" ] && sed 's/^/# /' "$FT/thread.txt"
+
 # Invalid documents: refused with field-level errors, exit 1, nothing sent.
 before=$(fa alpha outbox --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))')
 printf '{"schema": "ferry-referral/1", ' >"$FT/bad.json"
