@@ -80,6 +80,29 @@ get_id(const msgpack_object *o, char out[FERRY_ID_MAX + 1])
 	return (wire_str_copy(o, out, FERRY_ID_MAX + 1));
 }
 
+/*
+ * Is the str object ${o} printable text: no C0 control (NUL, newline,
+ * ESC, ...), DEL or C1 control (U+0080..U+009F, whose CSI can drive a
+ * terminal)?  Names are printed for the admin who reads fingerprints
+ * aloud, so a name must not be able to forge or hide a line; and a
+ * name with NUL would copy to a shorter C string than its bytes.
+ */
+static int
+text_ok(const msgpack_object *o)
+{
+	const uint8_t *p = (const uint8_t *)o->via.str.ptr;
+	size_t i, n = o->via.str.size;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return (0);
+		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
+		    p[i + 1] <= 0x9f)
+			return (0);
+	}
+	return (1);
+}
+
 /* ---- Encryption keys (shared by requests and rosters) ------------------ */
 
 static const struct wire_field enc_spec[] = {
@@ -223,6 +246,10 @@ roster_request_parse(const uint8_t *buf, size_t len,
 	if ((rc = get_id(f[1], req->id)) != 0)
 		goto done;
 	req->kind = (uint32_t)f[2]->via.u64;
+	if (!text_ok(f[3])) {
+		rc = FERRY_EBADVALUE;
+		goto done;
+	}
 	if ((rc = wire_str_copy(f[3], req->name, sizeof(req->name))) != 0)
 		goto done;
 	req->created = f[4]->via.u64;
@@ -585,6 +612,10 @@ parse_body(const uint8_t *b, size_t n, struct roster *r)
 		if ((rc = wire_bin_copy(h[1], r->relay.sign_pk, 32)) != 0 ||
 		    (rc = wire_bin_copy(h[2], r->relay.curve_pk, 32)) != 0)
 			goto err;
+		if (h[3] != NULL && !text_ok(h[3])) {
+			rc = FERRY_EBADVALUE;
+			goto err;
+		}
 		if (h[3] != NULL && (rc = wire_str_copy(h[3],
 		    r->relay.endpoint, sizeof(r->relay.endpoint))) != 0)
 			goto err;
@@ -626,6 +657,10 @@ parse_body(const uint8_t *b, size_t n, struct roster *r)
 			goto err;
 		}
 		a->kind = (uint32_t)g[1]->via.u64;
+		if (!text_ok(g[2])) {
+			rc = FERRY_EBADVALUE;
+			goto err;
+		}
 		if ((rc = wire_str_copy(g[2], a->name, sizeof(a->name))) != 0)
 			goto err;
 		a->status = (uint32_t)g[3]->via.u64;
@@ -1438,6 +1473,15 @@ roster_relay_set(struct roster *r, const uint8_t *req, size_t len,
 		return (FERRY_ETOOBIG);
 	if (elen > 0 && !wire_utf8_valid((const uint8_t *)endpoint, elen))
 		return (FERRY_EBADVALUE);
+	if (elen > 0) {
+		msgpack_object eo;
+
+		eo.type = MSGPACK_OBJECT_STR;
+		eo.via.str.ptr = endpoint;
+		eo.via.str.size = (uint32_t)elen;
+		if (!text_ok(&eo))
+			return (FERRY_EBADVALUE);
+	}
 	if (roster_find(r, q.id) != NULL)
 		return (FERRY_EDUPAGENCY);
 	if ((copy = dup_bytes(req, len)) == NULL)

@@ -448,6 +448,78 @@ TEST(refuse_forged_request)
 	roster_free(g);
 }
 
+/* A self-signed key request of ${i} under display name ${name} (${nl} bytes). */
+static uint8_t *
+request_named(const struct ident *i, const char *name, size_t nl,
+    size_t *len)
+{
+	struct wire_buf w;
+	uint8_t *body, *b = NULL;
+	size_t blen;
+	uint8_t sig[64];
+
+	wire_buf_init(&w);
+	wire_put_map(&w, 8);
+	wire_put_uint(&w, 1); wire_put_uint(&w, 1);
+	wire_put_uint(&w, 2); wire_put_cstr(&w, i->id);
+	wire_put_uint(&w, 3); wire_put_uint(&w, i->kind);
+	wire_put_uint(&w, 4); wire_put_str(&w, name, nl);
+	wire_put_uint(&w, 5); wire_put_uint(&w, now);
+	wire_put_uint(&w, 6); wire_put_bin(&w, i->sign_pk, 32);
+	wire_put_uint(&w, 7); wire_put_bin(&w, i->curve_pk, 32);
+	wire_put_uint(&w, 8); wire_put_array(&w, 1);
+	wire_put_map(&w, 5);
+	wire_put_uint(&w, 1); wire_put_uint(&w, i->enc[0].key_id);
+	wire_put_uint(&w, 2); wire_put_bin(&w, i->enc[0].pk, 32);
+	wire_put_uint(&w, 3); wire_put_uint(&w, i->enc[0].not_before);
+	wire_put_uint(&w, 4); wire_put_uint(&w, i->enc[0].not_after);
+	wire_put_uint(&w, 5); wire_put_bin(&w, i->enc[0].sig, 64);
+	if (wire_buf_take(&w, &body, &blen) != 0)
+		return (NULL);
+	if (ident_sign(i->sign_sk, ROSTER_REQUEST_TAG, body, blen, sig) == 0) {
+		wire_buf_init(&w);
+		wire_put_array(&w, 2);
+		wire_put_bin(&w, body, blen);
+		wire_put_bin(&w, sig, 64);
+		if (wire_buf_take(&w, &b, len) != 0)
+			b = NULL;
+	}
+	free(body);
+	return (b);
+}
+
+/*
+ * Names are printed for the admin who checks fingerprints by phone: a
+ * control character (newline, ESC, NUL, C1 CSI) could forge or hide the
+ * fingerprint line, so a request carrying one is refused.
+ */
+TEST(refuse_control_chars_in_name)
+{
+#define S(x) { x, sizeof(x) - 1 }
+	static const struct { const char *s; size_t n; } bad[] = {
+		S("Evil\n  fingerprint: 0000"),
+		S("Evil\x1b[2K"),
+		S("Evil\0Police"),
+		S("Evil\xc2\x9b" "2K"),
+		S("Evil\x7f"),
+	};
+#undef S
+	struct roster_request q;
+	uint8_t *b;
+	size_t len, k;
+
+	CHECK((b = request_named(charity, "Caf\xc3\xa9 Charity", 13,
+	    &len)) != NULL);
+	CHECK_EQ(roster_request_parse(b, len, &q), 0);
+	free(b);
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		CHECK((b = request_named(charity, bad[k].s, bad[k].n,
+		    &len)) != NULL);
+		CHECK_EQ(roster_request_parse(b, len, &q), FERRY_EBADVALUE);
+		free(b);
+	}
+}
+
 TEST(refuse_duplicate_agency)
 {
 	struct roster *g, *n;
@@ -833,6 +905,7 @@ main(void)
 	RUN(refuse_non_admin);
 	RUN(refuse_bad_signature);
 	RUN(refuse_forged_request);
+	RUN(refuse_control_chars_in_name);
 	RUN(refuse_duplicate_agency);
 	RUN(refuse_rollback);
 	RUN(refuse_expired);
