@@ -1341,7 +1341,7 @@ roster_reload(struct relay *r)
 	struct zap_table *zt;
 	struct peer *p;
 	const uint8_t *bytes;
-	size_t n, b, i;
+	size_t n, b;
 	char why[256] = "";
 	int rc;
 
@@ -1394,7 +1394,6 @@ roster_reload(struct relay *r)
 				(void)shutdown(p->fd, SHUT_RDWR);
 			peer_offline(r, p, "revoked");
 		}
-	(void)i;
 }
 
 /* ---- setup and the loop ---- */

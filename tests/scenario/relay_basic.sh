@@ -52,6 +52,16 @@ ft_check "metrics: a refused handshake counted" \
 ft_check "queue and log files are mode 0600" \
 	bash -c "! find '$RELAY_DATA' -name '*.mdb' ! -perm 600 | grep -q ."
 
+# Configuration: unknown keys and bad values are refused (exit 2).
+printf '[relay]\nendpoint = tcp://127.0.0.1:1\nbogus = 1\n' >"$FT/bad.conf"
+"$B/ferry-relay" check-config -c "$FT/bad.conf" >/dev/null 2>"$FT/bad.err"
+ft_check "config: unknown key refused with exit 2" \
+	[ "$?:$(grep -c 'unknown key "bogus"' "$FT/bad.err")" = "2:1" ]
+"$B/ferry-relay" check-config -c "$FT/relay.conf" --expiry 5x >/dev/null 2>&1
+ft_check "config: bad duration refused with exit 2" [ "$?" -eq 2 ]
+ft_check "config: the test config checks ok" \
+	"$B/ferry-relay" check-config -c "$FT/relay.conf" --queue-max 10 --expiry 5d
+
 # SIGTERM: clean exit.
 ft_relay_stop
 ft_check "SIGTERM: relay exits 0" [ "$FT_STATUS" -eq 0 ]
