@@ -243,7 +243,8 @@ log_entry_encode(const struct log_entry *e, uint8_t **out, size_t *len)
 			return (FERRY_EINVAL);
 		code = (uint64_t)e->code;
 	} else {
-		if (e->code > 0)
+		/* log_entry_decode bounds the stored magnitude by INT32_MAX. */
+		if (e->code > 0 || e->code == INT32_MIN)
 			return (FERRY_EINVAL);
 		code = (uint64_t)(-(int64_t)e->code);
 	}
