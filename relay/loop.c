@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -100,6 +101,7 @@ struct relay {
 	size_t nitems, capitems;
 	uint64_t t_metrics, t_sweep;
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
+	int fault_after_queue;		/* test hook, see commit_batch */
 	uint8_t *checkpoint;		/* latest signed note */
 	size_t checkpoint_len;
 };
@@ -943,6 +945,10 @@ commit_batch(struct relay *r)
 		rlog(RLOG_WARN, "queue-map-grow", "tries=%d", tries + 1);
 	}
 	r->m.commits++;
+	/* Fault injection for tests/scenario/relay_journal.sh: die between
+	 * the two commits, as a crash there would. */
+	if (r->fault_after_queue)
+		_exit(137);
 	if ((rc = log_begin(r->log, &lb)) != 0)
 		return (rc);
 	for (i = 0; i < r->nitems; i++) {
@@ -1525,6 +1531,8 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
+	r.fault_after_queue = getenv("FERRY_RELAY_FAULT") != NULL &&
+	    strcmp(getenv("FERRY_RELAY_FAULT"), "after-queue-commit") == 0;
 	if ((rc = ident_load(c->key, pass, &r.me)) != 0) {
 		rlog(RLOG_ERROR, "key", "path=%s err=%s", c->key,
 		    ferry_errname(rc));
