@@ -11,7 +11,7 @@
 #define ACONF_PATH_MAX 1024
 
 struct aconf {
-	char data[ACONF_PATH_MAX];	/* data folder: log/, store/, roster/, control socket */
+	char data[ACONF_PATH_MAX];	/* data folder (log/, store/, roster/, ...) */
 	char key[ACONF_PATH_MAX];	/* the agency's secret key file (ident) */
 	char passphrase_file[ACONF_PATH_MAX];	/* file holding the key passphrase, or "" */
 	char roster[ACONF_PATH_MAX];	/* the install roster file (trust anchor) */

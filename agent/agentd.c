@@ -29,6 +29,7 @@
 #include "agentd.h"
 #include "alog.h"
 #include "envelope.h"
+#include "note.h"
 #include "referral.h"
 
 #define ACCEPTED_RETRY_MIN 30000	/* ms: re-ask the relay after ACCEPTED */
@@ -950,6 +951,32 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	return (0);
 }
 
+/*
+ * The receipt's checkpoint is the recipient's signed log head (origin
+ * "ferry/<id>"): it must verify under the recipient's key and cover the
+ * log index the receipt names.  The receipt's own signature already
+ * proves delivery, so a bad checkpoint is reported, not fatal.
+ */
+static void
+check_receipt_checkpoint(struct agentd *a, const struct env *e,
+    const char *hx)
+{
+	struct note_checkpoint cp;
+	char origin[LOG_ORIGIN_MAX];
+	uint8_t pk[32];
+
+	snprintf(origin, sizeof(origin), "ferry/%s", e->from);
+	if (roster_sender_key(a->roster, e->from, pk) != 0 ||
+	    e->blob == NULL || e->blob_len == 0 ||
+	    note_parse_checkpoint(e->blob, e->blob_len, &cp) != 0 ||
+	    strcmp(cp.origin, origin) != 0 || cp.size <= e->log_index ||
+	    note_verify(e->blob, e->blob_len, origin, pk) != 0)
+		alog(ALOG_WARN, "receipt-checkpoint", "msg=%s from=%s: the "
+		    "receipt's checkpoint is missing, does not verify or does "
+		    "not cover log index %llu", hx, e->from,
+		    (unsigned long long)e->log_index);
+}
+
 static int
 handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e)
@@ -978,6 +1005,7 @@ handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 	}
 	if (r.state == ASTORE_DELIVERED)
 		return (0);
+	check_receipt_checkpoint(a, e, hx);
 	memset(&le, 0, sizeof(le));
 	le.kind = LOG_RECEIPT;
 	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);

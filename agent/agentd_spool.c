@@ -29,7 +29,7 @@
 #include "alog.h"
 #include "referral.h"
 
-#define SPOOL_PER_SCAN 64	/* files handled per scan: keeps the loop responsive */
+#define SPOOL_PER_SCAN 64	/* files per scan: keeps the loop responsive */
 
 static int
 spath(const struct agentd *a, char *buf, size_t cap, const char *a1,

@@ -21,6 +21,7 @@ ft_check "status reaches delivered" fa_wait_state alpha "$id" delivered 30
 fa alpha status "$id" >"$FT/st.txt"
 ft_check "status says receipt verified" grep -q "delivered (receipt verified)" "$FT/st.txt"
 ft_check "status shows relay log index" grep -q "relay log index" "$FT/st.txt"
+ft_check "receipt's checkpoint verified (no warning)" bash -c "! grep -q receipt-checkpoint '$FT/alpha.err'"
 ft_check "bravo inbox lists it" bash -c "'$B/ferry' --data '$FT/bravo-data' inbox | grep -q '^$id  alpha'"
 ft_check "spool inbox file written" test -f "$FT/bravo-spool/inbox/$id.json"
 ft_check "spool inbox meta names the sender" grep -q '"from": "alpha"' "$FT/bravo-spool/inbox/$id.meta"
