@@ -433,6 +433,12 @@ check_erasures(struct vstate *v)
 				vfail(v, p->idx, "retention erasure authorised "
 				    "by %s, not by this party (%s)",
 				    audit_name(p->from), self);
+		} else if (!r->has_hash) {
+			/* No SENT/RECEIVED/ACCEPTED: r->from and r->to were
+			 * never set, and interned id 0 is whoever came first. */
+			vfail(v, p->idx, "erasure requested by %s, but the log "
+			    "names no sender or recipient of the message",
+			    audit_name(p->from));
 		} else if (p->from != r->from && p->from != r->to) {
 			vfail(v, p->idx, "erasure requested by %s, who is "
 			    "neither sender nor recipient",

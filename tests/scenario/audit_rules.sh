@@ -50,4 +50,14 @@ if [ $? -eq 1 ] && grep -q "first bad entry 5: receipt for a message not logged"
 else
 	bad "orphan receipt detected ($out)"; cat "$dir/out"
 fi
+# A message known only by a NACK has no sender or recipient to authorise
+# an erasure request: whoever is named must not pass for one of them.
+"$T" nack "$dir/n" "$SEED" 7 >/dev/null || bad "nack"
+out=$("$T" erase "$dir/n" "$SEED" 7 nhs-uclh)
+"$A" verify "$dir/n" --key "$PK" >"$dir/out" 2>&1
+if [ $? -eq 1 ] && grep -q "first bad entry 1: erasure requested by nhs-uclh" "$dir/out"; then
+	ok "erasure of a message with no known sender or recipient fails verify"
+else
+	bad "unauthorised erasure of a NACK-only message detected ($out)"; cat "$dir/out"
+fi
 exit $fail

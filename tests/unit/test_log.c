@@ -532,6 +532,21 @@ helper(int argc, char **argv)
 		printf("orphan at %llu\n", (unsigned long long)idx);
 		return (0);
 	}
+	if (strcmp(argv[1], "nack") == 0 && argc == 5) {
+		/* nack DIR SEED I: a NACK for message I, no sender known */
+		if (seedkey(argv[3], hpk, hsk) != 0)
+			return (2);
+		detentry(&e, LOG_NACK, strtoul(argv[4], NULL, 10), "", "");
+		e.code = FERRY_EBADSIG;
+		if (log_open(argv[2], "ferry/met-police", hsk, &l) != 0)
+			return (1);
+		rc = log_append(l, &e, NULL, 0, &idx);
+		log_close(l);
+		if (rc != 0)
+			return (3);
+		printf("nack at %llu\n", (unsigned long long)idx);
+		return (0);
+	}
 	if (strcmp(argv[1], "pair") == 0 && argc == 7) {
 		n = strtoul(argv[4], NULL, 10);
 		if (seedkey(argv[5], hpk, hsk) != 0 ||
