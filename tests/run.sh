@@ -50,6 +50,7 @@ for t in "$asan"/tests/test_*; do
 done
 for s in tests/scenario/*.sh tests/interop/*.py; do
 	[ -f "$s" ] || continue
+	case "$s" in *lib.sh) continue ;; esac	# helpers, not tests
 	n=scenario/$(basename "$s")
 	[ -n "$pat" ] && [[ "$n" != *$pat* ]] && continue
 	case "$s" in
