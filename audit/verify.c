@@ -534,6 +534,17 @@ cmd_verify(int argc, char **argv)
 	printf("key %s\n", hex);
 	/* Rosters: in version order, each following from the one before. */
 	qsort(v.rosters, v.nrosters, sizeof(v.rosters[0]), cmp_roster);
+	/*
+	 * The oldest roster anchors the chain; nothing pins it here, but it
+	 * must at least be signed by a threshold of its own admins (its own
+	 * hash as the pin; time 0 so an old roster may be audited).
+	 */
+	if (v.nrosters > 0) {
+		ferry_hex(hex, v.rosters[0]->hash, 32);
+		if (roster_verify_genesis(v.rosters[0], hex, 0, why,
+		    sizeof(why)) != 0)
+			vfail(&v, UINT64_MAX, "roster anchor: %s", why);
+	}
 	for (i = 1; i < v.nrosters; i++)
 		if (roster_verify_next(v.rosters[i - 1], v.rosters[i], 0, why,
 		    sizeof(why)) != 0)

@@ -60,4 +60,28 @@ if [ $? -eq 1 ] && grep -q "first bad entry 1: erasure requested by nhs-uclh" "$
 else
 	bad "unauthorised erasure of a NACK-only message detected ($out)"; cat "$dir/out"
 fi
+# The oldest --roster is the chain's anchor: it must carry a threshold of
+# its own admins' signatures, else any unsigned file would vouch for keys.
+K=$B/ferry-keys
+export FERRY_PASSPHRASE=
+mkdir "$dir/k"
+for a in admin-1 admin-2; do
+	"$K" admin-init --name $a --out "$dir/k" >/dev/null || bad "admin-init $a"
+done
+"$K" relay-init --out "$dir/k" >/dev/null || bad "relay-init"
+"$K" roster new --admins "$dir/k/admin-1.pub,$dir/k/admin-2.pub" --threshold 2 \
+    --relay "$dir/k/relay.request" --out "$dir/unsigned" >/dev/null || bad "roster new"
+"$T" nack "$dir/r" "$SEED" 8 >/dev/null || bad "nack r"
+"$A" verify "$dir/r" --key "$PK" --roster "$dir/unsigned" >"$dir/out" 2>&1
+if [ $? -eq 1 ] && grep -q "roster 1: 0 of 2 signatures" "$dir/out"; then
+	ok "an unsigned roster given to verify is refused as the anchor"
+else
+	bad "unsigned roster anchor refused"; cat "$dir/out"
+fi
+"$K" roster sign --roster "$dir/unsigned" --key "$dir/k/admin-1.key" >/dev/null &&
+"$K" roster sign --roster "$dir/unsigned" --key "$dir/k/admin-2.key" >/dev/null ||
+    bad "roster sign"
+"$A" verify "$dir/r" --key "$PK" --roster "$dir/unsigned" >"$dir/out" 2>&1 &&
+    ok "the same roster signed by 2 of 2 admins is accepted" ||
+    { bad "signed roster anchor accepted"; cat "$dir/out"; }
 exit $fail
