@@ -733,30 +733,6 @@ ident_fingerprint(const uint8_t *data, size_t len, char out[IDENT_FP_LEN])
 	}
 }
 
-void
-ident_public_fingerprint(const struct ident *ident, char out[IDENT_FP_LEN])
-{
-	struct wire_buf w;
-	uint8_t *b;
-	size_t len;
-
-	wire_buf_init(&w);
-	wire_put_array(&w, 6);
-	wire_put_cstr(&w, ident->id);
-	wire_put_uint(&w, ident->kind);
-	wire_put_bin(&w, ident->sign_pk, 32);
-	wire_put_bin(&w, ident->curve_pk, 32);
-	wire_put_uint(&w, ident->nenc ? ident->enc[0].key_id : 0);
-	wire_put_bin(&w, ident->enc[0].pk, 32);
-	if (wire_buf_take(&w, &b, &len) != 0) {
-		/* Out of memory: an empty string never matches a real one. */
-		out[0] = '\0';
-		return;
-	}
-	ident_fingerprint(b, len, out);
-	free(b);
-}
-
 /* tag || 0x00 || msg in one new buffer. */
 static uint8_t *
 tagged(const char *tag, const uint8_t *msg, size_t len, size_t *tlen)

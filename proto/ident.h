@@ -125,13 +125,6 @@ int ident_enckey_verify(const uint8_t sign_pk[32], const char *id,
  */
 void ident_fingerprint(const uint8_t *data, size_t len, char out[IDENT_FP_LEN]);
 
-/**
- * ident_public_fingerprint(ident, out): fingerprint of the agency's public
- * identity: id, kind, signing, transport and current encryption key.
- */
-void ident_public_fingerprint(const struct ident *ident,
-    char out[IDENT_FP_LEN]);
-
 /** ident_sign(sk, tag, msg, len, sig): Ed25519 over tag || 0x00 || msg. */
 int ident_sign(const uint8_t sk[64], const char *tag, const uint8_t *msg,
     size_t len, uint8_t sig[64]);
