@@ -21,7 +21,9 @@
  *       HELLO with --credit W; print "msg <id> <content>" per new
  *       message (or "dup <id>"), send a RECEIPT for each unless
  *       --stop-after K (receipts stop after K messages, then exit);
- *       exits 0 after --count new messages.
+ *       exits 0 after --count new messages.  --no-receipts: never
+ *       acknowledge (a stalled peer); stays connected until --timeout,
+ *       then exits 0.
  * Output lines are for the scripts; everything else goes to stderr.
  * Exit: 0 done, 1 error or timeout, 3 handshake refused, 2 usage.
  */
@@ -44,6 +46,7 @@
 #define DAY (24ULL * 3600 * 1000)
 
 static int count = 1, credit = 16, stop_after = -1, want_receipts = 0;
+static int no_receipts = 0;
 static size_t size = 64;
 static double timeout_s = 30;
 static const char *marker = "FERRY-TEST";
@@ -506,7 +509,7 @@ cmd_recv(int argc, char **argv)
 		if (!cli_recv(&c, deadline, &b, &n)) {
 			printf("timeout got=%d\n", got);
 			fflush(stdout);
-			exit(1);
+			exit(no_receipts ? 0 : 1);
 		}
 		if ((rc = env_decode(b, n, 0, &e)) != 0) {
 			fprintf(stderr, "relayc: bad envelope: %s\n",
@@ -550,7 +553,7 @@ cmd_recv(int argc, char **argv)
 				free(b);
 				break;
 			}
-			{
+			if (!no_receipts) {
 				struct env r;
 				uint8_t *rb;
 				size_t rn;
@@ -595,6 +598,7 @@ static const struct option opts[] = {
 	{ "credit", required_argument, NULL, 'c' },
 	{ "stop-after", required_argument, NULL, 'S' },
 	{ "receipts", no_argument, NULL, 'R' },
+	{ "no-receipts", no_argument, NULL, 'N' },
 	{ "outsider", required_argument, NULL, 'o' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -630,6 +634,7 @@ main(int argc, char **argv)
 		case 'c': credit = (int)strtol(optarg, NULL, 10); break;
 		case 'S': stop_after = (int)strtol(optarg, NULL, 10); break;
 		case 'R': want_receipts = 1; break;
+		case 'N': no_receipts = 1; break;
 		case 'o': outsider = optarg; break;
 		default: usage();
 		}
