@@ -183,9 +183,7 @@ int
 kutil_write_new(const char *path, const uint8_t *buf, size_t len, int mode)
 {
 
-	if (access(path, F_OK) == 0)
-		return (FERRY_EEXIST);
-	return (ferry_write_file(path, buf, len, mode));
+	return (ferry_write_file_new(path, buf, len, mode));
 }
 
 int

@@ -126,8 +126,15 @@ uint64_t
 ferry_now_ms(void)
 {
 	struct timespec ts;
+	time_t t;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
+	/* CLOCK_REALTIME cannot fail on Linux; should it, time() is the
+	 * same clock to the second, rather than garbage from ${ts}. */
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
+		if ((t = time(NULL)) == (time_t)-1)
+			return (0);
+		return ((uint64_t)t * 1000);
+	}
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
@@ -151,8 +158,18 @@ fsync_dir_of(const char *path)
 	return (rc);
 }
 
-int
-ferry_write_file(const char *path, const void *buf, size_t len, int mode)
+/*
+ * Write ${buf} to ${path} by way of a new temporary file path.tmp.PID in the
+ * same folder, synced; then rename it over ${path} (${replace}), or link it
+ * to ${path}, which fails with EEXIST rather than replace anything, and
+ * drop the temporary name.  A stale temporary file (from a crash of an
+ * earlier process with this pid) is removed first; the new one is created
+ * O_EXCL|O_NOFOLLOW, so that a file or link planted at that name is never
+ * written through.
+ */
+static int
+write_file(const char *path, const void *buf, size_t len, int mode,
+    int replace)
 {
 	char tmp[4096];
 	const uint8_t *p = buf;
@@ -162,9 +179,12 @@ ferry_write_file(const char *path, const void *buf, size_t len, int mode)
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
 	    (long)getpid()) >= sizeof(tmp))
 		return (FERRY_EINVAL);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    mode)) < 0)
-		return (errno == ENOSPC ? FERRY_ENOSPC : FERRY_EIO);
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		return (FERRY_EIO);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, mode)) < 0)
+		return (errno == ENOSPC || errno == EDQUOT ? FERRY_ENOSPC :
+		    FERRY_EIO);
 	/* open() applies the umask; make the mode exact. */
 	if (fchmod(fd, (mode_t)mode) != 0)
 		goto err;
@@ -184,8 +204,20 @@ ferry_write_file(const char *path, const void *buf, size_t len, int mode)
 		goto err;
 	}
 	fd = -1;
-	if (rename(tmp, path) != 0)
-		goto err;
+	if (replace) {
+		if (rename(tmp, path) != 0)
+			goto err;
+	} else {
+		if (link(tmp, path) != 0) {
+			if (errno == EEXIST) {
+				unlink(tmp);
+				return (FERRY_EEXIST);
+			}
+			goto err;
+		}
+		if (unlink(tmp) != 0)
+			goto err;
+	}
 	return (fsync_dir_of(path));
 err:
 	saved = errno;
@@ -193,6 +225,21 @@ err:
 		close(fd);
 	unlink(tmp);
 	return (saved == ENOSPC || saved == EDQUOT ? FERRY_ENOSPC : FERRY_EIO);
+}
+
+int
+ferry_write_file(const char *path, const void *buf, size_t len, int mode)
+{
+
+	return (write_file(path, buf, len, mode, 1));
+}
+
+int
+ferry_write_file_new(const char *path, const void *buf, size_t len,
+    int mode)
+{
+
+	return (write_file(path, buf, len, mode, 0));
 }
 
 int

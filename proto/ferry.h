@@ -107,9 +107,20 @@ uint64_t ferry_now_ms(void);
 /**
  * ferry_write_file(path, buf, len, mode): write ${buf} to ${path} atomically
  * (temporary file in the same folder, fsync, rename, fsync of the folder),
- * created with ${mode}.  Returns 0 or FERRY_EIO.
+ * created with ${mode}.  The temporary file (${path}.tmp.PID) is created
+ * anew, O_EXCL|O_NOFOLLOW, after removing any stale one.  Returns 0 or
+ * FERRY_EIO, FERRY_ENOSPC.
  */
 int ferry_write_file(const char *path, const void *buf, size_t len, int mode);
+
+/**
+ * ferry_write_file_new(path, buf, len, mode): as ferry_write_file, but
+ * never replaces: the synced temporary file is hard-linked to ${path},
+ * which fails atomically if anything (a file, a dangling link) is there:
+ * FERRY_EEXIST, and nothing is changed.
+ */
+int ferry_write_file_new(const char *path, const void *buf, size_t len,
+    int mode);
 
 /**
  * ferry_read_file(path, max, buf, len, secret): read a whole file of at most

@@ -244,6 +244,8 @@ save(const struct ident *ident, const char *path, const char *passphrase,
 		wire_buf_free(&hw);
 		return (FERRY_EINVAL);
 	}
+	/* An early answer that spares the key derivation; the write itself
+	 * (ferry_write_file_new) is what refuses atomically. */
 	if (!replace && lstat(path, &st) == 0) {
 		wire_buf_free(&hw);
 		return (FERRY_EEXIST);
@@ -317,7 +319,8 @@ save(const struct ident *ident, const char *path, const char *passphrase,
 		rc = FERRY_EINTERNAL;
 		goto done;
 	}
-	rc = ferry_write_file(path, file.p, file.len, 0600);
+	rc = replace ? ferry_write_file(path, file.p, file.len, 0600) :
+	    ferry_write_file_new(path, file.p, file.len, 0600);
 done:
 	wire_buf_free(&hw);
 	free(hdr);

@@ -346,6 +346,63 @@ TEST(tagged_signatures)
 	ident_free(b);
 }
 
+/*
+ * ferry_write_file must not follow a link planted at its temporary name
+ * (path.tmp.PID): before, O_TRUNC without O_EXCL|O_NOFOLLOW wrote the new
+ * bytes through the link into its target.
+ */
+TEST(write_file_temp_link)
+{
+	char path[512], tmp[600], victim[512];
+	unsigned char *b;
+	size_t len;
+
+	path_in_tmp(path, sizeof(path), "w.out");
+	path_in_tmp(victim, sizeof(victim), "w.victim");
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	CHECK_EQ(ferry_write_file(victim, "victim", 6, 0644), 0);
+	CHECK_EQ(symlink(victim, tmp), 0);
+	CHECK_EQ(ferry_write_file(path, "new", 3, 0600), 0);
+	CHECK((b = t_read_file(victim, &len)) != NULL);
+	CHECK(len == 6 && memcmp(b, "victim", 6) == 0);
+	free(b);
+	CHECK((b = t_read_file(path, &len)) != NULL);
+	CHECK(len == 3 && memcmp(b, "new", 3) == 0);
+	free(b);
+	CHECK(access(tmp, F_OK) != 0);
+	/* A stale regular temporary file is replaced, not appended to. */
+	CHECK_EQ(ferry_write_file(tmp, "stale stale stale", 17, 0600), 0);
+	CHECK_EQ(ferry_write_file(path, "x", 1, 0600), 0);
+	CHECK((b = t_read_file(path, &len)) != NULL);
+	CHECK(len == 1 && b[0] == 'x');
+	free(b);
+}
+
+/* ferry_write_file_new never replaces what is there, even a link. */
+TEST(write_file_new)
+{
+	char path[512], link[512];
+	struct stat st;
+	unsigned char *b;
+	size_t len;
+
+	path_in_tmp(path, sizeof(path), "n.out");
+	path_in_tmp(link, sizeof(link), "n.link");
+	CHECK_EQ(ferry_write_file_new(path, "one", 3, 0600), 0);
+	CHECK_EQ(stat(path, &st), 0);
+	CHECK_EQ(st.st_mode & 0777, 0600);
+	CHECK_EQ(st.st_nlink, 1);
+	CHECK_EQ(ferry_write_file_new(path, "two", 3, 0600), FERRY_EEXIST);
+	CHECK((b = t_read_file(path, &len)) != NULL);
+	CHECK(len == 3 && memcmp(b, "one", 3) == 0);
+	free(b);
+	/* A dangling link counts as existing: nothing is written through it. */
+	CHECK_EQ(symlink("n.nowhere", link), 0);
+	CHECK_EQ(ferry_write_file_new(link, "two", 3, 0600), FERRY_EEXIST);
+	path_in_tmp(path, sizeof(path), "n.nowhere");
+	CHECK(access(path, F_OK) != 0);
+}
+
 int
 main(void)
 {
@@ -363,5 +420,7 @@ main(void)
 	RUN(rotation_limit);
 	RUN(fingerprints);
 	RUN(tagged_signatures);
+	RUN(write_file_temp_link);
+	RUN(write_file_new);
 	return (t_done());
 }
