@@ -23,6 +23,7 @@
 #include "ident.h"
 #include "kutil.h"
 #include "roster.h"
+#include "wire.h"
 
 static int
 make_identity(const char *prog, const char *id, uint32_t kind,
@@ -40,6 +41,15 @@ make_identity(const char *prog, const char *id, uint32_t kind,
 	if (!ferry_id_valid(id, strlen(id))) {
 		fprintf(stderr, "%s: id must be 1-64 of a-z, 0-9 and -: %s\n",
 		    prog, id);
+		return (KUTIL_USAGE);
+	}
+	/* Said here, before any key is made: the key request would refuse
+	 * the name later, with a less helpful message. */
+	if (name != NULL && !wire_text_ok((const uint8_t *)name,
+	    strlen(name))) {
+		fprintf(stderr, "%s: name must not contain control characters "
+		    "(newline, tab, escape, ...) (%s)\n", prog,
+		    ferry_errname(FERRY_EBADVALUE));
 		return (KUTIL_USAGE);
 	}
 	if (kutil_path(keypath, sizeof(keypath), dir, id, ".key") != 0 ||

@@ -128,6 +128,9 @@ meta_check(const char *id, uint32_t kind, const char *name)
 	if (name != NULL && (strlen(name) > FERRY_NAME_MAX ||
 	    !wire_utf8_valid((const uint8_t *)name, strlen(name))))
 		return (FERRY_EINVAL);
+	/* The key request (roster_request_make) would refuse it later. */
+	if (name != NULL && !wire_text_ok((const uint8_t *)name, strlen(name)))
+		return (FERRY_EBADVALUE);
 	return (0);
 }
 

@@ -60,6 +60,8 @@ int ident_kind_parse(const char *s, uint32_t *kind);
  * ident_generate(id, kind, name, now, validity_ms, out): fresh keys for
  * agency ${id}.  The first encryption key has key id 1 and is valid from
  * ${now} for ${validity_ms}.  *${out} is owned by the caller (ident_free).
+ * A ${name} that is not UTF-8 or longer than FERRY_NAME_MAX: FERRY_EINVAL;
+ * one holding control characters (wire_text_ok): FERRY_EBADVALUE.
  */
 int ident_generate(const char *id, uint32_t kind, const char *name,
     uint64_t now, uint64_t validity_ms, struct ident **out);

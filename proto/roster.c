@@ -80,27 +80,13 @@ get_id(const msgpack_object *o, char out[FERRY_ID_MAX + 1])
 	return (wire_str_copy(o, out, FERRY_ID_MAX + 1));
 }
 
-/*
- * Is the str object ${o} printable text: no C0 control (NUL, newline,
- * ESC, ...), DEL or C1 control (U+0080..U+009F, whose CSI can drive a
- * terminal)?  Names are printed for the admin who reads fingerprints
- * aloud, so a name must not be able to forge or hide a line; and a
- * name with NUL would copy to a shorter C string than its bytes.
- */
+/* Is the str object ${o} printable text (wire_text_ok)? */
 static int
 text_ok(const msgpack_object *o)
 {
-	const uint8_t *p = (const uint8_t *)o->via.str.ptr;
-	size_t i, n = o->via.str.size;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f)
-			return (0);
-		if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 &&
-		    p[i + 1] <= 0x9f)
-			return (0);
-	}
-	return (1);
+	return (wire_text_ok((const uint8_t *)o->via.str.ptr,
+	    o->via.str.size));
 }
 
 /* ---- Encryption keys (shared by requests and rosters) ------------------ */

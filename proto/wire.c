@@ -68,6 +68,21 @@ wire_utf8_valid(const uint8_t *s, size_t len)
 }
 
 int
+wire_text_ok(const uint8_t *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] < 0x20 || s[i] == 0x7f)
+			return (0);
+		if (s[i] == 0xc2 && i + 1 < len && s[i + 1] >= 0x80 &&
+		    s[i + 1] <= 0x9f)
+			return (0);
+	}
+	return (1);
+}
+
+int
 wire_scan(const uint8_t *buf, size_t len, int maxdepth)
 {
 	uint64_t left[WIRE_STACK];	/* values still expected per level */

@@ -124,4 +124,13 @@ void wire_put_raw(struct wire_buf *w, const void *b, size_t len);
 /** wire_utf8_valid(s, len): 1 if ${s} is well-formed UTF-8 (no overlongs, no surrogates). */
 int wire_utf8_valid(const uint8_t *s, size_t len);
 
+/**
+ * wire_text_ok(s, len): 1 if ${s} holds no C0 control (NUL, newline, ESC,
+ * ...), DEL or C1 control (U+0080..U+009F as UTF-8, whose CSI can drive a
+ * terminal), else 0.  For names printed beside fingerprints: such a name
+ * cannot forge or hide a line, and cannot hold a NUL that would make it a
+ * shorter C string than its bytes.  Does not check UTF-8 itself.
+ */
+int wire_text_ok(const uint8_t *s, size_t len);
+
 #endif

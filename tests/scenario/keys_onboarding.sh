@@ -227,5 +227,9 @@ check "verify needs --previous or --pin" 2 "$K" roster verify central/roster.2
 check "bad kind" 2 "$K" init --id x --kind spy --name X --out .
 has "usage on stderr" "kind must be" err.txt
 check "bad id" 2 "$K" init --id BAD_ID --kind other --name X --out .
+check "name with a control character" 2 "$K" init --id x --kind other \
+	--name "$(printf 'X\033[2K')" --out .
+has "control characters named" "control characters" err.txt
+[ ! -e x.key ] && ok "no key written for a bad name" || notok "x.key written"
 
 [ "$fails" -eq 0 ]

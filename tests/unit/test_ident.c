@@ -75,7 +75,21 @@ TEST(generate_checks_arguments)
 	    FERRY_EINVAL);
 	CHECK_EQ(ident_generate("met", IDENT_POLICE, "x", NOW, 0, &id),
 	    FERRY_EINVAL);
+	/* Control characters: C0 (ESC, newline), DEL, C1 (CSI). */
+	CHECK_EQ(ident_generate("met", IDENT_POLICE, "Met\x1b[2K", NOW, DAY,
+	    &id), FERRY_EBADVALUE);
+	CHECK_EQ(ident_generate("met", IDENT_POLICE, "Met\nfingerprint: 1",
+	    NOW, DAY, &id), FERRY_EBADVALUE);
+	CHECK_EQ(ident_generate("met", IDENT_POLICE, "Met\x7f", NOW, DAY,
+	    &id), FERRY_EBADVALUE);
+	CHECK_EQ(ident_generate("met", IDENT_POLICE, "Met\xc2\x9b" "2K", NOW,
+	    DAY, &id), FERRY_EBADVALUE);
 	CHECK(id == NULL);
+	/* Other non-ASCII text is fine. */
+	CHECK_EQ(ident_generate("met", IDENT_POLICE, "Caf\xc3\xa9 \xc2\xa0",
+	    NOW, DAY, &id), 0);
+	ident_free(id);
+	id = NULL;
 	ident_free(NULL);
 }
 

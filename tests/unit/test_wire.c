@@ -421,6 +421,23 @@ TEST(roundtrip_random_documents)
 	}
 }
 
+TEST(text_ok)
+{
+	static const char *bad[] = { "\x00", "a\nb", "\r", "\t", "\x1b[2K",
+	    "\x7f", "x\xc2\x80", "\xc2\x9b" "2K", "\xc2\x9f" };
+	static const char *good[] = { "", "Met Police", "caf\xc3\xa9",
+	    "\xc2\xa0", "\xc3\x80",
+	    "\xe2\x80\x8b", "~" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(wire_text_ok((const uint8_t *)bad[i], i == 0 ? 1 :
+		    strlen(bad[i])), 0);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK_EQ(wire_text_ok((const uint8_t *)good[i],
+		    strlen(good[i])), 1);
+}
+
 int
 main(void)
 {
@@ -436,6 +453,7 @@ main(void)
 	RUN(scan_nesting);
 	RUN(scan_map_keys);
 	RUN(scan_utf8);
+	RUN(text_ok);
 	RUN(parse_and_map_read);
 	RUN(parse_details);
 	RUN(parse_deepest_allowed);
