@@ -436,44 +436,25 @@ fail_enum(struct ctx *c, const char *path, const char *const *e)
 	return (fail(c, FERRY_ESCHEMA, path, "must be one of %s", list));
 }
 
-/* Base64 (RFC 4648 section 4, padded, no whitespace): decoded length. */
+/* Base64 (ferry_unbase64: RFC 4648 section 4, padded, canonical) into a
+ * new buffer *${out} (free()). */
 static int
 b64_decode(const char *s, size_t len, uint8_t **out, size_t *outlen)
 {
-	const char *end;
 	uint8_t *buf;
-	char *again;
-	size_t n, cap = len / 4 * 3 + 1;
+	size_t cap = len / 4 * 3 + 1;
+	int rc;
 
 	*out = NULL;
 	*outlen = 0;
-	if (len % 4 != 0)
-		return (FERRY_EBADVALUE);
 	if ((buf = malloc(cap)) == NULL)
 		return (FERRY_ENOMEM);
-	if (sodium_base642bin(buf, cap, s, len, NULL, &n, &end,
-	    sodium_base64_VARIANT_ORIGINAL) != 0 || end != s + len)
-		goto bad;
-	/* Only the one canonical text: re-encode and compare. */
-	if ((again = malloc(sodium_base64_ENCODED_LEN(n,
-	    sodium_base64_VARIANT_ORIGINAL))) == NULL) {
+	if ((rc = ferry_unbase64(buf, cap, s, len, outlen)) != 0) {
 		free(buf);
-		return (FERRY_ENOMEM);
+		return (rc);
 	}
-	sodium_bin2base64(again, sodium_base64_ENCODED_LEN(n,
-	    sodium_base64_VARIANT_ORIGINAL), buf, n,
-	    sodium_base64_VARIANT_ORIGINAL);
-	if (strlen(again) != len || memcmp(again, s, len) != 0) {
-		free(again);
-		goto bad;
-	}
-	free(again);
 	*out = buf;
-	*outlen = n;
 	return (0);
-bad:
-	free(buf);
-	return (FERRY_EBADVALUE);
 }
 
 static int

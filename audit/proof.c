@@ -133,14 +133,13 @@ line(const uint8_t *buf, size_t len, size_t *off, const uint8_t **s,
 	return (0);
 }
 
+/* One line of canonical base64 (ferry_unbase64), not empty. */
 static int
 b64line(const uint8_t *s, size_t n, uint8_t *out, size_t cap, size_t *outlen)
 {
-	const char *end;
 
-	if (n == 0 || sodium_base642bin(out, cap, (const char *)s, n, NULL,
-	    outlen, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    end != (const char *)s + n)
+	if (n == 0 || ferry_unbase64(out, cap, (const char *)s, n,
+	    outlen) != 0)
 		return (-1);
 	return (0);
 }

@@ -316,3 +316,33 @@ ferry_unhex(uint8_t *out, size_t outlen, const char *hex)
 		return (FERRY_EINVAL);
 	return (0);
 }
+
+int
+ferry_unbase64(uint8_t *out, size_t cap, const char *s, size_t len,
+    size_t *outlen)
+{
+	const char *end;
+
+	*outlen = 0;
+	if (len % 4 != 0)
+		return (FERRY_EBADVALUE);
+	if (len / 4 * 3 > cap + 2)
+		return (FERRY_ETOOBIG);
+	/*
+	 * libsodium (1.0.18, checked by test_note's base64_canonical)
+	 * refuses padding bits that are not zero and, in the ORIGINAL
+	 * variant, missing padding; it stops at the first byte it does not
+	 * take, so "all of ${s} consumed" refuses the rest.
+	 */
+	errno = 0;
+	if (sodium_base642bin(out, cap, s, len, NULL, outlen, &end,
+	    sodium_base64_VARIANT_ORIGINAL) != 0) {
+		*outlen = 0;
+		return (errno == ERANGE ? FERRY_ETOOBIG : FERRY_EBADVALUE);
+	}
+	if (end != s + len) {
+		*outlen = 0;
+		return (FERRY_EBADVALUE);
+	}
+	return (0);
+}

@@ -138,4 +138,17 @@ void ferry_hex(char *out, const uint8_t *in, size_t len);
 /** ferry_unhex(out, outlen, hex): parse exactly 2*outlen hex digits; 0 or FERRY_EINVAL. */
 int ferry_unhex(uint8_t *out, size_t outlen, const char *hex);
 
+/**
+ * ferry_unbase64(out, cap, s, len, outlen): decode the ${len} characters
+ * of ${s} as standard base64 (RFC 4648 section 4: '+' '/', '=' padding to
+ * a multiple of 4, no whitespace) into ${out} (at most ${cap} bytes),
+ * the decoded length to *${outlen}.  Only the one canonical text of a
+ * value is accepted: missing or extra padding, padding bits that are not
+ * zero, other characters (NUL included) or trailing bytes are
+ * FERRY_EBADVALUE; output over ${cap}: FERRY_ETOOBIG.  Empty input
+ * decodes to 0 bytes.
+ */
+int ferry_unbase64(uint8_t *out, size_t cap, const char *s, size_t len,
+    size_t *outlen);
+
 #endif

@@ -40,25 +40,13 @@ note_keyid(const char *name, uint8_t type, const uint8_t pk[32],
 	memcpy(id, h, 4);
 }
 
-/* Strict standard base64 with padding, canonical; 0 or -1. */
+/* Strict canonical base64 (ferry_unbase64), not empty; 0 or -1. */
 static int
 b64dec(const uint8_t *s, size_t slen, uint8_t *out, size_t cap, size_t *outlen)
 {
-	char re[sodium_base64_ENCODED_LEN(SIG_MAX,
-	    sodium_base64_VARIANT_ORIGINAL)];
-	const char *end;
 
-	if (slen == 0 || slen % 4 != 0 || slen >= sizeof(re))
-		return (-1);
-	if (sodium_base642bin(out, cap, (const char *)s, slen, NULL, outlen,
-	    &end, sodium_base64_VARIANT_ORIGINAL) != 0)
-		return (-1);
-	if (end != (const char *)s + slen)
-		return (-1);
-	/* Refuse non-zero padding bits: one encoding per value. */
-	sodium_bin2base64(re, sizeof(re), out, *outlen,
-	    sodium_base64_VARIANT_ORIGINAL);
-	if (strlen(re) != slen || memcmp(re, s, slen) != 0)
+	if (slen == 0 || ferry_unbase64(out, cap, (const char *)s, slen,
+	    outlen) != 0)
 		return (-1);
 	return (0);
 }

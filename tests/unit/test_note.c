@@ -176,6 +176,56 @@ TEST(syntax_refused)
 	}
 }
 
+/*
+ * ferry_unbase64, the one base64 decoder (notes, proof files, referral
+ * attachments): only the canonical padded text of a value.
+ */
+TEST(base64_canonical)
+{
+	static const struct {
+		const char *s;
+		size_t len;	/* 0: strlen */
+		int rc;
+		const char *want;
+	} v[] = {
+		{ "", 0, 0, "" },
+		{ "QQ==", 0, 0, "A" },
+		{ "QUE=", 0, 0, "AA" },
+		{ "QUFB", 0, 0, "AAA" },
+		{ "+/+/", 0, 0, "\xfb\xff\xbf" },
+		{ "QR==", 0, FERRY_EBADVALUE, NULL },	/* padding bits set */
+		{ "QUF=", 0, FERRY_EBADVALUE, NULL },	/* padding bits set */
+		{ "QQ", 0, FERRY_EBADVALUE, NULL },	/* padding missing */
+		{ "QQ=", 0, FERRY_EBADVALUE, NULL },
+		{ "QQ===", 0, FERRY_EBADVALUE, NULL },	/* extra padding */
+		{ "Q===", 0, FERRY_EBADVALUE, NULL },
+		{ "QQ==QQ==", 0, FERRY_EBADVALUE, NULL },	/* trailing */
+		{ "QUFB\n", 0, FERRY_EBADVALUE, NULL },	/* whitespace */
+		{ "QU FB", 0, FERRY_EBADVALUE, NULL },
+		{ "-_-_", 0, FERRY_EBADVALUE, NULL },	/* URL alphabet */
+		{ "QUFB\0\0\0\0", 8, FERRY_EBADVALUE, NULL },	/* NUL */
+		{ "QUFBQUFB", 0, FERRY_ETOOBIG, NULL },	/* 6 bytes > cap */
+	};
+	uint8_t out[4];
+	size_t i, n, len;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		len = v[i].len ? v[i].len : strlen(v[i].s);
+		n = 99;
+		CHECK_EQ(ferry_unbase64(out, sizeof(out), v[i].s, len, &n),
+		    v[i].rc);
+		if (v[i].rc != 0) {
+			CHECK_EQ(n, 0);
+			continue;
+		}
+		CHECK_EQ(n, strlen(v[i].want));
+		CHECK(memcmp(out, v[i].want, n) == 0);
+	}
+	/* Output that just fits, and one byte over. */
+	CHECK_EQ(ferry_unbase64(out, 3, "QUFB", 4, &n), 0);
+	CHECK_EQ(ferry_unbase64(out, 2, "QUFB", 4, &n), FERRY_ETOOBIG);
+}
+
 int
 main(void)
 {
@@ -191,5 +241,6 @@ main(void)
 	RUN(unknown_key_ignored);
 	RUN(cosign);
 	RUN(syntax_refused);
+	RUN(base64_canonical);
 	return (t_done());
 }
