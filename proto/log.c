@@ -9,6 +9,7 @@
  *   ckpts    u64be tree size  -> signed checkpoint note (archive)
  *   meta     "format", "origin", "pubkey", "checkpoint" (latest note)
  *
+ * plus the caller's own tables (log_open_ex), written through the batch.
  * Every write to entries and hashes is an MDB_APPEND.
  */
 #include "log.h"
@@ -35,9 +36,17 @@
 
 static size_t initial_mapsize = (size_t)1 << 30;
 
+static const char *const own_dbs[] = { "entries", "hashes", "msgs", "envs",
+    "ckpts", "meta" };
+#define OWN_DBS (sizeof(own_dbs) / sizeof(own_dbs[0]))
+
 struct log {
 	MDB_env *env;
 	MDB_dbi entries, hashes, msgs, envs, ckpts, meta;
+	MDB_dbi xdbi[LOG_DBS_MAX];	/* the caller's tables */
+	char *xname[LOG_DBS_MAX];
+	size_t nx;
+	uint64_t grows;			/* map growths since open */
 	char origin[LOG_ORIGIN_MAX + 1];
 	uint8_t pk[32];
 	uint8_t *sk;		/* sodium_malloc'd; NULL when read-only */
@@ -47,16 +56,22 @@ struct log {
 	struct log_batch *batch;
 };
 
-/* A batch remembers what it wrote so it can redo it after growing. */
-enum { ITEM_ENTRY, ITEM_DELENV };
+/*
+ * A batch remembers what it wrote so it can redo it after growing: log
+ * entries, and puts / deletes in any table (the caller's, and the envs
+ * deletions of log_erase).
+ */
+enum { ITEM_ENTRY, ITEM_PUT, ITEM_DEL };
 struct item {
 	int type;
-	uint8_t *bytes;		/* encoded entry, or 32-byte hash to delete */
+	uint8_t *bytes;		/* ENTRY: encoded entry; PUT, DEL: key */
 	size_t len;
-	uint8_t *env;
+	uint8_t *env;		/* ENTRY: envelope or NULL; PUT: value */
 	size_t envlen;
-	uint8_t msg_id[FERRY_MSGID_LEN];
-	uint32_t kind;
+	uint8_t msg_id[FERRY_MSGID_LEN];	/* ENTRY */
+	uint32_t kind;				/* ENTRY */
+	MDB_dbi dbi;				/* PUT, DEL */
+	unsigned flags;				/* PUT */
 };
 
 struct log_batch {
@@ -120,6 +135,8 @@ lmdb_err(int rc)
 		return (FERRY_EIO);
 	case MDB_NOTFOUND:
 		return (FERRY_ENOENT);
+	case MDB_KEYEXIST:
+		return (FERRY_EEXIST);
 	case ENOENT:
 		return (FERRY_ENOENT);
 	case EACCES:
@@ -447,27 +464,76 @@ meta_put(struct log *l, MDB_txn *txn, const char *key, const void *buf,
 	return (mdb_put(txn, l->meta, &k, &v, 0));
 }
 
-/* Open the DBIs (creating them when ${create}). */
+/* Open the DBIs, the log's and the caller's (creating them when ${create}). */
 static int
 open_dbis(struct log *l, MDB_txn *txn, int create)
 {
+	MDB_dbi *own[OWN_DBS] = { &l->entries, &l->hashes, &l->msgs,
+	    &l->envs, &l->ckpts, &l->meta };
 	unsigned fl = create ? MDB_CREATE : 0;
+	size_t i;
 	int rc;
 
-	if ((rc = mdb_dbi_open(txn, "entries", fl, &l->entries)) ||
-	    (rc = mdb_dbi_open(txn, "hashes", fl, &l->hashes)) ||
-	    (rc = mdb_dbi_open(txn, "msgs", fl, &l->msgs)) ||
-	    (rc = mdb_dbi_open(txn, "envs", fl, &l->envs)) ||
-	    (rc = mdb_dbi_open(txn, "ckpts", fl, &l->ckpts)) ||
-	    (rc = mdb_dbi_open(txn, "meta", fl, &l->meta)))
-		return (lmdb_err(rc));
+	for (i = 0; i < OWN_DBS; i++)
+		if ((rc = mdb_dbi_open(txn, own_dbs[i], fl, own[i])) != 0)
+			return (lmdb_err(rc));
+	for (i = 0; i < l->nx; i++)
+		if ((rc = mdb_dbi_open(txn, l->xname[i], fl, &l->xdbi[i])) != 0)
+			return (lmdb_err(rc));
 	return (0);
+}
+
+/* Copy the caller's table names of ${o} into ${l}; FERRY_EINVAL if bad. */
+static int
+take_names(struct log *l, const struct log_opts *o)
+{
+	size_t i, j, n;
+
+	if (o == NULL || o->ndbs == 0)
+		return (0);
+	if (o->ndbs > LOG_DBS_MAX || o->dbs == NULL)
+		return (FERRY_EINVAL);
+	for (i = 0; i < o->ndbs; i++) {
+		if (o->dbs[i] == NULL || (n = strlen(o->dbs[i])) == 0 ||
+		    n > 64)
+			return (FERRY_EINVAL);
+		for (j = 0; j < OWN_DBS; j++)
+			if (strcmp(o->dbs[i], own_dbs[j]) == 0)
+				return (FERRY_EINVAL);
+		for (j = 0; j < i; j++)
+			if (strcmp(o->dbs[i], o->dbs[j]) == 0)
+				return (FERRY_EINVAL);
+		if ((l->xname[i] = malloc(n + 1)) == NULL)
+			return (FERRY_ENOMEM);
+		memcpy(l->xname[i], o->dbs[i], n + 1);
+		l->nx = i + 1;
+	}
+	return (0);
+}
+
+static void
+free_names(struct log *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nx; i++)
+		free(l->xname[i]);
+	l->nx = 0;
 }
 
 /** log_open(dir, origin, sign_sk, out): open or create the log in ${dir}. */
 int
 log_open(const char *dir, const char *origin, const uint8_t *sign_sk,
     struct log **out)
+{
+
+	return (log_open_ex(dir, origin, sign_sk, NULL, out));
+}
+
+/** log_open_ex(dir, origin, sign_sk, opts, out): log_open with caller tables. */
+int
+log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
+    const struct log_opts *opts, struct log **out)
 {
 	struct log *l;
 	MDB_txn *txn = NULL;
@@ -482,6 +548,8 @@ log_open(const char *dir, const char *origin, const uint8_t *sign_sk,
 		return (FERRY_EINVAL);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return (FERRY_ENOMEM);
+	if ((rc = take_names(l, opts)) != 0)
+		goto err0;
 	if (!rdonly) {
 		if ((l->sk = sodium_malloc(64)) == NULL) {
 			rc = FERRY_ENOMEM;
@@ -497,10 +565,16 @@ log_open(const char *dir, const char *origin, const uint8_t *sign_sk,
 		rc = lmdb_err(rc);
 		goto err0;
 	}
-	if ((rc = mdb_env_set_maxdbs(l->env, 8)) != 0 ||
-	    (rc = mdb_env_set_mapsize(l->env, initial_mapsize)) != 0 ||
-	    (rc = mdb_env_open(l->env, dir, rdonly ? MDB_RDONLY : 0,
-	    0600)) != 0) {
+	/*
+	 * MDB_NOTLS: read snapshots belong to their transaction, not the
+	 * thread, so a caller may read its tables while walking the log.
+	 */
+	if ((rc = mdb_env_set_maxdbs(l->env, (MDB_dbi)(OWN_DBS + l->nx))) !=
+	    0 ||
+	    (rc = mdb_env_set_mapsize(l->env, opts != NULL &&
+	    opts->map_size != 0 ? opts->map_size : initial_mapsize)) != 0 ||
+	    (rc = mdb_env_open(l->env, dir, MDB_NOTLS |
+	    (rdonly ? MDB_RDONLY : 0), 0600)) != 0) {
 		rc = lmdb_err(rc);
 		goto err1;
 	}
@@ -566,8 +640,31 @@ err1:
 err0:
 	if (l->sk != NULL)
 		sodium_free(l->sk);
+	free_names(l);
 	free(l);
 	return (rc);
+}
+
+/** log_dbi(l, name, dbi): the handle of caller table ${name}. */
+int
+log_dbi(struct log *l, const char *name, MDB_dbi *dbi)
+{
+	size_t i;
+
+	for (i = 0; i < l->nx; i++)
+		if (strcmp(l->xname[i], name) == 0) {
+			*dbi = l->xdbi[i];
+			return (0);
+		}
+	return (FERRY_ENOENT);
+}
+
+/** log_map_grows(l): map growths since open. */
+uint64_t
+log_map_grows(const struct log *l)
+{
+
+	return (l->grows);
 }
 
 /** log_close(l): close ${l}. */
@@ -582,6 +679,7 @@ log_close(struct log *l)
 	mdb_env_close(l->env);
 	if (l->sk != NULL)
 		sodium_free(l->sk);
+	free_names(l);
 	free(l);
 }
 
@@ -632,11 +730,17 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 	MDB_val k, v;
 	int rc;
 
-	if (it->type == ITEM_DELENV) {
+	if (it->type == ITEM_DEL) {
 		k.mv_data = it->bytes;
-		k.mv_size = 32;
-		rc = mdb_del(b->txn, l->envs, &k, NULL);
-		return (rc == MDB_NOTFOUND ? 0 : rc);
+		k.mv_size = it->len;
+		return (mdb_del(b->txn, it->dbi, &k, NULL));
+	}
+	if (it->type == ITEM_PUT) {
+		k.mv_data = it->bytes;
+		k.mv_size = it->len;
+		v.mv_data = it->env;
+		v.mv_size = it->envlen;
+		return (mdb_put(b->txn, it->dbi, &k, &v, it->flags));
 	}
 	be64(kb, index);
 	k.mv_data = kb;
@@ -708,13 +812,18 @@ grow_and_redo(struct log_batch *b)
 		newsize = info.me_mapsize * 2;
 		if ((rc = mdb_env_set_mapsize(l->env, newsize)) != 0)
 			return (FERRY_ENOSPC);
+		l->grows++;
 		if ((rc = mdb_txn_begin(l->env, NULL, 0, &b->txn)) != 0) {
 			b->txn = NULL;
 			return (lmdb_err(rc));
 		}
 		index = l->size;
 		for (i = 0, rc = 0; i < b->n; i++) {
-			if ((rc = write_item(b, &b->items[i], index)) != 0)
+			rc = write_item(b, &b->items[i], index);
+			/* A delete that found nothing did nothing, again. */
+			if (rc == MDB_NOTFOUND && b->items[i].type == ITEM_DEL)
+				rc = 0;
+			if (rc != 0)
 				break;
 			if (b->items[i].type == ITEM_ENTRY)
 				index++;
@@ -916,6 +1025,110 @@ dead:
 	return (rc);
 }
 
+/** log_batch_txn(b): the batch's write transaction (reads only). */
+MDB_txn *
+log_batch_txn(struct log_batch *b)
+{
+
+	return (b->txn);
+}
+
+/* Record and apply a caller put (${val} != NULL) or delete. */
+static int
+batch_write(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen,
+    const void *val, size_t vlen, unsigned flags)
+{
+	struct item *it;
+	size_t i;
+	int rc;
+
+	if (b->dead)
+		return (FERRY_EINVAL);
+	if (key == NULL || klen == 0 || klen > 511 ||
+	    (val == NULL && vlen != 0) ||
+	    (flags & ~(unsigned)(MDB_NOOVERWRITE | MDB_APPEND)) != 0)
+		return (FERRY_EINVAL);
+	for (i = 0; i < b->l->nx; i++)
+		if (b->l->xdbi[i] == dbi)
+			break;
+	if (i == b->l->nx)
+		return (FERRY_EINVAL);	/* only the caller's own tables */
+	if ((it = new_item(b)) == NULL) {
+		b->dead = 1;
+		return (FERRY_ENOMEM);
+	}
+	it->type = val != NULL ? ITEM_PUT : ITEM_DEL;
+	it->dbi = dbi;
+	it->flags = flags;
+	if ((it->bytes = malloc(klen)) == NULL ||
+	    (it->type == ITEM_PUT &&
+	    (it->env = malloc(vlen ? vlen : 1)) == NULL)) {
+		rc = FERRY_ENOMEM;
+		goto dead;
+	}
+	memcpy(it->bytes, key, klen);
+	it->len = klen;
+	if (it->type == ITEM_PUT) {
+		if (vlen > 0)
+			memcpy(it->env, val, vlen);
+		it->envlen = vlen;
+	}
+	rc = write_or_grow(b, it, 0);
+	if (rc == FERRY_EEXIST || rc == FERRY_ENOENT) {
+		/* Refused by LMDB without a change: forget it. */
+		free(it->bytes);
+		free(it->env);
+		b->n--;
+		return (rc);
+	}
+	if (rc != 0)
+		goto dead_kept;
+	return (0);
+
+dead:
+	free(it->bytes);
+	free(it->env);
+	b->n--;
+dead_kept:
+	b->dead = 1;
+	return (rc);
+}
+
+/** log_batch_put(b, dbi, key, klen, val, vlen, flags): a caller put. */
+int
+log_batch_put(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen,
+    const void *val, size_t vlen, unsigned flags)
+{
+
+	if (val == NULL)
+		val = "";
+	return (batch_write(b, dbi, key, klen, val, vlen, flags));
+}
+
+/** log_batch_del(b, dbi, key, klen): a caller delete. */
+int
+log_batch_del(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen)
+{
+
+	return (batch_write(b, dbi, key, klen, NULL, 0, 0));
+}
+
+/** log_batch_checkpoint(b, note, len): sign the batch's tree so far. */
+int
+log_batch_checkpoint(struct log_batch *b, uint8_t **note, size_t *len)
+{
+	struct hctx hc = { b->txn, b->l->hashes };
+	uint8_t root[32];
+	int rc;
+
+	if (b->dead || b->size == 0)
+		return (FERRY_EINVAL);
+	if ((rc = merkle_root(b->size, hread, &hc, root)) != 0)
+		return (rc);
+	return (note_sign_checkpoint(b->l->origin, b->size, root, b->l->sk,
+	    note, len));
+}
+
 /* Sign and store the checkpoint for b->size; LMDB code or FERRY code. */
 static int
 put_checkpoint(struct log_batch *b, int archive, int *ferr)
@@ -971,12 +1184,17 @@ log_commit(struct log_batch *b)
 	}
 	for (tries = 0; tries < GROW_TRIES; tries++) {
 		now = ferry_now_ms();
-		archived = (l->last_archive_size == UINT64_MAX ||
-		    now >= l->last_archive_ms + ARCHIVE_MS);
-		rc = put_checkpoint(b, archived, &ferr);
-		if (ferr != 0) {
-			rc = ferr;
-			goto fail;
+		archived = 0;
+		rc = 0;
+		/* Only caller writes: the tree, hence the checkpoint, stays. */
+		if (b->size != l->size) {
+			archived = (l->last_archive_size == UINT64_MAX ||
+			    now >= l->last_archive_ms + ARCHIVE_MS);
+			rc = put_checkpoint(b, archived, &ferr);
+			if (ferr != 0) {
+				rc = ferr;
+				goto fail;
+			}
 		}
 		if (rc == 0) {
 			rc = mdb_txn_commit(b->txn);
@@ -1025,6 +1243,62 @@ log_append(struct log *l, const struct log_entry *e, const uint8_t *env,
 	return (log_commit(b));
 }
 
+/*
+ * Reads.  Every public read runs in its own read snapshot of committed
+ * state, opened by snap() (refused while this handle's batch is open:
+ * its thread must not open a read transaction, PITFALLS LMDB 4).
+ */
+static int
+snap(struct log *l, MDB_txn **txn)
+{
+
+	if (l->batch != NULL)
+		return (FERRY_EINVAL);
+	return (rtxn(l, txn));
+}
+
+/** log_read_begin(l, txn): a read snapshot for the caller's tables. */
+int
+log_read_begin(struct log *l, MDB_txn **txn)
+{
+
+	return (snap(l, txn));
+}
+
+/** log_read_end(txn): end a log_read_begin snapshot. */
+void
+log_read_end(MDB_txn *txn)
+{
+
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+}
+
+/* The value of ${key} in ${dbi}, copied into a new buffer *${buf}. */
+static int
+snap_copy(struct log *l, MDB_dbi dbi, const void *key, size_t klen,
+    uint8_t **buf, size_t *len)
+{
+	MDB_txn *txn;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = snap(l, &txn)) != 0)
+		return (rc);
+	k.mv_data = (void *)(uintptr_t)key;
+	k.mv_size = klen;
+	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+		rc = lmdb_err(rc);
+	else if ((*buf = malloc(v.mv_size ? v.mv_size : 1)) == NULL)
+		rc = FERRY_ENOMEM;
+	else {
+		memcpy(*buf, v.mv_data, v.mv_size);
+		*len = v.mv_size;
+	}
+	mdb_txn_abort(txn);
+	return (rc);
+}
+
 /* Fetch the raw bytes of entry ${index} in ${txn} (borrowed). */
 static int
 raw_get(struct log *l, MDB_txn *txn, uint64_t index, MDB_val *v)
@@ -1045,25 +1319,10 @@ raw_get(struct log *l, MDB_txn *txn, uint64_t index, MDB_val *v)
 int
 log_get_raw(struct log *l, uint64_t index, uint8_t **buf, size_t *len)
 {
-	MDB_txn *txn;
-	MDB_val v;
-	int rc;
+	uint8_t kb[8];
 
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	if ((rc = rtxn(l, &txn)) != 0)
-		return (rc);
-	if ((rc = raw_get(l, txn, index, &v)) != 0)
-		goto out;
-	if ((*buf = malloc(v.mv_size ? v.mv_size : 1)) == NULL) {
-		rc = FERRY_ENOMEM;
-		goto out;
-	}
-	memcpy(*buf, v.mv_data, v.mv_size);
-	*len = v.mv_size;
-out:
-	mdb_txn_abort(txn);
-	return (rc);
+	be64(kb, index);
+	return (snap_copy(l, l->entries, kb, 8, buf, len));
 }
 
 /** log_get(l, index, e): decode entry ${index} into ${e}. */
@@ -1102,9 +1361,7 @@ log_find_msg(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
 	MDB_txn *txn;
 	int rc;
 
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	if ((rc = rtxn(l, &txn)) != 0)
+	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
 	rc = msg_lookup(l, txn, msg_id, kind, index);
 	mdb_txn_abort(txn);
@@ -1118,81 +1375,83 @@ int
 log_get_envelope(struct log *l, const uint8_t env_hash[FERRY_HASH_LEN],
     uint8_t **buf, size_t *len)
 {
+
+	return (snap_copy(l, l->envs, env_hash, 32, buf, len));
+}
+
+/** log_checkpoint(l, note, len): the latest signed checkpoint. */
+int
+log_checkpoint(struct log *l, uint8_t **note, size_t *len)
+{
+
+	return (snap_copy(l, l->meta, "checkpoint", strlen("checkpoint"),
+	    note, len));
+}
+
+/* The tree reads of log_root, log_leaf_hash and the two proofs. */
+enum { TREE_ROOT, TREE_LEAF, TREE_INCLUSION, TREE_CONSISTENCY };
+
+/*
+ * Run tree read ${op} (with argument ${arg}: leaf index or m) over a tree
+ * of ${size} entries, in one snapshot that must hold that many (else
+ * ${toobig}).  One hash into ${hash}, or a proof into ${proof} / *${n}.
+ */
+static int
+tree_read(struct log *l, int op, uint64_t arg, uint64_t size, int toobig,
+    uint8_t hash[FERRY_HASH_LEN], uint8_t proof[][FERRY_HASH_LEN], size_t *n)
+{
+	struct hctx hc;
 	MDB_txn *txn;
-	MDB_val k, v;
+	uint64_t have;
 	int rc;
 
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	if ((rc = rtxn(l, &txn)) != 0)
+	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
-	k.mv_data = (void *)(uintptr_t)env_hash;
-	k.mv_size = 32;
-	if ((rc = mdb_get(txn, l->envs, &k, &v)) != 0) {
-		rc = lmdb_err(rc);
+	hc.txn = txn;
+	hc.dbi = l->hashes;
+	if ((rc = count_entries(l, txn, &have)) != 0)
+		goto out;
+	if (size > have) {
+		rc = toobig;
 		goto out;
 	}
-	if ((*buf = malloc(v.mv_size ? v.mv_size : 1)) == NULL) {
-		rc = FERRY_ENOMEM;
-		goto out;
+	switch (op) {
+	case TREE_ROOT:
+		rc = merkle_root(size, hread, &hc, hash);
+		break;
+	case TREE_LEAF:
+		rc = hread(&hc, merkle_stored_index(0, arg), hash);
+		break;
+	case TREE_INCLUSION:
+		rc = merkle_prove_inclusion(arg, size, hread, &hc, proof, n);
+		break;
+	default:
+		rc = merkle_prove_consistency(arg, size, hread, &hc, proof, n);
+		break;
 	}
-	memcpy(*buf, v.mv_data, v.mv_size);
-	*len = v.mv_size;
 out:
 	mdb_txn_abort(txn);
 	return (rc);
-}
-
-/* Start a read snapshot for tree operations up to ${size}. */
-static int
-tree_txn(struct log *l, uint64_t size, MDB_txn **txn)
-{
-	uint64_t n;
-	int rc;
-
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	if ((rc = rtxn(l, txn)) != 0)
-		return (rc);
-	if ((rc = count_entries(l, *txn, &n)) != 0 || size > n) {
-		mdb_txn_abort(*txn);
-		return (rc != 0 ? rc : FERRY_EINVAL);
-	}
-	return (0);
 }
 
 /** log_root(l, size, root): the root of the first ${size} entries. */
 int
 log_root(struct log *l, uint64_t size, uint8_t root[FERRY_HASH_LEN])
 {
-	struct hctx hc;
-	MDB_txn *txn;
-	int rc;
 
-	if ((rc = tree_txn(l, size, &txn)) != 0)
-		return (rc);
-	hc.txn = txn;
-	hc.dbi = l->hashes;
-	rc = merkle_root(size, hread, &hc, root);
-	mdb_txn_abort(txn);
-	return (rc);
+	return (tree_read(l, TREE_ROOT, 0, size, FERRY_EINVAL, root, NULL,
+	    NULL));
 }
 
 /** log_leaf_hash(l, index, hash): the stored leaf hash of ${index}. */
 int
 log_leaf_hash(struct log *l, uint64_t index, uint8_t hash[FERRY_HASH_LEN])
 {
-	struct hctx hc;
-	MDB_txn *txn;
-	int rc;
 
-	if ((rc = tree_txn(l, index + 1, &txn)) != 0)
-		return (rc == FERRY_EINVAL ? FERRY_ENOENT : rc);
-	hc.txn = txn;
-	hc.dbi = l->hashes;
-	rc = hread(&hc, merkle_stored_index(0, index), hash);
-	mdb_txn_abort(txn);
-	return (rc);
+	if (index == UINT64_MAX)
+		return (FERRY_ENOENT);
+	return (tree_read(l, TREE_LEAF, index, index + 1, FERRY_ENOENT, hash,
+	    NULL, NULL));
 }
 
 /** log_prove_inclusion(l, index, size, proof, n): RFC 6962 audit path. */
@@ -1200,17 +1459,9 @@ int
 log_prove_inclusion(struct log *l, uint64_t index, uint64_t size,
     uint8_t proof[][FERRY_HASH_LEN], size_t *n)
 {
-	struct hctx hc;
-	MDB_txn *txn;
-	int rc;
 
-	if ((rc = tree_txn(l, size, &txn)) != 0)
-		return (rc);
-	hc.txn = txn;
-	hc.dbi = l->hashes;
-	rc = merkle_prove_inclusion(index, size, hread, &hc, proof, n);
-	mdb_txn_abort(txn);
-	return (rc);
+	return (tree_read(l, TREE_INCLUSION, index, size, FERRY_EINVAL, NULL,
+	    proof, n));
 }
 
 /** log_prove_consistency(l, m, size, proof, n): RFC 6962 consistency proof. */
@@ -1218,46 +1469,9 @@ int
 log_prove_consistency(struct log *l, uint64_t m, uint64_t size,
     uint8_t proof[][FERRY_HASH_LEN], size_t *n)
 {
-	struct hctx hc;
-	MDB_txn *txn;
-	int rc;
 
-	if ((rc = tree_txn(l, size, &txn)) != 0)
-		return (rc);
-	hc.txn = txn;
-	hc.dbi = l->hashes;
-	rc = merkle_prove_consistency(m, size, hread, &hc, proof, n);
-	mdb_txn_abort(txn);
-	return (rc);
-}
-
-/** log_checkpoint(l, note, len): the latest signed checkpoint. */
-int
-log_checkpoint(struct log *l, uint8_t **note, size_t *len)
-{
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc;
-
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	if ((rc = rtxn(l, &txn)) != 0)
-		return (rc);
-	k.mv_data = (void *)"checkpoint";
-	k.mv_size = strlen("checkpoint");
-	if ((rc = mdb_get(txn, l->meta, &k, &v)) != 0) {
-		rc = lmdb_err(rc);
-		goto out;
-	}
-	if ((*note = malloc(v.mv_size ? v.mv_size : 1)) == NULL) {
-		rc = FERRY_ENOMEM;
-		goto out;
-	}
-	memcpy(*note, v.mv_data, v.mv_size);
-	*len = v.mv_size;
-out:
-	mdb_txn_abort(txn);
-	return (rc);
+	return (tree_read(l, TREE_CONSISTENCY, m, size, FERRY_EINVAL, NULL,
+	    proof, n));
 }
 
 /** log_checkpoint_foreach(l, fn, ctx): every archived checkpoint, then the latest. */
@@ -1272,9 +1486,7 @@ log_checkpoint_foreach(struct log *l,
 	uint64_t last = 0;
 	int rc, have = 0;
 
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	if ((rc = rtxn(l, &txn)) != 0)
+	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, l->ckpts, &c)) != 0) {
 		mdb_txn_abort(txn);
@@ -1391,10 +1603,12 @@ log_erase(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN], int reason,
 			rc = FERRY_ENOMEM;
 			goto err;
 		}
-		it->type = ITEM_DELENV;
+		it->type = ITEM_DEL;
+		it->dbi = l->envs;
 		memcpy(it->bytes, hashes[i], 32);
 		it->len = 32;
-		if ((rc = write_or_grow(b, it, 0)) != 0)
+		/* A message may share its envelope between entries. */
+		if ((rc = write_or_grow(b, it, 0)) != 0 && rc != FERRY_ENOENT)
 			goto err;
 	}
 	memset(&e, 0, sizeof(e));
@@ -1453,9 +1667,7 @@ log_foreach(struct log *l, uint64_t from,
 	uint64_t idx, want = from;
 	int rc;
 
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	if ((rc = rtxn(l, &txn)) != 0)
+	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, l->entries, &c)) != 0) {
 		mdb_txn_abort(txn);
@@ -1501,9 +1713,7 @@ log_check(struct log *l, uint64_t *bad_index)
 	size_t c, j;
 	int rc, hrc;
 
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	if ((rc = rtxn(l, &txn)) != 0)
+	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
 	hc.txn = txn;
 	hc.dbi = l->hashes;
@@ -1577,4 +1787,12 @@ out:
 		mdb_cursor_close(ce);
 	mdb_txn_abort(txn);
 	return (rc);
+}
+
+/** log_kind_unique(kind): is (msg_id, ${kind}) unique in a log? */
+int
+log_kind_unique(uint32_t kind)
+{
+
+	return (kind_unique(kind));
 }

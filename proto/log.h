@@ -2,8 +2,12 @@
  * log.h: each party's append-only log (DESIGN.md "The log",
  * docs/protocol.md "The log").
  *
- * One LMDB environment per party, in its own folder.  Entries are numbered
- * from 0 and never rewritten; each entry is a small canonical msgpack map of
+ * One LMDB environment per party, in its own folder.  The party may keep
+ * its own tables (the relay's queue, the agent's store) in the same
+ * environment, opened by log_open_ex, and write them in the same
+ * transaction as its log entries (log_batch_put / log_batch_del): one
+ * synced commit then makes log and state durable together, atomically.
+ * Entries are numbered from 0 and never rewritten; each entry is a small canonical msgpack map of
  * ids, hashes, times and codes (never personal data) and is a leaf of an
  * RFC 6962 Merkle tree whose hashes are stored densely in append order.
  * Every commit signs one C2SP checkpoint (origin, size, root) with the
@@ -26,6 +30,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <lmdb.h>
 
 #include "ferry.h"
 
@@ -54,6 +60,7 @@ enum log_kind {
 #define LOG_ENV_MAX (64u * 1024 * 1024)	/* bytes of one stored envelope */
 #define LOG_PROOF_MAX 64		/* hashes in any proof */
 #define LOG_ORIGIN_MAX 128		/* bytes of an origin / key name */
+#define LOG_DBS_MAX 16			/* caller tables per log (log_opts) */
 
 /*
  * One entry.  Zero / empty fields are simply absent from the encoding and
@@ -82,7 +89,8 @@ struct log;
 struct log_batch;
 
 /**
- * log_open(dir, origin, sign_sk, out): open (creating if needed, mode 0700
+ * log_open(dir, origin, sign_sk, out): log_open_ex with no options: open
+ * (creating if needed, mode 0700
  * folder / 0600 files) the log in folder ${dir}.  ${origin} names the log
  * (e.g. "ferry/met-police"); it is the checkpoint origin line and the note
  * key name.  A new log stores ${origin} and the public half of ${sign_sk};
@@ -94,6 +102,37 @@ struct log_batch;
  */
 int log_open(const char *dir, const char *origin, const uint8_t *sign_sk,
     struct log **out);
+
+/*
+ * Options of log_open_ex.  ${dbs}: names of ${ndbs} (at most LOG_DBS_MAX)
+ * tables of the caller's own, kept in the log's LMDB environment and
+ * opened (created when writable) at open time; a name may not be one of
+ * the log's own ("entries", "hashes", "msgs", "envs", "ckpts", "meta"):
+ * prefix them ("q.msgs").  ${map_size}: initial LMDB map size in bytes
+ * (0: the log_set_initial_mapsize default); a full map still grows.
+ */
+struct log_opts {
+	const char *const *dbs;
+	size_t ndbs;
+	size_t map_size;
+};
+
+/**
+ * log_open_ex(dir, origin, sign_sk, opts, out): log_open, also opening
+ * the caller tables and map size of ${opts} (may be NULL).  FERRY_EINVAL
+ * for a bad or reserved table name; FERRY_ENOENT when a read-only open
+ * names a table that does not exist.
+ */
+int log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
+    const struct log_opts *opts, struct log **out);
+
+/**
+ * log_dbi(l, name, dbi): the LMDB handle of caller table ${name} (one of
+ * log_open_ex's ${opts}->dbs) into *${dbi}, for log_batch_put/del and for
+ * reads in a log_read_begin or log_batch_txn transaction.  FERRY_ENOENT
+ * if ${l} was not opened with that table.
+ */
+int log_dbi(struct log *l, const char *name, MDB_dbi *dbi);
 
 /** log_close(l): close ${l}; no-op for NULL.  Aborts an open batch. */
 void log_close(struct log *l);
@@ -137,15 +176,83 @@ int log_add(struct log_batch *b, const struct log_entry *e,
 
 /**
  * log_commit(b): write the batch's entries and hashes, sign one checkpoint
- * for the new size, commit with a synced LMDB commit, and free ${b}.  Only
+ * for the new size (none when the batch added no entry, only caller
+ * writes), commit with a synced LMDB commit, and free ${b}.  Only
  * when this returns 0 are the entries logged; on any error nothing of the
  * batch is logged (FERRY_ENOSPC for a full disk or a map that could not
- * grow, FERRY_EIO, FERRY_ELMDB).  A full map is grown and the batch redone
- * transparently.  ${b} is freed in every case.
+ * grow, FERRY_EIO, FERRY_ELMDB).  A full map is grown and the batch
+ * (entries and caller writes) redone transparently.  ${b} is freed in
+ * every case.
  */
 int log_commit(struct log_batch *b);
 
 /** log_abort(b): discard batch ${b}; nothing of it is logged.  NULL ok. */
+
+/*
+ * Caller tables in a batch.  A batch may hold, besides log entries, writes
+ * to the caller's own tables (log_open_ex); log_commit makes them durable
+ * in the same synced commit as the entries, or none of them.  All writes
+ * go through log_batch_put / log_batch_del, which record a copy: when the
+ * map fills (MDB_MAP_FULL, in any call of the batch) the log aborts the
+ * transaction, grows the map and redoes every entry and every caller
+ * write of the batch in order, transparently, so the caller never redoes
+ * anything.  Hence: never write with mdb_* calls on log_batch_txn (a
+ * write the batch did not record is lost on a redo), and treat the
+ * transaction, cursors on it and MDB_vals read from it as invalid after
+ * any later log_add / log_batch_put / log_batch_del / log_commit call.
+ */
+
+/**
+ * log_batch_txn(b): the write transaction of batch ${b}, for reads of the
+ * caller's tables (and the log's) that see the batch's own writes.
+ * Borrowed: valid until the next call that writes to ${b} (see above).
+ */
+MDB_txn *log_batch_txn(struct log_batch *b);
+
+/**
+ * log_batch_put(b, dbi, key, klen, val, vlen, flags): put ${key} ->
+ * ${val} into caller table ${dbi} within batch ${b} (both copied).
+ * ${flags}: 0, MDB_NOOVERWRITE (an existing key gives FERRY_EEXIST) or
+ * MDB_APPEND (keys must increase; else FERRY_EEXIST).  FERRY_EEXIST and
+ * FERRY_EINVAL leave the batch usable; after any other error the batch is
+ * dead (only log_abort remains).
+ */
+int log_batch_put(struct log_batch *b, MDB_dbi dbi, const void *key,
+    size_t klen, const void *val, size_t vlen, unsigned flags);
+
+/**
+ * log_batch_del(b, dbi, key, klen): delete ${key} from caller table
+ * ${dbi} within batch ${b}.  FERRY_ENOENT (batch usable) if absent.
+ */
+int log_batch_del(struct log_batch *b, MDB_dbi dbi, const void *key,
+    size_t klen);
+
+/**
+ * log_batch_checkpoint(b, note, len): sign a checkpoint for the entries
+ * committed plus those added to ${b} so far, into a new buffer *${note}
+ * (free()).  That tree exists only once ${b} commits: release the note
+ * only after log_commit returned 0.  (A receiver names it in a receipt
+ * stored in the same batch.)  FERRY_EINVAL on an empty log or dead batch.
+ */
+int log_batch_checkpoint(struct log_batch *b, uint8_t **note, size_t *len);
+
+/**
+ * log_read_begin(l, txn): a read-only snapshot of ${l}'s environment
+ * (committed state only) in *${txn}, for reads of the caller's tables;
+ * end it with log_read_end.  Several may be open at once in one thread
+ * (the environment is opened MDB_NOTLS).  FERRY_EINVAL while a batch is
+ * open on ${l}: its thread must not open a read transaction.
+ */
+int log_read_begin(struct log *l, MDB_txn **txn);
+
+/** log_read_end(txn): end a log_read_begin snapshot; NULL ok. */
+void log_read_end(MDB_txn *txn);
+
+/**
+ * log_map_grows(l): how many times ${l} grew its map (full map) since it
+ * was opened; for the caller's log lines and tests.
+ */
+uint64_t log_map_grows(const struct log *l);
 void log_abort(struct log_batch *b);
 
 /**
@@ -294,5 +401,12 @@ int log_entry_decode(const uint8_t *buf, size_t len, struct log_entry *e);
 
 /** log_kind_name(kind): "SENT", "ACCEPTED", ...; "?" if unknown. */
 const char *log_kind_name(uint32_t kind);
+
+/**
+ * log_kind_unique(kind): 1 if a log holds at most one entry of ${kind}
+ * per message id (SENT, ACCEPTED, RECEIVED, RECEIPT, DELIVERED, ERASURE,
+ * EXPIRED; log_append refuses a second with FERRY_EDUPMSG), else 0.
+ */
+int log_kind_unique(uint32_t kind);
 
 #endif

@@ -439,6 +439,180 @@ detentry(struct log_entry *e, uint32_t kind, uint64_t i, const char *from,
 	e->roster_version = 1;
 }
 
+/* Read caller table ${dbi} key ${k} in a snapshot: its value's first byte, or -1. */
+static int
+xget(struct log *l, MDB_dbi dbi, const char *k)
+{
+	MDB_txn *txn;
+	MDB_val kv = { strlen(k), (void *)(uintptr_t)k }, v;
+	int r = -1;
+
+	if (log_read_begin(l, &txn) != 0)
+		return (-2);
+	if (mdb_get(txn, dbi, &kv, &v) == 0 && v.mv_size > 0)
+		r = ((const uint8_t *)v.mv_data)[0];
+	log_read_end(txn);
+	return (r);
+}
+
+TEST(caller_tables_commit_with_entries)
+{
+	const char *dir = newdir();
+	static const char *const dbs[] = { "t.state", "t.more" };
+	static const char *const bad1[] = { "msgs" };
+	static const char *const bad2[] = { "t.a", "t.a" };
+	struct log_opts o = { dbs, 2, 0 }, ob;
+	struct log *l;
+	struct log_batch *b;
+	struct log_entry e;
+	struct note_checkpoint cp;
+	MDB_dbi d1, d2;
+	MDB_txn *txn;
+	MDB_val kv, v;
+	uint8_t *note, *n2, root[32];
+	size_t len, len2;
+	uint64_t idx;
+
+	ob = o;
+	ob.dbs = bad1;
+	ob.ndbs = 1;
+	CHECK_EQ(log_open_ex(dir, "ferry/met-police", sk, &ob, &l),
+	    FERRY_EINVAL);	/* the log's own name */
+	ob.dbs = bad2;
+	ob.ndbs = 2;
+	CHECK_EQ(log_open_ex(dir, "ferry/met-police", sk, &ob, &l),
+	    FERRY_EINVAL);	/* twice */
+	CHECK_EQ(log_open_ex(dir, "ferry/met-police", sk, &o, &l), 0);
+	CHECK_EQ(log_dbi(l, "t.state", &d1), 0);
+	CHECK_EQ(log_dbi(l, "t.more", &d2), 0);
+	CHECK_EQ(log_dbi(l, "t.none", &d2), FERRY_ENOENT);
+	CHECK_EQ(log_dbi(l, "t.more", &d2), 0);
+
+	/* Entries and caller writes: one commit, both durable. */
+	CHECK_EQ(log_begin(l, &b), 0);
+	CHECK_EQ(log_read_begin(l, &txn), FERRY_EINVAL);	/* batch open */
+	mkentry(&e, LOG_SENT, 1);
+	CHECK_EQ(log_add(b, &e, NULL, 0, &idx), 0);
+	CHECK_EQ(log_batch_put(b, d1, "k1", 2, "\x01", 1, MDB_NOOVERWRITE), 0);
+	CHECK_EQ(log_batch_put(b, d1, "k1", 2, "\x02", 1, MDB_NOOVERWRITE),
+	    FERRY_EEXIST);	/* refused; the batch lives on */
+	CHECK_EQ(log_batch_put(b, d2, "k2", 2, "\x03", 1, 0), 0);
+	CHECK_EQ(log_batch_del(b, d2, "zz", 2), FERRY_ENOENT);
+	CHECK_EQ(log_batch_put(b, 9999, "k", 1, "v", 1, 0), FERRY_EINVAL);
+	/* The batch's own writes are visible through its transaction. */
+	kv.mv_data = "k1";
+	kv.mv_size = 2;
+	CHECK_EQ(mdb_get(log_batch_txn(b), d1, &kv, &v), 0);
+	CHECK_EQ(((uint8_t *)v.mv_data)[0], 1);
+	/* A checkpoint of the batch so far, named before the commit. */
+	CHECK_EQ(log_batch_checkpoint(b, &note, &len), 0);
+	CHECK_EQ(log_commit(b), 0);
+	CHECK_EQ(note_parse_checkpoint(note, len, &cp), 0);
+	CHECK_EQ(cp.size, 1);
+	CHECK_EQ(note_verify(note, len, "ferry/met-police", pk), 0);
+	CHECK_EQ(log_root(l, 1, root), 0);
+	CHECK(memcmp(root, cp.root, 32) == 0);
+	free(note);
+	CHECK_EQ(xget(l, d1, "k1"), 1);
+	CHECK_EQ(xget(l, d2, "k2"), 3);
+
+	/* An aborted batch leaves nothing, entries or state. */
+	CHECK_EQ(log_begin(l, &b), 0);
+	mkentry(&e, LOG_SENT, 2);
+	CHECK_EQ(log_add(b, &e, NULL, 0, NULL), 0);
+	CHECK_EQ(log_batch_put(b, d1, "k3", 2, "\x04", 1, 0), 0);
+	CHECK_EQ(log_batch_del(b, d1, "k1", 2), 0);
+	log_abort(b);
+	CHECK_EQ(log_size(l), 1);
+	CHECK_EQ(xget(l, d1, "k3"), -1);
+	CHECK_EQ(xget(l, d1, "k1"), 1);
+
+	/* Only caller writes: committed, no new checkpoint signed. */
+	CHECK_EQ(log_checkpoint(l, &note, &len), 0);
+	CHECK_EQ(log_begin(l, &b), 0);
+	CHECK_EQ(log_batch_del(b, d1, "k1", 2), 0);
+	CHECK_EQ(log_commit(b), 0);
+	CHECK_EQ(log_checkpoint(l, &n2, &len2), 0);
+	CHECK(len == len2 && memcmp(note, n2, len) == 0);
+	free(note);
+	free(n2);
+	CHECK_EQ(xget(l, d1, "k1"), -1);
+	CHECK_EQ(log_check(l, &idx), 0);
+	log_close(l);
+
+	/* Durable across a reopen; a read-only open sees the tables too. */
+	CHECK_EQ(log_open_ex(dir, NULL, NULL, &o, &l), 0);
+	CHECK_EQ(log_dbi(l, "t.more", &d2), 0);
+	CHECK_EQ(xget(l, d2, "k2"), 3);
+	CHECK_EQ(log_size(l), 1);
+	log_close(l);
+	ob.dbs = bad2;
+	ob.ndbs = 1;	/* "t.a": never created */
+	CHECK_EQ(log_open_ex(dir, NULL, NULL, &ob, &l), FERRY_ENOENT);
+	CHECK_EQ(log_open(dir, NULL, NULL, &l), 0);	/* the auditor's view */
+	CHECK_EQ(log_size(l), 1);
+	log_close(l);
+}
+
+TEST(caller_tables_map_full_redo)
+{
+	const char *dir = newdir();
+	static const char *const dbs[] = { "t.big" };
+	struct log_opts o = { dbs, 1, 256 * 1024 };
+	struct log *l;
+	struct log_batch *b;
+	struct log_entry e;
+	MDB_dbi d;
+	MDB_txn *txn;
+	MDB_val kv, v;
+	uint8_t *val, key[8];
+	size_t vlen = 100000;
+	uint64_t i, idx, n;
+	int ok;
+
+	val = malloc(vlen);
+	CHECK(val != NULL);
+	CHECK_EQ(log_open_ex(dir, "ferry/small", sk, &o, &l), 0);
+	CHECK_EQ(log_dbi(l, "t.big", &d), 0);
+	CHECK_EQ(log_map_grows(l), 0);
+	/* 30 x 100 kB caller values among entries: the map grows (several
+	 * times) mid-batch and the log redoes the caller's writes too. */
+	CHECK_EQ(log_begin(l, &b), 0);
+	for (i = 0; i < 30; i++) {
+		mkentry(&e, LOG_SENT, i);
+		CHECK_EQ(log_add(b, &e, NULL, 0, &idx), 0);
+		CHECK_EQ(idx, i);
+		memset(val, (int)i, vlen);
+		memcpy(key, &i, 8);
+		CHECK_EQ(log_batch_put(b, d, key, 8, val, vlen, 0), 0);
+		if (i % 3 == 2)
+			CHECK_EQ(log_batch_del(b, d, key, 8), 0);
+	}
+	CHECK_EQ(log_commit(b), 0);
+	CHECK(log_map_grows(l) > 0);
+	CHECK_EQ(log_size(l), 30);
+	CHECK_EQ(log_read_begin(l, &txn), 0);
+	ok = 1;
+	for (i = 0, n = 0; i < 30; i++) {
+		memcpy(key, &i, 8);
+		kv.mv_data = key;
+		kv.mv_size = 8;
+		if (i % 3 == 2) {
+			ok &= mdb_get(txn, d, &kv, &v) == MDB_NOTFOUND;
+			continue;
+		}
+		ok &= mdb_get(txn, d, &kv, &v) == 0 && v.mv_size == vlen &&
+		    ((uint8_t *)v.mv_data)[vlen - 1] == (uint8_t)i;
+		n++;
+	}
+	log_read_end(txn);
+	CHECK(ok);
+	CHECK_EQ(n, 20);
+	CHECK_EQ(log_check(l, &idx), 0);
+	log_close(l);
+	free(val);
+}
+
 static int
 helper(int argc, char **argv)
 {
@@ -617,5 +791,7 @@ main(int argc, char **argv)
 	RUN(envelopes_and_erasure);
 	RUN(map_full_grows);
 	RUN(check_finds_nothing_wrong_large);
+	RUN(caller_tables_commit_with_entries);
+	RUN(caller_tables_map_full_redo);
 	return (t_done());
 }
