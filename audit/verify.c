@@ -113,15 +113,6 @@ plist_add(struct plist *pl, const struct log_entry *e, uint64_t idx)
 	return (0);
 }
 
-static int
-unique_kind(uint32_t k)
-{
-
-	return (k == LOG_SENT || k == LOG_ACCEPTED || k == LOG_RECEIVED ||
-	    k == LOG_RECEIPT || k == LOG_DELIVERED || k == LOG_ERASURE ||
-	    k == LOG_EXPIRED);
-}
-
 /* The roster in force for ${version}: that version, else the newest. */
 static const struct roster *
 roster_for(struct vstate *v, uint64_t version)
@@ -168,7 +159,7 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	if (has_id) {
 		if ((r = msgtab_get(&v->tab, e->msg_id, 1)) == NULL)
 			return (FERRY_ENOMEM);
-		if (unique_kind(e->kind) && (r->kinds & (1u << e->kind)))
+		if (log_kind_unique(e->kind) && (r->kinds & (1u << e->kind)))
 			vfail(v, idx, "second %s entry for the same message id",
 			    log_kind_name(e->kind));
 	} else if (e->kind != LOG_ROSTER && e->kind != LOG_CHECKPOINT &&
