@@ -158,7 +158,7 @@ cmd_check_proof(int argc, char **argv)
 	const uint8_t *s;
 	uint8_t pk[32], *buf = NULL, *entry = NULL, leaf[32];
 	uint8_t proof[LOG_PROOF_MAX][32];
-	char hex[65], num[24];
+	char hex[65];
 	size_t len, off = 0, n, entlen, np = 0, hl;
 	uint64_t idx;
 	int ch, rc, ret = 1;
@@ -191,20 +191,10 @@ cmd_check_proof(int argc, char **argv)
 	    memcmp(s, "extra ", 6) != 0 || (entry = malloc(n)) == NULL ||
 	    b64line(s + 6, n - 6, entry, n, &entlen) != 0)
 		goto bad;
-	if (line(buf, len, &off, &s, &n) != 0 || n < 7 || n > 26 ||
-	    memcmp(s, "index ", 6) != 0)
+	if (line(buf, len, &off, &s, &n) != 0 || n < 7 ||
+	    memcmp(s, "index ", 6) != 0 ||
+	    ferry_parse_dec((const char *)s + 6, n - 6, &idx) != 0)
 		goto bad;
-	memcpy(num, s + 6, n - 6);
-	num[n - 6] = '\0';
-	{
-		char *endp;
-		unsigned long long v;
-
-		v = strtoull(num, &endp, 10);
-		if (*endp != '\0' || num[0] < '0' || num[0] > '9')
-			goto bad;
-		idx = v;
-	}
 	for (;;) {
 		if (line(buf, len, &off, &s, &n) != 0)
 			goto bad;

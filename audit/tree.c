@@ -53,12 +53,8 @@ pr(const char *what, uint64_t a, uint64_t b, uint8_t p[][32], size_t n)
 static int
 num(const char *s, uint64_t *v)
 {
-	char *end;
 
-	if (s[0] < '0' || s[0] > '9')
-		return (-1);
-	*v = strtoull(s, &end, 10);
-	return (*end == '\0' ? 0 : -1);
+	return (ferry_parse_dec(s, strlen(s), v) == 0 ? 0 : -1);
 }
 
 int

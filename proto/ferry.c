@@ -296,6 +296,25 @@ ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
 	return (0);
 }
 
+int
+ferry_parse_dec(const char *s, size_t n, uint64_t *v)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+		return (FERRY_EBADVALUE);
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (FERRY_EBADVALUE);
+		if (x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return (FERRY_EBADVALUE);
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*v = x;
+	return (0);
+}
+
 void
 ferry_hex(char *out, const uint8_t *in, size_t len)
 {

@@ -132,6 +132,13 @@ int ferry_write_file_new(const char *path, const void *buf, size_t len,
 int ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     int secret);
 
+/**
+ * ferry_parse_dec(s, n, v): the ${n} bytes of ${s} as a canonical decimal
+ * uint64 (digits only, no sign, no leading zero except "0" itself, at
+ * most UINT64_MAX) into *${v}.  0 or FERRY_EBADVALUE.
+ */
+int ferry_parse_dec(const char *s, size_t n, uint64_t *v);
+
 /** ferry_hex(out, in, len): lowercase hex of ${in} into ${out} (2*len+1). */
 void ferry_hex(char *out, const uint8_t *in, size_t len);
 

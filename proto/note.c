@@ -153,26 +153,6 @@ next_sig(const uint8_t *note, size_t len, size_t *off, struct sigline *s)
 	return (1);
 }
 
-/* Parse a canonical decimal uint64 of ${n} bytes. */
-static int
-parse_dec(const uint8_t *s, size_t n, uint64_t *v)
-{
-	uint64_t x = 0;
-	size_t i;
-
-	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
-		return (-1);
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return (-1);
-		if (x > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return (-1);
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	*v = x;
-	return (0);
-}
-
 /** note_parse_checkpoint(note, len, cp): strict syntax check; fills ${cp}. */
 int
 note_parse_checkpoint(const uint8_t *note, size_t len,
@@ -206,7 +186,8 @@ note_parse_checkpoint(const uint8_t *note, size_t len,
 		return (FERRY_ETOOBIG);
 	memcpy(cp->origin, line[0], linelen[0]);
 	cp->origin[linelen[0]] = '\0';
-	if (parse_dec(line[1], linelen[1], &cp->size) != 0)
+	if (ferry_parse_dec((const char *)line[1], linelen[1],
+	    &cp->size) != 0)
 		return (FERRY_EBADVALUE);
 	if (b64dec(line[2], linelen[2], root, sizeof(root), &rootlen) != 0 ||
 	    rootlen != 32)

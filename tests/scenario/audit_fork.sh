@@ -94,6 +94,16 @@ fi
 sed '3s/^index 9$/index 8/' "$dir/proof" >"$dir/proof3"
 "$A" check-proof "$dir/proof3" --key "$PK" >"$dir/out"
 [ $? -eq 1 ] && ok "proof with a wrong index refused" || bad "wrong index refused"
+# the index is canonical decimal: no leading zero, no overflow (2^64 + 9)
+for idx in 09 18446744073709551625 ""; do
+	sed "3s/^index 9\$/index $idx/" "$dir/proof" >"$dir/proof4"
+	"$A" check-proof "$dir/proof4" --key "$PK" >"$dir/out"
+	if [ $? -eq 1 ] && grep -q "not a well-formed proof file" "$dir/out"; then
+		ok "proof index '$idx' refused as malformed"
+	else
+		bad "proof index '$idx' refused"; cat "$dir/out"
+	fi
+done
 "$A" prove "$dir/a" 00000000000000ff000000000000005a >/dev/null 2>&1
 [ $? -eq 1 ] && ok "prove of an unknown message fails" || bad "prove unknown"
 "$A" export "$dir/a" --json | /usr/bin/python3 -c '

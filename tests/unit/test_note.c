@@ -226,6 +226,28 @@ TEST(base64_canonical)
 	CHECK_EQ(ferry_unbase64(out, 2, "QUFB", 4, &n), FERRY_ETOOBIG);
 }
 
+/* ferry_parse_dec: checkpoint sizes and proof-file indexes. */
+TEST(decimal_canonical)
+{
+	static const char *bad[] = { "", "00", "01", "+1", "-1", " 1", "1 ",
+	    "0x1", "18446744073709551616", "99999999999999999999",
+	    "100000000000000000000" };
+	uint64_t v;
+	size_t i;
+
+	CHECK_EQ(ferry_parse_dec("0", 1, &v), 0);
+	CHECK_EQ(v, 0);
+	CHECK_EQ(ferry_parse_dec("42", 2, &v), 0);
+	CHECK_EQ(v, 42);
+	CHECK_EQ(ferry_parse_dec("18446744073709551615", 20, &v), 0);
+	CHECK(v == UINT64_MAX);
+	CHECK_EQ(ferry_parse_dec("123", 2, &v), 0);	/* only ${n} bytes */
+	CHECK_EQ(v, 12);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(ferry_parse_dec(bad[i], strlen(bad[i]), &v),
+		    FERRY_EBADVALUE);
+}
+
 int
 main(void)
 {
@@ -242,5 +264,6 @@ main(void)
 	RUN(cosign);
 	RUN(syntax_refused);
 	RUN(base64_canonical);
+	RUN(decimal_canonical);
 	return (t_done());
 }
