@@ -5,7 +5,7 @@
 #   make demo       install missing deps, build, run the four-agency demo
 #   make bench      build optimised, print figures beside the machine's limits
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
-#   make install    install the programs under $(DESTDIR)$(PREFIX)
+#   make install    install the programs and man pages under $(DESTDIR)$(PREFIX)
 #
 # Quiet unless V=1.  Warnings are errors when WERROR=1 (CI and make test).
 
@@ -149,6 +149,11 @@ fuzz: deps $(FUZZERS)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 docs/man/ferry.1 docs/man/ferry-keys.1 docs/man/ferry-audit.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 docs/man/ferry-agent.8 docs/man/ferry-relay.8 \
+		$(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf build
