@@ -460,7 +460,7 @@ cmd_verify(int argc, char **argv)
 	uint64_t bad = 0, prev_size = 0;
 	size_t nheld = 0, len, i;
 	char hex[65], what[64], why[256];
-	int ch, rc, ret = 1;
+	int ch, rc, treerc, ret = 1;
 
 	memset(&v, 0, sizeof(v));
 	optind = 1;
@@ -541,14 +541,15 @@ cmd_verify(int argc, char **argv)
 		    sizeof(why)) != 0)
 			vfail(&v, UINT64_MAX, "roster chain: %s", why);
 	/* 1. The tree. */
-	rc = log_check(v.l, &bad);
-	if (rc == FERRY_ELOGCORRUPT)
+	treerc = log_check(v.l, &bad);
+	if (treerc == FERRY_ELOGCORRUPT)
 		vfail(&v, bad, "stored entry or hash does not match the "
 		    "recomputed tree (altered or corrupt)");
-	else if (rc == FERRY_EINCONSISTENT)
+	else if (treerc == FERRY_EINCONSISTENT)
 		vfail(&v, bad, "latest checkpoint does not match the tree");
-	else if (rc != 0)
-		vfail(&v, UINT64_MAX, "checking tree: %s", ferry_strerror(rc));
+	else if (treerc != 0)
+		vfail(&v, UINT64_MAX, "checking tree: %s",
+		    ferry_strerror(treerc));
 	printf("entries %llu\n", (unsigned long long)log_size(v.l));
 	if (log_root(v.l, log_size(v.l), root) == 0) {
 		ferry_hex(hex, root, 32);
@@ -576,8 +577,14 @@ cmd_verify(int argc, char **argv)
 		check_cp(&v, buf, len, pk, what, NULL, NULL);
 		free(buf);
 	}
-	/* 3 and 4. Entries, envelopes, erasures. */
-	if (rc == 0 || rc == FERRY_ELOGCORRUPT) {
+	/*
+	 * 3 and 4. Entries, envelopes, erasures: walked whenever log_check
+	 * could read the log, even when what it read was wrong (the walk
+	 * names more of what is wrong); not after a read error, which the
+	 * walk would only repeat.
+	 */
+	if (treerc == 0 || treerc == FERRY_ELOGCORRUPT ||
+	    treerc == FERRY_EINCONSISTENT) {
 		rc = log_foreach(v.l, 0, entry_cb, &v, &bad);
 		if (rc == FERRY_ELOGCORRUPT)
 			vfail(&v, bad, "entry does not decode");
