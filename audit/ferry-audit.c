@@ -20,8 +20,9 @@ static const struct {
 	const char *usage;
 } cmds[] = {
 	{ "verify", cmd_verify, "verify LOGDIR [--key PUBKEY] [--roster FILE]... "
-	    "[--checkpoint FILE]...\n\trecompute the tree, check checkpoints, "
-	    "entries, envelopes" },
+	    "[--pin FINGERPRINT] [--checkpoint FILE]...\n\trecompute the tree, "
+	    "check checkpoints, entries, envelopes; --pin: the oldest roster's "
+	    "fingerprint" },
 	{ "prove", cmd_prove, "prove LOGDIR MSGID [--kind KIND] > PROOF\n\t"
 	    "inclusion proof of a message's entry under the latest checkpoint" },
 	{ "check-proof", cmd_check_proof, "check-proof FILE --key PUBKEY "

@@ -451,11 +451,12 @@ cmd_verify(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "roster", required_argument, NULL, 'r' },
 		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "pin", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct vstate v;
 	struct cps *cps = NULL;
-	const char *keyarg = NULL, *held[MAX_HELD];
+	const char *keyarg = NULL, *pin = NULL, *held[MAX_HELD];
 	uint8_t pk[32], stored[32], prev_root[32], root[32], *buf;
 	uint64_t bad = 0, prev_size = 0;
 	size_t nheld = 0, len, i;
@@ -464,7 +465,7 @@ cmd_verify(int argc, char **argv)
 
 	memset(&v, 0, sizeof(v));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "k:r:c:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "k:r:c:p:", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'k':
 			keyarg = optarg;
@@ -492,11 +493,14 @@ cmd_verify(int argc, char **argv)
 				goto usage;
 			held[nheld++] = optarg;
 			break;
+		case 'p':
+			pin = optarg;
+			break;
 		default:
 			goto usage;
 		}
 	}
-	if (optind != argc - 1)
+	if (optind != argc - 1 || (pin != NULL && v.nrosters == 0))
 		goto usage;
 	if ((rc = log_open(argv[optind], NULL, NULL, &v.l)) != 0) {
 		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
@@ -526,14 +530,21 @@ cmd_verify(int argc, char **argv)
 	/* Rosters: in version order, each following from the one before. */
 	qsort(v.rosters, v.nrosters, sizeof(v.rosters[0]), cmp_roster);
 	/*
-	 * The oldest roster anchors the chain; nothing pins it here, but it
-	 * must at least be signed by a threshold of its own admins (its own
-	 * hash as the pin; time 0 so an old roster may be audited).
+	 * The oldest roster anchors the chain: pinned with --pin (the
+	 * fingerprint every installation was given), and in any case signed
+	 * by a threshold of its own admins (without --pin its own hash
+	 * stands in for the pin, with a warning); time 0 so that an old
+	 * roster may be audited.
 	 */
 	if (v.nrosters > 0) {
-		ferry_hex(hex, v.rosters[0]->hash, 32);
-		if (roster_verify_genesis(v.rosters[0], hex, 0, why,
-		    sizeof(why)) != 0)
+		if (pin == NULL) {
+			ferry_hex(hex, v.rosters[0]->hash, 32);
+			printf("warning: no --pin given: roster %llu, the "
+			    "oldest, is trusted as the anchor unpinned\n",
+			    (unsigned long long)v.rosters[0]->version);
+		}
+		if (roster_verify_genesis(v.rosters[0], pin != NULL ? pin :
+		    hex, 0, why, sizeof(why)) != 0)
 			vfail(&v, UINT64_MAX, "roster anchor: %s", why);
 	}
 	for (i = 1; i < v.nrosters; i++)
@@ -614,7 +625,9 @@ cmd_verify(int argc, char **argv)
 
 usage:
 	fprintf(stderr, "usage: ferry-audit verify LOGDIR [--key PUBKEY] "
-	    "[--roster FILE]... [--checkpoint FILE]...\n");
+	    "[--roster FILE]... [--pin FINGERPRINT] [--checkpoint FILE]...\n"
+	    "  --pin: fingerprint of the oldest --roster given (as "
+	    "ferry-keys fingerprint prints it)\n");
 	ret = 2;
 out:
 	if (cps != NULL) {

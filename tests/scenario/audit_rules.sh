@@ -84,4 +84,25 @@ fi
 "$A" verify "$dir/r" --key "$PK" --roster "$dir/unsigned" >"$dir/out" 2>&1 &&
     ok "the same roster signed by 2 of 2 admins is accepted" ||
     { bad "signed roster anchor accepted"; cat "$dir/out"; }
+# --pin: the anchor must be the roster the installation was given.
+pin=$("$K" fingerprint "$dir/unsigned") || bad "fingerprint"
+"$A" verify "$dir/r" --key "$PK" --roster "$dir/unsigned" --pin "$pin" \
+    >"$dir/out" 2>&1 && ! grep -q "no --pin" "$dir/out" &&
+    ok "verify --pin accepts the pinned anchor" ||
+    { bad "verify --pin accepts the pinned anchor"; cat "$dir/out"; }
+"$K" roster new --admins "$dir/k/admin-1.pub,$dir/k/admin-2.pub" --threshold 1 \
+    --relay "$dir/k/relay.request" --out "$dir/other" >/dev/null &&
+"$K" roster sign --roster "$dir/other" --key "$dir/k/admin-1.key" >/dev/null ||
+    bad "other roster"
+other=$("$K" fingerprint "$dir/other") || bad "fingerprint other"
+"$A" verify "$dir/r" --key "$PK" --roster "$dir/unsigned" --pin "$other" \
+    >"$dir/out" 2>&1
+if [ $? -eq 1 ] && grep -q "does not match the pinned fingerprint" "$dir/out"; then
+	ok "verify --pin refuses a validly signed anchor that is not the pinned one"
+else
+	bad "verify --pin refuses another anchor"; cat "$dir/out"
+fi
+"$A" verify "$dir/r" --key "$PK" --pin "$pin" >"$dir/out" 2>&1
+[ $? -eq 2 ] && ok "verify --pin without --roster is a usage error" ||
+    bad "verify --pin without --roster"
 exit $fail
