@@ -1206,82 +1206,6 @@ arrerr:
 	return (fail(c, FERRY_EINTERNAL, path, "internal error"));
 }
 
-/*
- * After wire_scan: refuse any array or map of more than
- * REFERRAL_WIRE_ITEMS entries before msgpack-c allocates an object for
- * each (24 bytes per element, so 20 MiB of one-byte items would cost
- * half a gigabyte).  No object in the schema has more.
- */
-static int
-wire_small(const uint8_t *b, size_t len)
-{
-	uint64_t left[REFERRAL_WIRE_DEPTH + 1];
-	size_t pos = 0, hdr;
-	uint64_t n;
-	int depth = 0, cont;
-	uint8_t c;
-
-	left[0] = 1;
-	for (;;) {
-		while (depth >= 0 && left[depth] == 0)
-			depth--;
-		if (depth < 0)
-			return (pos == len ? 0 : FERRY_ETRAILING);
-		if (pos >= len)
-			return (FERRY_ETRUNCATED);
-		left[depth]--;
-		c = b[pos++];
-		hdr = 0;
-		cont = 0;	/* 1 array, 2 map, 3 str/bin body */
-		if (c <= 0x7f || c == 0xc2 || c == 0xc3)
-			continue;
-		if (c <= 0x8f) {
-			n = c & 0x0f;
-			cont = 2;
-		} else if (c <= 0x9f) {
-			n = c & 0x0f;
-			cont = 1;
-		} else if (c <= 0xbf) {
-			n = c & 0x1f;
-			cont = 3;
-		} else {
-			switch (c) {
-			case 0xc4: case 0xd9: hdr = 1; cont = 3; break;
-			case 0xc5: case 0xda: hdr = 2; cont = 3; break;
-			case 0xc6: case 0xdb: hdr = 4; cont = 3; break;
-			case 0xcc: hdr = 1; break;
-			case 0xcd: hdr = 2; break;
-			case 0xce: hdr = 4; break;
-			case 0xcf: hdr = 8; break;
-			case 0xdc: hdr = 2; cont = 1; break;
-			case 0xdd: hdr = 4; cont = 1; break;
-			case 0xde: hdr = 2; cont = 2; break;
-			case 0xdf: hdr = 4; cont = 2; break;
-			default:
-				return (FERRY_ETYPE);
-			}
-			if (hdr > len - pos)
-				return (FERRY_ETRUNCATED);
-			for (n = 0; hdr > 0 && cont != 0; hdr--)
-				n = (n << 8) | b[pos++];
-			pos += hdr;	/* an integer's bytes */
-		}
-		if (cont == 0)
-			continue;
-		if (cont == 3) {
-			if (n > len - pos)
-				return (FERRY_ETRUNCATED);
-			pos += (size_t)n;
-			continue;
-		}
-		if (n > REFERRAL_WIRE_ITEMS)
-			return (FERRY_ETOOBIG);
-		if (depth + 1 > REFERRAL_WIRE_DEPTH)
-			return (FERRY_ENESTING);
-		left[++depth] = cont == 2 ? 2 * n : n;
-	}
-}
-
 /* Pretty JSON text with a final newline, malloc'd. */
 static int
 dump_json(const json_t *d, char **json_out)
@@ -1323,8 +1247,10 @@ referral_wire_to_json_at(const uint8_t *wire, size_t len, uint64_t now_ms,
 	if (len > REFERRAL_WIRE_MAX)
 		return (fail(&c, FERRY_ETOOBIG, "", "larger than %u bytes",
 		    REFERRAL_WIRE_MAX));
-	if ((rc = wire_scan(wire, len, REFERRAL_WIRE_DEPTH)) != 0 ||
-	    (rc = wire_small(wire, len)) != 0 ||
+	/* No array or map in the schema has more than REFERRAL_WIRE_ITEMS
+	 * entries: refuse more before msgpack-c allocates for them. */
+	if ((rc = wire_scan_limit(wire, len, REFERRAL_WIRE_DEPTH,
+	    REFERRAL_WIRE_ITEMS)) != 0 ||
 	    (rc = wire_parse(wire, len, REFERRAL_WIRE_DEPTH, &doc)) != 0)
 		return (fail(&c, rc, "", "%s", ferry_strerror(rc)));
 	rc = decode_value(&c, &doc.root, &top_v, "", &d);

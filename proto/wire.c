@@ -85,6 +85,14 @@ wire_text_ok(const uint8_t *s, size_t len)
 int
 wire_scan(const uint8_t *buf, size_t len, int maxdepth)
 {
+
+	return (wire_scan_limit(buf, len, maxdepth, UINT64_MAX));
+}
+
+int
+wire_scan_limit(const uint8_t *buf, size_t len, int maxdepth,
+    uint64_t max_items)
+{
 	uint64_t left[WIRE_STACK];	/* values still expected per level */
 	uint64_t prevkey[WIRE_STACK];	/* last map key seen per level */
 	uint8_t ismap[WIRE_STACK], havekey[WIRE_STACK];
@@ -209,6 +217,8 @@ wire_scan(const uint8_t *buf, size_t len, int maxdepth)
 			n *= 2;
 		} else if (n > len - pos)
 			return (FERRY_ETRUNCATED);
+		if ((kind == 5 ? n / 2 : n) > max_items)
+			return (FERRY_ETOOBIG);
 		if (depth + 1 > maxdepth || depth + 1 >= WIRE_STACK)
 			return (FERRY_ENESTING);
 		left[++depth] = n;

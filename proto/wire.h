@@ -42,6 +42,15 @@ struct wire_doc {
 int wire_scan(const uint8_t *buf, size_t len, int maxdepth);
 
 /**
+ * wire_scan_limit(buf, len, maxdepth, max_items): wire_scan, and also
+ * FERRY_ETOOBIG for any array of more than ${max_items} elements or map
+ * of more than ${max_items} entries, before msgpack-c would allocate an
+ * object for each (24 bytes per one-byte element).
+ */
+int wire_scan_limit(const uint8_t *buf, size_t len, int maxdepth,
+    uint64_t max_items);
+
+/**
  * wire_parse(buf, len, maxdepth, doc): wire_scan, then unpack into ${doc}.
  * On success the caller must wire_doc_free(${doc}).  ${buf} must outlive
  * ${doc}.  Errors as wire_scan, plus FERRY_ENOMEM.

@@ -421,6 +421,30 @@ TEST(roundtrip_random_documents)
 	}
 }
 
+/* wire_scan_limit: arrays by elements, maps by entries, at any depth. */
+TEST(scan_limit)
+{
+	static const uint8_t arr3[] = { 0x93, 1, 2, 3 };
+	static const uint8_t map3[] = { 0x83, 1, 1, 2, 2, 3, 3 };
+	static const uint8_t deep[] = { 0x91, 0x92, 0x93, 1, 2, 3, 0x90 };
+	static const uint8_t big16[] = { 0xdc, 0x00, 0x10, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+	CHECK_EQ(wire_scan_limit(arr3, sizeof(arr3), 4, 3), 0);
+	CHECK_EQ(wire_scan_limit(arr3, sizeof(arr3), 4, 2), FERRY_ETOOBIG);
+	CHECK_EQ(wire_scan_limit(map3, sizeof(map3), 4, 3), 0);
+	CHECK_EQ(wire_scan_limit(map3, sizeof(map3), 4, 2), FERRY_ETOOBIG);
+	CHECK_EQ(wire_scan_limit(deep, sizeof(deep), 4, 3), 0);
+	CHECK_EQ(wire_scan_limit(deep, sizeof(deep), 4, 2), FERRY_ETOOBIG);
+	CHECK_EQ(wire_scan_limit(big16, sizeof(big16), 4, 16), 0);
+	CHECK_EQ(wire_scan_limit(big16, sizeof(big16), 4, 15), FERRY_ETOOBIG);
+	/* A count larger than the bytes left stays a truncation. */
+	CHECK_EQ(wire_scan_limit(big16, sizeof(big16) - 1, 4, 1),
+	    FERRY_ETRUNCATED);
+	/* wire_scan has no limit. */
+	CHECK_EQ(wire_scan(big16, sizeof(big16), 4), 0);
+}
+
 TEST(text_ok)
 {
 	static const char *bad[] = { "\x00", "a\nb", "\r", "\t", "\x1b[2K",
@@ -453,6 +477,7 @@ main(void)
 	RUN(scan_nesting);
 	RUN(scan_map_keys);
 	RUN(scan_utf8);
+	RUN(scan_limit);
 	RUN(text_ok);
 	RUN(parse_and_map_read);
 	RUN(parse_details);
