@@ -4,9 +4,10 @@
  *
  * Each turn: wait for input (zmq_poll, EINTR retried); drain everything
  * readable, bounded by count and bytes; check each envelope; write the
- * whole batch in ONE synced queue transaction (which also journals the log
- * entries), then ONE log commit; only then send the ACCEPTEDs, NACKs and
- * forwarded receipts; then forward queued messages to connected
+ * whole batch, queue changes and log entries together, in ONE log batch
+ * (the queue's tables live in the log's LMDB environment), committed with
+ * ONE synced commit; only then send the ACCEPTEDs, NACKs and forwarded
+ * receipts; then forward queued messages to connected
  * recipients while they have credit.  Timers: metrics, expiry sweep,
  * redelivery.  Signals only set flags (main.c) that this loop reads.
  */
@@ -101,7 +102,7 @@ struct relay {
 	size_t nitems, capitems;
 	uint64_t t_metrics, t_sweep;
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
-	int fault_after_queue;		/* test hook, see commit_batch */
+	int fault;			/* test hook, see commit_batch */
 	uint8_t *checkpoint;		/* latest signed note */
 	size_t checkpoint_len;
 };
@@ -376,62 +377,6 @@ refresh_checkpoint(struct relay *r)
 	free(r->checkpoint);
 	r->checkpoint = note;
 	r->checkpoint_len = n;
-	return (0);
-}
-
-struct replay_ctx {
-	struct log_batch *b;
-	uint64_t next;
-	int rc;
-};
-
-static int
-replay_one(void *ctx, uint64_t index, const uint8_t *bytes, size_t len)
-{
-	struct replay_ctx *rc = ctx;
-	struct log_entry e;
-	uint64_t got;
-	int err;
-
-	if (index != rc->next)
-		return (rc->rc = FERRY_ELOGCORRUPT);
-	if ((err = log_entry_decode(bytes, len, &e)) != 0 ||
-	    (err = log_add(rc->b, &e, NULL, 0, &got)) != 0)
-		return (rc->rc = err);
-	if (got != index)
-		return (rc->rc = FERRY_ELOGCORRUPT);
-	rc->next++;
-	return (0);
-}
-
-/* Replay journal entries the log lacks (after a crash between commits). */
-static int
-journal_replay(struct relay *r, int quiet)
-{
-	struct replay_ctx rc;
-	uint64_t from = log_size(r->log);
-	int err;
-
-	memset(&rc, 0, sizeof(rc));
-	rc.next = from;
-	if ((err = log_begin(r->log, &rc.b)) != 0)
-		return (err);
-	err = queue_journal_foreach(r->q, from, replay_one, &rc);
-	if (err == 0)
-		err = rc.rc;
-	if (err != 0) {
-		log_abort(rc.b);
-		return (err);
-	}
-	if (rc.next == from) {
-		log_abort(rc.b);
-		return (0);
-	}
-	if ((err = log_commit(rc.b)) != 0)
-		return (err);
-	if (!quiet)
-		rlog(RLOG_WARN, "journal-replay", "entries=%llu",
-	    (unsigned long long)(rc.next - from));
 	return (0);
 }
 
@@ -866,104 +811,87 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 	return (++sc->n >= SWEEP_MAX);
 }
 
+/* FERRY_RELAY_FAULT test hooks (tests/scenario/relay_fault.sh). */
+enum { FAULT_NONE, FAULT_BEFORE_COMMIT, FAULT_AFTER_COMMIT };
+
 /*
- * Commit the batch: queue first (with the journal of log entries), then
- * the log.  Returns 0, or a negative code after which the relay stops
- * (a restart replays the journal).
+ * Commit the batch: every log entry and every queue change in one log
+ * batch, one synced commit (a full map is grown and the batch redone by
+ * the log).  Returns 0, or a negative code after which the relay stops;
+ * nothing of a failed batch was written.
  */
 static int
 commit_batch(struct relay *r)
 {
-	struct queue_txn *t;
 	struct log_batch *lb;
-	uint64_t base, idx, got;
+	struct queue_txn *t;
+	uint64_t got, grows;
 	size_t i;
-	int j, rc, tries, need = 0;
+	int j, rc = 0, need = 0;
 
 	for (i = 0; i < r->nitems; i++)
 		if (r->items[i].nle > 0 || r->items[i].kind == IT_NOTIFIED)
 			need = 1;
 	if (!need)
 		return (0);
-	base = log_size(r->log);
-	for (tries = 0;; tries++) {
-		if ((rc = queue_begin(r->q, &t)) != 0)
-			return (rc);
-		idx = base;
-		for (i = 0; i < r->nitems && rc == 0; i++) {
-			struct item *it = &r->items[i];
-
-			it->log_index = idx;
-			for (j = 0; j < it->nle && rc == 0; j++) {
-				uint8_t *eb;
-				size_t el;
-
-				if ((rc = log_entry_encode(&it->le[j], &eb,
-				    &el)) != 0)
-					break;
-				rc = queue_journal_add(t, idx++, eb, el);
-				free(eb);
-			}
-			if (rc != 0)
-				break;
-			switch (it->kind) {
-			case IT_ACCEPT:
-				it->qm.log_index = it->log_index;
-				it->qm.env = it->buf;
-				rc = queue_put(t, &it->qm);
-				it->qm.env = NULL;
-				break;
-			case IT_RECEIPT:
-			case IT_RNACK:
-				rc = queue_finish(t, it->qm.msg_id, it->buf,
-				    it->len, it->notify);
-				break;
-			case IT_EXPIRE:
-				rc = queue_finish(t, it->qm.msg_id, it->final,
-				    it->flen, it->notify);
-				break;
-			case IT_NOTIFIED:
-				rc = queue_notified(t, it->nsender, it->nseq);
-				break;
-			default:
-				break;
-			}
-		}
-		if (rc == 0)
-			rc = queue_journal_trim(t, base);
-		if (rc == 0) {
-			rc = queue_commit(t);
-			t = NULL;
-		}
-		if (rc == 0)
-			break;
-		queue_abort(t);
-		if (rc != FERRY_ENOSPC || tries >= 4)
-			return (rc);
-		if ((rc = queue_grow(r->q)) != 0)
-			return (rc);
-		rlog(RLOG_WARN, "queue-map-grow", "tries=%d", tries + 1);
-	}
-	r->m.commits++;
-	/* Fault injection for tests/scenario/relay_journal.sh: die between
-	 * the two commits, as a crash there would. */
-	if (r->fault_after_queue)
-		_exit(137);
+	grows = log_map_grows(r->log);
 	if ((rc = log_begin(r->log, &lb)) != 0)
 		return (rc);
-	for (i = 0; i < r->nitems; i++) {
+	if ((rc = queue_begin(r->q, lb, &t)) != 0) {
+		log_abort(lb);
+		return (rc);
+	}
+	for (i = 0; i < r->nitems && rc == 0; i++) {
 		struct item *it = &r->items[i];
 
 		for (j = 0; j < it->nle; j++) {
-			if ((rc = log_add(lb, &it->le[j], NULL, 0, &got)) != 0 ||
-			    got != it->log_index + (uint64_t)j) {
-				log_abort(lb);
-				return (rc ? rc : FERRY_EINTERNAL);
-			}
+			if ((rc = log_add(lb, &it->le[j], NULL, 0, &got)) != 0)
+				break;
+			if (j == 0)
+				it->log_index = got;
+		}
+		if (rc != 0)
+			break;
+		switch (it->kind) {
+		case IT_ACCEPT:
+			it->qm.log_index = it->log_index;
+			it->qm.env = it->buf;
+			rc = queue_put(t, &it->qm);
+			it->qm.env = NULL;
+			break;
+		case IT_RECEIPT:
+		case IT_RNACK:
+			rc = queue_finish(t, it->qm.msg_id, it->buf, it->len,
+			    it->notify);
+			break;
+		case IT_EXPIRE:
+			rc = queue_finish(t, it->qm.msg_id, it->final,
+			    it->flen, it->notify);
+			break;
+		case IT_NOTIFIED:
+			rc = queue_notified(t, it->nsender, it->nseq);
+			break;
+		default:
+			break;
 		}
 	}
-	if ((rc = log_commit(lb)) != 0)
+	if (rc != 0) {
+		queue_abort(t);
 		return (rc);
+	}
+	/* Test hook: die with the batch received and checked, unwritten. */
+	if (r->fault == FAULT_BEFORE_COMMIT)
+		_exit(137);
+	rc = queue_commit(t);
+	if (log_map_grows(r->log) != grows)
+		rlog(RLOG_WARN, "queue-map-grow", "grows=%llu",
+		    (unsigned long long)(log_map_grows(r->log) - grows));
+	if (rc != 0)
+		return (rc);
+	r->m.commits++;
+	/* Test hook: die with the batch committed, nothing answered. */
+	if (r->fault == FAULT_AFTER_COMMIT)
+		_exit(137);
 	r->m.log_size = log_size(r->log);
 	return (refresh_checkpoint(r));
 }
@@ -1212,39 +1140,34 @@ roster_read_file(const char *path, struct roster **out)
 	return (rc);
 }
 
-/* Store and log an adopted roster (one queue commit, one log commit). */
+/* Store and log an adopted roster (one synced commit). */
 static int
 roster_adopt(struct relay *r, struct roster *ro)
 {
+	struct log_batch *lb;
 	struct queue_txn *t;
 	struct log_entry le;
 	const uint8_t *bytes;
-	uint8_t *eb, h[32];
-	size_t n, el;
-	uint64_t idx;
+	uint8_t h[32];
+	size_t n;
 	int rc;
 
 	if ((rc = roster_bytes(ro, &bytes, &n)) != 0)
 		return (rc);
 	roster_hash(ro, h);
 	le_set(&le, LOG_ROSTER, NULL, h, NULL, NULL, ro->version);
-	if ((rc = log_entry_encode(&le, &eb, &el)) != 0)
+	if ((rc = log_begin(r->log, &lb)) != 0)
 		return (rc);
-	idx = log_size(r->log);
-	if ((rc = queue_begin(r->q, &t)) != 0) {
-		free(eb);
+	if ((rc = queue_begin(r->q, lb, &t)) != 0) {
+		log_abort(lb);
 		return (rc);
 	}
 	if ((rc = queue_roster_put(t, ro->version, bytes, n)) != 0 ||
-	    (rc = queue_journal_add(t, idx, eb, el)) != 0) {
+	    (rc = log_add(lb, &le, NULL, 0, NULL)) != 0) {
 		queue_abort(t);
-		free(eb);
 		return (rc);
 	}
-	free(eb);
-	if ((rc = queue_commit(t)) != 0)
-		return (rc);
-	return (journal_replay(r, 1));
+	return (queue_commit(t));
 }
 
 /* The relay's own identity must be the roster's relay. */
@@ -1509,8 +1432,8 @@ relay_free(struct relay *r)
 	free(r->checkpoint);
 	free(r->fd_gen);
 	roster_free(r->roster);
-	log_close(r->log);
 	queue_close(r->q);
+	log_close(r->log);
 	ident_free(r->me);
 }
 
@@ -1520,8 +1443,10 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
     volatile sig_atomic_t *hup)
 {
 	struct relay r;
+	struct log_opts lo = { queue_dbs, QUEUE_NDBS, 0 };
 	struct zap_table *zt;
 	struct depth_ctx dc;
+	const char *fault = getenv("FERRY_RELAY_FAULT");
 	char path[CONFIG_PATH_MAX + 16], origin[FERRY_ID_MAX + 8];
 	const char *pass = getenv("FERRY_RELAY_PASSPHRASE");
 	zmq_pollitem_t pi[2];
@@ -1531,8 +1456,10 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
-	r.fault_after_queue = getenv("FERRY_RELAY_FAULT") != NULL &&
-	    strcmp(getenv("FERRY_RELAY_FAULT"), "after-queue-commit") == 0;
+	if (fault != NULL && strcmp(fault, "before-commit") == 0)
+		r.fault = FAULT_BEFORE_COMMIT;
+	else if (fault != NULL && strcmp(fault, "after-commit") == 0)
+		r.fault = FAULT_AFTER_COMMIT;
 	if ((rc = ident_load(c->key, pass, &r.me)) != 0) {
 		rlog(RLOG_ERROR, "key", "path=%s err=%s", c->key,
 		    ferry_errname(rc));
@@ -1545,22 +1472,19 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		    strerror(errno));
 		goto out;
 	}
-	snprintf(path, sizeof(path), "%s/queue", c->data);
-	if ((rc = queue_open(path, c->map_size, &r.q)) != 0) {
-		rlog(RLOG_ERROR, "queue-open", "path=%s err=%s", path,
-		    ferry_errname(rc));
-		goto out;
-	}
+	/* One LMDB environment: the log, and the queue's tables in it. */
 	snprintf(path, sizeof(path), "%s/log", c->data);
 	snprintf(origin, sizeof(origin), "ferry/%s", r.me->id);
-	if ((rc = log_open(path, origin, r.me->sign_sk, &r.log)) != 0) {
+	lo.map_size = (size_t)c->map_size;
+	if ((rc = log_open_ex(path, origin, r.me->sign_sk, &lo,
+	    &r.log)) != 0) {
 		rlog(RLOG_ERROR, "log-open", "path=%s err=%s", path,
 		    ferry_errname(rc));
 		goto out;
 	}
-	/* The log must hold everything the queue committed (crash between). */
-	if ((rc = journal_replay(&r, 0)) != 0) {
-		rlog(RLOG_ERROR, "journal-replay", "err=%s", ferry_errname(rc));
+	if ((rc = queue_open(r.log, &r.q)) != 0) {
+		rlog(RLOG_ERROR, "queue-open", "path=%s err=%s", path,
+		    ferry_errname(rc));
 		goto out;
 	}
 	if (roster_start(&r) != 0)

@@ -1,48 +1,48 @@
 /*
- * queue.c: the relay's store-and-forward queue, in its own LMDB
- * environment (<data>/queue/), separate from the relay's log.
+ * queue.c: the relay's store-and-forward queue, kept in the relay log's
+ * LMDB environment (<data>/log/) as tables of the relay's own
+ * (log_open_ex), so that a batch's queue writes and its log entries are
+ * one transaction and one synced commit (log_commit).
  *
- * Named databases:
- *   msgs     seq (8 bytes big-endian, MDB_APPEND) -> record: accepted_ms,
- *            log_index, msg_id, env_hash, from, to, envelope bytes
- *   byrcpt   to || 0x00 || seq -> "" (per-recipient order)
- *   ids      msg_id -> state (1) || env_hash (32) || seq (8) || final
- *            envelope (RECEIPT or NACK, once done)
- *   notices  sender || 0x00 || nseq -> final envelope kept for the sender
- *   journal  log index -> log entry bytes not yet known to be in the log
- *   rosters  version -> roster file bytes
- *   meta     "seq", "nseq" -> next sequence numbers
+ * Tables:
+ *   q.msgs     seq (8 bytes big-endian, MDB_APPEND) -> record: accepted_ms,
+ *              log_index, msg_id, env_hash, from, to, envelope bytes
+ *   q.byrcpt   to || 0x00 || seq -> "" (per-recipient order)
+ *   q.ids      msg_id -> state (1) || env_hash (32) || seq (8) || final
+ *              envelope (RECEIPT or NACK, once done)
+ *   q.notices  sender || 0x00 || nseq -> final envelope kept for the sender
+ *   q.rosters  version -> roster file bytes
+ *   q.meta     "seq", "nseq" -> next sequence numbers
  *
- * Crash safety with two environments: a batch commits here first (synced),
- * including the log entries it will add (journal); then the log commits;
- * only then are ACCEPTEDs sent.  At start the journal entries the log
- * lacks are replayed (loop.c), so the log never misses what the queue
- * holds.
+ * Writes go through the batch (log_batch_put / log_batch_del), which
+ * redoes them itself when the map grows; reads inside a batch use its
+ * transaction (log_batch_txn), fetched again after every write.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <lmdb.h>
 
+#include "log.h"
 #include "relay.h"
 
-enum { D_MSGS, D_BYRCPT, D_IDS, D_NOTICES, D_JOURNAL, D_ROSTERS, D_META, D_N };
-static const char *dbnames[D_N] = { "msgs", "byrcpt", "ids", "notices",
-    "journal", "rosters", "meta" };
+enum { D_MSGS, D_BYRCPT, D_IDS, D_NOTICES, D_ROSTERS, D_META, D_N };
+
+/** queue_dbs: the queue's table names, for log_open_ex. */
+const char *const queue_dbs[QUEUE_NDBS] = { "q.msgs", "q.byrcpt", "q.ids",
+    "q.notices", "q.rosters", "q.meta" };
 
 struct queue {
-	MDB_env *env;
+	struct log *l;
 	MDB_dbi dbi[D_N];
-	uint64_t map_size;
 	uint64_t seq;		/* next message seq */
 	uint64_t nseq;		/* next notice seq */
 };
 
 struct queue_txn {
 	struct queue *q;
-	MDB_txn *txn;
+	struct log_batch *b;
 	uint64_t seq0, nseq0;	/* restored on abort */
 	int dead;
 };
@@ -114,113 +114,83 @@ meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
 }
 
 static int
-meta_put(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
+meta_put(struct queue_txn *t, const char *name, uint64_t v)
 {
 	uint8_t b[8];
-	MDB_val k = { strlen(name), (void *)name }, d = { 8, b };
-	int rc;
 
 	be64(b, v);
-	if ((rc = mdb_put(txn, dbi, &k, &d, 0)) != 0)
-		return (lmdb_err(rc));
-	return (0);
+	return (log_batch_put(t->b, t->q->dbi[D_META], name, strlen(name), b,
+	    8, 0));
 }
 
-/** queue_open(dir, map_size, out): open the queue environment in ${dir}. */
+/** queue_open(l, out): the queue kept in log ${l}'s environment. */
 int
-queue_open(const char *dir, uint64_t map_size, struct queue **out)
+queue_open(struct log *l, struct queue **out)
 {
 	struct queue *q;
 	MDB_txn *txn;
-	int rc, i, dead;
+	int rc, i;
 
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return (FERRY_EIO);
 	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return (FERRY_ENOMEM);
-	q->map_size = map_size;
-	if ((rc = mdb_env_create(&q->env)) != 0)
-		goto err1;
-	if ((rc = mdb_env_set_maxdbs(q->env, D_N)) != 0 ||
-	    (rc = mdb_env_set_mapsize(q->env, map_size)) != 0 ||
-	    (rc = mdb_env_open(q->env, dir, 0, 0600)) != 0)
-		goto err2;
-	(void)mdb_reader_check(q->env, &dead);
-	if ((rc = mdb_txn_begin(q->env, NULL, 0, &txn)) != 0)
-		goto err2;
+	q->l = l;
 	for (i = 0; i < D_N; i++)
-		if ((rc = mdb_dbi_open(txn, dbnames[i], MDB_CREATE,
-		    &q->dbi[i])) != 0)
-			goto err3;
-	if ((rc = meta_get(txn, q->dbi[D_META], "seq", &q->seq)) != 0 ||
-	    (rc = meta_get(txn, q->dbi[D_META], "nseq", &q->nseq)) != 0) {
-		mdb_txn_abort(txn);
-		mdb_env_close(q->env);
-		free(q);
-		return (rc);
-	}
+		if ((rc = log_dbi(l, queue_dbs[i], &q->dbi[i])) != 0)
+			goto err;
+	if ((rc = log_read_begin(l, &txn)) != 0)
+		goto err;
+	if ((rc = meta_get(txn, q->dbi[D_META], "seq", &q->seq)) == 0)
+		rc = meta_get(txn, q->dbi[D_META], "nseq", &q->nseq);
+	log_read_end(txn);
+	if (rc != 0)
+		goto err;
 	if (q->seq == 0)
 		q->seq = 1;
 	if (q->nseq == 0)
 		q->nseq = 1;
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto err2;
 	*out = q;
 	return (0);
-err3:
-	mdb_txn_abort(txn);
-err2:
-	mdb_env_close(q->env);
-err1:
+err:
 	free(q);
-	return (lmdb_err(rc));
+	return (rc);
 }
 
-/** queue_close(q): close; NULL ok. */
+/** queue_close(q): free; NULL ok.  The log stays open. */
 void
 queue_close(struct queue *q)
 {
 
-	if (q == NULL)
-		return;
-	mdb_env_close(q->env);
 	free(q);
 }
 
-/** queue_grow(q): double the map size; no transaction may be open. */
+/** queue_begin(q, b, out): queue writes within log batch ${b}. */
 int
-queue_grow(struct queue *q)
-{
-	int rc;
-
-	if ((rc = mdb_env_set_mapsize(q->env, q->map_size * 2)) != 0)
-		return (lmdb_err(rc));
-	q->map_size *= 2;
-	return (0);
-}
-
-/** queue_begin(q, out): start a write transaction. */
-int
-queue_begin(struct queue *q, struct queue_txn **out)
+queue_begin(struct queue *q, struct log_batch *b, struct queue_txn **out)
 {
 	struct queue_txn *t;
-	int rc;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return (FERRY_ENOMEM);
-	if ((rc = mdb_txn_begin(q->env, NULL, 0, &t->txn)) != 0) {
-		free(t);
-		return (lmdb_err(rc));
-	}
 	t->q = q;
+	t->b = b;
 	t->seq0 = q->seq;
 	t->nseq0 = q->nseq;
 	*out = t;
 	return (0);
 }
 
+/* A batch write failed: FERRY code ${rc}; the batch is dead. */
 static int
 txn_fail(struct queue_txn *t, int rc)
+{
+
+	t->dead = 1;
+	return (rc);
+}
+
+/* A read in the batch failed: LMDB code ${rc}. */
+static int
+read_fail(struct queue_txn *t, int rc)
 {
 
 	t->dead = 1;
@@ -235,22 +205,16 @@ queue_put(struct queue_txn *t, struct queue_msg *m)
 	uint8_t k[8], bk[FERRY_ID_MAX + 9], *rec, *p;
 	uint8_t idv[1 + 32 + 8];
 	size_t fl = strlen(m->from), tl = strlen(m->to), len;
-	MDB_val key, data;
 	int rc;
 
 	if (t->dead)
 		return (FERRY_EINVAL);
 	len = 8 + 8 + 16 + 32 + 1 + fl + 1 + tl + m->env_len;
+	if ((rec = malloc(len)) == NULL)
+		return (txn_fail(t, FERRY_ENOMEM));
 	m->seq = q->seq;
 	be64(k, m->seq);
-	key.mv_size = 8;
-	key.mv_data = k;
-	data.mv_size = len;
-	/* MDB_RESERVE: write the record in place, without a copy. */
-	if ((rc = mdb_put(t->txn, q->dbi[D_MSGS], &key, &data,
-	    MDB_APPEND | MDB_RESERVE)) != 0)
-		return (txn_fail(t, rc));
-	rec = p = data.mv_data;
+	p = rec;
 	be64(p, m->accepted_ms);
 	be64(p + 8, m->log_index);
 	memcpy(p + 16, m->msg_id, 16);
@@ -263,27 +227,22 @@ queue_put(struct queue_txn *t, struct queue_msg *m)
 	memcpy(p, m->to, tl);
 	p += tl;
 	memcpy(p, m->env, m->env_len);
-	(void)rec;
-	key.mv_size = idseq_key(bk, m->to, m->seq);
-	key.mv_data = bk;
-	data.mv_size = 0;
-	data.mv_data = "";
-	if ((rc = mdb_put(t->txn, q->dbi[D_BYRCPT], &key, &data, 0)) != 0)
+	rc = log_batch_put(t->b, q->dbi[D_MSGS], k, 8, rec, len, MDB_APPEND);
+	free(rec);
+	if (rc != 0)
+		return (txn_fail(t, rc));
+	if ((rc = log_batch_put(t->b, q->dbi[D_BYRCPT], bk,
+	    idseq_key(bk, m->to, m->seq), "", 0, 0)) != 0)
 		return (txn_fail(t, rc));
 	idv[0] = QUEUE_QUEUED;
 	memcpy(idv + 1, m->env_hash, 32);
 	be64(idv + 33, m->seq);
-	key.mv_size = 16;
-	key.mv_data = m->msg_id;
-	data.mv_size = sizeof(idv);
-	data.mv_data = idv;
-	if ((rc = mdb_put(t->txn, q->dbi[D_IDS], &key, &data, 0)) != 0)
+	if ((rc = log_batch_put(t->b, q->dbi[D_IDS], m->msg_id, 16, idv,
+	    sizeof(idv), 0)) != 0)
 		return (txn_fail(t, rc));
 	q->seq++;
-	if ((rc = meta_put(t->txn, q->dbi[D_META], "seq", q->seq)) != 0) {
-		t->dead = 1;
-		return (rc);
-	}
+	if ((rc = meta_put(t, "seq", q->seq)) != 0)
+		return (txn_fail(t, rc));
 	return (0);
 }
 
@@ -337,50 +296,46 @@ queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
 
 	if (t->dead)
 		return (FERRY_EINVAL);
-	if ((rc = mdb_get(t->txn, q->dbi[D_IDS], &key, &data)) != 0)
-		return (rc == MDB_NOTFOUND ? FERRY_ENOENT : txn_fail(t, rc));
+	/* Reads first (MDB_vals die at the next write), then the writes. */
+	if ((rc = mdb_get(log_batch_txn(t->b), q->dbi[D_IDS], &key,
+	    &data)) != 0)
+		return (rc == MDB_NOTFOUND ? FERRY_ENOENT : read_fail(t, rc));
 	if (data.mv_size < 41 || ((uint8_t *)data.mv_data)[0] != QUEUE_QUEUED)
 		return (FERRY_ENOENT);
 	seq = rd64((uint8_t *)data.mv_data + 33);
 	be64(k8, seq);
 	mk.mv_size = 8;
 	mk.mv_data = k8;
-	if ((rc = mdb_get(t->txn, q->dbi[D_MSGS], &mk, &md)) != 0)
+	if ((rc = mdb_get(log_batch_txn(t->b), q->dbi[D_MSGS], &mk,
+	    &md)) != 0)
+		return (read_fail(t, rc));
+	if ((rc = rec_decode(&mk, &md, &m, 0)) != 0)
 		return (txn_fail(t, rc));
-	if ((rc = rec_decode(&mk, &md, &m, 0)) != 0) {
-		t->dead = 1;
-		return (rc);
-	}
-	if ((rc = mdb_del(t->txn, q->dbi[D_MSGS], &mk, NULL)) != 0)
+	if ((rc = log_batch_del(t->b, q->dbi[D_MSGS], k8, 8)) != 0)
 		return (txn_fail(t, rc));
-	mk.mv_size = idseq_key(bk, m.to, seq);
-	mk.mv_data = bk;
-	if ((rc = mdb_del(t->txn, q->dbi[D_BYRCPT], &mk, NULL)) != 0 &&
-	    rc != MDB_NOTFOUND)
+	rc = log_batch_del(t->b, q->dbi[D_BYRCPT], bk,
+	    idseq_key(bk, m.to, seq));
+	if (rc != 0 && rc != FERRY_ENOENT)
 		return (txn_fail(t, rc));
 	/* ids: done || env_hash || seq || final */
-	md.mv_size = 41 + len;
-	if ((rc = mdb_put(t->txn, q->dbi[D_IDS], &key, &md, MDB_RESERVE)) != 0)
-		return (txn_fail(t, rc));
-	v = md.mv_data;
+	if ((v = malloc(41 + len)) == NULL)
+		return (txn_fail(t, FERRY_ENOMEM));
 	v[0] = QUEUE_DONE;
 	memcpy(v + 1, m.env_hash, 32);
 	be64(v + 33, seq);
 	if (len > 0)
 		memcpy(v + 41, final, len);
+	rc = log_batch_put(t->b, q->dbi[D_IDS], msg_id, 16, v, 41 + len, 0);
+	free(v);
+	if (rc != 0)
+		return (txn_fail(t, rc));
 	if (notify && len > 0) {
-		mk.mv_size = idseq_key(bk, m.from, q->nseq);
-		mk.mv_data = bk;
-		md.mv_size = len;
-		md.mv_data = (void *)final;
-		if ((rc = mdb_put(t->txn, q->dbi[D_NOTICES], &mk, &md, 0)) != 0)
+		if ((rc = log_batch_put(t->b, q->dbi[D_NOTICES], bk,
+		    idseq_key(bk, m.from, q->nseq), final, len, 0)) != 0)
 			return (txn_fail(t, rc));
 		q->nseq++;
-		if ((rc = meta_put(t->txn, q->dbi[D_META], "nseq",
-		    q->nseq)) != 0) {
-			t->dead = 1;
-			return (rc);
-		}
+		if ((rc = meta_put(t, "nseq", q->nseq)) != 0)
+			return (txn_fail(t, rc));
 	}
 	return (0);
 }
@@ -390,56 +345,13 @@ int
 queue_notified(struct queue_txn *t, const char *sender, uint64_t nseq)
 {
 	uint8_t bk[FERRY_ID_MAX + 9];
-	MDB_val k;
 	int rc;
 
 	if (t->dead)
 		return (FERRY_EINVAL);
-	k.mv_size = idseq_key(bk, sender, nseq);
-	k.mv_data = bk;
-	rc = mdb_del(t->txn, t->q->dbi[D_NOTICES], &k, NULL);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (txn_fail(t, rc));
-	return (0);
-}
-
-/** queue_journal_add(t, index, entry, len): remember a log entry. */
-int
-queue_journal_add(struct queue_txn *t, uint64_t index, const uint8_t *entry,
-    size_t len)
-{
-	uint8_t k8[8];
-	MDB_val k = { 8, k8 }, d = { len, (void *)entry };
-	int rc;
-
-	if (t->dead)
-		return (FERRY_EINVAL);
-	be64(k8, index);
-	if ((rc = mdb_put(t->txn, t->q->dbi[D_JOURNAL], &k, &d, 0)) != 0)
-		return (txn_fail(t, rc));
-	return (0);
-}
-
-/** queue_journal_trim(t, below): forget journal entries below ${below}. */
-int
-queue_journal_trim(struct queue_txn *t, uint64_t below)
-{
-	MDB_cursor *c;
-	MDB_val k, d;
-	int rc;
-
-	if (t->dead)
-		return (FERRY_EINVAL);
-	if ((rc = mdb_cursor_open(t->txn, t->q->dbi[D_JOURNAL], &c)) != 0)
-		return (txn_fail(t, rc));
-	while ((rc = mdb_cursor_get(c, &k, &d, MDB_FIRST)) == 0) {
-		if (k.mv_size != 8 || rd64(k.mv_data) >= below)
-			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	rc = log_batch_del(t->b, t->q->dbi[D_NOTICES], bk,
+	    idseq_key(bk, sender, nseq));
+	if (rc != 0 && rc != FERRY_ENOENT)
 		return (txn_fail(t, rc));
 	return (0);
 }
@@ -450,18 +362,18 @@ queue_roster_put(struct queue_txn *t, uint64_t version, const uint8_t *bytes,
     size_t len)
 {
 	uint8_t k8[8];
-	MDB_val k = { 8, k8 }, d = { len, (void *)bytes };
 	int rc;
 
 	if (t->dead)
 		return (FERRY_EINVAL);
 	be64(k8, version);
-	if ((rc = mdb_put(t->txn, t->q->dbi[D_ROSTERS], &k, &d, 0)) != 0)
+	if ((rc = log_batch_put(t->b, t->q->dbi[D_ROSTERS], k8, 8, bytes, len,
+	    0)) != 0)
 		return (txn_fail(t, rc));
 	return (0);
 }
 
-/** queue_commit(t): synced commit; frees ${t}. */
+/** queue_commit(t): log_commit of the batch; frees ${t}. */
 int
 queue_commit(struct queue_txn *t)
 {
@@ -471,23 +383,22 @@ queue_commit(struct queue_txn *t)
 		queue_abort(t);
 		return (FERRY_EINVAL);
 	}
-	rc = mdb_txn_commit(t->txn);
-	if (rc != 0) {
+	if ((rc = log_commit(t->b)) != 0) {
 		t->q->seq = t->seq0;
 		t->q->nseq = t->nseq0;
 	}
 	free(t);
-	return (rc ? lmdb_err(rc) : 0);
+	return (rc);
 }
 
-/** queue_abort(t): discard; NULL ok. */
+/** queue_abort(t): log_abort of the batch; NULL ok. */
 void
 queue_abort(struct queue_txn *t)
 {
 
 	if (t == NULL)
 		return;
-	mdb_txn_abort(t->txn);
+	log_abort(t->b);
 	t->q->seq = t->seq0;
 	t->q->nseq = t->nseq0;
 	free(t);
@@ -496,11 +407,8 @@ queue_abort(struct queue_txn *t)
 static int
 rdtxn(struct queue *q, MDB_txn **txn)
 {
-	int rc;
 
-	if ((rc = mdb_txn_begin(q->env, NULL, MDB_RDONLY, txn)) != 0)
-		return (lmdb_err(rc));
-	return (0);
+	return (log_read_begin(q->l, txn));
 }
 
 /** queue_lookup(q, msg_id, env_hash, seq, final, flen): state of ${msg_id}. */
@@ -520,11 +428,11 @@ queue_lookup(struct queue *q, const uint8_t msg_id[FERRY_MSGID_LEN],
 		return (rc);
 	rc = mdb_get(txn, q->dbi[D_IDS], &k, &d);
 	if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (QUEUE_NONE);
 	}
 	if (rc != 0 || d.mv_size < 41) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (rc ? lmdb_err(rc) : FERRY_ELMDB);
 	}
 	v = d.mv_data;
@@ -534,12 +442,12 @@ queue_lookup(struct queue *q, const uint8_t msg_id[FERRY_MSGID_LEN],
 	if (st == QUEUE_DONE && d.mv_size > 41) {
 		*flen = d.mv_size - 41;
 		if ((*final = malloc(*flen)) == NULL) {
-			mdb_txn_abort(txn);
+			log_read_end(txn);
 			return (FERRY_ENOMEM);
 		}
 		memcpy(*final, v + 41, *flen);
 	}
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (st);
 }
 
@@ -560,7 +468,7 @@ queue_get(struct queue *q, uint64_t seq, struct queue_msg *m)
 		rc = rec_decode(&k, &d, m, 1);
 	else
 		rc = rc == MDB_NOTFOUND ? FERRY_ENOENT : lmdb_err(rc);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }
 
@@ -587,7 +495,7 @@ queue_next_for(struct queue *q, const char *to, uint64_t after, uint64_t *seq)
 	if ((rc = rdtxn(q, &txn)) != 0)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, q->dbi[D_BYRCPT], &c)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (lmdb_err(rc));
 	}
 	k.mv_size = idseq_key(bk, to, after == UINT64_MAX ? after : after + 1);
@@ -602,7 +510,7 @@ queue_next_for(struct queue *q, const char *to, uint64_t after, uint64_t *seq)
 	else
 		rc = lmdb_err(rc);
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }
 
@@ -620,7 +528,7 @@ queue_foreach(struct queue *q, int (*fn)(void *, const struct queue_msg *),
 	if ((rc = rdtxn(q, &txn)) != 0)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, q->dbi[D_MSGS], &c)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (lmdb_err(rc));
 	}
 	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
@@ -635,7 +543,7 @@ queue_foreach(struct queue *q, int (*fn)(void *, const struct queue_msg *),
 	else if (rc > 0)
 		rc = lmdb_err(rc);
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }
 
@@ -654,7 +562,7 @@ walk(struct queue *q, int dbi, const char *prefix, uint64_t from,
 	if ((rc = rdtxn(q, &txn)) != 0)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, q->dbi[dbi], &c)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (lmdb_err(rc));
 	}
 	if (prefix) {
@@ -678,7 +586,7 @@ walk(struct queue *q, int dbi, const char *prefix, uint64_t from,
 	else if (rc > 0)
 		rc = lmdb_err(rc);
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }
 
@@ -689,15 +597,6 @@ queue_notices(struct queue *q, const char *sender,
 {
 
 	return (walk(q, D_NOTICES, sender, 0, fn, ctx));
-}
-
-/** queue_journal_foreach(q, from, fn, ctx): journal entries >= ${from}. */
-int
-queue_journal_foreach(struct queue *q, uint64_t from,
-    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx)
-{
-
-	return (walk(q, D_JOURNAL, NULL, from, fn, ctx));
 }
 
 /** queue_rosters(q, after, fn, ctx): roster versions > ${after}. */
@@ -722,7 +621,7 @@ queue_roster_latest(struct queue *q, uint64_t *version, uint8_t **bytes,
 	if ((rc = rdtxn(q, &txn)) != 0)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, q->dbi[D_ROSTERS], &c)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (lmdb_err(rc));
 	}
 	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
@@ -737,6 +636,6 @@ queue_roster_latest(struct queue *q, uint64_t *version, uint8_t **bytes,
 		rc = (rc == MDB_NOTFOUND || rc == 0) ? FERRY_ENOENT :
 		    lmdb_err(rc);
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }

@@ -5,7 +5,7 @@
  *   config.c   config file (INI, libinih) + flag overrides, validation
  *   rlog.c     one log line per event to stderr, with a level
  *   zap.c      the ZAP handler thread (RFC 27) admitting roster agencies
- *   queue.c    the LMDB store-and-forward queue (its own environment)
+ *   queue.c    the store-and-forward queue (tables in the log's LMDB env)
  *   loop.c     the ROUTER socket and the event loop (group commit)
  *   metrics.c  counters, written as Prometheus text to <data>/metrics.prom
  *
@@ -27,7 +27,7 @@
 
 struct config {
 	char endpoint[256];		/* tcp://127.0.0.1:7450 */
-	char data[CONFIG_PATH_MAX];	/* data folder (queue, log, metrics) */
+	char data[CONFIG_PATH_MAX];	/* data folder (log with queue, metrics) */
 	char key[CONFIG_PATH_MAX];	/* relay identity key file (ident) */
 	char roster[CONFIG_PATH_MAX];	/* roster file (re-read on SIGHUP) */
 	char roster_pin[128];		/* genesis roster fingerprint */
@@ -152,25 +152,32 @@ enum queue_state {
 
 struct queue;
 struct queue_txn;
+struct log;
+struct log_batch;
+
+/* The queue's table names in the relay log's environment (log_open_ex). */
+#define QUEUE_NDBS 6
+extern const char *const queue_dbs[QUEUE_NDBS];
 
 /**
- * queue_open(dir, map_size, out): open (create) the queue environment in
- * folder ${dir} (mode 0700; files 0600) with a ${map_size}-byte map.
+ * queue_open(l, out): the queue kept in the tables queue_dbs of log ${l}
+ * (opened with log_open_ex; ${l} must outlive the queue).
  */
-int queue_open(const char *dir, uint64_t map_size, struct queue **out);
+int queue_open(struct log *l, struct queue **out);
 
-/** queue_close(q): close; NULL ok. */
+/** queue_close(q): free ${q} (the log stays open); NULL ok. */
 void queue_close(struct queue *q);
 
 /**
- * queue_begin(q, out): start the one write transaction of a batch.
+ * queue_begin(q, b, out): queue writes within log batch ${b}, so that they
+ * commit with its log entries (queue_commit) or not at all.  ${b} belongs
+ * to the queue_txn from then on.  A full map is handled by the log.
  */
-int queue_begin(struct queue *q, struct queue_txn **out);
+int queue_begin(struct queue *q, struct log_batch *b, struct queue_txn **out);
 
 /**
  * queue_put(t, m): append message ${m} (env, ids, times; seq is assigned
- * and written back into ${m}).  FERRY_ENOSPC if the map is full: the
- * transaction is then dead (queue_abort, grow, redo).
+ * and written back into ${m}).
  */
 int queue_put(struct queue_txn *t, struct queue_msg *m);
 
@@ -188,30 +195,19 @@ int queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
 int queue_notified(struct queue_txn *t, const char *sender, uint64_t nseq);
 
 /**
- * queue_journal_add(t, index, entry, len): remember log entry bytes that
- * must reach the relay log at index ${index} (written to the log after
- * this transaction commits; replayed at start if the log missed them).
- */
-int queue_journal_add(struct queue_txn *t, uint64_t index,
-    const uint8_t *entry, size_t len);
-
-/** queue_journal_trim(t, below): forget journal entries with index < ${below}. */
-int queue_journal_trim(struct queue_txn *t, uint64_t below);
-
-/**
  * queue_roster_put(t, version, bytes, len): store roster ${version}.
  */
 int queue_roster_put(struct queue_txn *t, uint64_t version,
     const uint8_t *bytes, size_t len);
 
-/** queue_commit(t): synced commit; frees ${t} in every case. */
+/**
+ * queue_commit(t): log_commit of the batch (its log entries and queue
+ * writes: one synced commit); frees ${t} and the batch in every case.
+ */
 int queue_commit(struct queue_txn *t);
 
-/** queue_abort(t): discard; NULL ok. */
+/** queue_abort(t): log_abort of the batch; nothing of it is kept; NULL ok. */
 void queue_abort(struct queue_txn *t);
-
-/** queue_grow(q): double the map size (no transaction may be open). */
-int queue_grow(struct queue *q);
 
 /**
  * queue_lookup(q, msg_id, env_hash, seq, final, flen): state of ${msg_id}:
@@ -250,13 +246,6 @@ int queue_foreach(struct queue *q,
  * each final envelope kept for ${sender}, oldest first.
  */
 int queue_notices(struct queue *q, const char *sender,
-    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx);
-
-/**
- * queue_journal_foreach(q, from, fn, ctx): call ${fn}(ctx, index, entry,
- * len) for journal entries with index >= ${from}, ascending.
- */
-int queue_journal_foreach(struct queue *q, uint64_t from,
     int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx);
 
 /**
