@@ -676,7 +676,26 @@ void
 env_new_id(uint8_t id[FERRY_MSGID_LEN])
 {
 
-	randombytes_buf(id, FERRY_MSGID_LEN);
+	env_new_id_at(id, ferry_now_ms());
+}
+
+/*
+ * Time first, like UUIDv7: ids made close in time sort close together,
+ * so the log's message-id index (an LMDB B-tree) takes each new id near
+ * the last instead of dirtying a random page (at 1M entries appends ran
+ * at 11k/s with random ids against 40k/s in order).  The time is the
+ * envelope's own time field, so the order shows nothing more; 80 random
+ * bits keep ids unique within a millisecond.
+ */
+void
+env_new_id_at(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms)
+{
+	int i;
+
+	for (i = 0; i < ENV_ID_TIME_LEN; i++)
+		id[i] = (uint8_t)(now_ms >> (8 * (ENV_ID_TIME_LEN - 1 - i)));
+	randombytes_buf(id + ENV_ID_TIME_LEN,
+	    FERRY_MSGID_LEN - ENV_ID_TIME_LEN);
 }
 
 void
@@ -755,7 +774,7 @@ env_seal(const struct ident *sender, const char *to,
 	/* K and C live on the stack, wiped on return: a sodium_malloc and
 	 * sodium_free pair (mmap, mprotect, mlock) costs ~150 us of CPU on
 	 * these machines, more than the rest of a small seal. */
-	env_new_id(id);
+	env_new_id_at(id, now);
 	randombytes_buf(keys, 64);
 	randombytes_buf(nonce, sizeof(nonce));
 	rc = FERRY_ESODIUM;

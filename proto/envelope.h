@@ -6,6 +6,7 @@
  * where inner is a canonical msgpack map (int keys, see docs/protocol.md):
  *     1 version (=1)   2 type   3 id (bin 16)   4 from (str)   5 to (str)
  *     6 time (uint, ms since epoch)   16.. type-specific fields
+ * (id: 6 bytes of time big-endian, then 10 random bytes; env_new_id)
  * and signature is Ed25519 by ${from}'s signing key over
  *     domain-tag || 0x00 || inner
  * with the tag of the type ("ferry-envelope/v1" for MSG, "ferry-receipt/v1"
@@ -124,14 +125,29 @@ int env_verify(const struct env *e, const uint8_t sign_pk[32]);
 /**
  * env_encode(e, sign_sk, out, len): encode and sign a non-MSG envelope from
  * the fields of ${e} that its type uses (id, from, to, time set by the
- * caller; env_new_id helps).  *${out} is malloc'd, owned by the caller.
+ * caller; env_new_id_at helps).  *${out} is malloc'd, owned by the caller.
  * The pointer fields inner/inner_len/sig of ${e} are not read.
  */
 int env_encode(const struct env *e, const uint8_t sign_sk[64],
     uint8_t **out, size_t *len);
 
-/** env_new_id(id): 16 random bytes. */
+#define ENV_ID_TIME_LEN 6	/* id bytes holding the time */
+
+/**
+ * env_new_id(id): a new envelope id, time-ordered like UUIDv7: the
+ * current time (ferry_now_ms) as 6 bytes big-endian, then 10 random
+ * bytes.  See env_new_id_at.
+ */
 void env_new_id(uint8_t id[FERRY_MSGID_LEN]);
+
+/**
+ * env_new_id_at(id, now_ms): a new id for an envelope whose time field is
+ * ${now_ms}: its low 48 bits big-endian in id[0..5] (ids made later sort
+ * later, so the log's message-id index grows at its end), 10 random
+ * bytes in id[6..15] (unique within a millisecond).  env_seal uses its
+ * ${now}.
+ */
+void env_new_id_at(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms);
 
 /** env_hash(buf, len, out): SHA-256 of an envelope's exact bytes. */
 void env_hash(const uint8_t *buf, size_t len, uint8_t out[32]);

@@ -95,6 +95,11 @@ def check_envelope(t, raw, keys):
           isinstance(inner.get(3), bytes) and len(inner[3]) == 16 and
           isinstance(inner.get(4), str) and isinstance(inner.get(5), str) and
           isinstance(inner.get(6), int))
+    # The id is time-ordered (section 3.2): the envelope's time as 6 bytes
+    # big-endian, then 10 random bytes.
+    check("%s: id begins with its time (48 bits big-endian)" % name,
+          isinstance(inner.get(6), int) and isinstance(inner.get(3), bytes)
+          and inner[3][:6] == (inner[6] & (2**48 - 1)).to_bytes(6, "big"))
     extra = set(inner) - {1, 2, 3, 4, 5, 6}
     spec = FIELDS[t]
     check("%s: only its own fields, with their types" % name,

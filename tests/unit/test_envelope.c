@@ -1237,7 +1237,7 @@ TEST(golden_vectors)
 
 		memset(&e, 0, sizeof(e));
 		e.type = t;
-		env_new_id(e.id);
+		env_new_id_at(e.id, GOLD_TIME + t);
 		snprintf(e.from, sizeof(e.from), "%s", signer->id);
 		snprintf(e.to, sizeof(e.to), "%s", t == ENV_RECEIPT ?
 		    "eerc-charity" : "met-police");
@@ -1350,6 +1350,42 @@ handmade(const uint8_t *plain, size_t plen, const uint8_t commit[32],
 	return (env);
 }
 
+/* Ids are time-ordered like UUIDv7: 6 bytes of time, 10 random. */
+TEST(ids_time_ordered)
+{
+	static const uint8_t want[6] = { 0x03, 0x04, 0x05, 0x06, 0x07, 0x08 };
+	uint8_t a[16], b[16], c[16], ck[32], *out = NULL;
+	uint64_t t0, t1, got;
+	size_t outlen;
+	int i;
+
+	env_new_id_at(a, 0x0102030405060708ULL);
+	CHECK(memcmp(a, want, 6) == 0);	/* the low 48 bits */
+	env_new_id_at(a, NOW);
+	env_new_id_at(b, NOW);
+	env_new_id_at(c, NOW + 1);
+	CHECK(memcmp(a, b, 6) == 0);
+	CHECK(memcmp(a + 6, b + 6, 10) != 0);
+	CHECK(memcmp(a, c, 16) < 0 && memcmp(b, c, 16) < 0);
+	for (got = 0, i = 0; i < 6; i++)
+		got = (got << 8) | a[i];
+	CHECK(got == NOW);
+	/* env_new_id: now. */
+	t0 = ferry_now_ms();
+	env_new_id(a);
+	t1 = ferry_now_ms();
+	for (got = 0, i = 0; i < 6; i++)
+		got = (got << 8) | a[i];
+	CHECK(got >= t0 && got <= t1);
+	/* A sealed MSG's id carries its time field. */
+	CHECK_EQ(env_seal(alice, "bob-police", bob->enc[0].pk, 1,
+	    (const uint8_t *)"x", 1, NULL, NOW + 5, ck, c, &out, &outlen), 0);
+	for (got = 0, i = 0; i < 6; i++)
+		got = (got << 8) | c[i];
+	CHECK(got == NOW + 5);
+	free(out);
+}
+
 TEST(handmade_msg_inside_checks)
 {
 	uint8_t plain[1024], c[32], commit[32], *env, *content;
@@ -1459,6 +1495,7 @@ main(int argc, char **argv)
 	RUN(decoder_noncanonical);
 	RUN(decoder_version_and_type);
 	RUN(handmade_msg_inside_checks);
+	RUN(ids_time_ordered);
 	ident_free(alice);
 	ident_free(bob);
 	ident_free(mallory);
