@@ -173,6 +173,8 @@ done:
 	return (rc);
 }
 
+static const char *esc(const char *);
+
 /* Print the agent's error reply; returns 1. */
 static int
 print_fail(json_t *r)
@@ -180,8 +182,8 @@ print_fail(json_t *r)
 	const char *code = json_string_value(json_object_get(r, "code"));
 	const char *err = json_string_value(json_object_get(r, "error"));
 
-	fprintf(stderr, "ferry: %s%s%s\n", err ? err : "failed",
-	    code ? " " : "", code ? code : "");
+	fprintf(stderr, "ferry: %s%s%s\n", err ? esc(err) : "failed",
+	    code ? " " : "", code ? esc(code) : "");
 	return (1);
 }
 
@@ -217,12 +219,61 @@ fmt_ms(char *out, size_t cap, json_int_t ms)
 		snprintf(out, cap, "?");
 }
 
+/* The string ${k} of ${o} as sent, for decisions: "-" if absent or empty. */
 static const char *
-str(json_t *o, const char *k)
+raw(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 
 	return (s != NULL && s[0] != '\0' ? s : "-");
+}
+
+#define ESC_SLOTS 16
+#define ESC_MAX 4200	/* a NACK reason (1024 bytes) escaped entirely */
+
+/*
+ * ${s} made safe to print for a person: much of what is printed was
+ * chosen by another agency or the relay (a NACK reason, a referral's
+ * kind, case id and response, a partner's name), so C0 controls, DEL and
+ * C1 controls (U+0080..U+009F, whose CSI drives a terminal) are shown as
+ * \xNN and \u00NN: nothing received can clear the screen, move the cursor
+ * or forge a line.  Longer results are cut with "...".  The result lives
+ * in one of ESC_SLOTS static buffers: valid until ESC_SLOTS more calls.
+ * Not for --json, which prints the agent's JSON as it is.
+ */
+static const char *
+esc(const char *s)
+{
+	static char slot[ESC_SLOTS][ESC_MAX];
+	static unsigned int next;
+	char *o = slot[next++ % ESC_SLOTS];
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = 0;
+
+	for (; *p != '\0' && n + 10 < ESC_MAX; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			n += (size_t)snprintf(o + n, ESC_MAX - n, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			n += (size_t)snprintf(o + n, ESC_MAX - n, "\\u%04x",
+			    p[1]);
+			p++;
+		} else
+			o[n++] = (char)*p;
+	}
+	if (*p != '\0') {
+		memcpy(o + n, "...", 3);
+		n += 3;
+	}
+	o[n] = '\0';
+	return (o);
+}
+
+/* The string ${k} of ${o} to print (esc): "-" if absent or empty. */
+static const char *
+str(json_t *o, const char *k)
+{
+
+	return (esc(raw(o, k)));
 }
 
 static int
@@ -497,7 +548,7 @@ c_thread(int argc, char **argv)
 			return (rc);
 		}
 		json_array_foreach(json_object_get(r, "messages"), i, m)
-			if (strcmp(str(m, "case_id"), argv[optind]) == 0)
+			if (strcmp(raw(m, "case_id"), argv[optind]) == 0)
 				json_array_append(all, m);
 		json_decref(r);
 	}
@@ -518,7 +569,7 @@ c_thread(int argc, char **argv)
 		json_decref(out);
 	} else {
 		for (i = 0; i < n; i++) {
-			int in = strcmp(str(v[i], "direction"), "in") == 0;
+			int in = strcmp(raw(v[i], "direction"), "in") == 0;
 
 			fmt_ms(t, sizeof(t), msg_time(v[i]));
 			printf("%s  %s %-20s  %s  %-9s  %s%s%s\n", t,
@@ -540,6 +591,29 @@ c_thread(int argc, char **argv)
 	return (rc);
 }
 
+/*
+ * Print the JSON text ${s} with DEL, C1 and C0 controls other than tab and
+ * newline as \u00NN escapes.  In valid JSON these appear raw only inside
+ * strings (DEL, C1) or not at all (C0), and the escape stands for the
+ * same character there: the document printed is the same JSON value, and
+ * a referral's text cannot drive the terminal it is shown on.
+ */
+static void
+put_json_text(const char *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+
+	for (; *p != '\0'; p++) {
+		if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			printf("\\u%04x", p[1]);
+			p++;
+		} else
+			putchar(*p);
+	}
+}
+
 static int
 c_show(int argc, char **argv)
 {
@@ -557,7 +631,7 @@ c_show(int argc, char **argv)
 	if (!is_ok(r) || body == NULL)
 		rc = print_fail(r);
 	else
-		fputs(body, stdout);
+		put_json_text(body);
 	free(body);
 	json_decref(r);
 	return (rc);
@@ -567,9 +641,9 @@ static void
 print_message(json_t *m)
 {
 	char t[32];
-	const char *state = str(m, "state");
+	const char *state = raw(m, "state");
 
-	if (strcmp(str(m, "direction"), "in") == 0) {
+	if (strcmp(raw(m, "direction"), "in") == 0) {
 		fmt_time(t, sizeof(t), json_object_get(m, "received_ms"));
 		printf("message %s: received from %s at %s (our log index "
 		    "%lld)\n", str(m, "msg_id"), str(m, "from"), t,
@@ -577,7 +651,8 @@ print_message(json_t *m)
 		    "log_index")));
 		return;
 	}
-	printf("message %s to %s: %s", str(m, "msg_id"), str(m, "to"), state);
+	printf("message %s to %s: %s", str(m, "msg_id"), str(m, "to"),
+	    esc(state));
 	if (strcmp(state, "delivered") == 0)
 		printf(" (receipt verified)");
 	if (strcmp(state, "failed") == 0)
