@@ -2,18 +2,20 @@
  * agentd.c: the ferry-agent core (see agentd.h): state, roster chain,
  * outgoing and incoming paths, relay replies, retransmission, content.
  *
- * Durability order (docs/agent.md, "Crash safety"):
- *   send:    store (record + envelope + sealed content key + spool index,
- *            one synced commit) -> log LOG_SENT (synced) -> message id
- *            returned.  A record without its LOG_SENT (crash in between)
- *            is logged at the next start, before anything is sent.
- *   receive: log LOG_RECEIVED (synced; a duplicate finds the existing
- *            entry) -> spool inbox file (temp + fsync + rename) -> log the
- *            issued RECEIPT -> store the inbox record with the receipt
- *            (synced) -> RECEIPT sent.  A crash anywhere before the store
- *            commit leaves no receipt sent, so the relay redelivers and
- *            the same steps complete idempotently.
- *   replies: log (ACCEPTED / RECEIPT / NACK) -> store state update.
+ * Durability order (docs/agent.md, "Crash safety").  The store's tables
+ * live in the log's LMDB environment, so log entries and store records
+ * commit together in one synced commit:
+ *   send:    LOG_SENT + outbox record, envelope, sealed content key, spool
+ *            index (one commit) -> message id returned.
+ *   receive: LOG_RECEIVED + LOG_RECEIPT (the receipt names the first
+ *            entry and a checkpoint covering it) + inbox record with the
+ *            receipt + "unspooled" mark (one commit) -> spool inbox file
+ *            (temp + fsync + rename) -> RECEIPT sent.  A crash before the
+ *            commit leaves nothing (the relay redelivers); after it, the
+ *            next start writes the spool files still marked unspooled and
+ *            the relay's redelivery is answered with the stored receipt.
+ *   replies: log entry (ACCEPTED / RECEIPT / NACK) + state update (one
+ *            commit).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -64,7 +66,9 @@ seterr(char *err, size_t errlen, const char *fmt, const char *arg)
  * Test hook for the crash-recovery scenarios (tests/scenario/agent_*.sh):
  * with FERRY_TEST_CRASH=<point> in its environment the daemon kills
  * itself with SIGKILL at that point, as a power cut would.  Points:
- * send-stored, recv-logged, recv-spooled, recv-stored.
+ * send-committed (sent and stored, id not yet returned), recv-before-commit
+ * (received and checked, nothing written), recv-committed (logged and
+ * stored, no spool file), recv-spooled (spool file written, no RECEIPT).
  */
 static void
 crash_point(const char *point)
@@ -299,44 +303,137 @@ collect_out(void *ctx, const struct astore_out *r)
 	return (0);
 }
 
-/* Log LOG_SENT for a stored record if a crash came between the two. */
+/*
+ * The spool inbox files (.meta, .json) of received message ${id}, made
+ * again from the store: the envelope opened with the stored content key.
+ * The same bytes as at receipt (docs/agent.md, "Spool folders").
+ */
 static int
-ensure_sent_logged(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+spool_from_store(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 {
-	struct astore_out r;
-	struct log_entry le;
-	uint8_t *env;
-	size_t envlen;
-	uint64_t idx;
+	struct astore_in in;
+	struct env e;
+	uint8_t *env = NULL, *key = NULL, *content = NULL;
+	char *json = NULL, why[REFERRAL_ERR_MAX], hx[33], meta[512];
+	size_t envlen, clen;
 	int rc;
 
-	if ((rc = log_find_msg(a->log, id, LOG_SENT, &idx)) == 0)
-		return (0);
-	if (rc != FERRY_ENOENT)
+	if ((rc = astore_get_in(a->store, id, &in)) != 0)
 		return (rc);
-	if ((rc = astore_get_out(a->store, id, &r)) != 0)
+	astore_in_clear(&in);
+	if ((rc = astore_get_in_env(a->store, id, &env, &envlen)) != 0)
 		return (rc);
-	if ((rc = astore_get_out_env(a->store, id, &env, &envlen)) != 0)
-		return (rc);
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_SENT;
-	memcpy(le.msg_id, id, FERRY_MSGID_LEN);
-	memcpy(le.env_hash, r.env_hash, FERRY_HASH_LEN);
-	copy_str(le.from, sizeof(le.from), a->me->id);
-	copy_str(le.to, sizeof(le.to), r.to);
-	le.roster_version = r.roster_version;
-	le.time_ms = r.t_queued;
-	rc = log_append(a->log, &le, env, envlen, NULL);
-	free(env);
-	if (rc == FERRY_EDUPMSG)
-		rc = 0;
-	if (rc == 0) {
-		char h[33];
-
-		idhex(h, id);
-		alog(ALOG_WARN, "recovered", "msg=%s: logged SENT after a "
-		    "crash between store and log", h);
+	if ((key = sodium_malloc(32)) == NULL) {
+		rc = FERRY_ENOMEM;
+		goto done;
 	}
+	if ((rc = key_unseal(a, in.sealed_key, key)) != 0 ||
+	    (rc = env_decode(env, envlen, a->conf.max_body, &e)) != 0 ||
+	    (rc = env_open_with_key(&e, key, &content, &clen)) != 0 ||
+	    (rc = referral_wire_to_json_at(content, clen, in.t_received,
+	    &json, why, sizeof(why), NULL)) != 0)
+		goto done;
+	idhex(hx, id);
+	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
+	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, in.from,
+	    (unsigned long long)in.t_received,
+	    (unsigned long long)in.log_index);
+	rc = agentd_spool_inbox(a, id, json, strlen(json), meta,
+	    strlen(meta));
+done:
+	if (key != NULL)
+		sodium_free(key);
+	free(content);
+	free(json);
+	free(env);
+	return (rc);
+}
+
+/* Remember that ${id}'s spool file is written (mark cleared later). */
+static void
+spooled_add(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	void *p;
+
+	if (a->nspooled == a->capspooled) {
+		size_t cap = a->capspooled ? a->capspooled * 2 : 16;
+
+		if ((p = realloc(a->spooled, cap * FERRY_MSGID_LEN)) == NULL)
+			return;	/* the mark stays: rewritten at next start */
+		a->spooled = p;
+		a->capspooled = cap;
+	}
+	memcpy(a->spooled[a->nspooled++], id, FERRY_MSGID_LEN);
+}
+
+/* Is ${id} among the spool files written since the last commit? */
+static int
+spooled_has(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < a->nspooled; i++)
+		if (memcmp(a->spooled[i], id, FERRY_MSGID_LEN) == 0)
+			return (1);
+	return (0);
+}
+
+/* Clear the unspooled marks of written spool files in batch ${b}. */
+static int
+spooled_clear(struct agentd *a, struct log_batch *b)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < a->nspooled; i++)
+		if ((rc = astore_spooled(a->store, b, a->spooled[i])) != 0)
+			return (rc);
+	return (0);
+}
+
+static int
+collect_unspooled(void *ctx, const uint8_t *id)
+{
+	struct agentd *a = ctx;
+	size_t n = a->nspooled;
+
+	spooled_add(a, id);
+	return (a->nspooled == n ? FERRY_ENOMEM : 0);
+}
+
+/*
+ * At start: write the spool files of received messages a crash cut off
+ * between their commit and their file, then clear every mark (one commit).
+ */
+static int
+spool_recover(struct agentd *a)
+{
+	struct log_batch *b;
+	char h[33];
+	size_t i;
+	int rc;
+
+	if ((rc = astore_foreach_unspooled(a->store, collect_unspooled,
+	    a)) != 0)
+		return (rc);
+	if (a->nspooled == 0)
+		return (0);
+	for (i = 0; i < a->nspooled; i++) {
+		if ((rc = spool_from_store(a, a->spooled[i])) != 0)
+			return (rc);
+		idhex(h, a->spooled[i]);
+		if (a->conf.spool[0] != '\0')
+			alog(ALOG_WARN, "recovered", "msg=%s: spool inbox file "
+			    "written after a crash", h);
+	}
+	if ((rc = log_begin(a->log, &b)) != 0)
+		return (rc);
+	if ((rc = spooled_clear(a, b)) != 0) {
+		log_abort(b);
+		return (rc);
+	}
+	if ((rc = log_commit(b)) == 0)
+		a->nspooled = 0;
 	return (rc);
 }
 
@@ -345,6 +442,7 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
     size_t errlen)
 {
 	struct collect c;
+	struct log_opts lo = { astore_dbs, ASTORE_NDBS, 0 };
 	char path[ACONF_PATH_MAX + 64], *pass = NULL;
 	uint64_t now;
 	size_t i;
@@ -390,34 +488,34 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	    a->me->sign_sk) != 0)
 		return (FERRY_ESODIUM);
 	snprintf(a->origin, sizeof(a->origin), "ferry/%s", a->me->id);
+	/* One LMDB environment: the log, and the store's tables in it. */
 	if ((size_t)snprintf(path, sizeof(path), "%s/log", a->conf.data) >=
 	    sizeof(path))
 		return (FERRY_EINVAL);
-	if ((rc = log_open(path, a->origin, a->me->sign_sk, &a->log)) != 0) {
+	if ((rc = log_open_ex(path, a->origin, a->me->sign_sk, &lo,
+	    &a->log)) != 0) {
 		seterr(err, errlen, "log %s", path);
 		return (rc);
 	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/store", a->conf.data) >=
-	    sizeof(path))
-		return (FERRY_EINVAL);
-	if ((rc = astore_open(path, &a->store)) != 0) {
-		seterr(err, errlen, "store %s", path);
+	if ((rc = astore_open(a->log, &a->store)) != 0) {
+		seterr(err, errlen, "store in %s", path);
+		return (rc);
+	}
+	if ((rc = spool_recover(a)) != 0) {
+		seterr(err, errlen, "recovering the spool inbox: %s",
+		    ferry_strerror(rc));
 		return (rc);
 	}
 
-	/* Finish interrupted sends, then schedule every pending message. */
+	/* Schedule every pending message (each is logged with its record). */
 	memset(&c, 0, sizeof(c));
 	c.a = a;
 	if ((rc = astore_foreach_out(a->store, collect_out, &c)) != 0)
 		goto out;
 	now = ferry_now_ms();
-	for (i = 0; i < c.n; i++) {
-		if (c.states[i] == ASTORE_QUEUED &&
-		    (rc = ensure_sent_logged(a, c.ids[i])) != 0)
-			goto out;
+	for (i = 0; i < c.n; i++)
 		if ((rc = pend_set(a, c.ids[i], c.states[i], now)) != 0)
 			goto out;
-	}
 out:
 	free(c.ids);
 	free(c.states);
@@ -430,7 +528,19 @@ out:
 void
 agentd_close(struct agentd *a)
 {
+	struct log_batch *b;
 
+	/* Spool files written since the last receive: clear their marks. */
+	if (a->store != NULL && a->nspooled > 0 &&
+	    log_begin(a->log, &b) == 0) {
+		if (spooled_clear(a, b) == 0)
+			(void)log_commit(b);
+		else
+			log_abort(b);
+	}
+	free(a->spooled);
+	a->spooled = NULL;
+	a->nspooled = a->capspooled = 0;
 	astore_close(a->store);
 	a->store = NULL;
 	log_close(a->log);
@@ -572,6 +682,7 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 	struct referral_info info;
 	const struct roster_agency *ag;
 	struct astore_out rec;
+	struct log_batch *b;
 	struct log_entry le;
 	uint8_t *wire = NULL, *env = NULL, *key = NULL, pk[32];
 	size_t wlen, envlen;
@@ -632,12 +743,7 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 	    info.response : "");
 	copy_str(rec.spool_name, sizeof(rec.spool_name), spool_name ?
 	    spool_name : "");
-	if ((rc = astore_put_out(a->store, &rec, env, envlen,
-	    spool_key)) != 0) {
-		seterr(err, errlen, "storing: %s", ferry_strerror(rc));
-		goto done;
-	}
-	crash_point("send-stored");
+	/* LOG_SENT and the outbox record: one synced commit. */
 	memset(&le, 0, sizeof(le));
 	le.kind = LOG_SENT;
 	le.time_ms = now;
@@ -646,12 +752,28 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 	copy_str(le.from, sizeof(le.from), a->me->id);
 	copy_str(le.to, sizeof(le.to), to);
 	le.roster_version = rec.roster_version;
-	if ((rc = log_append(a->log, &le, env, envlen, &idx)) != 0) {
-		/* Stored but not logged: logged and sent at the next start. */
-		seterr(err, errlen, "logging: %s (stored; it will be logged "
-		    "and sent when the agent restarts)", ferry_strerror(rc));
+	if ((rc = log_begin(a->log, &b)) != 0) {
+		seterr(err, errlen, "logging: %s", ferry_strerror(rc));
 		goto done;
 	}
+	if ((rc = log_add(b, &le, env, envlen, &idx)) != 0) {
+		log_abort(b);
+		seterr(err, errlen, "logging: %s", ferry_strerror(rc));
+		goto done;
+	}
+	rec.log_index = idx;
+	if ((rc = astore_put_out(a->store, b, &rec, env, envlen,
+	    spool_key)) != 0) {
+		log_abort(b);
+		seterr(err, errlen, "storing: %s", ferry_strerror(rc));
+		goto done;
+	}
+	if ((rc = log_commit(b)) != 0) {
+		seterr(err, errlen, "storing and logging: %s",
+		    ferry_strerror(rc));
+		goto done;
+	}
+	crash_point("send-committed");
 	a->n_sent++;
 	idhex(h, id);
 	alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu log=%llu", h,
@@ -725,6 +847,7 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 {
 	struct referral_info info;
 	struct astore_in in;
+	struct log_batch *b;
 	struct log_entry le;
 	struct env e, r;
 	const struct ident_enckey *ek;
@@ -745,6 +868,19 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	rc = astore_get_in(a->store, e0->id, &in);
 	if (rc == 0) {
 		if (memcmp(in.env_hash, h, 32) == 0) {
+			/* Stored, but its spool file may not be written yet
+			 * (it failed, e.g. disk full): retry it first. */
+			if ((rc = astore_is_unspooled(a->store, e0->id)) > 0 &&
+			    !spooled_has(a, e0->id)) {
+				if ((rc = spool_from_store(a, e0->id)) != 0) {
+					astore_in_clear(&in);
+					return (rc);
+				}
+				spooled_add(a, e0->id);
+			} else if (rc < 0) {
+				astore_in_clear(&in);
+				return (rc);
+			}
 			a->n_duplicates++;
 			alog(ALOG_INFO, "duplicate", "msg=%s from=%s: receipt "
 			    "sent again", hx, in.from);
@@ -785,7 +921,15 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	if ((rc = key_seal(a, key, in.sealed_key)) != 0)
 		goto done;
 
-	/* 1. The log: LOG_RECEIVED with the envelope. */
+	/*
+	 * One batch, one synced commit: LOG_RECEIVED with the envelope, the
+	 * RECEIPT (naming that entry and a checkpoint covering it) and its
+	 * LOG_RECEIPT, the inbox record with the receipt, and the
+	 * "unspooled" mark; also the marks of earlier spool files written.
+	 */
+	crash_point("recv-before-commit");
+	if ((rc = log_begin(a->log, &b)) != 0)
+		goto done;
 	memset(&le, 0, sizeof(le));
 	le.kind = LOG_RECEIVED;
 	le.time_ms = now;
@@ -794,25 +938,10 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	copy_str(le.from, sizeof(le.from), e.from);
 	copy_str(le.to, sizeof(le.to), a->me->id);
 	le.roster_version = a->roster->version;
-	rc = log_append(a->log, &le, buf, len, &idx);
-	if (rc == FERRY_EDUPMSG)
-		rc = log_find_msg(a->log, e.id, LOG_RECEIVED, &idx);
-	if (rc != 0)
-		goto done;
-	crash_point("recv-logged");
-
-	/* 2. The spool inbox, atomically. */
-	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
-	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, e.from,
-	    (unsigned long long)now, (unsigned long long)idx);
-	if ((rc = agentd_spool_inbox(a, e.id, json, strlen(json), meta,
-	    strlen(meta))) != 0)
-		goto done;
-	crash_point("recv-spooled");
-
-	/* 3. The receipt, naming our log entry and checkpoint. */
-	if ((rc = log_checkpoint(a->log, &note, &nlen)) != 0)
-		goto done;
+	/* (No inbox record, so no LOG_RECEIVED either: they commit together.) */
+	if ((rc = log_add(b, &le, buf, len, &idx)) != 0 ||
+	    (rc = log_batch_checkpoint(b, &note, &nlen)) != 0)
+		goto abort;
 	memset(&r, 0, sizeof(r));
 	r.type = ENV_RECEIPT;
 	r.version = ENV_VERSION;
@@ -827,7 +956,7 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	r.blob = note;
 	r.blob_len = nlen;
 	if ((rc = env_encode(&r, a->me->sign_sk, &rbytes, &rlen)) != 0)
-		goto done;
+		goto abort;
 	memset(&le, 0, sizeof(le));
 	le.kind = LOG_RECEIPT;
 	le.time_ms = now;
@@ -841,11 +970,8 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 		le.aux = rbytes;
 		le.aux_len = rlen;
 	}
-	rc = log_append(a->log, &le, NULL, 0, NULL);
-	if (rc != 0 && rc != FERRY_EDUPMSG)
-		goto done;
-
-	/* 4. The inbox record, with the receipt to resend on duplicates. */
+	if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0)
+		goto abort;
 	memcpy(in.msg_id, e.id, FERRY_MSGID_LEN);
 	copy_str(in.from, sizeof(in.from), e.from);
 	memcpy(in.env_hash, h, 32);
@@ -860,9 +986,25 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	    info.response : "");
 	in.receipt = rbytes;
 	in.receipt_len = rlen;
-	if ((rc = astore_put_in(a->store, &in, buf, len)) != 0)
+	if ((rc = astore_put_in(a->store, b, &in, buf, len,
+	    a->conf.spool[0] != '\0')) != 0 ||
+	    (rc = spooled_clear(a, b)) != 0)
+		goto abort;
+	if ((rc = log_commit(b)) != 0)
 		goto done;
-	crash_point("recv-stored");
+	a->nspooled = 0;
+	crash_point("recv-committed");
+
+	/* The spool inbox, atomically; then the mark can go (next commit). */
+	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
+	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, e.from,
+	    (unsigned long long)now, (unsigned long long)idx);
+	if ((rc = agentd_spool_inbox(a, e.id, json, strlen(json), meta,
+	    strlen(meta))) != 0)
+		goto done;	/* no RECEIPT: the redelivery retries the file */
+	if (a->conf.spool[0] != '\0')
+		spooled_add(a, e.id);
+	crash_point("recv-spooled");
 
 	/* 5. Only now the receipt leaves. */
 	a->n_received++;
@@ -870,6 +1012,9 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	    e.from, (unsigned long long)idx, in.kind);
 	(void)send_frame(a, rbytes, rlen);
 	rc = 0;
+	goto done;
+abort:
+	log_abort(b);
 done:
 	if (key != NULL)
 		sodium_free(key);
@@ -881,6 +1026,32 @@ done:
 }
 
 /* ---- relay replies ---------------------------------------------------- */
+
+/*
+ * Log reply entry ${le} and store the outgoing record ${r} in one synced
+ * commit.  A redelivered reply finds its entry already logged (unique
+ * kinds: FERRY_EDUPMSG) and only updates the state.
+ */
+static int
+log_and_update(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	struct log_batch *b;
+	int rc;
+
+	if ((rc = log_begin(a->log, &b)) != 0)
+		return (rc);
+	rc = log_add(b, le, NULL, 0, NULL);
+	if (rc == FERRY_EDUPMSG)
+		rc = 0;
+	if (rc == 0)
+		rc = astore_update_out(a->store, b, r);
+	if (rc != 0) {
+		log_abort(b);
+		return (rc);
+	}
+	return (log_commit(b));
+}
 
 /* Verify an envelope signed by ${e}->from (the relay or an agency). */
 static int
@@ -935,13 +1106,10 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 		le.aux = buf;
 		le.aux_len = len;
 	}
-	rc = log_append(a->log, &le, NULL, 0, NULL);
-	if (rc != 0 && rc != FERRY_EDUPMSG)
-		return (rc);
 	r.state = ASTORE_ACCEPTED;
 	r.t_accepted = ferry_now_ms();
 	r.relay_index = e->log_index;
-	if ((rc = astore_update_out(a->store, &r)) != 0)
+	if ((rc = log_and_update(a, &le, &r)) != 0)
 		return (rc);
 	a->n_accepted++;
 	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r.to,
@@ -1018,15 +1186,12 @@ handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 		le.aux = buf;
 		le.aux_len = len;
 	}
-	rc = log_append(a->log, &le, NULL, 0, NULL);
-	if (rc != 0 && rc != FERRY_EDUPMSG)
-		return (rc);
 	r.state = ASTORE_DELIVERED;
 	r.t_delivered = ferry_now_ms();
 	if (r.t_accepted == 0)
 		r.t_accepted = r.t_delivered;
 	r.rcpt_index = e->log_index;
-	if ((rc = astore_update_out(a->store, &r)) != 0)
+	if ((rc = log_and_update(a, &le, &r)) != 0)
 		return (rc);
 	a->n_delivered++;
 	pend_del(a, e->msg_id);
@@ -1087,9 +1252,9 @@ handle_nack(struct agentd *a, const struct env *e)
 	copy_str(le.to, sizeof(le.to), a->me->id);
 	le.code = -(int32_t)e->code;
 	le.roster_version = a->roster->version;
-	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
-		return (rc);
 	if (nack_transient(e->code)) {
+		if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
+			return (rc);
 		alog(ALOG_WARN, "nack", "msg=%s code=%s reason=\"%s\": will "
 		    "retry", hx, ferry_errname(-(int)e->code), reason);
 		return (0);
@@ -1098,7 +1263,7 @@ handle_nack(struct agentd *a, const struct env *e)
 	r.t_failed = ferry_now_ms();
 	r.code = e->code;
 	copy_str(r.reason, sizeof(r.reason), reason);
-	if ((rc = astore_update_out(a->store, &r)) != 0)
+	if ((rc = log_and_update(a, &le, &r)) != 0)
 		return (rc);
 	a->n_failed++;
 	pend_del(a, e->msg_id);

@@ -52,6 +52,12 @@ struct agentd {
 	struct agentd_pending *pend;
 	size_t npend, cappend;
 
+	/* Received messages whose spool file is written but whose unspooled
+	 * mark is still stored: cleared in the next receive's commit (or at
+	 * close), saving a synced commit per message. */
+	uint8_t (*spooled)[FERRY_MSGID_LEN];
+	size_t nspooled, capspooled;
+
 	/* Link state, kept by agentd_net.c, shown by status. */
 	int connected;
 	int refused;			/* relay refused our transport key */
@@ -67,9 +73,9 @@ struct agentd {
 /**
  * agentd_open(a, conf): load the key file, verify the roster chain (the
  * install roster pinned by conf->roster_pin, then every later version saved
- * in <data>/roster/), open the log (<data>/log) and store (<data>/store),
- * finish any send that was stored but not yet logged, and load the
- * retransmission schedule.  On failure prints nothing; ${err} (may be NULL,
+ * in <data>/roster/), open the log with the store's tables in it
+ * (<data>/log), write the spool inbox files of received messages a crash
+ * cut off before their file, and load the retransmission schedule.  On failure prints nothing; ${err} (may be NULL,
  * AGENTD_ERR_MAX) says why.  0 or a negative FERRY_E* code.
  */
 int agentd_open(struct agentd *a, const struct aconf *conf, char *err,
@@ -83,8 +89,8 @@ void agentd_close(struct agentd *a);
  * the outgoing path.  Validate referral ${json}, convert it to msgpack,
  * seal it to agency ${to}'s current encryption key, and store it (outbox
  * record, envelope, locally sealed content key, spool index entry when
- * ${spool_key} is not NULL), then log LOG_SENT: both synced before this
- * returns 0 and sets ${id}.  Then tries to send it once.  On failure
+ * ${spool_key} is not NULL) and log LOG_SENT, in one synced commit, before
+ * this returns 0 and sets ${id}.  Then tries to send it once.  On failure
  * nothing is stored or sent and ${err} names the problem ("PATH: RULE"
  * for a document error).  Errors: FERRY_EJSON, FERRY_ESCHEMA,
  * FERRY_ECONSENT, FERRY_ERECIPIENT (unknown or revoked), FERRY_EKEYWINDOW,

@@ -196,6 +196,11 @@ spool_one(struct agentd *a, const char *to, const char *dirpath,
 	crypto_hash_sha256_final(&st, key);
 	if ((rc = astore_spool_lookup(a->store, key, id)) == 0) {
 		/* Already sent: the crash came before the move. */
+		char hx[33];
+
+		ferry_hex(hx, id, FERRY_MSGID_LEN);
+		alog(ALOG_WARN, "recovered", "msg=%s: spool file %s was sent "
+		    "before a crash; moved to sent/", hx, label);
 		to_sent(a, path, dirpath, id);
 		goto done;
 	}

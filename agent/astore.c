@@ -1,27 +1,33 @@
 /*
- * astore.c: the agent's local store (see astore.h).
+ * astore.c: the agent's local store (see astore.h), as tables in the
+ * agent log's LMDB environment, written through log batches.
  *
  * Records are canonical msgpack maps (proto/wire.h), so a damaged record
- * is refused rather than misread.  DBIs: "out" and "in" (msg id ->
- * record), "outenv" and "inenv" (msg id -> envelope bytes), "spool"
- * (SHA-256 of spool name and content -> msg id).
+ * is refused rather than misread.  Tables: "a.out" and "a.in" (msg id ->
+ * record), "a.outenv" and "a.inenv" (msg id -> envelope bytes), "a.spool"
+ * (SHA-256 of spool name and content -> msg id), "a.unspooled" (msg id ->
+ * "": received, spool inbox file not known to be written).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <lmdb.h>
 
 #include "astore.h"
 #include "wire.h"
 
-#define ASTORE_MAPSIZE ((size_t)8 << 30)
 #define ASTORE_REC_MAX 65536
 
+enum { D_OUT, D_OUTENV, D_IN, D_INENV, D_SPOOL, D_UNSPOOLED, D_N };
+
+/** astore_dbs: the store's table names, for log_open_ex. */
+const char *const astore_dbs[ASTORE_NDBS] = { "a.out", "a.outenv", "a.in",
+    "a.inenv", "a.spool", "a.unspooled" };
+
 struct astore {
-	MDB_env *env;
-	MDB_dbi out, outenv, in, inenv, spool;
+	struct log *l;
+	MDB_dbi dbi[D_N];
 };
 
 static int
@@ -66,54 +72,52 @@ astore_state_name(uint32_t state)
 }
 
 int
-astore_open(const char *dir, struct astore **out)
+astore_open(struct log *l, struct astore **out)
 {
 	struct astore *s;
-	MDB_txn *txn = NULL;
-	int rc, dead;
+	int i, rc;
 
 	*out = NULL;
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		return (FERRY_EIO);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return (FERRY_ENOMEM);
-	if ((rc = mdb_env_create(&s->env)) != 0)
-		goto err0;
-	if ((rc = mdb_env_set_maxdbs(s->env, 8)) != 0 ||
-	    (rc = mdb_env_set_mapsize(s->env, ASTORE_MAPSIZE)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0)
-		goto err1;
-	if ((rc = mdb_reader_check(s->env, &dead)) != 0)
-		goto err1;
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		goto err1;
-	if ((rc = mdb_dbi_open(txn, "out", MDB_CREATE, &s->out)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "outenv", MDB_CREATE, &s->outenv)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "in", MDB_CREATE, &s->in)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "inenv", MDB_CREATE, &s->inenv)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "spool", MDB_CREATE, &s->spool)) != 0) {
-		mdb_txn_abort(txn);
-		goto err1;
-	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto err1;
+	s->l = l;
+	for (i = 0; i < D_N; i++)
+		if ((rc = log_dbi(l, astore_dbs[i], &s->dbi[i])) != 0) {
+			free(s);
+			return (rc);
+		}
 	*out = s;
 	return (0);
-err1:
-	mdb_env_close(s->env);
-err0:
-	free(s);
-	return (lmdb_err(rc));
 }
 
 void
 astore_close(struct astore *s)
 {
 
-	if (s == NULL)
-		return;
-	mdb_env_close(s->env);
 	free(s);
+}
+
+/* A write in batch *${b}, or in one of its own when *${b} is NULL. */
+static int
+wbegin(struct astore *s, struct log_batch **b, int *own)
+{
+
+	*own = (*b == NULL);
+	return (*own ? log_begin(s->l, b) : 0);
+}
+
+/* End a write begun by wbegin: commit or abort an own batch. */
+static int
+wend(struct log_batch *b, int own, int rc)
+{
+
+	if (!own)
+		return (rc);
+	if (rc != 0) {
+		log_abort(b);
+		return (rc);
+	}
+	return (log_commit(b));
 }
 
 /* Encoding of records: canonical maps with every field present. */
@@ -330,45 +334,33 @@ astore_in_clear(struct astore_in *rec)
 	rec->receipt_len = 0;
 }
 
-/* Put record and envelope (and optional spool entry) in one commit. */
+/* Put record and envelope (and optional spool entry) in batch ${b}. */
 static int
-put_pair(struct astore *s, MDB_dbi rdbi, MDB_dbi edbi,
+put_pair(struct astore *s, struct log_batch *b, int rdbi, int edbi,
     const uint8_t id[FERRY_MSGID_LEN], const uint8_t *rec, size_t reclen,
-    const uint8_t *env, size_t envlen, const uint8_t *spool_key)
+    const uint8_t *env, size_t envlen, const uint8_t *spool_key,
+    int unspooled)
 {
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc;
+	int rc, own;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		return (lmdb_err(rc));
-	k.mv_data = (void *)id;
-	k.mv_size = FERRY_MSGID_LEN;
-	v.mv_data = (void *)rec;
-	v.mv_size = reclen;
-	if ((rc = mdb_put(txn, rdbi, &k, &v, MDB_NOOVERWRITE)) != 0)
-		goto err;
-	v.mv_data = (void *)env;
-	v.mv_size = envlen;
-	if ((rc = mdb_put(txn, edbi, &k, &v, 0)) != 0)
-		goto err;
-	if (spool_key != NULL) {
-		MDB_val sk = { 32, (void *)spool_key };
-
-		v.mv_data = (void *)id;
-		v.mv_size = FERRY_MSGID_LEN;
-		if ((rc = mdb_put(txn, s->spool, &sk, &v, 0)) != 0)
-			goto err;
-	}
-	return (lmdb_err(mdb_txn_commit(txn)));
-err:
-	mdb_txn_abort(txn);
-	return (lmdb_err(rc));
+	if ((rc = wbegin(s, &b, &own)) != 0)
+		return (rc);
+	if ((rc = log_batch_put(b, s->dbi[rdbi], id, FERRY_MSGID_LEN, rec,
+	    reclen, MDB_NOOVERWRITE)) == 0 &&
+	    (rc = log_batch_put(b, s->dbi[edbi], id, FERRY_MSGID_LEN, env,
+	    envlen, 0)) == 0 && spool_key != NULL)
+		rc = log_batch_put(b, s->dbi[D_SPOOL], spool_key, 32, id,
+		    FERRY_MSGID_LEN, 0);
+	if (rc == 0 && unspooled)
+		rc = log_batch_put(b, s->dbi[D_UNSPOOLED], id,
+		    FERRY_MSGID_LEN, "", 0, 0);
+	return (wend(b, own, rc));
 }
 
 int
-astore_put_out(struct astore *s, const struct astore_out *rec,
-    const uint8_t *env, size_t envlen, const uint8_t *spool_key)
+astore_put_out(struct astore *s, struct log_batch *b,
+    const struct astore_out *rec, const uint8_t *env, size_t envlen,
+    const uint8_t *spool_key)
 {
 	uint8_t *buf;
 	size_t len;
@@ -376,37 +368,27 @@ astore_put_out(struct astore *s, const struct astore_out *rec,
 
 	if ((rc = out_encode(rec, &buf, &len)) != 0)
 		return (rc);
-	rc = put_pair(s, s->out, s->outenv, rec->msg_id, buf, len, env, envlen,
-	    spool_key);
+	rc = put_pair(s, b, D_OUT, D_OUTENV, rec->msg_id, buf, len, env,
+	    envlen, spool_key, 0);
 	free(buf);
 	return (rc);
 }
 
 int
-astore_update_out(struct astore *s, const struct astore_out *rec)
+astore_update_out(struct astore *s, struct log_batch *b,
+    const struct astore_out *rec)
 {
-	MDB_txn *txn;
-	MDB_val k, v;
 	uint8_t *buf;
 	size_t len;
-	int rc;
+	int rc, own;
 
 	if ((rc = out_encode(rec, &buf, &len)) != 0)
 		return (rc);
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-		goto done;
-	k.mv_data = (void *)rec->msg_id;
-	k.mv_size = FERRY_MSGID_LEN;
-	v.mv_data = buf;
-	v.mv_size = len;
-	if ((rc = mdb_put(txn, s->out, &k, &v, 0)) != 0) {
-		mdb_txn_abort(txn);
-		goto done;
-	}
-	rc = mdb_txn_commit(txn);
-done:
+	if ((rc = wbegin(s, &b, &own)) == 0)
+		rc = wend(b, own, log_batch_put(b, s->dbi[D_OUT], rec->msg_id,
+		    FERRY_MSGID_LEN, buf, len, 0));
 	free(buf);
-	return (lmdb_err(rc));
+	return (rc);
 }
 
 /* Copy the value of ${id} in ${dbi} into a new buffer. */
@@ -420,21 +402,21 @@ get_copy(struct astore *s, MDB_dbi dbi, const uint8_t *key, size_t klen,
 
 	*buf = NULL;
 	*len = 0;
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return (lmdb_err(rc));
+	if ((rc = log_read_begin(s->l, &txn)) != 0)
+		return (rc);
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
 	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (lmdb_err(rc));
 	}
 	if ((*buf = malloc(v.mv_size > 0 ? v.mv_size : 1)) == NULL) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (FERRY_ENOMEM);
 	}
 	memcpy(*buf, v.mv_data, v.mv_size);
 	*len = v.mv_size;
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (0);
 }
 
@@ -446,7 +428,7 @@ astore_get_out(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
 	size_t len;
 	int rc;
 
-	if ((rc = get_copy(s, s->out, id, FERRY_MSGID_LEN, &buf, &len)) != 0)
+	if ((rc = get_copy(s, s->dbi[D_OUT], id, FERRY_MSGID_LEN, &buf, &len)) != 0)
 		return (rc);
 	rc = out_decode(buf, len, rec);
 	free(buf);
@@ -458,12 +440,13 @@ astore_get_out_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len)
 {
 
-	return (get_copy(s, s->outenv, id, FERRY_MSGID_LEN, buf, len));
+	return (get_copy(s, s->dbi[D_OUTENV], id, FERRY_MSGID_LEN, buf, len));
 }
 
 int
-astore_put_in(struct astore *s, const struct astore_in *rec,
-    const uint8_t *env, size_t envlen)
+astore_put_in(struct astore *s, struct log_batch *b,
+    const struct astore_in *rec, const uint8_t *env, size_t envlen,
+    int unspooled)
 {
 	uint8_t *buf;
 	size_t len;
@@ -471,10 +454,38 @@ astore_put_in(struct astore *s, const struct astore_in *rec,
 
 	if ((rc = in_encode(rec, &buf, &len)) != 0)
 		return (rc);
-	rc = put_pair(s, s->in, s->inenv, rec->msg_id, buf, len, env, envlen,
-	    NULL);
+	rc = put_pair(s, b, D_IN, D_INENV, rec->msg_id, buf, len, env, envlen,
+	    NULL, unspooled);
 	free(buf);
 	return (rc);
+}
+
+int
+astore_spooled(struct astore *s, struct log_batch *b,
+    const uint8_t id[FERRY_MSGID_LEN])
+{
+	int rc, own;
+
+	if ((rc = wbegin(s, &b, &own)) != 0)
+		return (rc);
+	rc = log_batch_del(b, s->dbi[D_UNSPOOLED], id, FERRY_MSGID_LEN);
+	return (wend(b, own, rc == FERRY_ENOENT ? 0 : rc));
+}
+
+int
+astore_is_unspooled(struct astore *s, const uint8_t id[FERRY_MSGID_LEN])
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	rc = get_copy(s, s->dbi[D_UNSPOOLED], id, FERRY_MSGID_LEN, &buf, &len);
+	if (rc == FERRY_ENOENT)
+		return (0);
+	if (rc != 0)
+		return (rc);
+	free(buf);
+	return (1);
 }
 
 int
@@ -485,7 +496,7 @@ astore_get_in(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
 	size_t len;
 	int rc;
 
-	if ((rc = get_copy(s, s->in, id, FERRY_MSGID_LEN, &buf, &len)) != 0)
+	if ((rc = get_copy(s, s->dbi[D_IN], id, FERRY_MSGID_LEN, &buf, &len)) != 0)
 		return (rc);
 	rc = in_decode(buf, len, rec, 1);
 	free(buf);
@@ -497,7 +508,7 @@ astore_get_in_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len)
 {
 
-	return (get_copy(s, s->inenv, id, FERRY_MSGID_LEN, buf, len));
+	return (get_copy(s, s->dbi[D_INENV], id, FERRY_MSGID_LEN, buf, len));
 }
 
 int
@@ -508,7 +519,7 @@ astore_spool_lookup(struct astore *s, const uint8_t key[32],
 	size_t len;
 	int rc;
 
-	if ((rc = get_copy(s, s->spool, key, 32, &buf, &len)) != 0)
+	if ((rc = get_copy(s, s->dbi[D_SPOOL], key, 32, &buf, &len)) != 0)
 		return (rc);
 	if (len != FERRY_MSGID_LEN)
 		rc = FERRY_ELOGCORRUPT;
@@ -519,33 +530,34 @@ astore_spool_lookup(struct astore *s, const uint8_t key[32],
 }
 
 /*
- * Walk a record DBI.  Records are copied out before each callback so the
- * callback may read the store (read transactions nest per thread only
- * with MDB_NOTLS, which the environment uses).
+ * Walk a table, calling ${each} with each value (each key if ${keys}).
+ * The callback may read the store: read snapshots nest in one thread
+ * (the log's environment is MDB_NOTLS).
  */
 static int
-walk(struct astore *s, MDB_dbi dbi, int (*each)(void *, const uint8_t *,
-    size_t), void *ctx)
+walk(struct astore *s, MDB_dbi dbi, int keys, int (*each)(void *,
+    const uint8_t *, size_t), void *ctx)
 {
 	MDB_txn *txn;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc, r;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
-		return (lmdb_err(rc));
+	if ((rc = log_read_begin(s->l, &txn)) != 0)
+		return (rc);
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (lmdb_err(rc));
 	}
 	r = 0;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if ((r = each(ctx, v.mv_data, v.mv_size)) != 0)
+		if ((r = each(ctx, keys ? k.mv_data : v.mv_data,
+		    keys ? k.mv_size : v.mv_size)) != 0)
 			break;
 	}
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	if (r != 0)
 		return (r);
 	return (rc == MDB_NOTFOUND ? 0 : lmdb_err(rc));
@@ -574,7 +586,7 @@ astore_foreach_out(struct astore *s,
 {
 	struct walk_out w = { fn, ctx };
 
-	return (walk(s, s->out, each_out, &w));
+	return (walk(s, s->dbi[D_OUT], 0, each_out, &w));
 }
 
 struct walk_in {
@@ -600,5 +612,29 @@ astore_foreach_in(struct astore *s,
 {
 	struct walk_in w = { fn, ctx };
 
-	return (walk(s, s->in, each_in, &w));
+	return (walk(s, s->dbi[D_IN], 0, each_in, &w));
+}
+
+struct walk_ids {
+	int (*fn)(void *, const uint8_t *);
+	void *ctx;
+};
+
+static int
+each_id(void *ctx, const uint8_t *key, size_t len)
+{
+	struct walk_ids *w = ctx;
+
+	if (len != FERRY_MSGID_LEN)
+		return (FERRY_ELOGCORRUPT);
+	return (w->fn(w->ctx, key));
+}
+
+int
+astore_foreach_unspooled(struct astore *s,
+    int (*fn)(void *, const uint8_t *), void *ctx)
+{
+	struct walk_ids w = { fn, ctx };
+
+	return (walk(s, s->dbi[D_UNSPOOLED], 1, each_id, &w));
 }

@@ -1,12 +1,17 @@
 /*
- * astore.h: the agent's local store (LMDB, one environment in its own
- * folder, separate from the agent's log): the outbox (every message this
+ * astore.h: the agent's local store, kept as tables of the agent's own in
+ * its log's LMDB environment (log_open_ex with astore_dbs): the outbox (every message this
  * agency sent, its envelope, its state, and its content key sealed under
  * the local storage key), the inbox (every message received, its envelope,
- * the receipt we issued for it, and its content key sealed likewise), and
- * the spool index (which spool files became which message).
+ * the receipt we issued for it, and its content key sealed likewise), the
+ * spool index (which spool files became which message), and the received
+ * messages whose spool inbox file may not be written yet.
  *
- * Every write is one synced LMDB commit.  The store holds no personal data
+ * Every write takes a log batch ${b} (log_begin): it commits with the
+ * batch's log entries, in one synced commit (log_commit), or not at all.
+ * With ${b} NULL the write is a batch of its own, committed before the
+ * call returns.  Reads see committed state only and may not be called
+ * while a batch of the log is open.  The store holds no personal data
  * in clear: referral content only exists encrypted (the envelope) plus a
  * content key sealed under a key only the agent's secret key file gives.
  *
@@ -21,6 +26,7 @@
 #include <stdint.h>
 
 #include "ferry.h"
+#include "log.h"
 
 /* A content key sealed with crypto_secretbox: nonce (24) || mac (16) || key (32). */
 #define ASTORE_SEALED_LEN 72
@@ -75,21 +81,30 @@ struct astore_in {
 
 struct astore;
 
-/** astore_open(dir, out): open or create the store in folder ${dir} (0700, files 0600). */
-int astore_open(const char *dir, struct astore **out);
-/** astore_close(s): close ${s}; NULL ok. */
+/* The store's table names in the agent log's environment (log_open_ex). */
+#define ASTORE_NDBS 6
+extern const char *const astore_dbs[ASTORE_NDBS];
+
+/**
+ * astore_open(l, out): the store kept in the tables astore_dbs of log
+ * ${l} (opened with log_open_ex; ${l} must outlive the store).
+ */
+int astore_open(struct log *l, struct astore **out);
+/** astore_close(s): free ${s} (the log stays open); NULL ok. */
 void astore_close(struct astore *s);
 
 /**
- * astore_put_out(s, rec, env, envlen, spool_key): store outgoing record
- * ${rec} with its envelope bytes and, when ${spool_key} (32 bytes) is not
- * NULL, the spool index entry spool_key -> msg id, in one synced commit.
- * FERRY_EEXIST if the message id is already stored.
+ * astore_put_out(s, b, rec, env, envlen, spool_key): store outgoing
+ * record ${rec} with its envelope bytes and, when ${spool_key} (32 bytes)
+ * is not NULL, the spool index entry spool_key -> msg id, in batch ${b}.
+ * FERRY_EEXIST if the message id is already stored (${b} stays usable).
  */
-int astore_put_out(struct astore *s, const struct astore_out *rec,
-    const uint8_t *env, size_t envlen, const uint8_t *spool_key);
-/** astore_update_out(s, rec): overwrite the stored record of rec->msg_id (synced). */
-int astore_update_out(struct astore *s, const struct astore_out *rec);
+int astore_put_out(struct astore *s, struct log_batch *b,
+    const struct astore_out *rec, const uint8_t *env, size_t envlen,
+    const uint8_t *spool_key);
+/** astore_update_out(s, b, rec): overwrite the stored record of rec->msg_id in batch ${b}. */
+int astore_update_out(struct astore *s, struct log_batch *b,
+    const struct astore_out *rec);
 /** astore_get_out(s, id, rec): read the outgoing record ${id}; FERRY_ENOENT if none. */
 int astore_get_out(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     struct astore_out *rec);
@@ -106,12 +121,25 @@ int astore_foreach_out(struct astore *s,
     int (*fn)(void *, const struct astore_out *), void *ctx);
 
 /**
- * astore_put_in(s, rec, env, envlen): store incoming record ${rec} (its
- * receipt included) with its envelope bytes in one synced commit;
- * FERRY_EEXIST if already stored.
+ * astore_put_in(s, b, rec, env, envlen, unspooled): store incoming record
+ * ${rec} (its receipt included) with its envelope bytes in batch ${b};
+ * with ${unspooled}, also mark it as not yet written to the spool inbox
+ * (astore_spooled clears the mark).  FERRY_EEXIST if already stored.
  */
-int astore_put_in(struct astore *s, const struct astore_in *rec,
-    const uint8_t *env, size_t envlen);
+int astore_put_in(struct astore *s, struct log_batch *b,
+    const struct astore_in *rec, const uint8_t *env, size_t envlen,
+    int unspooled);
+/** astore_spooled(s, b, id): clear the unspooled mark of ${id} in batch ${b} (none: 0). */
+int astore_spooled(struct astore *s, struct log_batch *b,
+    const uint8_t id[FERRY_MSGID_LEN]);
+/** astore_is_unspooled(s, id): 1 if ${id} is marked unspooled, 0 if not, or an error. */
+int astore_is_unspooled(struct astore *s, const uint8_t id[FERRY_MSGID_LEN]);
+/**
+ * astore_foreach_unspooled(s, fn, ctx): call ${fn}(ctx, id) for every
+ * message marked unspooled; a non-zero return stops the walk.
+ */
+int astore_foreach_unspooled(struct astore *s,
+    int (*fn)(void *, const uint8_t *), void *ctx);
 /**
  * astore_get_in(s, id, rec): read incoming record ${id} (FERRY_ENOENT);
  * rec->receipt is malloc'd: call astore_in_clear(${rec}) afterwards.

@@ -2,8 +2,9 @@
 # ferry-agent's delivery guarantee under faults, with the real relay:
 # recipient offline, relay offline, sender restarted in between, kill -9 of
 # the sender right after `ferry send` returned, kill -9 of the recipient at
-# each step of receiving (FERRY_TEST_CRASH), and of the sender between
-# store and log (spool pickup).  Every referral must arrive exactly once in
+# each step of receiving (FERRY_TEST_CRASH: before the one commit of log
+# and inbox, after it, after the spool file), and of the sender after its
+# commit, before the spool file's move (spool pickup).  Every referral must arrive exactly once in
 # the recipient's inbox and end "delivered" with a verified receipt.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
@@ -53,7 +54,7 @@ ft_check "sender kill -9 after send: delivered after restart" \
 	fa_wait_state alpha "$id" delivered 40
 
 # 5. kill -9 of the recipient at each step of receiving.
-for point in recv-logged recv-spooled recv-stored; do
+for point in recv-before-commit recv-committed recv-spooled; do
 	fa_stop bravo
 	id=$(fa alpha send --to bravo "$doc"); ids+=("$id")
 	ft_wait 20 _fa_is_state alpha "$id" accepted
@@ -64,20 +65,25 @@ for point in recv-logged recv-spooled recv-stored; do
 		ft_fail "recipient killed at $point"
 	fi
 	fa_start bravo || exit 1
+	if [ "$point" = recv-committed ]; then
+		ft_check "restart wrote the spool inbox file the crash cut off" \
+			grep -q "recovered msg=$id: spool inbox file" "$FT/bravo.err"
+	fi
 	ft_check "recipient kill -9 at $point: delivered after restart" \
 		fa_wait_state alpha "$id" delivered 40
 done
 
-# 6. kill -9 of the sender between store and log, on a spool pickup: the
-#    restart logs it, the spool index stops a second send.
+# 6. kill -9 of the sender after its commit (logged and stored), before
+#    the spool file moved to sent/: the spool index stops a second send.
 fa_stop alpha
-FERRY_TEST_CRASH=send-stored fa_start alpha || exit 1
+FERRY_TEST_CRASH=send-committed fa_start alpha || exit 1
 cp "$doc" "$FT/alpha-spool/outbox/bravo/.drop.json"
 mv "$FT/alpha-spool/outbox/bravo/.drop.json" "$FT/alpha-spool/outbox/bravo/drop.json"
-if ft_wait_exit "${FA_PID[alpha]}" 30; then ft_ok "sender killed between store and log"
-else ft_fail "sender killed between store and log"; fi
+if ft_wait_exit "${FA_PID[alpha]}" 30; then ft_ok "sender killed after its commit, before the move"
+else ft_fail "sender killed after its commit, before the move"; fi
 fa_start alpha || exit 1
-ft_check "restart logged the stored send" ft_wait 10 grep -q 'recovered msg=' "$FT/alpha.err"
+ft_check "restart found the spool file already sent" \
+	ft_wait 10 grep -q 'recovered msg=.*spool file .* was sent before a crash' "$FT/alpha.err"
 ft_check "spool file moved to sent/" ft_wait 10 bash -c "! test -e '$FT/alpha-spool/outbox/bravo/drop.json'"
 sid=$(basename "$(ls "$FT/alpha-spool/sent/" | head -1)" .json)
 ids+=("$sid")

@@ -7,8 +7,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "astore.h"
+#include "log.h"
 #include "../lib/harness.h"
+
+static uint8_t pk[32], sk[64];
+
+/* The store lives in a log's environment: open both. */
+static int
+sopen(const char *path, struct log **l, struct astore **s)
+{
+	struct log_opts o = { astore_dbs, ASTORE_NDBS, 0 };
+	int rc;
+
+	if ((rc = log_open_ex(path, "ferry/test", sk, &o, l)) != 0)
+		return (rc);
+	if ((rc = astore_open(*l, s)) != 0)
+		log_close(*l);
+	return (rc);
+}
+
+static void
+sclose(struct log *l, struct astore *s)
+{
+
+	astore_close(s);
+	log_close(l);
+}
 
 static void
 mkout(struct astore_out *r, int n)
@@ -29,20 +56,21 @@ TEST(out_roundtrip)
 {
 	const char *dir = t_tmpdir();
 	char path[512];
+	struct log *l;
 	struct astore *s;
 	struct astore_out r, g;
 	uint8_t env[100], *eb, id[16], key[32];
 	size_t el;
 
 	snprintf(path, sizeof(path), "%s/store", dir);
-	CHECK_EQ(astore_open(path, &s), 0);
+	CHECK_EQ(sopen(path, &l, &s), 0);
 	mkout(&r, 1);
 	memset(env, 7, sizeof(env));
 	memset(key, 9, sizeof(key));
 	r.has_reply_to = 1;
 	memset(r.reply_to, 3, 16);
-	CHECK_EQ(astore_put_out(s, &r, env, sizeof(env), key), 0);
-	CHECK_EQ(astore_put_out(s, &r, env, sizeof(env), NULL), FERRY_EEXIST);
+	CHECK_EQ(astore_put_out(s, NULL, &r, env, sizeof(env), key), 0);
+	CHECK_EQ(astore_put_out(s, NULL, &r, env, sizeof(env), NULL), FERRY_EEXIST);
 	CHECK_EQ(astore_get_out(s, r.msg_id, &g), 0);
 	CHECK(memcmp(&r, &g, sizeof(r)) == 0);
 	CHECK_EQ(astore_get_out_env(s, r.msg_id, &eb, &el), 0);
@@ -58,16 +86,16 @@ TEST(out_roundtrip)
 	r.state = ASTORE_FAILED;
 	r.code = 101;
 	snprintf(r.reason, sizeof(r.reason), "recipient unknown");
-	CHECK_EQ(astore_update_out(s, &r), 0);
-	astore_close(s);
-	CHECK_EQ(astore_open(path, &s), 0);
+	CHECK_EQ(astore_update_out(s, NULL, &r), 0);
+	sclose(l, s);
+	CHECK_EQ(sopen(path, &l, &s), 0);
 	CHECK_EQ(astore_get_out(s, r.msg_id, &g), 0);
 	CHECK_EQ(g.state, ASTORE_FAILED);
 	CHECK_EQ(g.code, 101);
 	CHECK(strcmp(g.reason, "recipient unknown") == 0);
 	memset(id, 0xee, 16);
 	CHECK_EQ(astore_get_out(s, id, &g), FERRY_ENOENT);
-	astore_close(s);
+	sclose(l, s);
 }
 
 static int
@@ -93,6 +121,7 @@ TEST(in_roundtrip_and_walk)
 {
 	const char *dir = t_tmpdir();
 	char path[512];
+	struct log *l;
 	struct astore *s;
 	struct astore_in r, g;
 	struct astore_out o;
@@ -101,7 +130,7 @@ TEST(in_roundtrip_and_walk)
 	int i, n;
 
 	snprintf(path, sizeof(path), "%s/store2", dir);
-	CHECK_EQ(astore_open(path, &s), 0);
+	CHECK_EQ(sopen(path, &l, &s), 0);
 	for (i = 1; i <= 5; i++) {
 		memset(&r, 0, sizeof(r));
 		memset(r.msg_id, i, 16);
@@ -110,10 +139,10 @@ TEST(in_roundtrip_and_walk)
 		memset(rc, i, sizeof(rc));
 		r.receipt = rc;
 		r.receipt_len = sizeof(rc);
-		CHECK_EQ(astore_put_in(s, &r, env, sizeof(env)), 0);
-		CHECK_EQ(astore_put_in(s, &r, env, sizeof(env)), FERRY_EEXIST);
+		CHECK_EQ(astore_put_in(s, NULL, &r, env, sizeof(env), 0), 0);
+		CHECK_EQ(astore_put_in(s, NULL, &r, env, sizeof(env), 0), FERRY_EEXIST);
 		mkout(&o, i);
-		CHECK_EQ(astore_put_out(s, &o, env, sizeof(env), NULL), 0);
+		CHECK_EQ(astore_put_out(s, NULL, &o, env, sizeof(env), NULL), 0);
 	}
 	memset(r.msg_id, 3, 16);
 	CHECK_EQ(astore_get_in(s, r.msg_id, &g), 0);
@@ -131,8 +160,63 @@ TEST(in_roundtrip_and_walk)
 	n = 0;
 	CHECK_EQ(astore_foreach_out(s, count_out, &n), 0);
 	CHECK_EQ(n, 5);
-	astore_close(s);
+	sclose(l, s);
 	astore_close(NULL);
+}
+
+static int
+count_ids(void *ctx, const uint8_t *id)
+{
+
+	(void)id;
+	(*(int *)ctx)++;
+	return (0);
+}
+
+TEST(batch_with_log_and_unspooled)
+{
+	const char *dir = t_tmpdir();
+	char path[512];
+	struct log *l;
+	struct astore *s;
+	struct log_batch *b;
+	struct log_entry e;
+	struct astore_in r, g;
+	uint8_t env[10] = { 4, 5, 6 };
+	int n;
+
+	snprintf(path, sizeof(path), "%s/store3", dir);
+	CHECK_EQ(sopen(path, &l, &s), 0);
+	memset(&r, 0, sizeof(r));
+	memset(r.msg_id, 0x31, 16);
+	snprintf(r.from, sizeof(r.from), "met-police");
+	memset(&e, 0, sizeof(e));
+	e.kind = LOG_RECEIVED;
+	memcpy(e.msg_id, r.msg_id, 16);
+	/* Aborted: neither the entry nor the record nor the mark. */
+	CHECK_EQ(log_begin(l, &b), 0);
+	CHECK_EQ(log_add(b, &e, env, sizeof(env), &r.log_index), 0);
+	CHECK_EQ(astore_put_in(s, b, &r, env, sizeof(env), 1), 0);
+	log_abort(b);
+	CHECK_EQ(log_size(l), 0);
+	CHECK_EQ(astore_get_in(s, r.msg_id, &g), FERRY_ENOENT);
+	CHECK_EQ(astore_is_unspooled(s, r.msg_id), 0);
+	/* Committed: all three, in one commit. */
+	CHECK_EQ(log_begin(l, &b), 0);
+	CHECK_EQ(log_add(b, &e, env, sizeof(env), &r.log_index), 0);
+	CHECK_EQ(astore_put_in(s, b, &r, env, sizeof(env), 1), 0);
+	CHECK_EQ(log_commit(b), 0);
+	CHECK_EQ(log_size(l), 1);
+	CHECK_EQ(astore_get_in(s, r.msg_id, &g), 0);
+	astore_in_clear(&g);
+	CHECK_EQ(astore_is_unspooled(s, r.msg_id), 1);
+	n = 0;
+	CHECK_EQ(astore_foreach_unspooled(s, count_ids, &n), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(astore_spooled(s, NULL, r.msg_id), 0);
+	CHECK_EQ(astore_spooled(s, NULL, r.msg_id), 0);	/* none: fine */
+	CHECK_EQ(astore_is_unspooled(s, r.msg_id), 0);
+	sclose(l, s);
 }
 
 int
@@ -140,7 +224,11 @@ main(void)
 {
 
 	t_init();
+	if (sodium_init() < 0)
+		return (1);
+	crypto_sign_keypair(pk, sk);
 	RUN(out_roundtrip);
 	RUN(in_roundtrip_and_walk);
+	RUN(batch_with_log_and_unspooled);
 	return (t_done());
 }
