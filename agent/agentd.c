@@ -418,14 +418,24 @@ spool_recover(struct agentd *a)
 		return (rc);
 	if (a->nspooled == 0)
 		return (0);
-	for (i = 0; i < a->nspooled; i++) {
-		if ((rc = spool_from_store(a, a->spooled[i])) != 0)
-			return (rc);
+	(void)agentd_spool_init(a);
+	for (i = 0; i < a->nspooled;) {
 		idhex(h, a->spooled[i]);
+		if ((rc = spool_from_store(a, a->spooled[i])) != 0) {
+			/* Keep the mark: retried on redelivery or next start. */
+			alog(ALOG_ERROR, "spool-failed", "msg=%s: spool inbox "
+			    "file not written: %s", h, ferry_strerror(rc));
+			memmove(a->spooled[i], a->spooled[--a->nspooled],
+			    FERRY_MSGID_LEN);
+			continue;
+		}
 		if (a->conf.spool[0] != '\0')
 			alog(ALOG_WARN, "recovered", "msg=%s: spool inbox file "
 			    "written after a crash", h);
+		i++;
 	}
+	if (a->nspooled == 0)
+		return (0);
 	if ((rc = log_begin(a->log, &b)) != 0)
 		return (rc);
 	if ((rc = spooled_clear(a, b)) != 0) {
