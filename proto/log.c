@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -1167,6 +1168,24 @@ out:
 }
 
 /** log_commit(b): sign, sync, and free the batch. */
+/*
+ * A commit's write error.  LMDB reports a short write (what a full disk
+ * gives) as EIO: if the log's filesystem has (almost) no space left, say
+ * FERRY_ENOSPC so callers refuse new work and retry instead of stopping.
+ */
+static int
+commit_err(struct log *l, int rc)
+{
+	struct statvfs sv;
+	const char *path;
+
+	if (rc == EIO && mdb_env_get_path(l->env, &path) == 0 &&
+	    statvfs(path, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < 1024 * 1024)
+		return (FERRY_ENOSPC);
+	return (lmdb_err(rc));
+}
+
 int
 log_commit(struct log_batch *b)
 {
@@ -1203,7 +1222,7 @@ log_commit(struct log_batch *b)
 				break;
 		}
 		if (rc != MDB_MAP_FULL) {
-			rc = lmdb_err(rc);
+			rc = commit_err(l, rc);
 			goto fail;
 		}
 		if ((rc = grow_and_redo(b)) != 0)
