@@ -6,7 +6,8 @@
  *
  * Foreground; one log line per event on stderr; SIGTERM/SIGINT stop
  * cleanly (LMDB closed, sockets lingered for a bounded time); SIGHUP
- * re-reads the roster (newer versions only, each verified).
+ * re-reads the roster (newer versions only, each verified).  Exit 0 on a
+ * clean stop, 1 on a run-time failure, 2 on a usage or configuration error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -90,8 +91,10 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	aconf_defaults(&conf);
+	/* Every configuration or usage mistake exits 2, run-time failures 1
+	 * (systemd: RestartPreventExitStatus=2). */
 	if (cfg != NULL && aconf_load(&conf, cfg) != 0)
-		return (1);
+		return (2);
 	if ((o_data && flag(&conf, "data", o_data)) ||
 	    (o_key && flag(&conf, "key", o_key)) ||
 	    (o_roster && flag(&conf, "roster", o_roster)) ||

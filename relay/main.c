@@ -8,7 +8,8 @@
  *   ferry-relay check-config [-c FILE] [flags]
  *
  * Foreground; logs to stderr; SIGTERM/SIGINT stop cleanly, SIGHUP reloads
- * the roster file.  Exit 0 on a clean stop, 1 on failure, 2 on usage.
+ * the roster file.  Exit 0 on a clean stop, 1 on a run-time failure, 2 on
+ * a usage or configuration error (flag, file, key or value).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -142,7 +143,7 @@ cmd_stats(int argc, char **argv)
 				usage();
 		} else if (ch == 'c') {
 			if (config_load(&c, optarg) != 0)
-				return (1);
+				return (2);
 		} else
 			usage();
 	}

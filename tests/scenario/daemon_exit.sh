@@ -1,0 +1,50 @@
+#!/bin/bash
+# daemon_exit: both daemons exit 2 for every configuration or usage error
+# (bad flag, configuration file unreadable, unknown key, bad value, unknown
+# section) and 1 for a failure at run time (here: a roster pin that does
+# not match), so systemd's RestartPreventExitStatus=2 stops a restart loop
+# on a configuration mistake.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent_lib.sh"
+ft_init
+ft_net relay alpha
+ft_relay_conf
+fa_conf alpha
+
+# exit_is WANT NAME CMD...: run CMD (bounded), check its exit status.
+exit_is() {
+	local want=$1 name=$2 rc; shift 2
+	timeout 20 "$@" >"$FT/x.out" 2>"$FT/x.err" </dev/null; rc=$?
+	if [ "$rc" = "$want" ]; then ft_ok "$name: exit $want"
+	else ft_fail "$name: exit $rc, want $want"; sed 's/^/# /' "$FT/x.err"; fi
+}
+
+printf '[agent]\nno_such_key = 1\n' >"$FT/a-unknown.conf"
+sed 's/^credit = .*//; $a credit = many' "$FT/alpha.conf" >"$FT/a-badval.conf"
+printf '[relay]\nno_such_key = 1\n' >"$FT/r-unknown.conf"
+sed '$a queue_max = lots' "$FT/relay.conf" >"$FT/r-badval.conf"
+printf '[nope]\nx = 1\n' >"$FT/section.conf"
+printf '[agent\n' >"$FT/syntax.conf"
+
+exit_is 2 "agent: bad flag" "$B/ferry-agent" -Z
+exit_is 2 "agent: bad flag value" "$B/ferry-agent" -c "$FT/alpha.conf" -l loud
+exit_is 2 "agent: config unreadable" "$B/ferry-agent" -c "$FT/missing.conf"
+exit_is 2 "agent: config unknown key" "$B/ferry-agent" -c "$FT/a-unknown.conf"
+exit_is 2 "agent: config bad value" "$B/ferry-agent" -c "$FT/a-badval.conf"
+exit_is 2 "agent: config unknown section" "$B/ferry-agent" -c "$FT/section.conf"
+exit_is 2 "agent: config syntax error" "$B/ferry-agent" -c "$FT/syntax.conf"
+
+exit_is 2 "relay: bad flag" "$B/ferry-relay" --no-such-flag
+exit_is 2 "relay: bad flag value" "$B/ferry-relay" -c "$FT/relay.conf" --log-level loud
+exit_is 2 "relay: config unreadable" "$B/ferry-relay" -c "$FT/missing.conf"
+exit_is 2 "relay: config unknown key" "$B/ferry-relay" -c "$FT/r-unknown.conf"
+exit_is 2 "relay: config bad value" "$B/ferry-relay" -c "$FT/r-badval.conf"
+exit_is 2 "relay: config unknown section" "$B/ferry-relay" -c "$FT/section.conf"
+exit_is 2 "relay: check-config unknown key" "$B/ferry-relay" check-config -c "$FT/r-unknown.conf"
+exit_is 2 "relay stats: config unreadable" "$B/ferry-relay" stats -c "$FT/missing.conf"
+
+# Run-time failures: 1.
+wrongpin=00000000000000000000000000000000000000000000000000000000000000ff
+exit_is 1 "agent: roster pin mismatch" "$B/ferry-agent" -c "$FT/alpha.conf" -P "$wrongpin"
+exit_is 1 "relay: roster pin mismatch" "$B/ferry-relay" -c "$FT/relay.conf" --roster-pin "$wrongpin"
+ft_done
