@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,7 +66,6 @@ main(int argc, char **argv)
 	struct aconf conf;
 	struct agentd a;
 	struct sigaction sa;
-	struct rlimit rl = { 0, 0 };
 	char err[AGENTD_ERR_MAX], lock[ACONF_PATH_MAX + 16];
 	const char *cfg = NULL;
 	const char *o_data = NULL, *o_key = NULL, *o_roster = NULL;
@@ -107,8 +105,9 @@ main(int argc, char **argv)
 		return (2);
 	alog_set_level(conf.log_level);
 
-	/* No core dumps: they would hold key material. */
-	(void)setrlimit(RLIMIT_CORE, &rl);
+	/* No core dumps, no ptrace by others: they would get key material. */
+	if (ferry_no_core_dumps() != 0)
+		fprintf(stderr, "ferry-agent: cannot disable core dumps\n");
 	umask(077);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "ferry-agent: libsodium failed to start\n");

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -364,4 +366,17 @@ ferry_unbase64(uint8_t *out, size_t cap, const char *s, size_t len,
 		return (FERRY_EBADVALUE);
 	}
 	return (0);
+}
+
+int
+ferry_no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+	int rc = 0;
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		rc = FERRY_EIO;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		rc = FERRY_EIO;
+	return (rc);
 }

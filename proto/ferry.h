@@ -105,6 +105,14 @@ int ferry_id_valid(const char *id, size_t len);
 uint64_t ferry_now_ms(void);
 
 /**
+ * ferry_no_core_dumps(): for a daemon holding keys: RLIMIT_CORE 0 (soft and
+ * hard) and prctl(PR_SET_DUMPABLE, 0), so no core file, ptrace by other
+ * users or /proc/PID/mem read can take key material.  Prints nothing.
+ * 0 or FERRY_EIO (one of the two calls failed; the other was still made).
+ */
+int ferry_no_core_dumps(void);
+
+/**
  * ferry_write_file(path, buf, len, mode): write ${buf} to ${path} atomically
  * (temporary file in the same folder, fsync, rename, fsync of the folder),
  * created with ${mode}.  The temporary file (${path}.tmp.PID) is created

@@ -187,6 +187,9 @@ main(int argc, char **argv)
 		return (0);
 	}
 	rlog_set_level(c.log_level);
+	/* No core dumps, no ptrace by others: they would get the keys. */
+	if (ferry_no_core_dumps() != 0)
+		rlog(RLOG_WARN, "core-dumps", "cannot disable core dumps");
 	if (sodium_init() < 0) {
 		rlog(RLOG_ERROR, "sodium-init", "failed=1");
 		return (1);
