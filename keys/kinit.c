@@ -13,10 +13,12 @@
  */
 #include "kinit.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ferry.h"
@@ -36,6 +38,7 @@ make_identity(const char *prog, const char *id, uint32_t kind,
 	uint8_t *req = NULL;
 	size_t reqlen;
 	uint64_t now = kutil_now();
+	struct stat st;
 	int rc, ret = KUTIL_FAIL;
 
 	if (!ferry_id_valid(id, strlen(id))) {
@@ -56,6 +59,20 @@ make_identity(const char *prog, const char *id, uint32_t kind,
 	    kutil_path(reqpath, sizeof(reqpath), dir, id, ext) != 0) {
 		fprintf(stderr, "%s: path too long\n", prog);
 		return (KUTIL_USAGE);
+	}
+	/* Not created here: where keys live is the operator's choice. */
+	if (stat(dir, &st) != 0) {
+		if (errno == ENOENT)
+			fprintf(stderr, "%s: folder %s does not exist (create "
+			    "it first: mkdir -m 0700 %s)\n", prog, dir, dir);
+		else
+			fprintf(stderr, "%s: folder %s: %s\n", prog, dir,
+			    strerror(errno));
+		return (KUTIL_FAIL);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "%s: %s is not a folder\n", prog, dir);
+		return (KUTIL_FAIL);
 	}
 	if (access(keypath, F_OK) == 0 || access(reqpath, F_OK) == 0) {
 		fprintf(stderr, "%s: %s or %s already exists; not replacing "
