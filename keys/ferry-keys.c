@@ -24,11 +24,12 @@ static const struct {
 	    "make an agency's keys and key request" },
 	{ "admin-init", kinit_admin, "admin-init --name NAME --out DIR "
 	    "[--passphrase-file F]", "make an admin's signing key" },
-	{ "relay-init", kinit_relay, "relay-init [--id ID] --out DIR "
-	    "[--passphrase-file F]", "make the relay's keys" },
+	{ "relay-init", kinit_relay, "relay-init [--id ID] [--name NAME] "
+	    "--out DIR [--passphrase-file F]", "make the relay's keys" },
 	{ "roster", kroster_main, "roster new|add|revoke|rotate|admins|sign|"
 	    "verify|show ...", "make, sign, check and show roster versions" },
-	{ "fingerprint", kinit_fingerprint, "fingerprint FILE",
+	{ "fingerprint", kinit_fingerprint, "fingerprint [--passphrase-file F] "
+	    "FILE",
 	    "fingerprint of a key file, key request or roster" },
 };
 

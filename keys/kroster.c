@@ -555,6 +555,16 @@ cmd_sign(int argc, char **argv)
 		kutil_err(o.previous, rc);
 		goto done;
 	}
+	if (prev != NULL && (prev->version == UINT64_MAX ||
+	    r->version != prev->version + 1)) {
+		fprintf(stderr, "ferry-keys: roster %llu cannot follow roster "
+		    "%llu (--previous must be version %llu); not signed (%s)\n",
+		    (unsigned long long)r->version,
+		    (unsigned long long)prev->version,
+		    (unsigned long long)(r->version - 1),
+		    ferry_errname(FERRY_EROLLBACK));
+		goto done;
+	}
 	if ((rc = kutil_load_ident(o.key, o.passfile, &id)) != 0) {
 		kutil_err(o.key, rc);
 		goto done;
@@ -581,6 +591,14 @@ cmd_sign(int argc, char **argv)
 		rc = roster_verify_next(prev, r, kutil_now(), why,
 		    sizeof(why));
 		printf("%s\n", why);
+		/* Signatures still missing is the normal case; anything
+		 * else (expired, an agency removed, ...) no signature fixes. */
+		if (rc != 0 && rc != FERRY_ETHRESHOLD) {
+			fprintf(stderr, "ferry-keys: roster %llu will not follow "
+			    "roster %llu: %s\n", (unsigned long long)r->version,
+			    (unsigned long long)prev->version, ferry_errname(rc));
+			goto done;
+		}
 	}
 	ret = KUTIL_OK;
 done:

@@ -105,8 +105,13 @@ kutil_passphrase(const char *file, int prompt, int confirm, char **out)
 		return (secret_line(env, strlen(env), out));
 	if (!prompt)
 		return (0);
-	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0) {
+		if (confirm)
+			fprintf(stderr, "ferry-keys: warning: no passphrase "
+			    "(--passphrase-file, FERRY_PASSPHRASE) and no "
+			    "terminal: the key file is written unsealed\n");
 		return (0);
+	}
 	if ((a = sodium_malloc(KUTIL_PASS_MAX)) == NULL ||
 	    (b = sodium_malloc(KUTIL_PASS_MAX)) == NULL) {
 		rc = FERRY_ENOMEM;

@@ -31,7 +31,9 @@ void kutil_err(const char *what, int rc);
  * set, else (when ${prompt} and a terminal is available) typed at the
  * terminal without echo, twice when ${confirm}.  *${out} is
  * sodium_malloc'd (free with kutil_passphrase_free) or NULL when none was
- * given (no prompt possible, or an empty answer).  Returns 0 or an error.
+ * given (no prompt possible, or an empty answer).  With ${confirm} (a new
+ * key) and no terminal, prints a one-line warning that the key is
+ * written unsealed.  Returns 0 or an error.
  */
 int kutil_passphrase(const char *file, int prompt, int confirm, char **out);
 
