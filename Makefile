@@ -131,7 +131,7 @@ demo: deps
 	$(Q)tests/demo.sh build/release
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory SAN=0 all $(BENCHES)
+	$(Q)$(MAKE) --no-print-directory SAN=0 all $(BENCHES) $(TOOLS)
 	$(Q)tests/bench/run.sh $(BUILD)
 
 # libFuzzer targets: clang with the fuzzer runtime from libclang-rt-14-dev.

@@ -1,0 +1,358 @@
+#!/usr/bin/python3
+"""tests/bench/e2e.py BUILD_DIR BENCH_OUTPUT [RESULTS_JSON]
+
+Ferry's end-to-end figures through real processes (ferry-relay and four
+ferry-agent daemons on 127.0.0.1, referrals submitted on the agents'
+control sockets exactly as `ferry send` does, pipelined):
+  1. delivered referrals/s with the signed receipts back at the senders;
+  2. end-to-end latency p50/p99 (ferry send returned -> receipt verified
+     at the sender, from the sender's own timestamps) at half that rate;
+  3. relay memory with 100,000 messages queued for an offline agency
+     (sent by the test client relayc);
+then the summary of every figure of `make bench` beside the limit that
+bounds it, with the arithmetic, read from BENCH_OUTPUT (the output of the
+bench binaries of the same run: RESULT lines of bench_limits, and the
+relay figures of bench_relay and bench_envelope).  Writes the figures as
+JSON to RESULTS_JSON (default bench/results.json).
+"""
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
+import zmq
+
+B = os.path.abspath(sys.argv[1])
+PREV = sys.argv[2]
+OUT = sys.argv[3] if len(sys.argv) > 3 else "bench/results.json"
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RELAYC = os.path.join(B, "tools", "relayc")
+DOC = open(os.path.join(ROOT, "tests/vectors/referrals/nrm-adult-labour.json"), "rb").read()
+NQ = int(os.environ.get("FERRY_BENCH_QUEUED", "100000"))
+NE2E = int(os.environ.get("FERRY_BENCH_E2E", "1000"))   # per sending agent
+tmp = tempfile.mkdtemp(prefix="ferry-bench-e2e-")
+procs = []
+ctx = zmq.Context()
+R = {}
+
+
+def cleanup():
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.time() + 10
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    ctx.destroy(linger=0)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait(cond, secs, what):
+    end = time.time() + secs
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"e2e: timed out waiting for {what}")
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return -1
+
+
+class Agent:
+    def __init__(self, aid):
+        self.id = aid
+        self.data = f"{tmp}/{aid}-data"
+        conf = f"{tmp}/{aid}.conf"
+        with open(conf, "w") as f:
+            f.write(f"[agent]\ndata = {self.data}\nkey = {tmp}/keys/{aid}.key\n"
+                    f"roster = {tmp}/roster\nroster_pin = {PIN}\nrelay = {EP}\n"
+                    f"log_level = warn\nretry = 1s\nretry_max = 5s\n"
+                    f"reconnect = 100ms\nreconnect_max = 1s\n")
+        self.err = open(f"{tmp}/{aid}.err", "w")
+        self.p = subprocess.Popen([f"{B}/ferry-agent", "-c", conf],
+                                  stdout=subprocess.DEVNULL, stderr=self.err)
+        procs.append(self.p)
+        wait(lambda: os.path.exists(f"{self.data}/control"), 30, f"{aid} control socket")
+        self.req = ctx.socket(zmq.REQ)
+        self.req.setsockopt(zmq.LINGER, 0)
+        self.req.connect(f"ipc://{self.data}/control")
+        self.pipe = ctx.socket(zmq.DEALER)
+        self.pipe.setsockopt(zmq.LINGER, 0)
+        self.pipe.connect(f"ipc://{self.data}/control")
+
+    def call(self, req):
+        self.req.send(json.dumps(req).encode())
+        if not self.req.poll(60000):
+            raise SystemExit(f"e2e: {self.id} control socket silent")
+        return json.loads(self.req.recv())
+
+    def status(self):
+        return self.call({"cmd": "status"})
+
+    def delivered(self):
+        return self.status()["queues"]["delivered"]
+
+    def connected(self):
+        return self.status()["agent"]["connected"]
+
+
+def send_many(pairs, n, rate=None, window=32):
+    """n referrals per (sender, recipient) pair, pipelined on the control
+    sockets (at most ${window} outstanding per agent), optionally paced to
+    ${rate} per second in total.  Returns {sender: [msg ids]}."""
+    ids = {a.id: [] for a, _ in pairs}
+    out = {a.id: 0 for a, _ in pairs}
+    sent = {a.id: 0 for a, _ in pairs}
+    poller = zmq.Poller()
+    for a, _ in pairs:
+        poller.register(a.pipe, zmq.POLLIN)
+    by_sock = {a.pipe: a for a, _ in pairs}
+    t0 = time.time()
+    total = 0
+    while any(len(ids[a.id]) < n for a, _ in pairs):
+        for a, to in pairs:
+            while sent[a.id] < n and out[a.id] < window:
+                if rate is not None and total >= (time.time() - t0) * rate:
+                    break
+                a.pipe.send_multipart([b"", json.dumps({"cmd": "send", "to": to.id}).encode(), DOC])
+                sent[a.id] += 1
+                out[a.id] += 1
+                total += 1
+        for s, _ in poller.poll(5 if rate else 1000):
+            a = by_sock[s]
+            while True:
+                try:
+                    fr = s.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                r = json.loads(fr[1])
+                if not r.get("ok"):
+                    raise SystemExit(f"e2e: send refused: {r}")
+                ids[a.id].append(r["msg_id"])
+                out[a.id] -= 1
+    return ids
+
+
+def run():
+    global EP, PIN
+    subprocess.run([RELAYC, "mknet", tmp, "relay", "a1", "a2", "b1", "b2", "q", "zq"],
+                   check=True, stdout=subprocess.DEVNULL)
+    PIN = open(f"{tmp}/roster.pin").read().strip()
+    EP = f"tcp://127.0.0.1:{free_port()}"
+    with open(f"{tmp}/relay.conf", "w") as f:
+        f.write(f"[relay]\nendpoint = {EP}\ndata = {tmp}/relay-data\n"
+                f"key = {tmp}/keys/relay.key\nroster = {tmp}/roster\n"
+                f"roster_pin = {PIN}\nlog_level = info\nmetrics_interval = 200ms\n"
+                f"queue_max = {NQ + 1000}\n")
+    rerr = open(f"{tmp}/relay.err", "w")
+    relay = subprocess.Popen([f"{B}/ferry-relay", "-c", f"{tmp}/relay.conf"],
+                             stdout=subprocess.DEVNULL, stderr=rerr)
+    procs.append(relay)
+    wait(lambda: " started " in open(f"{tmp}/relay.err").read(), 30, "relay start")
+    ag = {i: Agent(i) for i in ("a1", "a2", "b1", "b2")}
+    for a in ag.values():
+        wait(a.connected, 30, f"{a.id} connected")
+    pairs = [(ag["a1"], ag["b1"]), (ag["a2"], ag["b2"])]
+
+    # 1. peak: delivered referrals/s with receipts back.
+    send_many(pairs, 20)            # warm up
+    wait(lambda: all(a.delivered() >= 20 for a, _ in pairs), 60, "warm-up delivery")
+    base = {a.id: a.delivered() for a, _ in pairs}
+    t0 = time.time()
+    send_many(pairs, NE2E)
+    t_sent = time.time() - t0
+    wait(lambda: all(a.delivered() - base[a.id] >= NE2E for a, _ in pairs), 300,
+         "peak-run delivery")
+    el = time.time() - t0
+    n = NE2E * len(pairs)
+    peak = n / el
+    print(f"  end to end, {n} referrals ({len(DOC)} B JSON) from 2 agents to 2, "
+          f"pipelined on the control sockets:")
+    print(f"    ferry send accepted (stored, logged, synced): {n / t_sent:8.0f} /s")
+    print(f"    delivered with verified receipts back:         {peak:8.0f} /s  ({n} in {el:.2f} s)")
+    R["e2e_delivered_per_s"] = peak
+
+    # 2. latency at half the peak rate.
+    rate = peak / 2
+    m = max(100, min(600, int(rate * 8) // len(pairs)))
+    base = {a.id: a.delivered() for a, _ in pairs}
+    ids = send_many(pairs, m, rate=rate)
+    wait(lambda: all(a.delivered() - base[a.id] >= m for a, _ in pairs), 300,
+         "latency-run delivery")
+    lat = []
+    for a, _ in pairs:
+        mine = set(ids[a.id])
+        for msg in a.call({"cmd": "outbox"})["messages"]:
+            if msg["msg_id"] in mine:
+                lat.append(msg["delivered_ms"] - msg["queued_ms"])
+    lat.sort()
+    p50, p99 = lat[len(lat) // 2], lat[len(lat) * 99 // 100]
+    print(f"  latency at half that rate ({rate:.0f} /s, {len(lat)} referrals), "
+          f"ferry send returned -> receipt verified at the sender "
+          f"(the agents' ms timestamps):")
+    print(f"    p50 {p50} ms, p99 {p99} ms")
+    R["e2e_rate_for_latency_per_s"] = rate
+    R["e2e_latency_p50_ms"] = p50
+    R["e2e_latency_p99_ms"] = p99
+
+    # 3. relay memory with NQ queued messages (recipient zq never connects).
+    for a in ag.values():
+        a.req.close()
+        a.pipe.close()
+        a.p.terminate()
+    for a in ag.values():
+        a.p.wait(20)
+    idle = rss_kib(relay.pid)
+    t0 = time.time()
+    rc = subprocess.Popen([RELAYC, "send", EP, f"{tmp}/keys/q.key", f"{tmp}/roster", "zq",
+                           "--count", str(NQ), "--size", "1024", "--timeout", "5"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(rc)
+
+    def depth():
+        try:
+            m = re.search(r'ferry_relay_queue_depth\{recipient="zq"\} (\d+)',
+                          open(f"{tmp}/relay-data/metrics.prom").read())
+        except OSError:
+            return 0
+        return int(m.group(1)) if m else 0
+    wait(lambda: depth() >= NQ, 600, f"{NQ} queued")
+    el = time.time() - t0
+    time.sleep(0.5)
+    full = rss_kib(relay.pid)
+    dbytes = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in
+                 os.walk(f"{tmp}/relay-data") for f in fs)
+    print(f"  relay memory with {NQ} messages queued (1 KiB referrals, sealed "
+          f"and pushed by relayc in {el:.0f} s = {NQ / el:.0f} accepted/s):")
+    print(f"    VmRSS {idle} KiB idle -> {full} KiB with {depth()} queued; "
+          f"data folder {dbytes / 1e6:.0f} MB on disk")
+    R["relay_rss_idle_kib"] = idle
+    R["relay_rss_100k_queued_kib"] = full
+    R["relay_queued"] = depth()
+    R["relay_data_bytes_100k"] = dbytes
+    R["relay_accept_rate_bulk_per_s"] = NQ / el
+    rc.kill()
+
+
+def summary():
+    text = open(PREV).read()
+    L = {m.group(1): float(m.group(2)) for m in
+         re.finditer(r"^RESULT (\S+) ([\d.]+)", text, re.M)}
+
+    def grab(pat, cast=float):
+        m = re.search(pat, text)
+        return cast(m.group(1)) if m else None
+    relay_acc = grab(r"relay accepted 4 KiB MSGs.*?: (\d+) msgs/s")
+    ver8 = grab(r"Ed25519 verify, (?:8438) B\s+([\d.]+)")      # us, envelope of a 4 KiB body
+    mem = re.search(r"relay memory \(VmRSS\): (\d+) KiB idle, (\d+) KiB with (\d+) connected", text)
+    lat_relay = re.search(r"relay forwarding latency.*?p50 (\d+) us, p99 (\d+) us", text)
+    cores = L.get("cores", os.cpu_count())
+    print("=== summary: Ferry's figures beside the limits that bound them "
+          f"({cores:.0f} cores)")
+    print("  raw limits:")
+    names = [("ed25519_sign_4k", "Ed25519 sign 4 KiB"), ("ed25519_verify_4k", "Ed25519 verify 4 KiB"),
+             ("x25519", "X25519"), ("aead_4k", "XChaCha20-Poly1305 4 KiB"),
+             ("sha256_node", "SHA-256 node hash"), ("lmdb_commit_1", "LMDB synced commits, 1 put"),
+             ("lmdb_commit_100", "LMDB synced commits, 100 puts"),
+             ("curve_throughput_4k", "ZeroMQ CURVE 4 KiB one way")]
+    for k, label in names:
+        if k in L:
+            print(f"    {label:34s} {L[k]:12.0f} /s")
+    if "curve_rtt_p50_4k" in L:
+        print(f"    {'ZeroMQ CURVE 4 KiB round trip':34s} p50 {L['curve_rtt_p50_4k']:.0f} us, "
+              f"p99 {L['curve_rtt_p99_4k']:.0f} us")
+    R["limits"] = L
+    V = L.get("ed25519_verify_4k")
+    S = L.get("ed25519_sign_4k")
+    X = L.get("x25519")
+    A = L.get("aead_4k")
+    C1 = L.get("lmdb_commit_1")
+    print("  Ferry:")
+    if relay_acc and V:
+        vr = 1e6 / ver8 if ver8 else V
+        bound = cores * vr
+        print(f"    relay accepted (durable, signature checked): {relay_acc:.0f} msgs/s")
+        print(f"      bound: relay <= cores x Ed25519 verify/s of its envelope "
+              f"({'8 KiB padded envelope: %.0f us' % ver8 if ver8 else '4 KiB'}) "
+              f"= {cores:.0f} x {vr:.0f} = {bound:.0f} /s;  ratio {relay_acc / bound:.2f}")
+        if "lmdb_puts_batched" in L:
+            print(f"      (durability is not the bound: group commit gives "
+                  f"{L['lmdb_puts_batched']:.0f} synced 4 KiB puts/s)")
+        R["relay_accepted_per_s"] = relay_acc
+        R["relay_accepted_bound_per_s"] = bound
+    if "e2e_delivered_per_s" in R and V and S and X and A:
+        # per referral: 3 signatures (MSG, ACCEPTED, RECEIPT), 5 verifies
+        # (relay: MSG, RECEIPT; sender: ACCEPTED, RECEIPT; recipient: MSG),
+        # 3 X25519 (seal: ephemeral key + shared; open: shared), 2 AEAD.
+        cpu_us = 3e6 / S + 5e6 / V + 3e6 / X + 2e6 / A
+        bound = cores * 1e6 / cpu_us
+        e = R["e2e_delivered_per_s"]
+        print(f"    end to end, delivered with receipts back: {e:.0f} referrals/s")
+        print(f"      bound: cores / crypto CPU per referral = {cores:.0f} / "
+              f"(3 sign {1e6 / S:.0f} + 5 verify {1e6 / V:.0f} + 3 X25519 {1e6 / X:.0f} "
+              f"+ 2 AEAD {1e6 / A:.0f} = {cpu_us:.0f} us) = {bound:.0f} /s;  ratio {e / bound:.2f}")
+        if C1:
+            db = 4 * C1 / 5
+            print(f"      durability bound: >= 5 synced agent commits per referral "
+                  f"(sender: send, ACCEPTED, RECEIPT; recipient: receive, inbox), "
+                  f"one at a time per agent: 4 agents x {C1:.0f} commits/s / 5 = "
+                  f"{db:.0f} /s;  ratio {e / db:.2f}")
+            R["e2e_bound_fsync_per_s"] = db
+        R["e2e_bound_cpu_per_s"] = bound
+    if "e2e_latency_p50_ms" in R and C1 and "curve_rtt_p50_4k" in L and V and S:
+        floor_ms = (5 * 1e3 / C1 + 2 * L["curve_rtt_p50_4k"] / 1e3 +
+                    (3e3 / S + 5e3 / V + 3e3 / X + 2e3 / A) / 1)
+        print(f"    end-to-end latency at {R['e2e_rate_for_latency_per_s']:.0f} /s: "
+              f"p50 {R['e2e_latency_p50_ms']} ms, p99 {R['e2e_latency_p99_ms']} ms")
+        print(f"      floor: 5 synced commits on the path (sender, relay, recipient,"
+              f" relay on RECEIPT, sender) x {1e3 / C1:.2f} ms + 4 CURVE hops "
+              f"(2 round trips) x {L['curve_rtt_p50_4k']:.0f} us + crypto "
+              f"{(3e3 / S + 5e3 / V + 3e3 / X + 2e3 / A):.2f} ms = {floor_ms:.2f} ms;"
+              f"  ratio p50 {R['e2e_latency_p50_ms'] / floor_ms:.1f}")
+        R["e2e_latency_floor_ms"] = floor_ms
+    if lat_relay:
+        R["relay_latency_p50_us"] = int(lat_relay.group(1))
+        R["relay_latency_p99_us"] = int(lat_relay.group(2))
+    if mem:
+        idle, withn, n = (int(x) for x in mem.groups())
+        per = (withn - idle) / n
+        print(f"    relay memory, {n} connected agents: {withn} KiB "
+              f"({per:.1f} KiB per agent over {idle} KiB idle)")
+        print(f"      bound: ZeroMQ keeps per connection 2 pipes + a CURVE session "
+              f"(~8 KiB each way buffers): per-agent cost / 16 KiB = {per / 16:.1f}")
+        R["relay_rss_1000_agents_kib"] = withn
+    if "relay_rss_100k_queued_kib" in R:
+        grow = R["relay_rss_100k_queued_kib"] - R["relay_rss_idle_kib"]
+        qb = R["relay_data_bytes_100k"]
+        print(f"    relay memory, {R['relay_queued']} queued: "
+              f"{R['relay_rss_100k_queued_kib']} KiB (+{grow} KiB over idle)")
+        print(f"      bound: queued messages live in LMDB (mapped file of {qb / 1e6:.0f} MB),"
+              f" not the heap: RSS growth / data on disk = {grow * 1024 / max(qb, 1):.2f}"
+              f" (page cache of the map counts in RSS)")
+    os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
+    with open(OUT, "w") as f:
+        json.dump(R, f, indent=2, sort_keys=True)
+    print(f"  figures written to {OUT}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
+    try:
+        print("=== e2e.py: Ferry end to end through ferry-relay and ferry-agent")
+        run()
+    finally:
+        cleanup()
+    summary()
