@@ -183,29 +183,125 @@ roster_read(const char *path, struct roster **out)
 	return (rc);
 }
 
+/* The lowest version saved as <data>/roster/v<20 digits>.roster, 0 if none. */
+static int
+roster_lowest_saved(struct agentd *a, uint64_t *lowest)
+{
+	char dir[ACONF_PATH_MAX + 16];
+	struct dirent *d;
+	unsigned long long v;
+	char *end;
+	DIR *dp;
+
+	*lowest = 0;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/roster", a->conf.data) >=
+	    sizeof(dir))
+		return (FERRY_EINVAL);
+	if ((dp = opendir(dir)) == NULL)
+		return (errno == ENOENT ? 0 : FERRY_EIO);
+	while ((d = readdir(dp)) != NULL) {
+		if (strlen(d->d_name) != 28 || d->d_name[0] != 'v' ||
+		    strcmp(d->d_name + 21, ".roster") != 0 ||
+		    d->d_name[1] < '0' || d->d_name[1] > '9')
+			continue;
+		errno = 0;
+		v = strtoull(d->d_name + 1, &end, 10);
+		if (errno != 0 || end != d->d_name + 21 || v == 0)
+			continue;
+		if (*lowest == 0 || v < *lowest)
+			*lowest = v;
+	}
+	closedir(dp);
+	return (0);
+}
+
+/* Save ${r} as <data>/roster/v<version>.roster (0600, atomically). */
+static int
+roster_save(struct agentd *a, const struct roster *r)
+{
+	const uint8_t *bytes;
+	char path[ACONF_PATH_MAX + 64];
+	size_t blen;
+	int rc;
+
+	if ((rc = roster_bytes(r, &bytes, &blen)) != 0 ||
+	    (rc = roster_path(a, r->version, path, sizeof(path))) != 0)
+		return (rc);
+	return (ferry_write_file(path, bytes, blen, 0600));
+}
+
 /*
- * Load the install roster (pinned) and every later version saved in
- * <data>/roster/, each verified against the one before.
+ * The roster chain at start.  The pin names one roster, the anchor: the
+ * configured roster file when it matches the pin (at first start, or
+ * while the file is still the pinned one; it is then saved in
+ * <data>/roster/ if it is not yet), else the lowest version saved in
+ * <data>/roster/, which must match it.  From the anchor, every later
+ * version saved in <data>/roster/ is verified against the one before.
+ * A configured roster file that is not the anchor is never checked
+ * against the pin: if it is the next version it is kept in
+ * a->conf_next, to be verified and adopted once the log is open (as
+ * SIGHUP does); an older or equal one is ignored; a later one that does
+ * not chain is reported (WARN) and ignored.
  */
 static int
 roster_load(struct agentd *a, char *err, size_t errlen)
 {
-	struct roster *r, *next;
+	struct roster *conf = NULL, *r = NULL, *next;
 	char path[ACONF_PATH_MAX + 64], why[256];
 	struct stat st;
+	uint64_t lowest;
 	int rc, later;
 
-	if ((rc = roster_read(a->conf.roster, &r)) != 0) {
+	if ((rc = roster_read(a->conf.roster, &conf)) != 0) {
 		seterr(err, errlen, "roster %s: cannot read or parse",
 		    a->conf.roster);
 		return (rc);
 	}
+	if (roster_verify_genesis(conf, a->conf.roster_pin, 0, why,
+	    sizeof(why)) == 0) {
+		r = conf;
+		conf = NULL;
+		if ((rc = roster_path(a, r->version, path,
+		    sizeof(path))) != 0)
+			goto fail;
+		if (stat(path, &st) != 0 && (rc = roster_save(a, r)) != 0) {
+			seterr(err, errlen, "cannot save the pinned roster in "
+			    "%s", path);
+			goto fail;
+		}
+	} else if (conf->version == 1) {
+		seterr(err, errlen, "install roster refused: %s", why);
+		rc = FERRY_EPIN;
+		goto fail;
+	} else {
+		if ((rc = roster_lowest_saved(a, &lowest)) != 0)
+			goto fail;
+		if (lowest == 0) {
+			seterr(err, errlen, "roster %s does not match roster_pin "
+			    "and no pinned roster is saved in the data folder: "
+			    "give the pinned (install) roster at first start",
+			    a->conf.roster);
+			rc = FERRY_EPIN;
+			goto fail;
+		}
+		if ((rc = roster_path(a, lowest, path, sizeof(path))) != 0 ||
+		    (rc = roster_read(path, &r)) != 0) {
+			seterr(err, errlen, "saved roster %s unreadable", path);
+			goto fail;
+		}
+		if ((rc = roster_verify_genesis(r, a->conf.roster_pin, 0, why,
+		    sizeof(why))) != 0) {
+			seterr(err, errlen, "saved roster refused: %s", why);
+			goto fail;
+		}
+	}
 	if ((rc = roster_path(a, r->version + 1, path, sizeof(path))) != 0)
 		goto fail;
-	later = (stat(path, &st) == 0);
+	later = (stat(path, &st) == 0) ||
+	    (conf != NULL && conf->version > r->version);
 	/* The anchor's expiry only matters when nothing newer is held. */
-	if ((rc = roster_verify_genesis(r, a->conf.roster_pin,
-	    later ? 0 : ferry_now_ms(), why, sizeof(why))) != 0) {
+	if (!later && (rc = roster_verify_genesis(r, a->conf.roster_pin,
+	    ferry_now_ms(), why, sizeof(why))) != 0) {
 		seterr(err, errlen, "install roster refused: %s", why);
 		goto fail;
 	}
@@ -228,6 +324,16 @@ roster_load(struct agentd *a, char *err, size_t errlen)
 		roster_free(r);
 		r = next;
 	}
+	if (conf != NULL && conf->version == r->version + 1) {
+		a->conf_next = conf;
+		conf = NULL;
+	} else if (conf != NULL && conf->version > r->version)
+		alog(ALOG_WARN, "roster-file", "%s is version %llu but the "
+		    "verified chain ends at %llu: ignored (place the versions "
+		    "between in %s/roster/, or wait for the relay)",
+		    a->conf.roster, (unsigned long long)conf->version,
+		    (unsigned long long)r->version, a->conf.data);
+	roster_free(conf);
 	if (ferry_now_ms() >= r->expires)
 		alog(ALOG_WARN, "roster-expired", "version=%llu: waiting for "
 		    "a newer roster from the relay",
@@ -235,11 +341,14 @@ roster_load(struct agentd *a, char *err, size_t errlen)
 	a->roster = r;
 	return (0);
 fail:
+	roster_free(conf);
 	roster_free(r);
 	return (rc);
 }
 
 /* ---- open / close ------------------------------------------------------ */
+
+static int adopt_roster(struct agentd *, struct roster *, const char *, int);
 
 static int
 mkdir_p700(const char *base, const char *sub)
@@ -452,6 +561,7 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
     size_t errlen)
 {
 	struct collect c;
+	struct roster *next;
 	struct log_opts lo = { astore_dbs, ASTORE_NDBS, 0 };
 	char path[ACONF_PATH_MAX + 64], *pass = NULL;
 	uint64_t now;
@@ -516,6 +626,18 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		    ferry_strerror(rc));
 		return (rc);
 	}
+	/* The configured roster file, when it is the next version. */
+	if (a->conf_next != NULL) {
+		next = a->conf_next;
+		a->conf_next = NULL;
+		rc = adopt_roster(a, next, a->conf.roster, 1);
+		if (rc == FERRY_ENOSPC || rc == FERRY_EIO ||
+		    rc == FERRY_ELMDB) {
+			seterr(err, errlen, "adopting roster %s",
+			    a->conf.roster);
+			return (rc);
+		}
+	}
 
 	/* Schedule every pending message (each is logged with its record). */
 	memset(&c, 0, sizeof(c));
@@ -557,6 +679,8 @@ agentd_close(struct agentd *a)
 	a->log = NULL;
 	roster_free(a->roster);
 	a->roster = NULL;
+	roster_free(a->conf_next);
+	a->conf_next = NULL;
 	ident_free(a->me);
 	a->me = NULL;
 	if (a->storage_key != NULL)
@@ -1292,9 +1416,7 @@ adopt_roster(struct agentd *a, struct roster *next, const char *source,
     int save)
 {
 	struct log_entry le;
-	const uint8_t *bytes;
-	char why[256], path[ACONF_PATH_MAX + 64];
-	size_t blen;
+	char why[256];
 	int rc;
 
 	if (next->version <= a->roster->version) {
@@ -1314,9 +1436,7 @@ adopt_roster(struct agentd *a, struct roster *next, const char *source,
 		roster_free(next);
 		return (rc);
 	}
-	if (save && ((rc = roster_bytes(next, &bytes, &blen)) != 0 ||
-	    (rc = roster_path(a, next->version, path, sizeof(path))) != 0 ||
-	    (rc = ferry_write_file(path, bytes, blen, 0600)) != 0))
+	if (save && (rc = roster_save(a, next)) != 0)
 		goto err;
 	memset(&le, 0, sizeof(le));
 	le.kind = LOG_ROSTER;

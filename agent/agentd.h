@@ -40,6 +40,8 @@ struct agentd {
 	struct aconf conf;
 	struct ident *me;
 	struct roster *roster;		/* the verified roster in force */
+	struct roster *conf_next;	/* at open: the configured roster
+					 * file when it is the next version */
 	struct log *log;
 	struct astore *store;
 	uint8_t *storage_key;		/* 32 bytes, sodium_malloc'd */
@@ -72,8 +74,9 @@ struct agentd {
 
 /**
  * agentd_open(a, conf): load the key file, verify the roster chain (the
- * install roster pinned by conf->roster_pin, then every later version saved
- * in <data>/roster/), open the log with the store's tables in it
+ * install roster pinned by conf->roster_pin, saved in <data>/roster/ at
+ * first start, then every later version saved there; a configured roster
+ * file holding the next version is verified and adopted), open the log with the store's tables in it
  * (<data>/log), write the spool inbox files of received messages a crash
  * cut off before their file, and load the retransmission schedule.  On failure prints nothing; ${err} (may be NULL,
  * AGENTD_ERR_MAX) says why.  0 or a negative FERRY_E* code.
