@@ -346,6 +346,44 @@ fail:
 	return (rc);
 }
 
+/*
+ * Is our agency in the roster in force (a->listed)?  A partner added after
+ * the roster it was installed with starts unlisted and waits for the
+ * relay's pushes.  Listed with other keys than the key file's: refused.
+ */
+static int
+check_listed(struct agentd *a, char *err, size_t errlen)
+{
+	const struct roster_agency *ag;
+
+	if ((ag = roster_find(a->roster, a->me->id)) == NULL) {
+		a->listed = 0;
+		return (0);
+	}
+	if (memcmp(ag->sign_pk, a->me->sign_pk, 32) != 0) {
+		seterr(err, errlen, "agency %s in the roster has another "
+		    "signing key than the key file", a->me->id);
+		return (FERRY_EUNKNOWNAGENCY);
+	}
+	a->listed = 1;
+	return (0);
+}
+
+int
+agentd_can_send(struct agentd *a, char *err, size_t errlen)
+{
+
+	if (!a->listed) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "this agency is not yet in the "
+			    "roster this agent holds (version %llu); waiting "
+			    "for the relay to push a newer one",
+			    (unsigned long long)a->roster->version);
+		return (FERRY_EUNKNOWNAGENCY);
+	}
+	return (0);
+}
+
 /* ---- open / close ------------------------------------------------------ */
 
 static int adopt_roster(struct agentd *, struct roster *, const char *, int);
@@ -597,11 +635,13 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	}
 	if ((rc = roster_load(a, err, errlen)) != 0)
 		return (rc);
-	if (roster_find(a->roster, a->me->id) == NULL) {
-		seterr(err, errlen, "agency %s is not in the roster",
-		    a->me->id);
-		return (FERRY_EUNKNOWNAGENCY);
-	}
+	if ((rc = check_listed(a, err, errlen)) != 0)
+		return (rc);
+	if (!a->listed)
+		alog(ALOG_WARN, "not-listed", "agency %s is not in roster "
+		    "version %llu: connecting to the relay for newer versions; "
+		    "sending is refused until one lists it", a->me->id,
+		    (unsigned long long)a->roster->version);
 	if ((a->storage_key = sodium_malloc(32)) == NULL)
 		return (FERRY_ENOMEM);
 	if (crypto_kdf_derive_from_key(a->storage_key, 32, 1, "ferrystk",
@@ -750,6 +790,8 @@ agentd_hello(struct agentd *a)
 		a->pend[i].next_try = now;
 		a->pend[i].attempts = 0;
 	}
+	a->want_hello = 0;
+	a->last_hello = now;
 	return (send_control(a, &e));
 }
 
@@ -827,6 +869,8 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	if ((rc = agentd_can_send(a, err, errlen)) != 0)
+		return (rc);
 	if ((rc = referral_json_to_wire_at(json, len, now, &wire, &wlen, err,
 	    errlen, &info)) != 0)
 		return (rc);
@@ -1417,7 +1461,7 @@ adopt_roster(struct agentd *a, struct roster *next, const char *source,
 {
 	struct log_entry le;
 	char why[256];
-	int rc;
+	int rc, was;
 
 	if (next->version <= a->roster->version) {
 		roster_free(next);
@@ -1451,6 +1495,14 @@ adopt_roster(struct agentd *a, struct roster *next, const char *source,
 	a->n_rosters++;
 	alog(ALOG_INFO, "roster", "version=%llu adopted from %s: %s",
 	    (unsigned long long)next->version, source, why);
+	was = a->listed;
+	if (check_listed(a, why, sizeof(why)) != 0)
+		alog(ALOG_ERROR, "roster", "version=%llu: %s",
+		    (unsigned long long)next->version, why);
+	if (!was && a->listed)
+		alog(ALOG_INFO, "listed", "agency %s is in roster version %llu: "
+		    "sending enabled", a->me->id,
+		    (unsigned long long)next->version);
 	(void)agentd_spool_init(a);
 	return (0);
 err:
@@ -1475,6 +1527,17 @@ handle_roster(struct agentd *a, const struct env *e)
 	if ((rc = roster_parse(e->blob, e->blob_len, &next)) != 0) {
 		alog(ALOG_WARN, "bad-roster", "push does not parse: %s",
 		    ferry_strerror(rc));
+		return (0);
+	}
+	if (next->version > a->roster->version + 1) {
+		/* A version is missing (a push lost): ask again with HELLO,
+		 * which makes the relay push every version after ours. */
+		alog(ALOG_INFO, "roster-gap", "push of version %llu but we "
+		    "hold %llu: asking the relay for the versions between",
+		    (unsigned long long)next->version,
+		    (unsigned long long)a->roster->version);
+		roster_free(next);
+		a->want_hello = 1;
 		return (0);
 	}
 	rc = adopt_roster(a, next, "the relay", 1);

@@ -66,6 +66,10 @@ struct agentd {
 	uint64_t connected_since, last_rx, last_tx;
 	uint64_t reconnects;
 	int relay_key_changed;		/* a roster changed the relay's key */
+	int want_hello;			/* a roster push skipped a version */
+	uint64_t last_hello;		/* ms, when HELLO was last sent */
+	int listed;			/* our agency is in the roster */
+	int hold_logged;		/* spool held back: said once */
 
 	/* Counters. */
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
@@ -112,6 +116,14 @@ int agentd_submit(struct agentd *a, const char *to, const char *json,
  * acknowledged and the relay will redeliver.
  */
 int agentd_receive(struct agentd *a, const uint8_t *buf, size_t len);
+
+/**
+ * agentd_can_send(a, err, errlen): 0 if new messages may be sent now;
+ * FERRY_EUNKNOWNAGENCY while our agency is not in the roster held (a
+ * partner added later, waiting for the relay's pushes), with ${err}
+ * saying so.
+ */
+int agentd_can_send(struct agentd *a, char *err, size_t errlen);
 
 /** agentd_hello(a): send HELLO (roster version, credit) and schedule every pending message for retransmission now. */
 int agentd_hello(struct agentd *a);

@@ -391,6 +391,11 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 				    "a refused handshake)", n.endpoint);
 			}
 		}
+		/* A roster push skipped a version: HELLO again (at most
+		 * once a second), the relay pushes every later version. */
+		if (a->want_hello && a->connected &&
+		    now - a->last_hello >= 1000)
+			(void)agentd_hello(a);
 		if (a->connected && now - a->last_tx >= a->conf.heartbeat_ms)
 			(void)agentd_heartbeat(a);
 		if (now >= next_spool) {

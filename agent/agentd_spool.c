@@ -241,6 +241,15 @@ agentd_spool_scan(struct agentd *a)
 
 	if (a->conf.spool[0] == '\0')
 		return;
+	/* Not allowed to send now: files stay for a later scan. */
+	if (agentd_can_send(a, reason, sizeof(reason)) != 0) {
+		if (!a->hold_logged)
+			alog(ALOG_WARN, "spool-held", "outbox/ not picked up: "
+			    "%s", reason);
+		a->hold_logged = 1;
+		return;
+	}
+	a->hold_logged = 0;
 	if (spath(a, outbox, sizeof(outbox), "outbox", NULL, NULL) != 0 ||
 	    (od = opendir(outbox)) == NULL)
 		return;
