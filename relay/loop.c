@@ -53,6 +53,8 @@ struct peer {
 	uint64_t progress_ms;		/* last delivery progress */
 	uint64_t depth;			/* messages queued for it */
 	int notices;			/* has kept notices to push */
+	int revoked;			/* not active in the roster in force */
+	uint64_t refused_log_ms;	/* last refused-revoked line (rate) */
 };
 
 enum item_kind {
@@ -102,12 +104,15 @@ struct relay {
 	size_t nitems, capitems;
 	uint64_t t_metrics, t_sweep;
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
+	struct peer **fd_peer;		/* per fd: agency authenticated on it */
+	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
 	int fault;			/* test hook, see commit_batch */
 	uint8_t *checkpoint;		/* latest signed note */
 	size_t checkpoint_len;
 };
 
 static void monitor_read(struct relay *);
+static int active(const struct relay *, const char *);
 
 /* ---- small helpers ---- */
 
@@ -150,6 +155,7 @@ peer_get(struct relay *r, const char *id, int create)
 		return (NULL);
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	p->fd = -1;
+	p->revoked = !active(r, id);
 	p->next = r->tab[b];
 	r->tab[b] = p;
 	return (p);
@@ -184,7 +190,7 @@ static int
 send_to(struct relay *r, struct peer *p, const uint8_t *b, size_t n)
 {
 
-	if (!p->routed)
+	if (!p->routed || p->revoked)
 		return (-1);
 	if (zmq_send(r->sock, p->rid, p->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT)
 	    < 0) {
@@ -304,9 +310,33 @@ zap_table_of(const struct roster *ro)
 static int
 active(const struct relay *r, const char *id)
 {
-	const struct roster_agency *a = roster_find(r->roster, id);
+	const struct roster_agency *a;
 
+	if (r->roster == NULL)
+		return (0);
+	a = roster_find(r->roster, id);
 	return (a != NULL && a->status == ROSTER_ACTIVE);
+}
+
+/*
+ * Close every connection agency ${p} was seen on (review C1): each fd
+ * whose current generation carried a message authenticated as ${p}.
+ * libzmq's I/O thread then sees the socket fail and drops the pipe.
+ */
+static void
+close_conns(struct relay *r, struct peer *p)
+{
+	int fd, n = 0;
+
+	for (fd = 0; fd < FD_MAX; fd++)
+		if (r->fd_peer[fd] == p &&
+		    r->fd_peer_gen[fd] == r->fd_gen[fd]) {
+			(void)shutdown(fd, SHUT_RDWR);
+			r->fd_peer[fd] = NULL;
+			n++;
+		}
+	rlog(RLOG_WARN, "agent-revoked", "agency=%s connections=%d", p->id,
+	    n);
 }
 
 /* Push roster ${ro} to ${p}. */
@@ -676,6 +706,27 @@ recv_one(struct relay *r, size_t *bytes)
 		goto out;
 	fd = zmq_msg_get(&f, ZMQ_SRCFD);
 	monitor_read(r);	/* see the monitor comment */
+	if (p->revoked) {
+		/*
+		 * Admitted before its revocation: nothing it sends is taken,
+		 * it gets no route, and its connection is closed (review C1).
+		 * No log entry: a revoked peer must not grow the log.
+		 */
+		count_refused(r, FERRY_EREVOKED);
+		if (fd >= 0)
+			(void)shutdown(fd, SHUT_RDWR);
+		peer_offline(r, p, "revoked");
+		if (mono_ms() - p->refused_log_ms >= 1000) {
+			p->refused_log_ms = mono_ms();
+			rlog(RLOG_WARN, "refused-revoked", "agency=%s "
+			    "bytes=%zu closed=1", p->id, len);
+		}
+		goto out;
+	}
+	if (fd >= 0 && fd < FD_MAX) {
+		r->fd_peer[fd] = p;
+		r->fd_peer_gen[fd] = r->fd_gen[fd];
+	}
 	/* Route by User-Id: the latest routing id wins. */
 	if (!p->routed || p->rid_len != zmq_msg_size(&rid) ||
 	    memcmp(p->rid, zmq_msg_data(&rid), p->rid_len) != 0) {
@@ -1032,7 +1083,9 @@ pump_all(struct relay *r)
 
 	for (b = 0; b < NBUCKETS; b++)
 		for (p = r->tab[b]; p != NULL; p = p->next)
-			if (p->routed && p->depth > 0 &&
+			if (p->revoked)
+				continue;
+			else if (p->routed && p->depth > 0 &&
 			    p->inflight < p->window)
 				pump(r, p, now);
 			else if (p->routed && p->inflight > 0)
@@ -1110,6 +1163,8 @@ monitor_read(struct relay *r)
 			else if (ev == ZMQ_EVENT_ACCEPTED && val < FD_MAX)
 				r->fd_gen[val]++;
 			else if (ev == ZMQ_EVENT_DISCONNECTED && val < FD_MAX) {
+				if (r->fd_peer_gen[val] == r->fd_gen[val])
+					r->fd_peer[val] = NULL;
 				for (bk = 0; bk < NBUCKETS; bk++)
 					for (p = r->tab[bk]; p; p = p->next)
 						if (p->routed &&
@@ -1311,16 +1366,22 @@ roster_reload(struct relay *r)
 		return;
 	for (b = 0; b < NBUCKETS; b++)
 		for (p = r->tab[b]; p != NULL; p = p->next) {
-			if (!p->routed)
-				continue;
 			if (active(r, p->id)) {
-				push_roster_bytes(r, p, ro->version, bytes, n);
+				p->revoked = 0;
+				if (p->routed)
+					push_roster_bytes(r, p, ro->version,
+					    bytes, n);
 				continue;
 			}
-			/* Revoked: close its connection; ZAP refuses it now. */
-			rlog(RLOG_WARN, "agent-revoked", "agency=%s", p->id);
-			if (p->fd >= 0)
-				(void)shutdown(p->fd, SHUT_RDWR);
+			if (p->revoked)
+				continue;
+			/*
+			 * Newly revoked: no route, no credit, no delivery from
+			 * now on; every connection it was seen on closed (ZAP
+			 * refuses its key now).  Its queued messages stay.
+			 */
+			p->revoked = 1;
+			close_conns(r, p);
 			peer_offline(r, p, "revoked");
 		}
 }
@@ -1431,6 +1492,8 @@ relay_free(struct relay *r)
 		}
 	free(r->checkpoint);
 	free(r->fd_gen);
+	free(r->fd_peer);
+	free(r->fd_peer_gen);
 	roster_free(r->roster);
 	queue_close(r->q);
 	log_close(r->log);
@@ -1497,6 +1560,9 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		goto out;
 	}
 	if ((r.fd_gen = calloc(FD_MAX, sizeof(r.fd_gen[0]))) == NULL ||
+	    (r.fd_peer = calloc(FD_MAX, sizeof(r.fd_peer[0]))) == NULL ||
+	    (r.fd_peer_gen = calloc(FD_MAX, sizeof(r.fd_peer_gen[0]))) ==
+	    NULL ||
 	    (r.zctx = zmq_ctx_new()) == NULL)
 		goto out;
 	/* PITFALLS 1: the ZAP handler is bound before the ROUTER binds. */

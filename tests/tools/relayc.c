@@ -24,6 +24,14 @@
  *       exits 0 after --count new messages.  --no-receipts: never
  *       acknowledge (a stalled peer); stays connected until --timeout,
  *       then exits 0.
+ *   relayc twin EP KEY ROSTER GOFILE [options]
+ *       two connections with the same key (two contexts), each saying
+ *       HELLO with --credit and printing "up A"/"up B" once the relay
+ *       answers a HEARTBEAT; never acknowledges anything.  Once GOFILE
+ *       exists it prints "go" and sends HELLO every 0.2 s on both;
+ *       prints "msg A|B <id>" for every MSG delivered, "down A|B" on a
+ *       disconnection and "refused A|B" when a reconnect is refused;
+ *       exits 0 at --timeout.
  * Output lines are for the scripts; everything else goes to stderr.
  * Exit: 0 done, 1 error or timeout, 3 handshake refused, 2 usage.
  */
@@ -34,6 +42,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -589,6 +598,150 @@ cmd_recv(int argc, char **argv)
 	return (0);
 }
 
+/* ---- twin: two connections with one key (C1) ---- */
+
+static void
+twin_open(struct cli *c, const char *ep, const char *key, const char *ros,
+    const char *mon)
+{
+	int rc, linger = 0, ivl = 100;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = ident_load(key, NULL, &c->me)) != 0)
+		die(key, rc);
+	c->ro = load_roster(ros);
+	if ((c->ctx = zmq_ctx_new()) == NULL ||
+	    (c->sock = zmq_socket(c->ctx, ZMQ_DEALER)) == NULL)
+		die("zmq", 0);
+	if (zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
+	    zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) ||
+	    zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, c->ro->relay.curve_pk,
+	    32) ||
+	    zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, c->me->curve_pk, 32) ||
+	    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, c->me->curve_sk, 32))
+		die("setsockopt", 0);
+	if (zmq_socket_monitor(c->sock, mon, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+	    ZMQ_EVENT_DISCONNECTED) != 0 ||
+	    (c->mon = zmq_socket(c->ctx, ZMQ_PAIR)) == NULL ||
+	    zmq_setsockopt(c->mon, ZMQ_LINGER, &linger, sizeof(linger)) ||
+	    zmq_connect(c->mon, mon) != 0)
+		die("monitor", 0);
+	if (zmq_connect(c->sock, ep) != 0)
+		die(ep, 0);
+}
+
+static void
+twin_send(struct cli *c, uint32_t type, uint64_t cr)
+{
+	struct env e;
+	uint8_t *b;
+	size_t n;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.type = type;
+	e.roster_version = c->ro->version;
+	e.credit = cr;
+	e.version = ENV_VERSION;
+	env_new_id(e.id);
+	snprintf(e.from, sizeof(e.from), "%s", c->me->id);
+	snprintf(e.to, sizeof(e.to), "%s", c->ro->relay.id);
+	e.time = ferry_now_ms();
+	if ((rc = env_encode(&e, c->me->sign_sk, &b, &n)) != 0)
+		die("env_encode", rc);
+	(void)zmq_send(c->sock, b, n, ZMQ_DONTWAIT);
+	free(b);
+}
+
+static int
+cmd_twin(int argc, char **argv)
+{
+	struct cli c[2];
+	const char *name = "AB";
+	zmq_pollitem_t pi[4];
+	double deadline, next = 0;
+	int i, up[2] = { 0, 0 }, go = 0, rc;
+	struct env e;
+
+	(void)argc;
+	twin_open(&c[0], argv[0], argv[1], argv[2], "inproc://twin-a");
+	twin_open(&c[1], argv[0], argv[1], argv[2], "inproc://twin-b");
+	deadline = now_s() + timeout_s;
+	while (now_s() < deadline) {
+		if (!go && access(argv[3], F_OK) == 0) {
+			go = 1;
+			printf("go\n");
+		}
+		if (now_s() >= next) {
+			next = now_s() + 0.2;
+			for (i = 0; i < 2; i++) {
+				if (go)
+					twin_send(&c[i], ENV_HELLO,
+					    (uint64_t)credit);
+				else if (!up[i]) {
+					twin_send(&c[i], ENV_HELLO,
+					    (uint64_t)credit);
+					twin_send(&c[i], ENV_HEARTBEAT, 0);
+				}
+			}
+		}
+		for (i = 0; i < 2; i++) {
+			pi[2 * i].socket = c[i].sock;
+			pi[2 * i].events = ZMQ_POLLIN;
+			pi[2 * i + 1].socket = c[i].mon;
+			pi[2 * i + 1].events = ZMQ_POLLIN;
+		}
+		rc = zmq_poll(pi, 4, 50);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			die("poll", 0);
+		for (i = 0; i < 2; i++) {
+			zmq_msg_t m;
+
+			if (pi[2 * i + 1].revents & ZMQ_POLLIN) {
+				uint16_t ev = 0;
+
+				zmq_msg_init(&m);
+				if (zmq_msg_recv(&m, c[i].mon, 0) >= 0 &&
+				    zmq_msg_size(&m) >= 2)
+					memcpy(&ev, zmq_msg_data(&m), 2);
+				if (zmq_msg_more(&m)) {
+					zmq_msg_close(&m);
+					zmq_msg_init(&m);
+					(void)zmq_msg_recv(&m, c[i].mon, 0);
+				}
+				zmq_msg_close(&m);
+				printf("%s %c\n", ev == ZMQ_EVENT_DISCONNECTED ?
+				    "down" : "refused", name[i]);
+			}
+			if (pi[2 * i].revents & ZMQ_POLLIN) {
+				zmq_msg_init(&m);
+				if (zmq_msg_recv(&m, c[i].sock, 0) < 0)
+					die("recv", 0);
+				if (env_decode(zmq_msg_data(&m),
+				    zmq_msg_size(&m), 0, &e) == 0) {
+					char idh[33];
+
+					if (e.type == ENV_HEARTBEAT && !up[i]) {
+						up[i] = 1;
+						printf("up %c\n", name[i]);
+					} else if (e.type == ENV_MSG) {
+						hex16(idh, e.id);
+						printf("msg %c %s\n", name[i],
+						    idh);
+					}
+				}
+				zmq_msg_close(&m);
+			}
+		}
+		fflush(stdout);
+	}
+	for (i = 0; i < 2; i++)
+		cli_close(&c[i]);
+	return (0);
+}
+
 static const struct option opts[] = {
 	{ "count", required_argument, NULL, 'n' },
 	{ "size", required_argument, NULL, 's' },
@@ -653,6 +806,8 @@ main(int argc, char **argv)
 		return (cmd_send(argc, argv));
 	if (strcmp(cmd, "recv") == 0 && argc == 3)
 		return (cmd_recv(argc, argv));
+	if (strcmp(cmd, "twin") == 0 && argc == 4)
+		return (cmd_twin(argc, argv));
 	usage();
 	return (2);
 }
