@@ -343,6 +343,7 @@ ferry_unbase64(uint8_t *out, size_t cap, const char *s, size_t len,
     size_t *outlen)
 {
 	const char *end;
+	size_t i;
 
 	*outlen = 0;
 	if (len % 4 != 0)
@@ -355,6 +356,16 @@ ferry_unbase64(uint8_t *out, size_t cap, const char *s, size_t len,
 	 * variant, missing padding; it stops at the first byte it does not
 	 * take, so "all of ${s} consumed" refuses the rest.
 	 */
+	/*
+	 * libsodium 1.0.18 maps some bytes >= 0x80 to digit values (its
+	 * constant-time range checks assume ASCII): refuse every byte that is
+	 * not in the alphabet first, or two strings would decode alike.
+	 */
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' &&
+		    s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '+' || s[i] == '/' || s[i] == '='))
+			return (FERRY_EBADVALUE);
 	errno = 0;
 	if (sodium_base642bin(out, cap, s, len, NULL, outlen, &end,
 	    sodium_base64_VARIANT_ORIGINAL) != 0) {
