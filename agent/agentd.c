@@ -710,6 +710,9 @@ agentd_close(struct agentd *a)
 		else
 			log_abort(b);
 	}
+	free(a->held);
+	a->held = NULL;
+	a->nheld = a->capheld = 0;
 	free(a->spooled);
 	a->spooled = NULL;
 	a->nspooled = a->capspooled = 0;
@@ -792,6 +795,7 @@ agentd_hello(struct agentd *a)
 	}
 	a->want_hello = 0;
 	a->last_hello = now;
+	a->nheld = 0;	/* the relay's count in flight restarts at 0 */
 	return (send_control(a, &e));
 }
 
@@ -1019,6 +1023,131 @@ refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
 	return (0);
 }
 
+/*
+ * A MSG sealed to encryption key ${kid}, which we do not hold: is it one
+ * of ours that this process has not loaded (listed for us in the roster,
+ * or newer than every key we hold: a rotation whose key file was not
+ * reloaded)?  Then the failure is ours and temporary.  An older key that
+ * is not listed was destroyed: FERRY_EWRONGKEY, permanent, as before.
+ */
+static int
+key_not_loaded(struct agentd *a, uint32_t kid)
+{
+	const struct roster_agency *ag;
+	uint32_t top = 0;
+	size_t i;
+
+	if ((ag = roster_find(a->roster, a->me->id)) != NULL)
+		for (i = 0; i < ag->nenc; i++)
+			if (ag->enc[i].key_id == kid)
+				return (1);
+	for (i = 0; i < a->me->nenc; i++)
+		if (a->me->enc[i].key_id > top)
+			top = a->me->enc[i].key_id;
+	return (kid > top);
+}
+
+/*
+ * Hold MSG ${e} (signed by its sender, key ${spk}) sealed to a key of ours
+ * we have not loaded: no RECEIPT, no NACK, nothing stored, so the relay
+ * keeps it queued and redelivers it (after a reload, our HELLO asks for
+ * that at once).  So that held messages do not use up the delivery
+ * window, the window is widened by one CREDIT per held message until the
+ * next HELLO resets the relay's count of messages in flight.
+ */
+static int
+hold_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e, const uint8_t spk[32])
+{
+	struct env c;
+	char hx[33];
+	size_t i;
+	void *p;
+
+	if (env_verify(e, spk) != 0)
+		return (refuse(a, buf, len, e, FERRY_EBADSIG,
+		    ferry_strerror(FERRY_EBADSIG)));
+	idhex(hx, e->id);
+	for (i = 0; i < a->nheld; i++)
+		if (memcmp(a->held[i], e->id, FERRY_MSGID_LEN) == 0)
+			return (0);
+	if (a->nheld == a->capheld) {
+		size_t cap = a->capheld ? a->capheld * 2 : 16;
+
+		if ((p = realloc(a->held, cap * FERRY_MSGID_LEN)) == NULL)
+			return (FERRY_ENOMEM);
+		a->held = p;
+		a->capheld = cap;
+	}
+	memcpy(a->held[a->nheld++], e->id, FERRY_MSGID_LEN);
+	a->n_held++;
+	alog(ALOG_ERROR, "key-not-loaded", "msg=%s from=%s is sealed to our "
+	    "encryption key %u, which this agent has not loaded: not "
+	    "acknowledged, the relay will redeliver it; reload keys: SIGHUP "
+	    "(after ferry-keys roster rotate rewrote %s)", hx, e->from,
+	    (unsigned)e->key_id, a->conf.key);
+	memset(&c, 0, sizeof(c));
+	c.type = ENV_CREDIT;
+	c.credit = a->conf.credit + a->nheld;
+	(void)send_control(a, &c);
+	return (0);
+}
+
+int
+agentd_keys_reload(struct agentd *a)
+{
+	struct ident *n = NULL;
+	char *pass = NULL, ids[128];
+	uint64_t now = ferry_now_ms();
+	size_t i, added = 0, off = 0;
+	int rc;
+
+	if ((rc = read_passphrase(a->conf.passphrase_file, &pass)) == 0) {
+		rc = ident_load(a->conf.key, pass, &n);
+		if (pass != NULL) {
+			sodium_memzero(pass, strlen(pass));
+			sodium_free(pass);
+		}
+	}
+	if (rc != 0) {
+		alog(ALOG_ERROR, "keys-reload", "key file %s: %s; keeping the "
+		    "keys held", a->conf.key, ferry_strerror(rc));
+		return (rc);
+	}
+	if (strcmp(n->id, a->me->id) != 0 ||
+	    memcmp(n->sign_pk, a->me->sign_pk, 32) != 0 ||
+	    memcmp(n->curve_pk, a->me->curve_pk, 32) != 0) {
+		alog(ALOG_ERROR, "keys-reload", "key file %s holds another "
+		    "identity (or other signing or transport keys): not "
+		    "reloaded; restart to change identity", a->conf.key);
+		ident_free(n);
+		return (FERRY_EBADKEYFILE);
+	}
+	for (i = 0; i < n->nenc; i++)
+		if (ident_enc_find(a->me, n->enc[i].key_id) == NULL)
+			added++;
+	/* Keep held keys the file no longer has, until their not_after. */
+	for (i = 0; i < a->me->nenc; i++) {
+		if (ident_enc_find(n, a->me->enc[i].key_id) != NULL ||
+		    a->me->enc[i].not_after <= now || n->nenc >= IDENT_MAX_ENC)
+			continue;
+		n->enc[n->nenc++] = a->me->enc[i];
+		a->me->enc[i].sk = NULL;	/* moved */
+	}
+	ident_free(a->me);
+	a->me = n;
+	ids[0] = '\0';
+	for (i = 0; i < n->nenc && off < sizeof(ids) - 12; i++)
+		off += (size_t)snprintf(ids + off, sizeof(ids) - off, "%s%u",
+		    i ? "," : "", (unsigned)n->enc[i].key_id);
+	alog(ALOG_INFO, "keys-reload", "key file %s: encryption keys %s "
+	    "(%zu new)", a->conf.key, ids, added);
+	/* Held messages sealed to a key we now hold: ask for them now. */
+	if (a->nheld > 0)
+		a->want_hello = 1;
+	return (0);
+}
+
 static int
 handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e0)
@@ -1078,6 +1207,9 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	if ((rc = roster_sender_key(a->roster, e0->from, spk)) != 0)
 		return (refuse(a, buf, len, e0, rc, rc == FERRY_EREVOKED ?
 		    "sender is revoked" : "sender not in the roster"));
+	if (ident_enc_find(a->me, e0->key_id) == NULL &&
+	    key_not_loaded(a, e0->key_id))
+		return (hold_msg(a, buf, len, e0, spk));
 	if ((rc = env_open(buf, len, a->conf.max_body, spk, a->me, &e,
 	    &content, &clen)) != 0)
 		return (refuse(a, buf, len, e0, rc, ferry_strerror(rc)));

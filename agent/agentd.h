@@ -71,9 +71,15 @@ struct agentd {
 	int listed;			/* our agency is in the roster */
 	int hold_logged;		/* spool held back: said once */
 
+	/* MSGs held (not acknowledged) because they are sealed to a key of
+	 * ours not loaded yet; cleared by HELLO. */
+	uint8_t (*held)[FERRY_MSGID_LEN];
+	size_t nheld, capheld;
+
 	/* Counters. */
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
+	uint64_t n_held;
 };
 
 /**
@@ -152,6 +158,15 @@ int agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
  * verified against the one in force, logged, saved.  0 or the first error.
  */
 int agentd_roster_reload(struct agentd *a);
+
+/**
+ * agentd_keys_reload(a): (SIGHUP) read the key file again.  The identity
+ * (id, signing and transport keys) must not change; the encryption keys
+ * become the file's, plus held keys the file dropped whose not_after has
+ * not passed.  If messages were held for a key we did not hold, a HELLO
+ * follows (the relay redelivers them).  On failure the keys held are kept.
+ */
+int agentd_keys_reload(struct agentd *a);
 
 /** agentd_relay_endpoint(a): the relay endpoint (config, else roster). */
 const char *agentd_relay_endpoint(const struct agentd *a);

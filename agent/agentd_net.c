@@ -372,6 +372,7 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 	while (!*stop) {
 		if (*hup) {
 			*hup = 0;
+			(void)agentd_keys_reload(a);
 			(void)agentd_roster_reload(a);
 		}
 		now = ferry_now_ms();
