@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -250,7 +251,7 @@ roster_load(struct agentd *a, char *err, size_t errlen)
 	char path[ACONF_PATH_MAX + 64], why[256];
 	struct stat st;
 	uint64_t lowest;
-	int rc, later;
+	int rc;
 
 	if ((rc = roster_read(a->conf.roster, &conf)) != 0) {
 		seterr(err, errlen, "roster %s: cannot read or parse",
@@ -297,14 +298,8 @@ roster_load(struct agentd *a, char *err, size_t errlen)
 	}
 	if ((rc = roster_path(a, r->version + 1, path, sizeof(path))) != 0)
 		goto fail;
-	later = (stat(path, &st) == 0) ||
-	    (conf != NULL && conf->version > r->version);
-	/* The anchor's expiry only matters when nothing newer is held. */
-	if (!later && (rc = roster_verify_genesis(r, a->conf.roster_pin,
-	    ferry_now_ms(), why, sizeof(why))) != 0) {
-		seterr(err, errlen, "install roster refused: %s", why);
-		goto fail;
-	}
+	/* An expired roster in force does not stop the start: new work is
+	 * refused until a newer version arrives (agentd_can_send). */
 	for (;;) {
 		if ((rc = roster_path(a, r->version + 1, path,
 		    sizeof(path))) != 0)
@@ -334,11 +329,8 @@ roster_load(struct agentd *a, char *err, size_t errlen)
 		    a->conf.roster, (unsigned long long)conf->version,
 		    (unsigned long long)r->version, a->conf.data);
 	roster_free(conf);
-	if (ferry_now_ms() >= r->expires)
-		alog(ALOG_WARN, "roster-expired", "version=%llu: waiting for "
-		    "a newer roster from the relay",
-		    (unsigned long long)r->version);
 	a->roster = r;
+	(void)agentd_roster_expired(a, ferry_now_ms());
 	return (0);
 fail:
 	roster_free(conf);
@@ -369,10 +361,55 @@ check_listed(struct agentd *a, char *err, size_t errlen)
 	return (0);
 }
 
+/* ${ms} as "YYYY-MM-DDTHH:MM:SSZ" (UTC). */
+static void
+fmt_utc(char *buf, size_t cap, uint64_t ms)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
+}
+
+int
+agentd_roster_expired(struct agentd *a, uint64_t now)
+{
+	char when[40];
+
+	if (now < a->roster->expires) {
+		a->expired_logged = 0;
+		return (0);
+	}
+	if (!a->expired_logged) {
+		fmt_utc(when, sizeof(when), a->roster->expires);
+		alog(ALOG_ERROR, "roster-expired", "roster version %llu expired "
+		    "on %s: new referrals are refused (FERRY_EEXPIRED) until a "
+		    "newer version is adopted; ask the admins for a new roster "
+		    "version; messages already accepted are still delivered "
+		    "and receipted", (unsigned long long)a->roster->version,
+		    when);
+		a->expired_logged = 1;
+	}
+	return (1);
+}
+
 int
 agentd_can_send(struct agentd *a, char *err, size_t errlen)
 {
+	char when[40];
 
+	if (agentd_roster_expired(a, ferry_now_ms())) {
+		fmt_utc(when, sizeof(when), a->roster->expires);
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "the roster in force (version "
+			    "%llu) expired on %s: ask the admins for a new "
+			    "roster version (the relay pushes it, or place it in "
+			    "<data>/roster/ and send SIGHUP)",
+			    (unsigned long long)a->roster->version, when);
+		return (FERRY_EEXPIRED);
+	}
 	if (!a->listed) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "this agency is not yet in the "
@@ -831,6 +868,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 	uint64_t next = 60000, d, base;
 	size_t i;
 
+	(void)agentd_roster_expired(a, now);
 	for (i = 0; i < a->npend; i++) {
 		p = &a->pend[i];
 		if (a->connected && p->next_try <= now) {
@@ -1516,7 +1554,7 @@ nack_transient(uint32_t code)
 	int c = -(int)code;
 
 	return (c == FERRY_EQUEUEFULL || c == FERRY_ENOCREDIT ||
-	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC);
+	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC || c == FERRY_EEXPIRED);
 }
 
 static int
@@ -1627,6 +1665,10 @@ adopt_roster(struct agentd *a, struct roster *next, const char *source,
 	a->n_rosters++;
 	alog(ALOG_INFO, "roster", "version=%llu adopted from %s: %s",
 	    (unsigned long long)next->version, source, why);
+	if (a->expired_logged)
+		alog(ALOG_INFO, "roster-renewed", "version=%llu in force: "
+		    "sending enabled again", (unsigned long long)next->version);
+	(void)agentd_roster_expired(a, ferry_now_ms());
 	was = a->listed;
 	if (check_listed(a, why, sizeof(why)) != 0)
 		alog(ALOG_ERROR, "roster", "version=%llu: %s",

@@ -70,6 +70,7 @@ struct agentd {
 	uint64_t last_hello;		/* ms, when HELLO was last sent */
 	int listed;			/* our agency is in the roster */
 	int hold_logged;		/* spool held back: said once */
+	int expired_logged;		/* roster in force expired: said once */
 
 	/* MSGs held (not acknowledged) because they are sealed to a key of
 	 * ours not loaded yet; cleared by HELLO. */
@@ -125,11 +126,20 @@ int agentd_receive(struct agentd *a, const uint8_t *buf, size_t len);
 
 /**
  * agentd_can_send(a, err, errlen): 0 if new messages may be sent now;
- * FERRY_EUNKNOWNAGENCY while our agency is not in the roster held (a
- * partner added later, waiting for the relay's pushes), with ${err}
- * saying so.
+ * FERRY_EEXPIRED while the roster in force has expired (naming its
+ * expiry date), FERRY_EUNKNOWNAGENCY while our agency is not in the
+ * roster held (a partner added later, waiting for the relay's pushes),
+ * with ${err} saying so.
  */
 int agentd_can_send(struct agentd *a, char *err, size_t errlen);
+
+/**
+ * agentd_roster_expired(a, now): 1 if the roster in force has expired at
+ * ${now} (logged as ERROR once per roster), else 0.  While it has, new
+ * messages are refused (agentd_can_send: FERRY_EEXPIRED); receiving,
+ * receipts and messages already stored go on.
+ */
+int agentd_roster_expired(struct agentd *a, uint64_t now);
 
 /** agentd_hello(a): send HELLO (roster version, credit) and schedule every pending message for retransmission now. */
 int agentd_hello(struct agentd *a);

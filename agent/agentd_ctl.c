@@ -337,10 +337,12 @@ do_status(struct agentd *a, json_t *req)
 		return (fail(rc, NULL));
 	r = ok_obj();
 	json_object_set_new(r, "agent", json_pack("{s:s, s:s, s:b, s:b, s:b, "
-	    "s:I, s:I, s:I, s:I}",
+	    "s:b, s:I, s:I, s:I, s:I, s:I}",
 	    "id", a->me->id, "relay", agentd_relay_endpoint(a),
 	    "connected", a->connected, "relay_refused_key", a->refused,
 	    "listed", a->listed,
+	    "roster_expired", agentd_roster_expired(a, ferry_now_ms()),
+	    "roster_expires_ms", (json_int_t)a->roster->expires,
 	    "connected_since_ms", (json_int_t)a->connected_since,
 	    "last_rx_ms", (json_int_t)a->last_rx,
 	    "reconnects", (json_int_t)a->reconnects,

@@ -725,6 +725,10 @@ c_status(int argc, char **argv)
 		    json_is_true(json_object_get(g, "connected")) ? t : "",
 		    (long long)json_integer_value(json_object_get(g,
 		    "roster_version")));
+		if (json_is_true(json_object_get(g, "roster_expired")))
+			printf("  the roster in force EXPIRED: new referrals "
+			    "are refused; ask the admins for a new roster "
+			    "version\n");
 		if (json_is_false(json_object_get(g, "listed")))
 			printf("  this agency is NOT yet in the roster this "
 			    "agent holds: sending is refused until the relay "
