@@ -20,6 +20,7 @@ config_defaults(struct config *c)
 	snprintf(c->endpoint, sizeof(c->endpoint), "tcp://127.0.0.1:7450");
 	c->max_body = FERRY_BODY_MAX_DEFAULT;
 	c->queue_max = 100000;
+	c->queue_max_bytes = 1ULL << 30;
 	c->expiry_ms = 5ULL * 24 * 3600 * 1000;
 	c->log_level = RLOG_INFO;
 	c->credit_max = 1024;
@@ -132,6 +133,8 @@ config_set(struct config *c, const char *key, const char *v)
 		return (config_parse_size(v, &c->max_body));
 	if (strcmp(key, "queue_max") == 0)
 		return (config_parse_size(v, &c->queue_max));
+	if (strcmp(key, "queue_max_bytes") == 0)
+		return (config_parse_size(v, &c->queue_max_bytes));
 	if (strcmp(key, "expiry") == 0)
 		return (config_parse_duration(v, &c->expiry_ms));
 	if (strcmp(key, "log_level") == 0) {
@@ -220,7 +223,8 @@ config_check(const struct config *c)
 		return (-1);
 	}
 	if (c->max_body == 0 || c->max_body > (1ULL << 30) ||
-	    c->queue_max == 0 || c->expiry_ms == 0 || c->credit_max == 0 ||
+	    c->queue_max == 0 || c->queue_max_bytes == 0 ||
+	    c->expiry_ms == 0 || c->credit_max == 0 ||
 	    c->batch_max == 0 || c->batch_bytes == 0 ||
 	    c->map_size < (1ULL << 20) || c->metrics_ms == 0 ||
 	    c->sweep_ms == 0 || c->redeliver_ms == 0) {

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@
 #define NBUCKETS 4096
 #define SWEEP_MAX 1000		/* expired messages handled per sweep */
 #define FD_MAX 65536		/* connection generations tracked per fd */
+#define FULL_RETRY_MS 60000	/* disk full: try new MSGs again after this */
 
 struct peer {
 	struct peer *next;		/* hash chain */
@@ -52,6 +54,7 @@ struct peer {
 	uint64_t cursor;		/* highest seq sent on this route */
 	uint64_t progress_ms;		/* last delivery progress */
 	uint64_t depth;			/* messages queued for it */
+	uint64_t bytes;			/* envelope bytes queued for it */
 	int notices;			/* has kept notices to push */
 	int revoked;			/* not active in the roster in force */
 	uint64_t refused_log_ms;	/* last refused-revoked line (rate) */
@@ -107,6 +110,8 @@ struct relay {
 	struct peer **fd_peer;		/* per fd: agency authenticated on it */
 	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
 	int fault;			/* test hook, see commit_batch */
+	uint64_t full_until;		/* mono ms: new MSGs NACKed ENOSPC */
+	uint64_t full_free0;		/* bytes free when the commit failed */
 	uint8_t *checkpoint;		/* latest signed note */
 	size_t checkpoint_len;
 };
@@ -456,6 +461,15 @@ refuse(struct relay *r, struct item *it, int code)
 	it->nle = 1;
 }
 
+/* Refuse without a log entry (nothing may be written: disk full). */
+static void
+refuse_nolog(struct relay *r, struct item *it, int code)
+{
+
+	refuse(r, it, code);
+	it->nle = 0;
+}
+
 /* Is ${id} already accepted earlier in this batch? */
 static struct item *
 batch_has(struct relay *r, struct item *self, const uint8_t *id)
@@ -529,17 +543,24 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
+	if (r->full_until > mono_ms()) {
+		/* H1: out of space; transient for the sender, which retries. */
+		refuse_nolog(r, it, FERRY_ENOSPC);
+		return;
+	}
 	rp = peer_get(r, e->to, 1);
 	if (rp == NULL) {
 		refuse(r, it, FERRY_ENOMEM);
 		return;
 	}
-	if (rp->depth >= r->c->queue_max) {
+	if (rp->depth >= r->c->queue_max ||
+	    rp->bytes + it->len > r->c->queue_max_bytes) {
 		refuse(r, it, FERRY_EQUEUEFULL);
 		return;
 	}
 	it->kind = IT_ACCEPT;
 	rp->depth++;		/* undone if the batch fails */
+	rp->bytes += it->len;
 	it->qm.accepted_ms = ferry_now_ms();
 	memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
 	memcpy(it->qm.env_hash, it->hash, 32);
@@ -1007,6 +1028,8 @@ answer_batch(struct relay *r)
 			if ((p = peer_get(r, it->qm.to, 0)) != NULL) {
 				if (p->depth > 0)
 					p->depth--;
+				p->bytes -= p->bytes >= it->qm.env_len ?
+				    it->qm.env_len : p->bytes;
 				if (it->kind != IT_EXPIRE && p->inflight > 0)
 					p->inflight--;
 				p->progress_ms = mono_ms();
@@ -1027,19 +1050,129 @@ answer_batch(struct relay *r)
 	items_clear(r);
 }
 
+/* Bytes free for us on the data folder's filesystem (0 if unknown). */
+static uint64_t
+disk_free(const struct relay *r)
+{
+	struct statvfs sv;
+
+	if (statvfs(r->c->data, &sv) != 0)
+		return (0);
+	return ((uint64_t)sv.f_bavail * sv.f_frsize);
+}
+
+/*
+ * While the disk is full (looked at every turn of the loop, a statvfs
+ * call): new MSGs are tried again once 1 MiB more than
+ * at the failure is free on the filesystem (space returned), or after
+ * FULL_RETRY_MS anyway (LMDB may have reusable pages by then).
+ */
+static void
+disk_full_tick(struct relay *r, uint64_t now)
+{
+
+	if (!r->m.disk_full || r->full_until <= now)
+		return;
+	if (disk_free(r) >= r->full_free0 + (1u << 20)) {
+		r->full_until = 0;
+		rlog(RLOG_INFO, "disk-retry", "free_kib=%llu",
+		    (unsigned long long)(disk_free(r) >> 10));
+	}
+}
+
+/* Does the batch store a new message? */
+static int
+batch_accepts(const struct relay *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++)
+		if (r->items[i].kind == IT_ACCEPT)
+			return (1);
+	return (0);
+}
+
+/* Undo the in-memory counts of an IT_ACCEPT item that was not stored. */
+static void
+undo_accept(struct relay *r, struct item *it)
+{
+	struct peer *p;
+
+	if ((p = peer_get(r, it->qm.to, 0)) == NULL)
+		return;
+	if (p->depth > 0)
+		p->depth--;
+	p->bytes -= p->bytes >= it->len ? it->len : p->bytes;
+}
+
 /* Undo in-memory counts of a batch that failed to commit. */
 static void
 undo_batch(struct relay *r)
 {
-	struct peer *p;
 	size_t i;
 
 	for (i = 0; i < r->nitems; i++)
-		if (r->items[i].kind == IT_ACCEPT &&
-		    (p = peer_get(r, r->items[i].qm.to, 0)) != NULL &&
-		    p->depth > 0)
-			p->depth--;
+		if (r->items[i].kind == IT_ACCEPT)
+			undo_accept(r, &r->items[i]);
 	items_clear(r);
+}
+
+/*
+ * A commit failed for lack of space (H1).  Nothing of the batch was
+ * written and nothing answered.  Refuse its new MSGs with a transient
+ * FERRY_ENOSPC NACK (no log entry) and drop its log-only entries, then
+ * try once more with what frees space (RECEIPTs, NACKs, expiries) and
+ * what answers from the store (duplicates); if that fails too, drop those
+ * as well (their senders and recipients retry: nothing was acknowledged).
+ * New MSGs are refused without trying until space returns (see
+ * disk_full_tick).  0, or the
+ * error of a second failure that is not a lack of space.
+ */
+static int
+disk_full(struct relay *r, int rc)
+{
+	size_t i;
+
+	r->m.commit_failures++;
+	if (r->m.disk_full == 0)
+		rlog(RLOG_ERROR, "disk-full", "err=%s: no space left for the "
+		    "queue/log; new messages get NACK FERRY_ENOSPC, receipts "
+		    "still processed; free space in the data folder",
+		    ferry_errname(rc));
+	r->m.disk_full = 1;
+	r->full_until = mono_ms() + FULL_RETRY_MS;
+	r->full_free0 = disk_free(r);
+	for (i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+
+		if (it->kind == IT_ACCEPT) {
+			undo_accept(r, it);
+			refuse_nolog(r, it, FERRY_ENOSPC);
+		} else if (it->kind == IT_REFUSE)
+			it->nle = 0;
+		else if (it->kind == IT_CHECKPOINT) {
+			it->kind = IT_SKIP;
+			it->nle = 0;
+		} else if (it->kind == IT_DUP && it->dup_same &&
+		    r->items[it->dup_ref].kind != IT_ACCEPT)
+			refuse_nolog(r, it, FERRY_ENOSPC);
+	}
+	if ((rc = commit_batch(r)) == 0)
+		return (0);
+	if (rc != FERRY_ENOSPC)
+		return (rc);
+	r->m.commit_failures++;
+	rlog(RLOG_WARN, "disk-full", "err=%s: receipts of this batch not "
+	    "recorded; they are asked again", ferry_errname(rc));
+	for (i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+
+		if (it->nle > 0 || it->kind == IT_NOTIFIED) {
+			it->kind = IT_SKIP;
+			it->nle = 0;
+		}
+	}
+	return (0);
 }
 
 /* Forward queued messages to ${p} while it has credit. */
@@ -1411,6 +1544,7 @@ depth_one(void *ctx, const struct queue_msg *qm)
 	if ((p = peer_get(dc->r, qm->to, 1)) == NULL)
 		return (FERRY_ENOMEM);
 	p->depth++;
+	p->bytes += qm->env_len;
 	dc->total++;
 	return (0);
 }
@@ -1602,6 +1736,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 			roster_reload(&r);
 		}
 		now = mono_ms();
+		disk_full_tick(&r, now);
 		/* Drain what is readable, bounded; then one commit. */
 		bytes = 0;
 		for (n = 0; n < c->batch_max && bytes < c->batch_bytes; n++)
@@ -1613,7 +1748,13 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 			r.t_sweep = now;
 			(void)queue_foreach(r.q, sweep_one, &sc);
 		}
-		if ((rc = commit_batch(&r)) != 0) {
+		if ((rc = commit_batch(&r)) == FERRY_ENOSPC)
+			rc = disk_full(&r, rc);
+		else if (rc == 0 && r.m.disk_full && batch_accepts(&r)) {
+			r.m.disk_full = 0;
+			rlog(RLOG_INFO, "disk-ok", "accepting=1");
+		}
+		if (rc != 0) {
 			rlog(RLOG_ERROR, "commit", "err=%s; stopping",
 			    ferry_errname(rc));
 			undo_batch(&r);

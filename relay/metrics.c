@@ -102,6 +102,12 @@ metrics_write(const char *dir, const struct metrics *m,
 	    "Version of the roster in force.", "gauge", m->roster_version);
 	counter(&o, "ferry_relay_commits_total",
 	    "Synced group commits of the queue.", "counter", m->commits);
+	counter(&o, "ferry_relay_commit_failures_total",
+	    "Group commits that failed for lack of space (nothing of them "
+	    "was answered).", "counter", m->commit_failures);
+	counter(&o, "ferry_relay_disk_full",
+	    "1 while new messages are refused with FERRY_ENOSPC.", "gauge",
+	    m->disk_full);
 	counter(&o, "ferry_relay_log_size",
 	    "Entries in the relay's own log.", "gauge", m->log_size);
 	outf(&o, "# HELP ferry_relay_refused_total Envelopes refused, by "

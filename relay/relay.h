@@ -33,6 +33,7 @@ struct config {
 	char roster_pin[128];		/* genesis roster fingerprint */
 	uint64_t max_body;		/* plaintext bytes of one referral */
 	uint64_t queue_max;		/* messages queued per recipient */
+	uint64_t queue_max_bytes;	/* envelope bytes queued per recipient */
 	uint64_t expiry_ms;		/* undelivered message lifetime */
 	int log_level;			/* RLOG_* */
 	uint64_t credit_max;		/* cap on an agent's delivery window */
@@ -276,6 +277,8 @@ struct metrics {
 	uint64_t zap_allowed, zap_denied;
 	uint64_t roster_version;
 	uint64_t commits;		/* synced group commits */
+	uint64_t commit_failures;	/* group commits that failed (disk full) */
+	uint64_t disk_full;		/* 1 while new MSGs get FERRY_ENOSPC */
 	uint64_t log_size;
 };
 
