@@ -88,6 +88,8 @@ struct item {
 	char nsender[FERRY_ID_MAX + 1];
 	int dup_same;			/* IT_DUP of an item in this batch */
 	size_t dup_ref;			/* ... its index */
+	int dup_final;			/* IT_DUP answered with a final of
+					 * this batch (uncommitted) */
 	struct log_entry le[2];
 	int nle;
 	uint64_t log_index;		/* index of le[0] */
@@ -110,6 +112,7 @@ struct relay {
 	struct peer **fd_peer;		/* per fd: agency authenticated on it */
 	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
 	int fault;			/* test hook, see commit_batch */
+	long turn_delay_ms;		/* test hook: pause before draining */
 	uint64_t full_until;		/* mono ms: new MSGs NACKed ENOSPC */
 	uint64_t full_free0;		/* bytes free when the commit failed */
 	uint8_t *checkpoint;		/* latest signed note */
@@ -499,10 +502,8 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 	uint64_t seq;
 	int st;
 
-	if (!active(r, e->to)) {
-		refuse(r, it, FERRY_ERECIPIENT);
-		return;
-	}
+	/* Duplicates first: a message already held is answered as such
+	 * even if its recipient was revoked since (review H4). */
 	if ((o = batch_has(r, it, e->id)) != NULL) {
 		if (o->kind == IT_ACCEPT &&
 		    memcmp(o->hash, it->hash, 32) == 0) {
@@ -510,6 +511,27 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 			memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
 			it->dup_same = 1;	/* index known after commit */
 			it->dup_ref = (size_t)(o - r->items);
+		} else if (o->kind != IT_ACCEPT &&
+		    memcmp(o->qm.env_hash, it->hash, 32) == 0) {
+			/*
+			 * Finished in this very batch (RECEIPT, recipient
+			 * NACK or expiry): a duplicate of a finished message,
+			 * answered with that final envelope (review H3b).
+			 */
+			const uint8_t *fb = o->kind == IT_EXPIRE ? o->final :
+			    o->buf;
+			size_t fl = o->kind == IT_EXPIRE ? o->flen : o->len;
+
+			if ((it->final = malloc(fl ? fl : 1)) == NULL) {
+				refuse(r, it, FERRY_ENOMEM);
+				return;
+			}
+			memcpy(it->final, fb, fl);
+			it->flen = fl;
+			it->kind = IT_DUP;
+			it->dup_final = 1;
+			memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+			it->qm.log_index = o->qm.log_index;
 		} else
 			refuse(r, it, FERRY_EDUPMSG);
 		return;
@@ -537,6 +559,10 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		} else if (log_find_msg(r->log, e->id, LOG_ACCEPTED,
 		    &it->qm.log_index) != 0)
 			it->qm.log_index = 0;
+		return;
+	}
+	if (!active(r, e->to)) {
+		refuse(r, it, FERRY_ERECIPIENT);
 		return;
 	}
 	if (env_verify(e, spk) != 0) {
@@ -874,8 +900,21 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 {
 	struct sweep_ctx *sc = ctx;
 
+	struct peer *rp;
+
 	if (qm->accepted_ms + sc->r->c->expiry_ms > sc->now)
 		return (1);	/* seq order is accept order: done */
+	/*
+	 * In flight to a connected recipient: it may be in its inbox
+	 * already, so its RECEIPT must still be taken (review H3a).  It
+	 * expires once the recipient is gone (disconnect, heartbeat
+	 * timeout) or a send to it failed; a connected recipient that
+	 * never answers keeps it (redelivered every `redeliver`).
+	 */
+	rp = peer_get(sc->r, qm->to, 0);
+	if (rp != NULL && rp->routed && rp->inflight > 0 &&
+	    qm->seq <= rp->cursor)
+		return (0);
 	if (batch_has(sc->r, NULL, qm->msg_id) != NULL)
 		return (0);	/* answered in this very batch */
 	if (expire_item(sc->r, qm) != 0)
@@ -1167,7 +1206,8 @@ disk_full(struct relay *r, int rc)
 	for (i = 0; i < r->nitems; i++) {
 		struct item *it = &r->items[i];
 
-		if (it->nle > 0 || it->kind == IT_NOTIFIED) {
+		if (it->nle > 0 || it->kind == IT_NOTIFIED ||
+		    it->dup_final) {
 			it->kind = IT_SKIP;
 			it->nle = 0;
 		}
@@ -1657,6 +1697,9 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		r.fault = FAULT_BEFORE_COMMIT;
 	else if (fault != NULL && strcmp(fault, "after-commit") == 0)
 		r.fault = FAULT_AFTER_COMMIT;
+	/* Test hook: gather more per batch (tests/scenario/relay_race.sh). */
+	if ((fault = getenv("FERRY_RELAY_TEST_TURN_DELAY_MS")) != NULL)
+		r.turn_delay_ms = strtol(fault, NULL, 10);
 	if ((rc = ident_load(c->key, pass, &r.me)) != 0) {
 		rlog(RLOG_ERROR, "key", "path=%s err=%s", c->key,
 		    ferry_errname(rc));
@@ -1731,6 +1774,14 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		}
 		if (pi[1].revents & ZMQ_POLLIN)
 			monitor_read(&r);
+		if (r.turn_delay_ms > 0 && r.turn_delay_ms < 10000 &&
+		    (pi[0].revents & ZMQ_POLLIN)) {
+			struct timespec ts = { 0, r.turn_delay_ms * 1000000L };
+
+			ts.tv_sec = ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+			(void)nanosleep(&ts, NULL);
+		}
 		if (*hup) {
 			*hup = 0;
 			roster_reload(&r);

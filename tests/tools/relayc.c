@@ -23,7 +23,15 @@
  *       --stop-after K (receipts stop after K messages, then exit);
  *       exits 0 after --count new messages.  --no-receipts: never
  *       acknowledge (a stalled peer); stays connected until --timeout,
- *       then exits 0.
+ *       then exits 0.  --receipt-delay S: wait S seconds before each
+ *       RECEIPT (a slow recipient).
+ *   relayc race EP SENDER-KEY RECIPIENT-KEY ROSTER
+ *       the sender sends one MSG to the recipient and waits for ACCEPTED;
+ *       the recipient (HELLO) receives it; then, back to back, the
+ *       recipient sends its RECEIPT and (50 ms later, so that it arrives
+ *       second) the sender retransmits the MSG.
+ *       The sender prints "accepted", "nack CODE" or "receipt" per
+ *       answer until it has a RECEIPT (exit 0) or --timeout (exit 1).
  *   relayc twin EP KEY ROSTER GOFILE [options]
  *       two connections with the same key (two contexts), each saying
  *       HELLO with --credit and printing "up A"/"up B" once the relay
@@ -56,6 +64,7 @@
 
 static int count = 1, credit = 16, stop_after = -1, want_receipts = 0;
 static int no_receipts = 0;
+static double receipt_delay = 0;
 static size_t size = 64;
 static double timeout_s = 30;
 static const char *marker = "FERRY-TEST";
@@ -562,6 +571,15 @@ cmd_recv(int argc, char **argv)
 				free(b);
 				break;
 			}
+			if (!no_receipts && receipt_delay > 0) {
+				struct timespec ts;
+
+				ts.tv_sec = (time_t)receipt_delay;
+				ts.tv_nsec = (long)((receipt_delay -
+				    (double)ts.tv_sec) * 1e9);
+				while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+					;
+			}
 			if (!no_receipts) {
 				struct env r;
 				uint8_t *rb;
@@ -596,6 +614,124 @@ cmd_recv(int argc, char **argv)
 	free(seen);
 	cli_close(&c);
 	return (0);
+}
+
+/* ---- race: a retransmission in the batch of its RECEIPT (H3b) ---- */
+
+static int
+race_wait(struct cli *c, uint32_t type, double deadline, uint8_t **buf,
+    size_t *len, struct env *e)
+{
+
+	while (cli_recv(c, deadline, buf, len)) {
+		if (env_decode(*buf, *len, 0, e) == 0 && e->type == type)
+			return (1);
+		free(*buf);
+	}
+	return (0);
+}
+
+static int
+cmd_race(int argc, char **argv)
+{
+	struct cli s, r;
+	struct env e;
+	uint8_t *env, *b, key[32], rpk[32], id[16], *rb;
+	size_t elen, n, rn;
+	uint32_t kid;
+	double deadline;
+	int rc, done = 0;
+	const char *content = "RACE 1";
+
+	(void)argc;
+	cli_open(&s, argv[0], argv[1], argv[3]);
+	cli_hello(&s);
+	r.ctx = NULL;
+	{
+		/* The recipient: its own context (cli_open's monitor name). */
+		struct ident *ri;
+
+		if ((rc = ident_load(argv[2], NULL, &ri)) != 0)
+			die(argv[2], rc);
+		if ((rc = roster_enc_key_for_sending(s.ro, ri->id,
+		    ferry_now_ms(), &kid, rpk)) != 0)
+			die("recipient key", rc);
+		if ((rc = env_seal(s.me, ri->id, rpk, kid,
+		    (const uint8_t *)content, strlen(content), NULL,
+		    ferry_now_ms(), key, id, &env, &elen)) != 0)
+			die("env_seal", rc);
+		ident_free(ri);
+	}
+	deadline = now_s() + timeout_s;
+	if (zmq_send(s.sock, env, elen, 0) < 0)
+		die("send", 0);
+	if (!race_wait(&s, ENV_ACCEPTED, deadline, &b, &n, &e))
+		die("no ACCEPTED", FERRY_ETIMEOUT);
+	printf("accepted\n");
+	free(b);
+	cli_open(&r, argv[0], argv[2], argv[3]);
+	cli_hello(&r);
+	if (!race_wait(&r, ENV_MSG, deadline, &b, &n, &e))
+		die("no MSG", FERRY_ETIMEOUT);
+	{
+		struct env re;
+
+		memset(&re, 0, sizeof(re));
+		re.version = ENV_VERSION;
+		re.type = ENV_RECEIPT;
+		env_new_id(re.id);
+		snprintf(re.from, sizeof(re.from), "%s", r.me->id);
+		snprintf(re.to, sizeof(re.to), "%s", s.me->id);
+		re.time = ferry_now_ms();
+		memcpy(re.msg_id, id, 16);
+		env_hash(b, n, re.env_hash);
+		re.log_index = 1;
+		re.roster_version = r.ro->version;
+		re.blob = (const uint8_t *)"relayc\n";
+		re.blob_len = 7;
+		if ((rc = env_encode(&re, r.me->sign_sk, &rb, &rn)) != 0)
+			die("receipt", rc);
+	}
+	free(b);
+	/* Back to back: the RECEIPT, then the retransmission. */
+	if (zmq_send(r.sock, rb, rn, 0) < 0)
+		die("send", 0);
+	{
+		struct timespec ts = { 0, 50 * 1000000L };	/* in order */
+
+		(void)nanosleep(&ts, NULL);
+	}
+	if (zmq_send(s.sock, env, elen, 0) < 0)
+		die("send", 0);
+	free(rb);
+	free(env);
+	while (!done && cli_recv(&s, deadline, &b, &n)) {
+		if (env_decode(b, n, 0, &e) == 0) {
+			if (e.type == ENV_ACCEPTED)
+				printf("accepted\n");
+			else if (e.type == ENV_NACK)
+				printf("nack %s\n",
+				    ferry_errname(-(int)e.code));
+			else if (e.type == ENV_RECEIPT) {
+				printf("receipt\n");
+				done = 1;
+			}
+		}
+		free(b);
+	}
+	/* Collect what else comes for a moment (both answers). */
+	deadline = now_s() + 1;
+	while (done && cli_recv(&s, deadline, &b, &n)) {
+		if (env_decode(b, n, 0, &e) == 0)
+			printf("%s%s\n", e.type == ENV_NACK ? "nack " :
+			    env_type_name(e.type), e.type == ENV_NACK ?
+			    ferry_errname(-(int)e.code) : "");
+		free(b);
+	}
+	fflush(stdout);
+	cli_close(&r);
+	cli_close(&s);
+	return (done ? 0 : 1);
 }
 
 /* ---- twin: two connections with one key (C1) ---- */
@@ -753,6 +889,7 @@ static const struct option opts[] = {
 	{ "receipts", no_argument, NULL, 'R' },
 	{ "no-receipts", no_argument, NULL, 'N' },
 	{ "outsider", required_argument, NULL, 'o' },
+	{ "receipt-delay", required_argument, NULL, 'D' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -789,6 +926,7 @@ main(int argc, char **argv)
 		case 'R': want_receipts = 1; break;
 		case 'N': no_receipts = 1; break;
 		case 'o': outsider = optarg; break;
+		case 'D': receipt_delay = strtod(optarg, NULL); break;
 		default: usage();
 		}
 	}
@@ -806,6 +944,8 @@ main(int argc, char **argv)
 		return (cmd_send(argc, argv));
 	if (strcmp(cmd, "recv") == 0 && argc == 3)
 		return (cmd_recv(argc, argv));
+	if (strcmp(cmd, "race") == 0 && argc == 4)
+		return (cmd_race(argc, argv));
 	if (strcmp(cmd, "twin") == 0 && argc == 4)
 		return (cmd_twin(argc, argv));
 	usage();
