@@ -83,6 +83,19 @@ crash_point(const char *point)
 	}
 }
 
+/*
+ * Test hook for local failures: with FERRY_TEST_FAULT=<point> in the
+ * environment, fault_point(point) returns FERRY_ENOMEM (as if memory ran
+ * out there).  Points: recv-local (receiving a MSG, before its commit).
+ */
+static int
+fault_point(const char *point)
+{
+	const char *s = getenv("FERRY_TEST_FAULT");
+
+	return (s != NULL && strcmp(s, point) == 0 ? FERRY_ENOMEM : 0);
+}
+
 /* ---- pending table ---------------------------------------------------- */
 
 static struct agentd_pending *
@@ -833,6 +846,7 @@ agentd_hello(struct agentd *a)
 	a->want_hello = 0;
 	a->last_hello = now;
 	a->nheld = 0;	/* the relay's count in flight restarts at 0 */
+	a->held_retry = 0;	/* and it redelivers every held message */
 	return (send_control(a, &e));
 }
 
@@ -1086,26 +1100,19 @@ key_not_loaded(struct agentd *a, uint32_t kid)
 }
 
 /*
- * Hold MSG ${e} (signed by its sender, key ${spk}) sealed to a key of ours
- * we have not loaded: no RECEIPT, no NACK, nothing stored, so the relay
- * keeps it queued and redelivers it (after a reload, our HELLO asks for
- * that at once).  So that held messages do not use up the delivery
- * window, the window is widened by one CREDIT per held message until the
- * next HELLO resets the relay's count of messages in flight.
+ * Add MSG ${e} to the held list: no RECEIPT, no NACK, nothing stored, so
+ * the relay keeps it queued and redelivers it.  So that held messages do
+ * not use up the delivery window, the window is widened by one CREDIT per
+ * held message until the next HELLO resets the relay's count of messages
+ * in flight.  Returns 1 if newly held, 0 if already held, or FERRY_ENOMEM.
  */
 static int
-hold_msg(struct agentd *a, const uint8_t *buf, size_t len,
-    const struct env *e, const uint8_t spk[32])
+held_add(struct agentd *a, const struct env *e)
 {
 	struct env c;
-	char hx[33];
 	size_t i;
 	void *p;
 
-	if (env_verify(e, spk) != 0)
-		return (refuse(a, buf, len, e, FERRY_EBADSIG,
-		    ferry_strerror(FERRY_EBADSIG)));
-	idhex(hx, e->id);
 	for (i = 0; i < a->nheld; i++)
 		if (memcmp(a->held[i], e->id, FERRY_MSGID_LEN) == 0)
 			return (0);
@@ -1118,17 +1125,85 @@ hold_msg(struct agentd *a, const uint8_t *buf, size_t len,
 		a->capheld = cap;
 	}
 	memcpy(a->held[a->nheld++], e->id, FERRY_MSGID_LEN);
+	memset(&c, 0, sizeof(c));
+	c.type = ENV_CREDIT;
+	c.credit = a->conf.credit + a->nheld;
+	(void)send_control(a, &c);
+	return (1);
+}
+
+/*
+ * Hold MSG ${e} (signed by its sender, key ${spk}) sealed to a key of ours
+ * we have not loaded (held_add); after a reload, our HELLO asks the relay
+ * to redeliver it at once.
+ */
+static int
+hold_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e, const uint8_t spk[32])
+{
+	char hx[33];
+	int rc;
+
+	if (env_verify(e, spk) != 0)
+		return (refuse(a, buf, len, e, FERRY_EBADSIG,
+		    ferry_strerror(FERRY_EBADSIG)));
+	idhex(hx, e->id);
+	if ((rc = held_add(a, e)) <= 0)
+		return (rc);
 	a->n_held++;
 	alog(ALOG_ERROR, "key-not-loaded", "msg=%s from=%s is sealed to our "
 	    "encryption key %u, which this agent has not loaded: not "
 	    "acknowledged, the relay will redeliver it; reload keys: SIGHUP "
 	    "(after ferry-keys roster rotate rewrote %s)", hx, e->from,
 	    (unsigned)e->key_id, a->conf.key);
-	memset(&c, 0, sizeof(c));
-	c.type = ENV_CREDIT;
-	c.credit = a->conf.credit + a->nheld;
-	(void)send_control(a, &c);
 	return (0);
+}
+
+/*
+ * Hold MSG ${e} after a local or temporary failure ${rc} (out of memory,
+ * storage, a sender our roster does not list yet): a NACK would make the
+ * relay delete a referral that may well be delivered later.  Held like a
+ * message for a key not loaded (held_add), logged as ERROR, and retried:
+ * a HELLO (which makes the relay redeliver every unacknowledged message)
+ * is scheduled after a growing pause, 10 s doubling to 10 min.
+ */
+static int
+hold_local(struct agentd *a, const struct env *e, int rc, const char *what)
+{
+	char hx[33];
+	uint64_t now = ferry_now_ms();
+
+	idhex(hx, e->id);
+	(void)held_add(a, e);
+	a->n_held_local++;
+	if (a->held_wait == 0)
+		a->held_wait = AGENTD_HELD_RETRY_MIN;
+	else if (a->held_wait < AGENTD_HELD_RETRY_MAX / 2)
+		a->held_wait *= 2;
+	else
+		a->held_wait = AGENTD_HELD_RETRY_MAX;
+	if (a->held_retry == 0 || a->held_retry > now + a->held_wait)
+		a->held_retry = now + a->held_wait;
+	alog(ALOG_ERROR, "held", "msg=%s from=%s: %s: %s; not acknowledged "
+	    "(no RECEIPT, no NACK): the relay keeps it; retried in %llus",
+	    hx, ferry_id_valid(e->from, strlen(e->from)) ? e->from : "-", what,
+	    ferry_strerror(rc), (unsigned long long)(a->held_wait / 1000));
+	return (0);
+}
+
+/*
+ * Is ${rc}, from checking, opening or parsing an incoming MSG, a verdict
+ * about the message itself, which can never succeed (answered with a
+ * permanent NACK)?  Decoding and cryptographic failures, bad referral
+ * documents, a revoked sender.  Anything else (out of memory, libsodium,
+ * storage, I/O) is local and temporary: the message is held.
+ */
+static int
+verdict_permanent(int rc)
+{
+
+	return ((rc <= -20 && rc >= -59) || (rc <= -120 && rc >= -139) ||
+	    rc == FERRY_EINVAL || rc == FERRY_EREVOKED);
 }
 
 int
@@ -1186,9 +1261,14 @@ agentd_keys_reload(struct agentd *a)
 	return (0);
 }
 
+/*
+ * The incoming path of MSG ${e0}: 0 when it was answered (RECEIPT or
+ * NACK) or held; a negative code for a local failure before it was
+ * acknowledged (handle_msg holds it).  ${what} says at which step.
+ */
 static int
-handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
-    const struct env *e0)
+receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e0, const char **what)
 {
 	struct referral_info info;
 	struct astore_in in;
@@ -1219,6 +1299,7 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 			    !spooled_has(a, e0->id)) {
 				if ((rc = spool_from_store(a, e0->id)) != 0) {
 					astore_in_clear(&in);
+					*what = "writing the spool inbox file";
 					return (rc);
 				}
 				spooled_add(a, e0->id);
@@ -1239,26 +1320,52 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 		return (refuse(a, buf, len, e0, FERRY_EDUPMSG,
 		    "message id already received with other content"));
 	}
-	if (rc != FERRY_ENOENT)
+	if (rc != FERRY_ENOENT) {
+		*what = "reading the inbox";
 		return (rc);
+	}
 
-	if ((rc = roster_sender_key(a->roster, e0->from, spk)) != 0)
+	if ((rc = roster_sender_key(a->roster, e0->from, spk)) ==
+	    FERRY_EUNKNOWNAGENCY) {
+		/* Our roster may lag the relay's (a push lost or refused):
+		 * hold it, and ask for newer versions (once per version). */
+		if (a->unknown_hello != a->roster->version) {
+			a->unknown_hello = a->roster->version;
+			a->want_hello = 1;
+		}
+		*what = "sender not in the roster this agent holds (version "
+		    "behind the relay's?)";
+		return (rc);
+	}
+	if (rc != 0)
 		return (refuse(a, buf, len, e0, rc, rc == FERRY_EREVOKED ?
 		    "sender is revoked" : "sender not in the roster"));
 	if (ident_enc_find(a->me, e0->key_id) == NULL &&
 	    key_not_loaded(a, e0->key_id))
 		return (hold_msg(a, buf, len, e0, spk));
 	if ((rc = env_open(buf, len, a->conf.max_body, spk, a->me, &e,
-	    &content, &clen)) != 0)
+	    &content, &clen)) != 0) {
+		if (!verdict_permanent(rc)) {
+			*what = "opening";
+			return (rc);
+		}
 		return (refuse(a, buf, len, e0, rc, ferry_strerror(rc)));
+	}
 	if ((rc = referral_wire_to_json_at(content, clen, now, &json, why,
 	    sizeof(why), &info)) != 0) {
-		rc = refuse(a, buf, len, e0, rc, why);
+		if (!verdict_permanent(rc))
+			*what = "reading the referral";
+		else
+			rc = refuse(a, buf, len, e0, rc, why);
 		goto done;
 	}
 	/* The content key, for our locally sealed copy (ferry show). */
+	if ((key = sodium_malloc(32)) == NULL) {
+		*what = "allocating";
+		rc = FERRY_ENOMEM;
+		goto done;
+	}
 	if ((ek = ident_enc_find(a->me, e.key_id)) == NULL ||
-	    (key = sodium_malloc(32)) == NULL ||
 	    crypto_box_seal_open(key, e.wrapped, ENV_WRAPPED_LEN, ek->pk,
 	    ek->sk) != 0) {
 		rc = refuse(a, buf, len, e0, FERRY_EDECRYPT,
@@ -1266,7 +1373,9 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 		goto done;
 	}
 	memset(&in, 0, sizeof(in));
-	if ((rc = key_seal(a, key, in.sealed_key)) != 0)
+	*what = "storing";
+	if ((rc = fault_point("recv-local")) != 0 ||
+	    (rc = key_seal(a, key, in.sealed_key)) != 0)
 		goto done;
 
 	/*
@@ -1347,6 +1456,7 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
 	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, e.from,
 	    (unsigned long long)now, (unsigned long long)idx);
+	*what = "writing the spool inbox file";
 	if ((rc = agentd_spool_inbox(a, e.id, json, strlen(json), meta,
 	    strlen(meta))) != 0)
 		goto done;	/* no RECEIPT: the redelivery retries the file */
@@ -1356,6 +1466,7 @@ handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 
 	/* 5. Only now the receipt leaves. */
 	a->n_received++;
+	a->held_wait = 0;
 	alog(ALOG_INFO, "received", "msg=%s from=%s log=%llu kind=%s", hx,
 	    e.from, (unsigned long long)idx, in.kind);
 	(void)send_frame(a, rbytes, rlen);
@@ -1371,6 +1482,22 @@ done:
 	free(note);
 	free(rbytes);
 	return (rc);
+}
+
+/*
+ * MSG ${e0}: receive it (receive_msg); a local or temporary failure is
+ * held, never NACKed (docs/agent.md, "Refused messages").
+ */
+static int
+handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e0)
+{
+	const char *what = "receiving";
+	int rc;
+
+	if ((rc = receive_msg(a, buf, len, e0, &what)) < 0)
+		return (hold_local(a, e0, rc, what));
+	return (0);
 }
 
 /* ---- relay replies ---------------------------------------------------- */
@@ -1548,13 +1675,24 @@ handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 	return (0);
 }
 
+/*
+ * Is a NACK with ${code} transient (the message stays queued and is sent
+ * again later)?  Only the relay's own refusals can be: a condition of the
+ * relay's that passes (queue full, no credit, out of space or memory, an
+ * internal or storage error, its roster expired).  A recipient's NACK is
+ * always final: the relay removed the message when it forwarded it.
+ */
 static int
-nack_transient(uint32_t code)
+nack_transient(struct agentd *a, const struct env *e)
 {
-	int c = -(int)code;
+	int c = -(int)e->code;
 
+	if (strcmp(e->from, a->roster->relay.id) != 0)
+		return (0);
 	return (c == FERRY_EQUEUEFULL || c == FERRY_ENOCREDIT ||
-	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC || c == FERRY_EEXPIRED);
+	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC || c == FERRY_EEXPIRED ||
+	    c == FERRY_ENOMEM || c == FERRY_EINTERNAL || c == FERRY_EIO ||
+	    c == FERRY_ELMDB || c == FERRY_ESODIUM);
 }
 
 static int
@@ -1600,7 +1738,7 @@ handle_nack(struct agentd *a, const struct env *e)
 	copy_str(le.to, sizeof(le.to), a->me->id);
 	le.code = -(int32_t)e->code;
 	le.roster_version = a->roster->version;
-	if (nack_transient(e->code)) {
+	if (nack_transient(a, e)) {
 		if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
 			return (rc);
 		alog(ALOG_WARN, "nack", "msg=%s code=%s reason=\"%s\": will "

@@ -27,6 +27,8 @@
 #include "roster.h"
 
 #define AGENTD_ERR_MAX 512
+#define AGENTD_HELD_RETRY_MIN 10000	/* ms: first retry of a held MSG */
+#define AGENTD_HELD_RETRY_MAX 600000	/* ms: longest pause between them */
 
 /* A message waiting for ACCEPTED or RECEIPT: its retransmission schedule. */
 struct agentd_pending {
@@ -73,14 +75,19 @@ struct agentd {
 	int expired_logged;		/* roster in force expired: said once */
 
 	/* MSGs held (not acknowledged) because they are sealed to a key of
-	 * ours not loaded yet; cleared by HELLO. */
+	 * ours not loaded yet, or after a local or temporary failure (out of
+	 * memory, storage, a sender our roster does not list yet); cleared
+	 * by HELLO.  After a local failure a HELLO is due at held_retry. */
 	uint8_t (*held)[FERRY_MSGID_LEN];
 	size_t nheld, capheld;
+	uint64_t held_retry, held_wait;	/* ms; 0 = none */
+	uint64_t unknown_hello;		/* roster version a HELLO was sent
+					 * at for an unknown sender */
 
 	/* Counters. */
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
-	uint64_t n_held;
+	uint64_t n_held, n_held_local;
 };
 
 /**
@@ -118,8 +125,13 @@ int agentd_submit(struct agentd *a, const char *to, const char *json,
  * agentd_receive(a, buf, len): handle one frame from the relay: MSG
  * (verify, decrypt, de-duplicate, log, inbox, RECEIPT or NACK), ACCEPTED,
  * RECEIPT, NACK, ROSTER, HEARTBEAT.  Replies leave through a->send.
- * Returns 0 when the frame was handled (including refusing it), or a
- * negative code for a local failure (storage), in which case nothing was
+ * A MSG is NACKed only for a verdict about the message (bad signature or
+ * encryption, not for us, bad document, revoked sender, too big); a local
+ * or temporary failure (out of memory, storage, a sender the roster held
+ * does not list yet) holds it: no RECEIPT, no NACK, ERROR logged, retried
+ * by a later HELLO (a->held_retry).  Returns 0 when the frame was handled
+ * (including refusing or holding it), or a negative code for a local
+ * failure with another frame type, in which case nothing was
  * acknowledged and the relay will redeliver.
  */
 int agentd_receive(struct agentd *a, const uint8_t *buf, size_t len);

@@ -355,7 +355,7 @@ do_status(struct agentd *a, json_t *req)
 	    "failed", (json_int_t)c.n[ASTORE_FAILED],
 	    "received", (json_int_t)c.in));
 	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "sent", (json_int_t)a->n_sent,
 	    "accepted", (json_int_t)a->n_accepted,
 	    "delivered", (json_int_t)a->n_delivered,
@@ -365,6 +365,7 @@ do_status(struct agentd *a, json_t *req)
 	    "refused", (json_int_t)a->n_refused,
 	    "rosters", (json_int_t)a->n_rosters,
 	    "held_key_not_loaded", (json_int_t)a->n_held,
+	    "held_local_failure", (json_int_t)a->n_held_local,
 	    "log_size", (json_int_t)log_size(a->log)));
 	return (r);
 }

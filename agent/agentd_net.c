@@ -397,6 +397,14 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 		if (a->want_hello && a->connected &&
 		    now - a->last_hello >= 1000)
 			(void)agentd_hello(a);
+		/* MSGs held after a local failure: a HELLO makes the relay
+		 * redeliver them. */
+		if (a->held_retry != 0 && a->connected &&
+		    now >= a->held_retry) {
+			alog(ALOG_INFO, "held-retry", "asking the relay to "
+			    "redeliver %zu held message(s)", a->nheld);
+			(void)agentd_hello(a);
+		}
 		if (a->connected && now - a->last_tx >= a->conf.heartbeat_ms)
 			(void)agentd_heartbeat(a);
 		if (now >= next_spool) {

@@ -16,11 +16,12 @@
 #include "../lib/harness.h"
 #include "agentd.h"
 #include "envelope.h"
+#include "referral.h"
 #include "roster.h"
 
 #define DAY (24ULL * 3600 * 1000)
 
-static struct ident *admin, *relay, *alpha, *bravo;
+static struct ident *admin, *relay, *alpha, *bravo, *charlie;
 static char dir[512], pin[65];
 static struct agentd A, B;
 
@@ -101,7 +102,9 @@ setup_net(void)
 	    &admin) || ident_generate("relay", IDENT_RELAY, "relay", now,
 	    365 * DAY, &relay) || ident_generate("alpha", IDENT_CHARITY,
 	    "Alpha", now, 365 * DAY, &alpha) || ident_generate("bravo",
-	    IDENT_POLICE, "Bravo", now, 365 * DAY, &bravo))
+	    IDENT_POLICE, "Bravo", now, 365 * DAY, &bravo) ||
+	    ident_generate("charlie", IDENT_COUNCIL, "Charlie", now, 365 * DAY,
+	    &charlie))
 		return (-1);
 	if (roster_new(now, now + 365 * DAY, &r) != 0)
 		return (-1);
@@ -395,6 +398,157 @@ TEST(nack_fails_message)
 	CHECK(strcmp(o.reason, "recipient unknown") == 0);
 }
 
+/* A MSG from ${from} (any identity) to bravo holding referral ${json}. */
+static int
+seal_to_bravo(struct ident *from, const char *json, size_t jlen,
+    uint8_t id[16], uint8_t **out, size_t *outlen)
+{
+	uint8_t *wire, key[32], pk[32];
+	size_t wlen;
+	uint32_t kid;
+	uint64_t now = ferry_now_ms();
+	int rc;
+
+	if ((rc = referral_json_to_wire_at(json, jlen, now, &wire, &wlen,
+	    NULL, 0, NULL)) != 0)
+		return (rc);
+	if ((rc = roster_enc_key_for_sending(A.roster, "bravo", now, &kid,
+	    pk)) == 0)
+		rc = env_seal(from, "bravo", pk, kid, wire, wlen, NULL, now, key,
+		    id, out, outlen);
+	free(wire);
+	return (rc);
+}
+
+/* Count captured frames of ${type}. */
+static size_t
+cap_count(struct cap *c, uint32_t type)
+{
+	struct env e;
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (env_decode(c->buf[i], c->len[i], 0, &e) == 0 &&
+		    e.type == type)
+			n++;
+	return (n);
+}
+
+/*
+ * Review H4: a sender the recipient's roster does not list yet (its
+ * roster lags the relay's) and a local failure (out of memory) are held:
+ * no NACK (which would make the relay delete the referral), no RECEIPT,
+ * a CREDIT so the window does not shrink, a HELLO asked for; after the
+ * HELLO the redelivery is received normally.
+ */
+TEST(local_failure_held)
+{
+	struct astore_in in;
+	char *json;
+	size_t len, mlen;
+	uint8_t id[16], *m;
+	uint64_t refused = B.n_refused, received = B.n_received;
+
+	CHECK((json = doc(&len)) != NULL);
+	/* Charlie is not in bravo's roster (version 1). */
+	CHECK_EQ(seal_to_bravo(charlie, json, len, id, &m, &mlen), 0);
+	cap_clear(&capB);
+	B.want_hello = 0;
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	free(m);
+	CHECK_EQ(cap_count(&capB, ENV_NACK), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+	CHECK_EQ(cap_count(&capB, ENV_CREDIT), 1);
+	CHECK_EQ(B.n_refused, refused);
+	CHECK_EQ(B.nheld, 1);
+	CHECK_EQ(B.want_hello, 1);	/* asks for newer roster versions */
+	CHECK(B.held_retry != 0);
+	CHECK_EQ(astore_get_in(B.store, id, &in), FERRY_ENOENT);
+	/* Out of memory while receiving alpha's message: held too. */
+	CHECK_EQ(seal_to_bravo(alpha, json, len, id, &m, &mlen), 0);
+	free(json);
+	cap_clear(&capB);
+	setenv("FERRY_TEST_FAULT", "recv-local", 1);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	unsetenv("FERRY_TEST_FAULT");
+	CHECK_EQ(cap_count(&capB, ENV_NACK), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+	CHECK_EQ(cap_count(&capB, ENV_CREDIT), 1);
+	CHECK_EQ(B.nheld, 2);
+	CHECK_EQ(B.n_refused, refused);
+	CHECK_EQ(astore_get_in(B.store, id, &in), FERRY_ENOENT);
+	/* The HELLO; the relay redelivers: received and receipted. */
+	cap_clear(&capB);
+	CHECK_EQ(agentd_hello(&B), 0);
+	CHECK_EQ(B.nheld, 0);
+	CHECK_EQ(B.held_retry, 0);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	free(m);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(B.n_received, received + 1);
+	CHECK_EQ(astore_get_in(B.store, id, &in), 0);
+	astore_in_clear(&in);
+	cap_clear(&capB);
+}
+
+/* A NACK about ${id} signed by ${signer}, addressed to ${to}. */
+static int
+nack_from(struct ident *signer, const char *to, const uint8_t id[16],
+    const uint8_t hash[32], int code, uint8_t **out, size_t *len)
+{
+	struct env e;
+
+	memset(&e, 0, sizeof(e));
+	e.version = ENV_VERSION;
+	e.type = ENV_NACK;
+	env_new_id(e.id);
+	snprintf(e.from, sizeof(e.from), "%s", signer->id);
+	snprintf(e.to, sizeof(e.to), "%s", to);
+	e.time = ferry_now_ms();
+	memcpy(e.msg_id, id, 16);
+	memcpy(e.env_hash, hash, 32);
+	e.code = (uint32_t)-code;
+	e.reason = "x";
+	e.reason_len = 1;
+	return (env_encode(&e, signer->sign_sk, out, len));
+}
+
+/*
+ * Review H4, sender side: the relay's out-of-memory and internal-error
+ * NACKs are transient (the message stays queued); a recipient's NACK is
+ * final whatever its code (the relay removed the message).
+ */
+TEST(nack_transient_codes)
+{
+	struct astore_out o;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	uint8_t id[16], *b;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	cap_clear(&capA);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(nack_from(relay, "alpha", id, o.env_hash, FERRY_EINTERNAL,
+	    &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(nack_from(relay, "alpha", id, o.env_hash, FERRY_ENOMEM, &b,
+	    &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	CHECK_EQ(nack_from(bravo, "alpha", id, o.env_hash, FERRY_EQUEUEFULL,
+	    &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_FAILED);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -437,6 +591,8 @@ main(void)
 	RUN(refusals);
 	RUN(nack_fails_message);
 	RUN(garbage_frame);
+	RUN(local_failure_held);
+	RUN(nack_transient_codes);
 	RUN(reopen_keeps_state);
 	agentd_close(&A);
 	agentd_close(&B);
@@ -448,5 +604,6 @@ main(void)
 	ident_free(relay);
 	ident_free(alpha);
 	ident_free(bravo);
+	ident_free(charlie);
 	return (t_done());
 }
