@@ -36,6 +36,7 @@
 #include "referral.h"
 
 #define ACCEPTED_RETRY_MIN 30000	/* ms: re-ask the relay after ACCEPTED */
+#define BODY_ABS_MAX (1024u * 1024 * 1024)	/* env_decode's largest max_body */
 
 static void
 idhex(char out[2 * FERRY_MSGID_LEN + 1], const uint8_t id[FERRY_MSGID_LEN])
@@ -1894,6 +1895,38 @@ agentd_roster_reload(struct agentd *a)
 	return (0);
 }
 
+/*
+ * A MSG ${e} (decoded without our max_body) over our max_body: it can
+ * never be received here, so it is refused with a permanent NACK
+ * FERRY_ETOOBIG by id (the relay removes it and tells the sender) instead
+ * of being redelivered until it expires.  Checked like any MSG first:
+ * for us, from an agency we know, signed by it.
+ */
+static int
+refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e)
+{
+	uint8_t spk[32];
+	char why[128];
+	int rc;
+
+	if (strcmp(e->to, a->me->id) != 0)
+		return (refuse(a, buf, len, e, FERRY_ENOTFORUS,
+		    "not addressed to this agency"));
+	if ((rc = roster_sender_key(a->roster, e->from, spk)) ==
+	    FERRY_EUNKNOWNAGENCY)
+		return (hold_local(a, e, rc, "sender not in the roster this "
+		    "agent holds"));
+	if (rc != 0)
+		return (refuse(a, buf, len, e, rc, ferry_strerror(rc)));
+	if (env_verify(e, spk) != 0)
+		return (refuse(a, buf, len, e, FERRY_EBADSIG,
+		    ferry_strerror(FERRY_EBADSIG)));
+	snprintf(why, sizeof(why), "larger than this agency's max_body "
+	    "(%zu bytes)", (size_t)a->conf.max_body);
+	return (refuse(a, buf, len, e, FERRY_ETOOBIG, why));
+}
+
 int
 agentd_receive(struct agentd *a, const uint8_t *buf, size_t len)
 {
@@ -1901,8 +1934,13 @@ agentd_receive(struct agentd *a, const uint8_t *buf, size_t len)
 	int rc;
 
 	a->last_rx = ferry_now_ms();
-	if ((rc = env_decode(buf, len, a->conf.max_body, &e)) != 0)
+	if ((rc = env_decode(buf, len, a->conf.max_body, &e)) != 0) {
+		if (rc == FERRY_ETOOBIG && a->conf.max_body < BODY_ABS_MAX &&
+		    env_decode(buf, len, BODY_ABS_MAX, &e) == 0 &&
+		    e.type == ENV_MSG)
+			return (refuse_toobig(a, buf, len, &e));
 		return (refuse(a, buf, len, NULL, rc, ferry_strerror(rc)));
+	}
 	switch (e.type) {
 	case ENV_MSG:
 		return (handle_msg(a, buf, len, &e));

@@ -92,8 +92,13 @@ open_dealer(struct net *n)
 	}
 	if ((n->dealer = zmq_socket(n->zctx, ZMQ_DEALER)) == NULL)
 		goto err;
-	maxmsg = (int64_t)env_bucket(a->conf.max_body + 1024) + ENV_BLOB_MAX +
-	    65536;
+	/* Frames up to the relay's default limit get through even with a
+	 * smaller max_body, so that they can be refused by id (NACK
+	 * FERRY_ETOOBIG) instead of the link being cut and the message
+	 * redelivered until it expires. */
+	maxmsg = (int64_t)env_bucket((a->conf.max_body >
+	    FERRY_BODY_MAX_DEFAULT ? a->conf.max_body :
+	    FERRY_BODY_MAX_DEFAULT) + 1024) + ENV_BLOB_MAX + 65536;
 	if (zmq_setsockopt(n->dealer, ZMQ_CURVE_SERVERKEY,
 	    a->roster->relay.curve_pk, 32) != 0 ||
 	    zmq_setsockopt(n->dealer, ZMQ_CURVE_PUBLICKEY, a->me->curve_pk,

@@ -549,6 +549,28 @@ TEST(nack_transient_codes)
 	CHECK_EQ(o.state, ASTORE_FAILED);
 }
 
+/*
+ * Review M1: a MSG over the recipient's own max_body (set lower than the
+ * relay's) is refused by id with a permanent NACK FERRY_ETOOBIG, not left
+ * to be redelivered until it expires.
+ */
+TEST(too_big_nacked)
+{
+	char *json;
+	size_t len, mlen, saved = B.conf.max_body;
+	uint8_t id[16], *m;
+	int rc;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(seal_to_bravo(alpha, json, len, id, &m, &mlen), 0);
+	free(json);
+	B.conf.max_body = 1;
+	rc = expect_refused(m, mlen, id, FERRY_ETOOBIG);
+	B.conf.max_body = saved;
+	free(m);
+	CHECK_EQ(rc, 0);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -590,6 +612,7 @@ main(void)
 	RUN(receipt_delivers);
 	RUN(refusals);
 	RUN(nack_fails_message);
+	RUN(too_big_nacked);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
