@@ -1037,7 +1037,7 @@ refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
 {
 	struct log_entry le;
 	struct env n;
-	char h[33] = "-";
+	char h[33] = "-", qwhy[4 * REFERRAL_ERR_MAX + 16];
 	int rc;
 
 	memset(&le, 0, sizeof(le));
@@ -1054,7 +1054,8 @@ refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
 	}
 	a->n_refused++;
 	alog(ALOG_WARN, "refused", "msg=%s from=%s code=%s reason=\"%s\"", h,
-	    le.from[0] ? le.from : "-", ferry_errname(code), why);
+	    le.from[0] ? le.from : "-", ferry_errname(code),
+	    alog_esc(qwhy, sizeof(qwhy), why, 1));
 	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
 		alog(ALOG_ERROR, "log", "cannot log a refusal: %s",
 		    ferry_strerror(rc));
@@ -1702,6 +1703,7 @@ handle_nack(struct agentd *a, const struct env *e)
 	struct astore_out r;
 	struct log_entry le;
 	char hx[33], reason[ASTORE_REASON_MAX + 1];
+	char qreason[4 * ASTORE_REASON_MAX + 16];
 	size_t n;
 	int rc;
 
@@ -1715,11 +1717,13 @@ handle_nack(struct agentd *a, const struct env *e)
 	    ASTORE_REASON_MAX;
 	memcpy(reason, e->reason, n);
 	reason[n] = '\0';
+	/* Chosen by the relay or the recipient: escaped in our log lines. */
+	(void)alog_esc(qreason, sizeof(qreason), reason, 1);
 	rc = astore_get_out(a->store, e->msg_id, &r);
 	if (rc == FERRY_ENOENT) {
 		alog(ALOG_WARN, "nack", "msg=%s from=%s code=%s reason=\"%s\" "
 		    "(not an outgoing message)", hx, e->from,
-		    ferry_errname(-(int)e->code), reason);
+		    ferry_errname(-(int)e->code), qreason);
 		return (0);
 	}
 	if (rc != 0)
@@ -1743,7 +1747,7 @@ handle_nack(struct agentd *a, const struct env *e)
 		if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
 			return (rc);
 		alog(ALOG_WARN, "nack", "msg=%s code=%s reason=\"%s\": will "
-		    "retry", hx, ferry_errname(-(int)e->code), reason);
+		    "retry", hx, ferry_errname(-(int)e->code), qreason);
 		return (0);
 	}
 	r.state = ASTORE_FAILED;
@@ -1755,7 +1759,7 @@ handle_nack(struct agentd *a, const struct env *e)
 	a->n_failed++;
 	pend_del(a, e->msg_id);
 	alog(ALOG_ERROR, "failed", "msg=%s to=%s code=%s reason=\"%s\"", hx,
-	    r.to, ferry_errname(-(int)e->code), reason);
+	    r.to, ferry_errname(-(int)e->code), qreason);
 	return (0);
 }
 

@@ -33,10 +33,40 @@ alog_level_parse(const char *s)
 	return (-1);
 }
 
+const char *
+alog_esc(char *out, size_t cap, const char *s, int quote)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0;
+
+	if (cap < 16) {
+		if (cap > 0)
+			out[0] = '\0';
+		return (out);
+	}
+	for (; *p != '\0' && n + 10 < cap; p++) {
+		if (*p < 0x20 || *p == 0x7f ||
+		    (quote && (*p == '"' || *p == '\\')))
+			n += (size_t)snprintf(out + n, cap - n, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x",
+			    p[1]);
+			p++;
+		} else
+			out[n++] = (char)*p;
+	}
+	if (*p != '\0') {
+		memcpy(out + n, "...", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return (out);
+}
+
 void
 alog(int l, const char *event, const char *fmt, ...)
 {
-	char line[2048], ts[32];
+	char line[2048], safe[8192], ts[32];
 	struct timespec tv;
 	struct tm tm;
 	va_list ap;
@@ -54,6 +84,6 @@ alog(int l, const char *event, const char *fmt, ...)
 	if (n < 0)
 		line[0] = '\0';
 	fprintf(stderr, "%s.%03ldZ %s %s %s\n", ts, tv.tv_nsec / 1000000,
-	    names[l], event, line);
+	    names[l], event, alog_esc(safe, sizeof(safe), line, 0));
 	fflush(stderr);
 }

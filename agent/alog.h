@@ -7,6 +7,8 @@
 #ifndef FERRY_ALOG_H
 #define FERRY_ALOG_H
 
+#include <stddef.h>
+
 enum { ALOG_ERROR = 0, ALOG_WARN = 1, ALOG_INFO = 2, ALOG_DEBUG = 3 };
 
 /** alog_set_level(level): lines above ${level} are not printed. */
@@ -15,7 +17,23 @@ void alog_set_level(int level);
 /** alog_level_parse(s): "error", "warn", "info", "debug" to ALOG_*, or -1. */
 int alog_level_parse(const char *s);
 
-/** alog(level, event, fmt, ...): print one line "TIME LEVEL EVENT text" to stderr. */
+/**
+ * alog_esc(out, cap, s, quote): ${s} made safe to print on one line for a
+ * person, into ${out} (${cap} >= 16 bytes): C0 controls and DEL as \xNN,
+ * C1 controls (U+0080..U+009F, UTF-8 c2 80..c2 9f) as \u00NN, with
+ * ${quote} also '"' and '\' as \xNN (for a value printed inside "...");
+ * cut with "..." when it does not fit.  Text chosen by another agency or
+ * the relay then cannot forge a line, a field, or drive a terminal.
+ * Shared by the agent's log lines and the ferry CLI.  Returns ${out}.
+ */
+const char *alog_esc(char *out, size_t cap, const char *s, int quote);
+
+/**
+ * alog(level, event, fmt, ...): print one line "TIME LEVEL EVENT text" to
+ * stderr; control characters in the text are escaped (alog_esc), so no
+ * value can break the line.  Values printed as key="..." that come from
+ * elsewhere must also be escaped with ${quote} set by the caller.
+ */
 void alog(int level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <zmq.h>
 
+#include "alog.h"
 #include "ferry.h"
 #include "referral.h"
 
@@ -246,26 +247,8 @@ esc(const char *s)
 {
 	static char slot[ESC_SLOTS][ESC_MAX];
 	static unsigned int next;
-	char *o = slot[next++ % ESC_SLOTS];
-	const uint8_t *p = (const uint8_t *)s;
-	size_t n = 0;
 
-	for (; *p != '\0' && n + 10 < ESC_MAX; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			n += (size_t)snprintf(o + n, ESC_MAX - n, "\\x%02x", *p);
-		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			n += (size_t)snprintf(o + n, ESC_MAX - n, "\\u%04x",
-			    p[1]);
-			p++;
-		} else
-			o[n++] = (char)*p;
-	}
-	if (*p != '\0') {
-		memcpy(o + n, "...", 3);
-		n += 3;
-	}
-	o[n] = '\0';
-	return (o);
+	return (alog_esc(slot[next++ % ESC_SLOTS], ESC_MAX, s, 0));
 }
 
 /* The string ${k} of ${o} to print (esc): "-" if absent or empty. */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -571,6 +573,59 @@ TEST(too_big_nacked)
 	CHECK_EQ(rc, 0);
 }
 
+/*
+ * Review M11: a NACK reason is chosen by the relay or the recipient; a
+ * newline or quote in it must not forge a line or a field in our log.
+ */
+TEST(nack_reason_escaped)
+{
+	struct astore_out o;
+	struct env e;
+	char *json, err[AGENTD_ERR_MAX], path[600];
+	const char *evil = "x\"\n2026-01-01T00:00:00.000Z INFO delivered "
+	    "msg=forged\xc2\x9b" "2J";
+	size_t len;
+	uint8_t id[16], *b, *logtxt;
+	int saved, fd;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	cap_clear(&capA);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	memset(&e, 0, sizeof(e));
+	e.version = ENV_VERSION;
+	e.type = ENV_NACK;
+	env_new_id(e.id);
+	snprintf(e.from, sizeof(e.from), "relay");
+	snprintf(e.to, sizeof(e.to), "alpha");
+	e.time = ferry_now_ms();
+	memcpy(e.msg_id, id, 16);
+	memcpy(e.env_hash, o.env_hash, 32);
+	e.code = (uint32_t)-FERRY_ERECIPIENT;
+	e.reason = evil;
+	e.reason_len = strlen(evil);
+	CHECK_EQ(env_encode(&e, relay->sign_sk, &b, &len), 0);
+	snprintf(path, sizeof(path), "%s/stderr.txt", dir);
+	fflush(stderr);
+	saved = dup(2);
+	CHECK((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) >= 0);
+	dup2(fd, 2);
+	close(fd);
+	(void)agentd_receive(&A, b, len);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	free(b);
+	CHECK((logtxt = t_read_file(path, &len)) != NULL);
+	CHECK(strstr((char *)logtxt, "\n2026-01-01") == NULL);
+	CHECK(strstr((char *)logtxt, "\\x0a2026-01-01") != NULL);
+	CHECK(strstr((char *)logtxt, "x\\x22") != NULL);
+	CHECK(strstr((char *)logtxt, "\xc2\x9b") == NULL);
+	free(logtxt);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -613,6 +668,7 @@ main(void)
 	RUN(refusals);
 	RUN(nack_fails_message);
 	RUN(too_big_nacked);
+	RUN(nack_reason_escaped);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
