@@ -40,6 +40,9 @@
 #define SWEEP_MAX 1000		/* expired messages handled per sweep */
 #define FD_MAX 65536		/* connection generations tracked per fd */
 #define FULL_RETRY_MS 60000	/* disk full: try new MSGs again after this */
+#define PEER_BYTES_MAX (64u << 20) /* MSG bytes in flight per peer (H2) */
+#define HELLO_PUSH_MS 1000	/* HELLO pushes per route: at most 1/s */
+#define PUMP_BACKOFF_MS 100	/* after a full pipe (EAGAIN) */
 
 struct peer {
 	struct peer *next;		/* hash chain */
@@ -52,6 +55,9 @@ struct peer {
 	uint64_t window;		/* credit W */
 	uint64_t inflight;		/* sent, not yet acknowledged */
 	uint64_t cursor;		/* highest seq sent on this route */
+	uint64_t inflight_bytes;	/* envelope bytes of those in flight */
+	uint64_t hello_ms;		/* last HELLO that pushed (rate) */
+	uint64_t pump_after;		/* mono ms: send again (after EAGAIN) */
 	uint64_t progress_ms;		/* last delivery progress */
 	uint64_t depth;			/* messages queued for it */
 	uint64_t bytes;			/* envelope bytes queued for it */
@@ -177,6 +183,7 @@ peer_offline(struct relay *r, struct peer *p, const char *why)
 		return;
 	p->routed = 0;
 	p->inflight = 0;
+	p->inflight_bytes = 0;
 	p->cursor = 0;
 	p->fd = -1;
 	if (r->m.connected > 0)
@@ -686,7 +693,20 @@ on_hello(struct relay *r, struct peer *p, const struct env *e)
 
 	p->window = e->credit < r->c->credit_max ? e->credit :
 	    r->c->credit_max;
+	/*
+	 * A HELLO resends what is in flight (an agent asks so after it
+	 * reloads its keys) and pushes rosters and kept notices, but at most
+	 * once a second per route: a HELLO loop cannot pile sends up in the
+	 * peer's pipe (H2); later ones within the second only set W.
+	 */
+	if (p->hello_ms != 0 && mono_ms() - p->hello_ms < HELLO_PUSH_MS) {
+		rlog(RLOG_DEBUG, "hello", "agency=%s credit=%llu repeated=1",
+		    p->id, (unsigned long long)p->window);
+		return;
+	}
+	p->hello_ms = mono_ms();
 	p->inflight = 0;
+	p->inflight_bytes = 0;
 	p->cursor = 0;
 	p->progress_ms = mono_ms();
 	rlog(RLOG_INFO, "hello", "agency=%s roster=%llu credit=%llu depth=%llu",
@@ -783,7 +803,10 @@ recv_one(struct relay *r, size_t *bytes)
 		p->rid_len = zmq_msg_size(&rid);
 		memcpy(p->rid, zmq_msg_data(&rid), p->rid_len);
 		p->inflight = 0;
+		p->inflight_bytes = 0;
 		p->cursor = 0;
+		p->hello_ms = 0;
+		p->pump_after = 0;
 		rlog(RLOG_INFO, "agent-route", "agency=%s", p->id);
 	}
 	p->fd = fd;
@@ -1069,8 +1092,12 @@ answer_batch(struct relay *r)
 					p->depth--;
 				p->bytes -= p->bytes >= it->qm.env_len ?
 				    it->qm.env_len : p->bytes;
-				if (it->kind != IT_EXPIRE && p->inflight > 0)
+				if (it->kind != IT_EXPIRE && p->inflight > 0) {
 					p->inflight--;
+					p->inflight_bytes -= p->inflight_bytes
+					    >= it->qm.env_len ? it->qm.env_len :
+					    p->inflight_bytes;
+				}
 				p->progress_ms = mono_ms();
 			}
 			if ((p = peer_get(r, it->qm.from, 0)) != NULL &&
@@ -1226,21 +1253,28 @@ pump(struct relay *r, struct peer *p, uint64_t now)
 		rlog(RLOG_INFO, "redeliver", "agency=%s inflight=%llu", p->id,
 		    (unsigned long long)p->inflight);
 		p->inflight = 0;
+		p->inflight_bytes = 0;
 		p->cursor = 0;
 		p->progress_ms = now;
 	}
-	while (p->routed && p->inflight < p->window) {
+	/* Credit bounds the count, PEER_BYTES_MAX the bytes (H2). */
+	while (p->routed && p->inflight < p->window && now >= p->pump_after &&
+	    (p->inflight == 0 || p->inflight_bytes < PEER_BYTES_MAX)) {
 		if (queue_next_for(r->q, p->id, p->cursor, &seq) != 0)
 			break;
 		if (queue_get(r->q, seq, &qm) != 0)
 			break;
 		if (send_to(r, p, qm.env, qm.env_len) != 0) {
+			/* Pipe full: leave it be for a while (M2). */
+			if (errno == EAGAIN)
+				p->pump_after = now + PUMP_BACKOFF_MS;
 			queue_msg_clear(&qm);
 			break;
 		}
 		if (p->inflight == 0)
 			p->progress_ms = now;
 		p->inflight++;
+		p->inflight_bytes += qm.env_len;
 		p->cursor = seq;
 		r->m.forwarded++;
 		queue_msg_clear(&qm);
@@ -1602,7 +1636,10 @@ frame_limit(uint64_t max_body)
 static int
 socket_setup(struct relay *r)
 {
-	int one = 1, hwm = 100000, ivl = 5000, tmo = 15000, ttl = 15000;
+	int one = 1, rcvhwm = 1000, ivl = 5000, tmo = 15000, ttl = 15000;
+	/* Room for a full window plus rosters and notices, no more (H2). */
+	int sndhwm = r->c->credit_max + 64 <= 1000 ? 1000 :
+	    r->c->credit_max < 100000 ? (int)r->c->credit_max + 64 : 100064;
 	int linger = (int)r->c->linger_ms;
 	int64_t maxmsg = (int64_t)frame_limit(r->c->max_body);
 
@@ -1618,8 +1655,8 @@ socket_setup(struct relay *r)
 	    zmq_setsockopt(r->sock, ZMQ_CURVE_SECRETKEY, r->me->curve_sk, 32) ||
 	    zmq_setsockopt(r->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) ||
 	    zmq_setsockopt(r->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
-	    zmq_setsockopt(r->sock, ZMQ_SNDHWM, &hwm, sizeof(hwm)) ||
-	    zmq_setsockopt(r->sock, ZMQ_RCVHWM, &hwm, sizeof(hwm)) ||
+	    zmq_setsockopt(r->sock, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm)) ||
+	    zmq_setsockopt(r->sock, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)) ||
 	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) ||
 	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof(tmo)) ||
 	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl))) {

@@ -24,7 +24,9 @@
  *       exits 0 after --count new messages.  --no-receipts: never
  *       acknowledge (a stalled peer); stays connected until --timeout,
  *       then exits 0.  --receipt-delay S: wait S seconds before each
- *       RECEIPT (a slow recipient).
+ *       RECEIPT (a slow recipient).  --hello-flood N: after the first
+ *       MSG, send N HELLOs (naming roster version 0) back to back on the
+ *       same connection.
  *   relayc race EP SENDER-KEY RECIPIENT-KEY ROSTER
  *       the sender sends one MSG to the recipient and waits for ACCEPTED;
  *       the recipient (HELLO) receives it; then, back to back, the
@@ -65,6 +67,7 @@
 static int count = 1, credit = 16, stop_after = -1, want_receipts = 0;
 static int no_receipts = 0;
 static double receipt_delay = 0;
+static int hello_flood = 0;
 static size_t size = 64;
 static double timeout_s = 30;
 static const char *marker = "FERRY-TEST";
@@ -566,6 +569,18 @@ cmd_recv(int argc, char **argv)
 				got++;
 			}
 			free(content);
+			if (hello_flood > 0 && got == 1 && !dup) {
+				struct env h;
+				int k;
+
+				for (k = 0; k < hello_flood; k++) {
+					memset(&h, 0, sizeof(h));
+					h.type = ENV_HELLO;
+					h.roster_version = 0;
+					h.credit = (uint64_t)credit;
+					cli_send_env(&c, &h);
+				}
+			}
 			if (stop_after >= 0 && got > stop_after) {
 				fflush(stdout);
 				free(b);
@@ -890,6 +905,7 @@ static const struct option opts[] = {
 	{ "no-receipts", no_argument, NULL, 'N' },
 	{ "outsider", required_argument, NULL, 'o' },
 	{ "receipt-delay", required_argument, NULL, 'D' },
+	{ "hello-flood", required_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -927,6 +943,7 @@ main(int argc, char **argv)
 		case 'N': no_receipts = 1; break;
 		case 'o': outsider = optarg; break;
 		case 'D': receipt_delay = strtod(optarg, NULL); break;
+		case 'H': hello_flood = (int)strtol(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
