@@ -1069,10 +1069,11 @@ refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
 	copy_str(n.to, sizeof(n.to), e->from);
 	memcpy(n.env_hash, le.env_hash, FERRY_HASH_LEN);
 	n.code = (uint32_t)-code;
-	n.reason = why;
-	n.reason_len = strlen(why);
-	if (n.reason_len > ENV_REASON_MAX)
-		n.reason_len = ENV_REASON_MAX;
+	/* The reason travels in clear through the relay: the code's fixed
+	 * text only, never ${why}, which may name members of the decrypted
+	 * content (the detail is in our log line above). */
+	n.reason = ferry_strerror(code);
+	n.reason_len = strlen(n.reason);
 	(void)send_control(a, &n);
 	return (0);
 }

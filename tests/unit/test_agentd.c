@@ -626,6 +626,38 @@ TEST(nack_reason_escaped)
 	free(logtxt);
 }
 
+/*
+ * Review L8: a NACK about content that is not a valid referral carries
+ * the code and its fixed text only, not the detailed reason (which may
+ * name members of the decrypted content), since it travels in clear.
+ */
+TEST(nack_reason_generic)
+{
+	/* {"Jane Doe": 1}: not a referral, and a name a NACK must not carry. */
+	static const uint8_t bad[] = { 0x81, 0xa8, 'J', 'a', 'n', 'e', ' ',
+	    'D', 'o', 'e', 0x01 };
+	struct env e;
+	uint8_t key[32], pk[32], id[16], *m;
+	size_t mlen;
+	uint32_t kid;
+	uint64_t now = ferry_now_ms(), refused = B.n_refused;
+
+	CHECK_EQ(roster_enc_key_for_sending(A.roster, "bravo", now, &kid, pk),
+	    0);
+	CHECK_EQ(env_seal(alpha, "bravo", pk, kid, bad, sizeof(bad), NULL, now,
+	    key, id, &m, &mlen), 0);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	free(m);
+	CHECK_EQ(B.n_refused, refused + 1);
+	CHECK_EQ(capB.n, 1);
+	CHECK_EQ(cap_type(&capB, &e), ENV_NACK);
+	CHECK(e.reason_len == strlen(ferry_strerror(-(int)e.code)));
+	CHECK(memcmp(e.reason, ferry_strerror(-(int)e.code), e.reason_len) ==
+	    0);
+	cap_clear(&capB);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -669,6 +701,7 @@ main(void)
 	RUN(nack_fails_message);
 	RUN(too_big_nacked);
 	RUN(nack_reason_escaped);
+	RUN(nack_reason_generic);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
