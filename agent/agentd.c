@@ -1729,6 +1729,16 @@ handle_nack(struct agentd *a, const struct env *e)
 	}
 	if (rc != 0)
 		return (rc);
+	/* Only the relay or the message's recipient may refuse it, and
+	 * only in a NACK addressed to us (not left to the relay alone). */
+	if (strcmp(e->to, a->me->id) != 0 ||
+	    (strcmp(e->from, a->roster->relay.id) != 0 &&
+	    strcmp(e->from, r.to) != 0)) {
+		alog(ALOG_WARN, "bad-nack", "msg=%s from=%s to=%s: not from "
+		    "the relay or the recipient (%s), or not addressed to us; "
+		    "ignored", hx, e->from, e->to, r.to);
+		return (0);
+	}
 	if (r.state == ASTORE_DELIVERED || r.state == ASTORE_FAILED)
 		return (0);
 	if (memcmp(r.env_hash, e->env_hash, 32) != 0) {

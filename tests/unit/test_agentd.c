@@ -543,6 +543,18 @@ TEST(nack_transient_codes)
 	free(b);
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_QUEUED);
+	/* Review L3: signed by an agency that is neither the relay nor the
+	 * recipient, or addressed to someone else: ignored. */
+	CHECK_EQ(nack_from(alpha, "alpha", id, o.env_hash, FERRY_ERECIPIENT,
+	    &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(nack_from(relay, "bravo", id, o.env_hash, FERRY_ERECIPIENT,
+	    &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
 	CHECK_EQ(nack_from(bravo, "alpha", id, o.env_hash, FERRY_EQUEUEFULL,
 	    &b, &len), 0);
 	CHECK_EQ(agentd_receive(&A, b, len), 0);
