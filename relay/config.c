@@ -21,6 +21,8 @@ config_defaults(struct config *c)
 	c->max_body = FERRY_BODY_MAX_DEFAULT;
 	c->queue_max = 100000;
 	c->queue_max_bytes = 1ULL << 30;
+	c->max_connections = 1024;
+	c->handshake_ms = 10000;
 	c->expiry_ms = 5ULL * 24 * 3600 * 1000;
 	c->log_level = RLOG_INFO;
 	c->credit_max = 1024;
@@ -135,6 +137,10 @@ config_set(struct config *c, const char *key, const char *v)
 		return (config_parse_size(v, &c->queue_max));
 	if (strcmp(key, "queue_max_bytes") == 0)
 		return (config_parse_size(v, &c->queue_max_bytes));
+	if (strcmp(key, "max_connections") == 0)
+		return (config_parse_size(v, &c->max_connections));
+	if (strcmp(key, "handshake_timeout") == 0)
+		return (config_parse_duration(v, &c->handshake_ms));
 	if (strcmp(key, "expiry") == 0)
 		return (config_parse_duration(v, &c->expiry_ms));
 	if (strcmp(key, "log_level") == 0) {
@@ -224,6 +230,8 @@ config_check(const struct config *c)
 	}
 	if (c->max_body == 0 || c->max_body > (1ULL << 30) ||
 	    c->queue_max == 0 || c->queue_max_bytes == 0 ||
+	    c->max_connections == 0 || c->max_connections > 1000000 ||
+	    c->handshake_ms == 0 || c->handshake_ms > 3600000 ||
 	    c->expiry_ms == 0 || c->credit_max == 0 ||
 	    c->batch_max == 0 || c->batch_bytes == 0 ||
 	    c->map_size < (1ULL << 20) || c->metrics_ms == 0 ||

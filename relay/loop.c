@@ -121,6 +121,7 @@ struct relay {
 	long turn_delay_ms;		/* test hook: pause before draining */
 	uint64_t full_until;		/* mono ms: new MSGs NACKed ENOSPC */
 	uint64_t full_free0;		/* bytes free when the commit failed */
+	uint64_t hs_refused, hs_log_ms;	/* refused handshakes (log rate) */
 	uint8_t *checkpoint;		/* latest signed note */
 	size_t checkpoint_len;
 };
@@ -1335,6 +1336,45 @@ out:
 
 /* ---- monitor ---- */
 
+/* The connection on ${fd} is gone: forget its owner, take its route down. */
+static void
+fd_closed(struct relay *r, int fd)
+{
+	struct peer *p;
+	size_t bk;
+
+	if (r->fd_peer_gen[fd] == r->fd_gen[fd])
+		r->fd_peer[fd] = NULL;
+	for (bk = 0; bk < NBUCKETS; bk++)
+		for (p = r->tab[bk]; p; p = p->next)
+			if (p->routed && p->fd == fd &&
+			    p->fd_gen == r->fd_gen[fd])
+				peer_offline(r, p, "disconnected");
+}
+
+/*
+ * A connection was accepted on ${fd}: beyond max_connections it is shut
+ * at once, before its CURVE handshake costs anything more (review M4).
+ */
+static void
+conn_accepted(struct relay *r, int fd)
+{
+	static uint64_t last_ms;
+
+	r->m.connections++;
+	if (r->m.connections <= r->c->max_connections)
+		return;
+	(void)shutdown(fd, SHUT_RDWR);
+	r->m.conn_refused++;
+	if (mono_ms() - last_ms >= 1000) {
+		last_ms = mono_ms();
+		rlog(RLOG_WARN, "connection-limit", "open=%llu max=%llu "
+		    "refused_total=%llu", (unsigned long long)r->m.connections,
+		    (unsigned long long)r->c->max_connections,
+		    (unsigned long long)r->m.conn_refused);
+	}
+}
+
 /*
  * Connection events, read in order.  An fd number is reused after a
  * close, so each accept on an fd bumps its generation; a peer remembers
@@ -1349,8 +1389,6 @@ monitor_read(struct relay *r)
 	zmq_msg_t a, b;
 	uint16_t ev;
 	uint32_t val;
-	struct peer *p;
-	size_t bk;
 
 	for (;;) {
 		zmq_msg_init(&a);
@@ -1364,21 +1402,26 @@ monitor_read(struct relay *r)
 		if (zmq_msg_size(&a) >= 6) {
 			memcpy(&ev, zmq_msg_data(&a), 2);
 			memcpy(&val, (uint8_t *)zmq_msg_data(&a) + 2, 4);
-			if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-				rlog(RLOG_WARN, "handshake-refused",
-				    "status=%u", (unsigned)val);
-			else if (ev == ZMQ_EVENT_ACCEPTED && val < FD_MAX)
-				r->fd_gen[val]++;
-			else if (ev == ZMQ_EVENT_DISCONNECTED && val < FD_MAX) {
-				if (r->fd_peer_gen[val] == r->fd_gen[val])
-					r->fd_peer[val] = NULL;
-				for (bk = 0; bk < NBUCKETS; bk++)
-					for (p = r->tab[bk]; p; p = p->next)
-						if (p->routed &&
-						    p->fd == (int)val &&
-						    p->fd_gen == r->fd_gen[val])
-							peer_offline(r, p,
-							    "disconnected");
+			if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+				/* One line a second at most: unauthenticated
+				 * peers must not flood the log (M3/M4). */
+				r->hs_refused++;
+				if (mono_ms() - r->hs_log_ms >= 1000) {
+					r->hs_log_ms = mono_ms();
+					rlog(RLOG_WARN, "handshake-refused",
+					    "status=%u count=%llu", (unsigned)val,
+					    (unsigned long long)r->hs_refused);
+					r->hs_refused = 0;
+				}
+			} else if (ev == ZMQ_EVENT_ACCEPTED) {
+				if (val < FD_MAX)
+					r->fd_gen[val]++;
+				conn_accepted(r, (int)val);
+			} else if (ev == ZMQ_EVENT_DISCONNECTED) {
+				if (r->m.connections > 0)
+					r->m.connections--;
+				if (val < FD_MAX)
+					fd_closed(r, (int)val);
 			}
 		}
 		zmq_msg_close(&b);
@@ -1637,6 +1680,7 @@ static int
 socket_setup(struct relay *r)
 {
 	int one = 1, rcvhwm = 1000, ivl = 5000, tmo = 15000, ttl = 15000;
+	int hs = (int)r->c->handshake_ms, zero = 0;
 	/* Room for a full window plus rosters and notices, no more (H2). */
 	int sndhwm = r->c->credit_max + 64 <= 1000 ? 1000 :
 	    r->c->credit_max < 100000 ? (int)r->c->credit_max + 64 : 100064;
@@ -1659,7 +1703,8 @@ socket_setup(struct relay *r)
 	    zmq_setsockopt(r->sock, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)) ||
 	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof(ivl)) ||
 	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_TIMEOUT, &tmo, sizeof(tmo)) ||
-	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl))) {
+	    zmq_setsockopt(r->sock, ZMQ_HEARTBEAT_TTL, &ttl, sizeof(ttl)) ||
+	    zmq_setsockopt(r->sock, ZMQ_HANDSHAKE_IVL, &hs, sizeof(hs))) {
 		rlog(RLOG_ERROR, "socket-option", "err=\"%s\"",
 		    zmq_strerror(errno));
 		return (-1);
@@ -1669,6 +1714,9 @@ socket_setup(struct relay *r)
 	    ZMQ_EVENT_DISCONNECTED) != 0 ||
 	    (r->mon = zmq_socket(r->zctx, ZMQ_PAIR)) == NULL ||
 	    zmq_setsockopt(r->mon, ZMQ_LINGER, &linger, sizeof(linger)) ||
+	    /* No HWM on the event pipe: no ACCEPTED/DISCONNECTED is
+	     * dropped in a connection storm (review L9). */
+	    zmq_setsockopt(r->mon, ZMQ_RCVHWM, &zero, sizeof(zero)) ||
 	    zmq_connect(r->mon, "inproc://ferry-relay-monitor") != 0) {
 		rlog(RLOG_ERROR, "monitor", "err=\"%s\"", zmq_strerror(errno));
 		return (-1);

@@ -108,6 +108,12 @@ metrics_write(const char *dir, const struct metrics *m,
 	counter(&o, "ferry_relay_disk_full",
 	    "1 while new messages are refused with FERRY_ENOSPC.", "gauge",
 	    m->disk_full);
+	counter(&o, "ferry_relay_connections",
+	    "Open connections (authenticated or not).", "gauge",
+	    m->connections);
+	counter(&o, "ferry_relay_connections_refused_total",
+	    "Connections closed at once: max_connections reached.",
+	    "counter", m->conn_refused);
 	counter(&o, "ferry_relay_log_size",
 	    "Entries in the relay's own log.", "gauge", m->log_size);
 	outf(&o, "# HELP ferry_relay_refused_total Envelopes refused, by "

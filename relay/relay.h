@@ -34,6 +34,8 @@ struct config {
 	uint64_t max_body;		/* plaintext bytes of one referral */
 	uint64_t queue_max;		/* messages queued per recipient */
 	uint64_t queue_max_bytes;	/* envelope bytes queued per recipient */
+	uint64_t max_connections;	/* open connections (pre-auth too) */
+	uint64_t handshake_ms;		/* ZMQ_HANDSHAKE_IVL */
 	uint64_t expiry_ms;		/* undelivered message lifetime */
 	int log_level;			/* RLOG_* */
 	uint64_t credit_max;		/* cap on an agent's delivery window */
@@ -279,6 +281,8 @@ struct metrics {
 	uint64_t commits;		/* synced group commits */
 	uint64_t commit_failures;	/* group commits that failed (disk full) */
 	uint64_t disk_full;		/* 1 while new MSGs get FERRY_ENOSPC */
+	uint64_t connections;		/* open TCP/IPC connections */
+	uint64_t conn_refused;		/* closed at once: max_connections */
 	uint64_t log_size;
 };
 
