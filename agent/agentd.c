@@ -97,6 +97,17 @@ fault_point(const char *point)
 	return (s != NULL && strcmp(s, point) == 0 ? FERRY_ENOMEM : 0);
 }
 
+uint64_t
+agentd_mono_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return (1);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+	    1);
+}
+
 /* ---- pending table ---------------------------------------------------- */
 
 static struct agentd_pending *
@@ -735,7 +746,7 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	c.a = a;
 	if ((rc = astore_foreach_out(a->store, collect_out, &c)) != 0)
 		goto out;
-	now = ferry_now_ms();
+	now = agentd_mono_ms();
 	for (i = 0; i < c.n; i++)
 		if ((rc = pend_set(a, c.ids[i], c.states[i], now)) != 0)
 			goto out;
@@ -804,7 +815,7 @@ send_frame(struct agentd *a, const uint8_t *buf, size_t len)
 	if (a->send == NULL || !a->connected)
 		return (FERRY_ETIMEOUT);
 	if ((rc = a->send(a->send_ctx, buf, len)) == 0)
-		a->last_tx = ferry_now_ms();
+		a->last_tx = agentd_mono_ms();
 	return (rc);
 }
 
@@ -833,7 +844,7 @@ int
 agentd_hello(struct agentd *a)
 {
 	struct env e;
-	uint64_t now = ferry_now_ms();
+	uint64_t now = agentd_mono_ms();
 	size_t i;
 
 	memset(&e, 0, sizeof(e));
@@ -883,7 +894,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 	uint64_t next = 60000, d, base;
 	size_t i;
 
-	(void)agentd_roster_expired(a, now);
+	(void)agentd_roster_expired(a, ferry_now_ms());
 	for (i = 0; i < a->npend; i++) {
 		p = &a->pend[i];
 		if (a->connected && p->next_try <= now) {
@@ -1013,9 +1024,9 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 	idhex(h, id);
 	alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu log=%llu", h,
 	    to, kid, envlen, (unsigned long long)idx);
-	if ((rc = pend_set(a, id, ASTORE_QUEUED, now)) != 0)
+	if ((rc = pend_set(a, id, ASTORE_QUEUED, agentd_mono_ms())) != 0)
 		goto done;
-	(void)agentd_tick(a, now);
+	(void)agentd_tick(a, agentd_mono_ms());
 	rc = 0;
 done:
 	if (key != NULL)
@@ -1174,7 +1185,7 @@ static int
 hold_local(struct agentd *a, const struct env *e, int rc, const char *what)
 {
 	char hx[33];
-	uint64_t now = ferry_now_ms();
+	uint64_t now = agentd_mono_ms();
 
 	idhex(hx, e->id);
 	(void)held_add(a, e);
@@ -1593,7 +1604,7 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r.to,
 	    (unsigned long long)e->log_index);
 	(void)pend_set(a, e->msg_id, ASTORE_ACCEPTED,
-	    ferry_now_ms() + ACCEPTED_RETRY_MIN);
+	    agentd_mono_ms() + ACCEPTED_RETRY_MIN);
 	return (0);
 }
 

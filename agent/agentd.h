@@ -34,7 +34,7 @@
 struct agentd_pending {
 	uint8_t msg_id[FERRY_MSGID_LEN];
 	uint32_t state;		/* ASTORE_QUEUED or ASTORE_ACCEPTED */
-	uint64_t next_try;	/* ms */
+	uint64_t next_try;	/* agentd_mono_ms() */
 	uint32_t attempts;
 };
 
@@ -65,11 +65,12 @@ struct agentd {
 	/* Link state, kept by agentd_net.c, shown by status. */
 	int connected;
 	int refused;			/* relay refused our transport key */
-	uint64_t connected_since, last_rx, last_tx;
+	uint64_t connected_since, last_rx;	/* wall clock ms (shown) */
+	uint64_t last_tx;		/* agentd_mono_ms() */
 	uint64_t reconnects;
 	int relay_key_changed;		/* a roster changed the relay's key */
 	int want_hello;			/* a roster push skipped a version */
-	uint64_t last_hello;		/* ms, when HELLO was last sent */
+	uint64_t last_hello;		/* agentd_mono_ms() of the last HELLO */
 	int listed;			/* our agency is in the roster */
 	int hold_logged;		/* spool held back: said once */
 	int expired_logged;		/* roster in force expired: said once */
@@ -80,7 +81,7 @@ struct agentd {
 	 * by HELLO.  After a local failure a HELLO is due at held_retry. */
 	uint8_t (*held)[FERRY_MSGID_LEN];
 	size_t nheld, capheld;
-	uint64_t held_retry, held_wait;	/* ms; 0 = none */
+	uint64_t held_retry, held_wait;	/* agentd_mono_ms(), ms; 0 = none */
 	uint64_t unknown_hello;		/* roster version a HELLO was sent
 					 * at for an unknown sender */
 
@@ -160,9 +161,17 @@ int agentd_hello(struct agentd *a);
 int agentd_heartbeat(struct agentd *a);
 
 /**
+ * agentd_mono_ms(): CLOCK_MONOTONIC in ms (never 0).  Every timer of the
+ * agent runs on it, so a step of the wall clock (NTP, VM restore) stops
+ * or hurries none of them; the wall clock (ferry_now_ms) is kept for what
+ * is stored, signed or shown.
+ */
+uint64_t agentd_mono_ms(void);
+
+/**
  * agentd_tick(a, now): retransmit pending messages whose time has come
- * (only while connected).  Returns the ms until the next one is due (at
- * most 60000).
+ * (only while connected); ${now} is agentd_mono_ms().  Returns the ms
+ * until the next one is due (at most 60000).
  */
 uint64_t agentd_tick(struct agentd *a, uint64_t now);
 

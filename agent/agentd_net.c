@@ -187,7 +187,7 @@ on_monitor(struct net *n)
 	uint32_t value;
 	int more, got = 0;
 	size_t sz = sizeof(more);
-	uint64_t now = ferry_now_ms();
+	uint64_t now = agentd_mono_ms();
 
 	zmq_msg_init(&m);
 	if (zmq_msg_recv(&m, n->mon, ZMQ_DONTWAIT) < 0) {
@@ -218,7 +218,7 @@ on_monitor(struct net *n)
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 		a->connected = 1;
 		a->refused = 0;
-		a->connected_since = now;
+		a->connected_since = ferry_now_ms();
 		a->reconnects++;
 		n->refused_wait = 0;
 		alog(ALOG_INFO, "connected", "relay=%s: CURVE handshake done, "
@@ -380,7 +380,7 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			(void)agentd_keys_reload(a);
 			(void)agentd_roster_reload(a);
 		}
-		now = ferry_now_ms();
+		now = agentd_mono_ms();	/* timers: never the wall clock */
 		if (a->relay_key_changed) {
 			alog(ALOG_INFO, "relay-key", "the roster changed the "
 			    "relay's key: reconnecting");
@@ -414,7 +414,7 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			(void)agentd_heartbeat(a);
 		if (now >= next_spool) {
 			agentd_spool_scan(a);
-			now = ferry_now_ms();
+			now = agentd_mono_ms();
 			next_spool = now + a->conf.spool_ms;
 		}
 		wait = agentd_tick(a, now);

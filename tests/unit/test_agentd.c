@@ -670,6 +670,43 @@ TEST(nack_reason_generic)
 	cap_clear(&capB);
 }
 
+/*
+ * Review M10: retransmission and link timers run on CLOCK_MONOTONIC, so a
+ * step of the wall clock neither stops nor hurries them: the schedule of
+ * a new message, the last transmission and the last HELLO are on the
+ * monotonic clock, far from wall-clock milliseconds.
+ */
+TEST(timers_monotonic)
+{
+	struct agentd_pending *p = NULL;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len, i;
+	uint8_t id[16];
+	uint64_t mono, wall = ferry_now_ms();
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	cap_clear(&capA);
+	CHECK_EQ(agentd_hello(&A), 0);
+	cap_clear(&capA);
+	mono = agentd_mono_ms();
+	for (i = 0; i < A.npend; i++)
+		if (memcmp(A.pend[i].msg_id, id, 16) == 0)
+			p = &A.pend[i];
+	CHECK(p != NULL);
+	CHECK(p->next_try <= mono);
+	CHECK(A.last_tx <= mono && A.last_tx + 60000 > mono);
+	CHECK(A.last_hello <= mono && A.last_hello + 60000 > mono);
+	CHECK(mono < wall / 2);
+	/* Due now on the monotonic clock: sent, and rescheduled on it. */
+	CHECK(agentd_tick(&A, mono) > 0);
+	CHECK(capA.n >= 1);
+	CHECK(p->next_try > mono && p->next_try < mono + 3600000);
+	cap_clear(&capA);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -690,8 +727,9 @@ TEST(reopen_keeps_state)
 	CHECK_EQ(open_agent(&A, "alpha", &capA), 0);
 	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_DELIVERED);
-	/* One message still waits for ACCEPTED (the tampered test's): pending. */
-	CHECK_EQ(A.npend, 1);
+	/* Messages still waiting for ACCEPTED (the tampered test's and
+	 * timers_monotonic's): pending. */
+	CHECK_EQ(A.npend, 2);
 }
 
 int
@@ -714,6 +752,7 @@ main(void)
 	RUN(too_big_nacked);
 	RUN(nack_reason_escaped);
 	RUN(nack_reason_generic);
+	RUN(timers_monotonic);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
