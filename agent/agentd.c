@@ -846,6 +846,7 @@ agentd_hello(struct agentd *a)
 	struct env e;
 	uint64_t now = agentd_mono_ms();
 	size_t i;
+	int rc;
 
 	memset(&e, 0, sizeof(e));
 	e.type = ENV_HELLO;
@@ -859,7 +860,43 @@ agentd_hello(struct agentd *a)
 	a->last_hello = now;
 	a->nheld = 0;	/* the relay's count in flight restarts at 0 */
 	a->held_retry = 0;	/* and it redelivers every held message */
-	return (send_control(a, &e));
+	/* Until a frame from the relay shows it was received, the HELLO is
+	 * sent again (agentd_hello_due); a HEARTBEAT behind it makes the
+	 * relay answer at once even with nothing to push or deliver. */
+	if (a->hello_wait == 0)
+		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
+	if ((rc = send_control(a, &e)) != 0) {
+		a->hello_state = AGENTD_HELLO_UNSENT;
+		return (rc);
+	}
+	a->hello_state = AGENTD_HELLO_SENT;
+	(void)agentd_heartbeat(a);
+	return (0);
+}
+
+int
+agentd_hello_due(struct agentd *a, uint64_t now)
+{
+
+	if (!a->connected)
+		return (0);
+	/* A roster push skipped a version, or keys were reloaded: at most
+	 * once a second. */
+	if (a->want_hello && now - a->last_hello >= 1000)
+		return (1);
+	/* Messages held after a local failure: the relay redelivers them. */
+	if (a->held_retry != 0 && now >= a->held_retry)
+		return (1);
+	/* No frame from the relay since our HELLO (lost, or not sent). */
+	if (a->hello_state != AGENTD_HELLO_DONE &&
+	    now - a->last_hello >= a->hello_wait) {
+		if (a->hello_wait < AGENTD_HELLO_RETRY_MAX / 2)
+			a->hello_wait *= 2;
+		else
+			a->hello_wait = AGENTD_HELLO_RETRY_MAX;
+		return (1);
+	}
+	return (0);
 }
 
 int
@@ -1960,6 +1997,11 @@ agentd_receive(struct agentd *a, const uint8_t *buf, size_t len)
 	int rc;
 
 	a->last_rx = ferry_now_ms();
+	/* Any frame from the relay after our HELLO: it has the HELLO. */
+	if (a->hello_state == AGENTD_HELLO_SENT) {
+		a->hello_state = AGENTD_HELLO_DONE;
+		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
+	}
 	if ((rc = env_decode(buf, len, a->conf.max_body, &e)) != 0) {
 		if (rc == FERRY_ETOOBIG && a->conf.max_body < BODY_ABS_MAX &&
 		    env_decode(buf, len, BODY_ABS_MAX, &e) == 0 &&

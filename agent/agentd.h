@@ -29,6 +29,10 @@
 #define AGENTD_ERR_MAX 512
 #define AGENTD_HELD_RETRY_MIN 10000	/* ms: first retry of a held MSG */
 #define AGENTD_HELD_RETRY_MAX 600000	/* ms: longest pause between them */
+#define AGENTD_HELLO_RETRY_MIN 3000	/* ms: HELLO unanswered: send again */
+#define AGENTD_HELLO_RETRY_MAX 60000
+
+enum { AGENTD_HELLO_DONE = 0, AGENTD_HELLO_SENT, AGENTD_HELLO_UNSENT };
 
 /* A message waiting for ACCEPTED or RECEIPT: its retransmission schedule. */
 struct agentd_pending {
@@ -71,6 +75,8 @@ struct agentd {
 	int relay_key_changed;		/* a roster changed the relay's key */
 	int want_hello;			/* a roster push skipped a version */
 	uint64_t last_hello;		/* agentd_mono_ms() of the last HELLO */
+	int hello_state;		/* AGENTD_HELLO_*: answered yet? */
+	uint64_t hello_wait;		/* ms before sending it again */
 	int listed;			/* our agency is in the roster */
 	int hold_logged;		/* spool held back: said once */
 	int expired_logged;		/* roster in force expired: said once */
@@ -156,6 +162,16 @@ int agentd_roster_expired(struct agentd *a, uint64_t now);
 
 /** agentd_hello(a): send HELLO (roster version, credit) and schedule every pending message for retransmission now. */
 int agentd_hello(struct agentd *a);
+
+/**
+ * agentd_hello_due(a, now): 1 if a HELLO should be sent now (${now} =
+ * agentd_mono_ms()): a roster push skipped a version (at most once a
+ * second), held messages are due for redelivery, or no frame came from
+ * the relay since the last HELLO (lost, or not sent: the relay would
+ * deliver nothing to us) for 3 s, doubling to 60 s.  Only while
+ * connected.
+ */
+int agentd_hello_due(struct agentd *a, uint64_t now);
 
 /** agentd_heartbeat(a): send a HEARTBEAT envelope. */
 int agentd_heartbeat(struct agentd *a);

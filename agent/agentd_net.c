@@ -223,9 +223,11 @@ on_monitor(struct net *n)
 		n->refused_wait = 0;
 		alog(ALOG_INFO, "connected", "relay=%s: CURVE handshake done, "
 		    "sending HELLO", n->endpoint);
+		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
 		if (agentd_hello(a) != 0)
-			alog(ALOG_WARN, "hello", "HELLO not sent; will retry "
-			    "on the next connection");
+			alog(ALOG_WARN, "hello", "HELLO not sent; retrying in "
+			    "%llus", (unsigned long long)(a->hello_wait /
+			    1000));
 		break;
 	case ZMQ_EVENT_DISCONNECTED:
 		if (a->connected)
@@ -397,17 +399,16 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 				    "a refused handshake)", n.endpoint);
 			}
 		}
-		/* A roster push skipped a version: HELLO again (at most
-		 * once a second), the relay pushes every later version. */
-		if (a->want_hello && a->connected &&
-		    now - a->last_hello >= 1000)
-			(void)agentd_hello(a);
-		/* MSGs held after a local failure: a HELLO makes the relay
-		 * redeliver them. */
-		if (a->held_retry != 0 && a->connected &&
-		    now >= a->held_retry) {
-			alog(ALOG_INFO, "held-retry", "asking the relay to "
-			    "redeliver %zu held message(s)", a->nheld);
+		/* HELLO again: a roster gap, held messages due, or our
+		 * last HELLO unanswered (docs/agent.md, "Link behaviour"). */
+		if (agentd_hello_due(a, now)) {
+			if (a->hello_state != AGENTD_HELLO_DONE)
+				alog(ALOG_WARN, "hello", "relay=%s: no answer "
+				    "to HELLO: sending it again", n.endpoint);
+			else if (a->nheld > 0)
+				alog(ALOG_INFO, "held-retry", "asking the "
+				    "relay to redeliver %zu held message(s)",
+				    a->nheld);
 			(void)agentd_hello(a);
 		}
 		if (a->connected && now - a->last_tx >= a->conf.heartbeat_ms)

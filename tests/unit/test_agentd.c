@@ -707,6 +707,71 @@ TEST(timers_monotonic)
 	cap_clear(&capA);
 }
 
+static int
+failing_send(void *ctx, const uint8_t *buf, size_t len)
+{
+
+	(void)ctx;
+	(void)buf;
+	(void)len;
+	return (FERRY_ETIMEOUT);
+}
+
+/*
+ * Review M12: a HELLO that was lost (or could not be sent) is sent again
+ * until a frame from the relay shows it arrived; a HEARTBEAT follows each
+ * HELLO so that the relay answers even with nothing to push or deliver.
+ */
+TEST(hello_resent_until_answered)
+{
+	struct env e;
+	uint8_t *b;
+	size_t len;
+	uint64_t now;
+
+	cap_clear(&capA);
+	A.want_hello = 0;
+	A.held_retry = 0;
+	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(cap_count(&capA, ENV_HELLO), 1);
+	CHECK_EQ(cap_count(&capA, ENV_HEARTBEAT), 1);
+	cap_clear(&capA);
+	now = A.last_hello;
+	CHECK_EQ(agentd_hello_due(&A, now + 100), 0);
+	CHECK_EQ(agentd_hello_due(&A, now + AGENTD_HELLO_RETRY_MIN), 1);
+	CHECK_EQ(agentd_hello(&A), 0);
+	cap_clear(&capA);
+	/* The relay answers (its HEARTBEAT): no more HELLOs. */
+	memset(&e, 0, sizeof(e));
+	e.version = ENV_VERSION;
+	e.type = ENV_HEARTBEAT;
+	env_new_id(e.id);
+	snprintf(e.from, sizeof(e.from), "relay");
+	snprintf(e.to, sizeof(e.to), "alpha");
+	e.time = ferry_now_ms();
+	CHECK_EQ(env_encode(&e, relay->sign_sk, &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	CHECK_EQ(A.hello_state, AGENTD_HELLO_DONE);
+	CHECK_EQ(agentd_hello_due(&A, A.last_hello + 3600000), 0);
+	/* A HELLO that could not be sent: a reply to something else does
+	 * not count, it is sent again. */
+	A.send = failing_send;
+	CHECK(agentd_hello(&A) != 0);
+	A.send = capture;
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(A.hello_state, AGENTD_HELLO_UNSENT);
+	CHECK_EQ(agentd_hello_due(&A, A.last_hello + AGENTD_HELLO_RETRY_MIN),
+	    1);
+	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(cap_count(&capA, ENV_HELLO), 1);
+	cap_clear(&capA);
+	/* Not connected: nothing due. */
+	A.connected = 0;
+	CHECK_EQ(agentd_hello_due(&A, A.last_hello + 3600000), 0);
+	A.connected = 1;
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -753,6 +818,7 @@ main(void)
 	RUN(nack_reason_escaped);
 	RUN(nack_reason_generic);
 	RUN(timers_monotonic);
+	RUN(hello_resent_until_answered);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
