@@ -10,7 +10,8 @@
  *   receive: LOG_RECEIVED + LOG_RECEIPT (the receipt names the first
  *            entry and a checkpoint covering it) + inbox record with the
  *            receipt + "unspooled" mark (one commit) -> spool inbox file
- *            (temp + fsync + rename) -> RECEIPT sent.  A crash before the
+ *            (temp + fsync + rename) -> RECEIPT sent -> the mark cleared
+ *            (one small commit per batch of frames).  A crash before the
  *            commit leaves nothing (the relay redelivers); after it, the
  *            next start writes the spool files still marked unspooled and
  *            the relay's redelivery is answered with the stored receipt.
@@ -600,6 +601,32 @@ spooled_clear(struct agentd *a, struct log_batch *b)
 	return (0);
 }
 
+int
+agentd_spooled_flush(struct agentd *a)
+{
+	struct log_batch *b;
+	int rc;
+
+	if (a->nspooled == 0 || a->store == NULL)
+		return (0);
+	if ((rc = log_begin(a->log, &b)) != 0)
+		goto fail;
+	if ((rc = spooled_clear(a, b)) != 0) {
+		log_abort(b);
+		goto fail;
+	}
+	if ((rc = log_commit(b)) != 0)
+		goto fail;
+	a->nspooled = 0;
+	return (0);
+fail:
+	/* The marks stay: cleared by a later commit; until then a crash
+	 * only writes those files again. */
+	alog(ALOG_WARN, "spool-mark", "%zu spool inbox mark(s) not cleared: "
+	    "%s (retried)", a->nspooled, ferry_strerror(rc));
+	return (rc);
+}
+
 static int
 collect_unspooled(void *ctx, const uint8_t *id)
 {
@@ -762,16 +789,9 @@ out:
 void
 agentd_close(struct agentd *a)
 {
-	struct log_batch *b;
 
-	/* Spool files written since the last receive: clear their marks. */
-	if (a->store != NULL && a->nspooled > 0 &&
-	    log_begin(a->log, &b) == 0) {
-		if (spooled_clear(a, b) == 0)
-			(void)log_commit(b);
-		else
-			log_abort(b);
-	}
+	/* Spool files written since the last flush: clear their marks. */
+	(void)agentd_spooled_flush(a);
 	free(a->held);
 	a->held = NULL;
 	a->nheld = a->capheld = 0;
@@ -1503,7 +1523,8 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	a->nspooled = 0;
 	crash_point("recv-committed");
 
-	/* The spool inbox, atomically; then the mark can go (next commit). */
+	/* The spool inbox, atomically; then the mark can go (its own small
+	 * commit after the RECEIPT: agentd_spooled_flush). */
 	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
 	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, e.from,
 	    (unsigned long long)now, (unsigned long long)idx);

@@ -61,8 +61,8 @@ struct agentd {
 	size_t npend, cappend;
 
 	/* Received messages whose spool file is written but whose unspooled
-	 * mark is still stored: cleared in the next receive's commit (or at
-	 * close), saving a synced commit per message. */
+	 * mark is still stored: cleared by agentd_spooled_flush, called after
+	 * each batch of frames from the relay (one commit for the batch). */
 	uint8_t (*spooled)[FERRY_MSGID_LEN];
 	size_t nspooled, capspooled;
 
@@ -142,6 +142,17 @@ int agentd_submit(struct agentd *a, const char *to, const char *json,
  * acknowledged and the relay will redeliver.
  */
 int agentd_receive(struct agentd *a, const uint8_t *buf, size_t len);
+
+/**
+ * agentd_spooled_flush(a): clear, in one synced commit, the "unspooled"
+ * marks of received messages whose spool inbox file has been written
+ * since the last call, so that after a crash a file is written again
+ * only if the crash came between its write and this commit (not, as
+ * before, at any time until the next message arrived).  The event loop
+ * calls it after every batch of frames from the relay; agentd_close too.
+ * 0 or a storage error (the marks then stay for the next call).
+ */
+int agentd_spooled_flush(struct agentd *a);
 
 /**
  * agentd_can_send(a, err, errlen): 0 if new messages may be sent now;

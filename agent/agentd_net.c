@@ -280,7 +280,7 @@ on_dealer(struct net *n)
 		zmq_msg_init(&m);
 		if (zmq_msg_recv(&m, n->dealer, ZMQ_DONTWAIT) < 0) {
 			zmq_msg_close(&m);
-			return;
+			break;
 		}
 		more = zmq_msg_more(&m);
 		if (more) {
@@ -304,6 +304,9 @@ on_dealer(struct net *n)
 			    "redeliver)", ferry_strerror(rc));
 		zmq_msg_close(&m);
 	}
+	/* Spool files written: clear their marks now (one commit for the
+	 * frames read in this wakeup), not at the next message. */
+	(void)agentd_spooled_flush(n->a);
 }
 
 static void
