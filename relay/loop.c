@@ -119,6 +119,7 @@ struct relay {
 	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
 	int fault;			/* test hook, see commit_batch */
 	long turn_delay_ms;		/* test hook: pause before draining */
+	int fatal;			/* stop the loop (exit 1) */
 	uint64_t full_until;		/* mono ms: new MSGs NACKed ENOSPC */
 	uint64_t full_free0;		/* bytes free when the commit failed */
 	uint64_t hs_refused, hs_log_ms;	/* refused handshakes (log rate) */
@@ -1605,7 +1606,16 @@ roster_reload(struct relay *r)
 		roster_free(ro);
 		return;
 	}
-	zap_swap(r->zap, zt);
+	if (zap_swap(r->zap, zt) != 0) {
+		/* Adopted and stored, but ZAP still admits by the old
+		 * roster (a revoked key too): stop; a restart uses the
+		 * stored version (review L6). */
+		rlog(RLOG_ERROR, "zap-swap", "version=%llu failed=1; "
+		    "stopping", (unsigned long long)ro->version);
+		roster_free(ro);
+		r->fatal = 1;
+		return;
+	}
 	roster_free(r->roster);
 	r->roster = ro;
 	r->m.log_size = log_size(r->log);
@@ -1870,6 +1880,11 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		if (*hup) {
 			*hup = 0;
 			roster_reload(&r);
+		}
+		if (r.fatal || !zap_alive(r.zap)) {
+			rlog(RLOG_ERROR, "stopping", "zap=%s",
+			    r.fatal ? "swap-failed" : "thread-died");
+			goto out;
 		}
 		now = mono_ms();
 		disk_full_tick(&r, now);

@@ -119,9 +119,13 @@ int zap_start(void *zctx, struct zap_table *table, struct zap **out);
 
 /**
  * zap_swap(z, table): atomically replace the admission table with
- * ${table} (owned by the handler from then on); the old one is freed.
+ * ${table} (owned by the handler from then on, or freed on failure); the
+ * old one is freed.  0, or -1 if the lock failed (the old table stays).
  */
-void zap_swap(struct zap *z, struct zap_table *table);
+int zap_swap(struct zap *z, struct zap_table *table);
+
+/** zap_alive(z): 1 while the handler thread runs, 0 if it died on an error. */
+int zap_alive(struct zap *z);
 
 /** zap_counts(z, allowed, denied): handshakes admitted and refused so far. */
 void zap_counts(struct zap *z, uint64_t *allowed, uint64_t *denied);

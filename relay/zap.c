@@ -38,6 +38,7 @@ struct zap {
 	pthread_mutex_t mu;
 	struct zap_table *table;
 	atomic_int stop;
+	atomic_int dead;		/* the thread stopped on an error */
 	atomic_uint_fast64_t allowed, denied;
 };
 
@@ -224,8 +225,11 @@ zap_main(void *arg)
 				continue;
 			if (errno == ETERM)
 				break;
-			rlog(RLOG_ERROR, "zap-poll", "err=\"%s\"",
-			    zmq_strerror(errno));
+			/* Handshakes would now stall in silence: say so and
+			 * let the main loop stop the relay (review L5). */
+			rlog(RLOG_ERROR, "zap-poll", "err=\"%s\"; ZAP thread "
+			    "stopping", zmq_strerror(errno));
+			atomic_store(&z->dead, 1);
 			break;
 		}
 		if (rc > 0 && (pi.revents & ZMQ_POLLIN))
@@ -270,19 +274,30 @@ err1:
 	return (-1);
 }
 
-/** zap_swap(z, table): replace the admission table. */
-void
+/** zap_alive(z): 0 once the handler thread stopped on an error. */
+int
+zap_alive(struct zap *z)
+{
+
+	return (!atomic_load(&z->dead));
+}
+
+/** zap_swap(z, table): replace the admission table; 0 or -1. */
+int
 zap_swap(struct zap *z, struct zap_table *table)
 {
 	struct zap_table *old;
 
 	table_sort(table);
-	if (pthread_mutex_lock(&z->mu) != 0)
-		return;
+	if (pthread_mutex_lock(&z->mu) != 0) {
+		zap_table_free(table);
+		return (-1);
+	}
 	old = z->table;
 	z->table = table;
 	pthread_mutex_unlock(&z->mu);
 	zap_table_free(old);
+	return (0);
 }
 
 /** zap_counts(z, allowed, denied): handshake counters. */
