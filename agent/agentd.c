@@ -1673,16 +1673,14 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
  * proves delivery, so a bad checkpoint is reported, not fatal.
  */
 static void
-check_receipt_checkpoint(struct agentd *a, const struct env *e,
+check_receipt_checkpoint(const struct env *e, const uint8_t pk[32],
     const char *hx)
 {
 	struct note_checkpoint cp;
 	char origin[LOG_ORIGIN_MAX];
-	uint8_t pk[32];
 
 	snprintf(origin, sizeof(origin), "ferry/%s", e->from);
-	if (roster_sender_key(a->roster, e->from, pk) != 0 ||
-	    e->blob == NULL || e->blob_len == 0 ||
+	if (e->blob == NULL || e->blob_len == 0 ||
 	    note_parse_checkpoint(e->blob, e->blob_len, &cp) != 0 ||
 	    strcmp(cp.origin, origin) != 0 || cp.size <= e->log_index ||
 	    note_verify(e->blob, e->blob_len, origin, pk) != 0)
@@ -1692,12 +1690,46 @@ check_receipt_checkpoint(struct agentd *a, const struct env *e,
 		    (unsigned long long)e->log_index);
 }
 
+/*
+ * The recipient's signing key to verify a receipt for message ${r} with:
+ * from the roster in force, or, when the recipient has been revoked since
+ * the message was sent, from the roster version in force then
+ * (r->roster_version, saved in <data>/roster/ when it was adopted): the
+ * receipt answers a message sent while the recipient was active.
+ * *${used} is the version whose key was used.
+ */
+static int
+receipt_key(struct agentd *a, const struct env *e, const struct astore_out *r,
+    uint8_t pk[32], uint64_t *used)
+{
+	struct roster *old;
+	char path[ACONF_PATH_MAX + 64];
+	int rc, rc2;
+
+	*used = a->roster->version;
+	if ((rc = roster_sender_key(a->roster, e->from, pk)) != FERRY_EREVOKED ||
+	    r->roster_version == 0 || r->roster_version >= a->roster->version)
+		return (rc);
+	if (roster_path(a, r->roster_version, path, sizeof(path)) != 0 ||
+	    roster_read(path, &old) != 0)
+		return (rc);
+	rc2 = old->version == r->roster_version ?
+	    roster_sender_key(old, e->from, pk) : FERRY_EINVAL;
+	roster_free(old);
+	if (rc2 != 0)
+		return (rc);
+	*used = r->roster_version;
+	return (0);
+}
+
 static int
 handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e)
 {
 	struct astore_out r;
 	struct log_entry le;
+	uint8_t pk[32];
+	uint64_t used;
 	char hx[33];
 	int rc;
 
@@ -1713,14 +1745,22 @@ handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 		    "recipient or envelope; ignored", hx, e->from);
 		return (0);
 	}
-	if ((rc = verify_from(a, e)) != 0) {
+	if ((rc = receipt_key(a, e, &r, pk, &used)) != 0 ||
+	    (rc = env_verify(e, pk)) != 0) {
 		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: %s; ignored",
 		    hx, e->from, ferry_strerror(rc));
 		return (0);
 	}
 	if (r.state == ASTORE_DELIVERED)
 		return (0);
-	check_receipt_checkpoint(a, e, hx);
+	if (used != a->roster->version)
+		alog(ALOG_INFO, "receipt-old-roster", "msg=%s from=%s: "
+		    "recipient revoked since the message was sent; receipt "
+		    "verified with its key in roster version %llu (in force "
+		    "when sent; now %llu)", hx, e->from,
+		    (unsigned long long)used,
+		    (unsigned long long)a->roster->version);
+	check_receipt_checkpoint(e, pk, hx);
 	memset(&le, 0, sizeof(le));
 	le.kind = LOG_RECEIPT;
 	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);

@@ -784,6 +784,62 @@ TEST(garbage_frame)
 	CHECK_EQ(capB.n, 0);	/* nothing to NACK: names no message */
 }
 
+/*
+ * Review M8: a receipt from a recipient revoked after the message was
+ * sent is verified with the roster version in force when it was sent
+ * (kept in <data>/roster/) and accepted: delivered, not ignored forever.
+ */
+TEST(receipt_after_revocation)
+{
+	struct astore_out o;
+	struct roster *v1 = NULL, *v2 = NULL;
+	const uint8_t *rb;
+	char *json, err[AGENTD_ERR_MAX], path[700];
+	size_t len, mlen, rlen;
+	uint8_t id[16], *m, *rcpt;
+	uint64_t now = ferry_now_ms();
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK(capA.n >= 1);
+	mlen = capA.len[capA.n - 1];
+	CHECK((m = malloc(mlen)) != NULL);
+	memcpy(m, capA.buf[capA.n - 1], mlen);
+	cap_clear(&capA);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	free(m);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	rlen = capB.len[capB.n - 1];
+	CHECK((rcpt = malloc(rlen)) != NULL);
+	memcpy(rcpt, capB.buf[capB.n - 1], rlen);
+	cap_clear(&capB);
+	/* Roster version 2 revokes bravo; alpha adopts it (SIGHUP path). */
+	snprintf(path, sizeof(path), "%s/roster", dir);
+	CHECK((rb = t_read_file(path, &len)) != NULL);
+	CHECK_EQ(roster_parse(rb, len, &v1), 0);
+	free((void *)rb);
+	CHECK_EQ(roster_next(v1, now, now + 365 * DAY, &v2), 0);
+	roster_free(v1);
+	CHECK_EQ(roster_agency_revoke(v2, "bravo"), 0);
+	CHECK_EQ(roster_seal(v2), 0);
+	CHECK_EQ(roster_sign(v2, admin->sign_sk), 0);
+	CHECK_EQ(roster_bytes(v2, &rb, &len), 0);
+	snprintf(path, sizeof(path), "%s/alpha-data/roster/v%020d.roster",
+	    dir, 2);
+	CHECK_EQ(ferry_write_file(path, rb, len, 0600), 0);
+	roster_free(v2);
+	CHECK_EQ(agentd_roster_reload(&A), 0);
+	CHECK_EQ(A.roster->version, 2);
+	/* The receipt arrives now: verified with version 1, delivered. */
+	CHECK_EQ(agentd_receive(&A, rcpt, rlen), 0);
+	free(rcpt);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_DELIVERED);
+}
+
 TEST(reopen_keeps_state)
 {
 	struct astore_out o;
@@ -822,6 +878,7 @@ main(void)
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
+	RUN(receipt_after_revocation);
 	RUN(reopen_keeps_state);
 	agentd_close(&A);
 	agentd_close(&B);
