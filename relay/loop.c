@@ -12,9 +12,11 @@
  * redelivery.  Signals only set flags (main.c) that this loop reads.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -120,6 +122,7 @@ struct relay {
 	int fault;			/* test hook, see commit_batch */
 	long turn_delay_ms;		/* test hook: pause before draining */
 	int fatal;			/* stop the loop (exit 1) */
+	int lock_fd;			/* <data>/relay.lock, flock'ed */
 	uint64_t full_until;		/* mono ms: new MSGs NACKed ENOSPC */
 	uint64_t full_free0;		/* bytes free when the commit failed */
 	uint64_t hs_refused, hs_log_ms;	/* refused handshakes (log rate) */
@@ -1759,6 +1762,8 @@ relay_free(struct relay *r)
 			np = p->next;
 			free(p);
 		}
+	if (r->lock_fd >= 0)
+		(void)close(r->lock_fd);
 	free(r->checkpoint);
 	free(r->fd_gen);
 	free(r->fd_peer);
@@ -1788,6 +1793,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 
 	memset(&r, 0, sizeof(r));
 	r.c = c;
+	r.lock_fd = -1;
 	if (fault != NULL && strcmp(fault, "before-commit") == 0)
 		r.fault = FAULT_BEFORE_COMMIT;
 	else if (fault != NULL && strcmp(fault, "after-commit") == 0)
@@ -1805,6 +1811,28 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	if (mkdir_0700(c->data) != 0) {
 		rlog(RLOG_ERROR, "data", "path=%s err=\"%s\"", c->data,
 		    strerror(errno));
+		goto out;
+	}
+	/*
+	 * One relay per data folder (review L2): a second one would share
+	 * LMDB with stale in-memory sequence numbers.  The lock goes with
+	 * the process (flock), so a crash leaves no stale lock.
+	 */
+	snprintf(path, sizeof(path), "%s/relay.lock", c->data);
+	if ((r.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		rlog(RLOG_ERROR, "data-lock", "path=%s err=\"%s\"", path,
+		    strerror(errno));
+		goto out;
+	}
+	if (flock(r.lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK) {
+			rlog(RLOG_ERROR, "data-lock", "path=%s in_use=1: the "
+			    "data folder %s is in use by another ferry-relay; "
+			    "one relay per data folder", path, c->data);
+			ret = 2;
+		} else
+			rlog(RLOG_ERROR, "data-lock", "path=%s err=\"%s\"",
+			    path, strerror(errno));
 		goto out;
 	}
 	/* One LMDB environment: the log, and the queue's tables in it. */

@@ -306,7 +306,10 @@ int metrics_write(const char *dir, const struct metrics *m,
 
 /* ---- loop.c ---- */
 
-/** loop_run(c, stop, hup): run the relay until *${stop}; 0 or 1. */
+/**
+ * loop_run(c, stop, hup): run the relay until *${stop}; 0, 1 (failure) or
+ * 2 (the data folder is locked by another relay).
+ */
 int loop_run(const struct config *c, volatile sig_atomic_t *stop,
     volatile sig_atomic_t *hup);
 
