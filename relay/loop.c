@@ -1651,12 +1651,26 @@ roster_reload(struct relay *r)
 
 /* ---- setup and the loop ---- */
 
+/* Make ${path} a folder of mode 0700, tightening an existing one (L7). */
 static int
 mkdir_0700(const char *path)
 {
+	struct stat st;
 
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
 		return (-1);
+	if (stat(path, &st) != 0)
+		return (-1);
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return (-1);
+	}
+	if ((st.st_mode & 077) != 0) {
+		if (chmod(path, 0700) != 0)
+			return (-1);
+		rlog(RLOG_WARN, "data", "path=%s mode=%03o tightened=0700",
+		    path, (unsigned)(st.st_mode & 0777));
+	}
 	return (0);
 }
 
@@ -1785,7 +1799,8 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	struct depth_ctx dc;
 	const char *fault = getenv("FERRY_RELAY_FAULT");
 	char path[CONFIG_PATH_MAX + 16], origin[FERRY_ID_MAX + 8];
-	const char *pass = getenv("FERRY_RELAY_PASSPHRASE");
+	char *penv = getenv("FERRY_RELAY_PASSPHRASE"), *pass = NULL;
+	size_t plen;
 	zmq_pollitem_t pi[2];
 	uint64_t now;
 	size_t bytes, n;
@@ -1801,7 +1816,25 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	/* Test hook: gather more per batch (tests/scenario/relay_race.sh). */
 	if ((fault = getenv("FERRY_RELAY_TEST_TURN_DELAY_MS")) != NULL)
 		r.turn_delay_ms = strtol(fault, NULL, 10);
-	if ((rc = ident_load(c->key, pass, &r.me)) != 0) {
+	/*
+	 * The passphrase leaves the environment before anything else runs
+	 * (review L1): copied into locked memory, its bytes in the
+	 * environment block (what /proc/PID/environ shows) wiped, the
+	 * variable removed so no child inherits it; the copy wiped after use.
+	 */
+	if (penv != NULL) {
+		plen = strlen(penv);
+		if ((pass = sodium_malloc(plen + 1)) == NULL) {
+			rlog(RLOG_ERROR, "key", "err=FERRY_ENOMEM");
+			return (1);
+		}
+		memcpy(pass, penv, plen + 1);
+		sodium_memzero(penv, plen);
+		(void)unsetenv("FERRY_RELAY_PASSPHRASE");
+	}
+	rc = ident_load(c->key, pass, &r.me);
+	sodium_free(pass);	/* zeroes it */
+	if (rc != 0) {
 		rlog(RLOG_ERROR, "key", "path=%s err=%s", c->key,
 		    ferry_errname(rc));
 		return (1);
@@ -1837,6 +1870,9 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	}
 	/* One LMDB environment: the log, and the queue's tables in it. */
 	snprintf(path, sizeof(path), "%s/log", c->data);
+	if (mkdir_0700(path) != 0 && errno != ENOENT)
+		rlog(RLOG_WARN, "data", "path=%s err=\"%s\"", path,
+		    strerror(errno));
 	snprintf(origin, sizeof(origin), "ferry/%s", r.me->id);
 	lo.map_size = (size_t)c->map_size;
 	if ((rc = log_open_ex(path, origin, r.me->sign_sk, &lo,
