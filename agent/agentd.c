@@ -36,7 +36,6 @@
 #include "note.h"
 #include "referral.h"
 
-#define ACCEPTED_RETRY_MIN 30000	/* ms: re-ask the relay after ACCEPTED */
 #define BODY_ABS_MAX (1024u * 1024 * 1024)	/* env_decode's largest max_body */
 
 static void
@@ -140,6 +139,8 @@ pend_set(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], uint32_t state,
 		p = &a->pend[a->npend++];
 		memcpy(p->msg_id, id, FERRY_MSGID_LEN);
 		p->attempts = 0;
+		p->t_queued = ferry_now_ms();
+		p->reask = 0;
 	}
 	p->state = state;
 	p->next_try = next_try;
@@ -486,6 +487,7 @@ struct collect {
 	struct agentd *a;
 	uint8_t (*ids)[FERRY_MSGID_LEN];
 	uint32_t *states;
+	uint64_t *tq;
 	size_t n, cap;
 	int err;
 };
@@ -507,8 +509,12 @@ collect_out(void *ctx, const struct astore_out *r)
 		    NULL)
 			return (FERRY_ENOMEM);
 		c->states = p;
+		if ((p = realloc(c->tq, c->cap * sizeof(uint64_t))) == NULL)
+			return (FERRY_ENOMEM);
+		c->tq = p;
 	}
 	memcpy(c->ids[c->n], r->msg_id, FERRY_MSGID_LEN);
+	c->tq[c->n] = r->t_queued;
 	c->states[c->n++] = r->state;
 	return (0);
 }
@@ -774,12 +780,15 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	if ((rc = astore_foreach_out(a->store, collect_out, &c)) != 0)
 		goto out;
 	now = agentd_mono_ms();
-	for (i = 0; i < c.n; i++)
+	for (i = 0; i < c.n; i++) {
 		if ((rc = pend_set(a, c.ids[i], c.states[i], now)) != 0)
 			goto out;
+		a->pend[a->npend - 1].t_queued = c.tq[i];
+	}
 out:
 	free(c.ids);
 	free(c.states);
+	free(c.tq);
 	if (rc != 0)
 		seterr(err, errlen, "recovering the outbox: %s",
 		    ferry_strerror(rc));
@@ -863,8 +872,9 @@ send_control(struct agentd *a, struct env *e)
 int
 agentd_hello(struct agentd *a)
 {
+	struct agentd_pending *p;
 	struct env e;
-	uint64_t now = agentd_mono_ms();
+	uint64_t now = agentd_mono_ms(), wall = ferry_now_ms();
 	size_t i;
 	int rc;
 
@@ -873,8 +883,13 @@ agentd_hello(struct agentd *a)
 	e.roster_version = a->roster->version;
 	e.credit = a->conf.credit;
 	for (i = 0; i < a->npend; i++) {
-		a->pend[i].next_try = now;
-		a->pend[i].attempts = 0;
+		p = &a->pend[i];
+		if (p->state != ASTORE_ACCEPTED) {
+			p->next_try = now;
+			p->attempts = 0;
+		} else if (p->next_try <= now && (p->t_queued == 0 ||
+		    wall - p->t_queued < AGENTD_REASK_MAX_AGE))
+			p->reask = 1;	/* in custody: re-ask, with backoff */
 	}
 	a->want_hello = 0;
 	a->last_hello = now;
@@ -954,11 +969,23 @@ agentd_tick(struct agentd *a, uint64_t now)
 	(void)agentd_roster_expired(a, ferry_now_ms());
 	for (i = 0; i < a->npend; i++) {
 		p = &a->pend[i];
+		if (p->state == ASTORE_ACCEPTED) {
+			/* In the relay's custody: only when a HELLO asked. */
+			if (!a->connected || !p->reask)
+				continue;
+			p->reask = 0;
+			if (send_stored(a, p->msg_id) == 0 && p->attempts < 16)
+				p->attempts++;
+			d = (uint64_t)AGENTD_REASK_MIN << p->attempts;
+			if (d > AGENTD_REASK_MAX)
+				d = AGENTD_REASK_MAX;
+			p->next_try = now + d;
+			continue;
+		}
 		if (a->connected && p->next_try <= now) {
 			if (send_stored(a, p->msg_id) == 0)
 				p->attempts++;
-			base = p->state == ASTORE_ACCEPTED ?
-			    ACCEPTED_RETRY_MIN : a->conf.retry_ms;
+			base = a->conf.retry_ms;
 			d = base << (p->attempts < 16 ? p->attempts : 16);
 			if (d > a->conf.retry_max_ms || d < base)
 				d = a->conf.retry_max_ms > base ?
@@ -1616,6 +1643,7 @@ static int
 handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e)
 {
+	struct agentd_pending *p;
 	struct astore_out r;
 	struct log_entry le;
 	char hx[33];
@@ -1661,8 +1689,12 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	a->n_accepted++;
 	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r.to,
 	    (unsigned long long)e->log_index);
-	(void)pend_set(a, e->msg_id, ASTORE_ACCEPTED,
-	    agentd_mono_ms() + ACCEPTED_RETRY_MIN);
+	/* Re-asked only at a later HELLO, after AGENTD_REASK_MIN at least. */
+	if (pend_set(a, e->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
+	    AGENTD_REASK_MIN) == 0 && (p = pend_find(a, e->msg_id)) != NULL) {
+		p->attempts = 0;
+		p->reask = 0;
+	}
 	return (0);
 }
 

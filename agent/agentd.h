@@ -35,11 +35,25 @@
 enum { AGENTD_HELLO_DONE = 0, AGENTD_HELLO_SENT, AGENTD_HELLO_UNSENT };
 
 /* A message waiting for ACCEPTED or RECEIPT: its retransmission schedule. */
+/*
+ * A QUEUED message is sent again on a timer (retry, doubling to
+ * retry_max) and at every HELLO.  An ACCEPTED one is in the relay's
+ * custody: it is re-asked (sent again, answered from the relay's store
+ * with ACCEPTED and the RECEIPT if any) only at a HELLO (a reconnection),
+ * at most once per backoff (30 s doubling to 1 h), and not once it is
+ * older than AGENTD_REASK_MAX_AGE (the relay expires it and says so).
+ */
+#define AGENTD_REASK_MIN 30000		/* ms */
+#define AGENTD_REASK_MAX 3600000	/* ms */
+#define AGENTD_REASK_MAX_AGE (5ULL * 24 * 3600 * 1000 - 3600000)
+
 struct agentd_pending {
 	uint8_t msg_id[FERRY_MSGID_LEN];
 	uint32_t state;		/* ASTORE_QUEUED or ASTORE_ACCEPTED */
 	uint64_t next_try;	/* agentd_mono_ms() */
 	uint32_t attempts;
+	uint64_t t_queued;	/* wall clock ms, when it was stored */
+	int reask;		/* ACCEPTED: send again at the next tick */
 };
 
 struct agentd {

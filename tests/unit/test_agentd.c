@@ -772,6 +772,76 @@ TEST(hello_resent_until_answered)
 	A.connected = 1;
 }
 
+/* Count captured MSG frames of message ${id}. */
+static size_t
+cap_msgs(struct cap *c, const uint8_t id[16])
+{
+	struct env e;
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (env_decode(c->buf[i], c->len[i], 0, &e) == 0 &&
+		    e.type == ENV_MSG && memcmp(e.id, id, 16) == 0)
+			n++;
+	return (n);
+}
+
+/*
+ * Review M7: once ACCEPTED, the full envelope is not re-uploaded on a
+ * timer: only at a HELLO (a reconnection), at most once per backoff, and
+ * not once the message is older than the relay keeps it.
+ */
+TEST(accepted_reask_only_at_hello)
+{
+	struct astore_out o;
+	struct agentd_pending *p = NULL;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len, i;
+	uint8_t id[16], *b;
+	uint64_t mono;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	cap_clear(&capA);
+	for (i = 0; i < A.npend; i++)
+		if (memcmp(A.pend[i].msg_id, id, 16) == 0)
+			p = &A.pend[i];
+	CHECK(p != NULL);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &b,
+	    &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(p->state, ASTORE_ACCEPTED);
+	/* Hours pass on a live link: nothing re-sent for it. */
+	mono = agentd_mono_ms();
+	cap_clear(&capA);
+	(void)agentd_tick(&A, mono + 3 * 3600000ULL);
+	CHECK_EQ(cap_msgs(&capA, id), 0);
+	/* A HELLO once its backoff passed: re-asked once. */
+	p->next_try = mono;
+	CHECK_EQ(agentd_hello(&A), 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, mono);
+	CHECK_EQ(cap_msgs(&capA, id), 1);
+	cap_clear(&capA);
+	CHECK(p->next_try >= mono + AGENTD_REASK_MIN);
+	/* Another HELLO at once (a reconnect storm): within the backoff. */
+	CHECK_EQ(agentd_hello(&A), 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, mono + 1000);
+	CHECK_EQ(cap_msgs(&capA, id), 0);
+	/* Older than the relay keeps messages: never re-asked. */
+	p->next_try = mono;
+	p->t_queued = ferry_now_ms() - AGENTD_REASK_MAX_AGE - 1;
+	CHECK_EQ(agentd_hello(&A), 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, mono + 2000);
+	CHECK_EQ(cap_msgs(&capA, id), 0);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -849,8 +919,9 @@ TEST(reopen_keeps_state)
 	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_DELIVERED);
 	/* Messages still waiting for ACCEPTED (the tampered test's and
-	 * timers_monotonic's): pending. */
-	CHECK_EQ(A.npend, 2);
+	 * timers_monotonic's) or RECEIPT (accepted_reask_only_at_hello's):
+	 * pending. */
+	CHECK_EQ(A.npend, 3);
 }
 
 int
@@ -875,6 +946,7 @@ main(void)
 	RUN(nack_reason_generic);
 	RUN(timers_monotonic);
 	RUN(hello_resent_until_answered);
+	RUN(accepted_reask_only_at_hello);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
