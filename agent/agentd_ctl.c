@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "agentd.h"
 #include "alog.h"
@@ -190,26 +191,82 @@ do_list(struct agentd *a, int in)
 	return (o);
 }
 
+/*
+ * The client's request id (optional "request_id": 64 hex digits, which
+ * the ferry CLI derives from the request and the document, so the same
+ * command run again carries the same one) as a key of the store's index
+ * (shared with the spool, domain-separated): SHA-256("ferry-ctl-request/
+ * v1" 0 to 0 request_id).  1 with ${key} set, 0 if the request has none,
+ * FERRY_EINVAL if it is malformed.
+ */
+static int
+request_key(json_t *req, const char *to, uint8_t key[32])
+{
+	static const char tag[] = "ferry-ctl-request/v1";
+	crypto_hash_sha256_state st;
+	const char *rid;
+	uint8_t raw[32];
+
+	if ((rid = json_string_value(json_object_get(req, "request_id"))) ==
+	    NULL)
+		return (json_object_get(req, "request_id") == NULL ? 0 :
+		    FERRY_EINVAL);
+	if (strlen(rid) != 64 || ferry_unhex(raw, 32, rid) != 0)
+		return (FERRY_EINVAL);
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)tag, sizeof(tag));
+	crypto_hash_sha256_update(&st, (const uint8_t *)to, strlen(to) + 1);
+	crypto_hash_sha256_update(&st, (const uint8_t *)rid, 64);
+	crypto_hash_sha256_final(&st, key);
+	return (1);
+}
+
+/*
+ * Send ${doc} to ${to}, once per request id: a request carrying one that
+ * was already stored is answered with that message's id ("duplicate":
+ * true) and nothing is sent again, so a CLI retried after a timeout
+ * never sends a referral twice.
+ */
+static json_t *
+submit_once(struct agentd *a, json_t *req, const char *to, const char *doc,
+    size_t doclen)
+{
+	char err[AGENTD_ERR_MAX], hx[33];
+	uint8_t id[FERRY_MSGID_LEN], key[32];
+	json_t *o;
+	int rc, has, dup = 0;
+
+	if ((has = request_key(req, to, key)) < 0)
+		return (fail(FERRY_EINVAL, "request_id: not 64 hex digits"));
+	if (has && (rc = astore_spool_lookup(a->store, key, id)) == 0) {
+		dup = 1;
+		hexs(hx, id, FERRY_MSGID_LEN);
+		alog(ALOG_INFO, "send-again", "msg=%s to=%s: the same request "
+		    "again (a retry): its message id returned, nothing sent "
+		    "twice", hx, to);
+	} else if (has && rc != FERRY_ENOENT)
+		return (fail(rc, NULL));
+	else if ((rc = agentd_submit(a, to, doc, doclen, NULL, has ? key :
+	    NULL, id, err, sizeof(err))) != 0)
+		return (fail(rc, err[0] ? err : NULL));
+	hexs(hx, id, FERRY_MSGID_LEN);
+	o = ok_obj();
+	json_object_set_new(o, "msg_id", json_string(hx));
+	if (dup)
+		json_object_set_new(o, "duplicate", json_true());
+	return (o);
+}
+
 static json_t *
 do_send(struct agentd *a, json_t *req, const uint8_t *doc, size_t doclen)
 {
-	char err[AGENTD_ERR_MAX], hx[33];
 	const char *to;
-	uint8_t id[FERRY_MSGID_LEN];
-	json_t *o;
-	int rc;
 
 	if ((to = json_string_value(json_object_get(req, "to"))) == NULL)
 		return (fail(FERRY_EINVAL, "request: \"to\" missing"));
 	if (doc == NULL)
 		return (fail(FERRY_EINVAL, "request: document frame missing"));
-	if ((rc = agentd_submit(a, to, (const char *)doc, doclen, NULL, NULL,
-	    id, err, sizeof(err))) != 0)
-		return (fail(rc, err[0] ? err : NULL));
-	hexs(hx, id, FERRY_MSGID_LEN);
-	o = ok_obj();
-	json_object_set_new(o, "msg_id", json_string(hx));
-	return (o);
+	return (submit_once(a, req, to, (const char *)doc, doclen));
 }
 
 /* reply: build a response document to a received message, then send it. */
@@ -218,8 +275,8 @@ do_reply(struct agentd *a, json_t *req)
 {
 	struct referral_party who;
 	struct astore_in in;
-	uint8_t id[FERRY_MSGID_LEN], nid[FERRY_MSGID_LEN];
-	char *doc = NULL, err[AGENTD_ERR_MAX], hx[33];
+	uint8_t id[FERRY_MSGID_LEN];
+	char *doc = NULL, err[AGENTD_ERR_MAX];
 	const char *resp;
 	json_t *o;
 	int rc;
@@ -249,14 +306,8 @@ do_reply(struct agentd *a, json_t *req)
 	    json_string_value(json_object_get(req, "narrative")), &who, &doc,
 	    err, sizeof(err))) != 0)
 		return (fail(rc, err[0] ? err : NULL));
-	rc = agentd_submit(a, in.from, doc, strlen(doc), NULL, NULL, nid, err,
-	    sizeof(err));
+	o = submit_once(a, req, in.from, doc, strlen(doc));
 	free(doc);
-	if (rc != 0)
-		return (fail(rc, err[0] ? err : NULL));
-	hexs(hx, nid, FERRY_MSGID_LEN);
-	o = ok_obj();
-	json_object_set_new(o, "msg_id", json_string(hx));
 	return (o);
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "alog.h"
@@ -40,6 +41,9 @@
 #define CLI_TIMEOUT_MS 60000
 
 static const char *data_dir;
+
+/* The request being sent stores a message (send, reply): see call(). */
+static int call_stores;
 
 struct cmd {
 	const char *name;
@@ -141,10 +145,19 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	while (zmq_msg_recv(&m, s, 0) < 0) {
 		if (zmq_errno() == EINTR)
 			continue;
-		fprintf(stderr, "ferry: no answer from the agent at %s (%s): "
-		    "is ferry-agent running?\n", ep,
-		    zmq_errno() == EAGAIN ? "timed out" :
-		    zmq_strerror(zmq_errno()));
+		if (call_stores)
+			/* The agent has the request: it may have stored it. */
+			fprintf(stderr, "ferry: no answer from the agent at %s "
+			    "(%s after %ds): the agent may have accepted it; "
+			    "run the same command again: it will not be sent "
+			    "twice (it prints the message id if it was "
+			    "stored)\n", ep, zmq_errno() == EAGAIN ?
+			    "timed out" : zmq_strerror(zmq_errno()), t / 1000);
+		else
+			fprintf(stderr, "ferry: no answer from the agent at %s "
+			    "(%s): is ferry-agent running?\n", ep,
+			    zmq_errno() == EAGAIN ? "timed out" :
+			    zmq_strerror(zmq_errno()));
 		zmq_msg_close(&m);
 		goto done;
 	}
@@ -175,6 +188,37 @@ done:
 }
 
 static const char *esc(const char *);
+
+/*
+ * Give ${req} (a send or reply) a "request_id": SHA-256 of a domain tag,
+ * the request and the document ${doc}, so running the same command again
+ * (after a timeout) carries the same id and the agent, which stores each
+ * request id with its message, returns that message's id instead of
+ * sending the referral twice.  0 or 1 (out of memory).
+ */
+static int
+set_request_id(json_t *req, const void *doc, size_t doclen)
+{
+	static const char tag[] = "ferry-cli-request/v1";
+	crypto_hash_sha256_state st;
+	uint8_t h[32];
+	char hx[65], *rs;
+
+	if ((rs = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		return (1);
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)tag, sizeof(tag));
+	crypto_hash_sha256_update(&st, (const uint8_t *)rs, strlen(rs) + 1);
+	if (doc != NULL)
+		crypto_hash_sha256_update(&st, doc, doclen);
+	crypto_hash_sha256_final(&st, h);
+	free(rs);
+	ferry_hex(hx, h, 32);
+	if (json_object_set_new(req, "request_id", json_string(hx)) != 0)
+		return (1);
+	call_stores = 1;
+	return (0);
+}
 
 /* Print the agent's error reply; returns 1. */
 static int
@@ -340,6 +384,11 @@ c_send(int argc, char **argv)
 	if (read_doc(argv[optind], &doc, &len) != 0)
 		return (1);
 	req = json_pack("{s:s, s:s}", "cmd", "send", "to", to);
+	if (req == NULL || set_request_id(req, doc, len) != 0) {
+		json_decref(req);
+		free(doc);
+		return (1);
+	}
 	rc = call(req, doc, len, &r, NULL);
 	json_decref(req);
 	free(doc);
@@ -399,6 +448,10 @@ c_reply(int argc, char **argv)
 		json_object_set_new(req, "name", json_string(name));
 	if (org)
 		json_object_set_new(req, "organisation", json_string(org));
+	if (set_request_id(req, NULL, 0) != 0) {
+		json_decref(req);
+		return (1);
+	}
 	rc = call(req, NULL, 0, &r, NULL);
 	json_decref(req);
 	if (rc != 0)
@@ -812,6 +865,10 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 
+	if (sodium_init() < 0) {
+		fprintf(stderr, "ferry: libsodium failed to initialise\n");
+		return (1);
+	}
 	data_dir = getenv("FERRY_DATA");
 	/* '+': stop at the subcommand; its options are parsed by it. */
 	while ((ch = getopt_long(argc, argv, "+d:h", lo, NULL)) != -1) {
