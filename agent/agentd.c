@@ -1092,7 +1092,9 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 		goto done;
 	}
 	rec.log_index = idx;
-	if ((rc = astore_put_out(a->store, b, &rec, env, envlen,
+	/* The envelope is stored once, in the log (log_add above): erasure
+	 * (log_erase) then shreds the only copy. */
+	if ((rc = astore_put_out(a->store, b, &rec, NULL, 0,
 	    spool_key)) != 0) {
 		log_abort(b);
 		seterr(err, errlen, "storing: %s", ferry_strerror(rc));
@@ -1541,7 +1543,7 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	    info.response : "");
 	in.receipt = rbytes;
 	in.receipt_len = rlen;
-	if ((rc = astore_put_in(a->store, b, &in, buf, len,
+	if ((rc = astore_put_in(a->store, b, &in, NULL, 0,
 	    a->conf.spool[0] != '\0')) != 0 ||
 	    (rc = spooled_clear(a, b)) != 0)
 		goto abort;

@@ -346,9 +346,10 @@ put_pair(struct astore *s, struct log_batch *b, int rdbi, int edbi,
 	if ((rc = wbegin(s, &b, &own)) != 0)
 		return (rc);
 	if ((rc = log_batch_put(b, s->dbi[rdbi], id, FERRY_MSGID_LEN, rec,
-	    reclen, MDB_NOOVERWRITE)) == 0 &&
-	    (rc = log_batch_put(b, s->dbi[edbi], id, FERRY_MSGID_LEN, env,
-	    envlen, 0)) == 0 && spool_key != NULL)
+	    reclen, MDB_NOOVERWRITE)) == 0 && env != NULL)
+		rc = log_batch_put(b, s->dbi[edbi], id, FERRY_MSGID_LEN, env,
+		    envlen, 0);
+	if (rc == 0 && spool_key != NULL)
 		rc = log_batch_put(b, s->dbi[D_SPOOL], spool_key, 32, id,
 		    FERRY_MSGID_LEN, 0);
 	if (rc == 0 && unspooled)
@@ -439,8 +440,17 @@ int
 astore_get_out_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len)
 {
+	struct astore_out r;
+	int rc;
 
-	return (get_copy(s, s->dbi[D_OUTENV], id, FERRY_MSGID_LEN, buf, len));
+	/* Records stored with their envelope (before it was kept in the log
+	 * only), else the log's copy, found by the record's env_hash. */
+	if ((rc = get_copy(s, s->dbi[D_OUTENV], id, FERRY_MSGID_LEN, buf,
+	    len)) != FERRY_ENOENT)
+		return (rc);
+	if ((rc = astore_get_out(s, id, &r)) != 0)
+		return (rc);
+	return (log_get_envelope(s->l, r.env_hash, buf, len));
 }
 
 int
@@ -507,8 +517,16 @@ int
 astore_get_in_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len)
 {
+	struct astore_in r;
+	int rc;
 
-	return (get_copy(s, s->dbi[D_INENV], id, FERRY_MSGID_LEN, buf, len));
+	if ((rc = get_copy(s, s->dbi[D_INENV], id, FERRY_MSGID_LEN, buf,
+	    len)) != FERRY_ENOENT)
+		return (rc);
+	if ((rc = astore_get_in(s, id, &r)) != 0)
+		return (rc);
+	astore_in_clear(&r);
+	return (log_get_envelope(s->l, r.env_hash, buf, len));
 }
 
 int

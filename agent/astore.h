@@ -95,7 +95,9 @@ void astore_close(struct astore *s);
 
 /**
  * astore_put_out(s, b, rec, env, envlen, spool_key): store outgoing
- * record ${rec} with its envelope bytes and, when ${spool_key} (32 bytes)
+ * record ${rec} with its envelope bytes (${env} NULL: none, the envelope
+ * is the log's, found by rec->env_hash; the agent does so, so that
+ * log_erase shreds the only copy) and, when ${spool_key} (32 bytes)
  * is not NULL, the spool index entry spool_key -> msg id, in batch ${b}.
  * FERRY_EEXIST if the message id is already stored (${b} stays usable).
  */
@@ -108,7 +110,7 @@ int astore_update_out(struct astore *s, struct log_batch *b,
 /** astore_get_out(s, id, rec): read the outgoing record ${id}; FERRY_ENOENT if none. */
 int astore_get_out(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     struct astore_out *rec);
-/** astore_get_out_env(s, id, buf, len): the envelope of ${id} in a new buffer (free()). */
+/** astore_get_out_env(s, id, buf, len): the envelope of ${id} in a new buffer (free()): the store's copy, else the log's (log_get_envelope); FERRY_ENOENT once erased. */
 int astore_get_out_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len);
 /**
@@ -122,7 +124,8 @@ int astore_foreach_out(struct astore *s,
 
 /**
  * astore_put_in(s, b, rec, env, envlen, unspooled): store incoming record
- * ${rec} (its receipt included) with its envelope bytes in batch ${b};
+ * ${rec} (its receipt included) with its envelope bytes (${env} NULL:
+ * none, as for astore_put_out) in batch ${b};
  * with ${unspooled}, also mark it as not yet written to the spool inbox
  * (astore_spooled clears the mark).  FERRY_EEXIST if already stored.
  */
@@ -146,7 +149,7 @@ int astore_foreach_unspooled(struct astore *s,
  */
 int astore_get_in(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     struct astore_in *rec);
-/** astore_get_in_env(s, id, buf, len): the envelope of incoming ${id} (free()). */
+/** astore_get_in_env(s, id, buf, len): the envelope of incoming ${id} (free()): the store's copy, else the log's; FERRY_ENOENT once erased. */
 int astore_get_in_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len);
 /** astore_in_clear(rec): free what astore_get_in attached to ${rec}. */

@@ -842,6 +842,46 @@ TEST(accepted_reask_only_at_hello)
 	CHECK_EQ(cap_msgs(&capA, id), 0);
 }
 
+/*
+ * Review L4: each envelope is stored once, in the log, so erasure
+ * (log_erase) leaves no copy: the store answers from the log's, and after
+ * erasure neither the sender nor the recipient can read it back.
+ */
+TEST(envelope_stored_once)
+{
+	char *json, err[AGENTD_ERR_MAX], dirc;
+	size_t len, mlen, elen;
+	uint8_t id[16], *m, *env;
+	uint64_t idx;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK(capA.n >= 1);
+	mlen = capA.len[capA.n - 1];
+	CHECK((m = malloc(mlen)) != NULL);
+	memcpy(m, capA.buf[capA.n - 1], mlen);
+	cap_clear(&capA);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	cap_clear(&capB);
+	CHECK_EQ(astore_get_out_env(A.store, id, &env, &elen), 0);
+	CHECK(elen == mlen && memcmp(env, m, mlen) == 0);
+	free(env);
+	CHECK_EQ(astore_get_in_env(B.store, id, &env, &elen), 0);
+	CHECK(elen == mlen && memcmp(env, m, mlen) == 0);
+	free(env);
+	free(m);
+	CHECK_EQ(log_erase(A.log, id, 1, "alpha", 1, &idx), 0);
+	CHECK_EQ(log_erase(B.log, id, 1, "bravo", 1, &idx), 0);
+	CHECK_EQ(astore_get_out_env(A.store, id, &env, &elen), FERRY_ENOENT);
+	CHECK_EQ(astore_get_in_env(B.store, id, &env, &elen), FERRY_ENOENT);
+	CHECK(agentd_content(&A, id, &dirc, &json) != 0);
+	CHECK(agentd_content(&B, id, &dirc, &json) != 0);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -918,10 +958,10 @@ TEST(reopen_keeps_state)
 	CHECK_EQ(open_agent(&A, "alpha", &capA), 0);
 	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_DELIVERED);
-	/* Messages still waiting for ACCEPTED (the tampered test's and
-	 * timers_monotonic's) or RECEIPT (accepted_reask_only_at_hello's):
-	 * pending. */
-	CHECK_EQ(A.npend, 3);
+	/* Messages still waiting for ACCEPTED (the tampered test's,
+	 * timers_monotonic's and envelope_stored_once's) or RECEIPT
+	 * (accepted_reask_only_at_hello's): pending. */
+	CHECK_EQ(A.npend, 4);
 }
 
 int
@@ -947,6 +987,7 @@ main(void)
 	RUN(timers_monotonic);
 	RUN(hello_resent_until_answered);
 	RUN(accepted_reask_only_at_hello);
+	RUN(envelope_stored_once);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
