@@ -29,6 +29,7 @@
 #include "envelope.h"
 #include "ident.h"
 #include "log.h"
+#include "note.h"
 #include "roster.h"
 #include "relay.h"
 
@@ -45,6 +46,7 @@
 #define PEER_BYTES_MAX (64u << 20) /* MSG bytes in flight per peer (H2) */
 #define HELLO_PUSH_MS 1000	/* HELLO pushes per route: at most 1/s */
 #define PUMP_BACKOFF_MS 100	/* after a full pipe (EAGAIN) */
+#define REFUSED_LOG_MS 1000	/* REFUSED log entries: 1/s per peer (M3) */
 
 struct peer {
 	struct peer *next;		/* hash chain */
@@ -66,6 +68,9 @@ struct peer {
 	int notices;			/* has kept notices to push */
 	int revoked;			/* not active in the roster in force */
 	uint64_t refused_log_ms;	/* last refused-revoked line (rate) */
+	uint64_t refused_entry_ms;	/* last REFUSED log entry (rate) */
+	uint64_t refused_quiet;		/* refusals since, not logged */
+	uint64_t cp_size;		/* tree size of its last checkpoint */
 };
 
 enum item_kind {
@@ -96,6 +101,8 @@ struct item {
 	char nsender[FERRY_ID_MAX + 1];
 	int dup_same;			/* IT_DUP of an item in this batch */
 	size_t dup_ref;			/* ... its index */
+	int quiet;			/* IT_REFUSE: no log entry, no line */
+	uint64_t quiet_n;		/* ... refusals not logged before it */
 	int dup_final;			/* IT_DUP answered with a final of
 					 * this batch (uncommitted) */
 	struct log_entry le[2];
@@ -467,9 +474,27 @@ static void
 refuse(struct relay *r, struct item *it, int code)
 {
 
+	uint64_t now = mono_ms();
+
 	it->kind = IT_REFUSE;
 	it->code = code;
 	count_refused(r, code);
+	/*
+	 * One REFUSED log entry (and WARN line) per peer per second; the
+	 * others are only counted (metrics) and summed up in the next line,
+	 * so a peer sending garbage cannot grow the append-only log (M3).
+	 * A refused MSG is NACKed all the same.
+	 */
+	if (it->p->refused_entry_ms != 0 &&
+	    now - it->p->refused_entry_ms < REFUSED_LOG_MS) {
+		it->quiet = 1;
+		it->p->refused_quiet++;
+		it->nle = 0;
+		return;
+	}
+	it->p->refused_entry_ms = now;
+	it->quiet_n = it->p->refused_quiet;
+	it->p->refused_quiet = 0;
 	le_set(&it->le[0], LOG_REFUSED, it->e.type == ENV_MSG ? it->e.id :
 	    NULL, it->hash, it->p->id, NULL, r->roster->version);
 	it->le[0].code = code;
@@ -673,6 +698,51 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 	}
 }
 
+/*
+ * An agent's CHECKPOINT (M3): logged only if its note parses, names the
+ * sender's own log (origin "ferry/<id>"), is signed by the sender's key,
+ * fits a log entry, and grows the tree past the last one logged for this
+ * peer (since start); an unchanged one is skipped, anything else refused.
+ */
+static void
+check_checkpoint(struct relay *r, struct item *it, struct peer *p,
+    const uint8_t *spk)
+{
+	struct note_checkpoint cp;
+	char origin[FERRY_ID_MAX + 8];
+	int rc;
+
+	if (it->e.blob_len == 0 || it->e.blob_len > LOG_AUX_MAX) {
+		refuse(r, it, FERRY_ETOOBIG);
+		return;
+	}
+	if ((rc = note_parse_checkpoint(it->e.blob, it->e.blob_len, &cp)) !=
+	    0) {
+		refuse(r, it, rc);
+		return;
+	}
+	snprintf(origin, sizeof(origin), "ferry/%s", p->id);
+	if (strcmp(cp.origin, origin) != 0) {
+		refuse(r, it, FERRY_ESENDER);
+		return;
+	}
+	if (note_verify(it->e.blob, it->e.blob_len, cp.origin, spk) != 0) {
+		refuse(r, it, FERRY_EBADSIG);
+		return;
+	}
+	if (cp.size <= p->cp_size) {
+		it->kind = IT_SKIP;	/* nothing new */
+		return;
+	}
+	p->cp_size = cp.size;
+	it->kind = IT_CHECKPOINT;
+	le_set(&it->le[0], LOG_CHECKPOINT, NULL, it->hash, p->id, NULL,
+	    r->roster->version);
+	it->le[0].aux = it->e.blob;
+	it->le[0].aux_len = it->e.blob_len;
+	it->nle = 1;
+}
+
 /* Push kept notices (receipts/NACKs) to ${p}; queue their removal. */
 static int
 notice_one(void *ctx, uint64_t nseq, const uint8_t *b, size_t n)
@@ -870,16 +940,8 @@ recv_one(struct relay *r, size_t *bytes)
 		} else if (it->e.type == ENV_HEARTBEAT) {
 			it->kind = IT_SKIP;
 			send_simple(r, p, ENV_HEARTBEAT);
-		} else {
-			it->kind = IT_CHECKPOINT;
-			le_set(&it->le[0], LOG_CHECKPOINT, NULL, it->hash,
-			    p->id, NULL, r->roster->version);
-			if (it->e.blob_len <= LOG_AUX_MAX) {
-				it->le[0].aux = it->e.blob;
-				it->le[0].aux_len = it->e.blob_len;
-			}
-			it->nle = 1;
-		}
+		} else
+			check_checkpoint(r, it, p, spk);
 		break;
 	default:
 		refuse(r, it, FERRY_EMSGTYPE);
@@ -1071,8 +1133,11 @@ answer_batch(struct relay *r)
 				(void)send_to(r, it->p, it->final, it->flen);
 			break;
 		case IT_REFUSE:
-			rlog(RLOG_WARN, "refused", "from=%s code=%s bytes=%zu",
-			    it->p->id, ferry_errname(it->code), it->len);
+			if (!it->quiet)
+				rlog(RLOG_WARN, "refused", "from=%s code=%s "
+				    "bytes=%zu not_logged_before=%llu",
+				    it->p->id, ferry_errname(it->code),
+				    it->len, (unsigned long long)it->quiet_n);
 			/* NACK refused MSGs and undecodable input; a refused
 			 * RECEIPT, NACK or control envelope is only logged,
 			 * so no NACK can be mistaken for one about a MSG. */

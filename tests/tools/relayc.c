@@ -16,7 +16,9 @@
  *       print "accepted <id> <i>" or "nack <CODE> <id> <i>" per message,
  *       and with --receipts also "receipt <id>" (exit 0 when all
  *       answered).  --mode tamper|spoof:ID|badto|garbage|empty|frames|
- *       dup|huge sends malformed or hostile variants instead.
+ *       dup|huge sends malformed or hostile variants instead;
+ *       --mode checkpoint-garbage sends --count CHECKPOINT envelopes
+ *       whose note does not parse, and exits without waiting.
  *   relayc recv EP KEY ROSTER [options]
  *       HELLO with --credit W; print "msg <id> <content>" per new
  *       message (or "dup <id>"), send a RECEIPT for each unless
@@ -401,6 +403,19 @@ cmd_send(int argc, char **argv)
 	(void)argc;
 	cli_open(&c, argv[0], argv[1], argv[2]);
 	cli_hello(&c);
+	if (strcmp(mode, "checkpoint-garbage") == 0) {
+		/* --count CHECKPOINTs whose note is not a note; no answer. */
+		for (i = 0; i < count; i++) {
+			memset(&e, 0, sizeof(e));
+			e.type = ENV_CHECKPOINT;
+			e.blob = (const uint8_t *)"not a checkpoint note\n";
+			e.blob_len = 22;
+			cli_send_env(&c, &e);
+		}
+		printf("sent %d\n", count);
+		cli_close(&c);
+		return (0);
+	}
 	if ((s = calloc((size_t)count, sizeof(*s))) == NULL ||
 	    (content = calloc(1, size + 64)) == NULL)
 		die("calloc", FERRY_ENOMEM);
