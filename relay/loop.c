@@ -1133,11 +1133,11 @@ answer_batch(struct relay *r)
 				(void)send_to(r, it->p, it->final, it->flen);
 			break;
 		case IT_REFUSE:
-			if (!it->quiet)
-				rlog(RLOG_WARN, "refused", "from=%s code=%s "
-				    "bytes=%zu not_logged_before=%llu",
-				    it->p->id, ferry_errname(it->code),
-				    it->len, (unsigned long long)it->quiet_n);
+			/* Rate-limited refusals: DEBUG lines only. */
+			rlog(it->quiet ? RLOG_DEBUG : RLOG_WARN, "refused",
+			    "from=%s code=%s bytes=%zu not_logged_before=%llu",
+			    it->p->id, ferry_errname(it->code), it->len,
+			    (unsigned long long)it->quiet_n);
 			/* NACK refused MSGs and undecodable input; a refused
 			 * RECEIPT, NACK or control envelope is only logged,
 			 * so no NACK can be mistaken for one about a MSG. */
