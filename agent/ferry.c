@@ -44,6 +44,10 @@ static const char *data_dir;
 
 /* The request being sent stores a message (send, reply): see call(). */
 static int call_stores;
+/* It left but no answer came: its outcome is unknown (call()). */
+static int call_unsure;
+/* <data>/cli-pending/<hash>: the request id of that request (set_request_id). */
+static char pending_path[4200];
 
 struct cmd {
 	const char *name;
@@ -145,6 +149,7 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	while (zmq_msg_recv(&m, s, 0) < 0) {
 		if (zmq_errno() == EINTR)
 			continue;
+		call_unsure = 1;
 		if (call_stores)
 			/* The agent has the request: it may have stored it. */
 			fprintf(stderr, "ferry: no answer from the agent at %s "
@@ -190,19 +195,24 @@ done:
 static const char *esc(const char *);
 
 /*
- * Give ${req} (a send or reply) a "request_id": SHA-256 of a domain tag,
- * the request and the document ${doc}, so running the same command again
- * (after a timeout) carries the same id and the agent, which stores each
- * request id with its message, returns that message's id instead of
- * sending the referral twice.  0 or 1 (out of memory).
+ * Give ${req} (a send or reply) a "request_id" the agent stores with the
+ * message, answering a request id it already holds with that message's
+ * id instead of sending the referral twice.  A fresh random one, unless
+ * an earlier run of the very same command (same request, same document:
+ * SHA-256 of a domain tag, both) got no answer: its id is kept in
+ * <data>/cli-pending/<that hash> until an answer comes (request_done), so
+ * running the same command again after a timeout carries the same id
+ * and is not sent twice, while sending the same document again after a
+ * definite answer is a new message.  0 or 1 (out of memory).
  */
 static int
 set_request_id(json_t *req, const void *doc, size_t doclen)
 {
 	static const char tag[] = "ferry-cli-request/v1";
 	crypto_hash_sha256_state st;
-	uint8_t h[32];
-	char hx[65], *rs;
+	uint8_t h[32], rid[32], *buf = NULL;
+	char hx[65], ridx[65], dir[4150], *rs;
+	size_t len;
 
 	if ((rs = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return (1);
@@ -214,10 +224,42 @@ set_request_id(json_t *req, const void *doc, size_t doclen)
 	crypto_hash_sha256_final(&st, h);
 	free(rs);
 	ferry_hex(hx, h, 32);
-	if (json_object_set_new(req, "request_id", json_string(hx)) != 0)
+	pending_path[0] = '\0';
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/cli-pending", data_dir) <
+	    sizeof(dir) && (mkdir(dir, 0700) == 0 || errno == EEXIST) &&
+	    (size_t)snprintf(pending_path, sizeof(pending_path), "%s/%s", dir,
+	    hx) >= sizeof(pending_path))
+		pending_path[0] = '\0';
+	/* A request of ours whose outcome is unknown: the same id again. */
+	if (pending_path[0] != '\0' &&
+	    ferry_read_file(pending_path, 64, &buf, &len, 0) == 0 &&
+	    len == 64) {
+		memcpy(ridx, buf, 64);
+		ridx[64] = '\0';
+		if (ferry_unhex(rid, 32, ridx) != 0)
+			buf[0] = '\0';
+	}
+	if (buf == NULL || buf[0] == '\0' || len != 64) {
+		randombytes_buf(rid, sizeof(rid));
+		ferry_hex(ridx, rid, 32);
+		if (pending_path[0] != '\0' &&
+		    ferry_write_file(pending_path, ridx, 64, 0600) != 0)
+			pending_path[0] = '\0';
+	}
+	free(buf);
+	if (json_object_set_new(req, "request_id", json_string(ridx)) != 0)
 		return (1);
 	call_stores = 1;
 	return (0);
+}
+
+/* After call(): an answer came (or the request never left): forget its id. */
+static void
+request_done(void)
+{
+
+	if (pending_path[0] != '\0' && !call_unsure)
+		(void)unlink(pending_path);
 }
 
 /* Print the agent's error reply; returns 1. */
@@ -390,6 +432,7 @@ c_send(int argc, char **argv)
 		return (1);
 	}
 	rc = call(req, doc, len, &r, NULL);
+	request_done();
 	json_decref(req);
 	free(doc);
 	if (rc != 0)
@@ -453,6 +496,7 @@ c_reply(int argc, char **argv)
 		return (1);
 	}
 	rc = call(req, NULL, 0, &r, NULL);
+	request_done();
 	json_decref(req);
 	if (rc != 0)
 		return (1);
