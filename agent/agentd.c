@@ -1002,123 +1002,240 @@ agentd_tick(struct agentd *a, uint64_t now)
 
 /* ---- outgoing ---------------------------------------------------------- */
 
-int
-agentd_submit(struct agentd *a, const char *to, const char *json,
-    size_t len, const char *spool_name, const uint8_t *spool_key,
-    uint8_t id[FERRY_MSGID_LEN], char *err, size_t errlen)
+/*
+ * Prepare submission ${sb}: validate the referral, seal it to the
+ * recipient's current key, fill its outbox record and log entry.  Stores
+ * nothing.  0, or the error (sb->err says why).
+ */
+static int
+sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 {
 	struct referral_info info;
 	const struct roster_agency *ag;
-	struct astore_out rec;
-	struct log_batch *b;
-	struct log_entry le;
-	uint8_t *wire = NULL, *env = NULL, *key = NULL, pk[32];
-	size_t wlen, envlen;
-	uint32_t kid;
-	uint64_t now = ferry_now_ms(), idx;
-	char h[33];
+	struct astore_out *rec = &sb->rec;
+	uint8_t *wire = NULL, *key = NULL, pk[32];
+	char *err = sb->err;
+	size_t wlen, errlen = sizeof(sb->err);
 	int rc;
 
-	if (err != NULL && errlen > 0)
-		err[0] = '\0';
-	if ((rc = agentd_can_send(a, err, errlen)) != 0)
+	if ((rc = referral_json_to_wire_at(sb->json, sb->len, now, &wire,
+	    &wlen, err, errlen, &info)) != 0)
 		return (rc);
-	if ((rc = referral_json_to_wire_at(json, len, now, &wire, &wlen, err,
-	    errlen, &info)) != 0)
-		return (rc);
-	if (!ferry_id_valid(to, strlen(to)) ||
-	    (ag = roster_find(a->roster, to)) == NULL) {
+	if (!ferry_id_valid(sb->to, strlen(sb->to)) ||
+	    (ag = roster_find(a->roster, sb->to)) == NULL) {
 		seterr(err, errlen, "to: %s is not an agency in the roster",
-		    to);
+		    sb->to);
 		rc = FERRY_ERECIPIENT;
 		goto done;
 	}
 	if (ag->status != ROSTER_ACTIVE) {
-		seterr(err, errlen, "to: %s is revoked", to);
+		seterr(err, errlen, "to: %s is revoked", sb->to);
 		rc = FERRY_ERECIPIENT;
 		goto done;
 	}
-	if ((rc = roster_enc_key_for_sending(a->roster, to, now, &kid,
-	    pk)) != 0) {
+	if ((rc = roster_enc_key_for_sending(a->roster, sb->to, now,
+	    &sb->kid, pk)) != 0) {
 		seterr(err, errlen, "to: %s has no encryption key valid now",
-		    to);
+		    sb->to);
 		goto done;
 	}
 	if ((key = sodium_malloc(32)) == NULL) {
 		rc = FERRY_ENOMEM;
 		goto done;
 	}
-	if ((rc = env_seal(a->me, to, pk, kid, wire, wlen,
-	    info.has_in_reply_to ? info.in_reply_to : NULL, now, key, id,
-	    &env, &envlen)) != 0) {
+	if ((rc = env_seal(a->me, sb->to, pk, sb->kid, wire, wlen,
+	    info.has_in_reply_to ? info.in_reply_to : NULL, now, key, sb->id,
+	    &sb->env, &sb->envlen)) != 0) {
 		seterr(err, errlen, "sealing: %s", ferry_strerror(rc));
 		goto done;
 	}
-	memset(&rec, 0, sizeof(rec));
-	memcpy(rec.msg_id, id, FERRY_MSGID_LEN);
-	copy_str(rec.to, sizeof(rec.to), to);
-	env_hash(env, envlen, rec.env_hash);
-	rec.state = ASTORE_QUEUED;
-	rec.t_queued = now;
-	rec.roster_version = a->roster->version;
-	if ((rc = key_seal(a, key, rec.sealed_key)) != 0)
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec->msg_id, sb->id, FERRY_MSGID_LEN);
+	copy_str(rec->to, sizeof(rec->to), sb->to);
+	env_hash(sb->env, sb->envlen, rec->env_hash);
+	rec->state = ASTORE_QUEUED;
+	rec->t_queued = now;
+	rec->roster_version = a->roster->version;
+	if ((rc = key_seal(a, key, rec->sealed_key)) != 0)
 		goto done;
-	rec.has_reply_to = info.has_in_reply_to;
+	rec->has_reply_to = info.has_in_reply_to;
 	if (info.has_in_reply_to)
-		memcpy(rec.reply_to, info.in_reply_to, FERRY_MSGID_LEN);
-	copy_str(rec.case_id, sizeof(rec.case_id), info.case_id);
-	copy_str(rec.kind, sizeof(rec.kind), info.message_kind ?
+		memcpy(rec->reply_to, info.in_reply_to, FERRY_MSGID_LEN);
+	copy_str(rec->case_id, sizeof(rec->case_id), info.case_id);
+	copy_str(rec->kind, sizeof(rec->kind), info.message_kind ?
 	    info.message_kind : "");
-	copy_str(rec.response, sizeof(rec.response), info.response ?
+	copy_str(rec->response, sizeof(rec->response), info.response ?
 	    info.response : "");
-	copy_str(rec.spool_name, sizeof(rec.spool_name), spool_name ?
-	    spool_name : "");
-	/* LOG_SENT and the outbox record: one synced commit. */
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_SENT;
-	le.time_ms = now;
-	memcpy(le.msg_id, id, FERRY_MSGID_LEN);
-	memcpy(le.env_hash, rec.env_hash, FERRY_HASH_LEN);
-	copy_str(le.from, sizeof(le.from), a->me->id);
-	copy_str(le.to, sizeof(le.to), to);
-	le.roster_version = rec.roster_version;
-	if ((rc = log_begin(a->log, &b)) != 0) {
-		seterr(err, errlen, "logging: %s", ferry_strerror(rc));
-		goto done;
-	}
-	if ((rc = log_add(b, &le, env, envlen, &idx)) != 0) {
-		log_abort(b);
-		seterr(err, errlen, "logging: %s", ferry_strerror(rc));
-		goto done;
-	}
-	rec.log_index = idx;
-	/* The envelope is stored once, in the log (log_add above): erasure
-	 * (log_erase) then shreds the only copy. */
-	if ((rc = astore_put_out(a->store, b, &rec, NULL, 0,
-	    spool_key)) != 0) {
-		log_abort(b);
-		seterr(err, errlen, "storing: %s", ferry_strerror(rc));
-		goto done;
-	}
-	if ((rc = log_commit(b)) != 0) {
-		seterr(err, errlen, "storing and logging: %s",
-		    ferry_strerror(rc));
-		goto done;
-	}
-	crash_point("send-committed");
-	a->n_sent++;
-	idhex(h, id);
-	alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu log=%llu", h,
-	    to, kid, envlen, (unsigned long long)idx);
-	if ((rc = pend_set(a, id, ASTORE_QUEUED, agentd_mono_ms())) != 0)
-		goto done;
-	(void)agentd_tick(a, agentd_mono_ms());
+	copy_str(rec->spool_name, sizeof(rec->spool_name), sb->spool_name ?
+	    sb->spool_name : "");
 	rc = 0;
 done:
 	if (key != NULL)
 		sodium_free(key);
 	free(wire);
-	free(env);
+	if (rc != 0) {
+		free(sb->env);
+		sb->env = NULL;
+	}
+	return (rc);
+}
+
+/* Add prepared ${sb} to batch ${b}: LOG_SENT with the envelope, the outbox record. */
+static int
+sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
+    uint64_t now)
+{
+	struct log_entry le;
+	int rc;
+
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_SENT;
+	le.time_ms = now;
+	memcpy(le.msg_id, sb->id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, sb->rec.env_hash, FERRY_HASH_LEN);
+	copy_str(le.from, sizeof(le.from), a->me->id);
+	copy_str(le.to, sizeof(le.to), sb->to);
+	le.roster_version = sb->rec.roster_version;
+	if ((rc = log_add(b, &le, sb->env, sb->envlen, &sb->idx)) != 0) {
+		seterr(sb->err, sizeof(sb->err), "logging: %s",
+		    ferry_strerror(rc));
+		return (rc);
+	}
+	sb->rec.log_index = sb->idx;
+	/* The envelope is stored once, in the log (log_add above): erasure
+	 * (log_erase) then shreds the only copy. */
+	if ((rc = astore_put_out(a->store, b, &sb->rec, NULL, 0,
+	    sb->spool_key)) != 0)
+		seterr(sb->err, sizeof(sb->err), "storing: %s",
+		    ferry_strerror(rc));
+	return (rc);
+}
+
+void
+agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
+{
+	struct log_batch *b = NULL;
+	uint64_t now = ferry_now_ms();
+	size_t i, j, nprep = 0;
+	char h[33];
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		sb[i]->rc = 0;
+		sb[i]->err[0] = '\0';
+		sb[i]->dup = 0;
+		sb[i]->env = NULL;
+		sb[i]->prepared = 0;
+		if ((rc = agentd_can_send(a, sb[i]->err,
+		    sizeof(sb[i]->err))) != 0) {
+			sb[i]->rc = rc;
+			continue;
+		}
+		/* The same request (spool key) stored before, or earlier in
+		 * this batch: its message id, nothing sent twice. */
+		if (sb[i]->spool_key != NULL) {
+			for (j = 0; j < i; j++)
+				if (sb[j]->spool_key != NULL &&
+				    memcmp(sb[j]->spool_key, sb[i]->spool_key,
+				    32) == 0 && (sb[j]->prepared || sb[j]->dup))
+					break;
+			if (j < i) {
+				sb[i]->dup = 1;
+				memcpy(sb[i]->id, sb[j]->id, FERRY_MSGID_LEN);
+				continue;
+			}
+			rc = astore_spool_lookup(a->store, sb[i]->spool_key,
+			    sb[i]->id);
+			if (rc == 0) {
+				sb[i]->dup = 1;
+				continue;
+			}
+			if (rc != FERRY_ENOENT) {
+				sb[i]->rc = rc;
+				continue;
+			}
+		}
+		if ((sb[i]->rc = sub_prepare(a, sb[i], now)) == 0) {
+			sb[i]->prepared = 1;
+			nprep++;
+		}
+	}
+	if (nprep == 0)
+		return;
+	/* Every LOG_SENT and outbox record: one batch, one synced commit. */
+	if ((rc = log_begin(a->log, &b)) == 0) {
+		for (i = 0; i < n && rc == 0; i++)
+			if (sb[i]->prepared)
+				rc = sub_add(a, b, sb[i], now);
+		if (rc != 0)
+			log_abort(b);
+		else
+			rc = log_commit(b);
+	}
+	if (rc != 0) {
+		for (i = 0; i < n; i++) {
+			if (!sb[i]->prepared)
+				continue;
+			sb[i]->prepared = 0;
+			sb[i]->rc = rc;
+			if (sb[i]->err[0] == '\0')
+				seterr(sb[i]->err, sizeof(sb[i]->err), "storing "
+				    "and logging: %s", ferry_strerror(rc));
+			free(sb[i]->env);
+			sb[i]->env = NULL;
+		}
+		/* Duplicates of a failed one within the batch fail too. */
+		for (i = 0; i < n; i++)
+			if (sb[i]->dup && sb[i]->spool_key != NULL &&
+			    astore_spool_lookup(a->store, sb[i]->spool_key,
+			    sb[i]->id) != 0) {
+				sb[i]->dup = 0;
+				sb[i]->rc = rc;
+			}
+		return;
+	}
+	crash_point("send-committed");
+	for (i = 0; i < n; i++) {
+		if (!sb[i]->prepared)
+			continue;
+		a->n_sent++;
+		idhex(h, sb[i]->id);
+		alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu "
+		    "log=%llu%s", h, sb[i]->to, sb[i]->kid, sb[i]->envlen,
+		    (unsigned long long)sb[i]->idx, nprep > 1 ? " (group)" : "");
+		if (pend_set(a, sb[i]->id, ASTORE_QUEUED, agentd_mono_ms()) != 0)
+			alog(ALOG_WARN, "pending", "msg=%s: not scheduled (out "
+			    "of memory): sent at the next start", h);
+		free(sb[i]->env);
+		sb[i]->env = NULL;
+	}
+	(void)agentd_tick(a, agentd_mono_ms());
+}
+
+int
+agentd_submit(struct agentd *a, const char *to, const char *json,
+    size_t len, const char *spool_name, const uint8_t *spool_key,
+    uint8_t id[FERRY_MSGID_LEN], char *err, size_t errlen)
+{
+	struct agentd_sub *sb;
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((sb = calloc(1, sizeof(*sb))) == NULL)
+		return (FERRY_ENOMEM);
+	sb->to = to;
+	sb->json = json;
+	sb->len = len;
+	sb->spool_name = spool_name;
+	sb->spool_key = spool_key;
+	agentd_submit_batch(a, &sb, 1);
+	rc = sb->rc;
+	if (rc == 0)
+		memcpy(id, sb->id, FERRY_MSGID_LEN);
+	else if (err != NULL && errlen > 0)
+		copy_str(err, errlen, sb->err);
+	free(sb);
 	return (rc);
 }
 

@@ -126,6 +126,49 @@ int agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 /** agentd_close(a): close everything ${a} holds; safe on a partly opened ${a}. */
 void agentd_close(struct agentd *a);
 
+/*
+ * One submission of a group commit (agentd_submit_batch).  The caller
+ * fills the first five fields; the rest are the outcome and working
+ * state.
+ */
+struct agentd_sub {
+	const char *to;			/* recipient agency */
+	const char *json;		/* the referral document */
+	size_t len;
+	const char *spool_name;		/* may be NULL */
+	const uint8_t *spool_key;	/* 32 bytes: idempotency key, or NULL */
+
+	int rc;				/* 0 or the error */
+	char err[AGENTD_ERR_MAX];	/* why, when rc != 0 */
+	uint8_t id[FERRY_MSGID_LEN];	/* the message id, when rc == 0 */
+	int dup;			/* 1: spool_key already stored (or
+					 * earlier in the batch): id is that
+					 * message's, nothing new sent */
+
+	/* Working state. */
+	int prepared;
+	uint8_t *env;
+	size_t envlen;
+	uint32_t kid;
+	uint64_t idx;
+	struct astore_out rec;
+};
+
+/**
+ * agentd_submit_batch(a, sb, n): the outgoing path for the ${n}
+ * submissions *sb[0..n-1]
+ * at once (group commit): each is validated and sealed as agentd_submit
+ * does; then every one that passed is stored and logged (LOG_SENT with
+ * its envelope, outbox record, spool index entry) in ONE batch and one
+ * synced commit, and only then are they scheduled and sent.  A
+ * submission whose spool_key is already stored, or repeats an earlier
+ * one in the batch, gets that message's id (dup = 1).  Per-submission
+ * refusals leave the others unaffected; a failed commit fails all of
+ * them (nothing stored).
+ */
+void agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb,
+    size_t n);
+
 /**
  * agentd_submit(a, to, json, len, spool_name, spool_key, id, err, errlen):
  * the outgoing path.  Validate referral ${json}, convert it to msgpack,
@@ -263,6 +306,27 @@ int agentd_spool_inbox(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
     const char *json, size_t len, const char *meta, size_t metalen);
 
 /* ---- agentd_ctl.c ---- */
+
+/* One control request and its answer (agentd_ctl_handle_many). */
+struct agentd_ctl_msg {
+	const char *req;		/* JSON request */
+	size_t reqlen;
+	const uint8_t *doc;		/* optional document frame, or NULL */
+	size_t doclen;
+	char *reply;			/* out: JSON answer (free()) */
+	size_t replylen;
+	char *body;			/* out: optional second frame, or NULL */
+	size_t bodylen;
+};
+
+/**
+ * agentd_ctl_handle_many(a, m, n): answer the control requests ${m}[0..n-1]
+ * in order, as agentd_ctl_handle does one; consecutive send and reply
+ * requests are stored together in one group commit (one synced commit,
+ * agentd_submit_batch) before any of them is answered.
+ */
+void agentd_ctl_handle_many(struct agentd *a, struct agentd_ctl_msg *m,
+    size_t n);
 
 /**
  * agentd_ctl_handle(a, req, reqlen, doc, doclen, reply, replylen, body,

@@ -222,72 +222,105 @@ request_key(json_t *req, const char *to, uint8_t key[32])
 }
 
 /*
- * Send ${doc} to ${to}, once per request id: a request carrying one that
- * was already stored is answered with that message's id ("duplicate":
- * true) and nothing is sent again, so a CLI retried after a timeout
- * never sends a referral twice.
+ * A send or reply request on its way to a group commit: the submission,
+ * its idempotency key, and what it owns.  When the answer is known before
+ * the commit (a malformed request), it is in ${early}.
  */
-static json_t *
-submit_once(struct agentd *a, json_t *req, const char *to, const char *doc,
-    size_t doclen)
-{
-	char err[AGENTD_ERR_MAX], hx[33];
-	uint8_t id[FERRY_MSGID_LEN], key[32];
-	json_t *o;
-	int rc, has, dup = 0;
+struct ctl_pend {
+	struct agentd_sub sb;
+	uint8_t key[32];
+	char to[FERRY_ID_MAX + 1];
+	char *doc;			/* reply: the response document */
+	json_t *early;
+};
 
-	if ((has = request_key(req, to, key)) < 0)
-		return (fail(FERRY_EINVAL, "request_id: not 64 hex digits"));
-	if (has && (rc = astore_spool_lookup(a->store, key, id)) == 0) {
-		dup = 1;
-		hexs(hx, id, FERRY_MSGID_LEN);
-		alog(ALOG_INFO, "send-again", "msg=%s to=%s: the same request "
-		    "again (a retry): its message id returned, nothing sent "
-		    "twice", hx, to);
-	} else if (has && rc != FERRY_ENOENT)
-		return (fail(rc, NULL));
-	else if ((rc = agentd_submit(a, to, doc, doclen, NULL, has ? key :
-	    NULL, id, err, sizeof(err))) != 0)
-		return (fail(rc, err[0] ? err : NULL));
-	hexs(hx, id, FERRY_MSGID_LEN);
+/*
+ * Fill ${p} for sending ${doc} to ${to}, once per request id: a request
+ * carrying one already stored is answered with that message's id
+ * ("duplicate": true) and nothing is sent again (agentd_submit_batch), so
+ * a CLI retried after a timeout never sends a referral twice.
+ */
+static void
+pend_fill(json_t *req, const char *to, const char *doc, size_t doclen,
+    struct ctl_pend *p)
+{
+	int has;
+
+	if ((has = request_key(req, to, p->key)) < 0) {
+		p->early = fail(FERRY_EINVAL, "request_id: not 64 hex digits");
+		return;
+	}
+	snprintf(p->to, sizeof(p->to), "%s", to);
+	p->sb.to = p->to;
+	p->sb.json = doc;
+	p->sb.len = doclen;
+	p->sb.spool_key = has ? p->key : NULL;
+}
+
+/* The answer to ${p} after agentd_submit_batch; frees what ${p} owns. */
+static json_t *
+pend_answer(struct ctl_pend *p)
+{
+	char hx[33];
+	json_t *o;
+
+	free(p->doc);
+	p->doc = NULL;
+	if (p->early != NULL)
+		return (p->early);
+	if (p->sb.rc != 0)
+		return (fail(p->sb.rc, p->sb.err[0] ? p->sb.err : NULL));
+	hexs(hx, p->sb.id, FERRY_MSGID_LEN);
 	o = ok_obj();
 	json_object_set_new(o, "msg_id", json_string(hx));
-	if (dup)
+	if (p->sb.dup) {
+		alog(ALOG_INFO, "send-again", "msg=%s to=%s: the same request "
+		    "again (a retry): its message id returned, nothing sent "
+		    "twice", hx, p->to);
 		json_object_set_new(o, "duplicate", json_true());
+	}
 	return (o);
 }
 
-static json_t *
-do_send(struct agentd *a, json_t *req, const uint8_t *doc, size_t doclen)
+static void
+prep_send(json_t *req, const uint8_t *doc, size_t doclen,
+    struct ctl_pend *p)
 {
 	const char *to;
 
 	if ((to = json_string_value(json_object_get(req, "to"))) == NULL)
-		return (fail(FERRY_EINVAL, "request: \"to\" missing"));
-	if (doc == NULL)
-		return (fail(FERRY_EINVAL, "request: document frame missing"));
-	return (submit_once(a, req, to, (const char *)doc, doclen));
+		p->early = fail(FERRY_EINVAL, "request: \"to\" missing");
+	else if (doc == NULL)
+		p->early = fail(FERRY_EINVAL, "request: document frame "
+		    "missing");
+	else
+		pend_fill(req, to, (const char *)doc, doclen, p);
 }
 
-/* reply: build a response document to a received message, then send it. */
-static json_t *
-do_reply(struct agentd *a, json_t *req)
+/* reply: build a response document to a received message, to send. */
+static void
+prep_reply(struct agentd *a, json_t *req, struct ctl_pend *p)
 {
 	struct referral_party who;
 	struct astore_in in;
 	uint8_t id[FERRY_MSGID_LEN];
-	char *doc = NULL, err[AGENTD_ERR_MAX];
+	char err[AGENTD_ERR_MAX];
 	const char *resp;
-	json_t *o;
 	int rc;
 
-	if (get_id(req, "msg_id", id) != 0)
-		return (fail(FERRY_EINVAL, "msg_id: not a message id"));
+	if (get_id(req, "msg_id", id) != 0) {
+		p->early = fail(FERRY_EINVAL, "msg_id: not a message id");
+		return;
+	}
 	if ((resp = json_string_value(json_object_get(req, "response"))) ==
-	    NULL)
-		return (fail(FERRY_EINVAL, "response: missing"));
-	if ((rc = astore_get_in(a->store, id, &in)) != 0)
-		return (fail(rc, "msg_id: no such received message"));
+	    NULL) {
+		p->early = fail(FERRY_EINVAL, "response: missing");
+		return;
+	}
+	if ((rc = astore_get_in(a->store, id, &in)) != 0) {
+		p->early = fail(rc, "msg_id: no such received message");
+		return;
+	}
 	astore_in_clear(&in);
 	memset(&who, 0, sizeof(who));
 	who.name = json_string_value(json_object_get(req, "name"));
@@ -303,12 +336,33 @@ do_reply(struct agentd *a, json_t *req)
 	err[0] = '\0';
 	if ((rc = referral_response_json(in.case_id, id, resp,
 	    json_string_value(json_object_get(req, "reason")),
-	    json_string_value(json_object_get(req, "narrative")), &who, &doc,
-	    err, sizeof(err))) != 0)
-		return (fail(rc, err[0] ? err : NULL));
-	o = submit_once(a, req, in.from, doc, strlen(doc));
-	free(doc);
-	return (o);
+	    json_string_value(json_object_get(req, "narrative")), &who,
+	    &p->doc, err, sizeof(err))) != 0) {
+		p->early = fail(rc, err[0] ? err : NULL);
+		return;
+	}
+	pend_fill(req, in.from, p->doc, strlen(p->doc), p);
+}
+
+/* Submit the pending requests ${p}[0..n-1] in one group commit. */
+static void
+pend_submit(struct agentd *a, struct ctl_pend **p, size_t n)
+{
+	struct agentd_sub **sb;
+	size_t i, k = 0;
+
+	if ((sb = calloc(n + 1, sizeof(*sb))) == NULL) {
+		for (i = 0; i < n; i++)
+			if (p[i]->early == NULL)
+				p[i]->early = fail(FERRY_ENOMEM, NULL);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (p[i]->early == NULL)
+			sb[k++] = &p[i]->sb;
+	if (k > 0)
+		agentd_submit_batch(a, sb, k);
+	free(sb);
 }
 
 static json_t *
@@ -446,46 +500,147 @@ do_partners(struct agentd *a)
 	return (o);
 }
 
+/* Any request but send and reply. */
+static json_t *
+dispatch(struct agentd *a, json_t *req, const char *cmd, char **body,
+    size_t *bodylen)
+{
+
+	if (cmd == NULL)
+		return (fail(FERRY_EINVAL, "request: not a JSON object with "
+		    "cmd"));
+	if (strcmp(cmd, "inbox") == 0)
+		return (do_list(a, 1));
+	if (strcmp(cmd, "outbox") == 0)
+		return (do_list(a, 0));
+	if (strcmp(cmd, "show") == 0)
+		return (do_show(a, req, body, bodylen));
+	if (strcmp(cmd, "status") == 0)
+		return (do_status(a, req));
+	if (strcmp(cmd, "partners") == 0)
+		return (do_partners(a));
+	return (fail(FERRY_EINVAL, "request: unknown cmd"));
+}
+
+/* Answer ${m} with ${r} (consumed). */
+static void
+set_reply(struct agentd_ctl_msg *m, json_t *r)
+{
+	static const char nomem[] = "{\"ok\":false,\"code\":\"FERRY_ENOMEM\"}";
+
+	m->reply = r != NULL ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	if (m->reply == NULL && (m->reply = malloc(sizeof(nomem))) != NULL)
+		memcpy(m->reply, nomem, sizeof(nomem));
+	m->replylen = m->reply != NULL ? strlen(m->reply) : 0;
+}
+
+/* The cmd of request ${m} parsed into *${req}, or NULL. */
+static const char *
+parse_req(const struct agentd_ctl_msg *m, json_t **req)
+{
+	json_error_t jerr;
+
+	if ((*req = json_loadb(m->req, m->reqlen, 0, &jerr)) == NULL ||
+	    !json_is_object(*req))
+		return (NULL);
+	return (json_string_value(json_object_get(*req, "cmd")));
+}
+
+/* Commit the pending send/reply requests among ${m}[0..n-1] and answer them. */
+static void
+flush(struct agentd *a, struct agentd_ctl_msg *m, struct ctl_pend *pend,
+    int *state, size_t n)
+{
+	struct ctl_pend **pp;
+	size_t i, k = 0;
+
+	if ((pp = calloc(n + 1, sizeof(*pp))) == NULL) {
+		for (i = 0; i < n; i++)
+			if (state[i] == 1 && pend[i].early == NULL)
+				pend[i].early = fail(FERRY_ENOMEM, NULL);
+	} else {
+		for (i = 0; i < n; i++)
+			if (state[i] == 1)
+				pp[k++] = &pend[i];
+		if (k > 0)
+			pend_submit(a, pp, k);
+		free(pp);
+	}
+	for (i = 0; i < n; i++)
+		if (state[i] == 1) {
+			set_reply(&m[i], pend_answer(&pend[i]));
+			state[i] = 2;
+		}
+}
+
+void
+agentd_ctl_handle_many(struct agentd *a, struct agentd_ctl_msg *m, size_t n)
+{
+	struct ctl_pend *pend;
+	json_t **reqs;
+	const char *cmd;
+	int *state;
+	size_t i;
+
+	pend = calloc(n + 1, sizeof(*pend));
+	reqs = calloc(n + 1, sizeof(*reqs));
+	state = calloc(n + 1, sizeof(*state));
+	for (i = 0; i < n; i++) {
+		m[i].reply = m[i].body = NULL;
+		m[i].replylen = m[i].bodylen = 0;
+	}
+	if (pend == NULL || reqs == NULL || state == NULL) {
+		for (i = 0; i < n; i++)
+			set_reply(&m[i], fail(FERRY_ENOMEM, NULL));
+		goto done;
+	}
+	/*
+	 * In order: consecutive send and reply requests are stored in one
+	 * group commit (agentd_submit_batch: one synced commit for all),
+	 * then answered; any other request first commits and answers those
+	 * before it, so answers keep the order of the requests.
+	 */
+	for (i = 0; i < n; i++) {
+		cmd = parse_req(&m[i], &reqs[i]);
+		if (cmd != NULL && strcmp(cmd, "send") == 0) {
+			prep_send(reqs[i], m[i].doc, m[i].doclen, &pend[i]);
+			state[i] = 1;
+		} else if (cmd != NULL && strcmp(cmd, "reply") == 0) {
+			prep_reply(a, reqs[i], &pend[i]);
+			state[i] = 1;
+		} else {
+			flush(a, m, pend, state, i);
+			set_reply(&m[i], dispatch(a, reqs[i], cmd, &m[i].body,
+			    &m[i].bodylen));
+			state[i] = 2;
+		}
+	}
+	flush(a, m, pend, state, n);
+done:
+	if (reqs != NULL)
+		for (i = 0; i < n; i++)
+			json_decref(reqs[i]);
+	free(reqs);
+	free(pend);
+	free(state);
+}
+
 void
 agentd_ctl_handle(struct agentd *a, const char *reqs, size_t reqlen,
     const uint8_t *doc, size_t doclen, char **reply, size_t *replylen,
     char **body, size_t *bodylen)
 {
-	json_error_t jerr;
-	json_t *req, *r;
-	const char *cmd;
+	struct agentd_ctl_msg m;
 
-	*body = NULL;
-	*bodylen = 0;
-	if ((req = json_loadb(reqs, reqlen, 0, &jerr)) == NULL ||
-	    !json_is_object(req) ||
-	    (cmd = json_string_value(json_object_get(req, "cmd"))) == NULL)
-		r = fail(FERRY_EINVAL, "request: not a JSON object with cmd");
-	else if (strcmp(cmd, "send") == 0)
-		r = do_send(a, req, doc, doclen);
-	else if (strcmp(cmd, "reply") == 0)
-		r = do_reply(a, req);
-	else if (strcmp(cmd, "inbox") == 0)
-		r = do_list(a, 1);
-	else if (strcmp(cmd, "outbox") == 0)
-		r = do_list(a, 0);
-	else if (strcmp(cmd, "show") == 0)
-		r = do_show(a, req, body, bodylen);
-	else if (strcmp(cmd, "status") == 0)
-		r = do_status(a, req);
-	else if (strcmp(cmd, "partners") == 0)
-		r = do_partners(a);
-	else
-		r = fail(FERRY_EINVAL, "request: unknown cmd");
-	json_decref(req);
-	*reply = r != NULL ? json_dumps(r, JSON_COMPACT) : NULL;
-	json_decref(r);
-	if (*reply == NULL) {
-		size_t n = sizeof("{\"ok\":false,\"code\":\"FERRY_ENOMEM\"}");
-
-		if ((*reply = malloc(n)) != NULL)
-			memcpy(*reply, "{\"ok\":false,\"code\":\"FERRY_ENOMEM\"}",
-			    n);
-	}
-	*replylen = *reply != NULL ? strlen(*reply) : 0;
+	memset(&m, 0, sizeof(m));
+	m.req = reqs;
+	m.reqlen = reqlen;
+	m.doc = doc;
+	m.doclen = doclen;
+	agentd_ctl_handle_many(a, &m, 1);
+	*reply = m.reply;
+	*replylen = m.replylen;
+	*body = m.body;
+	*bodylen = m.bodylen;
 }

@@ -154,7 +154,9 @@ open_ctl(struct net *n)
 	    (size_t)snprintf(ep, sizeof(ep), "ipc://%s", n->ctl_path) >=
 	    sizeof(ep))
 		return (-1);
-	if ((n->ctl = zmq_socket(n->zctx, ZMQ_REP)) == NULL ||
+	/* ROUTER, not REP: every request waiting is read at once, so that
+	 * sends are stored in one group commit (on_ctl). */
+	if ((n->ctl = zmq_socket(n->zctx, ZMQ_ROUTER)) == NULL ||
 	    setopt_int(n->ctl, ZMQ_LINGER, 100) != 0 ||
 	    zmq_setsockopt(n->ctl, ZMQ_MAXMSGSIZE, &maxmsg,
 	    sizeof(maxmsg)) != 0)
@@ -309,52 +311,120 @@ on_dealer(struct net *n)
 	(void)agentd_spooled_flush(n->a);
 }
 
+#define CTL_BATCH 64	/* control requests read per wakeup (group commit) */
+
+/* One control request off the ROUTER: [peer id, "", request, document?]. */
+struct ctl_in {
+	zmq_msg_t peer, req, doc;
+	int have_doc;
+};
+
+/* Read one request; 1 if one was read, 0 if none is waiting or it was malformed (dropped). */
+static int
+ctl_read(struct net *n, struct ctl_in *c)
+{
+	zmq_msg_t x;
+	int more, nf = 0, ok = 1;
+
+	zmq_msg_init(&c->peer);
+	zmq_msg_init(&c->req);
+	zmq_msg_init(&c->doc);
+	c->have_doc = 0;
+	if (zmq_msg_recv(&c->peer, n->ctl, ZMQ_DONTWAIT) < 0)
+		goto fail;
+	nf = 1;
+	more = zmq_msg_more(&c->peer);
+	/* The empty delimiter a REQ client puts before its request. */
+	if (more) {
+		zmq_msg_init(&x);
+		if (zmq_msg_recv(&x, n->ctl, 0) < 0) {
+			zmq_msg_close(&x);
+			goto fail;
+		}
+		more = zmq_msg_more(&x);
+		if (zmq_msg_size(&x) != 0)
+			ok = 0;
+		zmq_msg_close(&x);
+		nf++;
+	}
+	if (more) {
+		if (zmq_msg_recv(&c->req, n->ctl, 0) < 0)
+			goto fail;
+		more = zmq_msg_more(&c->req);
+		nf++;
+	}
+	if (more) {
+		if (zmq_msg_recv(&c->doc, n->ctl, 0) < 0)
+			goto fail;
+		c->have_doc = 1;
+		more = zmq_msg_more(&c->doc);
+	}
+	while (more) {
+		zmq_msg_init(&x);
+		if (zmq_msg_recv(&x, n->ctl, 0) < 0) {
+			zmq_msg_close(&x);
+			break;
+		}
+		more = zmq_msg_more(&x);
+		zmq_msg_close(&x);
+	}
+	if (ok && nf == 3)
+		return (1);
+fail:
+	zmq_msg_close(&c->peer);
+	zmq_msg_close(&c->req);
+	zmq_msg_close(&c->doc);
+	return (nf > 0 ? -1 : 0);
+}
+
+/*
+ * Control requests: read every one waiting (up to CTL_BATCH), answer
+ * them together so that sends are stored in one group commit
+ * (agentd_ctl_handle_many), then reply to each peer in order.
+ */
 static void
 on_ctl(struct net *n)
 {
-	zmq_msg_t req, doc;
-	char *reply = NULL, *body = NULL;
-	size_t replylen, bodylen;
-	int have_doc = 0, more;
+	struct ctl_in c[CTL_BATCH];
+	struct agentd_ctl_msg m[CTL_BATCH];
+	size_t k = 0, i;
+	int r;
 
-	zmq_msg_init(&req);
-	zmq_msg_init(&doc);
-	if (zmq_msg_recv(&req, n->ctl, ZMQ_DONTWAIT) < 0)
-		goto done;
-	if (zmq_msg_more(&req)) {
-		if (zmq_msg_recv(&doc, n->ctl, 0) < 0)
-			goto done;
-		have_doc = 1;
-		more = zmq_msg_more(&doc);
-		while (more) {
-			zmq_msg_t x;
-
-			zmq_msg_init(&x);
-			if (zmq_msg_recv(&x, n->ctl, 0) < 0) {
-				zmq_msg_close(&x);
-				break;
-			}
-			more = zmq_msg_more(&x);
-			zmq_msg_close(&x);
-		}
+	while (k < CTL_BATCH) {
+		if ((r = ctl_read(n, &c[k])) == 0)
+			break;
+		if (r < 0)
+			continue;
+		k++;
 	}
-	agentd_ctl_handle(n->a, zmq_msg_data(&req), zmq_msg_size(&req),
-	    have_doc ? zmq_msg_data(&doc) : NULL,
-	    have_doc ? zmq_msg_size(&doc) : 0, &reply, &replylen, &body,
-	    &bodylen);
-	if (reply == NULL) {
-		(void)zmq_send(n->ctl, "{\"ok\":false}", 12, 0);
-		goto done;
+	if (k == 0)
+		return;
+	memset(m, 0, sizeof(m));
+	for (i = 0; i < k; i++) {
+		m[i].req = zmq_msg_data(&c[i].req);
+		m[i].reqlen = zmq_msg_size(&c[i].req);
+		m[i].doc = c[i].have_doc ? zmq_msg_data(&c[i].doc) : NULL;
+		m[i].doclen = c[i].have_doc ? zmq_msg_size(&c[i].doc) : 0;
 	}
-	if (zmq_send(n->ctl, reply, replylen, body != NULL ? ZMQ_SNDMORE :
-	    0) < 0 || (body != NULL && zmq_send(n->ctl, body, bodylen, 0) < 0))
-		alog(ALOG_WARN, "control", "reply not sent: %s",
-		    zmq_strerror(zmq_errno()));
-done:
-	free(reply);
-	free(body);
-	zmq_msg_close(&req);
-	zmq_msg_close(&doc);
+	agentd_ctl_handle_many(n->a, m, k);
+	for (i = 0; i < k; i++) {
+		if (m[i].reply == NULL)
+			alog(ALOG_WARN, "control", "no reply built");
+		else if (zmq_send(n->ctl, zmq_msg_data(&c[i].peer),
+		    zmq_msg_size(&c[i].peer), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+		    zmq_send(n->ctl, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+		    zmq_send(n->ctl, m[i].reply, m[i].replylen,
+		    (m[i].body != NULL ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0 ||
+		    (m[i].body != NULL && zmq_send(n->ctl, m[i].body,
+		    m[i].bodylen, ZMQ_DONTWAIT) < 0))
+			alog(ALOG_WARN, "control", "reply not sent: %s",
+			    zmq_strerror(zmq_errno()));
+		free(m[i].reply);
+		free(m[i].body);
+		zmq_msg_close(&c[i].peer);
+		zmq_msg_close(&c[i].req);
+		zmq_msg_close(&c[i].doc);
+	}
 }
 
 int

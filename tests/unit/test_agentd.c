@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "../lib/harness.h"
@@ -882,6 +883,69 @@ TEST(envelope_stored_once)
 	CHECK(agentd_content(&B, id, &dirc, &json) != 0);
 }
 
+/*
+ * Group commit: several control requests read together are answered in
+ * order; consecutive sends are stored together (one batch), a refused
+ * one does not affect the others, the same request id twice in one batch
+ * is one message, and a request between sends keeps its place.
+ */
+TEST(ctl_group_commit)
+{
+	struct agentd_ctl_msg m[6];
+	const char *rq[6] = {
+		"{\"cmd\":\"send\",\"to\":\"bravo\",\"request_id\":"
+		    "\"1111111111111111111111111111111111111111111111111111111111111111\"}",
+		"{\"cmd\":\"send\",\"to\":\"nobody\"}",
+		"{\"cmd\":\"send\",\"to\":\"bravo\",\"request_id\":"
+		    "\"1111111111111111111111111111111111111111111111111111111111111111\"}",
+		"{\"cmd\":\"partners\"}",
+		"{\"cmd\":\"send\",\"to\":\"bravo\"}",
+		"{\"cmd\":\"send\",\"to\":\"bravo\"}",
+	};
+	json_t *r[6];
+	json_error_t jerr;
+	char *json;
+	size_t len, i;
+	uint64_t sent = A.n_sent, logn = log_size(A.log);
+
+	CHECK((json = doc(&len)) != NULL);
+	memset(m, 0, sizeof(m));
+	for (i = 0; i < 6; i++) {
+		m[i].req = rq[i];
+		m[i].reqlen = strlen(rq[i]);
+		m[i].doc = (const uint8_t *)json;
+		m[i].doclen = len;
+	}
+	cap_clear(&capA);
+	agentd_ctl_handle_many(&A, m, 6);
+	free(json);
+	for (i = 0; i < 6; i++) {
+		CHECK(m[i].reply != NULL);
+		r[i] = json_loadb(m[i].reply, m[i].replylen, 0, &jerr);
+		free(m[i].reply);
+		free(m[i].body);
+		CHECK(r[i] != NULL);
+	}
+	CHECK(json_is_true(json_object_get(r[0], "ok")));
+	CHECK(json_is_false(json_object_get(r[1], "ok")));
+	CHECK(json_is_true(json_object_get(r[2], "ok")));
+	CHECK(json_is_true(json_object_get(r[2], "duplicate")));
+	CHECK(strcmp(json_string_value(json_object_get(r[0], "msg_id")),
+	    json_string_value(json_object_get(r[2], "msg_id"))) == 0);
+	CHECK(json_object_get(r[3], "partners") != NULL);
+	CHECK(json_is_true(json_object_get(r[4], "ok")));
+	CHECK(json_is_true(json_object_get(r[5], "ok")));
+	CHECK(strcmp(json_string_value(json_object_get(r[4], "msg_id")),
+	    json_string_value(json_object_get(r[5], "msg_id"))) != 0);
+	/* Three messages stored, logged and sent. */
+	CHECK_EQ(A.n_sent, sent + 3);
+	CHECK_EQ(log_size(A.log), logn + 3);
+	CHECK_EQ(cap_count(&capA, ENV_MSG), 3);
+	cap_clear(&capA);
+	for (i = 0; i < 6; i++)
+		json_decref(r[i]);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -959,9 +1023,10 @@ TEST(reopen_keeps_state)
 	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_DELIVERED);
 	/* Messages still waiting for ACCEPTED (the tampered test's,
-	 * timers_monotonic's and envelope_stored_once's) or RECEIPT
+	 * timers_monotonic's, envelope_stored_once's and
+	 * ctl_group_commit's three) or RECEIPT
 	 * (accepted_reask_only_at_hello's): pending. */
-	CHECK_EQ(A.npend, 4);
+	CHECK_EQ(A.npend, 7);
 }
 
 int
@@ -988,6 +1053,7 @@ main(void)
 	RUN(hello_resent_until_answered);
 	RUN(accepted_reask_only_at_hello);
 	RUN(envelope_stored_once);
+	RUN(ctl_group_commit);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
