@@ -48,8 +48,17 @@
 #define PUMP_BACKOFF_MS 100	/* after a full pipe (EAGAIN) */
 #define REFUSED_LOG_MS 1000	/* REFUSED log entries: 1/s per peer (M3) */
 
+/* A message in flight to a peer (M2): credit comes back only for these. */
+struct flight {
+	uint64_t seq;			/* queue seq */
+	uint64_t sent_ms;		/* mono ms of its latest send */
+	uint64_t bytes;			/* envelope bytes */
+};
+
 struct peer {
 	struct peer *next;		/* hash chain */
+	struct flight *fl;		/* in flight on this route, send order */
+	size_t nfl, capfl;
 	char id[FERRY_ID_MAX + 1];
 	int routed;			/* has a live route */
 	uint8_t rid[RID_MAX];
@@ -57,7 +66,7 @@ struct peer {
 	int fd;				/* ZMQ_SRCFD of its latest message */
 	uint32_t fd_gen;		/* accept generation of that fd */
 	uint64_t window;		/* credit W */
-	uint64_t inflight;		/* sent, not yet acknowledged */
+	uint64_t inflight;		/* sent, not yet acknowledged (= nfl) */
 	uint64_t cursor;		/* highest seq sent on this route */
 	uint64_t inflight_bytes;	/* envelope bytes of those in flight */
 	uint64_t hello_ms;		/* last HELLO that pushed (rate) */
@@ -187,6 +196,66 @@ peer_get(struct relay *r, const char *id, int create)
 	return (p);
 }
 
+/* Forget what is in flight to ${p} (its route changed or reset). */
+static void
+fl_clear(struct peer *p)
+{
+
+	p->nfl = 0;
+	p->inflight = 0;
+	p->inflight_bytes = 0;
+	p->cursor = 0;
+}
+
+/* ${seq} was sent to ${p} at ${now}; 0 or -1 (no memory). */
+static int
+fl_add(struct peer *p, uint64_t seq, uint64_t now, uint64_t bytes)
+{
+	struct flight *n;
+
+	if (p->nfl == p->capfl) {
+		size_t nc = p->capfl ? 2 * p->capfl : 16;
+
+		if ((n = realloc(p->fl, nc * sizeof(*n))) == NULL)
+			return (-1);
+		p->fl = n;
+		p->capfl = nc;
+	}
+	p->fl[p->nfl].seq = seq;
+	p->fl[p->nfl].sent_ms = now;
+	p->fl[p->nfl].bytes = bytes;
+	p->nfl++;
+	p->inflight = p->nfl;
+	p->inflight_bytes += bytes;
+	return (0);
+}
+
+/* Entry ${i} of ${p}'s in-flight set is answered or gone: drop it. */
+static void
+fl_drop(struct peer *p, size_t i)
+{
+
+	p->inflight_bytes -= p->inflight_bytes >= p->fl[i].bytes ?
+	    p->fl[i].bytes : p->inflight_bytes;
+	memmove(&p->fl[i], &p->fl[i + 1], (p->nfl - i - 1) * sizeof(*p->fl));
+	p->nfl--;
+	p->inflight = p->nfl;
+}
+
+/* ${seq} answered: give its credit back if it is in flight; 1 if it was. */
+static int
+fl_done(struct peer *p, uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < p->nfl; i++)
+		if (p->fl[i].seq == seq) {
+			fl_drop(p, i);
+			return (1);
+		}
+	return (0);
+}
+
 static void
 peer_offline(struct relay *r, struct peer *p, const char *why)
 {
@@ -194,9 +263,7 @@ peer_offline(struct relay *r, struct peer *p, const char *why)
 	if (!p->routed)
 		return;
 	p->routed = 0;
-	p->inflight = 0;
-	p->inflight_bytes = 0;
-	p->cursor = 0;
+	fl_clear(p);
 	p->fd = -1;
 	if (r->m.connected > 0)
 		r->m.connected--;
@@ -780,9 +847,7 @@ on_hello(struct relay *r, struct peer *p, const struct env *e)
 		return;
 	}
 	p->hello_ms = mono_ms();
-	p->inflight = 0;
-	p->inflight_bytes = 0;
-	p->cursor = 0;
+	fl_clear(p);
 	p->progress_ms = mono_ms();
 	rlog(RLOG_INFO, "hello", "agency=%s roster=%llu credit=%llu depth=%llu",
 	    p->id, (unsigned long long)e->roster_version,
@@ -877,9 +942,7 @@ recv_one(struct relay *r, size_t *bytes)
 		p->routed = 1;
 		p->rid_len = zmq_msg_size(&rid);
 		memcpy(p->rid, zmq_msg_data(&rid), p->rid_len);
-		p->inflight = 0;
-		p->inflight_bytes = 0;
-		p->cursor = 0;
+		fl_clear(p);
 		p->hello_ms = 0;
 		p->pump_after = 0;
 		rlog(RLOG_INFO, "agent-route", "agency=%s", p->id);
@@ -1162,13 +1225,10 @@ answer_batch(struct relay *r)
 					p->depth--;
 				p->bytes -= p->bytes >= it->qm.env_len ?
 				    it->qm.env_len : p->bytes;
-				if (it->kind != IT_EXPIRE && p->inflight > 0) {
-					p->inflight--;
-					p->inflight_bytes -= p->inflight_bytes
-					    >= it->qm.env_len ? it->qm.env_len :
-					    p->inflight_bytes;
-				}
-				p->progress_ms = mono_ms();
+				/* Credit back only for a message in flight
+				 * on this route (M2). */
+				if (fl_done(p, it->qm.seq))
+					p->progress_ms = mono_ms();
 			}
 			if ((p = peer_get(r, it->qm.from, 0)) != NULL &&
 			    !it->notify) {
@@ -1318,14 +1378,33 @@ pump(struct relay *r, struct peer *p, uint64_t now)
 {
 	struct queue_msg qm;
 	uint64_t seq;
+	size_t i;
+	int rc;
 
-	if (p->inflight > 0 && now - p->progress_ms > r->c->redeliver_ms) {
-		rlog(RLOG_INFO, "redeliver", "agency=%s inflight=%llu", p->id,
-		    (unsigned long long)p->inflight);
-		p->inflight = 0;
-		p->inflight_bytes = 0;
-		p->cursor = 0;
-		p->progress_ms = now;
+	/*
+	 * Each message in flight longer than `redeliver` without an answer
+	 * is sent again on its own (M2); one that left the queue meanwhile
+	 * gives its credit back.
+	 */
+	for (i = 0; i < p->nfl && p->routed && now >= p->pump_after; i++) {
+		if (now - p->fl[i].sent_ms < r->c->redeliver_ms)
+			continue;
+		if ((rc = queue_get(r->q, p->fl[i].seq, &qm)) != 0) {
+			if (rc == FERRY_ENOENT)
+				fl_drop(p, i--);
+			continue;
+		}
+		if (send_to(r, p, qm.env, qm.env_len) != 0) {
+			if (errno == EAGAIN)
+				p->pump_after = now + PUMP_BACKOFF_MS;
+			queue_msg_clear(&qm);
+			break;
+		}
+		rlog(RLOG_INFO, "redeliver", "agency=%s seq=%llu", p->id,
+		    (unsigned long long)p->fl[i].seq);
+		p->fl[i].sent_ms = now;
+		r->m.forwarded++;
+		queue_msg_clear(&qm);
 	}
 	/* Credit bounds the count, PEER_BYTES_MAX the bytes (H2). */
 	while (p->routed && p->inflight < p->window && now >= p->pump_after &&
@@ -1343,10 +1422,13 @@ pump(struct relay *r, struct peer *p, uint64_t now)
 		}
 		if (p->inflight == 0)
 			p->progress_ms = now;
-		p->inflight++;
-		p->inflight_bytes += qm.env_len;
 		p->cursor = seq;
 		r->m.forwarded++;
+		if (fl_add(p, seq, now, qm.env_len) != 0) {
+			/* Untracked: resent after the next route reset. */
+			queue_msg_clear(&qm);
+			break;
+		}
 		queue_msg_clear(&qm);
 	}
 }
@@ -1839,6 +1921,7 @@ relay_free(struct relay *r)
 	for (b = 0; b < NBUCKETS; b++)
 		for (p = r->tab[b]; p != NULL; p = np) {
 			np = p->next;
+			free(p->fl);
 			free(p);
 		}
 	if (r->lock_fd >= 0)

@@ -28,7 +28,8 @@
  *       then exits 0.  --receipt-delay S: wait S seconds before each
  *       RECEIPT (a slow recipient).  --hello-flood N: after the first
  *       MSG, send N HELLOs (naming roster version 0) back to back on the
- *       same connection.
+ *       same connection.  --drop-first: ignore the first MSG delivered
+ *       (no line, no RECEIPT: as if lost), take the rest as usual.
  *   relayc race EP SENDER-KEY RECIPIENT-KEY ROSTER
  *       the sender sends one MSG to the recipient and waits for ACCEPTED;
  *       the recipient (HELLO) receives it; then, back to back, the
@@ -70,6 +71,7 @@ static int count = 1, credit = 16, stop_after = -1, want_receipts = 0;
 static int no_receipts = 0;
 static double receipt_delay = 0;
 static int hello_flood = 0;
+static int drop_first = 0;
 static size_t size = 64;
 static double timeout_s = 30;
 static const char *marker = "FERRY-TEST";
@@ -560,6 +562,8 @@ cmd_recv(int argc, char **argv)
 				die("pushed roster", rc);
 			printf("roster %llu\n", (unsigned long long)pr->version);
 			roster_free(pr);
+		} else if (e.type == ENV_MSG && drop_first == 1) {
+			drop_first = 2;		/* lost, silently */
 		} else if (e.type == ENV_MSG) {
 			if ((rc = roster_sender_key(c.ro, e.from, spk)) != 0 ||
 			    (rc = env_open(b, n, 0, spk, c.me, &e, &content,
@@ -921,6 +925,7 @@ static const struct option opts[] = {
 	{ "outsider", required_argument, NULL, 'o' },
 	{ "receipt-delay", required_argument, NULL, 'D' },
 	{ "hello-flood", required_argument, NULL, 'H' },
+	{ "drop-first", no_argument, NULL, 'F' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -959,6 +964,7 @@ main(int argc, char **argv)
 		case 'o': outsider = optarg; break;
 		case 'D': receipt_delay = strtod(optarg, NULL); break;
 		case 'H': hello_flood = (int)strtol(optarg, NULL, 10); break;
+		case 'F': drop_first = 1; break;
 		default: usage();
 		}
 	}
