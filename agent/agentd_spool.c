@@ -30,6 +30,7 @@
 #include "referral.h"
 
 #define SPOOL_PER_SCAN 64	/* files per scan: keeps the loop responsive */
+#define SPOOL_GROUP_BYTES (64u * 1024 * 1024)	/* file bytes per group commit */
 
 static int
 spath(const struct agentd *a, char *buf, size_t cap, const char *a1,
@@ -162,71 +163,125 @@ to_sent(struct agentd *a, const char *from, const char *srcdir,
 	(void)fsync_dir(srcdir);
 }
 
-/* Handle one file outbox/<to>/<name>. */
-static void
-spool_one(struct agentd *a, const char *to, const char *dirpath,
-    const char *name)
+/* A spool file picked up, on its way to a group commit. */
+struct spool_pick {
+	char to[FERRY_ID_MAX + 1];
+	char dirpath[ACONF_PATH_MAX + 96];
+	char name[300];
+	char path[ACONF_PATH_MAX + 512];
+	char label[600];
+	uint8_t *buf;
+	size_t len;
+	uint8_t key[32];
+	struct agentd_sub sb;
+};
+
+/*
+ * Read file outbox/<to>/<name> into ${p}: 1 if it is to be sent (in the
+ * next group commit), 0 if it was handled here (too big: failed/; sent
+ * before a crash: moved to sent/) or left for a later scan.
+ */
+static int
+spool_read(struct agentd *a, const char *to, const char *dirpath,
+    const char *name, struct spool_pick *p)
 {
 	crypto_hash_sha256_state st;
-	char path[ACONF_PATH_MAX + 512], err[AGENTD_ERR_MAX], label[600];
 	char reason[AGENTD_ERR_MAX + 128];
-	uint8_t *buf, key[32], id[FERRY_MSGID_LEN];
-	size_t len;
+	uint8_t id[FERRY_MSGID_LEN];
 	int rc;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dirpath, name) >=
-	    sizeof(path))
-		return;
-	snprintf(label, sizeof(label), "%s/%s", to, name);
-	if ((rc = ferry_read_file(path, REFERRAL_JSON_MAX, &buf, &len,
+	memset(p, 0, sizeof(*p));
+	if ((size_t)snprintf(p->path, sizeof(p->path), "%s/%s", dirpath,
+	    name) >= sizeof(p->path) ||
+	    (size_t)snprintf(p->dirpath, sizeof(p->dirpath), "%s", dirpath) >=
+	    sizeof(p->dirpath) ||
+	    (size_t)snprintf(p->name, sizeof(p->name), "%s", name) >=
+	    sizeof(p->name))
+		return (0);
+	if (strlen(to) >= sizeof(p->to))
+		return (0);
+	memcpy(p->to, to, strlen(to) + 1);
+	snprintf(p->label, sizeof(p->label), "%s/%s", to, name);
+	if ((rc = ferry_read_file(p->path, REFERRAL_JSON_MAX, &p->buf, &p->len,
 	    0)) != 0) {
 		if (rc == FERRY_ETOOBIG) {
 			snprintf(reason, sizeof(reason), "%s: file: larger "
 			    "than %u bytes\n", ferry_errname(FERRY_EJSON),
 			    REFERRAL_JSON_MAX);
-			to_failed(a, path, name, reason);
+			to_failed(a, p->path, name, reason);
 		}
-		return;
+		p->buf = NULL;
+		return (0);
 	}
 	crypto_hash_sha256_init(&st);
 	crypto_hash_sha256_update(&st, (const uint8_t *)"ferry-spool/v1", 15);
-	crypto_hash_sha256_update(&st, (const uint8_t *)label,
-	    strlen(label) + 1);
-	crypto_hash_sha256_update(&st, buf, len);
-	crypto_hash_sha256_final(&st, key);
-	if ((rc = astore_spool_lookup(a->store, key, id)) == 0) {
+	crypto_hash_sha256_update(&st, (const uint8_t *)p->label,
+	    strlen(p->label) + 1);
+	crypto_hash_sha256_update(&st, p->buf, p->len);
+	crypto_hash_sha256_final(&st, p->key);
+	if ((rc = astore_spool_lookup(a->store, p->key, id)) == 0) {
 		/* Already sent: the crash came before the move. */
 		char hx[33];
 
 		ferry_hex(hx, id, FERRY_MSGID_LEN);
 		alog(ALOG_WARN, "recovered", "msg=%s: spool file %s was sent "
-		    "before a crash; moved to sent/", hx, label);
-		to_sent(a, path, dirpath, id);
-		goto done;
-	}
-	if (rc != FERRY_ENOENT) {
-		alog(ALOG_ERROR, "spool", "%s: store: %s", label,
+		    "before a crash; moved to sent/", hx, p->label);
+		to_sent(a, p->path, dirpath, id);
+	} else if (rc != FERRY_ENOENT)
+		alog(ALOG_ERROR, "spool", "%s: store: %s", p->label,
 		    ferry_strerror(rc));
-		goto done;
+	else {
+		p->sb.to = p->to;
+		p->sb.json = (const char *)p->buf;
+		p->sb.len = p->len;
+		p->sb.spool_name = p->label;
+		p->sb.spool_key = p->key;
+		return (1);
 	}
-	rc = agentd_submit(a, to, (const char *)buf, len, label, key, id, err,
-	    sizeof(err));
-	if (rc == 0) {
-		to_sent(a, path, dirpath, id);
-		goto done;
+	free(p->buf);
+	p->buf = NULL;
+	return (0);
+}
+
+/*
+ * Send the files picked up, ${p}[0..n-1], in one group commit
+ * (agentd_submit_batch: one synced commit for all), then move each to
+ * sent/ (or failed/ with its reason; a local failure leaves it in place).
+ * A crash between the commit and the moves is found by the spool key at
+ * the next scan (spool_read: "sent before a crash").
+ */
+static void
+spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
+{
+	struct agentd_sub *sb[SPOOL_PER_SCAN] = { NULL };
+	char reason[AGENTD_ERR_MAX + 128];
+	size_t i;
+	int rc;
+
+	if (n == 0 || n > SPOOL_PER_SCAN)
+		return;
+	for (i = 0; i < n; i++)
+		sb[i] = &p[i].sb;
+	agentd_submit_batch(a, sb, n);
+	for (i = 0; i < n; i++) {
+		rc = p[i].sb.rc;
+		if (rc == 0)
+			to_sent(a, p[i].path, p[i].dirpath, p[i].sb.id);
+		else if (rc == FERRY_EJSON || rc == FERRY_ESCHEMA ||
+		    rc == FERRY_ECONSENT || rc == FERRY_ERECIPIENT ||
+		    rc == FERRY_EKEYWINDOW || rc == FERRY_EUNKNOWNAGENCY ||
+		    rc == FERRY_EREVOKED || rc == FERRY_ETOOBIG) {
+			snprintf(reason, sizeof(reason), "%s: %s\n",
+			    ferry_errname(rc), p[i].sb.err[0] ? p[i].sb.err :
+			    ferry_strerror(rc));
+			to_failed(a, p[i].path, p[i].name, reason);
+		} else
+			alog(ALOG_ERROR, "spool", "%s: %s (left in place, will "
+			    "retry)", p[i].label, p[i].sb.err[0] ?
+			    p[i].sb.err : ferry_strerror(rc));
+		free(p[i].buf);
+		p[i].buf = NULL;
 	}
-	if (rc == FERRY_EJSON || rc == FERRY_ESCHEMA || rc == FERRY_ECONSENT ||
-	    rc == FERRY_ERECIPIENT || rc == FERRY_EKEYWINDOW ||
-	    rc == FERRY_EUNKNOWNAGENCY || rc == FERRY_EREVOKED ||
-	    rc == FERRY_ETOOBIG) {
-		snprintf(reason, sizeof(reason), "%s: %s\n",
-		    ferry_errname(rc), err[0] ? err : ferry_strerror(rc));
-		to_failed(a, path, name, reason);
-	} else
-		alog(ALOG_ERROR, "spool", "%s: %s (left in place, will "
-		    "retry)", label, err[0] ? err : ferry_strerror(rc));
-done:
-	free(buf);
 }
 
 void
@@ -236,6 +291,8 @@ agentd_spool_scan(struct agentd *a)
 	char fpath[ACONF_PATH_MAX + 400], reason[512];
 	struct dirent *d, *f;
 	struct stat st;
+	struct spool_pick *picks;
+	size_t npick = 0, bytes = 0;
 	DIR *od, *sd;
 	int handled = 0;
 
@@ -250,9 +307,13 @@ agentd_spool_scan(struct agentd *a)
 		return;
 	}
 	a->hold_logged = 0;
-	if (spath(a, outbox, sizeof(outbox), "outbox", NULL, NULL) != 0 ||
-	    (od = opendir(outbox)) == NULL)
+	if ((picks = calloc(SPOOL_PER_SCAN, sizeof(*picks))) == NULL)
 		return;
+	if (spath(a, outbox, sizeof(outbox), "outbox", NULL, NULL) != 0 ||
+	    (od = opendir(outbox)) == NULL) {
+		free(picks);
+		return;
+	}
 	while (handled < SPOOL_PER_SCAN && (d = readdir(od)) != NULL) {
 		if (skip_name(d->d_name))
 			continue;
@@ -279,12 +340,24 @@ agentd_spool_scan(struct agentd *a)
 			    sub, f->d_name) >= sizeof(fpath) ||
 			    lstat(fpath, &st) != 0 || !S_ISREG(st.st_mode))
 				continue;
-			spool_one(a, d->d_name, sub, f->d_name);
+			if (spool_read(a, d->d_name, sub, f->d_name,
+			    &picks[npick]) == 1) {
+				bytes += picks[npick].len;
+				npick++;
+			}
 			handled++;
+			/* Bound the memory a group holds. */
+			if (bytes >= SPOOL_GROUP_BYTES) {
+				spool_flush(a, picks, npick);
+				npick = 0;
+				bytes = 0;
+			}
 		}
 		closedir(sd);
 	}
 	closedir(od);
+	spool_flush(a, picks, npick);
+	free(picks);
 }
 
 int
