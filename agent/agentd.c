@@ -1965,11 +1965,20 @@ handle_nack(struct agentd *a, const struct env *e)
 	struct log_entry le;
 	char hx[33], reason[ASTORE_REASON_MAX + 1];
 	char qreason[4 * ASTORE_REASON_MAX + 16];
+	uint8_t pk[32];
+	uint64_t used;
 	size_t n;
 	int rc;
 
 	idhex(hx, e->msg_id);
-	if ((rc = verify_from(a, e)) != 0) {
+	/* A NACK from our message's recipient revoked since it was sent:
+	 * its key in the roster version in force then (as for receipts). */
+	if ((rc = verify_from(a, e)) == FERRY_EREVOKED &&
+	    astore_get_out(a->store, e->msg_id, &r) == 0 &&
+	    strcmp(e->from, r.to) == 0 &&
+	    receipt_key(a, e, &r, pk, &used) == 0)
+		rc = env_verify(e, pk);
+	if (rc != 0) {
 		alog(ALOG_WARN, "bad-nack", "msg=%s from=%s: %s; ignored", hx,
 		    e->from, ferry_strerror(rc));
 		return (0);

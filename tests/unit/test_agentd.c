@@ -1012,6 +1012,27 @@ TEST(receipt_after_revocation)
 	free(rcpt);
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_DELIVERED);
+	/* Likewise a NACK from bravo about a message sent under version 1:
+	 * verified with version 1's key and acted on. */
+	{
+		struct astore_out q;
+
+		memset(&q, 0, sizeof(q));
+		memcpy(q.msg_id, id, 16);
+		q.msg_id[15] ^= 0x5a;
+		snprintf(q.to, sizeof(q.to), "bravo");
+		memcpy(q.env_hash, o.env_hash, 32);
+		q.state = ASTORE_ACCEPTED;
+		q.t_queued = now;
+		q.roster_version = 1;
+		CHECK_EQ(astore_put_out(A.store, NULL, &q, NULL, 0, NULL), 0);
+		CHECK_EQ(nack_from(bravo, "alpha", q.msg_id, q.env_hash,
+		    FERRY_ESCHEMA, &m, &mlen), 0);
+		CHECK_EQ(agentd_receive(&A, m, mlen), 0);
+		free(m);
+		CHECK_EQ(astore_get_out(A.store, q.msg_id, &q), 0);
+		CHECK_EQ(q.state, ASTORE_FAILED);
+	}
 }
 
 TEST(reopen_keeps_state)
