@@ -1758,11 +1758,143 @@ verify_from(struct agentd *a, const struct env *e)
 	return (env_verify(e, pk));
 }
 
+/*
+ * Relay replies (ACCEPTED, RECEIPT) read together are recorded in one
+ * group commit (agentd_receive_many): each is checked and its new record
+ * and log entry kept here; then one batch, one synced commit; then the
+ * actions that follow a recorded reply (counters, schedule, log line).
+ */
+#define GRP_MAX 256
+
+struct grp_item {
+	struct log_entry le;
+	struct astore_out r;
+};
+
+struct agentd_grp {
+	struct grp_item it[GRP_MAX];
+	size_t n;
+};
+
+/* The outgoing record ${id}, as the replies of the group so far left it. */
+static int
+out_get(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_out *r)
+{
+	size_t i;
+
+	if (a->grp != NULL)
+		for (i = a->grp->n; i > 0; i--)
+			if (memcmp(a->grp->it[i - 1].r.msg_id, id,
+			    FERRY_MSGID_LEN) == 0) {
+				*r = a->grp->it[i - 1].r;
+				return (0);
+			}
+	return (astore_get_out(a->store, id, r));
+}
+
+static void
+accepted_done(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	struct agentd_pending *p;
+	char hx[33];
+
+	idhex(hx, r->msg_id);
+	a->n_accepted++;
+	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r->to,
+	    (unsigned long long)le->ref_index);
+	/* Re-asked only at a later HELLO, after AGENTD_REASK_MIN at least. */
+	if (pend_set(a, r->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
+	    AGENTD_REASK_MIN) == 0 && (p = pend_find(a, r->msg_id)) != NULL) {
+		p->attempts = 0;
+		p->reask = 0;
+	}
+}
+
+static void
+receipt_done(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	char hx[33];
+
+	idhex(hx, r->msg_id);
+	a->n_delivered++;
+	pend_del(a, r->msg_id);
+	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
+	    "verified", hx, r->to, (unsigned long long)le->ref_index);
+}
+
+/*
+ * Record reply entry ${le} and record ${r}: into the open group, or at
+ * once (log_and_update) followed by its actions.
+ */
+static int
+record_reply(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	struct grp_item *it;
+	int rc;
+
+	if (a->grp != NULL && a->grp->n < GRP_MAX) {
+		it = &a->grp->it[a->grp->n++];
+		it->le = *le;
+		it->r = *r;
+		return (0);
+	}
+	if ((rc = log_and_update(a, le, r)) != 0)
+		return (rc);
+	if (le->kind == LOG_ACCEPTED)
+		accepted_done(a, le, r);
+	else
+		receipt_done(a, le, r);
+	return (0);
+}
+
+/* Commit group ${g}: one batch, one synced commit, then the actions. */
+static void
+grp_flush(struct agentd *a, struct agentd_grp *g)
+{
+	struct log_batch *b;
+	size_t i;
+	int rc;
+
+	if (g->n == 0)
+		return;
+	if ((rc = log_begin(a->log, &b)) == 0) {
+		for (i = 0; i < g->n && rc == 0; i++) {
+			rc = log_add(b, &g->it[i].le, NULL, 0, NULL);
+			if (rc == FERRY_EDUPMSG)
+				rc = 0;
+			if (rc == 0)
+				rc = astore_update_out(a->store, b,
+				    &g->it[i].r);
+		}
+		if (rc != 0)
+			log_abort(b);
+		else
+			rc = log_commit(b);
+	}
+	if (rc != 0) {
+		/* Not recorded: the relay answers again (a HELLO makes it
+		 * push final envelopes; ACCEPTED answers a retransmission). */
+		alog(ALOG_ERROR, "replies", "%zu relay replies not recorded: "
+		    "%s; asking for them again", g->n, ferry_strerror(rc));
+		a->want_hello = 1;
+	} else
+		for (i = 0; i < g->n; i++) {
+			if (g->it[i].le.kind == LOG_ACCEPTED)
+				accepted_done(a, &g->it[i].le, &g->it[i].r);
+			else
+				receipt_done(a, &g->it[i].le, &g->it[i].r);
+		}
+	g->n = 0;
+}
+
 static int
 handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e)
 {
-	struct agentd_pending *p;
 	struct astore_out r;
 	struct log_entry le;
 	char hx[33];
@@ -1775,7 +1907,7 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 		    "or signer wrong; ignored", hx, e->from);
 		return (0);
 	}
-	if ((rc = astore_get_out(a->store, e->msg_id, &r)) != 0) {
+	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
 		if (rc == FERRY_ENOENT)
 			alog(ALOG_WARN, "bad-accepted", "msg=%s: not ours",
 			    hx);
@@ -1803,18 +1935,7 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	r.state = ASTORE_ACCEPTED;
 	r.t_accepted = ferry_now_ms();
 	r.relay_index = e->log_index;
-	if ((rc = log_and_update(a, &le, &r)) != 0)
-		return (rc);
-	a->n_accepted++;
-	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r.to,
-	    (unsigned long long)e->log_index);
-	/* Re-asked only at a later HELLO, after AGENTD_REASK_MIN at least. */
-	if (pend_set(a, e->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
-	    AGENTD_REASK_MIN) == 0 && (p = pend_find(a, e->msg_id)) != NULL) {
-		p->attempts = 0;
-		p->reask = 0;
-	}
-	return (0);
+	return (record_reply(a, &le, &r));
 }
 
 /*
@@ -1885,7 +2006,7 @@ handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 	int rc;
 
 	idhex(hx, e->msg_id);
-	if ((rc = astore_get_out(a->store, e->msg_id, &r)) != 0) {
+	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
 		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: not a message "
 		    "we sent; ignored", hx, e->from);
 		return (rc == FERRY_ENOENT ? 0 : rc);
@@ -1929,13 +2050,7 @@ handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 	if (r.t_accepted == 0)
 		r.t_accepted = r.t_delivered;
 	r.rcpt_index = e->log_index;
-	if ((rc = log_and_update(a, &le, &r)) != 0)
-		return (rc);
-	a->n_delivered++;
-	pend_del(a, e->msg_id);
-	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
-	    "verified", hx, r.to, (unsigned long long)e->log_index);
-	return (0);
+	return (record_reply(a, &le, &r));
 }
 
 /*
@@ -2211,11 +2326,10 @@ refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
 	return (refuse(a, buf, len, e, FERRY_ETOOBIG, why));
 }
 
-int
-agentd_receive(struct agentd *a, const uint8_t *buf, size_t len)
+/* A frame came from the relay. */
+static void
+note_rx(struct agentd *a)
 {
-	struct env e;
-	int rc;
 
 	a->last_rx = ferry_now_ms();
 	/* Any frame from the relay after our HELLO: it has the HELLO. */
@@ -2223,6 +2337,59 @@ agentd_receive(struct agentd *a, const uint8_t *buf, size_t len)
 		a->hello_state = AGENTD_HELLO_DONE;
 		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
 	}
+}
+
+int
+agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
+    const size_t *lens, size_t n)
+{
+	struct agentd_grp *g;
+	struct env e;
+	size_t i;
+	int rc, first = 0;
+
+	if ((g = malloc(sizeof(*g))) != NULL)
+		g->n = 0;
+	for (i = 0; i < n; i++) {
+		/* ACCEPTED and RECEIPT into the group; anything else after
+		 * committing it, in order. */
+		if (g != NULL && env_decode(bufs[i], lens[i],
+		    a->conf.max_body, &e) == 0 &&
+		    (e.type == ENV_ACCEPTED || e.type == ENV_RECEIPT)) {
+			if (g->n == GRP_MAX)
+				grp_flush(a, g);
+			note_rx(a);
+			a->grp = g;
+			rc = e.type == ENV_ACCEPTED ?
+			    handle_accepted(a, bufs[i], lens[i], &e) :
+			    handle_receipt(a, bufs[i], lens[i], &e);
+			a->grp = NULL;
+		} else {
+			if (g != NULL)
+				grp_flush(a, g);
+			rc = agentd_receive(a, bufs[i], lens[i]);
+		}
+		if (rc != 0) {
+			alog(ALOG_ERROR, "receive", "local failure handling a "
+			    "frame: %s (not acknowledged; the relay will "
+			    "redeliver)", ferry_strerror(rc));
+			if (first == 0)
+				first = rc;
+		}
+	}
+	if (g != NULL)
+		grp_flush(a, g);
+	free(g);
+	return (first);
+}
+
+int
+agentd_receive(struct agentd *a, const uint8_t *buf, size_t len)
+{
+	struct env e;
+	int rc;
+
+	note_rx(a);
 	if ((rc = env_decode(buf, len, a->conf.max_body, &e)) != 0) {
 		if (rc == FERRY_ETOOBIG && a->conf.max_body < BODY_ABS_MAX &&
 		    env_decode(buf, len, BODY_ABS_MAX, &e) == 0 &&

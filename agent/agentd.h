@@ -105,6 +105,9 @@ struct agentd {
 	uint64_t unknown_hello;		/* roster version a HELLO was sent
 					 * at for an unknown sender */
 
+	/* Relay replies read together: their group commit (agentd.c). */
+	struct agentd_grp *grp;
+
 	/* Counters. */
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
@@ -210,6 +213,17 @@ int agentd_receive(struct agentd *a, const uint8_t *buf, size_t len);
  * 0 or a storage error (the marks then stay for the next call).
  */
 int agentd_spooled_flush(struct agentd *a);
+
+/**
+ * agentd_receive_many(a, bufs, lens, n): handle ${n} frames read together,
+ * in order, as agentd_receive does each, except that the relay's replies
+ * among them (ACCEPTED, RECEIPT) are recorded in one group commit (log
+ * entries and outbox states: one synced commit), before any other frame
+ * is handled and at the end; their actions (state, schedule, log line)
+ * follow the commit.  Local failures are logged; returns the first.
+ */
+int agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
+    const size_t *lens, size_t n);
 
 /**
  * agentd_can_send(a, err, errlen): 0 if new messages may be sent now;

@@ -275,37 +275,43 @@ on_monitor(struct net *n)
 static void
 on_dealer(struct net *n)
 {
-	zmq_msg_t m;
-	int i, rc, more;
+	zmq_msg_t m[NET_BATCH], x;
+	const uint8_t *bufs[NET_BATCH];
+	size_t lens[NET_BATCH], k = 0, i;
+	int more;
 
-	for (i = 0; i < NET_BATCH; i++) {
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, n->dealer, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
+	while (k < NET_BATCH) {
+		zmq_msg_init(&m[k]);
+		if (zmq_msg_recv(&m[k], n->dealer, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&m[k]);
 			break;
 		}
-		more = zmq_msg_more(&m);
+		more = zmq_msg_more(&m[k]);
 		if (more) {
 			/* One envelope per message: drain and drop the rest. */
 			alog(ALOG_WARN, "frames", "multi-frame message from "
 			    "the relay dropped");
+			zmq_msg_close(&m[k]);
 			while (more) {
-				zmq_msg_close(&m);
-				zmq_msg_init(&m);
-				if (zmq_msg_recv(&m, n->dealer, 0) < 0)
+				zmq_msg_init(&x);
+				if (zmq_msg_recv(&x, n->dealer, 0) < 0) {
+					zmq_msg_close(&x);
 					break;
-				more = zmq_msg_more(&m);
+				}
+				more = zmq_msg_more(&x);
+				zmq_msg_close(&x);
 			}
-			zmq_msg_close(&m);
 			continue;
 		}
-		rc = agentd_receive(n->a, zmq_msg_data(&m), zmq_msg_size(&m));
-		if (rc != 0)
-			alog(ALOG_ERROR, "receive", "local failure handling a "
-			    "frame: %s (not acknowledged; the relay will "
-			    "redeliver)", ferry_strerror(rc));
-		zmq_msg_close(&m);
+		bufs[k] = zmq_msg_data(&m[k]);
+		lens[k] = zmq_msg_size(&m[k]);
+		k++;
 	}
+	/* In order; the relay's replies among them in one group commit. */
+	if (k > 0)
+		(void)agentd_receive_many(n->a, bufs, lens, k);
+	for (i = 0; i < k; i++)
+		zmq_msg_close(&m[i]);
 	/* Spool files written: clear their marks now (one commit for the
 	 * frames read in this wakeup), not at the next message. */
 	(void)agentd_spooled_flush(n->a);

@@ -946,6 +946,70 @@ TEST(ctl_group_commit)
 		json_decref(r[i]);
 }
 
+/*
+ * Group commit of relay replies: frames read together (ACCEPTED and the
+ * RECEIPT of one message, a duplicate ACCEPTED, a frame of another kind
+ * between) are handled in order, the replies recorded in group commits:
+ * the message ends delivered, logged once per kind.
+ */
+TEST(replies_group_commit)
+{
+	struct astore_out o;
+	char *json, err[AGENTD_ERR_MAX];
+	const uint8_t *bufs[5];
+	size_t len, mlen, lens[5], rlen, alen, hlen;
+	uint8_t id[16], *m, *rcpt, *acc, *hb;
+	uint64_t logn, delivered = A.n_delivered, accepted = A.n_accepted;
+	struct env e;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	mlen = capA.len[capA.n - 1];
+	CHECK((m = malloc(mlen)) != NULL);
+	memcpy(m, capA.buf[capA.n - 1], mlen);
+	cap_clear(&capA);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	free(m);
+	rlen = capB.len[capB.n - 1];
+	CHECK((rcpt = malloc(rlen)) != NULL);
+	memcpy(rcpt, capB.buf[capB.n - 1], rlen);
+	cap_clear(&capB);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &acc,
+	    &alen), 0);
+	memset(&e, 0, sizeof(e));
+	e.version = ENV_VERSION;
+	e.type = ENV_HEARTBEAT;
+	env_new_id(e.id);
+	snprintf(e.from, sizeof(e.from), "relay");
+	snprintf(e.to, sizeof(e.to), "alpha");
+	e.time = ferry_now_ms();
+	CHECK_EQ(env_encode(&e, relay->sign_sk, &hb, &hlen), 0);
+	/* ACCEPTED and RECEIPT in one group (the RECEIPT sees the state
+	 * the ACCEPTED left), duplicates, another kind between. */
+	bufs[0] = acc; lens[0] = alen;
+	bufs[1] = rcpt; lens[1] = rlen;
+	bufs[2] = acc; lens[2] = alen;
+	bufs[3] = hb; lens[3] = hlen;
+	bufs[4] = rcpt; lens[4] = rlen;
+	logn = log_size(A.log);
+	CHECK_EQ(agentd_receive_many(&A, bufs, lens, 5), 0);
+	free(acc);
+	free(rcpt);
+	free(hb);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_DELIVERED);
+	CHECK_EQ(o.relay_index, 7);
+	CHECK(o.t_accepted > 0);
+	CHECK_EQ(log_size(A.log), logn + 2);	/* ACCEPTED, RECEIPT */
+	CHECK_EQ(A.n_accepted, accepted + 1);
+	CHECK_EQ(A.n_delivered, delivered + 1);
+	CHECK(A.grp == NULL);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -1075,6 +1139,7 @@ main(void)
 	RUN(accepted_reask_only_at_hello);
 	RUN(envelope_stored_once);
 	RUN(ctl_group_commit);
+	RUN(replies_group_commit);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(nack_transient_codes);
