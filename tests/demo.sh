@@ -277,7 +277,7 @@ for mid, frm, to, label, case, st in rows:
     r = inbox.get(mid)
     if r is None:
         print(f"message {mid} missing from {to}'s inbox"); sys.exit(1)
-    short = mid[:8]
+    short = mid[-8:]  # ids start with their time: the tail tells them apart
     ev.append((m["queued_ms"], 0, f"{BOLD}{frm}{OFF} sends {label}",
                f"to {to}; case {case}; msg {short}; written to its log and outbox first"))
     a = relay.get(mid)
