@@ -123,6 +123,7 @@ struct relay {
 	const struct config *c;
 	struct ident *me;
 	struct roster *roster;
+	uint64_t expired_said;		/* roster version whose expiry was logged */
 	struct queue *q;
 	struct log *log;
 	void *zctx, *sock, *mon;
@@ -537,6 +538,30 @@ items_clear(struct relay *r)
 	r->nitems = 0;
 }
 
+/*
+ * roster_expired(r): 1 if the roster in force is past its expiry.  Says so
+ * once per roster version at ERROR, naming what the operator must do.
+ */
+static int
+roster_expired(struct relay *r)
+{
+	uint64_t now = ferry_now_ms();
+
+	if (r->roster->expires == 0 || now < r->roster->expires)
+		return (0);
+	if (r->expired_said != r->roster->version) {
+		r->expired_said = r->roster->version;
+		rlog(RLOG_ERROR, "roster-expired", "version=%llu "
+		    "expired_ms=%llu: new messages are refused "
+		    "(FERRY_EEXPIRED) until the admins sign a newer roster "
+		    "version (install it and send SIGHUP); accepted messages "
+		    "are still delivered",
+		    (unsigned long long)r->roster->version,
+		    (unsigned long long)r->roster->expires);
+	}
+	return (1);
+}
+
 static void
 refuse(struct relay *r, struct item *it, int code)
 {
@@ -671,6 +696,17 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 	}
 	if (env_verify(e, spk) != 0) {
 		refuse(r, it, FERRY_EBADSIG);
+		return;
+	}
+	if (roster_expired(r)) {
+		/*
+		 * DESIGN: a roster past its expiry is not trusted for new
+		 * work.  Messages already accepted are still delivered and
+		 * receipted; the sender retries once a newer version is in
+		 * force (agents treat FERRY_EEXPIRED from the relay as
+		 * transient).
+		 */
+		refuse(r, it, FERRY_EEXPIRED);
 		return;
 	}
 	if (r->full_until > mono_ms()) {
@@ -1460,6 +1496,7 @@ write_metrics(struct relay *r)
 
 	zap_counts(r->zap, &r->m.zap_allowed, &r->m.zap_denied);
 	r->m.roster_version = r->roster->version;
+	r->m.roster_expired = roster_expired(r);
 	r->m.log_size = log_size(r->log);
 	if ((d = calloc(cap, sizeof(*d))) == NULL)
 		return;

@@ -100,6 +100,9 @@ metrics_write(const char *dir, const struct metrics *m,
 	    "counter", m->zap_denied);
 	counter(&o, "ferry_relay_roster_version",
 	    "Version of the roster in force.", "gauge", m->roster_version);
+	counter(&o, "ferry_relay_roster_expired",
+	    "1 while the roster in force is past its expiry (new messages "
+	    "refused with FERRY_EEXPIRED).", "gauge", m->roster_expired);
 	counter(&o, "ferry_relay_commits_total",
 	    "Synced group commits of the queue.", "counter", m->commits);
 	counter(&o, "ferry_relay_commit_failures_total",

@@ -282,6 +282,7 @@ struct metrics {
 	uint64_t dropped_nouser;	/* messages without User-Id */
 	uint64_t zap_allowed, zap_denied;
 	uint64_t roster_version;
+	uint64_t roster_expired;	/* 1 while the roster in force is expired */
 	uint64_t commits;		/* synced group commits */
 	uint64_t commit_failures;	/* group commits that failed (disk full) */
 	uint64_t disk_full;		/* 1 while new MSGs get FERRY_ENOSPC */
