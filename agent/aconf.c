@@ -1,15 +1,15 @@
 /*
  * aconf.c: ferry-agent's configuration (see aconf.h).
  */
-#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <ini.h>
 
 #include "aconf.h"
 #include "alog.h"
+#include "ferry.h"
 
 void
 aconf_defaults(struct aconf *c)
@@ -29,111 +29,45 @@ aconf_defaults(struct aconf *c)
 	c->max_body = 32u * 1024 * 1024;
 }
 
-static int
-parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
+/* ALOG_* are the levels ferry_parse_log_level returns. */
+_Static_assert(ALOG_ERROR == 0 && ALOG_WARN == 1 && ALOG_INFO == 2 &&
+    ALOG_DEBUG == 3, "ALOG_* differ from ferry_parse_log_level");
 
-	if (*s < '0' || *s > '9')
-		return (-1);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return (-1);
-	*out = v;
-	return (0);
-}
+#define K(name, type, field) \
+	{ name, type, offsetof(struct aconf, field), \
+	    sizeof(((struct aconf *)0)->field) }
 
-int
-aconf_parse_duration(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t m;
-
-	if (*s < '0' || *s > '9')
-		return (-1);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return (-1);
-	if (*end == '\0' || strcmp(end, "ms") == 0)
-		m = 1;
-	else if (strcmp(end, "s") == 0)
-		m = 1000;
-	else if (strcmp(end, "m") == 0)
-		m = 60000;
-	else if (strcmp(end, "h") == 0)
-		m = 3600000;
-	else if (strcmp(end, "d") == 0)
-		m = 86400000;
-	else
-		return (-1);
-	if (v > UINT64_MAX / m)
-		return (-1);
-	*out = v * m;
-	return (0);
-}
-
-static int
-set_str(char *dst, size_t cap, const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n >= cap)
-		return (-1);
-	memcpy(dst, v, n + 1);
-	return (0);
-}
+/* The keys of [agent]; a bare duration counts milliseconds. */
+static const struct ferry_conf_key keys[] = {
+	K("data", FERRY_CONF_STR, data),
+	K("key", FERRY_CONF_STR, key),
+	K("passphrase_file", FERRY_CONF_STR, passphrase_file),
+	K("roster", FERRY_CONF_STR, roster),
+	K("roster_pin", FERRY_CONF_STR, roster_pin),
+	K("relay", FERRY_CONF_STR, relay),
+	K("spool", FERRY_CONF_STR, spool),
+	K("log_level", FERRY_CONF_LEVEL, log_level),
+	K("credit", FERRY_CONF_U64, credit),
+	K("max_body", FERRY_CONF_U64, max_body),
+	K("heartbeat", FERRY_CONF_MS, heartbeat_ms),
+	K("reconnect", FERRY_CONF_MS, reconnect_ms),
+	K("reconnect_max", FERRY_CONF_MS, reconnect_max_ms),
+	K("refused_backoff", FERRY_CONF_MS, refused_backoff_ms),
+	K("retry", FERRY_CONF_MS, retry_ms),
+	K("retry_max", FERRY_CONF_MS, retry_max_ms),
+	K("spool_interval", FERRY_CONF_MS, spool_ms),
+	K("linger", FERRY_CONF_MS, linger_ms),
+	{ NULL, 0, 0, 0 }
+};
 
 int
 aconf_set(struct aconf *c, const char *key, const char *v)
 {
-	int lvl;
+	int rc;
 
-	if (strcmp(key, "data") == 0)
-		return (set_str(c->data, sizeof(c->data), v));
-	if (strcmp(key, "key") == 0)
-		return (set_str(c->key, sizeof(c->key), v));
-	if (strcmp(key, "passphrase_file") == 0)
-		return (set_str(c->passphrase_file, sizeof(c->passphrase_file),
-		    v));
-	if (strcmp(key, "roster") == 0)
-		return (set_str(c->roster, sizeof(c->roster), v));
-	if (strcmp(key, "roster_pin") == 0)
-		return (set_str(c->roster_pin, sizeof(c->roster_pin), v));
-	if (strcmp(key, "relay") == 0)
-		return (set_str(c->relay, sizeof(c->relay), v));
-	if (strcmp(key, "spool") == 0)
-		return (set_str(c->spool, sizeof(c->spool), v));
-	if (strcmp(key, "log_level") == 0) {
-		if ((lvl = alog_level_parse(v)) < 0)
-			return (-1);
-		c->log_level = lvl;
-		return (0);
-	}
-	if (strcmp(key, "credit") == 0)
-		return (parse_u64(v, &c->credit));
-	if (strcmp(key, "max_body") == 0)
-		return (parse_u64(v, &c->max_body));
-	if (strcmp(key, "heartbeat") == 0)
-		return (aconf_parse_duration(v, &c->heartbeat_ms));
-	if (strcmp(key, "reconnect") == 0)
-		return (aconf_parse_duration(v, &c->reconnect_ms));
-	if (strcmp(key, "reconnect_max") == 0)
-		return (aconf_parse_duration(v, &c->reconnect_max_ms));
-	if (strcmp(key, "refused_backoff") == 0)
-		return (aconf_parse_duration(v, &c->refused_backoff_ms));
-	if (strcmp(key, "retry") == 0)
-		return (aconf_parse_duration(v, &c->retry_ms));
-	if (strcmp(key, "retry_max") == 0)
-		return (aconf_parse_duration(v, &c->retry_max_ms));
-	if (strcmp(key, "spool_interval") == 0)
-		return (aconf_parse_duration(v, &c->spool_ms));
-	if (strcmp(key, "linger") == 0)
-		return (aconf_parse_duration(v, &c->linger_ms));
-	return (-2);
+	if ((rc = ferry_conf_set(keys, c, key, v)) == FERRY_ENOENT)
+		return (-2);
+	return (rc != 0 ? -1 : 0);
 }
 
 struct load_ctx {

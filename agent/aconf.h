@@ -47,7 +47,4 @@ int aconf_set(struct aconf *c, const char *key, const char *value);
 /** aconf_check(c): 0 if ${c} is complete and consistent, else -1 (printed). */
 int aconf_check(const struct aconf *c);
 
-/** aconf_parse_duration(s, out): "250ms", "30s", "10m", "2h", "5d" or bare ms into ms; 0 or -1. */
-int aconf_parse_duration(const char *s, uint64_t *out);
-
 #endif

@@ -18,21 +18,6 @@ alog_set_level(int l)
 	level = l;
 }
 
-int
-alog_level_parse(const char *s)
-{
-
-	if (strcmp(s, "error") == 0)
-		return (ALOG_ERROR);
-	if (strcmp(s, "warn") == 0)
-		return (ALOG_WARN);
-	if (strcmp(s, "info") == 0)
-		return (ALOG_INFO);
-	if (strcmp(s, "debug") == 0)
-		return (ALOG_DEBUG);
-	return (-1);
-}
-
 const char *
 alog_esc(char *out, size_t cap, const char *s, int quote)
 {

@@ -14,9 +14,6 @@ enum { ALOG_ERROR = 0, ALOG_WARN = 1, ALOG_INFO = 2, ALOG_DEBUG = 3 };
 /** alog_set_level(level): lines above ${level} are not printed. */
 void alog_set_level(int level);
 
-/** alog_level_parse(s): "error", "warn", "info", "debug" to ALOG_*, or -1. */
-int alog_level_parse(const char *s);
-
 /**
  * alog_esc(out, cap, s, quote): ${s} made safe to print on one line for a
  * person, into ${out} (${cap} >= 16 bytes): C0 controls and DEL as \xNN,

@@ -391,3 +391,151 @@ ferry_no_core_dumps(void)
 		rc = FERRY_EIO;
 	return (rc);
 }
+
+/*
+ * Parse the leading decimal number of ${s} (which must start with a digit)
+ * into *${v}, the rest to *${rest}.
+ */
+static int
+parse_lead(const char *s, uint64_t *v, const char **rest)
+{
+	char *end;
+	unsigned long long x;
+
+	if (*s < '0' || *s > '9')
+		return (FERRY_EBADVALUE);
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (errno != 0)
+		return (FERRY_EBADVALUE);
+	*v = x;
+	*rest = end;
+	return (0);
+}
+
+/* *${out} = ${v} * ${m}, or FERRY_EBADVALUE if that is over UINT64_MAX. */
+static int
+mul_into(uint64_t v, uint64_t m, uint64_t *out)
+{
+
+	if (v > UINT64_MAX / m)
+		return (FERRY_EBADVALUE);
+	*out = v * m;
+	return (0);
+}
+
+int
+ferry_parse_u64(const char *s, uint64_t *out)
+{
+	const char *rest;
+	uint64_t v;
+
+	if (parse_lead(s, &v, &rest) != 0 || *rest != '\0')
+		return (FERRY_EBADVALUE);
+	*out = v;
+	return (0);
+}
+
+int
+ferry_parse_size(const char *s, uint64_t *out)
+{
+	const char *rest;
+	uint64_t v, m;
+
+	if (parse_lead(s, &v, &rest) != 0)
+		return (FERRY_EBADVALUE);
+	if (strcmp(rest, "") == 0 || strcmp(rest, "B") == 0)
+		m = 1;
+	else if (strcmp(rest, "K") == 0 || strcmp(rest, "KiB") == 0)
+		m = 1024;
+	else if (strcmp(rest, "M") == 0 || strcmp(rest, "MiB") == 0)
+		m = 1024 * 1024;
+	else if (strcmp(rest, "G") == 0 || strcmp(rest, "GiB") == 0)
+		m = 1024 * 1024 * 1024;
+	else
+		return (FERRY_EBADVALUE);
+	return (mul_into(v, m, out));
+}
+
+int
+ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out)
+{
+	const char *rest;
+	uint64_t v, m;
+
+	if (parse_lead(s, &v, &rest) != 0)
+		return (FERRY_EBADVALUE);
+	if (strcmp(rest, "") == 0)
+		m = bare;
+	else if (strcmp(rest, "ms") == 0)
+		m = 1;
+	else if (strcmp(rest, "s") == 0)
+		m = 1000;
+	else if (strcmp(rest, "m") == 0)
+		m = 60 * 1000;
+	else if (strcmp(rest, "h") == 0)
+		m = 3600 * 1000;
+	else if (strcmp(rest, "d") == 0)
+		m = 24ULL * 3600 * 1000;
+	else
+		return (FERRY_EBADVALUE);
+	if (m == 0)
+		return (FERRY_EBADVALUE);
+	return (mul_into(v, m, out));
+}
+
+int
+ferry_parse_log_level(const char *s)
+{
+	static const char *names[] = { "error", "warn", "info", "debug" };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return (i);
+	return (FERRY_EBADVALUE);
+}
+
+int
+ferry_conf_set(const struct ferry_conf_key *keys, void *base,
+    const char *key, const char *value)
+{
+	const struct ferry_conf_key *k;
+	char *field;
+	uint64_t *u;
+	size_t n;
+	int lvl;
+
+	for (k = keys; k->name != NULL; k++)
+		if (strcmp(k->name, key) == 0)
+			break;
+	if (k->name == NULL)
+		return (FERRY_ENOENT);
+	field = (char *)base + k->off;
+	if (k->type == FERRY_CONF_STR || k->type == FERRY_CONF_STR1) {
+		n = strlen(value);
+		if (n >= k->cap || (n == 0 && k->type == FERRY_CONF_STR1))
+			return (FERRY_EBADVALUE);
+		memcpy(field, value, n + 1);
+		return (0);
+	}
+	if (k->type == FERRY_CONF_LEVEL) {
+		if ((lvl = ferry_parse_log_level(value)) < 0)
+			return (lvl);
+		memcpy(field, &lvl, sizeof(lvl));
+		return (0);
+	}
+	/* The other types are uint64_t fields. */
+	u = (uint64_t *)(void *)field;
+	switch (k->type) {
+	case FERRY_CONF_U64:
+		return (ferry_parse_u64(value, u));
+	case FERRY_CONF_SIZE:
+		return (ferry_parse_size(value, u));
+	case FERRY_CONF_MS:
+		return (ferry_parse_duration(value, 1, u));
+	case FERRY_CONF_SEC:
+		return (ferry_parse_duration(value, 1000, u));
+	}
+	return (FERRY_EINVAL);
+}

@@ -166,4 +166,57 @@ int ferry_unhex(uint8_t *out, size_t outlen, const char *hex);
 int ferry_unbase64(uint8_t *out, size_t cap, const char *s, size_t len,
     size_t *outlen);
 
+/**
+ * ferry_parse_u64(s, out): ${s}, decimal digits and nothing after (leading
+ * zeros allowed, at most UINT64_MAX), into *${out}.  0 or FERRY_EBADVALUE.
+ */
+int ferry_parse_u64(const char *s, uint64_t *out);
+
+/**
+ * ferry_parse_size(s, out): a byte count "123", "123B", "4K" or "4KiB",
+ * "32M" or "32MiB", "64G" or "64GiB" (powers of 1024) into *${out}.
+ * 0, or FERRY_EBADVALUE for another suffix or a product over UINT64_MAX.
+ */
+int ferry_parse_size(const char *s, uint64_t *out);
+
+/**
+ * ferry_parse_duration(s, bare, out): a duration "250ms", "30s", "10m",
+ * "2h" or "5d" into *${out} milliseconds; a bare number counts ${bare}
+ * milliseconds a unit (1 for the agent, 1000 for the relay).  0, or
+ * FERRY_EBADVALUE for another suffix or a product over UINT64_MAX.
+ */
+int ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out);
+
+/** ferry_parse_log_level(s): "error" 0, "warn" 1, "info" 2, "debug" 3, else FERRY_EBADVALUE. */
+int ferry_parse_log_level(const char *s);
+
+/* Value types of a configuration key (struct ferry_conf_key). */
+enum {
+	FERRY_CONF_STR,		/* char[cap], may be empty */
+	FERRY_CONF_STR1,	/* char[cap], not empty */
+	FERRY_CONF_U64,		/* uint64_t, ferry_parse_u64 */
+	FERRY_CONF_SIZE,	/* uint64_t, ferry_parse_size */
+	FERRY_CONF_MS,		/* uint64_t, ferry_parse_duration, bare = ms */
+	FERRY_CONF_SEC,		/* uint64_t, ferry_parse_duration, bare = s */
+	FERRY_CONF_LEVEL	/* int, ferry_parse_log_level */
+};
+
+/* One configuration key: its name, type and place in the struct. */
+struct ferry_conf_key {
+	const char *name;
+	int type;		/* FERRY_CONF_* */
+	size_t off;		/* offsetof the field */
+	size_t cap;		/* FERRY_CONF_STR*: sizeof the field */
+};
+
+/**
+ * ferry_conf_set(keys, base, key, value): set the field of the struct at
+ * ${base} that ${key} names in the table ${keys} (ended by a NULL name)
+ * from the text ${value}.  0; FERRY_ENOENT if no entry is named ${key};
+ * FERRY_EBADVALUE if ${value} does not parse or a string does not fit
+ * (the field is then unchanged).
+ */
+int ferry_conf_set(const struct ferry_conf_key *keys, void *base,
+    const char *key, const char *value);
+
 #endif

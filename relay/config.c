@@ -3,9 +3,8 @@
  * file (libinih), then command-line flags, then a consistency check.
  * docs/relay.md lists every key.
  */
-#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <ini.h>
@@ -35,137 +34,51 @@ config_defaults(struct config *c)
 	c->linger_ms = 1000;
 }
 
-static int
-parse_u64(const char *s, uint64_t *out, const char **rest)
-{
-	char *end;
-	unsigned long long v;
+/* RLOG_* are the levels ferry_parse_log_level returns. */
+_Static_assert(RLOG_ERROR == 0 && RLOG_WARN == 1 && RLOG_INFO == 2 &&
+    RLOG_DEBUG == 3, "RLOG_* differ from ferry_parse_log_level");
 
-	if (*s < '0' || *s > '9')
-		return (-1);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0)
-		return (-1);
-	*out = v;
-	*rest = end;
-	return (0);
-}
+#define K(name, type, field) \
+	{ name, type, offsetof(struct config, field), \
+	    sizeof(((struct config *)0)->field) }
 
-/** config_parse_size(s, out): "123", "4K", "32M", "64G" into bytes. */
-int
-config_parse_size(const char *s, uint64_t *out)
-{
-	const char *rest;
-	uint64_t v, m = 1;
+/*
+ * The keys of [relay]: strings may not be empty, counts take a size
+ * suffix, a bare duration counts seconds.
+ */
+static const struct ferry_conf_key keys[] = {
+	K("endpoint", FERRY_CONF_STR1, endpoint),
+	K("data", FERRY_CONF_STR1, data),
+	K("key", FERRY_CONF_STR1, key),
+	K("roster", FERRY_CONF_STR1, roster),
+	K("roster_pin", FERRY_CONF_STR1, roster_pin),
+	K("max_body", FERRY_CONF_SIZE, max_body),
+	K("queue_max", FERRY_CONF_SIZE, queue_max),
+	K("queue_max_bytes", FERRY_CONF_SIZE, queue_max_bytes),
+	K("max_connections", FERRY_CONF_SIZE, max_connections),
+	K("handshake_timeout", FERRY_CONF_SEC, handshake_ms),
+	K("expiry", FERRY_CONF_SEC, expiry_ms),
+	K("log_level", FERRY_CONF_LEVEL, log_level),
+	K("credit_max", FERRY_CONF_SIZE, credit_max),
+	K("batch_max", FERRY_CONF_SIZE, batch_max),
+	K("batch_bytes", FERRY_CONF_SIZE, batch_bytes),
+	K("map_size", FERRY_CONF_SIZE, map_size),
+	K("metrics_interval", FERRY_CONF_SEC, metrics_ms),
+	K("sweep_interval", FERRY_CONF_SEC, sweep_ms),
+	K("redeliver", FERRY_CONF_SEC, redeliver_ms),
+	K("linger", FERRY_CONF_SEC, linger_ms),
+	{ NULL, 0, 0, 0 }
+};
 
-	if (parse_u64(s, &v, &rest))
-		return (-1);
-	if (strcmp(rest, "") == 0 || strcmp(rest, "B") == 0)
-		m = 1;
-	else if (strcmp(rest, "K") == 0 || strcmp(rest, "KiB") == 0)
-		m = 1024;
-	else if (strcmp(rest, "M") == 0 || strcmp(rest, "MiB") == 0)
-		m = 1024 * 1024;
-	else if (strcmp(rest, "G") == 0 || strcmp(rest, "GiB") == 0)
-		m = 1024 * 1024 * 1024;
-	else
-		return (-1);
-	if (v > UINT64_MAX / m)
-		return (-1);
-	*out = v * m;
-	return (0);
-}
-
-/** config_parse_duration(s, out): "250ms", "30s", "10m", "2h", "5d" into ms. */
-int
-config_parse_duration(const char *s, uint64_t *out)
-{
-	const char *rest;
-	uint64_t v, m;
-
-	if (parse_u64(s, &v, &rest))
-		return (-1);
-	if (strcmp(rest, "ms") == 0)
-		m = 1;
-	else if (strcmp(rest, "s") == 0 || strcmp(rest, "") == 0)
-		m = 1000;
-	else if (strcmp(rest, "m") == 0)
-		m = 60 * 1000;
-	else if (strcmp(rest, "h") == 0)
-		m = 3600 * 1000;
-	else if (strcmp(rest, "d") == 0)
-		m = 24ULL * 3600 * 1000;
-	else
-		return (-1);
-	if (v > UINT64_MAX / m)
-		return (-1);
-	*out = v * m;
-	return (0);
-}
-
-static int
-set_str(char *dst, size_t cap, const char *v)
-{
-	size_t n = strlen(v);
-
-	if (n == 0 || n >= cap)
-		return (-1);
-	memcpy(dst, v, n + 1);
-	return (0);
-}
-
-/** config_set(c, key, value): set one key; 0 or -1. */
+/** config_set(c, key, value): set one key; 0, -1 bad value, -2 unknown key. */
 int
 config_set(struct config *c, const char *key, const char *v)
 {
-	int lvl;
+	int rc;
 
-	if (strcmp(key, "endpoint") == 0)
-		return (set_str(c->endpoint, sizeof(c->endpoint), v));
-	if (strcmp(key, "data") == 0)
-		return (set_str(c->data, sizeof(c->data), v));
-	if (strcmp(key, "key") == 0)
-		return (set_str(c->key, sizeof(c->key), v));
-	if (strcmp(key, "roster") == 0)
-		return (set_str(c->roster, sizeof(c->roster), v));
-	if (strcmp(key, "roster_pin") == 0)
-		return (set_str(c->roster_pin, sizeof(c->roster_pin), v));
-	if (strcmp(key, "max_body") == 0)
-		return (config_parse_size(v, &c->max_body));
-	if (strcmp(key, "queue_max") == 0)
-		return (config_parse_size(v, &c->queue_max));
-	if (strcmp(key, "queue_max_bytes") == 0)
-		return (config_parse_size(v, &c->queue_max_bytes));
-	if (strcmp(key, "max_connections") == 0)
-		return (config_parse_size(v, &c->max_connections));
-	if (strcmp(key, "handshake_timeout") == 0)
-		return (config_parse_duration(v, &c->handshake_ms));
-	if (strcmp(key, "expiry") == 0)
-		return (config_parse_duration(v, &c->expiry_ms));
-	if (strcmp(key, "log_level") == 0) {
-		if ((lvl = rlog_level_parse(v)) < 0)
-			return (-1);
-		c->log_level = lvl;
-		return (0);
-	}
-	if (strcmp(key, "credit_max") == 0)
-		return (config_parse_size(v, &c->credit_max));
-	if (strcmp(key, "batch_max") == 0)
-		return (config_parse_size(v, &c->batch_max));
-	if (strcmp(key, "batch_bytes") == 0)
-		return (config_parse_size(v, &c->batch_bytes));
-	if (strcmp(key, "map_size") == 0)
-		return (config_parse_size(v, &c->map_size));
-	if (strcmp(key, "metrics_interval") == 0)
-		return (config_parse_duration(v, &c->metrics_ms));
-	if (strcmp(key, "sweep_interval") == 0)
-		return (config_parse_duration(v, &c->sweep_ms));
-	if (strcmp(key, "redeliver") == 0)
-		return (config_parse_duration(v, &c->redeliver_ms));
-	if (strcmp(key, "linger") == 0)
-		return (config_parse_duration(v, &c->linger_ms));
-	return (-2);
+	if ((rc = ferry_conf_set(keys, c, key, v)) == FERRY_ENOENT)
+		return (-2);
+	return (rc != 0 ? -1 : 0);
 }
 
 struct load_ctx {

@@ -58,17 +58,11 @@ void config_defaults(struct config *c);
  */
 int config_load(struct config *c, const char *path);
 
-/** config_set(c, key, value): set one key (as in the file); 0 or -1 (printed). */
+/** config_set(c, key, value): set one key (as in the file); 0, -1 bad value, -2 unknown key. */
 int config_set(struct config *c, const char *key, const char *value);
 
 /** config_check(c): 0 if ${c} is complete and consistent, else -1 (printed). */
 int config_check(const struct config *c);
-
-/** config_parse_size(s, out): "123", "4K", "32M", "64G" into bytes; 0 or -1. */
-int config_parse_size(const char *s, uint64_t *out);
-
-/** config_parse_duration(s, out): "250ms", "30s", "10m", "2h", "5d" into ms; 0 or -1. */
-int config_parse_duration(const char *s, uint64_t *out);
 
 /* ---- rlog.c ---- */
 
@@ -76,9 +70,6 @@ enum { RLOG_ERROR = 0, RLOG_WARN = 1, RLOG_INFO = 2, RLOG_DEBUG = 3 };
 
 /** rlog_set_level(level): lines above ${level} are not printed. */
 void rlog_set_level(int level);
-
-/** rlog_level_parse(s): "error".."debug" to RLOG_*, or -1. */
-int rlog_level_parse(const char *s);
 
 /** rlog_enabled(level): 1 if lines at ${level} are printed. */
 int rlog_enabled(int level);

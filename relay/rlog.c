@@ -22,22 +22,6 @@ rlog_set_level(int l)
 	level = l;
 }
 
-/** rlog_level_parse(s): level name to RLOG_*, or -1. */
-int
-rlog_level_parse(const char *s)
-{
-
-	if (strcmp(s, "error") == 0)
-		return (RLOG_ERROR);
-	if (strcmp(s, "warn") == 0)
-		return (RLOG_WARN);
-	if (strcmp(s, "info") == 0)
-		return (RLOG_INFO);
-	if (strcmp(s, "debug") == 0)
-		return (RLOG_DEBUG);
-	return (-1);
-}
-
 /** rlog_enabled(l): 1 if ${l} is printed. */
 int
 rlog_enabled(int l)

@@ -1,0 +1,187 @@
+/*
+ * test_ferry.c: the configuration value parsers and the table-driven key
+ * setter that ferry-agent and ferry-relay share (proto/ferry.c).
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../lib/harness.h"
+#include "ferry.h"
+
+TEST(parse_u64)
+{
+	uint64_t v = 7;
+
+	CHECK_EQ(ferry_parse_u64("0", &v), 0);
+	CHECK_EQ(v, 0);
+	CHECK_EQ(ferry_parse_u64("0042", &v), 0);
+	CHECK_EQ(v, 42);
+	CHECK_EQ(ferry_parse_u64("18446744073709551615", &v), 0);
+	CHECK(v == UINT64_MAX);
+	v = 7;
+	CHECK_EQ(ferry_parse_u64("18446744073709551616", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_u64("", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_u64("-1", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_u64("+1", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_u64(" 1", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_u64("1 ", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_u64("32M", &v), FERRY_EBADVALUE);
+	CHECK_EQ(v, 7);
+}
+
+TEST(parse_size)
+{
+	uint64_t v = 7;
+
+	CHECK_EQ(ferry_parse_size("123", &v), 0);
+	CHECK_EQ(v, 123);
+	CHECK_EQ(ferry_parse_size("123B", &v), 0);
+	CHECK_EQ(v, 123);
+	CHECK_EQ(ferry_parse_size("4K", &v), 0);
+	CHECK_EQ(v, 4096);
+	CHECK_EQ(ferry_parse_size("4KiB", &v), 0);
+	CHECK_EQ(v, 4096);
+	CHECK_EQ(ferry_parse_size("32M", &v), 0);
+	CHECK_EQ(v, 32LL << 20);
+	CHECK_EQ(ferry_parse_size("32MiB", &v), 0);
+	CHECK_EQ(v, 32LL << 20);
+	CHECK_EQ(ferry_parse_size("64G", &v), 0);
+	CHECK_EQ(v, 64LL << 30);
+	CHECK_EQ(ferry_parse_size("64GiB", &v), 0);
+	CHECK_EQ(v, 64LL << 30);
+	CHECK_EQ(ferry_parse_size("17179869183G", &v), 0);
+	CHECK(v == 17179869183ULL << 30);
+	v = 7;
+	CHECK_EQ(ferry_parse_size("17179869184G", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_size("4k", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_size("4KB", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_size("4T", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_size("K", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_size("", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_size("-4K", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_size("4 K", &v), FERRY_EBADVALUE);
+	CHECK_EQ(v, 7);
+}
+
+TEST(parse_duration)
+{
+	uint64_t v = 7;
+
+	CHECK_EQ(ferry_parse_duration("250ms", 1, &v), 0);
+	CHECK_EQ(v, 250);
+	CHECK_EQ(ferry_parse_duration("250ms", 1000, &v), 0);
+	CHECK_EQ(v, 250);
+	CHECK_EQ(ferry_parse_duration("30s", 1, &v), 0);
+	CHECK_EQ(v, 30000);
+	CHECK_EQ(ferry_parse_duration("10m", 1, &v), 0);
+	CHECK_EQ(v, 600000);
+	CHECK_EQ(ferry_parse_duration("2h", 1, &v), 0);
+	CHECK_EQ(v, 7200000);
+	CHECK_EQ(ferry_parse_duration("5d", 1, &v), 0);
+	CHECK_EQ(v, 432000000);
+	/* A bare number: milliseconds for the agent, seconds for the relay. */
+	CHECK_EQ(ferry_parse_duration("5", 1, &v), 0);
+	CHECK_EQ(v, 5);
+	CHECK_EQ(ferry_parse_duration("5", 1000, &v), 0);
+	CHECK_EQ(v, 5000);
+	CHECK_EQ(ferry_parse_duration("18446744073709551615", 1, &v), 0);
+	CHECK(v == UINT64_MAX);
+	v = 7;
+	CHECK_EQ(ferry_parse_duration("18446744073709551615", 1000, &v),
+	    FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("213503982335d", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("5", 0, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("s", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("5S", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("5sec", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("5w", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("-5s", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("1.5s", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(v, 7);
+}
+
+TEST(parse_log_level)
+{
+
+	CHECK_EQ(ferry_parse_log_level("error"), 0);
+	CHECK_EQ(ferry_parse_log_level("warn"), 1);
+	CHECK_EQ(ferry_parse_log_level("info"), 2);
+	CHECK_EQ(ferry_parse_log_level("debug"), 3);
+	CHECK_EQ(ferry_parse_log_level("INFO"), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_log_level("warning"), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_log_level(""), FERRY_EBADVALUE);
+}
+
+struct tconf {
+	char s[8];
+	char s1[8];
+	uint64_t u;
+	uint64_t size;
+	uint64_t ms;
+	uint64_t sec;
+	int level;
+};
+
+#define K(name, type, field) \
+	{ name, type, offsetof(struct tconf, field), \
+	    sizeof(((struct tconf *)0)->field) }
+
+static const struct ferry_conf_key tkeys[] = {
+	K("s", FERRY_CONF_STR, s),
+	K("s1", FERRY_CONF_STR1, s1),
+	K("u", FERRY_CONF_U64, u),
+	K("size", FERRY_CONF_SIZE, size),
+	K("ms", FERRY_CONF_MS, ms),
+	K("sec", FERRY_CONF_SEC, sec),
+	K("level", FERRY_CONF_LEVEL, level),
+	{ NULL, 0, 0, 0 }
+};
+
+TEST(conf_set)
+{
+	struct tconf c;
+
+	memset(&c, 0, sizeof(c));
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "s", "abcdefg"), 0);
+	CHECK(strcmp(c.s, "abcdefg") == 0);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "s", "abcdefgh"), FERRY_EBADVALUE);
+	CHECK(strcmp(c.s, "abcdefg") == 0);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "s", ""), 0);
+	CHECK_EQ(c.s[0], '\0');
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "s1", "x"), 0);
+	CHECK(strcmp(c.s1, "x") == 0);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "s1", ""), FERRY_EBADVALUE);
+	CHECK(strcmp(c.s1, "x") == 0);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "u", "12"), 0);
+	CHECK_EQ(c.u, 12);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "u", "12K"), FERRY_EBADVALUE);
+	CHECK_EQ(c.u, 12);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "size", "12K"), 0);
+	CHECK_EQ(c.size, 12288);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "ms", "3"), 0);
+	CHECK_EQ(c.ms, 3);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "sec", "3"), 0);
+	CHECK_EQ(c.sec, 3000);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "level", "debug"), 0);
+	CHECK_EQ(c.level, 3);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "level", "loud"), FERRY_EBADVALUE);
+	CHECK_EQ(c.level, 3);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "bogus", "1"), FERRY_ENOENT);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "", "1"), FERRY_ENOENT);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "S", "1"), FERRY_ENOENT);
+}
+
+int
+main(void)
+{
+
+	t_init();
+	RUN(parse_u64);
+	RUN(parse_size);
+	RUN(parse_duration);
+	RUN(parse_log_level);
+	RUN(conf_set);
+	return (t_done());
+}
