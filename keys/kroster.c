@@ -224,6 +224,36 @@ print_request(const char *what, const struct roster_request *q)
 	    ident_kind_name(q->kind), q->name, fp);
 }
 
+/*
+ * Read key request ${path} and add it to ${r} with ${add}, printing it
+ * with prefix ${before} before adding or ${after} once added (either may
+ * be NULL).  0, or -1 after saying why.
+ */
+static int
+add_request(struct roster *r, const char *path,
+    int (*add)(struct roster *, const uint8_t *, size_t),
+    const char *before, const char *after)
+{
+	struct roster_request q;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if (read_request(path, &buf, &len, &q) != 0)
+		return (-1);
+	if (before != NULL)
+		print_request(before, &q);
+	rc = add(r, buf, len);
+	free(buf);
+	if (rc != 0) {
+		kutil_err(path, rc);
+		return (-1);
+	}
+	if (after != NULL)
+		print_request(after, &q);
+	return (0);
+}
+
 /* Seal ${r}, write it to ${o->out}, and say what to do next. */
 static int
 finish(struct roster *r, const struct ropts *o)
@@ -282,15 +312,8 @@ cmd_new(int argc, char **argv)
 			*save++ = '\0';
 		if (*tok == '\0')
 			continue;
-		if (read_request(tok, &buf, &len, &q) != 0)
+		if (add_request(r, tok, roster_admin_add, "", NULL) != 0)
 			goto done;
-		print_request("", &q);
-		rc = roster_admin_add(r, buf, len);
-		free(buf);
-		if (rc != 0) {
-			kutil_err(tok, rc);
-			goto done;
-		}
 	}
 	if (o.threshold > r->nadmins) {
 		fprintf(stderr, "ferry-keys: threshold %u is more than the %zu "
@@ -311,17 +334,10 @@ cmd_new(int argc, char **argv)
 		kutil_err(o.relay, rc);
 		goto done;
 	}
-	for (i = 0; i < o.nrequests; i++) {
-		if (read_request(o.requests[i], &buf, &len, &q) != 0)
+	for (i = 0; i < o.nrequests; i++)
+		if (add_request(r, o.requests[i], roster_agency_add, "",
+		    NULL) != 0)
 			goto done;
-		print_request("", &q);
-		rc = roster_agency_add(r, buf, len);
-		free(buf);
-		if (rc != 0) {
-			kutil_err(o.requests[i], rc);
-			goto done;
-		}
-	}
 	ret = finish(r, &o);
 done:
 	roster_free(r);
@@ -355,28 +371,19 @@ cmd_add(int argc, char **argv)
 	static const int allowed[] = { O_ROSTER, O_REQUEST, O_EXPIRES, O_OUT,
 	    0 };
 	struct ropts o;
-	struct roster_request q;
 	struct roster *cur, *r;
-	uint8_t *buf;
-	size_t len, i;
-	int rc, ret = KUTIL_FAIL;
+	size_t i;
+	int ret = KUTIL_FAIL;
 
 	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
 	    o.nrequests == 0 || o.out == NULL)
 		return (KUTIL_USAGE);
 	if (start_next(&o, &cur, &r) != 0)
 		return (KUTIL_FAIL);
-	for (i = 0; i < o.nrequests; i++) {
-		if (read_request(o.requests[i], &buf, &len, &q) != 0)
+	for (i = 0; i < o.nrequests; i++)
+		if (add_request(r, o.requests[i], roster_agency_add, NULL,
+		    "adding ") != 0)
 			goto done;
-		rc = roster_agency_add(r, buf, len);
-		free(buf);
-		if (rc != 0) {
-			kutil_err(o.requests[i], rc);
-			goto done;
-		}
-		print_request("adding ", &q);
-	}
 	printf("check each fingerprint with the agency by telephone before "
 	    "signing\n");
 	ret = finish(r, &o);
@@ -484,10 +491,8 @@ cmd_admins(int argc, char **argv)
 	static const int allowed[] = { O_ROSTER, O_ADD, O_REMOVE, O_THRESHOLD,
 	    O_EXPIRES, O_OUT, 0 };
 	struct ropts o;
-	struct roster_request q;
 	struct roster *cur, *r;
-	uint8_t *buf;
-	size_t len, i;
+	size_t i;
 	int rc, ret = KUTIL_FAIL;
 
 	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
@@ -503,17 +508,10 @@ cmd_admins(int argc, char **argv)
 		}
 		printf("removing admin %s\n", o.removes[i]);
 	}
-	for (i = 0; i < o.nadds; i++) {
-		if (read_request(o.adds[i], &buf, &len, &q) != 0)
+	for (i = 0; i < o.nadds; i++)
+		if (add_request(r, o.adds[i], roster_admin_add, NULL,
+		    "adding ") != 0)
 			goto done;
-		rc = roster_admin_add(r, buf, len);
-		free(buf);
-		if (rc != 0) {
-			kutil_err(o.adds[i], rc);
-			goto done;
-		}
-		print_request("adding ", &q);
-	}
 	if (o.threshold != 0 &&
 	    (rc = roster_set_threshold(r, o.threshold)) != 0)
 		goto done;
