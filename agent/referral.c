@@ -636,6 +636,27 @@ str_of(const json_t *o, const char *key)
 	return (json_string_value(json_object_get(o, key)));
 }
 
+/*
+ * Refuse a member of ${d} named in ${notallowed} ("not allowed in a
+ * ${what}") and a missing member named in ${required}.
+ */
+static int
+check_members(struct ctx *c, const json_t *d, const char *const *notallowed,
+    const char *const *required, const char *what)
+{
+	int i;
+
+	for (i = 0; notallowed[i] != NULL; i++)
+		if (json_object_get(d, notallowed[i]) != NULL)
+			return (fail(c, FERRY_ESCHEMA, notallowed[i],
+			    "not allowed in a %s", what));
+	for (i = 0; required[i] != NULL; i++)
+		if (json_object_get(d, required[i]) == NULL)
+			return (fail(c, FERRY_ESCHEMA, required[i],
+			    "required"));
+	return (0);
+}
+
 static int
 check_referral(struct ctx *c, const json_t *d)
 {
@@ -648,16 +669,10 @@ check_referral(struct ctx *c, const json_t *d)
 	const json_t *subj, *cons, *sc, *ref;
 	const char *type, *method;
 	char sub[PATH_MAX_];
-	int i, nrm, dtn, adult;
+	int i, rc, nrm, dtn, adult;
 
-	for (i = 0; notallowed[i] != NULL; i++)
-		if (json_object_get(d, notallowed[i]) != NULL)
-			return (fail(c, FERRY_ESCHEMA, notallowed[i],
-			    "not allowed in a referral"));
-	for (i = 0; required[i] != NULL; i++)
-		if (json_object_get(d, required[i]) == NULL)
-			return (fail(c, FERRY_ESCHEMA, required[i],
-			    "required"));
+	if ((rc = check_members(c, d, notallowed, required, "referral")) != 0)
+		return (rc);
 	type = str_of(d, "referral_type");
 	nrm = strcmp(type, "nrm") == 0;
 	dtn = strcmp(type, "duty-to-notify") == 0;
@@ -770,16 +785,10 @@ check_response(struct ctx *c, const json_t *d)
 	static const char *const required[] = { "case_id", "in_reply_to",
 	    "response", "responder", NULL };
 	const char *resp;
-	int i;
+	int rc;
 
-	for (i = 0; notallowed[i] != NULL; i++)
-		if (json_object_get(d, notallowed[i]) != NULL)
-			return (fail(c, FERRY_ESCHEMA, notallowed[i],
-			    "not allowed in a response"));
-	for (i = 0; required[i] != NULL; i++)
-		if (json_object_get(d, required[i]) == NULL)
-			return (fail(c, FERRY_ESCHEMA, required[i],
-			    "required"));
+	if ((rc = check_members(c, d, notallowed, required, "response")) != 0)
+		return (rc);
 	resp = str_of(d, "response");
 	if ((strcmp(resp, "declined") == 0 ||
 	    strcmp(resp, "more-information-needed") == 0) &&
