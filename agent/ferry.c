@@ -44,8 +44,6 @@ static const char *data_dir;
 
 /* The request being sent stores a message (send, reply): see call(). */
 static int call_stores;
-/* It left but no answer came: its outcome is unknown (call()). */
-static int call_unsure;
 /* <data>/cli-pending/<hash>: the request id of that request (set_request_id). */
 static char pending_path[4200];
 
@@ -100,6 +98,9 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	zmq_msg_t m;
 	json_error_t jerr;
 	int t = CLI_TIMEOUT_MS, zero = 0, rc = 1, more;
+	const char *again = ": start ferry-agent, then run the same command "
+	    "again: if an earlier run reached the agent, it will not be sent "
+	    "twice";
 	const char *ts;
 	char *end;
 	unsigned long secs;
@@ -118,12 +119,12 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 		return (1);
 	if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "ferry: the agent is not running (no control "
-		    "socket at %s)\n", path);
+		    "socket at %s)%s\n", path, call_stores ? again : "");
 		return (1);
 	}
 	if (probe(path) != 0) {
 		fprintf(stderr, "ferry: the agent is not running (nothing "
-		    "listens on %s)\n", path);
+		    "listens on %s)%s\n", path, call_stores ? again : "");
 		return (1);
 	}
 	snprintf(ep, sizeof(ep), "ipc://%s", path);
@@ -149,7 +150,6 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	while (zmq_msg_recv(&m, s, 0) < 0) {
 		if (zmq_errno() == EINTR)
 			continue;
-		call_unsure = 1;
 		if (call_stores)
 			/* The agent has the request: it may have stored it. */
 			fprintf(stderr, "ferry: no answer from the agent at %s "
@@ -253,12 +253,20 @@ set_request_id(json_t *req, const void *doc, size_t doclen)
 	return (0);
 }
 
-/* After call(): an answer came (or the request never left): forget its id. */
+/*
+ * After call(): only an answer from the agent (${answered}: call()
+ * returned 0) settles the request, so only then is its id forgotten.
+ * A call that failed before the agent answered, even one that never
+ * left ("the agent is not running"), keeps it: an earlier run of the
+ * same command may have been stored by the agent before a kill -9, and
+ * the next run must carry the same id to be answered with that message
+ * rather than send the document a second time (issue 13, hole 2).
+ */
 static void
-request_done(void)
+request_done(int answered)
 {
 
-	if (pending_path[0] != '\0' && !call_unsure)
+	if (pending_path[0] != '\0' && answered)
 		(void)unlink(pending_path);
 }
 
@@ -432,7 +440,7 @@ c_send(int argc, char **argv)
 		return (1);
 	}
 	rc = call(req, doc, len, &r, NULL);
-	request_done();
+	request_done(rc == 0);
 	json_decref(req);
 	free(doc);
 	if (rc != 0)
@@ -496,7 +504,7 @@ c_reply(int argc, char **argv)
 		return (1);
 	}
 	rc = call(req, NULL, 0, &r, NULL);
-	request_done();
+	request_done(rc == 0);
 	json_decref(req);
 	if (rc != 0)
 		return (1);
