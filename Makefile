@@ -35,7 +35,7 @@ override CFLAGS += -Werror
 endif
 ifeq ($(SAN),1)
 override CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all
+	-fno-sanitize-recover=all -DFERRY_FAULTS
 LDFLAGS += -fsanitize=address,undefined
 endif
 LDLIBS += $(PKG_LIBS) -lpthread -lm

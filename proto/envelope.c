@@ -39,6 +39,7 @@ static const struct {
 	{ "HEARTBEAT", "ferry-heartbeat/v1" },
 	{ "ROSTER", "ferry-roster-push/v1" },
 	{ "CHECKPOINT", "ferry-checkpoint/v1" },
+	{ "ASK", "ferry-ask/v1" },
 };
 
 const char *
@@ -198,7 +199,7 @@ count_at(const uint8_t *buf, size_t len, int map, uint64_t *n)
  */
 #define COMMON \
 	{ 1, WIRE_UINT, 1, 1, 1 }, \
-	{ 2, WIRE_UINT, 1, 1, 9 }, \
+	{ 2, WIRE_UINT, 1, 1, 10 }, \
 	{ 3, WIRE_BIN, 1, FERRY_MSGID_LEN, FERRY_MSGID_LEN }, \
 	{ 4, WIRE_STR, 1, 0, FERRY_ID_MAX }, \
 	{ 5, WIRE_STR, 1, 0, FERRY_ID_MAX }, \
@@ -228,6 +229,11 @@ static const struct wire_field spec_nack[] = {
 	{ 17, WIRE_BIN, 1, FERRY_HASH_LEN, FERRY_HASH_LEN },
 	{ 18, WIRE_UINT, 1, 1, INT32_MAX },
 	{ 19, WIRE_STR, 1, 0, ENV_REASON_MAX },
+};
+static const struct wire_field spec_ask[] = {
+	COMMON,
+	{ 16, WIRE_BIN, 1, FERRY_MSGID_LEN, FERRY_MSGID_LEN },
+	{ 17, WIRE_BIN, 1, FERRY_HASH_LEN, FERRY_HASH_LEN },
 };
 static const struct wire_field spec_hello[] = {
 	COMMON,
@@ -260,6 +266,7 @@ static const struct {
 	{ spec_heartbeat, NELEM(spec_heartbeat) },
 	{ spec_blob, NELEM(spec_blob) },
 	{ spec_blob, NELEM(spec_blob) },
+	{ spec_ask, NELEM(spec_ask) },
 };
 
 #define MAXSPEC 12
@@ -411,10 +418,13 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 			e->blob = wire_bin(f[10], &e->blob_len);
 		break;
 	case ENV_NACK:
+	case ENV_ASK:
 		if ((rc = wire_bin_copy(f[6], e->msg_id,
 		    FERRY_MSGID_LEN)) != 0 ||
 		    (rc = wire_bin_copy(f[7], e->env_hash, 32)) != 0)
 			goto done;
+		if (type == ENV_ASK)
+			break;
 		e->code = (uint32_t)f[8]->via.u64;
 		e->reason = f[9]->via.str.ptr;
 		e->reason_len = f[9]->via.str.size;
@@ -627,6 +637,13 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 		wire_put_uint(&w, 19);
 		wire_put_str(&w, e->reason != NULL ? e->reason : "",
 		    e->reason_len);
+		break;
+	case ENV_ASK:
+		put_common(&w, e, NCOMMON + 2);
+		wire_put_uint(&w, 16);
+		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
+		wire_put_uint(&w, 17);
+		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
 		break;
 	case ENV_HELLO:
 		put_common(&w, e, NCOMMON + 2);

@@ -12,7 +12,7 @@
  * with the tag of the type ("ferry-envelope/v1" for MSG, "ferry-receipt/v1"
  * for RECEIPT, "ferry-accepted/v1", "ferry-nack/v1", "ferry-hello/v1",
  * "ferry-credit/v1", "ferry-heartbeat/v1", "ferry-roster-push/v1",
- * "ferry-checkpoint/v1"), so no signed object can be replayed as another
+ * "ferry-checkpoint/v1", "ferry-ask/v1"), so no signed object can be replayed as another
  * kind.  The hash of an envelope (env_hash) is SHA-256 of its exact bytes.
  *
  * MSG construction (env_seal):
@@ -47,7 +47,9 @@ enum env_type {
 	ENV_CREDIT = 6,		/* flow-control credit grant */
 	ENV_HEARTBEAT = 7,	/* liveness */
 	ENV_ROSTER = 8,		/* roster push (roster bytes in blob) */
-	ENV_CHECKPOINT = 9	/* a signed log checkpoint note (in blob) */
+	ENV_CHECKPOINT = 9,	/* a signed log checkpoint note (in blob) */
+	ENV_ASK = 10		/* sender asks the relay what became of its
+				 * message (msg_id, env_hash) */
 };
 
 #define ENV_WRAPPED_LEN 80	/* crypto_box_SEALBYTES + 32 */
@@ -79,7 +81,7 @@ struct env {
 	int has_reply_to;
 	uint8_t reply_to[FERRY_MSGID_LEN];	/* message this one answers */
 
-	/* RECEIPT, ACCEPTED, NACK: what they refer to */
+	/* RECEIPT, ACCEPTED, NACK, ASK: what they refer to */
 	uint8_t msg_id[FERRY_MSGID_LEN];
 	uint8_t env_hash[32];		/* SHA-256 of the referred envelope */
 	uint64_t log_index;		/* signer's log index for it */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,7 @@ static const struct {
 	E(FERRY_EUNAUTH, "connection not authenticated"),
 	E(FERRY_EREFUSED, "transport key refused by the relay"),
 	E(FERRY_ETIMEOUT, "timed out"),
+	E(FERRY_ENOTHELD, "the relay holds no record of this message"),
 	E(FERRY_EJSON, "not valid JSON"),
 	E(FERRY_ESCHEMA, "referral does not satisfy the schema"),
 	E(FERRY_ECONSENT, "required consent missing"),
@@ -539,3 +541,63 @@ ferry_conf_set(const struct ferry_conf_key *keys, void *base,
 	}
 	return (FERRY_EINVAL);
 }
+
+#ifdef FERRY_FAULTS
+#define FAULT_MAX 8
+
+/* The parsed FERRY_FAULT rules and how often each point was passed. */
+static struct fault_rule {
+	char point[48];
+	int kill;
+	unsigned long at, hits;
+} fault_rules[FAULT_MAX];
+static int fault_n = -1;
+
+static void
+fault_parse(void)
+{
+	const char *s = getenv("FERRY_FAULT"), *e, *eq, *atp;
+	struct fault_rule *f;
+	char *end;
+	size_t n;
+
+	fault_n = 0;
+	while (s != NULL && *s != '\0' && fault_n < FAULT_MAX) {
+		e = strchr(s, ',');
+		n = e != NULL ? (size_t)(e - s) : strlen(s);
+		eq = memchr(s, '=', n);
+		if (eq != NULL && (size_t)(eq - s) < sizeof(f->point)) {
+			f = &fault_rules[fault_n++];
+			memset(f, 0, sizeof(*f));
+			memcpy(f->point, s, (size_t)(eq - s));
+			f->kill = strncmp(eq + 1, "kill", 4) == 0;
+			atp = memchr(eq, '@', n - (size_t)(eq - s));
+			if (atp != NULL)
+				f->at = strtoul(atp + 1, &end, 10);
+		}
+		s = e != NULL ? e + 1 : NULL;
+	}
+}
+
+int
+ferry_fault(const char *point)
+{
+	struct fault_rule *f;
+	int i;
+
+	if (fault_n < 0)
+		fault_parse();
+	for (i = 0; i < fault_n; i++) {
+		f = &fault_rules[i];
+		if (strcmp(f->point, point) != 0)
+			continue;
+		f->hits++;
+		if (f->at != 0 && f->hits != f->at)
+			continue;
+		if (f->kill)
+			(void)raise(SIGKILL);
+		return (1);
+	}
+	return (0);
+}
+#endif

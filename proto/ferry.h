@@ -79,6 +79,7 @@ enum ferry_err {
 	FERRY_EUNAUTH = -106,	/* no authenticated User-Id */
 	FERRY_EREFUSED = -107,	/* transport key refused at the handshake */
 	FERRY_ETIMEOUT = -108,	/* no answer in time */
+	FERRY_ENOTHELD = -109,	/* the relay holds no record of the message */
 	/* 120..139: referral documents (agent) */
 	FERRY_EJSON = -120,	/* not valid JSON */
 	FERRY_ESCHEMA = -121,	/* JSON does not satisfy the referral schema */
@@ -216,6 +217,26 @@ struct ferry_conf_key {
  * FERRY_EBADVALUE if ${value} does not parse or a string does not fit
  * (the field is then unchanged).
  */
+/*
+ * Fault injection for tests (issue 13): compiled in only with
+ * -DFERRY_FAULTS (the sanitizer builds of `make test`), so release builds
+ * have none.  FERRY_FAULT="POINT=ACTION@N[,POINT=ACTION@N...]" in the
+ * environment: at the Nth time a process passes POINT (N = 0 or absent:
+ * every time), ACTION happens: "kill" raises SIGKILL there (a crash
+ * losing all that was not committed), "fail" makes FERRY_FAULT(POINT)
+ * return 1, which the caller treats as the failure it documents (a send
+ * that found the pipe full, a lost route).  FERRY_FAULT(POINT) is 0
+ * otherwise, and always 0 without FERRY_FAULTS.  The points are listed in
+ * docs/protocol.md 6.5.
+ */
+#ifdef FERRY_FAULTS
+/** ferry_fault(point): 1 to fail at ${point}; may not return (kill). */
+int ferry_fault(const char *point);
+#define FERRY_FAULT(point) ferry_fault(point)
+#else
+#define FERRY_FAULT(point) 0
+#endif
+
 int ferry_conf_set(const struct ferry_conf_key *keys, void *base,
     const char *key, const char *value);
 

@@ -287,6 +287,8 @@ send_to(struct relay *r, struct peer *p, const uint8_t *b, size_t n)
 
 	if (!p->routed || p->revoked)
 		return (-1);
+	if (FERRY_FAULT("relay-send"))
+		return (-1);	/* as if the pipe were full (EAGAIN) */
 	if (zmq_send(r->sock, p->rid, p->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT)
 	    < 0) {
 		if (errno == EHOSTUNREACH)
@@ -864,13 +866,18 @@ notice_one(void *ctx, uint64_t nseq, const uint8_t *b, size_t n)
 	return (0);
 }
 
+/*
+ * A HELLO's values are passed, not the envelope: pushing kept notices adds
+ * items (notice_one -> item_new), which may move the item array that the
+ * HELLO's own envelope lives in.
+ */
 static void
-on_hello(struct relay *r, struct peer *p, const struct env *e)
+on_hello(struct relay *r, struct peer *p, uint64_t credit,
+    uint64_t roster_version)
 {
 	struct push_ctx pc = { r, p };
 
-	p->window = e->credit < r->c->credit_max ? e->credit :
-	    r->c->credit_max;
+	p->window = credit < r->c->credit_max ? credit : r->c->credit_max;
 	/*
 	 * A HELLO resends what is in flight (an agent asks so after it
 	 * reloads its keys) and pushes rosters and kept notices, but at most
@@ -886,11 +893,69 @@ on_hello(struct relay *r, struct peer *p, const struct env *e)
 	fl_clear(p);
 	p->progress_ms = mono_ms();
 	rlog(RLOG_INFO, "hello", "agency=%s roster=%llu credit=%llu depth=%llu",
-	    p->id, (unsigned long long)e->roster_version,
+	    p->id, (unsigned long long)roster_version,
 	    (unsigned long long)p->window, (unsigned long long)p->depth);
-	if (e->roster_version < r->roster->version)
-		(void)queue_rosters(r->q, e->roster_version, push_one, &pc);
+	if (roster_version < r->roster->version)
+		(void)queue_rosters(r->q, roster_version, push_one, &pc);
 	(void)queue_notices(r->q, p->id, notice_one, &pc);
+}
+
+/*
+ * An ASK from sender ${p}: what became of its message e->msg_id (issue 13,
+ * hole 1)?  Answered from what is committed, never from this batch (an
+ * answer in this batch is sent after its commit anyway): finished -> the
+ * final kept in q.ids (the recipient's RECEIPT, or a NACK), sent again;
+ * still queued -> nothing (it is in custody, the sender asks again
+ * later); unknown here (this relay lost its data or was restored from an
+ * old backup), or known under another envelope hash -> NACK
+ * FERRY_ENOTHELD, on which the sender uploads the whole MSG again.  Only
+ * the message's own sender is told anything.  Nothing is logged.
+ */
+static void
+on_ask(struct relay *r, struct item *it, struct peer *p)
+{
+	const struct env *e = &it->e;
+	struct queue_msg qm;
+	struct env fe;
+	uint8_t h[32], *fin = NULL;
+	size_t flen = 0;
+	uint64_t seq;
+	int st, mine = 0;
+
+	it->kind = IT_SKIP;
+	r->m.asks++;
+	if (batch_has(r, it, e->msg_id) != NULL)
+		return;
+	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
+	if (st < 0) {
+		rlog(RLOG_WARN, "ask", "agency=%s: %s", p->id,
+		    ferry_strerror(st));
+		return;
+	}
+	if (st == QUEUE_NONE || memcmp(h, e->env_hash, 32) != 0) {
+		free(fin);
+		r->m.asks_unknown++;
+		send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD);
+		return;
+	}
+	if (st == QUEUE_QUEUED) {
+		if (queue_get(r->q, seq, &qm) == 0) {
+			mine = strcmp(qm.from, p->id) == 0;
+			queue_msg_clear(&qm);
+		}
+		if (!mine)	/* someone else's: as if unknown */
+			send_nack(r, p, e->msg_id, e->env_hash,
+			    FERRY_ENOTHELD);
+		return;
+	}
+	/* Finished: the final is addressed to the message's sender. */
+	if (fin != NULL && env_decode(fin, flen, r->c->max_body, &fe) == 0 &&
+	    strcmp(fe.to, p->id) == 0) {
+		r->m.asks_answered++;
+		(void)send_to(r, p, fin, flen);
+	} else
+		send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD);
+	free(fin);
 }
 
 /* Take one inbound message [rid, envelope, ...] off the socket. */
@@ -1025,13 +1090,16 @@ recv_one(struct relay *r, size_t *bytes)
 	case ENV_CREDIT:
 	case ENV_HEARTBEAT:
 	case ENV_CHECKPOINT:
+	case ENV_ASK:
 		if (env_verify(&it->e, spk) != 0) {
 			refuse(r, it, FERRY_EBADSIG);
 			break;
 		}
 		if (it->e.type == ENV_HELLO) {
 			it->kind = IT_SKIP;
-			on_hello(r, p, &it->e);
+			on_hello(r, p, it->e.credit, it->e.roster_version);
+		} else if (it->e.type == ENV_ASK) {
+			on_ask(r, it, p);
 		} else if (it->e.type == ENV_CREDIT) {
 			it->kind = IT_SKIP;
 			p->window = it->e.credit < r->c->credit_max ?
@@ -1192,6 +1260,14 @@ commit_batch(struct relay *r)
 	/* Test hook: die with the batch committed, nothing answered. */
 	if (r->fault == FAULT_AFTER_COMMIT)
 		_exit(137);
+	(void)FERRY_FAULT("relay-commit");
+	for (i = 0; i < r->nitems; i++)
+		if (r->items[i].kind == IT_RECEIPT ||
+		    r->items[i].kind == IT_RNACK ||
+		    r->items[i].kind == IT_EXPIRE) {
+			(void)FERRY_FAULT("relay-commit-final");
+			break;
+		}
 	r->m.log_size = log_size(r->log);
 	return (refresh_checkpoint(r));
 }
@@ -1266,8 +1342,17 @@ answer_batch(struct relay *r)
 				if (fl_done(p, it->qm.seq))
 					p->progress_ms = mono_ms();
 			}
+			/* Sent to the sender if it is connected now, even
+			 * when it was not at the check (a HELLO later in
+			 * this batch pushed the notices committed before
+			 * this one): the kept copy goes at its next HELLO,
+			 * and an ASK gets it from q.ids in any case. */
 			if ((p = peer_get(r, it->qm.from, 0)) != NULL &&
-			    !it->notify) {
+			    FERRY_FAULT("relay-route-lost"))
+				peer_offline(r, p, "test-fault");
+			if (p != NULL && FERRY_FAULT("relay-forward-final"))
+				continue;	/* as if the send failed */
+			if (p != NULL && p->routed) {
 				if (it->kind == IT_EXPIRE)
 					(void)send_to(r, p, it->final,
 					    it->flen);

@@ -86,6 +86,15 @@ metrics_write(const char *dir, const struct metrics *m,
 	counter(&o, "ferry_relay_duplicates_total",
 	    "Duplicate MSGs answered again from the store.", "counter",
 	    m->duplicates);
+	counter(&o, "ferry_relay_asks_total",
+	    "ASKs from senders about their messages.", "counter", m->asks);
+	counter(&o, "ferry_relay_asks_answered_total",
+	    "ASKs answered with the message's stored RECEIPT or NACK.",
+	    "counter", m->asks_answered);
+	counter(&o, "ferry_relay_asks_unknown_total",
+	    "ASKs about a message this relay holds no record of "
+	    "(answered FERRY_ENOTHELD; the sender uploads it again).",
+	    "counter", m->asks_unknown);
 	counter(&o, "ferry_relay_received_bytes_total",
 	    "Bytes of envelopes received.", "counter", m->bytes_in);
 	counter(&o, "ferry_relay_sent_bytes_total",

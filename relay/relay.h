@@ -268,6 +268,9 @@ struct metrics {
 	uint64_t forwarded;		/* MSG sends to recipients */
 	uint64_t expired;
 	uint64_t duplicates;		/* duplicate MSGs answered again */
+	uint64_t asks;			/* ASKs from senders */
+	uint64_t asks_answered;		/* ... answered with a stored final */
+	uint64_t asks_unknown;		/* ... answered FERRY_ENOTHELD */
 	uint64_t bytes_in, bytes_out;
 	uint64_t refused[METRICS_REFUSE_MAX];
 	uint64_t dropped_nouser;	/* messages without User-Id */

@@ -21,9 +21,11 @@ VEC = os.path.join(HERE, "..", "vectors")
 TAGS = {1: b"ferry-envelope/v1", 2: b"ferry-receipt/v1",
         3: b"ferry-accepted/v1", 4: b"ferry-nack/v1", 5: b"ferry-hello/v1",
         6: b"ferry-credit/v1", 7: b"ferry-heartbeat/v1",
-        8: b"ferry-roster-push/v1", 9: b"ferry-checkpoint/v1"}
+        8: b"ferry-roster-push/v1", 9: b"ferry-checkpoint/v1",
+        10: b"ferry-ask/v1"}
 NAMES = {1: "msg", 2: "receipt", 3: "accepted", 4: "nack", 5: "hello",
-         6: "credit", 7: "heartbeat", 8: "roster", 9: "checkpoint"}
+         6: "credit", 7: "heartbeat", 8: "roster", 9: "checkpoint",
+         10: "ask"}
 # Type-specific keys (from 16) and their Python types, per docs/protocol.md.
 FIELDS = {
     1: {16: int, 17: bytes, 18: bytes, 19: bytes, 20: bytes, 21: bytes},
@@ -35,6 +37,7 @@ FIELDS = {
     7: {},
     8: {16: bytes},
     9: {16: bytes},
+    10: {16: bytes, 17: bytes},
 }
 
 failures = 0
@@ -193,7 +196,7 @@ def main():
           pk == bytes.fromhex(keys["sender_sign_pk"]))
     check_msg(load_hex("envelope_msg.hex"), keys)
     note = bytes.fromhex(keys["checkpoint_note"])
-    for t in range(2, 10):
+    for t in range(2, 11):
         raw = load_hex("envelope_%s.hex" % NAMES[t])
         inner = check_envelope(t, raw, keys)
         if t in (2, 3):
@@ -206,6 +209,10 @@ def main():
                   inner[19] == "recipient unknown or not active")
         if t in (8, 9):
             check("%s: blob" % NAMES[t], inner[16] == note)
+        if t == 10:
+            check("ask: names the message and its envelope hash",
+                  inner[16] == bytes.fromhex(keys["msg_id"]) and
+                  inner[17] == b"\xee" * 32 and len(inner) == 8)
     print("# %d failure(s)" % failures)
     return 1 if failures else 0
 

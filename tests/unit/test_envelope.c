@@ -134,12 +134,13 @@ TEST(types_and_tags)
 {
 	uint32_t t;
 
-	for (t = 1; t <= 9; t++) {
+	for (t = 1; t <= ENV_ASK; t++) {
 		CHECK(env_type_name(t) != NULL);
 		CHECK(env_tag(t) != NULL);
 		CHECK(strncmp(env_tag(t), "ferry-", 6) == 0);
 	}
-	CHECK(env_type_name(0) == NULL && env_tag(10) == NULL);
+	CHECK(env_type_name(0) == NULL && env_tag(ENV_ASK + 1) == NULL);
+	CHECK(strcmp(env_tag(ENV_ASK), "ferry-ask/v1") == 0);
 	CHECK(strcmp(env_tag(ENV_MSG), "ferry-envelope/v1") == 0);
 	CHECK(strcmp(env_tag(ENV_RECEIPT), "ferry-receipt/v1") == 0);
 }
@@ -285,7 +286,7 @@ TEST(roundtrip_control_types)
 	const uint8_t blob[] = "a checkpoint note\nwith lines\n";
 	uint32_t t;
 
-	for (t = ENV_RECEIPT; t <= ENV_CHECKPOINT; t++) {
+	for (t = ENV_RECEIPT; t <= ENV_ASK; t++) {
 		struct env e, d;
 		uint8_t *out;
 		size_t len;
@@ -331,6 +332,12 @@ TEST(roundtrip_control_types)
 			CHECK_EQ(d.blob_len, sizeof(blob));
 			CHECK(memcmp(d.blob, blob, sizeof(blob)) == 0);
 			break;
+		case ENV_ASK:
+			CHECK(memcmp(d.msg_id, e.msg_id, 16) == 0);
+			CHECK(memcmp(d.env_hash, e.env_hash, 32) == 0);
+			CHECK_EQ(d.log_index, 0);
+			CHECK(d.blob == NULL);
+			break;
 		}
 		free(out);
 		if (t_failed_now) {
@@ -362,7 +369,7 @@ TEST(encode_refuses)
 
 	sample(&e, ENV_MSG, NULL, 0);
 	CHECK_EQ(env_encode(&e, relay->sign_sk, &out, &len), FERRY_EINVAL);
-	sample(&e, 10, NULL, 0);
+	sample(&e, ENV_ASK + 1, NULL, 0);
 	CHECK_EQ(env_encode(&e, relay->sign_sk, &out, &len), FERRY_EMSGTYPE);
 	sample(&e, ENV_HELLO, NULL, 0);
 	snprintf(e.to, sizeof(e.to), "Alice");
@@ -1057,7 +1064,7 @@ TEST(decoder_version_and_type)
 	CHECK_EQ(rc, FERRY_EVERSION);
 	MUT(ENV_HEARTBEAT, 0, { 1, F_U, 0, NULL, 0 });
 	CHECK_EQ(rc, FERRY_EVERSION);
-	MUT(ENV_HEARTBEAT, 1, { 2, F_U, 10, NULL, 0 });
+	MUT(ENV_HEARTBEAT, 1, { 2, F_U, 11, NULL, 0 });
 	CHECK_EQ(rc, FERRY_EMSGTYPE);
 	MUT(ENV_HEARTBEAT, 1, { 2, F_U, 0, NULL, 0 });
 	CHECK_EQ(rc, FERRY_EMSGTYPE);
@@ -1185,7 +1192,7 @@ TEST(golden_vectors)
 	    "envelope_receipt.hex", "envelope_accepted.hex",
 	    "envelope_nack.hex", "envelope_hello.hex", "envelope_credit.hex",
 	    "envelope_heartbeat.hex", "envelope_roster.hex",
-	    "envelope_checkpoint.hex" };
+	    "envelope_checkpoint.hex", "envelope_ask.hex" };
 	const uint8_t note[] = "ferry.example/relay\n42\nqKJl3kFwD3Cr2Ag8jIuO+"
 	    "Q5X8vL6xgEoqQ/2M4dY9j0=\n";
 
@@ -1232,7 +1239,7 @@ TEST(golden_vectors)
 	out = NULL;
 
 	/* Every other type, signed by the relay or the recipient. */
-	for (t = ENV_RECEIPT; t <= ENV_CHECKPOINT; t++) {
+	for (t = ENV_RECEIPT; t <= ENV_ASK; t++) {
 		const struct ident *signer = t == ENV_RECEIPT ? r : rl;
 
 		memset(&e, 0, sizeof(e));
@@ -1273,7 +1280,7 @@ TEST(golden_vectors)
 		CHECK(memcmp(content, gold_text, clen) == 0);
 		free(content);
 		free(b);
-		for (t = ENV_RECEIPT; t <= ENV_CHECKPOINT; t++) {
+		for (t = ENV_RECEIPT; t <= ENV_ASK; t++) {
 			CHECK((b = vec_load(names[t], &bl)) != NULL);
 			CHECK_EQ(env_decode(b, bl, 0, &d), 0);
 			CHECK_EQ(d.type, t);
