@@ -554,7 +554,7 @@ spool_from_store(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, in.from,
 	    (unsigned long long)in.t_received,
 	    (unsigned long long)in.log_index);
-	rc = agentd_spool_inbox(a, id, json, strlen(json), meta,
+	rc = a->spool_inbox(a, id, json, strlen(json), meta,
 	    strlen(meta));
 done:
 	if (key != NULL)
@@ -660,7 +660,7 @@ spool_recover(struct agentd *a)
 		return (rc);
 	if (a->nspooled == 0)
 		return (0);
-	(void)agentd_spool_init(a);
+	(void)a->spool_init(a);
 	for (i = 0; i < a->nspooled;) {
 		idhex(h, a->spooled[i]);
 		if ((rc = spool_from_store(a, a->spooled[i])) != 0) {
@@ -703,6 +703,8 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 
 	memset(a, 0, sizeof(*a));
 	a->conf = *conf;
+	a->spool_init = agentd_spool_init;
+	a->spool_inbox = agentd_spool_inbox;
 	if ((rc = mkdir_p700(a->conf.data, "")) != 0 ||
 	    (rc = mkdir_p700(a->conf.data, "roster")) != 0) {
 		seterr(err, errlen, "cannot create data folder %s",
@@ -1675,7 +1677,7 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, e.from,
 	    (unsigned long long)now, (unsigned long long)idx);
 	*what = "writing the spool inbox file";
-	if ((rc = agentd_spool_inbox(a, e.id, json, strlen(json), meta,
+	if ((rc = a->spool_inbox(a, e.id, json, strlen(json), meta,
 	    strlen(meta))) != 0)
 		goto done;	/* no RECEIPT: the redelivery retries the file */
 	if (a->conf.spool[0] != '\0')
@@ -2215,7 +2217,7 @@ adopt_roster(struct agentd *a, struct roster *next, const char *source,
 		alog(ALOG_INFO, "listed", "agency %s is in roster version %llu: "
 		    "sending enabled", a->me->id,
 		    (unsigned long long)next->version);
-	(void)agentd_spool_init(a);
+	(void)a->spool_init(a);
 	return (0);
 err:
 	alog(ALOG_ERROR, "roster", "version=%llu from %s not adopted: %s",

@@ -71,6 +71,14 @@ struct agentd {
 	int (*send)(void *ctx, const uint8_t *buf, size_t len);
 	void *send_ctx;
 
+	/* The spool folders (agentd_spool.c), set by agentd_open: the core
+	 * reaches them through these, as agentd_spool.c calls the core
+	 * (agentd_submit_batch, agentd_can_send) and two files never call
+	 * each other both ways.  agentd_spool_init, agentd_spool_inbox. */
+	int (*spool_init)(struct agentd *a);
+	int (*spool_inbox)(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+	    const char *json, size_t len, const char *meta, size_t metalen);
+
 	struct agentd_pending *pend;
 	size_t npend, cappend;
 
