@@ -30,83 +30,13 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "agentd.h"
+#include "agentd_int.h"
 #include "alog.h"
 #include "envelope.h"
 #include "note.h"
 #include "referral.h"
 
 #define BODY_ABS_MAX (1024u * 1024 * 1024)	/* env_decode's largest max_body */
-
-static void
-idhex(char out[2 * FERRY_MSGID_LEN + 1], const uint8_t id[FERRY_MSGID_LEN])
-{
-
-	ferry_hex(out, id, FERRY_MSGID_LEN);
-}
-
-static void
-copy_str(char *dst, size_t cap, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, const char *arg)
-{
-
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, fmt, arg);
-}
-
-/*
- * Test hook for the crash-recovery scenarios (tests/scenario/agent_*.sh):
- * with FERRY_TEST_CRASH=<point> in its environment the daemon kills
- * itself with SIGKILL at that point, as a power cut would.  Points:
- * send-committed (sent and stored, id not yet returned), recv-before-commit
- * (received and checked, nothing written), recv-committed (logged and
- * stored, no spool file), recv-spooled (spool file written, no RECEIPT).
- */
-static void
-crash_point(const char *point)
-{
-	const char *s = getenv("FERRY_TEST_CRASH");
-
-	if (s != NULL && strcmp(s, point) == 0) {
-		alog(ALOG_WARN, "test-crash", "FERRY_TEST_CRASH=%s: SIGKILL",
-		    point);
-		(void)raise(SIGKILL);
-	}
-}
-
-/*
- * Test hook for local failures: with FERRY_TEST_FAULT=<point> in the
- * environment, fault_point(point) returns FERRY_ENOMEM (as if memory ran
- * out there).  Points: recv-local (receiving a MSG, before its commit).
- */
-static int
-fault_point(const char *point)
-{
-	const char *s = getenv("FERRY_TEST_FAULT");
-
-	return (s != NULL && strcmp(s, point) == 0 ? FERRY_ENOMEM : 0);
-}
-
-uint64_t
-agentd_mono_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		return (1);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
-	    1);
-}
 
 /* ---- pending table ---------------------------------------------------- */
 
@@ -155,33 +85,6 @@ pend_del(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	if ((p = pend_find(a, id)) == NULL)
 		return;
 	*p = a->pend[--a->npend];
-}
-
-/* ---- the local storage key ------------------------------------------- */
-
-/* Seal a content key: nonce || crypto_secretbox_easy(key). */
-static int
-key_seal(struct agentd *a, const uint8_t key[32],
-    uint8_t out[ASTORE_SEALED_LEN])
-{
-
-	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
-	if (crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, key, 32,
-	    out, a->storage_key) != 0)
-		return (FERRY_ESODIUM);
-	return (0);
-}
-
-static int
-key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
-    uint8_t key[32])
-{
-
-	if (crypto_secretbox_open_easy(key, in + crypto_secretbox_NONCEBYTES,
-	    ASTORE_SEALED_LEN - crypto_secretbox_NONCEBYTES, in,
-	    a->storage_key) != 0)
-		return (FERRY_EDECRYPT);
-	return (0);
 }
 
 /* ---- roster chain ----------------------------------------------------- */
@@ -281,7 +184,7 @@ roster_load(struct agentd *a, char *err, size_t errlen)
 	int rc;
 
 	if ((rc = roster_read(a->conf.roster, &conf)) != 0) {
-		seterr(err, errlen, "roster %s: cannot read or parse",
+		agentd_seterr(err, errlen, "roster %s: cannot read or parse",
 		    a->conf.roster);
 		return (rc);
 	}
@@ -293,33 +196,35 @@ roster_load(struct agentd *a, char *err, size_t errlen)
 		    sizeof(path))) != 0)
 			goto fail;
 		if (stat(path, &st) != 0 && (rc = roster_save(a, r)) != 0) {
-			seterr(err, errlen, "cannot save the pinned roster in "
-			    "%s", path);
+			agentd_seterr(err, errlen, "cannot save the pinned "
+			    "roster in %s", path);
 			goto fail;
 		}
 	} else if (conf->version == 1) {
-		seterr(err, errlen, "install roster refused: %s", why);
+		agentd_seterr(err, errlen, "install roster refused: %s", why);
 		rc = FERRY_EPIN;
 		goto fail;
 	} else {
 		if ((rc = roster_lowest_saved(a, &lowest)) != 0)
 			goto fail;
 		if (lowest == 0) {
-			seterr(err, errlen, "roster %s does not match roster_pin "
-			    "and no pinned roster is saved in the data folder: "
-			    "give the pinned (install) roster at first start",
-			    a->conf.roster);
+			agentd_seterr(err, errlen, "roster %s does not match "
+			    "roster_pin and no pinned roster is saved in the "
+			    "data folder: give the pinned (install) roster at "
+			    "first start", a->conf.roster);
 			rc = FERRY_EPIN;
 			goto fail;
 		}
 		if ((rc = roster_path(a, lowest, path, sizeof(path))) != 0 ||
 		    (rc = roster_read(path, &r)) != 0) {
-			seterr(err, errlen, "saved roster %s unreadable", path);
+			agentd_seterr(err, errlen, "saved roster %s unreadable",
+			    path);
 			goto fail;
 		}
 		if ((rc = roster_verify_genesis(r, a->conf.roster_pin, 0, why,
 		    sizeof(why))) != 0) {
-			seterr(err, errlen, "saved roster refused: %s", why);
+			agentd_seterr(err, errlen, "saved roster refused: %s",
+			    why);
 			goto fail;
 		}
 	}
@@ -334,13 +239,15 @@ roster_load(struct agentd *a, char *err, size_t errlen)
 		if ((rc = roster_read(path, &next)) == FERRY_ENOENT)
 			break;
 		if (rc != 0) {
-			seterr(err, errlen, "saved roster %s unreadable", path);
+			agentd_seterr(err, errlen, "saved roster %s unreadable",
+			    path);
 			goto fail;
 		}
 		if ((rc = roster_verify_next(r, next, 0, why,
 		    sizeof(why))) != 0) {
 			roster_free(next);
-			seterr(err, errlen, "saved roster refused: %s", why);
+			agentd_seterr(err, errlen, "saved roster refused: %s",
+			    why);
 			goto fail;
 		}
 		roster_free(r);
@@ -380,7 +287,7 @@ check_listed(struct agentd *a, char *err, size_t errlen)
 		return (0);
 	}
 	if (memcmp(ag->sign_pk, a->me->sign_pk, 32) != 0) {
-		seterr(err, errlen, "agency %s in the roster has another "
+		agentd_seterr(err, errlen, "agency %s in the roster has another "
 		    "signing key than the key file", a->me->id);
 		return (FERRY_EUNKNOWNAGENCY);
 	}
@@ -543,13 +450,13 @@ spool_from_store(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 		rc = FERRY_ENOMEM;
 		goto done;
 	}
-	if ((rc = key_unseal(a, in.sealed_key, key)) != 0 ||
+	if ((rc = agentd_key_unseal(a, in.sealed_key, key)) != 0 ||
 	    (rc = env_decode(env, envlen, a->conf.max_body, &e)) != 0 ||
 	    (rc = env_open_with_key(&e, key, &content, &clen)) != 0 ||
 	    (rc = referral_wire_to_json_at(content, clen, in.t_received,
 	    &json, why, sizeof(why), NULL)) != 0)
 		goto done;
-	idhex(hx, id);
+	agentd_idhex(hx, id);
 	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
 	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, in.from,
 	    (unsigned long long)in.t_received,
@@ -662,7 +569,7 @@ spool_recover(struct agentd *a)
 		return (0);
 	(void)a->spool_init(a);
 	for (i = 0; i < a->nspooled;) {
-		idhex(h, a->spooled[i]);
+		agentd_idhex(h, a->spooled[i]);
 		if ((rc = spool_from_store(a, a->spooled[i])) != 0) {
 			/* Keep the mark: retried on redelivery or next start. */
 			alog(ALOG_ERROR, "spool-failed", "msg=%s: spool inbox "
@@ -707,18 +614,18 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	a->spool_inbox = agentd_spool_inbox;
 	if ((rc = mkdir_p700(a->conf.data, "")) != 0 ||
 	    (rc = mkdir_p700(a->conf.data, "roster")) != 0) {
-		seterr(err, errlen, "cannot create data folder %s",
+		agentd_seterr(err, errlen, "cannot create data folder %s",
 		    a->conf.data);
 		return (rc);
 	}
 	if (chmod(a->conf.data, 0700) != 0) {
-		seterr(err, errlen, "cannot chmod data folder %s",
+		agentd_seterr(err, errlen, "cannot chmod data folder %s",
 		    a->conf.data);
 		return (FERRY_EIO);
 	}
 	if ((rc = read_passphrase(a->conf.passphrase_file, &pass)) != 0) {
-		seterr(err, errlen, "passphrase file %s unreadable or not "
-		    "owner-only", a->conf.passphrase_file);
+		agentd_seterr(err, errlen, "passphrase file %s unreadable or "
+		    "not owner-only", a->conf.passphrase_file);
 		return (rc);
 	}
 	rc = ident_load(a->conf.key, pass, &a->me);
@@ -727,7 +634,7 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		sodium_free(pass);
 	}
 	if (rc != 0) {
-		seterr(err, errlen, "key file %s", a->conf.key);
+		agentd_seterr(err, errlen, "key file %s", a->conf.key);
 		return (rc);
 	}
 	if ((rc = roster_load(a, err, errlen)) != 0)
@@ -751,15 +658,15 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		return (FERRY_EINVAL);
 	if ((rc = log_open_ex(path, a->origin, a->me->sign_sk, &lo,
 	    &a->log)) != 0) {
-		seterr(err, errlen, "log %s", path);
+		agentd_seterr(err, errlen, "log %s", path);
 		return (rc);
 	}
 	if ((rc = astore_open(a->log, &a->store)) != 0) {
-		seterr(err, errlen, "store in %s", path);
+		agentd_seterr(err, errlen, "store in %s", path);
 		return (rc);
 	}
 	if ((rc = spool_recover(a)) != 0) {
-		seterr(err, errlen, "recovering the spool inbox: %s",
+		agentd_seterr(err, errlen, "recovering the spool inbox: %s",
 		    ferry_strerror(rc));
 		return (rc);
 	}
@@ -770,7 +677,7 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		rc = adopt_roster(a, next, a->conf.roster, 1);
 		if (rc == FERRY_ENOSPC || rc == FERRY_EIO ||
 		    rc == FERRY_ELMDB) {
-			seterr(err, errlen, "adopting roster %s",
+			agentd_seterr(err, errlen, "adopting roster %s",
 			    a->conf.roster);
 			return (rc);
 		}
@@ -792,7 +699,7 @@ out:
 	free(c.states);
 	free(c.tq);
 	if (rc != 0)
-		seterr(err, errlen, "recovering the outbox: %s",
+		agentd_seterr(err, errlen, "recovering the outbox: %s",
 		    ferry_strerror(rc));
 	return (rc);
 }
@@ -836,41 +743,6 @@ agentd_relay_endpoint(const struct agentd *a)
 	return (a->roster->relay.endpoint);
 }
 
-/* ---- sending frames ---------------------------------------------------- */
-
-static int
-send_frame(struct agentd *a, const uint8_t *buf, size_t len)
-{
-	int rc;
-
-	if (a->send == NULL || !a->connected)
-		return (FERRY_ETIMEOUT);
-	if ((rc = a->send(a->send_ctx, buf, len)) == 0)
-		a->last_tx = agentd_mono_ms();
-	return (rc);
-}
-
-/* Encode, sign and send a control envelope of ${type} to the relay. */
-static int
-send_control(struct agentd *a, struct env *e)
-{
-	uint8_t *buf;
-	size_t len;
-	int rc;
-
-	env_new_id(e->id);
-	e->version = ENV_VERSION;
-	copy_str(e->from, sizeof(e->from), a->me->id);
-	if (e->to[0] == '\0')
-		copy_str(e->to, sizeof(e->to), a->roster->relay.id);
-	e->time = ferry_now_ms();
-	if ((rc = env_encode(e, a->me->sign_sk, &buf, &len)) != 0)
-		return (rc);
-	rc = send_frame(a, buf, len);
-	free(buf);
-	return (rc);
-}
-
 int
 agentd_hello(struct agentd *a)
 {
@@ -902,7 +774,7 @@ agentd_hello(struct agentd *a)
 	 * relay answer at once even with nothing to push or deliver. */
 	if (a->hello_wait == 0)
 		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
-	if ((rc = send_control(a, &e)) != 0) {
+	if ((rc = agentd_send_control(a, &e)) != 0) {
 		a->hello_state = AGENTD_HELLO_UNSENT;
 		return (rc);
 	}
@@ -943,7 +815,7 @@ agentd_heartbeat(struct agentd *a)
 
 	memset(&e, 0, sizeof(e));
 	e.type = ENV_HEARTBEAT;
-	return (send_control(a, &e));
+	return (agentd_send_control(a, &e));
 }
 
 /* Send the stored envelope of outgoing message ${id}. */
@@ -956,7 +828,7 @@ send_stored(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 
 	if ((rc = astore_get_out_env(a->store, id, &env, &len)) != 0)
 		return (rc);
-	rc = send_frame(a, env, len);
+	rc = agentd_send_frame(a, env, len);
 	free(env);
 	return (rc);
 }
@@ -1025,20 +897,20 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 		return (rc);
 	if (!ferry_id_valid(sb->to, strlen(sb->to)) ||
 	    (ag = roster_find(a->roster, sb->to)) == NULL) {
-		seterr(err, errlen, "to: %s is not an agency in the roster",
-		    sb->to);
+		agentd_seterr(err, errlen, "to: %s is not an agency in the "
+		    "roster", sb->to);
 		rc = FERRY_ERECIPIENT;
 		goto done;
 	}
 	if (ag->status != ROSTER_ACTIVE) {
-		seterr(err, errlen, "to: %s is revoked", sb->to);
+		agentd_seterr(err, errlen, "to: %s is revoked", sb->to);
 		rc = FERRY_ERECIPIENT;
 		goto done;
 	}
 	if ((rc = roster_enc_key_for_sending(a->roster, sb->to, now,
 	    &sb->kid, pk)) != 0) {
-		seterr(err, errlen, "to: %s has no encryption key valid now",
-		    sb->to);
+		agentd_seterr(err, errlen, "to: %s has no encryption key valid "
+		    "now", sb->to);
 		goto done;
 	}
 	if ((key = sodium_malloc(32)) == NULL) {
@@ -1048,28 +920,28 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 	if ((rc = env_seal(a->me, sb->to, pk, sb->kid, wire, wlen,
 	    info.has_in_reply_to ? info.in_reply_to : NULL, now, key, sb->id,
 	    &sb->env, &sb->envlen)) != 0) {
-		seterr(err, errlen, "sealing: %s", ferry_strerror(rc));
+		agentd_seterr(err, errlen, "sealing: %s", ferry_strerror(rc));
 		goto done;
 	}
 	memset(rec, 0, sizeof(*rec));
 	memcpy(rec->msg_id, sb->id, FERRY_MSGID_LEN);
-	copy_str(rec->to, sizeof(rec->to), sb->to);
+	agentd_copy_str(rec->to, sizeof(rec->to), sb->to);
 	env_hash(sb->env, sb->envlen, rec->env_hash);
 	rec->state = ASTORE_QUEUED;
 	rec->t_queued = now;
 	rec->roster_version = a->roster->version;
-	if ((rc = key_seal(a, key, rec->sealed_key)) != 0)
+	if ((rc = agentd_key_seal(a, key, rec->sealed_key)) != 0)
 		goto done;
 	rec->has_reply_to = info.has_in_reply_to;
 	if (info.has_in_reply_to)
 		memcpy(rec->reply_to, info.in_reply_to, FERRY_MSGID_LEN);
-	copy_str(rec->case_id, sizeof(rec->case_id), info.case_id);
-	copy_str(rec->kind, sizeof(rec->kind), info.message_kind ?
+	agentd_copy_str(rec->case_id, sizeof(rec->case_id), info.case_id);
+	agentd_copy_str(rec->kind, sizeof(rec->kind), info.message_kind ?
 	    info.message_kind : "");
-	copy_str(rec->response, sizeof(rec->response), info.response ?
+	agentd_copy_str(rec->response, sizeof(rec->response), info.response ?
 	    info.response : "");
-	copy_str(rec->spool_name, sizeof(rec->spool_name), sb->spool_name ?
-	    sb->spool_name : "");
+	agentd_copy_str(rec->spool_name, sizeof(rec->spool_name),
+	    sb->spool_name ? sb->spool_name : "");
 	rc = 0;
 done:
 	if (key != NULL)
@@ -1095,11 +967,11 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 	le.time_ms = now;
 	memcpy(le.msg_id, sb->id, FERRY_MSGID_LEN);
 	memcpy(le.env_hash, sb->rec.env_hash, FERRY_HASH_LEN);
-	copy_str(le.from, sizeof(le.from), a->me->id);
-	copy_str(le.to, sizeof(le.to), sb->to);
+	agentd_copy_str(le.from, sizeof(le.from), a->me->id);
+	agentd_copy_str(le.to, sizeof(le.to), sb->to);
 	le.roster_version = sb->rec.roster_version;
 	if ((rc = log_add(b, &le, sb->env, sb->envlen, &sb->idx)) != 0) {
-		seterr(sb->err, sizeof(sb->err), "logging: %s",
+		agentd_seterr(sb->err, sizeof(sb->err), "logging: %s",
 		    ferry_strerror(rc));
 		return (rc);
 	}
@@ -1108,7 +980,7 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 	 * (log_erase) then shreds the only copy. */
 	if ((rc = astore_put_out(a->store, b, &sb->rec, NULL, 0,
 	    sb->spool_key)) != 0)
-		seterr(sb->err, sizeof(sb->err), "storing: %s",
+		agentd_seterr(sb->err, sizeof(sb->err), "storing: %s",
 		    ferry_strerror(rc));
 	return (rc);
 }
@@ -1181,8 +1053,9 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 			sb[i]->prepared = 0;
 			sb[i]->rc = rc;
 			if (sb[i]->err[0] == '\0')
-				seterr(sb[i]->err, sizeof(sb[i]->err), "storing "
-				    "and logging: %s", ferry_strerror(rc));
+				agentd_seterr(sb[i]->err, sizeof(sb[i]->err),
+				    "storing and logging: %s",
+				    ferry_strerror(rc));
 			free(sb[i]->env);
 			sb[i]->env = NULL;
 		}
@@ -1196,12 +1069,12 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 			}
 		return;
 	}
-	crash_point("send-committed");
+	agentd_crash_point("send-committed");
 	for (i = 0; i < n; i++) {
 		if (!sb[i]->prepared)
 			continue;
 		a->n_sent++;
-		idhex(h, sb[i]->id);
+		agentd_idhex(h, sb[i]->id);
 		alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu "
 		    "log=%llu%s", h, sb[i]->to, sb[i]->kid, sb[i]->envlen,
 		    (unsigned long long)sb[i]->idx, nprep > 1 ? " (group)" : "");
@@ -1236,7 +1109,7 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 	if (rc == 0)
 		memcpy(id, sb->id, FERRY_MSGID_LEN);
 	else if (err != NULL && errlen > 0)
-		copy_str(err, errlen, sb->err);
+		agentd_copy_str(err, errlen, sb->err);
 	free(sb);
 	return (rc);
 }
@@ -1261,12 +1134,12 @@ refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
 	le.code = code;
 	env_hash(buf, len, le.env_hash);
 	le.roster_version = a->roster->version;
-	copy_str(le.to, sizeof(le.to), a->me->id);
+	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
 	if (e != NULL) {
 		memcpy(le.msg_id, e->id, FERRY_MSGID_LEN);
 		if (ferry_id_valid(e->from, strlen(e->from)))
-			copy_str(le.from, sizeof(le.from), e->from);
-		idhex(h, e->id);
+			agentd_copy_str(le.from, sizeof(le.from), e->from);
+		agentd_idhex(h, e->id);
 	}
 	a->n_refused++;
 	alog(ALOG_WARN, "refused", "msg=%s from=%s code=%s reason=\"%s\"", h,
@@ -1282,7 +1155,7 @@ refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
 	memset(&n, 0, sizeof(n));
 	n.type = ENV_NACK;
 	memcpy(n.msg_id, e->id, FERRY_MSGID_LEN);
-	copy_str(n.to, sizeof(n.to), e->from);
+	agentd_copy_str(n.to, sizeof(n.to), e->from);
 	memcpy(n.env_hash, le.env_hash, FERRY_HASH_LEN);
 	n.code = (uint32_t)-code;
 	/* The reason travels in clear through the relay: the code's fixed
@@ -1290,7 +1163,7 @@ refuse(struct agentd *a, const uint8_t *buf, size_t len, const struct env *e,
 	 * content (the detail is in our log line above). */
 	n.reason = ferry_strerror(code);
 	n.reason_len = strlen(n.reason);
-	(void)send_control(a, &n);
+	(void)agentd_send_control(a, &n);
 	return (0);
 }
 
@@ -1347,7 +1220,7 @@ held_add(struct agentd *a, const struct env *e)
 	memset(&c, 0, sizeof(c));
 	c.type = ENV_CREDIT;
 	c.credit = a->conf.credit + a->nheld;
-	(void)send_control(a, &c);
+	(void)agentd_send_control(a, &c);
 	return (1);
 }
 
@@ -1366,7 +1239,7 @@ hold_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	if (env_verify(e, spk) != 0)
 		return (refuse(a, buf, len, e, FERRY_EBADSIG,
 		    ferry_strerror(FERRY_EBADSIG)));
-	idhex(hx, e->id);
+	agentd_idhex(hx, e->id);
 	if ((rc = held_add(a, e)) <= 0)
 		return (rc);
 	a->n_held++;
@@ -1392,7 +1265,7 @@ hold_local(struct agentd *a, const struct env *e, int rc, const char *what)
 	char hx[33];
 	uint64_t now = agentd_mono_ms();
 
-	idhex(hx, e->id);
+	agentd_idhex(hx, e->id);
 	(void)held_add(a, e);
 	a->n_held_local++;
 	if (a->held_wait == 0)
@@ -1503,7 +1376,7 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	int rc;
 
 	env_hash(buf, len, h);
-	idhex(hx, e0->id);
+	agentd_idhex(hx, e0->id);
 	if (strcmp(e0->to, a->me->id) != 0)
 		return (refuse(a, buf, len, e0, FERRY_ENOTFORUS,
 		    "not addressed to this agency"));
@@ -1530,7 +1403,7 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 			alog(ALOG_INFO, "duplicate", "msg=%s from=%s: receipt "
 			    "sent again", hx, in.from);
 			if (in.receipt != NULL)
-				(void)send_frame(a, in.receipt,
+				(void)agentd_send_frame(a, in.receipt,
 				    in.receipt_len);
 			astore_in_clear(&in);
 			return (0);
@@ -1593,8 +1466,8 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	}
 	memset(&in, 0, sizeof(in));
 	*what = "storing";
-	if ((rc = fault_point("recv-local")) != 0 ||
-	    (rc = key_seal(a, key, in.sealed_key)) != 0)
+	if ((rc = agentd_fault_point("recv-local")) != 0 ||
+	    (rc = agentd_key_seal(a, key, in.sealed_key)) != 0)
 		goto done;
 
 	/*
@@ -1603,7 +1476,7 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	 * LOG_RECEIPT, the inbox record with the receipt, and the
 	 * "unspooled" mark; also the marks of earlier spool files written.
 	 */
-	crash_point("recv-before-commit");
+	agentd_crash_point("recv-before-commit");
 	if ((rc = log_begin(a->log, &b)) != 0)
 		goto done;
 	memset(&le, 0, sizeof(le));
@@ -1611,8 +1484,8 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	le.time_ms = now;
 	memcpy(le.msg_id, e.id, FERRY_MSGID_LEN);
 	memcpy(le.env_hash, h, 32);
-	copy_str(le.from, sizeof(le.from), e.from);
-	copy_str(le.to, sizeof(le.to), a->me->id);
+	agentd_copy_str(le.from, sizeof(le.from), e.from);
+	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
 	le.roster_version = a->roster->version;
 	/* (No inbox record, so no LOG_RECEIVED either: they commit together.) */
 	if ((rc = log_add(b, &le, buf, len, &idx)) != 0 ||
@@ -1622,8 +1495,8 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	r.type = ENV_RECEIPT;
 	r.version = ENV_VERSION;
 	env_new_id(r.id);
-	copy_str(r.from, sizeof(r.from), a->me->id);
-	copy_str(r.to, sizeof(r.to), e.from);
+	agentd_copy_str(r.from, sizeof(r.from), a->me->id);
+	agentd_copy_str(r.to, sizeof(r.to), e.from);
 	r.time = now;
 	memcpy(r.msg_id, e.id, FERRY_MSGID_LEN);
 	memcpy(r.env_hash, h, 32);
@@ -1638,8 +1511,8 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	le.time_ms = now;
 	memcpy(le.msg_id, e.id, FERRY_MSGID_LEN);
 	memcpy(le.env_hash, h, 32);
-	copy_str(le.from, sizeof(le.from), a->me->id);
-	copy_str(le.to, sizeof(le.to), e.from);
+	agentd_copy_str(le.from, sizeof(le.from), a->me->id);
+	agentd_copy_str(le.to, sizeof(le.to), e.from);
 	le.ref_index = idx;
 	le.roster_version = a->roster->version;
 	if (rlen <= LOG_AUX_MAX) {
@@ -1649,16 +1522,16 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0)
 		goto abort;
 	memcpy(in.msg_id, e.id, FERRY_MSGID_LEN);
-	copy_str(in.from, sizeof(in.from), e.from);
+	agentd_copy_str(in.from, sizeof(in.from), e.from);
 	memcpy(in.env_hash, h, 32);
 	in.t_received = now;
 	in.log_index = idx;
 	in.has_reply_to = e.has_reply_to;
 	memcpy(in.reply_to, e.reply_to, FERRY_MSGID_LEN);
-	copy_str(in.case_id, sizeof(in.case_id), info.case_id);
-	copy_str(in.kind, sizeof(in.kind), info.message_kind ?
+	agentd_copy_str(in.case_id, sizeof(in.case_id), info.case_id);
+	agentd_copy_str(in.kind, sizeof(in.kind), info.message_kind ?
 	    info.message_kind : "");
-	copy_str(in.response, sizeof(in.response), info.response ?
+	agentd_copy_str(in.response, sizeof(in.response), info.response ?
 	    info.response : "");
 	in.receipt = rbytes;
 	in.receipt_len = rlen;
@@ -1669,7 +1542,7 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	if ((rc = log_commit(b)) != 0)
 		goto done;
 	a->nspooled = 0;
-	crash_point("recv-committed");
+	agentd_crash_point("recv-committed");
 
 	/* The spool inbox, atomically; then the mark can go (its own small
 	 * commit after the RECEIPT: agentd_spooled_flush). */
@@ -1682,14 +1555,14 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 		goto done;	/* no RECEIPT: the redelivery retries the file */
 	if (a->conf.spool[0] != '\0')
 		spooled_add(a, e.id);
-	crash_point("recv-spooled");
+	agentd_crash_point("recv-spooled");
 
 	/* 5. Only now the receipt leaves. */
 	a->n_received++;
 	a->held_wait = 0;
 	alog(ALOG_INFO, "received", "msg=%s from=%s log=%llu kind=%s", hx,
 	    e.from, (unsigned long long)idx, in.kind);
-	(void)send_frame(a, rbytes, rlen);
+	(void)agentd_send_frame(a, rbytes, rlen);
 	rc = 0;
 	goto done;
 abort:
@@ -1802,7 +1675,7 @@ accepted_done(struct agentd *a, const struct log_entry *le,
 	struct agentd_pending *p;
 	char hx[33];
 
-	idhex(hx, r->msg_id);
+	agentd_idhex(hx, r->msg_id);
 	a->n_accepted++;
 	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r->to,
 	    (unsigned long long)le->ref_index);
@@ -1820,7 +1693,7 @@ receipt_done(struct agentd *a, const struct log_entry *le,
 {
 	char hx[33];
 
-	idhex(hx, r->msg_id);
+	agentd_idhex(hx, r->msg_id);
 	a->n_delivered++;
 	pend_del(a, r->msg_id);
 	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
@@ -1902,7 +1775,7 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	char hx[33];
 	int rc;
 
-	idhex(hx, e->msg_id);
+	agentd_idhex(hx, e->msg_id);
 	if (strcmp(e->from, a->roster->relay.id) != 0 ||
 	    verify_from(a, e) != 0) {
 		alog(ALOG_WARN, "bad-accepted", "msg=%s from=%s: signature "
@@ -1926,8 +1799,8 @@ handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	le.kind = LOG_ACCEPTED;
 	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
 	memcpy(le.env_hash, r.env_hash, 32);
-	copy_str(le.from, sizeof(le.from), e->from);
-	copy_str(le.to, sizeof(le.to), r.to);
+	agentd_copy_str(le.from, sizeof(le.from), e->from);
+	agentd_copy_str(le.to, sizeof(le.to), r.to);
 	le.ref_index = e->log_index;
 	le.roster_version = e->roster_version;
 	if (len <= LOG_AUX_MAX) {
@@ -2007,7 +1880,7 @@ handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 	char hx[33];
 	int rc;
 
-	idhex(hx, e->msg_id);
+	agentd_idhex(hx, e->msg_id);
 	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
 		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: not a message "
 		    "we sent; ignored", hx, e->from);
@@ -2039,8 +1912,8 @@ handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 	le.kind = LOG_RECEIPT;
 	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
 	memcpy(le.env_hash, r.env_hash, 32);
-	copy_str(le.from, sizeof(le.from), e->from);
-	copy_str(le.to, sizeof(le.to), a->me->id);
+	agentd_copy_str(le.from, sizeof(le.from), e->from);
+	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
 	le.ref_index = e->log_index;
 	le.roster_version = e->roster_version;
 	if (len <= LOG_AUX_MAX) {
@@ -2087,7 +1960,7 @@ handle_nack(struct agentd *a, const struct env *e)
 	size_t n;
 	int rc;
 
-	idhex(hx, e->msg_id);
+	agentd_idhex(hx, e->msg_id);
 	/* A NACK from our message's recipient revoked since it was sent:
 	 * its key in the roster version in force then (as for receipts). */
 	if ((rc = verify_from(a, e)) == FERRY_EREVOKED &&
@@ -2136,8 +2009,8 @@ handle_nack(struct agentd *a, const struct env *e)
 	le.kind = LOG_NACK;
 	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
 	memcpy(le.env_hash, r.env_hash, 32);
-	copy_str(le.from, sizeof(le.from), e->from);
-	copy_str(le.to, sizeof(le.to), a->me->id);
+	agentd_copy_str(le.from, sizeof(le.from), e->from);
+	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
 	le.code = -(int32_t)e->code;
 	le.roster_version = a->roster->version;
 	if (nack_transient(a, e)) {
@@ -2150,7 +2023,7 @@ handle_nack(struct agentd *a, const struct env *e)
 	r.state = ASTORE_FAILED;
 	r.t_failed = ferry_now_ms();
 	r.code = e->code;
-	copy_str(r.reason, sizeof(r.reason), reason);
+	agentd_copy_str(r.reason, sizeof(r.reason), reason);
 	if ((rc = log_and_update(a, &le, &r)) != 0)
 		return (rc);
 	a->n_failed++;
@@ -2455,7 +2328,7 @@ agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 		rc = FERRY_ENOMEM;
 		goto done;
 	}
-	if ((rc = key_unseal(a, sealed, key)) != 0 ||
+	if ((rc = agentd_key_unseal(a, sealed, key)) != 0 ||
 	    (rc = env_decode(env, envlen, a->conf.max_body, &e)) != 0 ||
 	    (rc = env_open_with_key(&e, key, &content, &clen)) != 0)
 		goto done;

@@ -1,0 +1,48 @@
+/*
+ * agentd_int.h: what the files of the agent's core share, not for the
+ * daemon's other files (agentd.h is their interface).  Each part names
+ * the file that defines it.
+ */
+#ifndef FERRY_AGENTD_INT_H
+#define FERRY_AGENTD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentd.h"
+#include "envelope.h"
+
+/* ---- agentd_util.c ---- */
+
+/** agentd_idhex(out, id): message id ${id} in hex (NUL-terminated). */
+void agentd_idhex(char out[2 * FERRY_MSGID_LEN + 1],
+    const uint8_t id[FERRY_MSGID_LEN]);
+
+/** agentd_copy_str(dst, cap, s): ${s} into ${dst}, cut to fit ${cap}. */
+void agentd_copy_str(char *dst, size_t cap, const char *s);
+
+/** agentd_seterr(err, errlen, fmt, arg): ${fmt} of ${arg} into ${err}. */
+void agentd_seterr(char *err, size_t errlen, const char *fmt,
+    const char *arg);
+
+/** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */
+void agentd_crash_point(const char *point);
+
+/** agentd_fault_point(point): FERRY_ENOMEM if FERRY_TEST_FAULT=${point}. */
+int agentd_fault_point(const char *point);
+
+/** agentd_key_seal(a, key, out): seal ${key} with the storage key. */
+int agentd_key_seal(struct agentd *a, const uint8_t key[32],
+    uint8_t out[ASTORE_SEALED_LEN]);
+
+/** agentd_key_unseal(a, in, key): open ${in} (agentd_key_seal). */
+int agentd_key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
+    uint8_t key[32]);
+
+/** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
+int agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len);
+
+/** agentd_send_control(a, e): encode, sign and send ${e}. */
+int agentd_send_control(struct agentd *a, struct env *e);
+
+#endif
