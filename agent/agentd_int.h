@@ -45,4 +45,29 @@ int agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len);
 /** agentd_send_control(a, e): encode, sign and send ${e}. */
 int agentd_send_control(struct agentd *a, struct env *e);
 
+/* ---- agentd_roster.c ---- */
+
+/** agentd_roster_path(a, version, buf, cap): where ${version} is saved. */
+int agentd_roster_path(const struct agentd *a, uint64_t version, char *buf,
+    size_t cap);
+
+/** agentd_roster_read(path, out): roster file ${path} parsed (roster_free). */
+int agentd_roster_read(const char *path, struct roster **out);
+
+/** agentd_roster_load(a, err, errlen): the roster chain at start. */
+int agentd_roster_load(struct agentd *a, char *err, size_t errlen);
+
+/** agentd_check_listed(a, err, errlen): is our agency listed? */
+int agentd_check_listed(struct agentd *a, char *err, size_t errlen);
+
+/** agentd_verify_from(a, e): check ${e} with its sender's roster key. */
+int agentd_verify_from(struct agentd *a, const struct env *e);
+
+/** agentd_adopt_roster(a, next, source, save): adopt ${next}. */
+int agentd_adopt_roster(struct agentd *a, struct roster *next,
+    const char *source, int save);
+
+/** agentd_handle_roster(a, e): a ROSTER push from the relay. */
+int agentd_handle_roster(struct agentd *a, const struct env *e);
+
 #endif
