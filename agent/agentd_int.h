@@ -70,4 +70,21 @@ int agentd_adopt_roster(struct agentd *a, struct roster *next,
 /** agentd_handle_roster(a, e): a ROSTER push from the relay. */
 int agentd_handle_roster(struct agentd *a, const struct env *e);
 
+/* ---- agentd_in.c ---- */
+
+/** agentd_spool_recover(a): at start, the spool files a crash cut off. */
+int agentd_spool_recover(struct agentd *a);
+
+/** agentd_refuse(a, buf, len, e, code, why): log LOG_REFUSED, NACK. */
+int agentd_refuse(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e, int code, const char *why);
+
+/** agentd_handle_msg(a, buf, len, e0): a MSG from the relay. */
+int agentd_handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e0);
+
+/** agentd_refuse_toobig(a, buf, len, e): NACK a MSG over max_body. */
+int agentd_refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e);
+
 #endif
