@@ -1,7 +1,8 @@
 /*
- * agentd_int.h: what the files of the agent's core share, not for the
- * daemon's other files (agentd.h is their interface).  Each part names
- * the file that defines it.
+ * agentd_int.h: what the files of the agent's core (agentd.c,
+ * agentd_roster.c, agentd_out.c, agentd_in.c, agentd_util.c) share, not
+ * for the daemon's other files (agentd.h is their interface).  Each part
+ * names the file that defines it; agentd.h says which way calls go.
  */
 #ifndef FERRY_AGENTD_INT_H
 #define FERRY_AGENTD_INT_H
@@ -86,5 +87,43 @@ int agentd_handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 /** agentd_refuse_toobig(a, buf, len, e): NACK a MSG over max_body. */
 int agentd_refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e);
+
+/* ---- agentd_out.c ---- */
+
+/*
+ * Relay replies (ACCEPTED, RECEIPT) read together are recorded in one
+ * group commit (agentd_receive_many): each is checked and its new record
+ * and log entry kept here; then one batch, one synced commit; then the
+ * actions that follow a recorded reply (counters, schedule, log line).
+ */
+#define AGENTD_GRP_MAX 256
+
+struct agentd_grp_item {
+	struct log_entry le;
+	struct astore_out r;
+};
+
+struct agentd_grp {
+	struct agentd_grp_item it[AGENTD_GRP_MAX];
+	size_t n;
+};
+
+/** agentd_pend_set(a, id, state, next_try): schedule message ${id}. */
+int agentd_pend_set(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    uint32_t state, uint64_t next_try);
+
+/** agentd_grp_flush(a, g): record the relay replies of group ${g}. */
+void agentd_grp_flush(struct agentd *a, struct agentd_grp *g);
+
+/** agentd_handle_accepted(a, buf, len, e): an ACCEPTED. */
+int agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e);
+
+/** agentd_handle_receipt(a, buf, len, e): a RECEIPT. */
+int agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e);
+
+/** agentd_handle_nack(a, e): a NACK of a message of ours. */
+int agentd_handle_nack(struct agentd *a, const struct env *e);
 
 #endif
