@@ -1,12 +1,25 @@
 /*
  * agentd.h: the ferry-agent daemon's core, shared by its files.
  *
- *   agentd.c        state, roster, the outgoing (send) and incoming paths,
- *                   relay replies, retransmission schedule, queries
+ *   agentd.c        open and close, key reload, each frame from the relay
+ *                   handed to the file below that handles it, content
+ *   agentd_roster.c the roster chain: loaded at start, newer versions
+ *                   adopted (pushes, SIGHUP), expiry, agentd_can_send
+ *   agentd_out.c    the outgoing path (send, group commit), pending
+ *                   table, retransmission, HELLO, relay replies
+ *   agentd_in.c     the incoming path (MSG: RECEIPT, NACK or held), the
+ *                   spool inbox marks and their recovery at start
+ *   agentd_util.c   helpers these share (agentd_int.h: internal only)
  *   agentd_net.c    the DEALER link to the relay (CURVE, monitor, HELLO,
  *                   heartbeats, backoff) and the event loop
  *   agentd_ctl.c    the control socket for the `ferry` CLI (JSON)
- *   agentd_spool.c  the spool folders (outbox/ in, inbox/ out)
+ *   agentd_spool.c  the spool folders (outbox/ in, inbox/ out); the core
+ *                   reaches them through a->spool_init, a->spool_inbox
+ *
+ * Calls between these files go one way (none calls back a file that
+ * calls it): agentd_net.c -> agentd_ctl.c -> agentd.c -> agentd_spool.c
+ * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, and agentd.c ->
+ * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
  *
  * The core does no network I/O: frames to the relay leave through the
  * ${send} callback, so tests drive it directly.  One thread.
@@ -71,6 +84,14 @@ struct agentd {
 	int (*send)(void *ctx, const uint8_t *buf, size_t len);
 	void *send_ctx;
 
+	/* The spool folders (agentd_spool.c), set by agentd_open: the core
+	 * reaches them through these, as agentd_spool.c calls the core
+	 * (agentd_submit_batch, agentd_can_send) and two files never call
+	 * each other both ways.  agentd_spool_init, agentd_spool_inbox. */
+	int (*spool_init)(struct agentd *a);
+	int (*spool_inbox)(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+	    const char *json, size_t len, const char *meta, size_t metalen);
+
 	struct agentd_pending *pend;
 	size_t npend, cappend;
 
@@ -105,7 +126,7 @@ struct agentd {
 	uint64_t unknown_hello;		/* roster version a HELLO was sent
 					 * at for an unknown sender */
 
-	/* Relay replies read together: their group commit (agentd.c). */
+	/* Relay replies read together: their group commit (agentd_out.c). */
 	struct agentd_grp *grp;
 
 	/* Counters. */

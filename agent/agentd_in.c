@@ -1,0 +1,651 @@
+/*
+ * agentd_in.c: the agent's incoming side (see agentd.h, and agentd.c for
+ * the durability order): a MSG from the relay is checked, opened, logged
+ * and stored with its RECEIPT in one commit, written to the spool inbox,
+ * then receipted; refused (NACK) for a verdict about the message, held
+ * for a local or temporary failure.  The spool inbox marks are cleared
+ * after each batch of frames, and at start the files a crash cut off are
+ * written.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "agentd_int.h"
+#include "alog.h"
+#include "envelope.h"
+#include "referral.h"
+
+/* ---- spool inbox files ------------------------------------------------- */
+
+/*
+ * The spool inbox files (.meta, .json) of received message ${id}, made
+ * again from the store: the envelope opened with the stored content key.
+ * The same bytes as at receipt (docs/agent.md, "Spool folders").
+ */
+static int
+spool_from_store(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	struct astore_in in;
+	struct env e;
+	uint8_t *env = NULL, *key = NULL, *content = NULL;
+	char *json = NULL, why[REFERRAL_ERR_MAX], hx[33], meta[512];
+	size_t envlen, clen;
+	int rc;
+
+	if ((rc = astore_get_in(a->store, id, &in)) != 0)
+		return (rc);
+	astore_in_clear(&in);
+	if ((rc = astore_get_in_env(a->store, id, &env, &envlen)) != 0)
+		return (rc);
+	if ((key = sodium_malloc(32)) == NULL) {
+		rc = FERRY_ENOMEM;
+		goto done;
+	}
+	if ((rc = agentd_key_unseal(a, in.sealed_key, key)) != 0 ||
+	    (rc = env_decode(env, envlen, a->conf.max_body, &e)) != 0 ||
+	    (rc = env_open_with_key(&e, key, &content, &clen)) != 0 ||
+	    (rc = referral_wire_to_json_at(content, clen, in.t_received,
+	    &json, why, sizeof(why), NULL)) != 0)
+		goto done;
+	agentd_idhex(hx, id);
+	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
+	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, in.from,
+	    (unsigned long long)in.t_received,
+	    (unsigned long long)in.log_index);
+	rc = a->spool_inbox(a, id, json, strlen(json), meta,
+	    strlen(meta));
+done:
+	if (key != NULL)
+		sodium_free(key);
+	free(content);
+	free(json);
+	free(env);
+	return (rc);
+}
+
+/* Remember that ${id}'s spool file is written (mark cleared later). */
+static void
+spooled_add(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	void *p;
+
+	if (a->nspooled == a->capspooled) {
+		size_t cap = a->capspooled ? a->capspooled * 2 : 16;
+
+		if ((p = realloc(a->spooled, cap * FERRY_MSGID_LEN)) == NULL)
+			return;	/* the mark stays: rewritten at next start */
+		a->spooled = p;
+		a->capspooled = cap;
+	}
+	memcpy(a->spooled[a->nspooled++], id, FERRY_MSGID_LEN);
+}
+
+/* Is ${id} among the spool files written since the last commit? */
+static int
+spooled_has(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < a->nspooled; i++)
+		if (memcmp(a->spooled[i], id, FERRY_MSGID_LEN) == 0)
+			return (1);
+	return (0);
+}
+
+/* Clear the unspooled marks of written spool files in batch ${b}. */
+static int
+spooled_clear(struct agentd *a, struct log_batch *b)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < a->nspooled; i++)
+		if ((rc = astore_spooled(a->store, b, a->spooled[i])) != 0)
+			return (rc);
+	return (0);
+}
+
+int
+agentd_spooled_flush(struct agentd *a)
+{
+	struct log_batch *b;
+	int rc;
+
+	if (a->nspooled == 0 || a->store == NULL)
+		return (0);
+	if ((rc = log_begin(a->log, &b)) != 0)
+		goto fail;
+	if ((rc = spooled_clear(a, b)) != 0) {
+		log_abort(b);
+		goto fail;
+	}
+	if ((rc = log_commit(b)) != 0)
+		goto fail;
+	a->nspooled = 0;
+	return (0);
+fail:
+	/* The marks stay: cleared by a later commit; until then a crash
+	 * only writes those files again. */
+	alog(ALOG_WARN, "spool-mark", "%zu spool inbox mark(s) not cleared: "
+	    "%s (retried)", a->nspooled, ferry_strerror(rc));
+	return (rc);
+}
+
+static int
+collect_unspooled(void *ctx, const uint8_t *id)
+{
+	struct agentd *a = ctx;
+	size_t n = a->nspooled;
+
+	spooled_add(a, id);
+	return (a->nspooled == n ? FERRY_ENOMEM : 0);
+}
+
+/** agentd_spool_recover(a): at start, the spool files a crash cut off. */
+/*
+ * At start: write the spool files of received messages a crash cut off
+ * between their commit and their file, then clear every mark (one commit).
+ */
+int
+agentd_spool_recover(struct agentd *a)
+{
+	struct log_batch *b;
+	char h[33];
+	size_t i;
+	int rc;
+
+	if ((rc = astore_foreach_unspooled(a->store, collect_unspooled,
+	    a)) != 0)
+		return (rc);
+	if (a->nspooled == 0)
+		return (0);
+	(void)a->spool_init(a);
+	for (i = 0; i < a->nspooled;) {
+		agentd_idhex(h, a->spooled[i]);
+		if ((rc = spool_from_store(a, a->spooled[i])) != 0) {
+			/* Keep the mark: retried on redelivery or next start. */
+			alog(ALOG_ERROR, "spool-failed", "msg=%s: spool inbox "
+			    "file not written: %s", h, ferry_strerror(rc));
+			memmove(a->spooled[i], a->spooled[--a->nspooled],
+			    FERRY_MSGID_LEN);
+			continue;
+		}
+		if (a->conf.spool[0] != '\0')
+			alog(ALOG_WARN, "recovered", "msg=%s: spool inbox file "
+			    "written after a crash", h);
+		i++;
+	}
+	if (a->nspooled == 0)
+		return (0);
+	if ((rc = log_begin(a->log, &b)) != 0)
+		return (rc);
+	if ((rc = spooled_clear(a, b)) != 0) {
+		log_abort(b);
+		return (rc);
+	}
+	if ((rc = log_commit(b)) == 0)
+		a->nspooled = 0;
+	return (rc);
+}
+
+/* ---- incoming ---------------------------------------------------------- */
+
+/** agentd_refuse(a, buf, len, e, code, why): log LOG_REFUSED, NACK. */
+/*
+ * Refuse an incoming frame: log LOG_REFUSED with its reason and answer the
+ * relay with NACK.  ${e} may be NULL when the frame did not decode.
+ */
+int
+agentd_refuse(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e, int code, const char *why)
+{
+	struct log_entry le;
+	struct env n;
+	char h[33] = "-", qwhy[4 * REFERRAL_ERR_MAX + 16];
+	int rc;
+
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_REFUSED;
+	le.code = code;
+	env_hash(buf, len, le.env_hash);
+	le.roster_version = a->roster->version;
+	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
+	if (e != NULL) {
+		memcpy(le.msg_id, e->id, FERRY_MSGID_LEN);
+		if (ferry_id_valid(e->from, strlen(e->from)))
+			agentd_copy_str(le.from, sizeof(le.from), e->from);
+		agentd_idhex(h, e->id);
+	}
+	a->n_refused++;
+	alog(ALOG_WARN, "refused", "msg=%s from=%s code=%s reason=\"%s\"", h,
+	    le.from[0] ? le.from : "-", ferry_errname(code),
+	    alog_esc(qwhy, sizeof(qwhy), why, 1));
+	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
+		alog(ALOG_ERROR, "log", "cannot log a refusal: %s",
+		    ferry_strerror(rc));
+	/* The relay matches a NACK to the queued message by id, hash and
+	 * sender (NACK's "to"); a frame that did not decode names none. */
+	if (e == NULL || !ferry_id_valid(e->from, strlen(e->from)))
+		return (0);
+	memset(&n, 0, sizeof(n));
+	n.type = ENV_NACK;
+	memcpy(n.msg_id, e->id, FERRY_MSGID_LEN);
+	agentd_copy_str(n.to, sizeof(n.to), e->from);
+	memcpy(n.env_hash, le.env_hash, FERRY_HASH_LEN);
+	n.code = (uint32_t)-code;
+	/* The reason travels in clear through the relay: the code's fixed
+	 * text only, never ${why}, which may name members of the decrypted
+	 * content (the detail is in our log line above). */
+	n.reason = ferry_strerror(code);
+	n.reason_len = strlen(n.reason);
+	(void)agentd_send_control(a, &n);
+	return (0);
+}
+
+/*
+ * A MSG sealed to encryption key ${kid}, which we do not hold: is it one
+ * of ours that this process has not loaded (listed for us in the roster,
+ * or newer than every key we hold: a rotation whose key file was not
+ * reloaded)?  Then the failure is ours and temporary.  An older key that
+ * is not listed was destroyed: FERRY_EWRONGKEY, permanent, as before.
+ */
+static int
+key_not_loaded(struct agentd *a, uint32_t kid)
+{
+	const struct roster_agency *ag;
+	uint32_t top = 0;
+	size_t i;
+
+	if ((ag = roster_find(a->roster, a->me->id)) != NULL)
+		for (i = 0; i < ag->nenc; i++)
+			if (ag->enc[i].key_id == kid)
+				return (1);
+	for (i = 0; i < a->me->nenc; i++)
+		if (a->me->enc[i].key_id > top)
+			top = a->me->enc[i].key_id;
+	return (kid > top);
+}
+
+/*
+ * Add MSG ${e} to the held list: no RECEIPT, no NACK, nothing stored, so
+ * the relay keeps it queued and redelivers it.  So that held messages do
+ * not use up the delivery window, the window is widened by one CREDIT per
+ * held message until the next HELLO resets the relay's count of messages
+ * in flight.  Returns 1 if newly held, 0 if already held, or FERRY_ENOMEM.
+ */
+static int
+held_add(struct agentd *a, const struct env *e)
+{
+	struct env c;
+	size_t i;
+	void *p;
+
+	for (i = 0; i < a->nheld; i++)
+		if (memcmp(a->held[i], e->id, FERRY_MSGID_LEN) == 0)
+			return (0);
+	if (a->nheld == a->capheld) {
+		size_t cap = a->capheld ? a->capheld * 2 : 16;
+
+		if ((p = realloc(a->held, cap * FERRY_MSGID_LEN)) == NULL)
+			return (FERRY_ENOMEM);
+		a->held = p;
+		a->capheld = cap;
+	}
+	memcpy(a->held[a->nheld++], e->id, FERRY_MSGID_LEN);
+	memset(&c, 0, sizeof(c));
+	c.type = ENV_CREDIT;
+	c.credit = a->conf.credit + a->nheld;
+	(void)agentd_send_control(a, &c);
+	return (1);
+}
+
+/*
+ * Hold MSG ${e} (signed by its sender, key ${spk}) sealed to a key of ours
+ * we have not loaded (held_add); after a reload, our HELLO asks the relay
+ * to redeliver it at once.
+ */
+static int
+hold_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e, const uint8_t spk[32])
+{
+	char hx[33];
+	int rc;
+
+	if (env_verify(e, spk) != 0)
+		return (agentd_refuse(a, buf, len, e, FERRY_EBADSIG,
+		    ferry_strerror(FERRY_EBADSIG)));
+	agentd_idhex(hx, e->id);
+	if ((rc = held_add(a, e)) <= 0)
+		return (rc);
+	a->n_held++;
+	alog(ALOG_ERROR, "key-not-loaded", "msg=%s from=%s is sealed to our "
+	    "encryption key %u, which this agent has not loaded: not "
+	    "acknowledged, the relay will redeliver it; reload keys: SIGHUP "
+	    "(after ferry-keys roster rotate rewrote %s)", hx, e->from,
+	    (unsigned)e->key_id, a->conf.key);
+	return (0);
+}
+
+/*
+ * Hold MSG ${e} after a local or temporary failure ${rc} (out of memory,
+ * storage, a sender our roster does not list yet): a NACK would make the
+ * relay delete a referral that may well be delivered later.  Held like a
+ * message for a key not loaded (held_add), logged as ERROR, and retried:
+ * a HELLO (which makes the relay redeliver every unacknowledged message)
+ * is scheduled after a growing pause, 10 s doubling to 10 min.
+ */
+static int
+hold_local(struct agentd *a, const struct env *e, int rc, const char *what)
+{
+	char hx[33];
+	uint64_t now = agentd_mono_ms();
+
+	agentd_idhex(hx, e->id);
+	(void)held_add(a, e);
+	a->n_held_local++;
+	if (a->held_wait == 0)
+		a->held_wait = AGENTD_HELD_RETRY_MIN;
+	else if (a->held_wait < AGENTD_HELD_RETRY_MAX / 2)
+		a->held_wait *= 2;
+	else
+		a->held_wait = AGENTD_HELD_RETRY_MAX;
+	if (a->held_retry == 0 || a->held_retry > now + a->held_wait)
+		a->held_retry = now + a->held_wait;
+	alog(ALOG_ERROR, "held", "msg=%s from=%s: %s: %s; not acknowledged "
+	    "(no RECEIPT, no NACK): the relay keeps it; retried in %llus",
+	    hx, ferry_id_valid(e->from, strlen(e->from)) ? e->from : "-", what,
+	    ferry_strerror(rc), (unsigned long long)(a->held_wait / 1000));
+	return (0);
+}
+
+/*
+ * Is ${rc}, from checking, opening or parsing an incoming MSG, a verdict
+ * about the message itself, which can never succeed (answered with a
+ * permanent NACK)?  Decoding and cryptographic failures, bad referral
+ * documents, a revoked sender.  Anything else (out of memory, libsodium,
+ * storage, I/O) is local and temporary: the message is held.
+ */
+static int
+verdict_permanent(int rc)
+{
+
+	return ((rc <= -20 && rc >= -59) || (rc <= -120 && rc >= -139) ||
+	    rc == FERRY_EINVAL || rc == FERRY_EREVOKED);
+}
+
+/*
+ * The incoming path of MSG ${e0}: 0 when it was answered (RECEIPT or
+ * NACK) or held; a negative code for a local failure before it was
+ * acknowledged (agentd_handle_msg holds it).  ${what} says at which step.
+ */
+static int
+receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e0, const char **what)
+{
+	struct referral_info info;
+	struct astore_in in;
+	struct log_batch *b;
+	struct log_entry le;
+	struct env e, r;
+	const struct ident_enckey *ek;
+	uint8_t h[32], spk[32], *content = NULL, *note = NULL, *rbytes = NULL;
+	uint8_t *key = NULL;
+	char *json = NULL, why[REFERRAL_ERR_MAX], hx[33], meta[512];
+	size_t clen, nlen = 0, rlen = 0;
+	uint64_t idx, now = ferry_now_ms();
+	int rc;
+
+	env_hash(buf, len, h);
+	agentd_idhex(hx, e0->id);
+	if (strcmp(e0->to, a->me->id) != 0)
+		return (agentd_refuse(a, buf, len, e0, FERRY_ENOTFORUS,
+		    "not addressed to this agency"));
+
+	/* De-duplicate by message id: same bytes get the same receipt. */
+	rc = astore_get_in(a->store, e0->id, &in);
+	if (rc == 0) {
+		if (memcmp(in.env_hash, h, 32) == 0) {
+			/* Stored, but its spool file may not be written yet
+			 * (it failed, e.g. disk full): retry it first. */
+			if ((rc = astore_is_unspooled(a->store, e0->id)) > 0 &&
+			    !spooled_has(a, e0->id)) {
+				if ((rc = spool_from_store(a, e0->id)) != 0) {
+					astore_in_clear(&in);
+					*what = "writing the spool inbox file";
+					return (rc);
+				}
+				spooled_add(a, e0->id);
+			} else if (rc < 0) {
+				astore_in_clear(&in);
+				return (rc);
+			}
+			a->n_duplicates++;
+			alog(ALOG_INFO, "duplicate", "msg=%s from=%s: receipt "
+			    "sent again", hx, in.from);
+			if (in.receipt != NULL)
+				(void)agentd_send_frame(a, in.receipt,
+				    in.receipt_len);
+			astore_in_clear(&in);
+			return (0);
+		}
+		astore_in_clear(&in);
+		return (agentd_refuse(a, buf, len, e0, FERRY_EDUPMSG,
+		    "message id already received with other content"));
+	}
+	if (rc != FERRY_ENOENT) {
+		*what = "reading the inbox";
+		return (rc);
+	}
+
+	if ((rc = roster_sender_key(a->roster, e0->from, spk)) ==
+	    FERRY_EUNKNOWNAGENCY) {
+		/* Our roster may lag the relay's (a push lost or refused):
+		 * hold it, and ask for newer versions (once per version). */
+		if (a->unknown_hello != a->roster->version) {
+			a->unknown_hello = a->roster->version;
+			a->want_hello = 1;
+		}
+		*what = "sender not in the roster this agent holds (version "
+		    "behind the relay's?)";
+		return (rc);
+	}
+	if (rc != 0)
+		return (agentd_refuse(a, buf, len, e0, rc, rc == FERRY_EREVOKED ?
+		    "sender is revoked" : "sender not in the roster"));
+	if (ident_enc_find(a->me, e0->key_id) == NULL &&
+	    key_not_loaded(a, e0->key_id))
+		return (hold_msg(a, buf, len, e0, spk));
+	if ((rc = env_open(buf, len, a->conf.max_body, spk, a->me, &e,
+	    &content, &clen)) != 0) {
+		if (!verdict_permanent(rc)) {
+			*what = "opening";
+			return (rc);
+		}
+		return (agentd_refuse(a, buf, len, e0, rc, ferry_strerror(rc)));
+	}
+	if ((rc = referral_wire_to_json_at(content, clen, now, &json, why,
+	    sizeof(why), &info)) != 0) {
+		if (!verdict_permanent(rc))
+			*what = "reading the referral";
+		else
+			rc = agentd_refuse(a, buf, len, e0, rc, why);
+		goto done;
+	}
+	/* The content key, for our locally sealed copy (ferry show). */
+	if ((key = sodium_malloc(32)) == NULL) {
+		*what = "allocating";
+		rc = FERRY_ENOMEM;
+		goto done;
+	}
+	if ((ek = ident_enc_find(a->me, e.key_id)) == NULL ||
+	    crypto_box_seal_open(key, e.wrapped, ENV_WRAPPED_LEN, ek->pk,
+	    ek->sk) != 0) {
+		rc = agentd_refuse(a, buf, len, e0, FERRY_EDECRYPT,
+		    "content key unwrap failed");
+		goto done;
+	}
+	memset(&in, 0, sizeof(in));
+	*what = "storing";
+	if ((rc = agentd_fault_point("recv-local")) != 0 ||
+	    (rc = agentd_key_seal(a, key, in.sealed_key)) != 0)
+		goto done;
+
+	/*
+	 * One batch, one synced commit: LOG_RECEIVED with the envelope, the
+	 * RECEIPT (naming that entry and a checkpoint covering it) and its
+	 * LOG_RECEIPT, the inbox record with the receipt, and the
+	 * "unspooled" mark; also the marks of earlier spool files written.
+	 */
+	agentd_crash_point("recv-before-commit");
+	if ((rc = log_begin(a->log, &b)) != 0)
+		goto done;
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_RECEIVED;
+	le.time_ms = now;
+	memcpy(le.msg_id, e.id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, h, 32);
+	agentd_copy_str(le.from, sizeof(le.from), e.from);
+	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
+	le.roster_version = a->roster->version;
+	/* (No inbox record, so no LOG_RECEIVED either: they commit together.) */
+	if ((rc = log_add(b, &le, buf, len, &idx)) != 0 ||
+	    (rc = log_batch_checkpoint(b, &note, &nlen)) != 0)
+		goto abort;
+	memset(&r, 0, sizeof(r));
+	r.type = ENV_RECEIPT;
+	r.version = ENV_VERSION;
+	env_new_id(r.id);
+	agentd_copy_str(r.from, sizeof(r.from), a->me->id);
+	agentd_copy_str(r.to, sizeof(r.to), e.from);
+	r.time = now;
+	memcpy(r.msg_id, e.id, FERRY_MSGID_LEN);
+	memcpy(r.env_hash, h, 32);
+	r.log_index = idx;
+	r.roster_version = a->roster->version;
+	r.blob = note;
+	r.blob_len = nlen;
+	if ((rc = env_encode(&r, a->me->sign_sk, &rbytes, &rlen)) != 0)
+		goto abort;
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_RECEIPT;
+	le.time_ms = now;
+	memcpy(le.msg_id, e.id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, h, 32);
+	agentd_copy_str(le.from, sizeof(le.from), a->me->id);
+	agentd_copy_str(le.to, sizeof(le.to), e.from);
+	le.ref_index = idx;
+	le.roster_version = a->roster->version;
+	if (rlen <= LOG_AUX_MAX) {
+		le.aux = rbytes;
+		le.aux_len = rlen;
+	}
+	if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0)
+		goto abort;
+	memcpy(in.msg_id, e.id, FERRY_MSGID_LEN);
+	agentd_copy_str(in.from, sizeof(in.from), e.from);
+	memcpy(in.env_hash, h, 32);
+	in.t_received = now;
+	in.log_index = idx;
+	in.has_reply_to = e.has_reply_to;
+	memcpy(in.reply_to, e.reply_to, FERRY_MSGID_LEN);
+	agentd_copy_str(in.case_id, sizeof(in.case_id), info.case_id);
+	agentd_copy_str(in.kind, sizeof(in.kind), info.message_kind ?
+	    info.message_kind : "");
+	agentd_copy_str(in.response, sizeof(in.response), info.response ?
+	    info.response : "");
+	in.receipt = rbytes;
+	in.receipt_len = rlen;
+	if ((rc = astore_put_in(a->store, b, &in, NULL, 0,
+	    a->conf.spool[0] != '\0')) != 0 ||
+	    (rc = spooled_clear(a, b)) != 0)
+		goto abort;
+	if ((rc = log_commit(b)) != 0)
+		goto done;
+	a->nspooled = 0;
+	agentd_crash_point("recv-committed");
+
+	/* The spool inbox, atomically; then the mark can go (its own small
+	 * commit after the RECEIPT: agentd_spooled_flush). */
+	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
+	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, e.from,
+	    (unsigned long long)now, (unsigned long long)idx);
+	*what = "writing the spool inbox file";
+	if ((rc = a->spool_inbox(a, e.id, json, strlen(json), meta,
+	    strlen(meta))) != 0)
+		goto done;	/* no RECEIPT: the redelivery retries the file */
+	if (a->conf.spool[0] != '\0')
+		spooled_add(a, e.id);
+	agentd_crash_point("recv-spooled");
+
+	/* 5. Only now the receipt leaves. */
+	a->n_received++;
+	a->held_wait = 0;
+	alog(ALOG_INFO, "received", "msg=%s from=%s log=%llu kind=%s", hx,
+	    e.from, (unsigned long long)idx, in.kind);
+	(void)agentd_send_frame(a, rbytes, rlen);
+	rc = 0;
+	goto done;
+abort:
+	log_abort(b);
+done:
+	if (key != NULL)
+		sodium_free(key);
+	free(content);
+	free(json);
+	free(note);
+	free(rbytes);
+	return (rc);
+}
+
+/** agentd_handle_msg(a, buf, len, e0): a MSG from the relay. */
+/*
+ * MSG ${e0}: receive it (receive_msg); a local or temporary failure is
+ * held, never NACKed (docs/agent.md, "Refused messages").
+ */
+int
+agentd_handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e0)
+{
+	const char *what = "receiving";
+	int rc;
+
+	if ((rc = receive_msg(a, buf, len, e0, &what)) < 0)
+		return (hold_local(a, e0, rc, what));
+	return (0);
+}
+
+/** agentd_refuse_toobig(a, buf, len, e): NACK a MSG over max_body. */
+/*
+ * A MSG ${e} (decoded without our max_body) over our max_body: it can
+ * never be received here, so it is refused with a permanent NACK
+ * FERRY_ETOOBIG by id (the relay removes it and tells the sender) instead
+ * of being redelivered until it expires.  Checked like any MSG first:
+ * for us, from an agency we know, signed by it.
+ */
+int
+agentd_refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e)
+{
+	uint8_t spk[32];
+	char why[128];
+	int rc;
+
+	if (strcmp(e->to, a->me->id) != 0)
+		return (agentd_refuse(a, buf, len, e, FERRY_ENOTFORUS,
+		    "not addressed to this agency"));
+	if ((rc = roster_sender_key(a->roster, e->from, spk)) ==
+	    FERRY_EUNKNOWNAGENCY)
+		return (hold_local(a, e, rc, "sender not in the roster this "
+		    "agent holds"));
+	if (rc != 0)
+		return (agentd_refuse(a, buf, len, e, rc, ferry_strerror(rc)));
+	if (env_verify(e, spk) != 0)
+		return (agentd_refuse(a, buf, len, e, FERRY_EBADSIG,
+		    ferry_strerror(FERRY_EBADSIG)));
+	snprintf(why, sizeof(why), "larger than this agency's max_body "
+	    "(%zu bytes)", (size_t)a->conf.max_body);
+	return (agentd_refuse(a, buf, len, e, FERRY_ETOOBIG, why));
+}

@@ -1,0 +1,129 @@
+/*
+ * agentd_int.h: what the files of the agent's core (agentd.c,
+ * agentd_roster.c, agentd_out.c, agentd_in.c, agentd_util.c) share, not
+ * for the daemon's other files (agentd.h is their interface).  Each part
+ * names the file that defines it; agentd.h says which way calls go.
+ */
+#ifndef FERRY_AGENTD_INT_H
+#define FERRY_AGENTD_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agentd.h"
+#include "envelope.h"
+
+/* ---- agentd_util.c ---- */
+
+/** agentd_idhex(out, id): message id ${id} in hex (NUL-terminated). */
+void agentd_idhex(char out[2 * FERRY_MSGID_LEN + 1],
+    const uint8_t id[FERRY_MSGID_LEN]);
+
+/** agentd_copy_str(dst, cap, s): ${s} into ${dst}, cut to fit ${cap}. */
+void agentd_copy_str(char *dst, size_t cap, const char *s);
+
+/** agentd_seterr(err, errlen, fmt, arg): ${fmt} of ${arg} into ${err}. */
+void agentd_seterr(char *err, size_t errlen, const char *fmt,
+    const char *arg);
+
+/** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */
+void agentd_crash_point(const char *point);
+
+/** agentd_fault_point(point): FERRY_ENOMEM if FERRY_TEST_FAULT=${point}. */
+int agentd_fault_point(const char *point);
+
+/** agentd_key_seal(a, key, out): seal ${key} with the storage key. */
+int agentd_key_seal(struct agentd *a, const uint8_t key[32],
+    uint8_t out[ASTORE_SEALED_LEN]);
+
+/** agentd_key_unseal(a, in, key): open ${in} (agentd_key_seal). */
+int agentd_key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
+    uint8_t key[32]);
+
+/** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
+int agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len);
+
+/** agentd_send_control(a, e): encode, sign and send ${e}. */
+int agentd_send_control(struct agentd *a, struct env *e);
+
+/* ---- agentd_roster.c ---- */
+
+/** agentd_roster_path(a, version, buf, cap): where ${version} is saved. */
+int agentd_roster_path(const struct agentd *a, uint64_t version, char *buf,
+    size_t cap);
+
+/** agentd_roster_read(path, out): roster file ${path} parsed (roster_free). */
+int agentd_roster_read(const char *path, struct roster **out);
+
+/** agentd_roster_load(a, err, errlen): the roster chain at start. */
+int agentd_roster_load(struct agentd *a, char *err, size_t errlen);
+
+/** agentd_check_listed(a, err, errlen): is our agency listed? */
+int agentd_check_listed(struct agentd *a, char *err, size_t errlen);
+
+/** agentd_verify_from(a, e): check ${e} with its sender's roster key. */
+int agentd_verify_from(struct agentd *a, const struct env *e);
+
+/** agentd_adopt_roster(a, next, source, save): adopt ${next}. */
+int agentd_adopt_roster(struct agentd *a, struct roster *next,
+    const char *source, int save);
+
+/** agentd_handle_roster(a, e): a ROSTER push from the relay. */
+int agentd_handle_roster(struct agentd *a, const struct env *e);
+
+/* ---- agentd_in.c ---- */
+
+/** agentd_spool_recover(a): at start, the spool files a crash cut off. */
+int agentd_spool_recover(struct agentd *a);
+
+/** agentd_refuse(a, buf, len, e, code, why): log LOG_REFUSED, NACK. */
+int agentd_refuse(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e, int code, const char *why);
+
+/** agentd_handle_msg(a, buf, len, e0): a MSG from the relay. */
+int agentd_handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e0);
+
+/** agentd_refuse_toobig(a, buf, len, e): NACK a MSG over max_body. */
+int agentd_refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e);
+
+/* ---- agentd_out.c ---- */
+
+/*
+ * Relay replies (ACCEPTED, RECEIPT) read together are recorded in one
+ * group commit (agentd_receive_many): each is checked and its new record
+ * and log entry kept here; then one batch, one synced commit; then the
+ * actions that follow a recorded reply (counters, schedule, log line).
+ */
+#define AGENTD_GRP_MAX 256
+
+struct agentd_grp_item {
+	struct log_entry le;
+	struct astore_out r;
+};
+
+struct agentd_grp {
+	struct agentd_grp_item it[AGENTD_GRP_MAX];
+	size_t n;
+};
+
+/** agentd_pend_set(a, id, state, next_try): schedule message ${id}. */
+int agentd_pend_set(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    uint32_t state, uint64_t next_try);
+
+/** agentd_grp_flush(a, g): record the relay replies of group ${g}. */
+void agentd_grp_flush(struct agentd *a, struct agentd_grp *g);
+
+/** agentd_handle_accepted(a, buf, len, e): an ACCEPTED. */
+int agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e);
+
+/** agentd_handle_receipt(a, buf, len, e): a RECEIPT. */
+int agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e);
+
+/** agentd_handle_nack(a, e): a NACK of a message of ours. */
+int agentd_handle_nack(struct agentd *a, const struct env *e);
+
+#endif

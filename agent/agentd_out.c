@@ -1,0 +1,857 @@
+/*
+ * agentd_out.c: the agent's outgoing side (see agentd.h, and agentd.c for
+ * the durability order): referrals validated, sealed, then stored and
+ * logged in one group commit (agentd_submit_batch); the pending table and
+ * its retransmission schedule (agentd_tick), HELLO and HEARTBEAT; the
+ * relay's replies about our messages (ACCEPTED, RECEIPT, NACK), those
+ * read together recorded in one group commit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "agentd_int.h"
+#include "alog.h"
+#include "envelope.h"
+#include "note.h"
+#include "referral.h"
+
+/* ---- pending table ---------------------------------------------------- */
+
+static struct agentd_pending *
+pend_find(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < a->npend; i++)
+		if (memcmp(a->pend[i].msg_id, id, FERRY_MSGID_LEN) == 0)
+			return (&a->pend[i]);
+	return (NULL);
+}
+
+/** agentd_pend_set(a, id, state, next_try): schedule message ${id}. */
+int
+agentd_pend_set(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    uint32_t state, uint64_t next_try)
+{
+	struct agentd_pending *p, *n;
+
+	if ((p = pend_find(a, id)) == NULL) {
+		if (a->npend == a->cappend) {
+			size_t cap = a->cappend ? a->cappend * 2 : 64;
+
+			if ((n = realloc(a->pend, cap * sizeof(*n))) == NULL)
+				return (FERRY_ENOMEM);
+			a->pend = n;
+			a->cappend = cap;
+		}
+		p = &a->pend[a->npend++];
+		memcpy(p->msg_id, id, FERRY_MSGID_LEN);
+		p->attempts = 0;
+		p->t_queued = ferry_now_ms();
+		p->reask = 0;
+	}
+	p->state = state;
+	p->next_try = next_try;
+	return (0);
+}
+
+static void
+pend_del(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	struct agentd_pending *p;
+
+	if ((p = pend_find(a, id)) == NULL)
+		return;
+	*p = a->pend[--a->npend];
+}
+
+/* ---- HELLO, heartbeat, retransmission ---------------------------------- */
+
+int
+agentd_hello(struct agentd *a)
+{
+	struct agentd_pending *p;
+	struct env e;
+	uint64_t now = agentd_mono_ms(), wall = ferry_now_ms();
+	size_t i;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_HELLO;
+	e.roster_version = a->roster->version;
+	e.credit = a->conf.credit;
+	for (i = 0; i < a->npend; i++) {
+		p = &a->pend[i];
+		if (p->state != ASTORE_ACCEPTED) {
+			p->next_try = now;
+			p->attempts = 0;
+		} else if (p->next_try <= now && (p->t_queued == 0 ||
+		    wall - p->t_queued < AGENTD_REASK_MAX_AGE))
+			p->reask = 1;	/* in custody: re-ask, with backoff */
+	}
+	a->want_hello = 0;
+	a->last_hello = now;
+	a->nheld = 0;	/* the relay's count in flight restarts at 0 */
+	a->held_retry = 0;	/* and it redelivers every held message */
+	/* Until a frame from the relay shows it was received, the HELLO is
+	 * sent again (agentd_hello_due); a HEARTBEAT behind it makes the
+	 * relay answer at once even with nothing to push or deliver. */
+	if (a->hello_wait == 0)
+		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
+	if ((rc = agentd_send_control(a, &e)) != 0) {
+		a->hello_state = AGENTD_HELLO_UNSENT;
+		return (rc);
+	}
+	a->hello_state = AGENTD_HELLO_SENT;
+	(void)agentd_heartbeat(a);
+	return (0);
+}
+
+int
+agentd_hello_due(struct agentd *a, uint64_t now)
+{
+
+	if (!a->connected)
+		return (0);
+	/* A roster push skipped a version, or keys were reloaded: at most
+	 * once a second. */
+	if (a->want_hello && now - a->last_hello >= 1000)
+		return (1);
+	/* Messages held after a local failure: the relay redelivers them. */
+	if (a->held_retry != 0 && now >= a->held_retry)
+		return (1);
+	/* No frame from the relay since our HELLO (lost, or not sent). */
+	if (a->hello_state != AGENTD_HELLO_DONE &&
+	    now - a->last_hello >= a->hello_wait) {
+		if (a->hello_wait < AGENTD_HELLO_RETRY_MAX / 2)
+			a->hello_wait *= 2;
+		else
+			a->hello_wait = AGENTD_HELLO_RETRY_MAX;
+		return (1);
+	}
+	return (0);
+}
+
+int
+agentd_heartbeat(struct agentd *a)
+{
+	struct env e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_HEARTBEAT;
+	return (agentd_send_control(a, &e));
+}
+
+/* Send the stored envelope of outgoing message ${id}. */
+static int
+send_stored(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	uint8_t *env;
+	size_t len;
+	int rc;
+
+	if ((rc = astore_get_out_env(a->store, id, &env, &len)) != 0)
+		return (rc);
+	rc = agentd_send_frame(a, env, len);
+	free(env);
+	return (rc);
+}
+
+uint64_t
+agentd_tick(struct agentd *a, uint64_t now)
+{
+	struct agentd_pending *p;
+	uint64_t next = 60000, d, base;
+	size_t i;
+
+	(void)agentd_roster_expired(a, ferry_now_ms());
+	for (i = 0; i < a->npend; i++) {
+		p = &a->pend[i];
+		if (p->state == ASTORE_ACCEPTED) {
+			/* In the relay's custody: only when a HELLO asked. */
+			if (!a->connected || !p->reask)
+				continue;
+			p->reask = 0;
+			if (send_stored(a, p->msg_id) == 0 && p->attempts < 16)
+				p->attempts++;
+			d = (uint64_t)AGENTD_REASK_MIN << p->attempts;
+			if (d > AGENTD_REASK_MAX)
+				d = AGENTD_REASK_MAX;
+			p->next_try = now + d;
+			continue;
+		}
+		if (a->connected && p->next_try <= now) {
+			if (send_stored(a, p->msg_id) == 0)
+				p->attempts++;
+			base = a->conf.retry_ms;
+			d = base << (p->attempts < 16 ? p->attempts : 16);
+			if (d > a->conf.retry_max_ms || d < base)
+				d = a->conf.retry_max_ms > base ?
+				    a->conf.retry_max_ms : base;
+			/* Jitter: up to a quarter more, so agents spread out. */
+			d += randombytes_uniform((uint32_t)(d / 4 + 1));
+			p->next_try = now + d;
+		}
+		if (p->next_try > now && p->next_try - now < next)
+			next = p->next_try - now;
+	}
+	return (next);
+}
+
+/* ---- outgoing ---------------------------------------------------------- */
+
+/*
+ * Prepare submission ${sb}: validate the referral, seal it to the
+ * recipient's current key, fill its outbox record and log entry.  Stores
+ * nothing.  0, or the error (sb->err says why).
+ */
+static int
+sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
+{
+	struct referral_info info;
+	const struct roster_agency *ag;
+	struct astore_out *rec = &sb->rec;
+	uint8_t *wire = NULL, *key = NULL, pk[32];
+	char *err = sb->err;
+	size_t wlen, errlen = sizeof(sb->err);
+	int rc;
+
+	if ((rc = referral_json_to_wire_at(sb->json, sb->len, now, &wire,
+	    &wlen, err, errlen, &info)) != 0)
+		return (rc);
+	if (!ferry_id_valid(sb->to, strlen(sb->to)) ||
+	    (ag = roster_find(a->roster, sb->to)) == NULL) {
+		agentd_seterr(err, errlen, "to: %s is not an agency in the "
+		    "roster", sb->to);
+		rc = FERRY_ERECIPIENT;
+		goto done;
+	}
+	if (ag->status != ROSTER_ACTIVE) {
+		agentd_seterr(err, errlen, "to: %s is revoked", sb->to);
+		rc = FERRY_ERECIPIENT;
+		goto done;
+	}
+	if ((rc = roster_enc_key_for_sending(a->roster, sb->to, now,
+	    &sb->kid, pk)) != 0) {
+		agentd_seterr(err, errlen, "to: %s has no encryption key valid "
+		    "now", sb->to);
+		goto done;
+	}
+	if ((key = sodium_malloc(32)) == NULL) {
+		rc = FERRY_ENOMEM;
+		goto done;
+	}
+	if ((rc = env_seal(a->me, sb->to, pk, sb->kid, wire, wlen,
+	    info.has_in_reply_to ? info.in_reply_to : NULL, now, key, sb->id,
+	    &sb->env, &sb->envlen)) != 0) {
+		agentd_seterr(err, errlen, "sealing: %s", ferry_strerror(rc));
+		goto done;
+	}
+	memset(rec, 0, sizeof(*rec));
+	memcpy(rec->msg_id, sb->id, FERRY_MSGID_LEN);
+	agentd_copy_str(rec->to, sizeof(rec->to), sb->to);
+	env_hash(sb->env, sb->envlen, rec->env_hash);
+	rec->state = ASTORE_QUEUED;
+	rec->t_queued = now;
+	rec->roster_version = a->roster->version;
+	if ((rc = agentd_key_seal(a, key, rec->sealed_key)) != 0)
+		goto done;
+	rec->has_reply_to = info.has_in_reply_to;
+	if (info.has_in_reply_to)
+		memcpy(rec->reply_to, info.in_reply_to, FERRY_MSGID_LEN);
+	agentd_copy_str(rec->case_id, sizeof(rec->case_id), info.case_id);
+	agentd_copy_str(rec->kind, sizeof(rec->kind), info.message_kind ?
+	    info.message_kind : "");
+	agentd_copy_str(rec->response, sizeof(rec->response), info.response ?
+	    info.response : "");
+	agentd_copy_str(rec->spool_name, sizeof(rec->spool_name),
+	    sb->spool_name ? sb->spool_name : "");
+	rc = 0;
+done:
+	if (key != NULL)
+		sodium_free(key);
+	free(wire);
+	if (rc != 0) {
+		free(sb->env);
+		sb->env = NULL;
+	}
+	return (rc);
+}
+
+/* Add prepared ${sb} to batch ${b}: LOG_SENT with the envelope, the outbox record. */
+static int
+sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
+    uint64_t now)
+{
+	struct log_entry le;
+	int rc;
+
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_SENT;
+	le.time_ms = now;
+	memcpy(le.msg_id, sb->id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, sb->rec.env_hash, FERRY_HASH_LEN);
+	agentd_copy_str(le.from, sizeof(le.from), a->me->id);
+	agentd_copy_str(le.to, sizeof(le.to), sb->to);
+	le.roster_version = sb->rec.roster_version;
+	if ((rc = log_add(b, &le, sb->env, sb->envlen, &sb->idx)) != 0) {
+		agentd_seterr(sb->err, sizeof(sb->err), "logging: %s",
+		    ferry_strerror(rc));
+		return (rc);
+	}
+	sb->rec.log_index = sb->idx;
+	/* The envelope is stored once, in the log (log_add above): erasure
+	 * (log_erase) then shreds the only copy. */
+	if ((rc = astore_put_out(a->store, b, &sb->rec, NULL, 0,
+	    sb->spool_key)) != 0)
+		agentd_seterr(sb->err, sizeof(sb->err), "storing: %s",
+		    ferry_strerror(rc));
+	return (rc);
+}
+
+void
+agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
+{
+	struct log_batch *b = NULL;
+	uint64_t now = ferry_now_ms();
+	size_t i, j, nprep = 0;
+	char h[33];
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		sb[i]->rc = 0;
+		sb[i]->err[0] = '\0';
+		sb[i]->dup = 0;
+		sb[i]->env = NULL;
+		sb[i]->prepared = 0;
+		if ((rc = agentd_can_send(a, sb[i]->err,
+		    sizeof(sb[i]->err))) != 0) {
+			sb[i]->rc = rc;
+			continue;
+		}
+		/* The same request (spool key) stored before, or earlier in
+		 * this batch: its message id, nothing sent twice. */
+		if (sb[i]->spool_key != NULL) {
+			for (j = 0; j < i; j++)
+				if (sb[j]->spool_key != NULL &&
+				    memcmp(sb[j]->spool_key, sb[i]->spool_key,
+				    32) == 0 && (sb[j]->prepared || sb[j]->dup))
+					break;
+			if (j < i) {
+				sb[i]->dup = 1;
+				memcpy(sb[i]->id, sb[j]->id, FERRY_MSGID_LEN);
+				continue;
+			}
+			rc = astore_spool_lookup(a->store, sb[i]->spool_key,
+			    sb[i]->id);
+			if (rc == 0) {
+				sb[i]->dup = 1;
+				continue;
+			}
+			if (rc != FERRY_ENOENT) {
+				sb[i]->rc = rc;
+				continue;
+			}
+		}
+		if ((sb[i]->rc = sub_prepare(a, sb[i], now)) == 0) {
+			sb[i]->prepared = 1;
+			nprep++;
+		}
+	}
+	if (nprep == 0)
+		return;
+	/* Every LOG_SENT and outbox record: one batch, one synced commit. */
+	if ((rc = log_begin(a->log, &b)) == 0) {
+		for (i = 0; i < n && rc == 0; i++)
+			if (sb[i]->prepared)
+				rc = sub_add(a, b, sb[i], now);
+		if (rc != 0)
+			log_abort(b);
+		else
+			rc = log_commit(b);
+	}
+	if (rc != 0) {
+		for (i = 0; i < n; i++) {
+			if (!sb[i]->prepared)
+				continue;
+			sb[i]->prepared = 0;
+			sb[i]->rc = rc;
+			if (sb[i]->err[0] == '\0')
+				agentd_seterr(sb[i]->err, sizeof(sb[i]->err),
+				    "storing and logging: %s",
+				    ferry_strerror(rc));
+			free(sb[i]->env);
+			sb[i]->env = NULL;
+		}
+		/* Duplicates of a failed one within the batch fail too. */
+		for (i = 0; i < n; i++)
+			if (sb[i]->dup && sb[i]->spool_key != NULL &&
+			    astore_spool_lookup(a->store, sb[i]->spool_key,
+			    sb[i]->id) != 0) {
+				sb[i]->dup = 0;
+				sb[i]->rc = rc;
+			}
+		return;
+	}
+	agentd_crash_point("send-committed");
+	for (i = 0; i < n; i++) {
+		if (!sb[i]->prepared)
+			continue;
+		a->n_sent++;
+		agentd_idhex(h, sb[i]->id);
+		alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu "
+		    "log=%llu%s", h, sb[i]->to, sb[i]->kid, sb[i]->envlen,
+		    (unsigned long long)sb[i]->idx, nprep > 1 ? " (group)" : "");
+		if (agentd_pend_set(a, sb[i]->id, ASTORE_QUEUED,
+		    agentd_mono_ms()) != 0)
+			alog(ALOG_WARN, "pending", "msg=%s: not scheduled (out "
+			    "of memory): sent at the next start", h);
+		free(sb[i]->env);
+		sb[i]->env = NULL;
+	}
+	(void)agentd_tick(a, agentd_mono_ms());
+}
+
+int
+agentd_submit(struct agentd *a, const char *to, const char *json,
+    size_t len, const char *spool_name, const uint8_t *spool_key,
+    uint8_t id[FERRY_MSGID_LEN], char *err, size_t errlen)
+{
+	struct agentd_sub *sb;
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((sb = calloc(1, sizeof(*sb))) == NULL)
+		return (FERRY_ENOMEM);
+	sb->to = to;
+	sb->json = json;
+	sb->len = len;
+	sb->spool_name = spool_name;
+	sb->spool_key = spool_key;
+	agentd_submit_batch(a, &sb, 1);
+	rc = sb->rc;
+	if (rc == 0)
+		memcpy(id, sb->id, FERRY_MSGID_LEN);
+	else if (err != NULL && errlen > 0)
+		agentd_copy_str(err, errlen, sb->err);
+	free(sb);
+	return (rc);
+}
+
+/* ---- relay replies ---------------------------------------------------- */
+
+/*
+ * Log reply entry ${le} and store the outgoing record ${r} in one synced
+ * commit.  A redelivered reply finds its entry already logged (unique
+ * kinds: FERRY_EDUPMSG) and only updates the state.
+ */
+static int
+log_and_update(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	struct log_batch *b;
+	int rc;
+
+	if ((rc = log_begin(a->log, &b)) != 0)
+		return (rc);
+	rc = log_add(b, le, NULL, 0, NULL);
+	if (rc == FERRY_EDUPMSG)
+		rc = 0;
+	if (rc == 0)
+		rc = astore_update_out(a->store, b, r);
+	if (rc != 0) {
+		log_abort(b);
+		return (rc);
+	}
+	return (log_commit(b));
+}
+
+/* The outgoing record ${id}, as the replies of the group so far left it. */
+static int
+out_get(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_out *r)
+{
+	size_t i;
+
+	if (a->grp != NULL)
+		for (i = a->grp->n; i > 0; i--)
+			if (memcmp(a->grp->it[i - 1].r.msg_id, id,
+			    FERRY_MSGID_LEN) == 0) {
+				*r = a->grp->it[i - 1].r;
+				return (0);
+			}
+	return (astore_get_out(a->store, id, r));
+}
+
+static void
+accepted_done(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	struct agentd_pending *p;
+	char hx[33];
+
+	agentd_idhex(hx, r->msg_id);
+	a->n_accepted++;
+	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r->to,
+	    (unsigned long long)le->ref_index);
+	/* Re-asked only at a later HELLO, after AGENTD_REASK_MIN at least. */
+	if (agentd_pend_set(a, r->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
+	    AGENTD_REASK_MIN) == 0 && (p = pend_find(a, r->msg_id)) != NULL) {
+		p->attempts = 0;
+		p->reask = 0;
+	}
+}
+
+static void
+receipt_done(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	char hx[33];
+
+	agentd_idhex(hx, r->msg_id);
+	a->n_delivered++;
+	pend_del(a, r->msg_id);
+	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
+	    "verified", hx, r->to, (unsigned long long)le->ref_index);
+}
+
+/*
+ * Record reply entry ${le} and record ${r}: into the open group, or at
+ * once (log_and_update) followed by its actions.
+ */
+static int
+record_reply(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	struct agentd_grp_item *it;
+	int rc;
+
+	if (a->grp != NULL && a->grp->n < AGENTD_GRP_MAX) {
+		it = &a->grp->it[a->grp->n++];
+		it->le = *le;
+		it->r = *r;
+		return (0);
+	}
+	if ((rc = log_and_update(a, le, r)) != 0)
+		return (rc);
+	if (le->kind == LOG_ACCEPTED)
+		accepted_done(a, le, r);
+	else
+		receipt_done(a, le, r);
+	return (0);
+}
+
+/** agentd_grp_flush(a, g): record the relay replies of group ${g}. */
+/* Commit group ${g}: one batch, one synced commit, then the actions. */
+void
+agentd_grp_flush(struct agentd *a, struct agentd_grp *g)
+{
+	struct log_batch *b;
+	size_t i;
+	int rc;
+
+	if (g->n == 0)
+		return;
+	if ((rc = log_begin(a->log, &b)) == 0) {
+		for (i = 0; i < g->n && rc == 0; i++) {
+			rc = log_add(b, &g->it[i].le, NULL, 0, NULL);
+			if (rc == FERRY_EDUPMSG)
+				rc = 0;
+			if (rc == 0)
+				rc = astore_update_out(a->store, b,
+				    &g->it[i].r);
+		}
+		if (rc != 0)
+			log_abort(b);
+		else
+			rc = log_commit(b);
+	}
+	if (rc != 0) {
+		/* Not recorded: the relay answers again (a HELLO makes it
+		 * push final envelopes; ACCEPTED answers a retransmission). */
+		alog(ALOG_ERROR, "replies", "%zu relay replies not recorded: "
+		    "%s; asking for them again", g->n, ferry_strerror(rc));
+		a->want_hello = 1;
+	} else
+		for (i = 0; i < g->n; i++) {
+			if (g->it[i].le.kind == LOG_ACCEPTED)
+				accepted_done(a, &g->it[i].le, &g->it[i].r);
+			else
+				receipt_done(a, &g->it[i].le, &g->it[i].r);
+		}
+	g->n = 0;
+}
+
+/** agentd_handle_accepted(a, buf, len, e): an ACCEPTED. */
+int
+agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e)
+{
+	struct astore_out r;
+	struct log_entry le;
+	char hx[33];
+	int rc;
+
+	agentd_idhex(hx, e->msg_id);
+	if (strcmp(e->from, a->roster->relay.id) != 0 ||
+	    agentd_verify_from(a, e) != 0) {
+		alog(ALOG_WARN, "bad-accepted", "msg=%s from=%s: signature "
+		    "or signer wrong; ignored", hx, e->from);
+		return (0);
+	}
+	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
+		if (rc == FERRY_ENOENT)
+			alog(ALOG_WARN, "bad-accepted", "msg=%s: not ours",
+			    hx);
+		return (rc == FERRY_ENOENT ? 0 : rc);
+	}
+	if (memcmp(r.env_hash, e->env_hash, 32) != 0) {
+		alog(ALOG_WARN, "bad-accepted", "msg=%s: env_hash differs "
+		    "from what we sent; ignored", hx);
+		return (0);
+	}
+	if (r.state != ASTORE_QUEUED)
+		return (0);
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_ACCEPTED;
+	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, r.env_hash, 32);
+	agentd_copy_str(le.from, sizeof(le.from), e->from);
+	agentd_copy_str(le.to, sizeof(le.to), r.to);
+	le.ref_index = e->log_index;
+	le.roster_version = e->roster_version;
+	if (len <= LOG_AUX_MAX) {
+		le.aux = buf;
+		le.aux_len = len;
+	}
+	r.state = ASTORE_ACCEPTED;
+	r.t_accepted = ferry_now_ms();
+	r.relay_index = e->log_index;
+	return (record_reply(a, &le, &r));
+}
+
+/*
+ * The receipt's checkpoint is the recipient's signed log head (origin
+ * "ferry/<id>"): it must verify under the recipient's key and cover the
+ * log index the receipt names.  The receipt's own signature already
+ * proves delivery, so a bad checkpoint is reported, not fatal.
+ */
+static void
+check_receipt_checkpoint(const struct env *e, const uint8_t pk[32],
+    const char *hx)
+{
+	struct note_checkpoint cp;
+	char origin[LOG_ORIGIN_MAX];
+
+	snprintf(origin, sizeof(origin), "ferry/%s", e->from);
+	if (e->blob == NULL || e->blob_len == 0 ||
+	    note_parse_checkpoint(e->blob, e->blob_len, &cp) != 0 ||
+	    strcmp(cp.origin, origin) != 0 || cp.size <= e->log_index ||
+	    note_verify(e->blob, e->blob_len, origin, pk) != 0)
+		alog(ALOG_WARN, "receipt-checkpoint", "msg=%s from=%s: the "
+		    "receipt's checkpoint is missing, does not verify or does "
+		    "not cover log index %llu", hx, e->from,
+		    (unsigned long long)e->log_index);
+}
+
+/*
+ * The recipient's signing key to verify a receipt for message ${r} with:
+ * from the roster in force, or, when the recipient has been revoked since
+ * the message was sent, from the roster version in force then
+ * (r->roster_version, saved in <data>/roster/ when it was adopted): the
+ * receipt answers a message sent while the recipient was active.
+ * *${used} is the version whose key was used.
+ */
+static int
+receipt_key(struct agentd *a, const struct env *e, const struct astore_out *r,
+    uint8_t pk[32], uint64_t *used)
+{
+	struct roster *old;
+	char path[ACONF_PATH_MAX + 64];
+	int rc, rc2;
+
+	*used = a->roster->version;
+	if ((rc = roster_sender_key(a->roster, e->from, pk)) != FERRY_EREVOKED ||
+	    r->roster_version == 0 || r->roster_version >= a->roster->version)
+		return (rc);
+	if (agentd_roster_path(a, r->roster_version, path, sizeof(path)) != 0 ||
+	    agentd_roster_read(path, &old) != 0)
+		return (rc);
+	rc2 = old->version == r->roster_version ?
+	    roster_sender_key(old, e->from, pk) : FERRY_EINVAL;
+	roster_free(old);
+	if (rc2 != 0)
+		return (rc);
+	*used = r->roster_version;
+	return (0);
+}
+
+/** agentd_handle_receipt(a, buf, len, e): a RECEIPT. */
+int
+agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
+    const struct env *e)
+{
+	struct astore_out r;
+	struct log_entry le;
+	uint8_t pk[32];
+	uint64_t used;
+	char hx[33];
+	int rc;
+
+	agentd_idhex(hx, e->msg_id);
+	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
+		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: not a message "
+		    "we sent; ignored", hx, e->from);
+		return (rc == FERRY_ENOENT ? 0 : rc);
+	}
+	if (strcmp(e->to, a->me->id) != 0 || strcmp(e->from, r.to) != 0 ||
+	    memcmp(r.env_hash, e->env_hash, 32) != 0) {
+		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: names another "
+		    "recipient or envelope; ignored", hx, e->from);
+		return (0);
+	}
+	if ((rc = receipt_key(a, e, &r, pk, &used)) != 0 ||
+	    (rc = env_verify(e, pk)) != 0) {
+		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: %s; ignored",
+		    hx, e->from, ferry_strerror(rc));
+		return (0);
+	}
+	if (r.state == ASTORE_DELIVERED)
+		return (0);
+	if (used != a->roster->version)
+		alog(ALOG_INFO, "receipt-old-roster", "msg=%s from=%s: "
+		    "recipient revoked since the message was sent; receipt "
+		    "verified with its key in roster version %llu (in force "
+		    "when sent; now %llu)", hx, e->from,
+		    (unsigned long long)used,
+		    (unsigned long long)a->roster->version);
+	check_receipt_checkpoint(e, pk, hx);
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_RECEIPT;
+	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, r.env_hash, 32);
+	agentd_copy_str(le.from, sizeof(le.from), e->from);
+	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
+	le.ref_index = e->log_index;
+	le.roster_version = e->roster_version;
+	if (len <= LOG_AUX_MAX) {
+		le.aux = buf;
+		le.aux_len = len;
+	}
+	r.state = ASTORE_DELIVERED;
+	r.t_delivered = ferry_now_ms();
+	if (r.t_accepted == 0)
+		r.t_accepted = r.t_delivered;
+	r.rcpt_index = e->log_index;
+	return (record_reply(a, &le, &r));
+}
+
+/*
+ * Is a NACK with ${code} transient (the message stays queued and is sent
+ * again later)?  Only the relay's own refusals can be: a condition of the
+ * relay's that passes (queue full, no credit, out of space or memory, an
+ * internal or storage error, its roster expired).  A recipient's NACK is
+ * always final: the relay removed the message when it forwarded it.
+ */
+static int
+nack_transient(struct agentd *a, const struct env *e)
+{
+	int c = -(int)e->code;
+
+	if (strcmp(e->from, a->roster->relay.id) != 0)
+		return (0);
+	return (c == FERRY_EQUEUEFULL || c == FERRY_ENOCREDIT ||
+	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC || c == FERRY_EEXPIRED ||
+	    c == FERRY_ENOMEM || c == FERRY_EINTERNAL || c == FERRY_EIO ||
+	    c == FERRY_ELMDB || c == FERRY_ESODIUM);
+}
+
+/** agentd_handle_nack(a, e): a NACK of a message of ours. */
+int
+agentd_handle_nack(struct agentd *a, const struct env *e)
+{
+	struct astore_out r;
+	struct log_entry le;
+	char hx[33], reason[ASTORE_REASON_MAX + 1];
+	char qreason[4 * ASTORE_REASON_MAX + 16];
+	uint8_t pk[32];
+	uint64_t used;
+	size_t n;
+	int rc;
+
+	agentd_idhex(hx, e->msg_id);
+	/* A NACK from our message's recipient revoked since it was sent:
+	 * its key in the roster version in force then (as for receipts). */
+	if ((rc = agentd_verify_from(a, e)) == FERRY_EREVOKED &&
+	    astore_get_out(a->store, e->msg_id, &r) == 0 &&
+	    strcmp(e->from, r.to) == 0 &&
+	    receipt_key(a, e, &r, pk, &used) == 0)
+		rc = env_verify(e, pk);
+	if (rc != 0) {
+		alog(ALOG_WARN, "bad-nack", "msg=%s from=%s: %s; ignored", hx,
+		    e->from, ferry_strerror(rc));
+		return (0);
+	}
+	n = e->reason_len < ASTORE_REASON_MAX ? e->reason_len :
+	    ASTORE_REASON_MAX;
+	memcpy(reason, e->reason, n);
+	reason[n] = '\0';
+	/* Chosen by the relay or the recipient: escaped in our log lines. */
+	(void)alog_esc(qreason, sizeof(qreason), reason, 1);
+	rc = astore_get_out(a->store, e->msg_id, &r);
+	if (rc == FERRY_ENOENT) {
+		alog(ALOG_WARN, "nack", "msg=%s from=%s code=%s reason=\"%s\" "
+		    "(not an outgoing message)", hx, e->from,
+		    ferry_errname(-(int)e->code), qreason);
+		return (0);
+	}
+	if (rc != 0)
+		return (rc);
+	/* Only the relay or the message's recipient may refuse it, and
+	 * only in a NACK addressed to us (not left to the relay alone). */
+	if (strcmp(e->to, a->me->id) != 0 ||
+	    (strcmp(e->from, a->roster->relay.id) != 0 &&
+	    strcmp(e->from, r.to) != 0)) {
+		alog(ALOG_WARN, "bad-nack", "msg=%s from=%s to=%s: not from "
+		    "the relay or the recipient (%s), or not addressed to us; "
+		    "ignored", hx, e->from, e->to, r.to);
+		return (0);
+	}
+	if (r.state == ASTORE_DELIVERED || r.state == ASTORE_FAILED)
+		return (0);
+	if (memcmp(r.env_hash, e->env_hash, 32) != 0) {
+		alog(ALOG_WARN, "bad-nack", "msg=%s: env_hash differs; "
+		    "ignored", hx);
+		return (0);
+	}
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_NACK;
+	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
+	memcpy(le.env_hash, r.env_hash, 32);
+	agentd_copy_str(le.from, sizeof(le.from), e->from);
+	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
+	le.code = -(int32_t)e->code;
+	le.roster_version = a->roster->version;
+	if (nack_transient(a, e)) {
+		if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
+			return (rc);
+		alog(ALOG_WARN, "nack", "msg=%s code=%s reason=\"%s\": will "
+		    "retry", hx, ferry_errname(-(int)e->code), qreason);
+		return (0);
+	}
+	r.state = ASTORE_FAILED;
+	r.t_failed = ferry_now_ms();
+	r.code = e->code;
+	agentd_copy_str(r.reason, sizeof(r.reason), reason);
+	if ((rc = log_and_update(a, &le, &r)) != 0)
+		return (rc);
+	a->n_failed++;
+	pend_del(a, e->msg_id);
+	alog(ALOG_ERROR, "failed", "msg=%s to=%s code=%s reason=\"%s\"", hx,
+	    r.to, ferry_errname(-(int)e->code), qreason);
+	return (0);
+}

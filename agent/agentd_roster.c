@@ -1,0 +1,443 @@
+/*
+ * agentd_roster.c: the agent's roster chain (see agentd.h): the roster in
+ * force, verified at start from the pinned install roster through every
+ * later version saved in <data>/roster/; newer versions adopted (pushed
+ * by the relay, or found at SIGHUP); its expiry, and whether we may send.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agentd_int.h"
+#include "alog.h"
+
+/* ---- roster chain ----------------------------------------------------- */
+
+/** agentd_roster_path(a, version, buf, cap): where ${version} is saved. */
+int
+agentd_roster_path(const struct agentd *a, uint64_t version, char *buf,
+    size_t cap)
+{
+
+	if ((size_t)snprintf(buf, cap, "%s/roster/v%020llu.roster",
+	    a->conf.data, (unsigned long long)version) >= cap)
+		return (FERRY_EINVAL);
+	return (0);
+}
+
+/** agentd_roster_read(path, out): roster file ${path} parsed (roster_free). */
+int
+agentd_roster_read(const char *path, struct roster **out)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ferry_read_file(path, ROSTER_MAX_BYTES, &buf, &len, 0)) != 0)
+		return (rc);
+	rc = roster_parse(buf, len, out);
+	free(buf);
+	return (rc);
+}
+
+/* The lowest version saved as <data>/roster/v<20 digits>.roster, 0 if none. */
+static int
+roster_lowest_saved(struct agentd *a, uint64_t *lowest)
+{
+	char dir[ACONF_PATH_MAX + 16];
+	struct dirent *d;
+	unsigned long long v;
+	char *end;
+	DIR *dp;
+
+	*lowest = 0;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/roster", a->conf.data) >=
+	    sizeof(dir))
+		return (FERRY_EINVAL);
+	if ((dp = opendir(dir)) == NULL)
+		return (errno == ENOENT ? 0 : FERRY_EIO);
+	while ((d = readdir(dp)) != NULL) {
+		if (strlen(d->d_name) != 28 || d->d_name[0] != 'v' ||
+		    strcmp(d->d_name + 21, ".roster") != 0 ||
+		    d->d_name[1] < '0' || d->d_name[1] > '9')
+			continue;
+		errno = 0;
+		v = strtoull(d->d_name + 1, &end, 10);
+		if (errno != 0 || end != d->d_name + 21 || v == 0)
+			continue;
+		if (*lowest == 0 || v < *lowest)
+			*lowest = v;
+	}
+	closedir(dp);
+	return (0);
+}
+
+/* Save ${r} as <data>/roster/v<version>.roster (0600, atomically). */
+static int
+roster_save(struct agentd *a, const struct roster *r)
+{
+	const uint8_t *bytes;
+	char path[ACONF_PATH_MAX + 64];
+	size_t blen;
+	int rc;
+
+	if ((rc = roster_bytes(r, &bytes, &blen)) != 0 ||
+	    (rc = agentd_roster_path(a, r->version, path, sizeof(path))) != 0)
+		return (rc);
+	return (ferry_write_file(path, bytes, blen, 0600));
+}
+
+/** agentd_roster_load(a, err, errlen): the roster chain at start. */
+/*
+ * The roster chain at start.  The pin names one roster, the anchor: the
+ * configured roster file when it matches the pin (at first start, or
+ * while the file is still the pinned one; it is then saved in
+ * <data>/roster/ if it is not yet), else the lowest version saved in
+ * <data>/roster/, which must match it.  From the anchor, every later
+ * version saved in <data>/roster/ is verified against the one before.
+ * A configured roster file that is not the anchor is never checked
+ * against the pin: if it is the next version it is kept in
+ * a->conf_next, to be verified and adopted once the log is open (as
+ * SIGHUP does); an older or equal one is ignored; a later one that does
+ * not chain is reported (WARN) and ignored.
+ */
+int
+agentd_roster_load(struct agentd *a, char *err, size_t errlen)
+{
+	struct roster *conf = NULL, *r = NULL, *next;
+	char path[ACONF_PATH_MAX + 64], why[256];
+	struct stat st;
+	uint64_t lowest;
+	int rc;
+
+	if ((rc = agentd_roster_read(a->conf.roster, &conf)) != 0) {
+		agentd_seterr(err, errlen, "roster %s: cannot read or parse",
+		    a->conf.roster);
+		return (rc);
+	}
+	if (roster_verify_genesis(conf, a->conf.roster_pin, 0, why,
+	    sizeof(why)) == 0) {
+		r = conf;
+		conf = NULL;
+		if ((rc = agentd_roster_path(a, r->version, path,
+		    sizeof(path))) != 0)
+			goto fail;
+		if (stat(path, &st) != 0 && (rc = roster_save(a, r)) != 0) {
+			agentd_seterr(err, errlen, "cannot save the pinned "
+			    "roster in %s", path);
+			goto fail;
+		}
+	} else if (conf->version == 1) {
+		agentd_seterr(err, errlen, "install roster refused: %s", why);
+		rc = FERRY_EPIN;
+		goto fail;
+	} else {
+		if ((rc = roster_lowest_saved(a, &lowest)) != 0)
+			goto fail;
+		if (lowest == 0) {
+			agentd_seterr(err, errlen, "roster %s does not match "
+			    "roster_pin and no pinned roster is saved in the "
+			    "data folder: give the pinned (install) roster at "
+			    "first start", a->conf.roster);
+			rc = FERRY_EPIN;
+			goto fail;
+		}
+		if ((rc = agentd_roster_path(a, lowest, path,
+		    sizeof(path))) != 0 ||
+		    (rc = agentd_roster_read(path, &r)) != 0) {
+			agentd_seterr(err, errlen, "saved roster %s unreadable",
+			    path);
+			goto fail;
+		}
+		if ((rc = roster_verify_genesis(r, a->conf.roster_pin, 0, why,
+		    sizeof(why))) != 0) {
+			agentd_seterr(err, errlen, "saved roster refused: %s",
+			    why);
+			goto fail;
+		}
+	}
+	if ((rc = agentd_roster_path(a, r->version + 1, path,
+	    sizeof(path))) != 0)
+		goto fail;
+	/* An expired roster in force does not stop the start: new work is
+	 * refused until a newer version arrives (agentd_can_send). */
+	for (;;) {
+		if ((rc = agentd_roster_path(a, r->version + 1, path,
+		    sizeof(path))) != 0)
+			goto fail;
+		if ((rc = agentd_roster_read(path, &next)) == FERRY_ENOENT)
+			break;
+		if (rc != 0) {
+			agentd_seterr(err, errlen, "saved roster %s unreadable",
+			    path);
+			goto fail;
+		}
+		if ((rc = roster_verify_next(r, next, 0, why,
+		    sizeof(why))) != 0) {
+			roster_free(next);
+			agentd_seterr(err, errlen, "saved roster refused: %s",
+			    why);
+			goto fail;
+		}
+		roster_free(r);
+		r = next;
+	}
+	if (conf != NULL && conf->version == r->version + 1) {
+		a->conf_next = conf;
+		conf = NULL;
+	} else if (conf != NULL && conf->version > r->version)
+		alog(ALOG_WARN, "roster-file", "%s is version %llu but the "
+		    "verified chain ends at %llu: ignored (place the versions "
+		    "between in %s/roster/, or wait for the relay)",
+		    a->conf.roster, (unsigned long long)conf->version,
+		    (unsigned long long)r->version, a->conf.data);
+	roster_free(conf);
+	a->roster = r;
+	(void)agentd_roster_expired(a, ferry_now_ms());
+	return (0);
+fail:
+	roster_free(conf);
+	roster_free(r);
+	return (rc);
+}
+
+/** agentd_check_listed(a, err, errlen): is our agency listed? */
+/*
+ * Is our agency in the roster in force (a->listed)?  A partner added after
+ * the roster it was installed with starts unlisted and waits for the
+ * relay's pushes.  Listed with other keys than the key file's: refused.
+ */
+int
+agentd_check_listed(struct agentd *a, char *err, size_t errlen)
+{
+	const struct roster_agency *ag;
+
+	if ((ag = roster_find(a->roster, a->me->id)) == NULL) {
+		a->listed = 0;
+		return (0);
+	}
+	if (memcmp(ag->sign_pk, a->me->sign_pk, 32) != 0) {
+		agentd_seterr(err, errlen, "agency %s in the roster has another "
+		    "signing key than the key file", a->me->id);
+		return (FERRY_EUNKNOWNAGENCY);
+	}
+	a->listed = 1;
+	return (0);
+}
+
+/* ${ms} as "YYYY-MM-DDTHH:MM:SSZ" (UTC). */
+static void
+fmt_utc(char *buf, size_t cap, uint64_t ms)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
+}
+
+int
+agentd_roster_expired(struct agentd *a, uint64_t now)
+{
+	char when[40];
+
+	if (now < a->roster->expires) {
+		a->expired_logged = 0;
+		return (0);
+	}
+	if (!a->expired_logged) {
+		fmt_utc(when, sizeof(when), a->roster->expires);
+		alog(ALOG_ERROR, "roster-expired", "roster version %llu expired "
+		    "on %s: new referrals are refused (FERRY_EEXPIRED) until a "
+		    "newer version is adopted; ask the admins for a new roster "
+		    "version; messages already accepted are still delivered "
+		    "and receipted", (unsigned long long)a->roster->version,
+		    when);
+		a->expired_logged = 1;
+	}
+	return (1);
+}
+
+int
+agentd_can_send(struct agentd *a, char *err, size_t errlen)
+{
+	char when[40];
+
+	if (agentd_roster_expired(a, ferry_now_ms())) {
+		fmt_utc(when, sizeof(when), a->roster->expires);
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "the roster in force (version "
+			    "%llu) expired on %s: ask the admins for a new "
+			    "roster version (the relay pushes it, or place it in "
+			    "<data>/roster/ and send SIGHUP)",
+			    (unsigned long long)a->roster->version, when);
+		return (FERRY_EEXPIRED);
+	}
+	if (!a->listed) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "this agency is not yet in the "
+			    "roster this agent holds (version %llu); waiting "
+			    "for the relay to push a newer one",
+			    (unsigned long long)a->roster->version);
+		return (FERRY_EUNKNOWNAGENCY);
+	}
+	return (0);
+}
+
+/** agentd_verify_from(a, e): check ${e} with its sender's roster key. */
+/* Verify an envelope signed by ${e}->from (the relay or an agency). */
+int
+agentd_verify_from(struct agentd *a, const struct env *e)
+{
+	uint8_t pk[32];
+	int rc;
+
+	if ((rc = roster_sender_key(a->roster, e->from, pk)) != 0)
+		return (rc);
+	return (env_verify(e, pk));
+}
+
+/** agentd_adopt_roster(a, next, source, save): adopt ${next}. */
+/*
+ * Verify roster ${next} (owned; freed here unless adopted) against the one
+ * in force; on success save it (unless ${save} is 0), log LOG_ROSTER and
+ * adopt it.  ${source} names where it came from, for the log lines.
+ */
+int
+agentd_adopt_roster(struct agentd *a, struct roster *next, const char *source,
+    int save)
+{
+	struct log_entry le;
+	char why[256];
+	int rc, was;
+
+	if (next->version <= a->roster->version) {
+		roster_free(next);
+		return (0);
+	}
+	if ((rc = roster_verify_next(a->roster, next, ferry_now_ms(), why,
+	    sizeof(why))) != 0) {
+		memset(&le, 0, sizeof(le));
+		le.kind = LOG_REFUSED;
+		le.code = rc;
+		roster_hash(next, le.env_hash);
+		le.roster_version = a->roster->version;
+		(void)log_append(a->log, &le, NULL, 0, NULL);
+		alog(ALOG_ERROR, "roster-refused", "version=%llu from %s: %s",
+		    (unsigned long long)next->version, source, why);
+		roster_free(next);
+		return (rc);
+	}
+	if (save && (rc = roster_save(a, next)) != 0)
+		goto err;
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_ROSTER;
+	roster_hash(next, le.env_hash);
+	le.roster_version = next->version;
+	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
+		goto err;
+	if (memcmp(next->relay.curve_pk, a->roster->relay.curve_pk, 32) != 0)
+		a->relay_key_changed = 1;
+	roster_free(a->roster);
+	a->roster = next;
+	a->n_rosters++;
+	alog(ALOG_INFO, "roster", "version=%llu adopted from %s: %s",
+	    (unsigned long long)next->version, source, why);
+	if (a->expired_logged)
+		alog(ALOG_INFO, "roster-renewed", "version=%llu in force: "
+		    "sending enabled again", (unsigned long long)next->version);
+	(void)agentd_roster_expired(a, ferry_now_ms());
+	was = a->listed;
+	if (agentd_check_listed(a, why, sizeof(why)) != 0)
+		alog(ALOG_ERROR, "roster", "version=%llu: %s",
+		    (unsigned long long)next->version, why);
+	if (!was && a->listed)
+		alog(ALOG_INFO, "listed", "agency %s is in roster version %llu: "
+		    "sending enabled", a->me->id,
+		    (unsigned long long)next->version);
+	(void)a->spool_init(a);
+	return (0);
+err:
+	alog(ALOG_ERROR, "roster", "version=%llu from %s not adopted: %s",
+	    (unsigned long long)next->version, source, ferry_strerror(rc));
+	roster_free(next);
+	return (rc);
+}
+
+/** agentd_handle_roster(a, e): a ROSTER push from the relay. */
+int
+agentd_handle_roster(struct agentd *a, const struct env *e)
+{
+	struct roster *next = NULL;
+	int rc;
+
+	if (strcmp(e->from, a->roster->relay.id) != 0 ||
+	    agentd_verify_from(a, e) != 0) {
+		alog(ALOG_WARN, "bad-roster", "push from=%s not signed by the "
+		    "relay; ignored", e->from);
+		return (0);
+	}
+	if ((rc = roster_parse(e->blob, e->blob_len, &next)) != 0) {
+		alog(ALOG_WARN, "bad-roster", "push does not parse: %s",
+		    ferry_strerror(rc));
+		return (0);
+	}
+	if (next->version > a->roster->version + 1) {
+		/* A version is missing (a push lost): ask again with HELLO,
+		 * which makes the relay push every version after ours. */
+		alog(ALOG_INFO, "roster-gap", "push of version %llu but we "
+		    "hold %llu: asking the relay for the versions between",
+		    (unsigned long long)next->version,
+		    (unsigned long long)a->roster->version);
+		roster_free(next);
+		a->want_hello = 1;
+		return (0);
+	}
+	rc = agentd_adopt_roster(a, next, "the relay", 1);
+	return (rc == FERRY_ENOSPC || rc == FERRY_EIO || rc == FERRY_ELMDB ?
+	    rc : 0);
+}
+
+int
+agentd_roster_reload(struct agentd *a)
+{
+	struct roster *next;
+	char path[ACONF_PATH_MAX + 64];
+	int rc, n = 0;
+
+	/* Versions saved in <data>/roster/ (dropped there by an operator). */
+	for (;;) {
+		if ((rc = agentd_roster_path(a, a->roster->version + 1, path,
+		    sizeof(path))) != 0)
+			return (rc);
+		if ((rc = agentd_roster_read(path, &next)) == FERRY_ENOENT)
+			break;
+		if (rc != 0) {
+			alog(ALOG_ERROR, "roster-reload", "%s: %s", path,
+			    ferry_strerror(rc));
+			return (rc);
+		}
+		if ((rc = agentd_adopt_roster(a, next, path, 0)) != 0)
+			return (rc);
+		n++;
+	}
+	/* The configured roster file, if an operator replaced it. */
+	if (agentd_roster_read(a->conf.roster, &next) == 0) {
+		if (next->version == a->roster->version + 1) {
+			if ((rc = agentd_adopt_roster(a, next, a->conf.roster,
+			    1)) != 0)
+				return (rc);
+			n++;
+		} else
+			roster_free(next);
+	}
+	alog(ALOG_INFO, "roster-reload", "version=%llu (%d newer adopted)",
+	    (unsigned long long)a->roster->version, n);
+	return (0);
+}

@@ -1,0 +1,161 @@
+/*
+ * agentd_util.c: small helpers the files of the agent's core share
+ * (agentd_int.h): message ids in hex, bounded strings and error texts,
+ * the crash and fault test hooks, the monotonic clock, content keys
+ * sealed with the local storage key, and control frames to the relay
+ * (through a->send).  It calls no other file of the agent.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "agentd_int.h"
+#include "alog.h"
+#include "envelope.h"
+
+/** agentd_idhex(out, id): message id ${id} in hex (NUL-terminated). */
+void
+agentd_idhex(char out[2 * FERRY_MSGID_LEN + 1],
+    const uint8_t id[FERRY_MSGID_LEN])
+{
+
+	ferry_hex(out, id, FERRY_MSGID_LEN);
+}
+
+/** agentd_copy_str(dst, cap, s): ${s} into ${dst}, cut to fit ${cap}. */
+void
+agentd_copy_str(char *dst, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/** agentd_seterr(err, errlen, fmt, arg): ${fmt} of ${arg} into ${err}. */
+void
+agentd_seterr(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, fmt, arg);
+}
+
+/** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */
+/*
+ * Test hook for the crash-recovery scenarios (tests/scenario/agent_*.sh):
+ * with FERRY_TEST_CRASH=<point> in its environment the daemon kills
+ * itself with SIGKILL at that point, as a power cut would.  Points:
+ * send-committed (sent and stored, id not yet returned), recv-before-commit
+ * (received and checked, nothing written), recv-committed (logged and
+ * stored, no spool file), recv-spooled (spool file written, no RECEIPT).
+ */
+void
+agentd_crash_point(const char *point)
+{
+	const char *s = getenv("FERRY_TEST_CRASH");
+
+	if (s != NULL && strcmp(s, point) == 0) {
+		alog(ALOG_WARN, "test-crash", "FERRY_TEST_CRASH=%s: SIGKILL",
+		    point);
+		(void)raise(SIGKILL);
+	}
+}
+
+/** agentd_fault_point(point): FERRY_ENOMEM if FERRY_TEST_FAULT=${point}. */
+/*
+ * Test hook for local failures: with FERRY_TEST_FAULT=<point> in the
+ * environment, agentd_fault_point(point) returns FERRY_ENOMEM (as if
+ * memory ran out there).  Points: recv-local (receiving a MSG, before its
+ * commit).
+ */
+int
+agentd_fault_point(const char *point)
+{
+	const char *s = getenv("FERRY_TEST_FAULT");
+
+	return (s != NULL && strcmp(s, point) == 0 ? FERRY_ENOMEM : 0);
+}
+
+uint64_t
+agentd_mono_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return (1);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+	    1);
+}
+
+/* ---- the local storage key ------------------------------------------- */
+
+/** agentd_key_seal(a, key, out): seal ${key} with the storage key. */
+/* Seal a content key: nonce || crypto_secretbox_easy(key). */
+int
+agentd_key_seal(struct agentd *a, const uint8_t key[32],
+    uint8_t out[ASTORE_SEALED_LEN])
+{
+
+	randombytes_buf(out, crypto_secretbox_NONCEBYTES);
+	if (crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, key, 32,
+	    out, a->storage_key) != 0)
+		return (FERRY_ESODIUM);
+	return (0);
+}
+
+/** agentd_key_unseal(a, in, key): open ${in} (agentd_key_seal). */
+int
+agentd_key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
+    uint8_t key[32])
+{
+
+	if (crypto_secretbox_open_easy(key, in + crypto_secretbox_NONCEBYTES,
+	    ASTORE_SEALED_LEN - crypto_secretbox_NONCEBYTES, in,
+	    a->storage_key) != 0)
+		return (FERRY_EDECRYPT);
+	return (0);
+}
+
+/* ---- sending frames ---------------------------------------------------- */
+
+/** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
+int
+agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len)
+{
+	int rc;
+
+	if (a->send == NULL || !a->connected)
+		return (FERRY_ETIMEOUT);
+	if ((rc = a->send(a->send_ctx, buf, len)) == 0)
+		a->last_tx = agentd_mono_ms();
+	return (rc);
+}
+
+/** agentd_send_control(a, e): encode, sign and send ${e}. */
+/* Encode, sign and send a control envelope of ${type} to the relay. */
+int
+agentd_send_control(struct agentd *a, struct env *e)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	env_new_id(e->id);
+	e->version = ENV_VERSION;
+	agentd_copy_str(e->from, sizeof(e->from), a->me->id);
+	if (e->to[0] == '\0')
+		agentd_copy_str(e->to, sizeof(e->to), a->roster->relay.id);
+	e->time = ferry_now_ms();
+	if ((rc = env_encode(e, a->me->sign_sk, &buf, &len)) != 0)
+		return (rc);
+	rc = agentd_send_frame(a, buf, len);
+	free(buf);
+	return (rc);
+}
