@@ -26,6 +26,8 @@ struct aconf {
 	uint64_t refused_backoff_ms;	/* first wait after the relay refused our key */
 	uint64_t retry_ms;		/* first MSG retransmission delay */
 	uint64_t retry_max_ms;		/* cap on the retransmission delay */
+	uint64_t reask_ms;		/* first ASK after ACCEPTED */
+	uint64_t reask_max_ms;		/* cap on the ASK delay */
 	uint64_t spool_ms;		/* spool outbox scan interval */
 	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
 	uint64_t max_body;		/* plaintext bytes accepted from a peer */

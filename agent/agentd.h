@@ -49,16 +49,19 @@ enum { AGENTD_HELLO_DONE = 0, AGENTD_HELLO_SENT, AGENTD_HELLO_UNSENT };
 
 /* A message waiting for ACCEPTED or RECEIPT: its retransmission schedule. */
 /*
- * A QUEUED message is sent again on a timer (retry, doubling to
- * retry_max) and at every HELLO.  An ACCEPTED one is in the relay's
- * custody: it is re-asked (sent again, answered from the relay's store
- * with ACCEPTED and the RECEIPT if any) only at a HELLO (a reconnection),
- * at most once per backoff (30 s doubling to 1 h), and not once it is
- * older than AGENTD_REASK_MAX_AGE (the relay expires it and says so).
+ * A QUEUED message is sent again (the whole MSG) on a timer (retry,
+ * doubling to retry_max) and at every HELLO.  An ACCEPTED one is in the
+ * relay's custody: the agent sends an ASK for it (msg_id and env_hash,
+ * not the envelope), which the relay answers with the RECEIPT or NACK it
+ * holds, or NACK FERRY_ENOTHELD if it holds no record (then the message
+ * goes back to QUEUED); first reask_ms after the ACCEPTED, then doubling
+ * to reask_max_ms, never giving up, and at every HELLO (the backoff
+ * restarts).  Without it a RECEIPT whose one forward was lost stayed
+ * unknown to the sender (issue 13, hole 1).  At most AGENTD_ASK_BURST
+ * ASKs leave per tick, so a partner's return after a long outage does
+ * not stall the loop.
  */
-#define AGENTD_REASK_MIN 30000		/* ms */
-#define AGENTD_REASK_MAX 3600000	/* ms */
-#define AGENTD_REASK_MAX_AGE (5ULL * 24 * 3600 * 1000 - 3600000)
+#define AGENTD_ASK_BURST 256
 
 struct agentd_pending {
 	uint8_t msg_id[FERRY_MSGID_LEN];
@@ -66,7 +69,6 @@ struct agentd_pending {
 	uint64_t next_try;	/* agentd_mono_ms() */
 	uint32_t attempts;
 	uint64_t t_queued;	/* wall clock ms, when it was stored */
-	int reask;		/* ACCEPTED: send again at the next tick */
 };
 
 struct agentd {
@@ -132,6 +134,7 @@ struct agentd {
 	/* Counters. */
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
+	uint64_t n_asks, n_not_held;
 	uint64_t n_held, n_held_local;
 };
 

@@ -460,7 +460,7 @@ do_status(struct agentd *a, json_t *req)
 	    "failed", (json_int_t)c.n[ASTORE_FAILED],
 	    "received", (json_int_t)c.in));
 	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "sent", (json_int_t)a->n_sent,
 	    "accepted", (json_int_t)a->n_accepted,
 	    "delivered", (json_int_t)a->n_delivered,
@@ -469,6 +469,8 @@ do_status(struct agentd *a, json_t *req)
 	    "duplicates", (json_int_t)a->n_duplicates,
 	    "refused", (json_int_t)a->n_refused,
 	    "rosters", (json_int_t)a->n_rosters,
+	    "asks", (json_int_t)a->n_asks,
+	    "not_held", (json_int_t)a->n_not_held,
 	    "held_key_not_loaded", (json_int_t)a->n_held,
 	    "held_local_failure", (json_int_t)a->n_held_local,
 	    "log_size", (json_int_t)log_size(a->log)));

@@ -566,6 +566,7 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 		goto done;
 	a->nspooled = 0;
 	agentd_crash_point("recv-committed");
+	(void)FERRY_FAULT("agent-commit-recv");
 
 	/* The spool inbox, atomically; then the mark can go (its own small
 	 * commit after the RECEIPT: agentd_spooled_flush). */

@@ -51,7 +51,6 @@ agentd_pend_set(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 		memcpy(p->msg_id, id, FERRY_MSGID_LEN);
 		p->attempts = 0;
 		p->t_queued = ferry_now_ms();
-		p->reask = 0;
 	}
 	p->state = state;
 	p->next_try = next_try;
@@ -75,7 +74,7 @@ agentd_hello(struct agentd *a)
 {
 	struct agentd_pending *p;
 	struct env e;
-	uint64_t now = agentd_mono_ms(), wall = ferry_now_ms();
+	uint64_t now = agentd_mono_ms();
 	size_t i;
 	int rc;
 
@@ -83,14 +82,13 @@ agentd_hello(struct agentd *a)
 	e.type = ENV_HELLO;
 	e.roster_version = a->roster->version;
 	e.credit = a->conf.credit;
+	/* Everything unanswered goes at once: QUEUED ones whole, ACCEPTED
+	 * ones as an ASK (a kept RECEIPT may have been lost with the link
+	 * or the relay); each backoff starts again. */
 	for (i = 0; i < a->npend; i++) {
 		p = &a->pend[i];
-		if (p->state != ASTORE_ACCEPTED) {
-			p->next_try = now;
-			p->attempts = 0;
-		} else if (p->next_try <= now && (p->t_queued == 0 ||
-		    wall - p->t_queued < AGENTD_REASK_MAX_AGE))
-			p->reask = 1;	/* in custody: re-ask, with backoff */
+		p->next_try = now;
+		p->attempts = 0;
 	}
 	a->want_hello = 0;
 	a->last_hello = now;
@@ -160,40 +158,64 @@ send_stored(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	return (rc);
 }
 
+/* ASK the relay what became of accepted message ${id} (6.3 step 7). */
+static int
+send_ask(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	struct astore_out r;
+	struct env e;
+	int rc;
+
+	if ((rc = astore_get_out(a->store, id, &r)) != 0)
+		return (rc);
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_ASK;
+	memcpy(e.msg_id, id, FERRY_MSGID_LEN);
+	memcpy(e.env_hash, r.env_hash, 32);
+	if ((rc = agentd_send_control(a, &e)) == 0)
+		a->n_asks++;
+	return (rc);
+}
+
+/* ${base} doubled ${attempts} times, capped at ${max}, plus up to a
+ * quarter of jitter so that agents spread out. */
+static uint64_t
+backoff(uint64_t base, uint64_t max, uint32_t attempts)
+{
+	uint64_t d;
+
+	d = base << (attempts < 16 ? attempts : 16);
+	if (d > max || d < base)
+		d = max > base ? max : base;
+	return (d + randombytes_uniform((uint32_t)(d / 4 + 1)));
+}
+
 uint64_t
 agentd_tick(struct agentd *a, uint64_t now)
 {
 	struct agentd_pending *p;
-	uint64_t next = 60000, d, base;
-	size_t i;
+	uint64_t next = 60000;
+	size_t i, asks = 0;
 
 	(void)agentd_roster_expired(a, ferry_now_ms());
 	for (i = 0; i < a->npend; i++) {
 		p = &a->pend[i];
-		if (p->state == ASTORE_ACCEPTED) {
-			/* In the relay's custody: only when a HELLO asked. */
-			if (!a->connected || !p->reask)
-				continue;
-			p->reask = 0;
-			if (send_stored(a, p->msg_id) == 0 && p->attempts < 16)
-				p->attempts++;
-			d = (uint64_t)AGENTD_REASK_MIN << p->attempts;
-			if (d > AGENTD_REASK_MAX)
-				d = AGENTD_REASK_MAX;
-			p->next_try = now + d;
-			continue;
-		}
 		if (a->connected && p->next_try <= now) {
-			if (send_stored(a, p->msg_id) == 0)
-				p->attempts++;
-			base = a->conf.retry_ms;
-			d = base << (p->attempts < 16 ? p->attempts : 16);
-			if (d > a->conf.retry_max_ms || d < base)
-				d = a->conf.retry_max_ms > base ?
-				    a->conf.retry_max_ms : base;
-			/* Jitter: up to a quarter more, so agents spread out. */
-			d += randombytes_uniform((uint32_t)(d / 4 + 1));
-			p->next_try = now + d;
+			if (p->state != ASTORE_ACCEPTED) {
+				if (send_stored(a, p->msg_id) == 0)
+					p->attempts++;
+				p->next_try = now + backoff(a->conf.retry_ms,
+				    a->conf.retry_max_ms, p->attempts);
+			} else if (asks < AGENTD_ASK_BURST) {
+				/* In the relay's custody: ASK, not upload. */
+				asks++;
+				if (send_ask(a, p->msg_id) == 0 &&
+				    p->attempts < 16)
+					p->attempts++;
+				p->next_try = now + backoff(a->conf.reask_ms,
+				    a->conf.reask_max_ms, p->attempts);
+			} else
+				next = 1;	/* more ASKs due: soon */
 		}
 		if (p->next_try > now && p->next_try - now < next)
 			next = p->next_try - now;
@@ -370,8 +392,8 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 				rc = sub_add(a, b, sb[i], now);
 		if (rc != 0)
 			log_abort(b);
-		else
-			rc = log_commit(b);
+		else if ((rc = log_commit(b)) == 0)
+			(void)FERRY_FAULT("agent-commit-send");
 	}
 	if (rc != 0) {
 		for (i = 0; i < n; i++) {
@@ -498,12 +520,10 @@ accepted_done(struct agentd *a, const struct log_entry *le,
 	a->n_accepted++;
 	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r->to,
 	    (unsigned long long)le->ref_index);
-	/* Re-asked only at a later HELLO, after AGENTD_REASK_MIN at least. */
+	/* Asked about (ASK) after reask_ms, then with backoff. */
 	if (agentd_pend_set(a, r->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
-	    AGENTD_REASK_MIN) == 0 && (p = pend_find(a, r->msg_id)) != NULL) {
+	    a->conf.reask_ms) == 0 && (p = pend_find(a, r->msg_id)) != NULL)
 		p->attempts = 0;
-		p->reask = 0;
-	}
 }
 
 static void
@@ -567,8 +587,8 @@ agentd_grp_flush(struct agentd *a, struct agentd_grp *g)
 		}
 		if (rc != 0)
 			log_abort(b);
-		else
-			rc = log_commit(b);
+		else if ((rc = log_commit(b)) == 0)
+			(void)FERRY_FAULT("agent-commit-reply");
 	}
 	if (rc != 0) {
 		/* Not recorded: the relay answers again (a HELLO makes it
@@ -767,7 +787,7 @@ nack_transient(struct agentd *a, const struct env *e)
 	return (c == FERRY_EQUEUEFULL || c == FERRY_ENOCREDIT ||
 	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC || c == FERRY_EEXPIRED ||
 	    c == FERRY_ENOMEM || c == FERRY_EINTERNAL || c == FERRY_EIO ||
-	    c == FERRY_ELMDB || c == FERRY_ESODIUM);
+	    c == FERRY_ELMDB || c == FERRY_ESODIUM || c == FERRY_ENOTHELD);
 }
 
 /** agentd_handle_nack(a, e): a NACK of a message of ours. */
@@ -836,6 +856,23 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
 	le.code = -(int32_t)e->code;
 	le.roster_version = a->roster->version;
+	/* The relay holds no record of a message it accepted (it lost its
+	 * data, or runs from an old backup): back to QUEUED, logged with
+	 * the NACK in one commit, and uploaded again at once; the
+	 * recipient's de-duplication makes a second copy harmless. */
+	if (-(int)e->code == FERRY_ENOTHELD && nack_transient(a, e) &&
+	    r.state == ASTORE_ACCEPTED) {
+		r.state = ASTORE_QUEUED;
+		if ((rc = log_and_update(a, &le, &r)) != 0)
+			return (rc);
+		a->n_not_held++;
+		(void)agentd_pend_set(a, e->msg_id, ASTORE_QUEUED,
+		    agentd_mono_ms());
+		alog(ALOG_WARN, "not-held", "msg=%s to=%s: the relay holds no "
+		    "record of it (it lost its data or runs from an older "
+		    "backup); sending it again", hx, r.to);
+		return (0);
+	}
 	if (nack_transient(a, e)) {
 		if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
 			return (rc);

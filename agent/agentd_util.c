@@ -133,6 +133,8 @@ agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len)
 
 	if (a->send == NULL || !a->connected)
 		return (FERRY_ETIMEOUT);
+	if (FERRY_FAULT("agent-send"))
+		return (0);	/* handed over, then lost with the link */
 	if ((rc = a->send(a->send_ctx, buf, len)) == 0)
 		a->last_tx = agentd_mono_ms();
 	return (rc);

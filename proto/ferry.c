@@ -594,6 +594,9 @@ ferry_fault(const char *point)
 		f->hits++;
 		if (f->at != 0 && f->hits != f->at)
 			continue;
+		/* Test-only: the scenario needs to see the point was met. */
+		fprintf(stderr, "ferry-fault: %s=%s hit=%lu\n", point,
+		    f->kill ? "kill" : "fail", f->hits);
 		if (f->kill)
 			(void)raise(SIGKILL);
 		return (1);

@@ -226,8 +226,9 @@ struct ferry_conf_key {
  * losing all that was not committed), "fail" makes FERRY_FAULT(POINT)
  * return 1, which the caller treats as the failure it documents (a send
  * that found the pipe full, a lost route).  FERRY_FAULT(POINT) is 0
- * otherwise, and always 0 without FERRY_FAULTS.  The points are listed in
- * docs/protocol.md 6.5.
+ * otherwise, and always 0 without FERRY_FAULTS.  Each hit prints one line
+ * "ferry-fault: POINT=ACTION hit=N" to stderr (test builds only: the one
+ * place proto/ prints).  The points are listed in docs/protocol.md 6.5.
  */
 #ifdef FERRY_FAULTS
 /** ferry_fault(point): 1 to fail at ${point}; may not return (kill). */

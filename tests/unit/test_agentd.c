@@ -787,19 +787,39 @@ cap_msgs(struct cap *c, const uint8_t id[16])
 	return (n);
 }
 
+/* ASKs about message ${id} among the frames captured. */
+static size_t
+cap_asks(const struct cap *c, const uint8_t id[16])
+{
+	struct env e;
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (env_decode(c->buf[i], c->len[i], 0, &e) == 0 &&
+		    e.type == ENV_ASK && memcmp(e.msg_id, id, 16) == 0)
+			n++;
+	return (n);
+}
+
 /*
- * Review M7: once ACCEPTED, the full envelope is not re-uploaded on a
- * timer: only at a HELLO (a reconnection), at most once per backoff, and
- * not once the message is older than the relay keeps it.
+ * Issue 13, hole 1 (and review M7): once ACCEPTED, the envelope is never
+ * re-uploaded on a timer; the agent ASKs about it instead (msg_id and
+ * env_hash, not the envelope): first reask_ms after the ACCEPTED, then
+ * with a doubling backoff, never giving up (a lost RECEIPT forward must
+ * come again however long the link stays up), and at once after a HELLO.
+ * A NACK FERRY_ENOTHELD from the relay (it lost its data) moves the
+ * message back to QUEUED and the whole MSG is sent again.
  */
-TEST(accepted_reask_only_at_hello)
+TEST(accepted_asked_until_answered)
 {
 	struct astore_out o;
 	struct agentd_pending *p = NULL;
 	char *json, err[AGENTD_ERR_MAX];
 	size_t len, i;
 	uint8_t id[16], *b;
-	uint64_t mono;
+	uint64_t mono, t;
+	uint64_t first = A.conf.reask_ms;
+	size_t n, m;
 
 	CHECK((json = doc(&len)) != NULL);
 	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
@@ -810,37 +830,60 @@ TEST(accepted_reask_only_at_hello)
 		if (memcmp(A.pend[i].msg_id, id, 16) == 0)
 			p = &A.pend[i];
 	CHECK(p != NULL);
+	if (p == NULL)
+		return;
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &b,
+	    &len), 0);
+	mono = agentd_mono_ms();
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(p->state, ASTORE_ACCEPTED);
+	/* Before reask_ms: nothing about it. */
+	cap_clear(&capA);
+	(void)agentd_tick(&A, mono + first / 2);
+	CHECK_EQ(cap_msgs(&capA, id) + cap_asks(&capA, id), 0);
+	/* At reask_ms: one ASK, not the envelope. */
+	(void)agentd_tick(&A, mono + first + 1000);
+	CHECK_EQ(cap_asks(&capA, id), 1);
+	CHECK_EQ(cap_msgs(&capA, id), 0);
+	CHECK(p->next_try >= mono + first + 1000 + 2 * first);
+	/* Hours on a live link: asked again and again (backoff capped at
+	 * reask_max_ms), never uploaded. */
+	for (t = mono + first, n = 0, m = 0; t < mono + 6 * 3600000ULL;
+	    t += 600000) {
+		cap_clear(&capA);
+		(void)agentd_tick(&A, t);
+		n += cap_asks(&capA, id);
+		m += cap_msgs(&capA, id);
+	}
+	CHECK(n >= 5);
+	CHECK_EQ(m, 0);
+	CHECK(p->next_try <= t + A.conf.reask_max_ms +
+	    A.conf.reask_max_ms / 4);
+	/* A HELLO: asked at once. */
+	CHECK_EQ(agentd_hello(&A), 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, agentd_mono_ms());
+	CHECK_EQ(cap_asks(&capA, id), 1);
+	CHECK_EQ(cap_msgs(&capA, id), 0);
+	/* The relay holds no record of it: back to QUEUED, uploaded. */
+	CHECK_EQ(relay_answer(relay, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_ENOTHELD, &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	CHECK_EQ(p->state, ASTORE_QUEUED);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, agentd_mono_ms());
+	CHECK_EQ(cap_msgs(&capA, id), 1);
+	/* Accepted again: asked about again, later. */
 	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &b,
 	    &len), 0);
 	CHECK_EQ(agentd_receive(&A, b, len), 0);
 	free(b);
 	CHECK_EQ(p->state, ASTORE_ACCEPTED);
-	/* Hours pass on a live link: nothing re-sent for it. */
-	mono = agentd_mono_ms();
-	cap_clear(&capA);
-	(void)agentd_tick(&A, mono + 3 * 3600000ULL);
-	CHECK_EQ(cap_msgs(&capA, id), 0);
-	/* A HELLO once its backoff passed: re-asked once. */
-	p->next_try = mono;
-	CHECK_EQ(agentd_hello(&A), 0);
-	cap_clear(&capA);
-	(void)agentd_tick(&A, mono);
-	CHECK_EQ(cap_msgs(&capA, id), 1);
-	cap_clear(&capA);
-	CHECK(p->next_try >= mono + AGENTD_REASK_MIN);
-	/* Another HELLO at once (a reconnect storm): within the backoff. */
-	CHECK_EQ(agentd_hello(&A), 0);
-	cap_clear(&capA);
-	(void)agentd_tick(&A, mono + 1000);
-	CHECK_EQ(cap_msgs(&capA, id), 0);
-	/* Older than the relay keeps messages: never re-asked. */
-	p->next_try = mono;
-	p->t_queued = ferry_now_ms() - AGENTD_REASK_MAX_AGE - 1;
-	CHECK_EQ(agentd_hello(&A), 0);
-	cap_clear(&capA);
-	(void)agentd_tick(&A, mono + 2000);
-	CHECK_EQ(cap_msgs(&capA, id), 0);
 }
 
 /*
@@ -1110,7 +1153,7 @@ TEST(reopen_keeps_state)
 	/* Messages still waiting for ACCEPTED (the tampered test's,
 	 * timers_monotonic's, envelope_stored_once's and
 	 * ctl_group_commit's three) or RECEIPT
-	 * (accepted_reask_only_at_hello's): pending. */
+	 * (accepted_asked_until_answered's): pending. */
 	CHECK_EQ(A.npend, 7);
 }
 
@@ -1136,7 +1179,7 @@ main(void)
 	RUN(nack_reason_generic);
 	RUN(timers_monotonic);
 	RUN(hello_resent_until_answered);
-	RUN(accepted_reask_only_at_hello);
+	RUN(accepted_asked_until_answered);
 	RUN(envelope_stored_once);
 	RUN(ctl_group_commit);
 	RUN(replies_group_commit);
