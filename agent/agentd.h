@@ -44,6 +44,9 @@
 #define AGENTD_HELD_RETRY_MAX 600000	/* ms: longest pause between them */
 #define AGENTD_HELLO_RETRY_MIN 3000	/* ms: HELLO unanswered: send again */
 #define AGENTD_HELLO_RETRY_MAX 60000
+#define AGENTD_LAG_GRACE 10000		/* ms: MSGs to a key above ours held
+					 * while a newer roster may come */
+#define AGENTD_LAG_HELD_MAX 64		/* ... at most so many at a time */
 
 enum { AGENTD_HELLO_DONE = 0, AGENTD_HELLO_SENT, AGENTD_HELLO_UNSENT };
 
@@ -125,6 +128,10 @@ struct agentd {
 	uint8_t (*held)[FERRY_MSGID_LEN];
 	size_t nheld, capheld;
 	uint64_t held_retry, held_wait;	/* agentd_mono_ms(), ms; 0 = none */
+	uint64_t lag_version;		/* roster version at which a MSG to a
+					 * key above ours was first held */
+	uint64_t lag_since;		/* agentd_mono_ms() then */
+	size_t nheld_lag;		/* held for that since the HELLO */
 	uint64_t unknown_hello;		/* roster version a HELLO was sent
 					 * at for an unknown sender */
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -365,6 +366,49 @@ pend_submit(struct agentd *a, struct ctl_pend **p, size_t n)
 	free(sb);
 }
 
+/*
+ * Into show's answer ${o}: the authenticated sender of received message
+ * ${id} (the agency whose key signed it: what Ferry vouches for) with
+ * its roster name, and whether the organisation the document names
+ * (referrer.organisation, or responder.organisation in a response)
+ * matches it, by id or by name, ignoring case.  The document's
+ * organisation is whatever the sender typed: a mismatch is flagged, not
+ * refused (issue 13).
+ */
+static void
+show_sender(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    const char *doc, json_t *o)
+{
+	struct astore_in in;
+	const struct roster_agency *ag;
+	const char *org = NULL, *name;
+	json_t *d;
+	json_error_t jerr;
+
+	if (astore_get_in(a->store, id, &in) != 0)
+		return;
+	ag = roster_find(a->roster, in.from);
+	name = ag != NULL ? ag->name : "";
+	json_object_set_new(o, "from", json_string(in.from));
+	json_object_set_new(o, "from_name", json_string(name));
+	if ((d = json_loads(doc, 0, &jerr)) != NULL) {
+		org = json_string_value(json_object_get(json_object_get(d,
+		    "referrer"), "organisation"));
+		if (org == NULL)
+			org = json_string_value(json_object_get(
+			    json_object_get(d, "responder"), "organisation"));
+		if (org != NULL) {
+			json_object_set_new(o, "organisation",
+			    json_string(org));
+			json_object_set_new(o, "organisation_matches",
+			    json_boolean(strcasecmp(org, in.from) == 0 ||
+			    (name[0] != '\0' && strcasecmp(org, name) == 0)));
+		}
+		json_decref(d);
+	}
+	astore_in_clear(&in);
+}
+
 static json_t *
 do_show(struct agentd *a, json_t *req, char **body, size_t *bodylen)
 {
@@ -381,6 +425,8 @@ do_show(struct agentd *a, json_t *req, char **body, size_t *bodylen)
 	o = ok_obj();
 	json_object_set_new(o, "direction", json_string(dir == 'i' ? "in" :
 	    "out"));
+	if (dir == 'i')
+		show_sender(a, id, json, o);
 	*body = json;
 	*bodylen = strlen(json);
 	return (o);

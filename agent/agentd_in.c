@@ -246,17 +246,27 @@ agentd_refuse(struct agentd *a, const uint8_t *buf, size_t len,
 }
 
 /*
- * A MSG sealed to encryption key ${kid}, which we do not hold: is it one
- * of ours that this process has not loaded (listed for us in the roster,
- * or newer than every key we hold: a rotation whose key file was not
- * reloaded)?  Then the failure is ours and temporary.  An older key that
- * is not listed was destroyed: FERRY_EWRONGKEY, permanent, as before.
+ * A MSG sealed to encryption key ${kid}, which we do not hold: is the
+ * failure ours and temporary (hold it: 1) or the message's (refuse it,
+ * FERRY_EWRONGKEY, permanent: 0)?  Held: a key the roster in force lists
+ * for us (a rotation whose key file this process has not reloaded yet:
+ * SIGHUP); and a key newer than every one we hold while our roster may
+ * lag the relay's (the sender sealed to a key of a roster version we have
+ * not received): a HELLO asks the relay for newer versions, and such
+ * messages are held for AGENTD_LAG_GRACE after it, at most
+ * AGENTD_LAG_HELD_MAX at a time.  Anything else is refused: an older key
+ * not listed was destroyed, and an id no roster of ours ever listed is
+ * not a key of ours.  Before issue 13 (hole 3) every id above our highest
+ * was held, so an insider sealing MSGs to key 999 filled our whole
+ * delivery window with messages never acknowledged nor refused, and
+ * every other agency's referrals waited behind them until expiry.
  */
 static int
 key_not_loaded(struct agentd *a, uint32_t kid)
 {
 	const struct roster_agency *ag;
 	uint32_t top = 0;
+	uint64_t now = agentd_mono_ms();
 	size_t i;
 
 	if ((ag = roster_find(a->roster, a->me->id)) != NULL)
@@ -266,7 +276,23 @@ key_not_loaded(struct agentd *a, uint32_t kid)
 	for (i = 0; i < a->me->nenc; i++)
 		if (a->me->enc[i].key_id > top)
 			top = a->me->enc[i].key_id;
-	return (kid > top);
+	if (kid <= top)
+		return (0);
+	if (a->lag_version != a->roster->version) {
+		/* First at this version: ask for newer ones, once. */
+		a->lag_version = a->roster->version;
+		a->lag_since = now;
+		a->want_hello = 1;
+		/* And a HELLO again soon, for the relay to redeliver them
+		 * once the newer roster is in force. */
+		if (a->held_retry == 0)
+			a->held_retry = now + AGENTD_LAG_GRACE;
+	}
+	if (now - a->lag_since >= AGENTD_LAG_GRACE ||
+	    a->nheld_lag >= AGENTD_LAG_HELD_MAX)
+		return (0);
+	a->nheld_lag++;
+	return (1);
 }
 
 /*

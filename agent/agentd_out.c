@@ -93,6 +93,7 @@ agentd_hello(struct agentd *a)
 	a->want_hello = 0;
 	a->last_hello = now;
 	a->nheld = 0;	/* the relay's count in flight restarts at 0 */
+	a->nheld_lag = 0;
 	a->held_retry = 0;	/* and it redelivers every held message */
 	/* Until a frame from the relay shows it was received, the HELLO is
 	 * sent again (agentd_hello_due); a HEARTBEAT behind it makes the

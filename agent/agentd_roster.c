@@ -427,15 +427,35 @@ agentd_roster_reload(struct agentd *a)
 			return (rc);
 		n++;
 	}
-	/* The configured roster file, if an operator replaced it. */
-	if (agentd_roster_read(a->conf.roster, &next) == 0) {
-		if (next->version == a->roster->version + 1) {
-			if ((rc = agentd_adopt_roster(a, next, a->conf.roster,
-			    1)) != 0)
-				return (rc);
-			n++;
-		} else
-			roster_free(next);
+	/* The configured roster file, if an operator replaced it.  Every
+	 * outcome is said: a SIGHUP that changes nothing must say why. */
+	if ((rc = agentd_roster_read(a->conf.roster, &next)) != 0)
+		alog(ALOG_ERROR, "roster-file", "%s: %s: not a roster this "
+		    "agent can read; still on version %llu (check the file "
+		    "is the one `ferry-keys roster sign` wrote, and readable "
+		    "by this agent)", a->conf.roster, ferry_strerror(rc),
+		    (unsigned long long)a->roster->version);
+	else if (next->version == a->roster->version + 1) {
+		if ((rc = agentd_adopt_roster(a, next, a->conf.roster,
+		    1)) != 0)
+			return (rc);	/* roster-refused said why */
+		n++;
+	} else {
+		if (next->version > a->roster->version)
+			alog(ALOG_WARN, "roster-file", "%s holds version %llu, "
+			    "which does not follow version %llu in force: "
+			    "install version %llu first (or let the relay "
+			    "push it: it does at the next connection)",
+			    a->conf.roster, (unsigned long long)next->version,
+			    (unsigned long long)a->roster->version,
+			    (unsigned long long)a->roster->version + 1);
+		else if (n == 0)
+			alog(ALOG_INFO, "roster-file", "%s holds version "
+			    "%llu, not newer than version %llu in force: "
+			    "nothing to adopt", a->conf.roster,
+			    (unsigned long long)next->version,
+			    (unsigned long long)a->roster->version);
+		roster_free(next);
 	}
 	alog(ALOG_INFO, "roster-reload", "version=%llu (%d newer adopted)",
 	    (unsigned long long)a->roster->version, n);

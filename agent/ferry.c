@@ -718,8 +718,21 @@ c_show(int argc, char **argv)
 		return (1);
 	if (!is_ok(r) || body == NULL)
 		rc = print_fail(r);
-	else
+	else {
+		/* Who sent it is what the signature proves; the document's
+		 * own organisation is only what the sender typed. */
+		if (json_object_get(r, "from") != NULL)
+			fprintf(stderr, "ferry: from agency %s (%s), "
+			    "authenticated by its signature\n",
+			    str(r, "from"), str(r, "from_name"));
+		if (json_is_false(json_object_get(r, "organisation_matches")))
+			fprintf(stderr, "ferry: WARNING: the document names "
+			    "organisation \"%s\", but agency %s sent and "
+			    "signed it: trust the agency, and check with it "
+			    "before acting on the organisation named\n",
+			    str(r, "organisation"), str(r, "from"));
 		put_json_text(body);
+	}
 	free(body);
 	json_decref(r);
 	return (rc);

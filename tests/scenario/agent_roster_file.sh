@@ -66,5 +66,27 @@ fa_start bravo
 ft_check "an unsigned version 4 in the file: refused and logged, v3 kept" \
 	grep -q 'roster-refused version=4' "$FT/bravo.err"
 ft_check "still running on version 3" _v bravo 3
+
+# Issue 13: a SIGHUP that adopts nothing says why, each case its own
+# line: a refused version (the reason), a file that is not a roster, a
+# version that skips one, an old version.
+hup_says() {	# hup_says PATTERN: SIGHUP, then PATTERN appears in the log
+	local before
+	before=$(grep -c -- "$1" "$FT/bravo.err")
+	kill -HUP "${FA_PID[bravo]}"
+	ft_wait 10 bash -c "[ \$(grep -c -- '$1' '$FT/bravo.err') -gt $before ]"
+}
+ft_check "SIGHUP, unsigned version 4: refused with the reason" 	hup_says 'roster-refused version=4 from .*: .*[a-z]'
+echo "not a roster" >"$FT/bravo-roster"
+ft_check "SIGHUP, a file that is not a roster: says so and the version kept" 	hup_says 'roster-file .*bravo-roster: .*: not a roster this agent can read; still on version 3'
+"$K" roster admins --roster "$FT/roster.4u" --threshold 2 --expires 365 \
+	--out "$FT/roster.5u" >/dev/null 2>&1 </dev/null
+cp "$FT/roster.5u" "$FT/bravo-roster"
+ft_check "SIGHUP, version 5 while 3 is in force: says it does not follow" \
+	hup_says 'roster-file .* holds version 5, which does not follow version 3 in force: install version 4 first'
+cp "$FT/roster" "$FT/bravo-roster"
+ft_check "SIGHUP, version 1: says there is nothing newer" \
+	hup_says 'roster-file .* holds version 1, not newer than version 3 in force'
+ft_check "still running on version 3" _v bravo 3
 fa_stop bravo
 ft_done

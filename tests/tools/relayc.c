@@ -16,7 +16,8 @@
  *       print "accepted <id> <i>" or "nack <CODE> <id> <i>" per message,
  *       and with --receipts also "receipt <id>" (exit 0 when all
  *       answered).  --mode tamper|spoof:ID|badto|garbage|empty|frames|
- *       dup|huge sends malformed or hostile variants instead;
+ *       dup|huge|badkey sends malformed or hostile variants instead
+ *       (badkey: sealed to encryption key id 999);
  *       --mode checkpoint-garbage sends --count CHECKPOINT envelopes
  *       whose note does not parse, and exits without waiting.
  *   relayc recv EP KEY ROSTER [options]
@@ -429,6 +430,9 @@ cmd_send(int argc, char **argv)
 		memcpy(rpk, c.me->enc[0].pk, 32);
 		kid = c.me->enc[0].key_id;
 	}
+	/* An insider sealing to a key id the recipient never had. */
+	if (strcmp(mode, "badkey") == 0)
+		kid = 999;
 	for (i = 0; i < count; i++) {
 		struct ident *signer = c.me;
 		char saved[FERRY_ID_MAX + 1];

@@ -494,6 +494,70 @@ TEST(local_failure_held)
 	cap_clear(&capB);
 }
 
+/*
+ * Issue 13, hole 3: MSGs sealed to an encryption key id no roster of
+ * bravo's lists and above its highest (key 999) are no longer held
+ * without limit (an insider filled the whole delivery window with them):
+ * held only while bravo's roster may lag (a HELLO asks for newer
+ * versions), for AGENTD_LAG_GRACE and at most AGENTD_LAG_HELD_MAX at a
+ * time; the rest are refused, FERRY_EWRONGKEY.  Genuine mail still flows.
+ */
+TEST(unknown_key_not_held_forever)
+{
+	struct env e;
+	char *json;
+	size_t len, mlen, i, nacks = 0, held0;
+	uint8_t id[16], *m, *wire, key[32], pk[32];
+	size_t wlen;
+	uint32_t kid;
+	uint64_t now = ferry_now_ms();
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(referral_json_to_wire_at(json, len, now, &wire, &wlen, NULL,
+	    0, NULL), 0);
+	CHECK_EQ(roster_enc_key_for_sending(A.roster, "bravo", now, &kid, pk),
+	    0);
+	CHECK_EQ(agentd_hello(&B), 0);
+	B.lag_version = 0;
+	held0 = B.nheld;
+	for (i = 0; i < AGENTD_LAG_HELD_MAX + 8; i++) {
+		CHECK_EQ(env_seal(alpha, "bravo", pk, 999, wire, wlen, NULL, now,
+		    key, id, &m, &mlen), 0);
+		cap_clear(&capB);
+		CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+		free(m);
+		nacks += cap_count(&capB, ENV_NACK);
+		CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+	}
+	/* The first AGENTD_LAG_HELD_MAX held (roster lag), the rest refused. */
+	CHECK_EQ(B.nheld - held0, AGENTD_LAG_HELD_MAX);
+	CHECK_EQ(nacks, 8);
+	CHECK_EQ(B.want_hello, 1);
+	if (capB.n > 0 && env_decode(capB.buf[capB.n - 1], capB.len[capB.n - 1],
+	    0, &e) == 0)
+		CHECK_EQ(-(int)e.code, FERRY_EWRONGKEY);
+	/* After the grace (no newer roster came): every one refused. */
+	CHECK_EQ(agentd_hello(&B), 0);
+	B.lag_since -= AGENTD_LAG_GRACE;
+	CHECK_EQ(env_seal(alpha, "bravo", pk, 999, wire, wlen, NULL, now, key,
+	    id, &m, &mlen), 0);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	free(m);
+	CHECK_EQ(cap_count(&capB, ENV_NACK), 1);
+	CHECK_EQ(B.nheld, 0);
+	/* Genuine mail is received and receipted. */
+	CHECK_EQ(seal_to_bravo(alpha, json, len, id, &m, &mlen), 0);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	free(m);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	free(wire);
+	free(json);
+	cap_clear(&capB);
+	B.want_hello = 0;
+}
+
 /* A NACK about ${id} signed by ${signer}, addressed to ${to}. */
 static int
 nack_from(struct ident *signer, const char *to, const uint8_t id[16],
@@ -1185,6 +1249,7 @@ main(void)
 	RUN(replies_group_commit);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
+	RUN(unknown_key_not_held_forever);
 	RUN(nack_transient_codes);
 	RUN(receipt_after_revocation);
 	RUN(reopen_keeps_state);
