@@ -29,7 +29,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Wshadow \
 	-Wno-unused-parameter -fstack-protector-strong -MMD -MP -Iproto -Iagent \
-	$(PKG_CFLAGS)
+	-Irelay $(PKG_CFLAGS)
 ifeq ($(WERROR),1)
 override CFLAGS += -Werror
 endif
@@ -49,6 +49,7 @@ endif
 PROTO_SRCS := $(wildcard proto/*.c)
 AGENTLIB_SRCS := $(filter-out agent/ferry-agent.c agent/ferry.c,$(wildcard agent/*.c))
 RELAY_SRCS := $(wildcard relay/*.c)
+RELAYLIB_SRCS := $(filter-out relay/main.c,$(RELAY_SRCS))
 KEYS_SRCS := $(wildcard keys/*.c)
 AUDIT_SRCS := $(wildcard audit/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
@@ -61,6 +62,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIBFERRY := $(BUILD)/libferry.a
 LIBAGENT := $(BUILD)/libagent.a
+LIBRELAY := $(BUILD)/librelay.a
 LIBTEST := $(BUILD)/libtest.a
 PROGS := $(BUILD)/ferry-relay $(BUILD)/ferry-agent $(BUILD)/ferry \
 	$(BUILD)/ferry-keys $(BUILD)/ferry-audit
@@ -87,13 +89,18 @@ $(LIBAGENT): $(call obj,$(AGENTLIB_SRCS))
 	@[ "$(V)" = 1 ] || echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The relay but its main(): linked into ferry-relay and the unit tests.
+$(LIBRELAY): $(call obj,$(RELAYLIB_SRCS))
+	@[ "$(V)" = 1 ] || echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 $(LIBTEST): $(call obj,$(TESTLIB_SRCS))
 	@[ "$(V)" = 1 ] || echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 LINK = @[ "$(V)" = 1 ] || echo "  LD      $@"; $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ferry-relay: $(call obj,$(RELAY_SRCS)) $(LIBFERRY)
+$(BUILD)/ferry-relay: $(call obj,relay/main.c) $(LIBRELAY) $(LIBFERRY)
 	$(Q)$(LINK)
 $(BUILD)/ferry-agent: $(call obj,agent/ferry-agent.c) $(LIBAGENT) $(LIBFERRY)
 	$(Q)$(LINK)
@@ -104,7 +111,8 @@ $(BUILD)/ferry-keys: $(call obj,$(KEYS_SRCS)) $(LIBFERRY)
 $(BUILD)/ferry-audit: $(call obj,$(AUDIT_SRCS)) $(LIBFERRY)
 	$(Q)$(LINK)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTEST) $(LIBAGENT) $(LIBFERRY)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTEST) $(LIBRELAY) \
+    $(LIBAGENT) $(LIBFERRY)
 	@mkdir -p $(dir $@)
 	$(Q)$(LINK)
 

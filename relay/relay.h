@@ -6,8 +6,21 @@
  *   rlog.c     one log line per event to stderr, with a level
  *   zap.c      the ZAP handler thread (RFC 27) admitting roster agencies
  *   queue.c    the store-and-forward queue (tables in the log's LMDB env)
- *   loop.c     the ROUTER socket and the event loop (group commit)
+ *   loop.c     the ROUTER socket, its connection events, the event loop,
+ *              forwarding queued messages, setup and shutdown
+ *   batch.c    one turn's batch: each envelope checked, one group commit,
+ *              then the answers; expiry sweep; a full disk (H1)
+ *   rroster.c  the roster in force: start, SIGHUP reload, expiry
+ *   peer.c     the peer table, messages in flight, sends to a route
+ *   rutil.c    helpers the files above share (clock, log entries)
  *   metrics.c  counters, written as Prometheus text to <data>/metrics.prom
+ *
+ * loop.c, batch.c, rroster.c, peer.c and rutil.c share relay_int.h (the
+ * relay's state: peers, batch items, struct relay).  Calls between them
+ * go one way: loop.c -> batch.c -> rroster.c -> peer.c -> rutil.c (a file
+ * may skip steps down this order); sends leave through r->send, set by
+ * loop.c, so unit tests (tests/unit/test_relay_batch.c) capture them.
+ * Everything but main.c is also built as librelay.a for the unit tests.
  *
  * docs/relay.md documents the configuration keys and the metrics;
  * docs/protocol.md section 6 the link protocol.

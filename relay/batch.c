@@ -1,0 +1,955 @@
+/*
+ * batch.c: the relay's batch (docs/protocol.md section 6.3): what one
+ * turn of the loop drained, each envelope checked into an item (a new MSG
+ * to store, a duplicate to answer again, a refusal, a recipient's RECEIPT
+ * or NACK, an expiry, an agent's checkpoint, a pushed notice); then ONE
+ * log batch with every log entry and queue change, ONE synced commit;
+ * only then the answers (ACCEPTED, NACKs, forwarded finals).  A commit
+ * that failed for lack of space (H1) refuses the new MSGs and commits
+ * what frees space.  HELLO, CREDIT, HEARTBEAT and ASK are answered at
+ * once from what is committed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "note.h"
+#include "roster.h"
+#include "relay_int.h"
+
+#define SWEEP_MAX 1000		/* expired messages handled per sweep */
+#define FULL_RETRY_MS 60000	/* disk full: try new MSGs again after this */
+#define HELLO_PUSH_MS 1000	/* HELLO pushes per route: at most 1/s */
+#define REFUSED_LOG_MS 1000	/* REFUSED log entries: 1/s per peer (M3) */
+
+static struct item *
+item_new(struct relay *r)
+{
+	struct item *it;
+
+	if (r->nitems == r->capitems) {
+		size_t nc = r->capitems ? r->capitems * 2 : 64;
+
+		if ((it = realloc(r->items, nc * sizeof(*it))) == NULL)
+			return (NULL);
+		r->items = it;
+		r->capitems = nc;
+	}
+	it = &r->items[r->nitems++];
+	memset(it, 0, sizeof(*it));
+	return (it);
+}
+
+static void
+items_clear(struct relay *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++) {
+		free(r->items[i].buf);
+		free(r->items[i].final);
+		queue_msg_clear(&r->items[i].qm);
+	}
+	r->nitems = 0;
+}
+
+static void
+refuse(struct relay *r, struct item *it, int code)
+{
+
+	uint64_t now = rutil_mono_ms();
+
+	it->kind = IT_REFUSE;
+	it->code = code;
+	rutil_count_refused(r, code);
+	/*
+	 * One REFUSED log entry (and WARN line) per peer per second; the
+	 * others are only counted (metrics) and summed up in the next line,
+	 * so a peer sending garbage cannot grow the append-only log (M3).
+	 * A refused MSG is NACKed all the same.
+	 */
+	if (it->p->refused_entry_ms != 0 &&
+	    now - it->p->refused_entry_ms < REFUSED_LOG_MS) {
+		it->quiet = 1;
+		it->p->refused_quiet++;
+		it->nle = 0;
+		return;
+	}
+	it->p->refused_entry_ms = now;
+	it->quiet_n = it->p->refused_quiet;
+	it->p->refused_quiet = 0;
+	rutil_le_set(&it->le[0], LOG_REFUSED, it->e.type == ENV_MSG ? it->e.id :
+	    NULL, it->hash, it->p->id, NULL, r->roster->version);
+	it->le[0].code = code;
+	it->nle = 1;
+}
+
+/* Refuse without a log entry (nothing may be written: disk full). */
+static void
+refuse_nolog(struct relay *r, struct item *it, int code)
+{
+
+	refuse(r, it, code);
+	it->nle = 0;
+}
+
+/* Is ${id} already accepted earlier in this batch? */
+static struct item *
+batch_has(struct relay *r, struct item *self, const uint8_t *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++) {
+		struct item *o = &r->items[i];
+
+		if (o == self)
+			break;
+		if ((o->kind == IT_ACCEPT || o->kind == IT_RECEIPT ||
+		    o->kind == IT_RNACK || o->kind == IT_EXPIRE) &&
+		    memcmp(o->qm.msg_id, id, FERRY_MSGID_LEN) == 0)
+			return (o);
+	}
+	return (NULL);
+}
+
+static void
+check_msg(struct relay *r, struct item *it, const uint8_t *spk)
+{
+	struct env *e = &it->e;
+	struct peer *rp;
+	struct item *o;
+	uint8_t h[32];
+	uint64_t seq;
+	int st;
+
+	/* Duplicates first: a message already held is answered as such
+	 * even if its recipient was revoked since (review H4). */
+	if ((o = batch_has(r, it, e->id)) != NULL) {
+		if (o->kind == IT_ACCEPT &&
+		    memcmp(o->hash, it->hash, 32) == 0) {
+			it->kind = IT_DUP;
+			memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+			it->dup_same = 1;	/* index known after commit */
+			it->dup_ref = (size_t)(o - r->items);
+		} else if (o->kind != IT_ACCEPT &&
+		    memcmp(o->qm.env_hash, it->hash, 32) == 0) {
+			/*
+			 * Finished in this very batch (RECEIPT, recipient
+			 * NACK or expiry): a duplicate of a finished message,
+			 * answered with that final envelope (review H3b).
+			 */
+			const uint8_t *fb = o->kind == IT_EXPIRE ? o->final :
+			    o->buf;
+			size_t fl = o->kind == IT_EXPIRE ? o->flen : o->len;
+
+			if ((it->final = malloc(fl ? fl : 1)) == NULL) {
+				refuse(r, it, FERRY_ENOMEM);
+				return;
+			}
+			memcpy(it->final, fb, fl);
+			it->flen = fl;
+			it->kind = IT_DUP;
+			it->dup_final = 1;
+			memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+			it->qm.log_index = o->qm.log_index;
+		} else
+			refuse(r, it, FERRY_EDUPMSG);
+		return;
+	}
+	st = queue_lookup(r->q, e->id, h, &seq, &it->final, &it->flen);
+	if (st < 0) {
+		refuse(r, it, FERRY_EINTERNAL);
+		return;
+	}
+	if (st != QUEUE_NONE) {
+		if (memcmp(h, it->hash, 32) != 0) {
+			refuse(r, it, FERRY_EDUPMSG);
+			return;
+		}
+		/* Same bytes as an envelope already verified and held. */
+		it->kind = IT_DUP;
+		memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+		if (st == QUEUE_QUEUED) {
+			struct queue_msg qm;
+
+			if (queue_get(r->q, seq, &qm) == 0) {
+				it->qm.log_index = qm.log_index;
+				queue_msg_clear(&qm);
+			}
+		} else if (log_find_msg(r->log, e->id, LOG_ACCEPTED,
+		    &it->qm.log_index) != 0)
+			it->qm.log_index = 0;
+		return;
+	}
+	if (!rutil_active(r, e->to)) {
+		refuse(r, it, FERRY_ERECIPIENT);
+		return;
+	}
+	if (env_verify(e, spk) != 0) {
+		refuse(r, it, FERRY_EBADSIG);
+		return;
+	}
+	if (rroster_expired(r)) {
+		/*
+		 * DESIGN: a roster past its expiry is not trusted for new
+		 * work.  Messages already accepted are still delivered and
+		 * receipted; the sender retries once a newer version is in
+		 * force (agents treat FERRY_EEXPIRED from the relay as
+		 * transient).
+		 */
+		refuse(r, it, FERRY_EEXPIRED);
+		return;
+	}
+	if (r->full_until > rutil_mono_ms()) {
+		/* H1: out of space; transient for the sender, which retries. */
+		refuse_nolog(r, it, FERRY_ENOSPC);
+		return;
+	}
+	rp = peer_get(r, e->to, 1);
+	if (rp == NULL) {
+		refuse(r, it, FERRY_ENOMEM);
+		return;
+	}
+	if (rp->depth >= r->c->queue_max ||
+	    rp->bytes + it->len > r->c->queue_max_bytes) {
+		refuse(r, it, FERRY_EQUEUEFULL);
+		return;
+	}
+	it->kind = IT_ACCEPT;
+	rp->depth++;		/* undone if the batch fails */
+	rp->bytes += it->len;
+	it->qm.accepted_ms = ferry_now_ms();
+	memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+	memcpy(it->qm.env_hash, it->hash, 32);
+	snprintf(it->qm.from, sizeof(it->qm.from), "%s", e->from);
+	snprintf(it->qm.to, sizeof(it->qm.to), "%s", e->to);
+	it->qm.env = NULL;	/* points at it->buf when stored */
+	it->qm.env_len = it->len;
+	rutil_le_set(&it->le[0], LOG_ACCEPTED, e->id, it->hash, e->from, e->to,
+	    r->roster->version);
+	it->nle = 1;
+}
+
+/* RECEIPT or NACK from a message's recipient. */
+static void
+check_answer(struct relay *r, struct item *it, const uint8_t *spk)
+{
+	struct env *e = &it->e;
+	uint8_t h[32];
+	uint64_t seq;
+	uint8_t *fin = NULL;
+	size_t flen = 0;
+	struct queue_msg qm;
+	struct peer *sp;
+	int st;
+
+	if (env_verify(e, spk) != 0) {
+		refuse(r, it, FERRY_EBADSIG);
+		return;
+	}
+	if (batch_has(r, it, e->msg_id) != NULL) {
+		it->kind = IT_SKIP;	/* duplicate answer in one batch */
+		return;
+	}
+	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
+	free(fin);
+	if (st == QUEUE_DONE) {
+		it->kind = IT_SKIP;	/* already finished: harmless */
+		return;
+	}
+	if (st != QUEUE_QUEUED || memcmp(h, e->env_hash, 32) != 0 ||
+	    queue_get(r->q, seq, &qm) != 0) {
+		refuse(r, it, FERRY_ENOENT);
+		return;
+	}
+	if (strcmp(qm.to, e->from) != 0 || strcmp(qm.from, e->to) != 0) {
+		queue_msg_clear(&qm);
+		refuse(r, it, FERRY_ESENDER);
+		return;
+	}
+	free(qm.env);
+	qm.env = NULL;
+	it->qm = qm;
+	it->kind = e->type == ENV_RECEIPT ? IT_RECEIPT : IT_RNACK;
+	sp = peer_get(r, qm.from, 0);
+	it->notify = !(sp != NULL && sp->routed);
+	if (e->type == ENV_RECEIPT) {
+		rutil_le_set(&it->le[0], LOG_RECEIPT, qm.msg_id, qm.env_hash,
+		    qm.to, qm.from, e->roster_version);
+		it->le[0].ref_index = e->log_index;
+		if (it->len <= LOG_AUX_MAX) {
+			it->le[0].aux = it->buf;
+			it->le[0].aux_len = it->len;
+		}
+		rutil_le_set(&it->le[1], LOG_DELIVERED, qm.msg_id, qm.env_hash,
+		    qm.to, qm.from, r->roster->version);
+		it->nle = 2;
+	} else {
+		rutil_le_set(&it->le[0], LOG_NACK, qm.msg_id, qm.env_hash,
+		    qm.to, qm.from, r->roster->version);
+		it->le[0].code = -(int32_t)e->code;
+		it->nle = 1;
+	}
+}
+
+/*
+ * An agent's CHECKPOINT (M3): logged only if its note parses, names the
+ * sender's own log (origin "ferry/<id>"), is signed by the sender's key,
+ * fits a log entry, and grows the tree past the last one logged for this
+ * peer (since start); an unchanged one is skipped, anything else refused.
+ */
+static void
+check_checkpoint(struct relay *r, struct item *it, struct peer *p,
+    const uint8_t *spk)
+{
+	struct note_checkpoint cp;
+	char origin[FERRY_ID_MAX + 8];
+	int rc;
+
+	if (it->e.blob_len == 0 || it->e.blob_len > LOG_AUX_MAX) {
+		refuse(r, it, FERRY_ETOOBIG);
+		return;
+	}
+	if ((rc = note_parse_checkpoint(it->e.blob, it->e.blob_len, &cp)) !=
+	    0) {
+		refuse(r, it, rc);
+		return;
+	}
+	snprintf(origin, sizeof(origin), "ferry/%s", p->id);
+	if (strcmp(cp.origin, origin) != 0) {
+		refuse(r, it, FERRY_ESENDER);
+		return;
+	}
+	if (note_verify(it->e.blob, it->e.blob_len, cp.origin, spk) != 0) {
+		refuse(r, it, FERRY_EBADSIG);
+		return;
+	}
+	if (cp.size <= p->cp_size) {
+		it->kind = IT_SKIP;	/* nothing new */
+		return;
+	}
+	p->cp_size = cp.size;
+	it->kind = IT_CHECKPOINT;
+	rutil_le_set(&it->le[0], LOG_CHECKPOINT, NULL, it->hash, p->id, NULL,
+	    r->roster->version);
+	it->le[0].aux = it->e.blob;
+	it->le[0].aux_len = it->e.blob_len;
+	it->nle = 1;
+}
+
+struct push_ctx {
+	struct relay *r;
+	struct peer *p;
+};
+
+static int
+push_one(void *ctx, uint64_t v, const uint8_t *b, size_t n)
+{
+	struct push_ctx *pc = ctx;
+
+	peer_push_roster(pc->r, pc->p, v, b, n);
+	return (0);
+}
+
+/* Push kept notices (receipts/NACKs) to ${p}; queue their removal. */
+static int
+notice_one(void *ctx, uint64_t nseq, const uint8_t *b, size_t n)
+{
+	struct push_ctx *pc = ctx;
+	struct item *it;
+
+	if (peer_send(pc->r, pc->p, b, n) != 0)
+		return (1);
+	if ((it = item_new(pc->r)) == NULL)
+		return (1);
+	it->kind = IT_NOTIFIED;
+	it->p = pc->p;
+	it->nseq = nseq;
+	snprintf(it->nsender, sizeof(it->nsender), "%s", pc->p->id);
+	return (0);
+}
+
+/*
+ * A HELLO's values are passed, not the envelope: pushing kept notices adds
+ * items (notice_one -> item_new), which may move the item array that the
+ * HELLO's own envelope lives in.
+ */
+static void
+on_hello(struct relay *r, struct peer *p, uint64_t credit,
+    uint64_t roster_version)
+{
+	struct push_ctx pc = { r, p };
+
+	p->window = credit < r->c->credit_max ? credit : r->c->credit_max;
+	/*
+	 * A HELLO resends what is in flight (an agent asks so after it
+	 * reloads its keys) and pushes rosters and kept notices, but at most
+	 * once a second per route: a HELLO loop cannot pile sends up in the
+	 * peer's pipe (H2); later ones within the second only set W.
+	 */
+	if (p->hello_ms != 0 && rutil_mono_ms() - p->hello_ms < HELLO_PUSH_MS) {
+		rlog(RLOG_DEBUG, "hello", "agency=%s credit=%llu repeated=1",
+		    p->id, (unsigned long long)p->window);
+		return;
+	}
+	p->hello_ms = rutil_mono_ms();
+	peer_fl_clear(p);
+	p->progress_ms = rutil_mono_ms();
+	rlog(RLOG_INFO, "hello", "agency=%s roster=%llu credit=%llu depth=%llu",
+	    p->id, (unsigned long long)roster_version,
+	    (unsigned long long)p->window, (unsigned long long)p->depth);
+	if (roster_version < r->roster->version)
+		(void)queue_rosters(r->q, roster_version, push_one, &pc);
+	(void)queue_notices(r->q, p->id, notice_one, &pc);
+}
+
+/*
+ * An ASK from sender ${p}: what became of its message e->msg_id (issue 13,
+ * hole 1)?  Answered from what is committed, never from this batch (an
+ * answer in this batch is sent after its commit anyway): finished -> the
+ * final kept in q.ids (the recipient's RECEIPT, or a NACK), sent again;
+ * still queued -> nothing (it is in custody, the sender asks again
+ * later); unknown here (this relay lost its data or was restored from an
+ * old backup), or known under another envelope hash -> NACK
+ * FERRY_ENOTHELD, on which the sender uploads the whole MSG again.  Only
+ * the message's own sender is told anything.  Nothing is logged.
+ */
+static void
+on_ask(struct relay *r, struct item *it, struct peer *p)
+{
+	const struct env *e = &it->e;
+	struct queue_msg qm;
+	struct env fe;
+	uint8_t h[32], *fin = NULL;
+	size_t flen = 0;
+	uint64_t seq;
+	int st, mine = 0;
+
+	it->kind = IT_SKIP;
+	r->m.asks++;
+	if (batch_has(r, it, e->msg_id) != NULL)
+		return;
+	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
+	if (st < 0) {
+		rlog(RLOG_WARN, "ask", "agency=%s: %s", p->id,
+		    ferry_strerror(st));
+		return;
+	}
+	if (st == QUEUE_NONE || memcmp(h, e->env_hash, 32) != 0) {
+		free(fin);
+		r->m.asks_unknown++;
+		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD);
+		return;
+	}
+	if (st == QUEUE_QUEUED) {
+		if (queue_get(r->q, seq, &qm) == 0) {
+			mine = strcmp(qm.from, p->id) == 0;
+			queue_msg_clear(&qm);
+		}
+		if (!mine)	/* someone else's: as if unknown */
+			peer_send_nack(r, p, e->msg_id, e->env_hash,
+			    FERRY_ENOTHELD);
+		return;
+	}
+	/* Finished: the final is addressed to the message's sender. */
+	if (fin != NULL && env_decode(fin, flen, r->c->max_body, &fe) == 0 &&
+	    strcmp(fe.to, p->id) == 0) {
+		r->m.asks_answered++;
+		(void)peer_send(r, p, fin, flen);
+	} else
+		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD);
+	free(fin);
+}
+
+/**
+ * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
+ * whose first frame ${b} came from agency ${p} into the batch: checked,
+ * its answer and log entries kept for batch_commit and batch_answer (the
+ * bytes are copied).  HELLO, CREDIT, HEARTBEAT and ASK are handled at
+ * once.
+ */
+void
+batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
+    int nframes)
+{
+	struct item *it;
+	const uint8_t *spk;
+	uint8_t pk[32];
+	int rc;
+
+	if ((it = item_new(r)) == NULL)
+		return;
+	it->p = p;
+	it->len = len;
+	if ((it->buf = malloc(len ? len : 1)) == NULL) {
+		r->nitems--;
+		return;
+	}
+	memcpy(it->buf, b, len);
+	env_hash(it->buf, len, it->hash);
+	if (nframes != 1 || len == 0) {
+		refuse(r, it, FERRY_EFRAMES);
+		return;
+	}
+	if ((rc = env_decode(it->buf, len, r->c->max_body, &it->e)) != 0) {
+		memset(&it->e, 0, sizeof(it->e));
+		refuse(r, it, rc);
+		return;
+	}
+	if (strcmp(it->e.from, p->id) != 0) {
+		refuse(r, it, FERRY_ESENDER);
+		return;
+	}
+	if ((rc = roster_sender_key(r->roster, p->id, pk)) != 0) {
+		refuse(r, it, rc == FERRY_EUNKNOWNAGENCY ? FERRY_EREVOKED : rc);
+		return;
+	}
+	spk = pk;
+	switch (it->e.type) {
+	case ENV_MSG:
+		check_msg(r, it, spk);
+		break;
+	case ENV_RECEIPT:
+	case ENV_NACK:
+		check_answer(r, it, spk);
+		break;
+	case ENV_HELLO:
+	case ENV_CREDIT:
+	case ENV_HEARTBEAT:
+	case ENV_CHECKPOINT:
+	case ENV_ASK:
+		if (env_verify(&it->e, spk) != 0) {
+			refuse(r, it, FERRY_EBADSIG);
+			break;
+		}
+		if (it->e.type == ENV_HELLO) {
+			it->kind = IT_SKIP;
+			on_hello(r, p, it->e.credit, it->e.roster_version);
+		} else if (it->e.type == ENV_ASK) {
+			on_ask(r, it, p);
+		} else if (it->e.type == ENV_CREDIT) {
+			it->kind = IT_SKIP;
+			p->window = it->e.credit < r->c->credit_max ?
+			    it->e.credit : r->c->credit_max;
+		} else if (it->e.type == ENV_HEARTBEAT) {
+			it->kind = IT_SKIP;
+			peer_send_simple(r, p, ENV_HEARTBEAT);
+		} else
+			check_checkpoint(r, it, p, spk);
+		break;
+	default:
+		refuse(r, it, FERRY_EMSGTYPE);
+		break;
+	}
+}
+
+/* The NACK envelope that finishes an expired message. */
+static int
+expire_item(struct relay *r, const struct queue_msg *qm)
+{
+	struct item *it;
+	struct peer *sp;
+
+	if ((it = item_new(r)) == NULL)
+		return (-1);
+	it->kind = IT_EXPIRE;
+	it->qm = *qm;
+	it->qm.env = NULL;
+	if (peer_make_nack(r, qm->from, qm->msg_id, qm->env_hash,
+	    FERRY_EEXPIREDMSG, &it->final, &it->flen) != 0) {
+		r->nitems--;
+		return (-1);
+	}
+	sp = peer_get(r, qm->from, 0);
+	it->notify = !(sp != NULL && sp->routed);
+	rutil_le_set(&it->le[0], LOG_EXPIRED, qm->msg_id, qm->env_hash,
+	    qm->from, qm->to, r->roster->version);
+	it->le[0].code = FERRY_EEXPIREDMSG;
+	it->nle = 1;
+	return (0);
+}
+
+struct sweep_ctx {
+	struct relay *r;
+	uint64_t now;
+	size_t n;
+};
+
+static int
+sweep_one(void *ctx, const struct queue_msg *qm)
+{
+	struct sweep_ctx *sc = ctx;
+
+	struct peer *rp;
+
+	if (qm->accepted_ms + sc->r->c->expiry_ms > sc->now)
+		return (1);	/* seq order is accept order: done */
+	/*
+	 * In flight to a connected recipient: it may be in its inbox
+	 * already, so its RECEIPT must still be taken (review H3a).  It
+	 * expires once the recipient is gone (disconnect, heartbeat
+	 * timeout) or a send to it failed; a connected recipient that
+	 * never answers keeps it (redelivered every `redeliver`).
+	 */
+	rp = peer_get(sc->r, qm->to, 0);
+	if (rp != NULL && rp->routed && rp->inflight > 0 &&
+	    qm->seq <= rp->cursor)
+		return (0);
+	if (batch_has(sc->r, NULL, qm->msg_id) != NULL)
+		return (0);	/* answered in this very batch */
+	if (expire_item(sc->r, qm) != 0)
+		return (1);
+	return (++sc->n >= SWEEP_MAX);
+}
+
+/**
+ * batch_sweep(r, now): add an expiry to the batch for each queued message
+ * past its lifetime at wall clock ${now} (at most SWEEP_MAX).
+ */
+void
+batch_sweep(struct relay *r, uint64_t now)
+{
+	struct sweep_ctx sc = { r, now, 0 };
+
+	(void)queue_foreach(r->q, sweep_one, &sc);
+}
+
+/**
+ * batch_commit(r): commit the batch: every log entry and every queue
+ * change in one log batch, one synced commit (a full map is grown and the
+ * batch redone by the log).  Returns 0, or a negative code after which
+ * the relay stops (FERRY_ENOSPC: batch_disk_full first); nothing of a
+ * failed batch was written.
+ */
+int
+batch_commit(struct relay *r)
+{
+	struct log_batch *lb;
+	struct queue_txn *t;
+	uint64_t got, grows;
+	size_t i;
+	int j, rc = 0, need = 0;
+
+	for (i = 0; i < r->nitems; i++)
+		if (r->items[i].nle > 0 || r->items[i].kind == IT_NOTIFIED)
+			need = 1;
+	if (!need)
+		return (0);
+	grows = log_map_grows(r->log);
+	if ((rc = log_begin(r->log, &lb)) != 0)
+		return (rc);
+	if ((rc = queue_begin(r->q, lb, &t)) != 0) {
+		log_abort(lb);
+		return (rc);
+	}
+	for (i = 0; i < r->nitems && rc == 0; i++) {
+		struct item *it = &r->items[i];
+
+		for (j = 0; j < it->nle; j++) {
+			if ((rc = log_add(lb, &it->le[j], NULL, 0, &got)) != 0)
+				break;
+			if (j == 0)
+				it->log_index = got;
+		}
+		if (rc != 0)
+			break;
+		switch (it->kind) {
+		case IT_ACCEPT:
+			it->qm.log_index = it->log_index;
+			it->qm.env = it->buf;
+			rc = queue_put(t, &it->qm);
+			it->qm.env = NULL;
+			break;
+		case IT_RECEIPT:
+		case IT_RNACK:
+			rc = queue_finish(t, it->qm.msg_id, it->buf, it->len,
+			    it->notify);
+			break;
+		case IT_EXPIRE:
+			rc = queue_finish(t, it->qm.msg_id, it->final,
+			    it->flen, it->notify);
+			break;
+		case IT_NOTIFIED:
+			rc = queue_notified(t, it->nsender, it->nseq);
+			break;
+		default:
+			break;
+		}
+	}
+	if (rc != 0) {
+		queue_abort(t);
+		return (rc);
+	}
+	/* Test hook: die with the batch received and checked, unwritten. */
+	if (r->fault == BATCH_FAULT_BEFORE_COMMIT)
+		_exit(137);
+	/* Test hook (unit tests): fail as a full disk does. */
+	if (r->fail_commits > 0) {
+		r->fail_commits--;
+		queue_abort(t);
+		return (FERRY_ENOSPC);
+	}
+	rc = queue_commit(t);
+	if (log_map_grows(r->log) != grows)
+		rlog(RLOG_WARN, "queue-map-grow", "grows=%llu",
+		    (unsigned long long)(log_map_grows(r->log) - grows));
+	if (rc != 0)
+		return (rc);
+	r->m.commits++;
+	/* Test hook: die with the batch committed, nothing answered. */
+	if (r->fault == BATCH_FAULT_AFTER_COMMIT)
+		_exit(137);
+	(void)FERRY_FAULT("relay-commit");
+	for (i = 0; i < r->nitems; i++)
+		if (r->items[i].kind == IT_RECEIPT ||
+		    r->items[i].kind == IT_RNACK ||
+		    r->items[i].kind == IT_EXPIRE) {
+			(void)FERRY_FAULT("relay-commit-final");
+			break;
+		}
+	r->m.log_size = log_size(r->log);
+	return (rutil_refresh_checkpoint(r));
+}
+
+/**
+ * batch_answer(r): after the commit: answer, forward, account; the batch
+ * is empty then.
+ */
+void
+batch_answer(struct relay *r)
+{
+	struct peer *p;
+	size_t i;
+	char h[17];
+
+	for (i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+
+		switch (it->kind) {
+		case IT_ACCEPT:
+			r->m.accepted++;
+			rutil_hex8(h, it->qm.msg_id);
+			rlog(RLOG_INFO, "accepted",
+			    "msg=%s from=%s to=%s bytes=%zu log=%llu", h,
+			    it->qm.from, it->qm.to, it->len,
+			    (unsigned long long)it->log_index);
+			peer_send_accepted(r, it->p, it->qm.msg_id, it->hash,
+			    it->log_index);
+			break;
+		case IT_DUP:
+			r->m.duplicates++;
+			if (it->dup_same)
+				it->qm.log_index =
+				    r->items[it->dup_ref].log_index;
+			rutil_hex8(h, it->qm.msg_id);
+			rlog(RLOG_INFO, "duplicate", "msg=%s from=%s%s", h,
+			    it->p->id, it->final ? " done=1" : "");
+			peer_send_accepted(r, it->p, it->qm.msg_id, it->hash,
+			    it->qm.log_index);
+			if (it->final != NULL)
+				(void)peer_send(r, it->p, it->final, it->flen);
+			break;
+		case IT_REFUSE:
+			/* Rate-limited refusals: DEBUG lines only. */
+			rlog(it->quiet ? RLOG_DEBUG : RLOG_WARN, "refused",
+			    "from=%s code=%s bytes=%zu not_logged_before=%llu",
+			    it->p->id, ferry_errname(it->code), it->len,
+			    (unsigned long long)it->quiet_n);
+			/* NACK refused MSGs and undecodable input; a refused
+			 * RECEIPT, NACK or control envelope is only logged,
+			 * so no NACK can be mistaken for one about a MSG. */
+			if (it->e.type == ENV_MSG || it->e.type == 0)
+				peer_send_nack(r, it->p, it->e.type == ENV_MSG ?
+				    it->e.id : NULL, it->hash, it->code);
+			break;
+		case IT_RECEIPT:
+		case IT_RNACK:
+		case IT_EXPIRE:
+			rutil_hex8(h, it->qm.msg_id);
+			if (it->kind == IT_RECEIPT)
+				r->m.delivered++;
+			if (it->kind == IT_EXPIRE)
+				r->m.expired++;
+			rlog(it->kind == IT_RECEIPT ? RLOG_INFO : RLOG_WARN,
+			    it->kind == IT_RECEIPT ? "delivered" :
+			    it->kind == IT_RNACK ? "recipient-nack" : "expired",
+			    "msg=%s from=%s to=%s", h, it->qm.from, it->qm.to);
+			if ((p = peer_get(r, it->qm.to, 0)) != NULL) {
+				if (p->depth > 0)
+					p->depth--;
+				p->bytes -= p->bytes >= it->qm.env_len ?
+				    it->qm.env_len : p->bytes;
+				/* Credit back only for a message in flight
+				 * on this route (M2). */
+				if (peer_fl_done(p, it->qm.seq))
+					p->progress_ms = rutil_mono_ms();
+			}
+			/* Sent to the sender if it is connected now, even
+			 * when it was not at the check (a HELLO later in
+			 * this batch pushed the notices committed before
+			 * this one): the kept copy goes at its next HELLO,
+			 * and an ASK gets it from q.ids in any case. */
+			if ((p = peer_get(r, it->qm.from, 0)) != NULL &&
+			    FERRY_FAULT("relay-route-lost"))
+				peer_offline(r, p, "test-fault");
+			if (p != NULL && FERRY_FAULT("relay-forward-final"))
+				continue;	/* as if the send failed */
+			if (p != NULL && p->routed) {
+				if (it->kind == IT_EXPIRE)
+					(void)peer_send(r, p, it->final,
+					    it->flen);
+				else
+					(void)peer_send(r, p, it->buf, it->len);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	items_clear(r);
+}
+
+/* Bytes free for us on the data folder's filesystem (0 if unknown). */
+static uint64_t
+disk_free(const struct relay *r)
+{
+	struct statvfs sv;
+
+	if (statvfs(r->c->data, &sv) != 0)
+		return (0);
+	return ((uint64_t)sv.f_bavail * sv.f_frsize);
+}
+
+/**
+ * batch_disk_tick(r, now): while the disk is full (looked at every turn
+ * of the loop, a statvfs call): new MSGs are tried again once 1 MiB more than
+ * at the failure is free on the filesystem (space returned), or after
+ * FULL_RETRY_MS anyway (LMDB may have reusable pages by then).
+ */
+void
+batch_disk_tick(struct relay *r, uint64_t now)
+{
+
+	if (!r->m.disk_full || r->full_until <= now)
+		return;
+	if (disk_free(r) >= r->full_free0 + (1u << 20)) {
+		r->full_until = 0;
+		rlog(RLOG_INFO, "disk-retry", "free_kib=%llu",
+		    (unsigned long long)(disk_free(r) >> 10));
+	}
+}
+
+/** batch_accepts(r): does the batch store a new message? */
+int
+batch_accepts(const struct relay *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++)
+		if (r->items[i].kind == IT_ACCEPT)
+			return (1);
+	return (0);
+}
+
+/* Undo the in-memory counts of an IT_ACCEPT item that was not stored. */
+static void
+undo_accept(struct relay *r, struct item *it)
+{
+	struct peer *p;
+
+	if ((p = peer_get(r, it->qm.to, 0)) == NULL)
+		return;
+	if (p->depth > 0)
+		p->depth--;
+	p->bytes -= p->bytes >= it->len ? it->len : p->bytes;
+}
+
+/**
+ * batch_undo(r): undo in-memory counts of a batch that failed to commit;
+ * the batch is empty then.
+ */
+void
+batch_undo(struct relay *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nitems; i++)
+		if (r->items[i].kind == IT_ACCEPT)
+			undo_accept(r, &r->items[i]);
+	items_clear(r);
+}
+
+/**
+ * batch_disk_full(r, rc): a commit failed for lack of space (H1, ${rc} is
+ * FERRY_ENOSPC).  Nothing of the batch was
+ * written and nothing answered.  Refuse its new MSGs with a transient
+ * FERRY_ENOSPC NACK (no log entry) and drop its log-only entries, then
+ * try once more with what frees space (RECEIPTs, NACKs, expiries) and
+ * what answers from the store (duplicates); if that fails too, drop those
+ * as well (their senders and recipients retry: nothing was acknowledged).
+ * New MSGs are refused without trying until space returns (see
+ * batch_disk_tick).  0, or the
+ * error of a second failure that is not a lack of space.
+ */
+int
+batch_disk_full(struct relay *r, int rc)
+{
+	size_t i;
+
+	r->m.commit_failures++;
+	if (r->m.disk_full == 0)
+		rlog(RLOG_ERROR, "disk-full", "err=%s: no space left for the "
+		    "queue/log; new messages get NACK FERRY_ENOSPC, receipts "
+		    "still processed; free space in the data folder",
+		    ferry_errname(rc));
+	r->m.disk_full = 1;
+	r->full_until = rutil_mono_ms() + FULL_RETRY_MS;
+	r->full_free0 = disk_free(r);
+	for (i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+
+		if (it->kind == IT_ACCEPT) {
+			undo_accept(r, it);
+			refuse_nolog(r, it, FERRY_ENOSPC);
+		} else if (it->kind == IT_REFUSE)
+			it->nle = 0;
+		else if (it->kind == IT_CHECKPOINT) {
+			it->kind = IT_SKIP;
+			it->nle = 0;
+		} else if (it->kind == IT_DUP && it->dup_same &&
+		    r->items[it->dup_ref].kind != IT_ACCEPT)
+			refuse_nolog(r, it, FERRY_ENOSPC);
+	}
+	if ((rc = batch_commit(r)) == 0)
+		return (0);
+	if (rc != FERRY_ENOSPC)
+		return (rc);
+	r->m.commit_failures++;
+	rlog(RLOG_WARN, "disk-full", "err=%s: receipts of this batch not "
+	    "recorded; they are asked again", ferry_errname(rc));
+	for (i = 0; i < r->nitems; i++) {
+		struct item *it = &r->items[i];
+
+		if (it->nle > 0 || it->kind == IT_NOTIFIED ||
+		    it->dup_final) {
+			it->kind = IT_SKIP;
+			it->nle = 0;
+		}
+	}
+	return (0);
+}
+
+/** batch_free(r): free the batch's items; the relay is stopping. */
+void
+batch_free(struct relay *r)
+{
+
+	items_clear(r);
+	free(r->items);
+	r->items = NULL;
+	r->capitems = 0;
+}

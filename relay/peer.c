@@ -1,0 +1,274 @@
+/*
+ * peer.c: the relay's peers: one entry per agency seen (hash table, kept
+ * until the relay stops), each with its route and the set of messages in
+ * flight to it (credit, M2), and the envelopes the relay signs and sends
+ * to a peer's route (through r->send).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "ident.h"
+#include "roster.h"
+#include "relay_int.h"
+
+static unsigned
+hash_id(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return (h % NBUCKETS);
+}
+
+/**
+ * peer_get(r, id, create): the peer of agency ${id}, created (not routed,
+ * revoked unless active) if ${create}; NULL if unknown or out of memory.
+ * Peers live until the relay stops.
+ */
+struct peer *
+peer_get(struct relay *r, const char *id, int create)
+{
+	unsigned b = hash_id(id);
+	struct peer *p;
+
+	for (p = r->tab[b]; p != NULL; p = p->next)
+		if (strcmp(p->id, id) == 0)
+			return (p);
+	if (!create || (p = calloc(1, sizeof(*p))) == NULL)
+		return (NULL);
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	p->fd = -1;
+	p->revoked = !rutil_active(r, id);
+	p->next = r->tab[b];
+	r->tab[b] = p;
+	return (p);
+}
+
+/**
+ * peer_fl_clear(p): forget what is in flight to ${p} (its route changed or
+ * reset).
+ */
+void
+peer_fl_clear(struct peer *p)
+{
+
+	p->nfl = 0;
+	p->inflight = 0;
+	p->inflight_bytes = 0;
+	p->cursor = 0;
+}
+
+/**
+ * peer_fl_add(p, seq, now, bytes): ${seq} (${bytes} envelope bytes) was
+ * sent to ${p} at ${now}; 0 or -1 (no memory).
+ */
+int
+peer_fl_add(struct peer *p, uint64_t seq, uint64_t now, uint64_t bytes)
+{
+	struct flight *n;
+
+	if (p->nfl == p->capfl) {
+		size_t nc = p->capfl ? 2 * p->capfl : 16;
+
+		if ((n = realloc(p->fl, nc * sizeof(*n))) == NULL)
+			return (-1);
+		p->fl = n;
+		p->capfl = nc;
+	}
+	p->fl[p->nfl].seq = seq;
+	p->fl[p->nfl].sent_ms = now;
+	p->fl[p->nfl].bytes = bytes;
+	p->nfl++;
+	p->inflight = p->nfl;
+	p->inflight_bytes += bytes;
+	return (0);
+}
+
+/**
+ * peer_fl_drop(p, i): entry ${i} of ${p}'s in-flight set is answered or
+ * gone: drop it.
+ */
+void
+peer_fl_drop(struct peer *p, size_t i)
+{
+
+	p->inflight_bytes -= p->inflight_bytes >= p->fl[i].bytes ?
+	    p->fl[i].bytes : p->inflight_bytes;
+	memmove(&p->fl[i], &p->fl[i + 1], (p->nfl - i - 1) * sizeof(*p->fl));
+	p->nfl--;
+	p->inflight = p->nfl;
+}
+
+/**
+ * peer_fl_done(p, seq): ${seq} answered: give its credit back if it is in
+ * flight to ${p}; 1 if it was.
+ */
+int
+peer_fl_done(struct peer *p, uint64_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < p->nfl; i++)
+		if (p->fl[i].seq == seq) {
+			peer_fl_drop(p, i);
+			return (1);
+		}
+	return (0);
+}
+
+/** peer_offline(r, p, why): ${p} lost its route (logged with ${why}). */
+void
+peer_offline(struct relay *r, struct peer *p, const char *why)
+{
+
+	if (!p->routed)
+		return;
+	p->routed = 0;
+	peer_fl_clear(p);
+	p->fd = -1;
+	if (r->m.connected > 0)
+		r->m.connected--;
+	rlog(RLOG_INFO, "agent-offline", "agency=%s reason=%s", p->id, why);
+}
+
+/**
+ * peer_send(r, p, b, n): send one envelope to ${p}'s route; 0, or -1
+ * (route gone or full; errno says which).
+ */
+int
+peer_send(struct relay *r, struct peer *p, const uint8_t *b, size_t n)
+{
+
+	if (!p->routed || p->revoked)
+		return (-1);
+	if (FERRY_FAULT("relay-send"))
+		return (-1);	/* as if the pipe were full (EAGAIN) */
+	if (r->send(r, p->rid, p->rid_len, b, n) != 0) {
+		if (errno == EHOSTUNREACH)
+			peer_offline(r, p, "unreachable");
+		return (-1);
+	}
+	r->m.bytes_out += n;
+	return (0);
+}
+
+/* Encode and sign a relay envelope of ${e}'s type to ${to}. */
+static int
+relay_env(struct relay *r, struct env *e, const char *to, uint8_t **out,
+    size_t *len)
+{
+
+	e->version = ENV_VERSION;
+	env_new_id(e->id);
+	snprintf(e->from, sizeof(e->from), "%s", r->me->id);
+	snprintf(e->to, sizeof(e->to), "%s", to);
+	e->time = ferry_now_ms();
+	return (env_encode(e, r->me->sign_sk, out, len));
+}
+
+/**
+ * peer_make_nack(r, to, msg_id, hash, code, out, len): a relay-signed NACK
+ * of ${code} to ${to} (*${out} malloc'd, the caller's).
+ */
+int
+peer_make_nack(struct relay *r, const char *to, const uint8_t *msg_id,
+    const uint8_t *hash, int code, uint8_t **out, size_t *len)
+{
+	struct env e;
+	const char *why = ferry_strerror(code);
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_NACK;
+	if (msg_id != NULL)
+		memcpy(e.msg_id, msg_id, FERRY_MSGID_LEN);
+	if (hash != NULL)
+		memcpy(e.env_hash, hash, 32);
+	e.code = (uint32_t)-code;
+	e.reason = why;
+	e.reason_len = strlen(why);
+	return (relay_env(r, &e, to, out, len));
+}
+
+/** peer_send_nack(r, p, msg_id, hash, code): send ${p} a NACK of ${code}. */
+void
+peer_send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
+    const uint8_t *hash, int code)
+{
+	uint8_t *b;
+	size_t n;
+
+	if (peer_make_nack(r, p->id, msg_id, hash, code, &b, &n) != 0)
+		return;
+	(void)peer_send(r, p, b, n);
+	free(b);
+}
+
+/**
+ * peer_send_accepted(r, p, msg_id, hash, log_index): send ${p} an
+ * ACCEPTED with the relay's latest checkpoint.
+ */
+void
+peer_send_accepted(struct relay *r, struct peer *p, const uint8_t *msg_id,
+    const uint8_t *hash, uint64_t log_index)
+{
+	struct env e;
+	uint8_t *b;
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_ACCEPTED;
+	memcpy(e.msg_id, msg_id, FERRY_MSGID_LEN);
+	memcpy(e.env_hash, hash, 32);
+	e.log_index = log_index;
+	e.roster_version = r->roster->version;
+	e.blob = r->checkpoint;
+	e.blob_len = r->checkpoint_len;
+	if (relay_env(r, &e, p->id, &b, &n) != 0)
+		return;
+	(void)peer_send(r, p, b, n);
+	free(b);
+}
+
+/** peer_send_simple(r, p, type): send ${p} an envelope of ${type} alone. */
+void
+peer_send_simple(struct relay *r, struct peer *p, uint32_t type)
+{
+	struct env e;
+	uint8_t *b;
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	e.type = type;
+	if (relay_env(r, &e, p->id, &b, &n) != 0)
+		return;
+	(void)peer_send(r, p, b, n);
+	free(b);
+}
+
+/**
+ * peer_push_roster(r, p, version, bytes, len): push roster ${version}
+ * (${bytes}) to ${p}.
+ */
+void
+peer_push_roster(struct relay *r, struct peer *p, uint64_t version,
+    const uint8_t *bytes, size_t len)
+{
+	struct env e;
+	uint8_t *b;
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_ROSTER;
+	e.roster_version = version;
+	e.blob = bytes;
+	e.blob_len = len;
+	if (relay_env(r, &e, p->id, &b, &n) != 0)
+		return;
+	(void)peer_send(r, p, b, n);
+	free(b);
+}
+

@@ -1,0 +1,280 @@
+/*
+ * relay_int.h: what the files of the relay's core (loop.c, batch.c,
+ * rroster.c, peer.c, rutil.c) share, not for its other files (relay.h is
+ * their interface).  Each part names the file that defines it; relay.h
+ * says which way calls go between these files.
+ */
+#ifndef FERRY_RELAY_INT_H
+#define FERRY_RELAY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "relay.h"
+
+#define RID_MAX 256
+#define NBUCKETS 4096
+#define FD_MAX 65536		/* connection generations tracked per fd */
+
+/* A message in flight to a peer (M2): credit comes back only for these. */
+struct flight {
+	uint64_t seq;			/* queue seq */
+	uint64_t sent_ms;		/* mono ms of its latest send */
+	uint64_t bytes;			/* envelope bytes */
+};
+
+struct peer {
+	struct peer *next;		/* hash chain */
+	struct flight *fl;		/* in flight on this route, send order */
+	size_t nfl, capfl;
+	char id[FERRY_ID_MAX + 1];
+	int routed;			/* has a live route */
+	uint8_t rid[RID_MAX];
+	size_t rid_len;
+	int fd;				/* ZMQ_SRCFD of its latest message */
+	uint32_t fd_gen;		/* accept generation of that fd */
+	uint64_t window;		/* credit W */
+	uint64_t inflight;		/* sent, not yet acknowledged (= nfl) */
+	uint64_t cursor;		/* highest seq sent on this route */
+	uint64_t inflight_bytes;	/* envelope bytes of those in flight */
+	uint64_t hello_ms;		/* last HELLO that pushed (rate) */
+	uint64_t pump_after;		/* mono ms: send again (after EAGAIN) */
+	uint64_t progress_ms;		/* last delivery progress */
+	uint64_t depth;			/* messages queued for it */
+	uint64_t bytes;			/* envelope bytes queued for it */
+	int notices;			/* has kept notices to push */
+	int revoked;			/* not active in the roster in force */
+	uint64_t refused_log_ms;	/* last refused-revoked line (rate) */
+	uint64_t refused_entry_ms;	/* last REFUSED log entry (rate) */
+	uint64_t refused_quiet;		/* refusals since, not logged */
+	uint64_t cp_size;		/* tree size of its last checkpoint */
+};
+
+enum item_kind {
+	IT_SKIP = 0,	/* handled without a commit (HELLO, HEARTBEAT...) */
+	IT_ACCEPT,	/* new MSG: store, log, ACCEPTED */
+	IT_DUP,		/* duplicate MSG: answer again */
+	IT_REFUSE,	/* NACK + LOG_REFUSED */
+	IT_RECEIPT,	/* recipient's RECEIPT: finish, log, forward */
+	IT_RNACK,	/* recipient's NACK: finish, log, forward */
+	IT_EXPIRE,	/* expiry: finish, log, NACK the sender */
+	IT_CHECKPOINT,	/* an agent's checkpoint: log it */
+	IT_NOTIFIED	/* a kept notice was pushed: drop it */
+};
+
+struct item {
+	int kind;
+	struct peer *p;			/* connection it came from */
+	uint8_t *buf;			/* envelope bytes (owned) */
+	size_t len;
+	struct env e;			/* decoded; borrows buf */
+	uint8_t hash[32];		/* SHA-256 of buf */
+	int code;			/* IT_REFUSE: FERRY_E* */
+	struct queue_msg qm;		/* ACCEPT: new record; RECEIPT etc.: target */
+	uint8_t *final;			/* answer kept (RECEIPT/NACK) */
+	size_t flen;
+	int notify;			/* keep final for an offline sender */
+	uint64_t nseq;			/* IT_NOTIFIED */
+	char nsender[FERRY_ID_MAX + 1];
+	int dup_same;			/* IT_DUP of an item in this batch */
+	size_t dup_ref;			/* ... its index */
+	int quiet;			/* IT_REFUSE: no log entry, no line */
+	uint64_t quiet_n;		/* ... refusals not logged before it */
+	int dup_final;			/* IT_DUP answered with a final of
+					 * this batch (uncommitted) */
+	struct log_entry le[2];
+	int nle;
+	uint64_t log_index;		/* index of le[0] */
+};
+
+struct relay {
+	const struct config *c;
+	/*
+	 * Sends one envelope ${b} on the route ${rid}: 0, or -1 with errno
+	 * set (EAGAIN: the pipe is full; EHOSTUNREACH: the route is gone).
+	 * loop.c sends on the ROUTER socket; unit tests capture.
+	 */
+	int (*send)(struct relay *r, const uint8_t *rid, size_t rid_len,
+	    const uint8_t *b, size_t n);
+	struct ident *me;
+	struct roster *roster;
+	uint64_t expired_said;		/* roster version whose expiry was logged */
+	struct queue *q;
+	struct log *log;
+	void *zctx, *sock, *mon;
+	struct zap *zap;
+	struct peer *tab[NBUCKETS];
+	struct metrics m;
+	struct item *items;
+	size_t nitems, capitems;
+	uint64_t t_metrics, t_sweep;
+	uint32_t *fd_gen;		/* per fd: connections accepted on it */
+	struct peer **fd_peer;		/* per fd: agency authenticated on it */
+	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
+	int fault;			/* test hook, see batch_commit */
+	uint64_t fail_commits;		/* test hook, see batch_commit */
+	long turn_delay_ms;		/* test hook: pause before draining */
+	int fatal;			/* stop the loop (exit 1) */
+	int lock_fd;			/* <data>/relay.lock, flock'ed */
+	uint64_t full_until;		/* mono ms: new MSGs NACKed ENOSPC */
+	uint64_t full_free0;		/* bytes free when the commit failed */
+	uint64_t hs_refused, hs_log_ms;	/* refused handshakes (log rate) */
+	uint8_t *checkpoint;		/* latest signed note */
+	size_t checkpoint_len;
+};
+
+/* ---- rutil.c ---- */
+
+/** rutil_mono_ms(): monotonic clock in milliseconds. */
+uint64_t rutil_mono_ms(void);
+
+/** rutil_hex8(out, b): the first 8 bytes of ${b} in hex, for log lines. */
+void rutil_hex8(char out[17], const uint8_t *b);
+
+/** rutil_count_refused(r, code): count a refusal with FERRY_E* ${code}. */
+void rutil_count_refused(struct relay *r, int code);
+
+/** rutil_active(r, id): 1 if agency ${id} is active in the roster in force. */
+int rutil_active(const struct relay *r, const char *id);
+
+/**
+ * rutil_le_set(le, kind, msg_id, hash, from, to, roster_version): fill log
+ * entry ${le} (time now; NULL fields left empty).
+ */
+void rutil_le_set(struct log_entry *le, uint32_t kind, const uint8_t *msg_id,
+    const uint8_t *hash, const char *from, const char *to,
+    uint64_t roster_version);
+
+/**
+ * rutil_refresh_checkpoint(r): keep the log's latest signed checkpoint
+ * note in r->checkpoint (sent with each ACCEPTED).  0 or a FERRY_E* code.
+ */
+int rutil_refresh_checkpoint(struct relay *r);
+
+/* ---- peer.c ---- */
+
+/**
+ * peer_get(r, id, create): the peer of agency ${id}, created (not routed,
+ * revoked unless active) if ${create}; NULL if unknown or out of memory.
+ * Peers live until the relay stops.
+ */
+struct peer *peer_get(struct relay *r, const char *id, int create);
+
+/** peer_fl_clear(p): forget what is in flight to ${p}. */
+void peer_fl_clear(struct peer *p);
+
+/** peer_fl_add(p, seq, now, bytes): ${seq} was sent to ${p}; 0 or -1. */
+int peer_fl_add(struct peer *p, uint64_t seq, uint64_t now, uint64_t bytes);
+
+/** peer_fl_drop(p, i): drop entry ${i} of ${p}'s in-flight set. */
+void peer_fl_drop(struct peer *p, size_t i);
+
+/** peer_fl_done(p, seq): ${seq} answered: 1 if it was in flight to ${p}. */
+int peer_fl_done(struct peer *p, uint64_t seq);
+
+/** peer_offline(r, p, why): ${p} lost its route (logged with ${why}). */
+void peer_offline(struct relay *r, struct peer *p, const char *why);
+
+/**
+ * peer_send(r, p, b, n): send envelope ${b} to ${p}'s route; 0, or -1
+ * (route gone or full; errno says which).
+ */
+int peer_send(struct relay *r, struct peer *p, const uint8_t *b, size_t n);
+
+/**
+ * peer_make_nack(r, to, msg_id, hash, code, out, len): a relay-signed NACK
+ * of ${code} to ${to} (*${out} malloc'd, the caller's).
+ */
+int peer_make_nack(struct relay *r, const char *to, const uint8_t *msg_id,
+    const uint8_t *hash, int code, uint8_t **out, size_t *len);
+
+/** peer_send_nack(r, p, msg_id, hash, code): send ${p} a NACK of ${code}. */
+void peer_send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
+    const uint8_t *hash, int code);
+
+/**
+ * peer_send_accepted(r, p, msg_id, hash, log_index): send ${p} an
+ * ACCEPTED with the relay's latest checkpoint.
+ */
+void peer_send_accepted(struct relay *r, struct peer *p,
+    const uint8_t *msg_id, const uint8_t *hash, uint64_t log_index);
+
+/** peer_send_simple(r, p, type): send ${p} an envelope of ${type} alone. */
+void peer_send_simple(struct relay *r, struct peer *p, uint32_t type);
+
+/** peer_push_roster(r, p, version, bytes, len): send ${p} a ROSTER. */
+void peer_push_roster(struct relay *r, struct peer *p, uint64_t version,
+    const uint8_t *bytes, size_t len);
+
+/* ---- rroster.c ---- */
+
+/** rroster_zap_table(ro): the admission table of roster ${ro}, or NULL. */
+struct zap_table *rroster_zap_table(const struct roster *ro);
+
+/**
+ * rroster_expired(r): 1 if the roster in force is past its expiry (said
+ * once per version at ERROR).
+ */
+int rroster_expired(struct relay *r);
+
+/**
+ * rroster_start(r): at start, the stored roster or the pinned genesis
+ * file, then a newer file; sets r->roster.  0 or -1 (logged).
+ */
+int rroster_start(struct relay *r);
+
+/** rroster_reload(r): SIGHUP: adopt and push the roster file's next version. */
+void rroster_reload(struct relay *r);
+
+/* ---- batch.c ---- */
+
+/* FERRY_RELAY_FAULT test hooks (tests/scenario/relay_fault.sh). */
+enum { BATCH_FAULT_NONE, BATCH_FAULT_BEFORE_COMMIT, BATCH_FAULT_AFTER_COMMIT };
+
+/**
+ * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
+ * whose first frame ${b} came from agency ${p} into the batch: checked,
+ * its answer and log entries kept for batch_commit and batch_answer (the
+ * bytes are copied).  HELLO, CREDIT, HEARTBEAT and ASK are handled at
+ * once.
+ */
+void batch_add(struct relay *r, struct peer *p, const uint8_t *b,
+    size_t len, int nframes);
+
+/**
+ * batch_sweep(r, now): add an expiry to the batch for each queued message
+ * past its lifetime at wall clock ${now} (at most SWEEP_MAX).
+ */
+void batch_sweep(struct relay *r, uint64_t now);
+
+/**
+ * batch_commit(r): write the batch (log entries and queue changes) in one
+ * synced commit.  0, or a FERRY_E* code (nothing of it written).
+ */
+int batch_commit(struct relay *r);
+
+/**
+ * batch_disk_full(r, rc): batch_commit failed with FERRY_ENOSPC (${rc}):
+ * refuse the batch's new MSGs and commit what frees space; 0 or the code
+ * of a failure that is not a lack of space.
+ */
+int batch_disk_full(struct relay *r, int rc);
+
+/** batch_disk_tick(r, now): while the disk is full, see if space returned. */
+void batch_disk_tick(struct relay *r, uint64_t now);
+
+/** batch_accepts(r): 1 if the batch stores a new message. */
+int batch_accepts(const struct relay *r);
+
+/** batch_answer(r): after the commit: answer, forward, count; empties it. */
+void batch_answer(struct relay *r);
+
+/** batch_undo(r): a commit failed: undo the batch's counts, empty it. */
+void batch_undo(struct relay *r);
+
+/** batch_free(r): free the batch's items; the relay is stopping. */
+void batch_free(struct relay *r);
+
+#endif

@@ -1,0 +1,600 @@
+/*
+ * test_relay_batch.c: the relay's batch (relay/batch.c) without sockets:
+ * a relay state with its log and queue in a temporary folder, envelopes
+ * handed to batch_add as if drained from the socket, sends captured
+ * through r->send.  A new MSG is committed once and answered only after
+ * the commit; a duplicate in the same batch gets the same log index; a
+ * RECEIPT finishes a queued message and its final is kept; RECEIPTs for
+ * unknown messages or under another hash are refused; an ASK is answered
+ * from what is committed; a failed commit answers nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../lib/harness.h"
+#include "envelope.h"
+#include "ident.h"
+#include "log.h"
+#include "roster.h"
+#include "relay_int.h"
+
+#define DAY (24ULL * 3600 * 1000)
+
+static struct ident *admin, *relay, *alpha, *bravo;
+static struct roster *ro;		/* for the senders' key lookups */
+static const uint8_t *ro_bytes;
+static size_t ro_len;
+static char dir[512];
+static struct config conf;
+
+/* What the relay sent, in order: to whom (the route id) and the bytes. */
+#define SENT_MAX 64
+static struct {
+	char to[FERRY_ID_MAX + 1];
+	uint8_t *b;
+	size_t n;
+} sent[SENT_MAX];
+static size_t nsent;
+
+static int
+cap_send(struct relay *r, const uint8_t *rid, size_t rid_len,
+    const uint8_t *b, size_t n)
+{
+
+	if (nsent == SENT_MAX || rid_len > FERRY_ID_MAX ||
+	    (sent[nsent].b = malloc(n)) == NULL)
+		return (-1);
+	memcpy(sent[nsent].to, rid, rid_len);
+	sent[nsent].to[rid_len] = '\0';
+	memcpy(sent[nsent].b, b, n);
+	sent[nsent].n = n;
+	nsent++;
+	return (0);
+}
+
+static void
+sent_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < nsent; i++)
+		free(sent[i].b);
+	nsent = 0;
+}
+
+/* Sent envelope ${i} decoded into ${e}: its type, or 0. */
+static uint32_t
+sent_type(size_t i, struct env *e)
+{
+
+	if (i >= nsent || env_decode(sent[i].b, sent[i].n, 0, e) != 0)
+		return (0);
+	return (e->type);
+}
+
+static int
+add_request(struct roster *r, struct ident *i, int which)
+{
+	uint8_t *req;
+	size_t len;
+	int rc;
+
+	if ((rc = roster_request_make(i, ferry_now_ms(), &req, &len)) != 0)
+		return (rc);
+	if (which == 0)
+		rc = roster_admin_add(r, req, len);
+	else if (which == 1)
+		rc = roster_relay_set(r, req, len, "tcp://127.0.0.1:1");
+	else
+		rc = roster_agency_add(r, req, len);
+	free(req);
+	return (rc);
+}
+
+static int
+setup(void)
+{
+	uint64_t now = ferry_now_ms();
+
+	snprintf(dir, sizeof(dir), "%s", t_tmpdir());
+	if (ident_generate("admin-1", IDENT_ADMIN, "admin", now, 365 * DAY,
+	    &admin) || ident_generate("relay", IDENT_RELAY, "relay", now,
+	    365 * DAY, &relay) || ident_generate("alpha", IDENT_CHARITY,
+	    "Alpha", now, 365 * DAY, &alpha) || ident_generate("bravo",
+	    IDENT_POLICE, "Bravo", now, 365 * DAY, &bravo))
+		return (-1);
+	if (roster_new(now, now + 365 * DAY, &ro) != 0)
+		return (-1);
+	if (add_request(ro, admin, 0) || roster_set_threshold(ro, 1) ||
+	    add_request(ro, relay, 1) || add_request(ro, alpha, 2) ||
+	    add_request(ro, bravo, 2) || roster_seal(ro) ||
+	    roster_sign(ro, admin->sign_sk) ||
+	    roster_bytes(ro, &ro_bytes, &ro_len))
+		return (-1);
+	return (0);
+}
+
+/* Agency ${id} has a live route (its id is its routing id here). */
+static struct peer *
+route(struct relay *r, const char *id)
+{
+	struct peer *p;
+
+	if ((p = peer_get(r, id, 1)) == NULL)
+		return (NULL);
+	p->routed = 1;
+	p->rid_len = strlen(id);
+	memcpy(p->rid, id, p->rid_len);
+	return (p);
+}
+
+/* A fresh relay: its own log and queue, alpha and bravo routed. */
+static struct relay *
+relay_new(void)
+{
+	static int n;
+	struct log_opts lo = { queue_dbs, QUEUE_NDBS, 0 };
+	struct relay *r;
+	char path[CONFIG_PATH_MAX + 16];
+
+	sent_clear();
+	config_defaults(&conf);
+	snprintf(conf.data, sizeof(conf.data), "%s/relay-%d", dir, n++);
+	snprintf(path, sizeof(path), "%s/log", conf.data);
+	if (mkdir(conf.data, 0700) != 0 || mkdir(path, 0700) != 0 ||
+	    (r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	r->c = &conf;
+	r->me = relay;
+	r->send = cap_send;
+	r->lock_fd = -1;
+	if (roster_parse(ro_bytes, ro_len, &r->roster) != 0 ||
+	    log_open_ex(path, "ferry/relay", relay->sign_sk, &lo,
+	    &r->log) != 0 || queue_open(r->log, &r->q) != 0 ||
+	    rutil_refresh_checkpoint(r) != 0 || route(r, "alpha") == NULL ||
+	    route(r, "bravo") == NULL) {
+		fprintf(stderr, "# relay_new failed\n");
+		return (NULL);
+	}
+	return (r);
+}
+
+static void
+relay_done(struct relay *r)
+{
+	struct peer *p, *np;
+	size_t b;
+
+	if (r == NULL)
+		return;
+	batch_free(r);
+	for (b = 0; b < NBUCKETS; b++)
+		for (p = r->tab[b]; p != NULL; p = np) {
+			np = p->next;
+			free(p->fl);
+			free(p);
+		}
+	free(r->checkpoint);
+	roster_free(r->roster);
+	queue_close(r->q);
+	log_close(r->log);
+	free(r);
+	sent_clear();
+}
+
+/* The end of a turn of the loop: commit (full disk handled), answer. */
+static int
+turn(struct relay *r)
+{
+	int rc;
+
+	if ((rc = batch_commit(r)) == FERRY_ENOSPC)
+		rc = batch_disk_full(r, rc);
+	if (rc != 0) {
+		batch_undo(r);
+		return (rc);
+	}
+	batch_answer(r);
+	return (0);
+}
+
+/* ${from}'s envelope ${b} arrives, as batch_add from the socket. */
+static void
+arrive(struct relay *r, const char *from, const uint8_t *b, size_t n)
+{
+
+	batch_add(r, peer_get(r, from, 1), b, n, 1);
+}
+
+/* A sealed MSG from alpha to bravo: its id and envelope hash. */
+static int
+make_msg(uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32], uint8_t **out,
+    size_t *len)
+{
+	uint8_t pk[32], ck[32];
+	uint32_t kid;
+	int rc;
+
+	if ((rc = roster_enc_key_for_sending(ro, "bravo", ferry_now_ms(),
+	    &kid, pk)) != 0)
+		return (rc);
+	if ((rc = env_seal(alpha, "bravo", pk, kid, (const uint8_t *)"hi", 2,
+	    NULL, ferry_now_ms(), ck, id, out, len)) != 0)
+		return (rc);
+	env_hash(*out, *len, hash);
+	return (0);
+}
+
+/* A signed envelope of ${type} by ${from} to ${to} about (${id}, ${hash}). */
+static int
+make_env(struct ident *from, const char *to, uint32_t type,
+    const uint8_t id[FERRY_MSGID_LEN], const uint8_t hash[32],
+    const uint8_t *blob, size_t blen, uint8_t **out, size_t *len)
+{
+	struct env e;
+
+	memset(&e, 0, sizeof(e));
+	e.version = ENV_VERSION;
+	e.type = type;
+	env_new_id(e.id);
+	snprintf(e.from, sizeof(e.from), "%s", from->id);
+	snprintf(e.to, sizeof(e.to), "%s", to);
+	e.time = ferry_now_ms();
+	if (id != NULL)
+		memcpy(e.msg_id, id, FERRY_MSGID_LEN);
+	if (hash != NULL)
+		memcpy(e.env_hash, hash, 32);
+	e.log_index = 1;
+	e.roster_version = 1;
+	e.blob = blob;
+	e.blob_len = blen;
+	return (env_encode(&e, from->sign_sk, out, len));
+}
+
+/* Queue state of ${id} (QUEUE_*), its final (malloc'd) if done. */
+static int
+lookup(struct relay *r, const uint8_t id[FERRY_MSGID_LEN], uint8_t **fin,
+    size_t *flen)
+{
+	uint8_t h[32];
+	uint64_t seq;
+	uint8_t *f = NULL;
+	size_t fl = 0;
+	int st;
+
+	st = queue_lookup(r->q, id, h, &seq, &f, &fl);
+	if (fin != NULL) {
+		*fin = f;
+		*flen = fl;
+	} else
+		free(f);
+	return (st);
+}
+
+/* A message of alpha's to bravo, committed and answered (one turn). */
+static int
+queued_msg(struct relay *r, uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32])
+{
+	uint8_t *m;
+	size_t n;
+	int rc;
+
+	if ((rc = make_msg(id, hash, &m, &n)) != 0)
+		return (rc);
+	arrive(r, "alpha", m, n);
+	free(m);
+	if ((rc = turn(r)) != 0)
+		return (rc);
+	sent_clear();
+	return (lookup(r, id, NULL, NULL) == QUEUE_QUEUED ? 0 : -1);
+}
+
+TEST(msg_committed_then_accepted)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *m = NULL;
+	uint64_t size0;
+	size_t n;
+	struct env e;
+
+	CHECK(r != NULL);
+	CHECK_EQ(make_msg(id, h, &m, &n), 0);
+	size0 = log_size(r->log);
+	arrive(r, "alpha", m, n);
+	free(m);
+	/* Checked, held in the batch: nothing answered, nothing written. */
+	CHECK_EQ(r->nitems, 1);
+	CHECK_EQ(r->items[0].kind, IT_ACCEPT);
+	CHECK_EQ(nsent, 0);
+	CHECK_EQ(r->m.commits, 0);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_NONE);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
+	/* Committed once (one log entry, queued), still unanswered. */
+	CHECK_EQ(batch_commit(r), 0);
+	CHECK_EQ(r->m.commits, 1);
+	CHECK_EQ(nsent, 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_QUEUED);
+	/* Then answered: ACCEPTED with the entry's index. */
+	batch_answer(r);
+	CHECK_EQ(r->nitems, 0);
+	CHECK_EQ(nsent, 1);
+	CHECK(strcmp(sent[0].to, "alpha") == 0);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK(memcmp(e.msg_id, id, FERRY_MSGID_LEN) == 0);
+	CHECK(memcmp(e.env_hash, h, 32) == 0);
+	CHECK_EQ(e.log_index, size0);
+	CHECK_EQ(r->m.accepted, 1);
+	/* A turn with nothing new commits nothing. */
+	CHECK_EQ(batch_commit(r), 0);
+	CHECK_EQ(r->m.commits, 1);
+	relay_done(r);
+}
+
+TEST(dup_in_one_batch_same_index)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *m = NULL;
+	uint64_t size0;
+	size_t n;
+	struct env e1, e2;
+
+	CHECK(r != NULL);
+	CHECK_EQ(make_msg(id, h, &m, &n), 0);
+	size0 = log_size(r->log);
+	arrive(r, "alpha", m, n);
+	arrive(r, "alpha", m, n);
+	free(m);
+	CHECK_EQ(r->nitems, 2);
+	CHECK_EQ(r->items[0].kind, IT_ACCEPT);
+	CHECK_EQ(r->items[1].kind, IT_DUP);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
+	CHECK_EQ(nsent, 2);
+	CHECK_EQ(sent_type(0, &e1), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(1, &e2), ENV_ACCEPTED);
+	CHECK_EQ(e1.log_index, size0);
+	CHECK_EQ(e2.log_index, e1.log_index);
+	CHECK_EQ(r->m.accepted, 1);
+	CHECK_EQ(r->m.duplicates, 1);
+	relay_done(r);
+}
+
+TEST(receipt_finishes_and_keeps_final)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *rc = NULL, *fin = NULL;
+	size_t n, flen = 0;
+	uint64_t size0;
+	struct env e;
+
+	CHECK(r != NULL);
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, id, h, NULL, 0, &rc,
+	    &n), 0);
+	size0 = log_size(r->log);
+	arrive(r, "bravo", rc, n);
+	CHECK_EQ(r->items[0].kind, IT_RECEIPT);
+	CHECK_EQ(nsent, 0);
+	CHECK_EQ(turn(r), 0);
+	/* RECEIPT and DELIVERED entries; the message is done, final kept. */
+	CHECK_EQ(log_size(r->log), size0 + 2);
+	CHECK_EQ(lookup(r, id, &fin, &flen), QUEUE_DONE);
+	CHECK(fin != NULL);
+	CHECK_EQ(flen, n);
+	CHECK(memcmp(fin, rc, n) == 0);
+	free(fin);
+	CHECK_EQ(r->m.delivered, 1);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 0);
+	/* Forwarded to the (connected) sender after the commit. */
+	CHECK_EQ(nsent, 1);
+	CHECK(strcmp(sent[0].to, "alpha") == 0);
+	CHECK_EQ(sent_type(0, &e), ENV_RECEIPT);
+	CHECK_EQ(sent[0].n, n);
+	free(rc);
+	relay_done(r);
+}
+
+TEST(receipt_unknown_or_other_hash_refused)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], other[32], unknown[16];
+	uint8_t *b = NULL;
+	size_t n;
+
+	CHECK(r != NULL);
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	/* A message the relay never held. */
+	env_new_id(unknown);
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, unknown, h, NULL, 0,
+	    &b, &n), 0);
+	arrive(r, "bravo", b, n);
+	free(b);
+	CHECK_EQ(r->items[0].kind, IT_REFUSE);
+	CHECK_EQ(r->items[0].code, FERRY_ENOENT);
+	/* The queued message, under another envelope hash. */
+	memcpy(other, h, 32);
+	other[0] ^= 1;
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, id, other, NULL, 0,
+	    &b, &n), 0);
+	arrive(r, "bravo", b, n);
+	free(b);
+	CHECK_EQ(r->items[1].kind, IT_REFUSE);
+	CHECK_EQ(r->items[1].code, FERRY_ENOENT);
+	CHECK_EQ(turn(r), 0);
+	/* Counted and (rate-limited) logged, never NACKed, nothing done. */
+	CHECK_EQ(r->m.refused[-FERRY_ENOENT], 2);
+	CHECK_EQ(nsent, 0);
+	CHECK_EQ(r->m.delivered, 0);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_QUEUED);
+	CHECK_EQ(lookup(r, unknown, NULL, NULL), QUEUE_NONE);
+	relay_done(r);
+}
+
+TEST(ask_answered_from_store)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], id2[FERRY_MSGID_LEN], h2[32];
+	uint8_t unknown[16], *rc = NULL, *b = NULL;
+	size_t rn, n;
+	struct env e;
+
+	CHECK(r != NULL);
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	CHECK_EQ(queued_msg(r, id2, h2), 0);
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, id, h, NULL, 0, &rc,
+	    &rn), 0);
+	arrive(r, "bravo", rc, rn);
+	CHECK_EQ(turn(r), 0);
+	sent_clear();
+	/* Finished: the stored final (the RECEIPT) again. */
+	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, id, h, NULL, 0, &b, &n),
+	    0);
+	arrive(r, "alpha", b, n);
+	free(b);
+	CHECK_EQ(nsent, 1);
+	CHECK(strcmp(sent[0].to, "alpha") == 0);
+	CHECK_EQ(sent[0].n, rn);
+	CHECK(memcmp(sent[0].b, rc, rn) == 0);
+	CHECK_EQ(r->m.asks_answered, 1);
+	/* Still queued: nothing. */
+	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, id2, h2, NULL, 0, &b, &n),
+	    0);
+	arrive(r, "alpha", b, n);
+	free(b);
+	CHECK_EQ(nsent, 1);
+	/* Unknown: NACK FERRY_ENOTHELD. */
+	env_new_id(unknown);
+	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, unknown, h, NULL, 0, &b,
+	    &n), 0);
+	arrive(r, "alpha", b, n);
+	free(b);
+	CHECK_EQ(nsent, 2);
+	CHECK_EQ(sent_type(1, &e), ENV_NACK);
+	CHECK_EQ(-(int)e.code, FERRY_ENOTHELD);
+	CHECK(memcmp(e.msg_id, unknown, 16) == 0);
+	/* Someone else's queued message: as if unknown. */
+	CHECK_EQ(make_env(bravo, "relay", ENV_ASK, id2, h2, NULL, 0, &b, &n),
+	    0);
+	arrive(r, "bravo", b, n);
+	free(b);
+	CHECK_EQ(nsent, 3);
+	CHECK(strcmp(sent[2].to, "bravo") == 0);
+	CHECK_EQ(sent_type(2, &e), ENV_NACK);
+	CHECK_EQ(-(int)e.code, FERRY_ENOTHELD);
+	CHECK_EQ(r->m.asks, 4);
+	CHECK_EQ(r->m.asks_unknown, 1);
+	/* Asks are answered at once and write nothing. */
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(nsent, 3);
+	free(rc);
+	relay_done(r);
+}
+
+TEST(failed_commit_answers_nothing)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *m = NULL;
+	uint64_t size0, commits0;
+	size_t n;
+
+	CHECK(r != NULL);
+	CHECK_EQ(make_msg(id, h, &m, &n), 0);
+	size0 = log_size(r->log);
+	commits0 = r->m.commits;
+	arrive(r, "alpha", m, n);
+	free(m);
+	/* The loop stops on a failure that is not a full disk: undone. */
+	r->fail_commits = 1;
+	CHECK_EQ(batch_commit(r), FERRY_ENOSPC);
+	batch_undo(r);
+	CHECK_EQ(r->nitems, 0);
+	CHECK_EQ(nsent, 0);
+	CHECK_EQ(r->m.commits, commits0);
+	CHECK_EQ(r->m.accepted, 0);
+	CHECK_EQ(log_size(r->log), size0);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_NONE);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 0);
+	CHECK_EQ(peer_get(r, "bravo", 0)->bytes, 0);
+	relay_done(r);
+}
+
+TEST(full_disk_refuses_new_msgs)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], id2[FERRY_MSGID_LEN], h2[32];
+	uint8_t *m = NULL, *rc = NULL;
+	uint64_t size0;
+	size_t n, rn;
+	struct env e;
+
+	CHECK(r != NULL);
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, id, h, NULL, 0, &rc,
+	    &rn), 0);
+	CHECK_EQ(make_msg(id2, h2, &m, &n), 0);
+	size0 = log_size(r->log);
+	/* Both commits fail: the MSG gets a transient NACK, the RECEIPT
+	 * is dropped (the recipient sends it again); no ACCEPTED. */
+	arrive(r, "alpha", m, n);
+	arrive(r, "bravo", rc, rn);
+	r->fail_commits = 2;
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(r->m.disk_full, 1);
+	CHECK_EQ(r->m.commit_failures, 2);
+	CHECK_EQ(nsent, 1);
+	CHECK(strcmp(sent[0].to, "alpha") == 0);
+	CHECK_EQ(sent_type(0, &e), ENV_NACK);
+	CHECK_EQ(-(int)e.code, FERRY_ENOSPC);
+	CHECK(memcmp(e.msg_id, id2, 16) == 0);
+	CHECK_EQ(log_size(r->log), size0);
+	CHECK_EQ(lookup(r, id2, NULL, NULL), QUEUE_NONE);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_QUEUED);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
+	sent_clear();
+	/* Until space returns a new MSG is refused without a try, while a
+	 * RECEIPT is recorded (one failure: the retry commits it). */
+	arrive(r, "alpha", m, n);
+	CHECK_EQ(r->items[0].kind, IT_REFUSE);
+	CHECK_EQ(r->items[0].code, FERRY_ENOSPC);
+	CHECK_EQ(r->items[0].nle, 0);
+	arrive(r, "bravo", rc, rn);
+	r->fail_commits = 1;
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_DONE);
+	CHECK_EQ(log_size(r->log), size0 + 2);
+	CHECK_EQ(nsent, 2);
+	CHECK_EQ(sent_type(0, &e), ENV_NACK);
+	CHECK_EQ(-(int)e.code, FERRY_ENOSPC);
+	CHECK_EQ(sent_type(1, &e), ENV_RECEIPT);
+	free(m);
+	free(rc);
+	relay_done(r);
+}
+
+int
+main(void)
+{
+
+	t_init();
+	if (setup() != 0) {
+		printf("not ok - setup\n");
+		return (1);
+	}
+	RUN(msg_committed_then_accepted);
+	RUN(dup_in_one_batch_same_index);
+	RUN(receipt_finishes_and_keeps_final);
+	RUN(receipt_unknown_or_other_hash_refused);
+	RUN(ask_answered_from_store);
+	RUN(failed_commit_answers_nothing);
+	RUN(full_disk_refuses_new_msgs);
+	roster_free(ro);
+	ident_free(admin);
+	ident_free(relay);
+	ident_free(alpha);
+	ident_free(bravo);
+	return (t_done());
+}
