@@ -788,7 +788,8 @@ nack_transient(struct agentd *a, const struct env *e)
 	return (c == FERRY_EQUEUEFULL || c == FERRY_ENOCREDIT ||
 	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC || c == FERRY_EEXPIRED ||
 	    c == FERRY_ENOMEM || c == FERRY_EINTERNAL || c == FERRY_EIO ||
-	    c == FERRY_ELMDB || c == FERRY_ESODIUM || c == FERRY_ENOTHELD);
+	    c == FERRY_ELMDB || c == FERRY_ESODIUM || c == FERRY_ENOTHELD ||
+	    c == FERRY_EWRONGKEY);
 }
 
 /** agentd_handle_nack(a, e): a NACK of a message of ours. */

@@ -116,6 +116,20 @@ batch_has(struct relay *r, struct item *self, const uint8_t *id)
 	return (NULL);
 }
 
+/* The highest encryption key id the roster in force lists for ${id}. */
+static uint32_t
+top_key(const struct relay *r, const char *id)
+{
+	const struct roster_agency *ag = roster_find(r->roster, id);
+	uint32_t top = 0;
+	size_t i;
+
+	for (i = 0; ag != NULL && i < ag->nenc; i++)
+		if (ag->enc[i].key_id > top)
+			top = ag->enc[i].key_id;
+	return (top);
+}
+
 static void
 check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 {
@@ -187,6 +201,14 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 	}
 	if (!rutil_active(r, e->to)) {
 		refuse(r, it, FERRY_ERECIPIENT);
+		return;
+	}
+	if (e->key_id > top_key(r, e->to)) {
+		/* Issue 13, hole 3: sealed to a key the roster in force never
+		 * listed for the recipient, which could only hold it (its own
+		 * roster may lag) and so fill its delivery window.  Transient
+		 * for the sender: a newer roster here may list it. */
+		refuse(r, it, FERRY_EWRONGKEY);
 		return;
 	}
 	if (env_verify(e, spk) != 0) {
