@@ -194,6 +194,7 @@ note_parse_checkpoint(const uint8_t *note, size_t len,
 		return (FERRY_EBADVALUE);
 	memcpy(cp->root, root, 32);
 	cp->text_len = textlen;
+	cp->ext_lines = k - 3;
 	cp->nsigs = (size_t)n;
 	return (0);
 }

@@ -31,6 +31,7 @@ struct note_checkpoint {
 	uint64_t size;
 	uint8_t root[32];
 	size_t text_len;	/* bytes of the signed text */
+	size_t ext_lines;	/* extension lines after the root */
 	size_t nsigs;		/* signature lines (syntax-checked only) */
 };
 

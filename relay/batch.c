@@ -25,6 +25,7 @@
 #define FULL_RETRY_MS 60000	/* disk full: try new MSGs again after this */
 #define HELLO_PUSH_MS 1000	/* HELLO pushes per route: at most 1/s */
 #define REFUSED_LOG_MS 1000	/* REFUSED log entries: 1/s per peer (M3) */
+#define CHECKPOINT_NOTE_MAX 1024 /* bytes of an agent's checkpoint note */
 
 static struct item *
 item_new(struct relay *r)
@@ -319,10 +320,15 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 }
 
 /*
- * An agent's CHECKPOINT (M3): logged only if its note parses, names the
- * sender's own log (origin "ferry/<id>"), is signed by the sender's key,
- * fits a log entry, and grows the tree past the last one logged for this
- * peer (since start); an unchanged one is skipped, anything else refused.
+ * An agent's CHECKPOINT (M3, issue 13 hole 4): logged only if its note
+ * fits CHECKPOINT_NOTE_MAX, parses, is a plain checkpoint (docs/protocol.md
+ * 5.4: no extension lines, one signature line), names the sender's own
+ * log (origin "ferry/<id>"), is signed by the sender's key, grows the
+ * tree past the last one logged for this peer (since start), and comes
+ * checkpoint_interval or more after that one; an unchanged one is
+ * skipped, a newer one within the interval skipped and counted (not kept:
+ * the agency's next one after the interval is logged), anything else
+ * refused.  So one agency adds at most one small entry per interval.
  */
 static void
 check_checkpoint(struct relay *r, struct item *it, struct peer *p,
@@ -330,15 +336,20 @@ check_checkpoint(struct relay *r, struct item *it, struct peer *p,
 {
 	struct note_checkpoint cp;
 	char origin[FERRY_ID_MAX + 8];
+	uint64_t now;
 	int rc;
 
-	if (it->e.blob_len == 0 || it->e.blob_len > LOG_AUX_MAX) {
+	if (it->e.blob_len == 0 || it->e.blob_len > CHECKPOINT_NOTE_MAX) {
 		refuse(r, it, FERRY_ETOOBIG);
 		return;
 	}
 	if ((rc = note_parse_checkpoint(it->e.blob, it->e.blob_len, &cp)) !=
 	    0) {
 		refuse(r, it, rc);
+		return;
+	}
+	if (cp.ext_lines != 0 || cp.nsigs != 1) {
+		refuse(r, it, FERRY_EBADVALUE);
 		return;
 	}
 	snprintf(origin, sizeof(origin), "ferry/%s", p->id);
@@ -354,6 +365,13 @@ check_checkpoint(struct relay *r, struct item *it, struct peer *p,
 		it->kind = IT_SKIP;	/* nothing new */
 		return;
 	}
+	now = rutil_mono_ms();
+	if (p->cp_ms != 0 && now - p->cp_ms < r->c->checkpoint_ms) {
+		it->kind = IT_SKIP;	/* too soon after the last one */
+		r->m.checkpoints_skipped++;
+		return;
+	}
+	p->cp_ms = now;
 	p->cp_size = cp.size;
 	it->kind = IT_CHECKPOINT;
 	rutil_le_set(&it->le[0], LOG_CHECKPOINT, NULL, it->hash, p->id, NULL,

@@ -32,6 +32,7 @@ config_defaults(struct config *c)
 	c->sweep_ms = 60000;
 	c->redeliver_ms = 60000;
 	c->linger_ms = 1000;
+	c->checkpoint_ms = 10000;
 }
 
 /* RLOG_* are the levels ferry_parse_log_level returns. */
@@ -67,6 +68,7 @@ static const struct ferry_conf_key keys[] = {
 	K("sweep_interval", FERRY_CONF_SEC, sweep_ms),
 	K("redeliver", FERRY_CONF_SEC, redeliver_ms),
 	K("linger", FERRY_CONF_SEC, linger_ms),
+	K("checkpoint_interval", FERRY_CONF_SEC, checkpoint_ms),
 	{ NULL, 0, 0, 0 }
 };
 
@@ -148,7 +150,8 @@ config_check(const struct config *c)
 	    c->expiry_ms == 0 || c->credit_max == 0 ||
 	    c->batch_max == 0 || c->batch_bytes == 0 ||
 	    c->map_size < (1ULL << 20) || c->metrics_ms == 0 ||
-	    c->sweep_ms == 0 || c->redeliver_ms == 0) {
+	    c->sweep_ms == 0 || c->redeliver_ms == 0 ||
+	    c->checkpoint_ms == 0) {
 		fprintf(stderr, "ferry-relay: a limit is zero or out of range\n");
 		return (-1);
 	}

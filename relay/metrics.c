@@ -95,6 +95,10 @@ metrics_write(const char *dir, const struct metrics *m,
 	    "ASKs about a message this relay holds no record of "
 	    "(answered FERRY_ENOTHELD; the sender uploads it again).",
 	    "counter", m->asks_unknown);
+	counter(&o, "ferry_relay_checkpoints_skipped_total",
+	    "Agents' CHECKPOINTs not logged: another one of the agency's "
+	    "was logged less than checkpoint_interval before.", "counter",
+	    m->checkpoints_skipped);
 	counter(&o, "ferry_relay_received_bytes_total",
 	    "Bytes of envelopes received.", "counter", m->bytes_in);
 	counter(&o, "ferry_relay_sent_bytes_total",

@@ -59,6 +59,8 @@ struct config {
 	uint64_t sweep_ms;		/* expiry sweep interval */
 	uint64_t redeliver_ms;		/* resend unacknowledged after this */
 	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
+	uint64_t checkpoint_ms;		/* CHECKPOINT entries: 1 per agency
+					 * per this */
 };
 
 /** config_defaults(c): fill ${c} with the built-in defaults. */
@@ -284,6 +286,7 @@ struct metrics {
 	uint64_t asks;			/* ASKs from senders */
 	uint64_t asks_answered;		/* ... answered with a stored final */
 	uint64_t asks_unknown;		/* ... answered FERRY_ENOTHELD */
+	uint64_t checkpoints_skipped;	/* CHECKPOINTs within the interval */
 	uint64_t bytes_in, bytes_out;
 	uint64_t refused[METRICS_REFUSE_MAX];
 	uint64_t dropped_nouser;	/* messages without User-Id */

@@ -50,6 +50,7 @@ struct peer {
 	uint64_t refused_entry_ms;	/* last REFUSED log entry (rate) */
 	uint64_t refused_quiet;		/* refusals since, not logged */
 	uint64_t cp_size;		/* tree size of its last checkpoint */
+	uint64_t cp_ms;			/* mono ms its last one was logged */
 };
 
 enum item_kind {

@@ -20,6 +20,13 @@
  *       (badkey: sealed to encryption key id 999);
  *       --mode checkpoint-garbage sends --count CHECKPOINT envelopes
  *       whose note does not parse, and exits without waiting.
+ *       --mode checkpoint-flood sends --count validly signed CHECKPOINT
+ *       envelopes for its own log (origin ferry/<id>), tree sizes 1, 2,
+ *       ..., every other one with a 3.5 KiB extension line (a hostile
+ *       insider growing the relay's log); --mode checkpoint sends --count
+ *       plain ones (sizes 1, 2, ...) --every S seconds apart (an honest
+ *       agency).  Both then send a HEARTBEAT and print "sent N" once the
+ *       relay answers it (so it has read them all).
  *   relayc recv EP KEY ROSTER [options]
  *       HELLO with --credit W; print "msg <id> <content>" per new
  *       message (or "dup <id>"), send a RECEIPT for each unless
@@ -64,6 +71,7 @@
 #include "envelope.h"
 #include "ferry.h"
 #include "ident.h"
+#include "note.h"
 #include "roster.h"
 
 #define DAY (24ULL * 3600 * 1000)
@@ -71,6 +79,7 @@
 static int count = 1, credit = 16, stop_after = -1, want_receipts = 0;
 static int no_receipts = 0;
 static double receipt_delay = 0;
+static double every_s = 0;
 static int hello_flood = 0;
 static int drop_first = 0;
 static size_t size = 64;
@@ -373,6 +382,94 @@ cli_recv(struct cli *c, double deadline, uint8_t **buf, size_t *len)
 	return (1);
 }
 
+/*
+ * A checkpoint note of ${me}'s log (origin ferry/<id>) at tree size
+ * ${tsize} with a random root and, if ${ext} > 0, an extension line of
+ * ${ext} bytes; signed as note_sign_checkpoint does.  *${out} malloc'd.
+ */
+static void
+make_note(const struct ident *me, uint64_t tsize, size_t ext, uint8_t **out,
+    size_t *len)
+{
+	char origin[FERRY_ID_MAX + 8];
+	char b64r[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+	char b64s[sodium_base64_ENCODED_LEN(68, sodium_base64_VARIANT_ORIGINAL)];
+	uint8_t root[32], sig[4 + crypto_sign_BYTES], *b;
+	size_t cap = ext + 1024, n;
+
+	if ((b = malloc(cap)) == NULL)
+		die("malloc", FERRY_ENOMEM);
+	snprintf(origin, sizeof(origin), "ferry/%s", me->id);
+	randombytes_buf(root, sizeof(root));
+	sodium_bin2base64(b64r, sizeof(b64r), root, sizeof(root),
+	    sodium_base64_VARIANT_ORIGINAL);
+	n = (size_t)snprintf((char *)b, cap, "%s\n%llu\n%s\n", origin,
+	    (unsigned long long)tsize, b64r);
+	if (ext > 0) {
+		memset(b + n, 'x', ext);
+		n += ext;
+		b[n++] = '\n';
+	}
+	note_keyid(origin, NOTE_TYPE_ED25519, me->sign_pk, sig);
+	if (crypto_sign_detached(sig + 4, NULL, b, n, me->sign_sk) != 0)
+		die("sign", FERRY_ESODIUM);
+	sodium_bin2base64(b64s, sizeof(b64s), sig, sizeof(sig),
+	    sodium_base64_VARIANT_ORIGINAL);
+	n += (size_t)snprintf((char *)b + n, cap - n, "\n\xe2\x80\x94 %s %s\n",
+	    origin, b64s);
+	*out = b;
+	*len = n;
+}
+
+/*
+ * --mode checkpoint-flood / checkpoint: --count CHECKPOINTs of our own
+ * log, then a HEARTBEAT; returns once the relay answered it (the relay
+ * reads one connection in order, so it has read every CHECKPOINT).
+ */
+static int
+send_checkpoints(struct cli *c, int flood)
+{
+	struct env e;
+	uint8_t *note, *b;
+	size_t n, blen;
+	double deadline;
+	int i, up = 0;
+
+	for (i = 0; i < count; i++) {
+		if (i > 0 && every_s > 0) {
+			struct timespec ts;
+
+			ts.tv_sec = (time_t)every_s;
+			ts.tv_nsec = (long)((every_s - (double)ts.tv_sec) * 1e9);
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+		}
+		make_note(c->me, (uint64_t)i + 1, flood && i % 2 == 1 ?
+		    3584 : 0, &note, &n);
+		memset(&e, 0, sizeof(e));
+		e.type = ENV_CHECKPOINT;
+		e.blob = note;
+		e.blob_len = n;
+		cli_send_env(c, &e);
+		free(note);
+	}
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_HEARTBEAT;
+	cli_send_env(c, &e);
+	deadline = now_s() + timeout_s;
+	while (!up && cli_recv(c, deadline, &b, &blen) == 1) {
+		up = env_decode(b, blen, 0, &e) == 0 &&
+		    e.type == ENV_HEARTBEAT;
+		free(b);
+	}
+	if (!up) {
+		fprintf(stderr, "relayc: no HEARTBEAT answer\n");
+		return (1);
+	}
+	printf("sent %d\n", count);
+	return (0);
+}
+
 struct sent {
 	uint8_t id[16];
 	int i, answered, receipted;
@@ -418,6 +515,12 @@ cmd_send(int argc, char **argv)
 		printf("sent %d\n", count);
 		cli_close(&c);
 		return (0);
+	}
+	if (strcmp(mode, "checkpoint-flood") == 0 ||
+	    strcmp(mode, "checkpoint") == 0) {
+		rc = send_checkpoints(&c, strcmp(mode, "checkpoint") != 0);
+		cli_close(&c);
+		return (rc);
 	}
 	if ((s = calloc((size_t)count, sizeof(*s))) == NULL ||
 	    (content = calloc(1, size + 64)) == NULL)
@@ -930,6 +1033,7 @@ static const struct option opts[] = {
 	{ "receipt-delay", required_argument, NULL, 'D' },
 	{ "hello-flood", required_argument, NULL, 'H' },
 	{ "drop-first", no_argument, NULL, 'F' },
+	{ "every", required_argument, NULL, 'E' },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -969,6 +1073,7 @@ main(int argc, char **argv)
 		case 'D': receipt_delay = strtod(optarg, NULL); break;
 		case 'H': hello_flood = (int)strtol(optarg, NULL, 10); break;
 		case 'F': drop_first = 1; break;
+		case 'E': every_s = strtod(optarg, NULL); break;
 		default: usage();
 		}
 	}

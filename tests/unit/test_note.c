@@ -36,6 +36,7 @@ TEST(sign_parse_verify)
 	CHECK_EQ(cp.size, 12345);
 	CHECK(memcmp(cp.root, root, 32) == 0);
 	CHECK_EQ(cp.nsigs, 1);
+	CHECK_EQ(cp.ext_lines, 0);
 	CHECK_EQ(note_verify(n, len, "ferry/met-police", pk), 0);
 	/* another key, or another name: not found */
 	CHECK_EQ(note_verify(n, len, "ferry/met-police", opk), FERRY_ENOENT);
@@ -150,11 +151,20 @@ TEST(syntax_refused)
 	};
 	const char *good = "a\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
 	    "\n\xe2\x80\x94 a AAAAAAAA\n";
+	const char *ext = "a\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+	    "x 1\ny\n\n\xe2\x80\x94 a AAAAAAAA\n\xe2\x80\x94 b AAAAAAAA\n";
 	size_t i;
 
 	CHECK_EQ(note_parse_checkpoint((const uint8_t *)good, strlen(good),
 	    &cp), 0);
 	CHECK_EQ(cp.size, 1);
+	CHECK_EQ(cp.ext_lines, 0);
+	CHECK_EQ(cp.nsigs, 1);
+	/* extension lines and more signature lines parse, and are counted */
+	CHECK_EQ(note_parse_checkpoint((const uint8_t *)ext, strlen(ext),
+	    &cp), 0);
+	CHECK_EQ(cp.ext_lines, 2);
+	CHECK_EQ(cp.nsigs, 2);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (note_parse_checkpoint((const uint8_t *)bad[i],
 		    strlen(bad[i]), &cp) == 0)
