@@ -14,6 +14,10 @@ DESTDIR ?=
 CC ?= cc
 SAN ?= 0
 WERROR ?= 0
+# Fault injection points (FERRY_FAULT, proto/ferry.h): in the sanitizer
+# build of make test and the build/soak build of make soak, never in a
+# release build.
+FAULTS ?= $(SAN)
 FUZZ_SECONDS ?= 60
 
 ifeq ($(SAN),1)
@@ -33,9 +37,12 @@ override CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Wshad
 ifeq ($(WERROR),1)
 override CFLAGS += -Werror
 endif
+ifeq ($(FAULTS),1)
+override CFLAGS += -DFERRY_FAULTS
+endif
 ifeq ($(SAN),1)
 override CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all -DFERRY_FAULTS
+	-fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
 LDLIBS += $(PKG_LIBS) -lpthread -lm
@@ -70,7 +77,7 @@ UNITS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test demo bench fuzz clean install check-build units
+.PHONY: all deps test demo bench fuzz clean install check-build units soak
 all: $(PROGS)
 
 deps:
@@ -137,6 +144,17 @@ test: deps
 demo: deps
 	$(Q)$(MAKE) --no-print-directory SAN=0 all
 	$(Q)tests/demo.sh build/release
+
+# make soak (issue 13): kill -9 soak of FERRY_SOAK_N (default 10,000)
+# referrals among four agencies on the real disk, with fault points armed
+# at restarts and `ferry send` rerun as the same command; outside make
+# test (about N/25 s here).  Its own build, optimised, with fault points.
+soak: deps
+	$(Q)$(MAKE) --no-print-directory SAN=0 FAULTS=1 BUILD=build/soak all
+	$(Q)FERRY_SOAK_N=$${FERRY_SOAK_N:-10000} FERRY_SOAK_DISK=1 \
+		FERRY_SOAK_RERUN=1 FERRY_SOAK_FAULTS=1 \
+		FERRY_BIN=$(CURDIR)/build/soak FERRY_SOAK_BIN=$(CURDIR)/build/soak \
+		FERRY_ROOT=$(CURDIR) bash tests/scenario/soak_kill.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory SAN=0 all $(BENCHES) $(TOOLS)

@@ -548,7 +548,7 @@ ferry_conf_set(const struct ferry_conf_key *keys, void *base,
 /* The parsed FERRY_FAULT rules and how often each point was passed. */
 static struct fault_rule {
 	char point[48];
-	int kill;
+	int kill, stall;
 	unsigned long at, hits;
 } fault_rules[FAULT_MAX];
 static int fault_n = -1;
@@ -571,6 +571,7 @@ fault_parse(void)
 			memset(f, 0, sizeof(*f));
 			memcpy(f->point, s, (size_t)(eq - s));
 			f->kill = strncmp(eq + 1, "kill", 4) == 0;
+			f->stall = strncmp(eq + 1, "stall", 5) == 0;
 			atp = memchr(eq, '@', n - (size_t)(eq - s));
 			if (atp != NULL)
 				f->at = strtoul(atp + 1, &end, 10);
@@ -596,9 +597,17 @@ ferry_fault(const char *point)
 			continue;
 		/* Test-only: the scenario needs to see the point was met. */
 		fprintf(stderr, "ferry-fault: %s=%s hit=%lu\n", point,
-		    f->kill ? "kill" : "fail", f->hits);
+		    f->kill ? "kill" : f->stall ? "stall" : "fail", f->hits);
 		if (f->kill)
 			(void)raise(SIGKILL);
+		if (f->stall) {
+			/* A commit that takes longer than the CLI waits. */
+			struct timespec ts = { FERRY_FAULT_STALL_S, 0 };
+
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+				;
+			return (0);
+		}
 		return (1);
 	}
 	return (0);

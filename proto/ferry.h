@@ -223,13 +223,15 @@ struct ferry_conf_key {
  * have none.  FERRY_FAULT="POINT=ACTION@N[,POINT=ACTION@N...]" in the
  * environment: at the Nth time a process passes POINT (N = 0 or absent:
  * every time), ACTION happens: "kill" raises SIGKILL there (a crash
- * losing all that was not committed), "fail" makes FERRY_FAULT(POINT)
+ * losing all that was not committed), "stall" sleeps FERRY_FAULT_STALL_S
+ * seconds there (a commit slower than the CLI's timeout), "fail" makes FERRY_FAULT(POINT)
  * return 1, which the caller treats as the failure it documents (a send
  * that found the pipe full, a lost route).  FERRY_FAULT(POINT) is 0
  * otherwise, and always 0 without FERRY_FAULTS.  Each hit prints one line
  * "ferry-fault: POINT=ACTION hit=N" to stderr (test builds only: the one
  * place proto/ prints).  The points are listed in docs/protocol.md 6.5.
  */
+#define FERRY_FAULT_STALL_S 8
 #ifdef FERRY_FAULTS
 /** ferry_fault(point): 1 to fail at ${point}; may not return (kill). */
 int ferry_fault(const char *point);

@@ -17,6 +17,20 @@
 # referrals with ASan binaries on this machine take too long for make test.
 # FERRY_SOAK_N (default 2000), FERRY_SOAK_SEED (default random),
 # FERRY_SOAK_BIN (default $FERRY_RELEASE_BIN) change that.
+#
+# `make soak` (issue 13, outside make test) runs it with FERRY_SOAK_N=10000
+# and three more knobs, on a build with fault points (build/soak):
+#   FERRY_SOAK_DISK=1    data on the real disk, not a tmpfs (real fsyncs);
+#   FERRY_SOAK_RERUN=1   a `ferry send` that gets no id is rerun as the
+#                        same command (as its message says), never replaced
+#                        by a new referral: a document under two ids, or
+#                        two referrals of one case id, is a duplicate;
+#   FERRY_SOAK_FAULTS=1  each restart arms a fault point at a random hit
+#                        (FERRY_FAULT, proto/ferry.h): the relay killed
+#                        right after committing a RECEIPT, an agent killed
+#                        after its reply or receive commit, or an agent
+#                        whose send commit stalls past the CLI's timeout;
+#                        processes that die by a fault are restarted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 N=${FERRY_SOAK_N:-2000}
@@ -29,12 +43,17 @@ done
 echo "# soak: $N referrals, daemons and CLI from $B (release build:"
 echo "#   ASan binaries are too slow for 2,000 referrals here), seed $SEED"
 START=$SECONDS
+DISK=${FERRY_SOAK_DISK:-0} RERUN=${FERRY_SOAK_RERUN:-0} FAULTS=${FERRY_SOAK_FAULTS:-0}
+# Time bounds grow with N (about 25 referrals a second get through here).
+TKILL=$((N / 15 > 150 ? N / 15 : 150))
+TDRAIN=$((N / 15 > 150 ? N / 15 : 150))
 ft_init
 # As root, the soak's data lives on a tmpfs mounted on $FT: fsync is then
 # free, which keeps the run short.  kill -9 loses no page cache, so the
 # crash-consistency being tested is the same; power loss is not tested.
 SOAK_MNT=
-if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=2g,mode=0700 tmpfs "$FT" 2>/dev/null; then
+if [ "$DISK" != 1 ] && [ "$(id -u)" -eq 0 ] &&
+    mount -t tmpfs -o size=2g,mode=0700 tmpfs "$FT" 2>/dev/null; then
 	SOAK_MNT=$FT
 	echo "# data folders on a tmpfs at $FT (fsync is free; kill -9 consistency is unchanged)"
 	trap 'soak_cleanup' EXIT
@@ -48,7 +67,9 @@ soak_cleanup() {
 		umount "$SOAK_MNT" && rmdir "$SOAK_MNT"
 	fi
 }
-[ -n "$SOAK_MNT" ] || echo "# data folders on disk (not root: no tmpfs); slower"
+[ -n "$SOAK_MNT" ] || echo "# data folders on the real disk at $FT ($(df -P "$FT" | awk 'NR==2 {print $1}')): every fsync is real"
+[ "$RERUN" = 1 ] && echo "# a ferry send without an id is rerun as the same command"
+[ "$FAULTS" = 1 ] && echo "# restarts arm fault points (relay killed after a RECEIPT commit, agents killed after commits or stalled past the CLI timeout)"
 AG=(eerc-charity met-police camden-council nhs-uclh)
 ft_net relay "${AG[@]}"
 ft_relay_start || exit 1
@@ -88,12 +109,20 @@ cli_loader() {
 	while read -r how to case p; do
 		[ "$how" = cli ] || continue
 		c=$case
-		for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		for k in $(seq 1 60); do
 			if id=$(FERRY_TIMEOUT=5 "$B/ferry" --data "$FT/$a-data" send \
 			    --to "$to" "$p" 2>>"$FT/load-$a.err") && [ -n "$id" ]; then
 				echo "$id $to $c" >>"$FT/acked-$a"
 				break
 			fi
+			if [ "$RERUN" = 1 ]; then
+				# The same command again, as ferry says: it must
+				# not send the document twice.
+				[ "$k" -lt 60 ] || echo "$to $c" >>"$FT/unacked-$a"
+				sleep 0.5
+				continue
+			fi
+			[ "$k" -le 20 ] || break
 			# a new referral (new case id) in place of the unacked one
 			echo "$to $c" >>"$FT/unacked-$a"
 			c=$case-r$k
@@ -148,17 +177,44 @@ for i in "${!victims[@]}"; do
 done
 kills=0
 declare -A KILLED
+# With FAULTS, a restart arms one fault point at a random hit.
+fault_for() {
+	[ "$FAULTS" = 1 ] || return 0
+	if [ "$1" = relay ]; then
+		echo "relay-commit-final=kill@$((RANDOM % 15 + 1))"
+	else
+		case $((RANDOM % 4)) in
+		0) echo "agent-commit-send=stall@$((RANDOM % 15 + 1))" ;;
+		1) echo "agent-commit-reply=kill@$((RANDOM % 15 + 1))" ;;
+		2) echo "agent-commit-recv=kill@$((RANDOM % 15 + 1))" ;;
+		esac
+	fi
+}
+start_one() {
+	if [ "$1" = relay ]; then
+		FERRY_FAULT=$(fault_for relay) ft_relay_start >/dev/null
+	else
+		FERRY_FAULT=$(fault_for "$1") fa_start "$1" --no-wait >/dev/null
+	fi
+}
+# Restart whatever a fault point killed.
+revive() {
+	local a
+	kill -0 "$RELAY_PID" 2>/dev/null || start_one relay || return 1
+	for a in "${AG[@]}"; do
+		kill -0 "${FA_PID[$a]}" 2>/dev/null || start_one "$a" || return 1
+	done
+}
 killone() {
 	local v=$1
+	revive || return 1
 	if [ "$v" = relay ]; then
 		ft_relay_kill9
-		sleep "0.$((RANDOM % 8 + 1))"
-		ft_relay_start >/dev/null || return 1
 	else
 		fa_kill9 "$v"
-		sleep "0.$((RANDOM % 8 + 1))"
-		fa_start "$v" --no-wait >/dev/null || return 1
 	fi
+	sleep "0.$((RANDOM % 8 + 1))"
+	start_one "$v" || return 1
 	kills=$((kills + 1))
 	KILLED[$v]=$((${KILLED[$v]:-0} + 1))
 }
@@ -167,7 +223,8 @@ for v in "${victims[@]}"; do
 	killone "$v" || { ft_fail "soak: restart of $v"; exit 1; }
 done
 extra=0
-while loaders_alive && [ $extra -lt 20 ] && [ $((SECONDS - START)) -lt 150 ]; do
+XMAX=$((N / 150 > 20 ? N / 150 : 20))
+while loaders_alive && [ $extra -lt $XMAX ] && [ $((SECONDS - START)) -lt $TKILL ]; do
 	sleep "$((RANDOM % 2 + 1)).$((RANDOM % 10))"
 	v=${AG[$((RANDOM % 4))]}
 	[ $((RANDOM % 3)) -eq 0 ] && v=relay
@@ -177,10 +234,22 @@ done
 summary=""
 for v in relay "${AG[@]}"; do summary="$summary $v=${KILLED[$v]:-0}"; done
 ft_ok "killer: $kills kill -9 and restarts ($summary) in $((SECONDS - START)) s"
+while loaders_alive && [ $((SECONDS - START)) -lt $((TKILL + 300)) ]; do
+	revive || break
+	sleep 1
+done
 ft_wait 120 loaders_done
 ft_check "load finished ($((SECONDS - START)) s)" loaders_done
 
-# Everything still up?  Then wait (bounded) for every outbox to drain.
+# Recovery: everything restarted without fault points; then wait
+# (bounded) for every outbox to drain.
+if [ "$FAULTS" = 1 ]; then
+	nf=$(cat "$RELAY_ERR" "$FT"/*.err 2>/dev/null | grep -c '^ferry-fault: ')
+	ft_check "fault points were met ($nf: $(cat "$RELAY_ERR" "$FT"/*.err 2>/dev/null | sed -n 's/^ferry-fault: \([a-z-]*=[a-z]*\).*/\1/p' | sort | uniq -c | tr -s ' \n' ' '))" [ "$nf" -gt 0 ]
+	FAULTS=0
+	for a in "${AG[@]}"; do fa_stop "$a"; done
+	ft_relay_stop
+fi
 for a in "${AG[@]}"; do
 	kill -0 "${FA_PID[$a]}" 2>/dev/null || fa_start "$a" --no-wait
 done
@@ -199,10 +268,10 @@ pending() {
 }
 drained() { [ "$(pending)" -eq 0 ]; }
 t0=$SECONDS
-if ft_wait 150 drained; then
+if ft_wait "$TDRAIN" drained; then
 	ft_ok "every outbox drained, every message delivered ($((SECONDS - t0)) s after the load)"
 else
-	ft_fail "outboxes not drained after 150 s: $(pending) pending"
+	ft_fail "outboxes not drained after $TDRAIN s: $(pending) pending"
 fi
 
 # Collect and check.
