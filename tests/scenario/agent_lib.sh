@@ -9,6 +9,8 @@
 #   fa ID ARGS...               run `ferry --data $FT/ID-data ARGS...`
 #   fa_state ID MSGID           print the message's state (queued, ...)
 #   fa_wait_state ID MSGID S N  wait up to N seconds for state S
+#   fa_doc OUT [PATH=VALUE...]  the test referral with members set (PATH
+#                               dotted: referrer.organisation=x)
 
 VECTORS=$FERRY_ROOT/tests/vectors/referrals
 declare -A FA_PID
@@ -84,4 +86,22 @@ fa_same_json() {
 # fa_inbox_count ID: number of messages in ID's inbox.
 fa_inbox_count() {
 	fa "$1" inbox --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'
+}
+
+# fa_doc OUT [PATH=VALUE...]: write the test referral (nrm-adult-labour)
+# to OUT with each dotted PATH set to VALUE (a string).
+fa_doc() {
+	local out=$1; shift
+	$PY - "$VECTORS/nrm-adult-labour.json" "$out" "$@" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for kv in sys.argv[3:]:
+    path, value = kv.split("=", 1)
+    o = d
+    keys = path.split(".")
+    for k in keys[:-1]:
+        o = o[k]
+    o[keys[-1]] = value
+json.dump(d, open(sys.argv[2], "w"))
+PYEOF
 }

@@ -19,20 +19,12 @@ ft_relay_start || exit 1
 fa_start bravo || exit 1
 FERRY_TEST_CRASH=send-committed fa_start alpha || exit 1
 
-mkdoc() {	# mkdoc OUT SUFFIX: the test referral with case_id + SUFFIX
-	$PY - "$VECTORS/nrm-adult-labour.json" "$1" "$2" <<'PYEOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-d["case_id"] = d.get("case_id", "case") + sys.argv[3]
-json.dump(d, open(sys.argv[2], "w"))
-PYEOF
-}
 npend() { ls "$FT/alpha-data/cli-pending" 2>/dev/null | wc -l; }
 # count_case ID SUFFIX: messages of that case in ID's outbox or inbox
 count_out() { fa alpha outbox --json | grep -c -- "$1\""; }
 count_in() { fa bravo inbox --json | grep -c -- "$1\""; }
 doc=$FT/doc1.json
-mkdoc "$doc" "-rerun1"
+fa_doc "$doc" case_id=case-rerun1
 
 # 1. The agent commits the send and dies before answering.
 FERRY_TIMEOUT=3 "$B/ferry" --data "$FT/alpha-data" send --to bravo "$doc" \
@@ -70,7 +62,7 @@ ft_check "exactly one inbox message for the document at the recipient" \
 
 # 4. Stalled past the CLI's timeout (SIGSTOP), then kill -9 there; reruns.
 doc2=$FT/doc2.json
-mkdoc "$doc2" "-rerun2"
+fa_doc "$doc2" case_id=case-rerun2
 kill -STOP "${FA_PID[alpha]}"
 FERRY_TIMEOUT=2 "$B/ferry" --data "$FT/alpha-data" send --to bravo "$doc2" \
 	>"$FT/s1.out" 2>"$FT/s1.err"

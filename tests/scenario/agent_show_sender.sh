@@ -12,16 +12,8 @@ ft_net relay alpha bravo
 ft_relay_start || exit 1
 fa_start alpha || exit 1
 fa_start bravo || exit 1
-mkdoc() {	# mkdoc OUT ORGANISATION
-	$PY - "$VECTORS/nrm-adult-labour.json" "$1" "$2" <<'PYEOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-d["referrer"]["organisation"] = sys.argv[3]
-json.dump(d, open(sys.argv[2], "w"))
-PYEOF
-}
-mkdoc "$FT/own.json" ALPHA
-mkdoc "$FT/other.json" "camden-council"
+fa_doc "$FT/own.json" referrer.organisation=ALPHA
+fa_doc "$FT/other.json" referrer.organisation=camden-council
 id1=$(fa alpha send --to bravo "$FT/own.json")
 id2=$(fa alpha send --to bravo "$FT/other.json")
 ft_check "referral 1 delivered" fa_wait_state alpha "$id1" delivered 30

@@ -52,14 +52,6 @@ restart() {	# restart TARGET [FAULT]: (re)start with FERRY_FAULT=FAULT
 	fi
 }
 errfile() { if [ "$1" = relay ]; then echo "$RELAY_ERR"; else echo "$FT/$1.err"; fi; }
-mkdoc() {	# mkdoc OUT TAG
-	$PY - "$VECTORS/nrm-adult-labour.json" "$1" "$2" <<'PYEOF'
-import json, sys
-d = json.load(open(sys.argv[1]))
-d["case_id"] = "walk-" + sys.argv[3]
-json.dump(d, open(sys.argv[2], "w"))
-PYEOF
-}
 all_delivered() {
 	local i
 	for i in "$@"; do [ "$(fa_state alpha "$i")" = delivered ] || return 1; done
@@ -76,7 +68,7 @@ for p in "${points[@]}"; do
 	ids=()
 	for k in 1 2 3; do
 		doc=$FT/walk-$round-$k.json
-		mkdoc "$doc" "$round-$k"
+		fa_doc "$doc" case_id="walk-$round-$k"
 		id=
 		for try in 1 2 3 4; do
 			id=$(FERRY_TIMEOUT=5 "$B/ferry" --data "$FT/alpha-data" \
