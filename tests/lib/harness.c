@@ -1,6 +1,8 @@
 #include "harness.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -8,6 +10,7 @@
 int t_failed_now;
 int t_passes, t_fails;
 static char t_dir[256];
+static int t_shared;
 
 void
 t_init(void)
@@ -33,11 +36,55 @@ t_fail(const char *file, int line, const char *expr, long long a,
 }
 
 void
-t_run(const char *name, void (*fn)(void))
+t_shared_state(void)
 {
 
+	t_shared = 1;
+}
+
+/*
+ * Each test runs in a child process of its own (fork), so that what one
+ * test does to memory or global state, a crash, an abort by a sanitizer
+ * or a leak is its own failure and cannot cascade into the next: the
+ * next test starts from the state the file's setup left, not from what
+ * the failed one left.  Files whose tests build on each other's state
+ * call t_shared_state() first and run in one process, as before.
+ */
+void
+t_run(const char *name, void (*fn)(void))
+{
+	pid_t pid;
+	int st;
+
 	t_failed_now = 0;
-	fn();
+	if (t_shared) {
+		fn();
+		goto report;
+	}
+	(void)t_tmpdir();	/* made once, by the parent, removed by t_done */
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		fn();
+		fflush(stdout);
+		exit(t_failed_now ? 1 : 0);	/* runs the leak check */
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	if (WIFSIGNALED(st)) {
+		printf("#   %s: killed by signal %d\n", name, WTERMSIG(st));
+		t_failed_now = 1;
+	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		if (WIFEXITED(st) && WEXITSTATUS(st) != 1)
+			printf("#   %s: exit status %d (a sanitizer report?)\n",
+			    name, WEXITSTATUS(st));
+		t_failed_now = 1;
+	}
+report:
 	if (t_failed_now) {
 		t_fails++;
 		printf("not ok - %s\n", name);

@@ -17,7 +17,11 @@ extern int t_passes, t_fails;
 void t_init(void);
 void t_fail(const char *file, int line, const char *expr, long long a,
     long long b);
+/** t_run(name, fn): run test ${fn} in a child process of its own. */
 void t_run(const char *name, void (*fn)(void));
+/** t_shared_state(): run this file's tests in one process (they build on
+ * each other's state); call before the first RUN. */
+void t_shared_state(void);
 int t_done(void);
 /** t_tmpdir(): a fresh temporary folder, removed by t_done(). */
 const char *t_tmpdir(void);

@@ -1226,6 +1226,8 @@ main(void)
 {
 
 	t_init();
+	/* The tests build on each other's agents A and B (to be split). */
+	t_shared_state();
 	if (sodium_init() < 0 || setup_net() != 0 ||
 	    open_agent(&A, "alpha", &capA) != 0 ||
 	    open_agent(&B, "bravo", &capB) != 0) {

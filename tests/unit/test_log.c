@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <sodium.h>
@@ -24,7 +25,10 @@ newdir(void)
 {
 	static char path[512];
 
-	snprintf(path, sizeof(path), "%s/log%d", t_tmpdir(), dirn++);
+	/* Each test runs in a process of its own (harness): the pid keeps
+	 * their folders apart. */
+	snprintf(path, sizeof(path), "%s/log%ld-%d", t_tmpdir(),
+	    (long)getpid(), dirn++);
 	return (path);
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <sodium.h>
@@ -146,7 +147,9 @@ relay_new(void)
 
 	sent_clear();
 	config_defaults(&conf);
-	snprintf(conf.data, sizeof(conf.data), "%s/relay-%d", dir, n++);
+	/* Tests run in processes of their own (harness): pid apart. */
+	snprintf(conf.data, sizeof(conf.data), "%s/relay-%ld-%d", dir,
+	    (long)getpid(), n++);
 	snprintf(path, sizeof(path), "%s/log", conf.data);
 	if (mkdir(conf.data, 0700) != 0 || mkdir(path, 0700) != 0 ||
 	    (r = calloc(1, sizeof(*r))) == NULL)
