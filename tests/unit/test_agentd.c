@@ -19,6 +19,7 @@
 #include "../lib/harness.h"
 #include "agentd.h"
 #include "envelope.h"
+#include "pending.h"
 #include "referral.h"
 #include "roster.h"
 
@@ -318,7 +319,8 @@ TEST(receipt_delivers)
 	CHECK_EQ(o.state, ASTORE_DELIVERED);
 	CHECK(o.t_delivered > 0);
 	CHECK_EQ(A.n_delivered, 1);
-	CHECK_EQ(A.npend, 0);
+	CHECK_EQ(pending_count(A.pend), 0);
+	CHECK(pending_find(A.pend, sent_id) == NULL);
 }
 
 /* Feed ${msg} to B and expect a refusal with ${code}: NACK, nothing stored. */
@@ -679,9 +681,9 @@ TEST(nack_reason_generic)
  */
 TEST(timers_monotonic)
 {
-	struct agentd_pending *p = NULL;
+	const struct pending_msg *p;
 	char *json, err[AGENTD_ERR_MAX];
-	size_t len, i;
+	size_t len;
 	uint8_t id[16];
 	uint64_t mono, wall = ferry_now_ms();
 
@@ -693,10 +695,7 @@ TEST(timers_monotonic)
 	CHECK_EQ(agentd_hello(&A), 0);
 	cap_clear(&capA);
 	mono = agentd_mono_ms();
-	for (i = 0; i < A.npend; i++)
-		if (memcmp(A.pend[i].msg_id, id, 16) == 0)
-			p = &A.pend[i];
-	CHECK(p != NULL);
+	CHECK((p = pending_find(A.pend, id)) != NULL);
 	CHECK(p->next_try <= mono);
 	CHECK(A.last_tx <= mono && A.last_tx + 60000 > mono);
 	CHECK(A.last_hello <= mono && A.last_hello + 60000 > mono);
@@ -704,6 +703,7 @@ TEST(timers_monotonic)
 	/* Due now on the monotonic clock: sent, and rescheduled on it. */
 	CHECK(agentd_tick(&A, mono) > 0);
 	CHECK(capA.n >= 1);
+	CHECK((p = pending_find(A.pend, id)) != NULL);
 	CHECK(p->next_try > mono && p->next_try < mono + 3600000);
 	cap_clear(&capA);
 }
@@ -813,9 +813,9 @@ cap_asks(const struct cap *c, const uint8_t id[16])
 TEST(accepted_asked_until_answered)
 {
 	struct astore_out o;
-	struct agentd_pending *p = NULL;
+	const struct pending_msg *p;
 	char *json, err[AGENTD_ERR_MAX];
-	size_t len, i;
+	size_t len;
 	uint8_t id[16], *b;
 	uint64_t mono, t;
 	uint64_t first = A.conf.reask_ms;
@@ -826,12 +826,9 @@ TEST(accepted_asked_until_answered)
 	    sizeof(err)), 0);
 	free(json);
 	cap_clear(&capA);
-	for (i = 0; i < A.npend; i++)
-		if (memcmp(A.pend[i].msg_id, id, 16) == 0)
-			p = &A.pend[i];
-	CHECK(p != NULL);
-	if (p == NULL)
-		return;
+	/* No message is added to or removed from A's pending table below,
+	 * so ${p} stays valid (pending_find). */
+	CHECK((p = pending_find(A.pend, id)) != NULL);
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
 	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &b,
 	    &len), 0);
@@ -1154,7 +1151,7 @@ TEST(reopen_keeps_state)
 	 * timers_monotonic's, envelope_stored_once's and
 	 * ctl_group_commit's three) or RECEIPT
 	 * (accepted_asked_until_answered's): pending. */
-	CHECK_EQ(A.npend, 7);
+	CHECK_EQ(pending_count(A.pend), 7);
 }
 
 int
