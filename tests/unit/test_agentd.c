@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "../lib/harness.h"
+#include "../lib/troster.h"
 #include "agentd.h"
 #include "envelope.h"
 #include "pending.h"
@@ -73,31 +74,9 @@ cap_type(struct cap *c, struct env *e)
 }
 
 static int
-add_request(struct roster *r, struct ident *i, int which)
-{
-	uint8_t *req;
-	size_t len;
-	int rc;
-
-	if ((rc = roster_request_make(i, ferry_now_ms(), &req, &len)) != 0)
-		return (rc);
-	if (which == 0)
-		rc = roster_admin_add(r, req, len);
-	else if (which == 1)
-		rc = roster_relay_set(r, req, len, "tcp://127.0.0.1:1");
-	else
-		rc = roster_agency_add(r, req, len);
-	free(req);
-	return (rc);
-}
-
-static int
 setup_net(void)
 {
-	struct roster *r;
-	const uint8_t *b;
-	uint8_t h[32];
-	size_t n;
+	const struct ident *ag[2];
 	char path[600];
 	uint64_t now = ferry_now_ms();
 
@@ -110,19 +89,11 @@ setup_net(void)
 	    ident_generate("charlie", IDENT_COUNCIL, "Charlie", now, 365 * DAY,
 	    &charlie))
 		return (-1);
-	if (roster_new(now, now + 365 * DAY, &r) != 0)
-		return (-1);
-	if (add_request(r, admin, 0) || roster_set_threshold(r, 1) ||
-	    add_request(r, relay, 1) || add_request(r, alpha, 2) ||
-	    add_request(r, bravo, 2) || roster_seal(r) ||
-	    roster_sign(r, admin->sign_sk) || roster_bytes(r, &b, &n))
-		return (-1);
+	ag[0] = alpha;
+	ag[1] = bravo;
 	snprintf(path, sizeof(path), "%s/roster", dir);
-	if (ferry_write_file(path, b, n, 0644) != 0)
+	if (troster_write(path, admin, relay, ag, 2, pin) != 0)
 		return (-1);
-	roster_hash(r, h);
-	ferry_hex(pin, h, 32);
-	roster_free(r);
 	snprintf(path, sizeof(path), "%s/alpha.key", dir);
 	if (ident_save(alpha, path, NULL) != 0)
 		return (-1);
