@@ -32,6 +32,7 @@
 #include "agentd_int.h"
 #include "alog.h"
 #include "envelope.h"
+#include "pending.h"
 #include "referral.h"
 
 #define BODY_ABS_MAX (1024u * 1024 * 1024)	/* env_decode's largest max_body */
@@ -73,7 +74,6 @@ struct collect {
 	struct agentd *a;
 	uint8_t (*ids)[FERRY_MSGID_LEN];
 	uint32_t *states;
-	uint64_t *tq;
 	size_t n, cap;
 	int err;
 };
@@ -95,12 +95,8 @@ collect_out(void *ctx, const struct astore_out *r)
 		    NULL)
 			return (FERRY_ENOMEM);
 		c->states = p;
-		if ((p = realloc(c->tq, c->cap * sizeof(uint64_t))) == NULL)
-			return (FERRY_ENOMEM);
-		c->tq = p;
 	}
 	memcpy(c->ids[c->n], r->msg_id, FERRY_MSGID_LEN);
-	c->tq[c->n] = r->t_queued;
 	c->states[c->n++] = r->state;
 	return (0);
 }
@@ -121,6 +117,8 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	a->conf = *conf;
 	a->spool_init = agentd_spool_init;
 	a->spool_inbox = agentd_spool_inbox;
+	if ((a->pend = pending_new()) == NULL)
+		return (FERRY_ENOMEM);
 	if ((rc = mkdir_p700(a->conf.data, "")) != 0 ||
 	    (rc = mkdir_p700(a->conf.data, "roster")) != 0) {
 		agentd_seterr(err, errlen, "cannot create data folder %s",
@@ -198,15 +196,13 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	if ((rc = astore_foreach_out(a->store, collect_out, &c)) != 0)
 		goto out;
 	now = agentd_mono_ms();
-	for (i = 0; i < c.n; i++) {
-		if ((rc = agentd_pend_set(a, c.ids[i], c.states[i], now)) != 0)
+	for (i = 0; i < c.n; i++)
+		if ((rc = pending_set(a->pend, c.ids[i], c.states[i],
+		    now)) != 0)
 			goto out;
-		a->pend[a->npend - 1].t_queued = c.tq[i];
-	}
 out:
 	free(c.ids);
 	free(c.states);
-	free(c.tq);
 	if (rc != 0)
 		agentd_seterr(err, errlen, "recovering the outbox: %s",
 		    ferry_strerror(rc));
@@ -238,9 +234,8 @@ agentd_close(struct agentd *a)
 	if (a->storage_key != NULL)
 		sodium_free(a->storage_key);
 	a->storage_key = NULL;
-	free(a->pend);
+	pending_free(a->pend);
 	a->pend = NULL;
-	a->npend = a->cappend = 0;
 }
 
 const char *

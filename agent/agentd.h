@@ -5,8 +5,10 @@
  *                   handed to the file below that handles it, content
  *   agentd_roster.c the roster chain: loaded at start, newer versions
  *                   adopted (pushes, SIGHUP), expiry, agentd_can_send
- *   agentd_out.c    the outgoing path (send, group commit), pending
- *                   table, retransmission, HELLO, relay replies
+ *   agentd_out.c    the outgoing path (send, group commit),
+ *                   retransmission, HELLO, relay replies
+ *   pending.c       the pending table: messages waiting for ACCEPTED or
+ *                   RECEIPT, found by id and taken in order of time
  *   agentd_in.c     the incoming path (MSG: RECEIPT, NACK or held), the
  *                   spool inbox marks and their recovery at start
  *   agentd_util.c   helpers these share (agentd_int.h: internal only)
@@ -20,6 +22,7 @@
  * calls it): agentd_net.c -> agentd_ctl.c -> agentd.c -> agentd_spool.c
  * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, and agentd.c ->
  * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
+ * pending.c calls none of them (agentd.c and agentd_out.c call it).
  *
  * The core does no network I/O: frames to the relay leave through the
  * ${send} callback, so tests drive it directly.  One thread.
@@ -50,9 +53,10 @@
 
 enum { AGENTD_HELLO_DONE = 0, AGENTD_HELLO_SENT, AGENTD_HELLO_UNSENT };
 
-/* A message waiting for ACCEPTED or RECEIPT: its retransmission schedule. */
 /*
- * A QUEUED message is sent again (the whole MSG) on a timer (retry,
+ * The retransmission schedule of messages waiting for ACCEPTED or RECEIPT
+ * (kept in a->pend, pending.h; acted on by agentd_tick and agentd_hello):
+ * a QUEUED message is sent again (the whole MSG) on a timer (retry,
  * doubling to retry_max) and at every HELLO.  An ACCEPTED one is in the
  * relay's custody: the agent sends an ASK for it (msg_id and env_hash,
  * not the envelope), which the relay answers with the RECEIPT or NACK it
@@ -66,13 +70,7 @@ enum { AGENTD_HELLO_DONE = 0, AGENTD_HELLO_SENT, AGENTD_HELLO_UNSENT };
  */
 #define AGENTD_ASK_BURST 256
 
-struct agentd_pending {
-	uint8_t msg_id[FERRY_MSGID_LEN];
-	uint32_t state;		/* ASTORE_QUEUED or ASTORE_ACCEPTED */
-	uint64_t next_try;	/* agentd_mono_ms() */
-	uint32_t attempts;
-	uint64_t t_queued;	/* wall clock ms, when it was stored */
-};
+struct pending;
 
 struct agentd {
 	struct aconf conf;
@@ -97,8 +95,9 @@ struct agentd {
 	int (*spool_inbox)(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 	    const char *json, size_t len, const char *meta, size_t metalen);
 
-	struct agentd_pending *pend;
-	size_t npend, cappend;
+	/* Messages waiting for ACCEPTED or RECEIPT, each with its
+	 * retransmission schedule (pending.h: pending_find, pending_count). */
+	struct pending *pend;
 
 	/* Received messages whose spool file is written but whose unspooled
 	 * mark is still stored: cleared by agentd_spooled_flush, called after

@@ -108,10 +108,6 @@ struct agentd_grp {
 	size_t n;
 };
 
-/** agentd_pend_set(a, id, state, next_try): schedule message ${id}. */
-int agentd_pend_set(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
-    uint32_t state, uint64_t next_try);
-
 /** agentd_grp_flush(a, g): record the relay replies of group ${g}. */
 void agentd_grp_flush(struct agentd *a, struct agentd_grp *g);
 

@@ -1,10 +1,10 @@
 /*
  * agentd_out.c: the agent's outgoing side (see agentd.h, and agentd.c for
  * the durability order): referrals validated, sealed, then stored and
- * logged in one group commit (agentd_submit_batch); the pending table and
- * its retransmission schedule (agentd_tick), HELLO and HEARTBEAT; the
- * relay's replies about our messages (ACCEPTED, RECEIPT, NACK), those
- * read together recorded in one group commit.
+ * logged in one group commit (agentd_submit_batch); the retransmission
+ * of pending messages (agentd_tick; the table is pending.c), HELLO and
+ * HEARTBEAT; the relay's replies about our messages (ACCEPTED, RECEIPT,
+ * NACK), those read together recorded in one group commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,66 +16,16 @@
 #include "alog.h"
 #include "envelope.h"
 #include "note.h"
+#include "pending.h"
 #include "referral.h"
-
-/* ---- pending table ---------------------------------------------------- */
-
-static struct agentd_pending *
-pend_find(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
-{
-	size_t i;
-
-	for (i = 0; i < a->npend; i++)
-		if (memcmp(a->pend[i].msg_id, id, FERRY_MSGID_LEN) == 0)
-			return (&a->pend[i]);
-	return (NULL);
-}
-
-/** agentd_pend_set(a, id, state, next_try): schedule message ${id}. */
-int
-agentd_pend_set(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
-    uint32_t state, uint64_t next_try)
-{
-	struct agentd_pending *p, *n;
-
-	if ((p = pend_find(a, id)) == NULL) {
-		if (a->npend == a->cappend) {
-			size_t cap = a->cappend ? a->cappend * 2 : 64;
-
-			if ((n = realloc(a->pend, cap * sizeof(*n))) == NULL)
-				return (FERRY_ENOMEM);
-			a->pend = n;
-			a->cappend = cap;
-		}
-		p = &a->pend[a->npend++];
-		memcpy(p->msg_id, id, FERRY_MSGID_LEN);
-		p->attempts = 0;
-		p->t_queued = ferry_now_ms();
-	}
-	p->state = state;
-	p->next_try = next_try;
-	return (0);
-}
-
-static void
-pend_del(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
-{
-	struct agentd_pending *p;
-
-	if ((p = pend_find(a, id)) == NULL)
-		return;
-	*p = a->pend[--a->npend];
-}
 
 /* ---- HELLO, heartbeat, retransmission ---------------------------------- */
 
 int
 agentd_hello(struct agentd *a)
 {
-	struct agentd_pending *p;
 	struct env e;
 	uint64_t now = agentd_mono_ms();
-	size_t i;
 	int rc;
 
 	memset(&e, 0, sizeof(e));
@@ -84,12 +34,9 @@ agentd_hello(struct agentd *a)
 	e.credit = a->conf.credit;
 	/* Everything unanswered goes at once: QUEUED ones whole, ACCEPTED
 	 * ones as an ASK (a kept RECEIPT may have been lost with the link
-	 * or the relay); each backoff starts again. */
-	for (i = 0; i < a->npend; i++) {
-		p = &a->pend[i];
-		p->next_try = now;
-		p->attempts = 0;
-	}
+	 * or the relay); each backoff starts again.  O(n), once per
+	 * reconnection: the n messages leave now anyway. */
+	pending_all_due(a->pend, now);
 	a->want_hello = 0;
 	a->last_hello = now;
 	a->nheld = 0;	/* the relay's count in flight restarts at 0 */
@@ -179,7 +126,8 @@ send_ask(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 }
 
 /* ${base} doubled ${attempts} times, capped at ${max}, plus up to a
- * quarter of jitter so that agents spread out. */
+ * quarter of jitter so that agents spread out.  At least 1 ms (aconf
+ * refuses 0), so a message taken by a tick is not due again in it. */
 static uint64_t
 backoff(uint64_t base, uint64_t max, uint32_t attempts)
 {
@@ -188,40 +136,67 @@ backoff(uint64_t base, uint64_t max, uint32_t attempts)
 	d = base << (attempts < 16 ? attempts : 16);
 	if (d > max || d < base)
 		d = max > base ? max : base;
+	if (d == 0)
+		d = 1;
 	return (d + randombytes_uniform((uint32_t)(d / 4 + 1)));
 }
 
+/* The ms from ${now} until message ${m} (may be NULL) is due, if later
+ * than ${now} and sooner than ${next}; else ${next}. */
+static uint64_t
+sooner(const struct pending_msg *m, uint64_t now, uint64_t next)
+{
+
+	if (m != NULL && m->next_try > now && m->next_try - now < next)
+		return (m->next_try - now);
+	return (next);
+}
+
+/*
+ * The due messages are taken earliest first from the pending table
+ * (pending_first), so a tick costs the messages it sends, not all those
+ * pending: every QUEUED one due is sent whole; then up to
+ * AGENTD_ASK_BURST ACCEPTED ones due are asked about, the rest left for
+ * the next tick (in 1 ms).  Each one taken is rescheduled after ${now}.
+ * While disconnected nothing is sent and due messages do not shorten
+ * the wait: they wait for the link, and the HELLO that follows it makes
+ * every message due.
+ */
 uint64_t
 agentd_tick(struct agentd *a, uint64_t now)
 {
-	struct agentd_pending *p;
+	const struct pending_msg *m;
 	uint64_t next = 60000;
-	size_t i, asks = 0;
+	uint32_t n;
+	size_t asks = 0;
 
 	(void)agentd_roster_expired(a, ferry_now_ms());
-	for (i = 0; i < a->npend; i++) {
-		p = &a->pend[i];
-		if (a->connected && p->next_try <= now) {
-			if (p->state != ASTORE_ACCEPTED) {
-				if (send_stored(a, p->msg_id) == 0)
-					p->attempts++;
-				p->next_try = now + backoff(a->conf.retry_ms,
-				    a->conf.retry_max_ms, p->attempts);
-			} else if (asks < AGENTD_ASK_BURST) {
-				/* In the relay's custody: ASK, not upload. */
-				asks++;
-				if (send_ask(a, p->msg_id) == 0 &&
-				    p->attempts < 16)
-					p->attempts++;
-				p->next_try = now + backoff(a->conf.reask_ms,
-				    a->conf.reask_max_ms, p->attempts);
-			} else
-				next = 1;	/* more ASKs due: soon */
-		}
-		if (p->next_try > now && p->next_try - now < next)
-			next = p->next_try - now;
+	while (a->connected &&
+	    (m = pending_first(a->pend, ASTORE_QUEUED)) != NULL &&
+	    m->next_try <= now) {
+		n = m->attempts;
+		if (send_stored(a, m->msg_id) == 0)
+			n++;
+		pending_retime(a->pend, m, now + backoff(a->conf.retry_ms,
+		    a->conf.retry_max_ms, n), n);
 	}
-	return (next);
+	while (a->connected &&
+	    (m = pending_first(a->pend, ASTORE_ACCEPTED)) != NULL &&
+	    m->next_try <= now) {
+		if (asks == AGENTD_ASK_BURST) {
+			next = 1;	/* more ASKs due: soon */
+			break;
+		}
+		/* In the relay's custody: ASK, not upload. */
+		asks++;
+		n = m->attempts;
+		if (send_ask(a, m->msg_id) == 0 && n < 16)
+			n++;
+		pending_retime(a->pend, m, now + backoff(a->conf.reask_ms,
+		    a->conf.reask_max_ms, n), n);
+	}
+	next = sooner(pending_first(a->pend, ASTORE_QUEUED), now, next);
+	return (sooner(pending_first(a->pend, ASTORE_ACCEPTED), now, next));
 }
 
 /* ---- outgoing ---------------------------------------------------------- */
@@ -428,7 +403,7 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 		alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu "
 		    "log=%llu%s", h, sb[i]->to, sb[i]->kid, sb[i]->envlen,
 		    (unsigned long long)sb[i]->idx, nprep > 1 ? " (group)" : "");
-		if (agentd_pend_set(a, sb[i]->id, ASTORE_QUEUED,
+		if (pending_set(a->pend, sb[i]->id, ASTORE_QUEUED,
 		    agentd_mono_ms()) != 0)
 			alog(ALOG_WARN, "pending", "msg=%s: not scheduled (out "
 			    "of memory): sent at the next start", h);
@@ -514,7 +489,7 @@ static void
 accepted_done(struct agentd *a, const struct log_entry *le,
     const struct astore_out *r)
 {
-	struct agentd_pending *p;
+	const struct pending_msg *m;
 	char hx[33];
 
 	agentd_idhex(hx, r->msg_id);
@@ -522,9 +497,10 @@ accepted_done(struct agentd *a, const struct log_entry *le,
 	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r->to,
 	    (unsigned long long)le->ref_index);
 	/* Asked about (ASK) after reask_ms, then with backoff. */
-	if (agentd_pend_set(a, r->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
-	    a->conf.reask_ms) == 0 && (p = pend_find(a, r->msg_id)) != NULL)
-		p->attempts = 0;
+	if (pending_set(a->pend, r->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
+	    a->conf.reask_ms) == 0 && (m = pending_find(a->pend,
+	    r->msg_id)) != NULL)
+		pending_retime(a->pend, m, m->next_try, 0);
 }
 
 static void
@@ -535,7 +511,7 @@ receipt_done(struct agentd *a, const struct log_entry *le,
 
 	agentd_idhex(hx, r->msg_id);
 	a->n_delivered++;
-	pend_del(a, r->msg_id);
+	pending_del(a->pend, r->msg_id);
 	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
 	    "verified", hx, r->to, (unsigned long long)le->ref_index);
 }
@@ -868,7 +844,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 		if ((rc = log_and_update(a, &le, &r)) != 0)
 			return (rc);
 		a->n_not_held++;
-		(void)agentd_pend_set(a, e->msg_id, ASTORE_QUEUED,
+		(void)pending_set(a->pend, e->msg_id, ASTORE_QUEUED,
 		    agentd_mono_ms());
 		alog(ALOG_WARN, "not-held", "msg=%s to=%s: the relay holds no "
 		    "record of it (it lost its data or runs from an older "
@@ -889,7 +865,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	if ((rc = log_and_update(a, &le, &r)) != 0)
 		return (rc);
 	a->n_failed++;
-	pend_del(a, e->msg_id);
+	pending_del(a->pend, e->msg_id);
 	alog(ALOG_ERROR, "failed", "msg=%s to=%s code=%s reason=\"%s\"", hx,
 	    r.to, ferry_errname(-(int)e->code), qreason);
 	return (0);

@@ -17,8 +17,10 @@
 #include <sodium.h>
 
 #include "../lib/harness.h"
+#include "../lib/troster.h"
 #include "agentd.h"
 #include "envelope.h"
+#include "pending.h"
 #include "referral.h"
 #include "roster.h"
 
@@ -72,31 +74,9 @@ cap_type(struct cap *c, struct env *e)
 }
 
 static int
-add_request(struct roster *r, struct ident *i, int which)
-{
-	uint8_t *req;
-	size_t len;
-	int rc;
-
-	if ((rc = roster_request_make(i, ferry_now_ms(), &req, &len)) != 0)
-		return (rc);
-	if (which == 0)
-		rc = roster_admin_add(r, req, len);
-	else if (which == 1)
-		rc = roster_relay_set(r, req, len, "tcp://127.0.0.1:1");
-	else
-		rc = roster_agency_add(r, req, len);
-	free(req);
-	return (rc);
-}
-
-static int
 setup_net(void)
 {
-	struct roster *r;
-	const uint8_t *b;
-	uint8_t h[32];
-	size_t n;
+	const struct ident *ag[2];
 	char path[600];
 	uint64_t now = ferry_now_ms();
 
@@ -109,19 +89,11 @@ setup_net(void)
 	    ident_generate("charlie", IDENT_COUNCIL, "Charlie", now, 365 * DAY,
 	    &charlie))
 		return (-1);
-	if (roster_new(now, now + 365 * DAY, &r) != 0)
-		return (-1);
-	if (add_request(r, admin, 0) || roster_set_threshold(r, 1) ||
-	    add_request(r, relay, 1) || add_request(r, alpha, 2) ||
-	    add_request(r, bravo, 2) || roster_seal(r) ||
-	    roster_sign(r, admin->sign_sk) || roster_bytes(r, &b, &n))
-		return (-1);
+	ag[0] = alpha;
+	ag[1] = bravo;
 	snprintf(path, sizeof(path), "%s/roster", dir);
-	if (ferry_write_file(path, b, n, 0644) != 0)
+	if (troster_write(path, admin, relay, ag, 2, pin) != 0)
 		return (-1);
-	roster_hash(r, h);
-	ferry_hex(pin, h, 32);
-	roster_free(r);
 	snprintf(path, sizeof(path), "%s/alpha.key", dir);
 	if (ident_save(alpha, path, NULL) != 0)
 		return (-1);
@@ -318,7 +290,8 @@ TEST(receipt_delivers)
 	CHECK_EQ(o.state, ASTORE_DELIVERED);
 	CHECK(o.t_delivered > 0);
 	CHECK_EQ(A.n_delivered, 1);
-	CHECK_EQ(A.npend, 0);
+	CHECK_EQ(pending_count(A.pend), 0);
+	CHECK(pending_find(A.pend, sent_id) == NULL);
 }
 
 /* Feed ${msg} to B and expect a refusal with ${code}: NACK, nothing stored. */
@@ -743,9 +716,9 @@ TEST(nack_reason_generic)
  */
 TEST(timers_monotonic)
 {
-	struct agentd_pending *p = NULL;
+	const struct pending_msg *p;
 	char *json, err[AGENTD_ERR_MAX];
-	size_t len, i;
+	size_t len;
 	uint8_t id[16];
 	uint64_t mono, wall = ferry_now_ms();
 
@@ -757,10 +730,7 @@ TEST(timers_monotonic)
 	CHECK_EQ(agentd_hello(&A), 0);
 	cap_clear(&capA);
 	mono = agentd_mono_ms();
-	for (i = 0; i < A.npend; i++)
-		if (memcmp(A.pend[i].msg_id, id, 16) == 0)
-			p = &A.pend[i];
-	CHECK(p != NULL);
+	CHECK((p = pending_find(A.pend, id)) != NULL);
 	CHECK(p->next_try <= mono);
 	CHECK(A.last_tx <= mono && A.last_tx + 60000 > mono);
 	CHECK(A.last_hello <= mono && A.last_hello + 60000 > mono);
@@ -768,6 +738,7 @@ TEST(timers_monotonic)
 	/* Due now on the monotonic clock: sent, and rescheduled on it. */
 	CHECK(agentd_tick(&A, mono) > 0);
 	CHECK(capA.n >= 1);
+	CHECK((p = pending_find(A.pend, id)) != NULL);
 	CHECK(p->next_try > mono && p->next_try < mono + 3600000);
 	cap_clear(&capA);
 }
@@ -877,9 +848,9 @@ cap_asks(const struct cap *c, const uint8_t id[16])
 TEST(accepted_asked_until_answered)
 {
 	struct astore_out o;
-	struct agentd_pending *p = NULL;
+	const struct pending_msg *p;
 	char *json, err[AGENTD_ERR_MAX];
-	size_t len, i;
+	size_t len;
 	uint8_t id[16], *b;
 	uint64_t mono, t;
 	uint64_t first = A.conf.reask_ms;
@@ -890,12 +861,9 @@ TEST(accepted_asked_until_answered)
 	    sizeof(err)), 0);
 	free(json);
 	cap_clear(&capA);
-	for (i = 0; i < A.npend; i++)
-		if (memcmp(A.pend[i].msg_id, id, 16) == 0)
-			p = &A.pend[i];
-	CHECK(p != NULL);
-	if (p == NULL)
-		return;
+	/* No message is added to or removed from A's pending table below,
+	 * so ${p} stays valid (pending_find). */
+	CHECK((p = pending_find(A.pend, id)) != NULL);
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
 	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &b,
 	    &len), 0);
@@ -1218,7 +1186,7 @@ TEST(reopen_keeps_state)
 	 * timers_monotonic's, envelope_stored_once's and
 	 * ctl_group_commit's three) or RECEIPT
 	 * (accepted_asked_until_answered's): pending. */
-	CHECK_EQ(A.npend, 7);
+	CHECK_EQ(pending_count(A.pend), 7);
 }
 
 int
