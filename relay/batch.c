@@ -89,12 +89,22 @@ refuse(struct relay *r, struct item *it, int code)
 	it->nle = 1;
 }
 
-/* Refuse without a log entry (nothing may be written: disk full). */
+/*
+ * Refuse without a log entry: nothing may be written (disk full).  Unlike
+ * refuse(), this takes neither the peer's REFUSED entry of the second nor
+ * its count of refusals not logged: the next REFUSED entry logged still
+ * reports those.  Counted in metrics; its line is DEBUG (the disk-full
+ * ERROR line says it once).
+ */
 static void
 refuse_nolog(struct relay *r, struct item *it, int code)
 {
 
-	refuse(r, it, code);
+	it->kind = IT_REFUSE;
+	it->code = code;
+	rutil_count_refused(r, code);
+	it->quiet = 1;
+	it->quiet_n = 0;
 	it->nle = 0;
 }
 
@@ -270,6 +280,15 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 	struct peer *sp;
 	int st;
 
+	/*
+	 * A RECEIPT is logged whole (aux): the relay's log then holds a copy
+	 * signed by the recipient.  One too big for that is not acted on
+	 * (the message stays queued); an honest one is a few hundred bytes.
+	 */
+	if (e->type == ENV_RECEIPT && it->len > LOG_AUX_MAX) {
+		refuse(r, it, FERRY_ETOOBIG);
+		return;
+	}
 	if (env_verify(e, spk) != 0) {
 		refuse(r, it, FERRY_EBADSIG);
 		return;
@@ -304,10 +323,8 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 		rutil_le_set(&it->le[0], LOG_RECEIPT, qm.msg_id, qm.env_hash,
 		    qm.to, qm.from, e->roster_version);
 		it->le[0].ref_index = e->log_index;
-		if (it->len <= LOG_AUX_MAX) {
-			it->le[0].aux = it->buf;
-			it->le[0].aux_len = it->len;
-		}
+		it->le[0].aux = it->buf;
+		it->le[0].aux_len = it->len;
 		rutil_le_set(&it->le[1], LOG_DELIVERED, qm.msg_id, qm.env_hash,
 		    qm.to, qm.from, r->roster->version);
 		it->nle = 2;
@@ -955,8 +972,14 @@ batch_disk_full(struct relay *r, int rc)
 		if (it->kind == IT_ACCEPT) {
 			undo_accept(r, it);
 			refuse_nolog(r, it, FERRY_ENOSPC);
-		} else if (it->kind == IT_REFUSE)
+		} else if (it->kind == IT_REFUSE && it->nle > 0) {
+			/* Its REFUSED entry is not written after all: it and
+			 * those it reported go back to the unlogged count. */
+			it->p->refused_quiet += it->quiet_n + 1;
+			it->quiet = 1;
+			it->quiet_n = 0;
 			it->nle = 0;
+		}
 		else if (it->kind == IT_CHECKPOINT) {
 			it->kind = IT_SKIP;
 			it->nle = 0;

@@ -8,7 +8,8 @@
  * unknown messages or under another hash are refused; an ASK is answered
  * from what is committed; a failed commit answers nothing.  An agency's
  * CHECKPOINTs: at most one logged per checkpoint_interval, small plain
- * notes only (issue 13, hole 4).
+ * notes only (issue 13, hole 4).  Refusals while the disk is full keep
+ * the count of refusals not logged; an oversized RECEIPT is refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -741,6 +742,116 @@ TEST(checkpoint_small_and_plain_only)
 	relay_done(r);
 }
 
+/*
+ * Issue 13, closing note (a): refusals of new MSGs while the disk is full
+ * are not logged, and must not take the agency's REFUSED entry of the
+ * second nor reset its count of refusals not logged (that count was lost
+ * for the whole disk-full period); a REFUSED entry dropped with a failed
+ * commit goes back to that count.  The next entry logged reports them.
+ */
+TEST(full_disk_keeps_unlogged_count)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *m = NULL;
+	const uint8_t junk[] = "not an envelope";
+	struct peer *p;
+	uint64_t size0;
+	size_t n, i;
+
+	CHECK(r != NULL);
+	p = peer_get(r, "alpha", 0);
+	size0 = log_size(r->log);
+	/* Three refusals in one second: one logged, two counted. */
+	for (i = 0; i < 3; i++)
+		arrive(r, "alpha", junk, sizeof(junk));
+	CHECK_EQ(r->items[0].nle, 1);
+	CHECK_EQ(r->items[1].nle, 0);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);
+	CHECK_EQ(p->refused_quiet, 2);
+	/* A second later: a refusal (its REFUSED entry reports the two)
+	 * and a new MSG in a batch whose commit fails for lack of space:
+	 * neither is written; then another MSG while the disk is full. */
+	p->refused_entry_ms -= 1000;
+	arrive(r, "alpha", junk, sizeof(junk));
+	CHECK_EQ(r->items[0].nle, 1);
+	CHECK_EQ(r->items[0].quiet_n, 2);
+	CHECK_EQ(make_msg(id, h, &m, &n), 0);
+	arrive(r, "alpha", m, n);
+	free(m);
+	r->fail_commits = 1;
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(r->m.disk_full, 1);
+	CHECK_EQ(make_msg(id, h, &m, &n), 0);
+	arrive(r, "alpha", m, n);
+	free(m);
+	CHECK_EQ(r->items[0].kind, IT_REFUSE);
+	CHECK_EQ(r->items[0].code, FERRY_ENOSPC);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);
+	CHECK_EQ(r->m.refused[-FERRY_ENOSPC], 2);
+	/* The two before, and the one whose entry was dropped; the ENOSPC
+	 * refusals are not logged by design (counted in metrics only). */
+	CHECK_EQ(p->refused_quiet, 3);
+	/* Space is back: the next REFUSED entry reports all three. */
+	r->full_until = 0;
+	p->refused_entry_ms -= 1000;
+	arrive(r, "alpha", junk, sizeof(junk));
+	CHECK_EQ(r->items[0].nle, 1);
+	CHECK_EQ(r->items[0].quiet_n, 3);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0 + 2);
+	CHECK_EQ(p->refused_quiet, 0);
+	relay_done(r);
+}
+
+/*
+ * Issue 13, closing note (b): a RECEIPT is logged whole (aux, at most
+ * LOG_AUX_MAX bytes), so the relay's log holds the recipient's signed
+ * copy; a bigger one is refused FERRY_ETOOBIG (logged, not NACKed) and
+ * not acted on: the message stays queued until a RECEIPT that fits.
+ */
+TEST(oversized_receipt_refused)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *b = NULL, *blob = NULL;
+	struct log_entry le;
+	uint64_t size0, idx;
+	size_t n;
+
+	CHECK(r != NULL);
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	CHECK((blob = calloc(1, LOG_AUX_MAX)) != NULL);
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, id, h, blob,
+	    LOG_AUX_MAX, &b, &n), 0);
+	CHECK(n > LOG_AUX_MAX);
+	size0 = log_size(r->log);
+	arrive(r, "bravo", b, n);
+	free(b);
+	CHECK_EQ(r->items[0].kind, IT_REFUSE);
+	CHECK_EQ(r->items[0].code, FERRY_ETOOBIG);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(nsent, 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);	/* the REFUSED entry */
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_QUEUED);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
+	CHECK_EQ(r->m.delivered, 0);
+	/* A RECEIPT that fits finishes it, logged whole. */
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, id, h, blob, 256, &b,
+	    &n), 0);
+	arrive(r, "bravo", b, n);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_DONE);
+	CHECK_EQ(log_find_msg(r->log, id, LOG_RECEIPT, &idx), 0);
+	CHECK_EQ(log_get(r->log, idx, &le), 0);
+	CHECK_EQ(le.aux_len, n);
+	CHECK(le.aux != NULL && memcmp(le.aux, b, n) == 0);
+	log_entry_clear(&le);
+	free(b);
+	free(blob);
+	relay_done(r);
+}
+
 int
 main(void)
 {
@@ -759,6 +870,8 @@ main(void)
 	RUN(full_disk_refuses_new_msgs);
 	RUN(checkpoint_once_per_interval);
 	RUN(checkpoint_small_and_plain_only);
+	RUN(full_disk_keeps_unlogged_count);
+	RUN(oversized_receipt_refused);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
