@@ -22,6 +22,7 @@
 #include "relay_int.h"
 
 #define SWEEP_MAX 1000		/* expired messages handled per sweep */
+#define PRUNE_MAX 1000		/* finished records pruned per sweep */
 #define FULL_RETRY_MS 60000	/* disk full: try new MSGs again after this */
 #define HELLO_PUSH_MS 1000	/* HELLO pushes per route: at most 1/s */
 #define REFUSED_LOG_MS 1000	/* REFUSED log entries: 1/s per peer (M3) */
@@ -141,6 +142,62 @@ top_key(const struct relay *r, const char *id)
 	return (top);
 }
 
+/*
+ * Message ${id} has no record in the queue: did the relay's log accept it
+ * from ${sender}, its record having been pruned after it finished
+ * (retention; a queued record never is)?  0 if the log never accepted it;
+ * 1 if it did, with envelope hash ${hash}: its ACCEPTED entry's index in
+ * *${index} and, in *${final} (malloc'd, NULL if the log cannot rebuild
+ * it), the final for the sender: the recipient's RECEIPT (logged whole),
+ * else a NACK signed by the relay with the code of the EXPIRED entry or
+ * of the recipient's NACK entry.  FERRY_EDUPMSG if the log accepted
+ * another envelope, or another sender's, under that id; another negative
+ * code if the log cannot be read.  The log's ACCEPTED entries are unique
+ * per id, so such a message cannot be taken again as new.
+ */
+static int
+logged_final(struct relay *r, const uint8_t *id, const uint8_t *hash,
+    const char *sender, uint64_t *index, uint8_t **final, size_t *flen)
+{
+	struct log_entry le;
+	uint64_t idx;
+	int rc, code = 0;
+
+	*final = NULL;
+	*flen = 0;
+	if ((rc = log_find_msg(r->log, id, LOG_ACCEPTED, index)) != 0)
+		return (rc == FERRY_ENOENT ? 0 : rc);
+	if ((rc = log_get(r->log, *index, &le)) != 0)
+		return (rc);
+	rc = memcmp(le.env_hash, hash, 32) != 0 || strcmp(le.from, sender) != 0;
+	log_entry_clear(&le);
+	if (rc)
+		return (FERRY_EDUPMSG);
+	if (log_find_msg(r->log, id, LOG_RECEIPT, &idx) == 0) {
+		if (log_get(r->log, idx, &le) != 0)
+			return (1);
+		if (le.aux_len > 0 && (*final = malloc(le.aux_len)) != NULL) {
+			memcpy(*final, le.aux, le.aux_len);
+			*flen = le.aux_len;
+		}
+		log_entry_clear(&le);
+		return (1);
+	}
+	if (log_find_msg(r->log, id, LOG_EXPIRED, &idx) == 0)
+		code = FERRY_EEXPIREDMSG;
+	else if (log_find_msg(r->log, id, LOG_NACK, &idx) == 0 &&
+	    log_get(r->log, idx, &le) == 0) {
+		code = le.code;
+		log_entry_clear(&le);
+	}
+	if (code < 0 && peer_make_nack(r, sender, id, hash, code, final,
+	    flen) != 0) {
+		*final = NULL;
+		*flen = 0;
+	}
+	return (1);
+}
+
 static void
 check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 {
@@ -186,6 +243,21 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		return;
 	}
 	st = queue_lookup(r->q, e->id, h, &seq, &it->final, &it->flen);
+	if (st == QUEUE_NONE) {
+		/* Its record may have been pruned: answered from the log. */
+		st = logged_final(r, e->id, it->hash, e->from,
+		    &it->qm.log_index, &it->final, &it->flen);
+		if (st == FERRY_EDUPMSG) {
+			refuse(r, it, FERRY_EDUPMSG);
+			return;
+		}
+		if (st == 1) {
+			it->kind = IT_DUP;
+			memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+			r->m.pruned_answered++;
+			return;
+		}
+	}
 	if (st < 0) {
 		refuse(r, it, FERRY_EINTERNAL);
 		return;
@@ -299,8 +371,10 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 	}
 	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
 	free(fin);
-	if (st == QUEUE_DONE) {
-		it->kind = IT_SKIP;	/* already finished: harmless */
+	if (st == QUEUE_DONE || (st == QUEUE_NONE && log_find_msg(r->log,
+	    e->msg_id, LOG_ACCEPTED, &seq) == 0)) {
+		/* Already finished (its record maybe pruned since). */
+		it->kind = IT_SKIP;
 		return;
 	}
 	if (st != QUEUE_QUEUED || memcmp(h, e->env_hash, 32) != 0 ||
@@ -491,6 +565,15 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 	if (batch_has(r, it, e->msg_id) != NULL)
 		return;
 	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
+	if (st == QUEUE_NONE && logged_final(r, e->msg_id, e->env_hash,
+	    p->id, &seq, &fin, &flen) == 1 && fin != NULL) {
+		/* Finished, its record pruned since: the log's final. */
+		r->m.asks_answered++;
+		r->m.pruned_answered++;
+		(void)peer_send(r, p, fin, flen);
+		free(fin);
+		return;
+	}
 	if (st < 0) {
 		rlog(RLOG_WARN, "ask", "agency=%s: %s", p->id,
 		    ferry_strerror(st));
@@ -663,16 +746,41 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 	return (++sc->n >= SWEEP_MAX);
 }
 
+/* A finished record, oldest first: forget it once past retention. */
+static int
+prune_one(void *ctx, uint64_t done_ms, const uint8_t *msg_id)
+{
+	struct sweep_ctx *sc = ctx;
+	struct item *it;
+
+	if (done_ms + sc->r->c->retention_ms > sc->now)
+		return (1);	/* finish order: the rest are younger */
+	if ((it = item_new(sc->r)) == NULL)
+		return (1);
+	it->kind = IT_PRUNE;
+	it->done_ms = done_ms;
+	memcpy(it->qm.msg_id, msg_id, FERRY_MSGID_LEN);
+	return (++sc->n >= PRUNE_MAX);
+}
+
 /**
- * batch_sweep(r, now): add an expiry to the batch for each queued message
- * past its lifetime at wall clock ${now} (at most SWEEP_MAX).
+ * batch_sweep(r, now): add to the batch an expiry for each queued message
+ * past its lifetime at wall clock ${now} (at most SWEEP_MAX), and the
+ * removal of each finished record past the retention period (at most
+ * PRUNE_MAX, so that a turn stays short; committed with the batch like
+ * everything else).  1 if a bound was reached (more may be due), else 0.
  */
-void
+int
 batch_sweep(struct relay *r, uint64_t now)
 {
 	struct sweep_ctx sc = { r, now, 0 };
+	int more;
 
 	(void)queue_foreach(r->q, sweep_one, &sc);
+	more = sc.n >= SWEEP_MAX;
+	sc.n = 0;
+	(void)queue_finished(r->q, prune_one, &sc);
+	return (more || sc.n >= PRUNE_MAX);
 }
 
 /**
@@ -687,12 +795,13 @@ batch_commit(struct relay *r)
 {
 	struct log_batch *lb;
 	struct queue_txn *t;
-	uint64_t got, grows;
+	uint64_t got, grows, now = ferry_now_ms();
 	size_t i;
 	int j, rc = 0, need = 0;
 
 	for (i = 0; i < r->nitems; i++)
-		if (r->items[i].nle > 0 || r->items[i].kind == IT_NOTIFIED)
+		if (r->items[i].nle > 0 || r->items[i].kind == IT_NOTIFIED ||
+		    r->items[i].kind == IT_PRUNE)
 			need = 1;
 	if (!need)
 		return (0);
@@ -724,14 +833,19 @@ batch_commit(struct relay *r)
 		case IT_RECEIPT:
 		case IT_RNACK:
 			rc = queue_finish(t, it->qm.msg_id, it->buf, it->len,
-			    it->notify);
+			    it->notify, now);
 			break;
 		case IT_EXPIRE:
 			rc = queue_finish(t, it->qm.msg_id, it->final,
-			    it->flen, it->notify);
+			    it->flen, it->notify, now);
 			break;
 		case IT_NOTIFIED:
 			rc = queue_notified(t, it->nsender, it->nseq);
+			break;
+		case IT_PRUNE:
+			if ((rc = queue_prune(t, it->done_ms,
+			    it->qm.msg_id)) == FERRY_ENOENT)
+				rc = 0;
 			break;
 		default:
 			break;
@@ -822,6 +936,9 @@ batch_answer(struct relay *r)
 			if (it->e.type == ENV_MSG || it->e.type == 0)
 				peer_send_nack(r, it->p, it->e.type == ENV_MSG ?
 				    it->e.id : NULL, it->hash, it->code);
+			break;
+		case IT_PRUNE:
+			r->m.pruned++;
 			break;
 		case IT_RECEIPT:
 		case IT_RNACK:
@@ -998,7 +1115,7 @@ batch_disk_full(struct relay *r, int rc)
 		struct item *it = &r->items[i];
 
 		if (it->nle > 0 || it->kind == IT_NOTIFIED ||
-		    it->dup_final) {
+		    it->kind == IT_PRUNE || it->dup_final) {
 			it->kind = IT_SKIP;
 			it->nle = 0;
 		}

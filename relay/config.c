@@ -11,6 +11,8 @@
 
 #include "relay.h"
 
+#define DAY_MS (24ULL * 3600 * 1000)
+
 void
 config_defaults(struct config *c)
 {
@@ -33,6 +35,7 @@ config_defaults(struct config *c)
 	c->redeliver_ms = 60000;
 	c->linger_ms = 1000;
 	c->checkpoint_ms = 10000;
+	c->retention_ms = 30 * DAY_MS;
 }
 
 /* RLOG_* are the levels ferry_parse_log_level returns. */
@@ -69,6 +72,7 @@ static const struct ferry_conf_key keys[] = {
 	K("redeliver", FERRY_CONF_SEC, redeliver_ms),
 	K("linger", FERRY_CONF_SEC, linger_ms),
 	K("checkpoint_interval", FERRY_CONF_SEC, checkpoint_ms),
+	K("retention", FERRY_CONF_SEC, retention_ms),
 	{ NULL, 0, 0, 0 }
 };
 
@@ -129,6 +133,21 @@ config_load(struct config *c, const char *path)
 	return (lc.bad ? -1 : 0);
 }
 
+/* ${ms} as the largest whole unit of a config duration ("30d", "90m"). */
+static void
+fmt_duration(char *out, size_t n, uint64_t ms)
+{
+	static const struct { uint64_t ms; const char *unit; } u[] = {
+		{ DAY_MS, "d" }, { 3600000, "h" }, { 60000, "m" },
+		{ 1000, "s" }, { 1, "ms" } };
+	size_t i;
+
+	for (i = 0; ms != 0 && ms % u[i].ms != 0; i++)
+		;
+	snprintf(out, n, "%llu%s", (unsigned long long)(ms / u[i].ms),
+	    u[i].unit);
+}
+
 /** config_check(c): 0 if ${c} is complete and consistent. */
 int
 config_check(const struct config *c)
@@ -153,6 +172,22 @@ config_check(const struct config *c)
 	    c->sweep_ms == 0 || c->redeliver_ms == 0 ||
 	    c->checkpoint_ms == 0) {
 		fprintf(stderr, "ferry-relay: a limit is zero or out of range\n");
+		return (-1);
+	}
+	/*
+	 * A sender may retransmit or ASK about a message until it is
+	 * finished, and an offline one learns of it later still: its
+	 * record must outlive the longest wait for a recipient by a margin.
+	 */
+	if (c->expiry_ms > UINT64_MAX - DAY_MS ||
+	    c->retention_ms < c->expiry_ms + DAY_MS) {
+		char rs[32], es[32];
+
+		fmt_duration(rs, sizeof(rs), c->retention_ms);
+		fmt_duration(es, sizeof(es), c->expiry_ms);
+		fprintf(stderr, "ferry-relay: retention = %s is shorter than "
+		    "expiry + 1d (expiry = %s): a sender may ask about a "
+		    "message until it is finished\n", rs, es);
 		return (-1);
 	}
 	return (0);

@@ -674,9 +674,12 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		for (n = 0; n < c->batch_max && bytes < c->batch_bytes; n++)
 			if ((rc = recv_one(&r, &bytes)) <= 0)
 				break;
-		if (now - r.t_sweep >= c->sweep_ms) {
+		/* A sweep that hit its bound goes on next turn, unless the
+		 * disk is full (each try would fail again). */
+		if (now - r.t_sweep >= c->sweep_ms ||
+		    (r.sweep_more && !r.m.disk_full)) {
 			r.t_sweep = now;
-			batch_sweep(&r, ferry_now_ms());
+			r.sweep_more = batch_sweep(&r, ferry_now_ms());
 		}
 		if ((rc = batch_commit(&r)) == FERRY_ENOSPC)
 			rc = batch_disk_full(&r, rc);

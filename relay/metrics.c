@@ -99,6 +99,12 @@ metrics_write(const char *dir, const struct metrics *m,
 	    "Agents' CHECKPOINTs not logged: another one of the agency's "
 	    "was logged less than checkpoint_interval before.", "counter",
 	    m->checkpoints_skipped);
+	counter(&o, "ferry_relay_pruned_total",
+	    "Finished messages' records removed past the retention period.",
+	    "counter", m->pruned);
+	counter(&o, "ferry_relay_pruned_answered_total",
+	    "MSGs and ASKs about a pruned message, answered from the relay's "
+	    "log.", "counter", m->pruned_answered);
 	counter(&o, "ferry_relay_received_bytes_total",
 	    "Bytes of envelopes received.", "counter", m->bytes_in);
 	counter(&o, "ferry_relay_sent_bytes_total",

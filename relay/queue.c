@@ -12,7 +12,11 @@
  *              envelope (RECEIPT or NACK, once done)
  *   q.notices  sender || 0x00 || nseq -> final envelope kept for the sender
  *   q.rosters  version -> roster file bytes
- *   q.meta     "seq", "nseq" -> next sequence numbers
+ *   q.meta     "seq", "nseq" -> next sequence numbers; "done" = 1 once
+ *              every finished record has its q.done entry
+ *   q.done     done_ms (8 bytes big-endian) || msg_id -> nseq || sender
+ *              of the final kept in q.notices, or "" if none: finished
+ *              records in the order they finished, for pruning
  *
  * Writes go through the batch (log_batch_put / log_batch_del), which
  * redoes them itself when the map grows; reads inside a batch use its
@@ -27,11 +31,13 @@
 #include "log.h"
 #include "relay.h"
 
-enum { D_MSGS, D_BYRCPT, D_IDS, D_NOTICES, D_ROSTERS, D_META, D_N };
+enum { D_MSGS, D_BYRCPT, D_IDS, D_NOTICES, D_ROSTERS, D_META, D_DONE, D_N };
 
 /** queue_dbs: the queue's table names, for log_open_ex. */
 const char *const queue_dbs[QUEUE_NDBS] = { "q.msgs", "q.byrcpt", "q.ids",
-    "q.notices", "q.rosters", "q.meta" };
+    "q.notices", "q.rosters", "q.meta", "q.done" };
+
+#define DONE_KEY (8 + FERRY_MSGID_LEN)
 
 struct queue {
 	struct log *l;
@@ -123,6 +129,102 @@ meta_put(struct queue_txn *t, const char *name, uint64_t v)
 	    8, 0));
 }
 
+/* The q.done key of ${msg_id} finished at ${done_ms}. */
+static void
+done_key(uint8_t k[DONE_KEY], uint64_t done_ms, const uint8_t *msg_id)
+{
+
+	be64(k, done_ms);
+	memcpy(k + 8, msg_id, FERRY_MSGID_LEN);
+}
+
+/* The ids of the finished records in q.ids, read in ${txn}: *${ids}
+ * (malloc'd, ${n} of them). */
+static int
+done_ids(struct queue *q, MDB_txn *txn, uint8_t **ids, size_t *n)
+{
+	MDB_cursor *c;
+	MDB_val k, d;
+	uint8_t *b = NULL, *nb;
+	size_t cap = 0;
+	int rc, op = MDB_FIRST;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, q->dbi[D_IDS], &c)) != 0)
+		return (lmdb_err(rc));
+	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != FERRY_MSGID_LEN || d.mv_size < 1 ||
+		    ((uint8_t *)d.mv_data)[0] != QUEUE_DONE)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			if ((nb = realloc(b, cap * FERRY_MSGID_LEN)) == NULL) {
+				rc = FERRY_ENOMEM;
+				break;
+			}
+			b = nb;
+		}
+		memcpy(b + *n * FERRY_MSGID_LEN, k.mv_data, FERRY_MSGID_LEN);
+		(*n)++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND) {
+		free(b);
+		return (rc > 0 ? lmdb_err(rc) : rc);
+	}
+	*ids = b;
+	return (0);
+}
+
+/*
+ * Once (q.meta "done" says it ran): records finished before q.done
+ * existed get an entry finished ${now}, in one commit, so that they are
+ * pruned like the others, a retention period after this start.
+ */
+static int
+done_migrate(struct queue *q, uint64_t now)
+{
+	struct log_batch *b;
+	struct queue_txn *t;
+	MDB_txn *txn;
+	uint8_t *ids = NULL, k[DONE_KEY];
+	uint64_t done = 0;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = log_read_begin(q->l, &txn)) != 0)
+		return (rc);
+	if ((rc = meta_get(txn, q->dbi[D_META], "done", &done)) == 0 &&
+	    done == 0)
+		rc = done_ids(q, txn, &ids, &n);
+	log_read_end(txn);
+	if (rc != 0 || done != 0)
+		return (rc);
+	if ((rc = log_begin(q->l, &b)) != 0)
+		goto out;
+	if ((rc = queue_begin(q, b, &t)) != 0) {
+		log_abort(b);
+		goto out;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		done_key(k, now, ids + i * FERRY_MSGID_LEN);
+		rc = log_batch_put(b, q->dbi[D_DONE], k, sizeof(k), "", 0, 0);
+	}
+	if (rc == 0)
+		rc = meta_put(t, "done", 1);
+	if (rc != 0) {
+		queue_abort(t);
+		goto out;
+	}
+	if ((rc = queue_commit(t)) == 0 && n > 0)
+		rlog(RLOG_INFO, "queue-done-index", "finished=%zu: kept for "
+		    "the retention period from now", n);
+out:
+	free(ids);
+	return (rc);
+}
+
 /** queue_open(l, out): the queue kept in log ${l}'s environment. */
 int
 queue_open(struct log *l, struct queue **out)
@@ -148,6 +250,8 @@ queue_open(struct log *l, struct queue **out)
 		q->seq = 1;
 	if (q->nseq == 0)
 		q->nseq = 1;
+	if ((rc = done_migrate(q, ferry_now_ms())) != 0)
+		goto err;
 	*out = q;
 	return (0);
 err:
@@ -282,14 +386,19 @@ rec_decode(const MDB_val *k, const MDB_val *d, struct queue_msg *m,
 	return (0);
 }
 
-/** queue_finish(t, msg_id, final, len, notify): remove a queued message. */
+/**
+ * queue_finish(t, msg_id, final, len, notify, done_ms): remove a queued
+ * message, finished at ${done_ms}.
+ */
 int
 queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
-    const uint8_t *final, size_t len, int notify)
+    const uint8_t *final, size_t len, int notify, uint64_t done_ms)
 {
 	struct queue *q = t->q;
 	MDB_val key = { 16, (void *)msg_id }, data, mk, md;
-	uint8_t k8[8], bk[FERRY_ID_MAX + 9], *v;
+	uint8_t k8[8], bk[FERRY_ID_MAX + 9], *v, dk[DONE_KEY];
+	uint8_t dv[8 + FERRY_ID_MAX];
+	size_t dvlen = 0, fl;
 	struct queue_msg m;
 	uint64_t seq;
 	int rc;
@@ -333,8 +442,60 @@ queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
 		if ((rc = log_batch_put(t->b, q->dbi[D_NOTICES], bk,
 		    idseq_key(bk, m.from, q->nseq), final, len, 0)) != 0)
 			return (txn_fail(t, rc));
+		/* The notice goes with the record when it is pruned. */
+		fl = strlen(m.from);
+		be64(dv, q->nseq);
+		memcpy(dv + 8, m.from, fl);
+		dvlen = 8 + fl;
 		q->nseq++;
 		if ((rc = meta_put(t, "nseq", q->nseq)) != 0)
+			return (txn_fail(t, rc));
+	}
+	done_key(dk, done_ms, msg_id);
+	if ((rc = log_batch_put(t->b, q->dbi[D_DONE], dk, sizeof(dk), dv,
+	    dvlen, 0)) != 0)
+		return (txn_fail(t, rc));
+	return (0);
+}
+
+/** queue_prune(t, done_ms, msg_id): forget a finished message. */
+int
+queue_prune(struct queue_txn *t, uint64_t done_ms,
+    const uint8_t msg_id[FERRY_MSGID_LEN])
+{
+	struct queue *q = t->q;
+	uint8_t dk[DONE_KEY], bk[FERRY_ID_MAX + 9];
+	MDB_val k = { sizeof(dk), dk }, d, ik = { 16, (void *)msg_id };
+	char sender[FERRY_ID_MAX + 1] = "";
+	uint64_t nseq = 0;
+	int rc, done = 0;
+
+	if (t->dead)
+		return (FERRY_EINVAL);
+	/* Reads first (MDB_vals die at the next write), then the writes. */
+	done_key(dk, done_ms, msg_id);
+	if ((rc = mdb_get(log_batch_txn(t->b), q->dbi[D_DONE], &k, &d)) != 0)
+		return (rc == MDB_NOTFOUND ? FERRY_ENOENT : read_fail(t, rc));
+	if (d.mv_size > 8 && d.mv_size <= 8 + FERRY_ID_MAX) {
+		nseq = rd64(d.mv_data);
+		memcpy(sender, (uint8_t *)d.mv_data + 8, d.mv_size - 8);
+		sender[d.mv_size - 8] = '\0';
+	}
+	rc = mdb_get(log_batch_txn(t->b), q->dbi[D_IDS], &ik, &d);
+	if (rc == 0)
+		done = d.mv_size >= 1 && ((uint8_t *)d.mv_data)[0] == QUEUE_DONE;
+	else if (rc != MDB_NOTFOUND)
+		return (read_fail(t, rc));
+	if ((rc = log_batch_del(t->b, q->dbi[D_DONE], dk, sizeof(dk))) != 0)
+		return (txn_fail(t, rc));
+	/* Never a queued record (an id is finished once; this is defence). */
+	if (done && (rc = log_batch_del(t->b, q->dbi[D_IDS], msg_id,
+	    FERRY_MSGID_LEN)) != 0)
+		return (txn_fail(t, rc));
+	if (sender[0] != '\0') {
+		rc = log_batch_del(t->b, q->dbi[D_NOTICES], bk,
+		    idseq_key(bk, sender, nseq));
+		if (rc != 0 && rc != FERRY_ENOENT)	/* pushed already */
 			return (txn_fail(t, rc));
 	}
 	return (0);
@@ -536,6 +697,39 @@ queue_foreach(struct queue *q, int (*fn)(void *, const struct queue_msg *),
 		if ((rc = rec_decode(&k, &d, &m, 0)) != 0)
 			break;
 		if ((rc = fn(ctx, &m)) != 0)
+			break;
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (rc > 0)
+		rc = lmdb_err(rc);
+	mdb_cursor_close(c);
+	log_read_end(txn);
+	return (rc);
+}
+
+/** queue_finished(q, fn, ctx): finished records, oldest first. */
+int
+queue_finished(struct queue *q,
+    int (*fn)(void *, uint64_t, const uint8_t *), void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc, op = MDB_FIRST;
+
+	if ((rc = rdtxn(q, &txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, q->dbi[D_DONE], &c)) != 0) {
+		log_read_end(txn);
+		return (lmdb_err(rc));
+	}
+	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
+		op = MDB_NEXT;
+		if (k.mv_size != DONE_KEY)
+			continue;
+		if ((rc = fn(ctx, rd64(k.mv_data),
+		    (const uint8_t *)k.mv_data + 8)) != 0)
 			break;
 	}
 	if (rc == MDB_NOTFOUND)

@@ -61,6 +61,7 @@ struct config {
 	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
 	uint64_t checkpoint_ms;		/* CHECKPOINT entries: 1 per agency
 					 * per this */
+	uint64_t retention_ms;		/* finished records kept this long */
 };
 
 /** config_defaults(c): fill ${c} with the built-in defaults. */
@@ -169,12 +170,14 @@ struct log;
 struct log_batch;
 
 /* The queue's table names in the relay log's environment (log_open_ex). */
-#define QUEUE_NDBS 6
+#define QUEUE_NDBS 7
 extern const char *const queue_dbs[QUEUE_NDBS];
 
 /**
  * queue_open(l, out): the queue kept in the tables queue_dbs of log ${l}
- * (opened with log_open_ex; ${l} must outlive the queue).
+ * (opened with log_open_ex; ${l} must outlive the queue).  The first
+ * open of a queue made before q.done existed gives each finished record
+ * an entry there, finished now (one commit).
  */
 int queue_open(struct log *l, struct queue **out);
 
@@ -195,14 +198,24 @@ int queue_begin(struct queue *q, struct log_batch *b, struct queue_txn **out);
 int queue_put(struct queue_txn *t, struct queue_msg *m);
 
 /**
- * queue_finish(t, msg_id, final, len, notify): remove the queued message
- * ${msg_id} and remember it as done with the final envelope ${final}
- * (the recipient's RECEIPT or a NACK) that answers a duplicate MSG; if
+ * queue_finish(t, msg_id, final, len, notify, done_ms): remove the queued
+ * message ${msg_id} and remember it as done with the final envelope
+ * ${final} (the recipient's RECEIPT or a NACK) that answers a duplicate
+ * MSG, finished at wall clock ${done_ms} (q.done, for queue_prune); if
  * ${notify} the final envelope is also kept for the sender until
  * queue_notified.  FERRY_ENOENT if not queued.
  */
 int queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
-    const uint8_t *final, size_t len, int notify);
+    const uint8_t *final, size_t len, int notify, uint64_t done_ms);
+
+/**
+ * queue_prune(t, done_ms, msg_id): forget the message ${msg_id} finished
+ * at ${done_ms} (as queue_finished reports it): its record and final
+ * envelope, its q.done entry, and its final if still kept for its sender.
+ * FERRY_ENOENT (nothing written) if there is no such q.done entry.
+ */
+int queue_prune(struct queue_txn *t, uint64_t done_ms,
+    const uint8_t msg_id[FERRY_MSGID_LEN]);
 
 /** queue_notified(t, sender, nseq): drop pending notice ${nseq} of ${sender}. */
 int queue_notified(struct queue_txn *t, const char *sender, uint64_t nseq);
@@ -255,6 +268,14 @@ int queue_foreach(struct queue *q,
     int (*fn)(void *, const struct queue_msg *), void *ctx);
 
 /**
+ * queue_finished(q, fn, ctx): call ${fn}(ctx, done_ms, msg_id) for every
+ * finished record, in the order they finished (${msg_id} is valid during
+ * the call only).  A non-zero return stops.
+ */
+int queue_finished(struct queue *q,
+    int (*fn)(void *, uint64_t, const uint8_t *), void *ctx);
+
+/**
  * queue_notices(q, sender, fn, ctx): call ${fn}(ctx, nseq, env, len) for
  * each final envelope kept for ${sender}, oldest first.
  */
@@ -287,6 +308,8 @@ struct metrics {
 	uint64_t asks_answered;		/* ... answered with a stored final */
 	uint64_t asks_unknown;		/* ... answered FERRY_ENOTHELD */
 	uint64_t checkpoints_skipped;	/* CHECKPOINTs within the interval */
+	uint64_t pruned;		/* finished records past retention */
+	uint64_t pruned_answered;	/* MSGs/ASKs about those: from the log */
 	uint64_t bytes_in, bytes_out;
 	uint64_t refused[METRICS_REFUSE_MAX];
 	uint64_t dropped_nouser;	/* messages without User-Id */

@@ -62,7 +62,8 @@ enum item_kind {
 	IT_RNACK,	/* recipient's NACK: finish, log, forward */
 	IT_EXPIRE,	/* expiry: finish, log, NACK the sender */
 	IT_CHECKPOINT,	/* an agent's checkpoint: log it */
-	IT_NOTIFIED	/* a kept notice was pushed: drop it */
+	IT_NOTIFIED,	/* a kept notice was pushed: drop it */
+	IT_PRUNE	/* a finished record past retention: forget it */
 };
 
 struct item {
@@ -78,6 +79,7 @@ struct item {
 	size_t flen;
 	int notify;			/* keep final for an offline sender */
 	uint64_t nseq;			/* IT_NOTIFIED */
+	uint64_t done_ms;		/* IT_PRUNE: when it finished */
 	char nsender[FERRY_ID_MAX + 1];
 	int dup_same;			/* IT_DUP of an item in this batch */
 	size_t dup_ref;			/* ... its index */
@@ -111,6 +113,7 @@ struct relay {
 	struct item *items;
 	size_t nitems, capitems;
 	uint64_t t_metrics, t_sweep;
+	int sweep_more;			/* the last sweep hit a bound */
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
 	struct peer **fd_peer;		/* per fd: agency authenticated on it */
 	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
@@ -245,10 +248,12 @@ void batch_add(struct relay *r, struct peer *p, const uint8_t *b,
     size_t len, int nframes);
 
 /**
- * batch_sweep(r, now): add an expiry to the batch for each queued message
- * past its lifetime at wall clock ${now} (at most SWEEP_MAX).
+ * batch_sweep(r, now): add to the batch an expiry for each queued message
+ * past its lifetime at wall clock ${now} (at most SWEEP_MAX), and the
+ * removal of each finished record past the retention period (at most
+ * PRUNE_MAX).  1 if a bound was reached (more may be due), else 0.
  */
-void batch_sweep(struct relay *r, uint64_t now);
+int batch_sweep(struct relay *r, uint64_t now);
 
 /**
  * batch_commit(r): write the batch (log entries and queue changes) in one
