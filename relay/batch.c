@@ -190,23 +190,51 @@ logged_final(struct relay *r, const uint8_t *id, const uint8_t *hash,
 		code = le.code;
 		log_entry_clear(&le);
 	}
-	if (code < 0 && peer_make_nack(r, sender, id, hash, code, final,
-	    flen) != 0) {
+	if (code < 0 && peer_make_nack(r, sender, id, hash, code, NULL,
+	    final, flen) != 0) {
 		*final = NULL;
 		*flen = 0;
 	}
 	return (1);
 }
 
+/*
+ * Would a MSG of ${len} envelope bytes from ${from} pass a queue limit
+ * for ${to}?  The QUOTA_* it would pass, or -1.  The sender's share of
+ * the recipient's queue first (issue 13, item 5.2: one insider may not
+ * fill an offline partner's queue for every other sender), then the
+ * recipient's queue, then all queues together.
+ */
+static int
+quota_hit(struct relay *r, const char *from, const char *to, size_t len)
+{
+	const struct config *c = r->c;
+	const struct peer *rp = peer_get(r, to, 0);
+	const struct share *sh = peer_share(r, from, to, 0);
+	uint64_t smax, sbytes;
+
+	config_sender_limits(c, &smax, &sbytes);
+	if (sh != NULL && sh->depth >= smax)
+		return (QUOTA_SENDER_MSGS);
+	if ((sh != NULL ? sh->bytes : 0) + len > sbytes)
+		return (QUOTA_SENDER_BYTES);
+	if (rp != NULL && rp->depth >= c->queue_max)
+		return (QUOTA_MSGS);
+	if ((rp != NULL ? rp->bytes : 0) + len > c->queue_max_bytes)
+		return (QUOTA_BYTES);
+	if (r->m.queued_bytes + len > c->queue_max_total_bytes)
+		return (QUOTA_TOTAL_BYTES);
+	return (-1);
+}
+
 static void
 check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 {
 	struct env *e = &it->e;
-	struct peer *rp;
 	struct item *o;
 	uint8_t h[32];
 	uint64_t seq;
-	int st;
+	int st, q;
 
 	/* Duplicates first: a message already held is answered as such
 	 * even if its recipient was revoked since (review H4). */
@@ -314,19 +342,20 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse_nolog(r, it, FERRY_ENOSPC);
 		return;
 	}
-	rp = peer_get(r, e->to, 1);
-	if (rp == NULL) {
-		refuse(r, it, FERRY_ENOMEM);
-		return;
-	}
-	if (rp->depth >= r->c->queue_max ||
-	    rp->bytes + it->len > r->c->queue_max_bytes) {
+	if ((q = quota_hit(r, e->from, e->to, it->len)) >= 0) {
+		/* Transient for the sender, which retries later. */
+		r->m.queue_full[q]++;
+		it->why = metrics_quota_keys[q];
 		refuse(r, it, FERRY_EQUEUEFULL);
 		return;
 	}
+	/* Counted now, so the next MSG of the batch sees it; undone if the
+	 * batch fails (undo_accept). */
+	if (peer_queued(r, e->from, e->to, it->len, 1) != 0) {
+		refuse(r, it, FERRY_ENOMEM);
+		return;
+	}
 	it->kind = IT_ACCEPT;
-	rp->depth++;		/* undone if the batch fails */
-	rp->bytes += it->len;
 	it->qm.accepted_ms = ferry_now_ms();
 	memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
 	memcpy(it->qm.env_hash, it->hash, 32);
@@ -582,7 +611,8 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 	if (st == QUEUE_NONE || memcmp(h, e->env_hash, 32) != 0) {
 		free(fin);
 		r->m.asks_unknown++;
-		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD);
+		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD,
+		    NULL);
 		return;
 	}
 	if (st == QUEUE_QUEUED) {
@@ -592,7 +622,7 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 		}
 		if (!mine)	/* someone else's: as if unknown */
 			peer_send_nack(r, p, e->msg_id, e->env_hash,
-			    FERRY_ENOTHELD);
+			    FERRY_ENOTHELD, NULL);
 		return;
 	}
 	/* Finished: the final is addressed to the message's sender. */
@@ -601,7 +631,8 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 		r->m.asks_answered++;
 		(void)peer_send(r, p, fin, flen);
 	} else
-		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD);
+		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD,
+		    NULL);
 	free(fin);
 }
 
@@ -700,7 +731,7 @@ expire_item(struct relay *r, const struct queue_msg *qm)
 	it->qm = *qm;
 	it->qm.env = NULL;
 	if (peer_make_nack(r, qm->from, qm->msg_id, qm->env_hash,
-	    FERRY_EEXPIREDMSG, &it->final, &it->flen) != 0) {
+	    FERRY_EEXPIREDMSG, NULL, &it->final, &it->flen) != 0) {
 		r->nitems--;
 		return (-1);
 	}
@@ -927,15 +958,18 @@ batch_answer(struct relay *r)
 		case IT_REFUSE:
 			/* Rate-limited refusals: DEBUG lines only. */
 			rlog(it->quiet ? RLOG_DEBUG : RLOG_WARN, "refused",
-			    "from=%s code=%s bytes=%zu not_logged_before=%llu",
-			    it->p->id, ferry_errname(it->code), it->len,
+			    "from=%s code=%s%s%s bytes=%zu "
+			    "not_logged_before=%llu", it->p->id,
+			    ferry_errname(it->code), it->why ? " limit=" : "",
+			    it->why ? it->why : "", it->len,
 			    (unsigned long long)it->quiet_n);
 			/* NACK refused MSGs and undecodable input; a refused
 			 * RECEIPT, NACK or control envelope is only logged,
 			 * so no NACK can be mistaken for one about a MSG. */
 			if (it->e.type == ENV_MSG || it->e.type == 0)
 				peer_send_nack(r, it->p, it->e.type == ENV_MSG ?
-				    it->e.id : NULL, it->hash, it->code);
+				    it->e.id : NULL, it->hash, it->code,
+				    it->why);
 			break;
 		case IT_PRUNE:
 			r->m.pruned++;
@@ -952,16 +986,13 @@ batch_answer(struct relay *r)
 			    it->kind == IT_RECEIPT ? "delivered" :
 			    it->kind == IT_RNACK ? "recipient-nack" : "expired",
 			    "msg=%s from=%s to=%s", h, it->qm.from, it->qm.to);
-			if ((p = peer_get(r, it->qm.to, 0)) != NULL) {
-				if (p->depth > 0)
-					p->depth--;
-				p->bytes -= p->bytes >= it->qm.env_len ?
-				    it->qm.env_len : p->bytes;
-				/* Credit back only for a message in flight
-				 * on this route (M2). */
-				if (peer_fl_done(p, it->qm.seq))
-					p->progress_ms = rutil_mono_ms();
-			}
+			(void)peer_queued(r, it->qm.from, it->qm.to,
+			    it->qm.env_len, 0);
+			/* Credit back only for a message in flight on this
+			 * route (M2). */
+			if ((p = peer_get(r, it->qm.to, 0)) != NULL &&
+			    peer_fl_done(p, it->qm.seq))
+				p->progress_ms = rutil_mono_ms();
 			/* Sent to the sender if it is connected now, even
 			 * when it was not at the check (a HELLO later in
 			 * this batch pushed the notices committed before
@@ -1033,13 +1064,8 @@ batch_accepts(const struct relay *r)
 static void
 undo_accept(struct relay *r, struct item *it)
 {
-	struct peer *p;
 
-	if ((p = peer_get(r, it->qm.to, 0)) == NULL)
-		return;
-	if (p->depth > 0)
-		p->depth--;
-	p->bytes -= p->bytes >= it->len ? it->len : p->bytes;
+	(void)peer_queued(r, it->qm.from, it->qm.to, it->len, 0);
 }
 
 /**

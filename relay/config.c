@@ -22,6 +22,11 @@ config_defaults(struct config *c)
 	c->max_body = FERRY_BODY_MAX_DEFAULT;
 	c->queue_max = 100000;
 	c->queue_max_bytes = 1ULL << 30;
+	c->queue_max_per_sender = 0;		/* queue_max / 4 */
+	c->queue_max_bytes_per_sender = 0;	/* queue_max_bytes / 4 */
+	/* All queues: 8 full recipients' worth, well inside the default
+	 * map, so that the log and LMDB's copy-on-write pages keep room. */
+	c->queue_max_total_bytes = 8ULL << 30;
 	c->max_connections = 1024;
 	c->handshake_ms = 10000;
 	c->expiry_ms = 5ULL * 24 * 3600 * 1000;
@@ -59,6 +64,10 @@ static const struct ferry_conf_key keys[] = {
 	K("max_body", FERRY_CONF_SIZE, max_body),
 	K("queue_max", FERRY_CONF_SIZE, queue_max),
 	K("queue_max_bytes", FERRY_CONF_SIZE, queue_max_bytes),
+	K("queue_max_per_sender", FERRY_CONF_SIZE, queue_max_per_sender),
+	K("queue_max_bytes_per_sender", FERRY_CONF_SIZE,
+	    queue_max_bytes_per_sender),
+	K("queue_max_total_bytes", FERRY_CONF_SIZE, queue_max_total_bytes),
 	K("max_connections", FERRY_CONF_SIZE, max_connections),
 	K("handshake_timeout", FERRY_CONF_SEC, handshake_ms),
 	K("expiry", FERRY_CONF_SEC, expiry_ms),
@@ -164,6 +173,7 @@ config_check(const struct config *c)
 	}
 	if (c->max_body == 0 || c->max_body > (1ULL << 30) ||
 	    c->queue_max == 0 || c->queue_max_bytes == 0 ||
+	    c->queue_max_total_bytes == 0 ||
 	    c->max_connections == 0 || c->max_connections > 1000000 ||
 	    c->handshake_ms == 0 || c->handshake_ms > 3600000 ||
 	    c->expiry_ms == 0 || c->credit_max == 0 ||
@@ -191,4 +201,19 @@ config_check(const struct config *c)
 		return (-1);
 	}
 	return (0);
+}
+
+/** config_sender_limits(c, msgs, bytes): one sender's share of a queue. */
+void
+config_sender_limits(const struct config *c, uint64_t *msgs, uint64_t *bytes)
+{
+
+	*msgs = c->queue_max_per_sender != 0 ? c->queue_max_per_sender :
+	    c->queue_max / 4;
+	*bytes = c->queue_max_bytes_per_sender != 0 ?
+	    c->queue_max_bytes_per_sender : c->queue_max_bytes / 4;
+	if (*msgs == 0)
+		*msgs = 1;
+	if (*bytes == 0)
+		*bytes = 1;
 }

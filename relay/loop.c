@@ -382,12 +382,9 @@ static int
 depth_one(void *ctx, const struct queue_msg *qm)
 {
 	struct depth_ctx *dc = ctx;
-	struct peer *p;
 
-	if ((p = peer_get(dc->r, qm->to, 1)) == NULL)
+	if (peer_queued(dc->r, qm->from, qm->to, qm->env_len, 1) != 0)
 		return (FERRY_ENOMEM);
-	p->depth++;
-	p->bytes += qm->env_len;
 	dc->total++;
 	return (0);
 }
@@ -475,8 +472,6 @@ route_send(struct relay *r, const uint8_t *rid, size_t rid_len,
 static void
 relay_free(struct relay *r)
 {
-	struct peer *p, *np;
-	size_t b;
 
 	batch_free(r);
 	if (r->sock != NULL)
@@ -486,12 +481,7 @@ relay_free(struct relay *r)
 	zap_stop(r->zap);
 	if (r->zctx != NULL)
 		zmq_ctx_term(r->zctx);
-	for (b = 0; b < NBUCKETS; b++)
-		for (p = r->tab[b]; p != NULL; p = np) {
-			np = p->next;
-			free(p->fl);
-			free(p);
-		}
+	peer_free_all(r);
 	if (r->lock_fd >= 0)
 		(void)close(r->lock_fd);
 	free(r->checkpoint);

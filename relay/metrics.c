@@ -56,6 +56,11 @@ counter(struct out *o, const char *name, const char *help, const char *type,
 	    type, name, (unsigned long long)v);
 }
 
+/** metrics_quota_keys: the queue limits' configuration keys. */
+const char *const metrics_quota_keys[QUOTA_N] = { "queue_max_per_sender",
+    "queue_max_bytes_per_sender", "queue_max", "queue_max_bytes",
+    "queue_max_total_bytes" };
+
 /** metrics_write(dir, m, d, nd): write ${dir}/metrics.prom atomically. */
 int
 metrics_write(const char *dir, const struct metrics *m,
@@ -145,6 +150,16 @@ metrics_write(const char *dir, const struct metrics *m,
 			outf(&o, "ferry_relay_refused_total{reason=\"%s\"} %llu\n",
 			    ferry_errname(-(int)i),
 			    (unsigned long long)m->refused[i]);
+	counter(&o, "ferry_relay_queued_bytes",
+	    "Envelope bytes queued, all recipients together.", "gauge",
+	    m->queued_bytes);
+	outf(&o, "# HELP ferry_relay_queue_full_total MSGs refused "
+	    "FERRY_EQUEUEFULL, by the limit they hit.\n"
+	    "# TYPE ferry_relay_queue_full_total counter\n");
+	for (i = 0; i < QUOTA_N; i++)
+		outf(&o, "ferry_relay_queue_full_total{limit=\"%s\"} %llu\n",
+		    metrics_quota_keys[i],
+		    (unsigned long long)m->queue_full[i]);
 	outf(&o, "# HELP ferry_relay_queue_depth Messages queued per "
 	    "recipient.\n# TYPE ferry_relay_queue_depth gauge\n");
 	for (i = 0; i < nd; i++)

@@ -47,6 +47,9 @@ struct config {
 	uint64_t max_body;		/* plaintext bytes of one referral */
 	uint64_t queue_max;		/* messages queued per recipient */
 	uint64_t queue_max_bytes;	/* envelope bytes queued per recipient */
+	uint64_t queue_max_per_sender;	/* ... by one sender (0: queue_max/4) */
+	uint64_t queue_max_bytes_per_sender; /* (0: queue_max_bytes/4) */
+	uint64_t queue_max_total_bytes;	/* envelope bytes, all queues */
 	uint64_t max_connections;	/* open connections (pre-auth too) */
 	uint64_t handshake_ms;		/* ZMQ_HANDSHAKE_IVL */
 	uint64_t expiry_ms;		/* undelivered message lifetime */
@@ -79,6 +82,14 @@ int config_set(struct config *c, const char *key, const char *value);
 
 /** config_check(c): 0 if ${c} is complete and consistent, else -1 (printed). */
 int config_check(const struct config *c);
+
+/**
+ * config_sender_limits(c, msgs, bytes): what one sender may have queued
+ * for one recipient: queue_max_per_sender and queue_max_bytes_per_sender,
+ * or when 0 (unset) a quarter of queue_max / queue_max_bytes, at least 1.
+ */
+void config_sender_limits(const struct config *c, uint64_t *msgs,
+    uint64_t *bytes);
 
 /* ---- rlog.c ---- */
 
@@ -297,6 +308,19 @@ int queue_roster_latest(struct queue *q, uint64_t *version, uint8_t **bytes,
 
 #define METRICS_REFUSE_MAX 160	/* -code indexes refused[] */
 
+/* The queue limits a new MSG may hit, each refused FERRY_EQUEUEFULL. */
+enum {
+	QUOTA_SENDER_MSGS,	/* queue_max_per_sender */
+	QUOTA_SENDER_BYTES,	/* queue_max_bytes_per_sender */
+	QUOTA_MSGS,		/* queue_max */
+	QUOTA_BYTES,		/* queue_max_bytes */
+	QUOTA_TOTAL_BYTES,	/* queue_max_total_bytes */
+	QUOTA_N
+};
+
+/* Their configuration keys (metric label values, NACK reasons). */
+extern const char *const metrics_quota_keys[QUOTA_N];
+
 struct metrics {
 	uint64_t connected;		/* agencies with a live route */
 	uint64_t accepted;		/* MSGs taken into custody */
@@ -312,6 +336,8 @@ struct metrics {
 	uint64_t pruned_answered;	/* MSGs/ASKs about those: from the log */
 	uint64_t bytes_in, bytes_out;
 	uint64_t refused[METRICS_REFUSE_MAX];
+	uint64_t queue_full[QUOTA_N];	/* EQUEUEFULL by the limit hit */
+	uint64_t queued_bytes;		/* envelope bytes in all queues */
 	uint64_t dropped_nouser;	/* messages without User-Id */
 	uint64_t zap_allowed, zap_denied;
 	uint64_t roster_version;

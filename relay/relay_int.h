@@ -53,6 +53,15 @@ struct peer {
 	uint64_t cp_ms;			/* mono ms its last one was logged */
 };
 
+/* One sender's share of one recipient's queue (issue 13, item 5.2). */
+struct share {
+	struct share *next;		/* hash chain */
+	char from[FERRY_ID_MAX + 1];
+	char to[FERRY_ID_MAX + 1];
+	uint64_t depth;			/* messages queued */
+	uint64_t bytes;			/* envelope bytes queued */
+};
+
 enum item_kind {
 	IT_SKIP = 0,	/* handled without a commit (HELLO, HEARTBEAT...) */
 	IT_ACCEPT,	/* new MSG: store, log, ACCEPTED */
@@ -74,6 +83,7 @@ struct item {
 	struct env e;			/* decoded; borrows buf */
 	uint8_t hash[32];		/* SHA-256 of buf */
 	int code;			/* IT_REFUSE: FERRY_E* */
+	const char *why;		/* ... the limit hit, or NULL */
 	struct queue_msg qm;		/* ACCEPT: new record; RECEIPT etc.: target */
 	uint8_t *final;			/* answer kept (RECEIPT/NACK) */
 	size_t flen;
@@ -109,6 +119,7 @@ struct relay {
 	void *zctx, *sock, *mon;
 	struct zap *zap;
 	struct peer *tab[NBUCKETS];
+	struct share *shares[NBUCKETS];	/* per (sender, recipient) */
 	struct metrics m;
 	struct item *items;
 	size_t nitems, capitems;
@@ -166,6 +177,26 @@ int rutil_refresh_checkpoint(struct relay *r);
  */
 struct peer *peer_get(struct relay *r, const char *id, int create);
 
+/** peer_free_all(r): free every peer and share; the relay is stopping. */
+void peer_free_all(struct relay *r);
+
+/**
+ * peer_share(r, from, to, create): sender ${from}'s share of recipient
+ * ${to}'s queue, created (empty) if ${create}; NULL if none or out of
+ * memory.  Shares live until the relay stops.
+ */
+struct share *peer_share(struct relay *r, const char *from, const char *to,
+    int create);
+
+/**
+ * peer_queued(r, from, to, bytes, add): a message of ${bytes} envelope
+ * bytes from ${from} to ${to} enters the queue (${add}) or leaves it:
+ * counted for the recipient (depth, bytes), the sender's share and all
+ * queues (r->m.queued_bytes).  0, or -1 if out of memory (not counted).
+ */
+int peer_queued(struct relay *r, const char *from, const char *to,
+    uint64_t bytes, int add);
+
 /** peer_fl_clear(p): forget what is in flight to ${p}. */
 void peer_fl_clear(struct peer *p);
 
@@ -188,15 +219,20 @@ void peer_offline(struct relay *r, struct peer *p, const char *why);
 int peer_send(struct relay *r, struct peer *p, const uint8_t *b, size_t n);
 
 /**
- * peer_make_nack(r, to, msg_id, hash, code, out, len): a relay-signed NACK
- * of ${code} to ${to} (*${out} malloc'd, the caller's).
+ * peer_make_nack(r, to, msg_id, hash, code, why, out, len): a relay-signed
+ * NACK of ${code} to ${to}, its reason ferry_strerror(code) followed by
+ * ${why} if not NULL (*${out} malloc'd, the caller's).
  */
 int peer_make_nack(struct relay *r, const char *to, const uint8_t *msg_id,
-    const uint8_t *hash, int code, uint8_t **out, size_t *len);
+    const uint8_t *hash, int code, const char *why, uint8_t **out,
+    size_t *len);
 
-/** peer_send_nack(r, p, msg_id, hash, code): send ${p} a NACK of ${code}. */
+/**
+ * peer_send_nack(r, p, msg_id, hash, code, why): send ${p} a NACK of
+ * ${code} (reason as peer_make_nack).
+ */
 void peer_send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
-    const uint8_t *hash, int code);
+    const uint8_t *hash, int code, const char *why);
 
 /**
  * peer_send_accepted(r, p, msg_id, hash, log_index): send ${p} an

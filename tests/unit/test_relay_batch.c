@@ -11,7 +11,8 @@
  * notes only (issue 13, hole 4).  Refusals while the disk is full keep
  * the count of refusals not logged; an oversized RECEIPT is refused.
  * Finished records are pruned past `retention`, and what is asked about
- * them afterwards is answered from the relay's log.
+ * them afterwards is answered from the relay's log.  A sender's share of
+ * a recipient's queue, and all queues together, are bounded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@
 
 #define DAY (24ULL * 3600 * 1000)
 
-static struct ident *admin, *relay, *alpha, *bravo;
+static struct ident *admin, *relay, *alpha, *bravo, *charlie;
 static struct roster *ro;		/* for the senders' key lookups */
 static const uint8_t *ro_bytes;
 static size_t ro_len;
@@ -112,13 +113,16 @@ setup(void)
 	    &admin) || ident_generate("relay", IDENT_RELAY, "relay", now,
 	    365 * DAY, &relay) || ident_generate("alpha", IDENT_CHARITY,
 	    "Alpha", now, 365 * DAY, &alpha) || ident_generate("bravo",
-	    IDENT_POLICE, "Bravo", now, 365 * DAY, &bravo))
+	    IDENT_POLICE, "Bravo", now, 365 * DAY, &bravo) ||
+	    ident_generate("charlie", IDENT_CHARITY, "Charlie", now,
+	    365 * DAY, &charlie))
 		return (-1);
 	if (roster_new(now, now + 365 * DAY, &ro) != 0)
 		return (-1);
 	if (add_request(ro, admin, 0) || roster_set_threshold(ro, 1) ||
 	    add_request(ro, relay, 1) || add_request(ro, alpha, 2) ||
-	    add_request(ro, bravo, 2) || roster_seal(ro) ||
+	    add_request(ro, bravo, 2) || add_request(ro, charlie, 2) ||
+	    roster_seal(ro) ||
 	    roster_sign(ro, admin->sign_sk) ||
 	    roster_bytes(ro, &ro_bytes, &ro_len))
 		return (-1);
@@ -173,18 +177,11 @@ relay_new(void)
 static void
 relay_done(struct relay *r)
 {
-	struct peer *p, *np;
-	size_t b;
 
 	if (r == NULL)
 		return;
 	batch_free(r);
-	for (b = 0; b < NBUCKETS; b++)
-		for (p = r->tab[b]; p != NULL; p = np) {
-			np = p->next;
-			free(p->fl);
-			free(p);
-		}
+	peer_free_all(r);
 	free(r->checkpoint);
 	roster_free(r->roster);
 	queue_close(r->q);
@@ -217,23 +214,32 @@ arrive(struct relay *r, const char *from, const uint8_t *b, size_t n)
 	batch_add(r, peer_get(r, from, 1), b, n, 1);
 }
 
-/* A sealed MSG from alpha to bravo: its id and envelope hash. */
+/* A sealed MSG from ${from} to ${to}: its id and envelope hash. */
 static int
-make_msg(uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32], uint8_t **out,
-    size_t *len)
+make_msg_from(struct ident *from, const char *to, uint8_t id[FERRY_MSGID_LEN],
+    uint8_t hash[32], uint8_t **out, size_t *len)
 {
 	uint8_t pk[32], ck[32];
 	uint32_t kid;
 	int rc;
 
-	if ((rc = roster_enc_key_for_sending(ro, "bravo", ferry_now_ms(),
-	    &kid, pk)) != 0)
+	if ((rc = roster_enc_key_for_sending(ro, to, ferry_now_ms(), &kid,
+	    pk)) != 0)
 		return (rc);
-	if ((rc = env_seal(alpha, "bravo", pk, kid, (const uint8_t *)"hi", 2,
-	    NULL, ferry_now_ms(), ck, id, out, len)) != 0)
+	if ((rc = env_seal(from, to, pk, kid, (const uint8_t *)"hi", 2, NULL,
+	    ferry_now_ms(), ck, id, out, len)) != 0)
 		return (rc);
 	env_hash(*out, *len, hash);
 	return (0);
+}
+
+/* A sealed MSG from alpha to bravo: its id and envelope hash. */
+static int
+make_msg(uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32], uint8_t **out,
+    size_t *len)
+{
+
+	return (make_msg_from(alpha, "bravo", id, hash, out, len));
 }
 
 /* A signed envelope of ${type} by ${from} to ${to} about (${id}, ${hash}). */
@@ -1122,6 +1128,118 @@ TEST(retention_index_made_once)
 	relay_done(r);
 }
 
+/* ${from}'s MSG to bravo arrives; the kind of its item (and the limit). */
+static int
+offer(struct relay *r, struct ident *from, const char **why)
+{
+	uint8_t id[FERRY_MSGID_LEN], h[32], *m = NULL;
+	struct item *it;
+	size_t n;
+
+	if (make_msg_from(from, "bravo", id, h, &m, &n) != 0)
+		return (-1);
+	arrive(r, from->id, m, n);
+	free(m);
+	it = &r->items[r->nitems - 1];
+	*why = it->why;
+	return (it->kind == IT_REFUSE ? it->code : it->kind);
+}
+
+/*
+ * Issue 13, item 5.2: one sender's share of a recipient's queue is
+ * bounded (queue_max_per_sender, by default queue_max / 4, and
+ * queue_max_bytes_per_sender), so an insider cannot fill an offline
+ * partner's queue for everyone; all queues together are bounded too
+ * (queue_max_total_bytes).  Each refused FERRY_EQUEUEFULL (NACKed,
+ * transient) naming the limit, and counted by it.
+ */
+TEST(sender_quota_per_recipient)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *rc = NULL;
+	const char *why;
+	struct env e;
+	size_t i, rn;
+
+	CHECK(r != NULL);
+	conf.queue_max = 8;		/* alpha's share: 2 */
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	CHECK_EQ(offer(r, alpha, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK(why != NULL && strcmp(why, "queue_max_per_sender") == 0);
+	/* Another sender still queues for bravo, up to its own share. */
+	CHECK_EQ(offer(r, charlie, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, charlie, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, charlie, &why), FERRY_EQUEUEFULL);
+	route(r, "charlie");
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 4);
+	CHECK_EQ(peer_share(r, "alpha", "bravo", 0)->depth, 2);
+	CHECK_EQ(peer_share(r, "charlie", "bravo", 0)->depth, 2);
+	CHECK_EQ(r->m.queue_full[QUOTA_SENDER_MSGS], 2);
+	/* NACKed, the reason naming the limit. */
+	for (i = 0; i < nsent; i++)
+		if (sent_type(i, &e) == ENV_NACK)
+			break;
+	CHECK(i < nsent);
+	CHECK(strcmp(sent[i].to, "alpha") == 0);
+	CHECK_EQ(-(int)e.code, FERRY_EQUEUEFULL);
+	CHECK(e.reason_len > 20 && memmem(e.reason, e.reason_len,
+	    "queue_max_per_sender", 20) != NULL);
+	sent_clear();
+	/* Once bravo took one of alpha's, alpha may queue one more. */
+	CHECK_EQ(receipted(r, id, h, &rc, &rn), 0);
+	free(rc);
+	CHECK_EQ(peer_share(r, "alpha", "bravo", 0)->depth, 1);
+	CHECK_EQ(offer(r, alpha, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK_EQ(turn(r), 0);
+	/* In bytes: alpha holds two envelopes; a share of one and a half
+	 * refuses a third. */
+	conf.queue_max = 100;
+	conf.queue_max_bytes_per_sender = r->m.queued_bytes / 4 * 3 / 2;
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK(strcmp(why, "queue_max_bytes_per_sender") == 0);
+	/* All queues together. */
+	conf.queue_max_bytes_per_sender = 0;
+	conf.queue_max_total_bytes = r->m.queued_bytes + 100;
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK(strcmp(why, "queue_max_total_bytes") == 0);
+	CHECK_EQ(r->m.queue_full[QUOTA_SENDER_BYTES], 1);
+	CHECK_EQ(r->m.queue_full[QUOTA_TOTAL_BYTES], 1);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 4);
+	relay_done(r);
+}
+
+/* A failed commit gives the shares back; the default shares. */
+TEST(sender_quota_undone_and_defaults)
+{
+	struct relay *r = relay_new();
+	uint64_t m, b;
+	const char *why;
+
+	CHECK(r != NULL);
+	config_sender_limits(&conf, &m, &b);
+	CHECK_EQ(m, 100000 / 4);
+	CHECK_EQ(b, (1ULL << 30) / 4);
+	conf.queue_max = 3;
+	config_sender_limits(&conf, &m, &b);
+	CHECK_EQ(m, 1);
+	CHECK_EQ(offer(r, alpha, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK(r->m.queued_bytes > 0);
+	r->fail_commits = 1;
+	CHECK_EQ(batch_commit(r), FERRY_ENOSPC);
+	batch_undo(r);
+	CHECK_EQ(peer_share(r, "alpha", "bravo", 0)->depth, 0);
+	CHECK_EQ(peer_share(r, "alpha", "bravo", 0)->bytes, 0);
+	CHECK_EQ(r->m.queued_bytes, 0);
+	CHECK_EQ(offer(r, alpha, &why), IT_ACCEPT);
+	CHECK_EQ(turn(r), 0);
+	relay_done(r);
+}
+
 int
 main(void)
 {
@@ -1144,10 +1262,13 @@ main(void)
 	RUN(oversized_receipt_refused);
 	RUN(retention_prunes_finished_records);
 	RUN(retention_index_made_once);
+	RUN(sender_quota_per_recipient);
+	RUN(sender_quota_undone_and_defaults);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
 	ident_free(alpha);
 	ident_free(bravo);
+	ident_free(charlie);
 	return (t_done());
 }
