@@ -28,6 +28,7 @@ config_defaults(struct config *c)
 	 * map, so that the log and LMDB's copy-on-write pages keep room. */
 	c->queue_max_total_bytes = 8ULL << 30;
 	c->max_connections = 1024;
+	c->max_connections_per_address = 32;
 	c->handshake_ms = 10000;
 	c->expiry_ms = 5ULL * 24 * 3600 * 1000;
 	c->log_level = RLOG_INFO;
@@ -69,6 +70,8 @@ static const struct ferry_conf_key keys[] = {
 	    queue_max_bytes_per_sender),
 	K("queue_max_total_bytes", FERRY_CONF_SIZE, queue_max_total_bytes),
 	K("max_connections", FERRY_CONF_SIZE, max_connections),
+	K("max_connections_per_address", FERRY_CONF_SIZE,
+	    max_connections_per_address),
 	K("handshake_timeout", FERRY_CONF_SEC, handshake_ms),
 	K("expiry", FERRY_CONF_SEC, expiry_ms),
 	K("log_level", FERRY_CONF_LEVEL, log_level),
@@ -175,6 +178,7 @@ config_check(const struct config *c)
 	    c->queue_max == 0 || c->queue_max_bytes == 0 ||
 	    c->queue_max_total_bytes == 0 ||
 	    c->max_connections == 0 || c->max_connections > 1000000 ||
+	    c->max_connections_per_address == 0 ||
 	    c->handshake_ms == 0 || c->handshake_ms > 3600000 ||
 	    c->expiry_ms == 0 || c->credit_max == 0 ||
 	    c->batch_max == 0 || c->batch_bytes == 0 ||

@@ -272,25 +272,44 @@ fd_closed(struct relay *r, int fd)
 }
 
 /*
- * A connection was accepted on ${fd}: beyond max_connections it is shut
- * at once, before its CURVE handshake costs anything more (review M4).
+ * A connection was accepted on ${fd}: beyond max_connections, or beyond
+ * max_connections_per_address from its peer's IP address, it is shut at
+ * once, before its CURVE handshake costs anything more (review M4; issue
+ * 13: one keyless address holding many sockets locked agencies out).
+ * A refused one stays counted until its DISCONNECTED event.  One line a
+ * second at most for each limit.
  */
 static void
 conn_accepted(struct relay *r, int fd)
 {
-	static uint64_t last_ms;
+	char ip[64];
+	size_t n;
 
 	r->m.connections++;
-	if (r->m.connections <= r->c->max_connections)
+	if (r->m.connections > r->c->max_connections) {
+		(void)shutdown(fd, SHUT_RDWR);
+		r->m.conn_refused++;
+		if (rutil_mono_ms() - r->conn_log_ms >= 1000) {
+			r->conn_log_ms = rutil_mono_ms();
+			rlog(RLOG_WARN, "connection-limit", "open=%llu max=%llu "
+			    "refused_total=%llu",
+			    (unsigned long long)r->m.connections,
+			    (unsigned long long)r->c->max_connections,
+			    (unsigned long long)r->m.conn_refused);
+		}
+		return;
+	}
+	n = addrs_accepted(r->addrs, fd, ip, sizeof(ip));
+	if (n <= r->c->max_connections_per_address)
 		return;
 	(void)shutdown(fd, SHUT_RDWR);
-	r->m.conn_refused++;
-	if (rutil_mono_ms() - last_ms >= 1000) {
-		last_ms = rutil_mono_ms();
-		rlog(RLOG_WARN, "connection-limit", "open=%llu max=%llu "
-		    "refused_total=%llu", (unsigned long long)r->m.connections,
-		    (unsigned long long)r->c->max_connections,
-		    (unsigned long long)r->m.conn_refused);
+	r->m.conn_refused_addr++;
+	if (rutil_mono_ms() - r->addr_log_ms >= 1000) {
+		r->addr_log_ms = rutil_mono_ms();
+		rlog(RLOG_WARN, "connection-limit-address", "addr=%s open=%zu "
+		    "max=%llu refused_total=%llu", ip, n,
+		    (unsigned long long)r->c->max_connections_per_address,
+		    (unsigned long long)r->m.conn_refused_addr);
 	}
 }
 
@@ -339,6 +358,7 @@ monitor_read(struct relay *r)
 			} else if (ev == ZMQ_EVENT_DISCONNECTED) {
 				if (r->m.connections > 0)
 					r->m.connections--;
+				addrs_closed(r->addrs, (int)val);
 				if (val < FD_MAX)
 					fd_closed(r, (int)val);
 			}
@@ -488,6 +508,7 @@ relay_free(struct relay *r)
 	free(r->fd_gen);
 	free(r->fd_peer);
 	free(r->fd_peer_gen);
+	addrs_free(r->addrs);
 	roster_free(r->roster);
 	queue_close(r->q);
 	log_close(r->log);
@@ -605,7 +626,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	if ((r.fd_gen = calloc(FD_MAX, sizeof(r.fd_gen[0]))) == NULL ||
 	    (r.fd_peer = calloc(FD_MAX, sizeof(r.fd_peer[0]))) == NULL ||
 	    (r.fd_peer_gen = calloc(FD_MAX, sizeof(r.fd_peer_gen[0]))) ==
-	    NULL ||
+	    NULL || (r.addrs = addrs_new(FD_MAX)) == NULL ||
 	    (r.zctx = zmq_ctx_new()) == NULL)
 		goto out;
 	/* PITFALLS 1: the ZAP handler is bound before the ROUTER binds. */

@@ -141,6 +141,9 @@ metrics_write(const char *dir, const struct metrics *m,
 	counter(&o, "ferry_relay_connections_refused_total",
 	    "Connections closed at once: max_connections reached.",
 	    "counter", m->conn_refused);
+	counter(&o, "ferry_relay_connections_refused_per_address_total",
+	    "Connections closed at once: max_connections_per_address "
+	    "reached for their IP address.", "counter", m->conn_refused_addr);
 	counter(&o, "ferry_relay_log_size",
 	    "Entries in the relay's own log.", "gauge", m->log_size);
 	outf(&o, "# HELP ferry_relay_refused_total Envelopes refused, by "

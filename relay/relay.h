@@ -6,6 +6,7 @@
  *   rlog.c     one log line per event to stderr, with a level
  *   zap.c      the ZAP handler thread (RFC 27) admitting roster agencies
  *   queue.c    the store-and-forward queue (tables in the log's LMDB env)
+ *   addrs.c    open connections counted per peer IP address
  *   loop.c     the ROUTER socket, its connection events, the event loop,
  *              forwarding queued messages, setup and shutdown
  *   batch.c    one turn's batch: each envelope checked, one group commit,
@@ -51,6 +52,7 @@ struct config {
 	uint64_t queue_max_bytes_per_sender; /* (0: queue_max_bytes/4) */
 	uint64_t queue_max_total_bytes;	/* envelope bytes, all queues */
 	uint64_t max_connections;	/* open connections (pre-auth too) */
+	uint64_t max_connections_per_address; /* ... from one IP address */
 	uint64_t handshake_ms;		/* ZMQ_HANDSHAKE_IVL */
 	uint64_t expiry_ms;		/* undelivered message lifetime */
 	int log_level;			/* RLOG_* */
@@ -304,6 +306,33 @@ int queue_rosters(struct queue *q, uint64_t after,
 int queue_roster_latest(struct queue *q, uint64_t *version, uint8_t **bytes,
     size_t *len);
 
+/* ---- addrs.c ---- */
+
+/* Open connections per peer IP address, by file descriptor. */
+struct addrs;
+
+/**
+ * addrs_new(nfd): an empty table for connections on file descriptors
+ * below ${nfd}; NULL if out of memory.  Free with addrs_free.
+ */
+struct addrs *addrs_new(size_t nfd);
+
+/**
+ * addrs_accepted(a, fd, text, n): connection ${fd} was accepted: its
+ * peer's IP address (getpeername; IPv4, IPv6, an IPv4-mapped IPv6 one as
+ * IPv4) is counted and written as text to ${text} (${n} bytes, at least
+ * INET6_ADDRSTRLEN).  Returns the connections now open from that
+ * address, or 0 (nothing counted) if it has none (ipc://, or the fd is
+ * closed already), ${fd} is out of range, or memory is short.
+ */
+size_t addrs_accepted(struct addrs *a, int fd, char *text, size_t n);
+
+/** addrs_closed(a, fd): connection ${fd} is gone: uncounted (if it was). */
+void addrs_closed(struct addrs *a, int fd);
+
+/** addrs_free(a): free ${a}; NULL ok. */
+void addrs_free(struct addrs *a);
+
 /* ---- metrics.c ---- */
 
 #define METRICS_REFUSE_MAX 160	/* -code indexes refused[] */
@@ -347,6 +376,7 @@ struct metrics {
 	uint64_t disk_full;		/* 1 while new MSGs get FERRY_ENOSPC */
 	uint64_t connections;		/* open TCP/IPC connections */
 	uint64_t conn_refused;		/* closed at once: max_connections */
+	uint64_t conn_refused_addr;	/* ... max_connections_per_address */
 	uint64_t log_size;
 };
 
