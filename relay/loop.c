@@ -291,8 +291,8 @@ conn_accepted(struct relay *r, int fd)
 		r->m.conn_refused++;
 		if (rutil_mono_ms() - r->conn_log_ms >= 1000) {
 			r->conn_log_ms = rutil_mono_ms();
-			rlog(RLOG_WARN, "connection-limit", "open=%llu max=%llu "
-			    "refused_total=%llu",
+			rlog(RLOG_WARN, "connection-limit", "open=%llu "
+			    "max=%llu refused_total=%llu",
 			    (unsigned long long)r->m.connections,
 			    (unsigned long long)r->c->max_connections,
 			    (unsigned long long)r->m.conn_refused);

@@ -138,77 +138,102 @@ done_key(uint8_t k[DONE_KEY], uint64_t done_ms, const uint8_t *msg_id)
 	memcpy(k + 8, msg_id, FERRY_MSGID_LEN);
 }
 
-/* The ids of the finished records in q.ids, read in ${txn}: *${ids}
- * (malloc'd, ${n} of them). */
+/*
+ * Call ${each}(ctx, key, data) for the rows of table ${dbi} in key
+ * order, in a read snapshot, from the first key >= ${start} (${slen}
+ * bytes; NULL: from the first row); the MDB_vals are valid during the
+ * call only.  A non-zero return stops the scan and is returned; else 0,
+ * or a FERRY_E* code if LMDB fails.
+ */
 static int
-done_ids(struct queue *q, MDB_txn *txn, uint8_t **ids, size_t *n)
+scan(struct queue *q, int dbi, const void *start, size_t slen,
+    int (*each)(void *, const MDB_val *, const MDB_val *), void *ctx)
 {
+	MDB_txn *txn;
 	MDB_cursor *c;
-	MDB_val k, d;
-	uint8_t *b = NULL, *nb;
-	size_t cap = 0;
-	int rc, op = MDB_FIRST;
+	MDB_val k = { slen, (void *)start }, d;
+	int rc, op = start != NULL ? MDB_SET_RANGE : MDB_FIRST;
 
-	*n = 0;
-	if ((rc = mdb_cursor_open(txn, q->dbi[D_IDS], &c)) != 0)
+	if ((rc = log_read_begin(q->l, &txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, q->dbi[dbi], &c)) != 0) {
+		log_read_end(txn);
 		return (lmdb_err(rc));
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		op = MDB_NEXT;
-		if (k.mv_size != FERRY_MSGID_LEN || d.mv_size < 1 ||
-		    ((uint8_t *)d.mv_data)[0] != QUEUE_DONE)
-			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 1024;
-			if ((nb = realloc(b, cap * FERRY_MSGID_LEN)) == NULL) {
-				rc = FERRY_ENOMEM;
-				break;
-			}
-			b = nb;
+	}
+	for (;;) {
+		if ((rc = mdb_cursor_get(c, &k, &d, op)) != 0) {
+			rc = rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+			break;
 		}
-		memcpy(b + *n * FERRY_MSGID_LEN, k.mv_data, FERRY_MSGID_LEN);
-		(*n)++;
+		op = MDB_NEXT;
+		if ((rc = each(ctx, &k, &d)) != 0)
+			break;
 	}
 	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND) {
-		free(b);
-		return (rc > 0 ? lmdb_err(rc) : rc);
+	log_read_end(txn);
+	return (rc);
+}
+
+struct ids_ctx {
+	uint8_t *ids;		/* FERRY_MSGID_LEN each */
+	size_t n, cap;
+};
+
+/* scan: collect the id of a finished record of q.ids. */
+static int
+done_id(void *ctx, const MDB_val *k, const MDB_val *d)
+{
+	struct ids_ctx *ic = ctx;
+	uint8_t *nb;
+
+	if (k->mv_size != FERRY_MSGID_LEN || d->mv_size < 1 ||
+	    ((const uint8_t *)d->mv_data)[0] != QUEUE_DONE)
+		return (0);
+	if (ic->n == ic->cap) {
+		ic->cap = ic->cap ? 2 * ic->cap : 1024;
+		if ((nb = realloc(ic->ids, ic->cap * FERRY_MSGID_LEN)) == NULL)
+			return (FERRY_ENOMEM);
+		ic->ids = nb;
 	}
-	*ids = b;
+	memcpy(ic->ids + ic->n++ * FERRY_MSGID_LEN, k->mv_data,
+	    FERRY_MSGID_LEN);
 	return (0);
 }
 
 /*
  * Once (q.meta "done" says it ran): records finished before q.done
  * existed get an entry finished ${now}, in one commit, so that they are
- * pruned like the others, a retention period after this start.
+ * pruned like the others, a retention period after this start.  It runs
+ * at open, before anything else writes.
  */
 static int
 done_migrate(struct queue *q, uint64_t now)
 {
+	struct ids_ctx ic = { NULL, 0, 0 };
 	struct log_batch *b;
 	struct queue_txn *t;
 	MDB_txn *txn;
-	uint8_t *ids = NULL, k[DONE_KEY];
+	uint8_t k[DONE_KEY];
 	uint64_t done = 0;
-	size_t n = 0, i;
+	size_t i;
 	int rc;
 
 	if ((rc = log_read_begin(q->l, &txn)) != 0)
 		return (rc);
-	if ((rc = meta_get(txn, q->dbi[D_META], "done", &done)) == 0 &&
-	    done == 0)
-		rc = done_ids(q, txn, &ids, &n);
+	rc = meta_get(txn, q->dbi[D_META], "done", &done);
 	log_read_end(txn);
 	if (rc != 0 || done != 0)
 		return (rc);
+	if ((rc = scan(q, D_IDS, NULL, 0, done_id, &ic)) != 0)
+		goto out;
 	if ((rc = log_begin(q->l, &b)) != 0)
 		goto out;
 	if ((rc = queue_begin(q, b, &t)) != 0) {
 		log_abort(b);
 		goto out;
 	}
-	for (i = 0; i < n && rc == 0; i++) {
-		done_key(k, now, ids + i * FERRY_MSGID_LEN);
+	for (i = 0; i < ic.n && rc == 0; i++) {
+		done_key(k, now, ic.ids + i * FERRY_MSGID_LEN);
 		rc = log_batch_put(b, q->dbi[D_DONE], k, sizeof(k), "", 0, 0);
 	}
 	if (rc == 0)
@@ -217,11 +242,11 @@ done_migrate(struct queue *q, uint64_t now)
 		queue_abort(t);
 		goto out;
 	}
-	if ((rc = queue_commit(t)) == 0 && n > 0)
+	if ((rc = queue_commit(t)) == 0 && ic.n > 0)
 		rlog(RLOG_INFO, "queue-done-index", "finished=%zu: kept for "
-		    "the retention period from now", n);
+		    "the retention period from now", ic.n);
 out:
-	free(ids);
+	free(ic.ids);
 	return (rc);
 }
 
@@ -483,7 +508,8 @@ queue_prune(struct queue_txn *t, uint64_t done_ms,
 	}
 	rc = mdb_get(log_batch_txn(t->b), q->dbi[D_IDS], &ik, &d);
 	if (rc == 0)
-		done = d.mv_size >= 1 && ((uint8_t *)d.mv_data)[0] == QUEUE_DONE;
+		done = d.mv_size >= 1 &&
+		    ((uint8_t *)d.mv_data)[0] == QUEUE_DONE;
 	else if (rc != MDB_NOTFOUND)
 		return (read_fail(t, rc));
 	if ((rc = log_batch_del(t->b, q->dbi[D_DONE], dk, sizeof(dk))) != 0)
@@ -675,37 +701,49 @@ queue_next_for(struct queue *q, const char *to, uint64_t after, uint64_t *seq)
 	return (rc);
 }
 
+struct foreach_ctx {
+	int (*fn)(void *, const struct queue_msg *);
+	void *ctx;
+};
+
+/* scan: one q.msgs record, its header decoded. */
+static int
+foreach_one(void *ctx, const MDB_val *k, const MDB_val *d)
+{
+	struct foreach_ctx *fc = ctx;
+	struct queue_msg m;
+	int rc;
+
+	if ((rc = rec_decode(k, d, &m, 0)) != 0)
+		return (rc);
+	return (fc->fn(fc->ctx, &m));
+}
+
 /** queue_foreach(q, fn, ctx): every queued message header, in seq order. */
 int
 queue_foreach(struct queue *q, int (*fn)(void *, const struct queue_msg *),
     void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, d;
-	struct queue_msg m;
-	int rc, op = MDB_FIRST;
+	struct foreach_ctx fc = { fn, ctx };
 
-	if ((rc = rdtxn(q, &txn)) != 0)
-		return (rc);
-	if ((rc = mdb_cursor_open(txn, q->dbi[D_MSGS], &c)) != 0) {
-		log_read_end(txn);
-		return (lmdb_err(rc));
-	}
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		op = MDB_NEXT;
-		if ((rc = rec_decode(&k, &d, &m, 0)) != 0)
-			break;
-		if ((rc = fn(ctx, &m)) != 0)
-			break;
-	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else if (rc > 0)
-		rc = lmdb_err(rc);
-	mdb_cursor_close(c);
-	log_read_end(txn);
-	return (rc);
+	return (scan(q, D_MSGS, NULL, 0, foreach_one, &fc));
+}
+
+struct finished_ctx {
+	int (*fn)(void *, uint64_t, const uint8_t *);
+	void *ctx;
+};
+
+/* scan: one q.done entry. */
+static int
+finished_one(void *ctx, const MDB_val *k, const MDB_val *d)
+{
+	struct finished_ctx *fc = ctx;
+
+	if (k->mv_size != DONE_KEY)
+		return (0);
+	return (fc->fn(fc->ctx, rd64(k->mv_data),
+	    (const uint8_t *)k->mv_data + 8));
 }
 
 /** queue_finished(q, fn, ctx): finished records, oldest first. */
@@ -713,32 +751,33 @@ int
 queue_finished(struct queue *q,
     int (*fn)(void *, uint64_t, const uint8_t *), void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, d;
-	int rc, op = MDB_FIRST;
+	struct finished_ctx fc = { fn, ctx };
 
-	if ((rc = rdtxn(q, &txn)) != 0)
-		return (rc);
-	if ((rc = mdb_cursor_open(txn, q->dbi[D_DONE], &c)) != 0) {
-		log_read_end(txn);
-		return (lmdb_err(rc));
+	return (scan(q, D_DONE, NULL, 0, finished_one, &fc));
+}
+
+struct walk_ctx {
+	int (*fn)(void *, uint64_t, const uint8_t *, size_t);
+	void *ctx;
+	const uint8_t *prefix;
+	size_t n;			/* prefix bytes (0: 8-byte keys) */
+	int end;			/* left the prefix */
+};
+
+/* scan: one row keyed prefix || seq, while the prefix lasts. */
+static int
+walk_one(void *ctx, const MDB_val *k, const MDB_val *d)
+{
+	struct walk_ctx *wc = ctx;
+
+	if (k->mv_size != wc->n + 8 ||
+	    (wc->n && memcmp(k->mv_data, wc->prefix, wc->n) != 0)) {
+		wc->end = 1;
+		return (1);
 	}
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		op = MDB_NEXT;
-		if (k.mv_size != DONE_KEY)
-			continue;
-		if ((rc = fn(ctx, rd64(k.mv_data),
-		    (const uint8_t *)k.mv_data + 8)) != 0)
-			break;
-	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else if (rc > 0)
-		rc = lmdb_err(rc);
-	mdb_cursor_close(c);
-	log_read_end(txn);
-	return (rc);
+	/* MDB_val data is copied by callers that keep it. */
+	return (wc->fn(wc->ctx, rd64((const uint8_t *)k->mv_data + wc->n),
+	    d->mv_data, d->mv_size));
 }
 
 /* Walk a database keyed by prefix || seq (prefix may be NULL: 8-byte keys). */
@@ -746,42 +785,20 @@ static int
 walk(struct queue *q, int dbi, const char *prefix, uint64_t from,
     int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
 	uint8_t bk[FERRY_ID_MAX + 9];
-	size_t n = prefix ? strlen(prefix) + 1 : 0;
-	MDB_val k, d;
-	int rc, op = MDB_SET_RANGE;
+	struct walk_ctx wc = { fn, ctx, bk, prefix ? strlen(prefix) + 1 : 0,
+	    0 };
+	size_t klen;
+	int rc;
 
-	if ((rc = rdtxn(q, &txn)) != 0)
-		return (rc);
-	if ((rc = mdb_cursor_open(txn, q->dbi[dbi], &c)) != 0) {
-		log_read_end(txn);
-		return (lmdb_err(rc));
-	}
 	if (prefix) {
-		k.mv_size = idseq_key(bk, prefix, from);
+		klen = idseq_key(bk, prefix, from);
 	} else {
 		be64(bk, from);
-		k.mv_size = 8;
+		klen = 8;
 	}
-	k.mv_data = bk;
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		op = MDB_NEXT;
-		if (k.mv_size != n + 8 || (n && memcmp(k.mv_data, bk, n) != 0))
-			break;
-		/* MDB_val data is copied by callers that keep it. */
-		if ((rc = fn(ctx, rd64((uint8_t *)k.mv_data + n), d.mv_data,
-		    d.mv_size)) != 0)
-			break;
-	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else if (rc > 0)
-		rc = lmdb_err(rc);
-	mdb_cursor_close(c);
-	log_read_end(txn);
-	return (rc);
+	rc = scan(q, dbi, bk, klen, walk_one, &wc);
+	return (wc.end ? 0 : rc);
 }
 
 /** queue_notices(q, sender, fn, ctx): final envelopes kept for ${sender}. */

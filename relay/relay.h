@@ -48,7 +48,7 @@ struct config {
 	uint64_t max_body;		/* plaintext bytes of one referral */
 	uint64_t queue_max;		/* messages queued per recipient */
 	uint64_t queue_max_bytes;	/* envelope bytes queued per recipient */
-	uint64_t queue_max_per_sender;	/* ... by one sender (0: queue_max/4) */
+	uint64_t queue_max_per_sender;	/* ... by one sender (0: 1/4) */
 	uint64_t queue_max_bytes_per_sender; /* (0: queue_max_bytes/4) */
 	uint64_t queue_max_total_bytes;	/* envelope bytes, all queues */
 	uint64_t max_connections;	/* open connections (pre-auth too) */
@@ -66,7 +66,7 @@ struct config {
 	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
 	uint64_t checkpoint_ms;		/* CHECKPOINT entries: 1 per agency
 					 * per this */
-	uint64_t retention_ms;		/* finished records kept this long */
+	uint64_t retention_ms;		/* finished records kept so long */
 };
 
 /** config_defaults(c): fill ${c} with the built-in defaults. */
@@ -362,7 +362,7 @@ struct metrics {
 	uint64_t asks_unknown;		/* ... answered FERRY_ENOTHELD */
 	uint64_t checkpoints_skipped;	/* CHECKPOINTs within the interval */
 	uint64_t pruned;		/* finished records past retention */
-	uint64_t pruned_answered;	/* MSGs/ASKs about those: from the log */
+	uint64_t pruned_answered;	/* asked about those: from the log */
 	uint64_t bytes_in, bytes_out;
 	uint64_t refused[METRICS_REFUSE_MAX];
 	uint64_t queue_full[QUOTA_N];	/* EQUEUEFULL by the limit hit */

@@ -128,8 +128,8 @@ struct relay {
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
 	struct peer **fd_peer;		/* per fd: agency authenticated on it */
 	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
-	struct addrs *addrs;		/* open connections per IP address */
-	uint64_t conn_log_ms;		/* last connection-limit line (rate) */
+	struct addrs *addrs;		/* open connections per address */
+	uint64_t conn_log_ms;		/* last connection-limit line */
 	uint64_t addr_log_ms;		/* ... per-address one */
 	int fault;			/* test hook, see batch_commit */
 	uint64_t fail_commits;		/* test hook, see batch_commit */

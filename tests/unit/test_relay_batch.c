@@ -288,6 +288,40 @@ lookup(struct relay *r, const uint8_t id[FERRY_MSGID_LEN], uint8_t **fin,
 	return (st);
 }
 
+/*
+ * ${from}'s envelope ${b} arrives and one turn commits and answers it
+ * (the answers dropped): 0 if message ${id} is then in state ${st}.
+ */
+static int
+committed(struct relay *r, const char *from, const uint8_t *b, size_t n,
+    const uint8_t id[FERRY_MSGID_LEN], int st)
+{
+	int rc;
+
+	arrive(r, from, b, n);
+	if ((rc = turn(r)) != 0)
+		return (rc);
+	sent_clear();
+	return (lookup(r, id, NULL, NULL) == st ? 0 : -1);
+}
+
+/* ${from} ASKs about (${id}, ${hash}); answered at once. */
+static int
+ask(struct relay *r, struct ident *from, const uint8_t id[FERRY_MSGID_LEN],
+    const uint8_t hash[32])
+{
+	uint8_t *b;
+	size_t n;
+	int rc;
+
+	if ((rc = make_env(from, "relay", ENV_ASK, id, hash, NULL, 0, &b,
+	    &n)) != 0)
+		return (rc);
+	arrive(r, from->id, b, n);
+	free(b);
+	return (0);
+}
+
 /* A message of alpha's to bravo, committed and answered (one turn). */
 static int
 queued_msg(struct relay *r, uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32])
@@ -298,12 +332,9 @@ queued_msg(struct relay *r, uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32])
 
 	if ((rc = make_msg(id, hash, &m, &n)) != 0)
 		return (rc);
-	arrive(r, "alpha", m, n);
+	rc = committed(r, "alpha", m, n, id, QUEUE_QUEUED);
 	free(m);
-	if ((rc = turn(r)) != 0)
-		return (rc);
-	sent_clear();
-	return (lookup(r, id, NULL, NULL) == QUEUE_QUEUED ? 0 : -1);
+	return (rc);
 }
 
 /*
@@ -386,11 +417,7 @@ sent_msg(struct relay *r, uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32],
 
 	if ((rc = make_msg(id, hash, m, n)) != 0)
 		return (rc);
-	arrive(r, "alpha", *m, *n);
-	if ((rc = turn(r)) != 0)
-		return (rc);
-	sent_clear();
-	return (lookup(r, id, NULL, NULL) == QUEUE_QUEUED ? 0 : -1);
+	return (committed(r, "alpha", *m, *n, id, QUEUE_QUEUED));
 }
 
 /* bravo's RECEIPT for (${id}, ${hash}) committed; its bytes in *${rc}. */
@@ -403,11 +430,7 @@ receipted(struct relay *r, const uint8_t id[FERRY_MSGID_LEN],
 	if ((e = make_env(bravo, "alpha", ENV_RECEIPT, id, hash, NULL, 0, rc,
 	    n)) != 0)
 		return (e);
-	arrive(r, "bravo", *rc, *n);
-	if ((e = turn(r)) != 0)
-		return (e);
-	sent_clear();
-	return (lookup(r, id, NULL, NULL) == QUEUE_DONE ? 0 : -1);
+	return (committed(r, "bravo", *rc, *n, id, QUEUE_DONE));
 }
 
 static int
@@ -604,8 +627,8 @@ TEST(ask_answered_from_store)
 {
 	struct relay *r = relay_new();
 	uint8_t id[FERRY_MSGID_LEN], h[32], id2[FERRY_MSGID_LEN], h2[32];
-	uint8_t unknown[16], *rc = NULL, *b = NULL;
-	size_t rn, n;
+	uint8_t unknown[16], *rc = NULL;
+	size_t rn;
 	struct env e;
 
 	CHECK(r != NULL);
@@ -617,36 +640,24 @@ TEST(ask_answered_from_store)
 	CHECK_EQ(turn(r), 0);
 	sent_clear();
 	/* Finished: the stored final (the RECEIPT) again. */
-	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, id, h, NULL, 0, &b, &n),
-	    0);
-	arrive(r, "alpha", b, n);
-	free(b);
+	CHECK_EQ(ask(r, alpha, id, h), 0);
 	CHECK_EQ(nsent, 1);
 	CHECK(strcmp(sent[0].to, "alpha") == 0);
 	CHECK_EQ(sent[0].n, rn);
 	CHECK(memcmp(sent[0].b, rc, rn) == 0);
 	CHECK_EQ(r->m.asks_answered, 1);
 	/* Still queued: nothing. */
-	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, id2, h2, NULL, 0, &b, &n),
-	    0);
-	arrive(r, "alpha", b, n);
-	free(b);
+	CHECK_EQ(ask(r, alpha, id2, h2), 0);
 	CHECK_EQ(nsent, 1);
 	/* Unknown: NACK FERRY_ENOTHELD. */
 	env_new_id(unknown);
-	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, unknown, h, NULL, 0, &b,
-	    &n), 0);
-	arrive(r, "alpha", b, n);
-	free(b);
+	CHECK_EQ(ask(r, alpha, unknown, h), 0);
 	CHECK_EQ(nsent, 2);
 	CHECK_EQ(sent_type(1, &e), ENV_NACK);
 	CHECK_EQ(-(int)e.code, FERRY_ENOTHELD);
 	CHECK(memcmp(e.msg_id, unknown, 16) == 0);
 	/* Someone else's queued message: as if unknown. */
-	CHECK_EQ(make_env(bravo, "relay", ENV_ASK, id2, h2, NULL, 0, &b, &n),
-	    0);
-	arrive(r, "bravo", b, n);
-	free(b);
+	CHECK_EQ(ask(r, bravo, id2, h2), 0);
 	CHECK_EQ(nsent, 3);
 	CHECK(strcmp(sent[2].to, "bravo") == 0);
 	CHECK_EQ(sent_type(2, &e), ENV_NACK);
@@ -955,8 +966,8 @@ TEST(retention_prunes_finished_records)
 	struct relay *r = relay_new();
 	uint8_t id1[FERRY_MSGID_LEN], h1[32], id2[FERRY_MSGID_LEN], h2[32];
 	uint8_t id3[FERRY_MSGID_LEN], h3[32], *m1 = NULL, *m2 = NULL;
-	uint8_t *m3 = NULL, *r1 = NULL, *r2 = NULL, *b = NULL;
-	size_t n1, n2, n3, rn1, rn2, n;
+	uint8_t *m3 = NULL, *r1 = NULL, *r2 = NULL;
+	size_t n1, n2, n3, rn1, rn2;
 	uint64_t t0, size0, acc1;
 	struct env e;
 
@@ -1018,10 +1029,7 @@ TEST(retention_prunes_finished_records)
 	CHECK(memcmp(sent[1].b, r1, rn1) == 0);
 	sent_clear();
 	/* An ASK about it: the RECEIPT from the log. */
-	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, id1, h1, NULL, 0, &b, &n),
-	    0);
-	arrive(r, "alpha", b, n);
-	free(b);
+	CHECK_EQ(ask(r, alpha, id1, h1), 0);
 	CHECK_EQ(nsent, 1);
 	CHECK_EQ(sent[0].n, rn1);
 	CHECK(memcmp(sent[0].b, r1, rn1) == 0);
