@@ -142,91 +142,6 @@ top_key(const struct relay *r, const char *id)
 	return (top);
 }
 
-/*
- * Message ${id} has no record in the queue: did the relay's log accept it
- * from ${sender}, its record having been pruned after it finished
- * (retention; a queued record never is)?  0 if the log never accepted it;
- * 1 if it did, with envelope hash ${hash}: its ACCEPTED entry's index in
- * *${index} and, in *${final} (malloc'd, NULL if the log cannot rebuild
- * it), the final for the sender: the recipient's RECEIPT (logged whole),
- * else a NACK signed by the relay with the code of the EXPIRED entry or
- * of the recipient's NACK entry.  FERRY_EDUPMSG if the log accepted
- * another envelope, or another sender's, under that id; another negative
- * code if the log cannot be read.  The log's ACCEPTED entries are unique
- * per id, so such a message cannot be taken again as new.
- */
-static int
-logged_final(struct relay *r, const uint8_t *id, const uint8_t *hash,
-    const char *sender, uint64_t *index, uint8_t **final, size_t *flen)
-{
-	struct log_entry le;
-	uint64_t idx;
-	int rc, code = 0;
-
-	*final = NULL;
-	*flen = 0;
-	if ((rc = log_find_msg(r->log, id, LOG_ACCEPTED, index)) != 0)
-		return (rc == FERRY_ENOENT ? 0 : rc);
-	if ((rc = log_get(r->log, *index, &le)) != 0)
-		return (rc);
-	rc = memcmp(le.env_hash, hash, 32) != 0 || strcmp(le.from, sender) != 0;
-	log_entry_clear(&le);
-	if (rc)
-		return (FERRY_EDUPMSG);
-	if (log_find_msg(r->log, id, LOG_RECEIPT, &idx) == 0) {
-		if (log_get(r->log, idx, &le) != 0)
-			return (1);
-		if (le.aux_len > 0 && (*final = malloc(le.aux_len)) != NULL) {
-			memcpy(*final, le.aux, le.aux_len);
-			*flen = le.aux_len;
-		}
-		log_entry_clear(&le);
-		return (1);
-	}
-	if (log_find_msg(r->log, id, LOG_EXPIRED, &idx) == 0)
-		code = FERRY_EEXPIREDMSG;
-	else if (log_find_msg(r->log, id, LOG_NACK, &idx) == 0 &&
-	    log_get(r->log, idx, &le) == 0) {
-		code = le.code;
-		log_entry_clear(&le);
-	}
-	if (code < 0 && peer_make_nack(r, sender, id, hash, code, NULL,
-	    final, flen) != 0) {
-		*final = NULL;
-		*flen = 0;
-	}
-	return (1);
-}
-
-/*
- * Would a MSG of ${len} envelope bytes from ${from} pass a queue limit
- * for ${to}?  The QUOTA_* it would pass, or -1.  The sender's share of
- * the recipient's queue first (issue 13, item 5.2: one insider may not
- * fill an offline partner's queue for every other sender), then the
- * recipient's queue, then all queues together.
- */
-static int
-quota_hit(struct relay *r, const char *from, const char *to, size_t len)
-{
-	const struct config *c = r->c;
-	const struct peer *rp = peer_get(r, to, 0);
-	const struct share *sh = peer_share(r, from, to, 0);
-	uint64_t smax, sbytes;
-
-	config_sender_limits(c, &smax, &sbytes);
-	if (sh != NULL && sh->depth >= smax)
-		return (QUOTA_SENDER_MSGS);
-	if ((sh != NULL ? sh->bytes : 0) + len > sbytes)
-		return (QUOTA_SENDER_BYTES);
-	if (rp != NULL && rp->depth >= c->queue_max)
-		return (QUOTA_MSGS);
-	if ((rp != NULL ? rp->bytes : 0) + len > c->queue_max_bytes)
-		return (QUOTA_BYTES);
-	if (r->m.queued_bytes + len > c->queue_max_total_bytes)
-		return (QUOTA_TOTAL_BYTES);
-	return (-1);
-}
-
 static void
 check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 {
@@ -273,7 +188,7 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 	st = queue_lookup(r->q, e->id, h, &seq, &it->final, &it->flen);
 	if (st == QUEUE_NONE) {
 		/* Its record may have been pruned: answered from the log. */
-		st = logged_final(r, e->id, it->hash, e->from,
+		st = retain_final(r, e->id, it->hash, e->from,
 		    &it->qm.log_index, &it->final, &it->flen);
 		if (st == FERRY_EDUPMSG) {
 			refuse(r, it, FERRY_EDUPMSG);
@@ -342,7 +257,7 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse_nolog(r, it, FERRY_ENOSPC);
 		return;
 	}
-	if ((q = quota_hit(r, e->from, e->to, it->len)) >= 0) {
+	if ((q = peer_quota_hit(r, e->from, e->to, it->len)) >= 0) {
 		/* Transient for the sender, which retries later. */
 		r->m.queue_full[q]++;
 		it->why = metrics_quota_keys[q];
@@ -594,7 +509,7 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 	if (batch_has(r, it, e->msg_id) != NULL)
 		return;
 	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
-	if (st == QUEUE_NONE && logged_final(r, e->msg_id, e->env_hash,
+	if (st == QUEUE_NONE && retain_final(r, e->msg_id, e->env_hash,
 	    p->id, &seq, &fin, &flen) == 1 && fin != NULL) {
 		/* Finished, its record pruned since: the log's final. */
 		r->m.asks_answered++;

@@ -145,6 +145,36 @@ peer_queued(struct relay *r, const char *from, const char *to,
 }
 
 /**
+ * peer_quota_hit(r, from, to, len): would a MSG of ${len} envelope bytes
+ * from ${from} pass a queue limit for ${to}?  The QUOTA_* it would pass,
+ * or -1.  The sender's share of
+ * the recipient's queue first (issue 13, item 5.2: one insider may not
+ * fill an offline partner's queue for every other sender), then the
+ * recipient's queue, then all queues together.
+ */
+int
+peer_quota_hit(struct relay *r, const char *from, const char *to, size_t len)
+{
+	const struct config *c = r->c;
+	const struct peer *rp = peer_get(r, to, 0);
+	const struct share *sh = peer_share(r, from, to, 0);
+	uint64_t smax, sbytes;
+
+	config_sender_limits(c, &smax, &sbytes);
+	if (sh != NULL && sh->depth >= smax)
+		return (QUOTA_SENDER_MSGS);
+	if ((sh != NULL ? sh->bytes : 0) + len > sbytes)
+		return (QUOTA_SENDER_BYTES);
+	if (rp != NULL && rp->depth >= c->queue_max)
+		return (QUOTA_MSGS);
+	if ((rp != NULL ? rp->bytes : 0) + len > c->queue_max_bytes)
+		return (QUOTA_BYTES);
+	if (r->m.queued_bytes + len > c->queue_max_total_bytes)
+		return (QUOTA_TOTAL_BYTES);
+	return (-1);
+}
+
+/**
  * peer_fl_clear(p): forget what is in flight to ${p} (its route changed or
  * reset).
  */

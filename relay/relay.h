@@ -10,16 +10,20 @@
  *   loop.c     the ROUTER socket, its connection events, the event loop,
  *              forwarding queued messages, setup and shutdown
  *   batch.c    one turn's batch: each envelope checked, one group commit,
- *              then the answers; expiry sweep; a full disk (H1)
+ *              then the answers; expiry and retention sweep; a full
+ *              disk (H1)
+ *   retain.c   answers about a message whose record was pruned, from the
+ *              relay's log
  *   rroster.c  the roster in force: start, SIGHUP reload, expiry
- *   peer.c     the peer table, messages in flight, sends to a route
+ *   peer.c     the peer table, messages in flight, what is queued (per
+ *              recipient, per sender's share, in all), sends to a route
  *   rutil.c    helpers the files above share (clock, log entries)
  *   metrics.c  counters, written as Prometheus text to <data>/metrics.prom
  *
- * loop.c, batch.c, rroster.c, peer.c and rutil.c share relay_int.h (the
- * relay's state: peers, batch items, struct relay).  Calls between them
- * go one way: loop.c -> batch.c -> rroster.c -> peer.c -> rutil.c (a file
- * may skip steps down this order); sends leave through r->send, set by
+ * loop.c, batch.c, retain.c, rroster.c, peer.c and rutil.c share
+ * relay_int.h (the relay's state: peers, batch items, struct relay).
+ * Calls between them go one way: loop.c -> batch.c -> retain.c ->
+ * rroster.c -> peer.c -> rutil.c (a file may skip steps down this order); sends leave through r->send, set by
  * loop.c, so unit tests (tests/unit/test_relay_batch.c) capture them.
  * Everything but main.c is also built as librelay.a for the unit tests.
  *

@@ -1,6 +1,6 @@
 /*
  * relay_int.h: what the files of the relay's core (loop.c, batch.c,
- * rroster.c, peer.c, rutil.c) share, not for its other files (relay.h is
+ * retain.c, rroster.c, peer.c, rutil.c) share, not for its other files (relay.h is
  * their interface).  Each part names the file that defines it; relay.h
  * says which way calls go between these files.
  */
@@ -200,6 +200,15 @@ struct share *peer_share(struct relay *r, const char *from, const char *to,
 int peer_queued(struct relay *r, const char *from, const char *to,
     uint64_t bytes, int add);
 
+/**
+ * peer_quota_hit(r, from, to, len): the QUOTA_* limit a new MSG of ${len}
+ * envelope bytes from ${from} to ${to} would pass, or -1 if none: the
+ * sender's share of the recipient's queue first (messages, bytes), then
+ * the recipient's queue, then all queues together.
+ */
+int peer_quota_hit(struct relay *r, const char *from, const char *to,
+    size_t len);
+
 /** peer_fl_clear(p): forget what is in flight to ${p}. */
 void peer_fl_clear(struct peer *p);
 
@@ -250,6 +259,24 @@ void peer_send_simple(struct relay *r, struct peer *p, uint32_t type);
 /** peer_push_roster(r, p, version, bytes, len): send ${p} a ROSTER. */
 void peer_push_roster(struct relay *r, struct peer *p, uint64_t version,
     const uint8_t *bytes, size_t len);
+
+/* ---- retain.c ---- */
+
+/**
+ * retain_final(r, id, hash, sender, index, final, flen): message ${id} has
+ * no record in the queue: did the relay's log accept it from ${sender},
+ * its record having been pruned after it finished (retention; a queued
+ * record never is)?  0 if the log never accepted it; 1 if it did, with
+ * envelope hash ${hash}: its ACCEPTED entry's index in *${index} and, in
+ * *${final} (malloc'd, the caller's; NULL if the log cannot rebuild it),
+ * the final for the sender: the recipient's RECEIPT (logged whole), else
+ * a NACK signed by the relay with the code of the message's EXPIRED
+ * entry or of the recipient's NACK entry.  FERRY_EDUPMSG if the log
+ * accepted another envelope, or another sender's, under that id;
+ * another negative code if the log cannot be read.
+ */
+int retain_final(struct relay *r, const uint8_t *id, const uint8_t *hash,
+    const char *sender, uint64_t *index, uint8_t **final, size_t *flen);
 
 /* ---- rroster.c ---- */
 
