@@ -272,12 +272,58 @@ fd_closed(struct relay *r, int fd)
 }
 
 /*
+ * Connection ${fd} counts among the open ones (ACCEPTED).  Each fd below
+ * FD_MAX is counted once however many ACCEPTED events name it: a later
+ * one means the earlier connection on that fd is gone.
+ */
+static void
+conn_count(struct relay *r, int fd)
+{
+
+	if (fd >= 0 && fd < FD_MAX) {
+		if (r->fd_counted[fd])
+			return;
+		r->fd_counted[fd] = 1;
+	}
+	r->m.connections++;
+}
+
+/* Connection ${fd} no longer counts (shut at accept, or DISCONNECTED). */
+static void
+conn_uncount(struct relay *r, int fd)
+{
+
+	if (fd >= 0 && fd < FD_MAX) {
+		if (!r->fd_counted[fd])
+			return;
+		r->fd_counted[fd] = 0;
+	}
+	if (r->m.connections > 0)
+		r->m.connections--;
+	addrs_closed(r->addrs, fd);
+}
+
+/*
+ * Shut connection ${fd} at accept.  It stops counting at once, so that a
+ * flood of refused connections waiting for their DISCONNECTED events
+ * takes no place from anyone (an fd beyond FD_MAX, not tracked, counts
+ * until its event).
+ */
+static void
+conn_shut(struct relay *r, int fd)
+{
+
+	(void)shutdown(fd, SHUT_RDWR);
+	if (fd >= 0 && fd < FD_MAX)
+		conn_uncount(r, fd);
+}
+
+/*
  * A connection was accepted on ${fd}: beyond max_connections, or beyond
  * max_connections_per_address from its peer's IP address, it is shut at
  * once, before its CURVE handshake costs anything more (review M4; issue
  * 13: one keyless address holding many sockets locked agencies out).
- * A refused one stays counted until its DISCONNECTED event.  One line a
- * second at most for each limit.
+ * One line a second at most for each limit; "open" counts this one.
  */
 static void
 conn_accepted(struct relay *r, int fd)
@@ -285,9 +331,8 @@ conn_accepted(struct relay *r, int fd)
 	char ip[64];
 	size_t n;
 
-	r->m.connections++;
+	conn_count(r, fd);
 	if (r->m.connections > r->c->max_connections) {
-		(void)shutdown(fd, SHUT_RDWR);
 		r->m.conn_refused++;
 		if (rutil_mono_ms() - r->conn_log_ms >= 1000) {
 			r->conn_log_ms = rutil_mono_ms();
@@ -297,12 +342,12 @@ conn_accepted(struct relay *r, int fd)
 			    (unsigned long long)r->c->max_connections,
 			    (unsigned long long)r->m.conn_refused);
 		}
+		conn_shut(r, fd);
 		return;
 	}
 	n = addrs_accepted(r->addrs, fd, ip, sizeof(ip));
 	if (n <= r->c->max_connections_per_address)
 		return;
-	(void)shutdown(fd, SHUT_RDWR);
 	r->m.conn_refused_addr++;
 	if (rutil_mono_ms() - r->addr_log_ms >= 1000) {
 		r->addr_log_ms = rutil_mono_ms();
@@ -311,6 +356,7 @@ conn_accepted(struct relay *r, int fd)
 		    (unsigned long long)r->c->max_connections_per_address,
 		    (unsigned long long)r->m.conn_refused_addr);
 	}
+	conn_shut(r, fd);
 }
 
 /*
@@ -356,9 +402,7 @@ monitor_read(struct relay *r)
 					r->fd_gen[val]++;
 				conn_accepted(r, (int)val);
 			} else if (ev == ZMQ_EVENT_DISCONNECTED) {
-				if (r->m.connections > 0)
-					r->m.connections--;
-				addrs_closed(r->addrs, (int)val);
+				conn_uncount(r, (int)val);
 				if (val < FD_MAX)
 					fd_closed(r, (int)val);
 			}
@@ -508,6 +552,7 @@ relay_free(struct relay *r)
 	free(r->fd_gen);
 	free(r->fd_peer);
 	free(r->fd_peer_gen);
+	free(r->fd_counted);
 	addrs_free(r->addrs);
 	roster_free(r->roster);
 	queue_close(r->q);
@@ -626,7 +671,8 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	if ((r.fd_gen = calloc(FD_MAX, sizeof(r.fd_gen[0]))) == NULL ||
 	    (r.fd_peer = calloc(FD_MAX, sizeof(r.fd_peer[0]))) == NULL ||
 	    (r.fd_peer_gen = calloc(FD_MAX, sizeof(r.fd_peer_gen[0]))) ==
-	    NULL || (r.addrs = addrs_new(FD_MAX)) == NULL ||
+	    NULL || (r.fd_counted = calloc(FD_MAX, 1)) == NULL ||
+	    (r.addrs = addrs_new(FD_MAX)) == NULL ||
 	    (r.zctx = zmq_ctx_new()) == NULL)
 		goto out;
 	/* PITFALLS 1: the ZAP handler is bound before the ROUTER binds. */

@@ -128,6 +128,7 @@ struct relay {
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
 	struct peer **fd_peer;		/* per fd: agency authenticated on it */
 	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
+	uint8_t *fd_counted;		/* per fd: counted as open */
 	struct addrs *addrs;		/* open connections per address */
 	uint64_t conn_log_ms;		/* last connection-limit line */
 	uint64_t addr_log_ms;		/* ... per-address one */

@@ -24,7 +24,7 @@ ft_check "another agency still queues its 5 for bravo" \
 	[ "$(ft_count '^accepted ' "$FT/s2")" -eq 5 ]
 ft_check "metrics: 25 refused by queue_max_per_sender" ft_wait 10 \
 	grep -q '^ferry_relay_queue_full_total{limit="queue_max_per_sender"} 25$' "$RELAY_DATA/metrics.prom"
-ft_check "metrics: 10 queued for bravo" \
+ft_check "metrics: 10 queued for bravo" ft_wait 10 \
 	grep -q '^ferry_relay_queue_depth{recipient="bravo"} 10$' "$RELAY_DATA/metrics.prom"
 
 # A restart rebuilds the shares from the queue.
