@@ -22,6 +22,7 @@
 #include "relay_int.h"
 
 #define SWEEP_MAX 1000		/* expired messages handled per sweep */
+#define PRUNE_MAX 1000		/* finished records pruned per sweep */
 #define FULL_RETRY_MS 60000	/* disk full: try new MSGs again after this */
 #define HELLO_PUSH_MS 1000	/* HELLO pushes per route: at most 1/s */
 #define REFUSED_LOG_MS 1000	/* REFUSED log entries: 1/s per peer (M3) */
@@ -89,12 +90,22 @@ refuse(struct relay *r, struct item *it, int code)
 	it->nle = 1;
 }
 
-/* Refuse without a log entry (nothing may be written: disk full). */
+/*
+ * Refuse without a log entry: nothing may be written (disk full).  Unlike
+ * refuse(), this takes neither the peer's REFUSED entry of the second nor
+ * its count of refusals not logged: the next REFUSED entry logged still
+ * reports those.  Counted in metrics; its line is DEBUG (the disk-full
+ * ERROR line says it once).
+ */
 static void
 refuse_nolog(struct relay *r, struct item *it, int code)
 {
 
-	refuse(r, it, code);
+	it->kind = IT_REFUSE;
+	it->code = code;
+	rutil_count_refused(r, code);
+	it->quiet = 1;
+	it->quiet_n = 0;
 	it->nle = 0;
 }
 
@@ -135,11 +146,10 @@ static void
 check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 {
 	struct env *e = &it->e;
-	struct peer *rp;
 	struct item *o;
 	uint8_t h[32];
 	uint64_t seq;
-	int st;
+	int st, q;
 
 	/* Duplicates first: a message already held is answered as such
 	 * even if its recipient was revoked since (review H4). */
@@ -176,6 +186,21 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		return;
 	}
 	st = queue_lookup(r->q, e->id, h, &seq, &it->final, &it->flen);
+	if (st == QUEUE_NONE) {
+		/* Its record may have been pruned: answered from the log. */
+		st = retain_final(r, e->id, it->hash, e->from,
+		    &it->qm.log_index, &it->final, &it->flen);
+		if (st == FERRY_EDUPMSG) {
+			refuse(r, it, FERRY_EDUPMSG);
+			return;
+		}
+		if (st == 1) {
+			it->kind = IT_DUP;
+			memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
+			r->m.pruned_answered++;
+			return;
+		}
+	}
 	if (st < 0) {
 		refuse(r, it, FERRY_EINTERNAL);
 		return;
@@ -232,19 +257,20 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse_nolog(r, it, FERRY_ENOSPC);
 		return;
 	}
-	rp = peer_get(r, e->to, 1);
-	if (rp == NULL) {
-		refuse(r, it, FERRY_ENOMEM);
-		return;
-	}
-	if (rp->depth >= r->c->queue_max ||
-	    rp->bytes + it->len > r->c->queue_max_bytes) {
+	if ((q = peer_quota_hit(r, e->from, e->to, it->len)) >= 0) {
+		/* Transient for the sender, which retries later. */
+		r->m.queue_full[q]++;
+		it->why = metrics_quota_keys[q];
 		refuse(r, it, FERRY_EQUEUEFULL);
 		return;
 	}
+	/* Counted now, so the next MSG of the batch sees it; undone if the
+	 * batch fails (undo_accept). */
+	if (peer_queued(r, e->from, e->to, it->len, 1) != 0) {
+		refuse(r, it, FERRY_ENOMEM);
+		return;
+	}
 	it->kind = IT_ACCEPT;
-	rp->depth++;		/* undone if the batch fails */
-	rp->bytes += it->len;
 	it->qm.accepted_ms = ferry_now_ms();
 	memcpy(it->qm.msg_id, e->id, FERRY_MSGID_LEN);
 	memcpy(it->qm.env_hash, it->hash, 32);
@@ -270,6 +296,15 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 	struct peer *sp;
 	int st;
 
+	/*
+	 * A RECEIPT is logged whole (aux): the relay's log then holds a copy
+	 * signed by the recipient.  One too big for that is not acted on
+	 * (the message stays queued); an honest one is a few hundred bytes.
+	 */
+	if (e->type == ENV_RECEIPT && it->len > LOG_AUX_MAX) {
+		refuse(r, it, FERRY_ETOOBIG);
+		return;
+	}
 	if (env_verify(e, spk) != 0) {
 		refuse(r, it, FERRY_EBADSIG);
 		return;
@@ -280,8 +315,10 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 	}
 	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
 	free(fin);
-	if (st == QUEUE_DONE) {
-		it->kind = IT_SKIP;	/* already finished: harmless */
+	if (st == QUEUE_DONE || (st == QUEUE_NONE && log_find_msg(r->log,
+	    e->msg_id, LOG_ACCEPTED, &seq) == 0)) {
+		/* Already finished (its record maybe pruned since). */
+		it->kind = IT_SKIP;
 		return;
 	}
 	if (st != QUEUE_QUEUED || memcmp(h, e->env_hash, 32) != 0 ||
@@ -304,10 +341,8 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 		rutil_le_set(&it->le[0], LOG_RECEIPT, qm.msg_id, qm.env_hash,
 		    qm.to, qm.from, e->roster_version);
 		it->le[0].ref_index = e->log_index;
-		if (it->len <= LOG_AUX_MAX) {
-			it->le[0].aux = it->buf;
-			it->le[0].aux_len = it->len;
-		}
+		it->le[0].aux = it->buf;
+		it->le[0].aux_len = it->len;
 		rutil_le_set(&it->le[1], LOG_DELIVERED, qm.msg_id, qm.env_hash,
 		    qm.to, qm.from, r->roster->version);
 		it->nle = 2;
@@ -474,6 +509,15 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 	if (batch_has(r, it, e->msg_id) != NULL)
 		return;
 	st = queue_lookup(r->q, e->msg_id, h, &seq, &fin, &flen);
+	if (st == QUEUE_NONE && retain_final(r, e->msg_id, e->env_hash,
+	    p->id, &seq, &fin, &flen) == 1 && fin != NULL) {
+		/* Finished, its record pruned since: the log's final. */
+		r->m.asks_answered++;
+		r->m.pruned_answered++;
+		(void)peer_send(r, p, fin, flen);
+		free(fin);
+		return;
+	}
 	if (st < 0) {
 		rlog(RLOG_WARN, "ask", "agency=%s: %s", p->id,
 		    ferry_strerror(st));
@@ -482,7 +526,8 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 	if (st == QUEUE_NONE || memcmp(h, e->env_hash, 32) != 0) {
 		free(fin);
 		r->m.asks_unknown++;
-		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD);
+		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD,
+		    NULL);
 		return;
 	}
 	if (st == QUEUE_QUEUED) {
@@ -492,7 +537,7 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 		}
 		if (!mine)	/* someone else's: as if unknown */
 			peer_send_nack(r, p, e->msg_id, e->env_hash,
-			    FERRY_ENOTHELD);
+			    FERRY_ENOTHELD, NULL);
 		return;
 	}
 	/* Finished: the final is addressed to the message's sender. */
@@ -501,7 +546,8 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 		r->m.asks_answered++;
 		(void)peer_send(r, p, fin, flen);
 	} else
-		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD);
+		peer_send_nack(r, p, e->msg_id, e->env_hash, FERRY_ENOTHELD,
+		    NULL);
 	free(fin);
 }
 
@@ -600,7 +646,7 @@ expire_item(struct relay *r, const struct queue_msg *qm)
 	it->qm = *qm;
 	it->qm.env = NULL;
 	if (peer_make_nack(r, qm->from, qm->msg_id, qm->env_hash,
-	    FERRY_EEXPIREDMSG, &it->final, &it->flen) != 0) {
+	    FERRY_EEXPIREDMSG, NULL, &it->final, &it->flen) != 0) {
 		r->nitems--;
 		return (-1);
 	}
@@ -646,16 +692,41 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 	return (++sc->n >= SWEEP_MAX);
 }
 
+/* A finished record, oldest first: forget it once past retention. */
+static int
+prune_one(void *ctx, uint64_t done_ms, const uint8_t *msg_id)
+{
+	struct sweep_ctx *sc = ctx;
+	struct item *it;
+
+	if (done_ms + sc->r->c->retention_ms > sc->now)
+		return (1);	/* finish order: the rest are younger */
+	if ((it = item_new(sc->r)) == NULL)
+		return (1);
+	it->kind = IT_PRUNE;
+	it->done_ms = done_ms;
+	memcpy(it->qm.msg_id, msg_id, FERRY_MSGID_LEN);
+	return (++sc->n >= PRUNE_MAX);
+}
+
 /**
- * batch_sweep(r, now): add an expiry to the batch for each queued message
- * past its lifetime at wall clock ${now} (at most SWEEP_MAX).
+ * batch_sweep(r, now): add to the batch an expiry for each queued message
+ * past its lifetime at wall clock ${now} (at most SWEEP_MAX), and the
+ * removal of each finished record past the retention period (at most
+ * PRUNE_MAX, so that a turn stays short; committed with the batch like
+ * everything else).  1 if a bound was reached (more may be due), else 0.
  */
-void
+int
 batch_sweep(struct relay *r, uint64_t now)
 {
 	struct sweep_ctx sc = { r, now, 0 };
+	int more;
 
 	(void)queue_foreach(r->q, sweep_one, &sc);
+	more = sc.n >= SWEEP_MAX;
+	sc.n = 0;
+	(void)queue_finished(r->q, prune_one, &sc);
+	return (more || sc.n >= PRUNE_MAX);
 }
 
 /**
@@ -670,12 +741,13 @@ batch_commit(struct relay *r)
 {
 	struct log_batch *lb;
 	struct queue_txn *t;
-	uint64_t got, grows;
+	uint64_t got, grows, now = ferry_now_ms();
 	size_t i;
 	int j, rc = 0, need = 0;
 
 	for (i = 0; i < r->nitems; i++)
-		if (r->items[i].nle > 0 || r->items[i].kind == IT_NOTIFIED)
+		if (r->items[i].nle > 0 || r->items[i].kind == IT_NOTIFIED ||
+		    r->items[i].kind == IT_PRUNE)
 			need = 1;
 	if (!need)
 		return (0);
@@ -707,14 +779,19 @@ batch_commit(struct relay *r)
 		case IT_RECEIPT:
 		case IT_RNACK:
 			rc = queue_finish(t, it->qm.msg_id, it->buf, it->len,
-			    it->notify);
+			    it->notify, now);
 			break;
 		case IT_EXPIRE:
 			rc = queue_finish(t, it->qm.msg_id, it->final,
-			    it->flen, it->notify);
+			    it->flen, it->notify, now);
 			break;
 		case IT_NOTIFIED:
 			rc = queue_notified(t, it->nsender, it->nseq);
+			break;
+		case IT_PRUNE:
+			if ((rc = queue_prune(t, it->done_ms,
+			    it->qm.msg_id)) == FERRY_ENOENT)
+				rc = 0;
 			break;
 		default:
 			break;
@@ -796,15 +873,21 @@ batch_answer(struct relay *r)
 		case IT_REFUSE:
 			/* Rate-limited refusals: DEBUG lines only. */
 			rlog(it->quiet ? RLOG_DEBUG : RLOG_WARN, "refused",
-			    "from=%s code=%s bytes=%zu not_logged_before=%llu",
-			    it->p->id, ferry_errname(it->code), it->len,
+			    "from=%s code=%s%s%s bytes=%zu "
+			    "not_logged_before=%llu", it->p->id,
+			    ferry_errname(it->code), it->why ? " limit=" : "",
+			    it->why ? it->why : "", it->len,
 			    (unsigned long long)it->quiet_n);
 			/* NACK refused MSGs and undecodable input; a refused
 			 * RECEIPT, NACK or control envelope is only logged,
 			 * so no NACK can be mistaken for one about a MSG. */
 			if (it->e.type == ENV_MSG || it->e.type == 0)
 				peer_send_nack(r, it->p, it->e.type == ENV_MSG ?
-				    it->e.id : NULL, it->hash, it->code);
+				    it->e.id : NULL, it->hash, it->code,
+				    it->why);
+			break;
+		case IT_PRUNE:
+			r->m.pruned++;
 			break;
 		case IT_RECEIPT:
 		case IT_RNACK:
@@ -818,16 +901,13 @@ batch_answer(struct relay *r)
 			    it->kind == IT_RECEIPT ? "delivered" :
 			    it->kind == IT_RNACK ? "recipient-nack" : "expired",
 			    "msg=%s from=%s to=%s", h, it->qm.from, it->qm.to);
-			if ((p = peer_get(r, it->qm.to, 0)) != NULL) {
-				if (p->depth > 0)
-					p->depth--;
-				p->bytes -= p->bytes >= it->qm.env_len ?
-				    it->qm.env_len : p->bytes;
-				/* Credit back only for a message in flight
-				 * on this route (M2). */
-				if (peer_fl_done(p, it->qm.seq))
-					p->progress_ms = rutil_mono_ms();
-			}
+			(void)peer_queued(r, it->qm.from, it->qm.to,
+			    it->qm.env_len, 0);
+			/* Credit back only for a message in flight on this
+			 * route (M2). */
+			if ((p = peer_get(r, it->qm.to, 0)) != NULL &&
+			    peer_fl_done(p, it->qm.seq))
+				p->progress_ms = rutil_mono_ms();
 			/* Sent to the sender if it is connected now, even
 			 * when it was not at the check (a HELLO later in
 			 * this batch pushed the notices committed before
@@ -899,13 +979,8 @@ batch_accepts(const struct relay *r)
 static void
 undo_accept(struct relay *r, struct item *it)
 {
-	struct peer *p;
 
-	if ((p = peer_get(r, it->qm.to, 0)) == NULL)
-		return;
-	if (p->depth > 0)
-		p->depth--;
-	p->bytes -= p->bytes >= it->len ? it->len : p->bytes;
+	(void)peer_queued(r, it->qm.from, it->qm.to, it->len, 0);
 }
 
 /**
@@ -955,8 +1030,14 @@ batch_disk_full(struct relay *r, int rc)
 		if (it->kind == IT_ACCEPT) {
 			undo_accept(r, it);
 			refuse_nolog(r, it, FERRY_ENOSPC);
-		} else if (it->kind == IT_REFUSE)
+		} else if (it->kind == IT_REFUSE && it->nle > 0) {
+			/* Its REFUSED entry is not written after all: it and
+			 * those it reported go back to the unlogged count. */
+			it->p->refused_quiet += it->quiet_n + 1;
+			it->quiet = 1;
+			it->quiet_n = 0;
 			it->nle = 0;
+		}
 		else if (it->kind == IT_CHECKPOINT) {
 			it->kind = IT_SKIP;
 			it->nle = 0;
@@ -975,7 +1056,7 @@ batch_disk_full(struct relay *r, int rc)
 		struct item *it = &r->items[i];
 
 		if (it->nle > 0 || it->kind == IT_NOTIFIED ||
-		    it->dup_final) {
+		    it->kind == IT_PRUNE || it->dup_final) {
 			it->kind = IT_SKIP;
 			it->nle = 0;
 		}

@@ -11,6 +11,8 @@
 
 #include "relay.h"
 
+#define DAY_MS (24ULL * 3600 * 1000)
+
 void
 config_defaults(struct config *c)
 {
@@ -20,7 +22,13 @@ config_defaults(struct config *c)
 	c->max_body = FERRY_BODY_MAX_DEFAULT;
 	c->queue_max = 100000;
 	c->queue_max_bytes = 1ULL << 30;
+	c->queue_max_per_sender = 0;		/* queue_max / 4 */
+	c->queue_max_bytes_per_sender = 0;	/* queue_max_bytes / 4 */
+	/* All queues: 8 full recipients' worth, well inside the default
+	 * map, so that the log and LMDB's copy-on-write pages keep room. */
+	c->queue_max_total_bytes = 8ULL << 30;
 	c->max_connections = 1024;
+	c->max_connections_per_address = 32;
 	c->handshake_ms = 10000;
 	c->expiry_ms = 5ULL * 24 * 3600 * 1000;
 	c->log_level = RLOG_INFO;
@@ -33,6 +41,7 @@ config_defaults(struct config *c)
 	c->redeliver_ms = 60000;
 	c->linger_ms = 1000;
 	c->checkpoint_ms = 10000;
+	c->retention_ms = 30 * DAY_MS;
 }
 
 /* RLOG_* are the levels ferry_parse_log_level returns. */
@@ -56,7 +65,13 @@ static const struct ferry_conf_key keys[] = {
 	K("max_body", FERRY_CONF_SIZE, max_body),
 	K("queue_max", FERRY_CONF_SIZE, queue_max),
 	K("queue_max_bytes", FERRY_CONF_SIZE, queue_max_bytes),
+	K("queue_max_per_sender", FERRY_CONF_SIZE, queue_max_per_sender),
+	K("queue_max_bytes_per_sender", FERRY_CONF_SIZE,
+	    queue_max_bytes_per_sender),
+	K("queue_max_total_bytes", FERRY_CONF_SIZE, queue_max_total_bytes),
 	K("max_connections", FERRY_CONF_SIZE, max_connections),
+	K("max_connections_per_address", FERRY_CONF_SIZE,
+	    max_connections_per_address),
 	K("handshake_timeout", FERRY_CONF_SEC, handshake_ms),
 	K("expiry", FERRY_CONF_SEC, expiry_ms),
 	K("log_level", FERRY_CONF_LEVEL, log_level),
@@ -69,6 +84,7 @@ static const struct ferry_conf_key keys[] = {
 	K("redeliver", FERRY_CONF_SEC, redeliver_ms),
 	K("linger", FERRY_CONF_SEC, linger_ms),
 	K("checkpoint_interval", FERRY_CONF_SEC, checkpoint_ms),
+	K("retention", FERRY_CONF_SEC, retention_ms),
 	{ NULL, 0, 0, 0 }
 };
 
@@ -129,6 +145,21 @@ config_load(struct config *c, const char *path)
 	return (lc.bad ? -1 : 0);
 }
 
+/* ${ms} as the largest whole unit of a config duration ("30d", "90m"). */
+static void
+fmt_duration(char *out, size_t n, uint64_t ms)
+{
+	static const struct { uint64_t ms; const char *unit; } u[] = {
+		{ DAY_MS, "d" }, { 3600000, "h" }, { 60000, "m" },
+		{ 1000, "s" }, { 1, "ms" } };
+	size_t i;
+
+	for (i = 0; ms != 0 && ms % u[i].ms != 0; i++)
+		;
+	snprintf(out, n, "%llu%s", (unsigned long long)(ms / u[i].ms),
+	    u[i].unit);
+}
+
 /** config_check(c): 0 if ${c} is complete and consistent. */
 int
 config_check(const struct config *c)
@@ -145,7 +176,9 @@ config_check(const struct config *c)
 	}
 	if (c->max_body == 0 || c->max_body > (1ULL << 30) ||
 	    c->queue_max == 0 || c->queue_max_bytes == 0 ||
+	    c->queue_max_total_bytes == 0 ||
 	    c->max_connections == 0 || c->max_connections > 1000000 ||
+	    c->max_connections_per_address == 0 ||
 	    c->handshake_ms == 0 || c->handshake_ms > 3600000 ||
 	    c->expiry_ms == 0 || c->credit_max == 0 ||
 	    c->batch_max == 0 || c->batch_bytes == 0 ||
@@ -155,5 +188,36 @@ config_check(const struct config *c)
 		fprintf(stderr, "ferry-relay: a limit is zero or out of range\n");
 		return (-1);
 	}
+	/*
+	 * A sender may retransmit or ASK about a message until it is
+	 * finished, and an offline one learns of it later still: its
+	 * record must outlive the longest wait for a recipient by a margin.
+	 */
+	if (c->expiry_ms > UINT64_MAX - DAY_MS ||
+	    c->retention_ms < c->expiry_ms + DAY_MS) {
+		char rs[32], es[32];
+
+		fmt_duration(rs, sizeof(rs), c->retention_ms);
+		fmt_duration(es, sizeof(es), c->expiry_ms);
+		fprintf(stderr, "ferry-relay: retention = %s is shorter than "
+		    "expiry + 1d (expiry = %s): a sender may ask about a "
+		    "message until it is finished\n", rs, es);
+		return (-1);
+	}
 	return (0);
+}
+
+/** config_sender_limits(c, msgs, bytes): one sender's share of a queue. */
+void
+config_sender_limits(const struct config *c, uint64_t *msgs, uint64_t *bytes)
+{
+
+	*msgs = c->queue_max_per_sender != 0 ? c->queue_max_per_sender :
+	    c->queue_max / 4;
+	*bytes = c->queue_max_bytes_per_sender != 0 ?
+	    c->queue_max_bytes_per_sender : c->queue_max_bytes / 4;
+	if (*msgs == 0)
+		*msgs = 1;
+	if (*bytes == 0)
+		*bytes = 1;
 }

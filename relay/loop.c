@@ -272,26 +272,91 @@ fd_closed(struct relay *r, int fd)
 }
 
 /*
- * A connection was accepted on ${fd}: beyond max_connections it is shut
- * at once, before its CURVE handshake costs anything more (review M4).
+ * Connection ${fd} counts among the open ones (ACCEPTED).  Each fd below
+ * FD_MAX is counted once however many ACCEPTED events name it: a later
+ * one means the earlier connection on that fd is gone.
+ */
+static void
+conn_count(struct relay *r, int fd)
+{
+
+	if (fd >= 0 && fd < FD_MAX) {
+		if (r->fd_counted[fd])
+			return;
+		r->fd_counted[fd] = 1;
+	}
+	r->m.connections++;
+}
+
+/* Connection ${fd} no longer counts (shut at accept, or DISCONNECTED). */
+static void
+conn_uncount(struct relay *r, int fd)
+{
+
+	if (fd >= 0 && fd < FD_MAX) {
+		if (!r->fd_counted[fd])
+			return;
+		r->fd_counted[fd] = 0;
+	}
+	if (r->m.connections > 0)
+		r->m.connections--;
+	addrs_closed(r->addrs, fd);
+}
+
+/*
+ * Shut connection ${fd} at accept.  It stops counting at once, so that a
+ * flood of refused connections waiting for their DISCONNECTED events
+ * takes no place from anyone (an fd beyond FD_MAX, not tracked, counts
+ * until its event).
+ */
+static void
+conn_shut(struct relay *r, int fd)
+{
+
+	(void)shutdown(fd, SHUT_RDWR);
+	if (fd >= 0 && fd < FD_MAX)
+		conn_uncount(r, fd);
+}
+
+/*
+ * A connection was accepted on ${fd}: beyond max_connections, or beyond
+ * max_connections_per_address from its peer's IP address, it is shut at
+ * once, before its CURVE handshake costs anything more (review M4; issue
+ * 13: one keyless address holding many sockets locked agencies out).
+ * One line a second at most for each limit; "open" counts this one.
  */
 static void
 conn_accepted(struct relay *r, int fd)
 {
-	static uint64_t last_ms;
+	char ip[64];
+	size_t n;
 
-	r->m.connections++;
-	if (r->m.connections <= r->c->max_connections)
+	conn_count(r, fd);
+	if (r->m.connections > r->c->max_connections) {
+		r->m.conn_refused++;
+		if (rutil_mono_ms() - r->conn_log_ms >= 1000) {
+			r->conn_log_ms = rutil_mono_ms();
+			rlog(RLOG_WARN, "connection-limit", "open=%llu "
+			    "max=%llu refused_total=%llu",
+			    (unsigned long long)r->m.connections,
+			    (unsigned long long)r->c->max_connections,
+			    (unsigned long long)r->m.conn_refused);
+		}
+		conn_shut(r, fd);
 		return;
-	(void)shutdown(fd, SHUT_RDWR);
-	r->m.conn_refused++;
-	if (rutil_mono_ms() - last_ms >= 1000) {
-		last_ms = rutil_mono_ms();
-		rlog(RLOG_WARN, "connection-limit", "open=%llu max=%llu "
-		    "refused_total=%llu", (unsigned long long)r->m.connections,
-		    (unsigned long long)r->c->max_connections,
-		    (unsigned long long)r->m.conn_refused);
 	}
+	n = addrs_accepted(r->addrs, fd, ip, sizeof(ip));
+	if (n <= r->c->max_connections_per_address)
+		return;
+	r->m.conn_refused_addr++;
+	if (rutil_mono_ms() - r->addr_log_ms >= 1000) {
+		r->addr_log_ms = rutil_mono_ms();
+		rlog(RLOG_WARN, "connection-limit-address", "addr=%s open=%zu "
+		    "max=%llu refused_total=%llu", ip, n,
+		    (unsigned long long)r->c->max_connections_per_address,
+		    (unsigned long long)r->m.conn_refused_addr);
+	}
+	conn_shut(r, fd);
 }
 
 /*
@@ -337,8 +402,7 @@ monitor_read(struct relay *r)
 					r->fd_gen[val]++;
 				conn_accepted(r, (int)val);
 			} else if (ev == ZMQ_EVENT_DISCONNECTED) {
-				if (r->m.connections > 0)
-					r->m.connections--;
+				conn_uncount(r, (int)val);
 				if (val < FD_MAX)
 					fd_closed(r, (int)val);
 			}
@@ -382,12 +446,9 @@ static int
 depth_one(void *ctx, const struct queue_msg *qm)
 {
 	struct depth_ctx *dc = ctx;
-	struct peer *p;
 
-	if ((p = peer_get(dc->r, qm->to, 1)) == NULL)
+	if (peer_queued(dc->r, qm->from, qm->to, qm->env_len, 1) != 0)
 		return (FERRY_ENOMEM);
-	p->depth++;
-	p->bytes += qm->env_len;
 	dc->total++;
 	return (0);
 }
@@ -475,8 +536,6 @@ route_send(struct relay *r, const uint8_t *rid, size_t rid_len,
 static void
 relay_free(struct relay *r)
 {
-	struct peer *p, *np;
-	size_t b;
 
 	batch_free(r);
 	if (r->sock != NULL)
@@ -486,18 +545,15 @@ relay_free(struct relay *r)
 	zap_stop(r->zap);
 	if (r->zctx != NULL)
 		zmq_ctx_term(r->zctx);
-	for (b = 0; b < NBUCKETS; b++)
-		for (p = r->tab[b]; p != NULL; p = np) {
-			np = p->next;
-			free(p->fl);
-			free(p);
-		}
+	peer_free_all(r);
 	if (r->lock_fd >= 0)
 		(void)close(r->lock_fd);
 	free(r->checkpoint);
 	free(r->fd_gen);
 	free(r->fd_peer);
 	free(r->fd_peer_gen);
+	free(r->fd_counted);
+	addrs_free(r->addrs);
 	roster_free(r->roster);
 	queue_close(r->q);
 	log_close(r->log);
@@ -615,7 +671,8 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	if ((r.fd_gen = calloc(FD_MAX, sizeof(r.fd_gen[0]))) == NULL ||
 	    (r.fd_peer = calloc(FD_MAX, sizeof(r.fd_peer[0]))) == NULL ||
 	    (r.fd_peer_gen = calloc(FD_MAX, sizeof(r.fd_peer_gen[0]))) ==
-	    NULL ||
+	    NULL || (r.fd_counted = calloc(FD_MAX, 1)) == NULL ||
+	    (r.addrs = addrs_new(FD_MAX)) == NULL ||
 	    (r.zctx = zmq_ctx_new()) == NULL)
 		goto out;
 	/* PITFALLS 1: the ZAP handler is bound before the ROUTER binds. */
@@ -674,9 +731,12 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		for (n = 0; n < c->batch_max && bytes < c->batch_bytes; n++)
 			if ((rc = recv_one(&r, &bytes)) <= 0)
 				break;
-		if (now - r.t_sweep >= c->sweep_ms) {
+		/* A sweep that hit its bound goes on next turn, unless the
+		 * disk is full (each try would fail again). */
+		if (now - r.t_sweep >= c->sweep_ms ||
+		    (r.sweep_more && !r.m.disk_full)) {
 			r.t_sweep = now;
-			batch_sweep(&r, ferry_now_ms());
+			r.sweep_more = batch_sweep(&r, ferry_now_ms());
 		}
 		if ((rc = batch_commit(&r)) == FERRY_ENOSPC)
 			rc = batch_disk_full(&r, rc);

@@ -56,6 +56,11 @@ counter(struct out *o, const char *name, const char *help, const char *type,
 	    type, name, (unsigned long long)v);
 }
 
+/** metrics_quota_keys: the queue limits' configuration keys. */
+const char *const metrics_quota_keys[QUOTA_N] = { "queue_max_per_sender",
+    "queue_max_bytes_per_sender", "queue_max", "queue_max_bytes",
+    "queue_max_total_bytes" };
+
 /** metrics_write(dir, m, d, nd): write ${dir}/metrics.prom atomically. */
 int
 metrics_write(const char *dir, const struct metrics *m,
@@ -99,6 +104,12 @@ metrics_write(const char *dir, const struct metrics *m,
 	    "Agents' CHECKPOINTs not logged: another one of the agency's "
 	    "was logged less than checkpoint_interval before.", "counter",
 	    m->checkpoints_skipped);
+	counter(&o, "ferry_relay_pruned_total",
+	    "Finished messages' records removed past the retention period.",
+	    "counter", m->pruned);
+	counter(&o, "ferry_relay_pruned_answered_total",
+	    "MSGs and ASKs about a pruned message, answered from the relay's "
+	    "log.", "counter", m->pruned_answered);
 	counter(&o, "ferry_relay_received_bytes_total",
 	    "Bytes of envelopes received.", "counter", m->bytes_in);
 	counter(&o, "ferry_relay_sent_bytes_total",
@@ -130,6 +141,9 @@ metrics_write(const char *dir, const struct metrics *m,
 	counter(&o, "ferry_relay_connections_refused_total",
 	    "Connections closed at once: max_connections reached.",
 	    "counter", m->conn_refused);
+	counter(&o, "ferry_relay_connections_refused_per_address_total",
+	    "Connections closed at once: max_connections_per_address "
+	    "reached for their IP address.", "counter", m->conn_refused_addr);
 	counter(&o, "ferry_relay_log_size",
 	    "Entries in the relay's own log.", "gauge", m->log_size);
 	outf(&o, "# HELP ferry_relay_refused_total Envelopes refused, by "
@@ -139,6 +153,16 @@ metrics_write(const char *dir, const struct metrics *m,
 			outf(&o, "ferry_relay_refused_total{reason=\"%s\"} %llu\n",
 			    ferry_errname(-(int)i),
 			    (unsigned long long)m->refused[i]);
+	counter(&o, "ferry_relay_queued_bytes",
+	    "Envelope bytes queued, all recipients together.", "gauge",
+	    m->queued_bytes);
+	outf(&o, "# HELP ferry_relay_queue_full_total MSGs refused "
+	    "FERRY_EQUEUEFULL, by the limit they hit.\n"
+	    "# TYPE ferry_relay_queue_full_total counter\n");
+	for (i = 0; i < QUOTA_N; i++)
+		outf(&o, "ferry_relay_queue_full_total{limit=\"%s\"} %llu\n",
+		    metrics_quota_keys[i],
+		    (unsigned long long)m->queue_full[i]);
 	outf(&o, "# HELP ferry_relay_queue_depth Messages queued per "
 	    "recipient.\n# TYPE ferry_relay_queue_depth gauge\n");
 	for (i = 0; i < nd; i++)

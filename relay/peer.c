@@ -1,8 +1,9 @@
 /*
  * peer.c: the relay's peers: one entry per agency seen (hash table, kept
  * until the relay stops), each with its route and the set of messages in
- * flight to it (credit, M2), and the envelopes the relay signs and sends
- * to a peer's route (through r->send).
+ * flight to it (credit, M2); what is queued, per recipient, per (sender,
+ * recipient) share and in all; and the envelopes the relay signs and
+ * sends to a peer's route (through r->send).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,14 +15,22 @@
 #include "roster.h"
 #include "relay_int.h"
 
+/* FNV-1a of ${s} (and its NUL) continuing from ${h}. */
+static uint32_t
+fnv(uint32_t h, const char *s)
+{
+
+	do
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	while (*s++ != '\0');
+	return (h);
+}
+
 static unsigned
 hash_id(const char *s)
 {
-	uint32_t h = 2166136261u;
 
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return (h % NBUCKETS);
+	return (fnv(2166136261u, s) % NBUCKETS);
 }
 
 /**
@@ -46,6 +55,123 @@ peer_get(struct relay *r, const char *id, int create)
 	p->next = r->tab[b];
 	r->tab[b] = p;
 	return (p);
+}
+
+/** peer_free_all(r): free every peer and share; the relay is stopping. */
+void
+peer_free_all(struct relay *r)
+{
+	struct peer *p, *np;
+	struct share *s, *ns;
+	size_t b;
+
+	for (b = 0; b < NBUCKETS; b++) {
+		for (p = r->tab[b]; p != NULL; p = np) {
+			np = p->next;
+			free(p->fl);
+			free(p);
+		}
+		r->tab[b] = NULL;
+		for (s = r->shares[b]; s != NULL; s = ns) {
+			ns = s->next;
+			free(s);
+		}
+		r->shares[b] = NULL;
+	}
+}
+
+/**
+ * peer_share(r, from, to, create): sender ${from}'s share of recipient
+ * ${to}'s queue, created (empty) if ${create}; NULL if none or out of
+ * memory.  Shares live until the relay stops (at most one per pair of
+ * roster agencies that ever queued a message).
+ */
+struct share *
+peer_share(struct relay *r, const char *from, const char *to, int create)
+{
+	unsigned b = fnv(fnv(2166136261u, from), to) % NBUCKETS;
+	struct share *s;
+
+	for (s = r->shares[b]; s != NULL; s = s->next)
+		if (strcmp(s->from, from) == 0 && strcmp(s->to, to) == 0)
+			return (s);
+	if (!create || (s = calloc(1, sizeof(*s))) == NULL)
+		return (NULL);
+	snprintf(s->from, sizeof(s->from), "%s", from);
+	snprintf(s->to, sizeof(s->to), "%s", to);
+	s->next = r->shares[b];
+	r->shares[b] = s;
+	return (s);
+}
+
+/* ${v} -= ${d}, not below 0. */
+static void
+sub_floor(uint64_t *v, uint64_t d)
+{
+
+	*v -= *v >= d ? d : *v;
+}
+
+/**
+ * peer_queued(r, from, to, bytes, add): a message of ${bytes} from ${from}
+ * to ${to} enters (${add}) or leaves the queue: the counts of the
+ * recipient, of the sender's share and of all queues.  0, or -1 if out
+ * of memory (nothing counted).
+ */
+int
+peer_queued(struct relay *r, const char *from, const char *to,
+    uint64_t bytes, int add)
+{
+	struct peer *p;
+	struct share *s;
+
+	if ((p = peer_get(r, to, add)) == NULL ||
+	    (s = peer_share(r, from, to, add)) == NULL)
+		return (add ? -1 : 0);
+	if (add) {
+		p->depth++;
+		p->bytes += bytes;
+		s->depth++;
+		s->bytes += bytes;
+		r->m.queued_bytes += bytes;
+		return (0);
+	}
+	sub_floor(&p->depth, 1);
+	sub_floor(&p->bytes, bytes);
+	sub_floor(&s->depth, 1);
+	sub_floor(&s->bytes, bytes);
+	sub_floor(&r->m.queued_bytes, bytes);
+	return (0);
+}
+
+/**
+ * peer_quota_hit(r, from, to, len): would a MSG of ${len} envelope bytes
+ * from ${from} pass a queue limit for ${to}?  The QUOTA_* it would pass,
+ * or -1.  The sender's share of
+ * the recipient's queue first (issue 13, item 5.2: one insider may not
+ * fill an offline partner's queue for every other sender), then the
+ * recipient's queue, then all queues together.
+ */
+int
+peer_quota_hit(struct relay *r, const char *from, const char *to, size_t len)
+{
+	const struct config *c = r->c;
+	const struct peer *rp = peer_get(r, to, 0);
+	const struct share *sh = peer_share(r, from, to, 0);
+	uint64_t smax, sbytes;
+
+	config_sender_limits(c, &smax, &sbytes);
+	if (sh != NULL && sh->depth >= smax)
+		return (QUOTA_SENDER_MSGS);
+	if ((sh != NULL ? sh->bytes : 0) + len > sbytes)
+		return (QUOTA_SENDER_BYTES);
+	if (rp != NULL && rp->depth >= c->queue_max)
+		return (QUOTA_MSGS);
+	if ((rp != NULL ? rp->bytes : 0) + len > c->queue_max_bytes)
+		return (QUOTA_BYTES);
+	if (r->m.queued_bytes + len > c->queue_max_total_bytes)
+		return (QUOTA_TOTAL_BYTES);
+	return (-1);
 }
 
 /**
@@ -96,8 +222,7 @@ void
 peer_fl_drop(struct peer *p, size_t i)
 {
 
-	p->inflight_bytes -= p->inflight_bytes >= p->fl[i].bytes ?
-	    p->fl[i].bytes : p->inflight_bytes;
+	sub_floor(&p->inflight_bytes, p->fl[i].bytes);
 	memmove(&p->fl[i], &p->fl[i + 1], (p->nfl - i - 1) * sizeof(*p->fl));
 	p->nfl--;
 	p->inflight = p->nfl;
@@ -171,16 +296,20 @@ relay_env(struct relay *r, struct env *e, const char *to, uint8_t **out,
 }
 
 /**
- * peer_make_nack(r, to, msg_id, hash, code, out, len): a relay-signed NACK
- * of ${code} to ${to} (*${out} malloc'd, the caller's).
+ * peer_make_nack(r, to, msg_id, hash, code, why, out, len): a relay-signed
+ * NACK of ${code} to ${to}, its reason ferry_strerror(code) followed by
+ * ${why} if not NULL (*${out} malloc'd, the caller's).
  */
 int
 peer_make_nack(struct relay *r, const char *to, const uint8_t *msg_id,
-    const uint8_t *hash, int code, uint8_t **out, size_t *len)
+    const uint8_t *hash, int code, const char *why, uint8_t **out,
+    size_t *len)
 {
 	struct env e;
-	const char *why = ferry_strerror(code);
+	char reason[160];
 
+	snprintf(reason, sizeof(reason), "%s%s%s", ferry_strerror(code),
+	    why != NULL ? ": " : "", why != NULL ? why : "");
 	memset(&e, 0, sizeof(e));
 	e.type = ENV_NACK;
 	if (msg_id != NULL)
@@ -188,20 +317,23 @@ peer_make_nack(struct relay *r, const char *to, const uint8_t *msg_id,
 	if (hash != NULL)
 		memcpy(e.env_hash, hash, 32);
 	e.code = (uint32_t)-code;
-	e.reason = why;
-	e.reason_len = strlen(why);
+	e.reason = reason;
+	e.reason_len = strlen(reason);
 	return (relay_env(r, &e, to, out, len));
 }
 
-/** peer_send_nack(r, p, msg_id, hash, code): send ${p} a NACK of ${code}. */
+/**
+ * peer_send_nack(r, p, msg_id, hash, code, why): send ${p} a NACK of
+ * ${code} (reason as peer_make_nack).
+ */
 void
 peer_send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
-    const uint8_t *hash, int code)
+    const uint8_t *hash, int code, const char *why)
 {
 	uint8_t *b;
 	size_t n;
 
-	if (peer_make_nack(r, p->id, msg_id, hash, code, &b, &n) != 0)
+	if (peer_make_nack(r, p->id, msg_id, hash, code, why, &b, &n) != 0)
 		return;
 	(void)peer_send(r, p, b, n);
 	free(b);

@@ -12,7 +12,11 @@
  *              envelope (RECEIPT or NACK, once done)
  *   q.notices  sender || 0x00 || nseq -> final envelope kept for the sender
  *   q.rosters  version -> roster file bytes
- *   q.meta     "seq", "nseq" -> next sequence numbers
+ *   q.meta     "seq", "nseq" -> next sequence numbers; "done" = 1 once
+ *              every finished record has its q.done entry
+ *   q.done     done_ms (8 bytes big-endian) || msg_id -> nseq || sender
+ *              of the final kept in q.notices, or "" if none: finished
+ *              records in the order they finished, for pruning
  *
  * Writes go through the batch (log_batch_put / log_batch_del), which
  * redoes them itself when the map grows; reads inside a batch use its
@@ -27,11 +31,13 @@
 #include "log.h"
 #include "relay.h"
 
-enum { D_MSGS, D_BYRCPT, D_IDS, D_NOTICES, D_ROSTERS, D_META, D_N };
+enum { D_MSGS, D_BYRCPT, D_IDS, D_NOTICES, D_ROSTERS, D_META, D_DONE, D_N };
 
 /** queue_dbs: the queue's table names, for log_open_ex. */
 const char *const queue_dbs[QUEUE_NDBS] = { "q.msgs", "q.byrcpt", "q.ids",
-    "q.notices", "q.rosters", "q.meta" };
+    "q.notices", "q.rosters", "q.meta", "q.done" };
+
+#define DONE_KEY (8 + FERRY_MSGID_LEN)
 
 struct queue {
 	struct log *l;
@@ -123,6 +129,127 @@ meta_put(struct queue_txn *t, const char *name, uint64_t v)
 	    8, 0));
 }
 
+/* The q.done key of ${msg_id} finished at ${done_ms}. */
+static void
+done_key(uint8_t k[DONE_KEY], uint64_t done_ms, const uint8_t *msg_id)
+{
+
+	be64(k, done_ms);
+	memcpy(k + 8, msg_id, FERRY_MSGID_LEN);
+}
+
+/*
+ * Call ${each}(ctx, key, data) for the rows of table ${dbi} in key
+ * order, in a read snapshot, from the first key >= ${start} (${slen}
+ * bytes; NULL: from the first row); the MDB_vals are valid during the
+ * call only.  A non-zero return stops the scan and is returned; else 0,
+ * or a FERRY_E* code if LMDB fails.
+ */
+static int
+scan(struct queue *q, int dbi, const void *start, size_t slen,
+    int (*each)(void *, const MDB_val *, const MDB_val *), void *ctx)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k = { slen, (void *)start }, d;
+	int rc, op = start != NULL ? MDB_SET_RANGE : MDB_FIRST;
+
+	if ((rc = log_read_begin(q->l, &txn)) != 0)
+		return (rc);
+	if ((rc = mdb_cursor_open(txn, q->dbi[dbi], &c)) != 0) {
+		log_read_end(txn);
+		return (lmdb_err(rc));
+	}
+	for (;;) {
+		if ((rc = mdb_cursor_get(c, &k, &d, op)) != 0) {
+			rc = rc == MDB_NOTFOUND ? 0 : lmdb_err(rc);
+			break;
+		}
+		op = MDB_NEXT;
+		if ((rc = each(ctx, &k, &d)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	log_read_end(txn);
+	return (rc);
+}
+
+struct ids_ctx {
+	uint8_t *ids;		/* FERRY_MSGID_LEN each */
+	size_t n, cap;
+};
+
+/* scan: collect the id of a finished record of q.ids. */
+static int
+done_id(void *ctx, const MDB_val *k, const MDB_val *d)
+{
+	struct ids_ctx *ic = ctx;
+	uint8_t *nb;
+
+	if (k->mv_size != FERRY_MSGID_LEN || d->mv_size < 1 ||
+	    ((const uint8_t *)d->mv_data)[0] != QUEUE_DONE)
+		return (0);
+	if (ic->n == ic->cap) {
+		ic->cap = ic->cap ? 2 * ic->cap : 1024;
+		if ((nb = realloc(ic->ids, ic->cap * FERRY_MSGID_LEN)) == NULL)
+			return (FERRY_ENOMEM);
+		ic->ids = nb;
+	}
+	memcpy(ic->ids + ic->n++ * FERRY_MSGID_LEN, k->mv_data,
+	    FERRY_MSGID_LEN);
+	return (0);
+}
+
+/*
+ * Once (q.meta "done" says it ran): records finished before q.done
+ * existed get an entry finished ${now}, in one commit, so that they are
+ * pruned like the others, a retention period after this start.  It runs
+ * at open, before anything else writes.
+ */
+static int
+done_migrate(struct queue *q, uint64_t now)
+{
+	struct ids_ctx ic = { NULL, 0, 0 };
+	struct log_batch *b;
+	struct queue_txn *t;
+	MDB_txn *txn;
+	uint8_t k[DONE_KEY];
+	uint64_t done = 0;
+	size_t i;
+	int rc;
+
+	if ((rc = log_read_begin(q->l, &txn)) != 0)
+		return (rc);
+	rc = meta_get(txn, q->dbi[D_META], "done", &done);
+	log_read_end(txn);
+	if (rc != 0 || done != 0)
+		return (rc);
+	if ((rc = scan(q, D_IDS, NULL, 0, done_id, &ic)) != 0)
+		goto out;
+	if ((rc = log_begin(q->l, &b)) != 0)
+		goto out;
+	if ((rc = queue_begin(q, b, &t)) != 0) {
+		log_abort(b);
+		goto out;
+	}
+	for (i = 0; i < ic.n && rc == 0; i++) {
+		done_key(k, now, ic.ids + i * FERRY_MSGID_LEN);
+		rc = log_batch_put(b, q->dbi[D_DONE], k, sizeof(k), "", 0, 0);
+	}
+	if (rc == 0)
+		rc = meta_put(t, "done", 1);
+	if (rc != 0) {
+		queue_abort(t);
+		goto out;
+	}
+	if ((rc = queue_commit(t)) == 0 && ic.n > 0)
+		rlog(RLOG_INFO, "queue-done-index", "finished=%zu: kept for "
+		    "the retention period from now", ic.n);
+out:
+	free(ic.ids);
+	return (rc);
+}
+
 /** queue_open(l, out): the queue kept in log ${l}'s environment. */
 int
 queue_open(struct log *l, struct queue **out)
@@ -148,6 +275,8 @@ queue_open(struct log *l, struct queue **out)
 		q->seq = 1;
 	if (q->nseq == 0)
 		q->nseq = 1;
+	if ((rc = done_migrate(q, ferry_now_ms())) != 0)
+		goto err;
 	*out = q;
 	return (0);
 err:
@@ -282,14 +411,19 @@ rec_decode(const MDB_val *k, const MDB_val *d, struct queue_msg *m,
 	return (0);
 }
 
-/** queue_finish(t, msg_id, final, len, notify): remove a queued message. */
+/**
+ * queue_finish(t, msg_id, final, len, notify, done_ms): remove a queued
+ * message, finished at ${done_ms}.
+ */
 int
 queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
-    const uint8_t *final, size_t len, int notify)
+    const uint8_t *final, size_t len, int notify, uint64_t done_ms)
 {
 	struct queue *q = t->q;
 	MDB_val key = { 16, (void *)msg_id }, data, mk, md;
-	uint8_t k8[8], bk[FERRY_ID_MAX + 9], *v;
+	uint8_t k8[8], bk[FERRY_ID_MAX + 9], *v, dk[DONE_KEY];
+	uint8_t dv[8 + FERRY_ID_MAX];
+	size_t dvlen = 0, fl;
 	struct queue_msg m;
 	uint64_t seq;
 	int rc;
@@ -333,8 +467,61 @@ queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
 		if ((rc = log_batch_put(t->b, q->dbi[D_NOTICES], bk,
 		    idseq_key(bk, m.from, q->nseq), final, len, 0)) != 0)
 			return (txn_fail(t, rc));
+		/* The notice goes with the record when it is pruned. */
+		fl = strlen(m.from);
+		be64(dv, q->nseq);
+		memcpy(dv + 8, m.from, fl);
+		dvlen = 8 + fl;
 		q->nseq++;
 		if ((rc = meta_put(t, "nseq", q->nseq)) != 0)
+			return (txn_fail(t, rc));
+	}
+	done_key(dk, done_ms, msg_id);
+	if ((rc = log_batch_put(t->b, q->dbi[D_DONE], dk, sizeof(dk), dv,
+	    dvlen, 0)) != 0)
+		return (txn_fail(t, rc));
+	return (0);
+}
+
+/** queue_prune(t, done_ms, msg_id): forget a finished message. */
+int
+queue_prune(struct queue_txn *t, uint64_t done_ms,
+    const uint8_t msg_id[FERRY_MSGID_LEN])
+{
+	struct queue *q = t->q;
+	uint8_t dk[DONE_KEY], bk[FERRY_ID_MAX + 9];
+	MDB_val k = { sizeof(dk), dk }, d, ik = { 16, (void *)msg_id };
+	char sender[FERRY_ID_MAX + 1] = "";
+	uint64_t nseq = 0;
+	int rc, done = 0;
+
+	if (t->dead)
+		return (FERRY_EINVAL);
+	/* Reads first (MDB_vals die at the next write), then the writes. */
+	done_key(dk, done_ms, msg_id);
+	if ((rc = mdb_get(log_batch_txn(t->b), q->dbi[D_DONE], &k, &d)) != 0)
+		return (rc == MDB_NOTFOUND ? FERRY_ENOENT : read_fail(t, rc));
+	if (d.mv_size > 8 && d.mv_size <= 8 + FERRY_ID_MAX) {
+		nseq = rd64(d.mv_data);
+		memcpy(sender, (uint8_t *)d.mv_data + 8, d.mv_size - 8);
+		sender[d.mv_size - 8] = '\0';
+	}
+	rc = mdb_get(log_batch_txn(t->b), q->dbi[D_IDS], &ik, &d);
+	if (rc == 0)
+		done = d.mv_size >= 1 &&
+		    ((uint8_t *)d.mv_data)[0] == QUEUE_DONE;
+	else if (rc != MDB_NOTFOUND)
+		return (read_fail(t, rc));
+	if ((rc = log_batch_del(t->b, q->dbi[D_DONE], dk, sizeof(dk))) != 0)
+		return (txn_fail(t, rc));
+	/* Never a queued record (an id is finished once; this is defence). */
+	if (done && (rc = log_batch_del(t->b, q->dbi[D_IDS], msg_id,
+	    FERRY_MSGID_LEN)) != 0)
+		return (txn_fail(t, rc));
+	if (sender[0] != '\0') {
+		rc = log_batch_del(t->b, q->dbi[D_NOTICES], bk,
+		    idseq_key(bk, sender, nseq));
+		if (rc != 0 && rc != FERRY_ENOENT)	/* pushed already */
 			return (txn_fail(t, rc));
 	}
 	return (0);
@@ -514,37 +701,83 @@ queue_next_for(struct queue *q, const char *to, uint64_t after, uint64_t *seq)
 	return (rc);
 }
 
+struct foreach_ctx {
+	int (*fn)(void *, const struct queue_msg *);
+	void *ctx;
+};
+
+/* scan: one q.msgs record, its header decoded. */
+static int
+foreach_one(void *ctx, const MDB_val *k, const MDB_val *d)
+{
+	struct foreach_ctx *fc = ctx;
+	struct queue_msg m;
+	int rc;
+
+	if ((rc = rec_decode(k, d, &m, 0)) != 0)
+		return (rc);
+	return (fc->fn(fc->ctx, &m));
+}
+
 /** queue_foreach(q, fn, ctx): every queued message header, in seq order. */
 int
 queue_foreach(struct queue *q, int (*fn)(void *, const struct queue_msg *),
     void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, d;
-	struct queue_msg m;
-	int rc, op = MDB_FIRST;
+	struct foreach_ctx fc = { fn, ctx };
 
-	if ((rc = rdtxn(q, &txn)) != 0)
-		return (rc);
-	if ((rc = mdb_cursor_open(txn, q->dbi[D_MSGS], &c)) != 0) {
-		log_read_end(txn);
-		return (lmdb_err(rc));
+	return (scan(q, D_MSGS, NULL, 0, foreach_one, &fc));
+}
+
+struct finished_ctx {
+	int (*fn)(void *, uint64_t, const uint8_t *);
+	void *ctx;
+};
+
+/* scan: one q.done entry. */
+static int
+finished_one(void *ctx, const MDB_val *k, const MDB_val *d)
+{
+	struct finished_ctx *fc = ctx;
+
+	if (k->mv_size != DONE_KEY)
+		return (0);
+	return (fc->fn(fc->ctx, rd64(k->mv_data),
+	    (const uint8_t *)k->mv_data + 8));
+}
+
+/** queue_finished(q, fn, ctx): finished records, oldest first. */
+int
+queue_finished(struct queue *q,
+    int (*fn)(void *, uint64_t, const uint8_t *), void *ctx)
+{
+	struct finished_ctx fc = { fn, ctx };
+
+	return (scan(q, D_DONE, NULL, 0, finished_one, &fc));
+}
+
+struct walk_ctx {
+	int (*fn)(void *, uint64_t, const uint8_t *, size_t);
+	void *ctx;
+	const uint8_t *prefix;
+	size_t n;			/* prefix bytes (0: 8-byte keys) */
+	int end;			/* left the prefix */
+};
+
+/* scan: one row keyed prefix || seq, while the prefix lasts. */
+static int
+walk_one(void *ctx, const MDB_val *k, const MDB_val *d)
+{
+	struct walk_ctx *wc = ctx;
+
+	if (k->mv_size != wc->n + 8 ||
+	    (wc->n && memcmp(k->mv_data, wc->prefix, wc->n) != 0)) {
+		wc->end = 1;
+		return (1);
 	}
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		op = MDB_NEXT;
-		if ((rc = rec_decode(&k, &d, &m, 0)) != 0)
-			break;
-		if ((rc = fn(ctx, &m)) != 0)
-			break;
-	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else if (rc > 0)
-		rc = lmdb_err(rc);
-	mdb_cursor_close(c);
-	log_read_end(txn);
-	return (rc);
+	/* MDB_val data is copied by callers that keep it. */
+	return (wc->fn(wc->ctx, rd64((const uint8_t *)k->mv_data + wc->n),
+	    d->mv_data, d->mv_size));
 }
 
 /* Walk a database keyed by prefix || seq (prefix may be NULL: 8-byte keys). */
@@ -552,42 +785,20 @@ static int
 walk(struct queue *q, int dbi, const char *prefix, uint64_t from,
     int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
 	uint8_t bk[FERRY_ID_MAX + 9];
-	size_t n = prefix ? strlen(prefix) + 1 : 0;
-	MDB_val k, d;
-	int rc, op = MDB_SET_RANGE;
+	struct walk_ctx wc = { fn, ctx, bk, prefix ? strlen(prefix) + 1 : 0,
+	    0 };
+	size_t klen;
+	int rc;
 
-	if ((rc = rdtxn(q, &txn)) != 0)
-		return (rc);
-	if ((rc = mdb_cursor_open(txn, q->dbi[dbi], &c)) != 0) {
-		log_read_end(txn);
-		return (lmdb_err(rc));
-	}
 	if (prefix) {
-		k.mv_size = idseq_key(bk, prefix, from);
+		klen = idseq_key(bk, prefix, from);
 	} else {
 		be64(bk, from);
-		k.mv_size = 8;
+		klen = 8;
 	}
-	k.mv_data = bk;
-	while ((rc = mdb_cursor_get(c, &k, &d, op)) == 0) {
-		op = MDB_NEXT;
-		if (k.mv_size != n + 8 || (n && memcmp(k.mv_data, bk, n) != 0))
-			break;
-		/* MDB_val data is copied by callers that keep it. */
-		if ((rc = fn(ctx, rd64((uint8_t *)k.mv_data + n), d.mv_data,
-		    d.mv_size)) != 0)
-			break;
-	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
-	else if (rc > 0)
-		rc = lmdb_err(rc);
-	mdb_cursor_close(c);
-	log_read_end(txn);
-	return (rc);
+	rc = scan(q, dbi, bk, klen, walk_one, &wc);
+	return (wc.end ? 0 : rc);
 }
 
 /** queue_notices(q, sender, fn, ctx): final envelopes kept for ${sender}. */

@@ -6,19 +6,24 @@
  *   rlog.c     one log line per event to stderr, with a level
  *   zap.c      the ZAP handler thread (RFC 27) admitting roster agencies
  *   queue.c    the store-and-forward queue (tables in the log's LMDB env)
+ *   addrs.c    open connections counted per peer IP address
  *   loop.c     the ROUTER socket, its connection events, the event loop,
  *              forwarding queued messages, setup and shutdown
  *   batch.c    one turn's batch: each envelope checked, one group commit,
- *              then the answers; expiry sweep; a full disk (H1)
+ *              then the answers; expiry and retention sweep; a full
+ *              disk (H1)
+ *   retain.c   answers about a message whose record was pruned, from the
+ *              relay's log
  *   rroster.c  the roster in force: start, SIGHUP reload, expiry
- *   peer.c     the peer table, messages in flight, sends to a route
+ *   peer.c     the peer table, messages in flight, what is queued (per
+ *              recipient, per sender's share, in all), sends to a route
  *   rutil.c    helpers the files above share (clock, log entries)
  *   metrics.c  counters, written as Prometheus text to <data>/metrics.prom
  *
- * loop.c, batch.c, rroster.c, peer.c and rutil.c share relay_int.h (the
- * relay's state: peers, batch items, struct relay).  Calls between them
- * go one way: loop.c -> batch.c -> rroster.c -> peer.c -> rutil.c (a file
- * may skip steps down this order); sends leave through r->send, set by
+ * loop.c, batch.c, retain.c, rroster.c, peer.c and rutil.c share
+ * relay_int.h (the relay's state: peers, batch items, struct relay).
+ * Calls between them go one way: loop.c -> batch.c -> retain.c ->
+ * rroster.c -> peer.c -> rutil.c (a file may skip steps down this order); sends leave through r->send, set by
  * loop.c, so unit tests (tests/unit/test_relay_batch.c) capture them.
  * Everything but main.c is also built as librelay.a for the unit tests.
  *
@@ -47,7 +52,11 @@ struct config {
 	uint64_t max_body;		/* plaintext bytes of one referral */
 	uint64_t queue_max;		/* messages queued per recipient */
 	uint64_t queue_max_bytes;	/* envelope bytes queued per recipient */
+	uint64_t queue_max_per_sender;	/* ... by one sender (0: 1/4) */
+	uint64_t queue_max_bytes_per_sender; /* (0: queue_max_bytes/4) */
+	uint64_t queue_max_total_bytes;	/* envelope bytes, all queues */
 	uint64_t max_connections;	/* open connections (pre-auth too) */
+	uint64_t max_connections_per_address; /* ... from one IP address */
 	uint64_t handshake_ms;		/* ZMQ_HANDSHAKE_IVL */
 	uint64_t expiry_ms;		/* undelivered message lifetime */
 	int log_level;			/* RLOG_* */
@@ -61,6 +70,7 @@ struct config {
 	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
 	uint64_t checkpoint_ms;		/* CHECKPOINT entries: 1 per agency
 					 * per this */
+	uint64_t retention_ms;		/* finished records kept so long */
 };
 
 /** config_defaults(c): fill ${c} with the built-in defaults. */
@@ -78,6 +88,14 @@ int config_set(struct config *c, const char *key, const char *value);
 
 /** config_check(c): 0 if ${c} is complete and consistent, else -1 (printed). */
 int config_check(const struct config *c);
+
+/**
+ * config_sender_limits(c, msgs, bytes): what one sender may have queued
+ * for one recipient: queue_max_per_sender and queue_max_bytes_per_sender,
+ * or when 0 (unset) a quarter of queue_max / queue_max_bytes, at least 1.
+ */
+void config_sender_limits(const struct config *c, uint64_t *msgs,
+    uint64_t *bytes);
 
 /* ---- rlog.c ---- */
 
@@ -169,12 +187,14 @@ struct log;
 struct log_batch;
 
 /* The queue's table names in the relay log's environment (log_open_ex). */
-#define QUEUE_NDBS 6
+#define QUEUE_NDBS 7
 extern const char *const queue_dbs[QUEUE_NDBS];
 
 /**
  * queue_open(l, out): the queue kept in the tables queue_dbs of log ${l}
- * (opened with log_open_ex; ${l} must outlive the queue).
+ * (opened with log_open_ex; ${l} must outlive the queue).  The first
+ * open of a queue made before q.done existed gives each finished record
+ * an entry there, finished now (one commit).
  */
 int queue_open(struct log *l, struct queue **out);
 
@@ -195,14 +215,24 @@ int queue_begin(struct queue *q, struct log_batch *b, struct queue_txn **out);
 int queue_put(struct queue_txn *t, struct queue_msg *m);
 
 /**
- * queue_finish(t, msg_id, final, len, notify): remove the queued message
- * ${msg_id} and remember it as done with the final envelope ${final}
- * (the recipient's RECEIPT or a NACK) that answers a duplicate MSG; if
+ * queue_finish(t, msg_id, final, len, notify, done_ms): remove the queued
+ * message ${msg_id} and remember it as done with the final envelope
+ * ${final} (the recipient's RECEIPT or a NACK) that answers a duplicate
+ * MSG, finished at wall clock ${done_ms} (q.done, for queue_prune); if
  * ${notify} the final envelope is also kept for the sender until
  * queue_notified.  FERRY_ENOENT if not queued.
  */
 int queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
-    const uint8_t *final, size_t len, int notify);
+    const uint8_t *final, size_t len, int notify, uint64_t done_ms);
+
+/**
+ * queue_prune(t, done_ms, msg_id): forget the message ${msg_id} finished
+ * at ${done_ms} (as queue_finished reports it): its record and final
+ * envelope, its q.done entry, and its final if still kept for its sender.
+ * FERRY_ENOENT (nothing written) if there is no such q.done entry.
+ */
+int queue_prune(struct queue_txn *t, uint64_t done_ms,
+    const uint8_t msg_id[FERRY_MSGID_LEN]);
 
 /** queue_notified(t, sender, nseq): drop pending notice ${nseq} of ${sender}. */
 int queue_notified(struct queue_txn *t, const char *sender, uint64_t nseq);
@@ -255,6 +285,14 @@ int queue_foreach(struct queue *q,
     int (*fn)(void *, const struct queue_msg *), void *ctx);
 
 /**
+ * queue_finished(q, fn, ctx): call ${fn}(ctx, done_ms, msg_id) for every
+ * finished record, in the order they finished (${msg_id} is valid during
+ * the call only).  A non-zero return stops.
+ */
+int queue_finished(struct queue *q,
+    int (*fn)(void *, uint64_t, const uint8_t *), void *ctx);
+
+/**
  * queue_notices(q, sender, fn, ctx): call ${fn}(ctx, nseq, env, len) for
  * each final envelope kept for ${sender}, oldest first.
  */
@@ -272,9 +310,49 @@ int queue_rosters(struct queue *q, uint64_t after,
 int queue_roster_latest(struct queue *q, uint64_t *version, uint8_t **bytes,
     size_t *len);
 
+/* ---- addrs.c ---- */
+
+/* Open connections per peer IP address, by file descriptor. */
+struct addrs;
+
+/**
+ * addrs_new(nfd): an empty table for connections on file descriptors
+ * below ${nfd}; NULL if out of memory.  Free with addrs_free.
+ */
+struct addrs *addrs_new(size_t nfd);
+
+/**
+ * addrs_accepted(a, fd, text, n): connection ${fd} was accepted: its
+ * peer's IP address (getpeername; IPv4, IPv6, an IPv4-mapped IPv6 one as
+ * IPv4) is counted and written as text to ${text} (${n} bytes, at least
+ * INET6_ADDRSTRLEN).  Returns the connections now open from that
+ * address, or 0 (nothing counted) if it has none (ipc://, or the fd is
+ * closed already), ${fd} is out of range, or memory is short.
+ */
+size_t addrs_accepted(struct addrs *a, int fd, char *text, size_t n);
+
+/** addrs_closed(a, fd): connection ${fd} is gone: uncounted (if it was). */
+void addrs_closed(struct addrs *a, int fd);
+
+/** addrs_free(a): free ${a}; NULL ok. */
+void addrs_free(struct addrs *a);
+
 /* ---- metrics.c ---- */
 
 #define METRICS_REFUSE_MAX 160	/* -code indexes refused[] */
+
+/* The queue limits a new MSG may hit, each refused FERRY_EQUEUEFULL. */
+enum {
+	QUOTA_SENDER_MSGS,	/* queue_max_per_sender */
+	QUOTA_SENDER_BYTES,	/* queue_max_bytes_per_sender */
+	QUOTA_MSGS,		/* queue_max */
+	QUOTA_BYTES,		/* queue_max_bytes */
+	QUOTA_TOTAL_BYTES,	/* queue_max_total_bytes */
+	QUOTA_N
+};
+
+/* Their configuration keys (metric label values, NACK reasons). */
+extern const char *const metrics_quota_keys[QUOTA_N];
 
 struct metrics {
 	uint64_t connected;		/* agencies with a live route */
@@ -287,8 +365,12 @@ struct metrics {
 	uint64_t asks_answered;		/* ... answered with a stored final */
 	uint64_t asks_unknown;		/* ... answered FERRY_ENOTHELD */
 	uint64_t checkpoints_skipped;	/* CHECKPOINTs within the interval */
+	uint64_t pruned;		/* finished records past retention */
+	uint64_t pruned_answered;	/* asked about those: from the log */
 	uint64_t bytes_in, bytes_out;
 	uint64_t refused[METRICS_REFUSE_MAX];
+	uint64_t queue_full[QUOTA_N];	/* EQUEUEFULL by the limit hit */
+	uint64_t queued_bytes;		/* envelope bytes in all queues */
 	uint64_t dropped_nouser;	/* messages without User-Id */
 	uint64_t zap_allowed, zap_denied;
 	uint64_t roster_version;
@@ -298,6 +380,7 @@ struct metrics {
 	uint64_t disk_full;		/* 1 while new MSGs get FERRY_ENOSPC */
 	uint64_t connections;		/* open TCP/IPC connections */
 	uint64_t conn_refused;		/* closed at once: max_connections */
+	uint64_t conn_refused_addr;	/* ... max_connections_per_address */
 	uint64_t log_size;
 };
 

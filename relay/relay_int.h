@@ -1,6 +1,6 @@
 /*
  * relay_int.h: what the files of the relay's core (loop.c, batch.c,
- * rroster.c, peer.c, rutil.c) share, not for its other files (relay.h is
+ * retain.c, rroster.c, peer.c, rutil.c) share, not for its other files (relay.h is
  * their interface).  Each part names the file that defines it; relay.h
  * says which way calls go between these files.
  */
@@ -53,6 +53,15 @@ struct peer {
 	uint64_t cp_ms;			/* mono ms its last one was logged */
 };
 
+/* One sender's share of one recipient's queue (issue 13, item 5.2). */
+struct share {
+	struct share *next;		/* hash chain */
+	char from[FERRY_ID_MAX + 1];
+	char to[FERRY_ID_MAX + 1];
+	uint64_t depth;			/* messages queued */
+	uint64_t bytes;			/* envelope bytes queued */
+};
+
 enum item_kind {
 	IT_SKIP = 0,	/* handled without a commit (HELLO, HEARTBEAT...) */
 	IT_ACCEPT,	/* new MSG: store, log, ACCEPTED */
@@ -62,7 +71,8 @@ enum item_kind {
 	IT_RNACK,	/* recipient's NACK: finish, log, forward */
 	IT_EXPIRE,	/* expiry: finish, log, NACK the sender */
 	IT_CHECKPOINT,	/* an agent's checkpoint: log it */
-	IT_NOTIFIED	/* a kept notice was pushed: drop it */
+	IT_NOTIFIED,	/* a kept notice was pushed: drop it */
+	IT_PRUNE	/* a finished record past retention: forget it */
 };
 
 struct item {
@@ -73,11 +83,13 @@ struct item {
 	struct env e;			/* decoded; borrows buf */
 	uint8_t hash[32];		/* SHA-256 of buf */
 	int code;			/* IT_REFUSE: FERRY_E* */
+	const char *why;		/* ... the limit hit, or NULL */
 	struct queue_msg qm;		/* ACCEPT: new record; RECEIPT etc.: target */
 	uint8_t *final;			/* answer kept (RECEIPT/NACK) */
 	size_t flen;
 	int notify;			/* keep final for an offline sender */
 	uint64_t nseq;			/* IT_NOTIFIED */
+	uint64_t done_ms;		/* IT_PRUNE: when it finished */
 	char nsender[FERRY_ID_MAX + 1];
 	int dup_same;			/* IT_DUP of an item in this batch */
 	size_t dup_ref;			/* ... its index */
@@ -107,13 +119,19 @@ struct relay {
 	void *zctx, *sock, *mon;
 	struct zap *zap;
 	struct peer *tab[NBUCKETS];
+	struct share *shares[NBUCKETS];	/* per (sender, recipient) */
 	struct metrics m;
 	struct item *items;
 	size_t nitems, capitems;
 	uint64_t t_metrics, t_sweep;
+	int sweep_more;			/* the last sweep hit a bound */
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
 	struct peer **fd_peer;		/* per fd: agency authenticated on it */
 	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
+	uint8_t *fd_counted;		/* per fd: counted as open */
+	struct addrs *addrs;		/* open connections per address */
+	uint64_t conn_log_ms;		/* last connection-limit line */
+	uint64_t addr_log_ms;		/* ... per-address one */
 	int fault;			/* test hook, see batch_commit */
 	uint64_t fail_commits;		/* test hook, see batch_commit */
 	long turn_delay_ms;		/* test hook: pause before draining */
@@ -163,6 +181,35 @@ int rutil_refresh_checkpoint(struct relay *r);
  */
 struct peer *peer_get(struct relay *r, const char *id, int create);
 
+/** peer_free_all(r): free every peer and share; the relay is stopping. */
+void peer_free_all(struct relay *r);
+
+/**
+ * peer_share(r, from, to, create): sender ${from}'s share of recipient
+ * ${to}'s queue, created (empty) if ${create}; NULL if none or out of
+ * memory.  Shares live until the relay stops.
+ */
+struct share *peer_share(struct relay *r, const char *from, const char *to,
+    int create);
+
+/**
+ * peer_queued(r, from, to, bytes, add): a message of ${bytes} envelope
+ * bytes from ${from} to ${to} enters the queue (${add}) or leaves it:
+ * counted for the recipient (depth, bytes), the sender's share and all
+ * queues (r->m.queued_bytes).  0, or -1 if out of memory (not counted).
+ */
+int peer_queued(struct relay *r, const char *from, const char *to,
+    uint64_t bytes, int add);
+
+/**
+ * peer_quota_hit(r, from, to, len): the QUOTA_* limit a new MSG of ${len}
+ * envelope bytes from ${from} to ${to} would pass, or -1 if none: the
+ * sender's share of the recipient's queue first (messages, bytes), then
+ * the recipient's queue, then all queues together.
+ */
+int peer_quota_hit(struct relay *r, const char *from, const char *to,
+    size_t len);
+
 /** peer_fl_clear(p): forget what is in flight to ${p}. */
 void peer_fl_clear(struct peer *p);
 
@@ -185,15 +232,20 @@ void peer_offline(struct relay *r, struct peer *p, const char *why);
 int peer_send(struct relay *r, struct peer *p, const uint8_t *b, size_t n);
 
 /**
- * peer_make_nack(r, to, msg_id, hash, code, out, len): a relay-signed NACK
- * of ${code} to ${to} (*${out} malloc'd, the caller's).
+ * peer_make_nack(r, to, msg_id, hash, code, why, out, len): a relay-signed
+ * NACK of ${code} to ${to}, its reason ferry_strerror(code) followed by
+ * ${why} if not NULL (*${out} malloc'd, the caller's).
  */
 int peer_make_nack(struct relay *r, const char *to, const uint8_t *msg_id,
-    const uint8_t *hash, int code, uint8_t **out, size_t *len);
+    const uint8_t *hash, int code, const char *why, uint8_t **out,
+    size_t *len);
 
-/** peer_send_nack(r, p, msg_id, hash, code): send ${p} a NACK of ${code}. */
+/**
+ * peer_send_nack(r, p, msg_id, hash, code, why): send ${p} a NACK of
+ * ${code} (reason as peer_make_nack).
+ */
 void peer_send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
-    const uint8_t *hash, int code);
+    const uint8_t *hash, int code, const char *why);
 
 /**
  * peer_send_accepted(r, p, msg_id, hash, log_index): send ${p} an
@@ -208,6 +260,24 @@ void peer_send_simple(struct relay *r, struct peer *p, uint32_t type);
 /** peer_push_roster(r, p, version, bytes, len): send ${p} a ROSTER. */
 void peer_push_roster(struct relay *r, struct peer *p, uint64_t version,
     const uint8_t *bytes, size_t len);
+
+/* ---- retain.c ---- */
+
+/**
+ * retain_final(r, id, hash, sender, index, final, flen): message ${id} has
+ * no record in the queue: did the relay's log accept it from ${sender},
+ * its record having been pruned after it finished (retention; a queued
+ * record never is)?  0 if the log never accepted it; 1 if it did, with
+ * envelope hash ${hash}: its ACCEPTED entry's index in *${index} and, in
+ * *${final} (malloc'd, the caller's; NULL if the log cannot rebuild it),
+ * the final for the sender: the recipient's RECEIPT (logged whole), else
+ * a NACK signed by the relay with the code of the message's EXPIRED
+ * entry or of the recipient's NACK entry.  FERRY_EDUPMSG if the log
+ * accepted another envelope, or another sender's, under that id;
+ * another negative code if the log cannot be read.
+ */
+int retain_final(struct relay *r, const uint8_t *id, const uint8_t *hash,
+    const char *sender, uint64_t *index, uint8_t **final, size_t *flen);
 
 /* ---- rroster.c ---- */
 
@@ -245,10 +315,12 @@ void batch_add(struct relay *r, struct peer *p, const uint8_t *b,
     size_t len, int nframes);
 
 /**
- * batch_sweep(r, now): add an expiry to the batch for each queued message
- * past its lifetime at wall clock ${now} (at most SWEEP_MAX).
+ * batch_sweep(r, now): add to the batch an expiry for each queued message
+ * past its lifetime at wall clock ${now} (at most SWEEP_MAX), and the
+ * removal of each finished record past the retention period (at most
+ * PRUNE_MAX).  1 if a bound was reached (more may be due), else 0.
  */
-void batch_sweep(struct relay *r, uint64_t now);
+int batch_sweep(struct relay *r, uint64_t now);
 
 /**
  * batch_commit(r): write the batch (log entries and queue changes) in one

@@ -156,7 +156,8 @@ def run():
         f.write(f"[relay]\nendpoint = {EP}\ndata = {tmp}/relay-data\n"
                 f"key = {tmp}/keys/relay.key\nroster = {tmp}/roster\n"
                 f"roster_pin = {PIN}\nlog_level = info\nmetrics_interval = 200ms\n"
-                f"queue_max = {NQ + 1000}\n")
+                f"queue_max = {NQ + 1000}\n"
+                f"queue_max_per_sender = {NQ + 1000}\n")
     rerr = open(f"{tmp}/relay.err", "w")
     relay = subprocess.Popen([f"{B}/ferry-relay", "-c", f"{tmp}/relay.conf"],
                              stdout=subprocess.DEVNULL, stderr=rerr)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # daemon_exit: both daemons exit 2 for every configuration or usage error
 # (bad flag, configuration file unreadable, unknown key, bad value, unknown
-# section) and 1 for a failure at run time (here: a roster pin that does
+# section, a relay retention shorter than expiry + 1d) and 1 for a failure at run time (here: a roster pin that does
 # not match), so systemd's RestartPreventExitStatus=2 stops a restart loop
 # on a configuration mistake.
 . "$(dirname "$0")/lib.sh"
@@ -42,6 +42,11 @@ exit_is 2 "relay: config bad value" "$B/ferry-relay" -c "$FT/r-badval.conf"
 exit_is 2 "relay: config unknown section" "$B/ferry-relay" -c "$FT/section.conf"
 exit_is 2 "relay: check-config unknown key" "$B/ferry-relay" check-config -c "$FT/r-unknown.conf"
 exit_is 2 "relay stats: config unreadable" "$B/ferry-relay" stats -c "$FT/missing.conf"
+sed '$a retention = 5d' "$FT/relay.conf" >"$FT/r-retention.conf"
+exit_is 2 "relay: retention shorter than expiry + 1d" "$B/ferry-relay" check-config -c "$FT/r-retention.conf"
+ft_check "relay: the refusal names retention" grep -q 'retention = 5d is shorter than expiry + 1d (expiry = 5d)' "$FT/x.err"
+sed '$a retention = 6d' "$FT/relay.conf" >"$FT/r-retention6.conf"
+exit_is 0 "relay: retention = expiry + 1d accepted" "$B/ferry-relay" check-config -c "$FT/r-retention6.conf"
 
 # Run-time failures: 1.
 wrongpin=00000000000000000000000000000000000000000000000000000000000000ff

@@ -2,11 +2,13 @@
 # Per-recipient byte quota (review H1): with queue_max_bytes = 40K, MSGs
 # for an offline recipient are ACCEPTED until its queued envelope bytes
 # would pass the quota, then NACKed FERRY_EQUEUEFULL (transient); once the
-# recipient has taken its messages, new ones are accepted again.
+# recipient has taken its messages, new ones are accepted again.  (The
+# sender's own share, queue_max_bytes_per_sender, is set to the whole
+# quota here: relay_sender_quota.sh tests that one.)
 . "$(dirname "$0")/lib.sh"
 ft_init
 ft_net relay alpha bravo
-ft_relay_start queue_max_bytes=40K || exit 1
+ft_relay_start queue_max_bytes=40K queue_max_bytes_per_sender=40K || exit 1
 
 ft_send alpha bravo --count 30 --size 3000 --marker Q1 --timeout 20 \
 	>"$FT/s1" 2>"$FT/s1.err"

@@ -8,13 +8,18 @@
  * unknown messages or under another hash are refused; an ASK is answered
  * from what is committed; a failed commit answers nothing.  An agency's
  * CHECKPOINTs: at most one logged per checkpoint_interval, small plain
- * notes only (issue 13, hole 4).
+ * notes only (issue 13, hole 4).  Refusals while the disk is full keep
+ * the count of refusals not logged; an oversized RECEIPT is refused.
+ * Finished records are pruned past `retention`, and what is asked about
+ * them afterwards is answered from the relay's log.  A sender's share of
+ * a recipient's queue, and all queues together, are bounded.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -28,7 +33,7 @@
 
 #define DAY (24ULL * 3600 * 1000)
 
-static struct ident *admin, *relay, *alpha, *bravo;
+static struct ident *admin, *relay, *alpha, *bravo, *charlie;
 static struct roster *ro;		/* for the senders' key lookups */
 static const uint8_t *ro_bytes;
 static size_t ro_len;
@@ -109,13 +114,16 @@ setup(void)
 	    &admin) || ident_generate("relay", IDENT_RELAY, "relay", now,
 	    365 * DAY, &relay) || ident_generate("alpha", IDENT_CHARITY,
 	    "Alpha", now, 365 * DAY, &alpha) || ident_generate("bravo",
-	    IDENT_POLICE, "Bravo", now, 365 * DAY, &bravo))
+	    IDENT_POLICE, "Bravo", now, 365 * DAY, &bravo) ||
+	    ident_generate("charlie", IDENT_CHARITY, "Charlie", now,
+	    365 * DAY, &charlie))
 		return (-1);
 	if (roster_new(now, now + 365 * DAY, &ro) != 0)
 		return (-1);
 	if (add_request(ro, admin, 0) || roster_set_threshold(ro, 1) ||
 	    add_request(ro, relay, 1) || add_request(ro, alpha, 2) ||
-	    add_request(ro, bravo, 2) || roster_seal(ro) ||
+	    add_request(ro, bravo, 2) || add_request(ro, charlie, 2) ||
+	    roster_seal(ro) ||
 	    roster_sign(ro, admin->sign_sk) ||
 	    roster_bytes(ro, &ro_bytes, &ro_len))
 		return (-1);
@@ -172,18 +180,11 @@ relay_new(void)
 static void
 relay_done(struct relay *r)
 {
-	struct peer *p, *np;
-	size_t b;
 
 	if (r == NULL)
 		return;
 	batch_free(r);
-	for (b = 0; b < NBUCKETS; b++)
-		for (p = r->tab[b]; p != NULL; p = np) {
-			np = p->next;
-			free(p->fl);
-			free(p);
-		}
+	peer_free_all(r);
 	free(r->checkpoint);
 	roster_free(r->roster);
 	queue_close(r->q);
@@ -216,23 +217,32 @@ arrive(struct relay *r, const char *from, const uint8_t *b, size_t n)
 	batch_add(r, peer_get(r, from, 1), b, n, 1);
 }
 
-/* A sealed MSG from alpha to bravo: its id and envelope hash. */
+/* A sealed MSG from ${from} to ${to}: its id and envelope hash. */
 static int
-make_msg(uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32], uint8_t **out,
-    size_t *len)
+make_msg_from(struct ident *from, const char *to, uint8_t id[FERRY_MSGID_LEN],
+    uint8_t hash[32], uint8_t **out, size_t *len)
 {
 	uint8_t pk[32], ck[32];
 	uint32_t kid;
 	int rc;
 
-	if ((rc = roster_enc_key_for_sending(ro, "bravo", ferry_now_ms(),
-	    &kid, pk)) != 0)
+	if ((rc = roster_enc_key_for_sending(ro, to, ferry_now_ms(), &kid,
+	    pk)) != 0)
 		return (rc);
-	if ((rc = env_seal(alpha, "bravo", pk, kid, (const uint8_t *)"hi", 2,
-	    NULL, ferry_now_ms(), ck, id, out, len)) != 0)
+	if ((rc = env_seal(from, to, pk, kid, (const uint8_t *)"hi", 2, NULL,
+	    ferry_now_ms(), ck, id, out, len)) != 0)
 		return (rc);
 	env_hash(*out, *len, hash);
 	return (0);
+}
+
+/* A sealed MSG from alpha to bravo: its id and envelope hash. */
+static int
+make_msg(uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32], uint8_t **out,
+    size_t *len)
+{
+
+	return (make_msg_from(alpha, "bravo", id, hash, out, len));
 }
 
 /* A signed envelope of ${type} by ${from} to ${to} about (${id}, ${hash}). */
@@ -281,6 +291,40 @@ lookup(struct relay *r, const uint8_t id[FERRY_MSGID_LEN], uint8_t **fin,
 	return (st);
 }
 
+/*
+ * ${from}'s envelope ${b} arrives and one turn commits and answers it
+ * (the answers dropped): 0 if message ${id} is then in state ${st}.
+ */
+static int
+committed(struct relay *r, const char *from, const uint8_t *b, size_t n,
+    const uint8_t id[FERRY_MSGID_LEN], int st)
+{
+	int rc;
+
+	arrive(r, from, b, n);
+	if ((rc = turn(r)) != 0)
+		return (rc);
+	sent_clear();
+	return (lookup(r, id, NULL, NULL) == st ? 0 : -1);
+}
+
+/* ${from} ASKs about (${id}, ${hash}); answered at once. */
+static int
+ask(struct relay *r, struct ident *from, const uint8_t id[FERRY_MSGID_LEN],
+    const uint8_t hash[32])
+{
+	uint8_t *b;
+	size_t n;
+	int rc;
+
+	if ((rc = make_env(from, "relay", ENV_ASK, id, hash, NULL, 0, &b,
+	    &n)) != 0)
+		return (rc);
+	arrive(r, from->id, b, n);
+	free(b);
+	return (0);
+}
+
 /* A message of alpha's to bravo, committed and answered (one turn). */
 static int
 queued_msg(struct relay *r, uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32])
@@ -291,12 +335,9 @@ queued_msg(struct relay *r, uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32])
 
 	if ((rc = make_msg(id, hash, &m, &n)) != 0)
 		return (rc);
-	arrive(r, "alpha", m, n);
+	rc = committed(r, "alpha", m, n, id, QUEUE_QUEUED);
 	free(m);
-	if ((rc = turn(r)) != 0)
-		return (rc);
-	sent_clear();
-	return (lookup(r, id, NULL, NULL) == QUEUE_QUEUED ? 0 : -1);
+	return (rc);
 }
 
 /*
@@ -368,6 +409,78 @@ own_checkpoint(struct relay *r, struct ident *from, uint64_t size)
 	rc = arrive_checkpoint(r, from, note, n);
 	free(note);
 	return (rc);
+}
+
+/* A MSG of alpha's to bravo committed (one turn); its envelope in *${m}. */
+static int
+sent_msg(struct relay *r, uint8_t id[FERRY_MSGID_LEN], uint8_t hash[32],
+    uint8_t **m, size_t *n)
+{
+	int rc;
+
+	if ((rc = make_msg(id, hash, m, n)) != 0)
+		return (rc);
+	return (committed(r, "alpha", *m, *n, id, QUEUE_QUEUED));
+}
+
+/* bravo's RECEIPT for (${id}, ${hash}) committed; its bytes in *${rc}. */
+static int
+receipted(struct relay *r, const uint8_t id[FERRY_MSGID_LEN],
+    const uint8_t hash[32], uint8_t **rc, size_t *n)
+{
+	int e;
+
+	if ((e = make_env(bravo, "alpha", ENV_RECEIPT, id, hash, NULL, 0, rc,
+	    n)) != 0)
+		return (e);
+	return (committed(r, "bravo", *rc, *n, id, QUEUE_DONE));
+}
+
+static int
+count_one(void *ctx, uint64_t a, const uint8_t *b, size_t n)
+{
+
+	(*(size_t *)ctx)++;
+	return (0);
+}
+
+static int
+count_done(void *ctx, uint64_t done_ms, const uint8_t *id)
+{
+
+	(*(size_t *)ctx)++;
+	return (0);
+}
+
+/* Finished records in q.done. */
+static size_t
+ndone(struct relay *r)
+{
+	size_t n = 0;
+
+	(void)queue_finished(r->q, count_done, &n);
+	return (n);
+}
+
+/* Notices kept for ${id}. */
+static size_t
+nnotices(struct relay *r, const char *id)
+{
+	size_t n = 0;
+
+	(void)queue_notices(r->q, id, count_one, &n);
+	return (n);
+}
+
+/* Let the wall clock move on by at least ${ms}. */
+static void
+wait_ms(uint64_t ms)
+{
+	uint64_t t0 = ferry_now_ms();
+	struct timespec ts = { 0, 2000000 };
+
+	while (ferry_now_ms() < t0 + ms)
+		(void)nanosleep(&ts, NULL);
 }
 
 TEST(msg_committed_then_accepted)
@@ -517,8 +630,8 @@ TEST(ask_answered_from_store)
 {
 	struct relay *r = relay_new();
 	uint8_t id[FERRY_MSGID_LEN], h[32], id2[FERRY_MSGID_LEN], h2[32];
-	uint8_t unknown[16], *rc = NULL, *b = NULL;
-	size_t rn, n;
+	uint8_t unknown[16], *rc = NULL;
+	size_t rn;
 	struct env e;
 
 	CHECK(r != NULL);
@@ -530,36 +643,24 @@ TEST(ask_answered_from_store)
 	CHECK_EQ(turn(r), 0);
 	sent_clear();
 	/* Finished: the stored final (the RECEIPT) again. */
-	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, id, h, NULL, 0, &b, &n),
-	    0);
-	arrive(r, "alpha", b, n);
-	free(b);
+	CHECK_EQ(ask(r, alpha, id, h), 0);
 	CHECK_EQ(nsent, 1);
 	CHECK(strcmp(sent[0].to, "alpha") == 0);
 	CHECK_EQ(sent[0].n, rn);
 	CHECK(memcmp(sent[0].b, rc, rn) == 0);
 	CHECK_EQ(r->m.asks_answered, 1);
 	/* Still queued: nothing. */
-	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, id2, h2, NULL, 0, &b, &n),
-	    0);
-	arrive(r, "alpha", b, n);
-	free(b);
+	CHECK_EQ(ask(r, alpha, id2, h2), 0);
 	CHECK_EQ(nsent, 1);
 	/* Unknown: NACK FERRY_ENOTHELD. */
 	env_new_id(unknown);
-	CHECK_EQ(make_env(alpha, "relay", ENV_ASK, unknown, h, NULL, 0, &b,
-	    &n), 0);
-	arrive(r, "alpha", b, n);
-	free(b);
+	CHECK_EQ(ask(r, alpha, unknown, h), 0);
 	CHECK_EQ(nsent, 2);
 	CHECK_EQ(sent_type(1, &e), ENV_NACK);
 	CHECK_EQ(-(int)e.code, FERRY_ENOTHELD);
 	CHECK(memcmp(e.msg_id, unknown, 16) == 0);
 	/* Someone else's queued message: as if unknown. */
-	CHECK_EQ(make_env(bravo, "relay", ENV_ASK, id2, h2, NULL, 0, &b, &n),
-	    0);
-	arrive(r, "bravo", b, n);
-	free(b);
+	CHECK_EQ(ask(r, bravo, id2, h2), 0);
 	CHECK_EQ(nsent, 3);
 	CHECK(strcmp(sent[2].to, "bravo") == 0);
 	CHECK_EQ(sent_type(2, &e), ENV_NACK);
@@ -744,6 +845,412 @@ TEST(checkpoint_small_and_plain_only)
 	relay_done(r);
 }
 
+/*
+ * Issue 13, closing note (a): refusals of new MSGs while the disk is full
+ * are not logged, and must not take the agency's REFUSED entry of the
+ * second nor reset its count of refusals not logged (that count was lost
+ * for the whole disk-full period); a REFUSED entry dropped with a failed
+ * commit goes back to that count.  The next entry logged reports them.
+ */
+TEST(full_disk_keeps_unlogged_count)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *m = NULL;
+	const uint8_t junk[] = "not an envelope";
+	struct peer *p;
+	uint64_t size0;
+	size_t n, i;
+
+	CHECK(r != NULL);
+	p = peer_get(r, "alpha", 0);
+	size0 = log_size(r->log);
+	/* Three refusals in one second: one logged, two counted. */
+	for (i = 0; i < 3; i++)
+		arrive(r, "alpha", junk, sizeof(junk));
+	CHECK_EQ(r->items[0].nle, 1);
+	CHECK_EQ(r->items[1].nle, 0);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);
+	CHECK_EQ(p->refused_quiet, 2);
+	/* A second later: a refusal (its REFUSED entry reports the two)
+	 * and a new MSG in a batch whose commit fails for lack of space:
+	 * neither is written; then another MSG while the disk is full. */
+	p->refused_entry_ms -= 1000;
+	arrive(r, "alpha", junk, sizeof(junk));
+	CHECK_EQ(r->items[0].nle, 1);
+	CHECK_EQ(r->items[0].quiet_n, 2);
+	CHECK_EQ(make_msg(id, h, &m, &n), 0);
+	arrive(r, "alpha", m, n);
+	free(m);
+	r->fail_commits = 1;
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(r->m.disk_full, 1);
+	CHECK_EQ(make_msg(id, h, &m, &n), 0);
+	arrive(r, "alpha", m, n);
+	free(m);
+	CHECK_EQ(r->items[0].kind, IT_REFUSE);
+	CHECK_EQ(r->items[0].code, FERRY_ENOSPC);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);
+	CHECK_EQ(r->m.refused[-FERRY_ENOSPC], 2);
+	/* The two before, and the one whose entry was dropped; the ENOSPC
+	 * refusals are not logged by design (counted in metrics only). */
+	CHECK_EQ(p->refused_quiet, 3);
+	/* Space is back: the next REFUSED entry reports all three. */
+	r->full_until = 0;
+	p->refused_entry_ms -= 1000;
+	arrive(r, "alpha", junk, sizeof(junk));
+	CHECK_EQ(r->items[0].nle, 1);
+	CHECK_EQ(r->items[0].quiet_n, 3);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0 + 2);
+	CHECK_EQ(p->refused_quiet, 0);
+	relay_done(r);
+}
+
+/*
+ * Issue 13, closing note (b): a RECEIPT is logged whole (aux, at most
+ * LOG_AUX_MAX bytes), so the relay's log holds the recipient's signed
+ * copy; a bigger one is refused FERRY_ETOOBIG (logged, not NACKed) and
+ * not acted on: the message stays queued until a RECEIPT that fits.
+ */
+TEST(oversized_receipt_refused)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *b = NULL, *blob = NULL;
+	struct log_entry le;
+	uint64_t size0, idx;
+	size_t n;
+
+	CHECK(r != NULL);
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	CHECK((blob = calloc(1, LOG_AUX_MAX)) != NULL);
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, id, h, blob,
+	    LOG_AUX_MAX, &b, &n), 0);
+	CHECK(n > LOG_AUX_MAX);
+	size0 = log_size(r->log);
+	arrive(r, "bravo", b, n);
+	free(b);
+	CHECK_EQ(r->items[0].kind, IT_REFUSE);
+	CHECK_EQ(r->items[0].code, FERRY_ETOOBIG);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(nsent, 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);	/* the REFUSED entry */
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_QUEUED);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
+	CHECK_EQ(r->m.delivered, 0);
+	/* A RECEIPT that fits finishes it, logged whole. */
+	CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, id, h, blob, 256, &b,
+	    &n), 0);
+	arrive(r, "bravo", b, n);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_DONE);
+	CHECK_EQ(log_find_msg(r->log, id, LOG_RECEIPT, &idx), 0);
+	CHECK_EQ(log_get(r->log, idx, &le), 0);
+	CHECK_EQ(le.aux_len, n);
+	CHECK(le.aux != NULL && memcmp(le.aux, b, n) == 0);
+	log_entry_clear(&le);
+	free(b);
+	free(blob);
+	relay_done(r);
+}
+
+/*
+ * Issue 13, item 5.1: finished records (q.ids, with their finals and kept
+ * notices) are pruned by the sweep once `retention` has passed since they
+ * finished: exactly those, not queued ones nor recent ones.  A duplicate
+ * of a recent one is answered from its record; a MSG or ASK about a
+ * pruned one is answered from the relay's log (its ACCEPTED index, the
+ * RECEIPT logged whole), never taken as new: the log holds one ACCEPTED
+ * per id, so taking it again would fail the commit and stop the relay.
+ */
+TEST(retention_prunes_finished_records)
+{
+	struct relay *r = relay_new();
+	uint8_t id1[FERRY_MSGID_LEN], h1[32], id2[FERRY_MSGID_LEN], h2[32];
+	uint8_t id3[FERRY_MSGID_LEN], h3[32], *m1 = NULL, *m2 = NULL;
+	uint8_t *m3 = NULL, *r1 = NULL, *r2 = NULL;
+	size_t n1, n2, n3, rn1, rn2;
+	uint64_t t0, size0, acc1;
+	struct env e;
+
+	CHECK(r != NULL);
+	conf.retention_ms = 2 * DAY;
+	/* id1 finished while alpha is offline (its RECEIPT kept for it). */
+	CHECK_EQ(sent_msg(r, id1, h1, &m1, &n1), 0);
+	peer_get(r, "alpha", 0)->routed = 0;
+	CHECK_EQ(receipted(r, id1, h1, &r1, &rn1), 0);
+	route(r, "alpha");
+	CHECK_EQ(nnotices(r, "alpha"), 1);
+	t0 = ferry_now_ms();
+	wait_ms(20);
+	/* id2 finished later, id3 still queued. */
+	CHECK_EQ(sent_msg(r, id2, h2, &m2, &n2), 0);
+	CHECK_EQ(receipted(r, id2, h2, &r2, &rn2), 0);
+	CHECK_EQ(sent_msg(r, id3, h3, &m3, &n3), 0);
+	CHECK_EQ(ndone(r), 2);
+	CHECK_EQ(log_find_msg(r->log, id1, LOG_ACCEPTED, &acc1), 0);
+	/* Before retention has passed for any: nothing. */
+	CHECK_EQ(batch_sweep(r, t0 + conf.retention_ms - 1000), 0);
+	CHECK_EQ(r->nitems, 0);
+	/* Past it for id1 only: id1 pruned, record, entry and notice. */
+	CHECK_EQ(batch_sweep(r, t0 + conf.retention_ms + 1), 0);
+	CHECK_EQ(r->nitems, 1);
+	CHECK_EQ(r->items[0].kind, IT_PRUNE);
+	size0 = log_size(r->log);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(r->m.pruned, 1);
+	CHECK_EQ(log_size(r->log), size0);
+	CHECK_EQ(lookup(r, id1, NULL, NULL), QUEUE_NONE);
+	CHECK_EQ(lookup(r, id2, NULL, NULL), QUEUE_DONE);
+	CHECK_EQ(lookup(r, id3, NULL, NULL), QUEUE_QUEUED);
+	CHECK_EQ(ndone(r), 1);
+	CHECK_EQ(nnotices(r, "alpha"), 0);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
+	/* A duplicate of id2, within retention: from its record. */
+	arrive(r, "alpha", m2, n2);
+	CHECK_EQ(r->items[0].kind, IT_DUP);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(nsent, 2);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK_EQ(sent[1].n, rn2);
+	CHECK(memcmp(sent[1].b, r2, rn2) == 0);
+	CHECK_EQ(r->m.pruned_answered, 0);
+	sent_clear();
+	/* id1 sent again: answered from the log, not taken again. */
+	arrive(r, "alpha", m1, n1);
+	CHECK_EQ(r->items[0].kind, IT_DUP);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0);
+	CHECK_EQ(lookup(r, id1, NULL, NULL), QUEUE_NONE);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
+	CHECK_EQ(nsent, 2);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK(memcmp(e.msg_id, id1, FERRY_MSGID_LEN) == 0);
+	CHECK_EQ(e.log_index, acc1);
+	CHECK_EQ(sent[1].n, rn1);
+	CHECK(memcmp(sent[1].b, r1, rn1) == 0);
+	sent_clear();
+	/* An ASK about it: the RECEIPT from the log. */
+	CHECK_EQ(ask(r, alpha, id1, h1), 0);
+	CHECK_EQ(nsent, 1);
+	CHECK_EQ(sent[0].n, rn1);
+	CHECK(memcmp(sent[0].b, r1, rn1) == 0);
+	CHECK_EQ(r->m.pruned_answered, 2);
+	/* A late RECEIPT for it is ignored, as for any finished message. */
+	arrive(r, "bravo", r1, rn1);
+	CHECK_EQ(r->items[0].kind, IT_SKIP);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0);
+	/* Later, id2's turn; id3, queued, is never pruned. */
+	CHECK_EQ(batch_sweep(r, ferry_now_ms() + conf.retention_ms), 0);
+	CHECK_EQ(r->nitems, 1);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(lookup(r, id2, NULL, NULL), QUEUE_NONE);
+	CHECK_EQ(lookup(r, id3, NULL, NULL), QUEUE_QUEUED);
+	CHECK_EQ(ndone(r), 0);
+	free(m1);
+	free(m2);
+	free(m3);
+	free(r1);
+	free(r2);
+	relay_done(r);
+}
+
+/* Drop every q.done entry and the q.meta "done" mark (a queue as it was
+ * before q.done existed). */
+static int
+forget_done_index(struct relay *r)
+{
+	MDB_dbi dd, dm;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, d;
+	struct log_batch *b;
+	uint8_t keys[8][8 + FERRY_MSGID_LEN];
+	size_t n = 0, i;
+	int rc;
+
+	if (log_dbi(r->log, "q.done", &dd) != 0 ||
+	    log_dbi(r->log, "q.meta", &dm) != 0 ||
+	    log_read_begin(r->log, &txn) != 0)
+		return (-1);
+	if (mdb_cursor_open(txn, dd, &c) != 0) {
+		log_read_end(txn);
+		return (-1);
+	}
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0 && n < 8;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT))
+		memcpy(keys[n++], k.mv_data, sizeof(keys[0]));
+	mdb_cursor_close(c);
+	log_read_end(txn);
+	if (log_begin(r->log, &b) != 0)
+		return (-1);
+	for (i = 0; i < n; i++)
+		if (log_batch_del(b, dd, keys[i], sizeof(keys[i])) != 0) {
+			log_abort(b);
+			return (-1);
+		}
+	if (log_batch_del(b, dm, "done", 4) != 0) {
+		log_abort(b);
+		return (-1);
+	}
+	return (log_commit(b));
+}
+
+/*
+ * Records finished before q.done existed get an entry at the next open,
+ * finished then (once: a later open changes nothing), so they are pruned
+ * a retention period after it.
+ */
+TEST(retention_index_made_once)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *m = NULL, *rc = NULL;
+	size_t n, rn;
+	uint64_t t0;
+
+	CHECK(r != NULL);
+	conf.retention_ms = 2 * DAY;
+	CHECK_EQ(sent_msg(r, id, h, &m, &n), 0);
+	CHECK_EQ(receipted(r, id, h, &rc, &rn), 0);
+	t0 = ferry_now_ms();
+	CHECK_EQ(forget_done_index(r), 0);
+	CHECK_EQ(ndone(r), 0);
+	wait_ms(20);
+	queue_close(r->q);
+	r->q = NULL;
+	CHECK_EQ(queue_open(r->log, &r->q), 0);
+	CHECK_EQ(ndone(r), 1);
+	queue_close(r->q);
+	r->q = NULL;
+	CHECK_EQ(queue_open(r->log, &r->q), 0);
+	CHECK_EQ(ndone(r), 1);
+	/* Finished "now" at the first open, not when it really did. */
+	CHECK_EQ(batch_sweep(r, t0 + conf.retention_ms + 1), 0);
+	CHECK_EQ(r->nitems, 0);
+	CHECK_EQ(batch_sweep(r, ferry_now_ms() + conf.retention_ms), 0);
+	CHECK_EQ(r->nitems, 1);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(lookup(r, id, NULL, NULL), QUEUE_NONE);
+	CHECK_EQ(ndone(r), 0);
+	free(m);
+	free(rc);
+	relay_done(r);
+}
+
+/* ${from}'s MSG to bravo arrives; the kind of its item (and the limit). */
+static int
+offer(struct relay *r, struct ident *from, const char **why)
+{
+	uint8_t id[FERRY_MSGID_LEN], h[32], *m = NULL;
+	struct item *it;
+	size_t n;
+
+	if (make_msg_from(from, "bravo", id, h, &m, &n) != 0)
+		return (-1);
+	arrive(r, from->id, m, n);
+	free(m);
+	it = &r->items[r->nitems - 1];
+	*why = it->why;
+	return (it->kind == IT_REFUSE ? it->code : it->kind);
+}
+
+/*
+ * Issue 13, item 5.2: one sender's share of a recipient's queue is
+ * bounded (queue_max_per_sender, by default queue_max / 4, and
+ * queue_max_bytes_per_sender), so an insider cannot fill an offline
+ * partner's queue for everyone; all queues together are bounded too
+ * (queue_max_total_bytes).  Each refused FERRY_EQUEUEFULL (NACKed,
+ * transient) naming the limit, and counted by it.
+ */
+TEST(sender_quota_per_recipient)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32], *rc = NULL;
+	const char *why;
+	struct env e;
+	size_t i, rn;
+
+	CHECK(r != NULL);
+	conf.queue_max = 8;		/* alpha's share: 2 */
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	CHECK_EQ(offer(r, alpha, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK(why != NULL && strcmp(why, "queue_max_per_sender") == 0);
+	/* Another sender still queues for bravo, up to its own share. */
+	CHECK_EQ(offer(r, charlie, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, charlie, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, charlie, &why), FERRY_EQUEUEFULL);
+	route(r, "charlie");
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 4);
+	CHECK_EQ(peer_share(r, "alpha", "bravo", 0)->depth, 2);
+	CHECK_EQ(peer_share(r, "charlie", "bravo", 0)->depth, 2);
+	CHECK_EQ(r->m.queue_full[QUOTA_SENDER_MSGS], 2);
+	/* NACKed, the reason naming the limit. */
+	for (i = 0; i < nsent; i++)
+		if (sent_type(i, &e) == ENV_NACK)
+			break;
+	CHECK(i < nsent);
+	CHECK(strcmp(sent[i].to, "alpha") == 0);
+	CHECK_EQ(-(int)e.code, FERRY_EQUEUEFULL);
+	CHECK(e.reason_len > 20 && memmem(e.reason, e.reason_len,
+	    "queue_max_per_sender", 20) != NULL);
+	sent_clear();
+	/* Once bravo took one of alpha's, alpha may queue one more. */
+	CHECK_EQ(receipted(r, id, h, &rc, &rn), 0);
+	free(rc);
+	CHECK_EQ(peer_share(r, "alpha", "bravo", 0)->depth, 1);
+	CHECK_EQ(offer(r, alpha, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK_EQ(turn(r), 0);
+	/* In bytes: alpha holds two envelopes; a share of one and a half
+	 * refuses a third. */
+	conf.queue_max = 100;
+	conf.queue_max_bytes_per_sender = r->m.queued_bytes / 4 * 3 / 2;
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK(strcmp(why, "queue_max_bytes_per_sender") == 0);
+	/* All queues together. */
+	conf.queue_max_bytes_per_sender = 0;
+	conf.queue_max_total_bytes = r->m.queued_bytes + 100;
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK(strcmp(why, "queue_max_total_bytes") == 0);
+	CHECK_EQ(r->m.queue_full[QUOTA_SENDER_BYTES], 1);
+	CHECK_EQ(r->m.queue_full[QUOTA_TOTAL_BYTES], 1);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 4);
+	relay_done(r);
+}
+
+/* A failed commit gives the shares back; the default shares. */
+TEST(sender_quota_undone_and_defaults)
+{
+	struct relay *r = relay_new();
+	uint64_t m, b;
+	const char *why;
+
+	CHECK(r != NULL);
+	config_sender_limits(&conf, &m, &b);
+	CHECK_EQ(m, 100000 / 4);
+	CHECK_EQ(b, (1ULL << 30) / 4);
+	conf.queue_max = 3;
+	config_sender_limits(&conf, &m, &b);
+	CHECK_EQ(m, 1);
+	CHECK_EQ(offer(r, alpha, &why), IT_ACCEPT);
+	CHECK_EQ(offer(r, alpha, &why), FERRY_EQUEUEFULL);
+	CHECK(r->m.queued_bytes > 0);
+	r->fail_commits = 1;
+	CHECK_EQ(batch_commit(r), FERRY_ENOSPC);
+	batch_undo(r);
+	CHECK_EQ(peer_share(r, "alpha", "bravo", 0)->depth, 0);
+	CHECK_EQ(peer_share(r, "alpha", "bravo", 0)->bytes, 0);
+	CHECK_EQ(r->m.queued_bytes, 0);
+	CHECK_EQ(offer(r, alpha, &why), IT_ACCEPT);
+	CHECK_EQ(turn(r), 0);
+	relay_done(r);
+}
+
 int
 main(void)
 {
@@ -762,10 +1269,17 @@ main(void)
 	RUN(full_disk_refuses_new_msgs);
 	RUN(checkpoint_once_per_interval);
 	RUN(checkpoint_small_and_plain_only);
+	RUN(full_disk_keeps_unlogged_count);
+	RUN(oversized_receipt_refused);
+	RUN(retention_prunes_finished_records);
+	RUN(retention_index_made_once);
+	RUN(sender_quota_per_recipient);
+	RUN(sender_quota_undone_and_defaults);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
 	ident_free(alpha);
 	ident_free(bravo);
+	ident_free(charlie);
 	return (t_done());
 }
