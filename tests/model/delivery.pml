@@ -19,10 +19,26 @@
  *             drops (default 2).
  *   RESTORES  times the relay may be restored from a backup that predates
  *             every message (default 1).
+ *   LOSSES, DUPS, CRASHES, DROPS
+ *             1 (default) or 0: whether the FAULTS budget may be spent on
+ *             losing an envelope, duplicating one, killing a party
+ *             (including the relay right after a commit), dropping the
+ *             sender's link.
  *   EXPIRY    1: the relay may expire queued messages (default 1).
- *   PROP      which LTL property to build in: 1 (no promised message
- *             lost) or 4 (a receipted message reaches the sender); none
- *             if unset (assertions only).
+ *   PROP      which LTL properties to build in: 1 (no promised message
+ *             lost), 4 (a receipted message reaches the sender), 14 (both;
+ *             pan -N p1 / -N p4), 9 (reachability checks, each must be
+ *             violated: see the end of the file); none if unset
+ *             (assertions only).
+ *   MUTANT    0 (default): the protocol as described.  1-4: a deliberately
+ *             broken protocol that the checks must catch (run.sh runs
+ *             them to show that the properties are not vacuous):
+ *               1  (FIX 1) the relay ignores an ASK for a finished message
+ *               2  (FIX 1) the relay ignores an ASK for an unknown message
+ *                  (no FERRY_ENOTHELD)
+ *               3  the recipient does not de-duplicate by message id
+ *               4  the recipient sends its RECEIPT before its commit,
+ *                  which may then fail
  *
  * Style: every process is one `do` loop whose options are atomic steps
  * starting with their guard, so every process stays at its loop head and
@@ -44,6 +60,21 @@
 #endif
 #ifndef EXPIRY
 #define EXPIRY 1
+#endif
+#ifndef MUTANT
+#define MUTANT 0
+#endif
+#ifndef LOSSES
+#define LOSSES 1
+#endif
+#ifndef DUPS
+#define DUPS 1
+#endif
+#ifndef CRASHES
+#define CRASHES 1
+#endif
+#ifndef DROPS
+#define DROPS 1
 #endif
 
 /* Sender agent: outbox record state (astore_out.state). */
@@ -134,7 +165,7 @@ hidden byte k;			/* loop index inside atomic steps */
 #endif
 
 /* A receive: take the envelope, or (duplication fault) leave a copy. */
-#define CONSUME(v)	if :: v = 0 :: faults > 0 -> faults-- fi
+#define CONSUME(v)	if :: v = 0 :: DUPS && faults > 0 -> faults-- fi
 
 /* send_frame (agent): only on a live connection. */
 #define S_SEND(v)	if :: s_conn -> v = 1 :: else -> skip fi
@@ -431,8 +462,16 @@ inline recv_ask(m) {
 		CONSUME(sr_ask[m]);
 		ROUTE_S;
 		if
+#if MUTANT == 1
+		:: r_st[m] == R_DONE -> skip
+#else
 		:: r_st[m] == R_DONE -> SEND_FINAL(m, r_fin[m])
+#endif
+#if MUTANT == 2
+		:: r_st[m] == R_NONE -> skip
+#else
 		:: r_st[m] == R_NONE -> TO_S(rs_noth[m])
+#endif
 		:: r_st[m] == R_QUEUED -> skip
 		fi
 	}
@@ -568,7 +607,7 @@ end:	do
 		commit_one(1);
 #endif
 		if
-		:: faults > 0 ->
+		:: CRASHES && faults > 0 ->
 			faults--;
 			printf("MODEL fault: relay killed after commit\n");
 			crash_r()
@@ -639,15 +678,29 @@ end:	do
 inline recv_c(m) {
 	atomic { rc_msg[m] ->
 		CONSUME(rc_msg[m]);
+#if MUTANT == 4
+		cr_rcpt[m] = 1;		/* too early */
 		if
+		:: true -> skip		/* ... and the commit fails */
+		:: true ->
+#endif
+		if
+#if MUTANT == 3
+		:: true ->		/* no de-duplication */
+#else
 		:: !c_has[m] ->
+#endif
 			c_has[m] = 1;
 			c_app[m]++;
 			assert(c_app[m] == 1);	/* property 2 */
 			printf("MODEL recipient: m%d committed\n", m)
 		:: else -> skip
 		fi;
+#if MUTANT == 4
+		fi
+#else
 		cr_rcpt[m] = 1
+#endif
 	}
 }
 
@@ -669,7 +722,7 @@ end:	do
  * under weak fairness the faults stop and every party stays connected.
  * ====================================================================== */
 
-#define LOSE(v)	:: atomic { faults > 0 && v -> faults--; v = 0; \
+#define LOSE(v)	:: atomic { LOSSES && faults > 0 && v -> faults--; v = 0; \
 		    printf("MODEL fault: lost "); printf(#v); printf("\n") }
 
 active proctype Faults()
@@ -699,13 +752,13 @@ end:	do
 	LOSE(rs_noth[1])
 #endif
 #endif
-	:: atomic { faults > 0 -> faults--; crash_s();
+	:: atomic { CRASHES && faults > 0 -> faults--; crash_s();
 		printf("MODEL fault: sender killed\n") }
-	:: atomic { faults > 0 && s_conn -> faults--; drop_s();
+	:: atomic { DROPS && faults > 0 && s_conn -> faults--; drop_s();
 		printf("MODEL fault: sender link dropped\n") }
-	:: atomic { faults > 0 -> faults--; crash_r();
+	:: atomic { CRASHES && faults > 0 -> faults--; crash_r();
 		printf("MODEL fault: relay killed\n") }
-	:: atomic { faults > 0 -> faults--; crash_c();
+	:: atomic { CRASHES && faults > 0 -> faults--; crash_c();
 		printf("MODEL fault: recipient killed\n") }
 	/* No more faults: a run may stop injecting them at any point (else
 	 * weak fairness would force every run to spend the whole budget, and
@@ -731,7 +784,8 @@ end:	do
 #define SETTLED(m)	(s_st[m] == S_DELIVERED || \
 			 (s_st[m] == S_FAILED && g_expired[m]))
 
-#if PROP == 1
+/* PROP 1: p1; PROP 4: p4; PROP 14: both (select with pan -N). */
+#if PROP == 1 || PROP == 14
 /* 1: no promised message lost: once `send` has returned its id, the
  * sender eventually records it DELIVERED or FAILED. */
 #if NM == 1
@@ -742,7 +796,7 @@ ltl p1 { [] ((s_st[0] != S_NONE) -> <> FINAL(0)) &&
 #endif
 #endif
 
-#if PROP == 4
+#if PROP == 4 || PROP == 14
 /* 4: once the recipient has committed (and so receipted) a message, its
  * sender eventually records it DELIVERED (or FAILED by the relay's
  * expiry, see SETTLED). */
@@ -751,4 +805,12 @@ ltl p4 { [] (c_has[0] -> <> SETTLED(0)) }
 #else
 ltl p4 { [] (c_has[0] -> <> SETTLED(0)) && [] (c_has[1] -> <> SETTLED(1)) }
 #endif
+#endif
+
+/* PROP 9: reachability, to show that the model is not vacuous: each of
+ * these must be violated (run.sh expects an error for each). */
+#if PROP == 9
+ltl never_delivered { [] (s_st[0] != S_DELIVERED) }
+ltl never_expired { [] (s_st[0] != S_FAILED) }
+ltl never_notheld { [] !(rs_noth[0] && s_st[0] == S_ACCEPTED) }
 #endif
