@@ -39,6 +39,13 @@
  *               3  the recipient does not de-duplicate by message id
  *               4  the recipient sends its RECEIPT before its commit,
  *                  which may then fail
+ *               5  (FIX 1) the relay sends a final after the commit only
+ *                  if the sender was routed at check time (as today)
+ *               6  (FIX 1) the sender asks only at HELLO (no ASK timer)
+ *             (5 is not broken: property 4 still holds, the ASK timer
+ *             covers it; run.sh --deep shows it.)
+ *   STRICT_P4 1: property 4 without the expiry exception (a receipted
+ *             message must end DELIVERED); violated when EXPIRY is 1.
  *
  * Style: every process is one `do` loop whose options are atomic steps
  * starting with their guard, so every process stays at its loop head and
@@ -63,6 +70,9 @@
 #endif
 #ifndef MUTANT
 #define MUTANT 0
+#endif
+#ifndef STRICT_P4
+#define STRICT_P4 0
 #endif
 #ifndef LOSSES
 #define LOSSES 1
@@ -123,6 +133,7 @@ bit rs_noth[NM];	/* relay -> sender: NACK FERRY_ENOTHELD (FIX 1) */
 bit rc_msg[NM];		/* relay -> recipient: MSG */
 bit cr_rcpt[NM];	/* recipient -> relay: RECEIPT */
 bit cr_hello;		/* recipient -> relay: HELLO */
+bit cr_hb;		/* recipient -> relay: HEARTBEAT */
 
 /* Relay, durable (the queue tables in its LMDB environment). */
 byte r_st[NM];			/* q.ids state */
@@ -205,7 +216,7 @@ inline crash_s() {
 /* The recipient's link goes down, or the recipient agent is killed (it
  * has no other volatile state that matters here). */
 inline crash_c() {
-	c_conn = 0; routed_c = 0; cr_hello = 0;
+	c_conn = 0; routed_c = 0; cr_hello = 0; cr_hb = 0;
 	for (k : 0 .. NM - 1) { rc_msg[k] = 0; cr_rcpt[k] = 0; infl[k] = 0 }
 }
 
@@ -245,7 +256,7 @@ inline retransmit(m) {
 /* agentd_tick (FIX 1): an ACCEPTED message is asked about on a backoff
  * timer, never giving up: ASK (msg_id, env_hash). */
 inline ask_timer(m) {
-	atomic { s_conn && s_st[m] == S_ACCEPTED && !sr_ask[m] ->
+	atomic { MUTANT != 6 && s_conn && s_st[m] == S_ACCEPTED && !sr_ask[m] ->
 		sr_ask[m] = 1
 	}
 }
@@ -529,6 +540,9 @@ active proctype RelayRecvC()
 {
 end:	do
 	:: recv_hello_c()
+	/* HEARTBEAT: a route (the relay's answering HEARTBEAT is not
+	 * modelled) */
+	:: atomic { cr_hb -> CONSUME(cr_hb); ROUTE_C }
 	:: recv_rcpt(0)
 #if NM > 1
 	:: recv_rcpt(1)
@@ -578,7 +592,7 @@ inline answer_one(m) {
 	if
 	:: b_fin[m] != F_NONE ->		/* IT_RECEIPT, IT_EXPIRE */
 		infl[m] = 0;			/* fl_done */
-#if FIX
+#if FIX && MUTANT != 5
 		/* FIX 1: sent whenever the sender is routed now. */
 		SEND_FINAL(m, b_fin[m]);
 #else
@@ -708,6 +722,15 @@ active proctype Recipient()
 {
 end:	do
 	:: atomic { !c_conn -> c_conn = 1; cr_hello = 1 }	/* agentd_hello */
+	/*
+	 * HEARTBEAT when idle (agentd_net.c: agentd_heartbeat every
+	 * `heartbeat` ms without a send): at the relay any envelope (re)sets
+	 * the agency's route (recv_one).  Only the heartbeats that matter
+	 * are modelled: those sent while the relay has no route for the
+	 * recipient (its HELLO was lost); the others change nothing.  (The
+	 * sender's are left out: its HELLO, MSGs and ASKs make its route.)
+	 */
+	:: atomic { c_conn && !routed_c && !cr_hb -> cr_hb = 1 }
 	:: recv_c(0)
 #if NM > 1
 	:: recv_c(1)
@@ -736,6 +759,7 @@ end:	do
 	LOSE(rc_msg[0])
 	LOSE(cr_rcpt[0])
 	LOSE(cr_hello)
+	LOSE(cr_hb)
 #if FIX
 	LOSE(sr_ask[0])
 	LOSE(rs_noth[0])
@@ -781,8 +805,12 @@ end:	do
  * because the relay expired the message (6.3.8: a message may expire
  * after the recipient committed it, if its RECEIPT never reached the
  * relay while the recipient was connected). */
+#if STRICT_P4
+#define SETTLED(m)	(s_st[m] == S_DELIVERED)
+#else
 #define SETTLED(m)	(s_st[m] == S_DELIVERED || \
 			 (s_st[m] == S_FAILED && g_expired[m]))
+#endif
 
 /* PROP 1: p1; PROP 4: p4; PROP 14: both (select with pan -N). */
 #if PROP == 1 || PROP == 14

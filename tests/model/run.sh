@@ -126,7 +126,7 @@ replay() {
 	val() { sed -n "s/^[[:space:]]*$1 = \([0-9]*\)\$/\1/p" final.out; }
 	if grep -q 'START OF CYCLE' replay.out &&
 	    grep -q 'trail ends after' replay.out &&
-	    ! grep -qE 'not executable|bad trail|trail file|wrong' replay.out &&
+	    ! grep -qE 'Error|not executable|bad trail|trail file|wrong|newer than' replay.out &&
 	    [ "$(val 's_st\[0\]')" = 2 ] && [ "$(val 'c_has\[0\]')" = 1 ] &&
 	    [ "$(val 'r_st\[0\]')" = 2 ] && [ "$(val 'r_fin\[0\]')" = 1 ] &&
 	    [ "$(val 's_conn')" = 1 ] && [ "$(val 'routed_s')" = 1 ]; then
@@ -190,12 +190,21 @@ build "-DFIX=1 -DPROP=9 $BOUNDS" ""
 check "FIX=1: DELIVERED is reachable" violate "-a -w20 -N never_delivered"
 check "FIX=1: FAILED by expiry is reachable" violate "-a -w20 -N never_expired"
 check "FIX=1: FERRY_ENOTHELD reaches an ACCEPTED sender" violate "-a -w20 -N never_notheld"
+# By design (protocol.md 6.3.8) a message the recipient committed can
+# still expire at the relay if its RECEIPT never got there while the
+# recipient was connected: property 4 allows FAILED by expiry for that.
+build "-DFIX=1 -DPROP=4 -DSTRICT_P4=1 $BOUNDS" ""
+check "FIX=1: without that exception property 4 is violated (expiry after the recipient's commit)" \
+    violate "$LIVE"
 # ... and broken variants of the fix are caught.
 build "-DFIX=1 -DMUTANT=1 -DPROP=4 $BOUNDS" ""
 check "mutant 1 (no answer to an ASK for a finished message) breaks property 4" \
     violate "$LIVE"
 build "-DFIX=1 -DMUTANT=2 -DPROP=1 $BOUNDS" ""
 check "mutant 2 (no FERRY_ENOTHELD) breaks property 1" violate "$LIVE"
+build "-DFIX=1 -DMUTANT=6 -DPROP=4 $BOUNDS" ""
+check "mutant 6 (ASK only at HELLO, no ASK timer) breaks property 4" \
+    violate "$LIVE"
 build "-DFIX=1 -DMUTANT=3 $BOUNDS" "$SAFE"
 check "mutant 3 (no de-duplication at the recipient) breaks assertion 2" \
     violate "-m400000 -w20"
@@ -210,6 +219,12 @@ if [ "$deep" = 1 ]; then
 	build "-DFIX=1 -DPROP=14 $D3" "-O1"
 	check "deep, FAULTS=3: FIX=1 property 1 holds" hold "$LIVE -N p1"
 	check "deep, FAULTS=3: FIX=1 property 4 holds" hold "$LIVE -N p4"
+	build "-DFIX=1 -DMUTANT=5 -DPROP=4 $BOUNDS" "-O1"
+	check "deep: FIX=1 without the answer-time send (mutant 5): property 4 still holds" \
+	    hold "$LIVE"
+	build "-DFIX=1 -DPROP=4 -DSTRICT_P4=1 -DEXPIRY=0 -DNM=1 -DFAULTS=2 -DRESTORES=1" "-O1"
+	check "deep: FIX=1 without expiry: a receipted message always ends DELIVERED" \
+	    hold "$LIVE"
 fi
 echo "# total $(secs "$T0" "$(now)")s"
 
