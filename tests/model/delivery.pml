@@ -336,15 +336,16 @@ inline recv_accepted(m) {
 	}
 }
 
-/* handle_receipt (+ receipt_done): a verified RECEIPT: QUEUED or
- * ACCEPTED -> DELIVERED, committed.  Property 3: only for a message the
+/* handle_receipt (+ receipt_done): a verified RECEIPT: -> DELIVERED,
+ * committed; ignored only if DELIVERED already (the C code does not
+ * check for FAILED either).  Property 3: only for a message the
  * recipient has committed. */
 inline recv_receipt(m) {
 	atomic { rs_rcpt[m] ->
 		CONSUME(rs_rcpt[m]);
 		assert(c_has[m]);
 		if
-		:: s_st[m] == S_QUEUED || s_st[m] == S_ACCEPTED ->
+		:: s_st[m] != S_DELIVERED && s_st[m] != S_NONE ->
 			s_st[m] = S_DELIVERED;
 			printf("MODEL sender: m%d DELIVERED\n", m)
 		:: else -> skip

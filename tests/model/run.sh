@@ -126,7 +126,7 @@ replay() {
 	val() { sed -n "s/^[[:space:]]*$1 = \([0-9]*\)\$/\1/p" final.out; }
 	if grep -q 'START OF CYCLE' replay.out &&
 	    grep -q 'trail ends after' replay.out &&
-	    ! grep -qE 'Error|not executable|bad trail|trail file|wrong|newer than' replay.out &&
+	    ! grep -qE 'Error|not executable|bad trail|trail file|wrong' replay.out &&
 	    [ "$(val 's_st\[0\]')" = 2 ] && [ "$(val 'c_has\[0\]')" = 1 ] &&
 	    [ "$(val 'r_st\[0\]')" = 2 ] && [ "$(val 'r_fin\[0\]')" = 1 ] &&
 	    [ "$(val 's_conn')" = 1 ] && [ "$(val 'routed_s')" = 1 ]; then
