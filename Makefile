@@ -5,6 +5,7 @@
 #   make demo       install missing deps, build, run the four-agency demo
 #   make bench      build optimised, print figures beside the machine's limits
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
+#   make model      check the spin model of the delivery protocol (tests/model)
 #   make install    install the programs and man pages under $(DESTDIR)$(PREFIX)
 #
 # Quiet unless V=1.  Warnings are errors when WERROR=1 (CI and make test).
@@ -77,7 +78,7 @@ UNITS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test demo bench fuzz clean install check-build units soak
+.PHONY: all deps test demo bench fuzz model soak clean install check-build units
 all: $(PROGS)
 
 deps:
@@ -171,6 +172,11 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(PROTO_SRCS) $(AGENTLIB_SRCS)
 	$(Q)clang $(FUZZ_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 fuzz: deps $(FUZZERS)
 	$(Q)tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The Promela model of the delivery protocol, checked with spin
+# (docs/model.md); MODEL_FLAGS=--deep for the larger fault budget.
+model: deps
+	$(Q)tests/model/run.sh $(MODEL_FLAGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

@@ -5,7 +5,8 @@
 set -eu
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev liblmdb-dev \
 libmsgpack-dev libjansson-dev libinih-dev lmdb-utils clang libclang-rt-14-dev \
-python3 python3-msgpack python3-nacl python3-zmq e2fsprogs util-linux procps"
+python3 python3-msgpack python3-nacl python3-zmq e2fsprogs util-linux procps \
+spin"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
