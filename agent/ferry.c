@@ -5,8 +5,8 @@
  *
  *   ferry [--data DIR] send --to AGENCY FILE.json
  *   ferry [--data DIR] reply MSGID --accept | --decline REASON |
- *         --need-info TEXT | --close  [--narrative TEXT] [--name NAME]
- *         [--organisation ORG]
+ *         --need-info TEXT | --provide-info TEXT | --close
+ *         [--narrative TEXT] [--name NAME] [--organisation ORG]
  *   ferry [--data DIR] inbox [--json]
  *   ferry [--data DIR] outbox [--json]
  *   ferry [--data DIR] show MSGID
@@ -460,6 +460,7 @@ c_reply(int argc, char **argv)
 		{ "accept", no_argument, NULL, 'a' },
 		{ "decline", required_argument, NULL, 'd' },
 		{ "need-info", required_argument, NULL, 'i' },
+		{ "provide-info", required_argument, NULL, 'p' },
 		{ "close", no_argument, NULL, 'c' },
 		{ "narrative", required_argument, NULL, 'n' },
 		{ "name", required_argument, NULL, 'N' },
@@ -467,10 +468,10 @@ c_reply(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *u = "reply MSGID --accept | --decline REASON | "
-	    "--need-info TEXT | --close [--narrative TEXT] [--name NAME] "
-	    "[--organisation ORG]";
+	    "--need-info TEXT | --provide-info TEXT | --close "
+	    "[--narrative TEXT] [--name NAME] [--organisation ORG]";
 	const char *resp = NULL, *reason = NULL, *narr = NULL, *name = NULL;
-	const char *org = NULL;
+	const char *org = NULL, *info = NULL;
 	json_t *req, *r;
 	int ch, rc, nresp = 0;
 
@@ -478,7 +479,9 @@ c_reply(int argc, char **argv)
 		switch (ch) {
 		case 'a': resp = "accepted"; nresp++; break;
 		case 'd': resp = "declined"; reason = optarg; nresp++; break;
-		case 'i': resp = "more-information-needed"; narr = optarg;
+		case 'i': resp = "more-information-needed"; reason = optarg;
+			nresp++; break;
+		case 'p': resp = "information-provided"; info = optarg;
 			nresp++; break;
 		case 'c': resp = "closed"; nresp++; break;
 		case 'n': narr = optarg; break;
@@ -487,8 +490,11 @@ c_reply(int argc, char **argv)
 		default: return (usage_err(u));
 		}
 	}
-	if (nresp != 1 || optind != argc - 1)
+	/* The information provided is the response's narrative. */
+	if (nresp != 1 || optind != argc - 1 || (info != NULL && narr != NULL))
 		return (usage_err(u));
+	if (info != NULL)
+		narr = info;
 	req = json_pack("{s:s, s:s, s:s}", "cmd", "reply", "msg_id",
 	    argv[optind], "response", resp);
 	if (reason)
@@ -896,7 +902,7 @@ static const struct cmd cmds[] = {
 	{ "send", c_send, "send --to AGENCY FILE.json   send a referral; "
 	    "prints its message id" },
 	{ "reply", c_reply, "reply MSGID --accept|--decline R|--need-info T|"
-	    "--close   answer a received referral" },
+	    "--provide-info T|--close   answer a received message" },
 	{ "inbox", c_inbox, "inbox [--json]   received messages" },
 	{ "outbox", c_outbox, "outbox [--json]   sent messages and states" },
 	{ "show", c_show, "show MSGID   the decrypted referral (JSON)" },
