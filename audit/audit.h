@@ -45,6 +45,13 @@ const char *audit_party(const char *origin);
 /** audit_load_tab(l, t): index every entry of ${l} by message id. */
 int audit_load_tab(struct log *l, struct msgtab *t);
 
+/**
+ * audit_operands(argc, argv, names): after getopt, exactly the operands
+ * ${names} ("LOGDIR MSGID": one word each).  -1 if so, else a usage
+ * error naming the first one missing, or the first one too many (2).
+ */
+int audit_operands(int argc, char **argv, const char *names);
+
 int cmd_verify(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
 int cmd_check_proof(int argc, char **argv);

@@ -92,6 +92,9 @@ const char *ferry_strerror(int code);
 /** ferry_errname(code): the symbolic name of ${code}, e.g. "FERRY_EBADSIG". */
 const char *ferry_errname(int code);
 
+/* The release, as every program's --version prints it. */
+#define FERRY_VERSION "0.2.0"
+
 /* Limits. */
 #define FERRY_ID_MAX 64			/* agency id, bytes */
 #define FERRY_NAME_MAX 128		/* display name, bytes */
