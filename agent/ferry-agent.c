@@ -116,7 +116,7 @@ agent_run(int argc, char **argv)
 		    vals[i]) != 0)
 			return (cli_usage("bad value for -%c (%s): '%s'",
 			    flags[i].ch, flags[i].key, vals[i]));
-	if (aconf_check(&conf) != 0)
+	if (aconf_check(&conf, cfg) != 0)
 		return (CLI_USAGE);
 	alog_set_level(conf.log_level);
 
@@ -146,15 +146,20 @@ agent_run(int argc, char **argv)
 		return (1);
 	}
 	snprintf(lock, sizeof(lock), "%s/agent.lock", conf.data);
-	if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
-	    flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+	if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		fprintf(stderr, "ferry-agent: cannot open %s: %s\n", lock,
+		    strerror(errno));
+		return (1);
+	}
+	if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
 		fprintf(stderr, "ferry-agent: %s: another ferry-agent uses "
 		    "this data folder\n", conf.data);
 		return (1);
 	}
 
 	if ((rc = agentd_open(&a, &conf, err, sizeof(err))) != 0) {
-		alog(ALOG_ERROR, "start", "%s: %s", err, ferry_strerror(rc));
+		/* ${err} names the cause; the code is for searching. */
+		alog(ALOG_ERROR, "start", "%s (%s)", err, ferry_errname(rc));
 		agentd_close(&a);
 		return (1);
 	}

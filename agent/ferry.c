@@ -48,7 +48,30 @@ static int call_stores;
 /* <data>/cli-pending/<hash>: the request id of that request (set_request_id). */
 static char pending_path[4200];
 
-/* A stale socket file refuses connections: tell "not running" at once. */
+/*
+ * The control socket ${path} is there, but this user may not use it (the
+ * data folder is the agent's alone, mode 0700): say so and whom to run
+ * as, rather than "not running".  Returns 1.
+ */
+static int
+no_access(const char *path)
+{
+	char who[64];
+
+	if (ferry_owner(data_dir, who, sizeof(who)) == 0)
+		fprintf(stderr, "ferry: permission denied on %s: run as the "
+		    "agent's user (%s): e.g. runuser -u %s -- ferry ...\n",
+		    path, who, who);
+	else
+		fprintf(stderr, "ferry: permission denied on %s: run as the "
+		    "agent's user (the owner of %s)\n", path, data_dir);
+	return (1);
+}
+
+/*
+ * A stale socket file refuses connections: tell "not running" at once
+ * (-1); a socket this user may not connect to: -2.
+ */
 static int
 probe(const char *path)
 {
@@ -64,6 +87,8 @@ probe(const char *path)
 		return (0);
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
+	if (rc != 0 && (errno == EACCES || errno == EPERM))
+		return (-2);
 	return (rc != 0 && (errno == ECONNREFUSED || errno == ENOENT) ? -1 :
 	    0);
 }
@@ -83,7 +108,7 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	void *ctx = NULL, *s = NULL;
 	zmq_msg_t m;
 	json_error_t jerr;
-	int t = CLI_TIMEOUT_MS, zero = 0, rc = 1, more;
+	int t = CLI_TIMEOUT_MS, zero = 0, rc = 1, more, pr;
 	const char *again = ": start ferry-agent, then run the same command "
 	    "again: if an earlier run reached the agent, it will not be sent "
 	    "twice";
@@ -109,12 +134,16 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 		    data_dir);
 		return (1);
 	}
+	if (stat(path, &st) != 0 && (errno == EACCES || errno == EPERM))
+		return (no_access(path));
 	if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "ferry: the agent is not running (no control "
 		    "socket at %s)%s\n", path, call_stores ? again : "");
 		return (1);
 	}
-	if (probe(path) != 0) {
+	if ((pr = probe(path)) == -2)
+		return (no_access(path));
+	if (pr != 0) {
 		fprintf(stderr, "ferry: the agent is not running (nothing "
 		    "listens on %s)%s\n", path, call_stores ? again : "");
 		return (1);
@@ -358,6 +387,17 @@ print_json(json_t *r)
 	return (0);
 }
 
+/* A document over the schema's limit, said as the agent would say it. */
+static int
+too_big(const char *what)
+{
+
+	fprintf(stderr, "ferry: %s: json: larger than %u bytes %s (the "
+	    "limit of a referral document: referral-schema.md section 1)\n",
+	    what, REFERRAL_JSON_MAX, ferry_errname(FERRY_EJSON));
+	return (1);
+}
+
 static int
 read_doc(const char *path, uint8_t **buf, size_t *len)
 {
@@ -369,8 +409,9 @@ read_doc(const char *path, uint8_t **buf, size_t *len)
 	if (strcmp(path, "-") != 0) {
 		if ((rc = ferry_read_file(path, REFERRAL_JSON_MAX, buf, len,
 		    0)) != 0) {
+			if (rc == FERRY_ETOOBIG)
+				return (too_big(path));
 			fprintf(stderr, "ferry: %s: %s\n", path,
-			    rc == FERRY_ETOOBIG ? "too big" :
 			    rc == FERRY_ENOENT ? "no such file" :
 			    ferry_strerror(rc));
 			return (1);
@@ -382,9 +423,8 @@ read_doc(const char *path, uint8_t **buf, size_t *len)
 	while ((r = fread(b + n, 1, cap - n, stdin)) > 0) {
 		n += r;
 		if (n > REFERRAL_JSON_MAX) {
-			fprintf(stderr, "ferry: stdin: too big\n");
 			free(b);
-			return (1);
+			return (too_big("stdin"));
 		}
 		if (n == cap) {
 			cap *= 2;

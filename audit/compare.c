@@ -212,11 +212,8 @@ open_side(struct side *s, const char *dir, const char *keyarg)
 	int rc;
 
 	s->dir = dir;
-	if ((rc = log_open(dir, NULL, NULL, &s->l)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", dir,
-		    ferry_strerror(rc));
+	if (audit_open(dir, &s->l) != 0)
 		return (-1);
-	}
 	s->self = audit_party(log_origin(s->l));
 	if (keyarg != NULL) {
 		if (audit_read_key(keyarg, s->pk) != 0) {
@@ -226,8 +223,8 @@ open_side(struct side *s, const char *dir, const char *keyarg)
 		}
 	} else
 		log_pubkey(s->l, s->pk);
-	if (msgtab_init(&s->t) != 0 || (rc = audit_load_tab(s->l,
-	    &s->t)) != 0) {
+	if ((rc = msgtab_init(&s->t)) != 0 ||
+	    (rc = audit_load_tab(s->l, &s->t)) != 0) {
 		fprintf(stderr, "ferry-audit: %s: %s\n", dir,
 		    ferry_strerror(rc));
 		return (-1);

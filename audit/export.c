@@ -76,11 +76,8 @@ cmd_export(int argc, char **argv)
 		return (cli_usage("give one of --json and --csv"));
 	if ((rc = audit_operands(argc, argv, "LOGDIR")) >= 0)
 		return (rc);
-	if ((rc = log_open(argv[optind], NULL, NULL, &l)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
-		    ferry_strerror(rc));
+	if (audit_open(argv[optind], &l) != 0)
 		return (1);
-	}
 	if (x.json)
 		printf("{\"origin\": \"%s\", \"entries\": [", log_origin(l));
 	else

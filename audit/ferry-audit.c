@@ -157,6 +157,28 @@ load_one(void *ctx, uint64_t idx, const struct log_entry *e,
 }
 
 int
+audit_open(const char *dir, struct log **out)
+{
+	char who[64];
+	int rc;
+
+	if ((rc = log_open(dir, NULL, NULL, out)) == 0)
+		return (0);
+	if (rc == FERRY_EACCES && ferry_owner(dir, who, sizeof(who)) == 0)
+		fprintf(stderr, "ferry-audit: %s: permission denied (the log, "
+		    "or its folder, belongs to %s): run as that user, or audit "
+		    "a copy you may read (mdb_copy %s COPY)\n", dir, who, dir);
+	else if (rc == FERRY_EACCES)
+		fprintf(stderr, "ferry-audit: %s: permission denied on it or "
+		    "its folder: run as the log's owner, or audit a copy you "
+		    "may read\n", dir);
+	else
+		fprintf(stderr, "ferry-audit: %s: %s\n", dir,
+		    ferry_strerror(rc));
+	return (rc);
+}
+
+int
 audit_load_tab(struct log *l, struct msgtab *t)
 {
 

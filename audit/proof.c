@@ -100,11 +100,8 @@ cmd_prove(int argc, char **argv)
 	    ferry_unhex(id, 16, argv[optind + 1]) != 0)
 		return (cli_usage("MSGID must be 32 hex digits, not '%s'",
 		    argv[optind + 1]));
-	if ((rc = log_open(argv[optind], NULL, NULL, &l)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
-		    ferry_strerror(rc));
+	if (audit_open(argv[optind], &l) != 0)
 		goto out;
-	}
 	if ((rc = log_find_msg(l, id, kind, &idx)) != 0) {
 		fprintf(stderr, "ferry-audit: message %s: %s\n",
 		    argv[optind + 1], ferry_strerror(rc));

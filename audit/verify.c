@@ -495,6 +495,9 @@ cmd_verify(int argc, char **argv)
 	if (pin != NULL && nrfiles == 0)
 		return (cli_usage("--pin is the fingerprint of the oldest "
 		    "--roster: give the rosters too"));
+	if (pin != NULL && roster_pin_check(pin) != 0)
+		return (cli_usage("--pin \"%s\" is not " ROSTER_PIN_FORM,
+		    pin));
 	if ((rc = audit_operands(argc, argv, "LOGDIR")) >= 0)
 		return (rc);
 	/* Read only once the command line is known good. */
@@ -514,11 +517,8 @@ cmd_verify(int argc, char **argv)
 		}
 		v.nrosters++;
 	}
-	if ((rc = log_open(argv[optind], NULL, NULL, &v.l)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
-		    ferry_strerror(rc));
+	if (audit_open(argv[optind], &v.l) != 0)
 		goto out;
-	}
 	if (msgtab_init(&v.tab) != 0)
 		goto out;
 	log_pubkey(v.l, stored);

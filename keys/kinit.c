@@ -81,7 +81,7 @@ make_identity(const char *prog, const char *id, uint32_t kind,
 		return (KUTIL_FAIL);
 	}
 	if ((rc = kutil_passphrase(passfile, 1, 1, &pass)) != 0) {
-		kutil_err("passphrase", rc);
+		kutil_pass_err(passfile, rc);
 		return (KUTIL_FAIL);
 	}
 	if ((rc = ident_generate(id, kind, name, now, validity,
@@ -233,11 +233,8 @@ kinit_fingerprint(int argc, char **argv)
 		return (cli_usage("unexpected argument '%s'", argv[optind + 1]));
 	/* A secret key file (only ever read into locked memory) ... */
 	if (ident_is_sealed(argv[optind]) >= 0) {
-		if ((rc = kutil_load_ident(argv[optind], passfile,
-		    &ident)) != 0) {
-			kutil_err(argv[optind], rc);
+		if (kutil_load_ident(argv[optind], passfile, &ident) != 0)
 			return (KUTIL_FAIL);
-		}
 		roster_id_fingerprint(ident->id, ident->kind, ident->sign_pk,
 		    fp);
 		printf("%s\n", fp);

@@ -475,7 +475,7 @@ cmd_rotate(int argc, char **argv)
 		goto done;
 	}
 	if (sealed && (rc = kutil_passphrase(o.passfile, 1, 0, &pass)) != 0) {
-		kutil_err("passphrase", rc);
+		kutil_pass_err(o.passfile, rc);
 		goto done;
 	}
 	if ((rc = ident_load(o.key, pass, &id)) != 0) {
@@ -595,10 +595,8 @@ cmd_sign(int argc, char **argv)
 		    ferry_errname(FERRY_EROLLBACK));
 		goto done;
 	}
-	if ((rc = kutil_load_ident(o.key, o.passfile, &id)) != 0) {
-		kutil_err(o.key, rc);
+	if (kutil_load_ident(o.key, o.passfile, &id) != 0)
 		goto done;
-	}
 	k = roster_is_admin(r, id->sign_pk);
 	if (k < 0 && (prev == NULL || roster_is_admin(prev, id->sign_pk) < 0)) {
 		fprintf(stderr, "ferry-keys: %s is not an admin of roster "
@@ -654,6 +652,9 @@ cmd_verify(int argc, char **argv)
 	if ((o.previous == NULL) == (o.pin == NULL))
 		return (cli_usage("give one of --previous PREV and --pin "
 		    "FINGERPRINT"));
+	if (o.pin != NULL && roster_pin_check(o.pin) != 0)
+		return (cli_usage("--pin \"%s\" is not " ROSTER_PIN_FORM,
+		    o.pin));
 	now = o.have_at ? o.at : kutil_now();
 	if ((rc = kutil_load_roster(o.file, &r)) != 0) {
 		kutil_err(o.file, rc);

@@ -107,7 +107,7 @@ parse_args(struct config *c, int argc, char **argv)
 			return (cli_usage("bad value for --%s: '%s'",
 			    cli_longopt_name(longopts, ch), optarg));
 	}
-	return (config_check(c) == 0 ? -1 : CLI_USAGE);
+	return (config_check(c, cfg) == 0 ? -1 : CLI_USAGE);
 }
 
 static int

@@ -98,7 +98,8 @@ declare -A MISSING=(
 )
 # The daemons' settings are checked after the command line: their own words.
 declare -A MISSING_SAYS=(
-	["ferry-relay run"]="must be set" ["ferry-relay check-config"]="must be set"
+	["ferry-relay run"]='missing keys "data" \(--data\), "key"'
+	["ferry-relay check-config"]='missing keys "data" \(--data\), "key"'
 )
 declare -A NCMDS=([ferry]=8 [ferry-keys]=12 [ferry-audit]=5 [ferry-relay]=3 [ferry-agent]=0)
 
@@ -188,7 +189,8 @@ expect_usage "ferry-agent -l loud" "bad value for -l \(log_level\): 'loud'" \
 	"$B/ferry-agent" -d "$FT/d" -l loud
 expect_usage "ferry-relay --log-level loud" "bad value for --log-level: 'loud'" \
 	"$B/ferry-relay" --log-level loud
-expect_usage "ferry-agent (nothing set)" "must be set" "$B/ferry-agent"
+expect_usage "ferry-agent (nothing set)" 'missing settings "data", "key", "roster", "roster_pin"' \
+	"$B/ferry-agent"
 expect_usage "ferry-agent extra operand" "unexpected argument 'extra'" "$B/ferry-agent" extra
 expect_usage "ferry-audit prove --kind bogus: the kinds listed" \
 	"--kind must be one of SENT, ACCEPTED, RECEIVED, RECEIPT, .*EXPIRED \(not 'bogus'\)" \
