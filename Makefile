@@ -34,7 +34,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -Wall -Wextra -Wshadow \
 	-Wno-unused-parameter -fstack-protector-strong -MMD -MP -Iproto -Iagent \
-	-Irelay $(PKG_CFLAGS)
+	-Irelay -Icli $(PKG_CFLAGS)
 ifeq ($(WERROR),1)
 override CFLAGS += -Werror
 endif
@@ -60,6 +60,8 @@ RELAY_SRCS := $(wildcard relay/*.c)
 RELAYLIB_SRCS := $(filter-out relay/main.c,$(RELAY_SRCS))
 KEYS_SRCS := $(wildcard keys/*.c)
 AUDIT_SRCS := $(wildcard audit/*.c)
+# The command-line conventions every program shares (cli/cli.h).
+CLI_SRCS := $(wildcard cli/*.c)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
 BENCH_SRCS := $(wildcard tests/bench/bench_*.c)
@@ -108,15 +110,17 @@ $(LIBTEST): $(call obj,$(TESTLIB_SRCS))
 
 LINK = @[ "$(V)" = 1 ] || echo "  LD      $@"; $(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/ferry-relay: $(call obj,relay/main.c) $(LIBRELAY) $(LIBFERRY)
+$(BUILD)/ferry-relay: $(call obj,relay/main.c $(CLI_SRCS)) $(LIBRELAY) \
+    $(LIBFERRY)
 	$(Q)$(LINK)
-$(BUILD)/ferry-agent: $(call obj,agent/ferry-agent.c) $(LIBAGENT) $(LIBFERRY)
+$(BUILD)/ferry-agent: $(call obj,agent/ferry-agent.c $(CLI_SRCS)) \
+    $(LIBAGENT) $(LIBFERRY)
 	$(Q)$(LINK)
-$(BUILD)/ferry: $(call obj,agent/ferry.c) $(LIBAGENT) $(LIBFERRY)
+$(BUILD)/ferry: $(call obj,agent/ferry.c $(CLI_SRCS)) $(LIBAGENT) $(LIBFERRY)
 	$(Q)$(LINK)
-$(BUILD)/ferry-keys: $(call obj,$(KEYS_SRCS)) $(LIBFERRY)
+$(BUILD)/ferry-keys: $(call obj,$(KEYS_SRCS) $(CLI_SRCS)) $(LIBFERRY)
 	$(Q)$(LINK)
-$(BUILD)/ferry-audit: $(call obj,$(AUDIT_SRCS)) $(LIBFERRY)
+$(BUILD)/ferry-audit: $(call obj,$(AUDIT_SRCS) $(CLI_SRCS)) $(LIBFERRY)
 	$(Q)$(LINK)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTEST) $(LIBRELAY) \

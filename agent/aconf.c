@@ -10,6 +10,7 @@
 #include "aconf.h"
 #include "alog.h"
 #include "ferry.h"
+#include "roster.h"
 
 void
 aconf_defaults(struct aconf *c)
@@ -120,13 +121,47 @@ aconf_load(struct aconf *c, const char *path)
 }
 
 int
-aconf_check(const struct aconf *c)
+aconf_check(const struct aconf *c, const char *path)
 {
+	static const struct {
+		const char *key;
+		const char *flag;
+		size_t off;
+	} need[] = {
+		{ "data", "-d", offsetof(struct aconf, data) },
+		{ "key", "-k", offsetof(struct aconf, key) },
+		{ "roster", "-R", offsetof(struct aconf, roster) },
+		{ "roster_pin", "-P", offsetof(struct aconf, roster_pin) },
+	};
+	char names[128], flags[64];
+	size_t i, kn = 0, fn = 0, n = 0;
 
-	if (c->data[0] == '\0' || c->key[0] == '\0' || c->roster[0] == '\0' ||
-	    c->roster_pin[0] == '\0') {
-		fprintf(stderr, "ferry-agent: data, key, roster and roster_pin "
-		    "must be set\n");
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (((const char *)c + need[i].off)[0] != '\0')
+			continue;
+		kn += (size_t)snprintf(names + kn, sizeof(names) - kn,
+		    "%s\"%s\"", n > 0 ? ", " : "", need[i].key);
+		fn += (size_t)snprintf(flags + fn, sizeof(flags) - fn,
+		    "%s%s", n > 0 ? ", " : "", need[i].flag);
+		n++;
+	}
+	/* Say which: the file's key, or the flag that sets it. */
+	if (n > 0 && path != NULL) {
+		fprintf(stderr, "ferry-agent: %s: missing key%s %s in [agent] "
+		    "(or give %s)\n", path, n > 1 ? "s" : "", names, flags);
+		return (-1);
+	}
+	if (n > 0) {
+		fprintf(stderr, "ferry-agent: missing setting%s %s: give -c "
+		    "CONFIG with %s in [agent], or %s\n", n > 1 ? "s" : "",
+		    names, n > 1 ? "them" : "it", flags);
+		return (-1);
+	}
+	if (roster_pin_check(c->roster_pin) != 0) {
+		fprintf(stderr, "ferry-agent: %s%sroster_pin \"%s\" is not "
+		    ROSTER_PIN_FORM ": give the install roster's\n",
+		    path != NULL ? path : "", path != NULL ? ": " : "",
+		    c->roster_pin);
 		return (-1);
 	}
 	if (c->relay[0] != '\0' && strncmp(c->relay, "tcp://", 6) != 0 &&

@@ -46,7 +46,11 @@ int aconf_load(struct aconf *c, const char *path);
 /** aconf_set(c, key, value): set one key as in the file; 0, -1 bad value, -2 unknown key. */
 int aconf_set(struct aconf *c, const char *key, const char *value);
 
-/** aconf_check(c): 0 if ${c} is complete and consistent, else -1 (printed). */
-int aconf_check(const struct aconf *c);
+/**
+ * aconf_check(c, path): 0 if ${c} is complete and consistent, else -1
+ * after printing one line naming what is missing or wrong (in ${path},
+ * the configuration file, when not NULL) and how to set it.
+ */
+int aconf_check(const struct aconf *c, const char *path);
 
 #endif

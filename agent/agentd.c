@@ -121,18 +121,25 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		return (FERRY_ENOMEM);
 	if ((rc = mkdir_p700(a->conf.data, "")) != 0 ||
 	    (rc = mkdir_p700(a->conf.data, "roster")) != 0) {
-		agentd_seterr(err, errlen, "cannot create data folder %s",
-		    a->conf.data);
+		agentd_seterr(err, errlen, "cannot create data folder %s: %s",
+		    a->conf.data, strerror(errno));
 		return (rc);
 	}
 	if (chmod(a->conf.data, 0700) != 0) {
-		agentd_seterr(err, errlen, "cannot chmod data folder %s",
-		    a->conf.data);
+		agentd_seterr(err, errlen, "cannot chmod data folder %s: %s",
+		    a->conf.data, strerror(errno));
 		return (FERRY_EIO);
 	}
 	if ((rc = read_passphrase(a->conf.passphrase_file, &pass)) != 0) {
-		agentd_seterr(err, errlen, "passphrase file %s unreadable or "
-		    "not owner-only", a->conf.passphrase_file);
+		if (rc == FERRY_EPERM)
+			agentd_seterr(err, errlen, "passphrase_file %s is "
+			    "readable by group or others: chmod 600 %s",
+			    a->conf.passphrase_file, a->conf.passphrase_file);
+		else
+			agentd_seterr(err, errlen, "passphrase_file %s: %s%s",
+			    a->conf.passphrase_file, ferry_strerror(rc),
+			    rc == FERRY_EACCES ? ": run as the user that owns "
+			    "it" : "");
 		return (rc);
 	}
 	rc = ident_load(a->conf.key, pass, &a->me);
@@ -141,7 +148,12 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		sodium_free(pass);
 	}
 	if (rc != 0) {
-		agentd_seterr(err, errlen, "key file %s", a->conf.key);
+		ident_load_why(rc, a->conf.key, err, errlen);
+		if (rc == FERRY_ENOPASSPHRASE || rc == FERRY_EPASSPHRASE)
+			agentd_seterr(err + strlen(err), errlen - strlen(err),
+			    ": set passphrase_file in the configuration to a "
+			    "file (mode 0600) holding %s passphrase",
+			    rc == FERRY_EPASSPHRASE ? "the right" : "its");
 		return (rc);
 	}
 	if ((rc = agentd_roster_load(a, err, errlen)) != 0)
@@ -165,11 +177,13 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		return (FERRY_EINVAL);
 	if ((rc = log_open_ex(path, a->origin, a->me->sign_sk, &lo,
 	    &a->log)) != 0) {
-		agentd_seterr(err, errlen, "log %s", path);
+		agentd_seterr(err, errlen, "log %s: %s", path,
+		    ferry_strerror(rc));
 		return (rc);
 	}
 	if ((rc = astore_open(a->log, &a->store)) != 0) {
-		agentd_seterr(err, errlen, "store in %s", path);
+		agentd_seterr(err, errlen, "store in %s: %s", path,
+		    ferry_strerror(rc));
 		return (rc);
 	}
 	if ((rc = agentd_spool_recover(a)) != 0) {
@@ -184,8 +198,8 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		rc = agentd_adopt_roster(a, next, a->conf.roster, 1);
 		if (rc == FERRY_ENOSPC || rc == FERRY_EIO ||
 		    rc == FERRY_ELMDB) {
-			agentd_seterr(err, errlen, "adopting roster %s",
-			    a->conf.roster);
+			agentd_seterr(err, errlen, "adopting roster %s: %s",
+			    a->conf.roster, ferry_strerror(rc));
 			return (rc);
 		}
 	}

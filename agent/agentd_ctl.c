@@ -323,6 +323,12 @@ prep_reply(struct agentd *a, json_t *req, struct ctl_pend *p)
 		return;
 	}
 	astore_in_clear(&in);
+	/* Only the thread the schema describes: no accepting a response. */
+	if ((rc = referral_answer_check(in.kind, in.response, resp, err,
+	    sizeof(err))) != 0) {
+		p->early = fail(rc, err);
+		return;
+	}
 	memset(&who, 0, sizeof(who));
 	who.name = json_string_value(json_object_get(req, "name"));
 	who.organisation = json_string_value(json_object_get(req,

@@ -22,9 +22,9 @@ void agentd_idhex(char out[2 * FERRY_MSGID_LEN + 1],
 /** agentd_copy_str(dst, cap, s): ${s} into ${dst}, cut to fit ${cap}. */
 void agentd_copy_str(char *dst, size_t cap, const char *s);
 
-/** agentd_seterr(err, errlen, fmt, arg): ${fmt} of ${arg} into ${err}. */
-void agentd_seterr(char *err, size_t errlen, const char *fmt,
-    const char *arg);
+/** agentd_seterr(err, errlen, fmt, ...): ${fmt} of the arguments into ${err}. */
+void agentd_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */
 void agentd_crash_point(const char *point);

@@ -116,8 +116,8 @@ agentd_roster_load(struct agentd *a, char *err, size_t errlen)
 	int rc;
 
 	if ((rc = agentd_roster_read(a->conf.roster, &conf)) != 0) {
-		agentd_seterr(err, errlen, "roster %s: cannot read or parse",
-		    a->conf.roster);
+		agentd_seterr(err, errlen, "roster %s: cannot read or parse: %s",
+		    a->conf.roster, ferry_strerror(rc));
 		return (rc);
 	}
 	if (roster_verify_genesis(conf, a->conf.roster_pin, 0, why,
@@ -129,7 +129,7 @@ agentd_roster_load(struct agentd *a, char *err, size_t errlen)
 			goto fail;
 		if (stat(path, &st) != 0 && (rc = roster_save(a, r)) != 0) {
 			agentd_seterr(err, errlen, "cannot save the pinned "
-			    "roster in %s", path);
+			    "roster in %s: %s", path, ferry_strerror(rc));
 			goto fail;
 		}
 	} else if (conf->version == 1) {
@@ -150,8 +150,8 @@ agentd_roster_load(struct agentd *a, char *err, size_t errlen)
 		if ((rc = agentd_roster_path(a, lowest, path,
 		    sizeof(path))) != 0 ||
 		    (rc = agentd_roster_read(path, &r)) != 0) {
-			agentd_seterr(err, errlen, "saved roster %s unreadable",
-			    path);
+			agentd_seterr(err, errlen, "saved roster %s unreadable: "
+			    "%s", path, ferry_strerror(rc));
 			goto fail;
 		}
 		if ((rc = roster_verify_genesis(r, a->conf.roster_pin, 0, why,
@@ -173,8 +173,8 @@ agentd_roster_load(struct agentd *a, char *err, size_t errlen)
 		if ((rc = agentd_roster_read(path, &next)) == FERRY_ENOENT)
 			break;
 		if (rc != 0) {
-			agentd_seterr(err, errlen, "saved roster %s unreadable",
-			    path);
+			agentd_seterr(err, errlen, "saved roster %s unreadable: "
+			    "%s", path, ferry_strerror(rc));
 			goto fail;
 		}
 		if ((rc = roster_verify_next(r, next, 0, why,

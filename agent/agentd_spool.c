@@ -205,7 +205,7 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 	if ((rc = ferry_read_file(p->path, REFERRAL_JSON_MAX, &p->buf, &p->len,
 	    0)) != 0) {
 		if (rc == FERRY_ETOOBIG) {
-			snprintf(reason, sizeof(reason), "%s: file: larger "
+			snprintf(reason, sizeof(reason), "%s: json: larger "
 			    "than %u bytes\n", ferry_errname(FERRY_EJSON),
 			    REFERRAL_JSON_MAX);
 			to_failed(a, p->path, name, reason);

@@ -6,6 +6,7 @@
  * (through a->send).  It calls no other file of the agent.
  */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +39,17 @@ agentd_copy_str(char *dst, size_t cap, const char *s)
 	dst[n] = '\0';
 }
 
-/** agentd_seterr(err, errlen, fmt, arg): ${fmt} of ${arg} into ${err}. */
+/** agentd_seterr(err, errlen, fmt, ...): ${fmt} of the arguments into ${err}. */
 void
-agentd_seterr(char *err, size_t errlen, const char *fmt, const char *arg)
+agentd_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
+	va_list ap;
 
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, fmt, arg);
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }
 
 /** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */

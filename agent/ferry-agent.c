@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <sodium.h>
 
 #include "aconf.h"
+#include "cli.h"
 #include "agentd.h"
 #include "alog.h"
 
@@ -37,72 +39,85 @@ on_signal(int sig)
 		stop_flag = 1;
 }
 
-static void
-usage(void)
-{
+/* Each flag and the configuration key it sets. */
+static const struct {
+	int ch;
+	const char *key;
+} flags[] = {
+	{ 'd', "data" }, { 'k', "key" }, { 'R', "roster" },
+	{ 'P', "roster_pin" }, { 'r', "relay" }, { 's', "spool" },
+	{ 'l', "log_level" },
+};
 
-	fprintf(stderr,
-	    "usage: ferry-agent [-c config] [-d data-dir] [-k key-file] "
-	    "[-R roster-file]\n"
-	    "                   [-P roster-pin] [-r relay-endpoint] "
-	    "[-s spool-dir] [-l level]\n");
-	exit(2);
-}
+static int agent_run(int, char **);
 
-static int
-flag(struct aconf *c, const char *key, const char *v)
-{
+static const struct cli_cmd run_cmd = {
+	"", agent_run, "[-c config] [-d data-dir] [-k key-file] "
+	"[-R roster-file] [-P roster-pin] [-r relay-endpoint] [-s spool-dir] "
+	"[-l level]", "an agency's Ferry daemon, in the foreground: outbox, "
+	"inbox, receipts and log", NULL
+};
 
-	if (aconf_set(c, key, v) != 0) {
-		fprintf(stderr, "ferry-agent: bad value for -%s\n", key);
-		return (-1);
-	}
-	return (0);
-}
+static const struct cli_prog prog = {
+	"ferry-agent", "", NULL, 0, &run_cmd,
+	"Each flag sets the configuration key of its name (-P: roster_pin, "
+	"-l: log_level) and wins over the file.  Exit status: 0 clean stop, "
+	"1 run-time failure, 2 usage or configuration error."
+};
 
 int
 main(int argc, char **argv)
 {
+
+	return (cli_main(&prog, argc, argv));
+}
+
+static int
+agent_run(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		CLI_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *vals[sizeof(flags) / sizeof(flags[0])];
 	struct aconf conf;
 	struct agentd a;
 	struct sigaction sa;
 	char err[AGENTD_ERR_MAX], lock[ACONF_PATH_MAX + 16];
 	const char *cfg = NULL;
-	const char *o_data = NULL, *o_key = NULL, *o_roster = NULL;
-	const char *o_pin = NULL, *o_relay = NULL, *o_spool = NULL;
-	const char *o_level = NULL;
+	size_t i;
 	int ch, rc, lockfd;
 
-	while ((ch = getopt(argc, argv, "c:d:k:R:P:r:s:l:h")) != -1) {
-		switch (ch) {
-		case 'c': cfg = optarg; break;
-		case 'd': o_data = optarg; break;
-		case 'k': o_key = optarg; break;
-		case 'R': o_roster = optarg; break;
-		case 'P': o_pin = optarg; break;
-		case 'r': o_relay = optarg; break;
-		case 's': o_spool = optarg; break;
-		case 'l': o_level = optarg; break;
-		default: usage();
+	memset(vals, 0, sizeof(vals));
+	while ((ch = getopt_long(argc, argv, ":c:d:k:R:P:r:s:l:h", lo,
+	    NULL)) != -1) {
+		if (ch == 'c') {
+			cfg = optarg;
+			continue;
 		}
+		if (ch == 'h')
+			return (cli_help());
+		for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+			if (flags[i].ch == ch)
+				break;
+		if (i == sizeof(flags) / sizeof(flags[0]))
+			return (cli_opt_error(ch, argv));
+		vals[i] = optarg;
 	}
 	if (optind != argc)
-		usage();
+		return (cli_usage("unexpected argument '%s'", argv[optind]));
 	aconf_defaults(&conf);
 	/* Every configuration or usage mistake exits 2, run-time failures 1
 	 * (systemd: RestartPreventExitStatus=2). */
 	if (cfg != NULL && aconf_load(&conf, cfg) != 0)
-		return (2);
-	if ((o_data && flag(&conf, "data", o_data)) ||
-	    (o_key && flag(&conf, "key", o_key)) ||
-	    (o_roster && flag(&conf, "roster", o_roster)) ||
-	    (o_pin && flag(&conf, "roster_pin", o_pin)) ||
-	    (o_relay && flag(&conf, "relay", o_relay)) ||
-	    (o_spool && flag(&conf, "spool", o_spool)) ||
-	    (o_level && flag(&conf, "log_level", o_level)))
-		return (2);
-	if (aconf_check(&conf) != 0)
-		return (2);
+		return (CLI_USAGE);
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (vals[i] != NULL && aconf_set(&conf, flags[i].key,
+		    vals[i]) != 0)
+			return (cli_usage("bad value for -%c (%s): '%s'",
+			    flags[i].ch, flags[i].key, vals[i]));
+	if (aconf_check(&conf, cfg) != 0)
+		return (CLI_USAGE);
 	alog_set_level(conf.log_level);
 
 	/* No core dumps, no ptrace by others: they would get key material. */
@@ -131,15 +146,20 @@ main(int argc, char **argv)
 		return (1);
 	}
 	snprintf(lock, sizeof(lock), "%s/agent.lock", conf.data);
-	if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
-	    flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+	if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		fprintf(stderr, "ferry-agent: cannot open %s: %s\n", lock,
+		    strerror(errno));
+		return (1);
+	}
+	if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
 		fprintf(stderr, "ferry-agent: %s: another ferry-agent uses "
 		    "this data folder\n", conf.data);
 		return (1);
 	}
 
 	if ((rc = agentd_open(&a, &conf, err, sizeof(err))) != 0) {
-		alog(ALOG_ERROR, "start", "%s: %s", err, ferry_strerror(rc));
+		/* ${err} names the cause; the code is for searching. */
+		alog(ALOG_ERROR, "start", "%s (%s)", err, ferry_errname(rc));
 		agentd_close(&a);
 		return (1);
 	}

@@ -5,8 +5,8 @@
  *
  *   ferry [--data DIR] send --to AGENCY FILE.json
  *   ferry [--data DIR] reply MSGID --accept | --decline REASON |
- *         --need-info TEXT | --close  [--narrative TEXT] [--name NAME]
- *         [--organisation ORG]
+ *         --need-info TEXT | --provide-info TEXT | --close
+ *         [--narrative TEXT] [--name NAME] [--organisation ORG]
  *   ferry [--data DIR] inbox [--json]
  *   ferry [--data DIR] outbox [--json]
  *   ferry [--data DIR] show MSGID
@@ -35,6 +35,7 @@
 #include <zmq.h>
 
 #include "alog.h"
+#include "cli.h"
 #include "ferry.h"
 #include "referral.h"
 
@@ -47,23 +48,30 @@ static int call_stores;
 /* <data>/cli-pending/<hash>: the request id of that request (set_request_id). */
 static char pending_path[4200];
 
-struct cmd {
-	const char *name;
-	int (*fn)(int, char **);
-	const char *usage;
-};
-
-static void usage_all(void);
-
+/*
+ * The control socket ${path} is there, but this user may not use it (the
+ * data folder is the agent's alone, mode 0700): say so and whom to run
+ * as, rather than "not running".  Returns 1.
+ */
 static int
-usage_err(const char *u)
+no_access(const char *path)
 {
+	char who[64];
 
-	fprintf(stderr, "usage: ferry [--data DIR] %s\n", u);
-	return (2);
+	if (ferry_owner(data_dir, who, sizeof(who)) == 0)
+		fprintf(stderr, "ferry: permission denied on %s: run as the "
+		    "agent's user (%s): e.g. runuser -u %s -- ferry ...\n",
+		    path, who, who);
+	else
+		fprintf(stderr, "ferry: permission denied on %s: run as the "
+		    "agent's user (the owner of %s)\n", path, data_dir);
+	return (1);
 }
 
-/* A stale socket file refuses connections: tell "not running" at once. */
+/*
+ * A stale socket file refuses connections: tell "not running" at once
+ * (-1); a socket this user may not connect to: -2.
+ */
 static int
 probe(const char *path)
 {
@@ -79,6 +87,8 @@ probe(const char *path)
 		return (0);
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
+	if (rc != 0 && (errno == EACCES || errno == EPERM))
+		return (-2);
 	return (rc != 0 && (errno == ECONNREFUSED || errno == ENOENT) ? -1 :
 	    0);
 }
@@ -86,7 +96,8 @@ probe(const char *path)
 /*
  * Send one request (and optional document) to the agent; on success
  * *${reply} is the parsed JSON answer and *${body} (may be NULL) the
- * second frame, NUL-terminated.  Prints its own errors; returns 0 or 1.
+ * second frame, NUL-terminated.  Prints its own errors; returns 0, 1, or
+ * 2 (no data folder given: a usage error).
  */
 static int
 call(json_t *req, const void *doc, size_t doclen, json_t **reply,
@@ -97,7 +108,7 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	void *ctx = NULL, *s = NULL;
 	zmq_msg_t m;
 	json_error_t jerr;
-	int t = CLI_TIMEOUT_MS, zero = 0, rc = 1, more;
+	int t = CLI_TIMEOUT_MS, zero = 0, rc = 1, more, pr;
 	const char *again = ": start ferry-agent, then run the same command "
 	    "again: if an earlier run reached the agent, it will not be sent "
 	    "twice";
@@ -114,15 +125,25 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 		if (errno == 0 && *end == '\0' && secs > 0 && secs < 86400)
 			t = (int)secs * 1000;
 	}
+	if (data_dir == NULL || data_dir[0] == '\0')
+		return (cli_usage("no data folder: give --data DIR or set "
+		    "FERRY_DATA to the agent's data folder"));
 	if ((size_t)snprintf(path, sizeof(path), "%s/control", data_dir) >=
-	    sizeof(path))
+	    sizeof(path)) {
+		fprintf(stderr, "ferry: %s/control: path too long\n",
+		    data_dir);
 		return (1);
+	}
+	if (stat(path, &st) != 0 && (errno == EACCES || errno == EPERM))
+		return (no_access(path));
 	if (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		fprintf(stderr, "ferry: the agent is not running (no control "
 		    "socket at %s)%s\n", path, call_stores ? again : "");
 		return (1);
 	}
-	if (probe(path) != 0) {
+	if ((pr = probe(path)) == -2)
+		return (no_access(path));
+	if (pr != 0) {
 		fprintf(stderr, "ferry: the agent is not running (nothing "
 		    "listens on %s)%s\n", path, call_stores ? again : "");
 		return (1);
@@ -225,7 +246,8 @@ set_request_id(json_t *req, const void *doc, size_t doclen)
 	free(rs);
 	ferry_hex(hx, h, 32);
 	pending_path[0] = '\0';
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/cli-pending", data_dir) <
+	if (data_dir != NULL && data_dir[0] != '\0' &&
+	    (size_t)snprintf(dir, sizeof(dir), "%s/cli-pending", data_dir) <
 	    sizeof(dir) && (mkdir(dir, 0700) == 0 || errno == EEXIST) &&
 	    (size_t)snprintf(pending_path, sizeof(pending_path), "%s/%s", dir,
 	    hx) >= sizeof(pending_path))
@@ -365,6 +387,17 @@ print_json(json_t *r)
 	return (0);
 }
 
+/* A document over the schema's limit, said as the agent would say it. */
+static int
+too_big(const char *what)
+{
+
+	fprintf(stderr, "ferry: %s: json: larger than %u bytes %s (the "
+	    "limit of a referral document: referral-schema.md section 1)\n",
+	    what, REFERRAL_JSON_MAX, ferry_errname(FERRY_EJSON));
+	return (1);
+}
+
 static int
 read_doc(const char *path, uint8_t **buf, size_t *len)
 {
@@ -376,8 +409,9 @@ read_doc(const char *path, uint8_t **buf, size_t *len)
 	if (strcmp(path, "-") != 0) {
 		if ((rc = ferry_read_file(path, REFERRAL_JSON_MAX, buf, len,
 		    0)) != 0) {
+			if (rc == FERRY_ETOOBIG)
+				return (too_big(path));
 			fprintf(stderr, "ferry: %s: %s\n", path,
-			    rc == FERRY_ETOOBIG ? "too big" :
 			    rc == FERRY_ENOENT ? "no such file" :
 			    ferry_strerror(rc));
 			return (1);
@@ -389,9 +423,8 @@ read_doc(const char *path, uint8_t **buf, size_t *len)
 	while ((r = fread(b + n, 1, cap - n, stdin)) > 0) {
 		n += r;
 		if (n > REFERRAL_JSON_MAX) {
-			fprintf(stderr, "ferry: stdin: too big\n");
 			free(b);
-			return (1);
+			return (too_big("stdin"));
 		}
 		if (n == cap) {
 			cap *= 2;
@@ -409,28 +442,76 @@ read_doc(const char *path, uint8_t **buf, size_t *len)
 
 /* ---- subcommands ------------------------------------------------------- */
 
+/*
+ * The operands after the options: ${lo} to ${hi} of them, the first
+ * named ${what} in the error.  -1 to go on, else the exit status.
+ */
+static int
+operands(int argc, char **argv, int lo, int hi, const char *what)
+{
+
+	if (argc - optind < lo)
+		return (cli_usage("missing %s", what));
+	if (argc - optind > hi)
+		return (cli_usage("unexpected argument '%s'", argv[optind +
+		    hi]));
+	return (-1);
+}
+
+/*
+ * The options of a command that takes only [--json] (*${js}; NULL: not
+ * even that), then operands (see operands()).  -1 to go on, else the
+ * exit status (help, version, a usage error).
+ */
+static int
+json_opt(int argc, char **argv, int *js, int lo, int hi, const char *what)
+{
+	static const struct option opts[] = {
+		CLI_LONGOPTS,
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const struct option none[] = {
+		CLI_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	if (js != NULL)
+		*js = 0;
+	while ((ch = getopt_long(argc, argv, ":", js != NULL ? opts : none,
+	    NULL)) != -1) {
+		if (ch != 'j')
+			return (cli_opt_error(ch, argv));
+		*js = 1;
+	}
+	return (operands(argc, argv, lo, hi, what));
+}
+
 static int
 c_send(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "to", required_argument, NULL, 't' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *u = "send --to AGENCY FILE.json";
 	const char *to = NULL;
 	uint8_t *doc;
 	size_t len;
 	json_t *req, *r;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "t:", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":t:", lo, NULL)) != -1) {
 		if (ch == 't')
 			to = optarg;
 		else
-			return (usage_err(u));
+			return (cli_opt_error(ch, argv));
 	}
-	if (to == NULL || optind != argc - 1)
-		return (usage_err(u));
+	if (to == NULL)
+		return (cli_usage("missing --to AGENCY"));
+	if ((rc = operands(argc, argv, 1, 1, "FILE.json")) >= 0)
+		return (rc);
 	if (read_doc(argv[optind], &doc, &len) != 0)
 		return (1);
 	req = json_pack("{s:s, s:s}", "cmd", "send", "to", to);
@@ -444,7 +525,7 @@ c_send(int argc, char **argv)
 	json_decref(req);
 	free(doc);
 	if (rc != 0)
-		return (1);
+		return (rc);
 	if (!is_ok(r))
 		rc = print_fail(r);
 	else
@@ -460,35 +541,45 @@ c_reply(int argc, char **argv)
 		{ "accept", no_argument, NULL, 'a' },
 		{ "decline", required_argument, NULL, 'd' },
 		{ "need-info", required_argument, NULL, 'i' },
+		{ "provide-info", required_argument, NULL, 'p' },
 		{ "close", no_argument, NULL, 'c' },
 		{ "narrative", required_argument, NULL, 'n' },
 		{ "name", required_argument, NULL, 'N' },
 		{ "organisation", required_argument, NULL, 'O' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *u = "reply MSGID --accept | --decline REASON | "
-	    "--need-info TEXT | --close [--narrative TEXT] [--name NAME] "
-	    "[--organisation ORG]";
 	const char *resp = NULL, *reason = NULL, *narr = NULL, *name = NULL;
-	const char *org = NULL;
+	const char *org = NULL, *info = NULL;
 	json_t *req, *r;
 	int ch, rc, nresp = 0;
 
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'a': resp = "accepted"; nresp++; break;
 		case 'd': resp = "declined"; reason = optarg; nresp++; break;
-		case 'i': resp = "more-information-needed"; narr = optarg;
+		case 'i': resp = "more-information-needed"; reason = optarg;
+			nresp++; break;
+		case 'p': resp = "information-provided"; info = optarg;
 			nresp++; break;
 		case 'c': resp = "closed"; nresp++; break;
 		case 'n': narr = optarg; break;
 		case 'N': name = optarg; break;
 		case 'O': org = optarg; break;
-		default: return (usage_err(u));
+		default: return (cli_opt_error(ch, argv));
 		}
 	}
-	if (nresp != 1 || optind != argc - 1)
-		return (usage_err(u));
+	if (nresp != 1)
+		return (cli_usage("give one of --accept, --decline, "
+		    "--need-info, --provide-info, --close"));
+	/* The information provided is the response's narrative. */
+	if (info != NULL && narr != NULL)
+		return (cli_usage("--provide-info TEXT is the response's "
+		    "narrative: leave out --narrative"));
+	if ((rc = operands(argc, argv, 1, 1, "MSGID")) >= 0)
+		return (rc);
+	if (info != NULL)
+		narr = info;
 	req = json_pack("{s:s, s:s, s:s}", "cmd", "reply", "msg_id",
 	    argv[optind], "response", resp);
 	if (reason)
@@ -507,7 +598,7 @@ c_reply(int argc, char **argv)
 	request_done(rc == 0);
 	json_decref(req);
 	if (rc != 0)
-		return (1);
+		return (rc);
 	if (!is_ok(r))
 		rc = print_fail(r);
 	else
@@ -519,29 +610,18 @@ c_reply(int argc, char **argv)
 static int
 list(int argc, char **argv, const char *cmd)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	char u[64], t[32];
+	char t[32];
 	json_t *req, *r, *m;
 	size_t i;
-	int ch, js = 0, rc, in = strcmp(cmd, "inbox") == 0;
+	int js, rc, in = strcmp(cmd, "inbox") == 0;
 
-	snprintf(u, sizeof(u), "%s [--json]", cmd);
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch == 'j')
-			js = 1;
-		else
-			return (usage_err(u));
-	}
-	if (optind != argc)
-		return (usage_err(u));
+	if ((rc = json_opt(argc, argv, &js, 0, 0, "")) >= 0)
+		return (rc);
 	req = json_pack("{s:s}", "cmd", cmd);
 	rc = call(req, NULL, 0, &r, NULL);
 	json_decref(req);
 	if (rc != 0)
-		return (1);
+		return (rc);
 	if (!is_ok(r)) {
 		rc = print_fail(r);
 	} else if (js) {
@@ -601,25 +681,14 @@ cmp_msg(const void *x, const void *y)
 static int
 c_thread(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
 	static const char *boxes[] = { "outbox", "inbox" };
-	const char *u = "thread [--json] CASE";
 	json_t *req, *r, *m, *all, **v;
 	size_t i, k, n;
 	char t[32];
-	int ch, js = 0, rc = 0;
+	int js, rc;
 
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch == 'j')
-			js = 1;
-		else
-			return (usage_err(u));
-	}
-	if (optind != argc - 1)
-		return (usage_err(u));
+	if ((rc = json_opt(argc, argv, &js, 1, 1, "CASE")) >= 0)
+		return (rc);
 	all = json_array();
 	for (k = 0; k < 2; k++) {
 		req = json_pack("{s:s}", "cmd", boxes[k]);
@@ -627,7 +696,7 @@ c_thread(int argc, char **argv)
 		json_decref(req);
 		if (rc != 0) {
 			json_decref(all);
-			return (1);
+			return (rc);
 		}
 		if (!is_ok(r)) {
 			rc = print_fail(r);
@@ -709,13 +778,13 @@ c_show(int argc, char **argv)
 	char *body;
 	int rc;
 
-	if (argc != 2)
-		return (usage_err("show MSGID"));
-	req = json_pack("{s:s, s:s}", "cmd", "show", "msg_id", argv[1]);
+	if ((rc = json_opt(argc, argv, NULL, 1, 1, "MSGID")) >= 0)
+		return (rc);
+	req = json_pack("{s:s, s:s}", "cmd", "show", "msg_id", argv[optind]);
 	rc = call(req, NULL, 0, &r, &body);
 	json_decref(req);
 	if (rc != 0)
-		return (1);
+		return (rc);
 	if (!is_ok(r) || body == NULL)
 		rc = print_fail(r);
 	else {
@@ -783,30 +852,19 @@ print_message(json_t *m)
 static int
 c_status(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *u = "status [--json] [MSGID]";
 	json_t *req, *r, *g, *q;
 	char t[32];
-	int ch, js = 0, rc;
+	int js, rc;
 
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch == 'j')
-			js = 1;
-		else
-			return (usage_err(u));
-	}
-	if (optind < argc - 1)
-		return (usage_err(u));
+	if ((rc = json_opt(argc, argv, &js, 0, 1, "")) >= 0)
+		return (rc);
 	req = json_pack("{s:s}", "cmd", "status");
 	if (optind == argc - 1)
 		json_object_set_new(req, "msg_id", json_string(argv[optind]));
 	rc = call(req, NULL, 0, &r, NULL);
 	json_decref(req);
 	if (rc != 0)
-		return (1);
+		return (rc);
 	if (!is_ok(r)) {
 		rc = print_fail(r);
 	} else if (js) {
@@ -857,25 +915,17 @@ c_status(int argc, char **argv)
 static int
 c_partners(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 }
-	};
 	json_t *req, *r, *p;
 	size_t i;
-	int ch, js = 0, rc;
+	int js, rc;
 
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch == 'j')
-			js = 1;
-		else
-			return (usage_err("partners [--json]"));
-	}
+	if ((rc = json_opt(argc, argv, &js, 0, 0, "")) >= 0)
+		return (rc);
 	req = json_pack("{s:s}", "cmd", "partners");
 	rc = call(req, NULL, 0, &r, NULL);
 	json_decref(req);
 	if (rc != 0)
-		return (1);
+		return (rc);
 	if (!is_ok(r))
 		rc = print_fail(r);
 	else if (js)
@@ -892,77 +942,56 @@ c_partners(int argc, char **argv)
 	return (rc);
 }
 
-static const struct cmd cmds[] = {
-	{ "send", c_send, "send --to AGENCY FILE.json   send a referral; "
-	    "prints its message id" },
-	{ "reply", c_reply, "reply MSGID --accept|--decline R|--need-info T|"
-	    "--close   answer a received referral" },
-	{ "inbox", c_inbox, "inbox [--json]   received messages" },
-	{ "outbox", c_outbox, "outbox [--json]   sent messages and states" },
-	{ "show", c_show, "show MSGID   the decrypted referral (JSON)" },
-	{ "thread", c_thread, "thread [--json] CASE   every message of a "
-	    "case, oldest first" },
-	{ "status", c_status, "status [--json] [MSGID]   agent health, or "
-	    "one message's state" },
-	{ "partners", c_partners, "partners [--json]   agencies in the "
-	    "roster" },
+static const struct cli_cmd cmds[] = {
+	{ "send", c_send, "--to AGENCY FILE.json",
+	    "send a referral (FILE - reads stdin); prints its message id",
+	    NULL },
+	{ "reply", c_reply, "MSGID --accept | --decline REASON | "
+	    "--need-info TEXT | --provide-info TEXT | --close "
+	    "[--narrative TEXT] [--name NAME] [--organisation ORG]",
+	    "answer a received message, in the case's thread", NULL },
+	{ "inbox", c_inbox, "[--json]", "received messages", NULL },
+	{ "outbox", c_outbox, "[--json]", "sent messages and their states",
+	    NULL },
+	{ "show", c_show, "MSGID", "the decrypted document (JSON)", NULL },
+	{ "thread", c_thread, "[--json] CASE", "every message of a case, "
+	    "oldest first", NULL },
+	{ "status", c_status, "[--json] [MSGID]", "the agent's health, or "
+	    "one message's state", NULL },
+	{ "partners", c_partners, "[--json]", "the agencies in the roster",
+	    NULL },
 };
 
-static void
-usage_all(void)
-{
-	size_t i;
-
-	fprintf(stderr, "usage: ferry [--data DIR] COMMAND [ARGS]\n"
-	    "  (DIR defaults to $FERRY_DATA: the agent's data folder)\n");
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(stderr, "  %s\n", cmds[i].usage);
-}
+static const struct cli_prog prog = {
+	"ferry", "[--data DIR]", cmds, sizeof(cmds) / sizeof(cmds[0]), NULL,
+	"DIR defaults to $FERRY_DATA: the agent's data folder.  Exit status: "
+	"0 success, 1 failure, 2 usage."
+};
 
 int
 main(int argc, char **argv)
 {
-	size_t i;
-	int ch;
 	static const struct option lo[] = {
 		{ "data", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
+	int ch;
 
 	if (sodium_init() < 0) {
 		fprintf(stderr, "ferry: libsodium failed to initialise\n");
 		return (1);
 	}
+	cli_start(&prog);
 	data_dir = getenv("FERRY_DATA");
-	/* '+': stop at the subcommand; its options are parsed by it. */
-	while ((ch = getopt_long(argc, argv, "+d:h", lo, NULL)) != -1) {
+	/* '+': stop at the command; its options are parsed by it. */
+	while ((ch = getopt_long(argc, argv, "+:d:h", lo, NULL)) != -1) {
 		if (ch == 'd')
 			data_dir = optarg;
-		else {
-			usage_all();
-			return (2);
-		}
+		else
+			return (cli_opt_error(ch == 'h' ? CLI_OPT_HELP : ch,
+			    argv));
 	}
-	if (optind >= argc) {
-		usage_all();
-		return (2);
-	}
-	if (data_dir == NULL || data_dir[0] == '\0') {
-		fprintf(stderr, "ferry: no data folder: use --data DIR or set "
-		    "FERRY_DATA\n");
-		return (2);
-	}
-	argc -= optind;
-	argv += optind;
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(argv[0], cmds[i].name) == 0) {
-			/* 0: GNU getopt starts afresh (permuting again). */
-			optind = 0;
-			return (cmds[i].fn(argc, argv));
-		}
-	}
-	fprintf(stderr, "ferry: unknown command \"%s\"\n", argv[0]);
-	usage_all();
-	return (2);
+	/* The command's name is argv[1] for cli_main. */
+	return (cli_main(&prog, argc - optind + 1, argv + optind - 1));
 }

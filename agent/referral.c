@@ -417,22 +417,30 @@ enum_index(const char *const *e, const char *s)
 	return (-1);
 }
 
+/* The words of ${e} (NULL-terminated) into ${out}, ", " between them. */
+static void
+join_words(const char *const *e, char *out, size_t cap)
+{
+	size_t off = 0;
+	int i;
+
+	out[0] = '\0';
+	for (i = 0; e[i] != NULL; i++) {
+		int n = snprintf(out + off, cap - off, "%s%s", i ? ", " : "",
+		    e[i]);
+
+		if (n < 0 || (size_t)n >= cap - off)
+			break;
+		off += (size_t)n;
+	}
+}
+
 static int
 fail_enum(struct ctx *c, const char *path, const char *const *e)
 {
 	char list[REFERRAL_ERR_MAX];
-	size_t off = 0;
-	int i;
 
-	list[0] = '\0';
-	for (i = 0; e[i] != NULL; i++) {
-		int n = snprintf(list + off, sizeof(list) - off, "%s%s",
-		    i ? ", " : "", e[i]);
-
-		if (n < 0 || (size_t)n >= sizeof(list) - off)
-			break;
-		off += (size_t)n;
-	}
+	join_words(e, list, sizeof(list));
 	return (fail(c, FERRY_ESCHEMA, path, "must be one of %s", list));
 }
 
@@ -1366,4 +1374,72 @@ done:
 	json_decref(p);
 	json_decref(d);
 	return (rc);
+}
+
+/*
+ * The thread of a case (docs/referral-schema.md, "The thread"): which
+ * responses may answer a received message, by what that message is.  A
+ * referral opens the thread; more-information-needed asks the referrer,
+ * who answers it with information-provided; accepted and declined end
+ * the exchange but for closed; closed ends the thread.  closed may
+ * answer anything still open, so either side can close a case.
+ */
+static const char *const ans_referral[] = { "accepted", "declined",
+    "more-information-needed", "closed", NULL };
+static const char *const ans_needinfo[] = { "information-provided",
+    "closed", NULL };
+static const char *const ans_closed_only[] = { "closed", NULL };
+static const char *const ans_none[] = { NULL };
+
+static const struct {
+	const char *answered;		/* "referral", or a response */
+	const char *const *answers;	/* what may answer it */
+} thread_rules[] = {
+	{ "referral", ans_referral },
+	{ "more-information-needed", ans_needinfo },
+	{ "information-provided", ans_referral },
+	{ "accepted", ans_closed_only },
+	{ "declined", ans_closed_only },
+	{ "closed", ans_none },
+};
+
+/** referral_answer_check(kind, response, answer, err, errlen): may ${answer} answer a received message of ${kind} (its response ${response})? */
+int
+referral_answer_check(const char *kind, const char *response,
+    const char *answer, char *err, size_t errlen)
+{
+	struct ctx c = { err, errlen, 0, 0, 0 };
+	char list[REFERRAL_ERR_MAX];
+	const char *what;
+	size_t i;
+
+	clear_err(err, errlen);
+	if (kind == NULL || answer == NULL)
+		return (fail(&c, FERRY_EINVAL, "", "missing argument"));
+	if (enum_index(responses, answer) < 0)
+		return (fail_enum(&c, "response", responses));
+	if (strcmp(kind, "referral") == 0)
+		what = kind;
+	else if (strcmp(kind, "response") == 0 && response != NULL)
+		what = response;
+	else
+		return (fail(&c, FERRY_EINVAL, "in_reply_to", "the message "
+		    "answered is neither a referral nor a response"));
+	for (i = 0; i < sizeof(thread_rules) / sizeof(thread_rules[0]); i++) {
+		if (strcmp(thread_rules[i].answered, what) != 0)
+			continue;
+		if (enum_index(thread_rules[i].answers, answer) >= 0)
+			return (0);
+		if (thread_rules[i].answers[0] == NULL)
+			return (fail(&c, FERRY_ESCHEMA, "response", "the case "
+			    "is closed: a closed response takes no answer "
+			    "(the thread, referral-schema.md section 4)"));
+		join_words(thread_rules[i].answers, list, sizeof(list));
+		return (fail(&c, FERRY_ESCHEMA, "response", "%s cannot "
+		    "answer %s%s: it is answered with %s (the thread, "
+		    "referral-schema.md section 4)", answer, what == kind ?
+		    "a " : "a response ", what, list));
+	}
+	return (fail(&c, FERRY_EINVAL, "in_reply_to", "the message answered "
+	    "has an unknown response"));
 }

@@ -157,4 +157,18 @@ int referral_response_json(const char *case_id, const uint8_t *in_reply_to,
     const struct referral_party *responder, char **json_out, char *err,
     size_t errlen);
 
+/**
+ * referral_answer_check(kind, response, answer, err, errlen): whether a
+ * response ${answer} may answer a received message whose message_kind is
+ * ${kind} ("referral" or "response") and, for a response, whose response
+ * is ${response} (may be NULL for a referral): the thread of
+ * docs/referral-schema.md section 4 (information-provided answers only
+ * more-information-needed; accepted and declined take only closed;
+ * closed takes nothing).  0, or FERRY_ESCHEMA with "response: ANSWER
+ * cannot answer ...: it is answered with ..." in ${err}; FERRY_EINVAL
+ * for a ${kind} or ${response} that is neither.
+ */
+int referral_answer_check(const char *kind, const char *response,
+    const char *answer, char *err, size_t errlen);
+
 #endif

@@ -42,8 +42,22 @@ int audit_read_key(const char *arg, uint8_t pk[32]);
 /** audit_party(origin): the party id of an origin "ferry/<id>" (the last component). */
 const char *audit_party(const char *origin);
 
+/**
+ * audit_open(dir, out): open the log in ${dir} read-only into *${out}, or
+ * say on stderr why not (a folder this user may not read: whose it is,
+ * and to audit a copy) and return its FERRY_E* code.
+ */
+int audit_open(const char *dir, struct log **out);
+
 /** audit_load_tab(l, t): index every entry of ${l} by message id. */
 int audit_load_tab(struct log *l, struct msgtab *t);
+
+/**
+ * audit_operands(argc, argv, names): after getopt, exactly the operands
+ * ${names} ("LOGDIR MSGID": one word each).  -1 if so, else a usage
+ * error naming the first one missing, or the first one too many (2).
+ */
+int audit_operands(int argc, char **argv, const char *names);
 
 int cmd_verify(int argc, char **argv);
 int cmd_prove(int argc, char **argv);

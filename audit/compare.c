@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "ferry.h"
 #include "log.h"
 #include "note.h"
@@ -211,11 +212,8 @@ open_side(struct side *s, const char *dir, const char *keyarg)
 	int rc;
 
 	s->dir = dir;
-	if ((rc = log_open(dir, NULL, NULL, &s->l)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", dir,
-		    ferry_strerror(rc));
+	if (audit_open(dir, &s->l) != 0)
 		return (-1);
-	}
 	s->self = audit_party(log_origin(s->l));
 	if (keyarg != NULL) {
 		if (audit_read_key(keyarg, s->pk) != 0) {
@@ -225,8 +223,8 @@ open_side(struct side *s, const char *dir, const char *keyarg)
 		}
 	} else
 		log_pubkey(s->l, s->pk);
-	if (msgtab_init(&s->t) != 0 || (rc = audit_load_tab(s->l,
-	    &s->t)) != 0) {
+	if ((rc = msgtab_init(&s->t)) != 0 ||
+	    (rc = audit_load_tab(s->l, &s->t)) != 0) {
 		fprintf(stderr, "ferry-audit: %s: %s\n", dir,
 		    ferry_strerror(rc));
 		return (-1);
@@ -262,6 +260,7 @@ cmd_compare(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key-a", required_argument, NULL, 'a' },
 		{ "key-b", required_argument, NULL, 'b' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct side a, b;
@@ -271,17 +270,17 @@ cmd_compare(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "a:b:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":a:b:", opts, NULL)) != -1) {
 		if (ch == 'a')
 			ka = optarg;
 		else if (ch == 'b')
 			kb = optarg;
 		else
-			goto usage;
+			return (cli_opt_error(ch, argv));
 	}
-	if (optind != argc - 2)
-		goto usage;
+	if ((ret = audit_operands(argc, argv, "LOGDIR_A LOGDIR_B")) >= 0)
+		return (ret);
+	ret = 1;
 	if (open_side(&a, argv[optind], ka) != 0 ||
 	    open_side(&b, argv[optind + 1], kb) != 0)
 		goto out;
@@ -311,12 +310,6 @@ cmd_compare(int argc, char **argv)
 		ret = 0;
 	} else
 		printf("FAILED: %d discrepancies\n", ndisc);
-	goto out;
-
-usage:
-	fprintf(stderr, "usage: ferry-audit compare LOGDIR_A LOGDIR_B "
-	    "[--key-a PUBKEY] [--key-b PUBKEY]\n");
-	ret = 2;
 out:
 	close_side(&a);
 	close_side(&b);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "ferry.h"
 #include "log.h"
 #include "merkle.h"
@@ -56,6 +57,7 @@ cmd_export(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "csv", no_argument, NULL, 'c' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ex x = { -1, 0 };
@@ -63,22 +65,19 @@ cmd_export(int argc, char **argv)
 	uint64_t bad = 0;
 	int ch, rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "jc", opts, NULL)) != -1) {
-		if (ch == 'j' && x.json == -1)
-			x.json = 1;
-		else if (ch == 'c' && x.json == -1)
-			x.json = 0;
-		else
-			goto usage;
+	while ((ch = getopt_long(argc, argv, ":jc", opts, NULL)) != -1) {
+		if (ch != 'j' && ch != 'c')
+			return (cli_opt_error(ch, argv));
+		if (x.json != -1)
+			return (cli_usage("give one of --json and --csv"));
+		x.json = ch == 'j';
 	}
-	if (optind != argc - 1 || x.json == -1)
-		goto usage;
-	if ((rc = log_open(argv[optind], NULL, NULL, &l)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
-		    ferry_strerror(rc));
+	if (x.json == -1)
+		return (cli_usage("give one of --json and --csv"));
+	if ((rc = audit_operands(argc, argv, "LOGDIR")) >= 0)
+		return (rc);
+	if (audit_open(argv[optind], &l) != 0)
 		return (1);
-	}
 	if (x.json)
 		printf("{\"origin\": \"%s\", \"entries\": [", log_origin(l));
 	else
@@ -94,8 +93,4 @@ cmd_export(int argc, char **argv)
 		return (1);
 	}
 	return (fflush(stdout) == 0 ? 0 : 1);
-
-usage:
-	fprintf(stderr, "usage: ferry-audit export LOGDIR --json | --csv\n");
-	return (2);
 }

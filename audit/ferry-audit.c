@@ -4,6 +4,7 @@
  * Exit status: 0 all holds, 1 a verification failed, 2 usage.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,37 +12,50 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "ferry.h"
 #include "log.h"
 
-static const struct {
-	const char *name;
-	int (*fn)(int, char **);
-	const char *usage;
-} cmds[] = {
-	{ "verify", cmd_verify, "verify LOGDIR [--key PUBKEY] [--roster FILE]... "
-	    "[--pin FINGERPRINT] [--checkpoint FILE]...\n\trecompute the tree, "
-	    "check checkpoints, entries, envelopes; --pin: the oldest roster's "
-	    "fingerprint" },
-	{ "prove", cmd_prove, "prove LOGDIR MSGID [--kind KIND] > PROOF\n\t"
-	    "inclusion proof of a message's entry under the latest checkpoint" },
-	{ "check-proof", cmd_check_proof, "check-proof FILE --key PUBKEY "
-	    "[--origin ORIGIN]\n\tverify a proof offline" },
-	{ "compare", cmd_compare, "compare LOGDIR_A LOGDIR_B [--key-a PUBKEY] "
-	    "[--key-b PUBKEY]\n\taccount for each party's messages in the "
-	    "other's log" },
-	{ "export", cmd_export, "export LOGDIR --json | --csv\n\tevery entry, "
-	    "for other tools" },
+static const struct cli_cmd cmds[] = {
+	{ "verify", cmd_verify, "LOGDIR [--key PUBKEY] [--roster FILE]... "
+	    "[--pin FINGERPRINT] [--checkpoint FILE]...", "recompute the tree, "
+	    "check checkpoints, entries, envelopes (--pin: the fingerprint of "
+	    "the oldest --roster)", NULL },
+	{ "prove", cmd_prove, "LOGDIR MSGID [--kind KIND]", "write an "
+	    "inclusion proof of a message's entry under the latest checkpoint "
+	    "to stdout", NULL },
+	{ "check-proof", cmd_check_proof, "FILE --key PUBKEY "
+	    "[--origin ORIGIN]", "verify a proof offline", NULL },
+	{ "compare", cmd_compare, "LOGDIR_A LOGDIR_B [--key-a PUBKEY] "
+	    "[--key-b PUBKEY]", "account for each party's messages in the "
+	    "other's log", NULL },
+	{ "export", cmd_export, "LOGDIR --json | --csv", "every entry, for "
+	    "other tools", NULL },
 };
 
-static void
-usage(void)
-{
-	size_t i;
+static const struct cli_prog prog = {
+	"ferry-audit", "", cmds, sizeof(cmds) / sizeof(cmds[0]), NULL,
+	"PUBKEY is 64 hex digits, or a file holding them (or the 32 raw "
+	"bytes).\nExit status: 0 all holds, 1 a verification failed (or an "
+	"error), 2 usage."
+};
 
-	fprintf(stderr, "usage: ferry-audit COMMAND ARGS\n");
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(stderr, "  ferry-audit %s\n", cmds[i].usage);
+int
+audit_operands(int argc, char **argv, const char *names)
+{
+	const char *w = names;
+	int i;
+
+	for (i = optind; i < argc; i++) {
+		if (w == NULL)
+			return (cli_usage("unexpected argument '%s'",
+			    argv[i]));
+		if ((w = strchr(w, ' ')) != NULL)
+			w++;
+	}
+	if (w != NULL)
+		return (cli_usage("missing %.*s", (int)strcspn(w, " "), w));
+	return (-1);
 }
 
 int
@@ -140,6 +154,28 @@ load_one(void *ctx, uint64_t idx, const struct log_entry *e,
 			return (FERRY_ENOMEM);
 	}
 	return (0);
+}
+
+int
+audit_open(const char *dir, struct log **out)
+{
+	char who[64];
+	int rc;
+
+	if ((rc = log_open(dir, NULL, NULL, out)) == 0)
+		return (0);
+	if (rc == FERRY_EACCES && ferry_owner(dir, who, sizeof(who)) == 0)
+		fprintf(stderr, "ferry-audit: %s: permission denied (the log, "
+		    "or its folder, belongs to %s): run as that user, or audit "
+		    "a copy you may read (mdb_copy %s COPY)\n", dir, who, dir);
+	else if (rc == FERRY_EACCES)
+		fprintf(stderr, "ferry-audit: %s: permission denied on it or "
+		    "its folder: run as the log's owner, or audit a copy you "
+		    "may read\n", dir);
+	else
+		fprintf(stderr, "ferry-audit: %s: %s\n", dir,
+		    ferry_strerror(rc));
+	return (rc);
 }
 
 int
@@ -253,21 +289,12 @@ audit_party(const char *origin)
 int
 main(int argc, char **argv)
 {
-	size_t i;
 
 	if (sodium_init() < 0) {
 		fprintf(stderr, "ferry-audit: sodium_init failed\n");
 		return (1);
 	}
-	if (argc < 2) {
-		usage();
-		return (2);
-	}
-	if (strcmp(argv[1], "_tree") == 0)	/* hidden: interop tests */
+	if (argc > 1 && strcmp(argv[1], "_tree") == 0)	/* hidden: interop */
 		return (cmd_tree(argc - 1, argv + 1));
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
-			return (cmds[i].fn(argc - 1, argv + 1));
-	usage();
-	return (2);
+	return (cli_main(&prog, argc, argv));
 }

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "ferry.h"
 #include "log.h"
 #include "merkle.h"
@@ -49,11 +50,30 @@ kind_by_name(const char *s)
 	return (0);
 }
 
+/* The kind names, ", " between them, into ${out}. */
+static void
+kind_names(char *out, size_t cap)
+{
+	size_t off = 0;
+	uint32_t k;
+	int n;
+
+	out[0] = '\0';
+	for (k = 1; k <= LOG_KIND_MAX; k++) {
+		n = snprintf(out + off, cap - off, "%s%s", k > 1 ? ", " : "",
+		    log_kind_name(k));
+		if (n < 0 || (size_t)n >= cap - off)
+			break;
+		off += (size_t)n;
+	}
+}
+
 int
 cmd_prove(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "kind", required_argument, NULL, 'k' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct log *l = NULL;
@@ -62,21 +82,26 @@ cmd_prove(int argc, char **argv)
 	size_t np, notelen, rawlen, i;
 	uint64_t idx;
 	uint32_t kind = 0;
+	char kinds[256];
 	int ch, rc, ret = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "k:", opts, NULL)) != -1) {
-		if (ch != 'k' || (kind = kind_by_name(optarg)) == 0)
-			goto usage;
+	while ((ch = getopt_long(argc, argv, ":k:", opts, NULL)) != -1) {
+		if (ch != 'k')
+			return (cli_opt_error(ch, argv));
+		if ((kind = kind_by_name(optarg)) == 0) {
+			kind_names(kinds, sizeof(kinds));
+			return (cli_usage("--kind must be one of %s (not '%s')",
+			    kinds, optarg));
+		}
 	}
-	if (optind != argc - 2 || strlen(argv[optind + 1]) != 32 ||
+	if ((rc = audit_operands(argc, argv, "LOGDIR MSGID")) >= 0)
+		return (rc);
+	if (strlen(argv[optind + 1]) != 32 ||
 	    ferry_unhex(id, 16, argv[optind + 1]) != 0)
-		goto usage;
-	if ((rc = log_open(argv[optind], NULL, NULL, &l)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
-		    ferry_strerror(rc));
+		return (cli_usage("MSGID must be 32 hex digits, not '%s'",
+		    argv[optind + 1]));
+	if (audit_open(argv[optind], &l) != 0)
 		goto out;
-	}
 	if ((rc = log_find_msg(l, id, kind, &idx)) != 0) {
 		fprintf(stderr, "ferry-audit: message %s: %s\n",
 		    argv[optind + 1], ferry_strerror(rc));
@@ -103,12 +128,6 @@ cmd_prove(int argc, char **argv)
 	if (fflush(stdout) != 0)
 		goto out;
 	ret = 0;
-	goto out;
-
-usage:
-	fprintf(stderr, "usage: ferry-audit prove LOGDIR MSGID(32 hex) "
-	    "[--kind KIND] > PROOF\n");
-	ret = 2;
 out:
 	free(note);
 	free(raw);
@@ -150,6 +169,7 @@ cmd_check_proof(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "origin", required_argument, NULL, 'o' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct note_checkpoint cp;
@@ -163,17 +183,18 @@ cmd_check_proof(int argc, char **argv)
 	uint64_t idx;
 	int ch, rc, ret = 1;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "k:o:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":k:o:", opts, NULL)) != -1) {
 		if (ch == 'k')
 			keyarg = optarg;
 		else if (ch == 'o')
 			origin = optarg;
 		else
-			goto usage;
+			return (cli_opt_error(ch, argv));
 	}
-	if (optind != argc - 1 || keyarg == NULL)
-		goto usage;
+	if (keyarg == NULL)
+		return (cli_usage("missing --key PUBKEY"));
+	if ((rc = audit_operands(argc, argv, "FILE")) >= 0)
+		return (rc);
 	if (audit_read_key(keyarg, pk) != 0) {
 		fprintf(stderr, "ferry-audit: cannot read key %s\n", keyarg);
 		goto out;
@@ -244,11 +265,6 @@ cmd_check_proof(int argc, char **argv)
 
 bad:
 	printf("FAILED: %s is not a well-formed proof file\n", argv[optind]);
-	goto out;
-usage:
-	fprintf(stderr, "usage: ferry-audit check-proof FILE --key PUBKEY "
-	    "[--origin ORIGIN]\n");
-	ret = 2;
 out:
 	free(entry);
 	free(buf);

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "envelope.h"
 #include "ferry.h"
 #include "log.h"
@@ -452,61 +453,72 @@ cmd_verify(int argc, char **argv)
 		{ "roster", required_argument, NULL, 'r' },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "pin", required_argument, NULL, 'p' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct vstate v;
 	struct cps *cps = NULL;
 	const char *keyarg = NULL, *pin = NULL, *held[MAX_HELD];
+	const char *rfiles[MAX_ROSTERS];
 	uint8_t pk[32], stored[32], prev_root[32], root[32], *buf;
 	uint64_t bad = 0, prev_size = 0;
-	size_t nheld = 0, len, i;
+	size_t nheld = 0, nrfiles = 0, len, i;
 	char hex[65], what[64], why[256];
 	int ch, rc, treerc, ret = 1;
 
 	memset(&v, 0, sizeof(v));
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "k:r:c:p:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":k:r:c:p:", opts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'k':
 			keyarg = optarg;
 			break;
 		case 'r':
-			if (v.nrosters == MAX_ROSTERS)
-				goto usage;
-			if (ferry_read_file(optarg, 64u << 20, &buf, &len,
-			    0) != 0) {
-				fprintf(stderr, "ferry-audit: cannot read %s\n",
-				    optarg);
-				goto out;
-			}
-			rc = roster_parse(buf, len, &v.rosters[v.nrosters]);
-			free(buf);
-			if (rc != 0) {
-				fprintf(stderr, "ferry-audit: roster %s: %s\n",
-				    optarg, ferry_strerror(rc));
-				goto out;
-			}
-			v.nrosters++;
+			if (nrfiles == MAX_ROSTERS)
+				return (cli_usage("more than %d --roster",
+				    MAX_ROSTERS));
+			rfiles[nrfiles++] = optarg;
 			break;
 		case 'c':
 			if (nheld == MAX_HELD)
-				goto usage;
+				return (cli_usage("more than %d --checkpoint",
+				    MAX_HELD));
 			held[nheld++] = optarg;
 			break;
 		case 'p':
 			pin = optarg;
 			break;
 		default:
-			goto usage;
+			return (cli_opt_error(ch, argv));
 		}
 	}
-	if (optind != argc - 1 || (pin != NULL && v.nrosters == 0))
-		goto usage;
-	if ((rc = log_open(argv[optind], NULL, NULL, &v.l)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", argv[optind],
-		    ferry_strerror(rc));
-		goto out;
+	if (pin != NULL && nrfiles == 0)
+		return (cli_usage("--pin is the fingerprint of the oldest "
+		    "--roster: give the rosters too"));
+	if (pin != NULL && roster_pin_check(pin) != 0)
+		return (cli_usage("--pin \"%s\" is not " ROSTER_PIN_FORM,
+		    pin));
+	if ((rc = audit_operands(argc, argv, "LOGDIR")) >= 0)
+		return (rc);
+	/* Read only once the command line is known good. */
+	for (i = 0; i < nrfiles; i++) {
+		if (ferry_read_file(rfiles[i], 64u << 20, &buf, &len,
+		    0) != 0) {
+			fprintf(stderr, "ferry-audit: cannot read %s\n",
+			    rfiles[i]);
+			goto out;
+		}
+		rc = roster_parse(buf, len, &v.rosters[v.nrosters]);
+		free(buf);
+		if (rc != 0) {
+			fprintf(stderr, "ferry-audit: roster %s: %s\n",
+			    rfiles[i], ferry_strerror(rc));
+			goto out;
+		}
+		v.nrosters++;
 	}
+	if (audit_open(argv[optind], &v.l) != 0)
+		goto out;
 	if (msgtab_init(&v.tab) != 0)
 		goto out;
 	log_pubkey(v.l, stored);
@@ -621,14 +633,6 @@ cmd_verify(int argc, char **argv)
 		    v.fails, (unsigned long long)v.first_bad, v.first_why);
 	else
 		printf("FAILED: %d problem(s): %s\n", v.fails, v.first_why);
-	goto out;
-
-usage:
-	fprintf(stderr, "usage: ferry-audit verify LOGDIR [--key PUBKEY] "
-	    "[--roster FILE]... [--pin FINGERPRINT] [--checkpoint FILE]...\n"
-	    "  --pin: fingerprint of the oldest --roster given (as "
-	    "ferry-keys fingerprint prints it)\n");
-	ret = 2;
 out:
 	if (cps != NULL) {
 		for (i = 0; i < cps->n; i++)

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "ferry.h"
 #include "ident.h"
 #include "kutil.h"
@@ -80,7 +81,7 @@ make_identity(const char *prog, const char *id, uint32_t kind,
 		return (KUTIL_FAIL);
 	}
 	if ((rc = kutil_passphrase(passfile, 1, 1, &pass)) != 0) {
-		kutil_err("passphrase", rc);
+		kutil_pass_err(passfile, rc);
 		return (KUTIL_FAIL);
 	}
 	if ((rc = ident_generate(id, kind, name, now, validity,
@@ -122,12 +123,12 @@ static const struct option init_opts[] = {
 	{ "out", required_argument, NULL, 'o' },
 	{ "passphrase-file", required_argument, NULL, 'p' },
 	{ "validity", required_argument, NULL, 'v' },
+	CLI_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
 
 static int
-init_common(int argc, char **argv, uint32_t fixed_kind, const char *ext,
-    const char *usage)
+init_common(int argc, char **argv, uint32_t fixed_kind, const char *ext)
 {
 	const char *id = NULL, *kind = NULL, *name = NULL, *out = NULL;
 	const char *passfile = NULL;
@@ -135,8 +136,7 @@ init_common(int argc, char **argv, uint32_t fixed_kind, const char *ext,
 	uint32_t k = fixed_kind;
 	int c;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "", init_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", init_opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': id = optarg; break;
 		case 'k': kind = optarg; break;
@@ -146,68 +146,63 @@ init_common(int argc, char **argv, uint32_t fixed_kind, const char *ext,
 		case 'v':
 			if (kutil_days(optarg, &validity) != 0 ||
 			    validity == 0)
-				goto usage;
+				return (cli_usage("--validity must be a whole "
+				    "number of days from 1 to 36600"));
 			break;
 		default:
-			goto usage;
+			return (cli_opt_error(c, argv));
 		}
 	}
-	if (optind != argc || out == NULL)
-		goto usage;
+	if (optind != argc)
+		return (cli_usage("unexpected argument '%s'", argv[optind]));
 	if (fixed_kind == IDENT_ADMIN) {
 		/* An admin is named by its id. */
-		if (name == NULL || id != NULL || kind != NULL)
-			goto usage;
+		if (id != NULL || kind != NULL)
+			return (cli_usage("an admin has no --id or --kind: "
+			    "--name is its id"));
 		id = name;
 	} else if (fixed_kind == IDENT_RELAY) {
 		if (kind != NULL)
-			goto usage;
+			return (cli_usage("the relay has no --kind"));
 		if (id == NULL)
 			id = "relay";
 		if (name == NULL)
 			name = "Ferry relay";
 	} else {
-		if (id == NULL || kind == NULL || name == NULL)
-			goto usage;
+		if (id == NULL || kind == NULL)
+			return (cli_usage("missing %s", id == NULL ? "--id ID" :
+			    "--kind KIND"));
 		if (ident_kind_parse(kind, &k) != 0 || k < IDENT_CHARITY ||
-		    k > IDENT_OTHER) {
-			fprintf(stderr, "ferry-keys: kind must be charity, "
-			    "police, council, health or other\n");
-			return (KUTIL_USAGE);
-		}
+		    k > IDENT_OTHER)
+			return (cli_usage("kind must be charity, police, "
+			    "council, health or other"));
 	}
+	if (name == NULL || out == NULL)
+		return (cli_usage("missing %s", name == NULL ? "--name NAME" :
+		    "--out DIR"));
 	return (make_identity("ferry-keys", id, k, name, out, ext, passfile,
 	    validity));
-usage:
-	fprintf(stderr, "usage: %s\n", usage);
-	return (KUTIL_USAGE);
 }
 
 int
 kinit_agency(int argc, char **argv)
 {
 
-	return (init_common(argc, argv, 0, ".request",
-	    "ferry-keys init --id ID --kind charity|police|council|health|other "
-	    "--name NAME --out DIR [--passphrase-file F] [--validity DAYS]"));
+	return (init_common(argc, argv, 0, ".request"));
 }
 
 int
 kinit_admin(int argc, char **argv)
 {
 
-	return (init_common(argc, argv, IDENT_ADMIN, ".pub",
-	    "ferry-keys admin-init --name NAME --out DIR "
-	    "[--passphrase-file F]"));
+	return (init_common(argc, argv, IDENT_ADMIN, ".pub"));
 }
 
 int
 kinit_relay(int argc, char **argv)
 {
 
-	return (init_common(argc, argv, IDENT_RELAY, ".request",
-	    "ferry-keys relay-init [--id ID] [--name NAME] --out DIR "
-	    "[--passphrase-file F]"));
+	return (init_common(argc, argv, IDENT_RELAY, ".request"));
 }
 
 int
@@ -215,6 +210,7 @@ kinit_fingerprint(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "passphrase-file", required_argument, NULL, 'p' },
+		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct roster_request q;
@@ -226,21 +222,19 @@ kinit_fingerprint(int argc, char **argv)
 	size_t len;
 	int c, rc;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (c != 'p')
-			goto usage;
+			return (cli_opt_error(c, argv));
 		passfile = optarg;
 	}
+	if (optind >= argc)
+		return (cli_usage("missing FILE"));
 	if (optind + 1 != argc)
-		goto usage;
+		return (cli_usage("unexpected argument '%s'", argv[optind + 1]));
 	/* A secret key file (only ever read into locked memory) ... */
 	if (ident_is_sealed(argv[optind]) >= 0) {
-		if ((rc = kutil_load_ident(argv[optind], passfile,
-		    &ident)) != 0) {
-			kutil_err(argv[optind], rc);
+		if (kutil_load_ident(argv[optind], passfile, &ident) != 0)
 			return (KUTIL_FAIL);
-		}
 		roster_id_fingerprint(ident->id, ident->kind, ident->sign_pk,
 		    fp);
 		printf("%s\n", fp);
@@ -267,8 +261,4 @@ kinit_fingerprint(int argc, char **argv)
 	free(buf);
 	printf("%s\n", fp);
 	return (KUTIL_OK);
-usage:
-	fprintf(stderr, "usage: ferry-keys fingerprint [--passphrase-file F] "
-	    "FILE\n");
-	return (KUTIL_USAGE);
 }

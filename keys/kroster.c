@@ -16,41 +16,13 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "cli.h"
 #include "ferry.h"
 #include "ident.h"
 #include "kutil.h"
 #include "roster.h"
 
 #define MAXLIST 64
-
-static const char *const usage_lines[] = {
-	"ferry-keys roster new --admins A.pub,B.pub,... --threshold N "
-	    "--relay RELAY.request [--endpoint URL] [--request REQ]... "
-	    "[--expires DAYS] --out FILE",
-	"ferry-keys roster add --roster CUR --request REQ [--request REQ]... "
-	    "[--expires DAYS] --out NEXT",
-	"ferry-keys roster revoke --roster CUR --id ID [--expires DAYS] "
-	    "--out NEXT",
-	"ferry-keys roster rotate --roster CUR --key ID.key --overlap DAYS "
-	    "[--validity DAYS] [--passphrase-file F] [--expires DAYS] "
-	    "--out NEXT",
-	"ferry-keys roster admins --roster CUR [--add A.pub]... "
-	    "[--remove NAME]... [--threshold N] [--expires DAYS] --out NEXT",
-	"ferry-keys roster sign --roster FILE --key ADMIN.key "
-	    "[--previous PREV] [--passphrase-file F]",
-	"ferry-keys roster verify FILE (--previous PREV | --pin FINGERPRINT) "
-	    "[--at MS]",
-	"ferry-keys roster show FILE [--json]",
-};
-
-void
-kroster_usage(void)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(usage_lines) / sizeof(usage_lines[0]); i++)
-		fprintf(stderr, "       %s\n", usage_lines[i]);
-}
 
 /* Options shared by every roster subcommand; each uses a subset. */
 struct ropts {
@@ -95,30 +67,43 @@ static const struct option all_opts[] = {
 	{ "at", required_argument, NULL, O_AT },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "threshold", required_argument, NULL, O_THRESHOLD },
+	CLI_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
 
+/* A bad value of option ${code}: ${what} says what it must be. */
+static int
+bad_value(int code, const char *what)
+{
+
+	return (cli_usage("--%s must be %s", cli_longopt_name(all_opts,
+	    code), what));
+}
+
 /*
  * Parse ${argv} into ${o}, accepting only the options named in ${allowed}
- * (a string of O_* codes as chars minus 255) and at most ${npos}
- * positional arguments.  Returns 0 or -1 (usage).
+ * (O_* codes, 0-terminated) and at most ${npos} operands.  -1 to go on,
+ * else the exit status (--help, --version, a usage error said).
  */
 static int
 parse_opts(int argc, char **argv, const int *allowed, int npos,
     struct ropts *o)
 {
+	static const char days[] = "a whole number of days (at most 36600)";
 	uint64_t v;
 	int c, i, ok;
 
 	memset(o, 0, sizeof(*o));
 	o->validity = 365 * KUTIL_DAY_MS;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "", all_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", all_opts, NULL)) != -1) {
+		if (c < O_ROSTER || c > O_THRESHOLD)
+			return (cli_opt_error(c, argv));
 		for (ok = 0, i = 0; allowed[i] != 0; i++)
 			if (allowed[i] == c)
 				ok = 1;
 		if (!ok)
-			return (-1);
+			return (cli_usage("--%s does not apply here",
+			    cli_longopt_name(all_opts, c)));
 		switch (c) {
 		case O_ROSTER: o->roster = optarg; break;
 		case O_OUT: o->out = optarg; break;
@@ -133,54 +118,99 @@ parse_opts(int argc, char **argv, const int *allowed, int npos,
 		case O_JSON: o->json = 1; break;
 		case O_REQUEST:
 			if (o->nrequests >= MAXLIST)
-				return (-1);
+				return (cli_usage("more than %d --request",
+				    MAXLIST));
 			o->requests[o->nrequests++] = optarg;
 			break;
 		case O_ADD:
 			if (o->nadds >= MAXLIST)
-				return (-1);
+				return (cli_usage("more than %d --add",
+				    MAXLIST));
 			o->adds[o->nadds++] = optarg;
 			break;
 		case O_REMOVE:
 			if (o->nremoves >= MAXLIST)
-				return (-1);
+				return (cli_usage("more than %d --remove",
+				    MAXLIST));
 			o->removes[o->nremoves++] = optarg;
 			break;
 		case O_EXPIRES:
 			if (kutil_days(optarg, &o->expires) != 0)
-				return (-1);
+				return (bad_value(c, days));
 			o->have_expires = 1;
 			break;
 		case O_OVERLAP:
 			if (kutil_days(optarg, &o->overlap) != 0)
-				return (-1);
+				return (bad_value(c, days));
 			o->have_overlap = 1;
 			break;
 		case O_VALIDITY:
 			if (kutil_days(optarg, &o->validity) != 0 ||
 			    o->validity == 0)
-				return (-1);
+				return (bad_value(c, days));
 			break;
 		case O_AT:
 			if (kutil_u64(optarg, &o->at) != 0)
-				return (-1);
+				return (bad_value(c, "a time in milliseconds "
+				    "since 1970"));
 			o->have_at = 1;
 			break;
 		case O_THRESHOLD:
 			if (kutil_u64(optarg, &v) != 0 || v < 1 ||
 			    v > ROSTER_MAX_ADMINS)
-				return (-1);
+				return (cli_usage("--threshold must be a "
+				    "number from 1 to %d", ROSTER_MAX_ADMINS));
 			o->threshold = (uint32_t)v;
 			break;
-		default:
-			return (-1);
 		}
 	}
 	if (argc - optind > npos)
-		return (-1);
+		return (cli_usage("unexpected argument '%s'", argv[optind +
+		    npos]));
 	if (optind < argc)
 		o->file = argv[optind];
-	return (0);
+	return (-1);
+}
+
+/* Whether ${o} has option ${code} (one that may be required). */
+static int
+given(const struct ropts *o, int code)
+{
+
+	switch (code) {
+	case O_ROSTER: return (o->roster != NULL);
+	case O_OUT: return (o->out != NULL);
+	case O_RELAY: return (o->relay != NULL);
+	case O_KEY: return (o->key != NULL);
+	case O_ID: return (o->id != NULL);
+	case O_ADMINS: return (o->admins != NULL);
+	case O_THRESHOLD: return (o->threshold != 0);
+	case O_REQUEST: return (o->nrequests > 0);
+	case O_OVERLAP: return (o->have_overlap);
+	}
+	return (1);
+}
+
+/*
+ * The options of a command, then the ones it requires (${need}, O_*
+ * codes, 0-terminated) and its operand FILE when ${npos} is 1.  -1 to
+ * go on, else the exit status.
+ */
+static int
+command_opts(int argc, char **argv, const int *allowed, const int *need,
+    int npos, struct ropts *o)
+{
+	int rc, i;
+
+	if ((rc = parse_opts(argc, argv, allowed, npos, o)) >= 0)
+		return (rc);
+	for (i = 0; need[i] != 0; i++)
+		if (!given(o, need[i]))
+			return (cli_usage("missing --%s",
+			    cli_longopt_name(all_opts, need[i])));
+	if (npos > 0 && o->file == NULL)
+		return (cli_usage("missing FILE"));
+	return (-1);
 }
 
 static void
@@ -290,6 +320,7 @@ cmd_new(int argc, char **argv)
 {
 	static const int allowed[] = { O_ADMINS, O_THRESHOLD, O_RELAY,
 	    O_ENDPOINT, O_REQUEST, O_EXPIRES, O_OUT, 0 };
+	static const int need[] = { O_ADMINS, O_THRESHOLD, O_RELAY, O_OUT, 0 };
 	struct ropts o;
 	struct roster_request q;
 	struct roster *r = NULL;
@@ -297,11 +328,10 @@ cmd_new(int argc, char **argv)
 	uint8_t *buf;
 	size_t len, i;
 	uint64_t now = kutil_now();
-	int rc, ret = KUTIL_FAIL;
+	int u, rc, ret = KUTIL_FAIL;
 
-	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.admins == NULL ||
-	    o.threshold == 0 || o.relay == NULL || o.out == NULL)
-		return (KUTIL_USAGE);
+	if ((u = command_opts(argc, argv, allowed, need, 0, &o)) >= 0)
+		return (u);
 	if ((rc = roster_new(now, expiry(&o, now), &r)) != 0) {
 		kutil_err("roster", rc);
 		return (KUTIL_FAIL);
@@ -370,14 +400,14 @@ cmd_add(int argc, char **argv)
 {
 	static const int allowed[] = { O_ROSTER, O_REQUEST, O_EXPIRES, O_OUT,
 	    0 };
+	static const int need[] = { O_ROSTER, O_REQUEST, O_OUT, 0 };
 	struct ropts o;
 	struct roster *cur, *r;
 	size_t i;
-	int ret = KUTIL_FAIL;
+	int u, ret = KUTIL_FAIL;
 
-	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
-	    o.nrequests == 0 || o.out == NULL)
-		return (KUTIL_USAGE);
+	if ((u = command_opts(argc, argv, allowed, need, 0, &o)) >= 0)
+		return (u);
 	if (start_next(&o, &cur, &r) != 0)
 		return (KUTIL_FAIL);
 	for (i = 0; i < o.nrequests; i++)
@@ -397,13 +427,13 @@ static int
 cmd_revoke(int argc, char **argv)
 {
 	static const int allowed[] = { O_ROSTER, O_ID, O_EXPIRES, O_OUT, 0 };
+	static const int need[] = { O_ROSTER, O_ID, O_OUT, 0 };
 	struct ropts o;
 	struct roster *cur, *r;
-	int rc, ret = KUTIL_FAIL;
+	int u, rc, ret = KUTIL_FAIL;
 
-	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
-	    o.id == NULL || o.out == NULL)
-		return (KUTIL_USAGE);
+	if ((u = command_opts(argc, argv, allowed, need, 0, &o)) >= 0)
+		return (u);
 	if (start_next(&o, &cur, &r) != 0)
 		return (KUTIL_FAIL);
 	if ((rc = roster_agency_revoke(r, o.id)) != 0) {
@@ -423,17 +453,17 @@ cmd_rotate(int argc, char **argv)
 {
 	static const int allowed[] = { O_ROSTER, O_KEY, O_OVERLAP, O_VALIDITY,
 	    O_PASSFILE, O_EXPIRES, O_OUT, 0 };
+	static const int need[] = { O_ROSTER, O_KEY, O_OVERLAP, O_OUT, 0 };
 	struct ropts o;
 	struct roster *cur = NULL, *r = NULL;
 	const struct roster_agency *a;
 	struct ident *id = NULL;
 	char *pass = NULL, t[64];
-	int rc, sealed, ret = KUTIL_FAIL;
+	int u, rc, sealed, ret = KUTIL_FAIL;
 	uint64_t now = kutil_now();
 
-	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
-	    o.key == NULL || !o.have_overlap || o.out == NULL)
-		return (KUTIL_USAGE);
+	if ((u = command_opts(argc, argv, allowed, need, 0, &o)) >= 0)
+		return (u);
 	if (access(o.out, F_OK) == 0) {
 		kutil_err(o.out, FERRY_EEXIST);
 		return (KUTIL_FAIL);
@@ -445,7 +475,7 @@ cmd_rotate(int argc, char **argv)
 		goto done;
 	}
 	if (sealed && (rc = kutil_passphrase(o.passfile, 1, 0, &pass)) != 0) {
-		kutil_err("passphrase", rc);
+		kutil_pass_err(o.passfile, rc);
 		goto done;
 	}
 	if ((rc = ident_load(o.key, pass, &id)) != 0) {
@@ -490,15 +520,17 @@ cmd_admins(int argc, char **argv)
 {
 	static const int allowed[] = { O_ROSTER, O_ADD, O_REMOVE, O_THRESHOLD,
 	    O_EXPIRES, O_OUT, 0 };
+	static const int need[] = { O_ROSTER, O_OUT, 0 };
 	struct ropts o;
 	struct roster *cur, *r;
 	size_t i;
-	int rc, ret = KUTIL_FAIL;
+	int u, rc, ret = KUTIL_FAIL;
 
-	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
-	    o.out == NULL || (o.nadds == 0 && o.nremoves == 0 &&
-	    o.threshold == 0))
-		return (KUTIL_USAGE);
+	if ((u = command_opts(argc, argv, allowed, need, 0, &o)) >= 0)
+		return (u);
+	if (o.nadds == 0 && o.nremoves == 0 && o.threshold == 0)
+		return (cli_usage("nothing to change: give --add, --remove "
+		    "or --threshold"));
 	if (start_next(&o, &cur, &r) != 0)
 		return (KUTIL_FAIL);
 	for (i = 0; i < o.nremoves; i++) {
@@ -535,15 +567,15 @@ cmd_sign(int argc, char **argv)
 {
 	static const int allowed[] = { O_ROSTER, O_KEY, O_PREVIOUS,
 	    O_PASSFILE, 0 };
+	static const int need[] = { O_ROSTER, O_KEY, 0 };
 	struct ropts o;
 	struct roster *r = NULL, *prev = NULL;
 	struct ident *id = NULL;
 	char why[512];
-	int rc, k, ret = KUTIL_FAIL;
+	int u, rc, k, ret = KUTIL_FAIL;
 
-	if (parse_opts(argc, argv, allowed, 0, &o) != 0 || o.roster == NULL ||
-	    o.key == NULL)
-		return (KUTIL_USAGE);
+	if ((u = command_opts(argc, argv, allowed, need, 0, &o)) >= 0)
+		return (u);
 	if ((rc = kutil_load_roster(o.roster, &r)) != 0) {
 		kutil_err(o.roster, rc);
 		goto done;
@@ -563,10 +595,8 @@ cmd_sign(int argc, char **argv)
 		    ferry_errname(FERRY_EROLLBACK));
 		goto done;
 	}
-	if ((rc = kutil_load_ident(o.key, o.passfile, &id)) != 0) {
-		kutil_err(o.key, rc);
+	if (kutil_load_ident(o.key, o.passfile, &id) != 0)
 		goto done;
-	}
 	k = roster_is_admin(r, id->sign_pk);
 	if (k < 0 && (prev == NULL || roster_is_admin(prev, id->sign_pk) < 0)) {
 		fprintf(stderr, "ferry-keys: %s is not an admin of roster "
@@ -610,15 +640,21 @@ static int
 cmd_verify(int argc, char **argv)
 {
 	static const int allowed[] = { O_PREVIOUS, O_PIN, O_AT, 0 };
+	static const int need[] = { 0 };
 	struct ropts o;
 	struct roster *r = NULL, *prev = NULL;
 	char why[512];
 	uint64_t now;
-	int rc, ret = KUTIL_FAIL;
+	int u, rc, ret = KUTIL_FAIL;
 
-	if (parse_opts(argc, argv, allowed, 1, &o) != 0 || o.file == NULL ||
-	    (o.previous == NULL) == (o.pin == NULL))
-		return (KUTIL_USAGE);
+	if ((u = command_opts(argc, argv, allowed, need, 1, &o)) >= 0)
+		return (u);
+	if ((o.previous == NULL) == (o.pin == NULL))
+		return (cli_usage("give one of --previous PREV and --pin "
+		    "FINGERPRINT"));
+	if (o.pin != NULL && roster_pin_check(o.pin) != 0)
+		return (cli_usage("--pin \"%s\" is not " ROSTER_PIN_FORM,
+		    o.pin));
 	now = o.have_at ? o.at : kutil_now();
 	if ((rc = kutil_load_roster(o.file, &r)) != 0) {
 		kutil_err(o.file, rc);
@@ -807,12 +843,13 @@ static int
 cmd_show(int argc, char **argv)
 {
 	static const int allowed[] = { O_JSON, 0 };
+	static const int need[] = { 0 };
 	struct ropts o;
 	struct roster *r;
-	int rc;
+	int u, rc;
 
-	if (parse_opts(argc, argv, allowed, 1, &o) != 0 || o.file == NULL)
-		return (KUTIL_USAGE);
+	if ((u = command_opts(argc, argv, allowed, need, 1, &o)) >= 0)
+		return (u);
 	if ((rc = kutil_load_roster(o.file, &r)) != 0) {
 		kutil_err(o.file, rc);
 		return (KUTIL_FAIL);
@@ -825,42 +862,39 @@ cmd_show(int argc, char **argv)
 	return (rc == 0 ? KUTIL_OK : KUTIL_FAIL);
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(int, char **);
-	size_t usage;
-} cmds[] = {
-	{ "new", cmd_new, 0 },
-	{ "add", cmd_add, 1 },
-	{ "revoke", cmd_revoke, 2 },
-	{ "rotate", cmd_rotate, 3 },
-	{ "admins", cmd_admins, 4 },
-	{ "sign", cmd_sign, 5 },
-	{ "verify", cmd_verify, 6 },
-	{ "show", cmd_show, 7 },
+static const struct cli_cmd cmds[] = {
+	{ "new", cmd_new, "--admins A.pub,B.pub,... --threshold N "
+	    "--relay RELAY.request [--endpoint URL] [--request REQ]... "
+	    "[--expires DAYS] --out FILE", "write roster version 1, unsigned",
+	    NULL },
+	{ "add", cmd_add, "--roster CUR --request REQ [--request REQ]... "
+	    "[--expires DAYS] --out NEXT", "the next version, with agencies "
+	    "added from their key requests", NULL },
+	{ "revoke", cmd_revoke, "--roster CUR --id ID [--expires DAYS] "
+	    "--out NEXT", "the next version, with an agency revoked", NULL },
+	{ "rotate", cmd_rotate, "--roster CUR --key ID.key --overlap DAYS "
+	    "[--validity DAYS] [--passphrase-file F] [--expires DAYS] "
+	    "--out NEXT", "a new encryption key for an agency, and the next "
+	    "version listing it", NULL },
+	{ "admins", cmd_admins, "--roster CUR [--add A.pub]... "
+	    "[--remove NAME]... [--threshold N] [--expires DAYS] --out NEXT",
+	    "the next version, with admins or threshold changed", NULL },
+	{ "sign", cmd_sign, "--roster FILE --key ADMIN.key [--previous PREV] "
+	    "[--passphrase-file F]", "add an admin's signature", NULL },
+	{ "verify", cmd_verify, "FILE (--previous PREV | --pin FINGERPRINT) "
+	    "[--at MS]", "check a version against its pin or the version "
+	    "before", NULL },
+	{ "show", cmd_show, "FILE [--json]", "print a roster", NULL },
+};
+
+const struct cli_prog kroster_prog = {
+	"ferry-keys roster", "", cmds, sizeof(cmds) / sizeof(cmds[0]), NULL,
+	NULL
 };
 
 int
 kroster_main(int argc, char **argv)
 {
-	size_t i;
-	int rc;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage:\n");
-		kroster_usage();
-		return (KUTIL_USAGE);
-	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(argv[1], cmds[i].name) != 0)
-			continue;
-		rc = cmds[i].fn(argc - 1, argv + 1);
-		if (rc == KUTIL_USAGE)
-			fprintf(stderr, "usage: %s\n", usage_lines[cmds[i].usage]);
-		return (rc);
-	}
-	fprintf(stderr, "ferry-keys: unknown roster command: %s\nusage:\n",
-	    argv[1]);
-	kroster_usage();
-	return (KUTIL_USAGE);
+	return (cli_main(&kroster_prog, argc, argv));
 }

@@ -5,10 +5,12 @@
 #ifndef KROSTER_H
 #define KROSTER_H
 
+#include "cli.h"
+
 /** kroster_main(argc, argv): dispatch on argv[1] ("new", "add", ...); returns an exit code. */
 int kroster_main(int argc, char **argv);
 
-/** kroster_usage(): print the roster subcommands' synopsis to stderr. */
-void kroster_usage(void);
+/** kroster_prog: the roster subcommands, for ferry-keys's help. */
+extern const struct cli_prog kroster_prog;
 
 #endif

@@ -18,8 +18,47 @@
 void
 kutil_err(const char *what, int rc)
 {
+	char why[1024], who[64];
 
+	switch (rc) {
+	case FERRY_EPERM:
+	case FERRY_EPASSPHRASE:
+	case FERRY_ENOPASSPHRASE:
+		/* Only key files are read with these checks. */
+		ident_load_why(rc, what, why, sizeof(why));
+		fprintf(stderr, "ferry-keys: %s%s\n", why, rc == FERRY_EPERM ?
+		    "" : ": give --passphrase-file F or set FERRY_PASSPHRASE "
+		    "(or run it on a terminal, to be asked)");
+		return;
+	case FERRY_EACCES:
+		if (ferry_owner(what, who, sizeof(who)) == 0)
+			fprintf(stderr, "ferry-keys: %s: permission denied (it, "
+			    "or its folder, belongs to %s): run as that "
+			    "user\n", what, who);
+		else
+			fprintf(stderr, "ferry-keys: %s: permission denied on "
+			    "it or its folder: run as a user who may use it\n",
+			    what);
+		return;
+	}
 	fprintf(stderr, "ferry-keys: %s: %s\n", what, ferry_strerror(rc));
+}
+
+void
+kutil_pass_err(const char *file, int rc)
+{
+
+	if (rc == FERRY_EPASSPHRASE)
+		fprintf(stderr, "ferry-keys: the two passphrases typed "
+		    "differ\n");
+	else if (file != NULL && rc == FERRY_EPERM)
+		fprintf(stderr, "ferry-keys: passphrase file %s is readable by "
+		    "group or others: chmod 600 %s\n", file, file);
+	else if (file != NULL)
+		kutil_err(file, rc);
+	else
+		fprintf(stderr, "ferry-keys: passphrase: %s\n",
+		    ferry_strerror(rc));
 }
 
 /* Copy ${s} (up to a newline) into a new secret buffer. */
@@ -153,11 +192,16 @@ kutil_load_ident(const char *path, const char *passfile, struct ident **out)
 	int rc, sealed;
 
 	*out = NULL;
-	if ((sealed = ident_is_sealed(path)) < 0)
+	if ((sealed = ident_is_sealed(path)) < 0) {
+		kutil_err(path, sealed);
 		return (sealed);
-	if (sealed && (rc = kutil_passphrase(passfile, 1, 0, &pass)) != 0)
+	}
+	if (sealed && (rc = kutil_passphrase(passfile, 1, 0, &pass)) != 0) {
+		kutil_pass_err(passfile, rc);
 		return (rc);
-	rc = ident_load(path, pass, out);
+	}
+	if ((rc = ident_load(path, pass, out)) != 0)
+		kutil_err(path, rc);
 	kutil_passphrase_free(pass);
 	return (rc);
 }

@@ -22,7 +22,12 @@
 #define KUTIL_FAIL 1
 #define KUTIL_USAGE 2
 
-/** kutil_err(what, rc): print "ferry-keys: ${what}: <strerror(rc)>" to stderr. */
+/**
+ * kutil_err(what, rc): print "ferry-keys: ${what}: <strerror(rc)>" to
+ * stderr; when ${what} is a file and ${rc} a permission or key-file error
+ * (FERRY_EACCES, FERRY_EPERM, FERRY_EPASSPHRASE, FERRY_ENOPASSPHRASE), a
+ * line naming the cause and what to do instead.
+ */
 void kutil_err(const char *what, int rc);
 
 /**
@@ -37,12 +42,20 @@ void kutil_err(const char *what, int rc);
  */
 int kutil_passphrase(const char *file, int prompt, int confirm, char **out);
 
+/**
+ * kutil_pass_err(file, rc): say why kutil_passphrase(${file}, ...)
+ * failed with ${rc} (typed twice differently, a passphrase file group or
+ * others may read, ...) on stderr.
+ */
+void kutil_pass_err(const char *file, int rc);
+
 /** kutil_passphrase_free(p): wipe and free; no-op on NULL. */
 void kutil_passphrase_free(char *p);
 
 /**
  * kutil_load_ident(path, passfile, out): load a secret key file, asking
- * for its passphrase only if it is sealed.
+ * for its passphrase only if it is sealed.  On failure says why on
+ * stderr (the key file's problem, or the passphrase's).
  */
 int kutil_load_ident(const char *path, const char *passfile,
     struct ident **out);

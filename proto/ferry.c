@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ static const struct {
 	E(FERRY_EPASSPHRASE, "wrong passphrase for sealed key file"),
 	E(FERRY_EBADID, "agency id must be 1-64 of [a-z0-9-]"),
 	E(FERRY_EBADKEYFILE, "key file is malformed"),
+	E(FERRY_EACCES, "permission denied"),
+	E(FERRY_ENOPASSPHRASE, "key file is sealed with a passphrase, and none was given"),
 	E(FERRY_ETRUNCATED, "truncated input"),
 	E(FERRY_ETRAILING, "trailing bytes after the message"),
 	E(FERRY_EDUPKEY, "duplicate map key"),
@@ -188,6 +191,7 @@ write_file(const char *path, const void *buf, size_t len, int mode,
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, mode)) < 0)
 		return (errno == ENOSPC || errno == EDQUOT ? FERRY_ENOSPC :
+		    errno == EACCES || errno == EPERM ? FERRY_EACCES :
 		    FERRY_EIO);
 	/* open() applies the umask; make the mode exact. */
 	if (fchmod(fd, (mode_t)mode) != 0)
@@ -247,6 +251,34 @@ ferry_write_file_new(const char *path, const void *buf, size_t len,
 }
 
 int
+ferry_owner(const char *path, char *out, size_t cap)
+{
+	struct passwd pw, *res = NULL;
+	struct stat st;
+	char buf[1024], up[4096], *slash;
+
+	/*
+	 * Behind a folder this user may not search, the folder is what
+	 * keeps it out: its owner is whom to run as.
+	 */
+	if ((size_t)snprintf(up, sizeof(up), "%s", path) >= sizeof(up))
+		return (FERRY_EINVAL);
+	while (stat(up, &st) != 0) {
+		if (errno != EACCES)
+			return (errno == ENOENT ? FERRY_ENOENT : FERRY_EIO);
+		if ((slash = strrchr(up, '/')) == NULL || slash == up)
+			return (FERRY_EACCES);
+		*slash = '\0';
+	}
+	if (getpwuid_r(st.st_uid, &pw, buf, sizeof(buf), &res) == 0 &&
+	    res != NULL)
+		snprintf(out, cap, "%s", pw.pw_name);
+	else
+		snprintf(out, cap, "uid %lu", (unsigned long)st.st_uid);
+	return (0);
+}
+
+int
 ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     int secret)
 {
@@ -259,7 +291,8 @@ ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
 	*buf = NULL;
 	*len = 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return (errno == ENOENT ? FERRY_ENOENT : FERRY_EIO);
+		return (errno == ENOENT ? FERRY_ENOENT : errno == EACCES ||
+		    errno == EPERM ? FERRY_EACCES : FERRY_EIO);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return (FERRY_EIO);

@@ -30,6 +30,8 @@ enum ferry_err {
 	FERRY_EPASSPHRASE = -10,	/* wrong passphrase for a sealed key */
 	FERRY_EBADID = -11,	/* agency id not [a-z0-9-]{1,64} */
 	FERRY_EBADKEYFILE = -12,	/* key file malformed */
+	FERRY_EACCES = -13,	/* permission denied (file or folder) */
+	FERRY_ENOPASSPHRASE = -14,	/* sealed key file, no passphrase given */
 	/* 20..39: decoding untrusted bytes */
 	FERRY_ETRUNCATED = -20,	/* input ends inside a value */
 	FERRY_ETRAILING = -21,	/* bytes after the value */
@@ -92,6 +94,9 @@ const char *ferry_strerror(int code);
 /** ferry_errname(code): the symbolic name of ${code}, e.g. "FERRY_EBADSIG". */
 const char *ferry_errname(int code);
 
+/* The release, as every program's --version prints it. */
+#define FERRY_VERSION "0.2.0"
+
 /* Limits. */
 #define FERRY_ID_MAX 64			/* agency id, bytes */
 #define FERRY_NAME_MAX 128		/* display name, bytes */
@@ -136,10 +141,22 @@ int ferry_write_file_new(const char *path, const void *buf, size_t len,
  * ${max} bytes into a new buffer (*${buf}, free with free(), or with
  * sodium_free() when ${secret}).  When ${secret} is non-zero the file must
  * not be readable or writable by group or others (FERRY_EPERM) and the
- * buffer is sodium_malloc'd.
+ * buffer is sodium_malloc'd.  FERRY_ENOENT: no such file; FERRY_EACCES:
+ * the file, or a folder on its path, may not be read by this user;
+ * FERRY_ETOOBIG: larger than ${max}; FERRY_EIO otherwise.
  */
 int ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     int secret);
+
+/**
+ * ferry_owner(path, out, cap): the name of the user owning ${path} (or
+ * "uid N" when it has none) into ${out}, for messages that say whom to
+ * run as; when a folder on the way may not be searched, the owner of the
+ * nearest folder above that can be looked at (the one keeping this user
+ * out).  0, FERRY_ENOENT, FERRY_EACCES (nothing on the path could be
+ * looked at), FERRY_EINVAL (path too long), FERRY_EIO.
+ */
+int ferry_owner(const char *path, char *out, size_t cap);
 
 /**
  * ferry_parse_dec(s, n, v): the ${n} bytes of ${s} as a canonical decimal

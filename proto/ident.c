@@ -537,7 +537,7 @@ ident_load(const char *path, const char *passphrase, struct ident **out)
 		goto done;
 	}
 	if (passphrase == NULL) {
-		rc = FERRY_EPASSPHRASE;
+		rc = FERRY_ENOPASSPHRASE;
 		goto done;
 	}
 	rc = FERRY_ENOMEM;
@@ -571,6 +571,47 @@ done0:
 		sodium_free(dk);
 	sodium_free(buf);
 	return (rc);
+}
+
+void
+ident_load_why(int rc, const char *path, char *out, size_t cap)
+{
+	struct stat st;
+	char who[64];
+
+	switch (rc) {
+	case FERRY_EPERM:
+		if (stat(path, &st) == 0)
+			snprintf(out, cap, "key file %s is readable by group or "
+			    "others (mode %04o): chmod 600 %s", path,
+			    (unsigned)(st.st_mode & 07777), path);
+		else
+			snprintf(out, cap, "key file %s is readable by group or "
+			    "others: chmod 600 %s", path, path);
+		return;
+	case FERRY_EACCES:
+		if (ferry_owner(path, who, sizeof(who)) == 0)
+			snprintf(out, cap, "key file %s may not be read by this "
+			    "user (it, or its folder, belongs to %s): run as "
+			    "that user", path, who);
+		else
+			snprintf(out, cap, "key file %s may not be read by this "
+			    "user (permission denied on it or its folder): "
+			    "run as the user that owns it", path);
+		return;
+	case FERRY_ENOPASSPHRASE:
+		snprintf(out, cap, "key file %s is sealed with a passphrase, "
+		    "and none was given", path);
+		return;
+	case FERRY_EPASSPHRASE:
+		snprintf(out, cap, "key file %s: wrong passphrase (or the file "
+		    "was altered)", path);
+		return;
+	case FERRY_ENOENT:
+		snprintf(out, cap, "key file %s does not exist", path);
+		return;
+	}
+	snprintf(out, cap, "key file %s: %s", path, ferry_strerror(rc));
 }
 
 int

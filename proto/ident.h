@@ -29,6 +29,7 @@ enum ident_kind {
 
 #define IDENT_MAX_ENC 8		/* encryption keys held at once */
 #define IDENT_FP_LEN 48		/* fingerprint text incl. NUL */
+#define IDENT_FP_DIGITS 40	/* its digits: 8 groups of 5 */
 
 struct ident_enckey {
 	uint32_t key_id;		/* 1, 2, 3, ...: increases on rotation */
@@ -86,10 +87,23 @@ int ident_save_replace(const struct ident *ident, const char *path,
 /**
  * ident_load(path, passphrase, out): read a secret key file.  Refuses files
  * accessible by group or others (FERRY_EPERM); a sealed file needs the
- * passphrase (FERRY_EPASSPHRASE when wrong or absent); FERRY_EBADKEYFILE if
- * malformed.
+ * passphrase (FERRY_EPASSPHRASE when wrong, FERRY_ENOPASSPHRASE when
+ * ${passphrase} is NULL); FERRY_EACCES when this user may not read the
+ * file; FERRY_EBADKEYFILE if malformed.
  */
 int ident_load(const char *path, const char *passphrase, struct ident **out);
+
+/**
+ * ident_load_why(rc, path, out, cap): one line for a person on why
+ * loading key file ${path} failed with ${rc}, naming the cause and the
+ * fix where it is the file's: "key file P is readable by group or others
+ * (mode 0644): chmod 600 P", "key file P may not be read by this user
+ * (it, or its folder, belongs to ferry): run as that user", "key file P is sealed with a
+ * passphrase, and none was given" (where the passphrase comes from is
+ * the caller's to add), "key file P: wrong passphrase".  Truncated to
+ * ${cap}.  Looks at the file (stat) but changes nothing.
+ */
+void ident_load_why(int rc, const char *path, char *out, size_t cap);
 
 /** ident_is_sealed(path): 1 if the key file is passphrase-sealed, 0 if not, <0 error. */
 int ident_is_sealed(const char *path);

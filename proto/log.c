@@ -141,7 +141,8 @@ lmdb_err(int rc)
 	case ENOENT:
 		return (FERRY_ENOENT);
 	case EACCES:
-		return (FERRY_EPERM);
+	case EPERM:
+		return (FERRY_EACCES);
 	default:
 		return (FERRY_ELMDB);
 	}

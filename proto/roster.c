@@ -1028,21 +1028,54 @@ say_signers(const struct roster *r, const struct roster *a,
 	}
 }
 
+/*
+ * ${pin} without its separators (' ', '-', ':') into ${b} (${cap} bytes):
+ * its length, or 0 when it is longer than a pin can be.
+ */
+static size_t
+pin_compact(const char *pin, char *b, size_t cap)
+{
+	size_t i, nb = 0;
+
+	for (i = 0; pin[i] != '\0'; i++) {
+		if (pin[i] == ' ' || pin[i] == '-' || pin[i] == ':')
+			continue;
+		if (nb + 1 >= cap)
+			return (0);
+		b[nb++] = pin[i];
+	}
+	b[nb] = '\0';
+	return (nb);
+}
+
+int
+roster_pin_check(const char *pin)
+{
+	char b[80];
+	uint8_t h[32];
+	size_t nb, i;
+
+	if (pin == NULL)
+		return (FERRY_EBADVALUE);
+	nb = pin_compact(pin, b, sizeof(b));
+	if (nb == 64)
+		return (ferry_unhex(h, 32, b) == 0 ? 0 : FERRY_EBADVALUE);
+	if (nb != IDENT_FP_DIGITS)
+		return (FERRY_EBADVALUE);
+	for (i = 0; i < nb; i++)
+		if (b[i] < '0' || b[i] > '9')
+			return (FERRY_EBADVALUE);
+	return (0);
+}
+
 static int
 pin_matches(const struct roster *r, const char *pin)
 {
 	char fp[IDENT_FP_LEN], a[IDENT_FP_LEN], b[80];
 	uint8_t h[32];
-	size_t i, na = 0, nb = 0;
+	size_t i, na = 0, nb;
 
-	for (i = 0; pin[i] != '\0'; i++) {
-		if (pin[i] == ' ' || pin[i] == '-' || pin[i] == ':')
-			continue;
-		if (nb + 1 >= sizeof(b))
-			return (0);
-		b[nb++] = pin[i];
-	}
-	b[nb] = '\0';
+	nb = pin_compact(pin, b, sizeof(b));
 	if (nb == 64) {
 		if (ferry_unhex(h, 32, b) != 0)
 			return (0);
@@ -1063,7 +1096,12 @@ roster_verify_genesis(const struct roster *r, const char *pin,
 	int rc;
 
 	why_reset(why, whylen);
-	if (pin == NULL || !pin_matches(r, pin)) {
+	/* A pin mistyped is not a roster that fails to match it. */
+	if (roster_pin_check(pin) != 0) {
+		say(why, whylen, "the pin is not " ROSTER_PIN_FORM);
+		return (FERRY_EBADVALUE);
+	}
+	if (!pin_matches(r, pin)) {
 		say(why, whylen, "roster %llu does not match the pinned "
 		    "fingerprint", (unsigned long long)r->version);
 		return (FERRY_EPIN);

@@ -181,7 +181,8 @@ void roster_free(struct roster *r);
  * roster_verify_genesis(r, pin, now, why, whylen): accept ${r} as the
  * trust anchor.  ${pin} is the roster fingerprint given at install, either
  * as printed by roster_fingerprint (40 digits; spaces optional) or as the
- * 64 hex digits of roster_hash; mismatch: FERRY_EPIN.  Then ${r} must be
+ * 64 hex digits of roster_hash; a ${pin} of neither form:
+ * FERRY_EBADVALUE; mismatch: FERRY_EPIN.  Then ${r} must be
  * signed by a threshold of its own admins (FERRY_ETHRESHOLD,
  * FERRY_ENOTADMIN for a signer that is not an admin, FERRY_EBADSIG) and
  * unexpired at ${now} (FERRY_EEXPIRED).  Any version may be the anchor.
@@ -190,6 +191,19 @@ void roster_free(struct roster *r);
  */
 int roster_verify_genesis(const struct roster *r, const char *pin,
     uint64_t now, char *why, size_t whylen);
+
+/* What a pin is, for messages: "... is not " ROSTER_PIN_FORM. */
+#define ROSTER_PIN_FORM "a roster fingerprint (8 groups of 5 digits, as " \
+	"ferry-keys fingerprint prints it) nor the 64 hex digits of the " \
+	"roster's SHA-256"
+
+/**
+ * roster_pin_check(pin): 0 if ${pin} has the form of a roster pin (the 40
+ * digits of a fingerprint, or 64 hex digits; ' ', '-' and ':' ignored),
+ * else FERRY_EBADVALUE: a malformed pin is said as such, not as a roster
+ * that fails to match it.
+ */
+int roster_pin_check(const char *pin);
 
 /**
  * roster_verify_next(prev, next, now, why, whylen): accept ${next} given

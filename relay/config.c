@@ -10,6 +10,7 @@
 #include <ini.h>
 
 #include "relay.h"
+#include "roster.h"
 
 #define DAY_MS (24ULL * 3600 * 1000)
 
@@ -160,13 +161,36 @@ fmt_duration(char *out, size_t n, uint64_t ms)
 	    u[i].unit);
 }
 
-/** config_check(c): 0 if ${c} is complete and consistent. */
+/** config_check(c, path): 0 if ${c} is complete and consistent. */
 int
-config_check(const struct config *c)
+config_check(const struct config *c, const char *path)
 {
+	const char *set[] = { c->data, c->key, c->roster };
+	static const char *const names[] = { "data", "key", "roster" };
+	char miss[128];
+	size_t i, off = 0, n = 0;
 
-	if (c->data[0] == '\0' || c->key[0] == '\0' || c->roster[0] == '\0') {
-		fprintf(stderr, "ferry-relay: data, key and roster must be set\n");
+	for (i = 0; i < 3; i++) {
+		if (set[i][0] != '\0')
+			continue;
+		off += (size_t)snprintf(miss + off, sizeof(miss) - off,
+		    "%s\"%s\" (--%s)", n++ > 0 ? ", " : "", names[i],
+		    names[i]);
+	}
+	/* Say which, and where it would go. */
+	if (n > 0) {
+		fprintf(stderr, "ferry-relay: %s%smissing key%s %s in [relay]"
+		    "%s\n", path != NULL ? path : "", path != NULL ? ": " : "",
+		    n > 1 ? "s" : "", miss, path != NULL ? "" :
+		    " (no -c config given)");
+		return (-1);
+	}
+	if (c->roster_pin[0] != '\0' && roster_pin_check(c->roster_pin) !=
+	    0) {
+		fprintf(stderr, "ferry-relay: %s%sroster_pin \"%s\" is not "
+		    ROSTER_PIN_FORM ": give the install roster's\n",
+		    path != NULL ? path : "", path != NULL ? ": " : "",
+		    c->roster_pin);
 		return (-1);
 	}
 	if (strncmp(c->endpoint, "tcp://", 6) != 0 &&

@@ -570,7 +570,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	struct zap_table *zt;
 	struct depth_ctx dc;
 	const char *fault = getenv("FERRY_RELAY_FAULT");
-	char path[CONFIG_PATH_MAX + 16], origin[FERRY_ID_MAX + 8];
+	char path[CONFIG_PATH_MAX + 16], origin[FERRY_ID_MAX + 8], why[512];
 	char *penv = getenv("FERRY_RELAY_PASSPHRASE"), *pass = NULL;
 	size_t plen;
 	zmq_pollitem_t pi[2];
@@ -608,8 +608,12 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	rc = ident_load(c->key, pass, &r.me);
 	sodium_free(pass);	/* zeroes it */
 	if (rc != 0) {
-		rlog(RLOG_ERROR, "key", "path=%s err=%s", c->key,
-		    ferry_errname(rc));
+		ident_load_why(rc, c->key, why, sizeof(why));
+		rlog(RLOG_ERROR, "key", "path=%s err=%s why=\"%s%s\"", c->key,
+		    ferry_errname(rc), why, rc == FERRY_ENOPASSPHRASE ?
+		    ": set FERRY_RELAY_PASSPHRASE in the relay's environment" :
+		    rc == FERRY_EPASSPHRASE ? ": check FERRY_RELAY_PASSPHRASE" :
+		    "");
 		return (1);
 	}
 	if (r.me->kind != IDENT_RELAY)

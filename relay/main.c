@@ -4,8 +4,8 @@
  *   ferry-relay [run] [-c FILE] [--endpoint E] [--data DIR] [--key FILE]
  *               [--roster FILE] [--roster-pin FP] [--max-body N]
  *               [--queue-max N] [--expiry D] [--log-level L]
- *   ferry-relay stats --data DIR     print <DIR>/metrics.prom
- *   ferry-relay check-config [-c FILE] [flags]
+ *   ferry-relay check-config [same options]
+ *   ferry-relay stats --data DIR | -c FILE     print <DIR>/metrics.prom
  *
  * Foreground; logs to stderr; SIGTERM/SIGINT stop cleanly, SIGHUP reloads
  * the roster file.  Exit 0 on a clean stop, 1 on a run-time failure, 2 on
@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "relay.h"
 
 static volatile sig_atomic_t stop_flag, hup_flag;
@@ -40,21 +41,6 @@ on_hup(int sig)
 	hup_flag = 1;
 }
 
-static void
-usage(void)
-{
-
-	fprintf(stderr,
-	    "usage: ferry-relay [run] [-c config] [--endpoint E] [--data DIR]\n"
-	    "                   [--key FILE] [--roster FILE] [--roster-pin FP]\n"
-	    "                   [--max-body SIZE] [--queue-max N]"
-	    " [--expiry DURATION]\n"
-	    "                   [--log-level error|warn|info|debug]\n"
-	    "       ferry-relay check-config [same options]\n"
-	    "       ferry-relay stats --data DIR\n");
-	exit(2);
-}
-
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, 'c' },
 	{ "endpoint", required_argument, NULL, 'e' },
@@ -66,9 +52,11 @@ static const struct option longopts[] = {
 	{ "queue-max", required_argument, NULL, 'q' },
 	{ "expiry", required_argument, NULL, 'x' },
 	{ "log-level", required_argument, NULL, 'l' },
-	{ "help", no_argument, NULL, 'h' },
+	CLI_LONGOPTS,
 	{ NULL, 0, NULL, 0 }
 };
+
+#define OPTS ":c:e:d:k:r:p:b:q:x:l:h"
 
 static const char *
 optkey(int ch)
@@ -88,38 +76,38 @@ optkey(int ch)
 	return (NULL);
 }
 
-/* Flags override the file: read -c first, then apply the others. */
+/*
+ * Flags override the file: read -c first, then apply the others.  -1 to
+ * go on with ${c} complete, else the exit status (--help, --version, a
+ * usage or configuration error, said).
+ */
 static int
 parse_args(struct config *c, int argc, char **argv)
 {
 	const char *cfg = NULL;
 	int ch;
 
-	opterr = 1;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:e:d:k:r:p:b:q:x:l:h", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, OPTS, longopts, NULL)) != -1) {
 		if (ch == 'c')
 			cfg = optarg;
-		else if (ch == 'h' || ch == '?' || optkey(ch) == NULL)
-			usage();
+		else if (ch == 'h')
+			return (cli_help());
+		else if (optkey(ch) == NULL)
+			return (cli_opt_error(ch, argv));
 	}
 	if (optind != argc)
-		usage();
+		return (cli_usage("unexpected argument '%s'", argv[optind]));
 	if (cfg != NULL && config_load(c, cfg) != 0)
-		return (-1);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:e:d:k:r:p:b:q:x:l:h", longopts,
-	    NULL)) != -1) {
+		return (CLI_USAGE);
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, OPTS, longopts, NULL)) != -1) {
 		if (ch == 'c')
 			continue;
-		if (config_set(c, optkey(ch), optarg) != 0) {
-			fprintf(stderr, "ferry-relay: bad value for --%s\n",
-			    optkey(ch));
-			return (-1);
-		}
+		if (config_set(c, optkey(ch), optarg) != 0)
+			return (cli_usage("bad value for --%s: '%s'",
+			    cli_longopt_name(longopts, ch), optarg));
 	}
-	return (config_check(c));
+	return (config_check(c, cfg) == 0 ? -1 : CLI_USAGE);
 }
 
 static int
@@ -129,26 +117,29 @@ cmd_stats(int argc, char **argv)
 	char path[CONFIG_PATH_MAX + 32];
 	uint8_t *buf;
 	size_t len;
+	int ch;
 
 	config_defaults(&c);
 	c.data[0] = '\0';
-	optind = 1;
-	for (;;) {
-		int ch = getopt_long(argc, argv, "d:c:", longopts, NULL);
-
-		if (ch == -1)
-			break;
+	while ((ch = getopt_long(argc, argv, ":d:c:", longopts, NULL)) != -1) {
 		if (ch == 'd') {
 			if (config_set(&c, "data", optarg) != 0)
-				usage();
+				return (cli_usage("bad value for --data: '%s'",
+				    optarg));
 		} else if (ch == 'c') {
 			if (config_load(&c, optarg) != 0)
-				return (2);
-		} else
-			usage();
+				return (CLI_USAGE);
+		} else if (optkey(ch) != NULL)
+			return (cli_usage("--%s does not apply to stats",
+			    cli_longopt_name(longopts, ch)));
+		else
+			return (cli_opt_error(ch, argv));
 	}
-	if (optind != argc || c.data[0] == '\0')
-		usage();
+	if (optind != argc)
+		return (cli_usage("unexpected argument '%s'", argv[optind]));
+	if (c.data[0] == '\0')
+		return (cli_usage("missing --data DIR (or a -c config that "
+		    "sets data)"));
 	snprintf(path, sizeof(path), "%s/metrics.prom", c.data);
 	if (ferry_read_file(path, 16u << 20, &buf, &len, 0) != 0) {
 		fprintf(stderr, "ferry-relay: cannot read %s\n", path);
@@ -162,30 +153,29 @@ cmd_stats(int argc, char **argv)
 	return (0);
 }
 
-int
-main(int argc, char **argv)
+static int
+cmd_check(int argc, char **argv)
+{
+	struct config c;
+	int rc;
+
+	config_defaults(&c);
+	if ((rc = parse_args(&c, argc, argv)) >= 0)
+		return (rc);
+	printf("ok\n");
+	return (0);
+}
+
+static int
+cmd_run(int argc, char **argv)
 {
 	struct config c;
 	struct sigaction sa;
-	int check = 0;
+	int rc;
 
-	if (argc > 1 && strcmp(argv[1], "stats") == 0)
-		return (cmd_stats(argc - 1, argv + 1));
-	if (argc > 1 && strcmp(argv[1], "check-config") == 0) {
-		check = 1;
-		argc--;
-		argv++;
-	} else if (argc > 1 && strcmp(argv[1], "run") == 0) {
-		argc--;
-		argv++;
-	}
 	config_defaults(&c);
-	if (parse_args(&c, argc, argv) != 0)
-		return (2);
-	if (check) {
-		printf("ok\n");
-		return (0);
-	}
+	if ((rc = parse_args(&c, argc, argv)) >= 0)
+		return (rc);
 	rlog_set_level(c.log_level);
 	/* No core dumps, no ptrace by others: they would get the keys. */
 	if (ferry_no_core_dumps() != 0)
@@ -206,4 +196,30 @@ main(int argc, char **argv)
 	if (sigaction(SIGPIPE, &sa, NULL))
 		return (1);
 	return (loop_run(&c, &stop_flag, &hup_flag));
+}
+
+static const struct cli_cmd cmds[] = {
+	{ "run", cmd_run, "[-c config] [--endpoint E] [--data DIR] "
+	    "[--key FILE] [--roster FILE] [--roster-pin FP] [--max-body SIZE] "
+	    "[--queue-max N] [--expiry DURATION] "
+	    "[--log-level error|warn|info|debug]", "run the relay in the "
+	    "foreground (the command when none is named)", NULL },
+	{ "check-config", cmd_check, "[same options]", "print ok if the "
+	    "configuration's keys and values are valid", NULL },
+	{ "stats", cmd_stats, "--data DIR | -c config", "print DIR/"
+	    "metrics.prom", NULL },
+};
+
+static const struct cli_prog prog = {
+	"ferry-relay", "", cmds, sizeof(cmds) / sizeof(cmds[0]), &cmds[0],
+	"Flags override the configuration file (-c, also --config).  Exit "
+	"status: 0 clean stop, 1 run-time failure, 2 usage or configuration "
+	"error."
+};
+
+int
+main(int argc, char **argv)
+{
+
+	return (cli_main(&prog, argc, argv));
 }

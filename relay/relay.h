@@ -86,8 +86,12 @@ int config_load(struct config *c, const char *path);
 /** config_set(c, key, value): set one key (as in the file); 0, -1 bad value, -2 unknown key. */
 int config_set(struct config *c, const char *key, const char *value);
 
-/** config_check(c): 0 if ${c} is complete and consistent, else -1 (printed). */
-int config_check(const struct config *c);
+/**
+ * config_check(c, path): 0 if ${c} is complete and consistent, else -1
+ * after printing one line naming what is missing or wrong (in ${path},
+ * the configuration file, when not NULL).
+ */
+int config_check(const struct config *c, const char *path);
 
 /**
  * config_sender_limits(c, msgs, bytes): what one sender may have queued

@@ -34,8 +34,9 @@ FERRY_PASSPHRASE=secret-words setsid $K admin-init --name a2 --out "$FT/k" \
 	ft_ok "passphrase from FERRY_PASSPHRASE: no warning" ||
 	ft_fail "passphrase given: exit $rc, stderr: $(cat "$FT/e")"
 
-# Top-level usage names every option of fingerprint and relay-init.
-$K --help 2>"$FT/u"
+# Top-level usage (on stdout) names every option of fingerprint and
+# relay-init.
+$K --help >"$FT/u"
 grep -q 'fingerprint \[--passphrase-file F\] FILE' "$FT/u" &&
 	ft_ok "usage: fingerprint --passphrase-file" ||
 	ft_fail "usage lacks fingerprint --passphrase-file"

@@ -166,7 +166,7 @@ TEST(save_load_sealed)
 	back = NULL;
 	CHECK_EQ(ident_load(path, "wrong horse", &back), FERRY_EPASSPHRASE);
 	CHECK(back == NULL);
-	CHECK_EQ(ident_load(path, NULL, &back), FERRY_EPASSPHRASE);
+	CHECK_EQ(ident_load(path, NULL, &back), FERRY_ENOPASSPHRASE);
 	/* The secret seed does not appear in the sealed file. */
 	raw = t_read_file(path, &len);
 	CHECK(raw != NULL);

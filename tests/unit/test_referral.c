@@ -1091,6 +1091,75 @@ TEST(response_builder)
 	    &p, &j, err, sizeof(err)), FERRY_EINVAL);
 }
 
+/*
+ * The thread (referral-schema.md section 4): what `ferry reply` may
+ * answer with, by what the answered message is.
+ */
+TEST(thread_answers)
+{
+	static const struct {
+		const char *kind, *response, *answer;
+		int want;
+	} t[] = {
+		{ "referral", NULL, "accepted", 0 },
+		{ "referral", NULL, "declined", 0 },
+		{ "referral", NULL, "more-information-needed", 0 },
+		{ "referral", NULL, "closed", 0 },
+		{ "referral", NULL, "information-provided", FERRY_ESCHEMA },
+		{ "response", "more-information-needed", "information-provided",
+		    0 },
+		{ "response", "more-information-needed", "closed", 0 },
+		{ "response", "more-information-needed", "accepted",
+		    FERRY_ESCHEMA },
+		{ "response", "more-information-needed",
+		    "more-information-needed", FERRY_ESCHEMA },
+		{ "response", "information-provided", "accepted", 0 },
+		{ "response", "information-provided", "declined", 0 },
+		{ "response", "information-provided",
+		    "more-information-needed", 0 },
+		{ "response", "information-provided", "closed", 0 },
+		{ "response", "information-provided", "information-provided",
+		    FERRY_ESCHEMA },
+		{ "response", "accepted", "closed", 0 },
+		{ "response", "accepted", "accepted", FERRY_ESCHEMA },
+		{ "response", "accepted", "information-provided",
+		    FERRY_ESCHEMA },
+		{ "response", "declined", "closed", 0 },
+		{ "response", "declined", "declined", FERRY_ESCHEMA },
+		{ "response", "closed", "closed", FERRY_ESCHEMA },
+		{ "response", "closed", "accepted", FERRY_ESCHEMA },
+		{ "response", "shrug", "closed", FERRY_EINVAL },
+		{ "response", NULL, "closed", FERRY_EINVAL },
+		{ "note", NULL, "closed", FERRY_EINVAL },
+		{ "referral", NULL, "shrug", FERRY_ESCHEMA },
+	};
+	char err[REFERRAL_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(err, 'x', sizeof(err));
+		CHECK_EQ(referral_answer_check(t[i].kind, t[i].response,
+		    t[i].answer, err, sizeof(err)), t[i].want);
+		CHECK((err[0] == '\0') == (t[i].want == 0));
+	}
+	referral_answer_check("referral", NULL, "information-provided", err,
+	    sizeof(err));
+	CHECK(strcmp(err, "response: information-provided cannot answer a "
+	    "referral: it is answered with accepted, declined, "
+	    "more-information-needed, closed (the thread, referral-schema.md "
+	    "section 4)") == 0);
+	referral_answer_check("response", "accepted", "accepted", err,
+	    sizeof(err));
+	CHECK(strcmp(err, "response: accepted cannot answer a response "
+	    "accepted: it is answered with closed (the thread, "
+	    "referral-schema.md section 4)") == 0);
+	referral_answer_check("response", "closed", "closed", err,
+	    sizeof(err));
+	CHECK(strncmp(err, "response: the case is closed", 28) == 0);
+	referral_answer_check("referral", NULL, "shrug", err, sizeof(err));
+	CHECK(strncmp(err, "response: must be one of accepted, ", 35) == 0);
+}
+
 /* tests/vectors/referrals/invalid/NAME.json with NAME.err: "CODE message". */
 TEST(invalid_vectors)
 {
@@ -1147,6 +1216,7 @@ main(void)
 	RUN(wire_rules);
 	RUN(wire_bit_flips);
 	RUN(response_builder);
+	RUN(thread_answers);
 	RUN(invalid_vectors);
 	return (t_done());
 }

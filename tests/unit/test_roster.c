@@ -201,6 +201,23 @@ TEST(genesis_pinned)
 	fp[0] = fp[0] == '1' ? '2' : '1';
 	CHECK_EQ(roster_verify_genesis(g, fp, now, why, sizeof(why)),
 	    FERRY_EPIN);
+	/* A malformed pin is said to be one, not a mismatch. */
+	CHECK_EQ(roster_verify_genesis(g, "12345 6789", now, why, sizeof(why)),
+	    FERRY_EBADVALUE);
+	CHECK(strstr(why, "not a roster fingerprint") != NULL);
+	CHECK_EQ(roster_verify_genesis(g, NULL, now, why, sizeof(why)),
+	    FERRY_EBADVALUE);
+	CHECK_EQ(roster_pin_check(fp), 0);
+	CHECK_EQ(roster_pin_check(hex), 0);
+	CHECK_EQ(roster_pin_check("00000-00000:00000 00000 00000 00000 00000 "
+	    "00000"), 0);
+	CHECK_EQ(roster_pin_check(""), FERRY_EBADVALUE);
+	CHECK_EQ(roster_pin_check("0000a 00000 00000 00000 00000 00000 00000 "
+	    "00000"), FERRY_EBADVALUE);
+	CHECK_EQ(roster_pin_check("00000 00000 00000 00000 00000 00000 00000 "
+	    "0000"), FERRY_EBADVALUE);
+	hex[5] = 'x';
+	CHECK_EQ(roster_pin_check(hex), FERRY_EBADVALUE);
 	roster_fingerprint(g, fp);
 	CHECK_EQ(roster_verify_genesis(g, fp, g->expires, why, sizeof(why)),
 	    FERRY_EEXPIRED);
