@@ -153,7 +153,8 @@ demo: deps
 # make soak (issue 13): kill -9 soak of FERRY_SOAK_N (default 10,000)
 # referrals among four agencies on the real disk, with fault points armed
 # at restarts and `ferry send` rerun as the same command; outside make
-# test (about N/25 s here).  Its own build, optimised, with fault points.
+# test (about 90 s for 10,000 here).  Its own build, optimised, with fault
+# points.
 soak: deps
 	$(Q)$(MAKE) --no-print-directory SAN=0 FAULTS=1 BUILD=build/soak all
 	$(Q)FERRY_SOAK_N=$${FERRY_SOAK_N:-10000} FERRY_SOAK_DISK=1 \
