@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "../lib/harness.h"
+#include "../lib/troster.h"
 #include "envelope.h"
 #include "ident.h"
 #include "log.h"
@@ -86,25 +87,6 @@ sent_type(size_t i, struct env *e)
 }
 
 static int
-add_request(struct roster *r, struct ident *i, int which)
-{
-	uint8_t *req;
-	size_t len;
-	int rc;
-
-	if ((rc = roster_request_make(i, ferry_now_ms(), &req, &len)) != 0)
-		return (rc);
-	if (which == 0)
-		rc = roster_admin_add(r, req, len);
-	else if (which == 1)
-		rc = roster_relay_set(r, req, len, "tcp://127.0.0.1:1");
-	else
-		rc = roster_agency_add(r, req, len);
-	free(req);
-	return (rc);
-}
-
-static int
 setup(void)
 {
 	uint64_t now = ferry_now_ms();
@@ -118,15 +100,20 @@ setup(void)
 	    ident_generate("charlie", IDENT_CHARITY, "Charlie", now,
 	    365 * DAY, &charlie))
 		return (-1);
-	if (roster_new(now, now + 365 * DAY, &ro) != 0)
-		return (-1);
-	if (add_request(ro, admin, 0) || roster_set_threshold(ro, 1) ||
-	    add_request(ro, relay, 1) || add_request(ro, alpha, 2) ||
-	    add_request(ro, bravo, 2) || add_request(ro, charlie, 2) ||
-	    roster_seal(ro) ||
-	    roster_sign(ro, admin->sign_sk) ||
-	    roster_bytes(ro, &ro_bytes, &ro_len))
-		return (-1);
+	{
+		const struct ident *ag[] = { alpha, bravo, charlie };
+		char path[600], pin[65];
+		size_t n;
+
+		/* The shared signed test roster (tests/lib/troster.c), read
+		 * back as the relay's roster in force. */
+		snprintf(path, sizeof(path), "%s/roster", dir);
+		if (troster_write(path, admin, relay, ag, 3, pin) != 0 ||
+		    (ro_bytes = t_read_file(path, &n)) == NULL ||
+		    roster_parse(ro_bytes, n, &ro) != 0)
+			return (-1);
+		ro_len = n;
+	}
 	return (0);
 }
 
