@@ -248,6 +248,70 @@ def run():
     rc.kill()
 
 
+PEER = os.environ.get("FERRY_BENCH_PEER_SCRIPT",
+                      os.path.join(ROOT, "..", "shared", "peers", "rabbitmq.sh"))
+
+
+def peer_run(*args):
+    """One rabbitmq.sh measurement: a dict of its RMQ figures, or a note."""
+    try:
+        out = subprocess.run(["bash", PEER] + [str(a) for a in args],
+                             capture_output=True, text=True, timeout=420).stdout
+    except subprocess.TimeoutExpired:
+        return "rabbitmq.sh did not finish within 420 s"
+    m = re.search(r"^RMQ (.*)$", out, re.M)
+    if not m:
+        tail = out.strip().splitlines()[-1:] or ["no output"]
+        return f"rabbitmq.sh printed no RMQ line ({tail[0]})"
+    f = dict(kv.split("=", 1) for kv in m.group(1).split())
+    try:
+        return {k: float(v) for k, v in f.items()}
+    except ValueError:
+        return f"rabbitmq.sh: unreadable figures ({m.group(1)})"
+
+
+def peer():
+    """4. RabbitMQ the same way, right after Ferry, on the same machine."""
+    if os.environ.get("FERRY_BENCH_PEER", "1") == "0":
+        R["peer_note"] = "skipped: FERRY_BENCH_PEER=0"
+    elif not os.path.exists(PEER):
+        R["peer_note"] = f"skipped: {PEER} not found"
+    else:
+        print("=== peer: a durable RabbitMQ, measured the same way (rabbitmq.sh)")
+        # Debian's rabbitmq-server run as root drops to the rabbitmq user,
+        # which must be able to write the broker's private folder.
+        work = os.path.join(os.environ.get("WORK", "/tmp/peer-rmq"), "rabbit")
+        os.makedirs(os.path.join(work, "home"), exist_ok=True)
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "-R", "rabbitmq:", work], capture_output=True)
+        had_epmd = subprocess.run(["pgrep", "-x", "epmd"],
+                                  capture_output=True).returncode == 0
+        full = peer_run(15)
+        if isinstance(full, str):
+            R["peer_note"] = "skipped: " + full
+        elif full.get("delivered_per_s", 0) <= 0:
+            R["peer_note"] = "skipped: RabbitMQ delivered nothing (broker did not start?)"
+        else:
+            R["rmq_delivered_per_s"] = full["delivered_per_s"]
+            R["rmq_p50_ms_full"] = full.get("e2e_p50_us", 0) / 1e3
+            R["rmq_p99_ms_full"] = full.get("e2e_p99_us", 0) / 1e3
+            print(f"  RabbitMQ at full rate: {full['delivered_per_s']:.0f} delivered/s, "
+                  f"p50 {R['rmq_p50_ms_full']:.1f} ms, p99 {R['rmq_p99_ms_full']:.1f} ms")
+            rate = R.get("e2e_rate_for_latency_per_s")
+            if rate:
+                half = peer_run(15, 100, int(rate))
+                if isinstance(half, dict):
+                    R["rmq_p50_ms"] = half.get("e2e_p50_us", 0) / 1e3
+                    R["rmq_p99_ms"] = half.get("e2e_p99_us", 0) / 1e3
+                    print(f"  RabbitMQ paced at {rate:.0f} /s (Ferry's latency rate): "
+                          f"p50 {R['rmq_p50_ms']:.1f} ms, p99 {R['rmq_p99_ms']:.1f} ms")
+        subprocess.run(["bash", PEER, "stop"], capture_output=True, timeout=120)
+        if not had_epmd:    # the broker's name daemon, started by it
+            subprocess.run(["pkill", "-x", "epmd"], capture_output=True)
+    if "peer_note" in R:
+        print(f"=== peer: RabbitMQ {R['peer_note']}")
+
+
 def summary():
     text = open(PREV).read()
     L = {m.group(1): float(m.group(2)) for m in
@@ -343,6 +407,19 @@ def summary():
         print(f"      bound: queued messages live in LMDB (mapped file of {qb / 1e6:.0f} MB),"
               f" not the heap: RSS growth / data on disk = {grow * 1024 / max(qb, 1):.2f}"
               f" (page cache of the map counts in RSS)")
+    if "rmq_delivered_per_s" in R:
+        rq = R["rmq_delivered_per_s"]
+        print("  beside the peer (a durable RabbitMQ, same run, no end-to-end crypto):")
+        if "e2e_delivered_per_s" in R:
+            print(f"    end to end delivered/s: Ferry {R['e2e_delivered_per_s']:.0f}, "
+                  f"RabbitMQ {rq:.0f};  ratio {R['e2e_delivered_per_s'] / rq:.2f}")
+        if "rmq_p99_ms" in R and "e2e_latency_p99_ms" in R and R["rmq_p99_ms"] > 0:
+            print(f"    latency at {R['e2e_rate_for_latency_per_s']:.0f} /s: Ferry p50 "
+                  f"{R['e2e_latency_p50_ms']} ms / p99 {R['e2e_latency_p99_ms']} ms, "
+                  f"RabbitMQ p50 {R['rmq_p50_ms']:.1f} ms / p99 {R['rmq_p99_ms']:.1f} ms;"
+                  f"  ratio p99 {R['e2e_latency_p99_ms'] / R['rmq_p99_ms']:.2f}")
+    elif "peer_note" in R:
+        print(f"  beside the peer: RabbitMQ {R['peer_note']}")
     os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(R, f, indent=2, sort_keys=True)
@@ -356,4 +433,5 @@ if __name__ == "__main__":
         run()
     finally:
         cleanup()
+    peer()
     summary()
