@@ -62,6 +62,7 @@ static const struct ferry_conf_key keys[] = {
 	K("reask_max", FERRY_CONF_MS, reask_max_ms),
 	K("spool_interval", FERRY_CONF_MS, spool_ms),
 	K("linger", FERRY_CONF_MS, linger_ms),
+	K("retention", FERRY_CONF_STR, retention),
 	{ NULL, 0, 0, 0 }
 };
 
@@ -133,8 +134,9 @@ aconf_check(const struct aconf *c, const char *path)
 		{ "roster", "-R", offsetof(struct aconf, roster) },
 		{ "roster_pin", "-P", offsetof(struct aconf, roster_pin) },
 	};
-	char names[128], flags[64];
-	size_t i, kn = 0, fn = 0, n = 0;
+	struct aconf_ret ret[ACONF_RET_MAX];
+	char names[128], flags[64], err[160];
+	size_t i, kn = 0, fn = 0, n = 0, nret;
 
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		if (((const char *)c + need[i].off)[0] != '\0')
@@ -177,6 +179,79 @@ aconf_check(const struct aconf *c, const char *path)
 	    c->max_body == 0 || c->max_body > (1ULL << 30)) {
 		fprintf(stderr, "ferry-agent: a limit is zero or out of range\n");
 		return (-1);
+	}
+	if (aconf_retention(c->retention, ret, &nret, err, sizeof(err)) !=
+	    0) {
+		fprintf(stderr, "ferry-agent: %s%sretention: %s\n",
+		    path != NULL ? path : "", path != NULL ? ": " : "", err);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
+    size_t errlen)
+{
+	char buf[sizeof(((struct aconf *)0)->retention)], *tok, *save, *colon;
+	char *v;
+	size_t i, len;
+	uint64_t bare = 0;
+
+	*n = 0;
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf)) {
+		snprintf(err, errlen, "too long");
+		return (-1);
+	}
+	for (tok = strtok_r(buf, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		len = strlen(tok);
+		while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+			tok[--len] = '\0';
+		if ((colon = strchr(tok, ':')) == NULL) {
+			snprintf(err, errlen, "\"%s\" is not KIND:DURATION "
+			    "(e.g. referral:6y)", tok);
+			return (-1);
+		}
+		*colon = '\0';
+		v = colon + 1;
+		if (strcmp(tok, "referral") != 0 &&
+		    strcmp(tok, "response") != 0) {
+			snprintf(err, errlen, "unknown message kind \"%s\" "
+			    "(referral or response)", tok);
+			return (-1);
+		}
+		for (i = 0; i < *n; i++)
+			if (strcmp(r[i].kind, tok) == 0) {
+				snprintf(err, errlen, "kind %s given twice",
+				    tok);
+				return (-1);
+			}
+		if (*n == ACONF_RET_MAX || strlen(v) >= sizeof(r[*n].text)) {
+			snprintf(err, errlen, "too many rules or too long");
+			return (-1);
+		}
+		snprintf(r[*n].kind, sizeof(r[*n].kind), "%s", tok);
+		snprintf(r[*n].text, sizeof(r[*n].text), "%s", v);
+		len = strlen(v);
+		/* Years: the number alone counts years (a unit is required). */
+		if (len > 1 && v[len - 1] == 'y') {
+			v[len - 1] = '\0';
+			bare = ACONF_YEAR_MS;
+		}
+		if (v[0] < '0' || v[0] > '9' ||
+		    ferry_parse_duration(v, bare, &r[*n].ms) != 0 ||
+		    r[*n].ms == 0 || (bare == 0 && v[strlen(v) - 1] >= '0' &&
+		    v[strlen(v) - 1] <= '9')) {
+			snprintf(err, errlen, "%s: \"%s\" is not a duration "
+			    "with a unit (e.g. 6y, 2190d)", r[*n].kind,
+			    r[*n].text);
+			return (-1);
+		}
+		bare = 0;
+		(*n)++;
 	}
 	return (0);
 }

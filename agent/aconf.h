@@ -31,7 +31,28 @@ struct aconf {
 	uint64_t spool_ms;		/* spool outbox scan interval */
 	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
 	uint64_t max_body;		/* plaintext bytes accepted from a peer */
+	char retention[256];		/* "referral:6y, response:6y", or "" */
 };
+
+#define ACONF_RET_MAX 4
+#define ACONF_YEAR_MS 31557600000ULL	/* "y": 365.25 days */
+
+/* One retention rule: messages of ${kind} are erased ${ms} after they
+ * were sent or received; ${text} is the rule as written ("6y"). */
+struct aconf_ret {
+	char kind[16];
+	uint64_t ms;
+	char text[24];
+};
+
+/**
+ * aconf_retention(s, r, n, err, errlen): parse the retention setting ${s}
+ * ("KIND:DURATION, ..."; KIND referral or response, each at most once;
+ * DURATION a number with a unit: d, h, or y = 365.25 days) into
+ * ${r}[0..*${n}-1] (room for ACONF_RET_MAX).  0, or -1 with the reason.
+ */
+int aconf_retention(const char *s, struct aconf_ret *r, size_t *n,
+    char *err, size_t errlen);
 
 /** aconf_defaults(c): fill ${c} with the built-in defaults. */
 void aconf_defaults(struct aconf *c);

@@ -15,11 +15,12 @@
  *   agentd_net.c    the DEALER link to the relay (CURVE, monitor, HELLO,
  *                   heartbeats, backoff) and the event loop
  *   agentd_ctl.c    the control socket for the `ferry` CLI (JSON)
+ *   agentd_erase.c  erasure (crypto-shredding) by request and retention
  *   agentd_spool.c  the spool folders (outbox/ in, inbox/ out); the core
  *                   reaches them through a->spool_init, a->spool_inbox
  *
  * Calls between these files go one way (none calls back a file that
- * calls it): agentd_net.c -> agentd_ctl.c -> agentd.c -> agentd_spool.c
+ * calls it): agentd_net.c -> agentd_ctl.c -> agentd_erase.c -> agentd.c -> agentd_spool.c
  * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, and agentd.c ->
  * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
  * pending.c calls none of them (agentd.c and agentd_out.c call it).
@@ -136,6 +137,9 @@ struct agentd {
 
 	/* Relay replies read together: their group commit (agentd_out.c). */
 	struct agentd_grp *grp;
+
+	/* The next retention pass (agentd_mono_ms(); 0: at the first loop). */
+	uint64_t next_retention;
 
 	/* Counters. */
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
@@ -271,6 +275,56 @@ int agentd_can_send(struct agentd *a, char *err, size_t errlen);
  * receipts and messages already stored go on.
  */
 int agentd_roster_expired(struct agentd *a, uint64_t now);
+
+/**
+ * agentd_erase(a, id, reason, ref, rule, err, errlen): erase message
+ * ${id} (sent or received) by crypto-shredding, in one synced commit:
+ * the log's envelope deleted and a LOG_ERASURE entry (${reason}
+ * LOG_ERASE_REQUEST or LOG_ERASE_RETENTION, authorised by this agency),
+ * the store's sealed content key zeroed and the erasure recorded (with
+ * ${ref}, a request's reference, and ${rule}, the retention rule; either
+ * may be NULL); then the spool's plaintext copies are overwritten and
+ * removed.  FERRY_ENOENT (no such message), FERRY_EDUPMSG (already
+ * erased), FERRY_EINVAL (a sent message still on its way), storage
+ * errors; ${err} says which.
+ */
+int agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    int reason, const char *ref, const char *rule, char *err,
+    size_t errlen);
+
+/* Messages chosen for erasure (agentd_erase_select, retention). */
+struct agentd_erase_pick {
+	uint8_t id[FERRY_MSGID_LEN];
+	char rule[ASTORE_RULE_MAX + 1];
+};
+struct agentd_erase_sel {
+	struct agentd_erase_pick *p;
+	size_t n, cap;
+	size_t already;			/* matched, already erased */
+	size_t in_flight;		/* matched, sent and still on its way */
+};
+
+/**
+ * agentd_erase_select(a, case_id, before, sel): the messages, sent or
+ * received, not yet erased and not on their way, whose case reference is
+ * ${case_id} (NULL: any) and that were queued or received before
+ * ${before} ms (0: any), into ${sel} (agentd_erase_sel_free).
+ */
+int agentd_erase_select(struct agentd *a, const char *case_id,
+    uint64_t before, struct agentd_erase_sel *sel);
+void agentd_erase_sel_free(struct agentd_erase_sel *sel);
+
+/**
+ * agentd_retention_run(a, now, nerased): erase every message whose kind
+ * has a rule in the retention setting and whose age at ${now} (ms; since
+ * it was queued or received) is at least the rule's, each in its own
+ * commit (LOG_ERASE_RETENTION); first remove the spool copies of erased
+ * messages a crash may have left.  0 or the first error (logged).
+ */
+int agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased);
+
+/** agentd_retention_due(a, mono): run retention at the first call, then daily; 1 if it ran. */
+int agentd_retention_due(struct agentd *a, uint64_t mono);
 
 /** agentd_hello(a): send HELLO (roster version, credit) and schedule every pending message for retransmission now. */
 int agentd_hello(struct agentd *a);

@@ -115,24 +115,36 @@ in_json(const struct astore_in *r)
 	return (o);
 }
 
+struct listing {
+	struct agentd *a;
+	json_t *arr;
+};
+
+static void add_erased(struct agentd *, json_t *,
+    const uint8_t[FERRY_MSGID_LEN]);
+
 static int
 add_out(void *ctx, const struct astore_out *r)
 {
+	struct listing *l = ctx;
 	json_t *o;
 
 	if ((o = out_json(r)) == NULL)
 		return (FERRY_ENOMEM);
-	return (json_array_append_new(ctx, o) != 0 ? FERRY_ENOMEM : 0);
+	add_erased(l->a, o, r->msg_id);
+	return (json_array_append_new(l->arr, o) != 0 ? FERRY_ENOMEM : 0);
 }
 
 static int
 add_in(void *ctx, const struct astore_in *r)
 {
+	struct listing *l = ctx;
 	json_t *o;
 
 	if ((o = in_json(r)) == NULL)
 		return (FERRY_ENOMEM);
-	return (json_array_append_new(ctx, o) != 0 ? FERRY_ENOMEM : 0);
+	add_erased(l->a, o, r->msg_id);
+	return (json_array_append_new(l->arr, o) != 0 ? FERRY_ENOMEM : 0);
 }
 
 /* Sort listings by time (queued or received), oldest first. */
@@ -176,13 +188,16 @@ sorted(json_t *arr)
 static json_t *
 do_list(struct agentd *a, int in)
 {
+	struct listing l;
 	json_t *arr, *o;
 	int rc;
 
 	if ((arr = json_array()) == NULL)
 		return (NULL);
-	rc = in ? astore_foreach_in(a->store, add_in, arr) :
-	    astore_foreach_out(a->store, add_out, arr);
+	l.a = a;
+	l.arr = arr;
+	rc = in ? astore_foreach_in(a->store, add_in, &l) :
+	    astore_foreach_out(a->store, add_out, &l);
 	if (rc != 0) {
 		json_decref(arr);
 		return (fail(rc, NULL));
@@ -415,16 +430,129 @@ show_sender(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 	astore_in_clear(&in);
 }
 
+/* The erasure of ${id} as JSON, or NULL if it is not erased. */
+static json_t *
+erased_json(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	struct astore_erased er;
+
+	if (astore_get_erased(a->store, id, &er) != 0)
+		return (NULL);
+	return (json_pack("{s:I, s:s, s:s, s:s}", "erased_ms",
+	    (json_int_t)er.t_erased, "by", er.reason == LOG_ERASE_RETENTION ?
+	    "retention" : "request", "ref", er.ref, "rule", er.rule));
+}
+
+/* Add "erased" to listing entry ${o} of ${id} when it is erased. */
+static void
+add_erased(struct agentd *a, json_t *o, const uint8_t id[FERRY_MSGID_LEN])
+{
+	json_t *e;
+
+	if (o != NULL && (e = erased_json(a, id)) != NULL)
+		json_object_set_new(o, "erased", e);
+}
+
+/*
+ * A request's reference: an operator's reference number, kept in the
+ * store (never in the log): letters, digits and ". / _ -", so that no
+ * name or free text goes in.
+ */
+static int
+ref_ok(const char *r)
+{
+	size_t i, n = strlen(r);
+
+	if (n == 0 || n > ASTORE_REF_MAX)
+		return (0);
+	for (i = 0; i < n; i++)
+		if (!((r[i] >= 'a' && r[i] <= 'z') || (r[i] >= 'A' &&
+		    r[i] <= 'Z') || (r[i] >= '0' && r[i] <= '9') ||
+		    strchr("./_-", r[i]) != NULL))
+			return (0);
+	return (1);
+}
+
+/*
+ * erase: {"msg_id": ID} | {"case": CASE} | {"before_ms": MS}, optional
+ * "ref": each matching message erased in its own commit, by request.
+ */
+static json_t *
+do_erase(struct agentd *a, json_t *req)
+{
+	struct agentd_erase_sel sel;
+	uint8_t id[FERRY_MSGID_LEN];
+	char err[AGENTD_ERR_MAX], hx[33];
+	const char *ref, *cs;
+	json_t *bm, *done, *o;
+	size_t i;
+	int rc, first = 0;
+
+	ref = json_string_value(json_object_get(req, "ref"));
+	if (json_object_get(req, "ref") != NULL && (ref == NULL ||
+	    !ref_ok(ref)))
+		return (fail(FERRY_EINVAL, "ref: a reference number of 1 to "
+		    "64 letters, digits and . / _ - (no names: it is "
+		    "kept with the erasure record)"));
+	memset(&sel, 0, sizeof(sel));
+	cs = json_string_value(json_object_get(req, "case"));
+	bm = json_object_get(req, "before_ms");
+	if (json_object_get(req, "msg_id") != NULL) {
+		if (get_id(req, "msg_id", id) != 0)
+			return (fail(FERRY_EINVAL, "msg_id: not a message id"));
+		err[0] = '\0';
+		if ((rc = agentd_erase(a, id, LOG_ERASE_REQUEST, ref, NULL,
+		    err, sizeof(err))) != 0)
+			return (fail(rc, err[0] ? err : NULL));
+		hexs(hx, id, FERRY_MSGID_LEN);
+		o = ok_obj();
+		json_object_set_new(o, "erased", json_pack("[s]", hx));
+		return (o);
+	}
+	if ((cs == NULL || cs[0] == '\0') && (!json_is_integer(bm) ||
+	    json_integer_value(bm) <= 0))
+		return (fail(FERRY_EINVAL, "request: give msg_id, case or "
+		    "before_ms"));
+	if ((rc = agentd_erase_select(a, cs, bm != NULL ?
+	    (uint64_t)json_integer_value(bm) : 0, &sel)) != 0)
+		return (fail(rc, NULL));
+	done = json_array();
+	for (i = 0; i < sel.n; i++) {
+		err[0] = '\0';
+		if ((rc = agentd_erase(a, sel.p[i].id, LOG_ERASE_REQUEST, ref,
+		    NULL, err, sizeof(err))) != 0) {
+			if (first == 0)
+				first = rc;
+			continue;
+		}
+		hexs(hx, sel.p[i].id, FERRY_MSGID_LEN);
+		json_array_append_new(done, json_string(hx));
+	}
+	o = first != 0 ? fail(first, err) : ok_obj();
+	json_object_set_new(o, "erased", done);
+	json_object_set_new(o, "already_erased",
+	    json_integer((json_int_t)sel.already));
+	json_object_set_new(o, "in_flight",
+	    json_integer((json_int_t)sel.in_flight));
+	agentd_erase_sel_free(&sel);
+	return (o);
+}
+
 static json_t *
 do_show(struct agentd *a, json_t *req, char **body, size_t *bodylen)
 {
 	uint8_t id[FERRY_MSGID_LEN];
 	char dir, *json;
-	json_t *o;
+	json_t *o, *e;
 	int rc;
 
 	if (get_id(req, "msg_id", id) != 0)
 		return (fail(FERRY_EINVAL, "msg_id: not a message id"));
+	if ((e = erased_json(a, id)) != NULL) {
+		o = ok_obj();
+		json_object_set_new(o, "erased", e);
+		return (o);
+	}
 	if ((rc = agentd_content(a, id, &dir, &json)) != 0)
 		return (fail(rc, rc == FERRY_ENOENT ? "no such message" :
 		    NULL));
@@ -484,6 +612,7 @@ do_status(struct agentd *a, json_t *req)
 		} else
 			return (fail(rc, rc == FERRY_ENOENT ?
 			    "no such message" : NULL));
+		add_erased(a, m, id);
 		r = ok_obj();
 		json_object_set_new(r, "message", m);
 		return (r);
@@ -573,6 +702,8 @@ dispatch(struct agentd *a, json_t *req, const char *cmd, char **body,
 		return (do_status(a, req));
 	if (strcmp(cmd, "partners") == 0)
 		return (do_partners(a));
+	if (strcmp(cmd, "erase") == 0)
+		return (do_erase(a, req));
 	return (fail(FERRY_EINVAL, "request: unknown cmd"));
 }
 

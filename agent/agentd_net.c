@@ -497,6 +497,8 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			now = agentd_mono_ms();
 			next_spool = now + a->conf.spool_ms;
 		}
+		if (agentd_retention_due(a, now))
+			now = agentd_mono_ms();
 		wait = agentd_tick(a, now);
 		if (a->connected) {
 			t = a->last_tx + a->conf.heartbeat_ms;

@@ -6,24 +6,27 @@
  * is refused rather than misread.  Tables: "a.out" and "a.in" (msg id ->
  * record), "a.outenv" and "a.inenv" (msg id -> envelope bytes), "a.spool"
  * (SHA-256 of spool name and content -> msg id), "a.unspooled" (msg id ->
- * "": received, spool inbox file not known to be written).
+ * "": received, spool inbox file not known to be written), "a.erased"
+ * (msg id -> when, why and by what rule it was erased).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <lmdb.h>
+#include <sodium.h>
 
 #include "astore.h"
 #include "wire.h"
 
 #define ASTORE_REC_MAX 65536
 
-enum { D_OUT, D_OUTENV, D_IN, D_INENV, D_SPOOL, D_UNSPOOLED, D_N };
+enum { D_OUT, D_OUTENV, D_IN, D_INENV, D_SPOOL, D_UNSPOOLED, D_ERASED,
+    D_N };
 
 /** astore_dbs: the store's table names, for log_open_ex. */
 const char *const astore_dbs[ASTORE_NDBS] = { "a.out", "a.outenv", "a.in",
-    "a.inenv", "a.spool", "a.unspooled" };
+    "a.inenv", "a.spool", "a.unspooled", "a.erased" };
 
 struct astore {
 	struct log *l;
@@ -655,4 +658,111 @@ astore_foreach_unspooled(struct astore *s,
 	struct walk_ids w = { fn, ctx };
 
 	return (walk(s, s->dbi[D_UNSPOOLED], 1, each_id, &w));
+}
+
+/* ---- erasure ----------------------------------------------------------- */
+
+static int
+erased_encode(const struct astore_erased *er, uint8_t **buf, size_t *len)
+{
+	struct wire_buf w;
+
+	wire_buf_init(&w);
+	wire_put_map(&w, 4);
+	put_u(&w, 1, er->t_erased);
+	put_u(&w, 2, er->reason);
+	put_str(&w, 3, er->ref);
+	put_str(&w, 4, er->rule);
+	return (wire_buf_take(&w, buf, len));
+}
+
+/* In batch ${b}: record ${er} for ${id}, drop its envelope copy in ${edbi} and its unspooled mark. */
+static int
+erase_common(struct astore *s, struct log_batch *b, int edbi,
+    const uint8_t id[FERRY_MSGID_LEN], const struct astore_erased *er)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = log_batch_del(b, s->dbi[edbi], id, FERRY_MSGID_LEN)) != 0 &&
+	    rc != FERRY_ENOENT)
+		return (rc);
+	if ((rc = log_batch_del(b, s->dbi[D_UNSPOOLED], id,
+	    FERRY_MSGID_LEN)) != 0 && rc != FERRY_ENOENT)
+		return (rc);
+	if ((rc = erased_encode(er, &buf, &len)) != 0)
+		return (rc);
+	rc = log_batch_put(b, s->dbi[D_ERASED], id, FERRY_MSGID_LEN, buf, len,
+	    MDB_NOOVERWRITE);
+	free(buf);
+	return (rc);
+}
+
+int
+astore_erase_out(struct astore *s, struct log_batch *b,
+    const struct astore_out *rec, const struct astore_erased *er)
+{
+	struct astore_out r = *rec;
+	int rc;
+
+	sodium_memzero(r.sealed_key, sizeof(r.sealed_key));
+	if ((rc = astore_update_out(s, b, &r)) != 0)
+		return (rc);
+	return (erase_common(s, b, D_OUTENV, rec->msg_id, er));
+}
+
+int
+astore_erase_in(struct astore *s, struct log_batch *b,
+    const struct astore_in *rec, const struct astore_erased *er)
+{
+	struct astore_in r = *rec;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	sodium_memzero(r.sealed_key, sizeof(r.sealed_key));
+	if ((rc = in_encode(&r, &buf, &len)) != 0)
+		return (rc);
+	rc = log_batch_put(b, s->dbi[D_IN], r.msg_id, FERRY_MSGID_LEN, buf,
+	    len, 0);
+	free(buf);
+	if (rc != 0)
+		return (rc);
+	return (erase_common(s, b, D_INENV, rec->msg_id, er));
+}
+
+int
+astore_get_erased(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_erased *er)
+{
+	static const struct wire_field spec[] = {
+		{ 1, WIRE_UINT, 1, 0, UINT64_MAX },
+		{ 2, WIRE_UINT, 1, 1, 2 },
+		{ 3, WIRE_STR, 1, 0, ASTORE_REF_MAX },
+		{ 4, WIRE_STR, 1, 0, ASTORE_RULE_MAX },
+	};
+	const msgpack_object *v[4];
+	struct wire_doc doc;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	memset(er, 0, sizeof(*er));
+	if ((rc = get_copy(s, s->dbi[D_ERASED], id, FERRY_MSGID_LEN, &buf,
+	    &len)) != 0)
+		return (rc);
+	rc = FERRY_ELOGCORRUPT;
+	if (wire_parse(buf, len, 2, &doc) == 0) {
+		if (wire_map_read(&doc.root, spec, 4, v) == 0 &&
+		    wire_str_copy(v[2], er->ref, sizeof(er->ref)) == 0 &&
+		    wire_str_copy(v[3], er->rule, sizeof(er->rule)) == 0) {
+			er->t_erased = v[0]->via.u64;
+			er->reason = (uint32_t)v[1]->via.u64;
+			rc = 0;
+		}
+		wire_doc_free(&doc);
+	}
+	free(buf);
+	return (rc);
 }

@@ -33,6 +33,8 @@
 #define ASTORE_REASON_MAX 255
 #define ASTORE_NAME_MAX 255
 #define ASTORE_WORD_MAX 31
+#define ASTORE_REF_MAX 64		/* an erasure request's reference */
+#define ASTORE_RULE_MAX 63		/* a retention rule, "referral 6y" */
 
 /* Outgoing message states (stored: numbers never change meaning). */
 enum astore_state {
@@ -79,10 +81,23 @@ struct astore_in {
 	size_t receipt_len;
 };
 
+/*
+ * An erased message: when, why (LOG_ERASE_RETENTION or LOG_ERASE_REQUEST,
+ * as in its LOG_ERASURE entry), the request's reference (an operator's
+ * reference number, "" if none: kept here only, never in the log) and the
+ * retention rule that applied ("referral 6y"; "" for a request).
+ */
+struct astore_erased {
+	uint64_t t_erased;		/* ms */
+	uint32_t reason;
+	char ref[ASTORE_REF_MAX + 1];
+	char rule[ASTORE_RULE_MAX + 1];
+};
+
 struct astore;
 
 /* The store's table names in the agent log's environment (log_open_ex). */
-#define ASTORE_NDBS 6
+#define ASTORE_NDBS 7
 extern const char *const astore_dbs[ASTORE_NDBS];
 
 /**
@@ -161,6 +176,22 @@ int astore_foreach_in(struct astore *s,
 /** astore_spool_lookup(s, key, id): msg id recorded for spool key ${key}; FERRY_ENOENT. */
 int astore_spool_lookup(struct astore *s, const uint8_t key[32],
     uint8_t id[FERRY_MSGID_LEN]);
+
+/**
+ * astore_erase_out(s, b, rec, er) / astore_erase_in(s, b, rec, er): in
+ * batch ${b} (with the log's log_erase_batch), shred message rec->msg_id:
+ * its record is kept with the sealed content key zeroed, its envelope
+ * copy (a.outenv / a.inenv) and unspooled mark are deleted, and ${er} is
+ * recorded (FERRY_EEXIST if it already was).  ${rec}: the record as read
+ * before the batch began.
+ */
+int astore_erase_out(struct astore *s, struct log_batch *b,
+    const struct astore_out *rec, const struct astore_erased *er);
+int astore_erase_in(struct astore *s, struct log_batch *b,
+    const struct astore_in *rec, const struct astore_erased *er);
+/** astore_get_erased(s, id, er): the erasure of ${id}; FERRY_ENOENT if not erased. */
+int astore_get_erased(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_erased *er);
 
 /** astore_state_name(state): "queued", "accepted", "delivered", "failed", "?". */
 const char *astore_state_name(uint32_t state);

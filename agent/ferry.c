@@ -13,6 +13,7 @@
  *   ferry [--data DIR] thread [--json] CASE
  *   ferry [--data DIR] status [--json] [MSGID]
  *   ferry [--data DIR] partners [--json]
+ *   ferry [--data DIR] erase MSGID | --case CASE | --before DATE [--ref REF]
  *
  * The data folder defaults to $FERRY_DATA; $FERRY_TIMEOUT (seconds,
  * default 60) bounds the wait for the agent's answer.  Exit status: 0 success,
@@ -771,6 +772,109 @@ put_json_text(const char *s)
 	}
 }
 
+/* "erased 2026-12-04T10:11:12Z by request (ref X)" for erasure ${e}, on ${f}. */
+static void
+print_erased(FILE *f, json_t *e)
+{
+	char t[32];
+
+	fmt_time(t, sizeof(t), json_object_get(e, "erased_ms"));
+	fprintf(f, "erased %s by %s", t, str(e, "by"));
+	if (strcmp(raw(e, "by"), "request") == 0 &&
+	    strcmp(raw(e, "ref"), "-") != 0)
+		fprintf(f, " (ref %s)", str(e, "ref"));
+	if (strcmp(raw(e, "by"), "retention") == 0)
+		fprintf(f, " (%s)", str(e, "rule"));
+	fprintf(f, "\n");
+}
+
+/* An ISO 8601 UTC date (2026-01-31) or time (2026-01-31T10:00:00Z) in ms. */
+static int
+parse_iso(const char *s, json_int_t *ms)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL)
+		return (-1);
+	if (*end == 'T' && (end = strptime(end + 1, "%H:%M:%S", &tm)) !=
+	    NULL && *end == 'Z')
+		end++;
+	if (end == NULL || *end != '\0' || tm.tm_year < 70)
+		return (-1);
+	*ms = (json_int_t)timegm(&tm) * 1000;
+	return (0);
+}
+
+/* erase MSGID | --case CASE | --before DATE [--ref REF] */
+static int
+c_erase(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "case", required_argument, NULL, 'c' },
+		{ "before", required_argument, NULL, 'b' },
+		{ "ref", required_argument, NULL, 'r' },
+		CLI_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cs = NULL, *before = NULL, *ref = NULL;
+	json_t *req, *r, *v;
+	json_int_t ms = 0;
+	size_t i;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'c')
+			cs = optarg;
+		else if (ch == 'b')
+			before = optarg;
+		else if (ch == 'r')
+			ref = optarg;
+		else
+			return (cli_opt_error(ch, argv));
+	}
+	if ((rc = operands(argc, argv, 0, 1, "MSGID")) >= 0)
+		return (rc);
+	if ((optind < argc) + (cs != NULL) + (before != NULL) != 1)
+		return (cli_usage("give exactly one of MSGID, --case CASE, "
+		    "--before DATE"));
+	if (before != NULL && parse_iso(before, &ms) != 0)
+		return (cli_usage("--before %s: not an ISO 8601 UTC date "
+		    "(2026-01-31 or 2026-01-31T10:00:00Z)", before));
+	req = json_pack("{s:s}", "cmd", "erase");
+	if (optind < argc)
+		json_object_set_new(req, "msg_id", json_string(argv[optind]));
+	if (cs != NULL)
+		json_object_set_new(req, "case", json_string(cs));
+	if (before != NULL)
+		json_object_set_new(req, "before_ms", json_integer(ms));
+	if (ref != NULL)
+		json_object_set_new(req, "ref", json_string(ref));
+	rc = call(req, NULL, 0, &r, NULL);
+	json_decref(req);
+	if (rc != 0)
+		return (rc);
+	json_array_foreach(json_object_get(r, "erased"), i, v)
+		printf("erased %s\n", esc(json_string_value(v)));
+	if (json_integer_value(json_object_get(r, "already_erased")) > 0)
+		fprintf(stderr, "ferry: %lld matching message(s) were already "
+		    "erased\n", (long long)json_integer_value(
+		    json_object_get(r, "already_erased")));
+	if (json_integer_value(json_object_get(r, "in_flight")) > 0)
+		fprintf(stderr, "ferry: %lld matching sent message(s) are "
+		    "still on their way and were not erased: run this again "
+		    "once they are delivered or failed\n", (long long)
+		    json_integer_value(json_object_get(r, "in_flight")));
+	if (!is_ok(r))
+		rc = print_fail(r);
+	else if (optind == argc && json_array_size(json_object_get(r,
+	    "erased")) == 0)
+		fprintf(stderr, "ferry: no message to erase matched\n");
+	json_decref(r);
+	return (rc);
+}
+
 static int
 c_show(int argc, char **argv)
 {
@@ -785,7 +889,14 @@ c_show(int argc, char **argv)
 	json_decref(req);
 	if (rc != 0)
 		return (rc);
-	if (!is_ok(r) || body == NULL)
+	if (is_ok(r) && json_object_get(r, "erased") != NULL) {
+		/* Its content is gone; what is left is its record. */
+		fprintf(stderr, "ferry: message %s: ", esc(argv[optind]));
+		print_erased(stderr, json_object_get(r, "erased"));
+		fprintf(stderr, "ferry: its content was destroyed; `ferry "
+		    "status %s` shows its record\n", esc(argv[optind]));
+		rc = 1;
+	} else if (!is_ok(r) || body == NULL)
 		rc = print_fail(r);
 	else {
 		/* Who sent it is what the signature proves; the document's
@@ -819,6 +930,10 @@ print_message(json_t *m)
 		    "%lld)\n", str(m, "msg_id"), str(m, "from"), t,
 		    (long long)json_integer_value(json_object_get(m,
 		    "log_index")));
+		if (json_object_get(m, "erased") != NULL) {
+			printf("  ");
+			print_erased(stdout, json_object_get(m, "erased"));
+		}
 		return;
 	}
 	printf("message %s to %s: %s", str(m, "msg_id"), str(m, "to"),
@@ -846,6 +961,10 @@ print_message(json_t *m)
 	if (strcmp(state, "failed") == 0) {
 		fmt_time(t, sizeof(t), json_object_get(m, "failed_ms"));
 		printf("  failed     %s\n", t);
+	}
+	if (json_object_get(m, "erased") != NULL) {
+		printf("  ");
+		print_erased(stdout, json_object_get(m, "erased"));
 	}
 }
 
@@ -960,6 +1079,9 @@ static const struct cli_cmd cmds[] = {
 	    "one message's state", NULL },
 	{ "partners", c_partners, "[--json]", "the agencies in the roster",
 	    NULL },
+	{ "erase", c_erase, "MSGID | --case CASE | --before DATE "
+	    "[--ref REF]", "destroy messages' content on this agency's side "
+	    "(crypto-shredding; logged)", NULL },
 };
 
 static const struct cli_prog prog = {

@@ -129,8 +129,41 @@ ferry_id_valid(const char *id, size_t len)
 	return (1);
 }
 
+/*
+ * Test builds only (-DFERRY_FAULTS, never a release): the wall clock moved
+ * by $FERRY_TEST_CLOCK_OFFSET seconds (a signed integer), so a scenario
+ * can run retention or expiry years ahead.  The one place it is read.
+ */
+static int64_t
+clock_offset_ms(void)
+{
+#ifdef FERRY_FAULTS
+	const char *s = getenv("FERRY_TEST_CLOCK_OFFSET");
+	char *end;
+	long long v;
+
+	if (s == NULL || *s == '\0')
+		return (0);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > 1000000000LL ||
+	    v < -1000000000LL)
+		return (0);
+	return ((int64_t)v * 1000);
+#else
+	return (0);
+#endif
+}
+
 uint64_t
 ferry_now_ms(void)
+{
+	return ((uint64_t)((int64_t)ferry_wall_ms() + clock_offset_ms()));
+}
+
+/* The real wall clock, ms since the epoch. */
+uint64_t
+ferry_wall_ms(void)
 {
 	struct timespec ts;
 	time_t t;

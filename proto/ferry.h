@@ -107,8 +107,13 @@ const char *ferry_errname(int code);
 /** ferry_id_valid(id, len): 1 if ${id} is [a-z0-9-]{1,64}, else 0. */
 int ferry_id_valid(const char *id, size_t len);
 
-/** ferry_now_ms(): wall-clock time, milliseconds since the Unix epoch. */
+/**
+ * ferry_now_ms(): wall-clock time, milliseconds since the Unix epoch; in
+ * test builds (FERRY_FAULTS) moved by $FERRY_TEST_CLOCK_OFFSET seconds.
+ */
 uint64_t ferry_now_ms(void);
+/** ferry_wall_ms(): the wall clock, never moved. */
+uint64_t ferry_wall_ms(void);
 
 /**
  * ferry_no_core_dumps(): for a daemon holding keys: RLIMIT_CORE 0 (soft and

@@ -1555,6 +1555,25 @@ log_erase(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN], int reason,
     const char *authoriser, uint64_t roster_version, uint64_t *index_out)
 {
 	struct log_batch *b;
+	int rc;
+
+	if ((rc = log_begin(l, &b)) != 0)
+		return (rc);
+	if ((rc = log_erase_batch(b, msg_id, reason, authoriser,
+	    roster_version, index_out)) != 0) {
+		log_abort(b);
+		return (rc);
+	}
+	return (log_commit(b));
+}
+
+/** log_erase_batch(b, msg_id, reason, authoriser, roster_version, index_out). */
+int
+log_erase_batch(struct log_batch *b, const uint8_t msg_id[FERRY_MSGID_LEN],
+    int reason, const char *authoriser, uint64_t roster_version,
+    uint64_t *index_out)
+{
+	struct log *l = b->l;
 	struct log_entry e, old;
 	struct item *it;
 	MDB_cursor *c = NULL;
@@ -1568,8 +1587,6 @@ log_erase(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN], int reason,
 	if (authoriser == NULL || strlen(authoriser) > FERRY_ID_MAX ||
 	    (reason != LOG_ERASE_RETENTION && reason != LOG_ERASE_REQUEST))
 		return (FERRY_EINVAL);
-	if ((rc = log_begin(l, &b)) != 0)
-		return (rc);
 	/* Every entry with this msg id: collect its envelope hash. */
 	memset(mk, 0, sizeof(mk));
 	memcpy(mk, msg_id, FERRY_MSGID_LEN);
@@ -1641,13 +1658,12 @@ log_erase(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN], int reason,
 	if ((rc = log_add(b, &e, NULL, 0, index_out)) != 0)
 		goto err;
 	free(hashes);
-	return (log_commit(b));
+	return (0);
 
 err:
 	if (c != NULL)
 		mdb_cursor_close(c);
 	free(hashes);
-	log_abort(b);
 	return (rc);
 }
 

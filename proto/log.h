@@ -351,6 +351,16 @@ int log_erase(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
     uint64_t *index_out);
 
 /**
+ * log_erase_batch(b, msg_id, reason, authoriser, roster_version,
+ * index_out): log_erase inside the caller's batch ${b}, so that the
+ * caller's own tables (its copies of content keys) change in the same
+ * commit.  On an error the caller aborts ${b}.
+ */
+int log_erase_batch(struct log_batch *b,
+    const uint8_t msg_id[FERRY_MSGID_LEN], int reason,
+    const char *authoriser, uint64_t roster_version, uint64_t *index_out);
+
+/**
  * log_compact(l, path): write a compacted copy of ${l}'s environment to
  * the new file ${path} (mdb_env_copy2 with MDB_CP_COMPACT), mode 0600.
  */

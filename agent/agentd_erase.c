@@ -1,0 +1,354 @@
+/*
+ * agentd_erase.c: erasure by crypto-shredding, for an operator's request
+ * (`ferry erase`) and for the retention setting (docs/agent.md,
+ * "Erasure and retention"; docs/operations.md says what it reaches).
+ *
+ * One message's erasure is one synced commit: the log's stored envelope
+ * deleted and a LOG_ERASURE entry appended (log_erase_batch), the store's
+ * sealed content key zeroed, its envelope copy and unspooled mark deleted
+ * and the erasure recorded (astore_erase_out / _in).  Then the agency's
+ * own plaintext copies in the spool are overwritten and removed:
+ * sent/<msgid>.json (a sent spool file) and inbox/<msgid>.json and .meta
+ * (a received message not yet taken by the case system).  A crash
+ * between the commit and the removal is mended by the sweep that runs
+ * with every retention pass (at start, then daily).
+ *
+ * Calls: agentd_net.c and agentd_ctl.c call this file; it calls
+ * agentd_util.c only (and the store, the log).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agentd.h"
+#include "agentd_int.h"
+#include "alog.h"
+
+#define RETENTION_EVERY_MS (24ULL * 3600 * 1000)
+#define SHRED_MAX (64u * 1024 * 1024)
+
+/* Overwrite the regular file ${path} with zeros, sync it, remove it. */
+static void
+shred_file(const char *path)
+{
+	static const uint8_t zero[4096];
+	struct stat st;
+	off_t done = 0;
+	size_t n;
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			alog(ALOG_ERROR, "erase", "cannot open %s to erase "
+			    "it: %s: remove it by hand", path,
+			    strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size <= (off_t)SHRED_MAX) {
+		while (done < st.st_size) {
+			n = (size_t)(st.st_size - done) < sizeof(zero) ?
+			    (size_t)(st.st_size - done) : sizeof(zero);
+			if (write(fd, zero, n) != (ssize_t)n)
+				break;
+			done += (off_t)n;
+		}
+		(void)fsync(fd);
+	}
+	close(fd);
+	if (unlink(path) != 0 && errno != ENOENT)
+		alog(ALOG_ERROR, "erase", "cannot remove %s: %s: remove it "
+		    "by hand", path, strerror(errno));
+}
+
+/* The agency's plaintext spool copies of ${id} ('o' sent, 'i' received). */
+static void
+shred_spool(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], char dir)
+{
+	static const char *const out[] = { "sent/%s.json" };
+	static const char *const in[] = { "inbox/%s.json", "inbox/%s.meta" };
+	const char *const *fmt = dir == 'o' ? out : in;
+	size_t i, n = dir == 'o' ? 1 : 2;
+	char path[ACONF_PATH_MAX + 64], name[64], hx[33];
+
+	if (a->conf.spool[0] == '\0')
+		return;
+	agentd_idhex(hx, id);
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), fmt[i], hx);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+		    a->conf.spool, name) < sizeof(path))
+			shred_file(path);
+	}
+}
+
+int
+agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    int reason, const char *ref, const char *rule, char *err, size_t errlen)
+{
+	struct astore_erased er;
+	struct astore_out o;
+	struct astore_in in;
+	struct log_batch *b;
+	char hx[33];
+	char dir;
+	int rc;
+
+	agentd_idhex(hx, id);
+	if ((rc = astore_get_erased(a->store, id, &er)) == 0) {
+		agentd_seterr(err, errlen, "message %s is already erased", hx);
+		return (FERRY_EDUPMSG);
+	}
+	if (rc != FERRY_ENOENT)
+		return (rc);
+	memset(&in, 0, sizeof(in));
+	if ((rc = astore_get_out(a->store, id, &o)) == 0) {
+		dir = 'o';
+		if (o.state == ASTORE_QUEUED || o.state == ASTORE_ACCEPTED) {
+			agentd_seterr(err, errlen, "message %s is still on its "
+			    "way (%s): erase it once it is delivered or "
+			    "failed", hx, astore_state_name(o.state));
+			return (FERRY_EINVAL);
+		}
+	} else if (rc == FERRY_ENOENT &&
+	    (rc = astore_get_in(a->store, id, &in)) == 0)
+		dir = 'i';
+	else {
+		if (rc == FERRY_ENOENT)
+			agentd_seterr(err, errlen, "no message %s in this "
+			    "agency's store", hx);
+		return (rc);
+	}
+	memset(&er, 0, sizeof(er));
+	er.t_erased = ferry_now_ms();
+	er.reason = (uint32_t)reason;
+	agentd_copy_str(er.ref, sizeof(er.ref), ref != NULL ? ref : "");
+	agentd_copy_str(er.rule, sizeof(er.rule), rule != NULL ? rule : "");
+	if ((rc = log_begin(a->log, &b)) != 0)
+		goto out;
+	if ((rc = log_erase_batch(b, id, reason, a->me->id,
+	    a->roster->version, NULL)) != 0 ||
+	    (rc = dir == 'o' ? astore_erase_out(a->store, b, &o, &er) :
+	    astore_erase_in(a->store, b, &in, &er)) != 0) {
+		log_abort(b);
+		goto out;
+	}
+	if ((rc = log_commit(b)) != 0)
+		goto out;
+	shred_spool(a, id, dir);
+	alog(ALOG_INFO, "erased", "msg=%s reason=%s%s%s", hx,
+	    reason == LOG_ERASE_RETENTION ? "retention" : "request",
+	    rule != NULL && rule[0] != '\0' ? " rule=" : "",
+	    rule != NULL ? rule : "");
+out:
+	astore_in_clear(&in);
+	if (rc != 0 && err != NULL && err[0] == '\0')
+		agentd_seterr(err, errlen, "erasing message %s: %s", hx,
+		    ferry_strerror(rc));
+	return (rc);
+}
+
+/* ---- selection --------------------------------------------------------- */
+
+struct pick {
+	struct agentd *a;
+	const char *case_id;		/* NULL: any */
+	uint64_t before;		/* 0: any */
+	const struct aconf_ret *ret;	/* retention: rules, else NULL */
+	size_t nret;
+	uint64_t now;
+	struct agentd_erase_sel *sel;
+};
+
+/* Add ${id} (its time ${t}, kind ${kind}) to the selection if it matches. */
+static int
+consider(struct pick *p, const uint8_t id[FERRY_MSGID_LEN], uint64_t t,
+    const char *case_id, const char *kind, int in_flight)
+{
+	struct agentd_erase_sel *s = p->sel;
+	struct astore_erased er;
+	const struct aconf_ret *rule = NULL;
+	struct agentd_erase_pick *np;
+	size_t i;
+
+	if (p->case_id != NULL && strcmp(case_id, p->case_id) != 0)
+		return (0);
+	if (p->before != 0 && t >= p->before)
+		return (0);
+	if (p->ret != NULL) {
+		for (i = 0; i < p->nret; i++)
+			if (strcmp(p->ret[i].kind, kind) == 0)
+				rule = &p->ret[i];
+		if (rule == NULL || p->now < t || p->now - t < rule->ms)
+			return (0);
+	}
+	if (astore_get_erased(p->a->store, id, &er) == 0) {
+		s->already++;
+		return (0);
+	}
+	if (in_flight) {
+		s->in_flight++;
+		return (0);
+	}
+	if (s->n == s->cap) {
+		if ((np = realloc(s->p, (s->cap * 2 + 16) * sizeof(*np))) ==
+		    NULL)
+			return (FERRY_ENOMEM);
+		s->p = np;
+		s->cap = s->cap * 2 + 16;
+	}
+	memcpy(s->p[s->n].id, id, FERRY_MSGID_LEN);
+	s->p[s->n].rule[0] = '\0';
+	if (rule != NULL)
+		snprintf(s->p[s->n].rule, sizeof(s->p[s->n].rule),
+		    "kind %s, %s", rule->kind, rule->text);
+	s->n++;
+	return (0);
+}
+
+static int
+pick_out(void *ctx, const struct astore_out *r)
+{
+
+	return (consider(ctx, r->msg_id, r->t_queued, r->case_id, r->kind,
+	    r->state == ASTORE_QUEUED || r->state == ASTORE_ACCEPTED));
+}
+
+static int
+pick_in(void *ctx, const struct astore_in *r)
+{
+
+	return (consider(ctx, r->msg_id, r->t_received, r->case_id, r->kind,
+	    0));
+}
+
+static int
+select_msgs(struct pick *p)
+{
+	int rc;
+
+	memset(p->sel, 0, sizeof(*p->sel));
+	if ((rc = astore_foreach_out(p->a->store, pick_out, p)) != 0 ||
+	    (rc = astore_foreach_in(p->a->store, pick_in, p)) != 0) {
+		agentd_erase_sel_free(p->sel);
+		return (rc);
+	}
+	return (0);
+}
+
+int
+agentd_erase_select(struct agentd *a, const char *case_id, uint64_t before,
+    struct agentd_erase_sel *sel)
+{
+	struct pick p;
+
+	memset(&p, 0, sizeof(p));
+	p.a = a;
+	p.case_id = case_id;
+	p.before = before;
+	p.sel = sel;
+	return (select_msgs(&p));
+}
+
+void
+agentd_erase_sel_free(struct agentd_erase_sel *sel)
+{
+
+	free(sel->p);
+	memset(sel, 0, sizeof(*sel));
+}
+
+/* ---- retention --------------------------------------------------------- */
+
+/* Sweep: spool copies of erased messages left by a crash after the commit. */
+static int
+sweep_one(void *ctx, const uint8_t *id, char dir)
+{
+	struct agentd *a = ctx;
+	struct astore_erased er;
+
+	if (astore_get_erased(a->store, id, &er) == 0)
+		shred_spool(a, id, dir);
+	return (0);
+}
+
+static int
+sweep_out(void *ctx, const struct astore_out *r)
+{
+
+	return (sweep_one(ctx, r->msg_id, 'o'));
+}
+
+static int
+sweep_in(void *ctx, const struct astore_in *r)
+{
+
+	return (sweep_one(ctx, r->msg_id, 'i'));
+}
+
+int
+agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased)
+{
+	struct aconf_ret ret[ACONF_RET_MAX];
+	struct agentd_erase_sel sel;
+	struct pick p;
+	char err[AGENTD_ERR_MAX];
+	size_t i, nret, done = 0;
+	int rc, first = 0;
+
+	*nerased = 0;
+	(void)astore_foreach_out(a->store, sweep_out, a);
+	(void)astore_foreach_in(a->store, sweep_in, a);
+	if (aconf_retention(a->conf.retention, ret, &nret, err,
+	    sizeof(err)) != 0 || nret == 0)
+		return (0);
+	memset(&p, 0, sizeof(p));
+	p.a = a;
+	p.ret = ret;
+	p.nret = nret;
+	p.now = now;
+	p.sel = &sel;
+	if ((rc = select_msgs(&p)) != 0) {
+		alog(ALOG_ERROR, "retention", "listing the store: %s: "
+		    "retention not applied; it is tried again in a day or at "
+		    "the next start", ferry_strerror(rc));
+		return (rc);
+	}
+	for (i = 0; i < sel.n; i++) {
+		err[0] = '\0';
+		if ((rc = agentd_erase(a, sel.p[i].id, LOG_ERASE_RETENTION,
+		    NULL, sel.p[i].rule, err, sizeof(err))) == 0)
+			done++;
+		else if (first == 0) {
+			first = rc;
+			alog(ALOG_ERROR, "retention", "%s: tried again in a "
+			    "day or at the next start", err);
+		}
+	}
+	if (sel.in_flight > 0)
+		alog(ALOG_WARN, "retention", "%zu message(s) past retention "
+		    "are still on their way: erased once delivered or failed",
+		    sel.in_flight);
+	if (done > 0 || sel.n > 0)
+		alog(ALOG_INFO, "retention", "erased %zu of %zu message(s) "
+		    "past retention (%s)", done, sel.n, a->conf.retention);
+	agentd_erase_sel_free(&sel);
+	*nerased = done;
+	return (first);
+}
+
+int
+agentd_retention_due(struct agentd *a, uint64_t mono)
+{
+	size_t n;
+
+	if (a->next_retention != 0 && mono < a->next_retention)
+		return (0);
+	a->next_retention = mono + RETENTION_EVERY_MS;
+	(void)agentd_retention_run(a, ferry_now_ms(), &n);
+	return (1);
+}

@@ -1,0 +1,95 @@
+#!/bin/bash
+# Issue 14: `ferry erase` on a delivered referral, run by each agency on
+# its own side, leaves its plaintext nowhere in either agency's data and
+# spool folders (raw bytes of every file scanned; the marker is found
+# there first, so the scan can fail), both logs still verify, the
+# message's inclusion proof still verifies, and `show` / `status` say
+# it was erased, when and by what.  --case erases a case's messages;
+# a second erase of the same message is refused.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent_lib.sh"
+ft_init
+ft_net relay alpha bravo
+ft_relay_start || exit 1
+fa_start alpha || exit 1
+fa_start bravo || exit 1
+M1=Qzmarkerone$RANDOM$RANDOM
+M2=Qzmarkertwo$RANDOM$RANDOM
+fa_doc "$FT/r1.json" subject.family_name=$M1 case_id=CASE-ERASE-1
+fa_doc "$FT/r2.json" subject.family_name=$M2 case_id=CASE-KEEP-2
+
+# r1 through the sender's spool (so its plaintext copy is in sent/), r2 by the CLI.
+cp "$FT/r1.json" "$FT/alpha-spool/outbox/bravo/.r1.tmp"
+mv "$FT/alpha-spool/outbox/bravo/.r1.tmp" "$FT/alpha-spool/outbox/bravo/r1.json"
+_sent() { ls "$FT/alpha-spool/sent/" 2>/dev/null | grep -q '\.json$'; }
+ft_check "r1 picked up from the spool" ft_wait 30 _sent
+id1=$(basename "$(ls "$FT"/alpha-spool/sent/*.json | head -1)" .json)
+id2=$(fa alpha send --to bravo "$FT/r2.json")
+ft_check "r1 delivered" fa_wait_state alpha "$id1" delivered 30
+ft_check "r2 delivered" fa_wait_state alpha "$id2" delivered 30
+ft_check "r1 in bravo's spool inbox" ft_wait 10 test -e "$FT/bravo-spool/inbox/$id1.json"
+sleep 1		# the wakeup that wrote the inbox file finishes
+
+DIRS=("$FT/alpha-data" "$FT/alpha-spool" "$FT/bravo-data" "$FT/bravo-spool")
+# found MARKER: the files (raw bytes) under both agencies' folders holding it.
+found() { grep -r -a -l -F "$1" "${DIRS[@]}" 2>/dev/null; }
+ft_check "before: r1's marker is in alpha's sent/ copy" \
+	bash -c "grep -q -a -F '$M1' '$FT/alpha-spool/sent/$id1.json'"
+ft_check "before: r1's marker is in bravo's inbox copy" \
+	bash -c "grep -q -a -F '$M1' '$FT/bravo-spool/inbox/$id1.json'"
+
+out=$(fa alpha erase "$id1" --ref DSAR-2026-17 2>&1)
+ft_check "alpha: erase exits 0 and names the message" [ "$out" = "erased $id1" ]
+out=$(fa bravo erase "$id1" 2>&1)
+ft_check "bravo: erase exits 0 and names the message" [ "$out" = "erased $id1" ]
+left=$(found "$M1")
+ft_check "after: r1's marker is nowhere in either agency's folders" [ -z "$left" ]
+[ -n "$left" ] && echo "$left" | sed 's/^/# still in: /'
+ft_check "r2 (not erased) is still there" bash -c "[ -n \"\$(grep -r -a -l -F '$M2' '$FT/bravo-spool')\" ]"
+ft_check "r2 still shows" bash -c "'$B/ferry' --data '$FT/bravo-data' show '$id2' 2>/dev/null | grep -q -F '$M2'"
+
+fa alpha show "$id1" >"$FT/show.out" 2>"$FT/show.err"
+st=$?
+ft_check "show of an erased message: exit 1, no document" [ $st -eq 1 ] && [ ! -s "$FT/show.out" ]
+ft_check "show says erased, when (ISO 8601) and by request with the reference" \
+	grep -q "^ferry: message $id1: erased 20[0-9-]*T[0-9:]*Z by request (ref DSAR-2026-17)" "$FT/show.err"
+ft_check "status of the erased message says so" \
+	bash -c "'$B/ferry' --data '$FT/bravo-data' status '$id1' | grep -q '^  erased .*Z by request$'"
+ft_check "outbox --json marks it erased" \
+	bash -c "'$B/ferry' --data '$FT/alpha-data' outbox --json | grep -q '\"by\": \"request\"'"
+fa bravo erase "$id1" >/dev/null 2>"$FT/again.err"
+st=$?
+ft_check "erasing again: exit 1, already erased" [ $st -eq 1 ] && grep -q "already erased" "$FT/again.err"
+fa alpha erase "$id2" --ref 'Jane Smith' >/dev/null 2>"$FT/ref.err"
+st=$?
+ft_check "a reference with a space (a name?) is refused" [ $st -eq 1 ] && grep -q "ref: a reference number" "$FT/ref.err"
+fa alpha erase --case CASE-ERASE-1 --before 2026-01-01 >/dev/null 2>&1
+ft_check "two selectors: usage error (exit 2)" [ $? -eq 2 ]
+fa alpha erase --before 2026-13-45 >/dev/null 2>&1
+ft_check "a bad date: usage error (exit 2)" [ $? -eq 2 ]
+
+for p in alpha bravo; do
+	"$B/ferry-audit" verify "$FT/$p-data/log" >"$FT/v-$p.out" 2>&1
+	ft_check "$p: ferry-audit verify passes after the erasure" [ $? -eq 0 ]
+	ft_check "$p: verify counted the erasure" grep -q "^erasures 1$" "$FT/v-$p.out"
+	"$B/ferry-audit" prove "$FT/$p-data/log" "$id1" >"$FT/proof-$p" 2>"$FT/proof-$p.err"
+	ft_check "$p: prove for the erased message still works" [ $? -eq 0 ]
+	# The log's signing key as verify read it (the agency's own key).
+	pk=$(awk '/^key /{print $2}' "$FT/v-$p.out")
+	"$B/ferry-audit" check-proof "$FT/proof-$p" --key "$pk" --origin "ferry/$p" >"$FT/cp-$p.out" 2>&1
+	ft_check "$p: its proof verifies" [ $? -eq 0 ]
+done
+
+# --case: every message of the case on this side; the other case untouched.
+out=$(fa bravo erase --case CASE-KEEP-2 --ref REQ-9 2>&1)
+ft_check "bravo: erase --case erased r2" [ "$out" = "erased $id2" ]
+ft_check "r2's marker is gone from bravo's folders" \
+	bash -c "[ -z \"\$(grep -r -a -l -F '$M2' '$FT/bravo-data' '$FT/bravo-spool')\" ]"
+fa alpha erase --case NO-SUCH-CASE >/dev/null 2>"$FT/none.err"
+ft_check "erase --case of an unknown case: says nothing matched" grep -q "no message to erase matched" "$FT/none.err"
+"$B/ferry-audit" verify "$FT/bravo-data/log" >"$FT/v2.out" 2>&1
+ft_check "bravo: verify passes with two erasures" [ $? -eq 0 ] && grep -q "^erasures 2$" "$FT/v2.out"
+
+fa_stop alpha; fa_stop bravo
+ft_check "no ASan report" bash -c "! grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err'"
+ft_done
