@@ -129,8 +129,34 @@ ferry_id_valid(const char *id, size_t len)
 	return (1);
 }
 
-uint64_t
-ferry_now_ms(void)
+#ifdef FERRY_FAULTS
+/* The test clock's offset (ferry.h): $FERRY_TEST_CLOCK_OFFSET_MS, read
+ * once; 0 when unset or not a number. */
+static int64_t
+test_clock_offset(void)
+{
+	static int64_t off;
+	static int read;
+	const char *s;
+	char *end;
+	long long v;
+
+	if (read)
+		return (off);
+	read = 1;
+	if ((s = getenv("FERRY_TEST_CLOCK_OFFSET_MS")) == NULL || *s == '\0')
+		return (off);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == 0 && *end == '\0')
+		off = v;
+	return (off);
+}
+#endif
+
+/* The wall clock, before the test clock's offset. */
+static uint64_t
+wall_ms(void)
 {
 	struct timespec ts;
 	time_t t;
@@ -143,6 +169,21 @@ ferry_now_ms(void)
 		return ((uint64_t)t * 1000);
 	}
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+uint64_t
+ferry_now_ms(void)
+{
+#ifdef FERRY_FAULTS
+	int64_t off = test_clock_offset();
+	uint64_t t = wall_ms();
+
+	if (off < 0 && (uint64_t)0 - (uint64_t)off > t)
+		return (0);
+	return (t + (uint64_t)off);
+#else
+	return (wall_ms());
+#endif
 }
 
 static int

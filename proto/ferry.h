@@ -107,7 +107,13 @@ const char *ferry_errname(int code);
 /** ferry_id_valid(id, len): 1 if ${id} is [a-z0-9-]{1,64}, else 0. */
 int ferry_id_valid(const char *id, size_t len);
 
-/** ferry_now_ms(): wall-clock time, milliseconds since the Unix epoch. */
+/**
+ * ferry_now_ms(): wall-clock time, milliseconds since the Unix epoch.
+ * Test clock: in builds with -DFERRY_FAULTS only (the test builds, never
+ * a release build), $FERRY_TEST_CLOCK_OFFSET_MS (a signed count of ms,
+ * read once) is added, so that a test can run one process days ahead,
+ * e.g. an agent near its roster's or key's expiry.
+ */
 uint64_t ferry_now_ms(void);
 
 /**
