@@ -28,6 +28,7 @@ aconf_defaults(struct aconf *c)
 	c->reask_ms = 30000;
 	c->reask_max_ms = 3600000;
 	c->spool_ms = 1000;
+	c->metrics_ms = 2000;
 	c->linger_ms = 1000;
 	c->max_body = 32u * 1024 * 1024;
 }
@@ -61,6 +62,7 @@ static const struct ferry_conf_key keys[] = {
 	K("reask", FERRY_CONF_MS, reask_ms),
 	K("reask_max", FERRY_CONF_MS, reask_max_ms),
 	K("spool_interval", FERRY_CONF_MS, spool_ms),
+	K("metrics_interval", FERRY_CONF_MS, metrics_ms),
 	K("linger", FERRY_CONF_MS, linger_ms),
 	K("retention", FERRY_CONF_STR, retention),
 	{ NULL, 0, 0, 0 }
@@ -175,7 +177,8 @@ aconf_check(const struct aconf *c, const char *path)
 	    c->reconnect_ms == 0 || c->reconnect_max_ms < c->reconnect_ms ||
 	    c->retry_ms == 0 || c->retry_max_ms < c->retry_ms ||
 	    c->reask_ms == 0 || c->reask_max_ms < c->reask_ms ||
-	    c->spool_ms == 0 || c->refused_backoff_ms == 0 ||
+	    c->spool_ms == 0 || c->metrics_ms == 0 ||
+	    c->refused_backoff_ms == 0 ||
 	    c->max_body == 0 || c->max_body > (1ULL << 30)) {
 		fprintf(stderr, "ferry-agent: a limit is zero or out of range\n");
 		return (-1);

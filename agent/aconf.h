@@ -29,6 +29,7 @@ struct aconf {
 	uint64_t reask_ms;		/* first ASK after ACCEPTED */
 	uint64_t reask_max_ms;		/* cap on the ASK delay */
 	uint64_t spool_ms;		/* spool outbox scan interval */
+	uint64_t metrics_ms;		/* metrics.prom rewrite interval */
 	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
 	uint64_t max_body;		/* plaintext bytes accepted from a peer */
 	char retention[256];		/* "referral:6y, response:6y", or "" */

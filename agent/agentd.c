@@ -84,6 +84,8 @@ collect_out(void *ctx, const struct astore_out *r)
 	struct collect *c = ctx;
 	void *p;
 
+	if (r->state < 5)
+		c->a->n_out[r->state]++;
 	if (r->state != ASTORE_QUEUED && r->state != ASTORE_ACCEPTED)
 		return (0);
 	if (c->n == c->cap) {
@@ -204,16 +206,20 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		}
 	}
 
-	/* Schedule every pending message (each is logged with its record). */
+	/* Schedule every pending message (each is logged with its record),
+	 * and count the messages by state (then kept as they change). */
 	memset(&c, 0, sizeof(c));
 	c.a = a;
-	if ((rc = astore_foreach_out(a->store, collect_out, &c)) != 0)
+	if ((rc = astore_count_in(a->store, &a->n_in)) != 0 ||
+	    (rc = astore_foreach_out(a->store, collect_out, &c)) != 0)
 		goto out;
 	now = agentd_mono_ms();
 	for (i = 0; i < c.n; i++)
 		if ((rc = pending_set(a->pend, c.ids[i], c.states[i],
 		    now)) != 0)
 			goto out;
+	a->link_since = ferry_now_ms();
+	(void)agentd_expiry_check(a, a->link_since);
 out:
 	free(c.ids);
 	free(c.states);

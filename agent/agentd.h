@@ -16,11 +16,13 @@
  *                   heartbeats, backoff) and the event loop
  *   agentd_ctl.c    the control socket for the `ferry` CLI (JSON)
  *   agentd_erase.c  erasure (crypto-shredding) by request and retention
+ *   agentd_metrics.c <data>/metrics.prom (Prometheus text), for the loop
  *   agentd_spool.c  the spool folders (outbox/ in, inbox/ out); the core
  *                   reaches them through a->spool_init, a->spool_inbox
  *
  * Calls between these files go one way (none calls back a file that
- * calls it): agentd_net.c -> agentd_ctl.c -> agentd_erase.c -> agentd.c -> agentd_spool.c
+ * calls it): agentd_net.c -> agentd_metrics.c -> agentd_roster.c,
+ * agentd_net.c -> agentd_ctl.c -> agentd_erase.c -> agentd.c -> agentd_spool.c
  * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, and agentd.c ->
  * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
  * pending.c calls none of them (agentd.c and agentd_out.c call it).
@@ -53,6 +55,11 @@
 #define AGENTD_LAG_HELD_MAX 64		/* ... at most so many at a time */
 
 enum { AGENTD_HELLO_DONE = 0, AGENTD_HELLO_SENT, AGENTD_HELLO_UNSENT };
+
+/* Warnings before the roster in force or our encryption key expires:
+ * WARN lines when 30, 7 and 1 day(s) remain (agentd_expiry_check). */
+#define AGENTD_EXPIRY_STAGES 3
+extern const unsigned agentd_expiry_warn_days[AGENTD_EXPIRY_STAGES];
 
 /*
  * The retransmission schedule of messages waiting for ACCEPTED or RECEIPT
@@ -120,6 +127,25 @@ struct agentd {
 	int listed;			/* our agency is in the roster */
 	int hold_logged;		/* spool held back: said once */
 	int expired_logged;		/* roster in force expired: said once */
+
+	/* Why the link is in its state, for status and metrics.prom (set by
+	 * agentd_net.c): when the current state (connected or not) began,
+	 * wall clock ms; the last connection error, when it happened, and
+	 * what to check, "" until one happens. */
+	uint64_t link_since;
+	uint64_t last_error_ms;
+	char last_error[AGENTD_ERR_MAX];
+	char last_check[AGENTD_ERR_MAX];
+
+	/* Expiry warnings (agentd_expiry_check): how many of the
+	 * thresholds agentd_expiry_warn_days the roster in force and our
+	 * encryption key have crossed (each warned of once). */
+	int roster_stage, key_stage;
+
+	/* Messages stored, by state, kept as they change so that status and
+	 * the metrics read them in O(1): n_out[ASTORE_*] (counted once at
+	 * open), n_in (the inbox table's size at open, then each one). */
+	uint64_t n_out[5], n_in;
 
 	/* MSGs held (not acknowledged) because they are sealed to a key of
 	 * ours not loaded yet, or after a local or temporary failure (out of
@@ -326,6 +352,27 @@ int agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased);
 /** agentd_retention_due(a, mono): run retention at the first call, then daily; 1 if it ran. */
 int agentd_retention_due(struct agentd *a, uint64_t mono);
 
+/**
+ * agentd_key_expires(a): when partners can no longer seal messages to
+ * us: the latest not_after of our agency's encryption keys in the roster
+ * in force (the key file's when the roster does not list us yet); 0 if
+ * there are none.
+ */
+uint64_t agentd_key_expires(const struct agentd *a);
+
+/** agentd_secs_left(t, now): seconds from ${now} to ${t} (ms); negative once passed. */
+int64_t agentd_secs_left(uint64_t t, uint64_t now);
+
+/**
+ * agentd_expiry_check(a, now): at wall clock ${now}, log one WARN line
+ * (roster-expiring, key-expiring) when the roster in force or our
+ * encryption key (agentd_key_expires) has come within 30, 7 or 1 day(s)
+ * of its expiry: once per threshold crossed (a->roster_stage,
+ * a->key_stage), not at every call; a newer roster or key that moves
+ * the expiry away re-arms the warnings.  Returns how many lines it wrote.
+ */
+int agentd_expiry_check(struct agentd *a, uint64_t now);
+
 /** agentd_hello(a): send HELLO (roster version, credit) and schedule every pending message for retransmission now. */
 int agentd_hello(struct agentd *a);
 
@@ -435,6 +482,15 @@ void agentd_ctl_handle_many(struct agentd *a, struct agentd_ctl_msg *m,
 void agentd_ctl_handle(struct agentd *a, const char *req, size_t reqlen,
     const uint8_t *doc, size_t doclen, char **reply, size_t *replylen,
     char **body, size_t *bodylen);
+
+/* ---- agentd_metrics.c ---- */
+
+/**
+ * agentd_metrics_write(a): write <data>/metrics.prom atomically in the
+ * Prometheus text format (docs/agent.md, "Metrics"), each value read in
+ * O(1).  0, FERRY_ENOMEM or the write's error.
+ */
+int agentd_metrics_write(struct agentd *a);
 
 /* ---- agentd_net.c ---- */
 

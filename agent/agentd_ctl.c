@@ -566,37 +566,13 @@ do_show(struct agentd *a, json_t *req, char **body, size_t *bodylen)
 	return (o);
 }
 
-struct counts {
-	uint64_t n[5];
-	uint64_t in;
-};
-
-static int
-count_out(void *ctx, const struct astore_out *r)
-{
-	struct counts *c = ctx;
-
-	if (r->state < 5)
-		c->n[r->state]++;
-	return (0);
-}
-
-static int
-count_in(void *ctx, const struct astore_in *r)
-{
-
-	(void)r;
-	((struct counts *)ctx)->in++;
-	return (0);
-}
-
 static json_t *
 do_status(struct agentd *a, json_t *req)
 {
 	struct astore_out o;
 	struct astore_in in;
-	struct counts c;
 	uint8_t id[FERRY_MSGID_LEN];
+	uint64_t now, kexp;
 	json_t *r, *m;
 	int rc;
 
@@ -617,29 +593,43 @@ do_status(struct agentd *a, json_t *req)
 		json_object_set_new(r, "message", m);
 		return (r);
 	}
-	memset(&c, 0, sizeof(c));
-	if ((rc = astore_foreach_out(a->store, count_out, &c)) != 0 ||
-	    (rc = astore_foreach_in(a->store, count_in, &c)) != 0)
-		return (fail(rc, NULL));
+	/* Every value is kept in memory: O(1), however big the store. */
+	now = ferry_now_ms();
+	kexp = agentd_key_expires(a);
 	r = ok_obj();
 	json_object_set_new(r, "agent", json_pack("{s:s, s:s, s:b, s:b, s:b, "
-	    "s:b, s:I, s:I, s:I, s:I, s:I}",
+	    "s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "id", a->me->id, "relay", agentd_relay_endpoint(a),
 	    "connected", a->connected, "relay_refused_key", a->refused,
 	    "listed", a->listed,
-	    "roster_expired", agentd_roster_expired(a, ferry_now_ms()),
+	    "roster_expired", agentd_roster_expired(a, now),
 	    "roster_expires_ms", (json_int_t)a->roster->expires,
+	    "roster_expires_in_s",
+	    (json_int_t)agentd_secs_left(a->roster->expires, now),
+	    "key_expires_ms", (json_int_t)kexp,
+	    "key_expires_in_s", (json_int_t)agentd_secs_left(kexp, now),
 	    "connected_since_ms", (json_int_t)a->connected_since,
 	    "last_rx_ms", (json_int_t)a->last_rx,
 	    "reconnects", (json_int_t)a->reconnects,
 	    "roster_version", (json_int_t)a->roster->version));
+	/* Why the link is as it is: since when, the last error, what to
+	 * check (error and check are "" until an error happens). */
+	json_object_set_new(r, "link", json_pack("{s:b, s:I, s:I, s:s, s:I, "
+	    "s:s}",
+	    "connected", a->connected,
+	    "since_ms", (json_int_t)a->link_since,
+	    "for_s", (json_int_t)-agentd_secs_left(a->link_since, now),
+	    "last_error", a->last_error,
+	    "last_error_ms", (json_int_t)a->last_error_ms,
+	    "check", a->last_check));
 	json_object_set_new(r, "queues", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I}",
-	    "queued", (json_int_t)c.n[ASTORE_QUEUED],
-	    "accepted", (json_int_t)c.n[ASTORE_ACCEPTED],
-	    "delivered", (json_int_t)c.n[ASTORE_DELIVERED],
-	    "failed", (json_int_t)c.n[ASTORE_FAILED],
-	    "received", (json_int_t)c.in));
+	    "s:I, s:I}",
+	    "queued", (json_int_t)a->n_out[ASTORE_QUEUED],
+	    "accepted", (json_int_t)a->n_out[ASTORE_ACCEPTED],
+	    "delivered", (json_int_t)a->n_out[ASTORE_DELIVERED],
+	    "failed", (json_int_t)a->n_out[ASTORE_FAILED],
+	    "received", (json_int_t)a->n_in,
+	    "held", (json_int_t)a->nheld));
 	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, "
 	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "sent", (json_int_t)a->n_sent,

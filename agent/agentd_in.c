@@ -591,6 +591,7 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	if ((rc = log_commit(b)) != 0)
 		goto done;
 	a->nspooled = 0;
+	a->n_in++;
 	agentd_crash_point("recv-committed");
 	(void)FERRY_FAULT("agent-commit-recv");
 

@@ -40,6 +40,15 @@ int agentd_key_seal(struct agentd *a, const uint8_t key[32],
 int agentd_key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
     uint8_t key[32]);
 
+/**
+ * agentd_count_move(a, from, to): a stored outgoing message went from
+ * state ${from} (0: new) to ${to} (ASTORE_*): a->n_out follows.
+ */
+void agentd_count_move(struct agentd *a, uint32_t from, uint32_t to);
+
+/** agentd_fmt_utc(buf, cap, ms): ${ms} as "YYYY-MM-DDTHH:MM:SSZ". */
+void agentd_fmt_utc(char *buf, size_t cap, uint64_t ms);
+
 /** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
 int agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len);
 
@@ -101,6 +110,7 @@ int agentd_refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
 struct agentd_grp_item {
 	struct log_entry le;
 	struct astore_out r;
+	uint32_t was;			/* r's state before the reply */
 };
 
 struct agentd_grp {

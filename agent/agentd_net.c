@@ -7,7 +7,10 @@
  *   - zmq_socket_monitor: HANDSHAKE_SUCCEEDED -> HELLO and retransmission;
  *     HANDSHAKE_FAILED_AUTH / _PROTOCOL / _NO_DETAIL -> one clear error
  *     line and a growing pause with the endpoint disconnected (libzmq
- *     would otherwise retry in silence);
+ *     would otherwise retry in silence); CONNECT_RETRIED with no TCP
+ *     connection made (CONNECTED) since the last try -> the endpoint
+ *     refused or is unreachable; each cause kept as the last error, with
+ *     what to check, for `ferry status` and metrics.prom;
  *   - a REP socket on ipc://<data>/control (owner-only) for the CLI;
  *   - timers: retransmission, application heartbeat, spool scan.
  */
@@ -36,6 +39,7 @@ struct net {
 	char endpoint[256];
 	char ctl_path[ACONF_PATH_MAX + 16];
 	int attached;			/* zmq_connect done, not disconnected */
+	int tcp_up;			/* CONNECTED since the last retry */
 	unsigned mon_gen;
 	uint64_t refused_until, refused_wait;
 };
@@ -59,6 +63,33 @@ setopt_int(void *s, int opt, int v)
 	return (zmq_setsockopt(s, opt, &v, sizeof(v)));
 }
 
+/* Connected or not, from now on (a->link_since: when that began). */
+static void
+link_state(struct agentd *a, int connected)
+{
+
+	if (a->connected != connected || a->link_since == 0)
+		a->link_since = ferry_now_ms();
+	a->connected = connected;
+}
+
+/*
+ * The last connection error is ${what}; ${check} says what to look at.
+ * With ${say}, logged as WARN when it differs from the one before
+ * (libzmq retries every reconnect interval: the same cause is said once,
+ * not each time).
+ */
+static void
+link_error(struct agentd *a, const char *what, const char *check, int say)
+{
+
+	if (say && strcmp(a->last_error, what) != 0)
+		alog(ALOG_WARN, "link-error", "%s: check %s", what, check);
+	a->last_error_ms = ferry_now_ms();
+	snprintf(a->last_error, sizeof(a->last_error), "%s", what);
+	snprintf(a->last_check, sizeof(a->last_check), "%s", check);
+}
+
 static void
 close_dealer(struct net *n)
 {
@@ -73,7 +104,8 @@ close_dealer(struct net *n)
 		n->dealer = NULL;
 	}
 	n->attached = 0;
-	n->a->connected = 0;
+	n->tcp_up = 0;
+	link_state(n->a, 0);
 }
 
 static int
@@ -120,6 +152,7 @@ open_dealer(struct net *n)
 	snprintf(mon, sizeof(mon), "inproc://ferry-agent-monitor-%u",
 	    n->mon_gen++);
 	if (zmq_socket_monitor(n->dealer, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+	    ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED) !=
@@ -190,6 +223,7 @@ on_monitor(struct net *n)
 	int more, got = 0;
 	size_t sz = sizeof(more);
 	uint64_t now = agentd_mono_ms();
+	char what[AGENTD_ERR_MAX], check[AGENTD_ERR_MAX];
 
 	zmq_msg_init(&m);
 	if (zmq_msg_recv(&m, n->mon, ZMQ_DONTWAIT) < 0) {
@@ -217,8 +251,26 @@ on_monitor(struct net *n)
 	memcpy(&event, ev, 2);
 	memcpy(&value, ev + 2, 4);
 	switch (event) {
+	case ZMQ_EVENT_CONNECTED:
+		n->tcp_up = 1;
+		break;
+	case ZMQ_EVENT_CONNECT_RETRIED:
+		/* No TCP (or ipc) connection since the last try: nothing
+		 * accepted it there. */
+		if (!n->tcp_up) {
+			snprintf(what, sizeof(what), "no connection to %s "
+			    "(refused, or the address is unreachable)",
+			    n->endpoint);
+			snprintf(check, sizeof(check), "relay= in the agent's "
+			    "configuration (or the roster's relay endpoint) "
+			    "and that ferry-relay is running and listening "
+			    "there");
+			link_error(a, what, check, 1);
+		}
+		n->tcp_up = 0;
+		break;
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-		a->connected = 1;
+		link_state(a, 1);
 		a->refused = 0;
 		a->connected_since = ferry_now_ms();
 		a->reconnects++;
@@ -232,15 +284,26 @@ on_monitor(struct net *n)
 			    1000));
 		break;
 	case ZMQ_EVENT_DISCONNECTED:
-		if (a->connected)
+		if (a->connected) {
 			alog(ALOG_WARN, "disconnected", "relay=%s: link lost, "
 			    "reconnecting", n->endpoint);
-		a->connected = 0;
+			snprintf(what, sizeof(what), "link to %s lost (the "
+			    "relay stopped or restarted, the network dropped, "
+			    "or no heartbeat came for %d s)", n->endpoint,
+			    NET_HB_TIMEOUT / 1000);
+			snprintf(check, sizeof(check), "that ferry-relay is "
+			    "running and reachable; the agent reconnects by "
+			    "itself");
+			link_error(a, what, check, 1);
+		}
+		/* tcp_up stays: the CONNECT_RETRIED that follows schedules
+		 * the reconnection, it reports no failed attempt. */
+		link_state(a, 0);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-		a->connected = 0;
+		link_state(a, 0);
 		a->refused = 1;
 		if (n->refused_wait == 0)
 			n->refused_wait = a->conf.refused_backoff_ms;
@@ -249,6 +312,35 @@ on_monitor(struct net *n)
 		else
 			n->refused_wait = NET_REFUSED_MAX;
 		n->refused_until = now + n->refused_wait;
+		if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+			snprintf(what, sizeof(what), "%s refused our "
+			    "transport key (ZAP status %u): agency %s is not "
+			    "active in the relay's roster", n->endpoint, value,
+			    a->me->id);
+			snprintf(check, sizeof(check), "with the relay's "
+			    "admins that agency %s is active in the roster "
+			    "version the relay runs (this agent holds %llu)",
+			    a->me->id,
+			    (unsigned long long)a->roster->version);
+		} else {
+			snprintf(what, sizeof(what), "CURVE handshake with %s "
+			    "failed (%s%s%s): the relay's key differs from "
+			    "the roster's, our key was refused, or this is "
+			    "not a ferry relay", n->endpoint,
+			    event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ?
+			    "protocol error" : "connection closed",
+			    event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
+			    value != 0 ? ": " : "",
+			    event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL &&
+			    value != 0 ? strerror((int)value) : "");
+			snprintf(check, sizeof(check), "that relay= in the "
+			    "agent's configuration names the relay of roster "
+			    "version %llu (its key is pinned from the roster), "
+			    "and the relay's log for this agency",
+			    (unsigned long long)a->roster->version);
+		}
+		/* Said by the ERROR line below, with the pause. */
+		link_error(a, what, check, 0);
 		if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 			alog(ALOG_ERROR, "refused", "relay=%s refused our "
 			    "transport key (ZAP status %u): is agency %s "
@@ -439,8 +531,8 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 {
 	struct net n;
 	zmq_pollitem_t items[3];
-	uint64_t now, next_spool = 0, wait, t;
-	int rc = -1, np;
+	uint64_t now, next_spool = 0, next_metrics = 0, wait, t;
+	int rc = -1, mrc, np;
 
 	memset(&n, 0, sizeof(n));
 	n.a = a;
@@ -474,6 +566,7 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 		    now >= n.refused_until) {
 			if (zmq_connect(n.dealer, n.endpoint) == 0) {
 				n.attached = 1;
+				n.tcp_up = 0;
 				alog(ALOG_INFO, "connecting", "relay=%s (after "
 				    "a refused handshake)", n.endpoint);
 			}
@@ -499,6 +592,15 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 		}
 		if (agentd_retention_due(a, now))
 			now = agentd_mono_ms();
+		/* Expiry warnings: a few comparisons, each line said once. */
+		(void)agentd_expiry_check(a, ferry_now_ms());
+		if (now >= next_metrics) {
+			if ((mrc = agentd_metrics_write(a)) != 0)
+				alog(ALOG_WARN, "metrics-write", "%s/metrics.prom "
+				    "not written: %s", a->conf.data,
+				    ferry_strerror(mrc));
+			next_metrics = now + a->conf.metrics_ms;
+		}
 		wait = agentd_tick(a, now);
 		if (a->connected) {
 			t = a->last_tx + a->conf.heartbeat_ms;
@@ -507,6 +609,8 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 		}
 		if (next_spool > now && next_spool - now < wait)
 			wait = next_spool - now;
+		if (next_metrics > now && next_metrics - now < wait)
+			wait = next_metrics - now;
 		if (!n.attached && n.refused_until > now &&
 		    n.refused_until - now < wait)
 			wait = n.refused_until - now;
@@ -538,8 +642,9 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 	alog(ALOG_INFO, "stopping", "agency=%s", a->me->id);
 done:
 	a->send = NULL;
-	a->connected = 0;
 	close_dealer(&n);
+	/* The last state (not connected) for whoever reads the file next. */
+	(void)agentd_metrics_write(a);
 	if (n.ctl != NULL) {
 		zmq_close(n.ctl);
 		(void)unlink(n.ctl_path);

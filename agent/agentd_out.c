@@ -399,6 +399,7 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 		if (!sb[i]->prepared)
 			continue;
 		a->n_sent++;
+		agentd_count_move(a, 0, ASTORE_QUEUED);
 		agentd_idhex(h, sb[i]->id);
 		alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu "
 		    "log=%llu%s", h, sb[i]->to, sb[i]->kid, sb[i]->envlen,
@@ -494,6 +495,7 @@ accepted_done(struct agentd *a, const struct log_entry *le,
 
 	agentd_idhex(hx, r->msg_id);
 	a->n_accepted++;
+	agentd_count_move(a, ASTORE_QUEUED, ASTORE_ACCEPTED);
 	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r->to,
 	    (unsigned long long)le->ref_index);
 	/* Asked about (ASK) after reask_ms, then with backoff. */
@@ -505,24 +507,26 @@ accepted_done(struct agentd *a, const struct log_entry *le,
 
 static void
 receipt_done(struct agentd *a, const struct log_entry *le,
-    const struct astore_out *r)
+    const struct astore_out *r, uint32_t was)
 {
 	char hx[33];
 
 	agentd_idhex(hx, r->msg_id);
 	a->n_delivered++;
+	agentd_count_move(a, was, ASTORE_DELIVERED);
 	pending_del(a->pend, r->msg_id);
 	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
 	    "verified", hx, r->to, (unsigned long long)le->ref_index);
 }
 
 /*
- * Record reply entry ${le} and record ${r}: into the open group, or at
- * once (log_and_update) followed by its actions.
+ * Record reply entry ${le} and record ${r} (in state ${was} before the
+ * reply): into the open group, or at once (log_and_update) followed by
+ * its actions.
  */
 static int
 record_reply(struct agentd *a, const struct log_entry *le,
-    const struct astore_out *r)
+    const struct astore_out *r, uint32_t was)
 {
 	struct agentd_grp_item *it;
 	int rc;
@@ -531,6 +535,7 @@ record_reply(struct agentd *a, const struct log_entry *le,
 		it = &a->grp->it[a->grp->n++];
 		it->le = *le;
 		it->r = *r;
+		it->was = was;
 		return (0);
 	}
 	if ((rc = log_and_update(a, le, r)) != 0)
@@ -538,7 +543,7 @@ record_reply(struct agentd *a, const struct log_entry *le,
 	if (le->kind == LOG_ACCEPTED)
 		accepted_done(a, le, r);
 	else
-		receipt_done(a, le, r);
+		receipt_done(a, le, r, was);
 	return (0);
 }
 
@@ -578,7 +583,8 @@ agentd_grp_flush(struct agentd *a, struct agentd_grp *g)
 			if (g->it[i].le.kind == LOG_ACCEPTED)
 				accepted_done(a, &g->it[i].le, &g->it[i].r);
 			else
-				receipt_done(a, &g->it[i].le, &g->it[i].r);
+				receipt_done(a, &g->it[i].le, &g->it[i].r,
+				    g->it[i].was);
 		}
 	g->n = 0;
 }
@@ -628,7 +634,7 @@ agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	r.state = ASTORE_ACCEPTED;
 	r.t_accepted = ferry_now_ms();
 	r.relay_index = e->log_index;
-	return (record_reply(a, &le, &r));
+	return (record_reply(a, &le, &r, ASTORE_QUEUED));
 }
 
 /*
@@ -696,6 +702,7 @@ agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 	struct log_entry le;
 	uint8_t pk[32];
 	uint64_t used;
+	uint32_t was;
 	char hx[33];
 	int rc;
 
@@ -739,12 +746,13 @@ agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 		le.aux = buf;
 		le.aux_len = len;
 	}
+	was = r.state;
 	r.state = ASTORE_DELIVERED;
 	r.t_delivered = ferry_now_ms();
 	if (r.t_accepted == 0)
 		r.t_accepted = r.t_delivered;
 	r.rcpt_index = e->log_index;
-	return (record_reply(a, &le, &r));
+	return (record_reply(a, &le, &r, was));
 }
 
 /*
@@ -778,6 +786,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	char qreason[4 * ASTORE_REASON_MAX + 16];
 	uint8_t pk[32];
 	uint64_t used;
+	uint32_t was;
 	size_t n;
 	int rc;
 
@@ -844,6 +853,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 		if ((rc = log_and_update(a, &le, &r)) != 0)
 			return (rc);
 		a->n_not_held++;
+		agentd_count_move(a, ASTORE_ACCEPTED, ASTORE_QUEUED);
 		(void)pending_set(a->pend, e->msg_id, ASTORE_QUEUED,
 		    agentd_mono_ms());
 		alog(ALOG_WARN, "not-held", "msg=%s to=%s: the relay holds no "
@@ -858,6 +868,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 		    "retry", hx, ferry_errname(-(int)e->code), qreason);
 		return (0);
 	}
+	was = r.state;
 	r.state = ASTORE_FAILED;
 	r.t_failed = ferry_now_ms();
 	r.code = e->code;
@@ -865,6 +876,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	if ((rc = log_and_update(a, &le, &r)) != 0)
 		return (rc);
 	a->n_failed++;
+	agentd_count_move(a, was, ASTORE_FAILED);
 	pending_del(a->pend, e->msg_id);
 	alog(ALOG_ERROR, "failed", "msg=%s to=%s code=%s reason=\"%s\"", hx,
 	    r.to, ferry_errname(-(int)e->code), qreason);

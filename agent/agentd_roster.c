@@ -230,18 +230,6 @@ agentd_check_listed(struct agentd *a, char *err, size_t errlen)
 	return (0);
 }
 
-/* ${ms} as "YYYY-MM-DDTHH:MM:SSZ" (UTC). */
-static void
-fmt_utc(char *buf, size_t cap, uint64_t ms)
-{
-	struct tm tm;
-	time_t t = (time_t)(ms / 1000);
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
-}
-
 int
 agentd_roster_expired(struct agentd *a, uint64_t now)
 {
@@ -252,7 +240,7 @@ agentd_roster_expired(struct agentd *a, uint64_t now)
 		return (0);
 	}
 	if (!a->expired_logged) {
-		fmt_utc(when, sizeof(when), a->roster->expires);
+		agentd_fmt_utc(when, sizeof(when), a->roster->expires);
 		alog(ALOG_ERROR, "roster-expired", "roster version %llu expired "
 		    "on %s: new referrals are refused (FERRY_EEXPIRED) until a "
 		    "newer version is adopted; ask the admins for a new roster "
@@ -270,7 +258,7 @@ agentd_can_send(struct agentd *a, char *err, size_t errlen)
 	char when[40];
 
 	if (agentd_roster_expired(a, ferry_now_ms())) {
-		fmt_utc(when, sizeof(when), a->roster->expires);
+		agentd_fmt_utc(when, sizeof(when), a->roster->expires);
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "the roster in force (version "
 			    "%llu) expired on %s: ask the admins for a new "
@@ -460,4 +448,106 @@ agentd_roster_reload(struct agentd *a)
 	alog(ALOG_INFO, "roster-reload", "version=%llu (%d newer adopted)",
 	    (unsigned long long)a->roster->version, n);
 	return (0);
+}
+
+/* ---- expiry warnings -------------------------------------------------- */
+
+const unsigned agentd_expiry_warn_days[AGENTD_EXPIRY_STAGES] = { 30, 7, 1 };
+
+int64_t
+agentd_secs_left(uint64_t t, uint64_t now)
+{
+
+	return (t >= now ? (int64_t)((t - now) / 1000) :
+	    -(int64_t)((now - t) / 1000));
+}
+
+uint64_t
+agentd_key_expires(const struct agentd *a)
+{
+	const struct roster_agency *ag;
+	uint64_t t = 0;
+	size_t i;
+
+	if ((ag = roster_find(a->roster, a->me->id)) != NULL) {
+		for (i = 0; i < ag->nenc; i++)
+			if (ag->enc[i].not_after > t)
+				t = ag->enc[i].not_after;
+		return (t);
+	}
+	for (i = 0; i < a->me->nenc; i++)
+		if (a->me->enc[i].not_after > t)
+			t = a->me->enc[i].not_after;
+	return (t);
+}
+
+/* How many thresholds of agentd_expiry_warn_days ${expires} has crossed at ${now}. */
+static int
+expiry_stage(uint64_t expires, uint64_t now)
+{
+	int k, stage = 0;
+
+	for (k = 0; k < AGENTD_EXPIRY_STAGES; k++)
+		if (expires <= now || expires - now <=
+		    (uint64_t)agentd_expiry_warn_days[k] * 86400000)
+			stage = k + 1;
+	return (stage);
+}
+
+/* "in 6 days", "in 5 hours", "in 3 minutes": the time left, rounded down. */
+static void
+fmt_left(char *buf, size_t cap, uint64_t ms)
+{
+	uint64_t s = ms / 1000;
+
+	if (s >= 2 * 86400)
+		snprintf(buf, cap, "in %llu days", (unsigned long long)(s / 86400));
+	else if (s >= 2 * 3600)
+		snprintf(buf, cap, "in %llu hours", (unsigned long long)(s / 3600));
+	else
+		snprintf(buf, cap, "in %llu minutes", (unsigned long long)(s / 60));
+}
+
+int
+agentd_expiry_check(struct agentd *a, uint64_t now)
+{
+	char when[40], left[40], days[32];
+	uint64_t kexp = agentd_key_expires(a);
+	int st, n = 0;
+
+	/* Once expired, the roster's ERROR (agentd_roster_expired) says it. */
+	st = expiry_stage(a->roster->expires, now);
+	if (st > a->roster_stage && now < a->roster->expires) {
+		agentd_fmt_utc(when, sizeof(when), a->roster->expires);
+		fmt_left(left, sizeof(left), a->roster->expires - now);
+		alog(ALOG_WARN, "roster-expiring", "roster version %llu expires "
+		    "on %s (%s, within %u day(s)): ask the admins to issue and "
+		    "sign a newer roster version before then; after it, new "
+		    "referrals are refused (FERRY_EEXPIRED)",
+		    (unsigned long long)a->roster->version, when, left,
+		    agentd_expiry_warn_days[st - 1]);
+		n++;
+	}
+	a->roster_stage = st;
+	st = kexp != 0 ? expiry_stage(kexp, now) : 0;
+	if (st > a->key_stage) {
+		agentd_fmt_utc(when, sizeof(when), kexp);
+		if (now < kexp) {
+			fmt_left(left, sizeof(left), kexp - now);
+			snprintf(days, sizeof(days), ", within %u day(s)",
+			    agentd_expiry_warn_days[st - 1]);
+		} else {
+			snprintf(left, sizeof(left), "passed");
+			days[0] = '\0';
+		}
+		alog(ALOG_WARN, "key-expiring", "the encryption key of agency "
+		    "%s %s on %s (%s%s): make a new one (ferry-keys roster "
+		    "rotate) and have the admins sign the roster version "
+		    "listing it; after it, partners cannot send to this "
+		    "agency (FERRY_EKEYWINDOW)", a->me->id,
+		    now < kexp ? "expires" : "expired", when, left, days);
+		n++;
+	}
+	a->key_stage = st;
+	return (n);
 }

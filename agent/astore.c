@@ -636,6 +636,24 @@ astore_foreach_in(struct astore *s,
 	return (walk(s, s->dbi[D_IN], 0, each_in, &w));
 }
 
+int
+astore_count_in(struct astore *s, uint64_t *n)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc;
+
+	*n = 0;
+	if ((rc = log_read_begin(s->l, &txn)) != 0)
+		return (rc);
+	rc = mdb_stat(txn, s->dbi[D_IN], &st);
+	log_read_end(txn);
+	if (rc != 0)
+		return (lmdb_err(rc));
+	*n = st.ms_entries;
+	return (0);
+}
+
 struct walk_ids {
 	int (*fn)(void *, const uint8_t *);
 	void *ctx;

@@ -173,6 +173,9 @@ void astore_in_clear(struct astore_in *rec);
 int astore_foreach_in(struct astore *s,
     int (*fn)(void *, const struct astore_in *), void *ctx);
 
+/** astore_count_in(s, n): how many incoming records are stored, into *${n} (O(1): the table's entry count). */
+int astore_count_in(struct astore *s, uint64_t *n);
+
 /** astore_spool_lookup(s, key, id): msg id recorded for spool key ${key}; FERRY_ENOENT. */
 int astore_spool_lookup(struct astore *s, const uint8_t key[32],
     uint8_t id[FERRY_MSGID_LEN]);

@@ -337,6 +337,31 @@ fmt_ms(char *out, size_t cap, json_int_t ms)
 		snprintf(out, cap, "?");
 }
 
+/* ${s} seconds for people: "12 s", "4 min", "3 h", "5 days" (rounded down). */
+static void
+fmt_dur(char *out, size_t cap, json_int_t s)
+{
+
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(out, cap, "%lld s", (long long)s);
+	else if (s < 2 * 3600)
+		snprintf(out, cap, "%lld min", (long long)(s / 60));
+	else if (s < 2 * 86400)
+		snprintf(out, cap, "%lld h", (long long)(s / 3600));
+	else
+		snprintf(out, cap, "%lld days", (long long)(s / 86400));
+}
+
+/* The integer ${k} of ${o}, 0 if absent. */
+static json_int_t
+num(json_t *o, const char *k)
+{
+
+	return (json_integer_value(json_object_get(o, k)));
+}
+
 /* The string ${k} of ${o} as sent, for decisions: "-" if absent or empty. */
 static const char *
 raw(json_t *o, const char *k)
@@ -968,6 +993,61 @@ print_message(json_t *m)
 	}
 }
 
+/*
+ * Why the agent is not connected: since when, the last connection error
+ * the agent saw and what to check (status "link").
+ */
+static void
+print_link(json_t *l, const char *relay)
+{
+	char t[32], d[32], e[32];
+
+	if (l == NULL || json_is_true(json_object_get(l, "connected")))
+		return;
+	fmt_time(t, sizeof(t), json_object_get(l, "since_ms"));
+	fmt_dur(d, sizeof(d), num(l, "for_s"));
+	printf("relay: NOT connected since %s (%s); ", t, d);
+	if (raw(l, "last_error")[0] == '-') {
+		printf("no error reported yet: still trying %s; if this "
+		    "lasts, check relay= in the agent's configuration and "
+		    "that ferry-relay is running there\n", relay);
+		return;
+	}
+	fmt_time(e, sizeof(e), json_object_get(l, "last_error_ms"));
+	printf("last error (%s): %s - check %s\n", e, str(l, "last_error"),
+	    str(l, "check"));
+}
+
+/* When the roster and our encryption key expire; a warning within 30 days. */
+static void
+print_expiry(json_t *g)
+{
+	char rt[32], kt[32], rd[32], kd[32];
+	json_int_t rs = num(g, "roster_expires_in_s");
+	json_int_t ks = num(g, "key_expires_in_s");
+
+	fmt_time(rt, sizeof(rt), json_object_get(g, "roster_expires_ms"));
+	fmt_time(kt, sizeof(kt), json_object_get(g, "key_expires_ms"));
+	fmt_dur(rd, sizeof(rd), rs);
+	fmt_dur(kd, sizeof(kd), ks);
+	printf("expiry: roster version %lld %s %s (%s%s), our encryption key "
+	    "%s %s (%s%s)\n", (long long)num(g, "roster_version"),
+	    rs > 0 ? "expires" : "expired", rt, rs > 0 ? "in " : "", rs > 0 ?
+	    rd : "passed", ks > 0 ? "expires" : "expired", kt, ks > 0 ?
+	    "in " : "", ks > 0 ? kd : "passed");
+	if (rs > 0 && rs <= 30 * 86400)
+		printf("  the roster EXPIRES in %s: ask the admins to issue "
+		    "and sign a newer roster version before %s\n", rd, rt);
+	if (ks > 0 && ks <= 30 * 86400)
+		printf("  our encryption key EXPIRES in %s: make a new one "
+		    "(ferry-keys roster rotate) and have the admins sign the "
+		    "roster version listing it before %s\n", kd, kt);
+	if (ks <= 0 && num(g, "key_expires_ms") > 0)
+		printf("  our encryption key EXPIRED: partners cannot send to "
+		    "this agency until a new one (ferry-keys roster rotate) "
+		    "is in a signed roster version\n");
+}
+
 static int
 c_status(int argc, char **argv)
 {
@@ -1014,6 +1094,8 @@ c_status(int argc, char **argv)
 		if (json_is_true(json_object_get(g, "relay_refused_key")))
 			printf("  the relay REFUSED our transport key "
 			    "(see the agent's log)\n");
+		print_link(json_object_get(r, "link"), str(g, "relay"));
+		print_expiry(g);
 		printf("outbox: %lld queued, %lld accepted by relay, %lld "
 		    "delivered, %lld failed; inbox: %lld received\n",
 		    (long long)json_integer_value(json_object_get(q,

@@ -131,34 +131,35 @@ ferry_id_valid(const char *id, size_t len)
 
 /*
  * Test builds only (-DFERRY_FAULTS, never a release): the wall clock moved
- * by $FERRY_TEST_CLOCK_OFFSET seconds (a signed integer), so a scenario
- * can run retention or expiry years ahead.  The one place it is read.
+ * by $FERRY_TEST_CLOCK_OFFSET seconds (a signed integer, read once), so a
+ * scenario can run retention or expiry warnings days or years ahead.  The
+ * one place it is read; 0 when unset or not a number.
  */
 static int64_t
 clock_offset_ms(void)
 {
 #ifdef FERRY_FAULTS
-	const char *s = getenv("FERRY_TEST_CLOCK_OFFSET");
+	static int64_t off;
+	static int read;
+	const char *s;
 	char *end;
 	long long v;
 
-	if (s == NULL || *s == '\0')
+	if (read)
+		return (off);
+	read = 1;
+	if ((s = getenv("FERRY_TEST_CLOCK_OFFSET")) == NULL || *s == '\0')
 		return (0);
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (errno != 0 || *end != '\0' || v > 1000000000LL ||
 	    v < -1000000000LL)
 		return (0);
-	return ((int64_t)v * 1000);
+	off = (int64_t)v * 1000;
+	return (off);
 #else
 	return (0);
 #endif
-}
-
-uint64_t
-ferry_now_ms(void)
-{
-	return ((uint64_t)((int64_t)ferry_wall_ms() + clock_offset_ms()));
 }
 
 /* The real wall clock, ms since the epoch. */
@@ -176,6 +177,17 @@ ferry_wall_ms(void)
 		return ((uint64_t)t * 1000);
 	}
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+uint64_t
+ferry_now_ms(void)
+{
+	int64_t off = clock_offset_ms();
+	uint64_t t = ferry_wall_ms();
+
+	if (off < 0 && (uint64_t)0 - (uint64_t)off > t)
+		return (0);
+	return (t + (uint64_t)off);
 }
 
 static int

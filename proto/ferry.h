@@ -108,8 +108,11 @@ const char *ferry_errname(int code);
 int ferry_id_valid(const char *id, size_t len);
 
 /**
- * ferry_now_ms(): wall-clock time, milliseconds since the Unix epoch; in
- * test builds (FERRY_FAULTS) moved by $FERRY_TEST_CLOCK_OFFSET seconds.
+ * ferry_now_ms(): wall-clock time, milliseconds since the Unix epoch.
+ * Test clock: in builds with -DFERRY_FAULTS only (the test builds, never
+ * a release build), $FERRY_TEST_CLOCK_OFFSET seconds (signed, read once)
+ * are added, so that a test can run one process days ahead, e.g. an
+ * agent near its roster's expiry or past a retention period.
  */
 uint64_t ferry_now_ms(void);
 /** ferry_wall_ms(): the wall clock, never moved. */

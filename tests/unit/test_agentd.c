@@ -354,6 +354,45 @@ TEST(refusals)
 	CHECK_EQ(B.n_received, 0);	/* nothing refused was received */
 }
 
+/* The kept state counts (a->n_out, a->n_in) equal a walk of the store. */
+struct walk_counts {
+	uint64_t out[5], in;
+};
+
+static int
+wc_out(void *ctx, const struct astore_out *r)
+{
+
+	if (r->state < 5)
+		((struct walk_counts *)ctx)->out[r->state]++;
+	return (0);
+}
+
+static int
+wc_in(void *ctx, const struct astore_in *r)
+{
+
+	(void)r;
+	((struct walk_counts *)ctx)->in++;
+	return (0);
+}
+
+static int
+counts_match(struct agentd *a)
+{
+	struct walk_counts w;
+	int k;
+
+	memset(&w, 0, sizeof(w));
+	if (astore_foreach_out(a->store, wc_out, &w) != 0 ||
+	    astore_foreach_in(a->store, wc_in, &w) != 0)
+		return (0);
+	for (k = 1; k < 5; k++)
+		if (w.out[k] != a->n_out[k])
+			return (0);
+	return (w.in == a->n_in);
+}
+
 TEST(nack_fails_message)
 {
 	struct astore_out o;
@@ -383,6 +422,10 @@ TEST(nack_fails_message)
 	CHECK_EQ(o.state, ASTORE_FAILED);
 	CHECK_EQ(o.code, (uint32_t)-FERRY_ERECIPIENT);
 	CHECK(strcmp(o.reason, "recipient unknown") == 0);
+	/* Counted as it changed: queued -> failed, none left queued. */
+	CHECK_EQ(A.n_out[ASTORE_FAILED], 1);
+	CHECK_EQ(A.n_out[ASTORE_QUEUED], 0);
+	CHECK(counts_match(&A));
 }
 
 /* A MSG from ${from} (any identity) to bravo holding referral ${json}. */
@@ -1220,6 +1263,64 @@ TEST(reopen_keeps_state)
 	CHECK((pm = pending_find(A.pend, acc)) != NULL);
 	CHECK_EQ(pm->state, ASTORE_ACCEPTED);
 	CHECK(pending_find(A.pend, sent_id) == NULL);
+	/* The state counts, counted again at open, agree with the store. */
+	CHECK_EQ(A.n_out[ASTORE_QUEUED], 1);
+	CHECK_EQ(A.n_out[ASTORE_ACCEPTED], 1);
+	CHECK_EQ(A.n_out[ASTORE_DELIVERED], 1);
+	CHECK(counts_match(&A));
+	CHECK(counts_match(&B));
+	CHECK_EQ(B.n_in, 1);
+}
+
+/*
+ * Issue 11 item 8: a WARN when the roster in force or our encryption key
+ * comes within 30, 7, 1 day(s) of its expiry, once per threshold crossed
+ * however often the check runs; a newer roster that moves the expiry
+ * away re-arms the warnings.  Driven by explicit times (no clock).
+ */
+TEST(expiry_warnings)
+{
+	const uint64_t D = 86400000;
+	uint64_t t, k;
+
+	/* The roster: the key's expiry kept far away meanwhile. */
+	k = agentd_key_expires(&A);
+	CHECK(k > 0);
+	t = k - 300 * D;
+	A.roster->expires = t;
+	A.roster_stage = A.key_stage = 0;
+	CHECK_EQ(agentd_expiry_check(&A, t - 31 * D), 0);
+	CHECK_EQ(agentd_expiry_check(&A, t - 30 * D), 1);	/* 30 days */
+	CHECK_EQ(agentd_expiry_check(&A, t - 30 * D + 1000), 0);
+	CHECK_EQ(agentd_expiry_check(&A, t - 8 * D), 0);
+	CHECK_EQ(agentd_expiry_check(&A, t - 7 * D + 1), 1);	/* 7 days */
+	CHECK_EQ(agentd_expiry_check(&A, t - 6 * D), 0);
+	CHECK_EQ(agentd_expiry_check(&A, t - 2 * D), 0);
+	CHECK_EQ(agentd_expiry_check(&A, t - D + 5000), 1);	/* 1 day */
+	CHECK_EQ(agentd_expiry_check(&A, t - 1000), 0);
+	CHECK_EQ(A.roster_stage, 3);
+	/* Expired: the ERROR line of agentd_roster_expired says it. */
+	CHECK_EQ(agentd_expiry_check(&A, t + 1000), 0);
+	/* A newer roster 60 days away: re-armed, silent until 30 days. */
+	A.roster->expires = t + 60 * D;
+	CHECK_EQ(agentd_expiry_check(&A, t + 1000), 0);
+	CHECK_EQ(A.roster_stage, 0);
+	CHECK_EQ(agentd_expiry_check(&A, t + 31 * D), 1);
+	/* Starting within 7 days warns once, for 7 days, not for 30 too. */
+	A.roster_stage = 0;
+	CHECK_EQ(agentd_expiry_check(&A, t + 55 * D), 1);
+	CHECK_EQ(A.roster_stage, 2);
+
+	/* Our encryption key (the roster's listing of alpha). */
+	A.roster->expires = k + 1000 * D;
+	A.roster_stage = A.key_stage = 0;
+	CHECK_EQ(agentd_expiry_check(&A, k - 40 * D), 0);
+	CHECK_EQ(agentd_expiry_check(&A, k - 29 * D), 1);
+	CHECK_EQ(agentd_expiry_check(&A, k - 29 * D), 0);
+	CHECK_EQ(agentd_expiry_check(&A, k - 12 * 3600000ULL), 1);
+	CHECK_EQ(A.key_stage, 3);
+	CHECK_EQ(agentd_secs_left(k, k - 12 * 3600000ULL), 12 * 3600);
+	CHECK_EQ(agentd_secs_left(k, k + 5000), -5);
 }
 
 /*
@@ -1282,6 +1383,7 @@ main(void)
 	RUN(nack_transient_codes);
 	RUN(receipt_after_revocation);
 	RUN(reopen_keeps_state);
+	RUN(expiry_warnings);
 	ident_free(admin);
 	ident_free(relay);
 	ident_free(alpha);
