@@ -22,7 +22,7 @@ fa alpha status "$id" >"$FT/st.txt"
 ft_check "status says receipt verified" grep -q "delivered (receipt verified)" "$FT/st.txt"
 ft_check "status shows relay log index" grep -q "relay log index" "$FT/st.txt"
 ft_check "receipt's checkpoint verified (no warning)" bash -c "! grep -q receipt-checkpoint '$FT/alpha.err'"
-ft_check "bravo inbox lists it" bash -c "'$B/ferry' --data '$FT/bravo-data' inbox | grep -q '^$id  alpha'"
+ft_check "bravo inbox lists it" bash -c "'$B/ferry' --data '$FT/bravo-data' inbox | grep -q ' alpha .* $id  unread$'"
 ft_check "spool inbox file written" test -f "$FT/bravo-spool/inbox/$id.json"
 ft_check "spool inbox meta names the sender" grep -q '"from": "alpha"' "$FT/bravo-spool/inbox/$id.meta"
 ft_check "spool inbox file equals the sent document (as JSON)" \
