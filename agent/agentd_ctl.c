@@ -108,7 +108,12 @@ in_json(const struct astore_in *r)
 	    "received_ms", (json_int_t)r->t_received,
 	    "log_index", (json_int_t)r->log_index,
 	    "case_id", r->case_id, "kind", r->kind, "response", r->response);
-	if (o != NULL && r->has_reply_to) {
+	if (o == NULL)
+		return (NULL);
+	json_object_set_new(o, "referral_type", json_string(r->referral_type));
+	json_object_set_new(o, "urgency", json_string(r->urgency));
+	json_object_set_new(o, "acked_ms", json_integer((json_int_t)r->t_acked));
+	if (r->has_reply_to) {
 		hexs(rt, r->reply_to, FERRY_MSGID_LEN);
 		json_object_set_new(o, "in_reply_to", json_string(rt));
 	}
@@ -566,6 +571,25 @@ do_show(struct agentd *a, json_t *req, char **body, size_t *bodylen)
 	return (o);
 }
 
+/* ack: mark a received message read (ferry ack), durably. */
+static json_t *
+do_ack(struct agentd *a, json_t *req)
+{
+	uint8_t id[FERRY_MSGID_LEN];
+	char hx[33];
+	int rc;
+
+	if (get_id(req, "msg_id", id) != 0)
+		return (fail(FERRY_EINVAL, "msg_id: not a message id (32 "
+		    "lowercase hex digits)"));
+	if ((rc = astore_ack_in(a->store, id, ferry_now_ms())) != 0)
+		return (fail(rc, rc == FERRY_ENOENT ? "no such message in the "
+		    "inbox (ferry inbox lists them)" : NULL));
+	hexs(hx, id, FERRY_MSGID_LEN);
+	alog(ALOG_INFO, "acked", "msg=%s", hx);
+	return (ok_obj());
+}
+
 static json_t *
 do_status(struct agentd *a, json_t *req)
 {
@@ -694,6 +718,8 @@ dispatch(struct agentd *a, json_t *req, const char *cmd, char **body,
 		return (do_partners(a));
 	if (strcmp(cmd, "erase") == 0)
 		return (do_erase(a, req));
+	if (strcmp(cmd, "ack") == 0)
+		return (do_ack(a, req));
 	return (fail(FERRY_EINVAL, "request: unknown cmd"));
 }
 

@@ -582,6 +582,10 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	    info.message_kind : "");
 	agentd_copy_str(in.response, sizeof(in.response), info.response ?
 	    info.response : "");
+	agentd_copy_str(in.referral_type, sizeof(in.referral_type),
+	    info.referral_type ? info.referral_type : "");
+	agentd_copy_str(in.urgency, sizeof(in.urgency), info.urgency ?
+	    info.urgency : "");
 	in.receipt = rbytes;
 	in.receipt_len = rlen;
 	if ((rc = astore_put_in(a->store, b, &in, NULL, 0,

@@ -217,6 +217,13 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 	size_t wlen, errlen = sizeof(sb->err);
 	int rc;
 
+	/* Checked first: whatever the document, it has nowhere to go. */
+	if (strcmp(sb->to, a->me->id) == 0) {
+		agentd_seterr(err, errlen, "to: %s is this agency itself: a "
+		    "referral goes to another agency (ferry partners lists "
+		    "them)", sb->to);
+		return (FERRY_ERECIPIENT);
+	}
 	if ((rc = referral_json_to_wire_at(sb->json, sb->len, now, &wire,
 	    &wlen, err, errlen, &info)) != 0)
 		return (rc);

@@ -3,7 +3,10 @@
  * pick up files (docs/agent.md, "Spool folders"):
  *
  *   <spool>/outbox/<agency-id>/NAME.json   referral for <agency-id>: sent,
- *                                         then moved to sent/<msgid>.json
+ *                                         then moved to sent/<agency-id>/
+ *   <spool>/sent/<agency-id>/NAME.json     as dropped, its name kept (or
+ *                                         NAME.<msgid>.json if taken)
+ *   <spool>/sent/<agency-id>/NAME.json.id  its message id, one line
  *   <spool>/failed/NAME, NAME.error       refused, with the reason
  *   <spool>/inbox/<msgid>.json            received referral (+ <msgid>.meta)
  *
@@ -109,7 +112,11 @@ skip_name(const char *n)
 	return (0);
 }
 
-/* Move ${from} to failed/ and write NAME.error beside it. */
+/*
+ * Move ${from} to failed/ and write NAME.error beside it: ${reason}, one
+ * line "FERRY_E...: PATH: RULE" with no newline at the end (a case system
+ * storing the text gets no stray line feed).
+ */
 static void
 to_failed(struct agentd *a, const char *from, const char *name,
     const char *reason)
@@ -142,24 +149,81 @@ to_failed(struct agentd *a, const char *from, const char *name,
 	alog(ALOG_WARN, "spool-failed", "%s: %s", name, reason);
 }
 
+/*
+ * The name in sent/<to>/ for spool file ${name} sent as message ${hx}:
+ * ${name} itself unless that name (or its ".id" sidecar) is taken by an
+ * earlier message, then ${name} with ".<msgid>" before its extension
+ * ("housing-1.json" -> "housing-1.<msgid>.json"), so nothing earlier is
+ * overwritten.  A sidecar already holding ${hx} is this message's own,
+ * from a move a crash cut off: the name is kept.
+ */
+static void
+sent_name(const char *dir, const char *name, const char *hx, char *out,
+    size_t cap)
+{
+	char p[ACONF_PATH_MAX + 700], idp[ACONF_PATH_MAX + 704], old[40];
+	const char *dot;
+	struct stat st;
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(out, cap, "%s", name);
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p) ||
+	    (size_t)snprintf(idp, sizeof(idp), "%s.id", p) >= sizeof(idp))
+		return;
+	if ((fd = open(idp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		n = read(fd, old, sizeof(old) - 1);
+		close(fd);
+	}
+	if (n >= 32 && memcmp(old, hx, 32) == 0)
+		return;
+	if (n < 0 && lstat(p, &st) != 0 && errno == ENOENT)
+		return;
+	if ((dot = strrchr(name, '.')) == NULL || dot == name)
+		dot = name + strlen(name);
+	snprintf(out, cap, "%.*s.%s%s", (int)(dot - name), name, hx, dot);
+}
+
+/*
+ * Spool file ${from} (outbox/<to>/<name>) became message ${id}: move it
+ * to sent/<to>/ under its own name (sent_name), with "<name>.id" beside
+ * it holding the message id; the sidecar is written first, so a file in
+ * sent/ always has its id.  A crash before the move leaves the file in
+ * outbox/, found sent by its spool key at the next scan.
+ */
 static void
 to_sent(struct agentd *a, const char *from, const char *srcdir,
-    const uint8_t id[FERRY_MSGID_LEN])
+    const char *to, const char *name, const uint8_t id[FERRY_MSGID_LEN])
 {
-	char dst[ACONF_PATH_MAX + 128], name[64], dir[ACONF_PATH_MAX + 16];
-	char hx[33];
+	char dir[ACONF_PATH_MAX + 128], dst[ACONF_PATH_MAX + 700];
+	char idp[ACONF_PATH_MAX + 704], fname[400], hx[33], line[34];
+	int rc;
 
 	ferry_hex(hx, id, FERRY_MSGID_LEN);
-	snprintf(name, sizeof(name), "%s.json", hx);
-	if (spath(a, dst, sizeof(dst), "sent", name, NULL) != 0)
+	if (spath(a, dir, sizeof(dir), "sent", to, NULL) != 0 ||
+	    mkd(dir) != 0) {
+		alog(ALOG_ERROR, "spool", "cannot make sent/%s/: %s", to,
+		    strerror(errno));
 		return;
+	}
+	sent_name(dir, name, hx, fname, sizeof(fname));
+	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, fname) >=
+	    sizeof(dst) || (size_t)snprintf(idp, sizeof(idp), "%s.id", dst) >=
+	    sizeof(idp))
+		return;
+	snprintf(line, sizeof(line), "%s\n", hx);
+	if ((rc = ferry_write_file(idp, line, strlen(line), 0600)) != 0) {
+		alog(ALOG_ERROR, "spool", "cannot write %s: %s (left in "
+		    "outbox/, moved at the next scan)", idp,
+		    ferry_strerror(rc));
+		return;
+	}
 	if (rename(from, dst) != 0) {
 		alog(ALOG_ERROR, "spool", "cannot move %s to sent/: %s", from,
 		    strerror(errno));
 		return;
 	}
-	if (spath(a, dir, sizeof(dir), "sent", NULL, NULL) == 0)
-		(void)fsync_dir(dir);
+	(void)fsync_dir(dir);
 	(void)fsync_dir(srcdir);
 }
 
@@ -206,7 +270,7 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 	    0)) != 0) {
 		if (rc == FERRY_ETOOBIG) {
 			snprintf(reason, sizeof(reason), "%s: json: larger "
-			    "than %u bytes\n", ferry_errname(FERRY_EJSON),
+			    "than %u bytes", ferry_errname(FERRY_EJSON),
 			    REFERRAL_JSON_MAX);
 			to_failed(a, p->path, name, reason);
 		}
@@ -226,7 +290,7 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 		ferry_hex(hx, id, FERRY_MSGID_LEN);
 		alog(ALOG_WARN, "recovered", "msg=%s: spool file %s was sent "
 		    "before a crash; moved to sent/", hx, p->label);
-		to_sent(a, p->path, dirpath, id);
+		to_sent(a, p->path, dirpath, to, name, id);
 	} else if (rc != FERRY_ENOENT)
 		alog(ALOG_ERROR, "spool", "%s: store: %s", p->label,
 		    ferry_strerror(rc));
@@ -266,12 +330,13 @@ spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 	for (i = 0; i < n; i++) {
 		rc = p[i].sb.rc;
 		if (rc == 0)
-			to_sent(a, p[i].path, p[i].dirpath, p[i].sb.id);
+			to_sent(a, p[i].path, p[i].dirpath, p[i].to,
+			    p[i].name, p[i].sb.id);
 		else if (rc == FERRY_EJSON || rc == FERRY_ESCHEMA ||
 		    rc == FERRY_ECONSENT || rc == FERRY_ERECIPIENT ||
 		    rc == FERRY_EKEYWINDOW || rc == FERRY_EUNKNOWNAGENCY ||
 		    rc == FERRY_EREVOKED || rc == FERRY_ETOOBIG) {
-			snprintf(reason, sizeof(reason), "%s: %s\n",
+			snprintf(reason, sizeof(reason), "%s: %s",
 			    ferry_errname(rc), p[i].sb.err[0] ? p[i].sb.err :
 			    ferry_strerror(rc));
 			to_failed(a, p[i].path, p[i].name, reason);
@@ -322,7 +387,7 @@ agentd_spool_scan(struct agentd *a)
 			continue;
 		if (S_ISREG(st.st_mode)) {
 			snprintf(reason, sizeof(reason), "%s: to: no "
-			    "recipient: put the file in outbox/<agency-id>/\n",
+			    "recipient: put the file in outbox/<agency-id>/",
 			    ferry_errname(FERRY_ERECIPIENT));
 			to_failed(a, sub, d->d_name, reason);
 			handled++;

@@ -252,7 +252,7 @@ in_encode(const struct astore_in *r, uint8_t **buf, size_t *len)
 	struct wire_buf w;
 
 	wire_buf_init(&w);
-	wire_put_map(&w, 11);
+	wire_put_map(&w, 14);
 	put_bin(&w, 1, r->msg_id, FERRY_MSGID_LEN);
 	put_str(&w, 2, r->from);
 	put_bin(&w, 3, r->env_hash, FERRY_HASH_LEN);
@@ -265,6 +265,9 @@ in_encode(const struct astore_in *r, uint8_t **buf, size_t *len)
 	put_str(&w, 10, r->response);
 	put_bin(&w, 11, r->receipt != NULL ? r->receipt : (const uint8_t *)"",
 	    r->receipt != NULL ? r->receipt_len : 0);
+	put_str(&w, 12, r->referral_type);
+	put_str(&w, 13, r->urgency);
+	put_u(&w, 14, r->t_acked);
 	return (wire_buf_take(&w, buf, len));
 }
 
@@ -283,8 +286,12 @@ in_decode(const uint8_t *buf, size_t len, struct astore_in *r, int receipt)
 		{ 9, WIRE_STR, 1, 0, ASTORE_WORD_MAX },
 		{ 10, WIRE_STR, 1, 0, ASTORE_WORD_MAX },
 		{ 11, WIRE_BIN, 1, 0, ASTORE_REC_MAX },
+		/* Optional: records stored before inbox columns and ack. */
+		{ 12, WIRE_STR, 0, 0, ASTORE_WORD_MAX },
+		{ 13, WIRE_STR, 0, 0, ASTORE_WORD_MAX },
+		{ 14, WIRE_UINT, 0, 0, UINT64_MAX },
 	};
-	const msgpack_object *v[11];
+	const msgpack_object *v[14];
 	struct wire_doc doc;
 	const uint8_t *p;
 	size_t n;
@@ -292,7 +299,7 @@ in_decode(const uint8_t *buf, size_t len, struct astore_in *r, int receipt)
 	memset(r, 0, sizeof(*r));
 	if (wire_parse(buf, len, 2, &doc) != 0)
 		return (FERRY_ELOGCORRUPT);
-	if (wire_map_read(&doc.root, spec, 11, v) != 0)
+	if (wire_map_read(&doc.root, spec, 14, v) != 0)
 		goto bad;
 	if (wire_bin_copy(v[0], r->msg_id, FERRY_MSGID_LEN) ||
 	    wire_str_copy(v[1], r->from, sizeof(r->from)) ||
@@ -300,8 +307,13 @@ in_decode(const uint8_t *buf, size_t len, struct astore_in *r, int receipt)
 	    wire_bin_copy(v[5], r->sealed_key, ASTORE_SEALED_LEN) ||
 	    wire_str_copy(v[7], r->case_id, sizeof(r->case_id)) ||
 	    wire_str_copy(v[8], r->kind, sizeof(r->kind)) ||
-	    wire_str_copy(v[9], r->response, sizeof(r->response)))
+	    wire_str_copy(v[9], r->response, sizeof(r->response)) ||
+	    (v[11] != NULL && wire_str_copy(v[11], r->referral_type,
+	    sizeof(r->referral_type))) ||
+	    (v[12] != NULL && wire_str_copy(v[12], r->urgency,
+	    sizeof(r->urgency))))
 		goto bad;
+	r->t_acked = v[13] != NULL ? v[13]->via.u64 : 0;
 	r->t_received = v[3]->via.u64;
 	r->log_index = v[4]->via.u64;
 	p = wire_bin(v[6], &n);
@@ -378,19 +390,30 @@ astore_put_out(struct astore *s, struct log_batch *b,
 	return (rc);
 }
 
+/* Overwrite record ${id} of table ${dbi}, in batch ${b} (NULL: its own). */
+static int
+put_one(struct astore *s, struct log_batch *b, int dbi,
+    const uint8_t id[FERRY_MSGID_LEN], const uint8_t *buf, size_t len)
+{
+	int rc, own;
+
+	if ((rc = wbegin(s, &b, &own)) != 0)
+		return (rc);
+	return (wend(b, own, log_batch_put(b, s->dbi[dbi], id,
+	    FERRY_MSGID_LEN, buf, len, 0)));
+}
+
 int
 astore_update_out(struct astore *s, struct log_batch *b,
     const struct astore_out *rec)
 {
 	uint8_t *buf;
 	size_t len;
-	int rc, own;
+	int rc;
 
 	if ((rc = out_encode(rec, &buf, &len)) != 0)
 		return (rc);
-	if ((rc = wbegin(s, &b, &own)) == 0)
-		rc = wend(b, own, log_batch_put(b, s->dbi[D_OUT], rec->msg_id,
-		    FERRY_MSGID_LEN, buf, len, 0));
+	rc = put_one(s, b, D_OUT, rec->msg_id, buf, len);
 	free(buf);
 	return (rc);
 }
@@ -512,6 +535,31 @@ astore_get_in(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
 	if ((rc = get_copy(s, s->dbi[D_IN], id, FERRY_MSGID_LEN, &buf, &len)) != 0)
 		return (rc);
 	rc = in_decode(buf, len, rec, 1);
+	free(buf);
+	return (rc);
+}
+
+int
+astore_ack_in(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    uint64_t now)
+{
+	struct astore_in r;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = astore_get_in(s, id, &r)) != 0)
+		return (rc);
+	if (r.t_acked != 0) {
+		astore_in_clear(&r);
+		return (0);
+	}
+	r.t_acked = now;
+	rc = in_encode(&r, &buf, &len);
+	astore_in_clear(&r);
+	if (rc != 0)
+		return (rc);
+	rc = put_one(s, NULL, D_IN, id, buf, len);
 	free(buf);
 	return (rc);
 }

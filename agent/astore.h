@@ -77,6 +77,9 @@ struct astore_in {
 	char case_id[ASTORE_NAME_MAX + 1];
 	char kind[ASTORE_WORD_MAX + 1];
 	char response[ASTORE_WORD_MAX + 1];
+	char referral_type[ASTORE_WORD_MAX + 1];	/* "nrm", ... or "" */
+	char urgency[ASTORE_WORD_MAX + 1];	/* "emergency", ... or "" */
+	uint64_t t_acked;		/* ms: marked read (ferry ack); 0 = unread */
 	uint8_t *receipt;		/* the RECEIPT envelope we issued; malloc'd */
 	size_t receipt_len;
 };
@@ -169,6 +172,13 @@ int astore_get_in_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len);
 /** astore_in_clear(rec): free what astore_get_in attached to ${rec}. */
 void astore_in_clear(struct astore_in *rec);
+/**
+ * astore_ack_in(s, id, now): mark incoming message ${id} read at ${now}
+ * (ms), in a synced commit of its own; a message already marked keeps
+ * its first time.  FERRY_ENOENT if no such message.
+ */
+int astore_ack_in(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
+    uint64_t now);
 /** astore_foreach_in(s, fn, ctx): as astore_foreach_out for incoming records (receipt not loaded). */
 int astore_foreach_in(struct astore *s,
     int (*fn)(void *, const struct astore_in *), void *ctx);

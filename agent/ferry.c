@@ -7,7 +7,9 @@
  *   ferry [--data DIR] reply MSGID --accept | --decline REASON |
  *         --need-info TEXT | --provide-info TEXT | --close
  *         [--narrative TEXT] [--name NAME] [--organisation ORG]
- *   ferry [--data DIR] inbox [--json]
+ *   ferry [--data DIR] inbox [--json] [--from AGENCY] [--kind KIND]
+ *         [--urgency U] [--since TIME] [--case CASE] [--unread]
+ *   ferry [--data DIR] ack MSGID
  *   ferry [--data DIR] outbox [--json]
  *   ferry [--data DIR] show MSGID
  *   ferry [--data DIR] thread [--json] CASE
@@ -670,11 +672,183 @@ list(int argc, char **argv, const char *cmd)
 	return (rc);
 }
 
+/* The inbox filters of ferry inbox, combined with AND. */
+struct inbox_filter {
+	const char *from, *kind, *urgency, *case_id;
+	json_int_t since_ms;	/* 0: none */
+	int unread;
+};
+
+/*
+ * ${s}, an ISO 8601 UTC date or date and time (2026-03-01,
+ * 2026-03-01T09:30Z, 2026-03-01T09:30:00Z), as ms since the epoch in
+ * *${ms}; -1 if it is not one of those.
+ */
+static int
+parse_since(const char *s, json_int_t *ms)
+{
+	static const char *const fmts[] = { "%Y-%m-%dT%H:%M:%SZ",
+	    "%Y-%m-%dT%H:%MZ", "%Y-%m-%d" };
+	struct tm tm;
+	const char *end;
+	size_t i;
+	time_t t;
+
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(s, fmts[i], &tm)) == NULL || *end != '\0')
+			continue;
+		if ((t = timegm(&tm)) == (time_t)-1)
+			return (-1);
+		*ms = (json_int_t)t * 1000;
+		return (0);
+	}
+	return (-1);
+}
+
+/* Message ${m} passes every filter of ${f}. */
+static int
+inbox_match(json_t *m, const struct inbox_filter *f)
+{
+
+	if (f->from != NULL && strcmp(raw(m, "from"), f->from) != 0)
+		return (0);
+	if (f->kind != NULL && strcmp(raw(m, "referral_type"), f->kind) != 0 &&
+	    strcmp(raw(m, "kind"), f->kind) != 0)
+		return (0);
+	if (f->urgency != NULL && strcmp(raw(m, "urgency"), f->urgency) != 0)
+		return (0);
+	if (f->case_id != NULL && strcmp(raw(m, "case_id"), f->case_id) != 0)
+		return (0);
+	if (f->since_ms != 0 && json_integer_value(json_object_get(m,
+	    "received_ms")) < f->since_ms)
+		return (0);
+	if (f->unread && json_integer_value(json_object_get(m,
+	    "acked_ms")) != 0)
+		return (0);
+	return (1);
+}
+
+/*
+ * One inbox row: an emergency starts with "!!" and says EMERGENCY (no
+ * colour: the marks survive a pipe, a log and a screen reader).
+ */
+static void
+inbox_row(json_t *m)
+{
+	char t[32], kind[80];
+	const char *u = raw(m, "urgency");
+	int em = strcmp(u, "emergency") == 0;
+
+	fmt_time(t, sizeof(t), json_object_get(m, "received_ms"));
+	if (strcmp(raw(m, "kind"), "response") == 0)
+		snprintf(kind, sizeof(kind), "response:%s", raw(m, "response"));
+	else
+		snprintf(kind, sizeof(kind), "%s", strcmp(raw(m,
+		    "referral_type"), "-") != 0 ? raw(m, "referral_type") :
+		    raw(m, "kind"));
+	printf("%s %-20s  %-20s  %-18s  %-9s  %-20s  %s  %s\n",
+	    em ? "!!" : "  ", t, str(m, "from"), esc(kind),
+	    em ? "EMERGENCY" : esc(u), str(m, "case_id"), str(m, "msg_id"),
+	    json_integer_value(json_object_get(m, "acked_ms")) != 0 ? "read" :
+	    "unread");
+}
+
 static int
 c_inbox(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "urgency", required_argument, NULL, 'u' },
+		{ "since", required_argument, NULL, 's' },
+		{ "case", required_argument, NULL, 'c' },
+		{ "unread", no_argument, NULL, 'n' },
+		CLI_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	struct inbox_filter f;
+	json_t *req, *r, *m, *sel;
+	size_t i;
+	int ch, js = 0, rc;
 
-	return (list(argc, argv, "inbox"));
+	memset(&f, 0, sizeof(f));
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'j': js = 1; break;
+		case 'f': f.from = optarg; break;
+		case 'k': f.kind = optarg; break;
+		case 'c': f.case_id = optarg; break;
+		case 'n': f.unread = 1; break;
+		case 'u':
+			if (strcmp(optarg, "routine") != 0 &&
+			    strcmp(optarg, "urgent") != 0 &&
+			    strcmp(optarg, "emergency") != 0)
+				return (cli_usage("--urgency '%s': give "
+				    "routine, urgent or emergency", optarg));
+			f.urgency = optarg;
+			break;
+		case 's':
+			if (parse_since(optarg, &f.since_ms) != 0)
+				return (cli_usage("--since '%s': give an ISO "
+				    "8601 UTC date or time, e.g. 2026-03-01 or "
+				    "2026-03-01T09:30:00Z", optarg));
+			break;
+		default:
+			return (cli_opt_error(ch, argv));
+		}
+	}
+	if ((rc = operands(argc, argv, 0, 0, "")) >= 0)
+		return (rc);
+	req = json_pack("{s:s}", "cmd", "inbox");
+	rc = call(req, NULL, 0, &r, NULL);
+	json_decref(req);
+	if (rc != 0)
+		return (rc);
+	if (!is_ok(r)) {
+		rc = print_fail(r);
+		json_decref(r);
+		return (rc);
+	}
+	sel = json_array();
+	json_array_foreach(json_object_get(r, "messages"), i, m)
+		if (inbox_match(m, &f))
+			json_array_append(sel, m);
+	if (js)
+		rc = print_json(sel);
+	else {
+		printf("   %-20s  %-20s  %-18s  %-9s  %-20s  %-32s  %s\n",
+		    "RECEIVED", "FROM", "KIND", "URGENCY", "CASE", "MSGID",
+		    "STATUS");
+		json_array_foreach(sel, i, m)
+			inbox_row(m);
+	}
+	json_decref(sel);
+	json_decref(r);
+	return (rc);
+}
+
+/* ack MSGID: mark a received message read (ferry inbox --unread). */
+static int
+c_ack(int argc, char **argv)
+{
+	json_t *req, *r;
+	int rc;
+
+	if ((rc = json_opt(argc, argv, NULL, 1, 1, "MSGID")) >= 0)
+		return (rc);
+	req = json_pack("{s:s, s:s}", "cmd", "ack", "msg_id", argv[optind]);
+	rc = call(req, NULL, 0, &r, NULL);
+	json_decref(req);
+	if (rc != 0)
+		return (rc);
+	if (!is_ok(r))
+		rc = print_fail(r);
+	else
+		printf("%s read\n", esc(argv[optind]));
+	json_decref(r);
+	return (rc);
 }
 
 static int
@@ -1151,7 +1325,11 @@ static const struct cli_cmd cmds[] = {
 	    "--need-info TEXT | --provide-info TEXT | --close "
 	    "[--narrative TEXT] [--name NAME] [--organisation ORG]",
 	    "answer a received message, in the case's thread", NULL },
-	{ "inbox", c_inbox, "[--json]", "received messages", NULL },
+	{ "inbox", c_inbox, "[--json] [--from AGENCY] [--kind KIND] "
+	    "[--urgency routine|urgent|emergency] [--since TIME] [--case CASE] "
+	    "[--unread]", "received messages (filters combine with AND; "
+	    "an emergency is marked !!)", NULL },
+	{ "ack", c_ack, "MSGID", "mark a received message read", NULL },
 	{ "outbox", c_outbox, "[--json]", "sent messages and their states",
 	    NULL },
 	{ "show", c_show, "MSGID", "the decrypted document (JSON)", NULL },

@@ -499,7 +499,10 @@ cmd_rotate(int argc, char **argv)
 	/* The new secret key first: a roster listing a key nobody holds
 	 * would be worse than a key no roster lists yet. */
 	if ((rc = ident_save_replace(id, o.key, pass)) != 0) {
-		kutil_err(o.key, rc);
+		if (rc == FERRY_EACCES)
+			kutil_owner_err(o.key);
+		else
+			kutil_err(o.key, rc);
 		goto done;
 	}
 	fmt_time(now + o.overlap, t, sizeof(t));

@@ -3,11 +3,15 @@
  */
 #include "kutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -15,9 +19,80 @@
 
 #include "ferry.h"
 
+/* The name ends in ${suf}. */
+static int
+ends(const char *name, const char *suf)
+{
+	size_t n = strlen(name), k = strlen(suf);
+
+	return (n > k && strcmp(name + n - k, suf) == 0);
+}
+
+/*
+ * ${dir} was given where a file is read: say it is a folder, and name
+ * the files in it that could be meant (key files, key requests,
+ * rosters; at most 4), rather than "input/output error".
+ */
+static void
+folder_err(const char *dir)
+{
+	static const char *const sufs[] = { ".key", ".request", ".roster" };
+	struct dirent *d;
+	DIR *dp;
+	size_t i, n = 0, seen = 0;
+
+	fprintf(stderr, "ferry-keys: %s is a folder, not a file: give the "
+	    "key file (ID.key), key request (ID.request) or roster file "
+	    "itself", dir);
+	if ((dp = opendir(dir)) != NULL) {
+		/* Bounded: a folder of any size is read once. */
+		while ((d = readdir(dp)) != NULL && seen++ < 100000) {
+			for (i = 0; i < 3; i++)
+				if (ends(d->d_name, sufs[i]))
+					break;
+			if (i == 3 || d->d_name[0] == '.')
+				continue;
+			if (n < 4)
+				fprintf(stderr, "%s %s/%s", n == 0 ? ", e.g." :
+				    ",", dir, d->d_name);
+			n++;
+		}
+		closedir(dp);
+	}
+	fprintf(stderr, "\n");
+}
+
+void
+kutil_owner_err(const char *path)
+{
+	char ub[1024], gb[1024], who[64], grp[64];
+	struct passwd pw, *pr = NULL;
+	struct group gr, *grr = NULL;
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		kutil_err(path, FERRY_EACCES);
+		return;
+	}
+	if (getpwuid_r(st.st_uid, &pw, ub, sizeof(ub), &pr) == 0 && pr)
+		snprintf(who, sizeof(who), "%s", pw.pw_name);
+	else
+		snprintf(who, sizeof(who), "uid %lu", (unsigned long)st.st_uid);
+	if (getgrgid_r(st.st_gid, &gr, gb, sizeof(gb), &grr) == 0 && grr)
+		snprintf(grp, sizeof(grp), "%s", gr.gr_name);
+	else
+		snprintf(grp, sizeof(grp), "gid %lu", (unsigned long)st.st_gid);
+	fprintf(stderr, "ferry-keys: %s belongs to %s (group %s): this user "
+	    "cannot rewrite it keeping that owner, and the agent running as "
+	    "%s must still read it; nothing was changed: run this as %s, or "
+	    "as root\n", path, who, grp, who, who);
+}
+
 void
 kutil_err(const char *what, int rc)
 {
+	struct stat st;
+
 	char why[1024], who[64];
 
 	switch (rc) {
@@ -39,6 +114,10 @@ kutil_err(const char *what, int rc)
 			fprintf(stderr, "ferry-keys: %s: permission denied on "
 			    "it or its folder: run as a user who may use it\n",
 			    what);
+		return;
+	}
+	if (rc == FERRY_EIO && stat(what, &st) == 0 && S_ISDIR(st.st_mode)) {
+		folder_err(what);
 		return;
 	}
 	fprintf(stderr, "ferry-keys: %s: %s\n", what, ferry_strerror(rc));

@@ -31,6 +31,13 @@
 void kutil_err(const char *what, int rc);
 
 /**
+ * kutil_owner_err(path): say that ${path} could not be rewritten keeping
+ * its owner and group (FERRY_EACCES from ferry_write_file_owned): who
+ * owns it, and to run as that user or as root.
+ */
+void kutil_owner_err(const char *path);
+
+/**
  * kutil_passphrase(file, prompt, confirm, out): a passphrase for a key
  * file: the first line of ${file} if not NULL, else $FERRY_PASSPHRASE if
  * set, else (when ${prompt} and a terminal is available) typed at the

@@ -219,18 +219,28 @@ fsync_dir_of(const char *path)
  * O_EXCL|O_NOFOLLOW, so that a file or link planted at that name is never
  * written through.
  */
+#define WF_REPLACE 1	/* rename over ${path}, rather than link */
+#define WF_KEEP_OWNER 2	/* the replaced file's owner and group stay */
+
 static int
 write_file(const char *path, const void *buf, size_t len, int mode,
-    int replace)
+    int flags)
 {
 	char tmp[4096];
 	const uint8_t *p = buf;
-	int fd, saved;
+	struct stat old;
+	int fd, saved, replace = flags & WF_REPLACE, keep = 0;
 	ssize_t w;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
 	    (long)getpid()) >= sizeof(tmp))
 		return (FERRY_EINVAL);
+	/* Run as root on a file of another user, a plain rewrite would
+	 * hand that user's file to root: keep its owner and group. */
+	if ((flags & WF_KEEP_OWNER) && lstat(path, &old) == 0 &&
+	    S_ISREG(old.st_mode) && (old.st_uid != geteuid() ||
+	    old.st_gid != getegid()))
+		keep = 1;
 	if (unlink(tmp) != 0 && errno != ENOENT)
 		return (FERRY_EIO);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -238,7 +248,14 @@ write_file(const char *path, const void *buf, size_t len, int mode,
 		return (errno == ENOSPC || errno == EDQUOT ? FERRY_ENOSPC :
 		    errno == EACCES || errno == EPERM ? FERRY_EACCES :
 		    FERRY_EIO);
-	/* open() applies the umask; make the mode exact. */
+	if (keep && fchown(fd, old.st_uid, old.st_gid) != 0) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		return (saved == EPERM ? FERRY_EACCES : FERRY_EIO);
+	}
+	/* open() applies the umask; make the mode exact (after fchown,
+	 * which may clear set-id bits). */
 	if (fchmod(fd, (mode_t)mode) != 0)
 		goto err;
 	while (len > 0) {
@@ -284,7 +301,15 @@ int
 ferry_write_file(const char *path, const void *buf, size_t len, int mode)
 {
 
-	return (write_file(path, buf, len, mode, 1));
+	return (write_file(path, buf, len, mode, WF_REPLACE));
+}
+
+int
+ferry_write_file_owned(const char *path, const void *buf, size_t len,
+    int mode)
+{
+
+	return (write_file(path, buf, len, mode, WF_REPLACE | WF_KEEP_OWNER));
 }
 
 int

@@ -136,6 +136,16 @@ int ferry_no_core_dumps(void);
 int ferry_write_file(const char *path, const void *buf, size_t len, int mode);
 
 /**
+ * ferry_write_file_owned(path, buf, len, mode): as ferry_write_file, but
+ * a file replaced keeps its owner and group (the temporary file is
+ * fchown'ed before the rename), so that root rewriting an agency's key
+ * file does not hand it to root.  FERRY_EACCES, and nothing changed, if
+ * the owner cannot be kept (not root, the file another user's).
+ */
+int ferry_write_file_owned(const char *path, const void *buf, size_t len,
+    int mode);
+
+/**
  * ferry_write_file_new(path, buf, len, mode): as ferry_write_file, but
  * never replaces: the synced temporary file is hard-linked to ${path},
  * which fails atomically if anything (a file, a dangling link) is there:

@@ -322,7 +322,7 @@ save(const struct ident *ident, const char *path, const char *passphrase,
 		rc = FERRY_EINTERNAL;
 		goto done;
 	}
-	rc = replace ? ferry_write_file(path, file.p, file.len, 0600) :
+	rc = replace ? ferry_write_file_owned(path, file.p, file.len, 0600) :
 	    ferry_write_file_new(path, file.p, file.len, 0600);
 done:
 	wire_buf_free(&hw);

@@ -80,7 +80,11 @@ void ident_free(struct ident *ident);
  */
 int ident_save(const struct ident *ident, const char *path,
     const char *passphrase);
-/** ident_save_replace(ident, path, passphrase): as ident_save, replacing. */
+/**
+ * ident_save_replace(ident, path, passphrase): as ident_save, replacing
+ * the file and keeping its owner and group (ferry_write_file_owned):
+ * FERRY_EACCES, nothing changed, if they cannot be kept.
+ */
 int ident_save_replace(const struct ident *ident, const char *path,
     const char *passphrase);
 

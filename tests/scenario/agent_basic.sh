@@ -22,7 +22,7 @@ fa alpha status "$id" >"$FT/st.txt"
 ft_check "status says receipt verified" grep -q "delivered (receipt verified)" "$FT/st.txt"
 ft_check "status shows relay log index" grep -q "relay log index" "$FT/st.txt"
 ft_check "receipt's checkpoint verified (no warning)" bash -c "! grep -q receipt-checkpoint '$FT/alpha.err'"
-ft_check "bravo inbox lists it" bash -c "'$B/ferry' --data '$FT/bravo-data' inbox | grep -q '^$id  alpha'"
+ft_check "bravo inbox lists it" bash -c "'$B/ferry' --data '$FT/bravo-data' inbox | grep -q ' alpha .* $id  unread$'"
 ft_check "spool inbox file written" test -f "$FT/bravo-spool/inbox/$id.json"
 ft_check "spool inbox meta names the sender" grep -q '"from": "alpha"' "$FT/bravo-spool/inbox/$id.meta"
 ft_check "spool inbox file equals the sent document (as JSON)" \
@@ -89,9 +89,12 @@ mv "$sp/outbox/bravo/.x" "$sp/outbox/bravo/bad-dob.json"
 cp "$doc" "$sp/outbox/no-recipient.json"
 cp "$doc" "$sp/outbox/bravo/.y"
 mv "$sp/outbox/bravo/.y" "$sp/outbox/bravo/good.json"
-ft_check "spool: good file moved to sent/<msgid>.json" \
-	ft_wait 20 bash -c "! test -e '$sp/outbox/bravo/good.json' && [ \$(ls '$sp/sent' | grep -c '^[0-9a-f]\{32\}\.json$') -eq 1 ]"
-sid=$(basename "$(ls "$sp/sent/")" .json)
+ft_check "spool: good file moved to sent/bravo/good.json, its id beside it" \
+	ft_wait 20 bash -c "! test -e '$sp/outbox/bravo/good.json' && test -f '$sp/sent/bravo/good.json.id'"
+ft_check "spool: sent file is the file dropped" cmp -s "$doc" "$sp/sent/bravo/good.json"
+sid=$(cat "$sp/sent/bravo/good.json.id")
+ft_check "spool: good.json.id holds one message id" \
+	bash -c "[ \"\$(cat '$sp/sent/bravo/good.json.id' | grep -c '^[0-9a-f]\{32\}$')\" = 1 ]"
 ft_check "spool: sent file delivered" fa_wait_state alpha "$sid" delivered 30
 ft_check "spool: invalid file moved to failed/ with a .error" \
 	ft_wait 20 test -f "$sp/failed/bad-dob.json.error"

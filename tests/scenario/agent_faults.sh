@@ -85,7 +85,9 @@ fa_start alpha || exit 1
 ft_check "restart found the spool file already sent" \
 	ft_wait 10 grep -q 'recovered msg=.*spool file .* was sent before a crash' "$FT/alpha.err"
 ft_check "spool file moved to sent/" ft_wait 10 bash -c "! test -e '$FT/alpha-spool/outbox/bravo/drop.json'"
-sid=$(basename "$(ls "$FT/alpha-spool/sent/" | head -1)" .json)
+ft_check "spool file in sent/bravo/ under its name, id beside it" \
+	test -f "$FT/alpha-spool/sent/bravo/drop.json" -a -f "$FT/alpha-spool/sent/bravo/drop.json.id"
+sid=$(cat "$FT/alpha-spool/sent/bravo/drop.json.id")
 ids+=("$sid")
 ft_check "spool referral delivered" fa_wait_state alpha "$sid" delivered 40
 ft_check "spool: exactly one outbox record for it" \

@@ -61,7 +61,7 @@ ft_check "versions 2 and 3 saved" test -f "$FT/charlie-data/roster/v000000000000
 id=$(fa charlie send --to alpha "$VECTORS/nrm-adult-labour.json" 2>"$FT/s2.err")
 ft_check "charlie sends once listed" test -n "$id"
 ft_check "delivered to alpha" fa_wait_state charlie "$id" delivered 30
-_spooled() { ls "$FT/charlie-spool/sent/" 2>/dev/null | grep -q json; }
+_spooled() { ls "$FT/charlie-spool/sent/alpha/" 2>/dev/null | grep -q 'json\.id$'; }
 ft_check "the held spool file is sent once listed" ft_wait 20 _spooled
 id2=$(fa alpha send --to charlie "$VECTORS/nrm-adult-labour.json" 2>"$FT/s3.err")
 ft_check "alpha sends to charlie" test -n "$id2"

@@ -79,6 +79,7 @@ declare -A MISSING=(
 	["ferry inbox"]="inbox extra" ["ferry outbox"]="outbox extra"
 	["ferry status"]="status a b" ["ferry partners"]="partners extra"
 	["ferry erase"]="erase"
+	["ferry ack"]="ack"
 	["ferry-keys init"]="init --id x --kind police --name X"
 	["ferry-keys admin-init"]="admin-init --out /tmp"
 	["ferry-keys relay-init"]="relay-init --id r"
@@ -102,7 +103,7 @@ declare -A MISSING_SAYS=(
 	["ferry-relay run"]='missing keys "data" \(--data\), "key"'
 	["ferry-relay check-config"]='missing keys "data" \(--data\), "key"'
 )
-declare -A NCMDS=([ferry]=9 [ferry-keys]=12 [ferry-audit]=5 [ferry-relay]=3 [ferry-agent]=0)
+declare -A NCMDS=([ferry]=10 [ferry-keys]=12 [ferry-audit]=5 [ferry-relay]=3 [ferry-agent]=0)
 
 for prog in ferry ferry-keys ferry-audit ferry-relay ferry-agent; do
 	P=$B/$prog

@@ -1,7 +1,9 @@
 #!/bin/bash
 # keys_cli: ferry-keys's operator-facing messages and exit codes:
 # --out naming a missing folder, sign --previous with the wrong version,
-# the top-level usage, keys written unsealed without a terminal.
+# the top-level usage, keys written unsealed without a terminal, a folder
+# given where a file is read, and roster rotate keeping the key file's
+# owner (or refusing, nothing changed, when it cannot).
 . "$(dirname "$0")/lib.sh"
 ft_init
 K=$B/ferry-keys
@@ -64,4 +66,52 @@ $K roster sign --roster "$FT/roster.3" --key "$FT/keys/admin-1.key" \
 [ $rc = 0 ] && grep -q 'need one more' "$FT/o" &&
 	ft_ok "sign --previous right version, one signature missing: exit 0" ||
 	ft_fail "sign --previous right version: exit $rc: $(cat "$FT/o" "$FT/e")"
+
+# A folder where a file is read: said to be a folder, naming the files in
+# it to give, not "input/output error".
+$K fingerprint "$FT/keys" </dev/null >"$FT/o" 2>"$FT/e"; rc=$?
+if [ $rc = 1 ] && grep -q "$FT/keys is a folder, not a file" "$FT/e" &&
+    grep -q "e.g. $FT/keys/[a-z0-9-]*\.key" "$FT/e" &&
+    ! grep -qi 'input/output' "$FT/e"; then
+	ft_ok "fingerprint DIR: 'is a folder', names a key file in it, exit 1"
+else
+	ft_fail "fingerprint DIR: exit $rc: $(cat "$FT/e")"
+fi
+
+# roster rotate run as root on a key file of the agency's own user (the
+# agent runs as it): the rewritten file keeps that owner, group, 0600.
+if [ "$(id -u)" = 0 ]; then
+	chown nobody:nogroup "$FT/keys/bravo.key"
+	$K roster rotate --roster "$FT/roster" --key "$FT/keys/bravo.key" \
+		--overlap 1 --out "$FT/roster.rot" </dev/null >"$FT/o" 2>"$FT/e"
+	rc=$?
+	st=$(stat -c '%U:%G %a' "$FT/keys/bravo.key")
+	[ $rc = 0 ] && [ "$st" = "nobody:nogroup 600" ] &&
+		ft_ok "rotate as root: key file keeps owner nobody:nogroup, 0600" ||
+		ft_fail "rotate as root: exit $rc, key file $st: $(cat "$FT/e")"
+	# Not root, and the file's group one this user is not in: the owner
+	# cannot be kept, so it refuses, naming the file, owner and the fix.
+	chmod 711 "$FT"
+	mkdir -m 755 "$FT/rot"
+	cp "$FT/keys/bravo.key" "$FT/roster" "$FT/rot/"
+	chown nobody:root "$FT/rot/bravo.key"
+	chown nobody "$FT/rot"
+	cp "$FT/rot/bravo.key" "$FT/rot.before"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		$K roster rotate --roster "$FT/rot/roster" --key "$FT/rot/bravo.key" \
+		--overlap 1 --out "$FT/rot/roster.2" </dev/null >"$FT/o" 2>"$FT/e"
+	rc=$?
+	chmod 700 "$FT"
+	if [ $rc = 1 ] && grep -q "$FT/rot/bravo.key belongs to nobody (group root)" "$FT/e" &&
+	    grep -q 'nothing was changed: run this as nobody, or as root' "$FT/e" &&
+	    cmp -s "$FT/rot/bravo.key" "$FT/rot.before" &&
+	    [ "$(stat -c %U:%G "$FT/rot/bravo.key")" = nobody:root ] &&
+	    [ ! -e "$FT/rot/roster.2" ]; then
+		ft_ok "rotate unable to keep the owner: refused, names owner and fix, unchanged"
+	else
+		ft_fail "rotate unable to keep the owner: exit $rc: $(cat "$FT/e")"
+	fi
+else
+	ft_ok "rotate keeping the owner: skipped (not root)"
+fi
 ft_done

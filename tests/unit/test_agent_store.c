@@ -150,7 +150,19 @@ TEST(in_roundtrip_and_walk)
 	CHECK(strcmp(g.from, "met-police") == 0);
 	CHECK_EQ(g.receipt_len, sizeof(rc));
 	CHECK(g.receipt[0] == 3 && g.receipt[49] == 3);
+	CHECK_EQ(g.t_acked, 0);
 	astore_in_clear(&g);
+	/* ack: marked read, first time kept, receipt kept; unknown: ENOENT. */
+	CHECK_EQ(astore_ack_in(s, r.msg_id, 1000), 0);
+	CHECK_EQ(astore_ack_in(s, r.msg_id, 2000), 0);
+	CHECK_EQ(astore_get_in(s, r.msg_id, &g), 0);
+	CHECK_EQ(g.t_acked, 1000);
+	CHECK_EQ(g.receipt_len, sizeof(rc));
+	CHECK(g.receipt[0] == 3 && g.log_index == 3);
+	astore_in_clear(&g);
+	memset(r.msg_id, 9, 16);
+	CHECK_EQ(astore_ack_in(s, r.msg_id, 1000), FERRY_ENOENT);
+	memset(r.msg_id, 3, 16);
 	CHECK_EQ(astore_get_in_env(s, r.msg_id, &eb, &el), 0);
 	CHECK_EQ(el, sizeof(env));
 	free(eb);
