@@ -111,6 +111,7 @@ struct party {
 	size_t nheld, capheld;
 	struct event *ev;
 	size_t nev, capev;
+	char why[200];			/* party_open failed: why */
 };
 
 /**

@@ -316,8 +316,11 @@ party_open(struct party *p, const char *dir, const char *keyarg,
 
 	memset(p, 0, sizeof(*p));
 	p->dir = dir;
-	if (audit_open(dir, &p->l) != 0)
+	if ((rc = audit_open(dir, &p->l)) != 0) {
+		snprintf(p->why, sizeof(p->why), "cannot be opened: %s",
+		    ferry_strerror(rc));
 		return (-1);
+	}
 	p->self = audit_party(log_origin(p->l));
 	p->size = log_size(p->l);
 	if (keyarg != NULL) {
@@ -329,12 +332,13 @@ party_open(struct party *p, const char *dir, const char *keyarg,
 	    (rc = log_foreach(p->l, 0, load_cb, p, &bad)) != 0) {
 		audit_progress(dir, p->size, p->size);
 		if (rc == FERRY_ELOGCORRUPT)
-			fprintf(stderr, "ferry-audit: %s: entry %llu does not "
-			    "decode: %s\n", dir, (unsigned long long)bad,
-			    ferry_strerror(rc));
+			snprintf(p->why, sizeof(p->why), "entry %llu does not "
+			    "decode (altered or corrupt): %s",
+			    (unsigned long long)bad, ferry_strerror(rc));
 		else
-			fprintf(stderr, "ferry-audit: %s: %s\n", dir,
+			snprintf(p->why, sizeof(p->why), "%s",
 			    ferry_strerror(rc));
+		fprintf(stderr, "ferry-audit: %s: %s\n", dir, p->why);
 		return (-1);
 	}
 	audit_progress(dir, p->size, p->size);

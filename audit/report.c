@@ -612,8 +612,8 @@ html(FILE *o, struct rep *R)
 	for (i = 0; i < R->np; i++) {
 		p = &R->p[i];
 		hl = &R->h[i];
-		h(o, "<tr%s><td>%s</td><td>%s</td><td class=\"id\">%s</td>",
-		    health_bad(hl) ? " class=\"red\"" : "", p->self != NULL ?
+		h(o, "<tr class=\"%s\"><td>%s</td><td>%s</td><td class=\"id\">"
+		    "%s</td>", health_bad(hl) ? "red" : "plain", p->self != NULL ?
 		    p->self : "?", p->relay ? "relay" : "agency", p->dir);
 		if (!hl->open) {
 			h(o, "<td colspan=\"5\"></td><td class=\"bad\">no: %s</td>"
@@ -669,9 +669,8 @@ html(FILE *o, struct rep *R)
 	for (i = 0; i < R->nu; i++) {
 		u = &R->u[i];
 		ferry_hex(id, u->id, 16);
-		h(o, "<tr%s><td class=\"id\">%s</td><td>%s</td><td>%s</td>",
-		    u->red ? " class=\"red\"" : u->amber ? " class=\"amber\"" :
-		    "", id, u->from != UINT32_MAX ? audit_name(u->from) : "?",
+		h(o, "<tr class=\"%s\"><td class=\"id\">%s</td><td>%s</td><td>"
+		    "%s</td>", u->red ? "red" : u->amber ? "amber" : "plain", id, u->from != UINT32_MAX ? audit_name(u->from) : "?",
 		    u->to != UINT32_MAX ? audit_name(u->to) : "?");
 		h(o, "<td>%s</td>", tm(t, sizeof(t), u->sent));
 		h(o, "<td>%s</td>", tm(t, sizeof(t), u->custody));
@@ -845,8 +844,7 @@ cmd_report(int argc, char **argv)
 			check_health(&R->p[i], &R->h[i]);
 		else {
 			snprintf(R->h[i].why, sizeof(R->h[i].why), "the log "
-			    "cannot be read (ferry-audit verify %s says why)",
-			    argv[optind + (int)i]);
+			    "%s", R->p[i].why);
 			party_close(&R->p[i]);
 			R->p[i].dir = argv[optind + (int)i];
 			R->p[i].self = "?";
