@@ -393,9 +393,11 @@ cmd_compare(int argc, char **argv)
 	if (f.n > PRINT_MAX)
 		printf("(%zu more findings not shown; --json lists all)\n",
 		    f.n - PRINT_MAX);
-	if (f.nmissing == 0)
-		printf("OK: every message accounted for: %zu between %s and "
-		    "%s, %zu finished, %zu in flight\n", s.between, a.self,
+	if (f.nmissing == 0 && s.between == 0)
+		printf("OK: no message between %s and %s\n", a.self, b.self);
+	else if (f.nmissing == 0)
+		printf("OK: every message accounted for (%zu between %s and "
+		    "%s: %zu finished, %zu in flight)\n", s.between, a.self,
 		    b.self, s.done, f.ninflight);
 	else
 		printf("FAILED: %zu missing, %zu in flight, of %zu messages "
