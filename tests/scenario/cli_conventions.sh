@@ -93,6 +93,7 @@ declare -A MISSING=(
 	["ferry-audit verify"]="verify" ["ferry-audit prove"]="prove L"
 	["ferry-audit check-proof"]="check-proof F"
 	["ferry-audit compare"]="compare A" ["ferry-audit export"]="export L"
+	["ferry-audit report"]="report --json"
 	["ferry-relay run"]="run" ["ferry-relay check-config"]="check-config"
 	["ferry-relay stats"]="stats"
 )
