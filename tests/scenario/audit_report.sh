@@ -75,6 +75,25 @@ done
 ft_check "compare names agencies, not folders" \
     grep -q "^A alpha: .*^B relay:" <(tr '\n' '^' <"$FT/c.txt"; echo)
 
+# keys by agency id (with --roster) or key request file; verify --json
+"$A" verify "$(dir alpha)" --key "$FT/keys/alpha.request" >"$FT/v.out" 2>&1
+ft_check "verify --key KEY.request (exit $?)" grep -q "^OK$" "$FT/v.out"
+"$A" verify "$(dir alpha)" --key bravo --roster "$FT/roster" >"$FT/v.out" 2>&1
+rc=$?
+ft_check "verify --key another agency's id: not the pinned key (exit $rc)" \
+    [ $rc -eq 1 ] && grep -q "not the pinned key" "$FT/v.out"
+"$A" verify "$(dir alpha)" --key alpha >"$FT/v.out" 2>&1
+rc=$?
+ft_check "verify --key ID without --roster says to give one (exit $rc)" \
+    [ $rc -eq 1 ] && grep -q "give --roster FILE" "$FT/v.out"
+"$A" verify "$(dir relay)" --key relay --roster "$FT/roster" --json \
+    >"$FT/v.json" 2>&1
+ft_check "verify --json: the relay's log holds, as JSON" $PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["ok"] and d["agency"] == "relay" and d["entries"] > 0 and
+         d["problems"] == [] else 1)' "$FT/v.json"
+
 # 2. the HTML report of the whole network
 "$A" report --roster "$FT/roster" --html "$FT/report.html" \
     "$(dir relay)" "$(dir alpha)" "$(dir bravo)" "$(dir charlie)" \

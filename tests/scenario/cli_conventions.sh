@@ -102,7 +102,7 @@ declare -A MISSING_SAYS=(
 	["ferry-relay run"]='missing keys "data" \(--data\), "key"'
 	["ferry-relay check-config"]='missing keys "data" \(--data\), "key"'
 )
-declare -A NCMDS=([ferry]=8 [ferry-keys]=12 [ferry-audit]=5 [ferry-relay]=3 [ferry-agent]=0)
+declare -A NCMDS=([ferry]=8 [ferry-keys]=12 [ferry-audit]=6 [ferry-relay]=3 [ferry-agent]=0)
 
 for prog in ferry ferry-keys ferry-audit ferry-relay ferry-agent; do
 	P=$B/$prog
