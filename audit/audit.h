@@ -9,6 +9,8 @@
 
 #include "log.h"
 
+struct roster;
+
 /* Per message id: which kinds were seen, and the facts compare needs. */
 struct msgrec {
 	uint8_t id[FERRY_MSGID_LEN];
@@ -18,6 +20,7 @@ struct msgrec {
 	uint8_t has_hash;
 	uint8_t used;
 	uint32_t from, to;		/* interned agency ids (audit_intern) */
+	uint64_t t[LOG_KIND_MAX + 1];	/* time (ms) of the first entry of each kind */
 };
 
 struct msgtab {
@@ -49,8 +52,8 @@ const char *audit_party(const char *origin);
  */
 int audit_open(const char *dir, struct log **out);
 
-/** audit_load_tab(l, t): index every entry of ${l} by message id. */
-int audit_load_tab(struct log *l, struct msgtab *t);
+/** msgrec_note(r, idx, e): record entry ${idx} ${e} of ${r}'s message: its kind, time, first index, envelope hash, sender, recipient. */
+int msgrec_note(struct msgrec *r, uint64_t idx, const struct log_entry *e);
 
 /**
  * audit_operands(argc, argv, names): after getopt, exactly the operands
@@ -59,11 +62,115 @@ int audit_load_tab(struct log *l, struct msgtab *t);
  */
 int audit_operands(int argc, char **argv, const char *names);
 
+/** audit_progress(dir, done, total): on a terminal stderr, at most twice a second, how far a walk of ${dir} has come; done == total ends the line. */
+void audit_progress(const char *dir, uint64_t done, uint64_t total);
+
+/** audit_age(buf, cap, ms): a duration for people: "350 ms", "42 s", "3 min 5 s", "2 h 10 min", "4 d 3 h". */
+char *audit_age(char *buf, size_t cap, uint64_t ms);
+
+/**
+ * audit_check_cp(l, note, len, pk, prev_size, prev_root, bad, why, cap):
+ * one checkpoint of ${l}'s own: it parses, names ${l}'s origin, is signed
+ * by ${pk}, names a size ${l} has, its root is ${l}'s at that size, and
+ * (${prev_size} not NULL) it is consistent with the previous one, which it
+ * then becomes.  0, or -1 with the reason in ${why} and the entry it points
+ * at in *${bad} (UINT64_MAX when none).
+ */
+int audit_check_cp(struct log *l, const uint8_t *note, size_t len,
+    const uint8_t pk[32], uint64_t *prev_size, uint8_t prev_root[32],
+    uint64_t *bad, char *why, size_t cap);
+
+/* A checkpoint of another party held in a log (CHECKPOINT entries, and the
+ * notes carried in the RECEIPT and ACCEPTED envelopes logged whole). */
+struct held {
+	char origin[LOG_ORIGIN_MAX + 1];
+	uint64_t idx, time;
+	uint32_t kind;			/* the entry that carried it */
+	uint8_t *note;
+	size_t len;
+};
+
+/* A ROSTER or ERASURE entry, for the report. */
+struct event {
+	uint64_t idx, time, version;
+	uint32_t kind, from;		/* from: interned authoriser */
+	int32_t code;
+	uint8_t msg_id[FERRY_MSGID_LEN], hash[32];
+};
+
+/* One party's log, loaded for compare and report. */
+struct party {
+	const char *dir;
+	struct log *l;
+	const char *self;		/* agency id: last part of the origin */
+	int relay;
+	uint8_t pk[32];
+	uint64_t size;
+	struct msgtab t;
+	struct held *held;
+	size_t nheld, capheld;
+	struct event *ev;
+	size_t nev, capev;
+	char why[200];			/* party_open failed: why */
+};
+
+/**
+ * party_open(p, dir, keyarg, rosters, nrosters): open and load ${dir};
+ * its key from ${keyarg} (audit_key_arg) or else the one stored in the
+ * log.  -1 after saying why on stderr.
+ */
+int party_open(struct party *p, const char *dir, const char *keyarg,
+    struct roster *const *rosters, size_t nrosters);
+void party_close(struct party *p);
+
+/* A finding of compare: missing (a discrepancy) or in flight. */
+struct finding {
+	int missing;
+	int has_id;
+	uint8_t id[FERRY_MSGID_LEN];
+	uint64_t since;			/* in flight: since when (ms); else 0 */
+	char what[320];
+};
+
+struct findings {
+	struct finding *f;
+	size_t n, cap, nmissing, ninflight;
+};
+
+/* What compare found between two parties. */
+struct pairsum {
+	size_t between;		/* messages concerning both */
+	size_t done;		/* of those: finished (receipt / NACK / expiry) */
+	size_t held_ab, good_ab;	/* checkpoints of b held by a; of them verified */
+	size_t held_ba, good_ba;
+};
+
+/** audit_compare(a, b, f, s): account for ${a}'s and ${b}'s messages in each other's log; findings appended to ${f}. */
+int audit_compare(struct party *a, struct party *b, struct findings *f,
+    struct pairsum *s);
+void findings_free(struct findings *f);
+
+/**
+ * audit_key_arg(arg, rosters, n, pk): a public signing key given as 64 hex
+ * digits, a file of them (or 32 raw bytes), a key request file, or an
+ * agency (or relay) id looked up in the newest of ${rosters}.  0, or -1
+ * after saying on stderr why not.
+ */
+int audit_key_arg(const char *arg, struct roster *const *rosters, size_t n,
+    uint8_t pk[32]);
+
+/** audit_load_rosters(files, n, out): parse each roster file; -1 after saying why. */
+int audit_load_rosters(const char *const *files, size_t n, struct roster **out);
+
+/** audit_roster_cmp(a, b): qsort order of struct roster * by version. */
+int audit_roster_cmp(const void *a, const void *b);
+
 int cmd_verify(int argc, char **argv);
 int cmd_prove(int argc, char **argv);
 int cmd_check_proof(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_tree(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

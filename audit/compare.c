@@ -1,17 +1,25 @@
 /*
- * compare.c: ferry-audit compare A B — two parties' logs side by side
- * (sender and recipient, or an agent and the relay).  Every message one
- * party logged as sent to, received from, or carried for the other is
- * looked up in the other's log; envelope hashes must agree; checkpoints
- * each holds of the other must be signed by the other and match the
- * other's tree (a truncated or forked log is caught here).  Every
- * discrepancy is listed; exit 1 if there is any.
+ * compare.c: ferry-audit compare A B — any two parties' logs side by side
+ * (two agencies, or an agency and the relay).  Every message one party
+ * logged as sent to, received from, or carried for the other is looked up
+ * in the other's log; envelope hashes must agree.  What the other party
+ * has not logged yet, and may still log (a message or a receipt on its
+ * way), is "in flight", shown with its age; what it should have logged by
+ * now, because this party holds its signed word for it, is "missing".
+ *
+ * Checkpoints: every checkpoint of the other party this log holds — in
+ * the receipts (RECEIPT: the recipient's; ACCEPTED: the relay's) logged
+ * whole, and in CHECKPOINT entries — must be signed by the other and match
+ * the other's tree (a truncated or forked log is caught here).
+ * Exit 1 if anything is missing or any checkpoint fails.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -19,118 +27,203 @@
 #include "ferry.h"
 #include "log.h"
 #include "note.h"
+#include "roster.h"
 
 #define BIT(k) (1u << (k))
 #define PRINT_MAX 50
 
-struct side {
-	const char *dir;
-	struct log *l;
-	struct msgtab t;
-	const char *self;
-	int relay;
-	uint8_t pk[32];
-	/* checkpoints of the other party held in this log */
-	uint8_t **notes;
-	size_t *lens;
-	uint64_t *at;
-	size_t n, cap;
-};
-
-static int ndisc;
-
 static void
-disc(const struct msgrec *r, const char *fmt, const char *a, const char *b)
+found(struct findings *f, int missing, const struct msgrec *r,
+    uint64_t since, const char *fmt, ...)
 {
-	char id[33];
-
-	ndisc++;
-	if (ndisc > PRINT_MAX)
-		return;
-	if (r != NULL) {
-		ferry_hex(id, r->id, 16);
-		printf("DISCREPANCY msg %s: ", id);
-	} else
-		printf("DISCREPANCY: ");
-	printf(fmt, a, b);
-	putchar('\n');
-}
-
-struct cpctx {
-	struct side *s;
-	const char *other_origin;
-};
-
-static int
-cp_cb(void *ctx, uint64_t idx, const struct log_entry *e, const uint8_t *raw,
-    size_t rawlen)
-{
-	struct cpctx *c = ctx;
-	struct side *s = c->s;
-	struct note_checkpoint cp;
-	void *p;
+	struct finding *n;
+	va_list ap;
 	size_t ncap;
 
-	if (e->kind != LOG_CHECKPOINT || note_parse_checkpoint(e->aux,
-	    e->aux_len, &cp) != 0 || strcmp(cp.origin, c->other_origin) != 0)
-		return (0);
-	if (s->n == s->cap) {
-		ncap = s->cap ? s->cap * 2 : 32;
-		if ((p = realloc(s->notes, ncap * sizeof(*s->notes))) == NULL)
-			return (FERRY_ENOMEM);
-		s->notes = p;
-		if ((p = realloc(s->lens, ncap * sizeof(*s->lens))) == NULL)
-			return (FERRY_ENOMEM);
-		s->lens = p;
-		if ((p = realloc(s->at, ncap * sizeof(*s->at))) == NULL)
-			return (FERRY_ENOMEM);
-		s->at = p;
-		s->cap = ncap;
+	if (f->n == f->cap) {
+		ncap = f->cap ? f->cap * 2 : 32;
+		if ((n = realloc(f->f, ncap * sizeof(*n))) == NULL) {
+			f->nmissing++;	/* still counted, not listed */
+			return;
+		}
+		f->f = n;
+		f->cap = ncap;
 	}
-	if ((s->notes[s->n] = malloc(e->aux_len)) == NULL)
-		return (FERRY_ENOMEM);
-	memcpy(s->notes[s->n], e->aux, e->aux_len);
-	s->lens[s->n] = e->aux_len;
-	s->at[s->n++] = idx;
-	return (0);
+	n = &f->f[f->n++];
+	memset(n, 0, sizeof(*n));
+	n->missing = missing;
+	if (r != NULL) {
+		n->has_id = 1;
+		memcpy(n->id, r->id, 16);
+	}
+	n->since = since;
+	va_start(ap, fmt);
+	vsnprintf(n->what, sizeof(n->what), fmt, ap);
+	va_end(ap);
+	if (missing)
+		f->nmissing++;
+	else
+		f->ninflight++;
+}
+
+void
+findings_free(struct findings *f)
+{
+
+	free(f->f);
+	memset(f, 0, sizeof(*f));
 }
 
 /* Checkpoints of ${y} held by ${x}: signed by y, consistent with y's tree. */
 static void
-check_held(struct side *x, struct side *y)
+check_held(struct party *x, struct party *y, struct findings *f,
+    size_t *held, size_t *good)
 {
 	struct note_checkpoint cp;
+	struct held *h;
 	uint8_t root[32];
-	char where[64];
+	const char *yo = log_origin(y->l);
 	size_t i;
 
-	for (i = 0; i < x->n; i++) {
-		snprintf(where, sizeof(where), "%llu",
-		    (unsigned long long)x->at[i]);
-		if (note_parse_checkpoint(x->notes[i], x->lens[i], &cp) != 0)
+	*held = *good = 0;
+	for (i = 0; i < x->nheld; i++) {
+		h = &x->held[i];
+		if (strcmp(h->origin, yo) != 0 ||
+		    note_parse_checkpoint(h->note, h->len, &cp) != 0)
 			continue;
-		if (note_verify(x->notes[i], x->lens[i], cp.origin, y->pk) != 0) {
-			disc(NULL, "%s entry %s holds a checkpoint of the other "
-			    "log not signed by its key", x->dir, where);
-			continue;
-		}
-		if (cp.size > log_size(y->l)) {
-			disc(NULL, "%s holds a signed checkpoint (entry %s) "
-			    "beyond the other log's end: that log was "
-			    "truncated", x->dir, where);
-			continue;
-		}
-		if (log_root(y->l, cp.size, root) != 0 ||
+		(*held)++;
+		if (note_verify(h->note, h->len, cp.origin, y->pk) != 0)
+			found(f, 1, NULL, 0, "%s entry %llu (%s) holds a "
+			    "checkpoint of %s not signed by %s's key", x->self,
+			    (unsigned long long)h->idx, log_kind_name(h->kind),
+			    y->self, y->self);
+		else if (cp.size > y->size)
+			found(f, 1, NULL, 0, "%s entry %llu (%s) holds %s's "
+			    "signed checkpoint of size %llu, beyond the end of "
+			    "%s's log (%llu entries): that log was truncated",
+			    x->self, (unsigned long long)h->idx,
+			    log_kind_name(h->kind), y->self,
+			    (unsigned long long)cp.size, y->self,
+			    (unsigned long long)y->size);
+		else if (log_root(y->l, cp.size, root) != 0 ||
 		    sodium_memcmp(root, cp.root, 32) != 0)
-			disc(NULL, "%s holds a signed checkpoint (entry %s) "
-			    "that the other log's history no longer matches: "
-			    "rewritten or forked", x->dir, where);
+			found(f, 1, NULL, 0, "%s entry %llu (%s) holds %s's "
+			    "signed checkpoint of size %llu that %s's log no "
+			    "longer matches: rewritten or forked", x->self,
+			    (unsigned long long)h->idx, log_kind_name(h->kind),
+			    y->self, (unsigned long long)cp.size, y->self);
+		else
+			(*good)++;
+	}
+}
+
+/* ${r} ended without delivery at its sender: NACK or expiry. */
+static int
+ended(const struct msgrec *r)
+{
+
+	return ((r->kinds & (BIT(LOG_NACK) | BIT(LOG_EXPIRED))) != 0);
+}
+
+static uint64_t
+has(const struct msgrec *o, uint32_t kind)
+{
+
+	return (o != NULL && (o->kinds & BIT(kind)));
+}
+
+/* Agency ${x} and agency ${y}: ${r} is x's record, ${o} y's or NULL. */
+static void
+agents(struct party *x, struct party *y, struct msgrec *r,
+    struct msgrec *o, struct findings *f, struct pairsum *s)
+{
+
+	if (has(r, LOG_SENT) && strcmp(audit_name(r->to), y->self) == 0) {
+		s->between++;
+		if (has(r, LOG_RECEIPT) || ended(r))
+			s->done++;
+		if (!has(o, LOG_RECEIVED)) {
+			if (has(r, LOG_RECEIPT))
+				found(f, 1, r, 0, "%s holds %s's delivery "
+				    "receipt but %s logged no RECEIVED",
+				    x->self, y->self, y->self);
+			else if (!ended(r))
+				found(f, 0, r, r->t[LOG_SENT], "sent by %s, "
+				    "not yet received by %s", x->self, y->self);
+		} else if (!has(r, LOG_RECEIPT))
+			found(f, 0, r, o->t[LOG_RECEIVED], "received by %s; "
+			    "receipt not yet at sender %s", y->self, x->self);
+	}
+	if (has(r, LOG_RECEIVED) && strcmp(audit_name(r->from), y->self) ==
+	    0 && !has(o, LOG_SENT))
+		found(f, 1, r, 0, "received by %s from %s, which never logged "
+		    "sending it", x->self, y->self);
+}
+
+/* Agency ${x} and the relay ${y}. */
+static void
+agent_relay(struct party *x, struct party *y, struct msgrec *r,
+    struct msgrec *o, struct findings *f, struct pairsum *s)
+{
+
+	if (has(r, LOG_SENT)) {
+		s->between++;
+		if (has(r, LOG_RECEIPT) || ended(r))
+			s->done++;
+		if (has(r, LOG_ACCEPTED) && !has(o, LOG_ACCEPTED))
+			found(f, 1, r, 0, "%s holds the relay's custody "
+			    "receipt (ACCEPTED) that %s never logged",
+			    x->self, y->self);
+		else if (!has(o, LOG_ACCEPTED) && !ended(r))
+			found(f, 0, r, r->t[LOG_SENT], "sent by %s, not yet "
+			    "in the custody of %s", x->self, y->self);
+		else if (has(o, LOG_ACCEPTED) && !has(r, LOG_ACCEPTED) &&
+		    !has(r, LOG_RECEIPT) && !ended(r))
+			found(f, 0, r, o->t[LOG_ACCEPTED], "in the custody of "
+			    "%s; custody receipt not yet at sender %s",
+			    y->self, x->self);
+		if (has(r, LOG_RECEIPT) && !has(o, LOG_DELIVERED))
+			found(f, 1, r, 0, "%s holds a delivery receipt, %s "
+			    "logged no DELIVERED", x->self, y->self);
+		else if (has(o, LOG_RECEIPT) && !has(r, LOG_RECEIPT))
+			found(f, 0, r, o->t[LOG_RECEIPT], "delivered; %s holds "
+			    "the recipient's receipt, not yet at sender %s",
+			    y->self, x->self);
+	}
+	if (has(r, LOG_RECEIVED)) {
+		s->between++;
+		s->done++;
+		if (!has(o, LOG_ACCEPTED))
+			found(f, 1, r, 0, "received by %s, never carried by "
+			    "%s", x->self, y->self);
+	}
+}
+
+/* The relay ${x} and agency ${y}: what the relay holds that y lacks. */
+static void
+relay_agent(struct party *x, struct party *y, struct msgrec *r,
+    struct msgrec *o, struct findings *f)
+{
+
+	if (!has(r, LOG_ACCEPTED))
+		return;
+	if (strcmp(audit_name(r->from), y->self) == 0 && !has(o, LOG_SENT))
+		found(f, 1, r, 0, "%s accepted a message from %s that %s "
+		    "never logged sending", x->self, y->self, y->self);
+	if (strcmp(audit_name(r->to), y->self) == 0 && !has(o, LOG_RECEIVED)) {
+		if (has(r, LOG_DELIVERED))
+			found(f, 1, r, 0, "%s logged delivery to %s, which "
+			    "logged no RECEIVED", x->self, y->self);
+		else if (!has(r, LOG_EXPIRED) && !has(r, LOG_NACK))
+			found(f, 0, r, r->t[LOG_ACCEPTED], "queued at %s for "
+			    "%s, not yet received", x->self, y->self);
 	}
 }
 
 /* Messages logged by ${x} that concern ${y}. */
 static void
-account(struct side *x, struct side *y)
+account(struct party *x, struct party *y, struct findings *f,
+    struct pairsum *s, int hashes)
 {
 	struct msgrec *r, *o;
 	size_t i;
@@ -140,118 +233,83 @@ account(struct side *x, struct side *y)
 		if (!r->used)
 			continue;
 		o = msgtab_get(&y->t, r->id, 0);
-		if (!x->relay && !y->relay) {
-			/* agent to agent */
-			if ((r->kinds & BIT(LOG_SENT)) &&
-			    strcmp(audit_name(r->to), y->self) == 0) {
-				if (o == NULL || !(o->kinds & BIT(LOG_RECEIVED))) {
-					if (r->kinds & BIT(LOG_RECEIPT))
-						disc(r, "%s holds a receipt but "
-						    "%s logged no RECEIVED",
-						    x->dir, y->dir);
-					else if (!(r->kinds & (BIT(LOG_EXPIRED) |
-					    BIT(LOG_NACK))))
-						disc(r, "sent by %s, not received "
-						    "by %s (in flight or lost)",
-						    x->dir, y->dir);
-				} else if (!(r->kinds & BIT(LOG_RECEIPT)))
-					disc(r, "received by %s but %s logged "
-					    "no receipt", y->dir, x->dir);
-			}
-			if ((r->kinds & BIT(LOG_RECEIVED)) &&
-			    strcmp(audit_name(r->from), y->self) == 0 &&
-			    (o == NULL || !(o->kinds & BIT(LOG_SENT))))
-				disc(r, "received by %s from %s, which never "
-				    "logged sending it", x->dir, y->dir);
-		} else if (!x->relay && y->relay) {
-			/* agent x and the relay y */
-			if ((r->kinds & BIT(LOG_SENT)) &&
-			    (o == NULL || !(o->kinds & BIT(LOG_ACCEPTED))) &&
-			    !(r->kinds & (BIT(LOG_NACK) | BIT(LOG_EXPIRED))))
-				disc(r, "sent by %s, no custody (ACCEPTED) "
-				    "logged by %s", x->dir, y->dir);
-			if ((r->kinds & BIT(LOG_ACCEPTED)) &&
-			    (o == NULL || !(o->kinds & BIT(LOG_ACCEPTED))))
-				disc(r, "%s holds a custody receipt that %s "
-				    "never logged", x->dir, y->dir);
-			if ((r->kinds & BIT(LOG_SENT)) &&
-			    (r->kinds & BIT(LOG_RECEIPT)) &&
-			    (o == NULL || !(o->kinds & BIT(LOG_DELIVERED))))
-				disc(r, "%s holds a delivery receipt, %s logged "
-				    "no DELIVERED", x->dir, y->dir);
-			if ((r->kinds & BIT(LOG_RECEIVED)) &&
-			    (o == NULL || !(o->kinds & BIT(LOG_ACCEPTED))))
-				disc(r, "received by %s, never carried by %s",
-				    x->dir, y->dir);
-		} else if (x->relay && !y->relay) {
-			/* the relay x and agent y */
-			if (strcmp(audit_name(r->from), y->self) == 0 &&
-			    (r->kinds & BIT(LOG_ACCEPTED)) &&
-			    (o == NULL || !(o->kinds & BIT(LOG_SENT))))
-				disc(r, "%s accepted a message from %s that it "
-				    "never logged sending", x->dir, y->dir);
-			if (strcmp(audit_name(r->to), y->self) == 0 &&
-			    (r->kinds & BIT(LOG_DELIVERED)) &&
-			    (o == NULL || !(o->kinds & BIT(LOG_RECEIVED))))
-				disc(r, "%s logged delivery to %s, which logged "
-				    "no RECEIVED", x->dir, y->dir);
-		}
+		if (!x->relay && !y->relay)
+			agents(x, y, r, o, f, s);
+		else if (!x->relay && y->relay)
+			agent_relay(x, y, r, o, f, s);
+		else if (x->relay && !y->relay)
+			relay_agent(x, y, r, o, f);
 		/* The same message must be the same envelope on both sides. */
 		if (o != NULL && r->has_hash && o->has_hash &&
-		    memcmp(r->env_hash, o->env_hash, 32) != 0)
-			disc(r, "envelope hash differs between %s and %s",
-			    x->dir, y->dir);
+		    memcmp(r->env_hash, o->env_hash, 32) != 0 && hashes)
+			found(f, 1, r, 0, "envelope hash differs between %s "
+			    "and %s", x->self, y->self);
 	}
 }
 
-static int
-open_side(struct side *s, const char *dir, const char *keyarg)
+int
+audit_compare(struct party *a, struct party *b, struct findings *f,
+    struct pairsum *s)
 {
-	struct msgrec *r;
-	size_t i;
-	int rc;
 
-	s->dir = dir;
-	if (audit_open(dir, &s->l) != 0)
-		return (-1);
-	s->self = audit_party(log_origin(s->l));
-	if (keyarg != NULL) {
-		if (audit_read_key(keyarg, s->pk) != 0) {
-			fprintf(stderr, "ferry-audit: cannot read key %s\n",
-			    keyarg);
-			return (-1);
-		}
-	} else
-		log_pubkey(s->l, s->pk);
-	if ((rc = msgtab_init(&s->t)) != 0 ||
-	    (rc = audit_load_tab(s->l, &s->t)) != 0) {
-		fprintf(stderr, "ferry-audit: %s: %s\n", dir,
-		    ferry_strerror(rc));
-		return (-1);
+	memset(s, 0, sizeof(*s));
+	check_held(a, b, f, &s->held_ab, &s->good_ab);
+	check_held(b, a, f, &s->held_ba, &s->good_ba);
+	account(a, b, f, s, 1);
+	account(b, a, f, s, 0);
+	return (f->nmissing > 0);
+}
+
+static json_t *
+json_finding(const struct finding *n, uint64_t now)
+{
+	char id[33], t[32];
+	json_t *o;
+
+	o = json_pack("{s:s,s:s}", "status", n->missing ? "missing" :
+	    "in flight", "what", n->what);
+	if (o == NULL)
+		return (NULL);
+	if (n->has_id) {
+		ferry_hex(id, n->id, 16);
+		json_object_set_new(o, "msg_id", json_string(id));
 	}
-	/* A log is the relay's if it carries messages neither from nor to it. */
-	for (i = 0; i < s->t.cap; i++) {
-		r = &s->t.r[i];
-		if (r->used && r->has_hash &&
-		    strcmp(audit_name(r->from), s->self) != 0 &&
-		    strcmp(audit_name(r->to), s->self) != 0)
-			s->relay = 1;
+	if (!n->missing && n->since > 0) {
+		json_object_set_new(o, "since", json_string(ferry_utc(t,
+		    sizeof(t), n->since)));
+		json_object_set_new(o, "age_ms", json_integer((json_int_t)(now >
+		    n->since ? now - n->since : 0)));
 	}
-	return (0);
+	return (o);
+}
+
+static json_t *
+json_side(const struct party *p)
+{
+
+	return (json_pack("{s:s,s:s,s:s,s:I,s:I,s:b}", "dir", p->dir, "origin",
+	    log_origin(p->l), "agency", p->self, "entries",
+	    (json_int_t)p->size, "messages", (json_int_t)p->t.n, "relay",
+	    p->relay));
 }
 
 static void
-close_side(struct side *s)
+print_finding(const struct finding *n, uint64_t now)
 {
-	size_t i;
+	char id[33], t[32], age[32];
 
-	for (i = 0; i < s->n; i++)
-		free(s->notes[i]);
-	free(s->notes);
-	free(s->lens);
-	free(s->at);
-	msgtab_free(&s->t);
-	log_close(s->l);
+	if (n->has_id) {
+		ferry_hex(id, n->id, 16);
+		printf("%s msg %s: %s", n->missing ? "MISSING" : "IN FLIGHT",
+		    id, n->what);
+	} else
+		printf("%s: %s", n->missing ? "MISSING" : "IN FLIGHT",
+		    n->what);
+	if (!n->missing && n->since > 0)
+		printf(" (since %s, %s ago)", ferry_utc(t, sizeof(t), n->since),
+		    audit_age(age, sizeof(age), now > n->since ? now - n->since :
+		    0));
+	putchar('\n');
 }
 
 int
@@ -260,58 +318,96 @@ cmd_compare(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key-a", required_argument, NULL, 'a' },
 		{ "key-b", required_argument, NULL, 'b' },
+		{ "roster", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
 		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	struct side a, b;
-	struct cpctx c;
-	const char *ka = NULL, *kb = NULL;
-	int ch, ret = 1;
+	struct party a, b;
+	struct findings f;
+	struct pairsum s;
+	struct roster *ro[64];
+	const char *ka = NULL, *kb = NULL, *rfiles[64];
+	uint64_t now = ferry_now_ms();
+	size_t nr = 0, i;
+	json_t *out, *list;
+	int ch, json = 0, ret;
 
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
-	while ((ch = getopt_long(argc, argv, ":a:b:", opts, NULL)) != -1) {
+	memset(&f, 0, sizeof(f));
+	while ((ch = getopt_long(argc, argv, ":a:b:r:j", opts, NULL)) != -1) {
 		if (ch == 'a')
 			ka = optarg;
 		else if (ch == 'b')
 			kb = optarg;
+		else if (ch == 'j')
+			json = 1;
+		else if (ch == 'r' && nr < 64)
+			rfiles[nr++] = optarg;
+		else if (ch == 'r')
+			return (cli_usage("more than 64 --roster"));
 		else
 			return (cli_opt_error(ch, argv));
 	}
 	if ((ret = audit_operands(argc, argv, "LOGDIR_A LOGDIR_B")) >= 0)
 		return (ret);
 	ret = 1;
-	if (open_side(&a, argv[optind], ka) != 0 ||
-	    open_side(&b, argv[optind + 1], kb) != 0)
+	if (audit_load_rosters(rfiles, nr, ro) != 0 ||
+	    party_open(&a, argv[optind], ka, ro, nr) != 0 ||
+	    party_open(&b, argv[optind + 1], kb, ro, nr) != 0)
 		goto out;
-	printf("A %s: %s, %llu entries, %zu messages%s\n", a.dir,
-	    log_origin(a.l), (unsigned long long)log_size(a.l), a.t.n,
-	    a.relay ? " (relay)" : "");
-	printf("B %s: %s, %llu entries, %zu messages%s\n", b.dir,
-	    log_origin(b.l), (unsigned long long)log_size(b.l), b.t.n,
-	    b.relay ? " (relay)" : "");
-	ndisc = 0;
-	c.s = &a;
-	c.other_origin = log_origin(b.l);
-	if (log_foreach(a.l, 0, cp_cb, &c, NULL) != 0)
-		disc(NULL, "%s: cannot read entries%s", a.dir, "");
-	c.s = &b;
-	c.other_origin = log_origin(a.l);
-	if (log_foreach(b.l, 0, cp_cb, &c, NULL) != 0)
-		disc(NULL, "%s: cannot read entries%s", b.dir, "");
-	check_held(&a, &b);
-	check_held(&b, &a);
-	printf("checkpoints held: A holds %zu of B, B holds %zu of A\n", a.n,
-	    b.n);
-	account(&a, &b);
-	account(&b, &a);
-	if (ndisc == 0) {
-		printf("OK: every message accounted for\n");
-		ret = 0;
-	} else
-		printf("FAILED: %d discrepancies\n", ndisc);
+	audit_compare(&a, &b, &f, &s);
+	ret = f.nmissing > 0;
+	if (json) {
+		if ((list = json_array()) == NULL)
+			goto out;
+		for (i = 0; i < f.n; i++)
+			json_array_append_new(list, json_finding(&f.f[i], now));
+		out = json_pack("{s:o,s:o,s:I,s:I,s:I,s:I,s:{s:I,s:I},"
+		    "s:{s:I,s:I},s:o,s:b}", "a", json_side(&a), "b",
+		    json_side(&b), "messages_between", (json_int_t)s.between,
+		    "finished", (json_int_t)s.done, "in_flight",
+		    (json_int_t)f.ninflight, "missing", (json_int_t)f.nmissing,
+		    "a_holds_checkpoints_of_b", "held", (json_int_t)s.held_ab,
+		    "verified", (json_int_t)s.good_ab,
+		    "b_holds_checkpoints_of_a", "held", (json_int_t)s.held_ba,
+		    "verified", (json_int_t)s.good_ba, "findings", list,
+		    "ok", ret == 0);
+		if (out == NULL || json_dumpf(out, stdout, JSON_INDENT(2)) != 0)
+			ret = 1;
+		putchar('\n');
+		json_decref(out);
+		goto out;
+	}
+	printf("A %s: %s, %llu entries, %zu messages%s\n", a.self, a.dir,
+	    (unsigned long long)a.size, a.t.n, a.relay ? " (relay)" : "");
+	printf("B %s: %s, %llu entries, %zu messages%s\n", b.self, b.dir,
+	    (unsigned long long)b.size, b.t.n, b.relay ? " (relay)" : "");
+	printf("checkpoints held (from receipts and CHECKPOINT entries): "
+	    "%s holds %zu of %s's (%zu verified), %s holds %zu of %s's (%zu "
+	    "verified)\n", a.self, s.held_ab, b.self, s.good_ab, b.self,
+	    s.held_ba, a.self, s.good_ba);
+	for (i = 0; i < f.n && i < PRINT_MAX; i++)
+		print_finding(&f.f[i], now);
+	if (f.n > PRINT_MAX)
+		printf("(%zu more findings not shown; --json lists all)\n",
+		    f.n - PRINT_MAX);
+	if (f.nmissing == 0 && s.between == 0)
+		printf("OK: no message between %s and %s\n", a.self, b.self);
+	else if (f.nmissing == 0)
+		printf("OK: every message accounted for (%zu between %s and "
+		    "%s: %zu finished, %zu in flight)\n", s.between, a.self,
+		    b.self, s.done, f.ninflight);
+	else
+		printf("FAILED: %zu missing, %zu in flight, of %zu messages "
+		    "between %s and %s\n", f.nmissing, f.ninflight, s.between,
+		    a.self, b.self);
 out:
-	close_side(&a);
-	close_side(&b);
+	party_close(&a);
+	party_close(&b);
+	for (i = 0; i < nr; i++)
+		roster_free(ro[i]);
+	findings_free(&f);
 	return (ret);
 }

@@ -1,7 +1,7 @@
 /*
  * export.c: ferry-audit export LOGDIR --json | --csv.  Every field is an
- * id, a hex string or a number, so neither format needs escaping
- * (agency ids are [a-z0-9-]).
+ * id, a hex string, a number or an ISO 8601 UTC time (the last), so
+ * neither format needs escaping (agency ids are [a-z0-9-]).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,7 +24,7 @@ ex_cb(void *ctx, uint64_t idx, const struct log_entry *e, const uint8_t *raw,
 {
 	struct ex *x = ctx;
 	uint8_t leaf[32];
-	char id[33], eh[65], lh[65];
+	char id[33], eh[65], lh[65], t[32];
 
 	ferry_hex(id, e->msg_id, 16);
 	ferry_hex(eh, e->env_hash, 32);
@@ -35,18 +35,19 @@ ex_cb(void *ctx, uint64_t idx, const struct log_entry *e, const uint8_t *raw,
 		    "\"time_ms\": %llu, \"msg_id\": \"%s\", \"env_hash\": "
 		    "\"%s\", \"from\": \"%s\", \"to\": \"%s\", \"ref_index\": "
 		    "%llu, \"code\": %d, \"roster_version\": %llu, "
-		    "\"aux_len\": %zu, \"leaf_hash\": \"%s\"}",
+		    "\"aux_len\": %zu, \"leaf_hash\": \"%s\", \"time\": \"%s\"}",
 		    x->n ? "," : "", (unsigned long long)idx,
 		    log_kind_name(e->kind), (unsigned long long)e->time_ms, id,
 		    eh, e->from, e->to, (unsigned long long)e->ref_index,
 		    (int)e->code, (unsigned long long)e->roster_version,
-		    e->aux_len, lh);
+		    e->aux_len, lh, ferry_utc(t, sizeof(t), e->time_ms));
 	else
-		printf("%llu,%s,%llu,%s,%s,%s,%s,%llu,%d,%llu,%zu,%s\n",
+		printf("%llu,%s,%llu,%s,%s,%s,%s,%llu,%d,%llu,%zu,%s,%s\n",
 		    (unsigned long long)idx, log_kind_name(e->kind),
 		    (unsigned long long)e->time_ms, id, eh, e->from, e->to,
 		    (unsigned long long)e->ref_index, (int)e->code,
-		    (unsigned long long)e->roster_version, e->aux_len, lh);
+		    (unsigned long long)e->roster_version, e->aux_len, lh,
+		    ferry_utc(t, sizeof(t), e->time_ms));
 	x->n++;
 	return (0);
 }
@@ -82,7 +83,7 @@ cmd_export(int argc, char **argv)
 		printf("{\"origin\": \"%s\", \"entries\": [", log_origin(l));
 	else
 		printf("index,kind,time_ms,msg_id,env_hash,from,to,ref_index,"
-		    "code,roster_version,aux_len,leaf_hash\n");
+		    "code,roster_version,aux_len,leaf_hash,time\n");
 	rc = log_foreach(l, 0, ex_cb, &x, &bad);
 	if (x.json)
 		printf("\n]}\n");

@@ -17,26 +17,33 @@
 #include "log.h"
 
 static const struct cli_cmd cmds[] = {
-	{ "verify", cmd_verify, "LOGDIR [--key PUBKEY] [--roster FILE]... "
-	    "[--pin FINGERPRINT] [--checkpoint FILE]...", "recompute the tree, "
-	    "check checkpoints, entries, envelopes (--pin: the fingerprint of "
-	    "the oldest --roster)", NULL },
+	{ "verify", cmd_verify, "LOGDIR [--key KEY] [--roster FILE]... "
+	    "[--pin FINGERPRINT] [--checkpoint FILE]... [--json]", "recompute "
+	    "the tree, check checkpoints, entries, envelopes (--pin: the "
+	    "fingerprint of the oldest --roster)", NULL },
 	{ "prove", cmd_prove, "LOGDIR MSGID [--kind KIND]", "write an "
 	    "inclusion proof of a message's entry under the latest checkpoint "
 	    "to stdout", NULL },
-	{ "check-proof", cmd_check_proof, "FILE --key PUBKEY "
+	{ "check-proof", cmd_check_proof, "FILE --key KEY [--roster FILE] "
 	    "[--origin ORIGIN]", "verify a proof offline", NULL },
-	{ "compare", cmd_compare, "LOGDIR_A LOGDIR_B [--key-a PUBKEY] "
-	    "[--key-b PUBKEY]", "account for each party's messages in the "
-	    "other's log", NULL },
+	{ "compare", cmd_compare, "LOGDIR_A LOGDIR_B [--key-a KEY] "
+	    "[--key-b KEY] [--roster FILE]... [--json]", "account for each "
+	    "party's messages in the other's log: missing or in flight", NULL },
+	{ "report", cmd_report, "LOGDIR... [--html FILE] [--json] "
+	    "[--roster FILE]...", "one report over several parties' logs: "
+	    "checkpoints, every message's timeline, findings, roster history, "
+	    "erasures (HTML to print, or JSON)", NULL },
 	{ "export", cmd_export, "LOGDIR --json | --csv", "every entry, for "
 	    "other tools", NULL },
 };
 
 static const struct cli_prog prog = {
 	"ferry-audit", "", cmds, sizeof(cmds) / sizeof(cmds[0]), NULL,
-	"PUBKEY is 64 hex digits, or a file holding them (or the 32 raw "
-	"bytes).\nExit status: 0 all holds, 1 a verification failed (or an "
+	"KEY is a public signing key: 64 hex digits, a file holding them "
+	"(or the 32 raw\nbytes), a key request file (ferry-keys init), or an "
+	"agency or relay id looked\nup in the newest --roster.\nTimes are "
+	"ISO 8601 UTC.  Checkpoints: every commit of a log signs one; a\n"
+	"party holds the others' in the receipts it logs (docs/audit.md).\nExit status: 0 all holds, 1 a verification failed (or an "
 	"error), 2 usage."
 };
 
@@ -130,18 +137,12 @@ msgtab_get(struct msgtab *t, const uint8_t id[16], int create)
 	return (r);
 }
 
-static int
-load_one(void *ctx, uint64_t idx, const struct log_entry *e,
-    const uint8_t *raw, size_t rawlen)
+int
+msgrec_note(struct msgrec *r, uint64_t idx, const struct log_entry *e)
 {
-	struct msgtab *t = ctx;
-	struct msgrec *r;
-	static const uint8_t zero[16];
 
-	if (memcmp(e->msg_id, zero, 16) == 0)
-		return (0);
-	if ((r = msgtab_get(t, e->msg_id, 1)) == NULL)
-		return (FERRY_ENOMEM);
+	if (!(r->kinds & (1u << e->kind)) && e->kind <= LOG_KIND_MAX)
+		r->t[e->kind] = e->time_ms;
 	r->kinds |= 1u << e->kind;
 	if (idx < r->first)
 		r->first = idx;
@@ -176,13 +177,6 @@ audit_open(const char *dir, struct log **out)
 		fprintf(stderr, "ferry-audit: %s: %s\n", dir,
 		    ferry_strerror(rc));
 	return (rc);
-}
-
-int
-audit_load_tab(struct log *l, struct msgtab *t)
-{
-
-	return (log_foreach(l, 0, load_one, t, NULL));
 }
 
 /* Agency ids are few: keep each once, look them up by hash. */

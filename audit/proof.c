@@ -22,6 +22,7 @@
 #include "log.h"
 #include "merkle.h"
 #include "note.h"
+#include "roster.h"
 
 #define PROOF_HDR "c2sp.org/tlog-proof@v1\n"
 #define PROOF_MAX (NOTE_MAX + 16384)
@@ -169,36 +170,39 @@ cmd_check_proof(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "key", required_argument, NULL, 'k' },
 		{ "origin", required_argument, NULL, 'o' },
+		{ "roster", required_argument, NULL, 'r' },
 		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct note_checkpoint cp;
 	struct log_entry e;
-	const char *keyarg = NULL, *origin = NULL;
+	const char *keyarg = NULL, *origin = NULL, *rfile = NULL;
+	struct roster *ro = NULL;
 	const uint8_t *s;
 	uint8_t pk[32], *buf = NULL, *entry = NULL, leaf[32];
 	uint8_t proof[LOG_PROOF_MAX][32];
-	char hex[65];
+	char hex[65], t[32];
 	size_t len, off = 0, n, entlen, np = 0, hl;
 	uint64_t idx;
 	int ch, rc, ret = 1;
 
-	while ((ch = getopt_long(argc, argv, ":k:o:", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":k:o:r:", opts, NULL)) != -1) {
 		if (ch == 'k')
 			keyarg = optarg;
 		else if (ch == 'o')
 			origin = optarg;
+		else if (ch == 'r')
+			rfile = optarg;
 		else
 			return (cli_opt_error(ch, argv));
 	}
 	if (keyarg == NULL)
-		return (cli_usage("missing --key PUBKEY"));
+		return (cli_usage("missing --key KEY"));
 	if ((rc = audit_operands(argc, argv, "FILE")) >= 0)
 		return (rc);
-	if (audit_read_key(keyarg, pk) != 0) {
-		fprintf(stderr, "ferry-audit: cannot read key %s\n", keyarg);
+	if ((rfile != NULL && audit_load_rosters(&rfile, 1, &ro) != 0) ||
+	    audit_key_arg(keyarg, &ro, ro != NULL, pk) != 0)
 		goto out;
-	}
 	if (ferry_read_file(argv[optind], PROOF_MAX, &buf, &len, 0) != 0) {
 		fprintf(stderr, "ferry-audit: cannot read %s\n", argv[optind]);
 		goto out;
@@ -252,8 +256,8 @@ cmd_check_proof(int argc, char **argv)
 	}
 	printf("log %s\nsize %llu\n", cp.origin, (unsigned long long)cp.size);
 	ferry_hex(hex, e.msg_id, 16);
-	printf("entry %llu %s msg %s time %llu", (unsigned long long)idx,
-	    log_kind_name(e.kind), hex, (unsigned long long)e.time_ms);
+	printf("entry %llu %s msg %s time %s", (unsigned long long)idx,
+	    log_kind_name(e.kind), hex, ferry_utc(t, sizeof(t), e.time_ms));
 	if (e.from[0] != '\0')
 		printf(" from %s", e.from);
 	if (e.to[0] != '\0')
@@ -266,6 +270,7 @@ cmd_check_proof(int argc, char **argv)
 bad:
 	printf("FAILED: %s is not a well-formed proof file\n", argv[optind]);
 out:
+	roster_free(ro);
 	free(entry);
 	free(buf);
 	return (ret);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "audit.h"
@@ -63,6 +64,9 @@ struct vstate {
 	uint64_t first_bad;
 	char first_why[512];
 	uint64_t nentries, nchecked_env, nerased, nnotstored, nforeign;
+	const char *dir;
+	uint64_t nsize;		/* log size when the walk began */
+	json_t *problems;	/* --json: every problem; else NULL (printed) */
 };
 
 static void
@@ -74,7 +78,11 @@ vfail(struct vstate *v, uint64_t idx, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	if (v->fails < PRINT_MAX) {
+	if (v->problems != NULL)
+		json_array_append_new(v->problems, json_pack("{s:o,s:s}",
+		    "entry", idx == UINT64_MAX ? json_null() :
+		    json_integer((json_int_t)idx), "what", buf));
+	else if (v->fails < PRINT_MAX) {
 		if (idx == UINT64_MAX)
 			printf("FAIL: %s\n", buf);
 		else
@@ -157,6 +165,7 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	int has_id = memcmp(e->msg_id, zero, 16) != 0, revoked;
 
 	v->nentries++;
+	audit_progress(v->dir, idx, v->nsize);
 	if (has_id) {
 		if ((r = msgtab_get(&v->tab, e->msg_id, 1)) == NULL)
 			return (FERRY_ENOMEM);
@@ -208,19 +217,8 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	default:
 		break;
 	}
-	if (r != NULL) {
-		if (idx < r->first)
-			r->first = idx;
-		r->kinds |= 1u << e->kind;
-		if (!r->has_hash && (e->kind == LOG_SENT ||
-		    e->kind == LOG_RECEIVED || e->kind == LOG_ACCEPTED)) {
-			memcpy(r->env_hash, e->env_hash, 32);
-			r->has_hash = 1;
-			if ((r->from = audit_intern(e->from)) == UINT32_MAX ||
-			    (r->to = audit_intern(e->to)) == UINT32_MAX)
-				return (FERRY_ENOMEM);
-		}
-	}
+	if (r != NULL && msgrec_note(r, idx, e) != 0)
+		return (FERRY_ENOMEM);
 	if (memcmp(e->env_hash, zero, 32) != 0 &&
 	    plist_add(&v->envs, e, idx) != 0)
 		return (FERRY_ENOMEM);
@@ -264,63 +262,12 @@ check_cp(struct vstate *v, const uint8_t *note, size_t len,
     const uint8_t pk[32], const char *what, uint64_t *prev_size,
     uint8_t prev_root[32])
 {
-	struct note_checkpoint cp;
-	uint8_t root[32], proof[LOG_PROOF_MAX][32];
-	size_t np;
-	uint64_t n = log_size(v->l);
-	int rc;
+	uint64_t bad;
+	char why[256];
 
-	if (note_parse_checkpoint(note, len, &cp) != 0) {
-		vfail(v, UINT64_MAX, "%s: does not parse", what);
-		return;
-	}
-	if (strcmp(cp.origin, log_origin(v->l)) != 0) {
-		vfail(v, UINT64_MAX, "%s: origin %s is not this log's", what,
-		    cp.origin);
-		return;
-	}
-	if ((rc = note_verify(note, len, cp.origin, pk)) != 0) {
-		vfail(v, UINT64_MAX, "%s (size %llu): %s", what,
-		    (unsigned long long)cp.size, rc == FERRY_ENOENT ?
-		    "not signed by the log's key" : "bad signature");
-		return;
-	}
-	if (cp.size > n) {
-		vfail(v, n, "%s names size %llu but the log has %llu entries: "
-		    "log truncated", what, (unsigned long long)cp.size,
-		    (unsigned long long)n);
-		return;
-	}
-	if (log_root(v->l, cp.size, root) != 0 ||
-	    sodium_memcmp(root, cp.root, 32) != 0) {
-		vfail(v, cp.size ? cp.size - 1 : 0, "%s (size %llu): root "
-		    "differs from the log's: history rewritten or forked "
-		    "before entry %llu", what, (unsigned long long)cp.size,
-		    (unsigned long long)cp.size);
-		return;
-	}
-	if (prev_size != NULL && *prev_size > 0 && *prev_size <= cp.size) {
-		if (log_prove_consistency(v->l, *prev_size, cp.size, proof,
-		    &np) != 0 || merkle_verify_consistency(*prev_size, cp.size,
-		    prev_root, cp.root, proof, np) != 0)
-			vfail(v, UINT64_MAX, "%s (size %llu) not consistent "
-			    "with checkpoint of size %llu", what,
-			    (unsigned long long)cp.size,
-			    (unsigned long long)*prev_size);
-	}
-	if (prev_size != NULL) {
-		*prev_size = cp.size;
-		memcpy(prev_root, cp.root, 32);
-	}
-}
-
-static int
-cmp_roster(const void *a, const void *b)
-{
-	const struct roster *x = *(struct roster *const *)a;
-	const struct roster *y = *(struct roster *const *)b;
-
-	return (x->version < y->version ? -1 : x->version > y->version);
+	if (audit_check_cp(v->l, note, len, pk, prev_size, prev_root, &bad,
+	    why, sizeof(why)) != 0)
+		vfail(v, bad, "%s %s", what, why);
 }
 
 static void
@@ -445,6 +392,19 @@ check_erasures(struct vstate *v)
 	}
 }
 
+/* A line for people, or nothing with --json. */
+static void
+say(const struct vstate *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->problems != NULL)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
 int
 cmd_verify(int argc, char **argv)
 {
@@ -453,6 +413,7 @@ cmd_verify(int argc, char **argv)
 		{ "roster", required_argument, NULL, 'r' },
 		{ "checkpoint", required_argument, NULL, 'c' },
 		{ "pin", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
 		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -463,8 +424,9 @@ cmd_verify(int argc, char **argv)
 	uint8_t pk[32], stored[32], prev_root[32], root[32], *buf;
 	uint64_t bad = 0, prev_size = 0;
 	size_t nheld = 0, nrfiles = 0, len, i;
-	char hex[65], what[64], why[256];
-	int ch, rc, treerc, ret = 1;
+	char hex[65], rhex[65] = "", what[64], why[256];
+	json_t *warnings = NULL, *out;
+	int ch, rc, treerc, json = 0, ret = 1;
 
 	memset(&v, 0, sizeof(v));
 	while ((ch = getopt_long(argc, argv, ":k:r:c:p:", opts, NULL)) !=
@@ -488,6 +450,9 @@ cmd_verify(int argc, char **argv)
 		case 'p':
 			pin = optarg;
 			break;
+		case 'j':
+			json = 1;
+			break;
 		default:
 			return (cli_opt_error(ch, argv));
 		}
@@ -500,47 +465,40 @@ cmd_verify(int argc, char **argv)
 		    pin));
 	if ((rc = audit_operands(argc, argv, "LOGDIR")) >= 0)
 		return (rc);
+	v.dir = argv[optind];
+	if (json && ((v.problems = json_array()) == NULL ||
+	    (warnings = json_array()) == NULL))
+		goto out;
 	/* Read only once the command line is known good. */
-	for (i = 0; i < nrfiles; i++) {
-		if (ferry_read_file(rfiles[i], 64u << 20, &buf, &len,
-		    0) != 0) {
-			fprintf(stderr, "ferry-audit: cannot read %s\n",
-			    rfiles[i]);
-			goto out;
-		}
-		rc = roster_parse(buf, len, &v.rosters[v.nrosters]);
-		free(buf);
-		if (rc != 0) {
-			fprintf(stderr, "ferry-audit: roster %s: %s\n",
-			    rfiles[i], ferry_strerror(rc));
-			goto out;
-		}
-		v.nrosters++;
+	if (audit_load_rosters(rfiles, nrfiles, v.rosters) != 0) {
+		v.nrosters = nrfiles;	/* freed below, NULL ones too */
+		goto out;
 	}
+	v.nrosters = nrfiles;
 	if (audit_open(argv[optind], &v.l) != 0)
 		goto out;
 	if (msgtab_init(&v.tab) != 0)
 		goto out;
 	log_pubkey(v.l, stored);
 	if (keyarg != NULL) {
-		if (audit_read_key(keyarg, pk) != 0) {
-			fprintf(stderr, "ferry-audit: cannot read key %s\n",
-			    keyarg);
+		if (audit_key_arg(keyarg, v.rosters, v.nrosters, pk) != 0)
 			goto out;
-		}
 		if (sodium_memcmp(pk, stored, 32) != 0)
 			vfail(&v, UINT64_MAX, "the log's stored public key is "
 			    "not the pinned key");
 	} else {
 		memcpy(pk, stored, 32);
-		printf("warning: no --key given: trusting the key stored in "
+		if (json)
+			json_array_append_new(warnings, json_string("no --key "
+			    "given: trusting the key stored in the log"));
+		say(&v, "warning: no --key given: trusting the key stored in "
 		    "the log\n");
 	}
 	ferry_hex(hex, pk, 32);
-	printf("log %s (%s)\n", log_origin(v.l), argv[optind]);
-	printf("key %s\n", hex);
+	say(&v, "log %s (%s)\n", log_origin(v.l), argv[optind]);
+	say(&v, "key %s\n", hex);
 	/* Rosters: in version order, each following from the one before. */
-	qsort(v.rosters, v.nrosters, sizeof(v.rosters[0]), cmp_roster);
+	qsort(v.rosters, v.nrosters, sizeof(v.rosters[0]), audit_roster_cmp);
 	/*
 	 * The oldest roster anchors the chain: pinned with --pin (the
 	 * fingerprint every installation was given), and in any case signed
@@ -550,13 +508,17 @@ cmd_verify(int argc, char **argv)
 	 */
 	if (v.nrosters > 0) {
 		if (pin == NULL) {
-			ferry_hex(hex, v.rosters[0]->hash, 32);
-			printf("warning: no --pin given: roster %llu, the "
-			    "oldest, is trusted as the anchor unpinned\n",
-			    (unsigned long long)v.rosters[0]->version);
+			ferry_hex(rhex, v.rosters[0]->hash, 32);
+			snprintf(why, sizeof(why), "no --pin given: roster "
+			    "%llu, the oldest, is trusted as the anchor "
+			    "unpinned", (unsigned long long)v.rosters[0]->version);
+			if (json)
+				json_array_append_new(warnings,
+				    json_string(why));
+			say(&v, "warning: %s\n", why);
 		}
 		if (roster_verify_genesis(v.rosters[0], pin != NULL ? pin :
-		    hex, 0, why, sizeof(why)) != 0)
+		    rhex, 0, why, sizeof(why)) != 0)
 			vfail(&v, UINT64_MAX, "roster anchor: %s", why);
 	}
 	for (i = 1; i < v.nrosters; i++)
@@ -573,10 +535,12 @@ cmd_verify(int argc, char **argv)
 	else if (treerc != 0)
 		vfail(&v, UINT64_MAX, "checking tree: %s",
 		    ferry_strerror(treerc));
-	printf("entries %llu\n", (unsigned long long)log_size(v.l));
-	if (log_root(v.l, log_size(v.l), root) == 0) {
-		ferry_hex(hex, root, 32);
-		printf("root %s\n", hex);
+	v.nsize = log_size(v.l);
+	say(&v, "entries %llu\n", (unsigned long long)v.nsize);
+	rhex[0] = '\0';
+	if (log_root(v.l, v.nsize, root) == 0) {
+		ferry_hex(rhex, root, 32);
+		say(&v, "root %s\n", rhex);
 	}
 	/* 2. Checkpoints, stored then held by others. */
 	if ((cps = calloc(1, sizeof(*cps))) == NULL)
@@ -589,7 +553,7 @@ cmd_verify(int argc, char **argv)
 		check_cp(&v, cps->note[i], cps->len[i], pk, what, &prev_size,
 		    prev_root);
 	}
-	printf("checkpoints %zu\n", cps->n);
+	say(&v, "checkpoints %zu\n", cps->n);
 	for (i = 0; i < nheld; i++) {
 		if (ferry_read_file(held[i], NOTE_MAX, &buf, &len, 0) != 0) {
 			fprintf(stderr, "ferry-audit: cannot read %s\n",
@@ -609,6 +573,7 @@ cmd_verify(int argc, char **argv)
 	if (treerc == 0 || treerc == FERRY_ELOGCORRUPT ||
 	    treerc == FERRY_EINCONSISTENT) {
 		rc = log_foreach(v.l, 0, entry_cb, &v, &bad);
+		audit_progress(v.dir, v.nsize, v.nsize);
 		if (rc == FERRY_ELOGCORRUPT)
 			vfail(&v, bad, "entry does not decode");
 		else if (rc != 0)
@@ -617,18 +582,35 @@ cmd_verify(int argc, char **argv)
 	}
 	check_envelopes(&v);
 	check_erasures(&v);
-	printf("messages %zu\n", v.tab.n);
+	say(&v, "messages %zu\n", v.tab.n);
 	if (v.nrosters > 0)
-		printf("envelopes verified %llu, not stored %llu\n",
+		say(&v, "envelopes verified %llu, not stored %llu\n",
 		    (unsigned long long)v.nchecked_env,
 		    (unsigned long long)v.nnotstored);
 	else
-		printf("envelopes not checked (no --roster given)\n");
-	printf("erasures %llu\n", (unsigned long long)v.nerased);
-	if (v.fails == 0) {
+		say(&v, "envelopes not checked (no --roster given)\n");
+	say(&v, "erasures %llu\n", (unsigned long long)v.nerased);
+	ret = v.fails == 0 ? 0 : 1;
+	if (json) {
+		out = json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:s,s:I,s:I,s:o,"
+		    "s:I,s:I,s:b,s:o,s:o}", "dir", v.dir, "origin",
+		    log_origin(v.l), "agency", audit_party(log_origin(v.l)),
+		    "key", hex, "key_given", keyarg != NULL, "entries",
+		    (json_int_t)v.nsize, "root", rhex, "checkpoints",
+		    (json_int_t)cps->n, "messages", (json_int_t)v.tab.n,
+		    "envelopes_verified", v.nrosters > 0 ?
+		    json_integer((json_int_t)v.nchecked_env) : json_null(),
+		    "envelopes_not_stored", (json_int_t)v.nnotstored,
+		    "erasures", (json_int_t)v.nerased, "ok", ret == 0,
+		    "problems", json_incref(v.problems), "warnings",
+		    json_incref(warnings));
+		if (out == NULL || json_dumpf(out, stdout, JSON_INDENT(2)) != 0)
+			ret = 1;
+		putchar('\n');
+		json_decref(out);
+	} else if (v.fails == 0)
 		printf("OK\n");
-		ret = 0;
-	} else if (v.first_bad != UINT64_MAX)
+	else if (v.first_bad != UINT64_MAX)
 		printf("FAILED: %d problem(s); first bad entry %llu: %s\n",
 		    v.fails, (unsigned long long)v.first_bad, v.first_why);
 	else
@@ -647,5 +629,7 @@ out:
 	free(v.erasures.p);
 	msgtab_free(&v.tab);
 	log_close(v.l);
+	json_decref(v.problems);
+	json_decref(warnings);
 	return (ret);
 }

@@ -150,9 +150,10 @@ parse_opts(int argc, char **argv, const int *allowed, int npos,
 				return (bad_value(c, days));
 			break;
 		case O_AT:
-			if (kutil_u64(optarg, &o->at) != 0)
-				return (bad_value(c, "a time in milliseconds "
-				    "since 1970"));
+			if (ferry_parse_utc(optarg, &o->at) != 0)
+				return (bad_value(c, "a UTC date or time "
+				    "(2026-01-31, 2026-01-31T09:30:00Z) or "
+				    "milliseconds since 1970"));
 			o->have_at = 1;
 			break;
 		case O_THRESHOLD:
@@ -885,7 +886,7 @@ static const struct cli_cmd cmds[] = {
 	{ "sign", cmd_sign, "--roster FILE --key ADMIN.key [--previous PREV] "
 	    "[--passphrase-file F]", "add an admin's signature", NULL },
 	{ "verify", cmd_verify, "FILE (--previous PREV | --pin FINGERPRINT) "
-	    "[--at MS]", "check a version against its pin or the version "
+	    "[--at TIME]", "check a version against its pin or the version "
 	    "before", NULL },
 	{ "show", cmd_show, "FILE [--json]", "print a roster", NULL },
 };

@@ -190,6 +190,94 @@ ferry_now_ms(void)
 	return (t + (uint64_t)off);
 }
 
+char *
+ferry_utc(char *buf, size_t cap, uint64_t ms)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+	char sec[24];
+
+	if (ms == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		snprintf(buf, cap, "%s", ms == 0 ? "-" : "?");
+	else
+		snprintf(buf, cap, "%s.%03uZ", sec, (unsigned)(ms % 1000));
+	return (buf);
+}
+
+/* ${n} digits of ${s} as a number in [lo, hi] into *${v}; 0 or -1. */
+static int
+utc_field(const char *s, int n, int lo, int hi, int *v)
+{
+	int i, x = 0;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		x = x * 10 + (s[i] - '0');
+	}
+	if (x < lo || x > hi)
+		return (-1);
+	*v = x;
+	return (0);
+}
+
+int
+ferry_parse_utc(const char *s, uint64_t *ms)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	struct tm tm;
+	int y, mo, d, h = 0, mi = 0, se = 0, frac = 0, leap;
+	size_t n = strspn(s, "0123456789");
+	time_t t;
+
+	if (n > 0 && n <= 19 && s[n] == '\0' && n != 8) {
+		/* plain milliseconds (8 digits would read as a date) */
+		*ms = strtoull(s, NULL, 10);
+		return (0);
+	}
+	if (utc_field(s, 4, 1970, 9999, &y) != 0 || s[4] != '-' ||
+	    utc_field(s + 5, 2, 1, 12, &mo) != 0 || s[7] != '-' ||
+	    utc_field(s + 8, 2, 1, 31, &d) != 0)
+		return (FERRY_EINVAL);
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
+		return (FERRY_EINVAL);
+	s += 10;
+	if (*s == 'T' || *s == ' ') {
+		if (utc_field(s + 1, 2, 0, 23, &h) != 0 || s[3] != ':' ||
+		    utc_field(s + 4, 2, 0, 59, &mi) != 0)
+			return (FERRY_EINVAL);
+		s += 6;
+		if (*s == ':') {
+			if (utc_field(s + 1, 2, 0, 59, &se) != 0)
+				return (FERRY_EINVAL);
+			s += 3;
+			if (*s == '.') {
+				if (utc_field(s + 1, 3, 0, 999, &frac) != 0)
+					return (FERRY_EINVAL);
+				s += 4;
+			}
+		}
+		if (*s == 'Z')
+			s++;
+	}
+	if (*s != '\0')
+		return (FERRY_EINVAL);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return (FERRY_EINVAL);
+	*ms = (uint64_t)t * 1000 + (uint64_t)frac;
+	return (0);
+}
+
 static int
 fsync_dir_of(const char *path)
 {

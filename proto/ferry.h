@@ -119,6 +119,21 @@ uint64_t ferry_now_ms(void);
 uint64_t ferry_wall_ms(void);
 
 /**
+ * ferry_utc(buf, cap, ms): ${ms} (since the epoch) as ISO 8601 UTC with
+ * milliseconds, "2026-01-31T09:05:07.123Z", into ${buf} (24 bytes are
+ * enough); "-" for 0.  Returns ${buf}.
+ */
+char *ferry_utc(char *buf, size_t cap, uint64_t ms);
+
+/**
+ * ferry_parse_utc(s, ms): an ISO 8601 UTC time "YYYY-MM-DD", or with
+ * "THH:MM[:SS[.mmm]]" and an optional "Z" (a space may stand for the T),
+ * or a bare number of milliseconds since the epoch, into *${ms}.
+ * FERRY_EINVAL for anything else (no other zone, no out-of-range field).
+ */
+int ferry_parse_utc(const char *s, uint64_t *ms);
+
+/**
  * ferry_no_core_dumps(): for a daemon holding keys: RLIMIT_CORE 0 (soft and
  * hard) and prctl(PR_SET_DUMPABLE, 0), so no core file, ptrace by other
  * users or /proc/PID/mem read can take key material.  Prints nothing.

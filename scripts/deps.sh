@@ -6,6 +6,7 @@ set -eu
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev liblmdb-dev \
 libmsgpack-dev libjansson-dev libinih-dev lmdb-utils clang libclang-rt-14-dev \
 python3 python3-msgpack python3-nacl python3-zmq e2fsprogs util-linux procps \
+chromium \
 spin"
 missing=""
 for p in $PKGS; do

@@ -9,8 +9,10 @@
 # (health needs); the police refer to the council (safe housing); the
 # council accepts; the NHS asks for more information and the charity
 # provides it.  Prints a timeline, stops the network, then audits every
-# log (ferry-audit verify) and every pair that exchanged messages
-# (ferry-audit compare), including each agent against the relay.
+# log (ferry-audit verify) and every pair of parties (ferry-audit
+# compare), the relay included, and ends by writing the auditor's HTML
+# report of the whole network (ferry-audit report) to
+# build/demo-report.html ($FERRY_REPORT), saying where it is.
 #
 # Exits 0 only if every step held.  Every process it starts is stopped
 # (trap).  FERRY_KEEP=1 keeps the temporary folder.
@@ -131,13 +133,6 @@ good "one signature (alice) is not enough: refused"
 run "$K" roster sign --roster roster.1 --key admins/bob.key || die "bob signs"
 run "$K" roster verify roster.1 --pin "$PIN" || die "roster verify"
 good "signed by alice and bob: verifies against its pinned fingerprint $PIN"
-"$K" roster show roster.1 --json >roster.json || die "roster show"
-signpk() {
-	$PY -c 'import json,sys; r=json.load(open(sys.argv[1]))
-w=sys.argv[2]
-if w=="relay": print(r["relay"]["sign_pk"])
-else: print([a["sign_pk"] for a in r["agencies"] if a["id"]==w][0])' roster.json "$1"
-}
 
 # ---- 2. start the network -----------------------------------------------
 title "2. Starting the relay and four agents on 127.0.0.1"
@@ -331,34 +326,52 @@ title "6. Audit (ferry-audit)"
 declare -A LOGDIR=([relay]=$D/relay-data/log)
 for id in "${AGENCIES[@]}"; do LOGDIR[$id]=$D/$id-data/log; done
 for p in relay "${AGENCIES[@]}"; do
-	if "$BIN/ferry-audit" verify "${LOGDIR[$p]}" --key "$(signpk "$p")" \
+	if "$BIN/ferry-audit" verify "${LOGDIR[$p]}" --key "$p" \
 	    --roster roster.1 >"verify-$p.txt" 2>&1; then
 		good "$(printf 'verify %-15s %s' "$p" "$(grep -v '^warning' "verify-$p.txt" | tail -1)")"
 	else
 		bad "verify $p:"; sed 's/^/         /' "verify-$p.txt" | head -10
 	fi
 done
-PAIRS=("eerc-charity met-police" "eerc-charity nhs-uclh"
-	"met-police camden-council")
-for id in "${AGENCIES[@]}"; do PAIRS+=("$id relay"); done
+# Every pair of parties, the relay included: --key names the party; its
+# key is looked up in the roster.
+PARTIES=(relay "${AGENCIES[@]}")
+PAIRS=()
+for ((i = 0; i < ${#PARTIES[@]}; i++)); do
+	for ((j = i + 1; j < ${#PARTIES[@]}; j++)); do
+		PAIRS+=("${PARTIES[$i]} ${PARTIES[$j]}")
+	done
+done
 for pr in "${PAIRS[@]}"; do
 	set -- $pr
 	if "$BIN/ferry-audit" compare "${LOGDIR[$1]}" "${LOGDIR[$2]}" \
-	    --key-a "$(signpk "$1")" --key-b "$(signpk "$2")" \
+	    --roster roster.1 --key-a "$1" --key-b "$2" \
 	    >"compare-$1-$2.txt" 2>&1; then
-		good "$(printf 'compare %-14s <-> %-14s %s' "$1" "$2" "$(tail -1 "compare-$1-$2.txt")")"
+		good "$(printf 'compare %-14s <-> %-14s %s' "$1" "$2" "$(tail -1 "compare-$1-$2.txt" | sed 's/ between [a-z-]* and [a-z-]*:/:/')")"
 	else
 		bad "compare $1 <-> $2:"; sed 's/^/         /' "compare-$1-$2.txt" | head -10
 	fi
 done
+title "7. The auditor's report (ferry-audit report)"
+REPORT=${FERRY_REPORT:-$ROOT/build/demo-report.html}
+mkdir -p "$(dirname "$REPORT")"
+if "$BIN/ferry-audit" report --roster roster.1 --html "$REPORT" \
+    "${LOGDIR[relay]}" $(for id in "${AGENCIES[@]}"; do echo "${LOGDIR[$id]}"; done) \
+    >report.txt 2>&1; then
+	good "every log holds together; $(grep 'messages;' report.txt)"
+	say "  ${BOLD}Open $REPORT in a browser${OFF} (one self-contained file: print it"
+	say "  for the file; JSON with 'ferry-audit report --json')."
+else
+	bad "ferry-audit report:"; sed 's/^/         /' report.txt | head -10
+fi
 if grep -q 'ERROR: AddressSanitizer\|runtime error' ./*.err 2>/dev/null; then
 	bad "sanitizer report in a daemon's stderr"
 fi
 
 el=$((($(date +%s%N) - T0) / 1000000))
 if [ "$FAILS" -eq 0 ]; then
-	printf '\n%sDEMO PASSED%s: %d messages, every one delivered once with a verified receipt; %d logs verified, %d pairs agree (%d.%03d s)\n' \
-	    "$GRN$BOLD" "$OFF" "${#MSGS[@]}" $((${#AGENCIES[@]} + 1)) "${#PAIRS[@]}" \
+	printf '\n%sDEMO PASSED%s: %d messages, every one delivered once with a verified receipt; %d logs verified, %d pairs agree; report %s (%d.%03d s)\n' \
+	    "$GRN$BOLD" "$OFF" "${#MSGS[@]}" $((${#AGENCIES[@]} + 1)) "${#PAIRS[@]}" "$REPORT" \
 	    $((el / 1000)) $((el % 1000))
 	exit 0
 fi

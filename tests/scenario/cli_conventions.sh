@@ -95,6 +95,7 @@ declare -A MISSING=(
 	["ferry-audit verify"]="verify" ["ferry-audit prove"]="prove L"
 	["ferry-audit check-proof"]="check-proof F"
 	["ferry-audit compare"]="compare A" ["ferry-audit export"]="export L"
+	["ferry-audit report"]="report --json"
 	["ferry-relay run"]="run" ["ferry-relay check-config"]="check-config"
 	["ferry-relay stats"]="stats"
 )
@@ -103,7 +104,7 @@ declare -A MISSING_SAYS=(
 	["ferry-relay run"]='missing keys "data" \(--data\), "key"'
 	["ferry-relay check-config"]='missing keys "data" \(--data\), "key"'
 )
-declare -A NCMDS=([ferry]=10 [ferry-keys]=12 [ferry-audit]=5 [ferry-relay]=3 [ferry-agent]=0)
+declare -A NCMDS=([ferry]=10 [ferry-keys]=12 [ferry-audit]=6 [ferry-relay]=3 [ferry-agent]=0)
 
 for prog in ferry ferry-keys ferry-audit ferry-relay ferry-agent; do
 	P=$B/$prog

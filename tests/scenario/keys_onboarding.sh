@@ -218,6 +218,12 @@ late=$(( $(date +%s) * 1000 + 400 * 86400000 ))
 check "expired roster refused" 1 "$K" roster verify central/roster.5 \
 	--previous central/roster.4 --at "$late"
 has "expiry named" "FERRY_EEXPIRED" out.txt
+check "expired roster refused at a UTC date (--at YYYY-MM-DD)" 1 "$K" roster \
+	verify central/roster.5 --previous central/roster.4 \
+	--at "$(date -u -d @$((late / 1000)) +%Y-%m-%d)"
+has "expiry named (date)" "FERRY_EEXPIRED" out.txt
+check "roster verify --at a date that does not exist: usage" 2 "$K" roster \
+	verify central/roster.5 --previous central/roster.4 --at 2026-02-30
 
 # 10. Usage errors exit 2, on stderr.
 check "no command" 2 "$K"

@@ -173,6 +173,36 @@ TEST(conf_set)
 	CHECK_EQ(ferry_conf_set(tkeys, &c, "S", "1"), FERRY_ENOENT);
 }
 
+TEST(utc)
+{
+	char b[32];
+	uint64_t v = 7;
+
+	CHECK(strcmp(ferry_utc(b, sizeof(b), 1769850307123ULL),
+	    "2026-01-31T09:05:07.123Z") == 0);
+	CHECK(strcmp(ferry_utc(b, sizeof(b), 0), "-") == 0);
+	CHECK_EQ(ferry_parse_utc("2026-01-31T09:05:07.123Z", &v), 0);
+	CHECK(v == 1769850307123ULL);
+	CHECK_EQ(ferry_parse_utc("2026-01-31 09:05:07", &v), 0);
+	CHECK(v == 1769850307000ULL);
+	CHECK_EQ(ferry_parse_utc("2026-01-31T09:05", &v), 0);
+	CHECK(v == 1769850300000ULL);
+	CHECK_EQ(ferry_parse_utc("2026-01-31", &v), 0);
+	CHECK(v == 1769817600000ULL);
+	CHECK_EQ(ferry_parse_utc("2024-02-29", &v), 0);
+	CHECK_EQ(ferry_parse_utc("1769850307123", &v), 0);
+	CHECK(v == 1769850307123ULL);
+	v = 7;
+	CHECK_EQ(ferry_parse_utc("2026-02-29", &v), FERRY_EINVAL);
+	CHECK_EQ(ferry_parse_utc("2026-13-01", &v), FERRY_EINVAL);
+	CHECK_EQ(ferry_parse_utc("2026-01-31T24:00", &v), FERRY_EINVAL);
+	CHECK_EQ(ferry_parse_utc("2026-01-31T09:05+01:00", &v), FERRY_EINVAL);
+	CHECK_EQ(ferry_parse_utc("2026-1-31", &v), FERRY_EINVAL);
+	CHECK_EQ(ferry_parse_utc("", &v), FERRY_EINVAL);
+	CHECK_EQ(ferry_parse_utc("yesterday", &v), FERRY_EINVAL);
+	CHECK_EQ(v, 7);
+}
+
 int
 main(void)
 {
@@ -183,5 +213,6 @@ main(void)
 	RUN(parse_duration);
 	RUN(parse_log_level);
 	RUN(conf_set);
+	RUN(utc);
 	return (t_done());
 }
