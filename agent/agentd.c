@@ -342,17 +342,21 @@ agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
     const size_t *lens, size_t n)
 {
 	struct agentd_grp *g;
+	struct agentd_rx *rg;
 	struct env e;
 	size_t i;
-	int rc, first = 0;
+	int rc, first = 0, dec;
 
 	if ((g = malloc(sizeof(*g))) != NULL)
 		g->n = 0;
+	if ((rg = malloc(sizeof(*rg))) != NULL)
+		rg->n = 0;
 	for (i = 0; i < n; i++) {
-		/* ACCEPTED and RECEIPT into the group; anything else after
-		 * committing it, in order. */
-		if (g != NULL && env_decode(bufs[i], lens[i],
-		    a->conf.max_body, &e) == 0 &&
+		dec = env_decode(bufs[i], lens[i], a->conf.max_body, &e) == 0;
+		/* ACCEPTED and RECEIPT into the reply group, MSGs into the
+		 * receive group (independent: other messages); anything
+		 * else after committing both, in order. */
+		if (g != NULL && dec &&
 		    (e.type == ENV_ACCEPTED || e.type == ENV_RECEIPT)) {
 			if (g->n == AGENTD_GRP_MAX)
 				agentd_grp_flush(a, g);
@@ -362,9 +366,14 @@ agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
 			    agentd_handle_accepted(a, bufs[i], lens[i], &e) :
 			    agentd_handle_receipt(a, bufs[i], lens[i], &e);
 			a->grp = NULL;
+		} else if (rg != NULL && dec && e.type == ENV_MSG) {
+			note_rx(a);
+			rc = agentd_rx_add(a, rg, bufs[i], lens[i], &e);
 		} else {
 			if (g != NULL)
 				agentd_grp_flush(a, g);
+			if (rg != NULL)
+				agentd_rx_flush(a, rg);
 			rc = agentd_receive(a, bufs[i], lens[i]);
 		}
 		if (rc != 0) {
@@ -375,8 +384,11 @@ agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
 				first = rc;
 		}
 	}
+	if (rg != NULL)
+		agentd_rx_flush(a, rg);
 	if (g != NULL)
 		agentd_grp_flush(a, g);
+	free(rg);
 	free(g);
 	return (first);
 }

@@ -669,6 +669,10 @@ do_status(struct agentd *a, json_t *req)
 	    "held_key_not_loaded", (json_int_t)a->n_held,
 	    "held_local_failure", (json_int_t)a->n_held_local,
 	    "log_size", (json_int_t)log_size(a->log)));
+	/* Synced commits of the agent's store since start: messages per
+	 * commit = (sent + received + replies) / this (group commit). */
+	json_object_set_new(json_object_get(r, "counters"), "synced_commits",
+	    json_integer((json_int_t)log_commits(a->log)));
 	return (r);
 }
 

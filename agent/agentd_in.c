@@ -403,25 +403,24 @@ verdict_permanent(int rc)
 }
 
 /*
- * The incoming path of MSG ${e0}: 0 when it was answered (RECEIPT or
+ * Prepare MSG ${e0} for the group commit of ${rg}: checked, opened, its
+ * referral read and its content key sealed for our copy, into a new item
+ * of ${rg}.  1 when prepared; 0 when it was answered (duplicate receipt,
  * NACK) or held; a negative code for a local failure before it was
- * acknowledged (agentd_handle_msg holds it).  ${what} says at which step.
+ * acknowledged (the caller holds it).  ${what} says at which step.
  */
 static int
-receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
-    const struct env *e0, const char **what)
+rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
+    size_t len, const struct env *e0, const char **what)
 {
 	struct referral_info info;
+	struct agentd_rx_item *it = &rg->it[rg->n];
 	struct astore_in in;
-	struct log_batch *b;
-	struct log_entry le;
-	struct env e, r;
 	const struct ident_enckey *ek;
-	uint8_t h[32], spk[32], *content = NULL, *note = NULL, *rbytes = NULL;
-	uint8_t *key = NULL;
-	char *json = NULL, why[REFERRAL_ERR_MAX], hx[33], meta[512];
-	size_t clen, nlen = 0, rlen = 0;
-	uint64_t idx, now = ferry_now_ms();
+	uint8_t h[32], spk[32], *content = NULL, *key = NULL;
+	char why[REFERRAL_ERR_MAX], hx[33];
+	size_t clen;
+	uint64_t now = ferry_now_ms();
 	int rc;
 
 	env_hash(buf, len, h);
@@ -484,7 +483,8 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 	if (ident_enc_find(a->me, e0->key_id) == NULL &&
 	    key_not_loaded(a, e0->key_id))
 		return (hold_msg(a, buf, len, e0, spk));
-	if ((rc = env_open(buf, len, a->conf.max_body, spk, a->me, &e,
+	memset(it, 0, sizeof(*it));
+	if ((rc = env_open(buf, len, a->conf.max_body, spk, a->me, &it->e,
 	    &content, &clen)) != 0) {
 		if (!verdict_permanent(rc)) {
 			*what = "opening";
@@ -492,161 +492,263 @@ receive_msg(struct agentd *a, const uint8_t *buf, size_t len,
 		}
 		return (agentd_refuse(a, buf, len, e0, rc, ferry_strerror(rc)));
 	}
-	if ((rc = referral_wire_to_json_at(content, clen, now, &json, why,
+	if ((rc = referral_wire_to_json_at(content, clen, now, &it->json, why,
 	    sizeof(why), &info)) != 0) {
 		if (!verdict_permanent(rc))
 			*what = "reading the referral";
 		else
 			rc = agentd_refuse(a, buf, len, e0, rc, why);
-		goto done;
+		goto fail;
 	}
 	/* The content key, for our locally sealed copy (ferry show). */
 	if ((key = sodium_malloc(32)) == NULL) {
 		*what = "allocating";
 		rc = FERRY_ENOMEM;
-		goto done;
+		goto fail;
 	}
-	if ((ek = ident_enc_find(a->me, e.key_id)) == NULL ||
-	    crypto_box_seal_open(key, e.wrapped, ENV_WRAPPED_LEN, ek->pk,
+	if ((ek = ident_enc_find(a->me, it->e.key_id)) == NULL ||
+	    crypto_box_seal_open(key, it->e.wrapped, ENV_WRAPPED_LEN, ek->pk,
 	    ek->sk) != 0) {
 		rc = agentd_refuse(a, buf, len, e0, FERRY_EDECRYPT,
 		    "content key unwrap failed");
-		goto done;
+		goto fail;
 	}
-	memset(&in, 0, sizeof(in));
 	*what = "storing";
 	if ((rc = agentd_fault_point("recv-local")) != 0 ||
-	    (rc = agentd_key_seal(a, key, in.sealed_key)) != 0)
-		goto done;
-
-	/*
-	 * One batch, one synced commit: LOG_RECEIVED with the envelope, the
-	 * RECEIPT (naming that entry and a checkpoint covering it) and its
-	 * LOG_RECEIPT, the inbox record with the receipt, and the
-	 * "unspooled" mark; also the marks of earlier spool files written.
-	 */
-	agentd_crash_point("recv-before-commit");
-	if ((rc = log_begin(a->log, &b)) != 0)
-		goto done;
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_RECEIVED;
-	le.time_ms = now;
-	memcpy(le.msg_id, e.id, FERRY_MSGID_LEN);
-	memcpy(le.env_hash, h, 32);
-	agentd_copy_str(le.from, sizeof(le.from), e.from);
-	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
-	le.roster_version = a->roster->version;
-	/* (No inbox record, so no LOG_RECEIVED either: they commit together.) */
-	if ((rc = log_add(b, &le, buf, len, &idx)) != 0 ||
-	    (rc = log_batch_checkpoint(b, &note, &nlen)) != 0)
-		goto abort;
-	memset(&r, 0, sizeof(r));
-	r.type = ENV_RECEIPT;
-	r.version = ENV_VERSION;
-	env_new_id(r.id);
-	agentd_copy_str(r.from, sizeof(r.from), a->me->id);
-	agentd_copy_str(r.to, sizeof(r.to), e.from);
-	r.time = now;
-	memcpy(r.msg_id, e.id, FERRY_MSGID_LEN);
-	memcpy(r.env_hash, h, 32);
-	r.log_index = idx;
-	r.roster_version = a->roster->version;
-	r.blob = note;
-	r.blob_len = nlen;
-	if ((rc = env_encode(&r, a->me->sign_sk, &rbytes, &rlen)) != 0)
-		goto abort;
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_RECEIPT;
-	le.time_ms = now;
-	memcpy(le.msg_id, e.id, FERRY_MSGID_LEN);
-	memcpy(le.env_hash, h, 32);
-	agentd_copy_str(le.from, sizeof(le.from), a->me->id);
-	agentd_copy_str(le.to, sizeof(le.to), e.from);
-	le.ref_index = idx;
-	le.roster_version = a->roster->version;
-	if (rlen <= LOG_AUX_MAX) {
-		le.aux = rbytes;
-		le.aux_len = rlen;
-	}
-	if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0)
-		goto abort;
-	memcpy(in.msg_id, e.id, FERRY_MSGID_LEN);
-	agentd_copy_str(in.from, sizeof(in.from), e.from);
-	memcpy(in.env_hash, h, 32);
-	in.t_received = now;
-	in.log_index = idx;
-	in.has_reply_to = e.has_reply_to;
-	memcpy(in.reply_to, e.reply_to, FERRY_MSGID_LEN);
-	agentd_copy_str(in.case_id, sizeof(in.case_id), info.case_id);
-	agentd_copy_str(in.kind, sizeof(in.kind), info.message_kind ?
+	    (rc = agentd_key_seal(a, key, it->in.sealed_key)) != 0)
+		goto fail;
+	it->buf = buf;
+	it->len = len;
+	memcpy(it->h, h, 32);
+	memcpy(it->in.msg_id, it->e.id, FERRY_MSGID_LEN);
+	agentd_copy_str(it->in.from, sizeof(it->in.from), it->e.from);
+	memcpy(it->in.env_hash, h, 32);
+	it->in.t_received = now;
+	it->in.has_reply_to = it->e.has_reply_to;
+	memcpy(it->in.reply_to, it->e.reply_to, FERRY_MSGID_LEN);
+	agentd_copy_str(it->in.case_id, sizeof(it->in.case_id), info.case_id);
+	agentd_copy_str(it->in.kind, sizeof(it->in.kind), info.message_kind ?
 	    info.message_kind : "");
-	agentd_copy_str(in.response, sizeof(in.response), info.response ?
-	    info.response : "");
-	agentd_copy_str(in.referral_type, sizeof(in.referral_type),
+	agentd_copy_str(it->in.response, sizeof(it->in.response),
+	    info.response ? info.response : "");
+	agentd_copy_str(it->in.referral_type, sizeof(it->in.referral_type),
 	    info.referral_type ? info.referral_type : "");
-	agentd_copy_str(in.urgency, sizeof(in.urgency), info.urgency ?
+	agentd_copy_str(it->in.urgency, sizeof(it->in.urgency), info.urgency ?
 	    info.urgency : "");
-	in.receipt = rbytes;
-	in.receipt_len = rlen;
-	if ((rc = astore_put_in(a->store, b, &in, NULL, 0,
-	    a->conf.spool[0] != '\0')) != 0 ||
-	    (rc = spooled_clear(a, b)) != 0)
-		goto abort;
-	if ((rc = log_commit(b)) != 0)
-		goto done;
-	a->nspooled = 0;
-	a->n_in++;
-	agentd_crash_point("recv-committed");
-	(void)FERRY_FAULT("agent-commit-recv");
-
-	/* The spool inbox, atomically; then the mark can go (its own small
-	 * commit after the RECEIPT: agentd_spooled_flush). */
-	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
-	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, e.from,
-	    (unsigned long long)now, (unsigned long long)idx);
-	*what = "writing the spool inbox file";
-	if ((rc = a->spool_inbox(a, e.id, json, strlen(json), meta,
-	    strlen(meta))) != 0)
-		goto done;	/* no RECEIPT: the redelivery retries the file */
-	if (a->conf.spool[0] != '\0')
-		spooled_add(a, e.id);
-	agentd_crash_point("recv-spooled");
-
-	/* 5. Only now the receipt leaves. */
-	a->n_received++;
-	a->held_wait = 0;
-	alog(ALOG_INFO, "received", "msg=%s from=%s log=%llu kind=%s", hx,
-	    e.from, (unsigned long long)idx, in.kind);
-	(void)agentd_send_frame(a, rbytes, rlen);
-	rc = 0;
-	goto done;
-abort:
-	log_abort(b);
-done:
+	sodium_free(key);
+	free(content);
+	rg->n++;
+	return (1);
+fail:
 	if (key != NULL)
 		sodium_free(key);
 	free(content);
-	free(json);
-	free(note);
-	free(rbytes);
+	free(it->json);
+	it->json = NULL;
 	return (rc);
+}
+
+/*
+ * The group commit of the MSGs prepared in ${rg}, in one batch, one
+ * synced commit: per message LOG_RECEIVED with its envelope; one signed
+ * checkpoint covering them all; per message its RECEIPT (naming its
+ * entry and that checkpoint), LOG_RECEIPT and the inbox record with the
+ * receipt and the "unspooled" mark; the marks of earlier spool files
+ * written.  Then the spool inbox files, and only then the RECEIPTs.  A
+ * local failure before the commit holds every message of the group (no
+ * RECEIPT, no NACK: the relay redelivers them).
+ */
+static void
+rx_flush(struct agentd *a, struct agentd_rx *rg)
+{
+	struct agentd_rx_item *it;
+	struct log_batch *b = NULL;
+	struct log_entry le;
+	struct env r;
+	uint8_t *note = NULL;
+	char hx[33], meta[512];
+	const char *what = "storing";
+	size_t nlen = 0, i;
+	uint64_t now = ferry_now_ms();
+	int rc;
+
+	if (rg->n == 0)
+		return;
+	agentd_crash_point("recv-before-commit");
+	if ((rc = log_begin(a->log, &b)) != 0)
+		goto fail;
+	for (i = 0; i < rg->n; i++) {
+		it = &rg->it[i];
+		memset(&le, 0, sizeof(le));
+		le.kind = LOG_RECEIVED;
+		le.time_ms = now;
+		memcpy(le.msg_id, it->e.id, FERRY_MSGID_LEN);
+		memcpy(le.env_hash, it->h, 32);
+		agentd_copy_str(le.from, sizeof(le.from), it->e.from);
+		agentd_copy_str(le.to, sizeof(le.to), a->me->id);
+		le.roster_version = a->roster->version;
+		if ((rc = log_add(b, &le, it->buf, it->len,
+		    &it->in.log_index)) != 0)
+			goto abort;
+	}
+	/* One signature: a checkpoint covering every LOG_RECEIVED above. */
+	if ((rc = log_batch_checkpoint(b, &note, &nlen)) != 0)
+		goto abort;
+	for (i = 0; i < rg->n; i++) {
+		it = &rg->it[i];
+		memset(&r, 0, sizeof(r));
+		r.type = ENV_RECEIPT;
+		r.version = ENV_VERSION;
+		env_new_id(r.id);
+		agentd_copy_str(r.from, sizeof(r.from), a->me->id);
+		agentd_copy_str(r.to, sizeof(r.to), it->e.from);
+		r.time = now;
+		memcpy(r.msg_id, it->e.id, FERRY_MSGID_LEN);
+		memcpy(r.env_hash, it->h, 32);
+		r.log_index = it->in.log_index;
+		r.roster_version = a->roster->version;
+		r.blob = note;
+		r.blob_len = nlen;
+		if ((rc = env_encode(&r, a->me->sign_sk, &it->in.receipt,
+		    &it->in.receipt_len)) != 0)
+			goto abort;
+		memset(&le, 0, sizeof(le));
+		le.kind = LOG_RECEIPT;
+		le.time_ms = now;
+		memcpy(le.msg_id, it->e.id, FERRY_MSGID_LEN);
+		memcpy(le.env_hash, it->h, 32);
+		agentd_copy_str(le.from, sizeof(le.from), a->me->id);
+		agentd_copy_str(le.to, sizeof(le.to), it->e.from);
+		le.ref_index = it->in.log_index;
+		le.roster_version = a->roster->version;
+		if (it->in.receipt_len <= LOG_AUX_MAX) {
+			le.aux = it->in.receipt;
+			le.aux_len = it->in.receipt_len;
+		}
+		if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0 ||
+		    (rc = astore_put_in(a->store, b, &it->in, NULL, 0,
+		    a->conf.spool[0] != '\0')) != 0)
+			goto abort;
+	}
+	if ((rc = spooled_clear(a, b)) != 0)
+		goto abort;
+	rc = log_commit(b);
+	b = NULL;
+	if (rc != 0)
+		goto fail;
+	a->nspooled = 0;
+	a->n_in += rg->n;
+	agentd_crash_point("recv-committed");
+	(void)FERRY_FAULT("agent-commit-recv");
+
+	/* The spool inbox files, atomically; then the marks can go (their
+	 * own small commit after the RECEIPTs: agentd_spooled_flush). */
+	for (i = 0; i < rg->n; i++) {
+		it = &rg->it[i];
+		agentd_idhex(hx, it->e.id);
+		snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": "
+		    "\"%s\", \"received_ms\": %llu, \"log_index\": %llu}\n",
+		    hx, it->e.from, (unsigned long long)now,
+		    (unsigned long long)it->in.log_index);
+		if ((rc = a->spool_inbox(a, it->e.id, it->json,
+		    strlen(it->json), meta, strlen(meta))) != 0) {
+			/* No RECEIPT: the redelivery retries the file. */
+			alog(ALOG_ERROR, "held", "msg=%s from=%s: writing the "
+			    "spool inbox file: %s; stored, not receipted: the "
+			    "relay's redelivery retries the file", hx,
+			    it->e.from, ferry_strerror(rc));
+			continue;
+		}
+		if (a->conf.spool[0] != '\0')
+			spooled_add(a, it->e.id);
+		agentd_crash_point("recv-spooled");
+
+		/* Only now the receipt leaves. */
+		a->n_received++;
+		a->held_wait = 0;
+		alog(ALOG_INFO, "received", "msg=%s from=%s log=%llu kind=%s",
+		    hx, it->e.from, (unsigned long long)it->in.log_index,
+		    it->in.kind);
+		(void)agentd_send_frame(a, it->in.receipt,
+		    it->in.receipt_len);
+	}
+	goto done;
+abort:
+	log_abort(b);
+fail:
+	for (i = 0; i < rg->n; i++)
+		(void)hold_local(a, &rg->it[i].e, rc, what);
+done:
+	for (i = 0; i < rg->n; i++) {
+		it = &rg->it[i];
+		free(it->json);
+		free(it->in.receipt);
+		sodium_memzero(&it->in, sizeof(it->in));
+	}
+	free(note);
+	rg->n = 0;
+}
+
+/** agentd_rx_flush(a, rg): the group commit of the MSGs of ${rg}. */
+void
+agentd_rx_flush(struct agentd *a, struct agentd_rx *rg)
+{
+
+	rx_flush(a, rg);
+}
+
+/** agentd_rx_has(rg, id): is a MSG ${id} prepared in ${rg}? */
+int
+agentd_rx_has(const struct agentd_rx *rg, const uint8_t id[FERRY_MSGID_LEN])
+{
+	size_t i;
+
+	for (i = 0; i < rg->n; i++)
+		if (memcmp(rg->it[i].e.id, id, FERRY_MSGID_LEN) == 0)
+			return (1);
+	return (0);
+}
+
+/** agentd_rx_add(a, rg, buf, len, e0): a MSG into the group ${rg}. */
+/*
+ * MSG ${e0} into the receive group ${rg} (flushed first when full, or
+ * when it already holds the same id: the second copy then meets the
+ * first in the store).  A local or temporary failure is held, never
+ * NACKed (docs/agent.md, "Refused messages").  ${buf} must stay valid
+ * until ${rg} is flushed.
+ */
+int
+agentd_rx_add(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
+    size_t len, const struct env *e0)
+{
+	const char *what = "receiving";
+	int rc;
+
+	if (rg->n == AGENTD_RX_MAX || agentd_rx_has(rg, e0->id))
+		rx_flush(a, rg);
+	if ((rc = rx_prepare(a, rg, buf, len, e0, &what)) < 0)
+		return (hold_local(a, e0, rc, what));
+	return (0);
 }
 
 /** agentd_handle_msg(a, buf, len, e0): a MSG from the relay. */
 /*
- * MSG ${e0}: receive it (receive_msg); a local or temporary failure is
- * held, never NACKed (docs/agent.md, "Refused messages").
+ * MSG ${e0} alone: a group of one (agentd_rx_add, then its commit).
  */
 int
 agentd_handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e0)
 {
-	const char *what = "receiving";
+	struct agentd_rx *rg;
 	int rc;
 
-	if ((rc = receive_msg(a, buf, len, e0, &what)) < 0)
-		return (hold_local(a, e0, rc, what));
-	return (0);
+	if ((rg = malloc(sizeof(*rg))) == NULL)
+		return (hold_local(a, e0, FERRY_ENOMEM, "allocating"));
+	rg->n = 0;
+	rc = agentd_rx_add(a, rg, buf, len, e0);
+	rx_flush(a, rg);
+	free(rg);
+	return (rc);
 }
 
 /** agentd_refuse_toobig(a, buf, len, e): NACK a MSG over max_body. */

@@ -121,6 +121,37 @@ struct agentd_grp {
 /** agentd_grp_flush(a, g): record the relay replies of group ${g}. */
 void agentd_grp_flush(struct agentd *a, struct agentd_grp *g);
 
+/* ---- agentd_in.c ---- */
+
+/*
+ * MSGs read together are received in one group commit (agentd_receive_many):
+ * each is checked, opened and its referral read into an item here; then
+ * one batch, one synced commit, one signed checkpoint for all; then the
+ * spool files, then the RECEIPTs (agentd_in.c, rx_flush).
+ */
+#define AGENTD_RX_MAX 64
+
+struct agentd_rx_item {
+	const uint8_t *buf;		/* the MSG envelope (the caller's) */
+	size_t len;
+	struct env e;			/* opened */
+	uint8_t h[32];			/* its envelope hash */
+	char *json;			/* the referral document (malloc'd) */
+	struct astore_in in;		/* its inbox record, filled in */
+};
+
+struct agentd_rx {
+	struct agentd_rx_item it[AGENTD_RX_MAX];
+	size_t n;
+};
+
+/** agentd_rx_add(a, rg, buf, len, e0): MSG ${e0} into group ${rg}. */
+int agentd_rx_add(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
+    size_t len, const struct env *e0);
+
+/** agentd_rx_flush(a, rg): the group commit of the MSGs of ${rg}. */
+void agentd_rx_flush(struct agentd *a, struct agentd_rx *rg);
+
 /** agentd_handle_accepted(a, buf, len, e): an ACCEPTED. */
 int agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e);

@@ -48,6 +48,7 @@ struct log {
 	char *xname[LOG_DBS_MAX];
 	size_t nx;
 	uint64_t grows;			/* map growths since open */
+	uint64_t commits;		/* synced commits since open */
 	char origin[LOG_ORIGIN_MAX + 1];
 	uint8_t pk[32];
 	uint8_t *sk;		/* sodium_malloc'd; NULL when read-only */
@@ -661,6 +662,14 @@ log_dbi(struct log *l, const char *name, MDB_dbi *dbi)
 	return (FERRY_ENOENT);
 }
 
+/** log_commits(l): synced commits of batches since open. */
+uint64_t
+log_commits(const struct log *l)
+{
+
+	return (l->commits);
+}
+
 /** log_map_grows(l): map growths since open. */
 uint64_t
 log_map_grows(const struct log *l)
@@ -1234,6 +1243,7 @@ log_commit(struct log_batch *b)
 		goto fail;
 	}
 	l->size = b->size;
+	l->commits++;
 	if (archived) {
 		l->last_archive_ms = now;
 		l->last_archive_size = b->size;

@@ -253,6 +253,13 @@ void log_read_end(MDB_txn *txn);
  * was opened; for the caller's log lines and tests.
  */
 uint64_t log_map_grows(const struct log *l);
+
+/**
+ * log_commits(l): how many batches ${l} committed (each one synced LMDB
+ * commit) since it was opened; what group-commit tests and the daemons'
+ * status count (a batch with nothing to write commits nothing).
+ */
+uint64_t log_commits(const struct log *l);
 void log_abort(struct log_batch *b);
 
 /**

@@ -20,6 +20,7 @@
 #include "../lib/troster.h"
 #include "agentd.h"
 #include "envelope.h"
+#include "note.h"
 #include "pending.h"
 #include "referral.h"
 #include "roster.h"
@@ -1139,6 +1140,116 @@ TEST(replies_group_commit)
 	CHECK(A.grp == NULL);
 }
 
+/*
+ * Group commit on receive: MSGs read together are received in ONE synced
+ * commit (counted by log_commits, not by log entries), every one gets its
+ * own RECEIPT naming its own entry, all carrying one checkpoint that
+ * covers every entry; a receipt leaves only after the commit; the same
+ * frames again commit nothing and get the very same receipts; the same
+ * id twice in one read is one message; a bad MSG among them is refused
+ * without holding back the others.
+ */
+TEST(recv_group_commit)
+{
+	struct note_checkpoint cp;
+	struct astore_in in;
+	struct env e, e0;
+	char *json, err[AGENTD_ERR_MAX];
+	const uint8_t *bufs[6];
+	uint8_t *m[4], id[4][16], *rc0[3], *bad;
+	size_t len, lens[6], ml[4], rl0[3], i, j;
+	uint64_t c0, logn;
+
+	memset(&e0, 0, sizeof(e0));
+	CHECK((json = doc(&len)) != NULL);
+	cap_clear(&capA);
+	for (i = 0; i < 4; i++) {
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
+		    id[i], err, sizeof(err)), 0);
+		CHECK(capA.n == 1);
+		m[i] = capA.buf[0];
+		ml[i] = capA.len[0];
+		capA.n = 0;
+	}
+	free(json);
+	/* A forged copy of a fifth: m[0] with a byte of its signature
+	 * flipped, under another id would not decode; flip its last byte. */
+	CHECK((bad = malloc(ml[3])) != NULL);
+	memcpy(bad, m[3], ml[3]);
+	bad[ml[3] - 1] ^= 1;
+	cap_clear(&capB);
+	c0 = log_commits(B.log);
+	logn = log_size(B.log);
+	for (i = 0; i < 3; i++) {
+		bufs[i] = m[i];
+		lens[i] = ml[i];
+	}
+	bufs[3] = bad;
+	lens[3] = ml[3];
+	CHECK_EQ(agentd_receive_many(&B, bufs, lens, 4), 0);
+	/* One commit for the three (RECEIVED + RECEIPT each); the forged
+	 * one refused (NACK) with its LOG_REFUSED entry, its own commit. */
+	CHECK_EQ(log_commits(B.log), c0 + 2);
+	CHECK_EQ(log_size(B.log), logn + 7);
+	CHECK_EQ(B.n_received, 3);
+	CHECK_EQ(capB.n, 4);
+	for (i = 0, j = 0; i < capB.n; i++) {
+		CHECK_EQ(env_decode(capB.buf[i], capB.len[i], 0, &e), 0);
+		if (e.type == ENV_NACK)
+			continue;
+		CHECK_EQ(e.type, ENV_RECEIPT);
+		CHECK_EQ(env_verify(&e, bravo->sign_pk), 0);
+		CHECK(j < 3 && memcmp(e.msg_id, id[j], 16) == 0);
+		CHECK_EQ(astore_get_in(B.store, id[j], &in), 0);
+		CHECK_EQ(e.log_index, in.log_index);
+		astore_in_clear(&in);
+		/* One checkpoint for all, covering every entry. */
+		CHECK(e.blob_len > 0);
+		CHECK_EQ(note_parse_checkpoint(e.blob, e.blob_len, &cp), 0);
+		CHECK(cp.size > e.log_index);
+		if (j == 0)
+			e0 = e;
+		else
+			CHECK(e.blob_len == e0.blob_len &&
+			    memcmp(e.blob, e0.blob, e.blob_len) == 0);
+		CHECK(cp.size >= logn + 3);
+		rc0[j] = capB.buf[i];
+		rl0[j] = capB.len[i];
+		capB.buf[i] = NULL;
+		j++;
+	}
+	CHECK_EQ(j, 3);
+	cap_clear(&capB);
+	/* The same three again: nothing committed, the same receipts. */
+	CHECK_EQ(agentd_receive_many(&B, bufs, lens, 3), 0);
+	CHECK_EQ(log_commits(B.log), c0 + 2);
+	CHECK_EQ(capB.n, 3);
+	for (i = 0; i < 3 && i < capB.n; i++)
+		CHECK(capB.len[i] == rl0[i] &&
+		    memcmp(capB.buf[i], rc0[i], rl0[i]) == 0);
+	CHECK_EQ(B.n_duplicates, 3);
+	cap_clear(&capB);
+	/* The same new id twice in one read: received once, the second
+	 * copy answered with the first one's receipt. */
+	bufs[0] = m[3];
+	lens[0] = ml[3];
+	bufs[1] = m[3];
+	lens[1] = ml[3];
+	CHECK_EQ(agentd_receive_many(&B, bufs, lens, 2), 0);
+	CHECK_EQ(log_commits(B.log), c0 + 3);
+	CHECK_EQ(B.n_received, 4);
+	CHECK_EQ(capB.n, 2);
+	if (capB.n == 2)
+		CHECK(capB.len[0] == capB.len[1] &&
+		    memcmp(capB.buf[0], capB.buf[1], capB.len[0]) == 0);
+	cap_clear(&capB);
+	for (i = 0; i < 3; i++)
+		free(rc0[i]);
+	for (i = 0; i < 4; i++)
+		free(m[i]);
+	free(bad);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -1377,6 +1488,7 @@ main(void)
 	RUN(envelope_stored_once);
 	RUN(ctl_group_commit);
 	RUN(replies_group_commit);
+	RUN(recv_group_commit);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(unknown_key_not_held_forever);
