@@ -53,6 +53,7 @@ static const struct {
 	E(FERRY_EMSGTYPE, "unknown message type"),
 	E(FERRY_EBADVALUE, "field value out of range"),
 	E(FERRY_EMALFORMED, "malformed msgpack"),
+	E(FERRY_ENOUNIT, "a duration needs a unit (ms, s, m, h or d)"),
 	E(FERRY_EBADSIG, "signature does not verify"),
 	E(FERRY_EDECRYPT, "decryption failed (wrong key or tampered ciphertext)"),
 	E(FERRY_EWRONGKEY, "sealed to an encryption key this agency does not hold"),
@@ -493,7 +494,7 @@ ferry_parse_size(const char *s, uint64_t *out)
 }
 
 int
-ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out)
+ferry_parse_duration(const char *s, uint64_t *out)
 {
 	const char *rest;
 	uint64_t v, m;
@@ -501,8 +502,8 @@ ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out)
 	if (parse_lead(s, &v, &rest) != 0)
 		return (FERRY_EBADVALUE);
 	if (strcmp(rest, "") == 0)
-		m = bare;
-	else if (strcmp(rest, "ms") == 0)
+		return (FERRY_ENOUNIT);
+	if (strcmp(rest, "ms") == 0)
 		m = 1;
 	else if (strcmp(rest, "s") == 0)
 		m = 1000;
@@ -513,8 +514,6 @@ ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out)
 	else if (strcmp(rest, "d") == 0)
 		m = 24ULL * 3600 * 1000;
 	else
-		return (FERRY_EBADVALUE);
-	if (m == 0)
 		return (FERRY_EBADVALUE);
 	return (mul_into(v, m, out));
 }
@@ -567,12 +566,24 @@ ferry_conf_set(const struct ferry_conf_key *keys, void *base,
 		return (ferry_parse_u64(value, u));
 	case FERRY_CONF_SIZE:
 		return (ferry_parse_size(value, u));
-	case FERRY_CONF_MS:
-		return (ferry_parse_duration(value, 1, u));
-	case FERRY_CONF_SEC:
-		return (ferry_parse_duration(value, 1000, u));
+	case FERRY_CONF_DURATION:
+		return (ferry_parse_duration(value, u));
 	}
 	return (FERRY_EINVAL);
+}
+
+void
+ferry_conf_why(char *out, size_t n, const char *key, const char *value,
+    int rc)
+{
+
+	if (rc == FERRY_ENOENT)
+		snprintf(out, n, "unknown key \"%s\"", key);
+	else if (rc == FERRY_ENOUNIT)
+		snprintf(out, n, "%s = %s: %s, e.g. %ss", key, value,
+		    ferry_strerror(rc), value);
+	else
+		snprintf(out, n, "bad value for key \"%s\"", key);
 }
 
 #ifdef FERRY_FAULTS

@@ -46,6 +46,7 @@ enum ferry_err {
 	FERRY_EMSGTYPE = -30,	/* unknown message type */
 	FERRY_EBADVALUE = -31,	/* field out of range (length, id, enum) */
 	FERRY_EMALFORMED = -32,	/* not msgpack at all / reserved byte */
+	FERRY_ENOUNIT = -33,	/* a duration without its unit (configuration) */
 	/* 40..59: cryptography */
 	FERRY_EBADSIG = -40,	/* signature does not verify */
 	FERRY_EDECRYPT = -41,	/* content key unwrap or AEAD open failed */
@@ -198,12 +199,13 @@ int ferry_parse_u64(const char *s, uint64_t *out);
 int ferry_parse_size(const char *s, uint64_t *out);
 
 /**
- * ferry_parse_duration(s, bare, out): a duration "250ms", "30s", "10m",
- * "2h" or "5d" into *${out} milliseconds; a bare number counts ${bare}
- * milliseconds a unit (1 for the agent, 1000 for the relay).  0, or
- * FERRY_EBADVALUE for another suffix or a product over UINT64_MAX.
+ * ferry_parse_duration(s, out): a duration "250ms", "30s", "10m", "2h" or
+ * "5d" into *${out} milliseconds; the one rule of every program's
+ * configuration and flags.  0; FERRY_ENOUNIT for a bare number (the unit
+ * is required: it once meant milliseconds to the agent and seconds to the
+ * relay); FERRY_EBADVALUE for another suffix or a product over UINT64_MAX.
  */
-int ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out);
+int ferry_parse_duration(const char *s, uint64_t *out);
 
 /** ferry_parse_log_level(s): "error" 0, "warn" 1, "info" 2, "debug" 3, else FERRY_EBADVALUE. */
 int ferry_parse_log_level(const char *s);
@@ -214,8 +216,7 @@ enum {
 	FERRY_CONF_STR1,	/* char[cap], not empty */
 	FERRY_CONF_U64,		/* uint64_t, ferry_parse_u64 */
 	FERRY_CONF_SIZE,	/* uint64_t, ferry_parse_size */
-	FERRY_CONF_MS,		/* uint64_t, ferry_parse_duration, bare = ms */
-	FERRY_CONF_SEC,		/* uint64_t, ferry_parse_duration, bare = s */
+	FERRY_CONF_DURATION,	/* uint64_t ms, ferry_parse_duration */
 	FERRY_CONF_LEVEL	/* int, ferry_parse_log_level */
 };
 
@@ -259,5 +260,14 @@ int ferry_fault(const char *point);
 
 int ferry_conf_set(const struct ferry_conf_key *keys, void *base,
     const char *key, const char *value);
+
+/**
+ * ferry_conf_why(out, n, key, value, rc): what is wrong with "${key} =
+ * ${value}", which ferry_conf_set refused with ${rc}, as one line for a
+ * person: 'unknown key "K"', 'bad value for key "K"', or 'K = 30: a
+ * duration needs a unit (ms, s, m, h or d), e.g. 30s'.
+ */
+void ferry_conf_why(char *out, size_t n, const char *key, const char *value,
+    int rc);
 
 #endif

@@ -85,7 +85,7 @@ static int
 parse_args(struct config *c, int argc, char **argv)
 {
 	const char *cfg = NULL;
-	int ch;
+	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, OPTS, longopts, NULL)) != -1) {
 		if (ch == 'c')
@@ -103,7 +103,11 @@ parse_args(struct config *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, OPTS, longopts, NULL)) != -1) {
 		if (ch == 'c')
 			continue;
-		if (config_set(c, optkey(ch), optarg) != 0)
+		if ((rc = config_set(c, optkey(ch), optarg)) == FERRY_ENOUNIT)
+			return (cli_usage("--%s %s: %s, e.g. %ss",
+			    cli_longopt_name(longopts, ch), optarg,
+			    ferry_strerror(rc), optarg));
+		if (rc != 0)
 			return (cli_usage("bad value for --%s: '%s'",
 			    cli_longopt_name(longopts, ch), optarg));
 	}

@@ -83,7 +83,7 @@ void config_defaults(struct config *c);
  */
 int config_load(struct config *c, const char *path);
 
-/** config_set(c, key, value): set one key (as in the file); 0, -1 bad value, -2 unknown key. */
+/** config_set(c, key, value): set one key (as in the file); 0 or ferry_conf_set's error (ferry_conf_why says it). */
 int config_set(struct config *c, const char *key, const char *value);
 
 /**
