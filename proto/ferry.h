@@ -32,6 +32,7 @@ enum ferry_err {
 	FERRY_EBADKEYFILE = -12,	/* key file malformed */
 	FERRY_EACCES = -13,	/* permission denied (file or folder) */
 	FERRY_ENOPASSPHRASE = -14,	/* sealed key file, no passphrase given */
+	FERRY_ENOUNIT = -15,	/* a configured duration without its unit */
 	/* 20..39: decoding untrusted bytes */
 	FERRY_ETRUNCATED = -20,	/* input ends inside a value */
 	FERRY_ETRAILING = -21,	/* bytes after the value */
@@ -46,7 +47,6 @@ enum ferry_err {
 	FERRY_EMSGTYPE = -30,	/* unknown message type */
 	FERRY_EBADVALUE = -31,	/* field out of range (length, id, enum) */
 	FERRY_EMALFORMED = -32,	/* not msgpack at all / reserved byte */
-	FERRY_ENOUNIT = -33,	/* a duration without its unit (configuration) */
 	/* 40..59: cryptography */
 	FERRY_EBADSIG = -40,	/* signature does not verify */
 	FERRY_EDECRYPT = -41,	/* content key unwrap or AEAD open failed */
