@@ -85,6 +85,7 @@ static const struct {
 	E(FERRY_EUNAUTH, "connection not authenticated"),
 	E(FERRY_EREFUSED, "transport key refused by the relay"),
 	E(FERRY_ETIMEOUT, "timed out"),
+	E(FERRY_EPURGED, "purged from the relay's queue: its recipient was revoked"),
 	E(FERRY_ENOTHELD, "the relay holds no record of this message"),
 	E(FERRY_EJSON, "not valid JSON"),
 	E(FERRY_ESCHEMA, "referral does not satisfy the schema"),
