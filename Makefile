@@ -6,11 +6,15 @@
 #   make bench      build optimised, print figures beside the machine's limits
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make model      check the spin model of the delivery protocol (tests/model)
-#   make install    install the programs and man pages under $(DESTDIR)$(PREFIX)
+#   make install    install the programs, man pages, example configurations
+#                   and systemd units under $(DESTDIR)$(PREFIX); the example
+#                   configurations also into $(SYSCONFDIR)/ferry, never
+#                   over a file already there
 #
 # Quiet unless V=1.  Warnings are errors when WERROR=1 (CI and make test).
 
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 DESTDIR ?=
 CC ?= cc
 SAN ?= 0
@@ -183,6 +187,16 @@ fuzz: deps $(FUZZERS)
 model: deps
 	$(Q)tests/model/run.sh $(MODEL_FLAGS)
 
+# The units go to $(PREFIX)/lib/systemd/system (systemd reads /usr/lib and
+# /usr/local/lib alike), their ExecStart= naming $(PREFIX)/bin; local
+# changes belong in /etc/systemd/system (systemctl edit), which a later
+# install leaves alone.  The configurations are copied to
+# $(SYSCONFDIR)/ferry only where no file of that name exists: an edited
+# configuration is never replaced (the pristine copies stay in
+# $(PREFIX)/share/doc/ferry/examples).
+SD_UNITS := ferry-relay.service ferry-agent.service \
+	ferry-relay-metrics.service ferry-relay-metrics.timer
+EXAMPLE_CONFS := agent.conf relay.conf
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
@@ -191,6 +205,26 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 docs/man/ferry-agent.8 docs/man/ferry-relay.8 \
 		$(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/ferry/examples
+	install -m 0644 $(addprefix docs/examples/,$(EXAMPLE_CONFS) $(SD_UNITS)) \
+		$(DESTDIR)$(PREFIX)/share/doc/ferry/examples/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for u in $(SD_UNITS); do \
+		sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' \
+			-e 's|/etc/ferry/|$(SYSCONFDIR)/ferry/|g' docs/examples/$$u \
+			>$(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.tmp && \
+		mv $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.tmp \
+			$(DESTDIR)$(PREFIX)/lib/systemd/system/$$u || exit 1; \
+	done
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/ferry
+	for f in $(EXAMPLE_CONFS); do \
+		if [ -e $(DESTDIR)$(SYSCONFDIR)/ferry/$$f ]; then \
+			echo "make install: $(SYSCONFDIR)/ferry/$$f exists, left as it is (the example is in $(PREFIX)/share/doc/ferry/examples/$$f)"; \
+		else \
+			install -m 0644 docs/examples/$$f $(DESTDIR)$(SYSCONFDIR)/ferry/$$f || exit 1; \
+		fi; \
+	done
 
 clean:
 	rm -rf build

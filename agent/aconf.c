@@ -41,7 +41,7 @@ _Static_assert(ALOG_ERROR == 0 && ALOG_WARN == 1 && ALOG_INFO == 2 &&
 	{ name, type, offsetof(struct aconf, field), \
 	    sizeof(((struct aconf *)0)->field) }
 
-/* The keys of [agent]; a bare duration counts milliseconds. */
+/* The keys of [agent]; a duration needs its unit (ferry_parse_duration). */
 static const struct ferry_conf_key keys[] = {
 	K("data", FERRY_CONF_STR, data),
 	K("key", FERRY_CONF_STR, key),
@@ -53,17 +53,17 @@ static const struct ferry_conf_key keys[] = {
 	K("log_level", FERRY_CONF_LEVEL, log_level),
 	K("credit", FERRY_CONF_U64, credit),
 	K("max_body", FERRY_CONF_U64, max_body),
-	K("heartbeat", FERRY_CONF_MS, heartbeat_ms),
-	K("reconnect", FERRY_CONF_MS, reconnect_ms),
-	K("reconnect_max", FERRY_CONF_MS, reconnect_max_ms),
-	K("refused_backoff", FERRY_CONF_MS, refused_backoff_ms),
-	K("retry", FERRY_CONF_MS, retry_ms),
-	K("retry_max", FERRY_CONF_MS, retry_max_ms),
-	K("reask", FERRY_CONF_MS, reask_ms),
-	K("reask_max", FERRY_CONF_MS, reask_max_ms),
-	K("spool_interval", FERRY_CONF_MS, spool_ms),
-	K("metrics_interval", FERRY_CONF_MS, metrics_ms),
-	K("linger", FERRY_CONF_MS, linger_ms),
+	K("heartbeat", FERRY_CONF_DURATION, heartbeat_ms),
+	K("reconnect", FERRY_CONF_DURATION, reconnect_ms),
+	K("reconnect_max", FERRY_CONF_DURATION, reconnect_max_ms),
+	K("refused_backoff", FERRY_CONF_DURATION, refused_backoff_ms),
+	K("retry", FERRY_CONF_DURATION, retry_ms),
+	K("retry_max", FERRY_CONF_DURATION, retry_max_ms),
+	K("reask", FERRY_CONF_DURATION, reask_ms),
+	K("reask_max", FERRY_CONF_DURATION, reask_max_ms),
+	K("spool_interval", FERRY_CONF_DURATION, spool_ms),
+	K("metrics_interval", FERRY_CONF_DURATION, metrics_ms),
+	K("linger", FERRY_CONF_DURATION, linger_ms),
 	K("retention", FERRY_CONF_STR, retention),
 	{ NULL, 0, 0, 0 }
 };
@@ -71,11 +71,8 @@ static const struct ferry_conf_key keys[] = {
 int
 aconf_set(struct aconf *c, const char *key, const char *v)
 {
-	int rc;
 
-	if ((rc = ferry_conf_set(keys, c, key, v)) == FERRY_ENOENT)
-		return (-2);
-	return (rc != 0 ? -1 : 0);
+	return (ferry_conf_set(keys, c, key, v));
 }
 
 struct load_ctx {
@@ -88,6 +85,7 @@ static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct load_ctx *lc = user;
+	char why[256];
 	int rc;
 
 	if (strcmp(section, "agent") != 0) {
@@ -97,8 +95,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return (1);
 	}
 	if ((rc = aconf_set(lc->c, name, value)) != 0) {
-		fprintf(stderr, "ferry-agent: %s: %s key \"%s\"\n", lc->path,
-		    rc == -2 ? "unknown" : "bad value for", name);
+		ferry_conf_why(why, sizeof(why), name, value, rc);
+		fprintf(stderr, "ferry-agent: %s: %s\n", lc->path, why);
 		lc->bad = 1;
 	}
 	return (1);

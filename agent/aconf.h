@@ -65,7 +65,7 @@ void aconf_defaults(struct aconf *c);
  */
 int aconf_load(struct aconf *c, const char *path);
 
-/** aconf_set(c, key, value): set one key as in the file; 0, -1 bad value, -2 unknown key. */
+/** aconf_set(c, key, value): set one key as in the file; 0 or ferry_conf_set's error (ferry_conf_why says it). */
 int aconf_set(struct aconf *c, const char *key, const char *value);
 
 /**

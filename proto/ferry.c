@@ -40,6 +40,7 @@ static const struct {
 	E(FERRY_EBADKEYFILE, "key file is malformed"),
 	E(FERRY_EACCES, "permission denied"),
 	E(FERRY_ENOPASSPHRASE, "key file is sealed with a passphrase, and none was given"),
+	E(FERRY_ENOUNIT, "a duration needs a unit (ms, s, m, h or d)"),
 	E(FERRY_ETRUNCATED, "truncated input"),
 	E(FERRY_ETRAILING, "trailing bytes after the message"),
 	E(FERRY_EDUPKEY, "duplicate map key"),
@@ -84,6 +85,7 @@ static const struct {
 	E(FERRY_EUNAUTH, "connection not authenticated"),
 	E(FERRY_EREFUSED, "transport key refused by the relay"),
 	E(FERRY_ETIMEOUT, "timed out"),
+	E(FERRY_EPURGED, "purged from the relay's queue: its recipient was revoked"),
 	E(FERRY_ENOTHELD, "the relay holds no record of this message"),
 	E(FERRY_EJSON, "not valid JSON"),
 	E(FERRY_ESCHEMA, "referral does not satisfy the schema"),
@@ -651,7 +653,7 @@ ferry_parse_size(const char *s, uint64_t *out)
 }
 
 int
-ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out)
+ferry_parse_duration(const char *s, uint64_t *out)
 {
 	const char *rest;
 	uint64_t v, m;
@@ -659,8 +661,8 @@ ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out)
 	if (parse_lead(s, &v, &rest) != 0)
 		return (FERRY_EBADVALUE);
 	if (strcmp(rest, "") == 0)
-		m = bare;
-	else if (strcmp(rest, "ms") == 0)
+		return (FERRY_ENOUNIT);
+	if (strcmp(rest, "ms") == 0)
 		m = 1;
 	else if (strcmp(rest, "s") == 0)
 		m = 1000;
@@ -671,8 +673,6 @@ ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out)
 	else if (strcmp(rest, "d") == 0)
 		m = 24ULL * 3600 * 1000;
 	else
-		return (FERRY_EBADVALUE);
-	if (m == 0)
 		return (FERRY_EBADVALUE);
 	return (mul_into(v, m, out));
 }
@@ -725,12 +725,24 @@ ferry_conf_set(const struct ferry_conf_key *keys, void *base,
 		return (ferry_parse_u64(value, u));
 	case FERRY_CONF_SIZE:
 		return (ferry_parse_size(value, u));
-	case FERRY_CONF_MS:
-		return (ferry_parse_duration(value, 1, u));
-	case FERRY_CONF_SEC:
-		return (ferry_parse_duration(value, 1000, u));
+	case FERRY_CONF_DURATION:
+		return (ferry_parse_duration(value, u));
 	}
 	return (FERRY_EINVAL);
+}
+
+void
+ferry_conf_why(char *out, size_t n, const char *key, const char *value,
+    int rc)
+{
+
+	if (rc == FERRY_ENOENT)
+		snprintf(out, n, "unknown key \"%s\"", key);
+	else if (rc == FERRY_ENOUNIT)
+		snprintf(out, n, "%s = %s: %s, e.g. %ss", key, value,
+		    ferry_strerror(rc), value);
+	else
+		snprintf(out, n, "bad value for key \"%s\"", key);
 }
 
 #ifdef FERRY_FAULTS

@@ -32,6 +32,7 @@ enum ferry_err {
 	FERRY_EBADKEYFILE = -12,	/* key file malformed */
 	FERRY_EACCES = -13,	/* permission denied (file or folder) */
 	FERRY_ENOPASSPHRASE = -14,	/* sealed key file, no passphrase given */
+	FERRY_ENOUNIT = -15,	/* a configured duration without its unit */
 	/* 20..39: decoding untrusted bytes */
 	FERRY_ETRUNCATED = -20,	/* input ends inside a value */
 	FERRY_ETRAILING = -21,	/* bytes after the value */
@@ -82,6 +83,7 @@ enum ferry_err {
 	FERRY_EREFUSED = -107,	/* transport key refused at the handshake */
 	FERRY_ETIMEOUT = -108,	/* no answer in time */
 	FERRY_ENOTHELD = -109,	/* the relay holds no record of the message */
+	FERRY_EPURGED = -110,	/* purged by the relay's operator: recipient revoked */
 	/* 120..139: referral documents (agent) */
 	FERRY_EJSON = -120,	/* not valid JSON */
 	FERRY_ESCHEMA = -121,	/* JSON does not satisfy the referral schema */
@@ -231,12 +233,13 @@ int ferry_parse_u64(const char *s, uint64_t *out);
 int ferry_parse_size(const char *s, uint64_t *out);
 
 /**
- * ferry_parse_duration(s, bare, out): a duration "250ms", "30s", "10m",
- * "2h" or "5d" into *${out} milliseconds; a bare number counts ${bare}
- * milliseconds a unit (1 for the agent, 1000 for the relay).  0, or
- * FERRY_EBADVALUE for another suffix or a product over UINT64_MAX.
+ * ferry_parse_duration(s, out): a duration "250ms", "30s", "10m", "2h" or
+ * "5d" into *${out} milliseconds; the one rule of every program's
+ * configuration and flags.  0; FERRY_ENOUNIT for a bare number (the unit
+ * is required: it once meant milliseconds to the agent and seconds to the
+ * relay); FERRY_EBADVALUE for another suffix or a product over UINT64_MAX.
  */
-int ferry_parse_duration(const char *s, uint64_t bare, uint64_t *out);
+int ferry_parse_duration(const char *s, uint64_t *out);
 
 /** ferry_parse_log_level(s): "error" 0, "warn" 1, "info" 2, "debug" 3, else FERRY_EBADVALUE. */
 int ferry_parse_log_level(const char *s);
@@ -247,8 +250,7 @@ enum {
 	FERRY_CONF_STR1,	/* char[cap], not empty */
 	FERRY_CONF_U64,		/* uint64_t, ferry_parse_u64 */
 	FERRY_CONF_SIZE,	/* uint64_t, ferry_parse_size */
-	FERRY_CONF_MS,		/* uint64_t, ferry_parse_duration, bare = ms */
-	FERRY_CONF_SEC,		/* uint64_t, ferry_parse_duration, bare = s */
+	FERRY_CONF_DURATION,	/* uint64_t ms, ferry_parse_duration */
 	FERRY_CONF_LEVEL	/* int, ferry_parse_log_level */
 };
 
@@ -292,5 +294,14 @@ int ferry_fault(const char *point);
 
 int ferry_conf_set(const struct ferry_conf_key *keys, void *base,
     const char *key, const char *value);
+
+/**
+ * ferry_conf_why(out, n, key, value, rc): what is wrong with "${key} =
+ * ${value}", which ferry_conf_set refused with ${rc}, as one line for a
+ * person: 'unknown key "K"', 'bad value for key "K"', or 'K = 30: a
+ * duration needs a unit (ms, s, m, h or d), e.g. 30s'.
+ */
+void ferry_conf_why(char *out, size_t n, const char *key, const char *value,
+    int rc);
 
 #endif

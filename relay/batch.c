@@ -633,9 +633,14 @@ batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
 	}
 }
 
-/* The NACK envelope that finishes an expired message. */
+/*
+ * The NACK envelope of ${code} (FERRY_EEXPIREDMSG, or FERRY_EPURGED with
+ * the operator's reason ${why}) that finishes a queued message, and its
+ * EXPIRED log entry with that code.
+ */
 static int
-expire_item(struct relay *r, const struct queue_msg *qm)
+expire_item(struct relay *r, const struct queue_msg *qm, int code,
+    const char *why)
 {
 	struct item *it;
 	struct peer *sp;
@@ -643,10 +648,11 @@ expire_item(struct relay *r, const struct queue_msg *qm)
 	if ((it = item_new(r)) == NULL)
 		return (-1);
 	it->kind = IT_EXPIRE;
+	it->code = code;
 	it->qm = *qm;
 	it->qm.env = NULL;
 	if (peer_make_nack(r, qm->from, qm->msg_id, qm->env_hash,
-	    FERRY_EEXPIREDMSG, NULL, &it->final, &it->flen) != 0) {
+	    code, why, &it->final, &it->flen) != 0) {
 		r->nitems--;
 		return (-1);
 	}
@@ -654,7 +660,7 @@ expire_item(struct relay *r, const struct queue_msg *qm)
 	it->notify = !(sp != NULL && sp->routed);
 	rutil_le_set(&it->le[0], LOG_EXPIRED, qm->msg_id, qm->env_hash,
 	    qm->from, qm->to, r->roster->version);
-	it->le[0].code = FERRY_EEXPIREDMSG;
+	it->le[0].code = code;
 	it->nle = 1;
 	return (0);
 }
@@ -687,9 +693,53 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 		return (0);
 	if (batch_has(sc->r, NULL, qm->msg_id) != NULL)
 		return (0);	/* answered in this very batch */
-	if (expire_item(sc->r, qm) != 0)
+	if (expire_item(sc->r, qm, FERRY_EEXPIREDMSG, NULL) != 0)
 		return (1);
 	return (++sc->n >= SWEEP_MAX);
+}
+
+struct purge_ctx {
+	struct relay *r;
+	const char *to, *why;
+	size_t n;
+	int failed;
+};
+
+static int
+purge_one(void *ctx, const struct queue_msg *qm)
+{
+	struct purge_ctx *pc = ctx;
+
+	if (strcmp(qm->to, pc->to) != 0)
+		return (0);
+	if (batch_has(pc->r, NULL, qm->msg_id) != NULL)
+		return (0);	/* finished in this very batch */
+	if (expire_item(pc->r, qm, FERRY_EPURGED, pc->why) != 0) {
+		pc->failed = 1;
+		return (1);
+	}
+	return (++pc->n >= SWEEP_MAX);
+}
+
+/**
+ * batch_purge(r, to, why, n): add to the batch the purge of each message
+ * queued for ${to} (at most SWEEP_MAX a turn): an EXPIRED entry of code
+ * FERRY_EPURGED and a NACK of it, with ${why}, to the sender, committed
+ * and answered with the batch.  *${n}: how many.  1 if the bound was
+ * reached (more may be queued), 0 if none is left after this batch, -1
+ * if out of memory.
+ */
+int
+batch_purge(struct relay *r, const char *to, const char *why, size_t *n)
+{
+	struct purge_ctx pc = { r, to, why, 0, 0 };
+	int rc;
+
+	rc = queue_foreach(r->q, purge_one, &pc);
+	*n = pc.n;
+	if (pc.failed || rc < 0)
+		return (-1);
+	return (pc.n >= SWEEP_MAX);
 }
 
 /* A finished record, oldest first: forget it once past retention. */
@@ -895,11 +945,14 @@ batch_answer(struct relay *r)
 			rutil_hex8(h, it->qm.msg_id);
 			if (it->kind == IT_RECEIPT)
 				r->m.delivered++;
-			if (it->kind == IT_EXPIRE)
+			if (it->kind == IT_EXPIRE && it->code == FERRY_EPURGED)
+				r->m.purged++;
+			else if (it->kind == IT_EXPIRE)
 				r->m.expired++;
 			rlog(it->kind == IT_RECEIPT ? RLOG_INFO : RLOG_WARN,
 			    it->kind == IT_RECEIPT ? "delivered" :
-			    it->kind == IT_RNACK ? "recipient-nack" : "expired",
+			    it->kind == IT_RNACK ? "recipient-nack" :
+			    it->code == FERRY_EPURGED ? "purged" : "expired",
 			    "msg=%s from=%s to=%s", h, it->qm.from, it->qm.to);
 			(void)peer_queued(r, it->qm.from, it->qm.to,
 			    it->qm.env_len, 0);

@@ -55,7 +55,7 @@ _Static_assert(RLOG_ERROR == 0 && RLOG_WARN == 1 && RLOG_INFO == 2 &&
 
 /*
  * The keys of [relay]: strings may not be empty, counts take a size
- * suffix, a bare duration counts seconds.
+ * suffix, a duration needs its unit (ferry_parse_duration).
  */
 static const struct ferry_conf_key keys[] = {
 	K("endpoint", FERRY_CONF_STR1, endpoint),
@@ -73,31 +73,28 @@ static const struct ferry_conf_key keys[] = {
 	K("max_connections", FERRY_CONF_SIZE, max_connections),
 	K("max_connections_per_address", FERRY_CONF_SIZE,
 	    max_connections_per_address),
-	K("handshake_timeout", FERRY_CONF_SEC, handshake_ms),
-	K("expiry", FERRY_CONF_SEC, expiry_ms),
+	K("handshake_timeout", FERRY_CONF_DURATION, handshake_ms),
+	K("expiry", FERRY_CONF_DURATION, expiry_ms),
 	K("log_level", FERRY_CONF_LEVEL, log_level),
 	K("credit_max", FERRY_CONF_SIZE, credit_max),
 	K("batch_max", FERRY_CONF_SIZE, batch_max),
 	K("batch_bytes", FERRY_CONF_SIZE, batch_bytes),
 	K("map_size", FERRY_CONF_SIZE, map_size),
-	K("metrics_interval", FERRY_CONF_SEC, metrics_ms),
-	K("sweep_interval", FERRY_CONF_SEC, sweep_ms),
-	K("redeliver", FERRY_CONF_SEC, redeliver_ms),
-	K("linger", FERRY_CONF_SEC, linger_ms),
-	K("checkpoint_interval", FERRY_CONF_SEC, checkpoint_ms),
-	K("retention", FERRY_CONF_SEC, retention_ms),
+	K("metrics_interval", FERRY_CONF_DURATION, metrics_ms),
+	K("sweep_interval", FERRY_CONF_DURATION, sweep_ms),
+	K("redeliver", FERRY_CONF_DURATION, redeliver_ms),
+	K("linger", FERRY_CONF_DURATION, linger_ms),
+	K("checkpoint_interval", FERRY_CONF_DURATION, checkpoint_ms),
+	K("retention", FERRY_CONF_DURATION, retention_ms),
 	{ NULL, 0, 0, 0 }
 };
 
-/** config_set(c, key, value): set one key; 0, -1 bad value, -2 unknown key. */
+/** config_set(c, key, value): set one key; 0 or ferry_conf_set's error. */
 int
 config_set(struct config *c, const char *key, const char *v)
 {
-	int rc;
 
-	if ((rc = ferry_conf_set(keys, c, key, v)) == FERRY_ENOENT)
-		return (-2);
-	return (rc != 0 ? -1 : 0);
+	return (ferry_conf_set(keys, c, key, v));
 }
 
 struct load_ctx {
@@ -110,6 +107,7 @@ static int
 handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct load_ctx *lc = user;
+	char why[256];
 	int rc;
 
 	if (strcmp(section, "relay") != 0) {
@@ -119,8 +117,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		return (0);
 	}
 	if ((rc = config_set(lc->c, name, value)) != 0) {
-		fprintf(stderr, "ferry-relay: %s: %s key \"%s\"\n", lc->path,
-		    rc == -2 ? "unknown" : "bad value for", name);
+		ferry_conf_why(why, sizeof(why), name, value, rc);
+		fprintf(stderr, "ferry-relay: %s: %s\n", lc->path, why);
 		lc->bad = 1;
 		return (0);
 	}

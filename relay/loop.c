@@ -560,10 +560,10 @@ relay_free(struct relay *r)
 	ident_free(r->me);
 }
 
-/** loop_run(c, stop, hup): run the relay until *${stop}. */
+/** loop_run(c, stop, hup, ctl): run the relay until *${stop}. */
 int
 loop_run(const struct config *c, volatile sig_atomic_t *stop,
-    volatile sig_atomic_t *hup)
+    volatile sig_atomic_t *hup, volatile sig_atomic_t *ctl)
 {
 	struct relay r;
 	struct log_opts lo = { queue_dbs, QUEUE_NDBS, 0 };
@@ -645,6 +645,11 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 			    path, strerror(errno));
 		goto out;
 	}
+	/* Our pid in the lock file: `ferry-relay queue purge` signals it. */
+	if (ftruncate(r.lock_fd, 0) != 0 ||
+	    dprintf(r.lock_fd, "%ld\n", (long)getpid()) < 0)
+		rlog(RLOG_WARN, "data-lock", "path=%s pid-not-written=1 "
+		    "err=\"%s\"", path, strerror(errno));
 	/* One LMDB environment: the log, and the queue's tables in it. */
 	snprintf(path, sizeof(path), "%s/log", c->data);
 	if (mkdir_0700(path) != 0 && errno != ENOENT)
@@ -742,6 +747,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 			r.t_sweep = now;
 			r.sweep_more = batch_sweep(&r, ferry_now_ms());
 		}
+		ctl_turn(&r, ctl);
 		if ((rc = batch_commit(&r)) == FERRY_ENOSPC)
 			rc = batch_disk_full(&r, rc);
 		else if (rc == 0 && r.m.disk_full && batch_accepts(&r)) {
@@ -755,6 +761,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 			goto out;
 		}
 		batch_answer(&r);
+		ctl_done(&r);
 		pump_all(&r);
 		if (now - r.t_metrics >= c->metrics_ms) {
 			r.t_metrics = now;

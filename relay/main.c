@@ -6,6 +6,7 @@
  *               [--queue-max N] [--expiry D] [--log-level L]
  *   ferry-relay check-config [same options]
  *   ferry-relay stats --data DIR | -c FILE     print <DIR>/metrics.prom
+ *   ferry-relay queue list|show|purge ...      the queue (ctl.c)
  *
  * Foreground; logs to stderr; SIGTERM/SIGINT stop cleanly, SIGHUP reloads
  * the roster file.  Exit 0 on a clean stop, 1 on a run-time failure, 2 on
@@ -23,7 +24,7 @@
 #include "cli.h"
 #include "relay.h"
 
-static volatile sig_atomic_t stop_flag, hup_flag;
+static volatile sig_atomic_t stop_flag, hup_flag, ctl_flag;
 
 static void
 on_term(int sig)
@@ -39,6 +40,14 @@ on_hup(int sig)
 
 	(void)sig;
 	hup_flag = 1;
+}
+
+static void
+on_usr1(int sig)
+{
+
+	(void)sig;
+	ctl_flag = 1;
 }
 
 static const struct option longopts[] = {
@@ -85,7 +94,7 @@ static int
 parse_args(struct config *c, int argc, char **argv)
 {
 	const char *cfg = NULL;
-	int ch;
+	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, OPTS, longopts, NULL)) != -1) {
 		if (ch == 'c')
@@ -103,7 +112,11 @@ parse_args(struct config *c, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, OPTS, longopts, NULL)) != -1) {
 		if (ch == 'c')
 			continue;
-		if (config_set(c, optkey(ch), optarg) != 0)
+		if ((rc = config_set(c, optkey(ch), optarg)) == FERRY_ENOUNIT)
+			return (cli_usage("--%s %s: %s, e.g. %ss",
+			    cli_longopt_name(longopts, ch), optarg,
+			    ferry_strerror(rc), optarg));
+		if (rc != 0)
 			return (cli_usage("bad value for --%s: '%s'",
 			    cli_longopt_name(longopts, ch), optarg));
 	}
@@ -153,6 +166,123 @@ cmd_stats(int argc, char **argv)
 	return (0);
 }
 
+static const struct option qopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "data", required_argument, NULL, 'd' },
+	{ "recipient", required_argument, NULL, 't' },
+	{ "reason", required_argument, NULL, 'w' },
+	CLI_LONGOPTS,
+	{ NULL, 0, NULL, 0 }
+};
+
+/*
+ * The options of a queue command: the data folder (--data, or -c and its
+ * data key), and --recipient / --reason where ${want} has 't' / 'w'.
+ * ${nargs} positional arguments are required.  -1 to go on, else the exit
+ * status.
+ */
+static int
+queue_args(int argc, char **argv, const char *want, int nargs,
+    struct config *c, const char **to, const char **why)
+{
+	int ch;
+
+	config_defaults(c);
+	c->data[0] = '\0';
+	*to = *why = NULL;
+	while ((ch = getopt_long(argc, argv, ":d:c:h", qopts, NULL)) != -1) {
+		if (ch == 'h')
+			return (cli_help());
+		if (ch == 'd' && config_set(c, "data", optarg) != 0)
+			return (cli_usage("bad value for --data: '%s'", optarg));
+		if (ch == 'c' && config_load(c, optarg) != 0)
+			return (CLI_USAGE);
+		if ((ch == 't' || ch == 'w') && strchr(want, ch) == NULL)
+			return (cli_usage("--%s does not apply to this command",
+			    cli_longopt_name(qopts, ch)));
+		if (ch == 't')
+			*to = optarg;
+		else if (ch == 'w')
+			*why = optarg;
+		else if (ch != 'd' && ch != 'c')
+			return (cli_opt_error(ch, argv));
+	}
+	if (argc - optind != nargs)
+		return (argc - optind > nargs ? cli_usage("unexpected argument "
+		    "'%s'", argv[optind + nargs]) : cli_usage("missing the "
+		    "message id (32 hex digits, as queue list prints)"));
+	if (c->data[0] == '\0')
+		return (cli_usage("missing --data DIR (or a -c config that "
+		    "sets data)"));
+	return (-1);
+}
+
+static int
+cmd_queue_list(int argc, char **argv)
+{
+	struct config c;
+	const char *to, *why;
+	int rc;
+
+	if ((rc = queue_args(argc, argv, "t", 0, &c, &to, &why)) >= 0)
+		return (rc);
+	return (ctl_queue_list(c.data, to));
+}
+
+static int
+cmd_queue_show(int argc, char **argv)
+{
+	struct config c;
+	const char *to, *why;
+	int rc;
+
+	if ((rc = queue_args(argc, argv, "", 1, &c, &to, &why)) >= 0)
+		return (rc);
+	return (ctl_queue_show(c.data, argv[optind]));
+}
+
+static int
+cmd_queue_purge(int argc, char **argv)
+{
+	struct config c;
+	const char *to, *why;
+	int rc;
+
+	if ((rc = queue_args(argc, argv, "tw", 0, &c, &to, &why)) >= 0)
+		return (rc);
+	if (to == NULL || why == NULL)
+		return (cli_usage("missing %s: a purge names the revoked agency "
+		    "and says why", to == NULL ? "--recipient AGENCY" :
+		    "--reason TEXT"));
+	return (ctl_queue_purge(c.data, to, why));
+}
+
+static const struct cli_cmd qcmds[] = {
+	{ "list", cmd_queue_list, "--data DIR | -c config [--recipient "
+	    "AGENCY]", "print each queued message: id, sender, recipient, "
+	    "bytes, accepted (ISO 8601 UTC), age in seconds; read-only, never "
+	    "content", NULL },
+	{ "show", cmd_queue_show, "--data DIR | -c config MSGID", "print one "
+	    "queued message's headers", NULL },
+	{ "purge", cmd_queue_purge, "--data DIR | -c config --recipient "
+	    "AGENCY --reason TEXT", "have the running relay remove every "
+	    "message queued for AGENCY, which the roster in force must "
+	    "revoke: each logged (EXPIRED, FERRY_EPURGED) and NACKed to its "
+	    "sender", NULL },
+};
+
+static const struct cli_prog qprog = {
+	"ferry-relay queue", "", qcmds, sizeof(qcmds) / sizeof(qcmds[0]), NULL,
+	"Run as the relay's user: the queue and the relay's lock are its."
+};
+
+static int
+cmd_queue(int argc, char **argv)
+{
+
+	return (cli_main(&qprog, argc, argv));
+}
+
 static int
 cmd_check(int argc, char **argv)
 {
@@ -192,10 +322,13 @@ cmd_run(int argc, char **argv)
 	sa.sa_handler = on_hup;
 	if (sigaction(SIGHUP, &sa, NULL))
 		return (1);
+	sa.sa_handler = on_usr1;
+	if (sigaction(SIGUSR1, &sa, NULL))
+		return (1);
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL))
 		return (1);
-	return (loop_run(&c, &stop_flag, &hup_flag));
+	return (loop_run(&c, &stop_flag, &hup_flag, &ctl_flag));
 }
 
 static const struct cli_cmd cmds[] = {
@@ -208,6 +341,8 @@ static const struct cli_cmd cmds[] = {
 	    "configuration's keys and values are valid", NULL },
 	{ "stats", cmd_stats, "--data DIR | -c config", "print DIR/"
 	    "metrics.prom", NULL },
+	{ "queue", cmd_queue, "list|show|purge ...", "list or show what is "
+	    "queued; purge a revoked agency's queue", &qprog },
 };
 
 static const struct cli_prog prog = {

@@ -41,6 +41,10 @@ metrics_write(const char *dir, const struct metrics *m,
 	prom_u64(o, "ferry_relay_expired_total",
 	    "Messages expired undelivered and NACKed to their sender.",
 	    "counter", m->expired);
+	prom_u64(o, "ferry_relay_purged_total",
+	    "Messages purged by `ferry-relay queue purge` (recipient "
+	    "revoked) and NACKed FERRY_EPURGED to their sender.",
+	    "counter", m->purged);
 	prom_u64(o, "ferry_relay_duplicates_total",
 	    "Duplicate MSGs answered again from the store.", "counter",
 	    m->duplicates);

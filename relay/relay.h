@@ -83,7 +83,7 @@ void config_defaults(struct config *c);
  */
 int config_load(struct config *c, const char *path);
 
-/** config_set(c, key, value): set one key (as in the file); 0, -1 bad value, -2 unknown key. */
+/** config_set(c, key, value): set one key (as in the file); 0 or ferry_conf_set's error (ferry_conf_why says it). */
 int config_set(struct config *c, const char *key, const char *value);
 
 /**
@@ -364,6 +364,7 @@ struct metrics {
 	uint64_t delivered;		/* RECEIPTs processed */
 	uint64_t forwarded;		/* MSG sends to recipients */
 	uint64_t expired;
+	uint64_t purged;		/* removed by `ferry-relay queue purge` */
 	uint64_t duplicates;		/* duplicate MSGs answered again */
 	uint64_t asks;			/* ASKs from senders */
 	uint64_t asks_answered;		/* ... answered with a stored final */
@@ -402,13 +403,30 @@ struct metrics_depth {
 int metrics_write(const char *dir, const struct metrics *m,
     const struct metrics_depth *d, size_t nd);
 
+/* ---- ctl.c: `ferry-relay queue` ---- */
+
+/** ctl_queue_list(data, to): print the queue (only for ${to} if not NULL), read-only; exit status. */
+int ctl_queue_list(const char *data, const char *to);
+
+/** ctl_queue_show(data, hex): print one queued message's headers, read-only; exit status. */
+int ctl_queue_show(const char *data, const char *hex);
+
+/**
+ * ctl_queue_purge(data, to, reason): have the relay running on ${data}
+ * purge revoked agency ${to}'s queue, each sender NACKed FERRY_EPURGED
+ * with ${reason}; prints its answer; exit status.
+ */
+int ctl_queue_purge(const char *data, const char *to, const char *reason);
+
 /* ---- loop.c ---- */
 
 /**
- * loop_run(c, stop, hup): run the relay until *${stop}; 0, 1 (failure) or
- * 2 (the data folder is locked by another relay).
+ * loop_run(c, stop, hup, ctl): run the relay until *${stop}; *${hup}
+ * (SIGHUP) reloads the roster, *${ctl} (SIGUSR1) takes up a purge
+ * request (ctl.c).  0, 1 (failure) or 2 (the data folder is locked by
+ * another relay).
  */
 int loop_run(const struct config *c, volatile sig_atomic_t *stop,
-    volatile sig_atomic_t *hup);
+    volatile sig_atomic_t *hup, volatile sig_atomic_t *ctl);
 
 #endif

@@ -142,7 +142,25 @@ struct relay {
 	uint64_t hs_refused, hs_log_ms;	/* refused handshakes (log rate) */
 	uint8_t *checkpoint;		/* latest signed note */
 	size_t checkpoint_len;
+	int purge_active;		/* a purge is under way (ctl.c) */
+	int purge_more;			/* ... messages may be left */
+	char purge_to[FERRY_ID_MAX + 1];	/* ... of this queue */
+	char purge_why[256];		/* ... the operator's reason */
+	uint64_t purge_n;		/* ... purged so far */
 };
+
+/* ---- ctl.c ---- */
+
+/**
+ * ctl_turn(r, sig): before a turn's commit: if *${sig} (SIGUSR1), take up
+ * <data>/purge.request (refused, answered, unless the roster in force
+ * revokes its agency); then add a purge under way's next part to the
+ * batch (batch_purge).
+ */
+void ctl_turn(struct relay *r, volatile sig_atomic_t *sig);
+
+/** ctl_done(r): after the turn's commit: a purge that ended is answered. */
+void ctl_done(struct relay *r);
 
 /* ---- rutil.c ---- */
 
@@ -337,6 +355,15 @@ int batch_disk_full(struct relay *r, int rc);
 
 /** batch_disk_tick(r, now): while the disk is full, see if space returned. */
 void batch_disk_tick(struct relay *r, uint64_t now);
+
+/**
+ * batch_purge(r, to, why, n): add the purge of each message queued for
+ * ${to} (revoked; at most SWEEP_MAX a turn) to the batch: an EXPIRED
+ * entry of code FERRY_EPURGED, and a NACK of that code with ${why} to its
+ * sender.  *${n} how many; 1 if more may be queued, 0 if not, -1 if out
+ * of memory.
+ */
+int batch_purge(struct relay *r, const char *to, const char *why, size_t *n);
 
 /** batch_accepts(r): 1 if the batch stores a new message. */
 int batch_accepts(const struct relay *r);

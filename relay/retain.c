@@ -31,7 +31,7 @@ retain_final(struct relay *r, const uint8_t *id, const uint8_t *hash,
 {
 	struct log_entry le;
 	uint64_t idx;
-	int rc, code = 0;
+	int rc, code = 0, expired;
 
 	*final = NULL;
 	*flen = 0;
@@ -53,12 +53,16 @@ retain_final(struct relay *r, const uint8_t *id, const uint8_t *hash,
 		log_entry_clear(&le);
 		return (1);
 	}
-	if (log_find_msg(r->log, id, LOG_EXPIRED, &idx) == 0)
-		code = FERRY_EEXPIREDMSG;
-	else if (log_find_msg(r->log, id, LOG_NACK, &idx) == 0 &&
-	    log_get(r->log, idx, &le) == 0) {
-		code = le.code;
-		log_entry_clear(&le);
+	/* The code of its EXPIRED entry (FERRY_EEXPIREDMSG, or FERRY_EPURGED
+	 * for a purge) or of the recipient's NACK entry. */
+	if ((expired = log_find_msg(r->log, id, LOG_EXPIRED, &idx) == 0) ||
+	    log_find_msg(r->log, id, LOG_NACK, &idx) == 0) {
+		if (log_get(r->log, idx, &le) == 0) {
+			code = le.code;
+			log_entry_clear(&le);
+		}
+		if (expired && code >= 0)
+			code = FERRY_EEXPIREDMSG;
 	}
 	if (code < 0 && peer_make_nack(r, sender, id, hash, code, NULL,
 	    final, flen) != 0) {

@@ -1,13 +1,14 @@
 #!/bin/sh
 # Installs the Debian 12 packages Ferry needs to build, test and demo,
 # only when one is missing. As root it installs them; otherwise it prints
-# the exact command to run.
+# the exact command to run. systemd is there for systemd-analyze only
+# (scenario install rates the units; nothing is started).
 set -eu
 PKGS="build-essential pkg-config libzmq3-dev libsodium-dev liblmdb-dev \
 libmsgpack-dev libjansson-dev libinih-dev lmdb-utils clang libclang-rt-14-dev \
 python3 python3-msgpack python3-nacl python3-zmq e2fsprogs util-linux procps \
 chromium \
-spin"
+spin systemd"
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/agent_lib.sh"
 ft_init
 ft_net relay alpha bravo charlie
-ft_relay_start metrics_interval=1 || exit 1
+ft_relay_start metrics_interval=1s || exit 1
 fa_start alpha || exit 1
 fa_start bravo || exit 1
 

@@ -98,13 +98,16 @@ declare -A MISSING=(
 	["ferry-audit report"]="report --json"
 	["ferry-relay run"]="run" ["ferry-relay check-config"]="check-config"
 	["ferry-relay stats"]="stats"
+	["ferry-relay queue list"]="queue list"
+	["ferry-relay queue show"]="queue show --data D"
+	["ferry-relay queue purge"]="queue purge --data D --reason R"
 )
 # The daemons' settings are checked after the command line: their own words.
 declare -A MISSING_SAYS=(
 	["ferry-relay run"]='missing keys "data" \(--data\), "key"'
 	["ferry-relay check-config"]='missing keys "data" \(--data\), "key"'
 )
-declare -A NCMDS=([ferry]=10 [ferry-keys]=12 [ferry-audit]=6 [ferry-relay]=3 [ferry-agent]=0)
+declare -A NCMDS=([ferry]=10 [ferry-keys]=12 [ferry-audit]=6 [ferry-relay]=6 [ferry-agent]=0)
 
 for prog in ferry ferry-keys ferry-audit ferry-relay ferry-agent; do
 	P=$B/$prog

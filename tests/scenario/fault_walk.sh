@@ -17,7 +17,7 @@
 . "$(dirname "$0")/agent_lib.sh"
 ft_init
 ft_net relay alpha bravo
-ft_relay_start redeliver=2 || exit 1
+ft_relay_start redeliver=2s || exit 1
 fa_conf alpha reask=1s reask_max=2s
 fa_conf bravo reask=1s reask_max=2s
 fa_start alpha || exit 1
@@ -45,7 +45,7 @@ restart() {	# restart TARGET [FAULT]: (re)start with FERRY_FAULT=FAULT
 	local t=$1 f=${2:-}
 	if [ "$t" = relay ]; then
 		alive relay && ft_relay_stop
-		FERRY_FAULT=$f ft_relay_start redeliver=2 >/dev/null || return 1
+		FERRY_FAULT=$f ft_relay_start redeliver=2s >/dev/null || return 1
 	else
 		alive "$t" && fa_stop "$t"
 		FERRY_FAULT=$f fa_start "$t" || return 1

@@ -68,37 +68,32 @@ TEST(parse_duration)
 {
 	uint64_t v = 7;
 
-	CHECK_EQ(ferry_parse_duration("250ms", 1, &v), 0);
+	CHECK_EQ(ferry_parse_duration("250ms", &v), 0);
 	CHECK_EQ(v, 250);
-	CHECK_EQ(ferry_parse_duration("250ms", 1000, &v), 0);
-	CHECK_EQ(v, 250);
-	CHECK_EQ(ferry_parse_duration("30s", 1, &v), 0);
+	CHECK_EQ(ferry_parse_duration("30s", &v), 0);
 	CHECK_EQ(v, 30000);
-	CHECK_EQ(ferry_parse_duration("10m", 1, &v), 0);
+	CHECK_EQ(ferry_parse_duration("10m", &v), 0);
 	CHECK_EQ(v, 600000);
-	CHECK_EQ(ferry_parse_duration("2h", 1, &v), 0);
+	CHECK_EQ(ferry_parse_duration("2h", &v), 0);
 	CHECK_EQ(v, 7200000);
-	CHECK_EQ(ferry_parse_duration("5d", 1, &v), 0);
+	CHECK_EQ(ferry_parse_duration("5d", &v), 0);
 	CHECK_EQ(v, 432000000);
-	/* A bare number: milliseconds for the agent, seconds for the relay. */
-	CHECK_EQ(ferry_parse_duration("5", 1, &v), 0);
-	CHECK_EQ(v, 5);
-	CHECK_EQ(ferry_parse_duration("5", 1000, &v), 0);
-	CHECK_EQ(v, 5000);
-	CHECK_EQ(ferry_parse_duration("18446744073709551615", 1, &v), 0);
+	CHECK_EQ(ferry_parse_duration("18446744073709551615ms", &v), 0);
 	CHECK(v == UINT64_MAX);
 	v = 7;
-	CHECK_EQ(ferry_parse_duration("18446744073709551615", 1000, &v),
+	/* A bare number is refused: one rule for agent and relay alike. */
+	CHECK_EQ(ferry_parse_duration("5", &v), FERRY_ENOUNIT);
+	CHECK_EQ(ferry_parse_duration("0", &v), FERRY_ENOUNIT);
+	CHECK_EQ(ferry_parse_duration("18446744073709551615s", &v),
 	    FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("213503982335d", 1, &v), FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("5", 0, &v), FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("", 1, &v), FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("s", 1, &v), FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("5S", 1, &v), FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("5sec", 1, &v), FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("5w", 1, &v), FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("-5s", 1, &v), FERRY_EBADVALUE);
-	CHECK_EQ(ferry_parse_duration("1.5s", 1, &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("213503982335d", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("s", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("5S", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("5sec", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("5w", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("-5s", &v), FERRY_EBADVALUE);
+	CHECK_EQ(ferry_parse_duration("1.5s", &v), FERRY_EBADVALUE);
 	CHECK_EQ(v, 7);
 }
 
@@ -120,7 +115,6 @@ struct tconf {
 	uint64_t u;
 	uint64_t size;
 	uint64_t ms;
-	uint64_t sec;
 	int level;
 };
 
@@ -133,8 +127,7 @@ static const struct ferry_conf_key tkeys[] = {
 	K("s1", FERRY_CONF_STR1, s1),
 	K("u", FERRY_CONF_U64, u),
 	K("size", FERRY_CONF_SIZE, size),
-	K("ms", FERRY_CONF_MS, ms),
-	K("sec", FERRY_CONF_SEC, sec),
+	K("ms", FERRY_CONF_DURATION, ms),
 	K("level", FERRY_CONF_LEVEL, level),
 	{ NULL, 0, 0, 0 }
 };
@@ -142,6 +135,7 @@ static const struct ferry_conf_key tkeys[] = {
 TEST(conf_set)
 {
 	struct tconf c;
+	char why[128];
 
 	memset(&c, 0, sizeof(c));
 	CHECK_EQ(ferry_conf_set(tkeys, &c, "s", "abcdefg"), 0);
@@ -160,10 +154,13 @@ TEST(conf_set)
 	CHECK_EQ(c.u, 12);
 	CHECK_EQ(ferry_conf_set(tkeys, &c, "size", "12K"), 0);
 	CHECK_EQ(c.size, 12288);
-	CHECK_EQ(ferry_conf_set(tkeys, &c, "ms", "3"), 0);
-	CHECK_EQ(c.ms, 3);
-	CHECK_EQ(ferry_conf_set(tkeys, &c, "sec", "3"), 0);
-	CHECK_EQ(c.sec, 3000);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "ms", "3s"), 0);
+	CHECK_EQ(c.ms, 3000);
+	CHECK_EQ(ferry_conf_set(tkeys, &c, "ms", "3"), FERRY_ENOUNIT);
+	CHECK_EQ(c.ms, 3000);
+	ferry_conf_why(why, sizeof(why), "reask", "30", FERRY_ENOUNIT);
+	CHECK(strcmp(why, "reask = 30: a duration needs a unit (ms, s, m, h "
+	    "or d), e.g. 30s") == 0);
 	CHECK_EQ(ferry_conf_set(tkeys, &c, "level", "debug"), 0);
 	CHECK_EQ(c.level, 3);
 	CHECK_EQ(ferry_conf_set(tkeys, &c, "level", "loud"), FERRY_EBADVALUE);

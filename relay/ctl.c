@@ -1,0 +1,429 @@
+/*
+ * ctl.c: `ferry-relay queue` (issue 11 item 10): list and show what is
+ * queued, read-only, from the relay's LMDB while it may run; and purge a
+ * revoked agency's queue, which the running relay itself carries out.
+ *
+ * A purge: the command writes <data>/purge.request ("RECIPIENT\nREASON\n",
+ * mode 0600, by rename) and sends SIGUSR1 to the relay whose pid is in
+ * <data>/relay.lock (held with flock while it runs).  At its next turn
+ * the relay reads and removes the request, refuses it unless the roster
+ * in force revokes (or no longer lists) RECIPIENT, and otherwise adds the
+ * purge of each message queued for it to its batches (batch_purge: an
+ * EXPIRED log entry of code FERRY_EPURGED and a NACK of it to the sender,
+ * each committed with its batch like an expiry); when none is left it
+ * writes <data>/purge.result, "ok N" or "refused WHY", which the command
+ * prints.  Call order: loop.c -> ctl.c -> batch.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "log.h"
+#include "roster.h"
+#include "relay_int.h"
+
+#define CTL_WAIT_MS 30000	/* the command waits so long for the relay */
+#define CTL_REASON_MAX 200
+_Static_assert(CTL_REASON_MAX < sizeof(((struct relay *)0)->purge_why),
+    "purge_why holds a reason");
+
+/* <data>/NAME into ${out}; 0, or -1 if it does not fit. */
+static int
+data_path(char *out, size_t n, const char *data, const char *name)
+{
+
+	return ((size_t)snprintf(out, n, "%s/%s", data, name) < n ? 0 : -1);
+}
+
+/* Write ${text} to <data>/NAME atomically (a temporary name, then rename). */
+static int
+write_atomic(const char *data, const char *name, const char *text)
+{
+	char path[CONFIG_PATH_MAX + 32], tmp[CONFIG_PATH_MAX + 40];
+	size_t len = strlen(text);
+	int fd, ok;
+
+	if (data_path(path, sizeof(path), data, name) != 0 ||
+	    data_path(tmp, sizeof(tmp), data, name) != 0)
+		return (-1);
+	strcat(tmp, ".tmp");
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0)
+		return (-1);
+	ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		(void)unlink(tmp);
+		return (-1);
+	}
+	return (0);
+}
+
+/* A reason an operator gave: one printable line, not empty. */
+static int
+reason_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > CTL_REASON_MAX)
+		return (0);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return (0);
+	return (1);
+}
+
+/* ---- the relay's side ---- */
+
+/* The request is answered: <data>/purge.result says ${fmt}. */
+static void
+ctl_answer(struct relay *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+ctl_answer(struct relay *r, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (write_atomic(r->c->data, "purge.result", text) != 0)
+		rlog(RLOG_ERROR, "purge", "result-not-written=1 err=\"%s\"",
+		    strerror(errno));
+}
+
+/* SIGUSR1: read and remove <data>/purge.request, and take it up. */
+static void
+ctl_request(struct relay *r)
+{
+	char path[CONFIG_PATH_MAX + 32], buf[FERRY_ID_MAX + CTL_REASON_MAX + 8];
+	char *nl, *why;
+	FILE *f;
+	size_t n;
+
+	if (data_path(path, sizeof(path), r->c->data, "purge.request") != 0 ||
+	    (f = fopen(path, "re")) == NULL)
+		return;		/* a stray signal: nothing asked */
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	(void)fclose(f);
+	(void)unlink(path);
+	buf[n] = '\0';
+	if (r->purge_active) {
+		ctl_answer(r, "refused a purge of %s's queue is under way: "
+		    "run this again when it has ended\n", r->purge_to);
+		return;
+	}
+	if ((nl = strchr(buf, '\n')) == NULL) {
+		ctl_answer(r, "refused the request is malformed\n");
+		return;
+	}
+	*nl = '\0';
+	why = nl + 1;
+	if ((nl = strchr(why, '\n')) != NULL)
+		*nl = '\0';
+	if (!ferry_id_valid(buf, strlen(buf)) || !reason_ok(why)) {
+		ctl_answer(r, "refused the request is malformed\n");
+		return;
+	}
+	if (rutil_active(r, buf)) {
+		rlog(RLOG_WARN, "purge", "to=%s refused=active roster=%llu",
+		    buf, (unsigned long long)r->roster->version);
+		ctl_answer(r, "refused %s is active in roster version %llu: "
+		    "only a revoked agency's queue may be purged (revoke it "
+		    "in a roster update and reload the relay first)\n", buf,
+		    (unsigned long long)r->roster->version);
+		return;
+	}
+	memcpy(r->purge_to, buf, strlen(buf) + 1);	/* id: <= 64 */
+	memcpy(r->purge_why, why, strlen(why) + 1);	/* <= CTL_REASON_MAX */
+	r->purge_active = 1;
+	r->purge_n = 0;
+	rlog(RLOG_WARN, "purge", "to=%s roster=%llu reason=\"%s\" started=1",
+	    r->purge_to, (unsigned long long)r->roster->version, r->purge_why);
+}
+
+/** ctl_turn(r, sig): before the turn's commit: a request, a purge's next part. */
+void
+ctl_turn(struct relay *r, volatile sig_atomic_t *sig)
+{
+	size_t n;
+	int rc;
+
+	if (sig != NULL && *sig) {
+		*sig = 0;
+		ctl_request(r);
+	}
+	if (!r->purge_active || r->m.disk_full)
+		return;
+	if ((rc = batch_purge(r, r->purge_to, r->purge_why, &n)) < 0) {
+		r->purge_more = 1;	/* memory short: again next turn */
+		return;
+	}
+	r->purge_n += n;
+	r->purge_more = rc;
+}
+
+/** ctl_done(r): after the turn's commit: a purge that ended is answered. */
+void
+ctl_done(struct relay *r)
+{
+
+	if (!r->purge_active || r->purge_more)
+		return;
+	rlog(RLOG_WARN, "purge", "to=%s purged=%llu done=1", r->purge_to,
+	    (unsigned long long)r->purge_n);
+	ctl_answer(r, "ok %llu\n", (unsigned long long)r->purge_n);
+	r->purge_active = 0;
+}
+
+/* ---- the command's side ---- */
+
+/* ${ms} since the epoch as ISO 8601 UTC. */
+static void
+iso_utc(char *out, size_t n, uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, n, "?");
+}
+
+/* Open the relay's log and queue read-only; 0, or 1 (said). */
+static int
+open_ro(const char *data, struct log **l, struct queue **q)
+{
+	struct log_opts lo = { queue_dbs, QUEUE_NDBS, 0 };
+	char path[CONFIG_PATH_MAX + 16];
+	int rc;
+
+	*l = NULL;
+	*q = NULL;
+	if (data_path(path, sizeof(path), data, "log") != 0)
+		return (1);
+	if ((rc = log_open_ex(path, NULL, NULL, &lo, l)) != 0) {
+		fprintf(stderr, "ferry-relay: cannot open the queue in %s: %s%s"
+		    "\n", path, ferry_strerror(rc), rc == FERRY_EACCES ||
+		    rc == FERRY_EIO ? " (run as the relay's user)" : "");
+		return (1);
+	}
+	if ((rc = queue_open(*l, q)) != 0) {
+		fprintf(stderr, "ferry-relay: cannot read the queue in %s: %s\n",
+		    path, ferry_strerror(rc));
+		log_close(*l);
+		*l = NULL;
+		return (1);
+	}
+	return (0);
+}
+
+struct list_ctx {
+	const char *to;			/* only these, or NULL */
+	const uint8_t *id;		/* only this one, or NULL */
+	uint64_t now;
+	size_t n;
+};
+
+static int
+list_one(void *ctx, const struct queue_msg *m)
+{
+	struct list_ctx *lc = ctx;
+	char hex[2 * FERRY_MSGID_LEN + 1], at[32];
+	uint64_t age;
+
+	if (lc->to != NULL && strcmp(m->to, lc->to) != 0)
+		return (0);
+	if (lc->id != NULL && memcmp(m->msg_id, lc->id, FERRY_MSGID_LEN) != 0)
+		return (0);
+	sodium_bin2hex(hex, sizeof(hex), m->msg_id, FERRY_MSGID_LEN);
+	iso_utc(at, sizeof(at), m->accepted_ms);
+	age = lc->now > m->accepted_ms ? (lc->now - m->accepted_ms) / 1000 : 0;
+	if (lc->id != NULL)
+		printf("msg %s\nfrom %s\nto %s\nbytes %zu\naccepted %s\n"
+		    "age_s %llu\nlog_index %llu\n", hex, m->from, m->to,
+		    m->env_len, at, (unsigned long long)age,
+		    (unsigned long long)m->log_index);
+	else
+		printf("%s  %-20s %-20s %10zu  %s  %llu\n", hex, m->from,
+		    m->to, m->env_len, at, (unsigned long long)age);
+	lc->n++;
+	return (0);
+}
+
+/** ctl_queue_list(data, to): print what is queued (for ${to}); exit status. */
+int
+ctl_queue_list(const char *data, const char *to)
+{
+	struct list_ctx lc = { to, NULL, ferry_now_ms(), 0 };
+	struct log *l;
+	struct queue *q;
+	int rc;
+
+	if (open_ro(data, &l, &q) != 0)
+		return (1);
+	printf("%-32s  %-20s %-20s %10s  %-20s  %s\n", "msg", "from", "to",
+	    "bytes", "accepted", "age_s");
+	rc = queue_foreach(q, list_one, &lc);
+	queue_close(q);
+	log_close(l);
+	if (rc < 0) {
+		fprintf(stderr, "ferry-relay: reading the queue: %s\n",
+		    ferry_strerror(rc));
+		return (1);
+	}
+	return (0);
+}
+
+/** ctl_queue_show(data, hex): one queued message's headers; exit status. */
+int
+ctl_queue_show(const char *data, const char *hex)
+{
+	uint8_t id[FERRY_MSGID_LEN], h[FERRY_HASH_LEN], *final = NULL;
+	struct list_ctx lc = { NULL, id, ferry_now_ms(), 0 };
+	struct log *l;
+	struct queue *q;
+	uint64_t seq;
+	size_t bl, flen;
+	int rc, st;
+
+	if (strlen(hex) != 2 * FERRY_MSGID_LEN ||
+	    sodium_hex2bin(id, sizeof(id), hex, strlen(hex), NULL, &bl,
+	    NULL) != 0 || bl != sizeof(id)) {
+		fprintf(stderr, "ferry-relay: '%s' is not a message id (32 hex "
+		    "digits, as queue list prints)\n", hex);
+		return (2);
+	}
+	if (open_ro(data, &l, &q) != 0)
+		return (1);
+	rc = queue_foreach(q, list_one, &lc);
+	st = lc.n == 0 && rc == 0 ? queue_lookup(q, id, h, &seq, &final,
+	    &flen) : -1;
+	free(final);
+	queue_close(q);
+	log_close(l);
+	if (rc < 0) {
+		fprintf(stderr, "ferry-relay: reading the queue: %s\n",
+		    ferry_strerror(rc));
+		return (1);
+	}
+	if (lc.n == 0) {
+		fprintf(stderr, "ferry-relay: message %s is not queued%s\n", hex,
+		    st == QUEUE_DONE ? " (it is finished: delivered, refused, "
+		    "expired or purged)" : "");
+		return (1);
+	}
+	return (0);
+}
+
+/* The pid in <data>/relay.lock if a relay holds it, else 0 (said). */
+static pid_t
+running_pid(const char *data)
+{
+	char path[CONFIG_PATH_MAX + 16], buf[32];
+	ssize_t n;
+	long pid;
+	int fd;
+
+	if (data_path(path, sizeof(path), data, "relay.lock") != 0)
+		return (0);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    flock(fd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK) {
+		if (fd >= 0)
+			(void)close(fd);
+		fprintf(stderr, "ferry-relay: no relay is running on %s: the "
+		    "running relay carries out a purge; start it, then run "
+		    "this again\n", data);
+		return (0);
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if ((pid = strtol(buf, NULL, 10)) <= 1) {
+		fprintf(stderr, "ferry-relay: %s names no process: the relay "
+		    "is of an older release; restart it, then run this "
+		    "again\n", path);
+		return (0);
+	}
+	return ((pid_t)pid);
+}
+
+/**
+ * ctl_queue_purge(data, to, reason): ask the running relay to purge the
+ * queue of revoked agency ${to}; wait for its answer; exit status.
+ */
+int
+ctl_queue_purge(const char *data, const char *to, const char *reason)
+{
+	char path[CONFIG_PATH_MAX + 32], text[FERRY_ID_MAX + CTL_REASON_MAX + 8];
+	char res[512];
+	struct timespec ts = { 0, 100 * 1000000L };
+	FILE *f;
+	pid_t pid;
+	size_t n;
+	int i;
+
+	if (!ferry_id_valid(to, strlen(to))) {
+		fprintf(stderr, "ferry-relay: '%s' is not an agency id "
+		    "([a-z0-9-], 1 to 64)\n", to);
+		return (2);
+	}
+	if (!reason_ok(reason)) {
+		fprintf(stderr, "ferry-relay: --reason must be one line of 1 to "
+		    "%d printable characters\n", CTL_REASON_MAX);
+		return (2);
+	}
+	if ((pid = running_pid(data)) == 0)
+		return (1);
+	if (data_path(path, sizeof(path), data, "purge.result") != 0)
+		return (1);
+	(void)unlink(path);
+	snprintf(text, sizeof(text), "%s\n%s\n", to, reason);
+	if (write_atomic(data, "purge.request", text) != 0) {
+		fprintf(stderr, "ferry-relay: cannot write %s/purge.request: %s "
+		    "(run as the relay's user)\n", data, strerror(errno));
+		return (1);
+	}
+	if (kill(pid, SIGUSR1) != 0) {
+		fprintf(stderr, "ferry-relay: cannot signal the relay (pid %ld):"
+		    " %s (run as the relay's user)\n", (long)pid,
+		    strerror(errno));
+		return (1);
+	}
+	for (i = 0; i < CTL_WAIT_MS / 100; i++) {
+		if ((f = fopen(path, "re")) != NULL)
+			break;
+		(void)nanosleep(&ts, NULL);
+	}
+	if (f == NULL) {
+		fprintf(stderr, "ferry-relay: the relay (pid %ld) did not answer "
+		    "in %d s: see its log (event purge); %s/purge.result "
+		    "will say the outcome\n", (long)pid, CTL_WAIT_MS / 1000,
+		    data);
+		return (1);
+	}
+	n = fread(res, 1, sizeof(res) - 1, f);
+	(void)fclose(f);
+	(void)unlink(path);
+	res[n] = '\0';
+	res[strcspn(res, "\n")] = '\0';
+	if (strncmp(res, "ok ", 3) == 0) {
+		printf("purged %s messages queued for %s; each sender was NACKed "
+		    "FERRY_EPURGED\n", res + 3, to);
+		return (0);
+	}
+	fprintf(stderr, "ferry-relay: purge %s\n", strncmp(res, "refused ",
+	    8) == 0 ? res : "failed: the relay's answer is malformed");
+	return (1);
+}
