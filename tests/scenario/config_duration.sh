@@ -9,7 +9,7 @@
 ft_init
 
 AGENT_KEYS="heartbeat reconnect reconnect_max refused_backoff retry retry_max
-reask reask_max spool_interval linger"
+reask reask_max spool_interval metrics_interval linger"
 RELAY_KEYS="handshake_timeout expiry metrics_interval sweep_interval redeliver
 linger checkpoint_interval retention"
 
