@@ -3,6 +3,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <ini.h>
@@ -237,15 +238,17 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 		snprintf(r[*n].kind, sizeof(r[*n].kind), "%s", tok);
 		snprintf(r[*n].text, sizeof(r[*n].text), "%s", v);
 		len = strlen(v);
-		/* Years: the number alone counts years (a unit is required). */
+		/* Years ("6y", 365.25 days) here; the other units by the
+		 * shared parser, which refuses a bare number. */
 		if (len > 1 && v[len - 1] == 'y') {
 			v[len - 1] = '\0';
-			bare = ACONF_YEAR_MS;
+			bare = 1;
 		}
-		if (v[0] < '0' || v[0] > '9' ||
-		    ferry_parse_duration(v, bare, &r[*n].ms) != 0 ||
-		    r[*n].ms == 0 || (bare == 0 && v[strlen(v) - 1] >= '0' &&
-		    v[strlen(v) - 1] <= '9')) {
+		if (v[0] < '0' || v[0] > '9' || (bare ?
+		    strspn(v, "0123456789") != strlen(v) || strlen(v) > 4 ||
+		    (r[*n].ms = strtoull(v, NULL, 10) * ACONF_YEAR_MS) == 0 :
+		    ferry_parse_duration(v, &r[*n].ms) != 0) ||
+		    r[*n].ms == 0) {
 			snprintf(err, errlen, "%s: \"%s\" is not a duration "
 			    "with a unit (e.g. 6y, 2190d)", r[*n].kind,
 			    r[*n].text);

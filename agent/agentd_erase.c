@@ -8,7 +8,8 @@
  * sealed content key zeroed, its envelope copy and unspooled mark deleted
  * and the erasure recorded (astore_erase_out / _in).  Then the agency's
  * own plaintext copies in the spool are overwritten and removed:
- * sent/<msgid>.json (a sent spool file) and inbox/<msgid>.json and .meta
+ * sent/<agency-id>/NAME with its NAME.id (a sent spool file) and
+ * inbox/<msgid>.json and .meta
  * (a received message not yet taken by the case system).  A crash
  * between the commit and the removal is mended by the sweep that runs
  * with every retention pass (at start, then daily).
@@ -65,21 +66,76 @@ shred_file(const char *path)
 		    "by hand", path, strerror(errno));
 }
 
-/* The agency's plaintext spool copies of ${id} ('o' sent, 'i' received). */
-static void
-shred_spool(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], char dir)
+/* Does the sidecar ${idp} name message ${hx}? */
+static int
+sidecar_is(const char *idp, const char *hx)
 {
-	static const char *const out[] = { "sent/%s.json" };
+	char buf[40];
+	ssize_t n = -1;
+	int fd;
+
+	if ((fd = open(idp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	return (n >= 32 && memcmp(buf, hx, 32) == 0);
+}
+
+/*
+ * The sent copy of spool file ${spool_name} ("<to>/<name>") that became
+ * message ${hx}, with its ".id" sidecar (agentd_spool.c, sent_name):
+ * sent/<to>/<name> when its sidecar names ${hx}, or
+ * sent/<to>/<stem>.<hx><ext> when the name was taken.
+ */
+static void
+shred_sent(struct agentd *a, const char *spool_name, const char *hx)
+{
+	char p[ACONF_PATH_MAX + 720], idp[ACONF_PATH_MAX + 724];
+	const char *name, *dot;
+
+	if (spool_name[0] == '\0')
+		return;
+	if ((size_t)snprintf(p, sizeof(p), "%s/sent/%s", a->conf.spool,
+	    spool_name) < sizeof(p) && (size_t)snprintf(idp, sizeof(idp),
+	    "%s.id", p) < sizeof(idp) && sidecar_is(idp, hx)) {
+		shred_file(p);
+		shred_file(idp);
+	}
+	name = strrchr(spool_name, '/') != NULL ?
+	    strrchr(spool_name, '/') + 1 : spool_name;
+	if ((dot = strrchr(name, '.')) == NULL || dot == name)
+		dot = name + strlen(name);
+	if ((size_t)snprintf(p, sizeof(p), "%s/sent/%.*s%.*s.%s%s",
+	    a->conf.spool, (int)(name - spool_name), spool_name,
+	    (int)(dot - name), name, hx, dot) < sizeof(p) &&
+	    (size_t)snprintf(idp, sizeof(idp), "%s.id", p) < sizeof(idp)) {
+		shred_file(p);
+		shred_file(idp);
+	}
+}
+
+/*
+ * The agency's plaintext spool copies of ${id}: 'o' sent (the sent/ copy
+ * of spool file ${spool_name}, "" if it was not sent from the spool),
+ * 'i' received (inbox/<msgid>.json and .meta).
+ */
+static void
+shred_spool(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], char dir,
+    const char *spool_name)
+{
 	static const char *const in[] = { "inbox/%s.json", "inbox/%s.meta" };
-	const char *const *fmt = dir == 'o' ? out : in;
-	size_t i, n = dir == 'o' ? 1 : 2;
+	size_t i;
 	char path[ACONF_PATH_MAX + 64], name[64], hx[33];
 
 	if (a->conf.spool[0] == '\0')
 		return;
 	agentd_idhex(hx, id);
-	for (i = 0; i < n; i++) {
-		snprintf(name, sizeof(name), fmt[i], hx);
+	if (dir == 'o') {
+		shred_sent(a, spool_name, hx);
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), in[i], hx);
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s",
 		    a->conf.spool, name) < sizeof(path))
 			shred_file(path);
@@ -139,7 +195,7 @@ agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 	}
 	if ((rc = log_commit(b)) != 0)
 		goto out;
-	shred_spool(a, id, dir);
+	shred_spool(a, id, dir, dir == 'o' ? o.spool_name : "");
 	alog(ALOG_INFO, "erased", "msg=%s reason=%s%s%s", hx,
 	    reason == LOG_ERASE_RETENTION ? "retention" : "request",
 	    rule != NULL && rule[0] != '\0' ? " rule=" : "",
@@ -266,13 +322,13 @@ agentd_erase_sel_free(struct agentd_erase_sel *sel)
 
 /* Sweep: spool copies of erased messages left by a crash after the commit. */
 static int
-sweep_one(void *ctx, const uint8_t *id, char dir)
+sweep_one(void *ctx, const uint8_t *id, char dir, const char *spool_name)
 {
 	struct agentd *a = ctx;
 	struct astore_erased er;
 
 	if (astore_get_erased(a->store, id, &er) == 0)
-		shred_spool(a, id, dir);
+		shred_spool(a, id, dir, spool_name);
 	return (0);
 }
 
@@ -280,14 +336,14 @@ static int
 sweep_out(void *ctx, const struct astore_out *r)
 {
 
-	return (sweep_one(ctx, r->msg_id, 'o'));
+	return (sweep_one(ctx, r->msg_id, 'o', r->spool_name));
 }
 
 static int
 sweep_in(void *ctx, const struct astore_in *r)
 {
 
-	return (sweep_one(ctx, r->msg_id, 'i'));
+	return (sweep_one(ctx, r->msg_id, 'i', ""));
 }
 
 int

@@ -21,9 +21,9 @@ fa_doc "$FT/r2.json" subject.family_name=$M2 case_id=CASE-KEEP-2
 # r1 through the sender's spool (so its plaintext copy is in sent/), r2 by the CLI.
 cp "$FT/r1.json" "$FT/alpha-spool/outbox/bravo/.r1.tmp"
 mv "$FT/alpha-spool/outbox/bravo/.r1.tmp" "$FT/alpha-spool/outbox/bravo/r1.json"
-_sent() { ls "$FT/alpha-spool/sent/" 2>/dev/null | grep -q '\.json$'; }
-ft_check "r1 picked up from the spool" ft_wait 30 _sent
-id1=$(basename "$(ls "$FT"/alpha-spool/sent/*.json | head -1)" .json)
+# Sent, it keeps its name in sent/bravo/, its message id beside it.
+ft_check "r1 picked up from the spool" ft_wait 30 test -s "$FT/alpha-spool/sent/bravo/r1.json.id"
+id1=$(head -c 32 "$FT/alpha-spool/sent/bravo/r1.json.id")
 id2=$(fa alpha send --to bravo "$FT/r2.json")
 ft_check "r1 delivered" fa_wait_state alpha "$id1" delivered 30
 ft_check "r2 delivered" fa_wait_state alpha "$id2" delivered 30
@@ -34,7 +34,7 @@ DIRS=("$FT/alpha-data" "$FT/alpha-spool" "$FT/bravo-data" "$FT/bravo-spool")
 # found MARKER: the files (raw bytes) under both agencies' folders holding it.
 found() { grep -r -a -l -F "$1" "${DIRS[@]}" 2>/dev/null; }
 ft_check "before: r1's marker is in alpha's sent/ copy" \
-	bash -c "grep -q -a -F '$M1' '$FT/alpha-spool/sent/$id1.json'"
+	bash -c "grep -q -a -F '$M1' '$FT/alpha-spool/sent/bravo/r1.json'"
 ft_check "before: r1's marker is in bravo's inbox copy" \
 	bash -c "grep -q -a -F '$M1' '$FT/bravo-spool/inbox/$id1.json'"
 
@@ -45,6 +45,8 @@ ft_check "bravo: erase exits 0 and names the message" [ "$out" = "erased $id1" ]
 left=$(found "$M1")
 ft_check "after: r1's marker is nowhere in either agency's folders" [ -z "$left" ]
 [ -n "$left" ] && echo "$left" | sed 's/^/# still in: /'
+ft_check "alpha's sent copy and its id sidecar are gone" \
+	[ ! -e "$FT/alpha-spool/sent/bravo/r1.json" -a ! -e "$FT/alpha-spool/sent/bravo/r1.json.id" ]
 ft_check "r2 (not erased) is still there" bash -c "[ -n \"\$(grep -r -a -l -F '$M2' '$FT/bravo-spool')\" ]"
 ft_check "r2 still shows" bash -c "'$B/ferry' --data '$FT/bravo-data' show '$id2' 2>/dev/null | grep -q -F '$M2'"
 
