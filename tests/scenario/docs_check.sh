@@ -21,7 +21,8 @@
 #       folders a doc lists as a data folder's contents exist;
 #   (e) every FERRY_E* code of proto/ferry.h is in docs/protocol.md
 #       section 7 with the same number, NACK value and ferry_strerror
-#       text (proto/ferry.c), and the table has no other.
+#       text (proto/ferry.c), and the table has no other;
+# and the file modes the docs state, on the running daemons' folders.
 # DOCS_ROOT (default the source tree) is where the docs are read from.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
@@ -45,6 +46,19 @@ ft_check "both agents and the relay wrote metrics.prom" ft_wait 10 test -s "$REL
 for spec in "R $RELAY_DATA" "A $FT/alpha-data" "S $FT/alpha-spool" "S $FT/bravo-spool"; do
 	(cd "${spec#* }" && find . -mindepth 1 | sed "s|^\./|${spec%% *} |")
 done | sort -u >"$FT/found"
+# File modes the docs state (relay.md, agent.md, operations.md).
+_mode() { [ "$(stat -c %a "$2")" = "$1" ] || { echo "# $2: mode $(stat -c %a "$2"), docs say $1"; return 1; }; }
+_modes() {
+	local r=0 f
+	_mode 700 "$RELAY_DATA" || r=1; _mode 700 "$RELAY_DATA/log" || r=1
+	_mode 644 "$RELAY_DATA/metrics.prom" || r=1
+	for f in "$RELAY_DATA"/log/* "$FT"/alpha-data/log/*; do _mode 600 "$f" || r=1; done
+	_mode 700 "$FT/alpha-data" || r=1; _mode 600 "$FT/alpha-data/control" || r=1
+	_mode 600 "$FT/alpha-data/agent.lock" || r=1; _mode 600 "$RELAY_DATA/relay.lock" || r=1
+	for f in $(find "$FT/alpha-spool" "$FT/bravo-spool" -type d); do _mode 700 "$f" || r=1; done
+	return $r
+}
+ft_check "file modes as documented (data and log/ 0700, LMDB files, control and locks 0600, metrics.prom 0644, spool folders 0700)" _modes
 cp "$RELAY_DATA/metrics.prom" "$FT/relay.prom"
 cp "$FT/alpha-data/metrics.prom" "$FT/alpha.prom"
 fa_stop alpha; fa_stop bravo; ft_relay_stop
