@@ -18,7 +18,14 @@ aconf_defaults(struct aconf *c)
 
 	memset(c, 0, sizeof(*c));
 	c->log_level = ALOG_INFO;
-	c->credit = 32;
+	/* The delivery window, sized to the receive batch: two groups of
+	 * AGENTD_RX_MAX (64, agentd_int.h) MSGs, so that while one group is
+	 * committed (one synced commit, one checkpoint) the relay already
+	 * has the next one on its way; 32 (before issue #10) cut every
+	 * group commit to half a group and left the link idle during each
+	 * commit.  The relay caps it at its credit_max (1024), and its
+	 * bytes at 64 MiB in flight, whatever the count. */
+	c->credit = 128;
 	c->heartbeat_ms = 5000;
 	c->reconnect_ms = 200;
 	c->reconnect_max_ms = 30000;
