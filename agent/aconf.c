@@ -3,7 +3,6 @@
  */
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <ini.h>
@@ -19,7 +18,14 @@ aconf_defaults(struct aconf *c)
 
 	memset(c, 0, sizeof(*c));
 	c->log_level = ALOG_INFO;
-	c->credit = 32;
+	/* The delivery window, sized to the receive batch: two groups of
+	 * AGENTD_RX_MAX (64, agentd_int.h) MSGs, so that while one group is
+	 * committed (one synced commit, one checkpoint) the relay already
+	 * has the next one on its way; 32 (before issue #10) cut every
+	 * group commit to half a group and left the link idle during each
+	 * commit.  The relay caps it at its credit_max (1024), and its
+	 * bytes at 64 MiB in flight, whatever the count. */
+	c->credit = 128;
 	c->heartbeat_ms = 5000;
 	c->reconnect_ms = 200;
 	c->reconnect_max_ms = 30000;
@@ -191,6 +197,25 @@ aconf_check(const struct aconf *c, const char *path)
 	return (0);
 }
 
+/* ${s}, a whole number of years (digits only), in ms into *${ms}. */
+static int
+year_ms(const char *s, uint64_t *ms)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return (-1);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > UINT64_MAX / ACONF_YEAR_MS)
+			return (-1);
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v > UINT64_MAX / ACONF_YEAR_MS)
+		return (-1);
+	*ms = v * ACONF_YEAR_MS;
+	return (0);
+}
+
 int
 aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
     size_t errlen)
@@ -198,7 +223,7 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 	char buf[sizeof(((struct aconf *)0)->retention)], *tok, *save, *colon;
 	char *v;
 	size_t i, len;
-	uint64_t bare = 0;
+	int rc;
 
 	*n = 0;
 	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf)) {
@@ -238,23 +263,19 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 		snprintf(r[*n].kind, sizeof(r[*n].kind), "%s", tok);
 		snprintf(r[*n].text, sizeof(r[*n].text), "%s", v);
 		len = strlen(v);
-		/* Years ("6y", 365.25 days) here; the other units by the
-		 * shared parser, which refuses a bare number. */
+		/* Years: "6y" (365.25 days each); any other unit is the
+		 * one duration rule of every configuration. */
 		if (len > 1 && v[len - 1] == 'y') {
 			v[len - 1] = '\0';
-			bare = 1;
-		}
-		if (v[0] < '0' || v[0] > '9' || (bare ?
-		    strspn(v, "0123456789") != strlen(v) || strlen(v) > 4 ||
-		    (r[*n].ms = strtoull(v, NULL, 10) * ACONF_YEAR_MS) == 0 :
-		    ferry_parse_duration(v, &r[*n].ms) != 0) ||
-		    r[*n].ms == 0) {
+			rc = year_ms(v, &r[*n].ms);
+		} else
+			rc = ferry_parse_duration(v, &r[*n].ms);
+		if (rc != 0 || r[*n].ms == 0) {
 			snprintf(err, errlen, "%s: \"%s\" is not a duration "
 			    "with a unit (e.g. 6y, 2190d)", r[*n].kind,
 			    r[*n].text);
 			return (-1);
 		}
-		bare = 0;
 		(*n)++;
 	}
 	return (0);

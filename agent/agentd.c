@@ -167,8 +167,10 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		    "version %llu: connecting to the relay for newer versions; "
 		    "sending is refused until one lists it", a->me->id,
 		    (unsigned long long)a->roster->version);
-	if ((a->storage_key = sodium_malloc(32)) == NULL)
+	if ((a->storage_key = sodium_malloc(32)) == NULL ||
+	    (a->ckey = sodium_malloc(32)) == NULL)
 		return (FERRY_ENOMEM);
+	sodium_memzero(a->ckey, 32);
 	if (crypto_kdf_derive_from_key(a->storage_key, 32, 1, "ferrystk",
 	    a->me->sign_sk) != 0)
 		return (FERRY_ESODIUM);
@@ -254,6 +256,9 @@ agentd_close(struct agentd *a)
 	if (a->storage_key != NULL)
 		sodium_free(a->storage_key);
 	a->storage_key = NULL;
+	if (a->ckey != NULL)
+		sodium_free(a->ckey);
+	a->ckey = NULL;
 	pending_free(a->pend);
 	a->pend = NULL;
 }
@@ -337,6 +342,48 @@ note_rx(struct agentd *a)
 	}
 }
 
+/*
+ * Frame ${buf} from the relay, decoded into ${e} with result ${drc}
+ * (env_decode with our max_body): to its handler.  A frame that did not
+ * decode is refused; one over our max_body only, a MSG, is decoded again
+ * without that bound to be NACKed by id (agentd_refuse_toobig).
+ */
+static int
+dispatch(struct agentd *a, const uint8_t *buf, size_t len, int drc,
+    struct env *e)
+{
+
+	if (drc != 0) {
+		if (drc == FERRY_ETOOBIG && a->conf.max_body < BODY_ABS_MAX &&
+		    env_decode(buf, len, BODY_ABS_MAX, e) == 0 &&
+		    e->type == ENV_MSG)
+			return (agentd_refuse_toobig(a, buf, len, e));
+		return (agentd_refuse(a, buf, len, NULL, drc,
+		    ferry_strerror(drc)));
+	}
+	switch (e->type) {
+	case ENV_MSG:
+		return (agentd_handle_msg(a, buf, len, e));
+	case ENV_ACCEPTED:
+		return (agentd_handle_accepted(a, buf, len, e));
+	case ENV_RECEIPT:
+		return (agentd_handle_receipt(a, buf, len, e));
+	case ENV_NACK:
+		return (agentd_handle_nack(a, e));
+	case ENV_ROSTER:
+		return (agentd_handle_roster(a, e));
+	case ENV_HEARTBEAT:
+	case ENV_CREDIT:
+	case ENV_CHECKPOINT:
+		return (0);
+	default:
+		alog(ALOG_WARN, "unexpected", "type=%s from=%s; ignored",
+		    env_type_name(e->type) ? env_type_name(e->type) : "?",
+		    e->from);
+		return (0);
+	}
+}
+
 int
 agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
     const size_t *lens, size_t n)
@@ -345,14 +392,17 @@ agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
 	struct agentd_rx *rg;
 	struct env e;
 	size_t i;
-	int rc, first = 0, dec;
+	int rc, first = 0, dec, drc;
 
 	if ((g = malloc(sizeof(*g))) != NULL)
 		g->n = 0;
 	if ((rg = malloc(sizeof(*rg))) != NULL)
 		rg->n = 0;
 	for (i = 0; i < n; i++) {
-		dec = env_decode(bufs[i], lens[i], a->conf.max_body, &e) == 0;
+		/* Each frame decoded once, here: the handlers below and the
+		 * MSG's opening (env_open_decoded) take this decoding. */
+		drc = env_decode(bufs[i], lens[i], a->conf.max_body, &e);
+		dec = drc == 0;
 		/* ACCEPTED and RECEIPT into the reply group, MSGs into the
 		 * receive group (independent: other messages); anything
 		 * else after committing both, in order. */
@@ -374,7 +424,8 @@ agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
 				agentd_grp_flush(a, g);
 			if (rg != NULL)
 				agentd_rx_flush(a, rg);
-			rc = agentd_receive(a, bufs[i], lens[i]);
+			note_rx(a);
+			rc = dispatch(a, bufs[i], lens[i], drc, &e);
 		}
 		if (rc != 0) {
 			alog(ALOG_ERROR, "receive", "local failure handling a "
@@ -397,38 +448,10 @@ int
 agentd_receive(struct agentd *a, const uint8_t *buf, size_t len)
 {
 	struct env e;
-	int rc;
 
 	note_rx(a);
-	if ((rc = env_decode(buf, len, a->conf.max_body, &e)) != 0) {
-		if (rc == FERRY_ETOOBIG && a->conf.max_body < BODY_ABS_MAX &&
-		    env_decode(buf, len, BODY_ABS_MAX, &e) == 0 &&
-		    e.type == ENV_MSG)
-			return (agentd_refuse_toobig(a, buf, len, &e));
-		return (agentd_refuse(a, buf, len, NULL, rc,
-		    ferry_strerror(rc)));
-	}
-	switch (e.type) {
-	case ENV_MSG:
-		return (agentd_handle_msg(a, buf, len, &e));
-	case ENV_ACCEPTED:
-		return (agentd_handle_accepted(a, buf, len, &e));
-	case ENV_RECEIPT:
-		return (agentd_handle_receipt(a, buf, len, &e));
-	case ENV_NACK:
-		return (agentd_handle_nack(a, &e));
-	case ENV_ROSTER:
-		return (agentd_handle_roster(a, &e));
-	case ENV_HEARTBEAT:
-	case ENV_CREDIT:
-	case ENV_CHECKPOINT:
-		return (0);
-	default:
-		alog(ALOG_WARN, "unexpected", "type=%s from=%s; ignored",
-		    env_type_name(e.type) ? env_type_name(e.type) : "?",
-		    e.from);
-		return (0);
-	}
+	return (dispatch(a, buf, len, env_decode(buf, len, a->conf.max_body,
+	    &e), &e));
 }
 
 /* ---- content ----------------------------------------------------------- */
@@ -440,7 +463,7 @@ agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 	struct astore_out o;
 	struct astore_in in;
 	struct env e;
-	uint8_t *env = NULL, *key = NULL, *content = NULL;
+	uint8_t *env = NULL, *content = NULL;
 	const uint8_t *sealed;
 	size_t envlen, clen;
 	int rc;
@@ -460,18 +483,13 @@ agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 		sealed = NULL;
 	if (rc != 0)
 		return (rc);
-	if ((key = sodium_malloc(32)) == NULL) {
-		rc = FERRY_ENOMEM;
-		goto done;
-	}
-	if ((rc = agentd_key_unseal(a, sealed, key)) != 0 ||
+	if ((rc = agentd_key_unseal(a, sealed, a->ckey)) != 0 ||
 	    (rc = env_decode(env, envlen, a->conf.max_body, &e)) != 0 ||
-	    (rc = env_open_with_key(&e, key, &content, &clen)) != 0)
+	    (rc = env_open_with_key(&e, a->ckey, &content, &clen)) != 0)
 		goto done;
 	rc = referral_wire_to_json(content, clen, json);
 done:
-	if (key != NULL)
-		sodium_free(key);
+	sodium_memzero(a->ckey, 32);
 	free(content);
 	free(env);
 	return (rc);

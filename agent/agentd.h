@@ -80,6 +80,18 @@ extern const unsigned agentd_expiry_warn_days[AGENTD_EXPIRY_STAGES];
 
 struct pending;
 
+/*
+ * The spool inbox files of one received referral (agentd_spool_inbox):
+ * <msgid>.meta and <msgid>.json; ${rc} is set to 0 once both are in
+ * place, durably, or to the error that kept them out.
+ */
+struct agentd_inbox_file {
+	const uint8_t *id;		/* FERRY_MSGID_LEN bytes */
+	const char *json, *meta;
+	size_t len, metalen;
+	int rc;
+};
+
 struct agentd {
 	struct aconf conf;
 	struct ident *me;
@@ -89,6 +101,11 @@ struct agentd {
 	struct log *log;
 	struct astore *store;
 	uint8_t *storage_key;		/* 32 bytes, sodium_malloc'd */
+	/* The content key of the message at hand (sealing, opening,
+	 * rereading): one guarded buffer (sodium_malloc'd once at open, not
+	 * per message: mmap and mprotect cost more than a small message's
+	 * crypto), wiped (sodium_memzero) after each use. */
+	uint8_t *ckey;
 	char origin[LOG_ORIGIN_MAX];	/* "ferry/<id>" */
 
 	/* Frames to the relay: returns 0 if handed to the socket. */
@@ -100,8 +117,8 @@ struct agentd {
 	 * (agentd_submit_batch, agentd_can_send) and two files never call
 	 * each other both ways.  agentd_spool_init, agentd_spool_inbox. */
 	int (*spool_init)(struct agentd *a);
-	int (*spool_inbox)(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
-	    const char *json, size_t len, const char *meta, size_t metalen);
+	int (*spool_inbox)(struct agentd *a, struct agentd_inbox_file *f,
+	    size_t n);
 
 	/* Messages waiting for ACCEPTED or RECEIPT, each with its
 	 * retransmission schedule (pending.h: pending_find, pending_count). */
@@ -172,6 +189,9 @@ struct agentd {
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
 	uint64_t n_asks, n_not_held;
 	uint64_t n_held, n_held_local;
+	uint64_t n_spool_fsyncs;	/* fsync calls of the spool folders
+					 * (files and folders): status's
+					 * spool_fsyncs, to see them batched */
 };
 
 /**
@@ -443,12 +463,16 @@ int agentd_spool_init(struct agentd *a);
 void agentd_spool_scan(struct agentd *a);
 
 /**
- * agentd_spool_inbox(a, id, json, len, meta, metalen): write
- * <spool>/inbox/<id>.meta then <id>.json atomically (temp + fsync +
- * rename + fsync of the folder).  No-op without a spool.  0 or FERRY_EIO.
+ * agentd_spool_inbox(a, f, n): write the spool inbox files of ${n}
+ * received referrals ${f}: for each, <spool>/inbox/<id>.meta then
+ * <id>.json, each by a synced temporary file renamed into place; then ONE
+ * fsync of inbox/ for all of them (a group's files are durable together:
+ * the caller clears their "unspooled" marks only after this returns).
+ * Each f[i].rc says how its pair went.  No-op without a spool.  0, or the
+ * first error (FERRY_EIO, FERRY_ENOSPC).
  */
-int agentd_spool_inbox(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
-    const char *json, size_t len, const char *meta, size_t metalen);
+int agentd_spool_inbox(struct agentd *a, struct agentd_inbox_file *f,
+    size_t n);
 
 /* ---- agentd_ctl.c ---- */
 

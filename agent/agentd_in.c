@@ -21,6 +21,30 @@
 /* ---- spool inbox files ------------------------------------------------- */
 
 /*
+ * ${f}: the spool inbox files of message ${id} from ${from}, received at
+ * ${t} (ms) as log entry ${idx}: the document ${json} and its .meta line,
+ * made in ${meta} (${cap} bytes).
+ */
+static void
+inbox_file(struct agentd_inbox_file *f, const uint8_t id[FERRY_MSGID_LEN],
+    const char *from, uint64_t t, uint64_t idx, const char *json, char *meta,
+    size_t cap)
+{
+	char hx[33];
+
+	agentd_idhex(hx, id);
+	snprintf(meta, cap, "{\"msg_id\": \"%s\", \"from\": \"%s\", "
+	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, from,
+	    (unsigned long long)t, (unsigned long long)idx);
+	f->id = id;
+	f->json = json;
+	f->len = strlen(json);
+	f->meta = meta;
+	f->metalen = strlen(meta);
+	f->rc = 0;
+}
+
+/*
  * The spool inbox files (.meta, .json) of received message ${id}, made
  * again from the store: the envelope opened with the stored content key.
  * The same bytes as at receipt (docs/agent.md, "Spool folders").
@@ -28,10 +52,11 @@
 static int
 spool_from_store(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 {
+	struct agentd_inbox_file f;
 	struct astore_in in;
 	struct env e;
-	uint8_t *env = NULL, *key = NULL, *content = NULL;
-	char *json = NULL, why[REFERRAL_ERR_MAX], hx[33], meta[512];
+	uint8_t *env = NULL, *content = NULL;
+	char *json = NULL, why[REFERRAL_ERR_MAX], meta[512];
 	size_t envlen, clen;
 	int rc;
 
@@ -40,26 +65,17 @@ spool_from_store(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	astore_in_clear(&in);
 	if ((rc = astore_get_in_env(a->store, id, &env, &envlen)) != 0)
 		return (rc);
-	if ((key = sodium_malloc(32)) == NULL) {
-		rc = FERRY_ENOMEM;
-		goto done;
-	}
-	if ((rc = agentd_key_unseal(a, in.sealed_key, key)) != 0 ||
+	if ((rc = agentd_key_unseal(a, in.sealed_key, a->ckey)) != 0 ||
 	    (rc = env_decode(env, envlen, a->conf.max_body, &e)) != 0 ||
-	    (rc = env_open_with_key(&e, key, &content, &clen)) != 0 ||
+	    (rc = env_open_with_key(&e, a->ckey, &content, &clen)) != 0 ||
 	    (rc = referral_wire_to_json_at(content, clen, in.t_received,
 	    &json, why, sizeof(why), NULL)) != 0)
 		goto done;
-	agentd_idhex(hx, id);
-	snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": \"%s\", "
-	    "\"received_ms\": %llu, \"log_index\": %llu}\n", hx, in.from,
-	    (unsigned long long)in.t_received,
-	    (unsigned long long)in.log_index);
-	rc = a->spool_inbox(a, id, json, strlen(json), meta,
-	    strlen(meta));
+	inbox_file(&f, id, in.from, in.t_received, in.log_index, json, meta,
+	    sizeof(meta));
+	rc = a->spool_inbox(a, &f, 1);
 done:
-	if (key != NULL)
-		sodium_free(key);
+	sodium_memzero(a->ckey, 32);
 	free(content);
 	free(json);
 	free(env);
@@ -416,8 +432,7 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 	struct referral_info info;
 	struct agentd_rx_item *it = &rg->it[rg->n];
 	struct astore_in in;
-	const struct ident_enckey *ek;
-	uint8_t h[32], spk[32], *content = NULL, *key = NULL;
+	uint8_t h[32], spk[32], *content = NULL;
 	char why[REFERRAL_ERR_MAX], hx[33];
 	size_t clen;
 	uint64_t now = ferry_now_ms();
@@ -483,9 +498,13 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 	if (ident_enc_find(a->me, e0->key_id) == NULL &&
 	    key_not_loaded(a, e0->key_id))
 		return (hold_msg(a, buf, len, e0, spk));
+	/* Opened from the decoding the caller made (once per frame); the
+	 * content key unwrapped once, into our guarded buffer, for our
+	 * locally sealed copy (ferry show), wiped below. */
 	memset(it, 0, sizeof(*it));
-	if ((rc = env_open(buf, len, a->conf.max_body, spk, a->me, &it->e,
-	    &content, &clen)) != 0) {
+	it->e = *e0;
+	if ((rc = env_open_decoded(&it->e, spk, a->me, a->ckey, &content,
+	    &clen)) != 0) {
 		if (!verdict_permanent(rc)) {
 			*what = "opening";
 			return (rc);
@@ -500,23 +519,11 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 			rc = agentd_refuse(a, buf, len, e0, rc, why);
 		goto fail;
 	}
-	/* The content key, for our locally sealed copy (ferry show). */
-	if ((key = sodium_malloc(32)) == NULL) {
-		*what = "allocating";
-		rc = FERRY_ENOMEM;
-		goto fail;
-	}
-	if ((ek = ident_enc_find(a->me, it->e.key_id)) == NULL ||
-	    crypto_box_seal_open(key, it->e.wrapped, ENV_WRAPPED_LEN, ek->pk,
-	    ek->sk) != 0) {
-		rc = agentd_refuse(a, buf, len, e0, FERRY_EDECRYPT,
-		    "content key unwrap failed");
-		goto fail;
-	}
 	*what = "storing";
 	if ((rc = agentd_fault_point("recv-local")) != 0 ||
-	    (rc = agentd_key_seal(a, key, it->in.sealed_key)) != 0)
+	    (rc = agentd_key_seal(a, a->ckey, it->in.sealed_key)) != 0)
 		goto fail;
+	sodium_memzero(a->ckey, 32);
 	it->buf = buf;
 	it->len = len;
 	memcpy(it->h, h, 32);
@@ -535,13 +542,11 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 	    info.referral_type ? info.referral_type : "");
 	agentd_copy_str(it->in.urgency, sizeof(it->in.urgency), info.urgency ?
 	    info.urgency : "");
-	sodium_free(key);
 	free(content);
 	rg->n++;
 	return (1);
 fail:
-	if (key != NULL)
-		sodium_free(key);
+	sodium_memzero(a->ckey, 32);
 	free(content);
 	free(it->json);
 	it->json = NULL;
@@ -566,7 +571,7 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 	struct log_entry le;
 	struct env r;
 	uint8_t *note = NULL;
-	char hx[33], meta[512];
+	char hx[33];
 	const char *what = "storing";
 	size_t nlen = 0, i;
 	uint64_t now = ferry_now_ms();
@@ -641,17 +646,19 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 	agentd_crash_point("recv-committed");
 	(void)FERRY_FAULT("agent-commit-recv");
 
-	/* The spool inbox files, atomically; then the marks can go (their
-	 * own small commit after the RECEIPTs: agentd_spooled_flush). */
+	/* The spool inbox files of the group, atomically, durable together
+	 * (one fsync of inbox/); then the marks can go (their own small
+	 * commit after the RECEIPTs: agentd_spooled_flush). */
+	for (i = 0; i < rg->n; i++)
+		inbox_file(&rg->f[i], rg->it[i].e.id, rg->it[i].e.from, now,
+		    rg->it[i].in.log_index, rg->it[i].json, rg->meta[i],
+		    sizeof(rg->meta[i]));
+	(void)a->spool_inbox(a, rg->f, rg->n);
+	agentd_crash_point("recv-spooled");
 	for (i = 0; i < rg->n; i++) {
 		it = &rg->it[i];
 		agentd_idhex(hx, it->e.id);
-		snprintf(meta, sizeof(meta), "{\"msg_id\": \"%s\", \"from\": "
-		    "\"%s\", \"received_ms\": %llu, \"log_index\": %llu}\n",
-		    hx, it->e.from, (unsigned long long)now,
-		    (unsigned long long)it->in.log_index);
-		if ((rc = a->spool_inbox(a, it->e.id, it->json,
-		    strlen(it->json), meta, strlen(meta))) != 0) {
+		if ((rc = rg->f[i].rc) != 0) {
 			/* No RECEIPT: the redelivery retries the file. */
 			alog(ALOG_ERROR, "held", "msg=%s from=%s: writing the "
 			    "spool inbox file: %s; stored, not receipted: the "
@@ -661,7 +668,6 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 		}
 		if (a->conf.spool[0] != '\0')
 			spooled_add(a, it->e.id);
-		agentd_crash_point("recv-spooled");
 
 		/* Only now the receipt leaves. */
 		a->n_received++;

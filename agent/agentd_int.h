@@ -143,6 +143,9 @@ struct agentd_rx_item {
 struct agentd_rx {
 	struct agentd_rx_item it[AGENTD_RX_MAX];
 	size_t n;
+	/* Their spool inbox files, written together (rx_flush). */
+	struct agentd_inbox_file f[AGENTD_RX_MAX];
+	char meta[AGENTD_RX_MAX][512];
 };
 
 /** agentd_rx_add(a, rg, buf, len, e0): MSG ${e0} into group ${rg}. */

@@ -212,7 +212,7 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 	struct referral_info info;
 	const struct roster_agency *ag;
 	struct astore_out *rec = &sb->rec;
-	uint8_t *wire = NULL, *key = NULL, pk[32];
+	uint8_t *wire = NULL, pk[32];
 	char *err = sb->err;
 	size_t wlen, errlen = sizeof(sb->err);
 	int rc;
@@ -245,13 +245,9 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 		    "now", sb->to);
 		goto done;
 	}
-	if ((key = sodium_malloc(32)) == NULL) {
-		rc = FERRY_ENOMEM;
-		goto done;
-	}
 	if ((rc = env_seal(a->me, sb->to, pk, sb->kid, wire, wlen,
-	    info.has_in_reply_to ? info.in_reply_to : NULL, now, key, sb->id,
-	    &sb->env, &sb->envlen)) != 0) {
+	    info.has_in_reply_to ? info.in_reply_to : NULL, now, a->ckey,
+	    sb->id, &sb->env, &sb->envlen)) != 0) {
 		agentd_seterr(err, errlen, "sealing: %s", ferry_strerror(rc));
 		goto done;
 	}
@@ -262,7 +258,7 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 	rec->state = ASTORE_QUEUED;
 	rec->t_queued = now;
 	rec->roster_version = a->roster->version;
-	if ((rc = agentd_key_seal(a, key, rec->sealed_key)) != 0)
+	if ((rc = agentd_key_seal(a, a->ckey, rec->sealed_key)) != 0)
 		goto done;
 	rec->has_reply_to = info.has_in_reply_to;
 	if (info.has_in_reply_to)
@@ -276,8 +272,7 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 	    sb->spool_name ? sb->spool_name : "");
 	rc = 0;
 done:
-	if (key != NULL)
-		sodium_free(key);
+	sodium_memzero(a->ckey, 32);
 	free(wire);
 	if (rc != 0) {
 		free(sb->env);

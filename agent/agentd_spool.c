@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "agentd.h"
+#include "agentd_int.h"
 #include "alog.h"
 #include "referral.h"
 
@@ -46,17 +47,54 @@ spath(const struct agentd *a, char *buf, size_t cap, const char *a1,
 	return (0);
 }
 
+/* fsync of spool folder ${path}, counted (status: spool_fsyncs). */
 static int
-fsync_dir(const char *path)
+fsync_dir(struct agentd *a, const char *path)
 {
-	int fd, rc = 0;
 
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return (FERRY_EIO);
-	if (fsync(fd) != 0)
-		rc = FERRY_EIO;
-	close(fd);
+	a->n_spool_fsyncs++;
+	return (ferry_fsync_dir(path));
+}
+
+/*
+ * ${buf} into a synced temporary file beside ${path} (its name in ${tmp}),
+ * counted; renamed into place by the caller, which syncs the folder once
+ * for the files it moves together.
+ */
+static int
+write_tmp(struct agentd *a, const char *path, const void *buf, size_t len,
+    char *tmp, size_t cap)
+{
+	int rc;
+
+	if ((rc = ferry_write_tmp(path, buf, len, 0600, tmp, cap)) == 0)
+		a->n_spool_fsyncs++;
 	return (rc);
+}
+
+/* Rename ${tmp} to ${path}; the temporary file goes on failure. */
+static int
+put_tmp(const char *tmp, const char *path)
+{
+
+	if (rename(tmp, path) == 0)
+		return (0);
+	unlink(tmp);
+	return (errno == ENOSPC || errno == EDQUOT ? FERRY_ENOSPC : FERRY_EIO);
+}
+
+/* One file written atomically and durably: temp, rename, folder synced. */
+static int
+write_one(struct agentd *a, const char *dir, const char *path,
+    const void *buf, size_t len)
+{
+	char tmp[ACONF_PATH_MAX + 800];
+	int rc;
+
+	if ((rc = write_tmp(a, path, buf, len, tmp, sizeof(tmp))) != 0 ||
+	    (rc = put_tmp(tmp, path)) != 0)
+		return (rc);
+	return (fsync_dir(a, dir));
 }
 
 static int
@@ -136,7 +174,9 @@ to_failed(struct agentd *a, const char *from, const char *name,
 			return;
 	}
 	snprintf(epath, sizeof(epath), "%s.error", dst);
-	if ((rc = ferry_write_file(epath, reason, strlen(reason), 0600)) != 0)
+	if (spath(a, dir, sizeof(dir), "failed", NULL, NULL) != 0)
+		return;
+	if ((rc = write_one(a, dir, epath, reason, strlen(reason))) != 0)
 		alog(ALOG_ERROR, "spool", "cannot write %s: %s", epath,
 		    ferry_strerror(rc));
 	if (rename(from, dst) != 0) {
@@ -144,8 +184,7 @@ to_failed(struct agentd *a, const char *from, const char *name,
 		    from, strerror(errno));
 		return;
 	}
-	if (spath(a, dir, sizeof(dir), "failed", NULL, NULL) == 0)
-		(void)fsync_dir(dir);
+	(void)fsync_dir(a, dir);
 	alog(ALOG_WARN, "spool-failed", "%s: %s", name, reason);
 }
 
@@ -184,66 +223,120 @@ sent_name(const char *dir, const char *name, const char *hx, char *out,
 	snprintf(out, cap, "%.*s.%s%s", (int)(dot - name), name, hx, dot);
 }
 
-/*
- * Spool file ${from} (outbox/<to>/<name>) became message ${id}: move it
- * to sent/<to>/ under its own name (sent_name), with "<name>.id" beside
- * it holding the message id; the sidecar is written first, so a file in
- * sent/ always has its id.  A crash before the move leaves the file in
- * outbox/, found sent by its spool key at the next scan.
- */
-static void
-to_sent(struct agentd *a, const char *from, const char *srcdir,
-    const char *to, const char *name, const uint8_t id[FERRY_MSGID_LEN])
-{
-	char dir[ACONF_PATH_MAX + 128], dst[ACONF_PATH_MAX + 700];
-	char idp[ACONF_PATH_MAX + 704], fname[400], hx[33], line[34];
-	int rc;
-
-	ferry_hex(hx, id, FERRY_MSGID_LEN);
-	if (spath(a, dir, sizeof(dir), "sent", to, NULL) != 0 ||
-	    mkd(dir) != 0) {
-		alog(ALOG_ERROR, "spool", "cannot make sent/%s/: %s", to,
-		    strerror(errno));
-		return;
-	}
-	sent_name(dir, name, hx, fname, sizeof(fname));
-	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, fname) >=
-	    sizeof(dst) || (size_t)snprintf(idp, sizeof(idp), "%s.id", dst) >=
-	    sizeof(idp))
-		return;
-	snprintf(line, sizeof(line), "%s\n", hx);
-	if ((rc = ferry_write_file(idp, line, strlen(line), 0600)) != 0) {
-		alog(ALOG_ERROR, "spool", "cannot write %s: %s (left in "
-		    "outbox/, moved at the next scan)", idp,
-		    ferry_strerror(rc));
-		return;
-	}
-	if (rename(from, dst) != 0) {
-		alog(ALOG_ERROR, "spool", "cannot move %s to sent/: %s", from,
-		    strerror(errno));
-		return;
-	}
-	(void)fsync_dir(dir);
-	(void)fsync_dir(srcdir);
-}
-
-/* A spool file picked up, on its way to a group commit. */
+/* A spool file picked up, on its way to a group commit and to sent/. */
 struct spool_pick {
 	char to[FERRY_ID_MAX + 1];
-	char dirpath[ACONF_PATH_MAX + 96];
+	char dirpath[ACONF_PATH_MAX + 96];	/* outbox/<to> */
 	char name[300];
 	char path[ACONF_PATH_MAX + 512];
 	char label[600];
 	uint8_t *buf;
 	size_t len;
 	uint8_t key[32];
+	int send;			/* to be sent (in the group commit) */
+	int move;			/* sent as sb.id: to move to sent/ */
+	char sentdir[ACONF_PATH_MAX + 128];	/* sent/<to> */
+	char dst[ACONF_PATH_MAX + 700];		/* its path in sent/<to>/ */
 	struct agentd_sub sb;
 };
 
 /*
+ * fsync, once each, the folders ${dir} (sentdir, or dirpath when
+ * ${src}) of the picks of ${p}[0..n-1] that are moving; 0 or the first
+ * error.
+ */
+static int
+sync_dirs(struct agentd *a, const struct spool_pick *p, size_t n, int src)
+{
+	size_t i, j;
+	int rc, first = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!p[i].move)
+			continue;
+		for (j = 0; j < i; j++)
+			if (p[j].move && strcmp(src ? p[j].dirpath :
+			    p[j].sentdir, src ? p[i].dirpath :
+			    p[i].sentdir) == 0)
+				break;
+		if (j < i)
+			continue;
+		if ((rc = fsync_dir(a, src ? p[i].dirpath : p[i].sentdir)) !=
+		    0 && first == 0)
+			first = rc;
+	}
+	return (first);
+}
+
+/*
+ * The files of ${p}[0..n-1] marked ${move} became messages (sb.id): move
+ * each to sent/<to>/ under its own name (sent_name), with "<name>.id"
+ * beside it holding the message id.  For the whole batch, one fsync per
+ * folder and step, not per file: every sidecar written (its temporary
+ * file synced) and renamed into place, sent/<to>/ synced (so a file in
+ * sent/ always has its id); then every file renamed, and sent/<to>/ and
+ * outbox/<to>/ synced.  A crash before a move leaves the file in outbox/,
+ * found sent by its spool key at the next scan (spool_read), its sidecar
+ * (holding its id) kept.
+ */
+static void
+to_sent(struct agentd *a, struct spool_pick *p, size_t n)
+{
+	char idp[ACONF_PATH_MAX + 704], tmp[ACONF_PATH_MAX + 800];
+	char fname[400], hx[33], line[34];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if (!p[i].move)
+			continue;
+		p[i].move = 0;
+		ferry_hex(hx, p[i].sb.id, FERRY_MSGID_LEN);
+		if (spath(a, p[i].sentdir, sizeof(p[i].sentdir), "sent",
+		    p[i].to, NULL) != 0 || mkd(p[i].sentdir) != 0) {
+			alog(ALOG_ERROR, "spool", "cannot make sent/%s/: %s",
+			    p[i].to, strerror(errno));
+			continue;
+		}
+		sent_name(p[i].sentdir, p[i].name, hx, fname, sizeof(fname));
+		if ((size_t)snprintf(p[i].dst, sizeof(p[i].dst), "%s/%s",
+		    p[i].sentdir, fname) >= sizeof(p[i].dst) ||
+		    (size_t)snprintf(idp, sizeof(idp), "%s.id", p[i].dst) >=
+		    sizeof(idp))
+			continue;
+		snprintf(line, sizeof(line), "%s\n", hx);
+		if ((rc = write_tmp(a, idp, line, strlen(line), tmp,
+		    sizeof(tmp))) != 0 || (rc = put_tmp(tmp, idp)) != 0) {
+			alog(ALOG_ERROR, "spool", "cannot write %s: %s (left in "
+			    "outbox/, moved at the next scan)", idp,
+			    ferry_strerror(rc));
+			continue;
+		}
+		p[i].move = 1;
+	}
+	if ((rc = sync_dirs(a, p, n, 0)) != 0) {
+		alog(ALOG_ERROR, "spool", "cannot sync sent/: %s (files left "
+		    "in outbox/, moved at the next scan)", ferry_strerror(rc));
+		return;
+	}
+	agentd_crash_point("spool-ids-synced");
+	for (i = 0; i < n; i++)
+		if (p[i].move && rename(p[i].path, p[i].dst) != 0) {
+			alog(ALOG_ERROR, "spool", "cannot move %s to sent/: %s",
+			    p[i].path, strerror(errno));
+			p[i].move = 0;
+		}
+	(void)sync_dirs(a, p, n, 0);
+	(void)sync_dirs(a, p, n, 1);
+	for (i = 0; i < n; i++)
+		p[i].move = 0;
+}
+
+/*
  * Read file outbox/<to>/<name> into ${p}: 1 if it is to be sent (in the
- * next group commit), 0 if it was handled here (too big: failed/; sent
- * before a crash: moved to sent/) or left for a later scan.
+ * next group commit, ${p}->send) or moved (sent before a crash:
+ * ${p}->move), 0 if it was handled here (too big: failed/) or left for a
+ * later scan.
  */
 static int
 spool_read(struct agentd *a, const char *to, const char *dirpath,
@@ -251,7 +344,6 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 {
 	crypto_hash_sha256_state st;
 	char reason[AGENTD_ERR_MAX + 128];
-	uint8_t id[FERRY_MSGID_LEN];
 	int rc;
 
 	memset(p, 0, sizeof(*p));
@@ -283,18 +375,19 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 	    strlen(p->label) + 1);
 	crypto_hash_sha256_update(&st, p->buf, p->len);
 	crypto_hash_sha256_final(&st, p->key);
-	if ((rc = astore_spool_lookup(a->store, p->key, id)) == 0) {
+	if ((rc = astore_spool_lookup(a->store, p->key, p->sb.id)) == 0) {
 		/* Already sent: the crash came before the move. */
 		char hx[33];
 
-		ferry_hex(hx, id, FERRY_MSGID_LEN);
+		ferry_hex(hx, p->sb.id, FERRY_MSGID_LEN);
 		alog(ALOG_WARN, "recovered", "msg=%s: spool file %s was sent "
 		    "before a crash; moved to sent/", hx, p->label);
-		to_sent(a, p->path, dirpath, to, name, id);
+		p->move = 1;
 	} else if (rc != FERRY_ENOENT)
 		alog(ALOG_ERROR, "spool", "%s: store: %s", p->label,
 		    ferry_strerror(rc));
 	else {
+		p->send = 1;
 		p->sb.to = p->to;
 		p->sb.json = (const char *)p->buf;
 		p->sb.len = p->len;
@@ -304,34 +397,39 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 	}
 	free(p->buf);
 	p->buf = NULL;
-	return (0);
+	return (p->move);
 }
 
 /*
- * Send the files picked up, ${p}[0..n-1], in one group commit
- * (agentd_submit_batch: one synced commit for all), then move each to
- * sent/ (or failed/ with its reason; a local failure leaves it in place).
- * A crash between the commit and the moves is found by the spool key at
- * the next scan (spool_read: "sent before a crash").
+ * Send the files picked up to be sent, among ${p}[0..n-1], in one group
+ * commit (agentd_submit_batch: one synced commit for all), then move
+ * them, with those found sent before a crash, to sent/ (to_sent: one
+ * fsync per folder for the batch), or to failed/ with the reason; a
+ * local failure leaves a file in place.  A crash between the commit and
+ * the moves is found by the spool key at the next scan (spool_read:
+ * "sent before a crash").
  */
 static void
 spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 {
 	struct agentd_sub *sb[SPOOL_PER_SCAN] = { NULL };
 	char reason[AGENTD_ERR_MAX + 128];
-	size_t i;
+	size_t i, nsb = 0;
 	int rc;
 
 	if (n == 0 || n > SPOOL_PER_SCAN)
 		return;
 	for (i = 0; i < n; i++)
-		sb[i] = &p[i].sb;
-	agentd_submit_batch(a, sb, n);
+		if (p[i].send)
+			sb[nsb++] = &p[i].sb;
+	if (nsb > 0)
+		agentd_submit_batch(a, sb, nsb);
 	for (i = 0; i < n; i++) {
+		if (!p[i].send)
+			continue;
 		rc = p[i].sb.rc;
 		if (rc == 0)
-			to_sent(a, p[i].path, p[i].dirpath, p[i].to,
-			    p[i].name, p[i].sb.id);
+			p[i].move = 1;
 		else if (rc == FERRY_EJSON || rc == FERRY_ESCHEMA ||
 		    rc == FERRY_ECONSENT || rc == FERRY_ERECIPIENT ||
 		    rc == FERRY_EKEYWINDOW || rc == FERRY_EUNKNOWNAGENCY ||
@@ -347,6 +445,7 @@ spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 		free(p[i].buf);
 		p[i].buf = NULL;
 	}
+	to_sent(a, p, n);
 }
 
 void
@@ -425,23 +524,73 @@ agentd_spool_scan(struct agentd *a)
 	free(picks);
 }
 
-int
-agentd_spool_inbox(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
-    const char *json, size_t len, const char *meta, size_t metalen)
+/*
+ * The pair of received referral ${f}: inbox/<id>.meta, then <id>.json,
+ * each a synced temporary file renamed into place (the folder is synced
+ * by the caller, once for its group).
+ */
+static int
+inbox_pair(struct agentd *a, const struct agentd_inbox_file *f)
 {
-	char path[ACONF_PATH_MAX + 64], name[48], hx[33];
-	int rc;
+	static const char *ext[2] = { "meta", "json" };
+	char path[2][ACONF_PATH_MAX + 64], tmp[2][ACONF_PATH_MAX + 96];
+	char name[48], hx[33];
+	int i, rc;
 
-	if (a->conf.spool[0] == '\0')
+	ferry_hex(hx, f->id, FERRY_MSGID_LEN);
+	for (i = 0; i < 2; i++) {
+		snprintf(name, sizeof(name), "%s.%s", hx, ext[i]);
+		if ((rc = spath(a, path[i], sizeof(path[i]), "inbox", name,
+		    NULL)) != 0)
+			return (rc);
+	}
+	if ((rc = write_tmp(a, path[0], f->meta, f->metalen, tmp[0],
+	    sizeof(tmp[0]))) != 0)
+		return (rc);
+	if ((rc = write_tmp(a, path[1], f->json, f->len, tmp[1],
+	    sizeof(tmp[1]))) != 0) {
+		unlink(tmp[0]);
+		return (rc);
+	}
+	/* Both complete: .meta appears first, then .json. */
+	if ((rc = put_tmp(tmp[0], path[0])) != 0) {
+		unlink(tmp[1]);
+		return (rc);
+	}
+	return (put_tmp(tmp[1], path[1]));
+}
+
+int
+agentd_spool_inbox(struct agentd *a, struct agentd_inbox_file *f, size_t n)
+{
+	char dir[ACONF_PATH_MAX + 16];
+	size_t i, placed = 0;
+	int rc, first = 0;
+
+	for (i = 0; i < n; i++)
+		f[i].rc = 0;
+	if (a->conf.spool[0] == '\0' || n == 0)
 		return (0);
-	ferry_hex(hx, id, FERRY_MSGID_LEN);
-	snprintf(name, sizeof(name), "%s.meta", hx);
-	if ((rc = spath(a, path, sizeof(path), "inbox", name, NULL)) != 0 ||
-	    (rc = ferry_write_file(path, meta, metalen, 0600)) != 0)
+	if ((rc = spath(a, dir, sizeof(dir), "inbox", NULL, NULL)) != 0) {
+		for (i = 0; i < n; i++)
+			f[i].rc = rc;
 		return (rc);
-	snprintf(name, sizeof(name), "%s.json", hx);
-	if ((rc = spath(a, path, sizeof(path), "inbox", name, NULL)) != 0 ||
-	    (rc = ferry_write_file(path, json, len, 0600)) != 0)
-		return (rc);
-	return (0);
+	}
+	for (i = 0; i < n; i++) {
+		if ((f[i].rc = inbox_pair(a, &f[i])) != 0) {
+			if (first == 0)
+				first = f[i].rc;
+		} else
+			placed++;
+	}
+	/* One fsync of inbox/ for the group: until it returns no file of
+	 * the group counts as written (their marks stay). */
+	if (placed > 0 && (rc = fsync_dir(a, dir)) != 0) {
+		for (i = 0; i < n; i++)
+			if (f[i].rc == 0)
+				f[i].rc = rc;
+		if (first == 0)
+			first = rc;
+	}
+	return (first);
 }

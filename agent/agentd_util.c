@@ -82,7 +82,9 @@ agentd_fmt_utc(char *buf, size_t cap, uint64_t ms)
  * itself with SIGKILL at that point, as a power cut would.  Points:
  * send-committed (sent and stored, id not yet returned), recv-before-commit
  * (received and checked, nothing written), recv-committed (logged and
- * stored, no spool file), recv-spooled (spool file written, no RECEIPT).
+ * stored, no spool file), recv-spooled (spool files written, no RECEIPT),
+ * spool-ids-synced (a scan batch's NAME.id sidecars in sent/ and synced,
+ * no file moved yet).
  */
 void
 agentd_crash_point(const char *point)

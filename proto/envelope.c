@@ -943,9 +943,9 @@ done:
 }
 
 int
-env_open(const uint8_t *buf, size_t len, size_t max_body,
-    const uint8_t sender_pk[32], const struct ident *rcpt, struct env *e,
-    uint8_t **content, size_t *clen)
+env_open_decoded(const struct env *e, const uint8_t sender_pk[32],
+    const struct ident *rcpt, uint8_t content_key[32], uint8_t **content,
+    size_t *clen)
 {
 	const struct ident_enckey *k;
 	uint8_t key[32];
@@ -953,10 +953,8 @@ env_open(const uint8_t *buf, size_t len, size_t max_body,
 
 	*content = NULL;
 	*clen = 0;
-	if (sender_pk == NULL || rcpt == NULL)
+	if (e == NULL || sender_pk == NULL || rcpt == NULL)
 		return (FERRY_EINVAL);
-	if ((rc = env_decode(buf, len, max_body, e)) != 0)
-		return (rc);
 	if (e->type != ENV_MSG)
 		return (FERRY_EMSGTYPE);
 	/* Nothing is decrypted before the signature verifies. */
@@ -970,8 +968,25 @@ env_open(const uint8_t *buf, size_t len, size_t max_body,
 	if (crypto_box_seal_open(key, e->wrapped, ENV_WRAPPED_LEN, k->pk,
 	    k->sk) != 0)
 		rc = FERRY_EDECRYPT;
-	else
-		rc = env_open_with_key(e, key, content, clen);
+	else if ((rc = env_open_with_key(e, key, content, clen)) == 0 &&
+	    content_key != NULL)
+		memcpy(content_key, key, 32);
 	sodium_memzero(key, sizeof(key));
 	return (rc);
+}
+
+int
+env_open(const uint8_t *buf, size_t len, size_t max_body,
+    const uint8_t sender_pk[32], const struct ident *rcpt, struct env *e,
+    uint8_t **content, size_t *clen)
+{
+	int rc;
+
+	*content = NULL;
+	*clen = 0;
+	if (sender_pk == NULL || rcpt == NULL)
+		return (FERRY_EINVAL);
+	if ((rc = env_decode(buf, len, max_body, e)) != 0)
+		return (rc);
+	return (env_open_decoded(e, sender_pk, rcpt, NULL, content, clen));
 }

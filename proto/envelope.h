@@ -182,6 +182,18 @@ int env_open(const uint8_t *buf, size_t len, size_t max_body,
     uint8_t **content, size_t *clen);
 
 /**
+ * env_open_decoded(e, sender_pk, rcpt, content_key, content, clen):
+ * env_open of an envelope already decoded into ${e} (env_decode, whose
+ * buffer must still live): each received frame is decoded once.  The
+ * content key, unwrapped once, is copied to ${content_key} when it is not
+ * NULL and the message opened (for the recipient's own sealed copy; the
+ * caller wipes it, sodium_memzero).  Errors as env_open, less decoding's.
+ */
+int env_open_decoded(const struct env *e, const uint8_t sender_pk[32],
+    const struct ident *rcpt, uint8_t content_key[32], uint8_t **content,
+    size_t *clen);
+
+/**
  * env_open_with_key(e, content_key, content, clen): decrypt a decoded MSG
  * with a known content key (the sender rereading what it sent).
  */

@@ -280,22 +280,28 @@ ferry_parse_utc(const char *s, uint64_t *ms)
 	return (0);
 }
 
-static int
-fsync_dir_of(const char *path)
+int
+ferry_fsync_dir(const char *dir)
 {
-	char *copy, *dir;
 	int fd, rc = 0;
 
-	if ((copy = strdup(path)) == NULL)
-		return (FERRY_ENOMEM);
-	dir = dirname(copy);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY)) < 0) {
-		free(copy);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return (FERRY_EIO);
-	}
 	if (fsync(fd) != 0)
 		rc = FERRY_EIO;
 	close(fd);
+	return (rc);
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	char *copy;
+	int rc;
+
+	if ((copy = strdup(path)) == NULL)
+		return (FERRY_ENOMEM);
+	rc = ferry_fsync_dir(dirname(copy));
 	free(copy);
 	return (rc);
 }
@@ -312,18 +318,18 @@ fsync_dir_of(const char *path)
 #define WF_REPLACE 1	/* rename over ${path}, rather than link */
 #define WF_KEEP_OWNER 2	/* the replaced file's owner and group stay */
 
+/* The first half of write_file: ${tmp} (of ${cap} bytes) written, synced. */
 static int
-write_file(const char *path, const void *buf, size_t len, int mode,
-    int flags)
+write_tmp(const char *path, const void *buf, size_t len, int mode,
+    int flags, char *tmp, size_t cap)
 {
-	char tmp[4096];
 	const uint8_t *p = buf;
 	struct stat old;
-	int fd, saved, replace = flags & WF_REPLACE, keep = 0;
+	int fd, saved, keep = 0;
 	ssize_t w;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
-	    (long)getpid()) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid()) >=
+	    cap)
 		return (FERRY_EINVAL);
 	/* Run as root on a file of another user, a plain rewrite would
 	 * hand that user's file to root: keep its owner and group. */
@@ -363,8 +369,34 @@ write_file(const char *path, const void *buf, size_t len, int mode,
 		fd = -1;
 		goto err;
 	}
-	fd = -1;
-	if (replace) {
+	return (0);
+err:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return (saved == ENOSPC || saved == EDQUOT ? FERRY_ENOSPC : FERRY_EIO);
+}
+
+int
+ferry_write_tmp(const char *path, const void *buf, size_t len, int mode,
+    char *tmp, size_t cap)
+{
+
+	return (write_tmp(path, buf, len, mode, 0, tmp, cap));
+}
+
+static int
+write_file(const char *path, const void *buf, size_t len, int mode,
+    int flags)
+{
+	char tmp[4096];
+	int rc, saved;
+
+	if ((rc = write_tmp(path, buf, len, mode, flags, tmp,
+	    sizeof(tmp))) != 0)
+		return (rc);
+	if (flags & WF_REPLACE) {
 		if (rename(tmp, path) != 0)
 			goto err;
 	} else {
@@ -381,8 +413,6 @@ write_file(const char *path, const void *buf, size_t len, int mode,
 	return (fsync_dir_of(path));
 err:
 	saved = errno;
-	if (fd >= 0)
-		close(fd);
 	unlink(tmp);
 	return (saved == ENOSPC || saved == EDQUOT ? FERRY_ENOSPC : FERRY_EIO);
 }

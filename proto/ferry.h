@@ -172,6 +172,21 @@ int ferry_write_file_new(const char *path, const void *buf, size_t len,
     int mode);
 
 /**
+ * ferry_write_tmp(path, buf, len, mode, tmp, cap): the first half of
+ * ferry_write_file, for writers that make several files durable together:
+ * ${buf} written to the new temporary file ${path}.tmp.PID (its name put
+ * in ${tmp}, of ${cap} bytes) and synced (one fsync), nothing renamed.
+ * The caller renames ${tmp} to ${path} (or removes it), then syncs the
+ * folder once for all its files (ferry_fsync_dir).  Errors as
+ * ferry_write_file; on error no temporary file is left.
+ */
+int ferry_write_tmp(const char *path, const void *buf, size_t len, int mode,
+    char *tmp, size_t cap);
+
+/** ferry_fsync_dir(dir): fsync the folder ${dir} (its entries durable); 0 or FERRY_EIO. */
+int ferry_fsync_dir(const char *dir);
+
+/**
  * ferry_read_file(path, max, buf, len, secret): read a whole file of at most
  * ${max} bytes into a new buffer (*${buf}, free with free(), or with
  * sodium_free() when ${secret}).  When ${secret} is non-zero the file must

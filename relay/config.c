@@ -33,6 +33,11 @@ config_defaults(struct config *c)
 	c->handshake_ms = 10000;
 	c->expiry_ms = 5ULL * 24 * 3600 * 1000;
 	c->log_level = RLOG_INFO;
+	/* A cap on the window an agent asks for, not a default: agents ask
+	 * for 128 (two of their receive groups of 64, agent/aconf.c), and
+	 * what is in flight to one is bounded at 64 MiB whatever the count
+	 * (PEER_BYTES_MAX, loop.c); 1024 leaves an agent room to ask for
+	 * larger groups without a relay change. */
 	c->credit_max = 1024;
 	c->batch_max = 512;
 	c->batch_bytes = 64ULL * 1024 * 1024;

@@ -93,6 +93,34 @@ ft_check "spool referral delivered" fa_wait_state alpha "$sid" delivered 40
 ft_check "spool: exactly one outbox record for it" \
 	[ "$(fa alpha outbox --json | grep -c '"spool_file"')" -eq 1 ]
 
+# 7. kill -9 of the sender in a scan batch's move to sent/, after every
+#    sidecar (NAME.id) is in place and synced, before any file is moved:
+#    the restart finds the files sent (spool key) and moves them under
+#    their own names, beside their sidecars; none is sent twice.
+fa_stop alpha
+FERRY_TEST_CRASH=spool-ids-synced fa_start alpha || exit 1
+for f in batch-1 batch-2; do
+	cp "$doc" "$FT/alpha-spool/outbox/bravo/.$f.json"
+done
+for f in batch-1 batch-2; do
+	mv "$FT/alpha-spool/outbox/bravo/.$f.json" "$FT/alpha-spool/outbox/bravo/$f.json"
+done
+if ft_wait_exit "${FA_PID[alpha]}" 30; then ft_ok "sender killed between the sidecars and the moves"
+else ft_fail "sender killed between the sidecars and the moves"; fi
+fa_start alpha || exit 1
+ft_check "restart moved both files to sent/bravo/ under their names" \
+	ft_wait 10 test -f "$FT/alpha-spool/sent/bravo/batch-1.json" -a -f "$FT/alpha-spool/sent/bravo/batch-2.json"
+ft_check "no batch file left in outbox/" \
+	bash -c "! ls '$FT/alpha-spool/outbox/bravo/' | grep -q batch"
+for f in batch-1 batch-2; do
+	sid=$(cat "$FT/alpha-spool/sent/bravo/$f.json.id" 2>/dev/null)
+	ft_check "$f.json.id holds its message id" [ "${#sid}" -eq 32 ]
+	ids+=("$sid")
+	ft_check "$f delivered" fa_wait_state alpha "$sid" delivered 40
+done
+ft_check "no second name in sent/bravo/ (nothing sent twice)" \
+	[ "$(ls "$FT/alpha-spool/sent/bravo/" | grep -c '^batch-.*\.json$')" -eq 2 ]
+
 # Exactly once, everywhere.
 n=${#ids[@]}
 ft_check "all $n sent messages delivered" bash -c "

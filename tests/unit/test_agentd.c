@@ -104,6 +104,8 @@ setup_net(void)
 	return (0);
 }
 
+static int with_spool;	/* open_agent: with spool folders */
+
 static int
 open_agent(struct agentd *a, const char *id, struct cap *c)
 {
@@ -115,6 +117,9 @@ open_agent(struct agentd *a, const char *id, struct cap *c)
 	/* Each test has agents of its own (with_agents): by pid. */
 	snprintf(conf.data, sizeof(conf.data), "%s/%s-data-%ld", dir, id,
 	    (long)getpid());
+	if (with_spool)
+		snprintf(conf.spool, sizeof(conf.spool), "%s/%s-spool-%ld",
+		    dir, id, (long)getpid());
 	snprintf(conf.key, sizeof(conf.key), "%s/%s.key", dir, id);
 	snprintf(conf.roster, sizeof(conf.roster), "%s/roster", dir);
 	snprintf(conf.roster_pin, sizeof(conf.roster_pin), "%s", pin);
@@ -1250,6 +1255,124 @@ TEST(recv_group_commit)
 	free(bad);
 }
 
+/* Does ${dir}/${name} (printf-style, one %s) exist for ${arg}? */
+static int
+spool_has(const char *sdir, const char *fmt, const char *arg)
+{
+	char name[256], path[1400];
+	struct stat st;
+
+	snprintf(name, sizeof(name), fmt, arg);
+	snprintf(path, sizeof(path), "%s/%s", sdir, name);
+	return (stat(path, &st) == 0);
+}
+
+/*
+ * The spool's fsyncs are per group, not per file, counted by the agent
+ * (counters.spool_fsyncs in status): an outbox scan of four files costs
+ * one fsync per .id sidecar and one per folder and step (sent/bravo/
+ * after the sidecars, sent/bravo/ and outbox/bravo/ after the moves): 4
+ * + 3, where one directory fsync per file would be 4 + 4 * 3; the four
+ * MSGs received together cost one fsync per file written (.meta, .json)
+ * and ONE of inbox/: 8 + 1, where one per file would be 8 + 8.  Every
+ * file is in place and the unspooled marks clear.
+ */
+TEST(spool_fsyncs_grouped)
+{
+	static const char *status = "{\"cmd\":\"status\"}";
+	char sd[1100], path[1200], name[64], hx[4][33], *json, *reply, *body;
+	const uint8_t *bufs[4];
+	json_error_t jerr;
+	json_t *r;
+	FILE *fp;
+	size_t len, lens[4], rl, bl, i;
+	uint64_t f0, c0;
+	uint8_t *idf;
+	int ok;
+
+	/* Reopened with spool folders. */
+	agentd_close(&A);
+	agentd_close(&B);
+	cap_clear(&capA);
+	cap_clear(&capB);
+	with_spool = 1;
+	ok = open_agent(&A, "alpha", &capA) == 0 &&
+	    open_agent(&B, "bravo", &capB) == 0;
+	with_spool = 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	CHECK_EQ(agentd_spool_init(&A), 0);
+	CHECK_EQ(agentd_spool_init(&B), 0);
+	CHECK((json = doc(&len)) != NULL);
+	for (i = 0; i < 4 && json != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/outbox/bravo/case-%zu.json",
+		    A.conf.spool, i);
+		CHECK((fp = fopen(path, "w")) != NULL);
+		if (fp != NULL) {
+			CHECK_EQ(fwrite(json, 1, len, fp), len);
+			fclose(fp);
+		}
+	}
+	free(json);
+	f0 = A.n_spool_fsyncs;
+	c0 = log_commits(A.log);
+	agentd_spool_scan(&A);
+	CHECK_EQ(log_commits(A.log), c0 + 1);
+	CHECK_EQ(cap_count(&capA, ENV_MSG), 4);
+	snprintf(sd, sizeof(sd), "%s/sent/bravo", A.conf.spool);
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/case-%zu.json.id", sd, i);
+		CHECK((idf = t_read_file(path, &len)) != NULL && len == 33);
+		if (idf != NULL)
+			snprintf(hx[i], sizeof(hx[i]), "%.32s", idf);
+		else
+			hx[i][0] = '\0';
+		free(idf);
+		snprintf(name, sizeof(name), "case-%zu.json", i);
+		CHECK(spool_has(sd, "%s", name));
+		snprintf(path, sizeof(path), "%s/outbox/bravo", A.conf.spool);
+		CHECK(!spool_has(path, "%s", name));
+	}
+	CHECK_EQ(A.n_spool_fsyncs, f0 + 4 + 3);
+
+	/* The four MSGs read together by bravo. */
+	for (i = 0; i < 4 && i < capA.n; i++) {
+		bufs[i] = capA.buf[i];
+		lens[i] = capA.len[i];
+	}
+	CHECK_EQ(capA.n, 4);
+	cap_clear(&capB);
+	f0 = B.n_spool_fsyncs;
+	c0 = log_commits(B.log);
+	CHECK_EQ(agentd_receive_many(&B, bufs, lens, capA.n < 4 ? capA.n : 4),
+	    0);
+	CHECK_EQ(B.n_received, 4);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 4);
+	CHECK_EQ(log_commits(B.log), c0 + 1);
+	CHECK_EQ(B.n_spool_fsyncs, f0 + 2 * 4 + 1);
+	snprintf(sd, sizeof(sd), "%s/inbox", B.conf.spool);
+	for (i = 0; i < 4; i++) {
+		CHECK(spool_has(sd, "%s.json", hx[i]));
+		CHECK(spool_has(sd, "%s.meta", hx[i]));
+	}
+	/* Their marks go in one commit; nothing left to rewrite. */
+	CHECK_EQ(B.nspooled, 4);
+	CHECK_EQ(agentd_spooled_flush(&B), 0);
+	CHECK_EQ(B.nspooled, 0);
+	/* Shown by status. */
+	agentd_ctl_handle(&B, status, strlen(status), NULL, 0, &reply, &rl,
+	    &body, &bl);
+	CHECK((r = json_loadb(reply, rl, 0, &jerr)) != NULL);
+	CHECK_EQ((uint64_t)json_integer_value(json_object_get(
+	    json_object_get(r, "counters"), "spool_fsyncs")), B.n_spool_fsyncs);
+	json_decref(r);
+	free(reply);
+	free(body);
+	cap_clear(&capA);
+	cap_clear(&capB);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -1489,6 +1612,7 @@ main(void)
 	RUN(ctl_group_commit);
 	RUN(replies_group_commit);
 	RUN(recv_group_commit);
+	RUN(spool_fsyncs_grouped);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(unknown_key_not_held_forever);

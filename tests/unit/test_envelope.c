@@ -455,6 +455,45 @@ TEST(every_bit_flip_refused)
 	free(out);
 }
 
+/*
+ * env_open_decoded opens the decoding it is given (each received frame
+ * decoded once) and hands back the content key it unwrapped, the very
+ * key the sender sealed with; refused as env_open is (signature, type,
+ * recipient), with no key given back then.
+ */
+TEST(open_decoded_gives_key)
+{
+	uint8_t ck[32], id[16], key[32], zero[32], *out, *content;
+	size_t outlen, clen;
+	struct env e;
+
+	memset(zero, 0, sizeof(zero));
+	CHECK_EQ(seal(body_of(300), 300, NULL, &out, &outlen, ck, id), 0);
+	CHECK_EQ(env_decode(out, outlen, 0, &e), 0);
+	memset(key, 0, sizeof(key));
+	CHECK_EQ(env_open_decoded(&e, alice->sign_pk, bob, key, &content,
+	    &clen), 0);
+	CHECK(memcmp(key, ck, 32) == 0);
+	CHECK(clen == 300 && content != NULL &&
+	    memcmp(content, body_of(300), 300) == 0);
+	free(content);
+	/* Without a key buffer: opened all the same. */
+	CHECK_EQ(env_open_decoded(&e, alice->sign_pk, bob, NULL, &content,
+	    &clen), 0);
+	free(content);
+	memset(key, 0, sizeof(key));
+	CHECK_EQ(env_open_decoded(&e, mallory->sign_pk, bob, key, &content,
+	    &clen), FERRY_EBADSIG);
+	CHECK(content == NULL && memcmp(key, zero, 32) == 0);
+	CHECK_EQ(env_open_decoded(&e, alice->sign_pk, mallory, key, &content,
+	    &clen), FERRY_ENOTFORUS);
+	CHECK(content == NULL && memcmp(key, zero, 32) == 0);
+	e.type = ENV_RECEIPT;
+	CHECK_EQ(env_open_decoded(&e, alice->sign_pk, bob, key, &content,
+	    &clen), FERRY_EMSGTYPE);
+	free(out);
+}
+
 TEST(wrong_recipient_refused)
 {
 	uint8_t ck[32], id[16], *out, *content;
@@ -1487,6 +1526,7 @@ main(int argc, char **argv)
 	RUN(receipt_without_note);
 	RUN(encode_refuses);
 	RUN(every_bit_flip_refused);
+	RUN(open_decoded_gives_key);
 	RUN(wrong_recipient_refused);
 	RUN(signature_by_other_key_refused);
 	RUN(header_moved_to_other_ciphertext_refused);
