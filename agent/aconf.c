@@ -190,6 +190,25 @@ aconf_check(const struct aconf *c, const char *path)
 	return (0);
 }
 
+/* ${s}, a whole number of years (digits only), in ms into *${ms}. */
+static int
+year_ms(const char *s, uint64_t *ms)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return (-1);
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9' || v > UINT64_MAX / ACONF_YEAR_MS)
+			return (-1);
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	if (v > UINT64_MAX / ACONF_YEAR_MS)
+		return (-1);
+	*ms = v * ACONF_YEAR_MS;
+	return (0);
+}
+
 int
 aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
     size_t errlen)
@@ -197,7 +216,7 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 	char buf[sizeof(((struct aconf *)0)->retention)], *tok, *save, *colon;
 	char *v;
 	size_t i, len;
-	uint64_t bare = 0;
+	int rc;
 
 	*n = 0;
 	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf)) {
@@ -237,21 +256,19 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 		snprintf(r[*n].kind, sizeof(r[*n].kind), "%s", tok);
 		snprintf(r[*n].text, sizeof(r[*n].text), "%s", v);
 		len = strlen(v);
-		/* Years: the number alone counts years (a unit is required). */
+		/* Years: "6y" (365.25 days each); any other unit is the
+		 * one duration rule of every configuration. */
 		if (len > 1 && v[len - 1] == 'y') {
 			v[len - 1] = '\0';
-			bare = ACONF_YEAR_MS;
-		}
-		if (v[0] < '0' || v[0] > '9' ||
-		    ferry_parse_duration(v, bare, &r[*n].ms) != 0 ||
-		    r[*n].ms == 0 || (bare == 0 && v[strlen(v) - 1] >= '0' &&
-		    v[strlen(v) - 1] <= '9')) {
+			rc = year_ms(v, &r[*n].ms);
+		} else
+			rc = ferry_parse_duration(v, &r[*n].ms);
+		if (rc != 0 || r[*n].ms == 0) {
 			snprintf(err, errlen, "%s: \"%s\" is not a duration "
 			    "with a unit (e.g. 6y, 2190d)", r[*n].kind,
 			    r[*n].text);
 			return (-1);
 		}
-		bare = 0;
 		(*n)++;
 	}
 	return (0);
