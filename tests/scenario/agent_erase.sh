@@ -21,9 +21,9 @@ fa_doc "$FT/r2.json" subject.family_name=$M2 case_id=CASE-KEEP-2
 # r1 through the sender's spool (so its plaintext copy is in sent/), r2 by the CLI.
 cp "$FT/r1.json" "$FT/alpha-spool/outbox/bravo/.r1.tmp"
 mv "$FT/alpha-spool/outbox/bravo/.r1.tmp" "$FT/alpha-spool/outbox/bravo/r1.json"
-_sent() { ls "$FT/alpha-spool/sent/" 2>/dev/null | grep -q '\.json$'; }
-ft_check "r1 picked up from the spool" ft_wait 30 _sent
-id1=$(basename "$(ls "$FT"/alpha-spool/sent/*.json | head -1)" .json)
+# Sent, it is moved to sent/bravo/r1.json with its id in r1.json.id.
+ft_check "r1 picked up from the spool" ft_wait 30 test -s "$FT/alpha-spool/sent/bravo/r1.json.id"
+id1=$(head -c 32 "$FT/alpha-spool/sent/bravo/r1.json.id")
 id2=$(fa alpha send --to bravo "$FT/r2.json")
 ft_check "r1 delivered" fa_wait_state alpha "$id1" delivered 30
 ft_check "r2 delivered" fa_wait_state alpha "$id2" delivered 30
@@ -34,7 +34,7 @@ DIRS=("$FT/alpha-data" "$FT/alpha-spool" "$FT/bravo-data" "$FT/bravo-spool")
 # found MARKER: the files (raw bytes) under both agencies' folders holding it.
 found() { grep -r -a -l -F "$1" "${DIRS[@]}" 2>/dev/null; }
 ft_check "before: r1's marker is in alpha's sent/ copy" \
-	bash -c "grep -q -a -F '$M1' '$FT/alpha-spool/sent/$id1.json'"
+	bash -c "grep -q -a -F '$M1' '$FT/alpha-spool/sent/bravo/r1.json'"
 ft_check "before: r1's marker is in bravo's inbox copy" \
 	bash -c "grep -q -a -F '$M1' '$FT/bravo-spool/inbox/$id1.json'"
 
@@ -89,6 +89,24 @@ fa alpha erase --case NO-SUCH-CASE >/dev/null 2>"$FT/none.err"
 ft_check "erase --case of an unknown case: says nothing matched" grep -q "no message to erase matched" "$FT/none.err"
 "$B/ferry-audit" verify "$FT/bravo-data/log" >"$FT/v2.out" 2>&1
 ft_check "bravo: verify passes with two erasures" [ $? -eq 0 ] && grep -q "^erasures 2$" "$FT/v2.out"
+
+# Another spool file named r1.json while sent/bravo/r1.json is taken (by
+# a file of the operator's): kept in sent/ as r1.<msgid>.json; erasing it
+# removes that copy and its .id, and not the file that had the name.
+M3=Qzmarkerthree$RANDOM$RANDOM
+echo "the operator's own file" >"$FT/alpha-spool/sent/bravo/r1.json"
+fa_doc "$FT/alpha-spool/outbox/bravo/.r3.tmp" subject.family_name=$M3 case_id=CASE-ERASE-3
+mv "$FT/alpha-spool/outbox/bravo/.r3.tmp" "$FT/alpha-spool/outbox/bravo/r1.json"
+_renamed() { ls "$FT/alpha-spool/sent/bravo/" | grep -Eq '^r1\.[0-9a-f]{32}\.json\.id$'; }
+ft_check "r3 sent from the spool as sent/bravo/r1.MSGID.json" ft_wait 30 _renamed
+id3=$(ls "$FT/alpha-spool/sent/bravo/" | sed -En 's/^r1\.([0-9a-f]{32})\.json\.id$/\1/p')
+ft_check "r3 delivered" fa_wait_state alpha "$id3" delivered 30
+out=$(fa alpha erase "$id3" 2>&1)
+ft_check "alpha: erase r3 exits 0" [ "$out" = "erased $id3" ]
+ft_check "r3's marker is gone from alpha's spool, its copy and .id removed" \
+	bash -c "[ -z \"\$(grep -r -a -l -F '$M3' '$FT/alpha-spool')\" ] && [ ! -e '$FT/alpha-spool/sent/bravo/r1.$id3.json.id' ]"
+ft_check "the file that had the name r1.json is kept" \
+	grep -q "the operator's own file" "$FT/alpha-spool/sent/bravo/r1.json"
 
 fa_stop alpha; fa_stop bravo
 ft_check "no ASan report" bash -c "! grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err'"
