@@ -16,13 +16,15 @@
  *                   heartbeats, backoff) and the event loop
  *   agentd_ctl.c    the control socket for the `ferry` CLI (JSON)
  *   agentd_erase.c  erasure (crypto-shredding) by request and retention
+ *   agentd_export.c a case's messages for a subject access request
  *   agentd_metrics.c <data>/metrics.prom (Prometheus text), for the loop
  *   agentd_spool.c  the spool folders (outbox/ in, inbox/ out); the core
  *                   reaches them through a->spool_init, a->spool_inbox
  *
  * Calls between these files go one way (none calls back a file that
  * calls it): agentd_net.c -> agentd_metrics.c -> agentd_roster.c,
- * agentd_net.c -> agentd_ctl.c -> agentd_erase.c -> agentd.c -> agentd_spool.c
+ * agentd_net.c -> agentd_ctl.c -> agentd_erase.c, agentd_export.c ->
+ * agentd.c -> agentd_spool.c
  * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, and agentd.c ->
  * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
  * pending.c calls none of them (agentd.c and agentd_out.c call it).
@@ -431,6 +433,22 @@ uint64_t agentd_tick(struct agentd *a, uint64_t now);
  */
 int agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
     char *dir, char **json);
+
+struct json_t;
+
+/**
+ * agentd_export(a, case_id, out, err, errlen): every message, sent or
+ * received, whose case reference is ${case_id}, for a subject access
+ * request, as a new JSON object *${out} (json_decref): the agency, the
+ * case, the time of the export and "messages" oldest first, each with
+ * direction, counterpart (id, roster name), kind, referral type,
+ * urgency, times (ISO 8601 UTC), state, failure, in_reply_to and
+ * replies, and its decrypted "document", or "erased" (when, by what)
+ * and no content.  FERRY_ENOENT (no message of that case), storage
+ * errors; ${err} says which.
+ */
+int agentd_export(struct agentd *a, const char *case_id,
+    struct json_t **out, char *err, size_t errlen);
 
 /**
  * agentd_roster_reload(a): (SIGHUP) adopt newer roster versions found as

@@ -571,6 +571,31 @@ do_show(struct agentd *a, json_t *req, char **body, size_t *bodylen)
 	return (o);
 }
 
+/* export: {"case": CASE}: the case's messages and documents (agentd_export). */
+static json_t *
+do_export(struct agentd *a, json_t *req)
+{
+	char err[AGENTD_ERR_MAX];
+	const char *cs;
+	json_t *o, *x;
+	int rc;
+
+	cs = json_string_value(json_object_get(req, "case"));
+	if (cs == NULL || cs[0] == '\0')
+		return (fail(FERRY_EINVAL, "case: missing (the case reference "
+		    "to export)"));
+	err[0] = '\0';
+	if ((rc = agentd_export(a, cs, &x, err, sizeof(err))) != 0)
+		return (fail(rc, err[0] ? err : NULL));
+	/* Who exported what is the operator's record; the case reference
+	 * stays out of the log, as for erase. */
+	alog(ALOG_INFO, "exported", "messages=%zu",
+	    json_array_size(json_object_get(x, "messages")));
+	o = ok_obj();
+	json_object_set_new(o, "export", x);
+	return (o);
+}
+
 /* ack: mark a received message read (ferry ack), durably. */
 static json_t *
 do_ack(struct agentd *a, json_t *req)
@@ -729,6 +754,8 @@ dispatch(struct agentd *a, json_t *req, const char *cmd, char **body,
 		return (do_erase(a, req));
 	if (strcmp(cmd, "ack") == 0)
 		return (do_ack(a, req));
+	if (strcmp(cmd, "export") == 0)
+		return (do_export(a, req));
 	return (fail(FERRY_EINVAL, "request: unknown cmd"));
 }
 

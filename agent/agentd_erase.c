@@ -8,11 +8,10 @@
  * sealed content key zeroed, its envelope copy and unspooled mark deleted
  * and the erasure recorded (astore_erase_out / _in).  Then the agency's
  * own plaintext copies in the spool are overwritten and removed:
- * sent/<agency-id>/NAME with its NAME.id (a sent spool file) and
- * inbox/<msgid>.json and .meta
- * (a received message not yet taken by the case system).  A crash
- * between the commit and the removal is mended by the sweep that runs
- * with every retention pass (at start, then daily).
+ * sent/<to>/<name> (a sent spool file: shred_sent) and inbox/<msgid>.json
+ * and .meta (a received message not yet taken by the case system).  A
+ * crash between the commit and the removal is mended by the sweep that
+ * runs with every retention pass (at start, then daily).
  *
  * Calls: agentd_net.c and agentd_ctl.c call this file; it calls
  * agentd_util.c only (and the store, the log).
@@ -66,72 +65,71 @@ shred_file(const char *path)
 		    "by hand", path, strerror(errno));
 }
 
-/* Does the sidecar ${idp} name message ${hx}? */
-static int
-sidecar_is(const char *idp, const char *hx)
+/*
+ * A sent spool file of message ${hx} in sent/: sent/<to>/<name> as the
+ * spool named it (${spool_name}, "<to>/<name>"), if its ".id" sidecar
+ * holds ${hx} (the name may since be another message's), and
+ * sent/<to>/<stem>.<hx><ext> (the name it gets when that one is taken),
+ * each with its sidecar; also sent/<hx>.json, where older versions put
+ * it.
+ */
+static void
+shred_sent(struct agentd *a, const char *hx, const char *spool_name)
 {
-	char buf[40];
+	char path[ACONF_PATH_MAX + 700], idp[ACONF_PATH_MAX + 704], id[40];
+	const char *slash, *dot;
 	ssize_t n = -1;
 	int fd;
 
-	if ((fd = open(idp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	return (n >= 32 && memcmp(buf, hx, 32) == 0);
-}
-
-/*
- * The sent copy of spool file ${spool_name} ("<to>/<name>") that became
- * message ${hx}, with its ".id" sidecar (agentd_spool.c, sent_name):
- * sent/<to>/<name> when its sidecar names ${hx}, or
- * sent/<to>/<stem>.<hx><ext> when the name was taken.
- */
-static void
-shred_sent(struct agentd *a, const char *spool_name, const char *hx)
-{
-	char p[ACONF_PATH_MAX + 720], idp[ACONF_PATH_MAX + 724];
-	const char *name, *dot;
-
-	if (spool_name[0] == '\0')
+	if ((size_t)snprintf(path, sizeof(path), "%s/sent/%s.json",
+	    a->conf.spool, hx) < sizeof(path))
+		shred_file(path);
+	if (spool_name == NULL || (slash = strchr(spool_name, '/')) == NULL ||
+	    strstr(spool_name, "..") != NULL || spool_name[0] == '/')
 		return;
-	if ((size_t)snprintf(p, sizeof(p), "%s/sent/%s", a->conf.spool,
-	    spool_name) < sizeof(p) && (size_t)snprintf(idp, sizeof(idp),
-	    "%s.id", p) < sizeof(idp) && sidecar_is(idp, hx)) {
-		shred_file(p);
-		shred_file(idp);
+	/* As named, if it is this message's. */
+	if ((size_t)snprintf(path, sizeof(path), "%s/sent/%s", a->conf.spool,
+	    spool_name) < sizeof(path) && (size_t)snprintf(idp, sizeof(idp),
+	    "%s.id", path) < sizeof(idp)) {
+		if ((fd = open(idp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			n = read(fd, id, sizeof(id) - 1);
+			close(fd);
+		}
+		if (n >= 32 && memcmp(id, hx, 32) == 0) {
+			shred_file(path);
+			shred_file(idp);
+		}
 	}
-	name = strrchr(spool_name, '/') != NULL ?
-	    strrchr(spool_name, '/') + 1 : spool_name;
-	if ((dot = strrchr(name, '.')) == NULL || dot == name)
-		dot = name + strlen(name);
-	if ((size_t)snprintf(p, sizeof(p), "%s/sent/%.*s%.*s.%s%s",
-	    a->conf.spool, (int)(name - spool_name), spool_name,
-	    (int)(dot - name), name, hx, dot) < sizeof(p) &&
-	    (size_t)snprintf(idp, sizeof(idp), "%s.id", p) < sizeof(idp)) {
-		shred_file(p);
+	/* Renamed with its id: "<stem>.<hx><ext>". */
+	if ((dot = strrchr(slash + 1, '.')) == NULL || dot == slash + 1)
+		dot = spool_name + strlen(spool_name);
+	if ((size_t)snprintf(path, sizeof(path), "%s/sent/%.*s.%s%s",
+	    a->conf.spool, (int)(dot - spool_name), spool_name, hx, dot) <
+	    sizeof(path) && (size_t)snprintf(idp, sizeof(idp), "%s.id",
+	    path) < sizeof(idp)) {
+		shred_file(path);
 		shred_file(idp);
 	}
 }
 
 /*
- * The agency's plaintext spool copies of ${id}: 'o' sent (the sent/ copy
- * of spool file ${spool_name}, "" if it was not sent from the spool),
- * 'i' received (inbox/<msgid>.json and .meta).
+ * The agency's plaintext spool copies of ${id}: 'o' sent (${spool_name}:
+ * the spool file it came from, "<to>/<name>", or "" / NULL), 'i'
+ * received (inbox/<msgid>.json and .meta).
  */
 static void
 shred_spool(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], char dir,
     const char *spool_name)
 {
 	static const char *const in[] = { "inbox/%s.json", "inbox/%s.meta" };
-	size_t i;
 	char path[ACONF_PATH_MAX + 64], name[64], hx[33];
+	size_t i;
 
 	if (a->conf.spool[0] == '\0')
 		return;
 	agentd_idhex(hx, id);
 	if (dir == 'o') {
-		shred_sent(a, spool_name, hx);
+		shred_sent(a, hx, spool_name);
 		return;
 	}
 	for (i = 0; i < 2; i++) {
@@ -195,7 +193,7 @@ agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 	}
 	if ((rc = log_commit(b)) != 0)
 		goto out;
-	shred_spool(a, id, dir, dir == 'o' ? o.spool_name : "");
+	shred_spool(a, id, dir, dir == 'o' ? o.spool_name : NULL);
 	alog(ALOG_INFO, "erased", "msg=%s reason=%s%s%s", hx,
 	    reason == LOG_ERASE_RETENTION ? "retention" : "request",
 	    rule != NULL && rule[0] != '\0' ? " rule=" : "",
@@ -343,7 +341,7 @@ static int
 sweep_in(void *ctx, const struct astore_in *r)
 {
 
-	return (sweep_one(ctx, r->msg_id, 'i', ""));
+	return (sweep_one(ctx, r->msg_id, 'i', NULL));
 }
 
 int

@@ -16,6 +16,7 @@
  *   ferry [--data DIR] status [--json] [MSGID]
  *   ferry [--data DIR] partners [--json]
  *   ferry [--data DIR] erase MSGID | --case CASE | --before DATE [--ref REF]
+ *   ferry [--data DIR] export --case CASE [--out DIR] [--force]
  *
  * The data folder defaults to $FERRY_DATA; $FERRY_TIMEOUT (seconds,
  * default 60) bounds the wait for the agent's answer.  Exit status: 0 success,
@@ -23,6 +24,7 @@
  * 2 usage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,7 @@
 
 #include "alog.h"
 #include "cli.h"
+#include "export_html.h"
 #include "ferry.h"
 #include "referral.h"
 
@@ -1074,6 +1077,172 @@ c_erase(int argc, char **argv)
 	return (rc);
 }
 
+/* ${s} as a file name part: letters, digits, '.', '_', '-' kept, others '_'. */
+static void
+name_part(char *out, size_t cap, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
+		out[i] = (strchr("._-", s[i]) != NULL || (s[i] >= 'a' &&
+		    s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9')) ? s[i] : '_';
+	out[i] = '\0';
+	if (out[0] == '.')
+		out[0] = '_';
+}
+
+/*
+ * Write ${len} bytes of ${buf} to ${path}, mode 0600, whole or not at
+ * all: into a new temporary file beside it, synced, then linked to
+ * ${path} (an existing file is an error) or, with ${force}, renamed over
+ * it.  0, or 1 with the reason printed.
+ */
+static int
+write_new(const char *dir, const char *path, const char *buf, size_t len,
+    int force)
+{
+	char tmp[4200];
+	size_t done = 0;
+	ssize_t w;
+	int fd, rc = 1;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.ferry-export-XXXXXX",
+	    dir) >= sizeof(tmp)) {
+		fprintf(stderr, "ferry: %s: path too long\n", esc(dir));
+		return (1);
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		fprintf(stderr, "ferry: cannot create a file in %s: %s\n",
+		    esc(dir), strerror(errno));
+		return (1);
+	}
+	while (done < len) {
+		if ((w = write(fd, buf + done, len - done)) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (done != len || fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
+		fprintf(stderr, "ferry: writing %s: %s\n", esc(tmp),
+		    strerror(errno));
+		close(fd);
+		goto out;
+	}
+	close(fd);
+	if (force ? rename(tmp, path) != 0 : link(tmp, path) != 0) {
+		if (errno == EEXIST)
+			fprintf(stderr, "ferry: %s already exists: give --force "
+			    "to overwrite it, or another --out folder\n",
+			    esc(path));
+		else
+			fprintf(stderr, "ferry: cannot create %s: %s\n",
+			    esc(path), strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	(void)unlink(tmp);
+	return (rc);
+}
+
+/*
+ * export --case CASE [--out DIR] [--force]: every message of a case, both
+ * directions, with outcomes and documents, from the agent, as
+ * DIR/ferry-export-AGENCY-CASE.json and .html (a subject access request).
+ */
+static int
+c_export(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "case", required_argument, NULL, 'c' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "force", no_argument, NULL, 'f' },
+		CLI_LONGOPTS,
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *cs = NULL, *dir = ".";
+	char base[4096], path[2][4200], ag[128], cn[128], *text[2] = { 0 };
+	size_t tlen[2] = { 0 }, i, n = 0, nerased = 0;
+	struct stat st;
+	json_t *req, *r, *x, *m;
+	FILE *f;
+	int ch, rc, force = 0;
+
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		if (ch == 'c')
+			cs = optarg;
+		else if (ch == 'o')
+			dir = optarg;
+		else if (ch == 'f')
+			force = 1;
+		else
+			return (cli_opt_error(ch, argv));
+	}
+	if ((rc = operands(argc, argv, 0, 0, "")) >= 0)
+		return (rc);
+	if (cs == NULL || cs[0] == '\0')
+		return (cli_usage("missing --case CASE"));
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "ferry: --out %s: %s: give an existing folder "
+		    "(only the requester's case officer should read it)\n",
+		    esc(dir), stat(dir, &st) != 0 ? strerror(errno) :
+		    "not a folder");
+		return (1);
+	}
+	req = json_pack("{s:s, s:s}", "cmd", "export", "case", cs);
+	rc = call(req, NULL, 0, &r, NULL);
+	json_decref(req);
+	if (rc != 0)
+		return (rc);
+	if (!is_ok(r) || (x = json_object_get(r, "export")) == NULL) {
+		rc = print_fail(r);
+		json_decref(r);
+		return (rc);
+	}
+	name_part(ag, sizeof(ag), raw(json_object_get(x, "agency"), "id"));
+	name_part(cn, sizeof(cn), cs);
+	snprintf(base, sizeof(base), "%s/ferry-export-%s-%s", dir, ag, cn);
+	snprintf(path[0], sizeof(path[0]), "%s.json", base);
+	snprintf(path[1], sizeof(path[1]), "%s.html", base);
+	/* Neither written if either is there: no half an export. */
+	for (i = 0; i < 2 && !force; i++)
+		if (lstat(path[i], &st) == 0) {
+			fprintf(stderr, "ferry: %s already exists: give --force "
+			    "to overwrite it, or another --out folder\n",
+			    esc(path[i]));
+			json_decref(r);
+			return (1);
+		}
+	rc = 1;
+	if ((text[0] = json_dumps(x, JSON_INDENT(2))) != NULL &&
+	    (tlen[0] = strlen(text[0])) > 0 &&
+	    (f = open_memstream(&text[1], &tlen[1])) != NULL) {
+		rc = export_html(f, x) != 0;
+		rc |= fclose(f) != 0;
+	}
+	if (rc != 0)
+		fprintf(stderr, "ferry: out of memory building the export\n");
+	for (i = 0; i < 2 && rc == 0; i++)
+		rc = write_new(dir, path[i], text[i], tlen[i], force);
+	if (rc == 0) {
+		json_array_foreach(json_object_get(x, "messages"), i, m) {
+			n++;
+			nerased += json_object_get(m, "erased") != NULL;
+		}
+		printf("%s\n%s\n", esc(path[0]), esc(path[1]));
+		fprintf(stderr, "ferry: case %s: %zu message(s) exported, %zu "
+		    "of them erased (record only); files readable by this "
+		    "user only (0600)\n", esc(cs), n, nerased);
+	}
+	free(text[0]);
+	free(text[1]);
+	json_decref(r);
+	return (rc);
+}
+
 static int
 c_show(int argc, char **argv)
 {
@@ -1342,6 +1511,9 @@ static const struct cli_cmd cmds[] = {
 	{ "erase", c_erase, "MSGID | --case CASE | --before DATE "
 	    "[--ref REF]", "destroy messages' content on this agency's side "
 	    "(crypto-shredding; logged)", NULL },
+	{ "export", c_export, "--case CASE [--out DIR] [--force]",
+	    "every message of a case with its document, as JSON and HTML "
+	    "files (a subject access request)", NULL },
 };
 
 static const struct cli_prog prog = {

@@ -540,6 +540,15 @@ html_rosters(FILE *o, struct rep *R)
 	h(o, "</table>\n");
 }
 
+/* An erasure's reason code as a word: "request", "retention" or "unknown". */
+static const char *
+erase_reason(int32_t code)
+{
+
+	return (code == LOG_ERASE_REQUEST ? "request" : code ==
+	    LOG_ERASE_RETENTION ? "retention" : "unknown");
+}
+
 static void
 html_erasures(FILE *o, struct rep *R)
 {
@@ -780,10 +789,12 @@ json_report(struct rep *R)
 				    (json_int_t)e->version, "at", jtime(e->time),
 				    "hash", hx);
 			else
-				x = json_pack("{s:s,s:s,s:s,s:o,s:i,s:s}", "kind",
-				    "erasure", "party", R->p[i].self, "msg_id", id,
-				    "at", jtime(e->time), "reason", (int)e->code,
-				    "authorised_by", audit_name(e->from));
+				x = json_pack("{s:s,s:s,s:s,s:o,s:s,s:i,s:s}",
+				    "kind", "erasure", "party", R->p[i].self,
+				    "msg_id", id, "at", jtime(e->time), "reason",
+				    erase_reason(e->code), "reason_code",
+				    (int)e->code, "authorised_by",
+				    audit_name(e->from));
 			json_array_append_new(a, x);
 		}
 	json_object_set_new(o, "events", a);

@@ -361,6 +361,8 @@ if "$BIN/ferry-audit" report --roster roster.1 --html "$REPORT" \
 	good "every log holds together; $(grep 'messages;' report.txt)"
 	say "  ${BOLD}Open $REPORT in a browser${OFF} (one self-contained file: print it"
 	say "  for the file; JSON with 'ferry-audit report --json')."
+	say "  A person's subject access request: ${BOLD}ferry export --case CASE${OFF} at each agency"
+	say "  writes that case's messages and documents as JSON and a printable page."
 else
 	bad "ferry-audit report:"; sed 's/^/         /' report.txt | head -10
 fi

@@ -21,7 +21,7 @@ fa_doc "$FT/r2.json" subject.family_name=$M2 case_id=CASE-KEEP-2
 # r1 through the sender's spool (so its plaintext copy is in sent/), r2 by the CLI.
 cp "$FT/r1.json" "$FT/alpha-spool/outbox/bravo/.r1.tmp"
 mv "$FT/alpha-spool/outbox/bravo/.r1.tmp" "$FT/alpha-spool/outbox/bravo/r1.json"
-# Sent, it keeps its name in sent/bravo/, its message id beside it.
+# Sent, it is moved to sent/bravo/r1.json with its id in r1.json.id.
 ft_check "r1 picked up from the spool" ft_wait 30 test -s "$FT/alpha-spool/sent/bravo/r1.json.id"
 id1=$(head -c 32 "$FT/alpha-spool/sent/bravo/r1.json.id")
 id2=$(fa alpha send --to bravo "$FT/r2.json")
@@ -45,8 +45,6 @@ ft_check "bravo: erase exits 0 and names the message" [ "$out" = "erased $id1" ]
 left=$(found "$M1")
 ft_check "after: r1's marker is nowhere in either agency's folders" [ -z "$left" ]
 [ -n "$left" ] && echo "$left" | sed 's/^/# still in: /'
-ft_check "alpha's sent copy and its id sidecar are gone" \
-	[ ! -e "$FT/alpha-spool/sent/bravo/r1.json" -a ! -e "$FT/alpha-spool/sent/bravo/r1.json.id" ]
 ft_check "r2 (not erased) is still there" bash -c "[ -n \"\$(grep -r -a -l -F '$M2' '$FT/bravo-spool')\" ]"
 ft_check "r2 still shows" bash -c "'$B/ferry' --data '$FT/bravo-data' show '$id2' 2>/dev/null | grep -q -F '$M2'"
 
@@ -91,6 +89,24 @@ fa alpha erase --case NO-SUCH-CASE >/dev/null 2>"$FT/none.err"
 ft_check "erase --case of an unknown case: says nothing matched" grep -q "no message to erase matched" "$FT/none.err"
 "$B/ferry-audit" verify "$FT/bravo-data/log" >"$FT/v2.out" 2>&1
 ft_check "bravo: verify passes with two erasures" [ $? -eq 0 ] && grep -q "^erasures 2$" "$FT/v2.out"
+
+# Another spool file named r1.json while sent/bravo/r1.json is taken (by
+# a file of the operator's): kept in sent/ as r1.<msgid>.json; erasing it
+# removes that copy and its .id, and not the file that had the name.
+M3=Qzmarkerthree$RANDOM$RANDOM
+echo "the operator's own file" >"$FT/alpha-spool/sent/bravo/r1.json"
+fa_doc "$FT/alpha-spool/outbox/bravo/.r3.tmp" subject.family_name=$M3 case_id=CASE-ERASE-3
+mv "$FT/alpha-spool/outbox/bravo/.r3.tmp" "$FT/alpha-spool/outbox/bravo/r1.json"
+_renamed() { ls "$FT/alpha-spool/sent/bravo/" | grep -Eq '^r1\.[0-9a-f]{32}\.json\.id$'; }
+ft_check "r3 sent from the spool as sent/bravo/r1.MSGID.json" ft_wait 30 _renamed
+id3=$(ls "$FT/alpha-spool/sent/bravo/" | sed -En 's/^r1\.([0-9a-f]{32})\.json\.id$/\1/p')
+ft_check "r3 delivered" fa_wait_state alpha "$id3" delivered 30
+out=$(fa alpha erase "$id3" 2>&1)
+ft_check "alpha: erase r3 exits 0" [ "$out" = "erased $id3" ]
+ft_check "r3's marker is gone from alpha's spool, its copy and .id removed" \
+	bash -c "[ -z \"\$(grep -r -a -l -F '$M3' '$FT/alpha-spool')\" ] && [ ! -e '$FT/alpha-spool/sent/bravo/r1.$id3.json.id' ]"
+ft_check "the file that had the name r1.json is kept" \
+	grep -q "the operator's own file" "$FT/alpha-spool/sent/bravo/r1.json"
 
 fa_stop alpha; fa_stop bravo
 ft_check "no ASan report" bash -c "! grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err'"

@@ -80,6 +80,7 @@ declare -A MISSING=(
 	["ferry status"]="status a b" ["ferry partners"]="partners extra"
 	["ferry erase"]="erase"
 	["ferry ack"]="ack"
+	["ferry export"]="export --out /tmp"
 	["ferry-keys init"]="init --id x --kind police --name X"
 	["ferry-keys admin-init"]="admin-init --out /tmp"
 	["ferry-keys relay-init"]="relay-init --id r"
@@ -107,7 +108,7 @@ declare -A MISSING_SAYS=(
 	["ferry-relay run"]='missing keys "data" \(--data\), "key"'
 	["ferry-relay check-config"]='missing keys "data" \(--data\), "key"'
 )
-declare -A NCMDS=([ferry]=10 [ferry-keys]=12 [ferry-audit]=6 [ferry-relay]=6 [ferry-agent]=0)
+declare -A NCMDS=([ferry]=11 [ferry-keys]=12 [ferry-audit]=6 [ferry-relay]=6 [ferry-agent]=0)
 
 for prog in ferry ferry-keys ferry-audit ferry-relay ferry-agent; do
 	P=$B/$prog
