@@ -197,7 +197,7 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 	char buf[sizeof(((struct aconf *)0)->retention)], *tok, *save, *colon;
 	char *v;
 	size_t i, len;
-	uint64_t bare = 0;
+	uint64_t bare = 0, years;
 
 	*n = 0;
 	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf)) {
@@ -242,10 +242,11 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 			v[len - 1] = '\0';
 			bare = ACONF_YEAR_MS;
 		}
-		if (v[0] < '0' || v[0] > '9' ||
-		    ferry_parse_duration(v, bare, &r[*n].ms) != 0 ||
-		    r[*n].ms == 0 || (bare == 0 && v[strlen(v) - 1] >= '0' &&
-		    v[strlen(v) - 1] <= '9')) {
+		if (v[0] < '0' || v[0] > '9' || (bare != 0 ?
+		    ferry_parse_u64(v, &years) != 0 || years > UINT64_MAX /
+		    bare || (r[*n].ms = years * bare) == 0 :
+		    ferry_parse_duration(v, &r[*n].ms) != 0) ||
+		    r[*n].ms == 0) {
 			snprintf(err, errlen, "%s: \"%s\" is not a duration "
 			    "with a unit (e.g. 6y, 2190d)", r[*n].kind,
 			    r[*n].text);
