@@ -178,22 +178,6 @@ ft_revoke() {
 		--previous "$2" >>"$FT/keys.log" 2>&1 </dev/null
 }
 
-# ft_add_relay ID ENDPOINT IN OUT: with ferry-keys, keys for one more
-# relay ID ($FT/keys/ID.key) and the next roster version after IN listing
-# it at ENDPOINT, signed by admin-1 and admin-2, written to OUT.
-ft_add_relay() {
-	local K=$B/ferry-keys
-	"$K" relay-init --id "$1" --out "$FT/keys" >>"$FT/keys.log" 2>&1 \
-		</dev/null &&
-	"$K" roster add-relay --roster "$3" --relay "$FT/keys/$1.request" \
-		--endpoint "$2" --expires 365 --out "$4" \
-		>>"$FT/keys.log" 2>&1 </dev/null &&
-	"$K" roster sign --roster "$4" --key "$FT/keys/admin-1.key" \
-		--previous "$3" >>"$FT/keys.log" 2>&1 </dev/null &&
-	"$K" roster sign --roster "$4" --key "$FT/keys/admin-2.key" \
-		--previous "$3" >>"$FT/keys.log" 2>&1 </dev/null
-}
-
 # ---- the relay ----
 
 # ft_relay_conf [KEY=VALUE...]: write $FT/relay.conf (extra keys appended;
