@@ -269,7 +269,7 @@ agentd_relay_endpoint(const struct agentd *a)
 
 	if (a->conf.relay[0] != '\0')
 		return (a->conf.relay);
-	return (a->roster->relay.endpoint);
+	return (a->roster->relays[0].endpoint);
 }
 
 int

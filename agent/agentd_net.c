@@ -132,7 +132,7 @@ open_dealer(struct net *n)
 	    FERRY_BODY_MAX_DEFAULT ? a->conf.max_body :
 	    FERRY_BODY_MAX_DEFAULT) + 1024) + ENV_BLOB_MAX + 65536;
 	if (zmq_setsockopt(n->dealer, ZMQ_CURVE_SERVERKEY,
-	    a->roster->relay.curve_pk, 32) != 0 ||
+	    a->roster->relays[0].curve_pk, 32) != 0 ||
 	    zmq_setsockopt(n->dealer, ZMQ_CURVE_PUBLICKEY, a->me->curve_pk,
 	    32) != 0 ||
 	    zmq_setsockopt(n->dealer, ZMQ_CURVE_SECRETKEY, a->me->curve_sk,

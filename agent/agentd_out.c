@@ -602,7 +602,7 @@ agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	int rc;
 
 	agentd_idhex(hx, e->msg_id);
-	if (strcmp(e->from, a->roster->relay.id) != 0 ||
+	if (roster_find_relay(a->roster, e->from) == NULL ||
 	    agentd_verify_from(a, e) != 0) {
 		alog(ALOG_WARN, "bad-accepted", "msg=%s from=%s: signature "
 		    "or signer wrong; ignored", hx, e->from);
@@ -769,7 +769,7 @@ nack_transient(struct agentd *a, const struct env *e)
 {
 	int c = -(int)e->code;
 
-	if (strcmp(e->from, a->roster->relay.id) != 0)
+	if (roster_find_relay(a->roster, e->from) == NULL)
 		return (0);
 	return (c == FERRY_EQUEUEFULL || c == FERRY_ENOCREDIT ||
 	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC || c == FERRY_EEXPIRED ||
@@ -823,7 +823,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	/* Only the relay or the message's recipient may refuse it, and
 	 * only in a NACK addressed to us (not left to the relay alone). */
 	if (strcmp(e->to, a->me->id) != 0 ||
-	    (strcmp(e->from, a->roster->relay.id) != 0 &&
+	    (roster_find_relay(a->roster, e->from) == NULL &&
 	    strcmp(e->from, r.to) != 0)) {
 		alog(ALOG_WARN, "bad-nack", "msg=%s from=%s to=%s: not from "
 		    "the relay or the recipient (%s), or not addressed to us; "

@@ -330,7 +330,7 @@ agentd_adopt_roster(struct agentd *a, struct roster *next, const char *source,
 	le.roster_version = next->version;
 	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
 		goto err;
-	if (memcmp(next->relay.curve_pk, a->roster->relay.curve_pk, 32) != 0)
+	if (memcmp(next->relays[0].curve_pk, a->roster->relays[0].curve_pk, 32) != 0)
 		a->relay_key_changed = 1;
 	roster_free(a->roster);
 	a->roster = next;
@@ -365,7 +365,7 @@ agentd_handle_roster(struct agentd *a, const struct env *e)
 	struct roster *next = NULL;
 	int rc;
 
-	if (strcmp(e->from, a->roster->relay.id) != 0 ||
+	if (roster_find_relay(a->roster, e->from) == NULL ||
 	    agentd_verify_from(a, e) != 0) {
 		alog(ALOG_WARN, "bad-roster", "push from=%s not signed by the "
 		    "relay; ignored", e->from);

@@ -183,7 +183,7 @@ agentd_send_control(struct agentd *a, struct env *e)
 	e->version = ENV_VERSION;
 	agentd_copy_str(e->from, sizeof(e->from), a->me->id);
 	if (e->to[0] == '\0')
-		agentd_copy_str(e->to, sizeof(e->to), a->roster->relay.id);
+		agentd_copy_str(e->to, sizeof(e->to), a->roster->relays[0].id);
 	e->time = ferry_now_ms();
 	if ((rc = env_encode(e, a->me->sign_sk, &buf, &len)) != 0)
 		return (rc);

@@ -247,13 +247,14 @@ audit_load_rosters(const char *const *files, size_t n, struct roster **out)
 	return (0);
 }
 
-/* The key of ${id} (an agency or the relay) in the newest of ${ro}. */
+/* The key of ${id} (an agency or a relay) in the newest of ${ro}. */
 static int
 roster_key(struct roster *const *ro, size_t n, const char *id,
     uint8_t pk[32])
 {
 	const struct roster *r = NULL;
 	const struct roster_agency *a;
+	const struct roster_relay *rl;
 	size_t i;
 
 	for (i = 0; i < n; i++)
@@ -261,8 +262,8 @@ roster_key(struct roster *const *ro, size_t n, const char *id,
 			r = ro[i];
 	if (r == NULL)
 		return (-1);
-	if (strcmp(r->relay.id, id) == 0) {
-		memcpy(pk, r->relay.sign_pk, 32);
+	if ((rl = roster_find_relay(r, id)) != NULL) {
+		memcpy(pk, rl->sign_pk, 32);
 		return (0);
 	}
 	if ((a = roster_find(r, id)) == NULL)
@@ -351,7 +352,7 @@ party_open(struct party *p, const char *dir, const char *keyarg,
 			p->relay = 1;
 	}
 	for (i = 0; !p->relay && i < nrosters; i++)
-		p->relay = strcmp(rosters[i]->relay.id, p->self) == 0;
+		p->relay = roster_find_relay(rosters[i], p->self) != NULL;
 	return (0);
 }
 

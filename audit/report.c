@@ -471,10 +471,20 @@ roster_diff(FILE *o, const struct roster *prev, const struct roster *r)
 		    a->nenc * sizeof(a->enc[0])) != 0)
 			h(o, "%srotated keys of %s", n++ ? "; " : "", a->id);
 	}
-	if (prev != NULL && memcmp(prev->relay.sign_pk, r->relay.sign_pk,
-	    32) != 0)
-		h(o, "%srotated keys of the relay %s", n++ ? "; " : "",
-		    r->relay.id);
+	for (i = 0; i < r->nrelays; i++) {
+		const struct roster_relay *x = &r->relays[i], *y;
+
+		y = prev != NULL ? roster_find_relay(prev, x->id) : NULL;
+		if (prev != NULL && y == NULL)
+			h(o, "%sadded relay %s", n++ ? "; " : "", x->id);
+		else if (y != NULL && memcmp(x->sign_pk, y->sign_pk, 32) != 0)
+			h(o, "%srotated keys of the relay %s", n++ ? "; " : "",
+			    x->id);
+	}
+	for (i = 0; prev != NULL && i < prev->nrelays; i++)
+		if (roster_find_relay(r, prev->relays[i].id) == NULL)
+			h(o, "%sremoved relay %s", n++ ? "; " : "",
+			    prev->relays[i].id);
 	if (n == 0)
 		h(o, "no change of agencies");
 }

@@ -134,15 +134,16 @@ roster_for(struct vstate *v, uint64_t version)
 	return (v->nrosters ? v->rosters[v->nrosters - 1] : NULL);
 }
 
-/* Signing key of ${id} in ${r}: the relay or an agency (even revoked). */
+/* Signing key of ${id} in ${r}: a relay or an agency (even revoked). */
 static int
 key_of(const struct roster *r, const char *id, uint8_t pk[32], int *revoked)
 {
 	const struct roster_agency *a;
+	const struct roster_relay *rl;
 
 	*revoked = 0;
-	if (strcmp(r->relay.id, id) == 0) {
-		memcpy(pk, r->relay.sign_pk, 32);
+	if ((rl = roster_find_relay(r, id)) != NULL) {
+		memcpy(pk, rl->sign_pk, 32);
 		return (0);
 	}
 	if ((a = roster_find(r, id)) == NULL)

@@ -69,7 +69,7 @@ command_list(FILE *f, const struct cli_prog *p, const char *prefix)
 			command_list(f, p->cmds[i].sub, name);
 			continue;
 		}
-		fprintf(f, "  %-16s %s\n", name, p->cmds[i].what);
+		fprintf(f, "  %-20s %s\n", name, p->cmds[i].what);
 	}
 }
 

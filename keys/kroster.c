@@ -424,8 +424,15 @@ done:
 	return (ret);
 }
 
+/*
+ * The next version of --roster with ${edit} applied to --id: the
+ * commands revoke and remove-relay.  ${fail} says why an edit failed;
+ * ${doing}, the id and ${after} say what the new version does.
+ */
 static int
-cmd_revoke(int argc, char **argv)
+edit_by_id(int argc, char **argv, int (*edit)(struct roster *, const char *),
+    void (*fail)(const struct roster *, const char *, int), const char *doing,
+    const char *after)
 {
 	static const int allowed[] = { O_ROSTER, O_ID, O_EXPIRES, O_OUT, 0 };
 	static const int need[] = { O_ROSTER, O_ID, O_OUT, 0 };
@@ -437,16 +444,32 @@ cmd_revoke(int argc, char **argv)
 		return (u);
 	if (start_next(&o, &cur, &r) != 0)
 		return (KUTIL_FAIL);
-	if ((rc = roster_agency_revoke(r, o.id)) != 0) {
-		kutil_err(o.id, rc);
+	if ((rc = edit(r, o.id)) != 0) {
+		fail(cur, o.id, rc);
 		goto done;
 	}
-	printf("revoking %s\n", o.id);
+	printf("%s%s%s\n", doing, o.id, after);
 	ret = finish(r, &o);
 done:
 	roster_free(r);
 	roster_free(cur);
 	return (ret);
+}
+
+static void
+revoke_err(const struct roster *cur, const char *id, int rc)
+{
+
+	(void)cur;
+	kutil_err(id, rc);
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+
+	return (edit_by_id(argc, argv, roster_agency_revoke, revoke_err,
+	    "revoking ", ""));
 }
 
 static int
@@ -517,6 +540,81 @@ done:
 	roster_free(r);
 	roster_free(cur);
 	return (ret);
+}
+
+static int
+cmd_add_relay(int argc, char **argv)
+{
+	static const int allowed[] = { O_ROSTER, O_RELAY, O_ENDPOINT,
+	    O_EXPIRES, O_OUT, 0 };
+	static const int need[] = { O_ROSTER, O_RELAY, O_OUT, 0 };
+	struct ropts o;
+	struct roster_request q;
+	struct roster *cur, *r;
+	const struct roster_relay *rl;
+	uint8_t *buf;
+	size_t len;
+	int u, rc, ret = KUTIL_FAIL, same;
+
+	if ((u = command_opts(argc, argv, allowed, need, 0, &o)) >= 0)
+		return (u);
+	if (start_next(&o, &cur, &r) != 0)
+		return (KUTIL_FAIL);
+	if (read_request(o.relay, &buf, &len, &q) != 0)
+		goto done;
+	rl = roster_find_relay(cur, q.id);
+	same = rl != NULL && memcmp(rl->sign_pk, q.sign_pk, 32) == 0;
+	rc = roster_relay_set(r, buf, len, o.endpoint);
+	free(buf);
+	if (rc != 0) {
+		if (rc == FERRY_EEXIST)
+			fprintf(stderr, "ferry-keys: relay %s is already listed "
+			    "in roster %llu with these keys and this endpoint: "
+			    "nothing to change\n", q.id,
+			    (unsigned long long)cur->version);
+		else if (rc == FERRY_ETOOBIG)
+			fprintf(stderr, "ferry-keys: %s: a roster lists at most "
+			    "%d relays and an endpoint has at most %d bytes "
+			    "(%s)\n", o.relay, ROSTER_MAX_RELAYS,
+			    ROSTER_ENDPOINT_MAX, ferry_errname(rc));
+		else
+			kutil_err(o.relay, rc);
+		goto done;
+	}
+	print_request(rl == NULL ? "adding relay " : same ?
+	    "new endpoint for relay " : "replacing the keys of relay ", &q);
+	printf("check the fingerprint with the relay's operator before "
+	    "signing\n");
+	ret = finish(r, &o);
+done:
+	roster_free(r);
+	roster_free(cur);
+	return (ret);
+}
+
+static void
+remove_relay_err(const struct roster *cur, const char *id, int rc)
+{
+
+	if (rc == FERRY_ENOENT)
+		fprintf(stderr, "ferry-keys: roster %llu lists no relay %s "
+		    "(ferry-keys roster show lists them)\n",
+		    (unsigned long long)cur->version, id);
+	else if (rc == FERRY_EBADVALUE)
+		fprintf(stderr, "ferry-keys: %s is the only relay of roster "
+		    "%llu: add another with add-relay first\n", id,
+		    (unsigned long long)cur->version);
+	else
+		kutil_err(id, rc);
+}
+
+static int
+cmd_remove_relay(int argc, char **argv)
+{
+
+	return (edit_by_id(argc, argv, roster_relay_remove, remove_relay_err,
+	    "removing relay ", ": agents stop using it once they hold this "
+	    "version"));
 }
 
 static int
@@ -734,13 +832,24 @@ show_json(const struct roster *r)
 		rc |= json_array_append_new(arr, o);
 	}
 	rc |= json_object_set_new(root, "admins", arr);
-	o = json_object();
-	rc |= json_object_set_new(o, "id", json_string(r->relay.id));
-	rc |= json_object_set_new(o, "sign_pk", jhex(r->relay.sign_pk, 32));
-	rc |= json_object_set_new(o, "curve_pk", jhex(r->relay.curve_pk, 32));
-	rc |= json_object_set_new(o, "endpoint", json_string(
-	    r->relay.endpoint));
-	rc |= json_object_set_new(root, "relay", o);
+	/* "relay" is the first (preferred) relay, as before several; the
+	 * "relays" array lists them all in the roster's order. */
+	arr = json_array();
+	for (i = 0; i < r->nrelays; i++) {
+		const struct roster_relay *rl = &r->relays[i];
+
+		o = json_object();
+		rc |= json_object_set_new(o, "id", json_string(rl->id));
+		rc |= json_object_set_new(o, "sign_pk", jhex(rl->sign_pk, 32));
+		rc |= json_object_set_new(o, "curve_pk",
+		    jhex(rl->curve_pk, 32));
+		rc |= json_object_set_new(o, "endpoint",
+		    json_string(rl->endpoint));
+		if (i == 0)
+			rc |= json_object_set(root, "relay", o);
+		rc |= json_array_append_new(arr, o);
+	}
+	rc |= json_object_set_new(root, "relays", arr);
 	arr = json_array();
 	for (i = 0; i < r->nagencies; i++) {
 		const struct roster_agency *a = &r->agencies[i];
@@ -816,8 +925,11 @@ show_text(const struct roster *r)
 	printf("admins (%u must sign):", (unsigned)r->threshold);
 	for (i = 0; i < r->nadmins; i++)
 		printf(" %s", r->admins[i].name);
-	printf("\nrelay %s %s\n", r->relay.id, r->relay.endpoint[0] != '\0' ?
-	    r->relay.endpoint : "(no endpoint)");
+	printf("\n");
+	for (i = 0; i < r->nrelays; i++)
+		printf("relay %s %s\n", r->relays[i].id,
+		    r->relays[i].endpoint[0] != '\0' ? r->relays[i].endpoint :
+		    "(no endpoint)");
 	printf("agencies:\n");
 	for (i = 0; i < r->nagencies; i++) {
 		const struct roster_agency *a = &r->agencies[i];
@@ -880,6 +992,13 @@ static const struct cli_cmd cmds[] = {
 	    "[--validity DAYS] [--passphrase-file F] [--expires DAYS] "
 	    "--out NEXT", "a new encryption key for an agency, and the next "
 	    "version listing it", NULL },
+	{ "add-relay", cmd_add_relay, "--roster CUR --relay RELAY.request "
+	    "[--endpoint URL] [--expires DAYS] --out NEXT", "the next "
+	    "version, with a relay added (or, same id, its keys replaced)",
+	    NULL },
+	{ "remove-relay", cmd_remove_relay, "--roster CUR --id ID "
+	    "[--expires DAYS] --out NEXT", "the next version, without relay "
+	    "ID", NULL },
 	{ "admins", cmd_admins, "--roster CUR [--add A.pub]... "
 	    "[--remove NAME]... [--threshold N] [--expires DAYS] --out NEXT",
 	    "the next version, with admins or threshold changed", NULL },

@@ -403,6 +403,7 @@ static const struct wire_field body_spec[] = {
 	{ 6, WIRE_ARRAY, 1, 1, ROSTER_MAX_ADMINS },	/* admins */
 	{ 7, WIRE_MAP, 1, 4, 5 },		/* relay */
 	{ 8, WIRE_ARRAY, 1, 0, ROSTER_MAX_AGENCIES },	/* agencies */
+	{ 9, WIRE_ARRAY, 0, 1, ROSTER_MAX_RELAYS - 1 },	/* more relays */
 };
 #define NBODY_SPEC (sizeof(body_spec) / sizeof(body_spec[0]))
 
@@ -445,8 +446,10 @@ free_entries(struct roster *r)
 	for (i = 0; i < r->nadmins; i++)
 		free(r->admins[i].request);
 	r->nadmins = 0;
-	free(r->relay.request);
-	memset(&r->relay, 0, sizeof(r->relay));
+	for (i = 0; i < r->nrelays; i++)
+		free(r->relays[i].request);
+	memset(r->relays, 0, sizeof(r->relays));
+	r->nrelays = 0;
 	for (i = 0; i < r->nagencies; i++)
 		free(r->agencies[i].request);
 	free(r->agencies);
@@ -473,13 +476,15 @@ check_unique_keys(const struct roster *r)
 	size_t n = 0, i, j, cap;
 	int rc = 0;
 
-	cap = r->nadmins + 2 + r->nagencies * (2 + IDENT_MAX_ENC);
+	cap = r->nadmins + 2 * r->nrelays + r->nagencies * (2 + IDENT_MAX_ENC);
 	if ((keys = malloc(cap * 32)) == NULL)
 		return (FERRY_ENOMEM);
 	for (i = 0; i < r->nadmins; i++)
 		memcpy(keys[n++], r->admins[i].sign_pk, 32);
-	memcpy(keys[n++], r->relay.sign_pk, 32);
-	memcpy(keys[n++], r->relay.curve_pk, 32);
+	for (i = 0; i < r->nrelays; i++) {
+		memcpy(keys[n++], r->relays[i].sign_pk, 32);
+		memcpy(keys[n++], r->relays[i].curve_pk, 32);
+	}
 	for (i = 0; i < r->nagencies; i++) {
 		const struct roster_agency *a = &r->agencies[i];
 
@@ -518,6 +523,48 @@ check_request(const uint8_t *req, size_t len, const char *id, uint32_t kind,
 	if (curve_pk != NULL && (!out->has_curve ||
 	    memcmp(out->curve_pk, curve_pk, 32) != 0))
 		return (FERRY_EPOP);
+	return (0);
+}
+
+/*
+ * parse_relay(o, r): decode relay map ${o} into the next free entry of
+ * ${r}: its id unique among the relays (FERRY_EDUPAGENCY), its stored
+ * request proving it.
+ */
+static int
+parse_relay(const msgpack_object *o, struct roster *r)
+{
+	struct roster_relay *rl = &r->relays[r->nrelays];
+	struct roster_request req;
+	const msgpack_object *h[NRELAY_SPEC];
+	const uint8_t *rq;
+	size_t len, i;
+	int rc;
+
+	memset(rl, 0, sizeof(*rl));
+	if ((rc = wire_map_read(o, relay_spec, NRELAY_SPEC, h)) != 0)
+		return (rc);
+	if ((rc = get_id(h[0], rl->id)) != 0)
+		return (rc);
+	for (i = 0; i < r->nrelays; i++)
+		if (strcmp(r->relays[i].id, rl->id) == 0)
+			return (FERRY_EDUPAGENCY);
+	if ((rc = wire_bin_copy(h[1], rl->sign_pk, 32)) != 0 ||
+	    (rc = wire_bin_copy(h[2], rl->curve_pk, 32)) != 0)
+		return (rc);
+	if (h[3] != NULL && !text_ok(h[3]))
+		return (FERRY_EBADVALUE);
+	if (h[3] != NULL && (rc = wire_str_copy(h[3], rl->endpoint,
+	    sizeof(rl->endpoint))) != 0)
+		return (rc);
+	rq = wire_bin(h[4], &len);
+	if ((rc = check_request(rq, len, rl->id, IDENT_RELAY, rl->sign_pk,
+	    rl->curve_pk, &req)) != 0)
+		return (rc);
+	if ((rl->request = dup_bytes(rq, len)) == NULL)
+		return (FERRY_ENOMEM);
+	rl->request_len = len;
+	r->nrelays++;
 	return (0);
 }
 
@@ -584,37 +631,13 @@ parse_body(const uint8_t *b, size_t n, struct roster *r)
 		goto err;
 	}
 
-	/* The relay. */
-	{
-		const msgpack_object *h[NRELAY_SPEC];
-		const uint8_t *rq;
-		size_t rl;
-
-		if ((rc = wire_map_read(f[6], relay_spec, NRELAY_SPEC,
-		    h)) != 0)
+	/* The relays: the first in field 7, any others in field 9 (absent
+	 * with one relay, so such a roster reads as before). */
+	if ((rc = parse_relay(f[6], r)) != 0)
+		goto err;
+	for (i = 0; f[8] != NULL && i < f[8]->via.array.size; i++)
+		if ((rc = parse_relay(&f[8]->via.array.ptr[i], r)) != 0)
 			goto err;
-		if ((rc = get_id(h[0], r->relay.id)) != 0)
-			goto err;
-		if ((rc = wire_bin_copy(h[1], r->relay.sign_pk, 32)) != 0 ||
-		    (rc = wire_bin_copy(h[2], r->relay.curve_pk, 32)) != 0)
-			goto err;
-		if (h[3] != NULL && !text_ok(h[3])) {
-			rc = FERRY_EBADVALUE;
-			goto err;
-		}
-		if (h[3] != NULL && (rc = wire_str_copy(h[3],
-		    r->relay.endpoint, sizeof(r->relay.endpoint))) != 0)
-			goto err;
-		rq = wire_bin(h[4], &rl);
-		if ((rc = check_request(rq, rl, r->relay.id, IDENT_RELAY,
-		    r->relay.sign_pk, r->relay.curve_pk, &req)) != 0)
-			goto err;
-		if ((r->relay.request = dup_bytes(rq, rl)) == NULL) {
-			rc = FERRY_ENOMEM;
-			goto err;
-		}
-		r->relay.request_len = rl;
-	}
 
 	/* Agencies, strictly ascending by id. */
 	arr = f[7];
@@ -638,7 +661,7 @@ parse_body(const uint8_t *b, size_t n, struct roster *r)
 			rc = c == 0 ? FERRY_EDUPAGENCY : FERRY_ENONCANON;
 			goto err;
 		}
-		if (strcmp(a->id, r->relay.id) == 0) {
+		if (roster_find_relay(r, a->id) != NULL) {
 			rc = FERRY_EDUPAGENCY;
 			goto err;
 		}
@@ -700,6 +723,25 @@ err:
 	return (rc);
 }
 
+static void
+put_relay(struct wire_buf *w, const struct roster_relay *rl)
+{
+
+	wire_put_map(w, rl->endpoint[0] != '\0' ? 5 : 4);
+	wire_put_uint(w, 1);
+	wire_put_cstr(w, rl->id);
+	wire_put_uint(w, 2);
+	wire_put_bin(w, rl->sign_pk, 32);
+	wire_put_uint(w, 3);
+	wire_put_bin(w, rl->curve_pk, 32);
+	if (rl->endpoint[0] != '\0') {
+		wire_put_uint(w, 4);
+		wire_put_cstr(w, rl->endpoint);
+	}
+	wire_put_uint(w, 5);
+	wire_put_bin(w, rl->request, rl->request_len);
+}
+
 static int
 encode_body(const struct roster *r, uint8_t **out, size_t *len)
 {
@@ -707,7 +749,7 @@ encode_body(const struct roster *r, uint8_t **out, size_t *len)
 	size_t i;
 
 	wire_buf_init(&w);
-	wire_put_map(&w, 8);
+	wire_put_map(&w, r->nrelays > 1 ? 9 : 8);
 	wire_put_uint(&w, 1);
 	wire_put_uint(&w, ROSTER_FORMAT);
 	wire_put_uint(&w, 2);
@@ -732,19 +774,7 @@ encode_body(const struct roster *r, uint8_t **out, size_t *len)
 		wire_put_bin(&w, a->request, a->request_len);
 	}
 	wire_put_uint(&w, 7);
-	wire_put_map(&w, r->relay.endpoint[0] != '\0' ? 5 : 4);
-	wire_put_uint(&w, 1);
-	wire_put_cstr(&w, r->relay.id);
-	wire_put_uint(&w, 2);
-	wire_put_bin(&w, r->relay.sign_pk, 32);
-	wire_put_uint(&w, 3);
-	wire_put_bin(&w, r->relay.curve_pk, 32);
-	if (r->relay.endpoint[0] != '\0') {
-		wire_put_uint(&w, 4);
-		wire_put_cstr(&w, r->relay.endpoint);
-	}
-	wire_put_uint(&w, 5);
-	wire_put_bin(&w, r->relay.request, r->relay.request_len);
+	put_relay(&w, &r->relays[0]);
 	wire_put_uint(&w, 8);
 	wire_put_array(&w, r->nagencies);
 	for (i = 0; i < r->nagencies; i++) {
@@ -774,6 +804,12 @@ encode_body(const struct roster *r, uint8_t **out, size_t *len)
 		put_enc(&w, a->enc, a->nenc);
 		wire_put_uint(&w, 10);
 		wire_put_bin(&w, a->request, a->request_len);
+	}
+	if (r->nrelays > 1) {
+		wire_put_uint(&w, 9);
+		wire_put_array(&w, r->nrelays - 1);
+		for (i = 1; i < r->nrelays; i++)
+			put_relay(&w, &r->relays[i]);
 	}
 	return (wire_buf_take(&w, out, len));
 }
@@ -1235,14 +1271,27 @@ roster_find_by_curve(const struct roster *r, const uint8_t curve_pk[32])
 	return (NULL);
 }
 
+const struct roster_relay *
+roster_find_relay(const struct roster *r, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nrelays; i++)
+		if (strcmp(r->relays[i].id, id) == 0)
+			return (&r->relays[i]);
+	return (NULL);
+}
+
 int
 roster_sender_key(const struct roster *r, const char *id,
     uint8_t sign_pk[32])
 {
 	const struct roster_agency *a;
 
-	if (r->relay.id[0] != '\0' && strcmp(id, r->relay.id) == 0) {
-		memcpy(sign_pk, r->relay.sign_pk, 32);
+	const struct roster_relay *rl;
+
+	if ((rl = roster_find_relay(r, id)) != NULL) {
+		memcpy(sign_pk, rl->sign_pk, 32);
 		return (0);
 	}
 	if ((a = roster_find(r, id)) == NULL)
@@ -1370,11 +1419,13 @@ roster_next(const struct roster *prev, uint64_t now, uint64_t expires,
 			goto nomem;
 		r->nadmins++;
 	}
-	r->relay = prev->relay;
-	r->relay.request = NULL;
-	if (prev->relay.request != NULL && (r->relay.request = dup_bytes(
-	    prev->relay.request, prev->relay.request_len)) == NULL)
-		goto nomem;
+	for (i = 0; i < prev->nrelays; i++) {
+		r->relays[i] = prev->relays[i];
+		if ((r->relays[i].request = dup_bytes(prev->relays[i].request,
+		    prev->relays[i].request_len)) == NULL)
+			goto nomem;
+		r->nrelays++;
+	}
 	if (prev->nagencies > 0 && (r->agencies = calloc(prev->nagencies,
 	    sizeof(r->agencies[0]))) == NULL)
 		goto nomem;
@@ -1402,9 +1453,10 @@ key_used(const struct roster *r, const uint8_t pk[32])
 	for (i = 0; i < r->nadmins; i++)
 		if (memcmp(r->admins[i].sign_pk, pk, 32) == 0)
 			return (1);
-	if (r->relay.request != NULL && (memcmp(r->relay.sign_pk, pk,
-	    32) == 0 || memcmp(r->relay.curve_pk, pk, 32) == 0))
-		return (1);
+	for (i = 0; i < r->nrelays; i++)
+		if (memcmp(r->relays[i].sign_pk, pk, 32) == 0 ||
+		    memcmp(r->relays[i].curve_pk, pk, 32) == 0)
+			return (1);
 	for (i = 0; i < r->nagencies; i++) {
 		const struct roster_agency *a = &r->agencies[i];
 
@@ -1483,9 +1535,9 @@ roster_relay_set(struct roster *r, const uint8_t *req, size_t len,
     const char *endpoint)
 {
 	struct roster_request q;
-	struct roster_relay old;
+	struct roster_relay old, *rl;
 	uint8_t *copy;
-	size_t elen;
+	size_t elen, k;
 	int rc;
 
 	if ((rc = roster_request_parse(req, len, &q)) != 0)
@@ -1508,25 +1560,68 @@ roster_relay_set(struct roster *r, const uint8_t *req, size_t len,
 	}
 	if (roster_find(r, q.id) != NULL)
 		return (FERRY_EDUPAGENCY);
+	/* The same id replaces that relay (a rotation), else one more. */
+	for (k = 0; k < r->nrelays; k++)
+		if (strcmp(r->relays[k].id, q.id) == 0)
+			break;
+	if (k == r->nrelays && r->nrelays >= ROSTER_MAX_RELAYS)
+		return (FERRY_ETOOBIG);
+	if (k < r->nrelays) {
+		int ss = memcmp(r->relays[k].sign_pk, q.sign_pk, 32) == 0;
+		int sc = memcmp(r->relays[k].curve_pk, q.curve_pk, 32) == 0;
+
+		/* Both keys new (a rotation) or both kept (a move to
+		 * another endpoint); the very same entry again is no change. */
+		if (ss != sc)
+			return (FERRY_EDUPAGENCY);
+		if (ss && strcmp(r->relays[k].endpoint, endpoint != NULL ?
+		    endpoint : "") == 0)
+			return (FERRY_EEXIST);
+	}
 	if ((copy = dup_bytes(req, len)) == NULL)
 		return (FERRY_ENOMEM);
-	/* Check clashes without the old relay's keys, which go away. */
-	old = r->relay;
-	memset(&r->relay, 0, sizeof(r->relay));
+	/* Check clashes without the replaced relay's keys, which go away. */
+	rl = &r->relays[k];
+	old = *rl;
+	memset(rl, 0, sizeof(*rl));
 	if (key_used(r, q.sign_pk) || key_used(r, q.curve_pk) ||
 	    memcmp(q.sign_pk, q.curve_pk, 32) == 0) {
-		r->relay = old;
+		*rl = old;
 		free(copy);
 		return (FERRY_EDUPAGENCY);
 	}
-	free(old.request);
-	r->relay.request = copy;
-	r->relay.request_len = len;
-	memcpy(r->relay.id, q.id, sizeof(r->relay.id));
-	memcpy(r->relay.sign_pk, q.sign_pk, 32);
-	memcpy(r->relay.curve_pk, q.curve_pk, 32);
+	if (k < r->nrelays)
+		free(old.request);
+	else
+		r->nrelays++;
+	rl->request = copy;
+	rl->request_len = len;
+	memcpy(rl->id, q.id, sizeof(rl->id));
+	memcpy(rl->sign_pk, q.sign_pk, 32);
+	memcpy(rl->curve_pk, q.curve_pk, 32);
 	if (elen > 0)
-		memcpy(r->relay.endpoint, endpoint, elen + 1);
+		memcpy(rl->endpoint, endpoint, elen + 1);
+	unseal(r);
+	return (0);
+}
+
+int
+roster_relay_remove(struct roster *r, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nrelays; i++)
+		if (strcmp(r->relays[i].id, id) == 0)
+			break;
+	if (i == r->nrelays)
+		return (FERRY_ENOENT);
+	if (r->nrelays == 1)
+		return (FERRY_EBADVALUE);
+	free(r->relays[i].request);
+	memmove(&r->relays[i], &r->relays[i + 1],
+	    (r->nrelays - i - 1) * sizeof(r->relays[0]));
+	r->nrelays--;
+	memset(&r->relays[r->nrelays], 0, sizeof(r->relays[0]));
 	unseal(r);
 	return (0);
 }
@@ -1545,8 +1640,7 @@ roster_agency_add(struct roster *r, const uint8_t *req, size_t len)
 		return (FERRY_EBADVALUE);
 	if (r->nagencies >= ROSTER_MAX_AGENCIES)
 		return (FERRY_ETOOBIG);
-	if (roster_find(r, q.id) != NULL || (r->relay.request != NULL &&
-	    strcmp(q.id, r->relay.id) == 0))
+	if (roster_find(r, q.id) != NULL || roster_find_relay(r, q.id) != NULL)
 		return (FERRY_EDUPAGENCY);
 	if (key_used(r, q.sign_pk) || key_used(r, q.curve_pk) ||
 	    memcmp(q.sign_pk, q.curve_pk, 32) == 0)
@@ -1656,7 +1750,7 @@ roster_seal(struct roster *r)
 	size_t blen;
 	int rc;
 
-	if (r->relay.request == NULL)
+	if (r->nrelays == 0)
 		return (FERRY_EMISSING);
 	if ((rc = encode_body(r, &body, &blen)) != 0)
 		return (rc);

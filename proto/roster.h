@@ -60,6 +60,7 @@
 #define ROSTER_MAX_ADMINS 16
 #define ROSTER_MAX_SIGS 32		/* old and new admins together */
 #define ROSTER_MAX_AGENCIES 4096
+#define ROSTER_MAX_RELAYS 8		/* relays listed, the first in field 7 */
 #define ROSTER_ENDPOINT_MAX 255		/* relay endpoint, bytes */
 #define ROSTER_REQUEST_MAX 4096		/* one key request, bytes */
 
@@ -124,7 +125,8 @@ struct roster {
 	uint32_t threshold;		/* 1 .. nadmins */
 	size_t nadmins;
 	struct roster_admin admins[ROSTER_MAX_ADMINS];
-	struct roster_relay relay;
+	size_t nrelays;			/* 1 .. ROSTER_MAX_RELAYS once sealed */
+	struct roster_relay relays[ROSTER_MAX_RELAYS];	/* the admins' order */
 	size_t nagencies;
 	struct roster_agency *agencies;	/* sorted by id, strictly ascending */
 
@@ -243,8 +245,17 @@ const struct roster_agency *roster_find_by_curve(const struct roster *r,
     const uint8_t curve_pk[32]);
 
 /**
+ * roster_find_relay(r, id): the relay ${id} listed in ${r}, or NULL.  A
+ * roster lists 1 .. ROSTER_MAX_RELAYS interchangeable relays, each with
+ * its own keys and endpoint, in the order the admins gave (agents prefer
+ * the first).
+ */
+const struct roster_relay *roster_find_relay(const struct roster *r,
+    const char *id);
+
+/**
  * roster_sender_key(r, id, sign_pk): copy to ${sign_pk} the signing key of
- * ${id}, an active agency or the relay (r->relay.id), to verify what it
+ * ${id}, an active agency or one of the relays, to verify what it
  * signed.  FERRY_EUNKNOWNAGENCY if absent, FERRY_EREVOKED if revoked.
  * (An auditor checking old signatures of a revoked agency uses
  * roster_find.)
@@ -346,11 +357,26 @@ int roster_admin_remove(struct roster *r, const char *name);
 int roster_set_threshold(struct roster *r, uint32_t t);
 
 /**
- * roster_relay_set(r, req, len, endpoint): the relay from key request
- * ${req} (kind IDENT_RELAY) and its endpoint (may be NULL or "").
+ * roster_relay_set(r, req, len, endpoint): list the relay of key request
+ * ${req} (kind IDENT_RELAY) with its endpoint (may be NULL or ""): a relay
+ * whose id is already listed has its keys and endpoint replaced (a
+ * rotation, or with the same keys a move to another endpoint; it keeps its
+ * place), another one is added after the others.  FERRY_EEXIST if that
+ * relay is listed already with these keys and this endpoint (no change);
+ * FERRY_EBADVALUE (not a relay's request, or a bad endpoint),
+ * FERRY_EDUPAGENCY (its id is an agency's, or a key of it is used by
+ * anyone else in the roster), FERRY_ETOOBIG (ROSTER_MAX_RELAYS, or the
+ * endpoint over ROSTER_ENDPOINT_MAX).
  */
 int roster_relay_set(struct roster *r, const uint8_t *req, size_t len,
     const char *endpoint);
+
+/**
+ * roster_relay_remove(r, id): stop listing relay ${id}: FERRY_ENOENT if
+ * it is not listed, FERRY_EBADVALUE if it is the only one (a roster needs
+ * a relay).
+ */
+int roster_relay_remove(struct roster *r, const char *id);
 
 /**
  * roster_agency_add(r, req, len): add an active agency from key request

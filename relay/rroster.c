@@ -135,11 +135,22 @@ static int
 check_me(const struct relay *r, const struct roster *ro)
 {
 
-	if (strcmp(ro->relay.id, r->me->id) != 0 ||
-	    sodium_memcmp(ro->relay.sign_pk, r->me->sign_pk, 32) != 0 ||
-	    sodium_memcmp(ro->relay.curve_pk, r->me->curve_pk, 32) != 0) {
-		rlog(RLOG_ERROR, "roster-relay-mismatch",
-		    "roster_relay=%s me=%s", ro->relay.id, r->me->id);
+	const struct roster_relay *rl = roster_find_relay(ro, r->me->id);
+
+	/* Several relays may be listed: this one is the entry of its id,
+	 * with exactly its keys. */
+	if (rl == NULL) {
+		rlog(RLOG_ERROR, "roster-relay-mismatch", "roster %llu does "
+		    "not list relay %s (it lists %zu relays, the first %s)",
+		    (unsigned long long)ro->version, r->me->id, ro->nrelays,
+		    ro->relays[0].id);
+		return (-1);
+	}
+	if (sodium_memcmp(rl->sign_pk, r->me->sign_pk, 32) != 0 ||
+	    sodium_memcmp(rl->curve_pk, r->me->curve_pk, 32) != 0) {
+		rlog(RLOG_ERROR, "roster-relay-mismatch", "roster %llu lists "
+		    "relay %s with other keys than this relay's key file",
+		    (unsigned long long)ro->version, r->me->id);
 		return (-1);
 	}
 	return (0);

@@ -90,6 +90,8 @@ declare -A MISSING=(
 	["ferry-keys roster revoke"]="roster revoke --roster R --out N"
 	["ferry-keys roster rotate"]="roster rotate --roster R --key K --out N"
 	["ferry-keys roster admins"]="roster admins --roster R --out N"
+	["ferry-keys roster add-relay"]="roster add-relay --roster R --out N"
+	["ferry-keys roster remove-relay"]="roster remove-relay --roster R --out N"
 	["ferry-keys roster sign"]="roster sign --roster R"
 	["ferry-keys roster verify"]="roster verify R"
 	["ferry-keys roster show"]="roster show --json"
@@ -108,7 +110,7 @@ declare -A MISSING_SAYS=(
 	["ferry-relay run"]='missing keys "data" \(--data\), "key"'
 	["ferry-relay check-config"]='missing keys "data" \(--data\), "key"'
 )
-declare -A NCMDS=([ferry]=11 [ferry-keys]=12 [ferry-audit]=6 [ferry-relay]=6 [ferry-agent]=0)
+declare -A NCMDS=([ferry]=11 [ferry-keys]=14 [ferry-audit]=6 [ferry-relay]=6 [ferry-agent]=0)
 
 for prog in ferry ferry-keys ferry-audit ferry-relay ferry-agent; do
 	P=$B/$prog

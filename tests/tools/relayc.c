@@ -282,7 +282,7 @@ cli_open(struct cli *c, const char *ep, const char *key, const char *ros)
 		die("zmq", 0);
 	if (zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
 	    zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) ||
-	    zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, c->ro->relay.curve_pk,
+	    zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, c->ro->relays[0].curve_pk,
 	    32) ||
 	    zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, c->me->curve_pk, 32) ||
 	    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, c->me->curve_sk, 32))
@@ -317,7 +317,7 @@ cli_send_env(struct cli *c, struct env *e)
 	e->version = ENV_VERSION;
 	env_new_id(e->id);
 	snprintf(e->from, sizeof(e->from), "%s", c->me->id);
-	snprintf(e->to, sizeof(e->to), "%s", c->ro->relay.id);
+	snprintf(e->to, sizeof(e->to), "%s", c->ro->relays[0].id);
 	e->time = ferry_now_ms();
 	if ((rc = env_encode(e, c->me->sign_sk, &b, &n)) != 0)
 		die("env_encode", rc);
@@ -892,7 +892,7 @@ twin_open(struct cli *c, const char *ep, const char *key, const char *ros,
 		die("zmq", 0);
 	if (zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof(linger)) ||
 	    zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof(ivl)) ||
-	    zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, c->ro->relay.curve_pk,
+	    zmq_setsockopt(c->sock, ZMQ_CURVE_SERVERKEY, c->ro->relays[0].curve_pk,
 	    32) ||
 	    zmq_setsockopt(c->sock, ZMQ_CURVE_PUBLICKEY, c->me->curve_pk, 32) ||
 	    zmq_setsockopt(c->sock, ZMQ_CURVE_SECRETKEY, c->me->curve_sk, 32))
@@ -922,7 +922,7 @@ twin_send(struct cli *c, uint32_t type, uint64_t cr)
 	e.version = ENV_VERSION;
 	env_new_id(e.id);
 	snprintf(e.from, sizeof(e.from), "%s", c->me->id);
-	snprintf(e.to, sizeof(e.to), "%s", c->ro->relay.id);
+	snprintf(e.to, sizeof(e.to), "%s", c->ro->relays[0].id);
 	e.time = ferry_now_ms();
 	if ((rc = env_encode(&e, c->me->sign_sk, &b, &n)) != 0)
 		die("env_encode", rc);

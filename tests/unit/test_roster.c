@@ -190,7 +190,7 @@ TEST(genesis_pinned)
 	CHECK_EQ(g->nadmins, 3);
 	CHECK_EQ(g->threshold, 2);
 	CHECK_EQ(g->nagencies, 2);
-	CHECK(strcmp(g->relay.endpoint, "tcp://127.0.0.1:7700") == 0);
+	CHECK(strcmp(g->relays[0].endpoint, "tcp://127.0.0.1:7700") == 0);
 	roster_fingerprint(g, fp);
 	CHECK_EQ(roster_verify_genesis(g, fp, now, why, sizeof(why)), 0);
 	CHECK(strstr(why, "alice") != NULL);
@@ -870,9 +870,9 @@ TEST(parse_strict)
 	b[2] = 0x02;
 	CHECK_EQ(parse_body_bytes(b, g->body_len), FERRY_EVERSION);
 	b[2] = 0x01;
-	/* A ninth field. */
+	/* A tenth field (9 is the list of further relays). */
 	b[0] = 0x89;
-	b[g->body_len] = 0x09;
+	b[g->body_len] = 0x0a;
 	b[g->body_len + 1] = 0x00;
 	CHECK_EQ(parse_body_bytes(b, g->body_len + 2), FERRY_EUNKNOWNFIELD);
 	/* Truncated body. */
@@ -896,6 +896,165 @@ TEST(parse_strict)
 	CHECK_EQ(roster_seal(n), FERRY_EPOP);
 	roster_free(n);
 	roster_free(g);
+}
+
+/* Relay ${id} with fresh keys, added to ${r} at ${endpoint}. */
+static int
+add_relay(struct roster *r, const char *id, const char *endpoint)
+{
+	struct ident *i = mk(id, IDENT_RELAY);
+	uint8_t *b;
+	size_t n;
+	int rc;
+
+	b = req(i, &n);
+	rc = roster_relay_set(r, b, n, endpoint);
+	free(b);
+	ident_free(i);
+	return (rc);
+}
+
+/*
+ * Several relays: listed in order, found by id, each a sender key, kept
+ * across versions; a roster with one relay encodes as before (8 fields),
+ * one with two in 9; the same id replaces (rotation); removing works but
+ * never the last one; a relay id twice or an agency's id is refused.
+ */
+TEST(several_relays)
+{
+	struct roster *g, *n, *p, *q;
+	uint8_t pk[32], old_pk[32];
+	char id[16];
+	char why[256];
+	size_t k;
+
+	g = genesis(alice, bob);
+	CHECK(g != NULL);
+	CHECK_EQ(g->nrelays, 1);
+	CHECK_EQ(g->body[0], 0x88);
+	CHECK_EQ(roster_next(g, now, now + DAY, &n), 0);
+	CHECK_EQ(add_relay(n, "relay-b", "tcp://127.0.0.1:7701"), 0);
+	CHECK_EQ(roster_seal(n), 0);
+	CHECK_EQ(n->body[0], 0x89);
+	CHECK_EQ(sign_all(n, alice, bob), 0);
+	CHECK((p = reparse(n)) != NULL);
+	CHECK_EQ(p->nrelays, 2);
+	CHECK(strcmp(p->relays[0].id, "relay") == 0);
+	CHECK(strcmp(p->relays[1].id, "relay-b") == 0);
+	CHECK(strcmp(p->relays[1].endpoint, "tcp://127.0.0.1:7701") == 0);
+	CHECK(roster_find_relay(p, "relay-b") == &p->relays[1]);
+	CHECK(roster_find_relay(p, "charity") == NULL);
+	CHECK_EQ(roster_sender_key(p, "relay-b", pk), 0);
+	CHECK(memcmp(pk, p->relays[1].sign_pk, 32) == 0);
+	CHECK_EQ(roster_verify_next(g, p, now, why, sizeof(why)), 0);
+	roster_free(n);
+
+	/* Kept by roster_next; the same id replaces its keys in place. */
+	CHECK_EQ(roster_next(p, now, now + DAY, &n), 0);
+	CHECK_EQ(n->nrelays, 2);
+	memcpy(old_pk, n->relays[0].sign_pk, 32);
+	CHECK_EQ(add_relay(n, "relay", "tcp://127.0.0.1:7702"), 0);
+	CHECK_EQ(n->nrelays, 2);
+	CHECK(strcmp(n->relays[0].id, "relay") == 0);
+	CHECK(memcmp(n->relays[0].sign_pk, old_pk, 32) != 0);
+	CHECK_EQ(roster_seal(n), 0);
+	/* An agency's id is not a relay's. */
+	CHECK_EQ(add_relay(n, "police", NULL), FERRY_EDUPAGENCY);
+	/* Removing: unknown, then the first (the second takes field 7),
+	 * then not the last one. */
+	CHECK_EQ(roster_relay_remove(n, "nobody"), FERRY_ENOENT);
+	CHECK_EQ(roster_relay_remove(n, "relay"), 0);
+	CHECK_EQ(n->nrelays, 1);
+	CHECK(strcmp(n->relays[0].id, "relay-b") == 0);
+	CHECK_EQ(roster_relay_remove(n, "relay-b"), FERRY_EBADVALUE);
+	CHECK_EQ(roster_seal(n), 0);
+	CHECK_EQ(n->body[0], 0x88);
+	CHECK((q = reparse(n)) != NULL);
+	CHECK_EQ(q->nrelays, 1);
+	CHECK(strcmp(q->relays[0].id, "relay-b") == 0);
+	CHECK_EQ(roster_sender_key(q, "relay", pk), FERRY_EUNKNOWNAGENCY);
+	roster_free(q);
+	roster_free(n);
+
+	/* At most ROSTER_MAX_RELAYS. */
+	CHECK_EQ(roster_next(p, now, now + DAY, &n), 0);
+	for (k = 2; k < ROSTER_MAX_RELAYS; k++) {
+		snprintf(id, sizeof(id), "relay-%zu", k);
+		CHECK_EQ(add_relay(n, id, NULL), 0);
+	}
+	CHECK_EQ(add_relay(n, "relay-x", NULL), FERRY_ETOOBIG);
+	CHECK_EQ(roster_seal(n), 0);
+	CHECK((q = reparse(n)) != NULL);
+	CHECK_EQ(q->nrelays, ROSTER_MAX_RELAYS);
+	roster_free(q);
+	/* One relay id twice is refused by the parser. */
+	memcpy(n->relays[2].id, n->relays[1].id, sizeof(n->relays[1].id));
+	CHECK_EQ(roster_seal(n), FERRY_EDUPAGENCY);
+	roster_free(n);
+	roster_free(p);
+	roster_free(g);
+}
+
+/* Golden roster ${name} (tests/vectors, hex) parsed, or NULL. */
+static struct roster *
+golden(const char *name)
+{
+	char path[256];
+	unsigned char *hex;
+	uint8_t *bin;
+	size_t hlen, blen;
+	struct roster *r = NULL;
+
+	snprintf(path, sizeof(path), "tests/vectors/%s", name);
+	if ((hex = t_read_file(path, &hlen)) == NULL)
+		return (NULL);
+	while (hlen > 0 && (hex[hlen - 1] == '\n' || hex[hlen - 1] == '\r'))
+		hlen--;
+	if ((bin = malloc(hlen / 2 + 1)) != NULL &&
+	    sodium_hex2bin(bin, hlen / 2 + 1, (const char *)hex, hlen, NULL,
+	    &blen, NULL) == 0 && roster_parse(bin, blen, &r) != 0)
+		r = NULL;
+	/* The file is canonical: it is exactly what roster_bytes gives. */
+	if (r != NULL && (r->file_len != blen ||
+	    memcmp(r->file, bin, blen) != 0)) {
+		roster_free(r);
+		r = NULL;
+	}
+	free(bin);
+	free(hex);
+	return (r);
+}
+
+/*
+ * The golden rosters (also read by tests/interop/roster_interop.py):
+ * version 1 with one relay, version 2 adding relay-b with ferry-keys
+ * roster add-relay; 2 follows 1 under the TUF rule.
+ */
+TEST(golden_rosters)
+{
+	struct roster *r1, *r2;
+	char hex[65], why[256];
+
+	r1 = golden("roster_one_relay.hex");
+	r2 = golden("roster_two_relays.hex");
+	CHECK(r1 != NULL && r2 != NULL);
+	if (r1 == NULL || r2 == NULL) {
+		roster_free(r1);
+		roster_free(r2);
+		return;
+	}
+	CHECK_EQ(r1->nrelays, 1);
+	CHECK(strcmp(r1->relays[0].id, "relay") == 0);
+	CHECK_EQ(r2->nrelays, 2);
+	CHECK(strcmp(r2->relays[1].id, "relay-b") == 0);
+	CHECK(strcmp(r2->relays[1].endpoint,
+	    "tcp://relay-b.example.net:7700") == 0);
+	ferry_hex(hex, r1->hash, 32);
+	CHECK_EQ(roster_verify_genesis(r1, hex, r1->issued, why,
+	    sizeof(why)), 0);
+	CHECK_EQ(roster_verify_next(r1, r2, r2->issued, why, sizeof(why)), 0);
+	roster_free(r1);
+	roster_free(r2);
 }
 
 int
@@ -932,6 +1091,8 @@ main(void)
 	RUN(unsealed_and_sign_errors);
 	RUN(parse_strict);
 	RUN(key_rotation_overlap);
+	RUN(several_relays);
+	RUN(golden_rosters);
 	ident_free(alice);
 	ident_free(bob);
 	ident_free(carol);
