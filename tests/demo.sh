@@ -233,6 +233,32 @@ ASK=$LAST
 wait_delivered "$ASK"
 sendmsg "response: INFORMATION PROVIDED" \
     eerc-charity nhs-uclh "$(reply_doc "$VEC/response-charity-info-provided.json" "$ASK")"
+# as_from FILE ORG NAME EMAIL CASE: FILE's referral as sent by ORG (its
+# referrer NAME at EMAIL, its own case reference CASE); prints the file.
+as_from() {
+	local out=$D/$2-$(basename "$1")
+	$PY - "$1" "$out" "$2" "$3" "$4" "$5" <<'PYEOF' || die "adapting $1"
+import json, sys
+src, out, org, name, email, case = sys.argv[1:7]
+d = json.load(open(src))
+d["referrer"] = {"name": name, "organisation": org, "email": email}
+d["consent"]["obtained_by"] = name
+d["case_id"] = case
+json.dump(d, open(out, "w"), indent=2)
+PYEOF
+	echo "$out"
+}
+say "  ${DIM}The same week: the hospital raises a safeguarding concern with the"
+say "  council, the charity asks the council for support for its own client,"
+say "  and the police ask the hospital for a health assessment.${OFF}"
+sendmsg "safeguarding referral: adult, urgent" \
+    nhs-uclh camden-council "$VEC/safeguarding-adult.json"
+sendmsg "housing referral: support for the charity's client" \
+    eerc-charity camden-council "$(as_from "$VEC/housing-police-to-council.json" \
+    eerc-charity "Amara Okafor" a.okafor@eerc.example.org EERC-2026-0415)"
+sendmsg "health referral: assessment requested by the police" \
+    met-police nhs-uclh "$(as_from "$VEC/health-charity-to-nhs.json" \
+    met-police "DC Sam Hughes" sam.hughes@met.example.police.uk MET-2026-88213)"
 for id in "${MSGS[@]}"; do wait_delivered "$id"; done
 good "all ${#MSGS[@]} messages delivered, every delivery receipt verified by its sender"
 
@@ -359,8 +385,8 @@ if "$BIN/ferry-audit" report --roster roster.1 --html "$REPORT" \
     "${LOGDIR[relay]}" $(for id in "${AGENCIES[@]}"; do echo "${LOGDIR[$id]}"; done) \
     >report.txt 2>&1; then
 	good "every log holds together; $(grep 'messages;' report.txt)"
-	say "  ${BOLD}Open $REPORT in a browser${OFF} (one self-contained file: print it"
-	say "  for the file; JSON with 'ferry-audit report --json')."
+	say "  ${BOLD}Open $REPORT in a browser${OFF}: one self-contained file to read or print"
+	say "  (the same as JSON: 'ferry-audit report --json LOGDIR...')."
 	say "  A person's subject access request: ${BOLD}ferry export --case CASE${OFF} at each agency"
 	say "  writes that case's messages and documents as JSON and a printable page."
 else
