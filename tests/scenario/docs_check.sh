@@ -102,6 +102,7 @@ DIR/inbox/<msgid>.meta			S:inbox/*.meta
 DIR/ID.key				N:ferry-keys-out-folder
 DIR/ID.request				N:ferry-keys-out-folder
 DIR/NAME.key				N:ferry-keys-out-folder
+DIR/ferry-export-AGENCY-CASE.json	N:ferry-export-out-folder
 EOF
 
 # Everything else reads the tree: one Python program, one line per check.

@@ -1042,6 +1042,7 @@ TEST(ctl_group_commit)
 	char *json;
 	size_t len, i;
 	uint64_t sent = A.n_sent, logn = log_size(A.log);
+	uint64_t c0 = log_commits(A.log);
 
 	CHECK((json = doc(&len)) != NULL);
 	memset(m, 0, sizeof(m));
@@ -1075,6 +1076,9 @@ TEST(ctl_group_commit)
 	/* Three messages stored, logged and sent. */
 	CHECK_EQ(A.n_sent, sent + 3);
 	CHECK_EQ(log_size(A.log), logn + 3);
+	/* In two synced commits: sends 0-2 together, then 4-5 after the
+	 * partners request (one commit per message would be three). */
+	CHECK_EQ(log_commits(A.log), c0 + 2);
 	CHECK_EQ(cap_count(&capA, ENV_MSG), 3);
 	cap_clear(&capA);
 	for (i = 0; i < 6; i++)
@@ -1094,7 +1098,7 @@ TEST(replies_group_commit)
 	const uint8_t *bufs[5];
 	size_t len, mlen, lens[5], rlen, alen, hlen;
 	uint8_t id[16], *m, *rcpt, *acc, *hb;
-	uint64_t logn, delivered = A.n_delivered, accepted = A.n_accepted;
+	uint64_t logn, c0, delivered = A.n_delivered, accepted = A.n_accepted;
 	struct env e;
 
 	CHECK((json = doc(&len)) != NULL);
@@ -1131,6 +1135,7 @@ TEST(replies_group_commit)
 	bufs[3] = hb; lens[3] = hlen;
 	bufs[4] = rcpt; lens[4] = rlen;
 	logn = log_size(A.log);
+	c0 = log_commits(A.log);
 	CHECK_EQ(agentd_receive_many(&A, bufs, lens, 5), 0);
 	free(acc);
 	free(rcpt);
@@ -1140,6 +1145,9 @@ TEST(replies_group_commit)
 	CHECK_EQ(o.relay_index, 7);
 	CHECK(o.t_accepted > 0);
 	CHECK_EQ(log_size(A.log), logn + 2);	/* ACCEPTED, RECEIPT */
+	/* One synced commit for the ACCEPTED and the RECEIPT read together
+	 * (the duplicates after the heartbeat commit nothing). */
+	CHECK_EQ(log_commits(A.log), c0 + 1);
 	CHECK_EQ(A.n_accepted, accepted + 1);
 	CHECK_EQ(A.n_delivered, delivered + 1);
 	CHECK(A.grp == NULL);
