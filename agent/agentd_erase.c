@@ -41,14 +41,17 @@ shred_file(const char *path)
 	size_t n;
 	int fd;
 
-	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0) {
 		if (errno != ENOENT)
 			alog(ALOG_ERROR, "erase", "cannot open %s to erase "
 			    "it: %s: remove it by hand", path,
 			    strerror(errno));
 		return;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	/* Zeros only into a file that is this copy alone (not a hard
+	 * link to something else); any other file is just unlinked. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
 	    st.st_size <= (off_t)SHRED_MAX) {
 		while (done < st.st_size) {
 			n = (size_t)(st.st_size - done) < sizeof(zero) ?

@@ -584,6 +584,9 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 		goto fail;
 	for (i = 0; i < rg->n; i++) {
 		it = &rg->it[i];
+		/* One time for the log entry, the inbox record and the
+		 * .meta file (rewritten from the record after a crash). */
+		it->in.t_received = now;
 		memset(&le, 0, sizeof(le));
 		le.kind = LOG_RECEIVED;
 		le.time_ms = now;

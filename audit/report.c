@@ -11,11 +11,14 @@
  * Exit 1 when any finding is red (missing, or a log that does not hold).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -828,6 +831,7 @@ cmd_report(int argc, char **argv)
 	size_t i, j, k, before;
 	json_t *out;
 	FILE *o;
+	int fd = -1;
 	int ch, json = 0, ret = 1;
 
 	if ((R = calloc(1, sizeof(*R))) == NULL)
@@ -892,7 +896,12 @@ cmd_report(int argc, char **argv)
 		goto out;
 	ret = R->nred > 0;
 	if (hfile != NULL) {
-		if ((o = fopen(hfile, "w")) == NULL) {
+		/* Not through a planted symlink; readable by the auditor only. */
+		if ((fd = open(hfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, 0600)) < 0 || fchmod(fd, 0600) != 0 ||
+		    (o = fdopen(fd, "w")) == NULL) {
+			if (fd >= 0)
+				(void)close(fd);
 			fprintf(stderr, "ferry-audit: cannot write %s: %s\n",
 			    hfile, strerror(errno));
 			ret = 1;

@@ -57,8 +57,9 @@ write_atomic(const char *data, const char *name, const char *text)
 	    data_path(tmp, sizeof(tmp), data, name) != 0)
 		return (-1);
 	strcat(tmp, ".tmp");
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0)
+	(void)unlink(tmp);	/* created anew, never through a planted link */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) < 0)
 		return (-1);
 	ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
 	ok = close(fd) == 0 && ok;
@@ -109,12 +110,25 @@ ctl_request(struct relay *r)
 {
 	char path[CONFIG_PATH_MAX + 32], buf[FERRY_ID_MAX + CTL_REASON_MAX + 8];
 	char *nl, *why;
+	struct stat st;
 	FILE *f;
 	size_t n;
+	int fd;
 
 	if (data_path(path, sizeof(path), r->c->data, "purge.request") != 0 ||
-	    (f = fopen(path, "re")) == NULL)
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0)
 		return;		/* a stray signal: nothing asked */
+	/* Only a regular file of the relay's own user is a request. */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (f = fdopen(fd, "r")) == NULL) {
+		(void)close(fd);
+		(void)unlink(path);
+		rlog(RLOG_WARN, "purge", "%s is not a regular file of the "
+		    "relay's user: ignored (run ferry-relay queue purge as "
+		    "the relay's user)", path);
+		return;
+	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	(void)fclose(f);
 	(void)unlink(path);
