@@ -54,9 +54,8 @@ write_atomic(const char *data, const char *name, const char *text)
 	int fd, ok;
 
 	if (data_path(path, sizeof(path), data, name) != 0 ||
-	    data_path(tmp, sizeof(tmp), data, name) != 0)
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return (-1);
-	strcat(tmp, ".tmp");
 	(void)unlink(tmp);	/* created anew, never through a planted link */
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) < 0)
