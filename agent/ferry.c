@@ -18,8 +18,8 @@
  *   ferry [--data DIR] erase MSGID | --case CASE | --before DATE [--ref REF]
  *   ferry [--data DIR] export --case CASE [--out DIR] [--force]
  *
- * The data folder defaults to $FERRY_DATA; $FERRY_TIMEOUT (seconds,
- * default 60) bounds the wait for the agent's answer.  Exit status: 0 success,
+ * The data folder defaults to $FERRY_DATA; $FERRY_TIMEOUT (a duration
+ * with its unit, e.g. 30s; default 60s) bounds the wait for the agent's answer.  Exit status: 0 success,
  * 1 failure (refused document, agent not running, message failed...),
  * 2 usage.
  */
@@ -119,17 +119,21 @@ call(json_t *req, const void *doc, size_t doclen, json_t **reply,
 	    "again: if an earlier run reached the agent, it will not be sent "
 	    "twice";
 	const char *ts;
-	char *end;
-	unsigned long secs;
+	uint64_t ms;
 
 	*reply = NULL;
 	if (body != NULL)
 		*body = NULL;
 	if ((ts = getenv("FERRY_TIMEOUT")) != NULL) {
-		errno = 0;
-		secs = strtoul(ts, &end, 10);
-		if (errno == 0 && *end == '\0' && secs > 0 && secs < 86400)
-			t = (int)secs * 1000;
+		/* The one duration rule: a unit is required. */
+		if ((pr = ferry_parse_duration(ts, &ms)) != 0 || ms == 0 ||
+		    ms > 86400000)
+			return (cli_usage("FERRY_TIMEOUT=%s: %s; give a "
+			    "duration from 1ms to 24h with its unit, e.g. "
+			    "FERRY_TIMEOUT=30s", ts, pr == FERRY_ENOUNIT ?
+			    "a unit is required (ms, s, m, h)" : pr != 0 ?
+			    "not a duration" : "out of range"));
+		t = (int)ms;
 	}
 	if (data_dir == NULL || data_dir[0] == '\0')
 		return (cli_usage("no data folder: give --data DIR or set "

@@ -37,7 +37,7 @@ d = json.load(open(sys.argv[1]))
 d["case_id"] = d.get("case_id", "case") + "-timeout"
 json.dump(d, open(sys.argv[2], "w"))
 PYEOF
-FERRY_TIMEOUT=2 "$B/ferry" --data "$FT/alpha-data" send --to bravo "$doc3" \
+FERRY_TIMEOUT=2s "$B/ferry" --data "$FT/alpha-data" send --to bravo "$doc3" \
 	>"$FT/to.out" 2>"$FT/to.err"
 st=$?
 kill -CONT "${FA_PID[alpha]}"

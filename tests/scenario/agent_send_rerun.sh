@@ -27,7 +27,7 @@ doc=$FT/doc1.json
 fa_doc "$doc" case_id=case-rerun1
 
 # 1. The agent commits the send and dies before answering.
-FERRY_TIMEOUT=3 "$B/ferry" --data "$FT/alpha-data" send --to bravo "$doc" \
+FERRY_TIMEOUT=3s "$B/ferry" --data "$FT/alpha-data" send --to bravo "$doc" \
 	>"$FT/r1.out" 2>"$FT/r1.err"
 st=$?
 ft_check "run 1 (agent killed after its commit): exit 1" [ "$st" -eq 1 ]
@@ -64,7 +64,7 @@ ft_check "exactly one inbox message for the document at the recipient" \
 doc2=$FT/doc2.json
 fa_doc "$doc2" case_id=case-rerun2
 kill -STOP "${FA_PID[alpha]}"
-FERRY_TIMEOUT=2 "$B/ferry" --data "$FT/alpha-data" send --to bravo "$doc2" \
+FERRY_TIMEOUT=2s "$B/ferry" --data "$FT/alpha-data" send --to bravo "$doc2" \
 	>"$FT/s1.out" 2>"$FT/s1.err"
 st=$?
 ft_check "stalled: exit 1, may have accepted it" \

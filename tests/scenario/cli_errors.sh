@@ -169,6 +169,20 @@ expect "ferry send, 50 MB on stdin: json: larger than 25165824 bytes FERRY_EJSON
 	"stdin: json: larger than 25165824 bytes FERRY_EJSON" -- \
 	bash -c "'$B/ferry' --data '$FT/alpha-data' send --to bravo - <'$FT/big.json'"
 rm -f "$FT/big.json"
+
+# 9. FERRY_TIMEOUT follows the one duration rule: a unit is required.
+expect "ferry status, FERRY_TIMEOUT=5 (no unit): names the variable, exit 2" 2 \
+	"FERRY_TIMEOUT=5: a unit is required" "e\.g\. FERRY_TIMEOUT=30s" -- \
+	env FERRY_TIMEOUT=5 "$B/ferry" --data "$FT/alpha-data" status
+expect "ferry status, FERRY_TIMEOUT=soon: not a duration, exit 2" 2 \
+	"FERRY_TIMEOUT=soon: not a duration" -- \
+	env FERRY_TIMEOUT=soon "$B/ferry" --data "$FT/alpha-data" status
+expect "ferry status, FERRY_TIMEOUT=2d: out of range, exit 2" 2 \
+	"FERRY_TIMEOUT=2d: out of range" -- \
+	env FERRY_TIMEOUT=2d "$B/ferry" --data "$FT/alpha-data" status
+FERRY_TIMEOUT=5s "$B/ferry" --data "$FT/alpha-data" status >"$FT/out" 2>&1 &&
+	ft_ok "FERRY_TIMEOUT=5s is taken" ||
+	ft_fail "FERRY_TIMEOUT=5s: $(cat "$FT/out")"
 fa_stop alpha
 ft_check "no ASan report" bash -c "! grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error' '$FT/alpha.err'"
 ft_done

@@ -71,7 +71,7 @@ for p in "${points[@]}"; do
 		fa_doc "$doc" case_id="walk-$round-$k"
 		id=
 		for try in 1 2 3 4; do
-			id=$(FERRY_TIMEOUT=5 "$B/ferry" --data "$FT/alpha-data" \
+			id=$(FERRY_TIMEOUT=5s "$B/ferry" --data "$FT/alpha-data" \
 				send --to bravo "$doc" 2>>"$FT/walk.err") && break
 			id=
 			# No answer: the agent may be down; start it and rerun

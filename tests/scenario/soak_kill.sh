@@ -110,7 +110,7 @@ cli_loader() {
 		[ "$how" = cli ] || continue
 		c=$case
 		for k in $(seq 1 60); do
-			if id=$(FERRY_TIMEOUT=5 "$B/ferry" --data "$FT/$a-data" send \
+			if id=$(FERRY_TIMEOUT=5s "$B/ferry" --data "$FT/$a-data" send \
 			    --to "$to" "$p" 2>>"$FT/load-$a.err") && [ -n "$id" ]; then
 				echo "$id $to $c" >>"$FT/acked-$a"
 				break
@@ -271,7 +271,7 @@ pending() {
 	for a in "${AG[@]}"; do
 		n=$(ls "$FT/$a-spool/outbox/"*/ 2>/dev/null | grep -c '\.json$')
 		tot=$((tot + n))
-		n=$(FERRY_TIMEOUT=10 "$B/ferry" --data "$FT/$a-data" outbox --json |
+		n=$(FERRY_TIMEOUT=10s "$B/ferry" --data "$FT/$a-data" outbox --json |
 		    $PY -c 'import json,sys; print(sum(1 for m in json.load(sys.stdin) if m["state"] != "delivered"))') ||
 		    n=1
 		tot=$((tot + n))
