@@ -465,7 +465,7 @@ agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 	struct env e;
 	uint8_t *env = NULL, *content = NULL;
 	const uint8_t *sealed;
-	size_t envlen, clen;
+	size_t envlen, clen = 0;
 	int rc;
 
 	*json = NULL;
@@ -490,7 +490,7 @@ agentd_content(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 	rc = referral_wire_to_json(content, clen, json);
 done:
 	sodium_memzero(a->ckey, 32);
-	free(content);
+	agentd_free_plain(content, clen);
 	free(env);
 	return (rc);
 }

@@ -57,7 +57,7 @@ spool_from_store(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	struct env e;
 	uint8_t *env = NULL, *content = NULL;
 	char *json = NULL, why[REFERRAL_ERR_MAX], meta[512];
-	size_t envlen, clen;
+	size_t envlen, clen = 0;
 	int rc;
 
 	if ((rc = astore_get_in(a->store, id, &in)) != 0)
@@ -76,8 +76,8 @@ spool_from_store(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	rc = a->spool_inbox(a, &f, 1);
 done:
 	sodium_memzero(a->ckey, 32);
-	free(content);
-	free(json);
+	agentd_free_plain(content, clen);
+	agentd_free_plain_str(json);
 	free(env);
 	return (rc);
 }
@@ -434,7 +434,7 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 	struct astore_in in;
 	uint8_t h[32], spk[32], *content = NULL;
 	char why[REFERRAL_ERR_MAX], hx[33];
-	size_t clen;
+	size_t clen = 0;
 	uint64_t now = ferry_now_ms();
 	int rc;
 
@@ -542,13 +542,13 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 	    info.referral_type ? info.referral_type : "");
 	agentd_copy_str(it->in.urgency, sizeof(it->in.urgency), info.urgency ?
 	    info.urgency : "");
-	free(content);
+	agentd_free_plain(content, clen);
 	rg->n++;
 	return (1);
 fail:
 	sodium_memzero(a->ckey, 32);
-	free(content);
-	free(it->json);
+	agentd_free_plain(content, clen);
+	agentd_free_plain_str(it->json);
 	it->json = NULL;
 	return (rc);
 }
@@ -690,7 +690,7 @@ fail:
 done:
 	for (i = 0; i < rg->n; i++) {
 		it = &rg->it[i];
-		free(it->json);
+		agentd_free_plain_str(it->json);
 		free(it->in.receipt);
 		sodium_memzero(&it->in, sizeof(it->in));
 	}

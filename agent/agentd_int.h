@@ -26,6 +26,15 @@ void agentd_copy_str(char *dst, size_t cap, const char *s);
 void agentd_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/**
+ * agentd_free_plain(p, len): wipe and free ${p}, ${len} bytes of a
+ * referral's plaintext (NULL: nothing), so that freed heap holds none.
+ */
+void agentd_free_plain(void *p, size_t len);
+
+/** agentd_free_plain_str(s): agentd_free_plain of string ${s}. */
+void agentd_free_plain_str(char *s);
+
 /** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */
 void agentd_crash_point(const char *point);
 

@@ -18,6 +18,24 @@
 #include "alog.h"
 #include "envelope.h"
 
+void
+agentd_free_plain(void *p, size_t len)
+{
+
+	if (p == NULL)
+		return;
+	sodium_memzero(p, len);
+	free(p);
+}
+
+void
+agentd_free_plain_str(char *s)
+{
+
+	if (s != NULL)
+		agentd_free_plain(s, strlen(s));
+}
+
 /** agentd_idhex(out, id): message id ${id} in hex (NUL-terminated). */
 void
 agentd_idhex(char out[2 * FERRY_MSGID_LEN + 1],
