@@ -106,6 +106,57 @@ mkd(const char *path)
 	return (0);
 }
 
+/*
+ * Is ${n} a temporary file of ours, "NAME.tmp.PID" (ferry_write_tmp),
+ * from another process than this one: left by a crash between its write
+ * and its rename?
+ */
+static int
+stale_tmp(const char *n)
+{
+	const char *p = strstr(n, ".tmp."), *q;
+	char self[24];
+
+	if (p == NULL || p == n)
+		return (0);
+	for (q = p + 5; *q >= '0' && *q <= '9'; q++)
+		;
+	if (q == p + 5 || *q != '\0')
+		return (0);
+	snprintf(self, sizeof(self), "%ld", (long)getpid());
+	return (strcmp(p + 5, self) != 0);
+}
+
+/*
+ * At start, remove the temporary files a crash left in folder ${dir},
+ * which only this agent writes (inbox/, sent/AGENCY/): their content is
+ * written again (the spool recovery) or was never acknowledged.  Never
+ * in outbox/, whose files are the case system's.
+ */
+static void
+sweep_tmp(const char *dir)
+{
+	char path[ACONF_PATH_MAX + 512];
+	struct dirent *d;
+	struct stat st;
+	DIR *od;
+
+	if ((od = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(od)) != NULL) {
+		if (!stale_tmp(d->d_name) || (size_t)snprintf(path,
+		    sizeof(path), "%s/%s", dir, d->d_name) >= sizeof(path))
+			continue;
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (unlink(path) == 0)
+			alog(ALOG_WARN, "spool-tmp", "removed %s: a temporary "
+			    "file a crash left behind (its content is "
+			    "written again or was never acknowledged)", path);
+	}
+	closedir(od);
+}
+
 int
 agentd_spool_init(struct agentd *a)
 {
@@ -133,6 +184,12 @@ agentd_spool_init(struct agentd *a)
 		    NULL)) != 0 || (rc = mkd(path)) != 0)
 			return (rc);
 	}
+	if (spath(a, path, sizeof(path), "inbox", NULL, NULL) == 0)
+		sweep_tmp(path);
+	for (i = 0; i < a->roster->nagencies; i++)
+		if (spath(a, path, sizeof(path), "sent",
+		    a->roster->agencies[i].id, NULL) == 0)
+			sweep_tmp(path);
 	return (0);
 }
 

@@ -123,6 +123,27 @@ ft_check "ack of an unknown id: exit 1, 'no such message in the inbox'" \
 fa bravo ack nonsense >"$FT/o" 2>"$FT/e"; rc=$?
 ft_check "ack of a non-id: exit 1, 'not a message id'" \
 	bash -c "[ $rc = 1 ] && grep -q 'not a message id' '$FT/e'"
+# Temporary files a crash left (NAME.tmp.PID) go at the next start, in
+# inbox/ and sent/AGENCY/, never in outbox/ (the case system's).
+fa_stop bravo
+bsp=$FT/bravo-spool
+echo partial >"$bsp/inbox/0123456789abcdef0123456789abcdef.json.tmp.99999"
+mkdir -p "$sp/sent/bravo"
+fa_stop alpha
+echo partial >"$sp/sent/bravo/case-9.json.id.tmp.99998"
+echo mine >"$sp/outbox/bravo/draft.json.tmp.99997"
+echo keep >"$bsp/inbox/notes.tmp"
+fa_start alpha || exit 1
+fa_start bravo || exit 1
+ft_check "a crash's temporary file in inbox/ removed at start" \
+	[ ! -e "$bsp/inbox/0123456789abcdef0123456789abcdef.json.tmp.99999" ]
+ft_check "a crash's temporary file in sent/bravo/ removed at start" \
+	[ ! -e "$sp/sent/bravo/case-9.json.id.tmp.99998" ]
+ft_check "a temporary file in outbox/ (the case system's) kept" \
+	[ -f "$sp/outbox/bravo/draft.json.tmp.99997" ]
+ft_check "a name without .tmp.PID kept" [ -f "$bsp/inbox/notes.tmp" ]
+ft_check "the removal said (WARN spool-tmp)" grep -q 'spool-tmp.*inbox/0123456789abcdef0123456789abcdef.json.tmp.99999' "$FT/bravo.err"
+rm -f "$sp/outbox/bravo/draft.json.tmp.99997" "$bsp/inbox/notes.tmp"
 fa_stop alpha; fa_stop bravo; fa_stop charlie
 ft_check "no ASan report" bash -c "! grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err' '$FT/charlie.err'"
 ft_done
