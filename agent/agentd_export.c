@@ -28,7 +28,7 @@ put_time(json_t *o, const char *key, uint64_t ms)
 
 	if (ms == 0)
 		return;
-	agentd_fmt_utc(t, sizeof(t), ms);
+	ferry_utc_s(t, sizeof(t), ms);
 	json_object_set_new(o, key, json_string(t));
 }
 
@@ -250,7 +250,7 @@ agentd_export(struct agentd *a, const char *case_id, json_t **out,
 	}
 	msgs = thread(x.msgs);
 	json_decref(x.msgs);
-	agentd_fmt_utc(t, sizeof(t), ferry_now_ms());
+	ferry_utc_s(t, sizeof(t), ferry_now_ms());
 	if (msgs == NULL || (o = json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, "
 	    "s:I, s:o}", "format", "ferry-subject-access/1", "agency", "id",
 	    a->me->id, "name", a->me->name, "case_id", case_id,

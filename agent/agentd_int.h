@@ -55,9 +55,6 @@ int agentd_key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
  */
 void agentd_count_move(struct agentd *a, uint32_t from, uint32_t to);
 
-/** agentd_fmt_utc(buf, cap, ms): ${ms} as "YYYY-MM-DDTHH:MM:SSZ". */
-void agentd_fmt_utc(char *buf, size_t cap, uint64_t ms);
-
 /** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
 int agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len);
 

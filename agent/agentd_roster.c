@@ -240,7 +240,7 @@ agentd_roster_expired(struct agentd *a, uint64_t now)
 		return (0);
 	}
 	if (!a->expired_logged) {
-		agentd_fmt_utc(when, sizeof(when), a->roster->expires);
+		ferry_utc_s(when, sizeof(when), a->roster->expires);
 		alog(ALOG_ERROR, "roster-expired", "roster version %llu expired "
 		    "on %s: new referrals are refused (FERRY_EEXPIRED) until a "
 		    "newer version is adopted; ask the admins for a new roster "
@@ -258,7 +258,7 @@ agentd_can_send(struct agentd *a, char *err, size_t errlen)
 	char when[40];
 
 	if (agentd_roster_expired(a, ferry_now_ms())) {
-		agentd_fmt_utc(when, sizeof(when), a->roster->expires);
+		ferry_utc_s(when, sizeof(when), a->roster->expires);
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "the roster in force (version "
 			    "%llu) expired on %s: ask the admins for a new "
@@ -518,7 +518,7 @@ agentd_expiry_check(struct agentd *a, uint64_t now)
 	/* Once expired, the roster's ERROR (agentd_roster_expired) says it. */
 	st = expiry_stage(a->roster->expires, now);
 	if (st > a->roster_stage && now < a->roster->expires) {
-		agentd_fmt_utc(when, sizeof(when), a->roster->expires);
+		ferry_utc_s(when, sizeof(when), a->roster->expires);
 		fmt_left(left, sizeof(left), a->roster->expires - now);
 		alog(ALOG_WARN, "roster-expiring", "roster version %llu expires "
 		    "on %s (%s, within %u day(s)): ask the admins to issue and "
@@ -531,7 +531,7 @@ agentd_expiry_check(struct agentd *a, uint64_t now)
 	a->roster_stage = st;
 	st = kexp != 0 ? expiry_stage(kexp, now) : 0;
 	if (st > a->key_stage) {
-		agentd_fmt_utc(when, sizeof(when), kexp);
+		ferry_utc_s(when, sizeof(when), kexp);
 		if (now < kexp) {
 			fmt_left(left, sizeof(left), kexp - now);
 			snprintf(days, sizeof(days), ", within %u day(s)",

@@ -81,18 +81,6 @@ agentd_count_move(struct agentd *a, uint32_t from, uint32_t to)
 		a->n_out[to]++;
 }
 
-/** agentd_fmt_utc(buf, cap, ms): ${ms} as "YYYY-MM-DDTHH:MM:SSZ" (UTC). */
-void
-agentd_fmt_utc(char *buf, size_t cap, uint64_t ms)
-{
-	struct tm tm;
-	time_t t = (time_t)(ms / 1000);
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
-}
-
 /** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */
 /*
  * Test hook for the crash-recovery scenarios (tests/scenario/agent_*.sh):

@@ -333,17 +333,8 @@ fmt_time(char *out, size_t cap, json_t *v)
 static void
 fmt_ms(char *out, size_t cap, json_int_t ms)
 {
-	time_t s;
-	struct tm tm;
 
-	if (ms <= 0) {
-		snprintf(out, cap, "-");
-		return;
-	}
-	s = (time_t)(ms / 1000);
-	gmtime_r(&s, &tm);
-	if (strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, cap, "?");
+	ferry_utc_s(out, cap, ms <= 0 ? 0 : (uint64_t)ms);
 }
 
 /* ${s} seconds for people: "12 s", "4 min", "3 h", "5 days" (rounded down). */

@@ -217,12 +217,8 @@ command_opts(int argc, char **argv, const int *allowed, const int *need,
 static void
 fmt_time(uint64_t ms, char *buf, size_t cap)
 {
-	struct tm tm;
-	time_t t = (time_t)(ms / 1000);
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, cap, "%Y-%m-%d %H:%M:%SZ", &tm) == 0)
-		snprintf(buf, cap, "%llu ms", (unsigned long long)ms);
+	ferry_utc_s(buf, cap, ms);
 }
 
 /* Read and check one key request file, printing its fingerprint. */

@@ -192,18 +192,39 @@ ferry_now_ms(void)
 	return (t + (uint64_t)off);
 }
 
-char *
-ferry_utc(char *buf, size_t cap, uint64_t ms)
+/* ${ms} as "YYYY-MM-DDTHH:MM:SS" into ${sec}; 0, or -1 ("-" for 0). */
+static int
+utc_sec(char sec[24], uint64_t ms)
 {
 	struct tm tm;
 	time_t t = (time_t)(ms / 1000);
-	char sec[24];
 
 	if (ms == 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		snprintf(buf, cap, "%s", ms == 0 ? "-" : "?");
+	    strftime(sec, 24, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(sec, 24, "%s", ms == 0 ? "-" : "?");
+		return (-1);
+	}
+	return (0);
+}
+
+char *
+ferry_utc(char *buf, size_t cap, uint64_t ms)
+{
+	char sec[24];
+
+	if (utc_sec(sec, ms) != 0)
+		snprintf(buf, cap, "%s", sec);
 	else
 		snprintf(buf, cap, "%s.%03uZ", sec, (unsigned)(ms % 1000));
+	return (buf);
+}
+
+char *
+ferry_utc_s(char *buf, size_t cap, uint64_t ms)
+{
+	char sec[24];
+
+	snprintf(buf, cap, utc_sec(sec, ms) != 0 ? "%s" : "%sZ", sec);
 	return (buf);
 }
 

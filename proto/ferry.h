@@ -128,6 +128,12 @@ uint64_t ferry_wall_ms(void);
 char *ferry_utc(char *buf, size_t cap, uint64_t ms);
 
 /**
+ * ferry_utc_s(buf, cap, ms): ${ms} as ISO 8601 UTC to the second,
+ * "2026-01-31T09:05:07Z" (21 bytes are enough); "-" for 0.  Returns ${buf}.
+ */
+char *ferry_utc_s(char *buf, size_t cap, uint64_t ms);
+
+/**
  * ferry_parse_utc(s, ms): an ISO 8601 UTC time "YYYY-MM-DD", or with
  * "THH:MM[:SS[.mmm]]" and an optional "Z" (a space may stand for the T),
  * or a bare number of milliseconds since the epoch, into *${ms}.

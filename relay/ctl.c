@@ -206,12 +206,8 @@ ctl_done(struct relay *r)
 static void
 iso_utc(char *out, size_t n, uint64_t ms)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
 
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, n, "?");
+	ferry_utc_s(out, n, ms);
 }
 
 /* Open the relay's log and queue read-only; 0, or 1 (said). */

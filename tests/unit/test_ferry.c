@@ -178,6 +178,9 @@ TEST(utc)
 	CHECK(strcmp(ferry_utc(b, sizeof(b), 1769850307123ULL),
 	    "2026-01-31T09:05:07.123Z") == 0);
 	CHECK(strcmp(ferry_utc(b, sizeof(b), 0), "-") == 0);
+	CHECK(strcmp(ferry_utc_s(b, sizeof(b), 1769850307123ULL),
+	    "2026-01-31T09:05:07Z") == 0);
+	CHECK(strcmp(ferry_utc_s(b, sizeof(b), 0), "-") == 0);
 	CHECK_EQ(ferry_parse_utc("2026-01-31T09:05:07.123Z", &v), 0);
 	CHECK(v == 1769850307123ULL);
 	CHECK_EQ(ferry_parse_utc("2026-01-31 09:05:07", &v), 0);
