@@ -79,10 +79,9 @@ shred_file(const char *path)
 static void
 shred_sent(struct agentd *a, const char *hx, const char *spool_name)
 {
-	char path[ACONF_PATH_MAX + 700], idp[ACONF_PATH_MAX + 704], id[40];
-	const char *slash, *dot;
-	ssize_t n = -1;
-	int fd;
+	char path[ACONF_PATH_MAX + 700], idp[ACONF_PATH_MAX + 704];
+	char alt[400];
+	const char *slash;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/sent/%s.json",
 	    a->conf.spool, hx) < sizeof(path))
@@ -93,21 +92,14 @@ shred_sent(struct agentd *a, const char *hx, const char *spool_name)
 	/* As named, if it is this message's. */
 	if ((size_t)snprintf(path, sizeof(path), "%s/sent/%s", a->conf.spool,
 	    spool_name) < sizeof(path) && (size_t)snprintf(idp, sizeof(idp),
-	    "%s.id", path) < sizeof(idp)) {
-		if ((fd = open(idp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-			n = read(fd, id, sizeof(id) - 1);
-			close(fd);
-		}
-		if (n >= 32 && memcmp(id, hx, 32) == 0) {
-			shred_file(path);
-			shred_file(idp);
-		}
+	    "%s.id", path) < sizeof(idp) && agentd_sidecar_is(path, hx) == 1) {
+		shred_file(path);
+		shred_file(idp);
 	}
 	/* Renamed with its id: "<stem>.<hx><ext>". */
-	if ((dot = strrchr(slash + 1, '.')) == NULL || dot == slash + 1)
-		dot = spool_name + strlen(spool_name);
-	if ((size_t)snprintf(path, sizeof(path), "%s/sent/%.*s.%s%s",
-	    a->conf.spool, (int)(dot - spool_name), spool_name, hx, dot) <
+	agentd_id_name(alt, sizeof(alt), slash + 1, hx);
+	if ((size_t)snprintf(path, sizeof(path), "%s/sent/%.*s/%s",
+	    a->conf.spool, (int)(slash - spool_name), spool_name, alt) <
 	    sizeof(path) && (size_t)snprintf(idp, sizeof(idp), "%s.id",
 	    path) < sizeof(idp)) {
 		shred_file(path);

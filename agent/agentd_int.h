@@ -35,6 +35,20 @@ void agentd_free_plain(void *p, size_t len);
 /** agentd_free_plain_str(s): agentd_free_plain of string ${s}. */
 void agentd_free_plain_str(char *s);
 
+/**
+ * agentd_sidecar_is(path, hx): does ${path}.id, the sidecar of a sent
+ * spool file, hold message id ${hx} (32 hex digits)?  1 yes, 0 it holds
+ * something else, -1 there is none (or it cannot be read).
+ */
+int agentd_sidecar_is(const char *path, const char *hx);
+
+/**
+ * agentd_id_name(out, cap, name, hx): the name a sent spool file ${name}
+ * gets when ${name} is taken: "<stem>.<hx><ext>" ("case-1.json" ->
+ * "case-1.<hx>.json"; no extension: "<name>.<hx>").
+ */
+void agentd_id_name(char *out, size_t cap, const char *name, const char *hx);
+
 /** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */
 void agentd_crash_point(const char *point);
 

@@ -257,27 +257,18 @@ static void
 sent_name(const char *dir, const char *name, const char *hx, char *out,
     size_t cap)
 {
-	char p[ACONF_PATH_MAX + 700], idp[ACONF_PATH_MAX + 704], old[40];
-	const char *dot;
+	char p[ACONF_PATH_MAX + 700];
 	struct stat st;
-	ssize_t n = -1;
-	int fd;
+	int is;
 
 	snprintf(out, cap, "%s", name);
-	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p) ||
-	    (size_t)snprintf(idp, sizeof(idp), "%s.id", p) >= sizeof(idp))
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", dir, name) >= sizeof(p))
 		return;
-	if ((fd = open(idp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
-		n = read(fd, old, sizeof(old) - 1);
-		close(fd);
-	}
-	if (n >= 32 && memcmp(old, hx, 32) == 0)
+	if ((is = agentd_sidecar_is(p, hx)) == 1)
 		return;
-	if (n < 0 && lstat(p, &st) != 0 && errno == ENOENT)
+	if (is < 0 && lstat(p, &st) != 0 && errno == ENOENT)
 		return;
-	if ((dot = strrchr(name, '.')) == NULL || dot == name)
-		dot = name + strlen(name);
-	snprintf(out, cap, "%.*s.%s%s", (int)(dot - name), name, hx, dot);
+	agentd_id_name(out, cap, name, hx);
 }
 
 /* A spool file picked up, on its way to a group commit and to sent/. */

@@ -5,18 +5,48 @@
  * sealed with the local storage key, and control frames to the relay
  * (through a->send).  It calls no other file of the agent.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "agentd_int.h"
 #include "alog.h"
 #include "envelope.h"
+
+int
+agentd_sidecar_is(const char *path, const char *hx)
+{
+	char idp[ACONF_PATH_MAX + 704], id[40];
+	ssize_t n = -1;
+	int fd;
+
+	if ((size_t)snprintf(idp, sizeof(idp), "%s.id", path) >= sizeof(idp))
+		return (-1);
+	if ((fd = open(idp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		n = read(fd, id, sizeof(id) - 1);
+		close(fd);
+	}
+	if (n < 0)
+		return (-1);
+	return (n >= 32 && memcmp(id, hx, 32) == 0);
+}
+
+void
+agentd_id_name(char *out, size_t cap, const char *name, const char *hx)
+{
+	const char *dot;
+
+	if ((dot = strrchr(name, '.')) == NULL || dot == name)
+		dot = name + strlen(name);
+	snprintf(out, cap, "%.*s.%s%s", (int)(dot - name), name, hx, dot);
+}
 
 void
 agentd_free_plain(void *p, size_t len)
