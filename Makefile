@@ -59,7 +59,8 @@ Q := @
 endif
 
 PROTO_SRCS := $(wildcard proto/*.c)
-AGENTLIB_SRCS := $(filter-out agent/ferry-agent.c agent/ferry.c,$(wildcard agent/*.c))
+FERRYCLI_SRCS := agent/ferry.c agent/ferry_inbox.c agent/ferry_records.c
+AGENTLIB_SRCS := $(filter-out agent/ferry-agent.c $(FERRYCLI_SRCS),$(wildcard agent/*.c))
 RELAY_SRCS := $(wildcard relay/*.c)
 RELAYLIB_SRCS := $(filter-out relay/main.c,$(RELAY_SRCS))
 KEYS_SRCS := $(wildcard keys/*.c)
@@ -120,7 +121,7 @@ $(BUILD)/ferry-relay: $(call obj,relay/main.c $(CLI_SRCS)) $(LIBRELAY) \
 $(BUILD)/ferry-agent: $(call obj,agent/ferry-agent.c $(CLI_SRCS)) \
     $(LIBAGENT) $(LIBFERRY)
 	$(Q)$(LINK)
-$(BUILD)/ferry: $(call obj,agent/ferry.c $(CLI_SRCS)) $(LIBAGENT) $(LIBFERRY)
+$(BUILD)/ferry: $(call obj,$(FERRYCLI_SRCS) $(CLI_SRCS)) $(LIBAGENT) $(LIBFERRY)
 	$(Q)$(LINK)
 $(BUILD)/ferry-keys: $(call obj,$(KEYS_SRCS) $(CLI_SRCS)) $(LIBFERRY)
 	$(Q)$(LINK)

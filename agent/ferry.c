@@ -43,6 +43,7 @@
 #include "cli.h"
 #include "export_html.h"
 #include "ferry.h"
+#include "ferry_cli.h"
 #include "referral.h"
 
 #define CLI_TIMEOUT_MS 60000
@@ -105,7 +106,7 @@ probe(const char *path)
  * second frame, NUL-terminated.  Prints its own errors; returns 0, 1, or
  * 2 (no data folder given: a usage error).
  */
-static int
+int
 call(json_t *req, const void *doc, size_t doclen, json_t **reply,
     char **body)
 {
@@ -223,7 +224,6 @@ done:
 	return (rc);
 }
 
-static const char *esc(const char *);
 
 /*
  * Give ${req} (a send or reply) a "request_id" the agent stores with the
@@ -303,7 +303,7 @@ request_done(int answered)
 }
 
 /* Print the agent's error reply; returns 1. */
-static int
+int
 print_fail(json_t *r)
 {
 	const char *code = json_string_value(json_object_get(r, "code"));
@@ -314,23 +314,22 @@ print_fail(json_t *r)
 	return (1);
 }
 
-static int
+int
 is_ok(json_t *r)
 {
 
 	return (json_is_true(json_object_get(r, "ok")));
 }
 
-static void fmt_ms(char *, size_t, json_int_t);
 
-static void
+void
 fmt_time(char *out, size_t cap, json_t *v)
 {
 
 	fmt_ms(out, cap, json_integer_value(v));
 }
 
-static void
+void
 fmt_ms(char *out, size_t cap, json_int_t ms)
 {
 
@@ -363,7 +362,7 @@ num(json_t *o, const char *k)
 }
 
 /* The string ${k} of ${o} as sent, for decisions: "-" if absent or empty. */
-static const char *
+const char *
 raw(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
@@ -384,7 +383,7 @@ raw(json_t *o, const char *k)
  * in one of ESC_SLOTS static buffers: valid until ESC_SLOTS more calls.
  * Not for --json, which prints the agent's JSON as it is.
  */
-static const char *
+const char *
 esc(const char *s)
 {
 	static char slot[ESC_SLOTS][ESC_MAX];
@@ -394,14 +393,14 @@ esc(const char *s)
 }
 
 /* The string ${k} of ${o} to print (esc): "-" if absent or empty. */
-static const char *
+const char *
 str(json_t *o, const char *k)
 {
 
 	return (esc(raw(o, k)));
 }
 
-static int
+int
 print_json(json_t *r)
 {
 	char *s;
@@ -466,13 +465,24 @@ read_doc(const char *path, uint8_t **buf, size_t *len)
 	return (0);
 }
 
+int
+parse_utc_arg(const char *s, json_int_t *ms)
+{
+	uint64_t v;
+
+	if (ferry_parse_utc(s, &v) != 0 || v > (uint64_t)INT64_MAX)
+		return (-1);
+	*ms = (json_int_t)v;
+	return (0);
+}
+
 /* ---- subcommands ------------------------------------------------------- */
 
 /*
  * The operands after the options: ${lo} to ${hi} of them, the first
  * named ${what} in the error.  -1 to go on, else the exit status.
  */
-static int
+int
 operands(int argc, char **argv, int lo, int hi, const char *what)
 {
 
@@ -489,7 +499,7 @@ operands(int argc, char **argv, int lo, int hi, const char *what)
  * even that), then operands (see operands()).  -1 to go on, else the
  * exit status (help, version, a usage error).
  */
-static int
+int
 json_opt(int argc, char **argv, int *js, int lo, int hi, const char *what)
 {
 	static const struct option opts[] = {
@@ -633,319 +643,6 @@ c_reply(int argc, char **argv)
 	return (rc);
 }
 
-static int
-list(int argc, char **argv, const char *cmd)
-{
-	char t[32];
-	json_t *req, *r, *m;
-	size_t i;
-	int js, rc, in = strcmp(cmd, "inbox") == 0;
-
-	if ((rc = json_opt(argc, argv, &js, 0, 0, "")) >= 0)
-		return (rc);
-	req = json_pack("{s:s}", "cmd", cmd);
-	rc = call(req, NULL, 0, &r, NULL);
-	json_decref(req);
-	if (rc != 0)
-		return (rc);
-	if (!is_ok(r)) {
-		rc = print_fail(r);
-	} else if (js) {
-		rc = print_json(json_object_get(r, "messages"));
-	} else {
-		json_array_foreach(json_object_get(r, "messages"), i, m) {
-			fmt_time(t, sizeof(t), json_object_get(m, in ?
-			    "received_ms" : "queued_ms"));
-			printf("%s  %-20s  %s  %-9s  %-8s  %s%s%s\n",
-			    str(m, "msg_id"), str(m, in ? "from" : "to"), t,
-			    str(m, "state"), str(m, "kind"), str(m, "case_id"),
-			    json_object_get(m, "response") &&
-			    str(m, "response")[0] != '-' ? " " : "",
-			    json_object_get(m, "response") &&
-			    str(m, "response")[0] != '-' ?
-			    str(m, "response") : "");
-		}
-	}
-	json_decref(r);
-	return (rc);
-}
-
-/* The inbox filters of ferry inbox, combined with AND. */
-struct inbox_filter {
-	const char *from, *kind, *urgency, *case_id;
-	json_int_t since_ms;	/* 0: none */
-	int unread;
-};
-
-/*
- * ${s}, an ISO 8601 UTC date or date and time (2026-03-01,
- * 2026-03-01T09:30Z, 2026-03-01T09:30:00Z), as ms since the epoch in
- * *${ms}; -1 if it is not one of those.
- */
-static int
-parse_since(const char *s, json_int_t *ms)
-{
-	static const char *const fmts[] = { "%Y-%m-%dT%H:%M:%SZ",
-	    "%Y-%m-%dT%H:%MZ", "%Y-%m-%d" };
-	struct tm tm;
-	const char *end;
-	size_t i;
-	time_t t;
-
-	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
-		memset(&tm, 0, sizeof(tm));
-		if ((end = strptime(s, fmts[i], &tm)) == NULL || *end != '\0')
-			continue;
-		if ((t = timegm(&tm)) == (time_t)-1)
-			return (-1);
-		*ms = (json_int_t)t * 1000;
-		return (0);
-	}
-	return (-1);
-}
-
-/* Message ${m} passes every filter of ${f}. */
-static int
-inbox_match(json_t *m, const struct inbox_filter *f)
-{
-
-	if (f->from != NULL && strcmp(raw(m, "from"), f->from) != 0)
-		return (0);
-	if (f->kind != NULL && strcmp(raw(m, "referral_type"), f->kind) != 0 &&
-	    strcmp(raw(m, "kind"), f->kind) != 0)
-		return (0);
-	if (f->urgency != NULL && strcmp(raw(m, "urgency"), f->urgency) != 0)
-		return (0);
-	if (f->case_id != NULL && strcmp(raw(m, "case_id"), f->case_id) != 0)
-		return (0);
-	if (f->since_ms != 0 && json_integer_value(json_object_get(m,
-	    "received_ms")) < f->since_ms)
-		return (0);
-	if (f->unread && json_integer_value(json_object_get(m,
-	    "acked_ms")) != 0)
-		return (0);
-	return (1);
-}
-
-/*
- * One inbox row: an emergency starts with "!!" and says EMERGENCY (no
- * colour: the marks survive a pipe, a log and a screen reader).
- */
-static void
-inbox_row(json_t *m)
-{
-	char t[32], kind[80];
-	const char *u = raw(m, "urgency");
-	int em = strcmp(u, "emergency") == 0;
-
-	fmt_time(t, sizeof(t), json_object_get(m, "received_ms"));
-	if (strcmp(raw(m, "kind"), "response") == 0)
-		snprintf(kind, sizeof(kind), "response:%s", raw(m, "response"));
-	else
-		snprintf(kind, sizeof(kind), "%s", strcmp(raw(m,
-		    "referral_type"), "-") != 0 ? raw(m, "referral_type") :
-		    raw(m, "kind"));
-	printf("%s %-20s  %-20s  %-18s  %-9s  %-20s  %s  %s\n",
-	    em ? "!!" : "  ", t, str(m, "from"), esc(kind),
-	    em ? "EMERGENCY" : esc(u), str(m, "case_id"), str(m, "msg_id"),
-	    json_integer_value(json_object_get(m, "acked_ms")) != 0 ? "read" :
-	    "unread");
-}
-
-static int
-c_inbox(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "kind", required_argument, NULL, 'k' },
-		{ "urgency", required_argument, NULL, 'u' },
-		{ "since", required_argument, NULL, 's' },
-		{ "case", required_argument, NULL, 'c' },
-		{ "unread", no_argument, NULL, 'n' },
-		CLI_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	struct inbox_filter f;
-	json_t *req, *r, *m, *sel;
-	size_t i;
-	int ch, js = 0, rc;
-
-	memset(&f, 0, sizeof(f));
-	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'j': js = 1; break;
-		case 'f': f.from = optarg; break;
-		case 'k': f.kind = optarg; break;
-		case 'c': f.case_id = optarg; break;
-		case 'n': f.unread = 1; break;
-		case 'u':
-			if (strcmp(optarg, "routine") != 0 &&
-			    strcmp(optarg, "urgent") != 0 &&
-			    strcmp(optarg, "emergency") != 0)
-				return (cli_usage("--urgency '%s': give "
-				    "routine, urgent or emergency", optarg));
-			f.urgency = optarg;
-			break;
-		case 's':
-			if (parse_since(optarg, &f.since_ms) != 0)
-				return (cli_usage("--since '%s': give an ISO "
-				    "8601 UTC date or time, e.g. 2026-03-01 or "
-				    "2026-03-01T09:30:00Z", optarg));
-			break;
-		default:
-			return (cli_opt_error(ch, argv));
-		}
-	}
-	if ((rc = operands(argc, argv, 0, 0, "")) >= 0)
-		return (rc);
-	req = json_pack("{s:s}", "cmd", "inbox");
-	rc = call(req, NULL, 0, &r, NULL);
-	json_decref(req);
-	if (rc != 0)
-		return (rc);
-	if (!is_ok(r)) {
-		rc = print_fail(r);
-		json_decref(r);
-		return (rc);
-	}
-	sel = json_array();
-	json_array_foreach(json_object_get(r, "messages"), i, m)
-		if (inbox_match(m, &f))
-			json_array_append(sel, m);
-	if (js)
-		rc = print_json(sel);
-	else {
-		printf("   %-20s  %-20s  %-18s  %-9s  %-20s  %-32s  %s\n",
-		    "RECEIVED", "FROM", "KIND", "URGENCY", "CASE", "MSGID",
-		    "STATUS");
-		json_array_foreach(sel, i, m)
-			inbox_row(m);
-	}
-	json_decref(sel);
-	json_decref(r);
-	return (rc);
-}
-
-/* ack MSGID: mark a received message read (ferry inbox --unread). */
-static int
-c_ack(int argc, char **argv)
-{
-	json_t *req, *r;
-	int rc;
-
-	if ((rc = json_opt(argc, argv, NULL, 1, 1, "MSGID")) >= 0)
-		return (rc);
-	req = json_pack("{s:s, s:s}", "cmd", "ack", "msg_id", argv[optind]);
-	rc = call(req, NULL, 0, &r, NULL);
-	json_decref(req);
-	if (rc != 0)
-		return (rc);
-	if (!is_ok(r))
-		rc = print_fail(r);
-	else
-		printf("%s read\n", esc(argv[optind]));
-	json_decref(r);
-	return (rc);
-}
-
-static int
-c_outbox(int argc, char **argv)
-{
-
-	return (list(argc, argv, "outbox"));
-}
-
-static json_int_t
-msg_time(json_t *m)
-{
-	json_t *t;
-
-	if ((t = json_object_get(m, "queued_ms")) == NULL)
-		t = json_object_get(m, "received_ms");
-	return (json_integer_value(t));
-}
-
-static int
-cmp_msg(const void *x, const void *y)
-{
-	json_int_t a = msg_time(*(json_t *const *)x);
-	json_int_t b = msg_time(*(json_t *const *)y);
-
-	return (a < b ? -1 : a > b);
-}
-
-/* thread CASE: every message in or out naming case CASE, oldest first. */
-static int
-c_thread(int argc, char **argv)
-{
-	static const char *boxes[] = { "outbox", "inbox" };
-	json_t *req, *r, *m, *all, **v;
-	size_t i, k, n;
-	char t[32];
-	int js, rc;
-
-	if ((rc = json_opt(argc, argv, &js, 1, 1, "CASE")) >= 0)
-		return (rc);
-	all = json_array();
-	for (k = 0; k < 2; k++) {
-		req = json_pack("{s:s}", "cmd", boxes[k]);
-		rc = call(req, NULL, 0, &r, NULL);
-		json_decref(req);
-		if (rc != 0) {
-			json_decref(all);
-			return (rc);
-		}
-		if (!is_ok(r)) {
-			rc = print_fail(r);
-			json_decref(r);
-			json_decref(all);
-			return (rc);
-		}
-		json_array_foreach(json_object_get(r, "messages"), i, m)
-			if (strcmp(raw(m, "case_id"), argv[optind]) == 0)
-				json_array_append(all, m);
-		json_decref(r);
-	}
-	n = json_array_size(all);
-	if ((v = calloc(n + 1, sizeof(*v))) == NULL) {
-		json_decref(all);
-		return (1);
-	}
-	for (i = 0; i < n; i++)
-		v[i] = json_array_get(all, i);
-	qsort(v, n, sizeof(*v), cmp_msg);
-	if (js) {
-		json_t *out = json_array();
-
-		for (i = 0; i < n; i++)
-			json_array_append(out, v[i]);
-		rc = print_json(out);
-		json_decref(out);
-	} else {
-		for (i = 0; i < n; i++) {
-			int in = strcmp(raw(v[i], "direction"), "in") == 0;
-
-			fmt_ms(t, sizeof(t), msg_time(v[i]));
-			printf("%s  %s %-20s  %s  %-9s  %s%s%s\n", t,
-			    in ? "from" : "to  ", str(v[i], in ? "from" : "to"),
-			    str(v[i], "msg_id"), str(v[i], "state"),
-			    str(v[i], "kind"),
-			    str(v[i], "response")[0] != '-' ? " " : "",
-			    str(v[i], "response")[0] != '-' ?
-			    str(v[i], "response") : "");
-		}
-		if (n == 0) {
-			fprintf(stderr, "ferry: no message names case %s\n",
-			    argv[optind]);
-			rc = 1;
-		}
-	}
-	free(v);
-	json_decref(all);
-	return (rc);
-}
-
 /*
  * Print the JSON text ${s} with DEL, C1 and C0 controls other than tab and
  * newline as \u00NN escapes.  In valid JSON these appear raw only inside
@@ -983,259 +680,6 @@ print_erased(FILE *f, json_t *e)
 	if (strcmp(raw(e, "by"), "retention") == 0)
 		fprintf(f, " (%s)", str(e, "rule"));
 	fprintf(f, "\n");
-}
-
-/* An ISO 8601 UTC date (2026-01-31) or time (2026-01-31T10:00:00Z) in ms. */
-static int
-parse_iso(const char *s, json_int_t *ms)
-{
-	struct tm tm;
-	const char *end;
-
-	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL)
-		return (-1);
-	if (*end == 'T' && (end = strptime(end + 1, "%H:%M:%S", &tm)) !=
-	    NULL && *end == 'Z')
-		end++;
-	if (end == NULL || *end != '\0' || tm.tm_year < 70)
-		return (-1);
-	*ms = (json_int_t)timegm(&tm) * 1000;
-	return (0);
-}
-
-/* erase MSGID | --case CASE | --before DATE [--ref REF] */
-static int
-c_erase(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "case", required_argument, NULL, 'c' },
-		{ "before", required_argument, NULL, 'b' },
-		{ "ref", required_argument, NULL, 'r' },
-		CLI_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *cs = NULL, *before = NULL, *ref = NULL;
-	json_t *req, *r, *v;
-	json_int_t ms = 0;
-	size_t i;
-	int ch, rc;
-
-	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
-		if (ch == 'c')
-			cs = optarg;
-		else if (ch == 'b')
-			before = optarg;
-		else if (ch == 'r')
-			ref = optarg;
-		else
-			return (cli_opt_error(ch, argv));
-	}
-	if ((rc = operands(argc, argv, 0, 1, "MSGID")) >= 0)
-		return (rc);
-	if ((optind < argc) + (cs != NULL) + (before != NULL) != 1)
-		return (cli_usage("give exactly one of MSGID, --case CASE, "
-		    "--before DATE"));
-	if (before != NULL && parse_iso(before, &ms) != 0)
-		return (cli_usage("--before %s: not an ISO 8601 UTC date "
-		    "(2026-01-31 or 2026-01-31T10:00:00Z)", before));
-	req = json_pack("{s:s}", "cmd", "erase");
-	if (optind < argc)
-		json_object_set_new(req, "msg_id", json_string(argv[optind]));
-	if (cs != NULL)
-		json_object_set_new(req, "case", json_string(cs));
-	if (before != NULL)
-		json_object_set_new(req, "before_ms", json_integer(ms));
-	if (ref != NULL)
-		json_object_set_new(req, "ref", json_string(ref));
-	rc = call(req, NULL, 0, &r, NULL);
-	json_decref(req);
-	if (rc != 0)
-		return (rc);
-	json_array_foreach(json_object_get(r, "erased"), i, v)
-		printf("erased %s\n", esc(json_string_value(v)));
-	if (json_integer_value(json_object_get(r, "already_erased")) > 0)
-		fprintf(stderr, "ferry: %lld matching message(s) were already "
-		    "erased\n", (long long)json_integer_value(
-		    json_object_get(r, "already_erased")));
-	if (json_integer_value(json_object_get(r, "in_flight")) > 0)
-		fprintf(stderr, "ferry: %lld matching sent message(s) are "
-		    "still on their way and were not erased: run this again "
-		    "once they are delivered or failed\n", (long long)
-		    json_integer_value(json_object_get(r, "in_flight")));
-	if (!is_ok(r))
-		rc = print_fail(r);
-	else if (optind == argc && json_array_size(json_object_get(r,
-	    "erased")) == 0)
-		fprintf(stderr, "ferry: no message to erase matched\n");
-	json_decref(r);
-	return (rc);
-}
-
-/* ${s} as a file name part: letters, digits, '.', '_', '-' kept, others '_'. */
-static void
-name_part(char *out, size_t cap, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
-		out[i] = (strchr("._-", s[i]) != NULL || (s[i] >= 'a' &&
-		    s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9')) ? s[i] : '_';
-	out[i] = '\0';
-	if (out[0] == '.')
-		out[0] = '_';
-}
-
-/*
- * Write ${len} bytes of ${buf} to ${path}, mode 0600, whole or not at
- * all: into a new temporary file beside it, synced, then linked to
- * ${path} (an existing file is an error) or, with ${force}, renamed over
- * it.  0, or 1 with the reason printed.
- */
-static int
-write_new(const char *dir, const char *path, const char *buf, size_t len,
-    int force)
-{
-	char tmp[4200];
-	size_t done = 0;
-	ssize_t w;
-	int fd, rc = 1;
-
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.ferry-export-XXXXXX",
-	    dir) >= sizeof(tmp)) {
-		fprintf(stderr, "ferry: %s: path too long\n", esc(dir));
-		return (1);
-	}
-	if ((fd = mkstemp(tmp)) < 0) {
-		fprintf(stderr, "ferry: cannot create a file in %s: %s\n",
-		    esc(dir), strerror(errno));
-		return (1);
-	}
-	while (done < len) {
-		if ((w = write(fd, buf + done, len - done)) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (done != len || fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-		fprintf(stderr, "ferry: writing %s: %s\n", esc(tmp),
-		    strerror(errno));
-		close(fd);
-		goto out;
-	}
-	close(fd);
-	if (force ? rename(tmp, path) != 0 : link(tmp, path) != 0) {
-		if (errno == EEXIST)
-			fprintf(stderr, "ferry: %s already exists: give --force "
-			    "to overwrite it, or another --out folder\n",
-			    esc(path));
-		else
-			fprintf(stderr, "ferry: cannot create %s: %s\n",
-			    esc(path), strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	(void)unlink(tmp);
-	return (rc);
-}
-
-/*
- * export --case CASE [--out DIR] [--force]: every message of a case, both
- * directions, with outcomes and documents, from the agent, as
- * DIR/ferry-export-AGENCY-CASE.json and .html (a subject access request).
- */
-static int
-c_export(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "case", required_argument, NULL, 'c' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
-		CLI_LONGOPTS,
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *cs = NULL, *dir = ".";
-	char base[4096], path[2][4200], ag[128], cn[128], *text[2] = { 0 };
-	size_t tlen[2] = { 0 }, i, n = 0, nerased = 0;
-	struct stat st;
-	json_t *req, *r, *x, *m;
-	FILE *f;
-	int ch, rc, force = 0;
-
-	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
-		if (ch == 'c')
-			cs = optarg;
-		else if (ch == 'o')
-			dir = optarg;
-		else if (ch == 'f')
-			force = 1;
-		else
-			return (cli_opt_error(ch, argv));
-	}
-	if ((rc = operands(argc, argv, 0, 0, "")) >= 0)
-		return (rc);
-	if (cs == NULL || cs[0] == '\0')
-		return (cli_usage("missing --case CASE"));
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "ferry: --out %s: %s: give an existing folder "
-		    "(only the requester's case officer should read it)\n",
-		    esc(dir), stat(dir, &st) != 0 ? strerror(errno) :
-		    "not a folder");
-		return (1);
-	}
-	req = json_pack("{s:s, s:s}", "cmd", "export", "case", cs);
-	rc = call(req, NULL, 0, &r, NULL);
-	json_decref(req);
-	if (rc != 0)
-		return (rc);
-	if (!is_ok(r) || (x = json_object_get(r, "export")) == NULL) {
-		rc = print_fail(r);
-		json_decref(r);
-		return (rc);
-	}
-	name_part(ag, sizeof(ag), raw(json_object_get(x, "agency"), "id"));
-	name_part(cn, sizeof(cn), cs);
-	snprintf(base, sizeof(base), "%s/ferry-export-%s-%s", dir, ag, cn);
-	snprintf(path[0], sizeof(path[0]), "%s.json", base);
-	snprintf(path[1], sizeof(path[1]), "%s.html", base);
-	/* Neither written if either is there: no half an export. */
-	for (i = 0; i < 2 && !force; i++)
-		if (lstat(path[i], &st) == 0) {
-			fprintf(stderr, "ferry: %s already exists: give --force "
-			    "to overwrite it, or another --out folder\n",
-			    esc(path[i]));
-			json_decref(r);
-			return (1);
-		}
-	rc = 1;
-	if ((text[0] = json_dumps(x, JSON_INDENT(2))) != NULL &&
-	    (tlen[0] = strlen(text[0])) > 0 &&
-	    (f = open_memstream(&text[1], &tlen[1])) != NULL) {
-		rc = export_html(f, x) != 0;
-		rc |= fclose(f) != 0;
-	}
-	if (rc != 0)
-		fprintf(stderr, "ferry: out of memory building the export\n");
-	for (i = 0; i < 2 && rc == 0; i++)
-		rc = write_new(dir, path[i], text[i], tlen[i], force);
-	if (rc == 0) {
-		json_array_foreach(json_object_get(x, "messages"), i, m) {
-			n++;
-			nerased += json_object_get(m, "erased") != NULL;
-		}
-		printf("%s\n%s\n", esc(path[0]), esc(path[1]));
-		fprintf(stderr, "ferry: case %s: %zu message(s) exported, %zu "
-		    "of them erased (record only); files readable by this "
-		    "user only (0600)\n", esc(cs), n, nerased);
-	}
-	free(text[0]);
-	free(text[1]);
-	json_decref(r);
-	return (rc);
 }
 
 static int
