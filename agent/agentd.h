@@ -81,6 +81,12 @@ extern const unsigned agentd_expiry_warn_days[AGENTD_EXPIRY_STAGES];
 #define AGENTD_ASK_BURST 256
 
 struct pending;
+struct backlog;
+
+/* Recipients with the largest backlogs shown by status, and in
+ * metrics.prom (ferry_agent_backlog{to}). */
+#define AGENTD_BACKLOG_TOP 5
+#define AGENTD_BACKLOG_METRICS 64
 
 /*
  * The spool inbox files of one received referral (agentd_spool_inbox):
@@ -165,6 +171,13 @@ struct agentd {
 	 * the metrics read them in O(1): n_out[ASTORE_*] (counted once at
 	 * open), n_in (the inbox table's size at open, then each one). */
 	uint64_t n_out[5], n_in;
+
+	/* Our undelivered messages (QUEUED or ACCEPTED) per recipient and
+	 * the oldest one's age (backlog.h), kept likewise: a send to a
+	 * recipient whose backlog has reached conf.max_backlog is refused
+	 * (FERRY_EBACKLOG; an emergency referral never is), and status and
+	 * metrics.prom show it. */
+	struct backlog *backlog;
 
 	/* MSGs held (not acknowledged) because they are sealed to a key of
 	 * ours not loaded yet, or after a local or temporary failure (out of
