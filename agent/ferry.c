@@ -21,7 +21,7 @@
  * The data folder defaults to $FERRY_DATA; $FERRY_TIMEOUT (seconds,
  * default 60) bounds the wait for the agent's answer.  Exit status: 0 success,
  * 1 failure (refused document, agent not running, message failed...),
- * 2 usage.
+ * 2 usage, 3 send or reply refused by back-pressure (FERRY_EBACKLOG).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1544,7 +1544,9 @@ static const struct cli_cmd cmds[] = {
 static const struct cli_prog prog = {
 	"ferry", "[--data DIR]", cmds, sizeof(cmds) / sizeof(cmds[0]), NULL,
 	"DIR defaults to $FERRY_DATA: the agent's data folder.  Exit status: "
-	"0 success, 1 failure, 2 usage."
+	"0 success, 1 failure, 2 usage, 3 send or reply refused by "
+	"back-pressure (too many of our messages to that recipient "
+	"undelivered: nothing stored, run it again later)."
 };
 
 int
