@@ -9,6 +9,8 @@
  *                   retransmission, HELLO, relay replies
  *   pending.c       the pending table: messages waiting for ACCEPTED or
  *                   RECEIPT, found by id and taken in order of time
+ *   backlog.c       our undelivered messages per recipient and the
+ *                   oldest one's age (back-pressure: max_backlog)
  *   agentd_in.c     the incoming path (MSG: RECEIPT, NACK or held), the
  *                   spool inbox marks and their recovery at start
  *   agentd_util.c   helpers these share (agentd_int.h: internal only)
@@ -27,7 +29,9 @@
  * agentd.c -> agentd_spool.c
  * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, and agentd.c ->
  * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
- * pending.c calls none of them (agentd.c and agentd_out.c call it).
+ * pending.c calls none of them (agentd.c and agentd_out.c call it);
+ * nor does backlog.c (agentd.c, agentd_util.c, agentd_ctl.c,
+ * agentd_metrics.c and agentd_spool.c call it).
  *
  * The core does no network I/O: frames to the relay leave through the
  * ${send} callback, so tests drive it directly.  One thread.
