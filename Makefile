@@ -133,6 +133,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTEST) $(LIBRELAY) \
 	@mkdir -p $(dir $@)
 	$(Q)$(LINK)
 
+# test_agent_cost counts the LMDB reads of the agent (status, metrics):
+# every mdb_get and mdb_cursor_get goes through its wrappers.
+$(BUILD)/tests/test_agent_cost: LDFLAGS += -Wl,--wrap=mdb_get \
+	-Wl,--wrap=mdb_cursor_get
+
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBTEST) $(LIBAGENT) $(LIBFERRY)
 	@mkdir -p $(dir $@)
 	$(Q)$(LINK)

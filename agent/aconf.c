@@ -38,6 +38,12 @@ aconf_defaults(struct aconf *c)
 	c->metrics_ms = 2000;
 	c->linger_ms = 1000;
 	c->max_body = 32u * 1024 * 1024;
+	/* Back-pressure: at most so many of our messages to one recipient
+	 * undelivered before new ones to it are refused (FERRY_EBACKLOG;
+	 * emergency referrals never are).  A burst beyond it would only
+	 * wait in the relay's queue, its latency growing without bound
+	 * (issue #10: 9,000 per sender took 30-36 s to drain). */
+	c->max_backlog = 1000;
 }
 
 /* ALOG_* are the levels ferry_parse_log_level returns. */
@@ -60,6 +66,7 @@ static const struct ferry_conf_key keys[] = {
 	K("log_level", FERRY_CONF_LEVEL, log_level),
 	K("credit", FERRY_CONF_U64, credit),
 	K("max_body", FERRY_CONF_U64, max_body),
+	K("max_backlog", FERRY_CONF_U64, max_backlog),
 	K("heartbeat", FERRY_CONF_DURATION, heartbeat_ms),
 	K("reconnect", FERRY_CONF_DURATION, reconnect_ms),
 	K("reconnect_max", FERRY_CONF_DURATION, reconnect_max_ms),

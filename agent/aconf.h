@@ -32,6 +32,7 @@ struct aconf {
 	uint64_t metrics_ms;		/* metrics.prom rewrite interval */
 	uint64_t linger_ms;		/* ZMQ_LINGER at shutdown */
 	uint64_t max_body;		/* plaintext bytes accepted from a peer */
+	uint64_t max_backlog;		/* undelivered per recipient; 0: no bound */
 	char retention[256];		/* "referral:6y, response:6y", or "" */
 };
 

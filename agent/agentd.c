@@ -31,6 +31,7 @@
 
 #include "agentd_int.h"
 #include "alog.h"
+#include "backlog.h"
 #include "envelope.h"
 #include "pending.h"
 #include "referral.h"
@@ -70,6 +71,14 @@ read_passphrase(const char *path, char **out)
 	return (0);
 }
 
+/* backlog.h's question: is message ${id} still waiting (pending)? */
+static int
+pend_live(void *ctx, const uint8_t id[FERRY_MSGID_LEN])
+{
+
+	return (pending_find(ctx, id) != NULL);
+}
+
 struct collect {
 	struct agentd *a;
 	uint8_t (*ids)[FERRY_MSGID_LEN];
@@ -84,8 +93,7 @@ collect_out(void *ctx, const struct astore_out *r)
 	struct collect *c = ctx;
 	void *p;
 
-	if (r->state < 5)
-		c->a->n_out[r->state]++;
+	agentd_count_move(c->a, r, 0, r->state);
 	if (r->state != ASTORE_QUEUED && r->state != ASTORE_ACCEPTED)
 		return (0);
 	if (c->n == c->cap) {
@@ -119,7 +127,8 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	a->conf = *conf;
 	a->spool_init = agentd_spool_init;
 	a->spool_inbox = agentd_spool_inbox;
-	if ((a->pend = pending_new()) == NULL)
+	if ((a->pend = pending_new()) == NULL ||
+	    (a->backlog = backlog_new(pend_live, a->pend)) == NULL)
 		return (FERRY_ENOMEM);
 	if ((rc = mkdir_p700(a->conf.data, "")) != 0 ||
 	    (rc = mkdir_p700(a->conf.data, "roster")) != 0) {
@@ -220,6 +229,7 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		if ((rc = pending_set(a->pend, c.ids[i], c.states[i],
 		    now)) != 0)
 			goto out;
+	backlog_loaded(a->backlog);
 	a->link_since = ferry_now_ms();
 	(void)agentd_expiry_check(a, a->link_since);
 out:
@@ -261,6 +271,8 @@ agentd_close(struct agentd *a)
 	a->ckey = NULL;
 	pending_free(a->pend);
 	a->pend = NULL;
+	backlog_free(a->backlog);
+	a->backlog = NULL;
 }
 
 const char *

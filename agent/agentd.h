@@ -9,6 +9,8 @@
  *                   retransmission, HELLO, relay replies
  *   pending.c       the pending table: messages waiting for ACCEPTED or
  *                   RECEIPT, found by id and taken in order of time
+ *   backlog.c       our undelivered messages per recipient and the
+ *                   oldest one's age (back-pressure: max_backlog)
  *   agentd_in.c     the incoming path (MSG: RECEIPT, NACK or held), the
  *                   spool inbox marks and their recovery at start
  *   agentd_util.c   helpers these share (agentd_int.h: internal only)
@@ -27,7 +29,9 @@
  * agentd.c -> agentd_spool.c
  * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, and agentd.c ->
  * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
- * pending.c calls none of them (agentd.c and agentd_out.c call it).
+ * pending.c calls none of them (agentd.c and agentd_out.c call it);
+ * nor does backlog.c (agentd.c, agentd_util.c, agentd_ctl.c,
+ * agentd_metrics.c and agentd_spool.c call it).
  *
  * The core does no network I/O: frames to the relay leave through the
  * ${send} callback, so tests drive it directly.  One thread.
@@ -81,6 +85,12 @@ extern const unsigned agentd_expiry_warn_days[AGENTD_EXPIRY_STAGES];
 #define AGENTD_ASK_BURST 256
 
 struct pending;
+struct backlog;
+
+/* Recipients with the largest backlogs shown by status, and in
+ * metrics.prom (ferry_agent_backlog{to}). */
+#define AGENTD_BACKLOG_TOP 5
+#define AGENTD_BACKLOG_METRICS 64
 
 /*
  * The spool inbox files of one received referral (agentd_spool_inbox):
@@ -165,6 +175,13 @@ struct agentd {
 	 * the metrics read them in O(1): n_out[ASTORE_*] (counted once at
 	 * open), n_in (the inbox table's size at open, then each one). */
 	uint64_t n_out[5], n_in;
+
+	/* Our undelivered messages (QUEUED or ACCEPTED) per recipient and
+	 * the oldest one's age (backlog.h), kept likewise: a send to a
+	 * recipient whose backlog has reached conf.max_backlog is refused
+	 * (FERRY_EBACKLOG; an emergency referral never is), and status and
+	 * metrics.prom show it. */
+	struct backlog *backlog;
 
 	/* MSGs held (not acknowledged) because they are sealed to a key of
 	 * ours not loaded yet, or after a local or temporary failure (out of

@@ -16,6 +16,7 @@
 
 #include "agentd.h"
 #include "alog.h"
+#include "backlog.h"
 #include "referral.h"
 
 static json_t *
@@ -615,6 +616,30 @@ do_ack(struct agentd *a, json_t *req)
 	return (ok_obj());
 }
 
+/*
+ * Our undelivered messages per recipient (backlog.h: kept in memory):
+ * the bound and the largest few, each with its oldest message's age.
+ */
+static json_t *
+backlog_json(struct agentd *a, uint64_t now)
+{
+	struct backlog_row rows[AGENTD_BACKLOG_TOP];
+	json_t *arr;
+	size_t i, n;
+
+	arr = json_array();
+	n = backlog_top(a->backlog, rows, AGENTD_BACKLOG_TOP);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I}",
+		    "to", rows[i].to, "messages", (json_int_t)rows[i].n,
+		    "oldest_ms", (json_int_t)rows[i].oldest_ms,
+		    "oldest_age_s", (json_int_t)(rows[i].oldest_ms != 0 &&
+		    now > rows[i].oldest_ms ? (now - rows[i].oldest_ms) / 1000 :
+		    0)));
+	return (json_pack("{s:I, s:o}", "max_backlog",
+	    (json_int_t)a->conf.max_backlog, "top", arr));
+}
+
 static json_t *
 do_status(struct agentd *a, json_t *req)
 {
@@ -703,6 +728,7 @@ do_status(struct agentd *a, json_t *req)
 	 * scan 1 per file (its .id) + 3 per recipient folder. */
 	json_object_set_new(json_object_get(r, "counters"), "spool_fsyncs",
 	    json_integer((json_int_t)a->n_spool_fsyncs));
+	json_object_set_new(r, "backlog", backlog_json(a, now));
 	return (r);
 }
 

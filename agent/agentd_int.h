@@ -64,10 +64,24 @@ int agentd_key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
     uint8_t key[32]);
 
 /**
- * agentd_count_move(a, from, to): a stored outgoing message went from
- * state ${from} (0: new) to ${to} (ASTORE_*): a->n_out follows.
+ * agentd_count_move(a, r, from, to): stored outgoing message ${r} went
+ * from state ${from} (0: new) to ${to} (ASTORE_*): a->n_out follows, and
+ * a->backlog (its recipient's undelivered messages: one more when it is
+ * new, one fewer when it is delivered or failed).
  */
-void agentd_count_move(struct agentd *a, uint32_t from, uint32_t to);
+void agentd_count_move(struct agentd *a, const struct astore_out *r,
+    uint32_t from, uint32_t to);
+
+/**
+ * agentd_backlog_check(a, to, urgency, extra, err, errlen): 0 if a new
+ * message to ${to} may be stored now, or FERRY_EBACKLOG when our
+ * undelivered messages to ${to} (plus ${extra} more of this group)
+ * have reached conf.max_backlog (0: no bound), ${err} naming the
+ * recipient, the backlog, its oldest age and what to do.  A referral of
+ * ${urgency} "emergency" is never refused.
+ */
+int agentd_backlog_check(struct agentd *a, const char *to,
+    const char *urgency, uint64_t extra, char *err, size_t errlen);
 
 /** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
 int agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len);

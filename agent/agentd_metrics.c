@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "agentd.h"
+#include "backlog.h"
 #include "pending.h"
 #include "prom.h"
 
@@ -19,8 +20,9 @@ agentd_metrics_write(struct agentd *a)
 	    ASTORE_DELIVERED, ASTORE_FAILED };
 	char path[ACONF_PATH_MAX + 32];
 	uint64_t now = ferry_now_ms(), kexp = agentd_key_expires(a);
+	struct backlog_row rows[AGENTD_BACKLOG_METRICS];
 	struct prom *p;
-	size_t i;
+	size_t i, n;
 	int rc;
 
 	if ((p = prom_new()) == NULL)
@@ -50,6 +52,23 @@ agentd_metrics_write(struct agentd *a)
 	prom_u64(p, "ferry_agent_pending_messages", "Messages waiting for "
 	    "the relay's ACCEPTED or the recipient's RECEIPT.", "gauge",
 	    (uint64_t)pending_count(a->pend));
+	prom_head(p, "ferry_agent_backlog", "Our undelivered messages "
+	    "(queued or accepted) per recipient, the largest backlogs; a "
+	    "new one is refused at max_backlog (emergencies never are).",
+	    "gauge");
+	n = backlog_top(a->backlog, rows, AGENTD_BACKLOG_METRICS);
+	for (i = 0; i < n; i++)
+		prom_sample(p, "ferry_agent_backlog", "to", rows[i].to,
+		    (int64_t)rows[i].n);
+	prom_head(p, "ferry_agent_backlog_oldest_seconds", "Age of the "
+	    "oldest of those messages, per recipient.", "gauge");
+	for (i = 0; i < n; i++)
+		prom_sample(p, "ferry_agent_backlog_oldest_seconds", "to",
+		    rows[i].to, (int64_t)(rows[i].oldest_ms != 0 &&
+		    now > rows[i].oldest_ms ? (now - rows[i].oldest_ms) / 1000 :
+		    0));
+	prom_u64(p, "ferry_agent_max_backlog", "The bound on each "
+	    "recipient's backlog (0: none).", "gauge", a->conf.max_backlog);
 	prom_u64(p, "ferry_agent_held_messages", "Incoming messages held "
 	    "unacknowledged (key not loaded yet, or a local failure).",
 	    "gauge", (uint64_t)a->nheld);

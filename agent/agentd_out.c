@@ -202,12 +202,14 @@ agentd_tick(struct agentd *a, uint64_t now)
 /* ---- outgoing ---------------------------------------------------------- */
 
 /*
- * Prepare submission ${sb}: validate the referral, seal it to the
- * recipient's current key, fill its outbox record and log entry.  Stores
- * nothing.  0, or the error (sb->err says why).
+ * Prepare submission ${sb}: validate the referral, check the recipient's
+ * backlog (with ${extra} more to it earlier in this group), seal it to
+ * the recipient's current key, fill its outbox record and log entry.
+ * Stores nothing.  0, or the error (sb->err says why).
  */
 static int
-sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
+sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now,
+    uint64_t extra)
 {
 	struct referral_info info;
 	const struct roster_agency *ag;
@@ -239,6 +241,9 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now)
 		rc = FERRY_ERECIPIENT;
 		goto done;
 	}
+	if ((rc = agentd_backlog_check(a, sb->to, info.urgency, extra, err,
+	    errlen)) != 0)
+		goto done;
 	if ((rc = roster_enc_key_for_sending(a->roster, sb->to, now,
 	    &sb->kid, pk)) != 0) {
 		agentd_seterr(err, errlen, "to: %s has no encryption key valid "
@@ -316,7 +321,7 @@ void
 agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 {
 	struct log_batch *b = NULL;
-	uint64_t now = ferry_now_ms();
+	uint64_t now = ferry_now_ms(), extra;
 	size_t i, j, nprep = 0;
 	char h[33];
 	int rc;
@@ -356,7 +361,12 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 				continue;
 			}
 		}
-		if ((sb[i]->rc = sub_prepare(a, sb[i], now)) == 0) {
+		/* The group's earlier ones to the same recipient count in
+		 * its backlog (they are not counted until the commit). */
+		for (j = 0, extra = 0; a->conf.max_backlog != 0 && j < i; j++)
+			if (sb[j]->prepared && strcmp(sb[j]->to, sb[i]->to) == 0)
+				extra++;
+		if ((sb[i]->rc = sub_prepare(a, sb[i], now, extra)) == 0) {
 			sb[i]->prepared = 1;
 			nprep++;
 		}
@@ -401,7 +411,7 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 		if (!sb[i]->prepared)
 			continue;
 		a->n_sent++;
-		agentd_count_move(a, 0, ASTORE_QUEUED);
+		agentd_count_move(a, &sb[i]->rec, 0, ASTORE_QUEUED);
 		agentd_idhex(h, sb[i]->id);
 		alog(ALOG_INFO, "queued", "msg=%s to=%s key=%u bytes=%zu "
 		    "log=%llu%s", h, sb[i]->to, sb[i]->kid, sb[i]->envlen,
@@ -497,7 +507,7 @@ accepted_done(struct agentd *a, const struct log_entry *le,
 
 	agentd_idhex(hx, r->msg_id);
 	a->n_accepted++;
-	agentd_count_move(a, ASTORE_QUEUED, ASTORE_ACCEPTED);
+	agentd_count_move(a, r, ASTORE_QUEUED, ASTORE_ACCEPTED);
 	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r->to,
 	    (unsigned long long)le->ref_index);
 	/* Asked about (ASK) after reask_ms, then with backoff. */
@@ -515,7 +525,7 @@ receipt_done(struct agentd *a, const struct log_entry *le,
 
 	agentd_idhex(hx, r->msg_id);
 	a->n_delivered++;
-	agentd_count_move(a, was, ASTORE_DELIVERED);
+	agentd_count_move(a, r, was, ASTORE_DELIVERED);
 	pending_del(a->pend, r->msg_id);
 	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
 	    "verified", hx, r->to, (unsigned long long)le->ref_index);
@@ -855,7 +865,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 		if ((rc = log_and_update(a, &le, &r)) != 0)
 			return (rc);
 		a->n_not_held++;
-		agentd_count_move(a, ASTORE_ACCEPTED, ASTORE_QUEUED);
+		agentd_count_move(a, &r, ASTORE_ACCEPTED, ASTORE_QUEUED);
 		(void)pending_set(a->pend, e->msg_id, ASTORE_QUEUED,
 		    agentd_mono_ms());
 		alog(ALOG_WARN, "not-held", "msg=%s to=%s: the relay holds no "
@@ -878,7 +888,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	if ((rc = log_and_update(a, &le, &r)) != 0)
 		return (rc);
 	a->n_failed++;
-	agentd_count_move(a, was, ASTORE_FAILED);
+	agentd_count_move(a, &r, was, ASTORE_FAILED);
 	pending_del(a->pend, e->msg_id);
 	alog(ALOG_ERROR, "failed", "msg=%s to=%s code=%s reason=\"%s\"", hx,
 	    r.to, ferry_errname(-(int)e->code), qreason);

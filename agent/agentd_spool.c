@@ -31,6 +31,7 @@
 #include "agentd.h"
 #include "agentd_int.h"
 #include "alog.h"
+#include "backlog.h"
 #include "referral.h"
 
 #define SPOOL_PER_SCAN 64	/* files per scan: keeps the loop responsive */
@@ -449,6 +450,21 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 }
 
 /*
+ * The files of outbox/${to}/ wait: our undelivered messages to ${to}
+ * reached max_backlog (${why}, agentd_backlog_check).  Said once (WARN)
+ * until the backlog drains below the bound.
+ */
+static void
+backlog_held(struct agentd *a, const char *to, const char *why)
+{
+
+	if (backlog_said(a->backlog, to, 1))
+		alog(ALOG_WARN, "spool-backlog", "outbox/%s/: files left in "
+		    "place, picked up again once the backlog drains: %s", to,
+		    why);
+}
+
+/*
  * Send the files picked up to be sent, among ${p}[0..n-1], in one group
  * commit (agentd_submit_batch: one synced commit for all), then move
  * them, with those found sent before a crash, to sent/ (to_sent: one
@@ -486,7 +502,9 @@ spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 			    ferry_errname(rc), p[i].sb.err[0] ? p[i].sb.err :
 			    ferry_strerror(rc));
 			to_failed(a, p[i].path, p[i].name, reason);
-		} else
+		} else if (rc == FERRY_EBACKLOG)
+			backlog_held(a, p[i].to, p[i].sb.err);
+		else
 			alog(ALOG_ERROR, "spool", "%s: %s (left in place, will "
 			    "retry)", p[i].label, p[i].sb.err[0] ?
 			    p[i].sb.err : ferry_strerror(rc));
@@ -543,6 +561,14 @@ agentd_spool_scan(struct agentd *a)
 		if (!S_ISDIR(st.st_mode) ||
 		    !ferry_id_valid(d->d_name, strlen(d->d_name)))
 			continue;
+		/* A recipient at max_backlog: its folder waits (not read,
+		 * so that its files do not take every scan's turns). */
+		if (agentd_backlog_check(a, d->d_name, NULL, 0, reason,
+		    sizeof(reason)) != 0) {
+			backlog_held(a, d->d_name, reason);
+			continue;
+		}
+		(void)backlog_said(a->backlog, d->d_name, 0);
 		if ((sd = opendir(sub)) == NULL)
 			continue;
 		while (handled < SPOOL_PER_SCAN && (f = readdir(sd)) != NULL) {

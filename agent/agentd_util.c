@@ -3,7 +3,9 @@
  * (agentd_int.h): message ids in hex, bounded strings and error texts,
  * the crash and fault test hooks, the monotonic clock, content keys
  * sealed with the local storage key, and control frames to the relay
- * (through a->send).  It calls no other file of the agent.
+ * (through a->send), and the counts of stored outgoing messages by
+ * state and by recipient (kept in backlog.c, a leaf as pending.c is).
+ * It calls no other file of the agent's core.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +20,7 @@
 
 #include "agentd_int.h"
 #include "alog.h"
+#include "backlog.h"
 #include "envelope.h"
 
 int
@@ -100,15 +103,61 @@ agentd_seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/** agentd_count_move(a, from, to): ${from} (0: new) -> ${to} in a->n_out. */
+/* Undelivered: in the backlog of its recipient. */
+static int
+undelivered(uint32_t state)
+{
+
+	return (state == ASTORE_QUEUED || state == ASTORE_ACCEPTED);
+}
+
+/** agentd_count_move(a, r, from, to): ${r} went ${from} (0: new) -> ${to}: a->n_out, a->backlog. */
 void
-agentd_count_move(struct agentd *a, uint32_t from, uint32_t to)
+agentd_count_move(struct agentd *a, const struct astore_out *r,
+    uint32_t from, uint32_t to)
 {
 
 	if (from > 0 && from < 5 && a->n_out[from] > 0)
 		a->n_out[from]--;
 	if (to > 0 && to < 5)
 		a->n_out[to]++;
+	if (a->backlog == NULL || undelivered(from) == undelivered(to))
+		return;
+	if (undelivered(to))
+		(void)backlog_add(a->backlog, r->to, r->msg_id, r->t_queued);
+	else
+		backlog_done(a->backlog, r->to);
+}
+
+/** agentd_backlog_check(a, to, urgency, extra, err, errlen): 0, or FERRY_EBACKLOG with why. */
+int
+agentd_backlog_check(struct agentd *a, const char *to, const char *urgency,
+    uint64_t extra, char *err, size_t errlen)
+{
+	struct backlog_row row;
+	char at[32];
+	uint64_t now;
+
+	if (a->conf.max_backlog == 0 || a->backlog == NULL ||
+	    (urgency != NULL && strcmp(urgency, "emergency") == 0))
+		return (0);
+	backlog_get(a->backlog, to, &row);
+	if (row.n + extra < a->conf.max_backlog)
+		return (0);
+	now = ferry_now_ms();
+	agentd_fmt_utc(at, sizeof(at), row.oldest_ms);
+	agentd_seterr(err, errlen, "to: %s: %llu of our messages to it are "
+	    "undelivered (max_backlog = %llu), the oldest queued %s (%llu s "
+	    "ago): the %s agent is probably offline or slow, or the relay "
+	    "out of reach; this message was NOT accepted: retry later, or "
+	    "raise max_backlog in the agent's configuration (emergency "
+	    "referrals are never refused for this)", to,
+	    (unsigned long long)(row.n + extra),
+	    (unsigned long long)a->conf.max_backlog,
+	    row.oldest_ms != 0 ? at : "(unknown)",
+	    (unsigned long long)(now > row.oldest_ms && row.oldest_ms != 0 ?
+	    (now - row.oldest_ms) / 1000 : 0), to);
+	return (FERRY_EBACKLOG);
 }
 
 /** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */

@@ -19,9 +19,9 @@
  *   ferry [--data DIR] export --case CASE [--out DIR] [--force]
  *
  * The data folder defaults to $FERRY_DATA; $FERRY_TIMEOUT (a duration
- * with its unit, e.g. 30s; default 60s) bounds the wait for the agent's answer.  Exit status: 0 success,
- * 1 failure (refused document, agent not running, message failed...),
- * 2 usage.
+ * with its unit, e.g. 30s; default 60s) bounds the wait for the agent's
+ * answer.  Exit status: 0 success, 1 failure (refused document, agent not running, message failed...),
+ * 2 usage, 3 send or reply refused by back-pressure (FERRY_EBACKLOG).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -302,7 +302,11 @@ request_done(int answered)
 		(void)unlink(pending_path);
 }
 
-/* Print the agent's error reply; returns 1. */
+/*
+ * Print the agent's error reply; returns the exit status: 3 for a send
+ * or reply refused by back-pressure (FERRY_EBACKLOG: nothing stored, to
+ * be retried later), else 1.
+ */
 int
 print_fail(json_t *r)
 {
@@ -311,7 +315,7 @@ print_fail(json_t *r)
 
 	fprintf(stderr, "ferry: %s%s%s\n", err ? esc(err) : "failed",
 	    code ? " " : "", code ? esc(code) : "");
-	return (1);
+	return (code != NULL && strcmp(code, "FERRY_EBACKLOG") == 0 ? 3 : 1);
 }
 
 int
@@ -830,6 +834,26 @@ print_expiry(json_t *g)
 		    "is in a signed roster version\n");
 }
 
+/* The recipients with the largest backlogs of our undelivered messages. */
+static void
+print_backlog(json_t *b)
+{
+	json_t *m;
+	char t[32], d[32];
+	size_t i;
+	json_int_t max = num(b, "max_backlog");
+
+	json_array_foreach(json_object_get(b, "top"), i, m) {
+		fmt_time(t, sizeof(t), json_object_get(m, "oldest_ms"));
+		fmt_dur(d, sizeof(d), num(m, "oldest_age_s"));
+		printf("backlog to %s: %lld undelivered, oldest queued %s (%s "
+		    "ago)%s\n", str(m, "to"), (long long)num(m, "messages"), t,
+		    d, max > 0 && num(m, "messages") >= max ? "; AT "
+		    "max_backlog: new messages to it are refused (not "
+		    "emergencies) until it drains" : "");
+	}
+}
+
 static int
 c_status(int argc, char **argv)
 {
@@ -890,6 +914,7 @@ c_status(int argc, char **argv)
 		    "failed")),
 		    (long long)json_integer_value(json_object_get(q,
 		    "received")));
+		print_backlog(json_object_get(r, "backlog"));
 	}
 	json_decref(r);
 	return (rc);
@@ -958,7 +983,9 @@ static const struct cli_cmd cmds[] = {
 static const struct cli_prog prog = {
 	"ferry", "[--data DIR]", cmds, sizeof(cmds) / sizeof(cmds[0]), NULL,
 	"DIR defaults to $FERRY_DATA: the agent's data folder.  Exit status: "
-	"0 success, 1 failure, 2 usage."
+	"0 success, 1 failure, 2 usage, 3 send or reply refused by "
+	"back-pressure (too many of our messages to that recipient "
+	"undelivered: nothing stored, run it again later)."
 };
 
 int

@@ -21,7 +21,7 @@
 int call(json_t *req, const void *doc, size_t doclen, json_t **reply,
     char **body);
 
-/** print_fail(r): an error answer ${r} on stderr; returns 1. */
+/** print_fail(r): an error answer ${r} on stderr; its exit status (1, or 3 for FERRY_EBACKLOG). */
 int print_fail(json_t *r);
 
 /** is_ok(r): is answer ${r} "ok"? */

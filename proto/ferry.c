@@ -87,6 +87,7 @@ static const struct {
 	E(FERRY_ETIMEOUT, "timed out"),
 	E(FERRY_EPURGED, "purged from the relay's queue: its recipient was revoked"),
 	E(FERRY_ENOTHELD, "the relay holds no record of this message"),
+	E(FERRY_EBACKLOG, "too many of our messages to this recipient are undelivered (max_backlog)"),
 	E(FERRY_EJSON, "not valid JSON"),
 	E(FERRY_ESCHEMA, "referral does not satisfy the schema"),
 	E(FERRY_ECONSENT, "required consent missing"),

@@ -84,6 +84,7 @@ enum ferry_err {
 	FERRY_ETIMEOUT = -108,	/* no answer in time */
 	FERRY_ENOTHELD = -109,	/* the relay holds no record of the message */
 	FERRY_EPURGED = -110,	/* purged by the relay's operator: recipient revoked */
+	FERRY_EBACKLOG = -111,	/* our undelivered messages to the recipient over max_backlog */
 	/* 120..139: referral documents (agent) */
 	FERRY_EJSON = -120,	/* not valid JSON */
 	FERRY_ESCHEMA = -121,	/* JSON does not satisfy the referral schema */

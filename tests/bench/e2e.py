@@ -80,7 +80,11 @@ class Agent:
             f.write(f"[agent]\ndata = {self.data}\nkey = {tmp}/keys/{aid}.key\n"
                     f"roster = {tmp}/roster\nroster_pin = {PIN}\nrelay = {EP}\n"
                     f"log_level = warn\nretry = 1s\nretry_max = 5s\n"
-                    f"reconnect = 100ms\nreconnect_max = 1s\n")
+                    f"reconnect = 100ms\nreconnect_max = 1s\n"
+                    # Throughput of the path itself: no back-pressure
+                    # refusal in the middle of a burst (FERRY_BENCH_E2E
+                    # per pair may exceed the default bound).
+                    f"max_backlog = 0\n")
         self.err = open(f"{tmp}/{aid}.err", "w")
         self.p = subprocess.Popen([f"{B}/ferry-agent", "-c", conf],
                                   stdout=subprocess.DEVNULL, stderr=self.err)

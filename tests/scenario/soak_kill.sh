@@ -74,7 +74,9 @@ AG=(eerc-charity met-police camden-council nhs-uclh)
 ft_net relay "${AG[@]}"
 ft_relay_start || exit 1
 for a in "${AG[@]}"; do
-	fa_conf "$a" log_level=info
+	# No back-pressure bound: the soak counts every send's outcome, and
+	# a larger FERRY_SOAK_N would reach it while agents are down.
+	fa_conf "$a" log_level=info max_backlog=0
 	fa_start "$a" || exit 1
 done
 
