@@ -145,7 +145,7 @@ agentd_backlog_check(struct agentd *a, const char *to, const char *urgency,
 	if (row.n + extra < a->conf.max_backlog)
 		return (0);
 	now = ferry_now_ms();
-	agentd_fmt_utc(at, sizeof(at), row.oldest_ms);
+	ferry_utc_s(at, sizeof(at), row.oldest_ms);
 	agentd_seterr(err, errlen, "to: %s: %llu of our messages to it are "
 	    "undelivered (max_backlog = %llu), the oldest queued %s (%llu s "
 	    "ago): the %s agent is probably offline or slow, or the relay "

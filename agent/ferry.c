@@ -20,8 +20,8 @@
  *
  * The data folder defaults to $FERRY_DATA; $FERRY_TIMEOUT (a duration
  * with its unit, e.g. 30s; default 60s) bounds the wait for the agent's
- * answer.  Exit status: 0 success, 1 failure (refused document, agent not running, message failed...),
- * 2 usage, 3 send or reply refused by back-pressure (FERRY_EBACKLOG).
+ * answer.  Exit status: 0 success, 1 failure (refused document, agent
+ * not running, message failed...), 2 usage, 3 send or reply refused by back-pressure (FERRY_EBACKLOG).
  */
 #include <errno.h>
 #include <fcntl.h>
