@@ -494,8 +494,12 @@ const char *agentd_relay_endpoint(const struct agentd *a);
  */
 int agentd_spool_init(struct agentd *a);
 
-/** agentd_spool_scan(a): pick up complete files in <spool>/outbox/<agency>/ (see docs/agent.md). */
-void agentd_spool_scan(struct agentd *a);
+/**
+ * agentd_spool_scan(a): pick up complete files in <spool>/outbox/<agency>/
+ * (see docs/agent.md), at most SPOOL_PER_SCAN; 1 if it took that many and
+ * moved files on (more may wait: scan again at once), else 0.
+ */
+int agentd_spool_scan(struct agentd *a);
 
 /**
  * agentd_spool_inbox(a, f, n): write the spool inbox files of ${n}

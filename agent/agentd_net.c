@@ -532,7 +532,7 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 	struct net n;
 	zmq_pollitem_t items[3];
 	uint64_t now, next_spool = 0, next_metrics = 0, wait, t;
-	int rc = -1, mrc, np;
+	int rc = -1, mrc, np, more;
 
 	memset(&n, 0, sizeof(n));
 	n.a = a;
@@ -586,9 +586,9 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 		if (a->connected && now - a->last_tx >= a->conf.heartbeat_ms)
 			(void)agentd_heartbeat(a);
 		if (now >= next_spool) {
-			agentd_spool_scan(a);
+			more = agentd_spool_scan(a);
 			now = agentd_mono_ms();
-			next_spool = now + a->conf.spool_ms;
+			next_spool = more ? now : now + a->conf.spool_ms;
 		}
 		if (agentd_retention_due(a, now))
 			now = agentd_mono_ms();
@@ -607,7 +607,9 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			if (t > now && t - now < wait)
 				wait = t - now;
 		}
-		if (next_spool > now && next_spool - now < wait)
+		if (next_spool <= now)
+			wait = 0;	/* a full spool scan: the next at once */
+		else if (next_spool - now < wait)
 			wait = next_spool - now;
 		if (next_metrics > now && next_metrics - now < wait)
 			wait = next_metrics - now;

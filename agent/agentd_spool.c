@@ -473,16 +473,16 @@ backlog_held(struct agentd *a, const char *to, const char *why)
  * the moves is found by the spool key at the next scan (spool_read:
  * "sent before a crash").
  */
-static void
+static size_t
 spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 {
 	struct agentd_sub *sb[SPOOL_PER_SCAN] = { NULL };
 	char reason[AGENTD_ERR_MAX + 128];
-	size_t i, nsb = 0;
+	size_t i, nsb = 0, done = 0;
 	int rc;
 
 	if (n == 0 || n > SPOOL_PER_SCAN)
-		return;
+		return (0);
 	for (i = 0; i < n; i++)
 		if (p[i].send)
 			sb[nsb++] = &p[i].sb;
@@ -492,9 +492,10 @@ spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 		if (!p[i].send)
 			continue;
 		rc = p[i].sb.rc;
-		if (rc == 0)
+		if (rc == 0) {
 			p[i].move = 1;
-		else if (rc == FERRY_EJSON || rc == FERRY_ESCHEMA ||
+			done++;
+		} else if (rc == FERRY_EJSON || rc == FERRY_ESCHEMA ||
 		    rc == FERRY_ECONSENT || rc == FERRY_ERECIPIENT ||
 		    rc == FERRY_EKEYWINDOW || rc == FERRY_EUNKNOWNAGENCY ||
 		    rc == FERRY_EREVOKED || rc == FERRY_ETOOBIG) {
@@ -502,6 +503,7 @@ spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 			    ferry_errname(rc), p[i].sb.err[0] ? p[i].sb.err :
 			    ferry_strerror(rc));
 			to_failed(a, p[i].path, p[i].name, reason);
+			done++;
 		} else if (rc == FERRY_EBACKLOG)
 			backlog_held(a, p[i].to, p[i].sb.err);
 		else
@@ -512,9 +514,10 @@ spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 		p[i].buf = NULL;
 	}
 	to_sent(a, p, n);
+	return (done);
 }
 
-void
+int
 agentd_spool_scan(struct agentd *a)
 {
 	char outbox[ACONF_PATH_MAX + 16], sub[ACONF_PATH_MAX + 96];
@@ -525,24 +528,25 @@ agentd_spool_scan(struct agentd *a)
 	size_t npick = 0, bytes = 0;
 	DIR *od, *sd;
 	int handled = 0;
+	size_t done = 0;
 
 	if (a->conf.spool[0] == '\0')
-		return;
+		return (0);
 	/* Not allowed to send now: files stay for a later scan. */
 	if (agentd_can_send(a, reason, sizeof(reason)) != 0) {
 		if (!a->hold_logged)
 			alog(ALOG_WARN, "spool-held", "outbox/ not picked up: "
 			    "%s", reason);
 		a->hold_logged = 1;
-		return;
+		return (0);
 	}
 	a->hold_logged = 0;
 	if ((picks = calloc(SPOOL_PER_SCAN, sizeof(*picks))) == NULL)
-		return;
+		return (0);
 	if (spath(a, outbox, sizeof(outbox), "outbox", NULL, NULL) != 0 ||
 	    (od = opendir(outbox)) == NULL) {
 		free(picks);
-		return;
+		return (0);
 	}
 	while (handled < SPOOL_PER_SCAN && (d = readdir(od)) != NULL) {
 		if (skip_name(d->d_name))
@@ -556,6 +560,7 @@ agentd_spool_scan(struct agentd *a)
 			    ferry_errname(FERRY_ERECIPIENT));
 			to_failed(a, sub, d->d_name, reason);
 			handled++;
+			done++;
 			continue;
 		}
 		if (!S_ISDIR(st.st_mode) ||
@@ -586,7 +591,7 @@ agentd_spool_scan(struct agentd *a)
 			handled++;
 			/* Bound the memory a group holds. */
 			if (bytes >= SPOOL_GROUP_BYTES) {
-				spool_flush(a, picks, npick);
+				done += spool_flush(a, picks, npick);
 				npick = 0;
 				bytes = 0;
 			}
@@ -594,8 +599,12 @@ agentd_spool_scan(struct agentd *a)
 		closedir(sd);
 	}
 	closedir(od);
-	spool_flush(a, picks, npick);
+	done += spool_flush(a, picks, npick);
 	free(picks);
+	/* A full scan that moved files on: more may wait, scan again at
+	 * once (after the sockets' turn); else wait for spool_interval
+	 * (files a local failure keeps in place are not busy-looped). */
+	return (handled >= SPOOL_PER_SCAN && done > 0);
 }
 
 /*

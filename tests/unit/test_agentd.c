@@ -1381,6 +1381,51 @@ TEST(spool_fsyncs_grouped)
 	cap_clear(&capB);
 }
 
+/*
+ * A spool outbox holding more than one scan's worth (64 files): the scan
+ * says so (1) and the daemon's loop scans again at once instead of
+ * waiting spool_interval per 64 files; the last, partial scan says 0.
+ */
+TEST(spool_scan_again)
+{
+	char path[1200];
+	char *json;
+	FILE *fp;
+	size_t len, i, n0;
+	int ok;
+
+	agentd_close(&A);
+	cap_clear(&capA);
+	with_spool = 1;
+	ok = open_agent(&A, "alpha", &capA) == 0;
+	with_spool = 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	CHECK_EQ(agentd_spool_init(&A), 0);
+	CHECK((json = doc(&len)) != NULL);
+	for (i = 0; i < 70 && json != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/outbox/bravo/again-%zu.json",
+		    A.conf.spool, i);
+		CHECK((fp = fopen(path, "w")) != NULL);
+		if (fp != NULL) {
+			CHECK_EQ(fwrite(json, 1, len, fp), len);
+			fclose(fp);
+		}
+	}
+	free(json);
+	/* Counted as stored and logged (n_sent), not as frames: the
+	 * window to the relay lets only some leave at once. */
+	n0 = A.n_sent;
+	CHECK_EQ(agentd_spool_scan(&A), 1);
+	CHECK_EQ(A.n_sent - n0, 64);
+	CHECK_EQ(agentd_spool_scan(&A), 0);
+	CHECK_EQ(A.n_sent - n0, 70);
+	CHECK_EQ(agentd_spool_scan(&A), 0);
+	CHECK_EQ(A.n_sent - n0, 70);
+	cap_clear(&capA);
+}
+
 TEST(garbage_frame)
 {
 	uint8_t junk[40];
@@ -1621,6 +1666,7 @@ main(void)
 	RUN(replies_group_commit);
 	RUN(recv_group_commit);
 	RUN(spool_fsyncs_grouped);
+	RUN(spool_scan_again);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(unknown_key_not_held_forever);
