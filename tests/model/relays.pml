@@ -1,17 +1,17 @@
 /*
  * relays.pml: a Promela model of delivery through several relays (issue
  * 12): one sender agent, two relays each with its own queue (custody),
- * one recipient agent, and the routing rules agreed for the agent
- * (docs/protocol.md 6.3 step 9): relay choice, failover when there is no
- * ACCEPTED or the link is lost, the resend of a message in the custody of
- * a relay that stays unreachable, FERRY_ENOTHELD, and the recipient's
- * de-duplication across relays.  Faults: loss of any envelope, link
- * drops, a relay killed and restarted with its data, a relay restored
- * from a backup (empty, or an old one that still holds messages since
- * finished: it redelivers old copies), and one relay lost for good.
- * Checked with spin by tests/model/run.sh; docs/model.md ("Several
- * relays") says what is modelled, what is left out, the bounds and the
- * results.
+ * one recipient agent, and the routing rules agreed for the agent on
+ * issue 12 (relay_choice, failover_after, resend_after): relay choice,
+ * failover when there is no ACCEPTED or the link is lost, the resend of
+ * a message in the custody of a relay that stays unreachable,
+ * FERRY_ENOTHELD, and the recipient's de-duplication across relays.
+ * Faults: loss of any envelope, link drops, a relay killed and restarted
+ * with its data, a relay restored from a backup (empty, or an old one
+ * that still holds messages since finished: it redelivers old copies),
+ * and one relay lost for good.  Checked with spin by tests/model/relays.sh;
+ * docs/model.md ("Several relays") says what is modelled, what is left
+ * out, the bounds and the results.
  *
  * It sits on top of delivery.pml: the one-relay protocol with the fix of
  * issue 13 (ASK, FERRY_ENOTHELD) is taken as given, and a relay's batch,
@@ -43,6 +43,9 @@
  *             0: no resend rule (a hole: must fail).
  *             2: a proposed extension: also when R stays connected (no
  *             RECEIPT within resend_after, whatever R's link state).
+ *             3: another reading, shown to fail: the copy is sent once
+ *             through the other relay and the message stays in R's
+ *             custody (ASKs still to R).
  *   FAILOVER  1 (default): a QUEUED message goes to the next relay when
  *             its relay gives no ACCEPTED within failover_after, or its
  *             link is lost before the ACCEPTED.  0: never (a hole).
@@ -111,6 +114,9 @@ byte s_via[NM];		/* QUEUED: the relay it was routed to (VIA_NONE:
 			 * relay that has it in custody */
 bit s_conn[NR];		/* link sender <-> relay i up (and the relay's
 			 * route for the sender) */
+#if RESEND == 3
+bit s_resent[NM];	/* RESEND 3: the one resend was made */
+#endif
 
 /* Recipient agent. */
 bit c_conn[NR];		/* link recipient <-> relay i up */
@@ -250,6 +256,22 @@ inline ask(m) {
  * resend_after (RESEND 2: whatever R's link state): the same envelope
  * through another connected relay (LOG_ROUTE reason 3); it is QUEUED
  * there until that relay's ACCEPTED. */
+#if RESEND == 3
+/* RESEND 3 (another reading of the rule, to show why it needs the
+ * custody to move): the copy is sent once through the other relay, and
+ * the message stays ACCEPTED in the lost relay's custody (so the other
+ * relay's ACCEPTED changes nothing and the ASKs still go to the lost
+ * relay). */
+inline resend(m) {
+	atomic { s_st[m] == S_ACCEPTED && !s_resent[m] &&
+	    !s_conn[s_via[m]] && s_conn[1 - s_via[m]] ->
+		s_resent[m] = 1;
+		SEND_MSG(1 - s_via[m], m);
+		printf("MODEL sender: m%d resent once through relay %d\n", m,
+		    1 - s_via[m])
+	}
+}
+#else
 inline resend(m) {
 	atomic { s_st[m] == S_ACCEPTED &&
 	    (RESEND == 2 || !s_conn[s_via[m]]) && s_conn[1 - s_via[m]] ->
@@ -260,6 +282,7 @@ inline resend(m) {
 		printf("MODEL sender: m%d resent through relay %d\n", m, s_via[m])
 	}
 }
+#endif
 #endif
 
 active proctype Sender()

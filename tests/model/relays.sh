@@ -81,6 +81,9 @@ check "relays: without the resend rule a relay lost for good keeps a message ACC
 build "-DFAILOVER=0 -DPROP=1 -DFAULTS=0 -DRESTORES=0 -DBACKUPS=0" ""
 check "relays: without failover a message routed to a relay lost for good is never delivered" \
     violate "$LIVE"
+build "-DRESEND=3 -DPROP=1 -DFAULTS=1 -DRESTORES=0 -DBACKUPS=0" ""
+check "relays: a resend sent once that leaves the custody with the lost relay can lose the message (the custody must move)" \
+    violate "$LIVE"
 replay "relays: relays_noresend.trail (custody relay lost for good, no resend)" \
     "$here/relays_noresend.trail" "$NORESEND" \
     "sender ACCEPTED by relay 0, relay 0 gone, recipient has it" \
