@@ -5,7 +5,7 @@
 #   make demo       install missing deps, build, run the four-agency demo
 #   make bench      build optimised, print figures beside the machine's limits
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
-#   make model      check the spin model of the delivery protocol (tests/model)
+#   make model      check the spin models of the delivery protocol (tests/model)
 #   make install    install the programs, man pages, example configurations
 #                   and systemd units under $(DESTDIR)$(PREFIX); the example
 #                   configurations also into $(SYSCONFDIR)/ferry, never
@@ -188,10 +188,12 @@ $(FUZZ_BUILD)/%: tests/fuzz/%.c $(PROTO_SRCS) $(AGENTLIB_SRCS)
 fuzz: deps $(FUZZERS)
 	$(Q)tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-# The Promela model of the delivery protocol, checked with spin
-# (docs/model.md); MODEL_FLAGS=--deep for the larger fault budget.
+# The Promela models of the delivery protocol (one relay, two relays),
+# checked with spin (docs/model.md); MODEL_FLAGS=--deep for the larger
+# budgets.
 model: deps
-	$(Q)tests/model/run.sh $(MODEL_FLAGS)
+	$(Q)tests/model/run.sh $(MODEL_FLAGS); r=$$?; \
+	tests/model/relays.sh $(MODEL_FLAGS) && exit $$r
 
 # The units go to $(PREFIX)/lib/systemd/system (systemd reads /usr/lib and
 # /usr/local/lib alike), their ExecStart= naming $(PREFIX)/bin; local

@@ -20,17 +20,9 @@ for a in "$@"; do
 	*) echo "usage: $0 [--deep] [--regen]" >&2; exit 2 ;;
 	esac
 done
-for t in spin cc; do
-	if ! command -v "$t" >/dev/null 2>&1; then
-		echo "not ok - model: $t not found (apt-get install spin gcc)"
-		exit 1
-	fi
-done
-work=$(mktemp -d /tmp/ferry-model-XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
-cp "$here/delivery.pml" "$work/"
-cd "$work" || exit 1
-nfail=0
+model=delivery.pml
+. "$here/lib.sh"
+model_setup
 
 # The bounds of the main checks (docs/model.md, "Bounds").
 BOUNDS="-DNM=1 -DFAULTS=2 -DRESTORES=1 -DEXPIRY=1"
@@ -38,110 +30,6 @@ BOUNDS="-DNM=1 -DFAULTS=2 -DRESTORES=1 -DEXPIRY=1"
 # expiry, no restore; hole1: only losses; hole1b: only link drops).
 HOLE1="-DFIX=0 -DPROP=4 -DFAULTS=1 -DRESTORES=0 -DEXPIRY=0 -DDUPS=0 -DCRASHES=0 -DDROPS=0"
 HOLE1B="-DFIX=0 -DPROP=4 -DFAULTS=1 -DRESTORES=0 -DEXPIRY=0 -DDUPS=0 -DCRASHES=0 -DLOSSES=0"
-
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-
-# build DEFS CCFLAGS: spin -a, then cc, in $work; remembers DEFS for
-# printing trails.  Sets built=1 on success.  -O0 compiles fastest, which
-# is what counts for the small searches; the large ones pass -O1.
-built=0 bdefs=
-build() {
-	built=0 bdefs=$1
-	rm -f pan pan.? pan.?? delivery.pml.trail
-	if ! spin $1 -a delivery.pml >spin.out 2>&1; then
-		sed 's/^/# /' spin.out
-		return 1
-	fi
-	if ! cc -w -O0 -DNFAIR=3 -DMEMLIM=3072 $2 -o pan pan.c >cc.out 2>&1
-	then
-		sed 's/^/# /' cc.out | head -20
-		return 1
-	fi
-	built=1
-}
-
-# check NAME EXPECT PANFLAGS: run the last build.
-#   EXPECT: hold (no error, complete search) or violate (an error found).
-check() {
-	name=$1 expect=$2 panf=$3
-	if [ "$built" != 1 ]; then
-		echo "not ok - $name: spin/cc failed"
-		nfail=$((nfail + 1))
-		return
-	fi
-	rm -f delivery.pml.trail
-	t0=$(now)
-	./pan $panf >pan.out 2>&1
-	t=$(secs "$t0" "$(now)")
-	errs=$(sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' pan.out | tail -1)
-	states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' pan.out |
-	    tail -1)
-	incomplete=
-	if grep -qE 'max search depth too small|reached -DMEMLIM|out of memory|search not completed' pan.out
-	then
-		incomplete=" (search incomplete)"
-	fi
-	what="$states states, ${t}s"
-	case "$expect" in
-	hold)
-		if [ "$errs" = 0 ] && [ -z "$incomplete" ]; then
-			echo "ok - $name ($what)"
-		else
-			echo "not ok - $name: errors=${errs:-?}$incomplete ($what)"
-			grep -E 'pan:|error' pan.out | head -5 | sed 's/^/# /'
-			if [ -f delivery.pml.trail ]; then
-				spin $bdefs -t -k delivery.pml.trail \
-				    delivery.pml 2>&1 | grep -E 'MODEL|CYCLE|assert' |
-				    head -30 | sed 's/^/#   /'
-			fi
-			nfail=$((nfail + 1))
-		fi
-		;;
-	violate)
-		if [ -n "$errs" ] && [ "$errs" -gt 0 ]; then
-			echo "ok - $name ($what)"
-		else
-			echo "not ok - $name: no violation found$incomplete ($what)"
-			nfail=$((nfail + 1))
-		fi
-		;;
-	esac
-}
-
-# replay NAME TRAIL DEFS: the saved trail still replays on today's model
-# to an acceptance cycle in which the sender keeps the message ACCEPTED
-# while the recipient has it and the relay has finished it with the
-# recipient's RECEIPT (hole 1).
-replay() {
-	name=$1 trail=$2 defs=$3
-	if [ ! -f "$trail" ]; then
-		echo "not ok - $name: $trail missing"
-		nfail=$((nfail + 1))
-		return
-	fi
-	spin $defs -t -k "$trail" delivery.pml >replay.out 2>&1
-	# The final state: the globals printed after "trail ends".
-	sed -n '/trail ends after/,$p' replay.out >final.out
-	val() { sed -n "s/^[[:space:]]*$1 = \([0-9]*\)\$/\1/p" final.out; }
-	if grep -q 'START OF CYCLE' replay.out &&
-	    grep -q 'trail ends after' replay.out &&
-	    ! grep -qE 'Error|not executable|bad trail|trail file|wrong' replay.out &&
-	    [ "$(val 's_st\[0\]')" = 2 ] && [ "$(val 'c_has\[0\]')" = 1 ] &&
-	    [ "$(val 'r_st\[0\]')" = 2 ] && [ "$(val 'r_fin\[0\]')" = 1 ] &&
-	    [ "$(val 's_conn')" = 1 ] && [ "$(val 'routed_s')" = 1 ]; then
-		steps=$(sed -n 's/.*trail ends after \([0-9]*\) steps.*/\1/p' \
-		    replay.out)
-		echo "ok - $name (replays in $steps steps to the cycle: sender" \
-		    "connected and ACCEPTED, recipient has it, relay DONE)"
-	else
-		echo "not ok - $name: the trail no longer shows hole 1" \
-		    "(model changed? run tests/model/run.sh --regen)"
-		grep -E 'MODEL|CYCLE|spin:' replay.out | head -20 | sed 's/^/# /'
-		sed 's/^/# /' final.out | head -40
-		nfail=$((nfail + 1))
-	fi
-}
 
 if [ "$regen" = 1 ]; then
 	# hole1: the first cycle of a plain search; hole1b: with -i (a
@@ -180,10 +68,14 @@ build "$HOLE1" ""
 check "FIX=0, a single loss: property 4 is violated" violate "$LIVE"
 build "$HOLE1B" ""
 check "FIX=0, a single link drop: property 4 is violated" violate "$LIVE"
+# hole 1: the sender keeps the message ACCEPTED while connected, the
+# recipient has it, the relay has finished it with the recipient's RECEIPT.
+HOLE1_END="sender connected and ACCEPTED, recipient has it, relay DONE"
+HOLE1_VARS="s_st\[0\]=2 c_has\[0\]=1 r_st\[0\]=2 r_fin\[0\]=1 s_conn=1 routed_s=1"
 replay "FIX=0: hole1.trail (the forwarded RECEIPT is lost)" \
-    "$here/hole1.trail" "$HOLE1"
+    "$here/hole1.trail" "$HOLE1" "$HOLE1_END" $HOLE1_VARS
 replay "FIX=0: hole1b.trail (HELLO in the same relay batch as the RECEIPT)" \
-    "$here/hole1b.trail" "$HOLE1B"
+    "$here/hole1b.trail" "$HOLE1B" "$HOLE1_END" $HOLE1_VARS
 
 # The model is not vacuous: these states are reachable with the fix ...
 build "-DFIX=1 -DPROP=9 $BOUNDS" ""
