@@ -113,6 +113,8 @@ for id in "$id2" "$id3"; do
 		ft_fail "delivered $id: $(fa_state alpha "$id")"
 done
 ft_ok "messages 2 and 3 delivered"
+ft_check "status MSGID of the resent message names the relay of its last route" \
+	[ "$(msg_relay alpha "$id2")" = relay-b ]
 _dup() { [ "$(counter bravo duplicates)" -ge 1 ]; }
 ft_wait 30 _dup &&
 	ft_ok "the copy through the other relay counted as a duplicate" ||
