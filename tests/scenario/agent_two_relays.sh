@@ -60,6 +60,14 @@ for r in d["relays"]:
     assert r["since"].endswith("Z"), r
 ' 2>"$FT/e" && ft_ok "status --json relays: every field, since in ISO 8601 UTC" ||
 	ft_fail "status --json relays: $(cat "$FT/e")"
+_metrics_up() {
+	grep -q '^ferry_agent_relay_up{relay="relay"} 1$' "$FT/alpha-data/metrics.prom" &&
+		grep -q '^ferry_agent_relay_up{relay="relay-b"} 1$' "$FT/alpha-data/metrics.prom" &&
+		grep -Eq '^ferry_agent_relay_rtt_seconds\{relay="relay-b"\} [0-9]+\.[0-9]{3}$' "$FT/alpha-data/metrics.prom"
+}
+ft_wait 20 _metrics_up &&
+	ft_ok "metrics.prom: ferry_agent_relay_up and _rtt_seconds per relay" ||
+	ft_fail "metrics: $(grep relay_ "$FT/alpha-data/metrics.prom" 2>&1)"
 fa alpha status >"$FT/st" 2>&1
 grep -q "^  relay relay-b (tcp://127.0.0.1:$RELAY2_PORT): connected since " "$FT/st" &&
 	ft_ok "status: one line per relay" || ft_fail "status text: $(cat "$FT/st")"
@@ -86,6 +94,13 @@ ft_relay_stop
 ft_wait 20 _is_relays alpha "relay=connecting relay-b=connected" &&
 	ft_ok "relay 1 stopped: its link shown connecting, relay 2 still connected" ||
 	ft_fail "after stopping relay 1: $(relays_state alpha)"
+_metrics_down() {
+	grep -q '^ferry_agent_relay_up{relay="relay"} 0$' "$FT/alpha-data/metrics.prom" &&
+		grep -q '^ferry_agent_connected 1$' "$FT/alpha-data/metrics.prom"
+}
+ft_wait 20 _metrics_down &&
+	ft_ok "metrics.prom: relay 1 down, the agent still connected (relay 2)" ||
+	ft_fail "metrics after stopping relay 1: $(grep -E 'relay_up|_connected ' "$FT/alpha-data/metrics.prom")"
 id3=$(fa alpha send --to bravo "$doc" 2>"$FT/e")
 fa_wait_state alpha "$id3" accepted 30 &&
 	ft_ok "relay 1 down: the next send accepted by relay 2" ||
