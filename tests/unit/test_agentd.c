@@ -1696,6 +1696,68 @@ TEST(failover_between_relays)
 	ident_free(rb);
 }
 
+/*
+ * relay_choice = fastest: the relay with the lower round trip takes a new
+ * message; it ACCEPTs it, then answers an ASK with NACK FERRY_ENOTHELD:
+ * routed again at once through the other relay (LOG_ROUTE 4).
+ */
+TEST(fastest_then_not_held)
+{
+	struct ident *rb = NULL;
+	struct astore_out o;
+	const struct pending_msg *m;
+	char *json, err[AGENTD_ERR_MAX], rid[FERRY_ID_MAX + 1];
+	size_t len;
+	uint8_t id[16], *b;
+	uint64_t now = ferry_now_ms();
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	snprintf(A.conf.relay_choice, sizeof(A.conf.relay_choice), "fastest");
+	A.links[0].has_rtt = A.links[1].has_rtt = 1;
+	A.links[0].rtt_ms = 40;
+	A.links[1].rtt_ms = 3;
+	cap_clear(&capA);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 1);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_FIRST);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	/* relay-b takes custody (its ACCEPTED, by its link). */
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(relay_answer(rb, ENV_ACCEPTED, id, o.env_hash, 0, &b, &len),
+	    0);
+	A.cur_link = 1;
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->state, ASTORE_ACCEPTED);
+	CHECK_EQ(m->link, 1);
+	CHECK_EQ(pending_custody(A.pend, 1), 1);
+	/* It lost its data: routed again at once, through the other. */
+	CHECK_EQ(relay_answer(rb, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_ENOTHELD, &b, &len), 0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_NOT_HELD);
+	CHECK(strcmp(rid, "relay") == 0);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->state, ASTORE_QUEUED);
+	CHECK_EQ(m->link, 0);
+	CHECK_EQ(pending_custody(A.pend, 1), 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, agentd_mono_ms());
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 0);
+	A.cur_link = 0;
+	ident_free(rb);
+}
+
 TEST(reopen_keeps_state)
 {
 	struct astore_out o;
@@ -1855,6 +1917,7 @@ main(void)
 	RUN(links_follow_roster);
 	RUN(frame_from_wrong_relay_link);
 	RUN(failover_between_relays);
+	RUN(fastest_then_not_held);
 	RUN(reopen_keeps_state);
 	RUN(expiry_warnings);
 	ident_free(admin);
