@@ -83,11 +83,19 @@ void agentd_count_move(struct agentd *a, const struct astore_out *r,
 int agentd_backlog_check(struct agentd *a, const char *to,
     const char *urgency, uint64_t extra, char *err, size_t errlen);
 
-/** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
-int agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len);
+/** agentd_send_frame(a, link, buf, len): a frame to a->send if ${link} is up. */
+int agentd_send_frame(struct agentd *a, int link, const uint8_t *buf,
+    size_t len);
 
-/** agentd_send_control(a, e): encode, sign and send ${e}. */
-int agentd_send_control(struct agentd *a, struct env *e);
+/** agentd_send_control(a, link, e): encode, sign and send ${e} on ${link} (to: its relay unless set). */
+int agentd_send_control(struct agentd *a, int link, struct env *e);
+
+/**
+ * agentd_reply_link(a): where a RECEIPT, NACK or CREDIT goes: the link
+ * the frames at hand came by (a->cur_link) if up, else the first link
+ * up; -1 if none is.
+ */
+int agentd_reply_link(const struct agentd *a);
 
 /* ---- agentd_roster.c ---- */
 

@@ -105,7 +105,7 @@ log_kind_name(uint32_t kind)
 {
 	static const char *names[] = { "?", "SENT", "ACCEPTED", "RECEIVED",
 	    "RECEIPT", "DELIVERED", "NACK", "REFUSED", "ROSTER", "ERASURE",
-	    "CHECKPOINT", "EXPIRED" };
+	    "CHECKPOINT", "EXPIRED", "ROUTE" };
 
 	if (kind > LOG_KIND_MAX)
 		return ("?");
@@ -262,6 +262,10 @@ log_entry_encode(const struct log_entry *e, uint8_t **out, size_t *len)
 		    e->code != LOG_ERASE_REQUEST)
 			return (FERRY_EINVAL);
 		code = (uint64_t)e->code;
+	} else if (e->kind == LOG_ROUTE) {
+		if (e->code < LOG_ROUTE_FIRST || e->code > LOG_ROUTE_NOT_HELD)
+			return (FERRY_EINVAL);
+		code = (uint64_t)e->code;
 	} else {
 		/* log_entry_decode bounds the stored magnitude by INT32_MAX. */
 		if (e->code > 0 || e->code == INT32_MIN)
@@ -384,7 +388,7 @@ log_entry_decode(const uint8_t *buf, size_t len, struct log_entry *e)
 	if (f[6] != NULL)
 		e->ref_index = f[6]->via.u64;
 	if (f[7] != NULL) {
-		if (e->kind == LOG_ERASURE)
+		if (e->kind == LOG_ERASURE || e->kind == LOG_ROUTE)
 			e->code = (int32_t)f[7]->via.u64;
 		else
 			e->code = -(int32_t)f[7]->via.u64;
@@ -392,6 +396,9 @@ log_entry_decode(const uint8_t *buf, size_t len, struct log_entry *e)
 	rc = FERRY_EBADVALUE;
 	if (e->kind == LOG_ERASURE && e->code != LOG_ERASE_RETENTION &&
 	    e->code != LOG_ERASE_REQUEST)
+		goto out;
+	if (e->kind == LOG_ROUTE && (e->code < LOG_ROUTE_FIRST ||
+	    e->code > LOG_ROUTE_NOT_HELD))
 		goto out;
 	if (f[8] != NULL)
 		e->roster_version = f[8]->via.u64;
@@ -1398,6 +1405,51 @@ log_find_msg(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
 	if (rc < 0)
 		return (rc);
 	return (rc == 0 ? FERRY_ENOENT : 0);
+}
+
+/** log_find_msg_last(l, msg_id, kind, index): highest index of (msg_id, kind). */
+int
+log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
+    uint32_t kind, uint64_t *index)
+{
+	uint8_t mk[FERRY_MSGID_LEN + 12];
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, found = 0;
+
+	if (kind == 0)
+		return (FERRY_EINVAL);
+	if ((rc = snap(l, &txn)) != 0)
+		return (rc);
+	/* Just after the last key (msg_id, kind, *): one step back. */
+	memcpy(mk, msg_id, FERRY_MSGID_LEN);
+	mk[16] = (uint8_t)(kind >> 24);
+	mk[17] = (uint8_t)(kind >> 16);
+	mk[18] = (uint8_t)(kind >> 8);
+	mk[19] = (uint8_t)kind;
+	memset(mk + 20, 0xff, 8);
+	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0) {
+		mdb_txn_abort(txn);
+		return (lmdb_err(rc));
+	}
+	k.mv_data = mk;
+	k.mv_size = sizeof(mk);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == sizeof(mk) &&
+	    memcmp(k.mv_data, mk, 20) == 0) {
+		*index = getbe64((const uint8_t *)k.mv_data + 20);
+		found = 1;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (lmdb_err(rc));
+	return (found ? 0 : FERRY_ENOENT);
 }
 
 /** log_get_envelope(l, env_hash, buf, len): a stored envelope. */

@@ -35,12 +35,13 @@ static struct agentd A, B;
 struct cap {
 	uint8_t *buf[16];
 	size_t len[16];
+	int link[16];		/* the relay link each went to */
 	size_t n;
 };
 static struct cap capA, capB;
 
 static int
-capture(void *ctx, const uint8_t *buf, size_t len)
+capture(void *ctx, int link, const uint8_t *buf, size_t len)
 {
 	struct cap *c = ctx;
 
@@ -49,6 +50,7 @@ capture(void *ctx, const uint8_t *buf, size_t len)
 	if ((c->buf[c->n] = malloc(len)) == NULL)
 		return (-1);
 	memcpy(c->buf[c->n], buf, len);
+	c->link[c->n] = link;
 	c->len[c->n++] = len;
 	return (0);
 }
@@ -130,7 +132,8 @@ open_agent(struct agentd *a, const char *id, struct cap *c)
 	}
 	a->send = capture;
 	a->send_ctx = c;
-	a->connected = 1;
+	agentd_link_up(a, 0, 1);
+	a->cur_link = 0;
 	return (0);
 }
 
@@ -515,7 +518,7 @@ TEST(local_failure_held)
 	CHECK_EQ(astore_get_in(B.store, id, &in), FERRY_ENOENT);
 	/* The HELLO; the relay redelivers: received and receipted. */
 	cap_clear(&capB);
-	CHECK_EQ(agentd_hello(&B), 0);
+	CHECK_EQ(agentd_hello(&B, 0), 0);
 	CHECK_EQ(B.nheld, 0);
 	CHECK_EQ(B.held_retry, 0);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
@@ -550,7 +553,7 @@ TEST(unknown_key_not_held_forever)
 	    0, NULL), 0);
 	CHECK_EQ(roster_enc_key_for_sending(A.roster, "bravo", now, &kid, pk),
 	    0);
-	CHECK_EQ(agentd_hello(&B), 0);
+	CHECK_EQ(agentd_hello(&B, 0), 0);
 	B.lag_version = 0;
 	held0 = B.nheld;
 	for (i = 0; i < AGENTD_LAG_HELD_MAX + 8; i++) {
@@ -570,7 +573,7 @@ TEST(unknown_key_not_held_forever)
 	    0, &e) == 0)
 		CHECK_EQ(-(int)e.code, FERRY_EWRONGKEY);
 	/* After the grace (no newer roster came): every one refused. */
-	CHECK_EQ(agentd_hello(&B), 0);
+	CHECK_EQ(agentd_hello(&B, 0), 0);
 	B.lag_since -= AGENTD_LAG_GRACE;
 	CHECK_EQ(env_seal(alpha, "bravo", pk, 999, wire, wlen, NULL, now, key,
 	    id, &m, &mlen), 0);
@@ -787,13 +790,13 @@ TEST(timers_monotonic)
 	    sizeof(err)), 0);
 	free(json);
 	cap_clear(&capA);
-	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	cap_clear(&capA);
 	mono = agentd_mono_ms();
 	CHECK((p = pending_find(A.pend, id)) != NULL);
 	CHECK(p->next_try <= mono);
-	CHECK(A.last_tx <= mono && A.last_tx + 60000 > mono);
-	CHECK(A.last_hello <= mono && A.last_hello + 60000 > mono);
+	CHECK(A.links[0].last_tx <= mono && A.links[0].last_tx + 60000 > mono);
+	CHECK(A.links[0].last_hello <= mono && A.links[0].last_hello + 60000 > mono);
 	CHECK(mono < wall / 2);
 	/* Due now on the monotonic clock: sent, and rescheduled on it. */
 	CHECK(agentd_tick(&A, mono) > 0);
@@ -804,10 +807,11 @@ TEST(timers_monotonic)
 }
 
 static int
-failing_send(void *ctx, const uint8_t *buf, size_t len)
+failing_send(void *ctx, int link, const uint8_t *buf, size_t len)
 {
 
 	(void)ctx;
+	(void)link;
 	(void)buf;
 	(void)len;
 	return (FERRY_ETIMEOUT);
@@ -828,14 +832,14 @@ TEST(hello_resent_until_answered)
 	cap_clear(&capA);
 	A.want_hello = 0;
 	A.held_retry = 0;
-	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	CHECK_EQ(cap_count(&capA, ENV_HELLO), 1);
 	CHECK_EQ(cap_count(&capA, ENV_HEARTBEAT), 1);
 	cap_clear(&capA);
-	now = A.last_hello;
-	CHECK_EQ(agentd_hello_due(&A, now + 100), 0);
-	CHECK_EQ(agentd_hello_due(&A, now + AGENTD_HELLO_RETRY_MIN), 1);
-	CHECK_EQ(agentd_hello(&A), 0);
+	now = A.links[0].last_hello;
+	CHECK_EQ(agentd_hello_due(&A, 0, now + 100), 0);
+	CHECK_EQ(agentd_hello_due(&A, 0, now + AGENTD_HELLO_RETRY_MIN), 1);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	cap_clear(&capA);
 	/* The relay answers (its HEARTBEAT): no more HELLOs. */
 	memset(&e, 0, sizeof(e));
@@ -847,25 +851,25 @@ TEST(hello_resent_until_answered)
 	e.time = ferry_now_ms();
 	CHECK_EQ(env_encode(&e, relay->sign_sk, &b, &len), 0);
 	CHECK_EQ(agentd_receive(&A, b, len), 0);
-	CHECK_EQ(A.hello_state, AGENTD_HELLO_DONE);
-	CHECK_EQ(agentd_hello_due(&A, A.last_hello + 3600000), 0);
+	CHECK_EQ(A.links[0].hello_state, AGENTD_HELLO_DONE);
+	CHECK_EQ(agentd_hello_due(&A, 0, A.links[0].last_hello + 3600000), 0);
 	/* A HELLO that could not be sent: a reply to something else does
 	 * not count, it is sent again. */
 	A.send = failing_send;
-	CHECK(agentd_hello(&A) != 0);
+	CHECK(agentd_hello(&A, 0) != 0);
 	A.send = capture;
 	CHECK_EQ(agentd_receive(&A, b, len), 0);
 	free(b);
-	CHECK_EQ(A.hello_state, AGENTD_HELLO_UNSENT);
-	CHECK_EQ(agentd_hello_due(&A, A.last_hello + AGENTD_HELLO_RETRY_MIN),
+	CHECK_EQ(A.links[0].hello_state, AGENTD_HELLO_UNSENT);
+	CHECK_EQ(agentd_hello_due(&A, 0, A.links[0].last_hello + AGENTD_HELLO_RETRY_MIN),
 	    1);
-	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	CHECK_EQ(cap_count(&capA, ENV_HELLO), 1);
 	cap_clear(&capA);
 	/* Not connected: nothing due. */
-	A.connected = 0;
-	CHECK_EQ(agentd_hello_due(&A, A.last_hello + 3600000), 0);
-	A.connected = 1;
+	agentd_link_up(&A, 0, 0);
+	CHECK_EQ(agentd_hello_due(&A, 0, A.links[0].last_hello + 3600000), 0);
+	agentd_link_up(&A, 0, 1);
 }
 
 /* Count captured MSG frames of message ${id}. */
@@ -954,7 +958,7 @@ TEST(accepted_asked_until_answered)
 	CHECK(p->next_try <= t + A.conf.reask_max_ms +
 	    A.conf.reask_max_ms / 4);
 	/* A HELLO: asked at once. */
-	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	cap_clear(&capA);
 	(void)agentd_tick(&A, agentd_mono_ms());
 	CHECK_EQ(cap_asks(&capA, id), 1);
@@ -1515,6 +1519,290 @@ TEST(receipt_after_revocation)
 	}
 }
 
+/*
+ * The next roster version after ${a}'s, with relay ${rb} listed at ${ep}
+ * (ep != NULL) or relay "relay" removed (ep == NULL), placed where
+ * agentd_roster_reload finds it, and adopted.
+ */
+static int
+adopt_relay_change(struct agentd *a, const struct ident *rb, const char *ep)
+{
+	struct roster *n = NULL;
+	const uint8_t *b;
+	uint8_t *req = NULL;
+	char path[1200];
+	size_t len, rlen;
+	uint64_t now = ferry_now_ms();
+	int rc;
+
+	if ((rc = roster_next(a->roster, now, now + 365 * DAY, &n)) != 0)
+		return (rc);
+	if (ep != NULL) {
+		if ((rc = roster_request_make(rb, now, &req, &rlen)) == 0)
+			rc = roster_relay_set(n, req, rlen, ep);
+		free(req);
+	} else
+		rc = roster_relay_remove(n, "relay");
+	if (rc == 0 && (rc = roster_seal(n)) == 0 &&
+	    (rc = roster_sign(n, admin->sign_sk)) == 0 &&
+	    (rc = roster_bytes(n, &b, &len)) == 0) {
+		snprintf(path, sizeof(path), "%s/roster/v%020llu.roster",
+		    a->conf.data, (unsigned long long)n->version);
+		rc = ferry_write_file(path, b, len, 0600);
+	}
+	roster_free(n);
+	return (rc != 0 ? rc : agentd_roster_reload(a));
+}
+
+TEST(links_follow_roster)
+{
+	struct ident *rb = NULL;
+	uint64_t now = ferry_now_ms();
+
+	/* One link per relay of the roster, at the roster's endpoint. */
+	CHECK_EQ(A.nlinks, 1);
+	CHECK(strcmp(A.links[0].id, "relay") == 0);
+	CHECK(strcmp(A.links[0].endpoint, "tcp://127.0.0.1:1") == 0);
+	CHECK_EQ(A.links[0].listed, 1);
+	CHECK_EQ(agentd_link_find(&A, "relay"), 0);
+	A.links[0].reopen = 0;	/* as the event loop leaves it */
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	/* A relay added: a new link to it; the first is left alone. */
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	CHECK_EQ(A.nlinks, 2);
+	CHECK(strcmp(A.links[1].id, "relay-b") == 0);
+	CHECK(strcmp(A.links[1].endpoint, "tcp://127.0.0.1:2") == 0);
+	CHECK_EQ(A.links[1].reopen, 1);
+	CHECK_EQ(A.links[1].order, 1);
+	CHECK_EQ(A.links[0].reopen, 0);
+	A.links[1].reopen = 0;
+	/* Its endpoint moved: that link alone reconnects. */
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:3"), 0);
+	CHECK_EQ(A.links[1].reopen, 1);
+	CHECK(strcmp(A.links[1].endpoint, "tcp://127.0.0.1:3") == 0);
+	CHECK_EQ(A.links[0].reopen, 0);
+	A.links[1].reopen = 0;
+	/* The first relay removed: its link closed (unlisted), relay-b
+	 * keeps its slot and comes first in roster order. */
+	CHECK_EQ(adopt_relay_change(&A, NULL, NULL), 0);
+	CHECK_EQ(A.links[0].listed, 0);
+	CHECK_EQ(A.links[0].reopen, 1);
+	CHECK_EQ(A.links[1].listed, 1);
+	CHECK_EQ(A.links[1].reopen, 0);
+	CHECK_EQ(A.links[1].order, 0);
+	CHECK_EQ(agentd_link_find(&A, "relay"), -1);
+	CHECK_EQ(agentd_link_find(&A, "relay-b"), 1);
+	ident_free(rb);
+}
+
+/* A frame signed as another relay than the one whose link it came by is
+ * dropped; the same frame by the right link is handled. */
+TEST(frame_from_wrong_relay_link)
+{
+	struct ident *rb = NULL;
+	struct astore_out o;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	uint8_t id[16], *acc;
+	uint64_t now = ferry_now_ms();
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	CHECK_EQ(A.nlinks, 2);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	/* "relay" signs an ACCEPTED; it arrives by relay-b's link. */
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &acc,
+	    &len), 0);
+	A.cur_link = 1;
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&acc, &len,
+	    1), 0);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	/* By its own link: taken. */
+	A.cur_link = 0;
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&acc, &len,
+	    1), 0);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	free(acc);
+	ident_free(rb);
+}
+
+/* The link the last frame of ${type} in ${c} went to, or -1. */
+static int
+cap_link_of(struct cap *c, uint32_t type)
+{
+	struct env e;
+	size_t i;
+
+	for (i = c->n; i > 0; i--)
+		if (env_decode(c->buf[i - 1], c->len[i - 1], 0, &e) == 0 &&
+		    e.type == type)
+			return (c->link[i - 1]);
+	return (-1);
+}
+
+/* The reason (code) of ${id}'s latest LOG_ROUTE and its relay, or -1. */
+static int
+last_route(struct agentd *a, const uint8_t id[16], char *relay_id)
+{
+	struct log_entry le;
+	uint64_t idx;
+	int code;
+
+	if (log_find_msg_last(a->log, id, LOG_ROUTE, &idx) != 0 ||
+	    log_get(a->log, idx, &le) != 0)
+		return (-1);
+	code = le.code;
+	snprintf(relay_id, FERRY_ID_MAX + 1, "%s", le.to);
+	log_entry_clear(&le);
+	return (code);
+}
+
+/*
+ * Two relays: a new message goes through the first (LOG_ROUTE 0); with no
+ * ACCEPTED within failover_after it goes through the second (1); the
+ * second's link lost before its ACCEPTED: back to the first (2); a
+ * RECEIPT comes back by the link the MSG came by.
+ */
+TEST(failover_between_relays)
+{
+	struct ident *rb = NULL;
+	const struct pending_msg *m;
+	char *json, err[AGENTD_ERR_MAX], rid[FERRY_ID_MAX + 1];
+	size_t len;
+	uint8_t id[16], *msg;
+	uint64_t now = ferry_now_ms(), t;
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	cap_clear(&capA);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 0);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_FIRST);
+	CHECK(strcmp(rid, "relay") == 0);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->link, 0);
+	CHECK(m->sent_at != 0);
+	/* failover_after (2 s) later, no ACCEPTED: the second relay. */
+	t = m->sent_at + A.conf.failover_ms;
+	cap_clear(&capA);
+	(void)agentd_tick(&A, t);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 1);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_NO_ACCEPT);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->link, 1);
+	CHECK_EQ(A.n_failovers, 1);
+	/* Its link lost before the ACCEPTED: back to the first. */
+	agentd_link_up(&A, 1, 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, m->next_try);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 0);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_LINK_LOST);
+	CHECK(strcmp(rid, "relay") == 0);
+	/* The recipient answers through the link the MSG came by. */
+	msg = malloc(capA.len[capA.n - 1]);
+	CHECK(msg != NULL);
+	memcpy(msg, capA.buf[capA.n - 1], capA.len[capA.n - 1]);
+	len = capA.len[capA.n - 1];
+	CHECK_EQ(adopt_relay_change(&B, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&B, 1, 1);
+	cap_clear(&capB);
+	B.cur_link = 1;
+	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
+	    1), 0);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 1);
+	/* Again through the other relay: a duplicate, receipted by it. */
+	B.cur_link = 0;
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
+	    1), 0);
+	CHECK_EQ(B.n_duplicates, 1);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 0);
+	/* That link down: by any link up. */
+	agentd_link_up(&B, 0, 0);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
+	    1), 0);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 1);
+	free(msg);
+	ident_free(rb);
+}
+
+/*
+ * relay_choice = fastest: the relay with the lower round trip takes a new
+ * message; it ACCEPTs it, then answers an ASK with NACK FERRY_ENOTHELD:
+ * routed again at once through the other relay (LOG_ROUTE 4).
+ */
+TEST(fastest_then_not_held)
+{
+	struct ident *rb = NULL;
+	struct astore_out o;
+	const struct pending_msg *m;
+	char *json, err[AGENTD_ERR_MAX], rid[FERRY_ID_MAX + 1];
+	size_t len;
+	uint8_t id[16], *b;
+	uint64_t now = ferry_now_ms();
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	snprintf(A.conf.relay_choice, sizeof(A.conf.relay_choice), "fastest");
+	A.links[0].has_rtt = A.links[1].has_rtt = 1;
+	A.links[0].rtt_ms = 40;
+	A.links[1].rtt_ms = 3;
+	cap_clear(&capA);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 1);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_FIRST);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	/* relay-b takes custody (its ACCEPTED, by its link). */
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(relay_answer(rb, ENV_ACCEPTED, id, o.env_hash, 0, &b, &len),
+	    0);
+	A.cur_link = 1;
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->state, ASTORE_ACCEPTED);
+	CHECK_EQ(m->link, 1);
+	CHECK_EQ(pending_custody(A.pend, 1), 1);
+	/* It lost its data: routed again at once, through the other. */
+	CHECK_EQ(relay_answer(rb, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_ENOTHELD, &b, &len), 0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_NOT_HELD);
+	CHECK(strcmp(rid, "relay") == 0);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->state, ASTORE_QUEUED);
+	CHECK_EQ(m->link, 0);
+	CHECK_EQ(pending_custody(A.pend, 1), 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, agentd_mono_ms());
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 0);
+	A.cur_link = 0;
+	ident_free(rb);
+}
+
 TEST(reopen_keeps_state)
 {
 	struct astore_out o;
@@ -1672,6 +1960,10 @@ main(void)
 	RUN(unknown_key_not_held_forever);
 	RUN(nack_transient_codes);
 	RUN(receipt_after_revocation);
+	RUN(links_follow_roster);
+	RUN(frame_from_wrong_relay_link);
+	RUN(failover_between_relays);
+	RUN(fastest_then_not_held);
 	RUN(reopen_keeps_state);
 	RUN(expiry_warnings);
 	ident_free(admin);
