@@ -47,6 +47,7 @@ aconf_defaults(struct aconf *c)
 	snprintf(c->relay_choice, sizeof(c->relay_choice), "order");
 	c->failover_ms = 2000;
 	c->resend_ms = 30000;
+	c->no_receipt_ms = 3600000;
 }
 
 /* ALOG_* are the levels ferry_parse_log_level returns. */
@@ -69,6 +70,7 @@ static const struct ferry_conf_key keys[] = {
 	K("relay_choice", FERRY_CONF_STR, relay_choice),
 	K("failover_after", FERRY_CONF_DURATION, failover_ms),
 	K("resend_after", FERRY_CONF_DURATION, resend_ms),
+	K("resend_no_receipt_after", FERRY_CONF_DURATION, no_receipt_ms),
 	K("spool", FERRY_CONF_STR, spool),
 	K("log_level", FERRY_CONF_LEVEL, log_level),
 	K("credit", FERRY_CONF_U64, credit),
@@ -217,12 +219,14 @@ aconf_check(const struct aconf *c, const char *path)
 			return (-1);
 		}
 	}
-	if (c->failover_ms == 0 || c->resend_ms == 0) {
+	if (c->failover_ms == 0 || c->resend_ms == 0 ||
+	    c->no_receipt_ms == 0) {
 		fprintf(stderr, "ferry-agent: %s%s%s is zero: give a duration "
 		    "with a unit, e.g. %s\n", path != NULL ? path : "",
 		    path != NULL ? ": " : "", c->failover_ms == 0 ?
-		    "failover_after" : "resend_after", c->failover_ms == 0 ?
-		    "2s" : "30s");
+		    "failover_after" : c->resend_ms == 0 ? "resend_after" :
+		    "resend_no_receipt_after", c->failover_ms == 0 ? "2s" :
+		    c->resend_ms == 0 ? "30s" : "1h");
 		return (-1);
 	}
 	if (c->credit == 0 || c->credit > 100000 || c->heartbeat_ms == 0 ||

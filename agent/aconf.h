@@ -21,6 +21,8 @@ struct aconf {
 	char relay_choice[16];		/* "order" or "fastest" */
 	uint64_t failover_ms;		/* no ACCEPTED so long: next relay */
 	uint64_t resend_ms;		/* custody relay down so long: resend */
+	uint64_t no_receipt_ms;		/* custody relay up, no RECEIPT so
+					 * long: a copy through another */
 	char spool[ACONF_PATH_MAX];	/* spool folder, or "" for none */
 	int log_level;			/* ALOG_* */
 	uint64_t credit;		/* delivery window W sent in HELLO */

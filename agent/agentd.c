@@ -125,7 +125,8 @@ custody_at_open(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	    log_find_msg(a->log, id, LOG_ACCEPTED, &idx) != 0 ||
 	    log_get(a->log, idx, &le) != 0)
 		return;
-	pending_route(a->pend, m, agentd_link_find(a, le.from), 0);
+	pending_route(a->pend, m, agentd_link_find(a, le.from),
+	    agentd_mono_ms());
 	log_entry_clear(&le);
 }
 

@@ -226,6 +226,7 @@ route_reason(int reason)
 	case LOG_ROUTE_LINK_LOST: return ("link-lost");
 	case LOG_ROUTE_RESEND: return ("resend");
 	case LOG_ROUTE_NOT_HELD: return ("not-held");
+	case LOG_ROUTE_NO_RECEIPT: return ("no-receipt");
 	default: return ("?");
 	}
 }
@@ -399,7 +400,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 		/* No relay yet (a start), or its relay failed it. */
 		why = m->link < 0 ? LOG_ROUTE_FIRST : pending_reroute(m, v,
 		    nv, now, a->conf.failover_ms, a->conf.resend_ms,
-		    a->started);
+		    a->conf.no_receipt_ms, a->started);
 		to = why == LOG_ROUTE_FIRST && m->link < 0 ?
 		    choose_link(a, -1, 0) : why != 0 ?
 		    choose_link(a, m->link, 0) : -1;
@@ -438,7 +439,8 @@ agentd_tick(struct agentd *a, uint64_t now)
 			/* Its relay is down (or gone): resent through
 			 * another once resend_after has passed. */
 			if (pending_reroute(m, v, nv, now, a->conf.failover_ms,
-			    a->conf.resend_ms, a->started) ==
+			    a->conf.resend_ms, a->conf.no_receipt_ms,
+			    a->started) ==
 			    LOG_ROUTE_RESEND &&
 			    (to = choose_link(a, m->link, 0)) >= 0) {
 				if ((rc = route_add(a, g, m, to,
@@ -456,6 +458,23 @@ agentd_tick(struct agentd *a, uint64_t now)
 			if (t > now && t - now < d)
 				d = t - now;
 			pending_retime(a->pend, m, now + d, n);
+			continue;
+		}
+		/* In a connected relay's custody but no RECEIPT for long:
+		 * the recipient may not reach that relay (a link refused
+		 * or cut on its side only): a copy through another. */
+		if (pending_reroute(m, v, nv, now, a->conf.failover_ms,
+		    a->conf.resend_ms, a->conf.no_receipt_ms, a->started) ==
+		    LOG_ROUTE_NO_RECEIPT && (to = choose_link(a, m->link,
+		    0)) >= 0) {
+			if ((rc = route_add(a, g, m, to,
+			    LOG_ROUTE_NO_RECEIPT)) > 0) {
+				next = 1;
+				break;
+			}
+			pending_retime(a->pend, m, now + d, n);
+			if (rc < 0)
+				break;
 			continue;
 		}
 		/* In the relay's custody: ASK, not upload. */
@@ -817,7 +836,8 @@ accepted_done(struct agentd *a, const struct log_entry *le,
 	    r->msg_id)) != NULL) {
 		pending_retime(a->pend, m, m->next_try, 0);
 		/* In the custody of the relay that signed the ACCEPTED. */
-		pending_route(a->pend, m, agentd_link_find(a, le->from), 0);
+		pending_route(a->pend, m, agentd_link_find(a, le->from),
+		    agentd_mono_ms());
 	}
 }
 

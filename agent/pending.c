@@ -406,7 +406,7 @@ pending_choose(const struct pending_link *l, size_t n, int how, int exclude)
 int
 pending_reroute(const struct pending_msg *m, const struct pending_link *l,
     size_t n, uint64_t now, uint64_t failover_ms, uint64_t resend_ms,
-    uint64_t unknown_since)
+    uint64_t idle_ms, uint64_t unknown_since)
 {
 	const struct pending_link *k;
 	uint64_t since;
@@ -422,8 +422,11 @@ pending_reroute(const struct pending_msg *m, const struct pending_link *l,
 			return (LOG_ROUTE_NO_ACCEPT);
 		return (0);
 	}
-	if (m->state != ASTORE_ACCEPTED || (k != NULL && k->up))
+	if (m->state != ASTORE_ACCEPTED)
 		return (0);
+	if (k != NULL && k->up)
+		return (m->sent_at != 0 && now >= m->sent_at &&
+		    now - m->sent_at >= idle_ms ? LOG_ROUTE_NO_RECEIPT : 0);
 	since = k != NULL ? k->down_since : unknown_since;
 	if (since != 0 && now >= since && now - since >= resend_ms)
 		return (LOG_ROUTE_RESEND);

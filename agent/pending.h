@@ -33,8 +33,9 @@ struct pending_msg {
 	size_t pos;		/* its place in its kind's heap */
 	/* Its relay (issue 12): QUEUED, the link it is routed through
 	 * (sent_at: agentd_mono_ms() of its first send there, 0 not yet);
-	 * ACCEPTED, the link of the relay holding it.  -1: none chosen
-	 * (new, or after a restart until the link is known). */
+	 * ACCEPTED, the link of the relay holding it (sent_at: since when,
+	 * at its ACCEPTED or the agent's start).  -1: none chosen (new, or
+	 * after a restart until the link is known). */
 	int link;
 	uint64_t sent_at;
 };
@@ -132,18 +133,22 @@ int pending_choose(const struct pending_link *l, size_t n, int how,
     int exclude);
 
 /**
- * pending_reroute(m, l, n, now, failover_ms, resend_ms): why message ${m}
+ * pending_reroute(m, l, n, now, failover_ms, resend_ms, idle_ms,
+ * unknown_since): why message ${m}
  * must leave its link now, or 0 to stay: for a QUEUED one routed to a
  * link that is not up (or no longer listed), LOG_ROUTE_LINK_LOST (2); sent there
  * ${failover_ms} or more ago with no ACCEPTED, LOG_ROUTE_NO_ACCEPT (1);
  * for an ACCEPTED one whose custody link has been down (or unknown, or
  * unlisted: gone, down since ${unknown_since}) for ${resend_ms} or more,
- * LOG_ROUTE_RESEND (3).  A QUEUED one with no link (-1) stays: the
+ * LOG_ROUTE_RESEND (3); whose custody link is up but which has had no
+ * RECEIPT for ${idle_ms} since its custody began (sent_at), the
+ * recipient perhaps unable to reach that relay, LOG_ROUTE_NO_RECEIPT
+ * (5).  A QUEUED one with no link (-1) stays: the
  * caller makes its first choice.  The
  * caller moves it only if another link is up (pending_choose).  Pure.
  */
 int pending_reroute(const struct pending_msg *m, const struct pending_link *l,
     size_t n, uint64_t now, uint64_t failover_ms, uint64_t resend_ms,
-    uint64_t unknown_since);
+    uint64_t idle_ms, uint64_t unknown_since);
 
 #endif

@@ -197,7 +197,7 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 		if (r != NULL && !(r->kinds & (1u << LOG_SENT)))
 			vfail(v, idx, "route of a message not sent (no SENT "
 			    "logged before)");
-		if (e->code < LOG_ROUTE_FIRST || e->code > LOG_ROUTE_NOT_HELD)
+		if (e->code < LOG_ROUTE_FIRST || e->code > LOG_ROUTE_MAX)
 			vfail(v, idx, "route with unknown reason %d",
 			    (int)e->code);
 		break;

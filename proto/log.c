@@ -263,7 +263,7 @@ log_entry_encode(const struct log_entry *e, uint8_t **out, size_t *len)
 			return (FERRY_EINVAL);
 		code = (uint64_t)e->code;
 	} else if (e->kind == LOG_ROUTE) {
-		if (e->code < LOG_ROUTE_FIRST || e->code > LOG_ROUTE_NOT_HELD)
+		if (e->code < LOG_ROUTE_FIRST || e->code > LOG_ROUTE_MAX)
 			return (FERRY_EINVAL);
 		code = (uint64_t)e->code;
 	} else {
@@ -398,7 +398,7 @@ log_entry_decode(const uint8_t *buf, size_t len, struct log_entry *e)
 	    e->code != LOG_ERASE_REQUEST)
 		goto out;
 	if (e->kind == LOG_ROUTE && (e->code < LOG_ROUTE_FIRST ||
-	    e->code > LOG_ROUTE_NOT_HELD))
+	    e->code > LOG_ROUTE_MAX))
 		goto out;
 	if (f[8] != NULL)
 		e->roster_version = f[8]->via.u64;

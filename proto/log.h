@@ -58,6 +58,8 @@ enum log_kind {
 #define LOG_ROUTE_LINK_LOST 2	/* link to the previous relay lost before ACCEPTED */
 #define LOG_ROUTE_RESEND 3	/* no RECEIPT, custody relay unreachable for resend_after */
 #define LOG_ROUTE_NOT_HELD 4	/* custody relay answered NACK FERRY_ENOTHELD */
+#define LOG_ROUTE_NO_RECEIPT 5	/* custody relay connected, no RECEIPT for resend_no_receipt_after */
+#define LOG_ROUTE_MAX LOG_ROUTE_NO_RECEIPT
 
 /* Erasure reasons, stored in log_entry.code of a LOG_ERASURE entry. */
 #define LOG_ERASE_RETENTION 1	/* retention period ended (authoriser: this party) */

@@ -147,6 +147,31 @@ ft_wait 30 _rcpt_both &&
 ft_check "bravo stored message 2 once (one RECEIVED in its log)" \
 	[ "$("$A" export "$FT/bravo-data/log" --csv | awk -F, -v id="$id2" '$2 == "RECEIVED" && $4 == id' | wc -l)" = 1 ]
 
+# A partition the spin model found (docs/model.md, relays_partition):
+# bravo cannot reach relay 1 (its endpoint there leads nowhere) while
+# relay 1 stays up and connected to alpha, so relay 1 takes custody and
+# can never deliver.  With no RECEIPT for resend_no_receipt_after, alpha
+# sends a copy through relay 2 (LOG_ROUTE reason 5) and it is delivered.
+fa_stop alpha
+fa_stop bravo
+fa_conf bravo "relay_endpoints=relay=tcp://127.0.0.1:1"
+fa_start bravo || exit 1
+fa_conf alpha failover_after=1s resend_after=1s resend_no_receipt_after=2s
+fa_start alpha || exit 1
+ft_wait 20 _is_relays alpha "relay=connected relay-b=connected" ||
+	ft_fail "alpha: relays: $(relays_state alpha)"
+id3=$(fa alpha send --to bravo "$doc" 2>"$FT/e")
+fa_wait_state alpha "$id3" delivered 40 &&
+	ft_ok "a message relay 1 holds but cannot deliver is delivered through relay 2" ||
+	ft_fail "message 3 not delivered: $(fa alpha status "$id3" 2>&1 | head -3)"
+r3=$(routes "$id3")
+case "$r3" in
+*"relay:0 "*"relay-b:5 "*) ft_ok "LOG_ROUTE: first relay 1, then relay 2 for no RECEIPT (reason 5): $r3" ;;
+*) ft_fail "LOG_ROUTE of message 3: '$r3'" ;;
+esac
+ft_check "relay 1 took custody of message 3 (ACCEPTED there)" \
+	grep -q "accepted msg=${id3:0:16}" "$RELAY_ERR"
+
 fa_stop alpha
 "$A" verify "$FT/alpha-data/log" >"$FT/v" 2>&1 &&
 	ft_ok "ferry-audit verify accepts the sender's log with LOG_ROUTE entries" ||

@@ -340,45 +340,51 @@ TEST(reroute_failover_and_resend)
 	m.state = ASTORE_QUEUED;
 	/* Not routed yet: no reason (the first choice is the caller's). */
 	m.link = -1;
-	CHECK_EQ(pending_reroute(&m, l, 3, 5000, 2000, 30000, 0), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 5000, 2000, 30000, 3600000, 0), 0);
 	/* Sent to link 0 at 1000: stays until failover_after has passed
 	 * without ACCEPTED, then LOG_ROUTE_NO_ACCEPT. */
 	m.link = 0;
 	m.sent_at = 1000;
-	CHECK_EQ(pending_reroute(&m, l, 3, 2999, 2000, 30000, 0), 0);
-	CHECK_EQ(pending_reroute(&m, l, 3, 3000, 2000, 30000, 0),
+	CHECK_EQ(pending_reroute(&m, l, 3, 2999, 2000, 30000, 3600000, 0), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 3000, 2000, 30000, 3600000, 0),
 	    LOG_ROUTE_NO_ACCEPT);
 	/* Its link lost before ACCEPTED: at once, sent or not. */
 	l[0].up = 0;
 	l[0].down_since = 1500;
-	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 0),
+	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 3600000, 0),
 	    LOG_ROUTE_LINK_LOST);
 	m.sent_at = 0;
-	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 0),
+	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 3600000, 0),
 	    LOG_ROUTE_LINK_LOST);
 	/* Its relay removed from the roster: lost too. */
 	l[0].up = 1;
 	l[0].listed = 0;
-	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 0),
+	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 3600000, 0),
 	    LOG_ROUTE_LINK_LOST);
 	l[0].listed = 1;
-	/* ACCEPTED by link 0: stays while it is up, however long. */
+	/* ACCEPTED by link 0 at 1000: stays while it is up, until no
+	 * RECEIPT has come for resend_no_receipt_after (the recipient may
+	 * not reach that relay): then a copy through another. */
 	m.state = ASTORE_ACCEPTED;
 	m.sent_at = 1000;
-	CHECK_EQ(pending_reroute(&m, l, 3, 10000000, 2000, 30000, 0), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 3600999, 2000, 30000, 3600000, 0),
+	    0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 3601000, 2000, 30000, 3600000, 0),
+	    LOG_ROUTE_NO_RECEIPT);
+	CHECK_EQ(pending_reroute(&m, l, 3, 31500, 2000, 30000, 3600000, 0), 0);
 	/* Down since 1500: resent once resend_after has passed. */
 	l[0].up = 0;
-	CHECK_EQ(pending_reroute(&m, l, 3, 31499, 2000, 30000, 0), 0);
-	CHECK_EQ(pending_reroute(&m, l, 3, 31500, 2000, 30000, 0),
+	CHECK_EQ(pending_reroute(&m, l, 3, 31499, 2000, 30000, 3600000, 0), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 31500, 2000, 30000, 3600000, 0),
 	    LOG_ROUTE_RESEND);
 	/* Back up: stays (asked about, not resent). */
 	l[0].up = 1;
-	CHECK_EQ(pending_reroute(&m, l, 3, 31500, 2000, 30000, 0), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 31500, 2000, 30000, 3600000, 0), 0);
 	/* Custody unknown (a relay no longer listed): counted from
 	 * ${unknown_since}. */
 	m.link = -1;
-	CHECK_EQ(pending_reroute(&m, l, 3, 39999, 2000, 30000, 10000), 0);
-	CHECK_EQ(pending_reroute(&m, l, 3, 40000, 2000, 30000, 10000),
+	CHECK_EQ(pending_reroute(&m, l, 3, 39999, 2000, 30000, 3600000, 10000), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 40000, 2000, 30000, 3600000, 10000),
 	    LOG_ROUTE_RESEND);
 }
 
