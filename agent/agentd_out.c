@@ -435,46 +435,30 @@ agentd_tick(struct agentd *a, uint64_t now)
 		}
 		n = m->attempts;
 		d = backoff(a->conf.reask_ms, a->conf.reask_max_ms, n);
-		if (m->link < 0 || !v[m->link].up) {
-			/* Its relay is down (or gone): resent through
-			 * another once resend_after has passed. */
-			if (pending_reroute(m, v, nv, now, a->conf.failover_ms,
-			    a->conf.resend_ms, a->conf.no_receipt_ms,
-			    a->started) ==
-			    LOG_ROUTE_RESEND &&
-			    (to = choose_link(a, m->link, 0)) >= 0) {
-				if ((rc = route_add(a, g, m, to,
-				    LOG_ROUTE_RESEND)) > 0) {
-					next = 1;
-					break;
-				}
-				pending_retime(a->pend, m, now + d, n);
-				if (rc < 0)
-					break;
-				continue;
-			}
-			t = (m->link >= 0 ? v[m->link].down_since :
-			    a->started) + a->conf.resend_ms;
-			if (t > now && t - now < d)
-				d = t - now;
-			pending_retime(a->pend, m, now + d, n);
-			continue;
-		}
-		/* In a connected relay's custody but no RECEIPT for long:
-		 * the recipient may not reach that relay (a link refused
-		 * or cut on its side only): a copy through another. */
-		if (pending_reroute(m, v, nv, now, a->conf.failover_ms,
-		    a->conf.resend_ms, a->conf.no_receipt_ms, a->started) ==
-		    LOG_ROUTE_NO_RECEIPT && (to = choose_link(a, m->link,
-		    0)) >= 0) {
-			if ((rc = route_add(a, g, m, to,
-			    LOG_ROUTE_NO_RECEIPT)) > 0) {
+		/* Sent again through another relay, which takes over its
+		 * custody: its relay down (or gone) for resend_after
+		 * (LOG_ROUTE_RESEND), or connected but with no RECEIPT for
+		 * resend_no_receipt_after, the recipient perhaps unable to
+		 * reach it (LOG_ROUTE_NO_RECEIPT). */
+		why = pending_reroute(m, v, nv, now, a->conf.failover_ms,
+		    a->conf.resend_ms, a->conf.no_receipt_ms, a->started);
+		if (why != 0 && (to = choose_link(a, m->link, 0)) >= 0) {
+			if ((rc = route_add(a, g, m, to, why)) > 0) {
 				next = 1;
 				break;
 			}
 			pending_retime(a->pend, m, now + d, n);
 			if (rc < 0)
 				break;
+			continue;
+		}
+		if (m->link < 0 || !v[m->link].up) {
+			/* Looked at again when resend_after has passed. */
+			t = (m->link >= 0 ? v[m->link].down_since :
+			    a->started) + a->conf.resend_ms;
+			if (t > now && t - now < d)
+				d = t - now;
+			pending_retime(a->pend, m, now + d, n);
 			continue;
 		}
 		/* In the relay's custody: ASK, not upload. */
