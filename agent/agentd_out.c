@@ -1109,7 +1109,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	uint64_t used;
 	uint32_t was;
 	size_t n;
-	int rc, to;
+	int rc, to, c;
 
 	agentd_idhex(hx, e->msg_id);
 	/* A NACK from our message's recipient revoked since it was sent:
@@ -1151,6 +1151,22 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	}
 	if (r.state == ASTORE_DELIVERED || r.state == ASTORE_FAILED)
 		return (0);
+	/* About one relay's own copy (it expired, was purged, or is not
+	 * held there): only the relay the message is with counts.  With
+	 * several relays a copy left in another (resent from it) may
+	 * expire there while the one in custody is delivered. */
+	c = -(int)e->code;
+	if ((c == FERRY_EEXPIREDMSG || c == FERRY_EPURGED ||
+	    c == FERRY_ENOTHELD) && (m = pending_find(a->pend,
+	    e->msg_id)) != NULL && m->link >= 0 &&
+	    (size_t)m->link < a->nlinks &&
+	    strcmp(a->links[m->link].id, e->from) != 0) {
+		alog(ALOG_WARN, "stale-nack", "msg=%s from=%s code=%s: about "
+		    "that relay's copy, but the message is with relay %s; "
+		    "ignored", hx, e->from, ferry_errname(c),
+		    a->links[m->link].id);
+		return (0);
+	}
 	if (memcmp(r.env_hash, e->env_hash, 32) != 0) {
 		alog(ALOG_WARN, "bad-nack", "msg=%s: env_hash differs; "
 		    "ignored", hx);

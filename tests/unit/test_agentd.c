@@ -1799,7 +1799,34 @@ TEST(fastest_then_not_held)
 	cap_clear(&capA);
 	(void)agentd_tick(&A, agentd_mono_ms());
 	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 0);
+	/* The first relay takes custody; then relay-b, which still had a
+	 * copy, expires it there: about relay-b's copy, not the message
+	 * (with the first relay): ignored.  The first relay's expiry
+	 * fails it. */
 	A.cur_link = 0;
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &b,
+	    &len), 0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK((m = pending_find(A.pend, id)) != NULL && m->link == 0 &&
+	    m->state == ASTORE_ACCEPTED);
+	A.cur_link = 1;
+	CHECK_EQ(relay_answer(rb, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_EEXPIREDMSG, &b, &len), 0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	A.cur_link = 0;
+	CHECK_EQ(relay_answer(relay, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_EEXPIREDMSG, &b, &len), 0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_FAILED);
 	ident_free(rb);
 }
 
