@@ -10,9 +10,12 @@
  *   meta     "format", "origin", "pubkey", "checkpoint" (latest note)
  *
  * plus the caller's own tables (log_open_ex), written through the batch.
- * Every write to entries and hashes is an MDB_APPEND.
+ * Every write to entries and hashes is an MDB_APPEND.  This file opens
+ * the log and writes it (batches, commits, checkpoints, erasure,
+ * compaction); log_entry.c is the entry codec, log_read.c the reads.
  */
 #include "log.h"
+#include "log_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,76 +44,7 @@ static const char *const own_dbs[] = { "entries", "hashes", "msgs", "envs",
     "ckpts", "meta" };
 #define OWN_DBS (sizeof(own_dbs) / sizeof(own_dbs[0]))
 
-struct log {
-	MDB_env *env;
-	MDB_dbi entries, hashes, msgs, envs, ckpts, meta;
-	MDB_dbi xdbi[LOG_DBS_MAX];	/* the caller's tables */
-	char *xname[LOG_DBS_MAX];
-	size_t nx;
-	uint64_t grows;			/* map growths since open */
-	uint64_t commits;		/* synced commits since open */
-	char origin[LOG_ORIGIN_MAX + 1];
-	uint8_t pk[32];
-	uint8_t *sk;		/* sodium_malloc'd; NULL when read-only */
-	uint64_t size;		/* committed entries */
-	uint64_t last_archive_ms;
-	uint64_t last_archive_size;
-	struct log_batch *batch;
-};
 
-/*
- * A batch remembers what it wrote so it can redo it after growing: log
- * entries, and puts / deletes in any table (the caller's, and the envs
- * deletions of log_erase).
- */
-enum { ITEM_ENTRY, ITEM_PUT, ITEM_DEL };
-struct item {
-	int type;
-	uint8_t *bytes;		/* ENTRY: encoded entry; PUT, DEL: key */
-	size_t len;
-	uint8_t *env;		/* ENTRY: envelope or NULL; PUT: value */
-	size_t envlen;
-	uint8_t msg_id[FERRY_MSGID_LEN];	/* ENTRY */
-	uint32_t kind;				/* ENTRY */
-	MDB_dbi dbi;				/* PUT, DEL */
-	unsigned flags;				/* PUT */
-};
-
-struct log_batch {
-	struct log *l;
-	MDB_txn *txn;
-	uint64_t size;		/* entries including this batch */
-	struct item *items;
-	size_t n, cap;
-	int dead;
-};
-
-/* Kinds whose (msg_id, kind) must be unique in a log. */
-static int
-kind_unique(uint32_t kind)
-{
-
-	switch (kind) {
-	case LOG_SENT: case LOG_ACCEPTED: case LOG_RECEIVED: case LOG_RECEIPT:
-	case LOG_DELIVERED: case LOG_ERASURE: case LOG_EXPIRED:
-		return (1);
-	default:
-		return (0);
-	}
-}
-
-/** log_kind_name(kind): "SENT", "ACCEPTED", ... */
-const char *
-log_kind_name(uint32_t kind)
-{
-	static const char *names[] = { "?", "SENT", "ACCEPTED", "RECEIVED",
-	    "RECEIPT", "DELIVERED", "NACK", "REFUSED", "ROSTER", "ERASURE",
-	    "CHECKPOINT", "EXPIRED", "ROUTE" };
-
-	if (kind > LOG_KIND_MAX)
-		return ("?");
-	return (names[kind]);
-}
 
 /** log_set_initial_mapsize(bytes): map size for later log_open calls. */
 void
@@ -121,8 +55,8 @@ log_set_initial_mapsize(size_t bytes)
 }
 
 /* Map an LMDB / errno code to a FERRY_E* code. */
-static int
-lmdb_err(int rc)
+int
+logx_lmdb_err(int rc)
 {
 
 	switch (rc) {
@@ -149,62 +83,27 @@ lmdb_err(int rc)
 	}
 }
 
-static void
-be64(uint8_t *p, uint64_t v)
-{
-	int i;
 
-	for (i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
 
-static uint64_t
-getbe64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
-
-static int
-allzero(const uint8_t *p, size_t n)
-{
-	size_t i;
-	uint8_t acc = 0;
-
-	for (i = 0; i < n; i++)
-		acc |= p[i];
-	return (acc == 0);
-}
 
 /* A read-only transaction, adopting a map grown by another process. */
-static int
-rtxn(struct log *l, MDB_txn **txn)
+int
+logx_rtxn(struct log *l, MDB_txn **txn)
 {
 	int rc;
 
 	rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn);
 	if (rc == MDB_MAP_RESIZED) {
 		if ((rc = mdb_env_set_mapsize(l->env, 0)) != 0)
-			return (lmdb_err(rc));
+			return (logx_lmdb_err(rc));
 		rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn);
 	}
-	return (lmdb_err(rc));
+	return (logx_lmdb_err(rc));
 }
 
-/* Hash reader over a transaction. */
-struct hctx {
-	MDB_txn *txn;
-	MDB_dbi dbi;
-};
 
-static int
-hread(void *ctx, uint64_t index, uint8_t out[32])
+int
+logx_hread(void *ctx, uint64_t index, uint8_t out[32])
 {
 	struct hctx *h = ctx;
 	uint8_t kb[8];
@@ -215,7 +114,7 @@ hread(void *ctx, uint64_t index, uint8_t out[32])
 	k.mv_data = kb;
 	k.mv_size = 8;
 	if ((rc = mdb_get(h->txn, h->dbi, &k, &v)) != 0)
-		return (rc == MDB_NOTFOUND ? FERRY_ELOGCORRUPT : lmdb_err(rc));
+		return (rc == MDB_NOTFOUND ? FERRY_ELOGCORRUPT : logx_lmdb_err(rc));
 	if (v.mv_size != 32)
 		return (FERRY_ELOGCORRUPT);
 	memcpy(out, v.mv_data, 32);
@@ -223,15 +122,15 @@ hread(void *ctx, uint64_t index, uint8_t out[32])
 }
 
 /* Number of entries in ${txn}'s snapshot: last key + 1. */
-static int
-count_entries(struct log *l, MDB_txn *txn, uint64_t *n)
+int
+logx_count_entries(struct log *l, MDB_txn *txn, uint64_t *n)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, l->entries, &c)) != 0)
-		return (lmdb_err(rc));
+		return (logx_lmdb_err(rc));
 	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND) {
@@ -239,190 +138,11 @@ count_entries(struct log *l, MDB_txn *txn, uint64_t *n)
 		return (0);
 	}
 	if (rc != 0)
-		return (lmdb_err(rc));
+		return (logx_lmdb_err(rc));
 	if (k.mv_size != 8)
 		return (FERRY_ELOGCORRUPT);
 	*n = getbe64(k.mv_data) + 1;
 	return (0);
-}
-
-/** log_entry_encode(e, out, len): canonical msgpack bytes of ${e}. */
-int
-log_entry_encode(const struct log_entry *e, uint8_t **out, size_t *len)
-{
-	struct wire_buf w;
-	uint64_t code;
-	size_t n = 2;
-	size_t fl = strlen(e->from), tl = strlen(e->to);
-
-	if (e->kind == 0 || e->kind > LOG_KIND_MAX)
-		return (FERRY_EINVAL);
-	if (e->kind == LOG_ERASURE) {
-		if (e->code != LOG_ERASE_RETENTION &&
-		    e->code != LOG_ERASE_REQUEST)
-			return (FERRY_EINVAL);
-		code = (uint64_t)e->code;
-	} else if (e->kind == LOG_ROUTE) {
-		if (e->code < LOG_ROUTE_FIRST || e->code > LOG_ROUTE_MAX)
-			return (FERRY_EINVAL);
-		code = (uint64_t)e->code;
-	} else {
-		/* log_entry_decode bounds the stored magnitude by INT32_MAX. */
-		if (e->code > 0 || e->code == INT32_MIN)
-			return (FERRY_EINVAL);
-		code = (uint64_t)(-(int64_t)e->code);
-	}
-	if ((fl != 0 && !ferry_id_valid(e->from, fl)) ||
-	    (tl != 0 && !ferry_id_valid(e->to, tl)))
-		return (FERRY_EBADID);
-	if (e->aux_len > LOG_AUX_MAX || (e->aux_len > 0 && e->aux == NULL))
-		return (FERRY_EINVAL);
-	n += !allzero(e->msg_id, sizeof(e->msg_id));
-	n += !allzero(e->env_hash, sizeof(e->env_hash));
-	n += fl != 0;
-	n += tl != 0;
-	n += e->ref_index != 0;
-	n += code != 0;
-	n += e->roster_version != 0;
-	n += e->aux_len != 0;
-	wire_buf_init(&w);
-	wire_put_map(&w, n);
-	wire_put_uint(&w, 1);
-	wire_put_uint(&w, e->kind);
-	wire_put_uint(&w, 2);
-	wire_put_uint(&w, e->time_ms);
-	if (!allzero(e->msg_id, sizeof(e->msg_id))) {
-		wire_put_uint(&w, 3);
-		wire_put_bin(&w, e->msg_id, sizeof(e->msg_id));
-	}
-	if (!allzero(e->env_hash, sizeof(e->env_hash))) {
-		wire_put_uint(&w, 4);
-		wire_put_bin(&w, e->env_hash, sizeof(e->env_hash));
-	}
-	if (fl != 0) {
-		wire_put_uint(&w, 5);
-		wire_put_str(&w, e->from, fl);
-	}
-	if (tl != 0) {
-		wire_put_uint(&w, 6);
-		wire_put_str(&w, e->to, tl);
-	}
-	if (e->ref_index != 0) {
-		wire_put_uint(&w, 7);
-		wire_put_uint(&w, e->ref_index);
-	}
-	if (code != 0) {
-		wire_put_uint(&w, 8);
-		wire_put_uint(&w, code);
-	}
-	if (e->roster_version != 0) {
-		wire_put_uint(&w, 9);
-		wire_put_uint(&w, e->roster_version);
-	}
-	if (e->aux_len != 0) {
-		wire_put_uint(&w, 10);
-		wire_put_bin(&w, e->aux, e->aux_len);
-	}
-	return (wire_buf_take(&w, out, len));
-}
-
-/** log_entry_decode(buf, len, e): strict decode; aux points into ${buf}. */
-int
-log_entry_decode(const uint8_t *buf, size_t len, struct log_entry *e)
-{
-	static const struct wire_field spec[] = {
-		{ 1, WIRE_UINT, 1, 1, LOG_KIND_MAX },
-		{ 2, WIRE_UINT, 1, 0, UINT64_MAX },
-		{ 3, WIRE_BIN, 0, FERRY_MSGID_LEN, FERRY_MSGID_LEN },
-		{ 4, WIRE_BIN, 0, FERRY_HASH_LEN, FERRY_HASH_LEN },
-		{ 5, WIRE_STR, 0, 1, FERRY_ID_MAX },
-		{ 6, WIRE_STR, 0, 1, FERRY_ID_MAX },
-		{ 7, WIRE_UINT, 0, 1, UINT64_MAX },
-		{ 8, WIRE_UINT, 0, 1, INT32_MAX },
-		{ 9, WIRE_UINT, 0, 1, UINT64_MAX },
-		{ 10, WIRE_BIN, 0, 1, LOG_AUX_MAX },
-	};
-	const msgpack_object *f[10];
-	struct wire_doc doc;
-	size_t n;
-	int rc;
-
-	memset(e, 0, sizeof(*e));
-	if ((rc = wire_parse(buf, len, 2, &doc)) != 0)
-		return (rc);
-	if ((rc = wire_map_read(&doc.root, spec, 10, f)) != 0)
-		goto out;
-	e->kind = (uint32_t)f[0]->via.u64;
-	e->time_ms = f[1]->via.u64;
-	rc = FERRY_ENONCANON;	/* a present field must not be zero */
-	if (f[2] != NULL) {
-		if ((rc = wire_bin_copy(f[2], e->msg_id, FERRY_MSGID_LEN)) != 0)
-			goto out;
-		rc = FERRY_ENONCANON;
-		if (allzero(e->msg_id, FERRY_MSGID_LEN))
-			goto out;
-	}
-	if (f[3] != NULL) {
-		if ((rc = wire_bin_copy(f[3], e->env_hash, FERRY_HASH_LEN)) != 0)
-			goto out;
-		rc = FERRY_ENONCANON;
-		if (allzero(e->env_hash, FERRY_HASH_LEN))
-			goto out;
-	}
-	if (f[4] != NULL) {
-		if ((rc = wire_str_copy(f[4], e->from, sizeof(e->from))) != 0)
-			goto out;
-		rc = FERRY_EBADID;
-		if (!ferry_id_valid(e->from, strlen(e->from)) ||
-		    strlen(e->from) != f[4]->via.str.size)
-			goto out;
-	}
-	if (f[5] != NULL) {
-		if ((rc = wire_str_copy(f[5], e->to, sizeof(e->to))) != 0)
-			goto out;
-		rc = FERRY_EBADID;
-		if (!ferry_id_valid(e->to, strlen(e->to)) ||
-		    strlen(e->to) != f[5]->via.str.size)
-			goto out;
-	}
-	if (f[6] != NULL)
-		e->ref_index = f[6]->via.u64;
-	if (f[7] != NULL) {
-		if (e->kind == LOG_ERASURE || e->kind == LOG_ROUTE)
-			e->code = (int32_t)f[7]->via.u64;
-		else
-			e->code = -(int32_t)f[7]->via.u64;
-	}
-	rc = FERRY_EBADVALUE;
-	if (e->kind == LOG_ERASURE && e->code != LOG_ERASE_RETENTION &&
-	    e->code != LOG_ERASE_REQUEST)
-		goto out;
-	if (e->kind == LOG_ROUTE && (e->code < LOG_ROUTE_FIRST ||
-	    e->code > LOG_ROUTE_MAX))
-		goto out;
-	if (f[8] != NULL)
-		e->roster_version = f[8]->via.u64;
-	if (f[9] != NULL) {
-		e->aux = wire_bin(f[9], &n);
-		e->aux_len = n;
-	}
-	rc = 0;
-out:
-	wire_doc_free(&doc);
-	if (rc != 0)
-		memset(e, 0, sizeof(*e));
-	return (rc);
-}
-
-/** log_entry_clear(e): free memory log_get attached to ${e}. */
-void
-log_entry_clear(struct log_entry *e)
-{
-
-	if (e == NULL)
-		return;
-	free((void *)(uintptr_t)e->aux);
-	memset(e, 0, sizeof(*e));
 }
 
 /* Is ${s} an acceptable origin (a note key name)? */
@@ -453,7 +173,7 @@ meta_get(struct log *l, MDB_txn *txn, const char *key, void *buf,
 	k.mv_data = (void *)(uintptr_t)key;
 	k.mv_size = strlen(key);
 	if ((rc = mdb_get(txn, l->meta, &k, &v)) != 0)
-		return (lmdb_err(rc));
+		return (logx_lmdb_err(rc));
 	if (v.mv_size > cap)
 		return (FERRY_ELOGCORRUPT);
 	memcpy(buf, v.mv_data, v.mv_size);
@@ -486,10 +206,10 @@ open_dbis(struct log *l, MDB_txn *txn, int create)
 
 	for (i = 0; i < OWN_DBS; i++)
 		if ((rc = mdb_dbi_open(txn, own_dbs[i], fl, own[i])) != 0)
-			return (lmdb_err(rc));
+			return (logx_lmdb_err(rc));
 	for (i = 0; i < l->nx; i++)
 		if ((rc = mdb_dbi_open(txn, l->xname[i], fl, &l->xdbi[i])) != 0)
-			return (lmdb_err(rc));
+			return (logx_lmdb_err(rc));
 	return (0);
 }
 
@@ -572,7 +292,7 @@ log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
 		}
 	}
 	if ((rc = mdb_env_create(&l->env)) != 0) {
-		rc = lmdb_err(rc);
+		rc = logx_lmdb_err(rc);
 		goto err0;
 	}
 	/*
@@ -585,18 +305,18 @@ log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
 	    opts->map_size != 0 ? opts->map_size : initial_mapsize)) != 0 ||
 	    (rc = mdb_env_open(l->env, dir, MDB_NOTLS |
 	    (rdonly ? MDB_RDONLY : 0), 0600)) != 0) {
-		rc = lmdb_err(rc);
+		rc = logx_lmdb_err(rc);
 		goto err1;
 	}
 	if ((rc = mdb_reader_check(l->env, &dead)) != 0) {
-		rc = lmdb_err(rc);
+		rc = logx_lmdb_err(rc);
 		goto err1;
 	}
 	if (rdonly) {
-		if ((rc = rtxn(l, &txn)) != 0)
+		if ((rc = logx_rtxn(l, &txn)) != 0)
 			goto err1;
 	} else if ((rc = mdb_txn_begin(l->env, NULL, 0, &txn)) != 0) {
-		rc = lmdb_err(rc);
+		rc = logx_lmdb_err(rc);
 		goto err1;
 	}
 	if ((rc = open_dbis(l, txn, !rdonly)) != 0)
@@ -610,7 +330,7 @@ log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
 		    (rc = meta_put(l, txn, "origin", origin,
 		    strlen(origin))) != 0 ||
 		    (rc = meta_put(l, txn, "pubkey", l->pk, 32)) != 0) {
-			rc = lmdb_err(rc);
+			rc = logx_lmdb_err(rc);
 			goto err2;
 		}
 		memcpy(l->origin, origin, strlen(origin) + 1);
@@ -632,12 +352,12 @@ log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
 		if (!rdonly && sodium_memcmp(pk, sign_sk + 32, 32) != 0)
 			goto err2;
 	}
-	if ((rc = count_entries(l, txn, &l->size)) != 0)
+	if ((rc = logx_count_entries(l, txn, &l->size)) != 0)
 		goto err2;
 	l->last_archive_size = UINT64_MAX;
 	/* Commit even a read-only txn: DBI handles die with an abort. */
 	if ((rc = mdb_txn_commit(txn)) != 0) {
-		rc = lmdb_err(rc);
+		rc = logx_lmdb_err(rc);
 		goto err1;
 	}
 	*out = l;
@@ -727,8 +447,8 @@ log_size(const struct log *l)
 	uint64_t n;
 
 	/* A read-only handle follows a log another process appends to. */
-	if (l->sk == NULL && rtxn(w, &txn) == 0) {
-		if (count_entries(w, txn, &n) == 0)
+	if (l->sk == NULL && logx_rtxn(w, &txn) == 0) {
+		if (logx_count_entries(w, txn, &n) == 0)
 			w->size = n;
 		mdb_txn_abort(txn);
 	}
@@ -768,7 +488,7 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 	if ((rc = mdb_put(b->txn, l->entries, &k, &v, MDB_APPEND)) != 0)
 		return (rc);
 	merkle_leaf_hash(it->bytes, it->len, leaf);
-	if ((rc = merkle_append(index, leaf, hread, &hc, add, &c)) != 0)
+	if ((rc = merkle_append(index, leaf, logx_hread, &hc, add, &c)) != 0)
 		return (rc == FERRY_ELOGCORRUPT ? MDB_CORRUPTED : MDB_PANIC);
 	base = merkle_stored_count(index);
 	for (i = 0; i < c; i++) {
@@ -824,7 +544,7 @@ grow_and_redo(struct log_batch *b)
 			b->txn = NULL;
 		}
 		if ((rc = mdb_env_info(l->env, &info)) != 0)
-			return (lmdb_err(rc));
+			return (logx_lmdb_err(rc));
 		if (info.me_mapsize >= MAP_MAX)
 			return (FERRY_ENOSPC);
 		newsize = info.me_mapsize * 2;
@@ -833,7 +553,7 @@ grow_and_redo(struct log_batch *b)
 		l->grows++;
 		if ((rc = mdb_txn_begin(l->env, NULL, 0, &b->txn)) != 0) {
 			b->txn = NULL;
-			return (lmdb_err(rc));
+			return (logx_lmdb_err(rc));
 		}
 		index = l->size;
 		for (i = 0, rc = 0; i < b->n; i++) {
@@ -849,7 +569,7 @@ grow_and_redo(struct log_batch *b)
 		if (rc == 0)
 			return (0);
 		if (rc != MDB_MAP_FULL)
-			return (lmdb_err(rc));
+			return (logx_lmdb_err(rc));
 	}
 	return (FERRY_ENOSPC);
 }
@@ -863,7 +583,7 @@ write_or_grow(struct log_batch *b, struct item *it, uint64_t index)
 	rc = write_item(b, it, index);
 	if (rc == MDB_MAP_FULL)
 		return (grow_and_redo(b));
-	return (lmdb_err(rc));
+	return (logx_lmdb_err(rc));
 }
 
 /** log_begin(l, out): start a batch. */
@@ -884,7 +604,7 @@ log_begin(struct log *l, struct log_batch **out)
 	}
 	if (rc != 0) {
 		free(b);
-		return (lmdb_err(rc));
+		return (logx_lmdb_err(rc));
 	}
 	b->l = l;
 	b->size = l->size;
@@ -931,9 +651,9 @@ new_item(struct log_batch *b)
 }
 
 /* Is there an entry (msg_id, kind) in ${txn}?  1, 0, or negative error. */
-static int
-msg_lookup(struct log *l, MDB_txn *txn, const uint8_t *msg_id, uint32_t kind,
-    uint64_t *index)
+int
+logx_msg_lookup(struct log *l, MDB_txn *txn, const uint8_t *msg_id,
+    uint32_t kind, uint64_t *index)
 {
 	uint8_t mk[FERRY_MSGID_LEN + 12];
 	MDB_cursor *c;
@@ -951,7 +671,7 @@ msg_lookup(struct log *l, MDB_txn *txn, const uint8_t *msg_id, uint32_t kind,
 		mk[19] = (uint8_t)kind;
 	}
 	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0)
-		return (lmdb_err(rc));
+		return (logx_lmdb_err(rc));
 	k.mv_data = mk;
 	k.mv_size = sizeof(mk);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -974,7 +694,7 @@ msg_lookup(struct log *l, MDB_txn *txn, const uint8_t *msg_id, uint32_t kind,
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (lmdb_err(rc));
+		return (logx_lmdb_err(rc));
 	if (best == UINT64_MAX)
 		return (0);
 	if (index != NULL)
@@ -1006,8 +726,8 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 		else if (memcmp(c.env_hash, eh, 32) != 0)
 			return (FERRY_EINVAL);
 	}
-	if (kind_unique(c.kind) && !allzero(c.msg_id, FERRY_MSGID_LEN)) {
-		if ((rc = msg_lookup(b->l, b->txn, c.msg_id, c.kind, NULL)) < 0)
+	if (logx_kind_unique(c.kind) && !allzero(c.msg_id, FERRY_MSGID_LEN)) {
+		if ((rc = logx_msg_lookup(b->l, b->txn, c.msg_id, c.kind, NULL)) < 0)
 			goto dead;
 		if (rc > 0)
 			return (FERRY_EDUPMSG);
@@ -1141,7 +861,7 @@ log_batch_checkpoint(struct log_batch *b, uint8_t **note, size_t *len)
 
 	if (b->dead || b->size == 0)
 		return (FERRY_EINVAL);
-	if ((rc = merkle_root(b->size, hread, &hc, root)) != 0)
+	if ((rc = merkle_root(b->size, logx_hread, &hc, root)) != 0)
 		return (rc);
 	return (note_sign_checkpoint(b->l->origin, b->size, root, b->l->sk,
 	    note, len));
@@ -1160,7 +880,7 @@ put_checkpoint(struct log_batch *b, int archive, int *ferr)
 	int rc;
 
 	*ferr = 0;
-	if ((rc = merkle_root(b->size, hread, &hc, root)) != 0) {
+	if ((rc = merkle_root(b->size, logx_hread, &hc, root)) != 0) {
 		*ferr = rc;
 		return (0);
 	}
@@ -1200,7 +920,7 @@ commit_err(struct log *l, int rc)
 	    statvfs(path, &sv) == 0 &&
 	    (uint64_t)sv.f_bavail * sv.f_frsize < 1024 * 1024)
 		return (FERRY_ENOSPC);
-	return (lmdb_err(rc));
+	return (logx_lmdb_err(rc));
 }
 
 int
@@ -1280,337 +1000,6 @@ log_append(struct log *l, const struct log_entry *e, const uint8_t *env,
 	return (log_commit(b));
 }
 
-/*
- * Reads.  Every public read runs in its own read snapshot of committed
- * state, opened by snap() (refused while this handle's batch is open:
- * its thread must not open a read transaction, PITFALLS LMDB 4).
- */
-static int
-snap(struct log *l, MDB_txn **txn)
-{
-
-	if (l->batch != NULL)
-		return (FERRY_EINVAL);
-	return (rtxn(l, txn));
-}
-
-/** log_read_begin(l, txn): a read snapshot for the caller's tables. */
-int
-log_read_begin(struct log *l, MDB_txn **txn)
-{
-
-	return (snap(l, txn));
-}
-
-/** log_read_end(txn): end a log_read_begin snapshot. */
-void
-log_read_end(MDB_txn *txn)
-{
-
-	if (txn != NULL)
-		mdb_txn_abort(txn);
-}
-
-/* The value of ${key} in ${dbi}, copied into a new buffer *${buf}. */
-static int
-snap_copy(struct log *l, MDB_dbi dbi, const void *key, size_t klen,
-    uint8_t **buf, size_t *len)
-{
-	MDB_txn *txn;
-	MDB_val k, v;
-	int rc;
-
-	if ((rc = snap(l, &txn)) != 0)
-		return (rc);
-	k.mv_data = (void *)(uintptr_t)key;
-	k.mv_size = klen;
-	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
-		rc = lmdb_err(rc);
-	else if ((*buf = malloc(v.mv_size ? v.mv_size : 1)) == NULL)
-		rc = FERRY_ENOMEM;
-	else {
-		memcpy(*buf, v.mv_data, v.mv_size);
-		*len = v.mv_size;
-	}
-	mdb_txn_abort(txn);
-	return (rc);
-}
-
-/* Fetch the raw bytes of entry ${index} in ${txn} (borrowed). */
-static int
-raw_get(struct log *l, MDB_txn *txn, uint64_t index, MDB_val *v)
-{
-	uint8_t kb[8];
-	MDB_val k;
-	int rc;
-
-	be64(kb, index);
-	k.mv_data = kb;
-	k.mv_size = 8;
-	if ((rc = mdb_get(txn, l->entries, &k, v)) != 0)
-		return (lmdb_err(rc));
-	return (0);
-}
-
-/** log_get_raw(l, index, buf, len): the stored bytes of entry ${index}. */
-int
-log_get_raw(struct log *l, uint64_t index, uint8_t **buf, size_t *len)
-{
-	uint8_t kb[8];
-
-	be64(kb, index);
-	return (snap_copy(l, l->entries, kb, 8, buf, len));
-}
-
-/** log_get(l, index, e): decode entry ${index} into ${e}. */
-int
-log_get(struct log *l, uint64_t index, struct log_entry *e)
-{
-	uint8_t *raw, *aux = NULL;
-	size_t len;
-	int rc;
-
-	memset(e, 0, sizeof(*e));
-	if ((rc = log_get_raw(l, index, &raw, &len)) != 0)
-		return (rc);
-	if ((rc = log_entry_decode(raw, len, e)) != 0) {
-		free(raw);
-		return (FERRY_ELOGCORRUPT);
-	}
-	if (e->aux_len > 0) {
-		if ((aux = malloc(e->aux_len)) == NULL) {
-			free(raw);
-			memset(e, 0, sizeof(*e));
-			return (FERRY_ENOMEM);
-		}
-		memcpy(aux, e->aux, e->aux_len);
-	}
-	e->aux = aux;
-	free(raw);
-	return (0);
-}
-
-/** log_find_msg(l, msg_id, kind, index): lowest index of (msg_id, kind). */
-int
-log_find_msg(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
-    uint32_t kind, uint64_t *index)
-{
-	MDB_txn *txn;
-	int rc;
-
-	if ((rc = snap(l, &txn)) != 0)
-		return (rc);
-	rc = msg_lookup(l, txn, msg_id, kind, index);
-	mdb_txn_abort(txn);
-	if (rc < 0)
-		return (rc);
-	return (rc == 0 ? FERRY_ENOENT : 0);
-}
-
-/** log_find_msg_last(l, msg_id, kind, index): highest index of (msg_id, kind). */
-int
-log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
-    uint32_t kind, uint64_t *index)
-{
-	uint8_t mk[FERRY_MSGID_LEN + 12];
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc, found = 0;
-
-	if (kind == 0)
-		return (FERRY_EINVAL);
-	if ((rc = snap(l, &txn)) != 0)
-		return (rc);
-	/* Just after the last key (msg_id, kind, *): one step back. */
-	memcpy(mk, msg_id, FERRY_MSGID_LEN);
-	mk[16] = (uint8_t)(kind >> 24);
-	mk[17] = (uint8_t)(kind >> 16);
-	mk[18] = (uint8_t)(kind >> 8);
-	mk[19] = (uint8_t)kind;
-	memset(mk + 20, 0xff, 8);
-	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0) {
-		mdb_txn_abort(txn);
-		return (lmdb_err(rc));
-	}
-	k.mv_data = mk;
-	k.mv_size = sizeof(mk);
-	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-	if (rc == 0)
-		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
-	else if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	if (rc == 0 && k.mv_size == sizeof(mk) &&
-	    memcmp(k.mv_data, mk, 20) == 0) {
-		*index = getbe64((const uint8_t *)k.mv_data + 20);
-		found = 1;
-	}
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return (lmdb_err(rc));
-	return (found ? 0 : FERRY_ENOENT);
-}
-
-/** log_get_envelope(l, env_hash, buf, len): a stored envelope. */
-int
-log_get_envelope(struct log *l, const uint8_t env_hash[FERRY_HASH_LEN],
-    uint8_t **buf, size_t *len)
-{
-
-	return (snap_copy(l, l->envs, env_hash, 32, buf, len));
-}
-
-/** log_checkpoint(l, note, len): the latest signed checkpoint. */
-int
-log_checkpoint(struct log *l, uint8_t **note, size_t *len)
-{
-
-	return (snap_copy(l, l->meta, "checkpoint", strlen("checkpoint"),
-	    note, len));
-}
-
-/* The tree reads of log_root, log_leaf_hash and the two proofs. */
-enum { TREE_ROOT, TREE_LEAF, TREE_INCLUSION, TREE_CONSISTENCY };
-
-/*
- * Run tree read ${op} (with argument ${arg}: leaf index or m) over a tree
- * of ${size} entries, in one snapshot that must hold that many (else
- * ${toobig}).  One hash into ${hash}, or a proof into ${proof} / *${n}.
- */
-static int
-tree_read(struct log *l, int op, uint64_t arg, uint64_t size, int toobig,
-    uint8_t hash[FERRY_HASH_LEN], uint8_t proof[][FERRY_HASH_LEN], size_t *n)
-{
-	struct hctx hc;
-	MDB_txn *txn;
-	uint64_t have;
-	int rc;
-
-	if ((rc = snap(l, &txn)) != 0)
-		return (rc);
-	hc.txn = txn;
-	hc.dbi = l->hashes;
-	if ((rc = count_entries(l, txn, &have)) != 0)
-		goto out;
-	if (size > have) {
-		rc = toobig;
-		goto out;
-	}
-	switch (op) {
-	case TREE_ROOT:
-		rc = merkle_root(size, hread, &hc, hash);
-		break;
-	case TREE_LEAF:
-		rc = hread(&hc, merkle_stored_index(0, arg), hash);
-		break;
-	case TREE_INCLUSION:
-		rc = merkle_prove_inclusion(arg, size, hread, &hc, proof, n);
-		break;
-	default:
-		rc = merkle_prove_consistency(arg, size, hread, &hc, proof, n);
-		break;
-	}
-out:
-	mdb_txn_abort(txn);
-	return (rc);
-}
-
-/** log_root(l, size, root): the root of the first ${size} entries. */
-int
-log_root(struct log *l, uint64_t size, uint8_t root[FERRY_HASH_LEN])
-{
-
-	return (tree_read(l, TREE_ROOT, 0, size, FERRY_EINVAL, root, NULL,
-	    NULL));
-}
-
-/** log_leaf_hash(l, index, hash): the stored leaf hash of ${index}. */
-int
-log_leaf_hash(struct log *l, uint64_t index, uint8_t hash[FERRY_HASH_LEN])
-{
-
-	if (index == UINT64_MAX)
-		return (FERRY_ENOENT);
-	return (tree_read(l, TREE_LEAF, index, index + 1, FERRY_ENOENT, hash,
-	    NULL, NULL));
-}
-
-/** log_prove_inclusion(l, index, size, proof, n): RFC 6962 audit path. */
-int
-log_prove_inclusion(struct log *l, uint64_t index, uint64_t size,
-    uint8_t proof[][FERRY_HASH_LEN], size_t *n)
-{
-
-	return (tree_read(l, TREE_INCLUSION, index, size, FERRY_EINVAL, NULL,
-	    proof, n));
-}
-
-/** log_prove_consistency(l, m, size, proof, n): RFC 6962 consistency proof. */
-int
-log_prove_consistency(struct log *l, uint64_t m, uint64_t size,
-    uint8_t proof[][FERRY_HASH_LEN], size_t *n)
-{
-
-	return (tree_read(l, TREE_CONSISTENCY, m, size, FERRY_EINVAL, NULL,
-	    proof, n));
-}
-
-/** log_checkpoint_foreach(l, fn, ctx): every archived checkpoint, then the latest. */
-int
-log_checkpoint_foreach(struct log *l,
-    int (*fn)(void *, uint64_t, const uint8_t *, size_t), void *ctx)
-{
-	struct note_checkpoint cp;
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint64_t last = 0;
-	int rc, have = 0;
-
-	if ((rc = snap(l, &txn)) != 0)
-		return (rc);
-	if ((rc = mdb_cursor_open(txn, l->ckpts, &c)) != 0) {
-		mdb_txn_abort(txn);
-		return (lmdb_err(rc));
-	}
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8) {
-			rc = FERRY_ELOGCORRUPT;
-			goto out;
-		}
-		last = getbe64(k.mv_data);
-		have = 1;
-		if ((rc = fn(ctx, last, v.mv_data, v.mv_size)) != 0)
-			goto out;
-	}
-	if (rc != MDB_NOTFOUND) {
-		rc = lmdb_err(rc);
-		goto out;
-	}
-	k.mv_data = (void *)"checkpoint";
-	k.mv_size = strlen("checkpoint");
-	rc = mdb_get(txn, l->meta, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		rc = 0;
-		goto out;
-	}
-	if (rc != 0) {
-		rc = lmdb_err(rc);
-		goto out;
-	}
-	/* The size named inside the note; a bad note is the caller's finding. */
-	if (note_parse_checkpoint(v.mv_data, v.mv_size, &cp) != 0)
-		rc = fn(ctx, UINT64_MAX, v.mv_data, v.mv_size);
-	else if (!have || cp.size > last)
-		rc = fn(ctx, cp.size, v.mv_data, v.mv_size);
-out:
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	return (rc);
-}
-
 /** log_erase(l, msg_id, reason, authoriser, roster_version, index_out). */
 int
 log_erase(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN], int reason,
@@ -1653,7 +1042,7 @@ log_erase_batch(struct log_batch *b, const uint8_t msg_id[FERRY_MSGID_LEN],
 	memset(mk, 0, sizeof(mk));
 	memcpy(mk, msg_id, FERRY_MSGID_LEN);
 	if ((rc = mdb_cursor_open(b->txn, l->msgs, &c)) != 0) {
-		rc = lmdb_err(rc);
+		rc = logx_lmdb_err(rc);
 		goto err;
 	}
 	k.mv_data = mk;
@@ -1666,7 +1055,7 @@ log_erase_batch(struct log_batch *b, const uint8_t msg_id[FERRY_MSGID_LEN],
 		idx = getbe64((const uint8_t *)k.mv_data + 20);
 		if (idx < first)
 			first = idx;
-		if (raw_get(l, b->txn, idx, &v) != 0 ||
+		if (logx_raw_get(l, b->txn, idx, &v) != 0 ||
 		    log_entry_decode(v.mv_data, v.mv_size, &old) != 0) {
 			rc = FERRY_ELOGCORRUPT;
 			goto err;
@@ -1685,7 +1074,7 @@ log_erase_batch(struct log_batch *b, const uint8_t msg_id[FERRY_MSGID_LEN],
 		memcpy(hashes[nhash++], old.env_hash, 32);
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND) {
-		rc = lmdb_err(rc);
+		rc = logx_lmdb_err(rc);
 		goto err;
 	}
 	mdb_cursor_close(c);
@@ -1746,151 +1135,8 @@ log_compact(struct log *l, const char *path)
 		rc = EIO;
 	if (rc != 0) {
 		(void)unlink(path);
-		return (lmdb_err(rc));
+		return (logx_lmdb_err(rc));
 	}
 	return (0);
 }
 
-/** log_foreach(l, from, fn, ctx, bad_index): walk committed entries. */
-int
-log_foreach(struct log *l, uint64_t from,
-    int (*fn)(void *, uint64_t, const struct log_entry *, const uint8_t *,
-    size_t), void *ctx, uint64_t *bad_index)
-{
-	struct log_entry e;
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t kb[8];
-	uint64_t idx, want = from;
-	int rc;
-
-	if ((rc = snap(l, &txn)) != 0)
-		return (rc);
-	if ((rc = mdb_cursor_open(txn, l->entries, &c)) != 0) {
-		mdb_txn_abort(txn);
-		return (lmdb_err(rc));
-	}
-	be64(kb, from);
-	k.mv_data = kb;
-	k.mv_size = 8;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		idx = k.mv_size == 8 ? getbe64(k.mv_data) : UINT64_MAX;
-		if (idx != want ||
-		    log_entry_decode(v.mv_data, v.mv_size, &e) != 0) {
-			if (bad_index != NULL)
-				*bad_index = want;
-			rc = FERRY_ELOGCORRUPT;
-			goto out;
-		}
-		if ((rc = fn(ctx, idx, &e, v.mv_data, v.mv_size)) != 0)
-			goto out;
-		want++;
-	}
-	rc = (rc == MDB_NOTFOUND) ? 0 : lmdb_err(rc);
-out:
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	return (rc);
-}
-
-/** log_check(l, bad_index): recompute the tree and compare. */
-int
-log_check(struct log *l, uint64_t *bad_index)
-{
-	struct hctx hc;
-	struct note_checkpoint cp;
-	struct log_entry e;
-	MDB_txn *txn;
-	MDB_cursor *ce = NULL, *ch = NULL;
-	MDB_val k, v, hk, hv;
-	uint8_t leaf[32], root[32];
-	uint8_t add[MERKLE_APPEND_MAX][32];
-	uint64_t i = 0, base, n;
-	size_t c, j;
-	int rc, hrc;
-
-	if ((rc = snap(l, &txn)) != 0)
-		return (rc);
-	hc.txn = txn;
-	hc.dbi = l->hashes;
-	if ((rc = mdb_cursor_open(txn, l->entries, &ce)) != 0 ||
-	    (rc = mdb_cursor_open(txn, l->hashes, &ch)) != 0) {
-		rc = lmdb_err(rc);
-		goto out;
-	}
-	hrc = mdb_cursor_get(ch, &hk, &hv, MDB_FIRST);
-	for (rc = mdb_cursor_get(ce, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(ce, &k, &v, MDB_NEXT), i++) {
-		if (k.mv_size != 8 || getbe64(k.mv_data) != i ||
-		    log_entry_decode(v.mv_data, v.mv_size, &e) != 0)
-			goto corrupt;
-		merkle_leaf_hash(v.mv_data, v.mv_size, leaf);
-		/* Earlier stored hashes were all checked: read them. */
-		if ((rc = merkle_append(i, leaf, hread, &hc, add, &c)) != 0)
-			goto corrupt;
-		base = merkle_stored_count(i);
-		for (j = 0; j < c; j++) {
-			if (hrc != 0 || hk.mv_size != 8 ||
-			    getbe64(hk.mv_data) != base + j ||
-			    hv.mv_size != 32 ||
-			    memcmp(hv.mv_data, add[j], 32) != 0)
-				goto corrupt;
-			hrc = mdb_cursor_get(ch, &hk, &hv, MDB_NEXT);
-		}
-	}
-	if (rc != MDB_NOTFOUND) {
-		rc = lmdb_err(rc);
-		goto out;
-	}
-	n = i;
-	if (hrc != MDB_NOTFOUND) {
-		/* Hashes beyond the last entry: the log was cut short. */
-		i = n;
-		goto corrupt;
-	}
-	/* The latest checkpoint must match the recomputed tree. */
-	k.mv_data = (void *)"checkpoint";
-	k.mv_size = strlen("checkpoint");
-	rc = mdb_get(txn, l->meta, &k, &v);
-	if (rc == MDB_NOTFOUND && n == 0) {
-		rc = 0;
-		goto out;
-	}
-	if (rc != 0 || note_parse_checkpoint(v.mv_data, v.mv_size, &cp) != 0 ||
-	    cp.size > n) {
-		i = n;
-		rc = FERRY_EINCONSISTENT;
-		goto fail;
-	}
-	if ((rc = merkle_root(cp.size, hread, &hc, root)) != 0 ||
-	    sodium_memcmp(root, cp.root, 32) != 0) {
-		i = cp.size;
-		rc = FERRY_EINCONSISTENT;
-		goto fail;
-	}
-	rc = 0;
-	goto out;
-
-corrupt:
-	rc = FERRY_ELOGCORRUPT;
-fail:
-	if (bad_index != NULL)
-		*bad_index = i;
-out:
-	if (ch != NULL)
-		mdb_cursor_close(ch);
-	if (ce != NULL)
-		mdb_cursor_close(ce);
-	mdb_txn_abort(txn);
-	return (rc);
-}
-
-/** log_kind_unique(kind): is (msg_id, ${kind}) unique in a log? */
-int
-log_kind_unique(uint32_t kind)
-{
-
-	return (kind_unique(kind));
-}

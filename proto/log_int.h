@@ -1,0 +1,126 @@
+/*
+ * log_int.h: what the files of the log share (log.c: open, batches,
+ * commits, erasure, compaction; log_entry.c: the entry codec;
+ * log_read.c: reads, proofs, checkpoints, walks).  Not for other files:
+ * log.h is the interface.
+ */
+#ifndef FERRY_LOG_INT_H
+#define FERRY_LOG_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "log.h"
+
+struct log {
+	MDB_env *env;
+	MDB_dbi entries, hashes, msgs, envs, ckpts, meta;
+	MDB_dbi xdbi[LOG_DBS_MAX];	/* the caller's tables */
+	char *xname[LOG_DBS_MAX];
+	size_t nx;
+	uint64_t grows;			/* map growths since open */
+	uint64_t commits;		/* synced commits since open */
+	char origin[LOG_ORIGIN_MAX + 1];
+	uint8_t pk[32];
+	uint8_t *sk;		/* sodium_malloc'd; NULL when read-only */
+	uint64_t size;		/* committed entries */
+	uint64_t last_archive_ms;
+	uint64_t last_archive_size;
+	struct log_batch *batch;
+};
+
+/*
+ * A batch remembers what it wrote so it can redo it after growing: log
+ * entries, and puts / deletes in any table (the caller's, and the envs
+ * deletions of log_erase).
+ */
+enum { ITEM_ENTRY, ITEM_PUT, ITEM_DEL };
+struct item {
+	int type;
+	uint8_t *bytes;		/* ENTRY: encoded entry; PUT, DEL: key */
+	size_t len;
+	uint8_t *env;		/* ENTRY: envelope or NULL; PUT: value */
+	size_t envlen;
+	uint8_t msg_id[FERRY_MSGID_LEN];	/* ENTRY */
+	uint32_t kind;				/* ENTRY */
+	MDB_dbi dbi;				/* PUT, DEL */
+	unsigned flags;				/* PUT */
+};
+
+struct log_batch {
+	struct log *l;
+	MDB_txn *txn;
+	uint64_t size;		/* entries including this batch */
+	struct item *items;
+	size_t n, cap;
+	int dead;
+};
+
+/* Hash reader over a transaction. */
+struct hctx {
+	MDB_txn *txn;
+	MDB_dbi dbi;
+};
+
+/* Big-endian u64 keys, and an all-zero test. */
+static inline void
+be64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static inline uint64_t
+getbe64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return (v);
+}
+
+static inline int
+allzero(const uint8_t *p, size_t n)
+{
+	size_t i;
+	uint8_t acc = 0;
+
+	for (i = 0; i < n; i++)
+		acc |= p[i];
+	return (acc == 0);
+}
+
+/** logx_lmdb_err(rc): an LMDB / errno code as a FERRY_E* code. */
+int logx_lmdb_err(int rc);
+
+/** logx_rtxn(l, txn): a read-only transaction (adopting a grown map). */
+int logx_rtxn(struct log *l, MDB_txn **txn);
+
+/** logx_hread(ctx, index, out): stored hash ${index} (struct hctx). */
+int logx_hread(void *ctx, uint64_t index, uint8_t out[32]);
+
+/** logx_count_entries(l, txn, n): entries in ${txn}'s snapshot. */
+int logx_count_entries(struct log *l, MDB_txn *txn, uint64_t *n);
+
+/**
+ * logx_msg_lookup(l, txn, msg_id, kind, index): is (msg_id, kind) in
+ * ${txn}?  1 (its index in *${index}), 0, or an error.
+ */
+int logx_msg_lookup(struct log *l, MDB_txn *txn, const uint8_t *msg_id,
+    uint32_t kind, uint64_t *index);
+
+/** logx_raw_get(l, txn, index, v): entry ${index}'s bytes (borrowed). */
+int logx_raw_get(struct log *l, MDB_txn *txn, uint64_t index, MDB_val *v);
+
+/** logx_kind_unique(kind): must (msg_id, ${kind}) be unique in a log? */
+int logx_kind_unique(uint32_t kind);
+
+#endif
