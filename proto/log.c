@@ -105,7 +105,7 @@ log_kind_name(uint32_t kind)
 {
 	static const char *names[] = { "?", "SENT", "ACCEPTED", "RECEIVED",
 	    "RECEIPT", "DELIVERED", "NACK", "REFUSED", "ROSTER", "ERASURE",
-	    "CHECKPOINT", "EXPIRED" };
+	    "CHECKPOINT", "EXPIRED", "ROUTE" };
 
 	if (kind > LOG_KIND_MAX)
 		return ("?");

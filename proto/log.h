@@ -47,9 +47,17 @@ enum log_kind {
 	LOG_ROSTER = 8,		/* roster version adopted (roster_version; env_hash = SHA-256 of roster bytes) */
 	LOG_ERASURE = 9,	/* content destroyed (msg_id; ref_index = erased entry; code = reason; from = authoriser) */
 	LOG_CHECKPOINT = 10,	/* another party's signed checkpoint held (aux: the note; from: its party) */
-	LOG_EXPIRED = 11	/* message expired undelivered (msg_id) */
+	LOG_EXPIRED = 11,	/* message expired undelivered (msg_id) */
+	LOG_ROUTE = 12		/* sender chose a relay for a message (msg_id, env_hash, from = sender, to = relay id; code = LOG_ROUTE_* reason) */
 };
-#define LOG_KIND_MAX 11
+#define LOG_KIND_MAX 12
+
+/* Routing reasons, stored in log_entry.code of a LOG_ROUTE entry. */
+#define LOG_ROUTE_FIRST 0	/* first choice (relay_choice) */
+#define LOG_ROUTE_NO_ACCEPT 1	/* no ACCEPTED within failover_after */
+#define LOG_ROUTE_LINK_LOST 2	/* link to the previous relay lost before ACCEPTED */
+#define LOG_ROUTE_RESEND 3	/* no RECEIPT, custody relay unreachable for resend_after */
+#define LOG_ROUTE_NOT_HELD 4	/* custody relay answered NACK FERRY_ENOTHELD */
 
 /* Erasure reasons, stored in log_entry.code of a LOG_ERASURE entry. */
 #define LOG_ERASE_RETENTION 1	/* retention period ended (authoriser: this party) */
@@ -65,7 +73,8 @@ enum log_kind {
 /*
  * One entry.  Zero / empty fields are simply absent from the encoding and
  * read back as zero / empty.  ${code} is 0 or a negative FERRY_E* code,
- * except for LOG_ERASURE where it is a LOG_ERASE_* reason (positive).
+ * except for LOG_ERASURE (a LOG_ERASE_* reason) and LOG_ROUTE (a
+ * LOG_ROUTE_* reason), where it is positive.
  * ${from} and ${to} are agency ids ("" when not applicable).
  * ${aux}: optional opaque bytes (a receipt, a checkpoint note), at most
  * LOG_AUX_MAX; borrowed on input; on output from log_get it points into
