@@ -15,7 +15,7 @@ bench binaries of the same run: RESULT lines of bench_limits, and the
 relay figures of bench_relay and bench_envelope).  Writes the figures as
 JSON to RESULTS_JSON (default bench/results.json).
 """
-import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 import zmq
 
 B = os.path.abspath(sys.argv[1])
@@ -72,16 +72,20 @@ def rss_kib(pid):
 
 
 class Agent:
-    def __init__(self, aid):
+    def __init__(self, aid, d=None, roster=None, pin=None, ep=None):
+        """Agent ${aid} of the network in folder ${d} (default: the first
+        one's), on ${roster} pinned ${pin}, its first relay at ${ep}."""
+        d = d or tmp
         self.id = aid
-        self.data = f"{tmp}/{aid}-data"
-        conf = f"{tmp}/{aid}.conf"
+        self.data = f"{d}/{aid}-data"
+        conf = f"{d}/{aid}.conf"
         with open(conf, "w") as f:
-            f.write(f"[agent]\ndata = {self.data}\nkey = {tmp}/keys/{aid}.key\n"
-                    f"roster = {tmp}/roster\nroster_pin = {PIN}\nrelay = {EP}\n"
+            f.write(f"[agent]\ndata = {self.data}\nkey = {d}/keys/{aid}.key\n"
+                    f"roster = {roster or tmp + '/roster'}\nroster_pin = {pin or PIN}\n"
+                    f"relay = {ep or EP}\n"
                     f"log_level = warn\nretry = 1s\nretry_max = 5s\n"
                     f"reconnect = 100ms\nreconnect_max = 1s\n")
-        self.err = open(f"{tmp}/{aid}.err", "w")
+        self.err = open(f"{d}/{aid}.err", "w")
         self.p = subprocess.Popen([f"{B}/ferry-agent", "-c", conf],
                                   stdout=subprocess.DEVNULL, stderr=self.err)
         procs.append(self.p)
@@ -107,6 +111,18 @@ class Agent:
 
     def connected(self):
         return self.status()["agent"]["connected"]
+
+    def relays_up(self):
+        """Every relay of the roster connected (status "relays")."""
+        rs = self.status().get("relays") or []
+        return len(rs) > 1 and all(r.get("state") == "connected" for r in rs)
+
+    def relay_of(self, msg):
+        """The relay that holds / held outbox message ${msg}."""
+        if "relay" in msg:
+            return msg["relay"]
+        r = self.call({"cmd": "status", "msg_id": msg["msg_id"]})
+        return (r.get("message") or {}).get("relay", r.get("relay"))
 
 
 def send_many(pairs, n, rate=None, window=32):
@@ -146,23 +162,32 @@ def send_many(pairs, n, rate=None, window=32):
     return ids
 
 
+def start_relay(d, rid, ep, roster, pin, extra="", name="relay"):
+    """Start ferry-relay ${rid} (key ${d}/keys/${rid}.key) on ${ep}, data
+    ${d}/${name}-data, config ${d}/${name}.conf; wait for "started"."""
+    conf, err = f"{d}/{name}.conf", f"{d}/{name}.err"
+    with open(conf, "w") as f:
+        f.write(f"[relay]\nendpoint = {ep}\ndata = {d}/{name}-data\n"
+                f"key = {d}/keys/{rid}.key\nroster = {roster}\n"
+                f"roster_pin = {pin}\nlog_level = info\nmetrics_interval = 200ms\n"
+                + extra)
+    before = open(err).read().count(" started ") if os.path.exists(err) else 0
+    p = subprocess.Popen([f"{B}/ferry-relay", "-c", conf],
+                         stdout=subprocess.DEVNULL, stderr=open(err, "a"))
+    procs.append(p)
+    wait(lambda: open(err).read().count(" started ") > before, 30, f"{name} start")
+    return p
+
+
 def run():
     global EP, PIN
     subprocess.run([RELAYC, "mknet", tmp, "relay", "a1", "a2", "b1", "b2", "q", "zq"],
                    check=True, stdout=subprocess.DEVNULL)
     PIN = open(f"{tmp}/roster.pin").read().strip()
     EP = f"tcp://127.0.0.1:{free_port()}"
-    with open(f"{tmp}/relay.conf", "w") as f:
-        f.write(f"[relay]\nendpoint = {EP}\ndata = {tmp}/relay-data\n"
-                f"key = {tmp}/keys/relay.key\nroster = {tmp}/roster\n"
-                f"roster_pin = {PIN}\nlog_level = info\nmetrics_interval = 200ms\n"
-                f"queue_max = {NQ + 1000}\n"
-                f"queue_max_per_sender = {NQ + 1000}\n")
-    rerr = open(f"{tmp}/relay.err", "w")
-    relay = subprocess.Popen([f"{B}/ferry-relay", "-c", f"{tmp}/relay.conf"],
-                             stdout=subprocess.DEVNULL, stderr=rerr)
-    procs.append(relay)
-    wait(lambda: " started " in open(f"{tmp}/relay.err").read(), 30, "relay start")
+    relay = start_relay(tmp, "relay", EP, f"{tmp}/roster", PIN,
+                        f"queue_max = {NQ + 1000}\n"
+                        f"queue_max_per_sender = {NQ + 1000}\n")
     ag = {i: Agent(i) for i in ("a1", "a2", "b1", "b2")}
     for a in ag.values():
         wait(a.connected, 30, f"{a.id} connected")
@@ -248,6 +273,123 @@ def run():
     rc.kill()
 
 
+NKILL = int(os.environ.get("FERRY_BENCH_KILLS", "6"))      # relay kills (-9)
+NTERM = int(os.environ.get("FERRY_BENCH_RESTARTS", "3"))   # planned restarts
+
+
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, len(v) * q // 100)]
+
+
+def run_relays():
+    """5. two relays (issue 12): delivered/s in normal operation beside 1.
+    (the cost of the second relay), then failover: relay-a, preferred,
+    killed (-9) mid-stream NKILL times: time from the kill to the first
+    delivery (receipt verified at the sender) through relay-b, and how long
+    the referrals in flight at the kill waited; then NTERM planned restarts
+    (SIGTERM, started again 1 s later): the longest any referral of the
+    stream waited (queued -> delivered)."""
+    d = f"{tmp}/two"
+    K = f"{B}/ferry-keys"
+    subprocess.run([RELAYC, "mknet", d, "relay", "a1", "a2", "b1", "b2"],
+                   check=True, stdout=subprocess.DEVNULL)
+    ep1 = f"tcp://127.0.0.1:{free_port()}"
+    ep2 = f"tcp://127.0.0.1:{free_port()}"
+    q = dict(check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+             stdin=subprocess.DEVNULL)
+    subprocess.run([K, "relay-init", "--id", "relay-b", "--out", f"{d}/keys"], **q)
+    subprocess.run([K, "roster", "add-relay", "--roster", f"{d}/roster", "--relay",
+                    f"{d}/keys/relay-b.request", "--endpoint", ep2, "--out",
+                    f"{d}/roster.2"], **q)
+    for a in ("admin-1", "admin-2"):
+        subprocess.run([K, "roster", "sign", "--roster", f"{d}/roster.2", "--key",
+                        f"{d}/keys/{a}.key", "--previous", f"{d}/roster"], **q)
+    pin = subprocess.run([K, "fingerprint", f"{d}/roster.2"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    ro = f"{d}/roster.2"
+    ra = start_relay(d, "relay", ep1, ro, pin)
+    start_relay(d, "relay-b", ep2, ro, pin, name="relay-b")
+    ag = {i: Agent(i, d, ro, pin, ep1) for i in ("a1", "a2", "b1", "b2")}
+    for a in ag.values():
+        wait(a.relays_up, 30, f"{a.id} connected to both relays")
+    pairs = [(ag["a1"], ag["b1"]), (ag["a2"], ag["b2"])]
+
+    def delivered_all(base, n):
+        wait(lambda: all(a.delivered() - base[a.id] >= n for a, _ in pairs), 300,
+             "delivery")
+
+    # Throughput with two relays, the same run as 1.
+    send_many(pairs, 20)
+    delivered_all({a.id: 0 for a, _ in pairs}, 20)
+    base = {a.id: a.delivered() for a, _ in pairs}
+    t0 = time.time()
+    send_many(pairs, NE2E)
+    delivered_all(base, NE2E)
+    two = NE2E * len(pairs) / (time.time() - t0)
+    R["relays2_delivered_per_s"] = two
+    print(f"  two relays listed (agents connected to both, relay_choice order), "
+          f"{NE2E * len(pairs)} referrals as in 1.: {two:.0f} delivered/s")
+
+    # Failover and planned restarts: a1 -> b1 paced at 20 /s.
+    a1 = ag["a1"]
+    first, inflight, term_wait = [], [], []
+    for k in range(NKILL + NTERM):
+        wait(lambda: all(a.relays_up() for a in ag.values()), 30,
+             "agents reconnected to relay-a")
+        base = {a1.id: a1.delivered()}
+        n, ids, t_ev = 50, {}, []
+
+        def stream():
+            ids.update(send_many([(a1, ag["b1"])], n, rate=20))
+        th = threading.Thread(target=stream)
+        th.start()
+        time.sleep(1.0)
+        t_ev.append(time.time() * 1000)
+        if k < NKILL:
+            ra.kill()
+        else:
+            ra.terminate()
+        ra.wait(30)
+        if k >= NKILL:
+            time.sleep(max(0, 1.0 - (time.time() * 1000 - t_ev[0]) / 1000))
+            ra = start_relay(d, "relay", ep1, ro, pin)
+        th.join(60)
+        wait(lambda: a1.delivered() - base[a1.id] >= n, 120, "stream delivery")
+        t_kill = t_ev[0]
+        mine = set(ids[a1.id])
+        msgs = [m for m in a1.call({"cmd": "outbox"})["messages"] if m["msg_id"] in mine]
+        if k < NKILL:
+            via_b = [m["delivered_ms"] for m in msgs if m["delivered_ms"] >= t_kill and
+                     a1.relay_of(m) == "relay-b"]
+            if via_b:
+                first.append(min(via_b) - t_kill)
+            inflight += [m["delivered_ms"] - t_kill for m in msgs
+                         if m["queued_ms"] <= t_kill < m["delivered_ms"]]
+            ra = start_relay(d, "relay", ep1, ro, pin)
+        else:
+            term_wait.append(max(m["delivered_ms"] - m["queued_ms"] for m in msgs))
+    if first:
+        R["failover_first_p50_ms"] = pct(first, 50)
+        R["failover_first_p99_ms"] = pct(first, 99)
+        R["failover_kills"] = len(first)
+    if inflight:
+        R["failover_inflight_p50_ms"] = pct(inflight, 50)
+        R["failover_inflight_p99_ms"] = pct(inflight, 99)
+    if term_wait:
+        R["restart_max_wait_ms"] = max(term_wait)
+    print(f"  failover, relay-a killed (-9) {NKILL} times in a stream of 20 /s: "
+          f"first delivery through relay-b after the kill p50 "
+          f"{R.get('failover_first_p50_ms', '?')} ms, p99 "
+          f"{R.get('failover_first_p99_ms', '?')} ms ({len(first)} kills with one); "
+          f"referrals in flight at the kill delivered after p50 "
+          f"{R.get('failover_inflight_p50_ms', '?')} ms, p99 "
+          f"{R.get('failover_inflight_p99_ms', '?')} ms ({len(inflight)})")
+    print(f"  planned restart of relay-a (SIGTERM, started again 1 s later) "
+          f"{NTERM} times: the longest a referral of the stream waited "
+          f"(queued -> delivered) {R.get('restart_max_wait_ms', '?')} ms")
+
+
 PEER = os.environ.get("FERRY_BENCH_PEER_SCRIPT",
                       os.path.join(ROOT, "..", "shared", "peers", "rabbitmq.sh"))
 
@@ -310,6 +452,35 @@ def peer():
             subprocess.run(["pkill", "-x", "epmd"], capture_output=True)
     if "peer_note" in R:
         print(f"=== peer: RabbitMQ {R['peer_note']}")
+
+
+def relays_summary():
+    """Two relays (issue 12) beside their targets."""
+    if "relays_note" in R:
+        print(f"  two relays: {R['relays_note']}")
+        return
+    print("  two relays (issue 12):")
+    one, two = R.get("e2e_delivered_per_s"), R.get("relays2_delivered_per_s")
+    if one and two:
+        cost = (one - two) / one * 100
+        R["relays2_cost_pct"] = cost
+        print(f"    a second relay in normal operation: {two:.0f} delivered/s beside "
+              f"{one:.0f} with one: cost {cost:.1f} % (target <= 10 %: "
+              f"ratio {max(cost, 0) / 10:.2f})")
+    if "failover_first_p50_ms" in R:
+        p50, p99 = R["failover_first_p50_ms"], R["failover_first_p99_ms"]
+        print(f"    failover, relay killed -9 -> first delivery through the other: "
+              f"p50 {p50} ms, p99 {p99} ms over {R['failover_kills']} kills "
+              f"(target p50 <= 2000 ms with default settings: ratio {p50 / 2000:.2f})")
+    if "failover_inflight_p99_ms" in R:
+        print(f"      referrals in flight at the kill: delivered p50 "
+              f"{R['failover_inflight_p50_ms']} ms, p99 {R['failover_inflight_p99_ms']} ms "
+              f"after it (bound: failover_after 2000 ms + a round trip: ratio p99 "
+              f"{R['failover_inflight_p99_ms'] / 2000:.2f})")
+    if "restart_max_wait_ms" in R:
+        print(f"    planned restart (SIGTERM): no referral waited more than "
+              f"{R['restart_max_wait_ms']} ms (bound: failover_after 2000 ms: ratio "
+              f"{R['restart_max_wait_ms'] / 2000:.2f})")
 
 
 def summary():
@@ -420,6 +591,7 @@ def summary():
                   f"  ratio p99 {R['e2e_latency_p99_ms'] / R['rmq_p99_ms']:.2f}")
     elif "peer_note" in R:
         print(f"  beside the peer: RabbitMQ {R['peer_note']}")
+    relays_summary()
     os.makedirs(os.path.dirname(os.path.abspath(OUT)), exist_ok=True)
     with open(OUT, "w") as f:
         json.dump(R, f, indent=2, sort_keys=True)
@@ -431,6 +603,11 @@ if __name__ == "__main__":
     try:
         print("=== e2e.py: Ferry end to end through ferry-relay and ferry-agent")
         run()
+        try:
+            run_relays()
+        except (Exception, SystemExit) as e:     # the rest of the bench still counts
+            R["relays_note"] = f"two relays not measured: {e}"
+            print(f"  {R['relays_note']}")
     finally:
         cleanup()
     peer()
