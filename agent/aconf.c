@@ -38,6 +38,9 @@ aconf_defaults(struct aconf *c)
 	c->metrics_ms = 2000;
 	c->linger_ms = 1000;
 	c->max_body = 32u * 1024 * 1024;
+	snprintf(c->relay_choice, sizeof(c->relay_choice), "order");
+	c->failover_ms = 2000;
+	c->resend_ms = 30000;
 }
 
 /* ALOG_* are the levels ferry_parse_log_level returns. */
@@ -56,6 +59,10 @@ static const struct ferry_conf_key keys[] = {
 	K("roster", FERRY_CONF_STR, roster),
 	K("roster_pin", FERRY_CONF_STR, roster_pin),
 	K("relay", FERRY_CONF_STR, relay),
+	K("relay_endpoints", FERRY_CONF_STR, relay_endpoints),
+	K("relay_choice", FERRY_CONF_STR, relay_choice),
+	K("failover_after", FERRY_CONF_DURATION, failover_ms),
+	K("resend_after", FERRY_CONF_DURATION, resend_ms),
 	K("spool", FERRY_CONF_STR, spool),
 	K("log_level", FERRY_CONF_LEVEL, log_level),
 	K("credit", FERRY_CONF_U64, credit),
@@ -143,6 +150,8 @@ aconf_check(const struct aconf *c, const char *path)
 	};
 	struct aconf_ret ret[ACONF_RET_MAX];
 	char names[128], flags[64], err[160];
+	char rid[FERRY_ID_MAX + 2], rep[300];
+	const char *rest;
 	size_t i, kn = 0, fn = 0, n = 0, nret;
 
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
@@ -176,6 +185,37 @@ aconf_check(const struct aconf *c, const char *path)
 	if (c->relay[0] != '\0' && strncmp(c->relay, "tcp://", 6) != 0 &&
 	    strncmp(c->relay, "ipc://", 6) != 0) {
 		fprintf(stderr, "ferry-agent: relay must be tcp:// or ipc://\n");
+		return (-1);
+	}
+	if (strcmp(c->relay_choice, "order") != 0 &&
+	    strcmp(c->relay_choice, "fastest") != 0) {
+		fprintf(stderr, "ferry-agent: %s%srelay_choice \"%s\" is "
+		    "neither \"order\" (the first connected relay in roster "
+		    "order) nor \"fastest\" (the lowest round trip)\n",
+		    path != NULL ? path : "", path != NULL ? ": " : "",
+		    c->relay_choice);
+		return (-1);
+	}
+	for (rest = c->relay_endpoints; rest != NULL && *rest != '\0';) {
+		rest = aconf_relay_endpoints_next(rest, rid, sizeof(rid), rep,
+		    sizeof(rep));
+		if (rest == NULL)
+			break;
+		if (rid[0] == '\0' || (strncmp(rep, "tcp://", 6) != 0 &&
+		    strncmp(rep, "ipc://", 6) != 0)) {
+			fprintf(stderr, "ferry-agent: %s%srelay_endpoints: "
+			    "\"%s\" is not RELAYID=ENDPOINT with a tcp:// or "
+			    "ipc:// endpoint\n", path != NULL ? path : "",
+			    path != NULL ? ": " : "", rid[0] ? rid : rep);
+			return (-1);
+		}
+	}
+	if (c->failover_ms == 0 || c->resend_ms == 0) {
+		fprintf(stderr, "ferry-agent: %s%s%s is zero: give a duration "
+		    "with a unit, e.g. %s\n", path != NULL ? path : "",
+		    path != NULL ? ": " : "", c->failover_ms == 0 ?
+		    "failover_after" : "resend_after", c->failover_ms == 0 ?
+		    "2s" : "30s");
 		return (-1);
 	}
 	if (c->credit == 0 || c->credit > 100000 || c->heartbeat_ms == 0 ||
@@ -277,6 +317,52 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 			return (-1);
 		}
 		(*n)++;
+	}
+	return (0);
+}
+
+const char *
+aconf_relay_endpoints_next(const char *s, char *id, size_t idcap, char *ep,
+    size_t epcap)
+{
+	const char *e, *eq;
+	size_t n;
+
+	while (*s == ' ' || *s == '\t' || *s == ',')
+		s++;
+	if (*s == '\0')
+		return (NULL);
+	for (e = s; *e != '\0' && *e != ','; e++)
+		;
+	n = (size_t)(e - s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	id[0] = '\0';
+	snprintf(ep, epcap, "%.*s", (int)n, s);
+	eq = memchr(s, '=', n);
+	if (eq != NULL && eq > s && (size_t)(eq - s) < idcap &&
+	    ferry_id_valid(s, (size_t)(eq - s)) &&
+	    n - (size_t)(eq - s) - 1 < epcap) {
+		snprintf(id, idcap, "%.*s", (int)(eq - s), s);
+		snprintf(ep, epcap, "%.*s", (int)(n - (size_t)(eq - s) - 1),
+		    eq + 1);
+	}
+	return (e);
+}
+
+int
+aconf_relay_endpoint(const char *s, const char *id, char *out, size_t cap)
+{
+	char rid[FERRY_ID_MAX + 2], ep[300];
+
+	while (s != NULL && *s != '\0') {
+		if ((s = aconf_relay_endpoints_next(s, rid, sizeof(rid), ep,
+		    sizeof(ep))) == NULL)
+			break;
+		if (rid[0] != '\0' && strcmp(rid, id) == 0) {
+			snprintf(out, cap, "%s", ep);
+			return (1);
+		}
 	}
 	return (0);
 }

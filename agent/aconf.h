@@ -16,7 +16,11 @@ struct aconf {
 	char passphrase_file[ACONF_PATH_MAX];	/* file holding the key passphrase, or "" */
 	char roster[ACONF_PATH_MAX];	/* the install roster file (trust anchor) */
 	char roster_pin[160];		/* its fingerprint (digits or 64 hex) */
-	char relay[256];		/* relay endpoint; "" = the roster's */
+	char relay[256];		/* first relay's endpoint; "" = the roster's */
+	char relay_endpoints[2400];	/* "ID=ENDPOINT, ..." per relay id */
+	char relay_choice[16];		/* "order" or "fastest" */
+	uint64_t failover_ms;		/* no ACCEPTED so long: next relay */
+	uint64_t resend_ms;		/* custody relay down so long: resend */
 	char spool[ACONF_PATH_MAX];	/* spool folder, or "" for none */
 	int log_level;			/* ALOG_* */
 	uint64_t credit;		/* delivery window W sent in HELLO */
@@ -54,6 +58,23 @@ struct aconf_ret {
  */
 int aconf_retention(const char *s, struct aconf_ret *r, size_t *n,
     char *err, size_t errlen);
+
+/**
+ * aconf_relay_endpoint(s, id, out, cap): in relay_endpoints ${s}
+ * ("ID=ENDPOINT, ..."), the endpoint given for relay ${id} into ${out}:
+ * 1 if given, 0 if not.  aconf_relay_endpoints_next walks them all.
+ */
+int aconf_relay_endpoint(const char *s, const char *id, char *out,
+    size_t cap);
+
+/**
+ * aconf_relay_endpoints_next(s, id, idcap, ep, epcap): the next
+ * "ID=ENDPOINT" of ${s} into ${id} and ${ep}; returns the rest of ${s}
+ * after it, NULL at the end, or "" with ${id} = "" for a malformed item
+ * (ep holds it).
+ */
+const char *aconf_relay_endpoints_next(const char *s, char *id, size_t idcap,
+    char *ep, size_t epcap);
 
 /** aconf_defaults(c): fill ${c} with the built-in defaults. */
 void aconf_defaults(struct aconf *c);

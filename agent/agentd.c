@@ -103,6 +103,47 @@ collect_out(void *ctx, const struct astore_out *r)
 	return (0);
 }
 
+/* Message ${id}, ACCEPTED before a restart: its link, from the ACCEPTED
+ * logged (the relay that signed it); left -1 (resent after resend_after)
+ * if that relay is not listed any more. */
+static void
+custody_at_open(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	const struct pending_msg *m;
+	struct log_entry le;
+	uint64_t idx;
+
+	if ((m = pending_find(a->pend, id)) == NULL ||
+	    log_find_msg(a->log, id, LOG_ACCEPTED, &idx) != 0 ||
+	    log_get(a->log, idx, &le) != 0)
+		return;
+	pending_route(a->pend, m, agentd_link_find(a, le.from), 0);
+	log_entry_clear(&le);
+}
+
+/* relay_endpoints= names only relays of the roster: else a config error. */
+static int
+check_relay_endpoints(struct agentd *a, char *err, size_t errlen)
+{
+	char id[FERRY_ID_MAX + 2], ep[300];
+	const char *s = a->conf.relay_endpoints;
+
+	while (s != NULL && *s != '\0') {
+		if ((s = aconf_relay_endpoints_next(s, id, sizeof(id), ep,
+		    sizeof(ep))) == NULL)
+			break;
+		if (id[0] != '\0' && roster_find_relay(a->roster, id) ==
+		    NULL) {
+			agentd_seterr(err, errlen, "relay_endpoints: relay "
+			    "\"%s\" is not in roster version %llu (its relays: "
+			    "ferry-keys roster show)", id,
+			    (unsigned long long)a->roster->version);
+			return (FERRY_EINVAL);
+		}
+	}
+	return (0);
+}
+
 int
 agentd_open(struct agentd *a, const struct aconf *conf, char *err,
     size_t errlen)
@@ -162,6 +203,11 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		return (rc);
 	if ((rc = agentd_check_listed(a, err, errlen)) != 0)
 		return (rc);
+	if ((rc = check_relay_endpoints(a, err, errlen)) != 0)
+		return (rc);
+	a->cur_link = -1;
+	a->started = agentd_mono_ms();
+	agentd_links_sync(a);
 	if (!a->listed)
 		alog(ALOG_WARN, "not-listed", "agency %s is not in roster "
 		    "version %llu: connecting to the relay for newer versions; "
@@ -216,12 +262,15 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	    (rc = astore_foreach_out(a->store, collect_out, &c)) != 0)
 		goto out;
 	now = agentd_mono_ms();
-	for (i = 0; i < c.n; i++)
+	for (i = 0; i < c.n; i++) {
 		if ((rc = pending_set(a->pend, c.ids[i], c.states[i],
 		    now)) != 0)
 			goto out;
-	a->link_since = ferry_now_ms();
-	(void)agentd_expiry_check(a, a->link_since);
+		/* In a relay's custody: which one (its ACCEPTED logged). */
+		if (c.states[i] == ASTORE_ACCEPTED)
+			custody_at_open(a, c.ids[i]);
+	}
+	(void)agentd_expiry_check(a, ferry_now_ms());
 out:
 	free(c.ids);
 	free(c.states);
@@ -261,15 +310,6 @@ agentd_close(struct agentd *a)
 	a->ckey = NULL;
 	pending_free(a->pend);
 	a->pend = NULL;
-}
-
-const char *
-agentd_relay_endpoint(const struct agentd *a)
-{
-
-	if (a->conf.relay[0] != '\0')
-		return (a->conf.relay);
-	return (a->roster->relays[0].endpoint);
 }
 
 int
@@ -329,16 +369,28 @@ agentd_keys_reload(struct agentd *a)
 
 /* ---- frames from the relay --------------------------------------------- */
 
-/* A frame came from the relay. */
+/* A frame came from the relay of link a->cur_link. */
 static void
 note_rx(struct agentd *a)
 {
+	struct agentd_link *l;
+	uint64_t now;
 
-	a->last_rx = ferry_now_ms();
+	if (a->cur_link < 0 || (size_t)a->cur_link >= a->nlinks)
+		return;
+	l = &a->links[a->cur_link];
+	l->last_rx = ferry_now_ms();
+	/* The first frame after our HEARTBEAT: the round trip. */
+	if (l->ping != 0) {
+		now = agentd_mono_ms();
+		l->rtt_ms = now >= l->ping ? now - l->ping : 0;
+		l->has_rtt = 1;
+		l->ping = 0;
+	}
 	/* Any frame from the relay after our HELLO: it has the HELLO. */
-	if (a->hello_state == AGENTD_HELLO_SENT) {
-		a->hello_state = AGENTD_HELLO_DONE;
-		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
+	if (l->hello_state == AGENTD_HELLO_SENT) {
+		l->hello_state = AGENTD_HELLO_DONE;
+		l->hello_wait = AGENTD_HELLO_RETRY_MIN;
 	}
 }
 
@@ -403,6 +455,19 @@ agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
 		 * MSG's opening (env_open_decoded) take this decoding. */
 		drc = env_decode(bufs[i], lens[i], a->conf.max_body, &e);
 		dec = drc == 0;
+		/* A relay speaks for itself only: a frame signed as another
+		 * relay than the one whose link it came by is dropped (each
+		 * relay's frames are verified with its own key). */
+		if (dec && a->cur_link >= 0 &&
+		    (size_t)a->cur_link < a->nlinks &&
+		    roster_find_relay(a->roster, e.from) != NULL &&
+		    strcmp(e.from, a->links[a->cur_link].id) != 0) {
+			alog(ALOG_WARN, "wrong-relay", "type=%s from=%s came by "
+			    "the link to relay %s; ignored",
+			    env_type_name(e.type) ? env_type_name(e.type) :
+			    "?", e.from, a->links[a->cur_link].id);
+			continue;
+		}
 		/* ACCEPTED and RECEIPT into the reply group, MSGs into the
 		 * receive group (independent: other messages); anything
 		 * else after committing both, in order. */

@@ -83,6 +83,46 @@ extern const unsigned agentd_expiry_warn_days[AGENTD_EXPIRY_STAGES];
 struct pending;
 
 /*
+ * One relay link (agentd_net.c keeps it; status and metrics show it):
+ * its relay (id, endpoint from the roster or relay= / relay_endpoints=,
+ * keys pinned), its state and why, its HELLO handshake, and its last
+ * round trip (a HEARTBEAT to the next frame from it).
+ */
+#define AGENTD_LINKS 8		/* = ROSTER_MAX_RELAYS */
+
+enum { AGENTD_LINK_CONNECTING = 0, AGENTD_LINK_CONNECTED,
+    AGENTD_LINK_REFUSED };
+
+struct agentd_link {
+	int listed;			/* in the roster in force */
+	unsigned order;			/* its place there */
+	char id[FERRY_ID_MAX + 1];
+	char endpoint[ROSTER_ENDPOINT_MAX + 1];
+	uint8_t curve_pk[32];		/* pinned as the CURVE server key */
+	int reopen;			/* key or endpoint changed: reconnect */
+	int connected;
+	int refused;			/* the relay refused our transport key */
+	uint64_t connected_since, last_rx;	/* wall clock ms (shown) */
+	uint64_t last_tx;		/* agentd_mono_ms() */
+	uint64_t down_since;		/* agentd_mono_ms(): not connected since */
+	uint64_t reconnects;
+	uint64_t last_hello;		/* agentd_mono_ms() of the last HELLO */
+	int hello_state;		/* AGENTD_HELLO_*: answered yet? */
+	uint64_t hello_wait;		/* ms before sending it again */
+	uint64_t ping;			/* agentd_mono_ms() of a HEARTBEAT not
+					 * yet answered, 0 none */
+	int has_rtt;
+	uint64_t rtt_ms;		/* the last round trip */
+	/* Why the link is in its state: when that state began (wall clock
+	 * ms); the last connection error, when, and what to check ("" until
+	 * one happens). */
+	uint64_t link_since;
+	uint64_t last_error_ms;
+	char last_error[AGENTD_ERR_MAX];
+	char last_check[AGENTD_ERR_MAX];
+};
+
+/*
  * The spool inbox files of one received referral (agentd_spool_inbox):
  * <msgid>.meta and <msgid>.json; ${rc} is set to 0 once both are in
  * place, durably, or to the error that kept them out.
@@ -110,8 +150,8 @@ struct agentd {
 	uint8_t *ckey;
 	char origin[LOG_ORIGIN_MAX];	/* "ferry/<id>" */
 
-	/* Frames to the relay: returns 0 if handed to the socket. */
-	int (*send)(void *ctx, const uint8_t *buf, size_t len);
+	/* Frames to relay link ${link}: returns 0 if handed to its socket. */
+	int (*send)(void *ctx, int link, const uint8_t *buf, size_t len);
 	void *send_ctx;
 
 	/* The spool folders (agentd_spool.c), set by agentd_open: the core
@@ -132,29 +172,19 @@ struct agentd {
 	uint8_t (*spooled)[FERRY_MSGID_LEN];
 	size_t nspooled, capspooled;
 
-	/* Link state, kept by agentd_net.c, shown by status. */
+	/* The relay links (issue 12), one per relay of the roster in force,
+	 * kept by agentd_net.c (agentd_links_sync from the roster), shown
+	 * by status.  A slot keeps its relay while the roster lists it (the
+	 * pending table names links by slot).  ${connected}: any link up. */
+	struct agentd_link links[AGENTD_LINKS];
+	size_t nlinks;			/* slots in use: 0 .. nlinks-1 */
+	int cur_link;			/* the link of the frames at hand, -1 */
 	int connected;
-	int refused;			/* relay refused our transport key */
-	uint64_t connected_since, last_rx;	/* wall clock ms (shown) */
-	uint64_t last_tx;		/* agentd_mono_ms() */
-	uint64_t reconnects;
-	int relay_key_changed;		/* a roster changed the relay's key */
+	uint64_t started;		/* agentd_mono_ms() at open */
 	int want_hello;			/* a roster push skipped a version */
-	uint64_t last_hello;		/* agentd_mono_ms() of the last HELLO */
-	int hello_state;		/* AGENTD_HELLO_*: answered yet? */
-	uint64_t hello_wait;		/* ms before sending it again */
 	int listed;			/* our agency is in the roster */
 	int hold_logged;		/* spool held back: said once */
 	int expired_logged;		/* roster in force expired: said once */
-
-	/* Why the link is in its state, for status and metrics.prom (set by
-	 * agentd_net.c): when the current state (connected or not) began,
-	 * wall clock ms; the last connection error, when it happened, and
-	 * what to check, "" until one happens. */
-	uint64_t link_since;
-	uint64_t last_error_ms;
-	char last_error[AGENTD_ERR_MAX];
-	char last_check[AGENTD_ERR_MAX];
 
 	/* Expiry warnings (agentd_expiry_check): how many of the
 	 * thresholds agentd_expiry_warn_days the roster in force and our
@@ -190,6 +220,7 @@ struct agentd {
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
 	uint64_t n_asks, n_not_held;
+	uint64_t n_failovers, n_resends;	/* messages routed again */
 	uint64_t n_held, n_held_local;
 	uint64_t n_spool_fsyncs;	/* fsync calls of the spool folders
 					 * (files and folders): status's
@@ -232,6 +263,7 @@ struct agentd_sub {
 
 	/* Working state. */
 	int prepared;
+	int link;			/* the relay link chosen (first choice) */
 	uint8_t *env;
 	size_t envlen;
 	uint32_t kid;
@@ -395,21 +427,21 @@ int64_t agentd_secs_left(uint64_t t, uint64_t now);
  */
 int agentd_expiry_check(struct agentd *a, uint64_t now);
 
-/** agentd_hello(a): send HELLO (roster version, credit) and schedule every pending message for retransmission now. */
-int agentd_hello(struct agentd *a);
+/** agentd_hello(a, link): send HELLO (roster version, credit) on ${link} and schedule every pending message for retransmission now. */
+int agentd_hello(struct agentd *a, int link);
 
 /**
- * agentd_hello_due(a, now): 1 if a HELLO should be sent now (${now} =
+ * agentd_hello_due(a, link, now): 1 if a HELLO should be sent on ${link} now (${now} =
  * agentd_mono_ms()): a roster push skipped a version (at most once a
  * second), held messages are due for redelivery, or no frame came from
  * the relay since the last HELLO (lost, or not sent: the relay would
  * deliver nothing to us) for 3 s, doubling to 60 s.  Only while
  * connected.
  */
-int agentd_hello_due(struct agentd *a, uint64_t now);
+int agentd_hello_due(struct agentd *a, int link, uint64_t now);
 
-/** agentd_heartbeat(a): send a HEARTBEAT envelope. */
-int agentd_heartbeat(struct agentd *a);
+/** agentd_heartbeat(a, link): send a HEARTBEAT envelope on ${link} (its round trip timed). */
+int agentd_heartbeat(struct agentd *a, int link);
 
 /**
  * agentd_mono_ms(): CLOCK_MONOTONIC in ms (never 0).  Every timer of the
@@ -466,8 +498,29 @@ int agentd_roster_reload(struct agentd *a);
  */
 int agentd_keys_reload(struct agentd *a);
 
-/** agentd_relay_endpoint(a): the relay endpoint (config, else roster). */
-const char *agentd_relay_endpoint(const struct agentd *a);
+/**
+ * agentd_relay_endpoint(a, i): the endpoint of the roster's relay ${i}:
+ * relay_endpoints= for its id, else relay= for the first, else the
+ * roster's.
+ */
+const char *agentd_relay_endpoint(const struct agentd *a, size_t i);
+
+/**
+ * agentd_links_sync(a): match a->links to the relays of the roster in
+ * force: a relay kept keeps its slot (reopen set if its key or endpoint
+ * changed), one added takes a free slot (reopen set), one removed is
+ * unlisted.  Called at open and after each roster adopted.
+ */
+void agentd_links_sync(struct agentd *a);
+
+/** agentd_link_find(a, id): the slot of listed relay ${id}, or -1. */
+int agentd_link_find(const struct agentd *a, const char *id);
+
+/**
+ * agentd_link_up(a, link, up): link ${link} connected (1) or not (0)
+ * from now on (link_since, down_since, a->connected follow).
+ */
+void agentd_link_up(struct agentd *a, int link, int up);
 
 /* ---- agentd_spool.c ---- */
 

@@ -15,7 +15,9 @@
 #include <sodium.h>
 
 #include "agentd.h"
+#include "agentd_int.h"
 #include "alog.h"
+#include "pending.h"
 #include "referral.h"
 
 static json_t *
@@ -615,12 +617,122 @@ do_ack(struct agentd *a, json_t *req)
 	return (ok_obj());
 }
 
+/* The links summed up for the "agent" and "link" objects of status. */
+struct link_sum {
+	const char *endpoint;		/* the first connected, else first */
+	int refused;			/* any refused our key */
+	uint64_t connected_since, last_rx, reconnects, since;
+	const struct agentd_link *err;	/* the latest error, or NULL */
+};
+
+static void
+link_summary(const struct agentd *a, struct link_sum *s)
+{
+	const struct agentd_link *l, *first = NULL, *up = NULL;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->endpoint = "";
+	for (i = 0; i < a->nlinks; i++) {
+		l = &a->links[i];
+		if (!l->listed)
+			continue;
+		if (first == NULL || l->order < first->order)
+			first = l;
+		if (l->connected && (up == NULL || l->order < up->order))
+			up = l;
+		s->refused |= l->refused;
+		s->reconnects += l->reconnects;
+		if (l->last_rx > s->last_rx)
+			s->last_rx = l->last_rx;
+		if (l->last_error[0] != '\0' && (s->err == NULL ||
+		    l->last_error_ms > s->err->last_error_ms))
+			s->err = l;
+		/* Not connected: since the last link went down. */
+		if (!a->connected && l->link_since > s->since)
+			s->since = l->link_since;
+	}
+	if (up != NULL) {
+		s->endpoint = up->endpoint;
+		s->connected_since = up->connected_since;
+		s->since = up->link_since;
+	} else if (first != NULL)
+		s->endpoint = first->endpoint;
+}
+
+static const char *
+link_state_name(const struct agentd_link *l)
+{
+
+	return (l->connected ? "connected" : l->refused ? "refused" :
+	    "connecting");
+}
+
+/* status's "relays": one object per relay of the roster, in its order. */
+static json_t *
+relays_json(struct agentd *a)
+{
+	const struct agentd_link *l;
+	char since[32];
+	json_t *arr = json_array(), *o;
+	size_t i, k;
+
+	for (k = 0; k < a->roster->nrelays; k++) {
+		for (i = 0; i < a->nlinks; i++)
+			if (a->links[i].listed && a->links[i].order == k)
+				break;
+		if (i == a->nlinks)
+			continue;
+		l = &a->links[i];
+		agentd_fmt_utc(since, sizeof(since), l->link_since);
+		o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
+		    "id", l->id, "endpoint", l->endpoint,
+		    "state", link_state_name(l), "since", since,
+		    "since_ms", (json_int_t)l->link_since,
+		    "custody", (json_int_t)pending_custody(a->pend, (int)i),
+		    "reconnects", (json_int_t)l->reconnects,
+		    "last_error", l->last_error, "check", l->last_check);
+		if (o == NULL)
+			continue;
+		json_object_set_new(o, "rtt_ms", l->has_rtt ?
+		    json_integer((json_int_t)l->rtt_ms) : json_null());
+		json_array_append_new(arr, o);
+	}
+	return (arr);
+}
+
+/*
+ * status MSGID's "relay": the relay holding (or that held) sent message
+ * ${id}: its link while pending, else the relay that signed its
+ * ACCEPTED; absent if none is known.
+ */
+static void
+msg_relay(struct agentd *a, json_t *m, const uint8_t id[FERRY_MSGID_LEN])
+{
+	const struct pending_msg *p;
+	struct log_entry le;
+	uint64_t idx;
+
+	if ((p = pending_find(a->pend, id)) != NULL && p->link >= 0 &&
+	    (size_t)p->link < a->nlinks) {
+		json_object_set_new(m, "relay",
+		    json_string(a->links[p->link].id));
+		return;
+	}
+	if (log_find_msg(a->log, id, LOG_ACCEPTED, &idx) == 0 &&
+	    log_get(a->log, idx, &le) == 0) {
+		json_object_set_new(m, "relay", json_string(le.from));
+		log_entry_clear(&le);
+	}
+}
+
 static json_t *
 do_status(struct agentd *a, json_t *req)
 {
 	struct astore_out o;
 	struct astore_in in;
 	uint8_t id[FERRY_MSGID_LEN];
+	struct link_sum ls;
 	uint64_t now, kexp;
 	json_t *r, *m;
 	int rc;
@@ -628,9 +740,10 @@ do_status(struct agentd *a, json_t *req)
 	if (json_object_get(req, "msg_id") != NULL) {
 		if (get_id(req, "msg_id", id) != 0)
 			return (fail(FERRY_EINVAL, "msg_id: not a message id"));
-		if ((rc = astore_get_out(a->store, id, &o)) == 0)
+		if ((rc = astore_get_out(a->store, id, &o)) == 0) {
 			m = out_json(&o);
-		else if (rc == FERRY_ENOENT &&
+			msg_relay(a, m, id);
+		} else if (rc == FERRY_ENOENT &&
 		    (rc = astore_get_in(a->store, id, &in)) == 0) {
 			m = in_json(&in);
 			astore_in_clear(&in);
@@ -645,11 +758,12 @@ do_status(struct agentd *a, json_t *req)
 	/* Every value is kept in memory: O(1), however big the store. */
 	now = ferry_now_ms();
 	kexp = agentd_key_expires(a);
+	link_summary(a, &ls);
 	r = ok_obj();
 	json_object_set_new(r, "agent", json_pack("{s:s, s:s, s:b, s:b, s:b, "
 	    "s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "id", a->me->id, "relay", agentd_relay_endpoint(a),
-	    "connected", a->connected, "relay_refused_key", a->refused,
+	    "id", a->me->id, "relay", ls.endpoint,
+	    "connected", a->connected, "relay_refused_key", ls.refused,
 	    "listed", a->listed,
 	    "roster_expired", agentd_roster_expired(a, now),
 	    "roster_expires_ms", (json_int_t)a->roster->expires,
@@ -657,20 +771,23 @@ do_status(struct agentd *a, json_t *req)
 	    (json_int_t)agentd_secs_left(a->roster->expires, now),
 	    "key_expires_ms", (json_int_t)kexp,
 	    "key_expires_in_s", (json_int_t)agentd_secs_left(kexp, now),
-	    "connected_since_ms", (json_int_t)a->connected_since,
-	    "last_rx_ms", (json_int_t)a->last_rx,
-	    "reconnects", (json_int_t)a->reconnects,
+	    "connected_since_ms", (json_int_t)ls.connected_since,
+	    "last_rx_ms", (json_int_t)ls.last_rx,
+	    "reconnects", (json_int_t)ls.reconnects,
 	    "roster_version", (json_int_t)a->roster->version));
 	/* Why the link is as it is: since when, the last error, what to
-	 * check (error and check are "" until an error happens). */
+	 * check (error and check are "" until an error happens).  With
+	 * several relays: connected if any is; the last error of any. */
 	json_object_set_new(r, "link", json_pack("{s:b, s:I, s:I, s:s, s:I, "
 	    "s:s}",
 	    "connected", a->connected,
-	    "since_ms", (json_int_t)a->link_since,
-	    "for_s", (json_int_t)-agentd_secs_left(a->link_since, now),
-	    "last_error", a->last_error,
-	    "last_error_ms", (json_int_t)a->last_error_ms,
-	    "check", a->last_check));
+	    "since_ms", (json_int_t)ls.since,
+	    "for_s", (json_int_t)-agentd_secs_left(ls.since, now),
+	    "last_error", ls.err != NULL ? ls.err->last_error : "",
+	    "last_error_ms", (json_int_t)(ls.err != NULL ?
+	    ls.err->last_error_ms : 0),
+	    "check", ls.err != NULL ? ls.err->last_check : ""));
+	json_object_set_new(r, "relays", relays_json(a));
 	json_object_set_new(r, "queues", json_pack("{s:I, s:I, s:I, s:I, "
 	    "s:I, s:I}",
 	    "queued", (json_int_t)a->n_out[ASTORE_QUEUED],
@@ -680,7 +797,7 @@ do_status(struct agentd *a, json_t *req)
 	    "received", (json_int_t)a->n_in,
 	    "held", (json_int_t)a->nheld));
 	json_object_set_new(r, "counters", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "sent", (json_int_t)a->n_sent,
 	    "accepted", (json_int_t)a->n_accepted,
 	    "delivered", (json_int_t)a->n_delivered,
@@ -691,6 +808,8 @@ do_status(struct agentd *a, json_t *req)
 	    "rosters", (json_int_t)a->n_rosters,
 	    "asks", (json_int_t)a->n_asks,
 	    "not_held", (json_int_t)a->n_not_held,
+	    "failovers", (json_int_t)a->n_failovers,
+	    "resends", (json_int_t)a->n_resends,
 	    "held_key_not_loaded", (json_int_t)a->n_held,
 	    "held_local_failure", (json_int_t)a->n_held_local,
 	    "log_size", (json_int_t)log_size(a->log)));

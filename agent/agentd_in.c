@@ -257,7 +257,7 @@ agentd_refuse(struct agentd *a, const uint8_t *buf, size_t len,
 	 * content (the detail is in our log line above). */
 	n.reason = ferry_strerror(code);
 	n.reason_len = strlen(n.reason);
-	(void)agentd_send_control(a, &n);
+	(void)agentd_send_control(a, agentd_reply_link(a), &n);
 	return (0);
 }
 
@@ -340,7 +340,7 @@ held_add(struct agentd *a, const struct env *e)
 	memset(&c, 0, sizeof(c));
 	c.type = ENV_CREDIT;
 	c.credit = a->conf.credit + a->nheld;
-	(void)agentd_send_control(a, &c);
+	(void)agentd_send_control(a, agentd_reply_link(a), &c);
 	return (1);
 }
 
@@ -466,7 +466,8 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 			alog(ALOG_INFO, "duplicate", "msg=%s from=%s: receipt "
 			    "sent again", hx, in.from);
 			if (in.receipt != NULL)
-				(void)agentd_send_frame(a, in.receipt,
+				(void)agentd_send_frame(a,
+				    agentd_reply_link(a), in.receipt,
 				    in.receipt_len);
 			astore_in_clear(&in);
 			return (0);
@@ -678,7 +679,8 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 		alog(ALOG_INFO, "received", "msg=%s from=%s log=%llu kind=%s",
 		    hx, it->e.from, (unsigned long long)it->in.log_index,
 		    it->in.kind);
-		(void)agentd_send_frame(a, it->in.receipt,
+		(void)agentd_send_frame(a, agentd_reply_link(a),
+		    it->in.receipt,
 		    it->in.receipt_len);
 	}
 	goto done;

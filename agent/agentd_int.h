@@ -49,11 +49,19 @@ void agentd_count_move(struct agentd *a, uint32_t from, uint32_t to);
 /** agentd_fmt_utc(buf, cap, ms): ${ms} as "YYYY-MM-DDTHH:MM:SSZ". */
 void agentd_fmt_utc(char *buf, size_t cap, uint64_t ms);
 
-/** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
-int agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len);
+/** agentd_send_frame(a, link, buf, len): a frame to a->send if ${link} is up. */
+int agentd_send_frame(struct agentd *a, int link, const uint8_t *buf,
+    size_t len);
 
-/** agentd_send_control(a, e): encode, sign and send ${e}. */
-int agentd_send_control(struct agentd *a, struct env *e);
+/** agentd_send_control(a, link, e): encode, sign and send ${e} on ${link} (to: its relay unless set). */
+int agentd_send_control(struct agentd *a, int link, struct env *e);
+
+/**
+ * agentd_reply_link(a): where a RECEIPT, NACK or CREDIT goes: the link
+ * the frames at hand came by (a->cur_link) if up, else the first link
+ * up; -1 if none is.
+ */
+int agentd_reply_link(const struct agentd *a);
 
 /* ---- agentd_roster.c ---- */
 

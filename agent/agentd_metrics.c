@@ -19,26 +19,53 @@ agentd_metrics_write(struct agentd *a)
 	    ASTORE_DELIVERED, ASTORE_FAILED };
 	char path[ACONF_PATH_MAX + 32];
 	uint64_t now = ferry_now_ms(), kexp = agentd_key_expires(a);
+	const struct agentd_link *l;
 	struct prom *p;
+	uint64_t since = 0, last_err = 0, conns = 0;
 	size_t i;
-	int rc;
+	int rc, refused = 0;
 
 	if ((p = prom_new()) == NULL)
 		return (FERRY_ENOMEM);
-	prom_u64(p, "ferry_agent_connected", "1 while the CURVE link to the "
+	/* The links summed up (several relays: connected if any is). */
+	for (i = 0; i < a->nlinks; i++) {
+		l = &a->links[i];
+		if (!l->listed)
+			continue;
+		refused |= l->refused;
+		conns += l->reconnects;
+		if (l->last_error_ms > last_err)
+			last_err = l->last_error_ms;
+		if ((a->connected && l->connected && (since == 0 ||
+		    l->link_since < since)) || (!a->connected &&
+		    l->link_since > since))
+			since = l->link_since;
+	}
+	prom_u64(p, "ferry_agent_connected", "1 while a CURVE link to a "
 	    "relay is up.", "gauge", (uint64_t)(a->connected != 0));
 	prom_u64(p, "ferry_agent_link_state_since_timestamp_seconds",
 	    "When the link entered its current state (connected or not), "
-	    "Unix time.", "gauge", a->link_since / 1000);
+	    "Unix time.", "gauge", since / 1000);
 	prom_u64(p, "ferry_agent_last_error_timestamp_seconds", "When the "
 	    "last connection error happened, Unix time (0: none since "
-	    "start; `ferry status` says which).", "gauge",
-	    a->last_error_ms / 1000);
-	prom_u64(p, "ferry_agent_relay_refused", "1 while the relay refuses "
+	    "start; `ferry status` says which).", "gauge", last_err / 1000);
+	prom_u64(p, "ferry_agent_relay_refused", "1 while a relay refuses "
 	    "our transport key or the handshake fails.", "gauge",
-	    (uint64_t)(a->refused != 0));
+	    (uint64_t)(refused != 0));
 	prom_u64(p, "ferry_agent_connections_total", "CURVE handshakes with "
-	    "the relay completed.", "counter", a->reconnects);
+	    "the relays completed.", "counter", conns);
+	prom_head(p, "ferry_agent_relay_up", "1 while the link to this relay "
+	    "is up.", "gauge");
+	for (i = 0; i < a->nlinks; i++)
+		if (a->links[i].listed)
+			prom_sample(p, "ferry_agent_relay_up", "relay",
+			    a->links[i].id, a->links[i].connected != 0);
+	prom_head(p, "ferry_agent_relay_rtt_seconds", "The last round trip "
+	    "to this relay (a HEARTBEAT to its next frame).", "gauge");
+	for (i = 0; i < a->nlinks; i++)
+		if (a->links[i].listed && a->links[i].has_rtt)
+			prom_sample_ms(p, "ferry_agent_relay_rtt_seconds",
+			    "relay", a->links[i].id, a->links[i].rtt_ms);
 	prom_head(p, "ferry_agent_outbox_messages", "Messages sent by this "
 	    "agency, by state.", "gauge");
 	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)

@@ -26,6 +26,7 @@
 #include "agentd.h"
 #include "alog.h"
 #include "envelope.h"
+#include "pending.h"
 #include "referral.h"
 
 #define NET_BATCH 256		/* frames read per wakeup before polling again */
@@ -33,25 +34,31 @@
 #define NET_HB_IVL 5000		/* ZMQ_HEARTBEAT_IVL, ms */
 #define NET_REFUSED_MAX 600000	/* longest pause after a refused handshake */
 
-struct net {
-	struct agentd *a;
-	void *zctx, *dealer, *mon, *ctl;
-	char endpoint[256];
-	char ctl_path[ACONF_PATH_MAX + 16];
+/* The sockets of one relay link (the state shown is a->links[k]). */
+struct nlink {
+	void *dealer, *mon;
+	char endpoint[ROSTER_ENDPOINT_MAX + 1];
 	int attached;			/* zmq_connect done, not disconnected */
 	int tcp_up;			/* CONNECTED since the last retry */
-	unsigned mon_gen;
 	uint64_t refused_until, refused_wait;
 };
 
+struct net {
+	struct agentd *a;
+	void *zctx, *ctl;
+	struct nlink l[AGENTD_LINKS];
+	char ctl_path[ACONF_PATH_MAX + 16];
+	unsigned mon_gen;
+};
+
 static int
-dealer_send(void *ctx, const uint8_t *buf, size_t len)
+dealer_send(void *ctx, int link, const uint8_t *buf, size_t len)
 {
 	struct net *n = ctx;
 
-	if (n->dealer == NULL)
+	if (link < 0 || link >= AGENTD_LINKS || n->l[link].dealer == NULL)
 		return (FERRY_ETIMEOUT);
-	if (zmq_send(n->dealer, buf, len, ZMQ_DONTWAIT) != (int)len)
+	if (zmq_send(n->l[link].dealer, buf, len, ZMQ_DONTWAIT) != (int)len)
 		return (FERRY_ETIMEOUT);
 	return (0);
 }
@@ -63,16 +70,6 @@ setopt_int(void *s, int opt, int v)
 	return (zmq_setsockopt(s, opt, &v, sizeof(v)));
 }
 
-/* Connected or not, from now on (a->link_since: when that began). */
-static void
-link_state(struct agentd *a, int connected)
-{
-
-	if (a->connected != connected || a->link_since == 0)
-		a->link_since = ferry_now_ms();
-	a->connected = connected;
-}
-
 /*
  * The last connection error is ${what}; ${check} says what to look at.
  * With ${say}, logged as WARN when it differs from the one before
@@ -80,19 +77,23 @@ link_state(struct agentd *a, int connected)
  * not each time).
  */
 static void
-link_error(struct agentd *a, const char *what, const char *check, int say)
+link_error(struct agentd_link *a, const char *what, const char *check,
+    int say)
 {
 
 	if (say && strcmp(a->last_error, what) != 0)
-		alog(ALOG_WARN, "link-error", "%s: check %s", what, check);
+		alog(ALOG_WARN, "link-error", "relay=%s: %s: check %s", a->id,
+		    what, check);
 	a->last_error_ms = ferry_now_ms();
 	snprintf(a->last_error, sizeof(a->last_error), "%s", what);
 	snprintf(a->last_check, sizeof(a->last_check), "%s", check);
 }
 
 static void
-close_dealer(struct net *n)
+close_dealer(struct net *nn, int k)
 {
+	struct nlink *n = &nn->l[k];
+	int was = nn->a->links[k].connected;
 
 	if (n->mon != NULL) {
 		zmq_close(n->mon);
@@ -105,24 +106,30 @@ close_dealer(struct net *n)
 	}
 	n->attached = 0;
 	n->tcp_up = 0;
-	link_state(n->a, 0);
+	agentd_link_up(nn->a, k, 0);
+	/* Messages routed through it or in its custody: looked at now
+	 * (failover, resend), not at their next backoff time. */
+	if (was && nn->a->pend != NULL)
+		pending_all_due(nn->a->pend, agentd_mono_ms());
 }
 
 static int
-open_dealer(struct net *n)
+open_dealer(struct net *nn, int k)
 {
-	struct agentd *a = n->a;
+	struct agentd *a = nn->a;
+	struct nlink *n = &nn->l[k];
 	char mon[64];
 	int64_t maxmsg;
 
 	snprintf(n->endpoint, sizeof(n->endpoint), "%s",
-	    agentd_relay_endpoint(a));
+	    a->links[k].endpoint);
 	if (n->endpoint[0] == '\0') {
-		alog(ALOG_ERROR, "config", "no relay endpoint: set relay= in "
-		    "the config (the roster names none)");
+		alog(ALOG_ERROR, "config", "relay=%s: no endpoint: set "
+		    "relay_endpoints= (or relay= for the first relay) in the "
+		    "config (the roster names none)", a->links[k].id);
 		return (-1);
 	}
-	if ((n->dealer = zmq_socket(n->zctx, ZMQ_DEALER)) == NULL)
+	if ((n->dealer = zmq_socket(nn->zctx, ZMQ_DEALER)) == NULL)
 		goto err;
 	/* Frames up to the relay's default limit get through even with a
 	 * smaller max_body, so that they can be refused by id (NACK
@@ -132,7 +139,7 @@ open_dealer(struct net *n)
 	    FERRY_BODY_MAX_DEFAULT ? a->conf.max_body :
 	    FERRY_BODY_MAX_DEFAULT) + 1024) + ENV_BLOB_MAX + 65536;
 	if (zmq_setsockopt(n->dealer, ZMQ_CURVE_SERVERKEY,
-	    a->roster->relays[0].curve_pk, 32) != 0 ||
+	    a->links[k].curve_pk, 32) != 0 ||
 	    zmq_setsockopt(n->dealer, ZMQ_CURVE_PUBLICKEY, a->me->curve_pk,
 	    32) != 0 ||
 	    zmq_setsockopt(n->dealer, ZMQ_CURVE_SECRETKEY, a->me->curve_sk,
@@ -150,7 +157,7 @@ open_dealer(struct net *n)
 	    sizeof(maxmsg)) != 0)
 		goto err;
 	snprintf(mon, sizeof(mon), "inproc://ferry-agent-monitor-%u",
-	    n->mon_gen++);
+	    nn->mon_gen++);
 	if (zmq_socket_monitor(n->dealer, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
 	    ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
 	    ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
@@ -158,19 +165,21 @@ open_dealer(struct net *n)
 	    ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED) !=
 	    0)
 		goto err;
-	if ((n->mon = zmq_socket(n->zctx, ZMQ_PAIR)) == NULL ||
+	if ((n->mon = zmq_socket(nn->zctx, ZMQ_PAIR)) == NULL ||
 	    setopt_int(n->mon, ZMQ_LINGER, 0) != 0 ||
 	    zmq_connect(n->mon, mon) != 0)
 		goto err;
 	if (zmq_connect(n->dealer, n->endpoint) != 0)
 		goto err;
 	n->attached = 1;
-	alog(ALOG_INFO, "connecting", "relay=%s roster=%llu", n->endpoint,
+	alog(ALOG_INFO, "connecting", "relay=%s endpoint=%s roster=%llu",
+	    a->links[k].id, n->endpoint,
 	    (unsigned long long)a->roster->version);
 	return (0);
 err:
-	alog(ALOG_ERROR, "zmq", "relay socket: %s", zmq_strerror(zmq_errno()));
-	close_dealer(n);
+	alog(ALOG_ERROR, "zmq", "relay=%s socket: %s", a->links[k].id,
+	    zmq_strerror(zmq_errno()));
+	close_dealer(nn, k);
 	return (-1);
 }
 
@@ -213,9 +222,11 @@ err:
 
 /* Read one monitor event (two frames). */
 static void
-on_monitor(struct net *n)
+on_monitor(struct net *nn, int k)
 {
-	struct agentd *a = n->a;
+	struct agentd *ad = nn->a;
+	struct agentd_link *a = &ad->links[k];
+	struct nlink *n = &nn->l[k];
 	zmq_msg_t m;
 	uint8_t ev[6];
 	uint16_t event;
@@ -270,23 +281,23 @@ on_monitor(struct net *n)
 		n->tcp_up = 0;
 		break;
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
-		link_state(a, 1);
+		agentd_link_up(ad, k, 1);
 		a->refused = 0;
 		a->connected_since = ferry_now_ms();
 		a->reconnects++;
 		n->refused_wait = 0;
-		alog(ALOG_INFO, "connected", "relay=%s: CURVE handshake done, "
-		    "sending HELLO", n->endpoint);
+		alog(ALOG_INFO, "connected", "relay=%s endpoint=%s: CURVE "
+		    "handshake done, sending HELLO", a->id, n->endpoint);
 		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
-		if (agentd_hello(a) != 0)
+		if (agentd_hello(ad, k) != 0)
 			alog(ALOG_WARN, "hello", "HELLO not sent; retrying in "
 			    "%llus", (unsigned long long)(a->hello_wait /
 			    1000));
 		break;
 	case ZMQ_EVENT_DISCONNECTED:
 		if (a->connected) {
-			alog(ALOG_WARN, "disconnected", "relay=%s: link lost, "
-			    "reconnecting", n->endpoint);
+			alog(ALOG_WARN, "disconnected", "relay=%s endpoint=%s: "
+			    "link lost, reconnecting", a->id, n->endpoint);
 			snprintf(what, sizeof(what), "link to %s lost (the "
 			    "relay stopped or restarted, the network dropped, "
 			    "or no heartbeat came for %d s)", n->endpoint,
@@ -297,16 +308,19 @@ on_monitor(struct net *n)
 			link_error(a, what, check, 1);
 		}
 		/* tcp_up stays: the CONNECT_RETRIED that follows schedules
-		 * the reconnection, it reports no failed attempt. */
-		link_state(a, 0);
+		 * the reconnection, it reports no failed attempt.  Its
+		 * messages looked at now (failover, resend). */
+		if (a->connected)
+			pending_all_due(ad->pend, now);
+		agentd_link_up(ad, k, 0);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
 	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
-		link_state(a, 0);
+		agentd_link_up(ad, k, 0);
 		a->refused = 1;
 		if (n->refused_wait == 0)
-			n->refused_wait = a->conf.refused_backoff_ms;
+			n->refused_wait = ad->conf.refused_backoff_ms;
 		else if (n->refused_wait < NET_REFUSED_MAX / 2)
 			n->refused_wait *= 2;
 		else
@@ -316,12 +330,12 @@ on_monitor(struct net *n)
 			snprintf(what, sizeof(what), "%s refused our "
 			    "transport key (ZAP status %u): agency %s is not "
 			    "active in the relay's roster", n->endpoint, value,
-			    a->me->id);
+			    ad->me->id);
 			snprintf(check, sizeof(check), "with the relay's "
 			    "admins that agency %s is active in the roster "
 			    "version the relay runs (this agent holds %llu)",
-			    a->me->id,
-			    (unsigned long long)a->roster->version);
+			    ad->me->id,
+			    (unsigned long long)ad->roster->version);
 		} else {
 			snprintf(what, sizeof(what), "CURVE handshake with %s "
 			    "failed (%s%s%s): the relay's key differs from "
@@ -337,7 +351,7 @@ on_monitor(struct net *n)
 			    "agent's configuration names the relay of roster "
 			    "version %llu (its key is pinned from the roster), "
 			    "and the relay's log for this agency",
-			    (unsigned long long)a->roster->version);
+			    (unsigned long long)ad->roster->version);
 		}
 		/* Said by the ERROR line below, with the pause. */
 		link_error(a, what, check, 0);
@@ -345,7 +359,7 @@ on_monitor(struct net *n)
 			alog(ALOG_ERROR, "refused", "relay=%s refused our "
 			    "transport key (ZAP status %u): is agency %s "
 			    "active in the relay's roster? retrying in %llus",
-			    n->endpoint, value, a->me->id,
+			    n->endpoint, value, ad->me->id,
 			    (unsigned long long)(n->refused_wait / 1000));
 		else
 			alog(ALOG_ERROR, "refused", "relay=%s: CURVE handshake "
@@ -365,8 +379,9 @@ on_monitor(struct net *n)
 }
 
 static void
-on_dealer(struct net *n)
+on_dealer(struct net *nn, int kl)
 {
+	struct nlink *n = &nn->l[kl];
 	zmq_msg_t m[NET_BATCH], x;
 	const uint8_t *bufs[NET_BATCH];
 	size_t lens[NET_BATCH], k = 0, i;
@@ -382,7 +397,7 @@ on_dealer(struct net *n)
 		if (more) {
 			/* One envelope per message: drain and drop the rest. */
 			alog(ALOG_WARN, "frames", "multi-frame message from "
-			    "the relay dropped");
+			    "relay %s dropped", nn->a->links[kl].id);
 			zmq_msg_close(&m[k]);
 			while (more) {
 				zmq_msg_init(&x);
@@ -400,13 +415,16 @@ on_dealer(struct net *n)
 		k++;
 	}
 	/* In order; the relay's replies among them in one group commit. */
+	/* Replies (RECEIPT, NACK, CREDIT) go back by this link. */
+	nn->a->cur_link = kl;
 	if (k > 0)
-		(void)agentd_receive_many(n->a, bufs, lens, k);
+		(void)agentd_receive_many(nn->a, bufs, lens, k);
+	nn->a->cur_link = -1;
 	for (i = 0; i < k; i++)
 		zmq_msg_close(&m[i]);
 	/* Spool files written: clear their marks now (one commit for the
 	 * frames read in this wakeup), not at the next message. */
-	(void)agentd_spooled_flush(n->a);
+	(void)agentd_spooled_flush(nn->a);
 }
 
 #define CTL_BATCH 64	/* control requests read per wakeup (group commit) */
@@ -525,14 +543,40 @@ on_ctl(struct net *n)
 	}
 }
 
+/*
+ * The sockets follow a->links (agentd_links_sync): a link whose relay was
+ * added, rotated or moved is (re)opened, one removed from the roster is
+ * closed; the others are left alone.  -1 on a fatal error.
+ */
+static int
+links_apply(struct net *n)
+{
+	struct agentd *a = n->a;
+	size_t k;
+
+	for (k = 0; k < a->nlinks; k++) {
+		if (!a->links[k].reopen)
+			continue;
+		a->links[k].reopen = 0;
+		if (n->l[k].dealer != NULL)
+			close_dealer(n, (int)k);
+		if (a->links[k].listed && open_dealer(n, (int)k) != 0)
+			return (-1);
+	}
+	return (0);
+}
+
 int
 agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
     volatile sig_atomic_t *hup)
 {
 	struct net n;
-	zmq_pollitem_t items[3];
+	zmq_pollitem_t items[2 * AGENTD_LINKS + 1];
+	int who[2 * AGENTD_LINKS + 1];
+	int due[AGENTD_LINKS];
 	uint64_t now, next_spool = 0, next_metrics = 0, wait, t;
-	int rc = -1, mrc, np;
+	int rc = -1, mrc, np, ni, i;
+	size_t k;
 
 	memset(&n, 0, sizeof(n));
 	n.a = a;
@@ -543,10 +587,11 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 	}
 	a->send = dealer_send;
 	a->send_ctx = &n;
-	if (open_ctl(&n) != 0 || open_dealer(&n) != 0)
+	if (open_ctl(&n) != 0 || links_apply(&n) != 0)
 		goto done;
-	alog(ALOG_INFO, "started", "agency=%s control=ipc://%s spool=%s",
-	    a->me->id, n.ctl_path, a->conf.spool[0] ? a->conf.spool : "-");
+	alog(ALOG_INFO, "started", "agency=%s control=ipc://%s spool=%s "
+	    "relays=%zu", a->me->id, n.ctl_path,
+	    a->conf.spool[0] ? a->conf.spool : "-", a->roster->nrelays);
 	while (!*stop) {
 		if (*hup) {
 			*hup = 0;
@@ -554,37 +599,45 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			(void)agentd_roster_reload(a);
 		}
 		now = agentd_mono_ms();	/* timers: never the wall clock */
-		if (a->relay_key_changed) {
-			alog(ALOG_INFO, "relay-key", "the roster changed the "
-			    "relay's key: reconnecting");
-			a->relay_key_changed = 0;
-			close_dealer(&n);
-			if (open_dealer(&n) != 0)
-				goto done;
-		}
-		if (!n.attached && n.dealer != NULL &&
-		    now >= n.refused_until) {
-			if (zmq_connect(n.dealer, n.endpoint) == 0) {
-				n.attached = 1;
-				n.tcp_up = 0;
-				alog(ALOG_INFO, "connecting", "relay=%s (after "
-				    "a refused handshake)", n.endpoint);
+		/* A roster adopted may have added, removed or rotated a
+		 * relay: just those links. */
+		if (links_apply(&n) != 0)
+			goto done;
+		for (k = 0; k < a->nlinks; k++) {
+			struct nlink *l = &n.l[k];
+
+			if (!l->attached && l->dealer != NULL &&
+			    now >= l->refused_until &&
+			    zmq_connect(l->dealer, l->endpoint) == 0) {
+				l->attached = 1;
+				l->tcp_up = 0;
+				alog(ALOG_INFO, "connecting", "relay=%s "
+				    "endpoint=%s (after a refused handshake)",
+				    a->links[k].id, l->endpoint);
 			}
 		}
 		/* HELLO again: a roster gap, held messages due, or our
-		 * last HELLO unanswered (docs/agent.md, "Link behaviour"). */
-		if (agentd_hello_due(a, now)) {
-			if (a->hello_state != AGENTD_HELLO_DONE)
+		 * last HELLO unanswered (docs/agent.md, "Link behaviour");
+		 * each link's asked first, as a HELLO clears the first two. */
+		for (k = 0; k < a->nlinks; k++)
+			due[k] = agentd_hello_due(a, (int)k, now);
+		for (k = 0; k < a->nlinks; k++) {
+			if (!due[k])
+				continue;
+			if (a->links[k].hello_state != AGENTD_HELLO_DONE)
 				alog(ALOG_WARN, "hello", "relay=%s: no answer "
-				    "to HELLO: sending it again", n.endpoint);
+				    "to HELLO: sending it again",
+				    a->links[k].id);
 			else if (a->nheld > 0)
-				alog(ALOG_INFO, "held-retry", "asking the "
-				    "relay to redeliver %zu held message(s)",
-				    a->nheld);
-			(void)agentd_hello(a);
+				alog(ALOG_INFO, "held-retry", "asking relay %s "
+				    "to redeliver %zu held message(s)",
+				    a->links[k].id, a->nheld);
+			(void)agentd_hello(a, (int)k);
 		}
-		if (a->connected && now - a->last_tx >= a->conf.heartbeat_ms)
-			(void)agentd_heartbeat(a);
+		for (k = 0; k < a->nlinks; k++)
+			if (a->links[k].connected &&
+			    now - a->links[k].last_tx >= a->conf.heartbeat_ms)
+				(void)agentd_heartbeat(a, (int)k);
 		if (now >= next_spool) {
 			agentd_spool_scan(a);
 			now = agentd_mono_ms();
@@ -602,28 +655,41 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			next_metrics = now + a->conf.metrics_ms;
 		}
 		wait = agentd_tick(a, now);
-		if (a->connected) {
-			t = a->last_tx + a->conf.heartbeat_ms;
-			if (t > now && t - now < wait)
-				wait = t - now;
+		for (k = 0; k < a->nlinks; k++) {
+			if (a->links[k].connected) {
+				t = a->links[k].last_tx + a->conf.heartbeat_ms;
+				if (t > now && t - now < wait)
+					wait = t - now;
+			}
+			if (!n.l[k].attached && n.l[k].dealer != NULL &&
+			    n.l[k].refused_until > now &&
+			    n.l[k].refused_until - now < wait)
+				wait = n.l[k].refused_until - now;
 		}
 		if (next_spool > now && next_spool - now < wait)
 			wait = next_spool - now;
 		if (next_metrics > now && next_metrics - now < wait)
 			wait = next_metrics - now;
-		if (!n.attached && n.refused_until > now &&
-		    n.refused_until - now < wait)
-			wait = n.refused_until - now;
 		if (wait > 1000)
 			wait = 1000;
-		items[0].socket = n.dealer;
-		items[0].events = ZMQ_POLLIN;
-		items[1].socket = n.mon;
-		items[1].events = ZMQ_POLLIN;
-		items[2].socket = n.ctl;
-		items[2].events = ZMQ_POLLIN;
-		items[0].revents = items[1].revents = items[2].revents = 0;
-		np = zmq_poll(items, 3, (long)wait);
+		ni = 0;
+		for (k = 0; k < a->nlinks; k++) {
+			if (n.l[k].dealer == NULL)
+				continue;
+			items[ni].socket = n.l[k].dealer;
+			items[ni].events = ZMQ_POLLIN;
+			items[ni].revents = 0;
+			who[ni++] = (int)k;
+			items[ni].socket = n.l[k].mon;
+			items[ni].events = ZMQ_POLLIN;
+			items[ni].revents = 0;
+			who[ni++] = -1 - (int)k;
+		}
+		items[ni].socket = n.ctl;
+		items[ni].events = ZMQ_POLLIN;
+		items[ni].revents = 0;
+		who[ni++] = AGENTD_LINKS;
+		np = zmq_poll(items, ni, (long)wait);
 		if (np < 0) {
 			if (zmq_errno() == EINTR)
 				continue;
@@ -631,18 +697,24 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			    zmq_strerror(zmq_errno()));
 			goto done;
 		}
-		if (items[1].revents & ZMQ_POLLIN)
-			on_monitor(&n);
-		if (items[0].revents & ZMQ_POLLIN)
-			on_dealer(&n);
-		if (items[2].revents & ZMQ_POLLIN)
+		/* Monitors first (a link's state before its frames). */
+		for (i = 0; i < ni; i++)
+			if (who[i] < 0 && (items[i].revents & ZMQ_POLLIN))
+				on_monitor(&n, -1 - who[i]);
+		for (i = 0; i < ni; i++)
+			if (who[i] >= 0 && who[i] < AGENTD_LINKS &&
+			    (items[i].revents & ZMQ_POLLIN))
+				on_dealer(&n, who[i]);
+		if (items[ni - 1].revents & ZMQ_POLLIN)
 			on_ctl(&n);
 	}
 	rc = 0;
 	alog(ALOG_INFO, "stopping", "agency=%s", a->me->id);
 done:
 	a->send = NULL;
-	close_dealer(&n);
+	for (k = 0; k < AGENTD_LINKS; k++)
+		if (n.l[k].dealer != NULL)
+			close_dealer(&n, (int)k);
 	/* The last state (not connected) for whoever reads the file next. */
 	(void)agentd_metrics_write(a);
 	if (n.ctl != NULL) {

@@ -22,8 +22,9 @@
 /* ---- HELLO, heartbeat, retransmission ---------------------------------- */
 
 int
-agentd_hello(struct agentd *a)
+agentd_hello(struct agentd *a, int link)
 {
+	struct agentd_link *l = &a->links[link];
 	struct env e;
 	uint64_t now = agentd_mono_ms();
 	int rc;
@@ -38,62 +39,67 @@ agentd_hello(struct agentd *a)
 	 * reconnection: the n messages leave now anyway. */
 	pending_all_due(a->pend, now);
 	a->want_hello = 0;
-	a->last_hello = now;
+	l->last_hello = now;
 	a->nheld = 0;	/* the relay's count in flight restarts at 0 */
 	a->nheld_lag = 0;
 	a->held_retry = 0;	/* and it redelivers every held message */
 	/* Until a frame from the relay shows it was received, the HELLO is
 	 * sent again (agentd_hello_due); a HEARTBEAT behind it makes the
 	 * relay answer at once even with nothing to push or deliver. */
-	if (a->hello_wait == 0)
-		a->hello_wait = AGENTD_HELLO_RETRY_MIN;
-	if ((rc = agentd_send_control(a, &e)) != 0) {
-		a->hello_state = AGENTD_HELLO_UNSENT;
+	if (l->hello_wait == 0)
+		l->hello_wait = AGENTD_HELLO_RETRY_MIN;
+	if ((rc = agentd_send_control(a, link, &e)) != 0) {
+		l->hello_state = AGENTD_HELLO_UNSENT;
 		return (rc);
 	}
-	a->hello_state = AGENTD_HELLO_SENT;
-	(void)agentd_heartbeat(a);
+	l->hello_state = AGENTD_HELLO_SENT;
+	(void)agentd_heartbeat(a, link);
 	return (0);
 }
 
 int
-agentd_hello_due(struct agentd *a, uint64_t now)
+agentd_hello_due(struct agentd *a, int link, uint64_t now)
 {
+	struct agentd_link *l = &a->links[link];
 
-	if (!a->connected)
+	if (!l->listed || !l->connected)
 		return (0);
 	/* A roster push skipped a version, or keys were reloaded: at most
 	 * once a second. */
-	if (a->want_hello && now - a->last_hello >= 1000)
+	if (a->want_hello && now - l->last_hello >= 1000)
 		return (1);
 	/* Messages held after a local failure: the relay redelivers them. */
 	if (a->held_retry != 0 && now >= a->held_retry)
 		return (1);
 	/* No frame from the relay since our HELLO (lost, or not sent). */
-	if (a->hello_state != AGENTD_HELLO_DONE &&
-	    now - a->last_hello >= a->hello_wait) {
-		if (a->hello_wait < AGENTD_HELLO_RETRY_MAX / 2)
-			a->hello_wait *= 2;
+	if (l->hello_state != AGENTD_HELLO_DONE &&
+	    now - l->last_hello >= l->hello_wait) {
+		if (l->hello_wait < AGENTD_HELLO_RETRY_MAX / 2)
+			l->hello_wait *= 2;
 		else
-			a->hello_wait = AGENTD_HELLO_RETRY_MAX;
+			l->hello_wait = AGENTD_HELLO_RETRY_MAX;
 		return (1);
 	}
 	return (0);
 }
 
 int
-agentd_heartbeat(struct agentd *a)
+agentd_heartbeat(struct agentd *a, int link)
 {
 	struct env e;
+	int rc;
 
 	memset(&e, 0, sizeof(e));
 	e.type = ENV_HEARTBEAT;
-	return (agentd_send_control(a, &e));
+	if ((rc = agentd_send_control(a, link, &e)) == 0 &&
+	    a->links[link].ping == 0)
+		a->links[link].ping = agentd_mono_ms();
+	return (rc);
 }
 
-/* Send the stored envelope of outgoing message ${id}. */
+/* Send the stored envelope of outgoing message ${id} on ${link}. */
 static int
-send_stored(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+send_stored(struct agentd *a, int link, const uint8_t id[FERRY_MSGID_LEN])
 {
 	uint8_t *env;
 	size_t len;
@@ -101,14 +107,14 @@ send_stored(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 
 	if ((rc = astore_get_out_env(a->store, id, &env, &len)) != 0)
 		return (rc);
-	rc = agentd_send_frame(a, env, len);
+	rc = agentd_send_frame(a, link, env, len);
 	free(env);
 	return (rc);
 }
 
-/* ASK the relay what became of accepted message ${id} (6.3 step 7). */
+/* ASK relay ${link} what became of accepted message ${id} (6.3 step 7). */
 static int
-send_ask(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+send_ask(struct agentd *a, int link, const uint8_t id[FERRY_MSGID_LEN])
 {
 	struct astore_out r;
 	struct env e;
@@ -120,7 +126,7 @@ send_ask(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	e.type = ENV_ASK;
 	memcpy(e.msg_id, id, FERRY_MSGID_LEN);
 	memcpy(e.env_hash, r.env_hash, 32);
-	if ((rc = agentd_send_control(a, &e)) == 0)
+	if ((rc = agentd_send_control(a, link, &e)) == 0)
 		a->n_asks++;
 	return (rc);
 }
@@ -139,6 +145,208 @@ backoff(uint64_t base, uint64_t max, uint32_t attempts)
 	if (d == 0)
 		d = 1;
 	return (d + randombytes_uniform((uint32_t)(d / 4 + 1)));
+}
+
+/* ---- routing (issue 12): which relay takes each message ---------------- */
+
+/* The links as the routing rules see them (pending.h); returns how many. */
+static size_t
+links_view(const struct agentd *a, struct pending_link *v)
+{
+	size_t i;
+
+	for (i = 0; i < a->nlinks; i++) {
+		v[i].listed = a->links[i].listed;
+		v[i].up = a->links[i].connected;
+		v[i].has_rtt = a->links[i].has_rtt;
+		v[i].rtt_ms = a->links[i].rtt_ms;
+		v[i].order = a->links[i].order;
+		v[i].down_since = a->links[i].down_since;
+	}
+	return (a->nlinks);
+}
+
+static int
+choice_how(const struct agentd *a)
+{
+
+	return (strcmp(a->conf.relay_choice, "fastest") == 0 ?
+	    PENDING_CHOOSE_FASTEST : PENDING_CHOOSE_ORDER);
+}
+
+/* A relay link for a message, other than ${exclude}: by relay_choice
+ * among those up; with ${any}, when none is up, the first listed. */
+static int
+choose_link(const struct agentd *a, int exclude, int any)
+{
+	struct pending_link v[AGENTD_LINKS];
+	size_t n = links_view(a, v), i;
+	int k;
+
+	if ((k = pending_choose(v, n, choice_how(a), exclude)) >= 0 || !any)
+		return (k);
+	for (i = 0; i < n; i++)
+		if (v[i].listed && (k < 0 || v[i].order < v[k].order))
+			k = (int)i;
+	return (k);
+}
+
+/* Is the choice of a relay logged?  When the roster lists several. */
+static int
+route_logged(const struct agentd *a)
+{
+
+	return (a->roster->nrelays > 1);
+}
+
+/* LOG_ROUTE entry ${le}: message ${id} (${h}) routed to ${link}. */
+static void
+route_entry(const struct agentd *a, struct log_entry *le,
+    const uint8_t id[FERRY_MSGID_LEN], const uint8_t h[32], int link,
+    int reason)
+{
+
+	memset(le, 0, sizeof(*le));
+	le->kind = LOG_ROUTE;
+	memcpy(le->msg_id, id, FERRY_MSGID_LEN);
+	memcpy(le->env_hash, h, FERRY_HASH_LEN);
+	agentd_copy_str(le->from, sizeof(le->from), a->me->id);
+	agentd_copy_str(le->to, sizeof(le->to), a->links[link].id);
+	le->code = reason;
+	le->roster_version = a->roster->version;
+}
+
+static const char *
+route_reason(int reason)
+{
+
+	switch (reason) {
+	case LOG_ROUTE_FIRST: return ("first-choice");
+	case LOG_ROUTE_NO_ACCEPT: return ("no-accepted");
+	case LOG_ROUTE_LINK_LOST: return ("link-lost");
+	case LOG_ROUTE_RESEND: return ("resend");
+	case LOG_ROUTE_NOT_HELD: return ("not-held");
+	default: return ("?");
+	}
+}
+
+/*
+ * The messages a tick routes again (a relay failed them) or for the
+ * first time since a start: their LOG_ROUTE entries (and, for a resend,
+ * the record back to QUEUED) in one batch and one synced commit, then
+ * each is sent through its new relay.
+ */
+struct route_grp {
+	struct log_batch *b;
+	size_t n;
+	int rc;
+	struct {
+		uint8_t id[FERRY_MSGID_LEN];
+		int link, reason, from;
+		uint32_t was;
+	} it[AGENTD_ASK_BURST];
+};
+
+/* Message ${m} to ${link} for ${reason}: 0, or -1 if the group is full. */
+static int
+route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
+    int link, int reason)
+{
+	struct astore_out r;
+	struct log_entry le;
+	int rc;
+
+	if (g->n == AGENTD_ASK_BURST || g->rc != 0)
+		return (-1);
+	if ((rc = astore_get_out(a->store, m->msg_id, &r)) != 0)
+		goto fail;
+	if (route_logged(a)) {
+		if (g->b == NULL && (rc = log_begin(a->log, &g->b)) != 0)
+			goto fail;
+		route_entry(a, &le, m->msg_id, r.env_hash, link, reason);
+		if ((rc = log_add(g->b, &le, NULL, 0, NULL)) != 0)
+			goto fail;
+	}
+	if (r.state == ASTORE_ACCEPTED) {
+		/* Resent: QUEUED again until a relay takes it. */
+		r.state = ASTORE_QUEUED;
+		if (g->b == NULL && (rc = log_begin(a->log, &g->b)) != 0)
+			goto fail;
+		if ((rc = astore_update_out(a->store, g->b, &r)) != 0)
+			goto fail;
+	}
+	memcpy(g->it[g->n].id, m->msg_id, FERRY_MSGID_LEN);
+	g->it[g->n].link = link;
+	g->it[g->n].reason = reason;
+	g->it[g->n].from = m->link;
+	g->it[g->n].was = m->state;
+	g->n++;
+	return (0);
+fail:
+	g->rc = rc;
+	return (-1);
+}
+
+static void
+route_flush(struct agentd *a, struct route_grp *g, uint64_t now)
+{
+	const struct pending_msg *m;
+	uint64_t d;
+	char hx[33];
+	size_t i;
+	int rc = g->rc;
+
+	if (rc == 0 && g->b != NULL)
+		rc = log_commit(g->b);
+	else if (g->b != NULL)
+		log_abort(g->b);
+	g->b = NULL;
+	if (rc != 0) {
+		/* Left as they were: tried again at their next time. */
+		alog(ALOG_ERROR, "route", "%zu routing choice(s) not logged: "
+		    "%s; tried again later", g->n, ferry_strerror(rc));
+		g->n = 0;
+		g->rc = 0;
+		return;
+	}
+	for (i = 0; i < g->n; i++) {
+		agentd_idhex(hx, g->it[i].id);
+		if (g->it[i].was == ASTORE_ACCEPTED) {
+			agentd_count_move(a, ASTORE_ACCEPTED, ASTORE_QUEUED);
+			a->n_resends++;
+			(void)pending_set(a->pend, g->it[i].id, ASTORE_QUEUED,
+			    now);
+		} else if (g->it[i].reason != LOG_ROUTE_FIRST)
+			a->n_failovers++;
+		if (g->it[i].reason != LOG_ROUTE_FIRST) {
+			alog(ALOG_WARN, "failover", "msg=%s: relay %s %s",
+			    hx, g->it[i].from >= 0 ?
+			    a->links[g->it[i].from].id : "(unknown)",
+			    g->it[i].reason == LOG_ROUTE_NO_ACCEPT ?
+			    "gave no ACCEPTED within failover_after" :
+			    g->it[i].reason == LOG_ROUTE_LINK_LOST ?
+			    "lost its link before ACCEPTED" :
+			    "held it and has been unreachable for "
+			    "resend_after");
+			alog(ALOG_INFO, "route", "msg=%s relay=%s reason=%s",
+			    hx, a->links[g->it[i].link].id,
+			    route_reason(g->it[i].reason));
+		}
+		if ((m = pending_find(a->pend, g->it[i].id)) == NULL)
+			continue;
+		if (send_stored(a, g->it[i].link, g->it[i].id) == 0)
+			pending_route(a->pend, m, g->it[i].link, now);
+		else
+			pending_route(a->pend, m, g->it[i].link, 0);
+		/* Its failover check again at failover_after at the
+		 * earliest, later ones further apart (its backoff). */
+		d = backoff(a->conf.retry_ms, a->conf.retry_max_ms,
+		    m->attempts);
+		if (d < a->conf.failover_ms)
+			d = a->conf.failover_ms;
+		pending_retime(a->pend, m, now + d, m->attempts);
+	}
+	g->n = 0;
 }
 
 /* The ms from ${now} until message ${m} (may be NULL) is due, if later
@@ -166,19 +374,48 @@ uint64_t
 agentd_tick(struct agentd *a, uint64_t now)
 {
 	const struct pending_msg *m;
-	uint64_t next = 60000;
+	struct pending_link v[AGENTD_LINKS];
+	struct route_grp *g;
+	uint64_t next = 60000, d, t;
 	uint32_t n;
-	size_t asks = 0;
+	size_t asks = 0, nv;
+	int why, to;
 
 	(void)agentd_roster_expired(a, ferry_now_ms());
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return (1000);
+	nv = links_view(a, v);
 	while (a->connected &&
 	    (m = pending_first(a->pend, ASTORE_QUEUED)) != NULL &&
 	    m->next_try <= now) {
 		n = m->attempts;
-		if (send_stored(a, m->msg_id) == 0)
+		d = backoff(a->conf.retry_ms, a->conf.retry_max_ms, n);
+		/* No relay yet (a start), or its relay failed it. */
+		why = m->link < 0 ? LOG_ROUTE_FIRST : pending_reroute(m, v,
+		    nv, now, a->conf.failover_ms, a->conf.resend_ms,
+		    a->started);
+		to = why == LOG_ROUTE_FIRST && m->link < 0 ?
+		    choose_link(a, -1, 0) : why != 0 ?
+		    choose_link(a, m->link, 0) : -1;
+		if (to >= 0) {
+			if (route_add(a, g, m, to, why) != 0) {
+				next = 1;	/* more: the next tick */
+				break;
+			}
+			pending_retime(a->pend, m, now + d, n + 1);
+			continue;
+		}
+		if (m->link >= 0 && send_stored(a, m->link, m->msg_id) == 0) {
 			n++;
-		pending_retime(a->pend, m, now + backoff(a->conf.retry_ms,
-		    a->conf.retry_max_ms, n), n);
+			/* The first send there: checked again when
+			 * failover_after has passed without ACCEPTED. */
+			if (m->sent_at == 0) {
+				pending_route(a->pend, m, m->link, now);
+				if (d > a->conf.failover_ms && a->nlinks > 1)
+					d = a->conf.failover_ms;
+			}
+		}
+		pending_retime(a->pend, m, now + d, n);
 	}
 	while (a->connected &&
 	    (m = pending_first(a->pend, ASTORE_ACCEPTED)) != NULL &&
@@ -187,14 +424,40 @@ agentd_tick(struct agentd *a, uint64_t now)
 			next = 1;	/* more ASKs due: soon */
 			break;
 		}
+		n = m->attempts;
+		d = backoff(a->conf.reask_ms, a->conf.reask_max_ms, n);
+		if (m->link < 0 || !v[m->link].up) {
+			/* Its relay is down (or gone): resent through
+			 * another once resend_after has passed. */
+			if (pending_reroute(m, v, nv, now, a->conf.failover_ms,
+			    a->conf.resend_ms, a->started) ==
+			    LOG_ROUTE_RESEND &&
+			    (to = choose_link(a, m->link, 0)) >= 0) {
+				if (route_add(a, g, m, to, LOG_ROUTE_RESEND) !=
+				    0) {
+					next = 1;
+					break;
+				}
+				pending_retime(a->pend, m, now + d, n);
+				continue;
+			}
+			t = (m->link >= 0 ? v[m->link].down_since :
+			    a->started) + a->conf.resend_ms;
+			if (t > now && t - now < d)
+				d = t - now;
+			pending_retime(a->pend, m, now + d, n);
+			continue;
+		}
 		/* In the relay's custody: ASK, not upload. */
 		asks++;
-		n = m->attempts;
-		if (send_ask(a, m->msg_id) == 0 && n < 16)
+		if (send_ask(a, m->link, m->msg_id) == 0 && n < 16)
 			n++;
 		pending_retime(a->pend, m, now + backoff(a->conf.reask_ms,
 		    a->conf.reask_max_ms, n), n);
 	}
+	if (g->n > 0 || g->b != NULL || g->rc != 0)
+		route_flush(a, g, now);
+	free(g);
 	next = sooner(pending_first(a->pend, ASTORE_QUEUED), now, next);
 	return (sooner(pending_first(a->pend, ASTORE_ACCEPTED), now, next));
 }
@@ -306,9 +569,21 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 	/* The envelope is stored once, in the log (log_add above): erasure
 	 * (log_erase) then shreds the only copy. */
 	if ((rc = astore_put_out(a->store, b, &sb->rec, NULL, 0,
-	    sb->spool_key)) != 0)
+	    sb->spool_key)) != 0) {
 		agentd_seterr(sb->err, sizeof(sb->err), "storing: %s",
 		    ferry_strerror(rc));
+		return (rc);
+	}
+	/* Its relay, chosen now and logged in the same commit. */
+	sb->link = choose_link(a, -1, 1);
+	if (sb->link >= 0 && route_logged(a)) {
+		route_entry(a, &le, sb->id, sb->rec.env_hash, sb->link,
+		    LOG_ROUTE_FIRST);
+		le.time_ms = now;
+		if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0)
+			agentd_seterr(sb->err, sizeof(sb->err), "logging "
+			    "the route: %s", ferry_strerror(rc));
+	}
 	return (rc);
 }
 
@@ -316,6 +591,7 @@ void
 agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 {
 	struct log_batch *b = NULL;
+	const struct pending_msg *m;
 	uint64_t now = ferry_now_ms();
 	size_t i, j, nprep = 0;
 	char h[33];
@@ -410,6 +686,8 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 		    agentd_mono_ms()) != 0)
 			alog(ALOG_WARN, "pending", "msg=%s: not scheduled (out "
 			    "of memory): sent at the next start", h);
+		else if ((m = pending_find(a->pend, sb[i]->id)) != NULL)
+			pending_route(a->pend, m, sb[i]->link, 0);
 		free(sb[i]->env);
 		sb[i]->env = NULL;
 	}
@@ -451,9 +729,10 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
  * kinds: FERRY_EDUPMSG) and only updates the state.
  */
 static int
-log_and_update(struct agentd *a, const struct log_entry *le,
-    const struct astore_out *r)
+log_and_update_route(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r, int link, int reason)
 {
+	struct log_entry re;
 	struct log_batch *b;
 	int rc;
 
@@ -462,6 +741,10 @@ log_and_update(struct agentd *a, const struct log_entry *le,
 	rc = log_add(b, le, NULL, 0, NULL);
 	if (rc == FERRY_EDUPMSG)
 		rc = 0;
+	if (rc == 0 && link >= 0 && route_logged(a)) {
+		route_entry(a, &re, r->msg_id, r->env_hash, link, reason);
+		rc = log_add(b, &re, NULL, 0, NULL);
+	}
 	if (rc == 0)
 		rc = astore_update_out(a->store, b, r);
 	if (rc != 0) {
@@ -469,6 +752,14 @@ log_and_update(struct agentd *a, const struct log_entry *le,
 		return (rc);
 	}
 	return (log_commit(b));
+}
+
+static int
+log_and_update(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+
+	return (log_and_update_route(a, le, r, -1, 0));
 }
 
 /* The outgoing record ${id}, as the replies of the group so far left it. */
@@ -503,8 +794,11 @@ accepted_done(struct agentd *a, const struct log_entry *le,
 	/* Asked about (ASK) after reask_ms, then with backoff. */
 	if (pending_set(a->pend, r->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
 	    a->conf.reask_ms) == 0 && (m = pending_find(a->pend,
-	    r->msg_id)) != NULL)
+	    r->msg_id)) != NULL) {
 		pending_retime(a->pend, m, m->next_try, 0);
+		/* In the custody of the relay that signed the ACCEPTED. */
+		pending_route(a->pend, m, agentd_link_find(a, le->from), 0);
+	}
 }
 
 static void
@@ -786,11 +1080,12 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	struct log_entry le;
 	char hx[33], reason[ASTORE_REASON_MAX + 1];
 	char qreason[4 * ASTORE_REASON_MAX + 16];
+	const struct pending_msg *m;
 	uint8_t pk[32];
 	uint64_t used;
 	uint32_t was;
 	size_t n;
-	int rc;
+	int rc, to;
 
 	agentd_idhex(hx, e->msg_id);
 	/* A NACK from our message's recipient revoked since it was sent:
@@ -852,12 +1147,22 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	if (-(int)e->code == FERRY_ENOTHELD && nack_transient(a, e) &&
 	    r.state == ASTORE_ACCEPTED) {
 		r.state = ASTORE_QUEUED;
-		if ((rc = log_and_update(a, &le, &r)) != 0)
+		/* Routed again at once: another relay if one is up. */
+		if ((to = choose_link(a, agentd_link_find(a, e->from), 0)) < 0)
+			to = choose_link(a, -1, 1);
+		if ((rc = log_and_update_route(a, &le, &r, to,
+		    LOG_ROUTE_NOT_HELD)) != 0)
 			return (rc);
 		a->n_not_held++;
 		agentd_count_move(a, ASTORE_ACCEPTED, ASTORE_QUEUED);
 		(void)pending_set(a->pend, e->msg_id, ASTORE_QUEUED,
 		    agentd_mono_ms());
+		if ((m = pending_find(a->pend, e->msg_id)) != NULL)
+			pending_route(a->pend, m, to, 0);
+		if (to >= 0)
+			alog(ALOG_INFO, "route", "msg=%s relay=%s reason=%s",
+			    hx, a->links[to].id,
+			    route_reason(LOG_ROUTE_NOT_HELD));
 		alog(ALOG_WARN, "not-held", "msg=%s to=%s: the relay holds no "
 		    "record of it (it lost its data or runs from an older "
 		    "backup); sending it again", hx, r.to);

@@ -330,10 +330,10 @@ agentd_adopt_roster(struct agentd *a, struct roster *next, const char *source,
 	le.roster_version = next->version;
 	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
 		goto err;
-	if (memcmp(next->relays[0].curve_pk, a->roster->relays[0].curve_pk, 32) != 0)
-		a->relay_key_changed = 1;
 	roster_free(a->roster);
 	a->roster = next;
+	/* Only the links whose relay was added, removed or rotated. */
+	agentd_links_sync(a);
 	a->n_rosters++;
 	alog(ALOG_INFO, "roster", "version=%llu adopted from %s: %s",
 	    (unsigned long long)next->version, source, why);
@@ -550,4 +550,75 @@ agentd_expiry_check(struct agentd *a, uint64_t now)
 	}
 	a->key_stage = st;
 	return (n);
+}
+
+/* ---- the relay links --------------------------------------------------- */
+
+const char *
+agentd_relay_endpoint(const struct agentd *a, size_t i)
+{
+	static char ep[ROSTER_ENDPOINT_MAX + 1];
+
+	if (i >= a->roster->nrelays)
+		return ("");
+	if (aconf_relay_endpoint(a->conf.relay_endpoints,
+	    a->roster->relays[i].id, ep, sizeof(ep)))
+		return (ep);
+	if (i == 0 && a->conf.relay[0] != '\0')
+		return (a->conf.relay);
+	return (a->roster->relays[i].endpoint);
+}
+
+void
+agentd_links_sync(struct agentd *a)
+{
+	const struct roster_relay *rr;
+	struct agentd_link *l;
+	const char *ep;
+	size_t i;
+	int k;
+
+	for (k = 0; k < (int)a->nlinks; k++)
+		if (a->links[k].listed &&
+		    roster_find_relay(a->roster, a->links[k].id) == NULL) {
+			a->links[k].listed = 0;
+			a->links[k].reopen = 1;	/* closed */
+			alog(ALOG_INFO, "relay-removed", "relay=%s is no "
+			    "longer in roster version %llu: its link closed",
+			    a->links[k].id,
+			    (unsigned long long)a->roster->version);
+		}
+	for (i = 0; i < a->roster->nrelays && i < AGENTD_LINKS; i++) {
+		rr = &a->roster->relays[i];
+		ep = agentd_relay_endpoint(a, i);
+		if ((k = agentd_link_find(a, rr->id)) < 0) {
+			/* A free slot: never used, or unlisted. */
+			for (k = 0; k < (int)a->nlinks; k++)
+				if (!a->links[k].listed)
+					break;
+			if (k == AGENTD_LINKS)
+				continue;
+			if (k == (int)a->nlinks)
+				a->nlinks++;
+			l = &a->links[k];
+			memset(l, 0, sizeof(*l));
+			agentd_copy_str(l->id, sizeof(l->id), rr->id);
+			l->listed = 1;
+			l->reopen = 1;
+			l->down_since = agentd_mono_ms();
+			l->link_since = ferry_now_ms();
+		}
+		l = &a->links[k];
+		l->order = (unsigned)i;
+		if (memcmp(l->curve_pk, rr->curve_pk, 32) != 0 ||
+		    strcmp(l->endpoint, ep) != 0) {
+			if (!l->reopen)
+				alog(ALOG_INFO, "relay-key", "relay=%s: the "
+				    "roster changed its key or endpoint: "
+				    "reconnecting", l->id);
+			memcpy(l->curve_pk, rr->curve_pk, 32);
+			agentd_copy_str(l->endpoint, sizeof(l->endpoint), ep);
+			l->reopen = 1;
+		}
+	}
 }

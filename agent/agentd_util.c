@@ -155,39 +155,87 @@ agentd_key_unseal(struct agentd *a, const uint8_t in[ASTORE_SEALED_LEN],
 
 /* ---- sending frames ---------------------------------------------------- */
 
-/** agentd_send_frame(a, buf, len): a frame to a->send if connected. */
 int
-agentd_send_frame(struct agentd *a, const uint8_t *buf, size_t len)
+agentd_link_find(const struct agentd *a, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < a->nlinks; i++)
+		if (a->links[i].listed && strcmp(a->links[i].id, id) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+void
+agentd_link_up(struct agentd *a, int link, int up)
+{
+	struct agentd_link *l = &a->links[link];
+	size_t i;
+
+	if (l->connected != up || l->link_since == 0)
+		l->link_since = ferry_now_ms();
+	if (!up && (l->connected || l->down_since == 0))
+		l->down_since = agentd_mono_ms();
+	if (!up)
+		l->ping = 0;
+	l->connected = up;
+	a->connected = 0;
+	for (i = 0; i < a->nlinks; i++)
+		if (a->links[i].connected)
+			a->connected = 1;
+}
+
+/** agentd_reply_link(a): the link of the frames at hand, else any up. */
+int
+agentd_reply_link(const struct agentd *a)
+{
+	size_t i;
+
+	if (a->cur_link >= 0 && (size_t)a->cur_link < a->nlinks &&
+	    a->links[a->cur_link].connected)
+		return (a->cur_link);
+	for (i = 0; i < a->nlinks; i++)
+		if (a->links[i].listed && a->links[i].connected)
+			return ((int)i);
+	return (-1);
+}
+
+/** agentd_send_frame(a, link, buf, len): a frame to a->send if ${link} is up. */
+int
+agentd_send_frame(struct agentd *a, int link, const uint8_t *buf, size_t len)
 {
 	int rc;
 
-	if (a->send == NULL || !a->connected)
+	if (a->send == NULL || link < 0 || (size_t)link >= a->nlinks ||
+	    !a->links[link].connected)
 		return (FERRY_ETIMEOUT);
 	if (FERRY_FAULT("agent-send"))
 		return (0);	/* handed over, then lost with the link */
-	if ((rc = a->send(a->send_ctx, buf, len)) == 0)
-		a->last_tx = agentd_mono_ms();
+	if ((rc = a->send(a->send_ctx, link, buf, len)) == 0)
+		a->links[link].last_tx = agentd_mono_ms();
 	return (rc);
 }
 
-/** agentd_send_control(a, e): encode, sign and send ${e}. */
+/** agentd_send_control(a, link, e): encode, sign and send ${e} on ${link}. */
 /* Encode, sign and send a control envelope of ${type} to the relay. */
 int
-agentd_send_control(struct agentd *a, struct env *e)
+agentd_send_control(struct agentd *a, int link, struct env *e)
 {
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
+	if (link < 0 || (size_t)link >= a->nlinks)
+		return (FERRY_ETIMEOUT);
 	env_new_id(e->id);
 	e->version = ENV_VERSION;
 	agentd_copy_str(e->from, sizeof(e->from), a->me->id);
 	if (e->to[0] == '\0')
-		agentd_copy_str(e->to, sizeof(e->to), a->roster->relays[0].id);
+		agentd_copy_str(e->to, sizeof(e->to), a->links[link].id);
 	e->time = ferry_now_ms();
 	if ((rc = env_encode(e, a->me->sign_sk, &buf, &len)) != 0)
 		return (rc);
-	rc = agentd_send_frame(a, buf, len);
+	rc = agentd_send_frame(a, link, buf, len);
 	free(buf);
 	return (rc);
 }

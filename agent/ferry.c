@@ -1315,6 +1315,8 @@ print_message(json_t *m)
 	printf("  queued     %s\n", t);
 	fmt_time(t, sizeof(t), json_object_get(m, "accepted_ms"));
 	printf("  accepted   %s", t);
+	if (json_object_get(m, "relay") != NULL)
+		printf("  relay: %s\n", str(m, "relay"));
 	if (json_object_get(m, "relay_log_index") != NULL)
 		printf("  (relay log index %lld)", (long long)
 		    json_integer_value(json_object_get(m, "relay_log_index")));
@@ -1359,6 +1361,38 @@ print_link(json_t *l, const char *relay)
 	fmt_time(e, sizeof(e), json_object_get(l, "last_error_ms"));
 	printf("last error (%s): %s - check %s\n", e, str(l, "last_error"),
 	    str(l, "check"));
+}
+
+/*
+ * One line per relay of the roster (status "relays"): its state and
+ * since when, last round trip, messages in its custody, and its last
+ * error with what to check.  Shown only when the roster lists several.
+ */
+static void
+print_relays(json_t *rs)
+{
+	json_t *o;
+	char rtt[32];
+	size_t i;
+
+	if (!json_is_array(rs) || json_array_size(rs) < 2)
+		return;
+	json_array_foreach(rs, i, o) {
+		if (json_is_integer(json_object_get(o, "rtt_ms")))
+			snprintf(rtt, sizeof(rtt), "%lld ms", (long long)
+			    json_integer_value(json_object_get(o, "rtt_ms")));
+		else
+			snprintf(rtt, sizeof(rtt), "not measured yet");
+		printf("  relay %s (%s): %s since %s, last round trip %s, "
+		    "%lld in its custody", str(o, "id"), str(o, "endpoint"),
+		    str(o, "state"), str(o, "since"), rtt, (long long)
+		    json_integer_value(json_object_get(o, "custody")));
+		if (raw(o, "last_error")[0] != '-' &&
+		    strcmp(str(o, "state"), "connected") != 0)
+			printf("; last error: %s - check %s",
+			    str(o, "last_error"), str(o, "check"));
+		printf("\n");
+	}
 }
 
 /* When the roster and our encryption key expire; a warning within 30 days. */
@@ -1438,6 +1472,7 @@ c_status(int argc, char **argv)
 			printf("  the relay REFUSED our transport key "
 			    "(see the agent's log)\n");
 		print_link(json_object_get(r, "link"), str(g, "relay"));
+		print_relays(json_object_get(r, "relays"));
 		print_expiry(g);
 		printf("outbox: %lld queued, %lld accepted by relay, %lld "
 		    "delivered, %lld failed; inbox: %lld received\n",

@@ -30,7 +30,22 @@ struct pending {
 	size_t *heap[2];	/* room for cap each */
 	size_t nheap[2];
 	uint8_t key[crypto_shorthash_KEYBYTES];
+	size_t custody[PENDING_LINKS];	/* ACCEPTED messages per link */
 };
+
+/* Message ${m} counts (${d} = 1) or no longer counts (-1) in custody. */
+static void
+custody_note(struct pending *p, const struct pending_msg *m, int d)
+{
+
+	if (m->state != ASTORE_ACCEPTED || m->link < 0 ||
+	    m->link >= PENDING_LINKS)
+		return;
+	if (d > 0)
+		p->custody[m->link]++;
+	else if (p->custody[m->link] > 0)
+		p->custody[m->link]--;
+}
 
 /* The heap of messages in ${state}. */
 static int
@@ -256,6 +271,7 @@ pending_set(struct pending *p, const uint8_t id[FERRY_MSGID_LEN],
 	if (p->slot[s] != 0) {
 		i = p->slot[s] - 1;
 		m = &p->m[i];
+		custody_note(p, m, -1);
 		if (kind(m->state) != kind(state)) {
 			heap_remove(p, kind(m->state), i);
 			m->state = state;
@@ -266,6 +282,7 @@ pending_set(struct pending *p, const uint8_t id[FERRY_MSGID_LEN],
 			m->next_try = next_try;
 			heap_fix(p, kind(state), i);
 		}
+		custody_note(p, m, 1);
 		return (0);
 	}
 	if (p->n == p->cap) {
@@ -279,6 +296,8 @@ pending_set(struct pending *p, const uint8_t id[FERRY_MSGID_LEN],
 	m->state = state;
 	m->attempts = 0;
 	m->next_try = next_try;
+	m->link = -1;
+	m->sent_at = 0;
 	p->slot[s] = i + 1;
 	heap_push(p, kind(state), i);
 	return (0);
@@ -303,6 +322,7 @@ pending_del(struct pending *p, const uint8_t id[FERRY_MSGID_LEN])
 	if (p->slot[s] == 0)
 		return;
 	i = p->slot[s] - 1;
+	custody_note(p, &p->m[i], -1);
 	heap_remove(p, kind(p->m[i].state), i);
 	slot_clear(p, s);
 	/* The last message fills the hole: its slot and heap place follow. */
@@ -332,4 +352,80 @@ pending_all_due(struct pending *p, uint64_t now)
 		p->m[i].next_try = now;
 		p->m[i].attempts = 0;
 	}
+}
+
+void
+pending_route(struct pending *p, const struct pending_msg *m, int link,
+    uint64_t sent_at)
+{
+	struct pending_msg *w = &p->m[(size_t)(m - p->m)];
+
+	custody_note(p, w, -1);
+	w->link = link;
+	w->sent_at = sent_at;
+	custody_note(p, w, 1);
+}
+
+size_t
+pending_custody(const struct pending *p, int link)
+{
+
+	return (link >= 0 && link < PENDING_LINKS ? p->custody[link] : 0);
+}
+
+/* Is link ${i} a better choice than ${j} (pending_choose)? */
+static int
+link_better(const struct pending_link *i, const struct pending_link *j,
+    int how)
+{
+
+	if (how == PENDING_CHOOSE_FASTEST) {
+		if (i->has_rtt != j->has_rtt)
+			return (i->has_rtt);
+		if (i->has_rtt && i->rtt_ms != j->rtt_ms)
+			return (i->rtt_ms < j->rtt_ms);
+	}
+	return (i->order < j->order);
+}
+
+int
+pending_choose(const struct pending_link *l, size_t n, int how, int exclude)
+{
+	size_t i;
+	int best = -1;
+
+	for (i = 0; i < n; i++) {
+		if (!l[i].listed || !l[i].up || (int)i == exclude)
+			continue;
+		if (best < 0 || link_better(&l[i], &l[best], how))
+			best = (int)i;
+	}
+	return (best);
+}
+
+int
+pending_reroute(const struct pending_msg *m, const struct pending_link *l,
+    size_t n, uint64_t now, uint64_t failover_ms, uint64_t resend_ms,
+    uint64_t unknown_since)
+{
+	const struct pending_link *k;
+	uint64_t since;
+
+	k = m->link >= 0 && (size_t)m->link < n && l[m->link].listed ?
+	    &l[m->link] : NULL;
+	if (m->state == ASTORE_QUEUED) {
+		if (m->link < 0)
+			return (0);
+		if (k == NULL || !k->up)
+			return (LOG_ROUTE_LINK_LOST);
+		if (m->sent_at != 0 && now - m->sent_at >= failover_ms)
+			return (LOG_ROUTE_NO_ACCEPT);
+		return (0);
+	}
+	if (m->state != ASTORE_ACCEPTED || (k != NULL && k->up))
+		return (0);
+	since = k != NULL ? k->down_since : unknown_since;
+	if (since != 0 && now >= since && now - since >= resend_ms)
+		return (LOG_ROUTE_RESEND);
+	return (0);
 }

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "ferry.h"
+#include "log.h"
 
 /* One pending message.  Read it; change it only through pending_*. */
 struct pending_msg {
@@ -30,7 +31,30 @@ struct pending_msg {
 	uint32_t attempts;	/* sends (QUEUED) or ASKs (ACCEPTED) so far */
 	uint64_t next_try;	/* agentd_mono_ms() when it is due */
 	size_t pos;		/* its place in its kind's heap */
+	/* Its relay (issue 12): QUEUED, the link it is routed through
+	 * (sent_at: agentd_mono_ms() of its first send there, 0 not yet);
+	 * ACCEPTED, the link of the relay holding it.  -1: none chosen
+	 * (new, or after a restart until the link is known). */
+	int link;
+	uint64_t sent_at;
 };
+
+#define PENDING_LINKS 8		/* = ROSTER_MAX_RELAYS */
+
+/*
+ * What the routing rules (pending_choose, pending_reroute) know of one
+ * relay link: up (connected), its last round trip (has_rtt), and since
+ * when it has been down (agentd_mono_ms(); meaningful while !up).
+ * ${order} is the relay's place in the roster (links with !listed are
+ * never chosen).
+ */
+struct pending_link {
+	int listed, up, has_rtt;
+	unsigned order;
+	uint64_t rtt_ms, down_since;
+};
+
+enum { PENDING_CHOOSE_ORDER = 0, PENDING_CHOOSE_FASTEST = 1 };
 
 struct pending;
 
@@ -85,5 +109,41 @@ const struct pending_msg *pending_first(const struct pending *p,
  * (a HELLO: each backoff starts again).  O(n).
  */
 void pending_all_due(struct pending *p, uint64_t now);
+
+/**
+ * pending_route(p, m, link, sent_at): message ${m} is now routed through
+ * (QUEUED) or held by (ACCEPTED) ${link} (-1: none), first sent there at
+ * ${sent_at}.  pending_custody follows.
+ */
+void pending_route(struct pending *p, const struct pending_msg *m, int link,
+    uint64_t sent_at);
+
+/** pending_custody(p, link): ACCEPTED messages held by ${link}. O(1). */
+size_t pending_custody(const struct pending *p, int link);
+
+/**
+ * pending_choose(l, n, how, exclude): the link to send a message through,
+ * among ${l}[0..n-1] listed and up, other than ${exclude} (-1: none):
+ * PENDING_CHOOSE_ORDER, the first in roster order; _FASTEST, the lowest
+ * round trip (a link without one after every link with one), roster
+ * order on ties.  -1 if no link qualifies.  Pure.
+ */
+int pending_choose(const struct pending_link *l, size_t n, int how,
+    int exclude);
+
+/**
+ * pending_reroute(m, l, n, now, failover_ms, resend_ms): why message ${m}
+ * must leave its link now, or 0 to stay: for a QUEUED one routed to a
+ * link that is not up (or no longer listed), LOG_ROUTE_LINK_LOST (2); sent there
+ * ${failover_ms} or more ago with no ACCEPTED, LOG_ROUTE_NO_ACCEPT (1);
+ * for an ACCEPTED one whose custody link has been down (or unknown, or
+ * unlisted: gone, down since ${unknown_since}) for ${resend_ms} or more,
+ * LOG_ROUTE_RESEND (3).  A QUEUED one with no link (-1) stays: the
+ * caller makes its first choice.  The
+ * caller moves it only if another link is up (pending_choose).  Pure.
+ */
+int pending_reroute(const struct pending_msg *m, const struct pending_link *l,
+    size_t n, uint64_t now, uint64_t failover_ms, uint64_t resend_ms,
+    uint64_t unknown_since);
 
 #endif

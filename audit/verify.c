@@ -193,6 +193,14 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 		    (1u << LOG_ACCEPTED))))
 			vfail(v, idx, "expiry of a message not logged before");
 		break;
+	case LOG_ROUTE:
+		if (r != NULL && !(r->kinds & (1u << LOG_SENT)))
+			vfail(v, idx, "route of a message not sent (no SENT "
+			    "logged before)");
+		if (e->code < LOG_ROUTE_FIRST || e->code > LOG_ROUTE_NOT_HELD)
+			vfail(v, idx, "route with unknown reason %d",
+			    (int)e->code);
+		break;
 	case LOG_ERASURE:
 		if (plist_add(&v->erasures, e, idx) != 0)
 			return (FERRY_ENOMEM);

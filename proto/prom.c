@@ -96,6 +96,15 @@ prom_sample(struct prom *p, const char *name, const char *label,
 }
 
 void
+prom_sample_ms(struct prom *p, const char *name, const char *label,
+    const char *value, uint64_t ms)
+{
+
+	outf(p, "%s{%s=\"%s\"} %llu.%03llu\n", name, label, value,
+	    (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+}
+
+void
 prom_u64(struct prom *p, const char *name, const char *help,
     const char *type, uint64_t v)
 {

@@ -35,6 +35,10 @@ void prom_head(struct prom *p, const char *name, const char *help,
 void prom_sample(struct prom *p, const char *name, const char *label,
     const char *value, int64_t v);
 
+/** prom_sample_ms(p, name, label, value, ms): as prom_sample, ${ms} shown in seconds (3 decimals). */
+void prom_sample_ms(struct prom *p, const char *name, const char *label,
+    const char *value, uint64_t ms);
+
 /** prom_u64(p, name, help, type, v): prom_head, then one sample ${v}. */
 void prom_u64(struct prom *p, const char *name, const char *help,
     const char *type, uint64_t v);

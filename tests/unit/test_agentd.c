@@ -40,10 +40,11 @@ struct cap {
 static struct cap capA, capB;
 
 static int
-capture(void *ctx, const uint8_t *buf, size_t len)
+capture(void *ctx, int link, const uint8_t *buf, size_t len)
 {
 	struct cap *c = ctx;
 
+	(void)link;
 	if (c->n == 16)
 		return (-1);
 	if ((c->buf[c->n] = malloc(len)) == NULL)
@@ -130,7 +131,8 @@ open_agent(struct agentd *a, const char *id, struct cap *c)
 	}
 	a->send = capture;
 	a->send_ctx = c;
-	a->connected = 1;
+	agentd_link_up(a, 0, 1);
+	a->cur_link = 0;
 	return (0);
 }
 
@@ -515,7 +517,7 @@ TEST(local_failure_held)
 	CHECK_EQ(astore_get_in(B.store, id, &in), FERRY_ENOENT);
 	/* The HELLO; the relay redelivers: received and receipted. */
 	cap_clear(&capB);
-	CHECK_EQ(agentd_hello(&B), 0);
+	CHECK_EQ(agentd_hello(&B, 0), 0);
 	CHECK_EQ(B.nheld, 0);
 	CHECK_EQ(B.held_retry, 0);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
@@ -550,7 +552,7 @@ TEST(unknown_key_not_held_forever)
 	    0, NULL), 0);
 	CHECK_EQ(roster_enc_key_for_sending(A.roster, "bravo", now, &kid, pk),
 	    0);
-	CHECK_EQ(agentd_hello(&B), 0);
+	CHECK_EQ(agentd_hello(&B, 0), 0);
 	B.lag_version = 0;
 	held0 = B.nheld;
 	for (i = 0; i < AGENTD_LAG_HELD_MAX + 8; i++) {
@@ -570,7 +572,7 @@ TEST(unknown_key_not_held_forever)
 	    0, &e) == 0)
 		CHECK_EQ(-(int)e.code, FERRY_EWRONGKEY);
 	/* After the grace (no newer roster came): every one refused. */
-	CHECK_EQ(agentd_hello(&B), 0);
+	CHECK_EQ(agentd_hello(&B, 0), 0);
 	B.lag_since -= AGENTD_LAG_GRACE;
 	CHECK_EQ(env_seal(alpha, "bravo", pk, 999, wire, wlen, NULL, now, key,
 	    id, &m, &mlen), 0);
@@ -787,13 +789,13 @@ TEST(timers_monotonic)
 	    sizeof(err)), 0);
 	free(json);
 	cap_clear(&capA);
-	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	cap_clear(&capA);
 	mono = agentd_mono_ms();
 	CHECK((p = pending_find(A.pend, id)) != NULL);
 	CHECK(p->next_try <= mono);
-	CHECK(A.last_tx <= mono && A.last_tx + 60000 > mono);
-	CHECK(A.last_hello <= mono && A.last_hello + 60000 > mono);
+	CHECK(A.links[0].last_tx <= mono && A.links[0].last_tx + 60000 > mono);
+	CHECK(A.links[0].last_hello <= mono && A.links[0].last_hello + 60000 > mono);
 	CHECK(mono < wall / 2);
 	/* Due now on the monotonic clock: sent, and rescheduled on it. */
 	CHECK(agentd_tick(&A, mono) > 0);
@@ -804,10 +806,11 @@ TEST(timers_monotonic)
 }
 
 static int
-failing_send(void *ctx, const uint8_t *buf, size_t len)
+failing_send(void *ctx, int link, const uint8_t *buf, size_t len)
 {
 
 	(void)ctx;
+	(void)link;
 	(void)buf;
 	(void)len;
 	return (FERRY_ETIMEOUT);
@@ -828,14 +831,14 @@ TEST(hello_resent_until_answered)
 	cap_clear(&capA);
 	A.want_hello = 0;
 	A.held_retry = 0;
-	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	CHECK_EQ(cap_count(&capA, ENV_HELLO), 1);
 	CHECK_EQ(cap_count(&capA, ENV_HEARTBEAT), 1);
 	cap_clear(&capA);
-	now = A.last_hello;
-	CHECK_EQ(agentd_hello_due(&A, now + 100), 0);
-	CHECK_EQ(agentd_hello_due(&A, now + AGENTD_HELLO_RETRY_MIN), 1);
-	CHECK_EQ(agentd_hello(&A), 0);
+	now = A.links[0].last_hello;
+	CHECK_EQ(agentd_hello_due(&A, 0, now + 100), 0);
+	CHECK_EQ(agentd_hello_due(&A, 0, now + AGENTD_HELLO_RETRY_MIN), 1);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	cap_clear(&capA);
 	/* The relay answers (its HEARTBEAT): no more HELLOs. */
 	memset(&e, 0, sizeof(e));
@@ -847,25 +850,25 @@ TEST(hello_resent_until_answered)
 	e.time = ferry_now_ms();
 	CHECK_EQ(env_encode(&e, relay->sign_sk, &b, &len), 0);
 	CHECK_EQ(agentd_receive(&A, b, len), 0);
-	CHECK_EQ(A.hello_state, AGENTD_HELLO_DONE);
-	CHECK_EQ(agentd_hello_due(&A, A.last_hello + 3600000), 0);
+	CHECK_EQ(A.links[0].hello_state, AGENTD_HELLO_DONE);
+	CHECK_EQ(agentd_hello_due(&A, 0, A.links[0].last_hello + 3600000), 0);
 	/* A HELLO that could not be sent: a reply to something else does
 	 * not count, it is sent again. */
 	A.send = failing_send;
-	CHECK(agentd_hello(&A) != 0);
+	CHECK(agentd_hello(&A, 0) != 0);
 	A.send = capture;
 	CHECK_EQ(agentd_receive(&A, b, len), 0);
 	free(b);
-	CHECK_EQ(A.hello_state, AGENTD_HELLO_UNSENT);
-	CHECK_EQ(agentd_hello_due(&A, A.last_hello + AGENTD_HELLO_RETRY_MIN),
+	CHECK_EQ(A.links[0].hello_state, AGENTD_HELLO_UNSENT);
+	CHECK_EQ(agentd_hello_due(&A, 0, A.links[0].last_hello + AGENTD_HELLO_RETRY_MIN),
 	    1);
-	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	CHECK_EQ(cap_count(&capA, ENV_HELLO), 1);
 	cap_clear(&capA);
 	/* Not connected: nothing due. */
-	A.connected = 0;
-	CHECK_EQ(agentd_hello_due(&A, A.last_hello + 3600000), 0);
-	A.connected = 1;
+	agentd_link_up(&A, 0, 0);
+	CHECK_EQ(agentd_hello_due(&A, 0, A.links[0].last_hello + 3600000), 0);
+	agentd_link_up(&A, 0, 1);
 }
 
 /* Count captured MSG frames of message ${id}. */
@@ -954,7 +957,7 @@ TEST(accepted_asked_until_answered)
 	CHECK(p->next_try <= t + A.conf.reask_max_ms +
 	    A.conf.reask_max_ms / 4);
 	/* A HELLO: asked at once. */
-	CHECK_EQ(agentd_hello(&A), 0);
+	CHECK_EQ(agentd_hello(&A, 0), 0);
 	cap_clear(&capA);
 	(void)agentd_tick(&A, agentd_mono_ms());
 	CHECK_EQ(cap_asks(&capA, id), 1);
