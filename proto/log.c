@@ -262,6 +262,10 @@ log_entry_encode(const struct log_entry *e, uint8_t **out, size_t *len)
 		    e->code != LOG_ERASE_REQUEST)
 			return (FERRY_EINVAL);
 		code = (uint64_t)e->code;
+	} else if (e->kind == LOG_ROUTE) {
+		if (e->code < LOG_ROUTE_FIRST || e->code > LOG_ROUTE_NOT_HELD)
+			return (FERRY_EINVAL);
+		code = (uint64_t)e->code;
 	} else {
 		/* log_entry_decode bounds the stored magnitude by INT32_MAX. */
 		if (e->code > 0 || e->code == INT32_MIN)
@@ -384,7 +388,7 @@ log_entry_decode(const uint8_t *buf, size_t len, struct log_entry *e)
 	if (f[6] != NULL)
 		e->ref_index = f[6]->via.u64;
 	if (f[7] != NULL) {
-		if (e->kind == LOG_ERASURE)
+		if (e->kind == LOG_ERASURE || e->kind == LOG_ROUTE)
 			e->code = (int32_t)f[7]->via.u64;
 		else
 			e->code = -(int32_t)f[7]->via.u64;
@@ -392,6 +396,9 @@ log_entry_decode(const uint8_t *buf, size_t len, struct log_entry *e)
 	rc = FERRY_EBADVALUE;
 	if (e->kind == LOG_ERASURE && e->code != LOG_ERASE_RETENTION &&
 	    e->code != LOG_ERASE_REQUEST)
+		goto out;
+	if (e->kind == LOG_ROUTE && (e->code < LOG_ROUTE_FIRST ||
+	    e->code > LOG_ROUTE_NOT_HELD))
 		goto out;
 	if (f[8] != NULL)
 		e->roster_version = f[8]->via.u64;
