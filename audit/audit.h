@@ -122,7 +122,7 @@ struct party {
 	size_t nev, capev;
 	uint32_t relays[AUDIT_RELAYS_MAX];	/* relays named by its LOG_ROUTE entries and custody receipts (interned) */
 	size_t nrelays;
-	size_t roster_relays;		/* most relays listed by one of the --roster files */
+	size_t known_relays;		/* relays known to exist: the most one --roster lists, or (report) the relay logs given */
 	char why[200];			/* party_open failed: why */
 };
 

@@ -162,15 +162,16 @@ agents(struct party *x, struct party *y, struct msgrec *r,
 
 /*
  * ${x}'s log names another relay than ${y} (its routes and custody
- * receipts), or a --roster lists several: a message ${x} received may
- * have come through another relay than ${y}.
+ * receipts), or a --roster lists several (report: several relay logs are
+ * given): a message ${x} received may have come through another relay
+ * than ${y}.
  */
 static int
 several_relays(const struct party *x, const struct party *y)
 {
 	size_t i;
 
-	if (x->roster_relays > 1 || y->roster_relays > 1)
+	if (x->known_relays > 1 || y->known_relays > 1)
 		return (1);
 	for (i = 0; i < x->nrelays; i++)
 		if (strcmp(audit_name(x->relays[i]), y->self) != 0)

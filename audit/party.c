@@ -409,8 +409,8 @@ party_open(struct party *p, const char *dir, const char *keyarg,
 	for (i = 0; !p->relay && i < nrosters; i++)
 		p->relay = roster_find_relay(rosters[i], p->self) != NULL;
 	for (i = 0; i < nrosters; i++)
-		if (rosters[i]->nrelays > p->roster_relays)
-			p->roster_relays = rosters[i]->nrelays;
+		if (rosters[i]->nrelays > p->known_relays)
+			p->known_relays = rosters[i]->nrelays;
 	return (0);
 }
 

@@ -986,6 +986,11 @@ cmd_report(int argc, char **argv)
 			R->nred++;
 	}
 	R->np = i;
+	for (i = 0, k = 0; i < R->np; i++)
+		k += R->h[i].open && R->p[i].relay;
+	for (i = 0; i < R->np; i++)
+		if (R->p[i].known_relays < k)
+			R->p[i].known_relays = k;
 	for (i = 0; i < R->np; i++)
 		for (j = i + 1; j < R->np; j++) {
 			if (!R->h[i].open || !R->h[j].open)
