@@ -187,8 +187,8 @@ ft_revoke() {
 ft_relay_conf() {
 	: "${RELAY_PORT:=$(ft_port)}"
 	RELAY_EP=tcp://127.0.0.1:$RELAY_PORT
-	RELAY_DATA=$FT/relay${FT_RELAY_N:-}-data
-	RELAY_ERR=$FT/relay${FT_RELAY_N:-}.err
+	RELAY_DATA=$FT/relay-data
+	RELAY_ERR=$FT/relay.err
 	{
 		echo "[relay]"
 		echo "endpoint = $RELAY_EP"
@@ -199,7 +199,7 @@ ft_relay_conf() {
 		echo "log_level = debug"
 		local kv
 		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
-	} >"$FT/relay${FT_RELAY_N:-}.conf"
+	} >"$FT/relay.conf"
 	[ -f "$FT/relay-roster" ] || cp "$FT/roster" "$FT/relay-roster"
 }
 
@@ -209,8 +209,7 @@ ft_relay_start() {
 	ft_relay_conf "$@"
 	local before
 	before=$(ft_count ' started ' "$RELAY_ERR")
-	"$B/ferry-relay" -c "$FT/relay${FT_RELAY_N:-}.conf" \
-	    >>"$FT/relay${FT_RELAY_N:-}.out" 2>>"$RELAY_ERR" &
+	"$B/ferry-relay" -c "$FT/relay.conf" >>"$FT/relay.out" 2>>"$RELAY_ERR" &
 	RELAY_PID=$!
 	FT_PIDS+=("$RELAY_PID")
 	if ! ft_wait 20 _ft_started "$before"; then
@@ -243,55 +242,6 @@ ft_relay_hup() { kill -HUP "$RELAY_PID"; }
 ft_metric() {
 	"$B/ferry-relay" stats --data "$RELAY_DATA" 2>/dev/null |
 		awk -v n="$1" '$1 == n { print $2 }'
-}
-
-# ---- a second relay ----
-#
-# ft_relay2 CMD [ARGS...]: run a ft_relay_* helper (ft_relay_start,
-# ft_relay_stop, ft_relay_kill9, ft_relay_hup, ft_metric, ...) on the
-# second relay, whose id is $RELAY2_ID and port $RELAY2_PORT (set them,
-# and list the relay in the roster: ferry-keys roster add-relay).  Its
-# files are $FT/relay2.conf, $FT/relay2-data ($RELAY2_DATA), $FT/relay2.err
-# ($RELAY2_ERR); its endpoint $RELAY2_EP, its pid $RELAY2_PID.  Both read
-# the roster file $FT/relay-roster.
-ft_relay2() {
-	local id=$RELAY_ID port=${RELAY_PORT:-} ep=${RELAY_EP:-}
-	local data=${RELAY_DATA:-} err=${RELAY_ERR:-} pid=${RELAY_PID:-} rc
-	RELAY_ID=$RELAY2_ID RELAY_PORT=$RELAY2_PORT RELAY_PID=${RELAY2_PID:-}
-	RELAY_DATA=$FT/relay2-data RELAY_ERR=$FT/relay2.err
-	FT_RELAY_N=2 "$@"; rc=$?
-	RELAY2_EP=tcp://127.0.0.1:$RELAY2_PORT RELAY2_PID=$RELAY_PID
-	RELAY2_DATA=$RELAY_DATA RELAY2_ERR=$RELAY_ERR
-	RELAY_ID=$id RELAY_PORT=$port RELAY_EP=$ep RELAY_DATA=$data
-	RELAY_ERR=$err RELAY_PID=$pid
-	return $rc
-}
-ft_relay2_start() { ft_relay2 ft_relay_start "$@"; }
-
-# ft_add_relay2 ID: keys for a second relay ID on a free port, and the
-# roster $FT/roster replaced by the next version listing it (signed by
-# admin-1 and admin-2; the version before kept as $FT/roster.1), with
-# its pin, before any daemon starts.  Sets RELAY2_ID, RELAY2_PORT,
-# RELAY2_EP.
-ft_add_relay2() {
-	local K=$B/ferry-keys a
-	RELAY2_ID=$1
-	RELAY2_PORT=$(ft_port)
-	RELAY2_EP=tcp://127.0.0.1:$RELAY2_PORT
-	mv "$FT/roster" "$FT/roster.1"
-	"$K" relay-init --id "$RELAY2_ID" --out "$FT/keys" \
-		>>"$FT/keys.log" 2>&1 </dev/null &&
-	"$K" roster add-relay --roster "$FT/roster.1" \
-		--relay "$FT/keys/$RELAY2_ID.request" --endpoint "$RELAY2_EP" \
-		--out "$FT/roster" >>"$FT/keys.log" 2>&1 </dev/null ||
-		{ ft_fail "ft_add_relay2: add-relay"; exit 1; }
-	for a in admin-1 admin-2; do
-		"$K" roster sign --roster "$FT/roster" --key "$FT/keys/$a.key" \
-			--previous "$FT/roster.1" >>"$FT/keys.log" 2>&1 </dev/null ||
-			{ ft_fail "ft_add_relay2: sign"; exit 1; }
-	done
-	"$K" fingerprint "$FT/roster" >"$FT/roster.pin" ||
-		{ ft_fail "ft_add_relay2: fingerprint"; exit 1; }
 }
 
 # ---- test clients (tests/tools/relayc) ----
