@@ -235,6 +235,68 @@ ft_relay_kill9() {
 	ft_wait_exit "$RELAY_PID" 10
 }
 
+# ft_relay2_add ID: a second relay ID (keys $FT/keys/ID.*, endpoint
+# $RELAY2_EP) added to $FT/roster with ferry-keys roster add-relay, and
+# that version, signed by admin-1 and admin-2, made the install roster
+# ($FT/roster, $FT/roster.pin) of everything started after this.  Call
+# after ft_net, before starting relays or agents.
+ft_relay2_add() {
+	local K=$B/ferry-keys a
+	RELAY2_ID=$1
+	: "${RELAY2_PORT:=$(ft_port)}"
+	RELAY2_EP=tcp://127.0.0.1:$RELAY2_PORT
+	{ "$K" relay-init --id "$RELAY2_ID" --out "$FT/keys" &&
+	  "$K" roster add-relay --roster "$FT/roster" \
+		--relay "$FT/keys/$RELAY2_ID.request" --endpoint "$RELAY2_EP" \
+		--out "$FT/roster.r2"; } >>"$FT/keys.log" 2>&1 </dev/null ||
+		{ ft_fail "ft_relay2_add: add-relay"; exit 1; }
+	for a in admin-1 admin-2; do
+		"$K" roster sign --roster "$FT/roster.r2" --key "$FT/keys/$a.key" \
+			--previous "$FT/roster" >>"$FT/keys.log" 2>&1 </dev/null ||
+			{ ft_fail "ft_relay2_add: sign"; exit 1; }
+	done
+	mv "$FT/roster.r2" "$FT/roster" &&
+	"$K" fingerprint "$FT/roster" >"$FT/roster.pin" ||
+		{ ft_fail "ft_relay2_add: fingerprint"; exit 1; }
+}
+
+# ft_relay2_start [KEY=VALUE...]: start the second relay (ft_relay2_add)
+# with its own config $FT/relay2.conf, data $FT/relay2-data, log
+# $RELAY2_ERR and the roster file $FT/relay-roster; waits until it logs
+# "started".  ft_relay2_stop: SIGTERM and wait (status in $FT_STATUS).
+ft_relay2_start() {
+	local kv before
+	RELAY2_ERR=$FT/relay2.err
+	{
+		echo "[relay]"
+		echo "endpoint = $RELAY2_EP"
+		echo "data = $FT/relay2-data"
+		echo "key = $FT/keys/$RELAY2_ID.key"
+		echo "roster = $FT/relay-roster"
+		echo "roster_pin = $(cat "$FT/roster.pin")"
+		echo "log_level = debug"
+		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+	} >"$FT/relay2.conf"
+	[ -f "$FT/relay-roster" ] || cp "$FT/roster" "$FT/relay-roster"
+	before=$(ft_count ' started ' "$RELAY2_ERR")
+	"$B/ferry-relay" -c "$FT/relay2.conf" >>"$FT/relay2.out" 2>>"$RELAY2_ERR" &
+	RELAY2_PID=$!
+	FT_PIDS+=("$RELAY2_PID")
+	if ! ft_wait 20 _ft_started2 "$before"; then
+		ft_fail "relay 2 started"
+		tail -20 "$RELAY2_ERR" | sed 's/^/# /'
+		return 1
+	fi
+}
+_ft_started2() {
+	kill -0 "$RELAY2_PID" 2>/dev/null &&
+		[ "$(ft_count ' started ' "$RELAY2_ERR")" -gt "$1" ]
+}
+ft_relay2_stop() {
+	kill -TERM "$RELAY2_PID" 2>/dev/null
+	ft_wait_exit "$RELAY2_PID" 20
+}
+
 # ft_relay_hup: SIGHUP (reload the roster file $FT/relay-roster).
 ft_relay_hup() { kill -HUP "$RELAY_PID"; }
 

@@ -162,6 +162,20 @@ TEST(append_reopen_find)
 	mkentry(&e, LOG_SENT, 100);
 	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), 0);
 	CHECK_EQ(idx, 11);
+	/* LOG_ROUTE (issue 12): one per relay chosen, so not unique; its
+	 * reason (code) is positive and read back as written. */
+	CHECK_EQ(log_kind_unique(LOG_ROUTE), 0);
+	CHECK(strcmp(log_kind_name(LOG_ROUTE), "ROUTE") == 0);
+	mkentry(&e, LOG_ROUTE, 100);
+	e.code = LOG_ROUTE_FIRST;
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), 0);
+	e.code = LOG_ROUTE_LINK_LOST;
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), 0);
+	CHECK_EQ(idx, 13);
+	CHECK_EQ(log_get(l, 13, &g), 0);
+	CHECK_EQ(g.kind, LOG_ROUTE);
+	CHECK_EQ(g.code, LOG_ROUTE_LINK_LOST);
+	log_entry_clear(&g);
 	log_close(l);
 }
 

@@ -260,6 +260,165 @@ TEST(large_random_against_reference)
 	pending_free(p);
 }
 
+/* Three relay links: slot i is the relay at roster place order[i]. */
+static void
+mklinks(struct pending_link *l, const unsigned *order, const int *up,
+    const int64_t *rtt)
+{
+	size_t i;
+
+	memset(l, 0, 3 * sizeof(*l));
+	for (i = 0; i < 3; i++) {
+		l[i].listed = 1;
+		l[i].order = order[i];
+		l[i].up = up[i];
+		l[i].has_rtt = rtt[i] >= 0;
+		l[i].rtt_ms = rtt[i] >= 0 ? (uint64_t)rtt[i] : 0;
+	}
+}
+
+TEST(choose_order)
+{
+	static const unsigned order[3] = { 2, 0, 1 };
+	struct pending_link l[3];
+	int up[3] = { 1, 1, 1 };
+	int64_t rtt[3] = { 5, 50, 1 };
+
+	/* The first connected in roster order, whatever the round trips:
+	 * slot 1 holds roster place 0. */
+	mklinks(l, order, up, rtt);
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_ORDER, -1), 1);
+	/* That one down: roster place 1 (slot 2). */
+	l[1].up = 0;
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_ORDER, -1), 2);
+	/* Excluded (failing over from it): the next, slot 0. */
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_ORDER, 2), 0);
+	/* Unlisted (removed from the roster): never chosen. */
+	l[0].listed = 0;
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_ORDER, 2), -1);
+	/* None up: none. */
+	l[0].listed = 1;
+	l[0].up = l[2].up = 0;
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_ORDER, -1), -1);
+}
+
+TEST(choose_fastest)
+{
+	static const unsigned order[3] = { 0, 1, 2 };
+	struct pending_link l[3];
+	int up[3] = { 1, 1, 1 };
+	int64_t rtt[3] = { 30, 7, 12 };
+
+	mklinks(l, order, up, rtt);
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_FASTEST, -1), 1);
+	/* The fastest down: the next fastest. */
+	l[1].up = 0;
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_FASTEST, -1), 2);
+	/* Ties: roster order. */
+	l[1].up = 1;
+	l[0].rtt_ms = l[1].rtt_ms = l[2].rtt_ms = 9;
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_FASTEST, -1), 0);
+	/* A link never measured comes after every measured one. */
+	l[0].has_rtt = 0;
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_FASTEST, -1), 1);
+	/* None measured: roster order. */
+	l[1].has_rtt = l[2].has_rtt = 0;
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_FASTEST, -1), 0);
+	CHECK_EQ(pending_choose(l, 3, PENDING_CHOOSE_FASTEST, 0), 1);
+}
+
+TEST(reroute_failover_and_resend)
+{
+	static const unsigned order[3] = { 0, 1, 2 };
+	struct pending_link l[3];
+	struct pending_msg m;
+	int up[3] = { 1, 1, 1 };
+	int64_t rtt[3] = { -1, -1, -1 };
+
+	mklinks(l, order, up, rtt);
+	memset(&m, 0, sizeof(m));
+	m.state = ASTORE_QUEUED;
+	/* Not routed yet: no reason (the first choice is the caller's). */
+	m.link = -1;
+	CHECK_EQ(pending_reroute(&m, l, 3, 5000, 2000, 30000, 0), 0);
+	/* Sent to link 0 at 1000: stays until failover_after has passed
+	 * without ACCEPTED, then LOG_ROUTE_NO_ACCEPT. */
+	m.link = 0;
+	m.sent_at = 1000;
+	CHECK_EQ(pending_reroute(&m, l, 3, 2999, 2000, 30000, 0), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 3000, 2000, 30000, 0),
+	    LOG_ROUTE_NO_ACCEPT);
+	/* Its link lost before ACCEPTED: at once, sent or not. */
+	l[0].up = 0;
+	l[0].down_since = 1500;
+	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 0),
+	    LOG_ROUTE_LINK_LOST);
+	m.sent_at = 0;
+	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 0),
+	    LOG_ROUTE_LINK_LOST);
+	/* Its relay removed from the roster: lost too. */
+	l[0].up = 1;
+	l[0].listed = 0;
+	CHECK_EQ(pending_reroute(&m, l, 3, 1600, 2000, 30000, 0),
+	    LOG_ROUTE_LINK_LOST);
+	l[0].listed = 1;
+	/* ACCEPTED by link 0: stays while it is up, however long. */
+	m.state = ASTORE_ACCEPTED;
+	m.sent_at = 1000;
+	CHECK_EQ(pending_reroute(&m, l, 3, 10000000, 2000, 30000, 0), 0);
+	/* Down since 1500: resent once resend_after has passed. */
+	l[0].up = 0;
+	CHECK_EQ(pending_reroute(&m, l, 3, 31499, 2000, 30000, 0), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 31500, 2000, 30000, 0),
+	    LOG_ROUTE_RESEND);
+	/* Back up: stays (asked about, not resent). */
+	l[0].up = 1;
+	CHECK_EQ(pending_reroute(&m, l, 3, 31500, 2000, 30000, 0), 0);
+	/* Custody unknown (a relay no longer listed): counted from
+	 * ${unknown_since}. */
+	m.link = -1;
+	CHECK_EQ(pending_reroute(&m, l, 3, 39999, 2000, 30000, 10000), 0);
+	CHECK_EQ(pending_reroute(&m, l, 3, 40000, 2000, 30000, 10000),
+	    LOG_ROUTE_RESEND);
+}
+
+TEST(custody_counts)
+{
+	struct pending *p;
+	const struct pending_msg *m;
+	uint8_t id[3][FERRY_MSGID_LEN];
+	int i;
+
+	CHECK((p = pending_new()) != NULL);
+	for (i = 0; i < 3; i++) {
+		mkid(id[i], (uint32_t)i);
+		CHECK_EQ(pending_set(p, id[i], ASTORE_QUEUED, 10), 0);
+		CHECK((m = pending_find(p, id[i])) != NULL);
+		CHECK_EQ(m->link, -1);
+		pending_route(p, m, 1, 10);
+	}
+	/* QUEUED ones routed through link 1 are not in its custody. */
+	CHECK_EQ(pending_custody(p, 1), 0);
+	CHECK_EQ(pending_set(p, id[0], ASTORE_ACCEPTED, 20), 0);
+	CHECK_EQ(pending_set(p, id[1], ASTORE_ACCEPTED, 20), 0);
+	CHECK_EQ(pending_custody(p, 1), 2);
+	/* Moved to link 2's custody (ACCEPTED by it). */
+	pending_route(p, pending_find(p, id[1]), 2, 0);
+	CHECK_EQ(pending_custody(p, 1), 1);
+	CHECK_EQ(pending_custody(p, 2), 1);
+	/* Back to QUEUED (resent), then delivered (deleted). */
+	CHECK_EQ(pending_set(p, id[1], ASTORE_QUEUED, 30), 0);
+	CHECK_EQ(pending_custody(p, 2), 0);
+	pending_del(p, id[0]);
+	CHECK_EQ(pending_custody(p, 1), 0);
+	/* The message moved into the deleted one's place keeps its link. */
+	CHECK((m = pending_find(p, id[2])) != NULL);
+	CHECK_EQ(m->link, 1);
+	CHECK_EQ(pending_custody(p, -1), 0);
+	CHECK_EQ(pending_custody(p, PENDING_LINKS), 0);
+	pending_free(p);
+}
+
 int
 main(void)
 {
@@ -271,5 +430,9 @@ main(void)
 	RUN(add_find_change_delete);
 	RUN(due_in_order);
 	RUN(large_random_against_reference);
+	RUN(choose_order);
+	RUN(choose_fastest);
+	RUN(reroute_failover_and_resend);
+	RUN(custody_counts);
 	return (t_done());
 }

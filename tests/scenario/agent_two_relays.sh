@@ -1,0 +1,128 @@
+#!/bin/bash
+# agent_two_relays: an agent connects to every relay of the roster (issue
+# 12): two relays, two agencies.  Both links up in `ferry status --json`;
+# a send goes through the first relay (status MSGID "relay", LOG_ROUTE
+# first choice in the sender's log); with the first relay stopped, the
+# next send is delivered through the second; a message ACCEPTED by the
+# first relay before it stopped is resent through the second after
+# resend_after (LOG_ROUTE reason 3), so the recipient gets it from both
+# relays once the first is back: stored once, the second copy counted as
+# a duplicate and receipted; ferry-audit verify accepts the sender's log.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent_lib.sh"
+ft_init
+A=$B/ferry-audit
+ft_net relay alpha bravo
+ft_relay2_add relay-b
+ft_relay_start || exit 1
+ft_relay2_start || exit 1
+fa_conf alpha failover_after=1s resend_after=1s
+fa_start alpha || exit 1
+fa_start bravo || exit 1
+
+# relays_state ID: "relay=STATE relay-b=STATE" from status --json.
+relays_state() {
+	fa "$1" status --json 2>/dev/null | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join("%s=%s" % (r["id"], r["state"]) for r in d["relays"]))'
+}
+_is_relays() { [ "$(relays_state "$1")" = "$2" ]; }
+# msg_relay ID MSGID: the "relay" of status MSGID --json.
+msg_relay() {
+	fa "$1" status --json "$2" 2>/dev/null |
+		$PY -c 'import json,sys; print(json.load(sys.stdin)["message"].get("relay", "-"))'
+}
+# routes MSGID: "TO:CODE ..." of the LOG_ROUTE entries of MSGID in alpha's log.
+routes() {
+	"$A" export "$FT/alpha-data/log" --csv 2>/dev/null |
+		awk -F, -v id="$1" '$2 == "ROUTE" && $4 == id { printf "%s:%s ", $7, $9 }'
+}
+counter() {
+	fa "$1" status --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["counters"]["'"$2"'"])'
+}
+
+for who in alpha bravo; do
+	ft_wait 20 _is_relays $who "relay=connected relay-b=connected" &&
+		ft_ok "$who: both relay links connected in status --json" ||
+		ft_fail "$who: relays: $(relays_state $who)"
+done
+fa alpha status --json | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["link"]["connected"] is True
+for r in d["relays"]:
+    assert set(r) >= {"id", "endpoint", "state", "since", "rtt_ms", "custody",
+                      "reconnects", "last_error", "check"}, r
+    assert r["since"].endswith("Z"), r
+' 2>"$FT/e" && ft_ok "status --json relays: every field, since in ISO 8601 UTC" ||
+	ft_fail "status --json relays: $(cat "$FT/e")"
+fa alpha status >"$FT/st" 2>&1
+grep -q "^  relay relay-b (tcp://127.0.0.1:$RELAY2_PORT): connected since " "$FT/st" &&
+	ft_ok "status: one line per relay" || ft_fail "status text: $(cat "$FT/st")"
+
+doc=$VECTORS/nrm-adult-labour.json
+id1=$(fa alpha send --to bravo "$doc" 2>"$FT/e")
+fa_wait_state alpha "$id1" delivered 30 &&
+	ft_ok "a send through two relays is delivered" ||
+	ft_fail "message 1: $(fa_state alpha "$id1") $(cat "$FT/e")"
+ft_check "it went through the first relay (status MSGID relay)" \
+	[ "$(msg_relay alpha "$id1")" = relay ]
+ft_check "LOG_ROUTE first choice, relay 1, in the sender's log" \
+	[ "$(routes "$id1")" = "relay:0 " ]
+
+# A message in relay 1's custody while the recipient is away.
+fa_stop bravo
+id2=$(fa alpha send --to bravo "$doc" 2>"$FT/e")
+fa_wait_state alpha "$id2" accepted 30 &&
+	[ "$(msg_relay alpha "$id2")" = relay ] &&
+	ft_ok "message 2 accepted by relay 1, recipient away" ||
+	ft_fail "message 2: $(fa_state alpha "$id2") via $(msg_relay alpha "$id2")"
+
+ft_relay_stop
+ft_wait 20 _is_relays alpha "relay=connecting relay-b=connected" &&
+	ft_ok "relay 1 stopped: its link shown connecting, relay 2 still connected" ||
+	ft_fail "after stopping relay 1: $(relays_state alpha)"
+id3=$(fa alpha send --to bravo "$doc" 2>"$FT/e")
+fa_wait_state alpha "$id3" accepted 30 &&
+	ft_ok "relay 1 down: the next send accepted by relay 2" ||
+	ft_fail "message 3: $(fa_state alpha "$id3") $(cat "$FT/e")"
+ft_check "status MSGID names relay 2 for it" [ "$(msg_relay alpha "$id3")" = relay-b ]
+r3=$(routes "$id3")
+case "$r3" in
+"relay-b:0 "|"relay:0 relay-b:2 ") ft_ok "LOG_ROUTE: relay 2 (first choice or link lost)";;
+*) ft_fail "routes of message 3: '$r3'";;
+esac
+_resent() { [ "$(routes "$id2")" = "relay:0 relay-b:3 " ]; }
+ft_wait 20 _resent &&
+	ft_ok "message 2 resent through relay 2 after resend_after (LOG_ROUTE reason 3)" ||
+	ft_fail "routes of message 2: '$(routes "$id2")'"
+grep -q "INFO route msg=$id2 relay=relay-b reason=resend" "$FT/alpha.err" &&
+	ft_ok "log line: route msg relay reason" ||
+	ft_fail "no route line for message 2 in alpha's log"
+
+# Relay 1 back with message 2 still queued; the recipient back: it gets
+# message 2 from both relays.
+ft_relay_start || exit 1
+fa_start bravo || exit 1
+for id in "$id2" "$id3"; do
+	fa_wait_state alpha "$id" delivered 30 ||
+		ft_fail "delivered $id: $(fa_state alpha "$id")"
+done
+ft_ok "messages 2 and 3 delivered"
+_dup() { [ "$(counter bravo duplicates)" -ge 1 ]; }
+ft_wait 30 _dup &&
+	ft_ok "the copy through the other relay counted as a duplicate" ||
+	ft_fail "bravo duplicates: $(counter bravo duplicates)"
+ft_check "bravo's inbox holds each message once" [ "$(fa_inbox_count bravo)" = 3 ]
+ft_check "bravo stored message 2 once (one RECEIVED in its log)" \
+	[ "$("$A" export "$FT/bravo-data/log" --csv | awk -F, -v id="$id2" '$2 == "RECEIVED" && $4 == id' | wc -l)" = 1 ]
+
+fa_stop alpha
+"$A" verify "$FT/alpha-data/log" >"$FT/v" 2>&1 &&
+	ft_ok "ferry-audit verify accepts the sender's log with LOG_ROUTE entries" ||
+	ft_fail "verify: $(tail -5 "$FT/v")"
+fa_stop bravo
+ft_relay_stop
+ft_relay2_stop
+ft_done
