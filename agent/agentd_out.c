@@ -258,7 +258,10 @@ route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
 
 	if (g->n == AGENTD_ASK_BURST || g->rc != 0)
 		return (-1);
-	if ((rc = astore_get_out(a->store, m->msg_id, &r)) != 0)
+	/* Read in the group's batch once it is open (this thread may then
+	 * open no read snapshot: FERRY_EINVAL, and the whole group was lost
+	 * whenever two messages were rerouted at once). */
+	if ((rc = astore_get_out_b(a->store, g->b, m->msg_id, &r)) != 0)
 		goto fail;
 	if (route_logged(a)) {
 		if (g->b == NULL && (rc = log_begin(a->log, &g->b)) != 0)
