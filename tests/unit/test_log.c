@@ -631,19 +631,18 @@ TEST(caller_tables_map_full_redo)
 	free(val);
 }
 
-/* Append ${kind} of message ${i} (met-police to camden-council) to ${l};
- * ${env}: log the envelope bytes of message ${i} with it; a ROUTE names
- * relay ${relay} with reason ${code}. */
+/* Append ${kind} of message ${i} from ${from} to ${to} (a ROUTE: to the
+ * relay ${to}, reason ${code}) to ${l}; ${env}: with the envelope bytes of
+ * message ${i}. */
 static int
-rel_add(struct log *l, uint32_t kind, uint64_t i, int env,
-    const char *relay, int32_t code)
+rel_add(struct log *l, uint32_t kind, uint64_t i, int env, const char *from,
+    const char *to, int32_t code)
 {
 	struct log_entry e;
 	uint8_t b[64];
 
 	memset(b, (int)i, sizeof(b));
-	detentry(&e, kind, i, "met-police", kind == LOG_ROUTE ? relay :
-	    "camden-council");
+	detentry(&e, kind, i, from, to);
 	e.code = code;
 	return (log_append(l, &e, env ? b : NULL, env ? sizeof(b) : 0,
 	    NULL) != 0);
@@ -662,8 +661,7 @@ static int
 helper_relays(char **argv)
 {
 	struct log *s, *r, *ra, *rb, *x;
-	struct log_entry e;
-	uint8_t hpk[32], hsk[64], b[64];
+	uint8_t hpk[32], hsk[64];
 	int bad = 0;
 
 	if (seedkey(argv[7], hpk, hsk) != 0)
@@ -674,39 +672,36 @@ helper_relays(char **argv)
 	    log_open(argv[5], "ferry/relay-b", hsk, &rb) != 0 ||
 	    log_open(argv[6], "ferry/relay-b", hsk, &x) != 0)
 		return (1);
-	bad |= rel_add(s, LOG_SENT, 0, 1, NULL, 0);
-	bad |= rel_add(s, LOG_ROUTE, 0, 0, "relay-a", LOG_ROUTE_FIRST);
-	bad |= rel_add(s, LOG_ROUTE, 0, 0, "relay-b", LOG_ROUTE_LINK_LOST);
-	bad |= rel_add(rb, LOG_ACCEPTED, 0, 1, NULL, 0);
-	bad |= rel_add(x, LOG_ACCEPTED, 0, 1, NULL, 0);
-	bad |= rel_add(r, LOG_RECEIVED, 0, 1, NULL, 0);
-	bad |= rel_add(r, LOG_RECEIPT, 0, 0, NULL, 0);
-	bad |= rel_add(rb, LOG_DELIVERED, 0, 0, NULL, 0);
-	bad |= rel_add(x, LOG_DELIVERED, 0, 0, NULL, 0);
-	bad |= rel_add(s, LOG_RECEIPT, 0, 0, NULL, 0);
-	bad |= rel_add(s, LOG_SENT, 1, 1, NULL, 0);
-	bad |= rel_add(s, LOG_ROUTE, 1, 0, "relay-a", LOG_ROUTE_FIRST);
-	bad |= rel_add(ra, LOG_ACCEPTED, 1, 1, NULL, 0);
-	bad |= rel_add(x, LOG_ACCEPTED, 1, 1, NULL, 0);
-	bad |= rel_add(r, LOG_RECEIVED, 1, 1, NULL, 0);
-	bad |= rel_add(r, LOG_RECEIPT, 1, 0, NULL, 0);
-	bad |= rel_add(ra, LOG_DELIVERED, 1, 0, NULL, 0);
-	bad |= rel_add(s, LOG_RECEIPT, 1, 0, NULL, 0);
+#define P "met-police"
+#define C "camden-council"
+	bad |= rel_add(s, LOG_SENT, 0, 1, P, C, 0);
+	bad |= rel_add(s, LOG_ROUTE, 0, 0, P, "relay-a", LOG_ROUTE_FIRST);
+	bad |= rel_add(s, LOG_ROUTE, 0, 0, P, "relay-b", LOG_ROUTE_LINK_LOST);
+	bad |= rel_add(rb, LOG_ACCEPTED, 0, 1, P, C, 0);
+	bad |= rel_add(x, LOG_ACCEPTED, 0, 1, P, C, 0);
+	bad |= rel_add(r, LOG_RECEIVED, 0, 1, P, C, 0);
+	bad |= rel_add(r, LOG_RECEIPT, 0, 0, P, C, 0);
+	bad |= rel_add(rb, LOG_DELIVERED, 0, 0, P, C, 0);
+	bad |= rel_add(x, LOG_DELIVERED, 0, 0, P, C, 0);
+	bad |= rel_add(s, LOG_RECEIPT, 0, 0, P, C, 0);
+	bad |= rel_add(s, LOG_SENT, 1, 1, P, C, 0);
+	bad |= rel_add(s, LOG_ROUTE, 1, 0, P, "relay-a", LOG_ROUTE_FIRST);
+	bad |= rel_add(ra, LOG_ACCEPTED, 1, 1, P, C, 0);
+	bad |= rel_add(x, LOG_ACCEPTED, 1, 1, P, C, 0);
+	bad |= rel_add(r, LOG_RECEIVED, 1, 1, P, C, 0);
+	bad |= rel_add(r, LOG_RECEIPT, 1, 0, P, C, 0);
+	bad |= rel_add(ra, LOG_DELIVERED, 1, 0, P, C, 0);
+	bad |= rel_add(s, LOG_RECEIPT, 1, 0, P, C, 0);
 	/* message 2, the other way, through relay-a */
-	memset(b, 2, sizeof(b));
-	detentry(&e, LOG_SENT, 2, "camden-council", "met-police");
-	bad |= log_append(r, &e, b, sizeof(b), NULL) != 0;
-	detentry(&e, LOG_ROUTE, 2, "camden-council", "relay-a");
-	bad |= log_append(r, &e, NULL, 0, NULL) != 0;
-	detentry(&e, LOG_ACCEPTED, 2, "camden-council", "met-police");
-	bad |= log_append(ra, &e, b, sizeof(b), NULL) != 0;
-	detentry(&e, LOG_RECEIVED, 2, "camden-council", "met-police");
-	bad |= log_append(s, &e, b, sizeof(b), NULL) != 0;
-	detentry(&e, LOG_RECEIPT, 2, "camden-council", "met-police");
-	bad |= log_append(s, &e, NULL, 0, NULL) != 0;
-	bad |= log_append(ra, &e, NULL, 0, NULL) != 0;
-	detentry(&e, LOG_DELIVERED, 2, "camden-council", "met-police");
-	bad |= log_append(ra, &e, NULL, 0, NULL) != 0;
+	bad |= rel_add(r, LOG_SENT, 2, 1, C, P, 0);
+	bad |= rel_add(r, LOG_ROUTE, 2, 0, C, "relay-a", LOG_ROUTE_FIRST);
+	bad |= rel_add(ra, LOG_ACCEPTED, 2, 1, C, P, 0);
+	bad |= rel_add(s, LOG_RECEIVED, 2, 1, C, P, 0);
+	bad |= rel_add(s, LOG_RECEIPT, 2, 0, C, P, 0);
+	bad |= rel_add(ra, LOG_RECEIPT, 2, 0, C, P, 0);
+	bad |= rel_add(ra, LOG_DELIVERED, 2, 0, C, P, 0);
+#undef P
+#undef C
 	log_close(s);
 	log_close(r);
 	log_close(ra);
