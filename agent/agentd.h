@@ -12,8 +12,8 @@
  *   agentd_in.c     the incoming path (MSG: RECEIPT, NACK or held), the
  *                   spool inbox marks and their recovery at start
  *   agentd_util.c   helpers these share (agentd_int.h: internal only)
- *   agentd_net.c    the DEALER link to the relay (CURVE, monitor, HELLO,
- *                   heartbeats, backoff) and the event loop
+ *   agentd_net.c    the DEALER links, one per relay of the roster (CURVE,
+ *                   monitor, HELLO, heartbeats, backoff) and the event loop
  *   agentd_ctl.c    the control socket for the `ferry` CLI (JSON)
  *   agentd_erase.c  erasure (crypto-shredding) by request and retention
  *   agentd_export.c a case's messages for a subject access request
@@ -29,8 +29,11 @@
  * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
  * pending.c calls none of them (agentd.c and agentd_out.c call it).
  *
- * The core does no network I/O: frames to the relay leave through the
- * ${send} callback, so tests drive it directly.  One thread.
+ * The core does no network I/O: frames to a relay leave through the
+ * ${send} callback (naming the link), so tests drive it directly.  One
+ * thread.  With several relays (issue 12; docs/protocol.md 6.3.1) each
+ * message is routed through one link (agentd_out.c, pending.h) and fails
+ * over to another.
  * docs/agent.md describes the daemon; docs/protocol.md section 6 the link.
  */
 #ifndef FERRY_AGENTD_H

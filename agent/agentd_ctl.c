@@ -703,8 +703,9 @@ relays_json(struct agentd *a)
 
 /*
  * status MSGID's "relay": the relay holding (or that held) sent message
- * ${id}: its link while pending, else the relay that signed its
- * ACCEPTED; absent if none is known.
+ * ${id}: its link while pending, else the relay of its last LOG_ROUTE
+ * (several relays), else the relay that signed its ACCEPTED; absent if
+ * none is known.
  */
 static void
 msg_relay(struct agentd *a, json_t *m, const uint8_t id[FERRY_MSGID_LEN])
@@ -719,9 +720,12 @@ msg_relay(struct agentd *a, json_t *m, const uint8_t id[FERRY_MSGID_LEN])
 		    json_string(a->links[p->link].id));
 		return;
 	}
-	if (log_find_msg(a->log, id, LOG_ACCEPTED, &idx) == 0 &&
+	if ((log_find_msg_last(a->log, id, LOG_ROUTE, &idx) == 0 ||
+	    log_find_msg(a->log, id, LOG_ACCEPTED, &idx) == 0) &&
 	    log_get(a->log, idx, &le) == 0) {
-		json_object_set_new(m, "relay", json_string(le.from));
+		/* ROUTE: to = the relay; ACCEPTED: from = the relay. */
+		json_object_set_new(m, "relay", json_string(le.kind ==
+		    LOG_ROUTE ? le.to : le.from));
 		log_entry_clear(&le);
 	}
 }

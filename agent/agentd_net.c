@@ -1,9 +1,12 @@
 /*
  * agentd_net.c: ferry-agent's sockets and event loop (docs/protocol.md
  * section 6.1-6.2, docs/agent.md):
- *   - one DEALER to the relay over CURVE, the relay's server key pinned
- *     from the verified roster; ZMQ_IMMEDIATE so nothing is queued to a
- *     link that is not up; ZMTP heartbeats; bounded linger;
+ *   - one DEALER per relay of the roster over CURVE, each relay's server
+ *     key pinned from the verified roster (a->links, agentd_links_sync:
+ *     a roster change reopens only the links it changed); ZMQ_IMMEDIATE
+ *     so nothing is queued to a link that is not up; ZMTP heartbeats;
+ *     bounded linger; the frames of each read with a->cur_link set, so
+ *     that replies go back by the link they came by;
  *   - zmq_socket_monitor: HANDSHAKE_SUCCEEDED -> HELLO and retransmission;
  *     HANDSHAKE_FAILED_AUTH / _PROTOCOL / _NO_DETAIL -> one clear error
  *     line and a growing pause with the endpoint disconnected (libzmq

@@ -1407,6 +1407,51 @@ log_find_msg(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
 	return (rc == 0 ? FERRY_ENOENT : 0);
 }
 
+/** log_find_msg_last(l, msg_id, kind, index): highest index of (msg_id, kind). */
+int
+log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
+    uint32_t kind, uint64_t *index)
+{
+	uint8_t mk[FERRY_MSGID_LEN + 12];
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, found = 0;
+
+	if (kind == 0)
+		return (FERRY_EINVAL);
+	if ((rc = snap(l, &txn)) != 0)
+		return (rc);
+	/* Just after the last key (msg_id, kind, *): one step back. */
+	memcpy(mk, msg_id, FERRY_MSGID_LEN);
+	mk[16] = (uint8_t)(kind >> 24);
+	mk[17] = (uint8_t)(kind >> 16);
+	mk[18] = (uint8_t)(kind >> 8);
+	mk[19] = (uint8_t)kind;
+	memset(mk + 20, 0xff, 8);
+	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0) {
+		mdb_txn_abort(txn);
+		return (lmdb_err(rc));
+	}
+	k.mv_data = mk;
+	k.mv_size = sizeof(mk);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	if (rc == 0 && k.mv_size == sizeof(mk) &&
+	    memcmp(k.mv_data, mk, 20) == 0) {
+		*index = getbe64((const uint8_t *)k.mv_data + 20);
+		found = 1;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (lmdb_err(rc));
+	return (found ? 0 : FERRY_ENOENT);
+}
+
 /** log_get_envelope(l, env_hash, buf, len): a stored envelope. */
 int
 log_get_envelope(struct log *l, const uint8_t env_hash[FERRY_HASH_LEN],

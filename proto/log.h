@@ -303,6 +303,15 @@ int log_find_msg(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
     uint32_t kind, uint64_t *index);
 
 /**
+ * log_find_msg_last(l, msg_id, kind, index): the highest index of a
+ * committed entry with ${msg_id} and ${kind} (not 0) into *${index}, or
+ * FERRY_ENOENT: the latest of a kind a message may have several of
+ * (LOG_ROUTE).
+ */
+int log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
+    uint32_t kind, uint64_t *index);
+
+/**
  * log_get_envelope(l, env_hash, buf, len): the stored envelope whose
  * SHA-256 is ${env_hash} into a new buffer *${buf} (free()); FERRY_ENOENT
  * if never stored or erased.

@@ -7,7 +7,10 @@
 # first relay before it stopped is resent through the second after
 # resend_after (LOG_ROUTE reason 3), so the recipient gets it from both
 # relays once the first is back: stored once, the second copy counted as
-# a duplicate and receipted; ferry-audit verify accepts the sender's log.
+# a duplicate and receipted through the relay it came by (each relay
+# logs the RECEIPT); ferry-audit verify accepts the sender's log;
+# relay_endpoints naming an unknown relay, or a bad relay_choice, are
+# configuration errors.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 ft_init
@@ -57,6 +60,14 @@ for r in d["relays"]:
     assert r["since"].endswith("Z"), r
 ' 2>"$FT/e" && ft_ok "status --json relays: every field, since in ISO 8601 UTC" ||
 	ft_fail "status --json relays: $(cat "$FT/e")"
+_metrics_up() {
+	grep -q '^ferry_agent_relay_up{relay="relay"} 1$' "$FT/alpha-data/metrics.prom" &&
+		grep -q '^ferry_agent_relay_up{relay="relay-b"} 1$' "$FT/alpha-data/metrics.prom" &&
+		grep -Eq '^ferry_agent_relay_rtt_seconds\{relay="relay-b"\} [0-9]+\.[0-9]{3}$' "$FT/alpha-data/metrics.prom"
+}
+ft_wait 20 _metrics_up &&
+	ft_ok "metrics.prom: ferry_agent_relay_up and _rtt_seconds per relay" ||
+	ft_fail "metrics: $(grep relay_ "$FT/alpha-data/metrics.prom" 2>&1)"
 fa alpha status >"$FT/st" 2>&1
 grep -q "^  relay relay-b (tcp://127.0.0.1:$RELAY2_PORT): connected since " "$FT/st" &&
 	ft_ok "status: one line per relay" || ft_fail "status text: $(cat "$FT/st")"
@@ -83,6 +94,13 @@ ft_relay_stop
 ft_wait 20 _is_relays alpha "relay=connecting relay-b=connected" &&
 	ft_ok "relay 1 stopped: its link shown connecting, relay 2 still connected" ||
 	ft_fail "after stopping relay 1: $(relays_state alpha)"
+_metrics_down() {
+	grep -q '^ferry_agent_relay_up{relay="relay"} 0$' "$FT/alpha-data/metrics.prom" &&
+		grep -q '^ferry_agent_connected 1$' "$FT/alpha-data/metrics.prom"
+}
+ft_wait 20 _metrics_down &&
+	ft_ok "metrics.prom: relay 1 down, the agent still connected (relay 2)" ||
+	ft_fail "metrics after stopping relay 1: $(grep -E 'relay_up|_connected ' "$FT/alpha-data/metrics.prom")"
 id3=$(fa alpha send --to bravo "$doc" 2>"$FT/e")
 fa_wait_state alpha "$id3" accepted 30 &&
 	ft_ok "relay 1 down: the next send accepted by relay 2" ||
@@ -110,11 +128,22 @@ for id in "$id2" "$id3"; do
 		ft_fail "delivered $id: $(fa_state alpha "$id")"
 done
 ft_ok "messages 2 and 3 delivered"
+ft_check "status MSGID of the resent message names the relay of its last route" \
+	[ "$(msg_relay alpha "$id2")" = relay-b ]
 _dup() { [ "$(counter bravo duplicates)" -ge 1 ]; }
 ft_wait 30 _dup &&
 	ft_ok "the copy through the other relay counted as a duplicate" ||
 	ft_fail "bravo duplicates: $(counter bravo duplicates)"
 ft_check "bravo's inbox holds each message once" [ "$(fa_inbox_count bravo)" = 3 ]
+# Each relay that delivered message 2 got its RECEIPT back by its own link
+# (the recipient answers through the relay a MSG came from).
+_rcpt_both() {
+	grep -q "delivered msg=${id2:0:16}" "$RELAY_ERR" &&
+		grep -q "delivered msg=${id2:0:16}" "$RELAY2_ERR"
+}
+ft_wait 30 _rcpt_both &&
+	ft_ok "both relays holding message 2 got a RECEIPT for it" ||
+	ft_fail "RECEIPT for message 2: relay 1 $(ft_count "delivered msg=${id2:0:16}" "$RELAY_ERR"), relay 2 $(ft_count "delivered msg=${id2:0:16}" "$RELAY2_ERR")"
 ft_check "bravo stored message 2 once (one RECEIVED in its log)" \
 	[ "$("$A" export "$FT/bravo-data/log" --csv | awk -F, -v id="$id2" '$2 == "RECEIVED" && $4 == id' | wc -l)" = 1 ]
 
@@ -122,6 +151,20 @@ fa_stop alpha
 "$A" verify "$FT/alpha-data/log" >"$FT/v" 2>&1 &&
 	ft_ok "ferry-audit verify accepts the sender's log with LOG_ROUTE entries" ||
 	ft_fail "verify: $(tail -5 "$FT/v")"
+# Configuration (alpha stopped): an unknown relay id in relay_endpoints,
+# a relay choice other than the two.
+fa_conf alpha relay_endpoints=nosuch=tcp://127.0.0.1:1
+timeout 20 "$B/ferry-agent" -c "$FT/alpha.conf" >"$FT/o" 2>&1 </dev/null; rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] &&
+	grep -q 'relay_endpoints: relay "nosuch" is not in roster' "$FT/o" &&
+	ft_ok "relay_endpoints naming a relay not in the roster: refused, naming key and id" ||
+	ft_fail "relay_endpoints nosuch: exit $rc: $(cat "$FT/o")"
+fa_conf alpha relay_choice=random
+timeout 20 "$B/ferry-agent" -c "$FT/alpha.conf" >"$FT/o" 2>&1 </dev/null; rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] &&
+	grep -q 'relay_choice "random" is neither "order"' "$FT/o" &&
+	ft_ok "relay_choice other than order or fastest: refused, saying which" ||
+	ft_fail "relay_choice random: exit $rc: $(cat "$FT/o")"
 fa_stop bravo
 ft_relay_stop
 ft_relay2_stop

@@ -1473,6 +1473,121 @@ TEST(receipt_after_revocation)
 	}
 }
 
+/*
+ * The next roster version after ${a}'s, with relay ${rb} listed at ${ep}
+ * (ep != NULL) or relay "relay" removed (ep == NULL), placed where
+ * agentd_roster_reload finds it, and adopted.
+ */
+static int
+adopt_relay_change(struct agentd *a, const struct ident *rb, const char *ep)
+{
+	struct roster *n = NULL;
+	const uint8_t *b;
+	uint8_t *req = NULL;
+	char path[1200];
+	size_t len, rlen;
+	uint64_t now = ferry_now_ms();
+	int rc;
+
+	if ((rc = roster_next(a->roster, now, now + 365 * DAY, &n)) != 0)
+		return (rc);
+	if (ep != NULL) {
+		if ((rc = roster_request_make(rb, now, &req, &rlen)) == 0)
+			rc = roster_relay_set(n, req, rlen, ep);
+		free(req);
+	} else
+		rc = roster_relay_remove(n, "relay");
+	if (rc == 0 && (rc = roster_seal(n)) == 0 &&
+	    (rc = roster_sign(n, admin->sign_sk)) == 0 &&
+	    (rc = roster_bytes(n, &b, &len)) == 0) {
+		snprintf(path, sizeof(path), "%s/roster/v%020llu.roster",
+		    a->conf.data, (unsigned long long)n->version);
+		rc = ferry_write_file(path, b, len, 0600);
+	}
+	roster_free(n);
+	return (rc != 0 ? rc : agentd_roster_reload(a));
+}
+
+TEST(links_follow_roster)
+{
+	struct ident *rb = NULL;
+	uint64_t now = ferry_now_ms();
+
+	/* One link per relay of the roster, at the roster's endpoint. */
+	CHECK_EQ(A.nlinks, 1);
+	CHECK(strcmp(A.links[0].id, "relay") == 0);
+	CHECK(strcmp(A.links[0].endpoint, "tcp://127.0.0.1:1") == 0);
+	CHECK_EQ(A.links[0].listed, 1);
+	CHECK_EQ(agentd_link_find(&A, "relay"), 0);
+	A.links[0].reopen = 0;	/* as the event loop leaves it */
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	/* A relay added: a new link to it; the first is left alone. */
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	CHECK_EQ(A.nlinks, 2);
+	CHECK(strcmp(A.links[1].id, "relay-b") == 0);
+	CHECK(strcmp(A.links[1].endpoint, "tcp://127.0.0.1:2") == 0);
+	CHECK_EQ(A.links[1].reopen, 1);
+	CHECK_EQ(A.links[1].order, 1);
+	CHECK_EQ(A.links[0].reopen, 0);
+	A.links[1].reopen = 0;
+	/* Its endpoint moved: that link alone reconnects. */
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:3"), 0);
+	CHECK_EQ(A.links[1].reopen, 1);
+	CHECK(strcmp(A.links[1].endpoint, "tcp://127.0.0.1:3") == 0);
+	CHECK_EQ(A.links[0].reopen, 0);
+	A.links[1].reopen = 0;
+	/* The first relay removed: its link closed (unlisted), relay-b
+	 * keeps its slot and comes first in roster order. */
+	CHECK_EQ(adopt_relay_change(&A, NULL, NULL), 0);
+	CHECK_EQ(A.links[0].listed, 0);
+	CHECK_EQ(A.links[0].reopen, 1);
+	CHECK_EQ(A.links[1].listed, 1);
+	CHECK_EQ(A.links[1].reopen, 0);
+	CHECK_EQ(A.links[1].order, 0);
+	CHECK_EQ(agentd_link_find(&A, "relay"), -1);
+	CHECK_EQ(agentd_link_find(&A, "relay-b"), 1);
+	ident_free(rb);
+}
+
+/* A frame signed as another relay than the one whose link it came by is
+ * dropped; the same frame by the right link is handled. */
+TEST(frame_from_wrong_relay_link)
+{
+	struct ident *rb = NULL;
+	struct astore_out o;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	uint8_t id[16], *acc;
+	uint64_t now = ferry_now_ms();
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	CHECK_EQ(A.nlinks, 2);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	/* "relay" signs an ACCEPTED; it arrives by relay-b's link. */
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &acc,
+	    &len), 0);
+	A.cur_link = 1;
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&acc, &len,
+	    1), 0);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	/* By its own link: taken. */
+	A.cur_link = 0;
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&acc, &len,
+	    1), 0);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	free(acc);
+	ident_free(rb);
+}
+
 TEST(reopen_keeps_state)
 {
 	struct astore_out o;
@@ -1629,6 +1744,8 @@ main(void)
 	RUN(unknown_key_not_held_forever);
 	RUN(nack_transient_codes);
 	RUN(receipt_after_revocation);
+	RUN(links_follow_roster);
+	RUN(frame_from_wrong_relay_link);
 	RUN(reopen_keeps_state);
 	RUN(expiry_warnings);
 	ident_free(admin);

@@ -176,6 +176,19 @@ TEST(append_reopen_find)
 	CHECK_EQ(g.kind, LOG_ROUTE);
 	CHECK_EQ(g.code, LOG_ROUTE_LINK_LOST);
 	log_entry_clear(&g);
+	/* The latest ROUTE of a message; the first; none of another kind
+	 * or message. */
+	CHECK_EQ(log_find_msg_last(l, e.msg_id, LOG_ROUTE, &idx), 0);
+	CHECK_EQ(idx, 13);
+	CHECK_EQ(log_find_msg(l, e.msg_id, LOG_ROUTE, &idx), 0);
+	CHECK_EQ(idx, 12);
+	CHECK_EQ(log_find_msg_last(l, e.msg_id, LOG_SENT, &idx), 0);
+	CHECK_EQ(idx, 11);
+	CHECK_EQ(log_find_msg_last(l, e.msg_id, LOG_ACCEPTED, &idx),
+	    FERRY_ENOENT);
+	mkentry(&e, LOG_ROUTE, 3);
+	CHECK_EQ(log_find_msg_last(l, e.msg_id, LOG_ROUTE, &idx),
+	    FERRY_ENOENT);
 	log_close(l);
 }
 
