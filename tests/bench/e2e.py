@@ -9,6 +9,10 @@ control sockets exactly as `ferry send` does, pipelined):
      at the sender, from the sender's own timestamps) at half that rate;
   3. relay memory with 100,000 messages queued for an offline agency
      (sent by the test client relayc);
+  5. two relays (issue 12): delivered/s with one relay and with two, the
+     time from a relay's kill -9 to the first delivery through the other
+     (p50/p99 over FERRY_BENCH_KILLS kills, default 6), and the longest
+     wait across a planned restart (FERRY_BENCH_RESTARTS, default 2);
 then the summary of every figure of `make bench` beside the limit that
 bounds it, with the arithmetic, read from BENCH_OUTPUT (the output of the
 bench binaries of the same run: RESULT lines of bench_limits, and the
@@ -275,7 +279,7 @@ def run():
 
 
 NKILL = int(os.environ.get("FERRY_BENCH_KILLS", "6"))      # relay kills (-9)
-NTERM = int(os.environ.get("FERRY_BENCH_RESTARTS", "3"))   # planned restarts
+NTERM = int(os.environ.get("FERRY_BENCH_RESTARTS", "2"))   # planned restarts
 RESEND_MS = 3000    # resend_after of the two-relay bench
 
 
