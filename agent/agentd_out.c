@@ -410,13 +410,16 @@ agentd_tick(struct agentd *a, uint64_t now)
 		}
 		if (m->link >= 0 && send_stored(a, m->link, m->msg_id) == 0) {
 			n++;
-			/* The first send there: checked again when
-			 * failover_after has passed without ACCEPTED. */
-			if (m->sent_at == 0) {
+			if (m->sent_at == 0)
 				pending_route(a->pend, m, m->link, now);
-				if (d > a->conf.failover_ms && a->nlinks > 1)
-					d = a->conf.failover_ms;
-			}
+			/* Checked again when failover_after has passed since
+			 * the first send there without ACCEPTED, if that comes
+			 * before the next retry (else a retry shorter than
+			 * failover_after put the failover off to the retry
+			 * after: up to twice failover_after). */
+			t = m->sent_at + a->conf.failover_ms;
+			if (a->nlinks > 1 && t > now && t - now < d)
+				d = t - now;
 		}
 		pending_retime(a->pend, m, now + d, n);
 	}
