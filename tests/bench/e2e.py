@@ -280,6 +280,7 @@ def run():
 
 NKILL = int(os.environ.get("FERRY_BENCH_KILLS", "6"))      # relay kills (-9)
 NTERM = int(os.environ.get("FERRY_BENCH_RESTARTS", "2"))   # planned restarts
+NSTOP = int(os.environ.get("FERRY_BENCH_HANGS", "3"))      # relay frozen (SIGSTOP)
 RESEND_MS = 3000    # resend_after of the two-relay bench
 
 
@@ -366,8 +367,9 @@ def run_relays():
 
     # Failover and planned restarts: a1 -> b1 paced at 20 /s.
     a1 = ag["a1"]
-    first, inflight, term_wait = [], [], []
-    for k in range(NKILL + NTERM):
+    first, inflight, term_wait, hang = [], [], [], []
+    modes = ["kill"] * NKILL + ["hang"] * NSTOP + ["term"] * NTERM
+    for mode in modes:
         wait(lambda: all(a.relays_up() for a in ag.values()), 30,
              "agents reconnected to relay-a")
         base = {a1.id: a1.delivered()}
@@ -379,29 +381,37 @@ def run_relays():
         th.start()
         time.sleep(1.0)
         t_ev.append(time.time() * 1000)
-        if k < NKILL:
+        if mode == "kill":
             ra.kill()
+            ra.wait(30)
+        elif mode == "hang":    # alive, connected, silent: no RST
+            ra.send_signal(signal.SIGSTOP)
         else:
             ra.terminate()
-        ra.wait(30)
-        if k >= NKILL:
+            ra.wait(30)
             time.sleep(max(0, 1.0 - (time.time() * 1000 - t_ev[0]) / 1000))
             ra = start_relay(*args)
         th.join(60)
+        if mode == "hang":  # what it holds waits for it: thaw it after the rest
+            end = time.time() + 30
+            while time.time() < end and a1.delivered() - base[a1.id] < n - 5:
+                time.sleep(0.1)
+            ra.send_signal(signal.SIGCONT)
         wait(lambda: a1.delivered() - base[a1.id] >= n, 120, "stream delivery")
         t_kill = t_ev[0]
         mine = set(ids[a1.id])
         msgs = [m for m in a1.call({"cmd": "outbox"})["messages"] if m["msg_id"] in mine]
-        if k < NKILL:
-            via_b = [m["delivered_ms"] for m in msgs if m["delivered_ms"] >= t_kill and
-                     a1.relay_of(m) == "relay-b"]
-            if via_b:
-                first.append(min(via_b) - t_kill)
+        if mode == "term":
+            term_wait.append(max(m["delivered_ms"] - m["queued_ms"] for m in msgs))
+            continue
+        via_b = [m["delivered_ms"] for m in msgs if m["delivered_ms"] >= t_kill and
+                 a1.relay_of(m) == "relay-b"]
+        if via_b:
+            (first if mode == "kill" else hang).append(min(via_b) - t_kill)
+        if mode == "kill":
             inflight += [m["delivered_ms"] - t_kill for m in msgs
                          if m["queued_ms"] <= t_kill < m["delivered_ms"]]
             ra = start_relay(*args)
-        else:
-            term_wait.append(max(m["delivered_ms"] - m["queued_ms"] for m in msgs))
     if first:
         R["failover_first_p50_ms"] = round(pct(first, 50))
         R["failover_first_p99_ms"] = round(pct(first, 99))
@@ -411,6 +421,10 @@ def run_relays():
         R["failover_inflight_p99_ms"] = round(pct(inflight, 99))
     if term_wait:
         R["restart_max_wait_ms"] = max(term_wait)
+    if hang:
+        R["hang_first_p50_ms"] = round(pct(hang, 50))
+        R["hang_first_p99_ms"] = round(pct(hang, 99))
+        R["hang_n"] = len(hang)
     print(f"  failover, relay-a killed (-9) {NKILL} times in a stream of 20 /s: "
           f"first delivery through relay-b after the kill p50 "
           f"{R.get('failover_first_p50_ms', '?')} ms, p99 "
@@ -419,6 +433,9 @@ def run_relays():
           f"{R.get('failover_inflight_p50_ms', '?')} ms, p99 "
           f"{R.get('failover_inflight_p99_ms', '?')} ms ({len(inflight)}; "
           f"resend_after {RESEND_MS} ms for those in its custody)")
+    print(f"  relay-a frozen (SIGSTOP: connected but silent) {NSTOP} times: first "
+          f"delivery through relay-b after it p50 {R.get('hang_first_p50_ms', '?')} ms, "
+          f"p99 {R.get('hang_first_p99_ms', '?')} ms ({len(hang)} with one)")
     print(f"  planned restart of relay-a (SIGTERM, started again 1 s later) "
           f"{NTERM} times: the longest a referral of the stream waited "
           f"(queued -> delivered) {R.get('restart_max_wait_ms', '?')} ms")
@@ -506,6 +523,12 @@ def relays_summary():
         print(f"    failover, relay killed -9 -> first delivery through the other: "
               f"p50 {p50} ms, p99 {p99} ms over {R['failover_kills']} kills "
               f"(target p50 <= 2000 ms with default settings: ratio {p50 / 2000:.2f})")
+    if "hang_first_p50_ms" in R:
+        p50, p99 = R["hang_first_p50_ms"], R["hang_first_p99_ms"]
+        print(f"    failover, relay frozen (SIGSTOP: no connection reset, the link looks "
+              f"up) -> first delivery through the other: p50 {p50} ms, p99 {p99} ms "
+              f"over {R['hang_n']} (target p50 <= 2000 ms: ratio {p50 / 2000:.2f}; "
+              f"failover_after is 2000 ms, so this is that plus the round trip)")
     if "failover_inflight_p99_ms" in R:
         print(f"      referrals in flight at the kill: delivered p50 "
               f"{R['failover_inflight_p50_ms']} ms, p99 {R['failover_inflight_p99_ms']} ms "
