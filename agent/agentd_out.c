@@ -247,7 +247,9 @@ struct route_grp {
 	} it[AGENTD_ASK_BURST];
 };
 
-/* Message ${m} to ${link} for ${reason}: 0, or -1 if the group is full. */
+/* Message ${m} to ${link} for ${reason}: 0; 1 if the group is full (the
+ * next tick takes it); -1 after a storage error (the group is dropped,
+ * route_flush says so; the message waits for its next time). */
 static int
 route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
     int link, int reason)
@@ -256,8 +258,10 @@ route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
 	struct log_entry le;
 	int rc;
 
-	if (g->n == AGENTD_ASK_BURST || g->rc != 0)
+	if (g->rc != 0)
 		return (-1);
+	if (g->n == AGENTD_ASK_BURST)
+		return (1);
 	/* Read in the group's batch once it is open (this thread may then
 	 * open no read snapshot: FERRY_EINVAL, and the whole group was lost
 	 * whenever two messages were rerouted at once). */
@@ -382,7 +386,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 	uint64_t next = 60000, d, t;
 	uint32_t n;
 	size_t asks = 0, nv;
-	int why, to;
+	int why, to, rc;
 
 	(void)agentd_roster_expired(a, ferry_now_ms());
 	if ((g = calloc(1, sizeof(*g))) == NULL)
@@ -401,11 +405,13 @@ agentd_tick(struct agentd *a, uint64_t now)
 		    choose_link(a, -1, 0) : why != 0 ?
 		    choose_link(a, m->link, 0) : -1;
 		if (to >= 0) {
-			if (route_add(a, g, m, to, why) != 0) {
+			if ((rc = route_add(a, g, m, to, why)) > 0) {
 				next = 1;	/* more: the next tick */
 				break;
 			}
 			pending_retime(a->pend, m, now + d, n + 1);
+			if (rc < 0)
+				break;
 			continue;
 		}
 		if (m->link >= 0 && send_stored(a, m->link, m->msg_id) == 0) {
@@ -439,12 +445,14 @@ agentd_tick(struct agentd *a, uint64_t now)
 			    a->conf.resend_ms, a->started) ==
 			    LOG_ROUTE_RESEND &&
 			    (to = choose_link(a, m->link, 0)) >= 0) {
-				if (route_add(a, g, m, to, LOG_ROUTE_RESEND) !=
-				    0) {
+				if ((rc = route_add(a, g, m, to,
+				    LOG_ROUTE_RESEND)) > 0) {
 					next = 1;
 					break;
 				}
 				pending_retime(a->pend, m, now + d, n);
+				if (rc < 0)
+					break;
 				continue;
 			}
 			t = (m->link >= 0 ? v[m->link].down_since :

@@ -202,7 +202,7 @@ expect_usage "ferry-agent (nothing set)" 'missing settings "data", "key", "roste
 	"$B/ferry-agent"
 expect_usage "ferry-agent extra operand" "unexpected argument 'extra'" "$B/ferry-agent" extra
 expect_usage "ferry-audit prove --kind bogus: the kinds listed" \
-	"--kind must be one of SENT, ACCEPTED, RECEIVED, RECEIPT, .*EXPIRED \(not 'bogus'\)" \
+	"--kind must be one of SENT, ACCEPTED, RECEIVED, RECEIPT, .*EXPIRED, ROUTE \(not 'bogus'\)" \
 	"$B/ferry-audit" prove L 00000000000000000000000000000000 --kind bogus
 expect_usage "ferry-audit prove: MSGID not hex" "MSGID must be 32 hex digits" \
 	"$B/ferry-audit" prove L xyz

@@ -263,7 +263,8 @@ ft_relay2_add() {
 # ft_relay2_start [KEY=VALUE...]: start the second relay (ft_relay2_add)
 # with its own config $FT/relay2.conf, data $FT/relay2-data, log
 # $RELAY2_ERR and the roster file $FT/relay-roster; waits until it logs
-# "started".  ft_relay2_stop: SIGTERM and wait (status in $FT_STATUS).
+# "started".  ft_relay2_stop: SIGTERM and wait (status in $FT_STATUS);
+# ft_relay2_kill9: kill -9 and reap.
 ft_relay2_start() {
 	local kv before
 	RELAY2_ERR=$FT/relay2.err
@@ -295,6 +296,11 @@ _ft_started2() {
 ft_relay2_stop() {
 	kill -TERM "$RELAY2_PID" 2>/dev/null
 	ft_wait_exit "$RELAY2_PID" 20
+}
+# ft_relay2_kill9: kill -9 the second relay and reap it.
+ft_relay2_kill9() {
+	kill -KILL "$RELAY2_PID" 2>/dev/null
+	ft_wait_exit "$RELAY2_PID" 10
 }
 
 # ft_relay_hup: SIGHUP (reload the roster file $FT/relay-roster).

@@ -35,6 +35,7 @@ static struct agentd A, B;
 struct cap {
 	uint8_t *buf[16];
 	size_t len[16];
+	int link[16];		/* the relay link each went to */
 	size_t n;
 };
 static struct cap capA, capB;
@@ -44,12 +45,12 @@ capture(void *ctx, int link, const uint8_t *buf, size_t len)
 {
 	struct cap *c = ctx;
 
-	(void)link;
 	if (c->n == 16)
 		return (-1);
 	if ((c->buf[c->n] = malloc(len)) == NULL)
 		return (-1);
 	memcpy(c->buf[c->n], buf, len);
+	c->link[c->n] = link;
 	c->len[c->n++] = len;
 	return (0);
 }
@@ -1588,6 +1589,175 @@ TEST(frame_from_wrong_relay_link)
 	ident_free(rb);
 }
 
+/* The link the last frame of ${type} in ${c} went to, or -1. */
+static int
+cap_link_of(struct cap *c, uint32_t type)
+{
+	struct env e;
+	size_t i;
+
+	for (i = c->n; i > 0; i--)
+		if (env_decode(c->buf[i - 1], c->len[i - 1], 0, &e) == 0 &&
+		    e.type == type)
+			return (c->link[i - 1]);
+	return (-1);
+}
+
+/* The reason (code) of ${id}'s latest LOG_ROUTE and its relay, or -1. */
+static int
+last_route(struct agentd *a, const uint8_t id[16], char *relay_id)
+{
+	struct log_entry le;
+	uint64_t idx;
+	int code;
+
+	if (log_find_msg_last(a->log, id, LOG_ROUTE, &idx) != 0 ||
+	    log_get(a->log, idx, &le) != 0)
+		return (-1);
+	code = le.code;
+	snprintf(relay_id, FERRY_ID_MAX + 1, "%s", le.to);
+	log_entry_clear(&le);
+	return (code);
+}
+
+/*
+ * Two relays: a new message goes through the first (LOG_ROUTE 0); with no
+ * ACCEPTED within failover_after it goes through the second (1); the
+ * second's link lost before its ACCEPTED: back to the first (2); a
+ * RECEIPT comes back by the link the MSG came by.
+ */
+TEST(failover_between_relays)
+{
+	struct ident *rb = NULL;
+	const struct pending_msg *m;
+	char *json, err[AGENTD_ERR_MAX], rid[FERRY_ID_MAX + 1];
+	size_t len;
+	uint8_t id[16], *msg;
+	uint64_t now = ferry_now_ms(), t;
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	cap_clear(&capA);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 0);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_FIRST);
+	CHECK(strcmp(rid, "relay") == 0);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->link, 0);
+	CHECK(m->sent_at != 0);
+	/* failover_after (2 s) later, no ACCEPTED: the second relay. */
+	t = m->sent_at + A.conf.failover_ms;
+	cap_clear(&capA);
+	(void)agentd_tick(&A, t);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 1);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_NO_ACCEPT);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->link, 1);
+	CHECK_EQ(A.n_failovers, 1);
+	/* Its link lost before the ACCEPTED: back to the first. */
+	agentd_link_up(&A, 1, 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, m->next_try);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 0);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_LINK_LOST);
+	CHECK(strcmp(rid, "relay") == 0);
+	/* The recipient answers through the link the MSG came by. */
+	msg = malloc(capA.len[capA.n - 1]);
+	CHECK(msg != NULL);
+	memcpy(msg, capA.buf[capA.n - 1], capA.len[capA.n - 1]);
+	len = capA.len[capA.n - 1];
+	CHECK_EQ(adopt_relay_change(&B, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&B, 1, 1);
+	cap_clear(&capB);
+	B.cur_link = 1;
+	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
+	    1), 0);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 1);
+	/* Again through the other relay: a duplicate, receipted by it. */
+	B.cur_link = 0;
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
+	    1), 0);
+	CHECK_EQ(B.n_duplicates, 1);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 0);
+	/* That link down: by any link up. */
+	agentd_link_up(&B, 0, 0);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
+	    1), 0);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 1);
+	free(msg);
+	ident_free(rb);
+}
+
+/*
+ * relay_choice = fastest: the relay with the lower round trip takes a new
+ * message; it ACCEPTs it, then answers an ASK with NACK FERRY_ENOTHELD:
+ * routed again at once through the other relay (LOG_ROUTE 4).
+ */
+TEST(fastest_then_not_held)
+{
+	struct ident *rb = NULL;
+	struct astore_out o;
+	const struct pending_msg *m;
+	char *json, err[AGENTD_ERR_MAX], rid[FERRY_ID_MAX + 1];
+	size_t len;
+	uint8_t id[16], *b;
+	uint64_t now = ferry_now_ms();
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	snprintf(A.conf.relay_choice, sizeof(A.conf.relay_choice), "fastest");
+	A.links[0].has_rtt = A.links[1].has_rtt = 1;
+	A.links[0].rtt_ms = 40;
+	A.links[1].rtt_ms = 3;
+	cap_clear(&capA);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 1);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_FIRST);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	/* relay-b takes custody (its ACCEPTED, by its link). */
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(relay_answer(rb, ENV_ACCEPTED, id, o.env_hash, 0, &b, &len),
+	    0);
+	A.cur_link = 1;
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->state, ASTORE_ACCEPTED);
+	CHECK_EQ(m->link, 1);
+	CHECK_EQ(pending_custody(A.pend, 1), 1);
+	/* It lost its data: routed again at once, through the other. */
+	CHECK_EQ(relay_answer(rb, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_ENOTHELD, &b, &len), 0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_NOT_HELD);
+	CHECK(strcmp(rid, "relay") == 0);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->state, ASTORE_QUEUED);
+	CHECK_EQ(m->link, 0);
+	CHECK_EQ(pending_custody(A.pend, 1), 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, agentd_mono_ms());
+	CHECK_EQ(cap_link_of(&capA, ENV_MSG), 0);
+	A.cur_link = 0;
+	ident_free(rb);
+}
+
 TEST(reopen_keeps_state)
 {
 	struct astore_out o;
@@ -1746,6 +1916,8 @@ main(void)
 	RUN(receipt_after_revocation);
 	RUN(links_follow_roster);
 	RUN(frame_from_wrong_relay_link);
+	RUN(failover_between_relays);
+	RUN(fastest_then_not_held);
 	RUN(reopen_keeps_state);
 	RUN(expiry_warnings);
 	ident_free(admin);
