@@ -644,23 +644,6 @@ TEST(caller_tables_map_full_redo)
 	free(val);
 }
 
-/* Append ${kind} of message ${i} from ${from} to ${to} (a ROUTE: to the
- * relay ${to}, reason ${code}) to ${l}; ${env}: with the envelope bytes of
- * message ${i}. */
-static int
-rel_add(struct log *l, uint32_t kind, uint64_t i, int env, const char *from,
-    const char *to, int32_t code)
-{
-	struct log_entry e;
-	uint8_t b[64];
-
-	memset(b, (int)i, sizeof(b));
-	detentry(&e, kind, i, from, to);
-	e.code = code;
-	return (log_append(l, &e, env ? b : NULL, env ? sizeof(b) : 0,
-	    NULL) != 0);
-}
-
 /*
  * relays SENDER RECIPIENT RELAY_A RELAY_B STRAY SEED: the logs of
  * met-police, camden-council and two relays, as after a failover:
@@ -673,53 +656,70 @@ rel_add(struct log *l, uint32_t kind, uint64_t i, int env, const char *from,
 static int
 helper_relays(char **argv)
 {
-	struct log *s, *r, *ra, *rb, *x;
-	uint8_t hpk[32], hsk[64];
+	/* Log (0 met-police, 1 camden-council, 2 relay-a, 3 relay-b, 4 the
+	 * stray relay-b), kind, message, with its envelope bytes, from, to
+	 * (a ROUTE: the relay), code (a ROUTE: the reason). */
+	static const struct {
+		int log;
+		uint32_t kind;
+		uint64_t i;
+		int env;
+		const char *from, *to;
+		int32_t code;
+	} t[] = {
+#define P "met-police"
+#define C "camden-council"
+		{ 0, LOG_SENT, 0, 1, P, C, 0 },
+		{ 0, LOG_ROUTE, 0, 0, P, "relay-a", LOG_ROUTE_FIRST },
+		{ 0, LOG_ROUTE, 0, 0, P, "relay-b", LOG_ROUTE_LINK_LOST },
+		{ 3, LOG_ACCEPTED, 0, 1, P, C, 0 },
+		{ 4, LOG_ACCEPTED, 0, 1, P, C, 0 },
+		{ 1, LOG_RECEIVED, 0, 1, P, C, 0 },
+		{ 1, LOG_RECEIPT, 0, 0, P, C, 0 },
+		{ 3, LOG_DELIVERED, 0, 0, P, C, 0 },
+		{ 4, LOG_DELIVERED, 0, 0, P, C, 0 },
+		{ 0, LOG_RECEIPT, 0, 0, P, C, 0 },
+		{ 0, LOG_SENT, 1, 1, P, C, 0 },
+		{ 0, LOG_ROUTE, 1, 0, P, "relay-a", LOG_ROUTE_FIRST },
+		{ 2, LOG_ACCEPTED, 1, 1, P, C, 0 },
+		{ 4, LOG_ACCEPTED, 1, 1, P, C, 0 },
+		{ 1, LOG_RECEIVED, 1, 1, P, C, 0 },
+		{ 1, LOG_RECEIPT, 1, 0, P, C, 0 },
+		{ 2, LOG_DELIVERED, 1, 0, P, C, 0 },
+		{ 0, LOG_RECEIPT, 1, 0, P, C, 0 },
+		{ 1, LOG_SENT, 2, 1, C, P, 0 },
+		{ 1, LOG_ROUTE, 2, 0, C, "relay-a", LOG_ROUTE_FIRST },
+		{ 2, LOG_ACCEPTED, 2, 1, C, P, 0 },
+		{ 0, LOG_RECEIVED, 2, 1, C, P, 0 },
+		{ 0, LOG_RECEIPT, 2, 0, C, P, 0 },
+		{ 2, LOG_RECEIPT, 2, 0, C, P, 0 },
+		{ 2, LOG_DELIVERED, 2, 0, C, P, 0 },
+#undef P
+#undef C
+	};
+	static const char *const origin[] = { "ferry/met-police",
+	    "ferry/camden-council", "ferry/relay-a", "ferry/relay-b",
+	    "ferry/relay-b" };
+	struct log *l[5] = { NULL };
+	struct log_entry e;
+	uint8_t hpk[32], hsk[64], b[64];
+	size_t k;
 	int bad = 0;
 
 	if (seedkey(argv[7], hpk, hsk) != 0)
 		return (2);
-	if (log_open(argv[2], "ferry/met-police", hsk, &s) != 0 ||
-	    log_open(argv[3], "ferry/camden-council", hsk, &r) != 0 ||
-	    log_open(argv[4], "ferry/relay-a", hsk, &ra) != 0 ||
-	    log_open(argv[5], "ferry/relay-b", hsk, &rb) != 0 ||
-	    log_open(argv[6], "ferry/relay-b", hsk, &x) != 0)
-		return (1);
-#define P "met-police"
-#define C "camden-council"
-	bad |= rel_add(s, LOG_SENT, 0, 1, P, C, 0);
-	bad |= rel_add(s, LOG_ROUTE, 0, 0, P, "relay-a", LOG_ROUTE_FIRST);
-	bad |= rel_add(s, LOG_ROUTE, 0, 0, P, "relay-b", LOG_ROUTE_LINK_LOST);
-	bad |= rel_add(rb, LOG_ACCEPTED, 0, 1, P, C, 0);
-	bad |= rel_add(x, LOG_ACCEPTED, 0, 1, P, C, 0);
-	bad |= rel_add(r, LOG_RECEIVED, 0, 1, P, C, 0);
-	bad |= rel_add(r, LOG_RECEIPT, 0, 0, P, C, 0);
-	bad |= rel_add(rb, LOG_DELIVERED, 0, 0, P, C, 0);
-	bad |= rel_add(x, LOG_DELIVERED, 0, 0, P, C, 0);
-	bad |= rel_add(s, LOG_RECEIPT, 0, 0, P, C, 0);
-	bad |= rel_add(s, LOG_SENT, 1, 1, P, C, 0);
-	bad |= rel_add(s, LOG_ROUTE, 1, 0, P, "relay-a", LOG_ROUTE_FIRST);
-	bad |= rel_add(ra, LOG_ACCEPTED, 1, 1, P, C, 0);
-	bad |= rel_add(x, LOG_ACCEPTED, 1, 1, P, C, 0);
-	bad |= rel_add(r, LOG_RECEIVED, 1, 1, P, C, 0);
-	bad |= rel_add(r, LOG_RECEIPT, 1, 0, P, C, 0);
-	bad |= rel_add(ra, LOG_DELIVERED, 1, 0, P, C, 0);
-	bad |= rel_add(s, LOG_RECEIPT, 1, 0, P, C, 0);
-	/* message 2, the other way, through relay-a */
-	bad |= rel_add(r, LOG_SENT, 2, 1, C, P, 0);
-	bad |= rel_add(r, LOG_ROUTE, 2, 0, C, "relay-a", LOG_ROUTE_FIRST);
-	bad |= rel_add(ra, LOG_ACCEPTED, 2, 1, C, P, 0);
-	bad |= rel_add(s, LOG_RECEIVED, 2, 1, C, P, 0);
-	bad |= rel_add(s, LOG_RECEIPT, 2, 0, C, P, 0);
-	bad |= rel_add(ra, LOG_RECEIPT, 2, 0, C, P, 0);
-	bad |= rel_add(ra, LOG_DELIVERED, 2, 0, C, P, 0);
-#undef P
-#undef C
-	log_close(s);
-	log_close(r);
-	log_close(ra);
-	log_close(rb);
-	log_close(x);
+	for (k = 0; k < 5; k++)
+		bad |= log_open(argv[2 + k], origin[k], hsk, &l[k]) != 0;
+	for (k = 0; !bad && k < sizeof(t) / sizeof(t[0]); k++) {
+		memset(b, (int)t[k].i, sizeof(b));
+		detentry(&e, t[k].kind, t[k].i, t[k].from, t[k].to);
+		e.code = t[k].code;
+		bad |= log_append(l[t[k].log], &e, t[k].env ? b : NULL,
+		    t[k].env ? sizeof(b) : 0, NULL) != 0;
+	}
+	for (k = 0; k < 5; k++)
+		if (l[k] != NULL)
+			log_close(l[k]);
 	return (bad);
 }
 
