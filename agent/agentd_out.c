@@ -263,7 +263,10 @@ route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
 		return (-1);
 	if (g->n == AGENTD_ASK_BURST)
 		return (1);
-	if ((rc = astore_get_out(a->store, m->msg_id, &r)) != 0)
+	/* Read in the group's batch once it is open (this thread may then
+	 * open no read snapshot: FERRY_EINVAL, and the whole group was lost
+	 * whenever two messages were rerouted at once). */
+	if ((rc = astore_get_out_b(a->store, g->b, m->msg_id, &r)) != 0)
 		goto fail;
 	if (route_logged(a)) {
 		if (g->b == NULL && (rc = log_begin(a->log, &g->b)) != 0)
@@ -416,13 +419,16 @@ agentd_tick(struct agentd *a, uint64_t now)
 		}
 		if (m->link >= 0 && send_stored(a, m->link, m->msg_id) == 0) {
 			n++;
-			/* The first send there: checked again when
-			 * failover_after has passed without ACCEPTED. */
-			if (m->sent_at == 0) {
+			if (m->sent_at == 0)
 				pending_route(a->pend, m, m->link, now);
-				if (d > a->conf.failover_ms && a->nlinks > 1)
-					d = a->conf.failover_ms;
-			}
+			/* Checked again when failover_after has passed since
+			 * the first send there without ACCEPTED, if that comes
+			 * before the next retry (else a retry shorter than
+			 * failover_after put the failover off to the retry
+			 * after: up to twice failover_after). */
+			t = m->sent_at + a->conf.failover_ms;
+			if (a->nlinks > 1 && t > now && t - now < d)
+				d = t - now;
 		}
 		pending_retime(a->pend, m, now + d, n);
 	}

@@ -463,6 +463,22 @@ astore_get_out(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
 }
 
 int
+astore_get_out_b(struct astore *s, struct log_batch *b,
+    const uint8_t id[FERRY_MSGID_LEN], struct astore_out *rec)
+{
+	MDB_val k, v;
+	int rc;
+
+	if (b == NULL)
+		return (astore_get_out(s, id, rec));
+	k.mv_data = (void *)id;
+	k.mv_size = FERRY_MSGID_LEN;
+	if ((rc = mdb_get(log_batch_txn(b), s->dbi[D_OUT], &k, &v)) != 0)
+		return (lmdb_err(rc));
+	return (out_decode(v.mv_data, v.mv_size, rec));
+}
+
+int
 astore_get_out_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len)
 {

@@ -128,6 +128,14 @@ int astore_update_out(struct astore *s, struct log_batch *b,
 /** astore_get_out(s, id, rec): read the outgoing record ${id}; FERRY_ENOENT if none. */
 int astore_get_out(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     struct astore_out *rec);
+/**
+ * astore_get_out_b(s, b, id, rec): astore_get_out read in batch ${b}'s
+ * transaction (committed state; not ${b}'s own puts), for a thread with
+ * ${b} open, which may not open a read snapshot; astore_get_out when ${b}
+ * is NULL.
+ */
+int astore_get_out_b(struct astore *s, struct log_batch *b,
+    const uint8_t id[FERRY_MSGID_LEN], struct astore_out *rec);
 /** astore_get_out_env(s, id, buf, len): the envelope of ${id} in a new buffer (free()): the store's copy, else the log's (log_get_envelope); FERRY_ENOENT once erased. */
 int astore_get_out_env(struct astore *s, const uint8_t id[FERRY_MSGID_LEN],
     uint8_t **buf, size_t *len);

@@ -11,6 +11,9 @@
 
 struct roster;
 
+#define AUDIT_ROUTES_MAX 8	/* LOG_ROUTE entries kept per message (the last overwrites) */
+#define AUDIT_RELAYS_MAX 16	/* distinct relays a party's log names */
+
 /* Per message id: which kinds were seen, and the facts compare needs. */
 struct msgrec {
 	uint8_t id[FERRY_MSGID_LEN];
@@ -21,6 +24,12 @@ struct msgrec {
 	uint8_t used;
 	uint32_t from, to;		/* interned agency ids (audit_intern) */
 	uint64_t t[LOG_KIND_MAX + 1];	/* time (ms) of the first entry of each kind */
+	/* A sender's routing (LOG_ROUTE, in log order): relays (interned ids) and reasons (LOG_ROUTE_*). */
+	uint32_t route[AUDIT_ROUTES_MAX];
+	uint8_t route_code[AUDIT_ROUTES_MAX];
+	uint8_t nroutes;
+	uint8_t has_custody;
+	uint32_t custody;		/* the relay that signed the custody receipt logged with ACCEPTED (interned) */
 };
 
 struct msgtab {
@@ -111,6 +120,9 @@ struct party {
 	size_t nheld, capheld;
 	struct event *ev;
 	size_t nev, capev;
+	uint32_t relays[AUDIT_RELAYS_MAX];	/* relays named by its LOG_ROUTE entries and custody receipts (interned) */
+	size_t nrelays;
+	size_t known_relays;		/* relays known to exist: the most one --roster lists, or (report) the relay logs given */
 	char why[200];			/* party_open failed: why */
 };
 
@@ -148,6 +160,17 @@ struct pairsum {
 /** audit_compare(a, b, f, s): account for ${a}'s and ${b}'s messages in each other's log; findings appended to ${f}. */
 int audit_compare(struct party *a, struct party *b, struct findings *f,
     struct pairsum *s);
+
+/**
+ * audit_carried(r, y): 1 if an agency's message ${r} went through relay
+ * ${y} (a LOG_ROUTE to it, or its custody receipt signed by it), or if
+ * its log names no relay for it (a log from before several relays);
+ * else 0.
+ */
+int audit_carried(const struct msgrec *r, const char *y);
+
+/** audit_route_reason(code): a LOG_ROUTE reason as a word ("first", "no-accepted", ...). */
+const char *audit_route_reason(int32_t code);
 void findings_free(struct findings *f);
 
 /**

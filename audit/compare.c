@@ -160,21 +160,57 @@ agents(struct party *x, struct party *y, struct msgrec *r,
 		    "sending it", x->self, y->self);
 }
 
-/* Agency ${x} and the relay ${y}. */
+/*
+ * ${x}'s log names another relay than ${y} (its routes and custody
+ * receipts), or a --roster lists several (report: several relay logs are
+ * given): a message ${x} received may have come through another relay
+ * than ${y}.
+ */
+static int
+several_relays(const struct party *x, const struct party *y)
+{
+	size_t i;
+
+	if (x->known_relays > 1 || y->known_relays > 1)
+		return (1);
+	for (i = 0; i < x->nrelays; i++)
+		if (strcmp(audit_name(x->relays[i]), y->self) != 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * Agency ${x} and the relay ${y}.  With several relays only the messages
+ * ${x} routed through ${y} (LOG_ROUTE, or its custody receipt signed by
+ * ${y}) concern it; a receipt or a custody receipt is owed by ${y} only
+ * for the relay that had it last or signed it.
+ */
 static void
 agent_relay(struct party *x, struct party *y, struct msgrec *r,
     struct msgrec *o, struct findings *f, struct pairsum *s)
 {
+	size_t i;
+	int mine, last, only;
 
-	if (has(r, LOG_SENT)) {
+	if (has(r, LOG_SENT) && audit_carried(r, y->self)) {
+		/* custody receipt signed by y (or a log naming no relay) */
+		mine = r->has_custody ? strcmp(audit_name(r->custody),
+		    y->self) == 0 : r->nroutes == 0;
+		last = r->nroutes == 0 || strcmp(audit_name(r->route[
+		    r->nroutes - 1]), y->self) == 0;
+		/* y is the only relay it went through */
+		only = !r->has_custody || mine;
+		for (i = 0; i < r->nroutes; i++)
+			only &= strcmp(audit_name(r->route[i]), y->self) == 0;
 		s->between++;
 		if (has(r, LOG_RECEIPT) || ended(r))
 			s->done++;
-		if (has(r, LOG_ACCEPTED) && !has(o, LOG_ACCEPTED))
+		if (has(r, LOG_ACCEPTED) && mine && !has(o, LOG_ACCEPTED))
 			found(f, 1, r, 0, "%s holds the relay's custody "
 			    "receipt (ACCEPTED) that %s never logged",
 			    x->self, y->self);
-		else if (!has(o, LOG_ACCEPTED) && !ended(r))
+		else if (last && !has(o, LOG_ACCEPTED) && !has(r,
+		    LOG_RECEIPT) && !ended(r))
 			found(f, 0, r, r->t[LOG_SENT], "sent by %s, not yet "
 			    "in the custody of %s", x->self, y->self);
 		else if (has(o, LOG_ACCEPTED) && !has(r, LOG_ACCEPTED) &&
@@ -182,15 +218,20 @@ agent_relay(struct party *x, struct party *y, struct msgrec *r,
 			found(f, 0, r, o->t[LOG_ACCEPTED], "in the custody of "
 			    "%s; custody receipt not yet at sender %s",
 			    y->self, x->self);
-		if (has(r, LOG_RECEIPT) && !has(o, LOG_DELIVERED))
+		if (has(r, LOG_RECEIPT) && only && !has(o, LOG_DELIVERED))
 			found(f, 1, r, 0, "%s holds a delivery receipt, %s "
 			    "logged no DELIVERED", x->self, y->self);
 		else if (has(o, LOG_RECEIPT) && !has(r, LOG_RECEIPT))
 			found(f, 0, r, o->t[LOG_RECEIPT], "delivered; %s holds "
 			    "the recipient's receipt, not yet at sender %s",
 			    y->self, x->self);
-	}
-	if (has(r, LOG_RECEIVED)) {
+	} else if (has(r, LOG_SENT) && has(o, LOG_ACCEPTED) &&
+	    strcmp(audit_name(o->from), x->self) == 0)
+		found(f, 1, r, 0, "%s accepted a message from %s that %s never "
+		    "routed to it (no LOG_ROUTE to %s)", y->self, x->self,
+		    x->self, y->self);
+	if (has(r, LOG_RECEIVED) && (has(o, LOG_ACCEPTED) ||
+	    !several_relays(x, y))) {
 		s->between++;
 		s->done++;
 		if (!has(o, LOG_ACCEPTED))

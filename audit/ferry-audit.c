@@ -140,6 +140,8 @@ msgtab_get(struct msgtab *t, const uint8_t id[16], int create)
 int
 msgrec_note(struct msgrec *r, uint64_t idx, const struct log_entry *e)
 {
+	uint32_t n;
+	size_t k;
 
 	if (!(r->kinds & (1u << e->kind)) && e->kind <= LOG_KIND_MAX)
 		r->t[e->kind] = e->time_ms;
@@ -153,6 +155,14 @@ msgrec_note(struct msgrec *r, uint64_t idx, const struct log_entry *e)
 		if ((r->from = audit_intern(e->from)) == UINT32_MAX ||
 		    (r->to = audit_intern(e->to)) == UINT32_MAX)
 			return (FERRY_ENOMEM);
+	}
+	if (e->kind == LOG_ROUTE) {
+		if ((n = audit_intern(e->to)) == UINT32_MAX)
+			return (FERRY_ENOMEM);
+		k = r->nroutes < AUDIT_ROUTES_MAX ? r->nroutes++ :
+		    AUDIT_ROUTES_MAX - 1;
+		r->route[k] = n;
+		r->route_code[k] = (uint8_t)e->code;
 	}
 	return (0);
 }

@@ -125,6 +125,8 @@ audit_check_cp(struct log *l, const uint8_t *note, size_t len,
 	return (0);
 }
 
+static int relay_seen(struct party *p, uint32_t n);
+
 static int
 held_add(struct party *p, uint64_t idx, const struct log_entry *e,
     const uint8_t *note, size_t len)
@@ -190,15 +192,15 @@ load_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	struct msgrec *r;
 	struct env env;
 	static const uint8_t zero[16];
-	int rc;
+	int rc, signed_reply;
 
 	audit_progress(p->dir, idx, p->size);
 	if (e->kind == LOG_CHECKPOINT && e->aux_len > 0 &&
 	    (rc = held_add(p, idx, e, e->aux, e->aux_len)) != 0)
 		return (rc);
-	if ((e->kind == LOG_RECEIPT || e->kind == LOG_ACCEPTED) &&
-	    e->aux_len > 0 && env_decode(e->aux, e->aux_len, 0, &env) == 0 &&
-	    env.blob_len > 0 &&
+	signed_reply = (e->kind == LOG_RECEIPT || e->kind == LOG_ACCEPTED) &&
+	    e->aux_len > 0 && env_decode(e->aux, e->aux_len, 0, &env) == 0;
+	if (signed_reply && env.blob_len > 0 &&
 	    (rc = held_add(p, idx, e, env.blob, env.blob_len)) != 0)
 		return (rc);
 	if ((e->kind == LOG_ROSTER || e->kind == LOG_ERASURE) &&
@@ -208,7 +210,60 @@ load_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 		return (0);
 	if ((r = msgtab_get(&p->t, e->msg_id, 1)) == NULL)
 		return (FERRY_ENOMEM);
-	return (msgrec_note(r, idx, e));
+	if ((rc = msgrec_note(r, idx, e)) != 0)
+		return (rc);
+	/* The relay a sender routed it to, and the one whose signed custody
+	 * receipt it holds (an agency's ACCEPTED; a relay's own logs none). */
+	if (e->kind == LOG_ROUTE)
+		return (relay_seen(p, r->route[r->nroutes - 1]));
+	if (e->kind == LOG_ACCEPTED && signed_reply &&
+	    env.type == ENV_ACCEPTED &&
+	    strcmp(env.from, audit_party(log_origin(p->l))) != 0) {
+		if ((r->custody = audit_intern(env.from)) == UINT32_MAX)
+			return (FERRY_ENOMEM);
+		r->has_custody = 1;
+		return (relay_seen(p, r->custody));
+	}
+	return (0);
+}
+
+/* Remember relay ${n} (interned) among those ${p}'s log names. */
+static int
+relay_seen(struct party *p, uint32_t n)
+{
+	size_t i;
+
+	for (i = 0; i < p->nrelays; i++)
+		if (p->relays[i] == n)
+			return (0);
+	if (p->nrelays < AUDIT_RELAYS_MAX)
+		p->relays[p->nrelays++] = n;
+	return (0);
+}
+
+int
+audit_carried(const struct msgrec *r, const char *y)
+{
+	size_t i;
+
+	if (r->nroutes == 0 && !r->has_custody)
+		return (1);
+	if (r->has_custody && strcmp(audit_name(r->custody), y) == 0)
+		return (1);
+	for (i = 0; i < r->nroutes; i++)
+		if (strcmp(audit_name(r->route[i]), y) == 0)
+			return (1);
+	return (0);
+}
+
+const char *
+audit_route_reason(int32_t code)
+{
+	static const char *const w[] = { "first", "no-accepted",
+	    "link-lost", "resend", "not-held" };
+
+	return (code >= 0 && code <= LOG_ROUTE_NOT_HELD ? w[code] :
+	    "unknown");
 }
 
 int
@@ -353,6 +408,9 @@ party_open(struct party *p, const char *dir, const char *keyarg,
 	}
 	for (i = 0; !p->relay && i < nrosters; i++)
 		p->relay = roster_find_relay(rosters[i], p->self) != NULL;
+	for (i = 0; i < nrosters; i++)
+		if (rosters[i]->nrelays > p->known_relays)
+			p->known_relays = rosters[i]->nrelays;
 	return (0);
 }
 

@@ -52,6 +52,13 @@ struct urec {
 	int nack, expired, has_reply, answered_idx;
 	uint8_t reply_to[16];
 	int red, amber;
+	/* Relays: the sender's routing (LOG_ROUTE), the signer of the
+	 * custody receipt it holds, the relay whose log shows the delivery. */
+	uint32_t route[AUDIT_ROUTES_MAX];
+	uint8_t route_code[AUDIT_ROUTES_MAX];
+	uint8_t nroutes;
+	int has_custody_by, has_carried;
+	uint32_t custody_by, carried_by;
 };
 
 struct rep {
@@ -186,6 +193,36 @@ reply_of(struct party *p, const struct msgrec *r, struct urec *u)
 	free(buf);
 }
 
+/* The sender's routing of ${r} and the signer of its custody receipt. */
+static void
+routes_of(const struct msgrec *r, struct urec *u)
+{
+
+	memcpy(u->route, r->route, sizeof(u->route));
+	memcpy(u->route_code, r->route_code, sizeof(u->route_code));
+	u->nroutes = r->nroutes;
+	u->has_custody_by = r->has_custody;
+	u->custody_by = r->custody;
+}
+
+/*
+ * The relay that carried ${u} to its recipient: the one whose log shows
+ * the delivery; else, with the receipt at the sender, the sender's last
+ * route, else the signer of its custody receipt; NULL if not known.
+ */
+static const char *
+carrier(const struct urec *u)
+{
+
+	if (u->has_carried)
+		return (audit_name(u->carried_by));
+	if (!u->receipt)
+		return (NULL);
+	if (u->nroutes > 0)
+		return (audit_name(u->route[u->nroutes - 1]));
+	return (u->has_custody_by ? audit_name(u->custody_by) : NULL);
+}
+
 static void
 settle(uint64_t *slot, uint64_t t)
 {
@@ -219,10 +256,16 @@ build_messages(struct rep *R)
 			if (r->kinds & (1u << LOG_SENT)) {
 				settle(&u->sent, r->t[LOG_SENT]);
 				settle(&u->receipt, r->t[LOG_RECEIPT]);
+				routes_of(r, u);
 			}
 			if (p->relay) {
 				settle(&u->custody, r->t[LOG_ACCEPTED]);
 				settle(&u->delivered, r->t[LOG_DELIVERED]);
+				if ((r->kinds & (1u << LOG_DELIVERED)) &&
+				    !u->has_carried) {
+					u->carried_by = audit_intern(p->self);
+					u->has_carried = 1;
+				}
 			}
 			if (r->kinds & (1u << LOG_RECEIVED))
 				settle(&u->received, r->t[LOG_RECEIVED]);
@@ -593,6 +636,21 @@ html_erasures(FILE *o, struct rep *R)
 		h(o, "</table>\n");
 }
 
+/* The relay column: the carrier, then every route when more than one. */
+static void
+html_relay(FILE *o, const struct urec *u)
+{
+	const char *c = carrier(u);
+	size_t k;
+
+	h(o, "<td>%s", c != NULL ? c : "—");
+	for (k = 0; u->nroutes > 1 && k < u->nroutes; k++)
+		h(o, "%s%s (%s)", k ? " → " : " (routes: ",
+		    audit_name(u->route[k]), audit_route_reason(
+		    u->route_code[k]));
+	h(o, "%s</td>", u->nroutes > 1 ? ")" : "");
+}
+
 static void
 html(FILE *o, struct rep *R)
 {
@@ -681,13 +739,16 @@ html(FILE *o, struct rep *R)
 	chart_latency(o, R);
 
 	h(o, "<h2>Messages</h2>\n<p>%zu messages. sent: the sender logged it; "
-	    "custody: the relay logged it (ACCEPTED); received: the recipient "
+	    "custody: the relay logged it (ACCEPTED); relay: the relay that "
+	    "carried it (its log shows the delivery, else the sender's last "
+	    "choice), and when the sender chose more than one, each in turn "
+	    "with why; received: the recipient "
 	    "logged it; receipt: the sender holds the recipient's signed "
 	    "receipt; answered: a reply was sent. Red: missing somewhere; amber:"
 	    " in flight.</p>\n<table><tr><th>message</th><th>from</th><th>to"
-	    "</th><th>sent</th><th>custody</th><th>received</th><th>receipt at"
-	    " sender</th><th>answered</th><th>to custody</th><th>to recipient"
-	    "</th><th>receipt back</th></tr>\n", R->nu);
+	    "</th><th>sent</th><th>custody</th><th>relay</th><th>received</th>"
+	    "<th>receipt at sender</th><th>answered</th><th>to custody</th><th>"
+	    "to recipient</th><th>receipt back</th></tr>\n", R->nu);
 	for (i = 0; i < R->nu; i++) {
 		u = &R->u[i];
 		ferry_hex(id, u->id, 16);
@@ -696,6 +757,7 @@ html(FILE *o, struct rep *R)
 		    u->to != UINT32_MAX ? audit_name(u->to) : "?");
 		h(o, "<td>%s</td>", tm(t, sizeof(t), u->sent));
 		h(o, "<td>%s</td>", tm(t, sizeof(t), u->custody));
+		html_relay(o, u);
 		h(o, "<td>%s</td>", tm(t, sizeof(t), u->received));
 		h(o, "<td>%s%s</td>", tm(t, sizeof(t), u->receipt), u->nack ?
 		    " (refused: NACK)" : u->expired ? " (expired)" : "");
@@ -721,6 +783,26 @@ jtime(uint64_t ms)
 	char t[32];
 
 	return (ms ? json_string(ferry_utc(t, sizeof(t), ms)) : json_null());
+}
+
+/* "relay" (the carrier or null), "custody_receipt_by", "routes". */
+static void
+json_relay(json_t *x, const struct urec *u)
+{
+	const char *c = carrier(u);
+	json_t *a;
+	size_t k;
+
+	json_object_set_new(x, "relay", c != NULL ? json_string(c) :
+	    json_null());
+	json_object_set_new(x, "custody_receipt_by", u->has_custody_by ?
+	    json_string(audit_name(u->custody_by)) : json_null());
+	a = json_array();
+	for (k = 0; k < u->nroutes; k++)
+		json_array_append_new(a, json_pack("{s:s,s:s}", "relay",
+		    audit_name(u->route[k]), "reason", audit_route_reason(
+		    u->route_code[k])));
+	json_object_set_new(x, "routes", a);
 }
 
 static json_t *
@@ -787,6 +869,7 @@ json_report(struct rep *R)
 		if (u->sent && u->received >= u->sent)
 			json_object_set_new(x, "latency_ms", json_integer(
 			    (json_int_t)(u->received - u->sent)));
+		json_relay(x, u);
 		json_array_append_new(a, x);
 	}
 	json_object_set_new(o, "messages", a);
@@ -813,6 +896,31 @@ json_report(struct rep *R)
 	json_object_set_new(o, "events", a);
 	json_object_set_new(o, "ok", json_boolean(R->nred == 0));
 	return (o);
+}
+
+/* "carried by relay-a 12, relay-b 30" when any message has a known carrier. */
+static void
+print_carriers(struct rep *R)
+{
+	const char *name[AUDIT_RELAYS_MAX], *c;
+	size_t n[AUDIT_RELAYS_MAX], nn = 0, i, k;
+
+	for (i = 0; i < R->nu; i++) {
+		if ((c = carrier(&R->u[i])) == NULL)
+			continue;
+		for (k = 0; k < nn && strcmp(name[k], c) != 0; k++)
+			;
+		if (k == nn && nn == AUDIT_RELAYS_MAX)
+			continue;
+		if (k == nn) {
+			name[nn] = c;
+			n[nn++] = 0;
+		}
+		n[k]++;
+	}
+	for (k = 0; k < nn; k++)
+		printf("%s%s %zu%s", k ? ", " : "carried by: ", name[k], n[k],
+		    k + 1 == nn ? "\n" : "");
 }
 
 int
@@ -878,6 +986,11 @@ cmd_report(int argc, char **argv)
 			R->nred++;
 	}
 	R->np = i;
+	for (i = 0, k = 0; i < R->np; i++)
+		k += R->h[i].open && R->p[i].relay;
+	for (i = 0; i < R->np; i++)
+		if (R->p[i].known_relays < k)
+			R->p[i].known_relays = k;
 	for (i = 0; i < R->np; i++)
 		for (j = i + 1; j < R->np; j++) {
 			if (!R->h[i].open || !R->h[j].open)
@@ -929,6 +1042,7 @@ cmd_report(int argc, char **argv)
 		    R->h[i].why : "holds together");
 	printf("%zu messages; %zu missing, %zu in flight\n", R->nu,
 	    R->f.nmissing, R->f.ninflight);
+	print_carriers(R);
 	if (hfile != NULL)
 		printf("report written to %s\n", hfile);
 	printf("%s\n", R->nred == 0 ? "OK" : "FAILED: findings in red");

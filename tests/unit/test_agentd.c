@@ -1830,6 +1830,49 @@ TEST(fastest_then_not_held)
 	ident_free(rb);
 }
 
+/*
+ * A relay that stays silent (link up, no ACCEPTED): the message goes to
+ * the other relay when failover_after has passed since its first send,
+ * even with retry shorter than failover_after (its retries there must
+ * not put the check off to a later retry).
+ */
+TEST(failover_not_put_off_by_retries)
+{
+	struct ident *rb = NULL;
+	const struct pending_msg *m;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len, i;
+	uint8_t id[16];
+	uint64_t now = ferry_now_ms(), retry = A.conf.retry_ms, first;
+	int link;
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 0, 1);
+	agentd_link_up(&A, 1, 1);
+	A.conf.retry_ms = A.conf.failover_ms / 4;
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	link = m->link;
+	first = m->sent_at;
+	CHECK(link >= 0 && first != 0);
+	/* Retries through the silent relay, each due no later than the
+	 * failover; the tick at the failover moves it. */
+	for (i = 0; i < 16 && (m = pending_find(A.pend, id)) != NULL &&
+	    m->link == link; i++) {
+		CHECK(m->next_try <= first + A.conf.failover_ms);
+		(void)agentd_tick(&A, m->next_try);
+	}
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK(m->link >= 0 && m->link != link);
+	A.conf.retry_ms = retry;
+	ident_free(rb);
+}
+
 TEST(reopen_keeps_state)
 {
 	struct astore_out o;
@@ -1991,6 +2034,7 @@ main(void)
 	RUN(frame_from_wrong_relay_link);
 	RUN(failover_between_relays);
 	RUN(fastest_then_not_held);
+	RUN(failover_not_put_off_by_retries);
 	RUN(reopen_keeps_state);
 	RUN(expiry_warnings);
 	ident_free(admin);

@@ -644,6 +644,85 @@ TEST(caller_tables_map_full_redo)
 	free(val);
 }
 
+/*
+ * relays SENDER RECIPIENT RELAY_A RELAY_B STRAY SEED: the logs of
+ * met-police, camden-council and two relays, as after a failover:
+ * message 0 routed to relay-a (first), then relay-b (link lost), carried
+ * and delivered by relay-b; message 1 routed to relay-a and delivered by
+ * it; message 2 sent by camden-council to met-police through relay-a
+ * (so its log names relay-a too).  STRAY: a relay-b log that also
+ * logged accepting message 1, which met-police never routed to it.
+ */
+static int
+helper_relays(char **argv)
+{
+	/* Log (0 met-police, 1 camden-council, 2 relay-a, 3 relay-b, 4 the
+	 * stray relay-b), kind, message, with its envelope bytes, from, to
+	 * (a ROUTE: the relay), code (a ROUTE: the reason). */
+	static const struct {
+		int log;
+		uint32_t kind;
+		uint64_t i;
+		int env;
+		const char *from, *to;
+		int32_t code;
+	} t[] = {
+#define P "met-police"
+#define C "camden-council"
+		{ 0, LOG_SENT, 0, 1, P, C, 0 },
+		{ 0, LOG_ROUTE, 0, 0, P, "relay-a", LOG_ROUTE_FIRST },
+		{ 0, LOG_ROUTE, 0, 0, P, "relay-b", LOG_ROUTE_LINK_LOST },
+		{ 3, LOG_ACCEPTED, 0, 1, P, C, 0 },
+		{ 4, LOG_ACCEPTED, 0, 1, P, C, 0 },
+		{ 1, LOG_RECEIVED, 0, 1, P, C, 0 },
+		{ 1, LOG_RECEIPT, 0, 0, P, C, 0 },
+		{ 3, LOG_DELIVERED, 0, 0, P, C, 0 },
+		{ 4, LOG_DELIVERED, 0, 0, P, C, 0 },
+		{ 0, LOG_RECEIPT, 0, 0, P, C, 0 },
+		{ 0, LOG_SENT, 1, 1, P, C, 0 },
+		{ 0, LOG_ROUTE, 1, 0, P, "relay-a", LOG_ROUTE_FIRST },
+		{ 2, LOG_ACCEPTED, 1, 1, P, C, 0 },
+		{ 4, LOG_ACCEPTED, 1, 1, P, C, 0 },
+		{ 1, LOG_RECEIVED, 1, 1, P, C, 0 },
+		{ 1, LOG_RECEIPT, 1, 0, P, C, 0 },
+		{ 2, LOG_DELIVERED, 1, 0, P, C, 0 },
+		{ 0, LOG_RECEIPT, 1, 0, P, C, 0 },
+		{ 1, LOG_SENT, 2, 1, C, P, 0 },
+		{ 1, LOG_ROUTE, 2, 0, C, "relay-a", LOG_ROUTE_FIRST },
+		{ 2, LOG_ACCEPTED, 2, 1, C, P, 0 },
+		{ 0, LOG_RECEIVED, 2, 1, C, P, 0 },
+		{ 0, LOG_RECEIPT, 2, 0, C, P, 0 },
+		{ 2, LOG_RECEIPT, 2, 0, C, P, 0 },
+		{ 2, LOG_DELIVERED, 2, 0, C, P, 0 },
+#undef P
+#undef C
+	};
+	static const char *const origin[] = { "ferry/met-police",
+	    "ferry/camden-council", "ferry/relay-a", "ferry/relay-b",
+	    "ferry/relay-b" };
+	struct log *l[5] = { NULL };
+	struct log_entry e;
+	uint8_t hpk[32], hsk[64], b[64];
+	size_t k;
+	int bad = 0;
+
+	if (seedkey(argv[7], hpk, hsk) != 0)
+		return (2);
+	for (k = 0; k < 5; k++)
+		bad |= log_open(argv[2 + k], origin[k], hsk, &l[k]) != 0;
+	for (k = 0; !bad && k < sizeof(t) / sizeof(t[0]); k++) {
+		memset(b, (int)t[k].i, sizeof(b));
+		detentry(&e, t[k].kind, t[k].i, t[k].from, t[k].to);
+		e.code = t[k].code;
+		bad |= log_append(l[t[k].log], &e, t[k].env ? b : NULL,
+		    t[k].env ? sizeof(b) : 0, NULL) != 0;
+	}
+	for (k = 0; k < 5; k++)
+		if (l[k] != NULL)
+			log_close(l[k]);
+	return (bad);
+}
+
 static int
 helper(int argc, char **argv)
 {
@@ -800,6 +879,8 @@ helper(int argc, char **argv)
 		log_close(l2);
 		return (0);
 	}
+	if (strcmp(argv[1], "relays") == 0 && argc == 8)
+		return (helper_relays(argv));
 	return (2);
 }
 
