@@ -237,7 +237,7 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse(r, it, FERRY_EWRONGKEY);
 		return;
 	}
-	if (env_verify(e, spk) != 0) {
+	if (it->sig_rc != 0) {
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
@@ -305,7 +305,7 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse(r, it, FERRY_ETOOBIG);
 		return;
 	}
-	if (env_verify(e, spk) != 0) {
+	if (it->sig_rc != 0) {
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
@@ -551,38 +551,83 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 	free(fin);
 }
 
-/**
- * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
- * whose first frame ${b} came from agency ${p} into the batch: checked,
- * its answer and log entries kept for batch_commit and batch_answer (the
- * bytes are copied).  HELLO, CREDIT, HEARTBEAT and ASK are handled at
- * once.
+struct pre_ctx {
+	struct relay *r;
+	size_t first;
+};
+
+static void pre_check(void *, size_t);
+
+static void
+pre_check_at(void *ctx, size_t i)
+{
+	struct pre_ctx *pc = ctx;
+
+	pre_check(pc->r, pc->first + i);
+}
+
+/*
+ * What needs no relay state, for item ${i} of the batch: its hash, its
+ * decoding, its signature (under the sender's key looked up before).
+ * Run on the pool's workers: touches this item only.
  */
-void
-batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
+static void
+pre_check(void *ctx, size_t i)
+{
+	struct relay *r = ctx;
+	struct item *it = &r->items[i];
+
+	if (!it->pending)
+		return;
+	env_hash(it->buf, it->len, it->hash);
+	it->dec_rc = FERRY_EFRAMES;
+	it->sig_rc = FERRY_EBADSIG;
+	if (it->nframes != 1 || it->len == 0)
+		return;
+	if ((it->dec_rc = env_decode(it->buf, it->len, r->c->max_body,
+	    &it->e)) != 0) {
+		memset(&it->e, 0, sizeof(it->e));
+		return;
+	}
+	if (it->key_rc == 0 && strcmp(it->e.from, it->p->id) == 0)
+		it->sig_rc = env_verify(&it->e, it->spk);
+}
+
+int
+batch_take(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
     int nframes)
 {
 	struct item *it;
-	const uint8_t *spk;
-	uint8_t pk[32];
-	int rc;
 
 	if ((it = item_new(r)) == NULL)
-		return;
+		return (-1);
 	it->p = p;
 	it->len = len;
 	if ((it->buf = malloc(len ? len : 1)) == NULL) {
 		r->nitems--;
-		return;
+		return (-1);
 	}
 	memcpy(it->buf, b, len);
-	env_hash(it->buf, len, it->hash);
-	if (nframes != 1 || len == 0) {
+	it->nframes = nframes;
+	it->pending = 1;
+	return (0);
+}
+
+/* The in-order check of item ${i}, its pre_check done. */
+static void
+check_one(struct relay *r, size_t i)
+{
+	struct item *it = &r->items[i];
+	struct peer *p = it->p;
+	const uint8_t *spk;
+	int rc;
+
+	it->pending = 0;
+	if (it->nframes != 1 || it->len == 0) {
 		refuse(r, it, FERRY_EFRAMES);
 		return;
 	}
-	if ((rc = env_decode(it->buf, len, r->c->max_body, &it->e)) != 0) {
-		memset(&it->e, 0, sizeof(it->e));
+	if ((rc = it->dec_rc) != 0) {
 		refuse(r, it, rc);
 		return;
 	}
@@ -590,11 +635,11 @@ batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
 		refuse(r, it, FERRY_ESENDER);
 		return;
 	}
-	if ((rc = roster_sender_key(r->roster, p->id, pk)) != 0) {
+	if ((rc = it->key_rc) != 0) {
 		refuse(r, it, rc == FERRY_EUNKNOWNAGENCY ? FERRY_EREVOKED : rc);
 		return;
 	}
-	spk = pk;
+	spk = it->spk;
 	switch (it->e.type) {
 	case ENV_MSG:
 		check_msg(r, it, spk);
@@ -608,7 +653,7 @@ batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
 	case ENV_HEARTBEAT:
 	case ENV_CHECKPOINT:
 	case ENV_ASK:
-		if (env_verify(&it->e, spk) != 0) {
+		if (it->sig_rc != 0) {
 			refuse(r, it, FERRY_EBADSIG);
 			break;
 		}
@@ -631,6 +676,68 @@ batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
 		refuse(r, it, FERRY_EMSGTYPE);
 		break;
 	}
+}
+
+/* Below this many items taken, pre_check on the loop's thread alone: a
+ * hand-off to the workers costs more than it saves. */
+#define POOL_MIN 4
+
+void
+batch_check(struct relay *r)
+{
+	size_t i, first, n = r->nitems;
+
+	for (first = 0; first < n && !r->items[first].pending; first++)
+		;
+	if (first == n)
+		return;
+	/* The roster is read on this thread only. */
+	for (i = first; i < n; i++)
+		if (r->items[i].pending)
+			r->items[i].key_rc = roster_sender_key(r->roster,
+			    r->items[i].p->id, r->items[i].spk);
+	/* Only items taken since the last check are pending, and they are
+	 * the last ones: pre_check indexes from 0, so shift by ${first}. */
+	if (n - first >= POOL_MIN)
+		pool_run(r->pool, n - first, pre_check_at, &(struct pre_ctx){
+		    r, first });
+	else
+		for (i = first; i < n; i++)
+			pre_check(r, i);
+	/* In order; a HELLO may add items (kept notices) after these, and
+	 * move the array: indices, not pointers. */
+	for (i = first; i < n; i++)
+		if (r->items[i].pending)
+			check_one(r, i);
+}
+
+/**
+ * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
+ * whose first frame ${b} came from agency ${p} into the batch: checked,
+ * its answer and log entries kept for batch_commit and batch_answer (the
+ * bytes are copied).  HELLO, CREDIT, HEARTBEAT and ASK are handled at
+ * once.
+ */
+void
+batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
+    int nframes)
+{
+
+	if (batch_take(r, p, b, len, nframes) == 0)
+		batch_check(r);
+}
+
+size_t
+batch_drain(struct relay *r, int (*take)(struct relay *, void *, size_t *),
+    void *ctx)
+{
+	size_t n, bytes = 0;
+
+	for (n = 0; n < r->c->batch_max && bytes < r->c->batch_bytes; n++)
+		if (take(r, ctx, &bytes) <= 0)
+			break;
+	batch_check(r);
+	return (n);
 }
 
 /*

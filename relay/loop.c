@@ -132,11 +132,19 @@ recv_one(struct relay *r, size_t *bytes)
 	}
 	p->fd = fd;
 	p->fd_gen = (fd >= 0 && fd < FD_MAX) ? r->fd_gen[fd] : 0;
-	batch_add(r, p, zmq_msg_data(&f), len, nframes);
+	(void)batch_take(r, p, zmq_msg_data(&f), len, nframes);
 out:
 	zmq_msg_close(&f);
 	zmq_msg_close(&rid);
 	return (got);
+}
+
+/* batch_drain's source: one message off the socket. */
+static int
+take_one(struct relay *r, void *ctx, size_t *bytes)
+{
+
+	return (recv_one(r, bytes));
 }
 
 /* Forward queued messages to ${p} while it has credit. */
@@ -538,6 +546,7 @@ relay_free(struct relay *r)
 {
 
 	batch_free(r);
+	pool_free(r->pool);
 	if (r->sock != NULL)
 		zmq_close(r->sock);
 	if (r->mon != NULL)
@@ -575,7 +584,6 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	size_t plen;
 	zmq_pollitem_t pi[2];
 	uint64_t now;
-	size_t bytes, n;
 	int rc, ret = 1;
 
 	memset(&r, 0, sizeof(r));
@@ -690,12 +698,21 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		zap_table_free(zt);
 		goto out;
 	}
+	/* Workers for the signature checks: the loop's thread is one. */
+	if (c->verify_threads > 1 &&
+	    (r.pool = pool_new(c->verify_threads - 1)) == NULL) {
+		rlog(RLOG_ERROR, "threads", "verify_threads=%llu err=\"%s\": "
+		    "lower verify_threads (1: none)",
+		    (unsigned long long)c->verify_threads, strerror(errno));
+		goto out;
+	}
 	if (socket_setup(&r) != 0)
 		goto out;
 	rlog(RLOG_INFO, "started", "endpoint=%s relay=%s roster=%llu "
-	    "queued=%llu log=%llu", c->endpoint, r.me->id,
+	    "queued=%llu log=%llu verify_threads=%zu", c->endpoint, r.me->id,
 	    (unsigned long long)r.roster->version,
-	    (unsigned long long)dc.total, (unsigned long long)log_size(r.log));
+	    (unsigned long long)dc.total, (unsigned long long)log_size(r.log),
+	    pool_size(r.pool) + 1);
 	r.m.log_size = log_size(r.log);
 	r.t_metrics = 0;
 	r.t_sweep = rutil_mono_ms();
@@ -735,11 +752,9 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		}
 		now = rutil_mono_ms();
 		batch_disk_tick(&r, now);
-		/* Drain what is readable, bounded; then one commit. */
-		bytes = 0;
-		for (n = 0; n < c->batch_max && bytes < c->batch_bytes; n++)
-			if ((rc = recv_one(&r, &bytes)) <= 0)
-				break;
+		/* Drain what is readable, bounded, never waiting for more;
+		 * check it (signatures on the pool); then one commit. */
+		(void)batch_drain(&r, take_one, NULL);
 		/* A sweep that hit its bound goes on next turn, unless the
 		 * disk is full (each try would fail again). */
 		if (now - r.t_sweep >= c->sweep_ms ||

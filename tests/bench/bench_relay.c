@@ -273,6 +273,11 @@ net_make(struct net *n)
 	fprintf(f, "[relay]\nendpoint = %s\ndata = %s/data\nkey = %s/relay.key\n"
 	    "roster = %s/roster\nroster_pin = %s\nlog_level = warn\n"
 	    "metrics_interval = 500ms\n", n->ep, tmp, tmp, tmp, fp);
+	/* FERRY_BENCH_VERIFY_THREADS: the relay's verify_threads (default:
+	 * the relay's own, one per core), to compare one thread with more. */
+	if (getenv("FERRY_BENCH_VERIFY_THREADS") != NULL)
+		fprintf(f, "verify_threads = %s\n",
+		    getenv("FERRY_BENCH_VERIFY_THREADS"));
 	if (fclose(f) != 0)
 		die(path);
 	ident_free(adm[0]);

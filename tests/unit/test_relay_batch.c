@@ -12,8 +12,13 @@
  * the count of refusals not logged; an oversized RECEIPT is refused.
  * Finished records are pruned past `retention`, and what is asked about
  * them afterwards is answered from the relay's log.  A sender's share of
- * a recipient's queue, and all queues together, are bounded.
+ * a recipient's queue, and all queues together, are bounded.  The group
+ * commit's policy (batch_drain): a lone message is committed in the turn
+ * it arrives, a batch grows to what is waiting (bounded by batch_max),
+ * counted in synced commits (log_commits); signatures checked on the
+ * pool's workers give the same outcome as on one thread (pool.c).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +176,7 @@ relay_done(struct relay *r)
 	if (r == NULL)
 		return;
 	batch_free(r);
+	pool_free(r->pool);
 	peer_free_all(r);
 	free(r->checkpoint);
 	roster_free(r->roster);
@@ -1238,6 +1244,262 @@ TEST(sender_quota_undone_and_defaults)
 	relay_done(r);
 }
 
+
+/* ---- the group commit's policy (batch_drain) and the check pool ---- */
+
+/* A socket's worth of envelopes that arrived during the last commit:
+ * batch_drain's source; counts how often it was asked. */
+#define SRC_MAX 64
+struct src {
+	const char *from[SRC_MAX];
+	uint8_t *b[SRC_MAX];
+	size_t n[SRC_MAX];
+	size_t count, next, asked;
+};
+
+static int
+src_take(struct relay *r, void *ctx, size_t *bytes)
+{
+	struct src *s = ctx;
+
+	s->asked++;
+	if (s->next == s->count)
+		return (0);	/* nothing more waiting: EAGAIN */
+	*bytes += s->n[s->next];
+	(void)batch_take(r, peer_get(r, s->from[s->next], 1), s->b[s->next],
+	    s->n[s->next], 1);
+	s->next++;
+	return (1);
+}
+
+static void
+src_free(struct src *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->count; i++)
+		free(s->b[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ${k} new MSGs of alpha's to bravo waiting; their ids in ${ids}. */
+static int
+src_msgs(struct src *s, size_t k, uint8_t ids[][FERRY_MSGID_LEN])
+{
+	uint8_t h[32];
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < k && i < SRC_MAX; i++) {
+		if (make_msg(ids[i], h, &s->b[i], &s->n[i]) != 0)
+			return (-1);
+		s->from[i] = "alpha";
+		s->count++;
+	}
+	return (0);
+}
+
+/* 0 if the i-th sent envelope is the ACCEPTED of ${id}; its log index
+ * in *${idx}. */
+static int
+accepted_of(size_t i, const uint8_t id[FERRY_MSGID_LEN], uint64_t *idx)
+{
+	struct env e;
+
+	if (sent_type(i, &e) != ENV_ACCEPTED ||
+	    memcmp(e.msg_id, id, FERRY_MSGID_LEN) != 0)
+		return (-1);
+	*idx = e.log_index;
+	return (0);
+}
+
+/*
+ * Issue 10, step 7: a message alone is committed and answered in the
+ * turn it arrives: the drain stops as soon as nothing more is waiting
+ * (no timer, no batch-size threshold), one synced commit (log_commits),
+ * its ACCEPTED sent.
+ */
+TEST(lone_msg_committed_at_once)
+{
+	struct relay *r = relay_new();
+	uint8_t ids[1][FERRY_MSGID_LEN];
+	struct src s;
+	uint64_t c0;
+
+	CHECK(r != NULL);
+	CHECK((r->pool = pool_new(1)) != NULL);
+	CHECK_EQ(src_msgs(&s, 1, ids), 0);
+	c0 = log_commits(r->log);
+	CHECK_EQ(batch_drain(r, src_take, &s), 1);
+	CHECK_EQ(s.asked, 2);		/* the one, then "nothing waiting" */
+	CHECK_EQ(r->items[0].kind, IT_ACCEPT);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_commits(r->log), c0 + 1);
+	CHECK_EQ(nsent, 1);
+	CHECK_EQ(accepted_of(0, ids[0], &c0), 0);
+	CHECK_EQ(lookup(r, ids[0], NULL, NULL), QUEUE_QUEUED);
+	src_free(&s);
+	relay_done(r);
+}
+
+/*
+ * Issue 10, step 7: under load a batch is whatever arrived during the
+ * previous commit: 40 waiting go in ONE synced commit, answered in the
+ * order they came with increasing log indices; batch_max still bounds a
+ * turn (16: three commits for 40).
+ */
+TEST(batch_grows_under_load)
+{
+	struct relay *r = relay_new();
+	uint8_t ids[40][FERRY_MSGID_LEN];
+	struct src s;
+	uint64_t c0, idx, size0;
+	size_t i, turns;
+
+	CHECK(r != NULL);
+	CHECK((r->pool = pool_new(1)) != NULL);
+	CHECK_EQ(src_msgs(&s, 40, ids), 0);
+	c0 = log_commits(r->log);
+	size0 = log_size(r->log);
+	CHECK_EQ(batch_drain(r, src_take, &s), 40);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_commits(r->log), c0 + 1);
+	CHECK_EQ(nsent, 40);
+	for (i = 0; i < 40; i++) {
+		CHECK_EQ(accepted_of(i, ids[i], &idx), 0);
+		CHECK_EQ(idx, size0 + i);	/* in the order they came */
+	}
+	CHECK_EQ(r->m.accepted, 40);
+	src_free(&s);
+	sent_clear();
+	conf.batch_max = 16;
+	CHECK_EQ(src_msgs(&s, 40, ids), 0);
+	c0 = log_commits(r->log);
+	for (turns = 0; turns < 10 && s.next < s.count; turns++) {
+		CHECK(batch_drain(r, src_take, &s) <= 16);
+		CHECK_EQ(turn(r), 0);
+	}
+	CHECK_EQ(turns, 3);
+	CHECK_EQ(log_commits(r->log), c0 + 3);
+	CHECK_EQ(nsent, 40);
+	src_free(&s);
+	relay_done(r);
+}
+
+/*
+ * Issue 10, step 6: a batch checked with its signatures on the pool's
+ * workers comes out exactly as checked on the loop's thread alone: good
+ * MSGs accepted, a bad signature, a forged sender, junk, a duplicate
+ * within the batch and a RECEIPT in between, each in its place.
+ */
+TEST(pooled_check_same_as_inline)
+{
+	uint8_t ids[8][FERRY_MSGID_LEN], h[32], qid[FERRY_MSGID_LEN];
+	uint8_t qh[32], *b;
+	int kinds[2][16], codes[2][16];
+	size_t i, n, k, round;
+
+	for (round = 0; round < 2; round++) {
+		struct relay *r = relay_new();
+		struct src s;
+
+		CHECK(r != NULL);
+		if (round == 1)
+			CHECK((r->pool = pool_new(3)) != NULL);
+		CHECK_EQ(queued_msg(r, qid, qh), 0);
+		CHECK_EQ(src_msgs(&s, 6, ids), 0);
+		/* [1]: its signature broken (the last byte). */
+		s.b[1][s.n[1] - 1] ^= 1;
+		/* [3]: alpha's envelope arriving on charlie's route. */
+		s.from[3] = "charlie";
+		/* [4]: junk. */
+		memset(s.b[4], 0xa5, s.n[4]);
+		/* [6]: a duplicate of [0]; [7]: bravo's RECEIPT of qid. */
+		CHECK((s.b[6] = malloc(s.n[0])) != NULL);
+		memcpy(s.b[6], s.b[0], s.n[0]);
+		s.n[6] = s.n[0];
+		s.from[6] = "alpha";
+		CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, qid, qh, NULL,
+		    0, &b, &n), 0);
+		s.b[7] = b;
+		s.n[7] = n;
+		s.from[7] = "bravo";
+		s.count = 8;
+		route(r, "charlie");
+		CHECK_EQ(batch_drain(r, src_take, &s), 8);
+		CHECK_EQ(r->nitems, 8);
+		for (k = 0; k < 8; k++) {
+			kinds[round][k] = r->items[k].kind;
+			codes[round][k] = r->items[k].code;
+		}
+		CHECK_EQ(turn(r), 0);
+		src_free(&s);
+		relay_done(r);
+	}
+	(void)h;
+	CHECK_EQ(kinds[0][0], IT_ACCEPT);
+	CHECK_EQ(codes[0][1], FERRY_EBADSIG);
+	CHECK_EQ(kinds[0][2], IT_ACCEPT);
+	CHECK_EQ(codes[0][3], FERRY_ESENDER);
+	CHECK_EQ(kinds[0][4], IT_REFUSE);
+	CHECK_EQ(kinds[0][5], IT_ACCEPT);
+	CHECK_EQ(kinds[0][6], IT_DUP);
+	CHECK_EQ(kinds[0][7], IT_RECEIPT);
+	for (i = 0; i < 8; i++) {
+		CHECK_EQ(kinds[1][i], kinds[0][i]);
+		CHECK_EQ(codes[1][i], codes[0][i]);
+	}
+}
+
+/* The pool: each index run exactly once per run, over many runs, on
+ * workers and the caller; none, or too few to share, run inline. */
+struct pool_cnt {
+	int hits[1000];
+	pthread_t by[1000];
+};
+
+static void
+pool_hit(void *ctx, size_t i)
+{
+	struct pool_cnt *pc = ctx;
+
+	__atomic_add_fetch(&pc->hits[i], 1, __ATOMIC_RELAXED);
+	pc->by[i] = pthread_self();
+}
+
+TEST(pool_runs_each_index_once)
+{
+	static struct pool_cnt pc;
+	struct pool *p;
+	size_t i, run, other = 0;
+
+	CHECK((p = pool_new(3)) != NULL);
+	CHECK_EQ(pool_size(p), 3);
+	for (run = 0; run < 200; run++) {
+		memset(&pc, 0, sizeof(pc));
+		pool_run(p, 1000, pool_hit, &pc);
+		for (i = 0; i < 1000; i++) {
+			CHECK_EQ(pc.hits[i], 1);
+			other += !pthread_equal(pc.by[i], pthread_self());
+		}
+	}
+	CHECK(other > 0);		/* the workers took part */
+	/* One index, none, or no pool: on the caller. */
+	memset(&pc, 0, sizeof(pc));
+	pool_run(p, 1, pool_hit, &pc);
+	pool_run(p, 0, pool_hit, &pc);
+	pool_run(NULL, 5, pool_hit, &pc);
+	CHECK_EQ(pc.hits[0], 2);
+	CHECK_EQ(pc.hits[4], 1);
+	CHECK(pthread_equal(pc.by[4], pthread_self()));
+	pool_free(p);
+	CHECK((p = pool_new(0)) != NULL);
+	CHECK_EQ(pool_size(p), 0);
+	pool_free(p);
+	pool_free(NULL);
+	CHECK(pool_new(65) == NULL);
+}
+
 int
 main(void)
 {
@@ -1262,6 +1524,10 @@ main(void)
 	RUN(retention_index_made_once);
 	RUN(sender_quota_per_recipient);
 	RUN(sender_quota_undone_and_defaults);
+	RUN(lone_msg_committed_at_once);
+	RUN(batch_grows_under_load);
+	RUN(pooled_check_same_as_inline);
+	RUN(pool_runs_each_index_once);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
