@@ -27,6 +27,9 @@
 #define HELLO_PUSH_MS 1000	/* HELLO pushes per route: at most 1/s */
 #define REFUSED_LOG_MS 1000	/* REFUSED log entries: 1/s per peer (M3) */
 #define CHECKPOINT_NOTE_MAX 1024 /* bytes of an agent's checkpoint note */
+/* Below this many envelopes, hashes and signatures are done on the loop's
+ * thread alone: a hand-off to the workers costs more than it saves. */
+#define POOL_MIN 4
 
 static struct item *
 item_new(struct relay *r)
@@ -54,6 +57,7 @@ items_clear(struct relay *r)
 	for (i = 0; i < r->nitems; i++) {
 		free(r->items[i].buf);
 		free(r->items[i].final);
+		free(r->items[i].ack);
 		queue_msg_clear(&r->items[i].qm);
 	}
 	r->nitems = 0;
@@ -678,9 +682,6 @@ check_one(struct relay *r, size_t i)
 	}
 }
 
-/* Below this many items taken, pre_check on the loop's thread alone: a
- * hand-off to the workers costs more than it saves. */
-#define POOL_MIN 4
 
 void
 batch_check(struct relay *r)
@@ -989,17 +990,61 @@ batch_commit(struct relay *r)
 	return (rutil_refresh_checkpoint(r));
 }
 
+/* The log index an IT_ACCEPT or IT_DUP item's ACCEPTED names. */
+static uint64_t
+answer_index(const struct relay *r, const struct item *it)
+{
+
+	if (it->kind == IT_ACCEPT)
+		return (it->log_index);
+	if (it->dup_same)
+		return (r->items[it->dup_ref].log_index);
+	return (it->qm.log_index);
+}
+
+/* Pool work after the commit: item ${i}'s ACCEPTED, signed. */
+static void
+make_ack(void *ctx, size_t i)
+{
+	struct relay *r = ctx;
+	struct item *it = &r->items[i];
+
+	if (it->kind != IT_ACCEPT && it->kind != IT_DUP)
+		return;
+	if (peer_make_accepted(r, it->p->id, it->qm.msg_id, it->hash,
+	    answer_index(r, it), &it->ack, &it->acklen) != 0)
+		it->ack = NULL;		/* made again, or not, when sent */
+}
+
+/* The ACCEPTED of item ${it}: made on the pool, or made now. */
+static void
+send_ack(struct relay *r, struct item *it)
+{
+
+	if (it->ack != NULL)
+		(void)peer_send(r, it->p, it->ack, it->acklen);
+	else
+		peer_send_accepted(r, it->p, it->qm.msg_id, it->hash,
+		    answer_index(r, it));
+}
+
 /**
  * batch_answer(r): after the commit: answer, forward, account; the batch
- * is empty then.
+ * is empty then.  The ACCEPTEDs of a batch of several are signed first
+ * on the pool; all is sent in order from this thread.
  */
 void
 batch_answer(struct relay *r)
 {
 	struct peer *p;
-	size_t i;
+	size_t i, nack = 0;
 	char h[17];
 
+	for (i = 0; i < r->nitems; i++)
+		nack += r->items[i].kind == IT_ACCEPT ||
+		    r->items[i].kind == IT_DUP;
+	if (nack >= POOL_MIN && pool_size(r->pool) > 0)
+		pool_run(r->pool, r->nitems, make_ack, r);
 	for (i = 0; i < r->nitems; i++) {
 		struct item *it = &r->items[i];
 
@@ -1011,19 +1056,14 @@ batch_answer(struct relay *r)
 			    "msg=%s from=%s to=%s bytes=%zu log=%llu", h,
 			    it->qm.from, it->qm.to, it->len,
 			    (unsigned long long)it->log_index);
-			peer_send_accepted(r, it->p, it->qm.msg_id, it->hash,
-			    it->log_index);
+			send_ack(r, it);
 			break;
 		case IT_DUP:
 			r->m.duplicates++;
-			if (it->dup_same)
-				it->qm.log_index =
-				    r->items[it->dup_ref].log_index;
 			rutil_hex8(h, it->qm.msg_id);
 			rlog(RLOG_INFO, "duplicate", "msg=%s from=%s%s", h,
 			    it->p->id, it->final ? " done=1" : "");
-			peer_send_accepted(r, it->p, it->qm.msg_id, it->hash,
-			    it->qm.log_index);
+			send_ack(r, it);
 			if (it->final != NULL)
 				(void)peer_send(r, it->p, it->final, it->flen);
 			break;

@@ -108,6 +108,9 @@ struct item {
 	uint8_t spk[32];		/* ... its key */
 	int dec_rc;			/* env_decode */
 	int sig_rc;			/* env_verify (when decoded and keyed) */
+	uint8_t *ack;			/* its ACCEPTED, signed after the
+					 * commit on the pool (batch_answer) */
+	size_t acklen;
 };
 
 struct relay {
@@ -300,6 +303,14 @@ void peer_send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
  */
 void peer_send_accepted(struct relay *r, struct peer *p,
     const uint8_t *msg_id, const uint8_t *hash, uint64_t log_index);
+
+/**
+ * peer_make_accepted(r, to, msg_id, hash, log_index, out, len): that
+ * ACCEPTED made and signed, not sent (safe on the pool's workers).
+ */
+int peer_make_accepted(struct relay *r, const char *to,
+    const uint8_t *msg_id, const uint8_t *hash, uint64_t log_index,
+    uint8_t **out, size_t *len);
 
 /** peer_send_simple(r, p, type): send ${p} an envelope of ${type} alone. */
 void peer_send_simple(struct relay *r, struct peer *p, uint32_t type);

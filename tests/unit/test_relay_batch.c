@@ -1394,8 +1394,9 @@ TEST(batch_grows_under_load)
  */
 TEST(pooled_check_same_as_inline)
 {
-	uint8_t ids[8][FERRY_MSGID_LEN], h[32], qid[FERRY_MSGID_LEN];
+	uint8_t ids[8][FERRY_MSGID_LEN], qid[FERRY_MSGID_LEN];
 	uint8_t qh[32], *b;
+	uint64_t idx[2];
 	int kinds[2][16], codes[2][16];
 	size_t i, n, k, round;
 
@@ -1433,10 +1434,15 @@ TEST(pooled_check_same_as_inline)
 			codes[round][k] = r->items[k].code;
 		}
 		CHECK_EQ(turn(r), 0);
+		/* The duplicate's ACCEPTED names its original's index. */
+		for (k = 0, n = 0; k < nsent; k++)
+			if (accepted_of(k, ids[0], &idx[n]) == 0 && n < 2)
+				n++;
+		CHECK_EQ(n, 2);
+		CHECK_EQ(idx[0], idx[1]);
 		src_free(&s);
 		relay_done(r);
 	}
-	(void)h;
 	CHECK_EQ(kinds[0][0], IT_ACCEPT);
 	CHECK_EQ(codes[0][1], FERRY_EBADSIG);
 	CHECK_EQ(kinds[0][2], IT_ACCEPT);
