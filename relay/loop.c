@@ -709,10 +709,9 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	if (socket_setup(&r) != 0)
 		goto out;
 	rlog(RLOG_INFO, "started", "endpoint=%s relay=%s roster=%llu "
-	    "queued=%llu log=%llu verify_threads=%zu", c->endpoint, r.me->id,
-	    (unsigned long long)r.roster->version,
-	    (unsigned long long)dc.total, (unsigned long long)log_size(r.log),
-	    pool_size(r.pool) + 1);
+	    "verify_threads=%zu queued=%llu log=%llu", c->endpoint, r.me->id,
+	    (unsigned long long)r.roster->version, pool_size(r.pool) + 1,
+	    (unsigned long long)dc.total, (unsigned long long)log_size(r.log));
 	r.m.log_size = log_size(r.log);
 	r.t_metrics = 0;
 	r.t_sweep = rutil_mono_ms();
