@@ -682,7 +682,6 @@ check_one(struct relay *r, size_t i)
 	}
 }
 
-
 void
 batch_check(struct relay *r)
 {
