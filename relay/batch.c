@@ -27,9 +27,6 @@
 #define HELLO_PUSH_MS 1000	/* HELLO pushes per route: at most 1/s */
 #define REFUSED_LOG_MS 1000	/* REFUSED log entries: 1/s per peer (M3) */
 #define CHECKPOINT_NOTE_MAX 1024 /* bytes of an agent's checkpoint note */
-/* Below this many envelopes, hashes and signatures are done on the loop's
- * thread alone: a hand-off to the workers costs more than it saves. */
-#define POOL_MIN 4
 
 static struct item *
 item_new(struct relay *r)
@@ -57,7 +54,6 @@ items_clear(struct relay *r)
 	for (i = 0; i < r->nitems; i++) {
 		free(r->items[i].buf);
 		free(r->items[i].final);
-		free(r->items[i].ack);
 		queue_msg_clear(&r->items[i].qm);
 	}
 	r->nitems = 0;
@@ -241,7 +237,7 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse(r, it, FERRY_EWRONGKEY);
 		return;
 	}
-	if (it->sig_rc != 0) {
+	if (env_verify(e, spk) != 0) {
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
@@ -309,7 +305,7 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse(r, it, FERRY_ETOOBIG);
 		return;
 	}
-	if (it->sig_rc != 0) {
+	if (env_verify(e, spk) != 0) {
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
@@ -555,83 +551,38 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 	free(fin);
 }
 
-struct pre_ctx {
-	struct relay *r;
-	size_t first;
-};
-
-static void pre_check(void *, size_t);
-
-static void
-pre_check_at(void *ctx, size_t i)
-{
-	struct pre_ctx *pc = ctx;
-
-	pre_check(pc->r, pc->first + i);
-}
-
-/*
- * What needs no relay state, for item ${i} of the batch: its hash, its
- * decoding, its signature (under the sender's key looked up before).
- * Run on the pool's workers: touches this item only.
+/**
+ * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
+ * whose first frame ${b} came from agency ${p} into the batch: checked,
+ * its answer and log entries kept for batch_commit and batch_answer (the
+ * bytes are copied).  HELLO, CREDIT, HEARTBEAT and ASK are handled at
+ * once.
  */
-static void
-pre_check(void *ctx, size_t i)
-{
-	struct relay *r = ctx;
-	struct item *it = &r->items[i];
-
-	if (!it->pending)
-		return;
-	env_hash(it->buf, it->len, it->hash);
-	it->dec_rc = FERRY_EFRAMES;
-	it->sig_rc = FERRY_EBADSIG;
-	if (it->nframes != 1 || it->len == 0)
-		return;
-	if ((it->dec_rc = env_decode(it->buf, it->len, r->c->max_body,
-	    &it->e)) != 0) {
-		memset(&it->e, 0, sizeof(it->e));
-		return;
-	}
-	if (it->key_rc == 0 && strcmp(it->e.from, it->p->id) == 0)
-		it->sig_rc = env_verify(&it->e, it->spk);
-}
-
-int
-batch_take(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
+void
+batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
     int nframes)
 {
 	struct item *it;
+	const uint8_t *spk;
+	uint8_t pk[32];
+	int rc;
 
 	if ((it = item_new(r)) == NULL)
-		return (-1);
+		return;
 	it->p = p;
 	it->len = len;
 	if ((it->buf = malloc(len ? len : 1)) == NULL) {
 		r->nitems--;
-		return (-1);
+		return;
 	}
 	memcpy(it->buf, b, len);
-	it->nframes = nframes;
-	it->pending = 1;
-	return (0);
-}
-
-/* The in-order check of item ${i}, its pre_check done. */
-static void
-check_one(struct relay *r, size_t i)
-{
-	struct item *it = &r->items[i];
-	struct peer *p = it->p;
-	const uint8_t *spk;
-	int rc;
-
-	it->pending = 0;
-	if (it->nframes != 1 || it->len == 0) {
+	env_hash(it->buf, len, it->hash);
+	if (nframes != 1 || len == 0) {
 		refuse(r, it, FERRY_EFRAMES);
 		return;
 	}
-	if ((rc = it->dec_rc) != 0) {
+	if ((rc = env_decode(it->buf, len, r->c->max_body, &it->e)) != 0) {
+		memset(&it->e, 0, sizeof(it->e));
 		refuse(r, it, rc);
 		return;
 	}
@@ -639,11 +590,11 @@ check_one(struct relay *r, size_t i)
 		refuse(r, it, FERRY_ESENDER);
 		return;
 	}
-	if ((rc = it->key_rc) != 0) {
+	if ((rc = roster_sender_key(r->roster, p->id, pk)) != 0) {
 		refuse(r, it, rc == FERRY_EUNKNOWNAGENCY ? FERRY_EREVOKED : rc);
 		return;
 	}
-	spk = it->spk;
+	spk = pk;
 	switch (it->e.type) {
 	case ENV_MSG:
 		check_msg(r, it, spk);
@@ -657,7 +608,7 @@ check_one(struct relay *r, size_t i)
 	case ENV_HEARTBEAT:
 	case ENV_CHECKPOINT:
 	case ENV_ASK:
-		if (it->sig_rc != 0) {
+		if (env_verify(&it->e, spk) != 0) {
 			refuse(r, it, FERRY_EBADSIG);
 			break;
 		}
@@ -682,51 +633,10 @@ check_one(struct relay *r, size_t i)
 	}
 }
 
-void
-batch_check(struct relay *r)
-{
-	size_t i, first, n = r->nitems;
-
-	for (first = 0; first < n && !r->items[first].pending; first++)
-		;
-	if (first == n)
-		return;
-	/* The roster is read on this thread only. */
-	for (i = first; i < n; i++)
-		if (r->items[i].pending)
-			r->items[i].key_rc = roster_sender_key(r->roster,
-			    r->items[i].p->id, r->items[i].spk);
-	/* Only items taken since the last check are pending, and they are
-	 * the last ones: pre_check indexes from 0, so shift by ${first}. */
-	if (n - first >= POOL_MIN)
-		pool_run(r->pool, n - first, pre_check_at, &(struct pre_ctx){
-		    r, first });
-	else
-		for (i = first; i < n; i++)
-			pre_check(r, i);
-	/* In order; a HELLO may add items (kept notices) after these, and
-	 * move the array: indices, not pointers. */
-	for (i = first; i < n; i++)
-		if (r->items[i].pending)
-			check_one(r, i);
-}
-
 /**
- * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
- * whose first frame ${b} came from agency ${p} into the batch: checked,
- * its answer and log entries kept for batch_commit and batch_answer (the
- * bytes are copied).  HELLO, CREDIT, HEARTBEAT and ASK are handled at
- * once.
+ * batch_drain(r, take, ctx): the group commit's policy (see relay_int.h):
+ * take what is waiting, bounded, and never wait for more.
  */
-void
-batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
-    int nframes)
-{
-
-	if (batch_take(r, p, b, len, nframes) == 0)
-		batch_check(r);
-}
-
 size_t
 batch_drain(struct relay *r, int (*take)(struct relay *, void *, size_t *),
     void *ctx)
@@ -736,7 +646,6 @@ batch_drain(struct relay *r, int (*take)(struct relay *, void *, size_t *),
 	for (n = 0; n < r->c->batch_max && bytes < r->c->batch_bytes; n++)
 		if (take(r, ctx, &bytes) <= 0)
 			break;
-	batch_check(r);
 	return (n);
 }
 
@@ -989,61 +898,17 @@ batch_commit(struct relay *r)
 	return (rutil_refresh_checkpoint(r));
 }
 
-/* The log index an IT_ACCEPT or IT_DUP item's ACCEPTED names. */
-static uint64_t
-answer_index(const struct relay *r, const struct item *it)
-{
-
-	if (it->kind == IT_ACCEPT)
-		return (it->log_index);
-	if (it->dup_same)
-		return (r->items[it->dup_ref].log_index);
-	return (it->qm.log_index);
-}
-
-/* Pool work after the commit: item ${i}'s ACCEPTED, signed. */
-static void
-make_ack(void *ctx, size_t i)
-{
-	struct relay *r = ctx;
-	struct item *it = &r->items[i];
-
-	if (it->kind != IT_ACCEPT && it->kind != IT_DUP)
-		return;
-	if (peer_make_accepted(r, it->p->id, it->qm.msg_id, it->hash,
-	    answer_index(r, it), &it->ack, &it->acklen) != 0)
-		it->ack = NULL;		/* made again, or not, when sent */
-}
-
-/* The ACCEPTED of item ${it}: made on the pool, or made now. */
-static void
-send_ack(struct relay *r, struct item *it)
-{
-
-	if (it->ack != NULL)
-		(void)peer_send(r, it->p, it->ack, it->acklen);
-	else
-		peer_send_accepted(r, it->p, it->qm.msg_id, it->hash,
-		    answer_index(r, it));
-}
-
 /**
  * batch_answer(r): after the commit: answer, forward, account; the batch
- * is empty then.  The ACCEPTEDs of a batch of several are signed first
- * on the pool; all is sent in order from this thread.
+ * is empty then.
  */
 void
 batch_answer(struct relay *r)
 {
 	struct peer *p;
-	size_t i, nack = 0;
+	size_t i;
 	char h[17];
 
-	for (i = 0; i < r->nitems; i++)
-		nack += r->items[i].kind == IT_ACCEPT ||
-		    r->items[i].kind == IT_DUP;
-	if (nack >= POOL_MIN && pool_size(r->pool) > 0)
-		pool_run(r->pool, r->nitems, make_ack, r);
 	for (i = 0; i < r->nitems; i++) {
 		struct item *it = &r->items[i];
 
@@ -1055,14 +920,19 @@ batch_answer(struct relay *r)
 			    "msg=%s from=%s to=%s bytes=%zu log=%llu", h,
 			    it->qm.from, it->qm.to, it->len,
 			    (unsigned long long)it->log_index);
-			send_ack(r, it);
+			peer_send_accepted(r, it->p, it->qm.msg_id, it->hash,
+			    it->log_index);
 			break;
 		case IT_DUP:
 			r->m.duplicates++;
+			if (it->dup_same)
+				it->qm.log_index =
+				    r->items[it->dup_ref].log_index;
 			rutil_hex8(h, it->qm.msg_id);
 			rlog(RLOG_INFO, "duplicate", "msg=%s from=%s%s", h,
 			    it->p->id, it->final ? " done=1" : "");
-			send_ack(r, it);
+			peer_send_accepted(r, it->p, it->qm.msg_id, it->hash,
+			    it->qm.log_index);
 			if (it->final != NULL)
 				(void)peer_send(r, it->p, it->final, it->flen);
 			break;

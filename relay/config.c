@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <ini.h>
 
@@ -42,12 +41,6 @@ config_defaults(struct config *c)
 	c->credit_max = 1024;
 	c->batch_max = 512;
 	c->batch_bytes = 64ULL * 1024 * 1024;
-	/* One per core, the loop's thread one of them (pool.c). */
-	{
-		long nc = sysconf(_SC_NPROCESSORS_ONLN);
-
-		c->verify_threads = nc < 1 ? 1 : nc > 16 ? 16 : (uint64_t)nc;
-	}
 	c->map_size = 64ULL << 30;
 	c->metrics_ms = 2000;
 	c->sweep_ms = 60000;
@@ -91,7 +84,6 @@ static const struct ferry_conf_key keys[] = {
 	K("credit_max", FERRY_CONF_SIZE, credit_max),
 	K("batch_max", FERRY_CONF_SIZE, batch_max),
 	K("batch_bytes", FERRY_CONF_SIZE, batch_bytes),
-	K("verify_threads", FERRY_CONF_SIZE, verify_threads),
 	K("map_size", FERRY_CONF_SIZE, map_size),
 	K("metrics_interval", FERRY_CONF_DURATION, metrics_ms),
 	K("sweep_interval", FERRY_CONF_DURATION, sweep_ms),
@@ -217,7 +209,6 @@ config_check(const struct config *c, const char *path)
 	    c->handshake_ms == 0 || c->handshake_ms > 3600000 ||
 	    c->expiry_ms == 0 || c->credit_max == 0 ||
 	    c->batch_max == 0 || c->batch_bytes == 0 ||
-	    c->verify_threads == 0 || c->verify_threads > 64 ||
 	    c->map_size < (1ULL << 20) || c->metrics_ms == 0 ||
 	    c->sweep_ms == 0 || c->redeliver_ms == 0 ||
 	    c->checkpoint_ms == 0) {

@@ -132,7 +132,7 @@ recv_one(struct relay *r, size_t *bytes)
 	}
 	p->fd = fd;
 	p->fd_gen = (fd >= 0 && fd < FD_MAX) ? r->fd_gen[fd] : 0;
-	(void)batch_take(r, p, zmq_msg_data(&f), len, nframes);
+	batch_add(r, p, zmq_msg_data(&f), len, nframes);
 out:
 	zmq_msg_close(&f);
 	zmq_msg_close(&rid);
@@ -546,7 +546,6 @@ relay_free(struct relay *r)
 {
 
 	batch_free(r);
-	pool_free(r->pool);
 	if (r->sock != NULL)
 		zmq_close(r->sock);
 	if (r->mon != NULL)
@@ -698,19 +697,11 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		zap_table_free(zt);
 		goto out;
 	}
-	/* Workers for the signature checks: the loop's thread is one. */
-	if (c->verify_threads > 1 &&
-	    (r.pool = pool_new(c->verify_threads - 1)) == NULL) {
-		rlog(RLOG_ERROR, "threads", "verify_threads=%llu err=\"%s\": "
-		    "lower verify_threads (1: none)",
-		    (unsigned long long)c->verify_threads, strerror(errno));
-		goto out;
-	}
 	if (socket_setup(&r) != 0)
 		goto out;
 	rlog(RLOG_INFO, "started", "endpoint=%s relay=%s roster=%llu "
-	    "verify_threads=%zu queued=%llu log=%llu", c->endpoint, r.me->id,
-	    (unsigned long long)r.roster->version, pool_size(r.pool) + 1,
+	    "queued=%llu log=%llu", c->endpoint, r.me->id,
+	    (unsigned long long)r.roster->version,
 	    (unsigned long long)dc.total, (unsigned long long)log_size(r.log));
 	r.m.log_size = log_size(r.log);
 	r.t_metrics = 0;
@@ -751,8 +742,8 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		}
 		now = rutil_mono_ms();
 		batch_disk_tick(&r, now);
-		/* Drain what is readable, bounded, never waiting for more;
-		 * check it (signatures on the pool); then one commit. */
+		/* Drain what is readable, bounded, never waiting for more
+		 * (batch_drain); then one commit. */
 		(void)batch_drain(&r, take_one, NULL);
 		/* A sweep that hit its bound goes on next turn, unless the
 		 * disk is full (each try would fail again). */

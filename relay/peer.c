@@ -347,26 +347,9 @@ void
 peer_send_accepted(struct relay *r, struct peer *p, const uint8_t *msg_id,
     const uint8_t *hash, uint64_t log_index)
 {
+	struct env e;
 	uint8_t *b;
 	size_t n;
-
-	if (peer_make_accepted(r, p->id, msg_id, hash, log_index, &b, &n) != 0)
-		return;
-	(void)peer_send(r, p, b, n);
-	free(b);
-}
-
-/**
- * peer_make_accepted(r, to, msg_id, hash, log_index, out, len): the
- * ACCEPTED peer_send_accepted sends, made and signed, not sent.  Reads
- * only the relay's key, roster version and checkpoint: safe on the
- * pool's workers while the loop's thread waits (batch_answer).
- */
-int
-peer_make_accepted(struct relay *r, const char *to, const uint8_t *msg_id,
-    const uint8_t *hash, uint64_t log_index, uint8_t **out, size_t *len)
-{
-	struct env e;
 
 	memset(&e, 0, sizeof(e));
 	e.type = ENV_ACCEPTED;
@@ -376,7 +359,10 @@ peer_make_accepted(struct relay *r, const char *to, const uint8_t *msg_id,
 	e.roster_version = r->roster->version;
 	e.blob = r->checkpoint;
 	e.blob_len = r->checkpoint_len;
-	return (relay_env(r, &e, to, out, len));
+	if (relay_env(r, &e, p->id, &b, &n) != 0)
+		return;
+	(void)peer_send(r, p, b, n);
+	free(b);
 }
 
 /** peer_send_simple(r, p, type): send ${p} an envelope of ${type} alone. */

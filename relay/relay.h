@@ -63,8 +63,6 @@ struct config {
 	uint64_t credit_max;		/* cap on an agent's delivery window */
 	uint64_t batch_max;		/* messages drained per group commit */
 	uint64_t batch_bytes;		/* bytes drained per group commit */
-	uint64_t verify_threads;	/* threads checking signatures, the
-					 * loop's own included (1: it alone) */
 	uint64_t map_size;		/* LMDB map size (sparse file) */
 	uint64_t metrics_ms;		/* metrics.prom rewrite interval */
 	uint64_t sweep_ms;		/* expiry sweep interval */

@@ -100,17 +100,6 @@ struct item {
 	struct log_entry le[2];
 	int nle;
 	uint64_t log_index;		/* index of le[0] */
-	/* Taken from the socket, not yet checked (batch_take); what the
-	 * workers found before the in-order check (batch_check). */
-	int pending;
-	int nframes;
-	int key_rc;			/* roster_sender_key of p->id */
-	uint8_t spk[32];		/* ... its key */
-	int dec_rc;			/* env_decode */
-	int sig_rc;			/* env_verify (when decoded and keyed) */
-	uint8_t *ack;			/* its ACCEPTED, signed after the
-					 * commit on the pool (batch_answer) */
-	size_t acklen;
 };
 
 struct relay {
@@ -134,7 +123,6 @@ struct relay {
 	struct metrics m;
 	struct item *items;
 	size_t nitems, capitems;
-	struct pool *pool;		/* signature checks (NULL: inline) */
 	uint64_t t_metrics, t_sweep;
 	int sweep_more;			/* the last sweep hit a bound */
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
@@ -160,26 +148,6 @@ struct relay {
 	char purge_why[256];		/* ... the operator's reason */
 	uint64_t purge_n;		/* ... purged so far */
 };
-
-/* ---- pool.c ---- */
-
-struct pool;
-
-/** pool_new(nthreads): ${nthreads} workers (0: none); NULL on failure. */
-struct pool *pool_new(size_t nthreads);
-
-/** pool_size(p): how many workers ${p} has (0 for NULL). */
-size_t pool_size(const struct pool *p);
-
-/**
- * pool_run(p, n, fn, ctx): fn(ctx, i) for each i in [0, n) on the
- * workers and the calling thread; returns when all are done.
- */
-void pool_run(struct pool *p, size_t n, void (*fn)(void *, size_t),
-    void *ctx);
-
-/** pool_free(p): stop and join the workers, free ${p}. */
-void pool_free(struct pool *p);
 
 /* ---- ctl.c ---- */
 
@@ -304,14 +272,6 @@ void peer_send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
 void peer_send_accepted(struct relay *r, struct peer *p,
     const uint8_t *msg_id, const uint8_t *hash, uint64_t log_index);
 
-/**
- * peer_make_accepted(r, to, msg_id, hash, log_index, out, len): that
- * ACCEPTED made and signed, not sent (safe on the pool's workers).
- */
-int peer_make_accepted(struct relay *r, const char *to,
-    const uint8_t *msg_id, const uint8_t *hash, uint64_t log_index,
-    uint8_t **out, size_t *len);
-
 /** peer_send_simple(r, p, type): send ${p} an envelope of ${type} alone. */
 void peer_send_simple(struct relay *r, struct peer *p, uint32_t type);
 
@@ -373,29 +333,13 @@ void batch_add(struct relay *r, struct peer *p, const uint8_t *b,
     size_t len, int nframes);
 
 /**
- * batch_take(r, p, b, len, nframes): as batch_add, but only copied into
- * the batch, unchecked: batch_check checks every item taken so, in the
- * order taken.  0, or -1 if out of memory (the message is dropped, as
- * batch_add does; its sender retries).
- */
-int batch_take(struct relay *r, struct peer *p, const uint8_t *b,
-    size_t len, int nframes);
-
-/**
- * batch_check(r): check the items taken since the last call: hashes,
- * decoding and signatures of all of them first (on the pool's workers
- * when there are several), then each in the order taken, on this thread,
- * exactly as batch_add would have.
- */
-void batch_check(struct relay *r);
-
-/**
  * batch_drain(r, take, ctx): the group commit's policy: call
  * ${take}(r, ctx, &bytes) while it returns 1 (one message taken), up to
  * batch_max messages and batch_bytes bytes, never waiting: it returns 0
  * when nothing more is waiting.  So a message alone is committed in the
  * turn it arrives, and under load a batch is whatever arrived during the
- * previous commit.  Then batch_check.  How many were taken.
+ * previous commit.  ${take} hands each message to batch_add.  How many
+ * were taken.
  */
 size_t batch_drain(struct relay *r, int (*take)(struct relay *, void *,
     size_t *), void *ctx);

@@ -278,11 +278,6 @@ net_make(struct net *n)
 	     * out its 120 s for agents that never connect. */
 	    "max_connections = %d\nmax_connections_per_address = %d\n",
 	    n->ep, tmp, tmp, tmp, fp, NAGENTS + 64, NAGENTS + 64);
-	/* FERRY_BENCH_VERIFY_THREADS: the relay's verify_threads (default:
-	 * the relay's own, one per core), to compare one thread with more. */
-	if (getenv("FERRY_BENCH_VERIFY_THREADS") != NULL)
-		fprintf(f, "verify_threads = %s\n",
-		    getenv("FERRY_BENCH_VERIFY_THREADS"));
 	if (fclose(f) != 0)
 		die(path);
 	ident_free(adm[0]);

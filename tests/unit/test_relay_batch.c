@@ -15,10 +15,8 @@
  * a recipient's queue, and all queues together, are bounded.  The group
  * commit's policy (batch_drain): a lone message is committed in the turn
  * it arrives, a batch grows to what is waiting (bounded by batch_max),
- * counted in synced commits (log_commits); signatures checked on the
- * pool's workers give the same outcome as on one thread (pool.c).
+ * counted in synced commits (log_commits).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,7 +174,6 @@ relay_done(struct relay *r)
 	if (r == NULL)
 		return;
 	batch_free(r);
-	pool_free(r->pool);
 	peer_free_all(r);
 	free(r->checkpoint);
 	roster_free(r->roster);
@@ -1245,7 +1242,7 @@ TEST(sender_quota_undone_and_defaults)
 }
 
 
-/* ---- the group commit's policy (batch_drain) and the check pool ---- */
+/* ---- the group commit's policy (batch_drain) ---- */
 
 /* A socket's worth of envelopes that arrived during the last commit:
  * batch_drain's source; counts how often it was asked. */
@@ -1266,7 +1263,7 @@ src_take(struct relay *r, void *ctx, size_t *bytes)
 	if (s->next == s->count)
 		return (0);	/* nothing more waiting: EAGAIN */
 	*bytes += s->n[s->next];
-	(void)batch_take(r, peer_get(r, s->from[s->next], 1), s->b[s->next],
+	batch_add(r, peer_get(r, s->from[s->next], 1), s->b[s->next],
 	    s->n[s->next], 1);
 	s->next++;
 	return (1);
@@ -1327,7 +1324,6 @@ TEST(lone_msg_committed_at_once)
 	uint64_t c0;
 
 	CHECK(r != NULL);
-	CHECK((r->pool = pool_new(1)) != NULL);
 	CHECK_EQ(src_msgs(&s, 1, ids), 0);
 	c0 = log_commits(r->log);
 	CHECK_EQ(batch_drain(r, src_take, &s), 1);
@@ -1357,7 +1353,6 @@ TEST(batch_grows_under_load)
 	size_t i, turns;
 
 	CHECK(r != NULL);
-	CHECK((r->pool = pool_new(1)) != NULL);
 	CHECK_EQ(src_msgs(&s, 40, ids), 0);
 	c0 = log_commits(r->log);
 	size0 = log_size(r->log);
@@ -1386,126 +1381,6 @@ TEST(batch_grows_under_load)
 	relay_done(r);
 }
 
-/*
- * Issue 10, step 6: a batch checked with its signatures on the pool's
- * workers comes out exactly as checked on the loop's thread alone: good
- * MSGs accepted, a bad signature, a forged sender, junk, a duplicate
- * within the batch and a RECEIPT in between, each in its place.
- */
-TEST(pooled_check_same_as_inline)
-{
-	uint8_t ids[8][FERRY_MSGID_LEN], qid[FERRY_MSGID_LEN];
-	uint8_t qh[32], *b;
-	uint64_t idx[2];
-	int kinds[2][16], codes[2][16];
-	size_t i, n, k, round;
-
-	for (round = 0; round < 2; round++) {
-		struct relay *r = relay_new();
-		struct src s;
-
-		CHECK(r != NULL);
-		if (round == 1)
-			CHECK((r->pool = pool_new(3)) != NULL);
-		CHECK_EQ(queued_msg(r, qid, qh), 0);
-		CHECK_EQ(src_msgs(&s, 6, ids), 0);
-		/* [1]: its signature broken (the last byte). */
-		s.b[1][s.n[1] - 1] ^= 1;
-		/* [3]: alpha's envelope arriving on charlie's route. */
-		s.from[3] = "charlie";
-		/* [4]: junk. */
-		memset(s.b[4], 0xa5, s.n[4]);
-		/* [6]: a duplicate of [0]; [7]: bravo's RECEIPT of qid. */
-		CHECK((s.b[6] = malloc(s.n[0])) != NULL);
-		memcpy(s.b[6], s.b[0], s.n[0]);
-		s.n[6] = s.n[0];
-		s.from[6] = "alpha";
-		CHECK_EQ(make_env(bravo, "alpha", ENV_RECEIPT, qid, qh, NULL,
-		    0, &b, &n), 0);
-		s.b[7] = b;
-		s.n[7] = n;
-		s.from[7] = "bravo";
-		s.count = 8;
-		route(r, "charlie");
-		CHECK_EQ(batch_drain(r, src_take, &s), 8);
-		CHECK_EQ(r->nitems, 8);
-		for (k = 0; k < 8; k++) {
-			kinds[round][k] = r->items[k].kind;
-			codes[round][k] = r->items[k].code;
-		}
-		CHECK_EQ(turn(r), 0);
-		/* The duplicate's ACCEPTED names its original's index. */
-		for (k = 0, n = 0; k < nsent; k++)
-			if (accepted_of(k, ids[0], &idx[n]) == 0 && n < 2)
-				n++;
-		CHECK_EQ(n, 2);
-		CHECK_EQ(idx[0], idx[1]);
-		src_free(&s);
-		relay_done(r);
-	}
-	CHECK_EQ(kinds[0][0], IT_ACCEPT);
-	CHECK_EQ(codes[0][1], FERRY_EBADSIG);
-	CHECK_EQ(kinds[0][2], IT_ACCEPT);
-	CHECK_EQ(codes[0][3], FERRY_ESENDER);
-	CHECK_EQ(kinds[0][4], IT_REFUSE);
-	CHECK_EQ(kinds[0][5], IT_ACCEPT);
-	CHECK_EQ(kinds[0][6], IT_DUP);
-	CHECK_EQ(kinds[0][7], IT_RECEIPT);
-	for (i = 0; i < 8; i++) {
-		CHECK_EQ(kinds[1][i], kinds[0][i]);
-		CHECK_EQ(codes[1][i], codes[0][i]);
-	}
-}
-
-/* The pool: each index run exactly once per run, over many runs, on
- * workers and the caller; none, or too few to share, run inline. */
-struct pool_cnt {
-	int hits[1000];
-	pthread_t by[1000];
-};
-
-static void
-pool_hit(void *ctx, size_t i)
-{
-	struct pool_cnt *pc = ctx;
-
-	__atomic_add_fetch(&pc->hits[i], 1, __ATOMIC_RELAXED);
-	pc->by[i] = pthread_self();
-}
-
-TEST(pool_runs_each_index_once)
-{
-	static struct pool_cnt pc;
-	struct pool *p;
-	size_t i, run, other = 0;
-
-	CHECK((p = pool_new(3)) != NULL);
-	CHECK_EQ(pool_size(p), 3);
-	for (run = 0; run < 200; run++) {
-		memset(&pc, 0, sizeof(pc));
-		pool_run(p, 1000, pool_hit, &pc);
-		for (i = 0; i < 1000; i++) {
-			CHECK_EQ(pc.hits[i], 1);
-			other += !pthread_equal(pc.by[i], pthread_self());
-		}
-	}
-	CHECK(other > 0);		/* the workers took part */
-	/* One index, none, or no pool: on the caller. */
-	memset(&pc, 0, sizeof(pc));
-	pool_run(p, 1, pool_hit, &pc);
-	pool_run(p, 0, pool_hit, &pc);
-	pool_run(NULL, 5, pool_hit, &pc);
-	CHECK_EQ(pc.hits[0], 2);
-	CHECK_EQ(pc.hits[4], 1);
-	CHECK(pthread_equal(pc.by[4], pthread_self()));
-	pool_free(p);
-	CHECK((p = pool_new(0)) != NULL);
-	CHECK_EQ(pool_size(p), 0);
-	pool_free(p);
-	pool_free(NULL);
-	CHECK(pool_new(65) == NULL);
-}
-
 int
 main(void)
 {
@@ -1532,8 +1407,6 @@ main(void)
 	RUN(sender_quota_undone_and_defaults);
 	RUN(lone_msg_committed_at_once);
 	RUN(batch_grows_under_load);
-	RUN(pooled_check_same_as_inline);
-	RUN(pool_runs_each_index_once);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
