@@ -633,6 +633,22 @@ batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
 	}
 }
 
+/**
+ * batch_drain(r, take, ctx): the group commit's policy (see relay_int.h):
+ * take what is waiting, bounded, and never wait for more.
+ */
+size_t
+batch_drain(struct relay *r, int (*take)(struct relay *, void *, size_t *),
+    void *ctx)
+{
+	size_t n, bytes = 0;
+
+	for (n = 0; n < r->c->batch_max && bytes < r->c->batch_bytes; n++)
+		if (take(r, ctx, &bytes) <= 0)
+			break;
+	return (n);
+}
+
 /*
  * The NACK envelope of ${code} (FERRY_EEXPIREDMSG, or FERRY_EPURGED with
  * the operator's reason ${why}) that finishes a queued message, and its

@@ -139,6 +139,14 @@ out:
 	return (got);
 }
 
+/* batch_drain's source: one message off the socket. */
+static int
+take_one(struct relay *r, void *ctx, size_t *bytes)
+{
+
+	return (recv_one(r, bytes));
+}
+
 /* Forward queued messages to ${p} while it has credit. */
 static void
 pump(struct relay *r, struct peer *p, uint64_t now)
@@ -575,7 +583,6 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	size_t plen;
 	zmq_pollitem_t pi[2];
 	uint64_t now;
-	size_t bytes, n;
 	int rc, ret = 1;
 
 	memset(&r, 0, sizeof(r));
@@ -735,11 +742,9 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		}
 		now = rutil_mono_ms();
 		batch_disk_tick(&r, now);
-		/* Drain what is readable, bounded; then one commit. */
-		bytes = 0;
-		for (n = 0; n < c->batch_max && bytes < c->batch_bytes; n++)
-			if ((rc = recv_one(&r, &bytes)) <= 0)
-				break;
+		/* Drain what is readable, bounded, never waiting for more
+		 * (batch_drain); then one commit. */
+		(void)batch_drain(&r, take_one, NULL);
 		/* A sweep that hit its bound goes on next turn, unless the
 		 * disk is full (each try would fail again). */
 		if (now - r.t_sweep >= c->sweep_ms ||

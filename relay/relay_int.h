@@ -333,6 +333,18 @@ void batch_add(struct relay *r, struct peer *p, const uint8_t *b,
     size_t len, int nframes);
 
 /**
+ * batch_drain(r, take, ctx): the group commit's policy: call
+ * ${take}(r, ctx, &bytes) while it returns 1 (one message taken), up to
+ * batch_max messages and batch_bytes bytes, never waiting: it returns 0
+ * when nothing more is waiting.  So a message alone is committed in the
+ * turn it arrives, and under load a batch is whatever arrived during the
+ * previous commit.  ${take} hands each message to batch_add.  How many
+ * were taken.
+ */
+size_t batch_drain(struct relay *r, int (*take)(struct relay *, void *,
+    size_t *), void *ctx);
+
+/**
  * batch_sweep(r, now): add to the batch an expiry for each queued message
  * past its lifetime at wall clock ${now} (at most SWEEP_MAX), and the
  * removal of each finished record past the retention period (at most

@@ -272,7 +272,12 @@ net_make(struct net *n)
 		die(path);
 	fprintf(f, "[relay]\nendpoint = %s\ndata = %s/data\nkey = %s/relay.key\n"
 	    "roster = %s/roster\nroster_pin = %s\nlog_level = warn\n"
-	    "metrics_interval = 500ms\n", n->ep, tmp, tmp, tmp, fp);
+	    "metrics_interval = 500ms\n"
+	    /* All NAGENTS come from 127.0.0.1: without this the per-address
+	     * limit (32) shuts all but a few and the memory figure waits
+	     * out its 120 s for agents that never connect. */
+	    "max_connections = %d\nmax_connections_per_address = %d\n",
+	    n->ep, tmp, tmp, tmp, fp, NAGENTS + 64, NAGENTS + 64);
 	if (fclose(f) != 0)
 		die(path);
 	ident_free(adm[0]);

@@ -12,7 +12,10 @@
  * the count of refusals not logged; an oversized RECEIPT is refused.
  * Finished records are pruned past `retention`, and what is asked about
  * them afterwards is answered from the relay's log.  A sender's share of
- * a recipient's queue, and all queues together, are bounded.
+ * a recipient's queue, and all queues together, are bounded.  The group
+ * commit's policy (batch_drain): a lone message is committed in the turn
+ * it arrives, a batch grows to what is waiting (bounded by batch_max),
+ * counted in synced commits (log_commits).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -1238,6 +1241,146 @@ TEST(sender_quota_undone_and_defaults)
 	relay_done(r);
 }
 
+
+/* ---- the group commit's policy (batch_drain) ---- */
+
+/* A socket's worth of envelopes that arrived during the last commit:
+ * batch_drain's source; counts how often it was asked. */
+#define SRC_MAX 64
+struct src {
+	const char *from[SRC_MAX];
+	uint8_t *b[SRC_MAX];
+	size_t n[SRC_MAX];
+	size_t count, next, asked;
+};
+
+static int
+src_take(struct relay *r, void *ctx, size_t *bytes)
+{
+	struct src *s = ctx;
+
+	s->asked++;
+	if (s->next == s->count)
+		return (0);	/* nothing more waiting: EAGAIN */
+	*bytes += s->n[s->next];
+	batch_add(r, peer_get(r, s->from[s->next], 1), s->b[s->next],
+	    s->n[s->next], 1);
+	s->next++;
+	return (1);
+}
+
+static void
+src_free(struct src *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->count; i++)
+		free(s->b[i]);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ${k} new MSGs of alpha's to bravo waiting; their ids in ${ids}. */
+static int
+src_msgs(struct src *s, size_t k, uint8_t ids[][FERRY_MSGID_LEN])
+{
+	uint8_t h[32];
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < k && i < SRC_MAX; i++) {
+		if (make_msg(ids[i], h, &s->b[i], &s->n[i]) != 0)
+			return (-1);
+		s->from[i] = "alpha";
+		s->count++;
+	}
+	return (0);
+}
+
+/* 0 if the i-th sent envelope is the ACCEPTED of ${id}; its log index
+ * in *${idx}. */
+static int
+accepted_of(size_t i, const uint8_t id[FERRY_MSGID_LEN], uint64_t *idx)
+{
+	struct env e;
+
+	if (sent_type(i, &e) != ENV_ACCEPTED ||
+	    memcmp(e.msg_id, id, FERRY_MSGID_LEN) != 0)
+		return (-1);
+	*idx = e.log_index;
+	return (0);
+}
+
+/*
+ * Issue 10, step 7: a message alone is committed and answered in the
+ * turn it arrives: the drain stops as soon as nothing more is waiting
+ * (no timer, no batch-size threshold), one synced commit (log_commits),
+ * its ACCEPTED sent.
+ */
+TEST(lone_msg_committed_at_once)
+{
+	struct relay *r = relay_new();
+	uint8_t ids[1][FERRY_MSGID_LEN];
+	struct src s;
+	uint64_t c0;
+
+	CHECK(r != NULL);
+	CHECK_EQ(src_msgs(&s, 1, ids), 0);
+	c0 = log_commits(r->log);
+	CHECK_EQ(batch_drain(r, src_take, &s), 1);
+	CHECK_EQ(s.asked, 2);		/* the one, then "nothing waiting" */
+	CHECK_EQ(r->items[0].kind, IT_ACCEPT);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_commits(r->log), c0 + 1);
+	CHECK_EQ(nsent, 1);
+	CHECK_EQ(accepted_of(0, ids[0], &c0), 0);
+	CHECK_EQ(lookup(r, ids[0], NULL, NULL), QUEUE_QUEUED);
+	src_free(&s);
+	relay_done(r);
+}
+
+/*
+ * Issue 10, step 7: under load a batch is whatever arrived during the
+ * previous commit: 40 waiting go in ONE synced commit, answered in the
+ * order they came with increasing log indices; batch_max still bounds a
+ * turn (16: three commits for 40).
+ */
+TEST(batch_grows_under_load)
+{
+	struct relay *r = relay_new();
+	uint8_t ids[40][FERRY_MSGID_LEN];
+	struct src s;
+	uint64_t c0, idx, size0;
+	size_t i, turns;
+
+	CHECK(r != NULL);
+	CHECK_EQ(src_msgs(&s, 40, ids), 0);
+	c0 = log_commits(r->log);
+	size0 = log_size(r->log);
+	CHECK_EQ(batch_drain(r, src_take, &s), 40);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_commits(r->log), c0 + 1);
+	CHECK_EQ(nsent, 40);
+	for (i = 0; i < 40; i++) {
+		CHECK_EQ(accepted_of(i, ids[i], &idx), 0);
+		CHECK_EQ(idx, size0 + i);	/* in the order they came */
+	}
+	CHECK_EQ(r->m.accepted, 40);
+	src_free(&s);
+	sent_clear();
+	conf.batch_max = 16;
+	CHECK_EQ(src_msgs(&s, 40, ids), 0);
+	c0 = log_commits(r->log);
+	for (turns = 0; turns < 10 && s.next < s.count; turns++) {
+		CHECK(batch_drain(r, src_take, &s) <= 16);
+		CHECK_EQ(turn(r), 0);
+	}
+	CHECK_EQ(turns, 3);
+	CHECK_EQ(log_commits(r->log), c0 + 3);
+	CHECK_EQ(nsent, 40);
+	src_free(&s);
+	relay_done(r);
+}
+
 int
 main(void)
 {
@@ -1262,6 +1405,8 @@ main(void)
 	RUN(retention_index_made_once);
 	RUN(sender_quota_per_recipient);
 	RUN(sender_quota_undone_and_defaults);
+	RUN(lone_msg_committed_at_once);
+	RUN(batch_grows_under_load);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
