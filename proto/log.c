@@ -702,6 +702,71 @@ logx_msg_lookup(struct log *l, MDB_txn *txn, const uint8_t *msg_id,
 	return (1);
 }
 
+/*
+ * Does an entry (msg_id, ${kind}) in ${txn} name relay ${id} (its `to`
+ * if ${to}, else its `from`)?  1, 0, or negative error.
+ */
+static int
+msg_names(struct log *l, MDB_txn *txn, const uint8_t *msg_id, uint32_t kind,
+    int to, const char *id)
+{
+	uint8_t mk[FERRY_MSGID_LEN + 12];
+	struct log_entry e;
+	MDB_cursor *c;
+	MDB_val k, v, ev;
+	int rc, found = 0;
+
+	memset(mk, 0, sizeof(mk));
+	memcpy(mk, msg_id, FERRY_MSGID_LEN);
+	mk[16] = (uint8_t)(kind >> 24);
+	mk[17] = (uint8_t)(kind >> 16);
+	mk[18] = (uint8_t)(kind >> 8);
+	mk[19] = (uint8_t)kind;
+	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0)
+		return (logx_lmdb_err(rc));
+	k.mv_data = mk;
+	k.mv_size = sizeof(mk);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && !found && k.mv_size == sizeof(mk) &&
+	    memcmp(k.mv_data, mk, 20) == 0) {
+		if ((rc = logx_raw_get(l, txn,
+		    getbe64((const uint8_t *)k.mv_data + 20), &ev)) != 0) {
+			mdb_cursor_close(c);
+			return (rc);
+		}
+		if ((rc = log_entry_decode(ev.mv_data, ev.mv_size, &e)) != 0) {
+			mdb_cursor_close(c);
+			return (rc);
+		}
+		found = strcmp(to ? e.to : e.from, id) == 0;
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return (logx_lmdb_err(rc));
+	return (found);
+}
+
+/*
+ * A second LOG_ACCEPTED of a message: allowed (0) only from a relay that
+ * signed none before and that a LOG_ROUTE of the message names (it was
+ * resent through it: a custody receipt per relay); else 1 (a duplicate),
+ * or negative error.
+ */
+static int
+accepted_again(struct log_batch *b, const struct log_entry *c)
+{
+	int rc;
+
+	if (c->from[0] == '\0')
+		return (1);
+	if ((rc = msg_names(b->l, b->txn, c->msg_id, LOG_ACCEPTED, 0,
+	    c->from)) != 0)
+		return (rc);
+	rc = msg_names(b->l, b->txn, c->msg_id, LOG_ROUTE, 1, c->from);
+	return (rc < 0 ? rc : !rc);
+}
+
 /** log_add(b, e, env, env_len, index_out): add an entry to the batch. */
 int
 log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
@@ -728,6 +793,9 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 	}
 	if (logx_kind_unique(c.kind) && !allzero(c.msg_id, FERRY_MSGID_LEN)) {
 		if ((rc = logx_msg_lookup(b->l, b->txn, c.msg_id, c.kind, NULL)) < 0)
+			goto dead;
+		if (rc > 0 && c.kind == LOG_ACCEPTED &&
+		    (rc = accepted_again(b, &c)) < 0)
 			goto dead;
 		if (rc > 0)
 			return (FERRY_EDUPMSG);

@@ -179,6 +179,10 @@ int log_begin(struct log *l, struct log_batch **out);
  * with FERRY_EDUPMSG a second entry with the same msg_id and kind for kinds
  * SENT, ACCEPTED, RECEIVED, RECEIPT, DELIVERED, ERASURE and EXPIRED
  * (committed or earlier in the batch): a receiver de-duplicates with it.
+ * ACCEPTED is unique per (msg_id, relay) instead: a further one is added
+ * if its from (the relay that signed the custody receipt) signed none
+ * before and a LOG_ROUTE of the message names it (the message was resent
+ * through it, issue 12); else FERRY_EDUPMSG too.
  * FERRY_EINVAL for a bad kind, id or size.  After any error other than
  * FERRY_EDUPMSG / FERRY_EINVAL the batch is dead: only log_abort remains.
  */
@@ -308,7 +312,7 @@ int log_find_msg(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
  * log_find_msg_last(l, msg_id, kind, index): the highest index of a
  * committed entry with ${msg_id} and ${kind} (not 0) into *${index}, or
  * FERRY_ENOENT: the latest of a kind a message may have several of
- * (LOG_ROUTE).
+ * (LOG_ROUTE; LOG_ACCEPTED: the current custodian).
  */
 int log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
     uint32_t kind, uint64_t *index);
@@ -443,6 +447,7 @@ const char *log_kind_name(uint32_t kind);
  * log_kind_unique(kind): 1 if a log holds at most one entry of ${kind}
  * per message id (SENT, ACCEPTED, RECEIVED, RECEIPT, DELIVERED, ERASURE,
  * EXPIRED; log_append refuses a second with FERRY_EDUPMSG), else 0.
+ * ACCEPTED: at most one per message id and relay (see log_add).
  */
 int log_kind_unique(uint32_t kind);
 

@@ -470,6 +470,100 @@ detentry(struct log_entry *e, uint32_t kind, uint64_t i, const char *from,
 	e->roster_version = 1;
 }
 
+/*
+ * A sender's log of message 0 resent through a second relay (issue 12):
+ * SENT; ROUTE to relay-a; ACCEPTED signed by relay-a; ROUTE to relay-b
+ * (relay-a unreachable: resend); ACCEPTED signed by relay-b; RECEIPT.
+ * ${rc} (if not NULL) gets each log_append's result in turn.  0 if every
+ * one was added.
+ */
+static int
+custody_log(struct log *l, int rc[6])
+{
+	static const struct {
+		uint32_t kind;
+		const char *from, *to;
+		int32_t code;
+	} t[] = {
+		{ LOG_SENT, "met-police", "camden-council", 0 },
+		{ LOG_ROUTE, "met-police", "relay-a", LOG_ROUTE_FIRST },
+		{ LOG_ACCEPTED, "relay-a", "camden-council", 0 },
+		{ LOG_ROUTE, "met-police", "relay-b", LOG_ROUTE_RESEND },
+		{ LOG_ACCEPTED, "relay-b", "camden-council", 0 },
+		{ LOG_RECEIPT, "camden-council", "met-police", 0 },
+	};
+	struct log_entry e;
+	uint8_t env[64];
+	size_t k;
+	int bad = 0, r;
+
+	memset(env, 0, sizeof(env));
+	for (k = 0; k < 6; k++) {
+		detentry(&e, t[k].kind, 0, t[k].from, t[k].to);
+		e.code = t[k].code;
+		r = log_append(l, &e, t[k].kind == LOG_SENT ? env : NULL,
+		    t[k].kind == LOG_SENT ? sizeof(env) : 0, NULL);
+		if (rc != NULL)
+			rc[k] = r;
+		bad |= r != 0;
+	}
+	return (bad);
+}
+
+/*
+ * ACCEPTED is unique per (message, relay): a second relay's custody
+ * receipt is logged after a ROUTE to it; the same relay's twice, or one
+ * from a relay the message was never routed to, is refused.
+ */
+TEST(accepted_per_relay)
+{
+	const char *dir = newdir();
+	struct log *l;
+	struct log_batch *b;
+	struct log_entry e, g;
+	uint64_t idx;
+	int rc[6], k;
+
+	CHECK_EQ(log_open(dir, "ferry/met-police", sk, &l), 0);
+	CHECK_EQ(custody_log(l, rc), 0);
+	for (k = 0; k < 6; k++)
+		CHECK_EQ(rc[k], 0);
+	/* the latest ACCEPTED is relay-b's, the first relay-a's */
+	detentry(&e, LOG_ACCEPTED, 0, "relay-a", "camden-council");
+	CHECK_EQ(log_find_msg(l, e.msg_id, LOG_ACCEPTED, &idx), 0);
+	CHECK_EQ(idx, 2);
+	CHECK_EQ(log_find_msg_last(l, e.msg_id, LOG_ACCEPTED, &idx), 0);
+	CHECK_EQ(idx, 4);
+	CHECK_EQ(log_get(l, idx, &g), 0);
+	CHECK(strcmp(g.from, "relay-b") == 0);
+	log_entry_clear(&g);
+	/* the same relay twice: refused, whichever */
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), FERRY_EDUPMSG);
+	detentry(&e, LOG_ACCEPTED, 0, "relay-b", "camden-council");
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), FERRY_EDUPMSG);
+	/* a relay never routed to: refused (in a batch, which lives on) */
+	detentry(&e, LOG_ACCEPTED, 0, "relay-c", "camden-council");
+	CHECK_EQ(log_begin(l, &b), 0);
+	CHECK_EQ(log_add(b, &e, NULL, 0, &idx), FERRY_EDUPMSG);
+	/* ... and added once routed to it, earlier in the same batch */
+	detentry(&g, LOG_ROUTE, 0, "met-police", "relay-c");
+	g.code = LOG_ROUTE_NOT_HELD;
+	CHECK_EQ(log_add(b, &g, NULL, 0, &idx), 0);
+	CHECK_EQ(log_add(b, &e, NULL, 0, &idx), 0);
+	CHECK_EQ(idx, 7);
+	CHECK_EQ(log_add(b, &e, NULL, 0, &idx), FERRY_EDUPMSG);
+	CHECK_EQ(log_commit(b), 0);
+	/* an ACCEPTED naming no relay, once one is logged: refused */
+	detentry(&e, LOG_ACCEPTED, 0, "", "camden-council");
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), FERRY_EDUPMSG);
+	/* other unique kinds keep their rule, even after a ROUTE */
+	detentry(&e, LOG_RECEIPT, 0, "relay-c", "met-police");
+	CHECK_EQ(log_append(l, &e, NULL, 0, &idx), FERRY_EDUPMSG);
+	CHECK_EQ(log_size(l), 8);
+	CHECK_EQ(log_check(l, &idx), 0);
+	log_close(l);
+}
+
 /* Read caller table ${dbi} key ${k} in a snapshot: its value's first byte, or -1. */
 static int
 xget(struct log *l, MDB_dbi dbi, const char *k)
@@ -801,6 +895,16 @@ helper(int argc, char **argv)
 		printf("erased at %llu\n", (unsigned long long)idx);
 		return (0);
 	}
+	if (strcmp(argv[1], "custody") == 0 && argc == 4) {
+		/* custody DIR SEED: custody_log's sender log */
+		if (seedkey(argv[3], hpk, hsk) != 0)
+			return (2);
+		if (log_open(argv[2], "ferry/met-police", hsk, &l) != 0)
+			return (1);
+		rc = custody_log(l, NULL);
+		log_close(l);
+		return (rc != 0 ? 3 : 0);
+	}
 	if (strcmp(argv[1], "orphan") == 0 && argc == 5) {
 		/* orphan DIR SEED I: a RECEIPT for message I, never sent */
 		if (seedkey(argv[3], hpk, hsk) != 0)
@@ -905,5 +1009,6 @@ main(int argc, char **argv)
 	RUN(check_finds_nothing_wrong_large);
 	RUN(caller_tables_commit_with_entries);
 	RUN(caller_tables_map_full_redo);
+	RUN(accepted_per_relay);
 	return (t_done());
 }
