@@ -111,9 +111,10 @@ collect_out(void *ctx, const struct astore_out *r)
 	return (0);
 }
 
-/* Message ${id}, ACCEPTED before a restart: its link, from the ACCEPTED
- * logged (the relay that signed it); left -1 (resent after resend_after)
- * if that relay is not listed any more. */
+/* Message ${id}, ACCEPTED before a restart: its link, from the latest
+ * ACCEPTED logged (the relay that signed it: a resent message has one per
+ * relay that took it); left -1 (resent after resend_after) if that relay
+ * is not listed any more. */
 static void
 custody_at_open(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 {
@@ -122,7 +123,7 @@ custody_at_open(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	uint64_t idx;
 
 	if ((m = pending_find(a->pend, id)) == NULL ||
-	    log_find_msg(a->log, id, LOG_ACCEPTED, &idx) != 0 ||
+	    log_find_msg_last(a->log, id, LOG_ACCEPTED, &idx) != 0 ||
 	    log_get(a->log, idx, &le) != 0)
 		return;
 	pending_route(a->pend, m, agentd_link_find(a, le.from),

@@ -729,8 +729,8 @@ relays_json(struct agentd *a)
 /*
  * status MSGID's "relay": the relay holding (or that held) sent message
  * ${id}: its link while pending, else the relay of its last LOG_ROUTE
- * (several relays), else the relay that signed its ACCEPTED; absent if
- * none is known.
+ * (several relays), else the relay that signed its latest ACCEPTED;
+ * absent if none is known.
  */
 static void
 msg_relay(struct agentd *a, json_t *m, const uint8_t id[FERRY_MSGID_LEN])
@@ -746,7 +746,7 @@ msg_relay(struct agentd *a, json_t *m, const uint8_t id[FERRY_MSGID_LEN])
 		return;
 	}
 	if ((log_find_msg_last(a->log, id, LOG_ROUTE, &idx) == 0 ||
-	    log_find_msg(a->log, id, LOG_ACCEPTED, &idx) == 0) &&
+	    log_find_msg_last(a->log, id, LOG_ACCEPTED, &idx) == 0) &&
 	    log_get(a->log, idx, &le) == 0) {
 		/* ROUTE: to = the relay; ACCEPTED: from = the relay. */
 		json_object_set_new(m, "relay", json_string(le.kind ==
