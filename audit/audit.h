@@ -28,8 +28,11 @@ struct msgrec {
 	uint32_t route[AUDIT_ROUTES_MAX];
 	uint8_t route_code[AUDIT_ROUTES_MAX];
 	uint8_t nroutes;
-	uint8_t has_custody;
-	uint32_t custody;		/* the relay that signed the custody receipt logged with ACCEPTED (interned) */
+	/* The relays that signed the custody receipts logged with ACCEPTED
+	 * (interned), in log order: one per relay a resent message went
+	 * through; the last is its current custodian. */
+	uint32_t custody[AUDIT_ROUTES_MAX];
+	uint8_t ncustody;
 };
 
 struct msgtab {
@@ -161,9 +164,12 @@ struct pairsum {
 int audit_compare(struct party *a, struct party *b, struct findings *f,
     struct pairsum *s);
 
+/** audit_custodian(r, y): 1 if relay ${y} signed a custody receipt of ${r}. */
+int audit_custodian(const struct msgrec *r, const char *y);
+
 /**
  * audit_carried(r, y): 1 if an agency's message ${r} went through relay
- * ${y} (a LOG_ROUTE to it, or its custody receipt signed by it), or if
+ * ${y} (a LOG_ROUTE to it, or a custody receipt signed by it), or if
  * its log names no relay for it (a log from before several relays);
  * else 0.
  */

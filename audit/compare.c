@@ -193,13 +193,14 @@ agent_relay(struct party *x, struct party *y, struct msgrec *r,
 	int mine, last, only;
 
 	if (has(r, LOG_SENT) && audit_carried(r, y->self)) {
-		/* custody receipt signed by y (or a log naming no relay) */
-		mine = r->has_custody ? strcmp(audit_name(r->custody),
-		    y->self) == 0 : r->nroutes == 0;
+		/* a custody receipt signed by y (or a log naming no relay):
+		 * each relay that signed one must hold the message */
+		mine = r->ncustody > 0 ? audit_custodian(r, y->self) :
+		    r->nroutes == 0;
 		last = r->nroutes == 0 || strcmp(audit_name(r->route[
 		    r->nroutes - 1]), y->self) == 0;
 		/* y is the only relay it went through */
-		only = !r->has_custody || mine;
+		only = r->ncustody == 0 || (r->ncustody == 1 && mine);
 		for (i = 0; i < r->nroutes; i++)
 			only &= strcmp(audit_name(r->route[i]), y->self) == 0;
 		s->between++;

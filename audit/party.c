@@ -192,6 +192,8 @@ load_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	struct msgrec *r;
 	struct env env;
 	static const uint8_t zero[16];
+	uint32_t n;
+	size_t k;
 	int rc, signed_reply;
 
 	audit_progress(p->dir, idx, p->size);
@@ -219,10 +221,12 @@ load_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	if (e->kind == LOG_ACCEPTED && signed_reply &&
 	    env.type == ENV_ACCEPTED &&
 	    strcmp(env.from, audit_party(log_origin(p->l))) != 0) {
-		if ((r->custody = audit_intern(env.from)) == UINT32_MAX)
+		if ((n = audit_intern(env.from)) == UINT32_MAX)
 			return (FERRY_ENOMEM);
-		r->has_custody = 1;
-		return (relay_seen(p, r->custody));
+		k = r->ncustody < AUDIT_ROUTES_MAX ? r->ncustody++ :
+		    AUDIT_ROUTES_MAX - 1;
+		r->custody[k] = n;
+		return (relay_seen(p, n));
 	}
 	return (0);
 }
@@ -242,13 +246,24 @@ relay_seen(struct party *p, uint32_t n)
 }
 
 int
+audit_custodian(const struct msgrec *r, const char *y)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncustody; i++)
+		if (strcmp(audit_name(r->custody[i]), y) == 0)
+			return (1);
+	return (0);
+}
+
+int
 audit_carried(const struct msgrec *r, const char *y)
 {
 	size_t i;
 
-	if (r->nroutes == 0 && !r->has_custody)
+	if (r->nroutes == 0 && r->ncustody == 0)
 		return (1);
-	if (r->has_custody && strcmp(audit_name(r->custody), y) == 0)
+	if (audit_custodian(r, y))
 		return (1);
 	for (i = 0; i < r->nroutes; i++)
 		if (strcmp(audit_name(r->route[i]), y) == 0)

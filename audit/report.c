@@ -52,13 +52,16 @@ struct urec {
 	int nack, expired, has_reply, answered_idx;
 	uint8_t reply_to[16];
 	int red, amber;
-	/* Relays: the sender's routing (LOG_ROUTE), the signer of the
-	 * custody receipt it holds, the relay whose log shows the delivery. */
+	/* Relays: the sender's routing (LOG_ROUTE), the signers of the
+	 * custody receipts it holds (in log order: the last is the current
+	 * custodian), the relay whose log shows the delivery. */
 	uint32_t route[AUDIT_ROUTES_MAX];
 	uint8_t route_code[AUDIT_ROUTES_MAX];
 	uint8_t nroutes;
-	int has_custody_by, has_carried;
-	uint32_t custody_by, carried_by;
+	uint32_t custody_by[AUDIT_ROUTES_MAX];
+	uint8_t ncustody_by;
+	int has_carried;
+	uint32_t carried_by;
 };
 
 struct rep {
@@ -193,7 +196,7 @@ reply_of(struct party *p, const struct msgrec *r, struct urec *u)
 	free(buf);
 }
 
-/* The sender's routing of ${r} and the signer of its custody receipt. */
+/* The sender's routing of ${r} and the signers of its custody receipts. */
 static void
 routes_of(const struct msgrec *r, struct urec *u)
 {
@@ -201,14 +204,15 @@ routes_of(const struct msgrec *r, struct urec *u)
 	memcpy(u->route, r->route, sizeof(u->route));
 	memcpy(u->route_code, r->route_code, sizeof(u->route_code));
 	u->nroutes = r->nroutes;
-	u->has_custody_by = r->has_custody;
-	u->custody_by = r->custody;
+	memcpy(u->custody_by, r->custody, sizeof(u->custody_by));
+	u->ncustody_by = r->ncustody;
 }
 
 /*
  * The relay that carried ${u} to its recipient: the one whose log shows
  * the delivery; else, with the receipt at the sender, the sender's last
- * route, else the signer of its custody receipt; NULL if not known.
+ * route, else the signer of its latest custody receipt; NULL if not
+ * known.
  */
 static const char *
 carrier(const struct urec *u)
@@ -220,7 +224,8 @@ carrier(const struct urec *u)
 		return (NULL);
 	if (u->nroutes > 0)
 		return (audit_name(u->route[u->nroutes - 1]));
-	return (u->has_custody_by ? audit_name(u->custody_by) : NULL);
+	return (u->ncustody_by > 0 ? audit_name(u->custody_by[
+	    u->ncustody_by - 1]) : NULL);
 }
 
 static void
@@ -636,7 +641,8 @@ html_erasures(FILE *o, struct rep *R)
 		h(o, "</table>\n");
 }
 
-/* The relay column: the carrier, then every route when more than one. */
+/* The relay column: the carrier, then every route when more than one,
+ * then every custodian (signer of a custody receipt) when more than one. */
 static void
 html_relay(FILE *o, const struct urec *u)
 {
@@ -648,7 +654,11 @@ html_relay(FILE *o, const struct urec *u)
 		h(o, "%s%s (%s)", k ? " → " : " (routes: ",
 		    audit_name(u->route[k]), audit_route_reason(
 		    u->route_code[k]));
-	h(o, "%s</td>", u->nroutes > 1 ? ")" : "");
+	h(o, "%s", u->nroutes > 1 ? ")" : "");
+	for (k = 0; u->ncustody_by > 1 && k < u->ncustody_by; k++)
+		h(o, "%s%s", k ? ", " : " (custody receipts: ",
+		    audit_name(u->custody_by[k]));
+	h(o, "%s</td>", u->ncustody_by > 1 ? ")" : "");
 }
 
 static void
@@ -785,7 +795,8 @@ jtime(uint64_t ms)
 	return (ms ? json_string(ferry_utc(t, sizeof(t), ms)) : json_null());
 }
 
-/* "relay" (the carrier or null), "custody_receipt_by", "routes". */
+/* "relay" (the carrier or null), "custody_receipt_by" (the latest signer
+ * or null), "custody_receipts_by" (every signer, in log order), "routes". */
 static void
 json_relay(json_t *x, const struct urec *u)
 {
@@ -795,8 +806,14 @@ json_relay(json_t *x, const struct urec *u)
 
 	json_object_set_new(x, "relay", c != NULL ? json_string(c) :
 	    json_null());
-	json_object_set_new(x, "custody_receipt_by", u->has_custody_by ?
-	    json_string(audit_name(u->custody_by)) : json_null());
+	json_object_set_new(x, "custody_receipt_by", u->ncustody_by > 0 ?
+	    json_string(audit_name(u->custody_by[u->ncustody_by - 1])) :
+	    json_null());
+	a = json_array();
+	for (k = 0; k < u->ncustody_by; k++)
+		json_array_append_new(a, json_string(audit_name(
+		    u->custody_by[k])));
+	json_object_set_new(x, "custody_receipts_by", a);
 	a = json_array();
 	for (k = 0; k < u->nroutes; k++)
 		json_array_append_new(a, json_pack("{s:s,s:s}", "relay",

@@ -7,7 +7,9 @@
  *     held by another party) is signed by the log's key, names a size the
  *     log has, and its root equals the recomputed root at that size; each
  *     is consistent with the one before it (RFC 6962 consistency proof);
- *  3. message ids unique per kind where required; every receipt, delivery
+ *  3. message ids unique per kind where required (ACCEPTED: per relay, a
+ *     further one only from a relay the message was routed to before it,
+ *     LOG_ROUTE); every route follows a SENT; every receipt, delivery
  *     and expiry refers to a message logged before it; every erasure
  *     refers to the message's first entry, is authorised, and its
  *     envelope is gone;
@@ -153,6 +155,43 @@ key_of(const struct roster *r, const char *id, uint8_t pk[32], int *revoked)
 	return (0);
 }
 
+/*
+ * ACCEPTED ${e} (entry ${idx}) of message ${r}: one per relay (its from);
+ * a further one only from a relay the sender routed the message to (a
+ * LOG_ROUTE before it).  Remembers the relay in r->custody.
+ */
+static int
+accepted_again(struct vstate *v, uint64_t idx, const struct log_entry *e,
+    struct msgrec *r)
+{
+	uint32_t n;
+	size_t i;
+	int routed = 0;
+
+	if ((n = audit_intern(e->from)) == UINT32_MAX)
+		return (FERRY_ENOMEM);
+	if (r->kinds & (1u << LOG_ACCEPTED)) {
+		for (i = 0; i < r->ncustody; i++)
+			if (r->custody[i] == n) {
+				vfail(v, idx, "second ACCEPTED entry from %s "
+				    "for the same message id", e->from[0] ?
+				    e->from : "(no relay named)");
+				return (0);
+			}
+		for (i = 0; i < r->nroutes; i++)
+			routed |= r->route[i] == n;
+		/* More routes than kept: an early one may be forgotten. */
+		if (!routed && r->nroutes < AUDIT_ROUTES_MAX)
+			vfail(v, idx, "second ACCEPTED of the message, from "
+			    "%s, which it was never routed to (no LOG_ROUTE "
+			    "to %s before it)", e->from[0] ? e->from :
+			    "(no relay named)", e->from[0] ? e->from : "it");
+	}
+	if (r->ncustody < AUDIT_ROUTES_MAX)
+		r->custody[r->ncustody++] = n;
+	return (0);
+}
+
 static int
 entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
     const uint8_t *raw, size_t rawlen)
@@ -170,7 +209,11 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	if (has_id) {
 		if ((r = msgtab_get(&v->tab, e->msg_id, 1)) == NULL)
 			return (FERRY_ENOMEM);
-		if (log_kind_unique(e->kind) && (r->kinds & (1u << e->kind)))
+		if (e->kind == LOG_ACCEPTED) {
+			if (accepted_again(v, idx, e, r) != 0)
+				return (FERRY_ENOMEM);
+		} else if (log_kind_unique(e->kind) &&
+		    (r->kinds & (1u << e->kind)))
 			vfail(v, idx, "second %s entry for the same message id",
 			    log_kind_name(e->kind));
 	} else if (e->kind != LOG_ROSTER && e->kind != LOG_CHECKPOINT &&

@@ -5,7 +5,8 @@
 # camden-council through relay-a.  compare holds between each agency and
 # each relay (a relay is not expected to hold what went through the
 # other); a relay that logged accepting a message never routed to it is
-# MISSING; verify accepts ROUTE entries; report names the relay that
+# MISSING; verify accepts ROUTE entries and one ACCEPTED per relay (and
+# fails one from a relay never routed to); report names the relay that
 # carried each message and every route with its reason.
 set -u
 B=${FERRY_BIN:?}
@@ -98,4 +99,36 @@ grep -q '^carried by: relay-b 1, relay-a 2$\|^carried by: relay-a 2, relay-b 1$'
 "$A" report --html "$dir/r.html" "$dir/police" "$dir/council" "$dir/relay-a" "$dir/relay-b" >/dev/null 2>&1
 grep -q '<td>relay-b (routes: relay-a (first) → relay-b (link-lost))</td>' "$dir/r.html" &&
 	ok "report HTML: relay column with the routes" || bad "report HTML relay column"
+
+# A sender's log holding two custody receipts of one message (resent
+# through relay-b after relay-a): verify accepts it.  Tampered so that the
+# ROUTE to relay-b names relay-c (to: "relay-b" patched in the LMDB file),
+# relay-b's ACCEPTED follows no ROUTE to it: verify names that entry.
+"$T" custody "$dir/custody" "$SEED" || bad "test_log custody"
+"$A" verify "$dir/custody" --key "$PK" >"$dir/out" 2>&1 &&
+	ok "verify a sender log with two relays' custody receipts (ACCEPTED per relay)" ||
+	{ bad "verify custody log"; sed 's/^/# /' "$dir/out"; }
+[ "$("$A" export "$dir/custody" --csv | awk -F, '$2 == "ACCEPTED"' | wc -l)" = 2 ] &&
+	ok "export: two ACCEPTED rows for the resent message" ||
+	bad "export two ACCEPTED rows"
+cp -r "$dir/custody" "$dir/custody-t"
+n=$(python3 - "$dir/custody-t/data.mdb" <<'PYEOF'
+import sys
+path = sys.argv[1]
+pat = bytes([6, 0xa7]) + b"relay-b"	# field 6 (to), a 7-byte string
+data = bytearray(open(path, 'rb').read())
+n, i = 0, data.find(pat)
+while i >= 0:
+    data[i + len(pat) - 1] = ord("c")
+    n += 1
+    i = data.find(pat, i + 1)
+open(path, 'r+b').write(data)
+print(n)
+PYEOF
+)
+"$A" verify "$dir/custody-t" --key "$PK" >"$dir/out" 2>&1
+rc=$?
+[ "$n" -ge 1 ] && [ $rc = 1 ] && grep -q "FAIL: entry 4: second ACCEPTED of the message, from relay-b, which it was never routed to (no LOG_ROUTE to relay-b before it)" "$dir/out" &&
+	ok "tampered: an ACCEPTED from a relay with no ROUTE to it fails verify, naming the entry" ||
+	{ bad "tampered custody log (patched $n, exit $rc)"; sed 's/^/# /' "$dir/out"; }
 exit $fail
