@@ -1830,6 +1830,124 @@ TEST(fastest_then_not_held)
 	ident_free(rb);
 }
 
+/* The relay that signed ${id}'s first (${last} 0) or latest ACCEPTED logged. */
+static int
+accepted_by(struct agentd *a, const uint8_t id[16], int last, char *relay_id)
+{
+	struct log_entry le;
+	uint64_t idx;
+
+	if ((last ? log_find_msg_last(a->log, id, LOG_ACCEPTED, &idx) :
+	    log_find_msg(a->log, id, LOG_ACCEPTED, &idx)) != 0 ||
+	    log_get(a->log, idx, &le) != 0)
+		return (-1);
+	snprintf(relay_id, FERRY_ID_MAX + 1, "%s", le.from);
+	log_entry_clear(&le);
+	return (0);
+}
+
+/* status MSGID's "relay" for ${id}, into ${relay_id} ("" if none). */
+static void
+status_relay(struct agentd *a, const uint8_t id[16], char *relay_id)
+{
+	char req[128], hx[33], *reply = NULL, *body = NULL;
+	size_t rl = 0, bl = 0;
+	json_t *r, *v;
+	json_error_t jerr;
+
+	ferry_hex(hx, id, 16);
+	snprintf(req, sizeof(req), "{\"cmd\":\"status\",\"msg_id\":\"%s\"}",
+	    hx);
+	relay_id[0] = '\0';
+	agentd_ctl_handle(a, req, strlen(req), NULL, 0, &reply, &rl, &body,
+	    &bl);
+	if ((r = json_loadb(reply, rl, 0, &jerr)) != NULL) {
+		v = json_object_get(json_object_get(r, "message"), "relay");
+		if (json_is_string(v))
+			snprintf(relay_id, FERRY_ID_MAX + 1, "%s",
+			    json_string_value(v));
+		json_decref(r);
+	}
+	free(reply);
+	free(body);
+}
+
+/*
+ * Issue 12: a message in one relay's custody, resent through a second
+ * (the first answered not-held): the second relay's custody receipt is
+ * logged too (one ACCEPTED per relay, with its signed receipt), status
+ * names the second as its relay, and after a reopen its custody link is
+ * the second's (the latest ACCEPTED), not the first's.
+ */
+TEST(second_custody_logged)
+{
+	struct ident *rb = NULL;
+	struct astore_out o;
+	const struct pending_msg *m;
+	struct log_entry le;
+	char *json, err[AGENTD_ERR_MAX], rid[FERRY_ID_MAX + 1];
+	size_t len;
+	uint8_t id[16], *b;
+	uint64_t idx, now = ferry_now_ms();
+	struct env e;
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_FIRST);
+	CHECK(strcmp(rid, "relay") == 0);
+	/* The first relay takes custody, then no longer holds it. */
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	A.cur_link = 0;
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id, o.env_hash, 0, &b,
+	    &len), 0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(relay_answer(relay, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_ENOTHELD, &b, &len), 0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(last_route(&A, id, rid), LOG_ROUTE_NOT_HELD);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	/* relay-b takes custody: its receipt logged, the first kept. */
+	A.cur_link = 1;
+	CHECK_EQ(relay_answer(rb, ENV_ACCEPTED, id, o.env_hash, 0, &b, &len),
+	    0);
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	CHECK_EQ(accepted_by(&A, id, 0, rid), 0);
+	CHECK(strcmp(rid, "relay") == 0);
+	CHECK_EQ(accepted_by(&A, id, 1, rid), 0);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	CHECK_EQ(log_find_msg_last(A.log, id, LOG_ACCEPTED, &idx), 0);
+	CHECK_EQ(log_get(A.log, idx, &le), 0);
+	CHECK(le.aux_len > 0 && env_decode(le.aux, le.aux_len, 0, &e) == 0 &&
+	    e.type == ENV_ACCEPTED && strcmp(e.from, "relay-b") == 0 &&
+	    env_verify(&e, rb->sign_pk) == 0);
+	log_entry_clear(&le);
+	status_relay(&A, id, rid);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	/* Reopened: in relay-b's custody, from its (latest) ACCEPTED. */
+	agentd_close(&A);
+	CHECK_EQ(open_agent(&A, "alpha", &capA), 0);
+	CHECK((m = pending_find(A.pend, id)) != NULL);
+	CHECK_EQ(m->state, ASTORE_ACCEPTED);
+	CHECK(m->link >= 0 && m->link == agentd_link_find(&A, "relay-b"));
+	status_relay(&A, id, rid);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	ident_free(rb);
+}
+
 /*
  * A relay that stays silent (link up, no ACCEPTED): the message goes to
  * the other relay when failover_after has passed since its first send,
@@ -2033,6 +2151,7 @@ main(void)
 	RUN(links_follow_roster);
 	RUN(frame_from_wrong_relay_link);
 	RUN(failover_between_relays);
+	RUN(second_custody_logged);
 	RUN(fastest_then_not_held);
 	RUN(failover_not_put_off_by_retries);
 	RUN(reopen_keeps_state);
