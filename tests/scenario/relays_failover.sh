@@ -20,7 +20,9 @@
 #      copied; the referrals are delivered through relay-b; relay-a then
 #      started from the old copy delivers the stale copies, which health
 #      discards (its duplicates counter rises, its inbox does not change),
-#      and every log still verifies.
+#      and every log still verifies.  The sender's log holds both relays'
+#      custody receipts of each (one ACCEPTED per relay), the report lists
+#      both custodians, and compare with relay-b holds.
 # No timing thresholds: the failover delay is measured by make bench.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
@@ -298,6 +300,33 @@ for id in $(awk '{print $1}' "$FT/sent-p3-council"); do
 	[ "$(msg_field council "$id" relay)" = relay-b ] || bad=$((bad + 1))
 done
 ft_check "3: status MSGID names relay-b, which took them, for each of the five ($bad not)" [ $bad -eq 0 ]
+# Both relays' custody receipts are in council's log: two ACCEPTED rows
+# per message (export --csv: msg_id column 4, from column 6), one signed
+# by each relay; the report lists both custodians, relay-b the latest.
+"$A" export "$FT/council-data/log" --csv >"$FT/council.csv" 2>"$FT/export.err"
+bad=0
+for id in $(awk '{print $1}' "$FT/sent-p3-council"); do
+	f=$(awk -F, -v id="$id" '$2 == "ACCEPTED" && $4 == id { print $6 }' "$FT/council.csv" | sort | tr '\n' ' ')
+	[ "$f" = "relay-a relay-b " ] || { bad=$((bad + 1)); echo "# $id: ACCEPTED from: $f"; }
+done
+ft_check "3: council's log holds both relays' custody receipts (two ACCEPTED, from relay-a and relay-b) for each of the five ($bad not)" [ $bad -eq 0 ]
+"$A" report --json "$FT/council-data/log" >"$FT/report3.json" 2>"$FT/report.err"
+ft_check "3: the report lists both custodians of each of the five, relay-b the latest" \
+	$PY - "$FT/report3.json" "$FT/sent-p3-council" <<'PYEOF'
+import json, sys
+m = {x["msg_id"]: x for x in json.load(open(sys.argv[1]))["messages"]}
+ids = [l.split()[0] for l in open(sys.argv[2])]
+bad = [(i, m.get(i, {}).get("custody_receipts_by"), m.get(i, {}).get("custody_receipt_by"))
+       for i in ids if m.get(i, {}).get("custody_receipts_by") != ["relay-a", "relay-b"] or
+       m[i].get("custody_receipt_by") != "relay-b"]
+for b in bad[:3]:
+    print("# %s: custody receipts by %s, latest %s" % b)
+sys.exit(1 if bad else 0)
+PYEOF
+"$A" compare "$FT/council-data/log" "$RELAY2_DATA/log" >"$FT/c.out" 2>&1
+rc=$?
+ft_check "3: compare council and relay-b, which signed the second custody receipts: OK (exit $rc)" [ $rc -eq 0 ]
+[ $rc -eq 0 ] || grep -E 'MISSING|FAILED' "$FT/c.out" | head -5 | sed 's/^/# /'
 dup0=$(duplicates health)
 in0=$(fa_inbox_count health)
 rm -rf "$RELAY_DATA"
