@@ -499,11 +499,7 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 			return (rc);
 	}
 	if (!allzero(it->msg_id, FERRY_MSGID_LEN)) {
-		memcpy(mk, it->msg_id, FERRY_MSGID_LEN);
-		mk[16] = (uint8_t)(it->kind >> 24);
-		mk[17] = (uint8_t)(it->kind >> 16);
-		mk[18] = (uint8_t)(it->kind >> 8);
-		mk[19] = (uint8_t)it->kind;
+		logx_msg_key(mk, it->msg_id, it->kind);
 		be64(mk + 20, index);
 		k.mv_data = mk;
 		k.mv_size = sizeof(mk);
@@ -662,14 +658,7 @@ logx_msg_lookup(struct log *l, MDB_txn *txn, const uint8_t *msg_id,
 	uint32_t kk;
 	int rc;
 
-	memset(mk, 0, sizeof(mk));
-	memcpy(mk, msg_id, FERRY_MSGID_LEN);
-	if (kind != 0) {
-		mk[16] = (uint8_t)(kind >> 24);
-		mk[17] = (uint8_t)(kind >> 16);
-		mk[18] = (uint8_t)(kind >> 8);
-		mk[19] = (uint8_t)kind;
-	}
+	logx_msg_key(mk, msg_id, kind);
 	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0)
 		return (logx_lmdb_err(rc));
 	k.mv_data = mk;
@@ -716,12 +705,7 @@ msg_names(struct log *l, MDB_txn *txn, const uint8_t *msg_id, uint32_t kind,
 	MDB_val k, v, ev;
 	int rc, found = 0;
 
-	memset(mk, 0, sizeof(mk));
-	memcpy(mk, msg_id, FERRY_MSGID_LEN);
-	mk[16] = (uint8_t)(kind >> 24);
-	mk[17] = (uint8_t)(kind >> 16);
-	mk[18] = (uint8_t)(kind >> 8);
-	mk[19] = (uint8_t)kind;
+	logx_msg_key(mk, msg_id, kind);
 	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0)
 		return (logx_lmdb_err(rc));
 	k.mv_data = mk;

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <lmdb.h>
 
@@ -96,6 +97,21 @@ allzero(const uint8_t *p, size_t n)
 	for (i = 0; i < n; i++)
 		acc |= p[i];
 	return (acc == 0);
+}
+
+/* The msgs index key (msg_id, kind, index): its first 20 bytes, the
+ * index (bytes 20..27) zero. */
+static inline void
+logx_msg_key(uint8_t mk[FERRY_MSGID_LEN + 12], const uint8_t *msg_id,
+    uint32_t kind)
+{
+
+	memset(mk, 0, FERRY_MSGID_LEN + 12);
+	memcpy(mk, msg_id, FERRY_MSGID_LEN);
+	mk[16] = (uint8_t)(kind >> 24);
+	mk[17] = (uint8_t)(kind >> 16);
+	mk[18] = (uint8_t)(kind >> 8);
+	mk[19] = (uint8_t)kind;
 }
 
 /** logx_lmdb_err(rc): an LMDB / errno code as a FERRY_E* code. */

@@ -161,11 +161,7 @@ log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
 	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
 	/* Just after the last key (msg_id, kind, *): one step back. */
-	memcpy(mk, msg_id, FERRY_MSGID_LEN);
-	mk[16] = (uint8_t)(kind >> 24);
-	mk[17] = (uint8_t)(kind >> 16);
-	mk[18] = (uint8_t)(kind >> 8);
-	mk[19] = (uint8_t)kind;
+	logx_msg_key(mk, msg_id, kind);
 	memset(mk + 20, 0xff, 8);
 	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0) {
 		mdb_txn_abort(txn);
