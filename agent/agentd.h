@@ -6,7 +6,9 @@
  *   agentd_roster.c the roster chain: loaded at start, newer versions
  *                   adopted (pushes, SIGHUP), expiry, agentd_can_send
  *   agentd_out.c    the outgoing path (send, group commit),
- *                   retransmission, HELLO, relay replies
+ *                   retransmission, HELLO, routing through the relays
+ *   agentd_replies.c the relay's replies about our messages (ACCEPTED,
+ *                   RECEIPT, NACK), in one group commit
  *   pending.c       the pending table: messages waiting for ACCEPTED or
  *                   RECEIPT, found by id and taken in order of time
  *   backlog.c       our undelivered messages per recipient and the
@@ -27,9 +29,11 @@
  * calls it): agentd_net.c -> agentd_metrics.c -> agentd_roster.c,
  * agentd_net.c -> agentd_ctl.c -> agentd_erase.c, agentd_export.c ->
  * agentd.c -> agentd_spool.c
- * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, and agentd.c ->
+ * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, agentd.c ->
+ * agentd_replies.c -> agentd_out.c, and agentd.c ->
  * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
- * pending.c calls none of them (agentd.c and agentd_out.c call it);
+ * pending.c calls none of them (agentd.c, agentd_out.c and
+ * agentd_replies.c call it);
  * nor does backlog.c (agentd.c, agentd_util.c, agentd_ctl.c,
  * agentd_metrics.c and agentd_spool.c call it).
  *

@@ -1,6 +1,7 @@
 /*
  * agentd_int.h: what the files of the agent's core (agentd.c,
- * agentd_roster.c, agentd_out.c, agentd_in.c, agentd_util.c) share, not
+ * agentd_roster.c, agentd_out.c, agentd_replies.c, agentd_in.c,
+ * agentd_util.c) share, not
  * for the daemon's other files (agentd.h is their interface).  Each part
  * names the file that defines it; agentd.h says which way calls go.
  */
@@ -139,7 +140,27 @@ int agentd_handle_msg(struct agentd *a, const uint8_t *buf, size_t len,
 int agentd_refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e);
 
-/* ---- agentd_out.c ---- */
+/* ---- agentd_out.c: routing, for agentd_replies.c ---- */
+
+/** agentd_route_reason(reason): LOG_ROUTE_* ${reason} as a log word. */
+const char *agentd_route_reason(int reason);
+
+/** agentd_route_logged(a): is the choice of a relay logged (several)? */
+int agentd_route_logged(const struct agentd *a);
+
+/** agentd_route_entry(a, le, id, h, link, reason): LOG_ROUTE entry. */
+void agentd_route_entry(const struct agentd *a, struct log_entry *le,
+    const uint8_t id[FERRY_MSGID_LEN], const uint8_t h[32], int link,
+    int reason);
+
+/**
+ * agentd_choose_link(a, exclude, any): a relay link for a message, other
+ * than ${exclude}, by relay_choice among those up; with ${any}, when
+ * none is up, the first listed; else -1.
+ */
+int agentd_choose_link(const struct agentd *a, int exclude, int any);
+
+/* ---- agentd_replies.c ---- */
 
 /*
  * Relay replies (ACCEPTED, RECEIPT) read together are recorded in one

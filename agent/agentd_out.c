@@ -3,8 +3,8 @@
  * the durability order): referrals validated, sealed, then stored and
  * logged in one group commit (agentd_submit_batch); the retransmission
  * of pending messages (agentd_tick; the table is pending.c), HELLO and
- * HEARTBEAT; the relay's replies about our messages (ACCEPTED, RECEIPT,
- * NACK), those read together recorded in one group commit.
+ * HEARTBEAT; the routing of each message through one relay (issue 12).
+ * The relay's replies about our messages are agentd_replies.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,8 +176,8 @@ choice_how(const struct agentd *a)
 
 /* A relay link for a message, other than ${exclude}: by relay_choice
  * among those up; with ${any}, when none is up, the first listed. */
-static int
-choose_link(const struct agentd *a, int exclude, int any)
+int
+agentd_choose_link(const struct agentd *a, int exclude, int any)
 {
 	struct pending_link v[AGENTD_LINKS];
 	size_t n = links_view(a, v), i;
@@ -192,16 +192,16 @@ choose_link(const struct agentd *a, int exclude, int any)
 }
 
 /* Is the choice of a relay logged?  When the roster lists several. */
-static int
-route_logged(const struct agentd *a)
+int
+agentd_route_logged(const struct agentd *a)
 {
 
 	return (a->roster->nrelays > 1);
 }
 
 /* LOG_ROUTE entry ${le}: message ${id} (${h}) routed to ${link}. */
-static void
-route_entry(const struct agentd *a, struct log_entry *le,
+void
+agentd_route_entry(const struct agentd *a, struct log_entry *le,
     const uint8_t id[FERRY_MSGID_LEN], const uint8_t h[32], int link,
     int reason)
 {
@@ -216,8 +216,8 @@ route_entry(const struct agentd *a, struct log_entry *le,
 	le->roster_version = a->roster->version;
 }
 
-static const char *
-route_reason(int reason)
+const char *
+agentd_route_reason(int reason)
 {
 
 	switch (reason) {
@@ -268,10 +268,10 @@ route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
 	 * whenever two messages were rerouted at once). */
 	if ((rc = astore_get_out_b(a->store, g->b, m->msg_id, &r)) != 0)
 		goto fail;
-	if (route_logged(a)) {
+	if (agentd_route_logged(a)) {
 		if (g->b == NULL && (rc = log_begin(a->log, &g->b)) != 0)
 			goto fail;
-		route_entry(a, &le, m->msg_id, r.env_hash, link, reason);
+		agentd_route_entry(a, &le, m->msg_id, r.env_hash, link, reason);
 		if ((rc = log_add(g->b, &le, NULL, 0, NULL)) != 0)
 			goto fail;
 	}
@@ -340,7 +340,7 @@ route_flush(struct agentd *a, struct route_grp *g, uint64_t now)
 			    "resend_after");
 			alog(ALOG_INFO, "route", "msg=%s relay=%s reason=%s",
 			    hx, a->links[g->it[i].link].id,
-			    route_reason(g->it[i].reason));
+			    agentd_route_reason(g->it[i].reason));
 		}
 		if ((m = pending_find(a->pend, g->it[i].id)) == NULL)
 			continue;
@@ -405,8 +405,8 @@ agentd_tick(struct agentd *a, uint64_t now)
 		    nv, now, a->conf.failover_ms, a->conf.resend_ms,
 		    a->conf.no_receipt_ms, a->started);
 		to = why == LOG_ROUTE_FIRST && m->link < 0 ?
-		    choose_link(a, -1, 0) : why != 0 ?
-		    choose_link(a, m->link, 0) : -1;
+		    agentd_choose_link(a, -1, 0) : why != 0 ?
+		    agentd_choose_link(a, m->link, 0) : -1;
 		if (to >= 0) {
 			if ((rc = route_add(a, g, m, to, why)) > 0) {
 				next = 1;	/* more: the next tick */
@@ -448,7 +448,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 		 * reach it (LOG_ROUTE_NO_RECEIPT). */
 		why = pending_reroute(m, v, nv, now, a->conf.failover_ms,
 		    a->conf.resend_ms, a->conf.no_receipt_ms, a->started);
-		if (why != 0 && (to = choose_link(a, m->link, 0)) >= 0) {
+		if (why != 0 && (to = agentd_choose_link(a, m->link, 0)) >= 0) {
 			if ((rc = route_add(a, g, m, to, why)) > 0) {
 				next = 1;
 				break;
@@ -599,9 +599,9 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 		return (rc);
 	}
 	/* Its relay, chosen now and logged in the same commit. */
-	sb->link = choose_link(a, -1, 1);
-	if (sb->link >= 0 && route_logged(a)) {
-		route_entry(a, &le, sb->id, sb->rec.env_hash, sb->link,
+	sb->link = agentd_choose_link(a, -1, 1);
+	if (sb->link >= 0 && agentd_route_logged(a)) {
+		agentd_route_entry(a, &le, sb->id, sb->rec.env_hash, sb->link,
 		    LOG_ROUTE_FIRST);
 		le.time_ms = now;
 		if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0)
@@ -748,490 +748,4 @@ agentd_submit(struct agentd *a, const char *to, const char *json,
 		agentd_copy_str(err, errlen, sb->err);
 	free(sb);
 	return (rc);
-}
-
-/* ---- relay replies ---------------------------------------------------- */
-
-/*
- * Log reply entry ${le} and store the outgoing record ${r} in one synced
- * commit.  A redelivered reply finds its entry already logged (unique
- * kinds: FERRY_EDUPMSG) and only updates the state.
- */
-static int
-log_and_update_route(struct agentd *a, const struct log_entry *le,
-    const struct astore_out *r, int link, int reason)
-{
-	struct log_entry re;
-	struct log_batch *b;
-	int rc;
-
-	if ((rc = log_begin(a->log, &b)) != 0)
-		return (rc);
-	rc = log_add(b, le, NULL, 0, NULL);
-	if (rc == FERRY_EDUPMSG)
-		rc = 0;
-	if (rc == 0 && link >= 0 && route_logged(a)) {
-		route_entry(a, &re, r->msg_id, r->env_hash, link, reason);
-		rc = log_add(b, &re, NULL, 0, NULL);
-	}
-	if (rc == 0)
-		rc = astore_update_out(a->store, b, r);
-	if (rc != 0) {
-		log_abort(b);
-		return (rc);
-	}
-	return (log_commit(b));
-}
-
-static int
-log_and_update(struct agentd *a, const struct log_entry *le,
-    const struct astore_out *r)
-{
-
-	return (log_and_update_route(a, le, r, -1, 0));
-}
-
-/* The outgoing record ${id}, as the replies of the group so far left it. */
-static int
-out_get(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
-    struct astore_out *r)
-{
-	size_t i;
-
-	if (a->grp != NULL)
-		for (i = a->grp->n; i > 0; i--)
-			if (memcmp(a->grp->it[i - 1].r.msg_id, id,
-			    FERRY_MSGID_LEN) == 0) {
-				*r = a->grp->it[i - 1].r;
-				return (0);
-			}
-	return (astore_get_out(a->store, id, r));
-}
-
-static void
-accepted_done(struct agentd *a, const struct log_entry *le,
-    const struct astore_out *r)
-{
-	const struct pending_msg *m;
-	char hx[33];
-
-	agentd_idhex(hx, r->msg_id);
-	a->n_accepted++;
-	agentd_count_move(a, r, ASTORE_QUEUED, ASTORE_ACCEPTED);
-	alog(ALOG_INFO, "accepted", "msg=%s to=%s relay_log=%llu", hx, r->to,
-	    (unsigned long long)le->ref_index);
-	/* Asked about (ASK) after reask_ms, then with backoff. */
-	if (pending_set(a->pend, r->msg_id, ASTORE_ACCEPTED, agentd_mono_ms() +
-	    a->conf.reask_ms) == 0 && (m = pending_find(a->pend,
-	    r->msg_id)) != NULL) {
-		pending_retime(a->pend, m, m->next_try, 0);
-		/* In the custody of the relay that signed the ACCEPTED. */
-		pending_route(a->pend, m, agentd_link_find(a, le->from),
-		    agentd_mono_ms());
-	}
-}
-
-static void
-receipt_done(struct agentd *a, const struct log_entry *le,
-    const struct astore_out *r, uint32_t was)
-{
-	char hx[33];
-
-	agentd_idhex(hx, r->msg_id);
-	a->n_delivered++;
-	agentd_count_move(a, r, was, ASTORE_DELIVERED);
-	pending_del(a->pend, r->msg_id);
-	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
-	    "verified", hx, r->to, (unsigned long long)le->ref_index);
-}
-
-/*
- * Record reply entry ${le} and record ${r} (in state ${was} before the
- * reply): into the open group, or at once (log_and_update) followed by
- * its actions.
- */
-static int
-record_reply(struct agentd *a, const struct log_entry *le,
-    const struct astore_out *r, uint32_t was)
-{
-	struct agentd_grp_item *it;
-	int rc;
-
-	if (a->grp != NULL && a->grp->n < AGENTD_GRP_MAX) {
-		it = &a->grp->it[a->grp->n++];
-		it->le = *le;
-		it->r = *r;
-		it->was = was;
-		return (0);
-	}
-	if ((rc = log_and_update(a, le, r)) != 0)
-		return (rc);
-	if (le->kind == LOG_ACCEPTED)
-		accepted_done(a, le, r);
-	else
-		receipt_done(a, le, r, was);
-	return (0);
-}
-
-/** agentd_grp_flush(a, g): record the relay replies of group ${g}. */
-/* Commit group ${g}: one batch, one synced commit, then the actions. */
-void
-agentd_grp_flush(struct agentd *a, struct agentd_grp *g)
-{
-	struct log_batch *b;
-	size_t i;
-	int rc;
-
-	if (g->n == 0)
-		return;
-	if ((rc = log_begin(a->log, &b)) == 0) {
-		for (i = 0; i < g->n && rc == 0; i++) {
-			rc = log_add(b, &g->it[i].le, NULL, 0, NULL);
-			if (rc == FERRY_EDUPMSG)
-				rc = 0;
-			if (rc == 0)
-				rc = astore_update_out(a->store, b,
-				    &g->it[i].r);
-		}
-		if (rc != 0)
-			log_abort(b);
-		else if ((rc = log_commit(b)) == 0)
-			(void)FERRY_FAULT("agent-commit-reply");
-	}
-	if (rc != 0) {
-		/* Not recorded: the relay answers again (a HELLO makes it
-		 * push final envelopes; ACCEPTED answers a retransmission). */
-		alog(ALOG_ERROR, "replies", "%zu relay replies not recorded: "
-		    "%s; asking for them again", g->n, ferry_strerror(rc));
-		a->want_hello = 1;
-	} else
-		for (i = 0; i < g->n; i++) {
-			if (g->it[i].le.kind == LOG_ACCEPTED)
-				accepted_done(a, &g->it[i].le, &g->it[i].r);
-			else
-				receipt_done(a, &g->it[i].le, &g->it[i].r,
-				    g->it[i].was);
-		}
-	g->n = 0;
-}
-
-/** agentd_handle_accepted(a, buf, len, e): an ACCEPTED. */
-int
-agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
-    const struct env *e)
-{
-	struct astore_out r;
-	struct log_entry le;
-	char hx[33];
-	int rc;
-
-	agentd_idhex(hx, e->msg_id);
-	if (roster_find_relay(a->roster, e->from) == NULL ||
-	    agentd_verify_from(a, e) != 0) {
-		alog(ALOG_WARN, "bad-accepted", "msg=%s from=%s: signature "
-		    "or signer wrong; ignored", hx, e->from);
-		return (0);
-	}
-	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
-		if (rc == FERRY_ENOENT)
-			alog(ALOG_WARN, "bad-accepted", "msg=%s: not ours",
-			    hx);
-		return (rc == FERRY_ENOENT ? 0 : rc);
-	}
-	if (memcmp(r.env_hash, e->env_hash, 32) != 0) {
-		alog(ALOG_WARN, "bad-accepted", "msg=%s: env_hash differs "
-		    "from what we sent; ignored", hx);
-		return (0);
-	}
-	if (r.state != ASTORE_QUEUED)
-		return (0);
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_ACCEPTED;
-	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
-	memcpy(le.env_hash, r.env_hash, 32);
-	agentd_copy_str(le.from, sizeof(le.from), e->from);
-	agentd_copy_str(le.to, sizeof(le.to), r.to);
-	le.ref_index = e->log_index;
-	le.roster_version = e->roster_version;
-	if (len <= LOG_AUX_MAX) {
-		le.aux = buf;
-		le.aux_len = len;
-	}
-	r.state = ASTORE_ACCEPTED;
-	r.t_accepted = ferry_now_ms();
-	r.relay_index = e->log_index;
-	return (record_reply(a, &le, &r, ASTORE_QUEUED));
-}
-
-/*
- * The receipt's checkpoint is the recipient's signed log head (origin
- * "ferry/<id>"): it must verify under the recipient's key and cover the
- * log index the receipt names.  The receipt's own signature already
- * proves delivery, so a bad checkpoint is reported, not fatal.
- */
-static void
-check_receipt_checkpoint(const struct env *e, const uint8_t pk[32],
-    const char *hx)
-{
-	struct note_checkpoint cp;
-	char origin[LOG_ORIGIN_MAX];
-
-	snprintf(origin, sizeof(origin), "ferry/%s", e->from);
-	if (e->blob == NULL || e->blob_len == 0 ||
-	    note_parse_checkpoint(e->blob, e->blob_len, &cp) != 0 ||
-	    strcmp(cp.origin, origin) != 0 || cp.size <= e->log_index ||
-	    note_verify(e->blob, e->blob_len, origin, pk) != 0)
-		alog(ALOG_WARN, "receipt-checkpoint", "msg=%s from=%s: the "
-		    "receipt's checkpoint is missing, does not verify or does "
-		    "not cover log index %llu", hx, e->from,
-		    (unsigned long long)e->log_index);
-}
-
-/*
- * The recipient's signing key to verify a receipt for message ${r} with:
- * from the roster in force, or, when the recipient has been revoked since
- * the message was sent, from the roster version in force then
- * (r->roster_version, saved in <data>/roster/ when it was adopted): the
- * receipt answers a message sent while the recipient was active.
- * *${used} is the version whose key was used.
- */
-static int
-receipt_key(struct agentd *a, const struct env *e, const struct astore_out *r,
-    uint8_t pk[32], uint64_t *used)
-{
-	struct roster *old;
-	char path[ACONF_PATH_MAX + 64];
-	int rc, rc2;
-
-	*used = a->roster->version;
-	if ((rc = roster_sender_key(a->roster, e->from, pk)) != FERRY_EREVOKED ||
-	    r->roster_version == 0 || r->roster_version >= a->roster->version)
-		return (rc);
-	if (agentd_roster_path(a, r->roster_version, path, sizeof(path)) != 0 ||
-	    agentd_roster_read(path, &old) != 0)
-		return (rc);
-	rc2 = old->version == r->roster_version ?
-	    roster_sender_key(old, e->from, pk) : FERRY_EINVAL;
-	roster_free(old);
-	if (rc2 != 0)
-		return (rc);
-	*used = r->roster_version;
-	return (0);
-}
-
-/** agentd_handle_receipt(a, buf, len, e): a RECEIPT. */
-int
-agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
-    const struct env *e)
-{
-	struct astore_out r;
-	struct log_entry le;
-	uint8_t pk[32];
-	uint64_t used;
-	uint32_t was;
-	char hx[33];
-	int rc;
-
-	agentd_idhex(hx, e->msg_id);
-	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
-		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: not a message "
-		    "we sent; ignored", hx, e->from);
-		return (rc == FERRY_ENOENT ? 0 : rc);
-	}
-	if (strcmp(e->to, a->me->id) != 0 || strcmp(e->from, r.to) != 0 ||
-	    memcmp(r.env_hash, e->env_hash, 32) != 0) {
-		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: names another "
-		    "recipient or envelope; ignored", hx, e->from);
-		return (0);
-	}
-	if ((rc = receipt_key(a, e, &r, pk, &used)) != 0 ||
-	    (rc = env_verify(e, pk)) != 0) {
-		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: %s; ignored",
-		    hx, e->from, ferry_strerror(rc));
-		return (0);
-	}
-	if (r.state == ASTORE_DELIVERED)
-		return (0);
-	if (used != a->roster->version)
-		alog(ALOG_INFO, "receipt-old-roster", "msg=%s from=%s: "
-		    "recipient revoked since the message was sent; receipt "
-		    "verified with its key in roster version %llu (in force "
-		    "when sent; now %llu)", hx, e->from,
-		    (unsigned long long)used,
-		    (unsigned long long)a->roster->version);
-	check_receipt_checkpoint(e, pk, hx);
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_RECEIPT;
-	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
-	memcpy(le.env_hash, r.env_hash, 32);
-	agentd_copy_str(le.from, sizeof(le.from), e->from);
-	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
-	le.ref_index = e->log_index;
-	le.roster_version = e->roster_version;
-	if (len <= LOG_AUX_MAX) {
-		le.aux = buf;
-		le.aux_len = len;
-	}
-	was = r.state;
-	r.state = ASTORE_DELIVERED;
-	r.t_delivered = ferry_now_ms();
-	if (r.t_accepted == 0)
-		r.t_accepted = r.t_delivered;
-	r.rcpt_index = e->log_index;
-	return (record_reply(a, &le, &r, was));
-}
-
-/*
- * Is a NACK with ${code} transient (the message stays queued and is sent
- * again later)?  Only the relay's own refusals can be: a condition of the
- * relay's that passes (queue full, no credit, out of space or memory, an
- * internal or storage error, its roster expired).  A recipient's NACK is
- * always final: the relay removed the message when it forwarded it.
- */
-static int
-nack_transient(struct agentd *a, const struct env *e)
-{
-	int c = -(int)e->code;
-
-	if (roster_find_relay(a->roster, e->from) == NULL)
-		return (0);
-	return (c == FERRY_EQUEUEFULL || c == FERRY_ENOCREDIT ||
-	    c == FERRY_ETIMEOUT || c == FERRY_ENOSPC || c == FERRY_EEXPIRED ||
-	    c == FERRY_ENOMEM || c == FERRY_EINTERNAL || c == FERRY_EIO ||
-	    c == FERRY_ELMDB || c == FERRY_ESODIUM || c == FERRY_ENOTHELD ||
-	    c == FERRY_EWRONGKEY);
-}
-
-/** agentd_handle_nack(a, e): a NACK of a message of ours. */
-int
-agentd_handle_nack(struct agentd *a, const struct env *e)
-{
-	struct astore_out r;
-	struct log_entry le;
-	char hx[33], reason[ASTORE_REASON_MAX + 1];
-	char qreason[4 * ASTORE_REASON_MAX + 16];
-	const struct pending_msg *m;
-	uint8_t pk[32];
-	uint64_t used;
-	uint32_t was;
-	size_t n;
-	int rc, to, c;
-
-	agentd_idhex(hx, e->msg_id);
-	/* A NACK from our message's recipient revoked since it was sent:
-	 * its key in the roster version in force then (as for receipts). */
-	if ((rc = agentd_verify_from(a, e)) == FERRY_EREVOKED &&
-	    astore_get_out(a->store, e->msg_id, &r) == 0 &&
-	    strcmp(e->from, r.to) == 0 &&
-	    receipt_key(a, e, &r, pk, &used) == 0)
-		rc = env_verify(e, pk);
-	if (rc != 0) {
-		alog(ALOG_WARN, "bad-nack", "msg=%s from=%s: %s; ignored", hx,
-		    e->from, ferry_strerror(rc));
-		return (0);
-	}
-	n = e->reason_len < ASTORE_REASON_MAX ? e->reason_len :
-	    ASTORE_REASON_MAX;
-	memcpy(reason, e->reason, n);
-	reason[n] = '\0';
-	/* Chosen by the relay or the recipient: escaped in our log lines. */
-	(void)alog_esc(qreason, sizeof(qreason), reason, 1);
-	rc = astore_get_out(a->store, e->msg_id, &r);
-	if (rc == FERRY_ENOENT) {
-		alog(ALOG_WARN, "nack", "msg=%s from=%s code=%s reason=\"%s\" "
-		    "(not an outgoing message)", hx, e->from,
-		    ferry_errname(-(int)e->code), qreason);
-		return (0);
-	}
-	if (rc != 0)
-		return (rc);
-	/* Only the relay or the message's recipient may refuse it, and
-	 * only in a NACK addressed to us (not left to the relay alone). */
-	if (strcmp(e->to, a->me->id) != 0 ||
-	    (roster_find_relay(a->roster, e->from) == NULL &&
-	    strcmp(e->from, r.to) != 0)) {
-		alog(ALOG_WARN, "bad-nack", "msg=%s from=%s to=%s: not from "
-		    "the relay or the recipient (%s), or not addressed to us; "
-		    "ignored", hx, e->from, e->to, r.to);
-		return (0);
-	}
-	if (r.state == ASTORE_DELIVERED || r.state == ASTORE_FAILED)
-		return (0);
-	/* About one relay's own copy (it expired, was purged, or is not
-	 * held there): only the relay the message is with counts.  With
-	 * several relays a copy left in another (resent from it) may
-	 * expire there while the one in custody is delivered. */
-	c = -(int)e->code;
-	if ((c == FERRY_EEXPIREDMSG || c == FERRY_EPURGED ||
-	    c == FERRY_ENOTHELD) && (m = pending_find(a->pend,
-	    e->msg_id)) != NULL && m->link >= 0 &&
-	    (size_t)m->link < a->nlinks &&
-	    strcmp(a->links[m->link].id, e->from) != 0) {
-		alog(ALOG_WARN, "stale-nack", "msg=%s from=%s code=%s: about "
-		    "that relay's copy, but the message is with relay %s; "
-		    "ignored", hx, e->from, ferry_errname(c),
-		    a->links[m->link].id);
-		return (0);
-	}
-	if (memcmp(r.env_hash, e->env_hash, 32) != 0) {
-		alog(ALOG_WARN, "bad-nack", "msg=%s: env_hash differs; "
-		    "ignored", hx);
-		return (0);
-	}
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_NACK;
-	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);
-	memcpy(le.env_hash, r.env_hash, 32);
-	agentd_copy_str(le.from, sizeof(le.from), e->from);
-	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
-	le.code = -(int32_t)e->code;
-	le.roster_version = a->roster->version;
-	/* The relay holds no record of a message it accepted (it lost its
-	 * data, or runs from an old backup): back to QUEUED, logged with
-	 * the NACK in one commit, and uploaded again at once; the
-	 * recipient's de-duplication makes a second copy harmless. */
-	if (-(int)e->code == FERRY_ENOTHELD && nack_transient(a, e) &&
-	    r.state == ASTORE_ACCEPTED) {
-		r.state = ASTORE_QUEUED;
-		/* Routed again at once: another relay if one is up. */
-		if ((to = choose_link(a, agentd_link_find(a, e->from), 0)) < 0)
-			to = choose_link(a, -1, 1);
-		if ((rc = log_and_update_route(a, &le, &r, to,
-		    LOG_ROUTE_NOT_HELD)) != 0)
-			return (rc);
-		a->n_not_held++;
-		agentd_count_move(a, &r, ASTORE_ACCEPTED, ASTORE_QUEUED);
-		(void)pending_set(a->pend, e->msg_id, ASTORE_QUEUED,
-		    agentd_mono_ms());
-		if ((m = pending_find(a->pend, e->msg_id)) != NULL)
-			pending_route(a->pend, m, to, 0);
-		if (to >= 0)
-			alog(ALOG_INFO, "route", "msg=%s relay=%s reason=%s",
-			    hx, a->links[to].id,
-			    route_reason(LOG_ROUTE_NOT_HELD));
-		alog(ALOG_WARN, "not-held", "msg=%s to=%s: the relay holds no "
-		    "record of it (it lost its data or runs from an older "
-		    "backup); sending it again", hx, r.to);
-		return (0);
-	}
-	if (nack_transient(a, e)) {
-		if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
-			return (rc);
-		alog(ALOG_WARN, "nack", "msg=%s code=%s reason=\"%s\": will "
-		    "retry", hx, ferry_errname(-(int)e->code), qreason);
-		return (0);
-	}
-	was = r.state;
-	r.state = ASTORE_FAILED;
-	r.t_failed = ferry_now_ms();
-	r.code = e->code;
-	agentd_copy_str(r.reason, sizeof(r.reason), reason);
-	if ((rc = log_and_update(a, &le, &r)) != 0)
-		return (rc);
-	a->n_failed++;
-	agentd_count_move(a, &r, was, ASTORE_FAILED);
-	pending_del(a->pend, e->msg_id);
-	alog(ALOG_ERROR, "failed", "msg=%s to=%s code=%s reason=\"%s\"", hx,
-	    r.to, ferry_errname(-(int)e->code), qreason);
-	return (0);
 }
