@@ -97,11 +97,12 @@ die(const char *what)
 }
 
 static int
-capture(void *ctx, const uint8_t *buf, size_t len)
+capture(void *ctx, int link, const uint8_t *buf, size_t len)
 {
 	struct cap *c = ctx;
 	struct env e;
 
+	(void)link;
 	if (env_decode(buf, len, 0, &e) == 0 && e.type == ENV_ASK)
 		c->asks++;
 	return (0);
@@ -205,7 +206,7 @@ run(size_t n, const char *tag, struct drain *d)
 	memset(&cap, 0, sizeof(cap));
 	a.send = capture;
 	a.send_ctx = &cap;
-	a.connected = 1;
+	agentd_link_up(&a, 0, 1);
 	if ((ids = calloc(n, sizeof(*ids))) == NULL ||
 	    (hashes = calloc(n, sizeof(*hashes))) == NULL ||
 	    (f = calloc(n, sizeof(*f))) == NULL ||
@@ -257,7 +258,7 @@ run(size_t n, const char *tag, struct drain *d)
 	memset(&cap, 0, sizeof(cap));
 	t0 = now();
 	c0 = cpu();
-	if (agentd_hello(&a) != 0)
+	if (agentd_hello(&a, 0) != 0)
 		die("agentd_hello");
 	while (cap.asks < n) {
 		(void)agentd_tick(&a, agentd_mono_ms());
