@@ -200,6 +200,8 @@ run(size_t n, const char *tag, struct drain *d)
 	snprintf(conf.roster_pin, sizeof(conf.roster_pin), "%s", pin);
 	/* No MSG retransmission while the setup runs: it is not measured. */
 	conf.retry_ms = conf.retry_max_ms = 3600000;
+	/* Its N messages all wait for RECEIPTs: no back-pressure bound. */
+	conf.max_backlog = 0;
 	memset(&a, 0, sizeof(a));
 	if (agentd_open(&a, &conf, err, sizeof(err)) != 0)
 		die(err);

@@ -103,7 +103,12 @@ class Agent:
                     f"relay = {ep or EP}\n"
                     f"log_level = warn\nretry = 1s\nretry_max = 5s\n"
                     f"reconnect = 100ms\nreconnect_max = 1s\n"
-                    f"spool = {d}/{aid}-spool\nspool_interval = 100ms\n"
+                    # Spool folders for the senders only (1b. drops
+                    # files in their outbox/): a recipient with a spool
+                    # writes two synced files per referral, which the
+                    # control-socket figures of 1. and 2. leave out.
+                    + (f"spool = {d}/{aid}-spool\nspool_interval = 100ms\n"
+                       if aid.startswith("a") else "") +
                     # Throughput of the path itself: no back-pressure
                     # refusal in the middle of a burst (FERRY_BENCH_E2E
                     # per pair may exceed the default bound).
