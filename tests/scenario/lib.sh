@@ -207,20 +207,28 @@ ft_relay_conf() {
 # (stderr appended to $RELAY_ERR); waits until it logs "started".
 ft_relay_start() {
 	ft_relay_conf "$@"
+	_ft_relay_run relay "$RELAY_ERR" "relay started" || return 1
+	RELAY_PID=$_FT_RELAY_PID
+}
+# _ft_relay_run NAME ERR WHAT: ferry-relay -c $FT/NAME.conf (stdout to
+# $FT/NAME.out, stderr appended to ERR) in the background, its pid in
+# $_FT_RELAY_PID; waits until it logs "started", else fails WHAT.
+_ft_relay_run() {
 	local before
-	before=$(ft_count ' started ' "$RELAY_ERR")
-	"$B/ferry-relay" -c "$FT/relay.conf" >>"$FT/relay.out" 2>>"$RELAY_ERR" &
-	RELAY_PID=$!
-	FT_PIDS+=("$RELAY_PID")
-	if ! ft_wait 20 _ft_started "$before"; then
-		ft_fail "relay started"
-		tail -20 "$RELAY_ERR" | sed 's/^/# /'
+	before=$(ft_count ' started ' "$2")
+	"$B/ferry-relay" -c "$FT/$1.conf" >>"$FT/$1.out" 2>>"$2" &
+	_FT_RELAY_PID=$!
+	FT_PIDS+=("$_FT_RELAY_PID")
+	if ! ft_wait 20 _ft_started "$_FT_RELAY_PID" "$2" "$before"; then
+		ft_fail "$3"
+		tail -20 "$2" | sed 's/^/# /'
 		return 1
 	fi
 }
+# _ft_started PID ERR BEFORE: PID alive and ERR has more "started" lines.
 _ft_started() {
-	kill -0 "$RELAY_PID" 2>/dev/null &&
-		[ "$(ft_count ' started ' "$RELAY_ERR")" -gt "$1" ]
+	kill -0 "$1" 2>/dev/null &&
+		[ "$(ft_count ' started ' "$2")" -gt "$3" ]
 }
 
 # ft_relay_stop: SIGTERM; waits (bounded) for a clean exit; status in $FT_STATUS.
@@ -266,7 +274,7 @@ ft_relay2_add() {
 # "started".  ft_relay2_stop: SIGTERM and wait (status in $FT_STATUS);
 # ft_relay2_kill9: kill -9 and reap.
 ft_relay2_start() {
-	local kv before
+	local kv
 	RELAY2_ERR=$FT/relay2.err
 	{
 		echo "[relay]"
@@ -279,19 +287,8 @@ ft_relay2_start() {
 		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
 	} >"$FT/relay2.conf"
 	[ -f "$FT/relay-roster" ] || cp "$FT/roster" "$FT/relay-roster"
-	before=$(ft_count ' started ' "$RELAY2_ERR")
-	"$B/ferry-relay" -c "$FT/relay2.conf" >>"$FT/relay2.out" 2>>"$RELAY2_ERR" &
-	RELAY2_PID=$!
-	FT_PIDS+=("$RELAY2_PID")
-	if ! ft_wait 20 _ft_started2 "$before"; then
-		ft_fail "relay 2 started"
-		tail -20 "$RELAY2_ERR" | sed 's/^/# /'
-		return 1
-	fi
-}
-_ft_started2() {
-	kill -0 "$RELAY2_PID" 2>/dev/null &&
-		[ "$(ft_count ' started ' "$RELAY2_ERR")" -gt "$1" ]
+	_ft_relay_run relay2 "$RELAY2_ERR" "relay 2 started" || return 1
+	RELAY2_PID=$_FT_RELAY_PID
 }
 ft_relay2_stop() {
 	kill -TERM "$RELAY2_PID" 2>/dev/null

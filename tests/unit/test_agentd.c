@@ -1289,37 +1289,38 @@ spool_has(const char *sdir, const char *fmt, const char *arg)
  * and ONE of inbox/: 8 + 1, where one per file would be 8 + 8.  Every
  * file is in place and the unspooled marks clear.
  */
-TEST(spool_fsyncs_grouped)
+/*
+ * reopen_spool(a, id, cap): close agent ${a} and open it again as ${id}
+ * with spool folders (made); 0 or -1.
+ */
+static int
+reopen_spool(struct agentd *a, const char *id, struct cap *cap)
 {
-	static const char *status = "{\"cmd\":\"status\"}";
-	char sd[1100], path[1200], name[64], hx[4][33], *json, *reply, *body;
-	const uint8_t *bufs[4];
-	json_error_t jerr;
-	json_t *r;
-	FILE *fp;
-	size_t len, lens[4], rl, bl, i;
-	uint64_t f0, c0;
-	uint8_t *idf;
-	int ok;
+	int rc;
 
-	/* Reopened with spool folders. */
-	agentd_close(&A);
-	agentd_close(&B);
-	cap_clear(&capA);
-	cap_clear(&capB);
+	agentd_close(a);
+	cap_clear(cap);
 	with_spool = 1;
-	ok = open_agent(&A, "alpha", &capA) == 0 &&
-	    open_agent(&B, "bravo", &capB) == 0;
+	rc = open_agent(a, id, cap);
 	with_spool = 0;
-	CHECK(ok);
-	if (!ok)
-		return;
-	CHECK_EQ(agentd_spool_init(&A), 0);
-	CHECK_EQ(agentd_spool_init(&B), 0);
+	if (rc != 0 || agentd_spool_init(a) != 0)
+		return (-1);
+	return (0);
+}
+
+/* ${n} copies of the test referral in ${a}'s outbox/bravo/STEM-I.json. */
+static void
+spool_drop(struct agentd *a, const char *stem, size_t n)
+{
+	char path[1200];
+	char *json;
+	FILE *fp;
+	size_t len, i;
+
 	CHECK((json = doc(&len)) != NULL);
-	for (i = 0; i < 4 && json != NULL; i++) {
-		snprintf(path, sizeof(path), "%s/outbox/bravo/case-%zu.json",
-		    A.conf.spool, i);
+	for (i = 0; i < n && json != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/outbox/bravo/%s-%zu.json",
+		    a->conf.spool, stem, i);
 		CHECK((fp = fopen(path, "w")) != NULL);
 		if (fp != NULL) {
 			CHECK_EQ(fwrite(json, 1, len, fp), len);
@@ -1327,6 +1328,27 @@ TEST(spool_fsyncs_grouped)
 		}
 	}
 	free(json);
+}
+
+TEST(spool_fsyncs_grouped)
+{
+	static const char *status = "{\"cmd\":\"status\"}";
+	char sd[1100], path[1200], name[64], hx[4][33], *reply, *body;
+	const uint8_t *bufs[4];
+	json_error_t jerr;
+	json_t *r;
+	size_t len, lens[4], rl, bl, i;
+	uint64_t f0, c0;
+	uint8_t *idf;
+	int ok;
+
+	/* Reopened with spool folders. */
+	ok = reopen_spool(&A, "alpha", &capA) == 0 &&
+	    reopen_spool(&B, "bravo", &capB) == 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	spool_drop(&A, "case", 4);
 	f0 = A.n_spool_fsyncs;
 	c0 = log_commits(A.log);
 	agentd_spool_scan(&A);
@@ -1392,32 +1414,14 @@ TEST(spool_fsyncs_grouped)
  */
 TEST(spool_scan_again)
 {
-	char path[1200];
-	char *json;
-	FILE *fp;
-	size_t len, i, n0;
+	size_t n0;
 	int ok;
 
-	agentd_close(&A);
-	cap_clear(&capA);
-	with_spool = 1;
-	ok = open_agent(&A, "alpha", &capA) == 0;
-	with_spool = 0;
+	ok = reopen_spool(&A, "alpha", &capA) == 0;
 	CHECK(ok);
 	if (!ok)
 		return;
-	CHECK_EQ(agentd_spool_init(&A), 0);
-	CHECK((json = doc(&len)) != NULL);
-	for (i = 0; i < 70 && json != NULL; i++) {
-		snprintf(path, sizeof(path), "%s/outbox/bravo/again-%zu.json",
-		    A.conf.spool, i);
-		CHECK((fp = fopen(path, "w")) != NULL);
-		if (fp != NULL) {
-			CHECK_EQ(fwrite(json, 1, len, fp), len);
-			fclose(fp);
-		}
-	}
-	free(json);
+	spool_drop(&A, "again", 70);
 	/* Counted as stored and logged (n_sent), not as frames: the
 	 * window to the relay lets only some leave at once. */
 	n0 = A.n_sent;
