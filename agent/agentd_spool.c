@@ -57,22 +57,6 @@ fsync_dir(struct agentd *a, const char *path)
 	return (ferry_fsync_dir(path));
 }
 
-/*
- * ${buf} into a synced temporary file beside ${path} (its name in ${tmp}),
- * counted; renamed into place by the caller, which syncs the folder once
- * for the files it moves together.
- */
-static int
-write_tmp(struct agentd *a, const char *path, const void *buf, size_t len,
-    char *tmp, size_t cap)
-{
-	int rc;
-
-	if ((rc = ferry_write_tmp(path, buf, len, 0600, tmp, cap)) == 0)
-		a->n_spool_fsyncs++;
-	return (rc);
-}
-
 /* Rename ${tmp} to ${path}; the temporary file goes on failure. */
 static int
 put_tmp(const char *tmp, const char *path)
@@ -84,18 +68,131 @@ put_tmp(const char *tmp, const char *path)
 	return (errno == ENOSPC || errno == EDQUOT ? FERRY_ENOSPC : FERRY_EIO);
 }
 
-/* One file written atomically and durably: temp, rename, folder synced. */
+/* A file of a spool group (put_group). */
+struct spool_put {
+	const char *dir;		/* its folder */
+	char path[ACONF_PATH_MAX + 704];
+	const void *buf;
+	size_t len;
+	int with_prev;			/* in place only with the one before */
+	int rc;				/* 0: renamed into place */
+	char tmp[ACONF_PATH_MAX + 800];
+};
+
+#define PUT_DIRS 8	/* folders of one group (inbox/; sent/<to>/ ...) */
+#define PUT_MAX (2 * AGENTD_RX_MAX)	/* files of one group */
+#if SPOOL_PER_SCAN > PUT_MAX
+#error "a scan's sidecars must fit one put_group"
+#endif
+
+/*
+ * Put the files ${p}[0..n-1] in place as one group, with no fsync per
+ * file: each written under its temporary name (NAME.tmp.PID, unsynced);
+ * then ${point} (a crash point, agentd_crash_point; NULL: none); then
+ * ONE syncfs(2) per filesystem of their folders (counted in
+ * spool_fsyncs), which makes every file's data and inode durable (and,
+ * with them, whatever else is dirty on that filesystem: docs/agent.md,
+ * "Spool folders"); only then each renamed into place (a pair, ${with_prev},
+ * both or neither).  A rename is durable once the caller syncs the folder
+ * (once for the group).  So after a crash or power cut at any point a
+ * name is absent or holds the complete file, never part of it.  The
+ * folders are opened before the writes: syncfs reports every writeback
+ * error of the filesystem since that open (Linux >= 5.8), so an error
+ * writing any file of the group fails the group.  ${p}[i].rc: 0 once in
+ * place; returns the first error.
+ */
+static int
+put_group(struct agentd *a, struct spool_put *p, size_t n, const char *point)
+{
+	int fd[PUT_DIRS], bad[PUT_DIRS], di[PUT_MAX];
+	const char *dirs[PUT_DIRS];
+	struct stat st;
+	dev_t dev[PUT_DIRS];
+	size_t nd = 0, i, j, k;
+	int first = 0;
+
+	if (n == 0)
+		return (0);
+	if (n > PUT_MAX)
+		return (FERRY_EINVAL);
+	for (i = 0; i < n; i++) {
+		p[i].rc = 0;
+		for (j = 0; j < nd && strcmp(dirs[j], p[i].dir) != 0; j++)
+			;
+		if (j == nd && nd < PUT_DIRS && (fd[nd] = open(p[i].dir,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			if (fstat(fd[nd], &st) == 0) {
+				dirs[nd] = p[i].dir;
+				dev[nd] = st.st_dev;
+				bad[nd++] = 0;
+			} else
+				close(fd[nd]);
+		}
+		di[i] = (int)j;
+		if (j == nd)
+			p[i].rc = FERRY_EIO;
+		else
+			p[i].rc = ferry_write_tmp(p[i].path, p[i].buf,
+			    p[i].len, 0600, p[i].tmp, sizeof(p[i].tmp));
+	}
+	if (point != NULL)
+		agentd_crash_point(point);
+	for (j = 0; j < nd; j++) {
+		for (k = 0; k < j && dev[k] != dev[j]; k++)
+			;
+		if (k < j) {
+			bad[j] = bad[k];
+			continue;
+		}
+		a->n_spool_fsyncs++;
+		if (syncfs(fd[j]) != 0)
+			bad[j] = errno == ENOSPC || errno == EDQUOT ?
+			    FERRY_ENOSPC : FERRY_EIO;
+	}
+	/* Not durable, or its pair's other half failed: not renamed. */
+	for (i = 0; i < n; i++) {
+		if (p[i].rc == 0 && bad[di[i]] != 0)
+			p[i].rc = bad[di[i]];
+		if (p[i].with_prev && i > 0 && (p[i].rc | p[i - 1].rc) != 0)
+			p[i].rc = p[i - 1].rc = p[i].rc ? p[i].rc :
+			    p[i - 1].rc;
+	}
+	for (i = 0; i < n; i++) {
+		if (p[i].rc == 0)
+			p[i].rc = put_tmp(p[i].tmp, p[i].path);
+		else if (p[i].tmp[0] != '\0')
+			(void)unlink(p[i].tmp);
+		if (p[i].rc != 0 && first == 0)
+			first = p[i].rc;
+	}
+	for (j = 0; j < nd; j++)
+		close(fd[j]);
+	return (first);
+}
+
+/*
+ * One file written atomically and durably: temporary file, syncfs,
+ * rename, folder synced.
+ */
 static int
 write_one(struct agentd *a, const char *dir, const char *path,
     const void *buf, size_t len)
 {
-	char tmp[ACONF_PATH_MAX + 800];
+	struct spool_put *p;
 	int rc;
 
-	if ((rc = write_tmp(a, path, buf, len, tmp, sizeof(tmp))) != 0 ||
-	    (rc = put_tmp(tmp, path)) != 0)
-		return (rc);
-	return (fsync_dir(a, dir));
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return (FERRY_ENOMEM);
+	p->dir = dir;
+	p->buf = buf;
+	p->len = len;
+	if ((size_t)snprintf(p->path, sizeof(p->path), "%s", path) >=
+	    sizeof(p->path))
+		rc = FERRY_EINVAL;
+	else if ((rc = put_group(a, p, 1, NULL)) == 0)
+		rc = fsync_dir(a, dir);
+	free(p);
+	return (rc);
 }
 
 static int
@@ -331,11 +428,17 @@ sync_dirs(struct agentd *a, const struct spool_pick *p, size_t n, int src)
 static void
 to_sent(struct agentd *a, struct spool_pick *p, size_t n)
 {
-	char idp[ACONF_PATH_MAX + 704], tmp[ACONF_PATH_MAX + 800];
-	char fname[400], hx[33], line[34];
-	size_t i;
+	struct spool_put *put;
+	char fname[400], hx[33], line[SPOOL_PER_SCAN][34];
+	size_t i, k = 0, at[SPOOL_PER_SCAN];
 	int rc;
 
+	if (n > SPOOL_PER_SCAN || (put = calloc(n ? n : 1,
+	    sizeof(*put))) == NULL) {
+		for (i = 0; i < n; i++)
+			p[i].move = 0;	/* left in outbox/: moved next scan */
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		if (!p[i].move)
 			continue;
@@ -350,19 +453,26 @@ to_sent(struct agentd *a, struct spool_pick *p, size_t n)
 		sent_name(p[i].sentdir, p[i].name, hx, fname, sizeof(fname));
 		if ((size_t)snprintf(p[i].dst, sizeof(p[i].dst), "%s/%s",
 		    p[i].sentdir, fname) >= sizeof(p[i].dst) ||
-		    (size_t)snprintf(idp, sizeof(idp), "%s.id", p[i].dst) >=
-		    sizeof(idp))
+		    (size_t)snprintf(put[k].path, sizeof(put[k].path), "%s.id",
+		    p[i].dst) >= sizeof(put[k].path))
 			continue;
-		snprintf(line, sizeof(line), "%s\n", hx);
-		if ((rc = write_tmp(a, idp, line, strlen(line), tmp,
-		    sizeof(tmp))) != 0 || (rc = put_tmp(tmp, idp)) != 0) {
-			alog(ALOG_ERROR, "spool", "cannot write %s: %s (left in "
-			    "outbox/, moved at the next scan)", idp,
-			    ferry_strerror(rc));
-			continue;
-		}
-		p[i].move = 1;
+		snprintf(line[k], sizeof(line[k]), "%s\n", hx);
+		put[k].dir = p[i].sentdir;
+		put[k].buf = line[k];
+		put[k].len = strlen(line[k]);
+		at[k++] = i;
 	}
+	/* Every sidecar written, one syncfs, renamed into place. */
+	(void)put_group(a, put, k, "spool-ids-written");
+	for (i = 0; i < k; i++) {
+		if ((rc = put[i].rc) != 0)
+			alog(ALOG_ERROR, "spool", "cannot write %s: %s (left in "
+			    "outbox/, moved at the next scan)", put[i].path,
+			    ferry_strerror(rc));
+		else
+			p[at[i]].move = 1;
+	}
+	free(put);
 	if ((rc = sync_dirs(a, p, n, 0)) != 0) {
 		alog(ALOG_ERROR, "spool", "cannot sync sent/: %s (files left "
 		    "in outbox/, moved at the next scan)", ferry_strerror(rc));
@@ -607,65 +717,56 @@ agentd_spool_scan(struct agentd *a)
 	return (handled >= SPOOL_PER_SCAN && done > 0);
 }
 
-/*
- * The pair of received referral ${f}: inbox/<id>.meta, then <id>.json,
- * each a synced temporary file renamed into place (the folder is synced
- * by the caller, once for its group).
- */
-static int
-inbox_pair(struct agentd *a, const struct agentd_inbox_file *f)
-{
-	static const char *ext[2] = { "meta", "json" };
-	char path[2][ACONF_PATH_MAX + 64], tmp[2][ACONF_PATH_MAX + 96];
-	char name[48], hx[33];
-	int i, rc;
-
-	ferry_hex(hx, f->id, FERRY_MSGID_LEN);
-	for (i = 0; i < 2; i++) {
-		snprintf(name, sizeof(name), "%s.%s", hx, ext[i]);
-		if ((rc = spath(a, path[i], sizeof(path[i]), "inbox", name,
-		    NULL)) != 0)
-			return (rc);
-	}
-	if ((rc = write_tmp(a, path[0], f->meta, f->metalen, tmp[0],
-	    sizeof(tmp[0]))) != 0)
-		return (rc);
-	if ((rc = write_tmp(a, path[1], f->json, f->len, tmp[1],
-	    sizeof(tmp[1]))) != 0) {
-		unlink(tmp[0]);
-		return (rc);
-	}
-	/* Both complete: .meta appears first, then .json. */
-	if ((rc = put_tmp(tmp[0], path[0])) != 0) {
-		unlink(tmp[1]);
-		return (rc);
-	}
-	return (put_tmp(tmp[1], path[1]));
-}
-
 int
 agentd_spool_inbox(struct agentd *a, struct agentd_inbox_file *f, size_t n)
 {
-	char dir[ACONF_PATH_MAX + 16];
-	size_t i, placed = 0;
-	int rc, first = 0;
+	static const char *ext[2] = { "meta", "json" };
+	struct spool_put *p;
+	char dir[ACONF_PATH_MAX + 16], name[48], hx[33];
+	size_t i, k, placed = 0;
+	int rc = 0, first = 0;
 
 	for (i = 0; i < n; i++)
 		f[i].rc = 0;
 	if (a->conf.spool[0] == '\0' || n == 0)
 		return (0);
-	if ((rc = spath(a, dir, sizeof(dir), "inbox", NULL, NULL)) != 0) {
+	if (n > AGENTD_RX_MAX)
+		rc = FERRY_EINVAL;
+	else if ((rc = spath(a, dir, sizeof(dir), "inbox", NULL, NULL)) == 0 &&
+	    (p = calloc(2 * n, sizeof(*p))) == NULL)
+		rc = FERRY_ENOMEM;
+	if (rc != 0) {
 		for (i = 0; i < n; i++)
 			f[i].rc = rc;
 		return (rc);
 	}
+	/* Per referral <id>.meta, then <id>.json (renamed in that order,
+	 * both or neither); the group made durable by one syncfs. */
 	for (i = 0; i < n; i++) {
-		if ((f[i].rc = inbox_pair(a, &f[i])) != 0) {
+		ferry_hex(hx, f[i].id, FERRY_MSGID_LEN);
+		for (k = 0; k < 2; k++) {
+			/* Fits: ${dir} did, in less room. */
+			snprintf(name, sizeof(name), "%s.%s", hx, ext[k]);
+			(void)spath(a, p[2 * i + k].path,
+			    sizeof(p[2 * i + k].path), "inbox", name, NULL);
+			p[2 * i + k].dir = dir;
+		}
+		p[2 * i].buf = f[i].meta;
+		p[2 * i].len = f[i].metalen;
+		p[2 * i + 1].buf = f[i].json;
+		p[2 * i + 1].len = f[i].len;
+		p[2 * i + 1].with_prev = 1;
+	}
+	(void)put_group(a, p, 2 * n, "spool-inbox-written");
+	for (i = 0; i < n; i++) {
+		if ((f[i].rc = p[2 * i].rc ? p[2 * i].rc : p[2 * i + 1].rc) !=
+		    0) {
 			if (first == 0)
 				first = f[i].rc;
 		} else
 			placed++;
 	}
+	free(p);
 	/* One fsync of inbox/ for the group: until it returns no file of
 	 * the group counts as written (their marks stay). */
 	if (placed > 0 && (rc = fsync_dir(a, dir)) != 0) {

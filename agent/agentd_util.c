@@ -168,8 +168,11 @@ agentd_backlog_check(struct agentd *a, const char *to, const char *urgency,
  * send-committed (sent and stored, id not yet returned), recv-before-commit
  * (received and checked, nothing written), recv-committed (logged and
  * stored, no spool file), recv-spooled (spool files written, no RECEIPT),
- * spool-ids-synced (a scan batch's NAME.id sidecars in sent/ and synced,
- * no file moved yet).
+ * spool-ids-written (a scan batch's NAME.id sidecars written under their
+ * temporary names, not synced yet), spool-ids-synced (the sidecars in
+ * sent/ and synced, no file moved yet), spool-inbox-written (a received
+ * group's inbox files written under their temporary names, not synced,
+ * not renamed, no RECEIPT).
  */
 void
 agentd_crash_point(const char *point)

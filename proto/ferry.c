@@ -339,8 +339,12 @@ fsync_dir_of(const char *path)
  */
 #define WF_REPLACE 1	/* rename over ${path}, rather than link */
 #define WF_KEEP_OWNER 2	/* the replaced file's owner and group stay */
+#define WF_NOSYNC 4	/* no fsync: the caller makes a group durable */
 
-/* The first half of write_file: ${tmp} (of ${cap} bytes) written, synced. */
+/*
+ * The first half of write_file: ${tmp} (of ${cap} bytes) written, synced
+ * unless WF_NOSYNC.
+ */
 static int
 write_tmp(const char *path, const void *buf, size_t len, int mode,
     int flags, char *tmp, size_t cap)
@@ -385,7 +389,7 @@ write_tmp(const char *path, const void *buf, size_t len, int mode,
 		p += w;
 		len -= (size_t)w;
 	}
-	if (fsync(fd) != 0)
+	if (!(flags & WF_NOSYNC) && fsync(fd) != 0)
 		goto err;
 	if (close(fd) != 0) {
 		fd = -1;
@@ -405,7 +409,7 @@ ferry_write_tmp(const char *path, const void *buf, size_t len, int mode,
     char *tmp, size_t cap)
 {
 
-	return (write_tmp(path, buf, len, mode, 0, tmp, cap));
+	return (write_tmp(path, buf, len, mode, WF_NOSYNC, tmp, cap));
 }
 
 static int

@@ -182,10 +182,12 @@ int ferry_write_file_new(const char *path, const void *buf, size_t len,
  * ferry_write_tmp(path, buf, len, mode, tmp, cap): the first half of
  * ferry_write_file, for writers that make several files durable together:
  * ${buf} written to the new temporary file ${path}.tmp.PID (its name put
- * in ${tmp}, of ${cap} bytes) and synced (one fsync), nothing renamed.
- * The caller renames ${tmp} to ${path} (or removes it), then syncs the
- * folder once for all its files (ferry_fsync_dir).  Errors as
- * ferry_write_file; on error no temporary file is left.
+ * in ${tmp}, of ${cap} bytes), NOT synced, nothing renamed.  The caller
+ * makes the whole group durable at once (one syncfs(2) of the folder's
+ * filesystem, agentd_spool.c) before it renames any ${tmp} to its
+ * ${path} (or removes it), then syncs the folder once for all its files
+ * (ferry_fsync_dir).  Errors as ferry_write_file; on error no temporary
+ * file is left.
  */
 int ferry_write_tmp(const char *path, const void *buf, size_t len, int mode,
     char *tmp, size_t cap);
