@@ -3,8 +3,10 @@
 # recipient offline, relay offline, sender restarted in between, kill -9 of
 # the sender right after `ferry send` returned, kill -9 of the recipient at
 # each step of receiving (FERRY_TEST_CRASH: before the one commit of log
-# and inbox, after it, after the spool file), and of the sender after its
-# commit, before the spool file's move (spool pickup).  Every referral must arrive exactly once in
+# and inbox, after it, with the spool files written but not synced, after
+# the spool files), and of the sender after its commit, before the spool
+# file's move (spool pickup), with the sidecars written but not synced,
+# and synced.  Every referral must arrive exactly once in
 # the recipient's inbox and end "delivered" with a verified receipt.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
@@ -53,8 +55,11 @@ fa_start alpha || exit 1
 ft_check "sender kill -9 after send: delivered after restart" \
 	fa_wait_state alpha "$id" delivered 40
 
-# 5. kill -9 of the recipient at each step of receiving.
-for point in recv-before-commit recv-committed recv-spooled; do
+# 5. kill -9 of the recipient at each step of receiving (spool-inbox-
+#    written: the group's inbox files written under temporary names,
+#    before the one syncfs that makes them durable and their renames).
+for point in recv-before-commit recv-committed spool-inbox-written \
+    recv-spooled; do
 	fa_stop bravo
 	id=$(fa alpha send --to bravo "$doc"); ids+=("$id")
 	ft_wait 20 _fa_is_state alpha "$id" accepted
@@ -65,9 +70,15 @@ for point in recv-before-commit recv-committed recv-spooled; do
 		ft_fail "recipient killed at $point"
 	fi
 	fa_start bravo || exit 1
-	if [ "$point" = recv-committed ]; then
-		ft_check "restart wrote the spool inbox file the crash cut off" \
+	if [ "$point" = recv-committed ] || [ "$point" = spool-inbox-written ]; then
+		ft_check "$point: restart wrote the spool inbox file the crash cut off" \
 			grep -q "recovered msg=$id: spool inbox file" "$FT/bravo.err"
+	fi
+	if [ "$point" = spool-inbox-written ]; then
+		ft_check "$point: restart removed the unsynced temporary files" \
+			grep -q "spool-tmp .*inbox/$id\.\(json\|meta\)\.tmp\." "$FT/bravo.err"
+		ft_check "$point: $id.json and $id.meta in inbox/ after restart" \
+			test -s "$FT/bravo-spool/inbox/$id.json" -a -s "$FT/bravo-spool/inbox/$id.meta"
 	fi
 	ft_check "recipient kill -9 at $point: delivered after restart" \
 		fa_wait_state alpha "$id" delivered 40
@@ -93,33 +104,40 @@ ft_check "spool referral delivered" fa_wait_state alpha "$sid" delivered 40
 ft_check "spool: exactly one outbox record for it" \
 	[ "$(fa alpha outbox --json | grep -c '"spool_file"')" -eq 1 ]
 
-# 7. kill -9 of the sender in a scan batch's move to sent/, after every
-#    sidecar (NAME.id) is in place and synced, before any file is moved:
-#    the restart finds the files sent (spool key) and moves them under
-#    their own names, beside their sidecars; none is sent twice.
-fa_stop alpha
-FERRY_TEST_CRASH=spool-ids-synced fa_start alpha || exit 1
-for f in batch-1 batch-2; do
-	cp "$doc" "$FT/alpha-spool/outbox/bravo/.$f.json"
+# 7. kill -9 of the sender in a scan batch's move to sent/: after every
+#    sidecar (NAME.id) is written under its temporary name, before the
+#    one syncfs (spool-ids-written), and after the sidecars are in place
+#    and synced, before any file is moved (spool-ids-synced): the restart
+#    finds the files sent (spool key) and moves them under their own
+#    names, beside their sidecars; none is sent twice.
+for point in spool-ids-written spool-ids-synced; do
+	b=batch-$point
+	fa_stop alpha
+	FERRY_TEST_CRASH=$point fa_start alpha || exit 1
+	for f in $b-1 $b-2; do
+		cp "$doc" "$FT/alpha-spool/outbox/bravo/.$f.json"
+	done
+	for f in $b-1 $b-2; do
+		mv "$FT/alpha-spool/outbox/bravo/.$f.json" "$FT/alpha-spool/outbox/bravo/$f.json"
+	done
+	if ft_wait_exit "${FA_PID[alpha]}" 30; then ft_ok "sender killed at $point"
+	else ft_fail "sender killed at $point"; fi
+	fa_start alpha || exit 1
+	ft_check "$point: restart moved both files to sent/bravo/ under their names" \
+		ft_wait 10 test -f "$FT/alpha-spool/sent/bravo/$b-1.json" -a -f "$FT/alpha-spool/sent/bravo/$b-2.json"
+	ft_check "$point: no batch file left in outbox/" \
+		bash -c "! ls '$FT/alpha-spool/outbox/bravo/' | grep -q $b"
+	for f in $b-1 $b-2; do
+		sid=$(cat "$FT/alpha-spool/sent/bravo/$f.json.id" 2>/dev/null)
+		ft_check "$f.json.id holds its message id" [ "${#sid}" -eq 32 ]
+		ids+=("$sid")
+		ft_check "$f delivered" fa_wait_state alpha "$sid" delivered 40
+	done
+	ft_check "$point: no second name in sent/bravo/ (nothing sent twice)" \
+		[ "$(ls "$FT/alpha-spool/sent/bravo/" | grep -c "^$b-.*\.json$")" -eq 2 ]
 done
-for f in batch-1 batch-2; do
-	mv "$FT/alpha-spool/outbox/bravo/.$f.json" "$FT/alpha-spool/outbox/bravo/$f.json"
-done
-if ft_wait_exit "${FA_PID[alpha]}" 30; then ft_ok "sender killed between the sidecars and the moves"
-else ft_fail "sender killed between the sidecars and the moves"; fi
-fa_start alpha || exit 1
-ft_check "restart moved both files to sent/bravo/ under their names" \
-	ft_wait 10 test -f "$FT/alpha-spool/sent/bravo/batch-1.json" -a -f "$FT/alpha-spool/sent/bravo/batch-2.json"
-ft_check "no batch file left in outbox/" \
-	bash -c "! ls '$FT/alpha-spool/outbox/bravo/' | grep -q batch"
-for f in batch-1 batch-2; do
-	sid=$(cat "$FT/alpha-spool/sent/bravo/$f.json.id" 2>/dev/null)
-	ft_check "$f.json.id holds its message id" [ "${#sid}" -eq 32 ]
-	ids+=("$sid")
-	ft_check "$f delivered" fa_wait_state alpha "$sid" delivered 40
-done
-ft_check "no second name in sent/bravo/ (nothing sent twice)" \
-	[ "$(ls "$FT/alpha-spool/sent/bravo/" | grep -c '^batch-.*\.json$')" -eq 2 ]
+ft_check "no temp files left in sent/bravo/" \
+	[ "$(ls -a "$FT/alpha-spool/sent/bravo/" | grep -c 'tmp')" -eq 0 ]
 
 # Exactly once, everywhere.
 n=${#ids[@]}
@@ -134,6 +152,15 @@ ft_check "bravo inbox ids are exactly the sent ids" bash -c "
 	<('$B/ferry' --data '$FT/bravo-data' inbox --json | $PY -c 'import json,sys; [print(m[\"msg_id\"]) for m in json.load(sys.stdin)]' | sort)"
 ft_check "spool inbox holds exactly $n referrals" \
 	[ "$(ls "$FT/bravo-spool/inbox/" | grep -c '\.json$')" -eq "$n" ]
+ft_check "every inbox .json whole, beside its .meta naming it" $PY -c '
+import json, os, sys
+d = sys.argv[1]
+for n in os.listdir(d):
+    if n.endswith(".json"):
+        json.load(open(os.path.join(d, n)))
+        m = json.load(open(os.path.join(d, n[:-5] + ".meta")))
+        assert m["msg_id"] == n[:-5], n
+' "$FT/bravo-spool/inbox"
 ft_check "no temp files left in the spool inbox" \
 	[ "$(ls -a "$FT/bravo-spool/inbox/" | grep -c 'tmp')" -eq 0 ]
 ft_check "duplicates were answered with the stored receipt" \
