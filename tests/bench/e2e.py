@@ -7,6 +7,8 @@ control sockets exactly as `ferry send` does, pipelined):
   1. delivered referrals/s with the signed receipts back at the senders,
      and the CPU time all five processes spent per delivered referral;
   1b. the same through the spool folders (files dropped in outbox/);
+  1c. the same with spool folders at both ends (the recipients restarted
+      with a spool, writing each referral to inbox/), after 2.;
   2. end-to-end latency p50/p99 (ferry send returned -> receipt verified
      at the sender, from the sender's own timestamps) at half that rate;
   3. relay memory with 100,000 messages queued for an offline agency
@@ -89,10 +91,14 @@ def rss_kib(pid):
 
 
 class Agent:
-    def __init__(self, aid, d=None, roster=None, pin=None, ep=None, extra=""):
+    def __init__(self, aid, d=None, roster=None, pin=None, ep=None, extra="",
+                 spool=None):
         """Agent ${aid} of the network in folder ${d} (default: the first
         one's), on ${roster} pinned ${pin}, its first relay at ${ep};
-        ${extra}: more configuration lines."""
+        ${extra}: more configuration lines; ${spool}: with spool folders
+        (default: the senders, a*, only)."""
+        if spool is None:
+            spool = aid.startswith("a")
         d = d or tmp
         self.id = aid
         self.data = f"{d}/{aid}-data"
@@ -103,12 +109,14 @@ class Agent:
                     f"relay = {ep or EP}\n"
                     f"log_level = warn\nretry = 1s\nretry_max = 5s\n"
                     f"reconnect = 100ms\nreconnect_max = 1s\n"
-                    # Spool folders for the senders only (1b. drops
-                    # files in their outbox/): a recipient with a spool
-                    # writes two synced files per referral, which the
-                    # control-socket figures of 1. and 2. leave out.
+                    # Spool folders for the senders only by default (1b.
+                    # drops files in their outbox/): a recipient with a
+                    # spool writes two files per referral (one syncfs and
+                    # one folder fsync per group), which the
+                    # control-socket figures of 1. and 2. leave out; 1c.
+                    # restarts the recipients with one.
                     + (f"spool = {d}/{aid}-spool\nspool_interval = 100ms\n"
-                       if aid.startswith("a") else "") +
+                       if spool else "") +
                     # Throughput of the path itself: no back-pressure
                     # refusal in the middle of a burst (FERRY_BENCH_E2E
                     # per pair may exceed the default bound).
@@ -190,6 +198,26 @@ def send_many(pairs, n, rate=None, window=32):
     return ids
 
 
+def spool_run(pairs, stem, what):
+    """NE2E files per (sender, recipient) pair dropped in the sender's
+    outbox/<recipient>/ (each written under a temporary name and renamed,
+    as a case system should: STEM-I.json), picked up by the agents'
+    scans; waits until all are delivered with receipts back.  Returns
+    (delivered/s, seconds)."""
+    base = {a.id: a.delivered() for a, _ in pairs}
+    t0 = time.time()
+    for a, to in pairs:
+        d = f"{tmp}/{a.id}-spool/outbox/{to.id}"
+        for i in range(NE2E):
+            with open(f"{d}/{stem}-{i}.json.tmp", "wb") as f:
+                f.write(DOC)
+            os.rename(f"{d}/{stem}-{i}.json.tmp", f"{d}/{stem}-{i}.json")
+    wait(lambda: all(a.delivered() - base[a.id] >= NE2E for a, _ in pairs), 300,
+         what)
+    el = time.time() - t0
+    return NE2E * len(pairs) / el, el
+
+
 def start_relay(d, rid, ep, roster, pin, extra="", name="relay"):
     """Start ferry-relay ${rid} (key ${d}/keys/${rid}.key) on ${ep}, data
     ${d}/${name}-data, config ${d}/${name}.conf; wait for "started"."""
@@ -248,18 +276,7 @@ def run():
     # 1b. the spool path: files dropped in outbox/<to>/ (written under a
     # temporary name and renamed, as a case system should), picked up by
     # the agents' scans, delivered with receipts back.
-    base = {a.id: a.delivered() for a, _ in pairs}
-    t0 = time.time()
-    for a, to in pairs:
-        d = f"{tmp}/{a.id}-spool/outbox/{to.id}"
-        for i in range(NE2E):
-            with open(f"{d}/case-{i}.json.tmp", "wb") as f:
-                f.write(DOC)
-            os.rename(f"{d}/case-{i}.json.tmp", f"{d}/case-{i}.json")
-    wait(lambda: all(a.delivered() - base[a.id] >= NE2E for a, _ in pairs), 300,
-         "spool-run delivery")
-    el = time.time() - t0
-    sp = n / el
+    sp, el = spool_run(pairs, "case", "spool-run delivery")
     print(f"    through the spool folders (files in outbox/, picked up, "
           f"delivered with receipts back): {sp:8.0f} /s  ({n} in {el:.2f} s);  "
           f"ratio to the control socket {sp / peak:.2f} (target >= 0.5)")
@@ -292,6 +309,30 @@ def run():
     R["e2e_rate_for_latency_per_s"] = rate
     R["e2e_latency_p50_ms"] = p50
     R["e2e_latency_p99_ms"] = p99
+
+    # 1c. spool folders at both ends: the recipients restarted with a
+    # spool (each received referral written to inbox/ before its
+    # RECEIPT), files dropped in the senders' outbox/ as in 1b.
+    for to in ("b1", "b2"):
+        b = ag[to]
+        b.req.close()
+        b.pipe.close()
+        b.p.terminate()
+        b.p.wait(20)
+        ag[to] = Agent(to, spool=True)
+        wait(ag[to].connected, 30, f"{to} connected with a spool")
+    pairs = [(ag["a1"], ag["b1"]), (ag["a2"], ag["b2"])]
+    sp, el = spool_run(pairs, "both", "both-ends spool delivery")
+    inbox = sum(len([f for f in os.listdir(f"{tmp}/{b}-spool/inbox")
+                     if f.endswith(".json")]) for b in ("b1", "b2"))
+    if inbox < n:
+        raise SystemExit(f"e2e: {inbox} referrals in the recipients' inbox/, "
+                         f"{n} delivered")
+    print(f"  spool folders at both ends (senders' outbox/, recipients' inbox/ "
+          f"written before each RECEIPT): {sp:8.0f} delivered/s  ({n} in "
+          f"{el:.2f} s);  ratio to the control socket {sp / peak:.2f} "
+          f"(target >= 0.5)")
+    R["e2e_spool_both_delivered_per_s"] = sp
 
     # 3. relay memory with NQ queued messages (recipient zq never connects).
     for a in ag.values():
