@@ -201,14 +201,15 @@ def send_many(pairs, n, rate=None, window=32):
 def spool_run(pairs, stem, what):
     """NE2E files per (sender, recipient) pair dropped in the sender's
     outbox/<recipient>/ (each written under a temporary name and renamed,
-    as a case system should: STEM-I.json), picked up by the agents'
-    scans; waits until all are delivered with receipts back.  Returns
-    (delivered/s, seconds)."""
+    as a case system should: STEM-I.json), the senders' files in turn (as
+    send_many feeds the control sockets: both senders busy from the
+    start), picked up by the agents' scans; waits until all are delivered
+    with receipts back.  Returns (delivered/s, seconds)."""
     base = {a.id: a.delivered() for a, _ in pairs}
     t0 = time.time()
-    for a, to in pairs:
-        d = f"{tmp}/{a.id}-spool/outbox/{to.id}"
-        for i in range(NE2E):
+    for i in range(NE2E):
+        for a, to in pairs:
+            d = f"{tmp}/{a.id}-spool/outbox/{to.id}"
             with open(f"{d}/{stem}-{i}.json.tmp", "wb") as f:
                 f.write(DOC)
             os.rename(f"{d}/{stem}-{i}.json.tmp", f"{d}/{stem}-{i}.json")
