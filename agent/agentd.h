@@ -246,8 +246,9 @@ struct agentd {
 	uint64_t n_asks, n_not_held;
 	uint64_t n_failovers, n_resends;	/* messages routed again */
 	uint64_t n_held, n_held_local;
-	uint64_t n_spool_fsyncs;	/* fsync calls of the spool folders
-					 * (files and folders): status's
+	uint64_t n_spool_fsyncs;	/* sync calls of the spool: one
+					 * syncfs per group of files, fsyncs
+					 * of its folders: status's
 					 * spool_fsyncs, to see them batched */
 };
 
@@ -564,9 +565,10 @@ int agentd_spool_scan(struct agentd *a);
 /**
  * agentd_spool_inbox(a, f, n): write the spool inbox files of ${n}
  * received referrals ${f}: for each, <spool>/inbox/<id>.meta then
- * <id>.json, each by a synced temporary file renamed into place; then ONE
- * fsync of inbox/ for all of them (a group's files are durable together:
- * the caller clears their "unspooled" marks only after this returns).
+ * <id>.json, each by a temporary file renamed into place once ONE
+ * syncfs has made all of them durable; then ONE fsync of inbox/ for all
+ * of them (a group's files are durable together: the caller clears their
+ * "unspooled" marks only after this returns).
  * Each f[i].rc says how its pair went.  No-op without a spool.  0, or the
  * first error (FERRY_EIO, FERRY_ENOSPC).
  */

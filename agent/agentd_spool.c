@@ -145,7 +145,9 @@ put_group(struct agentd *a, struct spool_put *p, size_t n, const char *point)
 			continue;
 		}
 		a->n_spool_fsyncs++;
-		if (syncfs(fd[j]) != 0)
+		if (FERRY_FAULT("agent-spool-sync"))
+			bad[j] = FERRY_EIO;
+		else if (syncfs(fd[j]) != 0)
 			bad[j] = errno == ENOSPC || errno == EDQUOT ?
 			    FERRY_ENOSPC : FERRY_EIO;
 	}
@@ -417,9 +419,10 @@ sync_dirs(struct agentd *a, const struct spool_pick *p, size_t n, int src)
 /*
  * The files of ${p}[0..n-1] marked ${move} became messages (sb.id): move
  * each to sent/<to>/ under its own name (sent_name), with "<name>.id"
- * beside it holding the message id.  For the whole batch, one fsync per
- * folder and step, not per file: every sidecar written (its temporary
- * file synced) and renamed into place, sent/<to>/ synced (so a file in
+ * beside it holding the message id.  For the whole batch, one sync per
+ * folder and step, not per file: every sidecar written under a temporary
+ * name, all made durable by one syncfs and renamed into place
+ * (put_group), sent/<to>/ synced (so a file in
  * sent/ always has its id); then every file renamed, and sent/<to>/ and
  * outbox/<to>/ synced.  A crash before a move leaves the file in outbox/,
  * found sent by its spool key at the next scan (spool_read), its sidecar

@@ -35,6 +35,7 @@ points=(
 	"alpha agent-send=fail@3"
 	"bravo agent-commit-recv=kill@1"
 	"bravo agent-send=fail@3"
+	"bravo agent-spool-sync=fail@1"
 )
 
 alive() {	# alive TARGET
@@ -103,6 +104,8 @@ ft_check "recipient's inbox: exactly the $n sent ids, each once" bash -c "
 	<('$B/ferry' --data '$FT/bravo-data' inbox --json | $PY -c 'import json,sys; [print(m[\"msg_id\"]) for m in json.load(sys.stdin)]' | sort)"
 ft_check "no spool inbox file twice" \
 	[ "$(ls "$FT/bravo-spool/inbox/" | grep -c '\.json$')" -eq "$n" ]
+ft_check "no temporary file left in the spool inbox (agent-spool-sync removed its group's)" \
+	[ "$(ls -a "$FT/bravo-spool/inbox/" | grep -c '\.tmp\.')" -eq 0 ]
 fa_stop alpha; fa_stop bravo; ft_relay_stop
 for l in "$RELAY_DATA/log" "$FT/alpha-data/log" "$FT/bravo-data/log"; do
 	ft_check "log verifies: ${l#$FT/}" "$B/ferry-audit" verify "$l" --roster "$FT/roster"
