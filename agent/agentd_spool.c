@@ -74,12 +74,12 @@ struct spool_put {
 	char path[ACONF_PATH_MAX + 704];
 	const void *buf;
 	size_t len;
-	int with_prev;			/* in place only with the one before */
+	int with_prev;			/* placed only with the previous */
 	int rc;				/* 0: renamed into place */
 	char tmp[ACONF_PATH_MAX + 800];
 };
 
-#define PUT_DIRS 8	/* folders of one group (inbox/; sent/<to>/ ...) */
+#define PUT_DIRS 8	/* filesystems of one group's folders */
 #define PUT_MAX (2 * AGENTD_RX_MAX)	/* files of one group */
 #if SPOOL_PER_SCAN > PUT_MAX
 #error "a scan's sidecars must fit one put_group"
@@ -104,32 +104,43 @@ struct spool_put {
 static int
 put_group(struct agentd *a, struct spool_put *p, size_t n, const char *point)
 {
-	int fd[PUT_DIRS], bad[PUT_DIRS], di[PUT_MAX];
-	const char *dirs[PUT_DIRS];
+	int fd[PUT_DIRS], bad[PUT_DIRS], di[PUT_MAX], f;
 	struct stat st;
 	dev_t dev[PUT_DIRS];
-	size_t nd = 0, i, j, k;
+	size_t nd = 0, i, j;
 	int first = 0;
 
 	if (n == 0)
 		return (0);
 	if (n > PUT_MAX)
 		return (FERRY_EINVAL);
+	/* One descriptor per filesystem (not per folder), the first
+	 * opened: before any file of the group is written. */
 	for (i = 0; i < n; i++) {
 		p[i].rc = 0;
-		for (j = 0; j < nd && strcmp(dirs[j], p[i].dir) != 0; j++)
+		for (j = 0; j < i && strcmp(p[j].dir, p[i].dir) != 0; j++)
 			;
-		if (j == nd && nd < PUT_DIRS && (fd[nd] = open(p[i].dir,
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-			if (fstat(fd[nd], &st) == 0) {
-				dirs[nd] = p[i].dir;
+		if (j < i)
+			di[i] = di[j];
+		else if ((f = open(p[i].dir, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) < 0 || fstat(f, &st) != 0) {
+			if (f >= 0)
+				close(f);
+			di[i] = -1;
+		} else {
+			for (j = 0; j < nd && dev[j] != st.st_dev; j++)
+				;
+			if (j < nd || nd == PUT_DIRS) {
+				close(f);	/* that filesystem's, or too many */
+				di[i] = j < nd ? (int)j : -1;
+			} else {
+				fd[nd] = f;
 				dev[nd] = st.st_dev;
-				bad[nd++] = 0;
-			} else
-				close(fd[nd]);
+				bad[nd] = 0;
+				di[i] = (int)nd++;
+			}
 		}
-		di[i] = (int)j;
-		if (j == nd)
+		if (di[i] < 0)
 			p[i].rc = FERRY_EIO;
 		else
 			p[i].rc = ferry_write_tmp(p[i].path, p[i].buf,
@@ -138,12 +149,6 @@ put_group(struct agentd *a, struct spool_put *p, size_t n, const char *point)
 	if (point != NULL)
 		agentd_crash_point(point);
 	for (j = 0; j < nd; j++) {
-		for (k = 0; k < j && dev[k] != dev[j]; k++)
-			;
-		if (k < j) {
-			bad[j] = bad[k];
-			continue;
-		}
 		a->n_spool_fsyncs++;
 		if (FERRY_FAULT("agent-spool-sync"))
 			bad[j] = FERRY_EIO;
@@ -438,8 +443,9 @@ to_sent(struct agentd *a, struct spool_pick *p, size_t n)
 
 	if (n > SPOOL_PER_SCAN || (put = calloc(n ? n : 1,
 	    sizeof(*put))) == NULL) {
+		/* Left in outbox/: moved by the next scan. */
 		for (i = 0; i < n; i++)
-			p[i].move = 0;	/* left in outbox/: moved next scan */
+			p[i].move = 0;
 		return;
 	}
 	for (i = 0; i < n; i++) {
