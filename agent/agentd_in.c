@@ -651,8 +651,8 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 	(void)FERRY_FAULT("agent-commit-recv");
 
 	/* The spool inbox files of the group, atomically, durable together
-	 * (one fsync of inbox/); then the marks can go (their own small
-	 * commit after the RECEIPTs: agentd_spooled_flush). */
+	 * (one syncfs, one fsync of inbox/); then the marks can go (their
+	 * own small commit after the RECEIPTs: agentd_spooled_flush). */
 	for (i = 0; i < rg->n; i++)
 		inbox_file(&rg->f[i], rg->it[i].e.id, rg->it[i].e.from, now,
 		    rg->it[i].in.log_index, rg->it[i].json, rg->meta[i],
