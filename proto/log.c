@@ -768,7 +768,7 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 	if (c.time_ms == 0)
 		c.time_ms = ferry_now_ms();
 	if (env != NULL) {
-		crypto_hash_sha256(eh, env, env_len);
+		ferry_sha256(eh, env, env_len);
 		if (allzero(c.env_hash, 32))
 			memcpy(c.env_hash, eh, 32);
 		else if (memcmp(c.env_hash, eh, 32) != 0)
