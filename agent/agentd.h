@@ -182,6 +182,11 @@ struct agentd {
 	/* Messages waiting for ACCEPTED or RECEIPT, each with its
 	 * retransmission schedule (pending.h: pending_find, pending_count). */
 	struct pending *pend;
+	/* During the tick that follows a submission's commit: its
+	 * submissions, whose envelopes (committed) are sent from memory
+	 * rather than read back from the log (agentd_out.c send_stored). */
+	struct agentd_sub *const *fresh;
+	size_t nfresh;
 
 	/* Received messages whose spool file is written but whose unspooled
 	 * mark is still stored: cleared by agentd_spooled_flush, called after

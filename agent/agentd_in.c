@@ -38,7 +38,7 @@ inbox_file(struct agentd_inbox_file *f, const uint8_t id[FERRY_MSGID_LEN],
 	    (unsigned long long)t, (unsigned long long)idx);
 	f->id = id;
 	f->json = json;
-	f->len = strlen(json);
+	f->len = json != NULL ? strlen(json) : 0;
 	f->meta = meta;
 	f->metalen = strlen(meta);
 	f->rc = 0;
@@ -512,8 +512,11 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 		}
 		return (agentd_refuse(a, buf, len, e0, rc, ferry_strerror(rc)));
 	}
-	if ((rc = referral_wire_to_json_at(content, clen, now, &it->json, why,
-	    sizeof(why), &info)) != 0) {
+	/* Validated always; its JSON text made only for a spool inbox file
+	 * (without a spool folder nothing reads it). */
+	if ((rc = referral_wire_to_json_at(content, clen, now,
+	    a->conf.spool[0] != '\0' ? &it->json : NULL, why, sizeof(why),
+	    &info)) != 0) {
 		if (!verdict_permanent(rc))
 			*what = "reading the referral";
 		else

@@ -199,7 +199,8 @@ struct agentd_rx_item {
 	size_t len;
 	struct env e;			/* opened */
 	uint8_t h[32];			/* its envelope hash */
-	char *json;			/* the referral document (malloc'd) */
+	char *json;			/* the referral document (malloc'd); NULL
+					 * without a spool folder (unused) */
 	struct astore_in in;		/* its inbox record, filled in */
 };
 

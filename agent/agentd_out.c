@@ -102,9 +102,15 @@ static int
 send_stored(struct agentd *a, int link, const uint8_t id[FERRY_MSGID_LEN])
 {
 	uint8_t *env;
-	size_t len;
+	size_t len, i;
 	int rc;
 
+	/* Committed just now by agentd_submit_batch: the same bytes. */
+	for (i = 0; i < a->nfresh; i++)
+		if (a->fresh[i]->prepared && a->fresh[i]->env != NULL &&
+		    memcmp(a->fresh[i]->id, id, FERRY_MSGID_LEN) == 0)
+			return (agentd_send_frame(a, link, a->fresh[i]->env,
+			    a->fresh[i]->envlen));
 	if ((rc = astore_get_out_env(a->store, id, &env, &len)) != 0)
 		return (rc);
 	rc = agentd_send_frame(a, link, env, len);
@@ -717,10 +723,17 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 			    "of memory): sent at the next start", h);
 		else if ((m = pending_find(a->pend, sb[i]->id)) != NULL)
 			pending_route(a->pend, m, sb[i]->link, 0);
+	}
+	/* Sent now (the tick), from the envelopes in hand. */
+	a->fresh = sb;
+	a->nfresh = n;
+	(void)agentd_tick(a, agentd_mono_ms());
+	a->fresh = NULL;
+	a->nfresh = 0;
+	for (i = 0; i < n; i++) {
 		free(sb[i]->env);
 		sb[i]->env = NULL;
 	}
-	(void)agentd_tick(a, agentd_mono_ms());
 }
 
 int

@@ -153,7 +153,7 @@ out_encode(const struct astore_out *r, uint8_t **buf, size_t *len)
 {
 	struct wire_buf w;
 
-	wire_buf_init(&w);
+	wire_buf_init_cap(&w, 1024);	/* a record: a few hundred bytes */
 	wire_put_map(&w, 20);
 	put_bin(&w, 1, r->msg_id, FERRY_MSGID_LEN);
 	put_str(&w, 2, r->to);

@@ -229,18 +229,46 @@ fail(struct ctx *c, int code, const char *path, const char *fmt, ...)
 	return (code);
 }
 
+/*
+ * Paths are built for every field checked, found or not (the hot path of
+ * each send and receive), so by hand: the text snprintf "%s.%s" and
+ * "%s[%zu]" would give, cut to PATH_MAX_ - 1 bytes the same way.
+ */
+static size_t
+path_put(char *out, size_t n, const char *s)
+{
+	size_t k = strlen(s);
+
+	if (k > PATH_MAX_ - 1 - n)
+		k = PATH_MAX_ - 1 - n;
+	memcpy(out + n, s, k);
+	return (n + k);
+}
+
 static void
 path_field(char *out, const char *parent, const char *name)
 {
+	size_t n;
 
-	snprintf(out, PATH_MAX_, "%s%s%s", parent, parent[0] ? "." : "", name);
+	n = path_put(out, 0, parent);
+	if (parent[0] != '\0')
+		n = path_put(out, n, ".");
+	out[path_put(out, n, name)] = '\0';
 }
 
 static void
 path_index(char *out, const char *parent, size_t i)
 {
+	char d[24];
+	size_t k = sizeof(d);
 
-	snprintf(out, PATH_MAX_, "%s[%zu]", parent, i);
+	d[--k] = '\0';
+	d[--k] = ']';
+	do
+		d[--k] = (char)('0' + i % 10);
+	while ((i /= 10) != 0);
+	d[--k] = '[';
+	out[path_put(out, path_put(out, 0, parent), d + k)] = '\0';
 }
 
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; Howard Hinnant). */

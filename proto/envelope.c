@@ -719,7 +719,7 @@ void
 env_hash(const uint8_t *buf, size_t len, uint8_t out[32])
 {
 
-	crypto_hash_sha256(out, buf, len);
+	ferry_sha256(out, buf, len);
 }
 
 /* "ferry-msg-ad/v1" 0x00 || [version, type, id, from, to, time, key_id,

@@ -224,6 +224,16 @@ int ferry_owner(const char *path, char *out, size_t cap);
  */
 int ferry_parse_dec(const char *s, size_t n, uint64_t *v);
 
+/**
+ * ferry_sha256(out, in, len): SHA-256 of ${in} (proto/sha256.c): with the
+ * CPU's SHA extensions when it has them, else libsodium's; the same
+ * digest.  ferry_sha256_impl() names the one in use ("sha-ni" or
+ * "libsodium"); ferry_sha256_portable() is always libsodium's.
+ */
+void ferry_sha256(uint8_t out[32], const uint8_t *in, size_t len);
+const char *ferry_sha256_impl(void);
+void ferry_sha256_portable(uint8_t out[32], const uint8_t *in, size_t len);
+
 /** ferry_hex(out, in, len): lowercase hex of ${in} into ${out} (2*len+1). */
 void ferry_hex(char *out, const uint8_t *in, size_t len);
 

@@ -461,7 +461,7 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 {
 	struct log *l = b->l;
 	struct hctx hc = { b->txn, l->hashes };
-	uint8_t kb[8], mk[FERRY_MSGID_LEN + 12], leaf[32], eh[32];
+	uint8_t kb[8], mk[FERRY_MSGID_LEN + 12], leaf[32];
 	uint8_t add[MERKLE_APPEND_MAX][32];
 	uint64_t base;
 	size_t c, i;
@@ -509,8 +509,7 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 			return (rc);
 	}
 	if (it->env != NULL) {
-		crypto_hash_sha256(eh, it->env, it->envlen);
-		k.mv_data = eh;
+		k.mv_data = it->env_hash;	/* hashed by log_add */
 		k.mv_size = 32;
 		v.mv_data = it->env;
 		v.mv_size = it->envlen;
@@ -769,7 +768,7 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 	if (c.time_ms == 0)
 		c.time_ms = ferry_now_ms();
 	if (env != NULL) {
-		crypto_hash_sha256(eh, env, env_len);
+		ferry_sha256(eh, env, env_len);
 		if (allzero(c.env_hash, 32))
 			memcpy(c.env_hash, eh, 32);
 		else if (memcmp(c.env_hash, eh, 32) != 0)
@@ -802,6 +801,7 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 		}
 		memcpy(it->env, env, env_len);
 		it->envlen = env_len;
+		memcpy(it->env_hash, eh, 32);
 	}
 	if ((rc = write_or_grow(b, it, b->size)) != 0)
 		goto dead;

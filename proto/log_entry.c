@@ -42,6 +42,11 @@ log_kind_name(uint32_t kind)
 	return (names[kind]);
 }
 
+/* The bytes of an entry besides its names and aux, at most (119): the
+ * map and its keys, kind, time, msg_id, env_hash, ref_index, code,
+ * roster_version and the string and bin headers. */
+#define LOG_ENTRY_FIXED 160
+
 /** log_entry_encode(e, out, len): canonical msgpack bytes of ${e}. */
 int
 log_entry_encode(const struct log_entry *e, uint8_t **out, size_t *len)
@@ -81,7 +86,9 @@ log_entry_encode(const struct log_entry *e, uint8_t **out, size_t *len)
 	n += code != 0;
 	n += e->roster_version != 0;
 	n += e->aux_len != 0;
-	wire_buf_init(&w);
+	/* Room for the largest entry of this aux and these names: no
+	 * regrowth, and not the 8 KiB msgpack-c starts with. */
+	wire_buf_init_cap(&w, LOG_ENTRY_FIXED + fl + tl + e->aux_len);
 	wire_put_map(&w, n);
 	wire_put_uint(&w, 1);
 	wire_put_uint(&w, e->kind);

@@ -44,6 +44,8 @@ struct item {
 	size_t len;
 	uint8_t *env;		/* ENTRY: envelope or NULL; PUT: value */
 	size_t envlen;
+	uint8_t env_hash[32];	/* ENTRY with an envelope: its SHA-256, from
+				 * log_add (hashed once: the envs key) */
 	uint8_t msg_id[FERRY_MSGID_LEN];	/* ENTRY */
 	uint32_t kind;				/* ENTRY */
 	MDB_dbi dbi;				/* PUT, DEL */

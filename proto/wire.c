@@ -417,6 +417,16 @@ wire_buf_init(struct wire_buf *w)
 }
 
 void
+wire_buf_init_cap(struct wire_buf *w, size_t cap)
+{
+
+	wire_buf_init(w);
+	/* No room yet (out of memory): the first write asks again. */
+	if (cap > 0 && (w->sb.data = malloc(cap)) != NULL)
+		w->sb.alloc = cap;
+}
+
+void
 wire_buf_free(struct wire_buf *w)
 {
 

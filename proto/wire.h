@@ -112,6 +112,12 @@ struct wire_buf {
 
 /** wire_buf_init(w): start an empty buffer. */
 void wire_buf_init(struct wire_buf *w);
+/**
+ * wire_buf_init_cap(w, cap): start an empty buffer with room for ${cap}
+ * bytes (it grows past them as usual): for small encodings, which
+ * msgpack-c would otherwise start with 8 KiB each.
+ */
+void wire_buf_init_cap(struct wire_buf *w, size_t cap);
 /** wire_buf_free(w): release ${w}'s memory (no-op after wire_buf_take). */
 void wire_buf_free(struct wire_buf *w);
 /**

@@ -224,6 +224,87 @@ TEST(reads_are_counted)
 	agentd_close(&A);
 }
 
+/* The frames alpha hands to its relay link (a->send). */
+static size_t nframes;
+static uint8_t frame[16384];
+static size_t framelen;
+
+static int
+capture(void *ctx, int link, const uint8_t *buf, size_t len)
+{
+
+	(void)ctx;
+	(void)link;
+	nframes++;
+	framelen = len <= sizeof(frame) ? len : 0;
+	if (framelen > 0)
+		memcpy(frame, buf, len);
+	return (0);
+}
+
+/*
+ * The LMDB reads of alpha's first submission, in a new data folder
+ * ${tag}, with its relay link ${up} or down; its id in ${id}.  Agent
+ * left open (the caller closes it).
+ */
+static unsigned long long
+first_submit_reads(const char *tag, int up, uint8_t id[FERRY_MSGID_LEN])
+{
+	unsigned long long before;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	int rc;
+
+	if (open_alpha(tag, 0) != 0)
+		return (~0ULL);
+	if ((json = doc("routine", &len)) == NULL || A.nlinks < 1) {
+		free(json);
+		return (~0ULL);
+	}
+	A.send = capture;
+	A.links[0].connected = up;
+	A.connected = up;
+	nframes = 0;
+	before = lmdb_reads;
+	rc = agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err));
+	free(json);
+	return (rc == 0 ? lmdb_reads - before : ~0ULL);
+}
+
+/*
+ * A referral submitted while the relay link is up leaves in the same
+ * call (the tick after its commit), from the envelope in hand: sending it
+ * reads nothing from the store (as many reads as the same submission
+ * with the link down, which sends nothing), and the frame is the
+ * envelope stored.
+ */
+TEST(submit_sends_without_reading_back)
+{
+	unsigned long long down, up;
+	uint8_t id[FERRY_MSGID_LEN], *env = NULL;
+	size_t envlen = 0;
+
+	down = first_submit_reads("fresh-down", 0, id);
+	CHECK_EQ(nframes, 0);
+	A.send = NULL;
+	agentd_close(&A);
+	up = first_submit_reads("fresh-up", 1, id);
+	printf("# LMDB reads of a first submission: %llu link down, %llu "
+	    "link up (sent)\n", down, up);
+	CHECK_EQ(nframes, 1);
+	CHECK(down != ~0ULL);
+	CHECK_EQ(up, down);
+	CHECK_EQ(astore_get_out_env(A.store, id, &env, &envlen), 0);
+	CHECK(env != NULL && envlen == framelen &&
+	    memcmp(env, frame, envlen) == 0);
+	free(env);
+	A.connected = 0;
+	A.links[0].connected = 0;
+	A.send = NULL;
+	agentd_close(&A);
+}
+
 TEST(status_cost_flat)
 {
 	unsigned long long c_small, c_big;
@@ -361,6 +442,7 @@ main(void)
 		return (t_done() || 1);
 	}
 	RUN(reads_are_counted);
+	RUN(submit_sends_without_reading_back);
 	RUN(status_cost_flat);
 	RUN(backlog_bound);
 	RUN(backlog_recovered_at_start);

@@ -610,6 +610,28 @@ TEST(rules_refused_with_exact_messages)
 	CHECK(n > 120);
 }
 
+/* A field path longer than the path buffer (160) is cut to 159 bytes in
+ * the message, as snprintf cut it: an unknown member named with 300
+ * bytes inside subject, and an array index after a cut path. */
+TEST(long_path_cut)
+{
+	char err[REFERRAL_ERR_MAX], want[REFERRAL_ERR_MAX], name[301];
+	json_t *d;
+
+	memset(name, 'x', 300);
+	name[300] = '\0';
+	CHECK((d = load("nrm-adult-labour")) != NULL);
+	if (d == NULL)
+		return;
+	CHECK_EQ(json_object_set_new(json_object_get(d, "subject"), name,
+	    json_integer(1)), 0);
+	CHECK_EQ(check_doc(d, err, sizeof(err)), FERRY_ESCHEMA);
+	snprintf(want, sizeof(want), "subject.%.151s: unknown field", name);
+	CHECK(strcmp(err, want) == 0);
+	CHECK_EQ(strlen(err) - strlen(": unknown field"), 159);
+	json_decref(d);
+}
+
 /* Length limits, counted in bytes. */
 TEST(lengths)
 {
@@ -1208,6 +1230,7 @@ main(void)
 	RUN(round_trip_and_golden_wire);
 	RUN(wire_is_canonical);
 	RUN(rules_refused_with_exact_messages);
+	RUN(long_path_cut);
 	RUN(lengths);
 	RUN(attachment_limits);
 	RUN(not_json);
