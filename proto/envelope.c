@@ -16,6 +16,9 @@
 #include <msgpack.h>
 #include <sodium.h>
 
+#include "log.h"
+#include "merkle.h"
+#include "note.h"
 #include "wire.h"
 
 #define AD_TAG "ferry-msg-ad/v1"
@@ -40,7 +43,23 @@ static const struct {
 	{ "ROSTER", "ferry-roster-push/v1" },
 	{ "CHECKPOINT", "ferry-checkpoint/v1" },
 	{ "ASK", "ferry-ask/v1" },
+	/* Never signed: the tags of the proof types only name them. */
+	{ "RECEIPT_P", "ferry-receipt-proof/v1" },
+	{ "ACCEPTED_P", "ferry-accepted-proof/v1" },
 };
+
+static uint64_t n_signs, n_verifies;
+
+/** env_counts(signs, verifies): envelope signatures made and checked. */
+void
+env_counts(uint64_t *signs, uint64_t *verifies)
+{
+
+	if (signs != NULL)
+		*signs = __atomic_load_n(&n_signs, __ATOMIC_RELAXED);
+	if (verifies != NULL)
+		*verifies = __atomic_load_n(&n_verifies, __ATOMIC_RELAXED);
+}
 
 const char *
 env_type_name(uint32_t type)
@@ -199,7 +218,7 @@ count_at(const uint8_t *buf, size_t len, int map, uint64_t *n)
  */
 #define COMMON \
 	{ 1, WIRE_UINT, 1, 1, 1 }, \
-	{ 2, WIRE_UINT, 1, 1, 10 }, \
+	{ 2, WIRE_UINT, 1, 1, ENV_ACCEPTED_P }, \
 	{ 3, WIRE_BIN, 1, FERRY_MSGID_LEN, FERRY_MSGID_LEN }, \
 	{ 4, WIRE_STR, 1, 0, FERRY_ID_MAX }, \
 	{ 5, WIRE_STR, 1, 0, FERRY_ID_MAX }, \
@@ -222,6 +241,16 @@ static const struct wire_field spec_receipt[] = {
 	{ 18, WIRE_UINT, 1, 0, UINT64_MAX },
 	{ 19, WIRE_UINT, 1, 0, UINT64_MAX },
 	{ 20, WIRE_BIN, 0, 1, ENV_BLOB_MAX },
+};
+static const struct wire_field spec_proof[] = {
+	COMMON,
+	{ 16, WIRE_BIN, 1, FERRY_MSGID_LEN, FERRY_MSGID_LEN },
+	{ 17, WIRE_BIN, 1, FERRY_HASH_LEN, FERRY_HASH_LEN },
+	{ 18, WIRE_UINT, 1, 0, UINT64_MAX },
+	{ 19, WIRE_UINT, 1, 0, UINT64_MAX },
+	{ 20, WIRE_BIN, 1, 1, NOTE_MAX },
+	{ 21, WIRE_BIN, 1, 1, ENV_ENTRY_MAX },
+	{ 22, WIRE_BIN, 1, 0, ENV_PATH_MAX * 32 },
 };
 static const struct wire_field spec_nack[] = {
 	COMMON,
@@ -267,9 +296,11 @@ static const struct {
 	{ spec_blob, NELEM(spec_blob) },
 	{ spec_blob, NELEM(spec_blob) },
 	{ spec_ask, NELEM(spec_ask) },
+	{ spec_proof, NELEM(spec_proof) },
+	{ spec_proof, NELEM(spec_proof) },
 };
 
-#define MAXSPEC 12
+#define MAXSPEC 13
 
 /* Version first, then type: so a future version with new fields is
  * named as such rather than as an unknown field. */
@@ -326,7 +357,7 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 	const msgpack_object *f[MAXSPEC];
 	const uint8_t *sig;
 	size_t pos, siglen;
-	uint64_t n;
+	uint64_t n, outer;
 	uint32_t type;
 	int rc;
 
@@ -341,22 +372,28 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 	if (len > frame_max(max_body))
 		return (FERRY_ETOOBIG);
 
-	/* Outer: [inner (bin), signature (bin 64)], checked on the bytes. */
+	/* Outer: [inner (bin), signature (bin 64)], or [inner] alone for
+	 * the proof types (checked once the type is known), on the bytes. */
 	if ((rc = wire_scan(buf, len, 1)) != 0)
 		return (rc);
 	if ((rc = count_at(buf, len, 0, &n)) != 0)
 		return (rc);
-	if (n < 2)
+	if (n < 1)
 		return (FERRY_EMISSING);
 	if (n > 2)
 		return (FERRY_EUNKNOWNFIELD);
+	outer = n;
 	pos = 1;
-	if ((rc = bin_at(buf, len, &pos, &e->inner, &e->inner_len)) != 0 ||
-	    (rc = bin_at(buf, len, &pos, &sig, &siglen)) != 0)
+	if ((rc = bin_at(buf, len, &pos, &e->inner, &e->inner_len)) != 0)
 		return (rc);
-	if (siglen != ENV_SIG_LEN)
-		return (siglen > ENV_SIG_LEN ? FERRY_ETOOBIG : FERRY_EBADVALUE);
-	memcpy(e->sig, sig, ENV_SIG_LEN);
+	if (outer == 2) {
+		if ((rc = bin_at(buf, len, &pos, &sig, &siglen)) != 0)
+			return (rc);
+		if (siglen != ENV_SIG_LEN)
+			return (siglen > ENV_SIG_LEN ? FERRY_ETOOBIG :
+			    FERRY_EBADVALUE);
+		memcpy(e->sig, sig, ENV_SIG_LEN);
+	}
 
 	/* Inner: a flat map.  Its entry count is bounded before msgpack-c
 	 * allocates one object per entry. */
@@ -370,6 +407,11 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 		return (rc);
 	if ((rc = version_type(&doc.root, &type)) != 0)
 		goto done;
+	/* One frame per type: a signature exactly when the type has one. */
+	if (ENV_IS_PROOF(type) != (outer == 1)) {
+		rc = outer == 1 ? FERRY_EMISSING : FERRY_EUNKNOWNFIELD;
+		goto done;
+	}
 	if ((rc = wire_map_read(&doc.root, specs[type].spec, specs[type].n,
 	    f)) != 0)
 		goto done;
@@ -417,6 +459,22 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 		if (f[10] != NULL)
 			e->blob = wire_bin(f[10], &e->blob_len);
 		break;
+	case ENV_RECEIPT_P:
+	case ENV_ACCEPTED_P:
+		if ((rc = wire_bin_copy(f[6], e->msg_id,
+		    FERRY_MSGID_LEN)) != 0 ||
+		    (rc = wire_bin_copy(f[7], e->env_hash, 32)) != 0)
+			goto done;
+		e->log_index = f[8]->via.u64;
+		e->roster_version = f[9]->via.u64;
+		e->blob = wire_bin(f[10], &e->blob_len);
+		e->entry = wire_bin(f[11], &e->entry_len);
+		e->path = wire_bin(f[12], &e->path_len);
+		if (e->path_len % 32 != 0) {
+			rc = FERRY_EBADVALUE;
+			goto done;
+		}
+		break;
 	case ENV_NACK:
 	case ENV_ASK:
 		if ((rc = wire_bin_copy(f[6], e->msg_id,
@@ -459,9 +517,76 @@ env_verify(const struct env *e, const uint8_t sign_pk[32])
 
 	if (e == NULL || sign_pk == NULL || e->inner == NULL)
 		return (FERRY_EINVAL);
-	if ((tag = env_tag(e->type)) == NULL)
+	if ((tag = env_tag(e->type)) == NULL || ENV_IS_PROOF(e->type))
 		return (FERRY_EMSGTYPE);
+	(void)__atomic_fetch_add(&n_verifies, 1, __ATOMIC_RELAXED);
 	return (ident_verify(sign_pk, tag, e->inner, e->inner_len, e->sig));
+}
+
+/* Has ${c} checked note ${h} (SHA-256 of pk || note)? */
+static int
+cache_has(const struct env_note_cache *c, const uint8_t h[32])
+{
+	unsigned i;
+
+	for (i = 0; i < ENV_NOTE_CACHE; i++)
+		if (c->used[i] && memcmp(c->h[i], h, 32) == 0)
+			return (1);
+	return (0);
+}
+
+int
+env_verify_proof(const struct env *e, const uint8_t sign_pk[32],
+    struct env_note_cache *cache)
+{
+	crypto_hash_sha256_state st;
+	struct note_checkpoint cp;
+	struct log_entry le;
+	char origin[NOTE_NAME_MAX + 1];
+	uint8_t leaf[32], h[32];
+	uint32_t kind;
+	int rc, n;
+
+	if (e == NULL || sign_pk == NULL)
+		return (FERRY_EINVAL);
+	if (!ENV_IS_PROOF(e->type))
+		return (FERRY_EMSGTYPE);
+	if (e->blob == NULL || e->entry == NULL ||
+	    (e->path == NULL && e->path_len > 0) || e->path_len % 32 != 0 ||
+	    e->path_len / 32 > ENV_PATH_MAX)
+		return (FERRY_EBADVALUE);
+	n = snprintf(origin, sizeof(origin), "ferry/%s", e->from);
+	if (n < 0 || (size_t)n >= sizeof(origin))
+		return (FERRY_EBADVALUE);
+	if (note_parse_checkpoint(e->blob, e->blob_len, &cp) != 0 ||
+	    strcmp(cp.origin, origin) != 0 || cp.size <= e->log_index)
+		return (FERRY_EBADVALUE);
+	kind = e->type == ENV_RECEIPT_P ? LOG_RECEIVED : LOG_ACCEPTED;
+	if (log_entry_decode(e->entry, e->entry_len, &le) != 0 ||
+	    le.kind != kind ||
+	    memcmp(le.msg_id, e->msg_id, FERRY_MSGID_LEN) != 0 ||
+	    memcmp(le.env_hash, e->env_hash, FERRY_HASH_LEN) != 0 ||
+	    strcmp(le.from, e->to) != 0 ||
+	    (kind == LOG_RECEIVED && strcmp(le.to, e->from) != 0))
+		return (FERRY_EBADVALUE);
+	merkle_leaf_hash(e->entry, e->entry_len, leaf);
+	if ((rc = merkle_verify_inclusion(leaf, e->log_index, cp.size,
+	    cp.root, (const uint8_t (*)[32])e->path, e->path_len / 32)) != 0)
+		return (rc);
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, sign_pk, 32);
+	crypto_hash_sha256_update(&st, e->blob, e->blob_len);
+	crypto_hash_sha256_final(&st, h);
+	if (cache != NULL && cache_has(cache, h))
+		return (0);
+	if ((rc = note_verify(e->blob, e->blob_len, origin, sign_pk)) != 0)
+		return (rc);
+	if (cache != NULL) {
+		memcpy(cache->h[cache->next % ENV_NOTE_CACHE], h, 32);
+		cache->used[cache->next % ENV_NOTE_CACHE] = 1;
+		cache->next = (cache->next + 1) % ENV_NOTE_CACHE;
+	}
+	return (0);
 }
 
 /*
@@ -505,6 +630,19 @@ asm_finish(struct asmb *a, const uint8_t *sign_sk, uint8_t **out,
 	uint8_t sig[ENV_SIG_LEN], h[5];
 	size_t hl, start, p;
 
+	if (sign_sk == NULL) {
+		/* A proof type: [inner] alone, no signature. */
+		hl = binhdr(h, a->inner_len);
+		start = a->t - hl;
+		a->buf[start - 1] = 0x91;
+		memcpy(a->buf + start, h, hl);
+		memmove(a->buf, a->buf + start - 1, 1 + hl + a->inner_len);
+		*out = a->buf;
+		*outlen = 1 + hl + a->inner_len;
+		a->buf = NULL;
+		return (0);
+	}
+	(void)__atomic_fetch_add(&n_signs, 1, __ATOMIC_RELAXED);
 	if (crypto_sign_detached(sig, NULL, a->buf, a->t + a->inner_len,
 	    sign_sk) != 0) {
 		free(a->buf);
@@ -582,7 +720,7 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 
 	*out = NULL;
 	*len = 0;
-	if (e == NULL || sign_sk == NULL)
+	if (e == NULL || (sign_sk == NULL && !ENV_IS_PROOF(e->type)))
 		return (FERRY_EINVAL);
 	if (env_tag(e->type) == NULL)
 		return (FERRY_EMSGTYPE);
@@ -616,6 +754,37 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 			body = e->blob;
 			blen = e->blob_len;
 		}
+		break;
+	case ENV_RECEIPT_P:
+	case ENV_ACCEPTED_P:
+		if (e->blob == NULL || e->blob_len == 0 ||
+		    e->entry == NULL || e->entry_len == 0 ||
+		    (e->path == NULL && e->path_len > 0) ||
+		    e->path_len % 32 != 0) {
+			wire_buf_free(&w);
+			return (FERRY_EINVAL);
+		}
+		if (e->blob_len > NOTE_MAX || e->entry_len > ENV_ENTRY_MAX ||
+		    e->path_len > ENV_PATH_MAX * 32) {
+			wire_buf_free(&w);
+			return (FERRY_ETOOBIG);
+		}
+		put_common(&w, e, NCOMMON + 7);
+		wire_put_uint(&w, 16);
+		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
+		wire_put_uint(&w, 17);
+		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
+		wire_put_uint(&w, 18);
+		wire_put_uint(&w, e->log_index);
+		wire_put_uint(&w, 19);
+		wire_put_uint(&w, e->roster_version);
+		wire_put_uint(&w, 20);
+		wire_put_bin(&w, e->blob, e->blob_len);
+		wire_put_uint(&w, 21);
+		wire_put_bin(&w, e->entry, e->entry_len);
+		wire_put_uint(&w, 22);
+		wire_put_bin(&w, e->path != NULL ? e->path : (const uint8_t *)"",
+		    e->path_len);
 		break;
 	case ENV_NACK:
 		if (e->code < 1 || e->code > INT32_MAX ||
@@ -683,7 +852,8 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 	memcpy(asm_inner(&a), pre, prelen);
 	if (blen > 0)
 		memcpy(asm_inner(&a) + prelen, body, blen);
-	rc = asm_finish(&a, sign_sk, out, len);
+	rc = asm_finish(&a, ENV_IS_PROOF(e->type) ? NULL : sign_sk, out,
+	    len);
 done:
 	free(pre);
 	return (rc);

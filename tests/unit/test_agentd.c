@@ -258,10 +258,10 @@ TEST(receive_and_duplicate)
 		return;
 	CHECK_EQ(agentd_receive(&B, sent_msg, sent_len), 0);
 	CHECK_EQ(capB.n, 1);
-	CHECK_EQ(cap_type(&capB, &e), ENV_RECEIPT);
+	CHECK_EQ(cap_type(&capB, &e), ENV_RECEIPT_P);
 	CHECK(memcmp(e.msg_id, sent_id, 16) == 0);
 	CHECK(memcmp(e.env_hash, sent_hash, 32) == 0);
-	CHECK_EQ(env_verify(&e, bravo->sign_pk), 0);
+	CHECK_EQ(env_verify_proof(&e, bravo->sign_pk, NULL), 0);
 	CHECK(e.blob_len > 0);
 	receipt = capB.buf[0];
 	receipt_len = capB.len[0];
@@ -496,7 +496,7 @@ TEST(local_failure_held)
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	free(m);
 	CHECK_EQ(cap_count(&capB, ENV_NACK), 0);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 0);
 	CHECK_EQ(cap_count(&capB, ENV_CREDIT), 1);
 	CHECK_EQ(B.n_refused, refused);
 	CHECK_EQ(B.nheld, 1);
@@ -511,7 +511,7 @@ TEST(local_failure_held)
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	unsetenv("FERRY_TEST_FAULT");
 	CHECK_EQ(cap_count(&capB, ENV_NACK), 0);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 0);
 	CHECK_EQ(cap_count(&capB, ENV_CREDIT), 1);
 	CHECK_EQ(B.nheld, 2);
 	CHECK_EQ(B.n_refused, refused);
@@ -523,7 +523,7 @@ TEST(local_failure_held)
 	CHECK_EQ(B.held_retry, 0);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	free(m);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 1);
 	CHECK_EQ(B.n_received, received + 1);
 	CHECK_EQ(astore_get_in(B.store, id, &in), 0);
 	astore_in_clear(&in);
@@ -563,7 +563,7 @@ TEST(unknown_key_not_held_forever)
 		CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 		free(m);
 		nacks += cap_count(&capB, ENV_NACK);
-		CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+		CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 0);
 	}
 	/* The first AGENTD_LAG_HELD_MAX held (roster lag), the rest refused. */
 	CHECK_EQ(B.nheld - held0, AGENTD_LAG_HELD_MAX);
@@ -587,7 +587,7 @@ TEST(unknown_key_not_held_forever)
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	free(m);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 1);
 	free(wire);
 	free(json);
 	cap_clear(&capB);
@@ -1005,7 +1005,7 @@ TEST(envelope_stored_once)
 	cap_clear(&capA);
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 1);
 	cap_clear(&capB);
 	CHECK_EQ(astore_get_out_env(A.store, id, &env, &elen), 0);
 	CHECK(elen == mlen && memcmp(env, m, mlen) == 0);
@@ -1214,8 +1214,8 @@ TEST(recv_group_commit)
 		CHECK_EQ(env_decode(capB.buf[i], capB.len[i], 0, &e), 0);
 		if (e.type == ENV_NACK)
 			continue;
-		CHECK_EQ(e.type, ENV_RECEIPT);
-		CHECK_EQ(env_verify(&e, bravo->sign_pk), 0);
+		CHECK_EQ(e.type, ENV_RECEIPT_P);
+		CHECK_EQ(env_verify_proof(&e, bravo->sign_pk, NULL), 0);
 		CHECK(j < 3 && memcmp(e.msg_id, id[j], 16) == 0);
 		CHECK_EQ(astore_get_in(B.store, id[j], &in), 0);
 		CHECK_EQ(e.log_index, in.log_index);
@@ -1265,6 +1265,70 @@ TEST(recv_group_commit)
 	for (i = 0; i < 4; i++)
 		free(m[i]);
 	free(bad);
+}
+
+/*
+ * Issue 10 step 3: a group of N MSGs received together costs the
+ * recipient ONE signature (its commit's checkpoint) and no per-message
+ * one: its receipts are RECEIPT_P, proven under that checkpoint; the
+ * sender checks the N receipts with ONE note signature check (the note
+ * cache) and no envelope signature check.
+ */
+TEST(receipt_signature_counts)
+{
+	const uint8_t *bufs[6];
+	uint8_t *m[6], *rc[6], id[6][16];
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len, ml[6], rl[6], i, n = 0;
+	uint64_t s0, s1, v0, v1, es0, es1, ev0, ev1, c0, delivered;
+	struct env e;
+
+	CHECK((json = doc(&len)) != NULL);
+	cap_clear(&capA);
+	for (i = 0; i < 6; i++) {
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
+		    id[i], err, sizeof(err)), 0);
+		CHECK(capA.n == 1);
+		m[i] = capA.buf[0];
+		ml[i] = capA.len[0];
+		bufs[i] = m[i];
+		capA.n = 0;
+	}
+	free(json);
+	cap_clear(&capB);
+	c0 = log_commits(B.log);
+	note_counts(&s0, NULL);
+	env_counts(&es0, NULL);
+	CHECK_EQ(agentd_receive_many(&B, bufs, ml, 6), 0);
+	note_counts(&s1, NULL);
+	env_counts(&es1, NULL);
+	CHECK_EQ(log_commits(B.log), c0 + 1);
+	CHECK_EQ(s1 - s0, 1);		/* the commit's checkpoint */
+	CHECK_EQ(es1 - es0, 0);		/* no receipt signed */
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 6);
+	for (i = 0; i < capB.n && n < 6; i++) {
+		rc[n] = capB.buf[i];
+		rl[n] = capB.len[i];
+		capB.buf[i] = NULL;
+		CHECK_EQ(env_decode(rc[n], rl[n], 0, &e), 0);
+		bufs[n] = rc[n];
+		n++;
+	}
+	cap_clear(&capB);
+	CHECK_EQ(n, 6);
+	delivered = A.n_delivered;
+	note_counts(NULL, &v0);
+	env_counts(NULL, &ev0);
+	CHECK_EQ(agentd_receive_many(&A, bufs, rl, n), 0);
+	note_counts(NULL, &v1);
+	env_counts(NULL, &ev1);
+	CHECK_EQ(A.n_delivered, delivered + 6);
+	CHECK_EQ(v1 - v0, 1);		/* one note for the six */
+	CHECK_EQ(ev1 - ev0, 0);		/* no receipt signature */
+	for (i = 0; i < n; i++)
+		free(rc[i]);
+	for (i = 0; i < 6; i++)
+		free(m[i]);
 }
 
 /* Does ${dir}/${name} (printf-style, one %s) exist for ${arg}? */
@@ -1382,7 +1446,7 @@ TEST(spool_fsyncs_grouped)
 	CHECK_EQ(agentd_receive_many(&B, bufs, lens, capA.n < 4 ? capA.n : 4),
 	    0);
 	CHECK_EQ(B.n_received, 4);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 4);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 4);
 	CHECK_EQ(log_commits(B.log), c0 + 1);
 	CHECK_EQ(B.n_spool_fsyncs, f0 + 2 * 4 + 1);
 	snprintf(sd, sizeof(sd), "%s/inbox", B.conf.spool);
@@ -1473,7 +1537,7 @@ TEST(receipt_after_revocation)
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	free(m);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 1);
 	rlen = capB.len[capB.n - 1];
 	CHECK((rcpt = malloc(rlen)) != NULL);
 	memcpy(rcpt, capB.buf[capB.n - 1], rlen);
@@ -1727,20 +1791,20 @@ TEST(failover_between_relays)
 	B.cur_link = 1;
 	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
 	    1), 0);
-	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT_P), 1);
 	/* Again through the other relay: a duplicate, receipted by it. */
 	B.cur_link = 0;
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
 	    1), 0);
 	CHECK_EQ(B.n_duplicates, 1);
-	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 0);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT_P), 0);
 	/* That link down: by any link up. */
 	agentd_link_up(&B, 0, 0);
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
 	    1), 0);
-	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT_P), 1);
 	free(msg);
 	ident_free(rb);
 }
@@ -2145,6 +2209,7 @@ main(void)
 	RUN(ctl_group_commit);
 	RUN(replies_group_commit);
 	RUN(recv_group_commit);
+	RUN(receipt_signature_counts);
 	RUN(spool_fsyncs_grouped);
 	RUN(spool_scan_again);
 	RUN(garbage_frame);
