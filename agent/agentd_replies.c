@@ -199,7 +199,8 @@ agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	if (roster_find_relay(a->roster, e->from) == NULL ||
 	    agentd_verify_from(a, e) != 0) {
 		alog(ALOG_WARN, "bad-accepted", "msg=%s from=%s: signature "
-		    "or signer wrong; ignored", hx, e->from);
+		    "(or inclusion proof) or signer wrong; ignored", hx,
+		    e->from);
 		return (0);
 	}
 	if ((rc = out_get(a, e->msg_id, &r)) != 0) {

@@ -244,6 +244,123 @@ TEST(accepted)
 	CHECK_EQ(log_size(A.log), 2);
 }
 
+/*
+ * ${signer}'s ACCEPTED_P of (${id}, ${hash}), sent by alpha: a log of the
+ * signer's own with that LOG_ACCEPTED entry (at index 1, a filler before
+ * it), sealed and proven, as the relay makes it.  ${tamper}: flip a byte
+ * of the audit path.
+ */
+static int
+accepted_p(struct ident *signer, const uint8_t id[16],
+    const uint8_t hash[32], int tamper, uint8_t **out, size_t *len)
+{
+	static int k;
+	uint8_t path[LOG_PROOF_MAX][32], *note = NULL, *raw = NULL;
+	char lpath[700], origin[80];
+	struct log_batch *b;
+	struct log_entry le;
+	struct log *l;
+	struct env e;
+	size_t nlen, rawlen, np;
+	int rc;
+
+	snprintf(lpath, sizeof(lpath), "%s/plog-%d", dir, k++);
+	snprintf(origin, sizeof(origin), "ferry/%s", signer->id);
+	if (mkdir(lpath, 0700) != 0 ||
+	    log_open(lpath, origin, signer->sign_sk, &l) != 0)
+		return (-1);
+	if ((rc = log_begin(l, &b)) != 0)
+		goto out;
+	memset(&le, 0, sizeof(le));
+	le.kind = LOG_ROSTER;
+	le.roster_version = 1;
+	memset(le.env_hash, 0x77, 32);
+	if ((rc = log_add(b, &le, NULL, 0, NULL)) == 0) {
+		memset(&le, 0, sizeof(le));
+		le.kind = LOG_ACCEPTED;
+		memcpy(le.msg_id, id, 16);
+		memcpy(le.env_hash, hash, 32);
+		snprintf(le.from, sizeof(le.from), "alpha");
+		snprintf(le.to, sizeof(le.to), "bravo");
+		le.roster_version = 1;
+		rc = log_add(b, &le, NULL, 0, NULL);
+	}
+	if (rc == 0 && (rc = log_batch_seal(b, &note, &nlen)) == 0 &&
+	    (rc = log_batch_prove(b, 1, &raw, &rawlen, path, &np)) == 0) {
+		if (tamper)
+			path[0][5] ^= 1;
+		memset(&e, 0, sizeof(e));
+		e.version = ENV_VERSION;
+		e.type = ENV_ACCEPTED_P;
+		env_new_id(e.id);
+		snprintf(e.from, sizeof(e.from), "%s", signer->id);
+		snprintf(e.to, sizeof(e.to), "alpha");
+		e.time = ferry_now_ms();
+		memcpy(e.msg_id, id, 16);
+		memcpy(e.env_hash, hash, 32);
+		e.log_index = 1;
+		e.roster_version = 1;
+		e.blob = note;
+		e.blob_len = nlen;
+		e.entry = raw;
+		e.entry_len = rawlen;
+		e.path = &path[0][0];
+		e.path_len = np * 32;
+		rc = env_encode(&e, NULL, out, len);
+	}
+	if (rc == 0)
+		rc = log_commit(b);
+	else
+		log_abort(b);
+out:
+	free(raw);
+	free(note);
+	log_close(l);
+	return (rc);
+}
+
+/*
+ * The relay's custody receipt by proof (ACCEPTED_P): one by an agency,
+ * or with a tampered path, is ignored; the relay's own is taken (the
+ * message ACCEPTED, its relay index kept) and logged whole as the
+ * LOG_ACCEPTED entry's aux.
+ */
+TEST(accepted_by_proof)
+{
+	struct astore_out o;
+	struct log_entry le;
+	struct env e;
+	uint64_t idx;
+	uint8_t *b;
+	size_t n;
+
+	send_path();
+	if (t_failed_now)
+		return;
+	CHECK_EQ(accepted_p(bravo, sent_id, sent_hash, 0, &b, &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	CHECK_EQ(accepted_p(relay, sent_id, sent_hash, 1, &b, &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	CHECK_EQ(accepted_p(relay, sent_id, sent_hash, 0, &b, &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	CHECK_EQ(o.relay_index, 1);
+	CHECK_EQ(log_find_msg(A.log, sent_id, LOG_ACCEPTED, &idx), 0);
+	CHECK_EQ(log_get(A.log, idx, &le), 0);
+	CHECK(le.aux_len == n && memcmp(le.aux, b, n) == 0);
+	CHECK_EQ(env_decode(le.aux, le.aux_len, 0, &e), 0);
+	CHECK_EQ(e.type, ENV_ACCEPTED_P);
+	log_entry_clear(&le);
+	free(b);
+}
+
 static uint8_t *receipt;
 static size_t receipt_len;
 
@@ -2210,6 +2327,7 @@ main(void)
 	RUN(replies_group_commit);
 	RUN(recv_group_commit);
 	RUN(receipt_signature_counts);
+	RUN(accepted_by_proof);
 	RUN(spool_fsyncs_grouped);
 	RUN(spool_scan_again);
 	RUN(garbage_frame);

@@ -504,10 +504,13 @@ TEST(msg_committed_then_accepted)
 	CHECK_EQ(r->nitems, 0);
 	CHECK_EQ(nsent, 1);
 	CHECK(strcmp(sent[0].to, "alpha") == 0);
-	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED_P);
 	CHECK(memcmp(e.msg_id, id, FERRY_MSGID_LEN) == 0);
 	CHECK(memcmp(e.env_hash, h, 32) == 0);
 	CHECK_EQ(e.log_index, size0);
+	/* Proven under the relay's checkpoint of that commit. */
+	CHECK_EQ(env_verify_proof(&e, relay->sign_pk, NULL), 0);
+	CHECK_EQ(env_verify_proof(&e, alpha->sign_pk, NULL), FERRY_ENOENT);
 	CHECK_EQ(r->m.accepted, 1);
 	/* A turn with nothing new commits nothing. */
 	CHECK_EQ(batch_commit(r), 0);
@@ -536,10 +539,12 @@ TEST(dup_in_one_batch_same_index)
 	CHECK_EQ(log_size(r->log), size0 + 1);
 	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
 	CHECK_EQ(nsent, 2);
-	CHECK_EQ(sent_type(0, &e1), ENV_ACCEPTED);
-	CHECK_EQ(sent_type(1, &e2), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(0, &e1), ENV_ACCEPTED_P);
+	CHECK_EQ(sent_type(1, &e2), ENV_ACCEPTED_P);
 	CHECK_EQ(e1.log_index, size0);
 	CHECK_EQ(e2.log_index, e1.log_index);
+	CHECK_EQ(env_verify_proof(&e1, relay->sign_pk, NULL), 0);
+	CHECK_EQ(env_verify_proof(&e2, relay->sign_pk, NULL), 0);
 	CHECK_EQ(r->m.accepted, 1);
 	CHECK_EQ(r->m.duplicates, 1);
 	relay_done(r);
@@ -1122,7 +1127,7 @@ TEST(retention_prunes_finished_records)
 	CHECK_EQ(r->items[0].kind, IT_DUP);
 	CHECK_EQ(turn(r), 0);
 	CHECK_EQ(nsent, 2);
-	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED_P);
 	CHECK_EQ(sent[1].n, rn2);
 	CHECK(memcmp(sent[1].b, r2, rn2) == 0);
 	CHECK_EQ(r->m.pruned_answered, 0);
@@ -1135,7 +1140,7 @@ TEST(retention_prunes_finished_records)
 	CHECK_EQ(lookup(r, id1, NULL, NULL), QUEUE_NONE);
 	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
 	CHECK_EQ(nsent, 2);
-	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED_P);
 	CHECK(memcmp(e.msg_id, id1, FERRY_MSGID_LEN) == 0);
 	CHECK_EQ(e.log_index, acc1);
 	CHECK_EQ(sent[1].n, rn1);
@@ -1423,11 +1428,63 @@ accepted_of(size_t i, const uint8_t id[FERRY_MSGID_LEN], uint64_t *idx)
 {
 	struct env e;
 
-	if (sent_type(i, &e) != ENV_ACCEPTED ||
+	if (sent_type(i, &e) != ENV_ACCEPTED_P ||
 	    memcmp(e.msg_id, id, FERRY_MSGID_LEN) != 0)
 		return (-1);
 	*idx = e.log_index;
 	return (0);
+}
+
+/*
+ * Issue 10 step 3: a batch of N new MSGs costs the relay ONE signature
+ * (its commit's checkpoint): each ACCEPTED_P is proven under it, none
+ * signed; a sender checking the N with a note cache checks ONE note
+ * signature.  A duplicate later gets a fresh ACCEPTED_P (same index,
+ * the latest checkpoint) that verifies too.
+ */
+TEST(accepted_by_proof_one_signature)
+{
+	struct relay *r = relay_new();
+	struct env_note_cache cache;
+	uint8_t ids[5][FERRY_MSGID_LEN], h[32], *m[5];
+	size_t n[5], i;
+	uint64_t s0, s1, es0, es1, v0, v1, idx;
+	struct env e;
+
+	CHECK(r != NULL);
+	memset(&cache, 0, sizeof(cache));
+	for (i = 0; i < 5; i++)
+		CHECK_EQ(make_msg(ids[i], h, &m[i], &n[i]), 0);
+	for (i = 0; i < 5; i++)
+		arrive(r, "alpha", m[i], n[i]);
+	note_counts(&s0, NULL);
+	env_counts(&es0, NULL);
+	CHECK_EQ(turn(r), 0);
+	note_counts(&s1, NULL);
+	env_counts(&es1, NULL);
+	CHECK_EQ(s1 - s0, 1);
+	CHECK_EQ(es1 - es0, 0);
+	CHECK_EQ(nsent, 5);
+	note_counts(NULL, &v0);
+	for (i = 0; i < 5 && i < nsent; i++) {
+		CHECK_EQ(accepted_of(i, ids[i], &idx), 0);
+		CHECK_EQ(sent_type(i, &e), ENV_ACCEPTED_P);
+		CHECK_EQ(env_verify_proof(&e, relay->sign_pk, &cache), 0);
+	}
+	note_counts(NULL, &v1);
+	CHECK_EQ(v1 - v0, 1);
+	/* A retransmission of the first, in a later turn. */
+	CHECK_EQ(accepted_of(0, ids[0], &idx), 0);
+	sent_clear();
+	arrive(r, "alpha", m[0], n[0]);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(nsent, 1);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED_P);
+	CHECK_EQ(e.log_index, idx);
+	CHECK_EQ(env_verify_proof(&e, relay->sign_pk, &cache), 0);
+	for (i = 0; i < 5; i++)
+		free(m[i]);
+	relay_done(r);
 }
 
 /*
@@ -1514,6 +1571,7 @@ main(void)
 	RUN(dup_in_one_batch_same_index);
 	RUN(receipt_finishes_and_keeps_final);
 	RUN(receipts_by_proof_one_note);
+	RUN(accepted_by_proof_one_signature);
 	RUN(receipt_unknown_or_other_hash_refused);
 	RUN(ask_answered_from_store);
 	RUN(failed_commit_answers_nothing);
