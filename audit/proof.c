@@ -209,6 +209,25 @@ b64line(const uint8_t *s, size_t n, uint8_t *out, size_t cap, size_t *outlen)
 	return (0);
 }
 
+/* What check-proof proved: the log, its size, entry ${idx} ${e}, OK. */
+static void
+print_proven(const struct note_checkpoint *cp, uint64_t idx,
+    const struct log_entry *e)
+{
+	char hex[65], t[32];
+
+	printf("log %s\nsize %llu\n", cp->origin, (unsigned long long)cp->size);
+	ferry_hex(hex, e->msg_id, 16);
+	printf("entry %llu %s msg %s time %s", (unsigned long long)idx,
+	    log_kind_name(e->kind), hex, ferry_utc(t, sizeof(t), e->time_ms));
+	if (e->from[0] != '\0')
+		printf(" from %s", e->from);
+	if (e->to[0] != '\0')
+		printf(" to %s", e->to);
+	ferry_hex(hex, e->env_hash, 32);
+	printf(" env %s\nOK\n", hex);
+}
+
 /*
  * check-proof on a receipt envelope: a RECEIPT_P / ACCEPTED_P by its
  * proof, a signed RECEIPT / ACCEPTED by its signature, under ${pk}
@@ -222,7 +241,7 @@ check_receipt(const uint8_t *buf, size_t len, const uint8_t pk[32],
 	struct note_checkpoint cp;
 	struct log_entry le;
 	struct env e;
-	char hex[65], t[32];
+	char hex[65];
 	int rc;
 
 	if (env_decode(buf, len, 0, &e) != 0 || (!ENV_IS_PROOF(e.type) &&
@@ -259,17 +278,9 @@ check_receipt(const uint8_t *buf, size_t len, const uint8_t pk[32],
 		return (1);
 	}
 	(void)log_entry_decode(e.entry, e.entry_len, &le);
-	printf("log %s\nsize %llu\n", cp.origin, (unsigned long long)cp.size);
 	printf("%s of message %s from %s to %s\n", env_type_name(e.type), hex,
 	    e.from, e.to);
-	printf("entry %llu %s msg %s time %s", (unsigned long long)e.log_index,
-	    log_kind_name(le.kind), hex, ferry_utc(t, sizeof(t), le.time_ms));
-	if (le.from[0] != '\0')
-		printf(" from %s", le.from);
-	if (le.to[0] != '\0')
-		printf(" to %s", le.to);
-	ferry_hex(hex, le.env_hash, 32);
-	printf(" env %s\nOK\n", hex);
+	print_proven(&cp, e.log_index, &le);
 	return (0);
 }
 
@@ -290,7 +301,6 @@ cmd_check_proof(int argc, char **argv)
 	const uint8_t *s;
 	uint8_t pk[32], *buf = NULL, *entry = NULL, leaf[32];
 	uint8_t proof[LOG_PROOF_MAX][32];
-	char hex[65], t[32];
 	size_t len, off = 0, n, entlen, np = 0, hl;
 	uint64_t idx;
 	int ch, rc, ret = 1;
@@ -368,16 +378,7 @@ cmd_check_proof(int argc, char **argv)
 		printf("FAILED: the proven entry does not decode\n");
 		goto out;
 	}
-	printf("log %s\nsize %llu\n", cp.origin, (unsigned long long)cp.size);
-	ferry_hex(hex, e.msg_id, 16);
-	printf("entry %llu %s msg %s time %s", (unsigned long long)idx,
-	    log_kind_name(e.kind), hex, ferry_utc(t, sizeof(t), e.time_ms));
-	if (e.from[0] != '\0')
-		printf(" from %s", e.from);
-	if (e.to[0] != '\0')
-		printf(" to %s", e.to);
-	ferry_hex(hex, e.env_hash, 32);
-	printf(" env %s\nOK\n", hex);
+	print_proven(&cp, idx, &e);
 	ret = 0;
 	goto out;
 

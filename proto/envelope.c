@@ -450,15 +450,6 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 		break;
 	case ENV_RECEIPT:
 	case ENV_ACCEPTED:
-		if ((rc = wire_bin_copy(f[6], e->msg_id,
-		    FERRY_MSGID_LEN)) != 0 ||
-		    (rc = wire_bin_copy(f[7], e->env_hash, 32)) != 0)
-			goto done;
-		e->log_index = f[8]->via.u64;
-		e->roster_version = f[9]->via.u64;
-		if (f[10] != NULL)
-			e->blob = wire_bin(f[10], &e->blob_len);
-		break;
 	case ENV_RECEIPT_P:
 	case ENV_ACCEPTED_P:
 		if ((rc = wire_bin_copy(f[6], e->msg_id,
@@ -467,7 +458,10 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 			goto done;
 		e->log_index = f[8]->via.u64;
 		e->roster_version = f[9]->via.u64;
-		e->blob = wire_bin(f[10], &e->blob_len);
+		if (f[10] != NULL)
+			e->blob = wire_bin(f[10], &e->blob_len);
+		if (!ENV_IS_PROOF(type))
+			break;
 		e->entry = wire_bin(f[11], &e->entry_len);
 		e->path = wire_bin(f[12], &e->path_len);
 		if (e->path_len % 32 != 0) {
@@ -684,6 +678,24 @@ put_common(struct wire_buf *w, const struct env *e, size_t nfields)
 	wire_put_uint(w, e->time);
 }
 
+/* Fields 16 msg_id and 17 env_hash of what ${e} refers to; with
+ * ${receipt}, 18 log_index and 19 roster_version too. */
+static void
+put_ref(struct wire_buf *w, const struct env *e, int receipt)
+{
+
+	wire_put_uint(w, 16);
+	wire_put_bin(w, e->msg_id, FERRY_MSGID_LEN);
+	wire_put_uint(w, 17);
+	wire_put_bin(w, e->env_hash, FERRY_HASH_LEN);
+	if (!receipt)
+		return;
+	wire_put_uint(w, 18);
+	wire_put_uint(w, e->log_index);
+	wire_put_uint(w, 19);
+	wire_put_uint(w, e->roster_version);
+}
+
 /* Key ${key} and the header of a bin of ${n} bytes whose body follows. */
 static void
 put_bin_head(struct wire_buf *w, uint64_t key, size_t n)
@@ -741,14 +753,7 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 			return (FERRY_EINVAL);
 		}
 		put_common(&w, e, NCOMMON + 4 + (e->blob_len > 0));
-		wire_put_uint(&w, 16);
-		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
-		wire_put_uint(&w, 17);
-		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
-		wire_put_uint(&w, 18);
-		wire_put_uint(&w, e->log_index);
-		wire_put_uint(&w, 19);
-		wire_put_uint(&w, e->roster_version);
+		put_ref(&w, e, 1);
 		if (e->blob_len > 0) {
 			put_bin_head(&w, 20, e->blob_len);
 			body = e->blob;
@@ -770,14 +775,7 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 			return (FERRY_ETOOBIG);
 		}
 		put_common(&w, e, NCOMMON + 7);
-		wire_put_uint(&w, 16);
-		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
-		wire_put_uint(&w, 17);
-		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
-		wire_put_uint(&w, 18);
-		wire_put_uint(&w, e->log_index);
-		wire_put_uint(&w, 19);
-		wire_put_uint(&w, e->roster_version);
+		put_ref(&w, e, 1);
 		wire_put_uint(&w, 20);
 		wire_put_bin(&w, e->blob, e->blob_len);
 		wire_put_uint(&w, 21);
@@ -797,10 +795,7 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 			return (FERRY_ETOOBIG);
 		}
 		put_common(&w, e, NCOMMON + 4);
-		wire_put_uint(&w, 16);
-		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
-		wire_put_uint(&w, 17);
-		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
+		put_ref(&w, e, 0);
 		wire_put_uint(&w, 18);
 		wire_put_uint(&w, e->code);
 		wire_put_uint(&w, 19);
@@ -809,10 +804,7 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 		break;
 	case ENV_ASK:
 		put_common(&w, e, NCOMMON + 2);
-		wire_put_uint(&w, 16);
-		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
-		wire_put_uint(&w, 17);
-		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
+		put_ref(&w, e, 0);
 		break;
 	case ENV_HELLO:
 		put_common(&w, e, NCOMMON + 2);

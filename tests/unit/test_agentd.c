@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "../lib/harness.h"
+#include "../lib/tproof.h"
 #include "../lib/troster.h"
 #include "agentd.h"
 #include "envelope.h"
@@ -245,78 +246,35 @@ TEST(accepted)
 }
 
 /*
- * ${signer}'s ACCEPTED_P of (${id}, ${hash}), sent by alpha: a log of the
- * signer's own with that LOG_ACCEPTED entry (at index 1, a filler before
- * it), sealed and proven, as the relay makes it.  ${tamper}: flip a byte
- * of the audit path.
+ * ${signer}'s ACCEPTED_P of (${id}, ${hash}), sent by alpha to bravo, as
+ * the relay makes it (entry 1 of a batch of two, the first an unrelated
+ * message); ${tamper}: its last path byte flipped.
  */
 static int
 accepted_p(struct ident *signer, const uint8_t id[16],
     const uint8_t hash[32], int tamper, uint8_t **out, size_t *len)
 {
-	static int k;
-	uint8_t path[LOG_PROOF_MAX][32], *note = NULL, *raw = NULL;
-	char lpath[700], origin[80];
-	struct log_batch *b;
-	struct log_entry le;
-	struct log *l;
-	struct env e;
-	size_t nlen, rawlen, np;
+	uint8_t ids[2][16], hashes[2][32], *b[2] = { NULL, NULL };
+	size_t l[2];
 	int rc;
 
-	snprintf(lpath, sizeof(lpath), "%s/plog-%d", dir, k++);
-	snprintf(origin, sizeof(origin), "ferry/%s", signer->id);
-	if (mkdir(lpath, 0700) != 0 ||
-	    log_open(lpath, origin, signer->sign_sk, &l) != 0)
-		return (-1);
-	if ((rc = log_begin(l, &b)) != 0)
-		goto out;
-	memset(&le, 0, sizeof(le));
-	le.kind = LOG_ROSTER;
-	le.roster_version = 1;
-	memset(le.env_hash, 0x77, 32);
-	if ((rc = log_add(b, &le, NULL, 0, NULL)) == 0) {
-		memset(&le, 0, sizeof(le));
-		le.kind = LOG_ACCEPTED;
-		memcpy(le.msg_id, id, 16);
-		memcpy(le.env_hash, hash, 32);
-		snprintf(le.from, sizeof(le.from), "alpha");
-		snprintf(le.to, sizeof(le.to), "bravo");
-		le.roster_version = 1;
-		rc = log_add(b, &le, NULL, 0, NULL);
+	memset(ids[0], 0x5a, 16);
+	memset(hashes[0], 0x5b, 32);
+	memcpy(ids[1], id, 16);
+	memcpy(hashes[1], hash, 32);
+	rc = tproof_receipts(signer, ENV_ACCEPTED_P, 2,
+	    (const uint8_t (*)[16])ids, (const uint8_t (*)[32])hashes, "alpha",
+	    "bravo", dir, b, l);
+	free(b[0]);
+	if (rc != 0) {
+		free(b[1]);
+		return (rc);
 	}
-	if (rc == 0 && (rc = log_batch_seal(b, &note, &nlen)) == 0 &&
-	    (rc = log_batch_prove(b, 1, &raw, &rawlen, path, &np)) == 0) {
-		if (tamper)
-			path[0][5] ^= 1;
-		memset(&e, 0, sizeof(e));
-		e.version = ENV_VERSION;
-		e.type = ENV_ACCEPTED_P;
-		env_new_id(e.id);
-		snprintf(e.from, sizeof(e.from), "%s", signer->id);
-		snprintf(e.to, sizeof(e.to), "alpha");
-		e.time = ferry_now_ms();
-		memcpy(e.msg_id, id, 16);
-		memcpy(e.env_hash, hash, 32);
-		e.log_index = 1;
-		e.roster_version = 1;
-		e.blob = note;
-		e.blob_len = nlen;
-		e.entry = raw;
-		e.entry_len = rawlen;
-		e.path = &path[0][0];
-		e.path_len = np * 32;
-		rc = env_encode(&e, NULL, out, len);
-	}
-	if (rc == 0)
-		rc = log_commit(b);
-	else
-		log_abort(b);
-out:
-	free(raw);
-	free(note);
-	log_close(l);
-	return (rc);
+	if (tamper)
+		b[1][l[1] - 1] ^= 1;
+	*out = b[1];
+	*len = l[1];
+	return (0);
 }
 
 /*

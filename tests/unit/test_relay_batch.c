@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "../lib/harness.h"
+#include "../lib/tproof.h"
 #include "../lib/troster.h"
 #include "envelope.h"
 #include "ident.h"
@@ -586,79 +587,6 @@ TEST(receipt_finishes_and_keeps_final)
 }
 
 /*
- * bravo's RECEIPT_Ps for the ${n} messages (${ids}, ${hashes}) of alpha's,
- * made as the agent makes them: the LOG_RECEIVED entries in one batch of
- * a log of bravo's own, sealed (one checkpoint), each proven under it.
- */
-static int
-proof_receipts(size_t n, uint8_t ids[][FERRY_MSGID_LEN],
-    uint8_t hashes[][32], uint8_t **bufs, size_t *lens)
-{
-	static int k;
-	uint8_t path[LOG_PROOF_MAX][32], *note = NULL, *raw;
-	char lpath[600];
-	struct log_batch *b;
-	struct log_entry le;
-	struct log *l;
-	struct env e;
-	uint64_t idx;
-	size_t nlen, rawlen, np, i;
-	int rc;
-
-	snprintf(lpath, sizeof(lpath), "%s/bravo-log-%ld-%d", dir,
-	    (long)getpid(), k++);
-	if (mkdir(lpath, 0700) != 0 ||
-	    log_open(lpath, "ferry/bravo", bravo->sign_sk, &l) != 0)
-		return (-1);
-	if ((rc = log_begin(l, &b)) != 0)
-		goto out;
-	for (i = 0; i < n && rc == 0; i++) {
-		memset(&le, 0, sizeof(le));
-		le.kind = LOG_RECEIVED;
-		memcpy(le.msg_id, ids[i], FERRY_MSGID_LEN);
-		memcpy(le.env_hash, hashes[i], 32);
-		snprintf(le.from, sizeof(le.from), "alpha");
-		snprintf(le.to, sizeof(le.to), "bravo");
-		le.roster_version = 1;
-		rc = log_add(b, &le, NULL, 0, NULL);
-	}
-	if (rc == 0)
-		rc = log_batch_seal(b, &note, &nlen);
-	for (i = 0, idx = 0; i < n && rc == 0; i++, idx++) {
-		if ((rc = log_batch_prove(b, idx, &raw, &rawlen, path,
-		    &np)) != 0)
-			break;
-		memset(&e, 0, sizeof(e));
-		e.version = ENV_VERSION;
-		e.type = ENV_RECEIPT_P;
-		env_new_id(e.id);
-		snprintf(e.from, sizeof(e.from), "bravo");
-		snprintf(e.to, sizeof(e.to), "alpha");
-		e.time = ferry_now_ms();
-		memcpy(e.msg_id, ids[i], FERRY_MSGID_LEN);
-		memcpy(e.env_hash, hashes[i], 32);
-		e.log_index = idx;
-		e.roster_version = 1;
-		e.blob = note;
-		e.blob_len = nlen;
-		e.entry = raw;
-		e.entry_len = rawlen;
-		e.path = &path[0][0];
-		e.path_len = np * 32;
-		rc = env_encode(&e, NULL, &bufs[i], &lens[i]);
-		free(raw);
-	}
-	if (rc == 0)
-		rc = log_commit(b);
-	else
-		log_abort(b);
-out:
-	free(note);
-	log_close(l);
-	return (rc);
-}
-
-/*
  * Issue 10 step 3: the RECEIPT_Ps of one recipient batch cost the relay
  * ONE note signature check (its cache) and no envelope signature check;
  * each is logged and forwarded to the sender byte for byte; a RECEIPT_P
@@ -675,7 +603,10 @@ TEST(receipts_by_proof_one_note)
 	CHECK(r != NULL);
 	for (i = 0; i < 6; i++)
 		CHECK_EQ(queued_msg(r, ids[i], h[i]), 0);
-	CHECK_EQ(proof_receipts(6, ids, h, rb, rl), 0);
+	/* bravo's, as its agent makes them: one batch, one checkpoint. */
+	CHECK_EQ(tproof_receipts(bravo, ENV_RECEIPT_P, 6,
+	    (const uint8_t (*)[16])ids, (const uint8_t (*)[32])h, "alpha",
+	    "bravo", dir, rb, rl), 0);
 	rb[5][rl[5] - 1] ^= 1;	/* the last path hash */
 	note_counts(NULL, &v0);
 	env_counts(NULL, &ev0);
