@@ -12,6 +12,7 @@
 #include "log.h"
 #include "tproof.h"
 
+/** tproof_receipts(signer, type, n, ...): ${n} proof receipts of ${signer}'s. */
 int
 tproof_receipts(const struct ident *signer, uint32_t type, size_t n,
     const uint8_t (*ids)[16], const uint8_t (*hashes)[32],
