@@ -431,8 +431,10 @@ dispatch(struct agentd *a, const uint8_t *buf, size_t len, int drc,
 	case ENV_MSG:
 		return (agentd_handle_msg(a, buf, len, e));
 	case ENV_ACCEPTED:
+	case ENV_ACCEPTED_P:
 		return (agentd_handle_accepted(a, buf, len, e));
 	case ENV_RECEIPT:
+	case ENV_RECEIPT_P:
 		return (agentd_handle_receipt(a, buf, len, e));
 	case ENV_NACK:
 		return (agentd_handle_nack(a, e));
@@ -486,12 +488,13 @@ agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
 		 * receive group (independent: other messages); anything
 		 * else after committing both, in order. */
 		if (g != NULL && dec &&
-		    (e.type == ENV_ACCEPTED || e.type == ENV_RECEIPT)) {
+		    (e.type == ENV_ACCEPTED || e.type == ENV_RECEIPT ||
+		    e.type == ENV_ACCEPTED_P || e.type == ENV_RECEIPT_P)) {
 			if (g->n == AGENTD_GRP_MAX)
 				agentd_grp_flush(a, g);
 			note_rx(a);
 			a->grp = g;
-			rc = e.type == ENV_ACCEPTED ?
+			rc = e.type == ENV_ACCEPTED || e.type == ENV_ACCEPTED_P ?
 			    agentd_handle_accepted(a, bufs[i], lens[i], &e) :
 			    agentd_handle_receipt(a, bufs[i], lens[i], &e);
 			a->grp = NULL;

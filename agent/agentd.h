@@ -53,6 +53,7 @@
 
 #include "aconf.h"
 #include "astore.h"
+#include "envelope.h"
 #include "ferry.h"
 #include "ident.h"
 #include "log.h"
@@ -155,6 +156,7 @@ struct agentd {
 	struct aconf conf;
 	struct ident *me;
 	struct roster *roster;		/* the verified roster in force */
+	struct env_note_cache note_cache;	/* receipt notes verified */
 	struct roster *conf_next;	/* at open: the configured roster
 					 * file when it is the next version */
 	struct log *log;

@@ -558,12 +558,52 @@ fail:
 }
 
 /*
+ * The RECEIPT_P of item ${it} into it->in.receipt: its LOG_RECEIVED entry
+ * (exact bytes) and audit path in the tree of sealed batch ${b}, whose
+ * checkpoint is ${note}.  No signature (docs/protocol.md 3.3).
+ */
+static int
+receipt_proof(struct agentd *a, struct log_batch *b,
+    struct agentd_rx_item *it, const uint8_t *note, size_t nlen,
+    uint64_t now)
+{
+	uint8_t path[LOG_PROOF_MAX][FERRY_HASH_LEN], *raw = NULL;
+	size_t rawlen, np;
+	struct env r;
+	int rc;
+
+	if ((rc = log_batch_prove(b, it->in.log_index, &raw, &rawlen, path,
+	    &np)) != 0)
+		return (rc);
+	memset(&r, 0, sizeof(r));
+	r.type = ENV_RECEIPT_P;
+	r.version = ENV_VERSION;
+	env_new_id(r.id);
+	agentd_copy_str(r.from, sizeof(r.from), a->me->id);
+	agentd_copy_str(r.to, sizeof(r.to), it->e.from);
+	r.time = now;
+	memcpy(r.msg_id, it->e.id, FERRY_MSGID_LEN);
+	memcpy(r.env_hash, it->h, 32);
+	r.log_index = it->in.log_index;
+	r.roster_version = a->roster->version;
+	r.blob = note;
+	r.blob_len = nlen;
+	r.entry = raw;
+	r.entry_len = rawlen;
+	r.path = &path[0][0];
+	r.path_len = np * FERRY_HASH_LEN;
+	rc = env_encode(&r, NULL, &it->in.receipt, &it->in.receipt_len);
+	free(raw);
+	return (rc);
+}
+
+/*
  * The group commit of the MSGs prepared in ${rg}, in one batch, one
- * synced commit: per message LOG_RECEIVED with its envelope; one signed
- * checkpoint covering them all; per message its RECEIPT (naming its
- * entry and that checkpoint), LOG_RECEIPT and the inbox record with the
- * receipt and the "unspooled" mark; the marks of earlier spool files
- * written.  Then the spool inbox files, and only then the RECEIPTs.  A
+ * synced commit: per message LOG_RECEIVED with its envelope, then per
+ * message LOG_RECEIPT; the commit's one checkpoint, signed then
+ * (log_batch_seal); per message its RECEIPT_P (its LOG_RECEIVED entry
+ * and audit path under that checkpoint) in the inbox record with the
+ * "unspooled" mark; the marks of earlier spool files written.  Then the spool inbox files, and only then the RECEIPTs.  A
  * local failure before the commit holds every message of the group (no
  * RECEIPT, no NACK: the relay redelivers them).
  */
@@ -573,7 +613,6 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 	struct agentd_rx_item *it;
 	struct log_batch *b = NULL;
 	struct log_entry le;
-	struct env r;
 	uint8_t *note = NULL;
 	char hx[33];
 	const char *what = "storing";
@@ -603,27 +642,12 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 		    &it->in.log_index)) != 0)
 			goto abort;
 	}
-	/* One signature: a checkpoint covering every LOG_RECEIVED above. */
-	if ((rc = log_batch_checkpoint(b, &note, &nlen)) != 0)
-		goto abort;
+	/* Then each message's LOG_RECEIPT (the receipt itself is not in it:
+	 * the tree it proves itself by must hold the entry), then the
+	 * commit's one checkpoint, signed now: every receipt is proven
+	 * under it, and nothing else of the group is signed. */
 	for (i = 0; i < rg->n; i++) {
 		it = &rg->it[i];
-		memset(&r, 0, sizeof(r));
-		r.type = ENV_RECEIPT;
-		r.version = ENV_VERSION;
-		env_new_id(r.id);
-		agentd_copy_str(r.from, sizeof(r.from), a->me->id);
-		agentd_copy_str(r.to, sizeof(r.to), it->e.from);
-		r.time = now;
-		memcpy(r.msg_id, it->e.id, FERRY_MSGID_LEN);
-		memcpy(r.env_hash, it->h, 32);
-		r.log_index = it->in.log_index;
-		r.roster_version = a->roster->version;
-		r.blob = note;
-		r.blob_len = nlen;
-		if ((rc = env_encode(&r, a->me->sign_sk, &it->in.receipt,
-		    &it->in.receipt_len)) != 0)
-			goto abort;
 		memset(&le, 0, sizeof(le));
 		le.kind = LOG_RECEIPT;
 		le.time_ms = now;
@@ -633,11 +657,14 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 		agentd_copy_str(le.to, sizeof(le.to), it->e.from);
 		le.ref_index = it->in.log_index;
 		le.roster_version = a->roster->version;
-		if (it->in.receipt_len <= LOG_AUX_MAX) {
-			le.aux = it->in.receipt;
-			le.aux_len = it->in.receipt_len;
-		}
-		if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0 ||
+		if ((rc = log_add(b, &le, NULL, 0, NULL)) != 0)
+			goto abort;
+	}
+	if ((rc = log_batch_seal(b, &note, &nlen)) != 0)
+		goto abort;
+	for (i = 0; i < rg->n; i++) {
+		it = &rg->it[i];
+		if ((rc = receipt_proof(a, b, it, note, nlen, now)) != 0 ||
 		    (rc = astore_put_in(a->store, b, &it->in, NULL, 0,
 		    a->conf.spool[0] != '\0')) != 0)
 			goto abort;

@@ -115,6 +115,13 @@ int agentd_check_listed(struct agentd *a, char *err, size_t errlen);
 
 /** agentd_verify_from(a, e): check ${e} with its sender's roster key. */
 int agentd_verify_from(struct agentd *a, const struct env *e);
+/**
+ * agentd_verify_with(a, e, pk): ${e}'s signature under ${pk}, or for a
+ * RECEIPT_P / ACCEPTED_P its proof (env_verify_proof, with the agent's
+ * cache of verified notes).  0 or a FERRY_E* code.
+ */
+int agentd_verify_with(struct agentd *a, const struct env *e,
+    const uint8_t pk[32]);
 
 /** agentd_adopt_roster(a, next, source, save): adopt ${next}. */
 int agentd_adopt_roster(struct agentd *a, struct roster *next,

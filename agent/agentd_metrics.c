@@ -10,6 +10,7 @@
 
 #include "agentd.h"
 #include "backlog.h"
+#include "note.h"
 #include "pending.h"
 #include "prom.h"
 
@@ -23,7 +24,7 @@ agentd_metrics_write(struct agentd *a)
 	struct backlog_row rows[AGENTD_BACKLOG_METRICS];
 	const struct agentd_link *l;
 	struct prom *p;
-	uint64_t since = 0, last_err = 0, conns = 0;
+	uint64_t since = 0, last_err = 0, conns = 0, ns, nv, es, ev;
 	size_t i, n;
 	int rc, refused = 0;
 
@@ -56,6 +57,15 @@ agentd_metrics_write(struct agentd *a)
 	    (uint64_t)(refused != 0));
 	prom_u64(p, "ferry_agent_connections_total", "CURVE handshakes with "
 	    "the relays completed.", "counter", conns);
+	note_counts(&ns, &nv);
+	env_counts(&es, &ev);
+	prom_u64(p, "ferry_agent_signatures_total", "Ed25519 signatures "
+	    "made: MSGs, NACKs, control envelopes and one checkpoint per "
+	    "commit; delivery receipts are proven, not signed.", "counter",
+	    ns + es);
+	prom_u64(p, "ferry_agent_signature_checks_total", "Ed25519 "
+	    "signatures checked: envelopes, and receipts' checkpoint notes "
+	    "once per note.", "counter", nv + ev);
 	prom_head(p, "ferry_agent_relay_up", "1 while the link to this relay "
 	    "is up.", "gauge");
 	for (i = 0; i < a->nlinks; i++)

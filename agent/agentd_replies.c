@@ -1,7 +1,8 @@
 /*
  * agentd_replies.c: the relay's replies about our messages (see agentd.h):
  * ACCEPTED (a relay's custody receipt), RECEIPT (the recipient's
- * delivery receipt, with its checkpoint), NACK (refused for good, or
+ * delivery receipt, with its checkpoint; RECEIPT_P and ACCEPTED_P proven
+ * by their signer's checkpoint and an inclusion proof instead of signed), NACK (refused for good, or
  * for now, or a relay's copy not held: routed again, agentd_out.c); the
  * replies read together are recorded in one group commit
  * (agentd_grp_flush).
@@ -198,7 +199,8 @@ agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	if (roster_find_relay(a->roster, e->from) == NULL ||
 	    agentd_verify_from(a, e) != 0) {
 		alog(ALOG_WARN, "bad-accepted", "msg=%s from=%s: signature "
-		    "or signer wrong; ignored", hx, e->from);
+		    "(or inclusion proof) or signer wrong; ignored", hx,
+		    e->from);
 		return (0);
 	}
 	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
@@ -314,7 +316,7 @@ agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 		return (0);
 	}
 	if ((rc = receipt_key(a, e, &r, pk, &used)) != 0 ||
-	    (rc = env_verify(e, pk)) != 0) {
+	    (rc = agentd_verify_with(a, e, pk)) != 0) {
 		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: %s; ignored",
 		    hx, e->from, ferry_strerror(rc));
 		return (0);
@@ -328,7 +330,8 @@ agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 		    "when sent; now %llu)", hx, e->from,
 		    (unsigned long long)used,
 		    (unsigned long long)a->roster->version);
-	check_receipt_checkpoint(e, pk, hx);
+	if (e->type == ENV_RECEIPT)
+		check_receipt_checkpoint(e, pk, hx);
 	memset(&le, 0, sizeof(le));
 	le.kind = LOG_RECEIPT;
 	memcpy(le.msg_id, e->msg_id, FERRY_MSGID_LEN);

@@ -288,6 +288,17 @@ agentd_verify_from(struct agentd *a, const struct env *e)
 
 	if ((rc = roster_sender_key(a->roster, e->from, pk)) != 0)
 		return (rc);
+	return (agentd_verify_with(a, e, pk));
+}
+
+/** agentd_verify_with(a, e, pk): ${e}'s signature, or its proof, under ${pk}. */
+int
+agentd_verify_with(struct agentd *a, const struct env *e,
+    const uint8_t pk[32])
+{
+
+	if (ENV_IS_PROOF(e->type))
+		return (env_verify_proof(e, pk, &a->note_cache));
 	return (env_verify(e, pk));
 }
 

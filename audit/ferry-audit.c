@@ -21,11 +21,13 @@ static const struct cli_cmd cmds[] = {
 	    "[--pin FINGERPRINT] [--checkpoint FILE]... [--json]", "recompute "
 	    "the tree, check checkpoints, entries, envelopes (--pin: the "
 	    "fingerprint of the oldest --roster)", NULL },
-	{ "prove", cmd_prove, "LOGDIR MSGID [--kind KIND]", "write an "
-	    "inclusion proof of a message's entry under the latest checkpoint "
-	    "to stdout", NULL },
+	{ "prove", cmd_prove, "LOGDIR MSGID [--kind KIND] [--receipt]",
+	    "write an inclusion proof of a message's entry under the latest "
+	    "checkpoint to stdout (--receipt: the receipt the entry holds)",
+	    NULL },
 	{ "check-proof", cmd_check_proof, "FILE --key KEY [--roster FILE] "
-	    "[--origin ORIGIN]", "verify a proof offline", NULL },
+	    "[--origin ORIGIN]", "verify a proof file or a receipt offline",
+	    NULL },
 	{ "compare", cmd_compare, "LOGDIR_A LOGDIR_B [--key-a KEY] "
 	    "[--key-b KEY] [--roster FILE]... [--json]", "account for each "
 	    "party's messages in the other's log: missing or in flight", NULL },

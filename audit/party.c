@@ -219,7 +219,7 @@ load_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	if (e->kind == LOG_ROUTE)
 		return (relay_seen(p, r->route[r->nroutes - 1]));
 	if (e->kind == LOG_ACCEPTED && signed_reply &&
-	    env.type == ENV_ACCEPTED &&
+	    (env.type == ENV_ACCEPTED || env.type == ENV_ACCEPTED_P) &&
 	    strcmp(env.from, audit_party(log_origin(p->l))) != 0) {
 		if ((n = audit_intern(env.from)) == UINT32_MAX)
 			return (FERRY_ENOMEM);

@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "envelope.h"
 #include "ferry.h"
 #include "log.h"
 #include "merkle.h"
@@ -69,11 +70,43 @@ kind_names(char *out, size_t cap)
 	}
 }
 
+/*
+ * prove --receipt: the receipt held whole in entry ${idx} (its aux: the
+ * relay's custody receipt or the recipient's delivery receipt, as the
+ * party received it) to stdout, for check-proof.  0 or 1.
+ */
+static int
+put_receipt(struct log *l, uint64_t idx)
+{
+	struct log_entry e;
+	int rc;
+
+	if ((rc = log_get(l, idx, &e)) != 0) {
+		fprintf(stderr, "ferry-audit: reading entry %llu: %s\n",
+		    (unsigned long long)idx, ferry_strerror(rc));
+		return (1);
+	}
+	if (e.aux_len == 0) {
+		fprintf(stderr, "ferry-audit: entry %llu (%s) holds no receipt "
+		    "(the receipts a party issued are not kept whole in its "
+		    "own log: take it from the log of the party that received "
+		    "it, or prove this entry without --receipt)\n",
+		    (unsigned long long)idx, log_kind_name(e.kind));
+		log_entry_clear(&e);
+		return (1);
+	}
+	rc = fwrite(e.aux, 1, e.aux_len, stdout) == e.aux_len &&
+	    fflush(stdout) == 0 ? 0 : 1;
+	log_entry_clear(&e);
+	return (rc);
+}
+
 int
 cmd_prove(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "kind", required_argument, NULL, 'k' },
+		{ "receipt", no_argument, NULL, 'r' },
 		CLI_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -84,9 +117,13 @@ cmd_prove(int argc, char **argv)
 	uint64_t idx;
 	uint32_t kind = 0;
 	char kinds[256];
-	int ch, rc, ret = 1;
+	int ch, rc, ret = 1, receipt = 0;
 
 	while ((ch = getopt_long(argc, argv, ":k:", opts, NULL)) != -1) {
+		if (ch == 'r') {
+			receipt = 1;
+			continue;
+		}
 		if (ch != 'k')
 			return (cli_opt_error(ch, argv));
 		if ((kind = kind_by_name(optarg)) == 0) {
@@ -101,11 +138,19 @@ cmd_prove(int argc, char **argv)
 	    ferry_unhex(id, 16, argv[optind + 1]) != 0)
 		return (cli_usage("MSGID must be 32 hex digits, not '%s'",
 		    argv[optind + 1]));
+	if (receipt && kind == 0)
+		kind = LOG_RECEIPT;
+	if (receipt && kind != LOG_RECEIPT && kind != LOG_ACCEPTED)
+		return (cli_usage("--receipt takes --kind RECEIPT or ACCEPTED"));
 	if (audit_open(argv[optind], &l) != 0)
 		goto out;
 	if ((rc = log_find_msg(l, id, kind, &idx)) != 0) {
 		fprintf(stderr, "ferry-audit: message %s: %s\n",
 		    argv[optind + 1], ferry_strerror(rc));
+		goto out;
+	}
+	if (receipt) {
+		ret = put_receipt(l, idx);
 		goto out;
 	}
 	if ((rc = log_checkpoint(l, &note, &notelen)) != 0 ||
@@ -164,6 +209,81 @@ b64line(const uint8_t *s, size_t n, uint8_t *out, size_t cap, size_t *outlen)
 	return (0);
 }
 
+/* What check-proof proved: the log, its size, entry ${idx} ${e}, OK. */
+static void
+print_proven(const struct note_checkpoint *cp, uint64_t idx,
+    const struct log_entry *e)
+{
+	char hex[65], t[32];
+
+	printf("log %s\nsize %llu\n", cp->origin, (unsigned long long)cp->size);
+	ferry_hex(hex, e->msg_id, 16);
+	printf("entry %llu %s msg %s time %s", (unsigned long long)idx,
+	    log_kind_name(e->kind), hex, ferry_utc(t, sizeof(t), e->time_ms));
+	if (e->from[0] != '\0')
+		printf(" from %s", e->from);
+	if (e->to[0] != '\0')
+		printf(" to %s", e->to);
+	ferry_hex(hex, e->env_hash, 32);
+	printf(" env %s\nOK\n", hex);
+}
+
+/*
+ * check-proof on a receipt envelope: a RECEIPT_P / ACCEPTED_P by its
+ * proof, a signed RECEIPT / ACCEPTED by its signature, under ${pk}
+ * (and the note's origin ${origin} if not NULL).  0 verified, 1 not
+ * (said on stdout), -1 not a receipt at all.
+ */
+static int
+check_receipt(const uint8_t *buf, size_t len, const uint8_t pk[32],
+    const char *origin)
+{
+	struct note_checkpoint cp;
+	struct log_entry le;
+	struct env e;
+	char hex[65];
+	int rc;
+
+	if (env_decode(buf, len, 0, &e) != 0 || (!ENV_IS_PROOF(e.type) &&
+	    e.type != ENV_RECEIPT && e.type != ENV_ACCEPTED))
+		return (-1);
+	ferry_hex(hex, e.msg_id, 16);
+	if (!ENV_IS_PROOF(e.type)) {
+		if ((rc = env_verify(&e, pk)) != 0) {
+			printf("FAILED: %s of message %s from %s: %s\n",
+			    env_type_name(e.type), hex, e.from,
+			    ferry_strerror(rc));
+			return (1);
+		}
+		printf("%s of message %s from %s to %s log index %llu "
+		    "(signed)\nOK\n", env_type_name(e.type), hex, e.from, e.to,
+		    (unsigned long long)e.log_index);
+		return (0);
+	}
+	if (note_parse_checkpoint(e.blob, e.blob_len, &cp) != 0) {
+		printf("FAILED: the receipt's checkpoint does not parse\n");
+		return (1);
+	}
+	if (origin != NULL && strcmp(origin, cp.origin) != 0) {
+		printf("FAILED: checkpoint origin %s is not %s\n", cp.origin,
+		    origin);
+		return (1);
+	}
+	if ((rc = env_verify_proof(&e, pk, NULL)) != 0) {
+		printf("FAILED: %s of message %s from %s does not prove its "
+		    "entry %llu in the log %s of size %llu under the key: "
+		    "%s\n", env_type_name(e.type), hex, e.from,
+		    (unsigned long long)e.log_index, cp.origin,
+		    (unsigned long long)cp.size, ferry_strerror(rc));
+		return (1);
+	}
+	(void)log_entry_decode(e.entry, e.entry_len, &le);
+	printf("%s of message %s from %s to %s\n", env_type_name(e.type), hex,
+	    e.from, e.to);
+	print_proven(&cp, e.log_index, &le);
+	return (0);
+}
+
 int
 cmd_check_proof(int argc, char **argv)
 {
@@ -181,7 +301,6 @@ cmd_check_proof(int argc, char **argv)
 	const uint8_t *s;
 	uint8_t pk[32], *buf = NULL, *entry = NULL, leaf[32];
 	uint8_t proof[LOG_PROOF_MAX][32];
-	char hex[65], t[32];
 	size_t len, off = 0, n, entlen, np = 0, hl;
 	uint64_t idx;
 	int ch, rc, ret = 1;
@@ -209,8 +328,13 @@ cmd_check_proof(int argc, char **argv)
 	}
 	rc = -1;
 	if (len < strlen(PROOF_HDR) || memcmp(buf, PROOF_HDR,
-	    strlen(PROOF_HDR)) != 0)
-		goto bad;
+	    strlen(PROOF_HDR)) != 0) {
+		/* Not a proof file: a receipt envelope (prove --receipt)? */
+		if ((rc = check_receipt(buf, len, pk, origin)) < 0)
+			goto bad;
+		ret = rc;
+		goto out;
+	}
 	off = strlen(PROOF_HDR);
 	if (line(buf, len, &off, &s, &n) != 0 || n < 7 ||
 	    memcmp(s, "extra ", 6) != 0 || (entry = malloc(n)) == NULL ||
@@ -254,16 +378,7 @@ cmd_check_proof(int argc, char **argv)
 		printf("FAILED: the proven entry does not decode\n");
 		goto out;
 	}
-	printf("log %s\nsize %llu\n", cp.origin, (unsigned long long)cp.size);
-	ferry_hex(hex, e.msg_id, 16);
-	printf("entry %llu %s msg %s time %s", (unsigned long long)idx,
-	    log_kind_name(e.kind), hex, ferry_utc(t, sizeof(t), e.time_ms));
-	if (e.from[0] != '\0')
-		printf(" from %s", e.from);
-	if (e.to[0] != '\0')
-		printf(" to %s", e.to);
-	ferry_hex(hex, e.env_hash, 32);
-	printf(" env %s\nOK\n", hex);
+	print_proven(&cp, idx, &e);
 	ret = 0;
 	goto out;
 

@@ -66,6 +66,8 @@ struct vstate {
 	uint64_t first_bad;
 	char first_why[512];
 	uint64_t nentries, nchecked_env, nerased, nnotstored, nforeign;
+	uint64_t nproven;	/* receipts by proof held as aux, verified */
+	struct env_note_cache cache;
 	const char *dir;
 	uint64_t nsize;		/* log size when the walk began */
 	json_t *problems;	/* --json: every problem; else NULL (printed) */
@@ -192,6 +194,47 @@ accepted_again(struct vstate *v, uint64_t idx, const struct log_entry *e,
 	return (0);
 }
 
+/*
+ * A receipt by proof (RECEIPT_P, ACCEPTED_P) held as the aux of
+ * ACCEPTED / RECEIPT entry ${e} (entry ${idx}): it concerns the entry's
+ * message and envelope and its proof holds under its signer's key in the
+ * roster version the entry names (docs/protocol.md 5.7).  Signed receipts
+ * (types 2 and 3, older logs) are left as they were.
+ */
+static void
+check_aux_receipt(struct vstate *v, uint64_t idx, const struct log_entry *e)
+{
+	const struct roster *ro;
+	struct env env;
+	uint8_t pk[32];
+	int rc, revoked;
+
+	if (e->aux_len == 0 || env_decode(e->aux, e->aux_len, 0, &env) != 0 ||
+	    !ENV_IS_PROOF(env.type))
+		return;
+	if ((env.type == ENV_RECEIPT_P) != (e->kind == LOG_RECEIPT) ||
+	    memcmp(env.msg_id, e->msg_id, 16) != 0 ||
+	    memcmp(env.env_hash, e->env_hash, 32) != 0) {
+		vfail(v, idx, "%s held in a %s entry names another message or "
+		    "envelope", env_type_name(env.type), log_kind_name(e->kind));
+		return;
+	}
+	if ((ro = roster_for(v, e->roster_version)) == NULL)
+		return;
+	if (key_of(ro, env.from, pk, &revoked) != 0) {
+		vfail(v, idx, "%s signer %s not in roster %llu",
+		    env_type_name(env.type), env.from,
+		    (unsigned long long)ro->version);
+		return;
+	}
+	if ((rc = env_verify_proof(&env, pk, &v->cache)) != 0) {
+		vfail(v, idx, "%s of %s does not prove its entry: %s",
+		    env_type_name(env.type), env.from, ferry_strerror(rc));
+		return;
+	}
+	v->nproven++;
+}
+
 static int
 entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
     const uint8_t *raw, size_t rawlen)
@@ -220,6 +263,8 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 	    e->kind != LOG_REFUSED && e->kind != LOG_NACK)
 		vfail(v, idx, "%s entry without a message id",
 		    log_kind_name(e->kind));
+	if (e->kind == LOG_RECEIPT || e->kind == LOG_ACCEPTED)
+		check_aux_receipt(v, idx, e);
 	switch (e->kind) {
 	case LOG_RECEIPT:
 		if (r != NULL && !(r->kinds & ((1u << LOG_SENT) |
@@ -372,7 +417,8 @@ check_envelopes(struct vstate *v)
 			goto next;
 		}
 		if (env.type == ENV_MSG ? memcmp(env.id, p->msg_id, 16) != 0 :
-		    (env.type == ENV_RECEIPT || env.type == ENV_ACCEPTED) &&
+		    (env.type == ENV_RECEIPT || env.type == ENV_ACCEPTED ||
+		    ENV_IS_PROOF(env.type)) &&
 		    memcmp(env.msg_id, p->msg_id, 16) != 0) {
 			vfail(v, p->idx, "stored envelope is for another "
 			    "message id");
@@ -636,22 +682,25 @@ cmd_verify(int argc, char **argv)
 	check_erasures(&v);
 	say(&v, "messages %zu\n", v.tab.n);
 	if (v.nrosters > 0)
-		say(&v, "envelopes verified %llu, not stored %llu\n",
-		    (unsigned long long)v.nchecked_env,
-		    (unsigned long long)v.nnotstored);
+		say(&v, "envelopes verified %llu, not stored %llu; receipts "
+		    "proven %llu\n", (unsigned long long)v.nchecked_env,
+		    (unsigned long long)v.nnotstored,
+		    (unsigned long long)v.nproven);
 	else
 		say(&v, "envelopes not checked (no --roster given)\n");
 	say(&v, "erasures %llu\n", (unsigned long long)v.nerased);
 	ret = v.fails == 0 ? 0 : 1;
 	if (json) {
 		out = json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:s,s:I,s:I,s:o,"
-		    "s:I,s:I,s:b,s:o,s:o}", "dir", v.dir, "origin",
+		    "s:o,s:I,s:I,s:b,s:o,s:o}", "dir", v.dir, "origin",
 		    log_origin(v.l), "agency", audit_party(log_origin(v.l)),
 		    "key", hex, "key_given", keyarg != NULL, "entries",
 		    (json_int_t)v.nsize, "root", rhex, "checkpoints",
 		    (json_int_t)cps->n, "messages", (json_int_t)v.tab.n,
 		    "envelopes_verified", v.nrosters > 0 ?
 		    json_integer((json_int_t)v.nchecked_env) : json_null(),
+		    "receipts_proven", v.nrosters > 0 ?
+		    json_integer((json_int_t)v.nproven) : json_null(),
 		    "envelopes_not_stored", (json_int_t)v.nnotstored,
 		    "erasures", (json_int_t)v.nerased, "ok", ret == 0,
 		    "problems", json_incref(v.problems), "warnings",

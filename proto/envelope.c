@@ -16,6 +16,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 
+#include "note.h"
 #include "wire.h"
 
 #define AD_TAG "ferry-msg-ad/v1"
@@ -40,7 +41,23 @@ static const struct {
 	{ "ROSTER", "ferry-roster-push/v1" },
 	{ "CHECKPOINT", "ferry-checkpoint/v1" },
 	{ "ASK", "ferry-ask/v1" },
+	/* Never signed: the tags of the proof types only name them. */
+	{ "RECEIPT_P", "ferry-receipt-proof/v1" },
+	{ "ACCEPTED_P", "ferry-accepted-proof/v1" },
 };
+
+static uint64_t n_signs, n_verifies;
+
+/** env_counts(signs, verifies): envelope signatures made and checked. */
+void
+env_counts(uint64_t *signs, uint64_t *verifies)
+{
+
+	if (signs != NULL)
+		*signs = __atomic_load_n(&n_signs, __ATOMIC_RELAXED);
+	if (verifies != NULL)
+		*verifies = __atomic_load_n(&n_verifies, __ATOMIC_RELAXED);
+}
 
 const char *
 env_type_name(uint32_t type)
@@ -199,7 +216,7 @@ count_at(const uint8_t *buf, size_t len, int map, uint64_t *n)
  */
 #define COMMON \
 	{ 1, WIRE_UINT, 1, 1, 1 }, \
-	{ 2, WIRE_UINT, 1, 1, 10 }, \
+	{ 2, WIRE_UINT, 1, 1, ENV_ACCEPTED_P }, \
 	{ 3, WIRE_BIN, 1, FERRY_MSGID_LEN, FERRY_MSGID_LEN }, \
 	{ 4, WIRE_STR, 1, 0, FERRY_ID_MAX }, \
 	{ 5, WIRE_STR, 1, 0, FERRY_ID_MAX }, \
@@ -222,6 +239,16 @@ static const struct wire_field spec_receipt[] = {
 	{ 18, WIRE_UINT, 1, 0, UINT64_MAX },
 	{ 19, WIRE_UINT, 1, 0, UINT64_MAX },
 	{ 20, WIRE_BIN, 0, 1, ENV_BLOB_MAX },
+};
+static const struct wire_field spec_proof[] = {
+	COMMON,
+	{ 16, WIRE_BIN, 1, FERRY_MSGID_LEN, FERRY_MSGID_LEN },
+	{ 17, WIRE_BIN, 1, FERRY_HASH_LEN, FERRY_HASH_LEN },
+	{ 18, WIRE_UINT, 1, 0, UINT64_MAX },
+	{ 19, WIRE_UINT, 1, 0, UINT64_MAX },
+	{ 20, WIRE_BIN, 1, 1, NOTE_MAX },
+	{ 21, WIRE_BIN, 1, 1, ENV_ENTRY_MAX },
+	{ 22, WIRE_BIN, 1, 0, ENV_PATH_MAX * 32 },
 };
 static const struct wire_field spec_nack[] = {
 	COMMON,
@@ -267,9 +294,11 @@ static const struct {
 	{ spec_blob, NELEM(spec_blob) },
 	{ spec_blob, NELEM(spec_blob) },
 	{ spec_ask, NELEM(spec_ask) },
+	{ spec_proof, NELEM(spec_proof) },
+	{ spec_proof, NELEM(spec_proof) },
 };
 
-#define MAXSPEC 12
+#define MAXSPEC 13
 
 /* Version first, then type: so a future version with new fields is
  * named as such rather than as an unknown field. */
@@ -326,7 +355,7 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 	const msgpack_object *f[MAXSPEC];
 	const uint8_t *sig;
 	size_t pos, siglen;
-	uint64_t n;
+	uint64_t n, outer;
 	uint32_t type;
 	int rc;
 
@@ -341,22 +370,28 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 	if (len > frame_max(max_body))
 		return (FERRY_ETOOBIG);
 
-	/* Outer: [inner (bin), signature (bin 64)], checked on the bytes. */
+	/* Outer: [inner (bin), signature (bin 64)], or [inner] alone for
+	 * the proof types (checked once the type is known), on the bytes. */
 	if ((rc = wire_scan(buf, len, 1)) != 0)
 		return (rc);
 	if ((rc = count_at(buf, len, 0, &n)) != 0)
 		return (rc);
-	if (n < 2)
+	if (n < 1)
 		return (FERRY_EMISSING);
 	if (n > 2)
 		return (FERRY_EUNKNOWNFIELD);
+	outer = n;
 	pos = 1;
-	if ((rc = bin_at(buf, len, &pos, &e->inner, &e->inner_len)) != 0 ||
-	    (rc = bin_at(buf, len, &pos, &sig, &siglen)) != 0)
+	if ((rc = bin_at(buf, len, &pos, &e->inner, &e->inner_len)) != 0)
 		return (rc);
-	if (siglen != ENV_SIG_LEN)
-		return (siglen > ENV_SIG_LEN ? FERRY_ETOOBIG : FERRY_EBADVALUE);
-	memcpy(e->sig, sig, ENV_SIG_LEN);
+	if (outer == 2) {
+		if ((rc = bin_at(buf, len, &pos, &sig, &siglen)) != 0)
+			return (rc);
+		if (siglen != ENV_SIG_LEN)
+			return (siglen > ENV_SIG_LEN ? FERRY_ETOOBIG :
+			    FERRY_EBADVALUE);
+		memcpy(e->sig, sig, ENV_SIG_LEN);
+	}
 
 	/* Inner: a flat map.  Its entry count is bounded before msgpack-c
 	 * allocates one object per entry. */
@@ -370,6 +405,11 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 		return (rc);
 	if ((rc = version_type(&doc.root, &type)) != 0)
 		goto done;
+	/* One frame per type: a signature exactly when the type has one. */
+	if (ENV_IS_PROOF(type) != (outer == 1)) {
+		rc = outer == 1 ? FERRY_EMISSING : FERRY_EUNKNOWNFIELD;
+		goto done;
+	}
 	if ((rc = wire_map_read(&doc.root, specs[type].spec, specs[type].n,
 	    f)) != 0)
 		goto done;
@@ -408,6 +448,8 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 		break;
 	case ENV_RECEIPT:
 	case ENV_ACCEPTED:
+	case ENV_RECEIPT_P:
+	case ENV_ACCEPTED_P:
 		if ((rc = wire_bin_copy(f[6], e->msg_id,
 		    FERRY_MSGID_LEN)) != 0 ||
 		    (rc = wire_bin_copy(f[7], e->env_hash, 32)) != 0)
@@ -416,6 +458,14 @@ env_decode(const uint8_t *buf, size_t len, size_t max_body,
 		e->roster_version = f[9]->via.u64;
 		if (f[10] != NULL)
 			e->blob = wire_bin(f[10], &e->blob_len);
+		if (!ENV_IS_PROOF(type))
+			break;
+		e->entry = wire_bin(f[11], &e->entry_len);
+		e->path = wire_bin(f[12], &e->path_len);
+		if (e->path_len % 32 != 0) {
+			rc = FERRY_EBADVALUE;
+			goto done;
+		}
 		break;
 	case ENV_NACK:
 	case ENV_ASK:
@@ -459,8 +509,9 @@ env_verify(const struct env *e, const uint8_t sign_pk[32])
 
 	if (e == NULL || sign_pk == NULL || e->inner == NULL)
 		return (FERRY_EINVAL);
-	if ((tag = env_tag(e->type)) == NULL)
+	if ((tag = env_tag(e->type)) == NULL || ENV_IS_PROOF(e->type))
 		return (FERRY_EMSGTYPE);
+	(void)__atomic_fetch_add(&n_verifies, 1, __ATOMIC_RELAXED);
 	return (ident_verify(sign_pk, tag, e->inner, e->inner_len, e->sig));
 }
 
@@ -505,6 +556,19 @@ asm_finish(struct asmb *a, const uint8_t *sign_sk, uint8_t **out,
 	uint8_t sig[ENV_SIG_LEN], h[5];
 	size_t hl, start, p;
 
+	if (sign_sk == NULL) {
+		/* A proof type: [inner] alone, no signature. */
+		hl = binhdr(h, a->inner_len);
+		start = a->t - hl;
+		a->buf[start - 1] = 0x91;
+		memcpy(a->buf + start, h, hl);
+		memmove(a->buf, a->buf + start - 1, 1 + hl + a->inner_len);
+		*out = a->buf;
+		*outlen = 1 + hl + a->inner_len;
+		a->buf = NULL;
+		return (0);
+	}
+	(void)__atomic_fetch_add(&n_signs, 1, __ATOMIC_RELAXED);
 	if (crypto_sign_detached(sig, NULL, a->buf, a->t + a->inner_len,
 	    sign_sk) != 0) {
 		free(a->buf);
@@ -546,6 +610,24 @@ put_common(struct wire_buf *w, const struct env *e, size_t nfields)
 	wire_put_uint(w, e->time);
 }
 
+/* Fields 16 msg_id and 17 env_hash of what ${e} refers to; with
+ * ${receipt}, 18 log_index and 19 roster_version too. */
+static void
+put_ref(struct wire_buf *w, const struct env *e, int receipt)
+{
+
+	wire_put_uint(w, 16);
+	wire_put_bin(w, e->msg_id, FERRY_MSGID_LEN);
+	wire_put_uint(w, 17);
+	wire_put_bin(w, e->env_hash, FERRY_HASH_LEN);
+	if (!receipt)
+		return;
+	wire_put_uint(w, 18);
+	wire_put_uint(w, e->log_index);
+	wire_put_uint(w, 19);
+	wire_put_uint(w, e->roster_version);
+}
+
 /* Key ${key} and the header of a bin of ${n} bytes whose body follows. */
 static void
 put_bin_head(struct wire_buf *w, uint64_t key, size_t n)
@@ -582,7 +664,7 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 
 	*out = NULL;
 	*len = 0;
-	if (e == NULL || sign_sk == NULL)
+	if (e == NULL || (sign_sk == NULL && !ENV_IS_PROOF(e->type)))
 		return (FERRY_EINVAL);
 	if (env_tag(e->type) == NULL)
 		return (FERRY_EMSGTYPE);
@@ -603,19 +685,36 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 			return (FERRY_EINVAL);
 		}
 		put_common(&w, e, NCOMMON + 4 + (e->blob_len > 0));
-		wire_put_uint(&w, 16);
-		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
-		wire_put_uint(&w, 17);
-		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
-		wire_put_uint(&w, 18);
-		wire_put_uint(&w, e->log_index);
-		wire_put_uint(&w, 19);
-		wire_put_uint(&w, e->roster_version);
+		put_ref(&w, e, 1);
 		if (e->blob_len > 0) {
 			put_bin_head(&w, 20, e->blob_len);
 			body = e->blob;
 			blen = e->blob_len;
 		}
+		break;
+	case ENV_RECEIPT_P:
+	case ENV_ACCEPTED_P:
+		if (e->blob == NULL || e->blob_len == 0 ||
+		    e->entry == NULL || e->entry_len == 0 ||
+		    (e->path == NULL && e->path_len > 0) ||
+		    e->path_len % 32 != 0) {
+			wire_buf_free(&w);
+			return (FERRY_EINVAL);
+		}
+		if (e->blob_len > NOTE_MAX || e->entry_len > ENV_ENTRY_MAX ||
+		    e->path_len > ENV_PATH_MAX * 32) {
+			wire_buf_free(&w);
+			return (FERRY_ETOOBIG);
+		}
+		put_common(&w, e, NCOMMON + 7);
+		put_ref(&w, e, 1);
+		wire_put_uint(&w, 20);
+		wire_put_bin(&w, e->blob, e->blob_len);
+		wire_put_uint(&w, 21);
+		wire_put_bin(&w, e->entry, e->entry_len);
+		wire_put_uint(&w, 22);
+		wire_put_bin(&w, e->path != NULL ? e->path : (const uint8_t *)"",
+		    e->path_len);
 		break;
 	case ENV_NACK:
 		if (e->code < 1 || e->code > INT32_MAX ||
@@ -628,10 +727,7 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 			return (FERRY_ETOOBIG);
 		}
 		put_common(&w, e, NCOMMON + 4);
-		wire_put_uint(&w, 16);
-		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
-		wire_put_uint(&w, 17);
-		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
+		put_ref(&w, e, 0);
 		wire_put_uint(&w, 18);
 		wire_put_uint(&w, e->code);
 		wire_put_uint(&w, 19);
@@ -640,10 +736,7 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 		break;
 	case ENV_ASK:
 		put_common(&w, e, NCOMMON + 2);
-		wire_put_uint(&w, 16);
-		wire_put_bin(&w, e->msg_id, FERRY_MSGID_LEN);
-		wire_put_uint(&w, 17);
-		wire_put_bin(&w, e->env_hash, FERRY_HASH_LEN);
+		put_ref(&w, e, 0);
 		break;
 	case ENV_HELLO:
 		put_common(&w, e, NCOMMON + 2);
@@ -683,7 +776,8 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 	memcpy(asm_inner(&a), pre, prelen);
 	if (blen > 0)
 		memcpy(asm_inner(&a) + prelen, body, blen);
-	rc = asm_finish(&a, sign_sk, out, len);
+	rc = asm_finish(&a, ENV_IS_PROOF(e->type) ? NULL : sign_sk, out,
+	    len);
 done:
 	free(pre);
 	return (rc);

@@ -48,9 +48,17 @@ enum env_type {
 	ENV_HEARTBEAT = 7,	/* liveness */
 	ENV_ROSTER = 8,		/* roster push (roster bytes in blob) */
 	ENV_CHECKPOINT = 9,	/* a signed log checkpoint note (in blob) */
-	ENV_ASK = 10		/* sender asks the relay what became of its
+	ENV_ASK = 10,		/* sender asks the relay what became of its
 				 * message (msg_id, env_hash) */
+	ENV_RECEIPT_P = 11,	/* recipient's delivery receipt by inclusion
+				 * proof: no envelope signature */
+	ENV_ACCEPTED_P = 12	/* relay's custody receipt by inclusion proof */
 };
+
+/** ENV_IS_PROOF(type): a receipt type whose authenticity is a proof. */
+#define ENV_IS_PROOF(t) ((t) == ENV_RECEIPT_P || (t) == ENV_ACCEPTED_P)
+#define ENV_ENTRY_MAX 8192	/* bytes of a proven log entry */
+#define ENV_PATH_MAX 64		/* hashes of an audit path */
 
 #define ENV_WRAPPED_LEN 80	/* crypto_box_SEALBYTES + 32 */
 #define ENV_NONCE_LEN 24
@@ -93,10 +101,18 @@ struct env {
 	/* CREDIT, HELLO */
 	uint64_t credit;
 
-	/* RECEIPT/ACCEPTED: signer's checkpoint note; ROSTER: roster bytes;
-	 * CHECKPOINT: note */
+	/* RECEIPT/ACCEPTED and their _P types: signer's checkpoint note;
+	 * ROSTER: roster bytes; CHECKPOINT: note */
 	const uint8_t *blob;
 	size_t blob_len;
+
+	/* RECEIPT_P/ACCEPTED_P: the signer's log entry at log_index (its
+	 * exact bytes) and its audit path (path_len / 32 hashes, leaf
+	 * upward) in the tree of the note's size. */
+	const uint8_t *entry;
+	size_t entry_len;
+	const uint8_t *path;
+	size_t path_len;
 
 	/* The exact signed bytes (inner map) and the signature. */
 	const uint8_t *inner;
@@ -121,14 +137,58 @@ const char *env_tag(uint32_t type);
 int env_decode(const uint8_t *buf, size_t len, size_t max_body,
     struct env *e);
 
-/** env_verify(e, sign_pk): check ${e}'s signature with ${e}'s type tag; 0 or FERRY_EBADSIG. */
+/**
+ * env_verify(e, sign_pk): check ${e}'s signature with ${e}'s type tag; 0
+ * or FERRY_EBADSIG.  The proof types carry no signature: FERRY_EMSGTYPE
+ * (use env_verify_proof).
+ */
 int env_verify(const struct env *e, const uint8_t sign_pk[32]);
+
+/*
+ * The note signatures a verifier already checked: SHA-256(pk || note) of
+ * the last ENV_NOTE_CACHE notes, so that the receipts of one batch (one
+ * note) cost one note signature check.  Zeroed memory is an empty cache;
+ * one per thread.
+ */
+#define ENV_NOTE_CACHE 16
+struct env_note_cache {
+	uint8_t h[ENV_NOTE_CACHE][32];
+	uint8_t used[ENV_NOTE_CACHE];
+	unsigned next;
+};
+
+/**
+ * env_verify_proof(e, sign_pk, cache): the authenticity of a RECEIPT_P or
+ * ACCEPTED_P ${e} from the checkpoint of its signer (e->from) and the
+ * inclusion proof (docs/protocol.md 3.3): the note parses, its origin is
+ * "ferry/<from>", its size is above log_index; the entry decodes as a
+ * log entry of kind LOG_RECEIVED (RECEIPT_P) or LOG_ACCEPTED (ACCEPTED_P)
+ * with e's msg_id and env_hash, from e->to (the message's sender) and,
+ * for RECEIPT_P, to e->from; the path proves its leaf at log_index under
+ * the note's root; and the note is signed by ${sign_pk} (not checked
+ * again when ${cache}, which may be NULL, holds it).  0; FERRY_EMSGTYPE
+ * (not a proof type), FERRY_EBADVALUE (note or entry malformed, wrong
+ * origin, kind, ids, or a size not above log_index), FERRY_EBADPROOF,
+ * FERRY_EBADSIG or FERRY_ENOENT (no signature line of the signer).
+ */
+int env_verify_proof(const struct env *e, const uint8_t sign_pk[32],
+    struct env_note_cache *cache);
+
+/**
+ * env_counts(signs, verifies): envelope signatures this process made and
+ * checked since it started (either may be NULL); with note_counts, what
+ * the signature-count tests and the bench read.
+ */
+void env_counts(uint64_t *signs, uint64_t *verifies);
 
 /**
  * env_encode(e, sign_sk, out, len): encode and sign a non-MSG envelope from
  * the fields of ${e} that its type uses (id, from, to, time set by the
  * caller; env_new_id_at helps).  *${out} is malloc'd, owned by the caller.
  * The pointer fields inner/inner_len/sig of ${e} are not read.
+ * RECEIPT_P and ACCEPTED_P are not signed: the frame is [inner] alone and
+ * ${sign_sk} may be NULL; their blob (the note) and entry are required,
+ * path_len a multiple of 32 of at most ENV_PATH_MAX hashes.
  */
 int env_encode(const struct env *e, const uint8_t sign_sk[64],
     uint8_t **out, size_t *len);

@@ -623,6 +623,7 @@ log_abort(struct log_batch *b)
 		free(b->items[i].env);
 	}
 	free(b->items);
+	free(b->sealed);
 	b->l->batch = NULL;
 	free(b);
 }
@@ -760,7 +761,7 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 	uint8_t eh[32];
 	int rc;
 
-	if (b->dead)
+	if (b->dead || b->sealed != NULL)
 		return (FERRY_EINVAL);
 	if (e == NULL || (env == NULL && env_len != 0) || env_len > LOG_ENV_MAX)
 		return (FERRY_EINVAL);
@@ -919,7 +920,57 @@ log_batch_checkpoint(struct log_batch *b, uint8_t **note, size_t *len)
 	    note, len));
 }
 
-/* Sign and store the checkpoint for b->size; LMDB code or FERRY code. */
+/** log_batch_seal(b, note, len): the batch's one checkpoint, signed now. */
+int
+log_batch_seal(struct log_batch *b, uint8_t **note, size_t *len)
+{
+	int rc;
+
+	*note = NULL;
+	*len = 0;
+	if (b->sealed != NULL)
+		return (FERRY_EINVAL);
+	if ((rc = log_batch_checkpoint(b, &b->sealed, &b->sealed_len)) != 0)
+		return (rc);
+	if ((*note = malloc(b->sealed_len)) == NULL)
+		return (FERRY_ENOMEM);
+	memcpy(*note, b->sealed, b->sealed_len);
+	*len = b->sealed_len;
+	return (0);
+}
+
+/** log_batch_prove(b, index, raw, rawlen, proof, n): entry and path in the batch's tree. */
+int
+log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
+    size_t *rawlen, uint8_t proof[][FERRY_HASH_LEN], size_t *n)
+{
+	struct hctx hc = { b->txn, b->l->hashes };
+	uint8_t kb[8];
+	MDB_val k, v;
+	int rc;
+
+	*raw = NULL;
+	*rawlen = 0;
+	if (b->dead || index >= b->size)
+		return (FERRY_EINVAL);
+	be64(kb, index);
+	k.mv_data = kb;
+	k.mv_size = 8;
+	if ((rc = mdb_get(b->txn, b->l->entries, &k, &v)) != 0)
+		return (rc == MDB_NOTFOUND ? FERRY_ELOGCORRUPT :
+		    logx_lmdb_err(rc));
+	if ((rc = merkle_prove_inclusion(index, b->size, logx_hread, &hc,
+	    proof, n)) != 0)
+		return (rc);
+	if ((*raw = malloc(v.mv_size ? v.mv_size : 1)) == NULL)
+		return (FERRY_ENOMEM);
+	memcpy(*raw, v.mv_data, v.mv_size);
+	*rawlen = v.mv_size;
+	return (0);
+}
+
+/* Sign (or take the sealed one) and store the checkpoint for b->size;
+ * LMDB code or FERRY code. */
 static int
 put_checkpoint(struct log_batch *b, int archive, int *ferr)
 {
@@ -932,12 +983,20 @@ put_checkpoint(struct log_batch *b, int archive, int *ferr)
 	int rc;
 
 	*ferr = 0;
-	if ((rc = merkle_root(b->size, logx_hread, &hc, root)) != 0) {
+	if (b->sealed != NULL) {
+		/* Signed by log_batch_seal for this very tree (a redo after
+		 * growing the map rebuilds the same entries and hashes). */
+		if ((note = malloc(b->sealed_len)) == NULL) {
+			*ferr = FERRY_ENOMEM;
+			return (0);
+		}
+		memcpy(note, b->sealed, b->sealed_len);
+		len = b->sealed_len;
+	} else if ((rc = merkle_root(b->size, logx_hread, &hc, root)) != 0) {
 		*ferr = rc;
 		return (0);
-	}
-	if ((rc = note_sign_checkpoint(l->origin, b->size, root, l->sk, &note,
-	    &len)) != 0) {
+	} else if ((rc = note_sign_checkpoint(l->origin, b->size, root, l->sk,
+	    &note, &len)) != 0) {
 		*ferr = rc;
 		return (0);
 	}

@@ -252,6 +252,28 @@ int log_batch_del(struct log_batch *b, MDB_dbi dbi, const void *key,
 int log_batch_checkpoint(struct log_batch *b, uint8_t **note, size_t *len);
 
 /**
+ * log_batch_seal(b, note, len): the one checkpoint of batch ${b}, signed
+ * now for every entry added so far, into a new buffer *${note} (free());
+ * log_commit then stores this note instead of signing another, and no
+ * further entry may be added (log_add: FERRY_EINVAL; caller writes still
+ * may).  So a receiver can put receipts proven under the commit's own
+ * checkpoint into the same commit (caller tables), with one signature.
+ * Release the note only after log_commit returned 0.  FERRY_EINVAL on an
+ * empty log, a dead or an already sealed batch.
+ */
+int log_batch_seal(struct log_batch *b, uint8_t **note, size_t *len);
+
+/**
+ * log_batch_prove(b, index, raw, rawlen, proof, n): the exact bytes of
+ * entry ${index} (committed or added to ${b}) in a new buffer *${raw}
+ * (free()) and its RFC 6962 audit path in the tree of every entry of
+ * ${b} so far (the sealed checkpoint's), *${n} hashes into ${proof}
+ * (room for LOG_PROOF_MAX).  FERRY_EINVAL unless index < that size.
+ */
+int log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
+    size_t *rawlen, uint8_t proof[][FERRY_HASH_LEN], size_t *n);
+
+/**
  * log_read_begin(l, txn): a read-only snapshot of ${l}'s environment
  * (committed state only) in *${txn}, for reads of the caller's tables;
  * end it with log_read_end.  Several may be open at once in one thread

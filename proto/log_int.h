@@ -59,6 +59,8 @@ struct log_batch {
 	struct item *items;
 	size_t n, cap;
 	int dead;
+	uint8_t *sealed;	/* log_batch_seal's note; no entry after it */
+	size_t sealed_len;
 };
 
 /* Hash reader over a transaction. */

@@ -229,6 +229,20 @@ put_sigline(uint8_t *buf, size_t cap, size_t *off, const char *name,
 	return (0);
 }
 
+/* Signatures made and checked by this process (note_counts). */
+static uint64_t n_signs, n_verifies;
+
+/** note_counts(signs, verifies): checkpoint signatures made and note signatures checked. */
+void
+note_counts(uint64_t *signs, uint64_t *verifies)
+{
+
+	if (signs != NULL)
+		*signs = __atomic_load_n(&n_signs, __ATOMIC_RELAXED);
+	if (verifies != NULL)
+		*verifies = __atomic_load_n(&n_verifies, __ATOMIC_RELAXED);
+}
+
 /** note_sign_checkpoint(origin, size, root, sk, out, len): a signed checkpoint. */
 int
 note_sign_checkpoint(const char *origin, uint64_t size,
@@ -253,6 +267,7 @@ note_sign_checkpoint(const char *origin, uint64_t size,
 	off = (size_t)n;
 	/* key id from the public half stored in the secret key */
 	note_keyid(origin, NOTE_TYPE_ED25519, sk + 32, sig);
+	(void)__atomic_fetch_add(&n_signs, 1, __ATOMIC_RELAXED);
 	if (crypto_sign_detached(sig + 4, NULL, buf, off, sk) != 0) {
 		free(buf);
 		return (FERRY_ESODIUM);
@@ -294,6 +309,7 @@ verify_lines(const uint8_t *note, size_t len, const char *name,
 		    memcmp(s->sig, id, 4) != 0)
 			continue;	/* unknown key: ignored */
 		found = 1;
+		(void)__atomic_fetch_add(&n_verifies, 1, __ATOMIC_RELAXED);
 		if (type == NOTE_TYPE_ED25519) {
 			if (s->siglen == 4 + crypto_sign_BYTES &&
 			    crypto_sign_verify_detached(s->sig + 4, note,

@@ -84,4 +84,12 @@ int note_cosign(const uint8_t *note, size_t len, const char *name,
 int note_verify_cosig(const uint8_t *note, size_t len, const char *name,
     const uint8_t pk[32], uint64_t *time_s);
 
+/**
+ * note_counts(signs, verifies): how many checkpoints this process signed
+ * (note_sign_checkpoint) and how many note signature lines it checked
+ * (note_verify, note_verify_cosig), since it started; for the daemons'
+ * status and the tests that count signatures.  Either may be NULL.
+ */
+void note_counts(uint64_t *signs, uint64_t *verifies);
+
 #endif

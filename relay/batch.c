@@ -283,7 +283,7 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 	it->nle = 1;
 }
 
-/* RECEIPT or NACK from a message's recipient. */
+/* RECEIPT (or RECEIPT_P) or NACK from a message's recipient. */
 static void
 check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 {
@@ -294,18 +294,22 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 	size_t flen = 0;
 	struct queue_msg qm;
 	struct peer *sp;
-	int st;
+	int st, receipt;
 
 	/*
 	 * A RECEIPT is logged whole (aux): the relay's log then holds a copy
 	 * signed by the recipient.  One too big for that is not acted on
 	 * (the message stays queued); an honest one is a few hundred bytes.
 	 */
-	if (e->type == ENV_RECEIPT && it->len > LOG_AUX_MAX) {
+	receipt = e->type == ENV_RECEIPT || e->type == ENV_RECEIPT_P;
+	if (receipt && it->len > LOG_AUX_MAX) {
 		refuse(r, it, FERRY_ETOOBIG);
 		return;
 	}
-	if (env_verify(e, spk) != 0) {
+	/* A RECEIPT_P by its proof: its note's signature checked once per
+	 * note (the recipient's batch), not once per receipt. */
+	if ((e->type == ENV_RECEIPT_P ? env_verify_proof(e, spk,
+	    &r->note_cache) : env_verify(e, spk)) != 0) {
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
@@ -334,10 +338,10 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 	free(qm.env);
 	qm.env = NULL;
 	it->qm = qm;
-	it->kind = e->type == ENV_RECEIPT ? IT_RECEIPT : IT_RNACK;
+	it->kind = receipt ? IT_RECEIPT : IT_RNACK;
 	sp = peer_get(r, qm.from, 0);
 	it->notify = !(sp != NULL && sp->routed);
-	if (e->type == ENV_RECEIPT) {
+	if (receipt) {
 		rutil_le_set(&it->le[0], LOG_RECEIPT, qm.msg_id, qm.env_hash,
 		    qm.to, qm.from, e->roster_version);
 		it->le[0].ref_index = e->log_index;
@@ -600,6 +604,7 @@ batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
 		check_msg(r, it, spk);
 		break;
 	case ENV_RECEIPT:
+	case ENV_RECEIPT_P:
 	case ENV_NACK:
 		check_answer(r, it, spk);
 		break;

@@ -7,6 +7,8 @@
  */
 #include <stdio.h>
 
+#include "envelope.h"
+#include "note.h"
 #include "prom.h"
 #include "relay.h"
 
@@ -22,6 +24,7 @@ metrics_write(const char *dir, const struct metrics *m,
 {
 	struct prom *o;
 	char path[CONFIG_PATH_MAX + 32];
+	uint64_t ns, nv, es, ev;
 	size_t i;
 	int rc;
 
@@ -86,6 +89,15 @@ metrics_write(const char *dir, const struct metrics *m,
 	    "refused with FERRY_EEXPIRED).", "gauge", m->roster_expired);
 	prom_u64(o, "ferry_relay_commits_total",
 	    "Synced group commits of the queue.", "counter", m->commits);
+	note_counts(&ns, &nv);
+	env_counts(&es, &ev);
+	prom_u64(o, "ferry_relay_signatures_total",
+	    "Ed25519 signatures made: envelopes (NACKs, control) and one "
+	    "checkpoint per commit; custody receipts are proven, not signed.",
+	    "counter", ns + es);
+	prom_u64(o, "ferry_relay_signature_checks_total",
+	    "Ed25519 signatures checked: envelopes, and receipts' checkpoint "
+	    "notes once per note.", "counter", nv + ev);
 	prom_u64(o, "ferry_relay_commit_failures_total",
 	    "Group commits that failed for lack of space (nothing of them "
 	    "was answered).", "counter", m->commit_failures);

@@ -341,25 +341,45 @@ peer_send_nack(struct relay *r, struct peer *p, const uint8_t *msg_id,
 
 /**
  * peer_send_accepted(r, p, msg_id, hash, log_index): send ${p} an
- * ACCEPTED with the relay's latest checkpoint.
+ * ACCEPTED_P: the relay's latest checkpoint, its ACCEPTED entry at
+ * ${log_index} and the entry's audit path under that checkpoint (no
+ * signature: docs/protocol.md 6.3 step 2).  Should the entry or its
+ * path not be read, a signed ACCEPTED instead (WARN line).
  */
 void
 peer_send_accepted(struct relay *r, struct peer *p, const uint8_t *msg_id,
     const uint8_t *hash, uint64_t log_index)
 {
+	uint8_t path[LOG_PROOF_MAX][FERRY_HASH_LEN], *raw = NULL, *b;
 	struct env e;
-	uint8_t *b;
-	size_t n;
+	size_t n, rawlen = 0, np = 0;
+	int rc = FERRY_ENOENT;
 
 	memset(&e, 0, sizeof(e));
-	e.type = ENV_ACCEPTED;
+	e.type = ENV_ACCEPTED_P;
 	memcpy(e.msg_id, msg_id, FERRY_MSGID_LEN);
 	memcpy(e.env_hash, hash, 32);
 	e.log_index = log_index;
 	e.roster_version = r->roster->version;
 	e.blob = r->checkpoint;
 	e.blob_len = r->checkpoint_len;
-	if (relay_env(r, &e, p->id, &b, &n) != 0)
+	if (r->checkpoint == NULL || log_index >= r->checkpoint_size ||
+	    (rc = log_get_raw(r->log, log_index, &raw, &rawlen)) != 0 ||
+	    (rc = log_prove_inclusion(r->log, log_index, r->checkpoint_size,
+	    path, &np)) != 0) {
+		rlog(RLOG_WARN, "accepted-signed", "log=%llu: its proof could "
+		    "not be made (%s); a signed ACCEPTED sent instead",
+		    (unsigned long long)log_index, ferry_strerror(rc));
+		e.type = ENV_ACCEPTED;
+	} else {
+		e.entry = raw;
+		e.entry_len = rawlen;
+		e.path = &path[0][0];
+		e.path_len = np * FERRY_HASH_LEN;
+	}
+	rc = relay_env(r, &e, p->id, &b, &n);
+	free(raw);
+	if (rc != 0)
 		return;
 	(void)peer_send(r, p, b, n);
 	free(b);

@@ -141,6 +141,8 @@ struct relay {
 	uint64_t full_free0;		/* bytes free when the commit failed */
 	uint64_t hs_refused, hs_log_ms;	/* refused handshakes (log rate) */
 	uint8_t *checkpoint;		/* latest signed note */
+	uint64_t checkpoint_size;	/* its tree size */
+	struct env_note_cache note_cache;	/* RECEIPT_P notes verified */
 	size_t checkpoint_len;
 	int purge_active;		/* a purge is under way (ctl.c) */
 	int purge_more;			/* ... messages may be left */

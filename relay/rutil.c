@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "note.h"
 #include "roster.h"
 #include "relay_int.h"
 
@@ -86,14 +87,20 @@ rutil_le_set(struct log_entry *le, uint32_t kind, const uint8_t *msg_id,
 int
 rutil_refresh_checkpoint(struct relay *r)
 {
+	struct note_checkpoint cp;
 	uint8_t *note;
 	size_t n;
 	int rc;
 
 	if ((rc = log_checkpoint(r->log, &note, &n)) != 0)
 		return (rc == FERRY_ENOENT ? 0 : rc);
+	if ((rc = note_parse_checkpoint(note, n, &cp)) != 0) {
+		free(note);
+		return (rc);
+	}
 	free(r->checkpoint);
 	r->checkpoint = note;
 	r->checkpoint_len = n;
+	r->checkpoint_size = cp.size;
 	return (0);
 }

@@ -480,13 +480,13 @@ bench_relay(struct net *n, void *ctx)
 			    NTHRU);
 			exit(1);
 		}
-		if (ty == ENV_ACCEPTED)
+		if (ty == ENV_ACCEPTED || ty == ENV_ACCEPTED_P)
 			acc++;
 		free(buf);
 	}
 	t = wall() - t0;
 	printf("relay accepted 4 KiB MSGs (one sender pipelining %d, each "
-	    "verified, stored, logged, synced, ACCEPTED signed): %.0f msgs/s\n",
+	    "verified, stored, logged, synced, ACCEPTED_P proven): %.0f msgs/s\n",
 	    NTHRU, NTHRU / t);
 	for (i = 0; i < NTHRU; i++)
 		free(envs[i]);
@@ -550,7 +550,8 @@ bench_relay(struct net *n, void *ctx)
 
 			if (ty == 0)
 				break;
-			got += (ty == ENV_ACCEPTED || ty == ENV_RECEIPT);
+			got += (ty == ENV_ACCEPTED || ty == ENV_RECEIPT ||
+			    ty == ENV_ACCEPTED_P || ty == ENV_RECEIPT_P);
 			free(buf);
 		}
 	}

@@ -1,8 +1,10 @@
 /*
  * fuzz_envelope.c: libFuzzer target for everything that reads untrusted
  * envelope bytes: wire_scan and wire_parse (the canonical subset),
- * env_decode (at the default and at a small max_body), env_verify, and the
- * decrypt path of env_open_with_key on whatever decodes as a MSG.
+ * env_decode (at the default and at a small max_body), env_verify, the
+ * proof check of env_verify_proof (note, entry, path) on whatever decodes
+ * as a RECEIPT_P or ACCEPTED_P, and the decrypt path of env_open_with_key
+ * on whatever decodes as a MSG.
  * Seed corpus: tests/fuzz/corpus/fuzz_envelope/ (the golden envelopes).
  */
 #include <stdint.h>
@@ -53,6 +55,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    e.inner < data || e.inner + e.inner_len > data + size)
 		abort();
 	(void)env_verify(&e, gold_pk);
+	if (ENV_IS_PROOF(e.type)) {
+		static struct env_note_cache cache;
+
+		if (e.blob == NULL || e.entry == NULL ||
+		    e.path_len % 32 != 0 || e.path_len > ENV_PATH_MAX * 32 ||
+		    e.entry < e.inner ||
+		    e.entry + e.entry_len > e.inner + e.inner_len)
+			abort();
+		(void)env_verify_proof(&e, gold_pk, &cache);
+	}
 	if (e.type == ENV_MSG) {
 		if (e.ct == NULL || e.ct_len < 1040 || e.ct < e.inner ||
 		    e.ct + e.ct_len > e.inner + e.inner_len)

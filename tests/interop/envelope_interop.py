@@ -4,9 +4,13 @@ section 3) with Debian's python3-msgpack and python3-nacl only: decode,
 check the canonical form, verify the Ed25519 signature with its domain tag,
 unwrap the content key with crypto_box_seal_open, decrypt with
 XChaCha20-Poly1305 over an independently rebuilt AD, unpad, check the
-BLAKE2b commitment and compare the plaintext.  Prints ok/not ok lines and
-exits non-zero on any failure.  Run with /usr/bin/python3."""
+BLAKE2b commitment and compare the plaintext; and for the receipts by
+proof (RECEIPT_P, ACCEPTED_P: no signature) parse the C2SP checkpoint
+note, verify its Ed25519 signature line, decode the proven log entry and
+verify the RFC 9162 inclusion proof.  Prints ok/not ok lines and exits
+non-zero on any failure.  Run with /usr/bin/python3."""
 
+import base64
 import hashlib
 import os
 import sys
@@ -17,6 +21,10 @@ import nacl.exceptions
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VEC = os.path.join(HERE, "..", "vectors")
+sys.path.insert(0, HERE)
+# RFC 9162 inclusion check, written apart from the C code (and checked
+# against RFC 6962 trees there).
+from rfc6962_check import verify_inclusion  # noqa: E402
 
 TAGS = {1: b"ferry-envelope/v1", 2: b"ferry-receipt/v1",
         3: b"ferry-accepted/v1", 4: b"ferry-nack/v1", 5: b"ferry-hello/v1",
@@ -39,6 +47,12 @@ FIELDS = {
     9: {16: bytes},
     10: {16: bytes, 17: bytes},
 }
+
+# The proof types (docs/protocol.md 3.3): outer [inner] alone.
+PROOF_NAMES = {11: "receipt_p", 12: "accepted_p"}
+PROOF_FIELDS = {16: bytes, 17: bytes, 18: int, 19: int, 20: bytes,
+                21: bytes, 22: bytes}
+LOG_ACCEPTED, LOG_RECEIVED = 2, 3
 
 failures = 0
 
@@ -131,6 +145,96 @@ def check_envelope(t, raw, keys):
     return inner
 
 
+def parse_note(note):
+    """C2SP signed note: (origin, size, root, signed text, [(name, b64)])."""
+    text, _, sigs = note.partition(b"\n\n")
+    text += b"\n"
+    lines = text.decode().split("\n")
+    lines.pop()
+    origin, size, root = lines[0], int(lines[1]), base64.b64decode(lines[2])
+    out = []
+    for ln in sigs.decode().split("\n"):
+        if not ln:
+            continue
+        assert ln.startswith("\u2014 ")
+        name, b64 = ln[2:].split(" ")
+        out.append((name, base64.b64decode(b64)))
+    return origin, size, root, text, out
+
+
+def note_signed(note, name, pk):
+    _, _, _, text, sigs = parse_note(note)
+    kid = hashlib.sha256(name.encode() + b"\n" + b"\x01" + pk).digest()[:4]
+    for n, sig in sigs:
+        if n != name or sig[:4] != kid:
+            continue
+        try:
+            nb.crypto_sign_open(sig[4:] + text, pk)
+            return True
+        except nacl.exceptions.BadSignatureError:
+            return False
+    return False
+
+
+def proof_holds(t, inner, pk):
+    origin, size, root, _, _ = parse_note(inner[20])
+    if origin != "ferry/" + inner[4] or size <= inner[18]:
+        return False
+    entry = strict_unpack(inner[21])
+    want = LOG_RECEIVED if t == 11 else LOG_ACCEPTED
+    if (entry.get(1) != want or entry.get(3) != inner[16] or
+            entry.get(4) != inner[17] or entry.get(5) != inner[5] or
+            (t == 11 and entry.get(6) != inner[4])):
+        return False
+    path = [inner[22][i:i + 32] for i in range(0, len(inner[22]), 32)]
+    leaf = hashlib.sha256(b"\x00" + inner[21]).digest()
+    return (verify_inclusion(leaf, inner[18], size, root, path) and
+            note_signed(inner[20], origin, pk))
+
+
+def check_proof_envelope(t, raw, keys):
+    name = PROOF_NAMES[t]
+    outer = strict_unpack(raw)
+    check("%s: outer is [inner bin] alone (no signature)" % name,
+          isinstance(outer, list) and len(outer) == 1 and
+          isinstance(outer[0], bytes))
+    check("%s: outer encoding is canonical" % name, canon(outer) == raw)
+    inner = strict_unpack(outer[0])
+    check("%s: inner encoding is canonical (ascending int keys)" % name,
+          canon(inner) == outer[0] and list(inner) == sorted(inner))
+    check("%s: common fields and exactly its own fields" % name,
+          inner.get(1) == 1 and inner.get(2) == t and
+          set(inner) == {1, 2, 3, 4, 5, 6} | set(PROOF_FIELDS) and
+          all(isinstance(inner[k], v) for k, v in PROOF_FIELDS.items()) and
+          len(inner[22]) % 32 == 0)
+    entry = strict_unpack(inner[21])
+    check("%s: the entry is canonical log-entry msgpack" % name,
+          canon(entry) == inner[21] and list(entry) == sorted(entry))
+    signer = bytes.fromhex({"met-police": keys["recipient_sign_pk"],
+                            "relay": keys["relay_sign_pk"]}[inner[4]])
+    check("%s: note signed, entry proven under its root" % name,
+          proof_holds(t, inner, signer))
+    other = bytes.fromhex(keys["sender_sign_pk"])
+    check("%s: not under another key" % name,
+          not proof_holds(t, inner, other))
+    bad = dict(inner)
+    if bad[22]:
+        bad[22] = bytes([bad[22][0] ^ 1]) + bad[22][1:]
+    else:
+        bad[18] += 1
+    check("%s: a tampered path does not prove it" % name,
+          not proof_holds(t, bad, signer))
+    bad = dict(inner)
+    bad[18] = inner[18] ^ 1
+    check("%s: the path does not prove it at another index" % name,
+          not proof_holds(t, bad, signer))
+    bad = dict(inner)
+    bad[17] = bytes(32)
+    check("%s: another env_hash is refused" % name,
+          not proof_holds(t, bad, signer))
+    return inner
+
+
 def check_msg(raw, keys):
     inner = check_envelope(1, raw, keys)
     check("msg: ids, time and key id",
@@ -213,6 +317,9 @@ def main():
             check("ask: names the message and its envelope hash",
                   inner[16] == bytes.fromhex(keys["msg_id"]) and
                   inner[17] == b"\xee" * 32 and len(inner) == 8)
+    for t in (11, 12):
+        check_proof_envelope(t, load_hex("envelope_%s.hex" % PROOF_NAMES[t]),
+                             keys)
     print("# %d failure(s)" % failures)
     return 1 if failures else 0
 

@@ -601,14 +601,17 @@ cmd_send(int argc, char **argv)
 		}
 		k = find_sent(s, nsent, e.msg_id);
 		hex16(idh, e.msg_id);
-		if (e.type == ENV_ACCEPTED || e.type == ENV_NACK) {
+		if (e.type == ENV_ACCEPTED || e.type == ENV_NACK ||
+		    e.type == ENV_ACCEPTED_P) {
 			uint8_t rpk2[32];
 
 			if (roster_sender_key(c.ro, e.from, rpk2) != 0 ||
-			    env_verify(&e, rpk2) != 0)
+			    (e.type == ENV_ACCEPTED_P ?
+			    env_verify_proof(&e, rpk2, NULL) :
+			    env_verify(&e, rpk2)) != 0)
 				die("relay signature", FERRY_EBADSIG);
 		}
-		if (e.type == ENV_ACCEPTED) {
+		if (e.type == ENV_ACCEPTED || e.type == ENV_ACCEPTED_P) {
 			printf("accepted %s %d\n", idh, k >= 0 ? s[k].i : -1);
 			if (k >= 0)
 				answered++;
@@ -616,7 +619,7 @@ cmd_send(int argc, char **argv)
 			printf("nack %s %s %d\n", ferry_errname(-(int)e.code),
 			    idh, k >= 0 ? s[k].i : -1);
 			answered++;	/* k < 0: undecodable bytes */
-		} else if (e.type == ENV_RECEIPT) {
+		} else if (e.type == ENV_RECEIPT || e.type == ENV_RECEIPT_P) {
 			printf("receipt %s %d\n", idh, k >= 0 ? s[k].i : -1);
 			if (k >= 0 && !s[k].receipted) {
 				s[k].receipted = 1;
@@ -806,7 +809,7 @@ cmd_race(int argc, char **argv)
 	deadline = now_s() + timeout_s;
 	if (zmq_send(s.sock, env, elen, 0) < 0)
 		die("send", 0);
-	if (!race_wait(&s, ENV_ACCEPTED, deadline, &b, &n, &e))
+	if (!race_wait(&s, ENV_ACCEPTED_P, deadline, &b, &n, &e))
 		die("no ACCEPTED", FERRY_ETIMEOUT);
 	printf("accepted\n");
 	free(b);
@@ -848,12 +851,13 @@ cmd_race(int argc, char **argv)
 	free(env);
 	while (!done && cli_recv(&s, deadline, &b, &n)) {
 		if (env_decode(b, n, 0, &e) == 0) {
-			if (e.type == ENV_ACCEPTED)
+			if (e.type == ENV_ACCEPTED || e.type == ENV_ACCEPTED_P)
 				printf("accepted\n");
 			else if (e.type == ENV_NACK)
 				printf("nack %s\n",
 				    ferry_errname(-(int)e.code));
-			else if (e.type == ENV_RECEIPT) {
+			else if (e.type == ENV_RECEIPT ||
+			    e.type == ENV_RECEIPT_P) {
 				printf("receipt\n");
 				done = 1;
 			}

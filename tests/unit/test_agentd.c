@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "../lib/harness.h"
+#include "../lib/tproof.h"
 #include "../lib/troster.h"
 #include "agentd.h"
 #include "envelope.h"
@@ -246,6 +247,80 @@ TEST(accepted)
 	CHECK_EQ(log_size(A.log), 2);
 }
 
+/*
+ * ${signer}'s ACCEPTED_P of (${id}, ${hash}), sent by alpha to bravo, as
+ * the relay makes it (entry 1 of a batch of two, the first an unrelated
+ * message); ${tamper}: its last path byte flipped.
+ */
+static int
+accepted_p(struct ident *signer, const uint8_t id[16],
+    const uint8_t hash[32], int tamper, uint8_t **out, size_t *len)
+{
+	uint8_t ids[2][16], hashes[2][32], *b[2] = { NULL, NULL };
+	size_t l[2];
+	int rc;
+
+	memset(ids[0], 0x5a, 16);
+	memset(hashes[0], 0x5b, 32);
+	memcpy(ids[1], id, 16);
+	memcpy(hashes[1], hash, 32);
+	rc = tproof_receipts(signer, ENV_ACCEPTED_P, 2,
+	    (const uint8_t (*)[16])ids, (const uint8_t (*)[32])hashes, "alpha",
+	    "bravo", dir, b, l);
+	free(b[0]);
+	if (rc != 0) {
+		free(b[1]);
+		return (rc);
+	}
+	if (tamper)
+		b[1][l[1] - 1] ^= 1;
+	*out = b[1];
+	*len = l[1];
+	return (0);
+}
+
+/*
+ * The relay's custody receipt by proof (ACCEPTED_P): one by an agency,
+ * or with a tampered path, is ignored; the relay's own is taken (the
+ * message ACCEPTED, its relay index kept) and logged whole as the
+ * LOG_ACCEPTED entry's aux.
+ */
+TEST(accepted_by_proof)
+{
+	struct astore_out o;
+	struct log_entry le;
+	struct env e;
+	uint64_t idx;
+	uint8_t *b;
+	size_t n;
+
+	send_path();
+	if (t_failed_now)
+		return;
+	CHECK_EQ(accepted_p(bravo, sent_id, sent_hash, 0, &b, &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	CHECK_EQ(accepted_p(relay, sent_id, sent_hash, 1, &b, &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	CHECK_EQ(accepted_p(relay, sent_id, sent_hash, 0, &b, &n), 0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	CHECK_EQ(o.relay_index, 1);
+	CHECK_EQ(log_find_msg(A.log, sent_id, LOG_ACCEPTED, &idx), 0);
+	CHECK_EQ(log_get(A.log, idx, &le), 0);
+	CHECK(le.aux_len == n && memcmp(le.aux, b, n) == 0);
+	CHECK_EQ(env_decode(le.aux, le.aux_len, 0, &e), 0);
+	CHECK_EQ(e.type, ENV_ACCEPTED_P);
+	log_entry_clear(&le);
+	free(b);
+}
+
 static uint8_t *receipt;
 static size_t receipt_len;
 
@@ -260,10 +335,10 @@ TEST(receive_and_duplicate)
 		return;
 	CHECK_EQ(agentd_receive(&B, sent_msg, sent_len), 0);
 	CHECK_EQ(capB.n, 1);
-	CHECK_EQ(cap_type(&capB, &e), ENV_RECEIPT);
+	CHECK_EQ(cap_type(&capB, &e), ENV_RECEIPT_P);
 	CHECK(memcmp(e.msg_id, sent_id, 16) == 0);
 	CHECK(memcmp(e.env_hash, sent_hash, 32) == 0);
-	CHECK_EQ(env_verify(&e, bravo->sign_pk), 0);
+	CHECK_EQ(env_verify_proof(&e, bravo->sign_pk, NULL), 0);
 	CHECK(e.blob_len > 0);
 	receipt = capB.buf[0];
 	receipt_len = capB.len[0];
@@ -498,7 +573,7 @@ TEST(local_failure_held)
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	free(m);
 	CHECK_EQ(cap_count(&capB, ENV_NACK), 0);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 0);
 	CHECK_EQ(cap_count(&capB, ENV_CREDIT), 1);
 	CHECK_EQ(B.n_refused, refused);
 	CHECK_EQ(B.nheld, 1);
@@ -513,7 +588,7 @@ TEST(local_failure_held)
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	unsetenv("FERRY_TEST_FAULT");
 	CHECK_EQ(cap_count(&capB, ENV_NACK), 0);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 0);
 	CHECK_EQ(cap_count(&capB, ENV_CREDIT), 1);
 	CHECK_EQ(B.nheld, 2);
 	CHECK_EQ(B.n_refused, refused);
@@ -525,7 +600,7 @@ TEST(local_failure_held)
 	CHECK_EQ(B.held_retry, 0);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	free(m);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 1);
 	CHECK_EQ(B.n_received, received + 1);
 	CHECK_EQ(astore_get_in(B.store, id, &in), 0);
 	astore_in_clear(&in);
@@ -565,7 +640,7 @@ TEST(unknown_key_not_held_forever)
 		CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 		free(m);
 		nacks += cap_count(&capB, ENV_NACK);
-		CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 0);
+		CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 0);
 	}
 	/* The first AGENTD_LAG_HELD_MAX held (roster lag), the rest refused. */
 	CHECK_EQ(B.nheld - held0, AGENTD_LAG_HELD_MAX);
@@ -589,7 +664,7 @@ TEST(unknown_key_not_held_forever)
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	free(m);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 1);
 	free(wire);
 	free(json);
 	cap_clear(&capB);
@@ -1007,7 +1082,7 @@ TEST(envelope_stored_once)
 	cap_clear(&capA);
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 1);
 	cap_clear(&capB);
 	CHECK_EQ(astore_get_out_env(A.store, id, &env, &elen), 0);
 	CHECK(elen == mlen && memcmp(env, m, mlen) == 0);
@@ -1216,8 +1291,8 @@ TEST(recv_group_commit)
 		CHECK_EQ(env_decode(capB.buf[i], capB.len[i], 0, &e), 0);
 		if (e.type == ENV_NACK)
 			continue;
-		CHECK_EQ(e.type, ENV_RECEIPT);
-		CHECK_EQ(env_verify(&e, bravo->sign_pk), 0);
+		CHECK_EQ(e.type, ENV_RECEIPT_P);
+		CHECK_EQ(env_verify_proof(&e, bravo->sign_pk, NULL), 0);
 		CHECK(j < 3 && memcmp(e.msg_id, id[j], 16) == 0);
 		CHECK_EQ(astore_get_in(B.store, id[j], &in), 0);
 		CHECK_EQ(e.log_index, in.log_index);
@@ -1267,6 +1342,70 @@ TEST(recv_group_commit)
 	for (i = 0; i < 4; i++)
 		free(m[i]);
 	free(bad);
+}
+
+/*
+ * Issue 10 step 3: a group of N MSGs received together costs the
+ * recipient ONE signature (its commit's checkpoint) and no per-message
+ * one: its receipts are RECEIPT_P, proven under that checkpoint; the
+ * sender checks the N receipts with ONE note signature check (the note
+ * cache) and no envelope signature check.
+ */
+TEST(receipt_signature_counts)
+{
+	const uint8_t *bufs[6];
+	uint8_t *m[6], *rc[6], id[6][16];
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len, ml[6], rl[6], i, n = 0;
+	uint64_t s0, s1, v0, v1, es0, es1, ev0, ev1, c0, delivered;
+	struct env e;
+
+	CHECK((json = doc(&len)) != NULL);
+	cap_clear(&capA);
+	for (i = 0; i < 6; i++) {
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
+		    id[i], err, sizeof(err)), 0);
+		CHECK(capA.n == 1);
+		m[i] = capA.buf[0];
+		ml[i] = capA.len[0];
+		bufs[i] = m[i];
+		capA.n = 0;
+	}
+	free(json);
+	cap_clear(&capB);
+	c0 = log_commits(B.log);
+	note_counts(&s0, NULL);
+	env_counts(&es0, NULL);
+	CHECK_EQ(agentd_receive_many(&B, bufs, ml, 6), 0);
+	note_counts(&s1, NULL);
+	env_counts(&es1, NULL);
+	CHECK_EQ(log_commits(B.log), c0 + 1);
+	CHECK_EQ(s1 - s0, 1);		/* the commit's checkpoint */
+	CHECK_EQ(es1 - es0, 0);		/* no receipt signed */
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 6);
+	for (i = 0; i < capB.n && n < 6; i++) {
+		rc[n] = capB.buf[i];
+		rl[n] = capB.len[i];
+		capB.buf[i] = NULL;
+		CHECK_EQ(env_decode(rc[n], rl[n], 0, &e), 0);
+		bufs[n] = rc[n];
+		n++;
+	}
+	cap_clear(&capB);
+	CHECK_EQ(n, 6);
+	delivered = A.n_delivered;
+	note_counts(NULL, &v0);
+	env_counts(NULL, &ev0);
+	CHECK_EQ(agentd_receive_many(&A, bufs, rl, n), 0);
+	note_counts(NULL, &v1);
+	env_counts(NULL, &ev1);
+	CHECK_EQ(A.n_delivered, delivered + 6);
+	CHECK_EQ(v1 - v0, 1);		/* one note for the six */
+	CHECK_EQ(ev1 - ev0, 0);		/* no receipt signature */
+	for (i = 0; i < n; i++)
+		free(rc[i]);
+	for (i = 0; i < 6; i++)
+		free(m[i]);
 }
 
 /* Does ${dir}/${name} (printf-style, one %s) exist for ${arg}? */
@@ -1444,7 +1583,7 @@ TEST(spool_fsyncs_grouped)
 	    0);
 	sync_watch[0] = '\0';
 	CHECK_EQ(B.n_received, 4);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 4);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 4);
 	CHECK_EQ(log_commits(B.log), c0 + 1);
 	/* Eight files, no fsync of any: one syncfs, one fsync of inbox/
 	 * (was 2 x 4 + 1); the system calls agree. */
@@ -1548,7 +1687,7 @@ TEST(receipt_after_revocation)
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
 	free(m);
-	CHECK_EQ(cap_count(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 1);
 	rlen = capB.len[capB.n - 1];
 	CHECK((rcpt = malloc(rlen)) != NULL);
 	memcpy(rcpt, capB.buf[capB.n - 1], rlen);
@@ -1802,20 +1941,20 @@ TEST(failover_between_relays)
 	B.cur_link = 1;
 	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
 	    1), 0);
-	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT_P), 1);
 	/* Again through the other relay: a duplicate, receipted by it. */
 	B.cur_link = 0;
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
 	    1), 0);
 	CHECK_EQ(B.n_duplicates, 1);
-	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 0);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT_P), 0);
 	/* That link down: by any link up. */
 	agentd_link_up(&B, 0, 0);
 	cap_clear(&capB);
 	CHECK_EQ(agentd_receive_many(&B, (const uint8_t *const *)&msg, &len,
 	    1), 0);
-	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT), 1);
+	CHECK_EQ(cap_link_of(&capB, ENV_RECEIPT_P), 1);
 	free(msg);
 	ident_free(rb);
 }
@@ -2220,6 +2359,8 @@ main(void)
 	RUN(ctl_group_commit);
 	RUN(replies_group_commit);
 	RUN(recv_group_commit);
+	RUN(receipt_signature_counts);
+	RUN(accepted_by_proof);
 	RUN(spool_fsyncs_grouped);
 	RUN(spool_scan_again);
 	RUN(garbage_frame);

@@ -13,6 +13,9 @@
 #include "envelope.h"
 #include "ferry.h"
 #include "ident.h"
+#include "log.h"
+#include "merkle.h"
+#include "note.h"
 #include "wire.h"
 
 #define NOW 1700000000000ULL
@@ -134,12 +137,13 @@ TEST(types_and_tags)
 {
 	uint32_t t;
 
-	for (t = 1; t <= ENV_ASK; t++) {
+	for (t = 1; t <= ENV_ACCEPTED_P; t++) {
 		CHECK(env_type_name(t) != NULL);
 		CHECK(env_tag(t) != NULL);
 		CHECK(strncmp(env_tag(t), "ferry-", 6) == 0);
 	}
-	CHECK(env_type_name(0) == NULL && env_tag(ENV_ASK + 1) == NULL);
+	CHECK(env_type_name(0) == NULL && env_tag(ENV_ACCEPTED_P + 1) == NULL);
+	CHECK(strcmp(env_type_name(ENV_RECEIPT_P), "RECEIPT_P") == 0);
 	CHECK(strcmp(env_tag(ENV_ASK), "ferry-ask/v1") == 0);
 	CHECK(strcmp(env_tag(ENV_MSG), "ferry-envelope/v1") == 0);
 	CHECK(strcmp(env_tag(ENV_RECEIPT), "ferry-receipt/v1") == 0);
@@ -361,6 +365,406 @@ TEST(receipt_without_note)
 	free(out);
 }
 
+/*
+ * Receipts by inclusion proof (RECEIPT_P, ACCEPTED_P).  A signer's log of
+ * ${size} entries, in memory: entry i of kind ${kind} about message
+ * 0x11..i, envelope 0x22..i, from ${sender} to ${rcpt}; its checkpoint is
+ * signed by ${signer} as "ferry/<signer id>"; the audit path of entry
+ * ${at} in pl->path.
+ */
+struct plog {
+	struct merkle_mem m;
+	uint8_t *entry[16];
+	size_t elen[16];
+	uint64_t size;
+	uint8_t *note;
+	size_t nlen;
+	uint8_t path[MERKLE_PROOF_MAX][32];
+	size_t np;
+};
+
+static void
+plog_make(struct plog *pl, const struct ident *signer, uint64_t size,
+    uint64_t at, uint32_t kind, const char *sender, const char *rcpt,
+    uint64_t t)
+{
+	struct log_entry le;
+	uint8_t leaf[32], root[32];
+	char origin[80];
+	uint64_t i;
+
+	memset(pl, 0, sizeof(*pl));
+	merkle_mem_init(&pl->m);
+	pl->size = size;
+	for (i = 0; i < size && i < 16; i++) {
+		memset(&le, 0, sizeof(le));
+		le.kind = kind;
+		le.time_ms = t + i;
+		le.roster_version = 3;
+		memset(le.msg_id, 0x11, 16);
+		le.msg_id[15] = (uint8_t)i;
+		memset(le.env_hash, 0x22, 32);
+		le.env_hash[31] = (uint8_t)i;
+		snprintf(le.from, sizeof(le.from), "%s", sender);
+		snprintf(le.to, sizeof(le.to), "%s", rcpt);
+		if (log_entry_encode(&le, &pl->entry[i], &pl->elen[i]) != 0)
+			return;
+		merkle_leaf_hash(pl->entry[i], pl->elen[i], leaf);
+		(void)merkle_mem_append(&pl->m, leaf);
+	}
+	snprintf(origin, sizeof(origin), "ferry/%s", signer->id);
+	if (merkle_root(size, merkle_mem_read, &pl->m, root) != 0 ||
+	    note_sign_checkpoint(origin, size, root, signer->sign_sk,
+	    &pl->note, &pl->nlen) != 0)
+		return;
+	if (at < size)
+		(void)merkle_prove_inclusion(at, size, merkle_mem_read, &pl->m,
+		    pl->path, &pl->np);
+}
+
+static void
+plog_free(struct plog *pl)
+{
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		free(pl->entry[i]);
+	free(pl->note);
+	merkle_mem_free(&pl->m);
+}
+
+/* The proof envelope of entry ${at} of ${pl}, signed by nobody. */
+static void
+proof_env(struct env *e, const struct plog *pl, uint32_t type,
+    const struct ident *signer, const char *to, uint64_t at, uint64_t t)
+{
+
+	memset(e, 0, sizeof(*e));
+	e->version = ENV_VERSION;
+	e->type = type;
+	env_new_id_at(e->id, t);
+	snprintf(e->from, sizeof(e->from), "%s", signer->id);
+	snprintf(e->to, sizeof(e->to), "%s", to);
+	e->time = t;
+	memset(e->msg_id, 0x11, 16);
+	e->msg_id[15] = (uint8_t)at;
+	memset(e->env_hash, 0x22, 32);
+	e->env_hash[31] = (uint8_t)at;
+	e->log_index = at;
+	e->roster_version = 3;
+	e->blob = pl->note;
+	e->blob_len = pl->nlen;
+	e->entry = pl->entry[at];
+	e->entry_len = pl->elen[at];
+	e->path = &pl->path[0][0];
+	e->path_len = pl->np * 32;
+}
+
+/* Encode ${e} and decode it into ${d} (its bytes in *${out}). */
+static int
+proof_rt(const struct env *e, struct env *d, uint8_t **out, size_t *len)
+{
+	int rc;
+
+	if ((rc = env_encode(e, NULL, out, len)) != 0)
+		return (rc);
+	return (env_decode(*out, *len, 0, d));
+}
+
+TEST(proof_roundtrip)
+{
+	struct plog pl;
+	struct env e, d;
+	uint8_t *out, *again;
+	size_t len, alen;
+
+	plog_make(&pl, bob, 7, 5, LOG_RECEIVED, "alice-charity", "bob-police",
+	    NOW);
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	CHECK(pl.np > 0);
+	CHECK_EQ(proof_rt(&e, &d, &out, &len), 0);
+	CHECK(out[0] == 0x91);	/* [inner]: no signature element */
+	CHECK(same_env(&e, &d));
+	CHECK(memcmp(d.msg_id, e.msg_id, 16) == 0 &&
+	    memcmp(d.env_hash, e.env_hash, 32) == 0);
+	CHECK_EQ(d.log_index, 5);
+	CHECK_EQ(d.roster_version, 3);
+	CHECK(d.blob_len == pl.nlen && memcmp(d.blob, pl.note, pl.nlen) == 0);
+	CHECK(d.entry_len == pl.elen[5] &&
+	    memcmp(d.entry, pl.entry[5], pl.elen[5]) == 0);
+	CHECK(d.path_len == pl.np * 32 &&
+	    memcmp(d.path, pl.path, pl.np * 32) == 0);
+	CHECK_EQ(env_verify_proof(&d, bob->sign_pk, NULL), 0);
+	/* Not a signed type: env_verify has nothing to check. */
+	CHECK_EQ(env_verify(&d, bob->sign_pk), FERRY_EMSGTYPE);
+	/* One encoding: decoding and encoding again gives the same bytes. */
+	CHECK_EQ(env_encode(&d, NULL, &again, &alen), 0);
+	CHECK(alen == len && memcmp(again, out, len) == 0);
+	free(again);
+	free(out);
+	/* A path of no hash (a tree of one entry) round-trips too. */
+	plog_free(&pl);
+	plog_make(&pl, relay, 1, 0, LOG_ACCEPTED, "alice-charity",
+	    "bob-police", NOW);
+	proof_env(&e, &pl, ENV_ACCEPTED_P, relay, "alice-charity", 0, NOW);
+	CHECK_EQ(pl.np, 0);
+	CHECK_EQ(proof_rt(&e, &d, &out, &len), 0);
+	CHECK_EQ(d.path_len, 0);
+	CHECK_EQ(env_verify_proof(&d, relay->sign_pk, NULL), 0);
+	free(out);
+	/* The encoder refuses what the decoder would. */
+	e.path_len = 31;
+	CHECK_EQ(env_encode(&e, NULL, &out, &len), FERRY_EINVAL);
+	e.path_len = 0;
+	e.blob = NULL;
+	CHECK_EQ(env_encode(&e, NULL, &out, &len), FERRY_EINVAL);
+	plog_free(&pl);
+}
+
+/* [inner] of a proof-type map whose field 22 has ${plen} bytes (or is
+ * left out, ${plen} < 0), with an unknown field 23 when ${extra}. */
+static uint8_t *
+proof_frame(int plen, int extra, int sig, size_t *len)
+{
+	struct wire_buf w;
+	uint8_t *inner, *out, hash[65 * 32];
+	size_t ilen;
+
+	memset(hash, 0x33, sizeof(hash));
+	wire_buf_init(&w);
+	wire_put_map(&w, 6 + 6 + (plen >= 0) + (extra != 0));
+	wire_put_uint(&w, 1);
+	wire_put_uint(&w, ENV_VERSION);
+	wire_put_uint(&w, 2);
+	wire_put_uint(&w, ENV_RECEIPT_P);
+	wire_put_uint(&w, 3);
+	wire_put_bin(&w, hash, 16);
+	wire_put_uint(&w, 4);
+	wire_put_cstr(&w, "bob-police");
+	wire_put_uint(&w, 5);
+	wire_put_cstr(&w, "alice-charity");
+	wire_put_uint(&w, 6);
+	wire_put_uint(&w, NOW);
+	wire_put_uint(&w, 16);
+	wire_put_bin(&w, hash, 16);
+	wire_put_uint(&w, 17);
+	wire_put_bin(&w, hash, 32);
+	wire_put_uint(&w, 18);
+	wire_put_uint(&w, 1);
+	wire_put_uint(&w, 19);
+	wire_put_uint(&w, 3);
+	wire_put_uint(&w, 20);
+	wire_put_bin(&w, "n", 1);
+	wire_put_uint(&w, 21);
+	wire_put_bin(&w, "e", 1);
+	if (plen >= 0) {
+		wire_put_uint(&w, 22);
+		wire_put_bin(&w, hash, (size_t)plen);
+	}
+	if (extra) {
+		wire_put_uint(&w, 23);
+		wire_put_uint(&w, 0);
+	}
+	if (wire_buf_take(&w, &inner, &ilen) != 0)
+		return (NULL);
+	wire_buf_init(&w);
+	wire_put_array(&w, sig ? 2 : 1);
+	wire_put_bin(&w, inner, ilen);
+	if (sig)
+		wire_put_bin(&w, hash, 64);
+	free(inner);
+	if (wire_buf_take(&w, &out, len) != 0)
+		return (NULL);
+	return (out);
+}
+
+TEST(proof_frame_strict)
+{
+	struct env d;
+	uint8_t *b;
+	size_t len;
+
+	/* The shape itself decodes (what it proves is checked later). */
+	CHECK((b = proof_frame(64, 0, 0, &len)) != NULL);
+	CHECK_EQ(env_decode(b, len, 0, &d), 0);
+	CHECK_EQ(d.path_len, 64);
+	CHECK_EQ(env_verify_proof(&d, bob->sign_pk, NULL), FERRY_EBADVALUE);
+	free(b);
+	/* A signature element: a proof type has none. */
+	CHECK((b = proof_frame(64, 0, 1, &len)) != NULL);
+	CHECK_EQ(env_decode(b, len, 0, &d), FERRY_EUNKNOWNFIELD);
+	free(b);
+	/* A path that is not whole hashes, or over 64 of them. */
+	CHECK((b = proof_frame(33, 0, 0, &len)) != NULL);
+	CHECK_EQ(env_decode(b, len, 0, &d), FERRY_EBADVALUE);
+	free(b);
+	CHECK((b = proof_frame(65 * 32, 0, 0, &len)) != NULL);
+	CHECK_EQ(env_decode(b, len, 0, &d), FERRY_ETOOBIG);
+	free(b);
+	/* The path field is required (empty for a one-entry tree). */
+	CHECK((b = proof_frame(-1, 0, 0, &len)) != NULL);
+	CHECK_EQ(env_decode(b, len, 0, &d), FERRY_EMISSING);
+	free(b);
+	CHECK((b = proof_frame(32, 1, 0, &len)) != NULL);
+	CHECK_EQ(env_decode(b, len, 0, &d), FERRY_EUNKNOWNFIELD);
+	free(b);
+	/* A signed type in a frame without its signature. */
+	{
+		struct env e;
+		uint8_t *out;
+		size_t olen;
+
+		sample(&e, ENV_HEARTBEAT, NULL, 0);
+		CHECK_EQ(env_encode(&e, relay->sign_sk, &out, &olen), 0);
+		CHECK(out[0] == 0x92);
+		out[0] = 0x91;	/* drop the signature: trailing bytes */
+		CHECK_EQ(env_decode(out, olen, 0, &d), FERRY_ETRAILING);
+		/* ... and with the signature cut off as well. */
+		CHECK_EQ(env_decode(out, olen - 66, 0, &d), FERRY_EMISSING);
+		free(out);
+	}
+}
+
+TEST(proof_refusals)
+{
+	struct plog pl, other;
+	struct env e, d;
+	uint8_t *out, *nb, *tp;
+	size_t len;
+	char *sigline;
+
+	plog_make(&pl, bob, 7, 5, LOG_RECEIVED, "alice-charity", "bob-police",
+	    NOW);
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), 0);
+	/* The signer's key only. */
+	CHECK_EQ(env_verify_proof(&e, mallory->sign_pk, NULL), FERRY_ENOENT);
+	/* Wrong entry kind: an ACCEPTED entry is no delivery. */
+	plog_make(&other, bob, 7, 5, LOG_ACCEPTED, "alice-charity",
+	    "bob-police", NOW);
+	proof_env(&e, &other, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADVALUE);
+	plog_free(&other);
+	/* ... and an ACCEPTED_P must prove an ACCEPTED entry. */
+	proof_env(&e, &pl, ENV_ACCEPTED_P, bob, "alice-charity", 5, NOW);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADVALUE);
+	/* The entry is about another message, envelope or sender. */
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	e.msg_id[0] ^= 1;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADVALUE);
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	e.env_hash[31] ^= 1;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADVALUE);
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "mallory", 5, NOW);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADVALUE);
+	/* A tampered path hash. */
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	CHECK((tp = malloc(e.path_len)) != NULL);
+	memcpy(tp, e.path, e.path_len);
+	tp[e.path_len - 1] ^= 1;
+	e.path = tp;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADPROOF);
+	free(tp);
+	/* The path of this entry, claimed at another index. */
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	e.log_index = 4;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADPROOF);
+	/* A path of another index for this entry. */
+	plog_make(&other, bob, 7, 4, LOG_RECEIVED, "alice-charity",
+	    "bob-police", NOW);
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	e.path = &other.path[0][0];
+	e.path_len = other.np * 32;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADPROOF);
+	plog_free(&other);
+	/* A note of another origin (the signer's key, another log). */
+	plog_make(&other, alice, 7, 5, LOG_RECEIVED, "alice-charity",
+	    "bob-police", NOW);
+	proof_env(&e, &other, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADVALUE);
+	plog_free(&other);
+	/* A note whose signature does not verify (one byte of it). */
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	CHECK((nb = malloc(pl.nlen)) != NULL);
+	memcpy(nb, pl.note, pl.nlen);
+	/* (the last base64 characters: '=' and one with padding bits) */
+	nb[pl.nlen - 6] = nb[pl.nlen - 6] == 'A' ? 'B' : 'A';
+	e.blob = nb;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADSIG);
+	/* ... or a root changed under it. */
+	memcpy(nb, pl.note, pl.nlen);
+	sigline = strchr(strchr((char *)nb, '\n') + 1, '\n') + 1;
+	sigline[0] = sigline[0] == 'A' ? 'B' : 'A';
+	CHECK(env_verify_proof(&e, bob->sign_pk, NULL) != 0);
+	free(nb);
+	/* A note too small for the index: entry 5 proven in a tree of 5. */
+	plog_make(&other, bob, 5, 5, LOG_RECEIVED, "alice-charity",
+	    "bob-police", NOW);
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	e.blob = other.note;
+	e.blob_len = other.nlen;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EBADVALUE);
+	plog_free(&other);
+	/* What the wire carries is what is checked: through bytes too. */
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 5, NOW);
+	e.log_index = 6;
+	CHECK_EQ(proof_rt(&e, &d, &out, &len), 0);
+	CHECK_EQ(env_verify_proof(&d, bob->sign_pk, NULL), FERRY_EBADPROOF);
+	free(out);
+	/* Not a proof type. */
+	sample(&e, ENV_RECEIPT, NULL, 0);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), FERRY_EMSGTYPE);
+	plog_free(&pl);
+}
+
+TEST(proof_note_cache)
+{
+	struct env_note_cache cache;
+	struct plog pl, pl2;
+	struct env e;
+	uint64_t v0, v1;
+	int i;
+
+	memset(&cache, 0, sizeof(cache));
+	plog_make(&pl, bob, 9, 2, LOG_RECEIVED, "alice-charity", "bob-police",
+	    NOW);
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 2, NOW);
+	note_counts(NULL, &v0);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), 0);
+	note_counts(NULL, &v1);
+	CHECK_EQ(v1 - v0, 1);
+	/* A second receipt under the same note: no signature check. */
+	plog_free(&pl);
+	plog_make(&pl, bob, 9, 7, LOG_RECEIVED, "alice-charity", "bob-police",
+	    NOW);
+	proof_env(&e, &pl, ENV_RECEIPT_P, bob, "alice-charity", 7, NOW);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), 0);
+	note_counts(NULL, &v0);
+	CHECK_EQ(v0 - v1, 0);
+	/* The proof is still checked for a cached note. */
+	e.log_index = 6;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), FERRY_EBADPROOF);
+	/* Another note (a larger tree): checked once. */
+	plog_make(&pl2, bob, 10, 7, LOG_RECEIVED, "alice-charity",
+	    "bob-police", NOW);
+	proof_env(&e, &pl2, ENV_RECEIPT_P, bob, "alice-charity", 7, NOW);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), 0);
+	note_counts(NULL, &v1);
+	CHECK_EQ(v1 - v0, 1);
+	/* The same note under another key is no cache hit. */
+	CHECK_EQ(env_verify_proof(&e, mallory->sign_pk, &cache),
+	    FERRY_ENOENT);
+	/* Without a cache, every receipt checks its note. */
+	note_counts(NULL, &v0);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), 0);
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, NULL), 0);
+	note_counts(NULL, &v1);
+	CHECK_EQ(v1 - v0, 2);
+	plog_free(&pl);
+	plog_free(&pl2);
+}
+
 TEST(encode_refuses)
 {
 	struct env e;
@@ -369,7 +773,7 @@ TEST(encode_refuses)
 
 	sample(&e, ENV_MSG, NULL, 0);
 	CHECK_EQ(env_encode(&e, relay->sign_sk, &out, &len), FERRY_EINVAL);
-	sample(&e, ENV_ASK + 1, NULL, 0);
+	sample(&e, ENV_ACCEPTED_P + 1, NULL, 0);
 	CHECK_EQ(env_encode(&e, relay->sign_sk, &out, &len), FERRY_EMSGTYPE);
 	sample(&e, ENV_HELLO, NULL, 0);
 	snprintf(e.to, sizeof(e.to), "Alice");
@@ -835,8 +1239,9 @@ TEST(decoder_unknown_and_missing)
 	}
 	n = base(f, ENV_CREDIT);
 	CHECK_EQ(dec_fields(f, n - 1), FERRY_EMISSING);
-	/* Outer array of 1 or 3. */
-	CHECK_EQ(dec("\x91\xc4\x00", 3), FERRY_EMISSING);
+	/* Outer array of 0 or 3 (of 1: a proof type's frame, see
+	 * proof_frame_strict). */
+	CHECK_EQ(dec("\x90", 1), FERRY_EMISSING);
 	CHECK_EQ(dec("\x93\xc4\x00\xc4\x00\xc4\x00", 7), FERRY_EUNKNOWNFIELD);
 	/* Too many fields to be any type: refused before unpacking. */
 	{
@@ -1103,7 +1508,7 @@ TEST(decoder_version_and_type)
 	CHECK_EQ(rc, FERRY_EVERSION);
 	MUT(ENV_HEARTBEAT, 0, { 1, F_U, 0, NULL, 0 });
 	CHECK_EQ(rc, FERRY_EVERSION);
-	MUT(ENV_HEARTBEAT, 1, { 2, F_U, 11, NULL, 0 });
+	MUT(ENV_HEARTBEAT, 1, { 2, F_U, ENV_ACCEPTED_P + 1, NULL, 0 });
 	CHECK_EQ(rc, FERRY_EMSGTYPE);
 	MUT(ENV_HEARTBEAT, 1, { 2, F_U, 0, NULL, 0 });
 	CHECK_EQ(rc, FERRY_EMSGTYPE);
@@ -1305,6 +1710,24 @@ TEST(golden_vectors)
 		free(out);
 		out = NULL;
 	}
+	/* The proof types: the recipient's RECEIPT_P and the relay's
+	 * ACCEPTED_P, each proving entry 3 of a five-entry log. */
+	for (t = ENV_RECEIPT_P; t <= ENV_ACCEPTED_P; t++) {
+		const struct ident *signer = t == ENV_RECEIPT_P ? r : rl;
+		struct plog pl;
+
+		plog_make(&pl, signer, 5, 3, t == ENV_RECEIPT_P ? LOG_RECEIVED :
+		    LOG_ACCEPTED, "eerc-charity", "met-police", GOLD_TIME);
+		proof_env(&e, &pl, t, signer, "eerc-charity", 3, GOLD_TIME + t);
+		CHECK_EQ(env_encode(&e, NULL, &out, &outlen), 0);
+		CHECK(vec_check(t == ENV_RECEIPT_P ? "envelope_receipt_p.hex" :
+		    "envelope_accepted_p.hex", out, outlen, 0));
+		CHECK_EQ(env_decode(out, outlen, 0, &d), 0);
+		CHECK_EQ(env_verify_proof(&d, signer->sign_pk, NULL), 0);
+		free(out);
+		out = NULL;
+		plog_free(&pl);
+	}
 	det_reset(0);
 
 	/* The stored vectors decode, verify and open as they are. */
@@ -1327,6 +1750,17 @@ TEST(golden_vectors)
 			    rl->sign_pk), 0);
 			free(b);
 		}
+		CHECK((b = vec_load("envelope_receipt_p.hex", &bl)) != NULL);
+		CHECK_EQ(env_decode(b, bl, 0, &d), 0);
+		CHECK_EQ(d.type, ENV_RECEIPT_P);
+		CHECK_EQ(env_verify_proof(&d, r->sign_pk, NULL), 0);
+		CHECK_EQ(env_verify_proof(&d, rl->sign_pk, NULL), FERRY_ENOENT);
+		free(b);
+		CHECK((b = vec_load("envelope_accepted_p.hex", &bl)) != NULL);
+		CHECK_EQ(env_decode(b, bl, 0, &d), 0);
+		CHECK_EQ(d.type, ENV_ACCEPTED_P);
+		CHECK_EQ(env_verify_proof(&d, rl->sign_pk, NULL), 0);
+		free(b);
 	}
 	ident_free(s);
 	ident_free(r);
@@ -1525,6 +1959,10 @@ main(int argc, char **argv)
 	RUN(roundtrip_control_types);
 	RUN(receipt_without_note);
 	RUN(encode_refuses);
+	RUN(proof_roundtrip);
+	RUN(proof_frame_strict);
+	RUN(proof_refusals);
+	RUN(proof_note_cache);
 	RUN(every_bit_flip_refused);
 	RUN(open_decoded_gives_key);
 	RUN(wrong_recipient_refused);

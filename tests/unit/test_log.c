@@ -580,6 +580,82 @@ xget(struct log *l, MDB_dbi dbi, const char *k)
 	return (r);
 }
 
+/*
+ * A sealed batch: one checkpoint signed before the commit (log_batch_seal)
+ * is the commit's own (log_commit signs no other), every entry of the
+ * batch is proven under it (log_batch_prove), no entry is added after
+ * it, caller writes still are, and a map grown during the commit keeps
+ * the note true.
+ */
+TEST(sealed_batch_one_signature)
+{
+	const char *dir = newdir();
+	static const char *const dbs[] = { "t.state" };
+	struct log_opts o = { dbs, 1, 0 };
+	struct log *l;
+	struct log_batch *b;
+	struct log_entry e;
+	struct note_checkpoint cp;
+	MDB_dbi d1;
+	uint8_t *note, *n2, *raw, *raw2, leaf[32], big[3000];
+	uint8_t proof[LOG_PROOF_MAX][32];
+	size_t len, len2, rawlen, rawlen2, np, i;
+	uint64_t idx[40], s0, s1;
+
+	log_set_initial_mapsize(64 * 1024);
+	CHECK_EQ(log_open_ex(dir, "ferry/met-police", sk, &o, &l), 0);
+	log_set_initial_mapsize((size_t)1 << 30);
+	CHECK_EQ(log_dbi(l, "t.state", &d1), 0);
+	mkentry(&e, LOG_SENT, 1);
+	CHECK_EQ(log_append(l, &e, NULL, 0, NULL), 0);
+	CHECK_EQ(log_begin(l, &b), 0);
+	for (i = 0; i < 40; i++) {
+		mkentry(&e, LOG_RECEIVED, 100 + i);
+		CHECK_EQ(log_add(b, &e, NULL, 0, &idx[i]), 0);
+	}
+	note_counts(&s0, NULL);
+	CHECK_EQ(log_batch_seal(b, &note, &len), 0);
+	CHECK_EQ(log_batch_seal(b, &n2, &len2), FERRY_EINVAL);	/* once */
+	mkentry(&e, LOG_SENT, 2);
+	CHECK_EQ(log_add(b, &e, NULL, 0, NULL), FERRY_EINVAL);
+	CHECK_EQ(note_parse_checkpoint(note, len, &cp), 0);
+	CHECK_EQ(cp.size, 41);
+	for (i = 0; i < 40; i++) {
+		CHECK_EQ(log_batch_prove(b, idx[i], &raw, &rawlen, proof, &np),
+		    0);
+		merkle_leaf_hash(raw, rawlen, leaf);
+		CHECK_EQ(merkle_verify_inclusion(leaf, idx[i], cp.size, cp.root,
+		    (const uint8_t (*)[32])proof, np), 0);
+		free(raw);
+	}
+	CHECK_EQ(log_batch_prove(b, 41, &raw, &rawlen, proof, &np),
+	    FERRY_EINVAL);
+	/* Caller writes after the seal, big enough to grow the map: the
+	 * redo rebuilds the same tree, the note stays the commit's. */
+	memset(big, 0x5a, sizeof(big));
+	for (i = 0; i < 40; i++) {
+		uint8_t k[2] = { 'k', (uint8_t)i };
+
+		CHECK_EQ(log_batch_put(b, d1, k, 2, big, sizeof(big), 0), 0);
+	}
+	CHECK_EQ(log_commit(b), 0);
+	note_counts(&s1, NULL);
+	CHECK_EQ(s1 - s0, 1);	/* the seal's signature, no other */
+	CHECK(log_map_grows(l) > 0);
+	CHECK_EQ(log_checkpoint(l, &n2, &len2), 0);
+	CHECK(len2 == len && memcmp(n2, note, len) == 0);
+	free(n2);
+	/* The proven bytes are the stored entry. */
+	CHECK_EQ(log_get_raw(l, idx[7], &raw2, &rawlen2), 0);
+	mkentry(&e, LOG_RECEIVED, 107);
+	CHECK_EQ(log_entry_encode(&e, &raw, &rawlen), 0);
+	CHECK(rawlen == rawlen2 && memcmp(raw, raw2, rawlen) == 0);
+	free(raw);
+	free(raw2);
+	free(note);
+	log_close(l);
+}
+
 TEST(caller_tables_commit_with_entries)
 {
 	const char *dir = newdir();
@@ -1010,5 +1086,6 @@ main(int argc, char **argv)
 	RUN(caller_tables_commit_with_entries);
 	RUN(caller_tables_map_full_redo);
 	RUN(accepted_per_relay);
+	RUN(sealed_batch_one_signature);
 	return (t_done());
 }

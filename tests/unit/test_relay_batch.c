@@ -27,6 +27,7 @@
 #include <sodium.h>
 
 #include "../lib/harness.h"
+#include "../lib/tproof.h"
 #include "../lib/troster.h"
 #include "envelope.h"
 #include "ident.h"
@@ -504,10 +505,13 @@ TEST(msg_committed_then_accepted)
 	CHECK_EQ(r->nitems, 0);
 	CHECK_EQ(nsent, 1);
 	CHECK(strcmp(sent[0].to, "alpha") == 0);
-	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED_P);
 	CHECK(memcmp(e.msg_id, id, FERRY_MSGID_LEN) == 0);
 	CHECK(memcmp(e.env_hash, h, 32) == 0);
 	CHECK_EQ(e.log_index, size0);
+	/* Proven under the relay's checkpoint of that commit. */
+	CHECK_EQ(env_verify_proof(&e, relay->sign_pk, NULL), 0);
+	CHECK_EQ(env_verify_proof(&e, alpha->sign_pk, NULL), FERRY_ENOENT);
 	CHECK_EQ(r->m.accepted, 1);
 	/* A turn with nothing new commits nothing. */
 	CHECK_EQ(batch_commit(r), 0);
@@ -536,10 +540,12 @@ TEST(dup_in_one_batch_same_index)
 	CHECK_EQ(log_size(r->log), size0 + 1);
 	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
 	CHECK_EQ(nsent, 2);
-	CHECK_EQ(sent_type(0, &e1), ENV_ACCEPTED);
-	CHECK_EQ(sent_type(1, &e2), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(0, &e1), ENV_ACCEPTED_P);
+	CHECK_EQ(sent_type(1, &e2), ENV_ACCEPTED_P);
 	CHECK_EQ(e1.log_index, size0);
 	CHECK_EQ(e2.log_index, e1.log_index);
+	CHECK_EQ(env_verify_proof(&e1, relay->sign_pk, NULL), 0);
+	CHECK_EQ(env_verify_proof(&e2, relay->sign_pk, NULL), 0);
 	CHECK_EQ(r->m.accepted, 1);
 	CHECK_EQ(r->m.duplicates, 1);
 	relay_done(r);
@@ -577,6 +583,56 @@ TEST(receipt_finishes_and_keeps_final)
 	CHECK_EQ(sent_type(0, &e), ENV_RECEIPT);
 	CHECK_EQ(sent[0].n, n);
 	free(rc);
+	relay_done(r);
+}
+
+/*
+ * Issue 10 step 3: the RECEIPT_Ps of one recipient batch cost the relay
+ * ONE note signature check (its cache) and no envelope signature check;
+ * each is logged and forwarded to the sender byte for byte; a RECEIPT_P
+ * whose path was tampered with is refused (FERRY_EBADSIG).
+ */
+TEST(receipts_by_proof_one_note)
+{
+	struct relay *r = relay_new();
+	uint8_t ids[6][FERRY_MSGID_LEN], h[6][32], *rb[6] = { NULL };
+	size_t rl[6], i;
+	uint64_t v0, v1, ev0, ev1;
+	struct env e;
+
+	CHECK(r != NULL);
+	for (i = 0; i < 6; i++)
+		CHECK_EQ(queued_msg(r, ids[i], h[i]), 0);
+	/* bravo's, as its agent makes them: one batch, one checkpoint. */
+	CHECK_EQ(tproof_receipts(bravo, ENV_RECEIPT_P, 6,
+	    (const uint8_t (*)[16])ids, (const uint8_t (*)[32])h, "alpha",
+	    "bravo", dir, rb, rl), 0);
+	rb[5][rl[5] - 1] ^= 1;	/* the last path hash */
+	note_counts(NULL, &v0);
+	env_counts(NULL, &ev0);
+	for (i = 0; i < 6; i++)
+		arrive(r, "bravo", rb[i], rl[i]);
+	for (i = 0; i < 5; i++)
+		CHECK_EQ(r->items[i].kind, IT_RECEIPT);
+	CHECK_EQ(r->items[5].kind, IT_REFUSE);
+	CHECK_EQ(r->items[5].code, FERRY_EBADSIG);
+	CHECK_EQ(turn(r), 0);
+	note_counts(NULL, &v1);
+	env_counts(NULL, &ev1);
+	CHECK_EQ(v1 - v0, 1);
+	CHECK_EQ(ev1 - ev0, 0);
+	CHECK_EQ(r->m.delivered, 5);
+	for (i = 0; i < 5; i++)
+		CHECK_EQ(lookup(r, ids[i], NULL, NULL), QUEUE_DONE);
+	CHECK_EQ(lookup(r, ids[5], NULL, NULL), QUEUE_QUEUED);
+	/* Forwarded as they came (a NACK goes back to bravo). */
+	for (i = 0; i < nsent && i < 5; i++) {
+		CHECK(strcmp(sent[i].to, "alpha") == 0);
+		CHECK_EQ(sent_type(i, &e), ENV_RECEIPT_P);
+		CHECK(sent[i].n == rl[i] && memcmp(sent[i].b, rb[i], rl[i]) == 0);
+	}
+	for (i = 0; i < 6; i++)
+		free(rb[i]);
 	relay_done(r);
 }
 
@@ -1002,7 +1058,7 @@ TEST(retention_prunes_finished_records)
 	CHECK_EQ(r->items[0].kind, IT_DUP);
 	CHECK_EQ(turn(r), 0);
 	CHECK_EQ(nsent, 2);
-	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED_P);
 	CHECK_EQ(sent[1].n, rn2);
 	CHECK(memcmp(sent[1].b, r2, rn2) == 0);
 	CHECK_EQ(r->m.pruned_answered, 0);
@@ -1015,7 +1071,7 @@ TEST(retention_prunes_finished_records)
 	CHECK_EQ(lookup(r, id1, NULL, NULL), QUEUE_NONE);
 	CHECK_EQ(peer_get(r, "bravo", 0)->depth, 1);
 	CHECK_EQ(nsent, 2);
-	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED_P);
 	CHECK(memcmp(e.msg_id, id1, FERRY_MSGID_LEN) == 0);
 	CHECK_EQ(e.log_index, acc1);
 	CHECK_EQ(sent[1].n, rn1);
@@ -1303,11 +1359,63 @@ accepted_of(size_t i, const uint8_t id[FERRY_MSGID_LEN], uint64_t *idx)
 {
 	struct env e;
 
-	if (sent_type(i, &e) != ENV_ACCEPTED ||
+	if (sent_type(i, &e) != ENV_ACCEPTED_P ||
 	    memcmp(e.msg_id, id, FERRY_MSGID_LEN) != 0)
 		return (-1);
 	*idx = e.log_index;
 	return (0);
+}
+
+/*
+ * Issue 10 step 3: a batch of N new MSGs costs the relay ONE signature
+ * (its commit's checkpoint): each ACCEPTED_P is proven under it, none
+ * signed; a sender checking the N with a note cache checks ONE note
+ * signature.  A duplicate later gets a fresh ACCEPTED_P (same index,
+ * the latest checkpoint) that verifies too.
+ */
+TEST(accepted_by_proof_one_signature)
+{
+	struct relay *r = relay_new();
+	struct env_note_cache cache;
+	uint8_t ids[5][FERRY_MSGID_LEN], h[32], *m[5];
+	size_t n[5], i;
+	uint64_t s0, s1, es0, es1, v0, v1, idx;
+	struct env e;
+
+	CHECK(r != NULL);
+	memset(&cache, 0, sizeof(cache));
+	for (i = 0; i < 5; i++)
+		CHECK_EQ(make_msg(ids[i], h, &m[i], &n[i]), 0);
+	for (i = 0; i < 5; i++)
+		arrive(r, "alpha", m[i], n[i]);
+	note_counts(&s0, NULL);
+	env_counts(&es0, NULL);
+	CHECK_EQ(turn(r), 0);
+	note_counts(&s1, NULL);
+	env_counts(&es1, NULL);
+	CHECK_EQ(s1 - s0, 1);
+	CHECK_EQ(es1 - es0, 0);
+	CHECK_EQ(nsent, 5);
+	note_counts(NULL, &v0);
+	for (i = 0; i < 5 && i < nsent; i++) {
+		CHECK_EQ(accepted_of(i, ids[i], &idx), 0);
+		CHECK_EQ(sent_type(i, &e), ENV_ACCEPTED_P);
+		CHECK_EQ(env_verify_proof(&e, relay->sign_pk, &cache), 0);
+	}
+	note_counts(NULL, &v1);
+	CHECK_EQ(v1 - v0, 1);
+	/* A retransmission of the first, in a later turn. */
+	CHECK_EQ(accepted_of(0, ids[0], &idx), 0);
+	sent_clear();
+	arrive(r, "alpha", m[0], n[0]);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(nsent, 1);
+	CHECK_EQ(sent_type(0, &e), ENV_ACCEPTED_P);
+	CHECK_EQ(e.log_index, idx);
+	CHECK_EQ(env_verify_proof(&e, relay->sign_pk, &cache), 0);
+	for (i = 0; i < 5; i++)
+		free(m[i]);
+	relay_done(r);
 }
 
 /*
@@ -1393,6 +1501,8 @@ main(void)
 	RUN(msg_committed_then_accepted);
 	RUN(dup_in_one_batch_same_index);
 	RUN(receipt_finishes_and_keeps_final);
+	RUN(receipts_by_proof_one_note);
+	RUN(accepted_by_proof_one_signature);
 	RUN(receipt_unknown_or_other_hash_refused);
 	RUN(ask_answered_from_store);
 	RUN(failed_commit_answers_nothing);
