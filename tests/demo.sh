@@ -304,12 +304,12 @@ for mid, frm, to, label, case, st in rows:
     a = relay.get(mid)
     if a is None or a["index"] != m.get("relay_log_index"):
         print(f"message {mid}: the relay's log has no matching ACCEPTED"); sys.exit(1)
-    ev.append((a["time_ms"], 1, f"relay takes custody of {short}: signed ACCEPTED back to {frm}",
-               f"sender and signature checked, stored durably; relay log #{a['index']}"))
+    ev.append((a["time_ms"], 1, f"relay takes custody of {short}: custody receipt back to {frm}",
+               f"sender and signature checked, stored durably; relay log #{a['index']}, proven under its signed checkpoint"))
     ev.append((r["received_ms"], 2, f"{BOLD}{to}{OFF} receives {short} into its inbox",
                f"decrypted, verified; {to} log #{r.get('log_index', '?')}"))
-    ev.append((m["delivered_ms"], 3, f"{frm} holds {to}'s signed delivery receipt for {short}",
-               f"receipt verified; names {to} log #{m.get('recipient_log_index')}"))
+    ev.append((m["delivered_ms"], 3, f"{frm} holds {to}'s delivery receipt for {short}",
+               f"receipt proven: {to} log #{m.get('recipient_log_index')} is in {to}'s signed checkpoint"))
 ev.sort(key=lambda e: (e[0], e[1]))
 t0 = ev[0][0]
 for ms, k, what, detail in ev:
@@ -322,9 +322,11 @@ cat timeline.txt
 say ""
 say "  ${DIM}SEND  'ferry send' returned a message id (the referral is encrypted"
 say "        end to end: the relay never sees its content)"
-say "  RELAY the relay logged the envelope and signed a custody receipt (ACCEPTED)"
+say "  RELAY the relay logged the envelope and sent a custody receipt (ACCEPTED_P):"
+say "        its log entry, proven by inclusion in its signed checkpoint"
 say "  RECV  the recipient verified, decrypted and stored it (exactly once)"
-say "  RCPT  the sender verified the recipient's signed delivery receipt${OFF}"
+say "  RCPT  the sender verified the recipient's delivery receipt (RECEIPT_P): the"
+say "        recipient's log entry, proven by inclusion in its signed checkpoint${OFF}"
 
 title "What each agency's operator sees ('ferry inbox')"
 for id in "${AGENCIES[@]}"; do
