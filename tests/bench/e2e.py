@@ -378,6 +378,7 @@ NKILL = int(os.environ.get("FERRY_BENCH_KILLS", "6"))      # relay kills (-9)
 NTERM = int(os.environ.get("FERRY_BENCH_RESTARTS", "2"))   # planned restarts
 NSTOP = int(os.environ.get("FERRY_BENCH_HANGS", "3"))      # relay frozen (SIGSTOP)
 RESEND_MS = 3000    # resend_after of the two-relay bench
+FAILOVER_MS = 1500  # failover_after, the agent's default (agent/aconf.c)
 
 
 def pct(v, q):
@@ -388,7 +389,7 @@ def pct(v, q):
 def net(d, two):
     """A network in folder ${d}: the relay "relay" (and "relay-b", second
     in the roster, if ${two}) and agents a1, a2, b1, b2 connected to every
-    relay, failover_after as by default (2 s), resend_after RESEND_MS
+    relay, failover_after as by default (FAILOVER_MS), resend_after RESEND_MS
     (default 30 s: shortened so that what a killed relay held is sent
     again soon).  Returns (agents by id, relay Popen, its start_relay
     arguments)."""
@@ -624,18 +625,18 @@ def relays_summary():
         print(f"    failover, relay frozen (SIGSTOP: no connection reset, the link looks "
               f"up) -> first delivery through the other: p50 {p50} ms, p99 {p99} ms "
               f"over {R['hang_n']} (target p50 <= 2000 ms: ratio {p50 / 2000:.2f}; "
-              f"failover_after is 2000 ms, so this is that plus the round trip)")
+              f"failover_after is {FAILOVER_MS} ms by default, so this is that plus the round trip)")
     if "failover_inflight_p99_ms" in R:
         print(f"      referrals in flight at the kill: delivered p50 "
               f"{R['failover_inflight_p50_ms']} ms, p99 {R['failover_inflight_p99_ms']} ms "
-              f"after it (bound: failover_after 2000 ms for those not yet "
+              f"after it (bound: failover_after {FAILOVER_MS} ms for those not yet "
               f"ACCEPTED, resend_after {RESEND_MS} ms (set so here) for those in "
               f"the dead relay's custody: ratio p99 "
               f"{R['failover_inflight_p99_ms'] / RESEND_MS:.2f} of the latter)")
     if "restart_max_wait_ms" in R:
         print(f"    planned restart (SIGTERM): no referral waited more than "
-              f"{R['restart_max_wait_ms']} ms (bound: failover_after 2000 ms: ratio "
-              f"{R['restart_max_wait_ms'] / 2000:.2f})")
+              f"{R['restart_max_wait_ms']} ms (bound: failover_after {FAILOVER_MS} ms: ratio "
+              f"{R['restart_max_wait_ms'] / FAILOVER_MS:.2f})")
 
 
 def summary():

@@ -38,7 +38,7 @@ RELAY2_DATA=$FT/relay2-data
 ft_relay_start || exit 1
 ft_relay2_start || exit 1
 for a in "${AG[@]}"; do
-	# failover_after stays the default (2 s); resend_after shortened so
+	# failover_after stays the default (1.5 s); resend_after shortened so
 	# that a dead relay's custody is sent again within the test's waits.
 	fa_conf "$a" resend_after=2s
 	fa_start "$a" || exit 1

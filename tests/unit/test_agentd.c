@@ -1913,7 +1913,7 @@ TEST(failover_between_relays)
 	CHECK((m = pending_find(A.pend, id)) != NULL);
 	CHECK_EQ(m->link, 0);
 	CHECK(m->sent_at != 0);
-	/* failover_after (2 s) later, no ACCEPTED: the second relay. */
+	/* failover_after (1.5 s by default) later, no ACCEPTED: the second relay. */
 	t = m->sent_at + A.conf.failover_ms;
 	cap_clear(&capA);
 	(void)agentd_tick(&A, t);
