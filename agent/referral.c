@@ -206,6 +206,8 @@ struct ctx {
 	int64_t today;		/* days since 1970-01-01, UTC */
 	uint64_t attach_bytes;
 	size_t attach_count;
+	struct wire_buf *w;	/* when not NULL, the msgpack form is
+				   written here as the checks go */
 };
 
 static int
@@ -505,63 +507,310 @@ is_lowhex(const char *s, size_t len)
 	return (1);
 }
 
-static int check_value(struct ctx *, const json_t *, const struct vspec *,
-    const char *);
+/*
+ * A value of the document being checked: a node of a jansson tree (the
+ * JSON form) or a msgpack object (the wire form, its shape already
+ * checked by decode_value).  The checks below read either through these
+ * accessors, so both forms are judged by the same code, and the wire form
+ * is judged without building a JSON tree.
+ */
+struct dv {
+	const json_t *j;
+	const msgpack_object *m;
+};
+
+static const struct dv dv_none = { NULL, NULL };
 
 static int
-check_obj(struct ctx *c, const json_t *o, const struct ospec *spec,
+dv_present(struct dv v)
+{
+
+	return (v.j != NULL || v.m != NULL);
+}
+
+static int
+dv_is_object(struct dv v)
+{
+
+	return (v.j != NULL ? json_is_object(v.j) :
+	    v.m != NULL && v.m->type == MSGPACK_OBJECT_MAP);
+}
+
+static int
+dv_is_array(struct dv v)
+{
+
+	return (v.j != NULL ? json_is_array(v.j) :
+	    v.m != NULL && v.m->type == MSGPACK_OBJECT_ARRAY);
+}
+
+static int
+dv_is_bool(struct dv v)
+{
+
+	return (v.j != NULL ? json_is_boolean(v.j) :
+	    v.m != NULL && v.m->type == MSGPACK_OBJECT_BOOLEAN);
+}
+
+static int
+dv_is_true(struct dv v)
+{
+
+	return (v.j != NULL ? json_is_true(v.j) :
+	    v.m != NULL && v.m->type == MSGPACK_OBJECT_BOOLEAN &&
+	    v.m->via.boolean);
+}
+
+/* Members of an object or items of an array; 0 for anything else. */
+static size_t
+dv_size(struct dv v)
+{
+
+	if (v.j != NULL)
+		return (json_is_object(v.j) ? json_object_size(v.j) :
+		    json_array_size(v.j));
+	if (v.m != NULL && v.m->type == MSGPACK_OBJECT_MAP)
+		return (v.m->via.map.size);
+	if (v.m != NULL && v.m->type == MSGPACK_OBJECT_ARRAY)
+		return (v.m->via.array.size);
+	return (0);
+}
+
+/* Item ${i} (< dv_size) of an array. */
+static struct dv
+dv_item(struct dv v, size_t i)
+{
+	struct dv r = { NULL, NULL };
+
+	if (v.j != NULL)
+		r.j = json_array_get(v.j, i);
+	else
+		r.m = &v.m->via.array.ptr[i];
+	return (r);
+}
+
+/* Field ${k} of ${spec} in the object ${o}, or dv_none when absent. */
+static struct dv
+dv_field(struct dv o, const struct ospec *spec, size_t k)
+{
+	struct dv r = { NULL, NULL };
+	const msgpack_object_kv *kv;
+	size_t i;
+
+	if (o.j != NULL)
+		r.j = json_object_get(o.j, spec->f[k].name);
+	else if (o.m != NULL && o.m->type == MSGPACK_OBJECT_MAP) {
+		kv = o.m->via.map.ptr;
+		for (i = 0; i < o.m->via.map.size; i++)
+			if (kv[i].key.type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+			    kv[i].key.via.u64 == spec->f[k].num) {
+				r.m = &kv[i].val;
+				break;
+			}
+	}
+	return (r);
+}
+
+/* The member ${name} of ${o}, an object of ${spec}, or dv_none. */
+static struct dv
+dv_get(struct dv o, const struct ospec *spec, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < spec->n; k++)
+		if (strcmp(spec->f[k].name, name) == 0)
+			return (dv_field(o, spec, k));
+	return (dv_none);
+}
+
+/* The bytes of a string (a msgpack str is not NUL-terminated), or NULL. */
+static const char *
+dv_str(struct dv v, size_t *len)
+{
+
+	*len = 0;
+	if (v.j != NULL) {
+		if (!json_is_string(v.j))
+			return (NULL);
+		*len = json_string_length(v.j);
+		return (json_string_value(v.j));
+	}
+	if (v.m == NULL || v.m->type != MSGPACK_OBJECT_STR)
+		return (NULL);
+	*len = v.m->via.str.size;
+	return (*len > 0 ? v.m->via.str.ptr : "");
+}
+
+/* Index in ${e} (NULL-terminated) of the ${len} bytes at ${s}, or -1. */
+static int
+enum_find(const char *const *e, const char *s, size_t len)
+{
+	int i;
+
+	for (i = 0; e[i] != NULL; i++)
+		if (strlen(e[i]) == len && memcmp(e[i], s, len) == 0)
+			return (i);
+	return (-1);
+}
+
+/* The word of ${e} that the string ${v} is (static), or NULL. */
+static const char *
+dv_enum(struct dv v, const char *const *e)
+{
+	const char *s;
+	size_t len;
+	int i;
+
+	if ((s = dv_str(v, &len)) == NULL || (i = enum_find(e, s, len)) < 0)
+		return (NULL);
+	return (e[i]);
+}
+
+/* Whether ${v} is exactly the string ${s}. */
+static int
+dv_streq(struct dv v, const char *s)
+{
+	const char *p;
+	size_t len;
+
+	return ((p = dv_str(v, &len)) != NULL && len == strlen(s) &&
+	    memcmp(p, s, len) == 0);
+}
+
+/* A non-negative integer into *${u}: 1, or 0 if ${v} is not one. */
+static int
+dv_uint(struct dv v, uint64_t *u)
+{
+	json_int_t n;
+
+	if (v.j != NULL) {
+		if (!json_is_integer(v.j) || (n = json_integer_value(v.j)) < 0)
+			return (0);
+		*u = (uint64_t)n;
+		return (1);
+	}
+	if (v.m == NULL || v.m->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return (0);
+	*u = v.m->via.u64;
+	return (1);
+}
+
+static int
+dv_equal(struct dv a, struct dv b)
+{
+
+	if (a.j != NULL)
+		return (b.j != NULL && json_equal(a.j, b.j));
+	return (a.m != NULL && b.m != NULL && msgpack_object_equal(*a.m,
+	    *b.m));
+}
+
+static int check_value(struct ctx *, struct dv, const struct vspec *,
+    const char *);
+
+/*
+ * Checks of an object, and (c->w not NULL) its canonical msgpack written
+ * as it goes: the fields in field-number order, as the spec lists them.
+ */
+static int
+check_obj(struct ctx *c, struct dv o, const struct ospec *spec,
     const char *path)
 {
 	char sub[PATH_MAX_];
 	const char *key;
 	json_t *v;
+	struct dv f;
 	size_t i;
 	int rc;
 
-	if (!json_is_object(o))
+	if (!dv_is_object(o))
 		return (fail(c, FERRY_ESCHEMA, path, "must be an object"));
-	/* Unknown fields, in document order. */
-	json_object_foreach((json_t *)o, key, v) {
-		for (i = 0; i < spec->n; i++)
-			if (strcmp(spec->f[i].name, key) == 0)
-				break;
-		if (i == spec->n) {
-			path_field(sub, path, key);
-			return (fail(c, FERRY_ESCHEMA, sub, "unknown field"));
+	/* Unknown fields, in document order (the wire form has none:
+	 * decode_value refused unknown field numbers). */
+	if (o.j != NULL) {
+		json_object_foreach((json_t *)o.j, key, v) {
+			for (i = 0; i < spec->n; i++)
+				if (strcmp(spec->f[i].name, key) == 0)
+					break;
+			if (i == spec->n) {
+				path_field(sub, path, key);
+				return (fail(c, FERRY_ESCHEMA, sub,
+				    "unknown field"));
+			}
 		}
 	}
+	/* Every member is a known field now, each once. */
+	if (c->w != NULL)
+		wire_put_map(c->w, dv_size(o));
 	for (i = 0; i < spec->n; i++) {
-		path_field(sub, path, spec->f[i].name);
-		if ((v = json_object_get(o, spec->f[i].name)) == NULL) {
-			if (spec->f[i].required)
-				return (fail(c, FERRY_ESCHEMA, sub,
-				    "required"));
+		f = dv_field(o, spec, i);
+		if (!dv_present(f) && !spec->f[i].required)
 			continue;
-		}
-		if ((rc = check_value(c, v, &spec->f[i].v, sub)) != 0)
+		path_field(sub, path, spec->f[i].name);
+		if (!dv_present(f))
+			return (fail(c, FERRY_ESCHEMA, sub, "required"));
+		if (c->w != NULL)
+			wire_put_uint(c->w, spec->f[i].num);
+		if ((rc = check_value(c, f, &spec->f[i].v, sub)) != 0)
 			return (rc);
 	}
 	return (0);
 }
 
+/*
+ * An attachment's data: the JSON form's base64 decoded into *${bin}
+ * (*${tofree}, free()), or the wire form's bin as it is.
+ */
 static int
-check_value(struct ctx *c, const json_t *v, const struct vspec *vs,
+check_b64(struct ctx *c, struct dv v, const struct vspec *vs,
+    const char *path, const uint8_t **bin, size_t *binlen, uint8_t **tofree)
+{
+	const char *s;
+	size_t len;
+	int rc;
+
+	*tofree = NULL;
+	if (v.m != NULL) {
+		/* decode_value checked the type and the size limit. */
+		*bin = (const uint8_t *)v.m->via.bin.ptr;
+		*binlen = v.m->via.bin.size;
+		return (0);
+	}
+	if ((s = dv_str(v, &len)) == NULL)
+		return (fail(c, FERRY_ESCHEMA, path, "must be a string"));
+	/* Refuse before decoding what cannot fit. */
+	if (len / 4 * 3 > vs->max + 2)
+		return (fail(c, FERRY_ESCHEMA, path,
+		    "attachment larger than %llu bytes",
+		    (unsigned long long)vs->max));
+	rc = b64_decode(s, len, tofree, binlen);
+	if (rc == FERRY_ENOMEM)
+		return (fail(c, rc, path, "out of memory"));
+	if (rc != 0)
+		return (fail(c, FERRY_ESCHEMA, path,
+		    "not base64 (RFC 4648, padded, no whitespace)"));
+	*bin = *tofree;
+	return (0);
+}
+
+static int
+check_value(struct ctx *c, struct dv v, const struct vspec *vs,
     const char *path)
 {
 	char sub[PATH_MAX_];
+	uint8_t id[FERRY_MSGID_LEN];
+	const uint8_t *bin = NULL;
+	uint8_t *tofree;
 	const char *s;
-	uint8_t *bin;
-	size_t len, i, j, binlen;
-	json_int_t n;
+	size_t len, i, j, n, binlen;
+	uint64_t u;
 	int rc;
 
 	switch (vs->type) {
 	case V_STR:
-		if (!json_is_string(v))
+		if ((s = dv_str(v, &len)) == NULL)
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must be a string"));
-		s = json_string_value(v);
-		len = json_string_length(v);
 		if (len == 0)
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must not be empty"));
@@ -573,90 +822,103 @@ check_value(struct ctx *c, const json_t *v, const struct vspec *vs,
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "shorter than %llu bytes",
 			    (unsigned long long)vs->min));
-		return (check_format(c, s, len, vs->fmt, path));
+		if ((rc = check_format(c, s, len, vs->fmt, path)) != 0)
+			return (rc);
+		if (c->w != NULL)
+			wire_put_str(c->w, s, len);
+		return (0);
 	case V_ENUM:
-		if (!json_is_string(v) ||
-		    strlen(json_string_value(v)) != json_string_length(v) ||
-		    enum_index(vs->enums, json_string_value(v)) < 0)
+		/* A NUL inside the string matches no word. */
+		if ((s = dv_str(v, &len)) == NULL ||
+		    enum_find(vs->enums, s, len) < 0)
 			return (fail_enum(c, path, vs->enums));
+		if (c->w != NULL)
+			wire_put_str(c->w, s, len);
 		return (0);
 	case V_BOOL:
-		if (!json_is_boolean(v))
+		if (!dv_is_bool(v))
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must be true or false"));
+		if (c->w != NULL)
+			wire_put_bool(c->w, dv_is_true(v));
 		return (0);
 	case V_UINT:
-		if (!json_is_integer(v) ||
-		    (n = json_integer_value(v)) < (json_int_t)vs->min ||
-		    (uint64_t)n > vs->max)
+		if (!dv_uint(v, &u) || u < vs->min || u > vs->max)
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must be an integer from %llu to %llu",
 			    (unsigned long long)vs->min,
 			    (unsigned long long)vs->max));
+		if (c->w != NULL)
+			wire_put_uint(c->w, u);
 		return (0);
 	case V_HEX16:
-		if (!json_is_string(v) ||
-		    json_string_length(v) != 2 * FERRY_MSGID_LEN ||
-		    !is_lowhex(json_string_value(v), 2 * FERRY_MSGID_LEN))
+		if (v.m != NULL) {
+			/* decode_value checked: a bin of 16 bytes. */
+			if (c->w != NULL)
+				wire_put_bin(c->w, v.m->via.bin.ptr,
+				    v.m->via.bin.size);
+			return (0);
+		}
+		if ((s = dv_str(v, &len)) == NULL ||
+		    len != 2 * FERRY_MSGID_LEN ||
+		    !is_lowhex(s, 2 * FERRY_MSGID_LEN))
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must be a message id (32 lowercase hex digits)"));
+		if (c->w != NULL) {
+			if (ferry_unhex(id, sizeof(id), s) != 0)
+				return (fail(c, FERRY_EINTERNAL, path,
+				    "internal error"));
+			wire_put_bin(c->w, id, sizeof(id));
+		}
 		return (0);
 	case V_B64:
-		if (!json_is_string(v))
-			return (fail(c, FERRY_ESCHEMA, path,
-			    "must be a string"));
-		len = json_string_length(v);
-		/* Refuse before decoding what cannot fit. */
-		if (len / 4 * 3 > vs->max + 2)
-			return (fail(c, FERRY_ESCHEMA, path,
-			    "attachment larger than %llu bytes",
-			    (unsigned long long)vs->max));
-		rc = b64_decode(json_string_value(v), len, &bin, &binlen);
-		if (rc == FERRY_ENOMEM)
-			return (fail(c, rc, path, "out of memory"));
-		if (rc != 0)
-			return (fail(c, FERRY_ESCHEMA, path,
-			    "not base64 (RFC 4648, padded, no whitespace)"));
-		free(bin);
+		if ((rc = check_b64(c, v, vs, path, &bin, &binlen, &tofree)) !=
+		    0)
+			return (rc);
 		if (binlen < vs->min)
-			return (fail(c, FERRY_ESCHEMA, path,
-			    "attachment is empty"));
-		if (binlen > vs->max)
-			return (fail(c, FERRY_ESCHEMA, path,
+			rc = fail(c, FERRY_ESCHEMA, path,
+			    "attachment is empty");
+		else if (binlen > vs->max)
+			rc = fail(c, FERRY_ESCHEMA, path,
 			    "attachment larger than %llu bytes",
-			    (unsigned long long)vs->max));
-		c->attach_bytes += binlen;
-		c->attach_count++;
-		if (c->attach_bytes > REFERRAL_ATTACH_MAX)
-			return (fail(c, FERRY_ESCHEMA, path,
+			    (unsigned long long)vs->max);
+		else if ((c->attach_bytes += binlen) > REFERRAL_ATTACH_MAX)
+			rc = fail(c, FERRY_ESCHEMA, path,
 			    "attachments larger than %u bytes in total",
-			    REFERRAL_ATTACH_MAX));
-		return (0);
+			    REFERRAL_ATTACH_MAX);
+		else if (c->w != NULL)
+			wire_put_bin(c->w, bin, binlen);
+		if (binlen >= vs->min && binlen <= vs->max)
+			c->attach_count++;
+		free(tofree);
+		return (rc);
 	case V_OBJ:
 		return (check_obj(c, v, vs->obj, path));
 	case V_ARR:
-		if (!json_is_array(v))
+		if (!dv_is_array(v))
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must be an array"));
-		if (json_array_size(v) > vs->max)
+		n = dv_size(v);
+		if (n > vs->max)
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "more than %llu items",
 			    (unsigned long long)vs->max));
-		if (json_array_size(v) < vs->min)
+		if (n < vs->min)
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must have at least %llu item%s",
 			    (unsigned long long)vs->min,
 			    vs->min == 1 ? "" : "s"));
-		for (i = 0; i < json_array_size(v); i++) {
+		if (c->w != NULL)
+			wire_put_array(c->w, n);
+		for (i = 0; i < n; i++) {
 			path_index(sub, path, i);
-			if ((rc = check_value(c, json_array_get(v, i),
-			    vs->elem, sub)) != 0)
+			if ((rc = check_value(c, dv_item(v, i), vs->elem,
+			    sub)) != 0)
 				return (rc);
 			if (!vs->unique)
 				continue;
 			for (j = 0; j < i; j++)
-				if (json_equal(json_array_get(v, i),
-				    json_array_get(v, j)))
+				if (dv_equal(dv_item(v, i), dv_item(v, j)))
 					return (fail(c, FERRY_ESCHEMA, sub,
 					    "repeats an earlier item"));
 		}
@@ -665,36 +927,56 @@ check_value(struct ctx *c, const json_t *v, const struct vspec *vs,
 	return (fail(c, FERRY_EINTERNAL, path, "internal error"));
 }
 
-static const char *
-str_of(const json_t *o, const char *key)
-{
-
-	return (json_string_value(json_object_get(o, key)));
-}
-
 /*
  * Refuse a member of ${d} named in ${notallowed} ("not allowed in a
  * ${what}") and a missing member named in ${required}.
  */
 static int
-check_members(struct ctx *c, const json_t *d, const char *const *notallowed,
+check_members(struct ctx *c, struct dv d, const char *const *notallowed,
     const char *const *required, const char *what)
 {
 	int i;
 
 	for (i = 0; notallowed[i] != NULL; i++)
-		if (json_object_get(d, notallowed[i]) != NULL)
+		if (dv_present(dv_get(d, &top_o, notallowed[i])))
 			return (fail(c, FERRY_ESCHEMA, notallowed[i],
 			    "not allowed in a %s", what));
 	for (i = 0; required[i] != NULL; i++)
-		if (json_object_get(d, required[i]) == NULL)
+		if (!dv_present(dv_get(d, &top_o, required[i])))
 			return (fail(c, FERRY_ESCHEMA, required[i],
 			    "required"));
 	return (0);
 }
 
+/* The safe contact's details, checked as the method says. */
 static int
-check_referral(struct ctx *c, const json_t *d)
+check_safe_contact(struct ctx *c, struct dv sc)
+{
+	static const char *const dpath = "subject.safe_contact.details";
+	struct dv det = dv_get(sc, &safe_o, "details");
+	const char *method = dv_enum(dv_get(sc, &safe_o, "method"), methods);
+	const char *s;
+	size_t len;
+	int phone, email;
+
+	phone = strcmp(method, "phone") == 0;
+	email = strcmp(method, "email") == 0;
+	if ((phone || email) && !dv_present(det))
+		return (fail(c, FERRY_ESCHEMA, dpath,
+		    "required when method is %s", method));
+	if (strcmp(method, "none") == 0 && dv_present(det))
+		return (fail(c, FERRY_ESCHEMA, dpath,
+		    "not allowed when method is none"));
+	if (!dv_present(det) || !(phone || email))
+		return (0);
+	s = dv_str(det, &len);
+	if (check_format(c, s, len, phone ? S_PHONE : S_EMAIL, dpath) != 0)
+		return (FERRY_ESCHEMA);
+	return (0);
+}
+
+static int
+check_referral(struct ctx *c, struct dv d)
 {
 	static const char *const notallowed[] = { "in_reply_to", "response",
 	    "reason", "responder", NULL };
@@ -702,21 +984,21 @@ check_referral(struct ctx *c, const json_t *d)
 	    "urgency", "age_group", "subject", "narrative", "referrer", NULL };
 	static const char *const anonymous[] = { "given_name", "family_name",
 	    "aliases", "date_of_birth", NULL };
-	const json_t *subj, *cons, *sc, *ref;
-	const char *type, *method;
+	struct dv subj, cons, sc, ref;
+	const char *type;
 	char sub[PATH_MAX_];
 	int i, rc, nrm, dtn, adult;
 
 	if ((rc = check_members(c, d, notallowed, required, "referral")) != 0)
 		return (rc);
-	type = str_of(d, "referral_type");
+	type = dv_enum(dv_get(d, &top_o, "referral_type"), rtypes);
 	nrm = strcmp(type, "nrm") == 0;
 	dtn = strcmp(type, "duty-to-notify") == 0;
-	adult = strcmp(str_of(d, "age_group"), "adult") == 0;
-	subj = json_object_get(d, "subject");
-	cons = json_object_get(d, "consent");
-	ref = json_object_get(d, "referrer");
-	sc = json_object_get(subj, "safe_contact");
+	adult = dv_streq(dv_get(d, &top_o, "age_group"), "adult");
+	subj = dv_get(d, &top_o, "subject");
+	cons = dv_get(d, &top_o, "consent");
+	ref = dv_get(d, &top_o, "referrer");
+	sc = dv_get(subj, &subject_o, "safe_contact");
 
 	if (dtn) {
 		/* Duty to Notify: an adult who did not consent to the NRM,
@@ -726,86 +1008,64 @@ check_referral(struct ctx *c, const json_t *d)
 			    "duty-to-notify is for adults; refer a child "
 			    "through nrm"));
 		for (i = 0; anonymous[i] != NULL; i++) {
-			if (json_object_get(subj, anonymous[i]) == NULL)
+			if (!dv_present(dv_get(subj, &subject_o,
+			    anonymous[i])))
 				continue;
 			path_field(sub, "subject", anonymous[i]);
 			return (fail(c, FERRY_ESCHEMA, sub,
 			    "not allowed in duty-to-notify (anonymous)"));
 		}
-		if (sc != NULL && json_object_get(sc, "details") != NULL)
+		if (dv_present(dv_get(sc, &safe_o, "details")))
 			return (fail(c, FERRY_ESCHEMA,
 			    "subject.safe_contact.details",
 			    "not allowed in duty-to-notify (anonymous)"));
-		if (json_object_get(d, "attachments") != NULL)
+		if (dv_present(dv_get(d, &top_o, "attachments")))
 			return (fail(c, FERRY_ESCHEMA, "attachments",
 			    "not allowed in duty-to-notify (anonymous)"));
-	} else if (json_object_get(subj, "given_name") == NULL &&
-	    json_object_get(subj, "family_name") == NULL)
+	} else if (!dv_present(dv_get(subj, &subject_o, "given_name")) &&
+	    !dv_present(dv_get(subj, &subject_o, "family_name")))
 		return (fail(c, FERRY_ESCHEMA, "subject.given_name",
 		    "required (or subject.family_name; \"unknown\" if not "
 		    "known)"));
 	if (nrm || dtn) {
-		if (json_object_get(d, "exploitation") == NULL)
+		if (!dv_present(dv_get(d, &top_o, "exploitation")))
 			return (fail(c, FERRY_ESCHEMA, "exploitation",
 			    "required for %s", type));
-		if (json_array_size(json_object_get(d, "indicators")) == 0)
+		if (dv_size(dv_get(d, &top_o, "indicators")) == 0)
 			return (fail(c, FERRY_ESCHEMA, "indicators",
 			    "at least one required for %s", type));
 	}
 	if ((strcmp(type, "housing") == 0 || strcmp(type, "health") == 0) &&
-	    json_object_get(d, "needs") == NULL)
+	    !dv_present(dv_get(d, &top_o, "needs")))
 		return (fail(c, FERRY_ESCHEMA, "needs", "required for %s",
 		    type));
-	if (json_object_get(subj, "date_of_birth") != NULL &&
-	    json_object_get(subj, "age_estimate") != NULL)
+	if (dv_present(dv_get(subj, &subject_o, "date_of_birth")) &&
+	    dv_present(dv_get(subj, &subject_o, "age_estimate")))
 		return (fail(c, FERRY_ESCHEMA, "subject.age_estimate",
 		    "not allowed with subject.date_of_birth"));
-	if (sc != NULL) {
-		method = str_of(sc, "method");
-		if ((strcmp(method, "phone") == 0 ||
-		    strcmp(method, "email") == 0) &&
-		    json_object_get(sc, "details") == NULL)
-			return (fail(c, FERRY_ESCHEMA,
-			    "subject.safe_contact.details",
-			    "required when method is %s", method));
-		if (strcmp(method, "none") == 0 &&
-		    json_object_get(sc, "details") != NULL)
-			return (fail(c, FERRY_ESCHEMA,
-			    "subject.safe_contact.details",
-			    "not allowed when method is none"));
-		if (json_object_get(sc, "details") != NULL &&
-		    strcmp(method, "phone") == 0 &&
-		    check_format(c, str_of(sc, "details"), json_string_length(
-		    json_object_get(sc, "details")), S_PHONE,
-		    "subject.safe_contact.details") != 0)
-			return (FERRY_ESCHEMA);
-		if (json_object_get(sc, "details") != NULL &&
-		    strcmp(method, "email") == 0 &&
-		    check_format(c, str_of(sc, "details"), json_string_length(
-		    json_object_get(sc, "details")), S_EMAIL,
-		    "subject.safe_contact.details") != 0)
-			return (FERRY_ESCHEMA);
-	}
-	if (cons != NULL && (json_is_true(json_object_get(cons, "referral")) ||
-	    json_is_true(json_object_get(cons, "support")) ||
-	    json_is_true(json_object_get(cons, "police_contact")))) {
-		if (json_object_get(cons, "obtained_by") == NULL)
+	if (dv_present(sc) && (rc = check_safe_contact(c, sc)) != 0)
+		return (rc);
+	if (dv_present(cons) &&
+	    (dv_is_true(dv_get(cons, &consent_o, "referral")) ||
+	    dv_is_true(dv_get(cons, &consent_o, "support")) ||
+	    dv_is_true(dv_get(cons, &consent_o, "police_contact")))) {
+		if (!dv_present(dv_get(cons, &consent_o, "obtained_by")))
 			return (fail(c, FERRY_ESCHEMA, "consent.obtained_by",
 			    "required when consent is given"));
-		if (json_object_get(cons, "obtained_at") == NULL)
+		if (!dv_present(dv_get(cons, &consent_o, "obtained_at")))
 			return (fail(c, FERRY_ESCHEMA, "consent.obtained_at",
 			    "required when consent is given"));
 	}
-	if (json_object_get(ref, "phone") == NULL &&
-	    json_object_get(ref, "email") == NULL)
+	if (!dv_present(dv_get(ref, &party_o, "phone")) &&
+	    !dv_present(dv_get(ref, &party_o, "email")))
 		return (fail(c, FERRY_ESCHEMA, "referrer.phone",
 		    "required (or referrer.email)"));
 	/* Last, so that a malformed document is reported as such first. */
 	if (nrm && adult) {
-		if (cons == NULL)
+		if (!dv_present(cons))
 			return (fail(c, FERRY_ECONSENT, "consent",
 			    "adult NRM referral requires consent"));
-		if (!json_is_true(json_object_get(cons, "referral")))
+		if (!dv_is_true(dv_get(cons, &consent_o, "referral")))
 			return (fail(c, FERRY_ECONSENT, "consent.referral",
 			    "adult NRM referral requires consent"));
 	}
@@ -813,7 +1073,7 @@ check_referral(struct ctx *c, const json_t *d)
 }
 
 static int
-check_response(struct ctx *c, const json_t *d)
+check_response(struct ctx *c, struct dv d)
 {
 	static const char *const notallowed[] = { "referral_type", "urgency",
 	    "age_group", "consent", "subject", "exploitation", "indicators",
@@ -825,69 +1085,71 @@ check_response(struct ctx *c, const json_t *d)
 
 	if ((rc = check_members(c, d, notallowed, required, "response")) != 0)
 		return (rc);
-	resp = str_of(d, "response");
+	resp = dv_enum(dv_get(d, &top_o, "response"), responses);
 	if ((strcmp(resp, "declined") == 0 ||
 	    strcmp(resp, "more-information-needed") == 0) &&
-	    json_object_get(d, "reason") == NULL)
+	    !dv_present(dv_get(d, &top_o, "reason")))
 		return (fail(c, FERRY_ESCHEMA, "reason",
 		    "required when response is %s", resp));
 	return (0);
 }
 
-static const char *
-static_name(const char *const *e, const char *s)
-{
-	int i;
-
-	if (s == NULL || (i = enum_index(e, s)) < 0)
-		return (NULL);
-	return (e[i]);
-}
-
 static void
-fill_info(const struct ctx *c, const json_t *d, struct referral_info *info)
+fill_info(const struct ctx *c, struct dv d, struct referral_info *info)
 {
+	struct dv v;
 	const char *s;
+	size_t len;
 
 	memset(info, 0, sizeof(*info));
-	info->message_kind = static_name(kinds, str_of(d, "message_kind"));
+	info->message_kind = dv_enum(dv_get(d, &top_o, "message_kind"),
+	    kinds);
 	info->kind = strcmp(info->message_kind, "referral") == 0 ?
 	    REFERRAL_KIND_REFERRAL : REFERRAL_KIND_RESPONSE;
-	info->referral_type = static_name(rtypes, str_of(d, "referral_type"));
-	info->urgency = static_name(urgencies, str_of(d, "urgency"));
-	info->age_group = static_name(agegroups, str_of(d, "age_group"));
-	info->response = static_name(responses, str_of(d, "response"));
-	if ((s = str_of(d, "case_id")) != NULL)
-		snprintf(info->case_id, sizeof(info->case_id), "%s", s);
-	if ((s = str_of(d, "in_reply_to")) != NULL &&
+	info->referral_type = dv_enum(dv_get(d, &top_o, "referral_type"),
+	    rtypes);
+	info->urgency = dv_enum(dv_get(d, &top_o, "urgency"), urgencies);
+	info->age_group = dv_enum(dv_get(d, &top_o, "age_group"), agegroups);
+	info->response = dv_enum(dv_get(d, &top_o, "response"), responses);
+	/* A valid case_id: at most REFERRAL_CASEID_MAX bytes, no NUL. */
+	if ((s = dv_str(dv_get(d, &top_o, "case_id"), &len)) != NULL) {
+		if (len > REFERRAL_CASEID_MAX)
+			len = REFERRAL_CASEID_MAX;
+		memcpy(info->case_id, s, len);
+		info->case_id[len] = '\0';
+	}
+	v = dv_get(d, &top_o, "in_reply_to");
+	if (v.m != NULL && v.m->type == MSGPACK_OBJECT_BIN &&
+	    v.m->via.bin.size == FERRY_MSGID_LEN) {
+		memcpy(info->in_reply_to, v.m->via.bin.ptr, FERRY_MSGID_LEN);
+		info->has_in_reply_to = 1;
+	} else if ((s = dv_str(v, &len)) != NULL &&
 	    ferry_unhex(info->in_reply_to, FERRY_MSGID_LEN, s) == 0)
 		info->has_in_reply_to = 1;
 	info->attachments = c->attach_count;
 	info->attachment_bytes = c->attach_bytes;
 }
 
-/* Validate a parsed document. */
+/* Validate a parsed document (and write its msgpack when c->w is set). */
 static int
-check_doc(struct ctx *c, const json_t *d, struct referral_info *info)
+check_doc(struct ctx *c, struct dv d, struct referral_info *info)
 {
-	const json_t *v;
+	struct dv v;
 	int rc;
 
 	c->attach_bytes = 0;
 	c->attach_count = 0;
-	if (!json_is_object(d))
+	if (!dv_is_object(d))
 		return (fail(c, FERRY_ESCHEMA, "", "must be a JSON object"));
 	/* The version first: a later version's fields are not "unknown". */
-	if ((v = json_object_get(d, "schema")) == NULL)
+	if (!dv_present(v = dv_get(d, &top_o, "schema")))
 		return (fail(c, FERRY_ESCHEMA, "schema", "required"));
-	if (!json_is_string(v) || strcmp(json_string_value(v),
-	    REFERRAL_SCHEMA) != 0 ||
-	    json_string_length(v) != strlen(REFERRAL_SCHEMA))
+	if (!dv_streq(v, REFERRAL_SCHEMA))
 		return (fail(c, FERRY_ESCHEMA, "schema",
 		    "must be \"" REFERRAL_SCHEMA "\""));
 	if ((rc = check_value(c, d, &top_v, "")) != 0)
 		return (rc);
-	if (strcmp(str_of(d, "message_kind"), "referral") == 0)
+	if (dv_streq(dv_get(d, &top_o, "message_kind"), "referral"))
 		rc = check_referral(c, d);
 	else
 		rc = check_response(c, d);
@@ -973,14 +1235,14 @@ int
 referral_validate_json_at(const char *json, size_t len, uint64_t now_ms,
     char *err, size_t errlen, struct referral_info *info)
 {
-	struct ctx c = { err, errlen, today_of(now_ms), 0, 0 };
+	struct ctx c = { err, errlen, today_of(now_ms), 0, 0, NULL };
 	json_t *d;
 	int rc;
 
 	clear_err(err, errlen);
 	if ((rc = parse_json(&c, json, len, &d)) != 0)
 		return (rc);
-	rc = check_doc(&c, d, info);
+	rc = check_doc(&c, (struct dv){ d, NULL }, info);
 	json_decref(d);
 	return (rc);
 }
@@ -995,86 +1257,14 @@ referral_validate_json(const char *json, size_t len, char *err,
 	    errlen, info));
 }
 
-/* Encoding: walk a validated document in field-number order. */
-static int
-encode_value(struct wire_buf *w, const json_t *v, const struct vspec *vs)
-{
-	uint8_t id[FERRY_MSGID_LEN];
-	uint8_t *bin;
-	size_t i, n, binlen;
-	int rc;
-
-	switch (vs->type) {
-	case V_STR:
-	case V_ENUM:
-		wire_put_str(w, json_string_value(v), json_string_length(v));
-		return (0);
-	case V_BOOL:
-		wire_put_bool(w, json_is_true(v));
-		return (0);
-	case V_UINT:
-		wire_put_uint(w, (uint64_t)json_integer_value(v));
-		return (0);
-	case V_HEX16:
-		if (ferry_unhex(id, sizeof(id), json_string_value(v)) != 0)
-			return (FERRY_EINTERNAL);
-		wire_put_bin(w, id, sizeof(id));
-		return (0);
-	case V_B64:
-		if ((rc = b64_decode(json_string_value(v),
-		    json_string_length(v), &bin, &binlen)) != 0)
-			return (rc == FERRY_ENOMEM ? rc : FERRY_EINTERNAL);
-		wire_put_bin(w, bin, binlen);
-		free(bin);
-		return (0);
-	case V_OBJ:
-		for (i = n = 0; i < vs->obj->n; i++)
-			if (json_object_get(v, vs->obj->f[i].name) != NULL)
-				n++;
-		wire_put_map(w, n);
-		for (i = 0; i < vs->obj->n; i++) {
-			const json_t *f = json_object_get(v,
-			    vs->obj->f[i].name);
-
-			if (f == NULL)
-				continue;
-			wire_put_uint(w, vs->obj->f[i].num);
-			if ((rc = encode_value(w, f, &vs->obj->f[i].v)) != 0)
-				return (rc);
-		}
-		return (0);
-	case V_ARR:
-		wire_put_array(w, json_array_size(v));
-		for (i = 0; i < json_array_size(v); i++)
-			if ((rc = encode_value(w, json_array_get(v, i),
-			    vs->elem)) != 0)
-				return (rc);
-		return (0);
-	}
-	return (FERRY_EINTERNAL);
-}
-
-static int
-encode_doc(const json_t *d, uint8_t **out, size_t *outlen)
-{
-	struct wire_buf w;
-	int rc;
-
-	wire_buf_init(&w);
-	if ((rc = encode_value(&w, d, &top_v)) != 0) {
-		wire_buf_free(&w);
-		return (rc);
-	}
-	return (wire_buf_take(&w, out, outlen));
-}
-
 /** referral_json_to_wire_at(json, len, now_ms, out, outlen, err, errlen, info): validate ${json}, then its canonical msgpack. */
 int
 referral_json_to_wire_at(const char *json, size_t len, uint64_t now_ms,
     uint8_t **out, size_t *outlen, char *err, size_t errlen,
     struct referral_info *info)
 {
-	struct ctx c = { err, errlen, today_of(now_ms), 0, 0 };
+	struct ctx c = { err, errlen, today_of(now_ms), 0, 0, NULL };
+	struct wire_buf w;
 	json_t *d;
 	int rc;
 
@@ -1083,11 +1273,16 @@ referral_json_to_wire_at(const char *json, size_t len, uint64_t now_ms,
 	clear_err(err, errlen);
 	if ((rc = parse_json(&c, json, len, &d)) != 0)
 		return (rc);
-	if ((rc = check_doc(&c, d, info)) != 0)
-		goto done;
-	if ((rc = encode_doc(d, out, outlen)) != 0)
+	/* Encoded in the validation pass; the msgpack form is smaller than
+	 * the JSON text (base64 shrinks, names become numbers). */
+	wire_buf_init_cap(&w, len);
+	c.w = &w;
+	rc = check_doc(&c, (struct dv){ d, NULL }, info);
+	c.w = NULL;
+	if (rc != 0)
+		wire_buf_free(&w);
+	else if ((rc = wire_buf_take(&w, out, outlen)) != 0)
 		fail(&c, rc, "", "%s", ferry_strerror(rc));
-done:
 	json_decref(d);
 	return (rc);
 }
@@ -1102,7 +1297,11 @@ referral_json_to_wire(const char *json, size_t len, uint8_t **out,
 	    outlen, err, errlen, NULL));
 }
 
-/* Decoding: untrusted msgpack to JSON, shape checked against the specs. */
+/*
+ * Decoding: untrusted msgpack, its shape checked against the specs (types,
+ * field numbers, sizes); with ${out} also built into a JSON tree (*${out}),
+ * without it only checked.
+ */
 static int
 decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
     const char *path, json_t **out)
@@ -1111,19 +1310,21 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 	char hex[2 * FERRY_MSGID_LEN + 1];
 	char *b64;
 	const msgpack_object_kv *kv;
-	json_t *j, *e;
+	json_t *j = NULL, *e = NULL;
 	size_t i, k, b64len;
 	uint64_t prev = 0;
 	int rc;
 
-	*out = NULL;
+	if (out != NULL)
+		*out = NULL;
 	switch (vs->type) {
 	case V_STR:
 	case V_ENUM:
 		if (o->type != MSGPACK_OBJECT_STR)
 			return (fail(c, FERRY_ETYPE, path, "must be a str"));
-		if ((*out = json_stringn(o->via.str.ptr, o->via.str.size)) ==
-		    NULL)
+		/* wire_scan_limit refused malformed UTF-8 before. */
+		if (out != NULL && (*out = json_stringn(o->via.str.ptr,
+		    o->via.str.size)) == NULL)
 			return (fail(c, FERRY_EBADVALUE, path,
 			    "not UTF-8 text"));
 		return (0);
@@ -1131,7 +1332,8 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 		if (o->type != MSGPACK_OBJECT_BOOLEAN)
 			return (fail(c, FERRY_ETYPE, path,
 			    "must be a boolean"));
-		*out = json_boolean(o->via.boolean);
+		if (out != NULL)
+			*out = json_boolean(o->via.boolean);
 		return (0);
 	case V_UINT:
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -1142,7 +1344,8 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 			    "must be an integer from %llu to %llu",
 			    (unsigned long long)vs->min,
 			    (unsigned long long)vs->max));
-		if ((*out = json_integer((json_int_t)o->via.u64)) == NULL)
+		if (out != NULL && (*out = json_integer(
+		    (json_int_t)o->via.u64)) == NULL)
 			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
 		return (0);
 	case V_HEX16:
@@ -1151,6 +1354,8 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 		if (o->via.bin.size != FERRY_MSGID_LEN)
 			return (fail(c, FERRY_EBADVALUE, path,
 			    "must be %d bytes", FERRY_MSGID_LEN));
+		if (out == NULL)
+			return (0);
 		ferry_hex(hex, (const uint8_t *)o->via.bin.ptr,
 		    FERRY_MSGID_LEN);
 		if ((*out = json_string(hex)) == NULL)
@@ -1163,6 +1368,8 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 			return (fail(c, FERRY_ETOOBIG, path,
 			    "attachment larger than %llu bytes",
 			    (unsigned long long)vs->max));
+		if (out == NULL)
+			return (0);
 		b64len = sodium_base64_ENCODED_LEN(o->via.bin.size,
 		    sodium_base64_VARIANT_ORIGINAL);
 		if ((b64 = malloc(b64len)) == NULL)
@@ -1170,7 +1377,7 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 		sodium_bin2base64(b64, b64len,
 		    (const unsigned char *)o->via.bin.ptr, o->via.bin.size,
 		    sodium_base64_VARIANT_ORIGINAL);
-		*out = json_string(b64);
+		*out = json_stringn_nocheck(b64, b64len - 1);
 		free(b64);
 		if (*out == NULL)
 			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
@@ -1178,7 +1385,7 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 	case V_OBJ:
 		if (o->type != MSGPACK_OBJECT_MAP)
 			return (fail(c, FERRY_ETYPE, path, "must be a map"));
-		if ((j = json_object()) == NULL)
+		if (out != NULL && (j = json_object()) == NULL)
 			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
 		kv = o->via.map.ptr;
 		for (i = k = 0; i < o->via.map.size; i++) {
@@ -1187,14 +1394,14 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 			if (kv[i].key.type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
 				rc = fail(c, FERRY_ETYPE, path,
 				    "map key must be a field number");
-				goto objerr;
+				goto err;
 			}
 			key = kv[i].key.via.u64;
 			if (i > 0 && key <= prev) {
 				rc = fail(c, key == prev ? FERRY_EDUPKEY :
 				    FERRY_ENONCANON, path,
 				    "field numbers not strictly ascending");
-				goto objerr;
+				goto err;
 			}
 			prev = key;
 			while (k < vs->obj->n && vs->obj->f[k].num < key)
@@ -1203,24 +1410,23 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 				rc = fail(c, FERRY_EUNKNOWNFIELD, path,
 				    "unknown field number %llu",
 				    (unsigned long long)key);
-				goto objerr;
+				goto err;
 			}
 			path_field(sub, path, vs->obj->f[k].name);
 			if ((rc = decode_value(c, &kv[i].val,
-			    &vs->obj->f[k].v, sub, &e)) != 0)
-				goto objerr;
-			if (json_object_set_new(j, vs->obj->f[k].name, e) !=
-			    0) {
+			    &vs->obj->f[k].v, sub, out != NULL ? &e : NULL)) !=
+			    0)
+				goto err;
+			if (out != NULL && json_object_set_new_nocheck(j,
+			    vs->obj->f[k].name, e) != 0) {
 				rc = fail(c, FERRY_ENOMEM, path,
 				    "out of memory");
-				goto objerr;
+				goto err;
 			}
 		}
-		*out = j;
+		if (out != NULL)
+			*out = j;
 		return (0);
-objerr:
-		json_decref(j);
-		return (rc);
 	case V_ARR:
 		if (o->type != MSGPACK_OBJECT_ARRAY)
 			return (fail(c, FERRY_ETYPE, path,
@@ -1229,26 +1435,27 @@ objerr:
 			return (fail(c, FERRY_ETOOBIG, path,
 			    "more than %llu items",
 			    (unsigned long long)vs->max));
-		if ((j = json_array()) == NULL)
+		if (out != NULL && (j = json_array()) == NULL)
 			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
 		for (i = 0; i < o->via.array.size; i++) {
 			path_index(sub, path, i);
 			if ((rc = decode_value(c, &o->via.array.ptr[i],
-			    vs->elem, sub, &e)) != 0)
-				goto arrerr;
-			if (json_array_append_new(j, e) != 0) {
+			    vs->elem, sub, out != NULL ? &e : NULL)) != 0)
+				goto err;
+			if (out != NULL && json_array_append_new(j, e) != 0) {
 				rc = fail(c, FERRY_ENOMEM, path,
 				    "out of memory");
-				goto arrerr;
+				goto err;
 			}
 		}
-		*out = j;
+		if (out != NULL)
+			*out = j;
 		return (0);
-arrerr:
-		json_decref(j);
-		return (rc);
 	}
 	return (fail(c, FERRY_EINTERNAL, path, "internal error"));
+err:
+	json_decref(j);
+	return (rc);
 }
 
 /* Pretty JSON text with a final newline, malloc'd. */
@@ -1279,11 +1486,10 @@ int
 referral_wire_to_json_at(const uint8_t *wire, size_t len, uint64_t now_ms,
     char **json_out, char *err, size_t errlen, struct referral_info *info)
 {
-	struct ctx c = { err, errlen, today_of(now_ms), 0, 0 };
+	struct ctx c = { err, errlen, today_of(now_ms), 0, 0, NULL };
 	struct wire_doc doc;
+	struct wire_buf w;
 	json_t *d = NULL;
-	uint8_t *again = NULL;
-	size_t againlen;
 	int rc;
 
 	if (json_out != NULL)
@@ -1298,30 +1504,41 @@ referral_wire_to_json_at(const uint8_t *wire, size_t len, uint64_t now_ms,
 	    REFERRAL_WIRE_ITEMS)) != 0 ||
 	    (rc = wire_parse(wire, len, REFERRAL_WIRE_DEPTH, &doc)) != 0)
 		return (fail(&c, rc, "", "%s", ferry_strerror(rc)));
-	rc = decode_value(&c, &doc.root, &top_v, "", &d);
-	wire_doc_free(&doc);
-	if (rc != 0)
+	/* The shape first, then the rules, on the msgpack objects: no JSON
+	 * tree unless the JSON text is wanted. */
+	if ((rc = decode_value(&c, &doc.root, &top_v, "", NULL)) != 0) {
+		wire_doc_free(&doc);
 		return (rc);
-	if ((rc = check_doc(&c, d, info)) != 0)
-		goto done;
+	}
 	/*
 	 * Accept only the one encoding: the decoder is lenient about
 	 * nothing by construction, but comparing with the encoder's output
-	 * makes that a checked fact rather than an argument.
+	 * (written by the validation pass) makes that a checked fact rather
+	 * than an argument.
 	 */
-	if ((rc = encode_doc(d, &again, &againlen)) != 0) {
-		fail(&c, rc, "", "%s", ferry_strerror(rc));
+	wire_buf_init_cap(&w, len);
+	c.w = &w;
+	rc = check_doc(&c, (struct dv){ NULL, &doc.root }, info);
+	c.w = NULL;
+	if (rc != 0)
+		goto done;
+	if (w.err != 0) {
+		rc = fail(&c, w.err, "", "%s", ferry_strerror(w.err));
 		goto done;
 	}
-	if (againlen != len || memcmp(again, wire, len) != 0) {
+	if (w.sb.size != len || memcmp(w.sb.data, wire, len) != 0) {
 		rc = fail(&c, FERRY_ENONCANON, "", "%s",
 		    ferry_strerror(FERRY_ENONCANON));
 		goto done;
 	}
-	if (json_out != NULL && (rc = dump_json(d, json_out)) != 0)
+	if (json_out == NULL)
+		goto done;
+	if ((rc = decode_value(&c, &doc.root, &top_v, "", &d)) == 0 &&
+	    (rc = dump_json(d, json_out)) != 0)
 		fail(&c, rc, "", "%s", ferry_strerror(rc));
 done:
-	free(again);
+	wire_buf_free(&w);
+	wire_doc_free(&doc);
 	json_decref(d);
 	return (rc);
 }
@@ -1357,7 +1574,7 @@ referral_response_json(const char *case_id, const uint8_t *in_reply_to,
     const struct referral_party *responder, char **json_out, char *err,
     size_t errlen)
 {
-	struct ctx c = { err, errlen, 0, 0, 0 };
+	struct ctx c = { err, errlen, 0, 0, 0, NULL };
 	char hex[2 * FERRY_MSGID_LEN + 1];
 	json_t *d, *p = NULL;
 	int rc = FERRY_ENOMEM;
@@ -1391,7 +1608,7 @@ referral_response_json(const char *case_id, const uint8_t *in_reply_to,
 	}
 	p = NULL;
 	c.today = today_of(ferry_now_ms());
-	if ((rc = check_doc(&c, d, NULL)) != 0)
+	if ((rc = check_doc(&c, (struct dv){ d, NULL }, NULL)) != 0)
 		goto done;
 	if ((rc = dump_json(d, json_out)) != 0)
 		fail(&c, rc, "", "%s", ferry_strerror(rc));
@@ -1436,7 +1653,7 @@ int
 referral_answer_check(const char *kind, const char *response,
     const char *answer, char *err, size_t errlen)
 {
-	struct ctx c = { err, errlen, 0, 0, 0 };
+	struct ctx c = { err, errlen, 0, 0, 0, NULL };
 	char list[REFERRAL_ERR_MAX];
 	const char *what;
 	size_t i;
