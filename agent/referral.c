@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "ferry.h"
+#include "refjson.h"
 #include "wire.h"
 
 /* Value types. */
@@ -508,30 +509,34 @@ is_lowhex(const char *s, size_t len)
 }
 
 /*
- * A value of the document being checked: a node of a jansson tree (the
- * JSON form) or a msgpack object (the wire form, its shape already
- * checked by decode_value).  The checks below read either through these
- * accessors, so both forms are judged by the same code, and the wire form
- * is judged without building a JSON tree.
+ * A value of the document being checked: a node of a refjson document
+ * (the JSON form as the sender's fast reader gives it), of a jansson tree
+ * (the JSON form otherwise, and documents built here), or a msgpack object
+ * (the wire form, its shape already checked by decode_value).  The checks
+ * below read any of them through these accessors, so every form is judged
+ * by the same code, and none needs a jansson tree built for it.
  */
 struct dv {
+	const struct refjson_node *r;
 	const json_t *j;
 	const msgpack_object *m;
 };
 
-static const struct dv dv_none = { NULL, NULL };
+static const struct dv dv_none = { NULL, NULL, NULL };
 
 static int
 dv_present(struct dv v)
 {
 
-	return (v.j != NULL || v.m != NULL);
+	return (v.r != NULL || v.j != NULL || v.m != NULL);
 }
 
 static int
 dv_is_object(struct dv v)
 {
 
+	if (v.r != NULL)
+		return (v.r->type == REFJSON_OBJECT);
 	return (v.j != NULL ? json_is_object(v.j) :
 	    v.m != NULL && v.m->type == MSGPACK_OBJECT_MAP);
 }
@@ -540,6 +545,8 @@ static int
 dv_is_array(struct dv v)
 {
 
+	if (v.r != NULL)
+		return (v.r->type == REFJSON_ARRAY);
 	return (v.j != NULL ? json_is_array(v.j) :
 	    v.m != NULL && v.m->type == MSGPACK_OBJECT_ARRAY);
 }
@@ -548,6 +555,9 @@ static int
 dv_is_bool(struct dv v)
 {
 
+	if (v.r != NULL)
+		return (v.r->type == REFJSON_TRUE ||
+		    v.r->type == REFJSON_FALSE);
 	return (v.j != NULL ? json_is_boolean(v.j) :
 	    v.m != NULL && v.m->type == MSGPACK_OBJECT_BOOLEAN);
 }
@@ -556,6 +566,8 @@ static int
 dv_is_true(struct dv v)
 {
 
+	if (v.r != NULL)
+		return (v.r->type == REFJSON_TRUE);
 	return (v.j != NULL ? json_is_true(v.j) :
 	    v.m != NULL && v.m->type == MSGPACK_OBJECT_BOOLEAN &&
 	    v.m->via.boolean);
@@ -566,6 +578,8 @@ static size_t
 dv_size(struct dv v)
 {
 
+	if (v.r != NULL)
+		return (dv_is_object(v) || dv_is_array(v) ? v.r->n : 0);
 	if (v.j != NULL)
 		return (json_is_object(v.j) ? json_object_size(v.j) :
 		    json_array_size(v.j));
@@ -580,9 +594,12 @@ dv_size(struct dv v)
 static struct dv
 dv_item(struct dv v, size_t i)
 {
-	struct dv r = { NULL, NULL };
+	struct dv r = dv_none;
 
-	if (v.j != NULL)
+	if (v.r != NULL)
+		for (r.r = v.r->kid; i > 0; i--)
+			r.r = r.r->next;
+	else if (v.j != NULL)
 		r.j = json_array_get(v.j, i);
 	else
 		r.m = &v.m->via.array.ptr[i];
@@ -593,12 +610,21 @@ dv_item(struct dv v, size_t i)
 static struct dv
 dv_field(struct dv o, const struct ospec *spec, size_t k)
 {
-	struct dv r = { NULL, NULL };
+	struct dv r = dv_none;
+	const struct refjson_node *n;
 	const msgpack_object_kv *kv;
-	size_t i;
+	const char *name = spec->f[k].name;
+	size_t i, len;
 
-	if (o.j != NULL)
-		r.j = json_object_get(o.j, spec->f[k].name);
+	if (o.r != NULL && o.r->type == REFJSON_OBJECT) {
+		len = strlen(name);
+		for (n = o.r->kid; n != NULL; n = n->next)
+			if (n->keylen == len && memcmp(n->key, name, len) == 0) {
+				r.r = n;
+				break;
+			}
+	} else if (o.j != NULL)
+		r.j = json_object_get(o.j, name);
 	else if (o.m != NULL && o.m->type == MSGPACK_OBJECT_MAP) {
 		kv = o.m->via.map.ptr;
 		for (i = 0; i < o.m->via.map.size; i++)
@@ -629,6 +655,12 @@ dv_str(struct dv v, size_t *len)
 {
 
 	*len = 0;
+	if (v.r != NULL) {
+		if (v.r->type != REFJSON_STRING)
+			return (NULL);
+		*len = v.r->len;
+		return (v.r->s);
+	}
 	if (v.j != NULL) {
 		if (!json_is_string(v.j))
 			return (NULL);
@@ -683,6 +715,12 @@ dv_uint(struct dv v, uint64_t *u)
 {
 	json_int_t n;
 
+	if (v.r != NULL) {
+		if (v.r->type != REFJSON_INTEGER)
+			return (0);
+		*u = v.r->u;
+		return (1);
+	}
 	if (v.j != NULL) {
 		if (!json_is_integer(v.j) || (n = json_integer_value(v.j)) < 0)
 			return (0);
@@ -695,18 +733,39 @@ dv_uint(struct dv v, uint64_t *u)
 	return (1);
 }
 
+/* Whether two items of one array are equal (they have passed their
+ * checks: the one array whose items must differ holds strings). */
 static int
 dv_equal(struct dv a, struct dv b)
 {
+	const char *s, *t;
+	size_t sl, tl;
 
 	if (a.j != NULL)
 		return (b.j != NULL && json_equal(a.j, b.j));
-	return (a.m != NULL && b.m != NULL && msgpack_object_equal(*a.m,
-	    *b.m));
+	if (a.m != NULL)
+		return (b.m != NULL && msgpack_object_equal(*a.m, *b.m));
+	return ((s = dv_str(a, &sl)) != NULL && (t = dv_str(b, &tl)) != NULL &&
+	    sl == tl && memcmp(s, t, sl) == 0);
 }
 
 static int check_value(struct ctx *, struct dv, const struct vspec *,
     const char *);
+
+/* Refuse a member ${key} of an object of ${spec} that is no field of it. */
+static int
+known_field(struct ctx *c, const struct ospec *spec, const char *key,
+    const char *path)
+{
+	char sub[PATH_MAX_];
+	size_t i;
+
+	for (i = 0; i < spec->n; i++)
+		if (strcmp(spec->f[i].name, key) == 0)
+			return (0);
+	path_field(sub, path, key);
+	return (fail(c, FERRY_ESCHEMA, sub, "unknown field"));
+}
 
 /*
  * Checks of an object, and (c->w not NULL) its canonical msgpack written
@@ -717,6 +776,7 @@ check_obj(struct ctx *c, struct dv o, const struct ospec *spec,
     const char *path)
 {
 	char sub[PATH_MAX_];
+	const struct refjson_node *n;
 	const char *key;
 	json_t *v;
 	struct dv f;
@@ -727,17 +787,14 @@ check_obj(struct ctx *c, struct dv o, const struct ospec *spec,
 		return (fail(c, FERRY_ESCHEMA, path, "must be an object"));
 	/* Unknown fields, in document order (the wire form has none:
 	 * decode_value refused unknown field numbers). */
-	if (o.j != NULL) {
-		json_object_foreach((json_t *)o.j, key, v) {
-			for (i = 0; i < spec->n; i++)
-				if (strcmp(spec->f[i].name, key) == 0)
-					break;
-			if (i == spec->n) {
-				path_field(sub, path, key);
-				return (fail(c, FERRY_ESCHEMA, sub,
-				    "unknown field"));
-			}
-		}
+	if (o.r != NULL) {
+		for (n = o.r->kid; n != NULL; n = n->next)
+			if ((rc = known_field(c, spec, n->key, path)) != 0)
+				return (rc);
+	} else if (o.j != NULL) {
+		json_object_foreach((json_t *)o.j, key, v)
+			if ((rc = known_field(c, spec, key, path)) != 0)
+				return (rc);
 	}
 	/* Every member is a known field now, each once. */
 	if (c->w != NULL)
@@ -1188,13 +1245,35 @@ json_shape(const char *s, size_t len, size_t *maxdepth, size_t *commas)
 	}
 }
 
+/* A parsed JSON document: by refjson when it can, else by jansson. */
+struct parsed {
+	struct refjson_doc rj;
+	json_t *j;
+};
+
+static void
+parsed_free(struct parsed *p)
+{
+
+	refjson_free(&p->rj);
+	json_decref(p->j);
+	p->j = NULL;
+}
+
+/*
+ * Parse ${json} into *${p} and its root *${root}.  The fast reader first;
+ * what it does not handle (refjson.h: errors among it) goes to jansson,
+ * whose verdict and message stand.
+ */
 static int
-parse_json(struct ctx *c, const char *json, size_t len, json_t **out)
+parse_json(struct ctx *c, const char *json, size_t len, struct parsed *p,
+    struct dv *root)
 {
 	json_error_t jerr;
 	size_t depth, commas;
 
-	*out = NULL;
+	memset(p, 0, sizeof(*p));
+	*root = dv_none;
 	if (len > REFERRAL_JSON_MAX)
 		return (fail(c, FERRY_EJSON, "json", "larger than %u bytes",
 		    REFERRAL_JSON_MAX));
@@ -1205,13 +1284,18 @@ parse_json(struct ctx *c, const char *json, size_t len, json_t **out)
 	if (commas > REFERRAL_JSON_COMMAS)
 		return (fail(c, FERRY_EJSON, "json",
 		    "more than %d members and items", REFERRAL_JSON_COMMAS));
-	if ((*out = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	if (refjson_parse(json, len, &p->rj) == 0) {
+		root->r = &p->rj.nodes[1];
+		return (0);
+	}
+	if ((p->j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return (fail(c, FERRY_ENOMEM, "json", "out of memory"));
 		return (fail(c, FERRY_EJSON, "json", "line %d column %d: %s",
 		    jerr.line, jerr.column, jerr.text));
 	}
+	root->j = p->j;
 	return (0);
 }
 
@@ -1236,14 +1320,15 @@ referral_validate_json_at(const char *json, size_t len, uint64_t now_ms,
     char *err, size_t errlen, struct referral_info *info)
 {
 	struct ctx c = { err, errlen, today_of(now_ms), 0, 0, NULL };
-	json_t *d;
+	struct parsed p;
+	struct dv d;
 	int rc;
 
 	clear_err(err, errlen);
-	if ((rc = parse_json(&c, json, len, &d)) != 0)
+	if ((rc = parse_json(&c, json, len, &p, &d)) != 0)
 		return (rc);
-	rc = check_doc(&c, (struct dv){ d, NULL }, info);
-	json_decref(d);
+	rc = check_doc(&c, d, info);
+	parsed_free(&p);
 	return (rc);
 }
 
@@ -1265,25 +1350,26 @@ referral_json_to_wire_at(const char *json, size_t len, uint64_t now_ms,
 {
 	struct ctx c = { err, errlen, today_of(now_ms), 0, 0, NULL };
 	struct wire_buf w;
-	json_t *d;
+	struct parsed p;
+	struct dv d;
 	int rc;
 
 	*out = NULL;
 	*outlen = 0;
 	clear_err(err, errlen);
-	if ((rc = parse_json(&c, json, len, &d)) != 0)
+	if ((rc = parse_json(&c, json, len, &p, &d)) != 0)
 		return (rc);
 	/* Encoded in the validation pass; the msgpack form is smaller than
 	 * the JSON text (base64 shrinks, names become numbers). */
 	wire_buf_init_cap(&w, len);
 	c.w = &w;
-	rc = check_doc(&c, (struct dv){ d, NULL }, info);
+	rc = check_doc(&c, d, info);
 	c.w = NULL;
 	if (rc != 0)
 		wire_buf_free(&w);
 	else if ((rc = wire_buf_take(&w, out, outlen)) != 0)
 		fail(&c, rc, "", "%s", ferry_strerror(rc));
-	json_decref(d);
+	parsed_free(&p);
 	return (rc);
 }
 
@@ -1518,7 +1604,7 @@ referral_wire_to_json_at(const uint8_t *wire, size_t len, uint64_t now_ms,
 	 */
 	wire_buf_init_cap(&w, len);
 	c.w = &w;
-	rc = check_doc(&c, (struct dv){ NULL, &doc.root }, info);
+	rc = check_doc(&c, (struct dv){ NULL, NULL, &doc.root }, info);
 	c.w = NULL;
 	if (rc != 0)
 		goto done;
@@ -1608,7 +1694,7 @@ referral_response_json(const char *case_id, const uint8_t *in_reply_to,
 	}
 	p = NULL;
 	c.today = today_of(ferry_now_ms());
-	if ((rc = check_doc(&c, (struct dv){ d, NULL }, NULL)) != 0)
+	if ((rc = check_doc(&c, (struct dv){ NULL, d, NULL }, NULL)) != 0)
 		goto done;
 	if ((rc = dump_json(d, json_out)) != 0)
 		fail(&c, rc, "", "%s", ferry_strerror(rc));
