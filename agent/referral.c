@@ -512,7 +512,7 @@ is_lowhex(const char *s, size_t len)
  * A value of the document being checked: a node of a refjson document
  * (the JSON form as the sender's fast reader gives it), of a jansson tree
  * (the JSON form otherwise, and documents built here), or a msgpack object
- * (the wire form, its shape already checked by decode_value).  The checks
+ * (the wire form, its shape already checked by shape_value).  The checks
  * below read any of them through these accessors, so every form is judged
  * by the same code, and none needs a jansson tree built for it.
  */
@@ -786,7 +786,7 @@ check_obj(struct ctx *c, struct dv o, const struct ospec *spec,
 	if (!dv_is_object(o))
 		return (fail(c, FERRY_ESCHEMA, path, "must be an object"));
 	/* Unknown fields, in document order (the wire form has none:
-	 * decode_value refused unknown field numbers). */
+	 * shape_value refused unknown field numbers). */
 	if (o.r != NULL) {
 		for (n = o.r->kid; n != NULL; n = n->next)
 			if ((rc = known_field(c, spec, n->key, path)) != 0)
@@ -828,7 +828,7 @@ check_b64(struct ctx *c, struct dv v, const struct vspec *vs,
 
 	*tofree = NULL;
 	if (v.m != NULL) {
-		/* decode_value checked the type and the size limit. */
+		/* shape_value checked the type and the size limit. */
 		*bin = (const uint8_t *)v.m->via.bin.ptr;
 		*binlen = v.m->via.bin.size;
 		return (0);
@@ -910,7 +910,7 @@ check_value(struct ctx *c, struct dv v, const struct vspec *vs,
 		return (0);
 	case V_HEX16:
 		if (v.m != NULL) {
-			/* decode_value checked: a bin of 16 bytes. */
+			/* shape_value checked: a bin of 16 bytes. */
 			if (c->w != NULL)
 				wire_put_bin(c->w, v.m->via.bin.ptr,
 				    v.m->via.bin.size);
@@ -1385,41 +1385,29 @@ referral_json_to_wire(const char *json, size_t len, uint8_t **out,
 
 /*
  * Decoding: untrusted msgpack, its shape checked against the specs (types,
- * field numbers, sizes); with ${out} also built into a JSON tree (*${out}),
- * without it only checked.
+ * field numbers, sizes) before the rules are (check_doc).
  */
 static int
-decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
-    const char *path, json_t **out)
+shape_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
+    const char *path)
 {
 	char sub[PATH_MAX_];
-	char hex[2 * FERRY_MSGID_LEN + 1];
-	char *b64;
 	const msgpack_object_kv *kv;
-	json_t *j = NULL, *e = NULL;
-	size_t i, k, b64len;
+	size_t i, k;
 	uint64_t prev = 0;
 	int rc;
 
-	if (out != NULL)
-		*out = NULL;
 	switch (vs->type) {
 	case V_STR:
 	case V_ENUM:
+		/* wire_scan_limit refused malformed UTF-8 before. */
 		if (o->type != MSGPACK_OBJECT_STR)
 			return (fail(c, FERRY_ETYPE, path, "must be a str"));
-		/* wire_scan_limit refused malformed UTF-8 before. */
-		if (out != NULL && (*out = json_stringn(o->via.str.ptr,
-		    o->via.str.size)) == NULL)
-			return (fail(c, FERRY_EBADVALUE, path,
-			    "not UTF-8 text"));
 		return (0);
 	case V_BOOL:
 		if (o->type != MSGPACK_OBJECT_BOOLEAN)
 			return (fail(c, FERRY_ETYPE, path,
 			    "must be a boolean"));
-		if (out != NULL)
-			*out = json_boolean(o->via.boolean);
 		return (0);
 	case V_UINT:
 		if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -1430,9 +1418,6 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 			    "must be an integer from %llu to %llu",
 			    (unsigned long long)vs->min,
 			    (unsigned long long)vs->max));
-		if (out != NULL && (*out = json_integer(
-		    (json_int_t)o->via.u64)) == NULL)
-			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
 		return (0);
 	case V_HEX16:
 		if (o->type != MSGPACK_OBJECT_BIN)
@@ -1440,12 +1425,6 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 		if (o->via.bin.size != FERRY_MSGID_LEN)
 			return (fail(c, FERRY_EBADVALUE, path,
 			    "must be %d bytes", FERRY_MSGID_LEN));
-		if (out == NULL)
-			return (0);
-		ferry_hex(hex, (const uint8_t *)o->via.bin.ptr,
-		    FERRY_MSGID_LEN);
-		if ((*out = json_string(hex)) == NULL)
-			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
 		return (0);
 	case V_B64:
 		if (o->type != MSGPACK_OBJECT_BIN)
@@ -1454,64 +1433,34 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 			return (fail(c, FERRY_ETOOBIG, path,
 			    "attachment larger than %llu bytes",
 			    (unsigned long long)vs->max));
-		if (out == NULL)
-			return (0);
-		b64len = sodium_base64_ENCODED_LEN(o->via.bin.size,
-		    sodium_base64_VARIANT_ORIGINAL);
-		if ((b64 = malloc(b64len)) == NULL)
-			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
-		sodium_bin2base64(b64, b64len,
-		    (const unsigned char *)o->via.bin.ptr, o->via.bin.size,
-		    sodium_base64_VARIANT_ORIGINAL);
-		*out = json_stringn_nocheck(b64, b64len - 1);
-		free(b64);
-		if (*out == NULL)
-			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
 		return (0);
 	case V_OBJ:
 		if (o->type != MSGPACK_OBJECT_MAP)
 			return (fail(c, FERRY_ETYPE, path, "must be a map"));
-		if (out != NULL && (j = json_object()) == NULL)
-			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
 		kv = o->via.map.ptr;
 		for (i = k = 0; i < o->via.map.size; i++) {
 			uint64_t key;
 
-			if (kv[i].key.type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-				rc = fail(c, FERRY_ETYPE, path,
-				    "map key must be a field number");
-				goto err;
-			}
+			if (kv[i].key.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				return (fail(c, FERRY_ETYPE, path,
+				    "map key must be a field number"));
 			key = kv[i].key.via.u64;
-			if (i > 0 && key <= prev) {
-				rc = fail(c, key == prev ? FERRY_EDUPKEY :
+			if (i > 0 && key <= prev)
+				return (fail(c, key == prev ? FERRY_EDUPKEY :
 				    FERRY_ENONCANON, path,
-				    "field numbers not strictly ascending");
-				goto err;
-			}
+				    "field numbers not strictly ascending"));
 			prev = key;
 			while (k < vs->obj->n && vs->obj->f[k].num < key)
 				k++;
-			if (k == vs->obj->n || vs->obj->f[k].num != key) {
-				rc = fail(c, FERRY_EUNKNOWNFIELD, path,
+			if (k == vs->obj->n || vs->obj->f[k].num != key)
+				return (fail(c, FERRY_EUNKNOWNFIELD, path,
 				    "unknown field number %llu",
-				    (unsigned long long)key);
-				goto err;
-			}
+				    (unsigned long long)key));
 			path_field(sub, path, vs->obj->f[k].name);
-			if ((rc = decode_value(c, &kv[i].val,
-			    &vs->obj->f[k].v, sub, out != NULL ? &e : NULL)) !=
-			    0)
-				goto err;
-			if (out != NULL && json_object_set_new_nocheck(j,
-			    vs->obj->f[k].name, e) != 0) {
-				rc = fail(c, FERRY_ENOMEM, path,
-				    "out of memory");
-				goto err;
-			}
+			if ((rc = shape_value(c, &kv[i].val,
+			    &vs->obj->f[k].v, sub)) != 0)
+				return (rc);
 		}
-		if (out != NULL)
-			*out = j;
 		return (0);
 	case V_ARR:
 		if (o->type != MSGPACK_OBJECT_ARRAY)
@@ -1521,27 +1470,232 @@ decode_value(struct ctx *c, const msgpack_object *o, const struct vspec *vs,
 			return (fail(c, FERRY_ETOOBIG, path,
 			    "more than %llu items",
 			    (unsigned long long)vs->max));
-		if (out != NULL && (j = json_array()) == NULL)
-			return (fail(c, FERRY_ENOMEM, path, "out of memory"));
 		for (i = 0; i < o->via.array.size; i++) {
 			path_index(sub, path, i);
-			if ((rc = decode_value(c, &o->via.array.ptr[i],
-			    vs->elem, sub, out != NULL ? &e : NULL)) != 0)
-				goto err;
-			if (out != NULL && json_array_append_new(j, e) != 0) {
-				rc = fail(c, FERRY_ENOMEM, path,
-				    "out of memory");
-				goto err;
-			}
+			if ((rc = shape_value(c, &o->via.array.ptr[i],
+			    vs->elem, sub)) != 0)
+				return (rc);
 		}
-		if (out != NULL)
-			*out = j;
 		return (0);
 	}
 	return (fail(c, FERRY_EINTERNAL, path, "internal error"));
-err:
-	json_decref(j);
-	return (rc);
+}
+
+/*
+ * The JSON text of a checked wire document, written straight from the
+ * msgpack objects: the very text json_dumps(JSON_INDENT(2) |
+ * JSON_PRESERVE_ORDER) gives for the same document as a jansson tree
+ * (members in field-number order, two spaces per level, ": " and ",",
+ * escapes as jansson writes them), then a newline; test_referral
+ * (wire_json_text_as_jansson) holds it to that.
+ */
+struct jtext {
+	char *p;
+	size_t n, cap;
+	int err;
+};
+
+/* Room for ${k} more bytes: a pointer to them, or NULL (j->err set). */
+static char *
+jt_room(struct jtext *j, size_t k)
+{
+	size_t cap;
+	char *p;
+
+	if (j->err)
+		return (NULL);
+	if (k > j->cap - j->n) {
+		cap = j->cap ? j->cap : 256;
+		while (cap - j->n < k) {
+			if (cap > SIZE_MAX / 2) {
+				j->err = FERRY_ENOMEM;
+				return (NULL);
+			}
+			cap *= 2;
+		}
+		if ((p = realloc(j->p, cap)) == NULL) {
+			j->err = FERRY_ENOMEM;
+			return (NULL);
+		}
+		j->p = p;
+		j->cap = cap;
+	}
+	return (j->p + j->n);
+}
+
+static void
+jt_put(struct jtext *j, const char *s, size_t k)
+{
+	char *p;
+
+	if ((p = jt_room(j, k)) == NULL)
+		return;
+	memcpy(p, s, k);
+	j->n += k;
+}
+
+/* A newline and two spaces per level. */
+static void
+jt_indent(struct jtext *j, int depth)
+{
+	size_t k = 1 + 2 * (size_t)depth;
+	char *p;
+
+	if ((p = jt_room(j, k)) == NULL)
+		return;
+	p[0] = '\n';
+	memset(p + 1, ' ', k - 1);
+	j->n += k;
+}
+
+/* A JSON string, escaped as jansson does without flags. */
+static void
+jt_str(struct jtext *j, const char *s, size_t len)
+{
+	static const char hexd[] = "0123456789ABCDEF";
+	char *p, *o;
+	size_t i;
+
+	/* Six bytes at most per byte (\u00XX), and the quotes. */
+	if (len > (SIZE_MAX - 2) / 6 || (p = jt_room(j, 6 * len + 2)) ==
+	    NULL) {
+		j->err = FERRY_ENOMEM;
+		return;
+	}
+	o = p;
+	*o++ = '"';
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch >= 0x20 && ch != '"' && ch != '\\') {
+			*o++ = (char)ch;
+			continue;
+		}
+		*o++ = '\\';
+		switch (ch) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hexd[ch >> 4];
+			*o++ = hexd[ch & 15];
+		}
+	}
+	*o++ = '"';
+	j->n += (size_t)(o - p);
+}
+
+static void
+jt_value(struct jtext *j, const msgpack_object *o, const struct vspec *vs,
+    int depth)
+{
+	const msgpack_object_kv *kv;
+	char num[24], *p;
+	size_t i, k, len;
+	uint64_t u;
+
+	switch (vs->type) {
+	case V_STR:
+	case V_ENUM:
+		jt_str(j, o->via.str.ptr, o->via.str.size);
+		return;
+	case V_BOOL:
+		if (o->via.boolean)
+			jt_put(j, "true", 4);
+		else
+			jt_put(j, "false", 5);
+		return;
+	case V_UINT:
+		k = sizeof(num);
+		u = o->via.u64;
+		do
+			num[--k] = (char)('0' + u % 10);
+		while ((u /= 10) != 0);
+		jt_put(j, num + k, sizeof(num) - k);
+		return;
+	case V_HEX16:
+		if ((p = jt_room(j, 2 * FERRY_MSGID_LEN + 3)) == NULL)
+			return;
+		p[0] = '"';
+		ferry_hex(p + 1, (const uint8_t *)o->via.bin.ptr,
+		    FERRY_MSGID_LEN);
+		p[2 * FERRY_MSGID_LEN + 1] = '"';
+		j->n += 2 * FERRY_MSGID_LEN + 2;
+		return;
+	case V_B64:
+		len = sodium_base64_ENCODED_LEN(o->via.bin.size,
+		    sodium_base64_VARIANT_ORIGINAL);
+		if ((p = jt_room(j, len + 2)) == NULL)
+			return;
+		p[0] = '"';
+		sodium_bin2base64(p + 1, len, (const unsigned char *)
+		    o->via.bin.ptr, o->via.bin.size,
+		    sodium_base64_VARIANT_ORIGINAL);
+		p[len] = '"';	/* over the NUL */
+		j->n += len + 1;
+		return;
+	case V_OBJ:
+		if (o->via.map.size == 0) {
+			jt_put(j, "{}", 2);
+			return;
+		}
+		jt_put(j, "{", 1);
+		kv = o->via.map.ptr;
+		for (i = k = 0; i < o->via.map.size; i++) {
+			/* shape_value checked: known, ascending. */
+			while (vs->obj->f[k].num != kv[i].key.via.u64)
+				k++;
+			jt_indent(j, depth + 1);
+			jt_str(j, vs->obj->f[k].name,
+			    strlen(vs->obj->f[k].name));
+			jt_put(j, ": ", 2);
+			jt_value(j, &kv[i].val, &vs->obj->f[k].v, depth + 1);
+			if (i + 1 < o->via.map.size)
+				jt_put(j, ",", 1);
+		}
+		jt_indent(j, depth);
+		jt_put(j, "}", 1);
+		return;
+	case V_ARR:
+		if (o->via.array.size == 0) {
+			jt_put(j, "[]", 2);
+			return;
+		}
+		jt_put(j, "[", 1);
+		for (i = 0; i < o->via.array.size; i++) {
+			jt_indent(j, depth + 1);
+			jt_value(j, &o->via.array.ptr[i], vs->elem, depth + 1);
+			if (i + 1 < o->via.array.size)
+				jt_put(j, ",", 1);
+		}
+		jt_indent(j, depth);
+		jt_put(j, "]", 1);
+		return;
+	}
+}
+
+/* The pretty JSON text of the checked wire document ${root}, malloc'd. */
+static int
+wire_json_text(const msgpack_object *root, char **json_out)
+{
+	struct jtext j = { NULL, 0, 0, 0 };
+
+	*json_out = NULL;
+	jt_value(&j, root, &top_v, 0);
+	jt_put(&j, "\n", 2);	/* and the NUL */
+	if (j.err != 0) {
+		free(j.p);
+		return (j.err);
+	}
+	*json_out = j.p;
+	return (0);
 }
 
 /* Pretty JSON text with a final newline, malloc'd. */
@@ -1575,7 +1729,6 @@ referral_wire_to_json_at(const uint8_t *wire, size_t len, uint64_t now_ms,
 	struct ctx c = { err, errlen, today_of(now_ms), 0, 0, NULL };
 	struct wire_doc doc;
 	struct wire_buf w;
-	json_t *d = NULL;
 	int rc;
 
 	if (json_out != NULL)
@@ -1591,8 +1744,8 @@ referral_wire_to_json_at(const uint8_t *wire, size_t len, uint64_t now_ms,
 	    (rc = wire_parse(wire, len, REFERRAL_WIRE_DEPTH, &doc)) != 0)
 		return (fail(&c, rc, "", "%s", ferry_strerror(rc)));
 	/* The shape first, then the rules, on the msgpack objects: no JSON
-	 * tree unless the JSON text is wanted. */
-	if ((rc = decode_value(&c, &doc.root, &top_v, "", NULL)) != 0) {
+	 * tree; the JSON text, when wanted, is written from them. */
+	if ((rc = shape_value(&c, &doc.root, &top_v, "")) != 0) {
 		wire_doc_free(&doc);
 		return (rc);
 	}
@@ -1619,13 +1772,11 @@ referral_wire_to_json_at(const uint8_t *wire, size_t len, uint64_t now_ms,
 	}
 	if (json_out == NULL)
 		goto done;
-	if ((rc = decode_value(&c, &doc.root, &top_v, "", &d)) == 0 &&
-	    (rc = dump_json(d, json_out)) != 0)
+	if ((rc = wire_json_text(&doc.root, json_out)) != 0)
 		fail(&c, rc, "", "%s", ferry_strerror(rc));
 done:
 	wire_buf_free(&w);
 	wire_doc_free(&doc);
-	json_decref(d);
 	return (rc);
 }
 

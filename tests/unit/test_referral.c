@@ -543,6 +543,73 @@ TEST(round_trip_and_golden_wire)
 	}
 }
 
+/*
+ * The recipient's JSON text is written from the msgpack objects, not by
+ * jansson: it must be, byte for byte, what json_dumps(JSON_INDENT(2) |
+ * JSON_PRESERVE_ORDER) writes for the same document, plus a newline, for
+ * every example and for strings holding what jansson escapes ('"', '\\',
+ * tab, newline, carriage return), what it does not ('/', non-ASCII, the
+ * 4-byte form), an attachment (base64) and a message id (hex, in the
+ * response examples).
+ */
+static uint8_t *wire_of(const char *, size_t *);
+
+TEST(wire_json_text_as_jansson)
+{
+	/* JSON string literals (escapes as JSON writes them). */
+	static const char *const texts[] = {
+	    "\"a \\\"quoted\\\" \\\\ path/to\\ttab\\r\\nnew line\"",
+	    "\"caf\\u00e9 \\u20ac \\ud83d\\ude00 \\u00ff/\"", "\"x\"", NULL };
+	char *s, *back, *dump;
+	uint8_t *w;
+	size_t wl;
+	json_t *d, *e, *name;
+	int i;
+
+	for (i = 0; valid[i] != NULL; i++) {
+		CHECK((w = wire_of(valid[i], &wl)) != NULL);
+		CHECK_EQ(referral_wire_to_json_at(w, wl, NOW, &back, NULL, 0,
+		    NULL), 0);
+		CHECK((d = json_loads(back, 0, NULL)) != NULL);
+		CHECK((dump = json_dumps(d, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER)) != NULL);
+		CHECK_EQ(strlen(back), strlen(dump) + 1);
+		CHECK(memcmp(back, dump, strlen(dump)) == 0);
+		free(dump);
+		json_decref(d);
+		free(back);
+		free(w);
+	}
+	CHECK((name = json_loads(texts[1], JSON_DECODE_ANY, NULL)) != NULL);
+	for (i = 0; texts[i] != NULL; i++) {
+		CHECK((d = load("health-charity-to-nhs")) != NULL);
+		CHECK((e = json_loads(texts[i], JSON_DECODE_ANY, NULL)) !=
+		    NULL);
+		CHECK_EQ(edit(d, "narrative", e), 0);
+		CHECK_EQ(edit(d, "referrer.name", json_copy(name)), 0);
+		CHECK((s = json_dumps(d, 0)) != NULL);
+		json_decref(d);
+		CHECK_EQ(referral_json_to_wire_at(s, strlen(s), NOW, &w, &wl,
+		    NULL, 0, NULL), 0);
+		CHECK_EQ(referral_wire_to_json_at(w, wl, NOW, &back, NULL, 0,
+		    NULL), 0);
+		CHECK((d = json_loads(back, 0, NULL)) != NULL);
+		CHECK((dump = json_dumps(d, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER)) != NULL);
+		CHECK_EQ(strlen(back), strlen(dump) + 1);
+		CHECK(memcmp(back, dump, strlen(dump)) == 0);
+		CHECK(i > 0 || (strstr(back, "\\\"quoted\\\" \\\\ "
+		    "path/to\\ttab\\r\\nnew") != NULL));
+		CHECK(strstr(back, "\"data_base64\": \"") != NULL);
+		free(dump);
+		json_decref(d);
+		free(back);
+		free(w);
+		free(s);
+	}
+	json_decref(name);
+}
+
 /* Whitespace and key order in the JSON do not change the wire bytes. */
 TEST(wire_is_canonical)
 {
@@ -1229,6 +1296,7 @@ main(void)
 	RUN(info);
 	RUN(round_trip_and_golden_wire);
 	RUN(wire_is_canonical);
+	RUN(wire_json_text_as_jansson);
 	RUN(rules_refused_with_exact_messages);
 	RUN(long_path_cut);
 	RUN(lengths);
