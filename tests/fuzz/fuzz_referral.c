@@ -9,7 +9,9 @@
  *   - JSON accepted => its wire form decodes to an equal JSON document,
  *     and that document encodes to the same bytes again;
  *   - wire accepted => its JSON form encodes back to exactly those bytes;
- *   - on failure an error line is written and no output is returned.
+ *   - on failure an error line is written and no output is returned;
+ *   - what the sender's fast reader (agent/refjson.c) reads, jansson
+ *     reads too.
  * Seed corpus: tests/fuzz/corpus/fuzz_referral/ (the example documents in
  * both forms).
  */
@@ -21,6 +23,7 @@
 
 #include "ferry.h"
 #include "referral.h"
+#include "refjson.h"
 
 /* A fixed clock keeps runs reproducible: 2026-11-28T12:00:00Z. */
 #define NOW 1795867200000ULL
@@ -87,12 +90,30 @@ wire_side(const uint8_t *data, size_t size)
 	free(w);
 }
 
+/* The sender's fast reader reads nothing jansson refuses (refjson.h); the
+ * values it reads are held to jansson's by json_side's round trip. */
+static void
+reader_side(const uint8_t *data, size_t size)
+{
+	struct refjson_doc d;
+	json_t *j;
+
+	if (refjson_parse((const char *)data, size, &d) != 0)
+		return;
+	if ((j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES,
+	    NULL)) == NULL)
+		abort();
+	json_decref(j);
+	refjson_free(&d);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 
+	reader_side(data, size);
 	json_side(data, size);
 	wire_side(data, size);
 	return (0);
