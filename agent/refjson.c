@@ -91,7 +91,7 @@ static int
 read_string(struct rd *r, const char **out, size_t *outlen)
 {
 	char *t = r->d->text + r->d->tlen, *o = t;
-	unsigned char ch;
+	unsigned char ch, high = 0;
 	long cp, lo;
 
 	r->pos++;
@@ -104,6 +104,7 @@ read_string(struct rd *r, const char **out, size_t *outlen)
 		if (ch < 0x20)
 			return (-1);
 		if (ch != '\\') {
+			high |= ch;
 			*o++ = (char)ch;
 			r->pos++;
 			continue;
@@ -151,9 +152,10 @@ read_string(struct rd *r, const char **out, size_t *outlen)
 		r->pos += 2;
 	}
 	r->pos++;
-	/* Escapes yield whole sequences, so checking the decoded bytes
-	 * checks the raw ones the text holds. */
-	if (!wire_utf8_valid((const uint8_t *)t, (size_t)(o - t)))
+	/* Escapes yield whole, valid sequences, so checking the decoded
+	 * bytes checks the raw ones the text holds; raw ASCII needs none. */
+	if ((high & 0x80) != 0 &&
+	    !wire_utf8_valid((const uint8_t *)t, (size_t)(o - t)))
 		return (-1);
 	*o++ = '\0';
 	*out = t;
