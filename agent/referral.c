@@ -531,35 +531,34 @@ dv_present(struct dv v)
 	return (v.r != NULL || v.j != NULL || v.m != NULL);
 }
 
-static int
-dv_is_object(struct dv v)
+/* What a value is, whatever its form (strings and integers: dv_str and
+ * dv_uint). */
+enum dkind {
+	DK_NONE = 0,	/* absent */
+	DK_OBJECT,
+	DK_ARRAY,
+	DK_BOOL,
+	DK_OTHER
+};
+
+static enum dkind
+dv_kind(struct dv v)
 {
 
 	if (v.r != NULL)
-		return (v.r->type == REFJSON_OBJECT);
-	return (v.j != NULL ? json_is_object(v.j) :
-	    v.m != NULL && v.m->type == MSGPACK_OBJECT_MAP);
-}
-
-static int
-dv_is_array(struct dv v)
-{
-
-	if (v.r != NULL)
-		return (v.r->type == REFJSON_ARRAY);
-	return (v.j != NULL ? json_is_array(v.j) :
-	    v.m != NULL && v.m->type == MSGPACK_OBJECT_ARRAY);
-}
-
-static int
-dv_is_bool(struct dv v)
-{
-
-	if (v.r != NULL)
-		return (v.r->type == REFJSON_TRUE ||
-		    v.r->type == REFJSON_FALSE);
-	return (v.j != NULL ? json_is_boolean(v.j) :
-	    v.m != NULL && v.m->type == MSGPACK_OBJECT_BOOLEAN);
+		return (v.r->type == REFJSON_OBJECT ? DK_OBJECT :
+		    v.r->type == REFJSON_ARRAY ? DK_ARRAY :
+		    v.r->type == REFJSON_TRUE || v.r->type == REFJSON_FALSE ?
+		    DK_BOOL : DK_OTHER);
+	if (v.j != NULL)
+		return (json_is_object(v.j) ? DK_OBJECT :
+		    json_is_array(v.j) ? DK_ARRAY :
+		    json_is_boolean(v.j) ? DK_BOOL : DK_OTHER);
+	if (v.m != NULL)
+		return (v.m->type == MSGPACK_OBJECT_MAP ? DK_OBJECT :
+		    v.m->type == MSGPACK_OBJECT_ARRAY ? DK_ARRAY :
+		    v.m->type == MSGPACK_OBJECT_BOOLEAN ? DK_BOOL : DK_OTHER);
+	return (DK_NONE);
 }
 
 static int
@@ -577,17 +576,16 @@ dv_is_true(struct dv v)
 static size_t
 dv_size(struct dv v)
 {
+	enum dkind k = dv_kind(v);
 
+	if (k != DK_OBJECT && k != DK_ARRAY)
+		return (0);
 	if (v.r != NULL)
-		return (dv_is_object(v) || dv_is_array(v) ? v.r->n : 0);
+		return (v.r->n);
 	if (v.j != NULL)
-		return (json_is_object(v.j) ? json_object_size(v.j) :
+		return (k == DK_OBJECT ? json_object_size(v.j) :
 		    json_array_size(v.j));
-	if (v.m != NULL && v.m->type == MSGPACK_OBJECT_MAP)
-		return (v.m->via.map.size);
-	if (v.m != NULL && v.m->type == MSGPACK_OBJECT_ARRAY)
-		return (v.m->via.array.size);
-	return (0);
+	return (k == DK_OBJECT ? v.m->via.map.size : v.m->via.array.size);
 }
 
 /* Item ${i} (< dv_size) of an array. */
@@ -783,7 +781,7 @@ check_obj(struct ctx *c, struct dv o, const struct ospec *spec,
 	size_t i;
 	int rc;
 
-	if (!dv_is_object(o))
+	if (dv_kind(o) != DK_OBJECT)
 		return (fail(c, FERRY_ESCHEMA, path, "must be an object"));
 	/* Unknown fields, in document order (the wire form has none:
 	 * shape_value refused unknown field numbers). */
@@ -893,7 +891,7 @@ check_value(struct ctx *c, struct dv v, const struct vspec *vs,
 			wire_put_str(c->w, s, len);
 		return (0);
 	case V_BOOL:
-		if (!dv_is_bool(v))
+		if (dv_kind(v) != DK_BOOL)
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must be true or false"));
 		if (c->w != NULL)
@@ -952,7 +950,7 @@ check_value(struct ctx *c, struct dv v, const struct vspec *vs,
 	case V_OBJ:
 		return (check_obj(c, v, vs->obj, path));
 	case V_ARR:
-		if (!dv_is_array(v))
+		if (dv_kind(v) != DK_ARRAY)
 			return (fail(c, FERRY_ESCHEMA, path,
 			    "must be an array"));
 		n = dv_size(v);
@@ -1196,7 +1194,7 @@ check_doc(struct ctx *c, struct dv d, struct referral_info *info)
 
 	c->attach_bytes = 0;
 	c->attach_count = 0;
-	if (!dv_is_object(d))
+	if (dv_kind(d) != DK_OBJECT)
 		return (fail(c, FERRY_ESCHEMA, "", "must be a JSON object"));
 	/* The version first: a later version's fields are not "unknown". */
 	if (!dv_present(v = dv_get(d, &top_o, "schema")))
@@ -1592,6 +1590,35 @@ jt_str(struct jtext *j, const char *s, size_t len)
 	j->n += (size_t)(o - p);
 }
 
+/* A container of ${n} entries opens, "{" or "[" (empty: "{}" or "[]"). */
+static void
+jt_open(struct jtext *j, size_t n, const char *pair)
+{
+
+	jt_put(j, pair, n == 0 ? 2 : 1);
+}
+
+/* Before entry ${i}: a comma after the one before, a new line. */
+static void
+jt_entry(struct jtext *j, size_t i, int depth)
+{
+
+	if (i > 0)
+		jt_put(j, ",", 1);
+	jt_indent(j, depth);
+}
+
+/* ... and closes on a line of its own (nothing more when empty). */
+static void
+jt_close(struct jtext *j, size_t n, int depth, const char *pair)
+{
+
+	if (n == 0)
+		return;
+	jt_indent(j, depth);
+	jt_put(j, pair + 1, 1);
+}
+
 static void
 jt_value(struct jtext *j, const msgpack_object *o, const struct vspec *vs,
     int depth)
@@ -1642,41 +1669,27 @@ jt_value(struct jtext *j, const msgpack_object *o, const struct vspec *vs,
 		j->n += len + 1;
 		return;
 	case V_OBJ:
-		if (o->via.map.size == 0) {
-			jt_put(j, "{}", 2);
-			return;
-		}
-		jt_put(j, "{", 1);
 		kv = o->via.map.ptr;
+		jt_open(j, o->via.map.size, "{}");
 		for (i = k = 0; i < o->via.map.size; i++) {
 			/* shape_value checked: known, ascending. */
 			while (vs->obj->f[k].num != kv[i].key.via.u64)
 				k++;
-			jt_indent(j, depth + 1);
+			jt_entry(j, i, depth + 1);
 			jt_str(j, vs->obj->f[k].name,
 			    strlen(vs->obj->f[k].name));
 			jt_put(j, ": ", 2);
 			jt_value(j, &kv[i].val, &vs->obj->f[k].v, depth + 1);
-			if (i + 1 < o->via.map.size)
-				jt_put(j, ",", 1);
 		}
-		jt_indent(j, depth);
-		jt_put(j, "}", 1);
+		jt_close(j, o->via.map.size, depth, "{}");
 		return;
 	case V_ARR:
-		if (o->via.array.size == 0) {
-			jt_put(j, "[]", 2);
-			return;
-		}
-		jt_put(j, "[", 1);
+		jt_open(j, o->via.array.size, "[]");
 		for (i = 0; i < o->via.array.size; i++) {
-			jt_indent(j, depth + 1);
+			jt_entry(j, i, depth + 1);
 			jt_value(j, &o->via.array.ptr[i], vs->elem, depth + 1);
-			if (i + 1 < o->via.array.size)
-				jt_put(j, ",", 1);
 		}
-		jt_indent(j, depth);
-		jt_put(j, "]", 1);
+		jt_close(j, o->via.array.size, depth, "[]");
 		return;
 	}
 }

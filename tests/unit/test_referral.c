@@ -615,6 +615,24 @@ TEST(wire_json_text_as_jansson)
 		free(s);
 	}
 	json_decref(name);
+	/* Empty containers: "[]" and "{}" as jansson writes them. */
+	CHECK((d = load("duty-to-notify")) != NULL);
+	CHECK_EQ(edit(d, "subject", json_object()), 0);
+	CHECK_EQ(edit(d, "needs", json_pack("{s:b, s:b, s:b, s:[]}",
+	    "accommodation", 0, "medical", 0, "immediate_threat", 0,
+	    "other")), 0);
+	CHECK((s = json_dumps(d, 0)) != NULL);
+	json_decref(d);
+	CHECK_EQ(referral_json_to_wire_at(s, strlen(s), NOW, &w, &wl, NULL, 0,
+	    NULL), 0);
+	CHECK_EQ(referral_wire_to_json_at(w, wl, NOW, &back, NULL, 0, NULL),
+	    0);
+	CHECK(jansson_text(back));
+	CHECK(strstr(back, "\"subject\": {},") != NULL);
+	CHECK(strstr(back, "\"other\": []") != NULL);
+	free(back);
+	free(w);
+	free(s);
 }
 
 /* Whitespace and key order in the JSON do not change the wire bytes. */
