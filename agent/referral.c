@@ -6,9 +6,14 @@
  * JSON names, wire field numbers, types and limits.  The generic walker
  * checks structure against the table; check_referral and check_response
  * then apply the rules that depend on the kind of document (required
- * fields per referral type, consent, Duty to Notify anonymity).  The wire
- * encoder and decoder walk the same table, so the two forms cannot drift
- * apart.  docs/referral-schema.md is the normative description.
+ * fields per referral type, consent, Duty to Notify anonymity).  The
+ * walker reads the document through accessors (struct dv) over any of its
+ * forms: the sender's JSON as refjson or jansson read it, the recipient's
+ * msgpack objects; and it writes the canonical msgpack as it goes, so the
+ * sender encodes in the validation pass and the recipient compares that
+ * encoding with the bytes it received.  The wire shape check and the JSON
+ * text writer walk the same table, so the forms cannot drift apart.
+ * docs/referral-schema.md is the normative description.
  */
 #include "referral.h"
 
