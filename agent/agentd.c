@@ -247,6 +247,8 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		    ferry_strerror(rc));
 		return (rc);
 	}
+	/* Custody records and spool marks ride on the next commit. */
+	agentd_defer_init(a);
 	if ((rc = agentd_spool_recover(a)) != 0) {
 		agentd_seterr(err, errlen, "recovering the spool inbox: %s",
 		    ferry_strerror(rc));
@@ -296,8 +298,9 @@ void
 agentd_close(struct agentd *a)
 {
 
-	/* Spool files written since the last flush: clear their marks. */
-	(void)agentd_spooled_flush(a);
+	/* Custody records and spool marks not committed yet: now. */
+	(void)agentd_defer_flush(a);
+	agentd_defer_free(a);
 	free(a->held);
 	a->held = NULL;
 	a->nheld = a->capheld = 0;
