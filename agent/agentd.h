@@ -7,8 +7,9 @@
  *                   adopted (pushes, SIGHUP), expiry, agentd_can_send
  *   agentd_out.c    the outgoing path (send, group commit),
  *                   retransmission, HELLO, routing through the relays
- *   agentd_replies.c the relay's replies about our messages (ACCEPTED,
- *                   RECEIPT, NACK), in one group commit
+ *   agentd_replies.c the relay's replies about our messages (ACCEPTED:
+ *                   deferred to the next commit; RECEIPT, NACK), in one
+ *                   group commit
  *   pending.c       the pending table: messages waiting for ACCEPTED or
  *                   RECEIPT, found by id and taken in order of time
  *   backlog.c       our undelivered messages per recipient and the
@@ -16,6 +17,8 @@
  *   agentd_in.c     the incoming path (MSG: RECEIPT, NACK or held), the
  *                   spool inbox marks and their recovery at start
  *   agentd_util.c   helpers these share (agentd_int.h: internal only)
+ *   agentd_defer.c  writes riding on the next synced commit: custody
+ *                   records (ACCEPTED) and spool inbox marks (log hook)
  *   agentd_net.c    the DEALER links, one per relay of the roster (CURVE,
  *                   monitor, HELLO, heartbeats, backoff) and the event loop
  *   agentd_ctl.c    the control socket for the `ferry` CLI (JSON)
@@ -31,7 +34,9 @@
  * agentd.c -> agentd_spool.c
  * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, agentd.c ->
  * agentd_replies.c -> agentd_out.c, and agentd.c ->
- * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
+ * agentd_in.c -> agentd_util.c -> agentd_defer.c (which calls none of
+ * these; the log calls it back through its hook, log_set_hook); a file
+ * may skip steps down this order.
  * pending.c calls none of them (agentd.c, agentd_out.c and
  * agentd_replies.c call it);
  * nor does backlog.c (agentd.c, agentd_util.c, agentd_ctl.c,
@@ -382,11 +387,13 @@ int agentd_defer_due(struct agentd *a, uint64_t now);
 
 /**
  * agentd_receive_many(a, bufs, lens, n): handle ${n} frames read together,
- * in order, as agentd_receive does each, except that the relay's replies
- * among them (ACCEPTED, RECEIPT) are recorded in one group commit (log
- * entries and outbox states: one synced commit), before any other frame
- * is handled and at the end; their actions (state, schedule, log line)
- * follow the commit.  Local failures are logged; returns the first.
+ * in order, as agentd_receive does each, except that the RECEIPTs among
+ * them are recorded in one group commit (log entries and outbox states:
+ * one synced commit, which also carries the custody records waiting),
+ * before any other frame is handled and at the end; their actions
+ * (state, schedule, log line) follow the commit.  An ACCEPTED is acted
+ * on at once and its records left for the agent's next commit
+ * (agentd_defer.c).  Local failures are logged; returns the first.
  */
 int agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
     const size_t *lens, size_t n);

@@ -217,8 +217,9 @@ int agentd_choose_link(const struct agentd *a, int exclude, int any);
 /* ---- agentd_replies.c ---- */
 
 /*
- * Relay replies (ACCEPTED, RECEIPT) read together are recorded in one
- * group commit (agentd_receive_many): each is checked and its new record
+ * Relay RECEIPTs read together are recorded in one group commit
+ * (agentd_receive_many; an ACCEPTED is deferred instead: agentd_defer.c):
+ * each is checked and its new record
  * and log entry kept here; then one batch, one synced commit; then the
  * actions that follow a recorded reply (counters, schedule, log line).
  */

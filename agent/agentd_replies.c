@@ -4,8 +4,9 @@
  * delivery receipt, with its checkpoint; RECEIPT_P and ACCEPTED_P proven
  * by their signer's checkpoint and an inclusion proof instead of signed), NACK (refused for good, or
  * for now, or a relay's copy not held: routed again, agentd_out.c); the
- * replies read together are recorded in one group commit
- * (agentd_grp_flush).
+ * RECEIPTs read together are recorded in one group commit
+ * (agentd_grp_flush); an ACCEPTED is acted on at once and recorded by
+ * the agent's next commit (agentd_defer.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
