@@ -1,7 +1,7 @@
 /*
  * agentd_int.h: what the files of the agent's core (agentd.c,
  * agentd_roster.c, agentd_out.c, agentd_replies.c, agentd_in.c,
- * agentd_util.c) share, not
+ * agentd_util.c, agentd_defer.c) share, not
  * for the daemon's other files (agentd.h is their interface).  Each part
  * names the file that defines it; agentd.h says which way calls go.
  */
