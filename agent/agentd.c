@@ -14,12 +14,19 @@
  *            entry and a checkpoint covering it) + inbox record with the
  *            receipt + "unspooled" mark (one commit) -> spool inbox file
  *            (temp + fsync + rename) -> RECEIPT sent -> the mark cleared
- *            (one small commit per batch of frames).  A crash before the
+ *            (by the agent's next commit, or its own within
+ *            AGENTD_DEFER_MS: agentd_defer.c).  A crash before the
  *            commit leaves nothing (the relay redelivers); after it, the
  *            next start writes the spool files still marked unspooled and
  *            the relay's redelivery is answered with the stored receipt.
- *   replies: log entry (ACCEPTED / RECEIPT / NACK) + state update (one
- *            commit).
+ *   replies: log entry (RECEIPT / NACK) + state update (one commit; the
+ *            RECEIPTs read together in one).
+ *   custody: ACCEPTED acted on in memory at once (pending table,
+ *            counters); its log entry + outbox record first in the
+ *            agent's next commit, whatever it is, or their own within
+ *            AGENTD_DEFER_MS, or at close (agentd_defer.c).  It answers
+ *            nothing: a crash before that commit leaves the message
+ *            QUEUED, sent again at the next start.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -247,6 +254,8 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		    ferry_strerror(rc));
 		return (rc);
 	}
+	/* Custody records and spool marks ride on the next commit. */
+	agentd_defer_init(a);
 	if ((rc = agentd_spool_recover(a)) != 0) {
 		agentd_seterr(err, errlen, "recovering the spool inbox: %s",
 		    ferry_strerror(rc));
@@ -296,8 +305,9 @@ void
 agentd_close(struct agentd *a)
 {
 
-	/* Spool files written since the last flush: clear their marks. */
-	(void)agentd_spooled_flush(a);
+	/* Custody records and spool marks not committed yet: now. */
+	(void)agentd_defer_flush(a);
+	agentd_defer_free(a);
 	free(a->held);
 	a->held = NULL;
 	a->nheld = a->capheld = 0;

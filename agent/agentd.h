@@ -7,8 +7,9 @@
  *                   adopted (pushes, SIGHUP), expiry, agentd_can_send
  *   agentd_out.c    the outgoing path (send, group commit),
  *                   retransmission, HELLO, routing through the relays
- *   agentd_replies.c the relay's replies about our messages (ACCEPTED,
- *                   RECEIPT, NACK), in one group commit
+ *   agentd_replies.c the relay's replies about our messages (ACCEPTED:
+ *                   deferred to the next commit; RECEIPT, NACK), in one
+ *                   group commit
  *   pending.c       the pending table: messages waiting for ACCEPTED or
  *                   RECEIPT, found by id and taken in order of time
  *   backlog.c       our undelivered messages per recipient and the
@@ -16,6 +17,8 @@
  *   agentd_in.c     the incoming path (MSG: RECEIPT, NACK or held), the
  *                   spool inbox marks and their recovery at start
  *   agentd_util.c   helpers these share (agentd_int.h: internal only)
+ *   agentd_defer.c  writes riding on the next synced commit: custody
+ *                   records (ACCEPTED) and spool inbox marks (log hook)
  *   agentd_net.c    the DEALER links, one per relay of the roster (CURVE,
  *                   monitor, HELLO, heartbeats, backoff) and the event loop
  *   agentd_ctl.c    the control socket for the `ferry` CLI (JSON)
@@ -31,7 +34,9 @@
  * agentd.c -> agentd_spool.c
  * -> agentd_out.c -> agentd_roster.c -> agentd_util.c, agentd.c ->
  * agentd_replies.c -> agentd_out.c, and agentd.c ->
- * agentd_in.c -> agentd_util.c; a file may skip steps down this order.
+ * agentd_in.c -> agentd_util.c -> agentd_defer.c (which calls none of
+ * these; the log calls it back through its hook, log_set_hook); a file
+ * may skip steps down this order.
  * pending.c calls none of them (agentd.c, agentd_out.c and
  * agentd_replies.c call it);
  * nor does backlog.c (agentd.c, agentd_util.c, agentd_ctl.c,
@@ -190,11 +195,20 @@ struct agentd {
 	struct agentd_sub *const *fresh;
 	size_t nfresh;
 
-	/* Received messages whose spool file is written but whose unspooled
-	 * mark is still stored: cleared by agentd_spooled_flush, called after
-	 * each batch of frames from the relay (one commit for the batch). */
+	/* Received messages whose spool file is written (and durable) but
+	 * whose unspooled mark is still stored: cleared in the agent's next
+	 * commit, whatever it is, or on their own AGENTD_DEFER_MS after the
+	 * oldest deferred write (agentd_defer.c). */
 	uint8_t (*spooled)[FERRY_MSGID_LEN];
 	size_t nspooled, capspooled;
+
+	/* Custody records (ACCEPTED) of our messages not committed yet:
+	 * they ride on the next commit (agentd_defer.c, agentd_int.h).
+	 * ${defer_inb}, ${spooled_inb}: how many of each the open batch
+	 * carries; ${defer_since}: agentd_mono_ms() of the oldest. */
+	struct agentd_defer_item *defer;
+	size_t ndefer, capdefer, defer_inb, spooled_inb;
+	uint64_t defer_since;
 
 	/* The relay links (issue 12), one per relay of the roster in force,
 	 * kept by agentd_net.c (agentd_links_sync from the roster), shown
@@ -350,23 +364,36 @@ int agentd_submit(struct agentd *a, const char *to, const char *json,
 int agentd_receive(struct agentd *a, const uint8_t *buf, size_t len);
 
 /**
- * agentd_spooled_flush(a): clear, in one synced commit, the "unspooled"
- * marks of received messages whose spool inbox file has been written
- * since the last call, so that after a crash a file is written again
- * only if the crash came between its write and this commit (not, as
- * before, at any time until the next message arrived).  The event loop
- * calls it after every batch of frames from the relay; agentd_close too.
- * 0 or a storage error (the marks then stay for the next call).
+ * agentd_defer_flush(a): commit now, in one synced commit, the writes
+ * deferred to the agent's next commit (agentd_defer.c): the relay's
+ * custody receipts (ACCEPTED) of our messages, and the "unspooled" marks
+ * of received messages whose spool inbox file is written, so that after
+ * a crash a file is written again only if the crash came before this
+ * commit or any other that carried its mark.  agentd_close calls it; the
+ * loop, through agentd_defer_due.  0 (also with nothing to commit) or a
+ * storage error (they then stay for the next commit).
  */
-int agentd_spooled_flush(struct agentd *a);
+int agentd_defer_flush(struct agentd *a);
+
+/**
+ * agentd_defer_wait(a, now, wait): ${wait} ms, or fewer: until the oldest
+ * deferred write is due (AGENTD_DEFER_MS after it); the loop's poll
+ * timeout.  agentd_defer_due(a, now): agentd_defer_flush if it is due,
+ * else 0 and nothing.
+ */
+uint64_t agentd_defer_wait(const struct agentd *a, uint64_t now,
+    uint64_t wait);
+int agentd_defer_due(struct agentd *a, uint64_t now);
 
 /**
  * agentd_receive_many(a, bufs, lens, n): handle ${n} frames read together,
- * in order, as agentd_receive does each, except that the relay's replies
- * among them (ACCEPTED, RECEIPT) are recorded in one group commit (log
- * entries and outbox states: one synced commit), before any other frame
- * is handled and at the end; their actions (state, schedule, log line)
- * follow the commit.  Local failures are logged; returns the first.
+ * in order, as agentd_receive does each, except that the RECEIPTs among
+ * them are recorded in one group commit (log entries and outbox states:
+ * one synced commit, which also carries the custody records waiting),
+ * before any other frame is handled and at the end; their actions
+ * (state, schedule, log line) follow the commit.  An ACCEPTED is acted
+ * on at once and its records left for the agent's next commit
+ * (agentd_defer.c).  Local failures are logged; returns the first.
  */
 int agentd_receive_many(struct agentd *a, const uint8_t *const *bufs,
     const size_t *lens, size_t n);

@@ -135,8 +135,13 @@ static int
 add_out(void *ctx, const struct astore_out *r)
 {
 	struct listing *l = ctx;
+	const struct astore_out *d;
 	json_t *o;
 
+	/* A custody record not committed yet (agentd_defer.c): shown. */
+	if (r->state == ASTORE_QUEUED && (d = agentd_defer_find(l->a,
+	    r->msg_id)) != NULL)
+		r = d;
 	if ((o = out_json(r)) == NULL)
 		return (FERRY_ENOMEM);
 	add_erased(l->a, o, r->msg_id);
@@ -769,7 +774,9 @@ do_status(struct agentd *a, json_t *req)
 	if (json_object_get(req, "msg_id") != NULL) {
 		if (get_id(req, "msg_id", id) != 0)
 			return (fail(FERRY_EINVAL, "msg_id: not a message id"));
-		if ((rc = astore_get_out(a->store, id, &o)) == 0) {
+		/* A custody record not committed yet (agentd_defer.c)
+		 * is shown as it will be: the message is accepted. */
+		if ((rc = agentd_out_get(a, id, &o)) == 0) {
 			m = out_json(&o);
 			msg_relay(a, m, id);
 		} else if (rc == FERRY_ENOENT &&

@@ -88,6 +88,7 @@ spooled_add(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 {
 	void *p;
 
+	agentd_defer_spooled(a);
 	if (a->nspooled == a->capspooled) {
 		size_t cap = a->capspooled ? a->capspooled * 2 : 16;
 
@@ -111,45 +112,6 @@ spooled_has(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	return (0);
 }
 
-/* Clear the unspooled marks of written spool files in batch ${b}. */
-static int
-spooled_clear(struct agentd *a, struct log_batch *b)
-{
-	size_t i;
-	int rc;
-
-	for (i = 0; i < a->nspooled; i++)
-		if ((rc = astore_spooled(a->store, b, a->spooled[i])) != 0)
-			return (rc);
-	return (0);
-}
-
-int
-agentd_spooled_flush(struct agentd *a)
-{
-	struct log_batch *b;
-	int rc;
-
-	if (a->nspooled == 0 || a->store == NULL)
-		return (0);
-	if ((rc = log_begin(a->log, &b)) != 0)
-		goto fail;
-	if ((rc = spooled_clear(a, b)) != 0) {
-		log_abort(b);
-		goto fail;
-	}
-	if ((rc = log_commit(b)) != 0)
-		goto fail;
-	a->nspooled = 0;
-	return (0);
-fail:
-	/* The marks stay: cleared by a later commit; until then a crash
-	 * only writes those files again. */
-	alog(ALOG_WARN, "spool-mark", "%zu spool inbox mark(s) not cleared: "
-	    "%s (retried)", a->nspooled, ferry_strerror(rc));
-	return (rc);
-}
-
 static int
 collect_unspooled(void *ctx, const uint8_t *id)
 {
@@ -168,7 +130,6 @@ collect_unspooled(void *ctx, const uint8_t *id)
 int
 agentd_spool_recover(struct agentd *a)
 {
-	struct log_batch *b;
 	char h[33];
 	size_t i;
 	int rc;
@@ -194,17 +155,8 @@ agentd_spool_recover(struct agentd *a)
 			    "written after a crash", h);
 		i++;
 	}
-	if (a->nspooled == 0)
-		return (0);
-	if ((rc = log_begin(a->log, &b)) != 0)
-		return (rc);
-	if ((rc = spooled_clear(a, b)) != 0) {
-		log_abort(b);
-		return (rc);
-	}
-	if ((rc = log_commit(b)) == 0)
-		a->nspooled = 0;
-	return (rc);
+	/* Their marks, in one commit (the log's hook: agentd_defer.c). */
+	return (agentd_defer_flush(a));
 }
 
 /* ---- incoming ---------------------------------------------------------- */
@@ -669,20 +621,20 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 		    a->conf.spool[0] != '\0')) != 0)
 			goto abort;
 	}
-	if ((rc = spooled_clear(a, b)) != 0)
-		goto abort;
+	/* (The marks of earlier spool files written, and custody records
+	 * waiting, came first in the batch: agentd_defer.c.) */
 	rc = log_commit(b);
 	b = NULL;
 	if (rc != 0)
 		goto fail;
-	a->nspooled = 0;
 	a->n_in += rg->n;
 	agentd_crash_point("recv-committed");
 	(void)FERRY_FAULT("agent-commit-recv");
 
 	/* The spool inbox files of the group, atomically, durable together
-	 * (one syncfs, one fsync of inbox/); then the marks can go (their
-	 * own small commit after the RECEIPTs: agentd_spooled_flush). */
+	 * (one syncfs, one fsync of inbox/); then the marks can go (with
+	 * the agent's next commit, or their own when it does not come:
+	 * agentd_defer.c). */
 	for (i = 0; i < rg->n; i++)
 		inbox_file(&rg->f[i], rg->it[i].e.id, rg->it[i].e.from, now,
 		    rg->it[i].in.log_index, rg->it[i].json, rg->meta[i],

@@ -1,7 +1,7 @@
 /*
  * agentd_int.h: what the files of the agent's core (agentd.c,
  * agentd_roster.c, agentd_out.c, agentd_replies.c, agentd_in.c,
- * agentd_util.c) share, not
+ * agentd_util.c, agentd_defer.c) share, not
  * for the daemon's other files (agentd.h is their interface).  Each part
  * names the file that defines it; agentd.h says which way calls go.
  */
@@ -98,6 +98,53 @@ int agentd_send_control(struct agentd *a, int link, struct env *e);
  */
 int agentd_reply_link(const struct agentd *a);
 
+/* ---- agentd_defer.c: writes riding on the next commit ---- */
+
+/*
+ * The relay's custody receipts of our messages (ACCEPTED, ACCEPTED_P) and
+ * the spool inbox marks are not committed on their own: the log's hook
+ * puts them first into the agent's next batch, whatever it is
+ * (agentd_defer_init); the loop commits them alone once the oldest has
+ * waited AGENTD_DEFER_MS (agentd_defer_wait, agentd_defer_due); at most
+ * AGENTD_DEFER_MAX custody records wait (then the next commits them).
+ */
+#define AGENTD_DEFER_MS 100
+#define AGENTD_DEFER_MAX 4096
+
+struct agentd_defer_item {
+	struct log_entry le;		/* LOG_ACCEPTED; le.aux: ${aux} */
+	struct astore_out r;		/* the record in state ACCEPTED */
+	uint8_t *aux;			/* the reply's bytes, owned */
+};
+
+/** agentd_defer_init(a): a->log's hook (at open, once the store is). */
+void agentd_defer_init(struct agentd *a);
+
+/**
+ * agentd_defer_accepted(a, le, r): keep ACCEPTED entry ${le} and outbox
+ * record ${r} for the next commit (a copy of le->aux is kept).  0, or
+ * an error (nothing kept: the caller commits them at once).
+ */
+int agentd_defer_accepted(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r);
+
+/** agentd_defer_spooled(a): a spool inbox mark is about to join a->spooled. */
+void agentd_defer_spooled(struct agentd *a);
+
+/** agentd_defer_find(a, id): the custody record of ${id} waiting, or NULL. */
+const struct astore_out *agentd_defer_find(const struct agentd *a,
+    const uint8_t id[FERRY_MSGID_LEN]);
+
+/**
+ * agentd_out_get(a, id, r): outgoing record ${id} as the agent knows it:
+ * a deferred custody record if there is one, else the store's.
+ */
+int agentd_out_get(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    struct astore_out *r);
+
+/** agentd_defer_free(a): drop the hook and the buffer (agentd_close). */
+void agentd_defer_free(struct agentd *a);
+
 /* ---- agentd_roster.c ---- */
 
 /** agentd_roster_path(a, version, buf, cap): where ${version} is saved. */
@@ -170,8 +217,9 @@ int agentd_choose_link(const struct agentd *a, int exclude, int any);
 /* ---- agentd_replies.c ---- */
 
 /*
- * Relay replies (ACCEPTED, RECEIPT) read together are recorded in one
- * group commit (agentd_receive_many): each is checked and its new record
+ * Relay RECEIPTs read together are recorded in one group commit
+ * (agentd_receive_many; an ACCEPTED is deferred instead: agentd_defer.c):
+ * each is checked and its new record
  * and log entry kept here; then one batch, one synced commit; then the
  * actions that follow a recorded reply (counters, schedule, log line).
  */

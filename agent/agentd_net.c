@@ -425,9 +425,9 @@ on_dealer(struct net *nn, int kl)
 	nn->a->cur_link = -1;
 	for (i = 0; i < k; i++)
 		zmq_msg_close(&m[i]);
-	/* Spool files written: clear their marks now (one commit for the
-	 * frames read in this wakeup), not at the next message. */
-	(void)agentd_spooled_flush(nn->a);
+	/* The marks of spool files written, and custody records, go with
+	 * the agent's next commit, or on their own AGENTD_DEFER_MS later
+	 * (agentd_net_run): no commit of their own per wakeup. */
 }
 
 #define CTL_BATCH 64	/* control requests read per wakeup (group commit) */
@@ -675,6 +675,9 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			wait = next_spool - now;
 		if (next_metrics > now && next_metrics - now < wait)
 			wait = next_metrics - now;
+		/* Deferred writes (custody records, spool marks): woken
+		 * when the oldest is due, not before (no busy loop). */
+		wait = agentd_defer_wait(a, now, wait);
 		if (wait > 1000)
 			wait = 1000;
 		ni = 0;
@@ -712,6 +715,8 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 				on_dealer(&n, who[i]);
 		if (items[ni - 1].revents & ZMQ_POLLIN)
 			on_ctl(&n);
+		/* No commit carried them for AGENTD_DEFER_MS: their own. */
+		(void)agentd_defer_due(a, agentd_mono_ms());
 	}
 	rc = 0;
 	alog(ALOG_INFO, "stopping", "agency=%s", a->me->id);

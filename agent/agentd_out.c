@@ -272,7 +272,10 @@ route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
 	/* Read in the group's batch once it is open (this thread may then
 	 * open no read snapshot: FERRY_EINVAL, and the whole group was lost
 	 * whenever two messages were rerouted at once). */
-	if ((rc = astore_get_out_b(a->store, g->b, m->msg_id, &r)) != 0)
+	/* Before the batch: a custody record not committed yet first (the
+	 * batch, once open, holds it: agentd_defer.c). */
+	if ((rc = g->b == NULL ? agentd_out_get(a, m->msg_id, &r) :
+	    astore_get_out_b(a->store, g->b, m->msg_id, &r)) != 0)
 		goto fail;
 	if (agentd_route_logged(a)) {
 		if (g->b == NULL && (rc = log_begin(a->log, &g->b)) != 0)

@@ -4,8 +4,9 @@
  * delivery receipt, with its checkpoint; RECEIPT_P and ACCEPTED_P proven
  * by their signer's checkpoint and an inclusion proof instead of signed), NACK (refused for good, or
  * for now, or a relay's copy not held: routed again, agentd_out.c); the
- * replies read together are recorded in one group commit
- * (agentd_grp_flush).
+ * RECEIPTs read together are recorded in one group commit
+ * (agentd_grp_flush); an ACCEPTED is acted on at once and recorded by
+ * the agent's next commit (agentd_defer.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,8 @@ log_and_update(struct agentd *a, const struct log_entry *le,
 	return (log_and_update_route(a, le, r, -1, 0));
 }
 
-/* The outgoing record ${id}, as the replies of the group so far left it. */
+/* The outgoing record ${id}, as the replies of the group so far left it
+ * (then custody records not committed yet, then the store's). */
 static int
 out_get(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
     struct astore_out *r)
@@ -75,7 +77,7 @@ out_get(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 				*r = a->grp->it[i - 1].r;
 				return (0);
 			}
-	return (astore_get_out(a->store, id, r));
+	return (agentd_out_get(a, id, r));
 }
 
 static void
@@ -116,9 +118,29 @@ receipt_done(struct agentd *a, const struct log_entry *le,
 }
 
 /*
+ * ACCEPTED ${le}, record ${r}: custody acted on now (pending table,
+ * counters), its entry and record kept for the agent's next commit
+ * (agentd_defer.c): no synced commit of its own.  Only if it cannot be
+ * kept is it committed at once.
+ */
+static int
+accepted_defer(struct agentd *a, const struct log_entry *le,
+    const struct astore_out *r)
+{
+	int rc;
+
+	if (agentd_defer_accepted(a, le, r) != 0 &&
+	    (rc = log_and_update(a, le, r)) != 0)
+		return (rc);
+	accepted_done(a, le, r);
+	(void)FERRY_FAULT("agent-accepted-buffered");
+	return (0);
+}
+
+/*
  * Record reply entry ${le} and record ${r} (in state ${was} before the
- * reply): into the open group, or at once (log_and_update) followed by
- * its actions.
+ * reply): an ACCEPTED deferred (accepted_defer); a RECEIPT into the open
+ * group, or at once (log_and_update) followed by its actions.
  */
 static int
 record_reply(struct agentd *a, const struct log_entry *le,
@@ -127,6 +149,8 @@ record_reply(struct agentd *a, const struct log_entry *le,
 	struct agentd_grp_item *it;
 	int rc;
 
+	if (le->kind == LOG_ACCEPTED)
+		return (accepted_defer(a, le, r));
 	if (a->grp != NULL && a->grp->n < AGENTD_GRP_MAX) {
 		it = &a->grp->it[a->grp->n++];
 		it->le = *le;
@@ -136,15 +160,14 @@ record_reply(struct agentd *a, const struct log_entry *le,
 	}
 	if ((rc = log_and_update(a, le, r)) != 0)
 		return (rc);
-	if (le->kind == LOG_ACCEPTED)
-		accepted_done(a, le, r);
-	else
-		receipt_done(a, le, r, was);
+	receipt_done(a, le, r, was);
 	return (0);
 }
 
 /** agentd_grp_flush(a, g): record the relay replies of group ${g}. */
-/* Commit group ${g}: one batch, one synced commit, then the actions. */
+/* Commit group ${g} (RECEIPTs; custody records waiting come first in the
+ * batch: agentd_defer.c): one batch, one synced commit, then the
+ * actions. */
 void
 agentd_grp_flush(struct agentd *a, struct agentd_grp *g)
 {
@@ -175,13 +198,9 @@ agentd_grp_flush(struct agentd *a, struct agentd_grp *g)
 		    "%s; asking for them again", g->n, ferry_strerror(rc));
 		a->want_hello = 1;
 	} else
-		for (i = 0; i < g->n; i++) {
-			if (g->it[i].le.kind == LOG_ACCEPTED)
-				accepted_done(a, &g->it[i].le, &g->it[i].r);
-			else
-				receipt_done(a, &g->it[i].le, &g->it[i].r,
-				    g->it[i].was);
-		}
+		for (i = 0; i < g->n; i++)
+			receipt_done(a, &g->it[i].le, &g->it[i].r,
+			    g->it[i].was);
 	g->n = 0;
 }
 
@@ -408,7 +427,7 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	reason[n] = '\0';
 	/* Chosen by the relay or the recipient: escaped in our log lines. */
 	(void)alog_esc(qreason, sizeof(qreason), reason, 1);
-	rc = astore_get_out(a->store, e->msg_id, &r);
+	rc = out_get(a, e->msg_id, &r);
 	if (rc == FERRY_ENOENT) {
 		alog(ALOG_WARN, "nack", "msg=%s from=%s code=%s reason=\"%s\" "
 		    "(not an outgoing message)", hx, e->from,

@@ -604,8 +604,23 @@ log_begin(struct log *l, struct log_batch **out)
 	b->l = l;
 	b->size = l->size;
 	l->batch = b;
+	if (l->hook_begin != NULL && (rc = l->hook_begin(l->hook_ctx, b)) != 0) {
+		log_abort(b);
+		return (rc);
+	}
 	*out = b;
 	return (0);
+}
+
+/** log_set_hook(l, begin, committed, ctx): writes riding on each batch. */
+void
+log_set_hook(struct log *l, int (*begin)(void *ctx, struct log_batch *b),
+    void (*committed)(void *ctx), void *ctx)
+{
+
+	l->hook_begin = begin;
+	l->hook_committed = committed;
+	l->hook_ctx = ctx;
 }
 
 /** log_abort(b): discard batch ${b}. */
@@ -1046,7 +1061,10 @@ log_commit(struct log_batch *b)
 		return (FERRY_EINVAL);
 	}
 	if (b->size == l->size && b->n == 0) {
+		/* Nothing to write (the hook's writes too): done. */
 		log_abort(b);
+		if (l->hook_committed != NULL)
+			l->hook_committed(l->hook_ctx);
 		return (0);
 	}
 	for (tries = 0; tries < GROW_TRIES; tries++) {
@@ -1087,6 +1105,8 @@ log_commit(struct log_batch *b)
 		l->last_archive_size = b->size;
 	}
 	log_abort(b);
+	if (l->hook_committed != NULL)
+		l->hook_committed(l->hook_ctx);
 	return (0);
 
 fail:

@@ -292,6 +292,20 @@ void log_read_end(MDB_txn *txn);
 uint64_t log_map_grows(const struct log *l);
 
 /**
+ * log_set_hook(l, begin, committed, ctx): writes that ride on the
+ * caller's next commit.  log_begin calls ${begin}(ctx, b) on every new
+ * batch, before the caller adds anything (so what it adds comes first in
+ * the batch and in the log); a non-zero return aborts the batch and is
+ * log_begin's result.  log_commit calls ${committed}(ctx) once that batch
+ * committed (not when it failed or was aborted: ${begin} adds the same
+ * again to the next batch).  ${begin} may call log_add and
+ * log_batch_put / log_batch_del on ${b}, never log_begin or log_commit.
+ * NULL functions: no hook (the default).
+ */
+void log_set_hook(struct log *l, int (*begin)(void *ctx, struct log_batch *b),
+    void (*committed)(void *ctx), void *ctx);
+
+/**
  * log_commits(l): how many batches ${l} committed (each one synced LMDB
  * commit) since it was opened; what group-commit tests and the daemons'
  * status count (a batch with nothing to write commits nothing).

@@ -30,6 +30,11 @@ struct log {
 	uint64_t last_archive_ms;
 	uint64_t last_archive_size;
 	struct log_batch *batch;
+	/* log_set_hook: run by log_begin on each new batch, and by
+	 * log_commit after a batch committed. */
+	int (*hook_begin)(void *ctx, struct log_batch *b);
+	void (*hook_committed)(void *ctx);
+	void *hook_ctx;
 };
 
 /*

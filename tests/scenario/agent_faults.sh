@@ -6,7 +6,8 @@
 # and inbox, after it, with the spool files written but not synced, after
 # the spool files), and of the sender after its commit, before the spool
 # file's move (spool pickup), with the sidecars written but not synced,
-# and synced.  Every referral must arrive exactly once in
+# and synced, and of the sender with a relay's ACCEPTED acted on but not
+# yet committed.  Every referral must arrive exactly once in
 # the recipient's inbox and end "delivered" with a verified receipt.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
@@ -138,6 +139,27 @@ for point in spool-ids-written spool-ids-synced; do
 done
 ft_check "no temp files left in sent/bravo/" \
 	[ "$(ls -a "$FT/alpha-spool/sent/bravo/" | grep -c 'tmp')" -eq 0 ]
+
+# 8. kill -9 of the sender with a relay's ACCEPTED acted on in memory but
+#    not committed yet (FERRY_FAULT agent-accepted-buffered: custody
+#    records ride on the agent's next commit, issue 10), recipient
+#    offline: the restart finds the message queued (that ACCEPTED was
+#    lost), sends it again, and the relay answers the duplicate with a
+#    fresh ACCEPTED (a second "accepted" line; had the first been
+#    committed, the restart would only ASK); then delivered, once.
+fa_stop bravo
+fa_stop alpha
+FERRY_FAULT=agent-accepted-buffered=kill@1 fa_start alpha || exit 1
+id=$(fa alpha send --to bravo "$doc"); ids+=("$id")
+if ft_wait_exit "${FA_PID[alpha]}" 30; then ft_ok "sender killed with an ACCEPTED buffered, not committed"
+else ft_fail "sender killed with an ACCEPTED buffered, not committed"; fi
+ft_check "accepted-buffered: the kill came after the custody was acted on" \
+	grep -q "INFO accepted msg=$id" "$FT/alpha.err"
+fa_start alpha || exit 1
+ft_check "accepted-buffered: the restart sent it again and the relay took custody again" \
+	ft_wait 30 bash -c "[ \$(grep -c 'INFO accepted msg=$id' '$FT/alpha.err') -ge 2 ]"
+fa_start bravo || exit 1
+ft_check "accepted-buffered: delivered after restart" fa_wait_state alpha "$id" delivered 40
 
 # Exactly once, everywhere.
 n=${#ids[@]}

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Review M6: the "unspooled" mark of a received message is cleared right
-# after its spool inbox file is written (a small commit after the batch),
-# not at the next message received.  So a recipient killed (-9) some time
+# Review M6: the "unspooled" mark of a received message is cleared soon
+# after its spool inbox file is written (by the agent's next commit, or
+# its own small one once the mark waited 100 ms), not at the next message
+# received.  So a recipient killed (-9) some time
 # later does not write again, at its next start, an inbox file the case
 # system has already imported and removed: a second delivery.
 . "$(dirname "$0")/lib.sh"

@@ -32,6 +32,7 @@ points=(
 	"relay relay-send=fail@5"
 	"alpha agent-commit-send=kill@2"
 	"alpha agent-commit-reply=kill@1"
+	"alpha agent-accepted-buffered=kill@1"
 	"alpha agent-send=fail@3"
 	"bravo agent-commit-recv=kill@1"
 	"bravo agent-send=fail@3"

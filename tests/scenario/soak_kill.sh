@@ -28,7 +28,8 @@
 #   FERRY_SOAK_FAULTS=1  each restart arms a fault point at a random hit
 #                        (FERRY_FAULT, proto/ferry.h): the relay killed
 #                        right after committing a RECEIPT, an agent killed
-#                        after its reply or receive commit, or an agent
+#                        after its reply or receive commit or with a
+#                        relay's ACCEPTED not yet committed, or an agent
 #                        whose send commit stalls past the CLI's timeout;
 #                        processes that die by a fault are restarted.
 . "$(dirname "$0")/lib.sh"
@@ -69,7 +70,7 @@ soak_cleanup() {
 }
 [ -n "$SOAK_MNT" ] || echo "# data folders on the real disk at $FT ($(df -P "$FT" | awk 'NR==2 {print $1}')): every fsync is real"
 [ "$RERUN" = 1 ] && echo "# a ferry send without an id is rerun as the same command"
-[ "$FAULTS" = 1 ] && echo "# restarts arm fault points (relay killed after a RECEIPT commit, agents killed after commits or stalled past the CLI timeout)"
+[ "$FAULTS" = 1 ] && echo "# restarts arm fault points (relay killed after a RECEIPT commit, agents killed after commits or with an ACCEPTED not yet committed, or stalled past the CLI timeout)"
 AG=(eerc-charity met-police camden-council nhs-uclh)
 ft_net relay "${AG[@]}"
 ft_relay_start || exit 1
@@ -189,6 +190,7 @@ fault_for() {
 		0) echo "agent-commit-send=stall@$((RANDOM % 15 + 1))" ;;
 		1) echo "agent-commit-reply=kill@$((RANDOM % 15 + 1))" ;;
 		2) echo "agent-commit-recv=kill@$((RANDOM % 15 + 1))" ;;
+		3) echo "agent-accepted-buffered=kill@$((RANDOM % 15 + 1))" ;;
 		esac
 	fi
 }

@@ -22,6 +22,7 @@
 #include "../lib/tproof.h"
 #include "../lib/troster.h"
 #include "agentd.h"
+#include "agentd_int.h"
 #include "envelope.h"
 #include "note.h"
 #include "pending.h"
@@ -241,6 +242,7 @@ TEST(accepted)
 	CHECK_EQ(agentd_receive(&A, b, n), 0);
 	CHECK_EQ(agentd_receive(&A, b, n), 0);	/* idempotent */
 	free(b);
+	CHECK_EQ(agentd_defer_flush(&A), 0);	/* custody committed */
 	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_ACCEPTED);
 	CHECK_EQ(o.relay_index, 7);
@@ -309,6 +311,7 @@ TEST(accepted_by_proof)
 	CHECK_EQ(o.state, ASTORE_QUEUED);
 	CHECK_EQ(accepted_p(relay, sent_id, sent_hash, 0, &b, &n), 0);
 	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	CHECK_EQ(agentd_defer_flush(&A), 0);	/* custody committed */
 	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_ACCEPTED);
 	CHECK_EQ(o.relay_index, 1);
@@ -1606,7 +1609,7 @@ TEST(spool_fsyncs_grouped)
 	}
 	/* Their marks go in one commit; nothing left to rewrite. */
 	CHECK_EQ(B.nspooled, 4);
-	CHECK_EQ(agentd_spooled_flush(&B), 0);
+	CHECK_EQ(agentd_defer_flush(&B), 0);
 	CHECK_EQ(B.nspooled, 0);
 	/* Shown by status. */
 	agentd_ctl_handle(&B, status, strlen(status), NULL, 0, &reply, &rl,
@@ -1846,6 +1849,7 @@ TEST(frame_from_wrong_relay_link)
 	A.cur_link = 0;
 	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&acc, &len,
 	    1), 0);
+	CHECK_EQ(agentd_defer_flush(&A), 0);	/* custody committed */
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_ACCEPTED);
 	free(acc);
@@ -2035,6 +2039,7 @@ TEST(fastest_then_not_held)
 	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
 	    1), 0);
 	free(b);
+	CHECK_EQ(agentd_defer_flush(&A), 0);	/* custody committed */
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_ACCEPTED);
 	A.cur_link = 0;
@@ -2141,6 +2146,7 @@ TEST(second_custody_logged)
 	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
 	    1), 0);
 	free(b);
+	CHECK_EQ(agentd_defer_flush(&A), 0);	/* custody committed */
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_ACCEPTED);
 	CHECK_EQ(accepted_by(&A, id, 0, rid), 0);
@@ -2251,6 +2257,249 @@ TEST(reopen_keeps_state)
 	CHECK(counts_match(&A));
 	CHECK(counts_match(&B));
 	CHECK_EQ(B.n_in, 1);
+}
+
+/*
+ * Issue 10: a relay's ACCEPTED costs the sender no synced commit of its
+ * own.  N referrals sent, their N ACCEPTEDs read one by one (as they
+ * come, pipelined): no commit at all (one each before), yet custody is
+ * acted on at once (pending state, counters, `status MSGID`); the first
+ * RECEIPT's commit carries every custody record, each LOG_ACCEPTED before
+ * the RECEIPT of its message.  So the sender's synced commits per
+ * referral fall from 3 (send, ACCEPTED, RECEIPT) to at most 2.
+ */
+#define DEFER_N 8
+TEST(accepted_deferred)
+{
+	static const char st[] = "{\"cmd\":\"status\",\"msg_id\":\"%s\"}";
+	struct astore_out o;
+	const struct pending_msg *pm;
+	char *json, err[AGENTD_ERR_MAX], rq[128], hx[33], *reply, *body;
+	uint8_t id[DEFER_N][16], *m[DEFER_N], *acc, *rcpt;
+	size_t len, ml[DEFER_N], alen, rlen, rl, bl, i;
+	uint64_t c0, c1, accepted = A.n_accepted, ia, ir;
+	const uint8_t *bufs[1];
+	json_error_t jerr;
+	json_t *r;
+
+	CHECK((json = doc(&len)) != NULL);
+	c0 = log_commits(A.log);
+	for (i = 0; i < DEFER_N; i++) {
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
+		    id[i], err, sizeof(err)), 0);
+		CHECK(capA.n == 1);
+		m[i] = capA.buf[0];
+		ml[i] = capA.len[0];
+		capA.n = 0;
+	}
+	free(json);
+	CHECK_EQ(log_commits(A.log), c0 + DEFER_N);	/* one per send */
+	c1 = log_commits(A.log);
+	for (i = 0; i < DEFER_N; i++) {
+		CHECK_EQ(astore_get_out(A.store, id[i], &o), 0);
+		CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id[i], o.env_hash,
+		    0, &acc, &alen), 0);
+		/* Each in a wakeup of its own; the frame closed after. */
+		bufs[0] = acc;
+		CHECK_EQ(agentd_receive_many(&A, bufs, &alen, 1), 0);
+		free(acc);
+	}
+	/* No synced commit for the ACCEPTEDs (before: one each). */
+	CHECK_EQ(log_commits(A.log), c1);
+	CHECK_EQ(A.ndefer, DEFER_N);
+	/* Custody known at once: counters, schedule, the agent's view. */
+	CHECK_EQ(A.n_accepted, accepted + DEFER_N);
+	CHECK((pm = pending_find(A.pend, id[0])) != NULL &&
+	    pm->state == ASTORE_ACCEPTED && pm->link == 0);
+	CHECK_EQ(agentd_out_get(&A, id[0], &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	CHECK_EQ(o.relay_index, 7);
+	/* ... and shown: `ferry status MSGID` says accepted. */
+	for (i = 0; i < 16; i++)
+		snprintf(hx + 2 * i, 3, "%02x", id[1][i]);
+	snprintf(rq, sizeof(rq), st, hx);
+	agentd_ctl_handle(&A, rq, strlen(rq), NULL, 0, &reply, &rl, &body,
+	    &bl);
+	CHECK((r = json_loadb(reply, rl, 0, &jerr)) != NULL);
+	CHECK(r != NULL && strcmp(json_string_value(json_object_get(
+	    json_object_get(r, "message"), "state")), "accepted") == 0);
+	json_decref(r);
+	free(reply);
+	free(body);
+	/* Not durable yet: the store still says queued. */
+	CHECK_EQ(astore_get_out(A.store, id[0], &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	CHECK_EQ(log_find_msg(A.log, id[0], LOG_ACCEPTED, &ia), FERRY_ENOENT);
+	/* A duplicate ACCEPTED (the relay answering a retransmission):
+	 * nothing more kept. */
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id[0], o.env_hash, 0,
+	    &acc, &alen), 0);
+	bufs[0] = acc;
+	CHECK_EQ(agentd_receive_many(&A, bufs, &alen, 1), 0);
+	free(acc);
+	CHECK_EQ(A.ndefer, DEFER_N);
+	/* The first RECEIPT: one commit for it and every custody record. */
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, m[0], ml[0]), 0);
+	CHECK(capB.n >= 1);
+	rlen = capB.len[capB.n - 1];
+	CHECK((rcpt = malloc(rlen)) != NULL);
+	memcpy(rcpt, capB.buf[capB.n - 1], rlen);
+	cap_clear(&capB);
+	bufs[0] = rcpt;
+	CHECK_EQ(agentd_receive_many(&A, bufs, &rlen, 1), 0);
+	free(rcpt);
+	CHECK_EQ(log_commits(A.log), c1 + 1);
+	CHECK_EQ(A.ndefer, 0);
+	for (i = 0; i < DEFER_N; i++) {
+		CHECK_EQ(astore_get_out(A.store, id[i], &o), 0);
+		CHECK_EQ(o.state, i == 0 ? ASTORE_DELIVERED : ASTORE_ACCEPTED);
+		CHECK_EQ(log_find_msg(A.log, id[i], LOG_ACCEPTED, &ia), 0);
+	}
+	/* In the log, the ACCEPTED before the RECEIPT of its message. */
+	CHECK_EQ(log_find_msg(A.log, id[0], LOG_ACCEPTED, &ia), 0);
+	CHECK_EQ(log_find_msg(A.log, id[0], LOG_RECEIPT, &ir), 0);
+	CHECK(ia < ir);
+	/* Synced commits per referral so far: N sends + 1, not 2N + 1. */
+	CHECK(log_commits(A.log) - c0 <= DEFER_N + 1);
+	for (i = 0; i < DEFER_N; i++)
+		free(m[i]);
+}
+
+/*
+ * Issue 10: a custody record waits for a commit at most AGENTD_DEFER_MS:
+ * the loop's poll timeout is cut to it (agentd_defer_wait) and, once
+ * due, agentd_defer_due commits it alone; before that, nothing.  A
+ * submission's commit carries one waiting (no commit of its own); and
+ * agentd_close commits what is left (the reopened store has it).
+ */
+TEST(accepted_deferred_due)
+{
+	struct astore_out o;
+	char *json, err[AGENTD_ERR_MAX];
+	uint8_t id[3][16], *acc;
+	size_t len, alen, i;
+	uint64_t c0, t;
+	const uint8_t *bufs[1];
+
+	CHECK((json = doc(&len)) != NULL);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
+		    id[i], err, sizeof(err)), 0);
+	cap_clear(&capA);
+	CHECK_EQ(agentd_defer_wait(&A, agentd_mono_ms(), 1000), 1000);
+	for (i = 0; i < 3; i++) {
+		CHECK_EQ(astore_get_out(A.store, id[i], &o), 0);
+		CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, id[i], o.env_hash,
+		    0, &acc, &alen), 0);
+		bufs[0] = acc;
+		CHECK_EQ(agentd_receive_many(&A, bufs, &alen, 1), 0);
+		free(acc);
+		if (i == 0) {
+			/* Due at once: a poll of no more than the delay. */
+			t = A.defer_since;
+			CHECK_EQ(agentd_defer_wait(&A, t, 1000),
+			    AGENTD_DEFER_MS);
+			CHECK_EQ(agentd_defer_wait(&A, t + 40, 1000),
+			    AGENTD_DEFER_MS - 40);
+			CHECK_EQ(agentd_defer_wait(&A, t + AGENTD_DEFER_MS,
+			    1000), 0);
+			c0 = log_commits(A.log);
+			CHECK_EQ(agentd_defer_due(&A, t + AGENTD_DEFER_MS - 1),
+			    0);
+			CHECK_EQ(log_commits(A.log), c0);
+			CHECK_EQ(agentd_defer_due(&A, t + AGENTD_DEFER_MS), 0);
+			CHECK_EQ(log_commits(A.log), c0 + 1);
+			CHECK_EQ(astore_get_out(A.store, id[0], &o), 0);
+			CHECK_EQ(o.state, ASTORE_ACCEPTED);
+			CHECK_EQ(A.ndefer, 0);
+			CHECK_EQ(agentd_defer_wait(&A, t, 1000), 1000);
+		}
+		if (i == 1) {
+			/* A send's commit carries it: one commit for both. */
+			c0 = log_commits(A.log);
+			CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL,
+			    NULL, id[0], err, sizeof(err)), 0);
+			cap_clear(&capA);
+			CHECK_EQ(log_commits(A.log), c0 + 1);
+			CHECK_EQ(A.ndefer, 0);
+			CHECK_EQ(astore_get_out(A.store, id[1], &o), 0);
+			CHECK_EQ(o.state, ASTORE_ACCEPTED);
+		}
+	}
+	free(json);
+	/* The third waits; a stop commits it. */
+	CHECK_EQ(A.ndefer, 1);
+	agentd_close(&A);
+	CHECK_EQ(open_agent(&A, "alpha", &capA), 0);
+	CHECK_EQ(astore_get_out(A.store, id[2], &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+}
+
+/*
+ * Issue 10 (from branch `commits`): with a spool folder, N groups
+ * received cost N synced commits, not 2N: the unspooled marks of one
+ * group's files (durable) are cleared by the next group's commit, the
+ * last ones by their own commit once due (AGENTD_DEFER_MS); a group's
+ * marks are still stored right after its own commit (a crash then
+ * writes its files again).
+ */
+TEST(spool_marks_folded)
+{
+	char *json, err[AGENTD_ERR_MAX];
+	const uint8_t *bufs[2];
+	uint8_t *m[6], id[6][16];
+	size_t len, ml[6], i, k;
+	uint64_t c0;
+	int ok;
+
+	ok = reopen_spool(&B, "bravo", &capB) == 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	CHECK((json = doc(&len)) != NULL);
+	cap_clear(&capA);
+	for (i = 0; i < 6; i++) {
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
+		    id[i], err, sizeof(err)), 0);
+		CHECK(capA.n == 1);
+		m[i] = capA.buf[0];
+		ml[i] = capA.len[0];
+		capA.n = 0;
+	}
+	free(json);
+	c0 = log_commits(B.log);
+	for (k = 0; k < 3; k++) {
+		bufs[0] = m[2 * k];
+		bufs[1] = m[2 * k + 1];
+		CHECK_EQ(agentd_receive_many(&B, bufs, &ml[2 * k], 2), 0);
+		/* Not due yet: no commit of the marks' own. */
+		CHECK_EQ(agentd_defer_due(&B, B.defer_since +
+		    AGENTD_DEFER_MS - 1), 0);
+		CHECK_EQ(log_commits(B.log), c0 + k + 1);
+		CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 2 * (k + 1));
+		/* This group's marks stay until a later commit; the group
+		 * before's went with this one. */
+		CHECK_EQ(astore_is_unspooled(B.store, id[2 * k]), 1);
+		CHECK_EQ(astore_is_unspooled(B.store, id[2 * k + 1]), 1);
+		if (k > 0) {
+			CHECK_EQ(astore_is_unspooled(B.store, id[2 * k - 2]),
+			    0);
+			CHECK_EQ(astore_is_unspooled(B.store, id[2 * k - 1]),
+			    0);
+		}
+	}
+	CHECK_EQ(B.nspooled, 2);
+	/* Due: the last group's marks, one commit. */
+	CHECK_EQ(agentd_defer_due(&B, B.defer_since + AGENTD_DEFER_MS), 0);
+	CHECK_EQ(log_commits(B.log), c0 + 3 + 1);
+	for (i = 0; i < 6; i++)
+		CHECK_EQ(astore_is_unspooled(B.store, id[i]), 0);
+	CHECK_EQ(agentd_defer_due(&B, agentd_mono_ms() + AGENTD_DEFER_MS), 0);
+	CHECK_EQ(log_commits(B.log), c0 + 4);	/* nothing left: none */
+	for (i = 0; i < 6; i++)
+		free(m[i]);
+	cap_clear(&capB);
 }
 
 /*
@@ -2375,6 +2624,9 @@ main(void)
 	RUN(fastest_then_not_held);
 	RUN(failover_not_put_off_by_retries);
 	RUN(reopen_keeps_state);
+	RUN(accepted_deferred);
+	RUN(accepted_deferred_due);
+	RUN(spool_marks_folded);
 	RUN(expiry_warnings);
 	ident_free(admin);
 	ident_free(relay);
