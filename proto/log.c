@@ -98,7 +98,38 @@ logx_rtxn(struct log *l, MDB_txn **txn)
 			return (logx_lmdb_err(rc));
 		rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn);
 	}
+	if (rc == 0)
+		l->rtxns++;
 	return (logx_lmdb_err(rc));
+}
+
+/* End the snapshot that log_hold keeps, if any (the hold stays on). */
+void
+logx_drop_held(struct log *l)
+{
+
+	if (l->held != NULL) {
+		mdb_txn_abort(l->held);
+		l->held = NULL;
+	}
+}
+
+/** log_hold(l, on): reads share one snapshot while on (log.h). */
+void
+log_hold(struct log *l, int on)
+{
+
+	l->hold = on != 0;
+	if (!l->hold)
+		logx_drop_held(l);
+}
+
+/** log_read_txns(l): read snapshots begun on ${l} since open. */
+uint64_t
+log_read_txns(const struct log *l)
+{
+
+	return (l->rtxns);
 }
 
 
@@ -295,6 +326,9 @@ log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
 		rc = logx_lmdb_err(rc);
 		goto err0;
 	}
+	/* log_read_end finds the handle (and its held snapshot) from a
+	 * transaction. */
+	(void)mdb_env_set_userctx(l->env, l);
 	/*
 	 * MDB_NOTLS: read snapshots belong to their transaction, not the
 	 * thread, so a caller may read its tables while walking the log.
@@ -414,6 +448,7 @@ log_close(struct log *l)
 		return;
 	if (l->batch != NULL)
 		log_abort(l->batch);
+	logx_drop_held(l);
 	mdb_env_close(l->env);
 	if (l->sk != NULL)
 		sodium_free(l->sk);
@@ -592,6 +627,10 @@ log_begin(struct log *l, struct log_batch **out)
 		return (FERRY_EINVAL);
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return (FERRY_ENOMEM);
+	/* A held snapshot ends before the write (PITFALLS LMDB 4, and a
+	 * map grown in the batch needs no transaction open); reads after
+	 * the batch see it. */
+	logx_drop_held(l);
 	rc = mdb_txn_begin(l->env, NULL, 0, &b->txn);
 	if (rc == MDB_MAP_RESIZED) {
 		if ((rc = mdb_env_set_mapsize(l->env, 0)) == 0)

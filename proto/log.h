@@ -274,6 +274,22 @@ int log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
     size_t *rawlen, uint8_t proof[][FERRY_HASH_LEN], size_t *n);
 
 /**
+ * log_hold(l, on): while on, every read of ${l} (log_read_begin and the
+ * log_* reads) shares one read snapshot, begun at the first read and
+ * ended by log_hold(l, 0), by log_begin (so reads after a batch see it)
+ * and by log_close; log_read_end leaves it open.  For a process that is
+ * the log's only writer, around one turn of its work: a relay checking a
+ * batch of messages and answering it opens a snapshot per phase, not
+ * several per message.  A transaction from log_read_begin must not be
+ * used after the hold ends.
+ */
+void log_hold(struct log *l, int on);
+
+/** log_read_txns(l): read snapshots begun on ${l} since open (a count for
+ * tests and benchmarks). */
+uint64_t log_read_txns(const struct log *l);
+
+/**
  * log_read_begin(l, txn): a read-only snapshot of ${l}'s environment
  * (committed state only) in *${txn}, for reads of the caller's tables;
  * end it with log_read_end.  Several may be open at once in one thread

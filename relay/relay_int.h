@@ -341,7 +341,8 @@ void batch_add(struct relay *r, struct peer *p, const uint8_t *b,
  * when nothing more is waiting.  So a message alone is committed in the
  * turn it arrives, and under load a batch is whatever arrived during the
  * previous commit.  ${take} hands each message to batch_add.  How many
- * were taken.
+ * were taken.  It turns the log's hold on (log_hold): the turn's reads
+ * share a snapshot per phase; the loop turns it off at the turn's end.
  */
 size_t batch_drain(struct relay *r, int (*take)(struct relay *, void *,
     size_t *), void *ctx);
