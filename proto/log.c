@@ -863,35 +863,46 @@ log_batch_txn(struct log_batch *b)
 	return (b->txn);
 }
 
-/* Record and apply a caller put (${val} != NULL) or delete. */
+/*
+ * Record and apply a caller put (${val} != NULL) or delete; ${own}: ${val}
+ * is malloc'd and becomes the record (freed here on any failure).
+ */
 static int
 batch_write(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen,
-    const void *val, size_t vlen, unsigned flags)
+    const void *val, size_t vlen, unsigned flags, void *own)
 {
 	struct item *it;
 	size_t i;
 	int rc;
 
 	if (b->dead)
-		return (FERRY_EINVAL);
-	if (key == NULL || klen == 0 || klen > 511 ||
+		rc = FERRY_EINVAL;
+	else if (key == NULL || klen == 0 || klen > 511 ||
 	    (val == NULL && vlen != 0) ||
 	    (flags & ~(unsigned)(MDB_NOOVERWRITE | MDB_APPEND)) != 0)
-		return (FERRY_EINVAL);
-	for (i = 0; i < b->l->nx; i++)
-		if (b->l->xdbi[i] == dbi)
-			break;
-	if (i == b->l->nx)
-		return (FERRY_EINVAL);	/* only the caller's own tables */
+		rc = FERRY_EINVAL;
+	else {
+		for (i = 0; i < b->l->nx; i++)
+			if (b->l->xdbi[i] == dbi)
+				break;
+		/* only the caller's own tables */
+		rc = i == b->l->nx ? FERRY_EINVAL : 0;
+	}
+	if (rc != 0) {
+		free(own);
+		return (rc);
+	}
 	if ((it = new_item(b)) == NULL) {
+		free(own);
 		b->dead = 1;
 		return (FERRY_ENOMEM);
 	}
 	it->type = val != NULL ? ITEM_PUT : ITEM_DEL;
 	it->dbi = dbi;
 	it->flags = flags;
+	it->env = own;
 	if ((it->bytes = malloc(klen)) == NULL ||
-	    (it->type == ITEM_PUT &&
+	    (it->type == ITEM_PUT && it->env == NULL &&
 	    (it->env = malloc(vlen ? vlen : 1)) == NULL)) {
 		rc = FERRY_ENOMEM;
 		goto dead;
@@ -899,7 +910,7 @@ batch_write(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen,
 	memcpy(it->bytes, key, klen);
 	it->len = klen;
 	if (it->type == ITEM_PUT) {
-		if (vlen > 0)
+		if (vlen > 0 && own == NULL)
 			memcpy(it->env, val, vlen);
 		it->envlen = vlen;
 	}
@@ -932,7 +943,18 @@ log_batch_put(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen,
 
 	if (val == NULL)
 		val = "";
-	return (batch_write(b, dbi, key, klen, val, vlen, flags));
+	return (batch_write(b, dbi, key, klen, val, vlen, flags, NULL));
+}
+
+/** log_batch_put_own(b, dbi, key, klen, val, vlen, flags): no copy. */
+int
+log_batch_put_own(struct log_batch *b, MDB_dbi dbi, const void *key,
+    size_t klen, void *val, size_t vlen, unsigned flags)
+{
+
+	if (val == NULL)
+		return (FERRY_EINVAL);
+	return (batch_write(b, dbi, key, klen, val, vlen, flags, val));
 }
 
 /** log_batch_del(b, dbi, key, klen): a caller delete. */
@@ -940,7 +962,7 @@ int
 log_batch_del(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen)
 {
 
-	return (batch_write(b, dbi, key, klen, NULL, 0, 0));
+	return (batch_write(b, dbi, key, klen, NULL, 0, 0, NULL));
 }
 
 /** log_batch_checkpoint(b, note, len): sign the batch's tree so far. */

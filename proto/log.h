@@ -236,6 +236,15 @@ int log_batch_put(struct log_batch *b, MDB_dbi dbi, const void *key,
     size_t klen, const void *val, size_t vlen, unsigned flags);
 
 /**
+ * log_batch_put_own(b, dbi, key, klen, val, vlen, flags): log_batch_put
+ * of a value the caller malloc'd, which the batch keeps as its record
+ * instead of copying it (a big value written once: no second copy); it
+ * is the batch's whatever the result (freed with the batch).
+ */
+int log_batch_put_own(struct log_batch *b, MDB_dbi dbi, const void *key,
+    size_t klen, void *val, size_t vlen, unsigned flags);
+
+/**
  * log_batch_del(b, dbi, key, klen): delete ${key} from caller table
  * ${dbi} within batch ${b}.  FERRY_ENOENT (batch usable) if absent.
  */
