@@ -1475,6 +1475,51 @@ TEST(read_snapshots_per_turn_not_per_msg)
 }
 
 /*
+ * The ids of the relay's own envelopes take their random part from a
+ * pool drawn 64 at a time (one getrandom call per 64 answers): 200
+ * ACCEPTED_Ps in one turn have 200 different ids, each time-ordered
+ * (ids made later sort later) and with 4 draws, not 200.
+ */
+TEST(relay_ids_pooled_and_distinct)
+{
+	struct relay *r = relay_new();
+	uint8_t ids[SRC_MAX][FERRY_MSGID_LEN], got[200][FERRY_MSGID_LEN];
+	uint64_t d0;
+	struct env e;
+	struct src s;
+	size_t i, j, n = 0;
+	int dup = 0, order = 1;
+
+	CHECK(r != NULL);
+	d0 = r->rnd_draws;
+	/* 4 turns of 50 (SRC_MAX is 64): 200 answers. */
+	for (j = 0; j < 4; j++) {
+		CHECK_EQ(src_msgs(&s, 50, ids), 0);
+		CHECK_EQ(batch_drain(r, src_take, &s), 50);
+		CHECK_EQ(turn(r), 0);
+		for (i = 0; i < nsent && n < 200; i++)
+			if (sent_type(i, &e) == ENV_ACCEPTED_P)
+				memcpy(got[n++], e.id, FERRY_MSGID_LEN);
+		sent_clear();
+		src_free(&s);
+	}
+	log_hold(r->log, 0);
+	CHECK_EQ(n, 200);
+	for (i = 0; i < n; i++) {
+		for (j = i + 1; j < n; j++)
+			dup |= memcmp(got[i], got[j], FERRY_MSGID_LEN) == 0;
+		if (i > 0 && memcmp(got[i - 1], got[i], ENV_ID_TIME_LEN) > 0)
+			order = 0;
+	}
+	CHECK(!dup);
+	CHECK(order);
+	/* 200 ids of 10 random bytes from pools of 64: 4 draws (the
+	 * commits' checkpoints draw none). */
+	CHECK_EQ(r->rnd_draws - d0, 4);
+	relay_done(r);
+}
+
+/*
  * Issue 10, step 7: a message alone is committed and answered in the
  * turn it arrives: the drain stops as soon as nothing more is waiting
  * (no timer, no batch-size threshold), one synced commit (log_commits),
@@ -1574,6 +1619,7 @@ main(void)
 	RUN(lone_msg_committed_at_once);
 	RUN(batch_grows_under_load);
 	RUN(read_snapshots_per_turn_not_per_msg);
+	RUN(relay_ids_pooled_and_distinct);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
