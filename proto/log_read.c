@@ -1,9 +1,9 @@
 /*
  * log_read.c: reading the log: entries, envelopes, the latest and
  * archived checkpoints, Merkle roots and proofs, walks and the full check
- * (log_check).  Every public read runs in its own read snapshot of
- * committed state (PITFALLS LMDB 4: never while this handle's batch is
- * open in its thread).
+ * (log_check).  Every public read runs in a read snapshot of committed
+ * state, its own or, under log_hold, the one the handle holds (PITFALLS
+ * LMDB 4: never while this handle's batch is open in its thread).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,9 +19,11 @@
 #include "wire.h"
 
 /*
- * Reads.  Every public read runs in its own read snapshot of committed
- * state, opened by snap() (refused while this handle's batch is open:
- * its thread must not open a read transaction, PITFALLS LMDB 4).
+ * Reads.  Every public read runs in a read snapshot of committed state,
+ * opened by snap(): its own, or under log_hold the held one (begun at the
+ * first read; log_read_end leaves it open).  Refused while this handle's
+ * batch is open: its thread must not open a read transaction (PITFALLS
+ * LMDB 4).
  */
 static int
 snap(struct log *l, MDB_txn **txn)
