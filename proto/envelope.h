@@ -211,6 +211,14 @@ void env_new_id(uint8_t id[FERRY_MSGID_LEN]);
  */
 void env_new_id_at(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms);
 
+/**
+ * env_new_id_from(id, now_ms, rnd): env_new_id_at with the random part
+ * the caller's ${rnd} (fresh from randombytes_buf, used once: a caller
+ * drawing many at a time saves a system call each).
+ */
+void env_new_id_from(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms,
+    const uint8_t rnd[FERRY_MSGID_LEN - ENV_ID_TIME_LEN]);
+
 /** env_hash(buf, len, out): SHA-256 of an envelope's exact bytes. */
 void env_hash(const uint8_t *buf, size_t len, uint8_t out[32]);
 

@@ -98,7 +98,38 @@ logx_rtxn(struct log *l, MDB_txn **txn)
 			return (logx_lmdb_err(rc));
 		rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, txn);
 	}
+	if (rc == 0)
+		l->rtxns++;
 	return (logx_lmdb_err(rc));
+}
+
+/* End the snapshot that log_hold keeps, if any (the hold stays on). */
+void
+logx_drop_held(struct log *l)
+{
+
+	if (l->held != NULL) {
+		mdb_txn_abort(l->held);
+		l->held = NULL;
+	}
+}
+
+/** log_hold(l, on): reads share one snapshot while on (log.h). */
+void
+log_hold(struct log *l, int on)
+{
+
+	l->hold = on != 0;
+	if (!l->hold)
+		logx_drop_held(l);
+}
+
+/** log_read_txns(l): read snapshots begun on ${l} since open. */
+uint64_t
+log_read_txns(const struct log *l)
+{
+
+	return (l->rtxns);
 }
 
 
@@ -295,6 +326,9 @@ log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
 		rc = logx_lmdb_err(rc);
 		goto err0;
 	}
+	/* log_read_end finds the handle (and its held snapshot) from a
+	 * transaction. */
+	(void)mdb_env_set_userctx(l->env, l);
 	/*
 	 * MDB_NOTLS: read snapshots belong to their transaction, not the
 	 * thread, so a caller may read its tables while walking the log.
@@ -414,6 +448,7 @@ log_close(struct log *l)
 		return;
 	if (l->batch != NULL)
 		log_abort(l->batch);
+	logx_drop_held(l);
 	mdb_env_close(l->env);
 	if (l->sk != NULL)
 		sodium_free(l->sk);
@@ -592,6 +627,10 @@ log_begin(struct log *l, struct log_batch **out)
 		return (FERRY_EINVAL);
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return (FERRY_ENOMEM);
+	/* A held snapshot ends before the write (PITFALLS LMDB 4, and a
+	 * map grown in the batch needs no transaction open); reads after
+	 * the batch see it. */
+	logx_drop_held(l);
 	rc = mdb_txn_begin(l->env, NULL, 0, &b->txn);
 	if (rc == MDB_MAP_RESIZED) {
 		if ((rc = mdb_env_set_mapsize(l->env, 0)) == 0)
@@ -839,35 +878,46 @@ log_batch_txn(struct log_batch *b)
 	return (b->txn);
 }
 
-/* Record and apply a caller put (${val} != NULL) or delete. */
+/*
+ * Record and apply a caller put (${val} != NULL) or delete; ${own}: ${val}
+ * is malloc'd and becomes the record (freed here on any failure).
+ */
 static int
 batch_write(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen,
-    const void *val, size_t vlen, unsigned flags)
+    const void *val, size_t vlen, unsigned flags, void *own)
 {
 	struct item *it;
 	size_t i;
 	int rc;
 
 	if (b->dead)
-		return (FERRY_EINVAL);
-	if (key == NULL || klen == 0 || klen > 511 ||
+		rc = FERRY_EINVAL;
+	else if (key == NULL || klen == 0 || klen > 511 ||
 	    (val == NULL && vlen != 0) ||
 	    (flags & ~(unsigned)(MDB_NOOVERWRITE | MDB_APPEND)) != 0)
-		return (FERRY_EINVAL);
-	for (i = 0; i < b->l->nx; i++)
-		if (b->l->xdbi[i] == dbi)
-			break;
-	if (i == b->l->nx)
-		return (FERRY_EINVAL);	/* only the caller's own tables */
+		rc = FERRY_EINVAL;
+	else {
+		for (i = 0; i < b->l->nx; i++)
+			if (b->l->xdbi[i] == dbi)
+				break;
+		/* only the caller's own tables */
+		rc = i == b->l->nx ? FERRY_EINVAL : 0;
+	}
+	if (rc != 0) {
+		free(own);
+		return (rc);
+	}
 	if ((it = new_item(b)) == NULL) {
+		free(own);
 		b->dead = 1;
 		return (FERRY_ENOMEM);
 	}
 	it->type = val != NULL ? ITEM_PUT : ITEM_DEL;
 	it->dbi = dbi;
 	it->flags = flags;
+	it->env = own;
 	if ((it->bytes = malloc(klen)) == NULL ||
-	    (it->type == ITEM_PUT &&
+	    (it->type == ITEM_PUT && it->env == NULL &&
 	    (it->env = malloc(vlen ? vlen : 1)) == NULL)) {
 		rc = FERRY_ENOMEM;
 		goto dead;
@@ -875,7 +925,7 @@ batch_write(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen,
 	memcpy(it->bytes, key, klen);
 	it->len = klen;
 	if (it->type == ITEM_PUT) {
-		if (vlen > 0)
+		if (vlen > 0 && own == NULL)
 			memcpy(it->env, val, vlen);
 		it->envlen = vlen;
 	}
@@ -908,7 +958,18 @@ log_batch_put(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen,
 
 	if (val == NULL)
 		val = "";
-	return (batch_write(b, dbi, key, klen, val, vlen, flags));
+	return (batch_write(b, dbi, key, klen, val, vlen, flags, NULL));
+}
+
+/** log_batch_put_own(b, dbi, key, klen, val, vlen, flags): no copy. */
+int
+log_batch_put_own(struct log_batch *b, MDB_dbi dbi, const void *key,
+    size_t klen, void *val, size_t vlen, unsigned flags)
+{
+
+	if (val == NULL)
+		return (FERRY_EINVAL);
+	return (batch_write(b, dbi, key, klen, val, vlen, flags, val));
 }
 
 /** log_batch_del(b, dbi, key, klen): a caller delete. */
@@ -916,7 +977,7 @@ int
 log_batch_del(struct log_batch *b, MDB_dbi dbi, const void *key, size_t klen)
 {
 
-	return (batch_write(b, dbi, key, klen, NULL, 0, 0));
+	return (batch_write(b, dbi, key, klen, NULL, 0, 0, NULL));
 }
 
 /** log_batch_checkpoint(b, note, len): sign the batch's tree so far. */

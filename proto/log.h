@@ -236,6 +236,15 @@ int log_batch_put(struct log_batch *b, MDB_dbi dbi, const void *key,
     size_t klen, const void *val, size_t vlen, unsigned flags);
 
 /**
+ * log_batch_put_own(b, dbi, key, klen, val, vlen, flags): log_batch_put
+ * of a value the caller malloc'd, which the batch keeps as its record
+ * instead of copying it (a big value written once: no second copy); it
+ * is the batch's whatever the result (freed with the batch).
+ */
+int log_batch_put_own(struct log_batch *b, MDB_dbi dbi, const void *key,
+    size_t klen, void *val, size_t vlen, unsigned flags);
+
+/**
  * log_batch_del(b, dbi, key, klen): delete ${key} from caller table
  * ${dbi} within batch ${b}.  FERRY_ENOENT (batch usable) if absent.
  */
@@ -272,6 +281,22 @@ int log_batch_seal(struct log_batch *b, uint8_t **note, size_t *len);
  */
 int log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
     size_t *rawlen, uint8_t proof[][FERRY_HASH_LEN], size_t *n);
+
+/**
+ * log_hold(l, on): while on, every read of ${l} (log_read_begin and the
+ * log_* reads) shares one read snapshot, begun at the first read and
+ * ended by log_hold(l, 0), by log_begin (so reads after a batch see it)
+ * and by log_close; log_read_end leaves it open.  For a process that is
+ * the log's only writer, around one turn of its work: a relay checking a
+ * batch of messages and answering it opens a snapshot per phase, not
+ * several per message.  A transaction from log_read_begin must not be
+ * used after the hold ends.
+ */
+void log_hold(struct log *l, int on);
+
+/** log_read_txns(l): read snapshots begun on ${l} since open (a count for
+ * tests and benchmarks). */
+uint64_t log_read_txns(const struct log *l);
 
 /**
  * log_read_begin(l, txn): a read-only snapshot of ${l}'s environment

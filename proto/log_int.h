@@ -35,6 +35,9 @@ struct log {
 	int (*hook_begin)(void *ctx, struct log_batch *b);
 	void (*hook_committed)(void *ctx);
 	void *hook_ctx;
+	int hold;		/* log_hold: reads share held */
+	MDB_txn *held;		/* the shared read snapshot, or NULL */
+	uint64_t rtxns;		/* read snapshots begun since open */
 };
 
 /*
@@ -128,6 +131,9 @@ int logx_lmdb_err(int rc);
 
 /** logx_rtxn(l, txn): a read-only transaction (adopting a grown map). */
 int logx_rtxn(struct log *l, MDB_txn **txn);
+
+/** logx_drop_held(l): end log_hold's snapshot, if any (hold stays on). */
+void logx_drop_held(struct log *l);
 
 /** logx_hread(ctx, index, out): stored hash ${index} (struct hctx). */
 int logx_hread(void *ctx, uint64_t index, uint8_t out[32]);

@@ -1,9 +1,9 @@
 /*
  * log_read.c: reading the log: entries, envelopes, the latest and
  * archived checkpoints, Merkle roots and proofs, walks and the full check
- * (log_check).  Every public read runs in its own read snapshot of
- * committed state (PITFALLS LMDB 4: never while this handle's batch is
- * open in its thread).
+ * (log_check).  Every public read runs in a read snapshot of committed
+ * state, its own or, under log_hold, the one the handle holds (PITFALLS
+ * LMDB 4: never while this handle's batch is open in its thread).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -19,17 +19,26 @@
 #include "wire.h"
 
 /*
- * Reads.  Every public read runs in its own read snapshot of committed
- * state, opened by snap() (refused while this handle's batch is open:
- * its thread must not open a read transaction, PITFALLS LMDB 4).
+ * Reads.  Every public read runs in a read snapshot of committed state,
+ * opened by snap(): its own, or under log_hold the held one (begun at the
+ * first read; log_read_end leaves it open).  Refused while this handle's
+ * batch is open: its thread must not open a read transaction (PITFALLS
+ * LMDB 4).
  */
 static int
 snap(struct log *l, MDB_txn **txn)
 {
 
+	int rc;
+
 	if (l->batch != NULL)
 		return (FERRY_EINVAL);
-	return (logx_rtxn(l, txn));
+	if (!l->hold)
+		return (logx_rtxn(l, txn));
+	if (l->held == NULL && (rc = logx_rtxn(l, &l->held)) != 0)
+		return (rc);
+	*txn = l->held;
+	return (0);
 }
 
 /** log_read_begin(l, txn): a read snapshot for the caller's tables. */
@@ -45,8 +54,14 @@ void
 log_read_end(MDB_txn *txn)
 {
 
-	if (txn != NULL)
-		mdb_txn_abort(txn);
+	struct log *l;
+
+	if (txn == NULL)
+		return;
+	l = mdb_env_get_userctx(mdb_txn_env(txn));
+	if (l != NULL && txn == l->held)
+		return;		/* log_hold's: ended by log_hold(l, 0) */
+	mdb_txn_abort(txn);
 }
 
 /* The value of ${key} in ${dbi}, copied into a new buffer *${buf}. */
@@ -70,7 +85,7 @@ snap_copy(struct log *l, MDB_dbi dbi, const void *key, size_t klen,
 		memcpy(*buf, v.mv_data, v.mv_size);
 		*len = v.mv_size;
 	}
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }
 
@@ -139,7 +154,7 @@ log_find_msg(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
 	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
 	rc = logx_msg_lookup(l, txn, msg_id, kind, index);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	if (rc < 0)
 		return (rc);
 	return (rc == 0 ? FERRY_ENOENT : 0);
@@ -164,7 +179,7 @@ log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
 	logx_msg_key(mk, msg_id, kind);
 	memset(mk + 20, 0xff, 8);
 	if ((rc = mdb_cursor_open(txn, l->msgs, &c)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (logx_lmdb_err(rc));
 	}
 	k.mv_data = mk;
@@ -180,7 +195,7 @@ log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
 		found = 1;
 	}
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return (logx_lmdb_err(rc));
 	return (found ? 0 : FERRY_ENOENT);
@@ -246,7 +261,7 @@ tree_read(struct log *l, int op, uint64_t arg, uint64_t size, int toobig,
 		break;
 	}
 out:
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }
 
@@ -305,7 +320,7 @@ log_checkpoint_foreach(struct log *l,
 	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, l->ckpts, &c)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (logx_lmdb_err(rc));
 	}
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
@@ -341,7 +356,7 @@ log_checkpoint_foreach(struct log *l,
 		rc = fn(ctx, cp.size, v.mv_data, v.mv_size);
 out:
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }
 
@@ -363,7 +378,7 @@ log_foreach(struct log *l, uint64_t from,
 	if ((rc = snap(l, &txn)) != 0)
 		return (rc);
 	if ((rc = mdb_cursor_open(txn, l->entries, &c)) != 0) {
-		mdb_txn_abort(txn);
+		log_read_end(txn);
 		return (logx_lmdb_err(rc));
 	}
 	be64(kb, from);
@@ -386,7 +401,7 @@ log_foreach(struct log *l, uint64_t from,
 	rc = (rc == MDB_NOTFOUND) ? 0 : logx_lmdb_err(rc);
 out:
 	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }
 
@@ -478,6 +493,6 @@ out:
 		mdb_cursor_close(ch);
 	if (ce != NULL)
 		mdb_cursor_close(ce);
-	mdb_txn_abort(txn);
+	log_read_end(txn);
 	return (rc);
 }

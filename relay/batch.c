@@ -648,6 +648,13 @@ batch_drain(struct relay *r, int (*take)(struct relay *, void *, size_t *),
 {
 	size_t n, bytes = 0;
 
+	/*
+	 * From here to the end of the turn (loop.c), the log's reads share
+	 * one snapshot per phase: one for checking the batch, one after its
+	 * commit for the ACCEPTED_P proofs and forwarding (log_hold), not
+	 * several per message.  The relay is the log's only writer.
+	 */
+	log_hold(r->log, 1);
 	for (n = 0; n < r->c->batch_max && bytes < r->c->batch_bytes; n++)
 		if (take(r, ctx, &bytes) <= 0)
 			break;

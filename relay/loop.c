@@ -768,6 +768,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		batch_answer(&r);
 		ctl_done(&r);
 		pump_all(&r);
+		log_hold(r.log, 0);	/* the turn's snapshot (batch_drain) */
 		if (now - r.t_metrics >= c->metrics_ms) {
 			r.t_metrics = now;
 			write_metrics(&r);

@@ -356,8 +356,9 @@ queue_put(struct queue_txn *t, struct queue_msg *m)
 	memcpy(p, m->to, tl);
 	p += tl;
 	memcpy(p, m->env, m->env_len);
-	rc = log_batch_put(t->b, q->dbi[D_MSGS], k, 8, rec, len, MDB_APPEND);
-	free(rec);
+	/* The record (the whole envelope) is the batch's: not copied. */
+	rc = log_batch_put_own(t->b, q->dbi[D_MSGS], k, 8, rec, len,
+	    MDB_APPEND);
 	if (rc != 0)
 		return (txn_fail(t, rc));
 	if ((rc = log_batch_put(t->b, q->dbi[D_BYRCPT], bk,
@@ -369,9 +370,7 @@ queue_put(struct queue_txn *t, struct queue_msg *m)
 	if ((rc = log_batch_put(t->b, q->dbi[D_IDS], m->msg_id, 16, idv,
 	    sizeof(idv), 0)) != 0)
 		return (txn_fail(t, rc));
-	q->seq++;
-	if ((rc = meta_put(t, "seq", q->seq)) != 0)
-		return (txn_fail(t, rc));
+	q->seq++;	/* written once, by queue_commit */
 	return (0);
 }
 
@@ -569,6 +568,11 @@ queue_commit(struct queue_txn *t)
 	if (t->dead) {
 		queue_abort(t);
 		return (FERRY_EINVAL);
+	}
+	/* The next seq, once per batch (queue_put counts in memory). */
+	if (t->q->seq != t->seq0 && (rc = meta_put(t, "seq", t->q->seq)) != 0) {
+		queue_abort(t);
+		return (rc);
 	}
 	if ((rc = log_commit(t->b)) != 0) {
 		t->q->seq = t->seq0;

@@ -112,6 +112,12 @@ struct relay {
 	int (*send)(struct relay *r, const uint8_t *rid, size_t rid_len,
 	    const uint8_t *b, size_t n);
 	struct ident *me;
+	/* Random bytes for the ids of the relay's own envelopes, drawn 64
+	 * ids at a time (relay_env): one getrandom call per 64 answers,
+	 * not one each.  rnd_left 0: empty (drawn at the next use). */
+	uint8_t rnd[64 * (FERRY_MSGID_LEN - ENV_ID_TIME_LEN)];
+	size_t rnd_left;
+	uint64_t rnd_draws;		/* refills, for tests */
 	struct roster *roster;
 	uint64_t expired_said;		/* roster version whose expiry was logged */
 	struct queue *q;
@@ -341,7 +347,8 @@ void batch_add(struct relay *r, struct peer *p, const uint8_t *b,
  * when nothing more is waiting.  So a message alone is committed in the
  * turn it arrives, and under load a batch is whatever arrived during the
  * previous commit.  ${take} hands each message to batch_add.  How many
- * were taken.
+ * were taken.  It turns the log's hold on (log_hold): the turn's reads
+ * share a snapshot per phase; the loop turns it off at the turn's end.
  */
 size_t batch_drain(struct relay *r, int (*take)(struct relay *, void *,
     size_t *), void *ctx);

@@ -777,7 +777,8 @@ TEST(caller_tables_map_full_redo)
 	CHECK_EQ(log_dbi(l, "t.big", &d), 0);
 	CHECK_EQ(log_map_grows(l), 0);
 	/* 30 x 100 kB caller values among entries: the map grows (several
-	 * times) mid-batch and the log redoes the caller's writes too. */
+	 * times) mid-batch and the log redoes the caller's writes too,
+	 * copied (log_batch_put) or kept (log_batch_put_own). */
 	CHECK_EQ(log_begin(l, &b), 0);
 	for (i = 0; i < 30; i++) {
 		mkentry(&e, LOG_SENT, i);
@@ -785,7 +786,18 @@ TEST(caller_tables_map_full_redo)
 		CHECK_EQ(idx, i);
 		memset(val, (int)i, vlen);
 		memcpy(key, &i, 8);
-		CHECK_EQ(log_batch_put(b, d, key, 8, val, vlen, 0), 0);
+		if (i % 2 == 0)
+			CHECK_EQ(log_batch_put(b, d, key, 8, val, vlen, 0), 0);
+		else {
+			/* Kept by the batch, not copied: redone all the
+			 * same (and freed by it). */
+			uint8_t *own = malloc(vlen);
+
+			CHECK(own != NULL);
+			memcpy(own, val, vlen);
+			CHECK_EQ(log_batch_put_own(b, d, key, 8, own, vlen, 0),
+			    0);
+		}
 		if (i % 3 == 2)
 			CHECK_EQ(log_batch_del(b, d, key, 8), 0);
 	}

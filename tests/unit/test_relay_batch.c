@@ -1419,6 +1419,107 @@ TEST(accepted_by_proof_one_signature)
 }
 
 /*
+ * Issue 10 (relay CPU): one turn of N new MSGs opens the same number of
+ * log read snapshots whatever N: one to check the batch (duplicate
+ * lookups), one after the commit (the checkpoint, every ACCEPTED_P's
+ * entry and audit path), not several per message (it was 4 a MSG: two
+ * lookups, the entry, the path).  Each ACCEPTED_P still verifies, and a
+ * later turn's reads see the commit: the same MSGs again, the hold never
+ * turned off, are duplicates at the same indices.
+ */
+static int
+snapshots_of_turn(size_t k, uint64_t *used)
+{
+	struct relay *r = relay_new();
+	uint8_t ids[24][FERRY_MSGID_LEN];
+	uint64_t t0, idx[24], again;
+	struct env e;
+	struct src s;
+	size_t i;
+	int bad = 0;
+
+	if (r == NULL || k > 24 || src_msgs(&s, k, ids) != 0)
+		return (-1);
+	t0 = log_read_txns(r->log);
+	if (batch_drain(r, src_take, &s) != k || turn(r) != 0 || nsent != k)
+		bad = 1;
+	*used = log_read_txns(r->log) - t0;
+	for (i = 0; i < k && !bad; i++)
+		if (accepted_of(i, ids[i], &idx[i]) != 0 ||
+		    sent_type(i, &e) != ENV_ACCEPTED_P ||
+		    env_verify_proof(&e, relay->sign_pk, NULL) != 0)
+			bad = 1;
+	/* The same k again in a later turn, still held: duplicates. */
+	sent_clear();
+	s.next = 0;
+	if (!bad && (batch_drain(r, src_take, &s) != k ||
+	    r->items[0].kind != IT_DUP || turn(r) != 0 || nsent != k))
+		bad = 1;
+	for (i = 0; i < k && !bad; i++)
+		if (accepted_of(i, ids[i], &again) != 0 || again != idx[i])
+			bad = 1;
+	log_hold(r->log, 0);
+	src_free(&s);
+	relay_done(r);
+	return (bad ? -1 : 0);
+}
+
+TEST(read_snapshots_per_turn_not_per_msg)
+{
+	uint64_t one = 0, many = 0;
+
+	CHECK_EQ(snapshots_of_turn(1, &one), 0);
+	CHECK_EQ(snapshots_of_turn(24, &many), 0);
+	CHECK_EQ(many, one);
+	CHECK(one <= 2);
+}
+
+/*
+ * The ids of the relay's own envelopes take their random part from a
+ * pool drawn 64 at a time (one getrandom call per 64 answers): 200
+ * ACCEPTED_Ps in one turn have 200 different ids, each time-ordered
+ * (ids made later sort later) and with 4 draws, not 200.
+ */
+TEST(relay_ids_pooled_and_distinct)
+{
+	struct relay *r = relay_new();
+	uint8_t ids[SRC_MAX][FERRY_MSGID_LEN], got[200][FERRY_MSGID_LEN];
+	uint64_t d0;
+	struct env e;
+	struct src s;
+	size_t i, j, n = 0;
+	int dup = 0, order = 1;
+
+	CHECK(r != NULL);
+	d0 = r->rnd_draws;
+	/* 4 turns of 50 (SRC_MAX is 64): 200 answers. */
+	for (j = 0; j < 4; j++) {
+		CHECK_EQ(src_msgs(&s, 50, ids), 0);
+		CHECK_EQ(batch_drain(r, src_take, &s), 50);
+		CHECK_EQ(turn(r), 0);
+		for (i = 0; i < nsent && n < 200; i++)
+			if (sent_type(i, &e) == ENV_ACCEPTED_P)
+				memcpy(got[n++], e.id, FERRY_MSGID_LEN);
+		sent_clear();
+		src_free(&s);
+	}
+	log_hold(r->log, 0);
+	CHECK_EQ(n, 200);
+	for (i = 0; i < n; i++) {
+		for (j = i + 1; j < n; j++)
+			dup |= memcmp(got[i], got[j], FERRY_MSGID_LEN) == 0;
+		if (i > 0 && memcmp(got[i - 1], got[i], ENV_ID_TIME_LEN) > 0)
+			order = 0;
+	}
+	CHECK(!dup);
+	CHECK(order);
+	/* 200 ids of 10 random bytes from pools of 64: 4 draws (the
+	 * commits' checkpoints draw none). */
+	CHECK_EQ(r->rnd_draws - d0, 4);
+	relay_done(r);
+}
+
+/*
  * Issue 10, step 7: a message alone is committed and answered in the
  * turn it arrives: the drain stops as soon as nothing more is waiting
  * (no timer, no batch-size threshold), one synced commit (log_commits),
@@ -1517,6 +1618,8 @@ main(void)
 	RUN(sender_quota_undone_and_defaults);
 	RUN(lone_msg_committed_at_once);
 	RUN(batch_grows_under_load);
+	RUN(read_snapshots_per_turn_not_per_msg);
+	RUN(relay_ids_pooled_and_distinct);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
