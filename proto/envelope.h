@@ -260,6 +260,20 @@ int env_open_decoded(const struct env *e, const uint8_t sender_pk[32],
 int env_open_with_key(const struct env *e, const uint8_t content_key[32],
     uint8_t **content, size_t *clen);
 
+/**
+ * env_pad(buf, len, bucket): ISO/IEC 7816-4 padding of the ${len} bytes at
+ * ${buf} to ${bucket} (> len) bytes: 0x80, then zeros; the bytes of
+ * sodium_pad(.., len, bucket, bucket).
+ */
+void env_pad(uint8_t *buf, size_t len, size_t bucket);
+
+/**
+ * env_unpad(buf, bucket, ul): the unpadded length of a padded bucket into
+ * *${ul}, constant-time, as sodium_unpad(ul, buf, bucket, bucket): the
+ * last nonzero byte must be 0x80, else FERRY_EPADDING.
+ */
+int env_unpad(const uint8_t *buf, size_t bucket, size_t *ul);
+
 /** env_bucket(len): padded plaintext size for ${len} bytes of plaintext. */
 size_t env_bucket(size_t len);
 
