@@ -638,7 +638,7 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 		agentd_copy_str(le.from, sizeof(le.from), it->e.from);
 		agentd_copy_str(le.to, sizeof(le.to), a->me->id);
 		le.roster_version = a->roster->version;
-		if ((rc = log_add(b, &le, it->buf, it->len,
+		if ((rc = log_add_hashed(b, &le, it->buf, it->len,
 		    &it->in.log_index)) != 0)
 			goto abort;
 	}

@@ -590,7 +590,8 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 	agentd_copy_str(le.from, sizeof(le.from), a->me->id);
 	agentd_copy_str(le.to, sizeof(le.to), sb->to);
 	le.roster_version = sb->rec.roster_version;
-	if ((rc = log_add(b, &le, sb->env, sb->envlen, &sb->idx)) != 0) {
+	if ((rc = log_add_hashed(b, &le, sb->env, sb->envlen,
+	    &sb->idx)) != 0) {
 		agentd_seterr(sb->err, sizeof(sb->err), "logging: %s",
 		    ferry_strerror(rc));
 		return (rc);

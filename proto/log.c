@@ -752,9 +752,10 @@ accepted_again(struct log_batch *b, const struct log_entry *c)
 }
 
 /** log_add(b, e, env, env_len, index_out): add an entry to the batch. */
-int
-log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
-    size_t env_len, uint64_t *index_out)
+/* log_add and log_add_hashed: ${hashed}, e->env_hash is env's hash. */
+static int
+add_entry(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
+    size_t env_len, uint64_t *index_out, int hashed)
 {
 	struct log_entry c;
 	struct item *it;
@@ -768,7 +769,11 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 	c = *e;
 	if (c.time_ms == 0)
 		c.time_ms = ferry_now_ms();
-	if (env != NULL) {
+	if (env != NULL && hashed) {
+		if (allzero(c.env_hash, 32))
+			return (FERRY_EINVAL);
+		memcpy(eh, c.env_hash, 32);
+	} else if (env != NULL) {
 		ferry_sha256(eh, env, env_len);
 		if (allzero(c.env_hash, 32))
 			memcpy(c.env_hash, eh, 32);
@@ -814,6 +819,22 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 dead:
 	b->dead = 1;
 	return (rc);
+}
+
+int
+log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
+    size_t env_len, uint64_t *index_out)
+{
+
+	return (add_entry(b, e, env, env_len, index_out, 0));
+}
+
+int
+log_add_hashed(struct log_batch *b, const struct log_entry *e,
+    const uint8_t *env, size_t env_len, uint64_t *index_out)
+{
+
+	return (add_entry(b, e, env, env_len, index_out, 1));
 }
 
 /** log_batch_txn(b): the batch's write transaction (reads only). */
