@@ -24,6 +24,10 @@
 #define ABYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define ENV_MAX_FIELDS 32	/* map entries allowed before unpacking */
 #define ENV_HDR_SLACK 1024	/* envelope bytes besides its ct or blob */
+/* Encoded fixed fields of an envelope or an AD (two ids at most
+ * FERRY_ID_MAX bytes, ids, hashes, wrapped key, nonce, numbers): the
+ * first allocation of their buffer, instead of msgpack-c's 8 KiB. */
+#define ENV_FIELDS_CAP (384 + 2 * FERRY_ID_MAX)
 #define ENV_BODY_ABS_MAX (1024u * 1024 * 1024)	/* largest max_body */
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -728,7 +732,11 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 		return (FERRY_EINVAL);	/* env_seal makes those */
 	if (!ids_ok(e))
 		return (FERRY_EBADID);
-	wire_buf_init(&w);
+	/* Room for the fields (a proof's blob, entry and path inline),
+	 * not msgpack-c's 8 KiB; a larger one grows as usual. */
+	wire_buf_init_cap(&w, ENV_FIELDS_CAP + (ENV_IS_PROOF(e->type) ?
+	    e->blob_len + e->entry_len + e->path_len : 0) +
+	    (e->type == ENV_NACK ? e->reason_len : 0));
 	switch (e->type) {
 	case ENV_RECEIPT:
 	case ENV_ACCEPTED:
@@ -882,7 +890,7 @@ make_ad(const uint8_t id[FERRY_MSGID_LEN], const char *from,
 {
 	struct wire_buf w;
 
-	wire_buf_init(&w);
+	wire_buf_init_cap(&w, ENV_FIELDS_CAP);
 	wire_put_raw(&w, AD_TAG, strlen(AD_TAG) + 1);
 	wire_put_array(&w, 10);
 	wire_put_uint(&w, ENV_VERSION);
@@ -961,7 +969,7 @@ env_seal(const struct ident *sender, const char *to,
 	memcpy(e.from, sender->id, strlen(sender->id) + 1);
 	memcpy(e.to, to, strlen(to) + 1);
 	e.time = now;
-	wire_buf_init(&w);
+	wire_buf_init_cap(&w, ENV_FIELDS_CAP);
 	put_common(&w, &e, NCOMMON + 5 + (reply_to != NULL));
 	wire_put_uint(&w, 16);
 	wire_put_uint(&w, key_id);
