@@ -135,9 +135,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTEST) $(LIBRELAY) \
 
 # test_agent_cost counts the LMDB reads of the agent (status, metrics):
 # every mdb_get and mdb_cursor_get goes through its wrappers; and the
-# SHA-256 passes of a submission (ferry_sha256).
+# SHA-256 passes of a submission (ferry_sha256) and its random draws
+# (randombytes_buf and randombytes_uniform called by Ferry's code).
 $(BUILD)/tests/test_agent_cost: LDFLAGS += -Wl,--wrap=mdb_get \
-	-Wl,--wrap=mdb_cursor_get -Wl,--wrap=ferry_sha256
+	-Wl,--wrap=mdb_cursor_get -Wl,--wrap=ferry_sha256 \
+	-Wl,--wrap=randombytes_buf -Wl,--wrap=randombytes_uniform
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBTEST) $(LIBAGENT) $(LIBFERRY)
 	@mkdir -p $(dir $@)

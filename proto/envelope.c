@@ -865,12 +865,21 @@ env_new_id(uint8_t id[FERRY_MSGID_LEN])
 void
 env_new_id_at(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms)
 {
+	uint8_t rnd[FERRY_MSGID_LEN - ENV_ID_TIME_LEN];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	env_id_make(id, now_ms, rnd);
+}
+
+void
+env_id_make(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms,
+    const uint8_t rnd[FERRY_MSGID_LEN - ENV_ID_TIME_LEN])
+{
 	int i;
 
 	for (i = 0; i < ENV_ID_TIME_LEN; i++)
 		id[i] = (uint8_t)(now_ms >> (8 * (ENV_ID_TIME_LEN - 1 - i)));
-	randombytes_buf(id + ENV_ID_TIME_LEN,
-	    FERRY_MSGID_LEN - ENV_ID_TIME_LEN);
+	memcpy(id + ENV_ID_TIME_LEN, rnd, FERRY_MSGID_LEN - ENV_ID_TIME_LEN);
 }
 
 void

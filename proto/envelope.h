@@ -211,6 +211,13 @@ void env_new_id(uint8_t id[FERRY_MSGID_LEN]);
  */
 void env_new_id_at(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms);
 
+/**
+ * env_id_make(id, now_ms, rnd): the id env_new_id_at makes, from the 10
+ * random bytes ${rnd} the caller drew (several ids' worth in one draw).
+ */
+void env_id_make(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms,
+    const uint8_t rnd[FERRY_MSGID_LEN - ENV_ID_TIME_LEN]);
+
 /** env_hash(buf, len, out): SHA-256 of an envelope's exact bytes. */
 void env_hash(const uint8_t *buf, size_t len, uint8_t out[32]);
 
