@@ -147,13 +147,17 @@ int env_verify(const struct env *e, const uint8_t sign_pk[32]);
 /*
  * The note signatures a verifier already checked: SHA-256(pk || note) of
  * the last ENV_NOTE_CACHE notes, so that the receipts of one batch (one
- * note) cost one note signature check.  Zeroed memory is an empty cache;
- * one per thread.
+ * note) cost one note signature check; with what the note says (its
+ * size and root) and whose it was found (from), so that it is not parsed
+ * again either.  Zeroed memory is an empty cache; one per thread.
  */
 #define ENV_NOTE_CACHE 16
 struct env_note_cache {
 	uint8_t h[ENV_NOTE_CACHE][32];
 	uint8_t used[ENV_NOTE_CACHE];
+	uint64_t size[ENV_NOTE_CACHE];
+	uint8_t root[ENV_NOTE_CACHE][32];
+	char from[ENV_NOTE_CACHE][FERRY_ID_MAX + 1];
 	unsigned next;
 };
 

@@ -806,6 +806,16 @@ TEST(proof_note_cache)
 	/* The proof is still checked for a cached note. */
 	e.log_index = 6;
 	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), FERRY_EBADPROOF);
+	/* And the cached note's size: an index not below it is refused. */
+	e.log_index = 9;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), FERRY_EBADVALUE);
+	e.log_index = 7;
+	/* The cached note found for bob is not taken for another signer
+	 * (its origin names bob). */
+	snprintf(e.from, sizeof(e.from), "%s", "mallory-council");
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), FERRY_EBADVALUE);
+	snprintf(e.from, sizeof(e.from), "%s", "bob-police");
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), 0);
 	/* Another note (a larger tree): checked once. */
 	plog_make(&pl2, bob, 10, 7, LOG_RECEIVED, "alice-charity",
 	    "bob-police", NOW);
