@@ -508,10 +508,10 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 		if ((rc = mdb_put(b->txn, l->msgs, &k, &v, 0)) != 0)
 			return (rc);
 	}
-	if (it->env != NULL) {
+	if (it->envp != NULL) {
 		k.mv_data = it->env_hash;	/* hashed by log_add */
 		k.mv_size = 32;
-		v.mv_data = it->env;
+		v.mv_data = (void *)it->envp;	/* LMDB only reads it */
 		v.mv_size = it->envlen;
 		rc = mdb_put(b->txn, l->envs, &k, &v, MDB_NOOVERWRITE);
 		if (rc != 0 && rc != MDB_KEYEXIST)
@@ -800,12 +800,17 @@ add_entry(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 		b->n--;
 		return (rc);	/* bad input: the batch lives on */
 	}
-	if (env != NULL) {
+	if (env != NULL && hashed) {
+		it->envp = env;		/* borrowed until commit or abort */
+		it->envlen = env_len;
+		memcpy(it->env_hash, eh, 32);
+	} else if (env != NULL) {
 		if ((it->env = malloc(env_len ? env_len : 1)) == NULL) {
 			rc = FERRY_ENOMEM;
 			goto dead;
 		}
 		memcpy(it->env, env, env_len);
+		it->envp = it->env;
 		it->envlen = env_len;
 		memcpy(it->env_hash, eh, 32);
 	}

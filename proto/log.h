@@ -195,7 +195,9 @@ int log_add(struct log_batch *b, const struct log_entry *e,
  * ${e}->env_hash, which must not be all zero (FERRY_EINVAL): the log
  * takes it as the hash instead of hashing the envelope a second time
  * (one SHA-256 pass per envelope per process).  A wrong hash is not
- * seen: pass only the hash of these very bytes.
+ * seen: pass only the hash of these very bytes.  And ${env} is borrowed,
+ * not copied: it must stay as it is until log_commit or log_abort of
+ * ${b} has returned (a full map redoes the batch from it).
  */
 int log_add_hashed(struct log_batch *b, const struct log_entry *e,
     const uint8_t *env, size_t env_len, uint64_t *index_out);

@@ -42,7 +42,9 @@ struct item {
 	int type;
 	uint8_t *bytes;		/* ENTRY: encoded entry; PUT, DEL: key */
 	size_t len;
-	uint8_t *env;		/* ENTRY: envelope or NULL; PUT: value */
+	uint8_t *env;		/* ENTRY: envelope (a copy) or NULL; PUT: value */
+	const uint8_t *envp;	/* ENTRY: the envelope written: env, or the
+				 * caller's (log_add_hashed borrows it) */
 	size_t envlen;
 	uint8_t env_hash[32];	/* ENTRY with an envelope: its SHA-256, from
 				 * log_add (hashed once: the envs key) */
