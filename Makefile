@@ -141,6 +141,9 @@ $(BUILD)/tests/test_agent_cost: LDFLAGS += -Wl,--wrap=mdb_get \
 	-Wl,--wrap=mdb_cursor_get -Wl,--wrap=ferry_sha256 \
 	-Wl,--wrap=randombytes_buf -Wl,--wrap=randombytes_uniform
 
+# test_log counts the LMDB reads of batch proofs (mdb_get).
+$(BUILD)/tests/test_log: LDFLAGS += -Wl,--wrap=mdb_get
+
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBTEST) $(LIBAGENT) $(LIBFERRY)
 	@mkdir -p $(dir $@)
 	$(Q)$(LINK)

@@ -966,11 +966,30 @@ log_batch_seal(struct log_batch *b, uint8_t **note, size_t *len)
 }
 
 /** log_batch_prove(b, index, raw, rawlen, proof, n): entry and path in the batch's tree. */
+/* logx_hread through batch ${ctx}'s memo. */
+static int
+memo_hread(void *ctx, uint64_t index, uint8_t out[32])
+{
+	struct log_batch *b = ctx;
+	struct hctx hc = { b->txn, b->l->hashes };
+	size_t slot = index % LOG_PROVE_MEMO;
+	int rc;
+
+	if (b->memo[slot].at1 == index + 1) {
+		memcpy(out, b->memo[slot].h, 32);
+		return (0);
+	}
+	if ((rc = logx_hread(&hc, index, out)) != 0)
+		return (rc);
+	b->memo[slot].at1 = index + 1;
+	memcpy(b->memo[slot].h, out, 32);
+	return (0);
+}
+
 int
 log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
     size_t *rawlen, uint8_t proof[][FERRY_HASH_LEN], size_t *n)
 {
-	struct hctx hc = { b->txn, b->l->hashes };
 	uint8_t kb[8];
 	MDB_val k, v;
 	int rc;
@@ -985,7 +1004,7 @@ log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
 	if ((rc = mdb_get(b->txn, b->l->entries, &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? FERRY_ELOGCORRUPT :
 		    logx_lmdb_err(rc));
-	if ((rc = merkle_prove_inclusion(index, b->size, logx_hread, &hc,
+	if ((rc = merkle_prove_inclusion(index, b->size, memo_hread, b,
 	    proof, n)) != 0)
 		return (rc);
 	if ((*raw = malloc(v.mv_size ? v.mv_size : 1)) == NULL)

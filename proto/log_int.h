@@ -54,6 +54,8 @@ struct item {
 	unsigned flags;				/* PUT */
 };
 
+#define LOG_PROVE_MEMO 128	/* hashes log_batch_prove keeps */
+
 struct log_batch {
 	struct log *l;
 	MDB_txn *txn;
@@ -63,6 +65,14 @@ struct log_batch {
 	int dead;
 	uint8_t *sealed;	/* log_batch_seal's note; no entry after it */
 	size_t sealed_len;
+	/* Stored tree hashes log_batch_prove read, by stored index + 1 (0:
+	 * empty), direct-mapped: the receipts of one batch share most of
+	 * their audit paths.  A stored hash never changes once written (a
+	 * redo after a full map writes the same), so they stay true. */
+	struct {
+		uint64_t at1;
+		uint8_t h[32];
+	} memo[LOG_PROVE_MEMO];
 };
 
 /* Hash reader over a transaction. */
