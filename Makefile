@@ -134,9 +134,15 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBTEST) $(LIBRELAY) \
 	$(Q)$(LINK)
 
 # test_agent_cost counts the LMDB reads of the agent (status, metrics):
-# every mdb_get and mdb_cursor_get goes through its wrappers.
+# every mdb_get and mdb_cursor_get goes through its wrappers; and the
+# SHA-256 passes of a submission (ferry_sha256) and its random draws
+# (randombytes_buf and randombytes_uniform called by Ferry's code).
 $(BUILD)/tests/test_agent_cost: LDFLAGS += -Wl,--wrap=mdb_get \
-	-Wl,--wrap=mdb_cursor_get
+	-Wl,--wrap=mdb_cursor_get -Wl,--wrap=ferry_sha256 \
+	-Wl,--wrap=randombytes_buf -Wl,--wrap=randombytes_uniform
+
+# test_log counts the LMDB reads of batch proofs (mdb_get).
+$(BUILD)/tests/test_log: LDFLAGS += -Wl,--wrap=mdb_get
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBTEST) $(LIBAGENT) $(LIBFERRY)
 	@mkdir -p $(dir $@)

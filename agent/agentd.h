@@ -157,6 +157,8 @@ struct agentd_inbox_file {
 	int rc;
 };
 
+#define AGENTD_PUBRAND 1024	/* bytes of agentd.pubrand */
+
 struct agentd {
 	struct aconf conf;
 	struct ident *me;
@@ -172,6 +174,12 @@ struct agentd {
 	 * per message: mmap and mprotect cost more than a small message's
 	 * crypto), wiped (sodium_memzero) after each use. */
 	uint8_t *ckey;
+	/* Random bytes for public values only (envelope ids, the nonces of
+	 * sealed keys, retry jitter): drawn AGENTD_PUBRAND bytes at a time
+	 * (agentd_public_random), one getrandom for dozens of uses. */
+	uint8_t pubrand[AGENTD_PUBRAND];
+	size_t pubrand_left;
+	uint64_t n_pubrand_draws;	/* refills, for the count tests */
 	char origin[LOG_ORIGIN_MAX];	/* "ferry/<id>" */
 
 	/* Frames to relay link ${link}: returns 0 if handed to its socket. */

@@ -530,7 +530,7 @@ receipt_proof(struct agentd *a, struct log_batch *b,
 	memset(&r, 0, sizeof(r));
 	r.type = ENV_RECEIPT_P;
 	r.version = ENV_VERSION;
-	env_new_id(r.id);
+	agentd_new_id(a, r.id, now);
 	agentd_copy_str(r.from, sizeof(r.from), a->me->id);
 	agentd_copy_str(r.to, sizeof(r.to), it->e.from);
 	r.time = now;
@@ -590,7 +590,7 @@ rx_flush(struct agentd *a, struct agentd_rx *rg)
 		agentd_copy_str(le.from, sizeof(le.from), it->e.from);
 		agentd_copy_str(le.to, sizeof(le.to), a->me->id);
 		le.roster_version = a->roster->version;
-		if ((rc = log_add(b, &le, it->buf, it->len,
+		if ((rc = log_add_hashed(b, &le, it->buf, it->len,
 		    &it->in.log_index)) != 0)
 			goto abort;
 	}

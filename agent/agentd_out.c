@@ -141,7 +141,7 @@ send_ask(struct agentd *a, int link, const uint8_t id[FERRY_MSGID_LEN])
  * quarter of jitter so that agents spread out.  At least 1 ms (aconf
  * refuses 0), so a message taken by a tick is not due again in it. */
 static uint64_t
-backoff(uint64_t base, uint64_t max, uint32_t attempts)
+backoff(struct agentd *a, uint64_t base, uint64_t max, uint32_t attempts)
 {
 	uint64_t d;
 
@@ -150,7 +150,7 @@ backoff(uint64_t base, uint64_t max, uint32_t attempts)
 		d = max > base ? max : base;
 	if (d == 0)
 		d = 1;
-	return (d + randombytes_uniform((uint32_t)(d / 4 + 1)));
+	return (d + agentd_uniform(a, (uint32_t)(d / 4 + 1)));
 }
 
 /* ---- routing (issue 12): which relay takes each message ---------------- */
@@ -359,7 +359,7 @@ route_flush(struct agentd *a, struct route_grp *g, uint64_t now)
 			pending_route(a->pend, m, g->it[i].link, 0);
 		/* Its failover check again at failover_after at the
 		 * earliest, later ones further apart (its backoff). */
-		d = backoff(a->conf.retry_ms, a->conf.retry_max_ms,
+		d = backoff(a, a->conf.retry_ms, a->conf.retry_max_ms,
 		    m->attempts);
 		if (d < a->conf.failover_ms)
 			d = a->conf.failover_ms;
@@ -408,7 +408,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 	    (m = pending_first(a->pend, ASTORE_QUEUED)) != NULL &&
 	    m->next_try <= now) {
 		n = m->attempts;
-		d = backoff(a->conf.retry_ms, a->conf.retry_max_ms, n);
+		d = backoff(a, a->conf.retry_ms, a->conf.retry_max_ms, n);
 		/* No relay yet (a start), or its relay failed it. */
 		why = m->link < 0 ? LOG_ROUTE_FIRST : pending_reroute(m, v,
 		    nv, now, a->conf.failover_ms, a->conf.resend_ms,
@@ -449,7 +449,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 			break;
 		}
 		n = m->attempts;
-		d = backoff(a->conf.reask_ms, a->conf.reask_max_ms, n);
+		d = backoff(a, a->conf.reask_ms, a->conf.reask_max_ms, n);
 		/* Sent again through another relay, which takes over its
 		 * custody: its relay down (or gone) for resend_after
 		 * (LOG_ROUTE_RESEND), or connected but with no RECEIPT for
@@ -480,7 +480,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 		asks++;
 		if (send_ask(a, m->link, m->msg_id) == 0 && n < 16)
 			n++;
-		pending_retime(a->pend, m, now + backoff(a->conf.reask_ms,
+		pending_retime(a->pend, m, now + backoff(a, a->conf.reask_ms,
 		    a->conf.reask_max_ms, n), n);
 	}
 	if (g->n > 0 || g->b != NULL || g->rc != 0)
@@ -593,7 +593,8 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 	agentd_copy_str(le.from, sizeof(le.from), a->me->id);
 	agentd_copy_str(le.to, sizeof(le.to), sb->to);
 	le.roster_version = sb->rec.roster_version;
-	if ((rc = log_add(b, &le, sb->env, sb->envlen, &sb->idx)) != 0) {
+	if ((rc = log_add_hashed(b, &le, sb->env, sb->envlen,
+	    &sb->idx)) != 0) {
 		agentd_seterr(sb->err, sizeof(sb->err), "logging: %s",
 		    ferry_strerror(rc));
 		return (rc);

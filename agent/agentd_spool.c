@@ -660,13 +660,13 @@ agentd_spool_scan(struct agentd *a)
 		return (0);
 	}
 	a->hold_logged = 0;
-	if ((picks = calloc(SPOOL_PER_SCAN, sizeof(*picks))) == NULL)
-		return (0);
 	if (spath(a, outbox, sizeof(outbox), "outbox", NULL, NULL) != 0 ||
-	    (od = opendir(outbox)) == NULL) {
-		free(picks);
+	    (od = opendir(outbox)) == NULL)
 		return (0);
-	}
+	/* The picks (~1.3 MB with their paths) are allocated once a file
+	 * is found: a scan of an empty outbox/, every spool_interval,
+	 * allocates and clears nothing. */
+	picks = NULL;
 	while (handled < SPOOL_PER_SCAN && (d = readdir(od)) != NULL) {
 		if (skip_name(d->d_name))
 			continue;
@@ -702,6 +702,13 @@ agentd_spool_scan(struct agentd *a)
 			    sub, f->d_name) >= sizeof(fpath) ||
 			    lstat(fpath, &st) != 0 || !S_ISREG(st.st_mode))
 				continue;
+			if (picks == NULL && (picks = calloc(SPOOL_PER_SCAN,
+			    sizeof(*picks))) == NULL) {
+				/* Left in place for a later scan. */
+				closedir(sd);
+				closedir(od);
+				return (0);
+			}
 			if (spool_read(a, d->d_name, sub, f->d_name,
 			    &picks[npick]) == 1) {
 				bytes += picks[npick].len;

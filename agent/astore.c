@@ -251,7 +251,9 @@ in_encode(const struct astore_in *r, uint8_t **buf, size_t *len)
 {
 	struct wire_buf w;
 
-	wire_buf_init(&w);
+	/* A record: a few hundred bytes, and its receipt. */
+	wire_buf_init_cap(&w, 1024 + (r->receipt != NULL ? r->receipt_len :
+	    0));
 	wire_put_map(&w, 14);
 	put_bin(&w, 1, r->msg_id, FERRY_MSGID_LEN);
 	put_str(&w, 2, r->from);

@@ -10,6 +10,7 @@
  */
 #include "envelope.h"
 
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,10 @@
 #define ABYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define ENV_MAX_FIELDS 32	/* map entries allowed before unpacking */
 #define ENV_HDR_SLACK 1024	/* envelope bytes besides its ct or blob */
+/* Encoded fixed fields of an envelope or an AD (two ids at most
+ * FERRY_ID_MAX bytes, ids, hashes, wrapped key, nonce, numbers): the
+ * first allocation of their buffer, instead of msgpack-c's 8 KiB. */
+#define ENV_FIELDS_CAP (384 + 2 * FERRY_ID_MAX)
 #define ENV_BODY_ABS_MAX (1024u * 1024 * 1024)	/* largest max_body */
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -119,6 +124,61 @@ env_bucket(size_t len)
 	while (b < len + 1)
 		b <<= 1;
 	return (b);
+}
+
+/*
+ * ISO/IEC 7816-4 padding of a whole bucket, the bytes sodium_pad and
+ * sodium_unpad (block size = bucket) make and accept, without their
+ * byte-at-a-time loops (~20 us per 8 KiB bucket each, 1.35 % of the CPU
+ * of a busy network).  The sender knows its own length: a plain memset.
+ */
+void
+env_pad(uint8_t *buf, size_t len, size_t bucket)
+{
+
+	buf[len] = 0x80;
+	memset(buf + len + 1, 0, bucket - len - 1);
+}
+
+/*
+ * Unpadding stays constant-time, a word at a time (~1 us per 8 KiB): one
+ * pass over every word of the bucket keeps, by masks and without a
+ * branch on the data, the last nonzero word and its index; that word,
+ * in a register, gives the last nonzero byte, which must be 0x80.  A
+ * bucket that is not a multiple of 8 bytes (only a crafted ciphertext
+ * has one) goes to sodium_unpad.
+ */
+int
+env_unpad(const uint8_t *buf, size_t bucket, size_t *ul)
+{
+	const uint64_t lo7 = 0x7f7f7f7f7f7f7f7fULL;
+	const uint64_t hi = 0x8080808080808080ULL;
+	const uint64_t ones = 0x0101010101010101ULL;
+	uint64_t w, m, t, s, idx, b, last = 0, lw = 0, any = 0;
+	size_t j;
+
+	if (bucket == 0 || bucket % 8 != 0)
+		return (sodium_unpad(ul, buf, bucket, bucket) != 0 ?
+		    FERRY_EPADDING : 0);
+	for (j = 0; j < bucket / 8; j++) {
+		memcpy(&w, buf + 8 * j, 8);
+		m = (w | (0 - w)) >> 63;	/* 1: a nonzero word */
+		any |= m;
+		m = 0 - m;
+		last = (last & ~m) | ((uint64_t)j & m);
+		lw = (lw & ~m) | (w & m);
+	}
+	w = le64toh(lw);		/* byte k is buf[8 * last + k] */
+	t = (((w & lo7) + lo7) | w) & hi;	/* 0x80 in each nonzero byte */
+	s = t | (t >> 8);
+	s |= s >> 16;
+	s |= s >> 32;			/* ... and in every byte below them */
+	idx = ((((s & hi) >> 7) * ones) >> 56) - any;	/* last nonzero */
+	b = (w >> (8 * idx)) & 0xff;
+	if (((((b ^ 0x80) - 1) >> 63) & any) != 1)
+		return (FERRY_EPADDING);
+	*ul = 8 * last + idx;
+	return (0);
 }
 
 /* Largest ciphertext a body of ${max_body} bytes can produce. */
@@ -672,7 +732,11 @@ env_encode(const struct env *e, const uint8_t sign_sk[64], uint8_t **out,
 		return (FERRY_EINVAL);	/* env_seal makes those */
 	if (!ids_ok(e))
 		return (FERRY_EBADID);
-	wire_buf_init(&w);
+	/* Room for the fields (a proof's blob, entry and path inline),
+	 * not msgpack-c's 8 KiB; a larger one grows as usual. */
+	wire_buf_init_cap(&w, ENV_FIELDS_CAP + (ENV_IS_PROOF(e->type) ?
+	    e->blob_len + e->entry_len + e->path_len : 0) +
+	    (e->type == ENV_NACK ? e->reason_len : 0));
 	switch (e->type) {
 	case ENV_RECEIPT:
 	case ENV_ACCEPTED:
@@ -804,13 +868,11 @@ env_new_id_at(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms)
 	uint8_t rnd[FERRY_MSGID_LEN - ENV_ID_TIME_LEN];
 
 	randombytes_buf(rnd, sizeof(rnd));
-	env_new_id_from(id, now_ms, rnd);
+	env_id_make(id, now_ms, rnd);
 }
 
-/** env_new_id_from(id, now_ms, rnd): env_new_id_at with the caller's
- * random bytes. */
 void
-env_new_id_from(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms,
+env_id_make(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms,
     const uint8_t rnd[FERRY_MSGID_LEN - ENV_ID_TIME_LEN])
 {
 	int i;
@@ -837,7 +899,7 @@ make_ad(const uint8_t id[FERRY_MSGID_LEN], const char *from,
 {
 	struct wire_buf w;
 
-	wire_buf_init(&w);
+	wire_buf_init_cap(&w, ENV_FIELDS_CAP);
 	wire_put_raw(&w, AD_TAG, strlen(AD_TAG) + 1);
 	wire_put_array(&w, 10);
 	wire_put_uint(&w, ENV_VERSION);
@@ -869,7 +931,7 @@ env_seal(const struct ident *sender, const char *to,
 	uint8_t keys[64], *ad = NULL, *pre = NULL, *ct;
 	uint8_t wrapped[ENV_WRAPPED_LEN], nonce[ENV_NONCE_LEN], commit[32];
 	uint8_t post[3 + 32 + 3 + FERRY_MSGID_LEN], h[5];
-	size_t plen, bucket, ctlen, adlen, prelen, postlen, padded, hl, p;
+	size_t plen, bucket, ctlen, adlen, prelen, postlen, hl, p;
 	unsigned long long clen;
 	int rc;
 
@@ -916,7 +978,7 @@ env_seal(const struct ident *sender, const char *to,
 	memcpy(e.from, sender->id, strlen(sender->id) + 1);
 	memcpy(e.to, to, strlen(to) + 1);
 	e.time = now;
-	wire_buf_init(&w);
+	wire_buf_init_cap(&w, ENV_FIELDS_CAP);
 	put_common(&w, &e, NCOMMON + 5 + (reply_to != NULL));
 	wire_put_uint(&w, 16);
 	wire_put_uint(&w, key_id);
@@ -957,10 +1019,8 @@ env_seal(const struct ident *sender, const char *to,
 	p += hl;
 	if (len > 0)
 		memcpy(ct + p, content, len);
+	env_pad(ct, plen, bucket);
 	rc = FERRY_ESODIUM;
-	if (sodium_pad(&padded, ct, plen, bucket, bucket) != 0 ||
-	    padded != bucket)
-		goto done;
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen, ct, bucket,
 	    ad, adlen, NULL, nonce, keys) != 0 || clen != ctlen)
 		goto done;
@@ -1012,10 +1072,8 @@ env_open_with_key(const struct env *e, const uint8_t content_key[32],
 		rc = FERRY_EDECRYPT;
 		goto done;
 	}
-	if (sodium_unpad(&ul, pt, bucket, bucket) != 0) {
-		rc = FERRY_EPADDING;
+	if ((rc = env_unpad(pt, bucket, &ul)) != 0)
 		goto done;
-	}
 	/* [C (bin 32), content (bin)] in canonical form. */
 	if ((rc = wire_scan(pt, ul, 1)) != 0)
 		goto done;

@@ -147,13 +147,17 @@ int env_verify(const struct env *e, const uint8_t sign_pk[32]);
 /*
  * The note signatures a verifier already checked: SHA-256(pk || note) of
  * the last ENV_NOTE_CACHE notes, so that the receipts of one batch (one
- * note) cost one note signature check.  Zeroed memory is an empty cache;
- * one per thread.
+ * note) cost one note signature check; with what the note says (its
+ * size and root) and whose it was found (from), so that it is not parsed
+ * again either.  Zeroed memory is an empty cache; one per thread.
  */
 #define ENV_NOTE_CACHE 16
 struct env_note_cache {
 	uint8_t h[ENV_NOTE_CACHE][32];
 	uint8_t used[ENV_NOTE_CACHE];
+	uint64_t size[ENV_NOTE_CACHE];
+	uint8_t root[ENV_NOTE_CACHE][32];
+	char from[ENV_NOTE_CACHE][FERRY_ID_MAX + 1];
 	unsigned next;
 };
 
@@ -212,11 +216,10 @@ void env_new_id(uint8_t id[FERRY_MSGID_LEN]);
 void env_new_id_at(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms);
 
 /**
- * env_new_id_from(id, now_ms, rnd): env_new_id_at with the random part
- * the caller's ${rnd} (fresh from randombytes_buf, used once: a caller
- * drawing many at a time saves a system call each).
+ * env_id_make(id, now_ms, rnd): the id env_new_id_at makes, from the 10
+ * random bytes ${rnd} the caller drew (several ids' worth in one draw).
  */
-void env_new_id_from(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms,
+void env_id_make(uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms,
     const uint8_t rnd[FERRY_MSGID_LEN - ENV_ID_TIME_LEN]);
 
 /** env_hash(buf, len, out): SHA-256 of an envelope's exact bytes. */
@@ -267,6 +270,20 @@ int env_open_decoded(const struct env *e, const uint8_t sender_pk[32],
  */
 int env_open_with_key(const struct env *e, const uint8_t content_key[32],
     uint8_t **content, size_t *clen);
+
+/**
+ * env_pad(buf, len, bucket): ISO/IEC 7816-4 padding of the ${len} bytes at
+ * ${buf} to ${bucket} (> len) bytes: 0x80, then zeros; the bytes of
+ * sodium_pad(.., len, bucket, bucket).
+ */
+void env_pad(uint8_t *buf, size_t len, size_t bucket);
+
+/**
+ * env_unpad(buf, bucket, ul): the unpadded length of a padded bucket into
+ * *${ul}, constant-time, as sodium_unpad(ul, buf, bucket, bucket): the
+ * last nonzero byte must be 0x80, else FERRY_EPADDING.
+ */
+int env_unpad(const uint8_t *buf, size_t bucket, size_t *ul);
 
 /** env_bucket(len): padded plaintext size for ${len} bytes of plaintext. */
 size_t env_bucket(size_t len);

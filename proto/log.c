@@ -543,10 +543,10 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 		if ((rc = mdb_put(b->txn, l->msgs, &k, &v, 0)) != 0)
 			return (rc);
 	}
-	if (it->env != NULL) {
+	if (it->envp != NULL) {
 		k.mv_data = it->env_hash;	/* hashed by log_add */
 		k.mv_size = 32;
-		v.mv_data = it->env;
+		v.mv_data = (void *)it->envp;	/* LMDB only reads it */
 		v.mv_size = it->envlen;
 		rc = mdb_put(b->txn, l->envs, &k, &v, MDB_NOOVERWRITE);
 		if (rc != 0 && rc != MDB_KEYEXIST)
@@ -806,9 +806,10 @@ accepted_again(struct log_batch *b, const struct log_entry *c)
 }
 
 /** log_add(b, e, env, env_len, index_out): add an entry to the batch. */
-int
-log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
-    size_t env_len, uint64_t *index_out)
+/* log_add and log_add_hashed: ${hashed}, e->env_hash is env's hash. */
+static int
+add_entry(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
+    size_t env_len, uint64_t *index_out, int hashed)
 {
 	struct log_entry c;
 	struct item *it;
@@ -822,7 +823,11 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 	c = *e;
 	if (c.time_ms == 0)
 		c.time_ms = ferry_now_ms();
-	if (env != NULL) {
+	if (env != NULL && hashed) {
+		if (allzero(c.env_hash, 32))
+			return (FERRY_EINVAL);
+		memcpy(eh, c.env_hash, 32);
+	} else if (env != NULL) {
 		ferry_sha256(eh, env, env_len);
 		if (allzero(c.env_hash, 32))
 			memcpy(c.env_hash, eh, 32);
@@ -849,12 +854,17 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 		b->n--;
 		return (rc);	/* bad input: the batch lives on */
 	}
-	if (env != NULL) {
+	if (env != NULL && hashed) {
+		it->envp = env;		/* borrowed until commit or abort */
+		it->envlen = env_len;
+		memcpy(it->env_hash, eh, 32);
+	} else if (env != NULL) {
 		if ((it->env = malloc(env_len ? env_len : 1)) == NULL) {
 			rc = FERRY_ENOMEM;
 			goto dead;
 		}
 		memcpy(it->env, env, env_len);
+		it->envp = it->env;
 		it->envlen = env_len;
 		memcpy(it->env_hash, eh, 32);
 	}
@@ -868,6 +878,22 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 dead:
 	b->dead = 1;
 	return (rc);
+}
+
+int
+log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
+    size_t env_len, uint64_t *index_out)
+{
+
+	return (add_entry(b, e, env, env_len, index_out, 0));
+}
+
+int
+log_add_hashed(struct log_batch *b, const struct log_entry *e,
+    const uint8_t *env, size_t env_len, uint64_t *index_out)
+{
+
+	return (add_entry(b, e, env, env_len, index_out, 1));
 }
 
 /** log_batch_txn(b): the batch's write transaction (reads only). */
@@ -1016,11 +1042,30 @@ log_batch_seal(struct log_batch *b, uint8_t **note, size_t *len)
 }
 
 /** log_batch_prove(b, index, raw, rawlen, proof, n): entry and path in the batch's tree. */
+/* logx_hread through batch ${ctx}'s memo. */
+static int
+memo_hread(void *ctx, uint64_t index, uint8_t out[32])
+{
+	struct log_batch *b = ctx;
+	struct hctx hc = { b->txn, b->l->hashes };
+	size_t slot = index % LOG_PROVE_MEMO;
+	int rc;
+
+	if (b->memo[slot].at1 == index + 1) {
+		memcpy(out, b->memo[slot].h, 32);
+		return (0);
+	}
+	if ((rc = logx_hread(&hc, index, out)) != 0)
+		return (rc);
+	b->memo[slot].at1 = index + 1;
+	memcpy(b->memo[slot].h, out, 32);
+	return (0);
+}
+
 int
 log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
     size_t *rawlen, uint8_t proof[][FERRY_HASH_LEN], size_t *n)
 {
-	struct hctx hc = { b->txn, b->l->hashes };
 	uint8_t kb[8];
 	MDB_val k, v;
 	int rc;
@@ -1035,7 +1080,7 @@ log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
 	if ((rc = mdb_get(b->txn, b->l->entries, &k, &v)) != 0)
 		return (rc == MDB_NOTFOUND ? FERRY_ELOGCORRUPT :
 		    logx_lmdb_err(rc));
-	if ((rc = merkle_prove_inclusion(index, b->size, logx_hread, &hc,
+	if ((rc = merkle_prove_inclusion(index, b->size, memo_hread, b,
 	    proof, n)) != 0)
 		return (rc);
 	if ((*raw = malloc(v.mv_size ? v.mv_size : 1)) == NULL)

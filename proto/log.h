@@ -190,6 +190,19 @@ int log_add(struct log_batch *b, const struct log_entry *e,
     const uint8_t *env, size_t env_len, uint64_t *index_out);
 
 /**
+ * log_add_hashed(b, e, env, env_len, index_out): log_add of an envelope
+ * whose SHA-256 the caller has just computed (env_hash) into
+ * ${e}->env_hash, which must not be all zero (FERRY_EINVAL): the log
+ * takes it as the hash instead of hashing the envelope a second time
+ * (one SHA-256 pass per envelope per process).  A wrong hash is not
+ * seen: pass only the hash of these very bytes.  And ${env} is borrowed,
+ * not copied: it must stay as it is until log_commit or log_abort of
+ * ${b} has returned (a full map redoes the batch from it).
+ */
+int log_add_hashed(struct log_batch *b, const struct log_entry *e,
+    const uint8_t *env, size_t env_len, uint64_t *index_out);
+
+/**
  * log_commit(b): write the batch's entries and hashes, sign one checkpoint
  * for the new size (none when the batch added no entry, only caller
  * writes), commit with a synced LMDB commit, and free ${b}.  Only

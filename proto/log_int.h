@@ -50,7 +50,9 @@ struct item {
 	int type;
 	uint8_t *bytes;		/* ENTRY: encoded entry; PUT, DEL: key */
 	size_t len;
-	uint8_t *env;		/* ENTRY: envelope or NULL; PUT: value */
+	uint8_t *env;		/* ENTRY: envelope (a copy) or NULL; PUT: value */
+	const uint8_t *envp;	/* ENTRY: the envelope written: env, or the
+				 * caller's (log_add_hashed borrows it) */
 	size_t envlen;
 	uint8_t env_hash[32];	/* ENTRY with an envelope: its SHA-256, from
 				 * log_add (hashed once: the envs key) */
@@ -59,6 +61,8 @@ struct item {
 	MDB_dbi dbi;				/* PUT, DEL */
 	unsigned flags;				/* PUT */
 };
+
+#define LOG_PROVE_MEMO 128	/* hashes log_batch_prove keeps */
 
 struct log_batch {
 	struct log *l;
@@ -69,6 +73,14 @@ struct log_batch {
 	int dead;
 	uint8_t *sealed;	/* log_batch_seal's note; no entry after it */
 	size_t sealed_len;
+	/* Stored tree hashes log_batch_prove read, by stored index + 1 (0:
+	 * empty), direct-mapped: the receipts of one batch share most of
+	 * their audit paths.  A stored hash never changes once written (a
+	 * redo after a full map writes the same), so they stay true. */
+	struct {
+		uint64_t at1;
+		uint8_t h[32];
+	} memo[LOG_PROVE_MEMO];
 };
 
 /* Hash reader over a transaction. */

@@ -298,7 +298,7 @@ relay_env(struct relay *r, struct env *e, const char *to, uint8_t **out,
 		r->rnd_left = sizeof(r->rnd);
 		r->rnd_draws++;
 	}
-	env_new_id_from(e->id, ferry_now_ms(),
+	env_id_make(e->id, ferry_now_ms(),
 	    r->rnd + sizeof(r->rnd) - r->rnd_left);
 	r->rnd_left -= k;
 	snprintf(e->from, sizeof(e->from), "%s", r->me->id);

@@ -52,6 +52,60 @@ __wrap_mdb_cursor_get(MDB_cursor *c, MDB_val *k, MDB_val *v,
 	return (__real_mdb_cursor_get(c, k, v, op));
 }
 
+/* ---- SHA-256 passes, their lengths kept ------------------------------- */
+
+#define NHASH_KEEP 4096
+static size_t hash_len[NHASH_KEEP], nhash;
+
+void __real_ferry_sha256(uint8_t out[32], const uint8_t *in, size_t len);
+void __wrap_ferry_sha256(uint8_t out[32], const uint8_t *in, size_t len);
+
+void
+__wrap_ferry_sha256(uint8_t out[32], const uint8_t *in, size_t len)
+{
+
+	if (nhash < NHASH_KEEP)
+		hash_len[nhash] = len;
+	nhash++;
+	__real_ferry_sha256(out, in, len);
+}
+
+/* The passes since nhash was ${from} over at least ${len} bytes. */
+static size_t
+hashes_of(size_t from, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = from; i < nhash && i < NHASH_KEEP; i++)
+		n += hash_len[i] >= len;
+	return (n);
+}
+
+/* ---- random draws by Ferry's code, counted ----------------------------- */
+
+static unsigned long long rand_draws;
+
+void __real_randombytes_buf(void *buf, size_t n);
+void __wrap_randombytes_buf(void *buf, size_t n);
+uint32_t __real_randombytes_uniform(uint32_t n);
+uint32_t __wrap_randombytes_uniform(uint32_t n);
+
+void
+__wrap_randombytes_buf(void *buf, size_t n)
+{
+
+	rand_draws++;
+	__real_randombytes_buf(buf, n);
+}
+
+uint32_t
+__wrap_randombytes_uniform(uint32_t n)
+{
+
+	rand_draws++;
+	return (__real_randombytes_uniform(n));
+}
+
 /* ---- one agent, alpha, sending to bravo (no relay: nothing leaves) ----- */
 
 static struct ident *admin, *relay, *alpha, *bravo, *charlie;
@@ -305,6 +359,72 @@ TEST(submit_sends_without_reading_back)
 	agentd_close(&A);
 }
 
+/*
+ * A submission hashes its envelope once (issue #10: one SHA-256 pass over
+ * an envelope per process): the outbox record's env_hash and the log's
+ * LOG_SENT entry share it.  Every other hash of the submission (log
+ * entries, Merkle nodes, the checkpoint) is of fewer bytes.
+ */
+TEST(submit_hashes_envelope_once)
+{
+	uint8_t id[FERRY_MSGID_LEN];
+	size_t from, total;
+
+	nframes = 0;
+	from = nhash;
+	CHECK(first_submit_reads("hash-once", 1, id) != ~0ULL);
+	total = nhash - from;
+	CHECK_EQ(nframes, 1);
+	CHECK(framelen > 1024);
+	CHECK(total > 1);	/* the counter counts the small ones too */
+	CHECK(nhash < NHASH_KEEP);
+	printf("# SHA-256 passes of a submission: %zu, %zu over its %zu-byte "
+	    "envelope\n", total, hashes_of(from, framelen), framelen);
+	CHECK_EQ(hashes_of(from, framelen), 1);
+	A.connected = 0;
+	A.links[0].connected = 0;
+	A.send = NULL;
+	agentd_close(&A);
+}
+
+/*
+ * The random draws of a submission: env_seal's three (id, content and
+ * commitment keys, nonce: the golden vectors fix them; crypto_box_seal's
+ * own ephemeral key is drawn inside libsodium, not counted here), and
+ * nothing else per message: the nonce of the sealed content key and the
+ * retry jitter come from the agent's public pool, one draw per
+ * AGENTD_PUBRAND bytes.  (They were two draws more per message.)
+ */
+#define NSUB 20
+TEST(submit_random_draws)
+{
+	uint8_t id[FERRY_MSGID_LEN];
+	unsigned long long before, draws;
+	uint64_t refills;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len, i;
+
+	CHECK(first_submit_reads("rand-draws", 1, id) != ~0ULL);
+	CHECK((json = doc("routine", &len)) != NULL);
+	refills = A.n_pubrand_draws;
+	before = rand_draws;
+	for (i = 0; json != NULL && i < NSUB; i++)
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id,
+		    err, sizeof(err)), 0);
+	draws = rand_draws - before;
+	refills = A.n_pubrand_draws - refills;
+	printf("# random draws of %d submissions: %llu (%llu pool refills)\n",
+	    NSUB, draws, (unsigned long long)refills);
+	CHECK_EQ(nframes, 1 + NSUB);	/* each sealed and sent */
+	CHECK(refills <= 1);
+	CHECK_EQ(draws, 3 * NSUB + refills);
+	free(json);
+	A.connected = 0;
+	A.links[0].connected = 0;
+	A.send = NULL;
+	agentd_close(&A);
+}
+
 TEST(status_cost_flat)
 {
 	unsigned long long c_small, c_big;
@@ -443,6 +563,8 @@ main(void)
 	}
 	RUN(reads_are_counted);
 	RUN(submit_sends_without_reading_back);
+	RUN(submit_hashes_envelope_once);
+	RUN(submit_random_draws);
 	RUN(status_cost_flat);
 	RUN(backlog_bound);
 	RUN(backlog_recovered_at_start);

@@ -178,6 +178,67 @@ TEST(buckets)
 	}
 }
 
+/*
+ * env_pad and env_unpad make and accept exactly the bytes of sodium_pad
+ * and sodium_unpad with the bucket as block size (the wire format stays
+ * byte-identical): every length of a 1 KiB bucket, then random padded,
+ * all-zero, wrong-marker and trailing-garbage buckets of 1 and 8 KiB, and
+ * buckets that are not a multiple of 8 bytes.
+ */
+TEST(padding_as_sodium)
+{
+	static uint8_t a[8192 + 8], b[8192 + 8];
+	static const size_t bk[] = { 1024, 8192, 1000, 13 };
+	size_t i, k, len, ul1, ul2, pl;
+	int r1, r2, bad = 0, fail = 0;
+
+	for (len = 0; len < 1024; len++) {
+		randombytes_buf(a, 1024);
+		memcpy(b, a, 1024);
+		CHECK_EQ(sodium_pad(&pl, a, len, 1024, 1024), 0);
+		CHECK_EQ(pl, 1024);
+		env_pad(b, len, 1024);
+		bad += memcmp(a, b, 1024) != 0;
+		ul2 = 0;
+		bad += env_unpad(b, 1024, &ul2) != 0 || ul2 != len;
+	}
+	CHECK_EQ(bad, 0);
+	for (i = 0; i < 4000; i++) {
+		size_t n = bk[i % 4];
+
+		len = randombytes_uniform((uint32_t)n);
+		memset(a, 0, n);
+		switch (i / 4 % 5) {
+		case 0:		/* well padded */
+			randombytes_buf(a, len);
+			a[len] = 0x80;
+			break;
+		case 1:		/* a wrong last nonzero byte */
+			randombytes_buf(a, len + 1);
+			break;
+		case 2:		/* all zero */
+			break;
+		case 3:		/* garbage after the marker */
+			a[len] = 0x80;
+			k = len + randombytes_uniform((uint32_t)(n - len));
+			a[k] |= (uint8_t)(1 + randombytes_uniform(255));
+			break;
+		default:	/* no zero at all */
+			randombytes_buf(a, n);
+			break;
+		}
+		ul1 = ul2 = (size_t)-1;
+		r1 = sodium_unpad(&ul1, a, n, n);
+		r2 = env_unpad(a, n, &ul2);
+		fail += r2 != 0;
+		bad += (r1 == 0) != (r2 == 0) || (r2 != 0 &&
+		    r2 != FERRY_EPADDING) || (r1 == 0 && ul1 != ul2);
+	}
+	CHECK_EQ(bad, 0);
+	/* Both outcomes were seen. */
+	CHECK(fail > 500 && fail < 3500);
+}
+
 static void
 roundtrip_msg(size_t n, int with_reply)
 {
@@ -745,6 +806,16 @@ TEST(proof_note_cache)
 	/* The proof is still checked for a cached note. */
 	e.log_index = 6;
 	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), FERRY_EBADPROOF);
+	/* And the cached note's size: an index not below it is refused. */
+	e.log_index = 9;
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), FERRY_EBADVALUE);
+	e.log_index = 7;
+	/* The cached note found for bob is not taken for another signer
+	 * (its origin names bob). */
+	snprintf(e.from, sizeof(e.from), "%s", "mallory-council");
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), FERRY_EBADVALUE);
+	snprintf(e.from, sizeof(e.from), "%s", "bob-police");
+	CHECK_EQ(env_verify_proof(&e, bob->sign_pk, &cache), 0);
 	/* Another note (a larger tree): checked once. */
 	plog_make(&pl2, bob, 10, 7, LOG_RECEIVED, "alice-charity",
 	    "bob-police", NOW);
@@ -1953,6 +2024,7 @@ main(int argc, char **argv)
 	RUN(golden_vectors);
 	RUN(types_and_tags);
 	RUN(buckets);
+	RUN(padding_as_sodium);
 	RUN(roundtrip_msg_sizes);
 	RUN(roundtrip_msg_max);
 	RUN(seal_refuses);
