@@ -1,5 +1,5 @@
 /*
- * test_referral.c: the ferry-referral/1 document (agent/referral.c).
+ * test_referral.c: the ferry-referral/1 document (agent/referral*.c).
  *
  * Every valid example in tests/vectors/referrals/ must validate, encode to
  * exactly the bytes an independent Python encoder produced

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Independent encoder of ferry-referral/1 documents to their canonical
 msgpack form, written from docs/referral-schema.md ("Wire encoding") and
-not from agent/referral.c.  It writes wire/NAME.msgpack for every valid
+not from agent/referral*.c.  It writes wire/NAME.msgpack for every valid
 example NAME.json here; tests/unit/test_referral.c checks that the C
 encoder produces exactly these bytes and decodes them back to the JSON.
 
