@@ -40,9 +40,17 @@ agentd_defer_accepted(struct agentd *a, const struct log_entry *le,
     const struct astore_out *r)
 {
 	struct agentd_defer_item *it;
+	uint8_t *enc;
+	size_t enclen;
 	void *p;
 	int rc;
 
+	/* An entry the log would refuse is not kept: refused in the hook,
+	 * it would fail every batch the agent begins (the caller commits
+	 * it at once instead, and that reports the cause). */
+	if ((rc = log_entry_encode(le, &enc, &enclen)) != 0)
+		return (rc);
+	free(enc);
 	if (a->ndefer == AGENTD_DEFER_MAX &&
 	    (rc = agentd_defer_flush(a)) != 0)
 		return (rc);

@@ -250,6 +250,9 @@ agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 	r.state = ASTORE_ACCEPTED;
 	r.t_accepted = ferry_now_ms();
 	r.relay_index = e->log_index;
+	/* The entry's time is the custody's arrival, as the record's, not
+	 * the later commit that carries it (agentd_defer.c). */
+	le.time_ms = r.t_accepted;
 	return (record_reply(a, &le, &r, ASTORE_QUEUED));
 }
 

@@ -270,6 +270,11 @@ agentd_key_seal(struct agentd *a, const uint8_t key[32],
     uint8_t out[ASTORE_SEALED_LEN])
 {
 
+	/* The storage key lives as long as the agency key, so what matters
+	 * is that no nonce repeats: each pooled byte is handed out once and
+	 * zeroed, the pool is refilled from the system's generator, and the
+	 * agent is one thread that never forks (a second thread or a fork
+	 * sharing a->pubrand would repeat nonces under this key). */
 	agentd_public_random(a, out, crypto_secretbox_NONCEBYTES);
 	if (crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, key, 32,
 	    out, a->storage_key) != 0)

@@ -322,8 +322,10 @@ end:	do
 	od
 }
 
-/* handle_accepted (+ accepted_done): QUEUED -> ACCEPTED, committed;
- * ignored in any other state. */
+/* handle_accepted (+ accepted_done): QUEUED -> ACCEPTED; ignored in any
+ * other state.  The agent commits it with its next commit (agentd_defer.c);
+ * modelled as committed at once: a crash before that commit equals a
+ * crash before the ACCEPTED arrived (docs/model.md). */
 inline recv_accepted(m) {
 	atomic { rs_acc[m] ->
 		CONSUME(rs_acc[m]);
