@@ -530,7 +530,7 @@ receipt_proof(struct agentd *a, struct log_batch *b,
 	memset(&r, 0, sizeof(r));
 	r.type = ENV_RECEIPT_P;
 	r.version = ENV_VERSION;
-	agentd_new_id(a, r.id, now);
+	rpool_new_id(&a->pubrand, r.id, now);
 	agentd_copy_str(r.from, sizeof(r.from), a->me->id);
 	agentd_copy_str(r.to, sizeof(r.to), it->e.from);
 	r.time = now;

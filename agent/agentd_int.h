@@ -56,22 +56,6 @@ void agentd_crash_point(const char *point);
 /** agentd_fault_point(point): FERRY_ENOMEM if FERRY_TEST_FAULT=${point}. */
 int agentd_fault_point(const char *point);
 
-/**
- * agentd_public_random(a, out, n): ${n} random bytes for a value that is
- * made public or needs only to be unique (an envelope id, a nonce,
- * jitter), from ${a}'s pool; never for a key.
- */
-void agentd_public_random(struct agentd *a, void *out, size_t n);
-
-/**
- * agentd_uniform(a, n): a number in [0, n) (n > 0) for jitter, from the
- * public pool (a bias below 2^-32 / n: not for secrets).
- */
-uint32_t agentd_uniform(struct agentd *a, uint32_t n);
-
-/** agentd_new_id(a, id, now_ms): env_new_id_at from the public pool. */
-void agentd_new_id(struct agentd *a, uint8_t id[FERRY_MSGID_LEN],
-    uint64_t now_ms);
 
 /** agentd_key_seal(a, key, out): seal ${key} with the storage key. */
 int agentd_key_seal(struct agentd *a, const uint8_t key[32],

@@ -150,7 +150,7 @@ backoff(struct agentd *a, uint64_t base, uint64_t max, uint32_t attempts)
 		d = max > base ? max : base;
 	if (d == 0)
 		d = 1;
-	return (d + agentd_uniform(a, (uint32_t)(d / 4 + 1)));
+	return (d + rpool_uniform(&a->pubrand, (uint32_t)(d / 4 + 1)));
 }
 
 /* ---- routing (issue 12): which relay takes each message ---------------- */

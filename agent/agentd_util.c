@@ -212,55 +212,6 @@ agentd_mono_ms(void)
 	    1);
 }
 
-/* ---- public randomness ------------------------------------------------ */
-
-/*
- * Ids, nonces and jitter are public or need only be unique, so they may
- * come from bytes drawn ahead: one randombytes_buf (one getrandom) per
- * AGENTD_PUBRAND bytes instead of one per value (measured at peak:
- * getrandom calls per referral 6 -> 4.1 in the sender, whose env_seal
- * draws the rest, and 2 -> 0.13 in the recipient).  Keys are always
- * drawn fresh.  Bytes handed out are cleared from the pool.
- */
-void
-agentd_public_random(struct agentd *a, void *out, size_t n)
-{
-	uint8_t *o = out;
-	size_t k;
-
-	while (n > 0) {
-		if (a->pubrand_left == 0) {
-			randombytes_buf(a->pubrand, sizeof(a->pubrand));
-			a->pubrand_left = sizeof(a->pubrand);
-			a->n_pubrand_draws++;
-		}
-		k = n < a->pubrand_left ? n : a->pubrand_left;
-		memcpy(o, a->pubrand + a->pubrand_left - k, k);
-		memset(a->pubrand + a->pubrand_left - k, 0, k);
-		a->pubrand_left -= k;
-		o += k;
-		n -= k;
-	}
-}
-
-uint32_t
-agentd_uniform(struct agentd *a, uint32_t n)
-{
-	uint32_t r;
-
-	agentd_public_random(a, &r, sizeof(r));
-	return ((uint32_t)(((uint64_t)r * n) >> 32));
-}
-
-void
-agentd_new_id(struct agentd *a, uint8_t id[FERRY_MSGID_LEN], uint64_t now_ms)
-{
-	uint8_t rnd[FERRY_MSGID_LEN - ENV_ID_TIME_LEN];
-
-	agentd_public_random(a, rnd, sizeof(rnd));
-	env_id_make(id, now_ms, rnd);
-}
-
 /* ---- the local storage key ------------------------------------------- */
 
 /** agentd_key_seal(a, key, out): seal ${key} with the storage key. */
@@ -274,8 +225,8 @@ agentd_key_seal(struct agentd *a, const uint8_t key[32],
 	 * is that no nonce repeats: each pooled byte is handed out once and
 	 * zeroed, the pool is refilled from the system's generator, and the
 	 * agent is one thread that never forks (a second thread or a fork
-	 * sharing a->pubrand would repeat nonces under this key). */
-	agentd_public_random(a, out, crypto_secretbox_NONCEBYTES);
+	 * sharing a->pubrand would repeat nonces under this key: rpool.h). */
+	rpool_take(&a->pubrand, out, crypto_secretbox_NONCEBYTES);
 	if (crypto_secretbox_easy(out + crypto_secretbox_NONCEBYTES, key, 32,
 	    out, a->storage_key) != 0)
 		return (FERRY_ESODIUM);
@@ -370,7 +321,7 @@ agentd_send_control(struct agentd *a, int link, struct env *e)
 	if (link < 0 || (size_t)link >= a->nlinks)
 		return (FERRY_ETIMEOUT);
 	e->time = ferry_now_ms();
-	agentd_new_id(a, e->id, e->time);
+	rpool_new_id(&a->pubrand, e->id, e->time);
 	e->version = ENV_VERSION;
 	agentd_copy_str(e->from, sizeof(e->from), a->me->id);
 	if (e->to[0] == '\0')

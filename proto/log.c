@@ -805,7 +805,6 @@ accepted_again(struct log_batch *b, const struct log_entry *c)
 	return (rc < 0 ? rc : !rc);
 }
 
-/** log_add(b, e, env, env_len, index_out): add an entry to the batch. */
 /* log_add and log_add_hashed: ${hashed}, e->env_hash is env's hash. */
 static int
 add_entry(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
@@ -880,6 +879,7 @@ dead:
 	return (rc);
 }
 
+/** log_add(b, e, env, env_len, index_out): add an entry to the batch. */
 int
 log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
     size_t env_len, uint64_t *index_out)
@@ -888,6 +888,7 @@ log_add(struct log_batch *b, const struct log_entry *e, const uint8_t *env,
 	return (add_entry(b, e, env, env_len, index_out, 0));
 }
 
+/** log_add_hashed(b, e, env, env_len, index_out): log_add, hash given. */
 int
 log_add_hashed(struct log_batch *b, const struct log_entry *e,
     const uint8_t *env, size_t env_len, uint64_t *index_out)
@@ -1041,7 +1042,6 @@ log_batch_seal(struct log_batch *b, uint8_t **note, size_t *len)
 	return (0);
 }
 
-/** log_batch_prove(b, index, raw, rawlen, proof, n): entry and path in the batch's tree. */
 /* logx_hread through batch ${ctx}'s memo. */
 static int
 memo_hread(void *ctx, uint64_t index, uint8_t out[32])
@@ -1062,6 +1062,7 @@ memo_hread(void *ctx, uint64_t index, uint8_t out[32])
 	return (0);
 }
 
+/** log_batch_prove(b, index, raw, rawlen, proof, n): entry and path in the batch's tree. */
 int
 log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
     size_t *rawlen, uint8_t proof[][FERRY_HASH_LEN], size_t *n)

@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "envelope.h"
 #include "ident.h"
 #include "roster.h"
@@ -288,19 +286,10 @@ static int
 relay_env(struct relay *r, struct env *e, const char *to, uint8_t **out,
     size_t *len)
 {
-	const size_t k = FERRY_MSGID_LEN - ENV_ID_TIME_LEN;
 
 	e->version = ENV_VERSION;
-	/* An id as env_new_id's (time, then random), its random part from
-	 * the relay's pool. */
-	if (r->rnd_left < k) {
-		randombytes_buf(r->rnd, sizeof(r->rnd));
-		r->rnd_left = sizeof(r->rnd);
-		r->rnd_draws++;
-	}
-	env_id_make(e->id, ferry_now_ms(),
-	    r->rnd + sizeof(r->rnd) - r->rnd_left);
-	r->rnd_left -= k;
+	/* An id as env_new_id's, its random part from the relay's pool. */
+	rpool_new_id(&r->rnd, e->id, ferry_now_ms());
 	snprintf(e->from, sizeof(e->from), "%s", r->me->id);
 	snprintf(e->to, sizeof(e->to), "%s", to);
 	e->time = ferry_now_ms();

@@ -13,6 +13,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "relay.h"
+#include "rpool.h"
 
 #define RID_MAX 256
 #define NBUCKETS 4096
@@ -112,12 +113,10 @@ struct relay {
 	int (*send)(struct relay *r, const uint8_t *rid, size_t rid_len,
 	    const uint8_t *b, size_t n);
 	struct ident *me;
-	/* Random bytes for the ids of the relay's own envelopes, drawn 64
-	 * ids at a time (relay_env): one getrandom call per 64 answers,
-	 * not one each.  rnd_left 0: empty (drawn at the next use). */
-	uint8_t rnd[64 * (FERRY_MSGID_LEN - ENV_ID_TIME_LEN)];
-	size_t rnd_left;
-	uint64_t rnd_draws;		/* refills, for tests */
+	/* Random bytes for the ids of the relay's own envelopes (relay_env),
+	 * drawn ahead (rpool.h): one getrandom call per ~100 answers, not
+	 * one each. */
+	struct rpool rnd;
 	struct roster *roster;
 	uint64_t expired_said;		/* roster version whose expiry was logged */
 	struct queue *q;

@@ -393,7 +393,7 @@ TEST(submit_hashes_envelope_once)
  * own ephemeral key is drawn inside libsodium, not counted here), and
  * nothing else per message: the nonce of the sealed content key and the
  * retry jitter come from the agent's public pool, one draw per
- * AGENTD_PUBRAND bytes.  (They were two draws more per message.)
+ * RPOOL_BYTES bytes (rpool.h).  (They were two draws more per message.)
  */
 #define NSUB 20
 TEST(submit_random_draws)
@@ -406,13 +406,13 @@ TEST(submit_random_draws)
 
 	CHECK(first_submit_reads("rand-draws", 1, id) != ~0ULL);
 	CHECK((json = doc("routine", &len)) != NULL);
-	refills = A.n_pubrand_draws;
+	refills = A.pubrand.draws;
 	before = rand_draws;
 	for (i = 0; json != NULL && i < NSUB; i++)
 		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id,
 		    err, sizeof(err)), 0);
 	draws = rand_draws - before;
-	refills = A.n_pubrand_draws - refills;
+	refills = A.pubrand.draws - refills;
 	printf("# random draws of %d submissions: %llu (%llu pool refills)\n",
 	    NSUB, draws, (unsigned long long)refills);
 	CHECK_EQ(nframes, 1 + NSUB);	/* each sealed and sent */
