@@ -57,6 +57,7 @@ items_clear(struct relay *r)
 		queue_msg_clear(&r->items[i].qm);
 	}
 	r->nitems = 0;
+	r->npend = 0;
 }
 
 static void
@@ -143,7 +144,7 @@ top_key(const struct relay *r, const char *id)
 }
 
 static void
-check_msg(struct relay *r, struct item *it, const uint8_t *spk)
+check_msg(struct relay *r, struct item *it)
 {
 	struct env *e = &it->e;
 	struct item *o;
@@ -237,7 +238,7 @@ check_msg(struct relay *r, struct item *it, const uint8_t *spk)
 		refuse(r, it, FERRY_EWRONGKEY);
 		return;
 	}
-	if (env_verify(e, spk) != 0) {
+	if (it->sig != 0) {	/* env_verify in batch_settle */
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
@@ -309,7 +310,7 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 	/* A RECEIPT_P by its proof: its note's signature checked once per
 	 * note (the recipient's batch), not once per receipt. */
 	if ((e->type == ENV_RECEIPT_P ? env_verify_proof(e, spk,
-	    &r->note_cache) : env_verify(e, spk)) != 0) {
+	    &r->note_cache) : it->sig) != 0) {
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
@@ -557,19 +558,14 @@ on_ask(struct relay *r, struct item *it, struct peer *p)
 
 /**
  * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
- * whose first frame ${b} came from agency ${p} into the batch: checked,
- * its answer and log entries kept for batch_commit and batch_answer (the
- * bytes are copied).  HELLO, CREDIT, HEARTBEAT and ASK are handled at
- * once.
+ * whose first frame ${b} came from agency ${p} into the batch; the bytes
+ * are copied, batch_settle checks them.
  */
 void
 batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
     int nframes)
 {
 	struct item *it;
-	const uint8_t *spk;
-	uint8_t pk[32];
-	int rc;
 
 	if ((it = item_new(r)) == NULL)
 		return;
@@ -580,40 +576,90 @@ batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
 		return;
 	}
 	memcpy(it->buf, b, len);
-	env_hash(it->buf, len, it->hash);
-	if (nframes != 1 || len == 0) {
-		refuse(r, it, FERRY_EFRAMES);
+	it->nframes = nframes;
+	it->pend = 1;
+	if (r->npend++ == 0)
+		r->pend_first = r->nitems - 1;
+}
+
+/*
+ * batch_settle's first phase, for the ${i}th item taken: what depends on
+ * the envelope's bytes and the roster alone (the roster is not changed
+ * during a turn).  Runs on any of the pool's threads: it writes item i
+ * only.
+ */
+static void
+prep_one(void *ctx, size_t i)
+{
+	struct relay *r = ctx;
+	struct item *it = &r->items[r->pend_first + i];
+	int rc;
+
+	if (!it->pend)
+		return;		/* added meanwhile by the loop itself */
+	it->sig = FERRY_EBADSIG;	/* until checked */
+	env_hash(it->buf, it->len, it->hash);
+	if (it->nframes != 1 || it->len == 0) {
+		it->pre = FERRY_EFRAMES;
 		return;
 	}
-	if ((rc = env_decode(it->buf, len, r->c->max_body, &it->e)) != 0) {
+	if ((rc = env_decode(it->buf, it->len, r->c->max_body, &it->e)) != 0) {
 		memset(&it->e, 0, sizeof(it->e));
-		refuse(r, it, rc);
+		it->pre = rc;
 		return;
 	}
-	if (strcmp(it->e.from, p->id) != 0) {
-		refuse(r, it, FERRY_ESENDER);
+	if (strcmp(it->e.from, it->p->id) != 0) {
+		it->pre = FERRY_ESENDER;
 		return;
 	}
-	if ((rc = roster_sender_key(r->roster, p->id, pk)) != 0) {
-		refuse(r, it, rc == FERRY_EUNKNOWNAGENCY ? FERRY_EREVOKED : rc);
+	if ((rc = roster_sender_key(r->roster, it->p->id, it->spk)) != 0) {
+		it->pre = rc == FERRY_EUNKNOWNAGENCY ? FERRY_EREVOKED : rc;
 		return;
 	}
-	spk = pk;
 	switch (it->e.type) {
 	case ENV_MSG:
-		check_msg(r, it, spk);
+	case ENV_RECEIPT:
+	case ENV_NACK:
+	case ENV_HELLO:
+	case ENV_CREDIT:
+	case ENV_HEARTBEAT:
+	case ENV_CHECKPOINT:
+	case ENV_ASK:
+		it->sig = env_verify(&it->e, it->spk);
+		break;
+	default:
+		/* RECEIPT_P: proven in order (its note's check is cached
+		 * per relay); other types are refused. */
+		break;
+	}
+}
+
+/* batch_settle's second phase: one item, in order, on the loop's thread. */
+static void
+check_one(struct relay *r, struct item *it)
+{
+	struct peer *p = it->p;
+
+	it->pend = 0;
+	if (it->pre != 0) {
+		refuse(r, it, it->pre);
+		return;
+	}
+	switch (it->e.type) {
+	case ENV_MSG:
+		check_msg(r, it);
 		break;
 	case ENV_RECEIPT:
 	case ENV_RECEIPT_P:
 	case ENV_NACK:
-		check_answer(r, it, spk);
+		check_answer(r, it, it->spk);
 		break;
 	case ENV_HELLO:
 	case ENV_CREDIT:
 	case ENV_HEARTBEAT:
 	case ENV_CHECKPOINT:
 	case ENV_ASK:
-		if (env_verify(&it->e, spk) != 0) {
+		if (it->sig != 0) {
 			refuse(r, it, FERRY_EBADSIG);
 			break;
 		}
@@ -630,12 +676,33 @@ batch_add(struct relay *r, struct peer *p, const uint8_t *b, size_t len,
 			it->kind = IT_SKIP;
 			peer_send_simple(r, p, ENV_HEARTBEAT);
 		} else
-			check_checkpoint(r, it, p, spk);
+			check_checkpoint(r, it, p, it->spk);
 		break;
 	default:
 		refuse(r, it, FERRY_EMSGTYPE);
 		break;
 	}
+}
+
+/**
+ * batch_settle(r): check what batch_add took since the last call (see
+ * relay_int.h): the pure part of each on the pool, then each in order.
+ */
+void
+batch_settle(struct relay *r)
+{
+	size_t i, end = r->nitems;
+
+	if (r->npend == 0)
+		return;
+	workers_run(r->npend >= WORKERS_MIN_BATCH ? r->workers : NULL,
+	    end - r->pend_first, prep_one, r);
+	r->npend = 0;
+	/* By index: a HELLO's pushed notices add items (and may move
+	 * them); those are not this batch's envelopes. */
+	for (i = r->pend_first; i < end; i++)
+		if (r->items[i].pend)
+			check_one(r, &r->items[i]);
 }
 
 /**
@@ -658,6 +725,7 @@ batch_drain(struct relay *r, int (*take)(struct relay *, void *, size_t *),
 	for (n = 0; n < r->c->batch_max && bytes < r->c->batch_bytes; n++)
 		if (take(r, ctx, &bytes) <= 0)
 			break;
+	batch_settle(r);
 	return (n);
 }
 
@@ -823,6 +891,7 @@ batch_commit(struct relay *r)
 	size_t i;
 	int j, rc = 0, need = 0;
 
+	batch_settle(r);	/* taken without batch_drain (tests) */
 	for (i = 0; i < r->nitems; i++)
 		if (r->items[i].nle > 0 || r->items[i].kind == IT_NOTIFIED ||
 		    r->items[i].kind == IT_PRUNE)

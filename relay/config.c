@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
 #include "relay.h"
 #include "roster.h"
+#include "workers.h"
 
 #define DAY_MS (24ULL * 3600 * 1000)
 
@@ -41,6 +43,12 @@ config_defaults(struct config *c)
 	c->credit_max = 1024;
 	c->batch_max = 512;
 	c->batch_bytes = 64ULL * 1024 * 1024;
+	/* One per core, the loop's thread one of them (batch_settle). */
+	{
+		long nc = sysconf(_SC_NPROCESSORS_ONLN);
+
+		c->verify_threads = nc < 1 ? 1 : nc > 16 ? 16 : (uint64_t)nc;
+	}
 	c->map_size = 64ULL << 30;
 	c->metrics_ms = 2000;
 	c->sweep_ms = 60000;
@@ -84,6 +92,7 @@ static const struct ferry_conf_key keys[] = {
 	K("credit_max", FERRY_CONF_SIZE, credit_max),
 	K("batch_max", FERRY_CONF_SIZE, batch_max),
 	K("batch_bytes", FERRY_CONF_SIZE, batch_bytes),
+	K("verify_threads", FERRY_CONF_SIZE, verify_threads),
 	K("map_size", FERRY_CONF_SIZE, map_size),
 	K("metrics_interval", FERRY_CONF_DURATION, metrics_ms),
 	K("sweep_interval", FERRY_CONF_DURATION, sweep_ms),
@@ -199,6 +208,12 @@ config_check(const struct config *c, const char *path)
 	if (strncmp(c->endpoint, "tcp://", 6) != 0 &&
 	    strncmp(c->endpoint, "ipc://", 6) != 0) {
 		fprintf(stderr, "ferry-relay: endpoint must be tcp:// or ipc://\n");
+		return (-1);
+	}
+	if (c->verify_threads == 0 || c->verify_threads > WORKERS_MAX) {
+		fprintf(stderr, "ferry-relay: verify_threads = %llu is out of "
+		    "range: 1 (the loop's thread alone) to %d\n",
+		    (unsigned long long)c->verify_threads, WORKERS_MAX);
 		return (-1);
 	}
 	if (c->max_body == 0 || c->max_body > (1ULL << 30) ||

@@ -237,6 +237,8 @@ write_metrics(struct relay *r)
 	r->m.roster_version = r->roster->version;
 	r->m.roster_expired = rroster_expired(r);
 	r->m.log_size = log_size(r->log);
+	r->m.verify_threads = workers_threads(r->workers);
+	r->m.checked_helped = workers_helped(r->workers);
 	if ((d = calloc(cap, sizeof(*d))) == NULL)
 		return;
 	for (b = 0; b < NBUCKETS; b++)
@@ -546,6 +548,8 @@ relay_free(struct relay *r)
 {
 
 	batch_free(r);
+	workers_free(r->workers);
+	r->workers = NULL;
 	if (r->sock != NULL)
 		zmq_close(r->sock);
 	if (r->mon != NULL)
@@ -699,9 +703,17 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	}
 	if (socket_setup(&r) != 0)
 		goto out;
+	if (c->verify_threads > 1 &&
+	    (r.workers = workers_new(c->verify_threads)) == NULL) {
+		rlog(RLOG_ERROR, "threads", "verify_threads=%llu err=\"%s\" "
+		    "next=\"lower verify_threads in the config, or 1 to check "
+		    "on the loop's thread alone\"",
+		    (unsigned long long)c->verify_threads, strerror(errno));
+		goto out;
+	}
 	rlog(RLOG_INFO, "started", "endpoint=%s relay=%s roster=%llu "
-	    "queued=%llu log=%llu", c->endpoint, r.me->id,
-	    (unsigned long long)r.roster->version,
+	    "verify_threads=%zu queued=%llu log=%llu", c->endpoint, r.me->id,
+	    (unsigned long long)r.roster->version, workers_threads(r.workers),
 	    (unsigned long long)dc.total, (unsigned long long)log_size(r.log));
 	r.m.log_size = log_size(r.log);
 	r.t_metrics = 0;

@@ -64,6 +64,14 @@ metrics_write(const char *dir, const struct metrics *m,
 	    "Agents' CHECKPOINTs not logged: another one of the agency's "
 	    "was logged less than checkpoint_interval before.", "counter",
 	    m->checkpoints_skipped);
+	prom_u64(o, "ferry_relay_verify_threads",
+	    "Threads checking a batch's envelopes (hash, decoding, "
+	    "signature), the loop's own one of them (verify_threads).",
+	    "gauge", m->verify_threads);
+	prom_u64(o, "ferry_relay_envelopes_checked_by_helpers_total",
+	    "Envelopes whose hash, decoding and signature were checked on "
+	    "a verify thread other than the loop's (batches of 4 or more).",
+	    "counter", m->checked_helped);
 	prom_u64(o, "ferry_relay_pruned_total",
 	    "Finished messages' records removed past the retention period.",
 	    "counter", m->pruned);

@@ -63,6 +63,7 @@ struct config {
 	uint64_t credit_max;		/* cap on an agent's delivery window */
 	uint64_t batch_max;		/* messages drained per group commit */
 	uint64_t batch_bytes;		/* bytes drained per group commit */
+	uint64_t verify_threads;	/* threads checking a batch (1: loop) */
 	uint64_t map_size;		/* LMDB map size (sparse file) */
 	uint64_t metrics_ms;		/* metrics.prom rewrite interval */
 	uint64_t sweep_ms;		/* expiry sweep interval */
@@ -370,6 +371,8 @@ struct metrics {
 	uint64_t asks_answered;		/* ... answered with a stored final */
 	uint64_t asks_unknown;		/* ... answered FERRY_ENOTHELD */
 	uint64_t checkpoints_skipped;	/* CHECKPOINTs within the interval */
+	uint64_t verify_threads;	/* threads batch_settle uses */
+	uint64_t checked_helped;	/* envelopes checked off the loop's thread */
 	uint64_t pruned;		/* finished records past retention */
 	uint64_t pruned_answered;	/* asked about those: from the log */
 	uint64_t bytes_in, bytes_out;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "relay.h"
 #include "rpool.h"
+#include "workers.h"
 
 #define RID_MAX 256
 #define NBUCKETS 4096
@@ -101,10 +102,23 @@ struct item {
 	struct log_entry le[2];
 	int nle;
 	uint64_t log_index;		/* index of le[0] */
+	/* Between batch_add and batch_settle: the envelope is taken, not
+	 * yet checked.  batch_settle's first phase (any thread) sets hash,
+	 * e, pre, spk and sig; its second (the loop's thread, in order)
+	 * acts on them. */
+	int pend;
+	int nframes;
+	int pre;			/* 0, or the FERRY_E* it is refused with */
+	int sig;			/* env_verify's verdict (0: good) */
+	uint8_t spk[32];		/* the sender's signing key */
 };
 
 struct relay {
 	const struct config *c;
+	/* verify_threads - 1 threads for batch_settle's first phase
+	 * (NULL: the loop's thread alone). */
+	struct workers *workers;
+	size_t npend, pend_first;	/* items taken, not yet settled */
 	/*
 	 * Sends one envelope ${b} on the route ${rid}: 0, or -1 with errno
 	 * set (EAGAIN: the pipe is full; EHOSTUNREACH: the route is gone).
@@ -331,13 +345,27 @@ enum { BATCH_FAULT_NONE, BATCH_FAULT_BEFORE_COMMIT, BATCH_FAULT_AFTER_COMMIT };
 
 /**
  * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
- * whose first frame ${b} came from agency ${p} into the batch: checked,
- * its answer and log entries kept for batch_commit and batch_answer (the
- * bytes are copied).  HELLO, CREDIT, HEARTBEAT and ASK are handled at
- * once.
+ * whose first frame ${b} came from agency ${p} into the batch (the bytes
+ * are copied); batch_settle checks it.
  */
 void batch_add(struct relay *r, struct peer *p, const uint8_t *b,
     size_t len, int nframes);
+
+/**
+ * batch_settle(r): check the envelopes taken since the last call: first
+ * each one's hash, decoding, sender and Ed25519 signature, pure work
+ * spread over the relay's verify_threads (r->workers) when there are
+ * WORKERS_MIN_BATCH or more; then, on this thread and in the order they
+ * were read, each one against the queue, the log and the other items,
+ * its answer and log entries kept for batch_commit and batch_answer.
+ * HELLO, CREDIT, HEARTBEAT and ASK are handled here, from what is
+ * committed.  batch_drain ends with it; batch_commit calls it too.
+ */
+void batch_settle(struct relay *r);
+
+/* Below this many envelopes a batch's first phase runs on the loop's
+ * thread alone: waking a thread costs more than it saves. */
+#define WORKERS_MIN_BATCH 4
 
 /**
  * batch_drain(r, take, ctx): the group commit's policy: call

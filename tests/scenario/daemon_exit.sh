@@ -45,6 +45,11 @@ exit_is 2 "relay stats: config unreadable" "$B/ferry-relay" stats -c "$FT/missin
 sed '$a retention = 5d' "$FT/relay.conf" >"$FT/r-retention.conf"
 exit_is 2 "relay: retention shorter than expiry + 1d" "$B/ferry-relay" check-config -c "$FT/r-retention.conf"
 ft_check "relay: the refusal names retention" grep -q 'retention = 5d is shorter than expiry + 1d (expiry = 5d)' "$FT/x.err"
+sed '$a verify_threads = 65' "$FT/relay.conf" >"$FT/r-threads.conf"
+exit_is 2 "relay: verify_threads out of range" "$B/ferry-relay" check-config -c "$FT/r-threads.conf"
+ft_check "relay: the refusal names verify_threads and its range" grep -q 'verify_threads = 65 is out of range: 1 .* to 64' "$FT/x.err"
+sed '$a verify_threads = 1' "$FT/relay.conf" >"$FT/r-threads1.conf"
+exit_is 0 "relay: verify_threads = 1 accepted" "$B/ferry-relay" check-config -c "$FT/r-threads1.conf"
 sed '$a retention = 6d' "$FT/relay.conf" >"$FT/r-retention6.conf"
 exit_is 0 "relay: retention = expiry + 1d accepted" "$B/ferry-relay" check-config -c "$FT/r-retention6.conf"
 

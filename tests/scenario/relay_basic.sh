@@ -47,6 +47,11 @@ ft_check "metrics: queue depth of bravo 0" \
 	grep -q 'ferry_relay_queue_depth{recipient="bravo"} 0' "$RELAY_DATA/metrics.prom"
 ft_check "metrics: a refused handshake counted" \
 	[ "$(ft_metric ferry_relay_handshakes_refused_total)" -ge 1 ]
+cores=$(nproc); [ "$cores" -gt 16 ] && cores=16
+ft_check "metrics: verify threads one per core by default ($cores)" \
+	[ "$(ft_metric ferry_relay_verify_threads)" = "$cores" ]
+ft_check "log: the started line names the verify threads" \
+	grep -q "started .*verify_threads=$cores" "$RELAY_ERR"
 
 # Data files are private.
 ft_check "queue and log files are mode 0600" \

@@ -206,6 +206,7 @@ arrive(struct relay *r, const char *from, const uint8_t *b, size_t n)
 {
 
 	batch_add(r, peer_get(r, from, 1), b, n, 1);
+	batch_settle(r);
 }
 
 /* A sealed MSG from ${from} to ${to}: its id and envelope hash. */
@@ -1592,6 +1593,126 @@ TEST(batch_grows_under_load)
 	relay_done(r);
 }
 
+/*
+ * Issue 10 step 6: a turn's envelopes are checked (hash, decoding,
+ * sender, signature) on verify_threads threads, then acted on in order on
+ * the loop's: the same batch through a relay checking on two threads and
+ * through one checking alone gives the same verdict for every envelope,
+ * the same answers in the same order and the same log.  The batch mixes
+ * new MSGs, one with a broken signature, one sent on the wrong agency's
+ * connection, a duplicate of an earlier one of the batch, bytes that are
+ * no envelope and a HEARTBEAT (answered at once).  And the second relay
+ * really shared the work: its pool checked some of the envelopes (a few
+ * turns at most are tried: a pool whose thread never helps fails).
+ */
+#define MIX 14
+
+static int
+mixed_batch(struct src *s)
+{
+	uint8_t id[FERRY_MSGID_LEN], h[32];
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < MIX; i++) {
+		s->from[i] = "alpha";
+		if (i == 3) {		/* a broken signature */
+			if (make_msg(id, h, &s->b[i], &s->n[i]) != 0)
+				return (-1);
+			s->b[i][s->n[i] - 1] ^= 0x01;
+		} else if (i == 5) {	/* alpha's MSG on bravo's connection */
+			if (make_msg(id, h, &s->b[i], &s->n[i]) != 0)
+				return (-1);
+			s->from[i] = "bravo";
+		} else if (i == 8) {	/* the first one again */
+			if ((s->b[i] = malloc(s->n[0])) == NULL)
+				return (-1);
+			memcpy(s->b[i], s->b[0], s->n[0]);
+			s->n[i] = s->n[0];
+		} else if (i == 10) {	/* not an envelope */
+			if ((s->b[i] = malloc(7)) == NULL)
+				return (-1);
+			memcpy(s->b[i], "garbage", 7);
+			s->n[i] = 7;
+		} else if (i == 12) {
+			if (make_env(bravo, "relay", ENV_HEARTBEAT, NULL, NULL,
+			    NULL, 0, &s->b[i], &s->n[i]) != 0)
+				return (-1);
+			s->from[i] = "bravo";
+		} else if (make_msg(id, h, &s->b[i], &s->n[i]) != 0)
+			return (-1);
+		s->count++;
+	}
+	return (0);
+}
+
+TEST(batch_on_threads_same_as_one)
+{
+	struct relay *one = relay_new(), *two;
+	struct src s;
+	int kinds[MIX], codes[MIX], types[64];
+	uint8_t hashes[MIX][32], want[32];
+	size_t n1, i, tries;
+	uint64_t size1;
+	struct env e;
+
+	CHECK(one != NULL);
+	CHECK_EQ(mixed_batch(&s), 0);
+	CHECK(one->workers == NULL);
+	CHECK_EQ(batch_drain(one, src_take, &s), MIX);
+	for (i = 0; i < MIX; i++) {
+		kinds[i] = one->items[i].kind;
+		codes[i] = one->items[i].code;
+		memcpy(hashes[i], one->items[i].hash, 32);
+		crypto_hash_sha256(want, s.b[i], s.n[i]);
+		CHECK(memcmp(hashes[i], want, 32) == 0);
+	}
+	CHECK_EQ(kinds[0], IT_ACCEPT);
+	CHECK(kinds[3] == IT_REFUSE && codes[3] == FERRY_EBADSIG);
+	CHECK(kinds[5] == IT_REFUSE && codes[5] == FERRY_ESENDER);
+	CHECK_EQ(kinds[8], IT_DUP);
+	CHECK(kinds[10] == IT_REFUSE && codes[10] != 0);
+	CHECK_EQ(kinds[12], IT_SKIP);
+	CHECK_EQ(turn(one), 0);
+	log_hold(one->log, 0);
+	n1 = nsent;
+	CHECK(n1 >= MIX - 1 && n1 <= 64);
+	for (i = 0; i < n1 && i < 64; i++)
+		types[i] = (int)sent_type(i, &e);
+	size1 = log_size(one->log);
+	relay_done(one);
+
+	for (tries = 0; tries < 5; tries++) {
+		uint64_t helped;
+
+		CHECK((two = relay_new()) != NULL);
+		if (two == NULL)
+			break;
+		CHECK((two->workers = workers_new(2)) != NULL);
+		s.next = 0;
+		CHECK_EQ(batch_drain(two, src_take, &s), MIX);
+		for (i = 0; i < MIX; i++) {
+			CHECK_EQ(two->items[i].kind, kinds[i]);
+			CHECK_EQ(two->items[i].code, codes[i]);
+			CHECK(memcmp(two->items[i].hash, hashes[i], 32) == 0);
+		}
+		CHECK_EQ(turn(two), 0);
+		log_hold(two->log, 0);
+		CHECK_EQ(nsent, n1);
+		for (i = 0; i < n1 && i < nsent && i < 64; i++)
+			CHECK_EQ(sent_type(i, &e), types[i]);
+		CHECK_EQ(log_size(two->log), size1);
+		helped = workers_helped(two->workers);
+		workers_free(two->workers);
+		two->workers = NULL;
+		relay_done(two);
+		if (helped > 0)
+			break;
+	}
+	CHECK(tries < 5);	/* the pool's thread checked some */
+	src_free(&s);
+}
+
 int
 main(void)
 {
@@ -1622,6 +1743,7 @@ main(void)
 	RUN(batch_grows_under_load);
 	RUN(read_snapshots_per_turn_not_per_msg);
 	RUN(relay_ids_pooled_and_distinct);
+	RUN(batch_on_threads_same_as_one);
 	roster_free(ro);
 	ident_free(admin);
 	ident_free(relay);
