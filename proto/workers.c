@@ -100,6 +100,16 @@ workers_new(size_t nthreads)
 	/* Signals stay with the caller's thread (its poll is what they
 	 * must interrupt): the threads start with every signal blocked. */
 	sigfillset(&all);
+	/* ... but for the faults a thread's own code raises: blocked, the
+	 * kernel would kill the process without a handler or sanitizer
+	 * report. */
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGABRT);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (i = 0; i + 1 < nthreads && rc == 0; i++)
 		if ((rc = pthread_create(&w->th[i], NULL, worker, w)) == 0)
@@ -130,7 +140,9 @@ workers_run(struct workers *w, size_t n, void (*fn)(void *, size_t),
 	w->next = 0;
 	w->n = n;
 	w->gen++;
-	pthread_cond_broadcast(&w->go);
+	/* Wake only as many as could take an index besides the caller. */
+	for (i = 0; i < w->nth && i + 1 < n; i++)
+		pthread_cond_signal(&w->go);
 	work(w, 1);
 	while (w->busy > 0)
 		pthread_cond_wait(&w->done, &w->mu);

@@ -3,6 +3,7 @@
  * file (libinih), then command-line flags, then a consistency check.
  * docs/relay.md lists every key.
  */
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,9 +44,12 @@ config_defaults(struct config *c)
 	c->credit_max = 1024;
 	c->batch_max = 512;
 	c->batch_bytes = 64ULL * 1024 * 1024;
-	/* One per core, the loop's thread one of them (batch_settle). */
+	/* One per core it may run on (affinity, cpusets), the loop's
+	 * thread one of them (batch_settle). */
 	{
-		long nc = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t cs;
+		long nc = sched_getaffinity(0, sizeof(cs), &cs) == 0 ?
+		    CPU_COUNT(&cs) : sysconf(_SC_NPROCESSORS_ONLN);
 
 		c->verify_threads = nc < 1 ? 1 : nc > 16 ? 16 : (uint64_t)nc;
 	}

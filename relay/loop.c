@@ -703,14 +703,19 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	}
 	if (socket_setup(&r) != 0)
 		goto out;
-	if (c->verify_threads > 1 &&
-	    (r.workers = workers_new(c->verify_threads)) == NULL) {
-		rlog(RLOG_ERROR, "threads", "verify_threads=%llu err=\"%s\" "
-		    "next=\"lower verify_threads in the config, or 1 to check "
-		    "on the loop's thread alone\"",
-		    (unsigned long long)c->verify_threads, strerror(errno));
-		goto out;
+	if (c->verify_threads > 1) {
+		if (FERRY_FAULT("relay-threads"))
+			errno = EAGAIN;
+		else
+			r.workers = workers_new(c->verify_threads);
 	}
+	if (c->verify_threads > 1 && r.workers == NULL)
+		/* Not fatal: the loop's thread checks everything itself, as
+		 * with verify_threads = 1 (the metric says how many run). */
+		rlog(RLOG_WARN, "threads", "verify_threads=%llu err=\"%s\" "
+		    "running=1 next=\"raise the service's task limit "
+		    "(TasksMax, ulimit -u) or lower verify_threads\"",
+		    (unsigned long long)c->verify_threads, strerror(errno));
 	rlog(RLOG_INFO, "started", "endpoint=%s relay=%s roster=%llu "
 	    "verify_threads=%zu queued=%llu log=%llu", c->endpoint, r.me->id,
 	    (unsigned long long)r.roster->version, workers_threads(r.workers),

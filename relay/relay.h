@@ -9,9 +9,11 @@
  *   addrs.c    open connections counted per peer IP address
  *   loop.c     the ROUTER socket, its connection events, the event loop,
  *              forwarding queued messages, setup and shutdown
- *   batch.c    one turn's batch: each envelope checked, one group commit,
- *              then the answers; expiry and retention sweep; a full
- *              disk (H1)
+ *   batch.c    one turn's batch: one group commit, then the answers;
+ *              expiry and retention sweep; a full disk (H1)
+ *   batch_check.c  each envelope of a turn taken into the batch and
+ *              checked (the pure part on the verify threads, the rest in
+ *              order); HELLO, CREDIT, HEARTBEAT and ASK answered
  *   retain.c   answers about a message whose record was pruned, from the
  *              relay's log
  *   rroster.c  the roster in force: start, SIGHUP reload, expiry
@@ -20,9 +22,10 @@
  *   rutil.c    helpers the files above share (clock, log entries)
  *   metrics.c  counters, written as Prometheus text to <data>/metrics.prom
  *
- * loop.c, batch.c, retain.c, rroster.c, peer.c and rutil.c share
- * relay_int.h (the relay's state: peers, batch items, struct relay).
- * Calls between them go one way: loop.c -> batch.c -> retain.c ->
+ * loop.c, batch.c, batch_check.c, retain.c, rroster.c, peer.c and rutil.c
+ * share relay_int.h (the relay's state: peers, batch items, struct
+ * relay).  Calls between them go one way: loop.c -> batch.c ->
+ * batch_check.c -> retain.c ->
  * rroster.c -> peer.c -> rutil.c (a file may skip steps down this order); sends leave through r->send, set by
  * loop.c, so unit tests (tests/unit/test_relay_batch.c) capture them.
  * Everything but main.c is also built as librelay.a for the unit tests.

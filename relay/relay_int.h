@@ -1,6 +1,6 @@
 /*
  * relay_int.h: what the files of the relay's core (loop.c, batch.c,
- * retain.c, rroster.c, peer.c, rutil.c) share, not for its other files (relay.h is
+ * batch_check.c, retain.c, rroster.c, peer.c, rutil.c) share, not for its other files (relay.h is
  * their interface).  Each part names the file that defines it; relay.h
  * says which way calls go between these files.
  */
@@ -338,10 +338,13 @@ int rroster_start(struct relay *r);
 /** rroster_reload(r): SIGHUP: adopt and push the roster file's next version. */
 void rroster_reload(struct relay *r);
 
-/* ---- batch.c ---- */
+/* ---- batch_check.c (taking and checking; batch.c commits) ---- */
 
-/* FERRY_RELAY_FAULT test hooks (tests/scenario/relay_fault.sh). */
-enum { BATCH_FAULT_NONE, BATCH_FAULT_BEFORE_COMMIT, BATCH_FAULT_AFTER_COMMIT };
+struct item *batch_item_new(struct relay *r);
+void batch_items_clear(struct relay *r);
+struct item *batch_has(struct relay *r, struct item *self,
+    const uint8_t *id);
+void batch_refuse_nolog(struct relay *r, struct item *it, int code);
 
 /**
  * batch_add(r, p, b, len, nframes): take the message of ${nframes} frames
@@ -379,6 +382,11 @@ void batch_settle(struct relay *r);
  */
 size_t batch_drain(struct relay *r, int (*take)(struct relay *, void *,
     size_t *), void *ctx);
+
+/* ---- batch.c ---- */
+
+/* FERRY_RELAY_FAULT test hooks (tests/scenario/relay_fault.sh). */
+enum { BATCH_FAULT_NONE, BATCH_FAULT_BEFORE_COMMIT, BATCH_FAULT_AFTER_COMMIT };
 
 /**
  * batch_sweep(r, now): add to the batch an expiry for each queued message

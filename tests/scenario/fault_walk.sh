@@ -30,6 +30,7 @@ points=(
 	"relay relay-route-lost=fail@2"
 	"relay relay-send=fail@2"
 	"relay relay-send=fail@5"
+	"relay relay-threads=fail@1"
 	"alpha agent-commit-send=kill@2"
 	"alpha agent-commit-reply=kill@1"
 	"alpha agent-accepted-buffered=kill@1"

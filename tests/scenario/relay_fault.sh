@@ -9,7 +9,8 @@
 #   after-commit: dies right after the commit, before answering: no
 #     ACCEPTED left, yet after a restart the message is queued and logged
 #     and is delivered exactly once.
-# After each crash the relay's log verifies (ferry-audit).
+# After each crash the relay's log verifies (ferry-audit).  And a relay
+# whose verify threads cannot be created runs on its loop's thread.
 . "$(dirname "$0")/lib.sh"
 ft_init
 ft_net relay alpha bravo
@@ -62,4 +63,18 @@ ft_check "and delivered once; the killed-before-commit one never appears" \
 ft_relay_stop
 ft_check "relay exits 0" [ "$FT_STATUS" -eq 0 ]
 ft_check "the relay's log verifies at the end" verify_log 3
+
+# 4. Its verify threads cannot be created (FERRY_FAULT relay-threads: as
+# pthread_create failing with EAGAIN under a task limit): it says so and
+# why, and works on the loop's thread alone.
+FERRY_FAULT=relay-threads=fail ft_relay_start verify_threads=2 || exit 1
+ft_check "no threads: WARN threads names the cause and what to do" \
+	grep -q "WARN threads verify_threads=2 err=.* running=1 next=.*verify_threads" "$RELAY_ERR"
+ft_send alpha bravo --count 1 --marker ALONE --timeout 20 >"$FT/s4" 2>&1
+ft_check "no threads: a send is accepted" [ "$(ft_count '^accepted ' "$FT/s4")" -eq 1 ]
+ft_recv bravo --count 1 --timeout 20 >"$FT/r4" 2>&1
+ft_check "no threads: and delivered" grep -q '^msg .* ALONE 1$' "$FT/r4"
+ft_relay_stop
+ft_check "no threads: metrics say one verify thread" \
+	[ "$(ft_metric ferry_relay_verify_threads)" = 1 ]
 ft_done

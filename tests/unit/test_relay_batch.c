@@ -1,5 +1,6 @@
 /*
- * test_relay_batch.c: the relay's batch (relay/batch.c) without sockets:
+ * test_relay_batch.c: the relay's batch (relay/batch.c, batch_check.c)
+ * without sockets:
  * a relay state with its log and queue in a temporary folder, envelopes
  * handed to batch_add as if drained from the socket, sends captured
  * through r->send.  A new MSG is committed once and answered only after
@@ -1601,11 +1602,12 @@ TEST(batch_grows_under_load)
  * the same answers in the same order and the same log.  The batch mixes
  * new MSGs, one with a broken signature, one sent on the wrong agency's
  * connection, a duplicate of an earlier one of the batch, bytes that are
- * no envelope and a HEARTBEAT (answered at once).  And the second relay
- * really shared the work: its pool checked some of the envelopes (a few
- * turns at most are tried: a pool whose thread never helps fails).
+ * no envelope, a HEARTBEAT (answered at once), a HELLO and a CREDIT (the
+ * window they leave is the last one's).  And the second relay really
+ * shared the work: its pool checked some of the envelopes (up to 20
+ * turns are tried: a pool whose thread never helps fails).
  */
-#define MIX 14
+#define MIX 40
 
 static int
 mixed_batch(struct src *s)
@@ -1634,9 +1636,21 @@ mixed_batch(struct src *s)
 				return (-1);
 			memcpy(s->b[i], "garbage", 7);
 			s->n[i] = 7;
-		} else if (i == 12) {
-			if (make_env(bravo, "relay", ENV_HEARTBEAT, NULL, NULL,
-			    NULL, 0, &s->b[i], &s->n[i]) != 0)
+		} else if (i == 12 || i == 15 || i == 20) {
+			struct env e;
+
+			memset(&e, 0, sizeof(e));
+			e.version = ENV_VERSION;
+			e.type = i == 12 ? ENV_HEARTBEAT : i == 15 ? ENV_HELLO :
+			    ENV_CREDIT;
+			env_new_id(e.id);
+			snprintf(e.from, sizeof(e.from), "bravo");
+			snprintf(e.to, sizeof(e.to), "relay");
+			e.time = ferry_now_ms();
+			e.roster_version = 1;
+			e.credit = i == 15 ? 7 : 5;
+			if (env_encode(&e, bravo->sign_sk, &s->b[i],
+			    &s->n[i]) != 0)
 				return (-1);
 			s->from[i] = "bravo";
 		} else if (make_msg(id, h, &s->b[i], &s->n[i]) != 0)
@@ -1673,16 +1687,18 @@ TEST(batch_on_threads_same_as_one)
 	CHECK_EQ(kinds[8], IT_DUP);
 	CHECK(kinds[10] == IT_REFUSE && codes[10] != 0);
 	CHECK_EQ(kinds[12], IT_SKIP);
+	CHECK(kinds[15] == IT_SKIP && kinds[20] == IT_SKIP);
+	CHECK_EQ(peer_get(one, "bravo", 0)->window, 5);	/* the CREDIT's */
 	CHECK_EQ(turn(one), 0);
 	log_hold(one->log, 0);
 	n1 = nsent;
-	CHECK(n1 >= MIX - 1 && n1 <= 64);
+	CHECK(n1 >= MIX - 2 && n1 <= 64);	/* all but HELLO, CREDIT */
 	for (i = 0; i < n1 && i < 64; i++)
 		types[i] = (int)sent_type(i, &e);
 	size1 = log_size(one->log);
 	relay_done(one);
 
-	for (tries = 0; tries < 5; tries++) {
+	for (tries = 0; tries < 20; tries++) {
 		uint64_t helped;
 
 		CHECK((two = relay_new()) != NULL);
@@ -1696,6 +1712,7 @@ TEST(batch_on_threads_same_as_one)
 			CHECK_EQ(two->items[i].code, codes[i]);
 			CHECK(memcmp(two->items[i].hash, hashes[i], 32) == 0);
 		}
+		CHECK_EQ(peer_get(two, "bravo", 0)->window, 5);
 		CHECK_EQ(turn(two), 0);
 		log_hold(two->log, 0);
 		CHECK_EQ(nsent, n1);
@@ -1709,7 +1726,7 @@ TEST(batch_on_threads_same_as_one)
 		if (helped > 0)
 			break;
 	}
-	CHECK(tries < 5);	/* the pool's thread checked some */
+	CHECK(tries < 20);	/* the pool's thread checked some */
 	src_free(&s);
 }
 
