@@ -340,6 +340,7 @@ fsync_dir_of(const char *path)
 #define WF_REPLACE 1	/* rename over ${path}, rather than link */
 #define WF_KEEP_OWNER 2	/* the replaced file's owner and group stay */
 #define WF_NOSYNC 4	/* no fsync: the caller makes a group durable */
+#define WF_NODIRSYNC 8	/* no fsync of the folder after the rename either */
 
 /*
  * The first half of write_file: ${tmp} (of ${cap} bytes) written, synced
@@ -436,7 +437,7 @@ write_file(const char *path, const void *buf, size_t len, int mode,
 		if (unlink(tmp) != 0)
 			goto err;
 	}
-	return (fsync_dir_of(path));
+	return ((flags & WF_NODIRSYNC) ? 0 : fsync_dir_of(path));
 err:
 	saved = errno;
 	unlink(tmp);
@@ -456,6 +457,15 @@ ferry_write_file_owned(const char *path, const void *buf, size_t len,
 {
 
 	return (write_file(path, buf, len, mode, WF_REPLACE | WF_KEEP_OWNER));
+}
+
+int
+ferry_write_file_unsynced(const char *path, const void *buf, size_t len,
+    int mode)
+{
+
+	return (write_file(path, buf, len, mode,
+	    WF_REPLACE | WF_NOSYNC | WF_NODIRSYNC));
 }
 
 int

@@ -170,6 +170,17 @@ int ferry_write_file_owned(const char *path, const void *buf, size_t len,
     int mode);
 
 /**
+ * ferry_write_file_unsynced(path, buf, len, mode): as ferry_write_file
+ * (a reader sees the old file or the new one whole, never a part), but
+ * with no fsync of the file or its folder: for a file rewritten every few
+ * seconds whose loss in a power cut is harmless (metrics.prom), so that
+ * writing it costs the daemon's loop no sync.  After a power cut it may
+ * be the previous version, or empty, until the next write.
+ */
+int ferry_write_file_unsynced(const char *path, const void *buf, size_t len,
+    int mode);
+
+/**
  * ferry_write_file_new(path, buf, len, mode): as ferry_write_file, but
  * never replaces: the synced temporary file is hard-linked to ${path},
  * which fails atomically if anything (a file, a dangling link) is there:

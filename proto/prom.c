@@ -128,5 +128,8 @@ prom_write(const struct prom *p, const char *path)
 
 	if (p->err)
 		return (FERRY_ENOMEM);
-	return (ferry_write_file(path, p->buf, p->len, 0644));
+	/* Rewritten every metrics_interval: a sync each time would stall
+	 * the daemon's loop and queue behind its commits for a file whose
+	 * loss in a power cut costs nothing (the next write replaces it). */
+	return (ferry_write_file_unsynced(path, p->buf, p->len, 0644));
 }

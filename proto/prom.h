@@ -49,8 +49,8 @@ void prom_i64(struct prom *p, const char *name, const char *help,
 
 /**
  * prom_write(p, path): write the text to ${path} atomically (temp file,
- * fsync, rename; mode 0644).  0, FERRY_ENOMEM if a line was lost, or the
- * error of ferry_write_file.
+ * rename; mode 0644), unsynced (ferry_write_file_unsynced).  0,
+ * FERRY_ENOMEM if a line was lost, or the error of the write.
  */
 int prom_write(const struct prom *p, const char *path);
 

@@ -1524,6 +1524,31 @@ spool_drop(struct agentd *a, const char *stem, size_t n)
 	free(json);
 }
 
+/*
+ * metrics.prom is rewritten every metrics_interval: atomically (a reader
+ * sees a whole file) but with no sync of the file or its folder, so the
+ * loop never waits on the disk for it.  Counted by the sync calls made on
+ * the data folder, not by the agent's own counters.
+ */
+TEST(metrics_written_unsynced)
+{
+	char path[1200];
+	uint8_t *b;
+	size_t len;
+
+	CHECK(realpath(A.conf.data, sync_watch) != NULL);
+	n_syncs = 0;
+	CHECK_EQ(agentd_metrics_write(&A), 0);
+	CHECK_EQ(agentd_metrics_write(&A), 0);
+	sync_watch[0] = '\0';
+	CHECK_EQ(n_syncs, 0);
+	snprintf(path, sizeof(path), "%s/metrics.prom", A.conf.data);
+	CHECK((b = t_read_file(path, &len)) != NULL);
+	CHECK(b != NULL && len > 100 && memmem(b, len, "\n# TYPE ferry_agent_",
+	    20) != NULL && b[len - 1] == '\n');
+	free(b);
+}
+
 TEST(spool_fsyncs_grouped)
 {
 	static const char *status = "{\"cmd\":\"status\"}";
@@ -2611,6 +2636,7 @@ main(void)
 	RUN(receipt_signature_counts);
 	RUN(accepted_by_proof);
 	RUN(spool_fsyncs_grouped);
+	RUN(metrics_written_unsynced);
 	RUN(spool_scan_again);
 	RUN(garbage_frame);
 	RUN(local_failure_held);
