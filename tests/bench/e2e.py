@@ -553,9 +553,11 @@ def peer_run(*args):
     if not m:
         tail = out.strip().splitlines()[-1:] or ["no output"]
         return f"rabbitmq.sh printed no RMQ line ({tail[0]})"
-    f = dict(kv.split("=", 1) for kv in m.group(1).split())
+    kvs = m.group(1).split()
+    if not kvs or any("=" not in kv for kv in kvs):
+        return f"rabbitmq.sh: {m.group(1)}"      # e.g. "broker did not start"
     try:
-        return {k: float(v) for k, v in f.items()}
+        return {k: float(v) for k, v in (kv.split("=", 1) for kv in kvs)}
     except ValueError:
         return f"rabbitmq.sh: unreadable figures ({m.group(1)})"
 
@@ -572,6 +574,12 @@ def peer():
         # which must be able to write the broker's private folder.
         work = os.path.join(os.environ.get("WORK", "/tmp/peer-rmq"), "rabbit")
         os.makedirs(os.path.join(work, "home"), exist_ok=True)
+        if os.geteuid() == 0 and shutil.which("rabbitmq-server") is None:
+            # rabbitmq.sh installs it too, but only after this chown
+            # would have needed its user: install it first (fresh machine).
+            subprocess.run(["apt-get", "install", "-y", "rabbitmq-server",
+                            "librabbitmq-dev"], capture_output=True, timeout=900,
+                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         if os.geteuid() == 0:
             subprocess.run(["chown", "-R", "rabbitmq:", work], capture_output=True)
         had_epmd = subprocess.run(["pgrep", "-x", "epmd"],
