@@ -699,12 +699,15 @@ def summary():
             print(f"      relay CPU per accepted MSG (all threads, /proc): {relay_cpu:.0f} us, "
                   f"of which the verify {1e6 / vr:.0f} us ({1e6 / vr / relay_cpu:.2f})")
             R["relay_cpu_us_per_accepted"] = relay_cpu
-        one = grab(r"relay on the loop's thread alone .*?: (\d+) msgs/s")
-        if one:
+        ab = re.search(r"verify threads A/B \((\d+) alternating runs each, medians\): "
+                       r"one per core (\d+), loop's thread alone (\d+)", text)
+        if ab:
             # Issue 10 step 6: the batch's signature checks on one thread
             # per core (verify_threads) against the loop's thread alone.
-            print(f"      on the loop's thread alone (verify_threads = 1), same run: "
-                  f"{one:.0f} msgs/s: the verify threads give x{relay_acc / one:.2f}")
+            k, th, one = int(ab.group(1)), float(ab.group(2)), float(ab.group(3))
+            print(f"      verify threads, {k} alternating runs each (medians): one per core "
+                  f"{th:.0f}, the loop's thread alone {one:.0f} msgs/s: x{th / one:.2f}")
+            R["relay_accepted_threads_ab_per_s"] = th
             R["relay_accepted_one_thread_per_s"] = one
         R["relay_accepted_per_s"] = relay_acc
         R["relay_accepted_bound_per_s"] = bound
