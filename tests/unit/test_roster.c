@@ -1,8 +1,8 @@
 /*
- * test_roster.c: the partner roster (proto/roster.c): key requests and
- * their proof of possession, genesis pinning, the TUF rule for version
- * N+1, each refusal with its own error, lookups, revocation and key
- * rotation.
+ * test_roster.c: the partner roster (proto/roster.c, roster_verify.c,
+ * roster_edit.c): key requests and their proof of possession, genesis
+ * pinning, the TUF rule for version N+1, each refusal with its own error,
+ * lookups, revocation and key rotation.
  */
 #include <stdlib.h>
 #include <string.h>
