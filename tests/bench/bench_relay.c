@@ -781,7 +781,7 @@ main(void)
 	quick = getenv("FERRY_BENCH_RELAY_QUICK") != NULL;
 	/* FERRY_BENCH_RELAY_THREADS=N: the relay's verify_threads (A/B). */
 	if (th != NULL)
-		threads_opt = atoi(th);
+		threads_opt = (int)strtol(th, NULL, 10);
 	if (!quick) {
 		bench_curve();
 		bench_lmdb();
