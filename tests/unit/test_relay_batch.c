@@ -1603,17 +1603,40 @@ TEST(batch_grows_under_load)
  * new MSGs, one with a broken signature, one sent on the wrong agency's
  * connection, a duplicate of an earlier one of the batch, bytes that are
  * no envelope, a HEARTBEAT (answered at once), a HELLO and a CREDIT (the
- * window they leave is the last one's).  And the second relay really
+ * window they leave is the last one's), the recipient's RECEIPT of a
+ * message queued in an earlier turn, the sender's ASK about another, an
+ * agency's CHECKPOINT.  And the second relay really
  * shared the work: its pool checked some of the envelopes (up to 20
  * turns are tried: a pool whose thread never helps fails).
  */
 #define MIX 40
+
+/* Two MSGs of alpha's, queued in an earlier turn (the same bytes for
+ * each relay of the test), that the mixed batch answers and asks about. */
+static uint8_t pre_id[2][FERRY_MSGID_LEN], pre_h[2][32], *pre_m[2];
+static size_t pre_n[2];
+
+static int
+pre_queue(struct relay *r)
+{
+	int k;
+
+	for (k = 0; k < 2; k++)
+		if (committed(r, "alpha", pre_m[k], pre_n[k], pre_id[k],
+		    QUEUE_QUEUED) != 0)
+			return (-1);
+	return (0);
+}
 
 static int
 mixed_batch(struct src *s)
 {
 	uint8_t id[FERRY_MSGID_LEN], h[32];
 	size_t i;
+
+	for (i = 0; i < 2; i++)
+		if (make_msg(pre_id[i], pre_h[i], &pre_m[i], &pre_n[i]) != 0)
+			return (-1);
 
 	memset(s, 0, sizeof(*s));
 	for (i = 0; i < MIX; i++) {
@@ -1636,6 +1659,29 @@ mixed_batch(struct src *s)
 				return (-1);
 			memcpy(s->b[i], "garbage", 7);
 			s->n[i] = 7;
+		} else if (i == 25) {	/* bravo's RECEIPT of the first */
+			if (make_env(bravo, "alpha", ENV_RECEIPT, pre_id[0],
+			    pre_h[0], NULL, 0, &s->b[i], &s->n[i]) != 0)
+				return (-1);
+			s->from[i] = "bravo";
+		} else if (i == 27) {	/* alpha ASKs about the second */
+			if (make_env(alpha, "relay", ENV_ASK, pre_id[1],
+			    pre_h[1], NULL, 0, &s->b[i], &s->n[i]) != 0)
+				return (-1);
+		} else if (i == 30) {	/* bravo's checkpoint of its log */
+			uint8_t *note;
+			size_t nn;
+			int rc;
+
+			if (make_note(bravo, "ferry/bravo", 5, 0, &note,
+			    &nn) != 0)
+				return (-1);
+			rc = make_env(bravo, "relay", ENV_CHECKPOINT, NULL, NULL,
+			    note, nn, &s->b[i], &s->n[i]);
+			free(note);
+			if (rc != 0)
+				return (-1);
+			s->from[i] = "bravo";
 		} else if (i == 12 || i == 15 || i == 20) {
 			struct env e;
 
@@ -1673,6 +1719,7 @@ TEST(batch_on_threads_same_as_one)
 	CHECK(one != NULL);
 	CHECK_EQ(mixed_batch(&s), 0);
 	CHECK(one->workers == NULL);
+	CHECK_EQ(pre_queue(one), 0);
 	CHECK_EQ(batch_drain(one, src_take, &s), MIX);
 	for (i = 0; i < MIX; i++) {
 		kinds[i] = one->items[i].kind;
@@ -1688,11 +1735,14 @@ TEST(batch_on_threads_same_as_one)
 	CHECK(kinds[10] == IT_REFUSE && codes[10] != 0);
 	CHECK_EQ(kinds[12], IT_SKIP);
 	CHECK(kinds[15] == IT_SKIP && kinds[20] == IT_SKIP);
+	CHECK_EQ(kinds[25], IT_RECEIPT);
+	CHECK_EQ(kinds[30], IT_CHECKPOINT);
 	CHECK_EQ(peer_get(one, "bravo", 0)->window, 5);	/* the CREDIT's */
 	CHECK_EQ(turn(one), 0);
 	log_hold(one->log, 0);
 	n1 = nsent;
-	CHECK(n1 >= MIX - 2 && n1 <= 64);	/* all but HELLO, CREDIT */
+	/* all but HELLO, CREDIT, the ASK and the CHECKPOINT */
+	CHECK(n1 >= MIX - 4 && n1 <= 64);
 	for (i = 0; i < n1 && i < 64; i++)
 		types[i] = (int)sent_type(i, &e);
 	size1 = log_size(one->log);
@@ -1705,6 +1755,7 @@ TEST(batch_on_threads_same_as_one)
 		if (two == NULL)
 			break;
 		CHECK((two->workers = workers_new(2)) != NULL);
+		CHECK_EQ(pre_queue(two), 0);
 		s.next = 0;
 		CHECK_EQ(batch_drain(two, src_take, &s), MIX);
 		for (i = 0; i < MIX; i++) {
@@ -1728,6 +1779,8 @@ TEST(batch_on_threads_same_as_one)
 	}
 	CHECK(tries < 20);	/* the pool's thread checked some */
 	src_free(&s);
+	for (i = 0; i < 2; i++)
+		free(pre_m[i]);
 }
 
 int
