@@ -4,6 +4,8 @@
 #   make test       install missing deps, build with ASan+UBSan, run all tests
 #   make demo       install missing deps, build, run the four-agency demo
 #   make bench      build optimised, print figures beside the machine's limits
+#   make tsan       build the unit tests of threaded code with ThreadSanitizer
+#                   (build/tsan; make test builds and runs them too)
 #   make fuzz       build libFuzzer targets and run each for FUZZ_SECONDS
 #   make model      check the spin models of the delivery protocol (tests/model)
 #   make install    install the programs, man pages, example configurations
@@ -27,6 +29,8 @@ FUZZ_SECONDS ?= 60
 
 ifeq ($(SAN),1)
 BUILD ?= build/asan
+else ifeq ($(SAN),thread)
+BUILD ?= build/tsan
 else
 BUILD ?= build/release
 endif
@@ -49,6 +53,14 @@ ifeq ($(SAN),1)
 override CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
+endif
+# ThreadSanitizer (make tsan): the unit tests of the code that runs on
+# more than one thread of its own (proto/workers.c, the relay's checks on
+# it).  libzmq, libsodium and LMDB are not instrumented: only Ferry's own
+# threads and the memory they share are checked.
+ifeq ($(SAN),thread)
+override CFLAGS += -O1 -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
 endif
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
@@ -85,7 +97,8 @@ UNITS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 BENCHES := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-.PHONY: all deps test demo bench fuzz model soak clean install check-build units
+.PHONY: all deps test demo bench fuzz model soak clean install check-build units \
+	tsan tsan-units
 all: $(PROGS)
 
 deps:
@@ -155,11 +168,24 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIBFERRY)
 
 units: $(UNITS) $(TOOLS)
 
+# The units whose code runs on threads of its own (make tsan), and a
+# planted race that must be reported, so that a ThreadSanitizer that
+# cannot see races on this machine fails the run instead of passing it.
+TSAN_UNITS := test_workers test_relay_batch
+tsan-units: $(addprefix $(BUILD)/tests/,$(TSAN_UNITS)) $(BUILD)/tests/tsan_canary
+$(BUILD)/tests/tsan_canary: $(BUILD)/obj/tests/tsan/tsan_canary.o
+	@mkdir -p $(dir $@)
+	$(Q)$(LINK)
+tsan: deps
+	$(Q)$(MAKE) --no-print-directory SAN=thread WERROR=1 tsan-units
+	$(Q)tests/run.sh build/asan build/release tsan/
+
 # make test: everything built with AddressSanitizer and UBSan, warnings as
 # errors, then the runner prints "N passed, N failed".
 # The benchmarks are built too (not run): they must not rot unseen.
 test: deps
 	$(Q)$(MAKE) --no-print-directory SAN=1 WERROR=1 all units
+	$(Q)$(MAKE) --no-print-directory SAN=thread WERROR=1 tsan-units
 	$(Q)$(MAKE) --no-print-directory SAN=0 WERROR=1 all $(BENCHES)
 	$(Q)tests/run.sh build/asan build/release
 

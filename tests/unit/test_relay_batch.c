@@ -1604,24 +1604,27 @@ TEST(batch_grows_under_load)
  * connection, a duplicate of an earlier one of the batch, bytes that are
  * no envelope, a HEARTBEAT (answered at once), a HELLO and a CREDIT (the
  * window they leave is the last one's), the recipient's RECEIPT of a
- * message queued in an earlier turn, the sender's ASK about another, an
- * agency's CHECKPOINT.  And the second relay really
+ * message queued in an earlier turn, the sender's ASK about another, the
+ * recipient's NACK of a third (a referral it refused), an agency's
+ * CHECKPOINT.  And the second relay really
  * shared the work: its pool checked some of the envelopes (up to 20
  * turns are tried: a pool whose thread never helps fails).
  */
 #define MIX 40
 
-/* Two MSGs of alpha's, queued in an earlier turn (the same bytes for
- * each relay of the test), that the mixed batch answers and asks about. */
-static uint8_t pre_id[2][FERRY_MSGID_LEN], pre_h[2][32], *pre_m[2];
-static size_t pre_n[2];
+/* Three MSGs of alpha's, queued in an earlier turn (the same bytes for
+ * each relay of the test), that the mixed batch receipts, asks about and
+ * NACKs. */
+#define PRE 3
+static uint8_t pre_id[PRE][FERRY_MSGID_LEN], pre_h[PRE][32], *pre_m[PRE];
+static size_t pre_n[PRE];
 
 static int
 pre_queue(struct relay *r)
 {
 	int k;
 
-	for (k = 0; k < 2; k++)
+	for (k = 0; k < PRE; k++)
 		if (committed(r, "alpha", pre_m[k], pre_n[k], pre_id[k],
 		    QUEUE_QUEUED) != 0)
 			return (-1);
@@ -1634,7 +1637,7 @@ mixed_batch(struct src *s)
 	uint8_t id[FERRY_MSGID_LEN], h[32];
 	size_t i;
 
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < PRE; i++)
 		if (make_msg(pre_id[i], pre_h[i], &pre_m[i], &pre_n[i]) != 0)
 			return (-1);
 
@@ -1668,6 +1671,26 @@ mixed_batch(struct src *s)
 			if (make_env(alpha, "relay", ENV_ASK, pre_id[1],
 			    pre_h[1], NULL, 0, &s->b[i], &s->n[i]) != 0)
 				return (-1);
+		} else if (i == 33) {	/* bravo NACKs the third */
+			struct env e;
+
+			memset(&e, 0, sizeof(e));
+			e.version = ENV_VERSION;
+			e.type = ENV_NACK;
+			env_new_id(e.id);
+			snprintf(e.from, sizeof(e.from), "bravo");
+			snprintf(e.to, sizeof(e.to), "alpha");
+			e.time = ferry_now_ms();
+			memcpy(e.msg_id, pre_id[2], FERRY_MSGID_LEN);
+			memcpy(e.env_hash, pre_h[2], 32);
+			e.code = (uint32_t)-FERRY_ESCHEMA;
+			e.reason = "referral refused";
+			e.reason_len = strlen(e.reason);
+			e.roster_version = 1;
+			if (env_encode(&e, bravo->sign_sk, &s->b[i],
+			    &s->n[i]) != 0)
+				return (-1);
+			s->from[i] = "bravo";
 		} else if (i == 30) {	/* bravo's checkpoint of its log */
 			uint8_t *note;
 			size_t nn;
@@ -1737,6 +1760,7 @@ TEST(batch_on_threads_same_as_one)
 	CHECK(kinds[15] == IT_SKIP && kinds[20] == IT_SKIP);
 	CHECK_EQ(kinds[25], IT_RECEIPT);
 	CHECK_EQ(kinds[30], IT_CHECKPOINT);
+	CHECK_EQ(kinds[33], IT_RNACK);
 	CHECK_EQ(peer_get(one, "bravo", 0)->window, 5);	/* the CREDIT's */
 	CHECK_EQ(turn(one), 0);
 	log_hold(one->log, 0);
@@ -1779,7 +1803,7 @@ TEST(batch_on_threads_same_as_one)
 	}
 	CHECK(tries < 20);	/* the pool's thread checked some */
 	src_free(&s);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < PRE; i++)
 		free(pre_m[i]);
 }
 
