@@ -11,6 +11,8 @@ control sockets exactly as `ferry send` does, pipelined):
       with a spool, writing each referral to inbox/), after 2.;
   2. end-to-end latency p50/p99 (ferry send returned -> receipt verified
      at the sender, from the sender's own timestamps) at half that rate;
+  2b. the same latency run on a fresh network whose data folders are in
+     RAM (/dev/shm): what the synced commits on the shared disk add;
   3. relay memory with 100,000 messages queued for an offline agency
      (sent by the test client relayc);
   5. two relays (issue 12): delivered/s with one relay and with two, the
@@ -236,6 +238,66 @@ def start_relay(d, rid, ep, roster, pin, extra="", name="relay"):
     return p
 
 
+def latency_run(pairs, rate):
+    """Referrals paced at ${rate}/s in total over ${pairs} (8 s of them,
+    100 to 600 per pair): (ferry send returned -> receipt verified at the
+    sender, -> ACCEPTED recorded), each sorted, in ms, from the senders'
+    own timestamps."""
+    m = max(100, min(600, int(rate * 8) // len(pairs)))
+    base = {a.id: a.delivered() for a, _ in pairs}
+    ids = send_many(pairs, m, rate=rate)
+    wait(lambda: all(a.delivered() - base[a.id] >= m for a, _ in pairs), 300,
+         "latency-run delivery")
+    lat, acc = [], []
+    for a, _ in pairs:
+        mine = set(ids[a.id])
+        for msg in a.call({"cmd": "outbox"})["messages"]:
+            if msg["msg_id"] in mine:
+                lat.append(msg["delivered_ms"] - msg["queued_ms"])
+                acc.append(msg["accepted_ms"] - msg["queued_ms"])
+    return sorted(lat), sorted(acc)
+
+
+def run_nosync():
+    """2b. The latency run of 2. again at the same rate on a fresh network
+    whose data folders are all on a RAM file system (/dev/shm): the same
+    programs, the same commits, but a sync costs no disk.  What 2. adds
+    to it is what the synced commits on one shared disk cost (five
+    processes' syncs queue on it).  A diagnostic only: a data folder in
+    RAM loses everything at a power cut, and Ferry is never run so."""
+    rate = R.get("e2e_rate_for_latency_per_s")
+    shm = "/dev/shm"
+    if not rate:
+        return
+    if not os.path.isdir(shm) or os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize < 2 << 30:
+        R["nosync_note"] = f"skipped: no RAM file system with 2 GiB free at {shm}"
+        print(f"  latency without disk syncs {R['nosync_note']}")
+        return
+    d = tempfile.mkdtemp(prefix="ferry-bench-nosync-", dir=shm)
+    ag, ra = None, None
+    try:
+        ag, ra, _ = net(d, False)
+        pairs = [(ag["a1"], ag["b1"]), (ag["a2"], ag["b2"])]
+        send_many(pairs, 20)
+        wait(lambda: all(a.delivered() >= 20 for a, _ in pairs), 60, "warm-up delivery")
+        lat, acc = latency_run(pairs, rate)
+    finally:
+        for p in ([a.p for a in ag.values()] if ag else []) + ([ra] if ra else []):
+            p.terminate()
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(d, ignore_errors=True)
+    p50, p99 = lat[len(lat) // 2], lat[len(lat) * 99 // 100]
+    R["e2e_latency_nosync_p50_ms"] = p50
+    R["e2e_latency_nosync_p99_ms"] = p99
+    print(f"  latency at the same {rate:.0f} /s with every data folder in RAM "
+          f"({shm}: no disk syncs; a diagnostic, never a way to run Ferry): "
+          f"p50 {p50} ms, p99 {p99} ms")
+
+
 def run():
     global EP, PIN
     subprocess.run([RELAYC, "mknet", tmp, "relay", "a1", "a2", "b1", "b2", "q", "zq"],
@@ -285,20 +347,7 @@ def run():
 
     # 2. latency at half the peak rate.
     rate = peak / 2
-    m = max(100, min(600, int(rate * 8) // len(pairs)))
-    base = {a.id: a.delivered() for a, _ in pairs}
-    ids = send_many(pairs, m, rate=rate)
-    wait(lambda: all(a.delivered() - base[a.id] >= m for a, _ in pairs), 300,
-         "latency-run delivery")
-    lat, acc = [], []
-    for a, _ in pairs:
-        mine = set(ids[a.id])
-        for msg in a.call({"cmd": "outbox"})["messages"]:
-            if msg["msg_id"] in mine:
-                lat.append(msg["delivered_ms"] - msg["queued_ms"])
-                acc.append(msg["accepted_ms"] - msg["queued_ms"])
-    lat.sort()
-    acc.sort()
+    lat, acc = latency_run(pairs, rate)
     p50, p99 = lat[len(lat) // 2], lat[len(lat) * 99 // 100]
     print(f"  latency at half that rate ({rate:.0f} /s, {len(lat)} referrals), "
           f"ferry send returned -> receipt verified at the sender "
@@ -754,6 +803,14 @@ def summary():
               f"{(3e3 / S + 5e3 / V + 3e3 / X + 2e3 / A):.2f} ms = {floor_ms:.2f} ms;"
               f"  ratio p50 {R['e2e_latency_p50_ms'] / floor_ms:.1f}")
         R["e2e_latency_floor_ms"] = floor_ms
+        if "e2e_latency_nosync_p50_ms" in R:
+            n50, n99 = R["e2e_latency_nosync_p50_ms"], R["e2e_latency_nosync_p99_ms"]
+            print(f"      the same run with the data folders in RAM (no disk syncs): "
+                  f"p50 {n50} ms, p99 {n99} ms: the synced commits on one shared disk "
+                  f"add p50 {R['e2e_latency_p50_ms'] - n50} ms, p99 "
+                  f"{R['e2e_latency_p99_ms'] - n99} ms")
+        elif "nosync_note" in R:
+            print(f"      without disk syncs: {R['nosync_note']}")
     if lat_relay:
         R["relay_latency_p50_us"] = int(lat_relay.group(1))
         R["relay_latency_p99_us"] = int(lat_relay.group(2))
@@ -798,6 +855,11 @@ if __name__ == "__main__":
     try:
         print("=== e2e.py: Ferry end to end through ferry-relay and ferry-agent")
         run()
+        try:
+            run_nosync()
+        except (Exception, SystemExit) as e:     # a diagnostic: the rest still counts
+            R["nosync_note"] = f"not measured: {e}"
+            print(f"  latency without disk syncs {R['nosync_note']}")
         try:
             run_relays()
         except (Exception, SystemExit) as e:     # the rest of the bench still counts
