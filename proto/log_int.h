@@ -150,6 +150,10 @@ void logx_drop_held(struct log *l);
 /** logx_hread(ctx, index, out): stored hash ${index} (struct hctx). */
 int logx_hread(void *ctx, uint64_t index, uint8_t out[32]);
 
+/** logx_meta_put(l, txn, key, buf, len): meta value ${key} (LMDB code). */
+int logx_meta_put(struct log *l, MDB_txn *txn, const char *key,
+    const void *buf, size_t len);
+
 /** logx_count_entries(l, txn, n): entries in ${txn}'s snapshot. */
 int logx_count_entries(struct log *l, MDB_txn *txn, uint64_t *n);
 
