@@ -5,7 +5,8 @@ Ferry's end-to-end figures through real processes (ferry-relay and four
 ferry-agent daemons on 127.0.0.1, referrals submitted on the agents'
 control sockets exactly as `ferry send` does, pipelined):
   1. delivered referrals/s with the signed receipts back at the senders,
-     and the CPU time all five processes spent per delivered referral;
+     and the CPU time all five processes spent per delivered referral
+     (FERRY_BENCH_PEAK_RUNS runs back to back, default 3: the median);
   1b. the same through the spool folders (files dropped in outbox/);
   1c. the same with spool folders at both ends (the recipients restarted
       with a spool, writing each referral to inbox/), after 2.;
@@ -36,6 +37,7 @@ RELAYC = os.path.join(B, "tools", "relayc")
 DOC = open(os.path.join(ROOT, "tests/vectors/referrals/nrm-adult-labour.json"), "rb").read()
 NQ = int(os.environ.get("FERRY_BENCH_QUEUED", "100000"))
 NE2E = int(os.environ.get("FERRY_BENCH_E2E", "1000"))   # per sending agent
+PEAK_RUNS = int(os.environ.get("FERRY_BENCH_PEAK_RUNS", "3"))   # 1.: the median run
 tmp = tempfile.mkdtemp(prefix="ferry-bench-e2e-")
 procs = []
 ctx = zmq.Context()
@@ -312,28 +314,35 @@ def run():
         wait(a.connected, 30, f"{a.id} connected")
     pairs = [(ag["a1"], ag["b1"]), (ag["a2"], ag["b2"])]
 
-    # 1. peak: delivered referrals/s with receipts back.
+    # 1. peak: delivered referrals/s with receipts back.  Three runs back
+    # to back (each NE2E per sender; a run is about a second, so one alone
+    # moves 10-20 % with the machine): the median run's figures.
     send_many(pairs, 20)            # warm up
     wait(lambda: all(a.delivered() >= 20 for a, _ in pairs), 60, "warm-up delivery")
-    base = {a.id: a.delivered() for a, _ in pairs}
     pids = [relay.pid] + [a.p.pid for a in ag.values()]
-    c0 = cpu_s(pids)
-    t0 = time.time()
-    send_many(pairs, NE2E)
-    t_sent = time.time() - t0
-    wait(lambda: all(a.delivered() - base[a.id] >= NE2E for a, _ in pairs), 300,
-         "peak-run delivery")
-    el = time.time() - t0
     n = NE2E * len(pairs)
-    peak = n / el
+    runs = []
+    for _ in range(PEAK_RUNS):
+        base = {a.id: a.delivered() for a, _ in pairs}
+        c0 = cpu_s(pids)
+        t0 = time.time()
+        send_many(pairs, NE2E)
+        t_sent = time.time() - t0
+        wait(lambda: all(a.delivered() - base[a.id] >= NE2E for a, _ in pairs), 300,
+             "peak-run delivery")
+        el = time.time() - t0
+        runs.append((n / el, n / t_sent, el, (cpu_s(pids) - c0) * 1e3 / n))
+    peak, acc_rate, el, cpu_ms = sorted(runs)[len(runs) // 2]
     print(f"  end to end, {n} referrals ({len(DOC)} B JSON) from 2 agents to 2, "
-          f"pipelined on the control sockets:")
-    print(f"    ferry send accepted (stored, logged, synced): {n / t_sent:8.0f} /s")
+          f"pipelined on the control sockets, {len(runs)} runs (the median run's "
+          f"figures; delivered/s of each: {', '.join(f'{r[0]:.0f}' for r in runs)}):")
+    print(f"    ferry send accepted (stored, logged, synced): {acc_rate:8.0f} /s")
     print(f"    delivered with verified receipts back:         {peak:8.0f} /s  ({n} in {el:.2f} s)")
     R["e2e_delivered_per_s"] = peak
-    cpu_ms = (cpu_s(pids) - c0) * 1e3 / n
+    R["e2e_delivered_runs_per_s"] = [round(r[0]) for r in runs]
     print(f"    CPU per delivered referral, relay + 4 agents together: "
-          f"{cpu_ms:.2f} ms (target <= 0.4 ms)")
+          f"{cpu_ms:.2f} ms (target <= 0.4 ms; each run: "
+          f"{', '.join(f'{r[3]:.2f}' for r in runs)})")
     R["e2e_cpu_ms_per_referral"] = cpu_ms
 
     # 1b. the spool path: files dropped in outbox/<to>/ (written under a
