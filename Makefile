@@ -21,9 +21,9 @@ DESTDIR ?=
 CC ?= cc
 SAN ?= 0
 WERROR ?= 0
-# Fault injection points (FERRY_FAULT, proto/ferry.h): in the sanitizer
-# build of make test and the build/soak build of make soak, never in a
-# release build.
+# Fault injection points (FERRY_FAULT, proto/ferry.h): in the ASan+UBSan
+# build of make test (SAN=1) and the build/soak build of make soak, never
+# in a release build nor the ThreadSanitizer build.
 FAULTS ?= $(SAN)
 FUZZ_SECONDS ?= 60
 

@@ -206,7 +206,7 @@ meta_get(struct log *l, MDB_txn *txn, const char *key, void *buf,
 	return (0);
 }
 
-/** logx_logx_meta_put(l, txn, key, buf, len): meta value ${key} (LMDB code). */
+/** logx_meta_put(l, txn, key, buf, len): meta value ${key} (LMDB code). */
 int
 logx_meta_put(struct log *l, MDB_txn *txn, const char *key, const void *buf,
     size_t len)

@@ -1,7 +1,8 @@
 /*
- * log_int.h: what the files of the log share (log.c: open, batches,
- * commits, erasure, compaction; log_entry.c: the entry codec;
- * log_read.c: reads, proofs, checkpoints, walks).  Not for other files:
+ * log_int.h: what the files of the log share (log.c: open, close, held
+ * snapshots, compaction; log_batch.c: batches, commits, checkpoints,
+ * erasure; log_entry.c: the entry codec; log_read.c: reads, proofs,
+ * checkpoints, walks).  Not for other files:
  * log.h is the interface.
  */
 #ifndef FERRY_LOG_INT_H
