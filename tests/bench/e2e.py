@@ -3,7 +3,8 @@
 
 Ferry's end-to-end figures through real processes (ferry-relay and four
 ferry-agent daemons on 127.0.0.1, referrals submitted on the agents'
-control sockets exactly as `ferry send` does, pipelined):
+control sockets exactly as `ferry send` does, pipelined, by
+tests/tools/ctlsend, in C like the peer's clients):
   1. delivered referrals/s with the signed receipts back at the senders,
      and the CPU time all five processes spent per delivered referral
      (FERRY_BENCH_PEAK_RUNS runs back to back, default 3: the median);
@@ -26,7 +27,7 @@ bench binaries of the same run: RESULT lines of bench_limits, and the
 relay figures of bench_relay and bench_envelope).  Writes the figures as
 JSON to RESULTS_JSON (default bench/results.json).
 """
-import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import json, os, re, resource, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 import zmq
 
 B = os.path.abspath(sys.argv[1])
@@ -34,7 +35,9 @@ PREV = sys.argv[2]
 OUT = sys.argv[3] if len(sys.argv) > 3 else "bench/results.json"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 RELAYC = os.path.join(B, "tools", "relayc")
-DOC = open(os.path.join(ROOT, "tests/vectors/referrals/nrm-adult-labour.json"), "rb").read()
+CTLSEND = os.path.join(B, "tools", "ctlsend")     # the load generator
+DOCPATH = os.path.join(ROOT, "tests/vectors/referrals/nrm-adult-labour.json")
+DOC = open(DOCPATH, "rb").read()
 NQ = int(os.environ.get("FERRY_BENCH_QUEUED", "100000"))
 NE2E = int(os.environ.get("FERRY_BENCH_E2E", "1000"))   # per sending agent
 PEAK_RUNS = max(1, int(os.environ.get("FERRY_BENCH_PEAK_RUNS", "3")))   # 1.: the median run
@@ -133,9 +136,6 @@ class Agent:
         self.req = ctx.socket(zmq.REQ)
         self.req.setsockopt(zmq.LINGER, 0)
         self.req.connect(f"ipc://{self.data}/control")
-        self.pipe = ctx.socket(zmq.DEALER)
-        self.pipe.setsockopt(zmq.LINGER, 0)
-        self.pipe.connect(f"ipc://{self.data}/control")
 
     def call(self, req):
         self.req.send(json.dumps(req).encode())
@@ -168,37 +168,17 @@ class Agent:
 def send_many(pairs, n, rate=None, window=32):
     """n referrals per (sender, recipient) pair, pipelined on the control
     sockets (at most ${window} outstanding per agent), optionally paced to
-    ${rate} per second in total.  Returns {sender: [msg ids]}."""
+    ${rate} per second in total, by tests/tools/ctlsend (in C, like the
+    peer's clients).  Returns {sender: [msg ids]}."""
+    r = subprocess.run([CTLSEND, DOCPATH, str(rate or 0), str(window), str(n)] +
+                       [f"ipc://{a.data}/control={to.id}" for a, to in pairs],
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        raise SystemExit(f"e2e: ctlsend: {r.stderr.strip() or r.returncode}")
     ids = {a.id: [] for a, _ in pairs}
-    out = {a.id: 0 for a, _ in pairs}
-    sent = {a.id: 0 for a, _ in pairs}
-    poller = zmq.Poller()
-    for a, _ in pairs:
-        poller.register(a.pipe, zmq.POLLIN)
-    by_sock = {a.pipe: a for a, _ in pairs}
-    t0 = time.time()
-    total = 0
-    while any(len(ids[a.id]) < n for a, _ in pairs):
-        for a, to in pairs:
-            while sent[a.id] < n and out[a.id] < window:
-                if rate is not None and total >= (time.time() - t0) * rate:
-                    break
-                a.pipe.send_multipart([b"", json.dumps({"cmd": "send", "to": to.id}).encode(), DOC])
-                sent[a.id] += 1
-                out[a.id] += 1
-                total += 1
-        for s, _ in poller.poll(5 if rate else 1000):
-            a = by_sock[s]
-            while True:
-                try:
-                    fr = s.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                r = json.loads(fr[1])
-                if not r.get("ok"):
-                    raise SystemExit(f"e2e: send refused: {r}")
-                ids[a.id].append(r["msg_id"])
-                out[a.id] -= 1
+    for line in r.stdout.splitlines():
+        i, mid = line.split()
+        ids[pairs[int(i)][0].id].append(mid)
     return ids
 
 
@@ -327,14 +307,17 @@ def run():
     for _ in range(PEAK_RUNS):
         base = {a.id: a.delivered() for a, _ in pairs}
         c0 = cpu_s(pids)
+        g0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.time()
         send_many(pairs, NE2E)
         t_sent = time.time() - t0
+        g1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         wait(lambda: all(a.delivered() - base[a.id] >= NE2E for a, _ in pairs), 300,
              "peak-run delivery")
         el = time.time() - t0
-        runs.append((n / el, n / t_sent, el, (cpu_s(pids) - c0) * 1e3 / n))
-    peak, acc_rate, el, cpu_ms = sorted(runs)[len(runs) // 2]
+        gen_us = (g1.ru_utime + g1.ru_stime - g0.ru_utime - g0.ru_stime) * 1e6 / n
+        runs.append((n / el, n / t_sent, el, (cpu_s(pids) - c0) * 1e3 / n, gen_us))
+    peak, acc_rate, el, cpu_ms, gen_us = sorted(runs)[len(runs) // 2]
     print(f"  end to end, {n} referrals ({len(DOC)} B JSON) from 2 agents to 2, "
           f"pipelined on the control sockets, {len(runs)} runs (the median run's "
           f"figures; delivered/s of each: {', '.join(f'{r[0]:.0f}' for r in runs)}):")
@@ -344,8 +327,10 @@ def run():
     R["e2e_delivered_runs_per_s"] = [round(r[0]) for r in runs]
     print(f"    CPU per delivered referral, relay + 4 agents together: "
           f"{cpu_ms:.2f} ms (target <= 0.4 ms; each run: "
-          f"{', '.join(f'{r[3]:.2f}' for r in runs)})")
+          f"{', '.join(f'{r[3]:.2f}' for r in runs)}); the load generator "
+          f"(ctlsend) beside them on the same cores: {gen_us:.0f} us")
     R["e2e_cpu_ms_per_referral"] = cpu_ms
+    R["e2e_load_generator_us_per_referral"] = gen_us
 
     # 1b. the spool path: files dropped in outbox/<to>/ (written under a
     # temporary name and renamed, as a case system should), picked up by
@@ -377,7 +362,6 @@ def run():
     for to in ("b1", "b2"):
         b = ag[to]
         b.req.close()
-        b.pipe.close()
         b.p.terminate()
         b.p.wait(20)
         ag[to] = Agent(to, spool=True)
@@ -398,7 +382,6 @@ def run():
     # 3. relay memory with NQ queued messages (recipient zq never connects).
     for a in ag.values():
         a.req.close()
-        a.pipe.close()
         a.p.terminate()
     for a in ag.values():
         a.p.wait(20)
