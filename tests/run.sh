@@ -51,14 +51,14 @@ run_one() {
 # build/tsan by make test.  The runtime of GCC 12 cannot start when the
 # kernel randomises mmap too widely ("unexpected memory mapping"): such a
 # run is repeated with address randomisation off for that process.
+tsan_opts="halt_on_error=1 second_deadlock_stack=1"
 tsan_run() {
 	local out rc
-	out=$(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "$@" 2>&1)
+	out=$(TSAN_OPTIONS=$tsan_opts "$@" 2>&1)
 	rc=$?
 	if [ "$rc" -ne 0 ] && grep -q 'unexpected memory mapping' <<<"$out"; then
 		local out2 rc2
-		out2=$(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-			setarch "$(uname -m)" -R "$@" 2>&1)
+		out2=$(TSAN_OPTIONS=$tsan_opts setarch "$(uname -m)" -R "$@" 2>&1)
 		rc2=$?
 		# setarch itself refused (personality(2) not allowed, as in
 		# a container's default seccomp profile): the first run's
@@ -72,11 +72,10 @@ tsan_run() {
 }
 
 # The planted race of tests/tsan/tsan_canary.c must be reported: else the
-# threaded units' clean runs prove nothing.
+# threaded units' clean runs prove nothing.  Judged from its one run
+# (probe, probe_rc below).
 tsan_canary() {
-	local out rc
-	out=$(tsan_run "$1")
-	rc=$?
+	local out=$probe rc=$probe_rc
 	printf '%s\n' "$out" | tail -20
 	if [ "$rc" -ne 0 ] && grep -q 'WARNING: ThreadSanitizer: data race' <<<"$out"; then
 		echo "ok - ThreadSanitizer reports the planted race (exit $rc)"
@@ -102,6 +101,7 @@ if [ -d "$tsan" ]; then
 	# randomisation off, e.g. where personality(2) is not allowed) is
 	# this machine's limit, not a failure of Ferry's: said, not counted.
 	probe=$(tsan_run "$tsan/tsan_canary")
+	probe_rc=$?
 	if grep -q 'FATAL: ThreadSanitizer' <<<"$probe" &&
 	    ! grep -q 'WARNING: ThreadSanitizer' <<<"$probe"; then
 		tsan_skip=$(grep -m1 'FATAL: ThreadSanitizer' <<<"$probe")
@@ -111,7 +111,7 @@ fi
 if [ -d "$tsan" ] && [ -z "$tsan_skip" ]; then
 	n=tsan/tsan_canary
 	if [ -z "$pat" ] || [[ "$n" == *$pat* ]]; then
-		run_one "$n" tsan_canary "$tsan/tsan_canary"
+		run_one "$n" tsan_canary
 	fi
 	for t in "$tsan"/test_*; do
 		[ -x "$t" ] || continue

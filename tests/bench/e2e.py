@@ -47,17 +47,23 @@ ctx = zmq.Context()
 R = {}
 
 
-def cleanup():
-    for p in procs:
+def stop(ps):
+    """SIGTERM to each of ${ps} still running; SIGKILL to those not gone
+    within 10 s."""
+    for p in ps:
         if p.poll() is None:
             p.terminate()
     deadline = time.time() + 10
-    for p in procs:
+    for p in ps:
         try:
             p.wait(max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def cleanup():
+    stop(procs)
     ctx.destroy(linger=0)
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -264,15 +270,7 @@ def run_nosync():
         wait(lambda: all(a.delivered() >= 20 for a, _ in pairs), 60, "warm-up delivery")
         lat, acc = latency_run(pairs, rate)
     finally:
-        for p in procs[mine:]:
-            if p.poll() is not None:
-                continue
-            p.terminate()
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(procs[mine:])
         shutil.rmtree(d, ignore_errors=True)
     p50, p99 = lat[len(lat) // 2], lat[len(lat) * 99 // 100]
     R["e2e_latency_nosync_p50_ms"] = p50

@@ -19,7 +19,6 @@
  * 60 s; 2 usage.
  */
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,22 +28,13 @@
 #include <zmq.h>
 
 #define MAX_EPS 16
-#define SILENT_MS 60000
+#define SILENT_S 60
 
 struct ep {
 	void *s;
 	char req[160];
 	long sent, answered, out;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return ((int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000);
-}
 
 static double
 now_s(void)
@@ -138,7 +128,7 @@ main(int argc, char **argv)
 	size_t dlen;
 	void *ctx;
 	long total = 0;
-	int64_t last = now_ms();
+	double last = now_s();
 	int neps, i, done, rc = 0;
 
 	if (argc < 6 || argc - 5 > MAX_EPS || num(argv[2], &rate) != 0 ||
@@ -220,16 +210,16 @@ main(int argc, char **argv)
 
 				if (answer(&eps[i], i) != 0)
 					rc = 1;
-				last = now_ms();
+				last = now_s();
 				more = zmq_getsockopt(eps[i].s, ZMQ_EVENTS,
 				    &ev, &sz) == 0 && (ev & ZMQ_POLLIN);
 			}
 		}
 		if (rc != 0)
 			break;
-		if (now_ms() - last > SILENT_MS) {
+		if (now_s() - last > SILENT_S) {
 			fprintf(stderr, "ctlsend: no answer for %d s\n",
-			    SILENT_MS / 1000);
+			    SILENT_S);
 			rc = 1;
 			break;
 		}
