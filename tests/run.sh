@@ -3,6 +3,8 @@
 # scripts, counts "ok -" / "not ok -" lines, ends with "N passed, N failed".
 #
 # usage: tests/run.sh ASAN_BUILD_DIR RELEASE_BUILD_DIR [PATTERN]
+# The ThreadSanitizer units are looked for in $FERRY_TSAN_BUILD/tests
+# (default build/tsan, where make test and make tsan build them).
 # Scenario scripts get FERRY_BIN (sanitized programs), FERRY_RELEASE_BIN,
 # and FERRY_ROOT in their environment.  A script that exits non-zero
 # without printing "not ok" counts as one failure.
@@ -94,9 +96,9 @@ for t in "$asan"/tests/test_*; do
 	[ -n "$pat" ] && [[ "$n" != *$pat* ]] && continue
 	run_one "$n" timeout 600 "$t"
 done
-tsan=$root/build/tsan/tests
+tsan=$(cd "$root" && cd "${FERRY_TSAN_BUILD:-build/tsan}/tests" 2>/dev/null && pwd)
 tsan_skip=
-if [ -d "$tsan" ]; then
+if [ -n "$tsan" ]; then
 	# A runtime that cannot start here at all (even with address
 	# randomisation off, e.g. where personality(2) is not allowed) is
 	# this machine's limit, not a failure of Ferry's: said, not counted.
@@ -108,7 +110,7 @@ if [ -d "$tsan" ]; then
 		printf '%-40s skipped: %s\n' tsan/ "$tsan_skip"
 	fi
 fi
-if [ -d "$tsan" ] && [ -z "$tsan_skip" ]; then
+if [ -n "$tsan" ] && [ -z "$tsan_skip" ]; then
 	n=tsan/tsan_canary
 	if [ -z "$pat" ] || [[ "$n" == *$pat* ]]; then
 		run_one "$n" tsan_canary

@@ -412,7 +412,9 @@ def run():
     R["relay_queued"] = depth()
     R["relay_data_bytes_100k"] = dbytes
     R["relay_accept_rate_bulk_per_s"] = NQ / el
-    rc.kill()
+    # This network is done: the runs after it (2b, 5.) start their own,
+    # and must not share the cores with a relay holding NQ messages.
+    stop(procs)
 
 
 NKILL = int(os.environ.get("FERRY_BENCH_KILLS", "6"))      # relay kills (-9)
