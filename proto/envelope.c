@@ -17,6 +17,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 
+#include "bytes.h"
 #include "note.h"
 #include "wire.h"
 
@@ -201,17 +202,6 @@ frame_max(size_t max_body)
 	return (m + ENV_HDR_SLACK);
 }
 
-static uint64_t
-be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
-
 /* Read the bin at buf[*pos] (already checked canonical by wire_scan). */
 static int
 bin_at(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **p,
@@ -237,7 +227,7 @@ bin_at(const uint8_t *buf, size_t len, size_t *pos, const uint8_t **p,
 	}
 	if (len - *pos - 1 < h)
 		return (FERRY_ETRUNCATED);
-	v = be(buf + *pos + 1, h);
+	v = bytes_be_get(buf + *pos + 1, h);
 	if (v > len - *pos - 1 - h)
 		return (FERRY_ETRUNCATED);
 	*p = buf + *pos + 1 + h;
@@ -259,11 +249,11 @@ count_at(const uint8_t *buf, size_t len, int map, uint64_t *n)
 		return (0);
 	}
 	if (c == c16 && len >= 3) {
-		*n = be(buf + 1, 2);
+		*n = bytes_be_get(buf + 1, 2);
 		return (0);
 	}
 	if (c == c16 + 1 && len >= 5) {
-		*n = be(buf + 1, 4);
+		*n = bytes_be_get(buf + 1, 4);
 		return (0);
 	}
 	return (FERRY_ETYPE);

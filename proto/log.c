@@ -135,7 +135,7 @@ logx_hread(void *ctx, uint64_t index, uint8_t out[32])
 	MDB_val k, v;
 	int rc;
 
-	be64(kb, index);
+	bytes_be64_put(kb, index);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	if ((rc = mdb_get(h->txn, h->dbi, &k, &v)) != 0)
@@ -166,7 +166,7 @@ logx_count_entries(struct log *l, MDB_txn *txn, uint64_t *n)
 		return (logx_lmdb_err(rc));
 	if (k.mv_size != 8)
 		return (FERRY_ELOGCORRUPT);
-	*n = getbe64(k.mv_data) + 1;
+	*n = bytes_be_get(k.mv_data, 8) + 1;
 	return (0);
 }
 

@@ -53,7 +53,7 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 		v.mv_size = it->envlen;
 		return (mdb_put(b->txn, it->dbi, &k, &v, it->flags));
 	}
-	be64(kb, index);
+	bytes_be64_put(kb, index);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	v.mv_data = it->bytes;
@@ -65,7 +65,7 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 		return (rc == FERRY_ELOGCORRUPT ? MDB_CORRUPTED : MDB_PANIC);
 	base = merkle_stored_count(index);
 	for (i = 0; i < c; i++) {
-		be64(kb, base + i);
+		bytes_be64_put(kb, base + i);
 		v.mv_data = add[i];
 		v.mv_size = 32;
 		if ((rc = mdb_put(b->txn, l->hashes, &k, &v, MDB_APPEND)) != 0)
@@ -73,7 +73,7 @@ write_item(struct log_batch *b, struct item *it, uint64_t index)
 	}
 	if (!allzero(it->msg_id, FERRY_MSGID_LEN)) {
 		logx_msg_key(mk, it->msg_id, it->kind);
-		be64(mk + 20, index);
+		bytes_be64_put(mk + 20, index);
 		k.mv_data = mk;
 		k.mv_size = sizeof(mk);
 		v.mv_data = (void *)"";
@@ -260,9 +260,8 @@ logx_msg_lookup(struct log *l, MDB_txn *txn, const uint8_t *msg_id,
 		if (k.mv_size != sizeof(mk) ||
 		    memcmp(k.mv_data, msg_id, FERRY_MSGID_LEN) != 0)
 			break;
-		kk = (uint32_t)(getbe64((const uint8_t *)k.mv_data + 12) &
-		    0xffffffffu);
-		idx = getbe64((const uint8_t *)k.mv_data + 20);
+		kk = (uint32_t)bytes_be_get((const uint8_t *)k.mv_data + 16, 4);
+		idx = bytes_be_get((const uint8_t *)k.mv_data + 20, 8);
 		if (kind != 0) {
 			if (kk != kind)
 				break;
@@ -295,6 +294,7 @@ msg_names(struct log *l, MDB_txn *txn, const uint8_t *msg_id, uint32_t kind,
 	struct log_entry e;
 	MDB_cursor *c;
 	MDB_val k, v, ev;
+	uint64_t idx;
 	int rc, found = 0;
 
 	logx_msg_key(mk, msg_id, kind);
@@ -305,8 +305,8 @@ msg_names(struct log *l, MDB_txn *txn, const uint8_t *msg_id, uint32_t kind,
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	while (rc == 0 && !found && k.mv_size == sizeof(mk) &&
 	    memcmp(k.mv_data, mk, 20) == 0) {
-		if ((rc = logx_raw_get(l, txn,
-		    getbe64((const uint8_t *)k.mv_data + 20), &ev)) != 0) {
+		idx = bytes_be_get((const uint8_t *)k.mv_data + 20, 8);
+		if ((rc = logx_raw_get(l, txn, idx, &ev)) != 0) {
 			mdb_cursor_close(c);
 			return (rc);
 		}
@@ -613,7 +613,7 @@ log_batch_prove(struct log_batch *b, uint64_t index, uint8_t **raw,
 	*rawlen = 0;
 	if (b->dead || index >= b->size)
 		return (FERRY_EINVAL);
-	be64(kb, index);
+	bytes_be64_put(kb, index);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	if ((rc = mdb_get(b->txn, b->l->entries, &k, &v)) != 0)
@@ -663,7 +663,7 @@ put_checkpoint(struct log_batch *b, int archive, int *ferr)
 	if ((rc = logx_meta_put(l, b->txn, "checkpoint", note, len)) != 0)
 		goto out;
 	if (archive) {
-		be64(kb, b->size);
+		bytes_be64_put(kb, b->size);
 		k.mv_data = kb;
 		k.mv_size = 8;
 		v.mv_data = note;
@@ -828,7 +828,7 @@ log_erase_batch(struct log_batch *b, const uint8_t msg_id[FERRY_MSGID_LEN],
 		if (k.mv_size != sizeof(mk) ||
 		    memcmp(k.mv_data, msg_id, FERRY_MSGID_LEN) != 0)
 			break;
-		idx = getbe64((const uint8_t *)k.mv_data + 20);
+		idx = bytes_be_get((const uint8_t *)k.mv_data + 20, 8);
 		if (idx < first)
 			first = idx;
 		if (logx_raw_get(l, b->txn, idx, &v) != 0 ||

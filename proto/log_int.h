@@ -14,6 +14,7 @@
 
 #include <lmdb.h>
 
+#include "bytes.h"
 #include "log.h"
 
 struct log {
@@ -90,29 +91,7 @@ struct hctx {
 	MDB_dbi dbi;
 };
 
-/* Big-endian u64 keys, and an all-zero test. */
-static inline void
-be64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static inline uint64_t
-getbe64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
-
+/* An all-zero test. */
 static inline int
 allzero(const uint8_t *p, size_t n)
 {

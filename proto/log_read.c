@@ -97,7 +97,7 @@ logx_raw_get(struct log *l, MDB_txn *txn, uint64_t index, MDB_val *v)
 	MDB_val k;
 	int rc;
 
-	be64(kb, index);
+	bytes_be64_put(kb, index);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	if ((rc = mdb_get(txn, l->entries, &k, v)) != 0)
@@ -111,7 +111,7 @@ log_get_raw(struct log *l, uint64_t index, uint8_t **buf, size_t *len)
 {
 	uint8_t kb[8];
 
-	be64(kb, index);
+	bytes_be64_put(kb, index);
 	return (snap_copy(l, l->entries, kb, 8, buf, len));
 }
 
@@ -191,7 +191,7 @@ log_find_msg_last(struct log *l, const uint8_t msg_id[FERRY_MSGID_LEN],
 		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	if (rc == 0 && k.mv_size == sizeof(mk) &&
 	    memcmp(k.mv_data, mk, 20) == 0) {
-		*index = getbe64((const uint8_t *)k.mv_data + 20);
+		*index = bytes_be_get((const uint8_t *)k.mv_data + 20, 8);
 		found = 1;
 	}
 	mdb_cursor_close(c);
@@ -329,7 +329,7 @@ log_checkpoint_foreach(struct log *l,
 			rc = FERRY_ELOGCORRUPT;
 			goto out;
 		}
-		last = getbe64(k.mv_data);
+		last = bytes_be_get(k.mv_data, 8);
 		have = 1;
 		if ((rc = fn(ctx, last, v.mv_data, v.mv_size)) != 0)
 			goto out;
@@ -381,12 +381,12 @@ log_foreach(struct log *l, uint64_t from,
 		log_read_end(txn);
 		return (logx_lmdb_err(rc));
 	}
-	be64(kb, from);
+	bytes_be64_put(kb, from);
 	k.mv_data = kb;
 	k.mv_size = 8;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		idx = k.mv_size == 8 ? getbe64(k.mv_data) : UINT64_MAX;
+		idx = k.mv_size == 8 ? bytes_be_get(k.mv_data, 8) : UINT64_MAX;
 		if (idx != want ||
 		    log_entry_decode(v.mv_data, v.mv_size, &e) != 0) {
 			if (bad_index != NULL)
@@ -433,7 +433,7 @@ log_check(struct log *l, uint64_t *bad_index)
 	hrc = mdb_cursor_get(ch, &hk, &hv, MDB_FIRST);
 	for (rc = mdb_cursor_get(ce, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(ce, &k, &v, MDB_NEXT), i++) {
-		if (k.mv_size != 8 || getbe64(k.mv_data) != i ||
+		if (k.mv_size != 8 || bytes_be_get(k.mv_data, 8) != i ||
 		    log_entry_decode(v.mv_data, v.mv_size, &e) != 0)
 			goto corrupt;
 		merkle_leaf_hash(v.mv_data, v.mv_size, leaf);
@@ -443,7 +443,7 @@ log_check(struct log *l, uint64_t *bad_index)
 		base = merkle_stored_count(i);
 		for (j = 0; j < c; j++) {
 			if (hrc != 0 || hk.mv_size != 8 ||
-			    getbe64(hk.mv_data) != base + j ||
+			    bytes_be_get(hk.mv_data, 8) != base + j ||
 			    hv.mv_size != 32 ||
 			    memcmp(hv.mv_data, add[j], 32) != 0)
 				goto corrupt;

@@ -11,20 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "ferry.h"
 
 #define WIRE_STACK 32
-
-static uint64_t
-be(const uint8_t *p, int n)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
 
 int
 wire_utf8_valid(const uint8_t *s, size_t len)
@@ -133,7 +123,7 @@ wire_scan_limit(const uint8_t *buf, size_t len, int maxdepth,
 				kh = 1 << (c - 0xcc);
 				if (len - pos - 1 < (size_t)kh)
 					return (FERRY_ETRUNCATED);
-				k = be(buf + pos + 1, kh);
+				k = bytes_be_get(buf + pos + 1, kh);
 			} else if (c == 0xc1)
 				return (FERRY_EMALFORMED);
 			else
@@ -194,7 +184,7 @@ wire_scan_limit(const uint8_t *buf, size_t len, int maxdepth,
 			}
 			if (len - pos - 1 < (size_t)hdr)
 				return (FERRY_ETRUNCATED);
-			n = be(buf + pos + 1, hdr);
+			n = bytes_be_get(buf + pos + 1, hdr);
 			if (n < minv)
 				return (FERRY_ENONCANON);
 		}

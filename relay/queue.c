@@ -28,6 +28,7 @@
 
 #include <lmdb.h>
 
+#include "bytes.h"
 #include "log.h"
 #include "relay.h"
 
@@ -66,28 +67,6 @@ lmdb_err(int rc)
 	return (FERRY_ELMDB);
 }
 
-static void
-be64(uint8_t out[8], uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		out[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return (v);
-}
-
 /* key = id || 0x00 || seq; returns its length. */
 static size_t
 idseq_key(uint8_t *k, const char *id, uint64_t seq)
@@ -96,7 +75,7 @@ idseq_key(uint8_t *k, const char *id, uint64_t seq)
 
 	memcpy(k, id, n);
 	k[n] = 0;
-	be64(k + n + 1, seq);
+	bytes_be64_put(k + n + 1, seq);
 	return (n + 9);
 }
 
@@ -115,7 +94,7 @@ meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
 		return (lmdb_err(rc));
 	if (d.mv_size != 8)
 		return (FERRY_ELMDB);
-	*v = rd64(d.mv_data);
+	*v = bytes_be_get(d.mv_data, 8);
 	return (0);
 }
 
@@ -124,7 +103,7 @@ meta_put(struct queue_txn *t, const char *name, uint64_t v)
 {
 	uint8_t b[8];
 
-	be64(b, v);
+	bytes_be64_put(b, v);
 	return (log_batch_put(t->b, t->q->dbi[D_META], name, strlen(name), b,
 	    8, 0));
 }
@@ -134,7 +113,7 @@ static void
 done_key(uint8_t k[DONE_KEY], uint64_t done_ms, const uint8_t *msg_id)
 {
 
-	be64(k, done_ms);
+	bytes_be64_put(k, done_ms);
 	memcpy(k + 8, msg_id, FERRY_MSGID_LEN);
 }
 
@@ -342,10 +321,10 @@ queue_put(struct queue_txn *t, struct queue_msg *m)
 	if ((rec = malloc(len)) == NULL)
 		return (txn_fail(t, FERRY_ENOMEM));
 	m->seq = q->seq;
-	be64(k, m->seq);
+	bytes_be64_put(k, m->seq);
 	p = rec;
-	be64(p, m->accepted_ms);
-	be64(p + 8, m->log_index);
+	bytes_be64_put(p, m->accepted_ms);
+	bytes_be64_put(p + 8, m->log_index);
 	memcpy(p + 16, m->msg_id, 16);
 	memcpy(p + 32, m->env_hash, 32);
 	p += 64;
@@ -366,7 +345,7 @@ queue_put(struct queue_txn *t, struct queue_msg *m)
 		return (txn_fail(t, rc));
 	idv[0] = QUEUE_QUEUED;
 	memcpy(idv + 1, m->env_hash, 32);
-	be64(idv + 33, m->seq);
+	bytes_be64_put(idv + 33, m->seq);
 	if ((rc = log_batch_put(t->b, q->dbi[D_IDS], m->msg_id, 16, idv,
 	    sizeof(idv), 0)) != 0)
 		return (txn_fail(t, rc));
@@ -385,9 +364,9 @@ rec_decode(const MDB_val *k, const MDB_val *d, struct queue_msg *m,
 	memset(m, 0, sizeof(*m));
 	if (k->mv_size != 8 || d->mv_size < 66)
 		return (FERRY_ELMDB);
-	m->seq = rd64(k->mv_data);
-	m->accepted_ms = rd64(p);
-	m->log_index = rd64(p + 8);
+	m->seq = bytes_be_get(k->mv_data, 8);
+	m->accepted_ms = bytes_be_get(p, 8);
+	m->log_index = bytes_be_get(p + 8, 8);
 	memcpy(m->msg_id, p + 16, 16);
 	memcpy(m->env_hash, p + 32, 32);
 	p += 64;
@@ -435,8 +414,8 @@ queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
 		return (rc == MDB_NOTFOUND ? FERRY_ENOENT : read_fail(t, rc));
 	if (data.mv_size < 41 || ((uint8_t *)data.mv_data)[0] != QUEUE_QUEUED)
 		return (FERRY_ENOENT);
-	seq = rd64((uint8_t *)data.mv_data + 33);
-	be64(k8, seq);
+	seq = bytes_be_get((uint8_t *)data.mv_data + 33, 8);
+	bytes_be64_put(k8, seq);
 	mk.mv_size = 8;
 	mk.mv_data = k8;
 	if ((rc = mdb_get(log_batch_txn(t->b), q->dbi[D_MSGS], &mk,
@@ -455,7 +434,7 @@ queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
 		return (txn_fail(t, FERRY_ENOMEM));
 	v[0] = QUEUE_DONE;
 	memcpy(v + 1, m.env_hash, 32);
-	be64(v + 33, seq);
+	bytes_be64_put(v + 33, seq);
 	if (len > 0)
 		memcpy(v + 41, final, len);
 	rc = log_batch_put(t->b, q->dbi[D_IDS], msg_id, 16, v, 41 + len, 0);
@@ -468,7 +447,7 @@ queue_finish(struct queue_txn *t, const uint8_t msg_id[FERRY_MSGID_LEN],
 			return (txn_fail(t, rc));
 		/* The notice goes with the record when it is pruned. */
 		fl = strlen(m.from);
-		be64(dv, q->nseq);
+		bytes_be64_put(dv, q->nseq);
 		memcpy(dv + 8, m.from, fl);
 		dvlen = 8 + fl;
 		q->nseq++;
@@ -501,7 +480,7 @@ queue_prune(struct queue_txn *t, uint64_t done_ms,
 	if ((rc = mdb_get(log_batch_txn(t->b), q->dbi[D_DONE], &k, &d)) != 0)
 		return (rc == MDB_NOTFOUND ? FERRY_ENOENT : read_fail(t, rc));
 	if (d.mv_size > 8 && d.mv_size <= 8 + FERRY_ID_MAX) {
-		nseq = rd64(d.mv_data);
+		nseq = bytes_be_get(d.mv_data, 8);
 		memcpy(sender, (uint8_t *)d.mv_data + 8, d.mv_size - 8);
 		sender[d.mv_size - 8] = '\0';
 	}
@@ -552,7 +531,7 @@ queue_roster_put(struct queue_txn *t, uint64_t version, const uint8_t *bytes,
 
 	if (t->dead)
 		return (FERRY_EINVAL);
-	be64(k8, version);
+	bytes_be64_put(k8, version);
 	if ((rc = log_batch_put(t->b, t->q->dbi[D_ROSTERS], k8, 8, bytes, len,
 	    0)) != 0)
 		return (txn_fail(t, rc));
@@ -629,7 +608,7 @@ queue_lookup(struct queue *q, const uint8_t msg_id[FERRY_MSGID_LEN],
 	v = d.mv_data;
 	st = v[0];
 	memcpy(env_hash, v + 1, 32);
-	*seq = rd64(v + 33);
+	*seq = bytes_be_get(v + 33, 8);
 	if (st == QUEUE_DONE && d.mv_size > 41) {
 		*flen = d.mv_size - 41;
 		if ((*final = malloc(*flen)) == NULL) {
@@ -651,7 +630,7 @@ queue_get(struct queue *q, uint64_t seq, struct queue_msg *m)
 	MDB_val k = { 8, k8 }, d;
 	int rc;
 
-	be64(k8, seq);
+	bytes_be64_put(k8, seq);
 	if ((rc = rdtxn(q, &txn)) != 0)
 		return (rc);
 	rc = mdb_get(txn, q->dbi[D_MSGS], &k, &d);
@@ -694,7 +673,7 @@ queue_next_for(struct queue *q, const char *to, uint64_t after, uint64_t *seq)
 	rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
 	if (rc == 0 && k.mv_size == n + 9 && memcmp(k.mv_data, to, n) == 0 &&
 	    ((uint8_t *)k.mv_data)[n] == 0) {
-		*seq = rd64((uint8_t *)k.mv_data + n + 1);
+		*seq = bytes_be_get((uint8_t *)k.mv_data + n + 1, 8);
 		rc = (*seq > after) ? 0 : FERRY_ENOENT;
 	} else if (rc == 0 || rc == MDB_NOTFOUND)
 		rc = FERRY_ENOENT;
@@ -746,7 +725,7 @@ finished_one(void *ctx, const MDB_val *k, const MDB_val *d)
 
 	if (k->mv_size != DONE_KEY)
 		return (0);
-	return (fc->fn(fc->ctx, rd64(k->mv_data),
+	return (fc->fn(fc->ctx, bytes_be_get(k->mv_data, 8),
 	    (const uint8_t *)k->mv_data + 8));
 }
 
@@ -780,8 +759,9 @@ walk_one(void *ctx, const MDB_val *k, const MDB_val *d)
 		return (1);
 	}
 	/* MDB_val data is copied by callers that keep it. */
-	return (wc->fn(wc->ctx, rd64((const uint8_t *)k->mv_data + wc->n),
-	    d->mv_data, d->mv_size));
+	return (wc->fn(wc->ctx,
+	    bytes_be_get((const uint8_t *)k->mv_data + wc->n, 8), d->mv_data,
+	    d->mv_size));
 }
 
 /* Walk a database keyed by prefix || seq (prefix may be NULL: 8-byte keys). */
@@ -798,7 +778,7 @@ walk(struct queue *q, int dbi, const char *prefix, uint64_t from,
 	if (prefix) {
 		klen = idseq_key(bk, prefix, from);
 	} else {
-		be64(bk, from);
+		bytes_be64_put(bk, from);
 		klen = 8;
 	}
 	rc = scan(q, dbi, bk, klen, walk_one, &wc);
@@ -841,7 +821,7 @@ queue_roster_latest(struct queue *q, uint64_t *version, uint8_t **bytes,
 	}
 	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
 	if (rc == 0 && k.mv_size == 8) {
-		*version = rd64(k.mv_data);
+		*version = bytes_be_get(k.mv_data, 8);
 		*len = d.mv_size;
 		if ((*bytes = malloc(d.mv_size ? d.mv_size : 1)) == NULL)
 			rc = FERRY_ENOMEM;
