@@ -742,6 +742,17 @@ def summary():
             print(f"      relay CPU per accepted MSG (all threads, /proc): {relay_cpu:.0f} us, "
                   f"of which the verify {1e6 / vr:.0f} us ({1e6 / vr / relay_cpu:.2f})")
             R["relay_cpu_us_per_accepted"] = relay_cpu
+            snd_cpu = grab(r"bench sender CPU per accepted MSG .*?: (\d+) us")
+            if snd_cpu:
+                # What the CPU spent allows, whatever the scheduling: the
+                # relay and the bench's sender share the cores.
+                ceil = cores * 1e6 / (relay_cpu + snd_cpu)
+                print(f"      CPU ceiling: cores / (relay {relay_cpu:.0f} + the bench's sender "
+                      f"{snd_cpu:.0f} us per MSG, same cores) = {ceil:.0f} /s = "
+                      f"{ceil / bound:.2f} of the bound at most;  measured {relay_acc / ceil:.2f} "
+                      f"of that ceiling")
+                R["relay_sender_cpu_us_per_accepted"] = snd_cpu
+                R["relay_cpu_ceiling_per_s"] = ceil
         ab = re.search(r"verify threads A/B \((\d+) alternating runs each, medians\): "
                        r"one per core (\d+), loop's thread alone (\d+)", text)
         if ab:
@@ -782,6 +793,16 @@ def summary():
                   f"{C1:.0f} commits/s / 3 = {db:.0f} /s;  ratio {e / db:.2f}")
             R["e2e_bound_fsync_per_s"] = db
         R["e2e_bound_cpu_per_s"] = bound
+        if "e2e_cpu_ms_per_referral" in R:
+            # What the CPU spent allows: all five processes and the load
+            # generator share the cores.
+            spent = R["e2e_cpu_ms_per_referral"] + R.get("e2e_load_generator_us_per_referral", 0) / 1e3
+            ceil = cores * 1e3 / spent
+            print(f"      CPU ceiling: cores / CPU spent per referral (the five processes "
+                  f"{R['e2e_cpu_ms_per_referral']:.2f} ms + the load generator "
+                  f"{R.get('e2e_load_generator_us_per_referral', 0):.0f} us) = {ceil:.0f} /s = "
+                  f"{ceil / bound:.2f} of the bound at most;  measured {e / ceil:.2f} of that ceiling")
+            R["e2e_cpu_ceiling_per_s"] = ceil
     if "e2e_latency_p50_ms" in R and C1 and "curve_rtt_p50_4k" in L and V and S:
         # On the measured path of one referral alone (batches of one),
         # from `ferry send` returning to the RECEIPT verified at the
