@@ -270,4 +270,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(sort $(shell find build $(BUILD) -name '*.d' 2>/dev/null))

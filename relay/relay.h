@@ -27,7 +27,7 @@
  * relay).  Calls between them go one way: loop.c -> batch.c ->
  * batch_check.c -> retain.c ->
  * rroster.c -> peer.c -> rutil.c (a file may skip steps down this order); sends leave through r->send, set by
- * loop.c, so unit tests (tests/unit/test_relay_batch.c) capture them.
+ * loop.c, so unit tests (tests/lib/trelay.c) capture them.
  * Everything but main.c is also built as librelay.a for the unit tests.
  *
  * docs/relay.md documents the configuration keys and the metrics;

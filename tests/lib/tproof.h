@@ -1,6 +1,6 @@
 /*
  * tproof.h: receipts by inclusion proof for tests (test_agentd,
- * test_relay_batch), made as the agent and the relay make them.
+ * test_relay_batch_answers), made as the agent and the relay make them.
  */
 #ifndef FERRY_TPROOF_H
 #define FERRY_TPROOF_H

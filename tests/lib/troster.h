@@ -1,6 +1,7 @@
 /*
- * troster.h: a signed roster for tests and benches that run agents in a
- * temp folder (tests/unit/test_agentd.c, tests/bench/bench_pending.c).
+ * troster.h: a signed roster for tests and benches that run agents or a
+ * relay in a temp folder (tests/lib/tagentd.c, tests/lib/trelay.c,
+ * tests/bench/bench_pending.c).
  */
 #ifndef FERRY_TROSTER_H
 #define FERRY_TROSTER_H

@@ -1,0 +1,378 @@
+/*
+ * test_agentd_spool.c: the agent core's files (agent/agentd_spool.c,
+ * agentd_in.c, agentd_metrics.c) without sockets, with the fixtures of
+ * tests/lib/tagentd.c and agents reopened with spool folders.  The
+ * spool's fsyncs are per group, not per file, as the sync calls of this
+ * process (counted below) agree; an outbox holding more than one scan's
+ * worth is scanned again at once; the unspooled marks of a group
+ * received are cleared by the next commit; metrics.prom is rewritten
+ * with no sync at all.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <limits.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "../lib/harness.h"
+#include "../lib/tagentd.h"
+#include "agentd.h"
+#include "agentd_int.h"
+#include "envelope.h"
+
+/* Does ${dir}/${name} (printf-style, one %s) exist for ${arg}? */
+static int
+spool_has(const char *sdir, const char *fmt, const char *arg)
+{
+	char name[256], path[1400];
+	struct stat st;
+
+	snprintf(name, sizeof(name), fmt, arg);
+	snprintf(path, sizeof(path), "%s/%s", sdir, name);
+	return (stat(path, &st) == 0);
+}
+
+/*
+ * The spool's fsyncs are per group, not per file, counted by the agent
+ * (counters.spool_fsyncs in status): an outbox scan of four files costs
+ * one fsync per .id sidecar and one per folder and step (sent/bravo/
+ * after the sidecars, sent/bravo/ and outbox/bravo/ after the moves): 4
+ * + 3, where one directory fsync per file would be 4 + 4 * 3; the four
+ * MSGs received together cost one fsync per file written (.meta, .json)
+ * and ONE of inbox/: 8 + 1, where one per file would be 8 + 8.  Every
+ * file is in place and the unspooled marks clear.
+ */
+/*
+ * The sync calls of this process (fsync, fdatasync, syncfs: these
+ * definitions take the place of libc's for the agent code linked in
+ * here) on a file or folder under ${sync_watch}, counted in ${n_syncs}:
+ * what spool_fsyncs_grouped checks, whatever the agent's own counter
+ * says (a per-file fsync put back anywhere is seen here).
+ */
+static char sync_watch[PATH_MAX];
+static uint64_t n_syncs;
+
+static void
+count_sync(int fd)
+{
+	char l[64], t[PATH_MAX];
+	ssize_t k;
+
+	if (sync_watch[0] == '\0')
+		return;
+	snprintf(l, sizeof(l), "/proc/self/fd/%d", fd);
+	if ((k = readlink(l, t, sizeof(t) - 1)) <= 0)
+		return;
+	t[k] = '\0';
+	if (strncmp(t, sync_watch, strlen(sync_watch)) == 0)
+		n_syncs++;
+}
+
+int
+fsync(int fd)
+{
+
+	count_sync(fd);
+	return ((int)syscall(SYS_fsync, fd));
+}
+
+int
+fdatasync(int fd)
+{
+
+	count_sync(fd);
+	return ((int)syscall(SYS_fdatasync, fd));
+}
+
+int
+syncfs(int fd)
+{
+
+	count_sync(fd);
+	return ((int)syscall(SYS_syncfs, fd));
+}
+
+/*
+ * reopen_spool(a, id, cap): close agent ${a} and open it again as ${id}
+ * with spool folders (made); 0 or -1.
+ */
+static int
+reopen_spool(struct agentd *a, const char *id, struct cap *cap)
+{
+	int rc;
+
+	agentd_close(a);
+	cap_clear(cap);
+	with_spool = 1;
+	rc = open_agent(a, id, cap);
+	with_spool = 0;
+	if (rc != 0 || agentd_spool_init(a) != 0)
+		return (-1);
+	return (0);
+}
+
+/* ${n} copies of the test referral in ${a}'s outbox/bravo/STEM-I.json. */
+static void
+spool_drop(struct agentd *a, const char *stem, size_t n)
+{
+	char path[1200];
+	char *json;
+	FILE *fp;
+	size_t len, i;
+
+	CHECK((json = doc(&len)) != NULL);
+	for (i = 0; i < n && json != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/outbox/bravo/%s-%zu.json",
+		    a->conf.spool, stem, i);
+		CHECK((fp = fopen(path, "w")) != NULL);
+		if (fp != NULL) {
+			CHECK_EQ(fwrite(json, 1, len, fp), len);
+			fclose(fp);
+		}
+	}
+	free(json);
+}
+
+/*
+ * metrics.prom is rewritten every metrics_interval: atomically (a reader
+ * sees a whole file) but with no sync of the file or its folder, so the
+ * loop never waits on the disk for it.  Counted by the sync calls made on
+ * the data folder, not by the agent's own counters.
+ */
+TEST(metrics_written_unsynced)
+{
+	char path[1200];
+	uint8_t *b;
+	size_t len;
+
+	CHECK(realpath(A.conf.data, sync_watch) != NULL);
+	n_syncs = 0;
+	CHECK_EQ(agentd_metrics_write(&A), 0);
+	CHECK_EQ(agentd_metrics_write(&A), 0);
+	sync_watch[0] = '\0';
+	CHECK_EQ(n_syncs, 0);
+	snprintf(path, sizeof(path), "%s/metrics.prom", A.conf.data);
+	CHECK((b = t_read_file(path, &len)) != NULL);
+	CHECK(b != NULL && len > 100 && memmem(b, len, "\n# TYPE ferry_agent_",
+	    20) != NULL && b[len - 1] == '\n');
+	free(b);
+}
+
+TEST(spool_fsyncs_grouped)
+{
+	static const char *status = "{\"cmd\":\"status\"}";
+	char sd[1100], path[1300], name[64], hx[4][33], *reply, *body;
+	const uint8_t *bufs[4];
+	json_error_t jerr;
+	json_t *r;
+	size_t len, lens[4], rl, bl, i;
+	uint64_t f0, c0;
+	uint8_t *idf;
+	int ok;
+
+	/* Reopened with spool folders. */
+	ok = reopen_spool(&A, "alpha", &capA) == 0 &&
+	    reopen_spool(&B, "bravo", &capB) == 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	spool_drop(&A, "case", 4);
+	f0 = A.n_spool_fsyncs;
+	c0 = log_commits(A.log);
+	CHECK(realpath(A.conf.spool, sync_watch) != NULL);
+	n_syncs = 0;
+	agentd_spool_scan(&A);
+	sync_watch[0] = '\0';
+	CHECK_EQ(log_commits(A.log), c0 + 1);
+	CHECK_EQ(cap_count(&capA, ENV_MSG), 4);
+	snprintf(sd, sizeof(sd), "%s/sent/bravo", A.conf.spool);
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/case-%zu.json.id", sd, i);
+		CHECK((idf = t_read_file(path, &len)) != NULL && len == 33);
+		if (idf != NULL)
+			snprintf(hx[i], sizeof(hx[i]), "%.32s", idf);
+		else
+			hx[i][0] = '\0';
+		free(idf);
+		snprintf(name, sizeof(name), "case-%zu.json", i);
+		CHECK(spool_has(sd, "%s", name));
+		snprintf(path, sizeof(path), "%s/outbox/bravo", A.conf.spool);
+		CHECK(!spool_has(path, "%s", name));
+	}
+	/* Four files, and no fsync of any: one syncfs for the four
+	 * sidecars' data, then sent/bravo/ (sidecars), sent/bravo/ and
+	 * outbox/bravo/ (the moves); the system calls agree. */
+	CHECK_EQ(A.n_spool_fsyncs, f0 + 1 + 3);
+	CHECK_EQ(n_syncs, 1 + 3);
+
+	/* The four MSGs read together by bravo. */
+	for (i = 0; i < 4 && i < capA.n; i++) {
+		bufs[i] = capA.buf[i];
+		lens[i] = capA.len[i];
+	}
+	CHECK_EQ(capA.n, 4);
+	cap_clear(&capB);
+	f0 = B.n_spool_fsyncs;
+	c0 = log_commits(B.log);
+	CHECK(realpath(B.conf.spool, sync_watch) != NULL);
+	n_syncs = 0;
+	CHECK_EQ(agentd_receive_many(&B, bufs, lens, capA.n < 4 ? capA.n : 4),
+	    0);
+	sync_watch[0] = '\0';
+	CHECK_EQ(B.n_received, 4);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 4);
+	CHECK_EQ(log_commits(B.log), c0 + 1);
+	/* Eight files, no fsync of any: one syncfs, one fsync of inbox/
+	 * (was 2 x 4 + 1); the system calls agree. */
+	CHECK_EQ(B.n_spool_fsyncs, f0 + 2);
+	CHECK_EQ(n_syncs, 2);
+	snprintf(sd, sizeof(sd), "%s/inbox", B.conf.spool);
+	for (i = 0; i < 4; i++) {
+		CHECK(spool_has(sd, "%s.json", hx[i]));
+		CHECK(spool_has(sd, "%s.meta", hx[i]));
+	}
+	/* Complete: each .json a whole JSON document. */
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s.json", sd, hx[i]);
+		idf = t_read_file(path, &len);
+		CHECK(idf != NULL && (r = json_loadb((const char *)idf, len,
+		    0, &jerr)) != NULL);
+		if (idf != NULL && r != NULL)
+			json_decref(r);
+		free(idf);
+	}
+	/* Their marks go in one commit; nothing left to rewrite. */
+	CHECK_EQ(B.nspooled, 4);
+	CHECK_EQ(agentd_defer_flush(&B), 0);
+	CHECK_EQ(B.nspooled, 0);
+	/* Shown by status. */
+	agentd_ctl_handle(&B, status, strlen(status), NULL, 0, &reply, &rl,
+	    &body, &bl);
+	CHECK((r = json_loadb(reply, rl, 0, &jerr)) != NULL);
+	CHECK_EQ((uint64_t)json_integer_value(json_object_get(
+	    json_object_get(r, "counters"), "spool_fsyncs")), B.n_spool_fsyncs);
+	json_decref(r);
+	free(reply);
+	free(body);
+	cap_clear(&capA);
+	cap_clear(&capB);
+}
+
+/*
+ * A spool outbox holding more than one scan's worth (64 files): the scan
+ * says so (1) and the daemon's loop scans again at once instead of
+ * waiting spool_interval per 64 files; the last, partial scan says 0.
+ */
+TEST(spool_scan_again)
+{
+	size_t n0;
+	int ok;
+
+	ok = reopen_spool(&A, "alpha", &capA) == 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	spool_drop(&A, "again", 70);
+	/* Counted as stored and logged (n_sent), not as frames: the
+	 * window to the relay lets only some leave at once. */
+	n0 = A.n_sent;
+	CHECK_EQ(agentd_spool_scan(&A), 1);
+	CHECK_EQ(A.n_sent - n0, 64);
+	CHECK_EQ(agentd_spool_scan(&A), 0);
+	CHECK_EQ(A.n_sent - n0, 70);
+	CHECK_EQ(agentd_spool_scan(&A), 0);
+	CHECK_EQ(A.n_sent - n0, 70);
+	cap_clear(&capA);
+}
+
+/*
+ * Issue 10 (from branch `commits`): with a spool folder, N groups
+ * received cost N synced commits, not 2N: the unspooled marks of one
+ * group's files (durable) are cleared by the next group's commit, the
+ * last ones by their own commit once due (AGENTD_DEFER_MS); a group's
+ * marks are still stored right after its own commit (a crash then
+ * writes its files again).
+ */
+TEST(spool_marks_folded)
+{
+	char *json, err[AGENTD_ERR_MAX];
+	const uint8_t *bufs[2];
+	uint8_t *m[6], id[6][16];
+	size_t len, ml[6], i, k;
+	uint64_t c0;
+	int ok;
+
+	ok = reopen_spool(&B, "bravo", &capB) == 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	CHECK((json = doc(&len)) != NULL);
+	cap_clear(&capA);
+	for (i = 0; i < 6; i++) {
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
+		    id[i], err, sizeof(err)), 0);
+		CHECK(capA.n == 1);
+		m[i] = capA.buf[0];
+		ml[i] = capA.len[0];
+		capA.n = 0;
+	}
+	free(json);
+	c0 = log_commits(B.log);
+	for (k = 0; k < 3; k++) {
+		bufs[0] = m[2 * k];
+		bufs[1] = m[2 * k + 1];
+		CHECK_EQ(agentd_receive_many(&B, bufs, &ml[2 * k], 2), 0);
+		/* Not due yet: no commit of the marks' own. */
+		CHECK_EQ(agentd_defer_due(&B, B.defer_since +
+		    AGENTD_DEFER_MS - 1), 0);
+		CHECK_EQ(log_commits(B.log), c0 + k + 1);
+		CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 2 * (k + 1));
+		/* This group's marks stay until a later commit; the group
+		 * before's went with this one. */
+		CHECK_EQ(astore_is_unspooled(B.store, id[2 * k]), 1);
+		CHECK_EQ(astore_is_unspooled(B.store, id[2 * k + 1]), 1);
+		if (k > 0) {
+			CHECK_EQ(astore_is_unspooled(B.store, id[2 * k - 2]),
+			    0);
+			CHECK_EQ(astore_is_unspooled(B.store, id[2 * k - 1]),
+			    0);
+		}
+	}
+	CHECK_EQ(B.nspooled, 2);
+	/* Due: the last group's marks, one commit. */
+	CHECK_EQ(agentd_defer_due(&B, B.defer_since + AGENTD_DEFER_MS), 0);
+	CHECK_EQ(log_commits(B.log), c0 + 3 + 1);
+	for (i = 0; i < 6; i++)
+		CHECK_EQ(astore_is_unspooled(B.store, id[i]), 0);
+	CHECK_EQ(agentd_defer_due(&B, agentd_mono_ms() + AGENTD_DEFER_MS), 0);
+	CHECK_EQ(log_commits(B.log), c0 + 4);	/* nothing left: none */
+	for (i = 0; i < 6; i++)
+		free(m[i]);
+	cap_clear(&capB);
+}
+
+int
+main(void)
+{
+
+	t_init();
+	if (sodium_init() < 0 || setup_net() != 0) {
+		printf("not ok - setup\n");
+		return (t_done() || 1);
+	}
+	RUN(spool_fsyncs_grouped);
+	RUN(metrics_written_unsynced);
+	RUN(spool_scan_again);
+	RUN(spool_marks_folded);
+	ident_free(admin);
+	ident_free(relay);
+	ident_free(alpha);
+	ident_free(bravo);
+	ident_free(charlie);
+	return (t_done());
+}
