@@ -181,7 +181,8 @@ agentd_defer_flush(struct agentd *a)
 
 	if ((nd == 0 && ns == 0) || a->log == NULL || a->store == NULL)
 		return (0);
-	if ((rc = log_begin(a->log, &b)) == 0)
+	if ((rc = agentd_fault_point("defer-commit")) == 0 &&
+	    (rc = log_begin(a->log, &b)) == 0)
 		rc = log_commit(b);
 	if (rc == 0)
 		return (0);

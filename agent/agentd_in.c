@@ -155,13 +155,21 @@ agentd_spool_recover(struct agentd *a)
 			    "written after a crash", h);
 		i++;
 	}
-	/* Their marks, in one commit (the log's hook: agentd_defer.c). */
-	return (agentd_defer_flush(a));
+	/* Their marks, in one commit (the log's hook: agentd_defer.c).  The
+	 * files are written: a commit that fails here (a full disk) only
+	 * leaves the marks for the next one (agentd_defer_flush says so),
+	 * and must not stop the start. */
+	(void)agentd_defer_flush(a);
+	return (0);
 }
 
 /* ---- incoming ---------------------------------------------------------- */
 
-/** agentd_refuse(a, buf, len, e, code, why): log LOG_REFUSED, NACK. */
+static int hold_local(struct agentd *, const struct env *, int,
+    const char *);
+
+/** agentd_refuse(a, buf, len, e, code, why): log LOG_REFUSED, then NACK
+ * (a refusal the log cannot take is held instead, not NACKed). */
 /*
  * Refuse an incoming frame: log LOG_REFUSED with its reason and answer the
  * relay with NACK.  ${e} may be NULL when the frame did not decode.
@@ -191,13 +199,21 @@ agentd_refuse(struct agentd *a, const uint8_t *buf, size_t len,
 	alog(ALOG_WARN, "refused", "msg=%s from=%s code=%s reason=\"%s\"", h,
 	    le.from[0] ? le.from : "-", ferry_errname(code),
 	    alog_esc(qwhy, sizeof(qwhy), why, 1));
-	if ((rc = log_append(a->log, &le, NULL, 0, NULL)) != 0)
-		alog(ALOG_ERROR, "log", "cannot log a refusal: %s",
-		    ferry_strerror(rc));
+	if ((rc = agentd_fault_point("refuse-log")) == 0)
+		rc = log_append(a->log, &le, NULL, 0, NULL);
 	/* The relay matches a NACK to the queued message by id, hash and
 	 * sender (NACK's "to"); a frame that did not decode names none. */
-	if (e == NULL || !ferry_id_valid(e->from, strlen(e->from)))
+	if (e == NULL || !ferry_id_valid(e->from, strlen(e->from))) {
+		if (rc != 0)
+			alog(ALOG_ERROR, "log", "cannot log a refusal: %s",
+			    ferry_strerror(rc));
 		return (0);
+	}
+	/* A NACK only for a refusal our log holds: else the relay would
+	 * drop the referral and tell its sender, with no trace here.  Held
+	 * instead: refused again, and logged, when it comes back. */
+	if (rc != 0)
+		return (hold_local(a, e, rc, "logging its refusal"));
 	memset(&n, 0, sizeof(n));
 	n.type = ENV_NACK;
 	memcpy(n.msg_id, e->id, FERRY_MSGID_LEN);
@@ -377,6 +393,31 @@ verdict_permanent(int rc)
  * NACK) or held; a negative code for a local failure before it was
  * acknowledged (the caller holds it).  ${what} says at which step.
  */
+/*
+ * Does our log hold message id ${id} for another message than one in our
+ * inbox: one we sent (LOG_SENT), or one received before whose inbox record
+ * is gone (LOG_RECEIVED, erased)?  1, 0, or an error.  Ids are random, so
+ * only a dishonest sender reuses one (through a relay that never saw it:
+ * relays refuse ids they hold).  Taken, its entries would collide with
+ * those: every message of its receive group held, again at each
+ * redelivery; or stand in for them: our LOG_RECEIPT of its id in the place
+ * of the partner's receipt for our own message of that id.
+ */
+static int
+id_in_log(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
+{
+	static const uint32_t kinds[] = { LOG_SENT, LOG_RECEIVED };
+	uint64_t idx;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if ((rc = log_find_msg(a->log, id, kinds[i], &idx)) !=
+		    FERRY_ENOENT)
+			return (rc == 0 ? 1 : rc);
+	return (0);
+}
+
 static int
 rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
     size_t len, const struct env *e0, const char **what)
@@ -463,6 +504,16 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 			return (rc);
 		}
 		return (agentd_refuse(a, buf, len, e0, rc, ferry_strerror(rc)));
+	}
+	/* Authentic, and new to our inbox: is its id new to our log too? */
+	if ((rc = id_in_log(a, e0->id)) != 0) {
+		if (rc > 0)
+			rc = agentd_refuse(a, buf, len, e0, FERRY_EDUPMSG,
+			    "message id already in this agency's log (a "
+			    "message it sent, or received and since erased)");
+		else
+			*what = "reading the log";
+		goto fail;
 	}
 	/* Validated always; its JSON text made only for a spool inbox file
 	 * (without a spool folder nothing reads it). */

@@ -183,7 +183,8 @@ int agentd_handle_roster(struct agentd *a, const struct env *e);
 /** agentd_spool_recover(a): at start, the spool files a crash cut off. */
 int agentd_spool_recover(struct agentd *a);
 
-/** agentd_refuse(a, buf, len, e, code, why): log LOG_REFUSED, NACK. */
+/** agentd_refuse(a, buf, len, e, code, why): log LOG_REFUSED, then NACK
+ * (a refusal the log cannot take is held instead, not NACKed). */
 int agentd_refuse(struct agentd *a, const uint8_t *buf, size_t len,
     const struct env *e, int code, const char *why);
 

@@ -426,6 +426,10 @@ agentd_tick(struct agentd *a, uint64_t now)
 				break;
 			continue;
 		}
+		/* The store is read outside a batch: the routing choices
+		 * so far are committed (and sent) first. */
+		if (m->link >= 0 && g->b != NULL)
+			route_flush(a, g, now);
 		if (m->link >= 0 && send_stored(a, m->link, m->msg_id) == 0) {
 			n++;
 			if (m->sent_at == 0)
@@ -476,7 +480,10 @@ agentd_tick(struct agentd *a, uint64_t now)
 			pending_retime(a->pend, m, now + d, n);
 			continue;
 		}
-		/* In the relay's custody: ASK, not upload. */
+		/* In the relay's custody: ASK, not upload (read outside a
+		 * batch, as above). */
+		if (g->b != NULL)
+			route_flush(a, g, now);
 		asks++;
 		if (send_ask(a, m->link, m->msg_id) == 0 && n < 16)
 			n++;

@@ -191,7 +191,8 @@ agentd_crash_point(const char *point)
  * Test hook for local failures: with FERRY_TEST_FAULT=<point> in the
  * environment, agentd_fault_point(point) returns FERRY_ENOMEM (as if
  * memory ran out there).  Points: recv-local (receiving a MSG, before its
- * commit).
+ * commit), refuse-log (logging a refusal), defer-commit (the commit of
+ * deferred custody records and spool marks of their own).
  */
 int
 agentd_fault_point(const char *point)

@@ -25,6 +25,7 @@
 #include "agentd_int.h"
 #include "envelope.h"
 #include "pending.h"
+#include "referral.h"
 #include "roster.h"
 
 TEST(send_path)
@@ -237,6 +238,173 @@ TEST(receipt_delivers)
 	CHECK_EQ(A.n_delivered, 1);
 	CHECK_EQ(pending_count(A.pend), 0);
 	CHECK(pending_find(A.pend, sent_id) == NULL);
+}
+
+/*
+ * The next 10-byte draw of randombytes_buf (the random part of an
+ * envelope id, env_new_id_at) made ${chosen_rnd} when ${chosen_on}: a
+ * sealed MSG whose id is one we pick (as a dishonest sender could).
+ */
+static int chosen_on;
+static uint8_t chosen_rnd[10];
+
+static void
+chosen_buf(void *const buf, const size_t size)
+{
+
+	if (chosen_on && size == sizeof(chosen_rnd)) {
+		memcpy(buf, chosen_rnd, sizeof(chosen_rnd));
+		chosen_on = 0;
+		return;
+	}
+	randombytes_sysrandom_implementation.buf(buf, size);
+}
+
+static uint32_t
+chosen_random(void)
+{
+
+	return (randombytes_sysrandom_implementation.random());
+}
+
+static const char *
+chosen_name(void)
+{
+
+	return ("chosen");
+}
+
+static struct randombytes_implementation chosen_impl = {
+	chosen_name, chosen_random, NULL, NULL, chosen_buf, NULL
+};
+
+/* A MSG from bravo to alpha of the test referral, with message id ${id}
+ * (NULL: a fresh one) into *${out}; 0, or -1 if the id came out other. */
+static int
+msg_to_alpha(const uint8_t *id, uint8_t **out, size_t *outlen)
+{
+	uint8_t *wire = NULL, pk[32], key[32], got[16];
+	char *json;
+	size_t len, wlen;
+	uint32_t kid;
+	uint64_t now = ferry_now_ms();
+	int i, rc;
+
+	if ((json = doc(&len)) == NULL)
+		return (-1);
+	rc = referral_json_to_wire_at(json, len, now, &wire, &wlen, NULL, 0,
+	    NULL);
+	free(json);
+	if (rc == 0)
+		rc = roster_enc_key_for_sending(B.roster, "alpha", now, &kid,
+		    pk);
+	if (rc == 0 && id != NULL) {
+		/* The id's 6 bytes of time are the envelope's time. */
+		for (now = 0, i = 0; i < 6; i++)
+			now = (now << 8) | id[i];
+		memcpy(chosen_rnd, id + 6, sizeof(chosen_rnd));
+		chosen_on = 1;
+	}
+	if (rc == 0)
+		rc = env_seal(bravo, "alpha", pk, kid, wire, wlen, NULL, now,
+		    key, got, out, outlen);
+	chosen_on = 0;
+	free(wire);
+	if (rc == 0 && id != NULL && memcmp(got, id, 16) != 0) {
+		free(*out);
+		return (-1);
+	}
+	return (rc);
+}
+
+/* The code of the NACK among ${c}'s frames about message ${id}, or 0. */
+static int
+nack_code(struct cap *c, const uint8_t id[16])
+{
+	struct env e;
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (env_decode(c->buf[i], c->len[i], 0, &e) == 0 &&
+		    e.type == ENV_NACK && memcmp(e.msg_id, id, 16) == 0)
+			return (-(int)e.code);
+	return (0);
+}
+
+/*
+ * Review of session 10: a partner (dishonest: ids are random) seals a
+ * message to us with the id of one we sent it, through a relay that never
+ * saw that id.  Refused (NACK FERRY_EDUPMSG) on its own: the honest
+ * message read with it is received all the same, nothing is held (its
+ * log entries would have collided with ours: the whole group held at
+ * every redelivery, until expiry).
+ */
+TEST(reused_id_refused_group_received)
+{
+	uint8_t *evil = NULL, *good = NULL;
+	const uint8_t *bufs[2];
+	size_t lens[2];
+	struct astore_in in;
+	struct env ge;
+	uint64_t held = A.n_held_local;
+
+	receipt_delivers();
+	if (t_failed_now)
+		return;
+	CHECK_EQ(msg_to_alpha(sent_id, &evil, &lens[1]), 0);
+	CHECK_EQ(msg_to_alpha(NULL, &good, &lens[0]), 0);
+	if (evil == NULL || good == NULL)
+		return;
+	bufs[0] = good;
+	bufs[1] = evil;
+	cap_clear(&capA);
+	CHECK_EQ(agentd_receive_many(&A, bufs, lens, 2), 0);
+	CHECK_EQ(A.n_held_local, held);
+	CHECK_EQ(nack_code(&capA, sent_id), FERRY_EDUPMSG);
+	CHECK_EQ(cap_count(&capA, ENV_RECEIPT_P), 1);
+	CHECK_EQ(env_decode(good, lens[0], 0, &ge), 0);
+	CHECK_EQ(astore_get_in(A.store, ge.id, &in), 0);
+	astore_in_clear(&in);
+	CHECK_EQ(astore_get_in(A.store, sent_id, &in), FERRY_ENOENT);
+	cap_clear(&capA);
+	free(evil);
+	free(good);
+}
+
+/*
+ * The same id arriving before the partner's real receipt of our message:
+ * refused, so the real receipt is still the one our log holds (taken, our
+ * own LOG_RECEIPT of that id stood in its place and the real one was
+ * dropped as "already logged").
+ */
+TEST(reused_id_keeps_partner_receipt)
+{
+	struct log_entry le;
+	struct astore_out o;
+	uint8_t *evil = NULL;
+	size_t el;
+	uint64_t idx;
+
+	receive_and_duplicate();
+	if (t_failed_now)
+		return;
+	CHECK_EQ(msg_to_alpha(sent_id, &evil, &el), 0);
+	if (evil == NULL)
+		return;
+	cap_clear(&capA);
+	CHECK_EQ(agentd_receive(&A, evil, el), 0);
+	CHECK_EQ(nack_code(&capA, sent_id), FERRY_EDUPMSG);
+	CHECK_EQ(cap_count(&capA, ENV_RECEIPT_P), 0);
+	cap_clear(&capA);
+	CHECK_EQ(agentd_receive(&A, receipt, receipt_len), 0);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_DELIVERED);
+	CHECK_EQ(log_find_msg(A.log, sent_id, LOG_RECEIPT, &idx), 0);
+	CHECK_EQ(log_get(A.log, idx, &le), 0);
+	CHECK(strcmp(le.from, "bravo") == 0);
+	CHECK(le.aux_len > 0);		/* bravo's receipt itself */
+	log_entry_clear(&le);
+	free(evil);
 }
 
 /* The kept state counts (a->n_out, a->n_in) equal a walk of the store. */
@@ -566,6 +734,10 @@ main(void)
 		printf("not ok - setup\n");
 		return (t_done() || 1);
 	}
+	if (randombytes_set_implementation(&chosen_impl) != 0) {
+		printf("not ok - setup: randombytes implementation\n");
+		return (1);
+	}
 	RUN(send_path);
 	RUN(accepted);
 	RUN(receive_and_duplicate);
@@ -576,6 +748,8 @@ main(void)
 	RUN(nack_transient_codes);
 	RUN(receipt_after_revocation);
 	RUN(reopen_keeps_state);
+	RUN(reused_id_refused_group_received);
+	RUN(reused_id_keeps_partner_receipt);
 	ident_free(admin);
 	ident_free(relay);
 	ident_free(alpha);

@@ -321,6 +321,40 @@ TEST(garbage_frame)
 	CHECK_EQ(capB.n, 0);	/* nothing to NACK: names no message */
 }
 
+/*
+ * Review of session 10: a refusal our log cannot take (its write failed:
+ * a full disk) is not NACKed, which would make the relay drop the
+ * referral and tell its sender with no trace here: the message is held;
+ * when it comes again the refusal is logged, then NACKed.
+ */
+TEST(refusal_unlogged_held)
+{
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	uint8_t id[16], *m;
+	uint64_t logn = log_size(B.log), held = B.n_held_local;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(capA.n, 1);
+	m = capA.buf[0];
+	len = capA.len[0];
+	capA.n = 0;
+	m[len / 2] ^= 0x40;	/* the signature fails */
+	cap_clear(&capB);
+	setenv("FERRY_TEST_FAULT", "refuse-log", 1);
+	CHECK_EQ(agentd_receive(&B, m, len), 0);
+	unsetenv("FERRY_TEST_FAULT");
+	CHECK_EQ(cap_count(&capB, ENV_NACK), 0);
+	CHECK_EQ(log_size(B.log), logn);
+	CHECK_EQ(B.n_held_local, held + 1);
+	/* Again, the log writable: logged and NACKed. */
+	CHECK_EQ(expect_refused(m, len, id, FERRY_EBADSIG), 0);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -337,6 +371,7 @@ main(void)
 	RUN(garbage_frame);
 	RUN(local_failure_held);
 	RUN(unknown_key_not_held_forever);
+	RUN(refusal_unlogged_held);
 	ident_free(admin);
 	ident_free(relay);
 	ident_free(alpha);

@@ -499,6 +499,93 @@ TEST(failover_not_put_off_by_retries)
 	ident_free(rb);
 }
 
+/* Frames of ${type} about message ${id} captured in ${c} on ${link}. */
+static size_t
+frames_about(struct cap *c, uint32_t type, const uint8_t id[16], int link)
+{
+	struct env e;
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->link[i] == link &&
+		    env_decode(c->buf[i], c->len[i], 0, &e) == 0 &&
+		    e.type == type && memcmp(type == ENV_MSG ? e.id :
+		    e.msg_id, id, 16) == 0)
+			n++;
+	return (n);
+}
+
+/*
+ * Review of session 10: a tick that fails one message over to the other
+ * relay opens the batch of its routing choice; the messages the same tick
+ * sends again (${resend}) or asks about after it, on their own relay, are
+ * read from the store all the same (they failed with FERRY_EINVAL,
+ * silently, and waited a retry: the ASK after every HELLO, which recovers
+ * a RECEIPT the relay lost, was dropped).
+ */
+static void
+failover_in_tick(int resend)
+{
+	struct ident *rb = NULL;
+	const struct pending_msg *m;
+	struct astore_out o;
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len, n;
+	uint8_t m1[16], m2[16], m3[16], *b;
+	uint64_t now = ferry_now_ms(), t;
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	CHECK((json = doc(&len)) != NULL);
+	/* m1: in the first relay's custody (ACCEPTED): asked about. */
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, m1, err,
+	    sizeof(err)), 0);
+	CHECK_EQ(astore_get_out(A.store, m1, &o), 0);
+	CHECK_EQ(relay_answer(relay, ENV_ACCEPTED, m1, o.env_hash, 0, &b, &n),
+	    0);
+	CHECK_EQ(agentd_receive(&A, b, n), 0);
+	free(b);
+	CHECK_EQ(agentd_defer_flush(&A), 0);
+	/* m2: no ACCEPTED: fails over to relay-b; m3: sent again where it
+	 * is, its failover_after not passed. */
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, m2, err,
+	    sizeof(err)), 0);
+	if (resend)
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, m3,
+		    err, sizeof(err)), 0);
+	free(json);
+	CHECK((m = pending_find(A.pend, m2)) != NULL);
+	t = m->sent_at + A.conf.failover_ms + A.conf.reask_ms * 4;
+	pending_retime(A.pend, m, t - 20, m->attempts);
+	if (resend) {
+		CHECK((m = pending_find(A.pend, m3)) != NULL);
+		pending_route(A.pend, m, 0, t - 10);
+		pending_retime(A.pend, m, t - 5, m->attempts);
+	}
+	cap_clear(&capA);
+	(void)agentd_tick(&A, t);
+	CHECK_EQ(frames_about(&capA, ENV_MSG, m2, 1), 1);
+	if (resend)
+		CHECK_EQ(frames_about(&capA, ENV_MSG, m3, 0), 1);
+	CHECK_EQ(frames_about(&capA, ENV_ASK, m1, 0), 1);
+	cap_clear(&capA);
+	ident_free(rb);
+}
+
+TEST(failover_then_ask_in_one_tick)
+{
+
+	failover_in_tick(0);
+}
+
+TEST(failover_then_resend_in_one_tick)
+{
+
+	failover_in_tick(1);
+}
+
 int
 main(void)
 {
@@ -514,6 +601,8 @@ main(void)
 	RUN(second_custody_logged);
 	RUN(fastest_then_not_held);
 	RUN(failover_not_put_off_by_retries);
+	RUN(failover_then_ask_in_one_tick);
+	RUN(failover_then_resend_in_one_tick);
 	ident_free(admin);
 	ident_free(relay);
 	ident_free(alpha);

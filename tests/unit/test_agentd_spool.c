@@ -356,6 +356,61 @@ TEST(spool_marks_folded)
 	cap_clear(&capB);
 }
 
+/*
+ * Review of session 10: an agent restarted after a crash left spool marks
+ * writes their files again, then clears the marks in one commit; when
+ * that commit fails (a full disk) the agent still starts, the marks kept
+ * for its next commit (the start stopped there, for a write that can
+ * wait).
+ */
+TEST(start_with_marks_disk_full)
+{
+	char *json, err[AGENTD_ERR_MAX];
+	const uint8_t *bufs[2];
+	uint8_t *m[2], id[2][16];
+	size_t len, ml[2], i;
+	int ok;
+
+	ok = reopen_spool(&B, "bravo", &capB) == 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	CHECK((json = doc(&len)) != NULL);
+	cap_clear(&capA);
+	for (i = 0; i < 2; i++) {
+		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
+		    id[i], err, sizeof(err)), 0);
+		CHECK(capA.n == 1);
+		m[i] = capA.buf[0];
+		ml[i] = capA.len[0];
+		bufs[i] = m[i];
+		capA.n = 0;
+	}
+	free(json);
+	CHECK_EQ(agentd_receive_many(&B, bufs, ml, 2), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 2);
+	CHECK_EQ(astore_is_unspooled(B.store, id[0]), 1);
+	/* A crash now: the marks stored, nothing in memory to flush. */
+	B.nspooled = 0;
+	setenv("FERRY_TEST_FAULT", "defer-commit", 1);
+	ok = reopen_spool(&B, "bravo", &capB) == 0;
+	unsetenv("FERRY_TEST_FAULT");
+	CHECK(ok);
+	if (!ok)
+		goto out;
+	for (i = 0; i < 2; i++)
+		CHECK_EQ(astore_is_unspooled(B.store, id[i]), 1);
+	CHECK_EQ(B.nspooled, 2);
+	/* The next commit takes them. */
+	CHECK_EQ(agentd_defer_flush(&B), 0);
+	for (i = 0; i < 2; i++)
+		CHECK_EQ(astore_is_unspooled(B.store, id[i]), 0);
+out:
+	for (i = 0; i < 2; i++)
+		free(m[i]);
+	cap_clear(&capB);
+}
+
 int
 main(void)
 {
@@ -369,6 +424,7 @@ main(void)
 	RUN(metrics_written_unsynced);
 	RUN(spool_scan_again);
 	RUN(spool_marks_folded);
+	RUN(start_with_marks_disk_full);
 	ident_free(admin);
 	ident_free(relay);
 	ident_free(alpha);
