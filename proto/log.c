@@ -58,6 +58,7 @@ logx_lmdb_err(int rc)
 		return (0);
 	case MDB_MAP_FULL:
 	case ENOSPC:
+	case EDQUOT:	/* the user's disk quota: full, for us */
 		return (FERRY_ENOSPC);
 	case ENOMEM:
 		return (FERRY_ENOMEM);

@@ -678,8 +678,11 @@ out:
 /** log_commit(b): sign, sync, and free the batch. */
 /*
  * A commit's write error.  LMDB reports a short write (what a full disk
- * gives) as EIO: if the log's filesystem has (almost) no space left, say
- * FERRY_ENOSPC so callers refuse new work and retry instead of stopping.
+ * or an exhausted quota gives) as EIO: if the log's filesystem has
+ * (almost) no space left, say FERRY_ENOSPC so callers refuse new work
+ * and retry instead of stopping.  (A quota short while the filesystem has
+ * space still reads as EIO: the same as a failed write, which stops the
+ * relay; an fsync that failed leaves no page it can trust.)
  */
 static int
 commit_err(struct log *l, int rc)

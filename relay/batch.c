@@ -81,6 +81,16 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 	if (rp != NULL && rp->routed && rp->inflight > 0 &&
 	    qm->seq <= rp->cursor)
 		return (0);
+	/*
+	 * In flight when its route reset (a link that dropped, a restart
+	 * of the agent, a HELLO): the recipient may have stored it and
+	 * sent a RECEIPT lost with the link, which only a redelivery makes
+	 * it send again.  Kept for RESET_GRACE_MS after the reset, for
+	 * that redelivery (review of session 10).
+	 */
+	if (rp != NULL && qm->seq <= rp->reset_cursor &&
+	    rutil_mono_ms() - rp->reset_ms < RESET_GRACE_MS)
+		return (0);
 	if (batch_has(sc->r, NULL, qm->msg_id) != NULL)
 		return (0);	/* answered in this very batch */
 	if (expire_item(sc->r, qm, FERRY_EEXPIREDMSG, NULL) != 0)
@@ -498,6 +508,7 @@ batch_disk_full(struct relay *r, int rc)
 	r->m.commit_failures++;
 	rlog(RLOG_WARN, "disk-full", "err=%s: receipts of this batch not "
 	    "recorded; they are asked again", ferry_errname(rc));
+	ctl_purge_lost(r);
 	for (i = 0; i < r->nitems; i++) {
 		struct item *it = &r->items[i];
 

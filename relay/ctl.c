@@ -30,6 +30,7 @@
 
 #include "log.h"
 #include "roster.h"
+#include "wire.h"
 #include "relay_int.h"
 
 #define CTL_WAIT_MS 30000	/* the command waits so long for the relay */
@@ -69,13 +70,15 @@ write_atomic(const char *data, const char *name, const char *text)
 	return (0);
 }
 
-/* A reason an operator gave: one printable line, not empty. */
+/* A reason an operator gave: one printable line of UTF-8 (the NACKs it
+ * goes into are text on the wire), not empty. */
 static int
 reason_ok(const char *s)
 {
 	size_t i, n = strlen(s);
 
-	if (n == 0 || n > CTL_REASON_MAX)
+	if (n == 0 || n > CTL_REASON_MAX ||
+	    !wire_utf8_valid((const uint8_t *)s, n))
 		return (0);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
@@ -173,6 +176,7 @@ ctl_turn(struct relay *r, volatile sig_atomic_t *sig)
 	size_t n;
 	int rc;
 
+	r->purge_turn_n = 0;
 	if (sig != NULL && *sig) {
 		*sig = 0;
 		ctl_request(r);
@@ -184,7 +188,20 @@ ctl_turn(struct relay *r, volatile sig_atomic_t *sig)
 		return;
 	}
 	r->purge_n += n;
+	r->purge_turn_n = n;
 	r->purge_more = rc;
+}
+
+/** ctl_purge_lost(r): this turn's part of a purge was not committed. */
+void
+ctl_purge_lost(struct relay *r)
+{
+
+	if (!r->purge_active || r->purge_turn_n == 0)
+		return;
+	r->purge_n -= r->purge_turn_n;
+	r->purge_turn_n = 0;
+	r->purge_lost = 1;
 }
 
 /** ctl_done(r): after the turn's commit: a purge that ended is answered. */
@@ -192,6 +209,20 @@ void
 ctl_done(struct relay *r)
 {
 
+	if (r->purge_active && r->purge_lost) {
+		/* Its messages are still queued, their senders not told:
+		 * the purge ends here, said as it is. */
+		rlog(RLOG_ERROR, "purge", "to=%s purged=%llu done=0 "
+		    "err=FERRY_ENOSPC", r->purge_to,
+		    (unsigned long long)r->purge_n);
+		ctl_answer(r, "refused the disk is full: %llu message(s) "
+		    "purged before it filled (their senders NACKed), the rest "
+		    "still queued; free space in the data folder, then run "
+		    "the purge again\n", (unsigned long long)r->purge_n);
+		r->purge_active = 0;
+		r->purge_lost = 0;
+		return;
+	}
 	if (!r->purge_active || r->purge_more)
 		return;
 	rlog(RLOG_WARN, "purge", "to=%s purged=%llu done=1", r->purge_to,
@@ -390,7 +421,8 @@ ctl_queue_purge(const char *data, const char *to, const char *reason)
 	}
 	if (!reason_ok(reason)) {
 		fprintf(stderr, "ferry-relay: --reason must be one line of 1 to "
-		    "%d printable characters\n", CTL_REASON_MAX);
+		    "%d bytes of printable UTF-8 text (check the terminal's "
+		    "encoding)\n", CTL_REASON_MAX);
 		return (2);
 	}
 	if ((pid = running_pid(data)) == 0)

@@ -13,6 +13,7 @@
 #include "envelope.h"
 #include "ident.h"
 #include "roster.h"
+#include "wire.h"
 #include "relay_int.h"
 
 /* FNV-1a of ${s} (and its NUL) continuing from ${h}. */
@@ -182,6 +183,11 @@ void
 peer_fl_clear(struct peer *p)
 {
 
+	if (p->inflight > 0) {
+		if (p->cursor > p->reset_cursor)
+			p->reset_cursor = p->cursor;
+		p->reset_ms = rutil_mono_ms();
+	}
 	p->nfl = 0;
 	p->inflight = 0;
 	p->inflight_bytes = 0;
@@ -308,9 +314,17 @@ peer_make_nack(struct relay *r, const char *to, const uint8_t *msg_id,
 {
 	struct env e;
 	char reason[160];
+	size_t n;
 
 	snprintf(reason, sizeof(reason), "%s%s%s", ferry_strerror(code),
 	    why != NULL ? ": " : "", why != NULL ? why : "");
+	/* The reason is text on the wire (the encoder refuses anything but
+	 * UTF-8): cut where it stays valid, e.g. not inside a character the
+	 * bound above split, so that the NACK is always made. */
+	for (n = strlen(reason); n > 0 &&
+	    !wire_utf8_valid((const uint8_t *)reason, n); n--)
+		;
+	reason[n] = '\0';
 	memset(&e, 0, sizeof(e));
 	e.type = ENV_NACK;
 	if (msg_id != NULL)

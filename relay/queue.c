@@ -58,7 +58,7 @@ static int
 lmdb_err(int rc)
 {
 
-	if (rc == MDB_MAP_FULL || rc == ENOSPC)
+	if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT)
 		return (FERRY_ENOSPC);
 	if (rc == EIO)
 		return (FERRY_EIO);

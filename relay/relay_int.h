@@ -27,6 +27,11 @@ struct flight {
 	uint64_t bytes;			/* envelope bytes */
 };
 
+/* A message in flight when its recipient's route reset is kept from
+ * expiry this long after, for the redelivery that makes the recipient
+ * send again a RECEIPT the link lost (batch.c, sweep_one). */
+#define RESET_GRACE_MS (15 * 60 * 1000ULL)
+
 struct peer {
 	struct peer *next;		/* hash chain */
 	struct flight *fl;		/* in flight on this route, send order */
@@ -41,6 +46,10 @@ struct peer {
 	uint64_t inflight;		/* sent, not yet acknowledged (= nfl) */
 	uint64_t cursor;		/* highest seq sent on this route */
 	uint64_t inflight_bytes;	/* envelope bytes of those in flight */
+	/* In flight when the route last reset (peer_fl_clear): seqs up to
+	 * this one, sent then, kept from expiry until reset_ms (mono) +
+	 * RESET_GRACE_MS: their RECEIPTs may have been lost with the link. */
+	uint64_t reset_cursor, reset_ms;
 	uint64_t hello_ms;		/* last HELLO that pushed (rate) */
 	uint64_t pump_after;		/* mono ms: send again (after EAGAIN) */
 	uint64_t progress_ms;		/* last delivery progress */
@@ -168,6 +177,8 @@ struct relay {
 	char purge_to[FERRY_ID_MAX + 1];	/* ... of this queue */
 	char purge_why[256];		/* ... the operator's reason */
 	uint64_t purge_n;		/* ... purged so far */
+	uint64_t purge_turn_n;		/* ... of them in this turn's batch */
+	int purge_lost;			/* ... this turn's part not committed */
 };
 
 /* ---- ctl.c ---- */
@@ -182,6 +193,10 @@ void ctl_turn(struct relay *r, volatile sig_atomic_t *sig);
 
 /** ctl_done(r): after the turn's commit: a purge that ended is answered. */
 void ctl_done(struct relay *r);
+
+/** ctl_purge_lost(r): this turn's part of a purge was not committed (the
+ * disk full twice): ctl_done ends the purge with the count committed. */
+void ctl_purge_lost(struct relay *r);
 
 /* ---- rutil.c ---- */
 

@@ -68,6 +68,11 @@ ft_check "... and the three stay queued" [ "$(grep -c ' charlie ' "$FT/list2")" 
 "$R" queue purge --data "$RELAY_DATA" --recipient charlie >/dev/null 2>"$FT/p1.err"; rc=$?
 ft_check "purge without --reason: usage error (exit 2)" \
 	eval '[ "$rc" -eq 2 ] && grep -q -- "--reason" "$FT/p1.err"'
+# A reason in Latin-1 (a terminal not in UTF-8): the NACKs carry text.
+"$R" queue purge --data "$RELAY_DATA" --recipient charlie \
+	--reason "$(printf 'caf\xe9 closed')" >/dev/null 2>"$FT/p1b.err"; rc=$?
+ft_check "purge with a reason not in UTF-8: usage error (exit 2), says so" \
+	eval '[ "$rc" -eq 2 ] && grep -q "printable UTF-8" "$FT/p1b.err"'
 
 # Revoke charlie (roster 2), then purge.
 ft_revoke charlie "$FT/roster" "$FT/roster.v2" || { ft_fail "make roster v2"; exit 1; }
