@@ -495,6 +495,10 @@ batch_disk_full(struct relay *r, int rc)
 			it->nle = 0;
 		}
 		else if (it->kind == IT_CHECKPOINT) {
+			/* Not logged: the agency's next one is not "nothing
+			 * new" nor "too soon" because of it. */
+			it->p->cp_size = it->cp_size0;
+			it->p->cp_ms = it->cp_ms0;
 			it->kind = IT_SKIP;
 			it->nle = 0;
 		} else if (it->kind == IT_DUP && it->dup_same &&

@@ -409,6 +409,8 @@ check_checkpoint(struct relay *r, struct item *it, struct peer *p,
 		r->m.checkpoints_skipped++;
 		return;
 	}
+	it->cp_size0 = p->cp_size;
+	it->cp_ms0 = p->cp_ms;
 	p->cp_ms = now;
 	p->cp_size = cp.size;
 	it->kind = IT_CHECKPOINT;

@@ -183,13 +183,10 @@ ctl_turn(struct relay *r, volatile sig_atomic_t *sig)
 	}
 	if (!r->purge_active || r->m.disk_full)
 		return;
-	if ((rc = batch_purge(r, r->purge_to, r->purge_why, &n)) < 0) {
-		r->purge_more = 1;	/* memory short: again next turn */
-		return;
-	}
-	r->purge_n += n;
+	rc = batch_purge(r, r->purge_to, r->purge_why, &n);
+	r->purge_n += n;	/* those taken before a failure count too */
 	r->purge_turn_n = n;
-	r->purge_more = rc;
+	r->purge_more = rc < 0 ? 1 : rc;	/* memory short: next turn */
 }
 
 /** ctl_purge_lost(r): this turn's part of a purge was not committed. */

@@ -101,6 +101,7 @@ struct item {
 	int notify;			/* keep final for an offline sender */
 	uint64_t nseq;			/* IT_NOTIFIED */
 	uint64_t done_ms;		/* IT_PRUNE: when it finished */
+	uint64_t cp_size0, cp_ms0;	/* IT_CHECKPOINT: the peer's before */
 	char nsender[FERRY_ID_MAX + 1];
 	int dup_same;			/* IT_DUP of an item in this batch */
 	size_t dup_ref;			/* ... its index */

@@ -140,6 +140,35 @@ TEST(checkpoint_small_and_plain_only)
 	relay_done(r);
 }
 
+/*
+ * Review of session 10: a checkpoint dropped because the disk was full is
+ * not logged, so it must not count: the agency's next one (even the same
+ * note) is neither "nothing new" nor "too soon" because of it.
+ */
+TEST(checkpoint_unlogged_not_counted)
+{
+	struct relay *r = relay_new();
+	uint64_t size0;
+
+	CHECK(r != NULL);
+	if (r == NULL)
+		return;
+	size0 = log_size(r->log);
+	CHECK_EQ(own_checkpoint(r, alpha, 5), 0);
+	CHECK_EQ(r->items[0].kind, IT_CHECKPOINT);
+	r->fail_commits = 1;
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0);
+	CHECK_EQ(r->m.disk_full, 1);
+	r->m.disk_full = 0;	/* space again */
+	CHECK_EQ(own_checkpoint(r, alpha, 5), 0);
+	CHECK_EQ(r->items[0].kind, IT_CHECKPOINT);
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(log_size(r->log), size0 + 1);
+	CHECK_EQ(r->m.checkpoints_skipped, 0);
+	relay_done(r);
+}
+
 int
 main(void)
 {
@@ -150,6 +179,7 @@ main(void)
 		return (1);
 	}
 	RUN(checkpoint_once_per_interval);
+	RUN(checkpoint_unlogged_not_counted);
 	RUN(checkpoint_small_and_plain_only);
 	roster_free(ro);
 	ident_free(admin);
