@@ -54,7 +54,8 @@ const char *audit_name(uint32_t n);
 /** audit_read_key(arg, pk): ${arg} is 64 hex digits or a file holding them (or 32 raw bytes). */
 int audit_read_key(const char *arg, uint8_t pk[32]);
 
-/** audit_party(origin): the party id of an origin "ferry/<id>" (the last component). */
+/** audit_party(origin): the party id of an origin "ferry/<id>" (what the
+ * daemons write); "" for any other origin (then it names no party). */
 const char *audit_party(const char *origin);
 
 /**
@@ -178,6 +179,11 @@ int audit_carried(const struct msgrec *r, const char *y);
 /** audit_route_reason(code): a LOG_ROUTE reason as a word ("first", "no-accepted", ...). */
 const char *audit_route_reason(int32_t code);
 void findings_free(struct findings *f);
+
+/** audit_key_is_id(arg, rosters, n): does --key ${arg} name a party by
+ * its id, looked up in the newest of ${rosters} (audit_key_arg)? */
+int audit_key_is_id(const char *arg, struct roster *const *rosters,
+    size_t n);
 
 /**
  * audit_key_arg(arg, rosters, n, pk): a public signing key given as 64 hex

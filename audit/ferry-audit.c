@@ -287,9 +287,16 @@ audit_read_key(const char *arg, uint8_t pk[32])
 const char *
 audit_party(const char *origin)
 {
-	const char *p = strrchr(origin, '/');
+	const char *id = origin + 6;
 
-	return (p != NULL ? p + 1 : origin);
+	/* Exactly what the daemons write: any other origin names no party,
+	 * so that a log rebuilt under "relay" or "x/ferry/relay" cannot pass
+	 * for the relay's while every checkpoint others hold of it (origin
+	 * "ferry/relay") is left aside. */
+	if (strncmp(origin, "ferry/", 6) != 0 ||
+	    !ferry_id_valid(id, strlen(id)))
+		return ("");
+	return (id);
 }
 
 int

@@ -343,6 +343,16 @@ roster_key(struct roster *const *ro, size_t n, const char *id,
 }
 
 int
+audit_key_is_id(const char *arg, struct roster *const *rosters, size_t n)
+{
+	uint8_t pk[32];
+
+	return (!(strlen(arg) == 64 && ferry_unhex(pk, 32, arg) == 0) &&
+	    ferry_id_valid(arg, strlen(arg)) &&
+	    roster_key(rosters, n, arg, pk) == 0);
+}
+
+int
 audit_key_arg(const char *arg, struct roster *const *rosters, size_t n,
     uint8_t pk[32])
 {
@@ -394,6 +404,14 @@ party_open(struct party *p, const char *dir, const char *keyarg,
 	}
 	p->self = audit_party(log_origin(p->l));
 	p->size = log_size(p->l);
+	if (p->self[0] == '\0') {
+		snprintf(p->why, sizeof(p->why), "its origin \"%s\" is not "
+		    "ferry/<agency or relay id>, as ferry-agent and ferry-relay "
+		    "write it: not a Ferry party's log, or altered",
+		    log_origin(p->l));
+		fprintf(stderr, "ferry-audit: %s: %s\n", dir, p->why);
+		return (-1);
+	}
 	if (keyarg != NULL) {
 		if (audit_key_arg(keyarg, rosters, nrosters, p->pk) != 0)
 			return (-1);

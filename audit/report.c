@@ -121,7 +121,8 @@ check_health(struct party *p, struct health *h)
 		    h->tree_rc == FERRY_ELOGCORRUPT ? "stored entry or hash "
 		    "does not match the recomputed tree (altered or corrupt)" :
 		    h->tree_rc == FERRY_EINCONSISTENT ? "the latest checkpoint "
-		    "does not match the tree" : "the tree cannot be read",
+		    "does not match the tree, or covers only the entries "
+		    "before this one" : "the tree cannot be read",
 		    (unsigned long long)h->tree_bad, ferry_strerror(h->tree_rc));
 	if (log_checkpoint_foreach(p->l, cp_cb, c) != 0 && h->why[0] == '\0')
 		snprintf(h->why, sizeof(h->why), "checkpoints cannot be read");

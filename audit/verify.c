@@ -592,6 +592,16 @@ cmd_verify(int argc, char **argv)
 		say(&v, "warning: no --key given: trusting the key stored in "
 		    "the log\n");
 	}
+	if (audit_party(log_origin(v.l))[0] == '\0')
+		vfail(&v, UINT64_MAX, "the log's origin \"%s\" is not "
+		    "ferry/<agency or relay id>, as ferry-agent and ferry-relay "
+		    "write it: not a Ferry party's log, or altered",
+		    log_origin(v.l));
+	else if (keyarg != NULL &&
+	    audit_key_is_id(keyarg, v.rosters, v.nrosters) &&
+	    strcmp(audit_party(log_origin(v.l)), keyarg) != 0)
+		vfail(&v, UINT64_MAX, "the log's origin \"%s\" is not "
+		    "ferry/%s, the party --key names", log_origin(v.l), keyarg);
 	ferry_hex(hex, pk, 32);
 	say(&v, "log %s (%s)\n", log_origin(v.l), argv[optind]);
 	say(&v, "key %s\n", hex);
@@ -629,7 +639,9 @@ cmd_verify(int argc, char **argv)
 		vfail(&v, bad, "stored entry or hash does not match the "
 		    "recomputed tree (altered or corrupt)");
 	else if (treerc == FERRY_EINCONSISTENT)
-		vfail(&v, bad, "latest checkpoint does not match the tree");
+		vfail(&v, bad, "latest checkpoint does not match the tree, or "
+		    "covers only the entries before this one (those from it on "
+		    "carry no signature: written without the log's key)");
 	else if (treerc != 0)
 		vfail(&v, UINT64_MAX, "checking tree: %s",
 		    ferry_strerror(treerc));

@@ -478,7 +478,9 @@ int log_compact(struct log *l, const char *path);
  * FERRY_ELOGCORRUPT with *${bad_index} the first entry whose bytes or
  * hashes do not match (or the log's size when hashes continue past the
  * last entry), or FERRY_EINCONSISTENT when the latest checkpoint names a
- * size or root the entries do not have.  Does not check signatures (see
+ * size or root the entries do not have, or covers fewer entries than the
+ * log holds (*${bad_index}: the first it does not cover; every commit
+ * signs its whole tree).  Does not check signatures (see
  * ferry-audit).  One read snapshot; safe while another process appends.
  */
 int log_check(struct log *l, uint64_t *bad_index);

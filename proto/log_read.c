@@ -474,6 +474,13 @@ log_check(struct log *l, uint64_t *bad_index)
 		rc = FERRY_EINCONSISTENT;
 		goto fail;
 	}
+	/* Every commit signs the checkpoint of its whole tree (log_commit):
+	 * entries past the latest one were written without the log's key. */
+	if (cp.size < n) {
+		i = cp.size;
+		rc = FERRY_EINCONSISTENT;
+		goto fail;
+	}
 	if ((rc = merkle_root(cp.size, logx_hread, &hc, root)) != 0 ||
 	    sodium_memcmp(root, cp.root, 32) != 0) {
 		i = cp.size;

@@ -93,7 +93,64 @@ else
 	bad "wrong pinned key refused"; cat "$dir/out"
 fi
 
-# 5. usage errors exit 2
+# 5. entries appended past the latest signed checkpoint (by someone who
+#    can write the file but has not the key: hashes right, no signature):
+#    the checkpoint of 3 entries put back over that of 5
+rm -rf "$dir/c3" "$dir/c5"
+"$T" append "$dir/c5" 3 1 "$SEED" >/dev/null && cp -a "$dir/c5" "$dir/c3" &&
+    "$T" append "$dir/c5" 5 1 "$SEED" >/dev/null &&
+    mdb_dump -s meta "$dir/c3" | mdb_load -s meta "$dir/c5" 2>/dev/null ||
+    bad "make a log with entries past its checkpoint"
+"$A" verify "$dir/c5" --key "$PK" >"$dir/out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "first bad entry 3:.*carry no signature" "$dir/out"; then
+	ok "entries past the latest signed checkpoint refused, named (entry 3)"
+else
+	bad "entries past the latest signed checkpoint refused (rc $rc)"
+	cat "$dir/out"
+fi
+
+# 6. a data file cut short: a clear error and exit 1 from every command,
+#    not a crash (SIGBUS reading a missing page through the map)
+mklog "$dir/l"
+mkdir -p "$dir/cut"
+size=$(stat -c %s "$dir/l/data.mdb")
+head -c $((size / 2)) "$dir/l/data.mdb" >"$dir/cut/data.mdb"
+for cmd in verify "export --json"; do
+	"$A" $cmd "$dir/cut" >"$dir/out" 2>&1
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q "corrupted or altered" "$dir/out"; then
+		ok "$cmd of a data file cut short: exit 1, says why"
+	else
+		bad "$cmd of a data file cut short (rc $rc)"; cat "$dir/out"
+	fi
+done
+
+# 7. a log whose origin is not ferry/<id> names no party: a log rebuilt
+#    under "met-police" or "x/ferry/met-police" must not pass for
+#    met-police's while every checkpoint others hold of it (origin
+#    ferry/met-police) is left aside
+for origin in met-police x/ferry/met-police; do
+	rm -rf "$dir/o"
+	"$T" append "$dir/o" 5 1 "$SEED" "$origin" >/dev/null ||
+	    bad "make a log of origin $origin"
+	"$A" verify "$dir/o" --key "$PK" >"$dir/out" 2>&1
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q "is not ferry/<agency or relay id>" "$dir/out"; then
+		ok "verify: origin $origin names no party, refused"
+	else
+		bad "verify: origin $origin refused (rc $rc)"; cat "$dir/out"
+	fi
+	"$A" compare "$dir/l" "$dir/o" >"$dir/out" 2>&1
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q "is not ferry/<agency or relay id>" "$dir/out"; then
+		ok "compare: origin $origin names no party, refused"
+	else
+		bad "compare: origin $origin refused (rc $rc)"; cat "$dir/out"
+	fi
+done
+
+# 8. usage errors exit 2
 "$A" verify >/dev/null 2>&1
 [ $? -eq 2 ] && ok "usage exits 2" || bad "usage exits 2"
 exit $fail
