@@ -115,7 +115,7 @@ struct event {
 struct party {
 	const char *dir;
 	struct log *l;
-	const char *self;		/* agency id: last part of the origin */
+	const char *self;		/* party id: the origin's "ferry/<id>" */
 	int relay;
 	uint8_t pk[32];
 	uint64_t size;
@@ -128,7 +128,16 @@ struct party {
 	size_t nrelays;
 	size_t known_relays;		/* relays known to exist: the most one --roster lists, or (report) the relay logs given */
 	char why[200];			/* party_open failed: why */
+	int tree_done, tree_rc;		/* party_tree: checked, its result */
+	uint64_t tree_bad;		/* ... and the first bad entry */
 };
+
+/**
+ * party_tree(p, bad): log_check of ${p}'s log, once (cached): 0, or its
+ * error with the first bad entry in *${bad}.  Its stored hashes stand
+ * for its entries (log_root, checkpoints held of it) only when 0.
+ */
+int party_tree(struct party *p, uint64_t *bad);
 
 /**
  * party_open(p, dir, keyarg, rosters, nrosters): open and load ${dir};

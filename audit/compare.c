@@ -83,9 +83,19 @@ check_held(struct party *x, struct party *y, struct findings *f,
 	struct held *h;
 	uint8_t root[32];
 	const char *yo = log_origin(y->l);
+	uint64_t bad;
 	size_t i;
 
 	*held = *good = 0;
+	/* Checked against y's stored hashes: only if they are its entries'. */
+	if (x->nheld > 0 && party_tree(y, &bad) != 0) {
+		found(f, 1, NULL, 0, "%s's log does not match its own entries "
+		    "from entry %llu on (altered or corrupt): the checkpoints "
+		    "%s holds of it cannot be checked; ferry-audit verify "
+		    "names what is wrong", y->self, (unsigned long long)bad,
+		    x->self);
+		return;
+	}
 	for (i = 0; i < x->nheld; i++) {
 		h = &x->held[i];
 		if (strcmp(h->origin, yo) != 0 ||

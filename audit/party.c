@@ -387,6 +387,18 @@ audit_key_arg(const char *arg, struct roster *const *rosters, size_t n,
 }
 
 int
+party_tree(struct party *p, uint64_t *bad)
+{
+
+	if (!p->tree_done) {
+		p->tree_rc = log_check(p->l, &p->tree_bad);
+		p->tree_done = 1;
+	}
+	*bad = p->tree_bad;
+	return (p->tree_rc);
+}
+
+int
 party_open(struct party *p, const char *dir, const char *keyarg,
     struct roster *const *rosters, size_t nrosters)
 {

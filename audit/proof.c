@@ -28,6 +28,19 @@
 #define PROOF_HDR "c2sp.org/tlog-proof@v1\n"
 #define PROOF_MAX (NOTE_MAX + 16384)
 
+/* Why a note did not verify under the key given, for a person: a note
+ * with no signature line of that key at all (FERRY_ENOENT, whose own
+ * text speaks of files) was most likely signed by another party. */
+static const char *
+unsigned_why(int rc)
+{
+
+	if (rc == FERRY_ENOENT)
+		return ("it carries no signature by that key (another party's "
+		    "key, or the wrong --key?)");
+	return (ferry_strerror(rc));
+}
+
 static void
 put_b64(FILE *f, const uint8_t *b, size_t n)
 {
@@ -274,7 +287,7 @@ check_receipt(const uint8_t *buf, size_t len, const uint8_t pk[32],
 		    "entry %llu in the log %s of size %llu under the key: "
 		    "%s\n", env_type_name(e.type), hex, e.from,
 		    (unsigned long long)e.log_index, cp.origin,
-		    (unsigned long long)cp.size, ferry_strerror(rc));
+		    (unsigned long long)cp.size, unsigned_why(rc));
 		return (1);
 	}
 	(void)log_entry_decode(e.entry, e.entry_len, &le);
@@ -363,7 +376,7 @@ cmd_check_proof(int argc, char **argv)
 	}
 	if ((rc = note_verify(buf + off, len - off, cp.origin, pk)) != 0) {
 		printf("FAILED: checkpoint of %s not signed by the key: %s\n",
-		    cp.origin, ferry_strerror(rc));
+		    cp.origin, unsigned_why(rc));
 		goto out;
 	}
 	merkle_leaf_hash(entry, entlen, leaf);

@@ -115,7 +115,7 @@ check_health(struct party *p, struct health *h)
 	size_t i;
 
 	h->open = 1;
-	h->tree_rc = log_check(p->l, &h->tree_bad);
+	h->tree_rc = party_tree(p, &h->tree_bad);
 	if (h->tree_rc != 0)
 		snprintf(h->why, sizeof(h->why), "%s at entry %llu: %s",
 		    h->tree_rc == FERRY_ELOGCORRUPT ? "stored entry or hash "
@@ -281,7 +281,8 @@ build_messages(struct rep *R)
 				reply_of(p, r, u);
 		}
 	}
-	qsort(R->u, R->nu, sizeof(*R->u), cmp_time);
+	if (R->nu > 0)		/* qsort(NULL, 0, ...) is undefined */
+		qsort(R->u, R->nu, sizeof(*R->u), cmp_time);
 	for (i = 0; i < R->nu; i++)
 		if ((m = msgtab_get(&R->idx, R->u[i].id, 0)) != NULL)
 			m->first = i;

@@ -198,20 +198,42 @@ accepted_again(struct vstate *v, uint64_t idx, const struct log_entry *e,
  * A receipt by proof (RECEIPT_P, ACCEPTED_P) held as the aux of
  * ACCEPTED / RECEIPT entry ${e} (entry ${idx}): it concerns the entry's
  * message and envelope and its proof holds under its signer's key in the
- * roster version the entry names (docs/protocol.md 5.7).  Signed receipts
+ * roster version the entry names (docs/protocol.md 5.7), signed by the
+ * party the entry names (its from): for a RECEIPT_P the recipient of
+ * message ${r} (may be NULL), for an ACCEPTED_P a relay.  Signed receipts
  * (types 2 and 3, older logs) are left as they were.
  */
 static void
-check_aux_receipt(struct vstate *v, uint64_t idx, const struct log_entry *e)
+check_aux_receipt(struct vstate *v, uint64_t idx, const struct log_entry *e,
+    const struct msgrec *r)
 {
 	const struct roster *ro;
 	struct env env;
 	uint8_t pk[32];
 	int rc, revoked;
 
-	if (e->aux_len == 0 || env_decode(e->aux, e->aux_len, 0, &env) != 0 ||
-	    !ENV_IS_PROOF(env.type))
+	if (e->aux_len == 0)
 		return;
+	if (env_decode(e->aux, e->aux_len, 0, &env) != 0) {
+		vfail(v, idx, "the receipt held in this %s entry does not "
+		    "decode", log_kind_name(e->kind));
+		return;
+	}
+	if (!ENV_IS_PROOF(env.type))
+		return;
+	if (strcmp(env.from, e->from) != 0) {
+		vfail(v, idx, "%s held in a %s entry of %s is %s's",
+		    env_type_name(env.type), log_kind_name(e->kind), e->from,
+		    env.from);
+		return;
+	}
+	if (env.type == ENV_RECEIPT_P && r != NULL && r->has_hash &&
+	    strcmp(env.from, audit_name(r->to)) != 0) {
+		vfail(v, idx, "RECEIPT_P of %s for a message to %s: a "
+		    "delivery receipt is the recipient's", env.from,
+		    audit_name(r->to));
+		return;
+	}
 	if ((env.type == ENV_RECEIPT_P) != (e->kind == LOG_RECEIPT) ||
 	    memcmp(env.msg_id, e->msg_id, 16) != 0 ||
 	    memcmp(env.env_hash, e->env_hash, 32) != 0) {
@@ -224,6 +246,13 @@ check_aux_receipt(struct vstate *v, uint64_t idx, const struct log_entry *e)
 	if (key_of(ro, env.from, pk, &revoked) != 0) {
 		vfail(v, idx, "%s signer %s not in roster %llu",
 		    env_type_name(env.type), env.from,
+		    (unsigned long long)ro->version);
+		return;
+	}
+	if (env.type == ENV_ACCEPTED_P &&
+	    roster_find_relay(ro, env.from) == NULL) {
+		vfail(v, idx, "ACCEPTED_P of %s, which is no relay of roster "
+		    "%llu: custody is a relay's", env.from,
 		    (unsigned long long)ro->version);
 		return;
 	}
@@ -264,7 +293,7 @@ entry_cb(void *ctx, uint64_t idx, const struct log_entry *e,
 		vfail(v, idx, "%s entry without a message id",
 		    log_kind_name(e->kind));
 	if (e->kind == LOG_RECEIPT || e->kind == LOG_ACCEPTED)
-		check_aux_receipt(v, idx, e);
+		check_aux_receipt(v, idx, e, r);
 	switch (e->kind) {
 	case LOG_RECEIPT:
 		if (r != NULL && !(r->kinds & ((1u << LOG_SENT) |

@@ -150,7 +150,29 @@ for origin in met-police x/ferry/met-police; do
 	fi
 done
 
-# 8. usage errors exit 2
+# 8. a receipt by proof that proves something, but not what its entry
+#    says: another agency's "delivery receipt" in a RECEIPT entry of the
+#    recipient's, or of its own; an agency's "custody receipt" (only a
+#    relay takes custody)
+for c in "receipt met-police|is nhs-uclh's" \
+    "receipt nhs-uclh|a delivery receipt is the recipient's" \
+    "accepted nhs-uclh|no relay of roster 1"; do
+	args=${c%%|*} want=${c#*|}
+	rm -rf "$dir/fp" && mkdir "$dir/fp"
+	# shellcheck disable=SC2086
+	set -- $("$T" foreign-proof "$dir/fp" $args)
+	"$A" verify "$dir/fp/charity" --key "$1" --roster "$dir/fp/roster.1" \
+	    --pin "$2" >"$dir/out" 2>&1
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q "first bad entry 1: .*$want" "$dir/out"; then
+		ok "receipt by proof of the wrong party refused ($args)"
+	else
+		bad "receipt by proof of the wrong party refused ($args, rc $rc)"
+		cat "$dir/out"
+	fi
+done
+
+# 9. usage errors exit 2
 "$A" verify >/dev/null 2>&1
 [ $? -eq 2 ] && ok "usage exits 2" || bad "usage exits 2"
 exit $fail

@@ -12,6 +12,10 @@
 #include <sodium.h>
 
 #include "../lib/harness.h"
+#include "../lib/tproof.h"
+#include "../lib/troster.h"
+#include "envelope.h"
+#include "ident.h"
 #include "ferry.h"
 #include "log.h"
 #include "merkle.h"
@@ -963,6 +967,92 @@ helper_relays(char **argv)
 	return (bad);
 }
 
+/* A new identity ${id} of ${kind} (ident_kind_parse), valid a year. */
+static struct ident *
+fp_ident(const char *id, const char *kind)
+{
+	struct ident *i;
+	uint32_t k;
+
+	if (ident_kind_parse(kind, &k) != 0 ||
+	    ident_generate(id, k, id, ferry_now_ms(), 365 * 86400000ULL,
+	    &i) != 0)
+		return (NULL);
+	return (i);
+}
+
+/*
+ * foreign-proof DIR KIND FROM: a roster (DIR/roster.1) and eerc-charity's
+ * log (DIR/charity) holding a message SENT to met-police, then a RECEIPT
+ * (KIND "receipt") or ACCEPTED ("accepted") entry from ${from} whose
+ * receipt by proof is nhs-uclh's, a third agency's.  Prints the log's
+ * public key and the roster's pin.  For ferry-audit verify --roster.
+ */
+static int
+foreign_proof(const char *dir, const char *kind, const char *from)
+{
+	struct ident *admin, *rl, *ch, *po, *nhs;
+	const struct ident *ag[3];
+	char path[600], pin[65], hex[65];
+	uint8_t id[1][16], h[1][32], *buf = NULL;
+	size_t len;
+	struct log *l;
+	struct log_batch *b;
+	struct log_entry e;
+	int acc = strcmp(kind, "accepted") == 0;
+
+	admin = fp_ident("admin-1", "admin");
+	rl = fp_ident("relay", "relay");
+	ch = fp_ident("eerc-charity", "charity");
+	po = fp_ident("met-police", "police");
+	nhs = fp_ident("nhs-uclh", "health");
+	if (admin == NULL || rl == NULL || ch == NULL || po == NULL ||
+	    nhs == NULL)
+		return (3);
+	ag[0] = ch;
+	ag[1] = po;
+	ag[2] = nhs;
+	snprintf(path, sizeof(path), "%s/roster.1", dir);
+	if (troster_write(path, admin, rl, ag, 3, pin) != 0)
+		return (3);
+	memset(id[0], 0x77, 16);
+	memset(h[0], 0x88, 32);
+	if (tproof_receipts(nhs, acc ? ENV_ACCEPTED_P : ENV_RECEIPT_P, 1,
+	    (const uint8_t (*)[16])id, (const uint8_t (*)[32])h,
+	    "eerc-charity", "nhs-uclh", dir, &buf, &len) != 0)
+		return (3);
+	snprintf(path, sizeof(path), "%s/charity", dir);
+	if (log_open(path, "ferry/eerc-charity", ch->sign_sk, &l) != 0 ||
+	    log_begin(l, &b) != 0)
+		return (3);
+	memset(&e, 0, sizeof(e));
+	e.kind = LOG_SENT;
+	memcpy(e.msg_id, id[0], 16);
+	memcpy(e.env_hash, h[0], 32);
+	snprintf(e.from, sizeof(e.from), "eerc-charity");
+	snprintf(e.to, sizeof(e.to), "met-police");
+	e.roster_version = 1;
+	if (log_add(b, &e, NULL, 0, NULL) != 0)
+		return (3);
+	e.kind = acc ? LOG_ACCEPTED : LOG_RECEIPT;
+	snprintf(e.from, sizeof(e.from), "%s", from);
+	snprintf(e.to, sizeof(e.to), "eerc-charity");
+	e.aux = buf;
+	e.aux_len = len;
+	if (log_add(b, &e, NULL, 0, NULL) != 0 || log_commit(b) != 0)
+		return (3);
+	log_close(l);
+	ferry_hex(hex, ch->sign_pk, 32);
+	printf("%s %s\n", hex, pin);
+	free(buf);
+	ident_free(admin);
+	ident_free(rl);
+	ident_free(ch);
+	ident_free(po);
+	ident_free(nhs);
+	return (0);
+}
+
 static int
 helper(int argc, char **argv)
 {
@@ -983,6 +1073,8 @@ helper(int argc, char **argv)
 		printf("%s\n", hex);
 		return (0);
 	}
+	if (strcmp(argv[1], "foreign-proof") == 0 && argc == 5)
+		return (foreign_proof(argv[2], argv[3], argv[4]));
 	if (strcmp(argv[1], "checkpoint") == 0 && argc == 3) {
 		if (log_open(argv[2], NULL, NULL, &l) != 0 ||
 		    log_checkpoint(l, &note, &len) != 0)
