@@ -17,4 +17,7 @@
 extern struct ident *admin, *relay, *alpha, *bravo, *charlie;
 extern char dir[512];
 
+/** tnet_free(): free the five parties (a test file's main, at its end). */
+void tnet_free(void);
+
 #endif

@@ -750,10 +750,6 @@ main(void)
 	RUN(reopen_keeps_state);
 	RUN(reused_id_refused_group_received);
 	RUN(reused_id_keeps_partner_receipt);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

@@ -525,10 +525,6 @@ main(void)
 	RUN(receipt_signature_counts);
 	RUN(accepted_deferred);
 	RUN(accepted_deferred_due);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

@@ -372,10 +372,6 @@ main(void)
 	RUN(local_failure_held);
 	RUN(unknown_key_not_held_forever);
 	RUN(refusal_unlogged_held);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

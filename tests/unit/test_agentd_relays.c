@@ -603,10 +603,6 @@ main(void)
 	RUN(failover_not_put_off_by_retries);
 	RUN(failover_then_ask_in_one_tick);
 	RUN(failover_then_resend_in_one_tick);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

@@ -425,10 +425,6 @@ main(void)
 	RUN(spool_scan_again);
 	RUN(spool_marks_folded);
 	RUN(start_with_marks_disk_full);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

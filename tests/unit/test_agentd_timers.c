@@ -296,10 +296,6 @@ main(void)
 	RUN(hello_resent_until_answered);
 	RUN(accepted_asked_until_answered);
 	RUN(expiry_warnings);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

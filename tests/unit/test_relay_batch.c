@@ -479,10 +479,6 @@ main(void)
 	RUN(relay_ids_pooled_and_distinct);
 	RUN(batch_on_threads_same_as_one);
 	roster_free(ro);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

@@ -386,10 +386,6 @@ main(void)
 	RUN(ask_answered_from_store);
 	RUN(oversized_receipt_refused);
 	roster_free(ro);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

@@ -182,10 +182,6 @@ main(void)
 	RUN(checkpoint_unlogged_not_counted);
 	RUN(checkpoint_small_and_plain_only);
 	roster_free(ro);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

@@ -173,10 +173,6 @@ main(void)
 	RUN(full_disk_refuses_new_msgs);
 	RUN(full_disk_keeps_unlogged_count);
 	roster_free(ro);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

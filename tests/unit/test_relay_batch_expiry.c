@@ -141,10 +141,6 @@ main(void)
 	RUN(late_receipt_after_route_reset);
 	RUN(expired_after_reset_grace);
 	roster_free(ro);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

@@ -130,10 +130,6 @@ main(void)
 	RUN(purge_not_committed_not_ok);
 	RUN(purge_long_reason_ends);
 	roster_free(ro);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

@@ -139,10 +139,6 @@ main(void)
 	RUN(sender_quota_per_recipient);
 	RUN(sender_quota_undone_and_defaults);
 	roster_free(ro);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }

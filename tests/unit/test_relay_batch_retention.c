@@ -272,10 +272,6 @@ main(void)
 	RUN(retention_prunes_finished_records);
 	RUN(retention_index_made_once);
 	roster_free(ro);
-	ident_free(admin);
-	ident_free(relay);
-	ident_free(alpha);
-	ident_free(bravo);
-	ident_free(charlie);
+	tnet_free();
 	return (t_done());
 }
