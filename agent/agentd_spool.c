@@ -212,6 +212,33 @@ mkd(const char *path)
 }
 
 /*
+ * A folder inside the spool (outbox/, sent/<to>/, failed/, ...), made if
+ * missing: it must be a folder itself, not a link to one (FERRY_EPERM).
+ * Files are renamed into these: a spool writer able to swap failed/ for
+ * a link to the agent's data folder planted files there (a roster file
+ * that stopped every start).  The spool folder itself may be a link (an
+ * operator's choice of disk).
+ */
+static int
+mkd_sub(const char *path)
+{
+	struct stat st;
+	int rc;
+
+	if ((rc = mkd(path)) != 0)
+		return (rc);
+	if (lstat(path, &st) != 0)
+		return (FERRY_EIO);
+	if (!S_ISDIR(st.st_mode)) {
+		alog(ALOG_ERROR, "spool", "%s is not a folder (a link?): the "
+		    "spool's folders must be folders of their own; replace it "
+		    "with one (mkdir, owner the agent's user)", path);
+		return (FERRY_EPERM);
+	}
+	return (0);
+}
+
+/*
  * Is ${n} a temporary file of ours, "NAME.tmp.PID" (ferry_write_tmp),
  * from another process than this one: left by a crash between its write
  * and its rename?
@@ -277,7 +304,7 @@ agentd_spool_init(struct agentd *a)
 		return (rc);
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if ((rc = spath(a, path, sizeof(path), subs[i], NULL,
-		    NULL)) != 0 || (rc = mkd(path)) != 0)
+		    NULL)) != 0 || (rc = mkd_sub(path)) != 0)
 			return (rc);
 	}
 	for (i = 0; i < a->roster->nagencies; i++) {
@@ -286,7 +313,7 @@ agentd_spool_init(struct agentd *a)
 		    strcmp(ag->id, a->me->id) == 0)
 			continue;
 		if ((rc = spath(a, path, sizeof(path), "outbox", ag->id,
-		    NULL)) != 0 || (rc = mkd(path)) != 0)
+		    NULL)) != 0 || (rc = mkd_sub(path)) != 0)
 			return (rc);
 	}
 	if (spath(a, path, sizeof(path), "inbox", NULL, NULL) == 0)
@@ -336,8 +363,9 @@ to_failed(struct agentd *a, const char *from, const char *name,
 			return;
 	}
 	snprintf(epath, sizeof(epath), "%s.error", dst);
-	if (spath(a, dir, sizeof(dir), "failed", NULL, NULL) != 0)
-		return;
+	if (spath(a, dir, sizeof(dir), "failed", NULL, NULL) != 0 ||
+	    mkd_sub(dir) != 0)
+		return;		/* left in outbox/ (mkd_sub said why) */
 	if ((rc = write_one(a, dir, epath, reason, strlen(reason))) != 0)
 		alog(ALOG_ERROR, "spool", "cannot write %s: %s", epath,
 		    ferry_strerror(rc));
@@ -454,7 +482,7 @@ to_sent(struct agentd *a, struct spool_pick *p, size_t n)
 		p[i].move = 0;
 		ferry_hex(hx, p[i].sb.id, FERRY_MSGID_LEN);
 		if (spath(a, p[i].sentdir, sizeof(p[i].sentdir), "sent",
-		    p[i].to, NULL) != 0 || mkd(p[i].sentdir) != 0) {
+		    p[i].to, NULL) != 0 || mkd_sub(p[i].sentdir) != 0) {
 			alog(ALOG_ERROR, "spool", "cannot make sent/%s/: %s",
 			    p[i].to, strerror(errno));
 			continue;
@@ -526,8 +554,10 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 		return (0);
 	memcpy(p->to, to, strlen(to) + 1);
 	snprintf(p->label, sizeof(p->label), "%s/%s", to, name);
+	/* Not through a link, nor blocked by a FIFO, swapped in since the
+	 * scan saw a regular file under this name. */
 	if ((rc = ferry_read_file(p->path, REFERRAL_JSON_MAX, &p->buf, &p->len,
-	    0)) != 0) {
+	    FERRY_READ_NOFOLLOW)) != 0) {
 		if (rc == FERRY_ETOOBIG) {
 			snprintf(reason, sizeof(reason), "%s: json: larger "
 			    "than %u bytes", ferry_errname(FERRY_EJSON),
@@ -749,6 +779,7 @@ agentd_spool_inbox(struct agentd *a, struct agentd_inbox_file *f, size_t n)
 	if (n > AGENTD_RX_MAX)
 		rc = FERRY_EINVAL;
 	else if ((rc = spath(a, dir, sizeof(dir), "inbox", NULL, NULL)) == 0 &&
+	    (rc = mkd_sub(dir)) == 0 &&	/* referrals go nowhere else */
 	    (p = calloc(2 * n, sizeof(*p))) == NULL)
 		rc = FERRY_ENOMEM;
 	if (rc != 0) {

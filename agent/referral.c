@@ -85,6 +85,7 @@ parse_json(struct ctx *c, const char *json, size_t len, struct parsed *p,
     struct dv *root)
 {
 	json_error_t jerr;
+	char *near;
 	size_t depth, commas;
 
 	memset(p, 0, sizeof(*p));
@@ -108,6 +109,10 @@ parse_json(struct ctx *c, const char *json, size_t len, struct parsed *p,
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return (ref_fail(c, FERRY_ENOMEM, "json",
 			    "out of memory"));
+		/* Not jansson's "near '...'": it quotes the document (a
+		 * victim's name), and this text reaches log lines. */
+		if ((near = strstr(jerr.text, " near '")) != NULL)
+			*near = '\0';
 		return (ref_fail(c, FERRY_EJSON, "json",
 		    "line %d column %d: %s", jerr.line, jerr.column,
 		    jerr.text));

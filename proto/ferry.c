@@ -506,8 +506,9 @@ ferry_owner(const char *path, char *out, size_t cap)
 
 int
 ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
-    int secret)
+    int flags)
 {
+	int secret = (flags & FERRY_READ_SECRET) != 0;
 	struct stat st;
 	uint8_t *b;
 	size_t off = 0;
@@ -516,7 +517,10 @@ ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
 
 	*buf = NULL;
 	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	/* O_NONBLOCK: a FIFO put in a file's place must not hang the open
+	 * (it is refused below: no regular file). */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+	    (flags & FERRY_READ_NOFOLLOW ? O_NOFOLLOW : 0))) < 0)
 		return (errno == ENOENT ? FERRY_ENOENT : errno == EACCES ||
 		    errno == EPERM ? FERRY_EACCES : FERRY_EIO);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

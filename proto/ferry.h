@@ -207,16 +207,21 @@ int ferry_write_tmp(const char *path, const void *buf, size_t len, int mode,
 int ferry_fsync_dir(const char *dir);
 
 /**
- * ferry_read_file(path, max, buf, len, secret): read a whole file of at most
- * ${max} bytes into a new buffer (*${buf}, free with free(), or with
- * sodium_free() when ${secret}).  When ${secret} is non-zero the file must
- * not be readable or writable by group or others (FERRY_EPERM) and the
- * buffer is sodium_malloc'd.  FERRY_ENOENT: no such file; FERRY_EACCES:
- * the file, or a folder on its path, may not be read by this user;
- * FERRY_ETOOBIG: larger than ${max}; FERRY_EIO otherwise.
+ * ferry_read_file(path, max, buf, len, flags): read a whole regular file
+ * of at most ${max} bytes into a new buffer (*${buf}, free with free(), or
+ * with sodium_free() when FERRY_READ_SECRET).  ${flags}: FERRY_READ_SECRET
+ * (1): the file must not be readable or writable by group or others
+ * (FERRY_EPERM) and the buffer is sodium_malloc'd; FERRY_READ_NOFOLLOW
+ * (2): a symbolic link is not followed (FERRY_EIO), for files others may
+ * place (the spool's outbox/).  A FIFO or device never blocks the open:
+ * it is no regular file (FERRY_EIO).  FERRY_ENOENT: no such file;
+ * FERRY_EACCES: the file, or a folder on its path, may not be read by this
+ * user; FERRY_ETOOBIG: larger than ${max}; FERRY_EIO otherwise.
  */
+#define FERRY_READ_SECRET 1
+#define FERRY_READ_NOFOLLOW 2
 int ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
-    int secret);
+    int flags);
 
 /**
  * ferry_owner(path, out, cap): the name of the user owning ${path} (or

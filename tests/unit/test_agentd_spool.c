@@ -8,6 +8,7 @@
  * received are cleared by the next commit; metrics.prom is rewritten
  * with no sync at all.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +412,84 @@ out:
 	cap_clear(&capB);
 }
 
+/* Entries in folder ${d} (0 if it cannot be read). */
+static int
+entries_in(const char *d)
+{
+	struct dirent *e;
+	DIR *od;
+	int n = 0;
+
+	if ((od = opendir(d)) == NULL)
+		return (0);
+	while ((e = readdir(od)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, ".."))
+			n++;
+	closedir(od);
+	return (n);
+}
+
+/* ${a}'s spool folder ${sub} swapped for a link to a new folder, whose
+ * path goes into ${to}; 0 or -1. */
+static int
+swap_for_link(struct agentd *a, const char *sub, char *to, size_t tolen)
+{
+	char p[1200], q[1200];
+
+	snprintf(to, tolen, "%s/elsewhere-%s-XXXXXX", dir, sub);
+	snprintf(p, sizeof(p), "%s/%s", a->conf.spool, sub);
+	snprintf(q, sizeof(q), "%s/%s.real", a->conf.spool, sub);
+	if (mkdtemp(to) == NULL || rename(p, q) != 0 || symlink(to, p) != 0)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Review of session 10: a spool writer that swaps failed/ or inbox/ for a
+ * link cannot make the agent write elsewhere: a file refused stays in
+ * outbox/ (it was moved through the link, e.g. into the data folder: a
+ * roster file there stopped every start), a referral received is not
+ * written (nor receipted: the relay redelivers it).
+ */
+TEST(spool_links_not_followed)
+{
+	char t1[600], t2[600], path[1200], *json, err[AGENTD_ERR_MAX];
+	size_t len;
+	uint8_t id[16];
+	FILE *fp;
+	int ok;
+
+	ok = reopen_spool(&A, "alpha", &capA) == 0 &&
+	    reopen_spool(&B, "bravo", &capB) == 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	CHECK_EQ(swap_for_link(&A, "failed", t1, sizeof(t1)), 0);
+	snprintf(path, sizeof(path), "%s/outbox/bravo/bad.json", A.conf.spool);
+	CHECK((fp = fopen(path, "w")) != NULL);
+	if (fp != NULL) {
+		fputs("not json", fp);
+		fclose(fp);
+	}
+	(void)agentd_spool_scan(&A);
+	CHECK_EQ(entries_in(t1), 0);
+	CHECK_EQ(access(path, F_OK), 0);	/* left in outbox/ */
+	CHECK_EQ(swap_for_link(&B, "inbox", t2, sizeof(t2)), 0);
+	CHECK((json = doc(&len)) != NULL);
+	cap_clear(&capA);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL, id, err,
+	    sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(capA.n, 1);
+	cap_clear(&capB);
+	if (capA.n == 1)
+		CHECK_EQ(agentd_receive(&B, capA.buf[0], capA.len[0]), 0);
+	CHECK_EQ(entries_in(t2), 0);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 0);
+	cap_clear(&capA);
+	cap_clear(&capB);
+}
+
 int
 main(void)
 {
@@ -425,6 +504,7 @@ main(void)
 	RUN(spool_scan_again);
 	RUN(spool_marks_folded);
 	RUN(start_with_marks_disk_full);
+	RUN(spool_links_not_followed);
 	tnet_free();
 	return (t_done());
 }

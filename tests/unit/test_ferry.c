@@ -1,10 +1,17 @@
 /*
  * test_ferry.c: the configuration value parsers and the table-driven key
- * setter that ferry-agent and ferry-relay share (proto/ferry.c).
+ * setter that ferry-agent and ferry-relay share (proto/ferry.c); reading
+ * a whole file (ferry_read_file) where others may put things in its place.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../lib/harness.h"
 #include "ferry.h"
@@ -203,6 +210,55 @@ TEST(utc)
 	CHECK_EQ(v, 7);
 }
 
+/*
+ * Review of session 10: a FIFO in a file's place never blocks the read
+ * (the agent hung in open(2) on one swapped into its outbox/, every
+ * socket dead); with FERRY_READ_NOFOLLOW a link is not followed (the
+ * agent read a 0600 file a link in outbox/ pointed at).  A forked child
+ * reads, so that a hang fails the test instead of stopping it.
+ */
+TEST(read_file_fifo_link)
+{
+	char d[] = "/tmp/ferry-test-read-XXXXXX", fifo[64], file[64], link[64];
+	uint8_t *buf;
+	size_t len;
+	pid_t pid;
+	int st = -1, i;
+	FILE *f;
+
+	CHECK(mkdtemp(d) != NULL);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", d);
+	snprintf(file, sizeof(file), "%s/secret", d);
+	snprintf(link, sizeof(link), "%s/link.json", d);
+	CHECK_EQ(mkfifo(fifo, 0600), 0);
+	CHECK((f = fopen(file, "w")) != NULL);
+	if (f != NULL) {
+		fputs("swordfish", f);
+		fclose(f);
+	}
+	CHECK_EQ(symlink(file, link), 0);
+	if ((pid = fork()) == 0)
+		_exit(ferry_read_file(fifo, 100, &buf, &len, 0) == FERRY_EIO ?
+		    0 : 1);
+	for (i = 0; i < 50 && waitpid(pid, &st, WNOHANG) == 0; i++)
+		usleep(100000);
+	if (i == 50) {
+		kill(pid, SIGKILL);
+		(void)waitpid(pid, &st, 0);
+	}
+	CHECK(i < 50);			/* returned, did not block */
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_EQ(ferry_read_file(link, 100, &buf, &len, FERRY_READ_NOFOLLOW),
+	    FERRY_EIO);
+	CHECK_EQ(ferry_read_file(link, 100, &buf, &len, 0), 0);
+	CHECK_EQ(len, 9);
+	free(buf);
+	(void)unlink(link);
+	(void)unlink(file);
+	(void)unlink(fifo);
+	(void)rmdir(d);
+}
+
 int
 main(void)
 {
@@ -214,5 +270,6 @@ main(void)
 	RUN(parse_log_level);
 	RUN(conf_set);
 	RUN(utc);
+	RUN(read_file_fifo_link);
 	return (t_done());
 }

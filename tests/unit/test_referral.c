@@ -1312,6 +1312,27 @@ TEST(invalid_vectors)
 	CHECK(n >= 5);
 }
 
+/*
+ * Review of session 10: the text of a JSON error reaches log lines (the
+ * spool's spool-failed): it names where, never quotes the document (it
+ * quoted up to 20 bytes of it: a victim's name).
+ */
+TEST(json_error_quotes_nothing)
+{
+	static const char doc[] =
+	    "{\"schema\": \"ferry-referral/1\", \"subject\": "
+	    "{\"family_name\": \"Popescu\tSecretname\"}}";
+	char err[REFERRAL_ERR_MAX];
+	int rc;
+
+	rc = referral_validate_json_at(doc, sizeof(doc) - 1, NOW, err,
+	    sizeof(err), NULL);
+	CHECK_EQ(rc, FERRY_EJSON);
+	CHECK(strstr(err, "line 1 column") != NULL);
+	CHECK(strstr(err, "Popescu") == NULL);
+	CHECK(strstr(err, "Secretname") == NULL);
+}
+
 int
 main(void)
 {
@@ -1334,5 +1355,6 @@ main(void)
 	RUN(response_builder);
 	RUN(thread_answers);
 	RUN(invalid_vectors);
+	RUN(json_error_quotes_nothing);
 	return (t_done());
 }
