@@ -36,6 +36,10 @@
 
 #define SPOOL_PER_SCAN 64	/* files per scan: keeps the loop responsive */
 #define SPOOL_GROUP_BYTES (64u * 1024 * 1024)	/* file bytes per group commit */
+/* Longest outbox file name taken: its sidecar's temporary name
+ * (NAME.id.tmp.PID) and its failed/ names (NAME.MS.error) must fit the
+ * file system's 255 bytes. */
+#define SPOOL_NAME_MAX 200
 
 static int
 spath(const struct agentd *a, char *buf, size_t cap, const char *a1,
@@ -563,6 +567,14 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 			    "than %u bytes", ferry_errname(FERRY_EJSON),
 			    REFERRAL_JSON_MAX);
 			to_failed(a, p->path, name, reason);
+		} else if (rc == FERRY_EACCES) {
+			/* Else skipped at every scan, unseen, taking a
+			 * place in each scan's 64. */
+			snprintf(reason, sizeof(reason), "%s: the agent's "
+			    "user may not read the file: make it readable "
+			    "by that user (e.g. its group), then drop it "
+			    "again", ferry_errname(FERRY_EACCES));
+			to_failed(a, p->path, name, reason);
 		}
 		p->buf = NULL;
 		return (0);
@@ -732,6 +744,20 @@ agentd_spool_scan(struct agentd *a)
 			    sub, f->d_name) >= sizeof(fpath) ||
 			    lstat(fpath, &st) != 0 || !S_ISREG(st.st_mode))
 				continue;
+			if (strlen(f->d_name) > SPOOL_NAME_MAX) {
+				/* Sent, it could never be moved to sent/
+				 * (its sidecar's name too long): stuck in
+				 * outbox/, two lines logged every scan. */
+				snprintf(reason, sizeof(reason), "%s: the file "
+				    "name is longer than %d bytes: drop it "
+				    "again under a shorter name",
+				    ferry_errname(FERRY_EINVAL),
+				    SPOOL_NAME_MAX);
+				to_failed(a, fpath, f->d_name, reason);
+				handled++;
+				done++;
+				continue;
+			}
 			if (picks == NULL && (picks = calloc(SPOOL_PER_SCAN,
 			    sizeof(*picks))) == NULL) {
 				/* Left in place for a later scan. */

@@ -490,6 +490,42 @@ TEST(spool_links_not_followed)
 	cap_clear(&capB);
 }
 
+/*
+ * Review of session 10: an outbox file whose name is too long for its
+ * sidecar's temporary name was sent, then stuck in outbox/ (two log
+ * lines at every scan); it now goes to failed/ with why, unsent.
+ */
+TEST(spool_long_name_failed)
+{
+	char name[230], path[1400], *json;
+	uint64_t n0;
+	size_t len;
+	FILE *fp;
+	int ok;
+
+	ok = reopen_spool(&A, "alpha", &capA) == 0;
+	CHECK(ok);
+	if (!ok)
+		return;
+	memset(name, 'n', 220);
+	memcpy(name + 220, ".json", 6);
+	snprintf(path, sizeof(path), "%s/outbox/bravo/%s", A.conf.spool, name);
+	CHECK((json = doc(&len)) != NULL);
+	CHECK((fp = fopen(path, "w")) != NULL);
+	if (fp != NULL && json != NULL) {
+		CHECK_EQ(fwrite(json, 1, len, fp), len);
+		fclose(fp);
+	}
+	free(json);
+	n0 = A.n_sent;
+	(void)agentd_spool_scan(&A);
+	CHECK_EQ(A.n_sent, n0);
+	CHECK(access(path, F_OK) != 0);
+	snprintf(path, sizeof(path), "%s/failed/%s.error", A.conf.spool, name);
+	CHECK_EQ(access(path, F_OK), 0);
+	cap_clear(&capA);
+}
+
 int
 main(void)
 {
@@ -505,6 +541,7 @@ main(void)
 	RUN(spool_marks_folded);
 	RUN(start_with_marks_disk_full);
 	RUN(spool_links_not_followed);
+	RUN(spool_long_name_failed);
 	tnet_free();
 	return (t_done());
 }
