@@ -305,6 +305,11 @@ struct agentd_sub {
 	size_t len;
 	const char *spool_name;		/* may be NULL */
 	const uint8_t *spool_key;	/* 32 bytes: idempotency key, or NULL */
+	const uint8_t *doc_key;		/* 32 bytes: spool_key bound to the
+					 * document (a control request's
+					 * request_id), or NULL: the same
+					 * spool_key with another document
+					 * is refused, not a duplicate */
 
 	int rc;				/* 0 or the error */
 	char err[AGENTD_ERR_MAX];	/* why, when rc != 0 */

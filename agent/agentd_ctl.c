@@ -258,6 +258,7 @@ request_key(json_t *req, const char *to, uint8_t key[32])
 struct ctl_pend {
 	struct agentd_sub sb;
 	uint8_t key[32];
+	uint8_t dkey[32];		/* key bound to the document */
 	char to[FERRY_ID_MAX + 1];
 	char *doc;			/* reply: the response document */
 	json_t *early;
@@ -284,6 +285,23 @@ pend_fill(json_t *req, const char *to, const char *doc, size_t doclen,
 	p->sb.json = doc;
 	p->sb.len = doclen;
 	p->sb.spool_key = has ? p->key : NULL;
+	if (has) {
+		/* The request id with the document's hash: the same id with
+		 * another document is a mistake of the caller's, refused
+		 * (it was answered "duplicate", the new referral dropped). */
+		static const char tag[] = "ferry-ctl-request-doc/v1";
+		crypto_hash_sha256_state st;
+		uint8_t dh[32];
+
+		crypto_hash_sha256((uint8_t *)dh, (const uint8_t *)doc, doclen);
+		crypto_hash_sha256_init(&st);
+		crypto_hash_sha256_update(&st, (const uint8_t *)tag,
+		    sizeof(tag));
+		crypto_hash_sha256_update(&st, p->key, 32);
+		crypto_hash_sha256_update(&st, dh, 32);
+		crypto_hash_sha256_final(&st, p->dkey);
+		p->sb.doc_key = p->dkey;
+	}
 }
 
 /* The answer to ${p} after agentd_submit_batch; frees what ${p} owns. */

@@ -610,7 +610,9 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 	/* The envelope is stored once, in the log (log_add above): erasure
 	 * (log_erase) then shreds the only copy. */
 	if ((rc = astore_put_out(a->store, b, &sb->rec, NULL, 0,
-	    sb->spool_key)) != 0) {
+	    sb->spool_key)) != 0 || (sb->doc_key != NULL &&
+	    (rc = astore_spool_put(a->store, b, sb->doc_key,
+	    sb->rec.msg_id)) != 0)) {
 		agentd_seterr(sb->err, sizeof(sb->err), "storing: %s",
 		    ferry_strerror(rc));
 		return (rc);
@@ -628,12 +630,26 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 	return (rc);
 }
 
+/* ${sb}'s request id names message ${id}, sent with another document. */
+static void
+reused_key(struct agentd_sub *sb, const uint8_t id[FERRY_MSGID_LEN])
+{
+	char hx[33];
+
+	agentd_idhex(hx, id);
+	sb->rc = FERRY_EINVAL;
+	agentd_seterr(sb->err, sizeof(sb->err), "request_id: already used "
+	    "for another document (message %s); a new referral needs a "
+	    "request_id of its own", hx);
+}
+
 void
 agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 {
 	struct log_batch *b = NULL;
 	const struct pending_msg *m;
 	uint64_t now = ferry_now_ms(), extra;
+	uint8_t dk[FERRY_MSGID_LEN];
 	size_t i, j, nprep = 0;
 	char h[33];
 	int rc;
@@ -658,12 +674,28 @@ agentd_submit_batch(struct agentd *a, struct agentd_sub *const *sb, size_t n)
 				    32) == 0 && (sb[j]->prepared || sb[j]->dup))
 					break;
 			if (j < i) {
+				if (sb[i]->doc_key != NULL &&
+				    sb[j]->doc_key != NULL &&
+				    memcmp(sb[i]->doc_key, sb[j]->doc_key,
+				    32) != 0) {
+					reused_key(sb[i], sb[j]->id);
+					continue;
+				}
 				sb[i]->dup = 1;
 				memcpy(sb[i]->id, sb[j]->id, FERRY_MSGID_LEN);
 				continue;
 			}
 			rc = astore_spool_lookup(a->store, sb[i]->spool_key,
 			    sb[i]->id);
+			if (rc == 0 && sb[i]->doc_key != NULL &&
+			    (rc = astore_spool_lookup(a->store,
+			    sb[i]->doc_key, dk)) != 0) {
+				if (rc == FERRY_ENOENT)
+					reused_key(sb[i], sb[i]->id);
+				else
+					sb[i]->rc = rc;
+				continue;
+			}
 			if (rc == 0) {
 				sb[i]->dup = 1;
 				continue;

@@ -376,6 +376,19 @@ put_pair(struct astore *s, struct log_batch *b, int rdbi, int edbi,
 }
 
 int
+astore_spool_put(struct astore *s, struct log_batch *b, const uint8_t key[32],
+    const uint8_t id[FERRY_MSGID_LEN])
+{
+	int rc, own;
+
+	if ((rc = wbegin(s, &b, &own)) != 0)
+		return (rc);
+	rc = log_batch_put(b, s->dbi[D_SPOOL], key, 32, id, FERRY_MSGID_LEN,
+	    0);
+	return (wend(b, own, rc));
+}
+
+int
 astore_put_out(struct astore *s, struct log_batch *b,
     const struct astore_out *rec, const uint8_t *env, size_t envlen,
     const uint8_t *spool_key)

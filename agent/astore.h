@@ -198,6 +198,11 @@ int astore_count_in(struct astore *s, uint64_t *n);
 int astore_spool_lookup(struct astore *s, const uint8_t key[32],
     uint8_t id[FERRY_MSGID_LEN]);
 
+/** astore_spool_put(s, b, key, id): the spool index entry ${key} -> ${id}
+ * in batch ${b} (a second key of a message, astore_put_out the first). */
+int astore_spool_put(struct astore *s, struct log_batch *b,
+    const uint8_t key[32], const uint8_t id[FERRY_MSGID_LEN]);
+
 /**
  * astore_erase_out(s, b, rec, er) / astore_erase_in(s, b, rec, er): in
  * batch ${b} (with the log's log_erase_batch), shred message rec->msg_id:

@@ -510,6 +510,72 @@ TEST(accepted_deferred_due)
 	CHECK_EQ(o.state, ASTORE_ACCEPTED);
 }
 
+/*
+ * Review of session 10: a request_id used again with another document
+ * (a caller's mistake) is refused, naming the message the id was used
+ * for; it was answered "duplicate", ok, and the new referral (an
+ * emergency, in the review) never stored.  The same document again is
+ * still a duplicate; so is a second copy within one batch, and a copy
+ * with another document in the same batch is refused too.
+ */
+TEST(request_id_other_document_refused)
+{
+	static const char rq[] = "{\"cmd\":\"send\",\"to\":\"bravo\","
+	    "\"request_id\":\"2222222222222222222222222222222222222222222222"
+	    "222222222222222222\"}";
+	struct agentd_ctl_msg m[3];
+	json_error_t jerr;
+	json_t *r[3];
+	char *json, *other, *p;
+	size_t len, i, k;
+	uint64_t sent;
+	const char *first;
+
+	CHECK((json = doc(&len)) != NULL);
+	CHECK((other = malloc(len + 1)) != NULL);
+	if (json == NULL || other == NULL)
+		return;
+	memcpy(other, json, len + 1);
+	/* Another document: one letter of its case id changed. */
+	CHECK((p = strstr(other, "\"case_id\"")) != NULL);
+	if (p == NULL)
+		return;
+	p = strchr(p + 10, '"') + 1;
+	*p = *p == 'X' ? 'Y' : 'X';
+	for (k = 0; k < 2; k++) {
+		/* k 0: the first document, then itself and the other in one
+		 * batch; k 1: each alone, later. */
+		memset(m, 0, sizeof(m));
+		for (i = 0; i < 3; i++) {
+			m[i].req = rq;
+			m[i].reqlen = strlen(rq);
+			m[i].doc = (const uint8_t *)(i == 2 ? other : json);
+			m[i].doclen = len;
+		}
+		sent = A.n_sent;
+		agentd_ctl_handle_many(&A, m, 3);
+		for (i = 0; i < 3; i++) {
+			CHECK(m[i].reply != NULL);
+			r[i] = json_loadb(m[i].reply, m[i].replylen, 0, &jerr);
+			free(m[i].reply);
+			free(m[i].body);
+		}
+		CHECK_EQ(A.n_sent, sent + (k == 0));
+		CHECK(json_is_true(json_object_get(r[0], "ok")));
+		CHECK(json_is_true(json_object_get(r[1], "ok")));
+		CHECK(json_is_true(json_object_get(r[1], "duplicate")));
+		CHECK(json_is_false(json_object_get(r[2], "ok")));
+		first = json_string_value(json_object_get(r[0], "msg_id"));
+		CHECK(first != NULL && strstr(json_string_value(json_object_get(
+		    r[2], "error")), first) != NULL);
+		for (i = 0; i < 3; i++)
+			json_decref(r[i]);
+	}
+	free(json);
+	free(other);
+	cap_clear(&capA);
+}
+
 int
 main(void)
 {
@@ -520,6 +586,7 @@ main(void)
 		return (t_done() || 1);
 	}
 	RUN(ctl_group_commit);
+	RUN(request_id_other_document_refused);
 	RUN(replies_group_commit);
 	RUN(recv_group_commit);
 	RUN(receipt_signature_counts);
