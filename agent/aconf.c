@@ -164,7 +164,7 @@ aconf_check(const struct aconf *c, const char *path)
 	struct aconf_ret ret[ACONF_RET_MAX];
 	char names[128], flags[64], err[160];
 	char rid[FERRY_ID_MAX + 2], rep[300];
-	const char *rest;
+	const char *rest, *bad;
 	size_t i, kn = 0, fn = 0, n = 0, nret;
 
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
@@ -197,7 +197,10 @@ aconf_check(const struct aconf *c, const char *path)
 	}
 	if (c->relay[0] != '\0' && strncmp(c->relay, "tcp://", 6) != 0 &&
 	    strncmp(c->relay, "ipc://", 6) != 0) {
-		fprintf(stderr, "ferry-agent: relay must be tcp:// or ipc://\n");
+		fprintf(stderr, "ferry-agent: %s%srelay \"%s\" is not a "
+		    "tcp:// or ipc:// endpoint (e.g. tcp://relay.example:7700)"
+		    "\n", path != NULL ? path : "", path != NULL ? ": " : "",
+		    c->relay);
 		return (-1);
 	}
 	if (strcmp(c->relay_choice, "order") != 0 &&
@@ -233,14 +236,29 @@ aconf_check(const struct aconf *c, const char *path)
 		    c->resend_ms == 0 ? "30s" : "1h");
 		return (-1);
 	}
-	if (c->credit == 0 || c->credit > 100000 || c->heartbeat_ms == 0 ||
-	    c->reconnect_ms == 0 || c->reconnect_max_ms < c->reconnect_ms ||
-	    c->retry_ms == 0 || c->retry_max_ms < c->retry_ms ||
-	    c->reask_ms == 0 || c->reask_max_ms < c->reask_ms ||
-	    c->spool_ms == 0 || c->metrics_ms == 0 ||
-	    c->refused_backoff_ms == 0 ||
-	    c->max_body == 0 || c->max_body > (1ULL << 30)) {
-		fprintf(stderr, "ferry-agent: a limit is zero or out of range\n");
+	/* The first limit out of range, named with what it may be. */
+	bad = c->credit == 0 || c->credit > 100000 ?
+	    "credit must be 1 to 100000" :
+	    c->heartbeat_ms == 0 ? "heartbeat must be above zero" :
+	    c->reconnect_ms == 0 ? "reconnect must be above zero" :
+	    c->reconnect_max_ms < c->reconnect_ms ?
+	    "reconnect_max must not be below reconnect" :
+	    c->retry_ms == 0 ? "retry must be above zero" :
+	    c->retry_max_ms < c->retry_ms ?
+	    "retry_max must not be below retry" :
+	    c->reask_ms == 0 ? "reask must be above zero" :
+	    c->reask_max_ms < c->reask_ms ?
+	    "reask_max must not be below reask" :
+	    c->spool_ms == 0 ? "spool_interval must be above zero" :
+	    c->metrics_ms == 0 ? "metrics_interval must be above zero" :
+	    c->refused_backoff_ms == 0 ?
+	    "refused_backoff must be above zero" :
+	    c->max_body == 0 || c->max_body > (1ULL << 30) ?
+	    "max_body must be 1 to 1073741824 (bytes)" : NULL;
+	if (bad != NULL) {
+		fprintf(stderr, "ferry-agent: %s%s%s (durations with a unit, "
+		    "e.g. 5s)\n", path != NULL ? path : "",
+		    path != NULL ? ": " : "", bad);
 		return (-1);
 	}
 	if (aconf_retention(c->retention, ret, &nret, err, sizeof(err)) !=

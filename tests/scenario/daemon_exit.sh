@@ -33,6 +33,12 @@ exit_is 2 "agent: config unknown key" "$B/ferry-agent" -c "$FT/a-unknown.conf"
 exit_is 2 "agent: config bad value" "$B/ferry-agent" -c "$FT/a-badval.conf"
 exit_is 2 "agent: config unknown section" "$B/ferry-agent" -c "$FT/section.conf"
 exit_is 2 "agent: config syntax error" "$B/ferry-agent" -c "$FT/syntax.conf"
+sed 's/^credit = .*//; $a credit = 0' "$FT/alpha.conf" >"$FT/a-credit.conf"
+exit_is 2 "agent: credit out of range" "$B/ferry-agent" -c "$FT/a-credit.conf"
+ft_check "agent: the refusal names credit and its range" grep -q 'a-credit.conf: credit must be 1 to 100000' "$FT/x.err"
+sed 's/^relay = .*//; $a relay = http://relay:7700' "$FT/alpha.conf" >"$FT/a-relay.conf"
+exit_is 2 "agent: relay not tcp:// or ipc://" "$B/ferry-agent" -c "$FT/a-relay.conf"
+ft_check "agent: the refusal names relay and its value" grep -q 'a-relay.conf: relay "http://relay:7700" is not a tcp:// or ipc:// endpoint' "$FT/x.err"
 
 exit_is 2 "relay: bad flag" "$B/ferry-relay" --no-such-flag
 exit_is 2 "relay: bad flag value" "$B/ferry-relay" -c "$FT/relay.conf" --log-level loud
