@@ -247,6 +247,7 @@ struct route_grp {
 	struct log_batch *b;
 	size_t n;
 	int rc;
+	int flushed;		/* committed once within the tick already */
 	struct {
 		uint8_t id[FERRY_MSGID_LEN];
 		int link, reason, from;
@@ -254,8 +255,10 @@ struct route_grp {
 	} it[AGENTD_ASK_BURST];
 };
 
-/* Message ${m} to ${link} for ${reason}: 0; 1 if the group is full (the
- * next tick takes it); -1 after a storage error (the group is dropped,
+/* Message ${m} to ${link} for ${reason}: 0; 1 if the group is full, or
+ * a group was committed already within this tick (the next tick takes
+ * it: at most two synced commits per tick, however reroutes and plain
+ * resends interleave); -1 after a storage error (the group is dropped,
  * route_flush says so; the message waits for its next time). */
 static int
 route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
@@ -267,7 +270,7 @@ route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
 
 	if (g->rc != 0)
 		return (-1);
-	if (g->n == AGENTD_ASK_BURST)
+	if (g->n == AGENTD_ASK_BURST || (g->flushed && g->b == NULL))
 		return (1);
 	/* Read in the group's batch once it is open (this thread may then
 	 * open no read snapshot: FERRY_EINVAL, and the whole group was lost
@@ -428,8 +431,10 @@ agentd_tick(struct agentd *a, uint64_t now)
 		}
 		/* The store is read outside a batch: the routing choices
 		 * so far are committed (and sent) first. */
-		if (m->link >= 0 && g->b != NULL)
+		if (m->link >= 0 && g->b != NULL) {
 			route_flush(a, g, now);
+			g->flushed = 1;
+		}
 		if (m->link >= 0 && send_stored(a, m->link, m->msg_id) == 0) {
 			n++;
 			if (m->sent_at == 0)
@@ -482,8 +487,10 @@ agentd_tick(struct agentd *a, uint64_t now)
 		}
 		/* In the relay's custody: ASK, not upload (read outside a
 		 * batch, as above). */
-		if (g->b != NULL)
+		if (g->b != NULL) {
 			route_flush(a, g, now);
+			g->flushed = 1;
+		}
 		asks++;
 		if (send_ask(a, m->link, m->msg_id) == 0 && n < 16)
 			n++;

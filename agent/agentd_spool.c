@@ -357,12 +357,14 @@ to_failed(struct agentd *a, const char *from, const char *name,
 	struct stat st;
 	int rc;
 
-	snprintf(fname, sizeof(fname), "%s", name);
+	/* Its name, cut to SPOOL_NAME_MAX bytes: NAME.MS.error and the
+	 * temporary name of NAME.error must fit the file system's 255. */
+	snprintf(fname, sizeof(fname), "%.*s", SPOOL_NAME_MAX, name);
 	if (spath(a, dst, sizeof(dst), "failed", fname, NULL) != 0)
 		return;
 	if (lstat(dst, &st) == 0) {
-		snprintf(fname, sizeof(fname), "%s.%llu", name,
-		    (unsigned long long)ferry_now_ms());
+		snprintf(fname, sizeof(fname), "%.*s.%llu", SPOOL_NAME_MAX,
+		    name, (unsigned long long)ferry_now_ms());
 		if (spath(a, dst, sizeof(dst), "failed", fname, NULL) != 0)
 			return;
 	}

@@ -48,35 +48,6 @@ log_set_initial_mapsize(size_t bytes)
 	initial_mapsize = bytes;
 }
 
-/*
- * Is the data file as long as the pages its meta page counts?  A file cut
- * short (truncated, copied in part) would fault with SIGBUS at the first
- * read of a missing page through the map, killing the process: refused
- * here instead (FERRY_ELOGCORRUPT).  The meta pages are the file's first
- * two, read by mdb_env_open itself.
- */
-static int
-size_ok(MDB_env *env)
-{
-	char file[PATH_MAX];
-	const char *dir;
-	MDB_envinfo info;
-	MDB_stat st;
-	struct stat sb;
-
-	if (mdb_env_get_path(env, &dir) != 0 ||
-	    (size_t)snprintf(file, sizeof(file), "%s/data.mdb", dir) >=
-	    sizeof(file) || mdb_env_info(env, &info) != 0 ||
-	    mdb_env_stat(env, &st) != 0)
-		return (FERRY_ELMDB);
-	if (stat(file, &sb) != 0)
-		return (FERRY_EIO);
-	if ((uint64_t)sb.st_size <
-	    ((uint64_t)info.me_last_pgno + 1) * st.ms_psize)
-		return (FERRY_ELOGCORRUPT);
-	return (0);
-}
-
 /* Map an LMDB / errno code to a FERRY_E* code. */
 int
 logx_lmdb_err(int rc)
@@ -367,8 +338,6 @@ log_open_ex(const char *dir, const char *origin, const uint8_t *sign_sk,
 		rc = logx_lmdb_err(rc);
 		goto err1;
 	}
-	if ((rc = size_ok(l->env)) != 0)
-		goto err1;
 	if ((rc = mdb_reader_check(l->env, &dead)) != 0) {
 		rc = logx_lmdb_err(rc);
 		goto err1;

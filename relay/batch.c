@@ -86,10 +86,14 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 	 * of the agent, a HELLO): the recipient may have stored it and
 	 * sent a RECEIPT lost with the link, which only a redelivery makes
 	 * it send again.  Kept for RESET_GRACE_MS after the reset, for
-	 * that redelivery (review of session 10).
+	 * that redelivery (review of session 10), and never more than
+	 * RESET_GRACE_MS past its expiry: a recipient that resets again
+	 * and again (restarted by systemd on that very message) must not
+	 * keep it for ever.
 	 */
 	if (rp != NULL && qm->seq <= rp->reset_cursor &&
-	    rutil_mono_ms() - rp->reset_ms < RESET_GRACE_MS)
+	    rutil_mono_ms() - rp->reset_ms < RESET_GRACE_MS &&
+	    sc->now < qm->accepted_ms + sc->r->c->expiry_ms + RESET_GRACE_MS)
 		return (0);
 	if (batch_has(sc->r, NULL, qm->msg_id) != NULL)
 		return (0);	/* answered in this very batch */

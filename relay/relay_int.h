@@ -29,7 +29,8 @@ struct flight {
 
 /* A message in flight when its recipient's route reset is kept from
  * expiry this long after, for the redelivery that makes the recipient
- * send again a RECEIPT the link lost (batch.c, sweep_one). */
+ * send again a RECEIPT the link lost, and at most this long past its
+ * expiry (batch.c, sweep_one). */
 #define RESET_GRACE_MS (15 * 60 * 1000ULL)
 
 struct peer {

@@ -111,15 +111,17 @@ else
 fi
 
 # 6. a data file cut short: a clear error and exit 1 from every command,
-#    not a crash (SIGBUS reading a missing page through the map)
+#    not a crash (SIGBUS reading a missing page through the map; ASan's
+#    own SIGBUS handler left aside, as in the release build)
 mklog "$dir/l"
 mkdir -p "$dir/cut"
 size=$(stat -c %s "$dir/l/data.mdb")
 head -c $((size / 2)) "$dir/l/data.mdb" >"$dir/cut/data.mdb"
 for cmd in verify "export --json"; do
-	"$A" $cmd "$dir/cut" >"$dir/out" 2>&1
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}:handle_sigbus=0" \
+	    "$A" $cmd "$dir/cut" >"$dir/out" 2>&1
 	rc=$?
-	if [ $rc -eq 1 ] && grep -q "corrupted or altered" "$dir/out"; then
+	if [ $rc -eq 1 ] && grep -q "cut short\|corrupted or altered" "$dir/out"; then
 		ok "$cmd of a data file cut short: exit 1, says why"
 	else
 		bad "$cmd of a data file cut short (rc $rc)"; cat "$dir/out"

@@ -497,7 +497,7 @@ TEST(spool_links_not_followed)
  */
 TEST(spool_long_name_failed)
 {
-	char name[230], path[1400], *json;
+	char name[250], path[1400], *json;
 	uint64_t n0;
 	size_t len;
 	FILE *fp;
@@ -507,8 +507,10 @@ TEST(spool_long_name_failed)
 	CHECK(ok);
 	if (!ok)
 		return;
-	memset(name, 'n', 220);
-	memcpy(name + 220, ".json", 6);
+	/* 240 bytes: its NAME.error (246) would fit, NAME.MS.error or the
+	 * temporary names would not: kept under its first 200. */
+	memset(name, 'n', 235);
+	memcpy(name + 235, ".json", 6);
 	snprintf(path, sizeof(path), "%s/outbox/bravo/%s", A.conf.spool, name);
 	CHECK((json = doc(&len)) != NULL);
 	CHECK((fp = fopen(path, "w")) != NULL);
@@ -521,7 +523,8 @@ TEST(spool_long_name_failed)
 	(void)agentd_spool_scan(&A);
 	CHECK_EQ(A.n_sent, n0);
 	CHECK(access(path, F_OK) != 0);
-	snprintf(path, sizeof(path), "%s/failed/%s.error", A.conf.spool, name);
+	snprintf(path, sizeof(path), "%s/failed/%.200s.error", A.conf.spool,
+	    name);
 	CHECK_EQ(access(path, F_OK), 0);
 	cap_clear(&capA);
 }
