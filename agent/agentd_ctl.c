@@ -251,6 +251,29 @@ request_key(json_t *req, const char *to, uint8_t key[32])
 }
 
 /*
+ * The request key ${key} bound to document ${doc} into ${out}, returned:
+ * SHA-256("ferry-ctl-request-doc/v1" 0 key SHA-256(doc)).  The same id
+ * with another document is a mistake of the caller's, refused (it was
+ * answered "duplicate" and the new referral dropped).
+ */
+static const uint8_t *
+doc_key(const uint8_t key[32], const char *doc, size_t doclen,
+    uint8_t out[32])
+{
+	static const char tag[] = "ferry-ctl-request-doc/v1";
+	crypto_hash_sha256_state st;
+	uint8_t dh[32];
+
+	crypto_hash_sha256(dh, (const uint8_t *)doc, doclen);
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)tag, sizeof(tag));
+	crypto_hash_sha256_update(&st, key, 32);
+	crypto_hash_sha256_update(&st, dh, 32);
+	crypto_hash_sha256_final(&st, out);
+	return (out);
+}
+
+/*
  * A send or reply request on its way to a group commit: the submission,
  * its idempotency key, and what it owns.  When the answer is known before
  * the commit (a malformed request), it is in ${early}.
@@ -285,23 +308,7 @@ pend_fill(json_t *req, const char *to, const char *doc, size_t doclen,
 	p->sb.json = doc;
 	p->sb.len = doclen;
 	p->sb.spool_key = has ? p->key : NULL;
-	if (has) {
-		/* The request id with the document's hash: the same id with
-		 * another document is a mistake of the caller's, refused
-		 * (it was answered "duplicate", the new referral dropped). */
-		static const char tag[] = "ferry-ctl-request-doc/v1";
-		crypto_hash_sha256_state st;
-		uint8_t dh[32];
-
-		crypto_hash_sha256((uint8_t *)dh, (const uint8_t *)doc, doclen);
-		crypto_hash_sha256_init(&st);
-		crypto_hash_sha256_update(&st, (const uint8_t *)tag,
-		    sizeof(tag));
-		crypto_hash_sha256_update(&st, p->key, 32);
-		crypto_hash_sha256_update(&st, dh, 32);
-		crypto_hash_sha256_final(&st, p->dkey);
-		p->sb.doc_key = p->dkey;
-	}
+	p->sb.doc_key = has ? doc_key(p->key, doc, doclen, p->dkey) : NULL;
 }
 
 /* The answer to ${p} after agentd_submit_batch; frees what ${p} owns. */

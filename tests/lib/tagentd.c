@@ -195,3 +195,27 @@ with_agents(void)
 	free(sent_msg);
 	free(receipt);
 }
+
+int
+alpha_sends(size_t n, uint8_t (*id)[16], uint8_t **m, size_t *ml)
+{
+	char *json, err[AGENTD_ERR_MAX];
+	size_t len, i;
+	int rc = 0;
+
+	if ((json = doc(&len)) == NULL)
+		return (-1);
+	cap_clear(&capA);
+	for (i = 0; i < n && rc == 0; i++) {
+		if (agentd_submit(&A, "bravo", json, len, NULL, NULL, id[i],
+		    err, sizeof(err)) != 0 || capA.n != 1) {
+			rc = -1;
+			break;
+		}
+		m[i] = capA.buf[0];
+		ml[i] = capA.len[0];
+		capA.n = 0;
+	}
+	free(json);
+	return (rc);
+}

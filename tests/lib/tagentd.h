@@ -75,6 +75,14 @@ int open_agent(struct agentd *a, const char *id, struct cap *c);
 char *doc(size_t *len);
 
 /**
+ * alpha_sends(n, id, m, ml): agent A sends the test referral to bravo
+ * ${n} times; each submission must succeed and hand its "socket" one
+ * frame: the MSG, into ${m}[i] (the caller frees it) and ${ml}[i], its
+ * message id into ${id}[i].  0, or -1 at the first that does not.
+ */
+int alpha_sends(size_t n, uint8_t (*id)[16], uint8_t **m, size_t *ml);
+
+/**
  * relay_answer(signer, type, id, hash, code, out, len): an answer of
  * ${type} (ACCEPTED or NACK with ${code}) to alpha about message ${id}
  * with envelope hash ${hash}, signed by ${signer}, relay index 7; encoded

@@ -173,24 +173,13 @@ TEST(recv_group_commit)
 	struct note_checkpoint cp;
 	struct astore_in in;
 	struct env e, e0;
-	char *json, err[AGENTD_ERR_MAX];
 	const uint8_t *bufs[6];
 	uint8_t *m[4], id[4][16], *rc0[3], *bad;
-	size_t len, lens[6], ml[4], rl0[3], i, j;
+	size_t lens[6], ml[4], rl0[3], i, j;
 	uint64_t c0, logn;
 
 	memset(&e0, 0, sizeof(e0));
-	CHECK((json = doc(&len)) != NULL);
-	cap_clear(&capA);
-	for (i = 0; i < 4; i++) {
-		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
-		    id[i], err, sizeof(err)), 0);
-		CHECK(capA.n == 1);
-		m[i] = capA.buf[0];
-		ml[i] = capA.len[0];
-		capA.n = 0;
-	}
-	free(json);
+	CHECK_EQ(alpha_sends(4, id, m, ml), 0);
 	/* A forged copy of a fifth: m[0] with a byte of its signature
 	 * flipped, under another id would not decode; flip its last byte. */
 	CHECK((bad = malloc(ml[3])) != NULL);
@@ -280,23 +269,13 @@ TEST(receipt_signature_counts)
 {
 	const uint8_t *bufs[6];
 	uint8_t *m[6], *rc[6], id[6][16];
-	char *json, err[AGENTD_ERR_MAX];
-	size_t len, ml[6], rl[6], i, n = 0;
+	size_t ml[6], rl[6], i, n = 0;
 	uint64_t s0, s1, v0, v1, es0, es1, ev0, ev1, c0, delivered;
 	struct env e;
 
-	CHECK((json = doc(&len)) != NULL);
-	cap_clear(&capA);
-	for (i = 0; i < 6; i++) {
-		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
-		    id[i], err, sizeof(err)), 0);
-		CHECK(capA.n == 1);
-		m[i] = capA.buf[0];
-		ml[i] = capA.len[0];
+	CHECK_EQ(alpha_sends(6, id, m, ml), 0);
+	for (i = 0; i < 6; i++)
 		bufs[i] = m[i];
-		capA.n = 0;
-	}
-	free(json);
 	cap_clear(&capB);
 	c0 = log_commits(B.log);
 	note_counts(&s0, NULL);
@@ -348,25 +327,16 @@ TEST(accepted_deferred)
 	static const char st[] = "{\"cmd\":\"status\",\"msg_id\":\"%s\"}";
 	struct astore_out o;
 	const struct pending_msg *pm;
-	char *json, err[AGENTD_ERR_MAX], rq[128], hx[33], *reply, *body;
+	char rq[128], hx[33], *reply, *body;
 	uint8_t id[DEFER_N][16], *m[DEFER_N], *acc, *rcpt;
-	size_t len, ml[DEFER_N], alen, rlen, rl, bl, i;
+	size_t ml[DEFER_N], alen, rlen, rl, bl, i;
 	uint64_t c0, c1, accepted = A.n_accepted, ia, ir;
 	const uint8_t *bufs[1];
 	json_error_t jerr;
 	json_t *r;
 
-	CHECK((json = doc(&len)) != NULL);
 	c0 = log_commits(A.log);
-	for (i = 0; i < DEFER_N; i++) {
-		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
-		    id[i], err, sizeof(err)), 0);
-		CHECK(capA.n == 1);
-		m[i] = capA.buf[0];
-		ml[i] = capA.len[0];
-		capA.n = 0;
-	}
-	free(json);
+	CHECK_EQ(alpha_sends(DEFER_N, id, m, ml), 0);
 	CHECK_EQ(log_commits(A.log), c0 + DEFER_N);	/* one per send */
 	c1 = log_commits(A.log);
 	for (i = 0; i < DEFER_N; i++) {

@@ -301,10 +301,9 @@ TEST(spool_scan_again)
  */
 TEST(spool_marks_folded)
 {
-	char *json, err[AGENTD_ERR_MAX];
 	const uint8_t *bufs[2];
 	uint8_t *m[6], id[6][16];
-	size_t len, ml[6], i, k;
+	size_t ml[6], i, k;
 	uint64_t c0;
 	int ok;
 
@@ -312,17 +311,7 @@ TEST(spool_marks_folded)
 	CHECK(ok);
 	if (!ok)
 		return;
-	CHECK((json = doc(&len)) != NULL);
-	cap_clear(&capA);
-	for (i = 0; i < 6; i++) {
-		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
-		    id[i], err, sizeof(err)), 0);
-		CHECK(capA.n == 1);
-		m[i] = capA.buf[0];
-		ml[i] = capA.len[0];
-		capA.n = 0;
-	}
-	free(json);
+	CHECK_EQ(alpha_sends(6, id, m, ml), 0);
 	c0 = log_commits(B.log);
 	for (k = 0; k < 3; k++) {
 		bufs[0] = m[2 * k];
@@ -366,28 +355,18 @@ TEST(spool_marks_folded)
  */
 TEST(start_with_marks_disk_full)
 {
-	char *json, err[AGENTD_ERR_MAX];
 	const uint8_t *bufs[2];
 	uint8_t *m[2], id[2][16];
-	size_t len, ml[2], i;
+	size_t ml[2], i;
 	int ok;
 
 	ok = reopen_spool(&B, "bravo", &capB) == 0;
 	CHECK(ok);
 	if (!ok)
 		return;
-	CHECK((json = doc(&len)) != NULL);
-	cap_clear(&capA);
-	for (i = 0; i < 2; i++) {
-		CHECK_EQ(agentd_submit(&A, "bravo", json, len, NULL, NULL,
-		    id[i], err, sizeof(err)), 0);
-		CHECK(capA.n == 1);
-		m[i] = capA.buf[0];
-		ml[i] = capA.len[0];
+	CHECK_EQ(alpha_sends(2, id, m, ml), 0);
+	for (i = 0; i < 2; i++)
 		bufs[i] = m[i];
-		capA.n = 0;
-	}
-	free(json);
 	CHECK_EQ(agentd_receive_many(&B, bufs, ml, 2), 0);
 	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 2);
 	CHECK_EQ(astore_is_unspooled(B.store, id[0]), 1);
