@@ -7,6 +7,7 @@
  *   ferry [--data DIR] reply MSGID --accept | --decline REASON |
  *         --need-info TEXT | --provide-info TEXT | --close
  *         [--narrative TEXT] [--name NAME] [--organisation ORG]
+ *         (each TEXT, REASON, NAME, ORG may be - for stdin or @FILE)
  *   ferry [--data DIR] inbox [--json] [--from AGENCY] [--kind KIND]
  *         [--urgency U] [--since TIME] [--case CASE] [--unread]
  *   ferry [--data DIR] ack MSGID
@@ -574,6 +575,72 @@ c_send(int argc, char **argv)
 	return (rc);
 }
 
+/*
+ * text_arg(opt, arg, stdin_used, out): the TEXT of reply's option --${opt}
+ * as a JSON string in *${out}: "-" reads it from stdin (once per command),
+ * "@FILE" from FILE, anything else is the text itself.  One final line
+ * break of a file or stdin is not part of the text.  Text about a person
+ * belongs in a file or stdin: argv is readable by every local user (ps).
+ * -1 to go on, else the exit status.
+ */
+static int
+text_arg(const char *opt, const char *arg, int *stdin_used, json_t **out)
+{
+	uint8_t *b = NULL;
+	size_t n;
+
+	*out = NULL;
+	if (strcmp(arg, "-") == 0 || arg[0] == '@') {
+		if (arg[0] == '-' && (*stdin_used)++ > 0)
+			return (cli_usage("--%s -: stdin is already read for "
+			    "another option; give one of them as @FILE", opt));
+		if (arg[0] == '@' && arg[1] == '\0')
+			return (cli_usage("--%s @: a file name must follow "
+			    "the @", opt));
+		if (read_doc(arg[0] == '@' ? arg + 1 : arg, &b, &n) != 0)
+			return (1);
+		if (n > 0 && b[n - 1] == '\n')
+			n--;
+		if (n > 0 && b[n - 1] == '\r')
+			n--;
+		*out = json_stringn((const char *)b, n);
+		free(b);
+	} else
+		*out = json_string(arg);
+	if (*out == NULL) {
+		fprintf(stderr, "ferry: --%s: the text is not UTF-8 (or holds "
+		    "a NUL byte): save it as UTF-8 and give it again "
+		    "FERRY_EINVAL\n", opt);
+		return (1);
+	}
+	return (-1);
+}
+
+/*
+ * reply_texts(req, opt, val): the reply's reason, narrative, name and
+ * organisation (${val}, NULL when not given; given as --${opt}) into
+ * ${req}, each read by text_arg().  -1 to go on, else the exit status.
+ */
+static int
+reply_texts(json_t *req, const char *opt[4], const char *val[4])
+{
+	static const char *const key[] = { "reason", "narrative", "name",
+	    "organisation" };
+	json_t *t;
+	int used = 0, rc;
+	size_t k;
+
+	for (k = 0; k < 4; k++) {
+		if (val[k] == NULL)
+			continue;
+		if ((rc = text_arg(opt[k], val[k], &used, &t)) >= 0)
+			return (rc);
+		if (json_object_set_new(req, key[k], t) != 0)
+			return (1);
+	}
+	return (-1);
+}
+
 static int
 c_reply(int argc, char **argv)
 {
@@ -590,7 +657,8 @@ c_reply(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *resp = NULL, *reason = NULL, *narr = NULL, *name = NULL;
-	const char *org = NULL, *info = NULL;
+	const char *org = NULL, *info = NULL, *reason_opt = "decline";
+	const char *opt[4], *val[4];
 	json_t *req, *r;
 	int ch, rc, nresp = 0;
 
@@ -599,7 +667,7 @@ c_reply(int argc, char **argv)
 		case 'a': resp = "accepted"; nresp++; break;
 		case 'd': resp = "declined"; reason = optarg; nresp++; break;
 		case 'i': resp = "more-information-needed"; reason = optarg;
-			nresp++; break;
+			reason_opt = "need-info"; nresp++; break;
 		case 'p': resp = "information-provided"; info = optarg;
 			nresp++; break;
 		case 'c': resp = "closed"; nresp++; break;
@@ -622,14 +690,20 @@ c_reply(int argc, char **argv)
 		narr = info;
 	req = json_pack("{s:s, s:s, s:s}", "cmd", "reply", "msg_id",
 	    argv[optind], "response", resp);
-	if (reason)
-		json_object_set_new(req, "reason", json_string(reason));
-	if (narr)
-		json_object_set_new(req, "narrative", json_string(narr));
-	if (name)
-		json_object_set_new(req, "name", json_string(name));
-	if (org)
-		json_object_set_new(req, "organisation", json_string(org));
+	if (req == NULL)
+		return (1);
+	opt[0] = reason_opt;
+	opt[1] = info != NULL ? "provide-info" : "narrative";
+	opt[2] = "name";
+	opt[3] = "organisation";
+	val[0] = reason;
+	val[1] = narr;
+	val[2] = name;
+	val[3] = org;
+	if ((rc = reply_texts(req, opt, val)) >= 0) {
+		json_decref(req);
+		return (rc);
+	}
 	if (set_request_id(req, NULL, 0) != 0) {
 		json_decref(req);
 		return (1);
@@ -992,7 +1066,10 @@ static const struct cli_cmd cmds[] = {
 	{ "reply", c_reply, "MSGID --accept | --decline REASON | "
 	    "--need-info TEXT | --provide-info TEXT | --close "
 	    "[--narrative TEXT] [--name NAME] [--organisation ORG]",
-	    "answer a received message, in the case's thread", NULL },
+	    "answer a received message, in the case's thread (each TEXT "
+	    "may be - for stdin or @FILE: put text about a person there, "
+	    "not on the command line, which every local user can read)",
+	    NULL },
 	{ "inbox", c_inbox, "[--json] [--from AGENCY] [--kind KIND] "
 	    "[--urgency routine|urgent|emergency] [--since TIME] [--case CASE] "
 	    "[--unread]", "received messages (filters combine with AND; "

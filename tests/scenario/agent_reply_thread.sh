@@ -65,7 +65,10 @@ refused() {
 }
 
 step "alpha sends the referral" alpha send --to bravo "$doc"; ref=$last
-step "bravo: --need-info" bravo reply "$ref" --need-info "Date of first contact?"
+# Text about a person is read from stdin (-) or a file (@FILE), not
+# argv; one final line break is not part of it.
+step "bravo: --need-info - (stdin)" bravo reply "$ref" --need-info - \
+	<<<"Date of first contact?"
 need=$last
 ft_check "alpha got more-information-needed, the text as its reason" \
 	answers alpha "$need" more-information-needed "$ref" reason "Date of first contact?"
@@ -82,7 +85,20 @@ fa alpha reply "$need" --provide-info x --narrative y >/dev/null 2>"$FT/e"; rc=$
 ft_check "--provide-info with --narrative: usage error, exit 2" \
 	bash -c "[ $rc -eq 2 ] && [ \$(wc -l <'$FT/e') -eq 1 ]"
 
-step "alpha: --provide-info" alpha reply "$need" --provide-info "First contact 2026-03-02 at the car wash."
+# Refused before anything reaches the agent: stdin for two options
+# (usage, exit 2), a missing file, text that is not UTF-8 (exit 1).
+fa alpha reply "$need" --provide-info - --name - </dev/null >"$FT/o" 2>"$FT/e"; rc=$?
+ft_check "two options reading stdin: usage error, exit 2, --name named" \
+	bash -c "[ $rc -eq 2 ] && [ ! -s '$FT/o' ] && grep -q -- '--name -: stdin is already read' '$FT/e'"
+fa alpha reply "$need" --provide-info "@$FT/absent.txt" >"$FT/o" 2>"$FT/e"; rc=$?
+ft_check "@FILE that does not exist: exit 1, the file named" \
+	bash -c "[ $rc -eq 1 ] && [ ! -s '$FT/o' ] && grep -q '$FT/absent.txt: no such file' '$FT/e'"
+printf 'First contact \xff\n' >"$FT/latin1.txt"
+fa alpha reply "$need" --provide-info "@$FT/latin1.txt" >"$FT/o" 2>"$FT/e"; rc=$?
+ft_check "@FILE not UTF-8: exit 1, named, FERRY_EINVAL" \
+	bash -c "[ $rc -eq 1 ] && [ ! -s '$FT/o' ] && grep -q -- '--provide-info: the text is not UTF-8.*FERRY_EINVAL' '$FT/e'"
+printf 'First contact 2026-03-02 at the car wash.\n' >"$FT/info.txt"
+step "alpha: --provide-info @FILE" alpha reply "$need" --provide-info "@$FT/info.txt"
 info=$last
 ft_check "bravo got information-provided, the text as its narrative" \
 	answers bravo "$info" information-provided "$need" narrative "First contact 2026-03-02 at the car wash."
