@@ -500,6 +500,21 @@ operands(int argc, char **argv, int lo, int hi, const char *what)
 }
 
 /*
+ * msgid_operand(s): -1 when ${s} is a message id (32 hex digits, as send,
+ * reply and inbox print), else the usage error's exit status.
+ */
+int
+msgid_operand(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+	if (n == 2 * FERRY_MSGID_LEN && s[n] == '\0')
+		return (-1);
+	return (cli_usage("'%s' is not a message id: give the 32 hex digits "
+	    "that send, reply and inbox print", esc(s)));
+}
+
+/*
  * The options of a command that takes only [--json] (*${js}; NULL: not
  * even that), then operands (see operands()).  -1 to go on, else the
  * exit status (help, version, a usage error).
@@ -684,7 +699,8 @@ c_reply(int argc, char **argv)
 	if (info != NULL && narr != NULL)
 		return (cli_usage("--provide-info TEXT is the response's "
 		    "narrative: leave out --narrative"));
-	if ((rc = operands(argc, argv, 1, 1, "MSGID")) >= 0)
+	if ((rc = operands(argc, argv, 1, 1, "MSGID")) >= 0 ||
+	    (rc = msgid_operand(argv[optind])) >= 0)
 		return (rc);
 	if (info != NULL)
 		narr = info;
@@ -767,7 +783,8 @@ c_show(int argc, char **argv)
 	char *body;
 	int rc;
 
-	if ((rc = json_opt(argc, argv, NULL, 1, 1, "MSGID")) >= 0)
+	if ((rc = json_opt(argc, argv, NULL, 1, 1, "MSGID")) >= 0 ||
+	    (rc = msgid_operand(argv[optind])) >= 0)
 		return (rc);
 	req = json_pack("{s:s, s:s}", "cmd", "show", "msg_id", argv[optind]);
 	rc = call(req, NULL, 0, &r, &body);
@@ -833,7 +850,7 @@ print_message(json_t *m)
 	fmt_time(t, sizeof(t), json_object_get(m, "accepted_ms"));
 	printf("  accepted   %s", t);
 	if (json_object_get(m, "relay") != NULL)
-		printf("  relay: %s\n", str(m, "relay"));
+		printf("  relay: %s", str(m, "relay"));
 	if (json_object_get(m, "relay_log_index") != NULL)
 		printf("  (relay log index %lld)", (long long)
 		    json_integer_value(json_object_get(m, "relay_log_index")));
@@ -969,7 +986,8 @@ c_status(int argc, char **argv)
 	char t[32];
 	int js, rc;
 
-	if ((rc = json_opt(argc, argv, &js, 0, 1, "")) >= 0)
+	if ((rc = json_opt(argc, argv, &js, 0, 1, "")) >= 0 ||
+	    (optind < argc && (rc = msgid_operand(argv[optind])) >= 0))
 		return (rc);
 	req = json_pack("{s:s}", "cmd", "status");
 	if (optind == argc - 1)

@@ -49,6 +49,9 @@ int print_json(json_t *r);
 /** operands(argc, argv, lo, hi, what): -1 to go on, else exit status. */
 int operands(int argc, char **argv, int lo, int hi, const char *what);
 
+/** msgid_operand(s): -1 if ${s} is 32 hex digits, else usage (exit 2). */
+int msgid_operand(const char *s);
+
 /** json_opt(argc, argv, js, lo, hi, what): [--json] then operands. */
 int json_opt(int argc, char **argv, int *js, int lo, int hi,
     const char *what);

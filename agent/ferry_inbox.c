@@ -196,7 +196,8 @@ c_ack(int argc, char **argv)
 	json_t *req, *r;
 	int rc;
 
-	if ((rc = json_opt(argc, argv, NULL, 1, 1, "MSGID")) >= 0)
+	if ((rc = json_opt(argc, argv, NULL, 1, 1, "MSGID")) >= 0 ||
+	    (rc = msgid_operand(argv[optind])) >= 0)
 		return (rc);
 	req = json_pack("{s:s, s:s}", "cmd", "ack", "msg_id", argv[optind]);
 	rc = call(req, NULL, 0, &r, NULL);

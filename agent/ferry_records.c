@@ -55,6 +55,8 @@ c_erase(int argc, char **argv)
 	if ((optind < argc) + (cs != NULL) + (before != NULL) != 1)
 		return (cli_usage("give exactly one of MSGID, --case CASE, "
 		    "--before DATE"));
+	if (optind < argc && (rc = msgid_operand(argv[optind])) >= 0)
+		return (rc);
 	if (before != NULL && parse_utc_arg(before, &ms) != 0)
 		return (cli_usage("--before %s: not an ISO 8601 UTC date "
 		    "(2026-01-31 or 2026-01-31T10:00:00Z)", before));

@@ -20,7 +20,10 @@ ft_check "sender logged queued" grep -q "queued msg=$id to=bravo" "$FT/alpha.err
 ft_check "status reaches delivered" fa_wait_state alpha "$id" delivered 30
 fa alpha status "$id" >"$FT/st.txt"
 ft_check "status says receipt verified" grep -q "delivered (receipt verified)" "$FT/st.txt"
-ft_check "status shows relay log index" grep -q "relay log index" "$FT/st.txt"
+ft_check "status: accepted, its relay and the relay's log index on one line" \
+	grep -qE '^  accepted   [0-9T:.Z-]+  relay: [a-z0-9-]+  \(relay log index [0-9]+\)$' "$FT/st.txt"
+ft_check "status: delivered on the next line, no empty line" \
+	bash -c "[ \$(grep -c '^\$' '$FT/st.txt') = 0 ] && grep -A1 '^  accepted' '$FT/st.txt' | grep -q '^  delivered  '"
 ft_check "receipt's checkpoint verified (no warning)" bash -c "! grep -q receipt-checkpoint '$FT/alpha.err'"
 ft_check "bravo inbox lists it" bash -c "'$B/ferry' --data '$FT/bravo-data' inbox | grep -q ' alpha .* $id  unread$'"
 ft_check "spool inbox file written" test -f "$FT/bravo-spool/inbox/$id.json"

@@ -120,9 +120,15 @@ ft_check "--since yesterday: exit 2, asks for ISO 8601" \
 fa bravo ack 0123456789abcdef0123456789abcdef >"$FT/o" 2>"$FT/e"; rc=$?
 ft_check "ack of an unknown id: exit 1, 'no such message in the inbox'" \
 	bash -c "[ $rc = 1 ] && grep -q 'no such message in the inbox' '$FT/e'"
-fa bravo ack nonsense >"$FT/o" 2>"$FT/e"; rc=$?
-ft_check "ack of a non-id: exit 1, 'not a message id'" \
-	bash -c "[ $rc = 1 ] && grep -q 'not a message id' '$FT/e'"
+# A MSGID that is not 32 hex digits is a usage error (exit 2) in every
+# command that takes one, refused before the agent is asked.
+for cmd in "ack nonsense" "show 0123" "status 0123456789abcdef0123456789abcdeg" \
+    "erase 0123456789abcdef0123456789abcdef0" "reply nonsense --accept"; do
+	set -- $cmd
+	fa bravo "$@" >"$FT/o" 2>"$FT/e"; rc=$?
+	ft_check "$1 of a non-id: exit 2, 'is not a message id', nothing on stdout" \
+		bash -c "[ $rc = 2 ] && [ ! -s '$FT/o' ] && grep -q \"'$2' is not a message id: give the 32 hex digits\" '$FT/e'"
+done
 # Temporary files a crash left (NAME.tmp.PID) go at the next start, in
 # inbox/ and sent/AGENCY/, never in outbox/ (the case system's).
 fa_stop bravo
