@@ -52,6 +52,8 @@ void agentd_id_name(char *out, size_t cap, const char *name, const char *hx);
 
 /** agentd_crash_point(point): SIGKILL if FERRY_TEST_CRASH=${point}. */
 void agentd_crash_point(const char *point);
+/** agentd_point_hook: called at each crash point when set (unit tests). */
+extern void (*agentd_point_hook)(const char *point);
 
 /** agentd_fault_point(point): FERRY_ENOMEM if FERRY_TEST_FAULT=${point}. */
 int agentd_fault_point(const char *point);

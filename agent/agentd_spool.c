@@ -344,13 +344,57 @@ skip_name(const char *n)
 }
 
 /*
+ * Rename outbox file ${from} to ${to} if the name still holds the file
+ * read (device and inode ${fid}; NULL: none was read).  A case system may
+ * drop a new file under the same name between the read and the move
+ * (writers rename into place: a new inode); moved, the new referral would
+ * sit in sent/ never sent.  Checked before the rename and after it: one
+ * swapped in between is renamed back to ${from} (never over a newer one).
+ * 0 moved; 1 not moved, the name holds another file now (sent at the next
+ * scan; said); -1 the rename failed (errno).
+ */
+static int
+move_read(const char *from, const char *to, const uint64_t fid[2])
+{
+	struct stat st;
+
+	if (fid != NULL && lstat(from, &st) != 0)
+		return (-1);
+	if (fid != NULL && ((uint64_t)st.st_dev != fid[0] ||
+	    (uint64_t)st.st_ino != fid[1])) {
+		alog(ALOG_WARN, "spool-replaced", "%s: a new file took this "
+		    "name after the agent read it: not moved, sent at the "
+		    "next scan (give each file a name of its own)", from);
+		return (1);
+	}
+	agentd_crash_point("spool-move");
+	if (rename(from, to) != 0)
+		return (-1);
+	if (fid == NULL || (lstat(to, &st) == 0 &&
+	    (uint64_t)st.st_dev == fid[0] && (uint64_t)st.st_ino == fid[1]))
+		return (0);
+	if (renameat2(AT_FDCWD, to, AT_FDCWD, from, RENAME_NOREPLACE) != 0) {
+		alog(ALOG_ERROR, "spool-replaced", "%s: a new file took this "
+		    "name while the agent moved the file it read, and cannot "
+		    "be put back (%s): NOT SENT; it is %s: move it into "
+		    "outbox/ under a new name to send it", from,
+		    strerror(errno), to);
+		return (1);
+	}
+	alog(ALOG_WARN, "spool-replaced", "%s: a new file took this name "
+	    "after the agent read it: put back, sent at the next scan (give "
+	    "each file a name of its own)", from);
+	return (1);
+}
+
+/*
  * Move ${from} to failed/ and write NAME.error beside it: ${reason}, one
  * line "FERRY_E...: PATH: RULE" with no newline at the end (a case system
  * storing the text gets no stray line feed).
  */
 static void
 to_failed(struct agentd *a, const char *from, const char *name,
-    const char *reason)
+    const char *reason, const uint64_t fid[2])
 {
 	char dst[ACONF_PATH_MAX + 512], epath[ACONF_PATH_MAX + 520];
 	char fname[300], dir[ACONF_PATH_MAX + 16];
@@ -375,9 +419,12 @@ to_failed(struct agentd *a, const char *from, const char *name,
 	if ((rc = write_one(a, dir, epath, reason, strlen(reason))) != 0)
 		alog(ALOG_ERROR, "spool", "cannot write %s: %s", epath,
 		    ferry_strerror(rc));
-	if (rename(from, dst) != 0) {
-		alog(ALOG_ERROR, "spool", "cannot move %s to failed/: %s",
-		    from, strerror(errno));
+	if ((rc = move_read(from, dst, fid)) != 0) {
+		if (rc < 0)
+			alog(ALOG_ERROR, "spool", "cannot move %s to failed/: "
+			    "%s", from, strerror(errno));
+		/* Its reason is not the new file's. */
+		(void)unlink(epath);
 		return;
 	}
 	(void)fsync_dir(a, dir);
@@ -420,6 +467,7 @@ struct spool_pick {
 	uint8_t *buf;
 	size_t len;
 	uint8_t key[32];
+	uint64_t fid[2];		/* the file read: device, inode */
 	int send;			/* to be sent (in the group commit) */
 	int move;			/* sent as sb.id: to move to sent/ */
 	char sentdir[ACONF_PATH_MAX + 128];	/* sent/<to> */
@@ -523,9 +571,11 @@ to_sent(struct agentd *a, struct spool_pick *p, size_t n)
 	}
 	agentd_crash_point("spool-ids-synced");
 	for (i = 0; i < n; i++)
-		if (p[i].move && rename(p[i].path, p[i].dst) != 0) {
-			alog(ALOG_ERROR, "spool", "cannot move %s to sent/: %s",
-			    p[i].path, strerror(errno));
+		if (p[i].move && (rc = move_read(p[i].path, p[i].dst,
+		    p[i].fid)) != 0) {
+			if (rc < 0)
+				alog(ALOG_ERROR, "spool", "cannot move %s to "
+				    "sent/: %s", p[i].path, strerror(errno));
 			p[i].move = 0;
 		}
 	(void)sync_dirs(a, p, n, 0);
@@ -562,13 +612,13 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 	snprintf(p->label, sizeof(p->label), "%s/%s", to, name);
 	/* Not through a link, nor blocked by a FIFO, swapped in since the
 	 * scan saw a regular file under this name. */
-	if ((rc = ferry_read_file(p->path, REFERRAL_JSON_MAX, &p->buf, &p->len,
-	    FERRY_READ_NOFOLLOW)) != 0) {
+	if ((rc = ferry_read_file_id(p->path, REFERRAL_JSON_MAX, &p->buf,
+	    &p->len, FERRY_READ_NOFOLLOW, p->fid)) != 0) {
 		if (rc == FERRY_ETOOBIG) {
 			snprintf(reason, sizeof(reason), "%s: json: larger "
 			    "than %u bytes", ferry_errname(FERRY_EJSON),
 			    REFERRAL_JSON_MAX);
-			to_failed(a, p->path, name, reason);
+			to_failed(a, p->path, name, reason, NULL);
 		} else if (rc == FERRY_EACCES) {
 			/* Else skipped at every scan, unseen, taking a
 			 * place in each scan's 64. */
@@ -576,7 +626,7 @@ spool_read(struct agentd *a, const char *to, const char *dirpath,
 			    "user may not read the file: make it readable "
 			    "by that user (e.g. its group), then drop it "
 			    "again", ferry_errname(FERRY_EACCES));
-			to_failed(a, p->path, name, reason);
+			to_failed(a, p->path, name, reason, NULL);
 		}
 		p->buf = NULL;
 		return (0);
@@ -665,7 +715,8 @@ spool_flush(struct agentd *a, struct spool_pick *p, size_t n)
 			snprintf(reason, sizeof(reason), "%s: %s",
 			    ferry_errname(rc), p[i].sb.err[0] ? p[i].sb.err :
 			    ferry_strerror(rc));
-			to_failed(a, p[i].path, p[i].name, reason);
+			to_failed(a, p[i].path, p[i].name, reason,
+			    p[i].fid);
 			done++;
 		} else if (rc == FERRY_EBACKLOG)
 			backlog_held(a, p[i].to, p[i].sb.err);
@@ -721,7 +772,7 @@ agentd_spool_scan(struct agentd *a)
 			snprintf(reason, sizeof(reason), "%s: to: no "
 			    "recipient: put the file in outbox/<agency-id>/",
 			    ferry_errname(FERRY_ERECIPIENT));
-			to_failed(a, sub, d->d_name, reason);
+			to_failed(a, sub, d->d_name, reason, NULL);
 			handled++;
 			done++;
 			continue;
@@ -755,7 +806,8 @@ agentd_spool_scan(struct agentd *a)
 				    "again under a shorter name",
 				    ferry_errname(FERRY_EINVAL),
 				    SPOOL_NAME_MAX);
-				to_failed(a, fpath, f->d_name, reason);
+				to_failed(a, fpath, f->d_name, reason,
+				    NULL);
 				handled++;
 				done++;
 				continue;

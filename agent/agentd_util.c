@@ -172,12 +172,20 @@ agentd_backlog_check(struct agentd *a, const char *to, const char *urgency,
  * temporary names, not synced yet), spool-ids-synced (the sidecars in
  * sent/ and synced, no file moved yet), spool-inbox-written (a received
  * group's inbox files written under their temporary names, not synced,
- * not renamed, no RECEIPT).
+ * not renamed, no RECEIPT), spool-move (an outbox file about to be
+ * moved to sent/ or failed/, checked to be the file read).  A unit test
+ * may set agentd_point_hook to act at a point instead (NULL in the
+ * daemons).
  */
+void (*agentd_point_hook)(const char *point);
+
 void
 agentd_crash_point(const char *point)
 {
 	const char *s = getenv("FERRY_TEST_CRASH");
+
+	if (agentd_point_hook != NULL)
+		agentd_point_hook(point);
 
 	if (s != NULL && strcmp(s, point) == 0) {
 		alog(ALOG_WARN, "test-crash", "FERRY_TEST_CRASH=%s: SIGKILL",

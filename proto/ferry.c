@@ -508,6 +508,14 @@ int
 ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     int flags)
 {
+
+	return (ferry_read_file_id(path, max, buf, len, flags, NULL));
+}
+
+int
+ferry_read_file_id(const char *path, size_t max, uint8_t **buf, size_t *len,
+    int flags, uint64_t fid[2])
+{
 	int secret = (flags & FERRY_READ_SECRET) != 0;
 	struct stat st;
 	uint8_t *b;
@@ -560,6 +568,10 @@ ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
 	b[off] = 0;
 	*buf = b;
 	*len = off;
+	if (fid != NULL) {
+		fid[0] = (uint64_t)st.st_dev;
+		fid[1] = (uint64_t)st.st_ino;
+	}
 	return (0);
 }
 

@@ -222,6 +222,10 @@ int ferry_fsync_dir(const char *dir);
 #define FERRY_READ_NOFOLLOW 2
 int ferry_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
     int flags);
+/** ferry_read_file_id(...,fid): likewise, and the file read's device and
+ * inode in ${fid} (NULL: not wanted): which file a name held when read. */
+int ferry_read_file_id(const char *path, size_t max, uint8_t **buf,
+    size_t *len, int flags, uint64_t fid[2]);
 
 /**
  * ferry_owner(path, out, cap): the name of the user owning ${path} (or

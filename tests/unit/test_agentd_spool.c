@@ -508,6 +508,111 @@ TEST(spool_long_name_failed)
 	cap_clear(&capA);
 }
 
+/*
+ * A case system may drop a new file under a name the agent has just read
+ * (writers rename into place: a new inode).  The file moved to sent/ or
+ * failed/ must be the file read; the new one stays in outbox/ and is sent
+ * at the next scan.  replace_at names the crash point (agentd_point_hook)
+ * where replace_file is renamed over replace_name: "spool-ids-synced"
+ * (before the moves: the check before the rename) or "spool-move" (between
+ * that check and the rename: the check after it puts the file back).
+ */
+static const char *replace_at;
+static char replace_name[1300], replace_file[1300];
+static int replaced;
+
+static void
+replace_hook(const char *point)
+{
+
+	if (replace_at != NULL && !replaced && strcmp(point, replace_at) == 0)
+		replaced = rename(replace_file, replace_name) == 0 ? 1 : -1;
+}
+
+/* Write ${len} bytes of ${b} to ${path}; 0 or -1. */
+static int
+put_file(const char *path, const void *b, size_t len)
+{
+	FILE *fp;
+	int ok;
+
+	if ((fp = fopen(path, "w")) == NULL)
+		return (-1);
+	ok = fwrite(b, 1, len, fp) == len;
+	return (fclose(fp) == 0 && ok ? 0 : -1);
+}
+
+TEST(spool_replaced_not_moved)
+{
+	/* Where the new file comes, and is the file read a referral (to
+	 * sent/) or no JSON (to failed/): failed/ comes first in a scan,
+	 * before spool-ids-synced, so only spool-move there. */
+	static const struct {
+		const char *point;
+		int ok;
+	} cases[] = { { "spool-ids-synced", 1 }, { "spool-move", 1 },
+	    { "spool-move", 0 } };
+	char sent[1300], failed[1300], *json, *json2;
+	uint8_t *b;
+	size_t len, len2, k, blen;
+	uint64_t n0;
+	int ok, sent_ok;
+
+	ok = reopen_spool(&A, "alpha", &capA) == 0;
+	CHECK(ok);
+	CHECK((json = doc(&len)) != NULL);
+	if (!ok || json == NULL)
+		return;
+	/* The new file: the same referral, other bytes (a new spool key). */
+	CHECK((json2 = malloc(len + 2)) != NULL);
+	if (json2 == NULL) {
+		free(json);
+		return;
+	}
+	memcpy(json2, json, len);
+	memcpy(json2 + len, " \n", 2);
+	len2 = len + 2;
+	agentd_point_hook = replace_hook;
+	for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		sent_ok = cases[k].ok;
+		replace_at = cases[k].point;
+		replaced = 0;
+		snprintf(replace_name, sizeof(replace_name),
+		    "%s/outbox/bravo/swap-%zu.json", A.conf.spool, k);
+		snprintf(replace_file, sizeof(replace_file),
+		    "%s/outbox/bravo/swap-%zu.json.tmp", A.conf.spool, k);
+		CHECK_EQ(sent_ok ? put_file(replace_name, json, len) :
+		    put_file(replace_name, "{", 1), 0);
+		CHECK_EQ(put_file(replace_file, json2, len2), 0);
+		n0 = A.n_sent;
+		(void)agentd_spool_scan(&A);
+		CHECK_EQ(replaced, 1);
+		replace_at = NULL;
+		CHECK_EQ(A.n_sent, n0 + sent_ok);
+		/* Not moved: the name holds the new file, unsent. */
+		snprintf(sent, sizeof(sent), "%s/sent/bravo/swap-%zu.json",
+		    A.conf.spool, k);
+		snprintf(failed, sizeof(failed), "%s/failed/swap-%zu.json",
+		    A.conf.spool, k);
+		CHECK(access(sent, F_OK) != 0);
+		CHECK(access(failed, F_OK) != 0);
+		strcat(failed, ".error");
+		CHECK(access(failed, F_OK) != 0);
+		CHECK((b = t_read_file(replace_name, &blen)) != NULL &&
+		    blen == len2 && memcmp(b, json2, len2) == 0);
+		free(b);
+		/* The next scan sends it. */
+		(void)agentd_spool_scan(&A);
+		CHECK_EQ(A.n_sent, n0 + 1 + sent_ok);
+		CHECK(access(replace_name, F_OK) != 0);
+		CHECK_EQ(cap_count(&capA, ENV_MSG), sent_ok ? 2 : 1);
+		cap_clear(&capA);
+	}
+	agentd_point_hook = NULL;
+	free(json);
+	free(json2);
+}
+
 int
 main(void)
 {
@@ -524,6 +629,7 @@ main(void)
 	RUN(start_with_marks_disk_full);
 	RUN(spool_links_not_followed);
 	RUN(spool_long_name_failed);
+	RUN(spool_replaced_not_moved);
 	tnet_free();
 	return (t_done());
 }
