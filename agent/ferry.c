@@ -465,6 +465,13 @@ read_doc(const char *path, uint8_t **buf, size_t *len)
 			b = nb;
 		}
 	}
+	if (ferror(stdin)) {
+		/* A short read is not the whole document. */
+		fprintf(stderr, "ferry: stdin: cannot read: %s\n",
+		    strerror(errno));
+		free(b);
+		return (1);
+	}
 	*buf = b;
 	*len = n;
 	return (0);

@@ -169,6 +169,9 @@ expect "ferry send, 50 MB on stdin: json: larger than 25165824 bytes FERRY_EJSON
 	"stdin: json: larger than 25165824 bytes FERRY_EJSON" -- \
 	bash -c "'$B/ferry' --data '$FT/alpha-data' send --to bravo - <'$FT/big.json'"
 rm -f "$FT/big.json"
+expect "ferry send, stdin unreadable (a folder): cannot read, nothing sent" 1 \
+	"stdin: cannot read: Is a directory" -- \
+	bash -c "'$B/ferry' --data '$FT/alpha-data' send --to bravo - <'$FT'"
 
 # 9. FERRY_TIMEOUT follows the one duration rule: a unit is required.
 expect "ferry status, FERRY_TIMEOUT=5 (no unit): names the variable, exit 2" 2 \
