@@ -336,8 +336,25 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 		snprintf(r[*n].kind, sizeof(r[*n].kind), "%s", tok);
 		snprintf(r[*n].text, sizeof(r[*n].text), "%s", v);
 		len = strlen(v);
-		/* Years: "6y" (365.25 days each); any other unit is the
-		 * one duration rule of every configuration. */
+		/* Days, hours or years only: "6m" read as 6 minutes (the
+		 * duration rule's m) would erase a person's referral the
+		 * same hour its sender meant to keep it six months. */
+		if (len > 1 && v[len - 1] == 'm' && v[len - 2] >= '0' &&
+		    v[len - 2] <= '9') {
+			snprintf(err, errlen, "%s: \"%s\": m would be minutes; "
+			    "retention takes d, h or y (for six months write "
+			    "183d)", r[*n].kind, r[*n].text);
+			return (-1);
+		}
+		if (len > 1 && v[len - 1] != 'y' && v[len - 1] != 'd' &&
+		    v[len - 1] != 'h' && v[len - 1] >= 'a' &&
+		    v[len - 1] <= 'z') {
+			snprintf(err, errlen, "%s: \"%s\": retention takes d, "
+			    "h or y (e.g. 6y, 2190d)", r[*n].kind, r[*n].text);
+			return (-1);
+		}
+		/* Years: "6y" (365.25 days each); d and h are the one
+		 * duration rule of every configuration. */
 		if (len > 1 && v[len - 1] == 'y') {
 			v[len - 1] = '\0';
 			rc = year_ms(v, &r[*n].ms);
@@ -347,6 +364,12 @@ aconf_retention(const char *s, struct aconf_ret *r, size_t *n, char *err,
 			snprintf(err, errlen, "%s: \"%s\" is not a duration "
 			    "with a unit (e.g. 6y, 2190d)", r[*n].kind,
 			    r[*n].text);
+			return (-1);
+		}
+		if (r[*n].ms < 86400000ULL) {
+			snprintf(err, errlen, "%s: \"%s\" is under a day: "
+			    "messages would be erased before anyone could act "
+			    "on them (at least 1d)", r[*n].kind, r[*n].text);
 			return (-1);
 		}
 		(*n)++;

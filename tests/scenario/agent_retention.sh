@@ -49,6 +49,18 @@ fa_conf bravo "retention=referral:6"
 "$B/ferry-agent" -c "$FT/bravo.conf" >/dev/null 2>"$FT/bad.err"
 ft_check "a duration without a unit: refused at start, saying why" \
 	grep -q "retention: referral: \"6\" is not a duration with a unit" "$FT/bad.err"
+# "6m" meant as six months must not erase after six minutes: only d, h
+# and y, at least a day; the messages are still there after each refusal.
+for bad in '6m|m would be minutes; retention takes d, h or y (for six months write 183d)' \
+    '90s|retention takes d, h or y' '12h|is under a day'; do
+	fa_conf bravo "retention=referral:${bad%%|*}"
+	"$B/ferry-agent" -c "$FT/bravo.conf" >/dev/null 2>"$FT/bad.err"; rc=$?
+	ft_check "retention=referral:${bad%%|*}: refused at start (exit $rc), saying why" \
+		bash -c "[ $rc -ne 0 ] && grep -qF 'retention: referral: \"${bad%%|*}\"' '$FT/bad.err' && grep -qF '${bad#*|}' '$FT/bad.err'"
+done
+fa_conf bravo "retention=referral:24h"
+ft_check "retention=referral:24h: taken, the agent starts" fa_start bravo
+fa_stop bravo
 fa_stop alpha
 ft_check "no ASan report" bash -c "! grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err'"
 ft_done
