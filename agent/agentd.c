@@ -162,13 +162,42 @@ check_relay_endpoints(struct agentd *a, char *err, size_t errlen)
 }
 
 int
+agentd_store_open(struct agentd *a, char *err, size_t errlen)
+{
+	struct log_opts lo = { astore_dbs, ASTORE_NDBS, 0 };
+	char path[ACONF_PATH_MAX + 64];
+	int rc;
+
+	/* One LMDB environment: the log, and the store's tables in it. */
+	if ((size_t)snprintf(path, sizeof(path), "%s/log", a->conf.data) >=
+	    sizeof(path))
+		return (FERRY_EINVAL);
+	if ((rc = log_open_ex(path, a->origin, a->me->sign_sk, &lo,
+	    &a->log)) != 0) {
+		agentd_seterr(err, errlen, "log %s: %s", path,
+		    ferry_strerror(rc));
+		return (rc);
+	}
+	if ((rc = astore_open(a->log, &a->store)) != 0) {
+		agentd_seterr(err, errlen, "store in %s: %s", path,
+		    ferry_strerror(rc));
+		log_close(a->log);
+		a->log = NULL;
+		return (rc);
+	}
+	/* Custody records and spool marks ride on the next commit (the
+	 * log's hook; set again on every handle: agentd_compact). */
+	agentd_defer_init(a);
+	return (0);
+}
+
+int
 agentd_open(struct agentd *a, const struct aconf *conf, char *err,
     size_t errlen)
 {
 	struct collect c;
 	struct roster *next;
-	struct log_opts lo = { astore_dbs, ASTORE_NDBS, 0 };
-	char path[ACONF_PATH_MAX + 64], *pass = NULL;
+	char *pass = NULL;
 	uint64_t now;
 	size_t i;
 	int rc;
@@ -239,23 +268,12 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 	    a->me->sign_sk) != 0)
 		return (FERRY_ESODIUM);
 	snprintf(a->origin, sizeof(a->origin), "ferry/%s", a->me->id);
-	/* One LMDB environment: the log, and the store's tables in it. */
-	if ((size_t)snprintf(path, sizeof(path), "%s/log", a->conf.data) >=
-	    sizeof(path))
-		return (FERRY_EINVAL);
-	if ((rc = log_open_ex(path, a->origin, a->me->sign_sk, &lo,
-	    &a->log)) != 0) {
-		agentd_seterr(err, errlen, "log %s: %s", path,
-		    ferry_strerror(rc));
+	if ((rc = agentd_store_open(a, err, errlen)) != 0)
 		return (rc);
-	}
-	if ((rc = astore_open(a->log, &a->store)) != 0) {
-		agentd_seterr(err, errlen, "store in %s: %s", path,
-		    ferry_strerror(rc));
+	/* An erasure whose freed pages a crash or a full disk left in the
+	 * file: compacted now, before anything else reads the store. */
+	if ((rc = agentd_compact_at_open(a, err, errlen)) != 0)
 		return (rc);
-	}
-	/* Custody records and spool marks ride on the next commit. */
-	agentd_defer_init(a);
 	if ((rc = agentd_spool_recover(a)) != 0) {
 		agentd_seterr(err, errlen, "recovering the spool inbox: %s",
 		    ferry_strerror(rc));

@@ -266,6 +266,14 @@ struct agentd {
 
 	/* The next retention pass (agentd_mono_ms(); 0: at the first loop). */
 	uint64_t next_retention;
+	/* Erased since the store was last compacted (log/compact-due on
+	 * disk too); the next try (mono ms) after a failed one; synced
+	 * commits of the store's earlier handles (a compaction reopens
+	 * it); set when a compaction lost the store: the loop stops. */
+	int compact_due;
+	uint64_t compact_retry;
+	uint64_t commits_before;
+	int store_lost;
 
 	/* Counters. */
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
@@ -475,6 +483,27 @@ int agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased);
 
 /** agentd_retention_due(a, mono): run retention at the first call, then daily; 1 if it ran. */
 int agentd_retention_due(struct agentd *a, uint64_t mono);
+
+/**
+ * agentd_compact(a, err, errlen): after an erasure (a->compact_due), write
+ * a compacted copy of the store's LMDB file (live pages only), sync it,
+ * put it in the file's place and reopen the store: the erased messages'
+ * envelopes and sealed keys left in freed pages are gone from the file.
+ * The loop waits meanwhile (about a second per 100 MB).  0 done or not
+ * due; a FERRY_E* code: not done, still due (tried again in 10 minutes
+ * and at the next start, log/compact-due), why in ${err}; -1: the store
+ * could not be reopened (a->store_lost; the daemon must stop).
+ */
+int agentd_compact(struct agentd *a, char *err, size_t errlen);
+
+/** agentd_compact_at_open(a, err, errlen): compact if log/compact-due. */
+int agentd_compact_at_open(struct agentd *a, char *err, size_t errlen);
+
+/** agentd_store_open(a, err, errlen): open <data>/log (log and store). */
+int agentd_store_open(struct agentd *a, char *err, size_t errlen);
+
+/** agentd_commits(a): synced commits of the store since start. */
+uint64_t agentd_commits(const struct agentd *a);
 
 /**
  * agentd_key_expires(a): when partners can no longer seal messages to

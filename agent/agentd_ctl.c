@@ -512,6 +512,27 @@ ref_ok(const char *r)
 }
 
 /*
+ * After an erasure: the store compacted at once (agentd_compact), so the
+ * answer says the erased copies are gone from the file, or why not yet
+ * ("compacted": false, "compact_error").  ${o} is returned.
+ */
+static json_t *
+compacted(struct agentd *a, json_t *o)
+{
+	char cerr[AGENTD_ERR_MAX];
+	int rc;
+
+	if (!a->compact_due)
+		return (o);
+	cerr[0] = '\0';
+	rc = agentd_compact(a, cerr, sizeof(cerr));
+	json_object_set_new(o, "compacted", json_boolean(rc == 0));
+	if (rc != 0)
+		json_object_set_new(o, "compact_error", json_string(cerr));
+	return (o);
+}
+
+/*
  * erase: {"msg_id": ID} | {"case": CASE} | {"before_ms": MS}, optional
  * "ref": each matching message erased in its own commit, by request.
  */
@@ -545,7 +566,7 @@ do_erase(struct agentd *a, json_t *req)
 		hexs(hx, id, FERRY_MSGID_LEN);
 		o = ok_obj();
 		json_object_set_new(o, "erased", json_pack("[s]", hx));
-		return (o);
+		return (compacted(a, o));
 	}
 	if ((cs == NULL || cs[0] == '\0') && (!json_is_integer(bm) ||
 	    json_integer_value(bm) <= 0))
@@ -573,7 +594,7 @@ do_erase(struct agentd *a, json_t *req)
 	json_object_set_new(o, "in_flight",
 	    json_integer((json_int_t)sel.in_flight));
 	agentd_erase_sel_free(&sel);
-	return (o);
+	return (compacted(a, o));
 }
 
 static json_t *
@@ -836,6 +857,10 @@ do_status(struct agentd *a, json_t *req)
 	    "last_rx_ms", (json_int_t)ls.last_rx,
 	    "reconnects", (json_int_t)ls.reconnects,
 	    "roster_version", (json_int_t)a->roster->version));
+	/* Erased messages whose freed pages are still in the store's file
+	 * (a compaction failed: agentd_compact said why; retried). */
+	json_object_set_new(json_object_get(r, "agent"), "compact_due",
+	    json_boolean(a->compact_due));
 	/* Why the link is as it is: since when, the last error, what to
 	 * check (error and check are "" until an error happens).  With
 	 * several relays: connected if any is; the last error of any. */
@@ -877,7 +902,7 @@ do_status(struct agentd *a, json_t *req)
 	/* Synced commits of the agent's store since start: messages per
 	 * commit = (sent + received + replies) / this (group commit). */
 	json_object_set_new(json_object_get(r, "counters"), "synced_commits",
-	    json_integer((json_int_t)log_commits(a->log)));
+	    json_integer((json_int_t)agentd_commits(a)));
 	/* fsync calls of the spool folders since start: per received
 	 * group 2 per message (its two files) + 1 (inbox/), per outbox
 	 * scan 1 per file (its .id) + 3 per recipient folder. */

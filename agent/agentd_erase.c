@@ -135,6 +135,164 @@ shred_spool(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], char dir,
 	}
 }
 
+/* ---- compaction -------------------------------------------------------- */
+
+#define COMPACT_RETRY_MS (10ULL * 60 * 1000)
+
+/* ${a}'s <data>/log/${name} into ${out}; 0 or -1 (too long). */
+static int
+log_path(struct agentd *a, const char *name, char *out, size_t cap)
+{
+
+	return ((size_t)snprintf(out, cap, "%s/log%s%s", a->conf.data,
+	    name[0] ? "/" : "", name) >= cap ? -1 : 0);
+}
+
+/*
+ * The store is to be compacted: log/compact-due made durable before the
+ * erasure's commit, so a crash after that commit still compacts at the
+ * next start.  0 or FERRY_EIO.
+ */
+static int
+compact_mark(struct agentd *a)
+{
+	char path[ACONF_PATH_MAX + 64], dir[ACONF_PATH_MAX + 64];
+	int fd;
+
+	if (a->compact_due)
+		return (0);
+	if (log_path(a, "compact-due", path, sizeof(path)) != 0 ||
+	    log_path(a, "", dir, sizeof(dir)) != 0)
+		return (FERRY_EINVAL);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) < 0)
+		return (FERRY_EIO);
+	if (fsync(fd) != 0) {
+		close(fd);
+		return (FERRY_EIO);
+	}
+	close(fd);
+	if (ferry_fsync_dir(dir) != 0)
+		return (FERRY_EIO);
+	a->compact_due = 1;
+	return (0);
+}
+
+uint64_t
+agentd_commits(const struct agentd *a)
+{
+
+	return (a->commits_before + (a->log != NULL ? log_commits(a->log) :
+	    0));
+}
+
+/* The size of ${path} in bytes, 0 if unknown. */
+static uint64_t
+file_size(const char *path)
+{
+	struct stat st;
+
+	return (stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
+}
+
+int
+agentd_compact(struct agentd *a, char *err, size_t errlen)
+{
+	char file[ACONF_PATH_MAX + 64], tmp[ACONF_PATH_MAX + 64];
+	char dir[ACONF_PATH_MAX + 64], due[ACONF_PATH_MAX + 64];
+	char oerr[AGENTD_ERR_MAX];
+	uint64_t t0, before, after;
+	int rc, moved;
+
+	if (!a->compact_due)
+		return (0);
+	a->compact_retry = agentd_mono_ms() + COMPACT_RETRY_MS;
+	if (log_path(a, "data.mdb", file, sizeof(file)) != 0 ||
+	    log_path(a, "data.mdb.compact", tmp, sizeof(tmp)) != 0 ||
+	    log_path(a, "compact-due", due, sizeof(due)) != 0 ||
+	    log_path(a, "", dir, sizeof(dir)) != 0)
+		return (FERRY_EINVAL);
+	/* Deferred records (custody, spool marks) committed first: they
+	 * would survive in memory anyway; committed, they are in the copy. */
+	(void)agentd_defer_flush(a);
+	t0 = agentd_mono_ms();
+	before = file_size(file);
+	(void)unlink(tmp);		/* a crash's half copy */
+	if ((rc = agentd_fault_point("compact")) != 0 ||
+	    (rc = log_compact(a->log, tmp)) != 0) {
+		agentd_seterr(err, errlen, "the store was not compacted: "
+		    "%s%s; the erased messages' sealed copies stay in freed "
+		    "pages of %s until it is (tried again in 10 minutes and "
+		    "at the next start)", ferry_strerror(rc), rc ==
+		    FERRY_ENOSPC ? " (the copy needs free space about the "
+		    "size of the live data)" : "", file);
+		alog(ALOG_ERROR, "compact", "%s", err);
+		return (rc);
+	}
+	agentd_crash_point("compact-copied");
+	a->commits_before += log_commits(a->log);
+	astore_close(a->store);
+	a->store = NULL;
+	log_close(a->log);
+	a->log = NULL;
+	moved = rename(tmp, file) == 0;
+	if (!moved) {
+		agentd_seterr(err, errlen, "the store was not compacted: "
+		    "cannot put the copy in place: %s; tried again in 10 "
+		    "minutes and at the next start", strerror(errno));
+		(void)unlink(tmp);
+	} else
+		(void)ferry_fsync_dir(dir);
+	agentd_crash_point("compact-renamed");
+	oerr[0] = '\0';
+	if (agentd_store_open(a, oerr, sizeof(oerr)) != 0) {
+		agentd_seterr(err, errlen, "the store could not be reopened "
+		    "after compaction: %s: the agent stops; start it again "
+		    "(the store is whole: the copy was synced before it took "
+		    "the file's place)", oerr);
+		alog(ALOG_ERROR, "compact", "%s", err);
+		a->store_lost = 1;
+		return (-1);
+	}
+	if (!moved) {
+		alog(ALOG_ERROR, "compact", "%s", err);
+		return (FERRY_EIO);
+	}
+	after = file_size(file);
+	if (unlink(due) != 0 && errno != ENOENT) {
+		/* Compacted again at the next start: harmless. */
+		alog(ALOG_WARN, "compact", "cannot remove %s: %s", due,
+		    strerror(errno));
+	}
+	a->compact_due = 0;
+	alog(ALOG_INFO, "compacted", "%s: %llu -> %llu bytes in %llu ms: "
+	    "the freed pages of erased messages are gone from the file",
+	    file, (unsigned long long)before, (unsigned long long)after,
+	    (unsigned long long)(agentd_mono_ms() - t0));
+	return (0);
+}
+
+int
+agentd_compact_at_open(struct agentd *a, char *err, size_t errlen)
+{
+	char due[ACONF_PATH_MAX + 64], cerr[AGENTD_ERR_MAX];
+	struct stat st;
+	int rc;
+
+	if (log_path(a, "compact-due", due, sizeof(due)) != 0 ||
+	    lstat(due, &st) != 0)
+		return (0);
+	a->compact_due = 1;
+	cerr[0] = '\0';
+	if ((rc = agentd_compact(a, cerr, sizeof(cerr))) < 0) {
+		agentd_seterr(err, errlen, "%s", cerr);
+		return (FERRY_EIO);
+	}
+	/* Not compacted (e.g. the disk is full): the agent runs; the loop
+	 * tries again (said by agentd_compact). */
+	return (0);
+}
+
 int
 agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
     int reason, const char *ref, const char *rule, char *err, size_t errlen)
@@ -177,6 +335,14 @@ agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
 	er.reason = (uint32_t)reason;
 	agentd_copy_str(er.ref, sizeof(er.ref), ref != NULL ? ref : "");
 	agentd_copy_str(er.rule, sizeof(er.rule), rule != NULL ? rule : "");
+	/* Durable before the commit: its freed pages are compacted away
+	 * even if a crash comes right after it. */
+	if ((rc = compact_mark(a)) != 0) {
+		agentd_seterr(err, errlen, "erasing message %s: cannot write "
+		    "%s/log/compact-due: %s (nothing erased)", hx,
+		    a->conf.data, ferry_strerror(rc));
+		goto out;
+	}
 	if ((rc = log_begin(a->log, &b)) != 0)
 		goto out;
 	if ((rc = log_erase_batch(b, id, reason, a->me->id,

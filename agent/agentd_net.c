@@ -648,6 +648,15 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 		}
 		if (agentd_retention_due(a, now))
 			now = agentd_mono_ms();
+		/* Erased by retention or a request (or a try that failed,
+		 * 10 minutes on): freed pages out of the store's file. */
+		if (a->compact_due && now >= a->compact_retry) {
+			char cerr[AGENTD_ERR_MAX];
+
+			if (agentd_compact(a, cerr, sizeof(cerr)) < 0)
+				goto done;
+			now = agentd_mono_ms();
+		}
 		/* Expiry warnings: a few comparisons, each line said once. */
 		(void)agentd_expiry_check(a, ferry_now_ms());
 		if (now >= next_metrics) {
@@ -715,6 +724,8 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 				on_dealer(&n, who[i]);
 		if (items[ni - 1].revents & ZMQ_POLLIN)
 			on_ctl(&n);
+		if (a->store_lost)
+			goto done;	/* said by agentd_compact */
 		/* No commit carried them for AGENTD_DEFER_MS: their own. */
 		(void)agentd_defer_due(a, agentd_mono_ms());
 	}

@@ -200,7 +200,8 @@ agentd_crash_point(const char *point)
  * environment, agentd_fault_point(point) returns FERRY_ENOMEM (as if
  * memory ran out there).  Points: recv-local (receiving a MSG, before its
  * commit), refuse-log (logging a refusal), defer-commit (the commit of
- * deferred custody records and spool marks of their own).
+ * deferred custody records and spool marks of their own), compact (the
+ * store's compaction after an erasure, before its copy).
  */
 int
 agentd_fault_point(const char *point)

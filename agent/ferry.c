@@ -1030,6 +1030,12 @@ c_status(int argc, char **argv)
 			printf("  this agency is NOT yet in the roster this "
 			    "agent holds: sending is refused until the relay "
 			    "pushes a newer one\n");
+		if (json_is_true(json_object_get(g, "compact_due")))
+			printf("  erased messages' sealed copies are still in "
+			    "freed pages of the store: its compaction failed "
+			    "(see ERROR compact in the agent's log: usually "
+			    "free space); retried every 10 minutes and at "
+			    "start\n");
 		if (json_is_true(json_object_get(g, "relay_refused_key")))
 			printf("  the relay REFUSED our transport key "
 			    "(see the agent's log)\n");

@@ -60,6 +60,10 @@ c_erase(int argc, char **argv)
 	if (before != NULL && parse_utc_arg(before, &ms) != 0)
 		return (cli_usage("--before %s: not an ISO 8601 UTC date "
 		    "(2026-01-31 or 2026-01-31T10:00:00Z)", before));
+	if (before != NULL && ms <= 0)
+		return (cli_usage("--before %s: give a date after "
+		    "1970-01-01T00:00:00Z (nothing was queued before it)",
+		    before));
 	req = json_pack("{s:s}", "cmd", "erase");
 	if (optind < argc)
 		json_object_set_new(req, "msg_id", json_string(argv[optind]));
@@ -87,8 +91,19 @@ c_erase(int argc, char **argv)
 	if (!is_ok(r))
 		rc = print_fail(r);
 	else if (optind == argc && json_array_size(json_object_get(r,
-	    "erased")) == 0)
-		fprintf(stderr, "ferry: no message to erase matched\n");
+	    "erased")) == 0 && json_integer_value(json_object_get(r,
+	    "already_erased")) == 0) {
+		/* A script must not take a mistyped case for an erasure. */
+		fprintf(stderr, "ferry: no message to erase matched%s\n",
+		    cs != NULL ? ": check the case reference (ferry thread "
+		    "CASE lists a case's messages)" : "");
+		rc = 1;
+	}
+	if (json_is_false(json_object_get(r, "compacted"))) {
+		fprintf(stderr, "ferry: the erasure is committed, but %s\n",
+		    str(r, "compact_error"));
+		rc = 1;
+	}
 	json_decref(r);
 	return (rc);
 }

@@ -42,6 +42,14 @@ out=$(fa alpha erase "$id1" --ref DSAR-2026-17 2>&1)
 ft_check "alpha: erase exits 0 and names the message" [ "$out" = "erased $id1" ]
 out=$(fa bravo erase "$id1" 2>&1)
 ft_check "bravo: erase exits 0 and names the message" [ "$out" = "erased $id1" ]
+# The freed LMDB pages that still held the envelope and the sealed key
+# are compacted out of the store's file (unit test erase_compacts checks
+# the bytes); the marker file that makes it survive a crash is gone.
+for p in alpha bravo; do
+	ft_check "$p: the store compacted after the erasure (INFO compacted)" \
+		grep -q "INFO compacted $FT/$p-data/log/data.mdb: [0-9]* -> [0-9]* bytes" "$FT/$p.err"
+	ft_check "$p: no compaction left due" test ! -e "$FT/$p-data/log/compact-due"
+done
 left=$(found "$M1")
 ft_check "after: r1's marker is nowhere in either agency's folders" [ -z "$left" ]
 [ -n "$left" ] && echo "$left" | sed 's/^/# still in: /'
@@ -85,8 +93,12 @@ out=$(fa bravo erase --case CASE-KEEP-2 --ref REQ-9 2>&1)
 ft_check "bravo: erase --case erased r2" [ "$out" = "erased $id2" ]
 ft_check "r2's marker is gone from bravo's folders" \
 	bash -c "[ -z \"\$(grep -r -a -l -F '$M2' '$FT/bravo-data' '$FT/bravo-spool')\" ]"
-fa alpha erase --case NO-SUCH-CASE >/dev/null 2>"$FT/none.err"
-ft_check "erase --case of an unknown case: says nothing matched" grep -q "no message to erase matched" "$FT/none.err"
+fa alpha erase --case NO-SUCH-CASE >/dev/null 2>"$FT/none.err"; st=$?
+ft_check "erase --case of an unknown case: exit 1, says nothing matched" \
+	bash -c "[ $st -eq 1 ] && grep -q 'no message to erase matched: check the case reference' '$FT/none.err'"
+fa alpha erase --before 1970-01-01 >/dev/null 2>"$FT/epoch.err"; st=$?
+ft_check "erase --before 1970-01-01: usage error (exit 2), says why" \
+	bash -c "[ $st -eq 2 ] && grep -q 'give a date after 1970-01-01T00:00:00Z' '$FT/epoch.err'"
 "$B/ferry-audit" verify "$FT/bravo-data/log" >"$FT/v2.out" 2>&1
 ft_check "bravo: verify passes with two erasures" [ $? -eq 0 ] && grep -q "^erasures 2$" "$FT/v2.out"
 
@@ -107,6 +119,34 @@ ft_check "r3's marker is gone from alpha's spool, its copy and .id removed" \
 	bash -c "[ -z \"\$(grep -r -a -l -F '$M3' '$FT/alpha-spool')\" ] && [ ! -e '$FT/alpha-spool/sent/bravo/r1.$id3.json.id' ]"
 ft_check "the file that had the name r1.json is kept" \
 	grep -q "the operator's own file" "$FT/alpha-spool/sent/bravo/r1.json"
+
+# kill -9 of the recipient in the middle of the compaction (the copy
+# synced, not in place; in place, the store not reopened): the erasure
+# was committed, log/compact-due says the compaction is owed, the restart
+# does it before anything else, and the log still verifies.
+n=4
+for point in compact-copied compact-renamed; do
+	fa_doc "$FT/r$n.json" case_id=CASE-ERASE-$n
+	idn=$(fa alpha send --to bravo "$FT/r$n.json")
+	ft_check "r$n delivered" fa_wait_state alpha "$idn" delivered 30
+	fa_stop bravo
+	FERRY_TEST_CRASH=$point fa_start bravo --no-wait
+	FERRY_TIMEOUT=10s "$B/ferry" --data "$FT/bravo-data" erase "$idn" >/dev/null 2>&1
+	ft_check "bravo killed at $point" ft_wait_exit "${FA_PID[bravo]}" 20
+	ft_check "$point: log/compact-due left for the restart" test -e "$FT/bravo-data/log/compact-due"
+	before=$(ft_count "INFO compacted" "$FT/bravo.err")
+	fa_start bravo || exit 1
+	ft_check "$point: the restart compacted the store" \
+		[ "$(ft_count "INFO compacted" "$FT/bravo.err")" -gt "$before" ]
+	ft_check "$point: nothing left due" test ! -e "$FT/bravo-data/log/compact-due"
+	ft_check "$point: r$n is erased" \
+		bash -c "'$B/ferry' --data '$FT/bravo-data' status '$idn' | grep -q '^  erased .*Z by request$'"
+	n=$((n + 1))
+done
+fa_stop bravo
+"$B/ferry-audit" verify "$FT/bravo-data/log" >"$FT/v3.out" 2>&1
+ft_check "bravo: verify passes after both crashes, four erasures" \
+	bash -c "[ $? -eq 0 ] && grep -q '^erasures 4$' '$FT/v3.out'"
 
 fa_stop alpha; fa_stop bravo
 ft_check "no ASan report" bash -c "! grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err'"
