@@ -75,6 +75,7 @@ cat >"$FT/paths" <<'EOF'
 <data>/control				A:control
 <data>/log				A:log R:log
 <data>/log/data.mdb			A:log/data.mdb R:log/data.mdb
+<data>/log/compact-due			C:agent/agentd_erase.c:compact-due
 <data>/metrics.prom			A:metrics.prom R:metrics.prom
 <data>/relay.lock			R:relay.lock
 <data>/roster/				A:roster
