@@ -418,6 +418,34 @@ id_in_log(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN])
 	return (0);
 }
 
+/*
+ * A response ${e} (document ${info}) to a message we sent its sender
+ * must carry that message's case id.  0, FERRY_ESCHEMA (why in ${why}) or
+ * a store error.  One answering no message of ours to it is not checked
+ * here (nothing to compare with).
+ */
+static int
+case_check(struct agentd *a, const struct env *e,
+    const struct referral_info *info, char *why, size_t whylen)
+{
+	struct astore_out o;
+	char hx[33];
+	int rc;
+
+	if (!info->has_in_reply_to)
+		return (0);
+	if ((rc = astore_get_out(a->store, info->in_reply_to, &o)) != 0)
+		return (rc == FERRY_ENOENT ? 0 : rc);
+	if (strcmp(o.to, e->from) != 0 || strcmp(o.case_id,
+	    info->case_id) == 0)
+		return (0);
+	agentd_idhex(hx, info->in_reply_to);
+	agentd_seterr(why, whylen, "case_id: \"%s\" is not the case of the "
+	    "message it answers (%s is in case \"%s\"): a response carries "
+	    "its thread's case id", info->case_id, hx, o.case_id);
+	return (FERRY_ESCHEMA);
+}
+
 static int
 rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
     size_t len, const struct env *e0, const char **what)
@@ -522,6 +550,16 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 	    &info)) != 0) {
 		if (!verdict_permanent(rc))
 			*what = "reading the referral";
+		else
+			rc = agentd_refuse(a, buf, len, e0, rc, why);
+		goto fail;
+	}
+	/* A response to one of ours carries that message's case id: one
+	 * filed under another would escape the case's export and erasure
+	 * here (the sender's agent refuses it too: agentd_out.c). */
+	if ((rc = case_check(a, &it->e, &info, why, sizeof(why))) != 0) {
+		if (!verdict_permanent(rc))
+			*what = "reading the store";
 		else
 			rc = agentd_refuse(a, buf, len, e0, rc, why);
 		goto fail;

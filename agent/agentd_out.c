@@ -507,6 +507,52 @@ agentd_tick(struct agentd *a, uint64_t now)
 /* ---- outgoing ---------------------------------------------------------- */
 
 /*
+ * A response answers a message this agency received from its recipient,
+ * in that message's case and as the thread allows (referral-schema.md
+ * section 4), whichever way it is sent (reply, send, the spool): a
+ * response filed under another case reference would escape the case's
+ * export and erasure at both ends.  0 or FERRY_ESCHEMA (why in ${err}).
+ */
+static int
+answer_check(struct agentd *a, const char *to,
+    const struct referral_info *info, char *err, size_t errlen)
+{
+	struct astore_in in;
+	char hx[33];
+	int rc;
+
+	if (!info->has_in_reply_to)
+		return (0);
+	agentd_idhex(hx, info->in_reply_to);
+	memset(&in, 0, sizeof(in));
+	if ((rc = astore_get_in(a->store, info->in_reply_to, &in)) != 0) {
+		if (rc != FERRY_ENOENT)
+			return (rc);
+		agentd_seterr(err, errlen, "in_reply_to: %s is no message "
+		    "this agency received: a response answers a message "
+		    "received from its recipient (ferry inbox lists them)",
+		    hx);
+		return (FERRY_ESCHEMA);
+	}
+	astore_in_clear(&in);
+	if (strcmp(in.from, to) != 0) {
+		agentd_seterr(err, errlen, "in_reply_to: %s came from %s, not "
+		    "from %s: a response goes back to the agency that sent "
+		    "the message it answers", hx, in.from, to);
+		return (FERRY_ESCHEMA);
+	}
+	if (strcmp(in.case_id, info->case_id) != 0) {
+		agentd_seterr(err, errlen, "case_id: \"%s\" is not the case "
+		    "of the message it answers (%s is in case \"%s\"): a "
+		    "response carries its thread's case id", info->case_id,
+		    hx, in.case_id);
+		return (FERRY_ESCHEMA);
+	}
+	return (referral_answer_check(in.kind, in.response, info->response,
+	    err, errlen));
+}
+
+/*
  * Prepare submission ${sb}: validate the referral, check the recipient's
  * backlog (with ${extra} more to it earlier in this group), seal it to
  * the recipient's current key, fill its outbox record and log entry.
@@ -546,6 +592,8 @@ sub_prepare(struct agentd *a, struct agentd_sub *sb, uint64_t now,
 		rc = FERRY_ERECIPIENT;
 		goto done;
 	}
+	if ((rc = answer_check(a, sb->to, &info, err, errlen)) != 0)
+		goto done;
 	if ((rc = agentd_backlog_check(a, sb->to, info.urgency, extra, err,
 	    errlen)) != 0)
 		goto done;

@@ -880,6 +880,84 @@ TEST(erase_compact_fails)
 	CHECK(access(due, F_OK) != 0);
 }
 
+/*
+ * DPO review, session 11: a response filed under another case reference
+ * than the message it answers escaped `export --case` and `erase --case`
+ * at both ends.  The sender's agent refuses it (and a response to no
+ * message it received, or against the thread's rules), whatever the way
+ * it is sent; the recipient refuses one that arrives anyway (NACK
+ * FERRY_ESCHEMA, nothing stored).
+ */
+TEST(response_case_checked)
+{
+	struct referral_party who = { "DS Smith", NULL, "Bravo", NULL, NULL };
+	struct astore_out o;
+	struct astore_in in;
+	struct log_batch *b;
+	char *json, err[AGENTD_ERR_MAX], req[200], hx[33], *reply = NULL;
+	char *body = NULL;
+	uint8_t id[16], other[16], *m;
+	size_t rl, bl, mlen;
+	struct env e;
+
+	receipt_delivers();
+	if (t_failed_now)
+		return;
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	/* Another case: refused by the sender's agent, nothing sent. */
+	CHECK_EQ(referral_response_json("OTHER-CASE-1", sent_id, "accepted",
+	    NULL, NULL, &who, &json, err, sizeof(err)), 0);
+	cap_clear(&capB);
+	CHECK_EQ(agentd_submit(&B, "alpha", json, strlen(json), NULL, NULL, id,
+	    err, sizeof(err)), FERRY_ESCHEMA);
+	CHECK(strstr(err, "case_id: \"OTHER-CASE-1\" is not the case of the "
+	    "message it answers") != NULL);
+	free(json);
+	/* Answering no message bravo received. */
+	memset(other, 0x42, sizeof(other));
+	CHECK_EQ(referral_response_json(o.case_id, other, "accepted", NULL,
+	    NULL, &who, &json, err, sizeof(err)), 0);
+	CHECK_EQ(agentd_submit(&B, "alpha", json, strlen(json), NULL, NULL, id,
+	    err, sizeof(err)), FERRY_ESCHEMA);
+	CHECK(strstr(err, "is no message this agency received") != NULL);
+	free(json);
+	/* Against the thread: information nobody asked for. */
+	CHECK_EQ(referral_response_json(o.case_id, sent_id,
+	    "information-provided", NULL, "x", &who, &json, err, sizeof(err)),
+	    0);
+	CHECK_EQ(agentd_submit(&B, "alpha", json, strlen(json), NULL, NULL, id,
+	    err, sizeof(err)), FERRY_ESCHEMA);
+	free(json);
+	CHECK_EQ(capB.n, 0);
+	/* A proper reply from bravo, received by an alpha whose record of
+	 * the message names another case (as a dishonest bravo's agent
+	 * would make it look): refused, nothing stored. */
+	ferry_hex(hx, sent_id, 16);
+	snprintf(req, sizeof(req), "{\"cmd\":\"reply\",\"msg_id\":\"%s\","
+	    "\"response\":\"accepted\"}", hx);
+	agentd_ctl_handle(&B, req, strlen(req), NULL, 0, &reply, &rl, &body,
+	    &bl);
+	CHECK(reply != NULL && memmem(reply, rl, "\"ok\":true", 9) != NULL);
+	free(reply);
+	free(body);
+	CHECK_EQ(cap_count(&capB, ENV_MSG), 1);
+	if (capB.n < 1)
+		return;
+	m = capB.buf[capB.n - 1];
+	mlen = capB.len[capB.n - 1];
+	CHECK_EQ(env_decode(m, mlen, 0, &e), 0);
+	snprintf(o.case_id, sizeof(o.case_id), "ANOTHER-CASE");
+	CHECK_EQ(log_begin(A.log, &b), 0);
+	CHECK_EQ(astore_update_out(A.store, b, &o), 0);
+	CHECK_EQ(log_commit(b), 0);
+	cap_clear(&capA);
+	CHECK_EQ(agentd_receive(&A, m, mlen), 0);
+	CHECK_EQ(nack_code(&capA, e.id), FERRY_ESCHEMA);
+	CHECK_EQ(astore_get_in(A.store, e.id, &in), FERRY_ENOENT);
+	cap_clear(&capA);
+	cap_clear(&capB);
+}
+
 int
 main(void)
 {
@@ -907,6 +985,7 @@ main(void)
 	RUN(reused_id_keeps_partner_receipt);
 	RUN(erase_compacts);
 	RUN(erase_compact_fails);
+	RUN(response_case_checked);
 	tnet_free();
 	return (t_done());
 }
