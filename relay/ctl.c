@@ -3,16 +3,22 @@
  * queued, read-only, from the relay's LMDB while it may run; and purge a
  * revoked agency's queue, which the running relay itself carries out.
  *
- * A purge: the command writes <data>/purge.request ("RECIPIENT\nREASON\n",
- * mode 0600, by rename) and sends SIGUSR1 to the relay whose pid is in
- * <data>/relay.lock (held with flock while it runs).  At its next turn
- * the relay reads and removes the request, refuses it unless the roster
- * in force revokes (or no longer lists) RECIPIENT, and otherwise adds the
- * purge of each message queued for it to its batches (batch_purge: an
- * EXPIRED log entry of code FERRY_EPURGED and a NACK of it to the sender,
- * each committed with its batch like an expiry); when none is left it
- * writes <data>/purge.result, "ok N" or "refused WHY", which the command
- * prints.  Call order: loop.c -> ctl.c -> batch.c.
+ * A purge: the command holds an exclusive flock on <data>/purge.lock for
+ * its whole run, so that two purge commands never share the request and
+ * result files; it writes <data>/purge.request ("RECIPIENT\nREASON\n
+ * NONCE\n", mode 0600, by rename; NONCE 32 random hex digits) and sends
+ * SIGUSR1 to the relay whose pid is in <data>/relay.lock (held with
+ * flock while it runs).  At its next turn the relay reads and removes the
+ * request, refuses it if RECIPIENT is in no roster version it holds (a
+ * typo) or is active in the roster in force, and otherwise adds the purge
+ * of each message queued for it to its batches (batch_purge: an EXPIRED
+ * log entry of code FERRY_EPURGED and a NACK of it to the sender, each
+ * committed with its batch like an expiry); when none is left it writes
+ * <data>/purge.result, "NONCE ok N" or "NONCE refused WHY", which the
+ * command prints.  The command takes only the answer that carries its own
+ * NONCE: one left for an earlier command that gave up waiting is
+ * removed, never taken for its own.  Call order: loop.c -> ctl.c ->
+ * batch.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +41,7 @@
 
 #define CTL_WAIT_MS 30000	/* the command waits so long for the relay */
 #define CTL_REASON_MAX 200
+#define CTL_NONCE_LEN 32	/* hex digits of a request's nonce */
 _Static_assert(CTL_REASON_MAX < sizeof(((struct relay *)0)->purge_why),
     "purge_why holds a reason");
 
@@ -98,20 +105,58 @@ ctl_answer(struct relay *r, const char *fmt, ...)
 	char text[512];
 	va_list ap;
 
+	/* The request's nonce first: its command knows its answer by it. */
+	(void)snprintf(text, sizeof(text), "%s ", r->purge_nonce);
 	va_start(ap, fmt);
-	(void)vsnprintf(text, sizeof(text), fmt, ap);
+	(void)vsnprintf(text + strlen(text), sizeof(text) - strlen(text), fmt,
+	    ap);
 	va_end(ap);
 	if (write_atomic(r->c->data, "purge.result", text) != 0)
 		rlog(RLOG_ERROR, "purge", "result-not-written=1 err=\"%s\"",
 		    strerror(errno));
 }
 
+struct listed_ctx {
+	const char *id;
+	int found;
+};
+
+static int
+listed_one(void *ctx, uint64_t version, const uint8_t *b, size_t len)
+{
+	struct listed_ctx *lc = ctx;
+	struct roster *ro;
+
+	(void)version;
+	if (roster_parse(b, len, &ro) != 0)
+		return (0);
+	lc->found = roster_find(ro, lc->id) != NULL;
+	roster_free(ro);
+	return (lc->found);	/* found: stop */
+}
+
+/*
+ * 1 if agency ${id} is in the roster in force or in a stored version
+ * (an id no version ever listed is a typo: nothing can be queued for it).
+ */
+static int
+ctl_ever_listed(struct relay *r, const char *id)
+{
+	struct listed_ctx lc = { id, 0 };
+
+	if (r->roster != NULL && roster_find(r->roster, id) != NULL)
+		return (1);
+	(void)queue_rosters(r->q, 0, listed_one, &lc);
+	return (lc.found);
+}
+
 /* SIGUSR1: read and remove <data>/purge.request, and take it up. */
 static void
 ctl_request(struct relay *r)
 {
-	char path[CONFIG_PATH_MAX + 32], buf[FERRY_ID_MAX + CTL_REASON_MAX + 8];
-	char *nl, *why;
+	char path[CONFIG_PATH_MAX + 32];
+	char buf[FERRY_ID_MAX + CTL_REASON_MAX + CTL_NONCE_LEN + 8];
+	char *nl, *nn, *why = NULL, *nonce;
 	struct stat st;
 	FILE *f;
 	size_t n;
@@ -135,21 +180,43 @@ ctl_request(struct relay *r)
 	(void)fclose(f);
 	(void)unlink(path);
 	buf[n] = '\0';
+	/* RECIPIENT\nREASON\nNONCE\n: the nonce first, to answer by it. */
+	nonce = "-";
+	if ((nl = strchr(buf, '\n')) != NULL &&
+	    (nn = strchr(nl + 1, '\n')) != NULL) {
+		*nl = '\0';
+		*nn = '\0';
+		why = nl + 1;
+		nonce = nn + 1;
+		nonce[strcspn(nonce, "\n")] = '\0';
+		if (strlen(nonce) != CTL_NONCE_LEN ||
+		    strspn(nonce, "0123456789abcdef") != CTL_NONCE_LEN)
+			nonce = "-";
+	}
 	if (r->purge_active) {
+		/* The purge under way keeps its own nonce for its answer. */
+		char keep[sizeof(r->purge_nonce)];
+
+		memcpy(keep, r->purge_nonce, sizeof(keep));
+		snprintf(r->purge_nonce, sizeof(r->purge_nonce), "%s", nonce);
 		ctl_answer(r, "refused a purge of %s's queue is under way: "
 		    "run this again when it has ended\n", r->purge_to);
+		memcpy(r->purge_nonce, keep, sizeof(keep));
 		return;
 	}
-	if ((nl = strchr(buf, '\n')) == NULL) {
+	snprintf(r->purge_nonce, sizeof(r->purge_nonce), "%s", nonce);
+	if (strcmp(nonce, "-") == 0 || !ferry_id_valid(buf, strlen(buf)) ||
+	    !reason_ok(why)) {
 		ctl_answer(r, "refused the request is malformed\n");
 		return;
 	}
-	*nl = '\0';
-	why = nl + 1;
-	if ((nl = strchr(why, '\n')) != NULL)
-		*nl = '\0';
-	if (!ferry_id_valid(buf, strlen(buf)) || !reason_ok(why)) {
-		ctl_answer(r, "refused the request is malformed\n");
+	if (!ctl_ever_listed(r, buf)) {
+		rlog(RLOG_WARN, "purge", "to=%s refused=unknown roster=%llu",
+		    buf, (unsigned long long)r->roster->version);
+		ctl_answer(r, "refused %s is in no roster version this relay "
+		    "holds (1 to %llu): check the agency id (ferry-relay queue "
+		    "list shows each queued message's recipient)\n", buf,
+		    (unsigned long long)r->roster->version);
 		return;
 	}
 	if (rutil_active(r, buf)) {
@@ -403,13 +470,15 @@ running_pid(const char *data)
 int
 ctl_queue_purge(const char *data, const char *to, const char *reason)
 {
-	char path[CONFIG_PATH_MAX + 32], text[FERRY_ID_MAX + CTL_REASON_MAX + 8];
-	char res[512];
+	char path[CONFIG_PATH_MAX + 32], lpath[CONFIG_PATH_MAX + 32];
+	char text[FERRY_ID_MAX + CTL_REASON_MAX + CTL_NONCE_LEN + 8];
+	char res[600], nonce[CTL_NONCE_LEN + 1];
+	uint8_t nb[CTL_NONCE_LEN / 2];
 	struct timespec ts = { 0, 100 * 1000000L };
-	FILE *f;
+	FILE *f = NULL;
 	pid_t pid;
 	size_t n;
-	int i;
+	int i, lfd, ret = 1;
 
 	if (!ferry_id_valid(to, strlen(to))) {
 		fprintf(stderr, "ferry-relay: '%s' is not an agency id "
@@ -424,44 +493,72 @@ ctl_queue_purge(const char *data, const char *to, const char *reason)
 	}
 	if ((pid = running_pid(data)) == 0)
 		return (1);
-	if (data_path(path, sizeof(path), data, "purge.result") != 0)
+	if (data_path(path, sizeof(path), data, "purge.result") != 0 ||
+	    data_path(lpath, sizeof(lpath), data, "purge.lock") != 0)
 		return (1);
+	/*
+	 * One purge command at a time on this data folder: they share the
+	 * request and result files.  Another one waits for the one before
+	 * (at most its CTL_WAIT_MS); the lock goes with the process.
+	 */
+	if ((lfd = open(lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) < 0 || flock(lfd, LOCK_EX) != 0) {
+		fprintf(stderr, "ferry-relay: cannot lock %s: %s (run as the "
+		    "relay's user)\n", lpath, strerror(errno));
+		if (lfd >= 0)
+			(void)close(lfd);
+		return (1);
+	}
+	randombytes_buf(nb, sizeof(nb));
+	sodium_bin2hex(nonce, sizeof(nonce), nb, sizeof(nb));
 	(void)unlink(path);
-	snprintf(text, sizeof(text), "%s\n%s\n", to, reason);
+	snprintf(text, sizeof(text), "%s\n%s\n%s\n", to, reason, nonce);
 	if (write_atomic(data, "purge.request", text) != 0) {
 		fprintf(stderr, "ferry-relay: cannot write %s/purge.request: %s "
 		    "(run as the relay's user)\n", data, strerror(errno));
-		return (1);
+		goto out;
 	}
 	if (kill(pid, SIGUSR1) != 0) {
 		fprintf(stderr, "ferry-relay: cannot signal the relay (pid %ld):"
 		    " %s (run as the relay's user)\n", (long)pid,
 		    strerror(errno));
-		return (1);
+		goto out;
 	}
+	/* Only the answer with our nonce is ours: one left for an earlier
+	 * command that gave up waiting is removed and waited past. */
+	res[0] = '\0';
 	for (i = 0; i < CTL_WAIT_MS / 100; i++) {
-		if ((f = fopen(path, "re")) != NULL)
-			break;
+		if ((f = fopen(path, "re")) != NULL) {
+			n = fread(res, 1, sizeof(res) - 1, f);
+			(void)fclose(f);
+			res[n] = '\0';
+			res[strcspn(res, "\n")] = '\0';
+			(void)unlink(path);
+			if (strncmp(res, nonce, CTL_NONCE_LEN) == 0 &&
+			    res[CTL_NONCE_LEN] == ' ')
+				break;
+			res[0] = '\0';
+		}
 		(void)nanosleep(&ts, NULL);
 	}
-	if (f == NULL) {
+	if (res[0] == '\0') {
 		fprintf(stderr, "ferry-relay: the relay (pid %ld) did not answer "
-		    "in %d s: see its log (event purge); %s/purge.result "
-		    "will say the outcome\n", (long)pid, CTL_WAIT_MS / 1000,
-		    data);
-		return (1);
+		    "in %d s: see its log (event purge), then run ferry-relay "
+		    "queue list --recipient %s to see what is still queued\n",
+		    (long)pid, CTL_WAIT_MS / 1000, to);
+		goto out;
 	}
-	n = fread(res, 1, sizeof(res) - 1, f);
-	(void)fclose(f);
-	(void)unlink(path);
-	res[n] = '\0';
-	res[strcspn(res, "\n")] = '\0';
+	memmove(res, res + CTL_NONCE_LEN + 1, strlen(res + CTL_NONCE_LEN + 1) +
+	    1);
 	if (strncmp(res, "ok ", 3) == 0) {
 		printf("purged %s messages queued for %s; each sender was NACKed "
 		    "FERRY_EPURGED\n", res + 3, to);
-		return (0);
+		ret = 0;
+		goto out;
 	}
 	fprintf(stderr, "ferry-relay: purge %s\n", strncmp(res, "refused ",
 	    8) == 0 ? res : "failed: the relay's answer is malformed");
-	return (1);
+out:
+	(void)close(lfd);	/* the lock with it */
+	return (ret);
 }

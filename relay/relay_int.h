@@ -181,6 +181,7 @@ struct relay {
 	uint64_t purge_n;		/* ... purged so far */
 	uint64_t purge_turn_n;		/* ... of them in this turn's batch */
 	int purge_lost;			/* ... this turn's part not committed */
+	char purge_nonce[40];		/* ... its request's nonce, answered with */
 };
 
 /* ---- ctl.c ---- */

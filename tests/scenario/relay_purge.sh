@@ -7,7 +7,8 @@
 # the running relay, NACKs each sender FERRY_EPURGED with the reason, so
 # each message ends `failed` with it in `ferry status`; the relay's log
 # (an EXPIRED entry of code FERRY_EPURGED each) passes ferry-audit verify;
-# `queue list` is empty after.
+# `queue list` is empty after.  A typo'd id is refused by name; two purge
+# commands at once each get their own answer.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 ft_init
@@ -80,9 +81,34 @@ cp "$FT/roster.v2" "$FT/relay-roster"
 ft_relay_hup
 ft_check "roster 2 (charlie revoked) adopted" ft_wait 20 \
 	grep -q 'roster-adopted version=2' "$RELAY_ERR"
+# An id no roster version ever listed (a typo): refused, naming it.
+"$R" queue purge --data "$RELAY_DATA" --recipient charlei \
+	--reason "typo" >"$FT/pt" 2>"$FT/pt.err"; rc=$?
+ft_check "purge of an id in no roster version (charlei): exit 1" [ "$rc" -eq 1 ]
+ft_check "... naming it and saying to check the id" \
+	grep -q "charlei is in no roster version this relay holds (1 to 2): check the agency id" "$FT/pt.err"
+ft_check "... nothing purged" bash -c "! grep -q '^purged' '$FT/pt'"
+
+# Two purge commands at once, each gets its own answer: the relay held
+# still (SIGSTOP) while the first (bravo, active: refused) has written
+# its request and the second (charlie) starts, which must not replace
+# the first's request nor take its answer.
+kill -STOP "$RELAY_PID"
+"$R" queue purge --data "$RELAY_DATA" --recipient bravo \
+	--reason "bravo is not revoked" >"$FT/pa" 2>"$FT/pa.err" &
+pa=$!
+ft_wait 10 test -e "$RELAY_DATA/purge.request"
 "$R" queue purge --data "$RELAY_DATA" --recipient charlie \
-	--reason "charlie revoked: left the scheme" >"$FT/p2" 2>"$FT/p2.err"; rc=$?
-sed 's/^/# /' "$FT/p2" "$FT/p2.err"
+	--reason "charlie revoked: left the scheme" >"$FT/p2" 2>"$FT/p2.err" &
+pb=$!
+ft_wait 3 grep -q charlie "$RELAY_DATA/purge.request" &&
+	ft_fail "the second purge command replaced the first's request"
+kill -CONT "$RELAY_PID"
+wait "$pa"; rca=$?
+wait "$pb"; rc=$?
+sed 's/^/# /' "$FT/pa" "$FT/pa.err" "$FT/p2" "$FT/p2.err"
+ft_check "the first (bravo, active) is refused: exit 1, its own answer" \
+	eval '[ "$rca" -eq 1 ] && grep -q "bravo is active in roster version 2" "$FT/pa.err"'
 ft_check "purge of revoked charlie's queue exits 0" [ "$rc" -eq 0 ]
 ft_check "... and says 3 were purged" grep -q '^purged 3 messages queued for charlie' "$FT/p2"
 for si in "${ids[@]}"; do
