@@ -485,6 +485,17 @@ int agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased);
 int agentd_retention_due(struct agentd *a, uint64_t mono);
 
 /**
+ * agentd_erase_failed(a, case_id, before, unread): overwrite and remove the
+ * spool's failed/ files (refused before they became messages: no log
+ * entry, no record) whose document names case ${case_id} (NULL: any) and
+ * whose time (mtime) is before ${before} ms (0: any), each with its
+ * NAME.error.  Returns how many; *${unread} (may be NULL) counts the files
+ * whose case id could not be read (not JSON, too big): left in place.
+ */
+size_t agentd_erase_failed(struct agentd *a, const char *case_id,
+    uint64_t before, size_t *unread);
+
+/**
  * agentd_compact(a, err, errlen): after an erasure (a->compact_due), write
  * a compacted copy of the store's LMDB file (live pages only), sync it,
  * put it in the file's place and reopen the store: the erased messages'

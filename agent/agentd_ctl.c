@@ -544,7 +544,7 @@ do_erase(struct agentd *a, json_t *req)
 	char err[AGENTD_ERR_MAX], hx[33];
 	const char *ref, *cs;
 	json_t *bm, *done, *o;
-	size_t i;
+	size_t i, nf, nu;
 	int rc, first = 0;
 
 	ref = json_string_value(json_object_get(req, "ref"));
@@ -587,7 +587,17 @@ do_erase(struct agentd *a, json_t *req)
 		hexs(hx, sel.p[i].id, FERRY_MSGID_LEN);
 		json_array_append_new(done, json_string(hx));
 	}
+	/* Spool files of the case (or of before then) refused before they
+	 * became messages: no record, same data. */
+	nf = agentd_erase_failed(a, cs != NULL && cs[0] != '\0' ? cs : NULL,
+	    cs != NULL && cs[0] != '\0' ? 0 : (uint64_t)json_integer_value(bm),
+	    &nu);
 	o = first != 0 ? fail(first, err) : ok_obj();
+	json_object_set_new(o, "failed_files_erased", json_integer(
+	    (json_int_t)nf));
+	if (nu > 0)
+		json_object_set_new(o, "failed_files_unread", json_integer(
+		    (json_int_t)nu));
 	json_object_set_new(o, "erased", done);
 	json_object_set_new(o, "already_erased",
 	    json_integer((json_int_t)sel.already));

@@ -16,6 +16,7 @@
  * Calls: agentd_net.c and agentd_ctl.c call this file; it calls
  * agentd_util.c only (and the store, the log).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,9 +25,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "agentd.h"
 #include "agentd_int.h"
 #include "alog.h"
+#include "referral.h"
 
 #define RETENTION_EVERY_MS (24ULL * 3600 * 1000)
 #define SHRED_MAX (64u * 1024 * 1024)
@@ -133,6 +137,79 @@ shred_spool(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], char dir,
 		    a->conf.spool, name) < sizeof(path))
 			shred_file(path);
 	}
+}
+
+/* ---- refused spool files ----------------------------------------------- */
+
+/* Does the referral file ${path} name case ${case_id}?  1, 0, -1 unread. */
+static int
+failed_case_is(const char *path, const char *case_id)
+{
+	json_error_t jerr;
+	json_t *d;
+	uint8_t *buf;
+	size_t len;
+	int r;
+
+	if (ferry_read_file(path, REFERRAL_JSON_MAX, &buf, &len,
+	    FERRY_READ_NOFOLLOW) != 0)
+		return (-1);
+	d = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	agentd_free_plain(buf, len);
+	if (d == NULL)
+		return (-1);
+	r = json_is_string(json_object_get(d, "case_id")) &&
+	    strcmp(json_string_value(json_object_get(d, "case_id")),
+	    case_id) == 0;
+	json_decref(d);
+	return (r);
+}
+
+size_t
+agentd_erase_failed(struct agentd *a, const char *case_id, uint64_t before,
+    size_t *unread)
+{
+	char dir[ACONF_PATH_MAX + 16], path[ACONF_PATH_MAX + 300];
+	char epath[ACONF_PATH_MAX + 310];
+	struct dirent *d;
+	struct stat st;
+	size_t n = 0, len;
+	DIR *dp;
+	int r;
+
+	if (unread != NULL)
+		*unread = 0;
+	if (a->conf.spool[0] == '\0' || (size_t)snprintf(dir, sizeof(dir),
+	    "%s/failed", a->conf.spool) >= sizeof(dir) ||
+	    (dp = opendir(dir)) == NULL)
+		return (0);
+	while ((d = readdir(dp)) != NULL) {
+		len = strlen(d->d_name);
+		if (d->d_name[0] == '.' || (len > 6 &&
+		    strcmp(d->d_name + len - 6, ".error") == 0))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    d->d_name) >= sizeof(path) || lstat(path, &st) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (before != 0 && (uint64_t)st.st_mtime * 1000 >= before)
+			continue;
+		if (case_id != NULL && (r = failed_case_is(path,
+		    case_id)) != 1) {
+			if (r < 0 && unread != NULL)
+				(*unread)++;
+			continue;
+		}
+		shred_file(path);
+		if ((size_t)snprintf(epath, sizeof(epath), "%s.error", path) <
+		    sizeof(epath))
+			shred_file(epath);
+		alog(ALOG_INFO, "erased-failed", "failed/%s (a refused spool "
+		    "file, never sent)", d->d_name);
+		n++;
+	}
+	closedir(dp);
+	return (n);
 }
 
 /* ---- compaction -------------------------------------------------------- */
@@ -513,6 +590,7 @@ agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased)
 	struct pick p;
 	char err[AGENTD_ERR_MAX];
 	size_t i, nret, done = 0;
+	uint64_t longest;
 	int rc, first = 0;
 
 	*nerased = 0;
@@ -544,6 +622,13 @@ agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased)
 			    "day or at the next start", err);
 		}
 	}
+	/* Spool files refused before they became messages hold the same
+	 * data: removed once older (by their time) than the longest rule. */
+	for (i = 0, longest = 0; i < nret; i++)
+		if (ret[i].ms > longest)
+			longest = ret[i].ms;
+	if (now > longest)
+		(void)agentd_erase_failed(a, NULL, now - longest, NULL);
 	if (sel.in_flight > 0)
 		alog(ALOG_WARN, "retention", "%zu message(s) past retention "
 		    "are still on their way: erased once delivered or failed",

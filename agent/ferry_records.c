@@ -88,11 +88,22 @@ c_erase(int argc, char **argv)
 		    "still on their way and were not erased: run this again "
 		    "once they are delivered or failed\n", (long long)
 		    json_integer_value(json_object_get(r, "in_flight")));
+	if (json_integer_value(json_object_get(r, "failed_files_erased")) > 0)
+		printf("erased %lld refused file(s) in the spool's failed/ "
+		    "(never sent)\n", (long long)json_integer_value(
+		    json_object_get(r, "failed_files_erased")));
+	if (json_integer_value(json_object_get(r, "failed_files_unread")) > 0)
+		fprintf(stderr, "ferry: %lld file(s) in the spool's failed/ "
+		    "are not JSON the agent could read for a case id: look "
+		    "at them and remove any of this case by hand\n",
+		    (long long)json_integer_value(json_object_get(r,
+		    "failed_files_unread")));
 	if (!is_ok(r))
 		rc = print_fail(r);
 	else if (optind == argc && json_array_size(json_object_get(r,
 	    "erased")) == 0 && json_integer_value(json_object_get(r,
-	    "already_erased")) == 0) {
+	    "already_erased")) == 0 && json_integer_value(json_object_get(r,
+	    "failed_files_erased")) == 0) {
 		/* A script must not take a mistyped case for an erasure. */
 		fprintf(stderr, "ferry: no message to erase matched%s\n",
 		    cs != NULL ? ": check the case reference (ferry thread "

@@ -120,6 +120,26 @@ ft_check "r3's marker is gone from alpha's spool, its copy and .id removed" \
 ft_check "the file that had the name r1.json is kept" \
 	grep -q "the operator's own file" "$FT/alpha-spool/sent/bravo/r1.json"
 
+# A spool file refused before it became a message (failed/: no record,
+# no log entry, the same personal data) goes with `erase --case` of its
+# case; a file there the agent cannot read as JSON is left, and said.
+MF=Qzmarkerfailed$RANDOM$RANDOM
+fa_doc "$FT/f.json" subject.family_name=$MF case_id=CASE-ERASE-F subject.date_of_birth=not-a-date
+cp "$FT/f.json" "$FT/alpha-spool/outbox/bravo/.f.tmp"
+mv "$FT/alpha-spool/outbox/bravo/.f.tmp" "$FT/alpha-spool/outbox/bravo/f.json"
+echo 'not json' >"$FT/alpha-spool/outbox/bravo/.j.tmp"
+mv "$FT/alpha-spool/outbox/bravo/.j.tmp" "$FT/alpha-spool/outbox/bravo/junk.json"
+ft_check "the invalid referral goes to failed/" ft_wait 30 test -e "$FT/alpha-spool/failed/f.json.error"
+ft_check "the file that is no JSON goes to failed/" ft_wait 30 test -e "$FT/alpha-spool/failed/junk.json.error"
+out=$(fa alpha erase --case CASE-ERASE-F 2>"$FT/ef.err"); st=$?
+want="erased 1 refused file(s) in the spool's failed/ (never sent)"
+ft_check "erase --case: exit 0, the refused file erased and said" \
+	[ "$st.$out" = "0.$want" ]
+ft_check "its marker is gone from alpha's spool, its .error too" \
+	bash -c "[ -z \"\$(grep -r -a -l -F '$MF' '$FT/alpha-spool')\" ] && [ ! -e '$FT/alpha-spool/failed/f.json.error' ]"
+ft_check "the file that is no JSON is left, and said" \
+	bash -c "[ -e '$FT/alpha-spool/failed/junk.json' ] && grep -q '1 file(s) in the spool.s failed/ are not JSON' '$FT/ef.err'"
+
 # kill -9 of the recipient in the middle of the compaction (the copy
 # synced, not in place; in place, the store not reopened): the erasure
 # was committed, log/compact-due says the compaction is owed, the restart
