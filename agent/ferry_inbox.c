@@ -21,6 +21,9 @@
 #include "ferry_cli.h"
 #include "referral.h"
 
+/* A listed message whose content was erased: said at the end of its row. */
+#define ERASED(m) (json_object_get((m), "erased") != NULL ? "  (erased)" : "")
+
 static int
 list(int argc, char **argv, const char *cmd)
 {
@@ -44,14 +47,14 @@ list(int argc, char **argv, const char *cmd)
 		json_array_foreach(json_object_get(r, "messages"), i, m) {
 			fmt_time(t, sizeof(t), json_object_get(m, in ?
 			    "received_ms" : "queued_ms"));
-			printf("%s  %-20s  %s  %-9s  %-8s  %s%s%s\n",
+			printf("%s  %-20s  %s  %-9s  %-8s  %s%s%s%s\n",
 			    str(m, "msg_id"), str(m, in ? "from" : "to"), t,
 			    str(m, "state"), str(m, "kind"), str(m, "case_id"),
 			    json_object_get(m, "response") &&
 			    str(m, "response")[0] != '-' ? " " : "",
 			    json_object_get(m, "response") &&
 			    str(m, "response")[0] != '-' ?
-			    str(m, "response") : "");
+			    str(m, "response") : "", ERASED(m));
 		}
 	}
 	json_decref(r);
@@ -110,6 +113,7 @@ inbox_row(json_t *m)
 	printf("%s %-20s  %-20s  %-18s  %-9s  %-20s  %s  %s\n",
 	    em ? "!!" : "  ", t, str(m, "from"), esc(kind),
 	    em ? "EMERGENCY" : esc(u), str(m, "case_id"), str(m, "msg_id"),
+	    json_object_get(m, "erased") != NULL ? "erased" :
 	    json_integer_value(json_object_get(m, "acked_ms")) != 0 ? "read" :
 	    "unread");
 }
@@ -290,13 +294,13 @@ c_thread(int argc, char **argv)
 			int in = strcmp(raw(v[i], "direction"), "in") == 0;
 
 			fmt_ms(t, sizeof(t), msg_time(v[i]));
-			printf("%s  %s %-20s  %s  %-9s  %s%s%s\n", t,
+			printf("%s  %s %-20s  %s  %-9s  %s%s%s%s\n", t,
 			    in ? "from" : "to  ", str(v[i], in ? "from" : "to"),
 			    str(v[i], "msg_id"), str(v[i], "state"),
 			    str(v[i], "kind"),
 			    str(v[i], "response")[0] != '-' ? " " : "",
 			    str(v[i], "response")[0] != '-' ?
-			    str(v[i], "response") : "");
+			    str(v[i], "response") : "", ERASED(v[i]));
 		}
 		if (n == 0) {
 			fprintf(stderr, "ferry: no message names case %s\n",

@@ -63,6 +63,10 @@ ft_check "show says erased, when (ISO 8601) and by request with the reference" \
 	grep -q "^ferry: message $id1: erased 20[0-9-]*T[0-9:]*Z by request (ref DSAR-2026-17)" "$FT/show.err"
 ft_check "status of the erased message says so" \
 	bash -c "'$B/ferry' --data '$FT/bravo-data' status '$id1' | grep -q '^  erased .*Z by request$'"
+ft_check "inbox (text) shows it erased, not unread" \
+	bash -c "'$B/ferry' --data '$FT/bravo-data' inbox | grep -q ' $id1  erased\$'"
+ft_check "outbox and thread (text) mark it (erased)" \
+	bash -c "'$B/ferry' --data '$FT/alpha-data' outbox | grep -q '^$id1 .*  (erased)\$' && '$B/ferry' --data '$FT/alpha-data' thread CASE-ERASE-1 | grep -q ' $id1 .*  (erased)\$'"
 ft_check "outbox --json marks it erased" \
 	bash -c "'$B/ferry' --data '$FT/alpha-data' outbox --json | grep -q '\"by\": \"request\"'"
 fa bravo erase "$id1" >/dev/null 2>"$FT/again.err"
