@@ -148,9 +148,37 @@ aconf_load(struct aconf *c, const char *path)
 	return (lc.bad ? -1 : 0);
 }
 
+/* ${ms} as the largest whole unit of a duration ("60s", "90m"). */
+static void
+fmt_ms(char *out, size_t n, uint64_t ms)
+{
+	static const struct { uint64_t ms; const char *unit; } u[] = {
+		{ 86400000, "d" }, { 3600000, "h" }, { 60000, "m" },
+		{ 1000, "s" }, { 1, "ms" } };
+	size_t i;
+
+	for (i = 0; ms != 0 && ms % u[i].ms != 0; i++)
+		;
+	snprintf(out, n, "%llu%s", (unsigned long long)(ms / u[i].ms),
+	    u[i].unit);
+}
+
 int
 aconf_check(const struct aconf *c, const char *path)
 {
+	static const struct {
+		const char *key;
+		size_t off;
+		const char *min;
+		uint64_t max;
+	} zbound[] = {
+		{ "linger", offsetof(struct aconf, linger_ms), "0s",
+		    ACONF_LINGER_MAX_MS },
+		{ "reconnect", offsetof(struct aconf, reconnect_ms), "1ms",
+		    ACONF_RECONNECT_MAX_MS },
+		{ "reconnect_max", offsetof(struct aconf, reconnect_max_ms),
+		    "reconnect", ACONF_RECONNECT_MAX_MS },
+	};
 	static const struct {
 		const char *key;
 		const char *flag;
@@ -234,6 +262,27 @@ aconf_check(const struct aconf *c, const char *path)
 		    "failover_after" : c->resend_ms == 0 ? "resend_after" :
 		    "resend_no_receipt_after", c->failover_ms == 0 ? "1500ms" :
 		    c->resend_ms == 0 ? "30s" : "1h");
+		return (-1);
+	}
+	/*
+	 * linger, reconnect and reconnect_max go to libzmq as an int of ms
+	 * (ZMQ_LINGER, ZMQ_RECONNECT_IVL, _MAX): beyond it the socket cannot
+	 * be made and the agent would stop at every start.  A linger also
+	 * bounds how long a stop may wait; a reconnection an hour apart is
+	 * already an agent cut off for an hour.
+	 */
+	for (i = 0; i < sizeof(zbound) / sizeof(zbound[0]); i++) {
+		uint64_t v;
+		char vs[32], hs[32];
+
+		memcpy(&v, (const char *)c + zbound[i].off, sizeof(v));
+		if (v <= zbound[i].max)
+			continue;
+		fmt_ms(vs, sizeof(vs), v);
+		fmt_ms(hs, sizeof(hs), zbound[i].max);
+		fprintf(stderr, "ferry-agent: %s%s%s = %s: must be %s to %s\n",
+		    path != NULL ? path : "", path != NULL ? ": " : "",
+		    zbound[i].key, vs, zbound[i].min, hs);
 		return (-1);
 	}
 	/* The first limit out of range, named with what it may be. */

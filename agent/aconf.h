@@ -42,6 +42,10 @@ struct aconf {
 	char retention[256];		/* "referral:6y, response:6y", or "" */
 };
 
+/* Bounds of the durations handed to libzmq as an int of ms. */
+#define ACONF_LINGER_MAX_MS 60000ULL		/* linger: 60s */
+#define ACONF_RECONNECT_MAX_MS 3600000ULL	/* reconnect, reconnect_max: 1h */
+
 #define ACONF_RET_MAX 4
 #define ACONF_YEAR_MS 31557600000ULL	/* "y": 365.25 days */
 

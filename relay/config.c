@@ -171,10 +171,114 @@ fmt_duration(char *out, size_t n, uint64_t ms)
 		{ 1000, "s" }, { 1, "ms" } };
 	size_t i;
 
-	for (i = 0; ms != 0 && ms % u[i].ms != 0; i++)
+	for (i = 0; ms % u[i].ms != 0 || (ms == 0 && i < 3); i++)
 		;
 	snprintf(out, n, "%llu%s", (unsigned long long)(ms / u[i].ms),
 	    u[i].unit);
+}
+
+/*
+ * The limits each key may take, checked one by one so that a refusal
+ * names the key, its value and its range.  max 0: no upper bound.  The
+ * bounds of linger (ZMQ_LINGER, an int of ms) and handshake_timeout
+ * (ZMQ_HANDSHAKE_IVL) keep them within what libzmq takes; linger also
+ * bounds how long a stop may wait for unsent frames.
+ */
+#define LINGER_MAX_MS 60000ULL
+static const struct range {
+	const char *key;
+	const char *flag;		/* its command-line flag, or NULL */
+	size_t off;
+	int duration;			/* shown as 1 a duration, 2 a size */
+	uint64_t min, max;
+} ranges[] = {
+	{ "max_body", "--max-body", offsetof(struct config, max_body), 2, 1,
+	    1ULL << 30 },
+	{ "queue_max", "--queue-max", offsetof(struct config, queue_max), 0,
+	    1, 0 },
+	{ "queue_max_bytes", NULL, offsetof(struct config, queue_max_bytes),
+	    0, 1, 0 },
+	{ "queue_max_total_bytes", NULL,
+	    offsetof(struct config, queue_max_total_bytes), 0, 1, 0 },
+	{ "max_connections", NULL, offsetof(struct config, max_connections),
+	    0, 1, 1000000 },
+	{ "max_connections_per_address", NULL,
+	    offsetof(struct config, max_connections_per_address), 0, 1, 0 },
+	{ "handshake_timeout", NULL, offsetof(struct config, handshake_ms), 1,
+	    1, 3600000 },
+	{ "expiry", "--expiry", offsetof(struct config, expiry_ms), 1, 1, 0 },
+	{ "credit_max", NULL, offsetof(struct config, credit_max), 0, 1, 0 },
+	{ "batch_max", NULL, offsetof(struct config, batch_max), 0, 1, 0 },
+	{ "batch_bytes", NULL, offsetof(struct config, batch_bytes), 0, 1, 0 },
+	{ "map_size", NULL, offsetof(struct config, map_size), 2, 1ULL << 20,
+	    0 },
+	{ "metrics_interval", NULL, offsetof(struct config, metrics_ms), 1, 1,
+	    0 },
+	{ "sweep_interval", NULL, offsetof(struct config, sweep_ms), 1, 1, 0 },
+	{ "redeliver", NULL, offsetof(struct config, redeliver_ms), 1, 1, 0 },
+	{ "linger", NULL, offsetof(struct config, linger_ms), 1, 0,
+	    LINGER_MAX_MS },
+	{ "checkpoint_interval", NULL, offsetof(struct config, checkpoint_ms),
+	    1, 1, 0 },
+	{ NULL, NULL, 0, 0, 0, 0 }
+};
+
+/* ${v} as a person reads it: a duration or a size with its unit, or a
+ * count. */
+static void
+fmt_value(char *out, size_t n, uint64_t v, int duration)
+{
+
+	if (duration == 1)
+		fmt_duration(out, n, v);
+	else if (duration == 2 && v != 0 && v % (1ULL << 30) == 0)
+		snprintf(out, n, "%lluG", (unsigned long long)(v >> 30));
+	else if (duration == 2 && v != 0 && v % (1ULL << 20) == 0)
+		snprintf(out, n, "%lluM", (unsigned long long)(v >> 20));
+	else
+		snprintf(out, n, "%llu", (unsigned long long)v);
+}
+
+/*
+ * ${k}'s value in ${c} within its range, else -1 after one line naming
+ * the key (or ${flag}, the flag that set it), the value and the range.
+ */
+static int
+range_check(const struct config *c, const struct range *k, const char *path,
+    const char *flag)
+{
+	uint64_t v;
+	char vs[32], lo[32], hi[32];
+
+	memcpy(&v, (const char *)c + k->off, sizeof(v));
+	if (v >= k->min && (k->max == 0 || v <= k->max))
+		return (0);
+	fmt_value(vs, sizeof(vs), v, k->duration);
+	fmt_value(lo, sizeof(lo), k->min, k->duration);
+	fmt_value(hi, sizeof(hi), k->max, k->duration);
+	if (flag != NULL)
+		fprintf(stderr, "ferry-relay: %s %s: ", flag, vs);
+	else
+		fprintf(stderr, "ferry-relay: %s%s%s = %s: ",
+		    path != NULL ? path : "", path != NULL ? ": " : "", k->key,
+		    vs);
+	if (k->max == 0)
+		fprintf(stderr, "must be at least %s\n", lo);
+	else
+		fprintf(stderr, "must be %s to %s\n", lo, hi);
+	return (-1);
+}
+
+/** config_check_flag(c, key, flag): ${key}, set by ${flag}, in its range. */
+int
+config_check_flag(const struct config *c, const char *key, const char *flag)
+{
+	size_t i;
+
+	for (i = 0; ranges[i].key != NULL; i++)
+		if (strcmp(ranges[i].key, key) == 0)
+			return (range_check(c, &ranges[i], NULL, flag));
+	return (0);
 }
 
 /** config_check(c, path): 0 if ${c} is complete and consistent. */
@@ -220,18 +324,24 @@ config_check(const struct config *c, const char *path)
 		    (unsigned long long)c->verify_threads, WORKERS_MAX);
 		return (-1);
 	}
-	if (c->max_body == 0 || c->max_body > (1ULL << 30) ||
-	    c->queue_max == 0 || c->queue_max_bytes == 0 ||
-	    c->queue_max_total_bytes == 0 ||
-	    c->max_connections == 0 || c->max_connections > 1000000 ||
-	    c->max_connections_per_address == 0 ||
-	    c->handshake_ms == 0 || c->handshake_ms > 3600000 ||
-	    c->expiry_ms == 0 || c->credit_max == 0 ||
-	    c->batch_max == 0 || c->batch_bytes == 0 ||
-	    c->map_size < (1ULL << 20) || c->metrics_ms == 0 ||
-	    c->sweep_ms == 0 || c->redeliver_ms == 0 ||
-	    c->checkpoint_ms == 0) {
-		fprintf(stderr, "ferry-relay: a limit is zero or out of range\n");
+	for (i = 0; ranges[i].key != NULL; i++)
+		if (range_check(c, &ranges[i], path, NULL) != 0)
+			return (-1);
+	/*
+	 * Expiry happens only in a sweep, the first one sweep_interval after
+	 * start: a sweep_interval longer than expiry keeps expired messages
+	 * queued, and their senders waiting, until it comes round.
+	 */
+	if (c->sweep_ms > c->expiry_ms) {
+		char ss[32], es[32];
+
+		fmt_duration(ss, sizeof(ss), c->sweep_ms);
+		fmt_duration(es, sizeof(es), c->expiry_ms);
+		fprintf(stderr, "ferry-relay: %s%ssweep_interval = %s is longer "
+		    "than expiry = %s: expired messages would stay queued until "
+		    "the next sweep; set sweep_interval to at most expiry "
+		    "(default 60s)\n", path != NULL ? path : "",
+		    path != NULL ? ": " : "", ss, es);
 		return (-1);
 	}
 	/*

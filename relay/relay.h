@@ -98,6 +98,14 @@ int config_set(struct config *c, const char *key, const char *value);
 int config_check(const struct config *c, const char *path);
 
 /**
+ * config_check_flag(c, key, flag): 0 if ${key}'s value in ${c}, set by
+ * command-line flag ${flag}, is in its range, else -1 after one line
+ * naming the flag, the value and the range.
+ */
+int config_check_flag(const struct config *c, const char *key,
+    const char *flag);
+
+/**
  * config_sender_limits(c, msgs, bytes): what one sender may have queued
  * for one recipient: queue_max_per_sender and queue_max_bytes_per_sender,
  * or when 0 (unset) a quarter of queue_max / queue_max_bytes, at least 1.

@@ -1,7 +1,8 @@
 #!/bin/bash
 # daemon_exit: both daemons exit 2 for every configuration or usage error
 # (bad flag, configuration file unreadable, unknown key, bad value, unknown
-# section, a relay retention shorter than expiry + 1d) and 1 for a failure at run time (here: a roster pin that does
+# section, a relay retention shorter than expiry + 1d, each limit out of
+# its range, a sweep_interval longer than expiry) and 1 for a failure at run time (here: a roster pin that does
 # not match), so systemd's RestartPreventExitStatus=2 stops a restart loop
 # on a configuration mistake.
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +59,48 @@ sed '$a verify_threads = 1' "$FT/relay.conf" >"$FT/r-threads1.conf"
 exit_is 0 "relay: verify_threads = 1 accepted" "$B/ferry-relay" check-config -c "$FT/r-threads1.conf"
 sed '$a retention = 6d' "$FT/relay.conf" >"$FT/r-retention6.conf"
 exit_is 0 "relay: retention = expiry + 1d accepted" "$B/ferry-relay" check-config -c "$FT/r-retention6.conf"
+
+# Each limit out of range alone, named with its value and range (it once
+# said "a limit is zero or out of range", naming neither); durations that
+# go to libzmq as an int of ms bounded, so that check-config does not say
+# ok to a value the daemon then cannot set (exit 1, restarted in a loop).
+# rlimit KEY VALUE TEXT: the relay's check-config refuses KEY = VALUE (exit
+# 2) with "FILE: KEY = TEXT: must be ...".
+rlimit() {
+	sed "\$a $1 = $2" "$FT/relay.conf" >"$FT/r-lim.conf"
+	exit_is 2 "relay: $1 = $2 refused" "$B/ferry-relay" check-config -c "$FT/r-lim.conf"
+	ft_check "... naming the file, the key, the value and the range" \
+		grep -qF "r-lim.conf: $1 = $3: must be $4" "$FT/x.err"
+}
+rlimit queue_max 0 0 "at least 1"
+rlimit max_connections 2000000 2000000 "1 to 1000000"
+rlimit max_body 2G 2G "1 to 1G"
+rlimit map_size 100 100 "at least 1M"
+rlimit metrics_interval 0ms 0s "at least 1ms"
+rlimit handshake_timeout 0ms 0s "1ms to 1h"
+rlimit linger 24d 24d "0s to 1m"
+rlimit linger 61s 61s "0s to 1m"
+exit_is 2 "relay: --queue-max 0 refused" "$B/ferry-relay" check-config -c "$FT/relay.conf" --queue-max 0
+ft_check "... naming the flag and the range" grep -qF -- "--queue-max 0: must be at least 1" "$FT/x.err"
+sed '$a linger = 60s' "$FT/relay.conf" >"$FT/r-linger60.conf"
+exit_is 0 "relay: linger = 60s accepted" "$B/ferry-relay" check-config -c "$FT/r-linger60.conf"
+# Expiry is done by the sweep: a sweep_interval past expiry keeps expired
+# messages queued until it comes round.
+sed '$a sweep_interval = 6d' "$FT/relay.conf" >"$FT/r-sweep.conf"
+exit_is 2 "relay: sweep_interval longer than expiry" "$B/ferry-relay" check-config -c "$FT/r-sweep.conf"
+ft_check "... naming both keys" grep -qF "r-sweep.conf: sweep_interval = 6d is longer than expiry = 5d" "$FT/x.err"
+exit_is 2 "relay: --expiry 30s under the default sweep_interval" "$B/ferry-relay" check-config -c "$FT/relay.conf" --expiry 30s
+ft_check "... naming both keys" grep -qF "sweep_interval = 1m is longer than expiry = 30s" "$FT/x.err"
+# The same for the agent, at start: linger, reconnect, reconnect_max.
+alimit() {
+	sed "s/^$1 = .*//; \$a $1 = $2" "$FT/alpha.conf" >"$FT/a-lim.conf"
+	exit_is 2 "agent: $1 = $2 refused" "$B/ferry-agent" -c "$FT/a-lim.conf"
+	ft_check "... naming the file, the key, the value and the range" \
+		grep -qF "a-lim.conf: $1 = $2: must be $3" "$FT/x.err"
+}
+alimit linger 24d "0s to 1m"
+alimit reconnect 30d "1ms to 1h"
+alimit reconnect_max 25d "reconnect to 1h"
 
 # Run-time failures: 1.
 wrongpin=00000000000000000000000000000000000000000000000000000000000000ff

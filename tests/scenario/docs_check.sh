@@ -78,6 +78,7 @@ cat >"$FT/paths" <<'EOF'
 <data>/log/compact-due			C:agent/agentd_erase.c:compact-due
 <data>/metrics.prom			A:metrics.prom R:metrics.prom
 <data>/relay.lock			R:relay.lock
+<data>/purge.lock			C:relay/ctl.c:purge.lock
 <data>/roster/				A:roster
 <data>/roster/v<20-digit version>.roster	A:roster/v[0-9]*.roster
 <data>/roster/v<20 digits>.roster	A:roster/v[0-9]*.roster
@@ -88,6 +89,7 @@ DIR/metrics.prom			R:metrics.prom
 DIR/relay.lock				R:relay.lock
 DIR/purge.request			C:relay/ctl.c:purge.request
 DIR/purge.result			C:relay/ctl.c:purge.result
+DIR/purge.lock				C:relay/ctl.c:purge.lock
 DIR/cli-pending/			A:cli-pending
 DIR/log					R:log
 DIR/outbox/<agency-id>/NAME.json	S:outbox/*
