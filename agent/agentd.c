@@ -60,22 +60,16 @@ mkdir_p700(const char *base, const char *sub)
 	return (0);
 }
 
+/* The passphrase file's passphrase by ident.h's rule, the one ferry-keys
+ * seals with (its first line; empty is an error); NULL when none is set. */
 static int
 read_passphrase(const char *path, char **out)
 {
-	uint8_t *buf;
-	size_t len;
-	int rc;
 
 	*out = NULL;
 	if (path[0] == '\0')
 		return (0);
-	if ((rc = ferry_read_file(path, 4096, &buf, &len, 1)) != 0)
-		return (rc);
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	*out = (char *)buf;
-	return (0);
+	return (ident_passphrase_read(path, out));
 }
 
 /* backlog.h's question: is message ${id} still waiting (pending)? */
@@ -225,6 +219,13 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 			agentd_seterr(err, errlen, "passphrase_file %s is "
 			    "readable by group or others: chmod 600 %s",
 			    a->conf.passphrase_file, a->conf.passphrase_file);
+		else if (rc == FERRY_EINVAL)
+			agentd_seterr(err, errlen, "passphrase_file %s is "
+			    "empty, or its first line is (the passphrase is "
+			    "the first line, as ferry-keys reads it): write "
+			    "the key file's passphrase on its first line, or "
+			    "remove passphrase_file for an unsealed key file",
+			    a->conf.passphrase_file);
 		else
 			agentd_seterr(err, errlen, "passphrase_file %s: %s%s",
 			    a->conf.passphrase_file, ferry_strerror(rc),
@@ -233,10 +234,7 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 		return (rc);
 	}
 	rc = ident_load(a->conf.key, pass, &a->me);
-	if (pass != NULL) {
-		sodium_memzero(pass, strlen(pass));
-		sodium_free(pass);
-	}
+	ident_passphrase_free(pass);
 	if (rc != 0) {
 		ident_load_why(rc, a->conf.key, err, errlen);
 		if (rc == FERRY_ENOPASSPHRASE || rc == FERRY_EPASSPHRASE)
@@ -245,6 +243,17 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 			    "file (mode 0600) holding %s passphrase",
 			    rc == FERRY_EPASSPHRASE ? "the right" : "its");
 		return (rc);
+	}
+	/* An admin's or a relay's key file is no agency's identity: it
+	 * would start unlisted (WARN not-listed) and wait for a roster
+	 * that can never list it. */
+	if (a->me->kind == IDENT_ADMIN || a->me->kind == IDENT_RELAY) {
+		agentd_seterr(err, errlen, "key file %s is %s key (kind %s), "
+		    "not an agency's: set key in the configuration to the "
+		    "key file ferry-keys init wrote for this agency",
+		    a->conf.key, a->me->kind == IDENT_ADMIN ? "an admin" :
+		    "a relay's", ident_kind_name(a->me->kind));
+		return (FERRY_EBADKEYFILE);
 	}
 	if ((rc = agentd_roster_load(a, err, errlen)) != 0)
 		return (rc);
@@ -363,13 +372,15 @@ agentd_keys_reload(struct agentd *a)
 	size_t i, added = 0, off = 0;
 	int rc;
 
-	if ((rc = read_passphrase(a->conf.passphrase_file, &pass)) == 0) {
-		rc = ident_load(a->conf.key, pass, &n);
-		if (pass != NULL) {
-			sodium_memzero(pass, strlen(pass));
-			sodium_free(pass);
-		}
+	if ((rc = read_passphrase(a->conf.passphrase_file, &pass)) != 0) {
+		alog(ALOG_ERROR, "keys-reload", "passphrase_file %s: %s; "
+		    "keeping the keys held", a->conf.passphrase_file,
+		    rc == FERRY_EINVAL ? "empty, or its first line is (the "
+		    "passphrase is the first line)" : ferry_strerror(rc));
+		return (rc);
 	}
+	rc = ident_load(a->conf.key, pass, &n);
+	ident_passphrase_free(pass);
 	if (rc != 0) {
 		alog(ALOG_ERROR, "keys-reload", "key file %s: %s; keeping the "
 		    "keys held", a->conf.key, ferry_strerror(rc));

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,19 @@ kutil_pass_err(const char *file, int rc)
 	else if (file != NULL && rc == FERRY_EPERM)
 		fprintf(stderr, "ferry-keys: passphrase file %s is readable by "
 		    "group or others: chmod 600 %s\n", file, file);
+	else if (file != NULL && rc == FERRY_EINVAL)
+		fprintf(stderr, "ferry-keys: passphrase file %s is empty, or "
+		    "its first line is (the passphrase is the first line): "
+		    "write the passphrase on its first line, or leave out "
+		    "--passphrase-file; nothing was written\n", file);
+	else if (file == NULL && rc == FERRY_EINVAL)
+		fprintf(stderr, "ferry-keys: FERRY_PASSPHRASE is set but empty "
+		    "(the passphrase is its first line): set it to the "
+		    "passphrase, or unset it; nothing was written\n");
+	else if (rc == FERRY_ETOOBIG)
+		fprintf(stderr, "ferry-keys: the passphrase in %s is %d bytes "
+		    "or longer: use a shorter one\n", file != NULL ? file :
+		    "FERRY_PASSPHRASE", IDENT_PASS_MAX);
 	else if (file != NULL)
 		kutil_err(file, rc);
 	else
@@ -140,34 +154,87 @@ kutil_pass_err(const char *file, int rc)
 		    ferry_strerror(rc));
 }
 
-/* Copy ${s} (up to a newline) into a new secret buffer. */
-static int
-secret_line(const char *s, size_t n, char **out)
-{
-	size_t len = 0;
-	char *p;
+/*
+ * The terminal while a passphrase is typed with echo off.  A signal that
+ * stops or ends the process there (Ctrl-C, Ctrl-Z, kill, a hangup) must
+ * not leave the person's terminal without echo, so its handler puts the
+ * saved settings back and then lets the signal do what it would have
+ * done (OpenBSD's readpassphrase does the same); after a stop, when the
+ * process is continued, echo goes off again.  tcsetattr, sigaction,
+ * sigprocmask, raise and write are async-signal-safe.
+ */
+static const int tty_sigs[] = { SIGINT, SIGTERM, SIGTSTP, SIGHUP, SIGQUIT };
+#define TTY_NSIGS (sizeof(tty_sigs) / sizeof(tty_sigs[0]))
+static volatile sig_atomic_t tty_fd = -1;
+static struct termios tty_old, tty_noecho;
+static struct sigaction tty_prev[TTY_NSIGS];
 
-	while (len < n && s[len] != '\n' && s[len] != '\r' && s[len] != '\0')
-		len++;
-	if (len == 0) {
-		*out = NULL;
-		return (0);
+static void
+tty_on_signal(int sig)
+{
+	struct sigaction sa, mine;
+	sigset_t set;
+	ssize_t w;
+	int save = errno, fd = tty_fd;
+
+	if (fd >= 0) {
+		(void)tcsetattr(fd, TCSANOW, &tty_old);
+		w = write(fd, "\n", 1);	/* a failure changes nothing here */
+		(void)w;
 	}
-	if (len >= KUTIL_PASS_MAX)
-		return (FERRY_ETOOBIG);
-	if ((p = sodium_malloc(len + 1)) == NULL)
-		return (FERRY_ENOMEM);
-	memcpy(p, s, len);
-	p[len] = '\0';
-	*out = p;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(sig, &sa, &mine);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	(void)raise(sig);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* Only a stop comes back here: the others ended the process. */
+	(void)sigaction(sig, &mine, NULL);
+	if (fd >= 0)
+		(void)tcsetattr(fd, TCSANOW, &tty_noecho);
+	errno = save;
+}
+
+/* Catch those of tty_sigs that are not ignored; 0 or -1. */
+static int
+tty_catch(int fd)
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = tty_on_signal;
+	sigemptyset(&sa.sa_mask);
+	tty_fd = fd;
+	for (i = 0; i < TTY_NSIGS; i++) {
+		if (sigaction(tty_sigs[i], NULL, &tty_prev[i]) != 0)
+			return (-1);
+		if (tty_prev[i].sa_handler == SIG_IGN)
+			continue;
+		if (sigaction(tty_sigs[i], &sa, NULL) != 0)
+			return (-1);
+	}
 	return (0);
+}
+
+/* The signal dispositions as they were before tty_catch. */
+static void
+tty_release(void)
+{
+	size_t i;
+
+	for (i = 0; i < TTY_NSIGS; i++)
+		if (tty_prev[i].sa_handler != SIG_IGN)
+			(void)sigaction(tty_sigs[i], &tty_prev[i], NULL);
+	tty_fd = -1;
 }
 
 /* Read one line from the terminal without echo. */
 static int
 tty_read(int fd, const char *prompt, char *buf, size_t cap)
 {
-	struct termios old, noecho;
 	size_t n = 0;
 	ssize_t r;
 	char c;
@@ -175,12 +242,18 @@ tty_read(int fd, const char *prompt, char *buf, size_t cap)
 
 	if (write(fd, prompt, strlen(prompt)) < 0)
 		return (FERRY_EIO);
-	if (tcgetattr(fd, &old) != 0)
+	if (tcgetattr(fd, &tty_old) != 0)
 		return (FERRY_EIO);
-	noecho = old;
-	noecho.c_lflag &= ~(tcflag_t)ECHO;
-	if (tcsetattr(fd, TCSAFLUSH, &noecho) != 0)
+	tty_noecho = tty_old;
+	tty_noecho.c_lflag &= ~(tcflag_t)ECHO;
+	if (tty_catch(fd) != 0) {
+		tty_release();
 		return (FERRY_EIO);
+	}
+	if (tcsetattr(fd, TCSAFLUSH, &tty_noecho) != 0) {
+		tty_release();
+		return (FERRY_EIO);
+	}
 	for (;;) {
 		r = read(fd, &c, 1);
 		if (r < 0 && errno == EINTR)
@@ -194,7 +267,8 @@ tty_read(int fd, const char *prompt, char *buf, size_t cap)
 		buf[n++] = c;
 	}
 	buf[n] = '\0';
-	(void)tcsetattr(fd, TCSAFLUSH, &old);
+	(void)tcsetattr(fd, TCSAFLUSH, &tty_old);
+	tty_release();
 	if (write(fd, "\n", 1) < 0)
 		rc = FERRY_EIO;
 	return (rc);
@@ -203,24 +277,17 @@ tty_read(int fd, const char *prompt, char *buf, size_t cap)
 int
 kutil_passphrase(const char *file, int prompt, int confirm, char **out)
 {
-	uint8_t *buf;
 	char *a = NULL, *b = NULL;
 	const char *env;
-	size_t len;
 	int fd, rc;
 
 	*out = NULL;
-	if (file != NULL) {
-		if ((rc = ferry_read_file(file, KUTIL_PASS_MAX, &buf, &len,
-		    1)) != 0)
-			return (rc);
-		rc = secret_line((const char *)buf, len, out);
-		sodium_memzero(buf, len);
-		sodium_free(buf);
-		return (rc);
-	}
+	/* Given explicitly (a file, the variable): ident.h's rule, shared
+	 * with the daemons; an empty one is an error (kutil_pass_err). */
+	if (file != NULL)
+		return (ident_passphrase_read(file, out));
 	if ((env = getenv("FERRY_PASSPHRASE")) != NULL)
-		return (secret_line(env, strlen(env), out));
+		return (ident_passphrase_parse(env, strlen(env), out));
 	if (!prompt)
 		return (0);
 	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0) {
@@ -230,23 +297,26 @@ kutil_passphrase(const char *file, int prompt, int confirm, char **out)
 			    "terminal: the key file is written unsealed\n");
 		return (0);
 	}
-	if ((a = sodium_malloc(KUTIL_PASS_MAX)) == NULL ||
-	    (b = sodium_malloc(KUTIL_PASS_MAX)) == NULL) {
+	if ((a = sodium_malloc(IDENT_PASS_MAX)) == NULL ||
+	    (b = sodium_malloc(IDENT_PASS_MAX)) == NULL) {
 		rc = FERRY_ENOMEM;
 		goto done;
 	}
+	a[0] = b[0] = '\0';
 	if ((rc = tty_read(fd, confirm ? "New passphrase (empty for none): " :
-	    "Passphrase: ", a, KUTIL_PASS_MAX)) != 0)
+	    "Passphrase: ", a, IDENT_PASS_MAX)) != 0)
 		goto done;
 	if (confirm && a[0] != '\0') {
-		if ((rc = tty_read(fd, "Again: ", b, KUTIL_PASS_MAX)) != 0)
+		if ((rc = tty_read(fd, "Again: ", b, IDENT_PASS_MAX)) != 0)
 			goto done;
 		if (strcmp(a, b) != 0) {
 			rc = FERRY_EPASSPHRASE;
 			goto done;
 		}
 	}
-	rc = secret_line(a, strlen(a), out);
+	/* At the terminal an empty answer is a choice: no passphrase. */
+	if (a[0] != '\0')
+		rc = ident_passphrase_parse(a, strlen(a), out);
 done:
 	kutil_passphrase_free(a);
 	kutil_passphrase_free(b);
@@ -258,10 +328,7 @@ void
 kutil_passphrase_free(char *p)
 {
 
-	if (p == NULL)
-		return;
-	sodium_memzero(p, strlen(p));
-	sodium_free(p);
+	ident_passphrase_free(p);
 }
 
 int

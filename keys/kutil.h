@@ -15,7 +15,6 @@
 #include "roster.h"
 
 #define KUTIL_DAY_MS (24ULL * 3600 * 1000)
-#define KUTIL_PASS_MAX 1024
 
 /* Exit codes (STYLE.md): 0 ok, 1 failed check or error, 2 usage. */
 #define KUTIL_OK 0
@@ -39,13 +38,16 @@ void kutil_owner_err(const char *path);
 
 /**
  * kutil_passphrase(file, prompt, confirm, out): a passphrase for a key
- * file: the first line of ${file} if not NULL, else $FERRY_PASSPHRASE if
- * set, else (when ${prompt} and a terminal is available) typed at the
- * terminal without echo, twice when ${confirm}.  *${out} is
- * sodium_malloc'd (free with kutil_passphrase_free) or NULL when none was
- * given (no prompt possible, or an empty answer).  With ${confirm} (a new
- * key) and no terminal, prints a one-line warning that the key is
- * written unsealed.  Returns 0 or an error.
+ * file: from ${file} if not NULL, else from $FERRY_PASSPHRASE if set
+ * (either by ident.h's rule: its first line, never empty), else (when
+ * ${prompt} and a terminal is available) typed at the terminal without
+ * echo, twice when ${confirm}, the terminal restored should a signal end
+ * or stop the process meanwhile.  *${out} is sodium_malloc'd (free with
+ * kutil_passphrase_free) or NULL when none was given (no prompt
+ * possible, or an empty answer at the terminal).  An empty file, first
+ * line or variable: FERRY_EINVAL (kutil_pass_err names the source).
+ * With ${confirm} (a new key) and no terminal, prints a one-line warning
+ * that the key is written unsealed.  Returns 0 or an error.
  */
 int kutil_passphrase(const char *file, int prompt, int confirm, char **out);
 

@@ -903,3 +903,77 @@ ident_verify(const uint8_t pk[32], const char *tag, const uint8_t *msg,
 	tag_done(b, own);
 	return (rc);
 }
+
+int
+ident_is_keyfile(const uint8_t *buf, size_t len)
+{
+	struct wire_doc doc, hdoc;
+	const msgpack_object *h[NELEM(hdr_spec)];
+	const uint8_t *hdr, *body;
+	size_t hlen, blen;
+
+	if (buf == NULL || len == 0 || len > KEYFILE_MAX)
+		return (0);
+	if (read_outer(buf, len, &doc, &hdoc, h, &hdr, &hlen, &body,
+	    &blen) != 0)
+		return (0);
+	wire_doc_free(&hdoc);
+	wire_doc_free(&doc);
+	return (1);
+}
+
+size_t
+ident_passphrase_len(const char *s, size_t n)
+{
+	size_t len = 0;
+
+	while (len < n && s[len] != '\n' && s[len] != '\r' && s[len] != '\0')
+		len++;
+	return (len);
+}
+
+int
+ident_passphrase_parse(const char *s, size_t n, char **out)
+{
+	size_t len;
+	char *p;
+
+	*out = NULL;
+	if ((len = ident_passphrase_len(s, n)) == 0)
+		return (FERRY_EINVAL);
+	if (len >= IDENT_PASS_MAX)
+		return (FERRY_ETOOBIG);
+	if ((p = sodium_malloc(len + 1)) == NULL)
+		return (FERRY_ENOMEM);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	*out = p;
+	return (0);
+}
+
+int
+ident_passphrase_read(const char *path, char **out)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = ferry_read_file(path, IDENT_PASS_FILE_MAX, &buf, &len,
+	    FERRY_READ_SECRET)) != 0)
+		return (rc);
+	rc = ident_passphrase_parse((const char *)buf, len, out);
+	sodium_memzero(buf, len);
+	sodium_free(buf);
+	return (rc);
+}
+
+void
+ident_passphrase_free(char *p)
+{
+
+	if (p == NULL)
+		return;
+	sodium_memzero(p, strlen(p));
+	sodium_free(p);
+}

@@ -113,6 +113,54 @@ void ident_load_why(int rc, const char *path, char *out, size_t cap);
 int ident_is_sealed(const char *path);
 
 /**
+ * ident_is_keyfile(buf, len): 1 if ${buf} has the outer form of a secret
+ * key file (sealed or not), else 0.  For saying what a file is when it
+ * could not be read as one (a key file of mode 0644 read as a public
+ * file); it proves nothing about the keys inside.
+ */
+int ident_is_keyfile(const uint8_t *buf, size_t len);
+
+/*
+ * Passphrases.  One rule for every program (ferry-keys, ferry-agent,
+ * ferry-relay), wherever a passphrase comes from (a file, an environment
+ * variable): the passphrase is the first line, up to the first CR, LF or
+ * NUL; what follows is ignored.  A passphrase given explicitly but empty
+ * (an empty file, a first line that is empty, a variable set to "") is
+ * an error, never "no passphrase": a key must not be written unsealed, or
+ * read as unsealed, because a file or variable was left empty by mistake.
+ */
+#define IDENT_PASS_MAX 1024		/* passphrase bytes, exclusive */
+#define IDENT_PASS_FILE_MAX 4096	/* a passphrase file, bytes */
+
+/**
+ * ident_passphrase_len(s, n): the length of the passphrase in
+ * ${s}[0..${n}): its first line (up to the first CR, LF or NUL).
+ */
+size_t ident_passphrase_len(const char *s, size_t n);
+
+/**
+ * ident_passphrase_parse(s, n, out): the passphrase in ${s}[0..${n}) by
+ * the rule above into *${out}, NUL-terminated, sodium_malloc'd (free with
+ * ident_passphrase_free).  FERRY_EINVAL: its first line is empty (the
+ * caller names the source); FERRY_ETOOBIG: IDENT_PASS_MAX bytes or more;
+ * FERRY_ENOMEM.  *${out} is NULL on error.
+ */
+int ident_passphrase_parse(const char *s, size_t n, char **out);
+
+/**
+ * ident_passphrase_read(path, out): the passphrase in file ${path} by the
+ * rule above.  Errors: those of ferry_read_file with FERRY_READ_SECRET
+ * (FERRY_EPERM: group or others may read it; FERRY_EACCES, FERRY_ENOENT,
+ * FERRY_ETOOBIG over IDENT_PASS_FILE_MAX, FERRY_EIO) and of
+ * ident_passphrase_parse (FERRY_EINVAL: empty).  The file's bytes are
+ * wiped after use.
+ */
+int ident_passphrase_read(const char *path, char **out);
+
+/** ident_passphrase_free(p): wipe and free a passphrase; no-op on NULL. */
+void ident_passphrase_free(char *p);
+
+/**
  * ident_rotate(ident, now, validity_ms, overlap_ms): make a new current
  * encryption key (key id + 1) valid from ${now}; the previous current key's
  * not_after becomes now + ${overlap_ms}.  Keys whose not_after has passed
