@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -40,6 +41,10 @@
 #define ZAP_DOMAIN "ferry"
 #define PEER_BYTES_MAX (64u << 20) /* MSG bytes in flight per peer (H2) */
 #define PUMP_BACKOFF_MS 100	/* after a full pipe (EAGAIN) */
+/* Descriptors the relay needs besides its connections: stdio, the lock,
+ * LMDB's two files, libzmq's context, mailboxes, epoll and ZAP sockets,
+ * the verify threads', metrics.prom being rewritten; with room to spare. */
+#define FD_RESERVE 64
 
 static void monitor_read(struct relay *);
 
@@ -572,6 +577,51 @@ relay_free(struct relay *r)
 	ident_free(r->me);
 }
 
+/*
+ * Room for max_connections: the soft RLIMIT_NOFILE raised to the hard
+ * limit, then refused if max_connections plus FD_RESERVE does not fit.
+ * Under a soft limit of 1024 (a shell's, a unit without LimitNOFILE) the
+ * default max_connections was never reached: accept failed with EMFILE
+ * first, and libzmq's listener retried it in a busy loop while every
+ * file the relay opened failed.  0, or -1 (said).
+ */
+static int
+fd_limit(const struct config *c)
+{
+	struct rlimit rl;
+	uint64_t need = c->max_connections + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		rlog(RLOG_ERROR, "fd-limit", "err=\"%s\"", strerror(errno));
+		return (-1);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+		    getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			rlog(RLOG_ERROR, "fd-limit", "raise=1 err=\"%s\"",
+			    strerror(errno));
+			return (-1);
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		rlog(RLOG_ERROR, "fd-limit", "limit=%llu max_connections=%llu "
+		    "need=%llu: the open-file limit (RLIMIT_NOFILE, hard "
+		    "limit %llu) leaves no room for max_connections plus %d "
+		    "of the relay's own: raise it (systemd: LimitNOFILE=%llu "
+		    "in the unit; a shell: ulimit -n) or lower "
+		    "max_connections to %llu",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)c->max_connections,
+		    (unsigned long long)need, (unsigned long long)rl.rlim_max,
+		    FD_RESERVE, (unsigned long long)need,
+		    rl.rlim_cur > FD_RESERVE ?
+		    (unsigned long long)(rl.rlim_cur - FD_RESERVE) : 0ULL);
+		return (-1);
+	}
+	return (0);
+}
+
 /** loop_run(c, stop, hup, ctl): run the relay until *${stop}. */
 int
 loop_run(const struct config *c, volatile sig_atomic_t *stop,
@@ -597,6 +647,8 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		r.fault = BATCH_FAULT_BEFORE_COMMIT;
 	else if (fault != NULL && strcmp(fault, "after-commit") == 0)
 		r.fault = BATCH_FAULT_AFTER_COMMIT;
+	if (fd_limit(c) != 0)
+		return (2);	/* a configuration error: no restart loop */
 	/* Test hook: gather more per batch (tests/scenario/relay_race.sh). */
 	if ((fault = getenv("FERRY_RELAY_TEST_TURN_DELAY_MS")) != NULL)
 		r.turn_delay_ms = strtol(fault, NULL, 10);
