@@ -468,6 +468,43 @@ cmd_revoke(int argc, char **argv)
 	    "revoking ", ""));
 }
 
+/*
+ * Does key file ${path} (${id}) hold every encryption key roster
+ * ${version} lists for agency ${a}, the same public keys?  0, or -1 after
+ * saying which it lacks.
+ */
+static int
+held_all(const char *path, const struct ident *id,
+    const struct roster_agency *a, uint64_t version)
+{
+	const struct ident_enckey *k;
+	char lacks[160], has[160];
+	size_t i, ol = 0, oh = 0;
+
+	lacks[0] = has[0] = '\0';
+	for (i = 0; i < a->nenc; i++) {
+		k = ident_enc_find(id, a->enc[i].key_id);
+		if (k != NULL && sodium_memcmp(k->pk, a->enc[i].pk, 32) == 0)
+			continue;
+		if (ol < sizeof(lacks))
+			ol += (size_t)snprintf(lacks + ol, sizeof(lacks) - ol,
+			    "%s%u%s", ol ? ", " : "",
+			    (unsigned)a->enc[i].key_id, k != NULL ?
+			    " (another key under that id)" : "");
+	}
+	if (lacks[0] == '\0')
+		return (0);
+	for (i = 0; i < id->nenc && oh < sizeof(has); i++)
+		oh += (size_t)snprintf(has + oh, sizeof(has) - oh, "%s%u",
+		    oh ? ", " : "", (unsigned)id->enc[i].key_id);
+	fprintf(stderr, "ferry-keys: %s does not hold encryption key %s of "
+	    "agency %s that roster %llu lists (it holds %s): an old copy of "
+	    "the key file? Rotate with the key file the last rotation "
+	    "rewrote; nothing was changed\n", path, lacks, a->id,
+	    (unsigned long long)version, has[0] ? has : "none");
+	return (-1);
+}
+
 static int
 cmd_rotate(int argc, char **argv)
 {
@@ -508,6 +545,11 @@ cmd_rotate(int argc, char **argv)
 		    "%llu\n", o.key, id->id, (unsigned long long)cur->version);
 		goto done;
 	}
+	/* A stale copy of the key file would make a new key under an id
+	 * the roster already gives another key (roster_verify_next refuses
+	 * that roster; better not to write it). */
+	if (held_all(o.key, id, a, cur->version) != 0)
+		goto done;
 	if ((rc = ident_rotate(id, now, o.validity, o.overlap)) != 0) {
 		kutil_err("rotating", rc);
 		goto done;

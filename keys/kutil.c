@@ -66,11 +66,34 @@ folder_err(const char *dir)
 void
 kutil_owner_err(const char *path)
 {
-	char ub[1024], gb[1024], who[64], grp[64];
+	char ub[1024], gb[1024], who[64], grp[64], dir[4096], *slash;
 	struct passwd pw, *pr = NULL;
 	struct group gr, *grr = NULL;
 	struct stat st;
 
+	/* The file is replaced by a new one written beside it and renamed
+	 * over it: that needs the folder writable, whoever owns the file. */
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(dir, W_OK | X_OK) != 0 && errno == EACCES) {
+		if (getpwuid_r(geteuid(), &pw, ub, sizeof(ub), &pr) == 0 && pr)
+			snprintf(who, sizeof(who), "%s", pw.pw_name);
+		else
+			snprintf(who, sizeof(who), "uid %lu",
+			    (unsigned long)geteuid());
+		fprintf(stderr, "ferry-keys: the folder %s is not writable by "
+		    "this user (%s): %s is replaced atomically, by a new file "
+		    "written in that folder and renamed over it, so the folder "
+		    "must be writable; nothing was changed: make the folder "
+		    "writable by %s, or run this as a user who may write it\n",
+		    dir, who, path, who);
+		return;
+	}
 	if (stat(path, &st) != 0) {
 		kutil_err(path, FERRY_EACCES);
 		return;
@@ -83,6 +106,15 @@ kutil_owner_err(const char *path)
 		snprintf(grp, sizeof(grp), "%s", gr.gr_name);
 	else
 		snprintf(grp, sizeof(grp), "gid %lu", (unsigned long)st.st_gid);
+	if (st.st_uid == geteuid()) {
+		/* Our own file: the group is what cannot be kept. */
+		fprintf(stderr, "ferry-keys: %s belongs to group %s, which "
+		    "this user (%s) is not in: the rewritten file could not "
+		    "keep that group; nothing was changed: run this as root, "
+		    "or give the file a group of yours (chgrp)\n", path, grp,
+		    who);
+		return;
+	}
 	fprintf(stderr, "ferry-keys: %s belongs to %s (group %s): this user "
 	    "cannot rewrite it keeping that owner, and the agent running as "
 	    "%s must still read it; nothing was changed: run this as %s, or "

@@ -30,9 +30,11 @@
 void kutil_err(const char *what, int rc);
 
 /**
- * kutil_owner_err(path): say that ${path} could not be rewritten keeping
- * its owner and group (FERRY_EACCES from ferry_write_file_owned): who
- * owns it, and to run as that user or as root.
+ * kutil_owner_err(path): say why ${path} could not be rewritten
+ * (FERRY_EACCES from ferry_write_file_owned): its folder is not writable
+ * by this user (the atomic replace writes a new file there), or it could
+ * not keep its owner and group: who owns it, and to run as that user or
+ * as root.
  */
 void kutil_owner_err(const char *path);
 

@@ -223,7 +223,10 @@ int roster_pin_check(const char *pin);
  *                     than next->threshold of next's admins signed;
  *   FERRY_EBADVALUE   an agency of prev is missing in next, was
  *                     un-revoked, or changed its kind or signing or
- *                     transport key.
+ *                     transport key, or an encryption key id of prev
+ *                     names another public key in next, or a key id
+ *                     new in next is not above prev's highest for that
+ *                     agency (key ids are never reused).
  * ${why} as in roster_verify_genesis, e.g. "roster 3: 1 of 2 signatures
  * from the admins of roster 2: have alice; need one more of bob, carol".
  */

@@ -259,13 +259,61 @@ roster_verify_genesis(const struct roster *r, const char *pin,
 	return (0);
 }
 
-/* Agencies are never deleted or un-revoked; identities never change. */
+/*
+ * An encryption key id names one key for ever: a key id of ${a} (prev)
+ * still listed in ${b} (next) has the same public key, and a key id new
+ * in ${b} is above every id ${a} ever listed (its highest), so a stale
+ * copy of a key file cannot list a new key under an old id, which agents
+ * would take for the key they hold and drop the old one.
+ */
+static int
+check_enc_ids(const struct roster_agency *a, const struct roster_agency *b,
+    uint64_t version, char *why, size_t whylen)
+{
+	uint32_t max = 0;
+	size_t i, j;
+
+	for (i = 0; i < a->nenc; i++)
+		if (a->enc[i].key_id > max)
+			max = a->enc[i].key_id;
+	for (j = 0; j < b->nenc; j++) {
+		for (i = 0; i < a->nenc; i++)
+			if (a->enc[i].key_id == b->enc[j].key_id)
+				break;
+		if (i < a->nenc) {
+			if (sodium_memcmp(a->enc[i].pk, b->enc[j].pk, 32) ==
+			    0)
+				continue;
+			say(why, whylen, "roster %llu: encryption key id %u of "
+			    "agency %s names another public key than in roster "
+			    "%llu (a key id is never reused: a stale copy of "
+			    "its key file?)", (unsigned long long)version,
+			    (unsigned)b->enc[j].key_id, a->id,
+			    (unsigned long long)version - 1);
+			return (FERRY_EBADVALUE);
+		}
+		if (b->enc[j].key_id <= max) {
+			say(why, whylen, "roster %llu: new encryption key id %u "
+			    "of agency %s is not above %u, its highest in "
+			    "roster %llu (key ids only grow)",
+			    (unsigned long long)version,
+			    (unsigned)b->enc[j].key_id, a->id, (unsigned)max,
+			    (unsigned long long)version - 1);
+			return (FERRY_EBADVALUE);
+		}
+	}
+	return (0);
+}
+
+/* Agencies are never deleted or un-revoked; identities never change;
+ * encryption key ids are never reused (check_enc_ids). */
 static int
 check_continuity(const struct roster *prev, const struct roster *next,
     char *why, size_t whylen)
 {
 	const struct roster_agency *a, *b;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < prev->nagencies; i++) {
 		a = &prev->agencies[i];
@@ -282,6 +330,9 @@ check_continuity(const struct roster *prev, const struct roster *next,
 			    a->id);
 			return (FERRY_EBADVALUE);
 		}
+		if ((rc = check_enc_ids(a, b, next->version, why,
+		    whylen)) != 0)
+			return (rc);
 		if (a->status == ROSTER_REVOKED && (b->status !=
 		    ROSTER_REVOKED || b->revoked != a->revoked)) {
 			say(why, whylen, "roster %llu un-revokes agency %s",

@@ -78,6 +78,23 @@ else
 	ft_fail "fingerprint DIR: exit $rc: $(cat "$FT/e")"
 fi
 
+# roster rotate with a stale copy of the key file (from before the last
+# rotation): refused, naming the key it lacks; nothing written.
+cp -p "$FT/keys/alpha.key" "$FT/alpha.stale.key"
+$K roster rotate --roster "$FT/roster" --key "$FT/keys/alpha.key" \
+	--overlap 7 --out "$FT/roster.r1" </dev/null >"$FT/o" 2>"$FT/e" ||
+	ft_fail "rotate alpha: $(cat "$FT/e")"
+cp "$FT/alpha.stale.key" "$FT/alpha.stale.before"
+$K roster rotate --roster "$FT/roster.r1" --key "$FT/alpha.stale.key" \
+	--overlap 7 --out "$FT/roster.r2" </dev/null >"$FT/o" 2>"$FT/e"; rc=$?
+if [ $rc = 1 ] && [ ! -e "$FT/roster.r2" ] &&
+    grep -q "$FT/alpha.stale.key does not hold encryption key 2 of agency alpha that roster 2 lists (it holds 1)" "$FT/e" &&
+    cmp -s "$FT/alpha.stale.key" "$FT/alpha.stale.before"; then
+	ft_ok "rotate with a stale key file: refused, names the key it lacks, nothing written"
+else
+	ft_fail "rotate stale key file: exit $rc: $(cat "$FT/o" "$FT/e")"
+fi
+
 # roster rotate run as root on a key file of the agency's own user (the
 # agent runs as it): the rewritten file keeps that owner, group, 0600.
 if [ "$(id -u)" = 0 ]; then
@@ -102,14 +119,34 @@ if [ "$(id -u)" = 0 ]; then
 		--overlap 1 --out "$FT/rot/roster.2" </dev/null >"$FT/o" 2>"$FT/e"
 	rc=$?
 	chmod 700 "$FT"
-	if [ $rc = 1 ] && grep -q "$FT/rot/bravo.key belongs to nobody (group root)" "$FT/e" &&
-	    grep -q 'nothing was changed: run this as nobody, or as root' "$FT/e" &&
+	if [ $rc = 1 ] && grep -q "$FT/rot/bravo.key belongs to group root, which this user (nobody) is not in" "$FT/e" &&
+	    grep -q 'nothing was changed: run this as root' "$FT/e" &&
+	    ! grep -q 'run this as nobody' "$FT/e" &&
 	    cmp -s "$FT/rot/bravo.key" "$FT/rot.before" &&
 	    [ "$(stat -c %U:%G "$FT/rot/bravo.key")" = nobody:root ] &&
 	    [ ! -e "$FT/rot/roster.2" ]; then
 		ft_ok "rotate unable to keep the owner: refused, names owner and fix, unchanged"
 	else
 		ft_fail "rotate unable to keep the owner: exit $rc: $(cat "$FT/e")"
+	fi
+	# The key file nobody's own, its folder root's: the folder is what
+	# is not writable (the atomic replace writes beside the file).
+	chmod 711 "$FT"
+	chown root:root "$FT/rot"
+	chmod 755 "$FT/rot"
+	chown nobody:nogroup "$FT/rot/bravo.key"
+	mkdir -m 777 "$FT/rot-out"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		$K roster rotate --roster "$FT/rot/roster" --key "$FT/rot/bravo.key" \
+		--overlap 1 --out "$FT/rot-out/roster.2" </dev/null >"$FT/o" 2>"$FT/e"
+	rc=$?
+	chmod 700 "$FT"
+	if [ $rc = 1 ] && grep -q "the folder $FT/rot is not writable by this user (nobody)" "$FT/e" &&
+	    grep -q 'replaced atomically' "$FT/e" && ! grep -q 'run this as nobody' "$FT/e" &&
+	    cmp -s "$FT/rot/bravo.key" "$FT/rot.before" && [ ! -e "$FT/rot-out/roster.2" ]; then
+		ft_ok "rotate with the key's folder not writable: says the folder and why, unchanged"
+	else
+		ft_fail "rotate, folder not writable: exit $rc: $(cat "$FT/e")"
 	fi
 else
 	ft_ok "rotate keeping the owner: skipped (not root)"

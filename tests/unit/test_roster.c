@@ -1057,6 +1057,108 @@ TEST(golden_rosters)
 	roster_free(r2);
 }
 
+/* The next version of ${prev} listing ${keys} as charity's encryption
+ * keys, sealed and signed by alice and bob; NULL on failure. */
+static struct roster *
+next_charity_keys(const struct roster *prev, const struct ident_enckey *keys,
+    size_t n)
+{
+	struct roster *r = NULL;
+
+	if (roster_next(prev, now, now + 30 * DAY, &r) != 0)
+		return (NULL);
+	if (roster_agency_set_enc(r, "charity", keys, n) != 0 ||
+	    roster_seal(r) != 0 || sign_all(r, alice, bob) != 0) {
+		roster_free(r);
+		return (NULL);
+	}
+	return (r);
+}
+
+/* A fresh encryption key ${id} of charity, signed by it (no secret). */
+static void
+charity_key(uint32_t id, struct ident_enckey *k)
+{
+	uint8_t sk[32];
+
+	memset(k, 0, sizeof(*k));
+	k->key_id = id;
+	crypto_box_keypair(k->pk, sk);
+	sodium_memzero(sk, sizeof(sk));
+	k->not_before = now;
+	k->not_after = now + YEAR;
+	(void)ident_enckey_sign(charity->sign_sk, "charity", k);
+}
+
+/*
+ * An encryption key id names one key for ever (review: a rotation from a
+ * stale copy of the key file listed key 2 with another public key, and
+ * verify --previous said OK; agents would have dropped the old key 2).
+ */
+TEST(refuse_enc_key_id_reuse)
+{
+	struct roster *g, *n2, *n3, *n3b, *n4;
+	struct ident_enckey k[IDENT_MAX_ENC];
+	const struct roster_agency *a;
+	uint32_t top = 0;
+	size_t i, nk;
+	char why[512];
+
+	g = genesis(alice, bob);
+	CHECK(g != NULL);
+	a = roster_find(g, "charity");
+	nk = a->nenc;
+	for (i = 0; i < nk; i++) {
+		if (a->enc[i].key_id > top)
+			top = a->enc[i].key_id;
+		k[i + 1].key_id = a->enc[i].key_id;
+		memcpy(k[i + 1].pk, a->enc[i].pk, 32);
+		k[i + 1].not_before = a->enc[i].not_before;
+		k[i + 1].not_after = a->enc[i].not_after;
+		memcpy(k[i + 1].sig, a->enc[i].sig, 64);
+		k[i + 1].sk = NULL;
+	}
+	/* Roster 2: charity's real rotation, new key top+1. */
+	charity_key(top + 1, &k[0]);
+	n2 = next_charity_keys(g, k, nk + 1);
+	CHECK(n2 != NULL);
+	CHECK_EQ(roster_verify_next(g, n2, now, NULL, 0), 0);
+	/* Roster 3 from a stale key file: key top+1 again, another key. */
+	charity_key(top + 1, &k[0]);
+	n3 = next_charity_keys(n2, k, nk + 1);
+	CHECK(n3 != NULL);
+	CHECK_EQ(roster_verify_next(n2, n3, now, why, sizeof(why)),
+	    FERRY_EBADVALUE);
+	CHECK(strstr(why, "encryption key id") != NULL &&
+	    strstr(why, "charity") != NULL &&
+	    strstr(why, "another public key") != NULL);
+	/* Keys may be dropped; an id dropped is never given again. */
+	a = roster_find(n2, "charity");
+	for (i = 0; i < a->nenc; i++)
+		if (a->enc[i].key_id == top + 1)
+			break;
+	CHECK(i < a->nenc);
+	k[0].key_id = a->enc[i].key_id;
+	memcpy(k[0].pk, a->enc[i].pk, 32);
+	k[0].not_before = a->enc[i].not_before;
+	k[0].not_after = a->enc[i].not_after;
+	memcpy(k[0].sig, a->enc[i].sig, 64);
+	n3b = next_charity_keys(n2, k, 1);
+	CHECK(n3b != NULL);
+	CHECK_EQ(roster_verify_next(n2, n3b, now, NULL, 0), 0);
+	charity_key(top, &k[1]);
+	n4 = next_charity_keys(n3b, k, 2);
+	CHECK(n4 != NULL);
+	CHECK_EQ(roster_verify_next(n3b, n4, now, why, sizeof(why)),
+	    FERRY_EBADVALUE);
+	CHECK(strstr(why, "is not above") != NULL);
+	roster_free(n4);
+	roster_free(n3b);
+	roster_free(n3);
+	roster_free(n2);
+	roster_free(g);
+}
+
 int
 main(void)
 {
@@ -1093,6 +1195,7 @@ main(void)
 	RUN(key_rotation_overlap);
 	RUN(several_relays);
 	RUN(golden_rosters);
+	RUN(refuse_enc_key_id_reuse);
 	ident_free(alice);
 	ident_free(bob);
 	ident_free(carol);
