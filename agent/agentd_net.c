@@ -52,6 +52,7 @@ struct net {
 	struct nlink l[AGENTD_LINKS];
 	char ctl_path[ACONF_PATH_MAX + 16];
 	unsigned mon_gen;
+	unsigned ctl_bad_said;		/* malformed-request causes logged */
 };
 
 static int
@@ -436,9 +437,27 @@ on_dealer(struct net *nn, int kl)
 struct ctl_in {
 	zmq_msg_t peer, req, doc;
 	int have_doc;
+	int bad;			/* CTL_BAD_*: malformed, peer kept */
 };
 
-/* Read one request; 1 if one was read, 0 if none is waiting or it was malformed (dropped). */
+/* What was wrong with a malformed control request: its answer, its log
+ * line (once per cause, struct net's ctl_bad_said). */
+#define CTL_BAD_DELIM 1		/* the first frame is not empty */
+#define CTL_BAD_SHORT 2		/* no request frame after the delimiter */
+static const char *const ctl_bad_why[] = {
+	"",
+	"the first frame is not empty: send an empty delimiter frame, then "
+	    "the request JSON (and a document frame for send), as a REQ "
+	    "socket does",
+	"no request frame: send an empty delimiter frame, then the request "
+	    "JSON (and a document frame for send), as a REQ socket does",
+};
+
+/*
+ * Read one request: 1 if one was read; 0 if none is waiting; -1 if it
+ * was malformed: c->bad says why, with c->peer kept for the answer
+ * (ctl_refuse), or 0 if it was cut short (all closed).
+ */
 static int
 ctl_read(struct net *n, struct ctl_in *c)
 {
@@ -449,6 +468,7 @@ ctl_read(struct net *n, struct ctl_in *c)
 	zmq_msg_init(&c->req);
 	zmq_msg_init(&c->doc);
 	c->have_doc = 0;
+	c->bad = 0;
 	if (zmq_msg_recv(&c->peer, n->ctl, ZMQ_DONTWAIT) < 0)
 		goto fail;
 	nf = 1;
@@ -489,11 +509,44 @@ ctl_read(struct net *n, struct ctl_in *c)
 	}
 	if (ok && nf == 3)
 		return (1);
+	/* A peer identity was read: it is answered, saying what was wrong. */
+	c->bad = !ok ? CTL_BAD_DELIM : CTL_BAD_SHORT;
+	zmq_msg_close(&c->req);
+	zmq_msg_close(&c->doc);
+	return (-1);
 fail:
 	zmq_msg_close(&c->peer);
 	zmq_msg_close(&c->req);
 	zmq_msg_close(&c->doc);
 	return (nf > 0 ? -1 : 0);
+}
+
+/* Answer malformed request ${c} FERRY_EINVAL, naming what was wrong (a
+ * client would otherwise wait for its timeout); WARN once per cause. */
+static void
+ctl_refuse(struct net *n, struct ctl_in *c)
+{
+	char reply[512];
+	int len;
+
+	if (!(n->ctl_bad_said & (1u << c->bad))) {
+		n->ctl_bad_said |= 1u << c->bad;
+		alog(ALOG_WARN, "control-malformed", "a control client's "
+		    "request is malformed (%s): answered FERRY_EINVAL; said "
+		    "once per cause", c->bad == CTL_BAD_DELIM ?
+		    "first frame not empty" : "no request frame");
+	}
+	len = snprintf(reply, sizeof(reply), "{\"ok\":false,\"code\":"
+	    "\"FERRY_EINVAL\",\"error\":\"malformed control request: %s\"}",
+	    ctl_bad_why[c->bad]);
+	if (len < 0 || (size_t)len >= sizeof(reply) ||
+	    zmq_send(n->ctl, zmq_msg_data(&c->peer), zmq_msg_size(&c->peer),
+	    ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(n->ctl, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(n->ctl, reply, (size_t)len, ZMQ_DONTWAIT) < 0)
+		alog(ALOG_WARN, "control", "reply not sent: %s",
+		    zmq_strerror(zmq_errno()));
+	zmq_msg_close(&c->peer);
 }
 
 /*
@@ -512,8 +565,11 @@ on_ctl(struct net *n)
 	while (k < CTL_BATCH) {
 		if ((r = ctl_read(n, &c[k])) == 0)
 			break;
-		if (r < 0)
+		if (r < 0) {
+			if (c[k].bad != 0)
+				ctl_refuse(n, &c[k]);
 			continue;
+		}
 		k++;
 	}
 	if (k == 0)

@@ -10,7 +10,9 @@
 # referrals.  The relay must keep serving them: every normal referral is
 # delivered with a verified receipt (time measured and printed, no
 # threshold), the relay stays up, nothing accepted for the stalled peer
-# is lost (delivered once it behaves), and it stops cleanly.
+# is lost (delivered once it behaves), and it stops cleanly.  And a
+# malformed request on an agent's control socket is answered, not left
+# hanging.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 ft_init
@@ -156,6 +158,36 @@ ft_check "stall, acknowledging again, receives all $want accepted for it (got $g
 	[ "$got" -eq "$want" ]
 ft_check "alpha's 5 to stall now delivered with verified receipts" \
 	ft_wait 30 all_delivered alpha "$FT/ids-stall"
+# A malformed request on an agent's control socket (a local client, not
+# the relay) is answered FERRY_EINVAL naming what was wrong, not left
+# without a reply until the client's timeout; WARN once per cause.
+ctl_bad() {
+	$PY - "ipc://$FT/alpha-data/control" "$@" <<'PYEOF'
+import sys, zmq
+ep, frames = sys.argv[1], [f.encode() for f in sys.argv[2:]]
+s = zmq.Context.instance().socket(zmq.DEALER)
+s.setsockopt(zmq.LINGER, 0)
+s.connect(ep)
+s.send_multipart(frames)
+if not s.poll(10000):
+    print("no reply")
+    sys.exit(1)
+print(" | ".join(f.decode() for f in s.recv_multipart()))
+PYEOF
+}
+ctl_bad x '{"cmd":"status"}' >"$FT/ctl1" 2>&1
+ctl_bad x '{"cmd":"status"}' >>"$FT/ctl1" 2>&1
+ctl_bad '' >"$FT/ctl2" 2>&1
+sed 's/^/# /' "$FT/ctl1" "$FT/ctl2"
+ft_check "control: a non-empty delimiter frame is answered FERRY_EINVAL, saying so" \
+	eval '[ "$(grep -c "^ | {\"ok\":false,\"code\":\"FERRY_EINVAL\",\"error\":\"malformed control request: the first frame is not empty" "$FT/ctl1")" -eq 2 ]'
+ft_check "control: a request with no request frame is answered FERRY_EINVAL, saying so" \
+	grep -q '"FERRY_EINVAL","error":"malformed control request: no request frame' "$FT/ctl2"
+ft_check "control: WARN control-malformed once per cause" \
+	eval '[ "$(grep -c "WARN control-malformed .*first frame not empty" "$FT/alpha.err")" -eq 1 ] &&
+	[ "$(grep -c "WARN control-malformed .*no request frame" "$FT/alpha.err")" -eq 1 ]'
+ft_check "control: a well-formed request after them is answered" \
+	eval 'fa alpha status >/dev/null 2>&1'
 for a in alpha bravo; do fa_stop "$a"; done
 ft_relay_stop
 ft_check "relay exits 0 after it all" [ "$FT_STATUS" -eq 0 ]
