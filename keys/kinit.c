@@ -220,7 +220,7 @@ kinit_fingerprint(int argc, char **argv)
 	char fp[IDENT_FP_LEN];
 	uint8_t *buf = NULL;
 	size_t len;
-	int c, rc;
+	int c, rc, sealed;
 
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (c != 'p')
@@ -232,7 +232,7 @@ kinit_fingerprint(int argc, char **argv)
 	if (optind + 1 != argc)
 		return (cli_usage("unexpected argument '%s'", argv[optind + 1]));
 	/* A secret key file (only ever read into locked memory) ... */
-	if (ident_is_sealed(argv[optind]) >= 0) {
+	if ((sealed = ident_is_sealed(argv[optind])) >= 0) {
 		if (kutil_load_ident(argv[optind], passfile, &ident) != 0)
 			return (KUTIL_FAIL);
 		roster_id_fingerprint(ident->id, ident->kind, ident->sign_pk,
@@ -252,6 +252,12 @@ kinit_fingerprint(int argc, char **argv)
 		roster_free(r);
 	} else if ((rc = roster_request_parse(buf, len, &q)) == 0) {
 		roster_id_fingerprint(q.id, q.kind, q.sign_pk, fp);
+	} else if (sealed == FERRY_EPERM && ident_is_keyfile(buf, len)) {
+		/* A key file group or others may read: its mode is the
+		 * problem, as ferry-keys says everywhere else. */
+		kutil_err(argv[optind], FERRY_EPERM);
+		free(buf);
+		return (KUTIL_FAIL);
 	} else {
 		fprintf(stderr, "ferry-keys: %s: not a roster, key request or "
 		    "key file (%s)\n", argv[optind], ferry_strerror(rc));

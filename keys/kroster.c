@@ -135,8 +135,12 @@ parse_opts(int argc, char **argv, const int *allowed, int npos,
 			o->removes[o->nremoves++] = optarg;
 			break;
 		case O_EXPIRES:
-			if (kutil_days(optarg, &o->expires) != 0)
-				return (bad_value(c, days));
+			/* A version that expires as it is made could never
+			 * be adopted. */
+			if (kutil_days(optarg, &o->expires) != 0 ||
+			    o->expires == 0)
+				return (bad_value(c, "a whole number of days "
+				    "from 1 to 36600"));
 			o->have_expires = 1;
 			break;
 		case O_OVERLAP:
@@ -221,6 +225,34 @@ fmt_time(uint64_t ms, char *buf, size_t cap)
 	ferry_utc_s(buf, cap, ms);
 }
 
+/*
+ * ${path} (${buf}) is not a key request (roster_request_parse said
+ * ${rc}): say what it is when it is something else ferry-keys reads, and
+ * which command takes it, rather than a decoding error.
+ */
+static void
+what_err(const char *path, const uint8_t *buf, size_t len, int rc)
+{
+	struct roster *r = NULL;
+
+	if (roster_parse(buf, len, &r) == 0) {
+		fprintf(stderr, "ferry-keys: %s is a roster (version %llu), "
+		    "not a key request: give it as --roster; --request, "
+		    "--relay and --add take the .request or .pub file made by "
+		    "init, relay-init or admin-init\n", path,
+		    (unsigned long long)r->version);
+		roster_free(r);
+		return;
+	}
+	if (ident_is_keyfile(buf, len)) {
+		fprintf(stderr, "ferry-keys: %s is a secret key file, not a "
+		    "key request: give the .request (or .pub) file beside "
+		    "it, and never pass the key file around\n", path);
+		return;
+	}
+	kutil_err(path, rc);
+}
+
 /* Read and check one key request file, printing its fingerprint. */
 static int
 read_request(const char *path, uint8_t **buf, size_t *len,
@@ -233,7 +265,7 @@ read_request(const char *path, uint8_t **buf, size_t *len,
 		return (rc);
 	}
 	if ((rc = roster_request_parse(*buf, *len, q)) != 0) {
-		kutil_err(path, rc);
+		what_err(path, *buf, *len, rc);
 		free(*buf);
 		*buf = NULL;
 		return (rc);
@@ -268,6 +300,17 @@ add_request(struct roster *r, const char *path,
 
 	if (read_request(path, &buf, &len, &q) != 0)
 		return (-1);
+	if (add == roster_agency_add && (q.kind == IDENT_ADMIN ||
+	    q.kind == IDENT_RELAY)) {
+		fprintf(stderr, "ferry-keys: %s is %s key request (%s, kind "
+		    "%s), not an agency's: %s\n", path, q.kind == IDENT_ADMIN ?
+		    "an admin's" : "a relay's", q.id, ident_kind_name(q.kind),
+		    q.kind == IDENT_ADMIN ? "add admins with roster admins "
+		    "--add (or roster new --admins)" : "add relays with roster "
+		    "add-relay --relay (or roster new --relay)");
+		free(buf);
+		return (-1);
+	}
 	if (before != NULL)
 		print_request(before, &q);
 	rc = add(r, buf, len);
@@ -749,25 +792,30 @@ cmd_sign(int argc, char **argv)
 		kutil_err("signing", rc);
 		goto done;
 	}
+	/* With --previous, the signed version is checked before it is
+	 * written: signatures still missing is the normal case; anything
+	 * else (expired, an agency removed, a key id reused, ...) no
+	 * signature fixes, so nothing is written. */
+	if (prev != NULL) {
+		rc = roster_verify_next(prev, r, kutil_now(), why,
+		    sizeof(why));
+		if (rc != 0 && rc != FERRY_ETHRESHOLD) {
+			fprintf(stderr, "ferry-keys: roster %llu will not follow "
+			    "roster %llu: %s (%s); not signed, %s unchanged\n",
+			    (unsigned long long)r->version,
+			    (unsigned long long)prev->version, why,
+			    ferry_errname(rc), o.roster);
+			goto done;
+		}
+	}
 	if ((rc = kutil_save_roster(r, o.roster, 1)) != 0) {
 		kutil_err(o.roster, rc);
 		goto done;
 	}
 	printf("roster %llu signed by %s (%zu signatures)\n",
 	    (unsigned long long)r->version, id->id, r->nsigs);
-	if (prev != NULL) {
-		rc = roster_verify_next(prev, r, kutil_now(), why,
-		    sizeof(why));
+	if (prev != NULL)
 		printf("%s\n", why);
-		/* Signatures still missing is the normal case; anything
-		 * else (expired, an agency removed, ...) no signature fixes. */
-		if (rc != 0 && rc != FERRY_ETHRESHOLD) {
-			fprintf(stderr, "ferry-keys: roster %llu will not follow "
-			    "roster %llu: %s\n", (unsigned long long)r->version,
-			    (unsigned long long)prev->version, ferry_errname(rc));
-			goto done;
-		}
-	}
 	ret = KUTIL_OK;
 done:
 	ident_free(id);
@@ -797,7 +845,13 @@ cmd_verify(int argc, char **argv)
 		    o.pin));
 	now = o.have_at ? o.at : kutil_now();
 	if ((rc = kutil_load_roster(o.file, &r)) != 0) {
-		kutil_err(o.file, rc);
+		/* Refused while read (a signer twice, a forged request, a
+		 * bad key signature): said with its code, as any refusal. */
+		if (rc <= FERRY_EBADSIG)
+			printf("REFUSED (%s): %s: %s\n", ferry_errname(rc),
+			    o.file, ferry_strerror(rc));
+		else
+			kutil_err(o.file, rc);
 		goto done;
 	}
 	if (o.previous != NULL) {

@@ -93,7 +93,10 @@ int kutil_days(const char *s, uint64_t *ms);
 /** kutil_u64(s, v): parse a decimal uint64; 0 or -1. */
 int kutil_u64(const char *s, uint64_t *v);
 
-/** kutil_now(): ferry_now_ms(), or $FERRY_KEYS_NOW_MS when set (tests). */
+/**
+ * kutil_now(): ferry_now_ms(); in test builds only (-DFERRY_FAULTS, as the
+ * daemons' test clock) $FERRY_KEYS_NOW_MS when set.
+ */
 uint64_t kutil_now(void);
 
 /** kutil_path(buf, cap, dir, name, ext): "${dir}/${name}${ext}"; 0 or -1 if too long. */

@@ -216,12 +216,15 @@ int roster_pin_check(const char *pin);
  *                     check only for intermediate versions while catching
  *                     up through a chain, as TUF does; the newest one must
  *                     be checked);
+ *   FERRY_EBADVALUE   continuity (below), checked before the signatures so
+ *                     that a version still short of signatures is refused
+ *                     for it;
  *   FERRY_EDUPSIG     one key signed twice (also caught by roster_parse);
  *   FERRY_ENOTADMIN   a signer is an admin of neither prev nor next;
  *   FERRY_EBADSIG     a signature does not verify;
  *   FERRY_ETHRESHOLD  fewer than prev->threshold of prev's admins, or fewer
  *                     than next->threshold of next's admins signed;
- *   FERRY_EBADVALUE   an agency of prev is missing in next, was
+ *   (continuity)      an agency of prev is missing in next, was
  *                     un-revoked, or changed its kind or signing or
  *                     transport key, or an encryption key id of prev
  *                     names another public key in next, or a key id

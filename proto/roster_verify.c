@@ -381,9 +381,12 @@ roster_verify_next(const struct roster *prev, const struct roster *next,
 		    next->version);
 		return (FERRY_EEXPIRED);
 	}
-	if ((rc = check_sigs(next, prev, next, why, whylen)) != 0)
-		return (rc);
+	/* Continuity first: a version that breaks it is refused for that,
+	 * not for the signatures it may still be waiting for (roster sign
+	 * --previous writes nothing only then). */
 	if ((rc = check_continuity(prev, next, why, whylen)) != 0)
+		return (rc);
+	if ((rc = check_sigs(next, prev, next, why, whylen)) != 0)
 		return (rc);
 	say(why, whylen, "roster %llu follows roster %llu: signed by ",
 	    (unsigned long long)next->version,

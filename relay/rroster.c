@@ -68,18 +68,19 @@ int
 rroster_expired(struct relay *r)
 {
 	uint64_t now = ferry_now_ms();
+	char when[40];
 
 	if (r->roster->expires == 0 || now < r->roster->expires)
 		return (0);
 	if (r->expired_said != r->roster->version) {
 		r->expired_said = r->roster->version;
+		ferry_utc_s(when, sizeof(when), r->roster->expires);
 		rlog(RLOG_ERROR, "roster-expired", "version=%llu "
-		    "expired_ms=%llu: new messages are refused "
+		    "expired=%s: new messages are refused "
 		    "(FERRY_EEXPIRED) until the admins sign a newer roster "
 		    "version (install it and send SIGHUP); accepted messages "
 		    "are still delivered",
-		    (unsigned long long)r->roster->version,
-		    (unsigned long long)r->roster->expires);
+		    (unsigned long long)r->roster->version, when);
 	}
 	return (1);
 }
@@ -130,30 +131,40 @@ roster_adopt(struct relay *r, struct roster *ro)
 	return (queue_commit(t));
 }
 
-/* The relay's own identity must be the roster's relay. */
+/*
+ * The relay's own identity must be the roster's relay: 0, or (logged
+ * roster-relay-mismatch, and the reason in ${why}) FERRY_EUNKNOWNAGENCY
+ * when ${ro} does not list this relay's id, FERRY_EBADVALUE when it
+ * lists it with other keys than the key file's.
+ */
 static int
-check_me(const struct relay *r, const struct roster *ro)
+check_me(const struct relay *r, const struct roster *ro, char *why,
+    size_t whylen)
 {
 
 	const struct roster_relay *rl = roster_find_relay(ro, r->me->id);
+	int rc;
 
 	/* Several relays may be listed: this one is the entry of its id,
 	 * with exactly its keys. */
 	if (rl == NULL) {
-		rlog(RLOG_ERROR, "roster-relay-mismatch", "roster %llu does "
-		    "not list relay %s (it lists %zu relays, the first %s)",
+		snprintf(why, whylen, "roster %llu does not list relay %s (it "
+		    "lists %zu relays, the first %s)",
 		    (unsigned long long)ro->version, r->me->id, ro->nrelays,
 		    ro->relays[0].id);
-		return (-1);
-	}
-	if (sodium_memcmp(rl->sign_pk, r->me->sign_pk, 32) != 0 ||
+		rc = FERRY_EUNKNOWNAGENCY;
+	} else if (sodium_memcmp(rl->sign_pk, r->me->sign_pk, 32) != 0 ||
 	    sodium_memcmp(rl->curve_pk, r->me->curve_pk, 32) != 0) {
-		rlog(RLOG_ERROR, "roster-relay-mismatch", "roster %llu lists "
-		    "relay %s with other keys than this relay's key file",
-		    (unsigned long long)ro->version, r->me->id);
-		return (-1);
-	}
-	return (0);
+		snprintf(why, whylen, "roster %llu lists relay %s with other "
+		    "%s keys than this relay's key file (key in its "
+		    "configuration)", (unsigned long long)ro->version,
+		    r->me->id, sodium_memcmp(rl->sign_pk, r->me->sign_pk,
+		    32) != 0 ? "signing" : "transport");
+		rc = FERRY_EBADVALUE;
+	} else
+		return (0);
+	rlog(RLOG_ERROR, "roster-relay-mismatch", "%s", why);
+	return (rc);
 }
 
 /**
@@ -202,7 +213,8 @@ rroster_start(struct relay *r)
 			roster_free(file);
 			return (-1);
 		}
-		if (check_me(r, file) || roster_adopt(r, file)) {
+		if (check_me(r, file, why, sizeof(why)) ||
+		    roster_adopt(r, file)) {
 			roster_free(file);
 			return (-1);
 		}
@@ -215,8 +227,9 @@ rroster_start(struct relay *r)
 	if (file != NULL && file->version == cur->version + 1) {
 		rc = roster_verify_next(cur, file, ferry_now_ms(), why,
 		    sizeof(why));
-		if (rc == 0 && check_me(r, file) == 0 &&
-		    roster_adopt(r, file) == 0) {
+		if (rc == 0)
+			rc = check_me(r, file, why, sizeof(why));
+		if (rc == 0 && (rc = roster_adopt(r, file)) == 0) {
 			rlog(RLOG_INFO, "roster-adopted", "version=%llu",
 			    (unsigned long long)file->version);
 			r->roster = file;
@@ -233,7 +246,7 @@ rroster_start(struct relay *r)
 	roster_free(file);
 	rlog(RLOG_INFO, "roster-loaded", "version=%llu",
 	    (unsigned long long)cur->version);
-	return (check_me(r, cur));
+	return (check_me(r, cur, why, sizeof(why)) == 0 ? 0 : -1);
 }
 
 /**
@@ -263,7 +276,8 @@ rroster_reload(struct relay *r)
 		return;
 	}
 	if ((rc = roster_verify_next(r->roster, ro, ferry_now_ms(), why,
-	    sizeof(why))) != 0 || (rc = check_me(r, ro)) != 0) {
+	    sizeof(why))) != 0 || (rc = check_me(r, ro, why,
+	    sizeof(why))) != 0) {
 		rlog(RLOG_ERROR, "roster-refused", "version=%llu err=%s "
 		    "why=\"%s\"", (unsigned long long)ro->version,
 		    ferry_errname(rc), why);

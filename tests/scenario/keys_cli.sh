@@ -78,6 +78,72 @@ else
 	ft_fail "fingerprint DIR: exit $rc: $(cat "$FT/e")"
 fi
 
+# sign --previous of a version no signature can make follow (expired):
+# refused before anything is written.  --expires 0: a usage error.
+FERRY_KEYS_NOW_MS=$(( $(date +%s) * 1000 - 3 * 86400000 )) \
+	$K roster revoke --roster "$FT/roster.2" --id alpha --expires 1 \
+	--out "$FT/roster.3x" >/dev/null 2>&1 </dev/null
+cp "$FT/roster.3x" "$FT/roster.3x.before"
+$K roster sign --roster "$FT/roster.3x" --key "$FT/keys/admin-1.key" \
+	--previous "$FT/roster.2" </dev/null >"$FT/o" 2>"$FT/e"; rc=$?
+if [ $rc = 1 ] && grep -q 'roster 3 will not follow roster 2: roster 3 expired (FERRY_EEXPIRED); not signed' "$FT/e" &&
+    cmp -s "$FT/roster.3x" "$FT/roster.3x.before" && ! grep -q 'signed by' "$FT/o"; then
+	ft_ok "sign --previous of an expired version: refused, nothing written"
+else
+	ft_fail "sign --previous expired: exit $rc: $(cat "$FT/o" "$FT/e")"
+fi
+$K roster revoke --roster "$FT/roster.2" --id alpha --expires 0 \
+	--out "$FT/roster.e0" </dev/null >"$FT/o" 2>"$FT/e"; rc=$?
+[ $rc = 2 ] && grep -q -- '--expires must be a whole number of days from 1' "$FT/e" &&
+	[ ! -e "$FT/roster.e0" ] && ft_ok "--expires 0: usage error, exit 2" ||
+	ft_fail "--expires 0: exit $rc: $(cat "$FT/e")"
+# A release build takes no roster time from FERRY_KEYS_NOW_MS.
+FERRY_KEYS_NOW_MS=1000 "$FERRY_RELEASE_BIN/ferry-keys" roster revoke \
+	--roster "$FT/roster.2" --id alpha --out "$FT/roster.rel" \
+	</dev/null >"$FT/o" 2>&1
+if grep -q "expires $(date -u +%Y -d '+365 days')-" "$FT/o" && ! grep -q 'expires 1971' "$FT/o"; then
+	ft_ok "release build: FERRY_KEYS_NOW_MS ignored"
+else
+	ft_fail "release build FERRY_KEYS_NOW_MS: $(cat "$FT/o")"
+fi
+# fingerprint of a key file group or others may read: the mode, the fix.
+cp -p "$FT/keys/bravo.key" "$FT/open.key"; chmod 644 "$FT/open.key"
+$K fingerprint "$FT/open.key" </dev/null >"$FT/o" 2>"$FT/e"; rc=$?
+[ $rc = 1 ] && grep -q "key file $FT/open.key is readable by group or others (mode 0644): chmod 600 $FT/open.key" "$FT/e" &&
+	ft_ok "fingerprint of a key file of mode 0644: says the mode and chmod 600" ||
+	ft_fail "fingerprint 0644: exit $rc: $(cat "$FT/e")"
+# roster add --request given an admin's request or a roster: said what it is.
+$K roster add --roster "$FT/roster.2" --request "$FT/keys/admin-1.pub" \
+	--out "$FT/roster.ad" </dev/null >"$FT/o" 2>"$FT/e"; rc=$?
+[ $rc = 1 ] && grep -q "admin-1.pub is an admin's key request (admin-1, kind admin), not an agency's: add admins with roster admins --add" "$FT/e" &&
+	ft_ok "add --request ADMIN.pub: says it is an admin's, names roster admins" ||
+	ft_fail "add --request admin: exit $rc: $(cat "$FT/e")"
+$K roster add --roster "$FT/roster.2" --request "$FT/roster" \
+	--out "$FT/roster.ad" </dev/null >"$FT/o" 2>"$FT/e"; rc=$?
+[ $rc = 1 ] && grep -q "$FT/roster is a roster (version 1), not a key request: give it as --roster" "$FT/e" &&
+	ft_ok "add --request ROSTER: says it is a roster" ||
+	ft_fail "add --request roster: exit $rc: $(cat "$FT/e")"
+# verify of a roster one admin signed twice: REFUSED (FERRY_EDUPSIG), as
+# docs/onboarding.md says.
+$PY - "$FT/roster" "$FT/roster.dup" <<'EOF2'
+import sys
+b = open(sys.argv[1], "rb").read()
+assert b[0] == 0x92
+i = 1
+t = b[i]
+n = {0xc4: 1, 0xc5: 2, 0xc6: 4}[t]
+ln = int.from_bytes(b[i + 1:i + 1 + n], "big")
+i += 1 + n + ln
+assert 0x91 <= b[i] <= 0x9e
+cnt = b[i] - 0x90
+first = b[i + 1:i + 1 + 101]
+open(sys.argv[2], "wb").write(b[:i] + bytes([0x90 + cnt + 1]) + b[i + 1:] + first)
+EOF2
+$K roster verify "$FT/roster.dup" --pin "$(cat "$FT/roster.pin")" >"$FT/o" 2>&1; rc=$?
+[ $rc = 1 ] && grep -q '^REFUSED (FERRY_EDUPSIG): ' "$FT/o" &&
+	ft_ok "verify of a roster signed twice by one admin: REFUSED (FERRY_EDUPSIG)" ||
+	ft_fail "verify dupsig: exit $rc: $(cat "$FT/o")"
+
 # roster rotate with a stale copy of the key file (from before the last
 # rotation): refused, naming the key it lacks; nothing written.
 cp -p "$FT/keys/alpha.key" "$FT/alpha.stale.key"

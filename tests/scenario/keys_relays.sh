@@ -94,6 +94,25 @@ cp "$FT/roster.2" "$FT/relay-roster"
 $K fingerprint "$FT/roster.2" >"$FT/roster.pin"
 if ft_relay_start; then
 	ft_ok "relay-b (second entry of the roster) starts"
+	# A verified next version listing relay-b with other keys: refused
+	# on SIGHUP with a real code and a why naming the relay and keys.
+	mkdir -m 700 "$FT/keys-b2"
+	$K relay-init --id relay-b --out "$FT/keys-b2" >>"$FT/keys.log" 2>&1 </dev/null
+	$K roster add-relay --roster "$FT/roster.2" --relay "$FT/keys-b2/relay-b.request" \
+		--endpoint "$EP2" --out "$FT/roster.2b" >>"$FT/keys.log" 2>&1 </dev/null
+	for a in admin-1 admin-2; do
+		$K roster sign --roster "$FT/roster.2b" --key "$FT/keys/$a.key" \
+			--previous "$FT/roster.2" >>"$FT/keys.log" 2>&1 </dev/null
+	done
+	cp "$FT/roster.2b" "$FT/relay-roster"
+	ft_relay_hup
+	if ft_wait 20 grep -q 'roster-refused version=3' "$RELAY_ERR" &&
+	    grep 'roster-refused version=3' "$RELAY_ERR" | grep -q 'err=FERRY_EBADVALUE why="roster 3 lists relay relay-b with other signing keys than this relay.s key file' &&
+	    ! grep 'roster-refused version=3' "$RELAY_ERR" | grep -q 'FERRY_ENOMEM'; then
+		ft_ok "a verified roster with relay-b's keys changed: refused, code and why name it"
+	else
+		ft_fail "relay keys changed: $(grep 'roster-' "$RELAY_ERR" | tail -3)"
+	fi
 	ft_relay_stop
 	[ "$FT_STATUS" = 0 ] || ft_fail "relay-b exit status $FT_STATUS"
 fi
