@@ -4,7 +4,8 @@
  * tests/lib/trelay.c.  A purge whose part could not be committed (the
  * disk full twice in one turn) ends saying so, with the count of what was
  * purged, never "ok" for messages still queued; a reason the NACKs cannot
- * carry whole is cut where it stays text, so the purge always ends.
+ * carry whole is cut where it stays text, so the purge always ends.  Each
+ * answer begins with its request's nonce.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,10 @@
 #include "log.h"
 #include "relay_int.h"
 
-/* <data>/purge.result into ${buf} ("" if none). */
+#define NONCE "00112233445566778899aabbccddeeff"
+
+/* <data>/purge.result into ${buf} ("" if none), after the request's nonce
+ * it must begin with ("" if it does not). */
 static void
 purge_result(char *buf, size_t n)
 {
@@ -31,6 +35,10 @@ purge_result(char *buf, size_t n)
 		fclose(f);
 	}
 	buf[k] = '\0';
+	if (strncmp(buf, NONCE " ", strlen(NONCE) + 1) != 0)
+		buf[0] = '\0';
+	else
+		memmove(buf, buf + strlen(NONCE) + 1, k - strlen(NONCE));
 }
 
 /* A purge of bravo's queue under way in ${r}, for ${why}. */
@@ -43,6 +51,7 @@ purge_start(struct relay *r, const char *why)
 	r->purge_n = 0;
 	snprintf(r->purge_to, sizeof(r->purge_to), "bravo");
 	snprintf(r->purge_why, sizeof(r->purge_why), "%s", why);
+	snprintf(r->purge_nonce, sizeof(r->purge_nonce), NONCE);
 }
 
 /*
