@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -345,6 +346,10 @@ agentd_close(struct agentd *a)
 	a->store = NULL;
 	log_close(a->log);
 	a->log = NULL;
+	if (a->lockfd > 0) {
+		close(a->lockfd - 1);
+		a->lockfd = 0;
+	}
 	roster_free(a->roster);
 	a->roster = NULL;
 	roster_free(a->conf_next);

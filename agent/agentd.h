@@ -274,6 +274,8 @@ struct agentd {
 	uint64_t compact_retry;
 	uint64_t commits_before;
 	int store_lost;
+	int lockfd;			/* log/lock.mdb held since a compaction
+					 * (descriptor + 1; 0: none) */
 
 	/* Counters. */
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
@@ -485,15 +487,19 @@ int agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased);
 int agentd_retention_due(struct agentd *a, uint64_t mono);
 
 /**
- * agentd_erase_failed(a, case_id, before, unread): overwrite and remove the
- * spool's failed/ files (refused before they became messages: no log
- * entry, no record) whose document names case ${case_id} (NULL: any) and
- * whose time (mtime) is before ${before} ms (0: any), each with its
- * NAME.error.  Returns how many; *${unread} (may be NULL) counts the files
- * whose case id could not be read (not JSON, too big): left in place.
+ * agentd_erase_failed(a, case_id, before, ret, nret, now, unread):
+ * overwrite and remove the spool's failed/ files (refused before they
+ * became messages: no log entry, no record) whose document names case
+ * ${case_id} (NULL: any), whose time (mtime) is before ${before} ms (0:
+ * any) and, with retention rules ${ret}[0..nret-1] (NULL: none), past its
+ * document kind's rule at ${now} (a kind without a rule, or unread, is
+ * kept), each with its NAME.error.  Returns how many; *${unread} (may be
+ * NULL) counts the files whose case id could not be read (not JSON, too
+ * big): left in place.
  */
 size_t agentd_erase_failed(struct agentd *a, const char *case_id,
-    uint64_t before, size_t *unread);
+    uint64_t before, const struct aconf_ret *ret, size_t nret, uint64_t now,
+    size_t *unread);
 
 /**
  * agentd_compact(a, err, errlen): after an erasure (a->compact_due), write

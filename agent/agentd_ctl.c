@@ -591,7 +591,7 @@ do_erase(struct agentd *a, json_t *req)
 	 * became messages: no record, same data. */
 	nf = agentd_erase_failed(a, cs != NULL && cs[0] != '\0' ? cs : NULL,
 	    cs != NULL && cs[0] != '\0' ? 0 : (uint64_t)json_integer_value(bm),
-	    &nu);
+	    NULL, 0, 0, &nu);
 	o = first != 0 ? fail(first, err) : ok_obj();
 	json_object_set_new(o, "failed_files_erased", json_integer(
 	    (json_int_t)nf));
@@ -1055,6 +1055,14 @@ agentd_ctl_handle_many(struct agentd *a, struct agentd_ctl_msg *m, size_t n)
 	 * before it, so answers keep the order of the requests.
 	 */
 	for (i = 0; i < n; i++) {
+		if (a->store_lost) {
+			/* A compaction lost the store: the loop stops next. */
+			set_reply(&m[i], fail(FERRY_EIO, "the agent's store "
+			    "could not be reopened after a compaction: the "
+			    "agent stops; start it again"));
+			state[i] = 2;
+			continue;
+		}
 		cmd = parse_req(&m[i], &reqs[i]);
 		if (cmd != NULL && strcmp(cmd, "send") == 0) {
 			prep_send(reqs[i], m[i].doc, m[i].doclen, &pend[i]);

@@ -141,15 +141,21 @@ shred_spool(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN], char dir,
 
 /* ---- refused spool files ----------------------------------------------- */
 
-/* Does the referral file ${path} name case ${case_id}?  1, 0, -1 unread. */
+/*
+ * Does the referral file ${path} have string member ${key} equal to
+ * ${want}?  1, 0, -1 unread (not JSON, too big).  ${want} NULL: the
+ * member's value into ${out} (cap ${cap}, "" if none); 1 read.
+ */
 static int
-failed_case_is(const char *path, const char *case_id)
+failed_member(const char *path, const char *key, const char *want,
+    char *out, size_t cap)
 {
 	json_error_t jerr;
+	const char *v;
 	json_t *d;
 	uint8_t *buf;
 	size_t len;
-	int r;
+	int r = 1;
 
 	if (ferry_read_file(path, REFERRAL_JSON_MAX, &buf, &len,
 	    FERRY_READ_NOFOLLOW) != 0)
@@ -158,16 +164,40 @@ failed_case_is(const char *path, const char *case_id)
 	agentd_free_plain(buf, len);
 	if (d == NULL)
 		return (-1);
-	r = json_is_string(json_object_get(d, "case_id")) &&
-	    strcmp(json_string_value(json_object_get(d, "case_id")),
-	    case_id) == 0;
+	v = json_string_value(json_object_get(d, key));
+	if (want != NULL)
+		r = v != NULL && strcmp(v, want) == 0;
+	else
+		snprintf(out, cap, "%s", v != NULL ? v : "");
 	json_decref(d);
 	return (r);
 }
 
+/*
+ * Is the refused file ${path} of time ${mtime_ms} past retention at
+ * ${now} under rules ${ret}[0..n-1]?  By its document's message_kind: a
+ * kind with no rule is kept, as its messages are; a file whose kind
+ * cannot be read is kept (a person looks at failed/).
+ */
+static int
+failed_past(const char *path, uint64_t mtime_ms, const struct aconf_ret *ret,
+    size_t n, uint64_t now)
+{
+	char kind[32];
+	size_t i;
+
+	if (failed_member(path, "message_kind", NULL, kind,
+	    sizeof(kind)) != 1)
+		return (0);
+	for (i = 0; i < n; i++)
+		if (strcmp(ret[i].kind, kind) == 0)
+			return (now >= ret[i].ms && mtime_ms <= now - ret[i].ms);
+	return (0);
+}
+
 size_t
 agentd_erase_failed(struct agentd *a, const char *case_id, uint64_t before,
-    size_t *unread)
+    const struct aconf_ret *ret, size_t nret, uint64_t now, size_t *unread)
 {
 	char dir[ACONF_PATH_MAX + 16], path[ACONF_PATH_MAX + 300];
 	char epath[ACONF_PATH_MAX + 310];
@@ -194,8 +224,11 @@ agentd_erase_failed(struct agentd *a, const char *case_id, uint64_t before,
 			continue;
 		if (before != 0 && (uint64_t)st.st_mtime * 1000 >= before)
 			continue;
-		if (case_id != NULL && (r = failed_case_is(path,
-		    case_id)) != 1) {
+		if (ret != NULL && !failed_past(path, (uint64_t)st.st_mtime *
+		    1000, ret, nret, now))
+			continue;
+		if (case_id != NULL && (r = failed_member(path, "case_id",
+		    case_id, NULL, 0)) != 1) {
 			if (r < 0 && unread != NULL)
 				(*unread)++;
 			continue;
@@ -272,14 +305,45 @@ file_size(const char *path)
 	return (stat(path, &st) == 0 ? (uint64_t)st.st_size : 0);
 }
 
+/*
+ * LMDB's lock file ${path}, held the way LMDB tests that a process opens
+ * an environment alone (a write lock on its first byte): 0 held, with the
+ * descriptor in *${fd}; 1 another process has the environment open (it
+ * holds a read lock there: ferry-audit, mdb_copy); -1 an error.  While
+ * held, another process's open waits.
+ */
+static int
+excl_lock(const char *path, int *fd)
+{
+	struct flock fl;
+	int f, rc;
+
+	if ((f = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return (-1);
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 1;
+	while ((rc = fcntl(f, F_SETLK, &fl)) != 0 && errno == EINTR)
+		;
+	if (rc != 0) {
+		rc = errno == EAGAIN || errno == EACCES ? 1 : -1;
+		close(f);
+		return (rc);
+	}
+	*fd = f;
+	return (0);
+}
+
 int
 agentd_compact(struct agentd *a, char *err, size_t errlen)
 {
 	char file[ACONF_PATH_MAX + 64], tmp[ACONF_PATH_MAX + 64];
 	char dir[ACONF_PATH_MAX + 64], due[ACONF_PATH_MAX + 64];
-	char oerr[AGENTD_ERR_MAX];
+	char oerr[AGENTD_ERR_MAX], lock[ACONF_PATH_MAX + 64];
 	uint64_t t0, before, after;
-	int rc, moved;
+	int rc, moved, lk = 0, lfd = -1;
 
 	if (!a->compact_due)
 		return (0);
@@ -287,6 +351,7 @@ agentd_compact(struct agentd *a, char *err, size_t errlen)
 	if (log_path(a, "data.mdb", file, sizeof(file)) != 0 ||
 	    log_path(a, "data.mdb.compact", tmp, sizeof(tmp)) != 0 ||
 	    log_path(a, "compact-due", due, sizeof(due)) != 0 ||
+	    log_path(a, "lock.mdb", lock, sizeof(lock)) != 0 ||
 	    log_path(a, "", dir, sizeof(dir)) != 0)
 		return (FERRY_EINVAL);
 	/* Deferred records (custody, spool marks) committed first: they
@@ -312,8 +377,27 @@ agentd_compact(struct agentd *a, char *err, size_t errlen)
 	a->store = NULL;
 	log_close(a->log);
 	a->log = NULL;
-	moved = rename(tmp, file) == 0;
-	if (!moved) {
+	/*
+	 * The copy takes the file's place only if no other process has the
+	 * environment open: its lock file's state (the last transaction's
+	 * number) would not be reset for the copy, which LMDB numbers from
+	 * 1, and the store reopened could read an empty meta page.  The
+	 * lock, taken here, stays held (a->lockfd) while the store is open:
+	 * closing it would drop LMDB's own locks of this process too.
+	 */
+	if (a->lockfd > 0) {
+		close(a->lockfd - 1);
+		a->lockfd = 0;
+	}
+	if ((lk = excl_lock(lock, &lfd)) != 0) {
+		agentd_seterr(err, errlen, "the store was not compacted: %s; "
+		    "tried again in 10 minutes and at the next start", lk > 0 ?
+		    "another process has its folder open (ferry-audit on the "
+		    "live folder, a backup's mdb_copy?): let it finish" :
+		    "its lock file cannot be opened");
+		moved = 0;
+		(void)unlink(tmp);
+	} else if (!(moved = rename(tmp, file) == 0)) {
 		agentd_seterr(err, errlen, "the store was not compacted: "
 		    "cannot put the copy in place: %s; tried again in 10 "
 		    "minutes and at the next start", strerror(errno));
@@ -322,15 +406,20 @@ agentd_compact(struct agentd *a, char *err, size_t errlen)
 		(void)ferry_fsync_dir(dir);
 	agentd_crash_point("compact-renamed");
 	oerr[0] = '\0';
-	if (agentd_store_open(a, oerr, sizeof(oerr)) != 0) {
+	if (agentd_fault_point("compact-reopen") != 0 ||
+	    agentd_store_open(a, oerr, sizeof(oerr)) != 0) {
 		agentd_seterr(err, errlen, "the store could not be reopened "
 		    "after compaction: %s: the agent stops; start it again "
 		    "(the store is whole: the copy was synced before it took "
-		    "the file's place)", oerr);
+		    "the file's place)", oerr[0] ? oerr : "injected fault");
 		alog(ALOG_ERROR, "compact", "%s", err);
 		a->store_lost = 1;
+		if (lfd >= 0)
+			close(lfd);
 		return (-1);
 	}
+	if (lfd >= 0)
+		a->lockfd = lfd + 1;
 	if (!moved) {
 		alog(ALOG_ERROR, "compact", "%s", err);
 		return (FERRY_EIO);
@@ -590,7 +679,6 @@ agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased)
 	struct pick p;
 	char err[AGENTD_ERR_MAX];
 	size_t i, nret, done = 0;
-	uint64_t longest;
 	int rc, first = 0;
 
 	*nerased = 0;
@@ -623,12 +711,8 @@ agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased)
 		}
 	}
 	/* Spool files refused before they became messages hold the same
-	 * data: removed once older (by their time) than the longest rule. */
-	for (i = 0, longest = 0; i < nret; i++)
-		if (ret[i].ms > longest)
-			longest = ret[i].ms;
-	if (now > longest)
-		(void)agentd_erase_failed(a, NULL, now - longest, NULL);
+	 * data: removed once older (by their time) than their kind's rule. */
+	(void)agentd_erase_failed(a, NULL, 0, ret, nret, now, NULL);
 	if (sel.in_flight > 0)
 		alog(ALOG_WARN, "retention", "%zu message(s) past retention "
 		    "are still on their way: erased once delivered or failed",

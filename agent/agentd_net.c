@@ -793,7 +793,8 @@ done:
 		if (n.l[k].dealer != NULL)
 			close_dealer(&n, (int)k);
 	/* The last state (not connected) for whoever reads the file next. */
-	(void)agentd_metrics_write(a);
+	if (a->log != NULL)	/* NULL: a compaction lost the store */
+		(void)agentd_metrics_write(a);
 	if (n.ctl != NULL) {
 		zmq_close(n.ctl);
 		(void)unlink(n.ctl_path);

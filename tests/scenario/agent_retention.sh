@@ -22,11 +22,14 @@ erased() { fa bravo status --json "$1" | grep -q '"erased"'; }
 ft_check "at today's clock nothing is erased" \
 	bash -c "! '$B/ferry' --data '$FT/bravo-data' status --json '$ref' | grep -q '\"erased\"' && ! '$B/ferry' --data '$FT/bravo-data' status --json '$resp' | grep -q '\"erased\"'"
 
-# A spool file refused before it became a message (in failed/, no record,
-# the same data): removed once older than the longest rule (60d).
+# Spool files refused before they became messages (in failed/, no record,
+# the same data): removed once older than their document kind's rule; a
+# file whose kind cannot be read is kept (a person looks at failed/).
 mkdir -p "$FT/bravo-spool/failed"
-echo '{"case_id": "CASE-RET-F", "narrative": "Qzfailedmarker"}' >"$FT/bravo-spool/failed/refused.json"
+echo '{"message_kind": "referral", "case_id": "CASE-RET-F"}' >"$FT/bravo-spool/failed/refused.json"
 printf 'FERRY_ESCHEMA: document: test' >"$FT/bravo-spool/failed/refused.json.error"
+echo '{"message_kind": "response", "case_id": "CASE-RET-F"}' >"$FT/bravo-spool/failed/refused-resp.json"
+echo 'not json' >"$FT/bravo-spool/failed/junk.json"
 
 # 45 days on: the response (30d) is past retention, the referral (60d) not.
 fa_stop bravo
@@ -39,8 +42,10 @@ ft_check "45 days on: the referral is kept" bash -c "! '$B/ferry' --data '$FT/br
 ft_check "status says by retention, with the rule" \
 	bash -c "'$B/ferry' --data '$FT/bravo-data' status '$resp' | grep -q '^  erased .*Z by retention (kind response, 30d)$'"
 ft_check "alpha's copies are alpha's: untouched" bash -c "'$B/ferry' --data '$FT/alpha-data' show '$resp' >/dev/null 2>&1"
-ft_check "45 days on: the refused spool file (younger than 60d) is kept" \
+ft_check "45 days on: the refused referral file (younger than 60d) is kept" \
 	test -e "$FT/bravo-spool/failed/refused.json" -a -e "$FT/bravo-spool/failed/refused.json.error"
+ft_check "45 days on: the refused response file (older than 30d) is gone" \
+	test ! -e "$FT/bravo-spool/failed/refused-resp.json"
 
 # 61 days on: the referral too.
 fa_stop bravo
@@ -49,8 +54,9 @@ _ran2() { [ "$(ft_count 'erased 1 of 1' "$FT/bravo.err")" -ge 2 ]; }
 ft_check "61 days on: the retention pass ran" ft_wait 20 _ran2
 ft_check "61 days on: the referral is erased" erased "$ref"
 ft_check "its spool inbox copy is gone" bash -c "! test -e '$FT/bravo-spool/inbox/$ref.json'"
-ft_check "61 days on: the refused spool file and its .error are gone" \
+ft_check "61 days on: the refused referral file and its .error are gone" \
 	bash -c "! test -e '$FT/bravo-spool/failed/refused.json' && ! test -e '$FT/bravo-spool/failed/refused.json.error'"
+ft_check "61 days on: the file that is not JSON is kept" test -e "$FT/bravo-spool/failed/junk.json"
 fa_stop bravo
 "$B/ferry-audit" verify "$FT/bravo-data/log" >"$FT/v.out" 2>&1
 ft_check "bravo: verify passes, two erasures" [ $? -eq 0 ] && grep -q "^erasures 2$" "$FT/v.out"

@@ -1,0 +1,188 @@
+/*
+ * test_agentd_erase.c: the compaction of the agent's store after an
+ * erasure (agent/agentd_erase.c, agentd_compact) when it must not, or
+ * cannot, finish: another process has the store's folder open (the copy
+ * must not take the file's place: the lock file's state would not be
+ * reset for it and the store reopened could read as empty), and the
+ * store cannot be reopened (the agent stops; no request uses the store
+ * meanwhile).  test_agentd.c's erase_compacts is the case that works.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "../lib/harness.h"
+#include "../lib/tagentd.h"
+#include "agentd.h"
+#include "agentd_int.h"
+#include "envelope.h"
+
+/*
+ * Alpha sends the test referral to bravo, bravo receives it: its id in
+ * ${id}.  0 or -1.
+ */
+static int
+bravo_receives(uint8_t id[16])
+{
+	uint8_t ids[1][16], *m[1];
+	size_t ml[1];
+
+	if (alpha_sends(1, ids, m, ml) != 0)
+		return (-1);
+	if (agentd_receive(&B, m[0], ml[0]) != 0 ||
+	    cap_count(&capB, ENV_RECEIPT_P) != 1) {
+		free(m[0]);
+		return (-1);
+	}
+	free(m[0]);
+	memcpy(id, ids[0], 16);
+	cap_clear(&capA);
+	cap_clear(&capB);
+	return (0);
+}
+
+/*
+ * A child process that opens ${ldir} read-only with LMDB, as ferry-audit
+ * or mdb_copy would, and keeps it open until *${wfd} is closed: its pid,
+ * or -1.  Returns once the child has it open.
+ */
+static pid_t
+hold_env(const char *ldir, int *wfd)
+{
+	int up[2], down[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(up) != 0 || pipe(down) != 0)
+		return (-1);
+	if ((pid = fork()) < 0)
+		return (-1);
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+
+		close(up[0]);
+		close(down[1]);
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 32) !=
+		    0 || mdb_env_open(env, ldir, MDB_RDONLY, 0600) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+			_exit(1);
+		mdb_txn_reset(txn);
+		(void)write(up[1], "r", 1);
+		(void)read(down[0], &c, 1);	/* until the parent closes */
+		mdb_txn_abort(txn);
+		mdb_env_close(env);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	if (read(up[0], &c, 1) != 1) {
+		close(up[0]);
+		close(down[1]);
+		(void)waitpid(pid, NULL, 0);
+		return (-1);
+	}
+	close(up[0]);
+	*wfd = down[1];
+	return (pid);
+}
+
+/*
+ * Review of session 11: with another process holding the store's folder
+ * open, the compacted copy took the file's place anyway and the store
+ * reopened read as empty (every record and the log gone; the next commit
+ * restarted the log).  Now the compaction waits: not done, said, still
+ * due; the store keeps every record; once the other process is gone the
+ * compaction is done.
+ */
+TEST(compact_waits_for_other_process)
+{
+	char ldir[1200], err[AGENTD_ERR_MAX];
+	struct astore_in in;
+	uint8_t id[16], id2[16];
+	uint64_t size;
+	pid_t pid;
+	int wfd = -1, st;
+
+	CHECK_EQ(bravo_receives(id), 0);
+	CHECK_EQ(bravo_receives(id2), 0);
+	if (t_failed_now)
+		return;
+	snprintf(ldir, sizeof(ldir), "%s/log", B.conf.data);
+	CHECK((pid = hold_env(ldir, &wfd)) > 0);
+	if (pid <= 0)
+		return;
+	size = log_size(B.log);
+	err[0] = '\0';
+	CHECK_EQ(agentd_erase(&B, id, LOG_ERASE_REQUEST, NULL, NULL, err,
+	    sizeof(err)), 0);
+	CHECK(agentd_compact(&B, err, sizeof(err)) != 0);
+	CHECK(strstr(err, "another process has its folder open") != NULL);
+	CHECK_EQ(B.compact_due, 1);
+	CHECK_EQ(B.store_lost, 0);
+	/* Every record and the log as they were: nothing lost. */
+	CHECK_EQ(log_size(B.log), size + 1);
+	CHECK_EQ(astore_get_in(B.store, id2, &in), 0);
+	astore_in_clear(&in);
+	close(wfd);
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_EQ(agentd_compact(&B, err, sizeof(err)), 0);
+	CHECK_EQ(B.compact_due, 0);
+	CHECK_EQ(log_size(B.log), size + 1);
+	CHECK_EQ(astore_get_in(B.store, id2, &in), 0);
+	astore_in_clear(&in);
+}
+
+/*
+ * The store cannot be reopened after the swap (here a fault point): the
+ * agent is to stop (store_lost), and a control request after it gets an
+ * error instead of reaching the closed store.
+ */
+TEST(compact_reopen_fails)
+{
+	static const char *status = "{\"cmd\":\"status\"}";
+	char err[AGENTD_ERR_MAX], *reply = NULL, *body = NULL;
+	uint8_t id[16];
+	size_t rl, bl;
+
+	CHECK_EQ(bravo_receives(id), 0);
+	if (t_failed_now)
+		return;
+	err[0] = '\0';
+	CHECK_EQ(agentd_erase(&B, id, LOG_ERASE_REQUEST, NULL, NULL, err,
+	    sizeof(err)), 0);
+	setenv("FERRY_TEST_FAULT", "compact-reopen", 1);
+	CHECK_EQ(agentd_compact(&B, err, sizeof(err)), -1);
+	unsetenv("FERRY_TEST_FAULT");
+	CHECK_EQ(B.store_lost, 1);
+	CHECK(B.store == NULL && B.log == NULL);
+	CHECK(strstr(err, "could not be reopened after compaction") != NULL);
+	agentd_ctl_handle(&B, status, strlen(status), NULL, 0, &reply, &rl,
+	    &body, &bl);
+	CHECK(reply != NULL && memmem(reply, rl, "could not be reopened",
+	    21) != NULL);
+	free(reply);
+	free(body);
+}
+
+int
+main(void)
+{
+
+	t_init();
+	if (sodium_init() < 0 || setup_net() != 0) {
+		printf("not ok - setup\n");
+		return (t_done() || 1);
+	}
+	RUN(compact_waits_for_other_process);
+	RUN(compact_reopen_fails);
+	tnet_free();
+	return (t_done());
+}
