@@ -429,20 +429,35 @@ case_check(struct agentd *a, const struct env *e,
     const struct referral_info *info, char *why, size_t whylen)
 {
 	struct astore_out o;
+	struct astore_in in;
+	const char *cs;
 	char hx[33];
 	int rc;
 
 	if (!info->has_in_reply_to)
 		return (0);
-	if ((rc = astore_get_out(a->store, info->in_reply_to, &o)) != 0)
+	/* One of ours to its sender, or one of its own to us (closed). */
+	memset(&in, 0, sizeof(in));
+	if ((rc = astore_get_out(a->store, info->in_reply_to, &o)) == 0) {
+		if (strcmp(o.to, e->from) != 0)
+			return (0);
+		cs = o.case_id;
+	} else if (rc != FERRY_ENOENT)
+		return (rc);
+	else if ((rc = astore_get_in(a->store, info->in_reply_to,
+	    &in)) == 0) {
+		astore_in_clear(&in);
+		if (strcmp(in.from, e->from) != 0)
+			return (0);
+		cs = in.case_id;
+	} else
 		return (rc == FERRY_ENOENT ? 0 : rc);
-	if (strcmp(o.to, e->from) != 0 || strcmp(o.case_id,
-	    info->case_id) == 0)
+	if (strcmp(cs, info->case_id) == 0)
 		return (0);
 	agentd_idhex(hx, info->in_reply_to);
 	agentd_seterr(why, whylen, "case_id: \"%s\" is not the case of the "
 	    "message it answers (%s is in case \"%s\"): a response carries "
-	    "its thread's case id", info->case_id, hx, o.case_id);
+	    "its thread's case id", info->case_id, hx, cs);
 	return (FERRY_ESCHEMA);
 }
 

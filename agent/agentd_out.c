@@ -518,6 +518,7 @@ answer_check(struct agentd *a, const char *to,
     const struct referral_info *info, char *err, size_t errlen)
 {
 	struct astore_in in;
+	struct astore_out o;
 	char hx[33];
 	int rc;
 
@@ -528,10 +529,26 @@ answer_check(struct agentd *a, const char *to,
 	if ((rc = astore_get_in(a->store, info->in_reply_to, &in)) != 0) {
 		if (rc != FERRY_ENOENT)
 			return (rc);
+		/* Our own message to ${to}: only closed (the referrer
+		 * withdraws it), in its case. */
+		if ((rc = astore_get_out(a->store, info->in_reply_to,
+		    &o)) == 0 && strcmp(o.to, to) == 0 &&
+		    info->response != NULL &&
+		    strcmp(info->response, "closed") == 0) {
+			if (strcmp(o.case_id, info->case_id) == 0)
+				return (0);
+			agentd_seterr(err, errlen, "case_id: \"%s\" is not the "
+			    "case of the message it closes (%s is in case "
+			    "\"%s\"): a response carries its thread's case "
+			    "id", info->case_id, hx, o.case_id);
+			return (FERRY_ESCHEMA);
+		}
+		if (rc != 0 && rc != FERRY_ENOENT)
+			return (rc);
 		agentd_seterr(err, errlen, "in_reply_to: %s is no message "
-		    "this agency received: a response answers a message "
-		    "received from its recipient (ferry inbox lists them)",
-		    hx);
+		    "this agency received from %s: a response answers a "
+		    "message received from its recipient (ferry inbox lists "
+		    "them), or closes one sent to it", hx, to);
 		return (FERRY_ESCHEMA);
 	}
 	astore_in_clear(&in);

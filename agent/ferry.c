@@ -625,7 +625,9 @@ text_arg(const char *opt, const char *arg, int *stdin_used, json_t **out)
 			n--;
 		if (n > 0 && b[n - 1] == '\r')
 			n--;
-		*out = json_stringn((const char *)b, n);
+		/* jansson keeps a NUL; the agent refuses the request. */
+		*out = memchr(b, 0, n) != NULL ? NULL :
+		    json_stringn((const char *)b, n);
 		free(b);
 	} else
 		*out = json_string(arg);

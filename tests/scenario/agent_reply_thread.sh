@@ -97,6 +97,10 @@ printf 'First contact \xff\n' >"$FT/latin1.txt"
 fa alpha reply "$need" --provide-info "@$FT/latin1.txt" >"$FT/o" 2>"$FT/e"; rc=$?
 ft_check "@FILE not UTF-8: exit 1, named, FERRY_EINVAL" \
 	bash -c "[ $rc -eq 1 ] && [ ! -s '$FT/o' ] && grep -q -- '--provide-info: the text is not UTF-8.*FERRY_EINVAL' '$FT/e'"
+printf 'First\0contact\n' >"$FT/nul.txt"
+fa alpha reply "$need" --provide-info "@$FT/nul.txt" >"$FT/o" 2>"$FT/e"; rc=$?
+ft_check "@FILE holding a NUL byte: exit 1, named, FERRY_EINVAL" \
+	bash -c "[ $rc -eq 1 ] && [ ! -s '$FT/o' ] && grep -q -- '--provide-info: the text is not UTF-8 (or holds a NUL byte)' '$FT/e'"
 printf 'First contact 2026-03-02 at the car wash.\n' >"$FT/info.txt"
 step "alpha: --provide-info @FILE" alpha reply "$need" --provide-info "@$FT/info.txt"
 info=$last

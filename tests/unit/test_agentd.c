@@ -956,6 +956,27 @@ TEST(response_case_checked)
 	CHECK_EQ(astore_get_in(A.store, e.id, &in), FERRY_ENOENT);
 	cap_clear(&capA);
 	cap_clear(&capB);
+	/* The referrer may close its own referral (withdraw it), in its
+	 * case; nothing else answers one's own message. */
+	CHECK_EQ(referral_response_json(o.case_id, sent_id, "closed", NULL,
+	    NULL, &who, &json, err, sizeof(err)), 0);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, strlen(json), NULL, NULL, id,
+	    err, sizeof(err)), 0);
+	free(json);
+	CHECK_EQ(referral_response_json("OTHER-CASE-2", sent_id, "closed", NULL,
+	    NULL, &who, &json, err, sizeof(err)), 0);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, strlen(json), NULL, NULL, id,
+	    err, sizeof(err)), FERRY_ESCHEMA);
+	CHECK(strstr(err, "is not the case of the message it closes") != NULL);
+	free(json);
+	CHECK_EQ(referral_response_json(o.case_id, sent_id, "accepted", NULL,
+	    NULL, &who, &json, err, sizeof(err)), 0);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, strlen(json), NULL, NULL, id,
+	    err, sizeof(err)), FERRY_ESCHEMA);
+	CHECK(strstr(err, "is no message this agency received from bravo") !=
+	    NULL);
+	free(json);
+	cap_clear(&capA);
 }
 
 int
