@@ -186,6 +186,22 @@ agentd_store_open(struct agentd *a, char *err, size_t errlen)
 	return (0);
 }
 
+void
+agentd_store_close(struct agentd *a)
+{
+
+	astore_close(a->store);
+	a->store = NULL;
+	log_close(a->log);
+	a->log = NULL;
+	/* Closed after LMDB's own descriptor: closing it drops every lock
+	 * this process holds on lock.mdb (agentd_compact). */
+	if (a->lockfd > 0) {
+		close(a->lockfd - 1);
+		a->lockfd = 0;
+	}
+}
+
 int
 agentd_open(struct agentd *a, const struct aconf *conf, char *err,
     size_t errlen)
@@ -342,14 +358,7 @@ agentd_close(struct agentd *a)
 	free(a->spooled);
 	a->spooled = NULL;
 	a->nspooled = a->capspooled = 0;
-	astore_close(a->store);
-	a->store = NULL;
-	log_close(a->log);
-	a->log = NULL;
-	if (a->lockfd > 0) {
-		close(a->lockfd - 1);
-		a->lockfd = 0;
-	}
+	agentd_store_close(a);
 	roster_free(a->roster);
 	a->roster = NULL;
 	roster_free(a->conf_next);

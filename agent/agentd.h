@@ -516,6 +516,9 @@ int agentd_compact(struct agentd *a, char *err, size_t errlen);
 /** agentd_compact_at_open(a, err, errlen): compact if log/compact-due. */
 int agentd_compact_at_open(struct agentd *a, char *err, size_t errlen);
 
+/** agentd_store_close(a): close the store, the log and a held lock.mdb. */
+void agentd_store_close(struct agentd *a);
+
 /** agentd_store_open(a, err, errlen): open <data>/log (log and store). */
 int agentd_store_open(struct agentd *a, char *err, size_t errlen);
 

@@ -373,10 +373,7 @@ agentd_compact(struct agentd *a, char *err, size_t errlen)
 	}
 	agentd_crash_point("compact-copied");
 	a->commits_before += log_commits(a->log);
-	astore_close(a->store);
-	a->store = NULL;
-	log_close(a->log);
-	a->log = NULL;
+	agentd_store_close(a);
 	/*
 	 * The copy takes the file's place only if no other process has the
 	 * environment open: its lock file's state (the last transaction's
@@ -385,10 +382,6 @@ agentd_compact(struct agentd *a, char *err, size_t errlen)
 	 * lock, taken here, stays held (a->lockfd) while the store is open:
 	 * closing it would drop LMDB's own locks of this process too.
 	 */
-	if (a->lockfd > 0) {
-		close(a->lockfd - 1);
-		a->lockfd = 0;
-	}
 	if ((lk = excl_lock(lock, &lfd)) != 0) {
 		agentd_seterr(err, errlen, "the store was not compacted: %s; "
 		    "tried again in 10 minutes and at the next start", lk > 0 ?
