@@ -63,7 +63,7 @@ fi
 # The oldest --roster is the chain's anchor: it must carry a threshold of
 # its own admins' signatures, else any unsigned file would vouch for keys.
 K=$B/ferry-keys
-export FERRY_PASSPHRASE=
+unset FERRY_PASSPHRASE	# no passphrase, no terminal: unsealed keys (an empty one is refused)
 mkdir "$dir/k"
 for a in admin-1 admin-2; do
 	"$K" admin-init --name $a --out "$dir/k" >/dev/null || bad "admin-init $a"
