@@ -30,7 +30,7 @@
 static int
 spool_has(const char *sdir, const char *fmt, const char *arg)
 {
-	char name[256], path[1400];
+	char name[256], path[1400 + 256];
 	struct stat st;
 
 	snprintf(name, sizeof(name), fmt, arg);
