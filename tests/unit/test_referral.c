@@ -37,7 +37,7 @@ static const char *valid[] = {
 static char *
 slurp(const char *name, const char *ext, size_t *len)
 {
-	char path[512];
+	char path[1100];
 
 	snprintf(path, sizeof(path), VEC "%s%s", name, ext);
 	return ((char *)t_read_file(path, len));
@@ -46,7 +46,7 @@ slurp(const char *name, const char *ext, size_t *len)
 static json_t *
 load(const char *name)
 {
-	char path[512];
+	char path[1100];
 
 	snprintf(path, sizeof(path), VEC "%s.json", name);
 	return (json_load_file(path, 0, NULL));
