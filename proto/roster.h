@@ -229,7 +229,9 @@ int roster_pin_check(const char *pin);
  *                     transport key, or an encryption key id of prev
  *                     names another public key in next, or a key id
  *                     new in next is not above prev's highest for that
- *                     agency (key ids are never reused).
+ *                     agency (key ids are never reused; this rule not
+ *                     at ${now} = 0: saved versions replayed, adopted
+ *                     under the rules of their day).
  * ${why} as in roster_verify_genesis, e.g. "roster 3: 1 of 2 signatures
  * from the admins of roster 2: have alice; need one more of bob, carol".
  */

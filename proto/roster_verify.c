@@ -306,10 +306,12 @@ check_enc_ids(const struct roster_agency *a, const struct roster_agency *b,
 }
 
 /* Agencies are never deleted or un-revoked; identities never change;
- * encryption key ids are never reused (check_enc_ids). */
+ * encryption key ids are never reused (check_enc_ids), when ${ids}: not
+ * for saved versions replayed (time 0), adopted under the rules of their
+ * day (an agent holding one must still start). */
 static int
 check_continuity(const struct roster *prev, const struct roster *next,
-    char *why, size_t whylen)
+    int ids, char *why, size_t whylen)
 {
 	const struct roster_agency *a, *b;
 	size_t i;
@@ -330,7 +332,7 @@ check_continuity(const struct roster *prev, const struct roster *next,
 			    a->id);
 			return (FERRY_EBADVALUE);
 		}
-		if ((rc = check_enc_ids(a, b, next->version, why,
+		if (ids && (rc = check_enc_ids(a, b, next->version, why,
 		    whylen)) != 0)
 			return (rc);
 		if (a->status == ROSTER_REVOKED && (b->status !=
@@ -384,7 +386,7 @@ roster_verify_next(const struct roster *prev, const struct roster *next,
 	/* Continuity first: a version that breaks it is refused for that,
 	 * not for the signatures it may still be waiting for (roster sign
 	 * --previous writes nothing only then). */
-	if ((rc = check_continuity(prev, next, why, whylen)) != 0)
+	if ((rc = check_continuity(prev, next, now != 0, why, whylen)) != 0)
 		return (rc);
 	if ((rc = check_sigs(next, prev, next, why, whylen)) != 0)
 		return (rc);
