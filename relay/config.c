@@ -31,7 +31,7 @@ config_defaults(struct config *c)
 	/* All queues: 8 full recipients' worth, well inside the default
 	 * map, so that the log and LMDB's copy-on-write pages keep room. */
 	c->queue_max_total_bytes = 8ULL << 30;
-	c->max_connections = 1024;
+	c->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
 	c->max_connections_per_address = 32;
 	c->handshake_ms = 10000;
 	c->expiry_ms = 5ULL * 24 * 3600 * 1000;

@@ -586,7 +586,7 @@ relay_free(struct relay *r)
  * file the relay opened failed.  0, or -1 (said).
  */
 static int
-fd_limit(const struct config *c)
+fd_limit(struct config *c)
 {
 	struct rlimit rl;
 	uint64_t need = c->max_connections + FD_RESERVE;
@@ -603,6 +603,22 @@ fd_limit(const struct config *c)
 			    strerror(errno));
 			return (-1);
 		}
+	}
+	/* The default, not asked for: as many as the limit allows. */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need &&
+	    c->max_connections == CONFIG_MAX_CONNECTIONS_DEFAULT &&
+	    rl.rlim_cur >= 2 * FD_RESERVE) {
+		c->max_connections = rl.rlim_cur - FD_RESERVE;
+		rlog(RLOG_WARN, "fd-limit", "limit=%llu max_connections=%llu: "
+		    "the open-file limit (RLIMIT_NOFILE) leaves no room for "
+		    "the default max_connections (%d) plus %d of the relay's "
+		    "own: serving at most %llu connections; raise the limit "
+		    "(systemd: LimitNOFILE=) or set max_connections",
+		    (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)c->max_connections,
+		    CONFIG_MAX_CONNECTIONS_DEFAULT, FD_RESERVE,
+		    (unsigned long long)c->max_connections);
+		return (0);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
 		rlog(RLOG_ERROR, "fd-limit", "limit=%llu max_connections=%llu "
@@ -628,6 +644,7 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
     volatile sig_atomic_t *hup, volatile sig_atomic_t *ctl)
 {
 	struct relay r;
+	struct config cc;
 	struct log_opts lo = { queue_dbs, QUEUE_NDBS, 0 };
 	struct zap_table *zt;
 	struct depth_ctx dc;
@@ -640,15 +657,16 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	int rc, ret = 1;
 
 	memset(&r, 0, sizeof(r));
-	r.c = c;
+	/* Our copy, the relay's from here: fd_limit may lower the default
+	 * max_connections (r->c->max_connections is what accept checks). */
+	cc = *c;
+	r.c = &cc;
 	r.send = route_send;
 	r.lock_fd = -1;
 	if (fault != NULL && strcmp(fault, "before-commit") == 0)
 		r.fault = BATCH_FAULT_BEFORE_COMMIT;
 	else if (fault != NULL && strcmp(fault, "after-commit") == 0)
 		r.fault = BATCH_FAULT_AFTER_COMMIT;
-	if (fd_limit(c) != 0)
-		return (2);	/* a configuration error: no restart loop */
 	/* Test hook: gather more per batch (tests/scenario/relay_race.sh). */
 	if ((fault = getenv("FERRY_RELAY_TEST_TURN_DELAY_MS")) != NULL)
 		r.turn_delay_ms = strtol(fault, NULL, 10);
@@ -667,6 +685,12 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		memcpy(pass, penv, plen + 1);
 		sodium_memzero(penv, plen);
 		(void)unsetenv("FERRY_RELAY_PASSPHRASE");
+	}
+	/* After the passphrase left the environment (its exit 2 too). */
+	if (fd_limit(&cc) != 0) {
+		if (pass != NULL)
+			sodium_free(pass);
+		return (2);	/* a configuration error: no restart loop */
 	}
 	rc = ident_load(c->key, pass, &r.me);
 	sodium_free(pass);	/* zeroes it */

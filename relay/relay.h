@@ -46,6 +46,11 @@
 
 #define CONFIG_PATH_MAX 1024
 
+/* max_connections when not set: lowered at start to what the open-file
+ * limit allows (loop.c fd_limit); a value set is refused if it does not
+ * fit. */
+#define CONFIG_MAX_CONNECTIONS_DEFAULT 1024
+
 struct config {
 	char endpoint[256];		/* tcp://127.0.0.1:7450 */
 	char data[CONFIG_PATH_MAX];	/* data folder (log with queue, metrics) */
