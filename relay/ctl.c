@@ -498,16 +498,35 @@ ctl_queue_purge(const char *data, const char *to, const char *reason)
 		return (1);
 	/*
 	 * One purge command at a time on this data folder: they share the
-	 * request and result files.  Another one waits for the one before
-	 * (at most its CTL_WAIT_MS); the lock goes with the process.
+	 * request and result files.  Another one waits for the one before,
+	 * at most CTL_WAIT_MS (one stopped with Ctrl-Z, or hung, must not
+	 * block every later purge unseen); the lock goes with the process.
 	 */
 	if ((lfd = open(lpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) < 0 || flock(lfd, LOCK_EX) != 0) {
-		fprintf(stderr, "ferry-relay: cannot lock %s: %s (run as the "
+	    0600)) < 0) {
+		fprintf(stderr, "ferry-relay: cannot open %s: %s (run as the "
 		    "relay's user)\n", lpath, strerror(errno));
-		if (lfd >= 0)
-			(void)close(lfd);
 		return (1);
+	}
+	for (i = 0; flock(lfd, LOCK_EX | LOCK_NB) != 0; i++) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			fprintf(stderr, "ferry-relay: cannot lock %s: %s (run "
+			    "as the relay's user)\n", lpath, strerror(errno));
+			(void)close(lfd);
+			return (1);
+		}
+		if (i == 0)
+			fprintf(stderr, "ferry-relay: waiting for another queue "
+			    "purge on %s to end (it holds %s)\n", data, lpath);
+		if (i >= CTL_WAIT_MS / 100) {
+			fprintf(stderr, "ferry-relay: another queue purge still "
+			    "holds %s after %d s (stopped or hung?): let it "
+			    "finish or stop it, then run this again\n", lpath,
+			    CTL_WAIT_MS / 1000);
+			(void)close(lfd);
+			return (1);
+		}
+		(void)usleep(100 * 1000);
 	}
 	randombytes_buf(nb, sizeof(nb));
 	sodium_bin2hex(nonce, sizeof(nonce), nb, sizeof(nb));

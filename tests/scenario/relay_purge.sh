@@ -109,6 +109,8 @@ wait "$pb"; rc=$?
 sed 's/^/# /' "$FT/pa" "$FT/pa.err" "$FT/p2" "$FT/p2.err"
 ft_check "the first (bravo, active) is refused: exit 1, its own answer" \
 	eval '[ "$rca" -eq 1 ] && grep -q "bravo is active in roster version 2" "$FT/pa.err"'
+ft_check "the second said it waited for the first" \
+	grep -q "waiting for another queue purge on $RELAY_DATA to end" "$FT/p2.err"
 ft_check "purge of revoked charlie's queue exits 0" [ "$rc" -eq 0 ]
 ft_check "... and says 3 were purged" grep -q '^purged 3 messages queued for charlie' "$FT/p2"
 for si in "${ids[@]}"; do
