@@ -677,14 +677,24 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	 * variable removed so no child inherits it; the copy wiped after use.
 	 */
 	if (penv != NULL) {
+		/* ident.h's rule, as ferry-keys seals with and ferry-agent
+		 * reads: the first line, never empty. */
 		plen = strlen(penv);
-		if ((pass = sodium_malloc(plen + 1)) == NULL) {
-			rlog(RLOG_ERROR, "key", "err=FERRY_ENOMEM");
-			return (1);
-		}
-		memcpy(pass, penv, plen + 1);
+		rc = ident_passphrase_parse(penv, plen, &pass);
 		sodium_memzero(penv, plen);
 		(void)unsetenv("FERRY_RELAY_PASSPHRASE");
+		if (rc == FERRY_EINVAL) {
+			rlog(RLOG_ERROR, "key", "err=FERRY_EINVAL why=\"FERRY_"
+			    "RELAY_PASSPHRASE is set but empty, or its first "
+			    "line is (the passphrase is the first line): set it "
+			    "to the key file's passphrase, or remove it for an "
+			    "unsealed key file\"");
+			return (2);	/* a configuration error */
+		}
+		if (rc != 0) {
+			rlog(RLOG_ERROR, "key", "err=%s", ferry_errname(rc));
+			return (1);
+		}
 	}
 	/* After the passphrase left the environment (its exit 2 too). */
 	if (fd_limit(&cc) != 0) {

@@ -22,7 +22,6 @@
 #include <sodium.h>
 
 #include "cli.h"
-#include "ident.h"
 #include "relay.h"
 
 static volatile sig_atomic_t stop_flag, hup_flag, ctl_flag;
@@ -302,35 +301,6 @@ cmd_check(int argc, char **argv)
 	return (0);
 }
 
-/*
- * $FERRY_RELAY_PASSPHRASE by ident.h's rule, the one ferry-keys seals
- * with and ferry-agent reads: its first line, never empty.  What follows
- * the first line is wiped in place, where loop_run takes the passphrase
- * from (and wipes it).  Set but empty: said, wiped, 2 (a configuration
- * error); else 0.
- */
-static int
-pass_env_check(void)
-{
-	char *p = getenv("FERRY_RELAY_PASSPHRASE");
-	size_t n, len;
-
-	if (p == NULL)
-		return (0);
-	n = strlen(p);
-	if ((len = ident_passphrase_len(p, n)) == 0) {
-		sodium_memzero(p, n);
-		(void)unsetenv("FERRY_RELAY_PASSPHRASE");
-		rlog(RLOG_ERROR, "key", "err=FERRY_EINVAL why=\"FERRY_RELAY_"
-		    "PASSPHRASE is set but empty, or its first line is (the "
-		    "passphrase is the first line): set it to the key file's "
-		    "passphrase, or remove it for an unsealed key file\"");
-		return (CLI_USAGE);
-	}
-	sodium_memzero(p + len, n - len);
-	return (0);
-}
-
 static int
 cmd_run(int argc, char **argv)
 {
@@ -349,8 +319,6 @@ cmd_run(int argc, char **argv)
 		rlog(RLOG_ERROR, "sodium-init", "failed=1");
 		return (1);
 	}
-	if ((rc = pass_env_check()) != 0)
-		return (rc);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_term;

@@ -596,7 +596,8 @@ TEST(spool_replaced_not_moved)
 		    A.conf.spool, k);
 		CHECK(access(sent, F_OK) != 0);
 		CHECK(access(failed, F_OK) != 0);
-		strcat(failed, ".error");
+		snprintf(failed, sizeof(failed), "%s/failed/swap-%zu.json.error",
+		    A.conf.spool, k);
 		CHECK(access(failed, F_OK) != 0);
 		CHECK((b = t_read_file(replace_name, &blen)) != NULL &&
 		    blen == len2 && memcmp(b, json2, len2) == 0);
