@@ -105,6 +105,7 @@ aconf_set(struct aconf *c, const char *key, const char *v)
 struct load_ctx {
 	struct aconf *c;
 	const char *path;
+	uint64_t seen;		/* the keys set so far, one bit per entry */
 	int bad;
 };
 
@@ -121,7 +122,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		lc->bad = 1;
 		return (1);
 	}
-	if ((rc = aconf_set(lc->c, name, value)) != 0) {
+	if ((rc = ferry_conf_load_set(keys, lc->c, &lc->seen, name,
+	    value)) != 0) {
 		ferry_conf_why(why, sizeof(why), name, value, rc);
 		fprintf(stderr, "ferry-agent: %s: %s\n", lc->path, why);
 		lc->bad = 1;
@@ -132,7 +134,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 int
 aconf_load(struct aconf *c, const char *path)
 {
-	struct load_ctx lc = { c, path, 0 };
+	struct load_ctx lc = { c, path, 0, 0 };
 	int rc;
 
 	rc = ini_parse(path, handler, &lc);

@@ -813,6 +813,27 @@ ferry_conf_set(const struct ferry_conf_key *keys, void *base,
 	return (FERRY_EINVAL);
 }
 
+int
+ferry_conf_load_set(const struct ferry_conf_key *keys, void *base,
+    uint64_t *seen, const char *key, const char *value)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; keys[i].name != NULL; i++)
+		if (strcmp(keys[i].name, key) == 0)
+			break;
+	if (keys[i].name == NULL)
+		return (FERRY_ENOENT);
+	if (i >= 64)
+		return (FERRY_EINTERNAL);
+	if (*seen & (UINT64_C(1) << i))
+		return (FERRY_EDUPKEY);
+	if ((rc = ferry_conf_set(keys, base, key, value)) == 0)
+		*seen |= UINT64_C(1) << i;
+	return (rc);
+}
+
 void
 ferry_conf_why(char *out, size_t n, const char *key, const char *value,
     int rc)
@@ -823,6 +844,11 @@ ferry_conf_why(char *out, size_t n, const char *key, const char *value,
 	else if (rc == FERRY_ENOUNIT)
 		snprintf(out, n, "%s = %s: %s, e.g. %ss", key, value,
 		    ferry_strerror(rc), value);
+	else if (rc == FERRY_EDUPKEY)
+		snprintf(out, n, "key \"%s\" is set more than once (the second "
+		    "time to \"%s\"): keep one line for it (a line that "
+		    "starts with a space or tab continues the line above and "
+		    "sets its key again)", key, value);
 	else
 		snprintf(out, n, "bad value for key \"%s\"", key);
 }

@@ -316,13 +316,6 @@ struct ferry_conf_key {
 	size_t cap;		/* FERRY_CONF_STR*: sizeof the field */
 };
 
-/**
- * ferry_conf_set(keys, base, key, value): set the field of the struct at
- * ${base} that ${key} names in the table ${keys} (ended by a NULL name)
- * from the text ${value}.  0; FERRY_ENOENT if no entry is named ${key};
- * FERRY_EBADVALUE if ${value} does not parse or a string does not fit
- * (the field is then unchanged).
- */
 /*
  * Fault injection for tests (issue 13): compiled in only with
  * -DFERRY_FAULTS (the sanitizer builds of `make test`), so release builds
@@ -346,14 +339,34 @@ int ferry_fault(const char *point);
 #define FERRY_FAULT(point) 0
 #endif
 
+/**
+ * ferry_conf_set(keys, base, key, value): set the field of the struct at
+ * ${base} that ${key} names in the table ${keys} (ended by a NULL name)
+ * from the text ${value}.  0; FERRY_ENOENT if no entry is named ${key};
+ * FERRY_EBADVALUE if ${value} does not parse or a string does not fit
+ * (the field is then unchanged).
+ */
 int ferry_conf_set(const struct ferry_conf_key *keys, void *base,
     const char *key, const char *value);
 
 /**
+ * ferry_conf_load_set(keys, base, seen, key, value): ferry_conf_set for a
+ * line of a configuration file; FERRY_EDUPKEY if ${key} was set already
+ * through the same ${seen} (one bit per entry of ${keys}, zeroed by the
+ * caller before the file; a table has at most 64 entries).  A key given
+ * twice is refused rather than the last one winning unseen: with inih, a
+ * line that starts with a space or tab also sets its key again (it
+ * continues the value above it).
+ */
+int ferry_conf_load_set(const struct ferry_conf_key *keys, void *base,
+    uint64_t *seen, const char *key, const char *value);
+
+/**
  * ferry_conf_why(out, n, key, value, rc): what is wrong with "${key} =
- * ${value}", which ferry_conf_set refused with ${rc}, as one line for a
- * person: 'unknown key "K"', 'bad value for key "K"', or 'K = 30: a
- * duration needs a unit (ms, s, m, h or d), e.g. 30s'.
+ * ${value}", which ferry_conf_set or ferry_conf_load_set refused with
+ * ${rc}, as one line for a person: 'unknown key "K"', 'bad value for key
+ * "K"', 'K = 30: a duration needs a unit (ms, s, m, h or d), e.g. 30s',
+ * or 'key "K" is set more than once ...'.
  */
 void ferry_conf_why(char *out, size_t n, const char *key, const char *value,
     int rc);

@@ -118,6 +118,7 @@ config_set(struct config *c, const char *key, const char *v)
 struct load_ctx {
 	struct config *c;
 	const char *path;
+	uint64_t seen;		/* the keys set so far, one bit per entry */
 	int bad;
 };
 
@@ -134,7 +135,8 @@ handler(void *user, const char *section, const char *name, const char *value)
 		lc->bad = 1;
 		return (0);
 	}
-	if ((rc = config_set(lc->c, name, value)) != 0) {
+	if ((rc = ferry_conf_load_set(keys, lc->c, &lc->seen, name,
+	    value)) != 0) {
 		ferry_conf_why(why, sizeof(why), name, value, rc);
 		fprintf(stderr, "ferry-relay: %s: %s\n", lc->path, why);
 		lc->bad = 1;
@@ -147,7 +149,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 int
 config_load(struct config *c, const char *path)
 {
-	struct load_ctx lc = { c, path, 0 };
+	struct load_ctx lc = { c, path, 0, 0 };
 	int rc;
 
 	rc = ini_parse(path, handler, &lc);

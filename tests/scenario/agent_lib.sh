@@ -2,7 +2,8 @@
 # lib.sh (source lib.sh first, then ft_init, ft_net, ft_relay_start).
 #
 #   fa_conf ID [KEY=VALUE...]   write $FT/ID.conf (data $FT/ID-data, spool
-#                               $FT/ID-spool, key, roster + pin, relay)
+#                               $FT/ID-spool, key, roster + pin, relay;
+#                               KEY=VALUE replaces a default: ft_kv_lines)
 #   fa_start ID                 start ferry-agent for ID (stderr appended to
 #                               $FT/ID.err), wait until it is connected
 #   fa_stop ID / fa_kill9 ID    SIGTERM (status in $FT_STATUS) / kill -9
@@ -16,22 +17,14 @@ VECTORS=$FERRY_ROOT/tests/vectors/referrals
 declare -A FA_PID
 
 fa_conf() {
-	local id=$1 kv; shift
+	local id=$1; shift
 	{
 		echo "[agent]"
-		echo "data = $FT/$id-data"
-		echo "key = $FT/keys/$id.key"
-		echo "roster = $FT/roster"
-		echo "roster_pin = $(cat "$FT/roster.pin")"
-		echo "relay = $RELAY_EP"
-		echo "spool = $FT/$id-spool"
-		echo "log_level = debug"
-		echo "retry = 300ms"
-		echo "retry_max = 2s"
-		echo "reconnect = 100ms"
-		echo "reconnect_max = 1s"
-		echo "spool_interval = 200ms"
-		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+		ft_kv_lines "data=$FT/$id-data" "key=$FT/keys/$id.key" \
+		    "roster=$FT/roster" "roster_pin=$(cat "$FT/roster.pin")" \
+		    "relay=$RELAY_EP" "spool=$FT/$id-spool" "log_level=debug" \
+		    "retry=300ms" "retry_max=2s" "reconnect=100ms" \
+		    "reconnect_max=1s" "spool_interval=200ms" "$@"
 	} >"$FT/$id.conf"
 }
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # daemon_exit: both daemons exit 2 for every configuration or usage error
 # (bad flag, configuration file unreadable, unknown key, bad value, unknown
-# section, a relay retention shorter than expiry + 1d, each limit out of
+# section, a key given twice, a relay retention shorter than expiry + 1d, each limit out of
 # its range, a sweep_interval longer than expiry) and 1 for a failure at run time (here: a roster pin that does
 # not match), so systemd's RestartPreventExitStatus=2 stops a restart loop
 # on a configuration mistake.
@@ -40,6 +40,19 @@ ft_check "agent: the refusal names credit and its range" grep -q 'a-credit.conf:
 sed 's/^relay = .*//; $a relay = http://relay:7700' "$FT/alpha.conf" >"$FT/a-relay.conf"
 exit_is 2 "agent: relay not tcp:// or ipc://" "$B/ferry-agent" -c "$FT/a-relay.conf"
 ft_check "agent: the refusal names relay and its value" grep -q 'a-relay.conf: relay "http://relay:7700" is not a tcp:// or ipc:// endpoint' "$FT/x.err"
+
+# A key given twice is refused by name, not the last one winning unseen
+# (an operator's appended override, or an indented line, which inih reads
+# as the key's value continued: the key set again).
+sed '$a log_level = warn' "$FT/alpha.conf" >"$FT/a-dup.conf"
+exit_is 2 "agent: config key given twice" "$B/ferry-agent" -c "$FT/a-dup.conf"
+ft_check "agent: the refusal names the key set twice" grep -q 'a-dup.conf: key "log_level" is set more than once (the second time to "warn")' "$FT/x.err"
+sed 's/^relay = .*/&\n    tcp:\/\/127.0.0.1:1/' "$FT/alpha.conf" >"$FT/a-cont.conf"
+exit_is 2 "agent: config value continued on an indented line" "$B/ferry-agent" -c "$FT/a-cont.conf"
+ft_check "agent: the refusal names the continued key" grep -q 'a-cont.conf: key "relay" is set more than once (the second time to "tcp://127.0.0.1:1")' "$FT/x.err"
+sed '$a endpoint = tcp://127.0.0.1:1' "$FT/relay.conf" >"$FT/r-dup.conf"
+exit_is 2 "relay: config key given twice" "$B/ferry-relay" check-config -c "$FT/r-dup.conf"
+ft_check "relay: the refusal names the key set twice" grep -q 'r-dup.conf: key "endpoint" is set more than once' "$FT/x.err"
 
 exit_is 2 "relay: bad flag" "$B/ferry-relay" --no-such-flag
 exit_is 2 "relay: bad flag value" "$B/ferry-relay" -c "$FT/relay.conf" --log-level loud

@@ -178,10 +178,25 @@ ft_revoke() {
 		--previous "$2" >>"$FT/keys.log" 2>&1 </dev/null
 }
 
+# ft_kv_lines KEY=VALUE...: "KEY = VALUE" lines for a config file, each
+# key once: a later KEY=VALUE replaces an earlier one's value (the
+# daemons refuse a key set twice), so callers pass defaults then overrides.
+ft_kv_lines() {
+	local -A val=()
+	local -a order=()
+	local kv k
+	for kv in "$@"; do
+		k=${kv%%=*}
+		[ -n "${val[$k]+x}" ] || order+=("$k")
+		val[$k]=${kv#*=}
+	done
+	for k in "${order[@]}"; do echo "$k = ${val[$k]}"; done
+}
+
 # ---- the relay ----
 
-# ft_relay_conf [KEY=VALUE...]: write $FT/relay.conf (extra keys appended;
-# they override earlier ones).  The relay reads its roster from
+# ft_relay_conf [KEY=VALUE...]: write $FT/relay.conf (the keys given
+# replace the defaults' values: ft_kv_lines).  The relay reads its roster from
 # $FT/relay-roster (a copy of $FT/roster at first; replace it and call
 # ft_relay_hup to hand it a new version).
 ft_relay_conf() {
@@ -191,14 +206,9 @@ ft_relay_conf() {
 	RELAY_ERR=$FT/relay.err
 	{
 		echo "[relay]"
-		echo "endpoint = $RELAY_EP"
-		echo "data = $RELAY_DATA"
-		echo "key = $FT/keys/$RELAY_ID.key"
-		echo "roster = $FT/relay-roster"
-		echo "roster_pin = $(cat "$FT/roster.pin")"
-		echo "log_level = debug"
-		local kv
-		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+		ft_kv_lines "endpoint=$RELAY_EP" "data=$RELAY_DATA" \
+		    "key=$FT/keys/$RELAY_ID.key" "roster=$FT/relay-roster" \
+		    "roster_pin=$(cat "$FT/roster.pin")" "log_level=debug" "$@"
 	} >"$FT/relay.conf"
 	[ -f "$FT/relay-roster" ] || cp "$FT/roster" "$FT/relay-roster"
 }
@@ -274,17 +284,12 @@ ft_relay2_add() {
 # "started".  ft_relay2_stop: SIGTERM and wait (status in $FT_STATUS);
 # ft_relay2_kill9: kill -9 and reap.
 ft_relay2_start() {
-	local kv
 	RELAY2_ERR=$FT/relay2.err
 	{
 		echo "[relay]"
-		echo "endpoint = $RELAY2_EP"
-		echo "data = $FT/relay2-data"
-		echo "key = $FT/keys/$RELAY2_ID.key"
-		echo "roster = $FT/relay-roster"
-		echo "roster_pin = $(cat "$FT/roster.pin")"
-		echo "log_level = debug"
-		for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+		ft_kv_lines "endpoint=$RELAY2_EP" "data=$FT/relay2-data" \
+		    "key=$FT/keys/$RELAY2_ID.key" "roster=$FT/relay-roster" \
+		    "roster_pin=$(cat "$FT/roster.pin")" "log_level=debug" "$@"
 	} >"$FT/relay2.conf"
 	[ -f "$FT/relay-roster" ] || cp "$FT/roster" "$FT/relay-roster"
 	_ft_relay_run relay2 "$RELAY2_ERR" "relay 2 started" || return 1

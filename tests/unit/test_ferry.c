@@ -177,6 +177,36 @@ TEST(conf_set)
 	CHECK_EQ(ferry_conf_set(tkeys, &c, "S", "1"), FERRY_ENOENT);
 }
 
+/* A key set twice in one file is refused, not the last one winning. */
+TEST(conf_load_set_once)
+{
+	struct tconf c;
+	uint64_t seen = 0;
+	char why[256];
+
+	memset(&c, 0, sizeof(c));
+	CHECK_EQ(ferry_conf_load_set(tkeys, &c, &seen, "u", "12"), 0);
+	CHECK_EQ(ferry_conf_load_set(tkeys, &c, &seen, "s", "ab"), 0);
+	CHECK_EQ(ferry_conf_load_set(tkeys, &c, &seen, "u", "13"),
+	    FERRY_EDUPKEY);
+	CHECK_EQ(c.u, 12);
+	CHECK_EQ(ferry_conf_load_set(tkeys, &c, &seen, "bogus", "1"),
+	    FERRY_ENOENT);
+	/* A value refused the first time does not count as set. */
+	CHECK_EQ(ferry_conf_load_set(tkeys, &c, &seen, "size", "x"),
+	    FERRY_EBADVALUE);
+	CHECK_EQ(ferry_conf_load_set(tkeys, &c, &seen, "size", "1K"), 0);
+	CHECK_EQ(c.size, 1024);
+	/* Another file (another seen) starts again. */
+	seen = 0;
+	CHECK_EQ(ferry_conf_load_set(tkeys, &c, &seen, "u", "14"), 0);
+	CHECK_EQ(c.u, 14);
+	ferry_conf_why(why, sizeof(why), "relay", "tcp://b:7700",
+	    FERRY_EDUPKEY);
+	CHECK(strncmp(why, "key \"relay\" is set more than once (the second "
+	    "time to \"tcp://b:7700\"): keep one line", 70) == 0);
+}
+
 TEST(utc)
 {
 	char b[32];
@@ -269,6 +299,7 @@ main(void)
 	RUN(parse_duration);
 	RUN(parse_log_level);
 	RUN(conf_set);
+	RUN(conf_load_set_once);
 	RUN(utc);
 	RUN(read_file_fifo_link);
 	return (t_done());
