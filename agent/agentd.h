@@ -436,6 +436,18 @@ int agentd_can_send(struct agentd *a, char *err, size_t errlen);
  */
 int agentd_roster_expired(struct agentd *a, uint64_t now);
 
+/* Messages chosen for erasure (agentd_erase_select, retention). */
+struct agentd_erase_pick {
+	uint8_t id[FERRY_MSGID_LEN];
+	char rule[ASTORE_RULE_MAX + 1];
+};
+struct agentd_erase_sel {
+	struct agentd_erase_pick *p;
+	size_t n, cap;
+	size_t already;			/* matched, already erased */
+	size_t in_flight;		/* matched, sent and still on its way */
+};
+
 /**
  * agentd_erase(a, id, reason, ref, rule, err, errlen): erase message
  * ${id} (sent or received) by crypto-shredding, in one synced commit:
@@ -452,17 +464,17 @@ int agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
     int reason, const char *ref, const char *rule, char *err,
     size_t errlen);
 
-/* Messages chosen for erasure (agentd_erase_select, retention). */
-struct agentd_erase_pick {
-	uint8_t id[FERRY_MSGID_LEN];
-	char rule[ASTORE_RULE_MAX + 1];
-};
-struct agentd_erase_sel {
-	struct agentd_erase_pick *p;
-	size_t n, cap;
-	size_t already;			/* matched, already erased */
-	size_t in_flight;		/* matched, sent and still on its way */
-};
+/**
+ * agentd_erase_many(a, p, n, reason, ref, done, err, errlen): agentd_erase
+ * of the ${n} messages ${p} (each with its rule; "" for a request), up to
+ * 128 of them in one synced commit: a message that may not be erased
+ * (already erased, on its way, gone) is left out of its group; a group
+ * whose commit fails is not erased at all.  ${done}[i] is set to 1 for
+ * each message erased, else 0.  0, or the first error (${err} says it).
+ */
+int agentd_erase_many(struct agentd *a, const struct agentd_erase_pick *p,
+    size_t n, int reason, const char *ref, uint8_t *done, char *err,
+    size_t errlen);
 
 /**
  * agentd_erase_select(a, case_id, before, sel): the messages, sent or
@@ -477,8 +489,8 @@ void agentd_erase_sel_free(struct agentd_erase_sel *sel);
 /**
  * agentd_retention_run(a, now, nerased): erase every message whose kind
  * has a rule in the retention setting and whose age at ${now} (ms; since
- * it was queued or received) is at least the rule's, each in its own
- * commit (LOG_ERASE_RETENTION); first remove the spool copies of erased
+ * it was queued or received) is at least the rule's (LOG_ERASE_RETENTION,
+ * agentd_erase_many); first remove the spool copies of erased
  * messages a crash may have left.  0 or the first error (logged).
  */
 int agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased);

@@ -534,7 +534,8 @@ compacted(struct agentd *a, json_t *o)
 
 /*
  * erase: {"msg_id": ID} | {"case": CASE} | {"before_ms": MS}, optional
- * "ref": each matching message erased in its own commit, by request.
+ * "ref": the matching messages erased by request (agentd_erase_many: up
+ * to 128 in one commit).
  */
 static json_t *
 do_erase(struct agentd *a, json_t *req)
@@ -544,8 +545,9 @@ do_erase(struct agentd *a, json_t *req)
 	char err[AGENTD_ERR_MAX], hx[33];
 	const char *ref, *cs;
 	json_t *bm, *done, *o;
+	uint8_t *ok = NULL;
 	size_t i, nf, nu;
-	int rc, first = 0;
+	int rc, first;
 
 	ref = json_string_value(json_object_get(req, "ref"));
 	if (json_object_get(req, "ref") != NULL && (ref == NULL ||
@@ -575,18 +577,21 @@ do_erase(struct agentd *a, json_t *req)
 	if ((rc = agentd_erase_select(a, cs, bm != NULL ?
 	    (uint64_t)json_integer_value(bm) : 0, &sel)) != 0)
 		return (fail(rc, NULL));
+	if (sel.n > 0 && (ok = malloc(sel.n)) == NULL) {
+		agentd_erase_sel_free(&sel);
+		return (fail(FERRY_ENOMEM, NULL));
+	}
+	err[0] = '\0';
+	first = agentd_erase_many(a, sel.p, sel.n, LOG_ERASE_REQUEST, ref, ok,
+	    err, sizeof(err));
 	done = json_array();
 	for (i = 0; i < sel.n; i++) {
-		err[0] = '\0';
-		if ((rc = agentd_erase(a, sel.p[i].id, LOG_ERASE_REQUEST, ref,
-		    NULL, err, sizeof(err))) != 0) {
-			if (first == 0)
-				first = rc;
+		if (!ok[i])
 			continue;
-		}
 		hexs(hx, sel.p[i].id, FERRY_MSGID_LEN);
 		json_array_append_new(done, json_string(hx));
 	}
+	free(ok);
 	/* Spool files of the case (or of before then) refused before they
 	 * became messages: no record, same data. */
 	nf = agentd_erase_failed(a, cs != NULL && cs[0] != '\0' ? cs : NULL,

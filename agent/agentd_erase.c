@@ -452,78 +452,204 @@ agentd_compact_at_open(struct agentd *a, char *err, size_t errlen)
 	return (0);
 }
 
-int
-agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
-    int reason, const char *ref, const char *rule, char *err, size_t errlen)
-{
-	struct astore_erased er;
+/*
+ * At most this many messages are erased in one synced commit (erase by
+ * case or date, retention): years of messages are a few commits, not one
+ * per message each waiting the agent's loop, and one commit's records
+ * stay small.
+ */
+#define ERASE_GROUP 128
+
+/* One message to erase, looked up (erase_look) before its commit. */
+struct erase_item {
+	const uint8_t *id;
+	const char *rule;		/* retention rule, or NULL / "" */
+	char dir;			/* 'o' sent, 'i' received */
 	struct astore_out o;
 	struct astore_in in;
-	struct log_batch *b;
+};
+
+/* Find ${it}'s record and check it may be erased: 0, else the error (${err} says it). */
+static int
+erase_look(struct agentd *a, struct erase_item *it, char *err, size_t errlen)
+{
+	struct astore_erased er;
 	char hx[33];
-	char dir;
 	int rc;
 
-	agentd_idhex(hx, id);
-	if ((rc = astore_get_erased(a->store, id, &er)) == 0) {
+	agentd_idhex(hx, it->id);
+	memset(&it->in, 0, sizeof(it->in));
+	if ((rc = astore_get_erased(a->store, it->id, &er)) == 0) {
 		agentd_seterr(err, errlen, "message %s is already erased", hx);
 		return (FERRY_EDUPMSG);
 	}
 	if (rc != FERRY_ENOENT)
-		return (rc);
-	memset(&in, 0, sizeof(in));
-	if ((rc = astore_get_out(a->store, id, &o)) == 0) {
-		dir = 'o';
-		if (o.state == ASTORE_QUEUED || o.state == ASTORE_ACCEPTED) {
+		goto fail;
+	if ((rc = astore_get_out(a->store, it->id, &it->o)) == 0) {
+		it->dir = 'o';
+		if (it->o.state == ASTORE_QUEUED ||
+		    it->o.state == ASTORE_ACCEPTED) {
 			agentd_seterr(err, errlen, "message %s is still on its "
 			    "way (%s): erase it once it is delivered or "
-			    "failed", hx, astore_state_name(o.state));
+			    "failed", hx, astore_state_name(it->o.state));
 			return (FERRY_EINVAL);
 		}
-	} else if (rc == FERRY_ENOENT &&
-	    (rc = astore_get_in(a->store, id, &in)) == 0)
-		dir = 'i';
-	else {
-		if (rc == FERRY_ENOENT)
-			agentd_seterr(err, errlen, "no message %s in this "
-			    "agency's store", hx);
+		return (0);
+	}
+	if (rc == FERRY_ENOENT &&
+	    (rc = astore_get_in(a->store, it->id, &it->in)) == 0) {
+		it->dir = 'i';
+		return (0);
+	}
+	if (rc == FERRY_ENOENT)
+		agentd_seterr(err, errlen, "no message %s in this agency's "
+		    "store", hx);
+fail:
+	if (err != NULL && err[0] == '\0')
+		agentd_seterr(err, errlen, "erasing message %s: %s", hx,
+		    ferry_strerror(rc));
+	return (rc);
+}
+
+/*
+ * Erase the ${n} looked-up items ${it} in one synced commit (each its
+ * LOG_ERASURE entry, its envelope deleted, its sealed content key zeroed
+ * and its erasure recorded), then overwrite and remove their spool
+ * copies.  0, or the error (${err} says it): then none is erased.
+ */
+static int
+erase_commit(struct agentd *a, struct erase_item *it, size_t n, int reason,
+    const char *ref, char *err, size_t errlen)
+{
+	struct astore_erased er;
+	struct log_batch *b;
+	char hx[33];
+	size_t i;
+	int rc;
+
+	agentd_idhex(hx, it[0].id);
+	/* Durable before the commit: its freed pages are compacted away
+	 * even if a crash comes right after it. */
+	if ((rc = compact_mark(a)) != 0) {
+		agentd_seterr(err, errlen, "erasing message %s%s: cannot "
+		    "write %s/log/compact-due: %s (nothing erased)", hx,
+		    n > 1 ? " and others" : "", a->conf.data,
+		    ferry_strerror(rc));
 		return (rc);
 	}
+	if ((rc = log_begin(a->log, &b)) != 0)
+		goto fail;
 	memset(&er, 0, sizeof(er));
 	er.t_erased = ferry_now_ms();
 	er.reason = (uint32_t)reason;
 	agentd_copy_str(er.ref, sizeof(er.ref), ref != NULL ? ref : "");
-	agentd_copy_str(er.rule, sizeof(er.rule), rule != NULL ? rule : "");
-	/* Durable before the commit: its freed pages are compacted away
-	 * even if a crash comes right after it. */
-	if ((rc = compact_mark(a)) != 0) {
-		agentd_seterr(err, errlen, "erasing message %s: cannot write "
-		    "%s/log/compact-due: %s (nothing erased)", hx,
-		    a->conf.data, ferry_strerror(rc));
-		goto out;
-	}
-	if ((rc = log_begin(a->log, &b)) != 0)
-		goto out;
-	if ((rc = log_erase_batch(b, id, reason, a->me->id,
-	    a->roster->version, NULL)) != 0 ||
-	    (rc = dir == 'o' ? astore_erase_out(a->store, b, &o, &er) :
-	    astore_erase_in(a->store, b, &in, &er)) != 0) {
-		log_abort(b);
-		goto out;
+	for (i = 0; i < n; i++) {
+		agentd_copy_str(er.rule, sizeof(er.rule), it[i].rule != NULL ?
+		    it[i].rule : "");
+		if ((rc = log_erase_batch(b, it[i].id, reason, a->me->id,
+		    a->roster->version, NULL)) != 0 ||
+		    (rc = it[i].dir == 'o' ? astore_erase_out(a->store, b,
+		    &it[i].o, &er) : astore_erase_in(a->store, b, &it[i].in,
+		    &er)) != 0) {
+			agentd_idhex(hx, it[i].id);
+			log_abort(b);
+			goto fail;
+		}
 	}
 	if ((rc = log_commit(b)) != 0)
-		goto out;
-	shred_spool(a, id, dir, dir == 'o' ? o.spool_name : NULL);
-	alog(ALOG_INFO, "erased", "msg=%s reason=%s%s%s", hx,
-	    reason == LOG_ERASE_RETENTION ? "retention" : "request",
-	    rule != NULL && rule[0] != '\0' ? " rule=" : "",
-	    rule != NULL ? rule : "");
-out:
-	astore_in_clear(&in);
-	if (rc != 0 && err != NULL && err[0] == '\0')
-		agentd_seterr(err, errlen, "erasing message %s: %s", hx,
-		    ferry_strerror(rc));
+		goto fail;
+	for (i = 0; i < n; i++) {
+		shred_spool(a, it[i].id, it[i].dir, it[i].dir == 'o' ?
+		    it[i].o.spool_name : NULL);
+		agentd_idhex(hx, it[i].id);
+		alog(ALOG_INFO, "erased", "msg=%s reason=%s%s%s", hx,
+		    reason == LOG_ERASE_RETENTION ? "retention" : "request",
+		    it[i].rule != NULL && it[i].rule[0] != '\0' ? " rule=" :
+		    "", it[i].rule != NULL ? it[i].rule : "");
+	}
+	return (0);
+fail:
+	agentd_seterr(err, errlen, "erasing message %s%s: %s (nothing of "
+	    "this group erased)", hx, n > 1 ? " and the others of its group" :
+	    "", ferry_strerror(rc));
 	return (rc);
+}
+
+int
+agentd_erase(struct agentd *a, const uint8_t id[FERRY_MSGID_LEN],
+    int reason, const char *ref, const char *rule, char *err, size_t errlen)
+{
+	struct erase_item it;
+	int rc;
+
+	memset(&it, 0, sizeof(it));
+	it.id = id;
+	it.rule = rule;
+	if ((rc = erase_look(a, &it, err, errlen)) == 0)
+		rc = erase_commit(a, &it, 1, reason, ref, err, errlen);
+	astore_in_clear(&it.in);
+	return (rc);
+}
+
+int
+agentd_erase_many(struct agentd *a, const struct agentd_erase_pick *p,
+    size_t n, int reason, const char *ref, uint8_t *done, char *err,
+    size_t errlen)
+{
+	struct erase_item *it;
+	char e[AGENTD_ERR_MAX];
+	size_t i, k, m, ok, where[ERASE_GROUP];
+	int rc, first = 0;
+
+	if (n == 0)
+		return (0);
+	memset(done, 0, n);
+	if ((it = calloc(n < ERASE_GROUP ? n : ERASE_GROUP,
+	    sizeof(*it))) == NULL)
+		return (FERRY_ENOMEM);
+	for (i = 0; i < n; i += m) {
+		m = n - i < ERASE_GROUP ? n - i : ERASE_GROUP;
+		/* Look up the group's messages; those that may not be
+		 * erased are left out (the first error is kept). */
+		for (k = 0; k < m; k++) {
+			memset(&it[k], 0, sizeof(it[k]));
+			it[k].id = p[i + k].id;
+			it[k].rule = p[i + k].rule;
+			e[0] = '\0';
+			if ((rc = erase_look(a, &it[k], e, sizeof(e))) != 0) {
+				it[k].dir = 0;
+				if (first == 0) {
+					first = rc;
+					agentd_copy_str(err, errlen, e);
+				}
+			}
+		}
+		/* Pack those found to the front, keeping their places. */
+		for (ok = 0, k = 0; k < m; k++) {
+			if (it[k].dir == 0) {
+				astore_in_clear(&it[k].in);
+				continue;
+			}
+			where[ok] = i + k;
+			if (ok != k)
+				it[ok] = it[k];
+			ok++;
+		}
+		e[0] = '\0';
+		if (ok > 0 && (rc = erase_commit(a, it, ok, reason, ref, e,
+		    sizeof(e))) != 0) {
+			if (first == 0) {
+				first = rc;
+				agentd_copy_str(err, errlen, e);
+			}
+		} else
+			for (k = 0; k < ok; k++)
+				done[where[k]] = 1;
+		for (k = 0; k < ok; k++)
+			astore_in_clear(&it[k].in);
+	}
+	free(it);
+	return (first);
 }
 
 /* ---- selection --------------------------------------------------------- */
@@ -672,6 +798,7 @@ agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased)
 	struct pick p;
 	char err[AGENTD_ERR_MAX];
 	size_t i, nret, done = 0;
+	uint8_t *ok;
 	int rc, first = 0;
 
 	*nerased = 0;
@@ -692,17 +819,20 @@ agentd_retention_run(struct agentd *a, uint64_t now, size_t *nerased)
 		    "the next start", ferry_strerror(rc));
 		return (rc);
 	}
-	for (i = 0; i < sel.n; i++) {
+	if (sel.n > 0 && (ok = malloc(sel.n)) == NULL)
+		first = FERRY_ENOMEM;
+	else if (sel.n > 0) {
 		err[0] = '\0';
-		if ((rc = agentd_erase(a, sel.p[i].id, LOG_ERASE_RETENTION,
-		    NULL, sel.p[i].rule, err, sizeof(err))) == 0)
-			done++;
-		else if (first == 0) {
-			first = rc;
-			alog(ALOG_ERROR, "retention", "%s: tried again in a "
-			    "day or at the next start", err);
-		}
+		first = agentd_erase_many(a, sel.p, sel.n, LOG_ERASE_RETENTION,
+		    NULL, ok, err, sizeof(err));
+		for (i = 0; i < sel.n; i++)
+			done += ok[i];
+		free(ok);
 	}
+	if (first != 0)
+		alog(ALOG_ERROR, "retention", "%s: tried again in a day or at "
+		    "the next start", err[0] != '\0' ? err :
+		    ferry_strerror(first));
 	/* Spool files refused before they became messages hold the same
 	 * data: removed once older (by their time) than their kind's rule. */
 	(void)agentd_erase_failed(a, NULL, 0, ret, nret, now, NULL);

@@ -172,6 +172,58 @@ TEST(compact_reopen_fails)
 	free(body);
 }
 
+/*
+ * Erasing many messages (erase --case / --before, retention) takes one
+ * synced commit per group of up to 128, not one per message (counted
+ * commits, not log entries): 130 messages are two commits; a message
+ * that may not be erased (already erased, unknown) is left out of its
+ * group, named by the first error, and the rest are erased.
+ */
+TEST(erase_many_groups)
+{
+	struct agentd_erase_pick *p;
+	struct astore_erased er;
+	char err[AGENTD_ERR_MAX];
+	uint8_t done[132];
+	uint64_t size, commits;
+	size_t i, n = 130;
+
+	CHECK((p = calloc(n + 2, sizeof(*p))) != NULL);
+	if (p == NULL)
+		return;
+	for (i = 0; i < n && !t_failed_now; i++)
+		CHECK_EQ(bravo_receives(p[i].id), 0);
+	if (t_failed_now) {
+		free(p);
+		return;
+	}
+	/* p[0] erased alone first and given again as p[n]; p[n + 1] is no
+	 * message of bravo's. */
+	err[0] = '\0';
+	CHECK_EQ(agentd_erase(&B, p[0].id, LOG_ERASE_REQUEST, NULL, NULL, err,
+	    sizeof(err)), 0);
+	memcpy(&p[n], &p[0], sizeof(p[0]));
+	memcpy(p[n + 1].id, p[1].id, 16);
+	p[n + 1].id[15] ^= 0xff;
+	size = log_size(B.log);
+	commits = agentd_commits(&B);
+	err[0] = '\0';
+	CHECK_EQ(agentd_erase_many(&B, p, n + 2, LOG_ERASE_RETENTION, NULL,
+	    done, err, sizeof(err)), FERRY_EDUPMSG);
+	CHECK(strstr(err, "is already erased") != NULL);
+	CHECK_EQ(agentd_commits(&B) - commits, 2);
+	CHECK_EQ(log_size(B.log), size + n - 1);
+	CHECK_EQ(done[0], 0);
+	CHECK_EQ(done[n], 0);
+	CHECK_EQ(done[n + 1], 0);
+	for (i = 1; i < n; i++) {
+		CHECK_EQ(done[i], 1);
+		CHECK_EQ(astore_get_erased(B.store, p[i].id, &er), 0);
+		CHECK_EQ(er.reason, LOG_ERASE_RETENTION);
+	}
+	free(p);
+}
+
 int
 main(void)
 {
@@ -183,6 +235,7 @@ main(void)
 	}
 	RUN(compact_waits_for_other_process);
 	RUN(compact_reopen_fails);
+	RUN(erase_many_groups);
 	tnet_free();
 	return (t_done());
 }
