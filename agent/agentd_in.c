@@ -517,6 +517,12 @@ rx_prepare(struct agentd *a, struct agentd_rx *rg, const uint8_t *buf,
 		return (rc);
 	}
 
+	/* A referral comes from an agency: a relay's key verifies the
+	 * relay's own answers, never a MSG (a relay that sealed and signed
+	 * one would otherwise pass for an authenticated sender). */
+	if (roster_find_relay(a->roster, e0->from) != NULL)
+		return (agentd_refuse(a, buf, len, e0, FERRY_ESENDER,
+		    "sender is a relay: only an agency may send a message"));
 	if ((rc = roster_sender_key(a->roster, e0->from, spk)) ==
 	    FERRY_EUNKNOWNAGENCY) {
 		/* Our roster may lag the relay's (a push lost or refused):

@@ -95,6 +95,40 @@ seal_to_bravo(struct ident *from, const char *json, size_t jlen,
 }
 
 /*
+ * Review (session 12): a MSG sealed and signed by a relay (its key is in
+ * the roster, for its own answers) was opened, stored and receipted as a
+ * referral "from relay": a compromised relay could inject referrals that
+ * looked authenticated.  Now refused (NACK FERRY_ESENDER), not stored.
+ */
+TEST(msg_from_relay_refused)
+{
+	struct astore_in in;
+	struct env e;
+	char *json;
+	size_t len, mlen;
+	uint64_t before = B.n_refused;
+	uint8_t id[16], *m;
+
+	CHECK((json = doc(&len)) != NULL);
+	if (json == NULL)
+		return;
+	CHECK_EQ(seal_to_bravo(relay, json, len, id, &m, &mlen), 0);
+	free(json);
+	if (t_failed_now)
+		return;
+	cap_clear(&capB);
+	CHECK_EQ(agentd_receive(&B, m, mlen), 0);
+	free(m);
+	CHECK_EQ(B.n_refused, before + 1);
+	CHECK_EQ(B.n_received, 0);
+	CHECK_EQ(astore_get_in(B.store, id, &in), FERRY_ENOENT);
+	CHECK_EQ(cap_count(&capB, ENV_RECEIPT_P), 0);
+	CHECK(capB.n == 1 && cap_type(&capB, &e) == ENV_NACK &&
+	    (int)e.code == -FERRY_ESENDER);
+	cap_clear(&capB);
+}
+
+/*
  * Review H4: a sender the recipient's roster does not list yet (its
  * roster lags the relay's) and a local failure (out of memory) are held:
  * no NACK (which would make the relay delete the referral), no RECEIPT,
@@ -365,6 +399,7 @@ main(void)
 		return (t_done() || 1);
 	}
 	RUN(refusals);
+	RUN(msg_from_relay_refused);
 	RUN(too_big_nacked);
 	RUN(nack_reason_generic);
 	RUN(envelope_stored_once);
