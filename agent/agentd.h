@@ -662,6 +662,15 @@ void agentd_link_up(struct agentd *a, int link, int up);
 int agentd_spool_init(struct agentd *a);
 
 /**
+ * agentd_spool_restored(a): at start, each sent/<to>/NAME.id whose message
+ * this agency's store does not know (neither sent nor erased: the data
+ * folder was restored from a backup older than the send, or replaced):
+ * NAME moved to failed/ with NAME.error saying so and what to do, the
+ * sidecar removed, ERROR "restored".  The number of files so moved.
+ */
+int agentd_spool_restored(struct agentd *a);
+
+/**
  * agentd_spool_scan(a): pick up complete files in <spool>/outbox/<agency>/
  * (see docs/agent.md), at most SPOOL_PER_SCAN; 1 if it took that many and
  * moved files on (more may wait: scan again at once), else 0.

@@ -432,6 +432,96 @@ to_failed(struct agentd *a, const char *from, const char *name,
 }
 
 /*
+ * The sidecar ${path} (sent/<to>/NAME.id): 1 if it names a message
+ * this agency's store does not know (neither sent nor erased), 0 if it
+ * does or cannot be read as one (left alone); ${hx} its id.
+ */
+static int
+sidecar_unknown(struct agentd *a, const char *path, char hx[33])
+{
+	struct astore_erased er;
+	struct astore_out o;
+	uint8_t *buf, id[FERRY_MSGID_LEN];
+	size_t len;
+	int ok;
+
+	if (ferry_read_file(path, 64, &buf, &len, FERRY_READ_NOFOLLOW) != 0)
+		return (0);
+	ok = (len == 32 || (len == 33 && buf[32] == '\n'));
+	if (ok) {
+		memcpy(hx, buf, 32);
+		hx[32] = '\0';
+		ok = ferry_unhex(id, FERRY_MSGID_LEN, hx) == 0;
+	}
+	free(buf);
+	if (!ok)
+		return (0);
+	ferry_hex(hx, id, FERRY_MSGID_LEN);
+	return (astore_get_out(a->store, id, &o) == FERRY_ENOENT &&
+	    astore_get_erased(a->store, id, &er) == FERRY_ENOENT);
+}
+
+int
+agentd_spool_restored(struct agentd *a)
+{
+	char dir[ACONF_PATH_MAX + 128], side[ACONF_PATH_MAX + 512];
+	char file[ACONF_PATH_MAX + 512], name[256], reason[2048], hx[33];
+	struct dirent *d, *f;
+	DIR *top, *sub;
+	size_t n;
+	int moved = 0;
+
+	if (a->conf.spool[0] == '\0' || spath(a, dir, sizeof(dir), "sent",
+	    NULL, NULL) != 0 || (top = opendir(dir)) == NULL)
+		return (0);
+	while ((d = readdir(top)) != NULL) {
+		if (d->d_name[0] == '.' || !ferry_id_valid(d->d_name, strlen(d->d_name)) ||
+		    spath(a, dir, sizeof(dir), "sent", d->d_name, NULL) != 0 ||
+		    (sub = opendir(dir)) == NULL)
+			continue;
+		while ((f = readdir(sub)) != NULL) {
+			n = strlen(f->d_name);
+			if (f->d_name[0] == '.' || n < 4 ||
+			    strcmp(f->d_name + n - 3, ".id") != 0 ||
+			    (size_t)snprintf(side, sizeof(side), "%s/%s", dir,
+			    f->d_name) >= sizeof(side) ||
+			    !sidecar_unknown(a, side, hx))
+				continue;
+			snprintf(file, sizeof(file), "%.*s", (int)(strlen(side) -
+			    3), side);
+			snprintf(name, sizeof(name), "%.*s", (int)(n - 3),
+			    f->d_name);
+			snprintf(reason, sizeof(reason), "FERRY_ENOENT: "
+			    "sent/%s/%s: sent to %s as message %s, which this "
+			    "agency's store has no record of: the data folder "
+			    "was restored from a backup taken before it was "
+			    "sent (or replaced). It may or may not have reached "
+			    "%s: ask them about message %s; to send it again, "
+			    "move it into outbox/%s/ (it gets a new id)",
+			    d->d_name, name, d->d_name, hx, d->d_name, hx,
+			    d->d_name);
+			if (access(file, F_OK) == 0) {
+				to_failed(a, file, name, reason, NULL);
+				if (access(file, F_OK) == 0)
+					continue;	/* not moved: said */
+			}
+			(void)unlink(side);
+			alog(ALOG_ERROR, "restored", "msg=%s to=%s: sent/%s/"
+			    "%s was sent as this message, which this "
+			    "agency's store has no record of (the data folder "
+			    "restored from an older backup?): it is in failed/ "
+			    "with why and what to do", hx, d->d_name, d->d_name,
+			    name);
+			moved++;
+		}
+		closedir(sub);
+		(void)fsync_dir(a, dir);
+	}
+	closedir(top);
+	return (moved);
+}
+
+/*
  * The name in sent/<to>/ for spool file ${name} sent as message ${hx}:
  * ${name} itself unless that name (or its ".id" sidecar) is taken by an
  * earlier message, then ${name} with ".<msgid>" before its extension

@@ -169,6 +169,8 @@ agent_run(int argc, char **argv)
 		agentd_close(&a);
 		return (1);
 	}
+	/* Files sent before a restore from a backup: said, to failed/. */
+	(void)agentd_spool_restored(&a);
 	rc = agentd_net_run(&a, &stop_flag, &hup_flag);
 	agentd_close(&a);
 	close(lockfd);

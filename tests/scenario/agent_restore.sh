@@ -1,0 +1,62 @@
+#!/bin/bash
+# agent_restore: an agency's data folder restored from a backup (a hot
+# mdb_copy of <data>/log, docs/operations.md section 5) taken before it
+# sent a spool file.  The file sits in sent/<to>/ with its message id, but
+# the restored store has no record of that message: it was never to be
+# seen again (ferry status ID: no such message; never sent again).  At
+# start the agent now moves such a file to failed/ with a .error naming
+# the message, the cause and what to do, and logs ERROR "restored"; files
+# whose messages the store knows stay in sent/.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent_lib.sh"
+ft_init
+ft_net relay alpha bravo
+ft_relay_start || exit 1
+fa_start alpha || exit 1
+fa_start bravo || exit 1
+doc=$VECTORS/safeguarding-adult.json
+out=$FT/alpha-spool/outbox/bravo
+
+# drop NAME: a referral file dropped as a case system should (temporary
+# name, then rename).
+drop() { cp "$doc" "$out/.$1.tmp" && mv "$out/.$1.tmp" "$out/$1"; }
+
+drop before.json
+ft_check "file sent before the backup moved to sent/ with its id" \
+	ft_wait 20 test -e "$FT/alpha-spool/sent/bravo/before.json.id"
+id1=$(head -c 32 "$FT/alpha-spool/sent/bravo/before.json.id")
+ft_check "delivered" fa_wait_state alpha "$id1" delivered 30
+mkdir -p "$FT/backup/log"
+ft_check "hot backup with mdb_copy" mdb_copy "$FT/alpha-data/log" "$FT/backup/log"
+
+drop after.json
+ft_check "file sent after the backup moved to sent/ with its id" \
+	ft_wait 20 test -e "$FT/alpha-spool/sent/bravo/after.json.id"
+id2=$(head -c 32 "$FT/alpha-spool/sent/bravo/after.json.id")
+ft_check "delivered" fa_wait_state alpha "$id2" delivered 30
+fa_stop alpha
+
+# The disk is lost; the backup restored into an empty data folder.
+rm -rf "$FT/alpha-data/log"
+mkdir -m 700 "$FT/alpha-data/log"
+cp "$FT/backup/log/data.mdb" "$FT/alpha-data/log/data.mdb"
+chmod 600 "$FT/alpha-data/log/data.mdb"
+fa_start alpha || exit 1
+ft_check "the store does not know the message sent after the backup" \
+	bash -c "! '$B/ferry' --data '$FT/alpha-data' status $id2 >/dev/null 2>&1"
+ft_check "its file moved to failed/" test -e "$FT/alpha-spool/failed/after.json"
+ft_check "its sidecar gone from sent/" bash -c "! test -e '$FT/alpha-spool/sent/bravo/after.json.id' && ! test -e '$FT/alpha-spool/sent/bravo/after.json'"
+ft_check "failed/after.json.error names the message, the cause and the next step" \
+	grep -q "FERRY_ENOENT: sent/bravo/after.json: sent to bravo as message $id2, which this agency's store has no record of: the data folder was restored from a backup.*move it into outbox/bravo/" "$FT/alpha-spool/failed/after.json.error"
+ft_check "ERROR restored logged with the message id" \
+	grep -q "ERROR restored msg=$id2 to=bravo" "$FT/alpha.err"
+ft_check "the file the store knows stays in sent/" \
+	test -e "$FT/alpha-spool/sent/bravo/before.json" -a -e "$FT/alpha-spool/sent/bravo/before.json.id"
+ft_check "and is not named" bash -c "! grep -q 'restored msg=$id1' '$FT/alpha.err'"
+# A second start finds nothing more to say.
+fa_stop alpha
+fa_start alpha || exit 1
+ft_check "second start: said once" [ "$(grep -c 'ERROR restored' "$FT/alpha.err")" -eq 1 ]
+fa_stop alpha; fa_stop bravo
+ft_check "no ASan report" bash -c "! grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error' '$FT/alpha.err' '$FT/bravo.err'"
+ft_done
