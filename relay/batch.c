@@ -55,21 +55,21 @@ expire_item(struct relay *r, const struct queue_msg *qm, int code,
 	return (0);
 }
 
-struct sweep_ctx {
-	struct relay *r;
-	uint64_t now;
-	size_t n;
-};
-
-static int
-sweep_one(void *ctx, const struct queue_msg *qm)
+/**
+ * batch_expired(r, qm, now): is queued message ${qm} due to expire at wall
+ * clock ${now}: past its lifetime and not kept from expiry (below)?  The
+ * sweep expires exactly these, and pump (loop.c) forwards none of them:
+ * a message past its expiry whose sender may have been told it failed
+ * (a relay restored from a backup still holding it) must never reach its
+ * recipient.
+ */
+int
+batch_expired(struct relay *r, const struct queue_msg *qm, uint64_t now)
 {
-	struct sweep_ctx *sc = ctx;
-
 	struct peer *rp;
 
-	if (qm->accepted_ms + sc->r->c->expiry_ms > sc->now)
-		return (1);	/* seq order is accept order: done */
+	if (qm->accepted_ms + r->c->expiry_ms > now)
+		return (0);
 	/*
 	 * In flight to a connected recipient: it may be in its inbox
 	 * already, so its RECEIPT must still be taken (review H3a).  It
@@ -77,7 +77,7 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 	 * timeout) or a send to it failed; a connected recipient that
 	 * never answers keeps it (redelivered every `redeliver`).
 	 */
-	rp = peer_get(sc->r, qm->to, 0);
+	rp = peer_get(r, qm->to, 0);
 	if (rp != NULL && rp->routed && rp->inflight > 0 &&
 	    qm->seq <= rp->cursor)
 		return (0);
@@ -89,11 +89,30 @@ sweep_one(void *ctx, const struct queue_msg *qm)
 	 * that redelivery (review of session 10), and never more than
 	 * RESET_GRACE_MS past its expiry: a recipient that resets again
 	 * and again (restarted by systemd on that very message) must not
-	 * keep it for ever.
+	 * keep it for ever.  A relay that restarts knows nothing of what
+	 * was in flight before: no grace then.
 	 */
 	if (rp != NULL && qm->seq <= rp->reset_cursor &&
 	    rutil_mono_ms() - rp->reset_ms < RESET_GRACE_MS &&
-	    sc->now < qm->accepted_ms + sc->r->c->expiry_ms + RESET_GRACE_MS)
+	    now < qm->accepted_ms + r->c->expiry_ms + RESET_GRACE_MS)
+		return (0);
+	return (1);
+}
+
+struct sweep_ctx {
+	struct relay *r;
+	uint64_t now;
+	size_t n;
+};
+
+static int
+sweep_one(void *ctx, const struct queue_msg *qm)
+{
+	struct sweep_ctx *sc = ctx;
+
+	if (qm->accepted_ms + sc->r->c->expiry_ms > sc->now)
+		return (1);	/* seq order is accept order: done */
+	if (!batch_expired(sc->r, qm, sc->now))
 		return (0);
 	if (batch_has(sc->r, NULL, qm->msg_id) != NULL)
 		return (0);	/* answered in this very batch */

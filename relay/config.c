@@ -330,9 +330,11 @@ config_check(const struct config *c, const char *path)
 		if (range_check(c, &ranges[i], path, NULL) != 0)
 			return (-1);
 	/*
-	 * Expiry happens only in a sweep, the first one sweep_interval after
-	 * start: a sweep_interval longer than expiry keeps expired messages
-	 * queued, and their senders waiting, until it comes round.
+	 * Expiry happens in a sweep: one right at start, then every
+	 * sweep_interval (and in the turn after the forwarding met a message
+	 * past its expiry, never forwarded).  A sweep_interval longer than
+	 * expiry keeps expired messages queued, and their senders waiting,
+	 * until it comes round.
 	 */
 	if (c->sweep_ms > c->expiry_ms) {
 		char ss[32], es[32];

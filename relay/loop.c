@@ -152,9 +152,12 @@ take_one(struct relay *r, void *ctx, size_t *bytes)
 	return (recv_one(r, bytes));
 }
 
-/* Forward queued messages to ${p} while it has credit. */
+/*
+ * Forward queued messages to ${p} while it has credit (${now}: monotonic
+ * ms; ${wall}: wall clock ms, for expiry).
+ */
 static void
-pump(struct relay *r, struct peer *p, uint64_t now)
+pump(struct relay *r, struct peer *p, uint64_t now, uint64_t wall)
 {
 	struct queue_msg qm;
 	uint64_t seq;
@@ -193,6 +196,19 @@ pump(struct relay *r, struct peer *p, uint64_t now)
 			break;
 		if (queue_get(r->q, seq, &qm) != 0)
 			break;
+		/*
+		 * Past its expiry (the sweep has not come yet: the relay
+		 * just started, e.g. restored from a backup that still
+		 * holds it, or it expired since the last sweep): never
+		 * forwarded, its sender may have been told it failed.  The
+		 * next turn's sweep expires it as any (NACK to the sender);
+		 * what is queued behind it waits that one turn.
+		 */
+		if (batch_expired(r, &qm, wall)) {
+			r->expire_due = 1;
+			queue_msg_clear(&qm);
+			break;
+		}
 		if (peer_send(r, p, qm.env, qm.env_len) != 0) {
 			/* Pipe full: leave it be for a while (M2). */
 			if (errno == EAGAIN)
@@ -216,7 +232,7 @@ pump(struct relay *r, struct peer *p, uint64_t now)
 static void
 pump_all(struct relay *r)
 {
-	uint64_t now = rutil_mono_ms();
+	uint64_t now = rutil_mono_ms(), wall = ferry_now_ms();
 	struct peer *p;
 	size_t b;
 
@@ -226,9 +242,9 @@ pump_all(struct relay *r)
 				continue;
 			else if (p->routed && p->depth > 0 &&
 			    p->inflight < p->window)
-				pump(r, p, now);
+				pump(r, p, now, wall);
 			else if (p->routed && p->inflight > 0)
-				pump(r, p, now);
+				pump(r, p, now, wall);
 }
 
 static void
@@ -809,6 +825,14 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	r.m.log_size = log_size(r.log);
 	r.t_metrics = 0;
 	r.t_sweep = rutil_mono_ms();
+	/*
+	 * The first turn sweeps, before anything is forwarded: a queue
+	 * restored from a backup (or left by a relay stopped for longer
+	 * than the expiry) may hold messages past their expiry, whose
+	 * senders must be told now (NACK FERRY_EEXPIREDMSG), not
+	 * sweep_interval later, and which pump never forwards.
+	 */
+	r.sweep_more = 1;
 	while (!*stop) {
 		pi[0].socket = r.sock;
 		pi[0].events = ZMQ_POLLIN;
@@ -848,11 +872,13 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 		/* Drain what is readable, bounded, never waiting for more
 		 * (batch_drain); then one commit. */
 		(void)batch_drain(&r, take_one, NULL);
-		/* A sweep that hit its bound goes on next turn, unless the
-		 * disk is full (each try would fail again). */
+		/* A sweep that hit its bound, or a message pump found past
+		 * its expiry, goes on next turn, unless the disk is full
+		 * (each try would fail again). */
 		if (now - r.t_sweep >= c->sweep_ms ||
-		    (r.sweep_more && !r.m.disk_full)) {
+		    ((r.sweep_more || r.expire_due) && !r.m.disk_full)) {
 			r.t_sweep = now;
+			r.expire_due = 0;
 			r.sweep_more = batch_sweep(&r, ferry_now_ms());
 		}
 		ctl_turn(&r, ctl);

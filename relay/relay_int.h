@@ -155,6 +155,7 @@ struct relay {
 	size_t nitems, capitems;
 	uint64_t t_metrics, t_sweep;
 	int sweep_more;			/* the last sweep hit a bound */
+	int expire_due;			/* pump met a message due to expire */
 	uint32_t *fd_gen;		/* per fd: connections accepted on it */
 	struct peer **fd_peer;		/* per fd: agency authenticated on it */
 	uint32_t *fd_peer_gen;		/* ... for this generation of the fd */
@@ -413,6 +414,14 @@ enum { BATCH_FAULT_NONE, BATCH_FAULT_BEFORE_COMMIT, BATCH_FAULT_AFTER_COMMIT };
  * PRUNE_MAX).  1 if a bound was reached (more may be due), else 0.
  */
 int batch_sweep(struct relay *r, uint64_t now);
+
+/**
+ * batch_expired(r, qm, now): 1 if queued message ${qm} is past its
+ * lifetime at wall clock ${now} and not kept from expiry (in flight to its
+ * connected recipient, or when its recipient's route reset, within
+ * RESET_GRACE_MS): what batch_sweep expires, and what is never forwarded.
+ */
+int batch_expired(struct relay *r, const struct queue_msg *qm, uint64_t now);
 
 /**
  * batch_commit(r): write the batch (log entries and queue changes) in one

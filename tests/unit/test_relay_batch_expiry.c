@@ -6,7 +6,9 @@
  * restarted, it said HELLO) is kept RESET_GRACE_MS more, for the
  * redelivery that makes the recipient send again a RECEIPT the link may
  * have lost: its late RECEIPT is then forwarded, the sender never told
- * it expired.  Past that grace it expires as before.
+ * it expired.  Past that grace it expires as before.  What the sweep
+ * would expire is never forwarded (batch_expired, asked by loop.c's
+ * pump).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +131,53 @@ out:
 	relay_done(r);
 }
 
+/*
+ * What pump (loop.c) never forwards is what the sweep expires
+ * (batch_expired): past its expiry, unless in flight to the connected
+ * recipient or in flight when its route reset (RESET_GRACE_MS); a relay
+ * just started (restored from a backup) holds no such state.
+ */
+TEST(expired_is_what_the_sweep_expires)
+{
+	struct relay *r = relay_new();
+	uint8_t id[FERRY_MSGID_LEN], h[32];
+	struct queue_msg qm;
+	struct peer *p;
+
+	CHECK(r != NULL);
+	if (r == NULL)
+		return;
+	CHECK_EQ(queued_msg(r, id, h), 0);
+	CHECK_EQ(queue_get(r->q, 1, &qm), 0);
+	CHECK_EQ(batch_expired(r, &qm, ferry_now_ms()), 0);	/* young */
+	conf.expiry_ms = 1;
+	wait_ms(5);
+	/* Just started, its recipient connecting: due, not to be sent. */
+	route(r, "bravo");
+	CHECK_EQ(batch_expired(r, &qm, ferry_now_ms()), 1);
+	/* In flight to the connected recipient: kept (H3a). */
+	CHECK((p = in_flight(r, 1)) != NULL);
+	if (p == NULL)
+		goto out;
+	CHECK_EQ(batch_expired(r, &qm, ferry_now_ms()), 0);
+	/* Its route reset: kept for the redelivery, within the grace. */
+	peer_offline(r, p, "test");
+	route(r, "bravo");
+	CHECK_EQ(p->inflight, 0);
+	CHECK_EQ(batch_expired(r, &qm, ferry_now_ms()), 0);
+	p->reset_ms -= RESET_GRACE_MS;
+	CHECK_EQ(batch_expired(r, &qm, ferry_now_ms()), 1);
+	/* And the sweep expires exactly it: NACK to alpha. */
+	sent_clear();
+	(void)batch_sweep(r, ferry_now_ms());
+	CHECK_EQ(turn(r), 0);
+	CHECK_EQ(told_alpha(), 1);
+	CHECK(lookup(r, id, NULL, NULL) != QUEUE_QUEUED);
+out:
+	queue_msg_clear(&qm);
+	relay_done(r);
+}
+
 int
 main(void)
 {
@@ -140,6 +189,7 @@ main(void)
 	}
 	RUN(late_receipt_after_route_reset);
 	RUN(expired_after_reset_grace);
+	RUN(expired_is_what_the_sweep_expires);
 	roster_free(ro);
 	tnet_free();
 	return (t_done());
