@@ -107,14 +107,37 @@ static void
 receipt_done(struct agentd *a, const struct log_entry *le,
     const struct astore_out *r, uint32_t was)
 {
-	char hx[33];
+	char hx[33], when[32], reason[ASTORE_REASON_MAX + 1];
+	char qreason[4 * ASTORE_REASON_MAX + 16];
 
 	agentd_idhex(hx, r->msg_id);
 	a->n_delivered++;
 	agentd_count_move(a, r, was, ASTORE_DELIVERED);
 	pending_del(a->pend, r->msg_id);
-	alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu receipt "
-	    "verified", hx, r->to, (unsigned long long)le->ref_index);
+	if (was != ASTORE_FAILED) {
+		alog(ALOG_INFO, "delivered", "msg=%s to=%s their_log=%llu "
+		    "receipt verified", hx, r->to,
+		    (unsigned long long)le->ref_index);
+		return;
+	}
+	/*
+	 * Reported failed (a relay expired or purged it, or a NACK), yet
+	 * the recipient's verified receipt says it has it: e.g. a relay
+	 * restored from a backup that still held it, or a copy left in
+	 * another relay.  Recorded (the proof of delivery is kept), the
+	 * failure kept on the record, and said: people may have acted on
+	 * "failed" and sent the referral again another way.
+	 */
+	agentd_copy_str(reason, sizeof(reason), r->reason);
+	(void)alog_esc(qreason, sizeof(qreason), reason, 1);
+	ferry_utc_s(when, sizeof(when), r->t_failed);
+	alog(ALOG_WARN, "delivered-after-failed", "msg=%s to=%s their_log=%llu "
+	    "failed_at=%s code=%s reason=\"%s\": reported failed then, but "
+	    "%s's receipt (verified) says it has the message: now delivered, "
+	    "the failure kept in `ferry status %s`; if it was sent again "
+	    "another way after the failure, tell %s that copy is a duplicate",
+	    hx, r->to, (unsigned long long)le->ref_index, when,
+	    ferry_errname(-(int)r->code), qreason, r->to, hx, r->to);
 }
 
 /*
@@ -326,10 +349,25 @@ agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 	int rc;
 
 	agentd_idhex(hx, e->msg_id);
-	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
-		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: not a message "
-		    "we sent; ignored", hx, e->from);
-		return (rc == FERRY_ENOENT ? 0 : rc);
+	if ((rc = out_get(a, e->msg_id, &r)) == FERRY_ENOENT) {
+		/* Most often not forged nor stray: our store is older than
+		 * the message (restored from a backup taken before it was
+		 * sent).  Its signature cannot be checked against a record
+		 * we do not hold. */
+		alog(ALOG_WARN, "receipt-not-in-store", "msg=%s from=%s: a "
+		    "receipt for message %s, which this agency's store does "
+		    "not hold; ignored. If this data folder was restored from "
+		    "a backup, %s was sent after that backup was taken "
+		    "(docs/operations.md section 8: the relay's and %s's logs "
+		    "record it); otherwise report it", hx, e->from, hx, hx,
+		    e->from);
+		return (0);
+	}
+	if (rc != 0) {
+		alog(ALOG_WARN, "bad-receipt", "msg=%s from=%s: our record of "
+		    "it cannot be read: %s; ignored", hx, e->from,
+		    ferry_strerror(rc));
+		return (rc);
 	}
 	if (strcmp(e->to, a->me->id) != 0 || strcmp(e->from, r.to) != 0 ||
 	    memcmp(r.env_hash, e->env_hash, 32) != 0) {
@@ -343,6 +381,12 @@ agentd_handle_receipt(struct agentd *a, const uint8_t *buf, size_t len,
 		    hx, e->from, ferry_strerror(rc));
 		return (0);
 	}
+	/*
+	 * Already delivered: nothing new.  Reported FAILED (expired,
+	 * purged or NACKed): still recorded, the receipt is proof the
+	 * recipient has it; its failure time, code and reason stay on the
+	 * record and receipt_done says so (WARN delivered-after-failed).
+	 */
 	if (r.state == ASTORE_DELIVERED)
 		return (0);
 	if (used != a->roster->version)

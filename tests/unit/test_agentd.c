@@ -8,6 +8,9 @@
  * ignored.  A NACK fails a message for good, or leaves it queued when
  * transient, and its reason cannot forge a line of our log; a receipt or
  * NACK from a recipient revoked since is still verified and acted on.
+ * A receipt for a message reported failed is recorded and said (WARN
+ * delivered-after-failed); one for a message not in our store is said
+ * as a likely restore.
  * The sender rereads its own message; a reopened agent keeps its state.
  */
 #include <stdio.h>
@@ -501,6 +504,132 @@ nack_from(struct ident *signer, const char *to, const uint8_t id[16],
 	e.reason = "x";
 	e.reason_len = 1;
 	return (env_encode(&e, signer->sign_sk, out, len));
+}
+
+/* Run agentd_receive(a, b, n) with stderr (the agent's log lines) into
+ * <dir>/stderr.txt; those lines, malloc'd (NULL if unread). */
+static char *
+receive_logged(struct agentd *a, const uint8_t *b, size_t n, int *rc)
+{
+	char path[600];
+	uint8_t *txt;
+	size_t len;
+	int saved, fd;
+
+	snprintf(path, sizeof(path), "%s/stderr.txt", dir);
+	fflush(stderr);
+	if ((saved = dup(2)) < 0)
+		return (NULL);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
+		close(saved);
+		return (NULL);
+	}
+	dup2(fd, 2);
+	close(fd);
+	*rc = agentd_receive(a, b, n);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	if ((txt = t_read_file(path, &len)) == NULL)
+		return (NULL);
+	fputs((char *)txt, stderr);	/* still in the test's output */
+	return ((char *)txt);
+}
+
+/*
+ * Review of a restore drill: a message reported failed (the relay expired
+ * it: FERRY_EEXPIREDMSG, final) whose recipient's receipt comes after all
+ * (a relay restored from a backup that still held it delivered it) is
+ * recorded: delivered, the receipt logged, the failure's time, code and
+ * reason kept on the record, and said at WARN delivered-after-failed
+ * naming the message, the failure and what to do: not a silent INFO
+ * "delivered".
+ */
+TEST(receipt_after_failed)
+{
+	struct astore_out o;
+	uint64_t idx, failed_ms;
+	char hx[33], want[80], reason[ASTORE_REASON_MAX + 1], *txt;
+	size_t len;
+	uint8_t *b;
+	int rc = -1;
+
+	receive_and_duplicate();
+	if (t_failed_now)
+		return;
+	CHECK_EQ(relay_answer(relay, ENV_NACK, sent_id, sent_hash,
+	    (uint32_t)-FERRY_EEXPIREDMSG, &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_FAILED);
+	failed_ms = o.t_failed;
+	CHECK(failed_ms > 0);
+	snprintf(reason, sizeof(reason), "%s", o.reason);
+	CHECK(reason[0] != '\0');
+	txt = receive_logged(&A, receipt, receipt_len, &rc);
+	CHECK_EQ(rc, 0);
+	CHECK(txt != NULL);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_DELIVERED);
+	CHECK(o.t_delivered > 0);
+	CHECK_EQ(o.t_failed, failed_ms);
+	CHECK_EQ(o.code, (uint32_t)-FERRY_EEXPIREDMSG);
+	CHECK(strcmp(o.reason, reason) == 0);
+	CHECK_EQ(log_find_msg(A.log, sent_id, LOG_RECEIPT, &idx), 0);
+	CHECK_EQ(A.n_out[ASTORE_FAILED], 0);
+	CHECK_EQ(A.n_out[ASTORE_DELIVERED], 1);
+	CHECK(counts_match(&A));
+	agentd_idhex(hx, sent_id);
+	snprintf(want, sizeof(want), " WARN delivered-after-failed msg=%s ",
+	    hx);
+	CHECK(txt != NULL && strstr(txt, want) != NULL);
+	CHECK(txt != NULL && strstr(txt, "code=FERRY_EEXPIREDMSG") != NULL);
+	CHECK(txt != NULL && strstr(txt, "failed_at=") != NULL);
+	CHECK(txt != NULL && strstr(txt, "duplicate") != NULL);
+	CHECK(txt != NULL && strstr(txt, " INFO delivered ") == NULL);
+	free(txt);
+	/* The same receipt again, or the NACK again: nothing changes. */
+	CHECK_EQ(agentd_receive(&A, receipt, receipt_len), 0);
+	CHECK_EQ(relay_answer(relay, ENV_NACK, sent_id, sent_hash,
+	    (uint32_t)-FERRY_EEXPIREDMSG, &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, sent_id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_DELIVERED);
+	CHECK_EQ(A.n_delivered, 1);
+}
+
+/*
+ * A receipt for a message our store does not hold (the data folder
+ * restored from a backup taken before it was sent): ignored, and said as
+ * what it most likely is, with the next step, not as a forged one.
+ */
+TEST(receipt_not_in_store)
+{
+	char path[600], moved[620], hx[33], *txt;
+	int rc = -1;
+
+	receive_and_duplicate();
+	if (t_failed_now)
+		return;
+	/* alpha's data folder "restored" from before it sent: empty. */
+	agentd_close(&A);
+	snprintf(path, sizeof(path), "%s/alpha-data-%ld", dir, (long)getpid());
+	snprintf(moved, sizeof(moved), "%s.old", path);
+	CHECK_EQ(rename(path, moved), 0);
+	CHECK_EQ(open_agent(&A, "alpha", &capA), 0);
+	txt = receive_logged(&A, receipt, receipt_len, &rc);
+	CHECK_EQ(rc, 0);
+	agentd_idhex(hx, sent_id);
+	CHECK(txt != NULL && strstr(txt, " WARN receipt-not-in-store msg=") !=
+	    NULL);
+	CHECK(txt != NULL && strstr(txt, "restored from a backup") != NULL);
+	CHECK(txt != NULL && strstr(txt, hx) != NULL);
+	CHECK(txt != NULL && strstr(txt, "section 8") != NULL);
+	CHECK(txt != NULL && strstr(txt, "bad-receipt") == NULL);
+	free(txt);
+	CHECK_EQ(A.n_delivered, 0);
 }
 
 /*
@@ -998,6 +1127,8 @@ main(void)
 	RUN(receipt_delivers);
 	RUN(nack_fails_message);
 	RUN(nack_reason_escaped);
+	RUN(receipt_after_failed);
+	RUN(receipt_not_in_store);
 	RUN(accepted_by_proof);
 	RUN(nack_transient_codes);
 	RUN(receipt_after_revocation);
