@@ -469,7 +469,7 @@ agentd_spool_restored(struct agentd *a)
 	struct dirent *d, *f;
 	DIR *top, *sub;
 	size_t n;
-	int moved = 0;
+	int moved = 0, before;
 
 	if (a->conf.spool[0] == '\0' || spath(a, dir, sizeof(dir), "sent",
 	    NULL, NULL) != 0 || (top = opendir(dir)) == NULL)
@@ -479,6 +479,7 @@ agentd_spool_restored(struct agentd *a)
 		    spath(a, dir, sizeof(dir), "sent", d->d_name, NULL) != 0 ||
 		    (sub = opendir(dir)) == NULL)
 			continue;
+		before = moved;
 		while ((f = readdir(sub)) != NULL) {
 			n = strlen(f->d_name);
 			if (f->d_name[0] == '.' || n < 4 ||
@@ -515,7 +516,8 @@ agentd_spool_restored(struct agentd *a)
 			moved++;
 		}
 		closedir(sub);
-		(void)fsync_dir(a, dir);
+		if (moved > before)
+			(void)fsync_dir(a, dir);
 	}
 	closedir(top);
 	return (moved);
