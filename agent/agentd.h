@@ -137,6 +137,8 @@ struct agentd_link {
 					 * yet answered, 0 none */
 	int has_rtt;
 	uint64_t rtt_ms;		/* the last round trip */
+	uint64_t cp_size, cp_mono;	/* our checkpoint sent last (its tree
+					 * size; agentd_mono_ms()), 0 none */
 	/* Why the link is in its state: when that state began (wall clock
 	 * ms); the last connection error, when, and what to check ("" until
 	 * one happens). */
@@ -163,6 +165,11 @@ struct agentd {
 	struct ident *me;
 	struct roster *roster;		/* the verified roster in force */
 	struct env_note_cache note_cache;	/* receipt notes verified */
+	/* The relay "relay =" is for: the first of the pinned (install)
+	 * roster, the anchor of the chain (agentd_roster_load); the
+	 * override applies only while the roster in force lists it. */
+	char relay_for[FERRY_ID_MAX + 1];
+	int relay_for_said;		/* WARN relay-config said */
 	struct roster *conf_next;	/* at open: the configured roster
 					 * file when it is the next version */
 	struct log *log;
@@ -281,6 +288,7 @@ struct agentd {
 	uint64_t n_sent, n_accepted, n_delivered, n_failed;
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
 	uint64_t n_asks, n_not_held;
+	uint64_t n_checkpoints_sent;	/* CHECKPOINTs to relays */
 	uint64_t n_failovers, n_resends;	/* messages routed again */
 	uint64_t n_held, n_held_local;
 	uint64_t n_spool_fsyncs;	/* sync calls of the spool: one
@@ -570,6 +578,23 @@ int agentd_hello(struct agentd *a, int link);
  * connected.
  */
 int agentd_hello_due(struct agentd *a, int link, uint64_t now);
+
+/*
+ * Our log's checkpoint goes to each relay (CHECKPOINT, docs/protocol.md
+ * 6.4) once its HELLO is answered, then at most every this many ms while
+ * the log grows: the relay logs it and holds it, so a log later found
+ * behind it (restored from a backup, rewritten) is caught.  Above the
+ * relay's default checkpoint_interval (10 s), which it would skip.
+ */
+#define AGENTD_CHECKPOINT_MS 30000
+
+/**
+ * agentd_checkpoint_due(a, link, now): send our latest signed checkpoint
+ * on ${link} if its HELLO is answered and the log grew since the one sent
+ * last (at most every AGENTD_CHECKPOINT_MS; again after each HELLO).  0,
+ * or the error of reading or sending it.
+ */
+int agentd_checkpoint_due(struct agentd *a, int link, uint64_t now);
 
 /** agentd_heartbeat(a, link): send a HEARTBEAT envelope on ${link} (its round trip timed). */
 int agentd_heartbeat(struct agentd *a, int link);

@@ -203,8 +203,8 @@ int agentd_refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
 /** agentd_route_reason(reason): LOG_ROUTE_* ${reason} as a log word. */
 const char *agentd_route_reason(int reason);
 
-/** agentd_route_logged(a): is the choice of a relay logged (several)? */
-int agentd_route_logged(const struct agentd *a);
+/** agentd_route_logged(a, reason): is a choice of relay for ${reason} (LOG_ROUTE_*) logged? */
+int agentd_route_logged(const struct agentd *a, int reason);
 
 /** agentd_route_entry(a, le, id, h, link, reason): LOG_ROUTE entry. */
 void agentd_route_entry(const struct agentd *a, struct log_entry *le,

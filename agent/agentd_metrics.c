@@ -129,6 +129,9 @@ agentd_metrics_write(struct agentd *a)
 	    a->n_held + a->n_held_local);
 	prom_u64(p, "ferry_agent_asks_total", "ASKs sent about accepted "
 	    "messages.", "counter", a->n_asks);
+	prom_u64(p, "ferry_agent_checkpoints_sent_total", "Checkpoints of "
+	    "this agency's log sent to relays (held there).", "counter",
+	    a->n_checkpoints_sent);
 	prom_u64(p, "ferry_agent_not_held_total", "Accepted messages the "
 	    "relay no longer held (sent again).", "counter", a->n_not_held);
 	prom_u64(p, "ferry_agent_roster_version", "Version of the roster in "

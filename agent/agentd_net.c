@@ -697,6 +697,10 @@ agentd_net_run(struct agentd *a, volatile sig_atomic_t *stop,
 			if (a->links[k].connected &&
 			    now - a->links[k].last_tx >= a->conf.heartbeat_ms)
 				(void)agentd_heartbeat(a, (int)k);
+		/* Our checkpoint to each relay (held there: a log later
+		 * found behind it is caught). */
+		for (k = 0; k < a->nlinks; k++)
+			(void)agentd_checkpoint_due(a, (int)k, now);
 		if (now >= next_spool) {
 			more = agentd_spool_scan(a);
 			now = agentd_mono_ms();

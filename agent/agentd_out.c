@@ -43,6 +43,8 @@ agentd_hello(struct agentd *a, int link)
 	a->nheld = 0;	/* the relay's count in flight restarts at 0 */
 	a->nheld_lag = 0;
 	a->held_retry = 0;	/* and it redelivers every held message */
+	l->cp_size = 0;		/* our checkpoint again, once answered */
+	l->cp_mono = 0;
 	/* Until a frame from the relay shows it was received, the HELLO is
 	 * sent again (agentd_hello_due); a HEARTBEAT behind it makes the
 	 * relay answer at once even with nothing to push or deliver. */
@@ -94,6 +96,35 @@ agentd_heartbeat(struct agentd *a, int link)
 	if ((rc = agentd_send_control(a, link, &e)) == 0 &&
 	    a->links[link].ping == 0)
 		a->links[link].ping = agentd_mono_ms();
+	return (rc);
+}
+
+int
+agentd_checkpoint_due(struct agentd *a, int link, uint64_t now)
+{
+	struct agentd_link *l = &a->links[link];
+	struct env e;
+	uint8_t *note;
+	size_t len;
+	uint64_t size;
+	int rc;
+
+	if (!l->listed || !l->connected || l->hello_state != AGENTD_HELLO_DONE ||
+	    (size = log_size(a->log)) == 0 || size == l->cp_size ||
+	    (l->cp_mono != 0 && now - l->cp_mono < AGENTD_CHECKPOINT_MS))
+		return (0);
+	if ((rc = log_checkpoint(a->log, &note, &len)) != 0)
+		return (rc);
+	memset(&e, 0, sizeof(e));
+	e.type = ENV_CHECKPOINT;
+	e.blob = note;
+	e.blob_len = len;
+	if ((rc = agentd_send_control(a, link, &e)) == 0) {
+		l->cp_size = size;
+		l->cp_mono = now;
+		a->n_checkpoints_sent++;
+	}
+	free(note);
 	return (rc);
 }
 
@@ -197,12 +228,20 @@ agentd_choose_link(const struct agentd *a, int exclude, int any)
 	return (k);
 }
 
-/* Is the choice of a relay logged?  When the roster lists several. */
+/*
+ * Is a choice of relay for ${reason} logged?  When the roster lists
+ * several relays, and for every choice but a first one (a message sent
+ * again through a relay other than the one it was with, e.g. after that
+ * relay left the roster): with one relay listed a first choice is no
+ * choice, but a resend is, and without its ROUTE the new relay's
+ * ACCEPTED would not be logged and the audit would find that relay
+ * carrying a message it was never routed to.
+ */
 int
-agentd_route_logged(const struct agentd *a)
+agentd_route_logged(const struct agentd *a, int reason)
 {
 
-	return (a->roster->nrelays > 1);
+	return (a->roster->nrelays > 1 || reason != LOG_ROUTE_FIRST);
 }
 
 /* LOG_ROUTE entry ${le}: message ${id} (${h}) routed to ${link}. */
@@ -280,7 +319,7 @@ route_add(struct agentd *a, struct route_grp *g, const struct pending_msg *m,
 	if ((rc = g->b == NULL ? agentd_out_get(a, m->msg_id, &r) :
 	    astore_get_out_b(a->store, g->b, m->msg_id, &r)) != 0)
 		goto fail;
-	if (agentd_route_logged(a)) {
+	if (agentd_route_logged(a, reason)) {
 		if (g->b == NULL && (rc = log_begin(a->log, &g->b)) != 0)
 			goto fail;
 		agentd_route_entry(a, &le, m->msg_id, r.env_hash, link, reason);
@@ -691,7 +730,7 @@ sub_add(struct agentd *a, struct log_batch *b, struct agentd_sub *sb,
 	}
 	/* Its relay, chosen now and logged in the same commit. */
 	sb->link = agentd_choose_link(a, -1, 1);
-	if (sb->link >= 0 && agentd_route_logged(a)) {
+	if (sb->link >= 0 && agentd_route_logged(a, LOG_ROUTE_FIRST)) {
 		agentd_route_entry(a, &le, sb->id, sb->rec.env_hash, sb->link,
 		    LOG_ROUTE_FIRST);
 		le.time_ms = now;

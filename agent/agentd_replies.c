@@ -41,7 +41,7 @@ log_and_update_route(struct agentd *a, const struct log_entry *le,
 	rc = log_add(b, le, NULL, 0, NULL);
 	if (rc == FERRY_EDUPMSG)
 		rc = 0;
-	if (rc == 0 && link >= 0 && agentd_route_logged(a)) {
+	if (rc == 0 && link >= 0 && agentd_route_logged(a, reason)) {
 		agentd_route_entry(a, &re, r->msg_id, r->env_hash, link, reason);
 		rc = log_add(b, &re, NULL, 0, NULL);
 	}

@@ -161,6 +161,10 @@ agentd_roster_load(struct agentd *a, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	/* "relay =" names the endpoint of the anchor's first relay: never
+	 * of whichever relay comes first after that one is removed. */
+	agentd_copy_str(a->relay_for, sizeof(a->relay_for), r->nrelays > 0 ?
+	    r->relays[0].id : "");
 	if ((rc = agentd_roster_path(a, r->version + 1, path,
 	    sizeof(path))) != 0)
 		goto fail;
@@ -575,7 +579,8 @@ agentd_relay_endpoint(const struct agentd *a, size_t i)
 	if (aconf_relay_endpoint(a->conf.relay_endpoints,
 	    a->roster->relays[i].id, ep, sizeof(ep)))
 		return (ep);
-	if (i == 0 && a->conf.relay[0] != '\0')
+	if (a->conf.relay[0] != '\0' &&
+	    strcmp(a->roster->relays[i].id, a->relay_for) == 0)
 		return (a->conf.relay);
 	return (a->roster->relays[i].endpoint);
 }
@@ -599,6 +604,18 @@ agentd_links_sync(struct agentd *a)
 			    a->links[k].id,
 			    (unsigned long long)a->roster->version);
 		}
+	if (a->conf.relay[0] != '\0' && !a->relay_for_said &&
+	    roster_find_relay(a->roster, a->relay_for) == NULL) {
+		a->relay_for_said = 1;
+		alog(ALOG_WARN, "relay-config", "relay = %s is the endpoint of "
+		    "relay %s (the first of the install roster), which roster "
+		    "version %llu no longer lists: ignored, each relay is "
+		    "reached at its roster endpoint; remove relay = from the "
+		    "configuration, or name each relay's endpoint in "
+		    "relay_endpoints = ID=ENDPOINT", a->conf.relay,
+		    a->relay_for[0] != '\0' ? a->relay_for : "(none)",
+		    (unsigned long long)a->roster->version);
+	}
 	for (i = 0; i < a->roster->nrelays && i < AGENTD_LINKS; i++) {
 		rr = &a->roster->relays[i];
 		ep = agentd_relay_endpoint(a, i);

@@ -275,9 +275,9 @@ const char *
 audit_route_reason(int32_t code)
 {
 	static const char *const w[] = { "first", "no-accepted",
-	    "link-lost", "resend", "not-held" };
+	    "link-lost", "resend", "not-held", "no-receipt" };
 
-	return (code >= 0 && code <= LOG_ROUTE_NOT_HELD ? w[code] :
+	return (code >= 0 && code <= LOG_ROUTE_NO_RECEIPT ? w[code] :
 	    "unknown");
 }
 
