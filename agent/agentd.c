@@ -490,6 +490,9 @@ dispatch(struct agentd *a, const uint8_t *buf, size_t len, int drc,
 	case ENV_RECEIPT_P:
 		return (agentd_handle_receipt(a, buf, len, e));
 	case ENV_NACK:
+		if (sodium_is_zero(e->msg_id, FERRY_MSGID_LEN) &&
+		    e->code == (uint32_t)-FERRY_EINCONSISTENT)
+			return (agentd_log_behind(a, e));
 		return (agentd_handle_nack(a, e));
 	case ENV_ROSTER:
 		return (agentd_handle_roster(a, e));

@@ -278,6 +278,8 @@ struct agentd {
 	 * commits of the store's earlier handles (a compaction reopens
 	 * it); set when a compaction lost the store: the loop stops. */
 	int compact_due;
+	int log_behind;			/* a relay holds a checkpoint of our
+					 * log ahead of it (log-behind) */
 	uint64_t compact_retry;
 	uint64_t commits_before;
 	int store_lost;
@@ -289,6 +291,7 @@ struct agentd {
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
 	uint64_t n_asks, n_not_held;
 	uint64_t n_checkpoints_sent;	/* CHECKPOINTs to relays */
+	uint64_t n_log_behind;		/* relays' NACKs: our log behind */
 	uint64_t n_failovers, n_resends;	/* messages routed again */
 	uint64_t n_held, n_held_local;
 	uint64_t n_spool_fsyncs;	/* sync calls of the spool: one
@@ -595,6 +598,14 @@ int agentd_hello_due(struct agentd *a, int link, uint64_t now);
  * or the error of reading or sending it.
  */
 int agentd_checkpoint_due(struct agentd *a, int link, uint64_t now);
+
+/**
+ * agentd_log_behind(a, e): a relay's NACK FERRY_EINCONSISTENT with no
+ * message id: it holds a checkpoint of our log that the log now is
+ * behind or forked from (restored from a backup, replaced).  Verified,
+ * said once (ERROR log-behind), shown in status (agent.log_behind).  0.
+ */
+int agentd_log_behind(struct agentd *a, const struct env *e);
 
 /** agentd_heartbeat(a, link): send a HEARTBEAT envelope on ${link} (its round trip timed). */
 int agentd_heartbeat(struct agentd *a, int link);

@@ -876,6 +876,8 @@ do_status(struct agentd *a, json_t *req)
 	 * (a compaction failed: agentd_compact said why; retried). */
 	json_object_set_new(json_object_get(r, "agent"), "compact_due",
 	    json_boolean(a->compact_due));
+	json_object_set_new(json_object_get(r, "agent"), "log_behind",
+	    json_boolean(a->log_behind));
 	/* Why the link is as it is: since when, the last error, what to
 	 * check (error and check are "" until an error happens).  With
 	 * several relays: connected if any is; the last error of any. */

@@ -129,6 +129,10 @@ agentd_metrics_write(struct agentd *a)
 	    a->n_held + a->n_held_local);
 	prom_u64(p, "ferry_agent_asks_total", "ASKs sent about accepted "
 	    "messages.", "counter", a->n_asks);
+	prom_u64(p, "ferry_agent_log_behind", "1 if a relay holds a "
+	    "checkpoint of this agency's log ahead of (or forked from) the "
+	    "log now: restored from a backup or replaced (ERROR log-behind).",
+	    "gauge", (uint64_t)a->log_behind);
 	prom_u64(p, "ferry_agent_checkpoints_sent_total", "Checkpoints of "
 	    "this agency's log sent to relays (held there).", "counter",
 	    a->n_checkpoints_sent);

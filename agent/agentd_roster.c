@@ -567,6 +567,37 @@ agentd_expiry_check(struct agentd *a, uint64_t now)
 	return (n);
 }
 
+/* ---- our log, as the relays hold it ------------------------------------- */
+
+int
+agentd_log_behind(struct agentd *a, const struct env *e)
+{
+	int rc;
+
+	/* Only a relay's word, verified, about our own log. */
+	if (roster_find_relay(a->roster, e->from) == NULL ||
+	    strcmp(e->to, a->me->id) != 0 ||
+	    (rc = agentd_verify_from(a, e)) != 0) {
+		alog(ALOG_WARN, "bad-nack", "from=%s: a NACK about this "
+		    "agency's log not from a relay, or not verified; ignored",
+		    e->from);
+		return (0);
+	}
+	a->n_log_behind++;
+	if (a->log_behind)
+		return (0);
+	a->log_behind = 1;
+	alog(ALOG_ERROR, "log-behind", "relay %s holds a checkpoint of this "
+	    "agency's log larger than the log now (%llu entries), or of "
+	    "another history: this data folder was restored from a backup "
+	    "or replaced. Referrals received after that point are not in "
+	    "this store (their senders show them delivered: ask them to send "
+	    "again); messages sent after it are unknown here. What to do: "
+	    "docs/operations.md section 8", e->from,
+	    (unsigned long long)log_size(a->log));
+	return (0);
+}
+
 /* ---- the relay links --------------------------------------------------- */
 
 const char *

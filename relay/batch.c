@@ -264,6 +264,12 @@ batch_commit(struct relay *r)
 		case IT_NOTIFIED:
 			rc = queue_notified(t, it->nsender, it->nseq);
 			break;
+		case IT_CHECKPOINT:
+			/* Held with its entry: a later one behind it is
+			 * caught, also after a restart. */
+			rc = queue_cp_put(t, it->p->id, it->p->cp_size,
+			    it->cp_root);
+			break;
 		case IT_PRUNE:
 			if ((rc = queue_prune(t, it->done_ms,
 			    it->qm.msg_id)) == FERRY_ENOENT)
@@ -361,6 +367,12 @@ batch_answer(struct relay *r)
 				peer_send_nack(r, it->p, it->e.type == ENV_MSG ?
 				    it->e.id : NULL, it->hash, it->code,
 				    it->why);
+			/* A CHECKPOINT behind the one held: its agent is
+			 * told (no message id: about its log). */
+			else if (it->nack)
+				peer_send_nack(r, it->p, NULL, it->hash,
+				    it->code, "this agency's log is behind the "
+				    "checkpoint of it the relay holds");
 			break;
 		case IT_PRUNE:
 			r->m.pruned++;

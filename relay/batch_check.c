@@ -358,6 +358,35 @@ check_answer(struct relay *r, struct item *it, const uint8_t *spk)
 }
 
 /*
+ * Agency ${p}'s CHECKPOINT of size ${size} is behind (or, at ${held}, not)
+ * the checkpoint of its log this relay holds, of size ${held}: its log was
+ * restored from a backup or rewritten.  Refused (a REFUSED entry
+ * FERRY_EINCONSISTENT, the proof the relay saw it) and answered with a
+ * NACK of that code, so the agency's agent says so too; one ERROR per
+ * connection.
+ */
+static void
+behind(struct relay *r, struct item *it, struct peer *p, uint64_t size,
+    uint64_t held)
+{
+
+	r->m.checkpoints_behind++;
+	refuse(r, it, FERRY_EINCONSISTENT);
+	it->nack = 1;
+	if (p->cp_behind_said)
+		return;
+	p->cp_behind_said = 1;
+	rlog(RLOG_ERROR, "checkpoint-behind", "agency=%s size=%llu held=%llu: "
+	    "its log is %s the checkpoint of size %llu it signed earlier, "
+	    "which this relay holds: its data folder was restored from a "
+	    "backup or its log rewritten; referrals it received after that "
+	    "point are lost to it (their senders show them delivered): "
+	    "docs/operations.md section 8", p->id, (unsigned long long)size,
+	    (unsigned long long)held, size < held ? "behind" : "another "
+	    "history than", (unsigned long long)held);
+}
+
+/*
  * An agent's CHECKPOINT (M3, issue 13 hole 4): logged only if its note
  * fits CHECKPOINT_NOTE_MAX, parses, is a plain checkpoint (docs/protocol.md
  * 5.4: no extension lines, one signature line), names the sender's own
@@ -374,7 +403,8 @@ check_checkpoint(struct relay *r, struct item *it, struct peer *p,
 {
 	struct note_checkpoint cp;
 	char origin[FERRY_ID_MAX + 8];
-	uint64_t now;
+	uint8_t hroot[32];
+	uint64_t now, hsize;
 	int rc;
 
 	if (it->e.blob_len == 0 || it->e.blob_len > CHECKPOINT_NOTE_MAX) {
@@ -403,6 +433,19 @@ check_checkpoint(struct relay *r, struct item *it, struct peer *p,
 		it->kind = IT_SKIP;	/* nothing new */
 		return;
 	}
+	/* The one held of this agency (across restarts): a log now behind
+	 * it, or another at its size, was restored or rewritten. */
+	if ((rc = queue_cp_get(r->q, p->id, &hsize, hroot)) == 0 &&
+	    (cp.size < hsize || (cp.size == hsize &&
+	    memcmp(cp.root, hroot, 32) != 0))) {
+		behind(r, it, p, cp.size, hsize);
+		return;
+	}
+	if (rc == 0 && cp.size == hsize) {
+		p->cp_size = cp.size;
+		it->kind = IT_SKIP;	/* held already */
+		return;
+	}
 	now = rutil_mono_ms();
 	if (p->cp_ms != 0 && now - p->cp_ms < r->c->checkpoint_ms) {
 		it->kind = IT_SKIP;	/* too soon after the last one */
@@ -413,6 +456,7 @@ check_checkpoint(struct relay *r, struct item *it, struct peer *p,
 	it->cp_ms0 = p->cp_ms;
 	p->cp_ms = now;
 	p->cp_size = cp.size;
+	memcpy(it->cp_root, cp.root, 32);
 	it->kind = IT_CHECKPOINT;
 	rutil_le_set(&it->le[0], LOG_CHECKPOINT, NULL, it->hash, p->id, NULL,
 	    r->roster->version);

@@ -60,6 +60,10 @@ metrics_write(const char *dir, const struct metrics *m,
 	    "ASKs about a message this relay holds no record of "
 	    "(answered FERRY_ENOTHELD; the sender uploads it again).",
 	    "counter", m->asks_unknown);
+	prom_u64(o, "ferry_relay_checkpoints_behind_total", "Agencies' "
+	    "checkpoints refused as behind, or forked from, the one held of "
+	    "them (a data folder restored from a backup, or rewritten).",
+	    "counter", m->checkpoints_behind);
 	prom_u64(o, "ferry_relay_checkpoints_skipped_total",
 	    "Agents' CHECKPOINTs not logged: another one of the agency's "
 	    "was logged less than checkpoint_interval before.", "counter",

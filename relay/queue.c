@@ -23,6 +23,7 @@
  * transaction (log_batch_txn), fetched again after every write.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -579,6 +580,58 @@ rdtxn(struct queue *q, MDB_txn **txn)
 {
 
 	return (log_read_begin(q->l, txn));
+}
+
+/* The q.meta key of agency ${id}'s checkpoint held: "cp/<id>". */
+static size_t
+cp_key(char *k, size_t cap, const char *id)
+{
+	int n = snprintf(k, cap, "cp/%s", id);
+
+	return (n < 0 || (size_t)n >= cap ? 0 : (size_t)n);
+}
+
+int
+queue_cp_put(struct queue_txn *t, const char *id, uint64_t size,
+    const uint8_t root[FERRY_HASH_LEN])
+{
+	char k[FERRY_ID_MAX + 8];
+	uint8_t v[8 + FERRY_HASH_LEN];
+	size_t kl;
+
+	if ((kl = cp_key(k, sizeof(k), id)) == 0)
+		return (FERRY_EINVAL);
+	bytes_be64_put(v, size);
+	memcpy(v + 8, root, FERRY_HASH_LEN);
+	return (log_batch_put(t->b, t->q->dbi[D_META], k, kl, v, sizeof(v),
+	    0));
+}
+
+int
+queue_cp_get(struct queue *q, const char *id, uint64_t *size,
+    uint8_t root[FERRY_HASH_LEN])
+{
+	char k[FERRY_ID_MAX + 8];
+	MDB_txn *txn;
+	MDB_val key, d;
+	int rc;
+
+	if ((key.mv_size = cp_key(k, sizeof(k), id)) == 0)
+		return (FERRY_EINVAL);
+	key.mv_data = k;
+	if ((rc = rdtxn(q, &txn)) != 0)
+		return (rc);
+	rc = mdb_get(txn, q->dbi[D_META], &key, &d);
+	if (rc == 0 && d.mv_size == 8 + FERRY_HASH_LEN) {
+		*size = bytes_be_get(d.mv_data, 8);
+		memcpy(root, (const uint8_t *)d.mv_data + 8, FERRY_HASH_LEN);
+	}
+	log_read_end(txn);
+	if (rc == MDB_NOTFOUND)
+		return (FERRY_ENOENT);
+	if (rc != 0)
+		return (lmdb_err(rc));
+	return (d.mv_size == 8 + FERRY_HASH_LEN ? 0 : FERRY_ELMDB);
 }
 
 /** queue_lookup(q, msg_id, env_hash, seq, final, flen): state of ${msg_id}. */

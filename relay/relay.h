@@ -230,6 +230,21 @@ void queue_close(struct queue *q);
 int queue_begin(struct queue *q, struct log_batch *b, struct queue_txn **out);
 
 /**
+ * queue_cp_put(t, id, size, root): hold agency ${id}'s checkpoint (tree
+ * size, root) as the latest logged of it, in the q.meta row "cp/<id>",
+ * within ${t}.  0 or an error.
+ */
+int queue_cp_put(struct queue_txn *t, const char *id, uint64_t size,
+    const uint8_t root[FERRY_HASH_LEN]);
+
+/**
+ * queue_cp_get(q, id, size, root): agency ${id}'s checkpoint held
+ * (queue_cp_put), kept across restarts: 0, FERRY_ENOENT if none yet.
+ */
+int queue_cp_get(struct queue *q, const char *id, uint64_t *size,
+    uint8_t root[FERRY_HASH_LEN]);
+
+/**
  * queue_put(t, m): append message ${m} (env, ids, times; seq is assigned
  * and written back into ${m}).
  */
@@ -387,6 +402,7 @@ struct metrics {
 	uint64_t asks_answered;		/* ... answered with a stored final */
 	uint64_t asks_unknown;		/* ... answered FERRY_ENOTHELD */
 	uint64_t checkpoints_skipped;	/* CHECKPOINTs within the interval */
+	uint64_t checkpoints_behind;	/* behind / forked from the one held */
 	uint64_t verify_threads;	/* threads batch_settle uses */
 	uint64_t checked_helped;	/* envelopes checked off the loop's thread */
 	uint64_t pruned;		/* finished records past retention */

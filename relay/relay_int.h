@@ -63,6 +63,7 @@ struct peer {
 	uint64_t refused_quiet;		/* refusals since, not logged */
 	uint64_t cp_size;		/* tree size of its last checkpoint */
 	uint64_t cp_ms;			/* mono ms its last one was logged */
+	int cp_behind_said;		/* ERROR checkpoint-behind said */
 };
 
 /* One sender's share of one recipient's queue (issue 13, item 5.2). */
@@ -103,10 +104,12 @@ struct item {
 	uint64_t nseq;			/* IT_NOTIFIED */
 	uint64_t done_ms;		/* IT_PRUNE: when it finished */
 	uint64_t cp_size0, cp_ms0;	/* IT_CHECKPOINT: the peer's before */
+	uint8_t cp_root[32];		/* IT_CHECKPOINT: its root, held */
 	char nsender[FERRY_ID_MAX + 1];
 	int dup_same;			/* IT_DUP of an item in this batch */
 	size_t dup_ref;			/* ... its index */
 	int quiet;			/* IT_REFUSE: no log entry, no line */
+	int nack;			/* IT_REFUSE: NACKed though no MSG */
 	uint64_t quiet_n;		/* ... refusals not logged before it */
 	int dup_final;			/* IT_DUP answered with a final of
 					 * this batch (uncommitted) */

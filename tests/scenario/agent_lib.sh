@@ -10,6 +10,9 @@
 #   fa ID ARGS...               run `ferry --data $FT/ID-data ARGS...`
 #   fa_state ID MSGID           print the message's state (queued, ...)
 #   fa_wait_state ID MSGID S N  wait up to N seconds for state S
+#   fa_relays ID                "relay=STATE relay-b=STATE" (status --json)
+#   fa_is_relays ID WANT        fa_relays ID is WANT
+#   fa_all_state ID STATE N     N messages in ID's outbox, all in STATE
 #   fa_doc OUT [PATH=VALUE...]  the test referral with members set (PATH
 #                               dotted: referrer.organisation=x)
 
@@ -77,6 +80,21 @@ fa_same_json() {
 }
 
 # fa_inbox_count ID: number of messages in ID's inbox.
+fa_relays() {
+	fa "$1" status --json 2>/dev/null | $PY -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join("%s=%s" % (r["id"], r["state"]) for r in d["relays"]))'
+}
+fa_is_relays() { [ "$(fa_relays "$1")" = "$2" ]; }
+fa_all_state() {
+	fa "$1" outbox --json | $PY -c '
+import json, sys
+l = json.load(sys.stdin)
+sys.exit(0 if len(l) == int(sys.argv[2]) and
+    all(m["state"] == sys.argv[1] for m in l) else 1)' "$2" "$3"
+}
+
 fa_inbox_count() {
 	fa "$1" inbox --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))'
 }

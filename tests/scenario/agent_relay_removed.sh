@@ -28,28 +28,12 @@ fa_conf bravo resend_after=2s
 fa_start alpha || exit 1
 fa_start bravo || exit 1
 
-relays_state() {
-	fa "$1" status --json 2>/dev/null | $PY -c '
-import json, sys
-d = json.load(sys.stdin)
-print(" ".join("%s=%s" % (r["id"], r["state"]) for r in d["relays"]))'
-}
-is_relays() { [ "$(relays_state "$1")" = "$2" ]; }
-# all_state AGENT STATE N: N messages in the outbox, all in STATE.
-all_state() {
-	fa "$1" outbox --json | $PY -c '
-import json, sys
-l = json.load(sys.stdin)
-sys.exit(0 if len(l) == int(sys.argv[2]) and
-    all(m["state"] == sys.argv[1] for m in l) else 1)' "$2" "$3"
-}
-
 ft_check "alpha reaches both relays" \
-	ft_wait 20 is_relays alpha "relay-a=connected relay-b=connected"
+	ft_wait 20 fa_is_relays alpha "relay-a=connected relay-b=connected"
 fa_stop bravo
 for i in 1 2 3; do fa alpha send --to bravo "$doc" >>"$FT/ids" 2>>"$FT/send.err"; done
 ft_check "three referrals accepted for bravo (offline)" \
-	ft_wait 20 all_state alpha accepted 3
+	ft_wait 20 fa_all_state alpha accepted 3
 
 # Roster v3 without relay-a; relay-a is decommissioned.
 { "$K" roster remove-relay --roster "$FT/roster" --id relay-a --expires 365 \
@@ -63,24 +47,24 @@ cp "$FT/roster.3" "$FT/relay-roster"
 ft_relay_stop
 kill -HUP "$RELAY2_PID"
 ft_check "alpha reaches relay-b, at its roster endpoint" \
-	ft_wait 20 is_relays alpha "relay-b=connected"
+	ft_wait 20 fa_is_relays alpha "relay-b=connected"
 ft_check "WARN relay-config: relay = ignored, naming the relay it was for" \
 	grep -q "WARN relay-config relay = $RELAY_EP is the endpoint of relay relay-a" "$FT/alpha.err"
 fa_start bravo || exit 1
-ft_check "bravo reaches relay-b" ft_wait 20 is_relays bravo "relay-b=connected"
+ft_check "bravo reaches relay-b" ft_wait 20 fa_is_relays bravo "relay-b=connected"
 ft_check "the three referrals relay-a held are delivered through relay-b" \
-	ft_wait 30 all_state alpha delivered 3
+	ft_wait 30 fa_all_state alpha delivered 3
 ft_check "bravo's inbox holds each once" [ "$(fa_inbox_count bravo)" -eq 3 ]
 fa alpha send --to bravo "$doc" >>"$FT/ids" 2>>"$FT/send.err"
-ft_check "a new referral is delivered" ft_wait 20 all_state alpha delivered 4
+ft_check "a new referral is delivered" ft_wait 20 fa_all_state alpha delivered 4
 
 # A restart keeps relay = away from relay-b.
 fa_stop alpha
 fa_start alpha --no-wait
 ft_check "after a restart alpha reaches relay-b" \
-	ft_wait 20 is_relays alpha "relay-b=connected"
+	ft_wait 20 fa_is_relays alpha "relay-b=connected"
 fa alpha send --to bravo "$doc" >>"$FT/ids" 2>>"$FT/send.err"
-ft_check "and delivers through it" ft_wait 20 all_state alpha delivered 5
+ft_check "and delivers through it" ft_wait 20 fa_all_state alpha delivered 5
 fa_stop alpha; fa_stop bravo; ft_relay2_stop
 
 # The audit accounts for the resends through relay-b.

@@ -7,11 +7,18 @@
 # start the agent now moves such a file to failed/ with a .error naming
 # the message, the cause and what to do, and logs ERROR "restored"; files
 # whose messages the store knows stay in sent/.
+# The relay holds the agency's checkpoints (sent by its agent after each
+# HELLO, then every 30 s while its log grows): the restored log, behind
+# the one held, is caught at once: the relay refuses its checkpoint
+# (ERROR checkpoint-behind, a REFUSED entry FERRY_EINCONSISTENT) and
+# tells the agent, which says so (ERROR log-behind, status
+# agent.log_behind); the one held survives a restart of the relay.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent_lib.sh"
 ft_init
 ft_net relay alpha bravo
-ft_relay_start || exit 1
+# Each checkpoint an agent sends is logged (none skipped as too soon).
+ft_relay_start checkpoint_interval=100ms || exit 1
 fa_start alpha || exit 1
 fa_start bravo || exit 1
 doc=$VECTORS/safeguarding-adult.json
@@ -34,7 +41,20 @@ ft_check "file sent after the backup moved to sent/ with its id" \
 	ft_wait 20 test -e "$FT/alpha-spool/sent/bravo/after.json.id"
 id2=$(head -c 32 "$FT/alpha-spool/sent/bravo/after.json.id")
 ft_check "delivered" fa_wait_state alpha "$id2" delivered 30
+# A restart: alpha's checkpoint of its log as it is now reaches the relay.
 fa_stop alpha
+fa_start alpha || exit 1
+size=$("$B/ferry" --data "$FT/alpha-data" status --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["counters"]["log_size"])')
+held() {
+	"$B/ferry-audit" export "$RELAY_DATA/log" --csv |
+		awk -F, '$2 == "CHECKPOINT" && $6 == "alpha"' | wc -l
+}
+ft_check "the relay logged alpha's checkpoints (LOG_CHECKPOINT from alpha)" \
+	ft_wait 10 test "$(held)" -ge 2
+fa_stop alpha
+# The relay restarts meanwhile: what it holds of alpha is on disk.
+ft_relay_stop
+ft_relay_start checkpoint_interval=100ms || exit 1
 
 # The disk is lost; the backup restored into an empty data folder.
 rm -rf "$FT/alpha-data/log"
@@ -53,6 +73,14 @@ ft_check "ERROR restored logged with the message id" \
 ft_check "the file the store knows stays in sent/" \
 	test -e "$FT/alpha-spool/sent/bravo/before.json" -a -e "$FT/alpha-spool/sent/bravo/before.json.id"
 ft_check "and is not named" bash -c "! grep -q 'restored msg=$id1' '$FT/alpha.err'"
+ft_check "the relay refuses alpha's checkpoint behind the one it holds (ERROR checkpoint-behind)" \
+	ft_wait 10 grep -q "ERROR checkpoint-behind agency=alpha size=[0-9]* held=$size: its log is behind" "$RELAY_ERR"
+ft_check "alpha is told: ERROR log-behind naming the relay and the next step" \
+	ft_wait 10 grep -q "ERROR log-behind relay relay holds a checkpoint of this agency's log larger than the log now.*docs/operations.md section 8" "$FT/alpha.err"
+ft_check "ferry status --json: agent.log_behind" \
+	bash -c "'$B/ferry' --data '$FT/alpha-data' status --json | $PY -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"agent\"][\"log_behind\"] is True else 1)'"
+ft_check "the relay's log records the refusal (REFUSED FERRY_EINCONSISTENT from alpha)" \
+	bash -c "'$B/ferry-audit' export '$RELAY_DATA/log' --csv | grep -q ',REFUSED,.*,alpha,.*,-81,\|REFUSED.*alpha.*EINCONSISTENT'"
 # A second start finds nothing more to say.
 fa_stop alpha
 fa_start alpha || exit 1

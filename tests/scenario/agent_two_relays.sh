@@ -23,14 +23,6 @@ fa_conf alpha failover_after=1s resend_after=1s
 fa_start alpha || exit 1
 fa_start bravo || exit 1
 
-# relays_state ID: "relay=STATE relay-b=STATE" from status --json.
-relays_state() {
-	fa "$1" status --json 2>/dev/null | $PY -c '
-import json, sys
-d = json.load(sys.stdin)
-print(" ".join("%s=%s" % (r["id"], r["state"]) for r in d["relays"]))'
-}
-_is_relays() { [ "$(relays_state "$1")" = "$2" ]; }
 # msg_relay ID MSGID: the "relay" of status MSGID --json.
 msg_relay() {
 	fa "$1" status --json "$2" 2>/dev/null |
@@ -46,9 +38,9 @@ counter() {
 }
 
 for who in alpha bravo; do
-	ft_wait 20 _is_relays $who "relay=connected relay-b=connected" &&
+	ft_wait 20 fa_is_relays $who "relay=connected relay-b=connected" &&
 		ft_ok "$who: both relay links connected in status --json" ||
-		ft_fail "$who: relays: $(relays_state $who)"
+		ft_fail "$who: relays: $(fa_relays $who)"
 done
 fa alpha status --json | $PY -c '
 import json, sys
@@ -91,9 +83,9 @@ fa_wait_state alpha "$id2" accepted 30 &&
 	ft_fail "message 2: $(fa_state alpha "$id2") via $(msg_relay alpha "$id2")"
 
 ft_relay_stop
-ft_wait 20 _is_relays alpha "relay=connecting relay-b=connected" &&
+ft_wait 20 fa_is_relays alpha "relay=connecting relay-b=connected" &&
 	ft_ok "relay 1 stopped: its link shown connecting, relay 2 still connected" ||
-	ft_fail "after stopping relay 1: $(relays_state alpha)"
+	ft_fail "after stopping relay 1: $(fa_relays alpha)"
 _metrics_down() {
 	grep -q '^ferry_agent_relay_up{relay="relay"} 0$' "$FT/alpha-data/metrics.prom" &&
 		grep -q '^ferry_agent_connected 1$' "$FT/alpha-data/metrics.prom"
@@ -158,8 +150,8 @@ fa_conf bravo "relay_endpoints=relay=tcp://127.0.0.1:1"
 fa_start bravo || exit 1
 fa_conf alpha failover_after=1s resend_after=1s resend_no_receipt_after=2s
 fa_start alpha || exit 1
-ft_wait 20 _is_relays alpha "relay=connected relay-b=connected" ||
-	ft_fail "alpha: relays: $(relays_state alpha)"
+ft_wait 20 fa_is_relays alpha "relay=connected relay-b=connected" ||
+	ft_fail "alpha: relays: $(fa_relays alpha)"
 id3=$(fa alpha send --to bravo "$doc" 2>"$FT/e")
 fa_wait_state alpha "$id3" delivered 40 &&
 	ft_ok "a message relay 1 holds but cannot deliver is delivered through relay 2" ||
