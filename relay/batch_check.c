@@ -429,21 +429,19 @@ check_checkpoint(struct relay *r, struct item *it, struct peer *p,
 		refuse(r, it, FERRY_EBADSIG);
 		return;
 	}
-	if (cp.size <= p->cp_size) {
-		it->kind = IT_SKIP;	/* nothing new */
-		return;
-	}
-	/* The one held of this agency (across restarts): a log now behind
-	 * it, or another at its size, was restored or rewritten. */
+	/* The one held of this agency (on disk, across restarts and
+	 * reconnections): a log now behind it, or another at its size, was
+	 * restored or rewritten.  Before the skips below, which compare
+	 * with what this run logged: a restored agent reconnecting to a
+	 * relay that kept running sends a smaller one. */
 	if ((rc = queue_cp_get(r->q, p->id, &hsize, hroot)) == 0 &&
 	    (cp.size < hsize || (cp.size == hsize &&
 	    memcmp(cp.root, hroot, 32) != 0))) {
 		behind(r, it, p, cp.size, hsize);
 		return;
 	}
-	if (rc == 0 && cp.size == hsize) {
-		p->cp_size = cp.size;
-		it->kind = IT_SKIP;	/* held already */
+	if (cp.size <= p->cp_size || (rc == 0 && cp.size == hsize)) {
+		it->kind = IT_SKIP;	/* nothing new, or held already */
 		return;
 	}
 	now = rutil_mono_ms();
@@ -509,6 +507,7 @@ on_hello(struct relay *r, struct peer *p, uint64_t credit,
 	struct push_ctx pc = { r, p };
 
 	p->window = credit < r->c->credit_max ? credit : r->c->credit_max;
+	p->cp_behind_said = 0;	/* said again to this connection */
 	/*
 	 * A HELLO resends what is in flight (an agent asks so after it
 	 * reloads its keys) and pushes rosters and kept notices, but at most
