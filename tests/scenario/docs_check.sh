@@ -99,6 +99,7 @@ DIR/failed/NAME				S:failed
 DIR/inbox/<msgid>.json			S:inbox/*.json
 DIR/inbox/<msgid>.meta			S:inbox/*.meta
 /var/lib/ferry-agent/roster/		A:roster
+/var/lib/ferry-agent/roster/v00000000000000000005.roster	A:roster/v[0-9]*.roster
 /var/lib/ferry-agent/spool		C:docs/examples/agent.conf:spool
 /var/lib/ferry-relay/log		R:log
 /var/lib/ferry-agent/log		A:log
