@@ -248,6 +248,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man8/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/ferry/examples
 	install -m 0644 $(addprefix docs/examples/,$(EXAMPLE_CONFS) $(SD_UNITS)) \
+		docs/examples/referral.json \
 		$(DESTDIR)$(PREFIX)/share/doc/ferry/examples/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
 	for u in $(SD_UNITS); do \

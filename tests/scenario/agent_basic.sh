@@ -107,6 +107,12 @@ ft_check "spool: file without a recipient folder refused" \
 	ft_wait 20 grep -q 'no recipient' "$sp/failed/no-recipient.json.error"
 ft_check "spool: temp names ignored" bash -c "test -e '$sp/outbox/bravo/.partial.json' && test -e '$sp/outbox/bravo/writing.json.tmp'"
 
+# The example README and docs point a newcomer to is a referral that is
+# accepted and delivered.
+ex=$(fa alpha send --to bravo "$FERRY_ROOT/docs/examples/referral.json" 2>"$FT/ex.err")
+ft_check "docs/examples/referral.json is sent and delivered" \
+	fa_wait_state alpha "$ex" delivered 30
+
 # Health and stop.
 fa alpha status >"$FT/health.txt"
 ft_check "status: connected, roster version 1" grep -q "connected to.*roster version 1" "$FT/health.txt"

@@ -21,6 +21,7 @@ ft_check "make install DESTDIR=... PREFIX=/usr succeeds" inst ||
 want="usr/bin/ferry usr/bin/ferry-agent usr/bin/ferry-relay usr/bin/ferry-keys
 usr/bin/ferry-audit usr/share/man/man1/ferry.1 usr/share/man/man8/ferry-relay.8
 usr/share/doc/ferry/examples/agent.conf usr/share/doc/ferry/examples/relay.conf
+usr/share/doc/ferry/examples/referral.json
 usr/lib/systemd/system/ferry-agent.service
 usr/lib/systemd/system/ferry-relay.service
 usr/lib/systemd/system/ferry-relay-metrics.service
