@@ -3,7 +3,8 @@
  * ACCEPTED (a relay's custody receipt), RECEIPT (the recipient's
  * delivery receipt, with its checkpoint; RECEIPT_P and ACCEPTED_P proven
  * by their signer's checkpoint and an inclusion proof instead of signed), NACK (refused for good, or
- * for now, or a relay's copy not held: routed again, agentd_out.c); the
+ * for now, or a relay's copy not held, or the recipient refused by a
+ * relay whose roster is behind ours: routed again, agentd_out.c); the
  * RECEIPTs read together are recorded in one group commit
  * (agentd_grp_flush); an ACCEPTED is acted on at once and recorded by
  * the agent's next commit (agentd_defer.c).
@@ -440,6 +441,130 @@ nack_transient(struct agentd *a, const struct env *e)
 	    c == FERRY_EWRONGKEY);
 }
 
+/*
+ * A relay keeps an undelivered message this long (its `expiry`, 5 days by
+ * default, docs/relay.md): a recipient every relay has refused for longer
+ * (a roster it was added in never reached them) is failed as before.
+ */
+#define ROSTER_BEHIND_MAX_MS (5ULL * 24 * 3600 * 1000)
+
+/*
+ * Is NACK ${e} about our message ${r} a relay refusing, by its roster, an
+ * agency the roster in force here lists as active?  FERRY_ERECIPIENT is a
+ * relay's refusal of a recipient its roster does not list as active
+ * (protocol.md 6.3 step 1); FERRY_EUNKNOWNAGENCY and FERRY_EREVOKED are
+ * its roster's refusals of an agency (it gives them of the sender).  With
+ * our recipient and ourselves both active in our roster, that relay's
+ * roster is behind ours: relays take a new roster one at a time, and an
+ * agency added in it (pushed to us by a relay that has it) is unknown to
+ * the others until their turn.  A relay ahead of us pushes its roster
+ * before anything else on the link (HELLO, SIGHUP), so by its NACK ours
+ * is as new.  The recipient's own NACK is always final.
+ */
+static int
+nack_roster_behind(const struct agentd *a, const struct env *e,
+    const struct astore_out *r)
+{
+	const struct roster_agency *ag;
+	int c = -(int)e->code;
+
+	if (c != FERRY_ERECIPIENT && c != FERRY_EUNKNOWNAGENCY &&
+	    c != FERRY_EREVOKED)
+		return (0);
+	if (roster_find_relay(a->roster, e->from) == NULL)
+		return (0);
+	if ((ag = roster_find(a->roster, r->to)) == NULL ||
+	    ag->status != ROSTER_ACTIVE)
+		return (0);
+	if ((ag = roster_find(a->roster, a->me->id)) == NULL ||
+	    ag->status != ROSTER_ACTIVE)
+		return (0);
+	return (1);
+}
+
+/*
+ * NACK ${e} (its log entry ${le}) of message ${r} from a relay whose
+ * roster is behind ours (nack_roster_behind): not final.  The NACK is
+ * logged; a message still routed to that relay goes through another
+ * connected relay at once (LOG_ROUTE_NO_ACCEPT: that relay did not take
+ * it), or, with none, stays with it, sent again with its backoff (the
+ * relay may have caught up by then) and moved by the first tick that
+ * finds another relay up.  A message that has moved on (failover, or in
+ * another relay's custody) is left where it is.  0, an error, or 1 when
+ * the message has been refused for longer than a relay keeps one
+ * (ROSTER_BEHIND_MAX_MS since it was queued): the caller fails it.
+ */
+static int
+nack_behind_route(struct agentd *a, const struct env *e,
+    const struct log_entry *le, const struct astore_out *r, const char *hx,
+    const char *qreason)
+{
+	const struct pending_msg *m;
+	uint64_t now = ferry_now_ms(), mono = agentd_mono_ms();
+	unsigned long long ver = (unsigned long long)a->roster->version;
+	const char *code = ferry_errname(-(int)e->code);
+	int nl, to, rc;
+
+	if (r->t_queued != 0 && now > r->t_queued &&
+	    now - r->t_queued >= ROSTER_BEHIND_MAX_MS) {
+		alog(ALOG_WARN, "relay-roster-behind", "msg=%s relay=%s to=%s "
+		    "code=%s reason=\"%s\" roster=%llu: refused by the relays "
+		    "for longer than a relay keeps a message (5 days) although "
+		    "roster version %llu in force here lists %s as active: "
+		    "failed", hx, e->from, r->to, code, qreason, ver, ver,
+		    r->to);
+		return (1);
+	}
+	nl = agentd_link_find(a, e->from);
+	m = pending_find(a->pend, e->msg_id);
+	if (r->state != ASTORE_QUEUED || m == NULL ||
+	    (m->link >= 0 && m->link != nl)) {
+		/* About a copy sent through that relay before the message
+		 * moved on: nothing to change. */
+		if ((rc = log_append(a->log, le, NULL, 0, NULL)) != 0)
+			return (rc);
+		alog(ALOG_WARN, "relay-roster-behind", "msg=%s relay=%s to=%s "
+		    "code=%s reason=\"%s\" roster=%llu: relay %s refused %s, "
+		    "which roster version %llu in force here lists as active: "
+		    "its roster is behind; the message is with relay %s, left "
+		    "there", hx, e->from, r->to, code, qreason, ver, e->from,
+		    r->to, ver, m != NULL && m->link >= 0 &&
+		    (size_t)m->link < a->nlinks ? a->links[m->link].id :
+		    "(another)");
+		return (0);
+	}
+	to = agentd_choose_link(a, nl, 0);
+	if (to >= 0) {
+		if ((rc = log_and_update_route(a, le, r, to,
+		    LOG_ROUTE_NO_ACCEPT)) != 0)
+			return (rc);
+		pending_route(a->pend, m, to, 0);
+		pending_retime(a->pend, m, mono, m->attempts);
+		a->n_failovers++;
+	} else {
+		if ((rc = log_append(a->log, le, NULL, 0, NULL)) != 0)
+			return (rc);
+		/* As if failover_after had passed since its first send
+		 * there: the first tick with another relay up moves it. */
+		if (nl >= 0)
+			pending_route(a->pend, m, nl,
+			    mono > a->conf.failover_ms ?
+			    mono - a->conf.failover_ms : 1);
+	}
+	alog(ALOG_WARN, "relay-roster-behind", "msg=%s relay=%s to=%s code=%s "
+	    "reason=\"%s\" roster=%llu: relay %s refused %s, which roster "
+	    "version %llu in force here lists as active: its roster is "
+	    "behind; the message stays queued, %s%s", hx, e->from, r->to,
+	    code, qreason, ver, e->from, r->to, ver, to >= 0 ?
+	    "sent through relay " : "sent again later (no other relay "
+	    "connected), through another relay as soon as one is",
+	    to >= 0 ? a->links[to].id : "");
+	if (to >= 0)
+		alog(ALOG_INFO, "route", "msg=%s relay=%s reason=%s", hx,
+		    a->links[to].id, agentd_route_reason(LOG_ROUTE_NO_ACCEPT));
+	return (0);
+}
+
 /** agentd_handle_nack(a, e): a NACK of a message of ours. */
 int
 agentd_handle_nack(struct agentd *a, const struct env *e)
@@ -524,6 +649,11 @@ agentd_handle_nack(struct agentd *a, const struct env *e)
 	agentd_copy_str(le.to, sizeof(le.to), a->me->id);
 	le.code = -(int32_t)e->code;
 	le.roster_version = a->roster->version;
+	/* A relay whose roster is behind ours refused the recipient: not
+	 * final, routed again (until a relay would have expired it). */
+	if (nack_roster_behind(a, e, &r) &&
+	    (rc = nack_behind_route(a, e, &le, &r, hx, qreason)) != 1)
+		return (rc);
 	/* The relay holds no record of a message it accepted (it lost its
 	 * data, or runs from an old backup): back to QUEUED, logged with
 	 * the NACK in one commit, and uploaded again at once; the

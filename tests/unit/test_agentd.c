@@ -469,8 +469,17 @@ TEST(nack_fails_message)
 	free(b);
 	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
 	CHECK_EQ(o.state, ASTORE_QUEUED);
-	/* Permanent: failed with code and reason. */
+	/* The relay refuses bravo, whom our roster lists as active: its
+	 * roster is behind ours, not final (test_agentd_relays.c). */
 	CHECK_EQ(relay_answer(relay, ENV_NACK, id, o.env_hash,
+	    (uint32_t)-FERRY_ERECIPIENT, &b, &len), 0);
+	CHECK_EQ(agentd_receive(&A, b, len), 0);
+	free(b);
+	CHECK_EQ(astore_get_out(A.store, id, &o), 0);
+	CHECK_EQ(o.state, ASTORE_QUEUED);
+	/* Permanent (the recipient's own refusal): failed with code and
+	 * reason. */
+	CHECK_EQ(relay_answer(bravo, ENV_NACK, id, o.env_hash,
 	    (uint32_t)-FERRY_ERECIPIENT, &b, &len), 0);
 	CHECK_EQ(agentd_receive(&A, b, len), 0);
 	free(b);

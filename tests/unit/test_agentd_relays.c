@@ -7,7 +7,9 @@
  * another relay when one does not take it in time (even with shorter
  * retries), loses its link or no longer holds it, the route logged each
  * time; relay_choice = fastest; each relay's custody receipt is logged,
- * and the latest names the message's relay, also after a reopen.
+ * and the latest names the message's relay, also after a reopen; a
+ * relay whose roster is behind ours refusing the recipient is routed
+ * around, not final.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -586,6 +588,168 @@ TEST(failover_then_resend_in_one_tick)
 	failover_in_tick(1);
 }
 
+/* The next roster version after ${a}'s with agency ${id} revoked, adopted
+ * (as adopt_relay_change). */
+static int
+adopt_revoked(struct agentd *a, const char *id)
+{
+	struct roster *n = NULL;
+	const uint8_t *b;
+	char path[1200];
+	size_t len;
+	uint64_t now = ferry_now_ms();
+	int rc;
+
+	if ((rc = roster_next(a->roster, now, now + 365 * DAY, &n)) != 0)
+		return (rc);
+	if ((rc = roster_agency_revoke(n, id)) == 0 &&
+	    (rc = roster_seal(n)) == 0 &&
+	    (rc = roster_sign(n, admin->sign_sk)) == 0 &&
+	    (rc = roster_bytes(n, &b, &len)) == 0) {
+		snprintf(path, sizeof(path), "%s/roster/v%020llu.roster",
+		    a->conf.data, (unsigned long long)n->version);
+		rc = ferry_write_file(path, b, len, 0600);
+	}
+	roster_free(n);
+	return (rc != 0 ? rc : agentd_roster_reload(a));
+}
+
+/* ${signer}'s NACK of ${code} about ${id} handed to A by ${link}; the
+ * record's state after it. */
+static uint32_t
+nack_by(struct ident *signer, int link, const uint8_t id[16], int code)
+{
+	struct astore_out o;
+	uint8_t *b;
+	size_t len;
+
+	if (astore_get_out(A.store, id, &o) != 0 ||
+	    relay_answer(signer, ENV_NACK, id, o.env_hash, (uint32_t)-code,
+	    &b, &len) != 0)
+		return (0);
+	A.cur_link = link;
+	if (agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1) != 0)
+		o.state = 0;
+	free(b);
+	if (o.state != 0 && astore_get_out(A.store, id, &o) != 0)
+		o.state = 0;
+	A.cur_link = 0;
+	return (o.state);
+}
+
+/* Message ${id}'s record queued ${ms} earlier than it was. */
+static int
+queued_earlier(struct agentd *a, const uint8_t id[16], uint64_t ms)
+{
+	struct astore_out o;
+	struct log_batch *b;
+	int rc;
+
+	if ((rc = astore_get_out(a->store, id, &o)) != 0)
+		return (rc);
+	o.t_queued -= ms;
+	if ((rc = log_begin(a->log, &b)) != 0)
+		return (rc);
+	if ((rc = astore_update_out(a->store, b, &o)) != 0) {
+		log_abort(b);
+		return (rc);
+	}
+	return (log_commit(b));
+}
+
+/*
+ * Relays take a new roster one at a time: one whose roster is behind ours
+ * refuses a recipient ours lists as active (NACK FERRY_ERECIPIENT).  Not
+ * final: the message goes through the other relay at once (LOG_ROUTE 1),
+ * or, that one down, stays with the relay, sent again later, and moves
+ * as soon as the other is up.  Final as before: the recipient's own
+ * refusal, a recipient our roster revokes, and a message refused for
+ * longer than a relay keeps one.
+ */
+TEST(relay_roster_behind)
+{
+	struct ident *rb = NULL;
+	struct astore_out o;
+	const struct pending_msg *m;
+	char *json, err[AGENTD_ERR_MAX], rid[FERRY_ID_MAX + 1];
+	size_t len, jlen;
+	uint8_t m1[16], m2[16], m3[16], m4[16], m5[16], *b;
+	uint64_t now = ferry_now_ms();
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	CHECK((json = doc(&jlen)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, jlen, NULL, NULL, m1, err,
+	    sizeof(err)), 0);
+	CHECK((m = pending_find(A.pend, m1)) != NULL && m->link == 0);
+	/* The first relay refuses bravo: through relay-b at once. */
+	CHECK_EQ(nack_by(relay, 0, m1, FERRY_ERECIPIENT), ASTORE_QUEUED);
+	CHECK_EQ(last_route(&A, m1, rid), LOG_ROUTE_NO_ACCEPT);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	CHECK((m = pending_find(A.pend, m1)) != NULL && m->link == 1);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, agentd_mono_ms());
+	CHECK_EQ(frames_about(&capA, ENV_MSG, m1, 1), 1);
+	CHECK_EQ(astore_get_out(A.store, m1, &o), 0);
+	CHECK_EQ(relay_answer(rb, ENV_ACCEPTED, m1, o.env_hash, 0, &b, &len),
+	    0);
+	A.cur_link = 1;
+	CHECK_EQ(agentd_receive_many(&A, (const uint8_t *const *)&b, &len,
+	    1), 0);
+	free(b);
+	CHECK_EQ(agentd_defer_flush(&A), 0);
+	CHECK_EQ(astore_get_out(A.store, m1, &o), 0);
+	CHECK_EQ(o.state, ASTORE_ACCEPTED);
+	/* The same refusal again, late: the message is with relay-b. */
+	CHECK_EQ(nack_by(relay, 0, m1, FERRY_ERECIPIENT), ASTORE_ACCEPTED);
+	CHECK((m = pending_find(A.pend, m1)) != NULL && m->link == 1);
+
+	/* relay-b down: kept with the first relay, sent there again with
+	 * its backoff (also for its code of an agency it does not list),
+	 * through relay-b as soon as it is up. */
+	agentd_link_up(&A, 1, 0);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, jlen, NULL, NULL, m2, err,
+	    sizeof(err)), 0);
+	CHECK_EQ(nack_by(relay, 0, m2, FERRY_ERECIPIENT), ASTORE_QUEUED);
+	CHECK((m = pending_find(A.pend, m2)) != NULL && m->link == 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, m->next_try);
+	CHECK_EQ(frames_about(&capA, ENV_MSG, m2, 0), 1);
+	CHECK_EQ(nack_by(relay, 0, m2, FERRY_EUNKNOWNAGENCY), ASTORE_QUEUED);
+	agentd_link_up(&A, 1, 1);
+	CHECK((m = pending_find(A.pend, m2)) != NULL && m->link == 0);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, m->next_try);
+	CHECK_EQ(frames_about(&capA, ENV_MSG, m2, 1), 1);
+	CHECK_EQ(last_route(&A, m2, rid), LOG_ROUTE_NO_ACCEPT);
+	CHECK(strcmp(rid, "relay-b") == 0);
+	cap_clear(&capA);
+
+	/* The recipient's own refusal stays final. */
+	CHECK_EQ(agentd_submit(&A, "bravo", json, jlen, NULL, NULL, m3, err,
+	    sizeof(err)), 0);
+	CHECK_EQ(nack_by(bravo, 0, m3, FERRY_ERECIPIENT), ASTORE_FAILED);
+	/* Refused for longer than a relay keeps a message: failed. */
+	CHECK_EQ(agentd_submit(&A, "bravo", json, jlen, NULL, NULL, m4, err,
+	    sizeof(err)), 0);
+	CHECK_EQ(queued_earlier(&A, m4, 6 * DAY), 0);
+	CHECK_EQ(nack_by(relay, 0, m4, FERRY_ERECIPIENT), ASTORE_FAILED);
+	CHECK_EQ(astore_get_out(A.store, m4, &o), 0);
+	CHECK_EQ(o.code, (uint32_t)-FERRY_ERECIPIENT);
+	/* Our roster revokes bravo: a relay's refusal of it is final. */
+	CHECK_EQ(agentd_submit(&A, "bravo", json, jlen, NULL, NULL, m5, err,
+	    sizeof(err)), 0);
+	free(json);
+	cap_clear(&capA);
+	CHECK_EQ(adopt_revoked(&A, "bravo"), 0);
+	CHECK_EQ(nack_by(relay, 0, m5, FERRY_ERECIPIENT), ASTORE_FAILED);
+	cap_clear(&capA);
+	ident_free(rb);
+}
+
 int
 main(void)
 {
@@ -603,6 +767,7 @@ main(void)
 	RUN(failover_not_put_off_by_retries);
 	RUN(failover_then_ask_in_one_tick);
 	RUN(failover_then_resend_in_one_tick);
+	RUN(relay_roster_behind);
 	tnet_free();
 	return (t_done());
 }
