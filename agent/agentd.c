@@ -243,6 +243,13 @@ agentd_open(struct agentd *a, const struct aconf *conf, char *err,
 			    "the key file's passphrase on its first line, or "
 			    "remove passphrase_file for an unsealed key file",
 			    a->conf.passphrase_file);
+		else if (rc == FERRY_ENOENT)
+			agentd_seterr(err, errlen, "passphrase_file %s does not "
+			    "exist: write the key file's passphrase on its "
+			    "first line (mode 0600, owned by the agent's user), "
+			    "or remove passphrase_file from the configuration "
+			    "if the key file is not sealed",
+			    a->conf.passphrase_file);
 		else
 			agentd_seterr(err, errlen, "passphrase_file %s: %s%s",
 			    a->conf.passphrase_file, ferry_strerror(rc),
