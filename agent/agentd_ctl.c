@@ -83,7 +83,9 @@ out_json(const struct astore_out *r)
 		    json_integer((json_int_t)r->rcpt_index));
 		json_object_set_new(o, "receipt_verified", json_true());
 	}
-	if (r->state == ASTORE_FAILED) {
+	/* Also once delivered after it was reported failed (a receipt
+	 * after the NACK or expiry): the failure stays on the record. */
+	if (r->state == ASTORE_FAILED || r->t_failed != 0) {
 		json_object_set_new(o, "code",
 		    json_string(ferry_errname(-(int)r->code)));
 		json_object_set_new(o, "reason", json_string(r->reason));

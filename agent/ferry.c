@@ -834,6 +834,7 @@ print_message(json_t *m)
 {
 	char t[32];
 	const char *state = raw(m, "state");
+	int late;
 
 	if (strcmp(raw(m, "direction"), "in") == 0) {
 		fmt_time(t, sizeof(t), json_object_get(m, "received_ms"));
@@ -847,10 +848,16 @@ print_message(json_t *m)
 		}
 		return;
 	}
+	/* Delivered after it was reported failed (a verified receipt came
+	 * after a NACK or expiry): the failure is still said, as people
+	 * may have acted on it. */
+	late = strcmp(state, "delivered") == 0 && num(m, "failed_ms") > 0;
 	printf("message %s to %s: %s", str(m, "msg_id"), str(m, "to"),
 	    esc(state));
 	if (strcmp(state, "delivered") == 0)
 		printf(" (receipt verified)");
+	if (late)
+		printf(", after it was reported failed");
 	if (strcmp(state, "failed") == 0)
 		printf(": %s: %s", str(m, "code"), str(m, "reason"));
 	printf("\n");
@@ -864,6 +871,12 @@ print_message(json_t *m)
 		printf("  (relay log index %lld)", (long long)
 		    json_integer_value(json_object_get(m, "relay_log_index")));
 	printf("\n");
+	if (late) {
+		fmt_time(t, sizeof(t), json_object_get(m, "failed_ms"));
+		printf("  failed     %s  %s: %s (reported failed then, "
+		    "delivered since: the recipient's receipt is verified)\n",
+		    t, str(m, "code"), str(m, "reason"));
+	}
 	fmt_time(t, sizeof(t), json_object_get(m, "delivered_ms"));
 	printf("  delivered  %s", t);
 	if (json_object_get(m, "recipient_log_index") != NULL)

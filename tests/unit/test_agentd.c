@@ -559,7 +559,8 @@ TEST(receipt_after_failed)
 	struct astore_out o;
 	uint64_t idx, failed_ms;
 	char hx[33], want[80], reason[ASTORE_REASON_MAX + 1], *txt;
-	size_t len;
+	char req[128], *reply = NULL, *body = NULL;
+	size_t len, rl = 0, bl = 0;
 	uint8_t *b;
 	int rc = -1;
 
@@ -598,6 +599,26 @@ TEST(receipt_after_failed)
 	CHECK(txt != NULL && strstr(txt, "duplicate") != NULL);
 	CHECK(txt != NULL && strstr(txt, " INFO delivered ") == NULL);
 	free(txt);
+	/* `ferry status MSGID` reads the failure too: its time, code and
+	 * reason, with the state delivered. */
+	snprintf(req, sizeof(req), "{\"cmd\":\"status\",\"msg_id\":\"%s\"}",
+	    hx);
+	agentd_ctl_handle(&A, req, strlen(req), NULL, 0, &reply, &rl, &body,
+	    &bl);
+	CHECK(reply != NULL && memmem(reply, rl, "\"delivered\"", 11) !=
+	    NULL);
+	CHECK(reply != NULL && memmem(reply, rl, "\"failed_ms\"", 11) !=
+	    NULL);
+	CHECK(reply != NULL && memmem(reply, rl, "\"code\"", 6) != NULL);
+	CHECK(reply != NULL && memmem(reply, rl, "\"FERRY_EEXPIREDMSG\"",
+	    19) != NULL);
+	CHECK(reply != NULL && memmem(reply, rl, "\"reason\"", 8) != NULL);
+	CHECK(reply != NULL && memmem(reply, rl, reason, strlen(reason)) !=
+	    NULL);
+	if (reply != NULL && memmem(reply, rl, "\"code\"", 6) == NULL)
+		printf("# %.*s\n", (int)rl, reply);
+	free(reply);
+	free(body);
 	/* The same receipt again, or the NACK again: nothing changes. */
 	CHECK_EQ(agentd_receive(&A, receipt, receipt_len), 0);
 	CHECK_EQ(relay_answer(relay, ENV_NACK, sent_id, sent_hash,
