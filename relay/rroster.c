@@ -207,6 +207,20 @@ rroster_start(struct relay *r)
 		}
 		rc = roster_verify_genesis(file, r->c->roster_pin,
 		    ferry_now_ms(), why, sizeof(why));
+		if (rc != 0 && file->version > 1) {
+			rlog(RLOG_ERROR, "roster-genesis", "err=%s why=\"%s\" "
+			    "hint=\"%s is roster version %llu, but this data "
+			    "folder holds no roster yet (a new or rebuilt "
+			    "relay): the pin is checked against the install "
+			    "roster, version 1: set roster to that file for "
+			    "the first start, then install each later version "
+			    "in turn (replace the file, SIGHUP); an agency's "
+			    "agent keeps every version in <data>/roster/\"",
+			    ferry_errname(rc), why, r->c->roster,
+			    (unsigned long long)file->version);
+			roster_free(file);
+			return (-1);
+		}
 		if (rc != 0) {
 			rlog(RLOG_ERROR, "roster-genesis", "err=%s why=\"%s\"",
 			    ferry_errname(rc), why);

@@ -69,4 +69,12 @@ ft_recv bravo --count 1 --timeout 5 >"$FT/bravo2" 2>&1
 ft_check "HELLO with roster 1: roster 2 pushed" grep -q '^roster 2$' "$FT/bravo2"
 ft_relay_stop
 ft_check "relay exits 0" [ "$FT_STATUS" -eq 0 ]
+
+# A rebuilt relay (a fresh data folder) given the current version 2: the
+# pin names version 1; the refusal says so and what to do.
+mv "$RELAY_DATA" "$RELAY_DATA.old"
+timeout 20 "$B/ferry-relay" -c "$FT/relay.conf" >/dev/null 2>"$FT/rebuilt.err" </dev/null
+ft_check "fresh data folder, roster version 2: the relay does not start" [ $? -eq 1 ]
+ft_check "the refusal says version 1 is needed first, then each version in turn" \
+	grep -q 'ERROR roster-genesis .*is roster version 2, but this data folder holds no roster yet.*set roster to that file for the first start, then install each later version in turn' "$FT/rebuilt.err"
 ft_done
