@@ -344,7 +344,9 @@ finish(struct roster *r, const struct ropts *o)
 	printf("roster %llu written to %s (unsigned; %u of %zu admins must "
 	    "sign; expires %s)\n", (unsigned long long)r->version, o->out,
 	    (unsigned)r->threshold, r->nadmins, t);
-	printf("roster fingerprint: %s\n", fp);
+	printf("roster fingerprint: %s%s\n", fp, r->version > 1 ?
+	    " (of this version; roster_pin stays the install roster's)" :
+	    "");
 	return (KUTIL_OK);
 }
 
@@ -812,8 +814,13 @@ cmd_sign(int argc, char **argv)
 		kutil_err(o.roster, rc);
 		goto done;
 	}
-	printf("roster %llu signed by %s (%zu signatures)\n",
-	    (unsigned long long)r->version, id->id, r->nsigs);
+	printf("roster %llu signed by %s (%zu signatures", (unsigned long long)
+	    r->version, id->id, r->nsigs);
+	/* Version 1 has no previous one to say what is missing. */
+	if (r->version == 1 && r->nsigs < r->threshold)
+		printf("; %zu more of its admins must sign",
+		    (size_t)r->threshold - r->nsigs);
+	printf(")\n");
 	if (prev != NULL)
 		printf("%s\n", why);
 	ret = KUTIL_OK;

@@ -373,9 +373,11 @@ roster_verify_next(const struct roster *prev, const struct roster *next,
 	if (prev->version == UINT64_MAX ||
 	    next->version != prev->version + 1) {
 		say(why, whylen, "roster %llu cannot follow roster %llu "
-		    "(must be version %llu)", (unsigned long long)
+		    "(must be version %llu)%s", (unsigned long long)
 		    next->version, (unsigned long long)prev->version,
-		    (unsigned long long)prev->version + 1);
+		    (unsigned long long)prev->version + 1,
+		    next->version > prev->version + 1 ? ": install each "
+		    "version between in turn, the next one first" : "");
 		return (FERRY_EROLLBACK);
 	}
 	if (now != 0 && now >= next->expires) {

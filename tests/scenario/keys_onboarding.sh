@@ -75,6 +75,7 @@ pin=$("$K" fingerprint central/roster.1)
 check "unsigned genesis refused" 1 "$K" roster verify central/roster.1 --pin "$pin"
 has "says who must sign" "need 2 more of alice, bob, carol" out.txt
 check "alice signs genesis" 0 "$K" roster sign --roster central/roster.1 --key admins/alice.key
+has "signing the genesis says how many must still sign" "roster 1 signed by alice (1 signatures; 1 more of its admins must sign)" out.txt
 check "bob signs genesis" 0 "$K" roster sign --roster central/roster.1 --key admins/bob.key
 check "genesis verifies against its pin" 0 "$K" roster verify central/roster.1 --pin "$pin"
 check "genesis refused with another pin" 1 "$K" roster verify central/roster.1 \
@@ -101,6 +102,7 @@ heard=$("$K" fingerprint central/council.request)
 
 check "roster add" 0 "$K" roster add --roster central/roster.1 \
 	--request central/council.request --expires 30 --out central/roster.2
+has "a later version's fingerprint is not taken for the pin" "(of this version; roster_pin stays the install roster's)" out.txt
 has "add shows the fingerprint to check" "$told" out.txt
 check "carol signs roster 2" 0 "$K" roster sign --roster central/roster.2 \
 	--key admins/carol.key --previous central/roster.1
