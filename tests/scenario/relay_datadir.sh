@@ -65,4 +65,10 @@ EOC
 else
 	ft_fail "ferry-keys relay-init --passphrase-file"; sed 's/^/# /' "$FT/k2.log"
 fi
+# A data folder whose parent is missing: said, with the next step.
+timeout 20 "$B/ferry-relay" -c "$FT/relay.conf" --data "$FT/no-such-parent/data" \
+	>/dev/null 2>"$FT/np.err" </dev/null
+ft_check "data folder's parent missing: the relay does not start" [ $? -eq 1 ]
+ft_check "data folder's parent missing: says so and what to do" \
+	grep -q "ERROR data path=$FT/no-such-parent/data .*hint=\"the folder above it does not exist: create it" "$FT/np.err"
 ft_done
