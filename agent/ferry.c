@@ -1051,6 +1051,22 @@ c_status(int argc, char **argv)
 			    "(see ERROR compact in the agent's log: usually "
 			    "free space); retried every 10 minutes and at "
 			    "start\n");
+		if (json_is_true(json_object_get(g, "log_behind")))
+			printf("  a relay holds a checkpoint of this agency's "
+			    "log AHEAD of the log now: this data folder was "
+			    "restored from a backup or replaced, and referrals "
+			    "received after that point are not in it (see "
+			    "ERROR log-behind in the agent's log, and "
+			    "docs/operations.md section 8)\n");
+		if (json_integer_value(json_object_get(q, "held")) > 0)
+			printf("  %lld incoming message(s) HELD, not "
+			    "acknowledged: sealed to an encryption key of ours "
+			    "the agent has not loaded (reload it: systemctl "
+			    "reload ferry-agent, or SIGHUP) or after a local "
+			    "failure (retried); the relay keeps them (see ERROR "
+			    "key-not-loaded or held in the agent's log)\n",
+			    (long long)json_integer_value(json_object_get(q,
+			    "held")));
 		if (json_is_true(json_object_get(g, "relay_refused_key")))
 			printf("  the relay REFUSED our transport key "
 			    "(see the agent's log)\n");

@@ -77,6 +77,8 @@ ft_check "the relay refuses alpha's checkpoint behind the one it holds (ERROR ch
 	ft_wait 10 grep -q "ERROR checkpoint-behind agency=alpha size=[0-9]* held=$size: its log is behind" "$RELAY_ERR"
 ft_check "alpha is told: ERROR log-behind naming the relay and the next step" \
 	ft_wait 10 grep -q "ERROR log-behind relay relay holds a checkpoint of this agency's log larger than the log now.*docs/operations.md section 8" "$FT/alpha.err"
+ft_check "plain ferry status says the log is behind and where to read on" \
+	bash -c "'$B/ferry' --data '$FT/alpha-data' status | grep -q 'a relay holds a checkpoint of this agency.s log AHEAD of the log now.*section 8'"
 ft_check "ferry status --json: agent.log_behind" \
 	bash -c "'$B/ferry' --data '$FT/alpha-data' status --json | $PY -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)[\"agent\"][\"log_behind\"] is True else 1)'"
 refused() {

@@ -45,6 +45,8 @@ st=$(fa_state alpha "${ids[0]}")
 ft_check "relay: still queued for bravo" \
 	ft_wait 10 grep -q 'ferry_relay_queue_depth{recipient="bravo"} 3' "$RELAY_DATA/metrics.prom"
 
+ft_check "plain ferry status says messages are held and to reload" \
+	bash -c "'$B/ferry' --data '$FT/bravo-data' status | grep -q 'incoming message(s) HELD, not acknowledged: sealed to an encryption key of ours the agent has not loaded (reload it'"
 # SIGHUP: the key file is read again, the relay redelivers at once.
 kill -HUP "${FA_PID[bravo]}"
 ft_check "bravo reloaded its keys" ft_wait 20 grep -q 'keys-reload .*encryption keys' "$FT/bravo.err"
