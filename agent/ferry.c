@@ -441,9 +441,16 @@ read_doc(const char *path, uint8_t **buf, size_t *len)
 		    0)) != 0) {
 			if (rc == FERRY_ETOOBIG)
 				return (too_big(path));
-			fprintf(stderr, "ferry: %s: %s\n", path,
-			    rc == FERRY_ENOENT ? "no such file" :
-			    ferry_strerror(rc));
+			if (rc == FERRY_EACCES)
+				fprintf(stderr, "ferry: %s: this user may not "
+				    "read it (ferry runs as the agent's user): "
+				    "give the document on standard input "
+				    "instead, read by your shell: ferry ... - < "
+				    "%s\n", path, path);
+			else
+				fprintf(stderr, "ferry: %s: %s\n", path,
+				    rc == FERRY_ENOENT ? "no such file" :
+				    ferry_strerror(rc));
 			return (1);
 		}
 		return (0);

@@ -169,6 +169,14 @@ expect "ferry send, 50 MB on stdin: json: larger than 25165824 bytes FERRY_EJSON
 	"stdin: json: larger than 25165824 bytes FERRY_EJSON" -- \
 	bash -c "'$B/ferry' --data '$FT/alpha-data' send --to bravo - <'$FT/big.json'"
 rm -f "$FT/big.json"
+if [ $NOBODY = 1 ]; then
+	# A document the agent's user may not read: say to pass it on stdin.
+	cp "$VECTORS/nrm-adult-labour.json" "$FT/root-only.json"
+	chmod 600 "$FT/root-only.json"
+	expect "ferry send, a file this user may not read: give it on stdin" 1 \
+		"root-only.json: this user may not read it .*: ferry \\.\\.\\. - < " -- \
+		runuser -u nobody -- "$B/ferry" --data "$FT/alpha-data" send --to bravo "$FT/root-only.json"
+fi
 expect "ferry send, stdin unreadable (a folder): cannot read, nothing sent" 1 \
 	"stdin: cannot read: Is a directory" -- \
 	bash -c "'$B/ferry' --data '$FT/alpha-data' send --to bravo - <'$FT'"
