@@ -203,6 +203,13 @@ int agentd_refuse_toobig(struct agentd *a, const uint8_t *buf, size_t len,
 /** agentd_route_reason(reason): LOG_ROUTE_* ${reason} as a log word. */
 const char *agentd_route_reason(int reason);
 
+/**
+ * agentd_backoff(a, base, max, attempts): ${base} doubled ${attempts}
+ * times, capped at ${max}, plus up to a quarter of jitter; at least 1 ms.
+ */
+uint64_t agentd_backoff(struct agentd *a, uint64_t base, uint64_t max,
+    uint32_t attempts);
+
 /** agentd_route_logged(a, reason): is a choice of relay for ${reason} (LOG_ROUTE_*) logged? */
 int agentd_route_logged(const struct agentd *a, int reason);
 

@@ -171,8 +171,9 @@ send_ask(struct agentd *a, int link, const uint8_t id[FERRY_MSGID_LEN])
 /* ${base} doubled ${attempts} times, capped at ${max}, plus up to a
  * quarter of jitter so that agents spread out.  At least 1 ms (aconf
  * refuses 0), so a message taken by a tick is not due again in it. */
-static uint64_t
-backoff(struct agentd *a, uint64_t base, uint64_t max, uint32_t attempts)
+uint64_t
+agentd_backoff(struct agentd *a, uint64_t base, uint64_t max,
+    uint32_t attempts)
 {
 	uint64_t d;
 
@@ -401,7 +402,7 @@ route_flush(struct agentd *a, struct route_grp *g, uint64_t now)
 			pending_route(a->pend, m, g->it[i].link, 0);
 		/* Its failover check again at failover_after at the
 		 * earliest, later ones further apart (its backoff). */
-		d = backoff(a, a->conf.retry_ms, a->conf.retry_max_ms,
+		d = agentd_backoff(a, a->conf.retry_ms, a->conf.retry_max_ms,
 		    m->attempts);
 		if (d < a->conf.failover_ms)
 			d = a->conf.failover_ms;
@@ -450,7 +451,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 	    (m = pending_first(a->pend, ASTORE_QUEUED)) != NULL &&
 	    m->next_try <= now) {
 		n = m->attempts;
-		d = backoff(a, a->conf.retry_ms, a->conf.retry_max_ms, n);
+		d = agentd_backoff(a, a->conf.retry_ms, a->conf.retry_max_ms, n);
 		/* No relay yet (a start), or its relay failed it. */
 		why = m->link < 0 ? LOG_ROUTE_FIRST : pending_reroute(m, v,
 		    nv, now, a->conf.failover_ms, a->conf.resend_ms,
@@ -497,7 +498,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 			break;
 		}
 		n = m->attempts;
-		d = backoff(a, a->conf.reask_ms, a->conf.reask_max_ms, n);
+		d = agentd_backoff(a, a->conf.reask_ms, a->conf.reask_max_ms, n);
 		/* Sent again through another relay, which takes over its
 		 * custody: its relay down (or gone) for resend_after
 		 * (LOG_ROUTE_RESEND), or connected but with no RECEIPT for
@@ -533,7 +534,7 @@ agentd_tick(struct agentd *a, uint64_t now)
 		asks++;
 		if (send_ask(a, m->link, m->msg_id) == 0 && n < 16)
 			n++;
-		pending_retime(a->pend, m, now + backoff(a, a->conf.reask_ms,
+		pending_retime(a->pend, m, now + agentd_backoff(a, a->conf.reask_ms,
 		    a->conf.reask_max_ms, n), n);
 	}
 	if (g->n > 0 || g->b != NULL || g->rc != 0)

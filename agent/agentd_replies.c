@@ -539,7 +539,12 @@ nack_behind_route(struct agentd *a, const struct env *e,
 		    LOG_ROUTE_NO_ACCEPT)) != 0)
 			return (rc);
 		pending_route(a->pend, m, to, 0);
-		pending_retime(a->pend, m, mono, m->attempts);
+		/* At once the first time; after that with the retry backoff:
+		 * two relays both behind would otherwise bounce it between
+		 * them at network speed, two log entries a bounce. */
+		pending_retime(a->pend, m, mono + (m->attempts <= 1 ? 0 :
+		    agentd_backoff(a, a->conf.retry_ms, a->conf.retry_max_ms,
+		    m->attempts - 2)), m->attempts);
 		a->n_failovers++;
 	} else {
 		if ((rc = log_append(a->log, le, NULL, 0, NULL)) != 0)

@@ -750,6 +750,55 @@ TEST(relay_roster_behind)
 	ident_free(rb);
 }
 
+/*
+ * Review of 762527c: with BOTH relays behind, the message bounced between
+ * them at network speed (6,000 NACK and ROUTE entries in 10 s), for up to
+ * 5 days.  The first reroute is at once; the next ones wait the retry
+ * backoff: a tick right after the second refusal sends nothing, the log
+ * grew by the NACK and the ROUTE only.
+ */
+TEST(relay_roster_behind_both)
+{
+	struct ident *rb = NULL;
+	const struct pending_msg *m;
+	char *json, err[AGENTD_ERR_MAX], rid[FERRY_ID_MAX + 1];
+	size_t jlen;
+	uint64_t size, mono, now = ferry_now_ms();
+	uint8_t m1[16];
+
+	CHECK_EQ(ident_generate("relay-b", IDENT_RELAY, "relay-b", now,
+	    365 * DAY, &rb), 0);
+	CHECK_EQ(adopt_relay_change(&A, rb, "tcp://127.0.0.1:2"), 0);
+	agentd_link_up(&A, 1, 1);
+	CHECK((json = doc(&jlen)) != NULL);
+	CHECK_EQ(agentd_submit(&A, "bravo", json, jlen, NULL, NULL, m1, err,
+	    sizeof(err)), 0);
+	free(json);
+	/* The first relay refuses: through relay-b at once. */
+	CHECK_EQ(nack_by(relay, 0, m1, FERRY_ERECIPIENT), ASTORE_QUEUED);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, agentd_mono_ms());
+	CHECK_EQ(frames_about(&capA, ENV_MSG, m1, 1), 1);
+	/* relay-b refuses too: back to the first relay, not at once. */
+	size = log_size(A.log);
+	CHECK_EQ(nack_by(rb, 1, m1, FERRY_ERECIPIENT), ASTORE_QUEUED);
+	CHECK_EQ(last_route(&A, m1, rid), LOG_ROUTE_NO_ACCEPT);
+	CHECK(strcmp(rid, "relay") == 0);
+	CHECK_EQ(log_size(A.log), size + 2);
+	mono = agentd_mono_ms();
+	CHECK((m = pending_find(A.pend, m1)) != NULL && m->link == 0 &&
+	    m->next_try >= mono + A.conf.retry_ms);
+	cap_clear(&capA);
+	(void)agentd_tick(&A, mono);
+	CHECK_EQ(frames_about(&capA, ENV_MSG, m1, 0), 0);
+	CHECK_EQ(log_size(A.log), size + 2);
+	/* Its time come, it goes. */
+	(void)agentd_tick(&A, m->next_try);
+	CHECK_EQ(frames_about(&capA, ENV_MSG, m1, 0), 1);
+	cap_clear(&capA);
+	ident_free(rb);
+}
+
 int
 main(void)
 {
@@ -768,6 +817,7 @@ main(void)
 	RUN(failover_then_ask_in_one_tick);
 	RUN(failover_then_resend_in_one_tick);
 	RUN(relay_roster_behind);
+	RUN(relay_roster_behind_both);
 	tnet_free();
 	return (t_done());
 }
