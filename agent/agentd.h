@@ -139,6 +139,10 @@ struct agentd_link {
 	uint64_t rtt_ms;		/* the last round trip */
 	uint64_t cp_size, cp_mono;	/* our checkpoint sent last (its tree
 					 * size; agentd_mono_ms()), 0 none */
+	uint64_t rcp_size;		/* the relay's largest checkpoint seen
+					 * in its custody receipts, 0 none */
+	uint8_t rcp_root[32];		/* its root */
+	int rcp_said;			/* WARN relay-log-behind said */
 	/* Why the link is in its state: when that state began (wall clock
 	 * ms); the last connection error, when, and what to check ("" until
 	 * one happens). */
@@ -292,6 +296,7 @@ struct agentd {
 	uint64_t n_asks, n_not_held;
 	uint64_t n_checkpoints_sent;	/* CHECKPOINTs to relays */
 	uint64_t n_log_behind;		/* relays' NACKs: our log behind */
+	uint64_t n_relay_behind;	/* relays seen behind their own */
 	uint64_t n_failovers, n_resends;	/* messages routed again */
 	uint64_t n_held, n_held_local;
 	uint64_t n_spool_fsyncs;	/* sync calls of the spool: one

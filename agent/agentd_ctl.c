@@ -925,6 +925,9 @@ do_status(struct agentd *a, json_t *req)
 	json_object_set_new(json_object_get(r, "counters"),
 	    "checkpoints_sent", json_integer((json_int_t)
 	    a->n_checkpoints_sent));
+	json_object_set_new(json_object_get(r, "counters"),
+	    "relay_log_behind", json_integer((json_int_t)
+	    a->n_relay_behind));
 	/* fsync calls of the spool folders since start: per received
 	 * group 2 per message (its two files) + 1 (inbox/), per outbox
 	 * scan 1 per file (its .id) + 3 per recipient folder. */

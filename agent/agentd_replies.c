@@ -228,6 +228,52 @@ agentd_grp_flush(struct agentd *a, struct agentd_grp *g)
 	g->n = 0;
 }
 
+/*
+ * The relay's checkpoint in a verified custody receipt ${e}: its log must
+ * never be behind, or at the same size differ from, one it signed before
+ * (held in memory per link since this agent started).  One that is says
+ * the relay's data folder was restored from a backup, replaced, or its
+ * log rewritten: WARN relay-log-behind, once per link until the relay's
+ * log grows past the one held.  The receipt is still taken (its proof
+ * holds under the relay's key).
+ */
+static void
+relay_cp_seen(struct agentd *a, const struct env *e)
+{
+	struct note_checkpoint cp;
+	struct agentd_link *l;
+	int k;
+
+	if (e->type != ENV_ACCEPTED_P || e->blob == NULL ||
+	    (k = agentd_link_find(a, e->from)) < 0 ||
+	    note_parse_checkpoint(e->blob, e->blob_len, &cp) != 0)
+		return;
+	l = &a->links[k];
+	if (l->rcp_size != 0 && (cp.size < l->rcp_size ||
+	    (cp.size == l->rcp_size && memcmp(cp.root, l->rcp_root, 32) != 0))) {
+		if (!l->rcp_said) {
+			l->rcp_said = 1;
+			a->n_relay_behind++;
+			alog(ALOG_WARN, "relay-log-behind", "relay=%s size=%llu "
+			    "held=%llu: its custody receipt carries a checkpoint "
+			    "%s one it signed earlier, which this agent holds: "
+			    "its data folder was restored from a backup or "
+			    "replaced, or its log rewritten; what it held "
+			    "since is resent (not-held). Tell the relay's "
+			    "operator and the auditors (docs/operations.md "
+			    "section 8)", e->from, (unsigned long long)cp.size,
+			    (unsigned long long)l->rcp_size, cp.size <
+			    l->rcp_size ? "behind" : "of another history than");
+		}
+		return;
+	}
+	if (cp.size > l->rcp_size) {
+		l->rcp_size = cp.size;
+		memcpy(l->rcp_root, cp.root, 32);
+		l->rcp_said = 0;
+	}
+}
+
 /** agentd_handle_accepted(a, buf, len, e): an ACCEPTED. */
 int
 agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
@@ -246,6 +292,7 @@ agentd_handle_accepted(struct agentd *a, const uint8_t *buf, size_t len,
 		    e->from);
 		return (0);
 	}
+	relay_cp_seen(a, e);
 	if ((rc = out_get(a, e->msg_id, &r)) != 0) {
 		if (rc == FERRY_ENOENT)
 			alog(ALOG_WARN, "bad-accepted", "msg=%s: not ours",
