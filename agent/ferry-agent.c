@@ -65,30 +65,14 @@ static const struct cli_prog prog = {
 	"1 run-time failure, 2 usage or configuration error."
 };
 
-/*
- * Say why the data folder (or its lock file) ${path} cannot be made or
- * opened (${what}, errno ${e}) and what to do: whose it is when this user
- * may not, the folder above when it is missing.
- */
+/* Why the data folder ${folder} (or ${path} in it) cannot be had. */
 static void
-data_why(const char *path, const char *what, int e)
+data_why(const char *folder, const char *path, const char *what, int e)
 {
-	char who[64];
+	char why[8192];
 
-	if ((e == EACCES || e == EPERM) &&
-	    ferry_owner(path, who, sizeof(who)) == 0)
-		fprintf(stderr, "ferry-agent: %s %s: %s: it is %s's: run the "
-		    "agent as that user (runuser -u %s -- ferry-agent ...), "
-		    "or make the data folder that user's (install -d -o USER "
-		    "-m 0700 FOLDER; the systemd unit does it)\n", what, path,
-		    strerror(e), who, who);
-	else if (e == ENOENT)
-		fprintf(stderr, "ferry-agent: %s %s: the folder above it does "
-		    "not exist: create it, or set data in the configuration "
-		    "to a folder whose parent exists\n", what, path);
-	else
-		fprintf(stderr, "ferry-agent: %s %s: %s\n", what, path,
-		    strerror(e));
+	ferry_data_why(folder, path, what, e, why, sizeof(why));
+	fprintf(stderr, "ferry-agent: %s\n", why);
 }
 
 int
@@ -167,12 +151,12 @@ agent_run(int argc, char **argv)
 
 	/* One agent per data folder. */
 	if (mkdir(conf.data, 0700) != 0 && errno != EEXIST) {
-		data_why(conf.data, "cannot create", errno);
+		data_why(conf.data, conf.data, "cannot create", errno);
 		return (1);
 	}
 	snprintf(lock, sizeof(lock), "%s/agent.lock", conf.data);
 	if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		data_why(lock, "cannot open", errno);
+		data_why(conf.data, lock, "cannot open", errno);
 		return (1);
 	}
 	if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {

@@ -813,6 +813,62 @@ ferry_conf_set(const struct ferry_conf_key *keys, void *base,
 	return (FERRY_EINVAL);
 }
 
+/* The name of user ${uid} (or "uid N") into ${out}. */
+static void
+user_name(uid_t uid, char *out, size_t cap)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
+		snprintf(out, cap, "%s", pw.pw_name);
+	else
+		snprintf(out, cap, "uid %lu", (unsigned long)uid);
+}
+
+void
+ferry_data_why(const char *folder, const char *path, const char *what,
+    int e, char *out, size_t cap)
+{
+	char me[64], owner[64], parent[4096], *slash;
+	struct stat st;
+
+	user_name(geteuid(), me, sizeof(me));
+	if (e == ENOENT) {
+		snprintf(out, cap, "%s %s: the folder above it does not exist: "
+		    "create it, or set data in the configuration to a folder "
+		    "whose parent exists", what, path);
+		return;
+	}
+	if (e != EACCES && e != EPERM) {
+		snprintf(out, cap, "%s %s: %s", what, path, strerror(e));
+		return;
+	}
+	if (lstat(folder, &st) == 0) {
+		user_name(st.st_uid, owner, sizeof(owner));
+		snprintf(out, cap, "%s %s: %s: the data folder %s is %s's and "
+		    "this program runs as %s: give it to this user (chown -R "
+		    "%s: %s)%s%s", what, path, strerror(e), folder, owner, me,
+		    me, folder, strcmp(owner, "root") != 0 ? ", or run as " :
+		    "", strcmp(owner, "root") != 0 ? owner : "");
+		return;
+	}
+	snprintf(parent, sizeof(parent), "%s", folder);
+	if ((slash = strrchr(parent, '/')) != NULL && slash != parent)
+		*slash = '\0';
+	else
+		snprintf(parent, sizeof(parent), "%s", slash != NULL ? "/" :
+		    ".");
+	if (lstat(parent, &st) == 0)
+		user_name(st.st_uid, owner, sizeof(owner));
+	else
+		snprintf(owner, sizeof(owner), "another user");
+	snprintf(out, cap, "%s %s: %s: this program runs as %s, which may not "
+	    "create it in %s (%s's): make it for this user first (install -d "
+	    "-o %s -m 0700 %s; the systemd unit's StateDirectory= does it)",
+	    what, path, strerror(e), me, parent, owner, me, folder);
+}
+
 int
 ferry_conf_load_set(const struct ferry_conf_key *keys, void *base,
     uint64_t *seen, const char *key, const char *value)

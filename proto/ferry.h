@@ -238,6 +238,17 @@ int ferry_read_file_id(const char *path, size_t max, uint8_t **buf,
 int ferry_owner(const char *path, char *out, size_t cap);
 
 /**
+ * ferry_data_why(folder, path, what, e, out, cap): why ${path} (the data
+ * folder ${folder} itself, or a file in it) could not be made or opened
+ * (${what}: "cannot create", "cannot open"; errno ${e}) and what to do,
+ * as one line for a person: the folder above missing; another user's
+ * folder (whose, and chown -R to this user; never "run as root"); a
+ * folder this user may not create (whose parent, and install -d -o).
+ */
+void ferry_data_why(const char *folder, const char *path, const char *what,
+    int e, char *out, size_t cap);
+
+/**
  * ferry_parse_dec(s, n, v): the ${n} bytes of ${s} as a canonical decimal
  * uint64 (digits only, no sign, no leading zero except "0" itself, at
  * most UINT64_MAX) into *${v}.  0 or FERRY_EBADVALUE.

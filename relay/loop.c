@@ -732,24 +732,13 @@ loop_run(const struct config *c, volatile sig_atomic_t *stop,
 	if (r.me->kind != IDENT_RELAY)
 		rlog(RLOG_WARN, "key", "kind=%u expected=relay", r.me->kind);
 	if (mkdir_0700(c->data) != 0) {
+		char dwhy[8192];
 		int e = errno;
-		char who[64];
 
-		if (e == ENOENT)
-			rlog(RLOG_ERROR, "data", "path=%s err=\"%s\" hint=\"the "
-			    "folder above it does not exist: create it, or set "
-			    "data to a folder whose parent exists\"", c->data,
-			    strerror(e));
-		else if ((e == EACCES || e == EPERM) &&
-		    ferry_owner(c->data, who, sizeof(who)) == 0)
-			rlog(RLOG_ERROR, "data", "path=%s err=\"%s\" hint=\"it "
-			    "is %s's: run the relay as that user, or make the "
-			    "folder the relay user's (install -d -o USER -m "
-			    "0700; the systemd unit does it)\"", c->data,
-			    strerror(e), who);
-		else
-			rlog(RLOG_ERROR, "data", "path=%s err=\"%s\"", c->data,
-			    strerror(e));
+		ferry_data_why(c->data, c->data, "cannot create", e, dwhy,
+		    sizeof(dwhy));
+		rlog(RLOG_ERROR, "data", "path=%s err=\"%s\" hint=\"%s\"",
+		    c->data, strerror(e), dwhy);
 		goto out;
 	}
 	/*

@@ -41,12 +41,18 @@ if id nobody >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &&
     runuser -u nobody -- test -x "$B/ferry-agent" -a -r "$FT/alpha.conf"; then
 	run_agent runuser -u nobody -- "$B/ferry-agent" -c "$FT/alpha.conf"
 	ft_check "data folder of another user: exit 1" [ "$(cat "$FT/x.rc")" = 1 ]
-	ft_check "data folder of another user: names its owner and how to run as it" \
-		grep -q "cannot open $FT/alpha-data/agent.lock: Permission denied: it is root's: run the agent as that user (runuser -u root" "$FT/x.err"
+	ft_check "data folder of another user: names its owner and gives it to this user (never: run as root)" \
+		grep -q "cannot open $FT/alpha-data/agent.lock: Permission denied: the data folder $FT/alpha-data is root's and this program runs as nobody: give it to this user (chown -R nobody: $FT/alpha-data)$" "$FT/x.err"
+	# A data folder this user may not create (its parent is root's).
+	fa_conf alpha "data=$FT/alpha-new"
+	run_agent runuser -u nobody -- "$B/ferry-agent" -c "$FT/alpha.conf"
+	ft_check "data folder this user may not create: says whose parent and how to make it" \
+		grep -q "cannot create $FT/alpha-new: Permission denied: this program runs as nobody, which may not create it in $FT (root's): make it for this user first (install -d -o nobody -m 0700 $FT/alpha-new" "$FT/x.err"
 else
 	ft_ok "data folder of another user: skipped (needs root, runuser, user nobody, and the build readable by nobody)"
 	ft_ok "data folder of another user: skipped"
 	ft_ok "data folder of another user: skipped"
+	ft_ok "data folder this user may not create: skipped"
 fi
 ft_check "no agent left running" bash -c "! pgrep -f '[f]erry-agent -c $FT/alpha.conf' >/dev/null"
 ft_done

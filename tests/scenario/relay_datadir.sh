@@ -70,5 +70,5 @@ timeout 20 "$B/ferry-relay" -c "$FT/relay.conf" --data "$FT/no-such-parent/data"
 	>/dev/null 2>"$FT/np.err" </dev/null
 ft_check "data folder's parent missing: the relay does not start" [ $? -eq 1 ]
 ft_check "data folder's parent missing: says so and what to do" \
-	grep -q "ERROR data path=$FT/no-such-parent/data .*hint=\"the folder above it does not exist: create it" "$FT/np.err"
+	grep -q "ERROR data path=$FT/no-such-parent/data .*hint=\"cannot create $FT/no-such-parent/data: the folder above it does not exist: create it" "$FT/np.err"
 ft_done
