@@ -609,31 +609,23 @@ agentd_erase_many(struct agentd *a, const struct agentd_erase_pick *p,
 		return (FERRY_ENOMEM);
 	for (i = 0; i < n; i += m) {
 		m = n - i < ERASE_GROUP ? n - i : ERASE_GROUP;
-		/* Look up the group's messages; those that may not be
-		 * erased are left out (the first error is kept). */
-		for (k = 0; k < m; k++) {
-			memset(&it[k], 0, sizeof(it[k]));
-			it[k].id = p[i + k].id;
-			it[k].rule = p[i + k].rule;
-			e[0] = '\0';
-			if ((rc = erase_look(a, &it[k], e, sizeof(e))) != 0) {
-				it[k].dir = 0;
-				if (first == 0) {
-					first = rc;
-					agentd_copy_str(err, errlen, e);
-				}
-			}
-		}
-		/* Pack those found to the front, keeping their places. */
+		/* Look up the group's messages, those that may be erased
+		 * packed to the front (their places in ${where}); the others
+		 * left out, the first error kept. */
 		for (ok = 0, k = 0; k < m; k++) {
-			if (it[k].dir == 0) {
-				astore_in_clear(&it[k].in);
+			memset(&it[ok], 0, sizeof(it[ok]));
+			it[ok].id = p[i + k].id;
+			it[ok].rule = p[i + k].rule;
+			e[0] = '\0';
+			if ((rc = erase_look(a, &it[ok], e, sizeof(e))) == 0) {
+				where[ok++] = i + k;
 				continue;
 			}
-			where[ok] = i + k;
-			if (ok != k)
-				it[ok] = it[k];
-			ok++;
+			astore_in_clear(&it[ok].in);
+			if (first == 0) {
+				first = rc;
+				agentd_copy_str(err, errlen, e);
+			}
 		}
 		e[0] = '\0';
 		if (ok > 0 && (rc = erase_commit(a, it, ok, reason, ref, e,
