@@ -295,7 +295,6 @@ struct agentd {
 	uint64_t n_received, n_duplicates, n_refused, n_rosters;
 	uint64_t n_asks, n_not_held;
 	uint64_t n_checkpoints_sent;	/* CHECKPOINTs to relays */
-	uint64_t n_log_behind;		/* relays' NACKs: our log behind */
 	uint64_t n_relay_behind;	/* relays seen behind their own */
 	uint64_t n_failovers, n_resends;	/* messages routed again */
 	uint64_t n_held, n_held_local;

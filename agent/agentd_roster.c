@@ -583,7 +583,6 @@ agentd_log_behind(struct agentd *a, const struct env *e)
 		    e->from);
 		return (0);
 	}
-	a->n_log_behind++;
 	if (a->log_behind)
 		return (0);
 	a->log_behind = 1;
